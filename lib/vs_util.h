@@ -1,0 +1,56 @@
+/* vs_util: allocation that aborts on failure, cleanup attributes, ownership
+ * transfer helpers. Every owned resource in vsd carries a cleanup attribute;
+ * ownership leaves a function visibly through steal_fd()/steal_ptr(). */
+#ifndef VS_UTIL_H
+#define VS_UTIL_H
+
+#include <dirent.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Allocation failure is not recoverable in vsd: these abort(). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Cleanup functions: accept NULL / -1, idempotent. */
+void vs_freep(void *p);
+void vs_closep(int *fd);
+void vs_closedirp(DIR **d);
+void vs_fclosep(FILE **f);
+void vs_strvfreep(char ***v);
+
+#define cleanup_free    __attribute__((cleanup(vs_freep)))
+#define cleanup_close   __attribute__((cleanup(vs_closep)))
+#define cleanup_dir     __attribute__((cleanup(vs_closedirp)))
+#define cleanup_file    __attribute__((cleanup(vs_fclosep)))
+#define cleanup_strv    __attribute__((cleanup(vs_strvfreep)))
+
+/* Hand an owned descriptor / pointer out: returns it and resets the source. */
+static inline int steal_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+
+static inline void *steal_ptr(void *pp)
+{
+	void **p = (void **)pp;
+	void *r = *p;
+	*p = NULL;
+	return r;
+}
+#define steal_pointer(pp) steal_ptr(pp)
+
+/* NULL-terminated string vectors. */
+size_t vs_strv_len(char *const *v);
+void vs_strv_free(char **v);
+char **vs_strv_dup(char *const *v);
+
+#define VS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,254 @@
+#include "lib/vs_validate.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vs_validate_name(const char *name, const char *what, struct vs_error *err)
+{
+	size_t len;
+
+	if (name == NULL || name[0] == '\0')
+		return vs_error_kind(err, VS_EK_INVALID, "%s: must not be empty", what);
+	len = strlen(name);
+	if (len > VS_NAME_MAX)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: longer than %d characters", what,
+				     VS_NAME_MAX);
+	if (name[0] == '-')
+		return vs_error_kind(err, VS_EK_INVALID, "%s: must not start with '-'", what);
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "%s: '%s' has a character outside [a-z0-9-]", what,
+					     name);
+	}
+	return 0;
+}
+
+int vs_validate_hostname(const char *host, const char *what, struct vs_error *err)
+{
+	size_t len, label = 0;
+
+	if (host == NULL || host[0] == '\0')
+		return vs_error_kind(err, VS_EK_INVALID, "%s: must not be empty", what);
+	len = strlen(host);
+	if (len > VS_HOSTNAME_MAX)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: longer than %d characters", what,
+				     VS_HOSTNAME_MAX);
+	for (size_t i = 0; i <= len; i++) {
+		char c = host[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || host[i - 1] == '-')
+				return vs_error_kind(err, VS_EK_INVALID,
+						     "%s: '%s' is not a valid hostname", what,
+						     host);
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)c) && c != '-')
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "%s: '%s' is not a valid hostname", what, host);
+		if (label == 0 && c == '-')
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "%s: '%s' is not a valid hostname", what, host);
+		label++;
+	}
+	return 0;
+}
+
+/* Parse "123" or "1.5" into a value scaled by 10^decimals without floating
+ * point. Returns the position after the number or NULL. */
+static const char *parse_fixed(const char *s, int decimals, int64_t *out)
+{
+	int64_t v = 0;
+	int frac = -1;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	for (; isdigit((unsigned char)*p) || *p == '.'; p++) {
+		if (*p == '.') {
+			if (frac >= 0 || !isdigit((unsigned char)p[1]))
+				return NULL;
+			frac = 0;
+			continue;
+		}
+		if (frac >= 0 && ++frac > decimals)
+			return NULL;
+		if (v > (INT64_MAX - 9) / 10)
+			return NULL;
+		v = v * 10 + (*p - '0');
+	}
+	for (int i = frac < 0 ? 0 : frac; i < decimals; i++) {
+		if (v > INT64_MAX / 10)
+			return NULL;
+		v *= 10;
+	}
+	*out = v;
+	return p;
+}
+
+int vs_parse_size(const char *s, const char *what, int64_t *bytes, struct vs_error *err)
+{
+	static const char units[] = "KMGT";
+	int64_t v, mult = 1;
+	const char *p;
+
+	if (s == NULL || (p = parse_fixed(s, 3, &v)) == NULL)
+		goto bad;
+	if (*p != '\0') {
+		const char *u = strchr(units, toupper((unsigned char)*p));
+		if (u == NULL)
+			goto bad;
+		for (long i = 0; i <= u - units; i++)
+			mult *= 1024;
+		p++;
+		if (strcmp(p, "") != 0 && strcmp(p, "B") != 0 && strcmp(p, "iB") != 0 &&
+		    strcmp(p, "b") != 0)
+			goto bad;
+	}
+	/* v is scaled by 1000; refuse fractions of a byte and overflow. */
+	if (v / 1000 > ((INT64_C(1) << 62) / mult))
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is too large", what, s);
+	if ((v * mult) % 1000 != 0)
+		goto bad;
+	v = v * mult / 1000;
+	if (v <= 0)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' must be greater than 0", what,
+				     s);
+	*bytes = v;
+	return 0;
+bad:
+	return vs_error_kind(err, VS_EK_INVALID, "%s: expected a size like \"512M\", got '%s'",
+			     what, s ? s : "(null)");
+}
+
+void vs_format_size(int64_t bytes, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (u < 3 && bytes >= 1024 && bytes % 1024 == 0) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRId64, bytes);
+	else
+		snprintf(buf, len, "%" PRId64 "%c", bytes, units[u]);
+}
+
+int vs_parse_cpus(const char *s, const char *what, int64_t *milli, struct vs_error *err)
+{
+	int64_t v;
+	const char *p;
+
+	if (s == NULL || (p = parse_fixed(s, 3, &v)) == NULL || *p != '\0')
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: expected a number of CPUs like \"1.5\", got '%s'", what,
+				     s ? s : "(null)");
+	if (v < 10 || v > 1024 * 1000)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is outside 0.01 .. 1024", what,
+				     s);
+	*milli = v;
+	return 0;
+}
+
+void vs_format_cpus(int64_t milli, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%" PRId64 ".%03" PRId64, milli / 1000, milli % 1000);
+	/* Trim trailing zeros and a bare dot: 1.500 -> 1.5, 2.000 -> 2. */
+	while (n > 0 && (size_t)n < len && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 0 && (size_t)n < len && buf[n - 1] == '.')
+		buf[--n] = '\0';
+}
+
+int vs_parse_int(const char *s, const char *what, int64_t min, int64_t max, int64_t *out,
+		 struct vs_error *err)
+{
+	char *end = NULL;
+	long long v;
+
+	if (s == NULL || !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
+		goto bad;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		goto bad;
+	if (v < min || v > max)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: %lld is outside %" PRId64 " .. %" PRId64, what, v, min,
+				     max);
+	*out = v;
+	return 0;
+bad:
+	return vs_error_kind(err, VS_EK_INVALID, "%s: expected an integer, got '%s'", what,
+			     s ? s : "(null)");
+}
+
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+	{"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
+	{"USR1", SIGUSR1}, {"USR2", SIGUSR2},     {"TERM", SIGTERM}, {"PWR", SIGPWR},
+	{"CONT", SIGCONT}, {"STOP", SIGSTOP},     {"ALRM", SIGALRM}, {"WINCH", SIGWINCH},
+	{"CHLD", SIGCHLD}, {"ABRT", SIGABRT},
+};
+
+int vs_parse_signal(const char *s, const char *what, int *sig, struct vs_error *err)
+{
+	const char *n = s;
+	int64_t v;
+
+	if (s == NULL || s[0] == '\0')
+		goto bad;
+	if (isdigit((unsigned char)s[0])) {
+		if (vs_parse_int(s, what, 1, SIGRTMAX, &v, err) < 0)
+			return -1;
+		*sig = (int)v;
+		return 0;
+	}
+	if (strncmp(n, "SIG", 3) == 0)
+		n += 3;
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (strcmp(n, signals[i].name) == 0) {
+			*sig = signals[i].sig;
+			return 0;
+		}
+	if (strncmp(n, "RTMIN", 5) == 0) {
+		v = 0;
+		if (n[5] == '+' && vs_parse_int(n + 6, what, 0, SIGRTMAX - SIGRTMIN, &v, err) < 0)
+			return -1;
+		if (n[5] != '\0' && n[5] != '+')
+			goto bad;
+		*sig = SIGRTMIN + (int)v;
+		return 0;
+	}
+bad:
+	return vs_error_kind(err, VS_EK_INVALID, "%s: unknown signal '%s'", what,
+			     s ? s : "(null)");
+}
+
+void vs_format_signal(int sig, char *buf, size_t len)
+{
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (signals[i].sig == sig) {
+			snprintf(buf, len, "SIG%s", signals[i].name);
+			return;
+		}
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+		if (sig == SIGRTMIN)
+			snprintf(buf, len, "SIGRTMIN");
+		else
+			snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
+		return;
+	}
+	snprintf(buf, len, "%d", sig);
+}

@@ -1,0 +1,47 @@
+/* vs_validate: names, sizes, CPU amounts, signals. Pure functions, unit
+ * tested. Every failure fills err with kind VS_EK_INVALID and a message that
+ * names `what` (the field or argument being checked). */
+#ifndef VS_VALIDATE_H
+#define VS_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/vs_error.h"
+
+#define VS_NAME_MAX     64
+#define VS_HOSTNAME_MAX 64
+
+/* Container and template names: 1..64 of [a-z0-9-], not starting with '-'.
+ * (This excludes "", ".", "..", "/" and every path trick.) 0 or -1. */
+int vs_validate_name(const char *name, const char *what, struct vs_error *err);
+
+/* Hostnames: RFC 1123 labels of [A-Za-z0-9-] separated by dots, each 1..63,
+ * not starting or ending with '-', total 1..64. 0 or -1. */
+int vs_validate_hostname(const char *host, const char *what, struct vs_error *err);
+
+/* Sizes: "512M", "2G", "1.5G", "1024", "64k", "512MiB", "2GB" (binary
+ * multiples K, M, G, T). Result in bytes, > 0 and < 2^62. 0 or -1. */
+int vs_parse_size(const char *s, const char *what, int64_t *bytes, struct vs_error *err);
+
+/* Format bytes as the shortest exact human string ("512M", "1536K", "123"). */
+void vs_format_size(int64_t bytes, char *buf, size_t len);
+
+/* CPUs as a decimal: "1.5", "0.25", "2" -> thousandths (1500, 250, 2000).
+ * At most 3 decimals; 0.01 .. 1024. 0 or -1. */
+int vs_parse_cpus(const char *s, const char *what, int64_t *milli, struct vs_error *err);
+
+/* Format thousandths of a CPU as a decimal string ("1.5"). */
+void vs_format_cpus(int64_t milli, char *buf, size_t len);
+
+/* Decimal integer in [min, max] without sign tricks or trailing junk. */
+int vs_parse_int(const char *s, const char *what, int64_t min, int64_t max, int64_t *out,
+		 struct vs_error *err);
+
+/* Signal names: "SIGTERM", "TERM", "SIGRTMIN+3", "15". 0 or -1. */
+int vs_parse_signal(const char *s, const char *what, int *sig, struct vs_error *err);
+/* Canonical name ("SIGRTMIN+3", "SIGTERM") into buf. */
+void vs_format_signal(int sig, char *buf, size_t len);
+
+#endif

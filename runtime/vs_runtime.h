@@ -1,0 +1,124 @@
+/* vs_runtime: running containers.
+ *
+ * Process model. `vs_rt_start` spawns a per-container monitor: the vsd
+ * binary re-executed (from a sealed memfd copy, see vs_rt_self_exe) as
+ * `vsd __monitor ...`, double-forked so it is not vsd's child and survives
+ * vsd stopping, crashing or being upgraded. The monitor:
+ *   - creates the container's cgroups and applies limits,
+ *   - mounts the root (id-mapped template under overlay) on the host,
+ *   - clones init into new user, mount, pid, uts, ipc, net and cgroup
+ *     namespaces, writes its id maps, and lets it build its world (mounts,
+ *     /dev, console pty, pivot_root, capabilities, seccomp) and exec init,
+ *   - is init's parent: reaps it, records its exit in state.json, holds the
+ *     console pty master (draining it to console.log while nobody is
+ *     attached), restarts the container when init asked for a reboot,
+ *   - serves a SOCK_SEQPACKET control socket (run-dir/containers/NAME/
+ *     monitor.sock) that vsd connects to, also after a vsd restart,
+ *   - on init's exit tears down mounts and cgroups and exits.
+ * `vs_rt_exec` runs a command inside a running container through a helper
+ * (`vsd __exec ...`) that joins its namespaces and cgroup.
+ *
+ * Files under run-dir/containers/NAME/: monitor.sock, console.log.
+ * Files under root/containers/NAME/: state.json (written by the monitor,
+ * atomically): {"state":"running","init_pid":N,"init_start_time":T,
+ * "monitor_pid":M,"started_at":S} or {"state":"stopped","last_exit":{...}}.
+ */
+#ifndef VS_RUNTIME_H
+#define VS_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgroups/vs_cgroups.h"
+#include "lib/vs_config.h"
+#include "lib/vs_error.h"
+
+/* One vsd instance's places. Filled by the daemon at start. */
+struct vs_rt_instance {
+	const char *root;          /* --root, e.g. /var/lib/vsd */
+	const char *run_dir;       /* --run-dir, e.g. /run/vsd */
+	const char *cgroup_parent; /* instance subtree name, e.g. "vsd" */
+	struct vs_cg_host *cg;     /* detected host cgroup layout */
+	int self_exe_fd;           /* sealed memfd copy of the vsd binary, or -1 */
+};
+
+enum vs_rt_state {
+	VS_RT_STOPPED,
+	VS_RT_STARTING,
+	VS_RT_RUNNING,
+	VS_RT_STOPPING,
+};
+const char *vs_rt_state_name(enum vs_rt_state s);
+
+struct vs_rt_status {
+	enum vs_rt_state state;
+	pid_t init_pid;       /* host pid of init while running, else 0 */
+	pid_t monitor_pid;    /* 0 if none */
+	int64_t started_at;   /* unix seconds, 0 if stopped */
+	bool monitor_alive;   /* false when init runs but the monitor is gone */
+	int last_exit_code;   /* -1 unknown */
+	int last_exit_signal; /* 0 none */
+};
+
+/* Make a sealed memfd copy of /proc/self/exe (CVE-2019-5736: a process that
+ * joins a container can then not be used to overwrite the vsd binary
+ * through /proc/PID/exe). Returns the fd or -1 with err. */
+int vs_rt_self_exe(struct vs_error *err);
+
+/* Start container `cfg->name` (config already on disk, template present).
+ * Spawns the monitor and waits until init has been exec'd or setup failed;
+ * on failure everything the attempt made is undone and err says why
+ * (VS_EK_CONFLICT when already running). 0 or -1. */
+int vs_rt_start(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		struct vs_error *err);
+
+/* Stop: send init cfg->stop_signal (unless force), SIGKILL the container
+ * after timeout_s seconds, wait until the monitor has cleaned up. The
+ * timeout is enforced by the monitor, so a vsd dying mid-stop still gets
+ * the container stopped. VS_EK_CONFLICT when not running. 0 or -1. */
+int vs_rt_stop(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+	       int timeout_s, bool force, struct vs_error *err);
+
+/* The truth about a container, from state.json checked against the live
+ * processes (pid + start time, so a recycled pid is not mistaken). */
+int vs_rt_status(const struct vs_rt_instance *inst, const char *name, struct vs_rt_status *st,
+		 struct vs_error *err);
+
+/* After a vsd restart or crash: for a container that is not running, undo
+ * anything a dead monitor left (mounts, cgroups, stale state). 0 or -1. */
+int vs_rt_recover(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		  struct vs_error *err);
+
+/* exec. The caller gets descriptors to hand to the client and a session to
+ * wait on. With tty, fds[0] is the master of a pty allocated in the
+ * container's own devpts (so nothing of the host's terminals reaches the
+ * container); without, fds[0..2] are the client ends of pipes for stdin,
+ * stdout and stderr. */
+struct vs_rt_exec_req {
+	char **argv;  /* NULL-terminated; NULL means a login shell */
+	char **env;   /* extra KEY=VALUE, NULL-terminated, may be NULL */
+	bool tty;
+	unsigned short rows, cols;
+	const char *cwd; /* inside the container, default "/" (or $HOME for login) */
+};
+struct vs_rt_exec;
+int vs_rt_exec_start(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		     const struct vs_rt_exec_req *req, struct vs_rt_exec **out, int fds[3],
+		     int *nfds, struct vs_error *err);
+/* Wait for the command; *status is its exit code, or 128+signal. */
+int vs_rt_exec_wait(struct vs_rt_exec *ex, int *status, struct vs_error *err);
+void vs_rt_exec_free(struct vs_rt_exec *ex);
+
+/* Console: a dup of the console pty master for an attached client. While
+ * the returned hold_fd stays open, the monitor stops draining the console
+ * (so client and monitor do not split the output); close it to detach. */
+int vs_rt_console_attach(const struct vs_rt_instance *inst, const char *name, int *master_fd,
+			 int *hold_fd, struct vs_error *err);
+
+/* Entry points of the re-executed modes, dispatched by daemon/main.c when
+ * argv[1] is "__monitor" or "__exec". They return the process exit code. */
+int vs_rt_monitor_main(int argc, char **argv);
+int vs_rt_exec_main(int argc, char **argv);
+
+#endif
