@@ -1,0 +1,295 @@
+/* Starting a container, monitor side and child side.
+ *
+ * Order matters here:
+ *  1. cgroups are created and limited before any process of the container
+ *     exists, so nothing escapes the limits;
+ *  2. init is cloned into new user, pid, uts, ipc and net namespaces, but
+ *     NOT yet a new mount or cgroup namespace;
+ *  3. the monitor writes its id maps, moves it into its cgroups, and mounts
+ *     the root on the host: the template id-mapped through init's own user
+ *     namespace (which only exists now) under an overlay;
+ *  4. only then does the child unshare its mount namespace (a copy that
+ *     contains that overlay) and its cgroup namespace (rooted at the cgroup
+ *     it was just moved into), build /proc, /sys, /dev, pivot_root, drop
+ *     capabilities, load seccomp and exec init.
+ * The id-mapped lower layer thus lives on the host and is detached from
+ * the container with the old root: nothing id-mapped is visible inside,
+ * which is what CRIU can checkpoint. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs-cow/vs_fs.h"
+#include "lib/vs_fdpass.h"
+#include "lib/vs_io.h"
+#include "lib/vs_syscall.h"
+#include "lib/vs_util.h"
+#include "netns/vs_netns.h"
+#include "runtime/rt-private.h"
+
+#define MSG_GO	    "go"
+#define MSG_CONSOLE "console"
+#define MSG_ERROR   "error: "
+
+static void child_fail(int sync_fd, const struct vs_error *err)
+{
+	char buf[VS_ERROR_MSG_MAX + 16];
+	int n = snprintf(buf, sizeof(buf), MSG_ERROR "%s", err->msg);
+	if (n > 0)
+		send(sync_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
+		     MSG_NOSIGNAL);
+	_exit(1);
+}
+
+static int become_root(const struct vs_container_config *cfg, struct vs_error *err)
+{
+	if (cfg->privileged)
+		return 0;
+	/* The maps are written by now; become the namespace's root so that
+	 * what we create is owned by root of the container. */
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return vs_error_set(err, errno, "become root in the user namespace");
+	if (setgroups(0, NULL) < 0)
+		return vs_error_set(err, errno, "clear supplementary groups");
+	return 0;
+}
+
+static int exec_init(const struct vs_container_config *cfg, int sync_fd, struct vs_error *err)
+{
+	char *envp[] = {"container=vsd",
+			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"TERM=linux", "HOME=/root", NULL};
+
+	/* Every descriptor but stdio closes at exec: none of the monitor's or
+	 * the host's reaches init (CVE-2024-21626). The sync socket closing
+	 * tells the monitor that exec succeeded. */
+	if (vs_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		return vs_error_set(err, errno, "close_range");
+	(void)sync_fd;
+	execve(cfg->init[0], cfg->init, envp);
+	return vs_error_set(err, errno, "exec %s", cfg->init[0]);
+}
+
+int rt_child_main(struct rt_child_args *a)
+{
+	const struct vs_container_config *cfg = a->cfg;
+	struct vs_error err = {0};
+	char buf[16];
+	cleanup_free char *rootfs = xasprintf("%s/rootfs", a->paths->cdir);
+	int master = -1, slave = -1;
+	ssize_t n;
+
+	n = recv(a->sync_fd, buf, sizeof(buf), 0);
+	if (n != (ssize_t)strlen(MSG_GO))
+		_exit(1); /* the monitor gave up */
+	if (become_root(cfg, &err) < 0)
+		child_fail(a->sync_fd, &err);
+	if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0) {
+		vs_error_set(&err, errno, "unshare mount and cgroup namespaces");
+		child_fail(a->sync_fd, &err);
+	}
+	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0) {
+		vs_error_set(&err, errno, "sethostname");
+		child_fail(a->sync_fd, &err);
+	}
+	if (vs_net_loopback_up(&err) < 0)
+		child_fail(a->sync_fd, &err);
+	if (rt_setup_rootfs(cfg, rootfs, &master, &slave, &err) < 0)
+		child_fail(a->sync_fd, &err);
+	if (vs_send_fds(a->sync_fd, MSG_CONSOLE, strlen(MSG_CONSOLE), &master, 1) < 0) {
+		vs_error_set(&err, errno, "hand the console to the monitor");
+		child_fail(a->sync_fd, &err);
+	}
+	close(master);
+	if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0 ||
+	    ioctl(0, TIOCSCTTY, 0) < 0) {
+		vs_error_set(&err, errno, "make the console init's terminal");
+		child_fail(a->sync_fd, &err);
+	}
+	close(slave);
+	if (rt_caps_apply(&err) < 0 || rt_seccomp_apply(&err) < 0)
+		child_fail(a->sync_fd, &err);
+	exec_init(cfg, a->sync_fd, &err);
+	child_fail(a->sync_fd, &err);
+	return 1;
+}
+
+static int write_maps(pid_t pid, const struct vs_container_config *cfg, struct vs_error *err)
+{
+	char path[64], map[64];
+
+	snprintf(map, sizeof(map), "0 %u %u\n", cfg->idmap_uid, cfg->idmap_size);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	if (vs_write_string_at(AT_FDCWD, path, map, err) < 0)
+		return -1;
+	snprintf(map, sizeof(map), "0 %u %u\n", cfg->idmap_gid, cfg->idmap_size);
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	return vs_write_string_at(AT_FDCWD, path, map, err);
+}
+
+/* Wait for the child's verdict: the console master, then EOF (exec done)
+ * or an error message. */
+static int await_exec(int sync_fd, int *console, struct vs_error *err)
+{
+	char buf[VS_ERROR_MSG_MAX + 16];
+
+	for (;;) {
+		int fds[1];
+		size_t nfds = 0;
+		struct pollfd p = {.fd = sync_fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 60000) == 0)
+			return vs_error_set(err, ETIMEDOUT, "container setup did not finish");
+		n = vs_recv_fds(sync_fd, buf, sizeof(buf) - 1, fds, 1, &nfds);
+		if (n < 0)
+			return vs_error_set(err, errno, "read from container setup");
+		if (n == 0)
+			return *console >= 0 ? 0 : vs_error_set(err, EIO, "container setup died");
+		buf[n] = '\0';
+		if (nfds == 1 && strcmp(buf, MSG_CONSOLE) == 0) {
+			*console = fds[0];
+			continue;
+		}
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (strncmp(buf, MSG_ERROR, strlen(MSG_ERROR)) == 0)
+			return vs_error_set(err, 0, "%s", buf + strlen(MSG_ERROR));
+		return vs_error_set(err, EPROTO, "unexpected message from container setup");
+	}
+}
+
+static pid_t clone_init(const struct vs_container_config *cfg, struct vs_cg *cg, int *pidfd,
+			bool *in_cgroup, struct vs_error *err)
+{
+	struct clone_args ca = {0};
+	cleanup_close int cgfd = vs_cg_unified_fd(cg);
+	pid_t pid;
+
+	ca.flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
+	if (!cfg->privileged)
+		ca.flags |= CLONE_NEWUSER;
+	if (cgfd >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)cgfd;
+		*in_cgroup = true;
+	}
+	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+	ca.exit_signal = SIGCHLD;
+	pid = vs_clone3(&ca, sizeof(ca));
+	if (pid < 0)
+		return vs_error_set(err, errno, "clone3 of the container's init");
+	return pid;
+}
+
+static int prepare_child(pid_t pid, const struct vs_container_config *cfg, struct vs_cg *cg,
+			 bool in_cgroup, const struct rt_paths *paths, struct vs_error *err)
+{
+	cleanup_close int userns = -1;
+	char nspath[64];
+
+	if (!cfg->privileged && write_maps(pid, cfg, err) < 0)
+		return vs_error_prefix(err, "write id maps");
+	if (!in_cgroup && vs_cg_attach(cg, pid, err) < 0)
+		return -1;
+	if (!cfg->privileged) {
+		snprintf(nspath, sizeof(nspath), "/proc/%d/ns/user", (int)pid);
+		userns = open(nspath, O_RDONLY | O_CLOEXEC);
+		if (userns < 0)
+			return vs_error_set(err, errno, "open %s", nspath);
+	}
+	return vs_fs_rootfs_mount(paths->tmpl, paths->cdir, userns, err);
+}
+
+int rt_container_start(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		       struct rt_running *out, struct vs_error *err)
+{
+	struct rt_paths paths;
+	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
+	int sv[2] = {-1, -1};
+	int pidfd = -1, console = -1;
+	bool in_cgroup = false;
+	pid_t pid = -1;
+
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
+			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
+	    vs_cg_apply(cg, &cfg->limits, err) < 0)
+		goto fail;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		vs_error_set(err, errno, "socketpair");
+		goto fail;
+	}
+	pid = clone_init(cfg, cg, &pidfd, &in_cgroup, err);
+	if (pid < 0)
+		goto fail;
+	if (pid == 0) {
+		struct rt_child_args a = {.cfg = cfg, .paths = &paths, .sync_fd = sv[1]};
+		close(sv[0]);
+		_exit(rt_child_main(&a));
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	if (prepare_child(pid, cfg, cg, in_cgroup, &paths, err) < 0)
+		goto fail;
+	if (send(sv[0], MSG_GO, strlen(MSG_GO), MSG_NOSIGNAL) < 0) {
+		vs_error_set(err, errno, "start container setup");
+		goto fail;
+	}
+	if (await_exec(sv[0], &console, err) < 0)
+		goto fail;
+	close(sv[0]);
+	vs_cg_free(cg);
+	out->pid = pid;
+	out->pidfd = pidfd;
+	out->console = console;
+	return 0;
+fail:
+	if (pidfd >= 0) {
+		siginfo_t si;
+		vs_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+		waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+		close(pidfd);
+	}
+	if (console >= 0)
+		close(console);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	vs_cg_free(cg);
+	rt_container_cleanup(inst, cfg, NULL);
+	return -1;
+}
+
+int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			 struct vs_error *err)
+{
+	struct rt_paths paths;
+	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
+	int r = 0;
+
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	/* Processes that outlived init (a privileged container's setns'd
+	 * helpers, say) must go before the cgroup can. */
+	if (!vs_cg_is_empty(cg) && vs_cg_kill_all(cg, err) < 0)
+		r = -1;
+	if (vs_fs_rootfs_umount(paths.cdir, r < 0 ? NULL : err) < 0)
+		r = -1;
+	if (vs_cg_destroy(cg, r < 0 ? NULL : err) < 0)
+		r = -1;
+	vs_cg_free(cg);
+	return r;
+}

@@ -1,0 +1,384 @@
+/* The per-container monitor: `vsd __monitor ROOT RUN_DIR CGROUP_PARENT NAME`
+ * with the readiness pipe on fd 3.
+ *
+ * It is the parent of the container's init and the only process that
+ * waits for it. Its control socket speaks one-line messages
+ * (SOCK_SEQPACKET, so no framing):
+ *   "stop TIMEOUT FORCE" -> "stopped" once init is gone and cleaned up
+ *   "console"            -> "console" + the pty master (SCM_RIGHTS); the
+ *                           monitor stops draining the console until that
+ *                           connection closes
+ *   "status"             -> "running PID"
+ * The monitor enforces the stop timeout itself, so a vsd that dies in the
+ * middle of a stop still gets the container stopped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/vs_fdpass.h"
+#include "lib/vs_io.h"
+#include "lib/vs_syscall.h"
+#include "lib/vs_util.h"
+#include "runtime/rt-private.h"
+
+#define MAX_CLIENTS   32
+#define CONSOLE_LOG_MAX (1024 * 1024)
+
+enum client_kind { CL_NEW, CL_STOP, CL_CONSOLE };
+
+struct client {
+	int fd;
+	enum client_kind kind;
+};
+
+struct monitor {
+	struct vs_rt_instance inst;
+	struct vs_container_config cfg;
+	struct rt_paths paths;
+	struct rt_running run;
+	int listen_fd;
+	int console_log;
+	struct client clients[MAX_CLIENTS];
+	size_t nclients;
+	bool stopping;
+	int64_t deadline_ms; /* when to SIGKILL; 0 none */
+	int64_t console_retry_ms;
+	int restarts;
+	int64_t restart_window_start;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void logmsg(const char *fmt, const char *a)
+{
+	fprintf(stderr, "vsd-monitor[%d]: ", (int)getpid());
+	fprintf(stderr, fmt, a);
+	fputc('\n', stderr);
+}
+
+static int write_state(struct monitor *m, const char *state, int code, int sig)
+{
+	struct rt_state st = {0};
+	struct vs_error err = {0};
+
+	snprintf(st.state, sizeof(st.state), "%s", state);
+	st.monitor_pid = getpid();
+	st.monitor_start_time = rt_proc_start_time(getpid());
+	st.last_exit_code = code;
+	st.last_exit_signal = sig;
+	if (strcmp(state, "running") == 0 || strcmp(state, "stopping") == 0) {
+		st.init_pid = m->run.pid;
+		st.init_start_time = rt_proc_start_time(m->run.pid);
+		st.started_at = (int64_t)time(NULL);
+	}
+	if (strcmp(state, "stopped") == 0)
+		st.monitor_pid = 0, st.monitor_start_time = 0;
+	if (rt_state_write(m->paths.cdir, &st, &err) < 0) {
+		logmsg("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int bind_control(struct monitor *m, struct vs_error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, probe;
+	mode_t old;
+
+	probe = rt_monitor_connect(m->paths.sock, NULL);
+	if (probe >= 0) {
+		close(probe);
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is already running",
+				     m->cfg.name);
+	}
+	unlink(m->paths.sock);
+	if (strlen(m->paths.sock) >= sizeof(sa.sun_path))
+		return vs_error_set(err, ENAMETOOLONG, "%s", m->paths.sock);
+	strcpy(sa.sun_path, m->paths.sock);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return vs_error_set(err, errno, "socket");
+	old = umask(077);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+		int e = errno;
+		umask(old);
+		close(fd);
+		return vs_error_set(err, e, "bind %s", m->paths.sock);
+	}
+	umask(old);
+	m->listen_fd = fd;
+	return 0;
+}
+
+static void client_drop(struct monitor *m, size_t i)
+{
+	close(m->clients[i].fd);
+	m->clients[i] = m->clients[--m->nclients];
+}
+
+static bool console_attached(const struct monitor *m)
+{
+	for (size_t i = 0; i < m->nclients; i++)
+		if (m->clients[i].kind == CL_CONSOLE)
+			return true;
+	return false;
+}
+
+static void begin_stop(struct monitor *m, int timeout_s, bool force)
+{
+	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+
+	if (force || timeout_s == 0) {
+		vs_pidfd_send_signal(m->run.pidfd, SIGKILL, NULL, 0);
+		m->deadline_ms = 0;
+	} else {
+		if (!m->stopping)
+			vs_pidfd_send_signal(m->run.pidfd, m->cfg.stop_signal, NULL, 0);
+		if (m->deadline_ms == 0 || deadline < m->deadline_ms)
+			m->deadline_ms = deadline;
+	}
+	if (!m->stopping) {
+		m->stopping = true;
+		write_state(m, "stopping", -1, 0);
+	}
+}
+
+static void handle_message(struct monitor *m, size_t i)
+{
+	struct client *c = &m->clients[i];
+	char buf[128];
+	ssize_t n = recv(c->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	int timeout = 0, force = 0;
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			client_drop(m, i);
+		return;
+	}
+	buf[n] = '\0';
+	if (sscanf(buf, "stop %d %d", &timeout, &force) == 2) {
+		c->kind = CL_STOP;
+		begin_stop(m, timeout < 0 ? 0 : timeout, force != 0);
+	} else if (strcmp(buf, "console") == 0) {
+		if (vs_send_fds(c->fd, "console", 7, &m->run.console, 1) < 0)
+			client_drop(m, i);
+		else
+			c->kind = CL_CONSOLE;
+	} else if (strcmp(buf, "status") == 0) {
+		int len = snprintf(buf, sizeof(buf), "running %d", (int)m->run.pid);
+		send(c->fd, buf, (size_t)len, MSG_NOSIGNAL);
+	} else {
+		send(c->fd, "error: unknown request", 22, MSG_NOSIGNAL);
+	}
+}
+
+static void accept_client(struct monitor *m)
+{
+	int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (fd < 0)
+		return;
+	/* Only root (vsd) may steer a container. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0 ||
+	    m->nclients == MAX_CLIENTS) {
+		close(fd);
+		return;
+	}
+	m->clients[m->nclients++] = (struct client){.fd = fd, .kind = CL_NEW};
+}
+
+/* Keep the console's output while nobody is attached, so init never blocks
+ * writing to it; console.log is bounded. */
+static void drain_console(struct monitor *m)
+{
+	char buf[4096];
+	ssize_t n = read(m->run.console, buf, sizeof(buf));
+	struct stat st;
+
+	if (n <= 0) {
+		/* No slave open (EIO): retry later instead of spinning. */
+		m->console_retry_ms = now_ms() + 500;
+		return;
+	}
+	if (m->console_log < 0)
+		return;
+	if (fstat(m->console_log, &st) == 0 && st.st_size > CONSOLE_LOG_MAX)
+		ftruncate(m->console_log, 0);
+	vs_write_all(m->console_log, buf, (size_t)n);
+}
+
+/* init is gone: collect its status. Returns true when it asked for a
+ * reboot (reboot(2) in a pid namespace kills init with SIGHUP). */
+static bool reap_init(struct monitor *m, int *code, int *sig)
+{
+	siginfo_t si = {0};
+
+	while (waitid(P_PIDFD, (id_t)m->run.pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	close(m->run.pidfd);
+	m->run.pidfd = -1;
+	close(m->run.console);
+	m->run.console = -1;
+	*code = si.si_code == CLD_EXITED ? si.si_status : -1;
+	*sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
+	return !m->stopping && *sig == SIGHUP;
+}
+
+static bool may_restart(struct monitor *m)
+{
+	int64_t t = now_ms();
+
+	if (t - m->restart_window_start > 60000) {
+		m->restart_window_start = t;
+		m->restarts = 0;
+	}
+	return ++m->restarts <= 10;
+}
+
+static void finish_waiters(struct monitor *m)
+{
+	for (size_t i = 0; i < m->nclients; i++)
+		if (m->clients[i].kind == CL_STOP)
+			send(m->clients[i].fd, "stopped", 7, MSG_NOSIGNAL);
+	while (m->nclients > 0)
+		client_drop(m, 0);
+}
+
+/* Returns true to keep running (the container was restarted). */
+static bool on_init_exit(struct monitor *m)
+{
+	struct vs_error err = {0};
+	int code, sig;
+	bool reboot = reap_init(m, &code, &sig);
+
+	if (rt_container_cleanup(&m->inst, &m->cfg, &err) < 0)
+		logmsg("cleanup: %s", err.msg);
+	if (reboot && may_restart(m)) {
+		if (rt_container_start(&m->inst, &m->cfg, &m->run, &err) == 0) {
+			write_state(m, "running", code, sig);
+			return true;
+		}
+		logmsg("restart failed: %s", err.msg);
+	}
+	write_state(m, "stopped", code, sig);
+	finish_waiters(m);
+	return false;
+}
+
+static void loop(struct monitor *m)
+{
+	for (;;) {
+		struct pollfd p[MAX_CLIENTS + 3];
+		size_t n = 0, first_client;
+		int timeout = -1;
+		bool want_console = !console_attached(m) && now_ms() >= m->console_retry_ms;
+
+		p[n++] = (struct pollfd){.fd = m->run.pidfd, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = want_console ? m->run.console : -1, .events = POLLIN};
+		first_client = n;
+		for (size_t i = 0; i < m->nclients; i++)
+			p[n++] = (struct pollfd){.fd = m->clients[i].fd, .events = POLLIN};
+		if (m->deadline_ms > 0)
+			timeout = (int)(m->deadline_ms > now_ms() ? m->deadline_ms - now_ms() : 0);
+		if (!want_console && !console_attached(m))
+			timeout = timeout < 0 || timeout > 500 ? 500 : timeout;
+		if (poll(p, n, timeout) < 0 && errno != EINTR)
+			return;
+		if (p[0].revents) {
+			if (!on_init_exit(m))
+				return;
+			continue;
+		}
+		if (m->deadline_ms > 0 && now_ms() >= m->deadline_ms) {
+			vs_pidfd_send_signal(m->run.pidfd, SIGKILL, NULL, 0);
+			m->deadline_ms = 0;
+		}
+		if (p[1].revents & POLLIN)
+			accept_client(m);
+		if (p[2].revents)
+			drain_console(m);
+		/* Walk clients backwards: handle_message may drop (swap-remove). */
+		for (size_t i = n - first_client; i-- > 0;)
+			if (i < m->nclients && p[first_client + i].revents)
+				handle_message(m, i);
+	}
+}
+
+static int monitor_setup(struct monitor *m, int argc, char **argv, struct vs_error *err)
+{
+	cleanup_free char *cfgpath = NULL, *text = NULL, *logpath = NULL;
+	struct vs_cg_host *cg = NULL;
+
+	if (argc != 6)
+		return vs_error_set(err, EINVAL, "usage: vsd __monitor ROOT RUN_DIR CGROUP_PARENT NAME");
+	m->inst.root = argv[2];
+	m->inst.run_dir = argv[3];
+	m->inst.cgroup_parent = argv[4];
+	m->inst.self_exe_fd = -1;
+	if (vs_validate_name(argv[5], "container name", err) < 0)
+		return -1;
+	if (vs_cg_host_detect("/sys/fs/cgroup", &cg, err) < 0)
+		return -1;
+	m->inst.cg = cg;
+	cfgpath = xasprintf("%s/containers/%s/config.json", argv[2], argv[5]);
+	if (vs_read_file_at(AT_FDCWD, cfgpath, 1 << 20, &text, NULL, err) < 0 ||
+	    vs_config_parse(text, &m->cfg, err) < 0)
+		return vs_error_prefix(err, "%s", cfgpath);
+	rt_paths_init(&m->paths, m->inst.root, m->inst.run_dir, &m->cfg);
+	if (vs_mkdir_p(m->paths.rundir, 0700, err) < 0 || bind_control(m, err) < 0)
+		return -1;
+	logpath = xasprintf("%s/console.log", m->paths.rundir);
+	m->console_log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	return 0;
+}
+
+int vs_rt_monitor_main(int argc, char **argv)
+{
+	struct monitor m = {.listen_fd = -1, .console_log = -1, .run = {.pidfd = -1, .console = -1}};
+	struct vs_error err = {0};
+	char msg[VS_ERROR_MSG_MAX + 32];
+	int ready = 3;
+	int len;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (monitor_setup(&m, argc, argv, &err) < 0 ||
+	    (write_state(&m, "starting", -1, 0), false) ||
+	    rt_container_start(&m.inst, &m.cfg, &m.run, &err) < 0) {
+		len = snprintf(msg, sizeof(msg), "error %d %s\n", (int)err.kind, err.msg);
+		vs_write_all(ready, msg, (size_t)len);
+		if (m.listen_fd >= 0) {
+			unlink(m.paths.sock);
+			write_state(&m, "stopped", -1, 0);
+		}
+		return 1;
+	}
+	write_state(&m, "running", -1, 0);
+	len = snprintf(msg, sizeof(msg), "ok %d\n", (int)m.run.pid);
+	vs_write_all(ready, msg, (size_t)len);
+	close(ready);
+	loop(&m);
+	unlink(m.paths.sock);
+	close(m.listen_fd);
+	vs_config_free(&m.cfg);
+	vs_cg_host_free(m.inst.cg);
+	return 0;
+}

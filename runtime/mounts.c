@@ -1,0 +1,351 @@
+/* The container's filesystem view, built in its new mount namespace before
+ * pivot_root. Nothing of the container runs yet, but the rootfs is the
+ * template's and the container's own layer: attacker-written. So every
+ * target inside it is opened with openat2(RESOLVE_IN_ROOT) (no symlinks at
+ * all for /proc, /sys, /dev, /run) and every mount is made on that verified
+ * O_PATH fd with the new mount API, never on a path string (CVE-2021-30465
+ * swaps a path between check and mount). Host device nodes are opened on the
+ * host side, checked to be the expected char devices, and bind-mounted by fd
+ * (CVE-2025-31133 swaps /dev/null). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "lib/vs_syscall.h"
+#include "lib/vs_util.h"
+#include "runtime/rt-private.h"
+
+#define MOVE_EMPTY (MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+
+/* Open a directory inside root (creating it if missing), refusing symlinks
+ * anywhere on the way. Returns an O_PATH fd or -1 with err. */
+static int open_dir_in(int rootfd, const char *path, mode_t mode, struct vs_error *err)
+{
+	int fd = vs_openat2(rootfd, path, O_PATH | O_DIRECTORY, 0, VS_RESOLVE_NOLINKS);
+
+	if (fd < 0 && errno == ENOENT && strchr(path, '/') == NULL) {
+		if (mkdirat(rootfd, path, mode) < 0 && errno != EEXIST)
+			return vs_error_set(err, errno, "create /%s in the container root", path);
+		fd = vs_openat2(rootfd, path, O_PATH | O_DIRECTORY, 0, VS_RESOLVE_NOLINKS);
+	}
+	if (fd < 0)
+		return vs_error_set(err, errno,
+				    "container root: /%s must be a real directory, not a symlink",
+				    path);
+	return fd;
+}
+
+/* Create a new filesystem instance and attach it on target_fd. opts are
+ * "key=value" strings or bare flags. */
+static int mount_new(int target_fd, const char *fstype, const char *const *opts,
+		     unsigned int attrs, const char *what, struct vs_error *err)
+{
+	cleanup_close int fsfd = vs_fsopen(fstype, 0);
+	cleanup_close int mfd = -1;
+
+	if (fsfd < 0)
+		return vs_error_set(err, errno, "fsopen %s for %s", fstype, what);
+	for (size_t i = 0; opts != NULL && opts[i] != NULL; i++) {
+		const char *eq = strchr(opts[i], '=');
+		int r;
+		if (eq != NULL) {
+			cleanup_free char *key = xstrndup(opts[i], (size_t)(eq - opts[i]));
+			r = vs_fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
+		} else {
+			r = vs_fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i], NULL, 0);
+		}
+		if (r < 0)
+			return vs_error_set(err, errno, "%s option %s for %s", fstype, opts[i],
+					    what);
+	}
+	if (vs_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return vs_error_set(err, errno, "create %s for %s", fstype, what);
+	mfd = vs_fsmount(fsfd, 0, attrs);
+	if (mfd < 0)
+		return vs_error_set(err, errno, "fsmount %s for %s", fstype, what);
+	if (vs_move_mount(mfd, "", target_fd, "", MOVE_EMPTY) < 0)
+		return vs_error_set(err, errno, "mount %s on %s", fstype, what);
+	return 0;
+}
+
+/* Bind-mount the object behind src_fd onto target_fd, optionally read-only. */
+static int bind_fd(int src_fd, int target_fd, bool recursive, unsigned int attr_set,
+		   const char *what, struct vs_error *err)
+{
+	unsigned int flags = OPEN_TREE_CLONE | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+	cleanup_close int tree = vs_open_tree(src_fd, "", flags);
+
+	if (tree < 0)
+		return vs_error_set(err, errno, "clone mount for %s", what);
+	if (attr_set != 0) {
+		struct mount_attr a = {.attr_set = attr_set};
+		if (vs_mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a,
+				     sizeof(a)) < 0)
+			return vs_error_set(err, errno, "set attributes for %s", what);
+	}
+	if (vs_move_mount(tree, "", target_fd, "", MOVE_EMPTY) < 0)
+		return vs_error_set(err, errno, "bind mount %s", what);
+	return 0;
+}
+
+struct devnode {
+	const char *name;
+	unsigned int major, minor;
+};
+
+static const struct devnode devnodes[] = {
+	{"null", 1, 3},	   {"zero", 1, 5}, {"full", 1, 7},
+	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+};
+
+/* Open the host's /dev/NAME and check it really is that device. */
+static int open_host_dev(const char *name, unsigned int maj, unsigned int min, struct vs_error *err)
+{
+	char path[64];
+	struct stat st;
+	cleanup_close int fd = -1;
+
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return vs_error_set(err, errno, "open host %s", path);
+	if (fstat(fd, &st) < 0)
+		return vs_error_set(err, errno, "stat host %s", path);
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != maj || minor(st.st_rdev) != min)
+		return vs_error_set(err, EINVAL, "host %s is not char device %u:%u", path, maj, min);
+	return steal_fd(&fd);
+}
+
+/* A fresh empty file in the container's /dev tmpfs, as a bind target. */
+static int make_target_file(int devfd, const char *name, struct vs_error *err)
+{
+	int fd = openat(devfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+
+	if (fd < 0)
+		return vs_error_set(err, errno, "create /dev/%s", name);
+	close(fd);
+	fd = openat(devfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return vs_error_set(err, errno, "open /dev/%s", name);
+	return fd;
+}
+
+static int setup_dev_nodes(int devfd, struct vs_error *err)
+{
+	static const char *const links[][2] = {
+		{"fd", "/proc/self/fd"},	 {"stdin", "/proc/self/fd/0"},
+		{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
+		{"ptmx", "pts/ptmx"},
+	};
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(devnodes); i++) {
+		const struct devnode *d = &devnodes[i];
+		cleanup_close int src = open_host_dev(d->name, d->major, d->minor, err);
+		cleanup_close int dst = -1;
+		if (src < 0)
+			return -1;
+		dst = make_target_file(devfd, d->name, err);
+		if (dst < 0 || bind_fd(src, dst, false, 0, d->name, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < VS_ARRAY_SIZE(links); i++)
+		if (symlinkat(links[i][1], devfd, links[i][0]) < 0)
+			return vs_error_set(err, errno, "symlink /dev/%s", links[i][0]);
+	if (mkdirat(devfd, "pts", 0755) < 0 || mkdirat(devfd, "shm", 01777) < 0)
+		return vs_error_set(err, errno, "mkdir in /dev");
+	return 0;
+}
+
+/* The console: a pty of the container's own devpts instance. The slave is
+ * reached through TIOCGPTPEER, never by a path the container could swap
+ * (CVE-2025-52565), and bind-mounted on /dev/console. */
+static int setup_console(int devfd, int ptsfd, int *master_out, int *slave_out,
+			 struct vs_error *err)
+{
+	cleanup_close int master = openat(ptsfd, "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cleanup_close int slave = -1, target = -1;
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	int unlock = 0;
+
+	if (master < 0)
+		return vs_error_set(err, errno, "open the container's /dev/pts/ptmx");
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		return vs_error_set(err, errno, "unlock console pty");
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return vs_error_set(err, errno, "open console pty peer");
+	ioctl(master, TIOCSWINSZ, &ws);
+	target = make_target_file(devfd, "console", err);
+	if (target < 0 || bind_fd(slave, target, false, 0, "/dev/console", err) < 0)
+		return -1;
+	*master_out = steal_fd(&master);
+	*slave_out = steal_fd(&slave);
+	return 0;
+}
+
+static int setup_dev(int rootfd, int *console_master, int *console_slave, struct vs_error *err)
+{
+	static const char *const dev_opts[] = {"mode=755", "size=65536k", NULL};
+	static const char *const pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=0620",
+					       "gid=5", NULL};
+	static const char *const shm_opts[] = {"mode=1777", NULL};
+	cleanup_close int target = open_dir_in(rootfd, "dev", 0755, err);
+	cleanup_close int devfd = -1, ptsfd = -1, shmfd = -1;
+
+	if (target < 0)
+		return -1;
+	if (mount_new(target, "tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "/dev",
+		      err) < 0)
+		return -1;
+	/* Re-open: the fd above still points at the directory under the mount. */
+	devfd = vs_openat2(rootfd, "dev", O_RDONLY | O_DIRECTORY, 0, VS_RESOLVE_NOLINKS);
+	if (devfd < 0)
+		return vs_error_set(err, errno, "open /dev");
+	if (setup_dev_nodes(devfd, err) < 0)
+		return -1;
+	ptsfd = openat(devfd, "pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	shmfd = openat(devfd, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ptsfd < 0 || shmfd < 0)
+		return vs_error_set(err, errno, "open /dev/pts or /dev/shm");
+	if (mount_new(ptsfd, "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+		      "/dev/pts", err) < 0 ||
+	    mount_new(shmfd, "tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/dev/shm",
+		      err) < 0)
+		return -1;
+	close(ptsfd);
+	ptsfd = openat(devfd, "pts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ptsfd < 0)
+		return vs_error_set(err, errno, "open /dev/pts");
+	return setup_console(devfd, ptsfd, console_master, console_slave, err);
+}
+
+/* Paths of the kernel's interfaces that reveal or change the host. */
+static const char *const masked_files[] = {
+	"kcore",	"keys", "timer_list", "sched_debug", "latency_stats",
+	"sysrq-trigger", "kallsyms", NULL,
+};
+static const char *const masked_proc_dirs[] = {"acpi", "scsi", NULL};
+static const char *const readonly_proc[] = {"sys", "bus", "fs", "irq", NULL};
+
+static int mask_proc(int procfd, struct vs_error *err)
+{
+	static const char *const ro_tmpfs[] = {"size=0", "mode=555", NULL};
+	cleanup_close int null = open_host_dev("null", 1, 3, err);
+
+	if (null < 0)
+		return -1;
+	for (size_t i = 0; masked_files[i] != NULL; i++) {
+		cleanup_close int t = openat(procfd, masked_files[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (t < 0)
+			continue; /* not present on this kernel */
+		if (bind_fd(null, t, false, MOUNT_ATTR_RDONLY, masked_files[i], err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; masked_proc_dirs[i] != NULL; i++) {
+		cleanup_close int t =
+			openat(procfd, masked_proc_dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (t < 0)
+			continue;
+		if (mount_new(t, "tmpfs", ro_tmpfs, MOUNT_ATTR_RDONLY, masked_proc_dirs[i], err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; readonly_proc[i] != NULL; i++) {
+		cleanup_close int t =
+			openat(procfd, readonly_proc[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (t < 0)
+			continue;
+		if (bind_fd(t, t, true, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+						 MOUNT_ATTR_NOEXEC,
+			    readonly_proc[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int setup_proc_sys(int rootfd, struct vs_error *err)
+{
+	static const char *const ro_tmpfs[] = {"size=0", "mode=555", NULL};
+	const unsigned int safe = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	cleanup_close int proct = open_dir_in(rootfd, "proc", 0555, err);
+	cleanup_close int syst = -1, procfd = -1, cgt = -1, fw = -1;
+
+	if (proct < 0 || mount_new(proct, "proc", NULL, safe, "/proc", err) < 0)
+		return -1;
+	procfd = vs_openat2(rootfd, "proc", O_PATH | O_DIRECTORY, 0, VS_RESOLVE_NOLINKS);
+	if (procfd < 0 || mask_proc(procfd, err) < 0)
+		return procfd < 0 ? vs_error_set(err, errno, "open /proc") : -1;
+	syst = open_dir_in(rootfd, "sys", 0555, err);
+	if (syst < 0 || mount_new(syst, "sysfs", NULL, safe | MOUNT_ATTR_RDONLY, "/sys", err) < 0)
+		return -1;
+	/* Inside sysfs (a kernel filesystem we just mounted) paths are safe. */
+	cgt = vs_openat2(rootfd, "sys/fs/cgroup", O_PATH | O_DIRECTORY, 0, VS_RESOLVE_NOLINKS);
+	if (cgt < 0)
+		return vs_error_set(err, errno, "open /sys/fs/cgroup");
+	/* The container's own cgroup (the root of its cgroup namespace) in the
+	 * unified hierarchy, delegated to it: systemd runs in unified mode;
+	 * limits are enforced from outside (v1 controllers on hybrid hosts). */
+	if (mount_new(cgt, "cgroup2", NULL, safe, "/sys/fs/cgroup", err) < 0)
+		return -1;
+	fw = vs_openat2(rootfd, "sys/firmware", O_PATH | O_DIRECTORY, 0, VS_RESOLVE_NOLINKS);
+	if (fw >= 0 && mount_new(fw, "tmpfs", ro_tmpfs, MOUNT_ATTR_RDONLY, "/sys/firmware", err) < 0)
+		return -1;
+	return 0;
+}
+
+static int setup_run(int rootfd, struct vs_error *err)
+{
+	static const char *const run_opts[] = {"mode=755", NULL};
+	cleanup_close int t = open_dir_in(rootfd, "run", 0755, err);
+
+	if (t < 0)
+		return -1;
+	return mount_new(t, "tmpfs", run_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/run", err);
+}
+
+int rt_setup_rootfs(const struct vs_container_config *cfg, const char *rootfs, int *console_master,
+		    int *console_slave, struct vs_error *err)
+{
+	cleanup_close int hostroot = -1, rootfd = -1;
+
+	(void)cfg;
+	/* Nothing we mount from here on may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return vs_error_set(err, errno, "make mounts private");
+	hostroot = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (hostroot < 0)
+		return vs_error_set(err, errno, "open %s", rootfs);
+	/* Mounts copied into a less privileged mount namespace are locked
+	 * together; pivot_root wants the new root to be a mount of its own, so
+	 * bind it onto itself first. */
+	if (bind_fd(hostroot, hostroot, true, 0, "the root onto itself", err) < 0)
+		return -1;
+	rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return vs_error_set(err, errno, "open %s", rootfs);
+	if (setup_proc_sys(rootfd, err) < 0 || setup_dev(rootfd, console_master, console_slave, err) < 0 ||
+	    setup_run(rootfd, err) < 0)
+		return -1;
+	/* pivot_root(".", ".") stacks the old root on top of the new one; the
+	 * detaching umount then removes the host's whole tree (including the
+	 * id-mapped template mount) from this namespace. */
+	if (fchdir(rootfd) < 0)
+		return vs_error_set(err, errno, "chdir to the new root");
+	if (vs_pivot_root(".", ".") < 0)
+		return vs_error_set(err, errno, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		return vs_error_set(err, errno, "detach the old root");
+	if (chdir("/") < 0)
+		return vs_error_set(err, errno, "chdir /");
+	return 0;
+}

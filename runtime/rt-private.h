@@ -1,0 +1,93 @@
+/* Private to runtime/: shared between the monitor, the container child,
+ * the exec helper and the daemon-side calls. */
+#ifndef VS_RT_PRIVATE_H
+#define VS_RT_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs-cow/vs_fs.h"
+#include "lib/vs_config.h"
+#include "lib/vs_error.h"
+#include "runtime/vs_runtime.h"
+
+/* Per-container places. */
+struct rt_paths {
+	char cdir[4096];    /* root/containers/NAME */
+	char rundir[2048];  /* run_dir/containers/NAME */
+	char sock[4096];    /* rundir/monitor.sock */
+	char tmpl[4096];    /* root/templates/TEMPLATE/rootfs */
+};
+void rt_paths_init(struct rt_paths *p, const char *root, const char *run_dir,
+		   const struct vs_container_config *cfg);
+
+/* What state.json says. */
+struct rt_state {
+	char state[16]; /* "running" | "stopped" | "starting" */
+	pid_t init_pid;
+	uint64_t init_start_time; /* /proc/PID/stat field 22 */
+	pid_t monitor_pid;
+	uint64_t monitor_start_time;
+	int64_t started_at;
+	int last_exit_code; /* -1 none */
+	int last_exit_signal;
+};
+int rt_state_read(const char *cdir, struct rt_state *st, struct vs_error *err);
+int rt_state_write(const char *cdir, const struct rt_state *st, struct vs_error *err);
+
+/* Start time of a live pid (clock ticks since boot), 0 when gone. */
+uint64_t rt_proc_start_time(pid_t pid);
+/* True when pid is alive and its start time equals start_time. */
+bool rt_proc_matches(pid_t pid, uint64_t start_time);
+
+/* Security policy applied to init and to exec'd processes. */
+int rt_caps_apply(struct vs_error *err);
+int rt_seccomp_apply(struct vs_error *err);
+
+/* The container child: builds the container's world and execs init.
+ * Runs in the cloned process; never returns on success. */
+struct rt_child_args {
+	const struct vs_container_config *cfg;
+	const struct rt_paths *paths;
+	int sync_fd; /* SOCK_SEQPACKET to the monitor */
+};
+int rt_child_main(struct rt_child_args *a);
+
+/* Mount setup inside the new mount namespace, then pivot_root. On return
+ * the process's root is the container's root. console_master receives the
+ * master of the console pty (allocated in the container's own devpts). */
+int rt_setup_rootfs(const struct vs_container_config *cfg, const char *rootfs, int *console_master,
+		    int *console_slave, struct vs_error *err);
+
+/* Monitor-side: start the container (cgroups, maps, mounts, clone, wait for
+ * exec). Returns init's pid and a pidfd, and the console master. On failure
+ * everything is undone. */
+struct rt_running {
+	pid_t pid;
+	int pidfd;
+	int console;
+};
+int rt_container_start(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		       struct rt_running *out, struct vs_error *err);
+/* Undo mounts and cgroups of a container whose processes are gone (kills
+ * leftovers first). Idempotent. */
+int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			 struct vs_error *err);
+
+/* Fork and exec the vsd binary (self_exe_fd, or /proc/self/exe when -1)
+ * with argv; keep_fds[i] becomes fd 3+i in the child, stdin/stdout/stderr
+ * from stdio[3] (-1: /dev/null). Only async-signal-safe calls after fork.
+ * With detach, the child double-forks and setsid()s so the final process
+ * is not our child; the returned pid is then that of the intermediate,
+ * already reaped. Returns pid or -1 with err. */
+pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep_fds,
+		    int nkeep, bool detach, struct vs_error *err);
+
+/* Connect to a monitor's control socket. Returns the fd or -1 with err
+ * (errnum ECONNREFUSED/ENOENT when no monitor listens). */
+int rt_monitor_connect(const char *sock_path, struct vs_error *err);
+
+#define RT_LOGIN_SHELL_ENV "VSD_LOGIN=1"
+
+#endif

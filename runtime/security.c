@@ -1,0 +1,120 @@
+/* The security policy of a container's processes: a trimmed capability
+ * bounding set (libcap) and a default seccomp filter (libseccomp).
+ *
+ * A system container runs a whole distribution, so root inside keeps the
+ * capabilities an init needs over its own namespaces (CAP_SYS_ADMIN for
+ * mounts in its mount namespace, CAP_NET_ADMIN for its network namespace,
+ * CAP_SYS_BOOT so reboot(2) restarts the container). What goes are the
+ * capabilities whose object is the host itself. */
+#include <errno.h>
+#include <linux/capability.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+
+#include "lib/vs_util.h"
+#include "runtime/rt-private.h"
+
+static const cap_value_t dropped_caps[] = {
+	CAP_SYS_MODULE,	  CAP_SYS_RAWIO,  CAP_SYS_TIME,	     CAP_MAC_ADMIN,
+	CAP_MAC_OVERRIDE, CAP_AUDIT_CONTROL, CAP_SYSLOG,     CAP_WAKE_ALARM,
+	CAP_BLOCK_SUSPEND,
+#ifdef CAP_PERFMON
+	CAP_PERFMON,
+#endif
+#ifdef CAP_BPF
+	CAP_BPF,
+#endif
+};
+
+int rt_caps_apply(struct vs_error *err)
+{
+	cap_t caps;
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(dropped_caps); i++) {
+		if (!CAP_IS_SUPPORTED(dropped_caps[i]))
+			continue;
+		if (cap_drop_bound(dropped_caps[i]) < 0)
+			return vs_error_set(err, errno, "drop capability %s from bounding set",
+					    cap_to_name(dropped_caps[i]));
+	}
+	/* Nothing is inherited across exec beyond what root naturally gets. */
+	if (cap_reset_ambient() < 0 && errno != EINVAL)
+		return vs_error_set(err, errno, "clear ambient capabilities");
+	caps = cap_get_proc();
+	if (caps == NULL)
+		return vs_error_set(err, errno, "cap_get_proc");
+	if (cap_clear_flag(caps, CAP_INHERITABLE) < 0 ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, VS_ARRAY_SIZE(dropped_caps), dropped_caps,
+			 CAP_CLEAR) < 0 ||
+	    cap_set_flag(caps, CAP_PERMITTED, VS_ARRAY_SIZE(dropped_caps), dropped_caps,
+			 CAP_CLEAR) < 0 ||
+	    cap_set_proc(caps) < 0) {
+		int e = errno;
+		cap_free(caps);
+		return vs_error_set(err, e, "set process capabilities");
+	}
+	cap_free(caps);
+	return 0;
+}
+
+/* Denied with EPERM: loading kernels and modules, handle-based opens (the
+ * "shocker" escape), host time, swap, kernel log, accounting, raw I/O
+ * ports, the kernel keyring (not namespaced), and obsolete calls. reboot(2)
+ * is allowed: in a child pid namespace the kernel turns it into a signal to
+ * the container's init, which the monitor reads as restart or stop. */
+static const char *const denied_syscalls[] = {
+	"kexec_load",	 "kexec_file_load", "init_module",   "finit_module",
+	"delete_module", "create_module",   "open_by_handle_at", "name_to_handle_at",
+	"iopl",		 "ioperm",	    "swapon",	     "swapoff",
+	"syslog",	 "acct",	    "settimeofday",  "clock_settime",
+	"clock_adjtime", "adjtimex",	    "stime",	     "lookup_dcookie",
+	"add_key",	 "request_key",	    "keyctl",	     "uselib",
+	"nfsservctl",	 "get_kernel_syms", "query_module",  "vm86",
+	"vm86old",	 "_sysctl",	    "quotactl",	     "perf_event_open",
+};
+
+static int add_rules(scmp_filter_ctx ctx, struct vs_error *err)
+{
+	for (size_t i = 0; i < VS_ARRAY_SIZE(denied_syscalls); i++) {
+		int nr = seccomp_syscall_resolve_name(denied_syscalls[i]);
+		int r;
+		if (nr == __NR_SCMP_ERROR)
+			continue; /* not a syscall on these architectures */
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+		if (r < 0 && r != -EEXIST)
+			return vs_error_set(err, -r, "seccomp rule for %s", denied_syscalls[i]);
+	}
+	return 0;
+}
+
+int rt_seccomp_apply(struct vs_error *err)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int r;
+
+	if (ctx == NULL)
+		return vs_error_set(err, ENOMEM, "seccomp_init");
+	/* The same rules for the 32-bit ABIs, so int 0x80 is no way around. */
+	if ((r = seccomp_arch_add(ctx, SCMP_ARCH_X86)) < 0 && r != -EEXIST)
+		goto fail;
+	if ((r = seccomp_arch_add(ctx, SCMP_ARCH_X32)) < 0 && r != -EEXIST)
+		goto fail;
+	/* Root in the container has CAP_SYS_ADMIN in its user namespace, which
+	 * is what loading a filter without no_new_privs requires; leaving
+	 * no_new_privs unset keeps setuid programs (su, ping) working. */
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0)
+		goto fail;
+	if (add_rules(ctx, err) < 0) {
+		seccomp_release(ctx);
+		return -1;
+	}
+	if ((r = seccomp_load(ctx)) < 0)
+		goto fail;
+	seccomp_release(ctx);
+	return 0;
+fail:
+	seccomp_release(ctx);
+	return vs_error_set(err, -r, "load seccomp filter");
+}

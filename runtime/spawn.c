@@ -1,0 +1,124 @@
+/* Re-executing the vsd binary for the monitor and exec helper modes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/vs_io.h"
+#include "lib/vs_syscall.h"
+#include "lib/vs_util.h"
+#include "runtime/rt-private.h"
+
+extern char **environ;
+
+int vs_rt_self_exe(struct vs_error *err)
+{
+	cleanup_close int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	cleanup_close int mfd = -1;
+	char buf[65536];
+	ssize_t n;
+
+	if (src < 0)
+		return vs_error_set(err, errno, "open /proc/self/exe");
+	mfd = memfd_create("vsd", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return vs_error_set(err, errno, "memfd_create");
+	while ((n = read(src, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return vs_error_set(err, errno, "read /proc/self/exe");
+		}
+		if (vs_write_all(mfd, buf, (size_t)n) < 0)
+			return vs_error_set(err, errno, "copy vsd into memfd");
+	}
+	/* Sealed: no process that later sees it as /proc/PID/exe can change it. */
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+		return vs_error_set(err, errno, "seal the vsd memfd");
+	return steal_fd(&mfd);
+}
+
+/* Child side of rt_spawn_self: async-signal-safe calls only. */
+static void __attribute__((noreturn))
+spawn_child(int exe_fd, char *const argv[], const int stdio[3], const int *keep, int nkeep)
+{
+	int high[3 + 8 + 1];
+	int nullfd = -1;
+
+	if (nkeep > 8)
+		_exit(126);
+	/* Lift everything we keep above the target range first, so the dup2s
+	 * below cannot clobber each other. */
+	for (int i = 0; i < 3; i++) {
+		int src = stdio[i];
+		if (src < 0) {
+			if (nullfd < 0)
+				nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+			src = nullfd;
+		}
+		high[i] = fcntl(src, F_DUPFD_CLOEXEC, 64);
+	}
+	for (int i = 0; i < nkeep; i++)
+		high[3 + i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 64);
+	high[3 + nkeep] = exe_fd >= 0 ? fcntl(exe_fd, F_DUPFD_CLOEXEC, 64) : -1;
+	for (int i = 0; i < 3 + nkeep; i++)
+		if (high[i] < 0 || dup2(high[i], i) < 0)
+			_exit(126);
+	/* Everything else closes at exec (the exe fd must stay open until then). */
+	vs_close_range((unsigned int)(3 + nkeep), ~0U, CLOSE_RANGE_CLOEXEC);
+	if (high[3 + nkeep] >= 0)
+		syscall(SYS_execveat, high[3 + nkeep], "", argv, environ, AT_EMPTY_PATH);
+	else
+		execve("/proc/self/exe", argv, environ);
+	_exit(127);
+}
+
+pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep_fds,
+		    int nkeep, bool detach, struct vs_error *err)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return vs_error_set(err, errno, "fork");
+	if (pid == 0) {
+		if (detach) {
+			/* New session, and reparented away from vsd: the monitor
+			 * outlives the daemon. */
+			pid_t p2;
+			setsid();
+			p2 = fork();
+			if (p2 != 0)
+				_exit(p2 < 0 ? 1 : 0);
+		}
+		spawn_child(self_exe_fd, argv, stdio, keep_fds, nkeep);
+	}
+	if (detach) {
+		int status;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			return vs_error_set(err, EAGAIN, "could not start the monitor process");
+	}
+	return pid;
+}
+
+int rt_monitor_connect(const char *sock_path, struct vs_error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return vs_error_set(err, errno, "socket");
+	if (strlen(sock_path) >= sizeof(sa.sun_path))
+		return vs_error_set(err, ENAMETOOLONG, "%s", sock_path);
+	strcpy(sa.sun_path, sock_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return vs_error_set(err, errno, "connect to monitor %s", sock_path);
+	return steal_fd(&fd);
+}
