@@ -88,14 +88,12 @@ int rt_child_main(struct rt_child_args *a)
 	struct vs_error err = {0};
 	char buf[16];
 	cleanup_free char *rootfs = xasprintf("%s/rootfs", a->paths->cdir);
-	int master = -1, slave = -1;
+	int master = -1, slave = -1, hostroot;
 	ssize_t n;
 
 	n = recv(a->sync_fd, buf, sizeof(buf), 0);
 	if (n != (ssize_t)strlen(MSG_GO))
 		_exit(1); /* the monitor gave up */
-	if (become_root(cfg, &err) < 0)
-		child_fail(a->sync_fd, &err);
 	if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0) {
 		vs_error_set(&err, errno, "unshare mount and cgroup namespaces");
 		child_fail(a->sync_fd, &err);
@@ -106,8 +104,19 @@ int rt_child_main(struct rt_child_args *a)
 	}
 	if (vs_net_loopback_up(&err) < 0)
 		child_fail(a->sync_fd, &err);
-	if (rt_setup_rootfs(cfg, rootfs, &master, &slave, &err) < 0)
+	/* Open the root while still the host's uid: the daemon's directories
+	 * are 0700 root, out of reach for the container's root. */
+	hostroot = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (hostroot < 0) {
+		vs_error_set(&err, errno, "open %s", rootfs);
 		child_fail(a->sync_fd, &err);
+	}
+	/* Files we create from here on (in /dev) must belong to container root. */
+	if (become_root(cfg, &err) < 0)
+		child_fail(a->sync_fd, &err);
+	if (rt_setup_rootfs(cfg, hostroot, &master, &slave, &err) < 0)
+		child_fail(a->sync_fd, &err);
+	close(hostroot);
 	if (vs_send_fds(a->sync_fd, MSG_CONSOLE, strlen(MSG_CONSOLE), &master, 1) < 0) {
 		vs_error_set(&err, errno, "hand the console to the monitor");
 		child_fail(a->sync_fd, &err);

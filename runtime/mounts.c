@@ -79,9 +79,10 @@ static int mount_new(int target_fd, const char *fstype, const char *const *opts,
 	return 0;
 }
 
-/* Bind-mount the object behind src_fd onto target_fd, optionally read-only. */
-static int bind_fd(int src_fd, int target_fd, bool recursive, unsigned int attr_set,
-		   const char *what, struct vs_error *err)
+/* Bind-mount the object behind src_fd onto target_fd, optionally read-only.
+ * Returns 0, or with tree_out the fd of the new mount's root. */
+static int bind_fd_get(int src_fd, int target_fd, bool recursive, unsigned int attr_set,
+		       const char *what, int *tree_out, struct vs_error *err)
 {
 	unsigned int flags = OPEN_TREE_CLONE | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
 	cleanup_close int tree = vs_open_tree(src_fd, "", flags);
@@ -96,7 +97,15 @@ static int bind_fd(int src_fd, int target_fd, bool recursive, unsigned int attr_
 	}
 	if (vs_move_mount(tree, "", target_fd, "", MOVE_EMPTY) < 0)
 		return vs_error_set(err, errno, "bind mount %s", what);
+	if (tree_out != NULL)
+		*tree_out = steal_fd(&tree);
 	return 0;
+}
+
+static int bind_fd(int src_fd, int target_fd, bool recursive, unsigned int attr_set,
+		   const char *what, struct vs_error *err)
+{
+	return bind_fd_get(src_fd, target_fd, recursive, attr_set, what, NULL, err);
 }
 
 struct devnode {
@@ -313,26 +322,22 @@ static int setup_run(int rootfd, struct vs_error *err)
 	return mount_new(t, "tmpfs", run_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/run", err);
 }
 
-int rt_setup_rootfs(const struct vs_container_config *cfg, const char *rootfs, int *console_master,
+int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int *console_master,
 		    int *console_slave, struct vs_error *err)
 {
-	cleanup_close int hostroot = -1, rootfd = -1;
+	cleanup_close int rootfd = -1;
 
 	(void)cfg;
 	/* Nothing we mount from here on may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return vs_error_set(err, errno, "make mounts private");
-	hostroot = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (hostroot < 0)
-		return vs_error_set(err, errno, "open %s", rootfs);
 	/* Mounts copied into a less privileged mount namespace are locked
 	 * together; pivot_root wants the new root to be a mount of its own, so
-	 * bind it onto itself first. */
-	if (bind_fd(hostroot, hostroot, true, 0, "the root onto itself", err) < 0)
+	 * bind it onto itself first. The clone's fd is the new mount's root
+	 * (the path may not be reachable once we are root of the container:
+	 * the daemon's directories are 0700). */
+	if (bind_fd_get(hostroot, hostroot, true, 0, "the root onto itself", &rootfd, err) < 0)
 		return -1;
-	rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return vs_error_set(err, errno, "open %s", rootfs);
 	if (setup_proc_sys(rootfd, err) < 0 || setup_dev(rootfd, console_master, console_slave, err) < 0 ||
 	    setup_run(rootfd, err) < 0)
 		return -1;

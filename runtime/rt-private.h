@@ -54,10 +54,11 @@ struct rt_child_args {
 };
 int rt_child_main(struct rt_child_args *a);
 
-/* Mount setup inside the new mount namespace, then pivot_root. On return
+/* Mount setup inside the new mount namespace, then pivot_root. hostroot is
+ * an O_PATH fd of the merged root on the host, opened in this namespace. On return
  * the process's root is the container's root. console_master receives the
  * master of the console pty (allocated in the container's own devpts). */
-int rt_setup_rootfs(const struct vs_container_config *cfg, const char *rootfs, int *console_master,
+int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int *console_master,
 		    int *console_slave, struct vs_error *err);
 
 /* Monitor-side: start the container (cgroups, maps, mounts, clone, wait for
