@@ -22,6 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
@@ -322,12 +323,32 @@ static int setup_run(int rootfd, struct vs_error *err)
 	return mount_new(t, "tmpfs", run_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/run", err);
 }
 
+/* The distribution's init sets the hostname from /etc/hostname, so that
+ * file must say what the container is called. Written as the container's
+ * root, resolved inside the root: a planted symlink can only point at the
+ * container's own files. */
+static int write_hostname(int rootfd, const char *hostname, struct vs_error *err)
+{
+	cleanup_close int etc = vs_openat2(rootfd, "etc", O_PATH | O_DIRECTORY, 0, VS_RESOLVE_ROOT);
+	cleanup_close int fd = -1;
+	cleanup_free char *text = xasprintf("%s\n", hostname);
+
+	if (etc < 0)
+		return 0; /* no /etc: nothing reads it */
+	fd = vs_openat2(etc, "hostname", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644,
+			VS_RESOLVE_ROOT);
+	if (fd < 0)
+		return vs_error_set(err, errno, "write /etc/hostname in the container");
+	if (vs_write_all(fd, text, strlen(text)) < 0)
+		return vs_error_set(err, errno, "write /etc/hostname in the container");
+	return 0;
+}
+
 int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int *console_master,
 		    int *console_slave, struct vs_error *err)
 {
 	cleanup_close int rootfd = -1;
 
-	(void)cfg;
 	/* Nothing we mount from here on may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return vs_error_set(err, errno, "make mounts private");
@@ -340,6 +361,8 @@ int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int *co
 		return -1;
 	if (setup_proc_sys(rootfd, err) < 0 || setup_dev(rootfd, console_master, console_slave, err) < 0 ||
 	    setup_run(rootfd, err) < 0)
+		return -1;
+	if (write_hostname(rootfd, cfg->hostname, err) < 0)
 		return -1;
 	/* pivot_root(".", ".") stacks the old root on top of the new one; the
 	 * detaching umount then removes the host's whole tree (including the

@@ -60,13 +60,14 @@ int rt_caps_apply(struct vs_error *err)
 }
 
 /* Denied with EPERM: loading kernels and modules, handle-based opens (the
- * "shocker" escape), host time, swap, kernel log, accounting, raw I/O
+ * "shocker" escape; name_to_handle_at stays: systemd reads cgroup ids
+ * with it and a handle is useless without open_by_handle_at), host time, swap, kernel log, accounting, raw I/O
  * ports, the kernel keyring (not namespaced), and obsolete calls. reboot(2)
  * is allowed: in a child pid namespace the kernel turns it into a signal to
  * the container's init, which the monitor reads as restart or stop. */
 static const char *const denied_syscalls[] = {
 	"kexec_load",	 "kexec_file_load", "init_module",   "finit_module",
-	"delete_module", "create_module",   "open_by_handle_at", "name_to_handle_at",
+	"delete_module", "create_module",   "open_by_handle_at",
 	"iopl",		 "ioperm",	    "swapon",	     "swapoff",
 	"syslog",	 "acct",	    "settimeofday",  "clock_settime",
 	"clock_adjtime", "adjtimex",	    "stime",	     "lookup_dcookie",
