@@ -27,10 +27,16 @@ all: $(BUILD)/vsd $(BUILD)/vsctl
 LIBVSD_SRC  := $(CORE_SRC) $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 LIBVSCTL_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 
-$(BUILD)/%/libvsd.a: $$(call obj,$$*,$(LIBVSD_SRC))
-	@rm -f $@; ar rcs $@ $^
-$(BUILD)/%/libvsctl.a: $$(call obj,$$*,$(LIBVSCTL_SRC))
-	@rm -f $@; ar rcs $@ $^
+# The archives are rebuilt when the list of sources changes (a deleted file
+# must not linger as a stale member).
+SRCLIST := $(BUILD)/sources.list
+$(shell mkdir -p $(BUILD); echo '$(LIBVSD_SRC) $(LIBVSCTL_SRC)' | cmp -s - $(SRCLIST) || \
+	echo '$(LIBVSD_SRC) $(LIBVSCTL_SRC)' > $(SRCLIST))
+
+$(BUILD)/%/libvsd.a: $$(call obj,$$*,$(LIBVSD_SRC)) $(SRCLIST)
+	@rm -f $@; ar rcs $@ $(filter %.o,$^)
+$(BUILD)/%/libvsctl.a: $$(call obj,$$*,$(LIBVSCTL_SRC)) $(SRCLIST)
+	@rm -f $@; ar rcs $@ $(filter %.o,$^)
 
 $(BUILD)/vsd: $(BUILD)/o/daemon/main.o $(BUILD)/o/libvsd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -34,46 +34,78 @@ struct vs_cg_host;
 struct vs_cg;
 
 /* Detect the layout under mount point `mnt` (normally "/sys/fs/cgroup";
- * tests may pass another). Returns 0 and *out, or -1 with err. */
+ * tests may pass another) from /proc/self/mountinfo: cgroup2 mounted at mnt
+ * itself is UNIFIED; v1 hierarchies at mnt/<dir> plus cgroup2 at
+ * mnt/unified is HYBRID; v1 hierarchies alone are LEGACY. Also reads the
+ * cgroup2 root's cgroup.controllers. Returns 0 and *out, or -1 with err
+ * (VS_EK_NOT_FOUND when nothing is mounted there, VS_EK_INVALID when mnt
+ * is not absolute). */
 int vs_cg_host_detect(const char *mnt, struct vs_cg_host **out, struct vs_error *err);
+/* The pure part of vs_cg_host_detect, for tests: the layout under mnt from
+ * the text of a mountinfo file. Touches no file, so a cgroup2 hierarchy
+ * lists no available controllers. Later mounts on the same point hide
+ * earlier ones; the same hierarchy mounted twice counts once. Returns 0 and
+ * *out, or -1 with err (malformed line: VS_EK_INVALID naming the line). */
+int vs_cg_host_parse(const char *mnt, const char *mountinfo, struct vs_cg_host **out,
+		     struct vs_error *err);
 void vs_cg_host_free(struct vs_cg_host *h);
 enum vs_cg_mode vs_cg_host_mode(const struct vs_cg_host *h);
 /* Human description for `node info` ("hybrid: cpu,memory,pids (v1) + unified"). */
 const char *vs_cg_host_describe(const struct vs_cg_host *h);
 
 /* Handle for <parent>/<name> in every hierarchy (nothing is created).
- * parent and name must be validated names (no '/'). */
+ * parent and name must be validated names; as a last guard, NULL when one
+ * is empty, starts with '.' or contains '/'. h must outlive the handle. */
 struct vs_cg *vs_cg_open(const struct vs_cg_host *h, const char *parent, const char *name);
 void vs_cg_free(struct vs_cg *cg);
 
 /* Create the cgroups (and the instance parent when missing; for v1 cpuset,
- * cpuset.cpus/mems are copied from the parent so tasks can join). When
- * owner_uid != (uid_t)-1, delegate to that owner (see above). Idempotent.
- * Returns 0 or -1 with err; on failure nothing new is left behind. */
+ * cpuset.cpus/mems are copied from the parent so tasks can join). On
+ * cgroup2, cpuset, cpu, io, memory and pids (those the root offers) are
+ * enabled in the root's and the parent's cgroup.subtree_control where
+ * missing; nothing is ever disabled. When owner_uid != (uid_t)-1, delegate
+ * to that owner (see above) in every hierarchy. Idempotent. Returns 0 or -1
+ * with err; on failure the directories this call made are removed again
+ * (controllers it enabled stay enabled). */
 int vs_cg_create(struct vs_cg *cg, uid_t owner_uid, gid_t owner_gid, struct vs_error *err);
 
 /* Apply limits (0 fields mean "no limit": the kernel default is written).
  * Works live on a running container. On v1 the memory+swap limit is set
- * only when memory.memsw.* exists. Returns 0 or -1 with err naming the file. */
+ * only when memory.memsw.* exists (memory + memory_swap; unlimited when
+ * either is unlimited/0), on v2 memory.swap.max only when it exists. cpu
+ * weight becomes cpu.shares on v1 (2 + (w-1)*262142/9999; 1024 for 0).
+ * Every value is checked before anything is written (VS_EK_INVALID); a
+ * non-zero limit whose controller the host lacks is VS_EK_UNSUPPORTED.
+ * Returns 0 or -1 with err naming the file and value. */
 int vs_cg_apply(struct vs_cg *cg, const struct vs_limits *limits, struct vs_error *err);
 
-/* Move pid into the container's cgroup in every hierarchy. 0 or -1. */
+/* Move pid into the container's cgroup in every hierarchy (writes
+ * cgroup.procs; v1 hierarchies first, cgroup2 last). 0 or -1 with err; a
+ * failure part-way leaves pid moved in the earlier hierarchies. */
 int vs_cg_attach(struct vs_cg *cg, pid_t pid, struct vs_error *err);
 
-/* For clone3(CLONE_INTO_CGROUP): an O_DIRECTORY fd of the container's
- * cgroup2 directory when the host is unified, else -1 (v1 needs attach). */
+/* For clone3(CLONE_INTO_CGROUP): an O_DIRECTORY|O_CLOEXEC fd of the
+ * container's cgroup2 directory when the host is unified, which the caller
+ * closes; else -1 (v1 needs attach; also -1 with errno when open fails). */
 int vs_cg_unified_fd(struct vs_cg *cg);
 
-/* Freeze / thaw every task (cgroup.freeze on v2, freezer.state on v1);
- * waits until the kernel reports the state reached. 0 or -1. */
+/* Freeze / thaw every task (freezer.state when a v1 freezer hierarchy
+ * exists, else cgroup.freeze on cgroup2); waits up to 10 s until the kernel
+ * reports the state reached. 0 or -1 (ETIMEDOUT; a freeze that times out
+ * is undone). */
 int vs_cg_freeze(struct vs_cg *cg, struct vs_error *err);
 int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err);
 
-/* SIGKILL every task in the cgroup (cgroup.kill on v2, else by listing
- * cgroup.procs repeatedly). 0 or -1. */
+/* SIGKILL every task in the cgroup and its descendants (cgroup.kill on
+ * cgroup2 when the kernel has it, else by listing cgroup.procs
+ * repeatedly; a v1 freezer is thawed so frozen tasks can die) and wait up
+ * to 10 s until none is left. 0 (also for a missing cgroup) or -1. */
 int vs_cg_kill_all(struct vs_cg *cg, struct vs_error *err);
 
-/* True when no task is left in the container's cgroup (any hierarchy). */
+/* True when no task is left in the container's cgroup tree (any hierarchy;
+ * checked on cgroup2's "populated" when present, else by listing a v1
+ * hierarchy every task is in) or the cgroup does not exist. False when it
+ * cannot tell. */
 bool vs_cg_is_empty(struct vs_cg *cg);
 
 /* Remove the container's cgroups, including sub-cgroups its init created
@@ -87,23 +119,40 @@ struct vs_cg_stats {
 	int64_t cpu_usage_usec; /* -1 unknown */
 	int64_t pids_current;   /* -1 unknown */
 };
+/* Read usage and limits; a statistic whose controller or file is missing
+ * is -1. 0, or -1 with err (VS_EK_NOT_FOUND when the cgroup does not
+ * exist). */
 int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err);
 
 /* What init should see at /sys/fs/cgroup inside the container. The runtime
  * mounts these after entering the container's cgroup namespace (in which
- * the container's cgroup is the root). */
+ * the container's cgroup is the root).
+ *
+ * Decision: whenever the host has a cgroup2 hierarchy (unified, or hybrid
+ * with cgroup2 at /sys/fs/cgroup/unified) the guest gets GUEST_UNIFIED: the
+ * container's delegated cgroup in that cgroup2 hierarchy is mounted at
+ * /sys/fs/cgroup, so systemd in the guest runs in unified mode and builds
+ * its tree there (on a hybrid host without controllers: bookkeeping only),
+ * while the limits are enforced from outside by the host's v1 controllers
+ * on the container's cgroups, which the guest neither sees nor can raise.
+ * Only a legacy host (no cgroup2 at all) gets GUEST_HYBRID. */
 enum vs_cg_guest_layout {
 	VS_CG_GUEST_UNIFIED, /* cgroup2 at /sys/fs/cgroup */
 	VS_CG_GUEST_HYBRID,  /* tmpfs with v1 controllers + unified */
 };
 enum vs_cg_guest_layout vs_cg_guest_layout(const struct vs_cg_host *h);
 /* NULL-terminated list of v1 controller mount option strings for a hybrid
- * guest ("cpu", "memory", "name=systemd", ...), owned by h. */
+ * guest, one per host hierarchy in mount order ("cpu", "memory",
+ * "cpu,cpuacct" when co-mounted, "name=systemd", ...), owned by h. Empty on
+ * a unified host. */
 const char *const *vs_cg_v1_controllers(const struct vs_cg_host *h);
 
 /* Path of the container's cgroup in a given hierarchy (e.g. "memory" or
  * "unified"), for diagnostics and tests; NULL if that hierarchy is absent.
- * Owned by cg. */
+ * The hierarchy is named by its directory under the mount point
+ * ("cpu,cpuacct", "systemd"), by "unified" for cgroup2, or by a controller
+ * it carries ("cpuacct", "name=systemd"; on a unified host "memory" gives
+ * the cgroup2 path when the root offers memory). Owned by cg. */
 const char *vs_cg_path(struct vs_cg *cg, const char *hierarchy);
 
 #endif

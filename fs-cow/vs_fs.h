@@ -9,7 +9,9 @@
  *   R/containers/NAME/rootfs/       mount point of the merged overlay
  * Staging uses hidden names (R/templates/.NAME.building, ...) renamed into
  * place at the end, so a crash never leaves a half-made template visible;
- * vs_fs_recover() removes leftovers.
+ * vs_fs_recover() removes leftovers. R/templates is kept at mode 0700: a
+ * template holds setuid-root files of whoever made it, reachable on the host
+ * only by root; containers see it through the overlay.
  *
  * Everything inside a template or a container layer is treated as written
  * by an attacker: trees are walked with openat/O_NOFOLLOW relative to
@@ -28,75 +30,113 @@ struct vs_template_info {
 	char name[65];
 	char source[128];     /* "busybox", "debian:bookworm", "import:FILE" */
 	char init_system[16]; /* "systemd", "busybox", "sysvinit", "unknown" */
-	char **init;          /* argv of init, NULL-terminated, e.g. {"/sbin/init"} */
+	char **init;	      /* argv of init, NULL-terminated, e.g. {"/sbin/init"} */
 	int stop_signal;      /* SIGRTMIN+3 systemd, SIGUSR2 busybox, SIGPWR else */
 	int64_t created_at;   /* unix seconds */
 	int64_t size_bytes;   /* apparent size of rootfs, measured at build/import */
 };
 void vs_template_info_free(struct vs_template_info *t);
 
+struct vs_jgen;
+/* Emit t as the API's template object (the same shape as template.json):
+ * {"name","source","init_system","init":[..],"stop_signal":"SIGRTMIN+3",
+ *  "created_at","size"}. Cannot fail. */
+void vs_fs_template_gen(struct vs_jgen *g, const struct vs_template_info *t);
+
 /* Progress lines for long operations (debootstrap output, import counts). */
 typedef void (*vs_fs_progress_fn)(void *ud, const char *line);
 
 /* Build template NAME from "busybox" (Debian's busybox-static, busybox init;
- * seconds) or "debian" / "debian:SUITE" (debootstrap; default suite
- * bookworm; mirror from $VSD_DEBIAN_MIRROR or deb.debian.org). Refuses an
- * existing NAME (VS_EK_CONFLICT). On failure nothing is left. 0 or -1. */
+ * under a second) or "debian" / "debian:SUITE" (debootstrap --variant=minbase
+ * plus systemd-sysv, dbus, iproute2, procps, iputils-ping, netbase; default
+ * suite bookworm, SUITE [a-z]+; mirror from $VSD_DEBIAN_MIRROR or
+ * http://deb.debian.org/debian; $VSD_DEBOOTSTRAP_CACHE, when an existing
+ * absolute directory, is debootstrap's --cache-dir; about a minute). Bad
+ * NAME or `from` is VS_EK_INVALID and creates nothing; an existing NAME is
+ * VS_EK_CONFLICT; a missing debootstrap or busybox-static
+ * VS_EK_UNSUPPORTED. progress gets debootstrap's output line by line (it
+ * is called from the calling thread). On failure nothing is left. 0 or -1. */
 int vs_fs_template_build(const char *root, const char *name, const char *from,
 			 vs_fs_progress_fn progress, void *ud, struct vs_error *err);
 
-/* Import template NAME from a tar / tar.gz / tar.xz / tar.zst archive
- * (libarchive) holding a root filesystem (optionally under one top-level
- * "rootfs/" or "./"). Refused (VS_EK_INVALID, nothing left behind): entries
- * with ".." components or absolute paths after normalisation, hardlinks whose
- * target is outside or missing, symlinks are kept as data but never followed
- * during extraction, device nodes other than null/zero/full/random/urandom/
- * tty/console/ptmx (char 1:3,1:5,1:7,1:8,1:9,5:0,5:1,5:2), setuid files are
- * kept (they only work inside the container's user namespace), and a tree
- * whose /proc, /sys or /dev is a symlink or not a directory. 0 or -1. */
+/* Import template NAME from a tar / tar.gz / tar.bz2 / tar.xz / tar.zst
+ * archive (libarchive; no external decompressors) holding a root filesystem,
+ * optionally under one top-level "rootfs/" (decided by the first member) or
+ * "./". Kept: owners, modes (setuid too: it only works inside the
+ * container's user namespace), mtimes, user.* and security.capability
+ * xattrs; owners and device nodes only when called as root. Symlinks are
+ * stored verbatim and never followed during extraction. The source recorded
+ * is "import:<basename of archive_path>". Refused with VS_EK_INVALID and a
+ * message naming the member, leaving nothing behind: absolute paths and ".."
+ * components, members reached through a symlink, hard links whose target is
+ * not an already extracted regular file inside, device nodes other than
+ * null/zero/full/random/urandom/tty/console/ptmx (char 1:3,1:5,1:7,1:8,1:9,
+ * 5:0,5:1,5:2), block devices, owners outside 0..65535, a non-directory
+ * replacing a directory, /proc, /sys or /dev not a directory (created when
+ * missing), no /sbin/init, an empty or unreadable archive. 0 or -1. */
 int vs_fs_template_import(const char *root, const char *name, const char *archive_path,
 			  vs_fs_progress_fn progress, void *ud, struct vs_error *err);
 
-/* Read R/templates/NAME/template.json. VS_EK_NOT_FOUND when absent. */
+/* Read R/templates/NAME/template.json into *out (free with
+ * vs_template_info_free). VS_EK_NOT_FOUND when absent, VS_EK_INVALID for a
+ * bad name; a damaged file is an error naming the template. 0 or -1. */
 int vs_fs_template_get(const char *root, const char *name, struct vs_template_info *out,
 		       struct vs_error *err);
 
 /* All templates, sorted by name. *out is an array of *n entries; free each
- * with vs_template_info_free() and the array with free(). 0 or -1. */
+ * with vs_template_info_free() and the array with free(). Entries that are
+ * not templates (hidden staging names, directories without template.json)
+ * are skipped; a damaged template.json fails the list. 0 or -1. */
 int vs_fs_template_list(const char *root, struct vs_template_info **out, size_t *n,
 			struct vs_error *err);
 
 /* Remove a template (the caller has checked no container uses it): rename
- * to a hidden name, then remove the tree. VS_EK_NOT_FOUND when absent. */
+ * to a hidden name, then remove the tree. VS_EK_NOT_FOUND when absent.
+ * 0 or -1. */
 int vs_fs_template_remove(const char *root, const char *name, struct vs_error *err);
 
 /* Create the container layer in directory `dir` (which exists, e.g. the
- * staging R/containers/.NAME.creating): upper/ owned by uid:gid mode 0755,
- * work/ 0700, lower/ and rootfs/ 0755. Copies nothing of the template. */
+ * staging R/containers/.NAME.creating): upper/ owned by uid:gid mode 0755
+ * (the merged "/" shows its owner and mode), work/ 0700, lower/ and rootfs/
+ * 0755, those three owned by the caller. Existing directories are fine
+ * (owner and mode are set again). Copies nothing of the template. 0 or -1.
+ * Keep R/containers mode 0700: for a privileged container <cdir>/lower and
+ * <cdir>/rootfs show the template's setuid-root files unmapped. */
 int vs_fs_layer_create(const char *dir, uid_t uid, gid_t gid, struct vs_error *err);
 
 /* Mount the container's root: the template's rootfs id-mapped through
  * userns_fd (skip the idmap when userns_fd < 0, for privileged containers)
- * attached at <cdir>/lower, and an overlay lowerdir=<cdir>/lower,
- * upperdir=<cdir>/upper, workdir=<cdir>/work at <cdir>/rootfs. All in the
- * caller's mount namespace. Idempotent if already mounted. On failure
- * nothing stays mounted. 0 or -1. */
+ * attached read-only at <cdir>/lower, and an overlay lowerdir=<cdir>/lower,
+ * upperdir=<cdir>/upper, workdir=<cdir>/work at <cdir>/rootfs with the
+ * fixed options index=off, metacopy=off, redirect_dir=on, xino=auto (uuid
+ * at the kernel default), source "vsd"; a CRIU restore that rebuilds the
+ * root with this function gets the same filesystem. All in the caller's
+ * mount namespace, with the new API (open_tree, mount_setattr, fsopen,
+ * fsmount, move_mount). cdir must not contain ':', ',', a backslash,
+ * whitespace or control characters (VS_EK_INVALID). Idempotent if already
+ * mounted. On failure nothing stays mounted. 0 or -1. */
 int vs_fs_rootfs_mount(const char *template_rootfs, const char *cdir, int userns_fd,
 		       struct vs_error *err);
 
-/* Unmount <cdir>/rootfs and <cdir>/lower (lazily); fine if not mounted. */
+/* Unmount <cdir>/rootfs and <cdir>/lower (lazily, MNT_DETACH); fine if not
+ * mounted. 0 or -1. */
 int vs_fs_rootfs_umount(const char *cdir, struct vs_error *err);
 
-/* True if <cdir>/rootfs is a mount point. */
+/* True if <cdir>/rootfs is a mount point (false also when it is missing). */
 bool vs_fs_rootfs_mounted(const char *cdir);
 
 /* Remove dirfd/name recursively without following symlinks and without
- * crossing into other filesystems or mounts (those are an error: EBUSY).
+ * crossing into other filesystems or mounts: a mount point anywhere below
+ * name (as /proc/self/mountinfo shows it) is refused before anything is
+ * removed, and the walk re-checks every directory it enters (errno EBUSY,
+ * the message names the path). Memory, not descriptors, bounds the depth.
  * Missing name is fine. 0 or -1. */
 int vs_fs_remove_tree(int dirfd, const char *name, struct vs_error *err);
 
-/* At daemon start: remove staging leftovers (.NAME.building, .NAME.removing)
- * under R/templates. 0 or -1. */
+/* At daemon start: remove staging leftovers (.NAME.building, .NAME.removing,
+ * and upload temp files .upload.*) under R/templates, first detaching any
+ * mount a killed debootstrap left inside. Keeps going past a failure and
+ * reports the first. 0 or -1. */
 int vs_fs_recover(const char *root, struct vs_error *err);
 
 #endif

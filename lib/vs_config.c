@@ -44,7 +44,8 @@ static int get_string(const struct vs_json *v, const char *path, char *buf, size
 	return 0;
 }
 
-/* A size given as a string ("512M") or a number of bytes. */
+/* A size given as a string ("512M") or a number of bytes; numbers have
+ * the same range as strings (vs_parse_size: 1 .. 2^62 - 1). */
 static int get_size(const struct vs_json *v, const char *path, int64_t *out, struct vs_error *err)
 {
 	if (vs_json_type(v) == VS_JSON_STRING)
@@ -53,6 +54,9 @@ static int get_size(const struct vs_json *v, const char *path, int64_t *out, str
 		if (!vs_json_int64(v, out) || *out <= 0)
 			return vs_error_kind(err, VS_EK_INVALID,
 					     "%s: expected a positive number of bytes", path);
+		if (*out >= (INT64_C(1) << 62))
+			return vs_error_kind(err, VS_EK_INVALID, "%s: %" PRId64 " is too large",
+					     path, *out);
 		return 0;
 	}
 	return type_error(path, "a size like \"512M\" or a number of bytes", v, err);
@@ -101,8 +105,14 @@ int vs_config_parse_limits(const struct vs_json *obj, const char *path, struct v
 	}
 	if ((v = vs_json_get(obj, "memory_swap")) != NULL && vs_json_type(v) != VS_JSON_NULL) {
 		snprintf(p, sizeof(p), "%s.memory_swap", path);
-		if (vs_json_int64(v, &limits->memory_swap) && limits->memory_swap == -1)
+		/* -1 is "unlimited" and 0 (or "0", as in the API's example) "the
+		 * default"; vs_parse_size refuses both, so they are taken here. */
+		const char *str = vs_json_string(v);
+		if (vs_json_int64(v, &limits->memory_swap) &&
+		    (limits->memory_swap == -1 || limits->memory_swap == 0))
 			;
+		else if (str != NULL && strcmp(str, "0") == 0)
+			limits->memory_swap = 0;
 		else if (get_size(v, p, &limits->memory_swap, err) < 0)
 			return -1;
 	}

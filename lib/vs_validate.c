@@ -61,45 +61,50 @@ int vs_validate_hostname(const char *host, const char *what, struct vs_error *er
 	return 0;
 }
 
-/* Parse "123" or "1.5" into a value scaled by 10^decimals without floating
- * point. Returns the position after the number or NULL. */
-static const char *parse_fixed(const char *s, int decimals, int64_t *out)
+/* Parse "123" or "1.5" without floating point: the whole part, and the
+ * decimals (at most `decimals` of them) scaled by 10^decimals. The parts
+ * stay apart so that a whole part up to INT64_MAX is representable. Returns
+ * the position after the number or NULL. */
+static const char *parse_fixed(const char *s, int decimals, int64_t *whole, int64_t *frac)
 {
-	int64_t v = 0;
-	int frac = -1;
+	int64_t w = 0, f = 0;
+	int nd = 0;
 	const char *p = s;
 
 	if (!isdigit((unsigned char)*p))
 		return NULL;
-	for (; isdigit((unsigned char)*p) || *p == '.'; p++) {
-		if (*p == '.') {
-			if (frac >= 0 || !isdigit((unsigned char)p[1]))
+	for (; isdigit((unsigned char)*p); p++) {
+		if (w > (INT64_MAX - 9) / 10)
+			return NULL;
+		w = w * 10 + (*p - '0');
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return NULL;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (++nd > decimals)
 				return NULL;
-			frac = 0;
-			continue;
+			f = f * 10 + (*p - '0');
 		}
-		if (frac >= 0 && ++frac > decimals)
-			return NULL;
-		if (v > (INT64_MAX - 9) / 10)
-			return NULL;
-		v = v * 10 + (*p - '0');
 	}
-	for (int i = frac < 0 ? 0 : frac; i < decimals; i++) {
-		if (v > INT64_MAX / 10)
-			return NULL;
-		v *= 10;
-	}
-	*out = v;
+	for (; nd < decimals; nd++)
+		f *= 10;
+	*whole = w;
+	*frac = f;
 	return p;
 }
+
+/* Sizes are below 2^62 bytes (vs_validate.h). */
+#define VS_SIZE_LIMIT (INT64_C(1) << 62)
 
 int vs_parse_size(const char *s, const char *what, int64_t *bytes, struct vs_error *err)
 {
 	static const char units[] = "KMGT";
-	int64_t v, mult = 1;
+	int64_t v, whole, frac, mult = 1;
 	const char *p;
 
-	if (s == NULL || (p = parse_fixed(s, 3, &v)) == NULL)
+	if (s == NULL || (p = parse_fixed(s, 3, &whole, &frac)) == NULL)
 		goto bad;
 	if (*p != '\0') {
 		const char *u = strchr(units, toupper((unsigned char)*p));
@@ -108,16 +113,19 @@ int vs_parse_size(const char *s, const char *what, int64_t *bytes, struct vs_err
 		for (long i = 0; i <= u - units; i++)
 			mult *= 1024;
 		p++;
-		if (strcmp(p, "") != 0 && strcmp(p, "B") != 0 && strcmp(p, "iB") != 0 &&
-		    strcmp(p, "b") != 0)
+		/* "Gb" would read as gigabits: only "", "B" and "iB" follow a unit. */
+		if (strcmp(p, "") != 0 && strcmp(p, "B") != 0 && strcmp(p, "iB") != 0)
 			goto bad;
 	}
-	/* v is scaled by 1000; refuse fractions of a byte and overflow. */
-	if (v / 1000 > ((INT64_C(1) << 62) / mult))
+	/* frac is in thousandths of a unit: frac * mult <= 999 * 2^40 cannot
+	 * overflow, and a result that is not a whole number of bytes is refused. */
+	if (whole > (VS_SIZE_LIMIT - 1) / mult)
 		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is too large", what, s);
-	if ((v * mult) % 1000 != 0)
+	if ((frac * mult) % 1000 != 0)
 		goto bad;
-	v = v * mult / 1000;
+	v = whole * mult + frac * mult / 1000;
+	if (v >= VS_SIZE_LIMIT)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is too large", what, s);
 	if (v <= 0)
 		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' must be greater than 0", what,
 				     s);
@@ -145,17 +153,17 @@ void vs_format_size(int64_t bytes, char *buf, size_t len)
 
 int vs_parse_cpus(const char *s, const char *what, int64_t *milli, struct vs_error *err)
 {
-	int64_t v;
+	int64_t whole, frac;
 	const char *p;
 
-	if (s == NULL || (p = parse_fixed(s, 3, &v)) == NULL || *p != '\0')
+	if (s == NULL || (p = parse_fixed(s, 3, &whole, &frac)) == NULL || *p != '\0')
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "%s: expected a number of CPUs like \"1.5\", got '%s'", what,
 				     s ? s : "(null)");
-	if (v < 10 || v > 1024 * 1000)
+	if (whole > 1024 || whole * 1000 + frac < 10 || whole * 1000 + frac > 1024 * 1000)
 		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is outside 0.01 .. 1024", what,
 				     s);
-	*milli = v;
+	*milli = whole * 1000 + frac;
 	return 0;
 }
 

@@ -130,6 +130,7 @@ int rt_child_main(struct rt_child_args *a)
 	close(slave);
 	if (rt_caps_apply(&err) < 0 || rt_seccomp_apply(&err) < 0)
 		child_fail(a->sync_fd, &err);
+	rt_reset_signals();
 	exec_init(cfg, a->sync_fd, &err);
 	child_fail(a->sync_fd, &err);
 	return 1;

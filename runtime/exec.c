@@ -308,6 +308,7 @@ static void __attribute__((noreturn)) run_command(const struct helper_args *a, i
 	}
 	if (chdir(cwd) < 0 && chdir("/") < 0)
 		_exit(126);
+	rt_reset_signals();
 	vs_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (login)
 		execve(shell, login_argv, env);

@@ -41,6 +41,10 @@ uint64_t rt_proc_start_time(pid_t pid);
 /* True when pid is alive and its start time equals start_time. */
 bool rt_proc_matches(pid_t pid, uint64_t start_time);
 
+/* Signals back to defaults and an empty mask: dispositions set by vsd or
+ * the monitor (SIGPIPE ignored) must not leak into the container. */
+void rt_reset_signals(void);
+
 /* Security policy applied to init and to exec'd processes. */
 int rt_caps_apply(struct vs_error *err);
 int rt_seccomp_apply(struct vs_error *err);

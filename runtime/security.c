@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -27,6 +28,17 @@ static const cap_value_t dropped_caps[] = {
 	CAP_BPF,
 #endif
 };
+
+void rt_reset_signals(void)
+{
+	sigset_t all;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
 
 int rt_caps_apply(struct vs_error *err)
 {

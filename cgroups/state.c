@@ -1,0 +1,219 @@
+/* Freezing, killing and emptiness of a container's cgroup tree. */
+#include "cgroups/cg-private.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/vs_syscall.h"
+#include "lib/vs_util.h"
+
+/* Most pids signalled per kill round: each holds a pidfd for the round. */
+#define KILL_BATCH 512
+
+/* The container's directory in a hierarchy that holds all its tasks and is
+ * cheapest to inspect: cgroup2 (one "populated" flag for the whole tree),
+ * else a v1 hierarchy every task is in anyway. Any v1 hierarchy holds every
+ * task; pids and freezer are merely the ones a container cannot leave. */
+static const char *tasks_dir(struct vs_cg *cg)
+{
+	static const char *const pref[] = {"pids", "freezer", "name=systemd"};
+	const struct vs_cg_host *h = cg->host;
+
+	if (h->unified >= 0)
+		return cg->dirs[h->unified];
+	for (size_t i = 0; i < VS_ARRAY_SIZE(pref); i++) {
+		int j = vs_cg_find(h, pref[i]);
+		if (j >= 0)
+			return cg->dirs[j];
+	}
+	return cg->dirs[0];
+}
+
+/* The v1 freezer directory, or NULL when freezing goes through cgroup2. */
+static const char *v1_freezer(struct vs_cg *cg)
+{
+	int i = vs_cg_find(cg->host, "freezer");
+
+	return i >= 0 && !cg->host->hier[i].v2 ? cg->dirs[i] : NULL;
+}
+
+static int set_frozen_v1(const char *dir, bool freeze, struct vs_error *err)
+{
+	const char *want = freeze ? "FROZEN" : "THAWED";
+	int64_t deadline = vs_cg_deadline(VS_CG_TIMEOUT_MS);
+
+	/* The v1 freezer reads FREEZING until every task has stopped; tasks
+	 * that were busy in the kernel freeze later. Writing FROZEN again
+	 * retries the ones it missed (as runc does). */
+	do {
+		cleanup_free char *state = NULL;
+
+		if (vs_cg_write(dir, "freezer.state", want, err) < 0 ||
+		    vs_cg_read(dir, "freezer.state", &state, err) < 0)
+			return -1;
+		if (strcmp(state, want) == 0)
+			return 0;
+	} while (vs_cg_wait_step(deadline));
+	return vs_error_set(err, ETIMEDOUT, "%s/freezer.state: not %s after %d s", dir, want,
+			    VS_CG_TIMEOUT_MS / 1000);
+}
+
+static int set_frozen_v2(const char *dir, bool freeze, struct vs_error *err)
+{
+	int64_t deadline = vs_cg_deadline(VS_CG_TIMEOUT_MS), frozen;
+
+	if (vs_cg_write(dir, "cgroup.freeze", freeze ? "1" : "0", err) < 0)
+		return -1;
+	do {
+		if (vs_cg_read_key(dir, "cgroup.events", "frozen", &frozen, err) < 0)
+			return -1;
+		if (frozen == (freeze ? 1 : 0))
+			return 0;
+	} while (vs_cg_wait_step(deadline));
+	return vs_error_set(err, ETIMEDOUT, "%s/cgroup.events: not 'frozen %d' after %d s", dir,
+			    freeze ? 1 : 0, VS_CG_TIMEOUT_MS / 1000);
+}
+
+static int set_frozen(struct vs_cg *cg, bool freeze, struct vs_error *err)
+{
+	const char *dir = v1_freezer(cg);
+
+	if (dir != NULL)
+		return set_frozen_v1(dir, freeze, err);
+	if (cg->host->unified >= 0)
+		return set_frozen_v2(cg->dirs[cg->host->unified], freeze, err);
+	return vs_error_kind(err, VS_EK_UNSUPPORTED, "no freezer on this host");
+}
+
+int vs_cg_freeze(struct vs_cg *cg, struct vs_error *err)
+{
+	if (set_frozen(cg, true, err) == 0)
+		return 0;
+	/* Half frozen is the worst state to leave a container in. */
+	(void)set_frozen(cg, false, NULL);
+	return vs_error_prefix(err, "freeze cgroup %s/%s", cg->parent, cg->name);
+}
+
+int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err)
+{
+	if (set_frozen(cg, false, err) < 0)
+		return vs_error_prefix(err, "thaw cgroup %s/%s", cg->parent, cg->name);
+	return 0;
+}
+
+static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+/* Without cgroup.kill: signal what cgroup.procs lists. A listed pid may
+ * exit and be reused by an unrelated process before kill(), so each pid is
+ * pinned with a pidfd first and signalled only if a second listing still
+ * shows it: then the pidfd's process is the one in the cgroup. */
+static int kill_listed(const char *dir, struct vs_error *err)
+{
+	cleanup_free pid_t *pids = NULL;
+	cleanup_free pid_t *again = NULL;
+	size_t n = 0, m = 0;
+	int fds[KILL_BATCH], r;
+
+	if (vs_cg_tree_pids(dir, &pids, &n, err) < 0)
+		return -1;
+	if (n > KILL_BATCH)
+		n = KILL_BATCH;
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = vs_pidfd_open(pids[i], 0);
+		/* Kernels before 5.3 have no pidfds: plain kill, small race. */
+		if (fds[i] < 0 && errno == ENOSYS)
+			kill(pids[i], SIGKILL);
+	}
+	r = vs_cg_tree_pids(dir, &again, &m, err);
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0 && fds[i] >= 0 && has_pid(again, m, pids[i]))
+			vs_pidfd_send_signal(fds[i], SIGKILL, NULL, 0);
+		vs_closep(&fds[i]);
+	}
+	return r;
+}
+
+static int kill_round(struct vs_cg *cg, struct vs_error *err)
+{
+	const char *frz = v1_freezer(cg);
+	const struct vs_cg_host *h = cg->host;
+
+	if (h->unified >= 0 && vs_cg_exists(cg->dirs[h->unified], "cgroup.kill")) {
+		/* Kills the whole tree at once and makes racing forks fail. */
+		if (vs_cg_write(cg->dirs[h->unified], "cgroup.kill", "1", err) < 0)
+			return -1;
+	} else if (kill_listed(tasks_dir(cg), err) < 0) {
+		return -1;
+	}
+	/* Tasks frozen by the v1 freezer keep a pending SIGKILL until thawed. */
+	if (frz != NULL && vs_cg_exists(frz, "freezer.state"))
+		return vs_cg_write(frz, "freezer.state", "THAWED", err);
+	return 0;
+}
+
+static int tree_empty(struct vs_cg *cg, bool *empty, struct vs_error *err)
+{
+	const struct vs_cg_host *h = cg->host;
+	cleanup_free pid_t *pids = NULL;
+	struct vs_error e;
+	size_t n = 0;
+	int64_t populated;
+
+	if (h->unified >= 0) {
+		const char *dir = cg->dirs[h->unified];
+
+		/* "populated" covers the whole subtree. */
+		if (vs_cg_read_key(dir, "cgroup.events", "populated", &populated, &e) == 0) {
+			*empty = populated == 0;
+			return 0;
+		}
+		if (e.errnum == ENOENT && !vs_cg_exists(dir, ".")) {
+			*empty = true;
+			return 0;
+		}
+		if (e.errnum != ENOENT) {
+			if (err != NULL)
+				*err = e;
+			return -1;
+		}
+	}
+	if (vs_cg_tree_pids(tasks_dir(cg), &pids, &n, err) < 0)
+		return -1;
+	*empty = n == 0;
+	return 0;
+}
+
+bool vs_cg_is_empty(struct vs_cg *cg)
+{
+	bool empty = false;
+
+	/* When we cannot tell, say "not empty": callers use this to decide
+	 * whether removing the cgroup is safe. */
+	return tree_empty(cg, &empty, NULL) == 0 && empty;
+}
+
+int vs_cg_kill_all(struct vs_cg *cg, struct vs_error *err)
+{
+	int64_t deadline = vs_cg_deadline(VS_CG_TIMEOUT_MS);
+	bool empty = false;
+
+	do {
+		if (tree_empty(cg, &empty, err) < 0)
+			return vs_error_prefix(err, "kill cgroup %s/%s", cg->parent, cg->name);
+		if (empty)
+			return 0;
+		if (kill_round(cg, err) < 0)
+			return vs_error_prefix(err, "kill cgroup %s/%s", cg->parent, cg->name);
+	} while (vs_cg_wait_step(deadline));
+	vs_error_set(err, ETIMEDOUT, "tasks left after %d s", VS_CG_TIMEOUT_MS / 1000);
+	return vs_error_prefix(err, "kill cgroup %s/%s", cg->parent, cg->name);
+}

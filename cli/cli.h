@@ -1,0 +1,279 @@
+/* cli.h: private interfaces of vsctl (not a public module header).
+ *
+ * Layers, bottom up:
+ *   http.c    HTTP/1.1 over AF_UNIX: request formatting, an incremental
+ *             response parser (Content-Length, chunked, read-to-close),
+ *             a connection that collects SCM_RIGHTS descriptors
+ *   api.c     JSON API calls on top of http.c, API error messages
+ *   args.c    option parsing shared by the commands
+ *   output.c  tables, "key: value" listings, raw JSON printing
+ *   containers.c, templates.c, exec.c, node.c   the commands
+ *   main.c    global options and the dispatch table
+ *
+ * Commands return an exit status >= 0 (0, or the status of a command run
+ * with exec), VC_ERR_FAIL (print err, exit 1) or VC_ERR_USAGE (print err
+ * and a hint to --help, exit 2). Nothing below main.c prints an error. */
+#ifndef VSCTL_CLI_H
+#define VSCTL_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/vs_error.h"
+#include "lib/vs_json.h"
+
+#ifndef VSD_VERSION
+#define VSD_VERSION "0.1.0"
+#endif
+
+#define VC_DEFAULT_SOCKET "/run/vsd/vsd.sock"
+
+#define VC_ERR_FAIL  (-1)
+#define VC_ERR_USAGE (-2)
+/* Returned by argument parsers when --help was printed: exit 0. */
+#define VC_HELP_SHOWN 1
+
+/* ---- http.c --------------------------------------------------------- */
+
+#define VC_HTTP_HEAD_MAX (64 * 1024)
+#define VC_HTTP_BODY_MAX (64 * 1024 * 1024)
+#define VC_HTTP_LINE_MAX 4096
+#define VC_CONN_FDS_MAX	 8
+
+struct vc_http_response {
+	int status;	    /* 100..599 */
+	char *reason;	    /* reason phrase, possibly "" */
+	char *upgrade;	    /* value of the Upgrade header, or NULL */
+	char *content_type; /* value of Content-Type, or NULL */
+	char *body;	    /* NUL-terminated; body_len bytes (may hold NULs) */
+	size_t body_len;
+};
+
+/* Frees the strings of r and zeroes it; accepts a zeroed response. */
+void vc_http_response_free(struct vc_http_response *r);
+
+enum vc_http_state {
+	VC_HS_HEAD,
+	VC_HS_BODY_LEN,
+	VC_HS_BODY_CLOSE,
+	VC_HS_CHUNK_SIZE,
+	VC_HS_CHUNK_DATA,
+	VC_HS_CHUNK_CRLF,
+	VC_HS_TRAILER,
+	VC_HS_DONE,
+};
+
+/* Incremental parser of one HTTP/1.x response. Feed it bytes as they
+ * arrive in pieces of any size; it never reads past the end of the
+ * response, so bytes after a 101 response (the upgraded stream) stay with
+ * the caller. Interim 100 responses are skipped. */
+struct vc_http_parser {
+	enum vc_http_state state;
+	char *head; /* header bytes of the current response */
+	size_t head_len, head_cap;
+	char line[VC_HTTP_LINE_MAX]; /* chunk-size and trailer lines */
+	size_t line_len;
+	uint64_t remaining; /* body bytes (Content-Length) or chunk bytes left */
+	size_t body_cap;
+	struct vc_http_response resp;
+};
+
+/* Ready a parser (zeroes it). */
+void vc_http_parser_init(struct vc_http_parser *p);
+/* Free what the parser holds, including an unclaimed response. */
+void vc_http_parser_free(struct vc_http_parser *p);
+
+/* Parse len bytes. Returns 1 when the response is complete (*used says
+ * how many of the bytes belong to it), 0 when all bytes were used and more
+ * are needed, or -1 with err (kind VS_EK_INVALID) describing the malformed
+ * input (status line, header, Content-Length, chunk framing, or a head or
+ * body over VC_HTTP_HEAD_MAX / VC_HTTP_BODY_MAX). After 1, the response in
+ * p->resp may be moved out with vc_http_parser_take. */
+int vc_http_parse(struct vc_http_parser *p, const char *data, size_t len, size_t *used,
+		  struct vs_error *err);
+
+/* The peer closed the connection. Returns 1 when that completes the
+ * response (body delimited by close), -1 with err when it was cut short. */
+int vc_http_parse_eof(struct vc_http_parser *p, struct vs_error *err);
+
+/* Move the parsed response into *out (the parser keeps nothing). */
+void vc_http_parser_take(struct vc_http_parser *p, struct vc_http_response *out);
+
+/* A request. Exactly one of body (JSON text) or body_fd (a file streamed
+ * as the body, body_fd_len bytes) may be given. */
+struct vc_http_request {
+	const char *method;
+	const char *path;	  /* already percent-encoded */
+	const char *content_type; /* default application/json */
+	const char *body;
+	size_t body_len;
+	int body_fd; /* -1 when none */
+	int64_t body_fd_len;
+	bool upgrade; /* Connection: Upgrade, Upgrade: vsd-stream */
+};
+
+/* The request head (request line and headers, ending in an empty line) as
+ * a malloc'd string. Never fails. */
+char *vc_http_format_request(const struct vc_http_request *req);
+
+/* Percent-encode one path segment (everything outside [A-Za-z0-9._~-]).
+ * Returns a malloc'd string. */
+char *vc_http_escape_segment(const char *s);
+
+/* A connection to the daemon's socket. Bytes read past an HTTP response
+ * wait in pending; descriptors that arrived with SCM_RIGHTS wait in fds. */
+struct vc_conn {
+	int fd;
+	char *path; /* socket path, for messages */
+	char *pending;
+	size_t pending_len, pending_cap;
+	int fds[VC_CONN_FDS_MAX];
+	size_t nfds;
+};
+
+/* Connect to the unix socket at path. 0, or -1 with err saying
+ * "cannot connect to PATH: REASON (is vsd running?)". */
+int vc_conn_open(struct vc_conn *c, const char *path, struct vs_error *err);
+/* Close the socket and every unclaimed received descriptor; idempotent. */
+void vc_conn_close(struct vc_conn *c);
+#define cleanup_conn __attribute__((cleanup(vc_conn_close)))
+
+/* One recvmsg() into the pending buffer, collecting SCM_RIGHTS fds
+ * (received O_CLOEXEC). Returns the number of bytes read (0 at EOF) or -1
+ * with err. More fds than VC_CONN_FDS_MAX in total fail (and are closed). */
+ssize_t vc_conn_recv(struct vc_conn *c, struct vs_error *err);
+
+/* Remove the first line ("...\n") from pending into buf (without the
+ * newline). Returns 1 if a line was there, 0 if not, -1 with err when the
+ * line is longer than len - 1. */
+int vc_conn_pop_line(struct vc_conn *c, char *buf, size_t len, struct vs_error *err);
+
+/* Receive until a whole line is pending, then pop it (see above). Returns
+ * 0, or -1 with err (I/O error, or EOF before a line: "connection closed"). */
+int vc_conn_read_line(struct vc_conn *c, char *buf, size_t len, struct vs_error *err);
+
+/* Send req and read the response into *resp (caller frees). For an upgrade,
+ * the call returns after the response head and the stream's first bytes and
+ * fds stay in c. A peer that answers before taking the whole body (an error
+ * while uploading) is still heard. 0, or -1 with err. */
+int vc_http_exchange(struct vc_conn *c, const struct vc_http_request *req,
+		     struct vc_http_response *resp, struct vs_error *err);
+
+/* ---- api.c ---------------------------------------------------------- */
+
+struct vc_cmd;
+
+struct vc_ctx {
+	const char *socket_path;
+	bool json; /* global --json */
+	const struct vc_cmd *cmd;
+};
+
+/* One JSON API call. body may be NULL. On a 2xx answer returns the HTTP
+ * status and, when wanted, *raw (the body as received) and *json (parsed;
+ * NULL for an empty body). Otherwise returns -1 with err holding the API's
+ * error message (kind from its code) or what went wrong on the way. */
+int vc_api(const struct vc_ctx *ctx, const char *method, const char *path, const char *body,
+	   char **raw, struct vs_json **json, struct vs_error *err);
+
+/* Map an API error code ("not_found", ...) to an error kind. */
+enum vs_error_kind vc_api_error_kind(const char *code);
+
+/* Turn a non-2xx response into err: the API's message when the body is
+ * an API error object, else "HTTP STATUS REASON". Returns -1. */
+int vc_api_error(const struct vc_http_response *resp, struct vs_error *err);
+
+/* "/v1/<collection>/<escaped name><suffix>" (suffix may be ""); malloc'd. */
+char *vc_api_path(const char *collection, const char *name, const char *suffix);
+
+/* ---- args.c --------------------------------------------------------- */
+
+/* getopt_long for a command's argv (argv[0] is the command word). Call
+ * with *optind_reset true before the first call. Returns the option value,
+ * -1 at the end of options, or VC_ERR_USAGE with err naming the unknown
+ * option or the option missing its value. Options may follow positional
+ * arguments; "--" ends them. */
+int vc_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+	      bool *optind_reset, struct vs_error *err);
+
+/* Check that argc - first positional arguments remain, between min and
+ * max (max < 0: any). 0, or VC_ERR_USAGE with err. */
+int vc_positional(int argc, int first, int min, int max, const char *what, struct vs_error *err);
+
+/* Fill err and return VC_ERR_USAGE. */
+int vc_usage(struct vs_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- output.c ------------------------------------------------------- */
+
+/* A text table: a header row and rows of cells, columns left-aligned and
+ * separated by two spaces; the last column is not padded. */
+struct vc_table;
+struct vc_table *vc_table_new(size_t ncols, const char *const *headers);
+/* Append a row of ncols cells (copied; NULL prints "-"). */
+void vc_table_add(struct vc_table *t, const char *const *cells);
+/* Print to stdout and free the table. */
+void vc_table_print(struct vc_table *t);
+
+/* Print the body exactly as received, ending with a newline. */
+void vc_print_raw_json(const char *raw);
+
+/* Print an object as "key: value" lines; nested objects flatten to
+ * "parent.key", arrays print their items joined by spaces, null prints
+ * "-". Keys ending in "_at" print as local dates, and the size fields of
+ * limits as sizes ("512M"). */
+void vc_print_object(const struct vs_json *obj);
+
+/* A scalar as text into buf ("-" for null or absent). */
+void vc_scalar_text(const struct vs_json *v, char *buf, size_t len);
+/* Unix seconds as "YYYY-MM-DD HH:MM" (local time); "-" for 0 or absent. */
+void vc_format_time(const struct vs_json *v, bool seconds, char *buf, size_t len);
+/* Approximate size for tables: "512M", "1.2G", "800K". */
+void vc_format_size_short(int64_t bytes, char *buf, size_t len);
+
+/* ---- commands ------------------------------------------------------- */
+
+typedef int (*vc_cmd_fn)(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+
+struct vc_cmd {
+	const char *group; /* "template", "node" or NULL */
+	const char *name;
+	vc_cmd_fn fn;
+	const char *synopsis; /* arguments after the command words */
+	const char *summary;
+	const char *options; /* help text for options, may be NULL */
+};
+
+/* Print the command's help (ctx->cmd) to stdout. Returns VC_HELP_SHOWN. */
+int vc_cmd_help(const struct vc_ctx *ctx);
+
+int vc_cmd_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_start(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_stop(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_restart(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_destroy(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_status(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+
+int vc_cmd_template_build(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_template_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_template_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_template_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+
+int vc_cmd_exec(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_enter(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+
+int vc_cmd_node_info(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+
+/* The console's detach sequence filter (exec.c), exposed for unit tests.
+ * Feeds n input bytes; writes the bytes to pass on into out (room for
+ * n + 1) and returns how many, or -1 when Ctrl-a q was seen (detach). */
+struct vc_detach {
+	bool saw_prefix;
+};
+ssize_t vc_detach_filter(struct vc_detach *d, const char *in, size_t n, char *out);
+
+#endif

@@ -1,0 +1,322 @@
+/* Container commands: create, start, stop, restart, destroy, list, status. */
+#include "cli/cli.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/vs_util.h"
+#include "lib/vs_validate.h"
+
+/* Commands whose only argument is NAME, plus --help. */
+static int parse_name_only(struct vc_ctx *ctx, int argc, char **argv, const char **name,
+			   struct vs_error *err)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c == 'h')
+			return vc_cmd_help(ctx);
+		return VC_ERR_USAGE;
+	}
+	if (vc_positional(argc, optind, 1, 1, "container name", err) < 0)
+		return VC_ERR_USAGE;
+	*name = argv[optind];
+	return 0;
+}
+
+struct create_args {
+	const char *name, *template_name, *hostname, *memory, *cpus;
+	bool privileged, has_pids;
+	int64_t pids;
+};
+
+static char *create_body(const struct create_args *a)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "name", a->name);
+	vs_jgen_kv_str(g, "template", a->template_name);
+	if (a->hostname != NULL)
+		vs_jgen_kv_str(g, "hostname", a->hostname);
+	if (a->privileged)
+		vs_jgen_kv_bool(g, "privileged", true);
+	if (a->memory != NULL || a->cpus != NULL || a->has_pids) {
+		vs_jgen_key(g, "limits");
+		vs_jgen_obj_open(g);
+		/* As strings: the daemon checks them and names the field. */
+		if (a->memory != NULL)
+			vs_jgen_kv_str(g, "memory", a->memory);
+		if (a->cpus != NULL)
+			vs_jgen_kv_str(g, "cpus", a->cpus);
+		if (a->has_pids)
+			vs_jgen_kv_int(g, "pids", a->pids);
+		vs_jgen_obj_close(g);
+	}
+	vs_jgen_obj_close(g);
+	return vs_jgen_steal(g);
+}
+
+static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create_args *a,
+			struct vs_error *err)
+{
+	static const struct option opts[] = {
+	    {"template", required_argument, NULL, 'T'}, {"hostname", required_argument, NULL, 'H'},
+	    {"memory", required_argument, NULL, 'm'},	{"cpus", required_argument, NULL, 'c'},
+	    {"pids", required_argument, NULL, 'p'},	{"privileged", no_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},		{0},
+	};
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "T:H:m:c:p:Ph", opts, &reset, err)) != -1) {
+		switch (c) {
+		case 'T':
+			a->template_name = optarg;
+			break;
+		case 'H':
+			a->hostname = optarg;
+			break;
+		case 'm':
+			a->memory = optarg;
+			break;
+		case 'c':
+			a->cpus = optarg;
+			break;
+		case 'P':
+			a->privileged = true;
+			break;
+		case 'p':
+			/* Only the integer syntax is checked here; the range is the daemon's. */
+			if (vs_parse_int(optarg, "--pids", INT64_MIN, INT64_MAX, &a->pids, err) < 0)
+				return VC_ERR_USAGE;
+			a->has_pids = true;
+			break;
+		case 'h':
+			return vc_cmd_help(ctx);
+		default:
+			return VC_ERR_USAGE;
+		}
+	}
+	if (vc_positional(argc, optind, 1, 1, "container name", err) < 0)
+		return VC_ERR_USAGE;
+	a->name = argv[optind];
+	if (a->template_name == NULL)
+		return vc_usage(err, "--template is required");
+	return 0;
+}
+
+int vc_cmd_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	struct create_args a = {0};
+	cleanup_free char *body = NULL;
+	cleanup_json struct vs_json *status = NULL;
+	const char *name;
+	int r = parse_create(ctx, argc, argv, &a, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	body = create_body(&a);
+	if (vc_api(ctx, "POST", "/v1/containers", body, NULL, &status, err) < 0)
+		return VC_ERR_FAIL;
+	name = vs_json_string(vs_json_get(status, "name"));
+	printf("%s\n", name ? name : a.name);
+	return 0;
+}
+
+static int put_state(struct vc_ctx *ctx, const char *name, const char *action, int64_t timeout,
+		     bool force, struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_free char *path = vc_api_path("containers", name, "/state");
+
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "action", action);
+	if (timeout >= 0)
+		vs_jgen_kv_int(g, "timeout", timeout);
+	if (force)
+		vs_jgen_kv_bool(g, "force", true);
+	vs_jgen_obj_close(g);
+	if (vc_api(ctx, "PUT", path, vs_jgen_text(g, NULL), NULL, NULL, err) < 0)
+		return VC_ERR_FAIL;
+	return 0;
+}
+
+int vc_cmd_start(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	const char *name = NULL;
+	int r = parse_name_only(ctx, argc, argv, &name, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	return put_state(ctx, name, "start", -1, false, err);
+}
+
+/* stop and restart: NAME [--timeout S] [--force (stop only)]. */
+static int stop_like(struct vc_ctx *ctx, int argc, char **argv, const char *action,
+		     bool allow_force, struct vs_error *err)
+{
+	static const struct option opts[] = {
+	    {"timeout", required_argument, NULL, 't'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int64_t timeout = -1;
+	bool reset = true, force = false;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, allow_force ? "t:fh" : "t:h", opts, &reset, err)) != -1) {
+		if (c == 't') {
+			if (vs_parse_int(optarg, "--timeout", 0, 3600, &timeout, err) < 0)
+				return VC_ERR_USAGE;
+		} else if (c == 'f' && allow_force) {
+			force = true;
+		} else if (c == 'h') {
+			vc_cmd_help(ctx);
+			return 0;
+		} else if (c == 'f') {
+			return vc_usage(err, "unknown option '--force'");
+		} else {
+			return VC_ERR_USAGE;
+		}
+	}
+	if (vc_positional(argc, optind, 1, 1, "container name", err) < 0)
+		return VC_ERR_USAGE;
+	return put_state(ctx, argv[optind], action, timeout, force, err);
+}
+
+int vc_cmd_stop(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	return stop_like(ctx, argc, argv, "stop", true, err);
+}
+
+int vc_cmd_restart(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	return stop_like(ctx, argc, argv, "restart", false, err);
+}
+
+int vc_cmd_destroy(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	static const struct option opts[] = {
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	cleanup_free char *path = NULL;
+	bool reset = true, force = false;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "fh", opts, &reset, err)) != -1) {
+		if (c == 'f') {
+			force = true;
+		} else if (c == 'h') {
+			vc_cmd_help(ctx);
+			return 0;
+		} else {
+			return VC_ERR_USAGE;
+		}
+	}
+	if (vc_positional(argc, optind, 1, 1, "container name", err) < 0)
+		return VC_ERR_USAGE;
+	path = vc_api_path("containers", argv[optind], force ? "?force=1" : "");
+	if (vc_api(ctx, "DELETE", path, NULL, NULL, NULL, err) < 0)
+		return VC_ERR_FAIL;
+	return 0;
+}
+
+/* [--json] and no positional arguments, or exactly one with want_name. */
+static int parse_reading(struct vc_ctx *ctx, int argc, char **argv, bool want_name,
+			 const char **name, struct vs_error *err)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c == 'j')
+			ctx->json = true;
+		else if (c == 'h')
+			return vc_cmd_help(ctx);
+		else
+			return VC_ERR_USAGE;
+	}
+	if (vc_positional(argc, optind, want_name, want_name, "container name", err) < 0)
+		return VC_ERR_USAGE;
+	if (want_name)
+		*name = argv[optind];
+	return 0;
+}
+
+static void list_row(struct vc_table *t, const struct vs_json *c)
+{
+	const char *cells[5];
+	char pid[32];
+	int64_t n;
+
+	cells[0] = vs_json_string(vs_json_get(c, "name"));
+	cells[1] = vs_json_string(vs_json_get(c, "state"));
+	cells[2] = vs_json_string(vs_json_get(c, "template"));
+	cells[3] = vs_json_string(vs_json_get(c, "hostname"));
+	cells[4] = NULL;
+	if (vs_json_int64(vs_json_get(c, "init_pid"), &n) && n > 0) {
+		snprintf(pid, sizeof(pid), "%" PRId64, n);
+		cells[4] = pid;
+	}
+	vc_table_add(t, cells);
+}
+
+int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	static const char *const headers[] = {"NAME", "STATE", "TEMPLATE", "HOSTNAME", "PID"};
+	cleanup_free char *raw = NULL;
+	cleanup_json struct vs_json *root = NULL;
+	const struct vs_json *list;
+	struct vc_table *t;
+	int r = parse_reading(ctx, argc, argv, false, NULL, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	if (vc_api(ctx, "GET", "/v1/containers", NULL, &raw, &root, err) < 0)
+		return VC_ERR_FAIL;
+	if (ctx->json) {
+		vc_print_raw_json(raw);
+		return 0;
+	}
+	list = vs_json_get(root, "containers");
+	if (vs_json_type(list) != VS_JSON_ARRAY)
+		return vs_error_kind(err, VS_EK_INTERNAL,
+				     "the daemon's answer has no \"containers\" array");
+	t = vc_table_new(VS_ARRAY_SIZE(headers), headers);
+	for (size_t i = 0; i < vs_json_array_len(list); i++)
+		list_row(t, vs_json_array_at(list, i));
+	vc_table_print(t);
+	return 0;
+}
+
+int vc_cmd_status(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	cleanup_free char *raw = NULL, *path = NULL;
+	cleanup_json struct vs_json *root = NULL;
+	const char *name = NULL;
+	int r = parse_reading(ctx, argc, argv, true, &name, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	path = vc_api_path("containers", name, "");
+	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
+		return VC_ERR_FAIL;
+	if (ctx->json)
+		vc_print_raw_json(raw);
+	else
+		vc_print_object(root);
+	return 0;
+}

@@ -1,0 +1,205 @@
+/* vsctl: the command-line client of vsd. Global options and dispatch. */
+#include "cli/cli.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/vs_util.h"
+
+static const struct vc_cmd commands[] = {
+    {NULL, "create", vc_cmd_create,
+     "NAME --template T [--hostname H] [--memory SIZE] [--cpus N] [--pids N] [--privileged]",
+     "Create a container from template T (it is not started).",
+     "  --template T    the template to use (required)\n"
+     "  --hostname H    the container's hostname (default: NAME)\n"
+     "  --memory SIZE   memory limit, e.g. 512M, 1.5G\n"
+     "  --cpus N        CPU limit as a decimal, e.g. 1.5\n"
+     "  --pids N        maximum number of processes\n"
+     "  --privileged    no user namespace: container root is host root\n"},
+    {NULL, "start", vc_cmd_start, "NAME", "Start a container.", NULL},
+    {NULL, "stop", vc_cmd_stop, "NAME [--timeout S] [--force]",
+     "Stop a container: send its stop signal, kill it after the timeout.",
+     "  --timeout S     seconds to wait before killing (0..3600, default 30)\n"
+     "  --force         kill at once\n"},
+    {NULL, "restart", vc_cmd_restart, "NAME [--timeout S]", "Stop, then start a container.",
+     "  --timeout S     seconds to wait before killing (0..3600, default 30)\n"},
+    {NULL, "destroy", vc_cmd_destroy, "NAME [--force]", "Delete a container and its own files.",
+     "  --force         stop it first (SIGKILL) if it is running\n"},
+    {NULL, "list", vc_cmd_list, "[--json]", "List containers.",
+     "  --json          print the API's JSON\n"},
+    {NULL, "status", vc_cmd_status, "NAME [--json]", "Show a container's status.",
+     "  --json          print the API's JSON\n"},
+    {NULL, "exec", vc_cmd_exec, "NAME [--tty|-t] [--env K=V]... -- CMD [ARG...]",
+     "Run a command in a running container; exit with its status.",
+     "  -t, --tty       run it on a terminal (the local one goes to raw mode)\n"
+     "  -e, --env K=V   set an environment variable (repeatable)\n"},
+    {NULL, "enter", vc_cmd_enter, "NAME", "Open a login shell in a running container.", NULL},
+    {NULL, "console", vc_cmd_console, "NAME",
+     "Attach to a container's console; detach with Ctrl-a q.", NULL},
+    {"template", "build", vc_cmd_template_build, "NAME --from busybox|debian[:SUITE]",
+     "Build a template; progress is shown on stderr.",
+     "  --from SOURCE   busybox, debian or debian:SUITE (required)\n"},
+    {"template", "import", vc_cmd_template_import, "NAME FILE",
+     "Import a template from a tar archive (tar, tar.gz, tar.xz, tar.zst).", NULL},
+    {"template", "list", vc_cmd_template_list, "[--json]", "List templates.",
+     "  --json          print the API's JSON\n"},
+    {"template", "remove", vc_cmd_template_remove, "NAME",
+     "Remove a template that no container uses.", NULL},
+    {"node", "info", vc_cmd_node_info, "[--json]", "Show the daemon and node.",
+     "  --json          print the API's JSON\n"},
+};
+
+static void print_usage(FILE *f)
+{
+	fprintf(f, "Usage: vsctl [--socket PATH] [--json] COMMAND [ARGS...]\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < VS_ARRAY_SIZE(commands); i++) {
+		const struct vc_cmd *c = &commands[i];
+		cleanup_free char *words =
+		    c->group ? xasprintf("%s %s", c->group, c->name) : xstrdup(c->name);
+		fprintf(f, "  %-16s %s\n", words, c->summary);
+	}
+	fprintf(
+	    f, "\nGlobal options:\n"
+	       "  --socket PATH   the daemon's socket (default $VSD_SOCKET, else " VC_DEFAULT_SOCKET
+	       ")\n"
+	       "  --json          print the API's JSON (reading commands)\n"
+	       "  --help          this help; 'vsctl COMMAND --help' for a command\n"
+	       "  --version       print the version\n\n"
+	       "Exit status: 0 success, 1 failure, 2 bad usage; exec and enter exit with\n"
+	       "the command's status.\n");
+}
+
+static const struct vc_cmd *find_command(int argc, char **argv, int *words)
+{
+	for (size_t i = 0; i < VS_ARRAY_SIZE(commands); i++) {
+		const struct vc_cmd *c = &commands[i];
+		if (c->group == NULL && strcmp(argv[0], c->name) == 0) {
+			*words = 1;
+			return c;
+		}
+		if (c->group != NULL && strcmp(argv[0], c->group) == 0 && argc > 1 &&
+		    strcmp(argv[1], c->name) == 0) {
+			*words = 2;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static bool is_group(const char *w)
+{
+	for (size_t i = 0; i < VS_ARRAY_SIZE(commands); i++)
+		if (commands[i].group != NULL && strcmp(commands[i].group, w) == 0)
+			return true;
+	return false;
+}
+
+#define EXIT_NOW (-3) /* --help or --version printed */
+
+/* Global options, up to the command word. Returns the index of the
+ * command word, VC_ERR_USAGE, or EXIT_NOW. */
+static int parse_global(int argc, char **argv, struct vc_ctx *ctx, struct vs_error *err)
+{
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
+	};
+	bool reset = true;
+	int c;
+
+	/* "+": stop at the command word; its options are the command's. */
+	while ((c = vc_getopt(argc, argv, "+h", opts, &reset, err)) != -1) {
+		switch (c) {
+		case 's':
+			ctx->socket_path = optarg;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return EXIT_NOW;
+		case 'V':
+			printf("vsctl %s\n", VSD_VERSION);
+			return EXIT_NOW;
+		default:
+			return VC_ERR_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return vc_usage(err, "missing command");
+	return optind;
+}
+
+static int dispatch(int argc, char **argv, struct vc_ctx *ctx, struct vs_error *err)
+{
+	const char *env = getenv("VSD_SOCKET");
+	int first, words;
+
+	ctx->socket_path = env && env[0] ? env : VC_DEFAULT_SOCKET;
+	first = parse_global(argc, argv, ctx, err);
+	if (first < 0)
+		return first;
+	argc -= first;
+	argv += first;
+	ctx->cmd = find_command(argc, argv, &words);
+	if (ctx->cmd == NULL) {
+		if (is_group(argv[0]) && argc > 1)
+			return vc_usage(err, "unknown command '%s %s'", argv[0], argv[1]);
+		if (is_group(argv[0]))
+			return vc_usage(err, "'%s' needs a subcommand", argv[0]);
+		return vc_usage(err, "unknown command '%s'", argv[0]);
+	}
+	/* The command sees argv[0] = its last word, as getopt expects. */
+	return ctx->cmd->fn(ctx, argc - words + 1, argv + words - 1, err);
+}
+
+/* A missing stdin/stdout/stderr would make our socket fd 0, 1 or 2, and
+ * exec would then copy the stream into itself: fill the gaps. */
+static int ensure_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", (fd ? O_WRONLY : O_RDONLY) | O_CLOEXEC) != fd)
+			return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct vc_ctx ctx = {0};
+	struct vs_error err = {0};
+	int r;
+
+	/* Writes to a daemon or a reader that went away fail with EPIPE and
+	 * are reported; the default action would kill us silently. */
+	signal(SIGPIPE, SIG_IGN);
+	if (ensure_stdio() < 0)
+		return 1; /* nowhere to say why */
+	r = dispatch(argc, argv, &ctx, &err);
+	fflush(stdout);
+	if (r == EXIT_NOW)
+		return 0;
+	if (r == VC_ERR_USAGE) {
+		fprintf(stderr, "vsctl: %s\n", err.msg);
+		if (ctx.cmd != NULL)
+			fprintf(stderr, "Try 'vsctl %s%s%s --help' for more information.\n",
+				ctx.cmd->group ? ctx.cmd->group : "", ctx.cmd->group ? " " : "",
+				ctx.cmd->name);
+		else
+			fprintf(stderr, "Try 'vsctl --help' for more information.\n");
+		return 2;
+	}
+	if (r < 0) {
+		fprintf(stderr, "vsctl: %s\n", err.msg[0] ? err.msg : "failed");
+		return 1;
+	}
+	return r;
+}

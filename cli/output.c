@@ -1,0 +1,180 @@
+/* Output: tables, "key: value" listings and raw JSON. */
+#include "cli/cli.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/vs_util.h"
+#include "lib/vs_validate.h"
+
+struct vc_table {
+	size_t ncols, nrows;
+	char **cells; /* (nrows + 1) * ncols, row 0 the headers */
+};
+
+struct vc_table *vc_table_new(size_t ncols, const char *const *headers)
+{
+	struct vc_table *t = xcalloc(1, sizeof(*t));
+
+	t->ncols = ncols;
+	vc_table_add(t, headers);
+	return t;
+}
+
+void vc_table_add(struct vc_table *t, const char *const *cells)
+{
+	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
+	for (size_t i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i] ? cells[i] : "-");
+	t->nrows++;
+}
+
+void vc_table_print(struct vc_table *t)
+{
+	cleanup_free size_t *width = xcalloc(t->ncols, sizeof(size_t));
+
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t i = 0; i < t->ncols; i++) {
+			size_t w = strlen(t->cells[r * t->ncols + i]);
+			if (w > width[i])
+				width[i] = w;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t i = 0; i < t->ncols; i++) {
+			const char *s = t->cells[r * t->ncols + i];
+			if (i + 1 == t->ncols)
+				printf("%s\n", s);
+			else
+				printf("%-*s  ", (int)width[i], s);
+		}
+	}
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}
+
+void vc_print_raw_json(const char *raw)
+{
+	size_t n = strlen(raw);
+
+	fputs(raw, stdout);
+	if (n == 0 || raw[n - 1] != '\n')
+		putchar('\n');
+}
+
+void vc_scalar_text(const struct vs_json *v, char *buf, size_t len)
+{
+	bool b;
+
+	switch (vs_json_type(v)) {
+	case VS_JSON_STRING:
+		snprintf(buf, len, "%s", vs_json_string(v));
+		break;
+	case VS_JSON_NUMBER:
+		snprintf(buf, len, "%s", vs_json_number_text(v));
+		break;
+	case VS_JSON_BOOL:
+		vs_json_bool(v, &b);
+		snprintf(buf, len, "%s", b ? "true" : "false");
+		break;
+	default:
+		snprintf(buf, len, "-");
+	}
+}
+
+void vc_format_time(const struct vs_json *v, bool seconds, char *buf, size_t len)
+{
+	int64_t t;
+	time_t tt;
+	struct tm tm;
+
+	if (!vs_json_int64(v, &t) || t <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	tt = (time_t)t;
+	if (localtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm) == 0)
+		snprintf(buf, len, "%" PRId64, t);
+}
+
+void vc_format_size_short(int64_t bytes, char *buf, size_t len)
+{
+	static const char units[] = "KMGTP";
+	double v = (double)bytes;
+	int u = -1;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRId64, bytes);
+	else if (v < 10 && v != (double)(int64_t)v)
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	else
+		snprintf(buf, len, "%.0f%c", v, units[u]);
+}
+
+/* Size-valued members of a limits object print as sizes. */
+static bool is_size_key(const char *path)
+{
+	return strcmp(path, "limits.memory") == 0 || strcmp(path, "limits.memory_swap") == 0 ||
+	       strcmp(path, "size") == 0;
+}
+
+static void value_text(const char *path, const char *key, const struct vs_json *v, char *buf,
+		       size_t len)
+{
+	size_t klen = strlen(key);
+	int64_t n;
+
+	if (klen > 3 && strcmp(key + klen - 3, "_at") == 0 && vs_json_int64(v, &n)) {
+		vc_format_time(v, true, buf, len);
+	} else if (is_size_key(path) && vs_json_int64(v, &n)) {
+		if (n == -1)
+			snprintf(buf, len, "unlimited");
+		else if (n <= 0)
+			snprintf(buf, len, "%" PRId64, n);
+		else
+			vs_format_size(n, buf, len);
+	} else {
+		vc_scalar_text(v, buf, len);
+	}
+}
+
+static void print_members(const char *prefix, const struct vs_json *obj)
+{
+	for (size_t i = 0; i < vs_json_object_len(obj); i++) {
+		const char *key = vs_json_object_key(obj, i);
+		const struct vs_json *v = vs_json_object_value(obj, i);
+		cleanup_free char *path =
+		    prefix[0] ? xasprintf("%s.%s", prefix, key) : xstrdup(key);
+		char buf[256];
+
+		if (vs_json_type(v) == VS_JSON_OBJECT) {
+			print_members(path, v);
+			continue;
+		}
+		if (vs_json_type(v) == VS_JSON_ARRAY) {
+			printf("%s:", path);
+			for (size_t j = 0; j < vs_json_array_len(v); j++) {
+				vc_scalar_text(vs_json_array_at(v, j), buf, sizeof(buf));
+				printf(" %s", buf);
+			}
+			putchar('\n');
+			continue;
+		}
+		value_text(path, key, v, buf, sizeof(buf));
+		printf("%s: %s\n", path, buf);
+	}
+}
+
+void vc_print_object(const struct vs_json *obj)
+{
+	print_members("", obj);
+}

@@ -1,0 +1,266 @@
+/* Template commands: build, import, list, remove; following an operation. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/vs_util.h"
+
+#define POLL_INTERVAL_NS (200 * 1000 * 1000)
+
+/* Print progress lines from index *since on; returns the operation's status. */
+static const char *print_progress(const struct vs_json *op, int64_t *since)
+{
+	const struct vs_json *lines = vs_json_get(op, "progress");
+	int64_t offset;
+
+	if (!vs_json_int64(vs_json_get(op, "progress_offset"), &offset))
+		offset = 0; /* a daemon that ignores ?since sends everything */
+	for (size_t i = 0; i < vs_json_array_len(lines); i++) {
+		const char *s = vs_json_string(vs_json_array_at(lines, i));
+		if (offset + (int64_t)i < *since || s == NULL)
+			continue;
+		fprintf(stderr, "%s\n", s);
+		*since = offset + (int64_t)i + 1;
+	}
+	fflush(stderr);
+	return vs_json_string(vs_json_get(op, "status"));
+}
+
+static int operation_failed(const struct vs_json *op, struct vs_error *err)
+{
+	const struct vs_json *e = vs_json_get(op, "error");
+	const char *msg = vs_json_string(vs_json_get(e, "message"));
+
+	if (msg == NULL || msg[0] == '\0')
+		msg = "the operation failed (no message)";
+	return vs_error_kind(err, vc_api_error_kind(vs_json_string(vs_json_get(e, "code"))), "%s",
+			     msg);
+}
+
+/* Poll the operation every 200 ms, printing new progress lines to stderr
+ * as they arrive, until it succeeds (0) or fails (VC_ERR_FAIL with the
+ * operation's error message). */
+static int follow_operation(const struct vc_ctx *ctx, const struct vs_json *first,
+			    struct vs_error *err)
+{
+	const struct vs_json *idv = vs_json_get(first, "id");
+	const char *id =
+	    vs_json_type(idv) == VS_JSON_NUMBER ? vs_json_number_text(idv) : vs_json_string(idv);
+	cleanup_free char *base = NULL;
+	int64_t since = 0;
+
+	if (id == NULL)
+		return vs_error_kind(err, VS_EK_INTERNAL,
+				     "the daemon's answer has no operation id");
+	base = vc_api_path("operations", id, "?since=");
+	for (;;) {
+		cleanup_free char *path = xasprintf("%s%" PRId64, base, since);
+		cleanup_json struct vs_json *op = NULL;
+		const char *status;
+
+		if (vc_api(ctx, "GET", path, NULL, NULL, &op, err) < 0)
+			return vs_error_prefix(err, "following operation %s", id);
+		status = print_progress(op, &since);
+		if (status != NULL && strcmp(status, "success") == 0)
+			return 0;
+		if (status != NULL && strcmp(status, "failure") == 0)
+			return operation_failed(op, err);
+		if (status == NULL || strcmp(status, "running") != 0)
+			return vs_error_kind(err, VS_EK_INTERNAL,
+					     "operation %s has an unknown status", id);
+		nanosleep(&(struct timespec){.tv_nsec = POLL_INTERVAL_NS}, NULL);
+	}
+}
+
+int vc_cmd_template_build(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	static const struct option opts[] = {
+	    {"from", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_json struct vs_json *op = NULL;
+	const char *from = NULL;
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "f:h", opts, &reset, err)) != -1) {
+		if (c == 'f') {
+			from = optarg;
+		} else if (c == 'h') {
+			vc_cmd_help(ctx);
+			return 0;
+		} else {
+			return VC_ERR_USAGE;
+		}
+	}
+	if (vc_positional(argc, optind, 1, 1, "template name", err) < 0)
+		return VC_ERR_USAGE;
+	if (from == NULL)
+		return vc_usage(err, "--from is required");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "name", argv[optind]);
+	vs_jgen_kv_str(g, "from", from);
+	vs_jgen_obj_close(g);
+	if (vc_api(ctx, "POST", "/v1/templates", vs_jgen_text(g, NULL), NULL, &op, err) < 0)
+		return VC_ERR_FAIL;
+	return follow_operation(ctx, op, err);
+}
+
+static int open_archive(const char *file, int64_t *size, struct vs_error *err)
+{
+	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0)
+		return vs_error_set(err, errno, "%s", file);
+	if (fstat(fd, &st) < 0)
+		return vs_error_set(err, errno, "%s", file);
+	/* The body goes out with a Content-Length, so its size must be known. */
+	if (!S_ISREG(st.st_mode))
+		return vs_error_kind(err, VS_EK_INVALID, "%s: not a regular file", file);
+	*size = st.st_size;
+	return steal_fd(&fd);
+}
+
+/* PUT the archive as the request body. 0 and *op (the operation), or -1. */
+static int upload(const struct vc_ctx *ctx, const char *name, const char *file, struct vs_json **op,
+		  struct vs_error *err)
+{
+	cleanup_conn struct vc_conn conn = {.fd = -1};
+	cleanup_free char *path = vc_api_path("templates", name, "/archive");
+	struct vc_http_request req = {
+	    .method = "PUT",
+	    .path = path,
+	    .content_type = "application/octet-stream",
+	    .body_fd = -1,
+	};
+	cleanup_close int fd = open_archive(file, &req.body_fd_len, err);
+	struct vc_http_response resp;
+	int r;
+
+	if (fd < 0)
+		return -1;
+	req.body_fd = fd;
+	if (vc_conn_open(&conn, ctx->socket_path, err) < 0)
+		return -1;
+	if (vc_http_exchange(&conn, &req, &resp, err) < 0)
+		return vs_error_prefix(err, "PUT %s", path);
+	if (resp.status < 200 || resp.status > 299)
+		r = vc_api_error(&resp, err);
+	else
+		r = vs_json_parse(resp.body, op, err);
+	vc_http_response_free(&resp);
+	return r;
+}
+
+int vc_cmd_template_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	cleanup_json struct vs_json *op = NULL;
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c != 'h')
+			return VC_ERR_USAGE;
+		vc_cmd_help(ctx);
+		return 0;
+	}
+	if (vc_positional(argc, optind, 2, 2, "template name and archive file", err) < 0)
+		return VC_ERR_USAGE;
+	if (upload(ctx, argv[optind], argv[optind + 1], &op, err) < 0)
+		return VC_ERR_FAIL;
+	return follow_operation(ctx, op, err);
+}
+
+static void template_row(struct vc_table *t, const struct vs_json *tp)
+{
+	const char *cells[5];
+	char size[32] = "-", created[32];
+	int64_t n;
+
+	cells[0] = vs_json_string(vs_json_get(tp, "name"));
+	cells[1] = vs_json_string(vs_json_get(tp, "source"));
+	cells[2] = vs_json_string(vs_json_get(tp, "init_system"));
+	if (vs_json_int64(vs_json_get(tp, "size"), &n) && n >= 0)
+		vc_format_size_short(n, size, sizeof(size));
+	cells[3] = size;
+	vc_format_time(vs_json_get(tp, "created_at"), false, created, sizeof(created));
+	cells[4] = created;
+	vc_table_add(t, cells);
+}
+
+int vc_cmd_template_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	static const char *const headers[] = {"NAME", "SOURCE", "INIT", "SIZE", "CREATED"};
+	cleanup_free char *raw = NULL;
+	cleanup_json struct vs_json *root = NULL;
+	const struct vs_json *list;
+	struct vc_table *t;
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c == 'j') {
+			ctx->json = true;
+		} else if (c == 'h') {
+			vc_cmd_help(ctx);
+			return 0;
+		} else {
+			return VC_ERR_USAGE;
+		}
+	}
+	if (vc_positional(argc, optind, 0, 0, "", err) < 0)
+		return VC_ERR_USAGE;
+	if (vc_api(ctx, "GET", "/v1/templates", NULL, &raw, &root, err) < 0)
+		return VC_ERR_FAIL;
+	if (ctx->json) {
+		vc_print_raw_json(raw);
+		return 0;
+	}
+	list = vs_json_get(root, "templates");
+	if (vs_json_type(list) != VS_JSON_ARRAY)
+		return vs_error_kind(err, VS_EK_INTERNAL,
+				     "the daemon's answer has no \"templates\" array");
+	t = vc_table_new(VS_ARRAY_SIZE(headers), headers);
+	for (size_t i = 0; i < vs_json_array_len(list); i++)
+		template_row(t, vs_json_array_at(list, i));
+	vc_table_print(t);
+	return 0;
+}
+
+int vc_cmd_template_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	cleanup_free char *path = NULL;
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c != 'h')
+			return VC_ERR_USAGE;
+		vc_cmd_help(ctx);
+		return 0;
+	}
+	if (vc_positional(argc, optind, 1, 1, "template name", err) < 0)
+		return VC_ERR_USAGE;
+	path = vc_api_path("templates", argv[optind], "");
+	if (vc_api(ctx, "DELETE", path, NULL, NULL, NULL, err) < 0)
+		return VC_ERR_FAIL;
+	return 0;
+}

@@ -1,0 +1,494 @@
+/* Container handlers: list, create, get, destroy, state changes. The
+ * crash-safety protocol (staging names, atomic renames, id claims) is in
+ * docs/architecture.md; startup recovery (recover.c) finishes or undoes
+ * whatever a crash interrupted here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "fs-cow/vs_fs.h"
+#include "lib/vs_util.h"
+#include "lib/vs_validate.h"
+
+void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
+		    const struct vs_rt_status *st, const char *transition)
+{
+	const char *state = vs_rt_state_name(st->state);
+	bool stopped = st->state == VS_RT_STOPPED;
+
+	/* While a request is starting or stopping the container, say so even
+	 * before the monitor has written its state. */
+	if (transition != NULL && strcmp(transition, "starting") == 0 && stopped)
+		state = "starting";
+	else if (transition != NULL && strcmp(transition, "stopping") == 0 &&
+		 st->state == VS_RT_RUNNING)
+		state = "stopping";
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "name", cfg->name);
+	vs_jgen_kv_str(g, "state", state);
+	vs_jgen_kv_str(g, "template", cfg->template_name);
+	vs_jgen_kv_str(g, "hostname", cfg->hostname);
+	vs_jgen_kv_bool(g, "privileged", cfg->privileged);
+	vs_jgen_kv_int(g, "init_pid", stopped ? 0 : st->init_pid);
+	vs_jgen_kv_int(g, "monitor_pid", stopped ? 0 : st->monitor_pid);
+	vs_jgen_kv_int(g, "started_at", stopped ? 0 : st->started_at);
+	vs_jgen_kv_int(g, "created_at", cfg->created_at);
+	if (!cfg->privileged) {
+		vs_jgen_key(g, "idmap");
+		vs_jgen_obj_open(g);
+		vs_jgen_kv_int(g, "uid", cfg->idmap_uid);
+		vs_jgen_kv_int(g, "gid", cfg->idmap_gid);
+		vs_jgen_kv_int(g, "size", cfg->idmap_size);
+		vs_jgen_obj_close(g);
+	}
+	vs_jgen_key(g, "limits");
+	vs_config_gen_limits(g, &cfg->limits);
+	if (st->last_exit_code >= 0 || st->last_exit_signal > 0) {
+		vs_jgen_key(g, "last_exit");
+		vs_jgen_obj_open(g);
+		vs_jgen_kv_int(g, "code", st->last_exit_code >= 0 ? st->last_exit_code : 0);
+		vs_jgen_kv_int(g, "signal", st->last_exit_signal);
+		vs_jgen_obj_close(g);
+	}
+	vs_jgen_obj_close(g);
+}
+
+int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *st,
+			 struct vs_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->last_exit_code = -1;
+	if (vs_rt_status(&d->inst, name, st, err) < 0)
+		return vs_error_prefix(err, "status of container '%s'", name);
+	return 0;
+}
+
+/* The status object of a loaded container into g. */
+static int gen_loaded(struct vsd *d, const struct vs_container_config *cfg, struct vs_jgen *g,
+		      struct vs_error *err)
+{
+	struct vs_rt_status st;
+
+	if (vsd_container_status(d, cfg->name, &st, err) < 0)
+		return -1;
+	vsd_gen_status(g, cfg, &st, vsd_names_transition(d->names, cfg->name));
+	return 0;
+}
+
+/* One entry of the list. A container that cannot be read is listed as
+ * {"name", "state": "unknown", "error"} rather than hiding it or failing the
+ * whole list; one that vanished meanwhile (destroyed) is skipped. */
+static void gen_list_entry(struct vsd *d, const char *name, struct vs_jgen *g)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	struct vs_error err = {0};
+	struct vs_rt_status st;
+
+	if (vsd_store_load(d->containers_fd, name, &cfg, &err) == 0 &&
+	    vsd_container_status(d, name, &st, &err) == 0) {
+		vsd_gen_status(g, &cfg, &st, vsd_names_transition(d->names, name));
+		return;
+	}
+	if (err.kind == VS_EK_NOT_FOUND)
+		return;
+	vsd_log("container %s: %s", name, err.msg);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "name", name);
+	vs_jgen_kv_str(g, "state", "unknown");
+	vs_jgen_key(g, "error");
+	vsd_gen_error(g, &err);
+	vs_jgen_obj_close(g);
+}
+
+int vsd_h_container_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_strv char **names = NULL;
+
+	if (vsd_store_list(c->d->containers_fd, &names, err) < 0)
+		return -1;
+	vs_jgen_obj_open(g);
+	vs_jgen_key(g, "containers");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; names[i] != NULL; i++)
+		gen_list_entry(c->d, names[i], g);
+	vs_jgen_arr_close(g);
+	vs_jgen_obj_close(g);
+	vsd_reply_json(out, 200, g);
+	return 0;
+}
+
+int vsd_h_container_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+
+	if (vsd_store_load(c->d->containers_fd, c->m->params[0], &cfg, err) < 0 ||
+	    gen_loaded(c->d, &cfg, g, err) < 0)
+		return -1;
+	vsd_reply_json(out, 200, g);
+	return 0;
+}
+
+/* Build containers/.NAME.creating with the layer and config.json, then
+ * rename it into place. On failure nothing is left. */
+static int stage_container(struct vsd *d, const struct vs_container_config *cfg,
+			   struct vs_error *err)
+{
+	cleanup_free char *staging = xasprintf(".%s.creating", cfg->name);
+	cleanup_free char *path = xasprintf("%s/containers/%s", d->root, staging);
+	cleanup_close int dfd = -1;
+	struct vs_error e2 = {0};
+
+	/* A leftover of an earlier crash (startup removes these too). */
+	if (vs_fs_remove_tree(d->containers_fd, staging, err) < 0)
+		return vs_error_prefix(err, "remove stale %s", staging);
+	if (mkdirat(d->containers_fd, staging, 0700) < 0)
+		return vs_error_set(err, errno, "create %s", path);
+	if (vs_fs_layer_create(path, cfg->idmap_uid, cfg->idmap_gid, err) < 0)
+		goto fail;
+	dfd = openat(d->containers_fd, staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		vs_error_set(err, errno, "open %s", path);
+		goto fail;
+	}
+	if (vsd_store_write_config(dfd, cfg, err) < 0)
+		goto fail;
+	if (renameat2(d->containers_fd, staging, d->containers_fd, cfg->name, RENAME_NOREPLACE) <
+	    0) {
+		vs_error_set(err, errno, "rename %s to %s", staging, cfg->name);
+		goto fail;
+	}
+	fsync(d->containers_fd);
+	return 0;
+fail:
+	if (vs_fs_remove_tree(d->containers_fd, staging, &e2) < 0)
+		vsd_log("create %s: cleaning up %s failed: %s", cfg->name, staging, e2.msg);
+	return -1;
+}
+
+/* Fill the daemon-owned fields from the template. */
+static int take_template(struct vsd *d, struct vs_container_config *cfg, struct vs_error *err)
+{
+	cleanup_tinfo struct vs_template_info t = {0};
+	static char *const fallback_init[] = {"/sbin/init", NULL};
+
+	if (vs_fs_template_get(d->root, cfg->template_name, &t, err) < 0) {
+		if (err->kind == VS_EK_NOT_FOUND)
+			return vs_error_kind(err, VS_EK_NOT_FOUND, "template '%s' does not exist",
+					     cfg->template_name);
+		return vs_error_prefix(err, "template '%s'", cfg->template_name);
+	}
+	cfg->init = vs_strv_dup(t.init != NULL && t.init[0] != NULL ? t.init : fallback_init);
+	cfg->stop_signal = t.stop_signal > 0 ? t.stop_signal : SIGTERM;
+	return 0;
+}
+
+/* Called with d->mutate held. */
+static int create_locked(struct vsd *d, struct vs_container_config *cfg, struct vs_error *err)
+{
+	struct vs_error e2 = {0};
+	uint32_t base = 0;
+
+	if (vsd_store_exists(d->containers_fd, cfg->name))
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' already exists",
+				     cfg->name);
+	if (take_template(d, cfg, err) < 0)
+		return -1;
+	cfg->created_at = (int64_t)time(NULL);
+	if (!cfg->privileged) {
+		if (vsd_idmap_claim(d->idmap_registry, d->root, cfg->name, &base, err) < 0)
+			return -1;
+		cfg->idmap_uid = cfg->idmap_gid = base;
+		cfg->idmap_size = VS_IDMAP_SIZE;
+	}
+	if (stage_container(d, cfg, err) < 0) {
+		if (!cfg->privileged &&
+		    vsd_idmap_release(d->idmap_registry, base, d->root, cfg->name, &e2) < 0)
+			vsd_log("create %s: releasing id range %u failed: %s", cfg->name, base,
+				e2.msg);
+		return vs_error_prefix(err, "create container '%s'", cfg->name);
+	}
+	return 0;
+}
+
+int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_json struct vs_json *body = NULL;
+	struct vs_rt_status st;
+	struct vs_error e2 = {0};
+	int r;
+
+	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0 ||
+	    vs_config_parse_create(body, &cfg, err) < 0)
+		return -1;
+	pthread_mutex_lock(&c->d->mutate);
+	r = create_locked(c->d, &cfg, err);
+	pthread_mutex_unlock(&c->d->mutate);
+	if (r < 0)
+		return -1;
+	vsd_log("container %s: created from template %s", cfg.name, cfg.template_name);
+	if (vsd_container_status(c->d, cfg.name, &st, &e2) < 0) {
+		/* Created is created: report it stopped rather than fail. */
+		vsd_log("container %s: %s", cfg.name, e2.msg);
+		memset(&st, 0, sizeof(st));
+		st.state = VS_RT_STOPPED;
+		st.last_exit_code = -1;
+	}
+	vsd_gen_status(g, &cfg, &st, NULL);
+	vsd_reply_json(out, 201, g);
+	return 0;
+}
+
+/* ?force=1: true; absent, "0": false; anything else is an error. */
+static int parse_force(const char *v, bool *force, struct vs_error *err)
+{
+	*force = false;
+	if (v == NULL || strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+		return 0;
+	if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || v[0] == '\0') {
+		*force = true;
+		return 0;
+	}
+	return vs_error_kind(err, VS_EK_INVALID, "force: expected 1 or 0");
+}
+
+/* Best effort: the runtime's files of a destroyed container (console.log). */
+static void remove_run_files(struct vsd *d, const char *name)
+{
+	cleanup_free char *dir = xasprintf("%s/containers", d->run_dir);
+	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct vs_error e = {0};
+
+	if (fd >= 0 && vs_fs_remove_tree(fd, name, &e) < 0)
+		vsd_log("container %s: removing %s/%s failed: %s", name, dir, name, e.msg);
+}
+
+/* A stopped container whose root is still mounted (a monitor died) cannot
+ * be removed: let the runtime clean up first, and refuse before renaming
+ * anything if that does not help. */
+static int rootfs_busy(struct vsd *d, const struct vs_container_config *cfg, struct vs_error *err)
+{
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, cfg->name);
+
+	if (!vs_fs_rootfs_mounted(cdir))
+		return 0;
+	if (vs_rt_recover(&d->inst, cfg, err) < 0)
+		return vs_error_prefix(err, "destroy '%s': clean up after its monitor", cfg->name);
+	if (vs_fs_rootfs_mounted(cdir))
+		return vs_error_set(err, EBUSY, "destroy '%s': %s/rootfs is still mounted",
+				    cfg->name, cdir);
+	return 0;
+}
+
+/* Called with d->mutate and the container's lock held. */
+static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_free char *gone = xasprintf(".%s.destroying", name);
+	struct vs_rt_status st;
+	struct vs_error e2 = {0};
+
+	if (vsd_store_load(d->containers_fd, name, &cfg, err) < 0 ||
+	    vsd_container_status(d, name, &st, err) < 0)
+		return -1;
+	if (st.state != VS_RT_STOPPED) {
+		if (!force)
+			return vs_error_kind(err, VS_EK_CONFLICT,
+					     "container '%s' is %s (stop it or use force)", name,
+					     vs_rt_state_name(st.state));
+		if (vs_rt_stop(&d->inst, &cfg, 0, true, err) < 0)
+			return vs_error_prefix(err, "destroy '%s': stop", name);
+	}
+	if (rootfs_busy(d, &cfg, err) < 0)
+		return -1;
+	if (vs_fs_remove_tree(d->containers_fd, gone, err) < 0)
+		return vs_error_prefix(err, "destroy '%s': remove stale %s", name, gone);
+	if (renameat2(d->containers_fd, name, d->containers_fd, gone, RENAME_NOREPLACE) < 0)
+		return vs_error_set(err, errno, "destroy '%s': rename to %s", name, gone);
+	fsync(d->containers_fd);
+	/* From here the container is gone for the API; if removal fails, the
+	 * next start of vsd finishes it (and then releases the id range). */
+	if (vs_fs_remove_tree(d->containers_fd, gone, err) < 0)
+		return vs_error_prefix(err, "destroy '%s': remove %s/containers/%s", name, d->root,
+				       gone);
+	if (!cfg.privileged &&
+	    vsd_idmap_release(d->idmap_registry, cfg.idmap_uid, d->root, name, &e2) < 0)
+		vsd_log("container %s: releasing id range %u failed: %s", name, cfg.idmap_uid,
+			e2.msg);
+	remove_run_files(d, name);
+	return 0;
+}
+
+int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	const char *name = c->m->params[0];
+	bool force;
+	int r;
+
+	if (parse_force(vsd_call_query(c, "force"), &force, err) < 0)
+		return -1;
+	pthread_mutex_lock(&c->d->mutate);
+	vsd_names_lock(c->d->names, name, NULL);
+	r = destroy_locked(c->d, name, force, err);
+	vsd_names_unlock(c->d->names, name);
+	pthread_mutex_unlock(&c->d->mutate);
+	if (r < 0)
+		return -1;
+	vsd_log("container %s: destroyed", name);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "deleted", name);
+	vs_jgen_obj_close(g);
+	vsd_reply_json(out, 200, g);
+	return 0;
+}
+
+int vsd_template_user(struct vsd *d, const char *tpl, char **user, struct vs_error *err)
+{
+	cleanup_strv char **names = NULL;
+
+	if (vsd_store_list(d->containers_fd, &names, err) < 0)
+		return -1;
+	for (size_t i = 0; names[i] != NULL; i++) {
+		cleanup_config struct vs_container_config cfg = {0};
+		struct vs_error e = {0};
+		if (vsd_store_load(d->containers_fd, names[i], &cfg, &e) < 0) {
+			if (e.kind == VS_EK_NOT_FOUND)
+				continue;
+			/* Unreadable config: its template is unknown, so refuse. */
+			*err = e;
+			return vs_error_prefix(err, "cannot tell whether template '%s' is in use",
+					       tpl);
+		}
+		if (strcmp(cfg.template_name, tpl) == 0) {
+			*user = xstrdup(names[i]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+struct state_req {
+	const char *action;
+	int64_t timeout;
+	bool force;
+};
+
+static int parse_state_req(const struct vs_json *body, struct state_req *r, struct vs_error *err)
+{
+	static const char *const keys[] = {"action", "timeout", "force", NULL};
+	const struct vs_json *v;
+
+	r->timeout = 30;
+	r->force = false;
+	if (vsd_check_fields(body, keys, err) < 0)
+		return -1;
+	r->action = vs_json_string(vs_json_get(body, "action"));
+	if (vs_json_get(body, "action") == NULL)
+		return vs_error_kind(err, VS_EK_INVALID, "action: required");
+	if (r->action == NULL ||
+	    (strcmp(r->action, "start") != 0 && strcmp(r->action, "stop") != 0 &&
+	     strcmp(r->action, "restart") != 0))
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "action: expected \"start\", \"stop\" or \"restart\"");
+	v = vs_json_get(body, "timeout");
+	if (v != NULL && vs_json_type(v) != VS_JSON_NULL &&
+	    (!vs_json_int64(v, &r->timeout) || r->timeout < 0 || r->timeout > 86400))
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "timeout: expected a number of seconds from 0 to 86400");
+	v = vs_json_get(body, "force");
+	if (v != NULL && vs_json_type(v) != VS_JSON_NULL && !vs_json_bool(v, &r->force))
+		return vs_error_kind(err, VS_EK_INVALID, "force: expected true or false");
+	return 0;
+}
+
+static int do_start(struct vsd *d, const struct vs_container_config *cfg, struct vs_error *err)
+{
+	cleanup_tinfo struct vs_template_info t = {0};
+
+	/* vs_rt_start wants the template present; a missing one is the
+	 * container's state problem, not a missing route. */
+	if (vs_fs_template_get(d->root, cfg->template_name, &t, err) < 0) {
+		if (err->kind == VS_EK_NOT_FOUND)
+			return vs_error_kind(err, VS_EK_CONFLICT,
+					     "template '%s' of container '%s' does not exist",
+					     cfg->template_name, cfg->name);
+		return -1;
+	}
+	vsd_names_set_transition(d->names, cfg->name, "starting");
+	if (vs_rt_start(&d->inst, cfg, err) < 0)
+		return -1; /* the runtime's message names the container */
+	vsd_log("container %s: started", cfg->name);
+	return 0;
+}
+
+static int do_stop(struct vsd *d, const struct vs_container_config *cfg, const struct state_req *r,
+		   struct vs_error *err)
+{
+	vsd_names_set_transition(d->names, cfg->name, "stopping");
+	if (vs_rt_stop(&d->inst, cfg, (int)r->timeout, r->force, err) < 0)
+		return vs_error_prefix(err, "stop '%s'", cfg->name);
+	vsd_log("container %s: stopped", cfg->name);
+	return 0;
+}
+
+/* Called with the container's lock held. */
+static int change_state_locked(struct vsd *d, const char *name, const struct state_req *r,
+			       struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	struct vs_rt_status st;
+
+	if (vsd_store_load(d->containers_fd, name, &cfg, err) < 0 ||
+	    vsd_container_status(d, name, &st, err) < 0)
+		return -1;
+	if (strcmp(r->action, "start") == 0) {
+		if (st.state != VS_RT_STOPPED)
+			return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s", name,
+					     vs_rt_state_name(st.state));
+		return do_start(d, &cfg, err);
+	}
+	if (strcmp(r->action, "stop") == 0) {
+		if (st.state == VS_RT_STOPPED)
+			return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is not running",
+					     name);
+		return do_stop(d, &cfg, r, err);
+	}
+	if (st.state != VS_RT_STOPPED && do_stop(d, &cfg, r, err) < 0)
+		return -1;
+	return do_start(d, &cfg, err);
+}
+
+int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_json struct vs_json *body = NULL;
+	const char *name = c->m->params[0];
+	struct state_req r;
+	int ret;
+
+	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0 ||
+	    parse_state_req(body, &r, err) < 0)
+		return -1;
+	vsd_names_lock(c->d->names, name, NULL);
+	ret = change_state_locked(c->d, name, &r, err);
+	vsd_names_unlock(c->d->names, name);
+	if (ret < 0)
+		return -1;
+	if (vsd_store_load(c->d->containers_fd, name, &cfg, err) < 0 ||
+	    gen_loaded(c->d, &cfg, g, err) < 0)
+		return -1;
+	vsd_reply_json(out, 200, g);
+	return 0;
+}

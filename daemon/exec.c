@@ -1,0 +1,410 @@
+/* exec and console: the stream protocol of api.md. The handler validates
+ * the request and gets descriptors from the runtime before anything is
+ * switched, so every failure is still a normal JSON error; after the 101
+ * the stream runs in its own thread (never blocking MHD):
+ *   "fds N\n" + N descriptors (SCM_RIGHTS), then for exec "exit N\n" when
+ *   the command ends; for the console nothing, until the client closes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "lib/vs_io.h"
+#include "lib/vs_util.h"
+
+enum stream_kind {
+	STREAM_EXEC,
+	STREAM_CONSOLE,
+};
+
+struct vsd_stream {
+	struct vsd_stream *next; /* in d->streams while running */
+	enum stream_kind kind;
+	struct vsd *d;
+	char name[VS_NAME_MAX + 1];
+	struct vs_rt_exec *ex;
+	int fds[3];
+	int nfds;
+	int hold_fd; /* console: keeps the monitor from draining */
+	int sock;
+	struct MHD_UpgradeResponseHandle *urh;
+};
+
+static struct vsd_stream *stream_new(enum stream_kind kind, const char *name)
+{
+	struct vsd_stream *s = xcalloc(1, sizeof(*s));
+
+	s->kind = kind;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->fds[0] = s->fds[1] = s->fds[2] = -1;
+	s->hold_fd = -1;
+	s->sock = -1;
+	return s;
+}
+
+static void close_fds(struct vsd_stream *s)
+{
+	for (int i = 0; i < 3; i++)
+		vs_closep(&s->fds[i]);
+}
+
+static void *reaper_thread(void *arg)
+{
+	struct vs_rt_exec *ex = arg;
+	struct vs_error err = {0};
+	int status;
+
+	if (vs_rt_exec_wait(ex, &status, &err) < 0)
+		vsd_log("exec: %s", err.msg);
+	vs_rt_exec_free(ex);
+	return NULL;
+}
+
+/* An exec whose stream never ran (the client left before the 101): its
+ * helper is our child and must be reaped, but the command may run for a
+ * long time (with its stdin closed), so wait for it off this thread. */
+static void reap_later(struct vs_rt_exec *ex)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &attr, reaper_thread, ex);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		vsd_log("exec: cannot start a reaper thread: %s", strerror(r));
+		vs_rt_exec_free(ex);
+	}
+}
+
+void vsd_stream_free(struct vsd_stream *s)
+{
+	if (s == NULL)
+		return;
+	close_fds(s);
+	vs_closep(&s->hold_fd);
+	if (s->ex != NULL)
+		reap_later(steal_ptr(&s->ex));
+	free(s);
+}
+
+/* "fds N\n" with the descriptors attached to its first byte. */
+static int send_fds(int sock, const int *fds, int n)
+{
+	char line[16];
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov;
+	struct msghdr msg = {0};
+	struct cmsghdr *cm;
+	int len = snprintf(line, sizeof(line), "fds %d\n", n);
+	ssize_t w;
+
+	memset(&u, 0, sizeof(u));
+	iov.iov_base = line;
+	iov.iov_len = (size_t)len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
+	do {
+		w = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	} while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return -1;
+	/* The descriptors went with the first byte; the rest is plain data. */
+	if (w < len && vs_write_all(sock, line + w, (size_t)(len - w)) < 0)
+		return -1;
+	return 0;
+}
+
+/* Block until the client closes its end (or shutdown wakes us). */
+static void wait_client_gone(int sock)
+{
+	char buf[512];
+
+	for (;;) {
+		struct pollfd p = {.fd = sock, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (p.revents & (POLLERR | POLLNVAL))
+			return;
+		n = read(sock, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* clients send nothing; data is read and dropped */
+	}
+}
+
+/* Socket writes and the final close go through d->streams_lock, so that
+ * after vsd_streams_stop (MHD shutting down and closing upgraded sockets
+ * itself) no stream touches a descriptor or handle MHD may have freed. */
+static bool stream_send_fds(struct vsd_stream *s)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&s->d->streams_lock);
+	if (!s->d->stopping)
+		ok = send_fds(s->sock, s->fds, s->nfds) == 0;
+	pthread_mutex_unlock(&s->d->streams_lock);
+	if (!ok)
+		vsd_log("container %s: sending descriptors failed: %s", s->name, strerror(errno));
+	close_fds(s); /* the client has its copies now */
+	return ok;
+}
+
+static void stream_close(struct vsd_stream *s, const char *last_line)
+{
+	struct vsd *d = s->d;
+	struct vsd_stream **pp;
+
+	pthread_mutex_lock(&d->streams_lock);
+	for (pp = &d->streams; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	if (!d->stopping) {
+		if (last_line != NULL && vs_write_all(s->sock, last_line, strlen(last_line)) < 0)
+			vsd_debug("container %s: client left before the exit status", s->name);
+		MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+	}
+	pthread_mutex_unlock(&d->streams_lock);
+	vsd_stream_free(s);
+}
+
+static void *stream_thread(void *arg)
+{
+	struct vsd_stream *s = arg;
+	struct vs_error err = {0};
+	char line[32];
+	int flags, status, r;
+
+	/* MHD hands over a non-blocking socket; this thread wants blocking. */
+	flags = fcntl(s->sock, F_GETFL);
+	if (flags >= 0)
+		fcntl(s->sock, F_SETFL, flags & ~O_NONBLOCK);
+	if (!stream_send_fds(s)) {
+		stream_close(s, NULL);
+		return NULL;
+	}
+	if (s->kind == STREAM_CONSOLE) {
+		wait_client_gone(s->sock);
+		vsd_debug("container %s: console detached", s->name);
+		stream_close(s, NULL);
+		return NULL;
+	}
+	r = vs_rt_exec_wait(s->ex, &status, &err);
+	vs_rt_exec_free(steal_ptr(&s->ex));
+	if (r < 0) {
+		vsd_log("container %s: exec: %s", s->name, err.msg);
+		stream_close(s, NULL);
+		return NULL;
+	}
+	vsd_debug("container %s: exec ended with %d", s->name, status);
+	snprintf(line, sizeof(line), "exit %d\n", status);
+	stream_close(s, line);
+	return NULL;
+}
+
+void vsd_stream_run(struct vsd *d, struct vsd_stream *s, int sock, void *urh)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	if (s == NULL) {
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	s->d = d;
+	s->sock = sock;
+	s->urh = urh;
+	pthread_mutex_lock(&d->streams_lock);
+	s->next = d->streams;
+	d->streams = s;
+	pthread_mutex_unlock(&d->streams_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &attr, stream_thread, s);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		vsd_log("container %s: cannot start a stream thread: %s", s->name, strerror(r));
+		stream_close(s, NULL);
+	}
+}
+
+void vsd_streams_stop(struct vsd *d)
+{
+	pthread_mutex_lock(&d->streams_lock);
+	d->stopping = true;
+	/* Wakes console threads blocked in poll(); MHD closes the sockets. */
+	for (struct vsd_stream *s = d->streams; s != NULL; s = s->next)
+		shutdown(s->sock, SHUT_RDWR);
+	pthread_mutex_unlock(&d->streams_lock);
+}
+
+struct exec_body {
+	char **argv;
+	char **env;
+	bool tty;
+	int64_t rows, cols;
+};
+
+static void exec_body_free(struct exec_body *b)
+{
+	vs_strv_free(b->argv);
+	vs_strv_free(b->env);
+}
+
+static int get_dim(const struct vs_json *body, const char *key, int64_t def, int64_t *out,
+		   struct vs_error *err)
+{
+	const struct vs_json *v = vs_json_get(body, key);
+
+	*out = def;
+	if (v == NULL || vs_json_type(v) == VS_JSON_NULL)
+		return 0;
+	if (!vs_json_int64(v, out) || *out < 1 || *out > 65535)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: expected an integer from 1 to 65535",
+				     key);
+	return 0;
+}
+
+static int parse_exec_body(const struct vs_json *body, struct exec_body *b, struct vs_error *err)
+{
+	static const char *const keys[] = {"command", "tty", "env", "rows", "cols", NULL};
+	const struct vs_json *v;
+
+	memset(b, 0, sizeof(*b));
+	if (vsd_check_fields(body, keys, err) < 0 ||
+	    vsd_json_strv(vs_json_get(body, "command"), "command", &b->argv, err) < 0 ||
+	    vsd_json_strv(vs_json_get(body, "env"), "env", &b->env, err) < 0)
+		return -1;
+	if (b->argv != NULL && b->argv[0] == NULL) {
+		vs_strv_free(b->argv); /* empty: a login shell */
+		b->argv = NULL;
+	}
+	if (b->argv != NULL && b->argv[0][0] == '\0')
+		return vs_error_kind(err, VS_EK_INVALID, "command[0]: must not be empty");
+	for (size_t i = 0; b->env != NULL && b->env[i] != NULL; i++) {
+		const char *eq = strchr(b->env[i], '=');
+		if (eq == NULL || eq == b->env[i])
+			return vs_error_kind(err, VS_EK_INVALID, "env[%zu]: expected KEY=VALUE", i);
+	}
+	v = vs_json_get(body, "tty");
+	if (v != NULL && vs_json_type(v) != VS_JSON_NULL && !vs_json_bool(v, &b->tty))
+		return vs_error_kind(err, VS_EK_INVALID, "tty: expected true or false");
+	if (get_dim(body, "rows", 24, &b->rows, err) < 0 ||
+	    get_dim(body, "cols", 80, &b->cols, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The container's config, if it is running (404 / 409 otherwise). */
+static int load_running(struct vsd *d, const char *name, struct vs_container_config *cfg,
+			struct vs_error *err)
+{
+	struct vs_rt_status st;
+
+	if (vsd_store_load(d->containers_fd, name, cfg, err) < 0 ||
+	    vsd_container_status(d, name, &st, err) < 0)
+		return -1;
+	if (st.state != VS_RT_RUNNING)
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is not running (%s)",
+				     name, vs_rt_state_name(st.state));
+	return 0;
+}
+
+int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_json struct vs_json *body = NULL;
+	const char *name = c->m->params[0];
+	struct exec_body b = {0};
+	struct vsd_stream *s;
+	struct vs_rt_exec_req req = {0};
+	int r;
+
+	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
+	    parse_exec_body(body, &b, err) < 0 || load_running(c->d, name, &cfg, err) < 0) {
+		exec_body_free(&b);
+		return -1;
+	}
+	req.argv = b.argv;
+	req.env = b.env;
+	req.tty = b.tty;
+	req.rows = (unsigned short)b.rows;
+	req.cols = (unsigned short)b.cols;
+	s = stream_new(STREAM_EXEC, name);
+	r = vs_rt_exec_start(&c->d->inst, &cfg, &req, &s->ex, s->fds, &s->nfds, err);
+	if (r < 0) {
+		/* Nothing is handed out on failure: do not close what the
+		 * runtime may have stored and closed itself. */
+		s->fds[0] = s->fds[1] = s->fds[2] = -1;
+		s->ex = NULL;
+		vsd_stream_free(s);
+		exec_body_free(&b);
+		return vs_error_prefix(err, "exec in '%s'", name);
+	}
+	if (s->nfds != (b.tty ? 1 : 3)) {
+		vs_error_set(err, 0, "exec in '%s': the runtime returned %d descriptors", name,
+			     s->nfds);
+		vsd_stream_free(s);
+		exec_body_free(&b);
+		return -1;
+	}
+	vsd_log("container %s: exec %s%s", name, b.argv ? b.argv[0] : "(login shell)",
+		b.tty ? " (tty)" : "");
+	exec_body_free(&b);
+	out->status = 101;
+	out->stream = s;
+	return 0;
+}
+
+int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	static const char *const keys[] = {NULL};
+	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_json struct vs_json *body = NULL;
+	const char *name = c->m->params[0];
+	struct vsd_stream *s;
+
+	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
+	    vsd_check_fields(body, keys, err) < 0 || load_running(c->d, name, &cfg, err) < 0)
+		return -1;
+	s = stream_new(STREAM_CONSOLE, name);
+	if (vs_rt_console_attach(&c->d->inst, name, &s->fds[0], &s->hold_fd, err) < 0) {
+		s->fds[0] = s->hold_fd = -1; /* nothing is handed out on failure */
+		vsd_stream_free(s);
+		return vs_error_prefix(err, "console of '%s'", name);
+	}
+	s->nfds = 1;
+	vsd_log("container %s: console attached", name);
+	out->status = 101;
+	out->stream = s;
+	return 0;
+}

@@ -1,0 +1,15 @@
+/* vsd's entry point: the re-executed modes of the runtime (the per-container
+ * monitor and the exec helper) or the daemon. */
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "runtime/vs_runtime.h"
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "__monitor") == 0)
+		return vs_rt_monitor_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "__exec") == 0)
+		return vs_rt_exec_main(argc, argv);
+	return vsd_main(argc, argv);
+}

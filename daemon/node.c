@@ -1,0 +1,69 @@
+/* Small read-only handlers: GET /v1/operations/ID and GET /v1/node. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "cgroups/vs_cgroups.h"
+#include "daemon/daemon.h"
+#include "lib/vs_util.h"
+#include "lib/vs_validate.h"
+
+int vsd_h_operation_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	const char *ids = c->m->params[0];
+	const char *since_s = vsd_call_query(c, "since");
+	cleanup_free char *text = NULL;
+	int64_t id, since = 0;
+	struct vs_error e = {0};
+
+	/* Ids are what the daemon handed out: anything else names no
+	 * operation rather than being a malformed request. */
+	if (vs_parse_int(ids, "id", 1, INT64_MAX, &id, &e) < 0) {
+		cleanup_free char *clean = vsd_sanitize(ids, 64);
+		return vs_error_kind(err, VS_EK_NOT_FOUND, "operation '%s' does not exist", clean);
+	}
+	if (since_s != NULL && vs_parse_int(since_s, "since", 0, INT64_MAX, &since, err) < 0)
+		return -1;
+	if (vsd_ops_json(c->d->ops, (uint64_t)id, (size_t)since, (int64_t)time(NULL), &text, err) <
+	    0)
+		return -1;
+	out->status = 200;
+	out->body = xasprintf("%s\n", text);
+	return 0;
+}
+
+static const char *mode_name(enum vs_cg_mode m)
+{
+	switch (m) {
+	case VS_CG_UNIFIED:
+		return "unified";
+	case VS_CG_HYBRID:
+		return "hybrid";
+	case VS_CG_LEGACY:
+		return "legacy";
+	}
+	return "unknown";
+}
+
+int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	struct vsd *d = c->d;
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		memset(&u, 0, sizeof(u));
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "version", VSD_VERSION);
+	vs_jgen_kv_str(g, "root", d->root);
+	vs_jgen_kv_str(g, "run_dir", d->run_dir);
+	vs_jgen_kv_str(g, "cgroup_parent", d->cgroup_parent);
+	vs_jgen_kv_str(g, "cgroup_mode", mode_name(vs_cg_host_mode(d->cg)));
+	vs_jgen_kv_str(g, "cgroups", vs_cg_host_describe(d->cg));
+	vs_jgen_kv_str(g, "kernel", u.release);
+	vs_jgen_obj_close(g);
+	vsd_reply_json(out, 200, g);
+	return 0;
+}

@@ -1,0 +1,401 @@
+/* libmicrohttpd glue: one thread per connection (handlers may block for
+ * seconds: starting and stopping containers), request bodies accumulated
+ * with the 64 KiB limit or streamed to a file, JSON responses, errors
+ * mapped to api.md codes, and the switch to the stream protocol (exec,
+ * console) through MHD's upgrade API.
+ *
+ * Request life cycle in the access handler: the first call (headers only)
+ * authorises the peer, matches the route, validates names in the URL and
+ * checks the announced body size, answering at once when any fails (MHD
+ * then drops the body and closes the connection); later calls consume body
+ * chunks; the last call (no data) runs the handler. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "lib/vs_io.h"
+#include "lib/vs_util.h"
+
+struct vsd_server {
+	struct MHD_Daemon *mhd;
+	struct vsd *d;
+	int listen_fd;
+};
+
+struct vsd_req {
+	struct vsd *d;
+	struct vsd_match m;
+	struct vsd_body body;
+	int upload_fd;
+	char *upload_name; /* in d->templates_fd, unlinked when still owned */
+	uint64_t upload_bytes;
+	int upload_errno;
+	struct vsd_stream *stream; /* taken by the upgrade handler */
+};
+
+static const vsd_handler_fn handlers[VSD_R__COUNT] = {
+    [VSD_R_CONTAINER_LIST] = vsd_h_container_list,
+    [VSD_R_CONTAINER_CREATE] = vsd_h_container_create,
+    [VSD_R_CONTAINER_GET] = vsd_h_container_get,
+    [VSD_R_CONTAINER_DELETE] = vsd_h_container_delete,
+    [VSD_R_CONTAINER_STATE] = vsd_h_container_state,
+    [VSD_R_CONTAINER_EXEC] = vsd_h_container_exec,
+    [VSD_R_CONTAINER_CONSOLE] = vsd_h_container_console,
+    [VSD_R_TEMPLATE_LIST] = vsd_h_template_list,
+    [VSD_R_TEMPLATE_GET] = vsd_h_template_get,
+    [VSD_R_TEMPLATE_CREATE] = vsd_h_template_create,
+    [VSD_R_TEMPLATE_ARCHIVE] = vsd_h_template_archive,
+    [VSD_R_TEMPLATE_DELETE] = vsd_h_template_delete,
+    [VSD_R_OPERATION_GET] = vsd_h_operation_get,
+    [VSD_R_NODE] = vsd_h_node,
+};
+
+const char *vsd_call_query(const struct vsd_call *c, const char *key)
+{
+	const char *value = NULL;
+
+	/* A bare "?force" is present with a NULL value: report it as "". */
+	if (MHD_lookup_connection_value_n(c->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &value,
+					  NULL) != MHD_YES)
+		return NULL;
+	return value != NULL ? value : "";
+}
+
+void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g)
+{
+	size_t len;
+	const char *text = vs_jgen_text(g, &len);
+
+	out->status = status;
+	out->body = xasprintf("%.*s\n", (int)len, text ? text : "");
+}
+
+/* Queue body (malloc'd JSON, taken over) with status. */
+static enum MHD_Result queue_json(struct MHD_Connection *conn, unsigned status, char *body,
+				  const char *allow)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+
+	resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (allow != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	r = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result queue_error(struct MHD_Connection *conn, const char *method, const char *url,
+				   unsigned status, const char *code, const char *allow,
+				   const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static enum MHD_Result queue_error(struct MHD_Connection *conn, const char *method, const char *url,
+				   unsigned status, const char *code, const char *allow,
+				   const char *fmt, ...)
+{
+	char msg[VS_ERROR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status >= 500)
+		vsd_log("%s %s: %u %s", method, url, status, msg);
+	else
+		vsd_debug("%s %s: %u %s", method, url, status, msg);
+	return queue_json(conn, status, vsd_error_body(code, msg), allow);
+}
+
+static enum MHD_Result queue_vs_error(struct MHD_Connection *conn, const char *method,
+				      const char *url, const struct vs_error *err)
+{
+	return queue_error(conn, method, url, vsd_error_status(err->kind),
+			   vsd_error_code(err->kind), NULL, "%s", err->msg);
+}
+
+/* api.md: only uid 0 and the daemon's own uid are served. */
+static bool peer_allowed(struct MHD_Connection *conn, uid_t *uid)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	*uid = (uid_t)-1;
+	if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return false;
+	*uid = cr.uid;
+	return cr.uid == 0 || cr.uid == geteuid();
+}
+
+static int open_upload(struct vsd *d, char **name, struct vs_error *err)
+{
+	for (int i = 0; i < 16; i++) {
+		cleanup_free char *n = NULL;
+		uint64_t rnd = 0;
+		int fd;
+
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return vs_error_set(err, errno, "getrandom");
+		n = xasprintf(".upload.%016" PRIx64, rnd);
+		fd = openat(d->templates_fd, n,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			*name = steal_ptr(&n);
+			return fd;
+		}
+		if (errno != EEXIST)
+			return vs_error_set(err, errno, "create %s/templates/%s", d->root, n);
+	}
+	return vs_error_set(err, EEXIST, "create an upload file in %s/templates", d->root);
+}
+
+/* Checks an upgrade route's request can switch to the stream protocol. */
+static int check_upgrade(struct MHD_Connection *conn, const char *version, struct vs_error *err)
+{
+	const char *c = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection");
+	const char *u = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
+
+	if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 || !vsd_header_has_token(c, "upgrade") ||
+	    u == NULL || strcasecmp(u, "vsd-stream") != 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "this request needs HTTP/1.1 with 'Connection: Upgrade' "
+				     "and 'Upgrade: vsd-stream'");
+	return 0;
+}
+
+/* First call: everything that can be refused before reading the body. */
+static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
+			     const char *method, const char *version)
+{
+	struct vs_error err = {0};
+	char allow[128];
+	uid_t uid;
+
+	if (!peer_allowed(conn, &uid))
+		return queue_error(conn, method, url, 403, "forbidden", NULL,
+				   "uid %d may not use this socket", (int)uid);
+	switch (
+	    vsd_route_match(vsd_routes, vsd_nroutes, method, url, &r->m, allow, sizeof(allow))) {
+	case VSD_MATCH_NO_ROUTE:
+		return queue_error(conn, method, url, 404, "not_found", NULL,
+				   "no such resource: %s", url);
+	case VSD_MATCH_BAD_METHOD:
+		return queue_error(conn, method, url, 405, "method_not_allowed", allow,
+				   "method %s is not allowed on %s (allowed: %s)", method, url,
+				   allow);
+	case VSD_MATCH_OK:
+		break;
+	}
+	if (vsd_match_validate(&r->m, &err) < 0 ||
+	    (r->m.route->upgrade && check_upgrade(conn, version, &err) < 0))
+		return queue_vs_error(conn, method, url, &err);
+	if (r->m.route->body == VSD_BODY_JSON &&
+	    vsd_content_length_exceeds(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length"), VSD_BODY_MAX))
+		return queue_error(conn, method, url, 413, "too_large", NULL,
+				   "request body larger than %d bytes", VSD_BODY_MAX);
+	if (r->m.route->id == VSD_R_TEMPLATE_ARCHIVE) {
+		if (vsd_template_archive_precheck(r->d, r->m.params[0], &err) < 0)
+			return queue_vs_error(conn, method, url, &err);
+		r->upload_fd = open_upload(r->d, &r->upload_name, &err);
+		if (r->upload_fd < 0)
+			return queue_vs_error(conn, method, url, &err);
+	}
+	return MHD_YES;
+}
+
+static void consume(struct vsd_req *r, const char *data, size_t n)
+{
+	if (r->m.route == NULL)
+		return;
+	switch (r->m.route->body) {
+	case VSD_BODY_NONE:
+		break;
+	case VSD_BODY_JSON:
+		vsd_body_append(&r->body, data, n, VSD_BODY_MAX);
+		break;
+	case VSD_BODY_STREAM:
+		/* Written as it arrives: uploads are not held in memory. */
+		if (r->upload_errno == 0 && vs_write_all(r->upload_fd, data, n) < 0)
+			r->upload_errno = errno;
+		r->upload_bytes += n;
+		break;
+	}
+}
+
+static enum MHD_Result queue_upgrade(struct vsd_req *r, struct MHD_Connection *conn,
+				     struct vsd_stream *stream);
+
+/* Last call: run the handler and answer. */
+static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
+			      const char *method)
+{
+	struct vsd_reply reply = {0};
+	struct vs_error err = {0};
+	struct vsd_call call = {
+	    .d = r->d,
+	    .m = &r->m,
+	    .body = r->body.buf,
+	    .body_len = r->body.len,
+	    .conn = conn,
+	};
+
+	if (r->body.too_large)
+		return queue_error(conn, method, url, 413, "too_large", NULL,
+				   "request body larger than %d bytes", VSD_BODY_MAX);
+	if (r->m.route->body == VSD_BODY_STREAM) {
+		if (r->upload_errno != 0)
+			return queue_error(conn, method, url, 500, "internal", NULL,
+					   "write the upload to %s/templates/%s: %s", r->d->root,
+					   r->upload_name, strerror(r->upload_errno));
+		vs_closep(&r->upload_fd);
+		call.upload_name = steal_ptr(&r->upload_name);
+		call.body_len = (size_t)r->upload_bytes;
+	}
+	if (handlers[r->m.route->id](&call, &reply, &err) < 0) {
+		r->upload_name = steal_ptr(&call.upload_name);
+		free(reply.body);
+		if (reply.stream != NULL)
+			vsd_stream_free(reply.stream);
+		return queue_vs_error(conn, method, url, &err);
+	}
+	r->upload_name = steal_ptr(&call.upload_name);
+	if (reply.stream != NULL)
+		return queue_upgrade(r, conn, reply.stream);
+	vsd_debug("%s %s: %u", method, url, reply.status);
+	return queue_json(conn, reply.status, reply.body, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct vsd_req *r = *con_cls;
+
+	if (r == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		r->d = cls;
+		r->upload_fd = -1;
+		*con_cls = r;
+		return begin(r, conn, url, method, version);
+	}
+	if (*upload_data_size > 0) {
+		consume(r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return finish(r, conn, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct vsd_req *r = *con_cls;
+
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	vsd_match_clear(&r->m);
+	vsd_body_free(&r->body);
+	vs_closep(&r->upload_fd);
+	if (r->upload_name != NULL && unlinkat(r->d->templates_fd, r->upload_name, 0) < 0)
+		vsd_log("remove %s/templates/%s: %s", r->d->root, r->upload_name, strerror(errno));
+	free(r->upload_name);
+	if (r->stream != NULL)
+		vsd_stream_free(r->stream);
+	free(r);
+}
+
+/* MHD calls this after the 101 went out (before on_completed, from the
+ * connection's thread). The stream leaves the request here. */
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+			size_t extra_in_size, MHD_socket sock,
+			struct MHD_UpgradeResponseHandle *urh)
+{
+	struct vsd_req *r = con_cls;
+	struct vsd_stream *s = steal_ptr(&r->stream);
+
+	/* Clients send nothing after the request; extra_in is ignored. */
+	vsd_stream_run(r->d, s, sock, urh);
+}
+
+static enum MHD_Result queue_upgrade(struct vsd_req *r, struct MHD_Connection *conn,
+				     struct vsd_stream *stream)
+{
+	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgraded, r->d);
+	enum MHD_Result ret;
+
+	if (resp == NULL) {
+		vsd_stream_free(stream);
+		return MHD_NO;
+	}
+	r->stream = stream;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "vsd-stream");
+	ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	vsd_debug("http: %s", buf);
+}
+
+int vsd_server_start(struct vsd *d, int listen_fd, struct vsd_server **out, struct vs_error *err)
+{
+	struct vsd_server *s = xcalloc(1, sizeof(*s));
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+	s->d = d;
+	s->listen_fd = listen_fd;
+	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER,
+				  on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)VSD_CONN_TIMEOUT,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+	if (s->mhd == NULL) {
+		free(s);
+		close(listen_fd);
+		return vs_error_set(err, 0, "start the HTTP server (libmicrohttpd)");
+	}
+	*out = s;
+	return 0;
+}
+
+void vsd_server_stop(struct vsd_server *s)
+{
+	MHD_socket fd;
+
+	if (s == NULL)
+		return;
+	/* Stop accepting first, then let running requests finish. */
+	fd = MHD_quiesce_daemon(s->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	vsd_streams_stop(s->d);
+	MHD_stop_daemon(s->mhd);
+	free(s);
+}

@@ -1,0 +1,280 @@
+/* On-disk registries of vsd: the containers directory (one directory per
+ * container holding config.json) and the machine-wide id-range registry
+ * shared by every vsd instance on the host (docs/architecture.md). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "lib/vs_io.h"
+#include "lib/vs_util.h"
+#include "lib/vs_validate.h"
+
+#define CONFIG_MAX    (256 * 1024)
+#define CLAIM_MAX     8192
+#define IDMAP_LAST_OK ((uint64_t)UINT32_MAX - VS_IDMAP_SIZE) /* vs_config's bound */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A fresh directory stream on dirfd: fdopendir on a dup would share the
+ * file offset with dirfd and with concurrent listings. */
+static DIR *open_dir_at(int dirfd, struct vs_error *err)
+{
+	cleanup_close int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0) {
+		vs_error_set(err, errno, "open directory");
+		return NULL;
+	}
+	d = fdopendir(fd);
+	if (d == NULL) {
+		vs_error_set(err, errno, "open directory");
+		return NULL;
+	}
+	fd = -1; /* owned by d now */
+	return d;
+}
+
+int vsd_store_list(int containers_fd, char ***names, struct vs_error *err)
+{
+	cleanup_dir DIR *d = open_dir_at(containers_fd, err);
+	cleanup_strv char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+
+	if (d == NULL)
+		return vs_error_prefix(err, "list containers");
+	v = xcalloc(1, sizeof(char *));
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (e->d_name[0] == '.' || vs_validate_name(e->d_name, "name", NULL) < 0)
+			continue;
+		if (fstatat(containers_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (n + 1 >= cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(char *));
+		}
+		v[n++] = xstrdup(e->d_name);
+		v[n] = NULL;
+		errno = 0;
+	}
+	if (errno != 0)
+		return vs_error_set(err, errno, "list containers");
+	qsort(v, n, sizeof(char *), cmp_str);
+	*names = steal_ptr(&v);
+	return 0;
+}
+
+bool vsd_store_exists(int containers_fd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(containers_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int vsd_store_load(int containers_fd, const char *name, struct vs_container_config *cfg,
+		   struct vs_error *err)
+{
+	cleanup_close int dfd = -1;
+	cleanup_free char *text = NULL;
+
+	memset(cfg, 0, sizeof(*cfg));
+	dfd = openat(containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		if (errno == ENOENT)
+			return vs_error_kind(err, VS_EK_NOT_FOUND, "container '%s' does not exist",
+					     name);
+		return vs_error_set(err, errno, "open container '%s'", name);
+	}
+	if (vs_read_file_at(dfd, "config.json", CONFIG_MAX, &text, NULL, err) < 0)
+		return vs_error_prefix(err, "container '%s'", name);
+	if (vs_config_parse(text, cfg, err) < 0) {
+		/* A stored config that does not parse is the daemon's problem,
+		 * not the client's: report it as internal. */
+		err->kind = VS_EK_INTERNAL;
+		return vs_error_prefix(err, "container '%s': config.json", name);
+	}
+	return 0;
+}
+
+int vsd_store_write_config(int dirfd, const struct vs_container_config *cfg, struct vs_error *err)
+{
+	cleanup_free char *text = vs_config_to_json(cfg);
+
+	return vs_atomic_write_at(dirfd, "config.json", text, strlen(text), 0600, err);
+}
+
+static int open_registry(const char *registry, struct vs_error *err)
+{
+	int fd = open(registry, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return vs_error_set(err, errno, "open id-range registry %s", registry);
+	return fd;
+}
+
+int vsd_idmap_claim(const char *registry, const char *root, const char *name, uint32_t *base,
+		    struct vs_error *err)
+{
+	cleanup_close int dfd = open_registry(registry, err);
+	cleanup_free char *owner = xasprintf("%s %s\n", root, name);
+
+	if (dfd < 0)
+		return -1;
+	for (uint64_t b = VSD_IDMAP_BASE; b <= IDMAP_LAST_OK; b += VS_IDMAP_SIZE) {
+		cleanup_close int fd = -1;
+		char file[16];
+
+		snprintf(file, sizeof(file), "%" PRIu64, b);
+		/* The O_EXCL create is the claim: atomic against every other vsd
+		 * instance sharing the registry. */
+		fd = openat(dfd, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return vs_error_set(err, errno, "claim id range %s in %s", file, registry);
+		if (vs_write_all(fd, owner, strlen(owner)) < 0 || fsync(fd) < 0) {
+			int e = errno;
+			unlinkat(dfd, file, 0);
+			return vs_error_set(err, e, "write id-range claim %s/%s", registry, file);
+		}
+		fsync(dfd);
+		*base = (uint32_t)b;
+		return 0;
+	}
+	return vs_error_kind(err, VS_EK_CONFLICT, "no free id range left in %s", registry);
+}
+
+int vsd_idmap_owner(int regfd, const char *file, char **root, char **name, struct vs_error *err)
+{
+	cleanup_free char *text = NULL;
+	size_t len;
+	char *sp;
+
+	if (vs_read_file_at(regfd, file, CLAIM_MAX, &text, &len, err) < 0)
+		return -1;
+	if (len < 4 || text[len - 1] != '\n' || strlen(text) != len)
+		return vs_error_kind(err, VS_EK_INVALID, "id-range claim %s: malformed", file);
+	text[len - 1] = '\0';
+	/* Roots may contain spaces, names never do: split at the last one. */
+	sp = strrchr(text, ' ');
+	if (sp == NULL || sp == text || text[0] != '/' ||
+	    vs_validate_name(sp + 1, "name", NULL) < 0)
+		return vs_error_kind(err, VS_EK_INVALID, "id-range claim %s: malformed", file);
+	*sp = '\0';
+	*root = xstrdup(text);
+	*name = xstrdup(sp + 1);
+	return 0;
+}
+
+int vsd_idmap_release(const char *registry, uint32_t base, const char *root, const char *name,
+		      struct vs_error *err)
+{
+	cleanup_close int dfd = open_registry(registry, err);
+	cleanup_free char *oroot = NULL;
+	cleanup_free char *oname = NULL;
+	struct vs_error e = {0};
+	char file[16];
+
+	if (dfd < 0)
+		return -1;
+	snprintf(file, sizeof(file), "%" PRIu32, base);
+	if (vsd_idmap_owner(dfd, file, &oroot, &oname, &e) < 0) {
+		if (e.errnum == ENOENT)
+			return 0;
+		if (err != NULL)
+			*err = e;
+		return -1;
+	}
+	if (strcmp(oroot, root) != 0 || strcmp(oname, name) != 0)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "id range %s belongs to '%s' of %s, not '%s' of %s", file,
+				     oname, oroot, name, root);
+	if (unlinkat(dfd, file, 0) < 0 && errno != ENOENT)
+		return vs_error_set(err, errno, "release id range %s/%s", registry, file);
+	fsync(dfd);
+	return 0;
+}
+
+/* A registry file name: the decimal first id of a range. */
+static bool parse_base(const char *s, uint32_t *base)
+{
+	uint64_t v = 0;
+
+	if (s[0] < '1' || s[0] > '9' || strlen(s) > 10)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v > UINT32_MAX)
+		return false;
+	*base = (uint32_t)v;
+	return true;
+}
+
+int vsd_idmap_gc(const char *registry, const char *root, vsd_idmap_keep_fn keep, void *ud,
+		 unsigned *released, struct vs_error *err)
+{
+	cleanup_close int dfd = open_registry(registry, err);
+	cleanup_dir DIR *d = NULL;
+	struct dirent *e;
+
+	*released = 0;
+	if (dfd < 0)
+		return -1;
+	d = open_dir_at(dfd, err);
+	if (d == NULL)
+		return vs_error_prefix(err, "list %s", registry);
+	while ((e = readdir(d)) != NULL) {
+		cleanup_free char *oroot = NULL;
+		cleanup_free char *oname = NULL;
+		uint32_t base;
+
+		/* Unreadable or half-written claims may be another instance's
+		 * claim in progress: leave them. */
+		if (!parse_base(e->d_name, &base) ||
+		    vsd_idmap_owner(dfd, e->d_name, &oroot, &oname, NULL) < 0)
+			continue;
+		if (strcmp(oroot, root) != 0 || keep(ud, oname, base))
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) < 0 && errno != ENOENT)
+			return vs_error_set(err, errno, "release id range %s/%s", registry,
+					    e->d_name);
+		(*released)++;
+	}
+	fsync(dfd);
+	return 0;
+}
+
+uint32_t vsd_fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+char *vsd_cgroup_parent_for(const char *root_realpath)
+{
+	if (strcmp(root_realpath, VSD_DEFAULT_ROOT) == 0)
+		return xstrdup(VSD_DEFAULT_CG_PARENT);
+	return xasprintf("vsd-%08x", vsd_fnv1a(root_realpath));
+}

@@ -1,0 +1,329 @@
+/* The daemon: arguments, the instance's directories and locks, startup
+ * recovery, the listening socket, and the wait for SIGTERM/SIGINT.
+ * Containers keep running when vsd stops: shutdown only stops serving. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cgroups/vs_cgroups.h"
+#include "daemon/daemon.h"
+#include "lib/vs_io.h"
+#include "lib/vs_util.h"
+#include "lib/vs_validate.h"
+
+struct opts {
+	const char *root;
+	const char *run_dir;
+	const char *socket;
+	const char *cgroup_parent;
+	const char *registry;
+	bool debug;
+};
+
+static const char usage_text[] =
+    "Usage: vsd [OPTION]...\n"
+    "The vsd container daemon: serves the REST API on a unix socket.\n"
+    "\n"
+    "  --root DIR            state directory (default " VSD_DEFAULT_ROOT ")\n"
+    "  --run-dir DIR         run-time files (default " VSD_DEFAULT_RUN_DIR ")\n"
+    "  --socket PATH         API socket (default RUN-DIR/vsd.sock)\n"
+    "  --cgroup-parent NAME  cgroup subtree of this instance (default \"vsd\" for\n"
+    "                        the default root, else vsd-HASH of the root)\n"
+    "  --idmap-registry DIR  machine-wide id-range registry\n"
+    "                        (default " VSD_DEFAULT_REGISTRY ")\n"
+    "  --debug               log every request\n"
+    "  -h, --help            show this help\n"
+    "  --version             show the version\n";
+
+/* 0: run; 1: done (help, version); 2: usage error (reported). */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+	    {"root", required_argument, NULL, 'r'},
+	    {"run-dir", required_argument, NULL, 'R'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"cgroup-parent", required_argument, NULL, 'c'},
+	    {"idmap-registry", required_argument, NULL, 'i'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct vs_error err = {0};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		const char *arg = argv[optind - 1];
+		switch (c) {
+		case 'r':
+			o->root = optarg;
+			break;
+		case 'R':
+			o->run_dir = optarg;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'c':
+			o->cgroup_parent = optarg;
+			break;
+		case 'i':
+			o->registry = optarg;
+			break;
+		case 'd':
+			o->debug = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		case 'V':
+			printf("vsd %s\n", VSD_VERSION);
+			return 1;
+		case ':':
+			fprintf(stderr, "vsd: option '%s' needs an argument (see vsd --help)\n",
+				arg);
+			return 2;
+		default:
+			fprintf(stderr, "vsd: unknown option '%s' (see vsd --help)\n", arg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vsd: unexpected argument '%s' (see vsd --help)\n", argv[optind]);
+		return 2;
+	}
+	if (o->root[0] == '\0' || o->run_dir[0] == '\0' || o->registry[0] == '\0' ||
+	    (o->socket != NULL && o->socket[0] == '\0')) {
+		fprintf(stderr, "vsd: paths must not be empty (see vsd --help)\n");
+		return 2;
+	}
+	if (o->cgroup_parent != NULL &&
+	    vs_validate_name(o->cgroup_parent, "--cgroup-parent", &err) < 0) {
+		fprintf(stderr, "vsd: %s\n", err.msg);
+		return 2;
+	}
+	return 0;
+}
+
+/* Create dir (0700 when new) and open it. */
+static int open_subdir(int parent, const char *parent_path, const char *name, struct vs_error *err)
+{
+	int fd;
+
+	if (mkdirat(parent, name, 0700) < 0 && errno != EEXIST)
+		return vs_error_set(err, errno, "create %s/%s", parent_path, name);
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return vs_error_set(err, errno, "open %s/%s", parent_path, name);
+	return fd;
+}
+
+/* An exclusive flock held for the life of the process (never closed). */
+static int take_lock(const char *dir, const char *file, const char *what, struct vs_error *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, file);
+	cleanup_close int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return vs_error_set(err, errno, "open %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return vs_error_set(err, 0,
+					    "another vsd is already running with %s %s (%s is "
+					    "locked)",
+					    what, dir, path);
+		return vs_error_set(err, errno, "lock %s", path);
+	}
+	return steal_fd(&fd);
+}
+
+static int setup_dirs(struct vsd *d, const struct opts *o, struct vs_error *err)
+{
+	cleanup_close int root_fd = -1;
+	char real[PATH_MAX];
+
+	if (vs_mkdir_p(o->run_dir, 0700, err) < 0 || vs_mkdir_p(o->root, 0700, err) < 0 ||
+	    vs_mkdir_p(o->registry, 0700, err) < 0)
+		return -1;
+	if (take_lock(o->run_dir, "vsd.lock", "run dir", err) < 0)
+		return -1;
+	if (realpath(o->root, real) == NULL)
+		return vs_error_set(err, errno, "resolve %s", o->root);
+	if (strchr(real, '\n') != NULL)
+		return vs_error_set(err, 0, "--root: a path with a newline is not supported");
+	d->root = xstrdup(real);
+	if (take_lock(d->root, ".lock", "root", err) < 0)
+		return -1;
+	root_fd = open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return vs_error_set(err, errno, "open %s", d->root);
+	d->templates_fd = open_subdir(root_fd, d->root, "templates", err);
+	if (d->templates_fd < 0)
+		return -1;
+	d->containers_fd = open_subdir(root_fd, d->root, "containers", err);
+	if (d->containers_fd < 0)
+		return -1;
+	if (realpath(o->registry, real) == NULL)
+		return vs_error_set(err, errno, "resolve %s", o->registry);
+	d->idmap_registry = xstrdup(real);
+	d->run_dir = xstrdup(o->run_dir);
+	return 0;
+}
+
+/* The API socket, mode 0600 from the moment it exists. */
+static int make_socket(const char *path, struct vs_error *err)
+{
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	mode_t old;
+	int r;
+
+	if (fd < 0)
+		return vs_error_set(err, errno, "socket");
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return vs_error_set(err, 0, "socket path %s is longer than %zu bytes", path,
+				    sizeof(sa.sun_path) - 1);
+	strcpy(sa.sun_path, path);
+	/* We hold the run-dir lock, so a socket left here is stale. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return vs_error_set(err, 0, "%s exists and is not a socket", path);
+		if (unlink(path) < 0)
+			return vs_error_set(err, errno, "remove stale socket %s", path);
+	}
+	/* umask is process-wide, which is fine here: no thread exists yet.
+	 * It keeps the socket from being connectable before the chmod. */
+	old = umask(0077);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		return vs_error_set(err, errno, "bind %s", path);
+	if (chmod(path, 0600) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+		unlink(path);
+		return vs_error_set(err, e, "listen on %s", path);
+	}
+	return steal_fd(&fd);
+}
+
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char c = (unsigned char)sig;
+
+	if (write(signal_pipe[1], &c, 1) < 0) {
+		/* Full pipe: a signal is pending already. */
+	}
+	errno = saved;
+}
+
+static int setup_signals(struct vs_error *err)
+{
+	struct sigaction sa = {0};
+
+	/* Dead clients must not kill the daemon. (Children of vsd must reset
+	 * SIGPIPE to default before exec: an ignored signal is inherited.) */
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return vs_error_set(err, errno, "pipe");
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return vs_error_set(err, errno, "sigaction");
+	return 0;
+}
+
+static int wait_for_signal(void)
+{
+	unsigned char c = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = signal_pipe[0], .events = POLLIN};
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return 0;
+		if (read(signal_pipe[0], &c, 1) == 1)
+			return c;
+	}
+}
+
+/* Everything up to serving. 0 or -1 with err. */
+static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, struct vs_error *err)
+{
+	int lfd;
+
+	if (setup_signals(err) < 0 || setup_dirs(d, o, err) < 0)
+		return -1;
+	d->socket_path = o->socket ? xstrdup(o->socket) : xasprintf("%s/vsd.sock", o->run_dir);
+	d->cgroup_parent =
+	    o->cgroup_parent ? xstrdup(o->cgroup_parent) : vsd_cgroup_parent_for(d->root);
+	if (vs_cg_host_detect("/sys/fs/cgroup", &d->cg, err) < 0)
+		return vs_error_prefix(err, "detect cgroups");
+	d->inst.self_exe_fd = vs_rt_self_exe(err);
+	if (d->inst.self_exe_fd < 0)
+		return vs_error_prefix(err, "copy the vsd binary");
+	d->inst.root = d->root;
+	d->inst.run_dir = d->run_dir;
+	d->inst.cgroup_parent = d->cgroup_parent;
+	d->inst.cg = d->cg;
+	if (vsd_recover(d, err) < 0)
+		return vs_error_prefix(err, "recovery");
+	lfd = make_socket(d->socket_path, err);
+	if (lfd < 0)
+		return -1;
+	if (vsd_server_start(d, lfd, srv, err) < 0) {
+		unlink(d->socket_path);
+		return -1;
+	}
+	return 0;
+}
+
+int vsd_main(int argc, char **argv)
+{
+	struct opts o = {
+	    .root = VSD_DEFAULT_ROOT,
+	    .run_dir = VSD_DEFAULT_RUN_DIR,
+	    .registry = VSD_DEFAULT_REGISTRY,
+	};
+	struct vsd d = {.containers_fd = -1, .templates_fd = -1, .inst.self_exe_fd = -1};
+	struct vsd_server *srv = NULL;
+	struct vs_error err = {0};
+	int r, sig;
+
+	r = parse_args(argc, argv, &o);
+	if (r != 0)
+		return r == 1 ? 0 : 2;
+	vsd_log_set_debug(o.debug);
+	pthread_mutex_init(&d.mutate, NULL);
+	pthread_mutex_init(&d.streams_lock, NULL);
+	d.names = vsd_names_new();
+	d.ops = vsd_ops_new();
+	if (start(&d, &o, &srv, &err) < 0) {
+		vsd_log("%s", err.msg);
+		return 1;
+	}
+	vsd_log("vsd %s serving %s (root %s, cgroup parent %s, cgroups %s)", VSD_VERSION,
+		d.socket_path, d.root, d.cgroup_parent, vs_cg_host_describe(d.cg));
+	sig = wait_for_signal();
+	vsd_log("%s: shutting down, containers keep running", strsignal(sig));
+	vsd_server_stop(srv);
+	unlink(d.socket_path);
+	/* Operation workers may still run (a template build is abandoned and
+	 * cleaned up by the next start), so the rest is left to exit(). */
+	return 0;
+}

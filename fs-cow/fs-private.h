@@ -1,0 +1,111 @@
+/* fs-private: helpers shared by the files of fs-cow/ (not a public API).
+ *
+ * Conventions as everywhere in vsd: 0 on success, -1 with *err filled. */
+#ifndef VS_FS_PRIVATE_H
+#define VS_FS_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs-cow/vs_fs.h"
+#include "lib/vs_error.h"
+
+struct archive;
+
+/* A template being made: R/templates/.NAME.building/{rootfs/,template.json}. */
+struct vs_fs_stage {
+	int tdirfd;	  /* R/templates */
+	int stagefd;	  /* R/templates/.NAME.building */
+	int rootfsfd;	  /* R/templates/.NAME.building/rootfs */
+	char *name;	  /* NAME */
+	char *stage_name; /* ".NAME.building" */
+};
+
+/* Open R/templates (creating it, mode 0700, when `create`). Returns the fd
+ * or -1; a missing directory without `create` is errno ENOENT in err. */
+int vs_fs_templates_open(const char *root, bool create, struct vs_error *err);
+
+/* Validate NAME, refuse an existing template (VS_EK_CONFLICT) and create the
+ * staging directory with an empty rootfs/ (0755). On failure nothing is
+ * created and *st needs no cleanup. 0 or -1. */
+int vs_fs_stage_begin(const char *root, const char *name, struct vs_fs_stage *st,
+		      struct vs_error *err);
+
+/* Finish: detect the init system (a tree without /sbin/init is refused,
+ * VS_EK_INVALID), measure the size, write template.json, flush the
+ * filesystem and rename the staging directory to NAME. 0 or -1; on failure
+ * the caller still owns the staging directory (call vs_fs_stage_abort). */
+int vs_fs_stage_commit(struct vs_fs_stage *st, const char *source, struct vs_error *err);
+
+/* Remove the staging directory (detaching any mount a killed debootstrap
+ * left inside it) and release *st. Safe on a zeroed or committed stage. */
+void vs_fs_stage_abort(struct vs_fs_stage *st);
+
+/* Release *st without touching the disk (after a successful commit). */
+void vs_fs_stage_release(struct vs_fs_stage *st);
+
+/* Resolve /sbin/init inside rootfd (every step confined with
+ * RESOLVE_IN_ROOT) and fill init_system, init and stop_signal. A missing,
+ * dangling or non-regular /sbin/init is VS_EK_INVALID. 0 or -1. */
+int vs_fs_detect_init(int rootfd, struct vs_template_info *info, struct vs_error *err);
+
+/* Apparent size of the tree under dirfd (regular files and symlinks by
+ * st_size, hard links counted once, directories by st_size). 0 or -1. */
+int vs_fs_tree_size(int dirfd, int64_t *bytes, struct vs_error *err);
+
+/* Detach (MNT_DETACH) every mount at or below the directory open as dirfd,
+ * deepest first, in the caller's mount namespace. Only for directories
+ * vsd owns (staging leftovers). 0 or -1. */
+int vs_fs_unmount_under(int dirfd, struct vs_error *err);
+
+/* Called once per output line (without the newline) of a spawned program. */
+typedef int (*vs_fs_line_fn)(void *ud, const char *line, struct vs_error *err);
+
+/* Run argv[0] (an absolute path) with exactly argv and envp, stdin from
+ * /dev/null, stdout and stderr into one pipe read line by line into
+ * on_line (NULL: discard). Fails (-1) when the program cannot be started,
+ * on_line fails (the program is then killed), or it does not exit with
+ * status 0; the message then quotes its last output line. */
+int vs_fs_run(char *const argv[], char *const envp[], vs_fs_line_fn on_line, void *ud,
+	      struct vs_error *err);
+
+/* Builders: fill the empty staging rootfs. 0 or -1. */
+int vs_fs_build_busybox(int rootfd, vs_fs_progress_fn progress, void *ud, struct vs_error *err);
+int vs_fs_build_debian(const struct vs_fs_stage *st, const char *suite, const char *mirror,
+		       vs_fs_progress_fn progress, void *ud, struct vs_error *err);
+
+/* Check a Debian suite name ([a-z]+, at most 32) and the mirror URL taken
+ * from $VSD_DEBIAN_MIRROR (or the default) before anything is created.
+ * *mirror points into the environment or a constant. 0 or -1 (invalid). */
+int vs_fs_debian_check(const char *suite, const char **mirror, struct vs_error *err);
+
+/* Extract an opened libarchive reader into the empty directory rootfd,
+ * refusing everything vs_fs_template_import documents. The caller removes
+ * the tree on failure. 0 or -1 (VS_EK_INVALID for bad archive content). */
+int vs_fs_extract(struct archive *a, int rootfd, vs_fs_progress_fn progress, void *ud,
+		  struct vs_error *err);
+
+/* Normalise an archive member path: leading "./" and "." / empty
+ * components dropped. Returns a fresh string ("" is the root itself), or
+ * NULL when the path is absolute or has a ".." component. */
+char *vs_fs_normalise_path(const char *raw);
+
+/* Walk the tree dirfd/name depth first without following symlinks and
+ * without crossing mounts (EBUSY naming the path). `file` gets every
+ * non-directory, `dir` every directory after its contents; both get the
+ * directory fd holding the entry, its name and a display path. Only one
+ * directory fd is held at a time, so depth is bounded by memory, not by
+ * the fd limit. 0, 1 when name does not exist, or -1. */
+struct vs_fs_walk_ops {
+	int (*file)(int dirfd, const char *name, const char *path, void *ud, struct vs_error *err);
+	int (*dir)(int dirfd, const char *name, const char *path, void *ud, struct vs_error *err);
+};
+int vs_fs_walk(int dirfd, const char *name, const struct vs_fs_walk_ops *ops, void *ud,
+	       struct vs_error *err);
+
+/* Copy s into a message-safe form (control bytes and non-ASCII as '?',
+ * at most 200 bytes) for error messages naming attacker-chosen paths. */
+void vs_fs_printable(const char *s, char *buf, size_t len);
+
+#endif

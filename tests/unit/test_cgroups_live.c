@@ -1,0 +1,795 @@
+/* cgroups on the real kernel: create, limits, attach, stats, freeze, kill,
+ * destroy, delegation, undo of a failed create, the pids limit at work.
+ * Root only, and only on hybrid or unified hosts; skipped otherwise.
+ *
+ * Everything happens below the parents "vsd-unittest-<pid>" and
+ * "vsd-unittest-<pid>-u" of each hierarchy; the group teardown kills what
+ * is left in them and removes them even when a test failed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroups/vs_cgroups.h"
+#include "lib/vs_util.h"
+
+#define MAX_CHILDREN 16
+
+struct live {
+	struct vs_cg_host *host;
+	char parent[64];
+	char parent_u[64]; /* made and removed by the failing create */
+	pid_t children[MAX_CHILDREN];
+	bool skip;
+};
+
+static struct live L;
+
+/* Every container cgroup name a test uses, for the teardown. */
+static const char *const names[] = {"apply", "memsw", "weight", "run",
+				    "tree",  "deleg", "pids",   "fd",
+				    "never-created", "cgroup.threads", "legacy"};
+
+static bool hybrid(void)
+{
+	return vs_cg_host_mode(L.host) == VS_CG_HYBRID;
+}
+
+static struct vs_cg *open_cg(const char *parent, const char *name)
+{
+	struct vs_cg *cg = vs_cg_open(L.host, parent, name);
+
+	assert_non_null(cg);
+	return cg;
+}
+
+static struct vs_cg *create_cg(const char *name, uid_t uid, gid_t gid)
+{
+	struct vs_cg *cg = open_cg(L.parent, name);
+	struct vs_error err = {0};
+
+	if (vs_cg_create(cg, uid, gid, &err) < 0) {
+		vs_cg_free(cg);
+		fail_msg("create %s: %s", name, err.msg);
+	}
+	return cg;
+}
+
+/* Contents of dir/file without the trailing newline (static buffer). */
+static const char *readf(const char *dir, const char *file)
+{
+	static char buf[4096];
+	char path[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		fail_msg("read %s: %s", path, strerror(errno));
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+	return buf;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static pid_t spawn_child(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn(arg));
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		if (L.children[i] == 0) {
+			L.children[i] = pid;
+			return pid;
+		}
+	}
+	kill(pid, SIGKILL);
+	fail_msg("too many children");
+	return -1;
+}
+
+static int reap(pid_t pid)
+{
+	int status = -1;
+
+	waitpid(pid, &status, 0);
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (L.children[i] == pid)
+			L.children[i] = 0;
+	return status;
+}
+
+static int do_pause(void *arg)
+{
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* Stop until the parent has attached us, then charge 4 MiB to the new
+ * cgroup (v1 does not move earlier charges along), say so, and wait. */
+static int do_touch(void *arg)
+{
+	int fd = *(int *)arg;
+	char *p;
+
+	raise(SIGSTOP);
+	p = malloc(4 << 20);
+	if (p == NULL)
+		return 1;
+	memset(p, 1, 4 << 20);
+	if (write(fd, "x", 1) != 1)
+		return 1;
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* Our own line for a hierarchy in /proc/<pid>/cgroup contains needle. */
+static bool proc_cgroup_has(pid_t pid, const char *prefix, const char *needle)
+{
+	char path[64], line[512];
+	FILE *f;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, prefix) != NULL && strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+static void test_create_apply(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	struct vs_limits lim = {.memory = 64 << 20, .cpus_milli = 500, .pids = 10};
+	const char *mem, *cpu, *pids, *uni;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("apply", (uid_t)-1, (gid_t)-1);
+	/* Idempotent. */
+	assert_int_equal(vs_cg_create(cg, (uid_t)-1, (gid_t)-1, &err), 0);
+	uni = vs_cg_path(cg, "unified");
+	assert_non_null(uni);
+	assert_true(exists(uni));
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	mem = vs_cg_path(cg, "memory");
+	cpu = vs_cg_path(cg, "cpu");
+	pids = vs_cg_path(cg, "pids");
+	assert_non_null(mem);
+	assert_non_null(pids);
+	assert_string_equal(readf(pids, "pids.max"), "10");
+	if (hybrid()) {
+		const char *cpuset = vs_cg_path(cg, "cpuset");
+		char root_cpus[256];
+
+		snprintf(root_cpus, sizeof(root_cpus), "%s", readf("/sys/fs/cgroup/cpuset", "cpuset.cpus"));
+		assert_string_equal(readf(cpuset, "cpuset.cpus"), root_cpus);
+		assert_string_equal(readf(mem, "memory.limit_in_bytes"), "67108864");
+		assert_string_equal(readf(cpu, "cpu.cfs_period_us"), "100000");
+		assert_string_equal(readf(cpu, "cpu.cfs_quota_us"), "50000");
+		assert_string_equal(readf(cpu, "cpu.shares"), "1024");
+		assert_true(exists(vs_cg_path(cg, "systemd")));
+	} else {
+		assert_string_equal(readf(mem, "memory.max"), "67108864");
+		assert_string_equal(readf(cpu, "cpu.max"), "50000 100000");
+		assert_string_equal(readf(cpu, "cpu.weight"), "100");
+	}
+	/* Back to the defaults. */
+	memset(&lim, 0, sizeof(lim));
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_string_equal(readf(pids, "pids.max"), "max");
+	if (hybrid()) {
+		assert_string_equal(readf(mem, "memory.limit_in_bytes"), "9223372036854771712");
+		assert_string_equal(readf(cpu, "cpu.cfs_quota_us"), "-1");
+	} else {
+		assert_string_equal(readf(mem, "memory.max"), "max");
+		assert_string_equal(readf(cpu, "cpu.max"), "max 100000");
+	}
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	assert_false(exists(uni));
+	assert_false(exists(mem));
+	vs_cg_free(cg);
+}
+
+/* v1: memory and memory+swap limits must be written in the order that
+ * keeps memory <= memsw at every step, when lowering and when raising. */
+static void test_memsw_order(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	struct vs_limits lim = {.memory = 64 << 20, .memory_swap = 32 << 20};
+	const char *mem;
+
+	if (L.skip || !hybrid())
+		skip();
+	cg = create_cg("memsw", (uid_t)-1, (gid_t)-1);
+	mem = vs_cg_path(cg, "memory");
+	/* Kernels without swap accounting have no memsw files. */
+	{
+		char f[1024];
+
+		snprintf(f, sizeof(f), "%s/memory.memsw.limit_in_bytes", mem);
+		if (!exists(f)) {
+			assert_int_equal(vs_cg_destroy(cg, &err), 0);
+			vs_cg_free(cg);
+			skip();
+		}
+	}
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_string_equal(readf(mem, "memory.memsw.limit_in_bytes"), "100663296");
+	/* Lower both: memory first. */
+	lim.memory = 32 << 20;
+	lim.memory_swap = 16 << 20;
+	if (vs_cg_apply(cg, &lim, &err) < 0)
+		fail_msg("lower: %s", err.msg);
+	assert_string_equal(readf(mem, "memory.limit_in_bytes"), "33554432");
+	assert_string_equal(readf(mem, "memory.memsw.limit_in_bytes"), "50331648");
+	/* Raise memory above the current memsw: memsw first. */
+	lim.memory = 128 << 20;
+	lim.memory_swap = 64 << 20;
+	if (vs_cg_apply(cg, &lim, &err) < 0)
+		fail_msg("raise: %s", err.msg);
+	assert_string_equal(readf(mem, "memory.limit_in_bytes"), "134217728");
+	assert_string_equal(readf(mem, "memory.memsw.limit_in_bytes"), "201326592");
+	/* Swap unlimited. */
+	lim.memory_swap = -1;
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_string_equal(readf(mem, "memory.memsw.limit_in_bytes"), "9223372036854771712");
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	vs_cg_free(cg);
+}
+
+static void test_weight_and_bad_input(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	struct vs_limits lim = {.pids = 7, .cpu_weight = 10000};
+	const char *cpu, *pids;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("weight", (uid_t)-1, (gid_t)-1);
+	cpu = vs_cg_path(cg, "cpu");
+	pids = vs_cg_path(cg, "pids");
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_string_equal(readf(cpu, hybrid() ? "cpu.shares" : "cpu.weight"),
+			    hybrid() ? "262144" : "10000");
+	lim.cpu_weight = 1;
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_string_equal(readf(cpu, hybrid() ? "cpu.shares" : "cpu.weight"),
+			    hybrid() ? "2" : "1");
+	lim.cpu_weight = 100;
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_string_equal(readf(cpu, hybrid() ? "cpu.shares" : "cpu.weight"),
+			    hybrid() ? "2597" : "100");
+	/* A bad value changes nothing, not even the valid fields. */
+	lim.pids = 20;
+	lim.cpus_milli = 5;
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), -1);
+	assert_int_equal(err.kind, VS_EK_INVALID);
+	assert_non_null(strstr(err.msg, "cpus"));
+	assert_string_equal(readf(pids, "pids.max"), "7");
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	vs_cg_free(cg);
+}
+
+/* A failed write names the file and the value. */
+static void test_error_names_file(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	struct vs_limits lim = {.memory = 64 << 20};
+
+	if (L.skip)
+		skip();
+	cg = open_cg(L.parent, "never-created");
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), -1);
+	assert_int_equal(err.errnum, ENOENT);
+	assert_non_null(strstr(err.msg, hybrid() ? "memory.limit_in_bytes" : "memory.max"));
+	assert_non_null(strstr(err.msg, "'67108864'"));
+	assert_int_equal(vs_cg_stats(cg, &(struct vs_cg_stats){0}, &err), -1);
+	assert_int_equal(err.kind, VS_EK_NOT_FOUND);
+	/* Missing cgroups are empty, and destroy is idempotent. */
+	assert_true(vs_cg_is_empty(cg));
+	assert_int_equal(vs_cg_kill_all(cg, &err), 0);
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	vs_cg_free(cg);
+}
+
+static void check_frozen(struct vs_cg *cg, bool frozen)
+{
+	const char *frz = vs_cg_path(cg, "freezer");
+
+	if (hybrid())
+		assert_string_equal(readf(frz, "freezer.state"), frozen ? "FROZEN" : "THAWED");
+	else
+		assert_non_null(strstr(readf(vs_cg_path(cg, "unified"), "cgroup.events"),
+				       frozen ? "frozen 1" : "frozen 0"));
+}
+
+static void test_attach_stats_freeze_kill(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	struct vs_limits lim = {.memory = 64 << 20, .cpus_milli = 500, .pids = 10};
+	struct vs_cg_stats st;
+	char needle[128], c;
+	int pfd[2], status;
+	pid_t pid;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("run", (uid_t)-1, (gid_t)-1);
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_true(vs_cg_is_empty(cg));
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	pid = spawn_child(do_touch, &pfd[1]);
+	close(pfd[1]);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	if (vs_cg_attach(cg, pid, &err) < 0) {
+		close(pfd[0]);
+		fail_msg("attach: %s", err.msg);
+	}
+	kill(pid, SIGCONT);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	snprintf(needle, sizeof(needle), ":/%s/run\n", L.parent);
+	assert_true(proc_cgroup_has(pid, "memory:", needle));
+	assert_true(proc_cgroup_has(pid, "0::", needle));
+	assert_false(vs_cg_is_empty(cg));
+
+	assert_int_equal(vs_cg_stats(cg, &st, &err), 0);
+	assert_true(st.memory_current >= 4 << 20);
+	assert_int_equal(st.memory_max, 64 << 20);
+	assert_int_equal(st.pids_current, 1);
+	assert_true(st.cpu_usage_usec >= 0);
+
+	if (vs_cg_freeze(cg, &err) < 0)
+		fail_msg("freeze: %s", err.msg);
+	check_frozen(cg, true);
+	assert_int_equal(vs_cg_thaw(cg, &err), 0);
+	check_frozen(cg, false);
+	/* Kill a frozen tree: frozen tasks must still die. */
+	assert_int_equal(vs_cg_freeze(cg, &err), 0);
+	if (vs_cg_kill_all(cg, &err) < 0)
+		fail_msg("kill_all: %s", err.msg);
+	assert_true(vs_cg_is_empty(cg));
+	status = reap(pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	if (vs_cg_destroy(cg, &err) < 0)
+		fail_msg("destroy: %s", err.msg);
+	assert_false(exists(vs_cg_path(cg, "memory")));
+	assert_false(exists(vs_cg_path(cg, "unified")));
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	vs_cg_free(cg);
+}
+
+/* destroy removes sub-cgroups (as a guest's init makes them) depth first,
+ * and refuses while tasks remain. */
+static void test_destroy_tree_and_busy(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	char sub[1024];
+	pid_t pid;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("tree", (uid_t)-1, (gid_t)-1);
+	snprintf(sub, sizeof(sub), "%s/a", vs_cg_path(cg, "unified"));
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(sub, sizeof(sub), "%s/a/b", vs_cg_path(cg, "unified"));
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(sub, sizeof(sub), "%s/x", vs_cg_path(cg, "pids"));
+	assert_int_equal(mkdir(sub, 0755), 0);
+	pid = spawn_child(do_pause, NULL);
+	assert_int_equal(vs_cg_attach(cg, pid, &err), 0);
+	/* Into the sub-cgroup of the pids hierarchy: kill_all must find it. */
+	{
+		FILE *f;
+
+		snprintf(sub, sizeof(sub), "%s/x/cgroup.procs", vs_cg_path(cg, "pids"));
+		f = fopen(sub, "we");
+		assert_non_null(f);
+		fprintf(f, "%d\n", (int)pid);
+		assert_int_equal(fclose(f), 0);
+	}
+	assert_int_equal(vs_cg_destroy(cg, &err), -1);
+	assert_int_equal(err.kind, VS_EK_CONFLICT);
+	assert_int_equal(err.errnum, EBUSY);
+	assert_int_equal(vs_cg_kill_all(cg, &err), 0);
+	reap(pid);
+	if (vs_cg_destroy(cg, &err) < 0)
+		fail_msg("destroy: %s", err.msg);
+	assert_false(exists(vs_cg_path(cg, "unified")));
+	assert_false(exists(vs_cg_path(cg, "pids")));
+	vs_cg_free(cg);
+}
+
+static void assert_owner(const char *dir, const char *file, uid_t uid, gid_t gid)
+{
+	char path[1024];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, file ? "/" : "", file ? file : "");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, uid);
+	assert_int_equal(st.st_gid, gid);
+}
+
+static void test_delegation(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	const uid_t uid = 1000000;
+	const gid_t gid = 1000001;
+	const char *mem, *uni;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("deleg", uid, gid);
+	mem = vs_cg_path(cg, "memory");
+	uni = vs_cg_path(cg, "unified");
+	assert_owner(uni, NULL, uid, gid);
+	assert_owner(uni, "cgroup.procs", uid, gid);
+	assert_owner(uni, "cgroup.subtree_control", uid, gid);
+	assert_owner(uni, "cgroup.threads", uid, gid);
+	/* Limits stay the host's. */
+	assert_owner(uni, "cgroup.max.depth", 0, 0);
+	if (hybrid()) {
+		assert_owner(mem, NULL, uid, gid);
+		assert_owner(mem, "tasks", uid, gid);
+		assert_owner(mem, "cgroup.procs", uid, gid);
+		assert_owner(mem, "memory.limit_in_bytes", 0, 0);
+		assert_owner(vs_cg_path(cg, "systemd"), NULL, uid, gid);
+	}
+	/* The parent is not delegated. */
+	{
+		char parent[1024];
+
+		snprintf(parent, sizeof(parent), "%s", uni);
+		assert_owner(dirname(parent), NULL, 0, 0);
+	}
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	vs_cg_free(cg);
+}
+
+/* On the hybrid layout "cgroup.threads" is a free name in every v1
+ * hierarchy but a file in cgroup2, so the create fails in the last
+ * hierarchy: everything made before, parent included, must go again. */
+static void test_create_undo(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	char parent[1024];
+
+	if (L.skip || !hybrid())
+		skip();
+	cg = open_cg(L.parent_u, "cgroup.threads");
+	snprintf(parent, sizeof(parent), "/sys/fs/cgroup/memory/%s", L.parent_u);
+	assert_false(exists(parent));
+	assert_int_equal(vs_cg_create(cg, (uid_t)-1, (gid_t)-1, &err), -1);
+	assert_non_null(strstr(err.msg, "not a cgroup"));
+	assert_false(exists(vs_cg_path(cg, "memory")));
+	assert_false(exists(parent));
+	snprintf(parent, sizeof(parent), "/sys/fs/cgroup/unified/%s", L.parent_u);
+	assert_false(exists(parent));
+	vs_cg_free(cg);
+}
+
+struct fork_test {
+	int tries;
+};
+
+/* Try to fork n children; report how many forks worked in the exit code.
+ * The children are killed and reaped before exiting. */
+static int fork_many(void *arg)
+{
+	const struct fork_test *ft = arg;
+	pid_t kids[16];
+	int ok = 0;
+
+	/* Wait until the parent has moved us into the cgroup. */
+	raise(SIGSTOP);
+	for (int i = 0; i < ft->tries; i++) {
+		pid_t p = fork();
+
+		if (p == 0) {
+			for (;;)
+				pause();
+		}
+		if (p > 0)
+			kids[ok++] = p;
+	}
+	for (int i = 0; i < ok; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	return ok;
+}
+
+static void test_pids_enforced(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	struct vs_limits lim = {.pids = 3};
+	struct fork_test ft = {.tries = 5};
+	pid_t pid;
+	int status;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("pids", (uid_t)-1, (gid_t)-1);
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	pid = spawn_child(fork_many, &ft);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+	assert_int_equal(vs_cg_attach(cg, pid, &err), 0);
+	kill(pid, SIGCONT);
+	status = reap(pid);
+	assert_true(WIFEXITED(status));
+	/* The forking task counts itself: 2 of 5 forks fit under 3. */
+	assert_int_equal(WEXITSTATUS(status), 2);
+	assert_int_equal(vs_cg_kill_all(cg, &err), 0);
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	vs_cg_free(cg);
+}
+
+static void test_unified_fd(void **state)
+{
+	struct vs_cg *cg;
+	int fd;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("fd", (uid_t)-1, (gid_t)-1);
+	fd = vs_cg_unified_fd(cg);
+	if (vs_cg_host_mode(L.host) == VS_CG_UNIFIED) {
+		assert_true(fd >= 0);
+		assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		close(fd);
+	} else {
+		assert_int_equal(fd, -1);
+	}
+	assert_int_equal(vs_cg_destroy(cg, NULL), 0);
+	vs_cg_free(cg);
+}
+
+/* The host without its cgroup2 hierarchy, as a legacy host sees it: kill
+ * and emptiness then go through listing cgroup.procs (sub-cgroups too),
+ * freezing through the v1 freezer. */
+static struct vs_cg_host *legacy_view(void)
+{
+	struct vs_cg_host *h = NULL;
+	struct vs_error err = {0};
+	char *text = xcalloc(1, 1 << 20), line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, " - cgroup2 ") == NULL && strlen(text) + strlen(line) < (1 << 20))
+			strcat(text, line);
+	fclose(f);
+	if (vs_cg_host_parse("/sys/fs/cgroup", text, &h, &err) < 0) {
+		free(text);
+		fail_msg("parse: %s", err.msg);
+	}
+	free(text);
+	return h;
+}
+
+static void test_legacy_kill(void **state)
+{
+	struct vs_cg_host *h;
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	char sub[1024];
+	pid_t pid;
+	int status;
+	FILE *f;
+
+	if (L.skip || !hybrid())
+		skip();
+	h = legacy_view();
+	assert_int_equal(vs_cg_host_mode(h), VS_CG_LEGACY);
+	cg = vs_cg_open(h, L.parent, "legacy");
+	if (vs_cg_create(cg, (uid_t)-1, (gid_t)-1, &err) < 0) {
+		vs_cg_free(cg);
+		vs_cg_host_free(h);
+		fail_msg("create: %s", err.msg);
+	}
+	assert_null(vs_cg_path(cg, "unified"));
+	pid = spawn_child(do_pause, NULL);
+	assert_int_equal(vs_cg_attach(cg, pid, &err), 0);
+	snprintf(sub, sizeof(sub), "%s/x", vs_cg_path(cg, "pids"));
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(sub, sizeof(sub), "%s/x/cgroup.procs", vs_cg_path(cg, "pids"));
+	f = fopen(sub, "we");
+	assert_non_null(f);
+	fprintf(f, "%d\n", (int)pid);
+	assert_int_equal(fclose(f), 0);
+	assert_false(vs_cg_is_empty(cg));
+	assert_int_equal(vs_cg_freeze(cg, &err), 0);
+	check_frozen(cg, true);
+	if (vs_cg_kill_all(cg, &err) < 0)
+		fail_msg("kill_all: %s", err.msg);
+	assert_true(vs_cg_is_empty(cg));
+	status = reap(pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	assert_false(exists(vs_cg_path(cg, "pids")));
+	vs_cg_free(cg);
+	vs_cg_host_free(h);
+}
+
+static void test_detect(void **state)
+{
+	if (L.skip)
+		skip();
+	assert_non_null(vs_cg_host_describe(L.host));
+	if (hybrid()) {
+		assert_non_null(strstr(vs_cg_host_describe(L.host), "memory"));
+		assert_int_equal(vs_cg_guest_layout(L.host), VS_CG_GUEST_UNIFIED);
+	}
+}
+
+static void rmdir_parent_of(const char *parent, const char *hierarchy)
+{
+	struct vs_cg *cg = vs_cg_open(L.host, parent, "x");
+	const char *p = vs_cg_path(cg, hierarchy);
+	char path[1024];
+
+	if (p != NULL) {
+		snprintf(path, sizeof(path), "%s", p);
+		rmdir(dirname(path));
+	}
+	vs_cg_free(cg);
+}
+
+/* Kill and remove whatever a failed test left below parent. Only pids
+ * found in our own test cgroups are signalled. */
+static void remove_parent(const char *parent)
+{
+	const char *const *v1 = vs_cg_v1_controllers(L.host);
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(names); i++) {
+		struct vs_cg *cg = vs_cg_open(L.host, parent, names[i]);
+
+		(void)vs_cg_kill_all(cg, NULL);
+		(void)vs_cg_destroy(cg, NULL);
+		vs_cg_free(cg);
+	}
+	for (size_t i = 0; v1[i] != NULL; i++) {
+		char h[256], *comma;
+
+		/* "cpu,cpuacct" names its hierarchy by either controller. */
+		snprintf(h, sizeof(h), "%s", v1[i]);
+		if ((comma = strchr(h, ',')) != NULL)
+			*comma = '\0';
+		rmdir_parent_of(parent, h);
+	}
+	rmdir_parent_of(parent, "unified");
+}
+
+static int setup(void **state)
+{
+	struct vs_error err = {0};
+
+	snprintf(L.parent, sizeof(L.parent), "vsd-unittest-%d", (int)getpid());
+	snprintf(L.parent_u, sizeof(L.parent_u), "vsd-unittest-%d-u", (int)getpid());
+	if (geteuid() != 0) {
+		L.skip = true;
+		return 0;
+	}
+	if (vs_cg_host_detect("/sys/fs/cgroup", &L.host, &err) < 0) {
+		fprintf(stderr, "cgroup detection: %s\n", err.msg);
+		return -1;
+	}
+	L.skip = vs_cg_host_mode(L.host) == VS_CG_LEGACY;
+	return 0;
+}
+
+/* Thaw by hand, not through the code under test: a child frozen with a
+ * SIGKILL pending would make waitpid() below hang for ever. */
+static void thaw_all(const char *parent)
+{
+	static const char *const knobs[][2] = {{"freezer", "freezer.state"},
+					       {"unified", "cgroup.freeze"}};
+	char path[1024];
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(names); i++) {
+		struct vs_cg *cg = vs_cg_open(L.host, parent, names[i]);
+
+		for (size_t k = 0; k < VS_ARRAY_SIZE(knobs); k++) {
+			const char *dir = vs_cg_path(cg, knobs[k][0]);
+			int fd;
+
+			if (dir == NULL)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, knobs[k][1]);
+			fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				const char *v = k == 0 ? "THAWED" : "0";
+				if (write(fd, v, strlen(v)) < 0)
+					fprintf(stderr, "thaw %s: %s\n", path, strerror(errno));
+				close(fd);
+			}
+		}
+		vs_cg_free(cg);
+	}
+}
+
+static int teardown(void **state)
+{
+	if (L.host != NULL) {
+		thaw_all(L.parent);
+		thaw_all(L.parent_u);
+	}
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		if (L.children[i] > 0) {
+			kill(L.children[i], SIGKILL);
+			waitpid(L.children[i], NULL, 0);
+		}
+	}
+	if (L.host != NULL) {
+		remove_parent(L.parent);
+		remove_parent(L.parent_u);
+	}
+	vs_cg_host_free(L.host);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_detect),
+		cmocka_unit_test(test_create_apply),
+		cmocka_unit_test(test_memsw_order),
+		cmocka_unit_test(test_weight_and_bad_input),
+		cmocka_unit_test(test_error_names_file),
+		cmocka_unit_test(test_attach_stats_freeze_kill),
+		cmocka_unit_test(test_destroy_tree_and_busy),
+		cmocka_unit_test(test_delegation),
+		cmocka_unit_test(test_create_undo),
+		cmocka_unit_test(test_pids_enforced),
+		cmocka_unit_test(test_unified_fd),
+		cmocka_unit_test(test_legacy_kill),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
