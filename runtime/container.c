@@ -40,7 +40,6 @@
 #include "runtime/rt-private.h"
 
 #define MSG_GO	    "go"
-#define MSG_CONSOLE "console"
 #define MSG_ERROR   "error: "
 
 static void child_fail(int sync_fd, const struct vs_error *err)
@@ -88,7 +87,8 @@ int rt_child_main(struct rt_child_args *a)
 	struct vs_error err = {0};
 	char buf[16];
 	cleanup_free char *rootfs = xasprintf("%s/rootfs", a->paths->cdir);
-	int master = -1, slave = -1, hostroot;
+	int slave, hostroot, console;
+	struct stat cst, sst;
 	ssize_t n;
 
 	n = recv(a->sync_fd, buf, sizeof(buf), 0);
@@ -104,30 +104,29 @@ int rt_child_main(struct rt_child_args *a)
 	}
 	if (vs_net_loopback_up(&err) < 0)
 		child_fail(a->sync_fd, &err);
-	/* Open the root while still the host's uid: the daemon's directories
-	 * are 0700 root, out of reach for the container's root. */
+	/* Open the root and the console while still the host's uid: the
+	 * daemon's directories are 0700 root, out of reach for the
+	 * container's root. The console path must still be our pty. */
 	hostroot = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (hostroot < 0) {
-		vs_error_set(&err, errno, "open %s", rootfs);
+	console = open(a->console->slave_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (hostroot < 0 || console < 0 || fstat(console, &cst) < 0 ||
+	    fstat(a->console->slave, &sst) < 0 || cst.st_rdev != sst.st_rdev) {
+		vs_error_set(&err, errno ? errno : EIO, "open the container root and console");
 		child_fail(a->sync_fd, &err);
 	}
 	/* Files we create from here on (in /dev) must belong to container root. */
 	if (become_root(cfg, &err) < 0)
 		child_fail(a->sync_fd, &err);
-	if (rt_setup_rootfs(cfg, hostroot, &master, &slave, &err) < 0)
+	if (rt_setup_rootfs(cfg, hostroot, console, &err) < 0)
 		child_fail(a->sync_fd, &err);
 	close(hostroot);
-	if (vs_send_fds(a->sync_fd, MSG_CONSOLE, strlen(MSG_CONSOLE), &master, 1) < 0) {
-		vs_error_set(&err, errno, "hand the console to the monitor");
-		child_fail(a->sync_fd, &err);
-	}
-	close(master);
+	close(console);
+	slave = a->console->slave;
 	if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0 ||
 	    ioctl(0, TIOCSCTTY, 0) < 0) {
 		vs_error_set(&err, errno, "make the console init's terminal");
 		child_fail(a->sync_fd, &err);
 	}
-	close(slave);
 	if (rt_caps_apply(&err) < 0 || rt_seccomp_apply(&err) < 0)
 		child_fail(a->sync_fd, &err);
 	rt_reset_signals();
@@ -149,36 +148,25 @@ static int write_maps(pid_t pid, const struct vs_container_config *cfg, struct v
 	return vs_write_string_at(AT_FDCWD, path, map, err);
 }
 
-/* Wait for the child's verdict: the console master, then EOF (exec done)
- * or an error message. */
-static int await_exec(int sync_fd, int *console, struct vs_error *err)
+/* Wait for the child's verdict: EOF (the sync socket closed at exec) or
+ * an error message. */
+static int await_exec(int sync_fd, struct vs_error *err)
 {
 	char buf[VS_ERROR_MSG_MAX + 16];
+	struct pollfd p = {.fd = sync_fd, .events = POLLIN};
+	ssize_t n;
 
-	for (;;) {
-		int fds[1];
-		size_t nfds = 0;
-		struct pollfd p = {.fd = sync_fd, .events = POLLIN};
-		ssize_t n;
-
-		if (poll(&p, 1, 60000) == 0)
-			return vs_error_set(err, ETIMEDOUT, "container setup did not finish");
-		n = vs_recv_fds(sync_fd, buf, sizeof(buf) - 1, fds, 1, &nfds);
-		if (n < 0)
-			return vs_error_set(err, errno, "read from container setup");
-		if (n == 0)
-			return *console >= 0 ? 0 : vs_error_set(err, EIO, "container setup died");
-		buf[n] = '\0';
-		if (nfds == 1 && strcmp(buf, MSG_CONSOLE) == 0) {
-			*console = fds[0];
-			continue;
-		}
-		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
-		if (strncmp(buf, MSG_ERROR, strlen(MSG_ERROR)) == 0)
-			return vs_error_set(err, 0, "%s", buf + strlen(MSG_ERROR));
-		return vs_error_set(err, EPROTO, "unexpected message from container setup");
-	}
+	if (poll(&p, 1, 60000) == 0)
+		return vs_error_set(err, ETIMEDOUT, "container setup did not finish");
+	n = recv(sync_fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return vs_error_set(err, errno, "read from container setup");
+	if (n == 0)
+		return 0;
+	buf[n] = '\0';
+	if (strncmp(buf, MSG_ERROR, strlen(MSG_ERROR)) == 0)
+		return vs_error_set(err, 0, "%s", buf + strlen(MSG_ERROR));
+	return vs_error_set(err, EPROTO, "unexpected message from container setup");
 }
 
 static pid_t clone_init(const struct vs_container_config *cfg, struct vs_cg *cg, int *pidfd,
@@ -227,9 +215,10 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 		       struct rt_running *out, struct vs_error *err)
 {
 	struct rt_paths paths;
+	struct rt_console con = {.master = -1, .slave = -1};
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
 	int sv[2] = {-1, -1};
-	int pidfd = -1, console = -1;
+	int pidfd = -1;
 	bool in_cgroup = false;
 	pid_t pid = -1;
 
@@ -237,6 +226,8 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
 	    vs_cg_apply(cg, &cfg->limits, err) < 0)
+		goto fail;
+	if (rt_console_create(paths.rundir, cfg, &con, err) < 0)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		vs_error_set(err, errno, "socketpair");
@@ -246,8 +237,10 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	if (pid < 0)
 		goto fail;
 	if (pid == 0) {
-		struct rt_child_args a = {.cfg = cfg, .paths = &paths, .sync_fd = sv[1]};
+		struct rt_child_args a = {
+			.cfg = cfg, .paths = &paths, .sync_fd = sv[1], .console = &con};
 		close(sv[0]);
+		close(con.master);
 		_exit(rt_child_main(&a));
 	}
 	close(sv[1]);
@@ -258,13 +251,14 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 		vs_error_set(err, errno, "start container setup");
 		goto fail;
 	}
-	if (await_exec(sv[0], &console, err) < 0)
+	if (await_exec(sv[0], err) < 0)
 		goto fail;
 	close(sv[0]);
+	close(con.slave);
 	vs_cg_free(cg);
 	out->pid = pid;
 	out->pidfd = pidfd;
-	out->console = console;
+	out->console = con.master;
 	return 0;
 fail:
 	if (pidfd >= 0) {
@@ -273,12 +267,13 @@ fail:
 		waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
 		close(pidfd);
 	}
-	if (console >= 0)
-		close(console);
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
+	for (int i = 0; i < 2; i++)
+		if (sv[i] >= 0)
+			close(sv[i]);
+	if (con.master >= 0)
+		close(con.master);
+	if (con.slave >= 0)
+		close(con.slave);
 	vs_cg_free(cg);
 	rt_container_cleanup(inst, cfg, NULL);
 	return -1;
@@ -300,6 +295,7 @@ int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_cont
 		r = -1;
 	if (vs_cg_destroy(cg, r < 0 ? NULL : err) < 0)
 		r = -1;
+	rt_console_destroy(paths.rundir);
 	vs_cg_free(cg);
 	return r;
 }

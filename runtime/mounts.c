@@ -177,34 +177,7 @@ static int setup_dev_nodes(int devfd, struct vs_error *err)
 	return 0;
 }
 
-/* The console: a pty of the container's own devpts instance. The slave is
- * reached through TIOCGPTPEER, never by a path the container could swap
- * (CVE-2025-52565), and bind-mounted on /dev/console. */
-static int setup_console(int devfd, int ptsfd, int *master_out, int *slave_out,
-			 struct vs_error *err)
-{
-	cleanup_close int master = openat(ptsfd, "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	cleanup_close int slave = -1, target = -1;
-	struct winsize ws = {.ws_row = 24, .ws_col = 80};
-	int unlock = 0;
-
-	if (master < 0)
-		return vs_error_set(err, errno, "open the container's /dev/pts/ptmx");
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-		return vs_error_set(err, errno, "unlock console pty");
-	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		return vs_error_set(err, errno, "open console pty peer");
-	ioctl(master, TIOCSWINSZ, &ws);
-	target = make_target_file(devfd, "console", err);
-	if (target < 0 || bind_fd(slave, target, false, 0, "/dev/console", err) < 0)
-		return -1;
-	*master_out = steal_fd(&master);
-	*slave_out = steal_fd(&slave);
-	return 0;
-}
-
-static int setup_dev(int rootfd, int *console_master, int *console_slave, struct vs_error *err)
+static int setup_dev(int rootfd, int console_src, struct vs_error *err)
 {
 	static const char *const dev_opts[] = {"mode=755", "size=65536k", NULL};
 	static const char *const pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=0620",
@@ -233,11 +206,11 @@ static int setup_dev(int rootfd, int *console_master, int *console_slave, struct
 	    mount_new(shmfd, "tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/dev/shm",
 		      err) < 0)
 		return -1;
-	close(ptsfd);
-	ptsfd = openat(devfd, "pts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (ptsfd < 0)
-		return vs_error_set(err, errno, "open /dev/pts");
-	return setup_console(devfd, ptsfd, console_master, console_slave, err);
+	/* The console (allocated by the monitor, see console.c). */
+	cleanup_close int ctarget = make_target_file(devfd, "console", err);
+	if (ctarget < 0)
+		return -1;
+	return bind_fd(console_src, ctarget, false, 0, "/dev/console", err);
 }
 
 /* Paths of the kernel's interfaces that reveal or change the host. */
@@ -344,8 +317,8 @@ static int write_hostname(int rootfd, const char *hostname, struct vs_error *err
 	return 0;
 }
 
-int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int *console_master,
-		    int *console_slave, struct vs_error *err)
+int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int console_src,
+		    struct vs_error *err)
 {
 	cleanup_close int rootfd = -1;
 
@@ -359,7 +332,7 @@ int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int *co
 	 * the daemon's directories are 0700). */
 	if (bind_fd_get(hostroot, hostroot, true, 0, "the root onto itself", &rootfd, err) < 0)
 		return -1;
-	if (setup_proc_sys(rootfd, err) < 0 || setup_dev(rootfd, console_master, console_slave, err) < 0 ||
+	if (setup_proc_sys(rootfd, err) < 0 || setup_dev(rootfd, console_src, err) < 0 ||
 	    setup_run(rootfd, err) < 0)
 		return -1;
 	if (write_hostname(rootfd, cfg->hostname, err) < 0)

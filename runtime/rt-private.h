@@ -55,15 +55,28 @@ struct rt_child_args {
 	const struct vs_container_config *cfg;
 	const struct rt_paths *paths;
 	int sync_fd; /* SOCK_SEQPACKET to the monitor */
+	const struct rt_console *console;
 };
 int rt_child_main(struct rt_child_args *a);
 
+/* The console pty (see console.c). */
+struct rt_console {
+	int master;
+	int slave;
+	char dir[2100];        /* rundir/console: the devpts mount */
+	char slave_path[2200]; /* dir/N */
+};
+int rt_console_create(const char *rundir, const struct vs_container_config *cfg,
+		      struct rt_console *out, struct vs_error *err);
+/* Unmount the console devpts (fine if absent). */
+void rt_console_destroy(const char *rundir);
+
 /* Mount setup inside the new mount namespace, then pivot_root. hostroot is
- * an O_PATH fd of the merged root on the host, opened in this namespace. On return
- * the process's root is the container's root. console_master receives the
- * master of the console pty (allocated in the container's own devpts). */
-int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int *console_master,
-		    int *console_slave, struct vs_error *err);
+ * an O_PATH fd of the merged root on the host, opened in this namespace;
+ * console_src an O_PATH fd of the console pty slave in this namespace
+ * (bind-mounted on /dev/console). On return the root is the container's. */
+int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int console_src,
+		    struct vs_error *err);
 
 /* Monitor-side: start the container (cgroups, maps, mounts, clone, wait for
  * exec). Returns init's pid and a pidfd, and the console master. On failure
