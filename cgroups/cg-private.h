@@ -14,10 +14,10 @@
 
 /* A mounted hierarchy under the host's cgroup mount point. */
 struct vs_cg_hier {
-	char *mount;        /* absolute mount point, e.g. /sys/fs/cgroup/memory */
-	char *name;         /* last component of mount: "memory", "cpu,cpuacct", "unified" */
-	char *dev;          /* "major:minor" of the superblock, to drop duplicate mounts */
-	char *options;      /* v1: the controller options joined ("cpu,cpuacct", "name=systemd") */
+	char *mount;	    /* absolute mount point, e.g. /sys/fs/cgroup/memory */
+	char *name;	    /* last component of mount: "memory", "cpu,cpuacct", "unified" */
+	char *dev;	    /* "major:minor" of the superblock, to drop duplicate mounts */
+	char *options;	    /* v1: the controller options joined ("cpu,cpuacct", "name=systemd") */
 	char **controllers; /* v1: options split; v2: root's cgroup.controllers (detect only) */
 	bool v2;
 };
@@ -27,8 +27,8 @@ struct vs_cg_host {
 	char *mnt;
 	struct vs_cg_hier *hier; /* v1 hierarchies in mountinfo order, then the cgroup2 one */
 	size_t n;
-	int unified;     /* index of the cgroup2 hierarchy in hier, or -1 */
-	char **v1_opts;  /* NULL-terminated, for vs_cg_v1_controllers() */
+	int unified;	/* index of the cgroup2 hierarchy in hier, or -1 */
+	char **v1_opts; /* NULL-terminated, for vs_cg_v1_controllers() */
 	char *describe;
 };
 
@@ -37,7 +37,7 @@ struct vs_cg {
 	char *parent;
 	char *name;
 	char **parent_dirs; /* per hierarchy: <mount>/<parent> */
-	char **dirs;        /* per hierarchy: <mount>/<parent>/<name> */
+	char **dirs;	    /* per hierarchy: <mount>/<parent>/<name> */
 };
 
 /* How long freeze, thaw and kill_all wait for the kernel to finish. */

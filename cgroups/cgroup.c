@@ -98,8 +98,8 @@ static int cpuset_copy(const char *from, const char *dir, const char *file, stru
 	return vs_cg_write(dir, file, val, err);
 }
 
-static int init_v1_group(const struct vs_cg_hier *hi, const char *from, const char *dir,
-			 bool fresh, struct vs_error *err)
+static int init_v1_group(const struct vs_cg_hier *hi, const char *from, const char *dir, bool fresh,
+			 struct vs_error *err)
 {
 	if (vs_cg_strv_has(hi->controllers, "cpuset") &&
 	    (cpuset_copy(from, dir, "cpuset.cpus", err) < 0 ||
@@ -246,8 +246,7 @@ int vs_cg_unified_fd(struct vs_cg *cg)
 	return open(cg->dirs[cg->host->unified], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-static int rmdir_visit(int parentfd, const char *name, int dfd, void *data,
-		       struct vs_error *err)
+static int rmdir_visit(int parentfd, const char *name, int dfd, void *data, struct vs_error *err)
 {
 	const char *dir = data;
 	int r = name != NULL ? unlinkat(parentfd, name, AT_REMOVEDIR) : rmdir(dir);

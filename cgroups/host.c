@@ -16,9 +16,8 @@
  * options (rw, xattr, noprefix, clone_children, release_agent=...) is not a
  * controller. "name=..." names a controller-less hierarchy (systemd's). */
 static const char *const v1_controllers[] = {
-	"cpu",        "cpuacct", "cpuset",    "memory", "devices", "freezer", "blkio",
-	"net_cls",    "net_prio", "perf_event", "hugetlb", "pids",  "rdma",   "misc",
-	"debug",      NULL,
+    "cpu",	"cpuacct",    "cpuset",	 "memory", "devices", "freezer", "blkio", "net_cls",
+    "net_prio", "perf_event", "hugetlb", "pids",   "rdma",    "misc",	 "debug", NULL,
 };
 
 bool vs_cg_strv_has(char *const *v, const char *s)
@@ -167,7 +166,8 @@ static void mi_drop_child(struct mi_state *st, const char *mountpoint)
 		if (strcmp(st->child[i].mount, mountpoint) != 0)
 			continue;
 		hier_clear(&st->child[i]);
-		memmove(&st->child[i], &st->child[i + 1], (st->nchild - i - 1) * sizeof(*st->child));
+		memmove(&st->child[i], &st->child[i + 1],
+			(st->nchild - i - 1) * sizeof(*st->child));
 		st->nchild--;
 		return;
 	}
@@ -227,11 +227,11 @@ static void mi_to_host(struct mi_state *st, struct vs_cg_host *h)
 	h->unified = -1;
 	if (st->top_cgroup2) {
 		struct vs_cg_hier hi = {
-			.mount = xstrdup(st->mnt),
-			.name = xstrdup("unified"),
-			.dev = xstrdup(st->top_dev),
-			.controllers = xcalloc(1, sizeof(char *)),
-			.v2 = true,
+		    .mount = xstrdup(st->mnt),
+		    .name = xstrdup("unified"),
+		    .dev = xstrdup(st->top_dev),
+		    .controllers = xcalloc(1, sizeof(char *)),
+		    .v2 = true,
 		};
 		h->mode = VS_CG_UNIFIED;
 		host_add(h, &hi);
@@ -316,7 +316,8 @@ int vs_cg_host_parse(const char *mnt, const char *mountinfo, struct vs_cg_host *
 		if (*line == '\0')
 			continue;
 		if (mi_split(line, &e) < 0) {
-			r = vs_error_kind(err, VS_EK_INVALID, "mountinfo line %u: malformed", lineno);
+			r = vs_error_kind(err, VS_EK_INVALID, "mountinfo line %u: malformed",
+					  lineno);
 			break;
 		}
 		mi_add(&st, &e);

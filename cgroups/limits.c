@@ -39,11 +39,11 @@ static int check_limits(const struct vs_limits *l, struct vs_error *err)
 				     l->memory_swap);
 	/* The kernel's minimum CFS quota is 1 ms per 100 ms period. */
 	if (l->cpus_milli != 0 && (l->cpus_milli < 10 || l->cpus_milli > 1024 * 1000))
-		return vs_error_kind(err, VS_EK_INVALID, "cpus %" PRId64 "/1000: outside 0.01 .. 1024",
-				     l->cpus_milli);
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "cpus %" PRId64 "/1000: outside 0.01 .. 1024", l->cpus_milli);
 	if (l->cpu_weight < 0 || l->cpu_weight > 10000)
-		return vs_error_kind(err, VS_EK_INVALID, "cpu_weight %" PRId64 ": outside 1 .. 10000",
-				     l->cpu_weight);
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "cpu_weight %" PRId64 ": outside 1 .. 10000", l->cpu_weight);
 	if (l->pids < 0)
 		return vs_error_kind(err, VS_EK_INVALID, "pids %" PRId64 ": negative", l->pids);
 	return 0;
@@ -51,8 +51,8 @@ static int check_limits(const struct vs_limits *l, struct vs_error *err)
 
 static int missing(const char *ctrl, const char *what, struct vs_error *err)
 {
-	return vs_error_kind(err, VS_EK_UNSUPPORTED, "%s limit: no %s controller on this host", what,
-			     ctrl);
+	return vs_error_kind(err, VS_EK_UNSUPPORTED, "%s limit: no %s controller on this host",
+			     what, ctrl);
 }
 
 static int write_max(const char *dir, const char *file, int64_t v, struct vs_error *err)
@@ -210,8 +210,8 @@ int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
 	}
 	if (stat_int(mem, vm == V2 ? "memory.current" : "memory.usage_in_bytes", NULL,
 		     &st->memory_current, err) < 0 ||
-	    stat_int(mem, vm == V2 ? "memory.max" : "memory.limit_in_bytes", NULL,
-		     &st->memory_max, err) < 0 ||
+	    stat_int(mem, vm == V2 ? "memory.max" : "memory.limit_in_bytes", NULL, &st->memory_max,
+		     err) < 0 ||
 	    stats_cpu(cg, st, err) < 0 ||
 	    stat_int(pids, "pids.current", NULL, &st->pids_current, err) < 0)
 		return vs_error_prefix(err, "stats of cgroup %s/%s", cg->parent, cg->name);

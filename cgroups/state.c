@@ -13,23 +13,23 @@
 /* Most pids signalled per kill round: each holds a pidfd for the round. */
 #define KILL_BATCH 512
 
-/* The container's directory in a hierarchy that holds all its tasks and is
- * cheapest to inspect: cgroup2 (one "populated" flag for the whole tree),
- * else a v1 hierarchy every task is in anyway. Any v1 hierarchy holds every
- * task; pids and freezer are merely the ones a container cannot leave. */
-static const char *tasks_dir(struct vs_cg *cg)
+/* The container's directory in one v1 hierarchy, NULL without v1. Every v1
+ * hierarchy holds every task; pids, freezer and systemd's are preferred as
+ * the ones no guest has a reason to rearrange. */
+static const char *v1_tasks_dir(struct vs_cg *cg)
 {
 	static const char *const pref[] = {"pids", "freezer", "name=systemd"};
 	const struct vs_cg_host *h = cg->host;
 
-	if (h->unified >= 0)
-		return cg->dirs[h->unified];
 	for (size_t i = 0; i < VS_ARRAY_SIZE(pref); i++) {
 		int j = vs_cg_find(h, pref[i]);
-		if (j >= 0)
+		if (j >= 0 && !h->hier[j].v2)
 			return cg->dirs[j];
 	}
-	return cg->dirs[0];
+	for (size_t i = 0; i < h->n; i++)
+		if (!h->hier[i].v2)
+			return cg->dirs[i];
+	return NULL;
 }
 
 /* The v1 freezer directory, or NULL when freezing goes through cgroup2. */
@@ -142,51 +142,63 @@ static int kill_listed(const char *dir, struct vs_error *err)
 	return r;
 }
 
+/* One round: cgroup.kill on cgroup2 where the kernel has it (the whole
+ * tree at once, and racing forks fail), else signal what cgroup.procs
+ * lists; on hybrid hosts also what the v1 side lists, in case a task got
+ * into our v1 cgroups but not into cgroup2 (a half-done attach). */
 static int kill_round(struct vs_cg *cg, struct vs_error *err)
 {
-	const char *frz = v1_freezer(cg);
+	const char *frz = v1_freezer(cg), *v1 = v1_tasks_dir(cg);
 	const struct vs_cg_host *h = cg->host;
+	const char *uni = h->unified >= 0 ? cg->dirs[h->unified] : NULL;
 
-	if (h->unified >= 0 && vs_cg_exists(cg->dirs[h->unified], "cgroup.kill")) {
-		/* Kills the whole tree at once and makes racing forks fail. */
-		if (vs_cg_write(cg->dirs[h->unified], "cgroup.kill", "1", err) < 0)
+	if (uni != NULL && vs_cg_exists(uni, "cgroup.kill")) {
+		if (vs_cg_write(uni, "cgroup.kill", "1", err) < 0)
 			return -1;
-	} else if (kill_listed(tasks_dir(cg), err) < 0) {
+	} else if (uni != NULL && kill_listed(uni, err) < 0) {
 		return -1;
 	}
+	if (v1 != NULL && kill_listed(v1, err) < 0)
+		return -1;
 	/* Tasks frozen by the v1 freezer keep a pending SIGKILL until thawed. */
 	if (frz != NULL && vs_cg_exists(frz, "freezer.state"))
 		return vs_cg_write(frz, "freezer.state", "THAWED", err);
 	return 0;
 }
 
+/* cgroup2's "populated" covers the whole subtree. *empty is true when it
+ * reads 0 or the cgroup does not exist. */
+static int v2_empty(const char *dir, bool *empty, struct vs_error *err)
+{
+	struct vs_error e;
+	int64_t populated;
+
+	if (vs_cg_read_key(dir, "cgroup.events", "populated", &populated, &e) == 0) {
+		*empty = populated == 0;
+		return 0;
+	}
+	if (e.errnum == ENOENT && !vs_cg_exists(dir, ".")) {
+		*empty = true;
+		return 0;
+	}
+	if (err != NULL)
+		*err = e;
+	return -1;
+}
+
 static int tree_empty(struct vs_cg *cg, bool *empty, struct vs_error *err)
 {
 	const struct vs_cg_host *h = cg->host;
+	const char *v1 = v1_tasks_dir(cg);
 	cleanup_free pid_t *pids = NULL;
-	struct vs_error e;
 	size_t n = 0;
-	int64_t populated;
 
-	if (h->unified >= 0) {
-		const char *dir = cg->dirs[h->unified];
-
-		/* "populated" covers the whole subtree. */
-		if (vs_cg_read_key(dir, "cgroup.events", "populated", &populated, &e) == 0) {
-			*empty = populated == 0;
-			return 0;
-		}
-		if (e.errnum == ENOENT && !vs_cg_exists(dir, ".")) {
-			*empty = true;
-			return 0;
-		}
-		if (e.errnum != ENOENT) {
-			if (err != NULL)
-				*err = e;
-			return -1;
-		}
-	}
-	if (vs_cg_tree_pids(tasks_dir(cg), &pids, &n, err) < 0)
+	*empty = true;
+	if (h->unified >= 0 && v2_empty(cg->dirs[h->unified], empty, err) < 0)
+		return -1;
+	if (!*empty || v1 == NULL)
+		return 0;
+	if (vs_cg_tree_pids(v1, &pids, &n, err) < 0)
 		return -1;
 	*empty = n == 0;
 	return 0;

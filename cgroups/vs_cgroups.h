@@ -9,9 +9,11 @@
  * removed. The host's hierarchies are never mounted, unmounted or remounted.
  *
  * Delegation: for unprivileged containers the container's cgroup directory
- * (and its cgroup.procs, tasks, cgroup.subtree_control, cgroup.threads) is
- * chowned to the container's root uid/gid so an init such as systemd can
- * build its own tree inside, as on a delegated cgroup v2 subtree. */
+ * (and its cgroup.procs, tasks, cgroup.subtree_control, cgroup.threads,
+ * cgroup.clone_children where they exist) is chowned to the container's
+ * root uid/gid in every hierarchy so an init such as systemd can build its
+ * own tree inside, as on a delegated cgroup v2 subtree. The limit files
+ * stay root's, so the guest cannot raise its own limits. */
 #ifndef VS_CGROUPS_H
 #define VS_CGROUPS_H
 
@@ -102,10 +104,10 @@ int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err);
  * to 10 s until none is left. 0 (also for a missing cgroup) or -1. */
 int vs_cg_kill_all(struct vs_cg *cg, struct vs_error *err);
 
-/* True when no task is left in the container's cgroup tree (any hierarchy;
- * checked on cgroup2's "populated" when present, else by listing a v1
- * hierarchy every task is in) or the cgroup does not exist. False when it
- * cannot tell. */
+/* True when no task is left in the container's cgroup tree (any hierarchy:
+ * checked on cgroup2's "populated" and by listing one v1 hierarchy, which
+ * holds every task) or the cgroup does not exist. False when it cannot
+ * tell. */
 bool vs_cg_is_empty(struct vs_cg *cg);
 
 /* Remove the container's cgroups, including sub-cgroups its init created
@@ -115,9 +117,9 @@ int vs_cg_destroy(struct vs_cg *cg, struct vs_error *err);
 
 struct vs_cg_stats {
 	int64_t memory_current; /* bytes, -1 unknown */
-	int64_t memory_max;     /* bytes, -1 unlimited/unknown */
+	int64_t memory_max;	/* bytes, -1 unlimited/unknown */
 	int64_t cpu_usage_usec; /* -1 unknown */
-	int64_t pids_current;   /* -1 unknown */
+	int64_t pids_current;	/* -1 unknown */
 };
 /* Read usage and limits; a statistic whose controller or file is missing
  * is -1. 0, or -1 with err (VS_EK_NOT_FOUND when the cgroup does not

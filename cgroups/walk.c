@@ -50,12 +50,13 @@ static int walk_at(int parentfd, const char *name, int dfd, int depth, vs_cg_vis
 	cleanup_strv char **children = NULL;
 
 	if (depth > VS_CG_MAX_DEPTH)
-		return vs_error_set(err, ELOOP, "cgroup tree deeper than %d levels", VS_CG_MAX_DEPTH);
+		return vs_error_set(err, ELOOP, "cgroup tree deeper than %d levels",
+				    VS_CG_MAX_DEPTH);
 	if (list_children(dfd, &children, err) < 0)
 		return -1;
 	for (size_t i = 0; children[i] != NULL; i++) {
 		cleanup_close int cfd =
-			openat(dfd, children[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    openat(dfd, children[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 		/* Gone meanwhile (the container removed it): nothing to visit. */
 		if (cfd < 0 && errno == ENOENT)
@@ -108,7 +109,8 @@ static int collect_pids(int parentfd, const char *name, int dfd, void *data, str
 		long pid = strtol(l, &end, 10);
 
 		if (*end != '\0' || pid <= 0)
-			return vs_error_set(err, EINVAL, "cgroup.procs: unexpected line '%.20s'", l);
+			return vs_error_set(err, EINVAL, "cgroup.procs: unexpected line '%.20s'",
+					    l);
 		pl->pids = xrealloc(pl->pids, (pl->n + 1) * sizeof(pid_t));
 		pl->pids[pl->n++] = (pid_t)pid;
 	}

@@ -11,7 +11,7 @@
 
 /* Room for one request we build, and for one datagram the kernel sends
  * (dumps use up to 32 KiB per datagram when the buffer allows it). */
-#define VS_NL_REQ_SIZE  8192
+#define VS_NL_REQ_SIZE	8192
 #define VS_NL_RECV_SIZE 32768
 
 /* An rtnetlink socket in the calling thread's network namespace at the

@@ -12,39 +12,39 @@
 /* This development machine: v1 controllers each on their own, systemd's
  * named hierarchy, cgroup2 at /sys/fs/cgroup/unified. */
 static const char hybrid[] =
-	"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
-	"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-	"32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
-	"33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
-	"34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
-	"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
-	"36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices\n"
-	"37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer\n"
-	"38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio\n"
-	"39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
-	"40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
-	"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+    "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+    "33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
+    "34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
+    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+    "36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices\n"
+    "37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer\n"
+    "38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio\n"
+    "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
+    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
+    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
 
 /* A systemd host booted with the unified hierarchy (optional fields too). */
 static const char unified[] =
-	"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro\n"
-	"26 22 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
-	"27 26 0:24 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:8 - cgroup2 cgroup2 "
-	"rw,nsdelegate,memory_recursiveprot\n";
+    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro\n"
+    "26 22 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+    "27 26 0:24 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:8 - cgroup2 cgroup2 "
+    "rw,nsdelegate,memory_recursiveprot\n";
 
 /* Legacy (Debian 9 / CentOS 7 style): co-mounted cpu,cpuacct and
  * net_cls,net_prio, systemd's hierarchy with extra options, no cgroup2. */
 static const char legacy[] =
-	"24 18 0:20 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro,mode=755\n"
-	"25 24 0:21 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:5 - cgroup "
-	"cgroup rw,xattr,release_agent=/usr/lib/systemd/systemd-cgroups-agent,name=systemd\n"
-	"28 24 0:24 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:9 - cgroup cgroup "
-	"rw,cpu,cpuacct\n"
-	"29 24 0:25 / /sys/fs/cgroup/net_cls,net_prio rw,nosuid shared:10 - cgroup cgroup "
-	"rw,net_cls,net_prio\n"
-	"30 24 0:26 / /sys/fs/cgroup/memory rw,nosuid shared:11 - cgroup cgroup rw,memory\n"
-	"31 24 0:27 / /sys/fs/cgroup/cpuset rw,nosuid shared:12 - cgroup cgroup "
-	"rw,cpuset,clone_children\n";
+    "24 18 0:20 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro,mode=755\n"
+    "25 24 0:21 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:5 - cgroup "
+    "cgroup rw,xattr,release_agent=/usr/lib/systemd/systemd-cgroups-agent,name=systemd\n"
+    "28 24 0:24 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:9 - cgroup cgroup "
+    "rw,cpu,cpuacct\n"
+    "29 24 0:25 / /sys/fs/cgroup/net_cls,net_prio rw,nosuid shared:10 - cgroup cgroup "
+    "rw,net_cls,net_prio\n"
+    "30 24 0:26 / /sys/fs/cgroup/memory rw,nosuid shared:11 - cgroup cgroup rw,memory\n"
+    "31 24 0:27 / /sys/fs/cgroup/cpuset rw,nosuid shared:12 - cgroup cgroup "
+    "rw,cpuset,clone_children\n";
 
 static struct vs_cg_host *parse_ok(const char *mnt, const char *text)
 {
@@ -72,12 +72,13 @@ static void test_hybrid(void **state)
 {
 	struct vs_cg_host *h = parse_ok("/sys/fs/cgroup", hybrid);
 	struct vs_cg *cg = vs_cg_open(h, "vsd", "web1");
-	static const char *const v1[] = {"cpu",     "cpuacct", "cpuset", "memory",       "devices",
-					 "freezer", "blkio",   "pids",   "name=systemd", NULL};
+	static const char *const v1[] = {"cpu",	    "cpuacct", "cpuset", "memory",	 "devices",
+					 "freezer", "blkio",   "pids",	 "name=systemd", NULL};
 
 	assert_int_equal(vs_cg_host_mode(h), VS_CG_HYBRID);
-	assert_string_equal(vs_cg_host_describe(h), "hybrid: cpu,cpuacct,cpuset,memory,devices,"
-						    "freezer,blkio,pids,name=systemd (v1) + unified");
+	assert_string_equal(vs_cg_host_describe(h),
+			    "hybrid: cpu,cpuacct,cpuset,memory,devices,"
+			    "freezer,blkio,pids,name=systemd (v1) + unified");
 	assert_strv(vs_cg_v1_controllers(h), v1);
 	assert_int_equal(vs_cg_guest_layout(h), VS_CG_GUEST_UNIFIED);
 	assert_non_null(cg);
@@ -115,7 +116,7 @@ static void test_legacy_comounted(void **state)
 	struct vs_cg_host *h = parse_ok("/sys/fs/cgroup", legacy);
 	struct vs_cg *cg = vs_cg_open(h, "vsd", "c");
 	static const char *const v1[] = {"name=systemd", "cpu,cpuacct", "net_cls,net_prio",
-					 "memory", "cpuset", NULL};
+					 "memory",	 "cpuset",	NULL};
 	const char *cpu = "/sys/fs/cgroup/cpu,cpuacct/vsd/c";
 
 	assert_int_equal(vs_cg_host_mode(h), VS_CG_LEGACY);
@@ -139,17 +140,16 @@ static void test_legacy_comounted(void **state)
  * once; escaped names are decoded; trailing slashes are ignored. */
 static void test_mount_selection(void **state)
 {
-	static const char text[] =
-		"50 1 0:40 / /srv/cg rw - tmpfs tmpfs rw\n"
-		"51 50 0:41 / /srv/cg/memory rw - cgroup cgroup rw,memory\n"
-		"52 50 0:42 / /srv/cg/pids rw - cgroup cgroup rw,pids\n"
-		"53 50 0:43 / /srv/cg/pids rw - tmpfs tmpfs rw\n"
-		"54 50 0:41 / /srv/cg/mem2 rw - cgroup cgroup rw,memory\n"
-		"55 50 0:44 / /srv/cg/a/b rw - cgroup cgroup rw,freezer\n"
-		"56 1 0:45 / /srv/cgx/cpu rw - cgroup cgroup rw,cpu\n"
-		"57 50 0:46 / /srv/cg/my\\040cpu rw - cgroup cgroup rw,cpu\n"
-		"58 50 0:47 / /srv/cg/other2 rw - cgroup2 cgroup2 rw\n"
-		"\n";
+	static const char text[] = "50 1 0:40 / /srv/cg rw - tmpfs tmpfs rw\n"
+				   "51 50 0:41 / /srv/cg/memory rw - cgroup cgroup rw,memory\n"
+				   "52 50 0:42 / /srv/cg/pids rw - cgroup cgroup rw,pids\n"
+				   "53 50 0:43 / /srv/cg/pids rw - tmpfs tmpfs rw\n"
+				   "54 50 0:41 / /srv/cg/mem2 rw - cgroup cgroup rw,memory\n"
+				   "55 50 0:44 / /srv/cg/a/b rw - cgroup cgroup rw,freezer\n"
+				   "56 1 0:45 / /srv/cgx/cpu rw - cgroup cgroup rw,cpu\n"
+				   "57 50 0:46 / /srv/cg/my\\040cpu rw - cgroup cgroup rw,cpu\n"
+				   "58 50 0:47 / /srv/cg/other2 rw - cgroup2 cgroup2 rw\n"
+				   "\n";
 	struct vs_cg_host *h = parse_ok("/srv/cg//", text);
 	struct vs_cg *cg = vs_cg_open(h, "p", "n");
 	static const char *const v1[] = {"memory", "cpu", NULL};
@@ -170,11 +170,11 @@ static void test_mount_selection(void **state)
 static void test_overmount(void **state)
 {
 	static const char text[] =
-		"60 1 0:50 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
-		"61 60 0:51 / /sys/fs/cgroup/zzz rw - cgroup cgroup rw,devices\n"
-		"62 1 0:52 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
-		"63 62 0:53 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-		"64 62 0:50 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+	    "60 1 0:50 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+	    "61 60 0:51 / /sys/fs/cgroup/zzz rw - cgroup cgroup rw,devices\n"
+	    "62 1 0:52 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+	    "63 62 0:53 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+	    "64 62 0:50 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
 	struct vs_cg_host *h = parse_ok("/sys/fs/cgroup", text);
 	static const char *const v1[] = {"memory", NULL};
 
@@ -234,13 +234,13 @@ static void test_open_rejects_paths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hybrid),
-		cmocka_unit_test(test_unified),
-		cmocka_unit_test(test_legacy_comounted),
-		cmocka_unit_test(test_mount_selection),
-		cmocka_unit_test(test_overmount),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_open_rejects_paths),
+	    cmocka_unit_test(test_hybrid),
+	    cmocka_unit_test(test_unified),
+	    cmocka_unit_test(test_legacy_comounted),
+	    cmocka_unit_test(test_mount_selection),
+	    cmocka_unit_test(test_overmount),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_open_rejects_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

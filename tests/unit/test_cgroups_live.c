@@ -40,8 +40,8 @@ struct live {
 static struct live L;
 
 /* Every container cgroup name a test uses, for the teardown. */
-static const char *const names[] = {"apply", "memsw", "weight", "run",
-				    "tree",  "deleg", "pids",   "fd",
+static const char *const names[] = {"apply",	     "memsw",	       "weight", "run",
+				    "tree",	     "deleg",	       "pids",	 "fd",
 				    "never-created", "cgroup.threads", "legacy"};
 
 static bool hybrid(void)
@@ -196,7 +196,8 @@ static void test_create_apply(void **state)
 		const char *cpuset = vs_cg_path(cg, "cpuset");
 		char root_cpus[256];
 
-		snprintf(root_cpus, sizeof(root_cpus), "%s", readf("/sys/fs/cgroup/cpuset", "cpuset.cpus"));
+		snprintf(root_cpus, sizeof(root_cpus), "%s",
+			 readf("/sys/fs/cgroup/cpuset", "cpuset.cpus"));
 		assert_string_equal(readf(cpuset, "cpuset.cpus"), root_cpus);
 		assert_string_equal(readf(mem, "memory.limit_in_bytes"), "67108864");
 		assert_string_equal(readf(cpu, "cpu.cfs_period_us"), "100000");
@@ -616,7 +617,7 @@ static struct vs_cg_host *legacy_view(void)
 static void test_legacy_kill(void **state)
 {
 	struct vs_cg_host *h;
-	struct vs_cg *cg;
+	struct vs_cg *cg, *full;
 	struct vs_error err = {0};
 	char sub[1024];
 	pid_t pid;
@@ -644,11 +645,19 @@ static void test_legacy_kill(void **state)
 	fprintf(f, "%d\n", (int)pid);
 	assert_int_equal(fclose(f), 0);
 	assert_false(vs_cg_is_empty(cg));
+	/* Seen from the whole host, the task is in our v1 cgroups but not in
+	 * cgroup2 (as after a half-done attach): still not empty. */
+	full = open_cg(L.parent, "legacy");
+	assert_false(vs_cg_is_empty(full));
 	assert_int_equal(vs_cg_freeze(cg, &err), 0);
 	check_frozen(cg, true);
-	if (vs_cg_kill_all(cg, &err) < 0)
+	if (vs_cg_kill_all(cg, &err) < 0) {
+		vs_cg_free(full);
 		fail_msg("kill_all: %s", err.msg);
+	}
 	assert_true(vs_cg_is_empty(cg));
+	assert_true(vs_cg_is_empty(full));
+	vs_cg_free(full);
 	status = reap(pid);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(vs_cg_destroy(cg, &err), 0);
@@ -777,18 +786,18 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_detect),
-		cmocka_unit_test(test_create_apply),
-		cmocka_unit_test(test_memsw_order),
-		cmocka_unit_test(test_weight_and_bad_input),
-		cmocka_unit_test(test_error_names_file),
-		cmocka_unit_test(test_attach_stats_freeze_kill),
-		cmocka_unit_test(test_destroy_tree_and_busy),
-		cmocka_unit_test(test_delegation),
-		cmocka_unit_test(test_create_undo),
-		cmocka_unit_test(test_pids_enforced),
-		cmocka_unit_test(test_unified_fd),
-		cmocka_unit_test(test_legacy_kill),
+	    cmocka_unit_test(test_detect),
+	    cmocka_unit_test(test_create_apply),
+	    cmocka_unit_test(test_memsw_order),
+	    cmocka_unit_test(test_weight_and_bad_input),
+	    cmocka_unit_test(test_error_names_file),
+	    cmocka_unit_test(test_attach_stats_freeze_kill),
+	    cmocka_unit_test(test_destroy_tree_and_busy),
+	    cmocka_unit_test(test_delegation),
+	    cmocka_unit_test(test_create_undo),
+	    cmocka_unit_test(test_pids_enforced),
+	    cmocka_unit_test(test_unified_fd),
+	    cmocka_unit_test(test_legacy_kill),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
