@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
@@ -87,6 +88,26 @@ fail:
 	vs_error_set(err, errno, "allocate the console pty");
 	rt_console_destroy(rundir);
 	return -1;
+}
+
+int rt_rundir_prepare(const char *run_dir, const char *rundir, struct vs_error *err)
+{
+	cleanup_free char *containers = xasprintf("%s/containers", run_dir);
+	const char *const dirs[] = {run_dir, containers, rundir};
+	struct stat st;
+
+	if (vs_mkdir_p(rundir, 0711, err) < 0)
+		return -1;
+	/* Search permission (never read) for everyone down to the console's
+	 * devpts: CRIU restores the /dev/console bind mount from inside the
+	 * container's user namespace, as the container's root. What is in
+	 * these directories is protected by its own modes (sockets and logs
+	 * 0600, ptys owned by the container). */
+	for (size_t i = 0; i < VS_ARRAY_SIZE(dirs); i++)
+		if (stat(dirs[i], &st) == 0 && (st.st_mode & 0111) != 0111 &&
+		    chmod(dirs[i], (st.st_mode & 07777) | 0111) < 0)
+			return vs_error_set(err, errno, "chmod %s", dirs[i]);
+	return 0;
 }
 
 void rt_console_destroy(const char *rundir)

@@ -19,8 +19,10 @@
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
 
-/* Read the monitor's readiness line: "ok PID" or "error KIND MESSAGE". */
-static int read_ready(int fd, struct vs_error *err)
+/* Read the monitor's readiness report: "progress ..." lines, then "ok PID
+ * [FROZEN CRIU TOTAL BYTES]" or "error KIND MESSAGE". */
+static int read_ready(int fd, vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
+		      struct vs_error *err)
 {
 	char buf[VS_ERROR_MSG_MAX + 64];
 	size_t used = 0;
@@ -28,21 +30,34 @@ static int read_ready(int fd, struct vs_error *err)
 
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char *nl;
 		ssize_t n;
-		if (poll(&p, 1, 120000) == 0)
-			return vs_error_set(err, ETIMEDOUT, "the container did not start in time");
+		if (poll(&p, 1, 600000) == 0)
+			return vs_error_set(err, ETIMEDOUT, "the container did not come up in time");
 		n = read(fd, buf + used, sizeof(buf) - 1 - used);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		used += (size_t)n;
+		buf[used] = '\0';
+		while ((nl = strchr(buf, '\n')) != NULL && strncmp(buf, "progress ", 9) == 0) {
+			*nl = '\0';
+			if (progress != NULL)
+				progress(ud, buf + 9);
+			used -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, used + 1);
+		}
 		if (used == sizeof(buf) - 1)
 			break;
 	}
 	buf[used] = '\0';
-	if (strncmp(buf, "ok ", 3) == 0)
+	if (strncmp(buf, "ok ", 3) == 0) {
+		long long f = 0, c = 0, t = 0, b = 0;
+		if (res != NULL && sscanf(buf, "ok %*d %lld %lld %lld %lld", &f, &c, &t, &b) == 4)
+			*res = (struct vs_rt_cr_result){f, c, t, b};
 		return 0;
+	}
 	if (sscanf(buf, "error %d %n", &kind, &off) == 1 && off > 0) {
 		char *nl = strchr(buf + off, '\n');
 		if (nl != NULL)
@@ -53,30 +68,20 @@ static int read_ready(int fd, struct vs_error *err)
 	return vs_error_set(err, EIO, "the container's monitor died during start");
 }
 
-int vs_rt_start(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-		struct vs_error *err)
+/* Spawn a monitor for cfg (restore_dir: from an image) and wait for it. */
+static int spawn_monitor(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			 const char *restore_dir, vs_rt_progress_fn progress, void *ud,
+			 struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	struct rt_paths paths;
-	struct vs_rt_status st;
 	cleanup_close int log = -1, rd = -1, wr = -1;
 	cleanup_free char *logpath = NULL;
-	int p[2];
-	char *argv[] = {"vsd",
-			"__monitor",
-			(char *)inst->root,
-			(char *)inst->run_dir,
-			(char *)inst->cgroup_parent,
-			(char *)cfg->name,
-			NULL};
+	struct rt_argv argv = {0};
+	int p[2], rc;
 	int stdio[3] = {-1, -1, -1};
 
-	if (vs_rt_status(inst, cfg->name, &st, err) < 0)
-		return -1;
-	if (st.state != VS_RT_STOPPED)
-		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s", cfg->name,
-				     vs_rt_state_name(st.state));
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
-	if (vs_mkdir_p(paths.rundir, 0700, err) < 0)
+	if (rt_rundir_prepare(inst->run_dir, paths.rundir, err) < 0)
 		return -1;
 	logpath = xasprintf("%s/monitor.log", paths.rundir);
 	log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -87,13 +92,125 @@ int vs_rt_start(const struct vs_rt_instance *inst, const struct vs_container_con
 	rd = p[0];
 	wr = p[1];
 	stdio[1] = stdio[2] = log;
-	if (rt_spawn_self(inst->self_exe_fd, argv, stdio, &wr, 1, true, err) < 0)
+	rt_argv_add(&argv, "vsd");
+	rt_argv_add(&argv, "__monitor");
+	rt_argv_add(&argv, "%s", inst->root);
+	rt_argv_add(&argv, "%s", inst->run_dir);
+	rt_argv_add(&argv, "%s", inst->cgroup_parent);
+	rt_argv_add(&argv, "%s", cfg->name);
+	if (inst->criu_path != NULL) {
+		rt_argv_add(&argv, "--criu");
+		rt_argv_add(&argv, "%s", inst->criu_path);
+	}
+	if (restore_dir != NULL) {
+		rt_argv_add(&argv, "--restore");
+		rt_argv_add(&argv, "%s", restore_dir);
+	}
+	rc = rt_spawn_self(inst->self_exe_fd, argv.v, stdio, &wr, 1, true, err);
+	rt_argv_free(&argv);
+	if (rc < 0)
 		return -1;
 	close(wr);
 	wr = -1;
-	if (read_ready(rd, err) < 0)
-		return vs_error_prefix(err, "start '%s'", cfg->name);
+	if (read_ready(rd, progress, ud, res, err) < 0)
+		return vs_error_prefix(err, "%s '%s'", restore_dir ? "restore" : "start", cfg->name);
 	return 0;
+}
+
+int vs_rt_start(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		struct vs_error *err)
+{
+	struct vs_rt_status st;
+
+	if (vs_rt_status(inst, cfg->name, &st, err) < 0)
+		return -1;
+	if (st.state == VS_RT_SUSPENDED)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' is suspended; resume it or destroy it",
+				     cfg->name);
+	if (st.state != VS_RT_STOPPED)
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s", cfg->name,
+				     vs_rt_state_name(st.state));
+	return spawn_monitor(inst, cfg, NULL, NULL, NULL, NULL, err);
+}
+
+int vs_rt_restore(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		  const char *dir, vs_rt_progress_fn progress, void *ud,
+		  struct vs_rt_cr_result *res, struct vs_error *err)
+{
+	struct vs_rt_status st;
+	cleanup_free char *own = xasprintf("%s/containers/%s/checkpoint", inst->root, cfg->name);
+	struct vs_rt_cr_result r = {0};
+
+	if (vs_rt_status(inst, cfg->name, &st, err) < 0)
+		return -1;
+	if (dir == NULL && st.state != VS_RT_SUSPENDED)
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s, not suspended",
+				     cfg->name, vs_rt_state_name(st.state));
+	if (dir != NULL && st.state != VS_RT_STOPPED)
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s, not stopped",
+				     cfg->name, vs_rt_state_name(st.state));
+	if (inst->criu_path == NULL)
+		return vs_error_kind(err, VS_EK_UNSUPPORTED,
+				     "checkpoint/restore needs criu (see scripts/install-criu.sh)");
+	if (spawn_monitor(inst, cfg, dir != NULL ? dir : own, progress, ud, &r, err) < 0)
+		return -1;
+	if (res != NULL)
+		*res = r;
+	return 0;
+}
+
+int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		     const char *dir, bool leave_running, vs_rt_progress_fn progress, void *ud,
+		     struct vs_rt_cr_result *res, struct vs_error *err)
+{
+	struct rt_paths paths;
+	struct vs_rt_status st;
+	cleanup_close int fd = -1;
+	cleanup_free char *req = NULL;
+	char msg[VS_ERROR_MSG_MAX + 64];
+
+	if (vs_rt_status(inst, cfg->name, &st, err) < 0)
+		return -1;
+	if (st.state != VS_RT_RUNNING)
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s, not running",
+				     cfg->name, vs_rt_state_name(st.state));
+	if (inst->criu_path == NULL)
+		return vs_error_kind(err, VS_EK_UNSUPPORTED,
+				     "checkpoint/restore needs criu (see scripts/install-criu.sh)");
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	fd = rt_monitor_connect(paths.sock, err);
+	if (fd < 0)
+		return vs_error_prefix(err, "checkpoint '%s'", cfg->name);
+	req = xasprintf("checkpoint %d %s", leave_running ? 1 : 0, dir != NULL ? dir : "-");
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
+		return vs_error_set(err, errno, "ask the monitor to checkpoint '%s'", cfg->name);
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int kind = 0, off = 0;
+		long long f, c, t, b;
+		ssize_t n;
+		if (poll(&p, 1, 900000) <= 0)
+			return vs_error_set(err, ETIMEDOUT, "checkpoint of '%s' timed out", cfg->name);
+		n = recv(fd, msg, sizeof(msg) - 1, 0);
+		if (n <= 0)
+			return vs_error_set(err, EIO, "lost the monitor of '%s' during checkpoint",
+					    cfg->name);
+		msg[n] = '\0';
+		if (strncmp(msg, "progress ", 9) == 0) {
+			if (progress != NULL)
+				progress(ud, msg + 9);
+		} else if (sscanf(msg, "done %lld %lld %lld %lld", &f, &c, &t, &b) == 4) {
+			if (res != NULL)
+				*res = (struct vs_rt_cr_result){f, c, t, b};
+			return 0;
+		} else if (sscanf(msg, "error %d %n", &kind, &off) == 1 && off > 0) {
+			vs_error_kind(err, (enum vs_error_kind)kind, "%s", msg + off);
+			return -1;
+		} else {
+			return vs_error_set(err, EPROTO, "unexpected answer from the monitor");
+		}
+	}
 }
 
 /* Monitor gone but init alive (someone killed the monitor): stop it

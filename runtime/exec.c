@@ -297,9 +297,14 @@ static void __attribute__((noreturn)) run_command(const struct helper_args *a, i
 	char **env = command_env(a, login, shell);
 	const char *cwd = a->cwd ? a->cwd : (login ? "/root" : "/");
 
+	/* Its own session either way: a session (or process group) whose leader
+	 * sits outside the container's pid namespace would make the container
+	 * impossible to checkpoint once the command left children behind. */
+	if (setsid() < 0)
+		_exit(126);
 	if (slave >= 0) {
-		if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 ||
-		    dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+		if (ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
+		    dup2(slave, 2) < 0)
 			_exit(126);
 	}
 	if (rt_caps_apply(&err) < 0 || rt_seccomp_apply(&err) < 0) {

@@ -25,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs-cow/vs_fs.h"
 #include "lib/vs_fdpass.h"
+#include "migrate/vs_migrate.h"
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
@@ -34,11 +36,12 @@
 #define MAX_CLIENTS   32
 #define CONSOLE_LOG_MAX (1024 * 1024)
 
-enum client_kind { CL_NEW, CL_STOP, CL_CONSOLE };
+enum client_kind { CL_NEW, CL_STOP, CL_CONSOLE, CL_CHECKPOINT };
 
 struct client {
 	int fd;
 	enum client_kind kind;
+	char *reply; /* CL_CHECKPOINT: sent once the container is gone */
 };
 
 struct monitor {
@@ -55,6 +58,9 @@ struct monitor {
 	int64_t console_retry_ms;
 	int restarts;
 	int64_t restart_window_start;
+	const char *final_state; /* state.json after init's exit: "stopped" or "suspended" */
+	bool exit_now;           /* a dump took the container down: finish up */
+	const char *restore_dir; /* --restore: bring up from this image */
 };
 
 static int64_t now_ms(void)
@@ -86,7 +92,7 @@ static int write_state(struct monitor *m, const char *state, int code, int sig)
 		st.init_start_time = rt_proc_start_time(m->run.pid);
 		st.started_at = (int64_t)time(NULL);
 	}
-	if (strcmp(state, "stopped") == 0)
+	if (strcmp(state, "stopped") == 0 || strcmp(state, "suspended") == 0)
 		st.monitor_pid = 0, st.monitor_start_time = 0;
 	if (rt_state_write(m->paths.cdir, &st, &err) < 0) {
 		logmsg("%s", err.msg);
@@ -129,6 +135,7 @@ static int bind_control(struct monitor *m, struct vs_error *err)
 static void client_drop(struct monitor *m, size_t i)
 {
 	close(m->clients[i].fd);
+	free(m->clients[i].reply);
 	m->clients[i] = m->clients[--m->nclients];
 }
 
@@ -159,10 +166,37 @@ static void begin_stop(struct monitor *m, int timeout_s, bool force)
 	}
 }
 
+static void handle_checkpoint(struct monitor *m, struct client *c, const char *req)
+{
+	struct vs_error err = {0};
+	char done[128], msg[VS_ERROR_MSG_MAX + 32];
+	bool gone = false;
+	int n;
+
+	if (rt_monitor_checkpoint(&m->inst, &m->cfg, m->run.pid, m->run.console, c->fd, req, done,
+				  sizeof(done), &gone, &err) < 0) {
+		n = snprintf(msg, sizeof(msg), "error %d %s", (int)err.kind, err.msg);
+		send(c->fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
+		     MSG_NOSIGNAL);
+		return;
+	}
+	if (!gone) {
+		send(c->fd, done, strlen(done), MSG_NOSIGNAL);
+		return;
+	}
+	/* CRIU killed the container after dumping it: tear down, record the
+	 * new state, and only then answer. */
+	c->kind = CL_CHECKPOINT;
+	c->reply = xstrdup(done);
+	m->stopping = true;
+	m->final_state = strcmp(req + strlen(req) - 2, " -") == 0 ? "suspended" : "stopped";
+	m->exit_now = true;
+}
+
 static void handle_message(struct monitor *m, size_t i)
 {
 	struct client *c = &m->clients[i];
-	char buf[128];
+	char buf[4400];
 	ssize_t n = recv(c->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 	int timeout = 0, force = 0;
 
@@ -180,6 +214,8 @@ static void handle_message(struct monitor *m, size_t i)
 			client_drop(m, i);
 		else
 			c->kind = CL_CONSOLE;
+	} else if (strncmp(buf, "checkpoint ", 11) == 0) {
+		handle_checkpoint(m, c, buf);
 	} else if (strcmp(buf, "status") == 0) {
 		int len = snprintf(buf, sizeof(buf), "running %d", (int)m->run.pid);
 		send(c->fd, buf, (size_t)len, MSG_NOSIGNAL);
@@ -255,9 +291,13 @@ static bool may_restart(struct monitor *m)
 
 static void finish_waiters(struct monitor *m)
 {
-	for (size_t i = 0; i < m->nclients; i++)
-		if (m->clients[i].kind == CL_STOP)
-			send(m->clients[i].fd, "stopped", 7, MSG_NOSIGNAL);
+	for (size_t i = 0; i < m->nclients; i++) {
+		struct client *c = &m->clients[i];
+		if (c->kind == CL_STOP)
+			send(c->fd, "stopped", 7, MSG_NOSIGNAL);
+		else if (c->kind == CL_CHECKPOINT)
+			send(c->fd, c->reply, strlen(c->reply), MSG_NOSIGNAL);
+	}
 	while (m->nclients > 0)
 		client_drop(m, 0);
 }
@@ -278,7 +318,7 @@ static bool on_init_exit(struct monitor *m)
 		}
 		logmsg("restart failed: %s", err.msg);
 	}
-	write_state(m, "stopped", code, sig);
+	write_state(m, m->final_state ? m->final_state : "stopped", code, sig);
 	finish_waiters(m);
 	return false;
 }
@@ -320,6 +360,10 @@ static void loop(struct monitor *m)
 		for (size_t i = n - first_client; i-- > 0;)
 			if (i < m->nclients && p[first_client + i].revents)
 				handle_message(m, i);
+		if (m->exit_now) {
+			on_init_exit(m);
+			return;
+		}
 	}
 }
 
@@ -328,12 +372,23 @@ static int monitor_setup(struct monitor *m, int argc, char **argv, struct vs_err
 	cleanup_free char *cfgpath = NULL, *text = NULL, *logpath = NULL;
 	struct vs_cg_host *cg = NULL;
 
-	if (argc != 6)
-		return vs_error_set(err, EINVAL, "usage: vsd __monitor ROOT RUN_DIR CGROUP_PARENT NAME");
+	if (argc < 6 || argc % 2 != 0)
+		return vs_error_set(err, EINVAL,
+				    "usage: vsd __monitor ROOT RUN_DIR CGROUP_PARENT NAME "
+				    "[--criu PATH] [--restore DIR]");
+	for (int i = 6; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--criu") == 0)
+			m->inst.criu_path = argv[i + 1];
+		else if (strcmp(argv[i], "--restore") == 0)
+			m->restore_dir = argv[i + 1];
+		else
+			return vs_error_set(err, EINVAL, "__monitor: unknown option %s", argv[i]);
+	}
 	m->inst.root = argv[2];
 	m->inst.run_dir = argv[3];
 	m->inst.cgroup_parent = argv[4];
 	m->inst.self_exe_fd = -1;
+	m->inst.criu_path = vs_mig_default_criu();
 	if (vs_validate_name(argv[5], "container name", err) < 0)
 		return -1;
 	if (vs_cg_host_detect("/sys/fs/cgroup", &cg, err) < 0)
@@ -344,35 +399,65 @@ static int monitor_setup(struct monitor *m, int argc, char **argv, struct vs_err
 	    vs_config_parse(text, &m->cfg, err) < 0)
 		return vs_error_prefix(err, "%s", cfgpath);
 	rt_paths_init(&m->paths, m->inst.root, m->inst.run_dir, &m->cfg);
-	if (vs_mkdir_p(m->paths.rundir, 0700, err) < 0 || bind_control(m, err) < 0)
+	if (rt_rundir_prepare(m->inst.run_dir, m->paths.rundir, err) < 0 ||
+	    bind_control(m, err) < 0)
 		return -1;
 	logpath = xasprintf("%s/console.log", m->paths.rundir);
 	m->console_log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	return 0;
 }
 
+/* Bring the container up: a fresh start, or a restore from an image. */
+static int bring_up(struct monitor *m, const char *restore_dir, struct vs_rt_cr_result *res,
+		    struct vs_error *err)
+{
+	if (restore_dir == NULL)
+		return rt_container_start(&m->inst, &m->cfg, &m->run, err);
+	return rt_container_restore(&m->inst, &m->cfg, restore_dir, 3, &m->run, res, err);
+}
+
+static void after_restore(struct monitor *m, const char *restore_dir)
+{
+	cleanup_free char *own = xasprintf("%s/checkpoint", m->paths.cdir);
+	cleanup_close int cfd = -1;
+
+	/* A resumed suspend image has served its purpose; an operator's
+	 * checkpoint directory is theirs to keep. */
+	if (restore_dir == NULL || strcmp(restore_dir, own) != 0)
+		return;
+	cfd = open(m->paths.cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cfd >= 0)
+		vs_fs_remove_tree(cfd, "checkpoint", NULL);
+}
+
 int vs_rt_monitor_main(int argc, char **argv)
 {
 	struct monitor m = {.listen_fd = -1, .console_log = -1, .run = {.pidfd = -1, .console = -1}};
 	struct vs_error err = {0};
+	struct vs_rt_cr_result res = {0};
+	struct rt_state before = {0};
 	char msg[VS_ERROR_MSG_MAX + 32];
 	int ready = 3;
 	int len;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (monitor_setup(&m, argc, argv, &err) < 0 ||
-	    (write_state(&m, "starting", -1, 0), false) ||
-	    rt_container_start(&m.inst, &m.cfg, &m.run, &err) < 0) {
-		len = snprintf(msg, sizeof(msg), "error %d %s\n", (int)err.kind, err.msg);
-		vs_write_all(ready, msg, (size_t)len);
-		if (m.listen_fd >= 0) {
-			unlink(m.paths.sock);
-			write_state(&m, "stopped", -1, 0);
-		}
-		return 1;
+	fcntl(ready, F_SETFD, FD_CLOEXEC);
+	if (monitor_setup(&m, argc, argv, &err) < 0)
+		goto fail;
+	rt_state_read(m.paths.cdir, &before, NULL);
+	write_state(&m, "starting", -1, 0);
+	if (bring_up(&m, m.restore_dir, &res, &err) < 0) {
+		/* Leave the state as it was: "suspended" stays suspended. */
+		before.monitor_pid = 0, before.monitor_start_time = 0;
+		rt_state_write(m.paths.cdir, &before, NULL);
+		unlink(m.paths.sock);
+		goto fail;
 	}
 	write_state(&m, "running", -1, 0);
-	len = snprintf(msg, sizeof(msg), "ok %d\n", (int)m.run.pid);
+	after_restore(&m, m.restore_dir);
+	len = snprintf(msg, sizeof(msg), "ok %d %lld %lld %lld %lld\n", (int)m.run.pid,
+		       (long long)res.frozen_ms, (long long)res.criu_ms, (long long)res.total_ms,
+		       (long long)res.image_bytes);
 	vs_write_all(ready, msg, (size_t)len);
 	close(ready);
 	loop(&m);
@@ -381,4 +466,8 @@ int vs_rt_monitor_main(int argc, char **argv)
 	vs_config_free(&m.cfg);
 	vs_cg_host_free(m.inst.cg);
 	return 0;
+fail:
+	len = snprintf(msg, sizeof(msg), "error %d %s\n", (int)err.kind, err.msg);
+	vs_write_all(ready, msg, (size_t)len);
+	return 1;
 }

@@ -68,6 +68,9 @@ struct rt_console {
 };
 int rt_console_create(const char *rundir, const struct vs_container_config *cfg,
 		      struct rt_console *out, struct vs_error *err);
+/* Create run_dir/containers/NAME (rundir) with search permission for all
+ * on the way (see console.c). 0 or -1. */
+int rt_rundir_prepare(const char *run_dir, const char *rundir, struct vs_error *err);
 /* Unmount the console devpts (fine if absent). */
 void rt_console_destroy(const char *rundir);
 
@@ -106,6 +109,34 @@ pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], con
  * (errnum ECONNREFUSED/ENOENT when no monitor listens). */
 int rt_monitor_connect(const char *sock_path, struct vs_error *err);
 
-#define RT_LOGIN_SHELL_ENV "VSD_LOGIN=1"
+/* argv building for criu. */
+struct rt_argv {
+	char **v;
+	size_t n, cap;
+};
+void rt_argv_add(struct rt_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rt_argv_free(struct rt_argv *a);
+int64_t rt_now_ms(void);
+
+/* Run `criu ARGS...`; keep[] stay open across exec (for --inherit-fd).
+ * On failure err holds criu's own error lines from logpath. 0 or -1. */
+int rt_criu_run(const char *criu, struct rt_argv *args, const int *keep, int nkeep,
+		const char *logpath, int timeout_s, struct vs_error *err);
+
+/* Monitor side of checkpoint (checkpoint.c): request is "checkpoint
+ * LEAVE_RUNNING DIR|-". Sends "progress ..." lines on reply_fd; on success
+ * fills done with "done FROZEN_MS CRIU_MS TOTAL_MS BYTES" and tree_gone
+ * when CRIU killed the container after the dump. On failure the container
+ * runs on as before. 0 or -1. */
+int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			  pid_t init, int console_master, int reply_fd, const char *request,
+			  char *done, size_t done_len, bool *tree_gone, struct vs_error *err);
+
+/* Monitor side of restore: rebuild root, cgroups, console and run criu
+ * restore from dir. progress_fd gets "progress ..." lines. On success out
+ * describes the restored init (our child). */
+int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			 const char *dir, int progress_fd, struct rt_running *out,
+			 struct vs_rt_cr_result *res, struct vs_error *err);
 
 #endif

@@ -34,6 +34,8 @@ const char *vs_rt_state_name(enum vs_rt_state s)
 		return "running";
 	case VS_RT_STOPPING:
 		return "stopping";
+	case VS_RT_SUSPENDED:
+		return "suspended";
 	default:
 		return "stopped";
 	}
@@ -162,6 +164,10 @@ int vs_rt_status(const struct vs_rt_instance *inst, const char *name, struct vs_
 	mon_alive = rt_proc_matches(st.monitor_pid, st.monitor_start_time);
 	if (strcmp(st.state, "stopped") == 0)
 		return 0;
+	if (strcmp(st.state, "suspended") == 0) {
+		out->state = VS_RT_SUSPENDED;
+		return 0;
+	}
 	if (init_alive) {
 		out->state = strcmp(st.state, "stopping") == 0 ? VS_RT_STOPPING : VS_RT_RUNNING;
 		out->init_pid = st.init_pid;

@@ -41,6 +41,7 @@ struct vs_rt_instance {
 	const char *cgroup_parent; /* instance subtree name, e.g. "vsd" */
 	struct vs_cg_host *cg;     /* detected host cgroup layout */
 	int self_exe_fd;           /* sealed memfd copy of the vsd binary, or -1 */
+	const char *criu_path;     /* criu program for checkpoint/restore, or NULL */
 };
 
 enum vs_rt_state {
@@ -48,6 +49,7 @@ enum vs_rt_state {
 	VS_RT_STARTING,
 	VS_RT_RUNNING,
 	VS_RT_STOPPING,
+	VS_RT_SUSPENDED, /* checkpointed to its image and not running */
 };
 const char *vs_rt_state_name(enum vs_rt_state s);
 
@@ -115,6 +117,40 @@ void vs_rt_exec_free(struct vs_rt_exec *ex);
  * (so client and monitor do not split the output); close it to detach. */
 int vs_rt_console_attach(const struct vs_rt_instance *inst, const char *name, int *master_fd,
 			 int *hold_fd, struct vs_error *err);
+
+/* Checkpoint / restore with CRIU (see runtime/checkpoint.c).
+ *
+ * The image of `suspend` lives in root/containers/NAME/checkpoint/ and is
+ * removed with the container or after a successful resume; `checkpoint`
+ * and `restore` take an operator-given directory that vsd never removes.
+ * Phases are separate steps (freeze, dump, kill or thaw; mount, restore,
+ * adopt) so live migration can put a transfer between them. */
+struct vs_rt_cr_result {
+	int64_t frozen_ms;   /* checkpoint: container frozen (freeze .. thaw/kill) */
+	int64_t criu_ms;     /* time spent in the criu program */
+	int64_t total_ms;    /* the whole operation */
+	int64_t image_bytes; /* size of the image directory */
+};
+typedef void (*vs_rt_progress_fn)(void *ud, const char *line);
+
+/* Checkpoint a running container into dir (NULL: its own suspend image).
+ * leave_running: thaw it afterwards; otherwise it is stopped once the
+ * image is complete (state "suspended" when dir is NULL, else "stopped").
+ * On failure the container is thawed and running exactly as before, and a
+ * partial image is removed. VS_EK_CONFLICT when not running,
+ * VS_EK_UNSUPPORTED without a usable criu. 0 or -1. */
+int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		     const char *dir, bool leave_running, vs_rt_progress_fn progress, void *ud,
+		     struct vs_rt_cr_result *res, struct vs_error *err);
+
+/* Restore a container from dir (NULL: its own suspend image; the container
+ * must then be suspended, else stopped). Spawns a monitor that rebuilds the
+ * root, cgroups (same limits) and console and runs criu restore; the
+ * restored init becomes the monitor's child. On failure nothing is left
+ * running, the image is intact and the state is what it was. 0 or -1. */
+int vs_rt_restore(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		  const char *dir, vs_rt_progress_fn progress, void *ud,
+		  struct vs_rt_cr_result *res, struct vs_error *err);
 
 /* Entry points of the re-executed modes, dispatched by daemon/main.c when
  * argv[1] is "__monitor" or "__exec". They return the process exit code. */

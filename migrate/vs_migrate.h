@@ -1,0 +1,79 @@
+/* vs_migrate: checkpoint/restore with CRIU, and (next issues) the node-to-node
+ * live migration protocol built on it.
+ *
+ * CRIU is an external program run with an explicit argv and environment
+ * (never through a shell). The version vsd relies on (4.3, see
+ * scripts/install-criu.sh) lives in a private prefix because it needs a newer
+ * libc than the host's; vs_mig_default_criu() finds it. What a given CRIU can
+ * do on a given kernel is asked once with vs_mig_probe(). */
+#ifndef VS_MIGRATE_H
+#define VS_MIGRATE_H
+
+#include <stdbool.h>
+
+#include "lib/vs_error.h"
+
+/* Where scripts/install-criu.sh puts CRIU: a patched copy of criu 4.3 (or a
+ * wrapper running it through the prefix's loader), usable as one path. */
+#define VS_MIG_CRIU_PRIVATE "/opt/vsd/criu/bin/criu"
+/* Debian's own package, the fallback (Debian 12's 3.17 fails `criu check`
+ * on recent kernels; the probe then says so). */
+#define VS_MIG_CRIU_SYSTEM "/usr/sbin/criu"
+
+/* Each CRIU invocation of the probe is killed (with its process group) after
+ * this long. `criu check` takes ~40 ms here. */
+#define VS_MIG_PROBE_TIMEOUT_MS 10000
+
+#define VS_MIG_VERSION_MAX 32
+/* As long as a vs_error message, so either fits in the other. */
+#define VS_MIG_MSG_MAX VS_ERROR_MSG_MAX
+
+/* How CRIU keeps the network quiet while a container is frozen (the value of
+ * `criu --network-lock`). */
+enum vs_mig_netlock {
+	VS_MIG_NETLOCK_NONE = 0, /* neither method works */
+	VS_MIG_NETLOCK_IPTABLES, /* iptables-restore/ip6tables-restore from PATH */
+	VS_MIG_NETLOCK_NFTABLES, /* libnftables inside CRIU; no helper program */
+};
+
+/* What one CRIU binary can do on this kernel. Each *_msg is empty when the
+ * feature is there, and otherwise says in one line what is lost and why
+ * (CRIU's own reason when it gave one). Fixed-size: nothing to free. */
+struct vs_mig_caps {
+	bool available;			     /* `criu check` passed */
+	char version[VS_MIG_VERSION_MAX];    /* "4.3" from `criu --version`; "" if unknown */
+	bool lazy_pages;		     /* userfaultfd, non-cooperative: post-copy */
+	bool mem_tracking;		     /* soft-dirty: iterative pre-copy (--track-mem) */
+	enum vs_mig_netlock network_lock;    /* best method; NONE when none works */
+	char available_msg[VS_MIG_MSG_MAX];  /* why CRIU cannot be used at all */
+	char lazy_pages_msg[VS_MIG_MSG_MAX]; /* why no lazy pages */
+	char mem_tracking_msg[VS_MIG_MSG_MAX];
+	char network_lock_msg[VS_MIG_MSG_MAX];
+};
+
+/* The CRIU to use when the configuration names none: VS_MIG_CRIU_PRIVATE if
+ * it is an executable regular file, else VS_MIG_CRIU_SYSTEM if that is, else
+ * NULL. Returns a static string (never to be freed); does not run CRIU, so
+ * the binary found may still fail vs_mig_probe(). Cannot fail otherwise. */
+const char *vs_mig_default_criu(void);
+
+/* Ask the CRIU at criu_path (absolute; NULL means vs_mig_default_criu())
+ * what it can do here: `criu --version`, `criu check`, and `criu check
+ * --feature` for uffd-noncoop, mem_dirty_track and network_lock_nftables,
+ * each started with posix_spawn (explicit argv, a fixed PATH and LC_ALL=C,
+ * stdin /dev/null, own process group) and killed with its group after
+ * VS_MIG_PROBE_TIMEOUT_MS. Must run as root (CRIU needs CAP_SYS_ADMIN).
+ *
+ * Returns 0 with *caps filled whenever the answer is known, including "CRIU
+ * is not usable" (no binary, not executable, `criu check` failed or timed
+ * out: available is false and available_msg says why; the other features
+ * are then false with a message too). Returns -1 with err filled, *caps
+ * zeroed, only when criu_path is not absolute (VS_EK_INVALID) or the probe
+ * itself could not run (no pipe or process: errno in err). */
+int vs_mig_probe(const char *criu_path, struct vs_mig_caps *caps, struct vs_error *err);
+
+/* The `--network-lock` argument for m ("iptables", "nftables"), or "none"
+ * for VS_MIG_NETLOCK_NONE and unknown values. Static string. */
+const char *vs_mig_netlock_name(enum vs_mig_netlock m);
+
+#endif

@@ -1,0 +1,519 @@
+/* Checkpoint and restore of a container with CRIU.
+ *
+ * What CRIU cannot see on its own is described to it:
+ *  - the host device nodes bind-mounted into /dev (and over masked /proc
+ *    files) are external mounts, keyed "<device>@<mount point>"; on restore
+ *    the key's device name (checked against a fixed list, never a path
+ *    from the image) says which host node to bind again;
+ *  - the console (see console.c) is an external tty plus the external bind
+ *    mount on /dev/console; restore hands CRIU the slave of a fresh console
+ *    pty in its place (--inherit-fd) and the monitor keeps its master.
+ * The id-mapped template is mounted on the host and was detached from the
+ * container at pivot_root, so CRIU sees an overlay root (--root on restore,
+ * rebuilt with the same options) and no id-mapped mount.
+ *
+ * Checkpoint freezes the container's cgroup first so the frozen window is
+ * measured from the moment the container stops running. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs-cow/vs_fs.h"
+#include "lib/vs_io.h"
+#include "lib/vs_json.h"
+#include "lib/vs_syscall.h"
+#include "lib/vs_util.h"
+#include "runtime/rt-private.h"
+
+#define META_FILE "vsd-image.json"
+#define MAX_EXT	  32
+
+static const char *const host_devices[] = {"null", "zero", "full", "random", "urandom", "tty",
+					   NULL};
+
+struct cr_meta {
+	char console_tty[64]; /* "tty[rdev:dev]" id of the console slave at dump */
+	char keys[MAX_EXT][600];
+	size_t nkeys;
+};
+
+static bool is_host_device(const char *name)
+{
+	for (size_t i = 0; host_devices[i] != NULL; i++)
+		if (strcmp(name, host_devices[i]) == 0)
+			return true;
+	return false;
+}
+
+/* External mounts of a running container, from its init's mountinfo:
+ * devtmpfs binds (host device nodes) and the console. */
+static int collect_externals(pid_t init, struct cr_meta *m, struct vs_error *err)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/mountinfo", (int)init);
+	cleanup_free char *text = NULL;
+	char *save = NULL;
+
+	if (vs_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
+		return -1;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char root[256], mnt[256], fstype[64];
+		const char *dash = strstr(line, " - ");
+		if (dash == NULL || sscanf(line, "%*s %*s %*s %255s %255s", root, mnt) != 2 ||
+		    sscanf(dash + 3, "%63s", fstype) != 1)
+			continue;
+		if (strcmp(fstype, "devtmpfs") == 0 && root[0] == '/' && is_host_device(root + 1)) {
+			if (m->nkeys == MAX_EXT)
+				return vs_error_set(err, E2BIG, "too many external mounts");
+			snprintf(m->keys[m->nkeys++], sizeof(m->keys[0]), "%s@%s", root + 1, mnt);
+		}
+	}
+	return 0;
+}
+
+static int console_tty_id(const char *rundir, int master, char *out, size_t len,
+			  struct vs_error *err)
+{
+	char path[2300];
+	struct stat st;
+	int index = -1;
+
+	if (ioctl(master, TIOCGPTN, &index) < 0)
+		return vs_error_set(err, errno, "console pty index");
+	snprintf(path, sizeof(path), "%s/console/%d", rundir, index);
+	if (stat(path, &st) < 0)
+		return vs_error_set(err, errno, "stat %s", path);
+	snprintf(out, len, "tty[%llx:%llx]", (unsigned long long)st.st_rdev,
+		 (unsigned long long)st.st_dev);
+	return 0;
+}
+
+static int meta_write(const char *dir, const struct cr_meta *m, struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(true);
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *text;
+	size_t len;
+
+	if (dfd < 0)
+		return vs_error_set(err, errno, "open %s", dir);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "console_tty", m->console_tty);
+	vs_jgen_key(g, "external_mounts");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < m->nkeys; i++)
+		vs_jgen_str(g, m->keys[i]);
+	vs_jgen_arr_close(g);
+	vs_jgen_obj_close(g);
+	text = vs_jgen_text(g, &len);
+	return vs_atomic_write_at(dfd, META_FILE, text, len, 0600, err);
+}
+
+static int meta_read(const char *dir, struct cr_meta *m, struct vs_error *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, META_FILE);
+	cleanup_free char *text = NULL;
+	cleanup_json struct vs_json *root = NULL;
+	const struct vs_json *keys;
+	const char *tty;
+
+	memset(m, 0, sizeof(*m));
+	if (vs_read_file_at(AT_FDCWD, path, 65536, &text, NULL, err) < 0 ||
+	    vs_json_parse(text, &root, err) < 0)
+		return vs_error_prefix(err, "not a vsd checkpoint image");
+	tty = vs_json_string(vs_json_get(root, "console_tty"));
+	keys = vs_json_get(root, "external_mounts");
+	if (tty == NULL || strncmp(tty, "tty[", 4) != 0 || strlen(tty) >= sizeof(m->console_tty) ||
+	    vs_json_array_len(keys) > MAX_EXT)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: malformed", path);
+	strcpy(m->console_tty, tty);
+	for (size_t i = 0; i < vs_json_array_len(keys); i++) {
+		const char *k = vs_json_string(vs_json_array_at(keys, i));
+		char dev[32];
+		const char *at = k ? strchr(k, '@') : NULL;
+		if (at == NULL || (size_t)(at - k) >= sizeof(dev) || strlen(k) >= sizeof(m->keys[0]))
+			return vs_error_kind(err, VS_EK_INVALID, "%s: bad external mount", path);
+		memcpy(dev, k, (size_t)(at - k));
+		dev[at - k] = '\0';
+		if (!is_host_device(dev))
+			return vs_error_kind(err, VS_EK_INVALID, "%s: unknown device '%s'", path, dev);
+		strcpy(m->keys[m->nkeys++], k);
+	}
+	return 0;
+}
+
+static int64_t dir_bytes(const char *dir)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *e;
+	int64_t sum = 0;
+	struct stat st;
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			sum += st.st_size;
+	return sum;
+}
+
+/* CRIU reads some image files from inside the restored container's user
+ * namespace, as its root: give the (flat) image directory to that uid. The
+ * directory's parent keeps other host users out. */
+static int image_give(const char *dir, const struct vs_container_config *cfg, struct vs_error *err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *e;
+
+	if (cfg->privileged)
+		return 0;
+	d = opendir(dir);
+	if (d == NULL)
+		return vs_error_set(err, errno, "open %s", dir);
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+			continue;
+		/* Some of CRIU's helpers open images with credentials that match
+		 * neither owner nor group: readable and searchable for all, and
+		 * the 0700 parent (the container's directory, or the operator's
+		 * choice) is what keeps host users out. */
+		if (fchownat(dirfd(d), e->d_name, cfg->idmap_uid, cfg->idmap_gid,
+			     AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fchmodat(dirfd(d), e->d_name, S_ISDIR(st.st_mode) ? 0711 : 0644, 0) < 0)
+			return vs_error_set(err, errno, "chown %s/%s", dir, e->d_name);
+	}
+	return 0;
+}
+
+/* Processes in the container's cgroup outside init's pid namespace are exec
+ * helpers: their sessions' processes hang off a parent CRIU cannot dump. */
+static int check_no_sessions(struct vs_cg *cg, pid_t init, struct vs_error *err)
+{
+	const char *dir = vs_cg_path(cg, "pids");
+	cleanup_free char *procs = NULL, *path = NULL;
+	char nsinit[64] = "", link[64], ns[64];
+	int n = 0;
+
+	if (dir == NULL)
+		dir = vs_cg_path(cg, "unified");
+	if (dir == NULL)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/%d/ns/pid", (int)init);
+	if (readlink(link, nsinit, sizeof(nsinit) - 1) < 0)
+		return vs_error_set(err, errno, "read %s", link);
+	path = xasprintf("%s/cgroup.procs", dir);
+	if (vs_read_file_at(AT_FDCWD, path, 1 << 22, &procs, NULL, NULL) < 0)
+		return 0;
+	for (char *p = strtok(procs, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+		ssize_t r;
+		snprintf(link, sizeof(link), "/proc/%s/ns/pid", p);
+		memset(ns, 0, sizeof(ns));
+		r = readlink(link, ns, sizeof(ns) - 1);
+		if (r > 0 && strncmp(ns, nsinit, sizeof(ns)) != 0)
+			n++;
+	}
+	if (n > 0)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "the container has %d active exec/enter session%s; end them "
+				     "and retry",
+				     n, n == 1 ? "" : "s");
+	return 0;
+}
+
+static void add_common(struct rt_argv *a, const struct cr_meta *m, bool restore)
+{
+	rt_argv_add(a, "-v4");
+	rt_argv_add(a, "--tcp-established");
+	rt_argv_add(a, "--file-locks");
+	rt_argv_add(a, "--manage-cgroups");
+	for (size_t i = 0; i < m->nkeys; i++) {
+		if (restore)
+			rt_argv_add(a, "--external=mnt[%s]:/dev/%.*s", m->keys[i],
+				    (int)(strchr(m->keys[i], '@') - m->keys[i]), m->keys[i]);
+		else
+			rt_argv_add(a, "--external=mnt[%s]:%s", strchr(m->keys[i], '@') + 1,
+				    m->keys[i]);
+	}
+}
+
+struct ck_req {
+	bool leave_running;
+	bool own;
+	char dir[4200];
+};
+
+static int parse_request(const char *req, const char *cdir, struct ck_req *r, struct vs_error *err)
+{
+	int leave = 0, off = 0;
+
+	if (sscanf(req, "checkpoint %d %n", &leave, &off) != 1 || off == 0)
+		return vs_error_set(err, EPROTO, "bad checkpoint request");
+	r->leave_running = leave != 0;
+	r->own = strcmp(req + off, "-") == 0;
+	if (r->own)
+		snprintf(r->dir, sizeof(r->dir), "%s/checkpoint", cdir);
+	else if (req[off] != '/' || strlen(req + off) >= sizeof(r->dir))
+		return vs_error_kind(err, VS_EK_INVALID, "checkpoint directory must be absolute");
+	else
+		strcpy(r->dir, req + off);
+	return 0;
+}
+
+static void send_progress(int fd, const char *line)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "progress %s", line);
+	send(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, MSG_NOSIGNAL);
+}
+
+/* freeze, dump, and thaw (leave_running) or let CRIU kill the tree. */
+static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		   struct vs_cg *cg, pid_t init, const struct ck_req *r, const struct cr_meta *m,
+		   int reply_fd, struct vs_rt_cr_result *res, struct vs_error *err)
+{
+	struct rt_argv a = {0};
+	const char *freezer = vs_cg_path(cg, "freezer");
+	cleanup_free char *log = xasprintf("%s/dump.log", r->dir);
+	int64_t t_freeze, t_criu;
+	int rc;
+
+	if (freezer == NULL)
+		freezer = vs_cg_path(cg, "unified");
+	rt_argv_add(&a, "dump");
+	rt_argv_add(&a, "-t");
+	rt_argv_add(&a, "%d", (int)init);
+	rt_argv_add(&a, "-D");
+	rt_argv_add(&a, "%s", r->dir);
+	rt_argv_add(&a, "-o");
+	rt_argv_add(&a, "dump.log");
+	rt_argv_add(&a, "--freeze-cgroup=%s", freezer);
+	rt_argv_add(&a, "--external=mnt[/dev/console]:console");
+	rt_argv_add(&a, "--external=%s", m->console_tty);
+	if (r->leave_running)
+		rt_argv_add(&a, "--leave-running");
+	add_common(&a, m, false);
+	t_freeze = rt_now_ms();
+	if (vs_cg_freeze(cg, err) < 0) {
+		rt_argv_free(&a);
+		return vs_error_prefix(err, "freeze");
+	}
+	send_progress(reply_fd, "frozen; dumping with criu");
+	t_criu = rt_now_ms();
+	rc = rt_criu_run(inst->criu_path, &a, NULL, 0, log, 600, err);
+	res->criu_ms = rt_now_ms() - t_criu;
+	rt_argv_free(&a);
+	/* CRIU thaws what it froze; make sure, on every path. After a dump
+	 * without --leave-running the tasks are dead and thawing is moot. */
+	vs_cg_thaw(cg, NULL);
+	res->frozen_ms = rt_now_ms() - t_freeze;
+	(void)cfg;
+	return rc;
+}
+
+int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			  pid_t init, int console_master, int reply_fd, const char *request,
+			  char *done, size_t done_len, bool *tree_gone, struct vs_error *err)
+{
+	struct rt_paths paths;
+	struct ck_req r;
+	struct cr_meta m = {0};
+	struct vs_rt_cr_result res = {0};
+	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
+	int64_t t0 = rt_now_ms();
+	int rc = -1;
+
+	*tree_gone = false;
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	if (parse_request(request, paths.cdir, &r, err) < 0 || check_no_sessions(cg, init, err) < 0)
+		goto out;
+	if (r.own) {
+		cleanup_close int cfd = open(paths.cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cfd < 0 || vs_fs_remove_tree(cfd, "checkpoint", err) < 0 ||
+		    mkdir(r.dir, 0700) < 0) {
+			vs_error_set(err, errno, "prepare %s", r.dir);
+			goto out;
+		}
+	}
+	if (collect_externals(init, &m, err) < 0 ||
+	    console_tty_id(paths.rundir, console_master, m.console_tty, sizeof(m.console_tty),
+			   err) < 0 ||
+	    meta_write(r.dir, &m, err) < 0)
+		goto out;
+	rc = do_dump(inst, cfg, cg, init, &r, &m, reply_fd, &res, err);
+	if (rc < 0)
+		goto out;
+	*tree_gone = !r.leave_running;
+	image_give(r.dir, cfg, NULL);
+	res.image_bytes = dir_bytes(r.dir);
+	res.total_ms = rt_now_ms() - t0;
+	snprintf(done, done_len, "done %lld %lld %lld %lld", (long long)res.frozen_ms,
+		 (long long)res.criu_ms, (long long)res.total_ms, (long long)res.image_bytes);
+out:
+	if (rc < 0 && r.own) {
+		cleanup_close int cfd = open(paths.cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cfd >= 0)
+			vs_fs_remove_tree(cfd, "checkpoint", NULL);
+	}
+	vs_cg_free(cg);
+	return rc;
+}
+
+/* ---- restore ---- */
+
+/* A user namespace with the container's id map, held by a throwaway child,
+ * for the id-mapped template mount (the restored init's own user namespace
+ * does not exist yet). Returns the ns fd or -1. */
+static int mapped_userns(const struct vs_container_config *cfg, struct vs_error *err)
+{
+	int pipefd[2];
+	pid_t pid;
+	char path[64], map[64];
+	int fd = -1, status;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return vs_error_set(err, errno, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		char c;
+		close(pipefd[1]);
+		if (unshare(CLONE_NEWUSER) < 0)
+			_exit(1);
+		(void)!read(pipefd[0], &c, 1);
+		_exit(0);
+	}
+	close(pipefd[0]);
+	if (pid < 0) {
+		close(pipefd[1]);
+		return vs_error_set(err, errno, "fork");
+	}
+	/* The child unshares asynchronously: wait until its ns differs. */
+	for (int i = 0; i < 1000; i++) {
+		char a[64] = "", b[64] = "";
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		if (readlink(path, a, sizeof(a) - 1) > 0 && readlink("/proc/self/ns/user", b, sizeof(b) - 1) > 0 &&
+		    strcmp(a, b) != 0)
+			break;
+		usleep(1000);
+	}
+	snprintf(map, sizeof(map), "0 %u %u\n", cfg->idmap_uid, cfg->idmap_size);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	if (vs_write_string_at(AT_FDCWD, path, map, err) == 0) {
+		snprintf(map, sizeof(map), "0 %u %u\n", cfg->idmap_gid, cfg->idmap_size);
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+		if (vs_write_string_at(AT_FDCWD, path, map, err) == 0) {
+			snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				vs_error_set(err, errno, "open %s", path);
+		}
+	}
+	close(pipefd[1]);
+	waitpid(pid, &status, 0);
+	return fd;
+}
+
+static void progress_line(int fd, const char *line)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "progress %s\n", line);
+	if (fd >= 0)
+		vs_write_all(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+static int run_restore(const struct vs_rt_instance *inst, const struct rt_paths *paths,
+		       const char *dir, const struct cr_meta *m, const struct rt_console *con,
+		       pid_t *pid, struct vs_error *err)
+{
+	struct rt_argv a = {0};
+	cleanup_free char *log = xasprintf("%s/restore.log", dir);
+	cleanup_free char *pidfile = xasprintf("%s/init.pid", paths->rundir);
+	cleanup_free char *text = NULL;
+	int rc;
+
+	unlink(pidfile);
+	rt_argv_add(&a, "restore");
+	rt_argv_add(&a, "-D");
+	rt_argv_add(&a, "%s", dir);
+	rt_argv_add(&a, "-o");
+	rt_argv_add(&a, "restore.log");
+	rt_argv_add(&a, "--root=%s/rootfs", paths->cdir);
+	rt_argv_add(&a, "--restore-detached");
+	rt_argv_add(&a, "--restore-sibling");
+	rt_argv_add(&a, "--pidfile=%s", pidfile);
+	rt_argv_add(&a, "--external=mnt[console]:%s", con->slave_path);
+	rt_argv_add(&a, "--inherit-fd=fd[%d]:%s", con->slave, m->console_tty);
+	add_common(&a, m, true);
+	rc = rt_criu_run(inst->criu_path, &a, &con->slave, 1, log, 600, err);
+	rt_argv_free(&a);
+	if (rc < 0)
+		return -1;
+	if (vs_read_file_at(AT_FDCWD, pidfile, 64, &text, NULL, err) < 0)
+		return vs_error_prefix(err, "criu restore gave no pid");
+	*pid = (pid_t)atoi(text);
+	unlink(pidfile);
+	return *pid > 0 ? 0 : vs_error_set(err, EIO, "criu restore gave a bad pid");
+}
+
+int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			 const char *dir, int progress_fd, struct rt_running *out,
+			 struct vs_rt_cr_result *res, struct vs_error *err)
+{
+	struct rt_paths paths;
+	struct rt_console con = {.master = -1, .slave = -1};
+	struct cr_meta m;
+	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
+	cleanup_close int userns = -1;
+	int64_t t0 = rt_now_ms(), t1;
+	pid_t pid = -1;
+
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	if (meta_read(dir, &m, err) < 0 || image_give(dir, cfg, err) < 0)
+		goto fail;
+	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
+			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
+	    vs_cg_apply(cg, &cfg->limits, err) < 0 ||
+	    rt_console_create(paths.rundir, cfg, &con, err) < 0)
+		goto fail;
+	if (!cfg->privileged && (userns = mapped_userns(cfg, err)) < 0)
+		goto fail;
+	if (vs_fs_rootfs_mount(paths.tmpl, paths.cdir, userns, err) < 0)
+		goto fail;
+	progress_line(progress_fd, "root mounted; restoring with criu");
+	t1 = rt_now_ms();
+	if (run_restore(inst, &paths, dir, &m, &con, &pid, err) < 0)
+		goto fail;
+	res->criu_ms = rt_now_ms() - t1;
+	out->pid = pid;
+	out->pidfd = vs_pidfd_open(pid, 0);
+	if (out->pidfd < 0) {
+		vs_error_set(err, errno, "pidfd of restored init");
+		goto fail;
+	}
+	out->console = con.master;
+	close(con.slave);
+	vs_cg_free(cg);
+	res->image_bytes = dir_bytes(dir);
+	res->total_ms = rt_now_ms() - t0;
+	res->frozen_ms = res->total_ms;
+	return 0;
+fail:
+	if (con.master >= 0)
+		close(con.master);
+	if (con.slave >= 0)
+		close(con.slave);
+	vs_cg_free(cg);
+	rt_container_cleanup(inst, cfg, NULL);
+	return -1;
+}
