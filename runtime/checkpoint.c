@@ -38,6 +38,8 @@
 
 #define META_FILE "vsd-image.json"
 #define MAX_EXT	  32
+#define MAX_CGDIRS 4096
+#define MAX_CGDEPTH 32
 
 static const char *const host_devices[] = {"null", "zero", "full", "random", "urandom", "tty",
 					   NULL};
@@ -46,7 +48,93 @@ struct cr_meta {
 	char console_tty[64]; /* "tty[rdev:dev]" id of the console slave at dump */
 	char keys[MAX_EXT][600];
 	size_t nkeys;
+	char **cgdirs; /* sub-cgroups the guest made in its cgroup2, parents first */
+	size_t ncgdirs;
 };
+
+static void meta_free(struct cr_meta *m)
+{
+	for (size_t i = 0; i < m->ncgdirs; i++)
+		free(m->cgdirs[i]);
+	free(m->cgdirs);
+	m->cgdirs = NULL;
+	m->ncgdirs = 0;
+}
+
+/* The guest's own cgroup tree (systemd's slices and services) in the
+ * unified hierarchy. CRIU recreates only the cgroups that hold tasks, but
+ * systemd watches the cgroup.events of empty ones too, and its restore
+ * fails if they are missing; so vsd records the tree at dump and rebuilds
+ * it before restore. Walked by directory fds: the names are the guest's. */
+static int walk_cgdirs(int dfd, const char *prefix, int depth, struct cr_meta *m,
+		       struct vs_error *err)
+{
+	cleanup_dir DIR *d = fdopendir(dup(dfd));
+	struct dirent *e;
+
+	if (d == NULL)
+		return vs_error_set(err, errno, "read cgroup %s", prefix);
+	while ((e = readdir(d)) != NULL) {
+		cleanup_close int sub = -1;
+		char *rel;
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if (depth >= MAX_CGDEPTH || m->ncgdirs >= MAX_CGDIRS)
+			return vs_error_set(err, E2BIG, "the container's cgroup tree is too large");
+		rel = prefix[0] ? xasprintf("%s/%s", prefix, e->d_name) : xstrdup(e->d_name);
+		m->cgdirs = xrealloc(m->cgdirs, (m->ncgdirs + 1) * sizeof(char *));
+		m->cgdirs[m->ncgdirs++] = rel;
+		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0 || walk_cgdirs(sub, rel, depth + 1, m, err) < 0)
+			return sub < 0 ? vs_error_set(err, errno, "open cgroup %s", rel) : -1;
+	}
+	return 0;
+}
+
+static int collect_cgdirs(struct vs_cg *cg, struct cr_meta *m, struct vs_error *err)
+{
+	const char *dir = vs_cg_path(cg, "unified");
+	cleanup_close int dfd = -1;
+
+	if (dir == NULL)
+		return 0;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return vs_error_set(err, errno, "open %s", dir);
+	return walk_cgdirs(dfd, "", 0, m, err);
+}
+
+/* Recreate them, owned by the container's root like the delegated top. */
+static int rebuild_cgdirs(struct vs_cg *cg, const struct vs_container_config *cfg,
+			  const struct cr_meta *m, struct vs_error *err)
+{
+	const char *dir = vs_cg_path(cg, "unified");
+	cleanup_close int dfd = -1;
+
+	if (dir == NULL || m->ncgdirs == 0)
+		return 0;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return vs_error_set(err, errno, "open %s", dir);
+	for (size_t i = 0; i < m->ncgdirs; i++) {
+		const char *rel = m->cgdirs[i];
+		if (rel[0] == '/' || strstr(rel, "..") != NULL)
+			return vs_error_kind(err, VS_EK_INVALID, "bad cgroup path '%s' in image", rel);
+		if (mkdirat(dfd, rel, 0755) < 0 && errno != EEXIST)
+			return vs_error_set(err, errno, "create cgroup %s/%s", dir, rel);
+		if (!cfg->privileged) {
+			cleanup_close int sub =
+				openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			static const char *const files[] = {"cgroup.procs", "cgroup.threads",
+							    "cgroup.subtree_control", NULL};
+			if (sub < 0 || fchown(sub, cfg->idmap_uid, cfg->idmap_gid) < 0)
+				return vs_error_set(err, errno, "chown cgroup %s", rel);
+			for (size_t k = 0; files[k] != NULL; k++)
+				fchownat(sub, files[k], cfg->idmap_uid, cfg->idmap_gid, 0);
+		}
+	}
+	return 0;
+}
 
 static bool is_host_device(const char *name)
 {
@@ -114,6 +202,11 @@ static int meta_write(const char *dir, const struct cr_meta *m, struct vs_error 
 	for (size_t i = 0; i < m->nkeys; i++)
 		vs_jgen_str(g, m->keys[i]);
 	vs_jgen_arr_close(g);
+	vs_jgen_key(g, "cgroup_dirs");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < m->ncgdirs; i++)
+		vs_jgen_str(g, m->cgdirs[i]);
+	vs_jgen_arr_close(g);
 	vs_jgen_obj_close(g);
 	text = vs_jgen_text(g, &len);
 	return vs_atomic_write_at(dfd, META_FILE, text, len, 0600, err);
@@ -128,7 +221,7 @@ static int meta_read(const char *dir, struct cr_meta *m, struct vs_error *err)
 	const char *tty;
 
 	memset(m, 0, sizeof(*m));
-	if (vs_read_file_at(AT_FDCWD, path, 65536, &text, NULL, err) < 0 ||
+	if (vs_read_file_at(AT_FDCWD, path, 4 << 20, &text, NULL, err) < 0 ||
 	    vs_json_parse(text, &root, err) < 0)
 		return vs_error_prefix(err, "not a vsd checkpoint image");
 	tty = vs_json_string(vs_json_get(root, "console_tty"));
@@ -148,6 +241,16 @@ static int meta_read(const char *dir, struct cr_meta *m, struct vs_error *err)
 		if (!is_host_device(dev))
 			return vs_error_kind(err, VS_EK_INVALID, "%s: unknown device '%s'", path, dev);
 		strcpy(m->keys[m->nkeys++], k);
+	}
+	keys = vs_json_get(root, "cgroup_dirs");
+	if (vs_json_array_len(keys) > MAX_CGDIRS)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: too many cgroups", path);
+	for (size_t i = 0; i < vs_json_array_len(keys); i++) {
+		const char *k = vs_json_string(vs_json_array_at(keys, i));
+		if (k == NULL)
+			return vs_error_kind(err, VS_EK_INVALID, "%s: bad cgroup entry", path);
+		m->cgdirs = xrealloc(m->cgdirs, (m->ncgdirs + 1) * sizeof(char *));
+		m->cgdirs[m->ncgdirs++] = xstrdup(k);
 	}
 	return 0;
 }
@@ -346,7 +449,7 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 			goto out;
 		}
 	}
-	if (collect_externals(init, &m, err) < 0 ||
+	if (collect_externals(init, &m, err) < 0 || collect_cgdirs(cg, &m, err) < 0 ||
 	    console_tty_id(paths.rundir, console_master, m.console_tty, sizeof(m.console_tty),
 			   err) < 0 ||
 	    meta_write(r.dir, &m, err) < 0)
@@ -367,6 +470,7 @@ out:
 			vs_fs_remove_tree(cfd, "checkpoint", NULL);
 	}
 	vs_cg_free(cg);
+	meta_free(&m);
 	return rc;
 }
 
@@ -472,7 +576,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 {
 	struct rt_paths paths;
 	struct rt_console con = {.master = -1, .slave = -1};
-	struct cr_meta m;
+	struct cr_meta m = {0};
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
 	cleanup_close int userns = -1;
 	int64_t t0 = rt_now_ms(), t1;
@@ -483,7 +587,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 		goto fail;
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
-	    vs_cg_apply(cg, &cfg->limits, err) < 0 ||
+	    vs_cg_apply(cg, &cfg->limits, err) < 0 || rebuild_cgdirs(cg, cfg, &m, err) < 0 ||
 	    rt_console_create(paths.rundir, cfg, &con, err) < 0)
 		goto fail;
 	if (!cfg->privileged && (userns = mapped_userns(cfg, err)) < 0)
@@ -504,6 +608,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	out->console = con.master;
 	close(con.slave);
 	vs_cg_free(cg);
+	meta_free(&m);
 	res->image_bytes = dir_bytes(dir);
 	res->total_ms = rt_now_ms() - t0;
 	res->frozen_ms = res->total_ms;
@@ -514,6 +619,7 @@ fail:
 	if (con.slave >= 0)
 		close(con.slave);
 	vs_cg_free(cg);
+	meta_free(&m);
 	rt_container_cleanup(inst, cfg, NULL);
 	return -1;
 }

@@ -197,6 +197,20 @@ static int parse_helper_args(int argc, char **argv, struct helper_args *a, struc
 	return vs_validate_name(a->name, "container name", err);
 }
 
+/* True when pid's namespace of this kind is not ours. */
+static bool same_ns_differs(pid_t pid, const char *kind)
+{
+	char a[64] = "", b[64] = "", path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, kind);
+	if (readlink(path, a, sizeof(a) - 1) <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", kind);
+	if (readlink(path, b, sizeof(b) - 1) <= 0)
+		return false;
+	return strcmp(a, b) != 0;
+}
+
 /* Join the container: its cgroup, then all namespaces via init's pidfd. */
 static int join_container(const struct helper_args *a, const struct vs_container_config *cfg,
 			  struct vs_error *err)
@@ -228,6 +242,11 @@ static int join_container(const struct helper_args *a, const struct vs_container
 		return -1;
 	if (!cfg->privileged)
 		flags |= CLONE_NEWUSER;
+	/* A restored container runs in a time namespace of CRIU's making;
+	 * commands must share it, or the next checkpoint cannot be restored
+	 * (CRIU restores one time namespace per tree). */
+	if (same_ns_differs(st.init_pid, "time"))
+		flags |= CLONE_NEWTIME;
 	if (setns(pidfd, flags) < 0)
 		return vs_error_set(err, errno, "join the namespaces of '%s'", a->name);
 	if (!cfg->privileged && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||

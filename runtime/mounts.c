@@ -286,14 +286,51 @@ static int setup_proc_sys(int rootfd, struct vs_error *err)
 	return 0;
 }
 
+/* systemd sandboxes some services in namespaces of their own. CRIU can
+ * checkpoint nested mount and network namespaces but not nested uts, ipc
+ * or user namespaces, so a guest running such a service (systemd-logind
+ * uses ProtectHostname=) could never be suspended or migrated. A runtime
+ * drop-in for every service, in the /run we just created (nothing on the
+ * container's disk changes), turns those three off. */
+static const char systemd_dropin[] = "# Written by vsd at container start: CRIU cannot checkpoint\n"
+				     "# nested uts, ipc or user namespaces.\n"
+				     "[Service]\n"
+				     "ProtectHostname=no\n"
+				     "PrivateIPC=no\n"
+				     "PrivateUsers=no\n";
+
+static int write_systemd_dropin(int runfd, struct vs_error *err)
+{
+	static const char *const dirs[] = {"systemd", "systemd/system", "systemd/system/service.d"};
+	cleanup_close int dir = -1, fd = -1;
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(dirs); i++)
+		if (mkdirat(runfd, dirs[i], 0755) < 0 && errno != EEXIST)
+			return vs_error_set(err, errno, "mkdir /run/%s", dirs[i]);
+	dir = openat(runfd, dirs[2], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return vs_error_set(err, errno, "open /run/%s", dirs[2]);
+	fd = openat(dir, "zz-vsd-checkpoint.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || vs_write_all(fd, systemd_dropin, sizeof(systemd_dropin) - 1) < 0)
+		return vs_error_set(err, errno, "write the systemd drop-in");
+	return 0;
+}
+
 static int setup_run(int rootfd, struct vs_error *err)
 {
 	static const char *const run_opts[] = {"mode=755", NULL};
 	cleanup_close int t = open_dir_in(rootfd, "run", 0755, err);
+	cleanup_close int runfd = -1;
 
 	if (t < 0)
 		return -1;
-	return mount_new(t, "tmpfs", run_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/run", err);
+	if (mount_new(t, "tmpfs", run_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/run", err) < 0)
+		return -1;
+	/* Our fresh tmpfs: nothing of the container's is in it yet. */
+	runfd = vs_openat2(rootfd, "run", O_RDONLY | O_DIRECTORY, 0, VS_RESOLVE_NOLINKS);
+	if (runfd < 0)
+		return vs_error_set(err, errno, "open /run");
+	return write_systemd_dropin(runfd, err);
 }
 
 /* The distribution's init sets the hostname from /etc/hostname, so that
