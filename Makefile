@@ -20,7 +20,7 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: all clean install test unit unit-asan integration format check-format bench deps
+.PHONY: all clean install test unit unit-asan integration format check-format check-includes check bench deps vm-test
 all: $(BUILD)/vsd $(BUILD)/vsctl
 
 # Core code goes into static archives so unit tests pull only what they use.
@@ -82,6 +82,11 @@ format:
 	clang-format -i $(FORMAT_SRC)
 check-format:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+# Include graph: no cycles, lower layers never include upper ones.
+check-includes:
+	scripts/check-includes.py
+check: check-format check-includes
 
 deps:
 	scripts/install-deps.sh

@@ -7,7 +7,8 @@
  *   api.c     JSON API calls on top of http.c, API error messages
  *   args.c    option parsing shared by the commands
  *   output.c  tables, "key: value" listings, raw JSON printing
- *   containers.c, templates.c, exec.c, node.c   the commands
+ *   operation.c  following a long operation (progress on stderr)
+ *   containers.c, templates.c, exec.c, node.c, checkpoint.c   the commands
  *   main.c    global options and the dispatch table
  *
  * Commands return an exit status >= 0 (0, or the status of a command run
@@ -189,6 +190,17 @@ int vc_api_error(const struct vc_http_response *resp, struct vs_error *err);
 /* "/v1/<collection>/<escaped name><suffix>" (suffix may be ""); malloc'd. */
 char *vc_api_path(const char *collection, const char *name, const char *suffix);
 
+/* ---- operation.c ---------------------------------------------------- */
+
+/* Follow the operation in `first` (a 202 answer): poll it every 200 ms and
+ * print its new progress lines on stderr as they arrive. Returns 0 when it
+ * succeeded, with *final (when final is not NULL; caller frees) the last
+ * operation object, holding its "result"; VC_ERR_FAIL with the operation's
+ * error message (kind from its code) when it failed, or with what went
+ * wrong while following it. */
+int vc_follow_operation(const struct vc_ctx *ctx, const struct vs_json *first,
+			struct vs_json **final, struct vs_error *err);
+
 /* ---- args.c --------------------------------------------------------- */
 
 /* getopt_long for a command's argv (argv[0] is the command word). Call
@@ -221,9 +233,10 @@ void vc_table_print(struct vc_table *t);
 void vc_print_raw_json(const char *raw);
 
 /* Print an object as "key: value" lines; nested objects flatten to
- * "parent.key", arrays print their items joined by spaces, null prints
- * "-". Keys ending in "_at" print as local dates, and the size fields of
- * limits as sizes ("512M"). */
+ * "parent.key", arrays print their items joined by spaces (but an array of
+ * strings of which one holds a space, such as messages, prints a "key:
+ * item" line per item), null prints "-". Keys ending in "_at" print as
+ * local dates, and the size fields of limits as sizes ("512M"). */
 void vc_print_object(const struct vs_json *obj);
 
 /* A scalar as text into buf ("-" for null or absent). */
@@ -267,6 +280,44 @@ int vc_cmd_enter(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err
 int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
 int vc_cmd_node_info(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+
+int vc_cmd_suspend(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_resume(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_checkpoint(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_restore(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+
+/* checkpoint.c, exposed for unit tests. */
+enum vc_cr_kind {
+	VC_CR_SUSPEND,
+	VC_CR_RESUME,
+	VC_CR_CHECKPOINT,
+	VC_CR_RESTORE,
+};
+struct vc_cr_args {
+	enum vc_cr_kind kind;
+	const char *name;
+	char *dir; /* checkpoint, restore: made absolute; malloc'd */
+	bool leave_running;
+};
+/* Parse the arguments of a suspend/resume/checkpoint/restore command
+ * (argv[0] the command word): NAME, and for checkpoint --dir DIR
+ * [--leave-running], for restore --dir DIR, plus --json and --help. A
+ * relative DIR is joined to the current directory, and ".." in it is
+ * resolved through its existing parent (realpath) when possible. 0 with
+ * *a filled (free with vc_cr_args_free), VC_HELP_SHOWN after printing the
+ * help (ctx->cmd), VC_ERR_USAGE with err, or VC_ERR_FAIL with err when the
+ * current directory is unknown. */
+int vc_cr_parse(struct vc_ctx *ctx, enum vc_cr_kind kind, int argc, char **argv,
+		struct vc_cr_args *a, struct vs_error *err);
+void vc_cr_args_free(struct vc_cr_args *a);
+/* path if absolute, else cwd + "/" + path (no normalisation: the daemon
+ * does it). malloc'd. */
+char *vc_abs_path(const char *cwd, const char *path);
+/* The request body for a (malloc'd JSON text). */
+char *vc_cr_body(const struct vc_cr_args *a);
+/* The one-line summary of a finished operation's result into buf, e.g.
+ * "suspended web1: frozen 45 ms, criu 120 ms, total 180 ms, image 12M". */
+void vc_cr_summary(const struct vc_cr_args *a, const struct vs_json *result, char *buf, size_t len);
 
 /* The console's detach sequence filter (exec.c), exposed for unit tests.
  * Feeds n input bytes; writes the bytes to pass on into out (room for

@@ -39,6 +39,21 @@ static const struct vc_cmd commands[] = {
     {NULL, "enter", vc_cmd_enter, "NAME", "Open a login shell in a running container.", NULL},
     {NULL, "console", vc_cmd_console, "NAME",
      "Attach to a container's console; detach with Ctrl-a q.", NULL},
+    {NULL, "suspend", vc_cmd_suspend, "NAME [--json]",
+     "Checkpoint a running container to its own image and stop it.",
+     "  --json          print the operation's result as JSON\n"},
+    {NULL, "resume", vc_cmd_resume, "NAME [--json]",
+     "Restore a suspended container from its image.",
+     "  --json          print the operation's result as JSON\n"},
+    {NULL, "checkpoint", vc_cmd_checkpoint, "NAME --dir DIR [--leave-running] [--json]",
+     "Checkpoint a running container into DIR; it stops unless --leave-running.",
+     "  --dir DIR       the image directory: new, or empty (required)\n"
+     "  --leave-running keep the container running after the dump\n"
+     "  --json          print the operation's result as JSON\n"},
+    {NULL, "restore", vc_cmd_restore, "NAME --dir DIR [--json]",
+     "Restore a stopped container from the image in DIR.",
+     "  --dir DIR       the image directory, made by checkpoint (required)\n"
+     "  --json          print the operation's result as JSON\n"},
     {"template", "build", vc_cmd_template_build, "NAME --from busybox|debian[:SUITE]",
      "Build a template; progress is shown on stderr.",
      "  --from SOURCE   busybox, debian or debian:SUITE (required)\n"},
@@ -70,7 +85,8 @@ static void print_usage(FILE *f)
 	       "  --help          this help; 'vsctl COMMAND --help' for a command\n"
 	       "  --version       print the version\n\n"
 	       "Exit status: 0 success, 1 failure, 2 bad usage; exec and enter exit with\n"
-	       "the command's status.\n");
+	       "the command's status.\n"
+	       "\nContainer states: stopped, starting, running, stopping, suspended.\n");
 }
 
 static const struct vc_cmd *find_command(int argc, char **argv, int *words)

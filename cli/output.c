@@ -147,6 +147,20 @@ static void value_text(const char *path, const char *key, const struct vs_json *
 	}
 }
 
+/* An array of strings with one holding a space (messages, not words). */
+static bool has_sentences(const struct vs_json *arr)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < vs_json_array_len(arr); i++) {
+		const char *s = vs_json_string(vs_json_array_at(arr, i));
+		if (s == NULL)
+			return false;
+		any = any || strchr(s, ' ') != NULL;
+	}
+	return any;
+}
+
 static void print_members(const char *prefix, const struct vs_json *obj)
 {
 	for (size_t i = 0; i < vs_json_object_len(obj); i++) {
@@ -158,6 +172,12 @@ static void print_members(const char *prefix, const struct vs_json *obj)
 
 		if (vs_json_type(v) == VS_JSON_OBJECT) {
 			print_members(path, v);
+			continue;
+		}
+		if (vs_json_type(v) == VS_JSON_ARRAY && has_sentences(v)) {
+			/* Words join on one line; sentences get a line each. */
+			for (size_t j = 0; j < vs_json_array_len(v); j++)
+				printf("%s: %s\n", path, vs_json_string(vs_json_array_at(v, j)));
 			continue;
 		}
 		if (vs_json_type(v) == VS_JSON_ARRAY) {

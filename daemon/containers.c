@@ -18,14 +18,15 @@
 #include "lib/vs_validate.h"
 
 void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
-		    const struct vs_rt_status *st, const char *transition)
+		    const struct vs_rt_status *st, const struct vsd_hold_info *hold)
 {
 	const char *state = vs_rt_state_name(st->state);
-	bool stopped = st->state == VS_RT_STOPPED;
+	const char *transition = hold != NULL ? hold->transition : NULL;
+	bool live = st->state != VS_RT_STOPPED && st->state != VS_RT_SUSPENDED;
 
 	/* While a request is starting or stopping the container, say so even
 	 * before the monitor has written its state. */
-	if (transition != NULL && strcmp(transition, "starting") == 0 && stopped)
+	if (transition != NULL && strcmp(transition, "starting") == 0 && st->state == VS_RT_STOPPED)
 		state = "starting";
 	else if (transition != NULL && strcmp(transition, "stopping") == 0 &&
 		 st->state == VS_RT_RUNNING)
@@ -36,9 +37,9 @@ void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
 	vs_jgen_kv_str(g, "template", cfg->template_name);
 	vs_jgen_kv_str(g, "hostname", cfg->hostname);
 	vs_jgen_kv_bool(g, "privileged", cfg->privileged);
-	vs_jgen_kv_int(g, "init_pid", stopped ? 0 : st->init_pid);
-	vs_jgen_kv_int(g, "monitor_pid", stopped ? 0 : st->monitor_pid);
-	vs_jgen_kv_int(g, "started_at", stopped ? 0 : st->started_at);
+	vs_jgen_kv_int(g, "init_pid", live ? st->init_pid : 0);
+	vs_jgen_kv_int(g, "monitor_pid", live ? st->monitor_pid : 0);
+	vs_jgen_kv_int(g, "started_at", live ? st->started_at : 0);
 	vs_jgen_kv_int(g, "created_at", cfg->created_at);
 	if (!cfg->privileged) {
 		vs_jgen_key(g, "idmap");
@@ -55,6 +56,15 @@ void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
 		vs_jgen_obj_open(g);
 		vs_jgen_kv_int(g, "code", st->last_exit_code >= 0 ? st->last_exit_code : 0);
 		vs_jgen_kv_int(g, "signal", st->last_exit_signal);
+		vs_jgen_obj_close(g);
+	}
+	if (hold != NULL && hold->op_kind != NULL && hold->op_id != 0) {
+		char id[32];
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)hold->op_id);
+		vs_jgen_key(g, "operation");
+		vs_jgen_obj_open(g);
+		vs_jgen_kv_str(g, "id", id);
+		vs_jgen_kv_str(g, "kind", hold->op_kind);
 		vs_jgen_obj_close(g);
 	}
 	vs_jgen_obj_close(g);
@@ -74,11 +84,13 @@ int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *s
 static int gen_loaded(struct vsd *d, const struct vs_container_config *cfg, struct vs_jgen *g,
 		      struct vs_error *err)
 {
+	struct vsd_hold_info hold;
 	struct vs_rt_status st;
 
 	if (vsd_container_status(d, cfg->name, &st, err) < 0)
 		return -1;
-	vsd_gen_status(g, cfg, &st, vsd_names_transition(d->names, cfg->name));
+	vsd_names_info(d->names, cfg->name, &hold);
+	vsd_gen_status(g, cfg, &st, &hold);
 	return 0;
 }
 
@@ -89,13 +101,10 @@ static void gen_list_entry(struct vsd *d, const char *name, struct vs_jgen *g)
 {
 	cleanup_config struct vs_container_config cfg = {0};
 	struct vs_error err = {0};
-	struct vs_rt_status st;
 
 	if (vsd_store_load(d->containers_fd, name, &cfg, &err) == 0 &&
-	    vsd_container_status(d, name, &st, &err) == 0) {
-		vsd_gen_status(g, &cfg, &st, vsd_names_transition(d->names, name));
+	    gen_loaded(d, &cfg, g, &err) == 0)
 		return;
-	}
 	if (err.kind == VS_EK_NOT_FOUND)
 		return;
 	vsd_log("container %s: %s", name, err.msg);
@@ -301,7 +310,9 @@ static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs
 	if (vsd_store_load(d->containers_fd, name, &cfg, err) < 0 ||
 	    vsd_container_status(d, name, &st, err) < 0)
 		return -1;
-	if (st.state != VS_RT_STOPPED) {
+	/* A suspended container is not running: its image lies inside the
+	 * container's directory and goes with it. */
+	if (st.state != VS_RT_STOPPED && st.state != VS_RT_SUSPENDED) {
 		if (!force)
 			return vs_error_kind(err, VS_EK_CONFLICT,
 					     "container '%s' is %s (stop it or use force)", name,
@@ -339,9 +350,11 @@ int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (parse_force(vsd_call_query(c, "force"), &force, err) < 0)
 		return -1;
 	pthread_mutex_lock(&c->d->mutate);
-	vsd_names_lock(c->d->names, name, NULL);
-	r = destroy_locked(c->d, name, force, err);
-	vsd_names_unlock(c->d->names, name);
+	r = vsd_names_lock(c->d->names, name, NULL, err);
+	if (r == 0) {
+		r = destroy_locked(c->d, name, force, err);
+		vsd_names_unlock(c->d->names, name);
+	}
 	pthread_mutex_unlock(&c->d->mutate);
 	if (r < 0)
 		return -1;
@@ -452,6 +465,11 @@ static int change_state_locked(struct vsd *d, const char *name, const struct sta
 	if (vsd_store_load(d->containers_fd, name, &cfg, err) < 0 ||
 	    vsd_container_status(d, name, &st, err) < 0)
 		return -1;
+	/* Starting would throw its memory image away, stopping it means
+	 * nothing: a suspended container is resumed or destroyed. */
+	if (st.state == VS_RT_SUSPENDED)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' is suspended; resume it or destroy it", name);
 	if (strcmp(r->action, "start") == 0) {
 		if (st.state != VS_RT_STOPPED)
 			return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s", name,
@@ -481,7 +499,8 @@ int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0 ||
 	    parse_state_req(body, &r, err) < 0)
 		return -1;
-	vsd_names_lock(c->d->names, name, NULL);
+	if (vsd_names_lock(c->d->names, name, NULL, err) < 0)
+		return -1;
 	ret = change_state_locked(c->d, name, &r, err);
 	vsd_names_unlock(c->d->names, name);
 	if (ret < 0)

@@ -65,6 +65,10 @@ enum vsd_route_id {
 	VSD_R_CONTAINER_STATE,
 	VSD_R_CONTAINER_EXEC,
 	VSD_R_CONTAINER_CONSOLE,
+	VSD_R_CONTAINER_SUSPEND,
+	VSD_R_CONTAINER_RESUME,
+	VSD_R_CONTAINER_CHECKPOINT,
+	VSD_R_CONTAINER_RESTORE,
 	VSD_R_TEMPLATE_LIST,
 	VSD_R_TEMPLATE_GET,
 	VSD_R_TEMPLATE_CREATE,
@@ -195,6 +199,8 @@ int vsd_ops_json(struct vsd_ops *ops, uint64_t id, size_t since, int64_t now, ch
 		 struct vs_error *err);
 /* Status of an operation, false if unknown (for tests and logs). */
 bool vsd_ops_status(struct vsd_ops *ops, uint64_t id, enum vsd_op_status *st);
+/* Number of running operations whose kind starts with kind_prefix. */
+size_t vsd_ops_running(struct vsd_ops *ops, const char *kind_prefix);
 
 /* Worker threads. The worker returns 0 (and may set *result_json to a JSON
  * document) or -1 with err; progress goes through vsd_op_progress_cb with
@@ -256,10 +262,12 @@ char *vsd_cgroup_parent_for(const char *root_realpath);
 
 struct vsd_names; /* per-container locks (locks.c) */
 struct vsd_stream;
+struct vsd_criu; /* the CRIU probe (criu.c) */
 
 struct vsd {
 	char *root; /* realpath of --root */
 	char *run_dir;
+	char *run_dir_real; /* realpath of --run-dir */
 	char *socket_path;
 	char *cgroup_parent;
 	char *idmap_registry;
@@ -273,6 +281,7 @@ struct vsd {
 	pthread_mutex_t mutate;
 	struct vsd_names *names;
 	struct vsd_ops *ops;
+	struct vsd_criu *criu;
 	/* Upgraded streams (exec, console) alive right now. */
 	pthread_mutex_t streams_lock;
 	struct vsd_stream *streams;
@@ -281,16 +290,38 @@ struct vsd {
 
 /* ---- locks.c: per-container locks ------------------------------------ */
 
+/* A container is held by one request at a time. Requests (start, stop,
+ * destroy, exec) wait for each other, because each takes at most seconds;
+ * an operation (suspend, resume, checkpoint, restore) holds the container
+ * from the request that starts it until its worker ends, and every other
+ * request is refused with 409 meanwhile rather than left waiting. */
 struct vsd_names *vsd_names_new(void);
 void vsd_names_free(struct vsd_names *n);
-/* Block until container `name` is not held by another request, then hold
+/* Hold container `name` for a request: wait while another request holds
  * it. `transition` ("starting", "stopping" or NULL) is what GET shows as
- * the state while held. */
-void vsd_names_lock(struct vsd_names *n, const char *name, const char *transition);
+ * the state while held. 0, or -1 with VS_EK_CONFLICT (nothing held) when an
+ * operation holds it (now or when the wait ends). */
+int vsd_names_lock(struct vsd_names *n, const char *name, const char *transition,
+		   struct vs_error *err);
+/* Hold container `name` for an operation of kind op_kind (a static
+ * string): like vsd_names_lock; the operation's id is added with
+ * vsd_names_set_op once it exists. 0, or -1 with VS_EK_CONFLICT. */
+int vsd_names_lock_op(struct vsd_names *n, const char *name, const char *op_kind,
+		      struct vs_error *err);
+void vsd_names_set_op(struct vsd_names *n, const char *name, uint64_t op_id);
 void vsd_names_set_transition(struct vsd_names *n, const char *name, const char *transition);
 void vsd_names_unlock(struct vsd_names *n, const char *name);
-/* The transition of a held name, or NULL (the string is static). */
-const char *vsd_names_transition(struct vsd_names *n, const char *name);
+/* What GET shows of a held container; all empty when it is not held. */
+struct vsd_hold_info {
+	const char *transition; /* static string or NULL */
+	const char *op_kind;	/* static string, NULL unless an operation holds it */
+	uint64_t op_id;		/* 0 until known */
+};
+/* Fill *info (never blocks on a holder). True if the container is held. */
+bool vsd_names_info(struct vsd_names *n, const char *name, struct vsd_hold_info *info);
+/* 0, or -1 with VS_EK_CONFLICT when an operation holds `name` (for
+ * requests that do not take the lock, such as exec and console). */
+int vsd_names_check_op(struct vsd_names *n, const char *name, struct vs_error *err);
 
 /* ---- handlers ------------------------------------------------------- */
 
@@ -326,6 +357,10 @@ int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_
 int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_suspend(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_resume(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_checkpoint(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_restore(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_template_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_template_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_template_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
@@ -358,13 +393,69 @@ static inline void vsd_tinfo_freep(struct vs_template_info *t)
 }
 #define cleanup_tinfo __attribute__((cleanup(vsd_tinfo_freep)))
 
-/* containers.c: emit the status object of a container. */
+/* containers.c: emit the status object of a container; hold (may be NULL)
+ * is what vsd_names_info said about it. */
 void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
-		    const struct vs_rt_status *st, const char *transition);
+		    const struct vs_rt_status *st, const struct vsd_hold_info *hold);
 /* containers.c: the runtime status of a loaded container; on failure
  * err says why. 0 or -1. */
 int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *st,
 			 struct vs_error *err);
+
+/* ---- checkpoint.c: suspend, resume, checkpoint, restore -------------- */
+
+enum vsd_cr_kind {
+	VSD_CR_SUSPEND,
+	VSD_CR_RESUME,
+	VSD_CR_CHECKPOINT,
+	VSD_CR_RESTORE,
+};
+
+/* A parsed request body. */
+struct vsd_cr_req {
+	enum vsd_cr_kind kind;
+	char *dir; /* checkpoint, restore: normalised absolute path; else NULL */
+	bool leave_running;
+};
+
+/* Operation kind ("container-suspend", ...) and past-tense verb
+ * ("suspended", ...) of a kind. Static strings. */
+const char *vsd_cr_op_kind(enum vsd_cr_kind kind);
+const char *vsd_cr_verb(enum vsd_cr_kind kind);
+
+/* Parse and check the body of a request of this kind (pure: the file
+ * system is not looked at). suspend, resume: {} or empty. checkpoint:
+ * {"dir": required, "leave_running": bool}. restore: {"dir": required}.
+ * Unknown fields, wrong types and bad dirs (see vsd_cr_normalize_dir) are
+ * VS_EK_INVALID naming the field. 0 with *req filled (free with
+ * vsd_cr_req_free), or -1 with *req empty. */
+int vsd_cr_parse(enum vsd_cr_kind kind, const char *body, size_t len, struct vsd_cr_req *req,
+		 struct vs_error *err);
+void vsd_cr_req_free(struct vsd_cr_req *req);
+
+/* Lexically normalise an image directory (field `what`): it must be an
+ * absolute path without ".." components or control characters, shorter
+ * than PATH_MAX; "." components, repeated and trailing slashes go. "/" is
+ * refused. 0 with *out (malloc'd), or -1 with VS_EK_INVALID. */
+int vsd_cr_normalize_dir(const char *in, const char *what, char **out, struct vs_error *err);
+
+/* True if path (normalised, absolute) is dir or lies under it. */
+bool vsd_path_within(const char *path, const char *dir);
+
+/* ---- criu.c: the CRIU probe ------------------------------------------- */
+
+/* Start probing the CRIU at path (NULL: none configured) in a background
+ * thread; the result is logged in one line when known. Never fails (a
+ * probe that cannot run reports CRIU as unavailable). */
+struct vsd_criu *vsd_criu_start(const char *path);
+/* Wait for the probe thread and free everything. NULL is fine. */
+void vsd_criu_free(struct vsd_criu *c);
+/* Emit the "criu" object of GET /v1/node, waiting for the probe if it is
+ * still running (it is bounded by VS_MIG_PROBE_TIMEOUT_MS per step). */
+void vsd_criu_gen(struct vsd_criu *c, struct vs_jgen *g);
+/* 0 when checkpoint/restore can work, else -1 with VS_EK_UNSUPPORTED
+ * saying why (waits for the probe like vsd_criu_gen). */
+int vsd_criu_check(struct vsd_criu *c, struct vs_error *err);
 
 /* exec.c: the MHD upgrade handler (cls is the struct vsd) and stream
  * cleanup for a stream that never got upgraded. */

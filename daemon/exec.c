@@ -324,7 +324,9 @@ static int parse_exec_body(const struct vs_json *body, struct exec_body *b, stru
 	return 0;
 }
 
-/* The container's config, if it is running (404 / 409 otherwise). */
+/* The container's config, if it is running (404 / 409 otherwise). Called
+ * with the container's lock held, so no operation (suspend, checkpoint)
+ * starts while the command is being set up. */
 static int load_running(struct vsd *d, const char *name, struct vs_container_config *cfg,
 			struct vs_error *err)
 {
@@ -339,41 +341,57 @@ static int load_running(struct vsd *d, const char *name, struct vs_container_con
 	return 0;
 }
 
-int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+/* Start the command; called with the container's lock held. */
+static int exec_locked(struct vsd *d, const char *name, const struct exec_body *b,
+		       struct vsd_stream **out, struct vs_error *err)
 {
 	cleanup_config struct vs_container_config cfg = {0};
-	cleanup_json struct vs_json *body = NULL;
-	const char *name = c->m->params[0];
-	struct exec_body b = {0};
-	struct vsd_stream *s;
 	struct vs_rt_exec_req req = {0};
-	int r;
+	struct vsd_stream *s;
 
-	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
-	    parse_exec_body(body, &b, err) < 0 || load_running(c->d, name, &cfg, err) < 0) {
-		exec_body_free(&b);
+	if (load_running(d, name, &cfg, err) < 0)
 		return -1;
-	}
-	req.argv = b.argv;
-	req.env = b.env;
-	req.tty = b.tty;
-	req.rows = (unsigned short)b.rows;
-	req.cols = (unsigned short)b.cols;
+	req.argv = b->argv;
+	req.env = b->env;
+	req.tty = b->tty;
+	req.rows = (unsigned short)b->rows;
+	req.cols = (unsigned short)b->cols;
 	s = stream_new(STREAM_EXEC, name);
-	r = vs_rt_exec_start(&c->d->inst, &cfg, &req, &s->ex, s->fds, &s->nfds, err);
-	if (r < 0) {
+	if (vs_rt_exec_start(&d->inst, &cfg, &req, &s->ex, s->fds, &s->nfds, err) < 0) {
 		/* Nothing is handed out on failure: do not close what the
 		 * runtime may have stored and closed itself. */
 		s->fds[0] = s->fds[1] = s->fds[2] = -1;
 		s->ex = NULL;
 		vsd_stream_free(s);
-		exec_body_free(&b);
 		return vs_error_prefix(err, "exec in '%s'", name);
 	}
-	if (s->nfds != (b.tty ? 1 : 3)) {
+	if (s->nfds != (b->tty ? 1 : 3)) {
 		vs_error_set(err, 0, "exec in '%s': the runtime returned %d descriptors", name,
 			     s->nfds);
 		vsd_stream_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_json struct vs_json *body = NULL;
+	const char *name = c->m->params[0];
+	struct exec_body b = {0};
+	struct vsd_stream *s = NULL;
+	int r;
+
+	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
+	    parse_exec_body(body, &b, err) < 0 ||
+	    vsd_names_lock(c->d->names, name, NULL, err) < 0) {
+		exec_body_free(&b);
+		return -1;
+	}
+	r = exec_locked(c->d, name, &b, &s, err);
+	vsd_names_unlock(c->d->names, name);
+	if (r < 0) {
 		exec_body_free(&b);
 		return -1;
 	}
@@ -385,24 +403,42 @@ int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	return 0;
 }
 
-int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+/* Attach to the console; called with the container's lock held. */
+static int console_locked(struct vsd *d, const char *name, struct vsd_stream **out,
+			  struct vs_error *err)
 {
-	static const char *const keys[] = {NULL};
 	cleanup_config struct vs_container_config cfg = {0};
-	cleanup_json struct vs_json *body = NULL;
-	const char *name = c->m->params[0];
 	struct vsd_stream *s;
 
-	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
-	    vsd_check_fields(body, keys, err) < 0 || load_running(c->d, name, &cfg, err) < 0)
+	if (load_running(d, name, &cfg, err) < 0)
 		return -1;
 	s = stream_new(STREAM_CONSOLE, name);
-	if (vs_rt_console_attach(&c->d->inst, name, &s->fds[0], &s->hold_fd, err) < 0) {
+	if (vs_rt_console_attach(&d->inst, name, &s->fds[0], &s->hold_fd, err) < 0) {
 		s->fds[0] = s->hold_fd = -1; /* nothing is handed out on failure */
 		vsd_stream_free(s);
 		return vs_error_prefix(err, "console of '%s'", name);
 	}
 	s->nfds = 1;
+	*out = s;
+	return 0;
+}
+
+int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	static const char *const keys[] = {NULL};
+	cleanup_json struct vs_json *body = NULL;
+	const char *name = c->m->params[0];
+	struct vsd_stream *s = NULL;
+	int r;
+
+	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
+	    vsd_check_fields(body, keys, err) < 0 ||
+	    vsd_names_lock(c->d->names, name, NULL, err) < 0)
+		return -1;
+	r = console_locked(c->d, name, &s, err);
+	vsd_names_unlock(c->d->names, name);
+	if (r < 0)
+		return -1;
 	vsd_log("container %s: console attached", name);
 	out->status = 101;
 	out->stream = s;

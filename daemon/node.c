@@ -63,6 +63,8 @@ int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 	vs_jgen_kv_str(g, "cgroup_mode", mode_name(vs_cg_host_mode(d->cg)));
 	vs_jgen_kv_str(g, "cgroups", vs_cg_host_describe(d->cg));
 	vs_jgen_kv_str(g, "kernel", u.release);
+	vs_jgen_key(g, "criu");
+	vsd_criu_gen(d->criu, g);
 	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
 	return 0;

@@ -176,6 +176,18 @@ bool vsd_ops_status(struct vsd_ops *ops, uint64_t id, enum vsd_op_status *st)
 	return op != NULL;
 }
 
+size_t vsd_ops_running(struct vsd_ops *ops, const char *kind_prefix)
+{
+	size_t n = 0, plen = strlen(kind_prefix);
+
+	pthread_mutex_lock(&ops->lock);
+	for (struct vsd_op *op = ops->list; op != NULL; op = op->next)
+		if (op->status == VSD_OP_RUNNING && strncmp(op->kind, kind_prefix, plen) == 0)
+			n++;
+	pthread_mutex_unlock(&ops->lock);
+	return n;
+}
+
 static const char *status_name(enum vsd_op_status s)
 {
 	return s == VSD_OP_RUNNING ? "running" : s == VSD_OP_SUCCESS ? "success" : "failure";

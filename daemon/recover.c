@@ -5,9 +5,9 @@
  *      templates/.upload.* (archive uploads cut short) are removed;
  *   3. id-range claims of this root whose container does not exist (or
  *      does not use that range) are released;
- *   4. every container that is not running, starting or stopping (those
- *      have a live monitor) gets vs_rt_recover, which undoes what a dead
- *      monitor left behind.
+ *   4. every stopped container (not running, starting or stopping, which
+ *      have a live monitor, nor suspended, which waits for a resume) gets
+ *      vs_rt_recover, which undoes what a dead monitor left behind.
  * Problems with single entries are logged and skipped: a daemon that
  * refuses to start helps nobody. */
 #include <dirent.h>
@@ -110,6 +110,12 @@ static void recover_container(struct vsd *d, const char *name)
 	if (vsd_store_load(d->containers_fd, name, &cfg, &err) < 0 ||
 	    vsd_container_status(d, name, &st, &err) < 0) {
 		vsd_log("recovery: container %s: %s", name, err.msg);
+		return;
+	}
+	/* A suspended container has no processes; its image waits for a
+	 * resume (the runtime's recovery leaves it alone too). */
+	if (st.state == VS_RT_SUSPENDED) {
+		vsd_log("container %s: suspended", name);
 		return;
 	}
 	if (st.state != VS_RT_STOPPED) {

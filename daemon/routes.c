@@ -23,6 +23,11 @@ const struct vsd_route vsd_routes[] = {
     {"PUT", "/v1/containers/{name}/state", VSD_R_CONTAINER_STATE, VSD_BODY_JSON, false, C},
     {"POST", "/v1/containers/{name}/exec", VSD_R_CONTAINER_EXEC, VSD_BODY_JSON, true, C},
     {"POST", "/v1/containers/{name}/console", VSD_R_CONTAINER_CONSOLE, VSD_BODY_JSON, true, C},
+    {"POST", "/v1/containers/{name}/suspend", VSD_R_CONTAINER_SUSPEND, VSD_BODY_JSON, false, C},
+    {"POST", "/v1/containers/{name}/resume", VSD_R_CONTAINER_RESUME, VSD_BODY_JSON, false, C},
+    {"POST", "/v1/containers/{name}/checkpoint", VSD_R_CONTAINER_CHECKPOINT, VSD_BODY_JSON, false,
+     C},
+    {"POST", "/v1/containers/{name}/restore", VSD_R_CONTAINER_RESTORE, VSD_BODY_JSON, false, C},
     {"GET", "/v1/templates", VSD_R_TEMPLATE_LIST, VSD_BODY_NONE, false, NULL},
     {"POST", "/v1/templates", VSD_R_TEMPLATE_CREATE, VSD_BODY_JSON, false, NULL},
     {"GET", "/v1/templates/{name}", VSD_R_TEMPLATE_GET, VSD_BODY_NONE, false, T},
@@ -311,6 +316,24 @@ bool vsd_header_has_token(const char *value, const char *token)
 	return false;
 }
 
+/* True if a JSON text holds the escape \u0000. Parsed strings are C
+ * strings, so a NUL would silently cut a value short ("/a\u0000/../b"
+ * reading as "/a"). Backslashes only occur inside strings, where each
+ * starts a two-character escape or a \uXXXX one. */
+static bool has_escaped_nul(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s != '\\')
+			continue;
+		if (s[1] == 'u' && strncmp(s + 2, "0000", 4) == 0)
+			return true;
+		if (s[1] == '\0')
+			break;
+		s++; /* the escaped character */
+	}
+	return false;
+}
+
 int vsd_parse_body(const char *body, size_t len, bool allow_empty, struct vs_json **out,
 		   struct vs_error *err)
 {
@@ -327,6 +350,9 @@ int vsd_parse_body(const char *body, size_t len, bool allow_empty, struct vs_jso
 	}
 	if (strlen(body) != len)
 		return vs_error_kind(err, VS_EK_INVALID, "request body: contains a NUL byte");
+	if (has_escaped_nul(body))
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "request body: contains a NUL character (\\u0000)");
 	if (vs_json_parse(body, &v, err) < 0)
 		return -1;
 	if (vs_json_type(v) != VS_JSON_OBJECT)

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroups/vs_cgroups.h"
@@ -21,6 +22,12 @@
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
+#include "migrate/vs_migrate.h"
+
+/* At shutdown, running checkpoint and restore operations get this long to
+ * finish (a suspend of a large container takes seconds) before vsd exits
+ * anyway and leaves the rest to the runtime's recovery at the next start. */
+#define VSD_CR_DRAIN_SECONDS 120
 
 struct opts {
 	const char *root;
@@ -28,6 +35,7 @@ struct opts {
 	const char *socket;
 	const char *cgroup_parent;
 	const char *registry;
+	const char *criu; /* NULL: vs_mig_default_criu() */
 	bool debug;
 };
 
@@ -42,6 +50,9 @@ static const char usage_text[] =
     "                        the default root, else vsd-HASH of the root)\n"
     "  --idmap-registry DIR  machine-wide id-range registry\n"
     "                        (default " VSD_DEFAULT_REGISTRY ")\n"
+    "  --criu PATH           the criu program for checkpoint/restore (default\n"
+    "                        " VS_MIG_CRIU_PRIVATE " if present, else\n"
+    "                        " VS_MIG_CRIU_SYSTEM ")\n"
     "  --debug               log every request\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n";
@@ -55,6 +66,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"socket", required_argument, NULL, 's'},
 	    {"cgroup-parent", required_argument, NULL, 'c'},
 	    {"idmap-registry", required_argument, NULL, 'i'},
+	    {"criu", required_argument, NULL, 'C'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -82,6 +94,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'i':
 			o->registry = optarg;
 			break;
+		case 'C':
+			o->criu = optarg;
+			break;
 		case 'd':
 			o->debug = true;
 			break;
@@ -107,6 +122,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (o->root[0] == '\0' || o->run_dir[0] == '\0' || o->registry[0] == '\0' ||
 	    (o->socket != NULL && o->socket[0] == '\0')) {
 		fprintf(stderr, "vsd: paths must not be empty (see vsd --help)\n");
+		return 2;
+	}
+	if (o->criu != NULL && o->criu[0] != '/') {
+		fprintf(stderr, "vsd: --criu: expected an absolute path, got '%s'\n", o->criu);
 		return 2;
 	}
 	if (o->cgroup_parent != NULL &&
@@ -179,6 +198,9 @@ static int setup_dirs(struct vsd *d, const struct opts *o, struct vs_error *err)
 		return vs_error_set(err, errno, "resolve %s", o->registry);
 	d->idmap_registry = xstrdup(real);
 	d->run_dir = xstrdup(o->run_dir);
+	if (realpath(o->run_dir, real) == NULL)
+		return vs_error_set(err, errno, "resolve %s", o->run_dir);
+	d->run_dir_real = xstrdup(real);
 	return 0;
 }
 
@@ -281,6 +303,10 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	d->inst.run_dir = d->run_dir;
 	d->inst.cgroup_parent = d->cgroup_parent;
 	d->inst.cg = d->cg;
+	d->inst.criu_path = o->criu ? o->criu : vs_mig_default_criu();
+	/* Probed in the background while recovery runs; requests that need
+	 * the answer wait for it. */
+	d->criu = vsd_criu_start(d->inst.criu_path);
 	if (vsd_recover(d, err) < 0)
 		return vs_error_prefix(err, "recovery");
 	lfd = make_socket(d->socket_path, err);
@@ -291,6 +317,24 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 		return -1;
 	}
 	return 0;
+}
+
+/* Let running suspend/resume/checkpoint/restore operations end: a CRIU
+ * dump or restore cut short leaves work for recovery that waiting avoids. */
+static void drain_cr_ops(struct vsd_ops *ops)
+{
+	size_t n = vsd_ops_running(ops, "container-");
+
+	if (n == 0)
+		return;
+	vsd_log("waiting up to %d s for %zu checkpoint/restore operation(s)", VSD_CR_DRAIN_SECONDS,
+		n);
+	for (int i = 0; i < VSD_CR_DRAIN_SECONDS * 10 && n > 0; i++) {
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+		n = vsd_ops_running(ops, "container-");
+	}
+	if (n > 0)
+		vsd_log("%zu checkpoint/restore operation(s) still running; exiting anyway", n);
 }
 
 int vsd_main(int argc, char **argv)
@@ -323,6 +367,8 @@ int vsd_main(int argc, char **argv)
 	vsd_log("%s: shutting down, containers keep running", strsignal(sig));
 	vsd_server_stop(srv);
 	unlink(d.socket_path);
+	drain_cr_ops(d.ops);
+	vsd_criu_free(d.criu);
 	/* Operation workers may still run (a template build is abandoned and
 	 * cleaned up by the next start), so the rest is left to exit(). */
 	return 0;

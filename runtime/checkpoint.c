@@ -425,12 +425,49 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	return rc;
 }
 
+/* A failed dump leaves no partial image behind. criu's log is kept for
+ * the operator: in the (otherwise emptied) operator directory, or moved
+ * next to the container's own directory as last-checkpoint.log; the
+ * error's "(log: ...)" is pointed there. */
+static void discard_image(const struct ck_req *r, const struct rt_paths *paths,
+			  struct vs_error *err)
+{
+	cleanup_close int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_dir DIR *d = NULL;
+	cleanup_free char *kept = xasprintf("%s/last-checkpoint.log", paths->cdir);
+	struct dirent *e;
+
+	if (dfd < 0)
+		return;
+	if (r->own) {
+		if (renameat(dfd, "dump.log", AT_FDCWD, kept) == 0 && err != NULL) {
+			char *p = strstr(err->msg, "(log: ");
+			if (p != NULL)
+				snprintf(p, sizeof(err->msg) - (size_t)(p - err->msg), "(log: %s)",
+					 kept);
+		}
+		{
+			cleanup_close int cfd = open(paths->cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (cfd >= 0)
+				vs_fs_remove_tree(cfd, "checkpoint", NULL);
+		}
+		return;
+	}
+	d = fdopendir(dup(dfd));
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, "dump.log") == 0)
+			continue;
+		vs_fs_remove_tree(dfd, e->d_name, NULL);
+	}
+}
+
 int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 			  pid_t init, int console_master, int reply_fd, const char *request,
 			  char *done, size_t done_len, bool *tree_gone, struct vs_error *err)
 {
 	struct rt_paths paths;
-	struct ck_req r;
+	struct ck_req r = {0};
 	struct cr_meta m = {0};
 	struct vs_rt_cr_result res = {0};
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
@@ -464,11 +501,8 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	snprintf(done, done_len, "done %lld %lld %lld %lld", (long long)res.frozen_ms,
 		 (long long)res.criu_ms, (long long)res.total_ms, (long long)res.image_bytes);
 out:
-	if (rc < 0 && r.own) {
-		cleanup_close int cfd = open(paths.cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cfd >= 0)
-			vs_fs_remove_tree(cfd, "checkpoint", NULL);
-	}
+	if (rc < 0)
+		discard_image(&r, &paths, err);
 	vs_cg_free(cg);
 	meta_free(&m);
 	return rc;

@@ -318,6 +318,9 @@ static bool on_init_exit(struct monitor *m)
 		}
 		logmsg("restart failed: %s", err.msg);
 	}
+	/* After a dump CRIU killed the tree: that SIGKILL is no exit status. */
+	if (m->final_state != NULL)
+		code = -1, sig = 0;
 	write_state(m, m->final_state ? m->final_state : "stopped", code, sig);
 	finish_waiters(m);
 	return false;
@@ -388,7 +391,6 @@ static int monitor_setup(struct monitor *m, int argc, char **argv, struct vs_err
 	m->inst.run_dir = argv[3];
 	m->inst.cgroup_parent = argv[4];
 	m->inst.self_exe_fd = -1;
-	m->inst.criu_path = vs_mig_default_criu();
 	if (vs_validate_name(argv[5], "container name", err) < 0)
 		return -1;
 	if (vs_cg_host_detect("/sys/fs/cgroup", &cg, err) < 0)
@@ -398,6 +400,8 @@ static int monitor_setup(struct monitor *m, int argc, char **argv, struct vs_err
 	if (vs_read_file_at(AT_FDCWD, cfgpath, 1 << 20, &text, NULL, err) < 0 ||
 	    vs_config_parse(text, &m->cfg, err) < 0)
 		return vs_error_prefix(err, "%s", cfgpath);
+	if (m->inst.criu_path == NULL)
+		m->inst.criu_path = vs_mig_default_criu();
 	rt_paths_init(&m->paths, m->inst.root, m->inst.run_dir, &m->cfg);
 	if (rt_rundir_prepare(m->inst.run_dir, m->paths.rundir, err) < 0 ||
 	    bind_control(m, err) < 0)

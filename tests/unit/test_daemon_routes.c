@@ -33,6 +33,10 @@ static void test_routes_all(void **state)
 	    {"PUT", "/v1/containers/web1/state", VSD_R_CONTAINER_STATE, "web1"},
 	    {"POST", "/v1/containers/web1/exec", VSD_R_CONTAINER_EXEC, "web1"},
 	    {"POST", "/v1/containers/web1/console", VSD_R_CONTAINER_CONSOLE, "web1"},
+	    {"POST", "/v1/containers/web1/suspend", VSD_R_CONTAINER_SUSPEND, "web1"},
+	    {"POST", "/v1/containers/web1/resume", VSD_R_CONTAINER_RESUME, "web1"},
+	    {"POST", "/v1/containers/web1/checkpoint", VSD_R_CONTAINER_CHECKPOINT, "web1"},
+	    {"POST", "/v1/containers/web1/restore", VSD_R_CONTAINER_RESTORE, "web1"},
 	    {"GET", "/v1/templates", VSD_R_TEMPLATE_LIST, NULL},
 	    {"POST", "/v1/templates", VSD_R_TEMPLATE_CREATE, NULL},
 	    {"GET", "/v1/templates/deb12", VSD_R_TEMPLATE_GET, "deb12"},
@@ -100,11 +104,50 @@ static void test_routes_bad_method(void **state)
 	assert_int_equal(match("GET", "/v1/containers/web1/exec", &m, allow, sizeof(allow)),
 			 VSD_MATCH_BAD_METHOD);
 	assert_string_equal(allow, "POST");
+	assert_int_equal(match("PUT", "/v1/containers/web1/suspend", &m, allow, sizeof(allow)),
+			 VSD_MATCH_BAD_METHOD);
+	assert_string_equal(allow, "POST");
+	assert_int_equal(match("GET", "/v1/containers/web1/checkpoint", &m, allow, sizeof(allow)),
+			 VSD_MATCH_BAD_METHOD);
+	assert_string_equal(allow, "POST");
 	/* Truncation keeps a terminated string. */
 	assert_int_equal(match("PUT", "/v1/containers", &m, allow, 5), VSD_MATCH_BAD_METHOD);
 	assert_int_equal(strlen(allow), 4);
 	/* Methods are case-sensitive (RFC 9110). */
 	assert_int_equal(match("get", "/v1/node", &m, allow, sizeof(allow)), VSD_MATCH_BAD_METHOD);
+}
+
+/* The checkpoint routes: JSON bodies (64 KiB limit), no upgrade, and the
+ * container name validated like every {name}. */
+static void test_routes_checkpoint(void **state)
+{
+	static const enum vsd_route_id ids[] = {VSD_R_CONTAINER_SUSPEND, VSD_R_CONTAINER_RESUME,
+						VSD_R_CONTAINER_CHECKPOINT,
+						VSD_R_CONTAINER_RESTORE};
+	struct vs_error err = {0};
+	struct vsd_match m;
+	char allow[64];
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(ids); i++) {
+		const struct vsd_route *r = NULL;
+		for (size_t j = 0; j < vsd_nroutes; j++)
+			if (vsd_routes[j].id == ids[i])
+				r = &vsd_routes[j];
+		assert_non_null(r);
+		assert_string_equal(r->method, "POST");
+		assert_int_equal(r->body, VSD_BODY_JSON);
+		assert_false(r->upgrade);
+		assert_string_equal(r->what, "container name");
+	}
+	assert_int_equal(match("POST", "/v1/containers/-x/suspend", &m, allow, sizeof(allow)),
+			 VSD_MATCH_OK);
+	assert_int_equal(vsd_match_validate(&m, &err), -1);
+	assert_non_null(strstr(err.msg, "container name"));
+	vsd_match_clear(&m);
+	assert_int_equal(match("POST", "/v1/containers/web1/suspend/x", &m, allow, sizeof(allow)),
+			 VSD_MATCH_NO_ROUTE);
+	assert_int_equal(match("POST", "/v1/containers//resume", &m, allow, sizeof(allow)),
+			 VSD_MATCH_NO_ROUTE);
 }
 
 static void test_routes_validate(void **state)
@@ -268,6 +311,35 @@ static void test_parse_body(void **state)
 	vs_json_freep(&v);
 }
 
+/* An escaped NUL would cut a parsed string short: refused. An escaped
+ * backslash followed by the letters u0000 is no NUL. */
+static void test_parse_body_escaped_nul(void **state)
+{
+	static const char *const bad[] = {
+	    "{\"a\": \"x\\u0000y\"}", "{\"a\": \"\\u0000\"}", "{\"a\\u0000\": 1}",
+	    "{\"a\": \"\\\\\\u0000\"}", /* \\ then \u0000 */
+	};
+	static const char *const good[] = {
+	    "{\"a\": \"\\\\u0000\"}", /* \\ then the text u0000 */
+	    "{\"a\": \"\\u0001\\\"u0000\"}",
+	};
+	struct vs_json *v = NULL;
+	struct vs_error err = {0};
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(bad); i++) {
+		if (vsd_parse_body(bad[i], strlen(bad[i]), false, &v, &err) == 0)
+			fail_msg("accepted: %s", bad[i]);
+		assert_int_equal(err.kind, VS_EK_INVALID);
+		assert_non_null(strstr(err.msg, "NUL character"));
+		assert_null(v);
+	}
+	for (size_t i = 0; i < VS_ARRAY_SIZE(good); i++) {
+		if (vsd_parse_body(good[i], strlen(good[i]), false, &v, &err) < 0)
+			fail_msg("refused: %s: %s", good[i], err.msg);
+		vs_json_freep(&v);
+	}
+}
+
 static void test_check_fields_and_strv(void **state)
 {
 	static const char *const keys[] = {"command", "tty", NULL};
@@ -298,12 +370,20 @@ static void test_check_fields_and_strv(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_routes_all),	      cmocka_unit_test(test_routes_not_found),
-	    cmocka_unit_test(test_routes_bad_method), cmocka_unit_test(test_routes_validate),
-	    cmocka_unit_test(test_error_mapping),     cmocka_unit_test(test_error_body),
-	    cmocka_unit_test(test_sanitize),	      cmocka_unit_test(test_body_limit),
-	    cmocka_unit_test(test_content_length),    cmocka_unit_test(test_header_token),
-	    cmocka_unit_test(test_parse_body),	      cmocka_unit_test(test_check_fields_and_strv),
+	    cmocka_unit_test(test_routes_all),
+	    cmocka_unit_test(test_routes_not_found),
+	    cmocka_unit_test(test_routes_bad_method),
+	    cmocka_unit_test(test_routes_validate),
+	    cmocka_unit_test(test_routes_checkpoint),
+	    cmocka_unit_test(test_error_mapping),
+	    cmocka_unit_test(test_error_body),
+	    cmocka_unit_test(test_sanitize),
+	    cmocka_unit_test(test_body_limit),
+	    cmocka_unit_test(test_content_length),
+	    cmocka_unit_test(test_header_token),
+	    cmocka_unit_test(test_parse_body),
+	    cmocka_unit_test(test_parse_body_escaped_nul),
+	    cmocka_unit_test(test_check_fields_and_strv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,80 @@
+/* Following an operation (template build and import, suspend, resume,
+ * checkpoint, restore): poll it and print its progress as it comes. */
+#include "cli/cli.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/vs_util.h"
+
+#define POLL_INTERVAL_NS (200 * 1000 * 1000)
+
+/* Print progress lines from index *since on; returns the operation's status. */
+static const char *print_progress(const struct vs_json *op, int64_t *since)
+{
+	const struct vs_json *lines = vs_json_get(op, "progress");
+	int64_t offset;
+
+	if (!vs_json_int64(vs_json_get(op, "progress_offset"), &offset))
+		offset = 0; /* a daemon that ignores ?since sends everything */
+	for (size_t i = 0; i < vs_json_array_len(lines); i++) {
+		const char *s = vs_json_string(vs_json_array_at(lines, i));
+		if (offset + (int64_t)i < *since || s == NULL)
+			continue;
+		fprintf(stderr, "%s\n", s);
+		*since = offset + (int64_t)i + 1;
+	}
+	fflush(stderr);
+	return vs_json_string(vs_json_get(op, "status"));
+}
+
+static int operation_failed(const struct vs_json *op, struct vs_error *err)
+{
+	const struct vs_json *e = vs_json_get(op, "error");
+	const char *msg = vs_json_string(vs_json_get(e, "message"));
+
+	if (msg == NULL || msg[0] == '\0')
+		msg = "the operation failed (no message)";
+	return vs_error_kind(err, vc_api_error_kind(vs_json_string(vs_json_get(e, "code"))), "%s",
+			     msg);
+}
+
+int vc_follow_operation(const struct vc_ctx *ctx, const struct vs_json *first,
+			struct vs_json **final, struct vs_error *err)
+{
+	const struct vs_json *idv = vs_json_get(first, "id");
+	const char *id =
+	    vs_json_type(idv) == VS_JSON_NUMBER ? vs_json_number_text(idv) : vs_json_string(idv);
+	cleanup_free char *base = NULL;
+	int64_t since = 0;
+
+	if (final != NULL)
+		*final = NULL;
+	if (id == NULL)
+		return vs_error_kind(err, VS_EK_INTERNAL,
+				     "the daemon's answer has no operation id");
+	base = vc_api_path("operations", id, "?since=");
+	for (;;) {
+		cleanup_free char *path = xasprintf("%s%" PRId64, base, since);
+		cleanup_json struct vs_json *op = NULL;
+		const char *status;
+
+		if (vc_api(ctx, "GET", path, NULL, NULL, &op, err) < 0)
+			return vs_error_prefix(err, "following operation %s", id);
+		status = print_progress(op, &since);
+		if (status != NULL && strcmp(status, "success") == 0) {
+			if (final != NULL)
+				*final = steal_ptr(&op);
+			return 0;
+		}
+		if (status != NULL && strcmp(status, "failure") == 0)
+			return operation_failed(op, err);
+		if (status == NULL || strcmp(status, "running") != 0)
+			return vs_error_kind(err, VS_EK_INTERNAL,
+					     "operation %s has an unknown status", id);
+		nanosleep(&(struct timespec){.tv_nsec = POLL_INTERVAL_NS}, NULL);
+	}
+}

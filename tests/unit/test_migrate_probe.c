@@ -1,0 +1,596 @@
+/* migrate: the CRIU capability probe. The parsers run on canned CRIU output
+ * (4.3 on this kernel, Debian 12's 3.17, non-root, timestamped log lines);
+ * the runner and the whole probe run against small /bin/sh stand-ins for
+ * criu written into a temporary directory (removed in teardown). The last
+ * case probes the real private CRIU when it is installed and we are root. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/vs_util.h"
+#include "migrate/mig-private.h"
+#include "migrate/vs_migrate.h"
+
+static char tmpdir[] = "/tmp/vsd-test-migrate-XXXXXX";
+
+static char *const sh_env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
+
+static int setup(void **state)
+{
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static const char *const tmpfiles[] = {"criu", "plain", "iptables-restore", "subdir"};
+
+static int teardown(void **state)
+{
+	for (size_t i = 0; i < VS_ARRAY_SIZE(tmpfiles); i++) {
+		cleanup_free char *p = xasprintf("%s/%s", tmpdir, tmpfiles[i]);
+
+		if (unlink(p) < 0 && errno == EISDIR)
+			rmdir(p);
+	}
+	return rmdir(tmpdir);
+}
+
+static struct vs_mig_result canned(int exit_code, const char *out)
+{
+	struct vs_mig_result r = {.status = (exit_code & 0xff) << 8, .out = (char *)out};
+
+	r.len = strlen(out);
+	return r;
+}
+
+/* --- parsers ------------------------------------------------------------ */
+
+static void test_version(void **state)
+{
+	char v[VS_MIG_VERSION_MAX];
+
+	assert_int_equal(vs_mig_parse_version("Version: 4.3\n", v, sizeof(v)), 0);
+	assert_string_equal(v, "4.3");
+	assert_int_equal(vs_mig_parse_version("Version: 4.1.1\nGitID: v4.1.1\n", v, sizeof(v)), 0);
+	assert_string_equal(v, "4.1.1");
+	/* Not the first line; no trailing newline; Debian-style suffix. */
+	assert_int_equal(vs_mig_parse_version("Warn: x\nVersion:\t3.17.1+dfsg", v, sizeof(v)), 0);
+	assert_string_equal(v, "3.17.1+dfsg");
+}
+
+static void test_version_bad(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "criu: error while loading shared libraries: libnet.so.9\n",
+	    "Version:\n",
+	    "Version: 4.3 (custom)\n",
+	    "Version: ;rm -rf /\n",
+	    "Version: v4.3\n",
+	    " Version: 4.3\n",
+	};
+	char v[VS_MIG_VERSION_MAX];
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(bad); i++) {
+		strcpy(v, "junk");
+		assert_int_equal(vs_mig_parse_version(bad[i], v, sizeof(v)), -1);
+		assert_string_equal(v, "");
+	}
+	/* Does not fit: refused rather than cut. */
+	assert_int_equal(vs_mig_parse_version("Version: 4.3.10\n", v, 6), -1);
+	assert_int_equal(vs_mig_parse_version("Version: 4.3.1\n", v, 6), 0);
+	assert_string_equal(v, "4.3.1");
+}
+
+static void test_check_ok(void **state)
+{
+	/* What CRIU 4.3 prints here as root: the RLIMIT error comes on every
+	 * successful run too; exit 0 decides. */
+	struct vs_mig_result r =
+	    canned(0, "Error (criu/util.c:1532): rlimit: Can't setup RLIMIT_NOFILE for self: "
+		      "Operation not permitted\nLooks good.\n");
+	char msg[64] = "junk";
+
+	assert_true(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "");
+	r = canned(0, "uffd-noncoop is supported\n");
+	assert_true(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "");
+}
+
+static void test_check_feature_missing(void **state)
+{
+	/* criu 4.3 `check --feature mem_dirty_track` on this host. */
+	struct vs_mig_result r =
+	    canned(1, "Warn  (criu/cr-check.c:824): Dirty tracking is OFF. Memory snapshot "
+		      "will not work.\n");
+	char msg[VS_MIG_MSG_MAX];
+
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "Dirty tracking is OFF. Memory snapshot will not work.");
+}
+
+static void test_check_errors_win(void **state)
+{
+	/* Debian 12's 3.17 on this kernel (noise first, a warning, then the
+	 * errors): the errors are the reason, the noise never is. */
+	struct vs_mig_result r = canned(
+	    1, "Error (criu/util.c:1532): rlimit: Can't setup RLIMIT_NOFILE for self: Operation "
+	       "not permitted\n"
+	       "Warn  (criu/kerndat.c:1286): Can't keep kdat cache on non-tempfs\n"
+	       "Warn  (criu/cr-check.c:824): Dirty tracking is OFF. Memory snapshot will not "
+	       "work.\n"
+	       "Error (criu/vdso.c:292): vdso: Unexpected rt vDSO area bounds\n"
+	       "Error (criu/cr-check.c:1130): Failed to fill kerndat\n");
+	char msg[VS_MIG_MSG_MAX];
+
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "vdso: Unexpected rt vDSO area bounds; Failed to fill kerndat");
+}
+
+static void test_check_plain_lines(void **state)
+{
+	/* pr_msg explanations have no prefix; at most three are kept. */
+	struct vs_mig_result r =
+	    canned(1, "The sock diag infrastructure is incomplete.\nMake sure you have:\n"
+		      " 1. *_DIAG kernel config options turned on;\n"
+		      " 2. *_diag.ko modules loaded (if compiled as modules).\n");
+	char msg[VS_MIG_MSG_MAX];
+
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "The sock diag infrastructure is incomplete.; Make sure you "
+				 "have:; 1. *_DIAG kernel config options turned on;");
+}
+
+static void test_check_not_root(void **state)
+{
+	/* criu 4.3 `check` as nobody, byte for byte (note the trailing blank). */
+	struct vs_mig_result r =
+	    canned(1, "CRIU needs to have the CAP_SYS_ADMIN or the CAP_CHECKPOINT_RESTORE "
+		      "capability: \nsetcap cap_checkpoint_restore+eip /opt/vsd/criu/bin/criu\n");
+	char msg[VS_MIG_MSG_MAX];
+
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "CRIU needs to have the CAP_SYS_ADMIN or the "
+				 "CAP_CHECKPOINT_RESTORE capability:; setcap "
+				 "cap_checkpoint_restore+eip /opt/vsd/criu/bin/criu");
+}
+
+static void test_check_log_prefixes(void **state)
+{
+	/* A log file line: timestamp and pid before the level. */
+	struct vs_mig_result r =
+	    canned(1, "(00.074160)      1: mnt: Cleaning mount namespace\n"
+		      "(00.074161)      1: Error (criu/mount.c:48): mnt: BUG at criu/mount.c:48\n");
+	char msg[VS_MIG_MSG_MAX];
+
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "mnt: BUG at criu/mount.c:48");
+}
+
+static void test_check_no_text(void **state)
+{
+	struct vs_mig_result r = canned(3, "");
+	char msg[VS_MIG_MSG_MAX];
+
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "exited with status 3");
+	/* Only noise is as good as no text. */
+	r = canned(1, "Warn  (criu/kerndat.c:1286): Can't keep kdat cache on non-tempfs\n\n");
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "exited with status 1");
+	r = canned(0, "");
+	r.status = SIGSEGV; /* WIFSIGNALED */
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "killed by signal 11");
+	r = canned(0, "Looks good.\n");
+	r.timed_out = true; /* killed by us: never a success */
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "timed out: Looks good.");
+	r = canned(0, "");
+	r.timed_out = true;
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "timed out");
+}
+
+static void test_check_truncates_and_sanitizes(void **state)
+{
+	struct vs_mig_result r = canned(1, "Error (x.c:1): bad\033[31m red\n");
+	char msg[8];
+	char big[VS_MIG_MSG_MAX];
+
+	assert_false(vs_mig_parse_check(&r, msg, sizeof(msg)));
+	assert_string_equal(msg, "bad?[31");
+	assert_false(vs_mig_parse_check(&r, big, sizeof(big)));
+	assert_string_equal(big, "bad?[31m red");
+}
+
+/* --- PATH lookup -------------------------------------------------------- */
+
+static void write_file(const char *name, const char *text, mode_t mode)
+{
+	cleanup_free char *p = xasprintf("%s/%s", tmpdir, name);
+	FILE *f = fopen(p, "we");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(p, mode), 0);
+}
+
+static void test_in_path(void **state)
+{
+	cleanup_free char *path = xasprintf("/nonexistent:%s", tmpdir);
+	cleanup_free char *sub = xasprintf("%s/subdir", tmpdir);
+	char cwd[4096];
+
+	write_file("iptables-restore", "#!/bin/sh\n", 0755);
+	write_file("plain", "data\n", 0644);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_true(vs_mig_in_path(path, "iptables-restore"));
+	assert_false(vs_mig_in_path(path, "plain"));  /* not executable */
+	assert_false(vs_mig_in_path(path, "subdir")); /* not a file */
+	assert_false(vs_mig_in_path(path, "ip6tables-restore"));
+	assert_false(vs_mig_in_path(path, ""));
+	assert_false(vs_mig_in_path("/", "tmp/x"));
+	/* Empty and relative entries never mean the current directory. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(tmpdir), 0);
+	assert_false(vs_mig_in_path("::.:", "iptables-restore"));
+	assert_int_equal(chdir(cwd), 0);
+}
+
+/* --- runner ------------------------------------------------------------- */
+
+static void test_run_output_and_status(void **state)
+{
+	char *argv[] = {"/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+	struct vs_mig_result r = {0};
+	struct vs_error err = {0};
+
+	assert_int_equal(vs_mig_run(argv, sh_env, 5000, &r, &err), 0);
+	assert_false(r.timed_out);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 3);
+	assert_string_equal(r.out, "out\nerr\n");
+	assert_int_equal(r.len, 8);
+	vs_mig_result_free(&r);
+	assert_null(r.out);
+}
+
+static void test_run_env_and_signals(void **state)
+{
+	/* The child gets exactly our environment, an empty signal mask and no
+	 * ignored signals even when the caller blocks and ignores some (as the
+	 * daemon does). No shell in between: dash clears its mask itself. */
+	char *env[] = {"/usr/bin/env", NULL};
+	char *sig[] = {"/bin/grep", "^Sig[BI]", "/proc/self/status", NULL};
+	struct vs_mig_result r = {0}, rs = {0};
+	struct vs_error err = {0};
+	struct sigaction ign = {.sa_handler = SIG_IGN}, oldpipe;
+	sigset_t block, old;
+	const char *ignored;
+	int rc_env, rc_sig;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	sigaction(SIGPIPE, &ign, &oldpipe);
+	rc_env = vs_mig_run(env, sh_env, 5000, &r, &err);
+	rc_sig = vs_mig_run(sig, sh_env, 5000, &rs, &err);
+	sigaction(SIGPIPE, &oldpipe, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	assert_int_equal(rc_env, 0);
+	assert_string_equal(r.out, "PATH=/usr/bin:/bin\nLC_ALL=C\n");
+	assert_int_equal(rc_sig, 0);
+	assert_non_null(strstr(rs.out, "SigBlk:\t0000000000000000\n"));
+	ignored = strstr(rs.out, "SigIgn:\t");
+	assert_non_null(ignored);
+	/* Signals 1-31. glibc's posix_spawn leaves its two internal signals
+	 * (32, 33: thread cancellation, setxid) ignored; nothing uses them. */
+	assert_int_equal(strtoull(ignored + 8, NULL, 16) & 0x7fffffffULL, 0);
+	vs_mig_result_free(&r);
+	vs_mig_result_free(&rs);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Running (not a zombie, not gone)? */
+static bool alive(pid_t pid)
+{
+	cleanup_free char *p = xasprintf("/proc/%d/stat", (int)pid);
+	char buf[512], *rp;
+	FILE *f = fopen(p, "re");
+	size_t n;
+
+	if (f == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	return rp != NULL && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+static void test_run_timeout_kills_group(void **state)
+{
+	/* sh forks a sleep (same process group) and waits: on timeout both
+	 * must be gone, and we must not wait for the 30 s. */
+	char *argv[] = {"/bin/sh", "-c", "sleep 30 & echo $!; wait", NULL};
+	struct vs_mig_result r = {0};
+	struct vs_error err = {0};
+	long long t0 = mono_ms(), dt;
+	pid_t child;
+
+	assert_int_equal(vs_mig_run(argv, sh_env, 300, &r, &err), 0);
+	dt = mono_ms() - t0;
+	assert_true(r.timed_out);
+	assert_true(dt >= 300 && dt < 5000);
+	child = (pid_t)atoi(r.out);
+	assert_true(child > 1);
+	for (int i = 0; i < 100 && alive(child); i++)
+		usleep(10000);
+	if (alive(child))
+		kill(child, SIGKILL); /* ours: do not leak it when failing */
+	assert_false(alive(child));
+	vs_mig_result_free(&r);
+}
+
+static void test_run_output_capped(void **state)
+{
+	/* 200 KB: kept up to the cap, the rest read and dropped, no block. */
+	char *argv[] = {"/bin/sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a; echo done >&2",
+			NULL};
+	struct vs_mig_result r = {0};
+	struct vs_error err = {0};
+
+	assert_int_equal(vs_mig_run(argv, sh_env, 5000, &r, &err), 0);
+	assert_false(r.timed_out);
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_int_equal(r.len, VS_MIG_OUTPUT_MAX);
+	assert_int_equal(strlen(r.out), VS_MIG_OUTPUT_MAX);
+	assert_int_equal(strspn(r.out, "a"), VS_MIG_OUTPUT_MAX);
+	vs_mig_result_free(&r);
+}
+
+static void test_run_bad_program(void **state)
+{
+	char *missing[] = {"/nonexistent/criu", "check", NULL};
+	char *relative[] = {"sh", "-c", "true", NULL};
+	struct vs_mig_result r = {.len = 7};
+	struct vs_error err = {0};
+
+	assert_int_equal(vs_mig_run(missing, sh_env, 1000, &r, &err), -2);
+	assert_int_equal(err.errnum, ENOENT);
+	assert_non_null(strstr(err.msg, "/nonexistent/criu"));
+	assert_null(r.out);
+	assert_int_equal(r.len, 0);
+	vs_error_clear(&err);
+	assert_int_equal(vs_mig_run(relative, sh_env, 1000, &r, &err), -1);
+	assert_int_equal(err.kind, VS_EK_INVALID);
+}
+
+/* --- the whole probe, against stand-ins --------------------------------- */
+
+/* A fake criu: prints `version`, then answers `check` and the three
+ * features with the given exit status and text (stderr for failures). */
+static void write_fake_criu(const char *version, const char *check, const char *uffd,
+			    const char *dirty, const char *nft)
+{
+	cleanup_free char *text =
+	    xasprintf("#!/bin/sh\n"
+		      "answer() { if [ \"$1\" = 0 ]; then echo \"$2\"; else echo \"$2\" >&2; fi; "
+		      "exit $1; }\n"
+		      "case \"$*\" in\n"
+		      "--version) echo '%s'; exit 0;;\n"
+		      "check) answer %s;;\n"
+		      "'check --feature uffd-noncoop') answer %s;;\n"
+		      "'check --feature mem_dirty_track') answer %s;;\n"
+		      "'check --feature network_lock_nftables') answer %s;;\n"
+		      "*) echo \"Error (fake): unexpected: $*\" >&2; exit 99;;\n"
+		      "esac\n",
+		      version, check, uffd, dirty, nft);
+
+	write_file("criu", text, 0755);
+}
+
+static void test_probe_criu43_here(void **state)
+{
+	cleanup_free char *criu = xasprintf("%s/criu", tmpdir);
+	struct vs_mig_caps caps;
+	struct vs_error err = {0};
+
+	/* What CRIU 4.3 answers on this host. */
+	write_fake_criu("Version: 4.3", "0 'Looks good.'", "0 'uffd-noncoop is supported'",
+			"1 'Warn  (criu/cr-check.c:824): Dirty tracking is OFF. Memory snapshot "
+			"will not work.'",
+			"0 'network_lock_nftables is supported'");
+	assert_int_equal(vs_mig_probe(criu, &caps, &err), 0);
+	assert_true(caps.available);
+	assert_string_equal(caps.available_msg, "");
+	assert_string_equal(caps.version, "4.3");
+	assert_true(caps.lazy_pages);
+	assert_string_equal(caps.lazy_pages_msg, "");
+	assert_false(caps.mem_tracking);
+	assert_non_null(strstr(caps.mem_tracking_msg, "pre-copy"));
+	assert_non_null(strstr(caps.mem_tracking_msg, "Dirty tracking is OFF"));
+	assert_int_equal(caps.network_lock, VS_MIG_NETLOCK_NFTABLES);
+	assert_string_equal(vs_mig_netlock_name(caps.network_lock), "nftables");
+	assert_string_equal(caps.network_lock_msg, "");
+}
+
+static void test_probe_check_fails(void **state)
+{
+	cleanup_free char *criu = xasprintf("%s/criu", tmpdir);
+	struct vs_mig_caps caps;
+	struct vs_error err = {0};
+
+	/* Debian 12's CRIU on this kernel; the features must not be asked
+	 * (the fake would answer 99 and "unexpected"). */
+	write_fake_criu("Version: 3.17.1",
+			"1 'Error (criu/vdso.c:292): vdso: Unexpected rt vDSO area bounds'", "99 x",
+			"99 x", "99 x");
+	assert_int_equal(vs_mig_probe(criu, &caps, &err), 0);
+	assert_false(caps.available);
+	assert_string_equal(caps.version, "3.17.1");
+	assert_non_null(strstr(caps.available_msg, "check failed: vdso: Unexpected rt vDSO"));
+	assert_non_null(strstr(caps.available_msg, criu));
+	assert_false(caps.lazy_pages);
+	assert_false(caps.mem_tracking);
+	assert_int_equal(caps.network_lock, VS_MIG_NETLOCK_NONE);
+	assert_non_null(strstr(caps.lazy_pages_msg, "not usable"));
+	assert_non_null(strstr(caps.network_lock_msg, "not usable"));
+}
+
+static void test_probe_no_nftables(void **state)
+{
+	cleanup_free char *criu = xasprintf("%s/criu", tmpdir);
+	struct vs_mig_caps caps;
+	struct vs_error err = {0};
+	bool ipt = vs_mig_in_path(VS_MIG_PATH, "iptables-restore") &&
+		   vs_mig_in_path(VS_MIG_PATH, "ip6tables-restore");
+
+	write_fake_criu("Version: 4.1.1\nGitID: v4.1.1", "0 'Looks good.'",
+			"1 'Error (criu/cr-check.c:1100): Non-cooperative UFFD is not supported'",
+			"0 'mem_dirty_track is supported'",
+			"1 'Error (criu/cr-check.c:1934): Unknown feature network_lock_nftables'");
+	assert_int_equal(vs_mig_probe(criu, &caps, &err), 0);
+	assert_true(caps.available);
+	assert_string_equal(caps.version, "4.1.1");
+	assert_false(caps.lazy_pages);
+	assert_non_null(strstr(caps.lazy_pages_msg, "post-copy"));
+	assert_non_null(strstr(caps.lazy_pages_msg, "Non-cooperative UFFD is not supported"));
+	assert_true(caps.mem_tracking);
+	assert_string_equal(caps.mem_tracking_msg, "");
+	/* Falls back to iptables exactly when the host has both programs. */
+	if (ipt) {
+		assert_int_equal(caps.network_lock, VS_MIG_NETLOCK_IPTABLES);
+		assert_string_equal(caps.network_lock_msg, "");
+	} else {
+		assert_int_equal(caps.network_lock, VS_MIG_NETLOCK_NONE);
+		assert_non_null(strstr(caps.network_lock_msg, "Unknown feature"));
+		assert_non_null(strstr(caps.network_lock_msg, "iptables"));
+	}
+}
+
+static void test_probe_broken_binary(void **state)
+{
+	cleanup_free char *criu = xasprintf("%s/criu", tmpdir);
+	cleanup_free char *plain = xasprintf("%s/plain", tmpdir);
+	struct vs_mig_caps caps;
+	struct vs_error err = {0};
+
+	/* A loader error, as when the prefix lost a library. */
+	write_file("criu",
+		   "#!/bin/sh\necho 'criu: error while loading shared libraries: libnet.so.9: "
+		   "cannot open shared object file' >&2\nexit 127\n",
+		   0755);
+	assert_int_equal(vs_mig_probe(criu, &caps, &err), 0);
+	assert_false(caps.available);
+	assert_string_equal(caps.version, "");
+	assert_non_null(strstr(caps.available_msg, "--version failed"));
+	assert_non_null(strstr(caps.available_msg, "libnet.so.9"));
+	/* Not executable, missing: not usable, with the path named. */
+	write_file("plain", "data\n", 0644);
+	assert_int_equal(vs_mig_probe(plain, &caps, &err), 0);
+	assert_false(caps.available);
+	assert_non_null(strstr(caps.available_msg, "plain is not an executable file"));
+	assert_int_equal(vs_mig_probe("/nonexistent/criu", &caps, &err), 0);
+	assert_false(caps.available);
+	assert_non_null(strstr(caps.mem_tracking_msg, "not usable"));
+}
+
+static void test_probe_relative_path(void **state)
+{
+	struct vs_mig_caps caps;
+	struct vs_error err = {0};
+
+	memset(&caps, 0xff, sizeof(caps));
+	assert_int_equal(vs_mig_probe("criu", &caps, &err), -1);
+	assert_int_equal(err.kind, VS_EK_INVALID);
+	assert_non_null(strstr(err.msg, "'criu'"));
+	assert_false(caps.available);
+	assert_string_equal(caps.available_msg, "");
+}
+
+static void test_default_and_names(void **state)
+{
+	const char *d = vs_mig_default_criu();
+
+	if (access(VS_MIG_CRIU_PRIVATE, X_OK) == 0)
+		assert_string_equal(d, VS_MIG_CRIU_PRIVATE);
+	else if (access(VS_MIG_CRIU_SYSTEM, X_OK) == 0)
+		assert_string_equal(d, VS_MIG_CRIU_SYSTEM);
+	else
+		assert_null(d);
+	assert_string_equal(vs_mig_netlock_name(VS_MIG_NETLOCK_IPTABLES), "iptables");
+	assert_string_equal(vs_mig_netlock_name(VS_MIG_NETLOCK_NONE), "none");
+	assert_string_equal(vs_mig_netlock_name((enum vs_mig_netlock)42), "none");
+}
+
+static void test_probe_real_criu(void **state)
+{
+	struct vs_mig_caps caps;
+	struct vs_error err = {0};
+
+	if (geteuid() != 0 || access(VS_MIG_CRIU_PRIVATE, X_OK) != 0)
+		skip(); /* scripts/install-criu.sh not run, or not root */
+	assert_int_equal(vs_mig_probe(NULL, &caps, &err), 0);
+	print_message("criu %s: available=%d lazy_pages=%d mem_tracking=%d network_lock=%s\n",
+		      caps.version, caps.available, caps.lazy_pages, caps.mem_tracking,
+		      vs_mig_netlock_name(caps.network_lock));
+	if (!caps.mem_tracking)
+		print_message("  %s\n", caps.mem_tracking_msg);
+	assert_true(caps.available);
+	assert_string_equal(caps.available_msg, "");
+	assert_true(caps.version[0] >= '4' && caps.version[0] <= '9');
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_version_bad),
+	    cmocka_unit_test(test_check_ok),
+	    cmocka_unit_test(test_check_feature_missing),
+	    cmocka_unit_test(test_check_errors_win),
+	    cmocka_unit_test(test_check_plain_lines),
+	    cmocka_unit_test(test_check_not_root),
+	    cmocka_unit_test(test_check_log_prefixes),
+	    cmocka_unit_test(test_check_no_text),
+	    cmocka_unit_test(test_check_truncates_and_sanitizes),
+	    cmocka_unit_test(test_in_path),
+	    cmocka_unit_test(test_run_output_and_status),
+	    cmocka_unit_test(test_run_env_and_signals),
+	    cmocka_unit_test(test_run_timeout_kills_group),
+	    cmocka_unit_test(test_run_output_capped),
+	    cmocka_unit_test(test_run_bad_program),
+	    cmocka_unit_test(test_probe_criu43_here),
+	    cmocka_unit_test(test_probe_check_fails),
+	    cmocka_unit_test(test_probe_no_nftables),
+	    cmocka_unit_test(test_probe_broken_binary),
+	    cmocka_unit_test(test_probe_relative_path),
+	    cmocka_unit_test(test_default_and_names),
+	    cmocka_unit_test(test_probe_real_criu),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
