@@ -72,7 +72,12 @@ unit-asan: $(UNIT_ABINS)
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 integration: all
 	bats --print-output-on-failure tests/integration
-test: unit unit-asan integration
+test: unit unit-asan integration vm-test
+
+# Lane 3: the checks that need a pure cgroup v2 host, in qemu (TCG) on
+# Debian's cloud kernel booted with cgroup_no_v1=all (about 30 s).
+vm-test: all
+	tests/vm/run.sh
 
 bench: all
 	bench/run.sh

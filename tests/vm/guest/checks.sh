@@ -1,0 +1,324 @@
+#!/bin/sh
+# tests/vm guest: vsd's resource limits on a pure cgroup v2 host.
+#
+# Runs inside the VM (busybox sh, no bats), started by init.sh once the
+# mounts are up. Prints TAP on the serial console: one "ok N - ..." or
+# "not ok N - ..." line per check, diagnostics as "# ..." lines, the plan
+# "1..N" last. "Bail out!" when the daemon cannot be reached at all.
+#
+# One vsd instance (root on the image's ext4, so the template and the
+# containers' overlay layers sit on a real disk file system as in
+# production), one busybox template, one container with
+# --memory 64M --pids 20 --cpus 0.5. The checks read the container's cgroup
+# from the host side at /sys/fs/cgroup/$PARENT/$CT, and the guest's view
+# through vsctl exec.
+
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
+ROOT=/var/lib/vsd
+RUN=/run/vsd
+PARENT=vsd-vm
+CT=vmct
+TPL=bb
+CG=/sys/fs/cgroup
+CGDIR=$CG/$PARENT/$CT
+LOG=/tmp/vsd.log
+CGROUP2_MAGIC=63677270
+export VSD_SOCKET=$RUN/vsd.sock
+
+n=0
+nfail=0
+
+# ------------------------------------------------------------------ TAP
+
+# diag TEXT...: every line of TEXT as a "# " line.
+diag() {
+	printf '%s\n' "$@" | sed 's/^/#   /'
+}
+pass() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+# fail DESC [DETAIL...]
+fail() {
+	n=$((n + 1))
+	nfail=$((nfail + 1))
+	echo "not ok $n - $1"
+	shift
+	[ $# -eq 0 ] || diag "$@"
+}
+# check DESC CMD...: ok when CMD succeeds; its output is shown otherwise.
+check() {
+	_desc=$1
+	shift
+	if _out=$("$@" 2>&1); then
+		pass "$_desc"
+	else
+		fail "$_desc" "command failed (status $?): $*" "$_out"
+	fi
+}
+# check_eq DESC ACTUAL EXPECTED
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "expected '$3', got '$2'"
+	fi
+}
+
+# -------------------------------------------------------------- helpers
+
+# vc ARGS...: vsctl with a deadline (a hung call must not eat the whole
+# VM budget) and no console input.
+vc() {
+	timeout 120 vsctl "$@" </dev/null
+}
+# in_ct CMD...: run CMD in the container.
+in_ct() {
+	vc exec "$CT" -- "$@"
+}
+# json_num FIELD / json_str FIELD: a top-level number / string of the
+# container's status JSON (busybox has no JSON parser; these fields are
+# unique in the status object).
+json_num() {
+	vc status "$CT" --json | grep -o "\"$1\": *[0-9]*" | head -n1 | grep -o '[0-9]*$'
+}
+json_str() {
+	vc status "$CT" --json | grep -o "\"$1\": *\"[^\"]*\"" | head -n1 | sed 's/.*"\([^"]*\)"$/\1/'
+}
+ct_state() { json_str state; }
+# wait_for SECONDS CMD...: poll CMD every 0.2 s.
+wait_for() {
+	_deadline=$(($(date +%s) + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$_deadline" ] || return 1
+		sleep 0.2
+	done
+}
+is_running() { [ "$(ct_state)" = running ]; }
+no_dir() { [ ! -d "$1" ]; }
+# kv FILE KEY: the value of "KEY value" in a flat-keyed cgroup file.
+kv() {
+	awk -v k="$2" '$1 == k { print $2 }' "$1" 2>/dev/null
+}
+# procs_in_tree DIR: every pid in DIR's cgroup and below.
+procs_in_tree() {
+	find "$1" -name cgroup.procs -exec cat {} + 2>/dev/null
+}
+# count_comm DIR COMM: how many tasks of DIR's tree run COMM.
+count_comm() {
+	_c=0
+	for _p in $(procs_in_tree "$1"); do
+		[ "$(cat "/proc/$_p/comm" 2>/dev/null)" = "$2" ] && _c=$((_c + 1))
+	done
+	echo "$_c"
+}
+no_sleeps() { [ "$(count_comm "$CGDIR" sleep)" = 0 ]; }
+kill_comm() {
+	for _p in $(procs_in_tree "$1"); do
+		[ "$(cat "/proc/$_p/comm" 2>/dev/null)" = "$2" ] && kill -KILL "$_p" 2>/dev/null
+	done
+	return 0
+}
+
+finish() {
+	if [ "$nfail" -gt 0 ] && [ -s "$LOG" ]; then
+		echo "# --- last lines of vsd's log ---"
+		tail -n 40 "$LOG" | sed 's/^/#   /'
+	fi
+	echo "1..$n"
+	exit $((nfail > 0))
+}
+
+# ---------------------------------------------------------- the machine
+
+controllers=$(cat "$CG/cgroup.controllers")
+# (busybox stat knows no name for cgroup2's magic: compare the number.
+# /proc/cgroups: a controller bound to a v1 hierarchy has a non-zero id.)
+if [ "$(stat -f -c %t "$CG")" = "$CGROUP2_MAGIC" ] && ! grep -q ' cgroup ' /proc/mounts &&
+	! grep -qE '^(cpu|memory|pids)[[:space:]]+[1-9]' /proc/cgroups; then
+	pass "pure cgroup v2 host: cgroup2 at $CG, no v1 hierarchy (controllers: $controllers)"
+else
+	fail "pure cgroup v2 host" "$(grep cgroup /proc/mounts)" "$(cat /proc/cgroups)"
+fi
+for c in cpu memory pids; do
+	case " $controllers " in
+	*" $c "*) ;;
+	*) fail "the root cgroup offers $c" "cgroup.controllers: $controllers" ;;
+	esac
+done
+
+check "overlay module loads" modprobe overlay
+
+# ------------------------------------------------------------ the daemon
+
+mkdir -p "$ROOT" "$RUN" /var/lib/vsd-idmaps
+setsid vsd --root "$ROOT" --run-dir "$RUN" --socket "$VSD_SOCKET" --cgroup-parent "$PARENT" \
+	--idmap-registry /var/lib/vsd-idmaps </dev/null >"$LOG" 2>&1 &
+vsd_pid=$!
+if ! wait_for 60 vc node info; then
+	echo "Bail out! vsd did not answer on $VSD_SOCKET within 60 s"
+	tail -n 40 "$LOG" | sed 's/^/#   /'
+	echo "1..$n"
+	exit 1
+fi
+node=$(vc node info --json)
+case "$node" in
+*'"cgroup_mode": "unified"'* | *'"cgroup_mode":"unified"'*)
+	pass "vsd runs and detects a unified cgroup host" ;;
+*) fail "vsd runs and detects a unified cgroup host" "$node" ;;
+esac
+
+t0=$(date +%s)
+check "template build $TPL --from busybox" vc template build "$TPL" --from busybox
+echo "# template build took $(($(date +%s) - t0)) s"
+
+check "create $CT --memory 64M --pids 20 --cpus 0.5" \
+	vc create "$CT" --template "$TPL" --memory 64M --pids 20 --cpus 0.5
+t0=$(date +%s)
+if vc start "$CT" && wait_for 30 is_running; then
+	pass "start $CT: running"
+else
+	fail "start $CT: running" "state: $(ct_state)"
+fi
+echo "# start took $(($(date +%s) - t0)) s"
+
+# ------------------------------------------------- the container's cgroup
+
+pid=$(json_num init_pid)
+cgline=$(cat "/proc/${pid:-0}/cgroup" 2>/dev/null)
+check_eq "init (pid ${pid:-?}) is in the container's cgroup /$PARENT/$CT" "$cgline" "0::/$PARENT/$CT"
+if [ -n "$pid" ] && grep -qx "$pid" "$CGDIR/cgroup.procs" 2>/dev/null; then
+	pass "$CGDIR/cgroup.procs holds init"
+else
+	fail "$CGDIR/cgroup.procs holds init" "init pid: ${pid:-none}" \
+		"cgroup.procs: $(cat "$CGDIR/cgroup.procs" 2>&1 | tr '\n' ' ')"
+fi
+check_eq "cpu, memory and pids are enabled for the container (parent's subtree_control)" \
+	"$(tr ' ' '\n' <"$CG/$PARENT/cgroup.subtree_control" 2>&1 | grep -xE 'cpu|memory|pids' | sort | tr '\n' ' ')" \
+	"cpu memory pids "
+check_eq "--memory 64M: memory.max" "$(cat "$CGDIR/memory.max" 2>&1)" 67108864
+check_eq "--pids 20: pids.max" "$(cat "$CGDIR/pids.max" 2>&1)" 20
+check_eq "--cpus 0.5: cpu.max" "$(cat "$CGDIR/cpu.max" 2>&1)" "50000 100000"
+check_eq "status reports limits.memory" "$(json_num memory)" 67108864
+
+# --------------------------------------------------------- the guest's view
+
+check_eq "exec works: echo" "$(in_ct echo hello 2>&1)" hello
+in_ct sh -c 'exit 7' >/dev/null 2>&1
+check_eq "exec returns the command's exit status" "$?" 7
+check_eq "guest: init and exec'd commands are at the root of the guest's cgroup namespace" \
+	"$(in_ct cat /proc/1/cgroup /proc/self/cgroup 2>&1 | tr '\n' ' ')" "0::/ 0::/ "
+check_eq "guest: /sys/fs/cgroup is cgroup2" "$(in_ct stat -f -c %t /sys/fs/cgroup 2>&1)" "$CGROUP2_MAGIC"
+# The host's root cgroup has no memory.max: seeing 64M there proves the
+# guest's cgroup2 is rooted at its own cgroup.
+check_eq "guest: /sys/fs/cgroup is rooted at its own cgroup (memory.max, pids.max)" \
+	"$(in_ct cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>&1 | tr '\n' ' ')" "67108864 20 "
+if in_ct sh -c 'echo max > /sys/fs/cgroup/memory.max' >/dev/null 2>&1; then
+	fail "guest: cannot raise its own memory.max" "the write succeeded; memory.max: $(cat "$CGDIR/memory.max")"
+else
+	check_eq "guest: cannot raise its own memory.max" "$(cat "$CGDIR/memory.max")" 67108864
+fi
+
+# ------------------------------------------------------------- enforcement
+
+# Fork storm: 50 background sleeps; the shell gives up when fork fails.
+before=$(kv "$CGDIR/pids.events" max)
+in_ct sh -c 'i=0; while [ $i -lt 50 ]; do sleep 300 </dev/null >/dev/null 2>&1 & i=$((i+1)); done' \
+	>/dev/null 2>&1
+sleeps=$(count_comm "$CGDIR" sleep)
+total=$(procs_in_tree "$CGDIR" | wc -l)
+after=$(kv "$CGDIR/pids.events" max)
+if [ "$sleeps" -gt 0 ] && [ "$sleeps" -lt 20 ] && [ "$total" -le 20 ] &&
+	[ "${after:-0}" -gt "${before:-0}" ]; then
+	pass "--pids 20: a fork storm stops at the limit ($sleeps sleeps, $total tasks, pids.events max $after)"
+else
+	fail "--pids 20: a fork storm stops at the limit" \
+		"sleeps: $sleeps, tasks: $total, pids.events max: ${before:-?} -> ${after:-?}"
+fi
+kill_comm "$CGDIR" sleep
+wait_for 10 no_sleeps
+wait_for 20 in_ct true || true
+
+# CPU: two busy loops for 4 s would use ~8 s of CPU on 2 CPUs; at 0.5 CPU
+# they get ~2 s and the kernel records throttled periods.
+u0=$(kv "$CGDIR/cpu.stat" usage_usec)
+th0=$(kv "$CGDIR/cpu.stat" nr_throttled)
+in_ct sh -c 'timeout 4 sh -c "while :; do :; done" & timeout 4 sh -c "while :; do :; done"; wait' \
+	>/dev/null 2>&1
+u1=$(kv "$CGDIR/cpu.stat" usage_usec)
+th1=$(kv "$CGDIR/cpu.stat" nr_throttled)
+used_ms=$(((${u1:-0} - ${u0:-0}) / 1000))
+if [ "${th1:-0}" -gt "${th0:-0}" ] && [ "$used_ms" -gt 500 ] && [ "$used_ms" -lt 3500 ]; then
+	pass "--cpus 0.5: two busy loops for 4 s are throttled (${used_ms} ms of CPU, nr_throttled ${th0} -> ${th1})"
+else
+	fail "--cpus 0.5: two busy loops for 4 s are throttled" \
+		"CPU used: ${used_ms} ms (expected 500..3500), nr_throttled: ${th0:-?} -> ${th1:-?}"
+fi
+
+# Anonymous memory: busybox dd allocates its 200 MB block.
+oom0=$(kv "$CGDIR/memory.events" oom_kill)
+in_ct dd if=/dev/zero of=/dev/null bs=200M count=1 >/dev/null 2>&1
+st=$?
+oom1=$(kv "$CGDIR/memory.events" oom_kill)
+if [ "$st" = 137 ] && [ "${oom1:-0}" -gt "${oom0:-0}" ]; then
+	pass "--memory 64M: a process allocating 200 MB is OOM-killed (status 137, oom_kill ${oom0} -> ${oom1})"
+else
+	fail "--memory 64M: a process allocating 200 MB is OOM-killed" \
+		"exec status: $st (expected 137), memory.events oom_kill: ${oom0:-?} -> ${oom1:-?}"
+fi
+if [ -n "$pid" ] && [ -d "/proc/$pid" ] && is_running; then
+	pass "init survives the OOM kill"
+else
+	fail "init survives the OOM kill" "state: $(ct_state)"
+fi
+check "--memory 64M: a 16 MB allocation fits" in_ct dd if=/dev/zero of=/dev/null bs=16M count=1
+
+# tmpfs pages are charged to the writer's cgroup: /dev/shm cannot hold 200 MB.
+in_ct sh -c 'dd if=/dev/zero of=/dev/shm/big bs=1M count=200 2>/dev/null; s=$?; rm -f /dev/shm/big; exit $s' \
+	>/dev/null 2>&1
+st=$?
+peak=$(kv "$CGDIR/memory.events" max)
+if [ "$st" != 0 ] && [ "$(cat "$CGDIR/memory.current" 2>/dev/null || echo 0)" -le 67108864 ]; then
+	pass "--memory 64M: 200 MB written to /dev/shm fail (status $st, memory.events max $peak)"
+else
+	fail "--memory 64M: 200 MB written to /dev/shm fail" "exec status $st, memory.current $(cat "$CGDIR/memory.current")"
+fi
+# The OOM killer may have taken init with it; the checks below need a
+# container in a known state either way.
+wait_for 20 is_running || vc start "$CT" >/dev/null 2>&1
+
+# ------------------------------------------------------------- lifecycle
+
+if vc stop "$CT" --timeout 20 >/dev/null && [ "$(ct_state)" = stopped ]; then
+	pass "stop $CT"
+else
+	fail "stop $CT" "state: $(ct_state)"
+fi
+if wait_for 10 no_dir "$CGDIR"; then
+	pass "stop removes $CGDIR"
+else
+	fail "stop removes $CGDIR" "still there; cgroup.procs: $(cat "$CGDIR/cgroup.procs" 2>&1 | tr '\n' ' ')"
+fi
+if vc start "$CT" >/dev/null && wait_for 30 is_running; then
+	check_eq "start again: the cgroup comes back with its limits" \
+		"$(cat "$CGDIR/memory.max" "$CGDIR/pids.max" "$CGDIR/cpu.max" 2>&1 | tr '\n' ' ')" \
+		"67108864 20 50000 100000 "
+else
+	fail "start again: the cgroup comes back with its limits" "state: $(ct_state)"
+fi
+check "destroy --force $CT (running)" vc destroy --force "$CT"
+if wait_for 10 no_dir "$CGDIR"; then
+	pass "destroy removes $CGDIR"
+else
+	fail "destroy removes $CGDIR" "still there; cgroup.procs: $(cat "$CGDIR/cgroup.procs" 2>&1 | tr '\n' ' ')"
+fi
+if vc status "$CT" >/dev/null 2>&1; then
+	fail "destroy: the container is gone" "vsctl status $CT still answers"
+else
+	pass "destroy: the container is gone"
+fi
+check_eq "no task is left below $CG/$PARENT" "$(procs_in_tree "$CG/$PARENT" | wc -l)" 0
+
+kill -TERM "$vsd_pid" 2>/dev/null
+finish

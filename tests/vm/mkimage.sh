@@ -1,0 +1,112 @@
+#!/bin/bash
+# Build the guest's ext4 root image for tests/vm (called by run.sh).
+#
+# usage: mkimage.sh OUT.img KERNEL_DIR REPO
+#
+# The image is made from a staging directory with `mkfs.ext4 -d` (no loop
+# device, no mount) and holds:
+#   /bin/busybox + applet links     busybox-static: the whole userland
+#   /sbin/init -> busybox           PID 1 (reaps the daemon's orphans),
+#   /etc/inittab                    which runs /vsd-vm/init.sh once
+#   /usr/sbin/vsd /usr/bin/vsctl    from REPO/build
+#   /lib*/...                       their shared libraries and loader, copied
+#                                   from the host at the paths ldd names
+#   /lib/modules/<release>          the cloud kernel's modules + modules.dep
+#   /vsd-vm/                        tests/vm/guest/*: init.sh, checks.sh
+#   /dev/console, /dev/null         for the kernel's first open of the console
+# plus some empty room for /var/lib/vsd (templates, containers' upper layers).
+# The image is written next to OUT and renamed over it at the end, so a VM
+# still running from the old image keeps its inode.
+set -euo pipefail
+
+(($# == 3)) || {
+	echo "usage: $0 OUT.img KERNEL_DIR REPO" >&2
+	exit 2
+}
+out=$1 kdir=$2 repo=$3
+die() {
+	echo "mkimage: error: $*" >&2
+	exit 1
+}
+
+release=$(basename "$(readlink -f "$kdir")")
+[[ -d $kdir/modules && -f $kdir/vmlinuz ]] || die "$kdir is not an unpacked kernel"
+for b in vsd vsctl; do
+	[[ -x $repo/build/$b ]] || die "$repo/build/$b missing (run make)"
+done
+busybox=/bin/busybox
+file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
+	ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable' ||
+	die "$busybox is not statically linked (install busybox-static)"
+
+outdir=$(dirname "$out")
+mkdir -p "$outdir"
+stage=$(mktemp -d "$outdir/.stage.XXXXXX")
+tmpimg="$out.new.$$"
+trap 'rm -rf "$stage" "$tmpimg"' EXIT
+
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,dev,proc,sys,tmp,run,root,var/lib,vsd-vm}
+chmod 1777 "$stage/tmp"
+chmod 0700 "$stage/root"
+
+# busybox and its applets, where busybox says they belong.
+cp "$busybox" "$stage/bin/busybox"
+while read -r applet; do
+	[[ -n $applet && ! -e $stage/$applet && ! -L $stage/$applet ]] || continue
+	mkdir -p "$stage/$(dirname "$applet")"
+	ln -s /bin/busybox "$stage/$applet"
+done < <("$busybox" --list-full)
+
+install -m 0755 "$repo/build/vsd" "$stage/usr/sbin/vsd"
+install -m 0755 "$repo/build/vsctl" "$stage/usr/bin/vsctl"
+
+# The shared libraries at the paths the host's loader resolved, and the
+# loader at its ELF interpreter path. Debian's ld.so searches
+# /lib/x86_64-linux-gnu by default, so no ld.so.cache is needed.
+copy_lib() {
+	local src=$1
+	[[ -e $stage$src ]] && return 0
+	mkdir -p "$stage$(dirname "$src")"
+	cp -L "$src" "$stage$src"
+}
+for b in vsd vsctl; do
+	out_ldd=$(ldd "$repo/build/$b") || die "ldd $repo/build/$b failed"
+	if grep -q 'not found' <<<"$out_ldd"; then
+		die "$b: missing libraries: $(grep 'not found' <<<"$out_ldd" | tr -s ' \t\n' ' ')"
+	fi
+	while read -r lib; do
+		copy_lib "$lib"
+	done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$out_ldd")
+done
+
+mkdir -p "$stage/lib/modules"
+cp -a "$kdir/modules" "$stage/lib/modules/$release"
+
+cp "$repo"/tests/vm/guest/* "$stage/vsd-vm/"
+chmod 0755 "$stage"/vsd-vm/*.sh
+
+cat >"$stage/etc/inittab" <<'EOF'
+# tests/vm: run the checks once, then init.sh powers the machine off.
+::sysinit:/vsd-vm/init.sh
+EOF
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$stage/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
+echo vsd-vm >"$stage/etc/hostname"
+: >"$stage/etc/fstab"
+# The kernel opens /dev/console for init before anything mounts devtmpfs.
+mknod -m 0600 "$stage/dev/console" c 5 1
+mknod -m 0666 "$stage/dev/null" c 1 3
+
+# The programs must start from the staged tree alone.
+chroot "$stage" /usr/sbin/vsd --version >/dev/null || die "vsd does not start inside the staged root"
+chroot "$stage" /usr/bin/vsctl --version >/dev/null || die "vsctl does not start inside the staged root"
+
+# Room for the daemon's state: templates (busybox: ~2 MB), the containers'
+# upper layers, logs. The file is sparse; only what is written takes space.
+used_mb=$(du -sm "$stage" | cut -f1)
+size_mb=$((used_mb + 768))
+rm -f "$tmpimg"
+truncate -s "${size_mb}M" "$tmpimg"
+mkfs.ext4 -q -F -L vsd-vm-root -d "$stage" "$tmpimg" || die "mkfs.ext4 -d failed"
+mv -f "$tmpimg" "$out"
+echo "mkimage: $out (${size_mb} MB, ${used_mb} MB used; kernel $release)"
