@@ -179,8 +179,9 @@ static int import_work(struct vsd_op_run *run, void *ctx, char **result, struct 
 	struct tpl_job *j = ctx;
 	cleanup_free char *path = xasprintf("%s/templates/%s", j->d->root, j->upload_name);
 
+	/* fs-cow names the template in its errors already. */
 	if (vs_fs_template_import(j->d->root, j->name, path, vsd_op_progress_cb, run, err) < 0)
-		return vs_error_prefix(err, "import template '%s'", j->name);
+		return -1;
 	vsd_log("template %s: imported", j->name);
 	*result = result_of(j->d, j->name);
 	return 0;

@@ -255,7 +255,7 @@ int vs_fs_template_build(const char *root, const char *name, const char *from,
 		rc = vs_fs_stage_commit(&st, source, err);
 	if (rc < 0) {
 		vs_fs_stage_abort(&st);
-		return vs_error_prefix(err, "build template '%s'", name);
+		return -1; /* the caller names the template */
 	}
 	vs_fs_stage_release(&st);
 	if (progress != NULL)

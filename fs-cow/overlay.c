@@ -189,9 +189,13 @@ static int mount_overlay(int cdirfd, const char *cdir, struct vs_error *err)
 {
 	cleanup_close int fsfd = vs_fsopen("overlay", 0);
 	cleanup_close int mfd = -1, target = -1;
-	cleanup_free char *lower = xasprintf("%s/lower", cdir);
-	cleanup_free char *upper = xasprintf("%s/upper", cdir);
-	cleanup_free char *work = xasprintf("%s/work", cdir);
+	/* The layers are named through the container directory's fd: the
+	 * kernel resolves them now and shows the strings as given in
+	 * mountinfo, which the container can read. "/proc/self/fd/N/upper"
+	 * tells it nothing about where the host keeps it. */
+	cleanup_free char *lower = xasprintf("/proc/self/fd/%d/lower", cdirfd);
+	cleanup_free char *upper = xasprintf("/proc/self/fd/%d/upper", cdirfd);
+	cleanup_free char *work = xasprintf("/proc/self/fd/%d/work", cdirfd);
 	/* The source only names the mount in mountinfo and df. */
 	const char *const layers[][2] = {
 	    {"source", "vsd"}, {"lowerdir", lower}, {"upperdir", upper}, {"workdir", work}};

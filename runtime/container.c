@@ -121,7 +121,15 @@ int rt_child_main(struct rt_child_args *a)
 		child_fail(a->sync_fd, &err);
 	close(hostroot);
 	close(console);
-	slave = a->console->slave;
+	/* Init's stdio is the console as the container sees it (/dev/console,
+	 * our bind mount, nothing of the container's has run yet), so its
+	 * /proc/1/fd/ names no host path. */
+	slave = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0 || fstat(slave, &cst) < 0 || cst.st_rdev != sst.st_rdev) {
+		vs_error_set(&err, errno ? errno : EIO, "open /dev/console");
+		child_fail(a->sync_fd, &err);
+	}
+	close(a->console->slave);
 	if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0 ||
 	    ioctl(0, TIOCSCTTY, 0) < 0) {
 		vs_error_set(&err, errno, "make the console init's terminal");

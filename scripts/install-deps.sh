@@ -1,0 +1,83 @@
+#!/bin/bash
+# Install what vsd needs to build, run, test and benchmark on Debian 12.
+# Idempotent: asks dpkg which packages are missing and installs only those
+# (running `apt-get update` only when something has to be installed).
+# Run as root. Prints what it installs; exits non-zero on failure.
+set -euo pipefail
+
+build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
+	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format)
+# The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.
+run_pkgs=(busybox-static debootstrap iproute2)
+test_pkgs=(bats curl python3 python3-jsonschema procps util-linux zstd tar qemu-system-x86
+	e2fsprogs kmod)
+bench_pkgs=(crun lxc)
+
+usage() {
+	echo "usage: $0 [--check]" >&2
+	echo "  --check  only list missing packages; exit 1 if any are missing" >&2
+}
+
+check_only=0
+case "${1:-}" in
+"") ;;
+--check) check_only=1 ;;
+-h | --help)
+	usage
+	exit 0
+	;;
+*)
+	usage
+	exit 2
+	;;
+esac
+
+installed() {
+	# dpkg-query prints "install ok installed" only for a fully installed package.
+	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+missing=()
+for p in "${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+here=$(dirname "$0")
+# Beyond Debian 12's packages: CRIU 4.3 in a private prefix (checkpoint and
+# restore; Debian 12's own criu fails on this kernel) and Debian's cloud
+# kernel for the pure cgroup v2 test lane. Both scripts are idempotent.
+extras() {
+	# shellcheck disable=SC2046 # no argument at all unless --check
+	"$here/install-criu.sh" $( ((check_only)) && echo --check) &&
+		"$here/install-vm-deps.sh" $( ((check_only)) && echo --check)
+}
+
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: all Debian packages are installed"
+	extras
+	exit $?
+fi
+if ((check_only)); then
+	echo "install-deps: missing: ${missing[*]}"
+	exit 1
+fi
+if ((EUID != 0)); then
+	echo "install-deps: missing ${missing[*]}; run me as root" >&2
+	exit 1
+fi
+
+echo "install-deps: installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+still=()
+for p in "${missing[@]}"; do
+	installed "$p" || still+=("$p")
+done
+if ((${#still[@]})); then
+	echo "install-deps: failed to install: ${still[*]}" >&2
+	exit 1
+fi
+echo "install-deps: installed: ${missing[*]}"
+extras
