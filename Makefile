@@ -21,10 +21,10 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 .SECONDEXPANSION:
 .SECONDARY:
 .PHONY: all clean install test unit unit-asan integration format check-format check-includes check bench deps vm-test
-all: $(BUILD)/vsd $(BUILD)/vsctl
+all: $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsd-helper
 
 # Core code goes into static archives so unit tests pull only what they use.
-LIBVSD_SRC  := $(CORE_SRC) $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIBVSD_SRC  := $(CORE_SRC) $(filter-out daemon/main.c daemon/helper-main.c,$(wildcard daemon/*.c))
 LIBVSCTL_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 
 # The archives are rebuilt when the list of sources changes (a deleted file
@@ -40,6 +40,9 @@ $(BUILD)/%/libvsctl.a: $$(call obj,$$*,$(LIBVSCTL_SRC)) $(SRCLIST)
 
 $(BUILD)/vsd: $(BUILD)/o/daemon/main.o $(BUILD)/o/libvsd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The monitor and exec helper: only the libraries the runtime uses.
+$(BUILD)/vsd-helper: $(BUILD)/o/daemon/helper-main.o $(BUILD)/o/libvsd.a
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 $(BUILD)/vsctl: $(BUILD)/o/cli/main.o $(BUILD)/o/libvsctl.a $(BUILD)/o/libvsd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -100,6 +103,7 @@ deps:
 install: all
 	install -D -m 0755 $(BUILD)/vsd $(DESTDIR)$(PREFIX)/sbin/vsd
 	install -D -m 0755 $(BUILD)/vsctl $(DESTDIR)$(PREFIX)/bin/vsctl
+	install -D -m 0755 $(BUILD)/vsd-helper $(DESTDIR)$(PREFIX)/libexec/vsd/vsd-helper
 	for m in man/*.[0-9]; do s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done
 	install -D -m 0644 scripts/vsd.service $(DESTDIR)/lib/systemd/system/vsd.service
 	sed -i 's|@SBINDIR@|$(PREFIX)/sbin|' $(DESTDIR)/lib/systemd/system/vsd.service

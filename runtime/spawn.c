@@ -17,15 +17,40 @@
 
 extern char **environ;
 
+/* The helper binary installed beside vsd (build/ tree or sbin/), or in
+ * ../libexec/vsd/; else vsd itself, which knows the modes too. */
+static int open_helper(void)
+{
+	char self[4096], path[4200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+	int fd;
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(path, sizeof(path), "%s/vsd-helper", self);
+			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+				return fd;
+			snprintf(path, sizeof(path), "%s/../libexec/vsd/vsd-helper", self);
+			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+				return fd;
+		}
+	}
+	return open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+}
+
 int vs_rt_self_exe(struct vs_error *err)
 {
-	cleanup_close int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	cleanup_close int src = open_helper();
 	cleanup_close int mfd = -1;
 	char buf[65536];
 	ssize_t n;
 
 	if (src < 0)
-		return vs_error_set(err, errno, "open /proc/self/exe");
+		return vs_error_set(err, errno, "open the vsd-helper program");
 	mfd = memfd_create("vsd", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0)
 		return vs_error_set(err, errno, "memfd_create");

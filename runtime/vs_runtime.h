@@ -63,9 +63,11 @@ struct vs_rt_status {
 	int last_exit_signal; /* 0 none */
 };
 
-/* Make a sealed memfd copy of /proc/self/exe (CVE-2019-5736: a process that
- * joins a container can then not be used to overwrite the vsd binary
- * through /proc/PID/exe). Returns the fd or -1 with err. */
+/* Make a sealed memfd copy of the program that runs the monitor and exec
+ * modes: vsd-helper beside the vsd binary (or in ../libexec/vsd/), else
+ * vsd itself (CVE-2019-5736: a process that joins a container can then not
+ * be used to overwrite a binary on disk through /proc/PID/exe). Returns the
+ * fd or -1 with err. */
 int vs_rt_self_exe(struct vs_error *err);
 
 /* Start container `cfg->name` (config already on disk, template present).

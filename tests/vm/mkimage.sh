@@ -31,7 +31,7 @@ die() {
 
 release=$(basename "$(readlink -f "$kdir")")
 [[ -d $kdir/modules && -f $kdir/vmlinuz ]] || die "$kdir is not an unpacked kernel"
-for b in vsd vsctl; do
+for b in vsd vsctl vsd-helper; do
 	[[ -x $repo/build/$b ]] || die "$repo/build/$b missing (run make)"
 done
 busybox=/bin/busybox
@@ -58,6 +58,7 @@ while read -r applet; do
 done < <("$busybox" --list-full)
 
 install -m 0755 "$repo/build/vsd" "$stage/usr/sbin/vsd"
+install -m 0755 "$repo/build/vsd-helper" "$stage/usr/sbin/vsd-helper"
 install -m 0755 "$repo/build/vsctl" "$stage/usr/bin/vsctl"
 
 # The shared libraries at the paths the host's loader resolved, and the
@@ -69,7 +70,7 @@ copy_lib() {
 	mkdir -p "$stage$(dirname "$src")"
 	cp -L "$src" "$stage$src"
 }
-for b in vsd vsctl; do
+for b in vsd vsctl vsd-helper; do
 	out_ldd=$(ldd "$repo/build/$b") || die "ldd $repo/build/$b failed"
 	if grep -q 'not found' <<<"$out_ldd"; then
 		die "$b: missing libraries: $(grep 'not found' <<<"$out_ldd" | tr -s ' \t\n' ' ')"

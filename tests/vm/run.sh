@@ -85,11 +85,11 @@ mkdir -p "$CACHE/image"
 # Everything the image is made of, as one digest.
 inputs_digest() {
 	{
-		sha256sum "$repo/build/vsd" "$repo/build/vsctl" /bin/busybox \
+		sha256sum "$repo/build/vsd" "$repo/build/vsctl" "$repo/build/vsd-helper" /bin/busybox \
 			"$repo/tests/vm/mkimage.sh" "$repo"/tests/vm/guest/*
 		cat "$kdir/PACKAGE"
 		# The libraries by path, size and time: an apt upgrade changes them.
-		ldd "$repo/build/vsd" "$repo/build/vsctl" |
+		ldd "$repo/build/vsd" "$repo/build/vsctl" "$repo/build/vsd-helper" |
 			awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*[^:]$/ { print $1 }' |
 			sort -u | xargs stat -L -c '%n %s %Y'
 	} | sha256sum | cut -d' ' -f1
