@@ -85,6 +85,7 @@ vm-test: all
 
 bench: all
 	bench/run.sh
+	bench/cr.sh
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

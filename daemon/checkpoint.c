@@ -308,27 +308,17 @@ struct cr_job {
 	bool locked;	  /* still holds the container's lock */
 };
 
-/* A directory this request created goes again when the checkpoint fails,
- * with whatever the runtime left in it (CRIU's log): a refused or failed
- * request leaves nothing behind. The runtime's error message holds the
- * reason. */
+/* A directory this request created goes again when the checkpoint fails
+ * and the runtime left it empty. The runtime removes a failed dump's
+ * partial image but keeps CRIU's dump.log for the operator (the error
+ * message points at it); a directory holding it stays. */
 static void remove_created_dir(struct cr_job *j)
 {
-	const char *slash = strrchr(j->dir, '/');
-	cleanup_free char *parent =
-	    xstrndup(j->dir, slash == j->dir ? 1 : (size_t)(slash - j->dir));
-	cleanup_close int pfd = -1;
-	struct vs_error e = {0};
-
-	if (!j->created_dir)
+	if (j->dir == NULL || !j->created_dir)
 		return;
 	j->created_dir = false;
-	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pfd < 0)
-		vsd_log("container %s: removing %s failed: open %s: %s", j->name, j->dir, parent,
-			strerror(errno));
-	else if (vs_fs_remove_tree(pfd, slash + 1, &e) < 0)
-		vsd_log("container %s: removing %s failed: %s", j->name, j->dir, e.msg);
+	if (rmdir(j->dir) < 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT)
+		vsd_log("container %s: removing %s failed: %s", j->name, j->dir, strerror(errno));
 }
 
 static void release(struct cr_job *j)

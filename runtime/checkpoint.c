@@ -354,23 +354,33 @@ static void add_common(struct rt_argv *a, const struct cr_meta *m, bool restore)
 struct ck_req {
 	bool leave_running;
 	bool own;
+	char criu[1024]; /* the daemon's criu now, not the one the monitor started with */
 	char dir[4200];
 };
 
+/* "checkpoint LEAVE_RUNNING\nCRIU\nDIR" (DIR "-": the suspend image). */
 static int parse_request(const char *req, const char *cdir, struct ck_req *r, struct vs_error *err)
 {
 	int leave = 0, off = 0;
+	const char *criu, *dir, *nl;
 
-	if (sscanf(req, "checkpoint %d %n", &leave, &off) != 1 || off == 0)
+	if (sscanf(req, "checkpoint %d%n", &leave, &off) != 1 || req[off] != '\n')
 		return vs_error_set(err, EPROTO, "bad checkpoint request");
+	criu = req + off + 1;
+	nl = strchr(criu, '\n');
+	if (nl == NULL || (size_t)(nl - criu) >= sizeof(r->criu))
+		return vs_error_set(err, EPROTO, "bad checkpoint request");
+	memcpy(r->criu, criu, (size_t)(nl - criu));
+	r->criu[nl - criu] = '\0';
+	dir = nl + 1;
 	r->leave_running = leave != 0;
-	r->own = strcmp(req + off, "-") == 0;
+	r->own = strcmp(dir, "-") == 0;
 	if (r->own)
 		snprintf(r->dir, sizeof(r->dir), "%s/checkpoint", cdir);
-	else if (req[off] != '/' || strlen(req + off) >= sizeof(r->dir))
+	else if (dir[0] != '/' || strlen(dir) >= sizeof(r->dir))
 		return vs_error_kind(err, VS_EK_INVALID, "checkpoint directory must be absolute");
 	else
-		strcpy(r->dir, req + off);
+		strcpy(r->dir, dir);
 	return 0;
 }
 
@@ -381,15 +391,39 @@ static void send_progress(int fd, const char *line)
 	send(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, MSG_NOSIGNAL);
 }
 
-/* freeze, dump, and thaw (leave_running) or let CRIU kill the tree. */
-static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-		   struct vs_cg *cg, pid_t init, const struct ck_req *r, const struct cr_meta *m,
-		   int reply_fd, struct vs_rt_cr_result *res, struct vs_error *err)
+/* Milliseconds from criu's start to the line of its log holding `what`,
+ * or -1. criu stamps each line "(SS.uuuuuu)" from its own start. */
+static int64_t log_offset_ms(const char *logpath, const char *what)
+{
+	cleanup_free char *text = NULL;
+	const char *line;
+	double sec;
+
+	if (vs_read_file_at(AT_FDCWD, logpath, 64 << 20, &text, NULL, NULL) < 0)
+		return -1;
+	line = strstr(text, what);
+	if (line == NULL)
+		return -1;
+	while (line > text && line[-1] != '\n')
+		line--;
+	if (sscanf(line, "(%lf)", &sec) != 1)
+		return -1;
+	return (int64_t)(sec * 1000.0);
+}
+
+/* Dump; CRIU freezes the container's cgroup itself (--freeze-cgroup), then
+ * thaws it (leave_running) or kills the tree. The frozen window runs from
+ * CRIU's freeze to its exit; the freeze time comes from CRIU's log, so the
+ * ~40 ms CRIU needs to start is not counted as frozen. */
+static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t init,
+		   const struct ck_req *r, const struct cr_meta *m, int reply_fd,
+		   struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	struct rt_argv a = {0};
 	const char *freezer = vs_cg_path(cg, "freezer");
+	const char *criu = r->criu[0] ? r->criu : inst->criu_path;
 	cleanup_free char *log = xasprintf("%s/dump.log", r->dir);
-	int64_t t_freeze, t_criu;
+	int64_t t_criu, freeze_at;
 	int rc;
 
 	if (freezer == NULL)
@@ -407,21 +441,16 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	if (r->leave_running)
 		rt_argv_add(&a, "--leave-running");
 	add_common(&a, m, false);
-	t_freeze = rt_now_ms();
-	if (vs_cg_freeze(cg, err) < 0) {
-		rt_argv_free(&a);
-		return vs_error_prefix(err, "freeze");
-	}
-	send_progress(reply_fd, "frozen; dumping with criu");
+	send_progress(reply_fd, "dumping with criu");
 	t_criu = rt_now_ms();
-	rc = rt_criu_run(inst->criu_path, &a, NULL, 0, log, 600, err);
+	rc = rt_criu_run(criu, &a, NULL, 0, log, 600, err);
 	res->criu_ms = rt_now_ms() - t_criu;
 	rt_argv_free(&a);
-	/* CRIU thaws what it froze; make sure, on every path. After a dump
-	 * without --leave-running the tasks are dead and thawing is moot. */
+	/* CRIU thaws what it froze, also when it fails; make sure. */
 	vs_cg_thaw(cg, NULL);
-	res->frozen_ms = rt_now_ms() - t_freeze;
-	(void)cfg;
+	freeze_at = log_offset_ms(log, "freezing cgroup");
+	res->frozen_ms = freeze_at >= 0 && freeze_at <= res->criu_ms ? res->criu_ms - freeze_at
+								       : res->criu_ms;
 	return rc;
 }
 
@@ -491,7 +520,7 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 			   err) < 0 ||
 	    meta_write(r.dir, &m, err) < 0)
 		goto out;
-	rc = do_dump(inst, cfg, cg, init, &r, &m, reply_fd, &res, err);
+	rc = do_dump(inst, cg, init, &r, &m, reply_fd, &res, err);
 	if (rc < 0)
 		goto out;
 	*tree_gone = !r.leave_running;

@@ -182,7 +182,12 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 	fd = rt_monitor_connect(paths.sock, err);
 	if (fd < 0)
 		return vs_error_prefix(err, "checkpoint '%s'", cfg->name);
-	req = xasprintf("checkpoint %d %s", leave_running ? 1 : 0, dir != NULL ? dir : "-");
+	if (strchr(inst->criu_path, '\n') != NULL || (dir != NULL && strchr(dir, '\n') != NULL))
+		return vs_error_kind(err, VS_EK_INVALID, "paths with newlines are not supported");
+	/* The daemon's criu, which may be newer than the one this container's
+	 * monitor was started with. */
+	req = xasprintf("checkpoint %d\n%s\n%s", leave_running ? 1 : 0, inst->criu_path,
+			dir != NULL ? dir : "-");
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
 		return vs_error_set(err, errno, "ask the monitor to checkpoint '%s'", cfg->name);
 	for (;;) {

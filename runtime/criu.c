@@ -62,7 +62,9 @@ static void log_errors(const char *logpath, char *out, size_t len)
 	if (vs_read_file_at(AT_FDCWD, logpath, 64 << 20, &text, NULL, NULL) < 0)
 		return;
 	for (char *p = strtok(text, "\n"); p != NULL; p = strtok(NULL, "\n")) {
-		if (strstr(p, "Error") == NULL || strstr(p, "RLIMIT_NOFILE") != NULL)
+		/* CRIU's own errors only: helper programs (ip) print "Error:"
+		 * lines that are harmless on restore. */
+		if (strstr(p, "Error (") == NULL || strstr(p, "RLIMIT_NOFILE") != NULL)
 			continue;
 		lines[k % 4] = p;
 		k++;

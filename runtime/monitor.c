@@ -189,7 +189,7 @@ static void handle_checkpoint(struct monitor *m, struct client *c, const char *r
 	c->kind = CL_CHECKPOINT;
 	c->reply = xstrdup(done);
 	m->stopping = true;
-	m->final_state = strcmp(req + strlen(req) - 2, " -") == 0 ? "suspended" : "stopped";
+	m->final_state = strcmp(req + strlen(req) - 2, "\n-") == 0 ? "suspended" : "stopped";
 	m->exit_now = true;
 }
 

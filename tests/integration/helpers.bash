@@ -157,8 +157,9 @@ vsd_pid() { cat "$VSD_TMP/vsd.pid" 2>/dev/null; }
 
 vsd_answers() { [[ "$(api_code GET /v1/node)" == 200 ]]; }
 
-# vsd_start_daemon: start this file's vsd in the background and wait until
-# its socket answers. Fails (printing the log) if it dies or times out.
+# vsd_start_daemon [VSD-OPTION...]: start this file's vsd in the background
+# (with any extra options) and wait until its socket answers. Fails
+# (printing the log) if it dies or times out.
 vsd_start_daemon() {
 	[[ -x "$VSD_BIN" ]] || fail "vsd_start_daemon: $VSD_BIN missing (run make)" || return 1
 	mkdir -p "$VSD_ROOT" "$VSD_RUN" "$VSD_TMP/idmaps"
@@ -167,7 +168,7 @@ vsd_start_daemon() {
 	# notices, no zombie when a test kills it), as a service would run.
 	(
 		setsid "$VSD_BIN" --root "$VSD_ROOT" --run-dir "$VSD_RUN" --socket "$VSD_SOCKET" \
-			--cgroup-parent "$VSD_CG_PARENT" --idmap-registry "$VSD_TMP/idmaps" \
+			--cgroup-parent "$VSD_CG_PARENT" --idmap-registry "$VSD_TMP/idmaps" "$@" \
 			</dev/null >>"$VSD_TMP/vsd.log" 2>&1 3>&- &
 		echo $! >"$VSD_TMP/vsd.pid"
 	)
@@ -437,4 +438,39 @@ templates_listing() { ls -A "$VSD_ROOT/templates" 2>/dev/null | sort; }
 # tree, hashed (to check a template was not changed).
 tree_digest() {
 	(cd "$1" && find . -printf '%p %y %m %U %G %s %l\n' | LC_ALL=C sort | md5sum | cut -d' ' -f1)
+}
+
+# ---- the Debian 12 template shared by systemd.bats and checkpoint.bats
+
+DEB_CACHE="${VSD_TEST_DEBIAN_TARBALL:-/var/cache/vsd-test/debian-bookworm.tar.zst}"
+
+# deb12_template: import the cached tarball, else (or when that fails)
+# build with debootstrap and refresh the cache. Writes the reason to
+# $VSD_TMP/skip-reason and returns 1 when there is no template.
+deb12_template() {
+	[[ -f "$VSD_ROOT/templates/deb12/template.json" ]] && return 0
+	local why=""
+	if [[ -s "$DEB_CACHE" ]]; then
+		if "$VSCTL_BIN" template import deb12 "$DEB_CACHE" >"$VSD_TMP/deb12.log" 2>&1; then
+			return 0
+		fi
+		why="import of $DEB_CACHE failed: $(tail -n 1 "$VSD_TMP/deb12.log"); "
+		echo "$why building instead" >&2
+		# A broken default cache is rebuilt; a tarball named by the user is left alone.
+		[[ -n "${VSD_TEST_DEBIAN_TARBALL:-}" ]] || rm -f "$DEB_CACHE"
+	fi
+	if ! timeout 1500 "$VSCTL_BIN" template build deb12 --from debian >"$VSD_TMP/deb12.log" 2>&1; then
+		echo "${why}template build deb12 --from debian failed: $(tail -n 3 "$VSD_TMP/deb12.log")" >"$VSD_TMP/skip-reason"
+		return 1
+	fi
+	# Cache the rootfs for the next run (atomically: temp + rename).
+	if [[ -z "${VSD_TEST_DEBIAN_TARBALL:-}" ]]; then
+		mkdir -p "$(dirname "$DEB_CACHE")"
+		if tar -C "$VSD_ROOT/templates/deb12/rootfs" --numeric-owner --xattrs -cf - . |
+			zstd -q -T0 -3 -o "$DEB_CACHE.tmp.$$"; then
+			mv -f "$DEB_CACHE.tmp.$$" "$DEB_CACHE"
+		else
+			rm -f "$DEB_CACHE.tmp.$$"
+		fi
+	fi
 }

@@ -8,38 +8,6 @@
 
 load helpers
 
-DEB_CACHE="${VSD_TEST_DEBIAN_TARBALL:-/var/cache/vsd-test/debian-bookworm.tar.zst}"
-
-# deb12_template: import the cached tarball, else (or when that fails)
-# build with debootstrap and refresh the cache. Writes the reason to
-# $VSD_TMP/skip-reason and returns 1 when there is no template.
-deb12_template() {
-	local why=""
-	if [[ -s "$DEB_CACHE" ]]; then
-		if "$VSCTL_BIN" template import deb12 "$DEB_CACHE" >"$VSD_TMP/deb12.log" 2>&1; then
-			return 0
-		fi
-		why="import of $DEB_CACHE failed: $(tail -n 1 "$VSD_TMP/deb12.log"); "
-		echo "$why building instead" >&2
-		# A broken default cache is rebuilt; a tarball named by the user is left alone.
-		[[ -n "${VSD_TEST_DEBIAN_TARBALL:-}" ]] || rm -f "$DEB_CACHE"
-	fi
-	if ! timeout 1500 "$VSCTL_BIN" template build deb12 --from debian >"$VSD_TMP/deb12.log" 2>&1; then
-		echo "${why}template build deb12 --from debian failed: $(tail -n 3 "$VSD_TMP/deb12.log")" >"$VSD_TMP/skip-reason"
-		return 1
-	fi
-	# Cache the rootfs for the next run (atomically: temp + rename).
-	if [[ -z "${VSD_TEST_DEBIAN_TARBALL:-}" ]]; then
-		mkdir -p "$(dirname "$DEB_CACHE")"
-		if tar -C "$VSD_ROOT/templates/deb12/rootfs" --numeric-owner --xattrs -cf - . |
-			zstd -q -T0 -3 -o "$DEB_CACHE.tmp.$$"; then
-			mv -f "$DEB_CACHE.tmp.$$" "$DEB_CACHE"
-		else
-			rm -f "$DEB_CACHE.tmp.$$"
-		fi
-	fi
-}
-
 setup_file() {
 	vsd_setup_file --no-busybox || return 1
 	deb12_template || return 0
