@@ -86,8 +86,8 @@ static int get_cpus(const struct vs_json *v, const char *path, int64_t *out, str
 int vs_config_parse_limits(const struct vs_json *obj, const char *path, struct vs_limits *limits,
 			   struct vs_error *err)
 {
-	static const char *const keys[] = {"memory", "memory_swap", "cpus",
-					   "cpu_weight", "pids", NULL};
+	static const char *const keys[] = {"memory",	 "memory_swap", "cpus",
+					   "cpu_weight", "pids",	NULL};
 	char p[128];
 	const struct vs_json *v;
 
@@ -176,8 +176,8 @@ static int parse_common(const struct vs_json *root, struct vs_container_config *
 int vs_config_parse_create(const struct vs_json *body, struct vs_container_config *cfg,
 			   struct vs_error *err)
 {
-	static const char *const keys[] = {"name", "template", "hostname", "privileged",
-					   "limits", NULL};
+	static const char *const keys[] = {"name",	 "template", "hostname",
+					   "privileged", "limits",   NULL};
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (vs_json_type(body) != VS_JSON_OBJECT)
@@ -220,9 +220,8 @@ static int parse_init(const struct vs_json *v, struct vs_container_config *cfg,
 	for (size_t i = 0; i < n; i++) {
 		const char *s = vs_json_string(vs_json_array_at(v, i));
 		if (s == NULL || (i == 0 && s[0] != '/'))
-			return vs_error_kind(err, VS_EK_INVALID,
-					     "init[%zu]: expected a string%s", i,
-					     i == 0 ? " holding an absolute path" : "");
+			return vs_error_kind(err, VS_EK_INVALID, "init[%zu]: expected a string%s",
+					     i, i == 0 ? " holding an absolute path" : "");
 		cfg->init[i] = xstrdup(s);
 	}
 	return 0;
@@ -230,8 +229,8 @@ static int parse_init(const struct vs_json *v, struct vs_container_config *cfg,
 
 int vs_config_parse(const char *text, struct vs_container_config *cfg, struct vs_error *err)
 {
-	static const char *const keys[] = {"name",  "template",    "hostname",   "privileged",
-					   "limits", "idmap",      "init",       "stop_signal",
+	static const char *const keys[] = {"name",	 "template", "hostname", "privileged",
+					   "limits",	 "idmap",    "init",	 "stop_signal",
 					   "created_at", NULL};
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *v;

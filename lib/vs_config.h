@@ -17,11 +17,11 @@
 
 /* The resource model. 0 means "no limit / kernel default" for every field. */
 struct vs_limits {
-	int64_t memory;      /* bytes: memory.max / memory.limit_in_bytes */
+	int64_t memory;	     /* bytes: memory.max / memory.limit_in_bytes */
 	int64_t memory_swap; /* bytes of swap on top of memory; -1 unlimited, 0 default */
 	int64_t cpus_milli;  /* thousandths of a CPU: cpu.max / cfs_quota_us */
 	int64_t cpu_weight;  /* 1..10000 (v2 scale): cpu.weight / cpu.shares */
-	int64_t pids;        /* pids.max */
+	int64_t pids;	     /* pids.max */
 };
 
 struct vs_container_config {
@@ -36,7 +36,7 @@ struct vs_container_config {
 	uint32_t idmap_gid;
 	uint32_t idmap_size;
 	struct vs_limits limits;
-	char **init;     /* argv of init inside the container; NULL-terminated */
+	char **init;	 /* argv of init inside the container; NULL-terminated */
 	int stop_signal; /* sent to init by `stop` */
 	int64_t created_at;
 };

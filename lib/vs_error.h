@@ -14,15 +14,15 @@
 /* Error kinds beyond errno that the REST layer maps to HTTP statuses. */
 enum vs_error_kind {
 	VS_EK_INTERNAL = 0, /* 500 */
-	VS_EK_INVALID,      /* 400: bad input */
+	VS_EK_INVALID,	    /* 400: bad input */
 	VS_EK_NOT_FOUND,    /* 404 */
-	VS_EK_CONFLICT,     /* 409: exists, in use, wrong state */
+	VS_EK_CONFLICT,	    /* 409: exists, in use, wrong state */
 	VS_EK_TOO_LARGE,    /* 413 */
 	VS_EK_UNSUPPORTED,  /* 501 */
 };
 
 struct vs_error {
-	int errnum;              /* errno value, 0 if none */
+	int errnum;		 /* errno value, 0 if none */
 	enum vs_error_kind kind; /* how the REST layer reports it */
 	char msg[VS_ERROR_MSG_MAX];
 };
@@ -31,15 +31,15 @@ struct vs_error {
  * ": strerror(errnum)" is appended. Returns -1 so callers can
  * `return vs_error_set(err, errno, "open %s", p);`. err may be NULL. */
 int vs_error_set(struct vs_error *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Like vs_error_set, and records the kind (invalid input, not found, ...). */
 int vs_error_kind(struct vs_error *err, enum vs_error_kind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prepend "context: " to the message already in *err. Returns -1. */
 int vs_error_prefix(struct vs_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Reset to "no error". */
 void vs_error_clear(struct vs_error *err);

@@ -73,8 +73,8 @@ int vs_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t 
 			break;
 		used += (size_t)n;
 		if (used > max)
-			return vs_error_kind(err, VS_EK_TOO_LARGE, "%s: larger than %zu bytes", path,
-					     max);
+			return vs_error_kind(err, VS_EK_TOO_LARGE, "%s: larger than %zu bytes",
+					     path, max);
 	}
 	buf[used] = '\0';
 	*out = steal_ptr(&buf);

@@ -88,7 +88,7 @@ enum vs_json_type vs_json_type(const struct vs_json *v)
 const char *vs_json_type_name(enum vs_json_type t)
 {
 	static const char *const names[] = {"null",   "boolean", "number",
-					    "string", "array",   "object"};
+					    "string", "array",	 "object"};
 	return names[t];
 }
 

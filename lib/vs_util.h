@@ -23,11 +23,11 @@ void vs_closedirp(DIR **d);
 void vs_fclosep(FILE **f);
 void vs_strvfreep(char ***v);
 
-#define cleanup_free    __attribute__((cleanup(vs_freep)))
-#define cleanup_close   __attribute__((cleanup(vs_closep)))
-#define cleanup_dir     __attribute__((cleanup(vs_closedirp)))
-#define cleanup_file    __attribute__((cleanup(vs_fclosep)))
-#define cleanup_strv    __attribute__((cleanup(vs_strvfreep)))
+#define cleanup_free  __attribute__((cleanup(vs_freep)))
+#define cleanup_close __attribute__((cleanup(vs_closep)))
+#define cleanup_dir   __attribute__((cleanup(vs_closedirp)))
+#define cleanup_file  __attribute__((cleanup(vs_fclosep)))
+#define cleanup_strv  __attribute__((cleanup(vs_strvfreep)))
 
 /* Hand an owned descriptor / pointer out: returns it and resets the source. */
 static inline int steal_fd(int *fd)

@@ -51,11 +51,11 @@ int vs_validate_hostname(const char *host, const char *what, struct vs_error *er
 			continue;
 		}
 		if (!isalnum((unsigned char)c) && c != '-')
-			return vs_error_kind(err, VS_EK_INVALID,
-					     "%s: '%s' is not a valid hostname", what, host);
+			return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is not a valid hostname",
+					     what, host);
 		if (label == 0 && c == '-')
-			return vs_error_kind(err, VS_EK_INVALID,
-					     "%s: '%s' is not a valid hostname", what, host);
+			return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is not a valid hostname",
+					     what, host);
 		label++;
 	}
 	return 0;
@@ -183,7 +183,8 @@ int vs_parse_int(const char *s, const char *what, int64_t min, int64_t max, int6
 	char *end = NULL;
 	long long v;
 
-	if (s == NULL || !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
+	if (s == NULL ||
+	    !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
 		goto bad;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -204,10 +205,9 @@ static const struct {
 	const char *name;
 	int sig;
 } signals[] = {
-	{"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
-	{"USR1", SIGUSR1}, {"USR2", SIGUSR2},     {"TERM", SIGTERM}, {"PWR", SIGPWR},
-	{"CONT", SIGCONT}, {"STOP", SIGSTOP},     {"ALRM", SIGALRM}, {"WINCH", SIGWINCH},
-	{"CHLD", SIGCHLD}, {"ABRT", SIGABRT},
+    {"HUP", SIGHUP},   {"INT", SIGINT},	    {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"TERM", SIGTERM},   {"PWR", SIGPWR},   {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+    {"ALRM", SIGALRM}, {"WINCH", SIGWINCH}, {"CHLD", SIGCHLD}, {"ABRT", SIGABRT},
 };
 
 int vs_parse_signal(const char *s, const char *what, int *sig, struct vs_error *err)
@@ -240,8 +240,7 @@ int vs_parse_signal(const char *s, const char *what, int *sig, struct vs_error *
 		return 0;
 	}
 bad:
-	return vs_error_kind(err, VS_EK_INVALID, "%s: unknown signal '%s'", what,
-			     s ? s : "(null)");
+	return vs_error_kind(err, VS_EK_INVALID, "%s: unknown signal '%s'", what, s ? s : "(null)");
 }
 
 void vs_format_signal(int sig, char *buf, size_t len)

@@ -10,7 +10,7 @@
 
 #include "lib/vs_error.h"
 
-#define VS_NAME_MAX     64
+#define VS_NAME_MAX	64
 #define VS_HOSTNAME_MAX 64
 
 /* Container and template names: 1..64 of [a-z0-9-], not starting with '-'.

@@ -36,13 +36,13 @@
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
 
-#define META_FILE "vsd-image.json"
-#define MAX_EXT	  32
-#define MAX_CGDIRS 4096
+#define META_FILE   "vsd-image.json"
+#define MAX_EXT	    32
+#define MAX_CGDIRS  4096
 #define MAX_CGDEPTH 32
 
-static const char *const host_devices[] = {"null", "zero", "full", "random", "urandom", "tty",
-					   NULL};
+static const char *const host_devices[] = {"null",    "zero", "full", "random",
+					   "urandom", "tty",  NULL};
 
 struct cr_meta {
 	char console_tty[64]; /* "tty[rdev:dev]" id of the console slave at dump */
@@ -119,12 +119,13 @@ static int rebuild_cgdirs(struct vs_cg *cg, const struct vs_container_config *cf
 	for (size_t i = 0; i < m->ncgdirs; i++) {
 		const char *rel = m->cgdirs[i];
 		if (rel[0] == '/' || strstr(rel, "..") != NULL)
-			return vs_error_kind(err, VS_EK_INVALID, "bad cgroup path '%s' in image", rel);
+			return vs_error_kind(err, VS_EK_INVALID, "bad cgroup path '%s' in image",
+					     rel);
 		if (mkdirat(dfd, rel, 0755) < 0 && errno != EEXIST)
 			return vs_error_set(err, errno, "create cgroup %s/%s", dir, rel);
 		if (!cfg->privileged) {
 			cleanup_close int sub =
-				openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			    openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			static const char *const files[] = {"cgroup.procs", "cgroup.threads",
 							    "cgroup.subtree_control", NULL};
 			if (sub < 0 || fchown(sub, cfg->idmap_uid, cfg->idmap_gid) < 0)
@@ -234,12 +235,14 @@ static int meta_read(const char *dir, struct cr_meta *m, struct vs_error *err)
 		const char *k = vs_json_string(vs_json_array_at(keys, i));
 		char dev[32];
 		const char *at = k ? strchr(k, '@') : NULL;
-		if (at == NULL || (size_t)(at - k) >= sizeof(dev) || strlen(k) >= sizeof(m->keys[0]))
+		if (at == NULL || (size_t)(at - k) >= sizeof(dev) ||
+		    strlen(k) >= sizeof(m->keys[0]))
 			return vs_error_kind(err, VS_EK_INVALID, "%s: bad external mount", path);
 		memcpy(dev, k, (size_t)(at - k));
 		dev[at - k] = '\0';
 		if (!is_host_device(dev))
-			return vs_error_kind(err, VS_EK_INVALID, "%s: unknown device '%s'", path, dev);
+			return vs_error_kind(err, VS_EK_INVALID, "%s: unknown device '%s'", path,
+					     dev);
 		strcpy(m->keys[m->nkeys++], k);
 	}
 	keys = vs_json_get(root, "cgroup_dirs");
@@ -263,7 +266,8 @@ static int64_t dir_bytes(const char *dir)
 	struct stat st;
 
 	while (d != NULL && (e = readdir(d)) != NULL)
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
 			sum += st.st_size;
 	return sum;
 }
@@ -449,8 +453,8 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 	/* CRIU thaws what it froze, also when it fails; make sure. */
 	vs_cg_thaw(cg, NULL);
 	freeze_at = log_offset_ms(log, "freezing cgroup");
-	res->frozen_ms = freeze_at >= 0 && freeze_at <= res->criu_ms ? res->criu_ms - freeze_at
-								       : res->criu_ms;
+	res->frozen_ms =
+	    freeze_at >= 0 && freeze_at <= res->criu_ms ? res->criu_ms - freeze_at : res->criu_ms;
 	return rc;
 }
 
@@ -476,7 +480,8 @@ static void discard_image(const struct ck_req *r, const struct rt_paths *paths,
 					 kept);
 		}
 		{
-			cleanup_close int cfd = open(paths->cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			cleanup_close int cfd =
+			    open(paths->cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (cfd >= 0)
 				vs_fs_remove_tree(cfd, "checkpoint", NULL);
 		}
@@ -569,8 +574,8 @@ static int mapped_userns(const struct vs_container_config *cfg, struct vs_error 
 	for (int i = 0; i < 1000; i++) {
 		char a[64] = "", b[64] = "";
 		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-		if (readlink(path, a, sizeof(a) - 1) > 0 && readlink("/proc/self/ns/user", b, sizeof(b) - 1) > 0 &&
-		    strcmp(a, b) != 0)
+		if (readlink(path, a, sizeof(a) - 1) > 0 &&
+		    readlink("/proc/self/ns/user", b, sizeof(b) - 1) > 0 && strcmp(a, b) != 0)
 			break;
 		usleep(1000);
 	}

@@ -39,8 +39,8 @@
 #include "netns/vs_netns.h"
 #include "runtime/rt-private.h"
 
-#define MSG_GO	    "go"
-#define MSG_ERROR   "error: "
+#define MSG_GO	  "go"
+#define MSG_ERROR "error: "
 
 static void child_fail(int sync_fd, const struct vs_error *err)
 {
@@ -246,7 +246,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 		goto fail;
 	if (pid == 0) {
 		struct rt_child_args a = {
-			.cfg = cfg, .paths = &paths, .sync_fd = sv[1], .console = &con};
+		    .cfg = cfg, .paths = &paths, .sync_fd = sv[1], .console = &con};
 		close(sv[0]);
 		close(con.master);
 		_exit(rt_child_main(&a));

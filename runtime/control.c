@@ -33,7 +33,8 @@ static int read_ready(int fd, vs_rt_progress_fn progress, void *ud, struct vs_rt
 		char *nl;
 		ssize_t n;
 		if (poll(&p, 1, 600000) == 0)
-			return vs_error_set(err, ETIMEDOUT, "the container did not come up in time");
+			return vs_error_set(err, ETIMEDOUT,
+					    "the container did not come up in time");
 		n = read(fd, buf + used, sizeof(buf) - 1 - used);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -113,7 +114,8 @@ static int spawn_monitor(const struct vs_rt_instance *inst, const struct vs_cont
 	close(wr);
 	wr = -1;
 	if (read_ready(rd, progress, ud, res, err) < 0)
-		return vs_error_prefix(err, "%s '%s'", restore_dir ? "restore" : "start", cfg->name);
+		return vs_error_prefix(err, "%s '%s'", restore_dir ? "restore" : "start",
+				       cfg->name);
 	return 0;
 }
 
@@ -196,7 +198,8 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 		long long f, c, t, b;
 		ssize_t n;
 		if (poll(&p, 1, 900000) <= 0)
-			return vs_error_set(err, ETIMEDOUT, "checkpoint of '%s' timed out", cfg->name);
+			return vs_error_set(err, ETIMEDOUT, "checkpoint of '%s' timed out",
+					    cfg->name);
 		n = recv(fd, msg, sizeof(msg) - 1, 0);
 		if (n <= 0)
 			return vs_error_set(err, EIO, "lost the monitor of '%s' during checkpoint",

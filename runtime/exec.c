@@ -249,8 +249,8 @@ static int join_container(const struct helper_args *a, const struct vs_container
 		flags |= CLONE_NEWTIME;
 	if (setns(pidfd, flags) < 0)
 		return vs_error_set(err, errno, "join the namespaces of '%s'", a->name);
-	if (!cfg->privileged && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
-				 setgroups(0, NULL) < 0))
+	if (!cfg->privileged &&
+	    (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0))
 		return vs_error_set(err, errno, "become root in the container");
 	if (chdir("/") < 0)
 		return vs_error_set(err, errno, "chdir / in the container");
@@ -270,9 +270,11 @@ static int open_pty(const struct helper_args *a, int *slave, struct vs_error *er
 
 	if (master < 0)
 		return vs_error_set(err, errno, "open /dev/pts/ptmx in the container");
-	if (fstatfs(master, &sfs) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC || fstat(master, &st) < 0 ||
-	    !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2)
-		return vs_error_set(err, EPERM, "the container's /dev/pts/ptmx is not a devpts ptmx");
+	if (fstatfs(master, &sfs) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC ||
+	    fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+	    minor(st.st_rdev) != 2)
+		return vs_error_set(err, EPERM,
+				    "the container's /dev/pts/ptmx is not a devpts ptmx");
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		return vs_error_set(err, errno, "unlock pty");
 	*slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);

@@ -33,7 +33,7 @@
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
 
-#define MAX_CLIENTS   32
+#define MAX_CLIENTS	32
 #define CONSOLE_LOG_MAX (1024 * 1024)
 
 enum client_kind { CL_NEW, CL_STOP, CL_CONSOLE, CL_CHECKPOINT };
@@ -59,7 +59,7 @@ struct monitor {
 	int restarts;
 	int64_t restart_window_start;
 	const char *final_state; /* state.json after init's exit: "stopped" or "suspended" */
-	bool exit_now;           /* a dump took the container down: finish up */
+	bool exit_now;		 /* a dump took the container down: finish up */
 	const char *restore_dir; /* --restore: bring up from this image */
 };
 
@@ -336,7 +336,8 @@ static void loop(struct monitor *m)
 
 		p[n++] = (struct pollfd){.fd = m->run.pidfd, .events = POLLIN};
 		p[n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
-		p[n++] = (struct pollfd){.fd = want_console ? m->run.console : -1, .events = POLLIN};
+		p[n++] =
+		    (struct pollfd){.fd = want_console ? m->run.console : -1, .events = POLLIN};
 		first_client = n;
 		for (size_t i = 0; i < m->nclients; i++)
 			p[n++] = (struct pollfd){.fd = m->clients[i].fd, .events = POLLIN};
@@ -436,7 +437,8 @@ static void after_restore(struct monitor *m, const char *restore_dir)
 
 int vs_rt_monitor_main(int argc, char **argv)
 {
-	struct monitor m = {.listen_fd = -1, .console_log = -1, .run = {.pidfd = -1, .console = -1}};
+	struct monitor m = {
+	    .listen_fd = -1, .console_log = -1, .run = {.pidfd = -1, .console = -1}};
 	struct vs_error err = {0};
 	struct vs_rt_cr_result res = {0};
 	struct rt_state before = {0};

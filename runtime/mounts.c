@@ -49,8 +49,8 @@ static int open_dir_in(int rootfd, const char *path, mode_t mode, struct vs_erro
 
 /* Create a new filesystem instance and attach it on target_fd. opts are
  * "key=value" strings or bare flags. */
-static int mount_new(int target_fd, const char *fstype, const char *const *opts,
-		     unsigned int attrs, const char *what, struct vs_error *err)
+static int mount_new(int target_fd, const char *fstype, const char *const *opts, unsigned int attrs,
+		     const char *what, struct vs_error *err)
 {
 	cleanup_close int fsfd = vs_fsopen(fstype, 0);
 	cleanup_close int mfd = -1;
@@ -115,8 +115,8 @@ struct devnode {
 };
 
 static const struct devnode devnodes[] = {
-	{"null", 1, 3},	   {"zero", 1, 5}, {"full", 1, 7},
-	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+    {"null", 1, 3},   {"zero", 1, 5},	 {"full", 1, 7},
+    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
 /* Open the host's /dev/NAME and check it really is that device. */
@@ -133,7 +133,8 @@ static int open_host_dev(const char *name, unsigned int maj, unsigned int min, s
 	if (fstat(fd, &st) < 0)
 		return vs_error_set(err, errno, "stat host %s", path);
 	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != maj || minor(st.st_rdev) != min)
-		return vs_error_set(err, EINVAL, "host %s is not char device %u:%u", path, maj, min);
+		return vs_error_set(err, EINVAL, "host %s is not char device %u:%u", path, maj,
+				    min);
 	return steal_fd(&fd);
 }
 
@@ -154,9 +155,9 @@ static int make_target_file(int devfd, const char *name, struct vs_error *err)
 static int setup_dev_nodes(int devfd, struct vs_error *err)
 {
 	static const char *const links[][2] = {
-		{"fd", "/proc/self/fd"},	 {"stdin", "/proc/self/fd/0"},
-		{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
-		{"ptmx", "pts/ptmx"},
+	    {"fd", "/proc/self/fd"},	   {"stdin", "/proc/self/fd/0"},
+	    {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
+	    {"ptmx", "pts/ptmx"},
 	};
 
 	for (size_t i = 0; i < VS_ARRAY_SIZE(devnodes); i++) {
@@ -180,8 +181,8 @@ static int setup_dev_nodes(int devfd, struct vs_error *err)
 static int setup_dev(int rootfd, int console_src, struct vs_error *err)
 {
 	static const char *const dev_opts[] = {"mode=755", "size=65536k", NULL};
-	static const char *const pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=0620",
-					       "gid=5", NULL};
+	static const char *const pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=0620", "gid=5",
+					       NULL};
 	static const char *const shm_opts[] = {"mode=1777", NULL};
 	cleanup_close int target = open_dir_in(rootfd, "dev", 0755, err);
 	cleanup_close int devfd = -1, ptsfd = -1, shmfd = -1;
@@ -201,8 +202,8 @@ static int setup_dev(int rootfd, int console_src, struct vs_error *err)
 	shmfd = openat(devfd, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (ptsfd < 0 || shmfd < 0)
 		return vs_error_set(err, errno, "open /dev/pts or /dev/shm");
-	if (mount_new(ptsfd, "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-		      "/dev/pts", err) < 0 ||
+	if (mount_new(ptsfd, "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "/dev/pts",
+		      err) < 0 ||
 	    mount_new(shmfd, "tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "/dev/shm",
 		      err) < 0)
 		return -1;
@@ -215,8 +216,8 @@ static int setup_dev(int rootfd, int console_src, struct vs_error *err)
 
 /* Paths of the kernel's interfaces that reveal or change the host. */
 static const char *const masked_files[] = {
-	"kcore",	"keys", "timer_list", "sched_debug", "latency_stats",
-	"sysrq-trigger", "kallsyms", NULL,
+    "kcore",	     "keys",	      "timer_list", "sched_debug",
+    "latency_stats", "sysrq-trigger", "kallsyms",   NULL,
 };
 static const char *const masked_proc_dirs[] = {"acpi", "scsi", NULL};
 static const char *const readonly_proc[] = {"sys", "bus", "fs", "irq", NULL};
@@ -229,27 +230,30 @@ static int mask_proc(int procfd, struct vs_error *err)
 	if (null < 0)
 		return -1;
 	for (size_t i = 0; masked_files[i] != NULL; i++) {
-		cleanup_close int t = openat(procfd, masked_files[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		cleanup_close int t =
+		    openat(procfd, masked_files[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (t < 0)
 			continue; /* not present on this kernel */
 		if (bind_fd(null, t, false, MOUNT_ATTR_RDONLY, masked_files[i], err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; masked_proc_dirs[i] != NULL; i++) {
-		cleanup_close int t =
-			openat(procfd, masked_proc_dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		cleanup_close int t = openat(procfd, masked_proc_dirs[i],
+					     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (t < 0)
 			continue;
-		if (mount_new(t, "tmpfs", ro_tmpfs, MOUNT_ATTR_RDONLY, masked_proc_dirs[i], err) < 0)
+		if (mount_new(t, "tmpfs", ro_tmpfs, MOUNT_ATTR_RDONLY, masked_proc_dirs[i], err) <
+		    0)
 			return -1;
 	}
 	for (size_t i = 0; readonly_proc[i] != NULL; i++) {
 		cleanup_close int t =
-			openat(procfd, readonly_proc[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    openat(procfd, readonly_proc[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (t < 0)
 			continue;
-		if (bind_fd(t, t, true, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-						 MOUNT_ATTR_NOEXEC,
+		if (bind_fd(t, t, true,
+			    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				MOUNT_ATTR_NOEXEC,
 			    readonly_proc[i], err) < 0)
 			return -1;
 	}
@@ -281,7 +285,8 @@ static int setup_proc_sys(int rootfd, struct vs_error *err)
 	if (mount_new(cgt, "cgroup2", NULL, safe, "/sys/fs/cgroup", err) < 0)
 		return -1;
 	fw = vs_openat2(rootfd, "sys/firmware", O_PATH | O_DIRECTORY, 0, VS_RESOLVE_NOLINKS);
-	if (fw >= 0 && mount_new(fw, "tmpfs", ro_tmpfs, MOUNT_ATTR_RDONLY, "/sys/firmware", err) < 0)
+	if (fw >= 0 &&
+	    mount_new(fw, "tmpfs", ro_tmpfs, MOUNT_ATTR_RDONLY, "/sys/firmware", err) < 0)
 		return -1;
 	return 0;
 }

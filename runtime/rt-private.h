@@ -14,10 +14,10 @@
 
 /* Per-container places. */
 struct rt_paths {
-	char cdir[4096];    /* root/containers/NAME */
-	char rundir[2048];  /* run_dir/containers/NAME */
-	char sock[4096];    /* rundir/monitor.sock */
-	char tmpl[4096];    /* root/templates/TEMPLATE/rootfs */
+	char cdir[4096];   /* root/containers/NAME */
+	char rundir[2048]; /* run_dir/containers/NAME */
+	char sock[4096];   /* rundir/monitor.sock */
+	char tmpl[4096];   /* root/templates/TEMPLATE/rootfs */
 };
 void rt_paths_init(struct rt_paths *p, const char *root, const char *run_dir,
 		   const struct vs_container_config *cfg);
@@ -63,7 +63,7 @@ int rt_child_main(struct rt_child_args *a);
 struct rt_console {
 	int master;
 	int slave;
-	char dir[2100];        /* rundir/console: the devpts mount */
+	char dir[2100];	       /* rundir/console: the devpts mount */
 	char slave_path[2200]; /* dir/N */
 };
 int rt_console_create(const char *rundir, const struct vs_container_config *cfg,

@@ -18,14 +18,13 @@
 #include "runtime/rt-private.h"
 
 static const cap_value_t dropped_caps[] = {
-	CAP_SYS_MODULE,	  CAP_SYS_RAWIO,  CAP_SYS_TIME,	     CAP_MAC_ADMIN,
-	CAP_MAC_OVERRIDE, CAP_AUDIT_CONTROL, CAP_SYSLOG,     CAP_WAKE_ALARM,
-	CAP_BLOCK_SUSPEND,
+    CAP_SYS_MODULE,    CAP_SYS_RAWIO, CAP_SYS_TIME,   CAP_MAC_ADMIN,	 CAP_MAC_OVERRIDE,
+    CAP_AUDIT_CONTROL, CAP_SYSLOG,    CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND,
 #ifdef CAP_PERFMON
-	CAP_PERFMON,
+    CAP_PERFMON,
 #endif
 #ifdef CAP_BPF
-	CAP_BPF,
+    CAP_BPF,
 #endif
 };
 
@@ -73,19 +72,42 @@ int rt_caps_apply(struct vs_error *err)
 
 /* Denied with EPERM: loading kernels and modules, handle-based opens (the
  * "shocker" escape; name_to_handle_at stays: systemd reads cgroup ids
- * with it and a handle is useless without open_by_handle_at), host time, swap, kernel log, accounting, raw I/O
- * ports, the kernel keyring (not namespaced), and obsolete calls. reboot(2)
- * is allowed: in a child pid namespace the kernel turns it into a signal to
- * the container's init, which the monitor reads as restart or stop. */
+ * with it and a handle is useless without open_by_handle_at), host time, swap, kernel log,
+ * accounting, raw I/O ports, the kernel keyring (not namespaced), and obsolete calls. reboot(2) is
+ * allowed: in a child pid namespace the kernel turns it into a signal to the container's init,
+ * which the monitor reads as restart or stop. */
 static const char *const denied_syscalls[] = {
-	"kexec_load",	 "kexec_file_load", "init_module",   "finit_module",
-	"delete_module", "create_module",   "open_by_handle_at",
-	"iopl",		 "ioperm",	    "swapon",	     "swapoff",
-	"syslog",	 "acct",	    "settimeofday",  "clock_settime",
-	"clock_adjtime", "adjtimex",	    "stime",	     "lookup_dcookie",
-	"add_key",	 "request_key",	    "keyctl",	     "uselib",
-	"nfsservctl",	 "get_kernel_syms", "query_module",  "vm86",
-	"vm86old",	 "_sysctl",	    "quotactl",	     "perf_event_open",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "open_by_handle_at",
+    "iopl",
+    "ioperm",
+    "swapon",
+    "swapoff",
+    "syslog",
+    "acct",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "stime",
+    "lookup_dcookie",
+    "add_key",
+    "request_key",
+    "keyctl",
+    "uselib",
+    "nfsservctl",
+    "get_kernel_syms",
+    "query_module",
+    "vm86",
+    "vm86old",
+    "_sysctl",
+    "quotactl",
+    "perf_event_open",
 };
 
 static int add_rules(scmp_filter_ctx ctx, struct vs_error *err)

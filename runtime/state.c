@@ -64,8 +64,9 @@ uint64_t rt_proc_start_time(pid_t pid)
 	if (p == NULL)
 		return 0;
 	/* After ") " come field 3 (state) .. field 22 (starttime). */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
-			  "%*d %llu",
+	if (sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+		   "%*d %llu",
 		   &st) != 1)
 		return 0;
 	if (buf[0] != '\0' && strstr(p, ") Z ") == p)

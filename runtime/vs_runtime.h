@@ -36,12 +36,12 @@
 
 /* One vsd instance's places. Filled by the daemon at start. */
 struct vs_rt_instance {
-	const char *root;          /* --root, e.g. /var/lib/vsd */
-	const char *run_dir;       /* --run-dir, e.g. /run/vsd */
+	const char *root;	   /* --root, e.g. /var/lib/vsd */
+	const char *run_dir;	   /* --run-dir, e.g. /run/vsd */
 	const char *cgroup_parent; /* instance subtree name, e.g. "vsd" */
-	struct vs_cg_host *cg;     /* detected host cgroup layout */
-	int self_exe_fd;           /* sealed memfd copy of the vsd binary, or -1 */
-	const char *criu_path;     /* criu program for checkpoint/restore, or NULL */
+	struct vs_cg_host *cg;	   /* detected host cgroup layout */
+	int self_exe_fd;	   /* sealed memfd copy of the vsd binary, or -1 */
+	const char *criu_path;	   /* criu program for checkpoint/restore, or NULL */
 };
 
 enum vs_rt_state {
@@ -55,7 +55,7 @@ const char *vs_rt_state_name(enum vs_rt_state s);
 
 struct vs_rt_status {
 	enum vs_rt_state state;
-	pid_t init_pid;       /* host pid of init while running, else 0 */
+	pid_t init_pid;	      /* host pid of init while running, else 0 */
 	pid_t monitor_pid;    /* 0 if none */
 	int64_t started_at;   /* unix seconds, 0 if stopped */
 	bool monitor_alive;   /* false when init runs but the monitor is gone */
@@ -100,8 +100,8 @@ int vs_rt_recover(const struct vs_rt_instance *inst, const struct vs_container_c
  * container); without, fds[0..2] are the client ends of pipes for stdin,
  * stdout and stderr. */
 struct vs_rt_exec_req {
-	char **argv;  /* NULL-terminated; NULL means a login shell */
-	char **env;   /* extra KEY=VALUE, NULL-terminated, may be NULL */
+	char **argv; /* NULL-terminated; NULL means a login shell */
+	char **env;  /* extra KEY=VALUE, NULL-terminated, may be NULL */
 	bool tty;
 	unsigned short rows, cols;
 	const char *cwd; /* inside the container, default "/" (or $HOME for login) */
