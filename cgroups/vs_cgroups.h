@@ -81,6 +81,13 @@ int vs_cg_create(struct vs_cg *cg, uid_t owner_uid, gid_t owner_gid, struct vs_e
  * Returns 0 or -1 with err naming the file and value. */
 int vs_cg_apply(struct vs_cg *cg, const struct vs_limits *limits, struct vs_error *err);
 
+/* Allow only the device nodes every container gets (null, zero, full,
+ * random, urandom, tty, console, ptmx, ptys) through the v1 devices
+ * controller: for privileged containers, whose root could mknod any device.
+ * VS_EK_UNSUPPORTED when the host has no v1 devices hierarchy (on cgroup
+ * v2 that takes a BPF program, not implemented yet). 0 or -1. */
+int vs_cg_restrict_devices(struct vs_cg *cg, struct vs_error *err);
+
 /* Move pid into the container's cgroup in every hierarchy (writes
  * cgroup.procs; v1 hierarchies first, cgroup2 last). 0 or -1 with err; a
  * failure part-way leaves pid moved in the earlier hierarchies. */

@@ -219,6 +219,26 @@ static int prepare_child(pid_t pid, const struct vs_container_config *cfg, struc
 	return vs_fs_rootfs_mount(paths->tmpl, paths->cdir, userns, err);
 }
 
+/* A privileged container's root could mknod any device: the devices
+ * controller keeps it to the usual nodes. Where the host has no v1 devices
+ * controller (pure cgroup v2) this is not enforced yet: say so, once. */
+static int restrict_devices(struct vs_cg *cg, struct vs_error *err)
+{
+	struct vs_error e = {0};
+
+	if (vs_cg_restrict_devices(cg, &e) == 0)
+		return 0;
+	if (e.kind == VS_EK_UNSUPPORTED) {
+		fprintf(stderr,
+			"vsd-monitor: privileged container without device "
+			"restriction: %s\n",
+			e.msg);
+		return 0;
+	}
+	*err = e;
+	return -1;
+}
+
 int rt_container_start(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		       struct rt_running *out, struct vs_error *err)
 {
@@ -234,6 +254,8 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
 	    vs_cg_apply(cg, &cfg->limits, err) < 0)
+		goto fail;
+	if (cfg->privileged && restrict_devices(cg, err) < 0)
 		goto fail;
 	if (rt_console_create(paths.rundir, cfg, &con, err) < 0)
 		goto fail;

@@ -266,3 +266,22 @@ cap_bit() { echo $(((0x$1 >> $2) & 1)); }
 	run in_ct iso1 sh -c "test -d /proc/$vpid && cat /proc/$vpid/comm"
 	assert_not_contains "$output" vsd
 }
+
+@test "--privileged: no user namespace, but only the usual device nodes" {
+	ct_create_started priv1 --privileged || fail "create/start priv1"
+	run in_ct priv1 cat /proc/self/uid_map
+	assert_success
+	local inside base len
+	read -r inside base len <<<"$output"
+	assert_eq "$inside $base" "0 0" "privileged map is the identity"
+	# Root here has CAP_MKNOD for real: the devices controller still
+	# refuses a block device (the host's disk) ...
+	run in_ct priv1 sh -c 'mknod /tmp/disk b 254 0 && head -c 1 /tmp/disk >/dev/null'
+	assert_failure
+	# ... and allows the usual nodes and a terminal.
+	run in_ct priv1 sh -c 'echo x >/dev/null && head -c 4 /dev/urandom | wc -c'
+	assert_success
+	assert_eq "$output" 4 "bytes from /dev/urandom"
+	run vsctl destroy --force priv1
+	assert_success
+}
