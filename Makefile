@@ -20,7 +20,7 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: all clean install test unit unit-asan integration format check-format check-includes check bench deps vm-test
+.PHONY: fuzz all clean install test unit unit-asan integration format check-format check-includes check bench deps vm-test
 all: $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsd-helper
 
 # Core code goes into static archives so unit tests pull only what they use.
@@ -86,6 +86,19 @@ vm-test: all
 bench: all
 	bench/run.sh
 	bench/cr.sh
+
+# libFuzzer harnesses (clang): parsers of untrusted bytes.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. \
+	$(shell pkg-config --cflags yajl libarchive 2>/dev/null)
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRC) \
+	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_config
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_import.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
+	  $(shell pkg-config --libs libarchive yajl) -o $(BUILD)/fuzz/fuzz_import
+	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) tests/fuzz/fuzz_api.c \
+	  $(filter-out daemon/main.c daemon/helper-main.c,$(wildcard daemon/*.c)) $(CORE_SRC) \
+	  $(LDLIBS) -o $(BUILD)/fuzz/fuzz_api
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

@@ -158,7 +158,8 @@ bool vsd_content_length_exceeds(const char *value, size_t max);
  * token, compared case-insensitively. NULL holds nothing. */
 bool vsd_header_has_token(const char *value, const char *token);
 
-/* Parse a JSON request body: NULL/empty counts as "{}" when allow_empty,
+/* Parse a JSON request body of len bytes, NUL-terminated at body[len] (as
+ * the server keeps bodies): NULL/empty counts as "{}" when allow_empty,
  * else an error; embedded NUL bytes and non-objects are refused. 0 or -1
  * (VS_EK_INVALID). */
 int vsd_parse_body(const char *body, size_t len, bool allow_empty, struct vs_json **out,

@@ -348,7 +348,7 @@ int vsd_parse_body(const char *body, size_t len, bool allow_empty, struct vs_jso
 					     "request body: expected a JSON object");
 		return vs_json_parse("{}", out, err);
 	}
-	if (strlen(body) != len)
+	if (strnlen(body, len) != len)
 		return vs_error_kind(err, VS_EK_INVALID, "request body: contains a NUL byte");
 	if (has_escaped_nul(body))
 		return vs_error_kind(err, VS_EK_INVALID,
