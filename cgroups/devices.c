@@ -11,16 +11,16 @@
 #include "cgroups/vs_cgroups.h"
 
 static const char *const allowed[] = {
-	"c 1:3 rwm",   /* null */
-	"c 1:5 rwm",   /* zero */
-	"c 1:7 rwm",   /* full */
-	"c 1:8 rwm",   /* random */
-	"c 1:9 rwm",   /* urandom */
-	"c 5:0 rwm",   /* tty */
-	"c 5:1 rwm",   /* console */
-	"c 5:2 rwm",   /* ptmx */
-	"c 136:* rwm", /* pty slaves */
-	NULL,
+    "c 1:3 rwm",   /* null */
+    "c 1:5 rwm",   /* zero */
+    "c 1:7 rwm",   /* full */
+    "c 1:8 rwm",   /* random */
+    "c 1:9 rwm",   /* urandom */
+    "c 5:0 rwm",   /* tty */
+    "c 5:1 rwm",   /* console */
+    "c 5:2 rwm",   /* ptmx */
+    "c 136:* rwm", /* pty slaves */
+    NULL,
 };
 
 int vs_cg_restrict_devices(struct vs_cg *cg, struct vs_error *err)

@@ -260,8 +260,11 @@ teardown() { cr_teardown_test; }
 	# Every process of the container is in that cgroup, not only init.
 	local p
 	for p in $(cr_host_pids mem1); do
-		grep -qE ":memory:/$VSD_CG_PARENT/mem1\$|^0::/$VSD_CG_PARENT/mem1(/|\$)" "/proc/$p/cgroup" ||
-			fail "pid $p outside the memory cgroup: $(cat "/proc/$p/cgroup")"
+		local cg
+		# A short-lived process (the loop's sleep) may be gone already.
+		cg=$(cat "/proc/$p/cgroup" 2>/dev/null) || continue
+		grep -qE ":memory:/$VSD_CG_PARENT/mem1\$|^0::/$VSD_CG_PARENT/mem1(/|\$)" <<<"$cg" ||
+			fail "pid $p outside the memory cgroup: $cg"
 	done
 	# busybox dd allocates its block: 200 MB of anonymous memory.
 	run in_ct mem1 dd if=/dev/zero of=/dev/null bs=200M count=1
