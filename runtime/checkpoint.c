@@ -304,8 +304,21 @@ static int image_give(const char *dir, const struct vs_container_config *cfg, st
 	return 0;
 }
 
-/* Processes in the container's cgroup outside init's pid namespace are exec
- * helpers: their sessions' processes hang off a parent CRIU cannot dump. */
+/* A process's parent pid from /proc/PID/status, 0 when unknown. */
+static pid_t parent_of(const char *pid)
+{
+	cleanup_free char *path = xasprintf("/proc/%s/status", pid);
+	cleanup_free char *text = NULL;
+	const char *p;
+
+	if (vs_read_file_at(AT_FDCWD, path, 65536, &text, NULL, NULL) < 0)
+		return 0;
+	p = strstr(text, "\nPPid:");
+	return p != NULL ? (pid_t)atoi(p + 6) : 0;
+}
+
+/* Commands run by vsctl exec/enter are children of an exec helper on the
+ * host side: a parent CRIU cannot dump. Refuse clearly while any runs. */
 static int check_no_sessions(struct vs_cg *cg, pid_t init, struct vs_error *err)
 {
 	const char *dir = vs_cg_path(cg, "pids");
@@ -324,11 +337,12 @@ static int check_no_sessions(struct vs_cg *cg, pid_t init, struct vs_error *err)
 	if (vs_read_file_at(AT_FDCWD, path, 1 << 22, &procs, NULL, NULL) < 0)
 		return 0;
 	for (char *p = strtok(procs, "\n"); p != NULL; p = strtok(NULL, "\n")) {
-		ssize_t r;
-		snprintf(link, sizeof(link), "/proc/%s/ns/pid", p);
+		pid_t parent = atoi(p) == init ? 0 : parent_of(p);
+		if (parent <= 0)
+			continue;
+		snprintf(link, sizeof(link), "/proc/%d/ns/pid", (int)parent);
 		memset(ns, 0, sizeof(ns));
-		r = readlink(link, ns, sizeof(ns) - 1);
-		if (r > 0 && strncmp(ns, nsinit, sizeof(ns)) != 0)
+		if (readlink(link, ns, sizeof(ns) - 1) > 0 && strcmp(ns, nsinit) != 0)
 			n++;
 	}
 	if (n > 0)

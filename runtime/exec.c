@@ -211,18 +211,12 @@ static bool same_ns_differs(pid_t pid, const char *kind)
 	return strcmp(a, b) != 0;
 }
 
-/* Join the container: its cgroup, then all namespaces via init's pidfd. */
-static int join_container(const struct helper_args *a, const struct vs_container_config *cfg,
-			  struct vs_error *err)
+/* Open a pidfd of the container's init, checked to still be init. */
+static int open_init(const struct helper_args *a, pid_t *pid, struct vs_error *err)
 {
 	cleanup_free char *cdir = xasprintf("%s/containers/%s", a->root, a->name);
 	cleanup_close int pidfd = -1;
-	struct vs_cg_host *h = NULL;
-	struct vs_cg *cg;
 	struct rt_state st;
-	int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-		    CLONE_NEWCGROUP;
-	int r;
 
 	if (rt_state_read(cdir, &st, err) < 0)
 		return -1;
@@ -232,23 +226,44 @@ static int join_container(const struct helper_args *a, const struct vs_container
 	/* The pidfd pins the process; the start time proves it is still init. */
 	if (pidfd < 0 || !rt_proc_matches(st.init_pid, st.init_start_time))
 		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is not running", a->name);
+	*pid = st.init_pid;
+	return steal_fd(&pidfd);
+}
+
+/* The helper moves only the command into the container's cgroup: its own
+ * memory is not the container's to pay for (and it would be the first
+ * pick of the container's OOM killer). */
+static int attach_command(const struct helper_args *a, pid_t child, struct vs_error *err)
+{
+	struct vs_cg_host *h = NULL;
+	struct vs_cg *cg;
+	int r;
+
 	if (vs_cg_host_detect("/sys/fs/cgroup", &h, err) < 0)
 		return -1;
 	cg = vs_cg_open(h, a->cgroup_parent, a->name);
-	r = vs_cg_attach(cg, getpid(), err);
+	r = vs_cg_attach(cg, child, err);
 	vs_cg_free(cg);
 	vs_cg_host_free(h);
-	if (r < 0)
-		return -1;
+	return r;
+}
+
+/* In the command's process: every namespace of init but the pid one (the
+ * fork already entered that), then root of the container. */
+static int join_rest(const struct vs_container_config *cfg, int pidfd, pid_t init,
+		     struct vs_error *err)
+{
+	int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+
 	if (!cfg->privileged)
 		flags |= CLONE_NEWUSER;
 	/* A restored container runs in a time namespace of CRIU's making;
 	 * commands must share it, or the next checkpoint cannot be restored
 	 * (CRIU restores one time namespace per tree). */
-	if (same_ns_differs(st.init_pid, "time"))
+	if (same_ns_differs(init, "time"))
 		flags |= CLONE_NEWTIME;
 	if (setns(pidfd, flags) < 0)
-		return vs_error_set(err, errno, "join the namespaces of '%s'", a->name);
+		return vs_error_set(err, errno, "join the namespaces of the container");
 	if (!cfg->privileged &&
 	    (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0))
 		return vs_error_set(err, errno, "become root in the container");
@@ -352,14 +367,41 @@ static int helper_fail(const struct vs_error *err)
 	return 1;
 }
 
+/* The command's process: wait until the helper has put it into the
+ * container's cgroup, join the rest, report "ok" (with the pty master) to
+ * vsd and run the command. */
+static void __attribute__((noreturn))
+command_child(const struct helper_args *a, const struct vs_container_config *cfg, int pidfd,
+	      pid_t init, int go)
+{
+	struct vs_error err = {0};
+	int slave = -1, master = -1;
+	char c;
+
+	if (read(go, &c, 1) != 1)
+		_exit(126); /* the helper failed and said so */
+	close(go);
+	if (join_rest(cfg, pidfd, init, &err) < 0 ||
+	    (a->tty && (master = open_pty(a, &slave, &err)) < 0))
+		_exit(helper_fail(&err));
+	close(pidfd);
+	if (vs_send_fds(3, "ok", 2, &master, master >= 0 ? 1 : 0) < 0)
+		_exit(126);
+	if (master >= 0)
+		close(master);
+	close(3);
+	run_command(a, slave);
+}
+
 int vs_rt_exec_main(int argc, char **argv)
 {
 	struct helper_args a = {0};
 	struct vs_container_config cfg = {0};
 	struct vs_error err = {0};
 	cleanup_free char *cfgpath = NULL, *text = NULL;
-	int slave = -1, master = -1, status;
-	pid_t child;
+	cleanup_close int pidfd = -1;
+	int status, go[2];
+	pid_t child, init = 0;
 
 	/* Nothing in the container may ptrace us or open /proc/PID/exe. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -370,22 +412,36 @@ int vs_rt_exec_main(int argc, char **argv)
 	if (vs_read_file_at(AT_FDCWD, cfgpath, 1 << 20, &text, NULL, &err) < 0 ||
 	    vs_config_parse(text, &cfg, &err) < 0)
 		return helper_fail(&err);
-	if (join_container(&a, &cfg, &err) < 0)
+	if ((pidfd = open_init(&a, &init, &err)) < 0)
 		return helper_fail(&err);
-	if (a.tty && (master = open_pty(&a, &slave, &err)) < 0)
+	/* Only the pid namespace for now: it takes effect for the child we
+	 * fork next, while we stay on the host side of everything else. */
+	if (setns(pidfd, CLONE_NEWPID) < 0) {
+		vs_error_set(&err, errno, "join the pid namespace of '%s'", a.name);
 		return helper_fail(&err);
-	if (vs_send_fds(3, "ok", 2, &master, master >= 0 ? 1 : 0) < 0)
-		return 1;
-	if (master >= 0)
-		close(master);
-	close(3);
+	}
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		vs_error_set(&err, errno, "pipe");
+		return helper_fail(&err);
+	}
 	child = fork();
-	if (child < 0)
-		return 126;
-	if (child == 0)
-		run_command(&a, slave);
-	if (slave >= 0)
-		close(slave);
+	if (child < 0) {
+		vs_error_set(&err, errno, "fork");
+		return helper_fail(&err);
+	}
+	if (child == 0) {
+		close(go[1]);
+		command_child(&a, &cfg, pidfd, init, go[0]);
+	}
+	close(go[0]);
+	if (attach_command(&a, child, &err) < 0) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		return helper_fail(&err);
+	}
+	(void)!write(go[1], "g", 1);
+	close(go[1]);
+	close(3);
 	/* Our stdio (pipes to vsd) must not be held open past the command. */
 	for (int fd = 0; fd < 3; fd++)
 		close(fd);
