@@ -242,18 +242,27 @@ wait_for 20 in_ct true || true
 
 # CPU: two busy loops for 4 s would use ~8 s of CPU on 2 CPUs; at 0.5 CPU
 # they get ~2 s and the kernel records throttled periods.
-u0=$(kv "$CGDIR/cpu.stat" usage_usec)
-th0=$(kv "$CGDIR/cpu.stat" nr_throttled)
-in_ct sh -c 'timeout 4 sh -c "while :; do :; done" & timeout 4 sh -c "while :; do :; done"; wait' \
-	>/dev/null 2>&1
-u1=$(kv "$CGDIR/cpu.stat" usage_usec)
-th1=$(kv "$CGDIR/cpu.stat" nr_throttled)
-used_ms=$(((${u1:-0} - ${u0:-0}) / 1000))
+# One retry: under TCG a busy host can starve the guest, and the loops'
+# own start can fail transiently; the message keeps both attempts.
+cpu_try() {
+	u0=$(kv "$CGDIR/cpu.stat" usage_usec)
+	th0=$(kv "$CGDIR/cpu.stat" nr_throttled)
+	cpu_out=$(in_ct sh -c 'timeout 4 sh -c "while :; do :; done" & timeout 4 sh -c "while :; do :; done"; wait' 2>&1)
+	cpu_st=$?
+	u1=$(kv "$CGDIR/cpu.stat" usage_usec)
+	th1=$(kv "$CGDIR/cpu.stat" nr_throttled)
+	used_ms=$(((${u1:-0} - ${u0:-0}) / 1000))
+	[ "${th1:-0}" -gt "${th0:-0}" ] && [ "$used_ms" -gt 500 ] && [ "$used_ms" -lt 3500 ]
+}
+if ! cpu_try; then
+	first="first try: ${used_ms} ms, throttled ${th0:-?} -> ${th1:-?}, exec status $cpu_st ${cpu_out}; "
+	cpu_try
+fi
 if [ "${th1:-0}" -gt "${th0:-0}" ] && [ "$used_ms" -gt 500 ] && [ "$used_ms" -lt 3500 ]; then
 	pass "--cpus 0.5: two busy loops for 4 s are throttled (${used_ms} ms of CPU, nr_throttled ${th0} -> ${th1})"
 else
 	fail "--cpus 0.5: two busy loops for 4 s are throttled" \
-		"CPU used: ${used_ms} ms (expected 500..3500), nr_throttled: ${th0:-?} -> ${th1:-?}"
+		"${first:-}CPU used: ${used_ms} ms (expected 500..3500), nr_throttled: ${th0:-?} -> ${th1:-?}, exec status $cpu_st ${cpu_out}"
 fi
 
 # Anonymous memory: busybox dd allocates its 200 MB block.
