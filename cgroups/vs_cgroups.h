@@ -93,6 +93,25 @@ int vs_cg_restrict_devices(struct vs_cg *cg, struct vs_error *err);
  * failure part-way leaves pid moved in the earlier hierarchies. */
 int vs_cg_attach(struct vs_cg *cg, pid_t pid, struct vs_error *err);
 
+/* Descriptors with which a new process joins the container's cgroups by
+ * itself, without the cost of being moved (see cgroups/join.c): v2_dir for
+ * clone3(CLONE_INTO_CGROUP) (-1 without cgroup2), and the v1 "tasks" files
+ * the child writes itself into. */
+struct vs_cg_join {
+	int v2_dir;
+	int v1_tasks[16];
+	size_t n_v1;
+};
+/* Open them (as root, before the fork). 0 or -1 with err; nothing open on
+ * failure. */
+int vs_cg_join_open(struct vs_cg *cg, struct vs_cg_join *j, struct vs_error *err);
+/* In the new, single-threaded child created with CLONE_INTO_CGROUP(v2_dir):
+ * move into every v1 hierarchy. Only write(2): async-signal-safe. 0 or -1
+ * (errno set). */
+int vs_cg_join_self(struct vs_cg_join *j);
+/* Close what vs_cg_join_open opened; idempotent. */
+void vs_cg_join_close(struct vs_cg_join *j);
+
 /* For clone3(CLONE_INTO_CGROUP): an O_DIRECTORY|O_CLOEXEC fd of the
  * container's cgroup2 directory when the host is unified, which the caller
  * closes; else -1 (v1 needs attach; also -1 with errno when open fails). */

@@ -177,20 +177,21 @@ static int await_exec(int sync_fd, struct vs_error *err)
 	return vs_error_set(err, EPROTO, "unexpected message from container setup");
 }
 
-static pid_t clone_init(const struct vs_container_config *cfg, struct vs_cg *cg, int *pidfd,
-			bool *in_cgroup, struct vs_error *err)
+/* init is created inside the container's cgroup2 directory (and joins the
+ * v1 hierarchies itself, first thing): see cgroups/join.c for why it is not
+ * moved there from outside. */
+static pid_t clone_init(const struct vs_container_config *cfg, const struct vs_cg_join *join,
+			int *pidfd, struct vs_error *err)
 {
 	struct clone_args ca = {0};
-	cleanup_close int cgfd = vs_cg_unified_fd(cg);
 	pid_t pid;
 
 	ca.flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
 	if (!cfg->privileged)
 		ca.flags |= CLONE_NEWUSER;
-	if (cgfd >= 0) {
+	if (join->v2_dir >= 0) {
 		ca.flags |= CLONE_INTO_CGROUP;
-		ca.cgroup = (uint64_t)cgfd;
-		*in_cgroup = true;
+		ca.cgroup = (uint64_t)join->v2_dir;
 	}
 	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
 	ca.exit_signal = SIGCHLD;
@@ -200,16 +201,14 @@ static pid_t clone_init(const struct vs_container_config *cfg, struct vs_cg *cg,
 	return pid;
 }
 
-static int prepare_child(pid_t pid, const struct vs_container_config *cfg, struct vs_cg *cg,
-			 bool in_cgroup, const struct rt_paths *paths, struct vs_error *err)
+static int prepare_child(pid_t pid, const struct vs_container_config *cfg,
+			 const struct rt_paths *paths, struct vs_error *err)
 {
 	cleanup_close int userns = -1;
 	char nspath[64];
 
 	if (!cfg->privileged && write_maps(pid, cfg, err) < 0)
 		return vs_error_prefix(err, "write id maps");
-	if (!in_cgroup && vs_cg_attach(cg, pid, err) < 0)
-		return -1;
 	if (!cfg->privileged) {
 		snprintf(nspath, sizeof(nspath), "/proc/%d/ns/user", (int)pid);
 		userns = open(nspath, O_RDONLY | O_CLOEXEC);
@@ -246,8 +245,8 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	struct rt_console con = {.master = -1, .slave = -1};
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
 	int sv[2] = {-1, -1};
+	struct vs_cg_join join = {.v2_dir = -1};
 	int pidfd = -1;
-	bool in_cgroup = false;
 	pid_t pid = -1;
 
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
@@ -263,19 +262,28 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 		vs_error_set(err, errno, "socketpair");
 		goto fail;
 	}
-	pid = clone_init(cfg, cg, &pidfd, &in_cgroup, err);
+	if (vs_cg_join_open(cg, &join, err) < 0)
+		goto fail;
+	pid = clone_init(cfg, &join, &pidfd, err);
 	if (pid < 0)
 		goto fail;
 	if (pid == 0) {
 		struct rt_child_args a = {
 		    .cfg = cfg, .paths = &paths, .sync_fd = sv[1], .console = &con};
+		if (vs_cg_join_self(&join) < 0) {
+			struct vs_error e = {0};
+			vs_error_set(&e, errno, "join the container's cgroups");
+			child_fail(sv[1], &e);
+		}
+		vs_cg_join_close(&join);
 		close(sv[0]);
 		close(con.master);
 		_exit(rt_child_main(&a));
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	if (prepare_child(pid, cfg, cg, in_cgroup, &paths, err) < 0)
+	vs_cg_join_close(&join);
+	if (prepare_child(pid, cfg, &paths, err) < 0)
 		goto fail;
 	if (send(sv[0], MSG_GO, strlen(MSG_GO), MSG_NOSIGNAL) < 0) {
 		vs_error_set(err, errno, "start container setup");
@@ -291,6 +299,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	out->console = con.master;
 	return 0;
 fail:
+	vs_cg_join_close(&join);
 	if (pidfd >= 0) {
 		siginfo_t si;
 		vs_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);

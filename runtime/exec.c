@@ -230,10 +230,10 @@ static int open_init(const struct helper_args *a, pid_t *pid, struct vs_error *e
 	return steal_fd(&pidfd);
 }
 
-/* The helper moves only the command into the container's cgroup: its own
- * memory is not the container's to pay for (and it would be the first
- * pick of the container's OOM killer). */
-static int attach_command(const struct helper_args *a, pid_t child, struct vs_error *err)
+/* Open what the command needs to join the container's cgroups by itself
+ * (cgroups/join.c): the helper itself stays out of them, so its memory is
+ * not the container's to pay for (nor its OOM killer's to pick). */
+static int open_join(const struct helper_args *a, struct vs_cg_join *j, struct vs_error *err)
 {
 	struct vs_cg_host *h = NULL;
 	struct vs_cg *cg;
@@ -242,7 +242,7 @@ static int attach_command(const struct helper_args *a, pid_t child, struct vs_er
 	if (vs_cg_host_detect("/sys/fs/cgroup", &h, err) < 0)
 		return -1;
 	cg = vs_cg_open(h, a->cgroup_parent, a->name);
-	r = vs_cg_attach(cg, child, err);
+	r = vs_cg_join_open(cg, j, err);
 	vs_cg_free(cg);
 	vs_cg_host_free(h);
 	return r;
@@ -367,20 +367,21 @@ static int helper_fail(const struct vs_error *err)
 	return 1;
 }
 
-/* The command's process: wait until the helper has put it into the
- * container's cgroup, join the rest, report "ok" (with the pty master) to
- * vsd and run the command. */
+/* The command's process (created in the container's cgroup2 and pid
+ * namespace): join the v1 hierarchies and the other namespaces, report
+ * "ok" (with the pty master) to vsd and run the command. */
 static void __attribute__((noreturn))
 command_child(const struct helper_args *a, const struct vs_container_config *cfg, int pidfd,
-	      pid_t init, int go)
+	      pid_t init, struct vs_cg_join *join)
 {
 	struct vs_error err = {0};
 	int slave = -1, master = -1;
-	char c;
 
-	if (read(go, &c, 1) != 1)
-		_exit(126); /* the helper failed and said so */
-	close(go);
+	if (vs_cg_join_self(join) < 0) {
+		vs_error_set(&err, errno, "join the container's cgroups");
+		_exit(helper_fail(&err));
+	}
+	vs_cg_join_close(join);
 	if (join_rest(cfg, pidfd, init, &err) < 0 ||
 	    (a->tty && (master = open_pty(a, &slave, &err)) < 0))
 		_exit(helper_fail(&err));
@@ -398,9 +399,11 @@ int vs_rt_exec_main(int argc, char **argv)
 	struct helper_args a = {0};
 	struct vs_container_config cfg = {0};
 	struct vs_error err = {0};
+	struct vs_cg_join join = {.v2_dir = -1};
+	struct clone_args ca = {.exit_signal = SIGCHLD};
 	cleanup_free char *cfgpath = NULL, *text = NULL;
 	cleanup_close int pidfd = -1;
-	int status, go[2];
+	int status;
 	pid_t child, init = 0;
 
 	/* Nothing in the container may ptrace us or open /proc/PID/exe. */
@@ -412,35 +415,26 @@ int vs_rt_exec_main(int argc, char **argv)
 	if (vs_read_file_at(AT_FDCWD, cfgpath, 1 << 20, &text, NULL, &err) < 0 ||
 	    vs_config_parse(text, &cfg, &err) < 0)
 		return helper_fail(&err);
-	if ((pidfd = open_init(&a, &init, &err)) < 0)
+	if ((pidfd = open_init(&a, &init, &err)) < 0 || open_join(&a, &join, &err) < 0)
 		return helper_fail(&err);
 	/* Only the pid namespace for now: it takes effect for the child we
-	 * fork next, while we stay on the host side of everything else. */
+	 * create next, while we stay on the host side of everything else. */
 	if (setns(pidfd, CLONE_NEWPID) < 0) {
 		vs_error_set(&err, errno, "join the pid namespace of '%s'", a.name);
 		return helper_fail(&err);
 	}
-	if (pipe2(go, O_CLOEXEC) < 0) {
-		vs_error_set(&err, errno, "pipe");
-		return helper_fail(&err);
+	if (join.v2_dir >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)join.v2_dir;
 	}
-	child = fork();
+	child = vs_clone3(&ca, sizeof(ca));
 	if (child < 0) {
-		vs_error_set(&err, errno, "fork");
+		vs_error_set(&err, errno, "clone3 of the command");
 		return helper_fail(&err);
 	}
-	if (child == 0) {
-		close(go[1]);
-		command_child(&a, &cfg, pidfd, init, go[0]);
-	}
-	close(go[0]);
-	if (attach_command(&a, child, &err) < 0) {
-		kill(child, SIGKILL);
-		waitpid(child, &status, 0);
-		return helper_fail(&err);
-	}
-	(void)!write(go[1], "g", 1);
-	close(go[1]);
+	if (child == 0)
+		command_child(&a, &cfg, pidfd, init, &join);
+	vs_cg_join_close(&join);
 	close(3);
 	/* Our stdio (pipes to vsd) must not be held open past the command. */
 	for (int fd = 0; fd < 3; fd++)

@@ -123,12 +123,13 @@ cr_read_int() {
 }
 
 # cr_start_counter NAME: a busybox shell loop in NAME that increments a
-# shell variable (memory only) and writes it to /root/cnt every 0.1 s.
+# shell variable (memory only) and writes it to /root/cnt every 0.1 s,
+# through a rename so a reader (or a checkpoint) never sees it half written.
 # Detached from the exec session (its own stdin/stdout/stderr), so the
 # session ends and the loop is the container's.
 cr_start_counter() {
 	# shellcheck disable=SC2016 # (expanded by the guest's shell)
-	in_ct "$1" sh -c '(i=0; while :; do i=$((i + 1)); echo $i >/root/cnt; sleep 0.1; done) </dev/null >/dev/null 2>&1 &'
+	in_ct "$1" sh -c '(i=0; while :; do i=$((i + 1)); echo $i >/root/cnt.new; mv /root/cnt.new /root/cnt; sleep 0.1; done) </dev/null >/dev/null 2>&1 &'
 }
 
 # cr_counter NAME: the counter's last written value.
