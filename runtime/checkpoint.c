@@ -429,10 +429,12 @@ static int64_t log_offset_ms(const char *logpath, const char *what)
 	return (int64_t)(sec * 1000.0);
 }
 
-/* Dump; CRIU freezes the container's cgroup itself (--freeze-cgroup), then
- * thaws it (leave_running) or kills the tree. The frozen window runs from
- * CRIU's freeze to its exit; the freeze time comes from CRIU's log, so the
- * ~40 ms CRIU needs to start is not counted as frozen. */
+/* Freeze, dump, then thaw (leave_running) or let CRIU kill the tree.
+ * vsd freezes the cgroup itself before CRIU starts: CRIU's own freezing
+ * (--freeze-cgroup on a thawed cgroup) sleeps a fixed 100 ms before its
+ * first check, longer than the ~40 ms CRIU needs to start, which the
+ * frozen window then includes. It ends when CRIU unfreezes (the time of
+ * that line of its log) or, when it kills the tree, when it exits. */
 static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t init,
 		   const struct ck_req *r, const struct cr_meta *m, int reply_fd,
 		   struct vs_rt_cr_result *res, struct vs_error *err)
@@ -441,7 +443,7 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 	const char *freezer = vs_cg_path(cg, "freezer");
 	const char *criu = r->criu[0] ? r->criu : inst->criu_path;
 	cleanup_free char *log = xasprintf("%s/dump.log", r->dir);
-	int64_t t_criu, freeze_at;
+	int64_t t_freeze, t_criu, t_end, unfreeze_at;
 	int rc;
 
 	if (freezer == NULL)
@@ -459,16 +461,24 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 	if (r->leave_running)
 		rt_argv_add(&a, "--leave-running");
 	add_common(&a, m, false);
-	send_progress(reply_fd, "dumping with criu");
+	t_freeze = rt_now_ms();
+	if (vs_cg_freeze(cg, err) < 0) {
+		rt_argv_free(&a);
+		vs_cg_thaw(cg, NULL);
+		return vs_error_prefix(err, "freeze");
+	}
+	send_progress(reply_fd, "frozen; dumping with criu");
 	t_criu = rt_now_ms();
 	rc = rt_criu_run(criu, &a, NULL, 0, log, 600, err);
-	res->criu_ms = rt_now_ms() - t_criu;
+	t_end = rt_now_ms();
+	res->criu_ms = t_end - t_criu;
 	rt_argv_free(&a);
 	/* CRIU thaws what it froze, also when it fails; make sure. */
 	vs_cg_thaw(cg, NULL);
-	freeze_at = log_offset_ms(log, "freezing cgroup");
+	unfreeze_at = r->leave_running ? log_offset_ms(log, "Unfreezing tasks") : -1;
 	res->frozen_ms =
-	    freeze_at >= 0 && freeze_at <= res->criu_ms ? res->criu_ms - freeze_at : res->criu_ms;
+	    (unfreeze_at >= 0 && t_criu + unfreeze_at <= t_end ? t_criu + unfreeze_at : t_end) -
+	    t_freeze;
 	return rc;
 }
 
