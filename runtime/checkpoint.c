@@ -37,22 +37,13 @@
 #include "runtime/rt-private.h"
 
 #define META_FILE   "vsd-image.json"
-#define MAX_EXT	    32
 #define MAX_CGDIRS  4096
 #define MAX_CGDEPTH 32
 
 static const char *const host_devices[] = {"null",    "zero", "full", "random",
 					   "urandom", "tty",  NULL};
 
-struct cr_meta {
-	char console_tty[64]; /* "tty[rdev:dev]" id of the console slave at dump */
-	char keys[MAX_EXT][600];
-	size_t nkeys;
-	char **cgdirs; /* sub-cgroups the guest made in its cgroup2, parents first */
-	size_t ncgdirs;
-};
-
-static void meta_free(struct cr_meta *m)
+void rt_meta_free(struct cr_meta *m)
 {
 	for (size_t i = 0; i < m->ncgdirs; i++)
 		free(m->cgdirs[i]);
@@ -162,7 +153,7 @@ static int collect_externals(pid_t init, struct cr_meta *m, struct vs_error *err
 		    sscanf(dash + 3, "%63s", fstype) != 1)
 			continue;
 		if (strcmp(fstype, "devtmpfs") == 0 && root[0] == '/' && is_host_device(root + 1)) {
-			if (m->nkeys == MAX_EXT)
+			if (m->nkeys == RT_MAX_EXT)
 				return vs_error_set(err, E2BIG, "too many external mounts");
 			snprintf(m->keys[m->nkeys++], sizeof(m->keys[0]), "%s@%s", root + 1, mnt);
 		}
@@ -187,7 +178,7 @@ static int console_tty_id(const char *rundir, int master, char *out, size_t len,
 	return 0;
 }
 
-static int meta_write(const char *dir, const struct cr_meta *m, struct vs_error *err)
+int rt_meta_write(const char *dir, const struct cr_meta *m, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(true);
 	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -213,7 +204,7 @@ static int meta_write(const char *dir, const struct cr_meta *m, struct vs_error 
 	return vs_atomic_write_at(dfd, META_FILE, text, len, 0600, err);
 }
 
-static int meta_read(const char *dir, struct cr_meta *m, struct vs_error *err)
+int rt_meta_read(const char *dir, struct cr_meta *m, struct vs_error *err)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, META_FILE);
 	cleanup_free char *text = NULL;
@@ -228,7 +219,7 @@ static int meta_read(const char *dir, struct cr_meta *m, struct vs_error *err)
 	tty = vs_json_string(vs_json_get(root, "console_tty"));
 	keys = vs_json_get(root, "external_mounts");
 	if (tty == NULL || strncmp(tty, "tty[", 4) != 0 || strlen(tty) >= sizeof(m->console_tty) ||
-	    vs_json_array_len(keys) > MAX_EXT)
+	    vs_json_array_len(keys) > RT_MAX_EXT)
 		return vs_error_kind(err, VS_EK_INVALID, "%s: malformed", path);
 	strcpy(m->console_tty, tty);
 	for (size_t i = 0; i < vs_json_array_len(keys); i++) {
@@ -547,7 +538,7 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	if (collect_externals(init, &m, err) < 0 || collect_cgdirs(cg, &m, err) < 0 ||
 	    console_tty_id(paths.rundir, console_master, m.console_tty, sizeof(m.console_tty),
 			   err) < 0 ||
-	    meta_write(r.dir, &m, err) < 0)
+	    rt_meta_write(r.dir, &m, err) < 0)
 		goto out;
 	rc = do_dump(inst, cg, init, &r, &m, reply_fd, &res, err);
 	if (rc < 0)
@@ -562,7 +553,7 @@ out:
 	if (rc < 0)
 		discard_image(&r, &paths, err);
 	vs_cg_free(cg);
-	meta_free(&m);
+	rt_meta_free(&m);
 	return rc;
 }
 
@@ -675,7 +666,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	pid_t pid = -1;
 
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
-	if (meta_read(dir, &m, err) < 0 || image_give(dir, cfg, err) < 0)
+	if (rt_meta_read(dir, &m, err) < 0 || image_give(dir, cfg, err) < 0)
 		goto fail;
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
@@ -700,7 +691,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	out->console = con.master;
 	close(con.slave);
 	vs_cg_free(cg);
-	meta_free(&m);
+	rt_meta_free(&m);
 	res->image_bytes = dir_bytes(dir);
 	res->total_ms = rt_now_ms() - t0;
 	res->frozen_ms = res->total_ms;
@@ -711,7 +702,7 @@ fail:
 	if (con.slave >= 0)
 		close(con.slave);
 	vs_cg_free(cg);
-	meta_free(&m);
+	rt_meta_free(&m);
 	rt_container_cleanup(inst, cfg, NULL);
 	return -1;
 }

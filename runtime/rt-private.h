@@ -132,6 +132,23 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 			  pid_t init, int console_master, int reply_fd, const char *request,
 			  char *done, size_t done_len, bool *tree_gone, struct vs_error *err);
 
+/* vsd-image.json, beside CRIU's images: what vsd must tell CRIU on restore
+ * (checkpoint.c). */
+#define RT_MAX_EXT 32
+struct cr_meta {
+	char console_tty[64]; /* "tty[rdev:dev]" id of the console slave at dump */
+	char keys[RT_MAX_EXT][600];
+	size_t nkeys;
+	char **cgdirs; /* sub-cgroups the guest made in its cgroup2, parents first */
+	size_t ncgdirs;
+};
+/* Write / read it. rt_meta_read refuses (VS_EK_INVALID) external mounts
+ * whose device is not one of the fixed host nodes and malformed entries;
+ * paths from the image never reach a mount call. 0 or -1. */
+int rt_meta_write(const char *dir, const struct cr_meta *m, struct vs_error *err);
+int rt_meta_read(const char *dir, struct cr_meta *m, struct vs_error *err);
+void rt_meta_free(struct cr_meta *m);
+
 /* Monitor side of restore: rebuild root, cgroups, console and run criu
  * restore from dir. progress_fd gets "progress ..." lines. On success out
  * describes the restored init (our child). */

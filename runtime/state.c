@@ -91,14 +91,17 @@ int rt_state_read(const char *cdir, struct rt_state *st, struct vs_error *err)
 	cleanup_free char *text = NULL;
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *le;
+	struct vs_error e = {0};
 	const char *s;
 
 	memset(st, 0, sizeof(*st));
 	strcpy(st->state, "stopped");
 	st->last_exit_code = -1;
-	if (vs_read_file_at(AT_FDCWD, path, 65536, &text, NULL, err) < 0) {
-		if (err != NULL && err->errnum == ENOENT)
-			return 0;
+	if (vs_read_file_at(AT_FDCWD, path, 65536, &text, NULL, &e) < 0) {
+		if (e.errnum == ENOENT)
+			return 0; /* never started: stopped */
+		if (err != NULL)
+			*err = e;
 		return -1;
 	}
 	if (vs_json_parse(text, &root, err) < 0)
