@@ -35,7 +35,8 @@ int vs_cg_join_open(struct vs_cg *cg, struct vs_cg_join *j, struct vs_error *err
 			errno = E2BIG;
 			goto fail;
 		}
-		j->v1_tasks[j->n_v1] = openat(AT_FDCWD, cg->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		j->v1_tasks[j->n_v1] =
+		    openat(AT_FDCWD, cg->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (j->v1_tasks[j->n_v1] >= 0) {
 			int dfd = j->v1_tasks[j->n_v1];
 			j->v1_tasks[j->n_v1] = openat(dfd, "tasks", O_WRONLY | O_CLOEXEC);
