@@ -169,7 +169,8 @@ static void expect_refused(const char *cdir, const char *json, const char *needl
 	struct vs_error err = {0};
 	cleanup_close int d = open(cdir, O_RDONLY | O_DIRECTORY);
 
-	assert_int_equal(vs_atomic_write_at(d, "vsd-image.json", json, strlen(json), 0600, NULL), 0);
+	assert_int_equal(vs_atomic_write_at(d, "vsd-image.json", json, strlen(json), 0600, NULL),
+			 0);
 	assert_int_equal(rt_meta_read(cdir, &r, &err), -1);
 	assert_int_equal(err.kind, VS_EK_INVALID);
 	if (strstr(err.msg, needle) == NULL)
@@ -182,12 +183,14 @@ static void test_meta_refuses(void **state)
 {
 	struct fx *f = *state;
 
-	expect_refused(f->cdir, "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": [\"sda@/dev/x\"]}",
+	expect_refused(f->cdir,
+		       "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": [\"sda@/dev/x\"]}",
 		       "unknown device 'sda'");
 	expect_refused(f->cdir,
 		       "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": [\"../../etc@/x\"]}",
 		       "unknown device");
-	expect_refused(f->cdir, "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": [\"nodevice\"]}",
+	expect_refused(f->cdir,
+		       "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": [\"nodevice\"]}",
 		       "bad external mount");
 	expect_refused(f->cdir, "{\"console_tty\": \"/etc/passwd\", \"external_mounts\": []}",
 		       "malformed");
@@ -201,12 +204,12 @@ static void test_meta_refuses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_state_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_missing_is_stopped, setup, teardown),
-		cmocka_unit_test(test_proc_identity),
-		cmocka_unit_test_setup_teardown(test_status_checks_processes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_meta_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_meta_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_missing_is_stopped, setup, teardown),
+	    cmocka_unit_test(test_proc_identity),
+	    cmocka_unit_test_setup_teardown(test_status_checks_processes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_meta_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_meta_refuses, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
