@@ -82,10 +82,11 @@ int vs_cg_create(struct vs_cg *cg, uid_t owner_uid, gid_t owner_gid, struct vs_e
 int vs_cg_apply(struct vs_cg *cg, const struct vs_limits *limits, struct vs_error *err);
 
 /* Allow only the device nodes every container gets (null, zero, full,
- * random, urandom, tty, console, ptmx, ptys) through the v1 devices
- * controller: for privileged containers, whose root could mknod any device.
- * VS_EK_UNSUPPORTED when the host has no v1 devices hierarchy (on cgroup
- * v2 that takes a BPF program, not implemented yet). 0 or -1. */
+ * random, urandom, tty, console, ptmx, ptys): for privileged containers,
+ * whose root could mknod any device. Through the v1 devices controller, or
+ * on a unified host a BPF_PROG_TYPE_CGROUP_DEVICE program attached to the
+ * container's cgroup (multi: the guest's own programs can only narrow it).
+ * VS_EK_UNSUPPORTED on a host with neither. 0 or -1. */
 int vs_cg_restrict_devices(struct vs_cg *cg, struct vs_error *err);
 
 /* Move pid into the container's cgroup in every hierarchy (writes

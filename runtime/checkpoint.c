@@ -670,7 +670,9 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 		goto fail;
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
-	    vs_cg_apply(cg, &cfg->limits, err) < 0 || rebuild_cgdirs(cg, cfg, &m, err) < 0 ||
+	    vs_cg_apply(cg, &cfg->limits, err) < 0 ||
+	    (cfg->privileged && rt_restrict_devices(cg, err) < 0) ||
+	    rebuild_cgdirs(cg, cfg, &m, err) < 0 ||
 	    rt_console_create(paths.rundir, cfg, &con, err) < 0)
 		goto fail;
 	if (!cfg->privileged && (userns = mapped_userns(cfg, err)) < 0)

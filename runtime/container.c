@@ -219,9 +219,9 @@ static int prepare_child(pid_t pid, const struct vs_container_config *cfg,
 }
 
 /* A privileged container's root could mknod any device: the devices
- * controller keeps it to the usual nodes. Where the host has no v1 devices
- * controller (pure cgroup v2) this is not enforced yet: say so, once. */
-static int restrict_devices(struct vs_cg *cg, struct vs_error *err)
+ * controller (v1) or a BPF device program (v2) keeps it to the usual
+ * nodes. A host with neither gets a warning in the monitor's log. */
+int rt_restrict_devices(struct vs_cg *cg, struct vs_error *err)
 {
 	struct vs_error e = {0};
 
@@ -229,8 +229,7 @@ static int restrict_devices(struct vs_cg *cg, struct vs_error *err)
 		return 0;
 	if (e.kind == VS_EK_UNSUPPORTED) {
 		fprintf(stderr,
-			"vsd-monitor: privileged container without device "
-			"restriction: %s\n",
+			"vsd-monitor: privileged container without device restriction: %s\n",
 			e.msg);
 		return 0;
 	}
@@ -254,7 +253,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
 	    vs_cg_apply(cg, &cfg->limits, err) < 0)
 		goto fail;
-	if (cfg->privileged && restrict_devices(cg, err) < 0)
+	if (cfg->privileged && rt_restrict_devices(cg, err) < 0)
 		goto fail;
 	if (rt_console_create(paths.rundir, cfg, &con, err) < 0)
 		goto fail;

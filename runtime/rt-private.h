@@ -91,6 +91,9 @@ struct rt_running {
 };
 int rt_container_start(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		       struct rt_running *out, struct vs_error *err);
+/* Privileged containers: only the usual device nodes (container.c). */
+int rt_restrict_devices(struct vs_cg *cg, struct vs_error *err);
+
 /* Undo mounts and cgroups of a container whose processes are gone (kills
  * leftovers first). Idempotent. */
 int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
