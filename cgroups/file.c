@@ -110,24 +110,16 @@ bool vs_cg_exists(const char *dir, const char *file)
 	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t vs_cg_deadline(int64_t timeout_ms)
 {
-	return now_ms() + timeout_ms;
+	return vs_now_ms() + timeout_ms;
 }
 
 bool vs_cg_wait_step(int64_t deadline_ms)
 {
 	struct timespec ts = {0, 5 * 1000 * 1000};
 
-	if (now_ms() >= deadline_ms)
+	if (vs_now_ms() >= deadline_ms)
 		return false;
 	nanosleep(&ts, NULL);
 	return true;

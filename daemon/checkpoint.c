@@ -470,7 +470,6 @@ static int cr_handle(struct vsd_call *c, enum vsd_cr_kind kind, struct vsd_reply
 {
 	struct vsd *d = c->d;
 	const char *name = c->m->params[0];
-	cleanup_free char *text = NULL;
 	struct vsd_cr_req req;
 	struct cr_job *j;
 	uint64_t id;
@@ -500,11 +499,7 @@ static int cr_handle(struct vsd_call *c, enum vsd_cr_kind kind, struct vsd_reply
 		j->dir ? " " : "", j->dir ? j->dir : "");
 	if (vsd_ops_spawn(d->ops, id, cr_work, j, job_free, err) < 0)
 		return -1;
-	if (vsd_ops_json(d->ops, id, 0, (int64_t)time(NULL), &text, err) < 0)
-		return -1;
-	out->status = 202;
-	out->body = xasprintf("%s\n", text);
-	return 0;
+	return vsd_ops_accepted(d->ops, id, out, err);
 }
 
 int vsd_h_container_suspend(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)

@@ -41,14 +41,7 @@ void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
 	vs_jgen_kv_int(g, "monitor_pid", live ? st->monitor_pid : 0);
 	vs_jgen_kv_int(g, "started_at", live ? st->started_at : 0);
 	vs_jgen_kv_int(g, "created_at", cfg->created_at);
-	if (!cfg->privileged) {
-		vs_jgen_key(g, "idmap");
-		vs_jgen_obj_open(g);
-		vs_jgen_kv_int(g, "uid", cfg->idmap_uid);
-		vs_jgen_kv_int(g, "gid", cfg->idmap_gid);
-		vs_jgen_kv_int(g, "size", cfg->idmap_size);
-		vs_jgen_obj_close(g);
-	}
+	vs_config_gen_idmap(g, cfg);
 	vs_jgen_key(g, "limits");
 	vs_config_gen_limits(g, &cfg->limits);
 	if (st->last_exit_code >= 0 || st->last_exit_signal > 0) {

@@ -214,6 +214,10 @@ typedef int (*vsd_op_fn)(struct vsd_op_run *run, void *ctx, char **result_json,
  * failed, ctx_free is called and -1 returned with err. */
 int vsd_ops_spawn(struct vsd_ops *ops, uint64_t id, vsd_op_fn fn, void *ctx,
 		  void (*ctx_free)(void *), struct vs_error *err);
+/* Answer a request that started operation id: 202 with the operation's
+ * JSON. 0 or -1 with err. */
+struct vsd_reply;
+int vsd_ops_accepted(struct vsd_ops *ops, uint64_t id, struct vsd_reply *out, struct vs_error *err);
 /* A vs_fs_progress_fn: appends line to the run's operation. */
 void vsd_op_progress_cb(void *run, const char *line);
 uint64_t vsd_op_run_id(const struct vsd_op_run *run);

@@ -278,6 +278,17 @@ static void *op_thread(void *arg)
 	return NULL;
 }
 
+int vsd_ops_accepted(struct vsd_ops *ops, uint64_t id, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_free char *text = NULL;
+
+	if (vsd_ops_json(ops, id, 0, (int64_t)time(NULL), &text, err) < 0)
+		return -1;
+	out->status = 202;
+	out->body = xasprintf("%s\n", text);
+	return 0;
+}
+
 int vsd_ops_spawn(struct vsd_ops *ops, uint64_t id, vsd_op_fn fn, void *ctx,
 		  void (*ctx_free)(void *), struct vs_error *err)
 {

@@ -19,26 +19,6 @@
 #define KIND_BUILD  "template-build"
 #define KIND_IMPORT "template-import"
 
-static void gen_template(struct vs_jgen *g, const struct vs_template_info *t)
-{
-	char sig[32];
-
-	vs_format_signal(t->stop_signal, sig, sizeof(sig));
-	vs_jgen_obj_open(g);
-	vs_jgen_kv_str(g, "name", t->name);
-	vs_jgen_kv_str(g, "source", t->source);
-	vs_jgen_kv_str(g, "init_system", t->init_system);
-	vs_jgen_key(g, "init");
-	vs_jgen_arr_open(g);
-	for (size_t i = 0; t->init != NULL && t->init[i] != NULL; i++)
-		vs_jgen_str(g, t->init[i]);
-	vs_jgen_arr_close(g);
-	vs_jgen_kv_str(g, "stop_signal", sig);
-	vs_jgen_kv_int(g, "created_at", t->created_at);
-	vs_jgen_kv_int(g, "size", t->size_bytes);
-	vs_jgen_obj_close(g);
-}
-
 /* vs_fs_template_get with the API's message for a missing template. */
 static int get_template(struct vsd *d, const char *name, struct vs_template_info *t,
 			struct vs_error *err)
@@ -62,7 +42,7 @@ int vsd_h_template_list(struct vsd_call *c, struct vsd_reply *out, struct vs_err
 	vs_jgen_key(g, "templates");
 	vs_jgen_arr_open(g);
 	for (size_t i = 0; i < n; i++) {
-		gen_template(g, &list[i]);
+		vs_fs_template_gen(g, &list[i]);
 		vs_template_info_free(&list[i]);
 	}
 	free(list);
@@ -79,7 +59,7 @@ int vsd_h_template_get(struct vsd_call *c, struct vsd_reply *out, struct vs_erro
 
 	if (get_template(c->d, c->m->params[0], &t, err) < 0)
 		return -1;
-	gen_template(g, &t);
+	vs_fs_template_gen(g, &t);
 	vsd_reply_json(out, 200, g);
 	return 0;
 }
@@ -159,7 +139,7 @@ static char *result_of(struct vsd *d, const char *name)
 
 	if (vs_fs_template_get(d->root, name, &t, &e) < 0)
 		return NULL;
-	gen_template(g, &t);
+	vs_fs_template_gen(g, &t);
 	return vs_jgen_steal(g);
 }
 
@@ -192,7 +172,6 @@ static int start_op(struct vsd_call *c, struct tpl_job *job, const char *kind, v
 		    struct vsd_reply *out, struct vs_error *err)
 {
 	struct vsd *d = c->d;
-	cleanup_free char *text = NULL;
 	uint64_t id;
 
 	pthread_mutex_lock(&d->mutate);
@@ -206,11 +185,7 @@ static int start_op(struct vsd_call *c, struct tpl_job *job, const char *kind, v
 	vsd_log("operation %llu: %s %s", (unsigned long long)id, kind, job->name);
 	if (vsd_ops_spawn(d->ops, id, fn, job, job_free, err) < 0)
 		return -1;
-	if (vsd_ops_json(d->ops, id, 0, (int64_t)time(NULL), &text, err) < 0)
-		return -1;
-	out->status = 202;
-	out->body = xasprintf("%s\n", text);
-	return 0;
+	return vsd_ops_accepted(d->ops, id, out, err);
 }
 
 int vsd_h_template_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)

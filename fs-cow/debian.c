@@ -18,6 +18,7 @@
 #include "fs-cow/fs-private.h"
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
+#include "lib/vs_spawn.h"
 #include "lib/vs_util.h"
 
 #define DEBOOTSTRAP    "/usr/sbin/debootstrap"
@@ -75,34 +76,6 @@ static int read_lines(int fd, struct reader *r, struct vs_error *err)
 	return flush_line(r, err);
 }
 
-static int spawn(char *const argv[], char *const envp[], int outfd, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t all, none;
-	int rc;
-
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outfd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, outfd, STDERR_FILENO);
-	posix_spawnattr_init(&attr);
-	/* Default signal handling (the daemon ignores SIGPIPE, which shell
-	 * pipelines inside debootstrap rely on) and an own process group so a
-	 * failure can kill the whole tree (wget, dpkg, chroot). */
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-					    POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawn(pid, argv[0], &fa, &attr, argv, envp);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc;
-}
-
 int vs_fs_run(char *const argv[], char *const envp[], vs_fs_line_fn on_line, void *ud,
 	      struct vs_error *err)
 {
@@ -115,7 +88,7 @@ int vs_fs_run(char *const argv[], char *const envp[], vs_fs_line_fn on_line, voi
 		return vs_error_set(err, errno, "pipe");
 	rd = p[0];
 	wr = p[1];
-	rc = spawn(argv, envp, wr, &pid);
+	rc = vs_spawn(argv, envp, wr, NULL, 0, &pid);
 	if (rc != 0)
 		return vs_error_set(err, rc, "start %s", argv[0]);
 	vs_closep(&wr);

@@ -294,6 +294,18 @@ void vs_config_gen_limits(struct vs_jgen *g, const struct vs_limits *l)
 	vs_jgen_obj_close(g);
 }
 
+void vs_config_gen_idmap(struct vs_jgen *g, const struct vs_container_config *cfg)
+{
+	if (cfg->privileged)
+		return;
+	vs_jgen_key(g, "idmap");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_int(g, "uid", cfg->idmap_uid);
+	vs_jgen_kv_int(g, "gid", cfg->idmap_gid);
+	vs_jgen_kv_int(g, "size", cfg->idmap_size);
+	vs_jgen_obj_close(g);
+}
+
 char *vs_config_to_json(const struct vs_container_config *cfg)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(true);
@@ -304,14 +316,7 @@ char *vs_config_to_json(const struct vs_container_config *cfg)
 	vs_jgen_kv_str(g, "template", cfg->template_name);
 	vs_jgen_kv_str(g, "hostname", cfg->hostname);
 	vs_jgen_kv_bool(g, "privileged", cfg->privileged);
-	if (!cfg->privileged) {
-		vs_jgen_key(g, "idmap");
-		vs_jgen_obj_open(g);
-		vs_jgen_kv_int(g, "uid", cfg->idmap_uid);
-		vs_jgen_kv_int(g, "gid", cfg->idmap_gid);
-		vs_jgen_kv_int(g, "size", cfg->idmap_size);
-		vs_jgen_obj_close(g);
-	}
+	vs_config_gen_idmap(g, cfg);
 	vs_jgen_key(g, "limits");
 	vs_config_gen_limits(g, &cfg->limits);
 	vs_jgen_key(g, "init");

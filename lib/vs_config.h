@@ -61,6 +61,8 @@ int vs_config_parse_limits(const struct vs_json *obj, const char *path, struct v
 char *vs_config_to_json(const struct vs_container_config *cfg);
 /* Emit the limits object into a generator (used by status output too). */
 void vs_config_gen_limits(struct vs_jgen *g, const struct vs_limits *limits);
+/* Emit the "idmap" member (key and object); nothing for privileged. */
+void vs_config_gen_idmap(struct vs_jgen *g, const struct vs_container_config *cfg);
 
 void vs_config_free(struct vs_container_config *cfg);
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void oom(void)
@@ -66,6 +67,14 @@ char *xasprintf(const char *fmt, ...)
 	if (r < 0)
 		oom();
 	return p;
+}
+
+int64_t vs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void vs_freep(void *p)

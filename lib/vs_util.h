@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Allocation failure is not recoverable in vsd: these abort(). */
@@ -45,6 +46,9 @@ static inline void *steal_ptr(void *pp)
 	return r;
 }
 #define steal_pointer(pp) steal_ptr(pp)
+
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines and durations. */
+int64_t vs_now_ms(void);
 
 /* NULL-terminated string vectors. */
 size_t vs_strv_len(char *const *v);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/vs_syscall.h"
+#include "lib/vs_spawn.h"
 #include "lib/vs_util.h"
 #include "migrate/mig-private.h"
 
@@ -25,46 +26,6 @@ void vs_mig_result_free(struct vs_mig_result *r)
 {
 	free(r->out);
 	memset(r, 0, sizeof(*r));
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* posix_spawn with stdout/stderr on outfd. Returns 0 or an errno value. */
-static int spawn(char *const argv[], char *const envp[], int outfd, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t all, none;
-	int rc;
-
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outfd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, outfd, STDERR_FILENO);
-	/* Every fd of ours is O_CLOEXEC already; this also covers fds a library
-	 * opened without it. CRIU would otherwise see (and may refuse) them. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-	posix_spawnattr_init(&attr);
-	/* The daemon blocks or ignores signals for its own loop; CRIU must start
-	 * with defaults. Its own process group lets a timeout kill the helpers
-	 * it forked too. */
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-					    POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawn(pid, argv[0], &fa, &attr, argv, envp);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc;
 }
 
 struct outbuf {
@@ -117,7 +78,7 @@ static int collect(int rd, int pidfd, long long deadline, struct outbuf *o)
 	for (;;) {
 		struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN},
 				      {.fd = eof ? -1 : rd, .events = POLLIN}};
-		long long left = deadline - now_ms();
+		long long left = deadline - vs_now_ms();
 		int n;
 
 		if (left <= 0)
@@ -172,7 +133,7 @@ int vs_mig_run(char *const argv[], char *const envp[], int timeout_ms, struct vs
 	/* Only our end: the child's must block when the pipe is full. */
 	if (fcntl(rd, F_SETFL, O_NONBLOCK) < 0)
 		return vs_error_set(err, errno, "fcntl O_NONBLOCK");
-	rc = spawn(argv, envp, wr, &pid);
+	rc = vs_spawn(argv, envp, wr, NULL, 0, &pid);
 	if (rc != 0) {
 		vs_error_set(err, rc, "start %s", argv[0]);
 		return -2;
@@ -180,7 +141,7 @@ int vs_mig_run(char *const argv[], char *const envp[], int timeout_ms, struct vs
 	vs_closep(&wr);
 	/* pid is our unreaped child: it cannot be recycled under the pidfd. */
 	pidfd = vs_pidfd_open(pid, 0);
-	done = pidfd < 0 ? -1 : collect(rd, pidfd, now_ms() + timeout_ms, &o);
+	done = pidfd < 0 ? -1 : collect(rd, pidfd, vs_now_ms() + timeout_ms, &o);
 	saved = errno;
 	if (done <= 0)
 		kill(-pid, SIGKILL); /* its group: pid is the leader, not yet reaped */

@@ -452,16 +452,16 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 	if (r->leave_running)
 		rt_argv_add(&a, "--leave-running");
 	add_common(&a, m, false);
-	t_freeze = rt_now_ms();
+	t_freeze = vs_now_ms();
 	if (vs_cg_freeze(cg, err) < 0) {
 		rt_argv_free(&a);
 		vs_cg_thaw(cg, NULL);
 		return vs_error_prefix(err, "freeze");
 	}
 	send_progress(reply_fd, "frozen; dumping with criu");
-	t_criu = rt_now_ms();
+	t_criu = vs_now_ms();
 	rc = rt_criu_run(criu, &a, NULL, 0, log, 600, err);
-	t_end = rt_now_ms();
+	t_end = vs_now_ms();
 	res->criu_ms = t_end - t_criu;
 	rt_argv_free(&a);
 	/* CRIU thaws what it froze, also when it fails; make sure. */
@@ -520,7 +520,7 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	struct cr_meta m = {0};
 	struct vs_rt_cr_result res = {0};
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
-	int64_t t0 = rt_now_ms();
+	int64_t t0 = vs_now_ms();
 	int rc = -1;
 
 	*tree_gone = false;
@@ -546,7 +546,7 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	*tree_gone = !r.leave_running;
 	image_give(r.dir, cfg, NULL);
 	res.image_bytes = dir_bytes(r.dir);
-	res.total_ms = rt_now_ms() - t0;
+	res.total_ms = vs_now_ms() - t0;
 	snprintf(done, done_len, "done %lld %lld %lld %lld", (long long)res.frozen_ms,
 		 (long long)res.criu_ms, (long long)res.total_ms, (long long)res.image_bytes);
 out:
@@ -640,7 +640,7 @@ static int run_restore(const struct vs_rt_instance *inst, const struct rt_paths 
 	rt_argv_add(&a, "--restore-sibling");
 	rt_argv_add(&a, "--pidfile=%s", pidfile);
 	rt_argv_add(&a, "--external=mnt[console]:%s", con->slave_path);
-	rt_argv_add(&a, "--inherit-fd=fd[%d]:%s", con->slave, m->console_tty);
+	rt_argv_add(&a, "--inherit-fd=fd[3]:%s", m->console_tty); /* con->slave, see rt_criu_run */
 	add_common(&a, m, true);
 	rc = rt_criu_run(inst->criu_path, &a, &con->slave, 1, log, 600, err);
 	rt_argv_free(&a);
@@ -662,7 +662,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	struct cr_meta m = {0};
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
 	cleanup_close int userns = -1;
-	int64_t t0 = rt_now_ms(), t1;
+	int64_t t0 = vs_now_ms(), t1;
 	pid_t pid = -1;
 
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
@@ -680,10 +680,10 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	if (vs_fs_rootfs_mount(paths.tmpl, paths.cdir, userns, err) < 0)
 		goto fail;
 	progress_line(progress_fd, "root mounted; restoring with criu");
-	t1 = rt_now_ms();
+	t1 = vs_now_ms();
 	if (run_restore(inst, &paths, dir, &m, &con, &pid, err) < 0)
 		goto fail;
-	res->criu_ms = rt_now_ms() - t1;
+	res->criu_ms = vs_now_ms() - t1;
 	out->pid = pid;
 	out->pidfd = vs_pidfd_open(pid, 0);
 	if (out->pidfd < 0) {
@@ -695,7 +695,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	vs_cg_free(cg);
 	rt_meta_free(&m);
 	res->image_bytes = dir_bytes(dir);
-	res->total_ms = rt_now_ms() - t0;
+	res->total_ms = vs_now_ms() - t0;
 	res->frozen_ms = res->total_ms;
 	return 0;
 fail:

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/vs_io.h"
+#include "lib/vs_spawn.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
@@ -42,13 +43,6 @@ void rt_argv_free(struct rt_argv *a)
 	free(a->v);
 	a->v = NULL;
 	a->n = a->cap = 0;
-}
-
-int64_t rt_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The last few "Error" lines of a criu log, joined, as the message. */
@@ -83,7 +77,7 @@ int rt_criu_run(const char *criu, struct rt_argv *args, const int *keep, int nke
 	struct rt_argv argv = {0};
 	cleanup_close int pidfd = -1;
 	pid_t pid;
-	int status = 0;
+	int status = 0, rc;
 	struct pollfd p;
 
 	if (criu == NULL)
@@ -92,26 +86,20 @@ int rt_criu_run(const char *criu, struct rt_argv *args, const int *keep, int nke
 	rt_argv_add(&argv, "%s", criu);
 	for (size_t i = 0; i < args->n; i++)
 		rt_argv_add(&argv, "%s", args->v[i]);
-	pid = fork();
-	if (pid < 0) {
+	/* keep[] land on 3, 4, ...: the caller names them so to criu. */
+	rc = vs_spawn(argv.v, environ, -1, keep, nkeep, &pid);
+	if (rc != 0) {
 		rt_argv_free(&argv);
-		return vs_error_set(err, errno, "fork criu");
-	}
-	if (pid == 0) {
-		int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		dup2(nullfd, 0), dup2(nullfd, 1), dup2(nullfd, 2);
-		rt_reset_signals();
-		/* Descriptors for --inherit-fd keep their numbers. */
-		for (int i = 0; i < nkeep; i++)
-			fcntl(keep[i], F_SETFD, 0);
-		execve(criu, argv.v, environ);
-		_exit(127);
+		if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
+			return vs_error_kind(err, VS_EK_UNSUPPORTED, "cannot run %s: %s", criu,
+					     strerror(rc));
+		return vs_error_set(err, rc, "start %s", criu);
 	}
 	rt_argv_free(&argv);
 	pidfd = vs_pidfd_open(pid, 0);
 	p = (struct pollfd){.fd = pidfd, .events = POLLIN};
 	if (pidfd >= 0 && poll(&p, 1, timeout_s * 1000) == 0) {
-		kill(pid, SIGKILL);
+		kill(-pid, SIGKILL); /* criu and what it forked (tar, ip) */
 		waitpid(pid, &status, 0);
 		return vs_error_set(err, ETIMEDOUT, "criu did not finish in %d s", timeout_s);
 	}
@@ -123,8 +111,6 @@ int rt_criu_run(const char *criu, struct rt_argv *args, const int *keep, int nke
 	{
 		char msg[VS_ERROR_MSG_MAX - 64];
 		log_errors(logpath, msg, sizeof(msg));
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && msg[0] == '\0')
-			return vs_error_kind(err, VS_EK_UNSUPPORTED, "cannot run %s", criu);
 		return vs_error_set(err, 0, "criu %s failed%s%s (log: %s)", args->v[0],
 				    msg[0] ? ": " : "", msg, logpath);
 	}

@@ -63,13 +63,6 @@ struct monitor {
 	const char *restore_dir; /* --restore: bring up from this image */
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void logmsg(const char *fmt, const char *a)
 {
 	fprintf(stderr, "vsd-monitor[%d]: ", (int)getpid());
@@ -149,7 +142,7 @@ static bool console_attached(const struct monitor *m)
 
 static void begin_stop(struct monitor *m, int timeout_s, bool force)
 {
-	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+	int64_t deadline = vs_now_ms() + (int64_t)timeout_s * 1000;
 
 	if (force || timeout_s == 0) {
 		vs_pidfd_send_signal(m->run.pidfd, SIGKILL, NULL, 0);
@@ -251,7 +244,7 @@ static void drain_console(struct monitor *m)
 
 	if (n <= 0) {
 		/* No slave open (EIO): retry later instead of spinning. */
-		m->console_retry_ms = now_ms() + 500;
+		m->console_retry_ms = vs_now_ms() + 500;
 		return;
 	}
 	if (m->console_log < 0)
@@ -280,7 +273,7 @@ static bool reap_init(struct monitor *m, int *code, int *sig)
 
 static bool may_restart(struct monitor *m)
 {
-	int64_t t = now_ms();
+	int64_t t = vs_now_ms();
 
 	if (t - m->restart_window_start > 60000) {
 		m->restart_window_start = t;
@@ -332,7 +325,7 @@ static void loop(struct monitor *m)
 		struct pollfd p[MAX_CLIENTS + 3];
 		size_t n = 0, first_client;
 		int timeout = -1;
-		bool want_console = !console_attached(m) && now_ms() >= m->console_retry_ms;
+		bool want_console = !console_attached(m) && vs_now_ms() >= m->console_retry_ms;
 
 		p[n++] = (struct pollfd){.fd = m->run.pidfd, .events = POLLIN};
 		p[n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
@@ -342,7 +335,8 @@ static void loop(struct monitor *m)
 		for (size_t i = 0; i < m->nclients; i++)
 			p[n++] = (struct pollfd){.fd = m->clients[i].fd, .events = POLLIN};
 		if (m->deadline_ms > 0)
-			timeout = (int)(m->deadline_ms > now_ms() ? m->deadline_ms - now_ms() : 0);
+			timeout =
+			    (int)(m->deadline_ms > vs_now_ms() ? m->deadline_ms - vs_now_ms() : 0);
 		if (!want_console && !console_attached(m))
 			timeout = timeout < 0 || timeout > 500 ? 500 : timeout;
 		if (poll(p, n, timeout) < 0 && errno != EINTR)
@@ -352,7 +346,7 @@ static void loop(struct monitor *m)
 				return;
 			continue;
 		}
-		if (m->deadline_ms > 0 && now_ms() >= m->deadline_ms) {
+		if (m->deadline_ms > 0 && vs_now_ms() >= m->deadline_ms) {
 			vs_pidfd_send_signal(m->run.pidfd, SIGKILL, NULL, 0);
 			m->deadline_ms = 0;
 		}

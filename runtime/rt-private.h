@@ -119,9 +119,8 @@ struct rt_argv {
 };
 void rt_argv_add(struct rt_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rt_argv_free(struct rt_argv *a);
-int64_t rt_now_ms(void);
 
-/* Run `criu ARGS...`; keep[] stay open across exec (for --inherit-fd).
+/* Run `criu ARGS...`; keep[i] is descriptor 3+i in criu (for --inherit-fd).
  * On failure err holds criu's own error lines from logpath. 0 or -1. */
 int rt_criu_run(const char *criu, struct rt_argv *args, const int *keep, int nkeep,
 		const char *logpath, int timeout_s, struct vs_error *err);
