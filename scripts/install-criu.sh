@@ -92,9 +92,8 @@ while (($#)); do
 done
 [[ $method == patchelf || $method == loader ]] || die "--method must be patchelf or loader, not '$method'"
 
-installed() {
-	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
-}
+# shellcheck source=scripts/apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 # criu_version BIN: print the "4.3" of `BIN --version`, or nothing.
 criu_version() {

@@ -32,10 +32,8 @@ case "${1:-}" in
 	;;
 esac
 
-installed() {
-	# dpkg-query prints "install ok installed" only for a fully installed package.
-	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
-}
+# shellcheck source=scripts/apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 missing=()
 for p in "${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}"; do

@@ -73,9 +73,8 @@ while (($#)); do
 	shift
 done
 
-installed() {
-	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
-}
+# shellcheck source=scripts/apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 # kernel_ok DIR: an unpacked kernel with its modules index.
 kernel_ok() {
