@@ -142,16 +142,55 @@ bool vs_cg_is_empty(struct vs_cg *cg);
  * tasks remain). */
 int vs_cg_destroy(struct vs_cg *cg, struct vs_error *err);
 
+/* The block devices I/O limits apply to: the whole disks holding these
+ * paths (a partition's disk; a loop device as itself). Paths on no block
+ * device (tmpfs, overlay, btrfs' anonymous devices) are skipped, and
+ * vs_cg_unenforced says so. Call before vs_cg_apply; copies the list.
+ * 0 or -1 with err (a path that cannot be stat'ed). */
+int vs_cg_set_io_paths(struct vs_cg *cg, const char *const *paths, size_t n,
+		       struct vs_error *err);
+
+/* What this host cannot enforce of l, as "field: reason" lines (a
+ * NULL-terminated strv the caller frees; empty when all is enforced). Pure
+ * given the host: io_weight without BFQ on v1, memory_min on v1, buffered
+ * writes under io_write_* on v1, swap without swap accounting, ... */
+char **vs_cg_unenforced(const struct vs_cg_host *h, const struct vs_limits *l);
+
 struct vs_cg_stats {
 	int64_t memory_current; /* bytes, -1 unknown */
 	int64_t memory_max;	/* bytes, -1 unlimited/unknown */
 	int64_t cpu_usage_usec; /* -1 unknown */
 	int64_t pids_current;	/* -1 unknown */
+	/* -1 unknown for every field below. */
+	int64_t memory_peak;	      /* bytes */
+	int64_t memory_swap;	      /* bytes of swap in use */
+	int64_t memory_file;	      /* page cache */
+	int64_t memory_anon;	      /* anonymous memory */
+	int64_t pgfault;	      /* page faults, cumulative */
+	int64_t cpu_user_usec;	      /* cumulative */
+	int64_t cpu_system_usec;      /* cumulative */
+	int64_t cpu_throttled_usec;   /* time throttled by the CPU cap */
+	int64_t cpu_nr_throttled;     /* periods throttled */
+	int64_t pids_max;	      /* -1 unlimited */
+	int64_t io_read_bytes;	      /* over all devices */
+	int64_t io_write_bytes;
+	int64_t io_read_ios;
+	int64_t io_write_ios;
+	int64_t oom_kills;	      /* processes killed by the memory limit */
 };
 /* Read usage and limits; a statistic whose controller or file is missing
  * is -1. 0, or -1 with err (VS_EK_NOT_FOUND when the cgroup does not
  * exist). */
 int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err);
+
+/* Reclaim up to `bytes` of the container's memory now (idle reclaim):
+ * memory.reclaim on cgroup v2; on v1 by lowering memory.limit_in_bytes
+ * towards usage - bytes and restoring the configured limit `limit` (0: no
+ * limit) at once, so the limit in force is never left lowered. *reclaimed
+ * gets the drop in usage. 0 or -1 with err (EAGAIN-like results where the
+ * kernel could not reclaim are 0 with a smaller *reclaimed). */
+int vs_cg_reclaim(struct vs_cg *cg, int64_t bytes, int64_t limit, int64_t *reclaimed,
+		  struct vs_error *err);
 
 /* What init should see at /sys/fs/cgroup inside the container. The runtime
  * mounts these after entering the container's cgroup namespace (in which

@@ -1,6 +1,7 @@
 #include "lib/vs_config.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,54 +84,160 @@ static int get_cpus(const struct vs_json *v, const char *path, int64_t *out, str
 	return type_error(path, "a number of CPUs like 1.5", v, err);
 }
 
-int vs_config_parse_limits(const struct vs_json *obj, const char *path, struct vs_limits *limits,
-			   struct vs_error *err)
-{
-	static const char *const keys[] = {"memory",	 "memory_swap", "cpus",
-					   "cpu_weight", "pids",	NULL};
-	char p[128];
-	const struct vs_json *v;
+enum lim_kind { LK_SIZE, LK_SWAP, LK_CPUS, LK_INT, LK_CPUSET };
 
-	memset(limits, 0, sizeof(*limits));
+/* The limits object, one row per field, in enum vs_limit_field order. */
+static const struct lim_field {
+	const char *name;
+	enum lim_kind kind;
+	size_t off;
+	int64_t min, max; /* LK_INT range; LK_SIZE minimum */
+} lim_fields[VS_LIM_COUNT] = {
+    {"memory", LK_SIZE, offsetof(struct vs_limits, memory), 4 << 20, 0},
+    {"memory_high", LK_SIZE, offsetof(struct vs_limits, memory_high), 4 << 20, 0},
+    {"memory_min", LK_SIZE, offsetof(struct vs_limits, memory_min), 1, 0},
+    {"memory_swap", LK_SWAP, offsetof(struct vs_limits, memory_swap), 0, 0},
+    {"cpus", LK_CPUS, offsetof(struct vs_limits, cpus_milli), 0, 0},
+    {"cpu_weight", LK_INT, offsetof(struct vs_limits, cpu_weight), 1, 10000},
+    {"cpuset", LK_CPUSET, offsetof(struct vs_limits, cpuset), 0, 0},
+    {"pids", LK_INT, offsetof(struct vs_limits, pids), 1, 4194304},
+    {"io_weight", LK_INT, offsetof(struct vs_limits, io_weight), 1, 10000},
+    {"io_read_bps", LK_SIZE, offsetof(struct vs_limits, io_read_bps), 4096, 0},
+    {"io_write_bps", LK_SIZE, offsetof(struct vs_limits, io_write_bps), 4096, 0},
+    {"io_read_iops", LK_INT, offsetof(struct vs_limits, io_read_iops), 1, INT64_C(1) << 40},
+    {"io_write_iops", LK_INT, offsetof(struct vs_limits, io_write_iops), 1, INT64_C(1) << 40},
+    {"disk", LK_SIZE, offsetof(struct vs_limits, disk), 16 << 20, 0},
+    {"inodes", LK_INT, offsetof(struct vs_limits, inodes), 1024, INT64_C(1) << 32},
+};
+
+const char *vs_limit_name(enum vs_limit_field f)
+{
+	return f < VS_LIM_COUNT ? lim_fields[f].name : "?";
+}
+
+/* The smallest sizes in words, for the errors ("4M", "16M", "4K"). */
+static int check_min_size(const char *path, int64_t v, int64_t min, struct vs_error *err)
+{
+	char buf[32];
+
+	if (v >= min)
+		return 0;
+	vs_format_size(min, buf, sizeof(buf));
+	return vs_error_kind(err, VS_EK_INVALID, "%s: must be at least %s", path, buf);
+}
+
+/* memory_swap: -1 is "unlimited" and 0 (or "0", as in the API's example)
+ * "the default"; vs_parse_size refuses both, so they are taken here. */
+static int get_swap(const struct vs_json *v, const char *path, int64_t *out, struct vs_error *err)
+{
+	const char *str = vs_json_string(v);
+
+	if (vs_json_int64(v, out) && (*out == -1 || *out == 0))
+		return 0;
+	if (str != NULL && strcmp(str, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	return get_size(v, path, out, err);
+}
+
+/* One field of a limits object into *l; null clears it. */
+static int parse_lim_field(const struct lim_field *f, const struct vs_json *v, const char *path,
+			   struct vs_limits *l, struct vs_error *err)
+{
+	int64_t *ip = (int64_t *)(void *)((char *)l + f->off);
+	char *cp = (char *)l + f->off;
+
+	if (vs_json_type(v) == VS_JSON_NULL) {
+		if (f->kind == LK_CPUSET)
+			cp[0] = '\0';
+		else
+			*ip = 0;
+		return 0;
+	}
+	switch (f->kind) {
+	case LK_SIZE:
+		if (get_size(v, path, ip, err) < 0)
+			return -1;
+		return check_min_size(path, *ip, f->min, err);
+	case LK_SWAP:
+		return get_swap(v, path, ip, err);
+	case LK_CPUS:
+		return get_cpus(v, path, ip, err);
+	case LK_INT:
+		return get_int(v, path, f->min, f->max, ip, err);
+	case LK_CPUSET:
+		if (vs_json_string(v) == NULL)
+			return type_error(path, "a CPU list like \"0-1\"", v, err);
+		return vs_parse_cpuset(vs_json_string(v), path, cp, VS_CPUSET_MAX, err);
+	}
+	return 0;
+}
+
+int vs_config_merge_limits(const struct vs_json *obj, const char *path, struct vs_limits *limits,
+			   uint32_t *changed, struct vs_error *err)
+{
+	const char *keys[VS_LIM_COUNT + 1];
+	struct vs_limits l = *limits;
+	uint32_t named = 0;
+	char p[128];
+
+	for (int i = 0; i < VS_LIM_COUNT; i++)
+		keys[i] = lim_fields[i].name;
+	keys[VS_LIM_COUNT] = NULL;
 	if (vs_json_type(obj) != VS_JSON_OBJECT)
 		return type_error(path, "an object", obj, err);
 	if (check_keys(obj, path, keys, err) < 0)
 		return -1;
-	if ((v = vs_json_get(obj, "memory")) != NULL && vs_json_type(v) != VS_JSON_NULL) {
-		snprintf(p, sizeof(p), "%s.memory", path);
-		if (get_size(v, p, &limits->memory, err) < 0)
+	for (int i = 0; i < VS_LIM_COUNT; i++) {
+		const struct vs_json *v = vs_json_get(obj, lim_fields[i].name);
+		if (v == NULL)
+			continue;
+		snprintf(p, sizeof(p), "%s.%s", path, lim_fields[i].name);
+		if (parse_lim_field(&lim_fields[i], v, p, &l, err) < 0)
 			return -1;
-		if (limits->memory < 4 * 1024 * 1024)
-			return vs_error_kind(err, VS_EK_INVALID, "%s: must be at least 4M", p);
+		named |= UINT32_C(1) << i;
 	}
-	if ((v = vs_json_get(obj, "memory_swap")) != NULL && vs_json_type(v) != VS_JSON_NULL) {
-		snprintf(p, sizeof(p), "%s.memory_swap", path);
-		/* -1 is "unlimited" and 0 (or "0", as in the API's example) "the
-		 * default"; vs_parse_size refuses both, so they are taken here. */
-		const char *str = vs_json_string(v);
-		if (vs_json_int64(v, &limits->memory_swap) &&
-		    (limits->memory_swap == -1 || limits->memory_swap == 0))
-			;
-		else if (str != NULL && strcmp(str, "0") == 0)
-			limits->memory_swap = 0;
-		else if (get_size(v, p, &limits->memory_swap, err) < 0)
-			return -1;
+	if (vs_config_check_limits(&l, path, err) < 0)
+		return -1;
+	*limits = l;
+	if (changed != NULL)
+		*changed |= named;
+	return 0;
+}
+
+int vs_config_parse_limits(const struct vs_json *obj, const char *path, struct vs_limits *limits,
+			   struct vs_error *err)
+{
+	memset(limits, 0, sizeof(*limits));
+	return vs_config_merge_limits(obj, path, limits, NULL, err);
+}
+
+int vs_config_check_limits(const struct vs_limits *l, const char *path, struct vs_error *err)
+{
+	char a[32], b[32];
+
+	if (l->memory > 0 && l->memory_high > l->memory) {
+		vs_format_size(l->memory_high, a, sizeof(a));
+		vs_format_size(l->memory, b, sizeof(b));
+		return vs_error_kind(err, VS_EK_INVALID, "%s.memory_high: %s is above memory (%s)",
+				     path, a, b);
 	}
-	if ((v = vs_json_get(obj, "cpus")) != NULL && vs_json_type(v) != VS_JSON_NULL) {
-		snprintf(p, sizeof(p), "%s.cpus", path);
-		if (get_cpus(v, p, &limits->cpus_milli, err) < 0)
-			return -1;
+	if (l->memory > 0 && l->memory_min > l->memory) {
+		vs_format_size(l->memory_min, a, sizeof(a));
+		vs_format_size(l->memory, b, sizeof(b));
+		return vs_error_kind(err, VS_EK_INVALID, "%s.memory_min: %s is above memory (%s)",
+				     path, a, b);
 	}
-	if ((v = vs_json_get(obj, "cpu_weight")) != NULL && vs_json_type(v) != VS_JSON_NULL) {
-		snprintf(p, sizeof(p), "%s.cpu_weight", path);
-		if (get_int(v, p, 1, 10000, &limits->cpu_weight, err) < 0)
-			return -1;
+	if (l->memory_high > 0 && l->memory_min > l->memory_high) {
+		vs_format_size(l->memory_min, a, sizeof(a));
+		vs_format_size(l->memory_high, b, sizeof(b));
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s.memory_min: %s is above memory_high (%s)", path, a, b);
 	}
-	if ((v = vs_json_get(obj, "pids")) != NULL && vs_json_type(v) != VS_JSON_NULL) {
-		snprintf(p, sizeof(p), "%s.pids", path);
-		if (get_int(v, p, 1, 4194304, &limits->pids, err) < 0)
-			return -1;
-	}
+	if (l->inodes > 0 && l->disk == 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s.inodes: needs a disk limit (disk) to hold it", path);
 	return 0;
 }
 
@@ -170,14 +277,22 @@ static int parse_common(const struct vs_json *root, struct vs_container_config *
 	if ((v = vs_json_get(root, "limits")) != NULL && vs_json_type(v) != VS_JSON_NULL &&
 	    vs_config_parse_limits(v, "limits", &cfg->limits, err) < 0)
 		return -1;
+	if ((v = vs_json_get(root, "pool")) != NULL && vs_json_type(v) != VS_JSON_NULL &&
+	    (get_string(v, "pool", cfg->pool, sizeof(cfg->pool), err) < 0 ||
+	     vs_validate_name(cfg->pool, "pool", err) < 0))
+		return -1;
+	cfg->idle_reclaim = true;
+	if ((v = vs_json_get(root, "idle_reclaim")) != NULL &&
+	    get_bool(v, "idle_reclaim", &cfg->idle_reclaim, err) < 0)
+		return -1;
 	return 0;
 }
 
 int vs_config_parse_create(const struct vs_json *body, struct vs_container_config *cfg,
 			   struct vs_error *err)
 {
-	static const char *const keys[] = {"name",	 "template", "hostname",
-					   "privileged", "limits",   NULL};
+	static const char *const keys[] = {"name",   "template", "hostname",     "privileged",
+					   "limits", "pool",	 "idle_reclaim", NULL};
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (vs_json_type(body) != VS_JSON_OBJECT)
@@ -229,9 +344,10 @@ static int parse_init(const struct vs_json *v, struct vs_container_config *cfg,
 
 int vs_config_parse(const char *text, struct vs_container_config *cfg, struct vs_error *err)
 {
-	static const char *const keys[] = {"name",	 "template", "hostname", "privileged",
-					   "limits",	 "idmap",    "init",	 "stop_signal",
-					   "created_at", NULL};
+	static const char *const keys[] = {"name",	   "template",	  "hostname",
+					   "privileged",   "limits",	  "pool",
+					   "idle_reclaim", "idmap",	  "init",
+					   "stop_signal",  "created_at", NULL};
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *v;
 	int64_t n;
@@ -279,18 +395,29 @@ void vs_config_gen_limits(struct vs_jgen *g, const struct vs_limits *l)
 	char buf[64];
 
 	vs_jgen_obj_open(g);
-	if (l->memory > 0)
-		vs_jgen_kv_int(g, "memory", l->memory);
-	if (l->memory_swap != 0)
-		vs_jgen_kv_int(g, "memory_swap", l->memory_swap);
-	if (l->cpus_milli > 0) {
-		vs_format_cpus(l->cpus_milli, buf, sizeof(buf));
-		vs_jgen_kv_str(g, "cpus", buf);
+	for (int i = 0; i < VS_LIM_COUNT; i++) {
+		const struct lim_field *f = &lim_fields[i];
+		const int64_t *ip = (const int64_t *)(const void *)((const char *)l + f->off);
+		switch (f->kind) {
+		case LK_CPUSET:
+			if (l->cpuset[0] != '\0')
+				vs_jgen_kv_str(g, f->name, l->cpuset);
+			break;
+		case LK_CPUS:
+			if (*ip > 0) {
+				vs_format_cpus(*ip, buf, sizeof(buf));
+				vs_jgen_kv_str(g, f->name, buf);
+			}
+			break;
+		case LK_SWAP:
+			if (*ip != 0)
+				vs_jgen_kv_int(g, f->name, *ip);
+			break;
+		default:
+			if (*ip > 0)
+				vs_jgen_kv_int(g, f->name, *ip);
+		}
 	}
-	if (l->cpu_weight > 0)
-		vs_jgen_kv_int(g, "cpu_weight", l->cpu_weight);
-	if (l->pids > 0)
-		vs_jgen_kv_int(g, "pids", l->pids);
 	vs_jgen_obj_close(g);
 }
 
@@ -319,6 +446,9 @@ char *vs_config_to_json(const struct vs_container_config *cfg)
 	vs_config_gen_idmap(g, cfg);
 	vs_jgen_key(g, "limits");
 	vs_config_gen_limits(g, &cfg->limits);
+	if (cfg->pool[0] != '\0')
+		vs_jgen_kv_str(g, "pool", cfg->pool);
+	vs_jgen_kv_bool(g, "idle_reclaim", cfg->idle_reclaim);
 	vs_jgen_key(g, "init");
 	vs_jgen_arr_open(g);
 	for (size_t i = 0; cfg->init != NULL && cfg->init[i] != NULL; i++)

@@ -259,3 +259,80 @@ void vs_format_signal(int sig, char *buf, size_t len)
 	}
 	snprintf(buf, len, "%d", sig);
 }
+
+/* One "N" or "N-M" item of a CPU list into bits; the end of it in *end. */
+static bool cpuset_item(const char *s, const char **end, uint64_t *bits)
+{
+	char *e;
+	long a, b;
+
+	if (!isdigit((unsigned char)*s))
+		return false;
+	a = strtol(s, &e, 10);
+	b = a;
+	if (*e == '-') {
+		if (!isdigit((unsigned char)e[1]))
+			return false;
+		b = strtol(e + 1, &e, 10);
+	}
+	if (a < 0 || b < a || b >= VS_CPUS_MAX)
+		return false;
+	for (long i = a; i <= b; i++)
+		bits[i / 64] |= UINT64_C(1) << (i % 64);
+	*end = e;
+	return true;
+}
+
+int vs_cpuset_bits(const char *s, uint64_t bits[VS_CPUS_MAX / 64])
+{
+	const char *p = s;
+	int n = 0;
+
+	memset(bits, 0, VS_CPUS_MAX / 8);
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (;;) {
+		if (!cpuset_item(p, &p, bits))
+			return -1;
+		if (*p == '\0')
+			break;
+		if (*p++ != ',')
+			return -1;
+	}
+	for (int i = 0; i < VS_CPUS_MAX / 64; i++)
+		n += __builtin_popcountll(bits[i]);
+	return n;
+}
+
+static bool cpu_bit(const uint64_t *bits, int i)
+{
+	return i < VS_CPUS_MAX && (bits[i / 64] >> (i % 64)) & 1;
+}
+
+int vs_parse_cpuset(const char *s, const char *what, char *canon, size_t len,
+		    struct vs_error *err)
+{
+	uint64_t bits[VS_CPUS_MAX / 64];
+	size_t off = 0;
+
+	if (vs_cpuset_bits(s, bits) < 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: expected a CPU list like \"0-1\" or \"0,2\" (CPUs below "
+				     "%d), got '%s'",
+				     what, VS_CPUS_MAX, s ? s : "(null)");
+	canon[0] = '\0';
+	for (int i = 0; i < VS_CPUS_MAX; i++) {
+		int j = i;
+		if (!cpu_bit(bits, i))
+			continue;
+		while (cpu_bit(bits, j + 1))
+			j++;
+		int n = j > i ? snprintf(canon + off, len - off, "%s%d-%d", off ? "," : "", i, j)
+			      : snprintf(canon + off, len - off, "%s%d", off ? "," : "", i);
+		if (n < 0 || (size_t)n >= len - off)
+			return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is too long", what, s);
+		off += (size_t)n;
+		i = j;
+	}
+	return 0;
+}

@@ -35,6 +35,17 @@ int vs_parse_cpus(const char *s, const char *what, int64_t *milli, struct vs_err
 /* Format thousandths of a CPU as a decimal string ("1.5"). */
 void vs_format_cpus(int64_t milli, char *buf, size_t len);
 
+/* CPU lists as the kernel takes them ("0-1", "0,2-5"): CPU numbers below
+ * VS_CPUS_MAX, ranges ascending. The canonical form (sorted, merged: "0-2,5")
+ * goes into canon (at least 64 bytes; a list whose canonical form is longer
+ * is refused). 0 or -1. */
+#define VS_CPUS_MAX 1024
+int vs_parse_cpuset(const char *s, const char *what, char *canon, size_t len,
+		    struct vs_error *err);
+/* The CPUs of a canonical or valid list as a bitmap of VS_CPUS_MAX bits;
+ * returns how many are set, -1 when s is not a valid list. */
+int vs_cpuset_bits(const char *s, uint64_t bits[VS_CPUS_MAX / 64]);
+
 /* Decimal integer in [min, max] without sign tricks or trailing junk. */
 int vs_parse_int(const char *s, const char *what, int64_t min, int64_t max, int64_t *out,
 		 struct vs_error *err);

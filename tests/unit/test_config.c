@@ -190,6 +190,55 @@ static void test_create_fills_fields(void **state)
 	vs_config_free(&cfg);
 }
 
+/* A live update: named fields change, null clears, the rest stays; a bad
+ * field or a broken relation leaves the limits as they were. */
+static void test_merge_limits(void **state)
+{
+	struct vs_limits l = {.memory = 512 << 20, .cpus_milli = 1000, .pids = 100};
+	struct vs_json *j = NULL;
+	struct vs_error err = {0};
+	uint32_t changed = 0;
+
+	assert_int_equal(vs_json_parse("{\"memory\":\"1G\",\"pids\":null,\"cpuset\":\"1,0\"}", &j,
+				       &err),
+			 0);
+	assert_int_equal(vs_config_merge_limits(j, "limits", &l, &changed, &err), 0);
+	vs_json_free(j);
+	assert_int_equal(l.memory, INT64_C(1) << 30);
+	assert_int_equal(l.pids, 0);
+	assert_int_equal(l.cpus_milli, 1000);
+	assert_string_equal(l.cpuset, "0-1");
+	assert_int_equal(changed, (1u << VS_LIM_MEMORY) | (1u << VS_LIM_PIDS) | (1u << VS_LIM_CPUSET));
+
+	/* memory_min above memory: refused, nothing changed. */
+	assert_int_equal(vs_json_parse("{\"memory_min\":\"2G\",\"pids\":7}", &j, &err), 0);
+	changed = 0;
+	assert_int_equal(vs_config_merge_limits(j, "limits", &l, &changed, &err), -1);
+	vs_json_free(j);
+	assert_non_null(strstr(err.msg, "limits.memory_min"));
+	assert_int_equal(l.pids, 0);
+	assert_int_equal(changed, 0);
+
+	/* memory_high above memory, and a memory lowered below memory_high. */
+	l.memory_high = 256 << 20;
+	assert_int_equal(vs_json_parse("{\"memory\":\"128M\"}", &j, &err), 0);
+	assert_int_equal(vs_config_merge_limits(j, "limits", &l, &changed, &err), -1);
+	vs_json_free(j);
+	assert_non_null(strstr(err.msg, "limits.memory_high"));
+	assert_int_equal(l.memory, INT64_C(1) << 30);
+
+	/* inodes need a disk; a bad cpuset names its field. */
+	assert_int_equal(vs_json_parse("{\"inodes\":5000}", &j, &err), 0);
+	assert_int_equal(vs_config_merge_limits(j, "limits", &l, &changed, &err), -1);
+	vs_json_free(j);
+	assert_non_null(strstr(err.msg, "limits.inodes"));
+	assert_int_equal(vs_json_parse("{\"cpuset\":\"3-1\"}", &j, &err), 0);
+	assert_int_equal(vs_config_merge_limits(j, "limits", &l, &changed, &err), -1);
+	vs_json_free(j);
+	assert_non_null(strstr(err.msg, "limits.cpuset"));
+	assert_string_equal(l.cpuset, "0-1");
+}
+
 static void check_same(const struct vs_container_config *a, const struct vs_container_config *b)
 {
 	assert_string_equal(a->name, b->name);
@@ -296,6 +345,7 @@ int main(void)
 	    cmocka_unit_test(test_create_fills_fields),
 	    cmocka_unit_test(test_config_round_trip),
 	    cmocka_unit_test(test_config_parse_errors),
+	    cmocka_unit_test(test_merge_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -452,6 +452,31 @@ static void test_signal_round_trip(void **state)
 	}
 }
 
+static void test_parse_cpuset(void **state)
+{
+	char c[64];
+	uint64_t bits[VS_CPUS_MAX / 64];
+	struct vs_error err = {0};
+
+	assert_int_equal(vs_parse_cpuset("0", "cpuset", c, sizeof(c), &err), 0);
+	assert_string_equal(c, "0");
+	assert_int_equal(vs_parse_cpuset("3,0-1,2,7", "cpuset", c, sizeof(c), &err), 0);
+	assert_string_equal(c, "0-3,7");
+	assert_int_equal(vs_parse_cpuset("1023", "cpuset", c, sizeof(c), &err), 0);
+	assert_int_equal(vs_cpuset_bits("0-3,7", bits), 5);
+	assert_int_equal(bits[0], 0x8f);
+	static const char *const bad[] = {"", "-1", "1-0", "0-", "a", "0,,1", "0 ", "1024", "0-1,", NULL};
+	for (int i = 0; bad[i] != NULL; i++) {
+		assert_int_equal(vs_parse_cpuset(bad[i], "cpuset", c, sizeof(c), &err), -1);
+		assert_non_null(strstr(err.msg, "cpuset"));
+	}
+	/* Every other CPU up to 1022: too long a canonical form. */
+	char big[4096] = "";
+	for (int i = 0; i < 1024; i += 2)
+		snprintf(big + strlen(big), sizeof(big) - strlen(big), "%s%d", i ? "," : "", i);
+	assert_int_equal(vs_parse_cpuset(big, "cpuset", c, sizeof(c), &err), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +485,7 @@ int main(void)
 	    cmocka_unit_test(test_size_round_trip), cmocka_unit_test(test_parse_cpus),
 	    cmocka_unit_test(test_format_cpus),	    cmocka_unit_test(test_parse_int),
 	    cmocka_unit_test(test_parse_signal),    cmocka_unit_test(test_signal_round_trip),
+	    cmocka_unit_test(test_parse_cpuset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
