@@ -263,6 +263,48 @@ struct vc_cmd {
 int vc_cmd_help(const struct vc_ctx *ctx);
 
 int vc_cmd_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+
+/* ---- limits.c: the resource flags of create and set ------------------ */
+
+/* The flags' values as given (NULL: not given), by enum vs_limit_field. */
+struct vc_limit_args {
+	const char *val[16];
+	const char *pool;    /* a name, or "none" (set only) */
+	const char *reclaim; /* "on" or "off" */
+	bool any;	     /* some val[] is set */
+};
+/* The help lines of the flags (a string literal). */
+#define VC_LIMIT_HELP                                                                              \
+	"  --memory SIZE        memory limit, e.g. 512M, 1.5G\n"                                   \
+	"  --memory-high SIZE   where reclaim and throttling start (at most --memory)\n"           \
+	"  --memory-min SIZE    memory guaranteed, protected from reclaim\n"                       \
+	"  --swap SIZE          swap on top of memory (0: default, -1: unlimited)\n"               \
+	"  --cpus N             CPU cap as a decimal, e.g. 1.5 (also pins to that many CPUs,\n"    \
+	"                       rounded up, unless --cpuset is given)\n"                           \
+	"  --cpu-weight N       proportional CPU share, 1..10000 (default 100)\n"                  \
+	"  --cpuset LIST        CPUs to run on, e.g. 0-1 or 0,2\n"                                 \
+	"  --pids N             maximum number of processes\n"                                     \
+	"  --io-weight N        proportional disk-time share, 1..10000\n"                          \
+	"  --io-read-bps SIZE   read bytes per second, e.g. 50M\n"                                 \
+	"  --io-write-bps SIZE  write bytes per second\n"                                          \
+	"  --io-read-iops N     read operations per second\n"                                      \
+	"  --io-write-iops N    write operations per second\n"                                     \
+	"  --disk SIZE          disk quota of the container's own layer, e.g. 10G\n"               \
+	"  --inodes N           files in the container's own layer (needs --disk)\n"               \
+	"  --pool NAME          the resource pool to belong to\n"                                  \
+	"  --idle-reclaim on|off  whether idle memory may be reclaimed (default on)\n"
+
+/* Append the flags' long options to out (room for max); returns how many. */
+size_t vc_limit_options(struct option *out, size_t max);
+/* Take option c if it is one of the flags: 1; 0 if it is not one; or
+ * VC_ERR_USAGE with err (an integer flag that is not an integer, a bad
+ * --idle-reclaim). allow_none: "none" is a value (set). */
+int vc_limit_opt(int c, const char *arg, bool allow_none, struct vc_limit_args *a,
+		 struct vs_error *err);
+bool vc_limit_args_empty(const struct vc_limit_args *a);
+/* Emit the "limits", "pool" and "idle_reclaim" members for what was given. */
+void vc_limit_gen(struct vs_jgen *g, const struct vc_limit_args *a);
 int vc_cmd_start(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_stop(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_restart(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

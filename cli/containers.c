@@ -29,9 +29,9 @@ static int parse_name_only(struct vc_ctx *ctx, int argc, char **argv, const char
 }
 
 struct create_args {
-	const char *name, *template_name, *hostname, *memory, *cpus;
-	bool privileged, has_pids;
-	int64_t pids;
+	const char *name, *template_name, *hostname;
+	bool privileged;
+	struct vc_limit_args lim;
 };
 
 static char *create_body(const struct create_args *a)
@@ -45,18 +45,7 @@ static char *create_body(const struct create_args *a)
 		vs_jgen_kv_str(g, "hostname", a->hostname);
 	if (a->privileged)
 		vs_jgen_kv_bool(g, "privileged", true);
-	if (a->memory != NULL || a->cpus != NULL || a->has_pids) {
-		vs_jgen_key(g, "limits");
-		vs_jgen_obj_open(g);
-		/* As strings: the daemon checks them and names the field. */
-		if (a->memory != NULL)
-			vs_jgen_kv_str(g, "memory", a->memory);
-		if (a->cpus != NULL)
-			vs_jgen_kv_str(g, "cpus", a->cpus);
-		if (a->has_pids)
-			vs_jgen_kv_int(g, "pids", a->pids);
-		vs_jgen_obj_close(g);
-	}
+	vc_limit_gen(g, &a->lim);
 	vs_jgen_obj_close(g);
 	return vs_jgen_steal(g);
 }
@@ -64,16 +53,21 @@ static char *create_body(const struct create_args *a)
 static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create_args *a,
 			struct vs_error *err)
 {
-	static const struct option opts[] = {
-	    {"template", required_argument, NULL, 'T'}, {"hostname", required_argument, NULL, 'H'},
-	    {"memory", required_argument, NULL, 'm'},	{"cpus", required_argument, NULL, 'c'},
-	    {"pids", required_argument, NULL, 'p'},	{"privileged", no_argument, NULL, 'P'},
-	    {"help", no_argument, NULL, 'h'},		{0},
+	static const struct option base[] = {
+	    {"template", required_argument, NULL, 'T'},
+	    {"hostname", required_argument, NULL, 'H'},
+	    {"privileged", no_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
 	};
+	struct option opts[VS_ARRAY_SIZE(base) + 24];
+	size_t n = VS_ARRAY_SIZE(base);
 	bool reset = true;
-	int c;
+	int c, r;
 
-	while ((c = vc_getopt(argc, argv, "T:H:m:c:p:Ph", opts, &reset, err)) != -1) {
+	memcpy(opts, base, sizeof(base));
+	n += vc_limit_options(opts + n, VS_ARRAY_SIZE(opts) - n - 1);
+	opts[n] = (struct option){0};
+	while ((c = vc_getopt(argc, argv, "T:H:Ph", opts, &reset, err)) != -1) {
 		switch (c) {
 		case 'T':
 			a->template_name = optarg;
@@ -81,25 +75,15 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 		case 'H':
 			a->hostname = optarg;
 			break;
-		case 'm':
-			a->memory = optarg;
-			break;
-		case 'c':
-			a->cpus = optarg;
-			break;
 		case 'P':
 			a->privileged = true;
-			break;
-		case 'p':
-			/* Only the integer syntax is checked here; the range is the daemon's. */
-			if (vs_parse_int(optarg, "--pids", INT64_MIN, INT64_MAX, &a->pids, err) < 0)
-				return VC_ERR_USAGE;
-			a->has_pids = true;
 			break;
 		case 'h':
 			return vc_cmd_help(ctx);
 		default:
-			return VC_ERR_USAGE;
+			r = vc_limit_opt(c, optarg, false, &a->lim, err);
+			if (r <= 0)
+				return VC_ERR_USAGE;
 		}
 	}
 	if (vc_positional(argc, optind, 1, 1, "container name", err) < 0)

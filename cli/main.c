@@ -10,15 +10,16 @@
 #include "lib/vs_util.h"
 
 static const struct vc_cmd commands[] = {
-    {NULL, "create", vc_cmd_create,
-     "NAME --template T [--hostname H] [--memory SIZE] [--cpus N] [--pids N] [--privileged]",
+    {NULL, "create", vc_cmd_create, "NAME --template T [--hostname H] [--privileged] [LIMITS...]",
      "Create a container from template T (it is not started).",
-     "  --template T    the template to use (required)\n"
-     "  --hostname H    the container's hostname (default: NAME)\n"
-     "  --memory SIZE   memory limit, e.g. 512M, 1.5G\n"
-     "  --cpus N        CPU limit as a decimal, e.g. 1.5\n"
-     "  --pids N        maximum number of processes\n"
-     "  --privileged    no user namespace: container root is host root\n"},
+     "  --template T         the template to use (required)\n"
+     "  --hostname H         the container's hostname (default: NAME)\n"
+     "  --privileged         no user namespace: container root is host root\n"
+     "Limits:\n" VC_LIMIT_HELP},
+    {NULL, "set", vc_cmd_set, "NAME LIMITS...",
+     "Change limits, pool or idle reclaim, live on a running container: all at once or\n"
+     "none; persisted. \"none\" removes a limit (--memory none).",
+     VC_LIMIT_HELP},
     {NULL, "start", vc_cmd_start, "NAME", "Start a container.", NULL},
     {NULL, "stop", vc_cmd_stop, "NAME [--timeout S] [--force]",
      "Stop a container: send its stop signal, kill it after the timeout.",

@@ -17,7 +17,7 @@
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 
-void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
+void vsd_gen_status(struct vs_jgen *g, struct vsd *d, const struct vs_container_config *cfg,
 		    const struct vs_rt_status *st, const struct vsd_hold_info *hold)
 {
 	const char *state = vs_rt_state_name(st->state);
@@ -44,6 +44,10 @@ void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
 	vs_config_gen_idmap(g, cfg);
 	vs_jgen_key(g, "limits");
 	vs_config_gen_limits(g, &cfg->limits);
+	vsd_gen_unenforced(g, d, &cfg->limits);
+	if (cfg->pool[0] != '\0')
+		vs_jgen_kv_str(g, "pool", cfg->pool);
+	vs_jgen_kv_bool(g, "idle_reclaim", cfg->idle_reclaim);
 	if (st->last_exit_code >= 0 || st->last_exit_signal > 0) {
 		vs_jgen_key(g, "last_exit");
 		vs_jgen_obj_open(g);
@@ -73,9 +77,8 @@ int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *s
 	return 0;
 }
 
-/* The status object of a loaded container into g. */
-static int gen_loaded(struct vsd *d, const struct vs_container_config *cfg, struct vs_jgen *g,
-		      struct vs_error *err)
+int vsd_gen_loaded(struct vsd *d, const struct vs_container_config *cfg, struct vs_jgen *g,
+		   struct vs_error *err)
 {
 	struct vsd_hold_info hold;
 	struct vs_rt_status st;
@@ -83,7 +86,7 @@ static int gen_loaded(struct vsd *d, const struct vs_container_config *cfg, stru
 	if (vsd_container_status(d, cfg->name, &st, err) < 0)
 		return -1;
 	vsd_names_info(d->names, cfg->name, &hold);
-	vsd_gen_status(g, cfg, &st, &hold);
+	vsd_gen_status(g, d, cfg, &st, &hold);
 	return 0;
 }
 
@@ -96,7 +99,7 @@ static void gen_list_entry(struct vsd *d, const char *name, struct vs_jgen *g)
 	struct vs_error err = {0};
 
 	if (vsd_store_load(d->containers_fd, name, &cfg, &err) == 0 &&
-	    gen_loaded(d, &cfg, g, &err) == 0)
+	    vsd_gen_loaded(d, &cfg, g, &err) == 0)
 		return;
 	if (err.kind == VS_EK_NOT_FOUND)
 		return;
@@ -133,7 +136,7 @@ int vsd_h_container_get(struct vsd_call *c, struct vsd_reply *out, struct vs_err
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 
 	if (vsd_store_load(c->d->containers_fd, c->m->params[0], &cfg, err) < 0 ||
-	    gen_loaded(c->d, &cfg, g, err) < 0)
+	    vsd_gen_loaded(c->d, &cfg, g, err) < 0)
 		return -1;
 	vsd_reply_json(out, 200, g);
 	return 0;
@@ -202,6 +205,8 @@ static int create_locked(struct vsd *d, struct vs_container_config *cfg, struct 
 	if (vsd_store_exists(d->containers_fd, cfg->name))
 		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' already exists",
 				     cfg->name);
+	if (vsd_check_node_limits(d, cfg->name, &cfg->limits, err) < 0)
+		return -1;
 	if (take_template(d, cfg, err) < 0)
 		return -1;
 	cfg->created_at = (int64_t)time(NULL);
@@ -246,7 +251,7 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 		st.state = VS_RT_STOPPED;
 		st.last_exit_code = -1;
 	}
-	vsd_gen_status(g, &cfg, &st, NULL);
+	vsd_gen_status(g, c->d, &cfg, &st, NULL);
 	vsd_reply_json(out, 201, g);
 	return 0;
 }
@@ -499,7 +504,7 @@ int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 	if (ret < 0)
 		return -1;
 	if (vsd_store_load(c->d->containers_fd, name, &cfg, err) < 0 ||
-	    gen_loaded(c->d, &cfg, g, err) < 0)
+	    vsd_gen_loaded(c->d, &cfg, g, err) < 0)
 		return -1;
 	vsd_reply_json(out, 200, g);
 	return 0;

@@ -62,6 +62,7 @@ enum vsd_route_id {
 	VSD_R_CONTAINER_CREATE,
 	VSD_R_CONTAINER_GET,
 	VSD_R_CONTAINER_DELETE,
+	VSD_R_CONTAINER_UPDATE,
 	VSD_R_CONTAINER_STATE,
 	VSD_R_CONTAINER_EXEC,
 	VSD_R_CONTAINER_CONSOLE,
@@ -269,6 +270,13 @@ struct vsd_names; /* per-container locks (locks.c) */
 struct vsd_stream;
 struct vsd_criu; /* the CRIU probe (criu.c) */
 
+/* What the node has, read once at start (limits.c). */
+struct vsd_node {
+	int64_t mem_bytes;		 /* RAM */
+	int ncpus;			 /* online CPUs */
+	char cpus_online[VS_CPUSET_MAX]; /* their list ("0-1") */
+};
+
 struct vsd {
 	char *root; /* realpath of --root */
 	char *run_dir;
@@ -279,6 +287,10 @@ struct vsd {
 	int containers_fd; /* O_DIRECTORY of root/containers */
 	int templates_fd;  /* O_DIRECTORY of root/templates */
 	struct vs_cg_host *cg;
+	struct vsd_node node;
+	/* Memory limits of all containers may add up to this many times the
+	 * node's RAM (vsd --memory-overcommit; 1.0: no overcommit). */
+	double mem_overcommit;
 	struct vs_rt_instance inst;
 	/* Serialises create, destroy and template create/import/remove, so
 	 * existence checks and id claims cannot race. GET handlers never take
@@ -359,6 +371,7 @@ int vsd_h_container_list(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
@@ -400,8 +413,30 @@ static inline void vsd_tinfo_freep(struct vs_template_info *t)
 
 /* containers.c: emit the status object of a container; hold (may be NULL)
  * is what vsd_names_info said about it. */
-void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
+void vsd_gen_status(struct vs_jgen *g, struct vsd *d, const struct vs_container_config *cfg,
 		    const struct vs_rt_status *st, const struct vsd_hold_info *hold);
+/* containers.c: the status object of a loaded container (its runtime
+ * state and what requests hold it) into g. 0 or -1. */
+int vsd_gen_loaded(struct vsd *d, const struct vs_container_config *cfg, struct vs_jgen *g,
+		   struct vs_error *err);
+
+/* ---- limits.c: limits against the node, live updates ----------------- */
+
+/* Read the node's RAM and online CPUs into n. 0 or -1. */
+int vsd_node_facts(struct vsd_node *n, struct vs_error *err);
+/* Limits the node cannot give (VS_EK_INVALID naming the field): more CPUs
+ * than online, a cpuset naming offline CPUs, a memory limit above the
+ * node's RAM times the overcommit ratio, or one that would bring the sum
+ * of all containers' memory limits (name's own excluded) above it. 0 or
+ * -1. */
+int vsd_check_node_limits(struct vsd *d, const char *name, const struct vs_limits *l,
+			  struct vs_error *err);
+/* The "limits_unenforced" member: what this node cannot enforce of l. */
+void vsd_gen_unenforced(struct vs_jgen *g, struct vsd *d, const struct vs_limits *l);
+/* Tell cg which block devices hold the container's data (its directory
+ * and its template) for the I/O limits. 0 or -1. */
+int vsd_container_io_paths(struct vsd *d, const struct vs_container_config *cfg, struct vs_cg *cg,
+			   struct vs_error *err);
 /* containers.c: the runtime status of a loaded container; on failure
  * err says why. 0 or -1. */
 int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *st,

@@ -20,6 +20,7 @@ const struct vsd_route vsd_routes[] = {
     {"POST", "/v1/containers", VSD_R_CONTAINER_CREATE, VSD_BODY_JSON, false, NULL},
     {"GET", "/v1/containers/{name}", VSD_R_CONTAINER_GET, VSD_BODY_NONE, false, C},
     {"DELETE", "/v1/containers/{name}", VSD_R_CONTAINER_DELETE, VSD_BODY_NONE, false, C},
+    {"PATCH", "/v1/containers/{name}", VSD_R_CONTAINER_UPDATE, VSD_BODY_JSON, false, C},
     {"PUT", "/v1/containers/{name}/state", VSD_R_CONTAINER_STATE, VSD_BODY_JSON, false, C},
     {"POST", "/v1/containers/{name}/exec", VSD_R_CONTAINER_EXEC, VSD_BODY_JSON, true, C},
     {"POST", "/v1/containers/{name}/console", VSD_R_CONTAINER_CONSOLE, VSD_BODY_JSON, true, C},

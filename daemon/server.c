@@ -48,6 +48,7 @@ static const vsd_handler_fn handlers[VSD_R__COUNT] = {
     [VSD_R_CONTAINER_CREATE] = vsd_h_container_create,
     [VSD_R_CONTAINER_GET] = vsd_h_container_get,
     [VSD_R_CONTAINER_DELETE] = vsd_h_container_delete,
+    [VSD_R_CONTAINER_UPDATE] = vsd_h_container_update,
     [VSD_R_CONTAINER_STATE] = vsd_h_container_state,
     [VSD_R_CONTAINER_EXEC] = vsd_h_container_exec,
     [VSD_R_CONTAINER_CONSOLE] = vsd_h_container_console,

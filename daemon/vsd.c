@@ -36,6 +36,7 @@ struct opts {
 	const char *cgroup_parent;
 	const char *registry;
 	const char *criu; /* NULL: vs_mig_default_criu() */
+	double mem_overcommit;
 	bool debug;
 };
 
@@ -53,6 +54,9 @@ static const char usage_text[] =
     "  --criu PATH           the criu program for checkpoint/restore (default\n"
     "                        " VS_MIG_CRIU_PRIVATE " if present, else\n"
     "                        " VS_MIG_CRIU_SYSTEM ")\n"
+    "  --memory-overcommit R the memory limits of all containers may add up to\n"
+    "                        R times the node's RAM (default 1.0: none; idle\n"
+    "                        reclaim makes a higher ratio workable)\n"
     "  --debug               log every request\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n";
@@ -67,6 +71,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"cgroup-parent", required_argument, NULL, 'c'},
 	    {"idmap-registry", required_argument, NULL, 'i'},
 	    {"criu", required_argument, NULL, 'C'},
+	    {"memory-overcommit", required_argument, NULL, 'O'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -97,6 +102,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'C':
 			o->criu = optarg;
 			break;
+		case 'O': {
+			char *end = NULL;
+			o->mem_overcommit = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(o->mem_overcommit >= 0.1) ||
+			    o->mem_overcommit > 100) {
+				fprintf(stderr,
+					"vsd: --memory-overcommit: expected a ratio from 0.1 to "
+					"100, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'd':
 			o->debug = true;
 			break;
@@ -296,6 +314,9 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	    o->cgroup_parent ? xstrdup(o->cgroup_parent) : vsd_cgroup_parent_for(d->root);
 	if (vs_cg_host_detect("/sys/fs/cgroup", &d->cg, err) < 0)
 		return vs_error_prefix(err, "detect cgroups");
+	if (vsd_node_facts(&d->node, err) < 0)
+		return -1;
+	d->mem_overcommit = o->mem_overcommit;
 	d->inst.self_exe_fd = vs_rt_self_exe(err);
 	if (d->inst.self_exe_fd < 0)
 		return vs_error_prefix(err, "copy the vsd binary");
@@ -343,6 +364,7 @@ int vsd_main(int argc, char **argv)
 	    .root = VSD_DEFAULT_ROOT,
 	    .run_dir = VSD_DEFAULT_RUN_DIR,
 	    .registry = VSD_DEFAULT_REGISTRY,
+	    .mem_overcommit = 1.0,
 	};
 	struct vsd d = {.containers_fd = -1, .templates_fd = -1, .inst.self_exe_fd = -1};
 	struct vsd_server *srv = NULL;

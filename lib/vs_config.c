@@ -291,7 +291,7 @@ static int parse_common(const struct vs_json *root, struct vs_container_config *
 int vs_config_parse_create(const struct vs_json *body, struct vs_container_config *cfg,
 			   struct vs_error *err)
 {
-	static const char *const keys[] = {"name",   "template", "hostname",     "privileged",
+	static const char *const keys[] = {"name",   "template", "hostname",	 "privileged",
 					   "limits", "pool",	 "idle_reclaim", NULL};
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -344,10 +344,9 @@ static int parse_init(const struct vs_json *v, struct vs_container_config *cfg,
 
 int vs_config_parse(const char *text, struct vs_container_config *cfg, struct vs_error *err)
 {
-	static const char *const keys[] = {"name",	   "template",	  "hostname",
-					   "privileged",   "limits",	  "pool",
-					   "idle_reclaim", "idmap",	  "init",
-					   "stop_signal",  "created_at", NULL};
+	static const char *const keys[] = {"name",   "template",    "hostname",	    "privileged",
+					   "limits", "pool",	    "idle_reclaim", "idmap",
+					   "init",   "stop_signal", "created_at",   NULL};
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *v;
 	int64_t n;

@@ -309,8 +309,7 @@ static bool cpu_bit(const uint64_t *bits, int i)
 	return i < VS_CPUS_MAX && (bits[i / 64] >> (i % 64)) & 1;
 }
 
-int vs_parse_cpuset(const char *s, const char *what, char *canon, size_t len,
-		    struct vs_error *err)
+int vs_parse_cpuset(const char *s, const char *what, char *canon, size_t len, struct vs_error *err)
 {
 	uint64_t bits[VS_CPUS_MAX / 64];
 	size_t off = 0;

@@ -40,8 +40,7 @@ void vs_format_cpus(int64_t milli, char *buf, size_t len);
  * goes into canon (at least 64 bytes; a list whose canonical form is longer
  * is refused). 0 or -1. */
 #define VS_CPUS_MAX 1024
-int vs_parse_cpuset(const char *s, const char *what, char *canon, size_t len,
-		    struct vs_error *err);
+int vs_parse_cpuset(const char *s, const char *what, char *canon, size_t len, struct vs_error *err);
 /* The CPUs of a canonical or valid list as a bitmap of VS_CPUS_MAX bits;
  * returns how many are set, -1 when s is not a valid list. */
 int vs_cpuset_bits(const char *s, uint64_t bits[VS_CPUS_MAX / 64]);

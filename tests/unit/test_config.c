@@ -199,16 +199,16 @@ static void test_merge_limits(void **state)
 	struct vs_error err = {0};
 	uint32_t changed = 0;
 
-	assert_int_equal(vs_json_parse("{\"memory\":\"1G\",\"pids\":null,\"cpuset\":\"1,0\"}", &j,
-				       &err),
-			 0);
+	assert_int_equal(
+	    vs_json_parse("{\"memory\":\"1G\",\"pids\":null,\"cpuset\":\"1,0\"}", &j, &err), 0);
 	assert_int_equal(vs_config_merge_limits(j, "limits", &l, &changed, &err), 0);
 	vs_json_free(j);
 	assert_int_equal(l.memory, INT64_C(1) << 30);
 	assert_int_equal(l.pids, 0);
 	assert_int_equal(l.cpus_milli, 1000);
 	assert_string_equal(l.cpuset, "0-1");
-	assert_int_equal(changed, (1u << VS_LIM_MEMORY) | (1u << VS_LIM_PIDS) | (1u << VS_LIM_CPUSET));
+	assert_int_equal(changed,
+			 (1u << VS_LIM_MEMORY) | (1u << VS_LIM_PIDS) | (1u << VS_LIM_CPUSET));
 
 	/* memory_min above memory: refused, nothing changed. */
 	assert_int_equal(vs_json_parse("{\"memory_min\":\"2G\",\"pids\":7}", &j, &err), 0);

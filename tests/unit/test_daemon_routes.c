@@ -100,7 +100,7 @@ static void test_routes_bad_method(void **state)
 	assert_string_equal(allow, "GET, POST");
 	assert_int_equal(match("POST", "/v1/containers/web1", &m, allow, sizeof(allow)),
 			 VSD_MATCH_BAD_METHOD);
-	assert_string_equal(allow, "GET, DELETE");
+	assert_string_equal(allow, "GET, DELETE, PATCH");
 	assert_int_equal(match("GET", "/v1/containers/web1/exec", &m, allow, sizeof(allow)),
 			 VSD_MATCH_BAD_METHOD);
 	assert_string_equal(allow, "POST");

@@ -465,7 +465,8 @@ static void test_parse_cpuset(void **state)
 	assert_int_equal(vs_parse_cpuset("1023", "cpuset", c, sizeof(c), &err), 0);
 	assert_int_equal(vs_cpuset_bits("0-3,7", bits), 5);
 	assert_int_equal(bits[0], 0x8f);
-	static const char *const bad[] = {"", "-1", "1-0", "0-", "a", "0,,1", "0 ", "1024", "0-1,", NULL};
+	static const char *const bad[] = {"",	  "-1", "1-0",	"0-",	"a",
+					  "0,,1", "0 ", "1024", "0-1,", NULL};
 	for (int i = 0; bad[i] != NULL; i++) {
 		assert_int_equal(vs_parse_cpuset(bad[i], "cpuset", c, sizeof(c), &err), -1);
 		assert_non_null(strstr(err.msg, "cpuset"));

@@ -1,0 +1,299 @@
+/* Limits against the node, and live updates (PATCH /v1/containers/{name}).
+ *
+ * A live update is all-or-nothing: the new limits are checked against the
+ * node first, then applied to the running container, then persisted. If
+ * applying fails part-way, the old limits are applied again; if persisting
+ * fails, the old limits are applied again too. The stored config.json is
+ * replaced only by a complete, atomic write, so it always holds either the
+ * old or the new limits, and what runs matches it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "fs-cow/vs_fs.h"
+#include "lib/vs_io.h"
+#include "lib/vs_util.h"
+#include "lib/vs_validate.h"
+
+int vsd_node_facts(struct vsd_node *n, struct vs_error *err)
+{
+	cleanup_free char *online = NULL;
+	uint64_t bits[VS_CPUS_MAX / 64];
+	struct sysinfo si;
+	int ncpus;
+
+	if (sysinfo(&si) < 0)
+		return vs_error_set(err, errno, "sysinfo");
+	n->mem_bytes = (int64_t)si.totalram * (int64_t)si.mem_unit;
+	if (vs_read_file_at(AT_FDCWD, "/sys/devices/system/cpu/online", 4096, &online, NULL, err) < 0)
+		return vs_error_prefix(err, "online CPUs");
+	online[strcspn(online, "\n")] = '\0';
+	if (vs_parse_cpuset(online, "/sys/devices/system/cpu/online", n->cpus_online,
+			    sizeof(n->cpus_online), err) < 0)
+		return -1;
+	ncpus = vs_cpuset_bits(n->cpus_online, bits);
+	n->ncpus = ncpus > 0 ? ncpus : 1;
+	return 0;
+}
+
+/* Every CPU of the container's list must be online. */
+static int check_cpuset(const struct vsd_node *n, const char *cpuset, struct vs_error *err)
+{
+	uint64_t want[VS_CPUS_MAX / 64], have[VS_CPUS_MAX / 64];
+
+	if (cpuset[0] == '\0')
+		return 0;
+	vs_cpuset_bits(cpuset, want);
+	vs_cpuset_bits(n->cpus_online, have);
+	for (int i = 0; i < VS_CPUS_MAX / 64; i++)
+		if (want[i] & ~have[i])
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "limits.cpuset: '%s' names CPUs that are not online "
+					     "(online: %s)",
+					     cpuset, n->cpus_online);
+	return 0;
+}
+
+/* Memory promised to the other containers (their limits), for the
+ * overcommit check. Containers without a memory limit promise nothing. */
+static int64_t memory_promised(struct vsd *d, const char *except)
+{
+	cleanup_strv char **names = NULL;
+	int64_t sum = 0;
+	struct vs_error e = {0};
+
+	if (vsd_store_list(d->containers_fd, &names, &e) < 0)
+		return 0;
+	for (size_t i = 0; names[i] != NULL; i++) {
+		cleanup_config struct vs_container_config cfg = {0};
+		if (strcmp(names[i], except) == 0 ||
+		    vsd_store_load(d->containers_fd, names[i], &cfg, &e) < 0)
+			continue;
+		sum += cfg.limits.memory;
+	}
+	return sum;
+}
+
+int vsd_check_node_limits(struct vsd *d, const char *name, const struct vs_limits *l,
+			  struct vs_error *err)
+{
+	const struct vsd_node *n = &d->node;
+	char a[32], b[32];
+
+	if (l->cpus_milli > (int64_t)n->ncpus * 1000) {
+		vs_format_cpus(l->cpus_milli, a, sizeof(a));
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "limits.cpus: %s is more than this node's %d CPUs", a,
+				     n->ncpus);
+	}
+	if (check_cpuset(n, l->cpuset, err) < 0)
+		return -1;
+	if (l->memory > 0) {
+		int64_t cap = (int64_t)((double)n->mem_bytes * d->mem_overcommit);
+		int64_t others = memory_promised(d, name);
+		vs_format_size(l->memory, a, sizeof(a));
+		if (l->memory > cap) {
+			vs_format_size(n->mem_bytes, b, sizeof(b));
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "limits.memory: %s is more than this node's memory "
+					     "(%s, overcommit ratio %.2f)",
+					     a, b, d->mem_overcommit);
+		}
+		if (others + l->memory > cap) {
+			vs_format_size(cap - others > 0 ? cap - others : 0, b, sizeof(b));
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "limits.memory: %s would overcommit this node: only %s "
+					     "is left to promise (vsd --memory-overcommit %.2f)",
+					     a, b, d->mem_overcommit);
+		}
+	}
+	if (l->memory_min > n->mem_bytes) {
+		vs_format_size(l->memory_min, a, sizeof(a));
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "limits.memory_min: %s is more than this node's memory", a);
+	}
+	return 0;
+}
+
+void vsd_gen_unenforced(struct vs_jgen *g, struct vsd *d, const struct vs_limits *l)
+{
+	cleanup_strv char **lines = vs_cg_unenforced(d->cg, l);
+
+	vs_jgen_key(g, "limits_unenforced");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; lines != NULL && lines[i] != NULL; i++)
+		vs_jgen_str(g, lines[i]);
+	vs_jgen_arr_close(g);
+}
+
+int vsd_container_io_paths(struct vsd *d, const struct vs_container_config *cfg,
+			   struct vs_cg *cg, struct vs_error *err)
+{
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, cfg->name);
+	cleanup_free char *tdir = xasprintf("%s/templates/%s/rootfs", d->root, cfg->template_name);
+	const char *paths[] = {cdir, tdir};
+
+	return vs_cg_set_io_paths(cg, paths, 2, err);
+}
+
+/* The request body: {"limits": {...}?, "pool": NAME|null?, "idle_reclaim": bool?}. */
+struct update_req {
+	struct vs_limits limits;
+	uint32_t changed; /* bits of enum vs_limit_field */
+	bool pool_set;
+	char pool[VS_NAME_MAX + 1];
+	bool reclaim_set, idle_reclaim;
+};
+
+static int parse_update(const struct vs_json *body, const struct vs_container_config *cfg,
+			struct update_req *r, struct vs_error *err)
+{
+	static const char *const keys[] = {"limits", "pool", "idle_reclaim", NULL};
+	const struct vs_json *v;
+
+	memset(r, 0, sizeof(*r));
+	r->limits = cfg->limits;
+	if (vsd_check_fields(body, keys, err) < 0)
+		return -1;
+	if (vs_json_object_len(body) == 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "(body): nothing to change (expected limits, pool or "
+				     "idle_reclaim)");
+	if ((v = vs_json_get(body, "limits")) != NULL &&
+	    vs_config_merge_limits(v, "limits", &r->limits, &r->changed, err) < 0)
+		return -1;
+	if ((v = vs_json_get(body, "pool")) != NULL) {
+		const char *s = vs_json_string(v);
+		r->pool_set = true;
+		if (vs_json_type(v) != VS_JSON_NULL) {
+			if (s == NULL || strlen(s) > VS_NAME_MAX)
+				return vs_error_kind(err, VS_EK_INVALID,
+						     "pool: expected a pool name or null");
+			if (vs_validate_name(s, "pool", err) < 0)
+				return -1;
+			strcpy(r->pool, s);
+		}
+	}
+	if ((v = vs_json_get(body, "idle_reclaim")) != NULL) {
+		if (!vs_json_bool(v, &r->idle_reclaim))
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "idle_reclaim: expected true or false");
+		r->reclaim_set = true;
+	}
+	return 0;
+}
+
+static bool is_live(enum vs_rt_state s)
+{
+	return s == VS_RT_RUNNING || s == VS_RT_STARTING || s == VS_RT_STOPPING;
+}
+
+/* Apply lim to the running container's cgroups. */
+static int apply_live(struct vsd *d, const struct vs_container_config *cfg,
+		      const struct vs_limits *lim, struct vs_error *err)
+{
+	struct vs_cg *cg = vs_cg_open(d->cg, d->cgroup_parent, cfg->name);
+	int r;
+
+	if (cg == NULL)
+		return vs_error_kind(err, VS_EK_INTERNAL, "cgroup of '%s'", cfg->name);
+	r = vsd_container_io_paths(d, cfg, cg, err);
+	if (r == 0)
+		r = vs_cg_apply(cg, lim, err);
+	vs_cg_free(cg);
+	return r;
+}
+
+/* Put the old limits back after a failed update; logged, since the old
+ * limits applied once and failing now means the cgroup changed under us. */
+static void revert_live(struct vsd *d, const struct vs_container_config *old)
+{
+	struct vs_error e = {0};
+
+	if (apply_live(d, old, &old->limits, &e) < 0)
+		vsd_log("container %s: restoring the previous limits failed: %s", old->name,
+			e.msg);
+}
+
+/* Called with the container's lock held. new is old with the request's
+ * changes; both share old's init vector. */
+static int update_locked(struct vsd *d, const struct vs_container_config *old,
+			 const struct vs_container_config *new, const struct update_req *r,
+			 struct vs_error *err)
+{
+	cleanup_close int dfd = -1;
+	struct vs_rt_status st;
+	bool live;
+
+	if (vsd_check_node_limits(d, new->name, &new->limits, err) < 0)
+		return -1;
+	if (vsd_container_status(d, new->name, &st, err) < 0)
+		return -1;
+	live = is_live(st.state);
+	if (live && apply_live(d, new, &new->limits, err) < 0) {
+		revert_live(d, old);
+		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
+	}
+	dfd = openat(d->containers_fd, new->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || vsd_store_write_config(dfd, new, err) < 0) {
+		if (dfd < 0)
+			vs_error_set(err, errno, "open containers/%s", new->name);
+		if (live)
+			revert_live(d, old);
+		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
+	}
+	(void)r;
+	return 0;
+}
+
+int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_json struct vs_json *body = NULL;
+	const char *name = c->m->params[0];
+	struct vs_container_config new;
+	struct update_req r;
+	int ret;
+
+	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0)
+		return -1;
+	/* mutate: the overcommit sum must not race a create or another
+	 * update; then the container itself. */
+	pthread_mutex_lock(&c->d->mutate);
+	ret = vsd_names_lock(c->d->names, name, NULL, err);
+	if (ret == 0) {
+		ret = vsd_store_load(c->d->containers_fd, name, &cfg, err);
+		if (ret == 0)
+			ret = parse_update(body, &cfg, &r, err);
+		if (ret == 0) {
+			new = cfg;
+			new.limits = r.limits;
+			if (r.pool_set)
+				strcpy(new.pool, r.pool);
+			if (r.reclaim_set)
+				new.idle_reclaim = r.idle_reclaim;
+			ret = update_locked(c->d, &cfg, &new, &r, err);
+		}
+		vsd_names_unlock(c->d->names, name);
+	}
+	pthread_mutex_unlock(&c->d->mutate);
+	if (ret < 0)
+		return -1;
+	vsd_log("container %s: limits updated", name);
+	if (vsd_store_load(c->d->containers_fd, name, &new, err) < 0)
+		return -1;
+	vs_config_free(&cfg);
+	cfg = new;
+	if (vsd_gen_loaded(c->d, &cfg, g, err) < 0)
+		return -1;
+	vsd_reply_json(out, 200, g);
+	return 0;
+}
