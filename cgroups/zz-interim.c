@@ -4,8 +4,7 @@
 
 #include "lib/vs_util.h"
 
-int vs_cg_set_io_paths(struct vs_cg *cg, const char *const *paths, size_t n,
-		       struct vs_error *err)
+int vs_cg_set_io_paths(struct vs_cg *cg, const char *const *paths, size_t n, struct vs_error *err)
 {
 	return 0;
 }

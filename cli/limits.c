@@ -22,11 +22,11 @@ static const struct {
 	const char *flag;
 	bool integer;
 } flags[VS_LIM_COUNT] = {
-    {"memory", false},	      {"memory-high", false},	  {"memory-min", false},
-    {"swap", false},	      {"cpus", false},		  {"cpu-weight", true},
-    {"cpuset", false},	      {"pids", true},		  {"io-weight", true},
-    {"io-read-bps", false},   {"io-write-bps", false},	  {"io-read-iops", true},
-    {"io-write-iops", true},  {"disk", false},		  {"inodes", true},
+    {"memory", false},	     {"memory-high", false},  {"memory-min", false},
+    {"swap", false},	     {"cpus", false},	      {"cpu-weight", true},
+    {"cpuset", false},	     {"pids", true},	      {"io-weight", true},
+    {"io-read-bps", false},  {"io-write-bps", false}, {"io-read-iops", true},
+    {"io-write-iops", true}, {"disk", false},	      {"inodes", true},
 };
 
 size_t vc_limit_options(struct option *out, size_t max)
@@ -88,8 +88,8 @@ void vc_limit_gen(struct vs_jgen *g, const struct vc_limit_args *a)
 			if (strcmp(v, "none") == 0) {
 				vs_jgen_key(g, vs_limit_name(i));
 				vs_jgen_null(g);
-			} else if (flags[i].integer && vs_parse_int(v, "", INT64_MIN, INT64_MAX, &n,
-								    NULL) == 0) {
+			} else if (flags[i].integer &&
+				   vs_parse_int(v, "", INT64_MIN, INT64_MAX, &n, NULL) == 0) {
 				vs_jgen_kv_int(g, vs_limit_name(i), n);
 			} else {
 				vs_jgen_kv_str(g, vs_limit_name(i), v);

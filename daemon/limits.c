@@ -32,7 +32,8 @@ int vsd_node_facts(struct vsd_node *n, struct vs_error *err)
 	if (sysinfo(&si) < 0)
 		return vs_error_set(err, errno, "sysinfo");
 	n->mem_bytes = (int64_t)si.totalram * (int64_t)si.mem_unit;
-	if (vs_read_file_at(AT_FDCWD, "/sys/devices/system/cpu/online", 4096, &online, NULL, err) < 0)
+	if (vs_read_file_at(AT_FDCWD, "/sys/devices/system/cpu/online", 4096, &online, NULL, err) <
+	    0)
 		return vs_error_prefix(err, "online CPUs");
 	online[strcspn(online, "\n")] = '\0';
 	if (vs_parse_cpuset(online, "/sys/devices/system/cpu/online", n->cpus_online,
@@ -108,10 +109,11 @@ int vsd_check_node_limits(struct vsd *d, const char *name, const struct vs_limit
 		}
 		if (others + l->memory > cap) {
 			vs_format_size(cap - others > 0 ? cap - others : 0, b, sizeof(b));
-			return vs_error_kind(err, VS_EK_INVALID,
-					     "limits.memory: %s would overcommit this node: only %s "
-					     "is left to promise (vsd --memory-overcommit %.2f)",
-					     a, b, d->mem_overcommit);
+			return vs_error_kind(
+			    err, VS_EK_INVALID,
+			    "limits.memory: %s would overcommit this node: only %s "
+			    "is left to promise (vsd --memory-overcommit %.2f)",
+			    a, b, d->mem_overcommit);
 		}
 	}
 	if (l->memory_min > n->mem_bytes) {
@@ -133,61 +135,14 @@ void vsd_gen_unenforced(struct vs_jgen *g, struct vsd *d, const struct vs_limits
 	vs_jgen_arr_close(g);
 }
 
-int vsd_container_io_paths(struct vsd *d, const struct vs_container_config *cfg,
-			   struct vs_cg *cg, struct vs_error *err)
+int vsd_container_io_paths(struct vsd *d, const struct vs_container_config *cfg, struct vs_cg *cg,
+			   struct vs_error *err)
 {
 	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, cfg->name);
 	cleanup_free char *tdir = xasprintf("%s/templates/%s/rootfs", d->root, cfg->template_name);
 	const char *paths[] = {cdir, tdir};
 
 	return vs_cg_set_io_paths(cg, paths, 2, err);
-}
-
-/* The request body: {"limits": {...}?, "pool": NAME|null?, "idle_reclaim": bool?}. */
-struct update_req {
-	struct vs_limits limits;
-	uint32_t changed; /* bits of enum vs_limit_field */
-	bool pool_set;
-	char pool[VS_NAME_MAX + 1];
-	bool reclaim_set, idle_reclaim;
-};
-
-static int parse_update(const struct vs_json *body, const struct vs_container_config *cfg,
-			struct update_req *r, struct vs_error *err)
-{
-	static const char *const keys[] = {"limits", "pool", "idle_reclaim", NULL};
-	const struct vs_json *v;
-
-	memset(r, 0, sizeof(*r));
-	r->limits = cfg->limits;
-	if (vsd_check_fields(body, keys, err) < 0)
-		return -1;
-	if (vs_json_object_len(body) == 0)
-		return vs_error_kind(err, VS_EK_INVALID,
-				     "(body): nothing to change (expected limits, pool or "
-				     "idle_reclaim)");
-	if ((v = vs_json_get(body, "limits")) != NULL &&
-	    vs_config_merge_limits(v, "limits", &r->limits, &r->changed, err) < 0)
-		return -1;
-	if ((v = vs_json_get(body, "pool")) != NULL) {
-		const char *s = vs_json_string(v);
-		r->pool_set = true;
-		if (vs_json_type(v) != VS_JSON_NULL) {
-			if (s == NULL || strlen(s) > VS_NAME_MAX)
-				return vs_error_kind(err, VS_EK_INVALID,
-						     "pool: expected a pool name or null");
-			if (vs_validate_name(s, "pool", err) < 0)
-				return -1;
-			strcpy(r->pool, s);
-		}
-	}
-	if ((v = vs_json_get(body, "idle_reclaim")) != NULL) {
-		if (!vs_json_bool(v, &r->idle_reclaim))
-			return vs_error_kind(err, VS_EK_INVALID,
-					     "idle_reclaim: expected true or false");
-		r->reclaim_set = true;
-	}
-	return 0;
 }
 
 static bool is_live(enum vs_rt_state s)
@@ -218,14 +173,13 @@ static void revert_live(struct vsd *d, const struct vs_container_config *old)
 	struct vs_error e = {0};
 
 	if (apply_live(d, old, &old->limits, &e) < 0)
-		vsd_log("container %s: restoring the previous limits failed: %s", old->name,
-			e.msg);
+		vsd_log("container %s: restoring the previous limits failed: %s", old->name, e.msg);
 }
 
 /* Called with the container's lock held. new is old with the request's
  * changes; both share old's init vector. */
 static int update_locked(struct vsd *d, const struct vs_container_config *old,
-			 const struct vs_container_config *new, const struct update_req *r,
+			 const struct vs_container_config *new, const struct vs_config_update *r,
 			 struct vs_error *err)
 {
 	cleanup_close int dfd = -1;
@@ -260,7 +214,7 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	cleanup_json struct vs_json *body = NULL;
 	const char *name = c->m->params[0];
 	struct vs_container_config new;
-	struct update_req r;
+	struct vs_config_update r;
 	int ret;
 
 	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0)
@@ -272,7 +226,7 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (ret == 0) {
 		ret = vsd_store_load(c->d->containers_fd, name, &cfg, err);
 		if (ret == 0)
-			ret = parse_update(body, &cfg, &r, err);
+			ret = vs_config_parse_update(body, &cfg.limits, &r, err);
 		if (ret == 0) {
 			new = cfg;
 			new.limits = r.limits;

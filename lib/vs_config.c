@@ -248,6 +248,40 @@ static int get_bool(const struct vs_json *v, const char *path, bool *out, struct
 	return 0;
 }
 
+int vs_config_parse_update(const struct vs_json *body, const struct vs_limits *base,
+			   struct vs_config_update *u, struct vs_error *err)
+{
+	static const char *const keys[] = {"limits", "pool", "idle_reclaim", NULL};
+	const struct vs_json *v;
+
+	memset(u, 0, sizeof(*u));
+	u->limits = *base;
+	if (vs_json_type(body) != VS_JSON_OBJECT)
+		return type_error("(body)", "an object", body, err);
+	if (check_keys(body, "", keys, err) < 0)
+		return -1;
+	if (vs_json_object_len(body) == 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "(body): nothing to change (expected limits, pool or "
+				     "idle_reclaim)");
+	if ((v = vs_json_get(body, "limits")) != NULL &&
+	    vs_config_merge_limits(v, "limits", &u->limits, &u->changed, err) < 0)
+		return -1;
+	if ((v = vs_json_get(body, "pool")) != NULL) {
+		u->pool_set = true;
+		if (vs_json_type(v) != VS_JSON_NULL &&
+		    (get_string(v, "pool", u->pool, sizeof(u->pool), err) < 0 ||
+		     vs_validate_name(u->pool, "pool", err) < 0))
+			return -1;
+	}
+	if ((v = vs_json_get(body, "idle_reclaim")) != NULL) {
+		if (get_bool(v, "idle_reclaim", &u->idle_reclaim, err) < 0)
+			return -1;
+		u->reclaim_set = true;
+	}
+	return 0;
+}
+
 /* Fields shared by the create body and config.json. */
 static int parse_common(const struct vs_json *root, struct vs_container_config *cfg,
 			struct vs_error *err)

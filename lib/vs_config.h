@@ -104,6 +104,20 @@ int vs_config_parse_limits(const struct vs_json *obj, const char *path, struct v
  * failure *limits is unchanged. 0 or -1 (err names the field). */
 int vs_config_merge_limits(const struct vs_json *obj, const char *path, struct vs_limits *limits,
 			   uint32_t *changed, struct vs_error *err);
+/* A live update (PATCH /v1/containers/{name}): {"limits": {...}?,
+ * "pool": NAME|null?, "idle_reclaim": bool?}, at least one member. */
+struct vs_config_update {
+	struct vs_limits limits; /* base with the request's changes */
+	uint32_t changed;	 /* bits of enum vs_limit_field named */
+	bool pool_set;		 /* pool named; pool "" when null */
+	char pool[VS_NAME_MAX + 1];
+	bool reclaim_set, idle_reclaim;
+};
+/* Parse an update body on top of the current limits base. 0 or -1 (err
+ * names the field); follows config-schemas/update-request.json. */
+int vs_config_parse_update(const struct vs_json *body, const struct vs_limits *base,
+			   struct vs_config_update *u, struct vs_error *err);
+
 /* Relations between fields that no single field shows: memory_min and
  * memory_high at most memory, memory_min at most memory_high. 0 or -1
  * (VS_EK_INVALID naming the field under path). */

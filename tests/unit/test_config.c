@@ -46,6 +46,21 @@ static int parse_config_text(const char *text, struct vs_container_config *cfg,
 	return vs_config_parse(text, cfg, err);
 }
 
+/* An update body on top of empty limits (the cross-field rules against a
+ * container's current limits are tested in test_merge_limits). */
+static int parse_update_text(const char *text, struct vs_container_config *cfg,
+			     struct vs_error *err)
+{
+	cleanup_json struct vs_json *body = NULL;
+	struct vs_limits none = {0};
+	struct vs_config_update u;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (vs_json_parse(text, &body, err) < 0)
+		return -1;
+	return vs_config_parse_update(body, &none, &u, err);
+}
+
 typedef int (*parse_fn)(const char *text, struct vs_container_config *cfg, struct vs_error *err);
 
 /* Run every *.json of kind/expect through parse; returns how many files
@@ -119,6 +134,17 @@ static void test_container_config_cases(void **state)
 
 	assert_true(valid >= 3);
 	assert_true(invalid >= 5);
+	assert_int_equal(failures, 0);
+}
+
+static void test_update_request_cases(void **state)
+{
+	int failures = 0;
+	size_t valid = run_folder("update-request", "valid", parse_update_text, &failures);
+	size_t invalid = run_folder("update-request", "invalid", parse_update_text, &failures);
+
+	assert_true(valid >= 5);
+	assert_true(invalid >= 10);
 	assert_int_equal(failures, 0);
 }
 
@@ -346,6 +372,7 @@ int main(void)
 	    cmocka_unit_test(test_config_round_trip),
 	    cmocka_unit_test(test_config_parse_errors),
 	    cmocka_unit_test(test_merge_limits),
+	    cmocka_unit_test(test_update_request_cases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
