@@ -303,6 +303,8 @@ size_t vc_limit_options(struct option *out, size_t max);
 int vc_limit_opt(int c, const char *arg, bool allow_none, struct vc_limit_args *a,
 		 struct vs_error *err);
 bool vc_limit_args_empty(const struct vc_limit_args *a);
+/* Print the status's limits_unenforced lines as warnings on stderr. */
+void vc_limit_warnings(const struct vs_json *status);
 /* Emit the "limits", "pool" and "idle_reclaim" members for what was given. */
 void vc_limit_gen(struct vs_jgen *g, const struct vc_limit_args *a);
 int vc_cmd_start(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

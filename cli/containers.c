@@ -109,6 +109,7 @@ int vc_cmd_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *er
 		return VC_ERR_FAIL;
 	name = vs_json_string(vs_json_get(status, "name"));
 	printf("%s\n", name ? name : a.name);
+	vc_limit_warnings(status);
 	return 0;
 }
 

@@ -108,6 +108,15 @@ void vc_limit_gen(struct vs_jgen *g, const struct vc_limit_args *a)
 		vs_jgen_kv_bool(g, "idle_reclaim", strcmp(a->reclaim, "on") == 0);
 }
 
+void vc_limit_warnings(const struct vs_json *status)
+{
+	const struct vs_json *un = vs_json_get(status, "limits_unenforced");
+
+	for (size_t i = 0; i < vs_json_array_len(un); i++)
+		fprintf(stderr, "vsctl: warning: not enforced on this node: %s\n",
+			vs_json_string(vs_json_array_at(un, i)));
+}
+
 /* set NAME FLAGS...: one PATCH with every flag, applied all at once. */
 int vc_cmd_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
@@ -145,9 +154,6 @@ int vc_cmd_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 		vc_print_raw_json(raw);
 		return 0;
 	}
-	const struct vs_json *un = vs_json_get(status, "limits_unenforced");
-	for (size_t i = 0; i < vs_json_array_len(un); i++)
-		fprintf(stderr, "vsctl: warning: not enforced on this node: %s\n",
-			vs_json_string(vs_json_array_at(un, i)));
+	vc_limit_warnings(status);
 	return 0;
 }
