@@ -139,15 +139,21 @@ static int start_lxcfs(const char *run_dir, const char *mnt, const char *pidfile
 	 * averages of the container's own tasks. --enable-cfs: CPU count and
 	 * usage from the CFS quota, not only the cpuset. --enable-pidfd: no
 	 * pid reuse races when it tracks containers' inits. */
-	char *argv[] = {VS_RT_LXCFS,   "-f",	    "--enable-loadavg", "--enable-cfs",
-			"--enable-pidfd", "-p",	    (char *)pidfile,	(char *)mnt,
+	char *argv[] = {VS_RT_LXCFS,
+			"-f",
+			"--enable-loadavg",
+			"--enable-cfs",
+			"--enable-pidfd",
+			"-p",
+			(char *)pidfile,
+			(char *)mnt,
 			NULL};
 	int stdio[3] = {-1, -1, -1};
 	int64_t deadline;
 
 	if (access(VS_RT_LXCFS, X_OK) < 0)
-		return vs_error_kind(err, VS_EK_UNSUPPORTED, "%s is not installed (apt-get install lxcfs)",
-				     VS_RT_LXCFS);
+		return vs_error_kind(err, VS_EK_UNSUPPORTED,
+				     "%s is not installed (apt-get install lxcfs)", VS_RT_LXCFS);
 	if (mkdir(mnt, 0755) < 0 && errno != EEXIST)
 		return vs_error_set(err, errno, "create %s", mnt);
 	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
