@@ -375,11 +375,14 @@ static int cr_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_e
 	struct vs_rt_cr_result res = {0};
 	int r;
 
-	if (j->kind == VSD_CR_SUSPEND || j->kind == VSD_CR_CHECKPOINT)
+	if (j->kind == VSD_CR_SUSPEND || j->kind == VSD_CR_CHECKPOINT) {
 		r = vs_rt_checkpoint(inst, &j->cfg, j->dir, j->leave_running, vsd_op_progress_cb,
 				     run, &res, err);
-	else
+	} else {
+		/* The restored container's views are binds into lxcfs. */
+		vsd_views_check(j->d, j->name);
 		r = vs_rt_restore(inst, &j->cfg, j->dir, vsd_op_progress_cb, run, &res, err);
+	}
 	if (r < 0) {
 		vs_error_prefix(err, "%s '%s'", kinds[j->kind].infinitive, j->name);
 		remove_created_dir(j);

@@ -437,6 +437,7 @@ static int do_start(struct vsd *d, const struct vs_container_config *cfg, struct
 		return -1;
 	}
 	vsd_names_set_transition(d->names, cfg->name, "starting");
+	vsd_views_check(d, cfg->name);
 	if (vs_rt_start(&d->inst, cfg, err) < 0)
 		return -1; /* the runtime's message names the container */
 	vsd_log("container %s: started", cfg->name);

@@ -303,6 +303,11 @@ struct vsd {
 	pthread_mutex_t streams_lock;
 	struct vsd_stream *streams;
 	bool stopping; /* under streams_lock: MHD is shutting down */
+	/* In-container views (lxcfs), refreshed by vsd_views_check. */
+	pthread_mutex_t views_lock;
+	bool views_active;
+	pid_t views_pid;
+	char views_error[VS_ERROR_MSG_MAX];
 };
 
 /* ---- locks.c: per-container locks ------------------------------------ */
@@ -386,6 +391,11 @@ int vsd_h_template_archive(struct vsd_call *c, struct vsd_reply *out, struct vs_
 int vsd_h_template_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_operation_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* Make sure this instance's lxcfs serves (vs_rt_views_ensure) before
+ * container `name` (NULL: at startup) starts or is restored, and record
+ * the outcome for GET /v1/node. A failure is logged as a warning, never
+ * returned: the container then starts with the host's /proc files. */
+void vsd_views_check(struct vsd *d, const char *name);
 
 /* templates.c: before an archive upload is read: refuse (409) when the
  * template exists or is being made, so a large upload is not read for

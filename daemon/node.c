@@ -47,6 +47,44 @@ static const char *mode_name(enum vs_cg_mode m)
 	return "unknown";
 }
 
+void vsd_views_check(struct vsd *d, const char *name)
+{
+	struct vs_error e = {0};
+	pid_t pid = 0;
+	int r;
+
+	pthread_mutex_lock(&d->views_lock);
+	r = vs_rt_views_ensure(d->run_dir, &pid, &e);
+	if (r < 0 && (d->views_active || name == NULL || strcmp(e.msg, d->views_error) != 0))
+		vsd_log("warning: in-container views are off%s%s: %s",
+			name ? " for container " : "", name ? name : "", e.msg);
+	else if (r < 0 && name != NULL)
+		vsd_log("warning: container %s starts without in-container views: %s", name, e.msg);
+	else if (r == 0 && (!d->views_active || pid != d->views_pid))
+		vsd_log("in-container views: lxcfs pid %d", (int)pid);
+	d->views_active = r == 0;
+	d->views_pid = r == 0 ? pid : 0;
+	snprintf(d->views_error, sizeof(d->views_error), "%s", r == 0 ? "" : e.msg);
+	pthread_mutex_unlock(&d->views_lock);
+}
+
+static void gen_views(struct vsd *d, struct vs_jgen *g)
+{
+	cleanup_free char *mnt = vs_rt_views_dir(d->run_dir);
+
+	pthread_mutex_lock(&d->views_lock);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_bool(g, "active", d->views_active);
+	vs_jgen_kv_str(g, "provider", "lxcfs");
+	vs_jgen_kv_str(g, "mount", mnt);
+	if (d->views_active)
+		vs_jgen_kv_int(g, "pid", d->views_pid);
+	else
+		vs_jgen_kv_str(g, "error", d->views_error);
+	vs_jgen_obj_close(g);
+	pthread_mutex_unlock(&d->views_lock);
+}
+
 int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
@@ -65,6 +103,9 @@ int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 	vs_jgen_kv_str(g, "kernel", u.release);
 	vs_jgen_key(g, "criu");
 	vsd_criu_gen(d->criu, g);
+	/* Read without re-checking: a GET must not start processes. */
+	vs_jgen_key(g, "views");
+	gen_views(d, g);
 	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
 	return 0;

@@ -328,6 +328,9 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	/* Probed in the background while recovery runs; requests that need
 	 * the answer wait for it. */
 	d->criu = vsd_criu_start(d->inst.criu_path);
+	/* Before recovery: lxcfs survives vsd, so this normally finds the
+	 * running one; containers never depend on it to start. */
+	vsd_views_check(d, NULL);
 	if (vsd_recover(d, err) < 0)
 		return vs_error_prefix(err, "recovery");
 	lfd = make_socket(d->socket_path, err);
@@ -377,6 +380,7 @@ int vsd_main(int argc, char **argv)
 	vsd_log_set_debug(o.debug);
 	pthread_mutex_init(&d.mutate, NULL);
 	pthread_mutex_init(&d.streams_lock, NULL);
+	pthread_mutex_init(&d.views_lock, NULL);
 	d.names = vsd_names_new();
 	d.ops = vsd_ops_new();
 	if (start(&d, &o, &srv, &err) < 0) {

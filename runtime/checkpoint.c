@@ -5,6 +5,11 @@
  *    files) are external mounts, keyed "<device>@<mount point>"; on restore
  *    the key's device name (checked against a fixed list, never a path
  *    from the image) says which host node to bind again;
+ *  - the in-container views (lxcfs files bound over /proc and /sys files,
+ *    see views.c) are FUSE mounts, which CRIU cannot dump: they are
+ *    external mounts keyed "lxcfs@<mount point>", the mount point checked
+ *    against the fixed list of view files; restore binds the same file of
+ *    this instance's lxcfs again;
  *  - the console (see console.c) is an external tty plus the external bind
  *    mount on /dev/console; restore hands CRIU the slave of a fresh console
  *    pty in its place (--inherit-fd) and the monitor keeps its master.
@@ -136,8 +141,20 @@ static bool is_host_device(const char *name)
 	return false;
 }
 
+#define VIEW_KEY "lxcfs"
+
+/* Is "dev@mnt" a key we accept: a host device bind, or a view bind over
+ * one of the fixed view files. */
+static bool known_external(const char *dev, const char *mnt)
+{
+	if (strcmp(dev, VIEW_KEY) == 0)
+		return mnt[0] == '/' && rt_view_index(mnt + 1) >= 0;
+	return is_host_device(dev);
+}
+
 /* External mounts of a running container, from its init's mountinfo:
- * devtmpfs binds (host device nodes) and the console. */
+ * devtmpfs binds (host device nodes) and lxcfs view binds. (The console
+ * is added by the caller.) */
 static int collect_externals(pid_t init, struct cr_meta *m, struct vs_error *err)
 {
 	cleanup_free char *path = xasprintf("/proc/%d/mountinfo", (int)init);
@@ -152,11 +169,16 @@ static int collect_externals(pid_t init, struct cr_meta *m, struct vs_error *err
 		if (dash == NULL || sscanf(line, "%*s %*s %*s %255s %255s", root, mnt) != 2 ||
 		    sscanf(dash + 3, "%63s", fstype) != 1)
 			continue;
-		if (strcmp(fstype, "devtmpfs") == 0 && root[0] == '/' && is_host_device(root + 1)) {
-			if (m->nkeys == RT_MAX_EXT)
-				return vs_error_set(err, E2BIG, "too many external mounts");
-			snprintf(m->keys[m->nkeys++], sizeof(m->keys[0]), "%s@%s", root + 1, mnt);
-		}
+		const char *dev = NULL;
+		if (strcmp(fstype, "devtmpfs") == 0 && root[0] == '/' && is_host_device(root + 1))
+			dev = root + 1;
+		else if (strcmp(fstype, "fuse.lxcfs") == 0 && known_external(VIEW_KEY, mnt))
+			dev = VIEW_KEY;
+		if (dev == NULL)
+			continue;
+		if (m->nkeys == RT_MAX_EXT)
+			return vs_error_set(err, E2BIG, "too many external mounts");
+		snprintf(m->keys[m->nkeys++], sizeof(m->keys[0]), "%s@%s", dev, mnt);
 	}
 	return 0;
 }
@@ -231,9 +253,9 @@ int rt_meta_read(const char *dir, struct cr_meta *m, struct vs_error *err)
 			return vs_error_kind(err, VS_EK_INVALID, "%s: bad external mount", path);
 		memcpy(dev, k, (size_t)(at - k));
 		dev[at - k] = '\0';
-		if (!is_host_device(dev))
-			return vs_error_kind(err, VS_EK_INVALID, "%s: unknown device '%s'", path,
-					     dev);
+		if (!known_external(dev, at + 1))
+			return vs_error_kind(err, VS_EK_INVALID, "%s: unknown external mount '%s'",
+					     path, k);
 		strcpy(m->keys[m->nkeys++], k);
 	}
 	keys = vs_json_get(root, "cgroup_dirs");
@@ -344,7 +366,23 @@ static int check_no_sessions(struct vs_cg *cg, pid_t init, struct vs_error *err)
 	return 0;
 }
 
-static void add_common(struct rt_argv *a, const struct cr_meta *m, bool restore)
+/* Restore: where the bind source of an external mount key is. A view
+ * comes from this instance's lxcfs (views NULL when it is not serving: the
+ * host's own file then, what a container started without views sees). */
+static void add_external_source(struct rt_argv *a, const char *key, const char *views)
+{
+	const char *at = strchr(key, '@');
+
+	if (strncmp(key, VIEW_KEY "@", strlen(VIEW_KEY) + 1) != 0)
+		rt_argv_add(a, "--external=mnt[%s]:/dev/%.*s", key, (int)(at - key), key);
+	else if (views != NULL)
+		rt_argv_add(a, "--external=mnt[%s]:%s%s", key, views, at + 1);
+	else
+		rt_argv_add(a, "--external=mnt[%s]:%s", key, at + 1);
+}
+
+/* views: the lxcfs mount for restore (see add_external_source). */
+static void add_common(struct rt_argv *a, const struct cr_meta *m, bool restore, const char *views)
 {
 	rt_argv_add(a, "-v4");
 	rt_argv_add(a, "--tcp-established");
@@ -352,8 +390,7 @@ static void add_common(struct rt_argv *a, const struct cr_meta *m, bool restore)
 	rt_argv_add(a, "--manage-cgroups");
 	for (size_t i = 0; i < m->nkeys; i++) {
 		if (restore)
-			rt_argv_add(a, "--external=mnt[%s]:/dev/%.*s", m->keys[i],
-				    (int)(strchr(m->keys[i], '@') - m->keys[i]), m->keys[i]);
+			add_external_source(a, m->keys[i], views);
 		else
 			rt_argv_add(a, "--external=mnt[%s]:%s", strchr(m->keys[i], '@') + 1,
 				    m->keys[i]);
@@ -451,7 +488,7 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 	rt_argv_add(&a, "--external=%s", m->console_tty);
 	if (r->leave_running)
 		rt_argv_add(&a, "--leave-running");
-	add_common(&a, m, false);
+	add_common(&a, m, false, NULL);
 	t_freeze = vs_now_ms();
 	if (vs_cg_freeze(cg, err) < 0) {
 		rt_argv_free(&a);
@@ -627,8 +664,17 @@ static int run_restore(const struct vs_rt_instance *inst, const struct rt_paths 
 	cleanup_free char *log = xasprintf("%s/restore.log", dir);
 	cleanup_free char *pidfile = xasprintf("%s/init.pid", paths->rundir);
 	cleanup_free char *text = NULL;
+	cleanup_free char *views = vs_rt_views_dir(inst->run_dir);
 	int rc;
 
+	if (!rt_views_ready(views)) {
+		fprintf(stderr,
+			"vsd-monitor: %s: restored without in-container views (lxcfs not "
+			"serving %s)\n",
+			paths->rundir, views);
+		free(views);
+		views = NULL;
+	}
 	unlink(pidfile);
 	rt_argv_add(&a, "restore");
 	rt_argv_add(&a, "-D");
@@ -641,7 +687,7 @@ static int run_restore(const struct vs_rt_instance *inst, const struct rt_paths 
 	rt_argv_add(&a, "--pidfile=%s", pidfile);
 	rt_argv_add(&a, "--external=mnt[console]:%s", con->slave_path);
 	rt_argv_add(&a, "--inherit-fd=fd[3]:%s", m->console_tty); /* con->slave, see rt_criu_run */
-	add_common(&a, m, true);
+	add_common(&a, m, true, views);
 	rc = rt_criu_run(inst->criu_path, &a, &con->slave, 1, log, 600, err);
 	rt_argv_free(&a);
 	if (rc < 0)

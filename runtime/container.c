@@ -89,6 +89,7 @@ int rt_child_main(struct rt_child_args *a)
 	cleanup_free char *rootfs = xasprintf("%s/rootfs", a->paths->cdir);
 	int slave, hostroot, console;
 	struct stat cst, sst;
+	struct rt_views views;
 	ssize_t n;
 
 	n = recv(a->sync_fd, buf, sizeof(buf), 0);
@@ -114,13 +115,18 @@ int rt_child_main(struct rt_child_args *a)
 		vs_error_set(&err, errno ? errno : EIO, "open the container root and console");
 		child_fail(a->sync_fd, &err);
 	}
+	/* The lxcfs files too: its mount is under the run dir, and a bind
+	 * source must be a mount of this (new) namespace. */
+	if (rt_views_open(a->views, &views, &err) < 0)
+		child_fail(a->sync_fd, &err);
 	/* Files we create from here on (in /dev) must belong to container root. */
 	if (become_root(cfg, &err) < 0)
 		child_fail(a->sync_fd, &err);
-	if (rt_setup_rootfs(cfg, hostroot, console, &err) < 0)
+	if (rt_setup_rootfs(cfg, hostroot, console, &views, &err) < 0)
 		child_fail(a->sync_fd, &err);
 	close(hostroot);
 	close(console);
+	rt_views_close(&views);
 	/* Init's stdio is the console as the container sees it (/dev/console,
 	 * our bind mount, nothing of the container's has run yet), so its
 	 * /proc/1/fd/ names no host path. */
@@ -245,10 +251,20 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
 	int sv[2] = {-1, -1};
 	struct vs_cg_join join = {.v2_dir = -1};
+	cleanup_free char *views = vs_rt_views_dir(inst->run_dir);
 	int pidfd = -1;
 	pid_t pid = -1;
 
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	/* vsd started lxcfs before asking for the start; if it is not serving
+	 * now the container still starts, with the host's /proc files (vsd
+	 * has logged why; the node info says views are inactive). */
+	if (!rt_views_ready(views)) {
+		fprintf(stderr, "vsd-monitor: %s: no in-container views (lxcfs not serving %s)\n",
+			cfg->name, views);
+		free(views);
+		views = NULL;
+	}
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
 	    vs_cg_apply(cg, &cfg->limits, err) < 0)
@@ -268,7 +284,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 		goto fail;
 	if (pid == 0) {
 		struct rt_child_args a = {
-		    .cfg = cfg, .paths = &paths, .sync_fd = sv[1], .console = &con};
+		    .cfg = cfg, .paths = &paths, .sync_fd = sv[1], .console = &con, .views = views};
 		if (vs_cg_join_self(&join) < 0) {
 			struct vs_error e = {0};
 			vs_error_set(&e, errno, "join the container's cgroups");

@@ -291,6 +291,32 @@ static int setup_proc_sys(int rootfd, struct vs_error *err)
 	return 0;
 }
 
+/* The lxcfs files over their kernel counterparts, after /proc and /sys
+ * are mounted (the targets are files of those fresh kernel mounts, opened
+ * without following links). A guest kernel interface that is missing here
+ * is skipped: there is nothing a guest program could read there anyway. */
+static int bind_views(int rootfd, const struct rt_views *v, struct vs_error *err)
+{
+	const unsigned int ro =
+	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+	for (int i = 0; v != NULL && i < RT_VIEW_FILES; i++) {
+		cleanup_close int t = -1;
+		struct stat st;
+		if (v->fd[i] < 0)
+			continue;
+		t = vs_openat2(rootfd, rt_view_files[i], O_PATH, 0, VS_RESOLVE_NOLINKS);
+		if (t < 0 && errno == ENOENT)
+			continue;
+		if (t < 0 || fstat(t, &st) < 0 || !S_ISREG(st.st_mode))
+			return vs_error_set(err, t < 0 ? errno : EINVAL, "open /%s for its view",
+					    rt_view_files[i]);
+		if (bind_fd(v->fd[i], t, false, ro, rt_view_files[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* systemd sandboxes some services in namespaces of their own. CRIU can
  * checkpoint nested mount and network namespaces but not nested uts, ipc
  * or user namespaces, so a guest running such a service (systemd-logind
@@ -360,7 +386,7 @@ static int write_hostname(int rootfd, const char *hostname, struct vs_error *err
 }
 
 int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int console_src,
-		    struct vs_error *err)
+		    const struct rt_views *views, struct vs_error *err)
 {
 	cleanup_close int rootfd = -1;
 
@@ -374,8 +400,8 @@ int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int con
 	 * the daemon's directories are 0700). */
 	if (bind_fd_get(hostroot, hostroot, true, 0, "the root onto itself", &rootfd, err) < 0)
 		return -1;
-	if (setup_proc_sys(rootfd, err) < 0 || setup_dev(rootfd, console_src, err) < 0 ||
-	    setup_run(rootfd, err) < 0)
+	if (setup_proc_sys(rootfd, err) < 0 || bind_views(rootfd, views, err) < 0 ||
+	    setup_dev(rootfd, console_src, err) < 0 || setup_run(rootfd, err) < 0)
 		return -1;
 	if (write_hostname(rootfd, cfg->hostname, err) < 0)
 		return -1;

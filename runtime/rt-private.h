@@ -56,6 +56,7 @@ struct rt_child_args {
 	const struct rt_paths *paths;
 	int sync_fd; /* SOCK_SEQPACKET to the monitor */
 	const struct rt_console *console;
+	const char *views; /* lxcfs mount point, NULL: no views */
 };
 int rt_child_main(struct rt_child_args *a);
 
@@ -77,9 +78,11 @@ void rt_console_destroy(const char *rundir);
 /* Mount setup inside the new mount namespace, then pivot_root. hostroot is
  * an O_PATH fd of the merged root on the host, opened in this namespace;
  * console_src an O_PATH fd of the console pty slave in this namespace
- * (bind-mounted on /dev/console). On return the root is the container's. */
+ * (bind-mounted on /dev/console); views the lxcfs files (bound read-only
+ * over /proc and /sys files; -1 entries are skipped). On return the root is the container's. */
+struct rt_views;
 int rt_setup_rootfs(const struct vs_container_config *cfg, int hostroot, int console_src,
-		    struct vs_error *err);
+		    const struct rt_views *views, struct vs_error *err);
 
 /* Monitor-side: start the container (cgroups, maps, mounts, clone, wait for
  * exec). Returns init's pid and a pidfd, and the console master. On failure
@@ -107,6 +110,28 @@ int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_cont
  * already reaped. Returns pid or -1 with err. */
 pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep_fds,
 		    int nkeep, bool detach, struct vs_error *err);
+
+/* Start program argv[0] (absolute path) detached like the monitor (own
+ * session, reparented away from us, so it outlives vsd), stdio as in
+ * rt_spawn_self, no other descriptor. 0 or -1 with err. */
+int rt_spawn_program(char *const argv[], const int stdio[3], struct vs_error *err);
+
+/* In-container views (views.c): the lxcfs files bound over their /proc
+ * and /sys counterparts, relative to the lxcfs mount and the root. */
+#define RT_VIEW_FILES 8
+extern const char *const rt_view_files[RT_VIEW_FILES + 1];
+/* Index of path ("proc/meminfo") in rt_view_files, or -1. */
+int rt_view_index(const char *path);
+/* True when mnt is a fuse.lxcfs mount that answers a read. */
+bool rt_views_ready(const char *mnt);
+/* O_PATH fds of the view files under mnt, opened in the calling mount
+ * namespace (bind sources must be mounts of the namespace they are cloned
+ * in). mnt NULL: all -1 (no views). 0 or -1 with err (all closed). */
+struct rt_views {
+	int fd[RT_VIEW_FILES];
+};
+int rt_views_open(const char *mnt, struct rt_views *v, struct vs_error *err);
+void rt_views_close(struct rt_views *v);
 
 /* Connect to a monitor's control socket. Returns the fd or -1 with err
  * (errnum ECONNREFUSED/ENOENT when no monitor listens). */

@@ -1,6 +1,7 @@
 /* Re-executing the vsd binary for the monitor and exec helper modes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -69,9 +70,12 @@ int vs_rt_self_exe(struct vs_error *err)
 	return steal_fd(&mfd);
 }
 
-/* Child side of rt_spawn_self: async-signal-safe calls only. */
+/* Child side of rt_spawn_self and rt_spawn_program: async-signal-safe
+ * calls only. With program set, that file is executed instead of the vsd
+ * binary, with default signal dispositions and an empty mask. */
 static void __attribute__((noreturn))
-spawn_child(int exe_fd, char *const argv[], const int stdio[3], const int *keep, int nkeep)
+spawn_child(int exe_fd, const char *program, char *const argv[], const int stdio[3],
+	    const int *keep, int nkeep)
 {
 	int high[3 + 8 + 1];
 	int nullfd = -1;
@@ -97,15 +101,21 @@ spawn_child(int exe_fd, char *const argv[], const int stdio[3], const int *keep,
 			_exit(126);
 	/* Everything else closes at exec (the exe fd must stay open until then). */
 	vs_close_range((unsigned int)(3 + nkeep), ~0U, CLOSE_RANGE_CLOEXEC);
-	if (high[3 + nkeep] >= 0)
+	if (program != NULL) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL); /* vsd and the monitor ignore it */
+		execve(program, argv, environ);
+	} else if (high[3 + nkeep] >= 0)
 		syscall(SYS_execveat, high[3 + nkeep], "", argv, environ, AT_EMPTY_PATH);
 	else
 		execve("/proc/self/exe", argv, environ);
 	_exit(127);
 }
 
-pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep_fds,
-		    int nkeep, bool detach, struct vs_error *err)
+static pid_t spawn(int self_exe_fd, const char *program, char *const argv[], const int stdio[3],
+		   const int *keep_fds, int nkeep, bool detach, struct vs_error *err)
 {
 	pid_t pid = fork();
 
@@ -121,16 +131,28 @@ pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], con
 			if (p2 != 0)
 				_exit(p2 < 0 ? 1 : 0);
 		}
-		spawn_child(self_exe_fd, argv, stdio, keep_fds, nkeep);
+		spawn_child(self_exe_fd, program, argv, stdio, keep_fds, nkeep);
 	}
 	if (detach) {
 		int status;
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			return vs_error_set(err, EAGAIN, "could not start the monitor process");
+			return vs_error_set(err, EAGAIN, "could not start a detached %s",
+					    program ? program : "monitor process");
 	}
 	return pid;
+}
+
+pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep_fds,
+		    int nkeep, bool detach, struct vs_error *err)
+{
+	return spawn(self_exe_fd, NULL, argv, stdio, keep_fds, nkeep, detach, err);
+}
+
+int rt_spawn_program(char *const argv[], const int stdio[3], struct vs_error *err)
+{
+	return spawn(-1, argv[0], argv, stdio, NULL, 0, true, err) < 0 ? -1 : 0;
 }
 
 int rt_monitor_connect(const char *sock_path, struct vs_error *err)

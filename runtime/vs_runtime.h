@@ -70,6 +70,26 @@ struct vs_rt_status {
  * fd or -1 with err. */
 int vs_rt_self_exe(struct vs_error *err);
 
+/* In-container views (runtime/views.c): one lxcfs per vsd instance,
+ * mounted at RUN_DIR/lxcfs, pid in RUN_DIR/lxcfs.pid, log in
+ * RUN_DIR/lxcfs.log. Its files are bound over /proc/{cpuinfo,diskstats,
+ * loadavg,meminfo,stat,swaps,uptime} and /sys/devices/system/cpu/online in
+ * every container started while it serves. */
+#define VS_RT_LXCFS "/usr/bin/lxcfs"
+
+/* The lxcfs mount point of an instance (realpath of run_dir + "/lxcfs");
+ * the caller frees it. */
+char *vs_rt_views_dir(const char *run_dir);
+
+/* Make sure this instance's lxcfs serves: keep one that answers a read of
+ * proc/uptime; else kill our stale one (pidfile pid whose command line
+ * names our mount point), detach a dead fuse.lxcfs mount at our mount point
+ * (nothing else), and start a new one detached (own session, survives vsd)
+ * and wait up to 5 s for it. *pid (may be NULL) gets its pid, 0 if unknown.
+ * Returns 0, or -1 with err (VS_EK_UNSUPPORTED when lxcfs is not
+ * installed). Containers start without views when this fails. */
+int vs_rt_views_ensure(const char *run_dir, pid_t *pid, struct vs_error *err);
+
 /* Start container `cfg->name` (config already on disk, template present).
  * Spawns the monitor and waits until init has been exec'd or setup failed;
  * on failure everything the attempt made is undone and err says why

@@ -298,6 +298,23 @@ _vsd_our_pids() {
 	done
 }
 
+# _vsd_stop_lxcfs: stop this instance's lxcfs (the pid in run/lxcfs.pid, if
+# its command line names our run dir) and detach its mount if left; only a
+# fuse.lxcfs mount at our own mount point.
+_vsd_stop_lxcfs() {
+	local pid mnt
+	pid=$(cat "$VSD_RUN/lxcfs.pid" 2>/dev/null)
+	if [[ -n "$pid" ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "$VSD_RUN/lxcfs"; then
+		kill -TERM "$pid" 2>/dev/null
+		for _ in $(seq 50); do pid_alive "$pid" || break; sleep 0.1; done
+		pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	fi
+	mnt="$(realpath "$VSD_RUN" 2>/dev/null)/lxcfs"
+	if awk -v p="$mnt" '$5 == p && / - fuse.lxcfs / { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+		umount -l "$mnt" 2>/dev/null
+	fi
+}
+
 # vsd_teardown_file: stop and remove everything this file's instance made.
 # Safe to call after any failure, and more than once.
 vsd_teardown_file() {
@@ -316,8 +333,9 @@ vsd_teardown_file() {
 			timeout 30 "$VSCTL_BIN" destroy --force "$name" >/dev/null 2>&1 || true
 		done
 	fi
-	# 2. The daemon.
+	# 2. The daemon, then its lxcfs (which outlives vsd on purpose).
 	vsd_stop_daemon TERM
+	_vsd_stop_lxcfs
 	# 3. Whatever still runs in our cgroups (container inits and their
 	#    children), then monitors and helpers named after our temp dir.
 	if [[ -n "$parent" ]]; then

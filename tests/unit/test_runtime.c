@@ -150,14 +150,17 @@ static void test_meta_round_trip(void **state)
 	strcpy(m.console_tty, "tty[8800:2a]");
 	strcpy(m.keys[0], "null@/dev/null");
 	strcpy(m.keys[1], "null@/proc/keys");
-	m.nkeys = 2;
+	strcpy(m.keys[2], "lxcfs@/proc/meminfo");
+	strcpy(m.keys[3], "lxcfs@/sys/devices/system/cpu/online");
+	m.nkeys = 4;
 	m.cgdirs = dirs;
 	m.ncgdirs = 2;
 	assert_int_equal(rt_meta_write(f->cdir, &m, NULL), 0);
 	assert_int_equal(rt_meta_read(f->cdir, &r, NULL), 0);
 	assert_string_equal(r.console_tty, "tty[8800:2a]");
-	assert_int_equal(r.nkeys, 2);
+	assert_int_equal(r.nkeys, 4);
 	assert_string_equal(r.keys[1], "null@/proc/keys");
+	assert_string_equal(r.keys[3], "lxcfs@/sys/devices/system/cpu/online");
 	assert_int_equal(r.ncgdirs, 2);
 	assert_string_equal(r.cgdirs[1], "system.slice/dbus.service");
 	rt_meta_free(&r);
@@ -185,10 +188,19 @@ static void test_meta_refuses(void **state)
 
 	expect_refused(f->cdir,
 		       "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": [\"sda@/dev/x\"]}",
-		       "unknown device 'sda'");
+		       "unknown external mount 'sda@/dev/x'");
 	expect_refused(f->cdir,
 		       "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": [\"../../etc@/x\"]}",
-		       "unknown device");
+		       "unknown external mount");
+	/* A view key names a bind source under lxcfs: only the fixed files. */
+	expect_refused(f->cdir,
+		       "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": "
+		       "[\"lxcfs@/../../etc/shadow\"]}",
+		       "unknown external mount");
+	expect_refused(
+	    f->cdir,
+	    "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": [\"lxcfs@/proc/kcore\"]}",
+	    "unknown external mount");
 	expect_refused(f->cdir,
 		       "{\"console_tty\": \"tty[1:2]\", \"external_mounts\": [\"nodevice\"]}",
 		       "bad external mount");
