@@ -29,9 +29,9 @@ static int parse_name_only(struct vc_ctx *ctx, int argc, char **argv, const char
 }
 
 struct create_args {
-	const char *name, *template_name, *hostname, *memory, *cpus;
-	bool privileged, has_pids;
-	int64_t pids;
+	const char *name, *template_name, *hostname, *memory, *cpus, *disk;
+	bool privileged, has_pids, has_inodes;
+	int64_t pids, inodes;
 };
 
 static char *create_body(const struct create_args *a)
@@ -45,7 +45,8 @@ static char *create_body(const struct create_args *a)
 		vs_jgen_kv_str(g, "hostname", a->hostname);
 	if (a->privileged)
 		vs_jgen_kv_bool(g, "privileged", true);
-	if (a->memory != NULL || a->cpus != NULL || a->has_pids) {
+	if (a->memory != NULL || a->cpus != NULL || a->has_pids || a->disk != NULL ||
+	    a->has_inodes) {
 		vs_jgen_key(g, "limits");
 		vs_jgen_obj_open(g);
 		/* As strings: the daemon checks them and names the field. */
@@ -55,6 +56,10 @@ static char *create_body(const struct create_args *a)
 			vs_jgen_kv_str(g, "cpus", a->cpus);
 		if (a->has_pids)
 			vs_jgen_kv_int(g, "pids", a->pids);
+		if (a->disk != NULL)
+			vs_jgen_kv_str(g, "disk", a->disk);
+		if (a->has_inodes)
+			vs_jgen_kv_int(g, "inodes", a->inodes);
 		vs_jgen_obj_close(g);
 	}
 	vs_jgen_obj_close(g);
@@ -68,12 +73,13 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 	    {"template", required_argument, NULL, 'T'}, {"hostname", required_argument, NULL, 'H'},
 	    {"memory", required_argument, NULL, 'm'},	{"cpus", required_argument, NULL, 'c'},
 	    {"pids", required_argument, NULL, 'p'},	{"privileged", no_argument, NULL, 'P'},
+	    {"disk", required_argument, NULL, 'd'},	{"inodes", required_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},		{0},
 	};
 	bool reset = true;
 	int c;
 
-	while ((c = vc_getopt(argc, argv, "T:H:m:c:p:Ph", opts, &reset, err)) != -1) {
+	while ((c = vc_getopt(argc, argv, "T:H:m:c:p:d:i:Ph", opts, &reset, err)) != -1) {
 		switch (c) {
 		case 'T':
 			a->template_name = optarg;
@@ -95,6 +101,14 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 			if (vs_parse_int(optarg, "--pids", INT64_MIN, INT64_MAX, &a->pids, err) < 0)
 				return VC_ERR_USAGE;
 			a->has_pids = true;
+			break;
+		case 'd':
+			a->disk = optarg;
+			break;
+		case 'i':
+			if (vs_parse_int(optarg, "--inodes", INT64_MIN, INT64_MAX, &a->inodes, err) < 0)
+				return VC_ERR_USAGE;
+			a->has_inodes = true;
 			break;
 		case 'h':
 			return vc_cmd_help(ctx);

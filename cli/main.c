@@ -11,13 +11,16 @@
 
 static const struct vc_cmd commands[] = {
     {NULL, "create", vc_cmd_create,
-     "NAME --template T [--hostname H] [--memory SIZE] [--cpus N] [--pids N] [--privileged]",
+     "NAME --template T [--hostname H] [--memory SIZE] [--cpus N] [--pids N] [--disk SIZE] "
+     "[--inodes N] [--privileged]",
      "Create a container from template T (it is not started).",
      "  --template T    the template to use (required)\n"
      "  --hostname H    the container's hostname (default: NAME)\n"
      "  --memory SIZE   memory limit, e.g. 512M, 1.5G\n"
      "  --cpus N        CPU limit as a decimal, e.g. 1.5\n"
      "  --pids N        maximum number of processes\n"
+     "  --disk SIZE     disk quota of the container's own files, e.g. 10G\n"
+     "  --inodes N      maximum number of files (needs --disk)\n"
      "  --privileged    no user namespace: container root is host root\n"},
     {NULL, "start", vc_cmd_start, "NAME", "Start a container.", NULL},
     {NULL, "stop", vc_cmd_stop, "NAME [--timeout S] [--force]",

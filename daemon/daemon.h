@@ -276,6 +276,7 @@ struct vsd {
 	char *socket_path;
 	char *cgroup_parent;
 	char *idmap_registry;
+	int64_t default_disk; /* --default-disk: limits.disk when a create names none */
 	int containers_fd; /* O_DIRECTORY of root/containers */
 	int templates_fd;  /* O_DIRECTORY of root/templates */
 	struct vs_cg_host *cg;
@@ -402,6 +403,9 @@ static inline void vsd_tinfo_freep(struct vs_template_info *t)
  * is what vsd_names_info said about it. */
 void vsd_gen_status(struct vs_jgen *g, const struct vs_container_config *cfg,
 		    const struct vs_rt_status *st, const struct vsd_hold_info *hold);
+/* containers.c: unmount the disk of containers/DIRNAME (a container or
+ * a staging name such as .NAME.destroying); fine without one. 0 or -1. */
+int vsd_container_unmount_disk(struct vsd *d, const char *dirname, struct vs_error *err);
 /* containers.c: the runtime status of a loaded container; on failure
  * err says why. 0 or -1. */
 int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *st,

@@ -19,6 +19,7 @@
 
 #include "cgroups/vs_cgroups.h"
 #include "daemon/daemon.h"
+#include "fs-cow/vs_fs.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
@@ -36,6 +37,7 @@ struct opts {
 	const char *cgroup_parent;
 	const char *registry;
 	const char *criu; /* NULL: vs_mig_default_criu() */
+	int64_t default_disk; /* 0: none */
 	bool debug;
 };
 
@@ -53,6 +55,8 @@ static const char usage_text[] =
     "  --criu PATH           the criu program for checkpoint/restore (default\n"
     "                        " VS_MIG_CRIU_PRIVATE " if present, else\n"
     "                        " VS_MIG_CRIU_SYSTEM ")\n"
+    "  --default-disk SIZE   disk quota of containers created without one\n"
+    "                        (default: none)\n"
     "  --debug               log every request\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n";
@@ -67,6 +71,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"cgroup-parent", required_argument, NULL, 'c'},
 	    {"idmap-registry", required_argument, NULL, 'i'},
 	    {"criu", required_argument, NULL, 'C'},
+	    {"default-disk", required_argument, NULL, 'D'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -96,6 +101,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'C':
 			o->criu = optarg;
+			break;
+		case 'D':
+			if (vs_parse_size(optarg, "--default-disk", &o->default_disk, &err) < 0 ||
+			    (o->default_disk != 0 && vs_fs_disk_check(o->default_disk, 0, &err) < 0)) {
+				fprintf(stderr, "vsd: --default-disk: %s\n", err.msg);
+				return 2;
+			}
 			break;
 		case 'd':
 			o->debug = true;
@@ -292,6 +304,7 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	if (setup_signals(err) < 0 || setup_dirs(d, o, err) < 0)
 		return -1;
 	d->socket_path = o->socket ? xstrdup(o->socket) : xasprintf("%s/vsd.sock", o->run_dir);
+	d->default_disk = o->default_disk;
 	d->cgroup_parent =
 	    o->cgroup_parent ? xstrdup(o->cgroup_parent) : vsd_cgroup_parent_for(d->root);
 	if (vs_cg_host_detect("/sys/fs/cgroup", &d->cg, err) < 0)
