@@ -106,7 +106,8 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 			a->disk = optarg;
 			break;
 		case 'i':
-			if (vs_parse_int(optarg, "--inodes", INT64_MIN, INT64_MAX, &a->inodes, err) < 0)
+			if (vs_parse_int(optarg, "--inodes", INT64_MIN, INT64_MAX, &a->inodes,
+					 err) < 0)
 				return VC_ERR_USAGE;
 			a->has_inodes = true;
 			break;

@@ -175,7 +175,8 @@ static int stage_container(struct vsd *d, const struct vs_container_config *cfg,
 	fsync(d->containers_fd);
 	return 0;
 fail:
-	if (vs_fs_disk_umount(path, &e2) < 0 || vs_fs_remove_tree(d->containers_fd, staging, &e2) < 0)
+	if (vs_fs_disk_umount(path, &e2) < 0 ||
+	    vs_fs_remove_tree(d->containers_fd, staging, &e2) < 0)
 		vsd_log("create %s: cleaning up %s failed: %s", cfg->name, staging, e2.msg);
 	return -1;
 }

@@ -277,8 +277,8 @@ struct vsd {
 	char *cgroup_parent;
 	char *idmap_registry;
 	int64_t default_disk; /* --default-disk: limits.disk when a create names none */
-	int containers_fd; /* O_DIRECTORY of root/containers */
-	int templates_fd;  /* O_DIRECTORY of root/templates */
+	int containers_fd;    /* O_DIRECTORY of root/containers */
+	int templates_fd;     /* O_DIRECTORY of root/templates */
 	struct vs_cg_host *cg;
 	struct vs_rt_instance inst;
 	/* Serialises create, destroy and template create/import/remove, so

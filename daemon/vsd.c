@@ -36,7 +36,7 @@ struct opts {
 	const char *socket;
 	const char *cgroup_parent;
 	const char *registry;
-	const char *criu; /* NULL: vs_mig_default_criu() */
+	const char *criu;     /* NULL: vs_mig_default_criu() */
 	int64_t default_disk; /* 0: none */
 	bool debug;
 };
@@ -104,7 +104,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'D':
 			if (vs_parse_size(optarg, "--default-disk", &o->default_disk, &err) < 0 ||
-			    (o->default_disk != 0 && vs_fs_disk_check(o->default_disk, 0, &err) < 0)) {
+			    (o->default_disk != 0 &&
+			     vs_fs_disk_check(o->default_disk, 0, &err) < 0)) {
 				fprintf(stderr, "vsd: --default-disk: %s\n", err.msg);
 				return 2;
 			}

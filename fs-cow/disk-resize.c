@@ -119,8 +119,7 @@ static int fsck(const char *img, struct vs_error *err)
 /* Unmounted: resize2fs works on the image file itself, and needs no
  * capability (EXT4_IOC_RESIZE_FS needs CAP_SYS_RESOURCE). The file is
  * extended before growing and cut after shrinking. */
-static int resize_offline(const char *cdir, int64_t bytes, int64_t old_bytes,
-			  struct vs_error *err)
+static int resize_offline(const char *cdir, int64_t bytes, int64_t old_bytes, struct vs_error *err)
 {
 	cleanup_free char *img = xasprintf("%s/disk.img", cdir);
 	cleanup_free char *dir = xasprintf("%s/disk", cdir);
@@ -182,8 +181,8 @@ static int shrink(const char *cdir, int64_t bytes, int64_t old_bytes, struct vs_
 	if (bytes < used) {
 		vs_fs_size_approx(bytes, a, sizeof(a));
 		vs_fs_size_approx(used, b, sizeof(b));
-		return vs_error_kind(err, VS_EK_INVALID, "disk: %s is smaller than the %s already used",
-				     a, b);
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "disk: %s is smaller than the %s already used", a, b);
 	}
 	return resize_offline(cdir, bytes, old_bytes, err);
 }

@@ -34,11 +34,11 @@
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 
-#define MKFS	    "/usr/sbin/mkfs.ext4"
-#define LOOP_MAJOR  7
-#define DISK_IMAGE  "disk.img"
-#define DISK_DIR    "disk"
-#define BLOCK	    4096
+#define MKFS	   "/usr/sbin/mkfs.ext4"
+#define LOOP_MAJOR 7
+#define DISK_IMAGE "disk.img"
+#define DISK_DIR   "disk"
+#define BLOCK	   4096
 /* Not in Debian 12's uapi headers: online resize to a new block count. */
 #ifndef EXT4_IOC_RESIZE_FS
 #define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)

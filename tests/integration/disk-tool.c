@@ -36,6 +36,7 @@ int main(int argc, char **argv)
 		       (long long)it);
 		return 0;
 	}
-	fprintf(stderr, "usage: disk-tool resize CDIR OLD OLD_INODES NEW NEW_INODES | usage CDIR\n");
+	fprintf(stderr,
+		"usage: disk-tool resize CDIR OLD OLD_INODES NEW NEW_INODES | usage CDIR\n");
 	return 2;
 }
