@@ -210,20 +210,6 @@ static int loop_attach(int imgfd, const char *image, struct vs_error *err)
 	return vs_error_set(err, EBUSY, "attach %s: no loop device stayed free", image);
 }
 
-static int fs_log_fail(int fsfd, struct vs_error *err, const char *what)
-{
-	int e = errno;
-	char log[512];
-	ssize_t n = read(fsfd, log, sizeof(log) - 1);
-
-	if (n > 0) {
-		log[n] = '\0';
-		log[strcspn(log, "\n")] = '\0';
-		return vs_error_set(err, e, "%s (%s)", what, log);
-	}
-	return vs_error_set(err, e, "%s", what);
-}
-
 /* Mount the ext4 on loopfd at cdirfd/disk with the new mount API: the
  * source is the verified loop descriptor (through /proc/self/fd), the
  * target an O_PATH descriptor opened without following symlinks. */
@@ -237,16 +223,16 @@ static int mount_ext4(int loopfd, int cdirfd, const char *cdir, struct vs_error 
 		return vs_error_set(err, errno, "fsopen ext4");
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", loopfd);
 	if (vs_fsconfig(fsfd, FSCONFIG_SET_STRING, "source", src, 0) < 0)
-		return fs_log_fail(fsfd, err, "ext4 source");
+		return vs_fs_ctx_fail(fsfd, err, "ext4 source");
 	/* The inode tables of a fresh sparse image are zeros already: no
 	 * background thread writing them out (and un-sparsing the file). */
 	if (vs_fsconfig(fsfd, FSCONFIG_SET_FLAG, "noinit_itable", NULL, 0) < 0)
-		return fs_log_fail(fsfd, err, "ext4 option noinit_itable");
+		return vs_fs_ctx_fail(fsfd, err, "ext4 option noinit_itable");
 	if (vs_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return fs_log_fail(fsfd, err, "mount the disk image");
+		return vs_fs_ctx_fail(fsfd, err, "mount the disk image");
 	mfd = vs_fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
 	if (mfd < 0)
-		return fs_log_fail(fsfd, err, "fsmount the disk image");
+		return vs_fs_ctx_fail(fsfd, err, "fsmount the disk image");
 	target = openat(cdirfd, DISK_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (target < 0)
 		return vs_error_set(err, errno, "open %s/" DISK_DIR, cdir);

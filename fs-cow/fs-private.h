@@ -80,6 +80,11 @@ char **vs_fs_mkfs_argv(const char *image, int64_t bytes, int64_t inodes);
  * work/ live inside the mounted disk), else "". */
 const char *vs_fs_layer_prefix(int cdirfd);
 
+/* Fail with errno and what the filesystem logged on the fs context fsfd
+ * (its first line, e.g. "e overlay: ..."): errno alone rarely says which
+ * option was refused. Returns -1. */
+int vs_fs_ctx_fail(int fsfd, struct vs_error *err, const char *what);
+
 /* Called once per output line (without the newline) of a spawned program. */
 typedef int (*vs_fs_line_fn)(void *ud, const char *line, struct vs_error *err);
 

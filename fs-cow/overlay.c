@@ -184,7 +184,7 @@ static int attach_lower(const char *template_rootfs, int cdirfd, const char *cdi
 
 /* Append what overlayfs logged on the fs context ("e overlay: ...") to the
  * error: errno alone (EINVAL) rarely says which option it disliked. */
-static int fs_fail(int fsfd, struct vs_error *err, const char *what)
+int vs_fs_ctx_fail(int fsfd, struct vs_error *err, const char *what)
 {
 	int e = errno;
 	char log[512];
@@ -221,19 +221,19 @@ static int mount_overlay(int cdirfd, const char *cdir, struct vs_error *err)
 		if (vs_fsconfig(fsfd, FSCONFIG_SET_STRING, layers[k][0], layers[k][1], 0) < 0) {
 			cleanup_free char *w =
 			    xasprintf("overlay %s=%s", layers[k][0], layers[k][1]);
-			return fs_fail(fsfd, err, w);
+			return vs_fs_ctx_fail(fsfd, err, w);
 		}
 	for (size_t k = 0; k < VS_ARRAY_SIZE(overlay_opts); k++)
 		if (vs_fsconfig(fsfd, FSCONFIG_SET_STRING, overlay_opts[k].key,
 				overlay_opts[k].value, 0) < 0) {
 			snprintf(what, sizeof(what), "overlay option %s", overlay_opts[k].key);
-			return fs_fail(fsfd, err, what);
+			return vs_fs_ctx_fail(fsfd, err, what);
 		}
 	if (vs_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return fs_fail(fsfd, err, "create overlay");
+		return vs_fs_ctx_fail(fsfd, err, "create overlay");
 	mfd = vs_fsmount(fsfd, 0, 0);
 	if (mfd < 0)
-		return fs_fail(fsfd, err, "fsmount overlay");
+		return vs_fs_ctx_fail(fsfd, err, "fsmount overlay");
 	target = openat(cdirfd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (target < 0)
 		return vs_error_set(err, errno, "open %s/rootfs", cdir);
