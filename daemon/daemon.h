@@ -284,8 +284,9 @@ struct vsd {
 	char *socket_path;
 	char *cgroup_parent;
 	char *idmap_registry;
-	int containers_fd; /* O_DIRECTORY of root/containers */
-	int templates_fd;  /* O_DIRECTORY of root/templates */
+	int64_t default_disk; /* --default-disk: limits.disk when a create names none */
+	int containers_fd;    /* O_DIRECTORY of root/containers */
+	int templates_fd;     /* O_DIRECTORY of root/templates */
 	struct vs_cg_host *cg;
 	struct vsd_node node;
 	/* Memory limits of all containers may add up to this many times the
@@ -447,6 +448,9 @@ void vsd_gen_unenforced(struct vs_jgen *g, struct vsd *d, const struct vs_limits
  * and its template) for the I/O limits. 0 or -1. */
 int vsd_container_io_paths(struct vsd *d, const struct vs_container_config *cfg, struct vs_cg *cg,
 			   struct vs_error *err);
+/* containers.c: unmount the disk of containers/DIRNAME (a container or
+ * a staging name such as .NAME.destroying); fine without one. 0 or -1. */
+int vsd_container_unmount_disk(struct vsd *d, const char *dirname, struct vs_error *err);
 /* containers.c: the runtime status of a loaded container; on failure
  * err says why. 0 or -1. */
 int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *st,
