@@ -307,7 +307,7 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	/* Probed in the background while recovery runs; requests that need
 	 * the answer wait for it. */
 	d->criu = vsd_criu_start(d->inst.criu_path);
-	if (vsd_recover(d, err) < 0)
+	if (vsd_pools_restore(d, err) < 0 || vsd_recover(d, err) < 0)
 		return vs_error_prefix(err, "recovery");
 	lfd = make_socket(d->socket_path, err);
 	if (lfd < 0)
