@@ -55,7 +55,12 @@ int vs_cg_set_io_paths(struct vs_cg *cg, const char *const *paths, size_t n,
 			vs_strv_free(devs);
 			return vs_error_set(err, e, "I/O limits: stat %s", paths[i]);
 		}
-		d = whole_disk(major(st.st_dev), minor(st.st_dev));
+		/* A block device node stands for itself; any other path for
+		 * the device of the filesystem holding it. */
+		if (S_ISBLK(st.st_mode))
+			d = whole_disk(major(st.st_rdev), minor(st.st_rdev));
+		else
+			d = whole_disk(major(st.st_dev), minor(st.st_dev));
 		if (d == NULL || vs_cg_strv_has(devs, d)) {
 			free(d);
 			continue;

@@ -48,6 +48,14 @@ static int write_max(const char *dir, const char *file, int64_t v, struct vs_err
 	return v > 0 ? vs_cg_write_int(dir, file, v, err) : vs_cg_write(dir, file, "max", err);
 }
 
+/* The soft limit is independent of the others (only reclaim under host
+ * memory pressure looks at it), so it may go last. */
+static int write_soft(const char *dir, const struct vs_limits *l, struct vs_error *err)
+{
+	return vs_cg_write_int(dir, "memory.soft_limit_in_bytes",
+			       l->memory_high > 0 ? l->memory_high : -1, err);
+}
+
 /* v1 refuses memory.limit_in_bytes above memory.memsw.limit_in_bytes and the
  * other way round, at every step. Writing memory first works whenever the
  * new memory limit fits under the current memsw limit; otherwise the new
@@ -59,13 +67,9 @@ static int apply_memory_v1(const char *dir, const struct vs_limits *l, struct vs
 	int64_t memsw = -1, cur_memsw;
 	bool mem_first;
 
-	/* The soft limit is independent of the others: only reclaim under
-	 * global pressure looks at it. */
-	if (vs_cg_write_int(dir, "memory.soft_limit_in_bytes",
-			    l->memory_high > 0 ? l->memory_high : -1, err) < 0)
-		return -1;
 	if (!vs_cg_exists(dir, "memory.memsw.limit_in_bytes"))
-		return vs_cg_write_int(dir, "memory.limit_in_bytes", mem, err);
+		return vs_cg_write_int(dir, "memory.limit_in_bytes", mem, err) < 0 ? -1
+		       : write_soft(dir, l, err);
 	/* Without a memory limit memsw cannot be bounded either (it may not be
 	 * below the memory limit). Swap 0 is the kernel default: unlimited. */
 	if (mem > 0 && l->memory_swap > 0)
@@ -81,7 +85,7 @@ static int apply_memory_v1(const char *dir, const struct vs_limits *l, struct vs
 		return -1;
 	if (!mem_first && vs_cg_write_int(dir, "memory.limit_in_bytes", mem, err) < 0)
 		return -1;
-	return 0;
+	return write_soft(dir, l, err);
 }
 
 static int apply_memory(struct vs_cg *cg, const struct vs_limits *l, struct vs_error *err)

@@ -218,7 +218,8 @@ bool vs_cg_is_empty(struct vs_cg *cg);
 int vs_cg_destroy(struct vs_cg *cg, struct vs_error *err);
 
 /* The block devices I/O limits apply to: the whole disks holding these
- * paths (a partition's disk; a loop device as itself). Paths on no block
+ * paths (a partition's disk; a loop device as itself; a block device node
+ * names its own device). Paths on no block
  * device (tmpfs, overlay, btrfs' anonymous devices) are skipped, and
  * vs_cg_unenforced says so. Call before vs_cg_apply; copies the list.
  * 0 or -1 with err (a path that cannot be stat'ed). */
