@@ -47,7 +47,7 @@ struct vs_cg {
 	/* per hierarchy: <mount>/<parent>/<pool>.pool, or NULL where the
 	 * container is not in a pool (or the pool has no level there) */
 	char **pool_dirs;
-	char **dirs; /* per hierarchy: the container's cgroup */
+	char **dirs;	/* per hierarchy: the container's cgroup */
 	char **io_devs; /* "MAJ:MIN" of the disks I/O limits apply to */
 	bool is_pool;	/* a pool's own cgroup: no cpuset, no io devices */
 };

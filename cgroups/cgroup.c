@@ -52,8 +52,8 @@ struct vs_cg *vs_cg_open_at(const struct vs_cg_host *h, const char *parent, cons
 	for (size_t i = 0; i < h->n; i++) {
 		cg->parent_dirs[i] = xasprintf("%s/%s", h->hier[i].mount, parent);
 		if (in_pool && vs_cg_pool_level(h, i)) {
-			cg->pool_dirs[i] = xasprintf("%s/%s%s", cg->parent_dirs[i], pool,
-						     VS_CG_POOL_SUFFIX);
+			cg->pool_dirs[i] =
+			    xasprintf("%s/%s%s", cg->parent_dirs[i], pool, VS_CG_POOL_SUFFIX);
 			cg->dirs[i] = xasprintf("%s/%s", cg->pool_dirs[i], name);
 		} else {
 			cg->dirs[i] = xasprintf("%s/%s", cg->parent_dirs[i], name);
@@ -361,8 +361,8 @@ int vs_cg_pool_create(struct vs_cg *pool, struct vs_error *err)
 		if (pool->dirs[i] == NULL)
 			continue;
 		if (make_dir(pool->parent_dirs[i], &made_parent, err) < 0 ||
-		    (!hi->v2 && init_v1_group(hi, hi->mount, pool->parent_dirs[i], made_parent,
-					      err) < 0) ||
+		    (!hi->v2 &&
+		     init_v1_group(hi, hi->mount, pool->parent_dirs[i], made_parent, err) < 0) ||
 		    (hi->v2 && enable_v2(hi, pool->parent_dirs[i], err) < 0) ||
 		    make_dir(pool->dirs[i], &made, err) < 0 ||
 		    (!hi->v2 &&

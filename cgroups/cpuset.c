@@ -32,8 +32,7 @@ int vs_cg_online_cpus(uint64_t bits[VS_CPUS_MAX / 64], struct vs_error *err)
 	size_t len;
 	int n;
 
-	if (vs_read_file_at(AT_FDCWD, "/sys/devices/system/cpu/online", 4096, &text, &len,
-			    err) < 0)
+	if (vs_read_file_at(AT_FDCWD, "/sys/devices/system/cpu/online", 4096, &text, &len, err) < 0)
 		return -1;
 	while (len > 0 && text[len - 1] == '\n')
 		text[--len] = '\0';
@@ -84,8 +83,7 @@ int vs_cg_check_cpuset(const struct vs_limits *l, struct vs_error *err)
 /* Add to use[] one count per CPU for every sibling cgroup of self in dir
  * (the directory holding the container's cgroup) whose cpuset.cpus is not
  * every online CPU: those are the containers pinned somewhere. */
-static void count_siblings(const char *dir, const char *self, const uint64_t *online,
-			   int *use)
+static void count_siblings(const char *dir, const char *self, const uint64_t *online, int *use)
 {
 	cleanup_dir DIR *d = opendir(dir);
 	struct dirent *de;

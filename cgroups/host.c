@@ -382,9 +382,9 @@ static void detect_facts(struct vs_cg_host *h)
 		b = vs_cg_find(h, "io");
 	f->host_swap = host_has_swap();
 	if (m >= 0)
-		f->swap_accounting = h->hier[m].v2 ? true
-						   : vs_cg_exists(h->hier[m].mount,
-								  "memory.memsw.limit_in_bytes");
+		f->swap_accounting =
+		    h->hier[m].v2 ? true
+				  : vs_cg_exists(h->hier[m].mount, "memory.memsw.limit_in_bytes");
 	if (b >= 0 && !h->hier[b].v2) {
 		f->io_throttle = vs_cg_exists(h->hier[b].mount, "blkio.throttle.read_bps_device");
 		f->io_weight = vs_cg_exists(h->hier[b].mount, "blkio.bfq.weight");

@@ -40,8 +40,7 @@ static char *whole_disk(unsigned maj, unsigned min)
 	return steal_ptr(&dev);
 }
 
-int vs_cg_set_io_paths(struct vs_cg *cg, const char *const *paths, size_t n,
-		       struct vs_error *err)
+int vs_cg_set_io_paths(struct vs_cg *cg, const char *const *paths, size_t n, struct vs_error *err)
 {
 	char **devs = xcalloc(n + 1, sizeof(char *));
 	size_t nd = 0;
@@ -76,7 +75,8 @@ int vs_cg_check_io(const struct vs_limits *l, struct vs_error *err)
 {
 	if (l->io_weight < 0 || l->io_weight > 10000)
 		return vs_error_kind(err, VS_EK_INVALID,
-				     "limits.io_weight %" PRId64 ": outside 1 .. 10000", l->io_weight);
+				     "limits.io_weight %" PRId64 ": outside 1 .. 10000",
+				     l->io_weight);
 	if (l->io_read_bps < 0 || l->io_write_bps < 0 || l->io_read_iops < 0 ||
 	    l->io_write_iops < 0)
 		return vs_error_kind(err, VS_EK_INVALID, "limits.io_*: negative");

@@ -68,8 +68,9 @@ static int apply_memory_v1(const char *dir, const struct vs_limits *l, struct vs
 	bool mem_first;
 
 	if (!vs_cg_exists(dir, "memory.memsw.limit_in_bytes"))
-		return vs_cg_write_int(dir, "memory.limit_in_bytes", mem, err) < 0 ? -1
-		       : write_soft(dir, l, err);
+		return vs_cg_write_int(dir, "memory.limit_in_bytes", mem, err) < 0
+			   ? -1
+			   : write_soft(dir, l, err);
 	/* Without a memory limit memsw cannot be bounded either (it may not be
 	 * below the memory limit). Swap 0 is the kernel default: unlimited. */
 	if (mem > 0 && l->memory_swap > 0)
@@ -164,4 +165,3 @@ int vs_cg_apply(struct vs_cg *cg, const struct vs_limits *limits, struct vs_erro
 		return vs_error_prefix(err, "limits of cgroup %s/%s", cg->parent, cg->name);
 	return 0;
 }
-

@@ -9,13 +9,13 @@
 
 #include "lib/vs_util.h"
 
-#define POOL_FLAGS                                                                         \
-	"  --memory SIZE|P%   memory of all members together (P% of the node's RAM)\n"           \
-	"  --cpus N|P%        CPUs of all members together (P% of the online CPUs)\n"           \
-	"  --cpu-weight N     CPU share against sibling pools and containers, 1-10000\n"       \
-	"  --io-weight N      disk I/O share, 1-10000\n"                                        \
-	"  --pids N           processes of all members together\n"                             \
-	"  --weight P%        cpu and io weight as P% of the node: weight P*100 (the\n"         \
+#define POOL_FLAGS                                                                                 \
+	"  --memory SIZE|P%   memory of all members together (P% of the node's RAM)\n"             \
+	"  --cpus N|P%        CPUs of all members together (P% of the online CPUs)\n"              \
+	"  --cpu-weight N     CPU share against sibling pools and containers, 1-10000\n"           \
+	"  --io-weight N      disk I/O share, 1-10000\n"                                           \
+	"  --pids N           processes of all members together\n"                                 \
+	"  --weight P%        cpu and io weight as P% of the node: weight P*100 (the\n"            \
 	"                     default of a container is 100, so 100% counts as 100 of them)\n"
 
 static const struct vc_cmd commands[] = {

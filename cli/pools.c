@@ -34,8 +34,8 @@ static int int_flag(struct vs_jgen *g, const char *key, const char *flag, const 
 
 /* The flags of create and set as a request body (name only for create).
  * 0, 1 after --help, or VC_ERR_USAGE. */
-static int pool_body(struct vc_ctx *ctx, int argc, char **argv, bool with_name,
-		     struct vs_jgen *g, struct vs_error *err)
+static int pool_body(struct vc_ctx *ctx, int argc, char **argv, bool with_name, struct vs_jgen *g,
+		     struct vs_error *err)
 {
 	bool reset = true;
 	int c;
@@ -52,8 +52,8 @@ static int pool_body(struct vc_ctx *ctx, int argc, char **argv, bool with_name,
 			vs_jgen_kv_str(g, "cpus", optarg);
 			break;
 		case 'W': {
-			cleanup_free char *w = xasprintf("%s%s", optarg,
-							 strchr(optarg, '%') ? "" : "%");
+			cleanup_free char *w =
+			    xasprintf("%s%s", optarg, strchr(optarg, '%') ? "" : "%");
 			vs_jgen_kv_str(g, "weight", w);
 			break;
 		}
@@ -83,8 +83,7 @@ static int pool_body(struct vc_ctx *ctx, int argc, char **argv, bool with_name,
 	return 0;
 }
 
-static int pool_write(struct vc_ctx *ctx, int argc, char **argv, bool create,
-		      struct vs_error *err)
+static int pool_write(struct vc_ctx *ctx, int argc, char **argv, bool create, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	cleanup_free char *path = NULL;
@@ -94,8 +93,8 @@ static int pool_write(struct vc_ctx *ctx, int argc, char **argv, bool create,
 	if (r != 0)
 		return r == 1 ? 0 : r;
 	path = create ? xstrdup("/v1/pools") : vc_api_path("pools", argv[optind], "");
-	if (vc_api(ctx, create ? "POST" : "PATCH", path, vs_jgen_text(g, NULL), &raw, NULL,
-		   err) < 0)
+	if (vc_api(ctx, create ? "POST" : "PATCH", path, vs_jgen_text(g, NULL), &raw, NULL, err) <
+	    0)
 		return VC_ERR_FAIL;
 	if (ctx->json)
 		vc_print_raw_json(raw);
@@ -130,8 +129,8 @@ static void pool_row(struct vc_table *t, const struct vs_json *p)
 		snprintf(pids, sizeof(pids), "%lld", (long long)n);
 	for (size_t i = 0; i < vs_json_array_len(members); i++) {
 		const char *m = vs_json_string(vs_json_array_at(members, i));
-		snprintf(mlist + strlen(mlist), sizeof(mlist) - strlen(mlist), "%s%s",
-			 i ? "," : "", m ? m : "?");
+		snprintf(mlist + strlen(mlist), sizeof(mlist) - strlen(mlist), "%s%s", i ? "," : "",
+			 m ? m : "?");
 	}
 	cells[0] = vs_json_string(vs_json_get(p, "name"));
 	cells[1] = mem;
@@ -149,8 +148,8 @@ int vc_cmd_pool_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error 
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	static const char *const headers[] = {"NAME", "MEMORY", "CPUS", "WEIGHT", "PIDS",
-					      "MEMBERS"};
+	static const char *const headers[] = {"NAME",	"MEMORY", "CPUS",
+					      "WEIGHT", "PIDS",	  "MEMBERS"};
 	cleanup_free char *raw = NULL;
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *list;
@@ -178,7 +177,8 @@ int vc_cmd_pool_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error 
 	}
 	list = vs_json_get(root, "pools");
 	if (vs_json_type(list) != VS_JSON_ARRAY)
-		return vs_error_kind(err, VS_EK_INTERNAL, "the daemon's answer has no \"pools\" array");
+		return vs_error_kind(err, VS_EK_INTERNAL,
+				     "the daemon's answer has no \"pools\" array");
 	t = vc_table_new(VS_ARRAY_SIZE(headers), headers);
 	for (size_t i = 0; i < vs_json_array_len(list); i++)
 		pool_row(t, vs_json_array_at(list, i));

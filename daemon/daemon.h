@@ -393,7 +393,7 @@ struct vsd_pool {
 	int64_t memory; /* bytes */
 	int memory_pct; /* 1..100 of the node's RAM */
 	int64_t cpus_milli;
-	int cpus_pct; /* 1..100 of the online CPUs */
+	int cpus_pct;		       /* 1..100 of the online CPUs */
 	int64_t cpu_weight, io_weight; /* 1..10000, override weight_pct */
 	int64_t pids;
 	int weight_pct; /* 1..100: cpu and io weight P*100 */
@@ -402,8 +402,7 @@ struct vsd_pool {
  * "cpus": "1.5"|"50%"|1.5, "cpu_weight", "io_weight", "pids", "weight":
  * "25%"|25}; with patch, name is refused and null removes a field. On
  * failure *p is unchanged. 0 or -1 (VS_EK_INVALID naming the field). */
-int vsd_pool_parse(const struct vs_json *obj, bool patch, struct vsd_pool *p,
-		   struct vs_error *err);
+int vsd_pool_parse(const struct vs_json *obj, bool patch, struct vsd_pool *p, struct vs_error *err);
 /* The cgroup limits of a pool on a node with mem_total bytes and ncpus
  * online CPUs (percentages resolved, weight P% -> P*100). */
 void vsd_pool_limits(const struct vsd_pool *p, int64_t mem_total, int ncpus, struct vs_limits *l);

@@ -138,8 +138,7 @@ static int parse_field(const char *key, const struct vs_json *v, struct vsd_pool
 	return vs_error_kind(err, VS_EK_INVALID, "%s: unknown field", key);
 }
 
-int vsd_pool_parse(const struct vs_json *obj, bool patch, struct vsd_pool *p,
-		   struct vs_error *err)
+int vsd_pool_parse(const struct vs_json *obj, bool patch, struct vsd_pool *p, struct vs_error *err)
 {
 	struct vsd_pool tmp = *p;
 
@@ -451,8 +450,7 @@ int vsd_h_pool_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *e
 
 /* Create (p loaded empty) or change a pool: cgroup first, then the
  * definition, so a definition on disk always has had its cgroup. */
-static int pool_write(struct vsd_call *c, bool patch, struct vsd_reply *out,
-		      struct vs_error *err)
+static int pool_write(struct vsd_call *c, bool patch, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	cleanup_json struct vs_json *body = NULL;

@@ -245,8 +245,12 @@ static void test_unenforced(void **state)
 {
 	struct vs_cg_host *h = parse_ok("/sys/fs/cgroup", hybrid);
 	struct vs_cg_host_facts f = {.io_throttle = true};
-	struct vs_limits l = {.memory = 1 << 30, .memory_min = 1 << 20, .memory_swap = 1 << 20,
-			      .io_weight = 500, .io_write_bps = 1 << 20, .io_read_bps = 1 << 20};
+	struct vs_limits l = {.memory = 1 << 30,
+			      .memory_min = 1 << 20,
+			      .memory_swap = 1 << 20,
+			      .io_weight = 500,
+			      .io_write_bps = 1 << 20,
+			      .io_read_bps = 1 << 20};
 	struct vs_limits none = {.memory = 1 << 30, .cpus_milli = 1000};
 	char **v;
 
@@ -281,8 +285,8 @@ static void test_unenforced(void **state)
 	/* Pure v2 without io.weight (a parsed host lists no controllers, so
 	 * the lines read as for a host without them). */
 	h = parse_ok("/sys/fs/cgroup", unified);
-	f = (struct vs_cg_host_facts){.io_throttle = true, .swap_accounting = true,
-				      .host_swap = true};
+	f = (struct vs_cg_host_facts){
+	    .io_throttle = true, .swap_accounting = true, .host_swap = true};
 	vs_cg_host_set_facts(h, &f);
 	v = vs_cg_unenforced(h, &(struct vs_limits){.io_weight = 10, .memory_min = 1});
 	assert_true(has_line(v, "io_weight: ", "io.weight"));

@@ -42,10 +42,9 @@ struct live {
 static struct live L;
 
 /* Every container cgroup name a test uses, for the teardown. */
-static const char *const names[] = {"apply",	     "memsw",	       "weight", "run",
-				    "tree",	     "deleg",	       "pids",	 "fd",
-				    "never-created", "cgroup.threads", "legacy", "limits2", "auto-a",
-				    "auto-b", "io", "pm"};
+static const char *const names[] = {
+    "apply",	     "memsw",	       "weight", "run",	    "tree",   "deleg",	"pids", "fd",
+    "never-created", "cgroup.threads", "legacy", "limits2", "auto-a", "auto-b", "io",	"pm"};
 
 static bool hybrid(void)
 {
@@ -719,8 +718,10 @@ static void rmdir_parent_of(const char *parent, const char *hierarchy)
 /* Every new limit in its file, live re-apply, and back to the defaults. */
 static void test_new_limits(void **state)
 {
-	struct vs_limits lim = {.memory = 64 << 20, .memory_high = 32 << 20,
-				.memory_min = 16 << 20, .cpus_milli = 1500};
+	struct vs_limits lim = {.memory = 64 << 20,
+				.memory_high = 32 << 20,
+				.memory_min = 16 << 20,
+				.cpus_milli = 1500};
 	struct vs_error err = {0};
 	struct vs_cg *cg;
 	const char *mem, *cs;
@@ -782,8 +783,7 @@ static void test_auto_cpuset(void **state)
 	/* ceil(cpus) >= online CPUs: all of them. */
 	lim.cpus_milli = 2000;
 	assert_int_equal(vs_cg_apply(a, &lim, &err), 0);
-	assert_int_equal(cpu_count(readf(vs_cg_path(a, "cpuset"), "cpuset.cpus")),
-			 online_cpus());
+	assert_int_equal(cpu_count(readf(vs_cg_path(a, "cpuset"), "cpuset.cpus")), online_cpus());
 	assert_int_equal(vs_cg_destroy(a, &err), 0);
 	assert_int_equal(vs_cg_destroy(b, &err), 0);
 	vs_cg_free(a);
@@ -930,8 +930,8 @@ static void test_move_pool(void **state)
 	pid = spawn_child(do_pause, NULL);
 	assert_int_equal(vs_cg_attach(m, pid, &err), 0);
 	if (!hybrid()) {
-		assert_int_equal(vs_cg_move_pool(L.host, L.parent, "pm", "tp", (uid_t)-1,
-						 (gid_t)-1, &(struct vs_limits){0}, NULL, 0, &err),
+		assert_int_equal(vs_cg_move_pool(L.host, L.parent, "pm", "tp", (uid_t)-1, (gid_t)-1,
+						 &(struct vs_limits){0}, NULL, 0, &err),
 				 -1);
 		assert_int_equal(err.kind, VS_EK_CONFLICT);
 		vs_cg_free(m);
