@@ -120,7 +120,7 @@ static void choose_auto(const char *dir, const char *self, const char *current,
 			const uint64_t *online, int want, uint64_t *out)
 {
 	uint64_t cur[NWORDS] = {0};
-	static int use[VS_CPUS_MAX];
+	int use[VS_CPUS_MAX]; /* 4 KiB: on the stack, so threads may apply at once */
 	int n = 0;
 
 	if (current != NULL && current[0] != '\0' && vs_cpuset_bits(current, cur) == want) {
