@@ -210,7 +210,8 @@ static int create_locked(struct vsd *d, struct vs_container_config *cfg, struct 
 	if (vsd_store_exists(d->containers_fd, cfg->name))
 		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' already exists",
 				     cfg->name);
-	if (vsd_check_node_limits(d, cfg->name, &cfg->limits, err) < 0)
+	if (vsd_pool_check(d, cfg->pool, "pool", err) < 0 ||
+	    vsd_check_node_limits(d, cfg->name, &cfg->limits, err) < 0)
 		return -1;
 	if (take_template(d, cfg, err) < 0)
 		return -1;

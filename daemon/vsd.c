@@ -345,7 +345,7 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	/* Before recovery: lxcfs survives vsd, so this normally finds the
 	 * running one; containers never depend on it to start. */
 	vsd_views_check(d, NULL);
-	if (vsd_recover(d, err) < 0)
+	if (vsd_pools_restore(d, err) < 0 || vsd_recover(d, err) < 0)
 		return vs_error_prefix(err, "recovery");
 	lfd = make_socket(d->socket_path, err);
 	if (lfd < 0)

@@ -143,6 +143,12 @@ bool vs_fs_disk_present(const char *cdir)
 	return lstat(img, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+char *vs_fs_layer_dir(const char *cdir)
+{
+	return vs_fs_disk_present(cdir) ? xasprintf("%s/" DISK_DIR, cdir)
+					: xasprintf("%s/upper", cdir);
+}
+
 const char *vs_fs_layer_prefix(int cdirfd)
 {
 	struct stat st;

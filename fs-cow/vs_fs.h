@@ -181,6 +181,10 @@ int vs_fs_disk_mount(const char *cdir, struct vs_error *err);
  * the container's directory. 0 or -1. */
 int vs_fs_disk_umount(const char *cdir, struct vs_error *err);
 
+/* The directory holding the container's own layer: <cdir>/disk with a
+ * disk quota, else <cdir>/upper (malloc'd). For the I/O limits' devices. */
+char *vs_fs_layer_dir(const char *cdir);
+
 /* True if the container at cdir has a disk image. */
 bool vs_fs_disk_present(const char *cdir);
 
