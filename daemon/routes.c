@@ -35,6 +35,8 @@ const struct vsd_route vsd_routes[] = {
     {"PUT", "/v1/templates/{name}/archive", VSD_R_TEMPLATE_ARCHIVE, VSD_BODY_STREAM, false, T},
     {"GET", "/v1/operations/{id}", VSD_R_OPERATION_GET, VSD_BODY_NONE, false, NULL},
     {"GET", "/v1/node", VSD_R_NODE, VSD_BODY_NONE, false, NULL},
+    {"GET", "/v1/containers/{name}/stats", VSD_R_CONTAINER_STATS, VSD_BODY_NONE, false, C},
+    {"GET", "/metrics", VSD_R_METRICS, VSD_BODY_NONE, false, NULL},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);
 
