@@ -254,12 +254,32 @@ static int stats_cpu(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *
 	return 0;
 }
 
+/* The larger sums of file and file_recursive (see stats_io). */
+static int blkio_sum(const char *dir, const char *file, int64_t *read, int64_t *write,
+		     struct vs_error *err)
+{
+	static const char *const suffix[] = {"", "_recursive"};
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(suffix); i++) {
+		cleanup_free char *name = xasprintf("%s%s", file, suffix[i]);
+		cleanup_free char *text = NULL;
+		int64_t r, w;
+		if (read_opt(dir, name, &text, err) < 0)
+			return -1;
+		if (text == NULL)
+			continue;
+		vs_cg_parse_blkio(text, &r, &w);
+		*read = r > *read ? r : *read;
+		*write = w > *write ? w : *write;
+	}
+	return 0;
+}
+
 static int stats_io(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
 {
 	bool v2;
 	const char *dir = stat_dir(cg, "io", &v2);
 	cleanup_free char *bytes = NULL;
-	cleanup_free char *ios = NULL;
 
 	if (dir != NULL && v2) {
 		if (read_opt(dir, "io.stat", &bytes, err) < 0)
@@ -269,17 +289,20 @@ static int stats_io(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *e
 		return 0;
 	}
 	/* v1: the throttle files count every I/O (the CFQ/BFQ ones only what
-	 * went through that scheduler); the _recursive ones include the
-	 * container's own sub-cgroups. */
+	 * went through that scheduler). The _recursive ones would include the
+	 * container's own sub-cgroups, but this kernel leaves them empty, and
+	 * the guest sees no blkio hierarchy to make sub-cgroups in: the larger
+	 * of the two sums is the container's. */
 	dir = stat_dir(cg, "blkio", &v2);
-	if (read_opt(dir, "blkio.throttle.io_service_bytes_recursive", &bytes, err) < 0 ||
-	    read_opt(dir, "blkio.throttle.io_serviced_recursive", &ios, err) < 0)
-		return -1;
-	if (bytes != NULL)
-		vs_cg_parse_blkio(bytes, &st->io_read_bytes, &st->io_write_bytes);
-	if (ios != NULL)
-		vs_cg_parse_blkio(ios, &st->io_read_ios, &st->io_write_ios);
-	return 0;
+	if (dir == NULL)
+		return 0;
+	st->io_read_bytes = st->io_write_bytes = st->io_read_ios = st->io_write_ios = 0;
+	return blkio_sum(dir, "blkio.throttle.io_service_bytes", &st->io_read_bytes,
+			 &st->io_write_bytes, err) < 0 ||
+		       blkio_sum(dir, "blkio.throttle.io_serviced", &st->io_read_ios,
+				 &st->io_write_ios, err) < 0
+		   ? -1
+		   : 0;
 }
 
 void vs_cg_stats_init(struct vs_cg_stats *st)

@@ -115,6 +115,9 @@ static void push_sample(struct cstate *c, const struct vsd_sample *smp)
 		c->ns--;
 	}
 	c->s[c->ns++] = *smp;
+	vsd_debug("sampler: container %s: cpu %" PRId64 " us, %" PRId64 " faults, %" PRId64
+		  " bytes",
+		  c->name, smp->cpu_usec, smp->pgfault, smp->memory);
 }
 
 /* Forget containers not seen in the last sweep. */
@@ -167,7 +170,9 @@ static void oom_seen(struct vsd_sampler *s, const struct vsd_oom_line *l)
 	snprintf(c->oom.info.last_command, sizeof(c->oom.info.last_command), "%s", l->command);
 	c->oom.info.last_at = kmsg_wall(l->ts_usec);
 	vsd_oom_store(s->d, c->name, &c->oom);
-	vsd_log("container %s: OOM killed %s (pid %" PRId64 ")", c->name, l->command, l->pid);
+	if (l->container[0] != '\0')
+		vsd_log("container %s: OOM killed %s (pid %" PRId64 ")", c->name, l->command,
+			l->pid);
 }
 
 /* Read the records the kernel logged since the last call (under lock). */
@@ -231,12 +236,16 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	struct vsd_sample smp = {.t_ms = vs_now_ms()};
 
 	if (vsd_store_load(s->d->containers_fd, name, &cfg, &err) < 0 ||
-	    vsd_container_status(s->d, name, &st, &err) < 0)
+	    vsd_container_status(s->d, name, &st, &err) < 0) {
+		vsd_debug("sampler: container %s: %s", name, err.msg);
 		return;
+	}
 	cg = vs_cg_open(s->d->cg, s->d->cgroup_parent, name);
 	if (cg == NULL)
 		return;
 	if (st.state != VS_RT_RUNNING || vs_cg_stats(cg, &cst, &err) < 0) {
+		if (st.state == VS_RT_RUNNING)
+			vsd_debug("sampler: container %s: %s", name, err.msg);
 		vs_cg_free(cg);
 		pthread_mutex_lock(&s->lock);
 		c = find(s, name, true);
@@ -250,13 +259,13 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	smp.memory = cst.memory_current;
 	pthread_mutex_lock(&s->lock);
 	c = find(s, name, true);
-	c->present = true;
 	if (c->created_at != cfg.created_at) {
 		char *keep = c->name;
 		memset(c, 0, sizeof(*c));
 		c->name = keep;
 		c->created_at = cfg.created_at;
 	}
+	c->present = true;
 	push_sample(c, &smp);
 	if (!c->oom.loaded)
 		vsd_oom_load(s->d, name, &c->oom);

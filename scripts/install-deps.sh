@@ -9,7 +9,7 @@ build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
 	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format)
 # The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.
 run_pkgs=(busybox-static debootstrap iproute2)
-test_pkgs=(bats curl python3 python3-jsonschema procps util-linux zstd tar qemu-system-x86
+test_pkgs=(bats curl python3 python3-jsonschema python3-prometheus-client procps util-linux zstd tar qemu-system-x86
 	e2fsprogs kmod)
 bench_pkgs=(crun lxc)
 
