@@ -195,8 +195,8 @@ static int stats_memory(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_erro
 	if (stat_int(dir, v2 ? "memory.current" : "memory.usage_in_bytes", &st->memory_current,
 		     err) < 0 ||
 	    stat_int(dir, v2 ? "memory.max" : "memory.limit_in_bytes", &st->memory_max, err) < 0 ||
-	    stat_int(dir, v2 ? "memory.peak" : "memory.max_usage_in_bytes", &st->memory_peak,
-		     err) < 0 ||
+	    stat_int(dir, v2 ? "memory.peak" : "memory.max_usage_in_bytes", &st->memory_peak, err) <
+		0 ||
 	    read_opt(dir, "memory.stat", &text, err) < 0)
 		return -1;
 	if (st->memory_max >= V1_UNLIMITED)
@@ -246,8 +246,8 @@ static int stats_cpu(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *
 		return 0;
 	}
 	/* cpu.stat is a core cgroup2 file, there even without the controller. */
-	if (read_opt(cg->host->unified >= 0 ? cg->dirs[cg->host->unified] : NULL, "cpu.stat",
-		     &text, err) < 0)
+	if (read_opt(cg->host->unified >= 0 ? cg->dirs[cg->host->unified] : NULL, "cpu.stat", &text,
+		     err) < 0)
 		return -1;
 	if (text != NULL)
 		vs_cg_parse_cpu_stat(text, true, st);
@@ -324,7 +324,8 @@ int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
 		return vs_error_prefix(err, "stats of cgroup %s/%s", cg->parent, cg->name);
 	}
 	if (stats_memory(cg, st, err) < 0 || stats_cpu(cg, st, err) < 0 ||
-	    stats_io(cg, st, err) < 0 || stat_int(pids, "pids.current", &st->pids_current, err) < 0 ||
+	    stats_io(cg, st, err) < 0 ||
+	    stat_int(pids, "pids.current", &st->pids_current, err) < 0 ||
 	    stat_int(pids, "pids.max", &st->pids_max, err) < 0)
 		return vs_error_prefix(err, "stats of cgroup %s/%s", cg->parent, cg->name);
 	return 0;
@@ -358,8 +359,8 @@ static int reclaim_v1(const char *dir, int64_t bytes, int64_t limit, struct vs_e
 	/* Always put the configured limit back; if that is refused (a memsw
 	 * limit changed meanwhile), the limit that was in force before. */
 	if (vs_cg_write_int(dir, "memory.limit_in_bytes", limit > 0 ? limit : -1, &e) < 0)
-		r = vs_cg_write_int(dir, "memory.limit_in_bytes", before >= V1_UNLIMITED ? -1 : before,
-				    err);
+		r = vs_cg_write_int(dir, "memory.limit_in_bytes",
+				    before >= V1_UNLIMITED ? -1 : before, err);
 	return r;
 }
 

@@ -147,8 +147,7 @@ int vs_cg_destroy(struct vs_cg *cg, struct vs_error *err);
  * device (tmpfs, overlay, btrfs' anonymous devices) are skipped, and
  * vs_cg_unenforced says so. Call before vs_cg_apply; copies the list.
  * 0 or -1 with err (a path that cannot be stat'ed). */
-int vs_cg_set_io_paths(struct vs_cg *cg, const char *const *paths, size_t n,
-		       struct vs_error *err);
+int vs_cg_set_io_paths(struct vs_cg *cg, const char *const *paths, size_t n, struct vs_error *err);
 
 /* What this host cannot enforce of l, as "field: reason" lines (a
  * NULL-terminated strv the caller frees; empty when all is enforced). Pure
@@ -162,21 +161,21 @@ struct vs_cg_stats {
 	int64_t cpu_usage_usec; /* -1 unknown */
 	int64_t pids_current;	/* -1 unknown */
 	/* -1 unknown for every field below. */
-	int64_t memory_peak;	      /* bytes */
-	int64_t memory_swap;	      /* bytes of swap in use */
-	int64_t memory_file;	      /* page cache */
-	int64_t memory_anon;	      /* anonymous memory */
-	int64_t pgfault;	      /* page faults, cumulative */
-	int64_t cpu_user_usec;	      /* cumulative */
-	int64_t cpu_system_usec;      /* cumulative */
-	int64_t cpu_throttled_usec;   /* time throttled by the CPU cap */
-	int64_t cpu_nr_throttled;     /* periods throttled */
-	int64_t pids_max;	      /* -1 unlimited */
-	int64_t io_read_bytes;	      /* over all devices */
+	int64_t memory_peak;	    /* bytes */
+	int64_t memory_swap;	    /* bytes of swap in use */
+	int64_t memory_file;	    /* page cache */
+	int64_t memory_anon;	    /* anonymous memory */
+	int64_t pgfault;	    /* page faults, cumulative */
+	int64_t cpu_user_usec;	    /* cumulative */
+	int64_t cpu_system_usec;    /* cumulative */
+	int64_t cpu_throttled_usec; /* time throttled by the CPU cap */
+	int64_t cpu_nr_throttled;   /* periods throttled */
+	int64_t pids_max;	    /* -1 unlimited */
+	int64_t io_read_bytes;	    /* over all devices */
 	int64_t io_write_bytes;
 	int64_t io_read_ios;
 	int64_t io_write_ios;
-	int64_t oom_kills;	      /* processes killed by the memory limit */
+	int64_t oom_kills; /* processes killed by the memory limit */
 };
 /* Read usage and limits; a statistic whose controller or file is missing
  * is -1. 0, or -1 with err (VS_EK_NOT_FOUND when the cgroup does not

@@ -120,8 +120,7 @@ static int fetch_rows(const struct vc_ctx *ctx, struct top_row **out, size_t *n,
 }
 
 /* Rates against the previous refresh, dt seconds ago. */
-static void rates(struct top_row *rows, size_t n, const struct top_row *prev, size_t np,
-		  double dt)
+static void rates(struct top_row *rows, size_t n, const struct top_row *prev, size_t np, double dt)
 {
 	for (size_t i = 0; i < n && dt > 0; i++) {
 		for (size_t j = 0; j < np; j++) {
@@ -170,7 +169,7 @@ static void rate_cell(double v, char *buf, size_t len)
 
 static void print_top(struct top_row *rows, size_t n)
 {
-	static const char *const headers[] = {"NAME",  "STATE", "CPU%",	"MEMORY",
+	static const char *const headers[] = {"NAME",  "STATE", "CPU%", "MEMORY",
 					      "LIMIT", "PIDS",	"READ", "WRITE"};
 	struct vc_table *t = vc_table_new(VS_ARRAY_SIZE(headers), headers);
 
@@ -212,9 +211,11 @@ static int parse_top(struct vc_ctx *ctx, int argc, char **argv, double *interval
 		switch (c) {
 		case 'i':
 			*interval = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(*interval >= 0.2 && *interval <= 3600))
-				return vc_usage(err, "--interval: expected seconds from 0.2 to "
-						     "3600, got '%s'",
+			if (end == optarg || *end != '\0' ||
+			    !(*interval >= 0.2 && *interval <= 3600))
+				return vc_usage(err,
+						"--interval: expected seconds from 0.2 to "
+						"3600, got '%s'",
 						optarg);
 			break;
 		case '1':
@@ -258,9 +259,10 @@ int vc_cmd_top(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 		prev = rows, np = n, prev_ms = now;
 		if (once)
 			break;
-		nanosleep(&(struct timespec){.tv_sec = (time_t)interval,
-					     .tv_nsec = (long)((interval - (time_t)interval) * 1e9)},
-			  NULL);
+		nanosleep(
+		    &(struct timespec){.tv_sec = (time_t)interval,
+				       .tv_nsec = (long)((interval - (time_t)interval) * 1e9)},
+		    NULL);
 	}
 	rows_free(prev, np);
 	return 0;

@@ -269,7 +269,7 @@ char *vsd_cgroup_parent_for(const char *root_realpath);
 
 struct vsd_names; /* per-container locks (locks.c) */
 struct vsd_stream;
-struct vsd_criu; /* the CRIU probe (criu.c) */
+struct vsd_criu;    /* the CRIU probe (criu.c) */
 struct vsd_sampler; /* usage samples, OOM events, idle reclaim (sampler.c) */
 
 struct vsd {
@@ -515,12 +515,12 @@ struct vsd_sample {
 
 /* What the idle detector weighs (pure, so unit tested). */
 struct vsd_idle_params {
-	double cpu_threshold;	/* CPUs */
-	double pgfault_rate;	/* page faults per second at most */
-	size_t window;		/* intervals that must all be quiet */
-	int step_percent;	/* of current usage per reclaim */
-	int64_t step_max;	/* bytes per reclaim at most */
-	int64_t step_min;	/* smaller steps are not worth a reclaim */
+	double cpu_threshold; /* CPUs */
+	double pgfault_rate;  /* page faults per second at most */
+	size_t window;	      /* intervals that must all be quiet */
+	int step_percent;     /* of current usage per reclaim */
+	int64_t step_max;     /* bytes per reclaim at most */
+	int64_t step_min;     /* smaller steps are not worth a reclaim */
 };
 /* The defaults for a node configuration. */
 void vsd_idle_params_default(const struct vsd_idle_cfg *cfg, struct vsd_idle_params *p);
@@ -574,8 +574,7 @@ void vsd_oom_get(struct vsd *d, const char *name, const struct vs_rt_status *st,
 		 struct vsd_oom_info *out);
 /* Emit "oom": {"kills": N, "last_at": T|null, "last_command": S|null} into
  * the open object g, for status and stats. */
-void vsd_oom_gen(struct vsd *d, const char *name, const struct vs_rt_status *st,
-		 struct vs_jgen *g);
+void vsd_oom_gen(struct vsd *d, const char *name, const struct vs_rt_status *st, struct vs_jgen *g);
 /* Bytes idle reclaim took from `name` since vsd started (and, when
  * usage_percent is not NULL, CPU use in percent of one CPU since the last
  * sample against cur, or -1 when unknown). */

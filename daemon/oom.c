@@ -59,8 +59,7 @@ static bool memcg_container(const char *memcg, const char *parent, char *out, si
 	return true;
 }
 
-static int parse_oom_kill(const char *msg, size_t len, const char *parent,
-			  struct vsd_oom_line *out)
+static int parse_oom_kill(const char *msg, size_t len, const char *parent, struct vsd_oom_line *out)
 {
 	char memcg[512], pid[32];
 

@@ -27,11 +27,11 @@
 #define HISTORY 8
 /* Intervals to leave a container alone after a reclaim found little. */
 #define BACKOFF_INTERVALS 6
-#define MIB (INT64_C(1) << 20)
+#define MIB		  (INT64_C(1) << 20)
 
 struct cstate {
 	char *name;
-	int64_t created_at; /* a new container of the same name starts afresh */
+	int64_t created_at;	      /* a new container of the same name starts afresh */
 	struct vsd_sample s[HISTORY]; /* oldest first */
 	size_t ns;
 	int64_t reclaimed;
@@ -197,8 +197,8 @@ static void drain_kmsg(struct vsd_sampler *s)
 
 /* ---- one sweep ------------------------------------------------------- */
 
-static void reclaim(struct vsd_sampler *s, const struct vs_container_config *cfg,
-		    struct vs_cg *cg, int64_t bytes)
+static void reclaim(struct vsd_sampler *s, const struct vs_container_config *cfg, struct vs_cg *cg,
+		    int64_t bytes)
 {
 	struct vs_error err = {0};
 	int64_t got = 0;
@@ -220,8 +220,8 @@ static void reclaim(struct vsd_sampler *s, const struct vs_container_config *cfg
 	if (got < s->params.step_min)
 		c->backoff = BACKOFF_INTERVALS;
 	pthread_mutex_unlock(&s->lock);
-	vsd_debug("container %s: idle reclaim of %" PRId64 " bytes took %" PRId64, cfg->name,
-		  bytes, got);
+	vsd_debug("container %s: idle reclaim of %" PRId64 " bytes took %" PRId64, cfg->name, bytes,
+		  got);
 }
 
 static void sample_one(struct vsd_sampler *s, const char *name)
@@ -403,8 +403,7 @@ void vsd_oom_get(struct vsd *d, const char *name, const struct vs_rt_status *st,
 	pthread_mutex_unlock(&s->lock);
 }
 
-void vsd_oom_gen(struct vsd *d, const char *name, const struct vs_rt_status *st,
-		 struct vs_jgen *g)
+void vsd_oom_gen(struct vsd *d, const char *name, const struct vs_rt_status *st, struct vs_jgen *g)
 {
 	struct vsd_oom_info oi;
 

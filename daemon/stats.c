@@ -145,7 +145,7 @@ struct family {
 	const char *name, *type, *help;
 	size_t offset; /* of an int64_t in struct cusage */
 	enum mval kind;
-	bool all;      /* also for containers that are not running */
+	bool all; /* also for containers that are not running */
 };
 
 #define CG(f) offsetof(struct cusage, cg.f)
@@ -162,18 +162,17 @@ static const struct family families[] = {
      "Scheduler periods in which the CPU cap throttled", CG(cpu_nr_throttled), V_INT, false},
     {"vsd_container_memory_bytes", "gauge", "Memory in use (page cache included)",
      CG(memory_current), V_INT, false},
-    {"vsd_container_memory_peak_bytes", "gauge", "Largest memory use seen", CG(memory_peak),
-     V_INT, false},
+    {"vsd_container_memory_peak_bytes", "gauge", "Largest memory use seen", CG(memory_peak), V_INT,
+     false},
     {"vsd_container_memory_limit_bytes", "gauge", "Memory limit (absent when unlimited)",
      offsetof(struct cusage, limit), V_INT, true},
     {"vsd_container_memory_cache_bytes", "gauge", "Page cache", CG(memory_file), V_INT, false},
-    {"vsd_container_memory_anon_bytes", "gauge", "Anonymous memory", CG(memory_anon), V_INT,
-     false},
+    {"vsd_container_memory_anon_bytes", "gauge", "Anonymous memory", CG(memory_anon), V_INT, false},
     {"vsd_container_swap_bytes", "gauge", "Swap in use", CG(memory_swap), V_INT, false},
     {"vsd_container_page_faults_total", "counter", "Page faults", CG(pgfault), V_INT, false},
     {"vsd_container_pids", "gauge", "Processes and threads", CG(pids_current), V_INT, false},
-    {"vsd_container_pids_limit", "gauge", "Process limit (absent when unlimited)",
-     CG(pids_max), V_INT, false},
+    {"vsd_container_pids_limit", "gauge", "Process limit (absent when unlimited)", CG(pids_max),
+     V_INT, false},
     {"vsd_container_io_read_bytes_total", "counter", "Bytes read from block devices",
      CG(io_read_bytes), V_INT, false},
     {"vsd_container_io_write_bytes_total", "counter", "Bytes written to block devices",

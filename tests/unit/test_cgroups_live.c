@@ -42,7 +42,7 @@ static struct live L;
 /* Every container cgroup name a test uses, for the teardown. */
 static const char *const names[] = {"apply",	     "memsw",	       "weight", "run",
 				    "tree",	     "deleg",	       "pids",	 "fd",
-				    "never-created", "cgroup.threads", "legacy",   "reclaim"};
+				    "never-created", "cgroup.threads", "legacy", "reclaim"};
 
 static bool hybrid(void)
 {

@@ -56,9 +56,10 @@ static void test_cpu_stat(void **state)
 	struct vs_cg_stats st;
 
 	vs_cg_stats_init(&st);
-	vs_cg_parse_cpu_stat("usage_usec 1000\nuser_usec 600\nsystem_usec 400\ncore_sched.force_idle_"
-			     "usec 0\nnr_periods 10\nnr_throttled 3\nthrottled_usec 2500\n",
-			     true, &st);
+	vs_cg_parse_cpu_stat(
+	    "usage_usec 1000\nuser_usec 600\nsystem_usec 400\ncore_sched.force_idle_"
+	    "usec 0\nnr_periods 10\nnr_throttled 3\nthrottled_usec 2500\n",
+	    true, &st);
 	assert_int_equal(st.cpu_usage_usec, 1000);
 	assert_int_equal(st.cpu_user_usec, 600);
 	assert_int_equal(st.cpu_system_usec, 400);
@@ -104,8 +105,7 @@ static void test_blkio(void **state)
 }
 
 /* n samples one second apart, each adding cpu_us of CPU and faults. */
-static void samples(struct vsd_sample *s, size_t n, int64_t cpu_us, int64_t faults,
-		    int64_t memory)
+static void samples(struct vsd_sample *s, size_t n, int64_t cpu_us, int64_t faults, int64_t memory)
 {
 	for (size_t i = 0; i < n; i++)
 		s[i] = (struct vsd_sample){.t_ms = 1000 * (int64_t)i,
