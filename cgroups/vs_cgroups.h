@@ -258,12 +258,38 @@ struct vs_cg_stats {
  * exist). */
 int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err);
 
+/* Every field of st to -1 (unknown). */
+void vs_cg_stats_init(struct vs_cg_stats *st);
+
+/* The pure parsers behind vs_cg_stats, for tests. Each sets the fields it
+ * covers; a key missing from the text leaves -1 there.
+ * vs_cg_parse_key: the integer after "key " in a flat-keyed file (true), or
+ * false when the key is absent or its value not an integer. */
+bool vs_cg_parse_key(const char *text, const char *key, int64_t *out);
+/* memory.stat: v2 anon, file, pgfault; v1 total_rss, total_cache,
+ * total_pgfault. */
+void vs_cg_parse_memory_stat(const char *text, bool v2, struct vs_cg_stats *st);
+/* cpu.stat: v2 usage/user/system/throttled_usec and nr_throttled; v1 only
+ * throttled_time (ns, converted to usec) and nr_throttled. */
+void vs_cg_parse_cpu_stat(const char *text, bool v2, struct vs_cg_stats *st);
+/* v2 io.stat: rbytes, wbytes, rios, wios summed over every device (0 when
+ * the text lists none). */
+void vs_cg_parse_io_stat(const char *text, struct vs_cg_stats *st);
+/* v1 blkio.throttle.io_service_bytes_recursive or io_serviced_recursive:
+ * the Read and Write lines summed over devices (the Total line skipped). */
+void vs_cg_parse_blkio(const char *text, int64_t *read, int64_t *write);
+
 /* Reclaim up to `bytes` of the container's memory now (idle reclaim):
  * memory.reclaim on cgroup v2; on v1 by lowering memory.limit_in_bytes
  * towards usage - bytes and restoring the configured limit `limit` (0: no
  * limit) at once, so the limit in force is never left lowered. *reclaimed
  * gets the drop in usage. 0 or -1 with err (EAGAIN-like results where the
- * kernel could not reclaim are 0 with a smaller *reclaimed). */
+ * kernel could not reclaim are 0 with a smaller *reclaimed).
+ * On v1 the limit is lowered in four steps towards usage - bytes and the
+ * first step the kernel refuses (EBUSY) ends the lowering; the configured
+ * limit is written back in every case (if refused, the limit read before
+ * lowering). memory.high and memory.soft_limit_in_bytes are never written.
+ * The caller serialises this with live limit updates of the container. */
 int vs_cg_reclaim(struct vs_cg *cg, int64_t bytes, int64_t limit, int64_t *reclaimed,
 		  struct vs_error *err);
 

@@ -313,6 +313,8 @@ int vc_cmd_restart(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 int vc_cmd_destroy(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_status(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_stats(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_top(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
 int vc_cmd_template_build(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_template_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

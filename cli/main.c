@@ -42,6 +42,13 @@ static const struct vc_cmd commands[] = {
      "  --json          print the API's JSON\n"},
     {NULL, "status", vc_cmd_status, "NAME [--json]", "Show a container's status.",
      "  --json          print the API's JSON\n"},
+    {NULL, "stats", vc_cmd_stats, "NAME [--json]",
+     "Show a container's resource usage: CPU, memory, processes, I/O, OOM kills.",
+     "  --json          print the API's JSON\n"},
+    {NULL, "top", vc_cmd_top, "[--interval S] [--once]",
+     "Show all containers' usage in a table sorted by CPU, refreshed every S seconds.",
+     "  --interval S    seconds between refreshes (0.2..3600, default 2)\n"
+     "  --once          print one table and exit (CPU% from the daemon's last sample)\n"},
     {NULL, "exec", vc_cmd_exec, "NAME [--tty|-t] [--env K=V]... -- CMD [ARG...]",
      "Run a command in a running container; exit with its status.",
      "  -t, --tty       run it on a terminal (the local one goes to raw mode)\n"

@@ -359,7 +359,7 @@ static char *result_of(struct cr_job *j, const struct vs_rt_cr_result *res)
 		vs_jgen_kv_str(g, "dir", j->dir);
 	vs_jgen_key(g, "container");
 	if (vsd_container_status(j->d, j->name, &st, &e) == 0) {
-		vsd_gen_status(g, j->d, &j->cfg, &st, NULL);
+		vsd_gen_status(j->d, g, &j->cfg, &st, NULL);
 	} else {
 		vsd_log("container %s: %s", j->name, e.msg);
 		vs_jgen_null(g);

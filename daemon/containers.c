@@ -17,7 +17,7 @@
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 
-void vsd_gen_status(struct vs_jgen *g, struct vsd *d, const struct vs_container_config *cfg,
+void vsd_gen_status(struct vsd *d, struct vs_jgen *g, const struct vs_container_config *cfg,
 		    const struct vs_rt_status *st, const struct vsd_hold_info *hold)
 {
 	const char *state = vs_rt_state_name(st->state);
@@ -64,6 +64,8 @@ void vsd_gen_status(struct vs_jgen *g, struct vsd *d, const struct vs_container_
 		vs_jgen_kv_str(g, "kind", hold->op_kind);
 		vs_jgen_obj_close(g);
 	}
+	if (d != NULL)
+		vsd_oom_gen(d, cfg->name, st, g);
 	vs_jgen_obj_close(g);
 }
 
@@ -86,7 +88,7 @@ int vsd_gen_loaded(struct vsd *d, const struct vs_container_config *cfg, struct 
 	if (vsd_container_status(d, cfg->name, &st, err) < 0)
 		return -1;
 	vsd_names_info(d->names, cfg->name, &hold);
-	vsd_gen_status(g, d, cfg, &st, &hold);
+	vsd_gen_status(d, g, cfg, &st, &hold);
 	return 0;
 }
 
@@ -260,7 +262,7 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 		st.state = VS_RT_STOPPED;
 		st.last_exit_code = -1;
 	}
-	vsd_gen_status(g, c->d, &cfg, &st, NULL);
+	vsd_gen_status(c->d, g, &cfg, &st, NULL);
 	vsd_reply_json(out, 201, g);
 	return 0;
 }

@@ -82,6 +82,8 @@ enum vsd_route_id {
 	VSD_R_POOL_GET,
 	VSD_R_POOL_PATCH,
 	VSD_R_POOL_DELETE,
+	VSD_R_CONTAINER_STATS,
+	VSD_R_METRICS,
 	VSD_R__COUNT,
 };
 
@@ -273,7 +275,8 @@ char *vsd_cgroup_parent_for(const char *root_realpath);
 
 struct vsd_names; /* per-container locks (locks.c) */
 struct vsd_stream;
-struct vsd_criu; /* the CRIU probe (criu.c) */
+struct vsd_criu;    /* the CRIU probe (criu.c) */
+struct vsd_sampler; /* usage samples, OOM events, idle reclaim (sampler.c) */
 
 /* What the node has, read once at start (limits.c). */
 struct vsd_node {
@@ -305,6 +308,7 @@ struct vsd {
 	struct vsd_names *names;
 	struct vsd_ops *ops;
 	struct vsd_criu *criu;
+	struct vsd_sampler *sampler; /* NULL until started */
 	/* Upgraded streams (exec, console) alive right now. */
 	pthread_mutex_t streams_lock;
 	struct vsd_stream *streams;
@@ -369,6 +373,7 @@ struct vsd_reply {
 	unsigned status;
 	char *body; /* malloc'd JSON text */
 	struct vsd_stream *stream;
+	const char *content_type; /* static; NULL: application/json */
 };
 
 typedef int (*vsd_handler_fn)(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
@@ -440,6 +445,8 @@ int vsd_pool_check(struct vsd *d, const char *pool, const char *field, struct vs
  * (cgroups do not survive a reboot). Failures of one pool are logged.
  * 0 or -1. */
 int vsd_pools_restore(struct vsd *d, struct vs_error *err);
+int vsd_h_container_stats(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_metrics(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 
 /* templates.c: before an archive upload is read: refuse (409) when the
  * template exists or is being made, so a large upload is not read for
@@ -466,8 +473,9 @@ static inline void vsd_tinfo_freep(struct vs_template_info *t)
 #define cleanup_tinfo __attribute__((cleanup(vsd_tinfo_freep)))
 
 /* containers.c: emit the status object of a container; hold (may be NULL)
- * is what vsd_names_info said about it. */
-void vsd_gen_status(struct vs_jgen *g, struct vsd *d, const struct vs_container_config *cfg,
+ * is what vsd_names_info said about it. With d, the "oom" member
+ * (vsd_oom_gen) is included. */
+void vsd_gen_status(struct vsd *d, struct vs_jgen *g, const struct vs_container_config *cfg,
 		    const struct vs_rt_status *st, const struct vsd_hold_info *hold);
 /* containers.c: the status object of a loaded container (its runtime
  * state and what requests hold it) into g. 0 or -1. */
@@ -573,5 +581,106 @@ void vsd_server_stop(struct vsd_server *s);
 
 /* The daemon's main (argv without the mode dispatch). Exit code. */
 int vsd_main(int argc, char **argv);
+
+/* ---- sampler.c, oom.c, stats.c: usage, OOM events, idle reclaim ----- */
+
+/* Node settings of idle reclaim (vsd --idle-reclaim ...). */
+struct vsd_idle_cfg {
+	bool enabled;	      /* --idle-reclaim on|off (default on) */
+	int interval_s;	      /* --idle-reclaim-interval: seconds between samples */
+	double cpu_threshold; /* --idle-threshold: CPUs (0.02 = 2% of one CPU) */
+};
+#define VSD_IDLE_DEFAULT_INTERVAL  10
+#define VSD_IDLE_DEFAULT_THRESHOLD 0.02
+
+/* One sample of a container's counters. */
+struct vsd_sample {
+	int64_t t_ms;	  /* CLOCK_MONOTONIC */
+	int64_t cpu_usec; /* cumulative CPU time */
+	int64_t pgfault;  /* cumulative page faults, -1 unknown */
+	int64_t memory;	  /* bytes in use */
+};
+
+/* What the idle detector weighs (pure, so unit tested). */
+struct vsd_idle_params {
+	double cpu_threshold; /* CPUs */
+	double pgfault_rate;  /* page faults per second at most */
+	size_t window;	      /* intervals that must all be quiet */
+	int step_percent;     /* of current usage per reclaim */
+	int64_t step_max;     /* bytes per reclaim at most */
+	int64_t step_min;     /* smaller steps are not worth a reclaim */
+};
+/* The defaults for a node configuration. */
+void vsd_idle_params_default(const struct vsd_idle_cfg *cfg, struct vsd_idle_params *p);
+/* Is a container idle, and how much should be reclaimed now? s holds n
+ * samples oldest first. Idle means at least window+1 samples, and over
+ * each of the last window intervals CPU use below cpu_threshold and the
+ * page-fault rate below pgfault_rate (an unknown or reset counter is not
+ * idle). Returns the bytes to reclaim: step_percent of the newest usage,
+ * at most step_max, never taking usage below memory_min; 0 when not idle
+ * or the step would be below step_min. */
+int64_t vsd_idle_decide(const struct vsd_idle_params *p, const struct vsd_sample *s, size_t n,
+			int64_t memory_min);
+
+/* One OOM kill read from the kernel log. */
+struct vsd_oom_line {
+	char container[256]; /* the name under this instance's cgroup parent */
+	char command[64];    /* the killed task's comm */
+	int64_t pid;
+	int64_t ts_usec; /* kernel log time stamp (since boot) */
+};
+/* Parse one /dev/kmsg record ("PRI,SEQ,TS,FLAGS;message\n..."): an
+ * "oom-kill:" line whose oom_memcg is /<parent>/<container>[/...] gives
+ * container, command (task=) and pid; a "Memory cgroup out of memory:
+ * Killed process N (NAME)" line gives pid and command with an empty
+ * container. Returns 1 for such a line, 0 for anything else (other
+ * parents, other messages, malformed records). */
+int vsd_oom_parse_kmsg(const char *rec, size_t len, const char *parent, struct vsd_oom_line *out);
+
+/* Start the sampler thread: every cfg->interval_s it samples each running
+ * container's cgroup counters (for usage_percent and the idle detector)
+ * and reclaims from idle ones; every second it reads new kernel log
+ * records (/dev/kmsg, from the position at start) for OOM kills of this
+ * instance's containers. Without /dev/kmsg access OOM commands and times
+ * stay unknown (counts still come from the cgroups). 0 or -1. */
+int vsd_sampler_start(struct vsd *d, const struct vsd_idle_cfg *cfg, struct vs_error *err);
+/* Stop and join the thread, free everything. NULL is fine. */
+void vsd_sampler_stop(struct vsd_sampler *s);
+
+/* The container's OOM record (persisted in containers/NAME/oom.json).
+ * kills counts every OOM kill since the container was created, over
+ * restarts of the container and of vsd. */
+struct vsd_oom_info {
+	int64_t kills;
+	int64_t last_at; /* unix seconds, 0 unknown */
+	char last_command[64];
+};
+/* Bring the record of `name` up to date (new kernel log records; the
+ * cgroup's oom_kill counter when st says it runs) and copy it to *out.
+ * Never fails: what cannot be read is left as it was. */
+void vsd_oom_get(struct vsd *d, const char *name, const struct vs_rt_status *st,
+		 struct vsd_oom_info *out);
+/* Emit "oom": {"kills": N, "last_at": T|null, "last_command": S|null} into
+ * the open object g, for status and stats. */
+void vsd_oom_gen(struct vsd *d, const char *name, const struct vs_rt_status *st, struct vs_jgen *g);
+/* Bytes idle reclaim took from `name` since vsd started (and, when
+ * usage_percent is not NULL, CPU use in percent of one CPU since the last
+ * sample against cur, or -1 when unknown). */
+int64_t vsd_sampler_container(struct vsd *d, const char *name, const struct vsd_sample *cur,
+			      double *usage_percent);
+/* Node totals: bytes reclaimed and reclaims done since start. */
+void vsd_sampler_totals(struct vsd *d, int64_t *bytes, int64_t *count, bool *enabled);
+
+/* oom.c internals used by sampler.c: called under the sampler lock. */
+struct vsd_oom_rec {
+	struct vsd_oom_info info;
+	int64_t cg_kills;   /* the cgroup counter already counted */
+	int64_t started_at; /* start of the container the counter belongs to */
+	bool loaded;
+};
+void vsd_oom_load(struct vsd *d, const char *name, struct vsd_oom_rec *r);
+void vsd_oom_store(struct vsd *d, const char *name, const struct vsd_oom_rec *r);
+/* Fold a cgroup counter value in (returns true if the record changed). */
+bool vsd_oom_count(struct vsd_oom_rec *r, int64_t started_at, int64_t cg_kills);
 
 #endif

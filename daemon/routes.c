@@ -42,6 +42,8 @@ const struct vsd_route vsd_routes[] = {
     {"GET", "/v1/pools/{name}", VSD_R_POOL_GET, VSD_BODY_NONE, false, P},
     {"PATCH", "/v1/pools/{name}", VSD_R_POOL_PATCH, VSD_BODY_JSON, false, P},
     {"DELETE", "/v1/pools/{name}", VSD_R_POOL_DELETE, VSD_BODY_NONE, false, P},
+    {"GET", "/v1/containers/{name}/stats", VSD_R_CONTAINER_STATS, VSD_BODY_NONE, false, C},
+    {"GET", "/metrics", VSD_R_METRICS, VSD_BODY_NONE, false, NULL},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);
 

@@ -68,6 +68,8 @@ static const vsd_handler_fn handlers[VSD_R__COUNT] = {
     [VSD_R_POOL_GET] = vsd_h_pool_get,
     [VSD_R_POOL_PATCH] = vsd_h_pool_patch,
     [VSD_R_POOL_DELETE] = vsd_h_pool_delete,
+    [VSD_R_CONTAINER_STATS] = vsd_h_container_stats,
+    [VSD_R_METRICS] = vsd_h_metrics,
 };
 
 const char *vsd_call_query(const struct vsd_call *c, const char *key)
@@ -90,9 +92,10 @@ void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g)
 	out->body = xasprintf("%.*s\n", (int)len, text ? text : "");
 }
 
-/* Queue body (malloc'd JSON, taken over) with status. */
-static enum MHD_Result queue_json(struct MHD_Connection *conn, unsigned status, char *body,
-				  const char *allow)
+/* Queue body (malloc'd, taken over; JSON unless content_type says) with
+ * status. */
+static enum MHD_Result queue_body(struct MHD_Connection *conn, unsigned status, char *body,
+				  const char *allow, const char *content_type)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result r;
@@ -102,12 +105,19 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, unsigned status, 
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				content_type ? content_type : "application/json");
 	if (allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	r = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return r;
+}
+
+static enum MHD_Result queue_json(struct MHD_Connection *conn, unsigned status, char *body,
+				  const char *allow)
+{
+	return queue_body(conn, status, body, allow, NULL);
 }
 
 static enum MHD_Result queue_error(struct MHD_Connection *conn, const char *method, const char *url,
@@ -289,7 +299,7 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 	if (reply.stream != NULL)
 		return queue_upgrade(r, conn, reply.stream);
 	vsd_debug("%s %s: %u", method, url, reply.status);
-	return queue_json(conn, reply.status, reply.body, NULL);
+	return queue_body(conn, reply.status, reply.body, NULL, reply.content_type);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

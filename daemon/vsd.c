@@ -40,6 +40,7 @@ struct opts {
 	double mem_overcommit;
 	int64_t default_disk; /* 0: none */
 	bool debug;
+	struct vsd_idle_cfg idle;
 };
 
 static const char usage_text[] =
@@ -61,9 +62,55 @@ static const char usage_text[] =
     "                        reclaim makes a higher ratio workable)\n"
     "  --default-disk SIZE   disk quota of containers created without one\n"
     "                        (default: none)\n"
+    "  --idle-reclaim on|off take memory back from idle containers (default on)\n"
+    "  --idle-reclaim-interval SECONDS\n"
+    "                        seconds between usage samples (default 10); a\n"
+    "                        container idle for 3 samples in a row is reclaimed from\n"
+    "  --idle-threshold CPUS CPU use below which a container counts as idle\n"
+    "                        (default 0.02, i.e. 2% of one CPU)\n"
     "  --debug               log every request\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n";
+
+/* --idle-reclaim, --idle-reclaim-interval, --idle-threshold. 0, or -1
+ * after reporting. */
+static int parse_idle_opt(int c, const char *arg, struct vsd_idle_cfg *idle)
+{
+	char *end;
+	long n;
+	double x;
+
+	switch (c) {
+	case 'I':
+		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+			break;
+		idle->enabled = strcmp(arg, "on") == 0;
+		return 0;
+	case 'N':
+		errno = 0;
+		n = strtol(arg, &end, 10);
+		if (errno != 0 || end == arg || *end != '\0' || n < 1 || n > 3600)
+			break;
+		idle->interval_s = (int)n;
+		return 0;
+	default:
+		errno = 0;
+		x = strtod(arg, &end);
+		if (errno != 0 || end == arg || *end != '\0' || !(x > 0 && x <= 1024))
+			break;
+		idle->cpu_threshold = x;
+		return 0;
+	}
+	fprintf(stderr, "vsd: --%s: invalid value '%s' (%s)\n",
+		c == 'I'   ? "idle-reclaim"
+		: c == 'N' ? "idle-reclaim-interval"
+			   : "idle-threshold",
+		arg,
+		c == 'I'   ? "expected on or off"
+		: c == 'N' ? "expected whole seconds from 1 to 3600"
+			   : "expected CPUs above 0, such as 0.02");
+	return -1;
+}
 
 /* 0: run; 1: done (help, version); 2: usage error (reported). */
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -78,6 +125,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"memory-overcommit", required_argument, NULL, 'O'},
 	    {"default-disk", required_argument, NULL, 'D'},
 	    {"debug", no_argument, NULL, 'd'},
+	    {"idle-reclaim", required_argument, NULL, 'I'},
+	    {"idle-reclaim-interval", required_argument, NULL, 'N'},
+	    {"idle-threshold", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -130,6 +180,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'd':
 			o->debug = true;
+			break;
+		case 'I':
+		case 'N':
+		case 'T':
+			if (parse_idle_opt(c, optarg, &o->idle) < 0)
+				return 2;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -347,6 +403,8 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	vsd_views_check(d, NULL);
 	if (vsd_pools_restore(d, err) < 0 || vsd_recover(d, err) < 0)
 		return vs_error_prefix(err, "recovery");
+	if (vsd_sampler_start(d, &o->idle, err) < 0)
+		return -1;
 	lfd = make_socket(d->socket_path, err);
 	if (lfd < 0)
 		return -1;
@@ -382,6 +440,9 @@ int vsd_main(int argc, char **argv)
 	    .run_dir = VSD_DEFAULT_RUN_DIR,
 	    .registry = VSD_DEFAULT_REGISTRY,
 	    .mem_overcommit = 1.0,
+	    .idle = {.enabled = true,
+		     .interval_s = VSD_IDLE_DEFAULT_INTERVAL,
+		     .cpu_threshold = VSD_IDLE_DEFAULT_THRESHOLD},
 	};
 	struct vsd d = {.containers_fd = -1, .templates_fd = -1, .inst.self_exe_fd = -1};
 	struct vsd_server *srv = NULL;
@@ -408,6 +469,7 @@ int vsd_main(int argc, char **argv)
 	vsd_server_stop(srv);
 	unlink(d.socket_path);
 	drain_cr_ops(d.ops);
+	vsd_sampler_stop(d.sampler);
 	vsd_criu_free(d.criu);
 	/* Operation workers may still run (a template build is abandoned and
 	 * cleaned up by the next start), so the rest is left to exit(). */

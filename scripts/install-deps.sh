@@ -10,7 +10,7 @@ build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
 # The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.
 # e2fsprogs: mkfs.ext4, e2fsck and resize2fs for the per-container disk images.
 run_pkgs=(busybox-static debootstrap iproute2 e2fsprogs lxcfs)
-test_pkgs=(bats curl python3 python3-jsonschema procps util-linux zstd tar qemu-system-x86
+test_pkgs=(bats curl python3 python3-jsonschema python3-prometheus-client procps util-linux zstd tar qemu-system-x86
 	kmod)
 bench_pkgs=(crun lxc)
 

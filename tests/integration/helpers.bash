@@ -158,8 +158,10 @@ vsd_pid() { cat "$VSD_TMP/vsd.pid" 2>/dev/null; }
 vsd_answers() { [[ "$(api_code GET /v1/node)" == 200 ]]; }
 
 # vsd_start_daemon [VSD-OPTION...]: start this file's vsd in the background
-# (with any extra options) and wait until its socket answers. Fails
-# (printing the log) if it dies or times out.
+# (with any extra options, after the words of $VSD_DAEMON_ARGS, which a
+# file sets before vsd_setup_file to give every start of its daemon the same
+# options) and wait until its socket answers. Fails (printing the log) if it
+# dies or times out.
 vsd_start_daemon() {
 	[[ -x "$VSD_BIN" ]] || fail "vsd_start_daemon: $VSD_BIN missing (run make)" || return 1
 	mkdir -p "$VSD_ROOT" "$VSD_RUN" "$VSD_TMP/idmaps"
@@ -168,7 +170,8 @@ vsd_start_daemon() {
 	# notices, no zombie when a test kills it), as a service would run.
 	(
 		setsid "$VSD_BIN" --root "$VSD_ROOT" --run-dir "$VSD_RUN" --socket "$VSD_SOCKET" \
-			--cgroup-parent "$VSD_CG_PARENT" --idmap-registry "$VSD_TMP/idmaps" "$@" \
+			--cgroup-parent "$VSD_CG_PARENT" --idmap-registry "$VSD_TMP/idmaps" \
+			${VSD_DAEMON_ARGS:-} "$@" \
 			</dev/null >>"$VSD_TMP/vsd.log" 2>&1 3>&- &
 		echo $! >"$VSD_TMP/vsd.pid"
 	)

@@ -44,7 +44,8 @@ static struct live L;
 /* Every container cgroup name a test uses, for the teardown. */
 static const char *const names[] = {
     "apply",	     "memsw",	       "weight", "run",	    "tree",   "deleg",	"pids", "fd",
-    "never-created", "cgroup.threads", "legacy", "limits2", "auto-a", "auto-b", "io",	"pm"};
+    "never-created", "cgroup.threads", "legacy", "limits2", "auto-a", "auto-b", "io",	"pm",
+    "reclaim"};
 
 static bool hybrid(void)
 {
@@ -327,6 +328,83 @@ static void test_weight_and_bad_input(void **state)
 	assert_int_equal(err.kind, VS_EK_INVALID);
 	assert_non_null(strstr(err.msg, "cpus"));
 	assert_string_equal(readf(pids, "pids.max"), "7");
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	vs_cg_free(cg);
+}
+
+/* Stop until attached, then fill 32 MiB of page cache (an unlinked file in
+ * /var/tmp, on disk), say so, and wait. */
+static int do_cache(void *arg)
+{
+	int fd = *(int *)arg, f;
+	static char buf[1 << 20];
+
+	raise(SIGSTOP);
+	f = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (f < 0)
+		return 1;
+	memset(buf, 1, sizeof(buf));
+	for (int i = 0; i < 32; i++)
+		if (write(f, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			return 1;
+	if (write(fd, "x", 1) != 1)
+		return 1;
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* Every statistic the host can give is filled, and reclaim takes page
+ * cache back and leaves the configured limit in force. */
+static void test_stats_and_reclaim(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	struct vs_limits lim = {.memory = 256 << 20, .pids = 50};
+	struct vs_cg_stats st;
+	int64_t got = 0;
+	int pfd[2], status;
+	pid_t pid;
+	char c;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("reclaim", (uid_t)-1, (gid_t)-1);
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	pid = spawn_child(do_cache, &pfd[1]);
+	close(pfd[1]);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	if (vs_cg_attach(cg, pid, &err) < 0)
+		fail_msg("attach: %s", err.msg);
+	kill(pid, SIGCONT);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	if (vs_cg_stats(cg, &st, &err) < 0)
+		fail_msg("stats: %s", err.msg);
+	assert_true(st.memory_current >= 32 << 20);
+	assert_true(st.memory_peak >= st.memory_current);
+	assert_true(st.memory_file >= 30 << 20);
+	assert_true(st.memory_anon >= 0);
+	assert_true(st.pgfault > 0);
+	assert_true(st.cpu_usage_usec > 0 && st.cpu_user_usec >= 0 && st.cpu_system_usec > 0);
+	assert_true(st.cpu_throttled_usec >= 0 && st.cpu_nr_throttled >= 0);
+	assert_int_equal(st.pids_current, 1);
+	assert_int_equal(st.pids_max, 50);
+	assert_true(st.io_read_bytes >= 0 && st.io_write_bytes >= 0);
+	assert_true(st.io_read_ios >= 0 && st.io_write_ios >= 0);
+	assert_int_equal(st.oom_kills, 0);
+	if (vs_cg_reclaim(cg, 16 << 20, lim.memory, &got, &err) < 0)
+		fail_msg("reclaim: %s", err.msg);
+	/* Clean page cache goes easily; allow for what the kernel keeps. */
+	assert_true(got >= 8 << 20);
+	assert_true(got <= (16 << 20) + (4 << 20));
+	assert_int_equal(vs_cg_stats(cg, &st, &err), 0);
+	assert_int_equal(st.memory_max, 256 << 20);
+	assert_int_equal(vs_cg_reclaim(cg, 0, lim.memory, &got, &err), 0);
+	assert_int_equal(got, 0);
+	kill(pid, SIGKILL);
+	reap(pid);
 	assert_int_equal(vs_cg_destroy(cg, &err), 0);
 	vs_cg_free(cg);
 }
@@ -1067,6 +1145,7 @@ int main(void)
 	    cmocka_unit_test(test_io_devices),
 	    cmocka_unit_test(test_pool),
 	    cmocka_unit_test(test_move_pool),
+	    cmocka_unit_test(test_stats_and_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

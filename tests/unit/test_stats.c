@@ -1,0 +1,214 @@
+/* Statistics: the cgroup file parsers (memory.stat, cpu.stat, io.stat,
+ * blkio), the idle detector and the kernel log OOM parser (pure, no root). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cgroups/vs_cgroups.h"
+#include "daemon/daemon.h"
+
+#define MIB (INT64_C(1) << 20)
+
+static void test_memory_stat(void **state)
+{
+	struct vs_cg_stats st;
+
+	vs_cg_stats_init(&st);
+	vs_cg_parse_memory_stat("anon 4096\nfile 8192\nkernel 0\nfile_mapped 10\npgfault 77\n"
+				"pgmajfault 1\n",
+				true, &st);
+	assert_int_equal(st.memory_anon, 4096);
+	assert_int_equal(st.memory_file, 8192);
+	assert_int_equal(st.pgfault, 77);
+	vs_cg_stats_init(&st);
+	/* v1: the hierarchical total_ keys, not the local ones. */
+	vs_cg_parse_memory_stat("cache 1\nrss 2\npgfault 3\ntotal_cache 100\ntotal_rss 200\n"
+				"total_pgfault 300\ntotal_swap 5",
+				false, &st);
+	assert_int_equal(st.memory_file, 100);
+	assert_int_equal(st.memory_anon, 200);
+	assert_int_equal(st.pgfault, 300);
+	vs_cg_stats_init(&st);
+	vs_cg_parse_memory_stat("file_mapped 5\nanon_thp 3\n", true, &st);
+	assert_int_equal(st.memory_file, -1); /* "file_mapped" is not "file" */
+	assert_int_equal(st.memory_anon, -1);
+}
+
+static void test_parse_key(void **state)
+{
+	int64_t v = 0;
+
+	assert_true(vs_cg_parse_key("low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\n", "oom_kill", &v));
+	assert_int_equal(v, 1);
+	assert_true(vs_cg_parse_key("oom_kill_disable 0\nunder_oom 0\noom_kill 4", "oom_kill", &v));
+	assert_int_equal(v, 4);
+	assert_false(vs_cg_parse_key("oom 2\n", "oom_kill", &v));
+	assert_false(vs_cg_parse_key("oom_kill x\n", "oom_kill", &v));
+	assert_false(vs_cg_parse_key("", "oom_kill", &v));
+}
+
+static void test_cpu_stat(void **state)
+{
+	struct vs_cg_stats st;
+
+	vs_cg_stats_init(&st);
+	vs_cg_parse_cpu_stat(
+	    "usage_usec 1000\nuser_usec 600\nsystem_usec 400\ncore_sched.force_idle_"
+	    "usec 0\nnr_periods 10\nnr_throttled 3\nthrottled_usec 2500\n",
+	    true, &st);
+	assert_int_equal(st.cpu_usage_usec, 1000);
+	assert_int_equal(st.cpu_user_usec, 600);
+	assert_int_equal(st.cpu_system_usec, 400);
+	assert_int_equal(st.cpu_nr_throttled, 3);
+	assert_int_equal(st.cpu_throttled_usec, 2500);
+	vs_cg_stats_init(&st);
+	vs_cg_parse_cpu_stat("nr_periods 50\nnr_throttled 7\nthrottled_time 1234567\n", false, &st);
+	assert_int_equal(st.cpu_nr_throttled, 7);
+	assert_int_equal(st.cpu_throttled_usec, 1234);
+	assert_int_equal(st.cpu_usage_usec, -1); /* from cpuacct on v1 */
+}
+
+static void test_io_stat(void **state)
+{
+	struct vs_cg_stats st;
+
+	vs_cg_stats_init(&st);
+	vs_cg_parse_io_stat("8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n"
+			    "253:1 rbytes=1000 wbytes=2000 rios=10 wios=20 dbytes=5 dios=1\n",
+			    &st);
+	assert_int_equal(st.io_read_bytes, 1100);
+	assert_int_equal(st.io_write_bytes, 2200);
+	assert_int_equal(st.io_read_ios, 11);
+	assert_int_equal(st.io_write_ios, 22);
+	vs_cg_parse_io_stat("", &st);
+	assert_int_equal(st.io_read_bytes, 0);
+	assert_int_equal(st.io_write_ios, 0);
+}
+
+static void test_blkio(void **state)
+{
+	int64_t r = -1, w = -1;
+
+	vs_cg_parse_blkio("254:0 Read 4096\n254:0 Write 8388608\n254:0 Sync 8388608\n"
+			  "254:0 Async 0\n254:0 Discard 0\n254:0 Total 8392704\n"
+			  "8:0 Read 1\n8:0 Write 2\nTotal 8392707\n",
+			  &r, &w);
+	assert_int_equal(r, 4097);
+	assert_int_equal(w, 8388610);
+	vs_cg_parse_blkio("Total 0\n", &r, &w);
+	assert_int_equal(r, 0);
+	assert_int_equal(w, 0);
+}
+
+/* n samples one second apart, each adding cpu_us of CPU and faults. */
+static void samples(struct vsd_sample *s, size_t n, int64_t cpu_us, int64_t faults, int64_t memory)
+{
+	for (size_t i = 0; i < n; i++)
+		s[i] = (struct vsd_sample){.t_ms = 1000 * (int64_t)i,
+					   .cpu_usec = cpu_us * (int64_t)i,
+					   .pgfault = faults * (int64_t)i,
+					   .memory = memory};
+}
+
+static void test_idle_decide(void **state)
+{
+	struct vsd_idle_cfg cfg = {.enabled = true, .interval_s = 1, .cpu_threshold = 0.02};
+	struct vsd_idle_params p;
+	struct vsd_sample s[8];
+
+	vsd_idle_params_default(&cfg, &p);
+	/* Quiet: 1 ms of CPU per second, no faults; 5% of 100 MiB. */
+	samples(s, 4, 1000, 0, 100 * MIB);
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 0), 5 * MIB);
+	/* Not enough history yet (window 3 needs 4 samples). */
+	assert_int_equal(vsd_idle_decide(&p, s, 3, 0), 0);
+	/* Busy: 50 ms of CPU per second is 5% of a CPU. */
+	samples(s, 4, 50000, 0, 100 * MIB);
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 0), 0);
+	/* Busy in only the last interval. */
+	samples(s, 4, 1000, 0, 100 * MIB);
+	s[3].cpu_usec += 100000;
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 0), 0);
+	/* Faulting pages in without CPU to speak of. */
+	samples(s, 4, 1000, 500, 100 * MIB);
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 0), 0);
+	/* memory_min bounds the step; below step_min nothing is done. */
+	samples(s, 4, 0, 0, 100 * MIB);
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 98 * MIB), 2 * MIB);
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 100 * MIB - 4096), 0);
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 200 * MIB), 0);
+	/* The step is capped. */
+	samples(s, 4, 0, 0, 8192 * MIB);
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 0), p.step_max);
+	/* Unknown or reset counters are not idle. */
+	samples(s, 4, 0, 0, 100 * MIB);
+	s[2].pgfault = -1;
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 0), 0);
+	samples(s, 4, 1000, 0, 100 * MIB);
+	s[3].cpu_usec = 0; /* a restarted container */
+	assert_int_equal(vsd_idle_decide(&p, s, 4, 0), 0);
+}
+
+static void test_kmsg(void **state)
+{
+	struct vsd_oom_line l;
+	static const char oom[] =
+	    "6,1234,5678901234,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,"
+	    "mems_allowed=0,oom_memcg=/vsd-bats-1a/oomc,task_memcg=/vsd-bats-1a/oomc/sub,task=dd,"
+	    "pid=4242,uid=100000\n";
+	static const char killed[] = "3,1235,5678901300,-;Memory cgroup out of memory: Killed "
+				     "process 4242 (dd) total-vm:104000kB, anon-rss:30000kB\n"
+				     " SUBSYSTEM=memory\n";
+
+	assert_int_equal(vsd_oom_parse_kmsg(oom, strlen(oom), "vsd-bats-1a", &l), 1);
+	assert_string_equal(l.container, "oomc");
+	assert_string_equal(l.command, "dd");
+	assert_int_equal(l.pid, 4242);
+	assert_int_equal(l.ts_usec, 5678901234);
+	/* Another instance's container, or a prefix of our parent's name. */
+	assert_int_equal(vsd_oom_parse_kmsg(oom, strlen(oom), "vsd-bats-1", &l), 0);
+	assert_int_equal(vsd_oom_parse_kmsg(oom, strlen(oom), "vsd", &l), 0);
+	assert_int_equal(vsd_oom_parse_kmsg(killed, strlen(killed), "vsd-bats-1a", &l), 1);
+	assert_string_equal(l.container, "");
+	assert_string_equal(l.command, "dd");
+	assert_int_equal(l.pid, 4242);
+	assert_int_equal(vsd_oom_parse_kmsg("6,1,2,-;hello\n", 14, "vsd", &l), 0);
+	assert_int_equal(vsd_oom_parse_kmsg("garbage", 7, "vsd", &l), 0);
+	assert_int_equal(vsd_oom_parse_kmsg("6,1,2,-;oom-kill:task=x\n", 24, "vsd", &l), 0);
+}
+
+static void test_oom_count(void **state)
+{
+	struct vsd_oom_rec r = {0};
+
+	assert_true(vsd_oom_count(&r, 100, 1));
+	assert_int_equal(r.info.kills, 1);
+	assert_false(vsd_oom_count(&r, 100, 1));
+	assert_true(vsd_oom_count(&r, 100, 3));
+	assert_int_equal(r.info.kills, 3);
+	/* Restarted: a new cgroup counting from 0. */
+	assert_true(vsd_oom_count(&r, 200, 0));
+	assert_int_equal(r.info.kills, 3);
+	assert_true(vsd_oom_count(&r, 200, 2));
+	assert_int_equal(r.info.kills, 5);
+	/* Restarted within the same second. */
+	assert_true(vsd_oom_count(&r, 200, 1));
+	assert_int_equal(r.info.kills, 6);
+	assert_false(vsd_oom_count(&r, 200, -1));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_memory_stat), cmocka_unit_test(test_parse_key),
+	    cmocka_unit_test(test_cpu_stat),	cmocka_unit_test(test_io_stat),
+	    cmocka_unit_test(test_blkio),	cmocka_unit_test(test_idle_decide),
+	    cmocka_unit_test(test_kmsg),	cmocka_unit_test(test_oom_count),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
