@@ -71,9 +71,11 @@ static int apply_memory_v1(const char *dir, const struct vs_limits *l, struct vs
 		return vs_cg_write_int(dir, "memory.limit_in_bytes", mem, err) < 0
 			   ? -1
 			   : write_soft(dir, l, err);
-	/* Without a memory limit memsw cannot be bounded either (it may not be
-	 * below the memory limit). Swap 0 is the kernel default: unlimited. */
-	if (mem > 0 && l->memory_swap > 0)
+	/* A memory limit without swap (memory_swap 0) means no swap, as in
+	 * a VPS plan: memsw = memory; -1 lifts it. Without a memory limit
+	 * memsw cannot be bounded either (it may not be below the memory
+	 * limit). */
+	if (mem > 0 && l->memory_swap >= 0)
 		memsw = mem + l->memory_swap;
 	if (vs_cg_read_int(dir, "memory.memsw.limit_in_bytes", &cur_memsw, err) < 0)
 		return -1;
@@ -108,9 +110,12 @@ static int apply_memory(struct vs_cg *cg, const struct vs_limits *l, struct vs_e
 	    write_max(dir, "memory.high", l->memory_high, err) < 0 ||
 	    vs_cg_write_int(dir, "memory.min", l->memory_min, err) < 0)
 		return -1;
-	/* memory.swap.max exists only with swap accounting. */
+	/* memory.swap.max exists only with swap accounting. A memory limit
+	 * without swap means no swap (0); -1 or no memory limit: "max". */
 	if (vs_cg_exists(dir, "memory.swap.max"))
-		return write_max(dir, "memory.swap.max", l->memory_swap, err);
+		return l->memory > 0 && l->memory_swap == 0
+			   ? vs_cg_write(dir, "memory.swap.max", "0", err)
+			   : write_max(dir, "memory.swap.max", l->memory_swap, err);
 	return 0;
 }
 

@@ -279,7 +279,7 @@ struct vc_limit_args {
 	"  --memory SIZE        memory limit, e.g. 512M, 1.5G\n"                                   \
 	"  --memory-high SIZE   where reclaim and throttling start (at most --memory)\n"           \
 	"  --memory-min SIZE    memory guaranteed, protected from reclaim\n"                       \
-	"  --swap SIZE          swap on top of memory (0: default, -1: unlimited)\n"               \
+	"  --swap SIZE          swap on top of memory (default 0: none; -1: unlimited)\n"          \
 	"  --cpus N             CPU cap as a decimal, e.g. 1.5 (also pins to that many CPUs,\n"    \
 	"                       rounded up, unless --cpuset is given)\n"                           \
 	"  --cpu-weight N       proportional CPU share, 1..10000 (default 100)\n"                  \

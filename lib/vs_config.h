@@ -25,7 +25,7 @@ struct vs_limits {
 	int64_t memory;		    /* bytes: memory.max / memory.limit_in_bytes */
 	int64_t memory_high;	    /* bytes: memory.high (v1: soft limit) */
 	int64_t memory_min;	    /* bytes: memory.min, protected from reclaim */
-	int64_t memory_swap;	    /* bytes of swap on top of memory; -1 unlimited, 0 default */
+	int64_t memory_swap;	    /* bytes of swap on top of memory; 0 none, -1 unlimited */
 	int64_t cpus_milli;	    /* thousandths of a CPU: cpu.max / cfs_quota_us */
 	int64_t cpu_weight;	    /* 1..10000 (v2 scale): cpu.weight / cpu.shares */
 	char cpuset[VS_CPUSET_MAX]; /* CPUs the container may run on ("0-1") */

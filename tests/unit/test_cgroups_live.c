@@ -294,6 +294,14 @@ static void test_memsw_order(void **state)
 	lim.memory_swap = -1;
 	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
 	assert_string_equal(readf(mem, "memory.memsw.limit_in_bytes"), "9223372036854771712");
+	/* No swap asked for (the default): none, memsw == memory. */
+	lim.memory_swap = 0;
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_string_equal(readf(mem, "memory.memsw.limit_in_bytes"), "134217728");
+	/* Without a memory limit nothing bounds swap either. */
+	lim.memory = 0;
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_string_equal(readf(mem, "memory.memsw.limit_in_bytes"), "9223372036854771712");
 	assert_int_equal(vs_cg_destroy(cg, &err), 0);
 	vs_cg_free(cg);
 }
