@@ -87,6 +87,8 @@ bench: all
 	bench/run.sh
 	bench/cr.sh
 	bench/limits.sh
+	bench/disk.sh
+	bench/reclaim.sh
 
 # libFuzzer harnesses (clang): parsers of untrusted bytes.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. \
