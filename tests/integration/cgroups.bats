@@ -67,7 +67,10 @@ unified_only() { [[ ! -d /sys/fs/cgroup/memory ]]; }
 		(($(awk '/^oom_kill / { print $2 }' "$dir/memory.events") >= 1)) || fail "memory.events: $output"
 	else
 		dir=$(ct_cgroup_dir cgl memory)
-		(($(cat "$dir/memory.failcnt") >= 1)) || fail "memory.failcnt is 0"
+		# The OOM killer acted in this cgroup (memory.failcnt counts only
+		# the memory counter; without swap the memory+swap one fails first).
+		(($(awk '/^oom_kill / { print $2 }' "$dir/memory.oom_control") >= 1)) ||
+			fail "memory.oom_control: $(cat "$dir/memory.oom_control")"
 	fi
 	# A smaller allocation fits.
 	run in_ct cgl dd if=/dev/zero of=/dev/null bs=16M count=1
