@@ -5,6 +5,7 @@
 # field. Works on hybrid (v1) and unified hosts.
 
 load helpers
+load cr-helpers
 
 setup_file() {
 	vsd_setup_file || return 1
@@ -206,4 +207,39 @@ stored() { json_get "$2" <"$VSD_ROOT/containers/$1/config.json"; }
 	assert_success
 	vsctl destroy oc1 >/dev/null
 	vsctl destroy oc2 >/dev/null
+}
+
+# cpuset_of NAME: the CPUs of NAME's cpuset cgroup.
+cpuset_of() {
+	local dir
+	if unified_only; then
+		dir=$(ct_cgroup_dir "$1" "") && cat "$dir/cpuset.cpus"
+	else
+		dir=$(ct_cgroup_dir "$1" cpuset) && cat "$dir/cpuset.cpus"
+	fi
+}
+
+@test "suspend/resume: every limit is in force again, and a live set works after" {
+	local why
+	if why=$(cr_criu_unusable); then
+		skip "checkpoint/restore unavailable: $why"
+	fi
+	run vsctl create sr1 --template busybox --memory 96M --pids 40 --cpus 0.5 --cpuset 1
+	assert_success
+	run vsctl start sr1
+	assert_success
+	run vsctl suspend sr1
+	assert_success
+	run vsctl resume sr1
+	assert_success
+	assert_eq "$(mem_limit sr1)" 100663296 "memory after resume"
+	assert_eq "$(pids_limit sr1)" 40 "pids after resume"
+	assert_eq "$(cpu_quota sr1)" 50000 "cpu quota after resume"
+	assert_eq "$(cpuset_of sr1)" 1 "cpuset after resume"
+	run vsctl set sr1 --memory 128M --pids 50
+	assert_success
+	assert_eq "$(mem_limit sr1)" 134217728 "memory after a live set"
+	assert_eq "$(pids_limit sr1)" 50 "pids after a live set"
+	run vsctl destroy --force sr1
+	assert_success
 }
