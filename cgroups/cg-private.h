@@ -11,6 +11,7 @@
 
 #include "cgroups/vs_cgroups.h"
 #include "lib/vs_error.h"
+#include "lib/vs_validate.h"
 
 /* A mounted hierarchy under the host's cgroup mount point. */
 struct vs_cg_hier {
@@ -22,6 +23,7 @@ struct vs_cg_hier {
 	bool v2;
 };
 
+/* What detection learns beyond the mounts (see vs_cg_host_facts). */
 struct vs_cg_host {
 	enum vs_cg_mode mode;
 	char *mnt;
@@ -30,14 +32,24 @@ struct vs_cg_host {
 	int unified;	/* index of the cgroup2 hierarchy in hier, or -1 */
 	char **v1_opts; /* NULL-terminated, for vs_cg_v1_controllers() */
 	char *describe;
+	struct vs_cg_host_facts facts;
 };
+
+/* The suffix of a pool's cgroup directory. Container names are [a-z0-9-],
+ * so "<pool>.pool" can never be a container's cgroup. */
+#define VS_CG_POOL_SUFFIX ".pool"
 
 struct vs_cg {
 	const struct vs_cg_host *host;
 	char *parent;
 	char *name;
 	char **parent_dirs; /* per hierarchy: <mount>/<parent> */
-	char **dirs;	    /* per hierarchy: <mount>/<parent>/<name> */
+	/* per hierarchy: <mount>/<parent>/<pool>.pool, or NULL where the
+	 * container is not in a pool (or the pool has no level there) */
+	char **pool_dirs;
+	char **dirs;	/* per hierarchy: the container's cgroup */
+	char **io_devs; /* "MAJ:MIN" of the disks I/O limits apply to */
+	bool is_pool;	/* a pool's own cgroup: no cpuset, no io devices */
 };
 
 /* How long freeze, thaw and kill_all wait for the kernel to finish. */
@@ -55,6 +67,57 @@ int vs_cg_find(const struct vs_cg_host *h, const char *ctrl);
 
 /* True when the NULL-terminated vector v holds s. */
 bool vs_cg_strv_has(char *const *v, const char *s);
+
+/* v1 reports "unlimited" as the largest page-aligned counter value
+ * (9223372036854771712 on x86-64); vs_parse_size caps limits below 2^62. */
+#define V1_UNLIMITED (INT64_C(1) << 62)
+
+enum { V1, V2 };
+
+/* The directory of the container's cgroup that carries ctrl and whether it
+ * is cgroup2; NULL when the host has no such controller (or, for a pool,
+ * when the pool has no level in that hierarchy). */
+static inline const char *ctrl_dir(struct vs_cg *cg, const char *ctrl, int *version)
+{
+	int i = vs_cg_find(cg->host, ctrl);
+
+	if (i < 0)
+		return NULL;
+	*version = cg->host->hier[i].v2 ? V2 : V1;
+	return cg->dirs[i];
+}
+
+/* --- limits.c, cpuset.c, io.c --- */
+
+/* Each checks its fields first (VS_EK_INVALID naming the field) and then
+ * writes; 0 or -1 with err. */
+int vs_cg_apply_cpuset(struct vs_cg *cg, const struct vs_limits *l, struct vs_error *err);
+int vs_cg_check_cpuset(const struct vs_limits *l, struct vs_error *err);
+int vs_cg_apply_io(struct vs_cg *cg, const struct vs_limits *l, struct vs_error *err);
+int vs_cg_check_io(const struct vs_limits *l, struct vs_error *err);
+
+/* The online CPUs (/sys/devices/system/cpu/online) as a bitmap; returns
+ * how many, or -1 with err. */
+int vs_cg_online_cpus(uint64_t bits[VS_CPUS_MAX / 64], struct vs_error *err);
+
+/* --- cgroup.c --- */
+
+/* Build a handle whose directory in hierarchy i is <parent>/<pool>.pool/
+ * <name> where pool_level(i), else <parent>/<name>. pool may be NULL or ""
+ * (no pool). */
+struct vs_cg *vs_cg_open_at(const struct vs_cg_host *h, const char *parent, const char *pool,
+			    const char *name);
+/* True when hierarchy i of h carries the pool level: every v1 hierarchy,
+ * and cgroup2 only on a unified host (on hybrid hosts the guest's cgroup2
+ * tree has no controllers and stays at <parent>/<name>). */
+bool vs_cg_pool_level(const struct vs_cg_host *h, size_t i);
+bool vs_cg_plain_name(const char *s);
+/* Remove the cgroup dir and every sub-cgroup, depth first; missing is
+ * fine. 0 or -1 (VS_EK_CONFLICT when tasks remain). */
+int vs_cg_rmtree(const char *dir, struct vs_error *err);
+/* Create a pool handle's cgroups (and the instance parent), enabling the
+ * cgroup2 controllers for the pool's children. Idempotent. 0 or -1. */
+int vs_cg_pool_create(struct vs_cg *pool, struct vs_error *err);
 
 /* --- file.c --- */
 

@@ -2,6 +2,7 @@
  * attach, the cgroup2 directory for CLONE_INTO_CGROUP, destroy. */
 #include "cgroups/cg-private.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,27 +13,99 @@
 
 #include "lib/vs_util.h"
 
-static bool plain_name(const char *s)
+bool vs_cg_plain_name(const char *s)
 {
 	return s != NULL && s[0] != '\0' && s[0] != '.' && strchr(s, '/') == NULL &&
-	       strlen(s) <= NAME_MAX;
+	       strlen(s) + strlen(VS_CG_POOL_SUFFIX) <= NAME_MAX;
 }
 
-struct vs_cg *vs_cg_open(const struct vs_cg_host *h, const char *parent, const char *name)
+bool vs_cg_pool_level(const struct vs_cg_host *h, size_t i)
 {
+	return !h->hier[i].v2 || h->mode == VS_CG_UNIFIED;
+}
+
+/* pool_dirs and dirs are arrays of n entries, some NULL: freed entry by
+ * entry, unlike a strv. */
+static void free_dirs(char **v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+struct vs_cg *vs_cg_open_at(const struct vs_cg_host *h, const char *parent, const char *pool,
+			    const char *name)
+{
+	bool in_pool = pool != NULL && pool[0] != '\0';
 	struct vs_cg *cg;
 
-	if (!plain_name(parent) || !plain_name(name))
+	if (!vs_cg_plain_name(parent) || !vs_cg_plain_name(name) ||
+	    (in_pool && !vs_cg_plain_name(pool)))
 		return NULL;
 	cg = xcalloc(1, sizeof(*cg));
 	cg->host = h;
 	cg->parent = xstrdup(parent);
 	cg->name = xstrdup(name);
 	cg->parent_dirs = xcalloc(h->n + 1, sizeof(char *));
+	cg->pool_dirs = xcalloc(h->n + 1, sizeof(char *));
 	cg->dirs = xcalloc(h->n + 1, sizeof(char *));
 	for (size_t i = 0; i < h->n; i++) {
 		cg->parent_dirs[i] = xasprintf("%s/%s", h->hier[i].mount, parent);
-		cg->dirs[i] = xasprintf("%s/%s/%s", h->hier[i].mount, parent, name);
+		if (in_pool && vs_cg_pool_level(h, i)) {
+			cg->pool_dirs[i] =
+			    xasprintf("%s/%s%s", cg->parent_dirs[i], pool, VS_CG_POOL_SUFFIX);
+			cg->dirs[i] = xasprintf("%s/%s", cg->pool_dirs[i], name);
+		} else {
+			cg->dirs[i] = xasprintf("%s/%s", cg->parent_dirs[i], name);
+		}
+	}
+	return cg;
+}
+
+struct vs_cg *vs_cg_open_pool(const struct vs_cg_host *h, const char *parent, const char *pool,
+			      const char *name)
+{
+	return vs_cg_open_at(h, parent, pool, name);
+}
+
+/* The pool directory below parent_dir that holds a cgroup `name`, or NULL.
+ * Pool names are [a-z0-9-], so at most one matches a sane tree; the first
+ * in directory order wins otherwise. */
+static char *find_in_pools(const char *parent_dir, const char *name)
+{
+	cleanup_dir DIR *d = opendir(parent_dir);
+	size_t sl = strlen(VS_CG_POOL_SUFFIX);
+	struct dirent *de;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		cleanup_free char *pool_dir = NULL;
+
+		if (de->d_type != DT_DIR || len <= sl ||
+		    strcmp(de->d_name + len - sl, VS_CG_POOL_SUFFIX) != 0)
+			continue;
+		pool_dir = xasprintf("%s/%s", parent_dir, de->d_name);
+		if (vs_cg_exists(pool_dir, name))
+			return steal_ptr(&pool_dir);
+	}
+	return NULL;
+}
+
+struct vs_cg *vs_cg_open(const struct vs_cg_host *h, const char *parent, const char *name)
+{
+	struct vs_cg *cg = vs_cg_open_at(h, parent, NULL, name);
+
+	for (size_t i = 0; cg != NULL && i < h->n; i++) {
+		char *pool_dir;
+
+		if (!vs_cg_pool_level(h, i) || vs_cg_exists(cg->dirs[i], "."))
+			continue;
+		pool_dir = find_in_pools(cg->parent_dirs[i], name);
+		if (pool_dir == NULL)
+			continue;
+		cg->pool_dirs[i] = pool_dir;
+		free(cg->dirs[i]);
+		cg->dirs[i] = xasprintf("%s/%s", pool_dir, name);
 	}
 	return cg;
 }
@@ -41,8 +114,10 @@ void vs_cg_free(struct vs_cg *cg)
 {
 	if (cg == NULL)
 		return;
-	vs_strv_free(cg->parent_dirs);
-	vs_strv_free(cg->dirs);
+	free_dirs(cg->parent_dirs, cg->host->n);
+	free_dirs(cg->pool_dirs, cg->host->n);
+	free_dirs(cg->dirs, cg->host->n);
+	vs_strv_free(cg->io_devs);
 	free(cg->parent);
 	free(cg->name);
 	free(cg);
@@ -194,6 +269,7 @@ static int create_one(struct vs_cg *cg, size_t i, struct made *made, uid_t uid, 
 		      struct vs_error *err)
 {
 	const struct vs_cg_hier *hi = &cg->host->hier[i];
+	const char *up = cg->pool_dirs[i] != NULL ? cg->pool_dirs[i] : cg->parent_dirs[i];
 
 	if (make_dir(cg->parent_dirs[i], &made->parent, err) < 0)
 		return -1;
@@ -201,9 +277,15 @@ static int create_one(struct vs_cg *cg, size_t i, struct made *made, uid_t uid, 
 		return -1;
 	if (hi->v2 && enable_v2(hi, cg->parent_dirs[i], err) < 0)
 		return -1;
+	if (cg->pool_dirs[i] != NULL && !vs_cg_exists(cg->pool_dirs[i], ".")) {
+		/* Made by vs_cg_pool_apply with the pool's limits: a pool
+		 * cgroup made here would have none. */
+		return vs_error_kind(err, VS_EK_NOT_FOUND, "the pool's cgroup %s does not exist",
+				     cg->pool_dirs[i]);
+	}
 	if (make_dir(cg->dirs[i], &made->dir, err) < 0)
 		return -1;
-	if (!hi->v2 && init_v1_group(hi, cg->parent_dirs[i], cg->dirs[i], made->dir, err) < 0)
+	if (!hi->v2 && init_v1_group(hi, up, cg->dirs[i], made->dir, err) < 0)
 		return -1;
 	if (uid != (uid_t)-1 && delegate(cg->dirs[i], uid, gid, err) < 0)
 		return -1;
@@ -265,6 +347,33 @@ static int rmdir_visit(int parentfd, const char *name, int dfd, void *data, stru
 	return -1;
 }
 
+int vs_cg_rmtree(const char *dir, struct vs_error *err)
+{
+	return vs_cg_walk(dir, rmdir_visit, (void *)dir, err) < 0 ? -1 : 0;
+}
+
+int vs_cg_pool_create(struct vs_cg *pool, struct vs_error *err)
+{
+	for (size_t i = 0; i < pool->host->n; i++) {
+		const struct vs_cg_hier *hi = &pool->host->hier[i];
+		bool made_parent, made;
+
+		if (pool->dirs[i] == NULL)
+			continue;
+		if (make_dir(pool->parent_dirs[i], &made_parent, err) < 0 ||
+		    (!hi->v2 &&
+		     init_v1_group(hi, hi->mount, pool->parent_dirs[i], made_parent, err) < 0) ||
+		    (hi->v2 && enable_v2(hi, pool->parent_dirs[i], err) < 0) ||
+		    make_dir(pool->dirs[i], &made, err) < 0 ||
+		    (!hi->v2 &&
+		     init_v1_group(hi, pool->parent_dirs[i], pool->dirs[i], made, err) < 0) ||
+		    (hi->v2 && enable_v2(hi, pool->dirs[i], err) < 0))
+			return vs_error_prefix(err, "create pool cgroup %s/%s", pool->parent,
+					       pool->name);
+	}
+	return 0;
+}
+
 int vs_cg_destroy(struct vs_cg *cg, struct vs_error *err)
 {
 	int r = 0;
@@ -274,7 +383,8 @@ int vs_cg_destroy(struct vs_cg *cg, struct vs_error *err)
 	for (size_t i = 0; i < cg->host->n; i++) {
 		struct vs_error e;
 
-		if (vs_cg_walk(cg->dirs[i], rmdir_visit, cg->dirs[i], &e) >= 0 || r < 0)
+		if (cg->dirs[i] == NULL ||
+		    vs_cg_walk(cg->dirs[i], rmdir_visit, cg->dirs[i], &e) >= 0 || r < 0)
 			continue;
 		r = -1;
 		if (err != NULL)

@@ -356,6 +356,59 @@ static int read_v2_controllers(struct vs_cg_hier *hi, struct vs_error *err)
 	return 0;
 }
 
+/* SwapTotal of /proc/meminfo is above 0. */
+static bool host_has_swap(void)
+{
+	cleanup_free char *text = NULL;
+	const char *p;
+
+	if (vs_read_file_at(AT_FDCWD, "/proc/meminfo", 1 << 16, &text, NULL, NULL) < 0)
+		return false;
+	p = strstr(text, "SwapTotal:");
+	return p != NULL && strtoll(p + 10, NULL, 10) > 0;
+}
+
+/* The files a controller's root offers tell what it can enforce. A v2 root
+ * has no memory.swap.max or io.max itself: swap accounting is on unless
+ * the kernel was told otherwise, io.max comes with the io controller, and
+ * io.weight needs the io.cost controller (io.cost.qos at the root) or BFQ
+ * (io.bfq.weight files once it is loaded). */
+static void detect_facts(struct vs_cg_host *h)
+{
+	int m = vs_cg_find(h, "memory"), b = vs_cg_find(h, "blkio");
+	struct vs_cg_host_facts *f = &h->facts;
+
+	if (b < 0)
+		b = vs_cg_find(h, "io");
+	f->host_swap = host_has_swap();
+	if (m >= 0)
+		f->swap_accounting =
+		    h->hier[m].v2 ? true
+				  : vs_cg_exists(h->hier[m].mount, "memory.memsw.limit_in_bytes");
+	if (b >= 0 && !h->hier[b].v2) {
+		f->io_throttle = vs_cg_exists(h->hier[b].mount, "blkio.throttle.read_bps_device");
+		f->io_weight = vs_cg_exists(h->hier[b].mount, "blkio.bfq.weight");
+	} else if (b >= 0) {
+		f->io_throttle = true;
+		cleanup_free char *qos = NULL;
+
+		/* io.weight does nothing until io.cost is enabled on a device. */
+		f->io_weight = (vs_cg_read(h->hier[b].mount, "io.cost.qos", &qos, NULL) == 0 &&
+				strstr(qos, "enable=1") != NULL) ||
+			       vs_cg_exists(h->hier[b].mount, "io.bfq.weight");
+	}
+}
+
+void vs_cg_host_get_facts(const struct vs_cg_host *h, struct vs_cg_host_facts *f)
+{
+	*f = h->facts;
+}
+
+void vs_cg_host_set_facts(struct vs_cg_host *h, const struct vs_cg_host_facts *f)
+{
+	h->facts = *f;
+}
+
 int vs_cg_host_detect(const char *mnt, struct vs_cg_host **out, struct vs_error *err)
 {
 	struct vs_cg_host *h __attribute__((cleanup(host_freep))) = NULL;
@@ -367,6 +420,7 @@ int vs_cg_host_detect(const char *mnt, struct vs_cg_host **out, struct vs_error 
 		return -1;
 	if (h->unified >= 0 && read_v2_controllers(&h->hier[h->unified], err) < 0)
 		return vs_error_prefix(err, "cgroup2 at %s", h->hier[h->unified].mount);
+	detect_facts(h);
 	host_finish(h);
 	*out = steal_ptr(&h);
 	return 0;

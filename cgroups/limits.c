@@ -1,6 +1,7 @@
-/* Limits and statistics. Each resource goes to whichever hierarchy carries
- * its controller: a v1 hierarchy on hybrid and legacy hosts, cgroup2 on
- * unified ones (vs_cg_find). */
+/* Limits: memory, CPU bandwidth and weight, pids, and the order of it all.
+ * Each resource goes to whichever hierarchy carries its controller: a v1
+ * hierarchy on hybrid and legacy hosts, cgroup2 on unified ones
+ * (vs_cg_find). cpuset.c and io.c do the rest. */
 #include "cgroups/cg-private.h"
 
 #include <errno.h>
@@ -11,29 +12,14 @@
 #include "lib/vs_util.h"
 
 #define CFS_PERIOD_US 100000
-/* v1 reports "unlimited" as the largest page-aligned counter value
- * (9223372036854771712 on x86-64); vs_parse_size caps limits below 2^62. */
-#define V1_UNLIMITED (INT64_C(1) << 62)
-
-enum { V1, V2 };
-
-/* The directory of the container's cgroup that carries ctrl and whether it
- * is cgroup2; NULL when the host has no such controller. */
-static const char *ctrl_dir(struct vs_cg *cg, const char *ctrl, int *version)
-{
-	int i = vs_cg_find(cg->host, ctrl);
-
-	if (i < 0)
-		return NULL;
-	*version = cg->host->hier[i].v2 ? V2 : V1;
-	return cg->dirs[i];
-}
 
 static int check_limits(const struct vs_limits *l, struct vs_error *err)
 {
 	if (l->memory < 0)
 		return vs_error_kind(err, VS_EK_INVALID, "memory limit %" PRId64 ": negative",
 				     l->memory);
+	if (l->memory_high < 0 || l->memory_min < 0)
+		return vs_error_kind(err, VS_EK_INVALID, "memory_high/memory_min: negative");
 	if (l->memory_swap < -1)
 		return vs_error_kind(err, VS_EK_INVALID, "memory_swap %" PRId64 ": below -1",
 				     l->memory_swap);
@@ -46,7 +32,9 @@ static int check_limits(const struct vs_limits *l, struct vs_error *err)
 				     "cpu_weight %" PRId64 ": outside 1 .. 10000", l->cpu_weight);
 	if (l->pids < 0)
 		return vs_error_kind(err, VS_EK_INVALID, "pids %" PRId64 ": negative", l->pids);
-	return 0;
+	if (vs_cg_check_cpuset(l, err) < 0)
+		return -1;
+	return vs_cg_check_io(l, err);
 }
 
 static int missing(const char *ctrl, const char *what, struct vs_error *err)
@@ -58,6 +46,14 @@ static int missing(const char *ctrl, const char *what, struct vs_error *err)
 static int write_max(const char *dir, const char *file, int64_t v, struct vs_error *err)
 {
 	return v > 0 ? vs_cg_write_int(dir, file, v, err) : vs_cg_write(dir, file, "max", err);
+}
+
+/* The soft limit is independent of the others (only reclaim under host
+ * memory pressure looks at it), so it may go last. */
+static int write_soft(const char *dir, const struct vs_limits *l, struct vs_error *err)
+{
+	return vs_cg_write_int(dir, "memory.soft_limit_in_bytes",
+			       l->memory_high > 0 ? l->memory_high : -1, err);
 }
 
 /* v1 refuses memory.limit_in_bytes above memory.memsw.limit_in_bytes and the
@@ -72,7 +68,9 @@ static int apply_memory_v1(const char *dir, const struct vs_limits *l, struct vs
 	bool mem_first;
 
 	if (!vs_cg_exists(dir, "memory.memsw.limit_in_bytes"))
-		return vs_cg_write_int(dir, "memory.limit_in_bytes", mem, err);
+		return vs_cg_write_int(dir, "memory.limit_in_bytes", mem, err) < 0
+			   ? -1
+			   : write_soft(dir, l, err);
 	/* Without a memory limit memsw cannot be bounded either (it may not be
 	 * below the memory limit). Swap 0 is the kernel default: unlimited. */
 	if (mem > 0 && l->memory_swap > 0)
@@ -88,7 +86,7 @@ static int apply_memory_v1(const char *dir, const struct vs_limits *l, struct vs
 		return -1;
 	if (!mem_first && vs_cg_write_int(dir, "memory.limit_in_bytes", mem, err) < 0)
 		return -1;
-	return 0;
+	return write_soft(dir, l, err);
 }
 
 static int apply_memory(struct vs_cg *cg, const struct vs_limits *l, struct vs_error *err)
@@ -97,10 +95,18 @@ static int apply_memory(struct vs_cg *cg, const struct vs_limits *l, struct vs_e
 	const char *dir = ctrl_dir(cg, "memory", &v);
 
 	if (dir == NULL)
-		return l->memory != 0 || l->memory_swap > 0 ? missing("memory", "memory", err) : 0;
+		return l->memory != 0 || l->memory_swap > 0 || l->memory_high > 0 ||
+			       l->memory_min > 0
+			   ? missing("memory", "memory", err)
+			   : 0;
 	if (v == V1)
 		return apply_memory_v1(dir, l, err);
-	if (write_max(dir, "memory.max", l->memory, err) < 0)
+	/* memory.min and memory.high take any value regardless of memory.max,
+	 * so their order does not matter; memory.min is "0", not "max", when
+	 * unset. */
+	if (write_max(dir, "memory.max", l->memory, err) < 0 ||
+	    write_max(dir, "memory.high", l->memory_high, err) < 0 ||
+	    vs_cg_write_int(dir, "memory.min", l->memory_min, err) < 0)
 		return -1;
 	/* memory.swap.max exists only with swap accounting. */
 	if (vs_cg_exists(dir, "memory.swap.max"))
@@ -154,68 +160,8 @@ static int apply_pids(struct vs_cg *cg, const struct vs_limits *l, struct vs_err
 int vs_cg_apply(struct vs_cg *cg, const struct vs_limits *limits, struct vs_error *err)
 {
 	if (check_limits(limits, err) < 0 || apply_memory(cg, limits, err) < 0 ||
-	    apply_cpu(cg, limits, err) < 0 || apply_pids(cg, limits, err) < 0)
+	    apply_cpu(cg, limits, err) < 0 || apply_pids(cg, limits, err) < 0 ||
+	    vs_cg_apply_cpuset(cg, limits, err) < 0 || vs_cg_apply_io(cg, limits, err) < 0)
 		return vs_error_prefix(err, "limits of cgroup %s/%s", cg->parent, cg->name);
-	return 0;
-}
-
-/* One statistic: -1 when the file is missing (controller absent or not
- * enabled), an error for anything else. */
-static int stat_int(const char *dir, const char *file, const char *key, int64_t *out,
-		    struct vs_error *err)
-{
-	struct vs_error e;
-	int r;
-
-	*out = -1;
-	if (dir == NULL)
-		return 0;
-	r = key ? vs_cg_read_key(dir, file, key, out, &e) : vs_cg_read_int(dir, file, out, &e);
-	if (r == 0)
-		return 0;
-	*out = -1;
-	if (e.errnum == ENOENT)
-		return 0;
-	if (err != NULL)
-		*err = e;
-	return -1;
-}
-
-static int stats_cpu(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
-{
-	int v;
-	const char *dir = ctrl_dir(cg, "cpuacct", &v);
-
-	if (dir != NULL && v == V1) {
-		if (stat_int(dir, "cpuacct.usage", NULL, &st->cpu_usage_usec, err) < 0)
-			return -1;
-		if (st->cpu_usage_usec > 0)
-			st->cpu_usage_usec /= 1000;
-		return 0;
-	}
-	/* cpu.stat is a core cgroup2 file, there even without the controller. */
-	dir = cg->host->unified >= 0 ? cg->dirs[cg->host->unified] : NULL;
-	return stat_int(dir, "cpu.stat", "usage_usec", &st->cpu_usage_usec, err);
-}
-
-int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
-{
-	int vm = V1, vp = V1;
-	const char *mem = ctrl_dir(cg, "memory", &vm), *pids = ctrl_dir(cg, "pids", &vp);
-
-	st->memory_current = st->memory_max = st->cpu_usage_usec = st->pids_current = -1;
-	if (!vs_cg_exists(cg->dirs[0], ".")) {
-		vs_error_kind(err, VS_EK_NOT_FOUND, "cgroup %s does not exist", cg->dirs[0]);
-		return vs_error_prefix(err, "stats of cgroup %s/%s", cg->parent, cg->name);
-	}
-	if (stat_int(mem, vm == V2 ? "memory.current" : "memory.usage_in_bytes", NULL,
-		     &st->memory_current, err) < 0 ||
-	    stat_int(mem, vm == V2 ? "memory.max" : "memory.limit_in_bytes", NULL, &st->memory_max,
-		     err) < 0 ||
-	    stats_cpu(cg, st, err) < 0 ||
-	    stat_int(pids, "pids.current", NULL, &st->pids_current, err) < 0)
-		return vs_error_prefix(err, "stats of cgroup %s/%s", cg->parent, cg->name);
-	if (st->memory_max >= V1_UNLIMITED)
-		st->memory_max = -1;
 	return 0;
 }

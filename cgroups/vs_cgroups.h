@@ -52,13 +52,39 @@ int vs_cg_host_parse(const char *mnt, const char *mountinfo, struct vs_cg_host *
 		     struct vs_error *err);
 void vs_cg_host_free(struct vs_cg_host *h);
 enum vs_cg_mode vs_cg_host_mode(const struct vs_cg_host *h);
+/* What the host can enforce beyond its mounts, learnt by vs_cg_host_detect
+ * (vs_cg_host_parse leaves every fact false). vs_cg_unenforced reads only
+ * these and the mode. */
+struct vs_cg_host_facts {
+	bool swap_accounting; /* memory.memsw.* (v1) / memory.swap.max (v2) */
+	bool host_swap;	      /* SwapTotal > 0 in /proc/meminfo */
+	bool io_weight;	      /* v1 blkio.bfq.weight / v2 io.weight or io.bfq.weight */
+	bool io_throttle;     /* v1 blkio.throttle.* / v2 io.max */
+};
+void vs_cg_host_get_facts(const struct vs_cg_host *h, struct vs_cg_host_facts *f);
+/* Replace the facts (tests; a daemon that knows better). */
+void vs_cg_host_set_facts(struct vs_cg_host *h, const struct vs_cg_host_facts *f);
 /* Human description for `node info` ("hybrid: cpu,memory,pids (v1) + unified"). */
 const char *vs_cg_host_describe(const struct vs_cg_host *h);
 
-/* Handle for <parent>/<name> in every hierarchy (nothing is created).
- * parent and name must be validated names; as a last guard, NULL when one
- * is empty, starts with '.' or contains '/'. h must outlive the handle. */
+/* Handle for the container `name` of the instance `parent`, wherever its
+ * cgroup is now (nothing is created): in each hierarchy <parent>/<name>
+ * when that exists, else <parent>/<pool>.pool/<name> for the pool that
+ * holds it (found by listing the pool directories, so every reader --
+ * stop, kill, destroy, exec, stats, checkpoint -- finds a pool member
+ * without knowing its pool), else <parent>/<name>. Use vs_cg_open_pool to
+ * create. parent and name must be validated names; as a last guard, NULL
+ * when one is empty, starts with '.' or contains '/'. h must outlive the
+ * handle. */
 struct vs_cg *vs_cg_open(const struct vs_cg_host *h, const char *parent, const char *name);
+/* Handle for where the container's cgroup must be created: inside pool's
+ * cgroup (pool "" or NULL: none). The pool level exists in every v1
+ * hierarchy and, on a unified host, in cgroup2; on a hybrid host the
+ * controller-less cgroup2 tree the guest sees stays at <parent>/<name>.
+ * vs_cg_create on such a handle requires the pool's cgroup to exist
+ * (vs_cg_pool_apply makes it). NULL on a bad name. */
+struct vs_cg *vs_cg_open_pool(const struct vs_cg_host *h, const char *parent, const char *pool,
+			      const char *name);
 void vs_cg_free(struct vs_cg *cg);
 
 /* Create the cgroups (and the instance parent when missing; for v1 cpuset,
@@ -72,7 +98,21 @@ void vs_cg_free(struct vs_cg *cg);
 int vs_cg_create(struct vs_cg *cg, uid_t owner_uid, gid_t owner_gid, struct vs_error *err);
 
 /* Apply limits (0 fields mean "no limit": the kernel default is written).
- * Works live on a running container. On v1 the memory+swap limit is set
+ * Works live on a running container: call it again with the full new
+ * limits. memory_high is memory.high (v1: memory.soft_limit_in_bytes),
+ * memory_min memory.min (v1: nothing, see vs_cg_unenforced). cpuset: an
+ * explicit list is written to cpuset.cpus (each CPU must be online, else
+ * VS_EK_INVALID naming limits.cpuset); without one but with cpus_milli and
+ * ceil(cpus) below the online CPUs, the container gets ceil(cpus) CPUs
+ * chosen as the ones its siblings' cpusets use least, keeping its current
+ * choice when it has the right count (so nproc inside shows the cap rounded
+ * up, as LXD's limits.cpu does); otherwise every online CPU. io_weight is
+ * io.weight "default N" (v2; also io.bfq.weight) or blkio.bfq.weight
+ * (v1, capped at 1000; skipped when absent); io_* bps/iops are io.max
+ * (v2) or blkio.throttle.*_device (v1) on the devices of
+ * vs_cg_set_io_paths, and limits on devices no longer listed are removed.
+ * Re-applying the previous full limits after a failure always works (the
+ * v1 memory/memsw order is chosen from the values in force). On v1 the memory+swap limit is set
  * only when memory.memsw.* exists (memory + memory_swap; unlimited when
  * either is unlimited/0), on v2 memory.swap.max only when it exists. cpu
  * weight becomes cpu.shares on v1 (2 + (w-1)*262142/9999; 1024 for 0).
@@ -93,6 +133,41 @@ int vs_cg_restrict_devices(struct vs_cg *cg, struct vs_error *err);
  * cgroup.procs; v1 hierarchies first, cgroup2 last). 0 or -1 with err; a
  * failure part-way leaves pid moved in the earlier hierarchies. */
 int vs_cg_attach(struct vs_cg *cg, pid_t pid, struct vs_error *err);
+
+/* Resource pools: a cgroup level "<parent>/<pool>.pool" between the
+ * instance parent and the containers placed in the pool, carrying the
+ * pool's limits for its members together.
+ *
+ * Create the pool's cgroup where missing and apply l to it: memory,
+ * memory_high, memory_swap, cpus_milli, cpu_weight, pids and io_weight are
+ * used (cpuset and io device limits are not: a pool's cpuset is the
+ * parent's). Idempotent; call at pool create and set, and at daemon start
+ * for every stored pool (cgroups vanish on reboot). 0 or -1 with err
+ * (VS_EK_INVALID on a bad value or name). */
+int vs_cg_pool_apply(const struct vs_cg_host *h, const char *parent, const char *pool,
+		     const struct vs_limits *l, struct vs_error *err);
+/* Remove the pool's cgroup (missing is fine). -1 with VS_EK_CONFLICT while
+ * containers are still in it. */
+int vs_cg_pool_remove(const struct vs_cg_host *h, const char *parent, const char *pool,
+		      struct vs_error *err);
+/* True when the pool's cgroup exists in every hierarchy that carries the
+ * pool level. */
+bool vs_cg_pool_exists(const struct vs_cg_host *h, const char *parent, const char *pool);
+/* Move the RUNNING container `name` into pool new_pool ("" or NULL: out
+ * of any pool). On hybrid and legacy hosts every task of the container is
+ * moved between the v1 cgroups (created in the new place as vs_cg_create
+ * does, delegated to owner_uid/gid unless (uid_t)-1, and given `limits`
+ * first, with io_paths as for vs_cg_set_io_paths), then the old v1
+ * cgroups are removed; a failure part-way moves
+ * the tasks back. Memory already charged stays with the old cgroup's
+ * ancestors on v1 (charges do not move) until freed. On a unified host the
+ * kernel cannot move a delegated cgroup tree: -1 with VS_EK_CONFLICT ("stop
+ * the container to change its pool"), unless the pool does not change
+ * (then 0). 0 or -1 with err. */
+int vs_cg_move_pool(const struct vs_cg_host *h, const char *parent, const char *name,
+		    const char *new_pool, uid_t owner_uid, gid_t owner_gid,
+		    const struct vs_limits *limits, const char *const *io_paths, size_t n_io,
+		    struct vs_error *err);
 
 /* Descriptors with which a new process joins the container's cgroups by
  * itself, without the cost of being moved (see cgroups/join.c): v2_dir for
@@ -143,7 +218,8 @@ bool vs_cg_is_empty(struct vs_cg *cg);
 int vs_cg_destroy(struct vs_cg *cg, struct vs_error *err);
 
 /* The block devices I/O limits apply to: the whole disks holding these
- * paths (a partition's disk; a loop device as itself). Paths on no block
+ * paths (a partition's disk; a loop device as itself; a block device node
+ * names its own device). Paths on no block
  * device (tmpfs, overlay, btrfs' anonymous devices) are skipped, and
  * vs_cg_unenforced says so. Call before vs_cg_apply; copies the list.
  * 0 or -1 with err (a path that cannot be stat'ed). */

@@ -323,6 +323,11 @@ int vc_cmd_exec(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 int vc_cmd_enter(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
+int vc_cmd_pool_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_pool_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_pool_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_pool_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+
 int vc_cmd_node_info(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
 int vc_cmd_suspend(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

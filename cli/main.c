@@ -9,6 +9,15 @@
 
 #include "lib/vs_util.h"
 
+#define POOL_FLAGS                                                                                 \
+	"  --memory SIZE|P%   memory of all members together (P% of the node's RAM)\n"             \
+	"  --cpus N|P%        CPUs of all members together (P% of the online CPUs)\n"              \
+	"  --cpu-weight N     CPU share against sibling pools and containers, 1-10000\n"           \
+	"  --io-weight N      disk I/O share, 1-10000\n"                                           \
+	"  --pids N           processes of all members together\n"                                 \
+	"  --weight P%        cpu and io weight as P% of the node: weight P*100 (the\n"            \
+	"                     default of a container is 100, so 100% counts as 100 of them)\n"
+
 static const struct vc_cmd commands[] = {
     {NULL, "create", vc_cmd_create, "NAME --template T [--hostname H] [--privileged] [LIMITS...]",
      "Create a container from template T (it is not started).",
@@ -64,6 +73,17 @@ static const struct vc_cmd commands[] = {
      "  --json          print the API's JSON\n"},
     {"template", "remove", vc_cmd_template_remove, "NAME",
      "Remove a template that no container uses.", NULL},
+    {"pool", "create", vc_cmd_pool_create,
+     "NAME [--memory SIZE|P%] [--cpus N|P%] [--cpu-weight N] [--io-weight N] [--pids N] "
+     "[--weight P%]",
+     "Create a resource pool: limits its members share.", POOL_FLAGS},
+    {"pool", "set", vc_cmd_pool_set,
+     "NAME [--memory SIZE|P%] [--cpus N|P%] [--cpu-weight N] [--io-weight N] [--pids N] "
+     "[--weight P%]",
+     "Change a pool's limits at once, for running members too.", POOL_FLAGS},
+    {"pool", "list", vc_cmd_pool_list, "[--json]", "List pools, their limits and members.",
+     "  --json          print the API's JSON\n"},
+    {"pool", "remove", vc_cmd_pool_remove, "NAME", "Remove a pool that has no members.", NULL},
     {"node", "info", vc_cmd_node_info, "[--json]", "Show the daemon and node.",
      "  --json          print the API's JSON\n"},
 };

@@ -157,6 +157,10 @@ static int stage_container(struct vsd *d, const struct vs_container_config *cfg,
 		return vs_error_prefix(err, "remove stale %s", staging);
 	if (mkdirat(d->containers_fd, staging, 0700) < 0)
 		return vs_error_set(err, errno, "create %s", path);
+	/* The disk before the layer: upper/ and work/ go inside it. */
+	if (cfg->limits.disk > 0 &&
+	    vs_fs_disk_create(path, cfg->limits.disk, cfg->limits.inodes, err) < 0)
+		goto fail;
 	if (vs_fs_layer_create(path, cfg->idmap_uid, cfg->idmap_gid, err) < 0)
 		goto fail;
 	dfd = openat(d->containers_fd, staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -174,7 +178,8 @@ static int stage_container(struct vsd *d, const struct vs_container_config *cfg,
 	fsync(d->containers_fd);
 	return 0;
 fail:
-	if (vs_fs_remove_tree(d->containers_fd, staging, &e2) < 0)
+	if (vs_fs_disk_umount(path, &e2) < 0 ||
+	    vs_fs_remove_tree(d->containers_fd, staging, &e2) < 0)
 		vsd_log("create %s: cleaning up %s failed: %s", cfg->name, staging, e2.msg);
 	return -1;
 }
@@ -205,7 +210,8 @@ static int create_locked(struct vsd *d, struct vs_container_config *cfg, struct 
 	if (vsd_store_exists(d->containers_fd, cfg->name))
 		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' already exists",
 				     cfg->name);
-	if (vsd_check_node_limits(d, cfg->name, &cfg->limits, err) < 0)
+	if (vsd_pool_check(d, cfg->pool, "pool", err) < 0 ||
+	    vsd_check_node_limits(d, cfg->name, &cfg->limits, err) < 0)
 		return -1;
 	if (take_template(d, cfg, err) < 0)
 		return -1;
@@ -238,6 +244,9 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0 ||
 	    vs_config_parse_create(body, &cfg, err) < 0)
 		return -1;
+	/* --default-disk: only when the request names no disk at all. */
+	if (c->d->default_disk > 0 && vs_json_get(vs_json_get(body, "limits"), "disk") == NULL)
+		cfg.limits.disk = c->d->default_disk;
 	pthread_mutex_lock(&c->d->mutate);
 	r = create_locked(c->d, &cfg, err);
 	pthread_mutex_unlock(&c->d->mutate);
@@ -297,6 +306,13 @@ static int rootfs_busy(struct vsd *d, const struct vs_container_config *cfg, str
 	return 0;
 }
 
+int vsd_container_unmount_disk(struct vsd *d, const char *dirname, struct vs_error *err)
+{
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, dirname);
+
+	return vs_fs_disk_umount(cdir, err);
+}
+
 /* Called with d->mutate and the container's lock held. */
 static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs_error *err)
 {
@@ -326,8 +342,10 @@ static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs
 		return vs_error_set(err, errno, "destroy '%s': rename to %s", name, gone);
 	fsync(d->containers_fd);
 	/* From here the container is gone for the API; if removal fails, the
-	 * next start of vsd finishes it (and then releases the id range). */
-	if (vs_fs_remove_tree(d->containers_fd, gone, err) < 0)
+	 * next start of vsd finishes it (and then releases the id range).
+	 * Its disk is unmounted first (the loop device goes with it). */
+	if (vsd_container_unmount_disk(d, gone, err) < 0 ||
+	    vs_fs_remove_tree(d->containers_fd, gone, err) < 0)
 		return vs_error_prefix(err, "destroy '%s': remove %s/containers/%s", name, d->root,
 				       gone);
 	if (!cfg.privileged &&

@@ -77,6 +77,11 @@ enum vsd_route_id {
 	VSD_R_TEMPLATE_DELETE,
 	VSD_R_OPERATION_GET,
 	VSD_R_NODE,
+	VSD_R_POOL_LIST,
+	VSD_R_POOL_CREATE,
+	VSD_R_POOL_GET,
+	VSD_R_POOL_PATCH,
+	VSD_R_POOL_DELETE,
 	VSD_R__COUNT,
 };
 
@@ -284,8 +289,9 @@ struct vsd {
 	char *socket_path;
 	char *cgroup_parent;
 	char *idmap_registry;
-	int containers_fd; /* O_DIRECTORY of root/containers */
-	int templates_fd;  /* O_DIRECTORY of root/templates */
+	int64_t default_disk; /* --default-disk: limits.disk when a create names none */
+	int containers_fd;    /* O_DIRECTORY of root/containers */
+	int templates_fd;     /* O_DIRECTORY of root/templates */
 	struct vs_cg_host *cg;
 	struct vsd_node node;
 	/* Memory limits of all containers may add up to this many times the
@@ -396,6 +402,44 @@ int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
  * the outcome for GET /v1/node. A failure is logged as a warning, never
  * returned: the container then starts with the host's /proc files. */
 void vsd_views_check(struct vsd *d, const char *name);
+int vsd_h_pool_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_patch(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+
+/* ---- pools.c: resource pools ------------------------------------------ */
+
+/* A pool definition as the operator wrote it (pools/NAME.json). 0 means
+ * unset; a percentage replaces the absolute value beside it. */
+struct vsd_pool {
+	char name[VS_NAME_MAX + 1];
+	int64_t memory; /* bytes */
+	int memory_pct; /* 1..100 of the node's RAM */
+	int64_t cpus_milli;
+	int cpus_pct;		       /* 1..100 of the online CPUs */
+	int64_t cpu_weight, io_weight; /* 1..10000, override weight_pct */
+	int64_t pids;
+	int weight_pct; /* 1..100: cpu and io weight P*100 */
+};
+/* Parse a pool body over *p: {"name", "memory": "512M"|"50%"|bytes,
+ * "cpus": "1.5"|"50%"|1.5, "cpu_weight", "io_weight", "pids", "weight":
+ * "25%"|25}; with patch, name is refused and null removes a field. On
+ * failure *p is unchanged. 0 or -1 (VS_EK_INVALID naming the field). */
+int vsd_pool_parse(const struct vs_json *obj, bool patch, struct vsd_pool *p, struct vs_error *err);
+/* The cgroup limits of a pool on a node with mem_total bytes and ncpus
+ * online CPUs (percentages resolved, weight P% -> P*100). */
+void vsd_pool_limits(const struct vsd_pool *p, int64_t mem_total, int ncpus, struct vs_limits *l);
+/* Emit the definition's members (no braces). */
+void vsd_pool_gen(struct vs_jgen *g, const struct vsd_pool *p);
+/* For create and set: 0 when pool is "" or a defined pool, else -1 with
+ * VS_EK_INVALID "<field>: pool 'x' does not exist". Call with d->mutate
+ * held so a pool cannot be removed between the check and the store. */
+int vsd_pool_check(struct vsd *d, const char *pool, const char *field, struct vs_error *err);
+/* At daemon start: (re)create every stored pool's cgroup with its limits
+ * (cgroups do not survive a reboot). Failures of one pool are logged.
+ * 0 or -1. */
+int vsd_pools_restore(struct vsd *d, struct vs_error *err);
 
 /* templates.c: before an archive upload is read: refuse (409) when the
  * template exists or is being made, so a large upload is not read for
@@ -443,10 +487,9 @@ int vsd_check_node_limits(struct vsd *d, const char *name, const struct vs_limit
 			  struct vs_error *err);
 /* The "limits_unenforced" member: what this node cannot enforce of l. */
 void vsd_gen_unenforced(struct vs_jgen *g, struct vsd *d, const struct vs_limits *l);
-/* Tell cg which block devices hold the container's data (its directory
- * and its template) for the I/O limits. 0 or -1. */
-int vsd_container_io_paths(struct vsd *d, const struct vs_container_config *cfg, struct vs_cg *cg,
-			   struct vs_error *err);
+/* containers.c: unmount the disk of containers/DIRNAME (a container or
+ * a staging name such as .NAME.destroying); fine without one. 0 or -1. */
+int vsd_container_unmount_disk(struct vsd *d, const char *dirname, struct vs_error *err);
 /* containers.c: the runtime status of a loaded container; on failure
  * err says why. 0 or -1. */
 int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *st,

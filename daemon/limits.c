@@ -135,16 +135,6 @@ void vsd_gen_unenforced(struct vs_jgen *g, struct vsd *d, const struct vs_limits
 	vs_jgen_arr_close(g);
 }
 
-int vsd_container_io_paths(struct vsd *d, const struct vs_container_config *cfg, struct vs_cg *cg,
-			   struct vs_error *err)
-{
-	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, cfg->name);
-	cleanup_free char *tdir = xasprintf("%s/templates/%s/rootfs", d->root, cfg->template_name);
-	const char *paths[] = {cdir, tdir};
-
-	return vs_cg_set_io_paths(cg, paths, 2, err);
-}
-
 static bool is_live(enum vs_rt_state s)
 {
 	return s == VS_RT_RUNNING || s == VS_RT_STARTING || s == VS_RT_STOPPING;
@@ -154,56 +144,88 @@ static bool is_live(enum vs_rt_state s)
 static int apply_live(struct vsd *d, const struct vs_container_config *cfg,
 		      const struct vs_limits *lim, struct vs_error *err)
 {
-	struct vs_cg *cg = vs_cg_open(d->cg, d->cgroup_parent, cfg->name);
+	struct vs_cg *cg = vs_rt_cg_open(&d->inst, cfg, err);
 	int r;
 
 	if (cg == NULL)
-		return vs_error_kind(err, VS_EK_INTERNAL, "cgroup of '%s'", cfg->name);
-	r = vsd_container_io_paths(d, cfg, cg, err);
-	if (r == 0)
-		r = vs_cg_apply(cg, lim, err);
+		return -1;
+	r = vs_cg_apply(cg, lim, err);
 	vs_cg_free(cg);
 	return r;
 }
 
-/* Put the old limits back after a failed update; logged, since the old
- * limits applied once and failing now means the cgroup changed under us. */
-static void revert_live(struct vsd *d, const struct vs_container_config *old)
+/* Undo the live part of an update: back into the old pool, old limits. */
+static void revert_live(struct vsd *d, const struct vs_container_config *old, bool moved)
 {
 	struct vs_error e = {0};
 
+	if (moved && vs_rt_move_pool(&d->inst, old, &e) < 0)
+		vsd_log("container %s: moving back into pool '%s' failed: %s", old->name, old->pool,
+			e.msg);
 	if (apply_live(d, old, &old->limits, &e) < 0)
 		vsd_log("container %s: restoring the previous limits failed: %s", old->name, e.msg);
 }
 
-/* Called with the container's lock held. new is old with the request's
- * changes; both share old's init vector. */
-static int update_locked(struct vsd *d, const struct vs_container_config *old,
-			 const struct vs_container_config *new, const struct vs_config_update *r,
-			 struct vs_error *err)
+/* What can be checked before anything changes. */
+static int check_update(struct vsd *d, const struct vs_container_config *new, struct vs_error *err)
 {
+	if (vsd_check_node_limits(d, new->name, &new->limits, err) < 0 ||
+	    vsd_pool_check(d, new->pool, "pool", err) < 0)
+		return -1;
+	if (new->limits.disk > 0 && vs_fs_disk_check(new->limits.disk, new->limits.inodes, err) < 0)
+		return vs_error_prefix(err, "limits");
+	return 0;
+}
+
+/* The running container: pool, cgroup limits, then the disk (the one step
+ * that cannot always be undone, so it comes last). */
+static int change_live(struct vsd *d, const struct vs_container_config *old,
+		       const struct vs_container_config *new, const char *cdir, bool *moved,
+		       struct vs_error *err)
+{
+	*moved = false;
+	if (strcmp(old->pool, new->pool) != 0) {
+		if (vs_rt_move_pool(&d->inst, new, err) < 0)
+			return -1;
+		*moved = true;
+	}
+	if (apply_live(d, new, &new->limits, err) < 0 ||
+	    vs_fs_disk_resize(cdir, &old->limits, &new->limits, err) < 0) {
+		revert_live(d, old, *moved);
+		return -1;
+	}
+	return 0;
+}
+
+/* Called with d->mutate and the container's lock held. new is old with
+ * the request's changes; both share old's init vector. */
+static int update_locked(struct vsd *d, const struct vs_container_config *old,
+			 const struct vs_container_config *new, struct vs_error *err)
+{
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, new->name);
 	cleanup_close int dfd = -1;
 	struct vs_rt_status st;
-	bool live;
+	bool live, moved = false;
 
-	if (vsd_check_node_limits(d, new->name, &new->limits, err) < 0)
-		return -1;
-	if (vsd_container_status(d, new->name, &st, err) < 0)
+	if (check_update(d, new, err) < 0 || vsd_container_status(d, new->name, &st, err) < 0)
 		return -1;
 	live = is_live(st.state);
-	if (live && apply_live(d, new, &new->limits, err) < 0) {
-		revert_live(d, old);
+	if (live && change_live(d, old, new, cdir, &moved, err) < 0)
 		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
-	}
+	if (!live && vs_fs_disk_resize(cdir, &old->limits, &new->limits, err) < 0)
+		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
 	dfd = openat(d->containers_fd, new->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0 || vsd_store_write_config(dfd, new, err) < 0) {
 		if (dfd < 0)
 			vs_error_set(err, errno, "open containers/%s", new->name);
 		if (live)
-			revert_live(d, old);
+			revert_live(d, old, moved);
+		if (old->limits.disk != new->limits.disk)
+			vsd_log("container %s: its disk is now %" PRId64 " bytes but the stored "
+				"limit still says %" PRId64,
+				new->name, new->limits.disk, old->limits.disk);
 		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
 	}
-	(void)r;
 	return 0;
 }
 
@@ -234,7 +256,7 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 				strcpy(new.pool, r.pool);
 			if (r.reclaim_set)
 				new.idle_reclaim = r.idle_reclaim;
-			ret = update_locked(c->d, &cfg, &new, &r, err);
+			ret = update_locked(c->d, &cfg, &new, err);
 		}
 		vsd_names_unlock(c->d->names, name);
 	}

@@ -1,11 +1,15 @@
 /* Startup recovery (docs/architecture.md, "State and crash safety"):
  *   1. fs-cow removes its template staging leftovers (vs_fs_recover);
  *   2. containers/.NAME.creating (a create cut short) are removed, and
- *      containers/.NAME.destroying (a destroy cut short) are finished;
+ *      containers/.NAME.destroying (a destroy cut short) are finished,
+ *      their disk unmounted first (a loop device that was attached but
+ *      not yet mounted went away with the dead vsd: autoclear);
  *      templates/.upload.* (archive uploads cut short) are removed;
  *   3. id-range claims of this root whose container does not exist (or
  *      does not use that range) are released;
- *   4. every stopped container (not running, starting or stopping, which
+ *   4. every container's disk (limits.disk) is mounted if it is not
+ *      (after a host reboot), whatever its state;
+ *   5. every stopped container (not running, starting or stopping, which
  *      have a live monitor, nor suspended, which waits for a resume) gets
  *      vs_rt_recover, which undoes what a dead monitor left behind.
  * Problems with single entries are logged and skipped: a daemon that
@@ -57,7 +61,8 @@ static void remove_container_leftovers(struct vsd *d)
 
 		if (e->d_name[0] != '.' || (!creating && !has_suffix(e->d_name, ".destroying")))
 			continue;
-		if (vs_fs_remove_tree(d->containers_fd, e->d_name, &err) < 0)
+		if (vsd_container_unmount_disk(d, e->d_name, &err) < 0 ||
+		    vs_fs_remove_tree(d->containers_fd, e->d_name, &err) < 0)
 			vsd_log("recovery: removing containers/%s failed: %s", e->d_name, err.msg);
 		else
 			vsd_log("recovery: %s containers/%s", creating ? "undid" : "finished",
@@ -104,6 +109,7 @@ static bool claim_in_use(void *ud, const char *name, uint32_t base)
 static void recover_container(struct vsd *d, const char *name)
 {
 	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, name);
 	struct vs_rt_status st;
 	struct vs_error err = {0};
 
@@ -112,6 +118,9 @@ static void recover_container(struct vsd *d, const char *name)
 		vsd_log("recovery: container %s: %s", name, err.msg);
 		return;
 	}
+	/* Mounted from create to destroy: after a host reboot, again here. */
+	if (vs_fs_disk_mount(cdir, &err) < 0)
+		vsd_log("recovery: container %s: %s", name, err.msg);
 	/* A suspended container has no processes; its image waits for a
 	 * resume (the runtime's recovery leaves it alone too). */
 	if (st.state == VS_RT_SUSPENDED) {

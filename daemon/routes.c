@@ -14,6 +14,7 @@
 
 #define C "container name"
 #define T "template name"
+#define P "pool name"
 
 const struct vsd_route vsd_routes[] = {
     {"GET", "/v1/containers", VSD_R_CONTAINER_LIST, VSD_BODY_NONE, false, NULL},
@@ -36,6 +37,11 @@ const struct vsd_route vsd_routes[] = {
     {"PUT", "/v1/templates/{name}/archive", VSD_R_TEMPLATE_ARCHIVE, VSD_BODY_STREAM, false, T},
     {"GET", "/v1/operations/{id}", VSD_R_OPERATION_GET, VSD_BODY_NONE, false, NULL},
     {"GET", "/v1/node", VSD_R_NODE, VSD_BODY_NONE, false, NULL},
+    {"GET", "/v1/pools", VSD_R_POOL_LIST, VSD_BODY_NONE, false, NULL},
+    {"POST", "/v1/pools", VSD_R_POOL_CREATE, VSD_BODY_JSON, false, NULL},
+    {"GET", "/v1/pools/{name}", VSD_R_POOL_GET, VSD_BODY_NONE, false, P},
+    {"PATCH", "/v1/pools/{name}", VSD_R_POOL_PATCH, VSD_BODY_JSON, false, P},
+    {"DELETE", "/v1/pools/{name}", VSD_R_POOL_DELETE, VSD_BODY_NONE, false, P},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);
 

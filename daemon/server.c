@@ -63,6 +63,11 @@ static const vsd_handler_fn handlers[VSD_R__COUNT] = {
     [VSD_R_TEMPLATE_DELETE] = vsd_h_template_delete,
     [VSD_R_OPERATION_GET] = vsd_h_operation_get,
     [VSD_R_NODE] = vsd_h_node,
+    [VSD_R_POOL_LIST] = vsd_h_pool_list,
+    [VSD_R_POOL_CREATE] = vsd_h_pool_create,
+    [VSD_R_POOL_GET] = vsd_h_pool_get,
+    [VSD_R_POOL_PATCH] = vsd_h_pool_patch,
+    [VSD_R_POOL_DELETE] = vsd_h_pool_delete,
 };
 
 const char *vsd_call_query(const struct vsd_call *c, const char *key)

@@ -19,6 +19,7 @@
 
 #include "cgroups/vs_cgroups.h"
 #include "daemon/daemon.h"
+#include "fs-cow/vs_fs.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
@@ -37,6 +38,7 @@ struct opts {
 	const char *registry;
 	const char *criu; /* NULL: vs_mig_default_criu() */
 	double mem_overcommit;
+	int64_t default_disk; /* 0: none */
 	bool debug;
 };
 
@@ -57,6 +59,8 @@ static const char usage_text[] =
     "  --memory-overcommit R the memory limits of all containers may add up to\n"
     "                        R times the node's RAM (default 1.0: none; idle\n"
     "                        reclaim makes a higher ratio workable)\n"
+    "  --default-disk SIZE   disk quota of containers created without one\n"
+    "                        (default: none)\n"
     "  --debug               log every request\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n";
@@ -72,6 +76,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"idmap-registry", required_argument, NULL, 'i'},
 	    {"criu", required_argument, NULL, 'C'},
 	    {"memory-overcommit", required_argument, NULL, 'O'},
+	    {"default-disk", required_argument, NULL, 'D'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -115,6 +120,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			break;
 		}
+		case 'D':
+			if (vs_parse_size(optarg, "--default-disk", &o->default_disk, &err) < 0 ||
+			    (o->default_disk != 0 &&
+			     vs_fs_disk_check(o->default_disk, 0, &err) < 0)) {
+				fprintf(stderr, "vsd: --default-disk: %s\n", err.msg);
+				return 2;
+			}
+			break;
 		case 'd':
 			o->debug = true;
 			break;
@@ -310,6 +323,7 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	if (setup_signals(err) < 0 || setup_dirs(d, o, err) < 0)
 		return -1;
 	d->socket_path = o->socket ? xstrdup(o->socket) : xasprintf("%s/vsd.sock", o->run_dir);
+	d->default_disk = o->default_disk;
 	d->cgroup_parent =
 	    o->cgroup_parent ? xstrdup(o->cgroup_parent) : vsd_cgroup_parent_for(d->root);
 	if (vs_cg_host_detect("/sys/fs/cgroup", &d->cg, err) < 0)
@@ -331,7 +345,7 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	/* Before recovery: lxcfs survives vsd, so this normally finds the
 	 * running one; containers never depend on it to start. */
 	vsd_views_check(d, NULL);
-	if (vsd_recover(d, err) < 0)
+	if (vsd_pools_restore(d, err) < 0 || vsd_recover(d, err) < 0)
 		return vs_error_prefix(err, "recovery");
 	lfd = make_socket(d->socket_path, err);
 	if (lfd < 0)

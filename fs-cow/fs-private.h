@@ -59,6 +59,32 @@ int vs_fs_tree_size(int dirfd, int64_t *bytes, struct vs_error *err);
  * vsd owns (staging leftovers). 0 or -1. */
 int vs_fs_unmount_under(int dirfd, struct vs_error *err);
 
+/* True if path (not followed) is the root of a mount. */
+bool vs_fs_is_mount_point(const char *path);
+
+/* Detach (MNT_DETACH) everything stacked on path (a repeated mount may
+ * have stacked); fine if nothing is mounted there. 0 or -1. */
+int vs_fs_detach_all(const char *path, struct vs_error *err);
+
+/* Disk quota helpers (disk.c), pure ones exposed for the unit tests. */
+/* bytes rounded up to whole 4 KiB blocks. */
+int64_t vs_fs_disk_round(int64_t bytes);
+/* The journal size in MiB for a disk of bytes: 1/256, from 4 to 64. */
+int vs_fs_disk_journal_mb(int64_t bytes);
+/* bytes as an approximate human size with one decimal ("1.3G", "64M"). */
+void vs_fs_size_approx(int64_t bytes, char *buf, size_t len);
+/* The mkfs.ext4 command line for image (a NULL-terminated vector to free
+ * with vs_strv_free). */
+char **vs_fs_mkfs_argv(const char *image, int64_t bytes, int64_t inodes);
+/* "disk/" when the container at cdirfd has a disk image (its upper/ and
+ * work/ live inside the mounted disk), else "". */
+const char *vs_fs_layer_prefix(int cdirfd);
+
+/* Fail with errno and what the filesystem logged on the fs context fsfd
+ * (its first line, e.g. "e overlay: ..."): errno alone rarely says which
+ * option was refused. Returns -1. */
+int vs_fs_ctx_fail(int fsfd, struct vs_error *err, const char *what);
+
 /* Called once per output line (without the newline) of a spawned program. */
 typedef int (*vs_fs_line_fn)(void *ud, const char *line, struct vs_error *err);
 

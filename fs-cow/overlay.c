@@ -22,7 +22,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "fs-cow/vs_fs.h"
+#include "fs-cow/fs-private.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 
@@ -67,21 +67,35 @@ static int make_dir(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t g
 int vs_fs_layer_create(const char *dir, uid_t uid, gid_t gid, struct vs_error *err)
 {
 	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int lfd = -1;
+	cleanup_free char *ldir = NULL;
+	const char *prefix;
 
 	if (dfd < 0)
 		return vs_error_set(err, errno, "open %s", dir);
+	/* With a disk quota the layer lives on the container's own disk,
+	 * which must be mounted by now (or upper/ would land on the host's
+	 * filesystem, under the mount point). */
+	prefix = vs_fs_layer_prefix(dfd);
+	ldir = xasprintf("%s/%s", dir, prefix);
+	if (prefix[0] != '\0' && !vs_fs_is_mount_point(ldir))
+		return vs_error_set(err, ENXIO, "the disk of %s is not mounted", dir);
+	lfd = openat(dfd, prefix[0] != '\0' ? prefix : ".",
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (lfd < 0)
+		return vs_error_set(err, errno, "open %s", ldir);
 	/* upper/ is the merged root directory: it belongs to the container's
 	 * root user. The others keep the caller's (the daemon's) ownership;
 	 * work/ is only ever used by overlayfs, as the mounter. */
-	if (make_dir(dfd, "upper", 0755, uid, gid, dir, err) < 0 ||
-	    make_dir(dfd, "work", 0700, (uid_t)-1, (gid_t)-1, dir, err) < 0 ||
+	if (make_dir(lfd, "upper", 0755, uid, gid, ldir, err) < 0 ||
+	    make_dir(lfd, "work", 0700, (uid_t)-1, (gid_t)-1, ldir, err) < 0 ||
 	    make_dir(dfd, "lower", 0755, (uid_t)-1, (gid_t)-1, dir, err) < 0 ||
 	    make_dir(dfd, "rootfs", 0755, (uid_t)-1, (gid_t)-1, dir, err) < 0)
 		return -1;
 	return 0;
 }
 
-static bool is_mount_point(const char *path)
+bool vs_fs_is_mount_point(const char *path)
 {
 	struct statx stx, pstx;
 	cleanup_free char *parent = xasprintf("%s/..", path);
@@ -100,13 +114,12 @@ bool vs_fs_rootfs_mounted(const char *cdir)
 {
 	cleanup_free char *p = xasprintf("%s/rootfs", cdir);
 
-	return is_mount_point(p);
+	return vs_fs_is_mount_point(p);
 }
 
-/* Detach everything stacked on path (a repeated mount may have stacked). */
-static int detach_all(const char *path, struct vs_error *err)
+int vs_fs_detach_all(const char *path, struct vs_error *err)
 {
-	for (int k = 0; k < 64 && is_mount_point(path); k++) {
+	for (int k = 0; k < 64 && vs_fs_is_mount_point(path); k++) {
 		if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
 			if (errno == EINVAL || errno == ENOENT)
 				return 0;
@@ -123,7 +136,7 @@ int vs_fs_rootfs_umount(const char *cdir, struct vs_error *err)
 
 	/* Lazily: a process that still has a cwd or fd in the tree (an exec
 	 * helper being torn down) must not keep the container from stopping. */
-	if (detach_all(rootfs, err) < 0 || detach_all(lower, err) < 0)
+	if (vs_fs_detach_all(rootfs, err) < 0 || vs_fs_detach_all(lower, err) < 0)
 		return -1;
 	return 0;
 }
@@ -171,7 +184,7 @@ static int attach_lower(const char *template_rootfs, int cdirfd, const char *cdi
 
 /* Append what overlayfs logged on the fs context ("e overlay: ...") to the
  * error: errno alone (EINVAL) rarely says which option it disliked. */
-static int fs_fail(int fsfd, struct vs_error *err, const char *what)
+int vs_fs_ctx_fail(int fsfd, struct vs_error *err, const char *what)
 {
 	int e = errno;
 	char log[512];
@@ -194,8 +207,9 @@ static int mount_overlay(int cdirfd, const char *cdir, struct vs_error *err)
 	 * mountinfo, which the container can read. "/proc/self/fd/N/upper"
 	 * tells it nothing about where the host keeps it. */
 	cleanup_free char *lower = xasprintf("/proc/self/fd/%d/lower", cdirfd);
-	cleanup_free char *upper = xasprintf("/proc/self/fd/%d/upper", cdirfd);
-	cleanup_free char *work = xasprintf("/proc/self/fd/%d/work", cdirfd);
+	const char *prefix = vs_fs_layer_prefix(cdirfd);
+	cleanup_free char *upper = xasprintf("/proc/self/fd/%d/%supper", cdirfd, prefix);
+	cleanup_free char *work = xasprintf("/proc/self/fd/%d/%swork", cdirfd, prefix);
 	/* The source only names the mount in mountinfo and df. */
 	const char *const layers[][2] = {
 	    {"source", "vsd"}, {"lowerdir", lower}, {"upperdir", upper}, {"workdir", work}};
@@ -207,19 +221,19 @@ static int mount_overlay(int cdirfd, const char *cdir, struct vs_error *err)
 		if (vs_fsconfig(fsfd, FSCONFIG_SET_STRING, layers[k][0], layers[k][1], 0) < 0) {
 			cleanup_free char *w =
 			    xasprintf("overlay %s=%s", layers[k][0], layers[k][1]);
-			return fs_fail(fsfd, err, w);
+			return vs_fs_ctx_fail(fsfd, err, w);
 		}
 	for (size_t k = 0; k < VS_ARRAY_SIZE(overlay_opts); k++)
 		if (vs_fsconfig(fsfd, FSCONFIG_SET_STRING, overlay_opts[k].key,
 				overlay_opts[k].value, 0) < 0) {
 			snprintf(what, sizeof(what), "overlay option %s", overlay_opts[k].key);
-			return fs_fail(fsfd, err, what);
+			return vs_fs_ctx_fail(fsfd, err, what);
 		}
 	if (vs_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return fs_fail(fsfd, err, "create overlay");
+		return vs_fs_ctx_fail(fsfd, err, "create overlay");
 	mfd = vs_fsmount(fsfd, 0, 0);
 	if (mfd < 0)
-		return fs_fail(fsfd, err, "fsmount overlay");
+		return vs_fs_ctx_fail(fsfd, err, "fsmount overlay");
 	target = openat(cdirfd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (target < 0)
 		return vs_error_set(err, errno, "open %s/rootfs", cdir);
@@ -240,16 +254,20 @@ int vs_fs_rootfs_mount(const char *template_rootfs, const char *cdir, int userns
 		return -1;
 	if (vs_fs_rootfs_mounted(cdir))
 		return 0;
+	/* The disk first: after a host reboot nothing else mounts it, and an
+	 * overlay must never fall back to the empty mount point. */
+	if (vs_fs_disk_mount(cdir, err) < 0)
+		return vs_error_prefix(err, "mount container root");
 	cdirfd = open(cdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cdirfd < 0)
 		return vs_error_set(err, errno, "open %s", cdir);
 	/* A lower left by an interrupted attempt would be stacked upon. */
-	if (detach_all(lower, err) < 0)
+	if (vs_fs_detach_all(lower, err) < 0)
 		return -1;
 	if (attach_lower(template_rootfs, cdirfd, cdir, userns_fd, err) < 0)
 		return vs_error_prefix(err, "mount container root");
 	if (mount_overlay(cdirfd, cdir, err) < 0) {
-		detach_all(lower, &ignore);
+		vs_fs_detach_all(lower, &ignore);
 		return vs_error_prefix(err, "mount container root");
 	}
 	return 0;

@@ -4,7 +4,9 @@
  *   R/templates/NAME/rootfs/        read-only lower layer (ids as on disk:
  *                                   root-owned files are uid 0)
  *   R/templates/NAME/template.json  metadata (see struct vs_template_info)
- *   R/containers/NAME/upper/ work/  the container's own layer
+ *   R/containers/NAME/upper/ work/  the container's own layer (no disk quota)
+ *   R/containers/NAME/disk.img      with a disk quota: a sparse ext4 image,
+ *   R/containers/NAME/disk/         mounted here, holding upper/ and work/
  *   R/containers/NAME/lower/        attach point of the id-mapped template
  *   R/containers/NAME/rootfs/       mount point of the merged overlay
  * Staging uses hidden names (R/templates/.NAME.building, ...) renamed into
@@ -24,6 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/vs_config.h"
 #include "lib/vs_error.h"
 
 struct vs_template_info {
@@ -97,6 +100,7 @@ int vs_fs_template_remove(const char *root, const char *name, struct vs_error *e
 
 /* Create the container layer in directory `dir` (which exists, e.g. the
  * staging R/containers/.NAME.creating): upper/ owned by uid:gid mode 0755
+ * (inside disk/ when vs_fs_disk_create made a disk there first)
  * (the merged "/" shows its owner and mode), work/ 0700, lower/ and rootfs/
  * 0755, those three owned by the caller. Existing directories are fine
  * (owner and mode are set again). Copies nothing of the template. 0 or -1.
@@ -104,7 +108,9 @@ int vs_fs_template_remove(const char *root, const char *name, struct vs_error *e
  * <cdir>/rootfs show the template's setuid-root files unmapped. */
 int vs_fs_layer_create(const char *dir, uid_t uid, gid_t gid, struct vs_error *err);
 
-/* Mount the container's root: the template's rootfs id-mapped through
+/* Mount the container's root: first its disk (vs_fs_disk_mount: a no-op
+ * without one, so a root never falls back to the host's filesystem), then
+ * the template's rootfs id-mapped through
  * userns_fd (skip the idmap when userns_fd < 0, for privileged containers)
  * attached read-only at <cdir>/lower, and an overlay lowerdir=<cdir>/lower,
  * upperdir=<cdir>/upper, workdir=<cdir>/work at <cdir>/rootfs with the
@@ -119,7 +125,7 @@ int vs_fs_rootfs_mount(const char *template_rootfs, const char *cdir, int userns
 		       struct vs_error *err);
 
 /* Unmount <cdir>/rootfs and <cdir>/lower (lazily, MNT_DETACH); fine if not
- * mounted. 0 or -1. */
+ * mounted. The disk stays mounted (see vs_fs_disk_umount). 0 or -1. */
 int vs_fs_rootfs_umount(const char *cdir, struct vs_error *err);
 
 /* True if <cdir>/rootfs is a mount point (false also when it is missing). */
@@ -138,5 +144,80 @@ int vs_fs_remove_tree(int dirfd, const char *name, struct vs_error *err);
  * mount a killed debootstrap left inside. Keeps going past a failure and
  * reports the first. 0 or -1. */
 int vs_fs_recover(const char *root, struct vs_error *err);
+
+/* Disk quotas (fs-cow/disk.c). A container with limits.disk > 0 keeps its
+ * layer on an ext4 of its own: <cdir>/disk.img, a sparse file of the quota's
+ * size, attached to a loop device (autoclear, direct I/O) and mounted
+ * nodev,nosuid at <cdir>/disk with upper/ and work/ inside. overlayfs shows
+ * that filesystem in `df /` inside the container, and writes beyond it fail
+ * with ENOSPC. The inode limit is the ext4 inode count (mkfs -N), fixed per
+ * block group of 128 MiB: growing a disk past a group boundary adds inodes
+ * in proportion. The disk is mounted from create to destroy, whether the
+ * container runs or not. Needs mkfs.ext4, e2fsck and resize2fs (e2fsprogs). */
+#define VS_FS_DISK_MIN (16LL << 20)
+
+/* Check a disk size (at least VS_FS_DISK_MIN) and inode count (0: the
+ * default; at most one per KiB): VS_EK_INVALID naming "disk" or "inodes"
+ * when out of range. Pure. 0 or -1. */
+int vs_fs_disk_check(int64_t bytes, int64_t inodes, struct vs_error *err);
+
+/* Make <cdir>/disk.img of `bytes` (rounded up to 4 KiB) with `inodes`
+ * inodes (0: one per 16 KiB) and mount it at <cdir>/disk. Call it on the
+ * staging directory before vs_fs_layer_create. Costs O(1) in the
+ * template's size (mkfs of a sparse file, about 50 ms). Bad sizes are
+ * VS_EK_INVALID naming "disk" or "inodes". On failure nothing is left
+ * (no image, no mount, no loop device). 0 or -1. */
+int vs_fs_disk_create(const char *cdir, int64_t bytes, int64_t inodes, struct vs_error *err);
+
+/* Mount <cdir>/disk.img at <cdir>/disk if it is not mounted yet (after a
+ * host reboot, at vsd start and before every root mount). Returns 1 when
+ * the container has no disk (nothing to do), 0 when mounted, -1 on failure
+ * (nothing left attached). */
+int vs_fs_disk_mount(const char *cdir, struct vs_error *err);
+
+/* Unmount <cdir>/disk (the loop device then detaches itself); fine when
+ * not mounted or absent. Busy (a process still holds a file): detached
+ * lazily, the loop device goes with the last user. Call it before removing
+ * the container's directory. 0 or -1. */
+int vs_fs_disk_umount(const char *cdir, struct vs_error *err);
+
+/* The directory holding the container's own layer: <cdir>/disk with a
+ * disk quota, else <cdir>/upper (malloc'd). For the I/O limits' devices. */
+char *vs_fs_layer_dir(const char *cdir);
+
+/* True if the container at cdir has a disk image. */
+bool vs_fs_disk_present(const char *cdir);
+
+/* Change a container's disk from old->disk/old->inodes to new->disk/
+ * new->inodes (the other fields are ignored), for `vsctl set --disk`:
+ *  - equal: nothing to do, 0;
+ *  - grow: online, whether the container runs or not (extend the sparse
+ *    file, LOOP_SET_CAPACITY, EXT4_IOC_RESIZE_FS); on failure the file
+ *    and the device are put back. EXT4_IOC_RESIZE_FS needs
+ *    CAP_SYS_RESOURCE: where vsd lacks it (the development machines drop
+ *    it from the bounding set), a stopped container's disk grows offline
+ *    (resize2fs) and a running one is refused with VS_EK_UNSUPPORTED
+ *    ("disk: growing a running container's disk needs CAP_SYS_RESOURCE,
+ *    which vsd does not have on this host; stop the container ...");
+ *  - shrink: VS_EK_CONFLICT while the container's root is mounted
+ *    ("disk: shrinking needs the container stopped ..."); stopped, a size
+ *    below what is used is VS_EK_INVALID ("disk: 1G is smaller than the
+ *    1.3G already used"); otherwise offline: unmount, e2fsck -f,
+ *    resize2fs, truncate, mount again (also after a failure);
+ *  - inodes changed: VS_EK_UNSUPPORTED ("inodes: cannot be changed on an
+ *    existing disk (ext4 fixes the inode count at creation)");
+ *  - adding a disk to a container without one, or removing it:
+ *    VS_EK_UNSUPPORTED (the quota is chosen at create).
+ * The caller holds the container's lock and persists the new limits
+ * after success. 0 or -1. */
+int vs_fs_disk_resize(const char *cdir, const struct vs_limits *old, const struct vs_limits *new,
+		      struct vs_error *err);
+
+/* Usage of the container's disk (statfs of the mounted ext4, as `df`
+ * inside shows it): bytes used and total, inodes used and total. Returns
+ * 1 with all four 0 when the container has no disk quota, 0 with the
+ * figures, -1 on failure (VS_EK_CONFLICT when the disk is not mounted). */
+int vs_fs_disk_usage(const char *cdir, int64_t *used, int64_t *total, int64_t *inodes_used,
+		     int64_t *inodes_total, struct vs_error *err);
 
 #endif

@@ -706,13 +706,14 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	struct rt_paths paths;
 	struct rt_console con = {.master = -1, .slave = -1};
 	struct cr_meta m = {0};
-	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
+	struct vs_cg *cg = NULL;
 	cleanup_close int userns = -1;
 	int64_t t0 = vs_now_ms(), t1;
 	pid_t pid = -1;
 
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
-	if (rt_meta_read(dir, &m, err) < 0 || image_give(dir, cfg, err) < 0)
+	if ((cg = rt_cg_for_start(inst, cfg, &paths, err)) == NULL ||
+	    rt_meta_read(dir, &m, err) < 0 || image_give(dir, cfg, err) < 0)
 		goto fail;
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||

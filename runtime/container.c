@@ -247,12 +247,62 @@ int rt_restrict_devices(struct vs_cg *cg, struct vs_error *err)
 	return -1;
 }
 
+struct vs_cg *rt_cg_for_start(const struct vs_rt_instance *inst,
+			      const struct vs_container_config *cfg, const struct rt_paths *paths,
+			      struct vs_error *err)
+{
+	struct vs_cg *cg = vs_cg_open_pool(inst->cg, inst->cgroup_parent, cfg->pool, cfg->name);
+	cleanup_free char *layer = vs_fs_layer_dir(paths->cdir);
+	const char *io[3] = {paths->cdir, paths->tmpl, layer};
+	struct stat st;
+
+	if (cg == NULL) {
+		vs_error_kind(err, VS_EK_INVALID, "pool '%s': not a valid name", cfg->pool);
+		return NULL;
+	}
+	/* The upper layer may sit on a filesystem of its own (the disk quota's
+	 * loop-mounted image); the template on another disk again. */
+	if (vs_cg_set_io_paths(cg, io, stat(layer, &st) == 0 ? 3 : 2, err) < 0) {
+		vs_cg_free(cg);
+		return NULL;
+	}
+	return cg;
+}
+
+struct vs_cg *vs_rt_cg_open(const struct vs_rt_instance *inst,
+			    const struct vs_container_config *cfg, struct vs_error *err)
+{
+	struct rt_paths paths;
+
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	return rt_cg_for_start(inst, cfg, &paths, err);
+}
+
+int vs_rt_move_pool(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		    struct vs_error *err)
+{
+	struct rt_paths paths;
+	cleanup_free char *layer = NULL;
+	const char *io[3];
+	struct stat st;
+
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	layer = vs_fs_layer_dir(paths.cdir);
+	io[0] = paths.cdir;
+	io[1] = paths.tmpl;
+	io[2] = layer;
+	return vs_cg_move_pool(inst->cg, inst->cgroup_parent, cfg->name, cfg->pool,
+			       cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
+			       cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, &cfg->limits, io,
+			       stat(layer, &st) == 0 ? 3 : 2, err);
+}
+
 int rt_container_start(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		       struct rt_running *out, struct vs_error *err)
 {
 	struct rt_paths paths;
 	struct rt_console con = {.master = -1, .slave = -1};
-	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
+	struct vs_cg *cg = NULL;
 	int sv[2] = {-1, -1};
 	struct vs_cg_join join = {.v2_dir = -1};
 	cleanup_free char *views = vs_rt_views_dir(inst->run_dir);
@@ -269,6 +319,8 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 		free(views);
 		views = NULL;
 	}
+	if ((cg = rt_cg_for_start(inst, cfg, &paths, err)) == NULL)
+		goto fail;
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
 	    vs_cg_apply(cg, &cfg->limits, err) < 0)

@@ -23,6 +23,14 @@ struct rt_paths {
 void rt_paths_init(struct rt_paths *p, const char *root, const char *run_dir,
 		   const struct vs_container_config *cfg);
 
+/* The handle where a starting (or restored) container's cgroup goes: in
+ * its pool, with the I/O limits aimed at the disks of its directory, its
+ * upper layer and its template. NULL with err on a bad pool name or a path
+ * that cannot be stat'ed. */
+struct vs_cg *rt_cg_for_start(const struct vs_rt_instance *inst,
+			      const struct vs_container_config *cfg, const struct rt_paths *paths,
+			      struct vs_error *err);
+
 /* What state.json says. */
 struct rt_state {
 	char state[16]; /* "running" | "stopped" | "starting" */

@@ -109,6 +109,18 @@ int vs_rt_stop(const struct vs_rt_instance *inst, const struct vs_container_conf
 int vs_rt_status(const struct vs_rt_instance *inst, const char *name, struct vs_rt_status *st,
 		 struct vs_error *err);
 
+/* The container's cgroup handle as a start makes it: in its pool, with the
+ * I/O limits aimed at the devices of its directory, own layer and
+ * template; for live limit changes. NULL with err. */
+struct vs_cg *vs_rt_cg_open(const struct vs_rt_instance *inst,
+			    const struct vs_container_config *cfg, struct vs_error *err);
+
+/* Move the running container into cfg->pool with cfg's limits (see
+ * vs_cg_move_pool: live on hybrid hosts, VS_EK_CONFLICT on unified ones).
+ * 0 or -1 with err. */
+int vs_rt_move_pool(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		    struct vs_error *err);
+
 /* After a vsd restart or crash: for a container that is not running, undo
  * anything a dead monitor left (mounts, cgroups, stale state). 0 or -1. */
 int vs_rt_recover(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,

@@ -8,9 +8,10 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
 	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format)
 # The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.
-run_pkgs=(busybox-static debootstrap iproute2 lxcfs)
+# e2fsprogs: mkfs.ext4, e2fsck and resize2fs for the per-container disk images.
+run_pkgs=(busybox-static debootstrap iproute2 e2fsprogs lxcfs)
 test_pkgs=(bats curl python3 python3-jsonschema procps util-linux zstd tar qemu-system-x86
-	e2fsprogs kmod)
+	kmod)
 bench_pkgs=(crun lxc)
 
 usage() {

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "cgroups/vs_cgroups.h"
+#include "lib/vs_util.h"
 
 /* This development machine: v1 controllers each on their own, systemd's
  * named hierarchy, cgroup2 at /sys/fs/cgroup/unified. */
@@ -231,6 +232,69 @@ static void test_open_rejects_paths(void **state)
 	vs_cg_host_free(h);
 }
 
+/* True when one line of v starts with prefix and contains part. */
+static bool has_line(char **v, const char *prefix, const char *part)
+{
+	for (size_t i = 0; v[i] != NULL; i++)
+		if (strncmp(v[i], prefix, strlen(prefix)) == 0 && strstr(v[i], part) != NULL)
+			return true;
+	return false;
+}
+
+static void test_unenforced(void **state)
+{
+	struct vs_cg_host *h = parse_ok("/sys/fs/cgroup", hybrid);
+	struct vs_cg_host_facts f = {.io_throttle = true};
+	struct vs_limits l = {.memory = 1 << 30,
+			      .memory_min = 1 << 20,
+			      .memory_swap = 1 << 20,
+			      .io_weight = 500,
+			      .io_write_bps = 1 << 20,
+			      .io_read_bps = 1 << 20};
+	struct vs_limits none = {.memory = 1 << 30, .cpus_milli = 1000};
+	char **v;
+
+	vs_cg_host_set_facts(h, &f);
+	v = vs_cg_unenforced(h, &l);
+	assert_true(has_line(v, "memory_min: ", "cgroup v1"));
+	assert_true(has_line(v, "memory_swap: ", "no swap accounting"));
+	assert_true(has_line(v, "io_weight: ", "BFQ"));
+	assert_true(has_line(v, "io_write_bps: ", "buffered writes are not throttled"));
+	assert_false(has_line(v, "io_read_bps", ""));
+	vs_strv_free(v);
+	/* With swap accounting but no swap on the host; BFQ present. */
+	f.swap_accounting = true;
+	f.io_weight = true;
+	vs_cg_host_set_facts(h, &f);
+	v = vs_cg_unenforced(h, &l);
+	assert_true(has_line(v, "memory_swap: ", "no swap"));
+	assert_false(has_line(v, "io_weight", ""));
+	vs_strv_free(v);
+	/* No throttling at all: every io limit named. */
+	f.io_throttle = false;
+	vs_cg_host_set_facts(h, &f);
+	v = vs_cg_unenforced(h, &l);
+	assert_true(has_line(v, "io_read_bps: ", "no I/O throttling"));
+	assert_true(has_line(v, "io_write_bps: ", "no I/O throttling"));
+	vs_strv_free(v);
+	/* Plain limits: nothing to report. */
+	v = vs_cg_unenforced(h, &none);
+	assert_null(v[0]);
+	vs_strv_free(v);
+	vs_cg_host_free(h);
+	/* Pure v2 without io.weight (a parsed host lists no controllers, so
+	 * the lines read as for a host without them). */
+	h = parse_ok("/sys/fs/cgroup", unified);
+	f = (struct vs_cg_host_facts){
+	    .io_throttle = true, .swap_accounting = true, .host_swap = true};
+	vs_cg_host_set_facts(h, &f);
+	v = vs_cg_unenforced(h, &(struct vs_limits){.io_weight = 10, .memory_min = 1});
+	assert_true(has_line(v, "io_weight: ", "io.weight"));
+	assert_false(has_line(v, "memory_min", "cgroup v1"));
+	vs_strv_free(v);
+	vs_cg_host_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +305,7 @@ int main(void)
 	    cmocka_unit_test(test_overmount),
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_open_rejects_paths),
+	    cmocka_unit_test(test_unenforced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

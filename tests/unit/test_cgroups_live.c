@@ -21,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroups/vs_cgroups.h"
 #include "lib/vs_util.h"
+#include "lib/vs_validate.h"
 
 #define MAX_CHILDREN 16
 
@@ -40,9 +42,9 @@ struct live {
 static struct live L;
 
 /* Every container cgroup name a test uses, for the teardown. */
-static const char *const names[] = {"apply",	     "memsw",	       "weight", "run",
-				    "tree",	     "deleg",	       "pids",	 "fd",
-				    "never-created", "cgroup.threads", "legacy"};
+static const char *const names[] = {
+    "apply",	     "memsw",	       "weight", "run",	    "tree",   "deleg",	"pids", "fd",
+    "never-created", "cgroup.threads", "legacy", "limits2", "auto-a", "auto-b", "io",	"pm"};
 
 static bool hybrid(void)
 {
@@ -67,6 +69,28 @@ static struct vs_cg *create_cg(const char *name, uid_t uid, gid_t gid)
 		fail_msg("create %s: %s", name, err.msg);
 	}
 	return cg;
+}
+
+/* How many CPUs a kernel CPU list names. */
+static int cpu_count(const char *list)
+{
+	uint64_t bits[VS_CPUS_MAX / 64] = {0};
+
+	return vs_cpuset_bits(list, bits);
+}
+
+static int online_cpus(void)
+{
+	char buf[256] = "";
+	FILE *f = fopen("/sys/devices/system/cpu/online", "r");
+
+	if (f == NULL)
+		return 1;
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return cpu_count(buf);
 }
 
 /* Contents of dir/file without the trailing newline (static buffer). */
@@ -194,11 +218,10 @@ static void test_create_apply(void **state)
 	assert_string_equal(readf(pids, "pids.max"), "10");
 	if (hybrid()) {
 		const char *cpuset = vs_cg_path(cg, "cpuset");
-		char root_cpus[256];
 
-		snprintf(root_cpus, sizeof(root_cpus), "%s",
-			 readf("/sys/fs/cgroup/cpuset", "cpuset.cpus"));
-		assert_string_equal(readf(cpuset, "cpuset.cpus"), root_cpus);
+		/* --cpus 0.5 on a host of 2+ CPUs: an automatic cpuset of 1. */
+		if (online_cpus() > 1)
+			assert_int_equal(cpu_count(readf(cpuset, "cpuset.cpus")), 1);
 		assert_string_equal(readf(mem, "memory.limit_in_bytes"), "67108864");
 		assert_string_equal(readf(cpu, "cpu.cfs_period_us"), "100000");
 		assert_string_equal(readf(cpu, "cpu.cfs_quota_us"), "50000");
@@ -692,6 +715,246 @@ static void rmdir_parent_of(const char *parent, const char *hierarchy)
 
 /* Kill and remove whatever a failed test left below parent. Only pids
  * found in our own test cgroups are signalled. */
+/* Every new limit in its file, live re-apply, and back to the defaults. */
+static void test_new_limits(void **state)
+{
+	struct vs_limits lim = {.memory = 64 << 20,
+				.memory_high = 32 << 20,
+				.memory_min = 16 << 20,
+				.cpus_milli = 1500};
+	struct vs_error err = {0};
+	struct vs_cg *cg;
+	const char *mem, *cs;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("limits2", (uid_t)-1, (gid_t)-1);
+	snprintf(lim.cpuset, sizeof(lim.cpuset), "%s", online_cpus() > 1 ? "1" : "0");
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	mem = vs_cg_path(cg, "memory");
+	cs = vs_cg_path(cg, "cpuset");
+	assert_string_equal(readf(cs, "cpuset.cpus"), lim.cpuset);
+	if (hybrid()) {
+		assert_string_equal(readf(mem, "memory.soft_limit_in_bytes"), "33554432");
+	} else {
+		assert_string_equal(readf(mem, "memory.high"), "33554432");
+		assert_string_equal(readf(mem, "memory.min"), "16777216");
+	}
+	/* A CPU that is not online. */
+	snprintf(lim.cpuset, sizeof(lim.cpuset), "%s", "1000");
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), -1);
+	assert_int_equal(err.kind, VS_EK_INVALID);
+	assert_non_null(strstr(err.msg, "limits.cpuset"));
+	/* Removed: back to every online CPU and no soft limit. */
+	memset(&lim, 0, sizeof(lim));
+	assert_int_equal(vs_cg_apply(cg, &lim, &err), 0);
+	assert_int_equal(cpu_count(readf(cs, "cpuset.cpus")), online_cpus());
+	if (hybrid())
+		assert_string_equal(readf(mem, "memory.soft_limit_in_bytes"),
+				    "9223372036854771712");
+	else
+		assert_string_equal(readf(mem, "memory.high"), "max");
+	assert_int_equal(vs_cg_destroy(cg, &err), 0);
+	vs_cg_free(cg);
+}
+
+/* The automatic cpuset: ceil(cpus) CPUs, the ones siblings use least, and
+ * the same choice again on a live re-apply. */
+static void test_auto_cpuset(void **state)
+{
+	struct vs_limits lim = {.cpus_milli = 500};
+	struct vs_error err = {0};
+	struct vs_cg *a, *b;
+	char first[64];
+
+	if (L.skip || online_cpus() < 2)
+		skip();
+	a = create_cg("auto-a", (uid_t)-1, (gid_t)-1);
+	b = create_cg("auto-b", (uid_t)-1, (gid_t)-1);
+	assert_int_equal(vs_cg_apply(a, &lim, &err), 0);
+	snprintf(first, sizeof(first), "%s", readf(vs_cg_path(a, "cpuset"), "cpuset.cpus"));
+	assert_int_equal(cpu_count(first), 1);
+	assert_int_equal(vs_cg_apply(b, &lim, &err), 0);
+	/* b avoids a's CPU. */
+	assert_string_not_equal(readf(vs_cg_path(b, "cpuset"), "cpuset.cpus"), first);
+	/* Stable across live re-applies (b's pin now counts against a's). */
+	assert_int_equal(vs_cg_apply(a, &lim, &err), 0);
+	assert_string_equal(readf(vs_cg_path(a, "cpuset"), "cpuset.cpus"), first);
+	/* ceil(cpus) >= online CPUs: all of them. */
+	lim.cpus_milli = 2000;
+	assert_int_equal(vs_cg_apply(a, &lim, &err), 0);
+	assert_int_equal(cpu_count(readf(vs_cg_path(a, "cpuset"), "cpuset.cpus")), online_cpus());
+	assert_int_equal(vs_cg_destroy(a, &err), 0);
+	assert_int_equal(vs_cg_destroy(b, &err), 0);
+	vs_cg_free(a);
+	vs_cg_free(b);
+}
+
+/* A loop device of its own, detached again by the caller (losetup -d). */
+static bool make_loop(char *dev, size_t len, char *file, size_t flen)
+{
+	char cmd[512];
+	FILE *p;
+	int fd;
+
+	snprintf(file, flen, "/tmp/vsd-unittest-loop-%d", (int)getpid());
+	fd = open(file, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 4 << 20) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null", file);
+	p = popen(cmd, "r");
+	if (p == NULL)
+		return false;
+	dev[0] = '\0';
+	if (fgets(dev, (int)len, p) == NULL)
+		dev[0] = '\0';
+	pclose(p);
+	dev[strcspn(dev, "\n")] = '\0';
+	return dev[0] == '/';
+}
+
+static void io_checks(struct vs_cg *cg, const char *majmin)
+{
+	const char *blk = vs_cg_path(cg, hybrid() ? "blkio" : "io");
+	char want[128];
+
+	if (hybrid()) {
+		snprintf(want, sizeof(want), "%s 1048576", majmin);
+		assert_non_null(strstr(readf(blk, "blkio.throttle.read_bps_device"), want));
+		snprintf(want, sizeof(want), "%s 200", majmin);
+		assert_non_null(strstr(readf(blk, "blkio.throttle.write_iops_device"), want));
+	} else {
+		snprintf(want, sizeof(want), "%s rbps=1048576 wbps=max riops=max wiops=200",
+			 majmin);
+		assert_non_null(strstr(readf(blk, "io.max"), want));
+	}
+}
+
+/* I/O limits on a loop device and on the disk of "/"; a list that shrinks
+ * drops the stale rule; zero removes all. */
+static void test_io_devices(void **state)
+{
+	struct vs_limits lim = {.io_read_bps = 1 << 20, .io_write_iops = 200};
+	struct vs_error err = {0};
+	char dev[128], file[128], majmin[32], cmd[256];
+	struct vs_cg *cg;
+	struct stat st;
+	const char *blk;
+	bool ok;
+
+	if (L.skip || !make_loop(dev, sizeof(dev), file, sizeof(file)))
+		skip();
+	cg = create_cg("io", (uid_t)-1, (gid_t)-1);
+	ok = stat(dev, &st) == 0;
+	snprintf(majmin, sizeof(majmin), "%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	{
+		const char *paths[] = {dev, "/proc"};
+		ok = ok && vs_cg_set_io_paths(cg, paths, 2, &err) == 0 &&
+		     vs_cg_apply(cg, &lim, &err) == 0;
+	}
+	if (ok)
+		io_checks(cg, majmin);
+	blk = vs_cg_path(cg, hybrid() ? "blkio" : "io");
+	{
+		const char *paths[] = {"/"};
+		ok = ok && vs_cg_set_io_paths(cg, paths, 1, &err) == 0 &&
+		     vs_cg_apply(cg, &lim, &err) == 0;
+	}
+	if (ok && hybrid())
+		ok = strstr(readf(blk, "blkio.throttle.read_bps_device"), majmin) == NULL;
+	memset(&lim, 0, sizeof(lim));
+	ok = ok && vs_cg_apply(cg, &lim, &err) == 0;
+	if (ok && hybrid())
+		ok = readf(blk, "blkio.throttle.read_bps_device")[0] == '\0';
+	(void)vs_cg_destroy(cg, NULL);
+	vs_cg_free(cg);
+	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+	if (system(cmd) != 0)
+		fprintf(stderr, "losetup -d %s failed\n", dev);
+	unlink(file);
+	if (!ok)
+		fail_msg("io limits: %s", err.msg);
+}
+
+/* A pool level: members are found by vs_cg_open, the pool's limits land
+ * in its own cgroup, and it cannot go while it has members. */
+static void test_pool(void **state)
+{
+	struct vs_limits pl = {.memory = 128 << 20, .cpu_weight = 2000};
+	struct vs_error err = {0};
+	struct vs_cg *m, *found;
+
+	if (L.skip)
+		skip();
+	m = vs_cg_open_pool(L.host, L.parent, "tp", "pm");
+	assert_int_equal(vs_cg_create(m, (uid_t)-1, (gid_t)-1, &err), -1);
+	assert_int_equal(err.kind, VS_EK_NOT_FOUND);
+	assert_int_equal(vs_cg_pool_apply(L.host, L.parent, "tp", &pl, &err), 0);
+	assert_true(vs_cg_pool_exists(L.host, L.parent, "tp"));
+	assert_int_equal(vs_cg_create(m, (uid_t)-1, (gid_t)-1, &err), 0);
+	assert_non_null(strstr(vs_cg_path(m, "memory"), "/tp.pool/pm"));
+	found = vs_cg_open(L.host, L.parent, "pm");
+	assert_string_equal(vs_cg_path(found, "memory"), vs_cg_path(m, "memory"));
+	if (hybrid()) {
+		/* The guest's cgroup2 tree stays where it is. */
+		assert_null(strstr(vs_cg_path(m, "unified"), "tp.pool"));
+		assert_non_null(strstr(readf(vs_cg_path(m, "memory"), "../memory.limit_in_bytes"),
+				       "134217728"));
+	}
+	assert_int_equal(vs_cg_pool_remove(L.host, L.parent, "tp", &err), -1);
+	assert_int_equal(err.kind, VS_EK_CONFLICT);
+	assert_int_equal(vs_cg_destroy(found, &err), 0);
+	assert_int_equal(vs_cg_pool_remove(L.host, L.parent, "tp", &err), 0);
+	assert_false(vs_cg_pool_exists(L.host, L.parent, "tp"));
+	vs_cg_free(found);
+	vs_cg_free(m);
+}
+
+/* Moving a running process between pools on v1, and the refusal on v2. */
+static void test_move_pool(void **state)
+{
+	struct vs_limits pl = {.memory = 128 << 20};
+	struct vs_error err = {0};
+	struct vs_cg *m, *now;
+	pid_t pid;
+	char want[32];
+
+	if (L.skip)
+		skip();
+	assert_int_equal(vs_cg_pool_apply(L.host, L.parent, "tp", &pl, &err), 0);
+	m = create_cg("pm", (uid_t)-1, (gid_t)-1);
+	pid = spawn_child(do_pause, NULL);
+	assert_int_equal(vs_cg_attach(m, pid, &err), 0);
+	if (!hybrid()) {
+		assert_int_equal(vs_cg_move_pool(L.host, L.parent, "pm", "tp", (uid_t)-1, (gid_t)-1,
+						 &(struct vs_limits){0}, NULL, 0, &err),
+				 -1);
+		assert_int_equal(err.kind, VS_EK_CONFLICT);
+		vs_cg_free(m);
+		return;
+	}
+	assert_int_equal(vs_cg_move_pool(L.host, L.parent, "pm", "tp", (uid_t)-1, (gid_t)-1,
+					 &(struct vs_limits){0}, NULL, 0, &err),
+			 0);
+	now = vs_cg_open(L.host, L.parent, "pm");
+	snprintf(want, sizeof(want), "%d", (int)pid);
+	assert_non_null(strstr(vs_cg_path(now, "memory"), "tp.pool"));
+	assert_string_equal(readf(vs_cg_path(now, "memory"), "cgroup.procs"), want);
+	assert_string_equal(readf(vs_cg_path(now, "unified"), "cgroup.procs"), want);
+	assert_false(exists(vs_cg_path(m, "memory")));
+	/* And out of the pool again. */
+	assert_int_equal(vs_cg_move_pool(L.host, L.parent, "pm", "", (uid_t)-1, (gid_t)-1,
+					 &(struct vs_limits){0}, NULL, 0, &err),
+			 0);
+	assert_string_equal(readf(vs_cg_path(m, "memory"), "cgroup.procs"), want);
+	vs_cg_free(now);
+	vs_cg_free(m);
+}
+
 static void remove_parent(const char *parent)
 {
 	const char *const *v1 = vs_cg_v1_controllers(L.host);
@@ -703,6 +966,7 @@ static void remove_parent(const char *parent)
 		(void)vs_cg_destroy(cg, NULL);
 		vs_cg_free(cg);
 	}
+	(void)vs_cg_pool_remove(L.host, parent, "tp", NULL);
 	for (size_t i = 0; v1[i] != NULL; i++) {
 		char h[256], *comma;
 
@@ -798,6 +1062,11 @@ int main(void)
 	    cmocka_unit_test(test_pids_enforced),
 	    cmocka_unit_test(test_unified_fd),
 	    cmocka_unit_test(test_legacy_kill),
+	    cmocka_unit_test(test_new_limits),
+	    cmocka_unit_test(test_auto_cpuset),
+	    cmocka_unit_test(test_io_devices),
+	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_move_pool),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -201,6 +201,12 @@ check_eq "--memory 64M: memory.max" "$(cat "$CGDIR/memory.max" 2>&1)" 67108864
 check_eq "--pids 20: pids.max" "$(cat "$CGDIR/pids.max" 2>&1)" 20
 check_eq "--cpus 0.5: cpu.max" "$(cat "$CGDIR/cpu.max" 2>&1)" "50000 100000"
 check_eq "status reports limits.memory" "$(json_num memory)" 67108864
+check_eq "--cpus 0.5 on 2 CPUs: an automatic cpuset of one CPU (cpuset.cpus)" \
+	"$(grep -cxE '[0-9]+' "$CGDIR/cpuset.cpus" 2>&1)" 1
+check_eq "--cpus 0.5: nproc inside says 1" "$(in_ct nproc 2>&1)" 1
+check_eq "no --memory-high/--memory-min: memory.high max, memory.min 0" \
+	"$(cat "$CGDIR/memory.high" "$CGDIR/memory.min" 2>&1 | tr '\n' ' ')" "max 0 "
+
 
 # --------------------------------------------------------- the guest's view
 
@@ -332,6 +338,34 @@ else
 	pass "destroy: the container is gone"
 fi
 check_eq "no task is left below $CG/$PARENT" "$(procs_in_tree "$CG/$PARENT" | wc -l)" 0
+
+# --------------------------------------------------------- pools on cgroup v2
+# A pool is the cgroup $PARENT/NAME.pool with the pool's limits, and the
+# controllers enabled for its members. (Containers are placed in pools by
+# the create flag the lead adds; here the pool level itself.)
+PL="$CG/$PARENT/vmpool.pool"
+if vc pool create vmpool --memory 32M --cpus 0.5 --weight 50% --pids 40 >/dev/null 2>&1; then
+	check_eq "pool on cgroup v2: memory.max, cpu.max, cpu.weight (50% -> 5000), pids.max" \
+		"$(cat "$PL/memory.max" "$PL/cpu.max" "$PL/cpu.weight" "$PL/pids.max" 2>&1 | tr '\n' ' ')" \
+		"33554432 50000 100000 5000 40 "
+	check_eq "pool on cgroup v2: io.weight (50% -> 5000) where io.weight exists" \
+		"$( [ -f "$PL/io.weight" ] && cat "$PL/io.weight" | head -n1 || echo 'default 5000')" "default 5000"
+	check_eq "pool on cgroup v2: memory.min and memory.high stay at their defaults" \
+		"$(cat "$PL/memory.min" "$PL/memory.high" 2>&1 | tr '\n' ' ')" "0 max "
+	check_eq "pool on cgroup v2: cpu, io, memory and pids enabled for its members" \
+		"$(tr ' ' '\n' <"$PL/cgroup.subtree_control" 2>&1 | grep -xE 'cpu|io|memory|pids' | sort | tr '\n' ' ')" \
+		"cpu io memory pids "
+	vc pool set vmpool --memory 48M >/dev/null 2>&1
+	check_eq "pool set on cgroup v2: memory.max changes live" "$(cat "$PL/memory.max" 2>&1)" 50331648
+	check "pool remove (no members)" vc pool remove vmpool
+	if wait_for 5 no_dir "$PL"; then
+		pass "pool remove removes $PL"
+	else
+		fail "pool remove removes $PL" "still there"
+	fi
+else
+	fail "pool create on cgroup v2" "$(tail -n 5 "$LOG")"
+fi
 
 # ------------------------------------------ privileged: devices on cgroup v2
 # Root of a privileged container has CAP_MKNOD for real; on cgroup v2 a BPF
