@@ -100,7 +100,7 @@ int rt_child_main(struct rt_child_args *a)
 		vs_error_set(&err, errno, "unshare mount and cgroup namespaces");
 		child_fail(a->sync_fd, &err);
 	}
-	own_time = rt_timens_enter_own(&err);
+	own_time = rt_timens_enter_own(a->time_zero, &err);
 	if (own_time < 0)
 		child_fail(a->sync_fd, &err);
 	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0) {
@@ -305,6 +305,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	struct vs_cg *cg = NULL;
 	int sv[2] = {-1, -1};
 	struct vs_cg_join join = {.v2_dir = -1};
+	struct rt_time_zero zero;
 	cleanup_free char *views = vs_rt_views_dir(inst->run_dir);
 	int pidfd = -1;
 	pid_t pid = -1;
@@ -335,12 +336,17 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	}
 	if (vs_cg_join_open(cg, &join, err) < 0)
 		goto fail;
+	rt_time_zero_now(&zero);
 	pid = clone_init(cfg, &join, &pidfd, err);
 	if (pid < 0)
 		goto fail;
 	if (pid == 0) {
-		struct rt_child_args a = {
-		    .cfg = cfg, .paths = &paths, .sync_fd = sv[1], .console = &con, .views = views};
+		struct rt_child_args a = {.cfg = cfg,
+					  .paths = &paths,
+					  .sync_fd = sv[1],
+					  .console = &con,
+					  .views = views,
+					  .time_zero = &zero};
 		if (vs_cg_join_self(&join) < 0) {
 			struct vs_error e = {0};
 			vs_error_set(&e, errno, "join the container's cgroups");

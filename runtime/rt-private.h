@@ -65,7 +65,8 @@ struct rt_child_args {
 	const struct rt_paths *paths;
 	int sync_fd; /* SOCK_SEQPACKET to the monitor */
 	const struct rt_console *console;
-	const char *views; /* lxcfs mount point, NULL: no views */
+	const char *views;		      /* lxcfs mount point, NULL: no views */
+	const struct rt_time_zero *time_zero; /* read just before the clone */
 };
 int rt_child_main(struct rt_child_args *a);
 
@@ -143,12 +144,18 @@ struct rt_views {
 };
 int rt_views_open(const char *mnt, bool own_time, struct rt_views *v, struct vs_error *err);
 
-/* The container's time namespace (timens.c): in the container's child,
- * after its id maps are written, make a time namespace owned by its user
- * namespace whose CLOCK_MONOTONIC and CLOCK_BOOTTIME start at zero now, and
- * enter it. Returns 1 when it did, 0 on a kernel without time namespaces
- * (nothing changed), -1 with err. */
-int rt_timens_enter_own(struct vs_error *err);
+/* The container's time namespace (timens.c). rt_time_zero_now reads the
+ * host's CLOCK_MONOTONIC and CLOCK_BOOTTIME: the moment the container's
+ * clocks start from; the monitor reads it just before cloning init. In the
+ * container's child, after its id maps are written, rt_timens_enter_own
+ * makes a time namespace owned by its user namespace whose two clocks
+ * were zero at z, and enters it. Returns 1 when it did, 0 on a kernel
+ * without time namespaces (nothing changed), -1 with err. */
+struct rt_time_zero {
+	struct timespec mono, boot;
+};
+void rt_time_zero_now(struct rt_time_zero *z);
+int rt_timens_enter_own(const struct rt_time_zero *z, struct vs_error *err);
 /* The timens_offsets text that sets both clocks to zero when the host's
  * read mono and boot (both >= 0). Length written, or -1 (bad input, or len
  * too small). Pure: exported for the unit tests. */

@@ -68,22 +68,28 @@ int rt_timens_offsets_text(const struct timespec *mono, const struct timespec *b
 	return a + b;
 }
 
-int rt_timens_enter_own(struct vs_error *err)
+void rt_time_zero_now(struct rt_time_zero *z)
+{
+	/* Read together, so boottime - monotonic (the host's suspended time)
+	 * starts at zero in the container as on a freshly booted machine.
+	 * Neither call can fail with these clocks and a valid pointer. */
+	clock_gettime(CLOCK_MONOTONIC, &z->mono);
+	clock_gettime(CLOCK_BOOTTIME, &z->boot);
+}
+
+int rt_timens_enter_own(const struct rt_time_zero *z, struct vs_error *err)
 {
 	cleanup_close int fd = -1, ns = -1;
-	struct timespec mono, boot;
 	char text[128];
 	int n;
 
 	if (access("/proc/self/ns/time", F_OK) < 0)
 		return 0; /* a kernel without CONFIG_TIME_NS */
-	/* Read together, so boottime - monotonic (the host's suspended time)
-	 * starts at zero in the container as on a freshly booted machine. The
-	 * kernel reads its clocks after ours, so the result is >= 0 as it
-	 * requires. */
-	if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
-		return vs_error_set(err, errno, "clock_gettime");
-	n = rt_timens_offsets_text(&mono, &boot, text, sizeof(text));
+	/* z was read before this process was cloned, so its start time (in
+	 * /proc/1/stat, what ps shows) is >= 0 in the namespace, and the
+	 * kernel, reading its clocks later still, finds now + offset >= 0 as
+	 * it requires. */
+	n = rt_timens_offsets_text(&z->mono, &z->boot, text, sizeof(text));
 	if (n < 0)
 		return vs_error_set(err, EINVAL, "time namespace offsets");
 	if (unshare(CLONE_NEWTIME) < 0)

@@ -102,7 +102,8 @@ meminfo_kb() { in_ct "$1" grep "^$2:" /proc/meminfo | awk '{ print $2 }'; }
 	assert_eq "$(in_ct lim grep -c '^cpu[0-9]' /proc/stat)" 1 "cpuN lines in /proc/stat"
 }
 
-@test "nproc follows --cpuset 0 right after start" {
+@test "nproc follows --cpuset 0 right after start, and --cpus 1's automatic cpuset" {
+	assert_eq "$(in_ct lim nproc)" 1 "nproc of lim (--cpus 1)"
 	ct_create_started pinned --cpuset 0 || fail "start pinned"
 	assert_eq "$(in_ct pinned nproc)" 1 nproc
 	assert_eq "$(in_ct pinned cat /sys/devices/system/cpu/online)" 0 cpu/online
@@ -134,6 +135,14 @@ uptime_s() { in_ct "$1" cat /proc/uptime | cut -d. -f1; }
 	# The exec'd command is in the container's time namespace too.
 	[[ "$(readlink "/proc/$(ct_init_pid fresh)/ns/time")" != "$(readlink /proc/self/ns/time)" ]] ||
 		fail "init shares the host's time namespace"
+	# Process start times (/proc/PID/stat, what ps shows) count in the
+	# container's clock too: init started at 0..10 s (it was cloned just
+	# after the clocks' zero), never "before boot" (negative, shown as a
+	# huge unsigned number).
+	local hz start
+	hz=$(getconf CLK_TCK)
+	start=$(in_ct fresh cat /proc/1/stat | awk '{ print $22 }')
+	((start >= 0 && start < 10 * hz)) || fail "init's start inside: $start ticks"
 	# CLOCK_REALTIME has no offset: date inside is the host's (2 s for the exec).
 	now=$(date +%s)
 	ct=$(in_ct fresh date +%s)
@@ -265,6 +274,7 @@ uptime_s() { in_ct "$1" cat /proc/uptime | cut -d. -f1; }
 	wait_for 10 ct_is_state crt running
 	after=$(uptime_s crt)
 	t1=$SECONDS
+	echo "# uptime ${before}s before suspend, ${after}s after resume, $((t1 - t0))s of wall time between" >&3
 	# CRIU saves the clocks of the container's time namespace and restores
 	# them: the suspended time is not counted (like a stopped VM's
 	# monotonic clock). So: at least what it was, at most what it was plus
