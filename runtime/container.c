@@ -4,13 +4,14 @@
  *  1. cgroups are created and limited before any process of the container
  *     exists, so nothing escapes the limits;
  *  2. init is cloned into new user, pid, uts, ipc and net namespaces, but
- *     NOT yet a new mount or cgroup namespace;
+ *     NOT yet a new mount, cgroup or time namespace;
  *  3. the monitor writes its id maps, moves it into its cgroups, and mounts
  *     the root on the host: the template id-mapped through init's own user
  *     namespace (which only exists now) under an overlay;
  *  4. only then does the child unshare its mount namespace (a copy that
  *     contains that overlay) and its cgroup namespace (rooted at the cgroup
- *     it was just moved into), build /proc, /sys, /dev, pivot_root, drop
+ *     it was just moved into), make and enter its time namespace (owned by
+ *     its user namespace, as CRIU needs: see timens.c), build /proc, /sys, /dev, pivot_root, drop
  *     capabilities, load seccomp and exec init.
  * The id-mapped lower layer thus lives on the host and is detached from
  * the container with the old root: nothing id-mapped is visible inside,
@@ -87,7 +88,7 @@ int rt_child_main(struct rt_child_args *a)
 	struct vs_error err = {0};
 	char buf[16];
 	cleanup_free char *rootfs = xasprintf("%s/rootfs", a->paths->cdir);
-	int slave, hostroot, console;
+	int slave, hostroot, console, own_time;
 	struct stat cst, sst;
 	struct rt_views views;
 	ssize_t n;
@@ -99,6 +100,9 @@ int rt_child_main(struct rt_child_args *a)
 		vs_error_set(&err, errno, "unshare mount and cgroup namespaces");
 		child_fail(a->sync_fd, &err);
 	}
+	own_time = rt_timens_enter_own(a->time_zero, &err);
+	if (own_time < 0)
+		child_fail(a->sync_fd, &err);
 	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0) {
 		vs_error_set(&err, errno, "sethostname");
 		child_fail(a->sync_fd, &err);
@@ -117,7 +121,7 @@ int rt_child_main(struct rt_child_args *a)
 	}
 	/* The lxcfs files too: its mount is under the run dir, and a bind
 	 * source must be a mount of this (new) namespace. */
-	if (rt_views_open(a->views, &views, &err) < 0)
+	if (rt_views_open(a->views, own_time > 0, &views, &err) < 0)
 		child_fail(a->sync_fd, &err);
 	/* Files we create from here on (in /dev) must belong to container root. */
 	if (become_root(cfg, &err) < 0)
@@ -301,6 +305,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	struct vs_cg *cg = NULL;
 	int sv[2] = {-1, -1};
 	struct vs_cg_join join = {.v2_dir = -1};
+	struct rt_time_zero zero;
 	cleanup_free char *views = vs_rt_views_dir(inst->run_dir);
 	int pidfd = -1;
 	pid_t pid = -1;
@@ -331,12 +336,17 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	}
 	if (vs_cg_join_open(cg, &join, err) < 0)
 		goto fail;
+	rt_time_zero_now(&zero);
 	pid = clone_init(cfg, &join, &pidfd, err);
 	if (pid < 0)
 		goto fail;
 	if (pid == 0) {
-		struct rt_child_args a = {
-		    .cfg = cfg, .paths = &paths, .sync_fd = sv[1], .console = &con, .views = views};
+		struct rt_child_args a = {.cfg = cfg,
+					  .paths = &paths,
+					  .sync_fd = sv[1],
+					  .console = &con,
+					  .views = views,
+					  .time_zero = &zero};
 		if (vs_cg_join_self(&join) < 0) {
 			struct vs_error e = {0};
 			vs_error_set(&e, errno, "join the container's cgroups");

@@ -257,9 +257,12 @@ static int join_rest(const struct vs_container_config *cfg, int pidfd, pid_t ini
 
 	if (!cfg->privileged)
 		flags |= CLONE_NEWUSER;
-	/* A restored container runs in a time namespace of CRIU's making;
-	 * commands must share it, or the next checkpoint cannot be restored
-	 * (CRIU restores one time namespace per tree). */
+	/* Every container runs in a time namespace of its own (timens.c; a
+	 * restored one in CRIU's remake of it): commands share its clocks
+	 * (uptime, ps), and must, or the next checkpoint cannot be restored
+	 * (CRIU restores one time namespace per tree). Only a container
+	 * started on a kernel without time namespaces, or before vsd made
+	 * them, shares ours: setns would then be a no-op. */
 	if (same_ns_differs(init, "time"))
 		flags |= CLONE_NEWTIME;
 	if (setns(pidfd, flags) < 0)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_config.h"
@@ -64,7 +65,8 @@ struct rt_child_args {
 	const struct rt_paths *paths;
 	int sync_fd; /* SOCK_SEQPACKET to the monitor */
 	const struct rt_console *console;
-	const char *views; /* lxcfs mount point, NULL: no views */
+	const char *views;		      /* lxcfs mount point, NULL: no views */
+	const struct rt_time_zero *time_zero; /* read just before the clone */
 };
 int rt_child_main(struct rt_child_args *a);
 
@@ -134,11 +136,31 @@ int rt_view_index(const char *path);
 bool rt_views_ready(const char *mnt);
 /* O_PATH fds of the view files under mnt, opened in the calling mount
  * namespace (bind sources must be mounts of the namespace they are cloned
- * in). mnt NULL: all -1 (no views). 0 or -1 with err (all closed). */
+ * in). mnt NULL: all -1 (no views). With own_time (the container has its
+ * own time namespace, whose kernel /proc/uptime is right and survives a
+ * restore) proc/uptime is left -1. 0 or -1 with err (all closed). */
 struct rt_views {
 	int fd[RT_VIEW_FILES];
 };
-int rt_views_open(const char *mnt, struct rt_views *v, struct vs_error *err);
+int rt_views_open(const char *mnt, bool own_time, struct rt_views *v, struct vs_error *err);
+
+/* The container's time namespace (timens.c). rt_time_zero_now reads the
+ * host's CLOCK_MONOTONIC and CLOCK_BOOTTIME: the moment the container's
+ * clocks start from; the monitor reads it just before cloning init. In the
+ * container's child, after its id maps are written, rt_timens_enter_own
+ * makes a time namespace owned by its user namespace whose two clocks
+ * were zero at z, and enters it. Returns 1 when it did, 0 on a kernel
+ * without time namespaces (nothing changed), -1 with err. */
+struct rt_time_zero {
+	struct timespec mono, boot;
+};
+void rt_time_zero_now(struct rt_time_zero *z);
+int rt_timens_enter_own(const struct rt_time_zero *z, struct vs_error *err);
+/* The timens_offsets text that sets both clocks to zero when the host's
+ * read mono and boot (both >= 0). Length written, or -1 (bad input, or len
+ * too small). Pure: exported for the unit tests. */
+int rt_timens_offsets_text(const struct timespec *mono, const struct timespec *boot, char *buf,
+			   size_t len);
 void rt_views_close(struct rt_views *v);
 
 /* Connect to a monitor's control socket. Returns the fd or -1 with err

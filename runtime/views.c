@@ -197,7 +197,7 @@ void rt_views_close(struct rt_views *v)
 		}
 }
 
-int rt_views_open(const char *mnt, struct rt_views *v, struct vs_error *err)
+int rt_views_open(const char *mnt, bool own_time, struct rt_views *v, struct vs_error *err)
 {
 	cleanup_close int dir = -1;
 
@@ -212,6 +212,11 @@ int rt_views_open(const char *mnt, struct rt_views *v, struct vs_error *err)
 		return vs_error_set(err, errno, "open the lxcfs mount %s", mnt);
 	for (int i = 0; i < RT_VIEW_FILES; i++) {
 		struct stat st;
+		/* lxcfs's uptime is the age of the container's init, so it
+		 * resets when a restore makes a new one; the kernel's in a
+		 * time namespace of the container's own does not. */
+		if (own_time && strcmp(rt_view_files[i], "proc/uptime") == 0)
+			continue;
 		v->fd[i] = openat(dir, rt_view_files[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (v->fd[i] < 0 || fstat(v->fd[i], &st) < 0 || !S_ISREG(st.st_mode)) {
 			int e = errno;

@@ -1,7 +1,8 @@
 /* Runtime logic that needs no container: state.json round trips and how
  * status reads them against live processes, pid identity by start time,
  * and the checkpoint image metadata (vsd-image.json), whose reader must
- * refuse anything that would make restore bind a path from the image. */
+ * refuse anything that would make restore bind a path from the image; the
+ * time namespace offsets that start a container's clocks at zero. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,6 +214,29 @@ static void test_meta_refuses(void **state)
 		       "bad cgroup entry");
 }
 
+/* The offsets that zero both clocks: the kernel takes only 0 <= nsec < 1e9,
+ * so a fractional negative offset borrows a second. */
+static void test_timens_offsets(void **state)
+{
+	struct timespec mono = {.tv_sec = 100, .tv_nsec = 250000000};
+	struct timespec boot = {.tv_sec = 5, .tv_nsec = 0};
+	struct timespec bad = {.tv_sec = 1, .tv_nsec = 1000000000};
+	char buf[128];
+	int n;
+	(void)state;
+
+	n = rt_timens_offsets_text(&mono, &boot, buf, sizeof(buf));
+	assert_string_equal(buf, "1 -101 750000000\n7 -5 0\n");
+	assert_int_equal(n, (int)strlen(buf));
+	boot = (struct timespec){.tv_sec = 0, .tv_nsec = 1};
+	n = rt_timens_offsets_text(&mono, &boot, buf, sizeof(buf));
+	assert_string_equal(buf, "1 -101 750000000\n7 -1 999999999\n");
+	assert_int_equal(rt_timens_offsets_text(&bad, &boot, buf, sizeof(buf)), -1);
+	assert_int_equal(rt_timens_offsets_text(&mono, &bad, buf, sizeof(buf)), -1);
+	/* Too small for the second line: refused, never cut. */
+	assert_int_equal(rt_timens_offsets_text(&mono, &boot, buf, 20), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +246,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_status_checks_processes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta_refuses, setup, teardown),
+	    cmocka_unit_test(test_timens_offsets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
