@@ -71,7 +71,7 @@ fi
 # 4. The demo VPS.
 if [[ "$(api_code "/v1/containers/$demo")" != 200 ]]; then
 	say "creating $demo"
-	vsctl create "$demo" --template busybox --memory 256M --cpus 1 --pids 256 >/dev/null
+	vsctl create "$demo" --template busybox --memory 256M --cpus 1 --pids 256 --disk 1G >/dev/null
 fi
 state=$(vsctl status "$demo" --json |
 	/usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["state"])')
