@@ -65,8 +65,8 @@ install -m 0755 "$repo/build/vsd-helper" "$stage/usr/sbin/vsd-helper"
 install -m 0755 "$repo/build/vsctl" "$stage/usr/bin/vsctl"
 # e2fsprogs at the absolute paths vsd runs them by (busybox's mke2fs applet
 # lacks the options vsd passes, and it has no resize2fs).
-e2progs="mke2fs e2fsck resize2fs"
-for b in $e2progs; do
+e2progs=(mke2fs e2fsck resize2fs)
+for b in "${e2progs[@]}"; do
 	[[ -x /usr/sbin/$b ]] || die "/usr/sbin/$b missing (install e2fsprogs)"
 	install -m 0755 "/usr/sbin/$b" "$stage/usr/sbin/$b"
 done
@@ -82,7 +82,7 @@ copy_lib() {
 	mkdir -p "$stage$(dirname "$src")"
 	cp -L "$src" "$stage$src"
 }
-for b in "$repo"/build/{vsd,vsctl,vsd-helper} $(printf "/usr/sbin/%s " $e2progs); do
+for b in "$repo"/build/{vsd,vsctl,vsd-helper} "${e2progs[@]/#//usr/sbin/}"; do
 	out_ldd=$(ldd "$b") || die "ldd $b failed"
 	if grep -q 'not found' <<<"$out_ldd"; then
 		die "$b: missing libraries: $(grep 'not found' <<<"$out_ldd" | tr -s ' \t\n' ' ')"
