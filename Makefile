@@ -79,7 +79,7 @@ integration: all
 test: unit unit-asan integration vm-test
 
 # Lane 3: the checks that need a pure cgroup v2 host, in qemu (TCG) on
-# Debian's cloud kernel booted with cgroup_no_v1=all (about 30 s).
+# Debian's cloud kernel booted with cgroup_no_v1=all (about 40 s).
 vm-test: all
 	tests/vm/run.sh
 

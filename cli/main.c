@@ -26,9 +26,9 @@ static const struct vc_cmd commands[] = {
      "  --privileged         no user namespace: container root is host root\n"
      "Limits:\n" VC_LIMIT_HELP},
     {NULL, "set", vc_cmd_set, "NAME LIMITS...",
-     "Change limits, pool or idle reclaim, live on a running container: all at once or\n"
-     "none; persisted. \"none\" removes a limit (--memory none).",
-     VC_LIMIT_HELP},
+     /* The summary is one line of the command list in `vsctl --help`. */
+     "Change limits, pool or idle reclaim, live if it runs: all or none; persisted.",
+     "  (a value of \"none\" removes that limit, e.g. --memory none)\n" VC_LIMIT_HELP},
     {NULL, "start", vc_cmd_start, "NAME", "Start a container.", NULL},
     {NULL, "stop", vc_cmd_stop, "NAME [--timeout S] [--force]",
      "Stop a container: send its stop signal, kill it after the timeout.",

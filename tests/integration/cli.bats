@@ -76,9 +76,17 @@ setup() {
 	run "$VSCTL_BIN" --help
 	assert_success
 	local c
-	for c in create start stop restart destroy list status exec enter console template; do
-		assert_contains "$output" "$c"
+	for c in create set start stop restart destroy list status stats top exec enter console \
+		suspend resume checkpoint restore "template build" "template import" "template list" \
+		"template remove" "pool create" "pool set" "pool list" "pool remove" "node info"; do
+		grep -qE "^  $c +[A-Z]" <<<"$output" || fail "command list lacks '$c': $output"
 	done
+	# The list is one line per command, each "  WORDS  Summary": a summary
+	# that wraps shows its tail as if it were a command.
+	local list
+	list=$(sed -n '/^Commands:/,/^$/p' <<<"$output" | sed '1d;$d')
+	assert_eq "$(grep -cvE '^  [a-z]+( [a-z]+)? +[A-Z]' <<<"$list")" 0 \
+		"lines of the command list that are no command: $(grep -vE '^  [a-z]+( [a-z]+)? +[A-Z]' <<<"$list")"
 }
 
 @test "help for a command" {
@@ -86,4 +94,34 @@ setup() {
 	assert_success
 	assert_contains "$output" "--template"
 	assert_contains "$output" "--memory"
+	local f
+	for f in --memory-high --memory-min --swap --cpus --cpu-weight --cpuset --pids --io-weight \
+		--io-read-bps --io-write-bps --io-read-iops --io-write-iops --disk --inodes --pool \
+		--idle-reclaim; do
+		assert_contains "$output" "$f"
+	done
+	run "$VSCTL_BIN" set --help
+	assert_success
+	assert_contains "$output" "Usage: vsctl set NAME"
+	assert_contains "$output" "none"
+	for f in --memory --disk --pool --idle-reclaim; do
+		assert_contains "$output" "$f"
+	done
+	run "$VSCTL_BIN" pool create --help
+	assert_success
+	assert_contains "$output" "--weight"
+}
+
+@test "set, stats and pool: missing arguments and malformed values exit 2 before any request" {
+	local args
+	# (Sizes and CPU counts are parsed by the daemon, which names the
+	# field; integers and on/off are checked here.)
+	for args in "set" "set c1" "stats" "pool create" "pool set" "pool remove" \
+		"set c1 --idle-reclaim maybe" "set c1 --pids many" "set c1 --inodes x" \
+		"create c1 --template busybox --idle-reclaim 2" "create c1 --template busybox --cpu-weight x"; do
+		# shellcheck disable=SC2086 # word splitting intended
+		run --separate-stderr "$VSCTL_BIN" $args
+		[[ "$status" == 2 ]] || fail "vsctl $args: expected exit 2, got $status ($stderr)"
+		[[ "$stderr" == *"vsctl: "* ]] || fail "vsctl $args: no 'vsctl: ' line in: $stderr"
+	done
 }

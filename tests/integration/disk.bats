@@ -5,8 +5,8 @@
 # mounts) outlives a container, also across a vsd SIGKILL, a "host reboot"
 # (the disk unmounted behind vsd's back) and suspend/resume.
 #
-# Resizing goes through tests/integration/disk-tool.c (fs-cow's
-# vs_fs_disk_resize, which `vsctl set --disk` calls), built in setup_file.
+# Resizing goes through `vsctl set NAME --disk SIZE` (PATCH
+# /v1/containers/NAME), usage through `vsctl stats NAME --json` (disk.*).
 # Every test destroys its containers in teardown, even when it failed.
 
 load helpers
@@ -14,13 +14,7 @@ load cr-helpers
 
 M=$((1024 * 1024))
 
-setup_file() {
-	vsd_setup_file || return 1
-	cc -D_GNU_SOURCE -I"$VSD_REPO" -o "$VSD_TMP/disk-tool" \
-		"$VSD_REPO/tests/integration/disk-tool.c" "$VSD_REPO/build/o/libvsd.a" \
-		$(pkg-config --libs libcap libseccomp libmnl yajl libmicrohttpd libarchive) \
-		-lpthread || return 1
-}
+setup_file() { vsd_setup_file || return 1; }
 teardown_file() { vsd_teardown_file; }
 teardown() {
 	vsd_teardown_test
@@ -43,8 +37,10 @@ our_loops() {
 	return 0
 }
 
-# disk_tool ARGS...: the test driver of fs-cow's disk functions.
-disk_tool() { "$VSD_TMP/disk-tool" "$@"; }
+# disk_stat NAME FIELD: disk.FIELD of `vsctl stats NAME --json` (used,
+# total, inodes_used, inodes_total; "null" for the whole object without a
+# disk quota).
+disk_stat() { vsctl stats "$1" --json | json_get "disk${2:+.$2}"; }
 cdir() { echo "$VSD_ROOT/containers/$1"; }
 
 # df_total_k NAME: the 1K-blocks total of / inside NAME (df -P).
@@ -64,9 +60,9 @@ has_cap_sys_resource() {
 @test "no disk: the layout of before (upper on the root's filesystem, no image)" {
 	ct_create_started nodisk || fail "create"
 	[[ -d "$(cdir nodisk)/upper" && ! -e "$(cdir nodisk)/disk.img" ]] || fail "layout changed"
-	run disk_tool usage "$(cdir nodisk)"
+	run vsctl stats nodisk --json
 	assert_success
-	assert_eq "$output" "0 0 0 0" usage
+	assert_eq "$(json_get disk <<<"$output")" null "stats: disk without a quota"
 }
 
 @test "--disk 64M: df inside shows about 64M; writing 100M fails with ENOSPC; the container keeps running" {
@@ -83,6 +79,9 @@ has_cap_sys_resource() {
 	assert_eq "$(ct_init_pid q64)" "$pid" "init pid"
 	# The host side: the image is sparse and exactly the quota.
 	assert_eq "$(stat -c %s "$(cdir q64)/disk.img")" $((64 * M)) "image size"
+	# stats agrees with df (bytes vs 1K blocks).
+	assert_eq "$(disk_stat q64 total)" $((total * 1024)) "stats disk.total"
+	(($(disk_stat q64 used) > 0)) || fail "stats disk.used: $(disk_stat q64 used)"
 	run in_ct q64 rm /big
 	assert_success
 }
@@ -95,9 +94,9 @@ has_cap_sys_resource() {
 	local n
 	n=$(in_ct qi sh -c 'ls /many | wc -l')
 	assert_between "$n" 1900 2000 "files created"
-	run disk_tool usage "$(cdir qi)"
-	assert_success
-	assert_eq "$(cut -d' ' -f4 <<<"$output")" 2000 "inodes total"
+	assert_eq "$(disk_stat qi inodes_total)" 2000 "stats disk.inodes_total"
+	# The files made, plus the layer's own directories.
+	assert_between "$(disk_stat qi inodes_used)" "$n" 2000 "stats disk.inodes_used"
 }
 
 @test "grow 64M -> 128M: live where the kernel allows it (same init pid), else refused running and done stopped" {
@@ -107,7 +106,7 @@ has_cap_sys_resource() {
 	run in_ct grow dd if=/dev/zero of=/big bs=1M count=100
 	assert_failure
 	in_ct grow rm -f /big
-	run disk_tool resize "$(cdir grow)" $((64 * M)) 0 $((128 * M)) 0
+	run vsctl set grow --disk 128M
 	if has_cap_sys_resource; then
 		assert_success
 		assert_eq "$(ct_init_pid grow)" "$pid" "init pid after a live grow"
@@ -118,13 +117,17 @@ has_cap_sys_resource() {
 		assert_contains "$output" "stop the container"
 		assert_eq "$(ct_init_pid grow)" "$pid" "init pid after a refused grow"
 		assert_between "$(df_total_k grow)" $((58 * 1024)) $((64 * 1024)) "df after refusal"
+		assert_eq "$(ct_field grow limits.disk)" $((64 * M)) "stored limit after refusal"
+		assert_eq "$(stat -c %s "$(cdir grow)/disk.img")" $((64 * M)) "image after refusal"
 		vsctl stop grow --force || fail "stop"
-		run disk_tool resize "$(cdir grow)" $((64 * M)) 0 $((128 * M)) 0
+		run vsctl set grow --disk 128M
 		assert_success
 		vsctl start grow || fail "start"
 		wait_for 10 ct_is_state grow running || fail "not running"
 	fi
 	assert_between "$(df_total_k grow)" $((120 * 1024)) $((128 * 1024)) "df total after grow"
+	assert_eq "$(ct_field grow limits.disk)" $((128 * M)) "stored limit after grow"
+	assert_eq "$(disk_stat grow total)" $(($(df_total_k grow) * 1024)) "stats disk.total after grow"
 	run in_ct grow dd if=/dev/zero of=/big bs=1M count=100
 	assert_success
 }
@@ -132,24 +135,70 @@ has_cap_sys_resource() {
 @test "shrink: refused while running; stopped, above usage works, below usage refused; inodes fixed" {
 	ct_create_started shr --disk 64M || fail "create"
 	in_ct shr dd if=/dev/zero of=/data bs=1M count=20 2>/dev/null || fail "write 20M"
-	run disk_tool resize "$(cdir shr)" $((64 * M)) 0 $((32 * M)) 0
+	run vsctl set shr --disk 32M
 	assert_failure
 	assert_contains "$output" "shrinking needs the container stopped"
-	run disk_tool resize "$(cdir shr)" $((64 * M)) 0 $((64 * M)) 5000
+	run vsctl set shr --inodes 5000
 	assert_failure
 	assert_contains "$output" "inodes: cannot be changed on an existing disk"
+	assert_eq "$(ct_field shr limits.disk)" $((64 * M)) "stored limit after refusals"
 	vsctl stop shr --force || fail "stop"
-	run disk_tool resize "$(cdir shr)" $((64 * M)) 0 $((16 * M)) 0
+	run vsctl set shr --disk 16M
 	assert_failure
 	assert_contains "$output" "disk: 16M is smaller than the 2"
 	assert_contains "$output" "already used"
-	run disk_tool resize "$(cdir shr)" $((64 * M)) 0 $((32 * M)) 0
+	assert_eq "$(stat -c %s "$(cdir shr)/disk.img")" $((64 * M)) "image after a refused shrink"
+	run vsctl set shr --disk 32M
 	assert_success
 	assert_eq "$(stat -c %s "$(cdir shr)/disk.img")" $((32 * M)) "image size"
+	assert_eq "$(ct_field shr limits.disk)" $((32 * M)) "stored limit after shrink"
 	vsctl start shr || fail "start"
 	wait_for 10 ct_is_state shr running || fail "not running"
 	assert_between "$(df_total_k shr)" $((26 * 1024)) $((32 * 1024)) "df after shrink"
 	assert_eq "$(in_ct shr sh -c 'wc -c < /data')" $((20 * M)) "data kept"
+}
+
+# mem_limit NAME: the memory limit in force in NAME's cgroup, in bytes.
+mem_limit() {
+	local dir
+	if [[ -d /sys/fs/cgroup/memory ]]; then
+		dir=$(ct_cgroup_dir "$1" memory) && cat "$dir/memory.limit_in_bytes"
+	else
+		dir=$(ct_cgroup_dir "$1" "") && cat "$dir/memory.max"
+	fi
+}
+
+@test "all or nothing: a set whose --disk is refused leaves --memory as it was (cgroup and stored)" {
+	ct_create_started aon --disk 64M --memory 128M || fail "create"
+	local pid
+	pid=$(ct_init_pid aon)
+	assert_eq "$(mem_limit aon)" $((128 * M)) "memory limit at start"
+	# The memory limit is applied before the disk (daemon/limits.c
+	# change_live), so a refused disk must take it back. A shrink of a
+	# running container's disk is refused on every host.
+	run vsctl set aon --memory 256M --disk 32M
+	assert_failure
+	assert_contains "$output" "shrinking needs the container stopped"
+	assert_contains "$output" "nothing changed"
+	assert_eq "$(mem_limit aon)" $((128 * M)) "memory limit in force after a refused shrink"
+	assert_eq "$(ct_field aon limits.memory)" $((128 * M)) "stored memory after a refused shrink"
+	assert_eq "$(ct_field aon limits.disk)" $((64 * M)) "stored disk after a refused shrink"
+	if ! has_cap_sys_resource; then
+		# A grow is refused here too (no CAP_SYS_RESOURCE): same rule.
+		run vsctl set aon --memory 256M --disk 128M
+		assert_failure
+		assert_contains "$output" "CAP_SYS_RESOURCE"
+		assert_eq "$(mem_limit aon)" $((128 * M)) "memory limit in force after a refused grow"
+		assert_eq "$(ct_field aon limits.memory)" $((128 * M)) "stored memory after a refused grow"
+		assert_eq "$(stat -c %s "$(cdir aon)/disk.img")" $((64 * M)) "image after a refused grow"
+	fi
+	assert_eq "$(ct_init_pid aon)" "$pid" "init pid"
+	# Control: the same --memory alone is applied, so the reads above
+	# would have seen a change.
+	run vsctl set aon --memory 256M
+	assert_success
+	assert_eq "$(mem_limit aon)" $((256 * M)) "memory limit after a good set"
+	assert_eq "$(ct_field aon limits.memory)" $((256 * M)) "stored memory after a good set"
 }
 
 @test "deleting a template file leaves an overlay whiteout (0:0 char device) on the disk" {

@@ -9,6 +9,9 @@
 #   /sbin/init -> busybox           PID 1 (reaps the daemon's orphans),
 #   /etc/inittab                    which runs /vsd-vm/init.sh once
 #   /usr/sbin/vsd /usr/bin/vsctl    from REPO/build
+#   /usr/sbin/mke2fs, mkfs.ext4,    e2fsprogs from the host: vsd makes,
+#     e2fsck, resize2fs             checks and resizes disk quota images
+#   /etc/mke2fs.conf                with them (fs-cow/disk.c, disk-resize.c)
 #   /lib*/...                       their shared libraries and loader, copied
 #                                   from the host at the paths ldd names
 #   /lib/modules/<release>          the cloud kernel's modules + modules.dep
@@ -60,6 +63,15 @@ done < <("$busybox" --list-full)
 install -m 0755 "$repo/build/vsd" "$stage/usr/sbin/vsd"
 install -m 0755 "$repo/build/vsd-helper" "$stage/usr/sbin/vsd-helper"
 install -m 0755 "$repo/build/vsctl" "$stage/usr/bin/vsctl"
+# e2fsprogs at the absolute paths vsd runs them by (busybox's mke2fs applet
+# lacks the options vsd passes, and it has no resize2fs).
+e2progs=(mke2fs e2fsck resize2fs)
+for b in "${e2progs[@]}"; do
+	[[ -x /usr/sbin/$b ]] || die "/usr/sbin/$b missing (install e2fsprogs)"
+	install -m 0755 "/usr/sbin/$b" "$stage/usr/sbin/$b"
+done
+ln -sf mke2fs "$stage/usr/sbin/mkfs.ext4"
+[[ ! -f /etc/mke2fs.conf ]] || cp /etc/mke2fs.conf "$stage/etc/mke2fs.conf"
 
 # The shared libraries at the paths the host's loader resolved, and the
 # loader at its ELF interpreter path. Debian's ld.so searches
@@ -70,8 +82,8 @@ copy_lib() {
 	mkdir -p "$stage$(dirname "$src")"
 	cp -L "$src" "$stage$src"
 }
-for b in vsd vsctl vsd-helper; do
-	out_ldd=$(ldd "$repo/build/$b") || die "ldd $repo/build/$b failed"
+for b in "$repo"/build/{vsd,vsctl,vsd-helper} "${e2progs[@]/#//usr/sbin/}"; do
+	out_ldd=$(ldd "$b") || die "ldd $b failed"
 	if grep -q 'not found' <<<"$out_ldd"; then
 		die "$b: missing libraries: $(grep 'not found' <<<"$out_ldd" | tr -s ' \t\n' ' ')"
 	fi
@@ -101,6 +113,9 @@ mknod -m 0666 "$stage/dev/null" c 1 3
 # The programs must start from the staged tree alone.
 chroot "$stage" /usr/sbin/vsd --version >/dev/null || die "vsd does not start inside the staged root"
 chroot "$stage" /usr/bin/vsctl --version >/dev/null || die "vsctl does not start inside the staged root"
+e2out=$(chroot "$stage" /usr/sbin/resize2fs 2>&1 || true)
+grep -q '^Usage' <<<"$e2out" || die "resize2fs does not start inside the staged root: $e2out"
+chroot "$stage" /usr/sbin/mkfs.ext4 -V >/dev/null 2>&1 || die "mkfs.ext4 does not start inside the staged root"
 
 # Room for the daemon's state: templates (busybox: ~2 MB), the containers'
 # upper layers, logs. The file is sparse; only what is written takes space.

@@ -86,10 +86,12 @@ mkdir -p "$CACHE/image"
 inputs_digest() {
 	{
 		sha256sum "$repo/build/vsd" "$repo/build/vsctl" "$repo/build/vsd-helper" /bin/busybox \
+			/usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs \
 			"$repo/tests/vm/mkimage.sh" "$repo"/tests/vm/guest/*
 		cat "$kdir/PACKAGE"
 		# The libraries by path, size and time: an apt upgrade changes them.
-		ldd "$repo/build/vsd" "$repo/build/vsctl" "$repo/build/vsd-helper" |
+		ldd "$repo/build/vsd" "$repo/build/vsctl" "$repo/build/vsd-helper" \
+			/usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs |
 			awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*[^:]$/ { print $1 }' |
 			sort -u | xargs stat -L -c '%n %s %Y'
 	} | sha256sum | cut -d' ' -f1

@@ -367,6 +367,130 @@ else
 	fail "pool create on cgroup v2" "$(tail -n 5 "$LOG")"
 fi
 
+# ------------------- a pool member with a disk quota: live set, stats (v2)
+# One container, created with --pool and --disk, then changed while it
+# runs: the disk grows online (vsd has CAP_SYS_RESOURCE here, unlike on the
+# development hosts), memory.high/min and io.max follow `vsctl set` (same
+# init pid); it leaves its pool with --pool none once stopped.
+RCT=vmres
+RP=vmres
+RPL="$CG/$PARENT/$RP.pool"
+# st_num NAME FIELD: the first number FIELD in NAME's status JSON.
+st_num() {
+	vc status "$1" --json | grep -o "\"$2\": *[0-9]*" | head -n1 | grep -o '[0-9]*$'
+}
+st_str() {
+	vc status "$1" --json | grep -o "\"$2\": *\"[^\"]*\"" | head -n1 | sed 's/.*"\([^"]*\)"$/\1/'
+}
+is_running_r() { [ "$(st_str "$RCT" state)" = running ]; }
+# obj_num JSON OBJECT FIELD: FIELD of a flat nested object ("memory": {...}).
+obj_num() {
+	printf '%s' "$1" | tr -d '\n' | grep -o "\"$2\": *{[^}]*}" | grep -o "\"$3\": *[0-9]*" |
+		head -n1 | grep -o '[0-9]*$'
+}
+# df_k: the 1K-blocks total of / inside the container.
+df_k() { vc exec "$RCT" -- df -P / 2>/dev/null | awk 'NR == 2 { print $2 }'; }
+# between VALUE LOW HIGH
+between() { [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+
+check "loop module loads (disk quotas)" modprobe loop
+check "pool create $RP --memory 96M" vc pool create "$RP" --memory 96M
+if vc create "$RCT" --template "$TPL" --pool "$RP" --disk 64M --memory 64M >/dev/null 2>&1 &&
+	vc start "$RCT" >/dev/null 2>&1 && wait_for 30 is_running_r; then
+	pass "create --pool $RP --disk 64M --memory 64M, start: running"
+else
+	fail "create --pool $RP --disk 64M --memory 64M, start: running" "$(tail -n 8 "$LOG")"
+fi
+rpid=$(st_num "$RCT" init_pid)
+check_eq "--pool: init (pid ${rpid:-?}) is in the pool's cgroup" \
+	"$(cat "/proc/${rpid:-0}/cgroup" 2>&1)" "0::/$PARENT/$RP.pool/$RCT"
+check_eq "--pool: the pool's memory limit is its memory.max, the member's own below it" \
+	"$(cat "$RPL/memory.max" "$RPL/$RCT/memory.max" 2>&1 | tr '\n' ' ')" "100663296 67108864 "
+
+# Disk: df inside shows about 64M (ext4's journal and tables take up to 6%),
+# then 128M after a live grow, and 80M more fit.
+d0=$(df_k)
+if between "$d0" $((58 * 1024)) 65536; then
+	pass "--disk 64M: df inside shows ${d0}K"
+else
+	fail "--disk 64M: df inside shows about 64M" "df total: ${d0:-?}K" "$(vc exec "$RCT" -- df -P / 2>&1)"
+fi
+if out=$(vc set "$RCT" --disk 128M 2>&1); then
+	pass "set --disk 128M on the running container"
+else
+	fail "set --disk 128M on the running container" "$out" "$(tail -n 5 "$LOG")"
+fi
+d1=$(df_k)
+if between "$d1" $((120 * 1024)) 131072; then
+	pass "live grow: df inside shows ${d1}K"
+else
+	fail "live grow: df inside shows about 128M" "df total: ${d1:-?}K (before: ${d0:-?}K)"
+fi
+check "live grow: 80 MB fit now" vc exec "$RCT" -- sh -c 'dd if=/dev/zero of=/big bs=1M count=80 2>&1 && rm /big'
+check_eq "live grow: the same init pid" "$(st_num "$RCT" init_pid)" "$rpid"
+check_eq "live grow: status limits.disk" "$(st_num "$RCT" disk)" 134217728
+
+# memory.high, memory.min and io.max, live. io.max names the disks that
+# hold the container's data: the root disk (nvme) and the quota's loop.
+nvme=$(cat /sys/block/nvme0n1/dev 2>/dev/null)
+if out=$(vc set "$RCT" --memory-high 48M --memory-min 16M --io-write-bps 10M 2>&1); then
+	pass "set --memory-high 48M --memory-min 16M --io-write-bps 10M"
+else
+	fail "set --memory-high 48M --memory-min 16M --io-write-bps 10M" "$out"
+fi
+check_eq "set --memory-high/--memory-min: memory.high, memory.min" \
+	"$(cat "$RPL/$RCT/memory.high" "$RPL/$RCT/memory.min" 2>&1 | tr '\n' ' ')" "50331648 16777216 "
+iomax=$(cat "$RPL/$RCT/io.max" 2>&1)
+if printf '%s\n' "$iomax" | grep -q "^$nvme .*wbps=10485760" &&
+	printf '%s\n' "$iomax" | grep -q '^7:[0-9]* .*wbps=10485760'; then
+	pass "set --io-write-bps 10M: io.max on the root disk ($nvme) and the disk's loop device"
+else
+	fail "set --io-write-bps 10M: io.max on the root disk ($nvme) and the disk's loop device" "io.max: $iomax"
+fi
+check_eq "live set: the same init pid" "$(st_num "$RCT" init_pid)" "$rpid"
+
+# Stats: memory in use and CPU time used (the exec'd commands above ran
+# in the container's cgroup).
+stats=$(vc stats "$RCT" --json 2>&1)
+mcur=$(obj_num "$stats" memory current)
+cpuu=$(obj_num "$stats" cpu usage_usec)
+dtot=$(obj_num "$stats" disk total)
+if [ "${mcur:-0}" -gt 0 ] && [ "${cpuu:-0}" -gt 0 ] && [ "${dtot:-0}" -eq $((d1 * 1024)) ]; then
+	pass "stats --json: memory.current $mcur, cpu.usage_usec $cpuu, disk.total $dtot"
+else
+	fail "stats --json: memory.current > 0, cpu.usage_usec > 0, disk.total = df" \
+		"memory.current ${mcur:-?}, cpu.usage_usec ${cpuu:-?}, disk.total ${dtot:-?} (df ${d1:-?}K)" "$stats"
+fi
+
+# Out of the pool. On cgroup v2 the kernel cannot move a cgroup tree (the
+# container's own delegated cgroups), so a running container's pool change
+# is refused with what to do, and nothing changes; stopped, it works.
+out=$(vc set "$RCT" --pool none 2>&1)
+st=$?
+if [ "$st" = 1 ] && printf '%s' "$out" | grep -q 'stop the container to change its pool'; then
+	pass "set --pool none while running on cgroup v2: refused, saying to stop it"
+else
+	fail "set --pool none while running on cgroup v2: refused, saying to stop it" "status $st: $out"
+fi
+check_eq "refused pool change: the same init pid, still in the pool's cgroup, status pool" \
+	"$(st_num "$RCT" init_pid) $(cat "/proc/${rpid:-0}/cgroup" 2>&1) $(st_str "$RCT" pool)" \
+	"$rpid 0::/$PARENT/$RP.pool/$RCT $RP"
+if vc stop "$RCT" --timeout 20 >/dev/null 2>&1 && out=$(vc set "$RCT" --pool none 2>&1) &&
+	vc start "$RCT" >/dev/null 2>&1 && wait_for 30 is_running_r; then
+	pass "stopped: set --pool none, start"
+else
+	fail "stopped: set --pool none, start" "$out" "$(tail -n 5 "$LOG")"
+fi
+rpid=$(st_num "$RCT" init_pid)
+check_eq "--pool none: init is in $PARENT/$RCT" "$(cat "/proc/${rpid:-0}/cgroup" 2>&1)" "0::/$PARENT/$RCT"
+check_eq "--pool none: its limits came along (memory.max, memory.high, memory.min)" \
+	"$(cat "$CG/$PARENT/$RCT/memory.max" "$CG/$PARENT/$RCT/memory.high" "$CG/$PARENT/$RCT/memory.min" 2>&1 | tr '\n' ' ')" \
+	"67108864 50331648 16777216 "
+check "pool remove $RP (no members left)" vc pool remove "$RP"
+check "destroy --force $RCT" vc destroy --force "$RCT"
+loops=$(cat /sys/block/loop*/loop/backing_file 2>/dev/null | grep "^$ROOT/" || true)
+check_eq "destroy: no loop device backed by an image under $ROOT" "$loops" ""
+
 # ------------------------------------------ privileged: devices on cgroup v2
 # Root of a privileged container has CAP_MKNOD for real; on cgroup v2 a BPF
 # device program on its cgroup keeps it to the usual nodes.
