@@ -106,11 +106,45 @@ int vs_fs_build_debian(const struct vs_fs_stage *st, const char *suite, const ch
  * *mirror points into the environment or a constant. 0 or -1 (invalid). */
 int vs_fs_debian_check(const char *suite, const char **mirror, struct vs_error *err);
 
+/* How vs_fs_extract treats an archive. Zeroed: a template's rootfs. */
+struct vs_fs_extract_opts {
+	/* Only members under this top-level directory ("layer"), which
+	 * becomes the root; others are skipped. NULL: all, with the
+	 * template's optional "rootfs/" convention. */
+	const char *prefix;
+	/* A container's own layer: overlayfs whiteouts (char 0:0),
+	 * trusted.overlay.{opaque,redirect,impure} and POSIX ACLs kept, no
+	 * /proc,/sys,/dev fix-up, zero blocks left as holes. */
+	bool layer;
+	uint32_t id_shift;  /* added to every owner (and ACL / v3 cap id) */
+	uint64_t max_bytes; /* cap on declared data bytes; 0 none */
+	uint64_t max_files; /* cap on members; 0 none */
+};
+
 /* Extract an opened libarchive reader into the empty directory rootfd,
- * refusing everything vs_fs_template_import documents. The caller removes
- * the tree on failure. 0 or -1 (VS_EK_INVALID for bad archive content). */
-int vs_fs_extract(struct archive *a, int rootfd, vs_fs_progress_fn progress, void *ud,
-		  struct vs_error *err);
+ * refusing everything vs_fs_template_import documents (and, with opts,
+ * what is beyond the caps). opts NULL is the template case. The caller
+ * removes the tree on failure. 0 or -1 (VS_EK_INVALID for bad archive
+ * content or a cap reached). */
+int vs_fs_extract(struct archive *a, int rootfd, const struct vs_fs_extract_opts *opts,
+		  vs_fs_progress_fn progress, void *ud, struct vs_error *err);
+
+/* A reader for tar in the compressions libarchive decodes itself, on fd
+ * (which stays the caller's). NULL with err when not an archive. */
+struct archive *vs_fs_archive_reader(int fd, struct vs_error *err);
+
+/* backup.c, pure helpers (unit tested). */
+/* True for the xattrs a container layer keeps beyond user.*: the
+ * overlayfs ones that carry meaning (opaque, redirect, impure),
+ * security.capability and the POSIX ACLs. */
+bool vs_fs_layer_xattr_kept(const char *name);
+/* Add delta to the ids inside an ACL (system.posix_acl_*: user and group
+ * entries) or a v3 security.capability (its root id); other names are
+ * left alone. Ids must stay within 0..2^32-2. 0, or -1 when the value is
+ * malformed or an id would leave the range. */
+int vs_fs_xattr_shift(const char *name, void *value, size_t size, int64_t delta);
+/* True if all size bytes of buf are zero. */
+bool vs_fs_all_zero(const void *buf, size_t size);
 
 /* Normalise an archive member path: leading "./" and "." / empty
  * components dropped. Returns a fresh string ("" is the root itself), or

@@ -14,6 +14,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ struct extract {
 	size_t ndirs, dcap;
 	vs_fs_progress_fn progress;
 	void *ud;
+	const struct vs_fs_extract_opts *opts; /* never NULL */
+	uint64_t bytes;			       /* data bytes written so far */
 	char shown[256]; /* printable name of the current member */
 };
 
@@ -98,6 +101,26 @@ static int sys_fail(struct extract *x, struct vs_error *err, const char *what)
 	return vs_error_set(err, errno, "entry '%s': %s", x->shown, what);
 }
 
+/* A backup section: "layer" is the root, "layer/x" is "x"; a member outside
+ * the section is 1 (skipped by the caller; a hard link target there is an
+ * error). */
+static int strip_prefix(struct extract *x, char **p, const char *ctx, char **out,
+			struct vs_error *err)
+{
+	const char *pre = x->opts->prefix;
+	size_t n = strlen(pre);
+
+	if (strncmp(*p, pre, n) != 0 || ((*p)[n] != '\0' && (*p)[n] != '/')) {
+		if (ctx[0] != '\0')
+			return vs_error_kind(err, VS_EK_INVALID, "entry '%s': %soutside %s/",
+					     x->shown, ctx, pre);
+		return 1;
+	}
+	memmove(*p, *p + n + ((*p)[n] == '/'), strlen(*p + n) + 1 - ((*p)[n] == '/'));
+	*out = steal_ptr(p);
+	return 0;
+}
+
 /* Normalise a member path and apply the top-level "rootfs/" convention,
  * decided by the first member that is not the root itself. */
 static int member_path(struct extract *x, const char *raw, const char *ctx, char **out,
@@ -109,6 +132,8 @@ static int member_path(struct extract *x, const char *raw, const char *ctx, char
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "entry '%s': %sabsolute path or '..' component refused",
 				     x->shown, ctx);
+	if (x->opts->prefix != NULL)
+		return strip_prefix(x, &p, ctx, out, err);
 	if (p[0] != '\0' && x->prefix < 0)
 		x->prefix = strcmp(p, "rootfs") == 0 || strncmp(p, "rootfs/", 7) == 0;
 	if (p[0] != '\0' && x->prefix == 1) {
@@ -197,6 +222,18 @@ static int clear_slot(struct extract *x, int pfd, const char *base, struct vs_er
 	return 0;
 }
 
+/* Owners are container ids (checked 0..65535); a backup's layer is put
+ * into the new container's host range. */
+static uid_t owner_uid(struct extract *x, struct archive_entry *e)
+{
+	return (uid_t)(archive_entry_uid(e) + x->opts->id_shift);
+}
+
+static gid_t owner_gid(struct extract *x, struct archive_entry *e)
+{
+	return (gid_t)(archive_entry_gid(e) + x->opts->id_shift);
+}
+
 static void entry_times(struct archive_entry *e, struct timespec ts[2])
 {
 	ts[1].tv_sec = archive_entry_mtime(e);
@@ -225,7 +262,15 @@ static int set_xattrs(struct extract *x, struct archive_entry *e, int fd, bool c
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
 		bool cap = strcmp(name, "security.capability") == 0;
-		if (strncmp(name, "user.", 5) != 0 && !(cap && caps && x->as_root))
+		cleanup_free void *shifted = NULL;
+		if (x->opts->layer && x->as_root && vs_fs_layer_xattr_kept(name)) {
+			/* ACLs and v3 capabilities name ids: shift them too. */
+			shifted = xmalloc(size > 0 ? size : 1);
+			memcpy(shifted, value, size);
+			if (vs_fs_xattr_shift(name, shifted, size, (int64_t)x->opts->id_shift) < 0)
+				return bad(x, err, "malformed ACL or capability xattr");
+			value = shifted;
+		} else if (strncmp(name, "user.", 5) != 0 && !(cap && caps && x->as_root))
 			continue;
 		if (fsetxattr(fd, name, value, size, 0) < 0 && errno != EOPNOTSUPP) {
 			int e2 = errno;
@@ -248,7 +293,10 @@ static int copy_data(struct extract *x, int fd, struct vs_error *err)
 		if (r < ARCHIVE_WARN)
 			return vs_error_kind(err, VS_EK_INVALID, "entry '%s': %s", x->shown,
 					     archive_error_string(x->a));
-		/* Offsets make sparse members come out sparse. */
+		/* Offsets make sparse members come out sparse; a layer's zero
+		 * blocks become holes too (the export does not mark holes). */
+		if (x->opts->layer && vs_fs_all_zero(buf, size))
+			continue;
 		for (size_t done = 0; done < size;) {
 			ssize_t n = pwrite(fd, (const char *)buf + done, size - done,
 					   (off_t)off + (off_t)done);
@@ -268,7 +316,7 @@ static int set_meta_fd(struct extract *x, struct archive_entry *e, int fd, bool 
 {
 	struct timespec ts[2];
 
-	if (x->as_root && fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+	if (x->as_root && fchown(fd, owner_uid(x, e), owner_gid(x, e)) < 0)
 		return sys_fail(x, err, "chown");
 	if (fchmod(fd, archive_entry_mode(e) & 07777) < 0)
 		return sys_fail(x, err, "chmod");
@@ -332,7 +380,7 @@ static int make_dir(struct extract *x, struct archive_entry *e, int pfd, const c
 	}
 	if (fd < 0)
 		return sys_fail(x, err, "open directory");
-	if (x->as_root && fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+	if (x->as_root && fchown(fd, owner_uid(x, e), owner_gid(x, e)) < 0)
 		return sys_fail(x, err, "chown");
 	if (set_xattrs(x, e, fd, false, err) < 0)
 		return -1;
@@ -347,8 +395,8 @@ static int set_meta_at(struct extract *x, struct archive_entry *e, int pfd, cons
 {
 	struct timespec ts[2];
 
-	if (x->as_root && fchownat(pfd, base, (uid_t)archive_entry_uid(e),
-				   (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
+	if (x->as_root &&
+	    fchownat(pfd, base, owner_uid(x, e), owner_gid(x, e), AT_SYMLINK_NOFOLLOW) < 0)
 		return sys_fail(x, err, "chown");
 	if (chmod_too && fchmodat(pfd, base, archive_entry_mode(e) & 07777, 0) < 0)
 		return sys_fail(x, err, "chmod");
@@ -419,6 +467,8 @@ static int make_node(struct extract *x, struct archive_entry *e, int pfd, const 
 	}
 	for (size_t k = 0; type == AE_IFCHR && k < VS_ARRAY_SIZE(allowed_chr); k++)
 		ok |= allowed_chr[k].maj == maj && allowed_chr[k].min == min;
+	/* overlayfs' whiteout: a 0:0 character device marks a deleted file. */
+	ok |= x->opts->layer && type == AE_IFCHR && maj == 0 && min == 0;
 	if (!ok) {
 		snprintf(what, sizeof(what), "character device %u:%u refused", maj, min);
 		return bad(x, err, what);
@@ -463,12 +513,35 @@ static int check_member(struct extract *x, struct archive_entry *e, const char *
 	return 0;
 }
 
+/* The caps on what an archive may expand to: members and declared data
+ * bytes (a sparse member counts by its apparent size, so a 1 MB archive
+ * cannot promise terabytes either). */
+static int count_member(struct extract *x, struct archive_entry *e, struct vs_error *err)
+{
+	const struct vs_fs_extract_opts *o = x->opts;
+	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+
+	x->bytes += size > 0 ? (uint64_t)size : 0;
+	if (o->max_files > 0 && x->entries + 1 > o->max_files)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "archive has more than %" PRIu64
+				     " members, the import cap (--import-max-files)",
+				     o->max_files);
+	if (o->max_bytes > 0 && x->bytes > o->max_bytes)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "archive expands beyond %" PRIu64
+				     " bytes, the import cap (--import-max-size), at entry '%s'",
+				     o->max_bytes, x->shown);
+	return 0;
+}
+
 static int extract_member(struct extract *x, struct archive_entry *e, struct vs_error *err)
 {
 	const char *raw = archive_entry_pathname(e), *hl, *base;
 	cleanup_free char *path = NULL, *parent = NULL;
 	cleanup_close int pfd = -1;
 	mode_t type = archive_entry_filetype(e);
+	int r;
 
 	/* Names that do not convert to the locale's charset still have their
 	 * UTF-8 bytes, which is what a Linux file name is. */
@@ -477,7 +550,10 @@ static int extract_member(struct extract *x, struct archive_entry *e, struct vs_
 	vs_fs_printable(raw != NULL ? raw : "(no name)", x->shown, sizeof(x->shown));
 	if (raw == NULL)
 		return bad(x, err, "member without a path");
-	if (member_path(x, raw, "", &path, err) < 0 || check_member(x, e, path, err) < 0)
+	r = member_path(x, raw, "", &path, err);
+	if (r != 0)
+		return r < 0 ? -1 : 1;
+	if (check_member(x, e, path, err) < 0 || count_member(x, e, err) < 0)
 		return -1;
 	parent = split_path(path, &base);
 	if (base[0] == '\0')
@@ -553,9 +629,10 @@ static int extract_all(struct extract *x, struct vs_error *err)
 		if (r < ARCHIVE_WARN)
 			return vs_error_kind(err, VS_EK_INVALID, "archive after %zu members: %s",
 					     x->entries, archive_error_string(x->a));
-		if (extract_member(x, e, err) < 0)
+		r = extract_member(x, e, err);
+		if (r < 0)
 			return -1;
-		if (++x->entries % PROGRESS_EVERY == 0 && x->progress != NULL) {
+		if (r == 0 && ++x->entries % PROGRESS_EVERY == 0 && x->progress != NULL) {
 			char line[64];
 			snprintf(line, sizeof(line), "import: %zu members", x->entries);
 			x->progress(x->ud, line);
@@ -563,15 +640,17 @@ static int extract_all(struct extract *x, struct vs_error *err)
 	}
 	if (x->entries == 0)
 		return vs_error_kind(err, VS_EK_INVALID, "archive has no members");
-	if (finish_dirs(x, err) < 0 || finish_api_dirs(x, err) < 0)
+	if (finish_dirs(x, err) < 0 || (!x->opts->layer && finish_api_dirs(x, err) < 0))
 		return -1;
 	return 0;
 }
 
-int vs_fs_extract(struct archive *a, int rootfd, vs_fs_progress_fn progress, void *ud,
-		  struct vs_error *err)
+int vs_fs_extract(struct archive *a, int rootfd, const struct vs_fs_extract_opts *opts,
+		  vs_fs_progress_fn progress, void *ud, struct vs_error *err)
 {
+	static const struct vs_fs_extract_opts none = {0};
 	struct extract x = {
+	    .opts = opts != NULL ? opts : &none,
 	    .a = a,
 	    .rootfd = rootfd,
 	    .as_root = geteuid() == 0,
@@ -595,7 +674,7 @@ int vs_fs_extract(struct archive *a, int rootfd, vs_fs_progress_fn progress, voi
 /* A reader for tar in the compressions libarchive decodes itself. Filters
  * that would make it run an external program (lrzip, lzop, grzip, ...)
  * are not enabled: ARCHIVE_WARN from a support call means exactly that. */
-static struct archive *open_reader(int fd, struct vs_error *err)
+struct archive *vs_fs_archive_reader(int fd, struct vs_error *err)
 {
 	cleanup_archive struct archive *a = archive_read_new();
 	int (*const filters[])(struct archive *) = {
@@ -637,13 +716,13 @@ int vs_fs_template_import(const char *root, const char *name, const char *archiv
 	if (fd < 0)
 		return vs_error_set(err, errno, "import template '%s': open %s", name,
 				    archive_path);
-	a = open_reader(fd, err);
+	a = vs_fs_archive_reader(fd, err);
 	if (a == NULL)
 		return vs_error_prefix(err, "import template '%s'", name);
 	if (vs_fs_stage_begin(root, name, &st, err) < 0)
 		return -1;
 	snprintf(source, sizeof(source), "import:%s", slash ? slash + 1 : archive_path);
-	if (vs_fs_extract(a, st.rootfsfd, progress, ud, err) < 0 ||
+	if (vs_fs_extract(a, st.rootfsfd, NULL, progress, ud, err) < 0 ||
 	    vs_fs_stage_commit(&st, source, err) < 0) {
 		vs_fs_stage_abort(&st);
 		return vs_error_prefix(err, "import template '%s'", name);

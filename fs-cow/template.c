@@ -375,6 +375,7 @@ int vs_fs_stage_commit(struct vs_fs_stage *st, const char *source, struct vs_err
 {
 	struct vs_template_info info = {0};
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(true);
+	char digest[VS_FS_DIGEST_LEN];
 	const char *text;
 	size_t len;
 
@@ -391,6 +392,11 @@ int vs_fs_stage_commit(struct vs_fs_stage *st, const char *source, struct vs_err
 	text = vs_jgen_text(g, &len);
 	if (vs_atomic_write_at(st->stagefd, TEMPLATE_JSON, text, len, 0644, err) < 0)
 		return -1;
+	/* The content digest backups match templates by: hashed once here,
+	 * not at every export. */
+	if (vs_fs_tree_digest(st->rootfsfd, digest, err) < 0 ||
+	    vs_fs_digest_store(st->stagefd, digest, err) < 0)
+		return vs_error_prefix(err, "digest of template '%s'", st->name);
 	/* The name must not appear before the tree's data is on disk: a crash
 	 * right after the rename would otherwise show a complete-looking
 	 * template with empty files. */

@@ -220,4 +220,72 @@ int vs_fs_disk_resize(const char *cdir, const struct vs_limits *old, const struc
 int vs_fs_disk_usage(const char *cdir, int64_t *used, int64_t *total, int64_t *inodes_used,
 		     int64_t *inodes_total, struct vs_error *err);
 
+/* Backups (fs-cow/backup.c). A backup is a zstd pax tar (libarchive):
+ * backup.json (the manifest below), config.json, layer/ (the container's
+ * own overlay layer, owners relative to its id range, whiteouts,
+ * trusted.overlay.{opaque,redirect,impure}, ACLs, file capabilities, hard
+ * links and user.* xattrs kept) and, optionally, template/ (the template's
+ * rootfs). */
+#define VS_FS_DIGEST_LEN 72 /* "sha256:" + 64 hex + NUL */
+struct vs_fs_backup_info {
+	char name[VS_NAME_MAX + 1];
+	char template_name[VS_NAME_MAX + 1];
+	char template_digest[VS_FS_DIGEST_LEN];
+	bool with_template;
+	char *config_json; /* config.json text (malloc'd) */
+};
+void vs_fs_backup_info_free(struct vs_fs_backup_info *info);
+
+/* Caps on what an import may expand to (vsd --import-max-size and
+ * --import-max-files); 0 means no cap. */
+struct vs_fs_import_caps {
+	uint64_t max_bytes;
+	uint64_t max_files;
+};
+
+/* The content digest of the tree under rootfd: sha256 over every entry's
+ * path, type, mode, owner and content (or link target, device number),
+ * in bytewise path order; times are not part of it, so the same template
+ * built on two nodes matches. out gets "sha256:<hex>". 0 or -1. */
+int vs_fs_tree_digest(int rootfd, char out[VS_FS_DIGEST_LEN], struct vs_error *err);
+
+/* The digest of template NAME: read from R/templates/NAME/digest (written
+ * when the template is built or imported), else computed once and stored
+ * there. VS_EK_NOT_FOUND when the template is absent. 0 or -1. */
+int vs_fs_template_digest(const char *root, const char *name, char out[VS_FS_DIGEST_LEN],
+			  struct vs_error *err);
+
+/* Store digest as the "digest" file of the template directory tdirfd
+ * (atomic). 0 or -1. */
+int vs_fs_digest_store(int tdirfd, const char digest[VS_FS_DIGEST_LEN], struct vs_error *err);
+
+/* Write a backup to outfd: info (name, template identity, config.json
+ * text), the layer tree layerfd (the container's upper/; owners made
+ * relative to id_base, 0 for a privileged container) and, when
+ * template_rootfd >= 0, the template rootfs. Reads the trees fd-relative
+ * without following symlinks; a mount point inside is VS_EK_CONFLICT.
+ * The caller keeps the container still (frozen or stopped). On failure
+ * outfd holds garbage the caller discards. 0 or -1. */
+int vs_fs_backup_write(int outfd, const struct vs_fs_backup_info *info, int layerfd,
+		       uint32_t id_base, int template_rootfd, struct vs_error *err);
+
+/* Read and check backup.json and config.json of the archive in fd (any
+ * compression libarchive decodes; fd is rewound first). VS_EK_INVALID for
+ * anything that is not a version-1 vsd backup. Free with
+ * vs_fs_backup_info_free. 0 or -1. */
+int vs_fs_backup_read_info(int fd, struct vs_fs_backup_info *info, struct vs_error *err);
+/* Parse backup.json text into info (config_json untouched). 0 or -1. */
+int vs_fs_backup_parse_manifest(const char *text, struct vs_fs_backup_info *info,
+				struct vs_error *err);
+
+/* Extract section "layer" or "template" of the archive in fd (rewound
+ * first) into the empty directory destfd, with the template import's
+ * refusals (absolute or ".." paths, members through symlinks, hard links
+ * outside, devices other than the harmless ones and, in "layer",
+ * whiteouts) and the caps. Owners are shifted by id_shift (the new
+ * container's id base; 0 for a template). The caller removes destfd's
+ * contents on failure. 0 or -1 (VS_EK_INVALID for bad content or a cap). */
+int vs_fs_backup_extract(int fd, const char *section, int destfd, uint32_t id_shift,
+			 const struct vs_fs_import_caps *caps, struct vs_error *err);
+
 #endif
