@@ -80,6 +80,11 @@ struct vc_http_parser {
 	uint64_t remaining; /* body bytes (Content-Length) or chunk bytes left */
 	size_t body_cap;
 	struct vc_http_response resp;
+	/* With sink: a 2xx body goes to sink_fd as it arrives (an export),
+	 * not into resp.body, and is not bound by VC_HTTP_BODY_MAX. */
+	bool sink;
+	int sink_fd;
+	int sink_errno; /* first write error */
 };
 
 /* Ready a parser (zeroes it). */
@@ -114,6 +119,8 @@ struct vc_http_request {
 	int body_fd; /* -1 when none */
 	int64_t body_fd_len;
 	bool upgrade; /* Connection: Upgrade, Upgrade: vsd-stream */
+	bool sink;    /* a 2xx response body goes to sink_fd (see the parser) */
+	int sink_fd;
 };
 
 /* The request head (request line and headers, ending in an empty line) as
@@ -318,6 +325,8 @@ int vc_cmd_top(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
 int vc_cmd_template_build(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_template_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_export(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_template_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_template_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 

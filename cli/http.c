@@ -53,8 +53,18 @@ static int bad(struct vs_error *err, const char *what)
 	return vs_error_kind(err, VS_EK_INVALID, "malformed HTTP response: %s", what);
 }
 
+static bool sinking(const struct vc_http_parser *p)
+{
+	return p->sink && p->resp.status >= 200 && p->resp.status <= 299;
+}
+
 static void body_append(struct vc_http_parser *p, const char *data, size_t n)
 {
+	if (sinking(p)) {
+		if (p->sink_errno == 0 && vs_write_all(p->sink_fd, data, n) < 0)
+			p->sink_errno = errno;
+		return;
+	}
 	if (p->resp.body_len + n + 1 > p->body_cap) {
 		size_t cap = p->body_cap ? p->body_cap : 1024;
 		while (cap < p->resp.body_len + n + 1)
@@ -190,7 +200,7 @@ static int finish_head(struct vc_http_parser *p, struct vs_error *err)
 	} else if (hi.chunked) {
 		p->state = VC_HS_CHUNK_SIZE;
 	} else if (hi.content_length >= 0) {
-		if (hi.content_length > VC_HTTP_BODY_MAX)
+		if (hi.content_length > VC_HTTP_BODY_MAX && !sinking(p))
 			return bad(err, "body too large");
 		p->remaining = (uint64_t)hi.content_length;
 		p->state = p->remaining ? VC_HS_BODY_LEN : VC_HS_DONE;
@@ -286,7 +296,7 @@ static ssize_t feed_body(struct vc_http_parser *p, const char *data, size_t len,
 	size_t n = len;
 
 	if (p->state == VC_HS_BODY_CLOSE) {
-		if (p->resp.body_len + len > VC_HTTP_BODY_MAX)
+		if (p->resp.body_len + len > VC_HTTP_BODY_MAX && !sinking(p))
 			return bad(err, "body too large");
 		body_append(p, data, len);
 		return (ssize_t)len;
@@ -599,6 +609,8 @@ int vc_http_exchange(struct vc_conn *c, const struct vc_http_request *req,
 		return -1;
 	}
 	vc_http_parser_init(&p);
+	p.sink = req->sink;
+	p.sink_fd = req->sink_fd;
 	while ((r = parse_pending(c, &p, err)) == 0) {
 		ssize_t n = vc_conn_recv(c, err);
 		if (n < 0)
@@ -607,6 +619,9 @@ int vc_http_exchange(struct vc_conn *c, const struct vc_http_request *req,
 			r = vc_http_parse_eof(&p, err);
 			break;
 		}
+	}
+	if (r == 1 && p.sink_errno != 0) {
+		r = vs_error_set(err, p.sink_errno, "writing the response body");
 	}
 	if (r == 1)
 		vc_http_parser_take(&p, resp);

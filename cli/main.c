@@ -71,6 +71,12 @@ static const struct vc_cmd commands[] = {
      "Restore a stopped container from the image in DIR.",
      "  --dir DIR       the image directory, made by checkpoint (required)\n"
      "  --json          print the operation's result as JSON\n"},
+    {NULL, "export", vc_cmd_export, "NAME FILE [--with-template]",
+     "Write a backup of a container (running: frozen while its layer is read) to FILE.",
+     "  --with-template include the template's files (else its name and digest)\n"},
+    {NULL, "import", vc_cmd_import, "FILE [NAME] [--template-mismatch-ok]",
+     "Create a container from a backup made by export.",
+     "  --template-mismatch-ok  use a same-named template whose digest differs\n"},
     {"template", "build", vc_cmd_template_build, "NAME --from busybox|debian[:SUITE]",
      "Build a template; progress is shown on stderr.",
      "  --from SOURCE   busybox, debian or debian:SUITE (required)\n"},

@@ -147,7 +147,7 @@ int vsd_h_container_get(struct vsd_call *c, struct vsd_reply *out, struct vs_err
 /* Build containers/.NAME.creating with the layer and config.json, then
  * rename it into place. On failure nothing is left. */
 static int stage_container(struct vsd *d, const struct vs_container_config *cfg,
-			   struct vs_error *err)
+			   const struct vsd_fill *fill, struct vs_error *err)
 {
 	cleanup_free char *staging = xasprintf(".%s.creating", cfg->name);
 	cleanup_free char *path = xasprintf("%s/containers/%s", d->root, staging);
@@ -164,6 +164,8 @@ static int stage_container(struct vsd *d, const struct vs_container_config *cfg,
 	    vs_fs_disk_create(path, cfg->limits.disk, cfg->limits.inodes, err) < 0)
 		goto fail;
 	if (vs_fs_layer_create(path, cfg->idmap_uid, cfg->idmap_gid, err) < 0)
+		goto fail;
+	if (fill != NULL && fill->fn(fill->ud, path, cfg, err) < 0)
 		goto fail;
 	dfd = openat(d->containers_fd, staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
@@ -203,8 +205,8 @@ static int take_template(struct vsd *d, struct vs_container_config *cfg, struct 
 	return 0;
 }
 
-/* Called with d->mutate held. */
-static int create_locked(struct vsd *d, struct vs_container_config *cfg, struct vs_error *err)
+int vsd_container_create_locked(struct vsd *d, struct vs_container_config *cfg,
+				const struct vsd_fill *fill, struct vs_error *err)
 {
 	struct vs_error e2 = {0};
 	uint32_t base = 0;
@@ -224,7 +226,7 @@ static int create_locked(struct vsd *d, struct vs_container_config *cfg, struct 
 		cfg->idmap_uid = cfg->idmap_gid = base;
 		cfg->idmap_size = VS_IDMAP_SIZE;
 	}
-	if (stage_container(d, cfg, err) < 0) {
+	if (stage_container(d, cfg, fill, err) < 0) {
 		if (!cfg->privileged &&
 		    vsd_idmap_release(d->idmap_registry, base, d->root, cfg->name, &e2) < 0)
 			vsd_log("create %s: releasing id range %u failed: %s", cfg->name, base,
@@ -250,7 +252,7 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (c->d->default_disk > 0 && vs_json_get(vs_json_get(body, "limits"), "disk") == NULL)
 		cfg.limits.disk = c->d->default_disk;
 	pthread_mutex_lock(&c->d->mutate);
-	r = create_locked(c->d, &cfg, err);
+	r = vsd_container_create_locked(c->d, &cfg, NULL, err);
 	pthread_mutex_unlock(&c->d->mutate);
 	if (r < 0)
 		return -1;

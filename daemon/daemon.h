@@ -84,6 +84,8 @@ enum vsd_route_id {
 	VSD_R_POOL_DELETE,
 	VSD_R_CONTAINER_STATS,
 	VSD_R_METRICS,
+	VSD_R_CONTAINER_EXPORT,
+	VSD_R_CONTAINER_IMPORT,
 	VSD_R__COUNT,
 };
 
@@ -293,6 +295,7 @@ struct vsd {
 	char *cgroup_parent;
 	char *idmap_registry;
 	int64_t default_disk; /* --default-disk: limits.disk when a create names none */
+	struct vs_fs_import_caps import_caps; /* --import-max-size, --import-max-files */
 	int containers_fd;    /* O_DIRECTORY of root/containers */
 	int templates_fd;     /* O_DIRECTORY of root/templates */
 	struct vs_cg_host *cg;
@@ -374,6 +377,11 @@ struct vsd_reply {
 	char *body; /* malloc'd JSON text */
 	struct vsd_stream *stream;
 	const char *content_type; /* static; NULL: application/json */
+	/* A file answered as the body (taken over; file_fd_set says it is
+	 * there, since a zeroed reply has fd 0): an export. */
+	bool file_fd_set;
+	int file_fd;
+	uint64_t file_size;
 };
 
 typedef int (*vsd_handler_fn)(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
@@ -458,6 +466,28 @@ int vsd_template_check_from(const char *from, struct vs_error *err);
 /* containers.c: the first container (by name) whose config uses template
  * tpl: 1 and *user (malloc'd), 0 if none, -1 with err. */
 int vsd_template_user(struct vsd *d, const char *tpl, char **user, struct vs_error *err);
+
+/* Something that fills a container's layer while it is being created (a
+ * backup import): called with the staging directory (its disk mounted and
+ * upper/ made, owned by the new id range) and the config. 0 or -1; on
+ * failure the create is undone. */
+struct vsd_fill {
+	int (*fn)(void *ud, const char *cdir, const struct vs_container_config *cfg,
+		  struct vs_error *err);
+	void *ud;
+};
+/* Create container cfg (name, template, limits, pool set; the rest filled
+ * here: init from the template, a new id range, created_at) with its
+ * layer staged under containers/.NAME.creating and renamed into place;
+ * fill (may be NULL) runs before the rename. Called with d->mutate held.
+ * VS_EK_CONFLICT when the name exists. Nothing is left on failure. 0 or -1. */
+int vsd_container_create_locked(struct vsd *d, struct vs_container_config *cfg,
+				const struct vsd_fill *fill, struct vs_error *err);
+
+/* backup.c: GET /v1/containers/{name}/export and POST
+ * /v1/containers/import. */
+int vsd_h_container_export(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_import(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 
 /* cleanup attribute for a struct vs_container_config (frees its vectors). */
 static inline void vsd_config_freep(struct vs_container_config *cfg)

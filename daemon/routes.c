@@ -18,6 +18,7 @@
 
 const struct vsd_route vsd_routes[] = {
     {"GET", "/v1/containers", VSD_R_CONTAINER_LIST, VSD_BODY_NONE, false, NULL},
+    {"POST", "/v1/containers/import", VSD_R_CONTAINER_IMPORT, VSD_BODY_STREAM, false, NULL},
     {"POST", "/v1/containers", VSD_R_CONTAINER_CREATE, VSD_BODY_JSON, false, NULL},
     {"GET", "/v1/containers/{name}", VSD_R_CONTAINER_GET, VSD_BODY_NONE, false, C},
     {"DELETE", "/v1/containers/{name}", VSD_R_CONTAINER_DELETE, VSD_BODY_NONE, false, C},
@@ -44,6 +45,7 @@ const struct vsd_route vsd_routes[] = {
     {"DELETE", "/v1/pools/{name}", VSD_R_POOL_DELETE, VSD_BODY_NONE, false, P},
     {"GET", "/v1/containers/{name}/stats", VSD_R_CONTAINER_STATS, VSD_BODY_NONE, false, C},
     {"GET", "/metrics", VSD_R_METRICS, VSD_BODY_NONE, false, NULL},
+    {"GET", "/v1/containers/{name}/export", VSD_R_CONTAINER_EXPORT, VSD_BODY_NONE, false, C},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);
 

@@ -70,6 +70,8 @@ static const vsd_handler_fn handlers[VSD_R__COUNT] = {
     [VSD_R_POOL_DELETE] = vsd_h_pool_delete,
     [VSD_R_CONTAINER_STATS] = vsd_h_container_stats,
     [VSD_R_METRICS] = vsd_h_metrics,
+    [VSD_R_CONTAINER_EXPORT] = vsd_h_container_export,
+    [VSD_R_CONTAINER_IMPORT] = vsd_h_container_import,
 };
 
 const char *vsd_call_query(const struct vsd_call *c, const char *key)
@@ -110,6 +112,26 @@ static enum MHD_Result queue_body(struct MHD_Connection *conn, unsigned status, 
 	if (allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	r = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* A file as the body, read by libmicrohttpd as the client takes it (memory
+ * stays bounded whatever its size); the fd is taken over. */
+static enum MHD_Result queue_file(struct MHD_Connection *conn, struct vsd_reply *reply)
+{
+	struct MHD_Response *resp =
+	    MHD_create_response_from_fd64(reply->file_size, reply->file_fd);
+	enum MHD_Result r;
+
+	if (resp == NULL) {
+		close(reply->file_fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				reply->content_type ? reply->content_type
+						    : "application/octet-stream");
+	r = MHD_queue_response(conn, reply->status, resp);
 	MHD_destroy_response(resp);
 	return r;
 }
@@ -230,8 +252,9 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length"), VSD_BODY_MAX))
 		return queue_error(conn, method, url, 413, "too_large", NULL,
 				   "request body larger than %d bytes", VSD_BODY_MAX);
-	if (r->m.route->id == VSD_R_TEMPLATE_ARCHIVE) {
-		if (vsd_template_archive_precheck(r->d, r->m.params[0], &err) < 0)
+	if (r->m.route->id == VSD_R_TEMPLATE_ARCHIVE || r->m.route->id == VSD_R_CONTAINER_IMPORT) {
+		if (r->m.route->id == VSD_R_TEMPLATE_ARCHIVE &&
+		    vsd_template_archive_precheck(r->d, r->m.params[0], &err) < 0)
 			return queue_vs_error(conn, method, url, &err);
 		r->upload_fd = open_upload(r->d, &r->upload_name, &err);
 		if (r->upload_fd < 0)
@@ -298,6 +321,8 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 	r->upload_name = steal_ptr(&call.upload_name);
 	if (reply.stream != NULL)
 		return queue_upgrade(r, conn, reply.stream);
+	if (reply.file_fd_set)
+		return queue_file(conn, &reply);
 	vsd_debug("%s %s: %u", method, url, reply.status);
 	return queue_body(conn, reply.status, reply.body, NULL, reply.content_type);
 }

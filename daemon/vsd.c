@@ -39,6 +39,7 @@ struct opts {
 	const char *criu; /* NULL: vs_mig_default_criu() */
 	double mem_overcommit;
 	int64_t default_disk; /* 0: none */
+	struct vs_fs_import_caps caps;
 	bool debug;
 	struct vsd_idle_cfg idle;
 };
@@ -60,6 +61,10 @@ static const char usage_text[] =
     "  --memory-overcommit R the memory limits of all containers may add up to\n"
     "                        R times the node's RAM (default 1.0: none; idle\n"
     "                        reclaim makes a higher ratio workable)\n"
+    "  --import-max-size SIZE  cap on what one backup import may unpack\n"
+    "                        (default 64G; 0: no cap)\n"
+    "  --import-max-files N  cap on the members of one backup import\n"
+    "                        (default 10000000; 0: no cap)\n"
     "  --default-disk SIZE   disk quota of containers created without one\n"
     "                        (default: none)\n"
     "  --idle-reclaim on|off take memory back from idle containers (default on)\n"
@@ -112,6 +117,32 @@ static int parse_idle_opt(int c, const char *arg, struct vsd_idle_cfg *idle)
 	return -1;
 }
 
+/* --import-max-size SIZE or --import-max-files N (0: no cap). 0 or -1
+ * (reported). */
+static int parse_cap(int c, const char *arg, struct vs_fs_import_caps *caps)
+{
+	struct vs_error err = {0};
+	int64_t v = 0;
+	char *end = NULL;
+
+	if (c == 'M') {
+		if (vs_parse_size(arg, "--import-max-size", &v, &err) < 0) {
+			fprintf(stderr, "vsd: %s\n", err.msg);
+			return -1;
+		}
+		caps->max_bytes = (uint64_t)v;
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < 0) {
+		fprintf(stderr, "vsd: --import-max-files: expected a count, got '%s'\n", arg);
+		return -1;
+	}
+	caps->max_files = (uint64_t)v;
+	return 0;
+}
+
 /* 0: run; 1: done (help, version); 2: usage error (reported). */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
@@ -124,6 +155,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"criu", required_argument, NULL, 'C'},
 	    {"memory-overcommit", required_argument, NULL, 'O'},
 	    {"default-disk", required_argument, NULL, 'D'},
+	    {"import-max-size", required_argument, NULL, 'M'},
+	    {"import-max-files", required_argument, NULL, 'F'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"idle-reclaim", required_argument, NULL, 'I'},
 	    {"idle-reclaim-interval", required_argument, NULL, 'N'},
@@ -177,6 +210,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				fprintf(stderr, "vsd: --default-disk: %s\n", err.msg);
 				return 2;
 			}
+			break;
+		case 'M':
+		case 'F':
+			if (parse_cap(c, optarg, &o->caps) < 0)
+				return 2;
 			break;
 		case 'd':
 			o->debug = true;
@@ -380,6 +418,7 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 		return -1;
 	d->socket_path = o->socket ? xstrdup(o->socket) : xasprintf("%s/vsd.sock", o->run_dir);
 	d->default_disk = o->default_disk;
+	d->import_caps = o->caps;
 	d->cgroup_parent =
 	    o->cgroup_parent ? xstrdup(o->cgroup_parent) : vsd_cgroup_parent_for(d->root);
 	if (vs_cg_host_detect("/sys/fs/cgroup", &d->cg, err) < 0)

@@ -726,3 +726,32 @@ int vs_fs_backup_extract(int fd, const char *section, int destfd, uint32_t id_sh
 		return vs_error_prefix(err, "%s", section);
 	return 0;
 }
+
+int vs_fs_template_from_backup(const char *root, const char *name, int fd,
+			       const char *want_digest, const struct vs_fs_import_caps *caps,
+			       struct vs_error *err)
+{
+	struct vs_fs_stage st;
+	char got[VS_FS_DIGEST_LEN];
+	cleanup_free char *source = xasprintf("backup:%s", name);
+
+	if (vs_fs_stage_begin(root, name, &st, err) < 0)
+		return -1;
+	if (vs_fs_backup_extract(fd, "template", st.rootfsfd, 0, caps, err) < 0 ||
+	    vs_fs_tree_digest(st.rootfsfd, got, err) < 0)
+		goto fail;
+	/* The archive's template must be the one its manifest names. */
+	if (strcmp(got, want_digest) != 0) {
+		vs_error_kind(err, VS_EK_INVALID,
+			      "the archive's template has digest %s, its manifest says %s", got,
+			      want_digest);
+		goto fail;
+	}
+	if (vs_fs_stage_commit(&st, source, err) < 0)
+		goto fail;
+	vs_fs_stage_release(&st);
+	return 0;
+fail:
+	vs_fs_stage_abort(&st);
+	return vs_error_prefix(err, "import template '%s' from the backup", name);
+}

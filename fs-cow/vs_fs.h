@@ -288,4 +288,12 @@ int vs_fs_backup_parse_manifest(const char *text, struct vs_fs_backup_info *info
 int vs_fs_backup_extract(int fd, const char *section, int destfd, uint32_t id_shift,
 			 const struct vs_fs_import_caps *caps, struct vs_error *err);
 
+/* Make template NAME from the template/ section of the backup in fd,
+ * staged like any template import; its digest must equal want_digest
+ * (VS_EK_INVALID otherwise). VS_EK_CONFLICT when NAME exists. Nothing is
+ * left on failure. 0 or -1. */
+int vs_fs_template_from_backup(const char *root, const char *name, int fd,
+			       const char *want_digest, const struct vs_fs_import_caps *caps,
+			       struct vs_error *err);
+
 #endif
