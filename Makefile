@@ -99,7 +99,7 @@ fuzz:
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRC) \
 	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_import.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
-	  $(shell pkg-config --libs libarchive yajl) -o $(BUILD)/fuzz/fuzz_import
+	  $(shell pkg-config --libs libarchive yajl libcrypto) -o $(BUILD)/fuzz/fuzz_import
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_backup.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
 	  $(shell pkg-config --libs libarchive yajl libcrypto) -o $(BUILD)/fuzz/fuzz_backup
 	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) tests/fuzz/fuzz_api.c \

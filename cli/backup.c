@@ -134,8 +134,7 @@ int vc_cmd_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *er
 		vc_cmd_help(ctx);
 		return 0;
 	}
-	if (vc_positional(argc, optind, 1, 2, "archive file and optional container name", err) <
-	    0)
+	if (vc_positional(argc, optind, 1, 2, "archive file and optional container name", err) < 0)
 		return VC_ERR_USAGE;
 	if (optind + 1 < argc)
 		name = vc_http_escape_segment(argv[optind + 1]);

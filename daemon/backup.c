@@ -228,8 +228,8 @@ static int resolve_template(struct import_job *j, const struct vs_fs_backup_info
 				     "first, or export with --with-template",
 				     info->template_name, info->template_digest);
 	if (j->mismatch_ok) {
-		vsd_log("import: template %s differs from the backup's (%s), used as told",
-			tname, info->template_digest);
+		vsd_log("import: template %s differs from the backup's (%s), used as told", tname,
+			info->template_digest);
 		return 0;
 	}
 	return vs_error_kind(err, VS_EK_CONFLICT,

@@ -296,8 +296,8 @@ struct vsd {
 	char *idmap_registry;
 	int64_t default_disk; /* --default-disk: limits.disk when a create names none */
 	struct vs_fs_import_caps import_caps; /* --import-max-size, --import-max-files */
-	int containers_fd;    /* O_DIRECTORY of root/containers */
-	int templates_fd;     /* O_DIRECTORY of root/templates */
+	int containers_fd;		      /* O_DIRECTORY of root/containers */
+	int templates_fd;		      /* O_DIRECTORY of root/templates */
 	struct vs_cg_host *cg;
 	struct vsd_node node;
 	/* Memory limits of all containers may add up to this many times the

@@ -120,8 +120,7 @@ static enum MHD_Result queue_body(struct MHD_Connection *conn, unsigned status, 
  * stays bounded whatever its size); the fd is taken over. */
 static enum MHD_Result queue_file(struct MHD_Connection *conn, struct vsd_reply *reply)
 {
-	struct MHD_Response *resp =
-	    MHD_create_response_from_fd64(reply->file_size, reply->file_fd);
+	struct MHD_Response *resp = MHD_create_response_from_fd64(reply->file_size, reply->file_fd);
 	enum MHD_Result r;
 
 	if (resp == NULL) {

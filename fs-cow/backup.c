@@ -316,9 +316,9 @@ struct seen_link {
 
 struct writer {
 	struct archive *w;
-	uint32_t base;	/* host id of container id 0; 0 for a template */
-	bool layer;	/* a container layer (else a template's rootfs) */
-	dev_t dev;	/* the tree's filesystem: no crossing of mounts */
+	uint32_t base; /* host id of container id 0; 0 for a template */
+	bool layer;    /* a container layer (else a template's rootfs) */
+	dev_t dev;     /* the tree's filesystem: no crossing of mounts */
 	struct seen_link *links;
 	size_t nlinks, lcap;
 	char *buf;
@@ -398,8 +398,8 @@ static const char *link_seen(struct writer *wr, const struct stat *st, const cha
 	return NULL;
 }
 
-static int write_entry(struct writer *wr, int dirfd, const char *name, const char *apath,
-		       int depth, struct vs_error *err);
+static int write_entry(struct writer *wr, int dirfd, const char *name, const char *apath, int depth,
+		       struct vs_error *err);
 
 static int write_children(struct writer *wr, int fd, const char *apath, int depth,
 			  struct vs_error *err)
@@ -440,8 +440,8 @@ static void entry_freep(struct archive_entry **e)
 }
 #define cleanup_entry __attribute__((cleanup(entry_freep)))
 
-static int write_entry(struct writer *wr, int dirfd, const char *name, const char *apath,
-		       int depth, struct vs_error *err)
+static int write_entry(struct writer *wr, int dirfd, const char *name, const char *apath, int depth,
+		       struct vs_error *err)
 {
 	cleanup_entry struct archive_entry *e = NULL;
 	cleanup_close int fd = -1;
@@ -463,7 +463,7 @@ static int write_entry(struct writer *wr, int dirfd, const char *name, const cha
 		archive_entry_set_size(e, 0);
 		wr->members++;
 		return archive_write_header(wr->w, e) == ARCHIVE_OK ? 0
-								     : archive_fail(wr, apath, err);
+								    : archive_fail(wr, apath, err);
 	}
 	if (S_ISLNK(st.st_mode)) {
 		len = readlinkat(dirfd, name, target, sizeof(target) - 1);
@@ -727,9 +727,8 @@ int vs_fs_backup_extract(int fd, const char *section, int destfd, uint32_t id_sh
 	return 0;
 }
 
-int vs_fs_template_from_backup(const char *root, const char *name, int fd,
-			       const char *want_digest, const struct vs_fs_import_caps *caps,
-			       struct vs_error *err)
+int vs_fs_template_from_backup(const char *root, const char *name, int fd, const char *want_digest,
+			       const struct vs_fs_import_caps *caps, struct vs_error *err)
 {
 	struct vs_fs_stage st;
 	char got[VS_FS_DIGEST_LEN];

@@ -48,7 +48,7 @@ struct extract {
 	void *ud;
 	const struct vs_fs_extract_opts *opts; /* never NULL */
 	uint64_t bytes;			       /* data bytes written so far */
-	char shown[256]; /* printable name of the current member */
+	char shown[256];		       /* printable name of the current member */
 };
 
 /* The harmless character devices a rootfs may carry (Linux numbers). */

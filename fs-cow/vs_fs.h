@@ -292,8 +292,7 @@ int vs_fs_backup_extract(int fd, const char *section, int destfd, uint32_t id_sh
  * staged like any template import; its digest must equal want_digest
  * (VS_EK_INVALID otherwise). VS_EK_CONFLICT when NAME exists. Nothing is
  * left on failure. 0 or -1. */
-int vs_fs_template_from_backup(const char *root, const char *name, int fd,
-			       const char *want_digest, const struct vs_fs_import_caps *caps,
-			       struct vs_error *err);
+int vs_fs_template_from_backup(const char *root, const char *name, int fd, const char *want_digest,
+			       const struct vs_fs_import_caps *caps, struct vs_error *err);
 
 #endif
