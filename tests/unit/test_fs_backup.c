@@ -32,8 +32,8 @@ static void test_all_zero(void **state)
 static void test_xattr_shift_acl(void **state)
 {
 	/* version 2; USER_OBJ; USER 1000; GROUP 1000; OTHER */
-	uint32_t acl[] = {2, 0x00070001, 0xffffffff, 0x00060002, 1000, 0x00050008, 1000,
-			  0x00040020, 0xffffffff};
+	uint32_t acl[] = {2,	      0x00070001, 0xffffffff, 0x00060002, 1000,
+			  0x00050008, 1000,	  0x00040020, 0xffffffff};
 	(void)state;
 	assert_int_equal(vs_fs_xattr_shift("system.posix_acl_access", acl, sizeof(acl), 100000), 0);
 	assert_int_equal(acl[4], 101000);
