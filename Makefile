@@ -112,7 +112,7 @@ fuzz:
 	  mkdir -p $(BUILD)/fuzz/corpus-$$h && cp -n tests/fuzz/corpus/$$h/* $(BUILD)/fuzz/corpus-$$h/; \
 	  echo "== fuzz_$$h ($(FUZZ_SECONDS) s)"; \
 	  $(BUILD)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    $(BUILD)/fuzz/corpus-$$h 2>&1 | grep -E '^#[0-9]+ +(INITED|DONE)|stat::|ERROR|SUMMARY' || exit 1; \
+	    $(BUILD)/fuzz/corpus-$$h 2>&1 | grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|stat::|ERROR|SUMMARY' || exit 1; \
 	done
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
