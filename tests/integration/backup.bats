@@ -27,7 +27,7 @@ nothing_left() {
 }
 
 @test "export of a running VPS keeps it running; import elsewhere keeps files, owners and deletions" {
-	in_ct bka sh -c 'echo keep-me > /root/kept; mkdir -p /home/u; echo u > /home/u/f; chown -R 1000:1000 /home/u; rm /etc/hostname; ln /root/kept /root/kept2; setsid sleep 100000 </dev/null >/dev/null 2>&1 &' || fail "setup inside"
+	in_ct bka sh -c 'echo keep-me > /root/kept; mkdir -p /home/u; echo u > /home/u/f; chown -R 1000:1000 /home/u; rm /etc/profile; ln /root/kept /root/kept2; setsid sleep 100000 </dev/null >/dev/null 2>&1 &' || fail "setup inside"
 	local pid_before
 	pid_before=$(ct_init_pid bka)
 	run "$VSCTL_BIN" export bka "$VSD_TMP/bk-a.tar.zst"
@@ -49,7 +49,7 @@ nothing_left() {
 	run in_ct bkb stat -c %u:%g /home/u/f
 	assert_eq "$output" 1000:1000 "owner inside after import"
 	assert_eq "$(stat -c %u "$VSD_ROOT/containers/bkb/upper/home/u/f")" "$(($(ct_field bkb idmap.uid) + 1000))" "host owner"
-	run in_ct bkb test -e /etc/hostname
+	run in_ct bkb test -e /etc/profile
 	assert_failure
 	run in_ct bkb stat -c %h /root/kept
 	assert_eq "$output" 2 "hard link count"
