@@ -492,9 +492,9 @@ vc set "$RCT" --io-write-bps none >/dev/null 2>&1
 vc exec "$RCT" -- rm -f /f >/dev/null 2>&1
 cs2=$(dd_cs "$RCT" /f)
 if [ "$cs2" -ge 0 ] && [ $((cs2 * 2)) -lt "$cs" ]; then
-	pass "set --io-write-bps none: the same write takes $(cs_fmt "$cs2") s (under half)"
+	pass "set --io-write-bps none (loop disk): the same write takes $(cs_fmt "$cs2") s (under half)"
 else
-	fail "set --io-write-bps none: the same write takes under half as long" \
+	fail "set --io-write-bps none (loop disk): the same write takes under half as long" \
 		"$(cs_fmt "$cs2") s vs $(cs_fmt "$cs") s" "io.max: $(cat "$RPL/$RCT/io.max" 2>&1)"
 fi
 vc exec "$RCT" -- rm -f /f >/dev/null 2>&1
