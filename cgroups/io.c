@@ -16,19 +16,44 @@
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 
+static char *whole_disk(unsigned maj, unsigned min, int depth);
+
+/* A loop device's I/O lands on the disk holding its backing file, charged
+ * to the cgroup that issued it (the loop driver's per-cgroup workers):
+ * limits go there, once. Limiting the loop device as well would throttle
+ * the same bytes twice (measured in the qemu lane: a 4M/s write limit gave
+ * about 2.7M/s). NULL when the backing file cannot be found. */
+static char *loop_backing_disk(const char *sysdir, int depth)
+{
+	cleanup_free char *file = NULL;
+	struct stat st;
+
+	if (vs_cg_read(sysdir, "loop/backing_file", &file, NULL) < 0)
+		return NULL;
+	file[strcspn(file, "\n")] = '\0';
+	if (file[0] != '/' || stat(file, &st) < 0)
+		return NULL;
+	return whole_disk(major(st.st_dev), minor(st.st_dev), depth + 1);
+}
+
 /* The whole disk of block device maj:min as "MAJ:MIN": a partition's
- * parent disk (the directory above it in sysfs), anything else as itself
- * (a loop device, a device-mapper volume). NULL when maj:min is no block
- * device (tmpfs, overlay and btrfs have anonymous devices). */
-static char *whole_disk(unsigned maj, unsigned min)
+ * parent disk (the directory above it in sysfs), a loop device's backing
+ * disk, anything else as itself (a device-mapper volume). NULL when
+ * maj:min is no block device (tmpfs, overlay and btrfs have anonymous
+ * devices). depth bounds loops over loops. */
+static char *whole_disk(unsigned maj, unsigned min, int depth)
 {
 	char link[PATH_MAX], real[PATH_MAX];
 	cleanup_free char *dev = NULL;
 	char *slash;
 
 	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", maj, min);
-	if (realpath(link, real) == NULL)
+	if (depth > 4 || realpath(link, real) == NULL)
 		return NULL;
+	if (vs_cg_exists(real, "loop/backing_file")) {
+		char *backing = loop_backing_disk(real, depth);
+		return backing != NULL ? backing : xasprintf("%u:%u", maj, min);
+	}
 	if (!vs_cg_exists(real, "partition"))
 		return xasprintf("%u:%u", maj, min);
 	slash = strrchr(real, '/');
@@ -57,9 +82,9 @@ int vs_cg_set_io_paths(struct vs_cg *cg, const char *const *paths, size_t n, str
 		/* A block device node stands for itself; any other path for
 		 * the device of the filesystem holding it. */
 		if (S_ISBLK(st.st_mode))
-			d = whole_disk(major(st.st_rdev), minor(st.st_rdev));
+			d = whole_disk(major(st.st_rdev), minor(st.st_rdev), 0);
 		else
-			d = whole_disk(major(st.st_dev), minor(st.st_dev));
+			d = whole_disk(major(st.st_dev), minor(st.st_dev), 0);
 		if (d == NULL || vs_cg_strv_has(devs, d)) {
 			free(d);
 			continue;
