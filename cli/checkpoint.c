@@ -189,8 +189,9 @@ void vc_cr_summary(const struct vc_cr_args *a, const struct vs_json *result, cha
 	int64_t n;
 
 	if (a->discard) {
-		snprintf(buf, len, "discarded the memory image of %s; it is stopped, its disk as at "
-				   "suspend",
+		snprintf(buf, len,
+			 "discarded the memory image of %s; it is stopped, its disk as at "
+			 "suspend",
 			 a->name);
 		return;
 	}

@@ -407,7 +407,9 @@ static int cr_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_e
 		return -1;
 	}
 	if (r < 0) {
-		vs_error_prefix(err, "%s '%s'", j->discard ? "discard the image of" : kinds[j->kind].infinitive, j->name);
+		vs_error_prefix(err, "%s '%s'",
+				j->discard ? "discard the image of" : kinds[j->kind].infinitive,
+				j->name);
 		remove_created_dir(j);
 		release(j);
 		return -1;
@@ -415,14 +417,15 @@ static int cr_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_e
 	if (j->discard)
 		vsd_log("container %s: suspend image discarded, stopped", j->name);
 	else
-		vsd_log("container %s: %s%s%s (frozen %lld ms, criu %lld ms, total %lld ms, image %lld "
-		"bytes)",
-		j->name, kinds[j->kind].verb,
-		j->dir == NULL		    ? ""
-		: j->kind == VSD_CR_RESTORE ? " from "
-					    : " to ",
-		j->dir ? j->dir : "", (long long)res.frozen_ms, (long long)res.criu_ms,
-		(long long)res.total_ms, (long long)res.image_bytes);
+		vsd_log(
+		    "container %s: %s%s%s (frozen %lld ms, criu %lld ms, total %lld ms, image %lld "
+		    "bytes)",
+		    j->name, kinds[j->kind].verb,
+		    j->dir == NULL		? ""
+		    : j->kind == VSD_CR_RESTORE ? " from "
+						: " to ",
+		    j->dir ? j->dir : "", (long long)res.frozen_ms, (long long)res.criu_ms,
+		    (long long)res.total_ms, (long long)res.image_bytes);
 	*result = result_of(j, &res);
 	/* Released before the operation reads "success", so a client that
 	 * follows it can act on the container at once. */

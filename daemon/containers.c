@@ -330,8 +330,8 @@ static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs
 	 * directory) goes with it: the customer's running state is lost, so
 	 * that takes force like destroying a running one. */
 	if (st.state == VS_RT_SUSPENDED && !force)
-		return vs_error_kind(err, VS_EK_CONFLICT, VS_RT_SUSPENDED_HINT " (destroy it with force)",
-				     name, name);
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     VS_RT_SUSPENDED_HINT " (destroy it with force)", name, name);
 	if (st.state != VS_RT_STOPPED && st.state != VS_RT_SUSPENDED) {
 		if (!force)
 			return vs_error_kind(err, VS_EK_CONFLICT,

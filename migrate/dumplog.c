@@ -54,8 +54,8 @@ int vs_mig_dumplog_unrestorable(const char *log, char *msg, size_t len)
 			pending = handle;
 			if (handle && bad == 0) {
 				const char *h = strstr(line, "Handle 0x");
-				snprintf(first, sizeof(first), "%.*s",
-					 (int)strcspn(h + 7, " \n"), h + 7);
+				snprintf(first, sizeof(first), "%.*s", (int)strcspn(h + 7, " \n"),
+					 h + 7);
 			}
 			continue;
 		}

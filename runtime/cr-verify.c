@@ -150,8 +150,7 @@ int rt_dump_verify(const char *logpath, struct vs_error *err)
  * the container's root, as the guest's own mkdir would have. The top keeps
  * the delegation vs_cg_create made (only cgroup.procs, cgroup.threads and
  * cgroup.subtree_control are the guest's there). */
-static int give_dir(int dfd, const char *rel, int depth, uid_t uid, gid_t gid,
-		    struct vs_error *err)
+static int give_dir(int dfd, const char *rel, int depth, uid_t uid, gid_t gid, struct vs_error *err)
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *e;

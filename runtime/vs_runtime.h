@@ -180,8 +180,8 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 /* What an operator can do with a suspended container, for every error
  * that refuses one: format arguments are the name twice. Callers append
  * their own last option (" or destroy it with force", ...). */
-#define VS_RT_SUSPENDED_HINT                                                                     \
-	"container '%s' is suspended; resume it, discard its memory image with `vsctl resume "  \
+#define VS_RT_SUSPENDED_HINT                                                                       \
+	"container '%s' is suspended; resume it, discard its memory image with `vsctl resume "     \
 	"%s --discard` (it is then stopped with its disk as at suspend),"
 
 /* Drop the suspend image of a suspended container (its own, under
