@@ -76,6 +76,12 @@ static int set_dir(struct vc_cr_args *a, const char *dir, struct vs_error *err)
 	return 0;
 }
 
+static const struct option opts_resume[] = {
+    {"discard", no_argument, NULL, 'D'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
 static const struct option opts_plain[] = {
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
@@ -100,9 +106,11 @@ int vc_cr_parse(struct vc_ctx *ctx, enum vc_cr_kind kind, int argc, char **argv,
 {
 	const struct option *opts = kind == VC_CR_CHECKPOINT ? opts_checkpoint
 				    : kind == VC_CR_RESTORE  ? opts_restore
+				    : kind == VC_CR_RESUME   ? opts_resume
 							     : opts_plain;
 	const char *shortopts = kind == VC_CR_CHECKPOINT ? "d:lh"
 				: kind == VC_CR_RESTORE	 ? "d:h"
+				: kind == VC_CR_RESUME	 ? "Dh"
 							 : "h";
 	bool reset = true;
 	int c, r;
@@ -117,6 +125,9 @@ int vc_cr_parse(struct vc_ctx *ctx, enum vc_cr_kind kind, int argc, char **argv,
 			break;
 		case 'l':
 			a->leave_running = true;
+			break;
+		case 'D':
+			a->discard = true;
 			break;
 		case 'j':
 			ctx->json = true;
@@ -152,6 +163,8 @@ char *vc_cr_body(const struct vc_cr_args *a)
 		vs_jgen_kv_str(g, "dir", a->dir);
 	if (a->leave_running)
 		vs_jgen_kv_bool(g, "leave_running", true);
+	if (a->discard)
+		vs_jgen_kv_bool(g, "discard", true);
 	vs_jgen_obj_close(g);
 	return vs_jgen_steal(g);
 }
@@ -175,6 +188,13 @@ void vc_cr_summary(const struct vc_cr_args *a, const struct vs_json *result, cha
 	cleanup_free char *where = NULL;
 	int64_t n;
 
+	if (a->discard) {
+		snprintf(buf, len,
+			 "discarded the memory image of %s; it is stopped, its disk as at "
+			 "suspend",
+			 a->name);
+		return;
+	}
 	if (dir == NULL)
 		dir = a->dir;
 	where = prep != NULL && dir != NULL ? xasprintf(" %s %s", prep, dir) : xstrdup("");

@@ -358,10 +358,12 @@ struct vc_cr_args {
 	const char *name;
 	char *dir; /* checkpoint, restore: made absolute; malloc'd */
 	bool leave_running;
+	bool discard; /* resume --discard */
 };
 /* Parse the arguments of a suspend/resume/checkpoint/restore command
  * (argv[0] the command word): NAME, and for checkpoint --dir DIR
- * [--leave-running], for restore --dir DIR, plus --json and --help. A
+ * [--leave-running], for restore --dir DIR, for resume [--discard], plus
+ * --json and --help. A
  * relative DIR is joined to the current directory, and ".." in it is
  * resolved through its existing parent (realpath) when possible. 0 with
  * *a filled (free with vc_cr_args_free), VC_HELP_SHOWN after printing the

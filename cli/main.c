@@ -37,7 +37,8 @@ static const struct vc_cmd commands[] = {
     {NULL, "restart", vc_cmd_restart, "NAME [--timeout S]", "Stop, then start a container.",
      "  --timeout S     seconds to wait before killing (0..3600, default 30)\n"},
     {NULL, "destroy", vc_cmd_destroy, "NAME [--force]", "Delete a container and its own files.",
-     "  --force         stop it first (SIGKILL) if it is running\n"},
+     "  --force         stop it first (SIGKILL) if it is running; needed to destroy\n"
+     "                  a suspended container (its memory image is lost)\n"},
     {NULL, "list", vc_cmd_list, "[--json]", "List containers.",
      "  --json          print the API's JSON\n"},
     {NULL, "status", vc_cmd_status, "NAME [--json]", "Show a container's status.",
@@ -59,8 +60,11 @@ static const struct vc_cmd commands[] = {
     {NULL, "suspend", vc_cmd_suspend, "NAME [--json]",
      "Checkpoint a running container to its own image and stop it.",
      "  --json          print the operation's result as JSON\n"},
-    {NULL, "resume", vc_cmd_resume, "NAME [--json]",
+    {NULL, "resume", vc_cmd_resume, "NAME [--discard] [--json]",
      "Restore a suspended container from its image.",
+     "  --discard       drop the memory image instead: the container is stopped,\n"
+     "                  its disk as at suspend, ready to start (the way out when\n"
+     "                  the image cannot be restored)\n"
      "  --json          print the operation's result as JSON\n"},
     {NULL, "checkpoint", vc_cmd_checkpoint, "NAME --dir DIR [--leave-running] [--json]",
      "Checkpoint a running container into DIR; it stops unless --leave-running.",

@@ -125,6 +125,7 @@ int vsd_cr_parse(enum vsd_cr_kind kind, const char *body, size_t len, struct vsd
 	static const char *const none[] = {NULL};
 	static const char *const checkpoint[] = {"dir", "leave_running", NULL};
 	static const char *const restore[] = {"dir", NULL};
+	static const char *const resume[] = {"discard", NULL};
 	cleanup_json struct vs_json *obj = NULL;
 	const struct vs_json *v;
 
@@ -134,9 +135,16 @@ int vsd_cr_parse(enum vsd_cr_kind kind, const char *body, size_t len, struct vsd
 	    vsd_check_fields(obj,
 			     kind == VSD_CR_CHECKPOINT ? checkpoint
 			     : kind == VSD_CR_RESTORE  ? restore
+			     : kind == VSD_CR_RESUME   ? resume
 						       : none,
 			     err) < 0)
 		return -1;
+	if (kind == VSD_CR_RESUME) {
+		v = vs_json_get(obj, "discard");
+		if (v != NULL && vs_json_type(v) != VS_JSON_NULL && !vs_json_bool(v, &req->discard))
+			return vs_error_kind(err, VS_EK_INVALID, "discard: expected true or false");
+		return 0;
+	}
 	if (kind != VSD_CR_CHECKPOINT && kind != VSD_CR_RESTORE)
 		return 0;
 	if (parse_dir(obj, req, err) < 0)
@@ -304,6 +312,7 @@ struct cr_job {
 	struct vs_container_config cfg;
 	char *dir; /* resolved image directory, NULL for suspend and resume */
 	bool leave_running;
+	bool discard;	  /* resume --discard */
 	bool created_dir; /* checkpoint made dir: remove it again on failure */
 	bool locked;	  /* still holds the container's lock */
 };
@@ -375,7 +384,9 @@ static int cr_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_e
 	struct vs_rt_cr_result res = {0};
 	int r;
 
-	if (j->kind == VSD_CR_SUSPEND || j->kind == VSD_CR_CHECKPOINT) {
+	if (j->discard) {
+		r = vs_rt_discard_image(inst, &j->cfg, err);
+	} else if (j->kind == VSD_CR_SUSPEND || j->kind == VSD_CR_CHECKPOINT) {
 		r = vs_rt_checkpoint(inst, &j->cfg, j->dir, j->leave_running, vsd_op_progress_cb,
 				     run, &res, err);
 	} else {
@@ -383,20 +394,38 @@ static int cr_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_e
 		vsd_views_check(j->d, j->name);
 		r = vs_rt_restore(inst, &j->cfg, j->dir, vsd_op_progress_cb, run, &res, err);
 	}
+	if (r < 0 && j->kind == VSD_CR_RESUME && !j->discard) {
+		/* Still suspended (restore leaves the image and state as they
+		 * were): say first what else can be done with it, since the
+		 * cause after it (CRIU's log lines) can be long. */
+		vs_error_prefix(err,
+				"resume '%s' (it stays suspended: retry, discard its memory "
+				"image with `vsctl resume %s --discard` to keep its disk as at "
+				"suspend, or destroy it with force)",
+				j->name, j->name);
+		release(j);
+		return -1;
+	}
 	if (r < 0) {
-		vs_error_prefix(err, "%s '%s'", kinds[j->kind].infinitive, j->name);
+		vs_error_prefix(err, "%s '%s'",
+				j->discard ? "discard the image of" : kinds[j->kind].infinitive,
+				j->name);
 		remove_created_dir(j);
 		release(j);
 		return -1;
 	}
-	vsd_log("container %s: %s%s%s (frozen %lld ms, criu %lld ms, total %lld ms, image %lld "
-		"bytes)",
-		j->name, kinds[j->kind].verb,
-		j->dir == NULL		    ? ""
-		: j->kind == VSD_CR_RESTORE ? " from "
-					    : " to ",
-		j->dir ? j->dir : "", (long long)res.frozen_ms, (long long)res.criu_ms,
-		(long long)res.total_ms, (long long)res.image_bytes);
+	if (j->discard)
+		vsd_log("container %s: suspend image discarded, stopped", j->name);
+	else
+		vsd_log(
+		    "container %s: %s%s%s (frozen %lld ms, criu %lld ms, total %lld ms, image %lld "
+		    "bytes)",
+		    j->name, kinds[j->kind].verb,
+		    j->dir == NULL		? ""
+		    : j->kind == VSD_CR_RESTORE ? " from "
+						: " to ",
+		    j->dir ? j->dir : "", (long long)res.frozen_ms, (long long)res.criu_ms,
+		    (long long)res.total_ms, (long long)res.image_bytes);
 	*result = result_of(j, &res);
 	/* Released before the operation reads "success", so a client that
 	 * follows it can act on the container at once. */
@@ -456,6 +485,8 @@ static int prepare_locked(struct cr_job *j, const char *dir, struct vs_error *er
 	    vsd_container_status(d, j->name, &st, err) < 0 ||
 	    check_state(j->kind, j->name, &st, err) < 0)
 		return -1;
+	if (j->discard) /* needs neither the template nor criu */
+		return 0;
 	if ((j->kind == VSD_CR_RESUME || j->kind == VSD_CR_RESTORE) &&
 	    check_template(d, &j->cfg, err) < 0)
 		return -1;
@@ -489,6 +520,7 @@ static int cr_handle(struct vsd_call *c, enum vsd_cr_kind kind, struct vsd_reply
 	j->kind = kind;
 	j->locked = true;
 	j->leave_running = req.leave_running;
+	j->discard = req.discard;
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	r = prepare_locked(j, req.dir, err);
 	vsd_cr_req_free(&req);

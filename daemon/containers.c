@@ -328,8 +328,12 @@ static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs
 	if (vsd_store_load(d->containers_fd, name, &cfg, err) < 0 ||
 	    vsd_container_status(d, name, &st, err) < 0)
 		return -1;
-	/* A suspended container is not running: its image lies inside the
-	 * container's directory and goes with it. */
+	/* A suspended container's memory image (inside the container's
+	 * directory) goes with it: the customer's running state is lost, so
+	 * that takes force like destroying a running one. */
+	if (st.state == VS_RT_SUSPENDED && !force)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     VS_RT_SUSPENDED_HINT " (destroy it with force)", name, name);
 	if (st.state != VS_RT_STOPPED && st.state != VS_RT_SUSPENDED) {
 		if (!force)
 			return vs_error_kind(err, VS_EK_CONFLICT,
@@ -486,11 +490,12 @@ static int change_state_locked(struct vsd *d, const char *name, const struct sta
 	if (vsd_store_load(d->containers_fd, name, &cfg, err) < 0 ||
 	    vsd_container_status(d, name, &st, err) < 0)
 		return -1;
-	/* Starting would throw its memory image away, stopping it means
-	 * nothing: a suspended container is resumed or destroyed. */
+	/* Starting would throw its memory image away silently, stopping it
+	 * means nothing: a suspended container is resumed, its image discarded
+	 * explicitly, or it is destroyed. */
 	if (st.state == VS_RT_SUSPENDED)
 		return vs_error_kind(err, VS_EK_CONFLICT,
-				     "container '%s' is suspended; resume it or destroy it", name);
+				     VS_RT_SUSPENDED_HINT " or destroy it with force", name, name);
 	if (strcmp(r->action, "start") == 0) {
 		if (st.state != VS_RT_STOPPED)
 			return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s", name,

@@ -547,6 +547,7 @@ struct vsd_cr_req {
 	enum vsd_cr_kind kind;
 	char *dir; /* checkpoint, restore: normalised absolute path; else NULL */
 	bool leave_running;
+	bool discard; /* resume: drop the image instead, leave it stopped */
 };
 
 /* Operation kind ("container-suspend", ...) and past-tense verb

@@ -293,12 +293,74 @@ static int take_lock(const char *dir, const char *file, const char *what, struct
 	return steal_fd(&fd);
 }
 
+/* The run directory holds what CRIU opens from inside an unprivileged
+ * container's user namespace, as the container's root (the console's devpts
+ * under containers/NAME/console, restored with open_tree): that id is
+ * "others" to every directory on the way, so each one above the run
+ * directory must grant others search permission (the run directory itself
+ * and what vsd makes below it get it from vsd: rt_rundir_prepare). Without
+ * it containers start but every restore fails deep inside CRIU, so vsd
+ * refuses to start, before it creates anything. The root directory is not
+ * walked from inside a container (its containers/NAME stays 0700 and CRIU
+ * reads images as host root), so it needs nothing. The checked path is the
+ * run directory's real path where it exists (symbolic links resolved), else
+ * that of its nearest existing ancestor. 0 or -1. */
+static int check_run_dir_traversable(const char *run_dir, struct vs_error *err)
+{
+	char cwd[PATH_MAX], real[PATH_MAX];
+	cleanup_free char *abs = NULL;
+	cleanup_free char *probe = NULL;
+
+	if (run_dir[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+		return vs_error_set(err, errno, "run directory %s: the current directory", run_dir);
+	abs = run_dir[0] == '/' ? xstrdup(run_dir) : xasprintf("%s/%s", cwd, run_dir);
+	/* The nearest existing ancestor (or the directory itself). */
+	probe = xstrdup(abs);
+	while (realpath(probe, real) == NULL) {
+		char *slash = strrchr(probe, '/');
+		if (errno != ENOENT || slash == NULL)
+			return vs_error_set(err, errno, "run directory %s: resolve %s", run_dir,
+					    probe);
+		if (slash == probe) {
+			strcpy(real, "/");
+			break;
+		}
+		*slash = '\0';
+	}
+	/* Every component of real that lies above the run directory. */
+	for (char *s = real;;) {
+		struct stat st;
+		char saved;
+		char *next = strchr(s + 1, '/');
+		bool whole = strcmp(probe, abs) == 0 && next == NULL;
+		if (whole)
+			break; /* the run directory itself: vsd makes it 0711 */
+		saved = next ? *next : '\0';
+		if (next)
+			*next = '\0';
+		if (stat(s == real && real[1] == '\0' ? "/" : real, &st) < 0)
+			return vs_error_set(err, errno, "run directory %s: stat %s", run_dir, real);
+		if ((st.st_mode & S_IXOTH) == 0)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "run directory %s: %s has mode %04o; containers' id "
+					     "ranges must be able to traverse it (needs o+x)",
+					     run_dir, real, (unsigned)(st.st_mode & 07777));
+		if (!next)
+			break;
+		*next = saved;
+		s = next;
+	}
+	return 0;
+}
+
 static int setup_dirs(struct vsd *d, const struct opts *o, struct vs_error *err)
 {
 	cleanup_close int root_fd = -1;
 	char real[PATH_MAX];
 
-	if (vs_mkdir_p(o->run_dir, 0700, err) < 0 || vs_mkdir_p(o->root, 0700, err) < 0 ||
+	/* 0711: directories made on the way must let containers through too. */
+	if (check_run_dir_traversable(o->run_dir, err) < 0 ||
+	    vs_mkdir_p(o->run_dir, 0711, err) < 0 || vs_mkdir_p(o->root, 0700, err) < 0 ||
 	    vs_mkdir_p(o->registry, 0700, err) < 0)
 		return -1;
 	if (take_lock(o->run_dir, "vsd.lock", "run dir", err) < 0)

@@ -76,4 +76,12 @@ int vs_mig_probe(const char *criu_path, struct vs_mig_caps *caps, struct vs_erro
  * for VS_MIG_NETLOCK_NONE and unknown values. Static string. */
 const char *vs_mig_netlock_name(enum vs_mig_netlock m);
 
+/* Scan the text of a finished `criu dump` log (-v4) for inotify/fanotify
+ * watches that CRIU could only save as a bare file handle, without a path
+ * that leads to the watched inode (see migrate/dumplog.c): such an image
+ * cannot be restored on a rebuilt root. Returns how many there are (0: none
+ * found) and, when there are any, a one-line description in msg (len > 0).
+ * Pure; cannot fail. */
+int vs_mig_dumplog_unrestorable(const char *log, char *msg, size_t len);
+
 #endif

@@ -119,17 +119,10 @@ static int rebuild_cgdirs(struct vs_cg *cg, const struct vs_container_config *cf
 					     rel);
 		if (mkdirat(dfd, rel, 0755) < 0 && errno != EEXIST)
 			return vs_error_set(err, errno, "create cgroup %s/%s", dir, rel);
-		if (!cfg->privileged) {
-			cleanup_close int sub =
-			    openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			static const char *const files[] = {"cgroup.procs", "cgroup.threads",
-							    "cgroup.subtree_control", NULL};
-			if (sub < 0 || fchown(sub, cfg->idmap_uid, cfg->idmap_gid) < 0)
-				return vs_error_set(err, errno, "chown cgroup %s", rel);
-			for (size_t k = 0; files[k] != NULL; k++)
-				fchownat(sub, files[k], cfg->idmap_uid, cfg->idmap_gid, 0);
-		}
 	}
+	/* Directories and the files the kernel made in them: the guest's. */
+	if (!cfg->privileged)
+		return rt_cg_give_subtree(dir, cfg->idmap_uid, cfg->idmap_gid, err);
 	return 0;
 }
 
@@ -437,41 +430,41 @@ static void send_progress(int fd, const char *line)
 	send(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, MSG_NOSIGNAL);
 }
 
-/* Milliseconds from criu's start to the line of its log holding `what`,
- * or -1. criu stamps each line "(SS.uuuuuu)" from its own start. */
-static int64_t log_offset_ms(const char *logpath, const char *what)
+/* After a good dump of a container that is to stop: kill it while still
+ * frozen (CRIU ran with --leave-running and, having found the cgroup
+ * frozen, froze it again before letting go of the tasks), so that no task
+ * runs a single instruction past the image. */
+static int verify_then_kill(struct vs_cg *cg, const char *log, bool kill, struct vs_error *err)
 {
-	cleanup_free char *text = NULL;
-	const char *line;
-	double sec;
-
-	if (vs_read_file_at(AT_FDCWD, logpath, 64 << 20, &text, NULL, NULL) < 0)
+	if (rt_dump_verify(log, err) < 0)
 		return -1;
-	line = strstr(text, what);
-	if (line == NULL)
-		return -1;
-	while (line > text && line[-1] != '\n')
-		line--;
-	if (sscanf(line, "(%lf)", &sec) != 1)
-		return -1;
-	return (int64_t)(sec * 1000.0);
+	if (!kill)
+		return 0;
+	/* Whatever CRIU did with the freezer, nothing runs from here on. */
+	if (vs_cg_freeze(cg, err) < 0 || vs_cg_kill_all(cg, err) < 0)
+		return vs_error_prefix(err, "stop the container after its dump");
+	return 0;
 }
 
-/* Freeze, dump, then thaw (leave_running) or let CRIU kill the tree.
- * vsd freezes the cgroup itself before CRIU starts: CRIU's own freezing
- * (--freeze-cgroup on a thawed cgroup) sleeps a fixed 100 ms before its
- * first check, longer than the ~40 ms CRIU needs to start, which the
- * frozen window then includes. It ends when CRIU unfreezes (the time of
- * that line of its log) or, when it kills the tree, when it exits. */
+/* Freeze, dump, check the image, then thaw (leave_running) or kill the
+ * tree. vsd freezes the cgroup itself before CRIU starts: CRIU's own
+ * freezing (--freeze-cgroup on a thawed cgroup) sleeps a fixed 100 ms
+ * before its first check, longer than the ~40 ms CRIU needs to start,
+ * which the frozen window then includes. CRIU always runs with
+ * --leave-running: vsd, not CRIU, kills the tree, and only once the
+ * image has passed rt_dump_verify, so that a container is never killed for
+ * an image that cannot come back. The frozen window ends when vsd thaws
+ * (leave_running, or a refused image) or kills. */
 static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t init,
 		   const struct ck_req *r, const struct cr_meta *m, int reply_fd,
 		   struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	struct rt_argv a = {0};
+	struct rt_pins pins;
 	const char *freezer = vs_cg_path(cg, "freezer");
 	const char *criu = r->criu[0] ? r->criu : inst->criu_path;
 	cleanup_free char *log = xasprintf("%s/dump.log", r->dir);
-	int64_t t_freeze, t_criu, t_end, unfreeze_at;
+	int64_t t_freeze, t_criu;
 	int rc;
 
 	if (freezer == NULL)
@@ -486,8 +479,7 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 	rt_argv_add(&a, "--freeze-cgroup=%s", freezer);
 	rt_argv_add(&a, "--external=mnt[/dev/console]:console");
 	rt_argv_add(&a, "--external=%s", m->console_tty);
-	if (r->leave_running)
-		rt_argv_add(&a, "--leave-running");
+	rt_argv_add(&a, "--leave-running");
 	add_common(&a, m, false, NULL);
 	t_freeze = vs_now_ms();
 	if (vs_cg_freeze(cg, err) < 0) {
@@ -495,18 +487,19 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 		vs_cg_thaw(cg, NULL);
 		return vs_error_prefix(err, "freeze");
 	}
+	/* Frozen: no cgroup comes or goes until the dump is over. */
+	rt_pin_cgroup_files(vs_cg_path(cg, "unified"), &pins);
 	send_progress(reply_fd, "frozen; dumping with criu");
 	t_criu = vs_now_ms();
 	rc = rt_criu_run(criu, &a, NULL, 0, log, 600, err);
-	t_end = vs_now_ms();
-	res->criu_ms = t_end - t_criu;
+	res->criu_ms = vs_now_ms() - t_criu;
+	rt_pins_release(&pins);
 	rt_argv_free(&a);
+	if (rc == 0)
+		rc = verify_then_kill(cg, log, !r->leave_running, err);
 	/* CRIU thaws what it froze, also when it fails; make sure. */
 	vs_cg_thaw(cg, NULL);
-	unfreeze_at = r->leave_running ? log_offset_ms(log, "Unfreezing tasks") : -1;
-	res->frozen_ms =
-	    (unfreeze_at >= 0 && t_criu + unfreeze_at <= t_end ? t_criu + unfreeze_at : t_end) -
-	    t_freeze;
+	res->frozen_ms = vs_now_ms() - t_freeze;
 	return rc;
 }
 
@@ -731,6 +724,17 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	if (run_restore(inst, &paths, dir, &m, &con, &pid, err) < 0)
 		goto fail;
 	res->criu_ms = vs_now_ms() - t1;
+	/* CRIU made more (the cgroups that hold tasks) and enabled controllers,
+	 * which added files: hand those to the guest too. The restored tree
+	 * already runs, so a failure is only logged (in the monitor's log):
+	 * the guest then meets EACCES on those files, not a dead container. */
+	if (!cfg->privileged) {
+		struct vs_error e = {0};
+		if (rt_cg_give_subtree(vs_cg_path(cg, "unified"), cfg->idmap_uid, cfg->idmap_gid,
+				       &e) < 0)
+			fprintf(stderr, "vsd-monitor: %s: restored cgroups: %s\n", paths.rundir,
+				e.msg);
+	}
 	out->pid = pid;
 	out->pidfd = vs_pidfd_open(pid, 0);
 	if (out->pidfd < 0) {

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs-cow/vs_fs.h"
 #include "lib/vs_fdpass.h"
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
@@ -128,7 +129,7 @@ int vs_rt_start(const struct vs_rt_instance *inst, const struct vs_container_con
 		return -1;
 	if (st.state == VS_RT_SUSPENDED)
 		return vs_error_kind(err, VS_EK_CONFLICT,
-				     "container '%s' is suspended; resume it or destroy it",
+				     VS_RT_SUSPENDED_HINT " or destroy it with force", cfg->name,
 				     cfg->name);
 	if (st.state != VS_RT_STOPPED)
 		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s", cfg->name,
@@ -159,6 +160,44 @@ int vs_rt_restore(const struct vs_rt_instance *inst, const struct vs_container_c
 		return -1;
 	if (res != NULL)
 		*res = r;
+	return 0;
+}
+
+int vs_rt_discard_image(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			struct vs_error *err)
+{
+	struct rt_paths paths;
+	struct vs_rt_status st;
+	struct rt_state old = {.last_exit_code = -1};
+	cleanup_close int cfd = -1;
+
+	if (vs_rt_status(inst, cfg->name, &st, err) < 0)
+		return -1;
+	if (st.state != VS_RT_SUSPENDED)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' is %s, not suspended (nothing to discard)",
+				     cfg->name, vs_rt_state_name(st.state));
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	/* A failed resume cleans up after itself; make sure nothing of it
+	 * (cgroups, the root mount) is left before the disk is declared
+	 * usable again. */
+	if (rt_container_cleanup(inst, cfg, err) < 0)
+		return vs_error_prefix(err, "discard the image of '%s'", cfg->name);
+	/* The state goes first: a crash between the two leaves a stopped
+	 * container with a stale image directory (removed at the next
+	 * suspend), never a suspended one without its image. */
+	rt_state_read(paths.cdir, &old, NULL);
+	{
+		struct rt_state s = {.state = "stopped",
+				     .last_exit_code = old.last_exit_code,
+				     .last_exit_signal = old.last_exit_signal};
+		if (rt_state_write(paths.cdir, &s, err) < 0)
+			return vs_error_prefix(err, "discard the image of '%s'", cfg->name);
+	}
+	cfd = open(paths.cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cfd < 0 || vs_fs_remove_tree(cfd, "checkpoint", err) < 0)
+		return cfd < 0 ? vs_error_set(err, errno, "open %s", paths.cdir)
+			       : vs_error_prefix(err, "remove the image of '%s'", cfg->name);
 	return 0;
 }
 

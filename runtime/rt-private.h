@@ -180,6 +180,28 @@ void rt_argv_free(struct rt_argv *a);
 int rt_criu_run(const char *criu, struct rt_argv *args, const int *keep, int nkeep,
 		const char *logpath, int timeout_s, struct vs_error *err);
 
+/* Dump-time care (cr-verify.c). rt_pin_cgroup_files opens (O_PATH) every
+ * "*.events" file of the container's cgroup2 tree so their dentries stay
+ * cached and connected while CRIU dumps the guest's inotify watches on them;
+ * returns how many it holds (0 when unified_dir is NULL or unreadable: best
+ * effort, never fails). rt_pins_release closes them. */
+struct rt_pins {
+	int *fds;
+	size_t n, cap;
+	size_t unpinned; /* past the limit or not openable: looked up only */
+};
+int rt_pin_cgroup_files(const char *unified_dir, struct rt_pins *p);
+void rt_pins_release(struct rt_pins *p);
+/* Read a finished dump's log for what cannot restore (watches saved as
+ * bare file handles). 0 when none; -1 with VS_EK_CONFLICT and the reason,
+ * or with the read error. */
+int rt_dump_verify(const char *logpath, struct vs_error *err);
+/* Give every cgroup below unified_dir (the container's delegated cgroup2
+ * directory), and every file in them, to uid/gid, as a fresh boot inside
+ * has them; the top directory itself is left alone. 0 (also when
+ * unified_dir is NULL) or -1. */
+int rt_cg_give_subtree(const char *unified_dir, uid_t uid, gid_t gid, struct vs_error *err);
+
 /* Monitor side of checkpoint (checkpoint.c): request is "checkpoint
  * LEAVE_RUNNING DIR|-". Sends "progress ..." lines on reply_fd; on success
  * fills done with "done FROZEN_MS CRIU_MS TOTAL_MS BYTES" and tree_gone

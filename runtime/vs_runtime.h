@@ -177,6 +177,22 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 		     const char *dir, bool leave_running, vs_rt_progress_fn progress, void *ud,
 		     struct vs_rt_cr_result *res, struct vs_error *err);
 
+/* What an operator can do with a suspended container, for every error
+ * that refuses one: format arguments are the name twice. Callers append
+ * their own last option (" or destroy it with force", ...). */
+#define VS_RT_SUSPENDED_HINT                                                                       \
+	"container '%s' is suspended; resume it, discard its memory image with `vsctl resume "     \
+	"%s --discard` (it is then stopped with its disk as at suspend),"
+
+/* Drop the suspend image of a suspended container (its own, under
+ * containers/NAME/checkpoint) and mark it stopped, leaving its disk (the
+ * copy-on-write layer, untouched since the suspend) as it is: the way out
+ * when an image cannot be restored (corrupt, refused, a failed resume). Needs
+ * no criu. VS_EK_CONFLICT when the container is not suspended; on failure
+ * the container stays suspended. 0 or -1. */
+int vs_rt_discard_image(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			struct vs_error *err);
+
 /* Restore a container from dir (NULL: its own suspend image; the container
  * must then be suspended, else stopped). Spawns a monitor that rebuilds the
  * root, cgroups (same limits) and console and runs criu restore; the

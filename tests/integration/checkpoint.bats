@@ -355,7 +355,7 @@ teardown() { cr_teardown_test; }
 	assert_contains "$stderr" "not suspended"
 }
 
-@test "start of a suspended container fails telling to resume; destroy removes it and its image" {
+@test "start of a suspended container fails telling to resume; destroy needs --force, then removes it and its image" {
 	ct_create_started sd0 || fail "start sd0"
 	run vsctl suspend sd0
 	assert_success
@@ -368,10 +368,18 @@ teardown() { cr_teardown_test; }
 	assert_failure 1
 	assert_contains "$stderr" "vsctl: "
 	assert_contains "$stderr" "resume"
+	assert_contains "$stderr" "vsctl resume sd0 --discard"
 	assert_eq "$(cr_check_truth sd0)" suspended "state after the refused start"
 	assert_eq "$(cr_image_digest "$img")" "$digest" "image after the refused start"
 
-	run vsctl destroy sd0
+	# destroying it loses its memory: only with --force
+	run --separate-stderr vsctl destroy sd0
+	assert_failure 1
+	assert_contains "$stderr" "force"
+	assert_contains "$stderr" "--discard"
+	assert_eq "$(cr_check_truth sd0)" suspended "state after the refused destroy"
+	assert_eq "$(cr_image_digest "$img")" "$digest" "image after the refused destroy"
+	run vsctl destroy sd0 --force
 	assert_success
 	[[ ! -e "$VSD_ROOT/containers/sd0" ]] || fail "containers/sd0 left: $(ls -A "$VSD_ROOT/containers/sd0")"
 	run vsctl status sd0
@@ -381,6 +389,40 @@ teardown() { cr_teardown_test; }
 	done
 	run cr_host_pids sd0
 	assert_eq "$output" "" "processes of sd0"
+}
+
+@test "an image that will not restore: resume fails and says the way out; resume --discard keeps the disk; it starts" {
+	ct_create_started dc1 || fail "start dc1"
+	run in_ct dc1 sh -c 'echo kept-$((40+2)) >/root/keep'
+	assert_success
+	run vsctl suspend dc1
+	assert_success
+	local img f
+	img=$(cr_image_dir dc1)
+	# corrupt it: every task's core image emptied
+	for f in "$img"/core-*.img; do : >"$f"; done
+	run --separate-stderr vsctl resume dc1
+	assert_failure 1
+	assert_contains "$stderr" "stays suspended"
+	assert_contains "$stderr" "vsctl resume dc1 --discard"
+	assert_eq "$(cr_check_truth dc1)" suspended "state after the failed resume"
+	run cr_host_pids dc1
+	assert_eq "$output" "" "processes after the failed resume"
+
+	run --separate-stderr vsctl resume dc1 --discard
+	[[ "$status" == 0 ]] || fail "resume --discard: $stderr"
+	assert_contains "$output" "discarded"
+	assert_eq "$(cr_check_truth dc1)" stopped "state after --discard"
+	[[ ! -e "$img" ]] || fail "image left: $(ls -A "$img" | head -n 3)"
+	assert_eq "$(cat "$(cr_upper dc1 /root/keep)")" kept-42 "the disk after --discard"
+	# nothing to discard any more
+	run --separate-stderr vsctl resume dc1 --discard
+	assert_failure 1
+	assert_contains "$stderr" "not suspended"
+	run vsctl start dc1
+	assert_success
+	run in_ct dc1 cat /root/keep
+	assert_eq "$output" kept-42 "the file after start"
 }
 
 # ---------------------------------------------------------- injected failures
@@ -706,4 +748,55 @@ check_systemd_ok() {
 	run vsctl stop sdg
 	assert_success
 	assert_eq "$(cr_check_truth sdg)" stopped
+}
+
+# stat -c '%U %n' of every file of the guest's cgroups below its own root
+# cgroup whose owner is not root (inside), one a line; empty when all are.
+sd_cg_not_root() {
+	in_ct "$1" sh -c 'cg=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
+		[ -n "$cg" ] || { echo "no cgroup2 mount"; exit 1; }
+		find "$cg"/*/ -mindepth 1 -maxdepth 3 -exec stat -c "%U %n" {} + | grep -v "^root " | head -n 5'
+}
+
+@test "systemd guest: an OOM kill inside, then suspend and resume work; restored cgroups belong to its root (freeze/thaw a unit)" {
+	deb12_template || skip "no Debian template: $(cat "$VSD_TMP/skip-reason" 2>/dev/null)"
+	run vsctl create sdo --template deb12 --memory 256M
+	assert_success
+	run vsctl start sdo
+	assert_success
+	local deadline=$((SECONDS + 120)) state=""
+	while ((SECONDS < deadline)); do
+		state=$(sd_state sdo --wait) || true
+		[[ "$state" == *bus* || -z "$state" ]] || break
+		sleep 0.5
+	done
+	[[ "$state" == running || "$state" == degraded ]] || fail "boot: is-system-running: $state"
+	run in_ct sdo systemctl --failed --no-legend --plain
+	awk '{ print $1 }' <<<"$output" >"$VSD_TMP/sdo-failed-at-boot"
+	run in_ct sdo systemd-run --unit=t1 sleep 1000
+	assert_success
+	# fresh boot: the guest's cgroup files are its root's
+	run sd_cg_not_root sdo
+	assert_eq "$output" "" "cgroup files not owned by root at boot"
+	# the OOM kill (the kernel reclaims, dentries of cgroup files go)
+	run in_ct sdo sh -c 'head -c 600M /dev/zero | tail; echo rc=$?'
+	echo "oom: $output"
+	assert_contains "$output" "rc=137"
+	run --separate-stderr vsctl suspend sdo --json
+	[[ "$status" == 0 ]] || fail "suspend after the OOM: $stderr"
+	run --separate-stderr vsctl resume sdo --json
+	[[ "$status" == 0 ]] || fail "resume after the OOM: $stderr"
+	check_systemd_ok sdo "after resume"
+	run sd_cg_not_root sdo
+	assert_eq "$output" "" "cgroup files not owned by root after restore"
+	run in_ct sdo systemctl freeze t1
+	assert_success
+	run in_ct sdo systemctl show -p FreezerState --value t1
+	assert_eq "$output" frozen "t1 after freeze"
+	run in_ct sdo systemctl thaw t1
+	assert_success
+	run in_ct sdo systemctl show -p FreezerState --value t1
+	assert_eq "$output" running "t1 after thaw"
+	run vsctl stop sdo
+	assert_success
 }

@@ -145,6 +145,23 @@ static void test_parse_suspend_resume(void **state)
 	}
 }
 
+static void test_parse_resume_discard(void **state)
+{
+	struct vsd_cr_req req;
+
+	assert_int_equal(parse(VSD_CR_RESUME, "{\"discard\": true}", &req, NULL), 0);
+	assert_true(req.discard);
+	assert_int_equal(parse(VSD_CR_RESUME, "{\"discard\": false}", &req, NULL), 0);
+	assert_false(req.discard);
+	assert_int_equal(parse(VSD_CR_RESUME, "{}", &req, NULL), 0);
+	assert_false(req.discard);
+	expect_invalid(VSD_CR_RESUME, "{\"discard\": 1}", "discard: expected true or false");
+	/* Only resume has it. */
+	expect_invalid(VSD_CR_SUSPEND, "{\"discard\": true}", "discard: unknown field");
+	expect_invalid(VSD_CR_RESTORE, "{\"dir\": \"/x\", \"discard\": true}",
+		       "discard: unknown field");
+}
+
 static void test_parse_checkpoint(void **state)
 {
 	struct vsd_cr_req req;
@@ -276,8 +293,8 @@ static void test_schema_cases(void **state)
 	assert_true(run_folder("restore-request", "invalid", VSD_CR_RESTORE, &failures) >= 5);
 	assert_true(run_folder("empty-request", "valid", VSD_CR_SUSPEND, &failures) >= 1);
 	assert_true(run_folder("empty-request", "invalid", VSD_CR_SUSPEND, &failures) >= 2);
-	assert_true(run_folder("empty-request", "valid", VSD_CR_RESUME, &failures) >= 1);
-	assert_true(run_folder("empty-request", "invalid", VSD_CR_RESUME, &failures) >= 2);
+	assert_true(run_folder("resume-request", "valid", VSD_CR_RESUME, &failures) >= 4);
+	assert_true(run_folder("resume-request", "invalid", VSD_CR_RESUME, &failures) >= 4);
 	assert_int_equal(failures, 0);
 }
 
@@ -380,6 +397,7 @@ int main(void)
 	    cmocka_unit_test(test_normalize_dir_long),
 	    cmocka_unit_test(test_path_within),
 	    cmocka_unit_test(test_parse_suspend_resume),
+	    cmocka_unit_test(test_parse_resume_discard),
 	    cmocka_unit_test(test_parse_checkpoint),
 	    cmocka_unit_test(test_parse_restore),
 	    cmocka_unit_test(test_kind_names),

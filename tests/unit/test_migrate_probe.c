@@ -564,9 +564,37 @@ static void test_probe_real_criu(void **state)
 	assert_true(caps.version[0] >= '4' && caps.version[0] <= '9');
 }
 
+/* vs_mig_dumplog_unrestorable: the lines of criu/fsnotify.c at -v4. */
+static void test_dumplog_watches(void **state)
+{
+	static const char good[] =
+	    "(00.100000) fsnotify: wd: wd 0x000001 s_dev 0x000021 i_ino 0x1f mask 0x0\n"
+	    "(00.100001) fsnotify: \tHandle 0x21:0x1f is openable\n"
+	    "(00.100002) fsnotify: \t\t\topenable (inode match) as sys/fs/cgroup/a/cgroup.events\n"
+	    "(00.100003) fsnotify: \tDumping sys/fs/cgroup/a/cgroup.events as path for handle\n";
+	static const char bad[] =
+	    "(00.100000) fsnotify: wd: wd 0x000001 s_dev 0x000021 i_ino 0x1f mask 0x0\n"
+	    "(00.100001) fsnotify: \tHandle 0x21:0x1f is openable\n"
+	    "(00.100002) fsnotify: \t\t\topenable (inode don't match) as /\n"
+	    "(00.100003) fsnotify: wd: wd 0x000002 s_dev 0x000021 i_ino 0x20 mask 0x0\n"
+	    "(00.100004) fsnotify: \tHandle 0x21:0x20 is openable\n"
+	    "(00.100005) fsnotify: \tDumping sys/fs/cgroup/b/cgroup.events as path for handle\n"
+	    "(00.100006) Warn  (criu/fsnotify.c:1): fsnotify: \tHandle 0x21:0x21 cannot be "
+	    "opened\n";
+	char msg[300];
+
+	assert_int_equal(vs_mig_dumplog_unrestorable(good, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
+	assert_int_equal(vs_mig_dumplog_unrestorable("", msg, sizeof(msg)), 0);
+	assert_int_equal(vs_mig_dumplog_unrestorable(bad, msg, sizeof(msg)), 2);
+	assert_non_null(strstr(msg, "2 inotify/fanotify watches were saved"));
+	assert_non_null(strstr(msg, "0x21:0x1f"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_dumplog_watches),
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test(test_version_bad),
 	    cmocka_unit_test(test_check_ok),
