@@ -41,6 +41,7 @@ struct opts {
 	int64_t default_disk; /* 0: none */
 	bool debug;
 	struct vsd_idle_cfg idle;
+	struct vs_fs_import_caps import_caps; /* 0: defaults */
 };
 
 static const char usage_text[] =
@@ -62,6 +63,9 @@ static const char usage_text[] =
     "                        reclaim makes a higher ratio workable)\n"
     "  --default-disk SIZE   disk quota of containers created without one\n"
     "                        (default: none)\n"
+    "  --import-max-size SIZE  an archive import (template, backup) may unpack\n"
+    "                        at most SIZE (default 64G)\n"
+    "  --import-max-files N  ... and at most N members (default 2000000)\n"
     "  --idle-reclaim on|off take memory back from idle containers (default on)\n"
     "  --idle-reclaim-interval SECONDS\n"
     "                        seconds between usage samples (default 10); a\n"
@@ -125,6 +129,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"memory-overcommit", required_argument, NULL, 'O'},
 	    {"default-disk", required_argument, NULL, 'D'},
 	    {"debug", no_argument, NULL, 'd'},
+	    {"import-max-size", required_argument, NULL, 'S'},
+	    {"import-max-files", required_argument, NULL, 'F'},
 	    {"idle-reclaim", required_argument, NULL, 'I'},
 	    {"idle-reclaim-interval", required_argument, NULL, 'N'},
 	    {"idle-threshold", required_argument, NULL, 'T'},
@@ -181,6 +187,29 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'd':
 			o->debug = true;
 			break;
+		case 'S':
+			if (vs_parse_size(optarg, "--import-max-size", &o->import_caps.max_bytes,
+					  &err) < 0 ||
+			    o->import_caps.max_bytes <= 0) {
+				fprintf(stderr, "vsd: --import-max-size: expected a size above 0 "
+						"such as 64G, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'F': {
+			char *end = NULL;
+			long long n = strtoll(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || n <= 0) {
+				fprintf(stderr,
+					"vsd: --import-max-files: expected a whole number above 0, "
+					"got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->import_caps.max_files = n;
+			break;
+		}
 		case 'I':
 		case 'N':
 		case 'T':
@@ -394,6 +423,7 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	d->inst.run_dir = d->run_dir;
 	d->inst.cgroup_parent = d->cgroup_parent;
 	d->inst.cg = d->cg;
+	vs_fs_import_caps_set(&o->import_caps);
 	d->inst.criu_path = o->criu ? o->criu : vs_mig_default_criu();
 	/* Probed in the background while recovery runs; requests that need
 	 * the answer wait for it. */

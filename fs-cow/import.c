@@ -46,7 +46,32 @@ struct extract {
 	vs_fs_progress_fn progress;
 	void *ud;
 	char shown[256]; /* printable name of the current member */
+	struct vs_fs_import_caps caps;
+	int64_t bytes;	    /* apparent size of the regular files so far */
+	int64_t file_base;  /* bytes before the current member */
 };
+
+static struct vs_fs_import_caps import_caps = {VS_FS_IMPORT_MAX_BYTES_DEFAULT,
+					       VS_FS_IMPORT_MAX_FILES_DEFAULT};
+
+void vs_fs_import_caps_set(const struct vs_fs_import_caps *caps)
+{
+	import_caps.max_bytes = caps->max_bytes > 0 ? caps->max_bytes : VS_FS_IMPORT_MAX_BYTES_DEFAULT;
+	import_caps.max_files = caps->max_files > 0 ? caps->max_files : VS_FS_IMPORT_MAX_FILES_DEFAULT;
+}
+
+struct vs_fs_import_caps vs_fs_import_caps_get(void)
+{
+	return import_caps;
+}
+
+static int too_large(struct extract *x, struct vs_error *err)
+{
+	return vs_error_kind(err, VS_EK_TOO_LARGE,
+			     "archive unpacks to more than %lld bytes (vsd --import-max-size), at "
+			     "'%s'",
+			     (long long)x->caps.max_bytes, x->shown);
+}
 
 /* The harmless character devices a rootfs may carry (Linux numbers). */
 static const struct {
@@ -248,7 +273,13 @@ static int copy_data(struct extract *x, int fd, struct vs_error *err)
 		if (r < ARCHIVE_WARN)
 			return vs_error_kind(err, VS_EK_INVALID, "entry '%s': %s", x->shown,
 					     archive_error_string(x->a));
-		/* Offsets make sparse members come out sparse. */
+		/* Offsets make sparse members come out sparse; the cap counts
+		 * the apparent size, what the file can grow to be. */
+		if (off < 0 || (int64_t)size > x->caps.max_bytes ||
+		    off > x->caps.max_bytes - x->file_base - (int64_t)size)
+			return too_large(x, err);
+		if (x->file_base + off + (int64_t)size > x->bytes)
+			x->bytes = x->file_base + off + (int64_t)size;
 		for (size_t done = 0; done < size;) {
 			ssize_t n = pwrite(fd, (const char *)buf + done, size - done,
 					   (off_t)off + (off_t)done);
@@ -287,11 +318,17 @@ static int make_regular(struct extract *x, struct archive_entry *e, int pfd, con
 
 	if (clear_slot(x, pfd, base, err) < 0)
 		return -1;
+	if (archive_entry_size_is_set(e) &&
+	    (archive_entry_size(e) < 0 || archive_entry_size(e) > x->caps.max_bytes - x->bytes))
+		return too_large(x, err);
 	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sys_fail(x, err, "create");
+	x->file_base = x->bytes;
 	if (copy_data(x, fd, err) < 0)
 		return -1;
+	if (archive_entry_size_is_set(e) && x->file_base + archive_entry_size(e) > x->bytes)
+		x->bytes = x->file_base + archive_entry_size(e);
 	if (archive_entry_size_is_set(e) && ftruncate(fd, archive_entry_size(e)) < 0)
 		return sys_fail(x, err, "truncate");
 	return set_meta_fd(x, e, fd, true, err);
@@ -553,6 +590,11 @@ static int extract_all(struct extract *x, struct vs_error *err)
 		if (r < ARCHIVE_WARN)
 			return vs_error_kind(err, VS_EK_INVALID, "archive after %zu members: %s",
 					     x->entries, archive_error_string(x->a));
+		if ((int64_t)x->entries >= x->caps.max_files)
+			return vs_error_kind(err, VS_EK_TOO_LARGE,
+					     "archive has more than %lld members (vsd "
+					     "--import-max-files)",
+					     (long long)x->caps.max_files);
 		if (extract_member(x, e, err) < 0)
 			return -1;
 		if (++x->entries % PROGRESS_EVERY == 0 && x->progress != NULL) {
@@ -578,6 +620,7 @@ int vs_fs_extract(struct archive *a, int rootfd, vs_fs_progress_fn progress, voi
 	    .prefix = -1,
 	    .progress = progress,
 	    .ud = ud,
+	    .caps = import_caps,
 	};
 	int rc = extract_all(&x, err);
 
