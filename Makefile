@@ -99,6 +99,13 @@ fuzz:
 	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_import.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
 	  $(shell pkg-config --libs libarchive yajl) -o $(BUILD)/fuzz/fuzz_import
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_image.c migrate/pbuf.c migrate/imgcheck.c $(LIB_SRC) \
+	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_image
+	@mkdir -p $(BUILD)/fuzz-corpus-image
+	@(cd tests/unit/data/criu-image/good && cat inventory.img && printf VSDF && \
+	  cat ids-1.img && printf VSDF && cat core-1.img && printf VSDF && \
+	  cat userns-15.img && printf VSDF && cat mountpoints-14.img) \
+	  >$(BUILD)/fuzz-corpus-image/seed-good
 	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) tests/fuzz/fuzz_api.c \
 	  $(filter-out daemon/main.c daemon/helper-main.c,$(wildcard daemon/*.c)) $(CORE_SRC) \
 	  $(LDLIBS) -o $(BUILD)/fuzz/fuzz_api
