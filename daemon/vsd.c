@@ -191,8 +191,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (vs_parse_size(optarg, "--import-max-size", &o->import_caps.max_bytes,
 					  &err) < 0 ||
 			    o->import_caps.max_bytes <= 0) {
-				fprintf(stderr, "vsd: --import-max-size: expected a size above 0 "
-						"such as 64G, got '%s'\n",
+				fprintf(stderr,
+					"vsd: --import-max-size: expected a size above 0 "
+					"such as 64G, got '%s'\n",
 					optarg);
 				return 2;
 			}

@@ -47,8 +47,8 @@ struct extract {
 	void *ud;
 	char shown[256]; /* printable name of the current member */
 	struct vs_fs_import_caps caps;
-	int64_t bytes;	    /* apparent size of the regular files so far */
-	int64_t file_base;  /* bytes before the current member */
+	int64_t bytes;	   /* apparent size of the regular files so far */
+	int64_t file_base; /* bytes before the current member */
 };
 
 static struct vs_fs_import_caps import_caps = {VS_FS_IMPORT_MAX_BYTES_DEFAULT,
@@ -56,8 +56,10 @@ static struct vs_fs_import_caps import_caps = {VS_FS_IMPORT_MAX_BYTES_DEFAULT,
 
 void vs_fs_import_caps_set(const struct vs_fs_import_caps *caps)
 {
-	import_caps.max_bytes = caps->max_bytes > 0 ? caps->max_bytes : VS_FS_IMPORT_MAX_BYTES_DEFAULT;
-	import_caps.max_files = caps->max_files > 0 ? caps->max_files : VS_FS_IMPORT_MAX_FILES_DEFAULT;
+	import_caps.max_bytes =
+	    caps->max_bytes > 0 ? caps->max_bytes : VS_FS_IMPORT_MAX_BYTES_DEFAULT;
+	import_caps.max_files =
+	    caps->max_files > 0 ? caps->max_files : VS_FS_IMPORT_MAX_FILES_DEFAULT;
 }
 
 struct vs_fs_import_caps vs_fs_import_caps_get(void)

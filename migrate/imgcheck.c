@@ -25,7 +25,7 @@
 
 /* task_kobj_ids_entry: namespace ids, fields 5..12. */
 enum { NS_PID, NS_NET, NS_IPC, NS_UTS, NS_MNT, NS_USER, NS_CGROUP, NS_TIME, NS_N };
-static const char *const ns_names[NS_N] = {"pid", "net", "ipc", "uts",
+static const char *const ns_names[NS_N] = {"pid", "net",  "ipc",    "uts",
 					   "mnt", "user", "cgroup", "time"};
 struct ns_ids {
 	uint32_t id[NS_N];
@@ -33,8 +33,16 @@ struct ns_ids {
 };
 
 /* mnt_entry.fstype values (images/mnt.proto) vsd lets an image mount. */
-enum { FS_PROC = 1, FS_SYSFS = 2, FS_TMPFS = 5, FS_DEVPTS = 6, FS_CGROUP = 12,
-       FS_MQUEUE = 14, FS_OVERLAY = 17, FS_CGROUP2 = 23 };
+enum {
+	FS_PROC = 1,
+	FS_SYSFS = 2,
+	FS_TMPFS = 5,
+	FS_DEVPTS = 6,
+	FS_CGROUP = 12,
+	FS_MQUEUE = 14,
+	FS_OVERLAY = 17,
+	FS_CGROUP2 = 23
+};
 
 struct ctx {
 	const struct vs_mig_image_policy *pol;
@@ -46,7 +54,7 @@ struct ctx {
 };
 
 /* Refuse, naming the image file. */
-#define bad(c, file, fmt, ...) \
+#define bad(c, file, fmt, ...)                                                                     \
 	vs_error_kind((c)->err, VS_EK_INVALID, "image %s: " fmt, file, __VA_ARGS__)
 
 static int parse_ids(struct vs_mig_pb m, struct ns_ids *ids)
@@ -199,7 +207,8 @@ static int check_creds(struct ctx *c, const char *file, struct vs_mig_pb m)
 		for (size_t w = 0; w < n[k]; w++) {
 			uint32_t allowed = (uint32_t)(c->pol->cap_bound >> (32 * w));
 			if (caps[k][w] & ~allowed)
-				return bad(c, file, "%s capabilities beyond the container's bounding set",
+				return bad(c, file,
+					   "%s capabilities beyond the container's bounding set",
 					   k < 4 ? names[k] : "ambient");
 		}
 	return 0;
@@ -331,7 +340,8 @@ static int check_mounts(struct ctx *c, const struct vs_mig_img_file *f)
 			return bad(c, f->name, "%s", "malformed mount entry");
 		if (strcmp(mt.mountpoint, "/") == 0 && !mt.ext) {
 			if (mt.fstype != FS_OVERLAY || have_root)
-				return bad(c, f->name, "%s", "the root is not the container's overlay");
+				return bad(c, f->name, "%s",
+					   "the root is not the container's overlay");
 			root_dev = mt.root_dev;
 			have_root = true;
 		}
@@ -377,7 +387,8 @@ int vs_mig_image_check_files(const struct vs_mig_img_file *files, size_t n,
 	}
 	if (nids == 0 || nmnt == 0)
 		return vs_error_kind(err, VS_EK_INVALID, "image: no %s",
-				     nids == 0 ? "task ids (ids-*.img)" : "mounts (mountpoints-*.img)");
+				     nids == 0 ? "task ids (ids-*.img)"
+					       : "mounts (mountpoints-*.img)");
 	return 0;
 }
 

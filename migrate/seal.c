@@ -28,10 +28,10 @@
 #include "lib/vs_util.h"
 #include "migrate/vs_migrate.h"
 
-#define FORMAT	      "vsd-image-digest/1"
-#define MAX_ENTRIES   65536
-#define NAME_MAX_LEN  255
-#define SHA_HEX	      65
+#define FORMAT	     "vsd-image-digest/1"
+#define MAX_ENTRIES  65536
+#define NAME_MAX_LEN 255
+#define SHA_HEX	     65
 
 struct entry {
 	char name[NAME_MAX_LEN + 1];
@@ -69,8 +69,8 @@ int vs_mig_node_key(const char *root, uint8_t key[VS_MIG_KEY_LEN], struct vs_err
 	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0 ||
 	    st.st_size != VS_MIG_KEY_LEN)
 		return vs_error_kind(err, VS_EK_INVALID,
-				     "node key %s/%s must be a root-owned 0600 file of %d bytes", root,
-				     VS_MIG_KEY_FILE, VS_MIG_KEY_LEN);
+				     "node key %s/%s must be a root-owned 0600 file of %d bytes",
+				     root, VS_MIG_KEY_FILE, VS_MIG_KEY_LEN);
 	if (vs_read_all(fd, key, VS_MIG_KEY_LEN) != VS_MIG_KEY_LEN)
 		return vs_error_set(err, errno ? errno : EIO, "read node key");
 	return 0;
@@ -92,12 +92,13 @@ static int secure_at(int dfd, int depth, struct vs_error *err)
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return vs_error_set(err, errno, "stat image file %s", e->d_name);
 		if (S_ISDIR(st.st_mode)) {
-			cleanup_close int sub = openat(dfd, e->d_name,
-						       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			cleanup_close int sub =
+			    openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (depth >= 64)
 				return vs_error_set(err, ELOOP, "image directory too deep");
 			if (sub < 0 || secure_at(sub, depth + 1, err) < 0)
-				return sub < 0 ? vs_error_set(err, errno, "open %s", e->d_name) : -1;
+				return sub < 0 ? vs_error_set(err, errno, "open %s", e->d_name)
+					       : -1;
 		} else if (S_ISREG(st.st_mode)) {
 			if (fchownat(dfd, e->d_name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    fchmodat(dfd, e->d_name, 0600, 0) < 0)
@@ -116,8 +117,7 @@ int vs_mig_image_secure(int dirfd, struct vs_error *err)
 	return secure_at(dirfd, 0, err);
 }
 
-static int file_sha256(int dfd, const char *name, int64_t *size, char *out,
-		       struct vs_error *err)
+static int file_sha256(int dfd, const char *name, int64_t *size, char *out, struct vs_error *err)
 {
 	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	gnutls_hash_hd_t h;
@@ -173,7 +173,8 @@ static int scan(int dfd, bool hash, struct entry **out, size_t *n, struct vs_err
 		if (skipped(e->d_name))
 			continue;
 		if (*n >= MAX_ENTRIES || strlen(e->d_name) > NAME_MAX_LEN)
-			return vs_error_kind(err, VS_EK_INVALID, "image: too many or too long names");
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "image: too many or too long names");
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return vs_error_set(err, errno, "stat image file %s", e->d_name);
 		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
@@ -210,7 +211,8 @@ static int mac(const uint8_t *key, const char *text, char out[SHA_HEX], struct v
 {
 	uint8_t digest[32];
 
-	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, VS_MIG_KEY_LEN, text, strlen(text), digest) < 0)
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, VS_MIG_KEY_LEN, text, strlen(text), digest) <
+	    0)
 		return vs_error_set(err, EIO, "hmac-sha256");
 	hex(digest, sizeof(digest), out);
 	return 0;
@@ -303,10 +305,10 @@ static int read_digest(int dfd, struct entry **out, size_t *n, char hm[SHA_HEX],
 		struct entry *en;
 		if (name == NULL || name[0] == '\0' || strlen(name) > NAME_MAX_LEN ||
 		    strchr(name, '/') != NULL || skipped(name) ||
-		    (!dir && (!is_hex64(sha) || !vs_json_int64(vs_json_get(v, "size"), &size) ||
-			      size < 0)))
-			return vs_error_kind(err, VS_EK_INVALID, "image digest: malformed entry %zu",
-					     i);
+		    (!dir &&
+		     (!is_hex64(sha) || !vs_json_int64(vs_json_get(v, "size"), &size) || size < 0)))
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "image digest: malformed entry %zu", i);
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 		en = &(*out)[(*n)++];
 		memset(en, 0, sizeof(*en));

@@ -82,12 +82,12 @@ const char *vs_mig_netlock_name(enum vs_mig_netlock m);
  * What vsd allows an image to restore. An image is untrusted input: it may
  * have been edited on disk, or come from a backup or another node. */
 struct vs_mig_image_policy {
-	bool privileged;     /* no user namespace: only mounts are checked */
-	uint32_t uid_first;  /* the configured id map: 0 -> uid_first/gid_first */
+	bool privileged;    /* no user namespace: only mounts are checked */
+	uint32_t uid_first; /* the configured id map: 0 -> uid_first/gid_first */
 	uint32_t gid_first;
 	uint32_t id_count;
-	uint64_t cap_bound;  /* the capabilities vsd leaves a container's tasks */
-	bool seccomp;	     /* every task must run under a seccomp filter */
+	uint64_t cap_bound;	     /* the capabilities vsd leaves a container's tasks */
+	bool seccomp;		     /* every task must run under a seccomp filter */
 	const char *const *ext_keys; /* the external mount keys vsd declares */
 	size_t n_ext_keys;
 };

@@ -716,7 +716,10 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	if (rc < 0)
 		goto fail;
 	res->criu_ms = vs_now_ms() - t1;
-	if (rt_restored_verify(cfg, pid, vs_cg_path(cg, "pids"), err) < 0) {
+	if (rt_restored_verify(cfg, pid,
+			       vs_cg_path(cg, "pids") ? vs_cg_path(cg, "pids")
+						      : vs_cg_path(cg, "unified"),
+			       err) < 0) {
 		vs_error_prefix(err, "restore refused, the restored tree was killed");
 		vs_cg_kill_all(cg, NULL);
 		goto fail;

@@ -165,7 +165,8 @@ static int verify_task(const struct vs_container_config *cfg, pid_t pid, struct 
 	if (!map_is(pid, "uid_map", cfg->idmap_uid, cfg->idmap_size) ||
 	    !map_is(pid, "gid_map", cfg->idmap_gid, cfg->idmap_size))
 		return vs_error_kind(err, VS_EK_INVALID,
-				     "restored task %d's id map is not the configured one", (int)pid);
+				     "restored task %d's id map is not the configured one",
+				     (int)pid);
 	return 0;
 }
 

@@ -7,9 +7,9 @@
 #     the host's, capability masks widened, an extra host mount), re-sealed
 #     with the node key so that only the content checks can catch them, are
 #     refused before CRIU runs, and nothing of the container runs;
-#   - a CRIU that restores into the host's user namespace anyway (a wrapper
-#     that tampers after vsd's checks) is caught by the check of the
-#     adopted tasks: the tree is killed, the container stays suspended;
+#   - a CRIU that restores with another id map anyway (a wrapper that
+#     tampers after vsd's checks) is caught by the check of the adopted
+#     tasks: the tree is killed, the container stays suspended;
 #   - template archive imports are capped (this file's daemon runs with
 #     --import-max-size 16M --import-max-files 5000).
 # Needs a criu that passes `criu check` (see checkpoint.bats).
@@ -106,10 +106,9 @@ tamper_and_resume() {
 	chmod 0755 "$VSD_TMP/images"
 	run --separate-stderr vsctl checkpoint perm2 --dir "$VSD_TMP/images/p2"
 	assert_success
+	assert_eq "$(ct_state perm2)" stopped
 	assert_root_only "$VSD_TMP/images/p2"
 	assert_unreadable_by_nobody "$VSD_TMP/images/p2"
-	run vsctl stop perm2
-	assert_success
 	run --separate-stderr vsctl restore perm2 --dir "$VSD_TMP/images/p2"
 	assert_success
 	assert_eq "$(ct_state perm2)" running
@@ -163,14 +162,18 @@ tamper_and_resume() {
 	suspended_and_idle tmnt1
 }
 
-@test "a criu that restores into the host's user namespace anyway: the adopted tree is killed" {
-	local w="$VSD_TMP/criu-hostns"
+@test "a criu that restores with another id map anyway: the adopted tree is killed" {
+	local w="$VSD_TMP/criu-idmap"
+	# (CRIU 4.3 itself fails to restore into the host's user namespace
+	# here, "Can't stop all tasks on rt_sigreturn", so the tampering that
+	# survives CRIU is a widened id map: uid 0 still maps to the same host
+	# uid, so the restore succeeds, but the map is not the configured one.)
 	cat >"$w" <<EOF
 #!/bin/bash
-# After vsd's checks: point the tasks at CRIU's own user namespace.
+# After vsd's checks: widen the id map CRIU will write.
 if [[ "\$1" == restore ]]; then
 	for ((i = 1; i <= \$#; i++)); do
-		[[ "\${!i}" == -D ]] && { j=\$((i + 1)); "$PY" "$TAMPER" userns "\${!j}"; }
+		[[ "\${!i}" == -D ]] && { j=\$((i + 1)); "$PY" "$TAMPER" idmap "\${!j}"; }
 	done
 fi
 exec "$CR_CRIU" "\$@"
@@ -183,7 +186,7 @@ EOF
 	run --separate-stderr vsctl resume thost1
 	assert_failure 1
 	assert_contains "$stderr" "the restored tree was killed"
-	assert_contains "$stderr" "in the host's user namespace"
+	assert_contains "$stderr" "id map is not the configured one"
 	suspended_and_idle thost1
 }
 

@@ -4,6 +4,7 @@ checkpoint-security.bats. No protobuf library: a few fields of proto2 wire
 format, read and re-encoded by hand. Usage:
   cr-tamper.py userns DIR        every task's user_ns_id := CRIU's own (host)
   cr-tamper.py caps DIR          every thread's capability sets := all ones
+  cr-tamper.py idmap DIR        every user namespace's id map one id longer
   cr-tamper.py mount DIR         add a host ext4 bind mount at /mnt/host
   cr-tamper.py flip DIR FILE     flip one byte in the middle of FILE
   cr-tamper.py reseal DIR KEY    rewrite vsd-digest.json under the node key
@@ -139,6 +140,19 @@ def tamper_caps(d):
         write_img(p, hdr, msgs)
 
 
+def tamper_idmap(d):
+    for p in images(d, "userns-"):
+        hdr, msgs = read_img(p)
+        for fl in msgs[0]:
+            if fl[0] in (1, 2):
+                ext = parse(fl[2])
+                for e in ext:
+                    if e[0] == 3:
+                        e[2] += 1
+                fl[2] = enc(ext)
+        write_img(p, hdr, msgs)
+
+
 def tamper_mount(d):
     p = images(d, "mountpoints-")[0]
     hdr, msgs = read_img(p)
@@ -188,6 +202,8 @@ def main():
         tamper_userns(d)
     elif cmd == "caps":
         tamper_caps(d)
+    elif cmd == "idmap":
+        tamper_idmap(d)
     elif cmd == "mount":
         tamper_mount(d)
     elif cmd == "flip":

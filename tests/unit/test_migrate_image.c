@@ -27,12 +27,14 @@
 #define DATA "tests/unit/data/criu-image"
 
 static const char *const keys[] = {
-    "tty@/dev/tty",	      "urandom@/dev/urandom",	   "random@/dev/random",
-    "full@/dev/full",	      "zero@/dev/zero",		   "null@/dev/null",
-    "null@/proc/kallsyms",    "null@/proc/timer_list",	   "null@/proc/keys",
-    "lxcfs@/proc/swaps",      "lxcfs@/proc/stat",	   "lxcfs@/proc/meminfo",
-    "lxcfs@/proc/loadavg",    "lxcfs@/proc/diskstats",	   "lxcfs@/proc/cpuinfo",
-    "lxcfs@/sys/devices/system/cpu/online",
+    "tty@/dev/tty",	   "urandom@/dev/urandom",
+    "random@/dev/random",  "full@/dev/full",
+    "zero@/dev/zero",	   "null@/dev/null",
+    "null@/proc/kallsyms", "null@/proc/timer_list",
+    "null@/proc/keys",	   "lxcfs@/proc/swaps",
+    "lxcfs@/proc/stat",	   "lxcfs@/proc/meminfo",
+    "lxcfs@/proc/loadavg", "lxcfs@/proc/diskstats",
+    "lxcfs@/proc/cpuinfo", "lxcfs@/sys/devices/system/cpu/online",
 };
 
 static struct vs_mig_image_policy policy(void)
@@ -48,8 +50,7 @@ static struct vs_mig_image_policy policy(void)
 	};
 }
 
-static int check_dir(const char *which, const struct vs_mig_image_policy *pol,
-		     struct vs_error *err)
+static int check_dir(const char *which, const struct vs_mig_image_policy *pol, struct vs_error *err)
 {
 	char path[256];
 	int fd, rc;
@@ -107,7 +108,8 @@ static void test_policy_mismatch_refused(void **state)
 static void test_pb_reader_bounds(void **state)
 {
 	/* field 1 varint 300; field 2 string "ab"; field 3 packed {1, 2} */
-	static const uint8_t ok[] = {0x08, 0xac, 0x02, 0x12, 0x02, 'a', 'b', 0x1a, 0x02, 0x01, 0x02};
+	static const uint8_t ok[] = {0x08, 0xac, 0x02, 0x12, 0x02, 'a',
+				     'b',  0x1a, 0x02, 0x01, 0x02};
 	static const uint8_t overlong[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
 					   0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
 	static const uint8_t trunc_len[] = {0x12, 0x05, 'a'};
@@ -228,8 +230,8 @@ static void test_digest_seal_verify(void **state)
 	{
 		char *text = NULL;
 		size_t len;
-		assert_int_equal(vs_read_file_at(dfd, VS_MIG_DIGEST_FILE, 1 << 20, &text, &len, NULL),
-				 0);
+		assert_int_equal(
+		    vs_read_file_at(dfd, VS_MIG_DIGEST_FILE, 1 << 20, &text, &len, NULL), 0);
 		char *p = strstr(text, "\"size\"");
 		assert_non_null(p);
 		p = strchr(p, ':') + 1;
