@@ -187,30 +187,37 @@ static int check_ids(struct ctx *c, const struct vs_mig_img_file *f)
 }
 
 /* creds_entry (images/creds.proto): cap_inh 9, cap_prm 10, cap_eff 11,
- * cap_bnd 12, cap_amb 18. */
+ * cap_bnd 12, cap_amb 19 (CRIU 4.x), each the kernel's two 32-bit words.
+ * A set that is missing or short is refused as well as one too wide: CRIU
+ * would leave such a set as the restoring process (host root) had it. */
 static int check_creds(struct ctx *c, const char *file, struct vs_mig_pb m)
 {
-	static const char *const names[] = {"inheritable", "permitted", "effective", "bounding"};
+	static const char *const names[] = {"inheritable", "permitted", "effective", "bounding",
+					    "ambient"};
 	uint32_t caps[5][2];
 	size_t n[5] = {0};
 	struct vs_mig_pb_field f;
 	int r;
 
 	while ((r = vs_mig_pb_next(&m, &f)) > 0) {
-		int k = f.num >= 9 && f.num <= 12 ? (int)f.num - 9 : f.num == 18 ? 4 : -1;
+		int k = f.num >= 9 && f.num <= 12 ? (int)f.num - 9 : f.num == 19 ? 4 : -1;
 		if (k >= 0 && vs_mig_pb_u32s(&f, caps[k], 2, &n[k]) < 0)
-			return bad(c, file, "%s", "capability set longer than the kernel's");
+			return bad(c, file, "%s capability set longer than the kernel's", names[k]);
 	}
 	if (r < 0)
 		return bad(c, file, "%s", "malformed creds");
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 5; k++) {
+		if (n[k] != 2 && !(k == 4 && n[k] == 0))
+			return bad(c, file, "%s capability set of %zu words, not 2", names[k],
+				   n[k]);
 		for (size_t w = 0; w < n[k]; w++) {
 			uint32_t allowed = (uint32_t)(c->pol->cap_bound >> (32 * w));
 			if (caps[k][w] & ~allowed)
 				return bad(c, file,
 					   "%s capabilities beyond the container's bounding set",
-					   k < 4 ? names[k] : "ambient");
+					   names[k]);
 		}
+	}
 	return 0;
 }
 

@@ -132,7 +132,7 @@ int vs_mig_image_secure(int dirfd, struct vs_error *err);
 
 /* Seal the image directory dirfd: write VS_MIG_DIGEST_FILE (atomically,
  * 0600) listing every regular file at its top level (except the digest
- * itself and *.log files, which CRIU appends to at restore) with its size
+ * itself, *.log and stats-restore, which CRIU writes at restore) with its size
  * and SHA-256, and the names of its subdirectories, plus an HMAC under key.
  * Subdirectory contents are not hashed (a copy of a file system layer is
  * sealed by whoever writes it). Call it last, when the directory is
@@ -142,7 +142,7 @@ int vs_mig_image_seal(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_er
 /* Verify a sealed image directory: the digest file is present and its HMAC
  * matches under key, every listed file exists with that size and SHA-256,
  * and no file or subdirectory is there that the digest does not list
- * (*.log excepted). Returns 0, or -1 with err (VS_EK_INVALID) naming the
+ * (*.log and stats-restore excepted). Returns 0, or -1 with err (VS_EK_INVALID) naming the
  * file: "image digest: FILE changed", "... FILE missing", "... extra file
  * FILE", "... no vsd-digest.json", "... bad signature". */
 int vs_mig_image_verify(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err);

@@ -4,9 +4,14 @@
  * root's privileges. So:
  *  - at rest an image directory is root:root 0700, its files 0600;
  *  - only for the length of a restore it is lent to the container's root
- *    (its host uid, still 0700/0600): CRIU's restored tasks open some image
+ *    (its host uid, files still 0600): CRIU's restored tasks open some image
  *    files themselves after they entered the container's user namespace,
- *    where host root's files are out of reach;
+ *    where host root's files are out of reach. The time namespace image is
+ *    opened by a task whose new user namespace may not have its id map yet
+ *    (it is then the overflow uid, neither owner nor group): that one file,
+ *    which holds only clock offsets, is 0644 and the directory 0711 while
+ *    lent (seen here: "Unable to open timens-N.img: Permission denied" in
+ *    one restore out of three with 0600/0700);
  *  - before a restore its digest is verified under the node key and its
  *    namespaces, credentials and mounts are checked against the container's
  *    configuration (migrate/imgcheck.c);
@@ -99,9 +104,12 @@ int rt_image_lend(const struct vs_container_config *cfg, const char *dir, struct
 		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
 			continue;
+		mode_t mode = S_ISDIR(st.st_mode)		      ? 0711
+			      : strncmp(e->d_name, "timens-", 7) == 0 ? 0644
+								      : 0600;
 		if (fchownat(dfd, e->d_name, cfg->idmap_uid, cfg->idmap_gid, AT_SYMLINK_NOFOLLOW) <
 			0 ||
-		    fchmodat(dfd, e->d_name, S_ISDIR(st.st_mode) ? 0700 : 0600, 0) < 0)
+		    fchmodat(dfd, e->d_name, mode, 0) < 0)
 			return vs_error_set(err, errno, "lend %s/%s to the container", dir,
 					    e->d_name);
 	}

@@ -220,8 +220,9 @@ int rt_image_admit(const struct vs_rt_instance *inst, const struct vs_container_
 		   const char *dir, const struct cr_meta *m, struct vs_error *err);
 /* For the length of a CRIU restore: the restored tasks read some image
  * files themselves, as the container's root (its host uid), after they
- * entered its user namespace; give dir to that uid (0700/0600: no one
- * else). rt_image_secure takes it back (root, 0700/0600). */
+ * entered its user namespace; give dir to that uid (files 0600; only
+ * timens-*.img, clock offsets opened before the id map may be written, 0644
+ * in a 0711 directory). rt_image_secure takes it back (root, 0700/0600). */
 int rt_image_lend(const struct vs_container_config *cfg, const char *dir, struct vs_error *err);
 int rt_image_secure(const char *dir, struct vs_error *err);
 /* After a restore, before the container counts as running: every task in

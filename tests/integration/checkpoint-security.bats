@@ -4,7 +4,7 @@
 #     with 0600 files, and an unprivileged host user can read none of it;
 #   - it carries vsd-digest.json: a changed byte of pages-*.img is refused;
 #   - the security review's tamperings (tasks' user namespace id pointed at
-#     the host's, capability masks widened, an extra host mount), re-sealed
+#     the host's, capability masks widened or emptied, an extra host mount), re-sealed
 #     with the node key so that only the content checks can catch them, are
 #     refused before CRIU runs, and nothing of the container runs;
 #   - a CRIU that restores with another id map anyway (a wrapper that
@@ -153,6 +153,13 @@ tamper_and_resume() {
 	assert_failure 1
 	assert_contains "$stderr" "capabilities beyond the container's bounding set"
 	suspended_and_idle tcap1
+}
+
+@test "a capability mask emptied (core-*.img, no bounding set words): refused, nothing runs" {
+	tamper_and_resume tcap2 capzero
+	assert_failure 1
+	assert_contains "$stderr" "bounding capability set of 0 words"
+	suspended_and_idle tcap2
 }
 
 @test "an extra host mount (mountpoints-*.img): refused, nothing runs" {

@@ -4,6 +4,7 @@ checkpoint-security.bats. No protobuf library: a few fields of proto2 wire
 format, read and re-encoded by hand. Usage:
   cr-tamper.py userns DIR        every task's user_ns_id := CRIU's own (host)
   cr-tamper.py caps DIR          every thread's capability sets := all ones
+  cr-tamper.py capzero DIR      every thread's bounding set emptied (no words)
   cr-tamper.py idmap DIR        every user namespace's id map one id longer
   cr-tamper.py mount DIR         add a host ext4 bind mount at /mnt/host
   cr-tamper.py flip DIR FILE     flip one byte in the middle of FILE
@@ -122,6 +123,20 @@ def tamper_userns(d):
         write_img(p, hdr, msgs)
 
 
+def tamper_capzero(d):
+    for p in images(d, "core-"):
+        hdr, msgs = read_img(p)
+        for fl in msgs[0]:
+            if fl[0] != 5:
+                continue
+            tc = parse(fl[2])
+            for t in tc:
+                if t[0] == 10:
+                    t[2] = enc([c for c in parse(t[2]) if c[0] != 12])
+            fl[2] = enc(tc)
+        write_img(p, hdr, msgs)
+
+
 def tamper_caps(d):
     for p in images(d, "core-"):
         hdr, msgs = read_img(p)
@@ -202,6 +217,8 @@ def main():
         tamper_userns(d)
     elif cmd == "caps":
         tamper_caps(d)
+    elif cmd == "capzero":
+        tamper_capzero(d)
     elif cmd == "idmap":
         tamper_idmap(d)
     elif cmd == "mount":

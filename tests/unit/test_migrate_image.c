@@ -1,7 +1,7 @@
 /* migrate: the checks of a CRIU image before restore (bounds-checked
  * protobuf reader, namespace/credential/mount rules) on a real busybox
  * image made by CRIU 4.3 here (tests/unit/data/criu-image/good) and on the
- * security review's tamperings of it (userns, caps, mount: made with
+ * security review's tamperings of it (userns, caps, capzero, mount: made with
  * tests/integration/cr-tamper.py); and the image digest (seal, verify,
  * every kind of change refused). */
 #include <setjmp.h>
@@ -88,6 +88,7 @@ static void test_tampered_refused(void **state)
 
 	expect_refused("userns", &pol, "host's user namespace");
 	expect_refused("caps", &pol, "beyond the container's bounding set");
+	expect_refused("capzero", &pol, "bounding capability set of 0 words, not 2");
 	expect_refused("mount", &pol, "mount on /mnt/host");
 }
 
