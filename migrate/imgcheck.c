@@ -44,8 +44,16 @@ enum {
 	FS_CGROUP2 = 23
 };
 
+/* A declared external mount: binds from it are copies of what vsd chose. */
+struct ext_src {
+	uint32_t root_dev;
+	char root[512];
+};
+
 struct ctx {
 	const struct vs_mig_image_policy *pol;
+	struct ext_src *exts;
+	size_t nexts;
 	const struct vs_mig_img_file *files;
 	size_t n;
 	struct ns_ids host;
@@ -258,7 +266,7 @@ static int check_core(struct ctx *c, const struct vs_mig_img_file *f)
 struct mnt {
 	uint32_t fstype, root_dev;
 	bool ext;
-	char mountpoint[512], key[512], source[128];
+	char root[512], mountpoint[512], key[512], source[128];
 };
 
 static int parse_mnt(struct vs_mig_pb m, struct mnt *mt)
@@ -273,6 +281,8 @@ static int parse_mnt(struct vs_mig_pb m, struct mnt *mt)
 			mt->fstype = (uint32_t)f.v;
 		else if (f.num == 3 && f.wt == 0)
 			mt->root_dev = (uint32_t)f.v;
+		else if (f.num == 6)
+			ok = vs_mig_pb_str(&f, mt->root, sizeof(mt->root));
 		else if (f.num == 7)
 			ok = vs_mig_pb_str(&f, mt->mountpoint, sizeof(mt->mountpoint));
 		else if (f.num == 8 && !vs_mig_pb_str(&f, mt->source, sizeof(mt->source)))
@@ -299,6 +309,22 @@ static bool known_key(const struct vs_mig_image_policy *pol, const char *key)
 	return false;
 }
 
+/* A bind of (part of) a declared external mount, made in another mount
+ * namespace (systemd's PrivateDevices= binds /dev/null, /dev/tty, ...):
+ * CRIU restores it by binding from that external mount, whose source vsd
+ * chose. Same device, and a root at or below the external's root. */
+static bool from_external(const struct ctx *c, const struct mnt *mt)
+{
+	for (size_t i = 0; i < c->nexts; i++) {
+		size_t n = strlen(c->exts[i].root);
+		if (c->exts[i].root_dev == mt->root_dev &&
+		    strncmp(mt->root, c->exts[i].root, n) == 0 &&
+		    (mt->root[n] == '\0' || mt->root[n] == '/' || n == 1))
+			return true;
+	}
+	return false;
+}
+
 static int check_mount(struct ctx *c, const char *file, const struct mnt *mt, uint32_t root_dev)
 {
 	if (mt->ext) {
@@ -307,6 +333,8 @@ static int check_mount(struct ctx *c, const char *file, const struct mnt *mt, ui
 		return bad(c, file, "external mount on %s with key '%s' that vsd does not declare",
 			   mt->mountpoint, mt->key);
 	}
+	if (from_external(c, mt))
+		return 0;
 	switch (mt->fstype) {
 	case FS_PROC:
 	case FS_SYSFS:
@@ -369,34 +397,68 @@ static bool prefixed(const char *name, const char *prefix)
 	       strcmp(name + n - 4, ".img") == 0;
 }
 
-int vs_mig_image_check_files(const struct vs_mig_img_file *files, size_t n,
-			     const struct vs_mig_image_policy *pol, struct vs_error *err)
+/* Every declared external mount of every mount namespace. */
+static int collect_externals(struct ctx *c)
 {
-	struct ctx c = {.pol = pol, .files = files, .n = n, .err = err};
+	for (size_t i = 0; i < c->n; i++) {
+		struct vs_mig_pb entries, m;
+		struct mnt mt;
+		uint32_t magic;
+		if (!prefixed(c->files[i].name, "mountpoints-") ||
+		    vs_mig_img_open(c->files[i].data, c->files[i].len, &entries, &magic) < 0)
+			continue;
+		while (vs_mig_img_next(&entries, &m) > 0) {
+			if (parse_mnt(m, &mt) < 0 || !mt.ext || !known_key(c->pol, mt.key) ||
+			    mt.root[0] != '/')
+				continue;
+			if (c->nexts >= MAX_FILES)
+				return bad(c, c->files[i].name, "%s", "too many external mounts");
+			c->exts = xrealloc(c->exts, (c->nexts + 1) * sizeof(*c->exts));
+			c->exts[c->nexts].root_dev = mt.root_dev;
+			strcpy(c->exts[c->nexts++].root, mt.root);
+		}
+	}
+	return 0;
+}
+
+/* Inventory first (the host's namespace ids), then every task and mount
+ * namespace image. */
+static int check_all(struct ctx *c)
+{
 	size_t nids = 0, nmnt = 0;
 
-	if (read_inventory(&c) < 0)
+	if (read_inventory(c) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const struct vs_mig_img_file *f = &files[i];
+	for (size_t i = 0; i < c->n; i++) {
+		const struct vs_mig_img_file *f = &c->files[i];
 		int r = 0;
 		if (prefixed(f->name, "ids-")) {
 			nids++;
-			r = check_ids(&c, f);
+			r = check_ids(c, f);
 		} else if (prefixed(f->name, "core-")) {
-			r = check_core(&c, f);
+			r = check_core(c, f);
 		} else if (prefixed(f->name, "mountpoints-")) {
 			nmnt++;
-			r = check_mounts(&c, f);
+			r = check_mounts(c, f);
 		}
 		if (r < 0)
 			return -1;
 	}
 	if (nids == 0 || nmnt == 0)
-		return vs_error_kind(err, VS_EK_INVALID, "image: no %s",
+		return vs_error_kind(c->err, VS_EK_INVALID, "image: no %s",
 				     nids == 0 ? "task ids (ids-*.img)"
 					       : "mounts (mountpoints-*.img)");
 	return 0;
+}
+
+int vs_mig_image_check_files(const struct vs_mig_img_file *files, size_t n,
+			     const struct vs_mig_image_policy *pol, struct vs_error *err)
+{
+	struct ctx c = {.pol = pol, .files = files, .n = n, .err = err};
+	int rc = collect_externals(&c) < 0 ? -1 : check_all(&c);
+
+	free(c.exts);
+	return rc;
 }
 
 static bool wanted(const char *name)
