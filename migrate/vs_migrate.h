@@ -105,7 +105,8 @@ struct vs_mig_image_policy {
  *  - mounts (mountpoints-*.img): the root is the container's overlay; other
  *    mounts are proc, sysfs, tmpfs, devpts, mqueue, cgroup/cgroup2, binds of
  *    the root overlay, or external mounts whose key is one of pol->ext_keys
- *    or "console" (whose sources vsd, not the image, chooses). Anything
+ *    or "console" (whose sources vsd, not the image, chooses), and binds of
+ *    those in other mount namespaces (same device, root at or below). Anything
  *    else (a block device file system, a host devtmpfs, an unknown
  *    external) is refused.
  * Returns 0, or -1 with err (VS_EK_INVALID, "image FILE: WHAT") naming the
