@@ -3,7 +3,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := libcap libseccomp libmnl yajl libmicrohttpd libarchive libcrypto
+PKGS    := libcap libseccomp libmnl yajl libmicrohttpd libarchive libcrypto gnutls
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
            -Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
@@ -102,6 +102,13 @@ fuzz:
 	  $(shell pkg-config --libs libarchive yajl libcrypto) -o $(BUILD)/fuzz/fuzz_import
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_backup.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
 	  $(shell pkg-config --libs libarchive yajl libcrypto) -o $(BUILD)/fuzz/fuzz_backup
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_image.c migrate/pbuf.c migrate/imgcheck.c $(LIB_SRC) \
+	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_image
+	@mkdir -p $(BUILD)/fuzz-corpus-image
+	@(cd tests/unit/data/criu-image/good && cat inventory.img && printf VSDF && \
+	  cat ids-1.img && printf VSDF && cat core-1.img && printf VSDF && \
+	  cat userns-15.img && printf VSDF && cat mountpoints-14.img) \
+	  >$(BUILD)/fuzz-corpus-image/seed-good
 	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) tests/fuzz/fuzz_api.c \
 	  $(filter-out daemon/main.c daemon/helper-main.c,$(wildcard daemon/*.c)) $(CORE_SRC) \
 	  $(LDLIBS) -o $(BUILD)/fuzz/fuzz_api

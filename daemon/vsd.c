@@ -39,9 +39,9 @@ struct opts {
 	const char *criu; /* NULL: vs_mig_default_criu() */
 	double mem_overcommit;
 	int64_t default_disk; /* 0: none */
-	struct vs_fs_import_caps caps;
 	bool debug;
 	struct vsd_idle_cfg idle;
+	struct vs_fs_import_caps import_caps; /* 0: defaults */
 };
 
 static const char usage_text[] =
@@ -61,12 +61,11 @@ static const char usage_text[] =
     "  --memory-overcommit R the memory limits of all containers may add up to\n"
     "                        R times the node's RAM (default 1.0: none; idle\n"
     "                        reclaim makes a higher ratio workable)\n"
-    "  --import-max-size SIZE  cap on what one backup import may unpack\n"
-    "                        (default: none; 0: no cap)\n"
-    "  --import-max-files N  cap on the members of one backup import\n"
-    "                        (default: none; 0: no cap)\n"
     "  --default-disk SIZE   disk quota of containers created without one\n"
     "                        (default: none)\n"
+    "  --import-max-size SIZE  an archive import (template, backup) may unpack\n"
+    "                        at most SIZE (default 64G)\n"
+    "  --import-max-files N  ... and at most N members (default 2000000)\n"
     "  --idle-reclaim on|off take memory back from idle containers (default on)\n"
     "  --idle-reclaim-interval SECONDS\n"
     "                        seconds between usage samples (default 10); a\n"
@@ -117,32 +116,6 @@ static int parse_idle_opt(int c, const char *arg, struct vsd_idle_cfg *idle)
 	return -1;
 }
 
-/* --import-max-size SIZE or --import-max-files N (0: no cap). 0 or -1
- * (reported). */
-static int parse_cap(int c, const char *arg, struct vs_fs_import_caps *caps)
-{
-	struct vs_error err = {0};
-	int64_t v = 0;
-	char *end = NULL;
-
-	if (c == 'M') {
-		if (vs_parse_size(arg, "--import-max-size", &v, &err) < 0) {
-			fprintf(stderr, "vsd: %s\n", err.msg);
-			return -1;
-		}
-		caps->max_bytes = (uint64_t)v;
-		return 0;
-	}
-	errno = 0;
-	v = strtoll(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < 0) {
-		fprintf(stderr, "vsd: --import-max-files: expected a count, got '%s'\n", arg);
-		return -1;
-	}
-	caps->max_files = (uint64_t)v;
-	return 0;
-}
-
 /* 0: run; 1: done (help, version); 2: usage error (reported). */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
@@ -155,9 +128,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"criu", required_argument, NULL, 'C'},
 	    {"memory-overcommit", required_argument, NULL, 'O'},
 	    {"default-disk", required_argument, NULL, 'D'},
-	    {"import-max-size", required_argument, NULL, 'M'},
-	    {"import-max-files", required_argument, NULL, 'F'},
 	    {"debug", no_argument, NULL, 'd'},
+	    {"import-max-size", required_argument, NULL, 'S'},
+	    {"import-max-files", required_argument, NULL, 'F'},
 	    {"idle-reclaim", required_argument, NULL, 'I'},
 	    {"idle-reclaim-interval", required_argument, NULL, 'N'},
 	    {"idle-threshold", required_argument, NULL, 'T'},
@@ -211,14 +184,33 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			break;
-		case 'M':
-		case 'F':
-			if (parse_cap(c, optarg, &o->caps) < 0)
-				return 2;
-			break;
 		case 'd':
 			o->debug = true;
 			break;
+		case 'S':
+			if (vs_parse_size(optarg, "--import-max-size", &o->import_caps.max_bytes,
+					  &err) < 0 ||
+			    o->import_caps.max_bytes <= 0) {
+				fprintf(stderr,
+					"vsd: --import-max-size: expected a size above 0 "
+					"such as 64G, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'F': {
+			char *end = NULL;
+			long long n = strtoll(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || n <= 0) {
+				fprintf(stderr,
+					"vsd: --import-max-files: expected a whole number above 0, "
+					"got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->import_caps.max_files = n;
+			break;
+		}
 		case 'I':
 		case 'N':
 		case 'T':
@@ -480,7 +472,6 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 		return -1;
 	d->socket_path = o->socket ? xstrdup(o->socket) : xasprintf("%s/vsd.sock", o->run_dir);
 	d->default_disk = o->default_disk;
-	d->import_caps = o->caps;
 	d->cgroup_parent =
 	    o->cgroup_parent ? xstrdup(o->cgroup_parent) : vsd_cgroup_parent_for(d->root);
 	if (vs_cg_host_detect("/sys/fs/cgroup", &d->cg, err) < 0)
@@ -495,6 +486,9 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	d->inst.run_dir = d->run_dir;
 	d->inst.cgroup_parent = d->cgroup_parent;
 	d->inst.cg = d->cg;
+	vs_fs_import_caps_set(&o->import_caps);
+	/* One set of caps for template and backup imports. */
+	d->import_caps = vs_fs_import_caps_get();
 	d->inst.criu_path = o->criu ? o->criu : vs_mig_default_criu();
 	/* Probed in the background while recovery runs; requests that need
 	 * the answer wait for it. */

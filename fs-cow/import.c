@@ -47,9 +47,36 @@ struct extract {
 	vs_fs_progress_fn progress;
 	void *ud;
 	const struct vs_fs_extract_opts *opts; /* never NULL */
-	uint64_t bytes;			       /* data bytes written so far */
 	char shown[256];		       /* printable name of the current member */
+	struct vs_fs_import_caps caps;	       /* vsd --import-max-size/-files */
+	int64_t bytes;			       /* apparent size of the regular files so far */
+	int64_t file_base;		       /* bytes before the current member */
+	uint64_t declared; /* data bytes the headers declared so far (opts' cap) */
 };
+
+static struct vs_fs_import_caps import_caps = {VS_FS_IMPORT_MAX_BYTES_DEFAULT,
+					       VS_FS_IMPORT_MAX_FILES_DEFAULT};
+
+void vs_fs_import_caps_set(const struct vs_fs_import_caps *caps)
+{
+	import_caps.max_bytes =
+	    caps->max_bytes > 0 ? caps->max_bytes : VS_FS_IMPORT_MAX_BYTES_DEFAULT;
+	import_caps.max_files =
+	    caps->max_files > 0 ? caps->max_files : VS_FS_IMPORT_MAX_FILES_DEFAULT;
+}
+
+struct vs_fs_import_caps vs_fs_import_caps_get(void)
+{
+	return import_caps;
+}
+
+static int too_large(struct extract *x, struct vs_error *err)
+{
+	return vs_error_kind(err, VS_EK_TOO_LARGE,
+			     "archive unpacks to more than %lld bytes (vsd --import-max-size), at "
+			     "'%s'",
+			     (long long)x->caps.max_bytes, x->shown);
+}
 
 /* The harmless character devices a rootfs may carry (Linux numbers). */
 static const struct {
@@ -293,8 +320,15 @@ static int copy_data(struct extract *x, int fd, struct vs_error *err)
 		if (r < ARCHIVE_WARN)
 			return vs_error_kind(err, VS_EK_INVALID, "entry '%s': %s", x->shown,
 					     archive_error_string(x->a));
-		/* Offsets make sparse members come out sparse; a layer's zero
-		 * blocks become holes too (the export does not mark holes). */
+		/* Offsets make sparse members come out sparse; the cap counts
+		 * the apparent size, what the file can grow to be. */
+		if (off < 0 || (int64_t)size > x->caps.max_bytes ||
+		    off > x->caps.max_bytes - x->file_base - (int64_t)size)
+			return too_large(x, err);
+		if (x->file_base + off + (int64_t)size > x->bytes)
+			x->bytes = x->file_base + off + (int64_t)size;
+		/* A layer's zero blocks become holes too (the export does not
+		 * mark holes). */
 		if (x->opts->layer && vs_fs_all_zero(buf, size))
 			continue;
 		for (size_t done = 0; done < size;) {
@@ -335,11 +369,17 @@ static int make_regular(struct extract *x, struct archive_entry *e, int pfd, con
 
 	if (clear_slot(x, pfd, base, err) < 0)
 		return -1;
+	if (archive_entry_size_is_set(e) &&
+	    (archive_entry_size(e) < 0 || archive_entry_size(e) > x->caps.max_bytes - x->bytes))
+		return too_large(x, err);
 	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sys_fail(x, err, "create");
+	x->file_base = x->bytes;
 	if (copy_data(x, fd, err) < 0)
 		return -1;
+	if (archive_entry_size_is_set(e) && x->file_base + archive_entry_size(e) > x->bytes)
+		x->bytes = x->file_base + archive_entry_size(e);
 	if (archive_entry_size_is_set(e) && ftruncate(fd, archive_entry_size(e)) < 0)
 		return sys_fail(x, err, "truncate");
 	return set_meta_fd(x, e, fd, true, err);
@@ -521,13 +561,13 @@ static int count_member(struct extract *x, struct archive_entry *e, struct vs_er
 	const struct vs_fs_extract_opts *o = x->opts;
 	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
 
-	x->bytes += size > 0 ? (uint64_t)size : 0;
+	x->declared += size > 0 ? (uint64_t)size : 0;
 	if (o->max_files > 0 && x->entries + 1 > o->max_files)
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "archive has more than %" PRIu64
 				     " members, the import cap (--import-max-files)",
 				     o->max_files);
-	if (o->max_bytes > 0 && x->bytes > o->max_bytes)
+	if (o->max_bytes > 0 && x->declared > o->max_bytes)
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "archive expands beyond %" PRIu64
 				     " bytes, the import cap (--import-max-size), at entry '%s'",
@@ -629,6 +669,11 @@ static int extract_all(struct extract *x, struct vs_error *err)
 		if (r < ARCHIVE_WARN)
 			return vs_error_kind(err, VS_EK_INVALID, "archive after %zu members: %s",
 					     x->entries, archive_error_string(x->a));
+		if ((int64_t)x->entries >= x->caps.max_files)
+			return vs_error_kind(err, VS_EK_TOO_LARGE,
+					     "archive has more than %lld members (vsd "
+					     "--import-max-files)",
+					     (long long)x->caps.max_files);
 		r = extract_member(x, e, err);
 		if (r < 0)
 			return -1;
@@ -657,6 +702,7 @@ int vs_fs_extract(struct archive *a, int rootfd, const struct vs_fs_extract_opts
 	    .prefix = -1,
 	    .progress = progress,
 	    .ud = ud,
+	    .caps = import_caps,
 	};
 	int rc = extract_all(&x, err);
 

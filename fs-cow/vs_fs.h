@@ -62,6 +62,22 @@ typedef void (*vs_fs_progress_fn)(void *ud, const char *line);
 int vs_fs_template_build(const char *root, const char *name, const char *from,
 			 vs_fs_progress_fn progress, void *ud, struct vs_error *err);
 
+/* Caps on what one archive import may unpack (template import; backup
+ * import reuses them): total apparent size of its regular files and number
+ * of members, so a small compressed archive cannot fill the node's disk.
+ * Process-wide, set once at daemon start (vsd --import-max-size,
+ * --import-max-files). A value <= 0 means the default. */
+#define VS_FS_IMPORT_MAX_BYTES_DEFAULT (INT64_C(64) << 30) /* 64G */
+#define VS_FS_IMPORT_MAX_FILES_DEFAULT INT64_C(2000000)
+struct vs_fs_import_caps {
+	int64_t max_bytes;
+	int64_t max_files;
+};
+/* Set the caps (copied; <= 0 fields take the defaults). Cannot fail. */
+void vs_fs_import_caps_set(const struct vs_fs_import_caps *caps);
+/* The caps in force (defaults filled in). Cannot fail. */
+struct vs_fs_import_caps vs_fs_import_caps_get(void);
+
 /* Import template NAME from a tar / tar.gz / tar.bz2 / tar.xz / tar.zst
  * archive (libarchive; no external decompressors) holding a root filesystem,
  * optionally under one top-level "rootfs/" (decided by the first member) or
@@ -76,7 +92,10 @@ int vs_fs_template_build(const char *root, const char *name, const char *from,
  * null/zero/full/random/urandom/tty/console/ptmx (char 1:3,1:5,1:7,1:8,1:9,
  * 5:0,5:1,5:2), block devices, owners outside 0..65535, a non-directory
  * replacing a directory, /proc, /sys or /dev not a directory (created when
- * missing), no /sbin/init, an empty or unreadable archive. 0 or -1. */
+ * missing), no /sbin/init, an empty or unreadable archive, and (with
+ * VS_EK_TOO_LARGE) an archive whose members exceed vs_fs_import_caps_get():
+ * "archive unpacks to more than SIZE (vsd --import-max-size)" or "... more
+ * than N members (vsd --import-max-files)". 0 or -1. */
 int vs_fs_template_import(const char *root, const char *name, const char *archive_path,
 			  vs_fs_progress_fn progress, void *ud, struct vs_error *err);
 
@@ -238,11 +257,6 @@ void vs_fs_backup_info_free(struct vs_fs_backup_info *info);
 
 /* Caps on what an import may expand to (vsd --import-max-size and
  * --import-max-files); 0 means no cap. */
-struct vs_fs_import_caps {
-	uint64_t max_bytes;
-	uint64_t max_files;
-};
-
 /* The content digest of the tree under rootfd: sha256 over every entry's
  * path, type, mode, owner and content (or link target, device number),
  * in bytewise path order; times are not part of it, so the same template

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/vs_error.h"
 
@@ -62,5 +63,55 @@ bool vs_mig_parse_check(const struct vs_mig_result *r, char *msg, size_t len);
 /* Is there an executable regular file `name` in one of the ':'-separated
  * directories of path? (Mirrors how CRIU's execvp finds its helpers.) */
 bool vs_mig_in_path(const char *path, const char *name);
+
+/* ---- CRIU images: a bounds-checked protobuf reader (pbuf.c) ----
+ *
+ * CRIU image files are "magic(s), then entries": a little-endian u32 length
+ * and that many bytes of one protobuf message, repeated. */
+#define VS_MIG_IMG_COMMON_MAGIC	 0x54564319u
+#define VS_MIG_IMG_SERVICE_MAGIC 0x55105940u
+
+/* A view of bytes [p, end); never owns them. */
+struct vs_mig_pb {
+	const uint8_t *p, *end;
+};
+
+/* One field: number, wire type, value (varint/fixed; the length for wire
+ * type 2, whose bytes are in sub). */
+struct vs_mig_pb_field {
+	uint32_t num;
+	unsigned wt;
+	uint64_t v;
+	struct vs_mig_pb sub;
+};
+
+/* Read the next field of pb into *f. Returns 1, 0 at the end of the
+ * message, -1 on malformed input (truncated, overlong varint, field 0,
+ * group wire types). */
+int vs_mig_pb_next(struct vs_mig_pb *pb, struct vs_mig_pb_field *f);
+/* Append a repeated uint32 field's value(s) (plain or packed) to vals
+ * (at most max, count in *n). -1 on overflow or a value above 32 bits. */
+int vs_mig_pb_u32s(const struct vs_mig_pb_field *f, uint32_t *vals, size_t max, size_t *n);
+/* Copy a string field into out (len bytes with the NUL). False if it is
+ * not length-delimited, does not fit, or holds a NUL. */
+bool vs_mig_pb_str(const struct vs_mig_pb_field *f, char *out, size_t len);
+/* Skip an image's magic(s): *magic is the image's own magic, *entries the
+ * rest. -1 if buf is too short. */
+int vs_mig_img_open(const uint8_t *buf, size_t len, struct vs_mig_pb *entries, uint32_t *magic);
+/* The next entry of an image as a message: 1, 0 at the end, -1 if the
+ * length runs past the end. */
+int vs_mig_img_next(struct vs_mig_pb *entries, struct vs_mig_pb *msg);
+
+/* Check the images in memory: the same rules as vs_mig_image_check (see
+ * vs_migrate.h), over files already read (name, bytes). For the unit tests
+ * and the fuzzer. */
+struct vs_mig_img_file {
+	const char *name;
+	const uint8_t *data;
+	size_t len;
+};
+struct vs_mig_image_policy;
+int vs_mig_image_check_files(const struct vs_mig_img_file *files, size_t n,
+			     const struct vs_mig_image_policy *pol, struct vs_error *err);
 
 #endif

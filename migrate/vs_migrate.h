@@ -10,6 +10,7 @@
 #define VS_MIGRATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lib/vs_error.h"
 
@@ -83,5 +84,75 @@ const char *vs_mig_netlock_name(enum vs_mig_netlock m);
  * found) and, when there are any, a one-line description in msg (len > 0).
  * Pure; cannot fail. */
 int vs_mig_dumplog_unrestorable(const char *log, char *msg, size_t len);
+/* ---- Checkpoint images: checked before restore, secret, sealed ----
+ *
+ * What vsd allows an image to restore. An image is untrusted input: it may
+ * have been edited on disk, or come from a backup or another node. */
+struct vs_mig_image_policy {
+	bool privileged;    /* no user namespace: only mounts are checked */
+	uint32_t uid_first; /* the configured id map: 0 -> uid_first/gid_first */
+	uint32_t gid_first;
+	uint32_t id_count;
+	uint64_t cap_bound;	     /* the capabilities vsd leaves a container's tasks */
+	bool seccomp;		     /* every task must run under a seccomp filter */
+	const char *const *ext_keys; /* the external mount keys vsd declares */
+	size_t n_ext_keys;
+};
+
+/* Check the CRIU image in directory dirfd against pol before a restore:
+ *  - namespaces (unprivileged): every task (ids-*.img) is in a user, pid,
+ *    mount, network, ipc and uts namespace of its own, never one of those
+ *    CRIU itself ran in at dump (inventory.img root_ids: the host's); its
+ *    user namespace has an image (userns-ID.img) whose uid_map and gid_map
+ *    are exactly the configured id map;
+ *  - credentials: every thread's (core-*.img) inheritable, permitted,
+ *    effective, bounding and ambient sets lie within pol->cap_bound and are
+ *    at most two 32-bit words; with pol->seccomp, its seccomp mode is
+ *    "filter";
+ *  - mounts (mountpoints-*.img): the root is the container's overlay; other
+ *    mounts are proc, sysfs, tmpfs, devpts, mqueue, cgroup/cgroup2, binds of
+ *    the root overlay, or external mounts whose key is one of pol->ext_keys
+ *    or "console" (whose sources vsd, not the image, chooses), and binds of
+ *    those in other mount namespaces (same device, root at or below). Anything
+ *    else (a block device file system, a host devtmpfs, an unknown
+ *    external) is refused.
+ * Returns 0, or -1 with err (VS_EK_INVALID, "image FILE: WHAT") naming the
+ * file and what is wrong. Image files are read with a size cap (16 MiB). */
+int vs_mig_image_check(int dirfd, const struct vs_mig_image_policy *pol, struct vs_error *err);
+
+/* The digest file every image directory vsd writes carries (format in
+ * docs/checkpoint-images.md): the SHA-256 and size of every regular file,
+ * and an HMAC-SHA256 over that list under the node key. */
+#define VS_MIG_DIGEST_FILE "vsd-digest.json"
+#define VS_MIG_KEY_LEN	   32
+/* The node key file under the daemon root (0600 root, 32 random bytes). */
+#define VS_MIG_KEY_FILE "node-image.key"
+
+/* Read the node key from ROOT/VS_MIG_KEY_FILE, creating it (getrandom,
+ * 0600, atomically) on first use. -1 with err if it cannot be read or made,
+ * or is not a root-owned 0600 file of VS_MIG_KEY_LEN bytes. */
+int vs_mig_node_key(const char *root, uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err);
+
+/* Make an image directory root-only: the directory root:root 0700, every
+ * entry in it (recursively) root:root, files 0600 and directories 0700;
+ * symlinks are left as they are. -1 with err on the first failure. */
+int vs_mig_image_secure(int dirfd, struct vs_error *err);
+
+/* Seal the image directory dirfd: write VS_MIG_DIGEST_FILE (atomically,
+ * 0600) listing every regular file at its top level (except the digest
+ * itself, *.log and stats-restore, which CRIU writes at restore) with its size
+ * and SHA-256, and the names of its subdirectories, plus an HMAC under key.
+ * Subdirectory contents are not hashed (a copy of a file system layer is
+ * sealed by whoever writes it). Call it last, when the directory is
+ * complete. -1 with err if a file cannot be read or the digest written. */
+int vs_mig_image_seal(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err);
+
+/* Verify a sealed image directory: the digest file is present and its HMAC
+ * matches under key, every listed file exists with that size and SHA-256,
+ * and no file or subdirectory is there that the digest does not list
+ * (*.log and stats-restore excepted). Returns 0, or -1 with err (VS_EK_INVALID) naming the
+ * file: "image digest: FILE changed", "... FILE missing", "... extra file
+ * FILE", "... no vsd-digest.json", "... bad signature". */
+int vs_mig_image_verify(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err);
 
 #endif

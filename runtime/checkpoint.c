@@ -39,6 +39,7 @@
 #include "lib/vs_json.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
+#include "migrate/vs_migrate.h"
 #include "runtime/rt-private.h"
 
 #define META_FILE   "vsd-image.json"
@@ -276,38 +277,6 @@ static int64_t dir_bytes(const char *dir)
 		    S_ISREG(st.st_mode))
 			sum += st.st_size;
 	return sum;
-}
-
-/* CRIU reads some image files from inside the restored container's user
- * namespace, as its root: give the (flat) image directory to that uid. The
- * directory's parent keeps other host users out. */
-static int image_give(const char *dir, const struct vs_container_config *cfg, struct vs_error *err)
-{
-	cleanup_dir DIR *d = NULL;
-	struct dirent *e;
-
-	if (cfg->privileged)
-		return 0;
-	d = opendir(dir);
-	if (d == NULL)
-		return vs_error_set(err, errno, "open %s", dir);
-	while ((e = readdir(d)) != NULL) {
-		struct stat st;
-		if (strcmp(e->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
-			continue;
-		/* Some of CRIU's helpers open images with credentials that match
-		 * neither owner nor group: readable and searchable for all, and
-		 * the 0700 parent (the container's directory, or the operator's
-		 * choice) is what keeps host users out. */
-		if (fchownat(dirfd(d), e->d_name, cfg->idmap_uid, cfg->idmap_gid,
-			     AT_SYMLINK_NOFOLLOW) < 0 ||
-		    fchmodat(dirfd(d), e->d_name, S_ISDIR(st.st_mode) ? 0711 : 0644, 0) < 0)
-			return vs_error_set(err, errno, "chown %s/%s", dir, e->d_name);
-	}
-	return 0;
 }
 
 /* A process's parent pid from /proc/PID/status, 0 when unknown. */
@@ -565,6 +534,14 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 			goto out;
 		}
 	}
+	/* Root-only from the first file CRIU writes (an operator's --dir may
+	 * be open), and the node key made now, before anything is killed, so
+	 * that sealing after the dump cannot fail for want of it. */
+	{
+		uint8_t key[VS_MIG_KEY_LEN];
+		if (rt_image_secure(r.dir, err) < 0 || vs_mig_node_key(inst->root, key, err) < 0)
+			goto out;
+	}
 	if (collect_externals(init, &m, err) < 0 || collect_cgdirs(cg, &m, err) < 0 ||
 	    console_tty_id(paths.rundir, console_master, m.console_tty, sizeof(m.console_tty),
 			   err) < 0 ||
@@ -574,7 +551,11 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	if (rc < 0)
 		goto out;
 	*tree_gone = !r.leave_running;
-	image_give(r.dir, cfg, NULL);
+	/* The image holds the container's memory: root-only, and sealed so a
+	 * restore can tell it was not changed. A dump whose image cannot be
+	 * sealed is a failed dump (the image is discarded below). */
+	if ((rc = rt_image_seal(inst, r.dir, err)) < 0)
+		goto out;
 	res.image_bytes = dir_bytes(r.dir);
 	res.total_ms = vs_now_ms() - t0;
 	snprintf(done, done_len, "done %lld %lld %lld %lld", (long long)res.frozen_ms,
@@ -703,10 +684,12 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	cleanup_close int userns = -1;
 	int64_t t0 = vs_now_ms(), t1;
 	pid_t pid = -1;
+	int rc;
 
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
 	if ((cg = rt_cg_for_start(inst, cfg, &paths, err)) == NULL ||
-	    rt_meta_read(dir, &m, err) < 0 || image_give(dir, cfg, err) < 0)
+	    rt_meta_read(dir, &m, err) < 0 || rt_image_admit(inst, cfg, dir, &m, err) < 0 ||
+	    rt_image_lend(cfg, dir, err) < 0)
 		goto fail;
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
 			 cfg->privileged ? (gid_t)-1 : cfg->idmap_gid, err) < 0 ||
@@ -721,9 +704,19 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 		goto fail;
 	progress_line(progress_fd, "root mounted; restoring with criu");
 	t1 = vs_now_ms();
-	if (run_restore(inst, &paths, dir, &m, &con, &pid, err) < 0)
+	rc = run_restore(inst, &paths, dir, &m, &con, &pid, err);
+	rt_image_secure(dir, NULL);
+	if (rc < 0)
 		goto fail;
 	res->criu_ms = vs_now_ms() - t1;
+	if (rt_restored_verify(cfg, pid,
+			       vs_cg_path(cg, "pids") ? vs_cg_path(cg, "pids")
+						      : vs_cg_path(cg, "unified"),
+			       err) < 0) {
+		vs_error_prefix(err, "restore refused, the restored tree was killed");
+		vs_cg_kill_all(cg, NULL);
+		goto fail;
+	}
 	/* CRIU made more (the cgroups that hold tasks) and enabled controllers,
 	 * which added files: hand those to the guest too. The restored tree
 	 * already runs, so a failure is only logged (in the monitor's log):
@@ -750,6 +743,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 	res->frozen_ms = res->total_ms;
 	return 0;
 fail:
+	rt_image_secure(dir, NULL);
 	if (con.master >= 0)
 		close(con.master);
 	if (con.slave >= 0)

@@ -56,6 +56,9 @@ void rt_reset_signals(void);
 
 /* Security policy applied to init and to exec'd processes. */
 int rt_caps_apply(struct vs_error *err);
+/* The capabilities rt_caps_apply leaves (a bit per capability): every one
+ * the kernel knows, minus those vsd drops from the bounding set. */
+uint64_t rt_caps_bound(void);
 int rt_seccomp_apply(struct vs_error *err);
 
 /* The container child: builds the container's world and execs init.
@@ -227,6 +230,30 @@ struct cr_meta {
 int rt_meta_write(const char *dir, const struct cr_meta *m, struct vs_error *err);
 int rt_meta_read(const char *dir, struct cr_meta *m, struct vs_error *err);
 void rt_meta_free(struct cr_meta *m);
+
+/* Image secrecy and checks (imgsec.c). */
+/* After a dump: make dir root-only and seal it with the node key (under
+ * inst->root). 0 or -1 with err. */
+int rt_image_seal(const struct vs_rt_instance *inst, const char *dir, struct vs_error *err);
+/* Before a restore: verify dir's digest under the node key, then check its
+ * namespaces, credentials and mounts against cfg (vs_mig_image_check) with
+ * the external mount keys of m. 0, or -1 with err naming what is wrong. */
+int rt_image_admit(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		   const char *dir, const struct cr_meta *m, struct vs_error *err);
+/* For the length of a CRIU restore: the restored tasks read some image
+ * files themselves, as the container's root (its host uid), after they
+ * entered its user namespace; give dir to that uid (files 0600; only
+ * timens-*.img, clock offsets opened before the id map may be written, 0644
+ * in a 0711 directory). rt_image_secure takes it back (root, 0700/0600). */
+int rt_image_lend(const struct vs_container_config *cfg, const char *dir, struct vs_error *err);
+int rt_image_secure(const char *dir, struct vs_error *err);
+/* After a restore, before the container counts as running: every task in
+ * the container's cgroup (cgroup dir, NULL: only init) is in a user
+ * namespace other than the host's whose uid_map/gid_map are cfg's id map
+ * (unprivileged), holds no capability outside rt_caps_bound(), and runs
+ * under seccomp filter mode. 0, or -1 with err (the caller kills the tree). */
+int rt_restored_verify(const struct vs_container_config *cfg, pid_t init, const char *cgdir,
+		       struct vs_error *err);
 
 /* Monitor side of restore: rebuild root, cgroups, console and run criu
  * restore from dir. progress_fd gets "progress ..." lines. On success out

@@ -39,6 +39,16 @@ void rt_reset_signals(void)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
+uint64_t rt_caps_bound(void)
+{
+	int last = cap_max_bits() - 1;
+	uint64_t mask = last >= 63 ? UINT64_MAX : (UINT64_C(1) << (last + 1)) - 1;
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(dropped_caps); i++)
+		mask &= ~(UINT64_C(1) << dropped_caps[i]);
+	return mask;
+}
+
 int rt_caps_apply(struct vs_error *err)
 {
 	cap_t caps;

@@ -410,6 +410,41 @@ static void test_progress_every_n(void **state)
 	free(m);
 }
 
+/* The import caps: a zstd archive of a few KB whose members unpack past
+ * a low size cap, or are more than a low member cap, is refused naming the
+ * cap, and nothing is left; the same archive passes under the defaults. */
+static void test_import_caps(void **state)
+{
+	struct fx *f = *state;
+	char *big = malloc(200001);
+	struct vs_error err = {0};
+	struct vs_fs_import_caps caps = {.max_bytes = 100000, .max_files = 0};
+
+	assert_non_null(big);
+	memset(big, 'a', 200000);
+	big[200000] = '\0';
+	const struct member m[] = {
+	    INIT_MEMBERS,
+	    {.path = "big", .data = big},
+	};
+	assert_int_equal(build_tar(f->tar, ARCHIVE_FILTER_ZSTD, m, 3), 0);
+	vs_fs_import_caps_set(&caps);
+	assert_int_equal(import(f, "capped", &err), -1);
+	assert_int_equal(err.kind, VS_EK_TOO_LARGE);
+	assert_non_null(strstr(err.msg, "more than 100000 bytes (vsd --import-max-size)"));
+	assert_nothing_left(f);
+	caps = (struct vs_fs_import_caps){.max_bytes = 0, .max_files = 2};
+	vs_fs_import_caps_set(&caps);
+	assert_int_equal(import(f, "capped", &err), -1);
+	assert_non_null(strstr(err.msg, "more than 2 members (vsd --import-max-files)"));
+	assert_nothing_left(f);
+	caps = (struct vs_fs_import_caps){0};
+	vs_fs_import_caps_set(&caps);
+	assert_int_equal(vs_fs_import_caps_get().max_bytes, VS_FS_IMPORT_MAX_BYTES_DEFAULT);
+	assert_int_equal(import(f, "capped", &err), 0);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +459,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_not_an_archive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_name_and_conflict, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_progress_every_n, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_import_caps, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,386 @@
+/* Image secrecy and digests (vs_mig_image_secure/seal/verify, the node
+ * key). The digest file, vsd-digest.json:
+ *
+ *   {"format": "vsd-image-digest/1",
+ *    "files": [{"name": "core-1.img", "size": 2270, "sha256": "<hex>"}, ...],
+ *    "dirs": ["layer"],
+ *    "hmac_sha256": "<hex>"}
+ *
+ * The HMAC (key: the node key) is over the canonical text
+ *   "vsd-image-digest/1\n" + per file, sorted by name,
+ *   "file <sha256> <size> <name>\n" + per directory "dir <name>\n"
+ * so the JSON's layout does not matter. SHA-256 and HMAC come from GnuTLS,
+ * which libmicrohttpd already links. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/vs_io.h"
+#include "lib/vs_json.h"
+#include "lib/vs_util.h"
+#include "migrate/vs_migrate.h"
+
+#define FORMAT	     "vsd-image-digest/1"
+#define MAX_ENTRIES  65536
+#define NAME_MAX_LEN 255
+#define SHA_HEX	     65
+
+struct entry {
+	char name[NAME_MAX_LEN + 1];
+	bool dir;
+	int64_t size;
+	char sha[SHA_HEX];
+};
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+int vs_mig_node_key(const char *root, uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err)
+{
+	cleanup_close int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	if (dfd < 0)
+		return vs_error_set(err, errno, "open %s", root);
+	fd = openat(dfd, VS_MIG_KEY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		uint8_t fresh[VS_MIG_KEY_LEN];
+		if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh))
+			return vs_error_set(err, errno, "node key: getrandom");
+		/* Atomic: two daemons racing both write a full key; one wins. */
+		if (vs_atomic_write_at(dfd, VS_MIG_KEY_FILE, fresh, sizeof(fresh), 0600, err) < 0)
+			return vs_error_prefix(err, "node key");
+		fd = openat(dfd, VS_MIG_KEY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return vs_error_set(err, errno, "node key %s/%s", root, VS_MIG_KEY_FILE);
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0 ||
+	    st.st_size != VS_MIG_KEY_LEN)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "node key %s/%s must be a root-owned 0600 file of %d bytes",
+				     root, VS_MIG_KEY_FILE, VS_MIG_KEY_LEN);
+	if (vs_read_all(fd, key, VS_MIG_KEY_LEN) != VS_MIG_KEY_LEN)
+		return vs_error_set(err, errno ? errno : EIO, "read node key");
+	return 0;
+}
+
+static int secure_at(int dfd, int depth, struct vs_error *err)
+{
+	cleanup_dir DIR *d = fdopendir(dup(dfd));
+	struct dirent *e;
+
+	if (d == NULL)
+		return vs_error_set(err, errno, "read image directory");
+	if (fchown(dfd, 0, 0) < 0 || fchmod(dfd, 0700) < 0)
+		return vs_error_set(err, errno, "secure image directory");
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return vs_error_set(err, errno, "stat image file %s", e->d_name);
+		if (S_ISDIR(st.st_mode)) {
+			cleanup_close int sub =
+			    openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (depth >= 64)
+				return vs_error_set(err, ELOOP, "image directory too deep");
+			if (sub < 0 || secure_at(sub, depth + 1, err) < 0)
+				return sub < 0 ? vs_error_set(err, errno, "open %s", e->d_name)
+					       : -1;
+		} else if (S_ISREG(st.st_mode)) {
+			if (fchownat(dfd, e->d_name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    fchmodat(dfd, e->d_name, 0600, 0) < 0)
+				return vs_error_set(err, errno, "secure image file %s", e->d_name);
+		} else if (!S_ISLNK(st.st_mode)) {
+			/* Device nodes, fifos, sockets: take them from other users too. */
+			if (fchownat(dfd, e->d_name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)
+				return vs_error_set(err, errno, "secure image file %s", e->d_name);
+		}
+	}
+	return 0;
+}
+
+int vs_mig_image_secure(int dirfd, struct vs_error *err)
+{
+	return secure_at(dirfd, 0, err);
+}
+
+static int file_sha256(int dfd, const char *name, int64_t *size, char *out, struct vs_error *err)
+{
+	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	gnutls_hash_hd_t h;
+	uint8_t buf[1 << 16], digest[32];
+	ssize_t n;
+	int64_t total = 0;
+
+	if (fd < 0)
+		return vs_error_set(err, errno, "open image file %s", name);
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return vs_error_set(err, EIO, "sha256 init");
+	while ((n = vs_read_all(fd, buf, sizeof(buf))) > 0) {
+		gnutls_hash(h, buf, (size_t)n);
+		total += n;
+	}
+	gnutls_hash_deinit(h, digest);
+	if (n < 0)
+		return vs_error_set(err, errno, "read image file %s", name);
+	*size = total;
+	hex(digest, sizeof(digest), out);
+	return 0;
+}
+
+/* Not covered: what CRIU writes into the image directory at restore (its
+ * log and "stats-restore"); CRIU never reads them. */
+static bool skipped(const char *name)
+{
+	size_t n = strlen(name);
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	       strcmp(name, VS_MIG_DIGEST_FILE) == 0 ||
+	       strncmp(name, VS_MIG_DIGEST_FILE ".tmp", strlen(VS_MIG_DIGEST_FILE) + 4) == 0 ||
+	       strcmp(name, "stats-restore") == 0 || (n > 4 && strcmp(name + n - 4, ".log") == 0);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
+}
+
+/* The directory as it is: regular files hashed (when hash), directories by
+ * name. Anything else (a symlink, a device) is an error: CRIU writes none. */
+static int scan(int dfd, bool hash, struct entry **out, size_t *n, struct vs_error *err)
+{
+	cleanup_dir DIR *d = fdopendir(dup(dfd));
+	struct dirent *e;
+
+	*out = NULL;
+	*n = 0;
+	if (d == NULL)
+		return vs_error_set(err, errno, "read image directory");
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		struct entry *en;
+		if (skipped(e->d_name))
+			continue;
+		if (*n >= MAX_ENTRIES || strlen(e->d_name) > NAME_MAX_LEN)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "image: too many or too long names");
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return vs_error_set(err, errno, "stat image file %s", e->d_name);
+		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "image digest: %s is neither a file nor a directory",
+					     e->d_name);
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		en = &(*out)[(*n)++];
+		memset(en, 0, sizeof(*en));
+		strcpy(en->name, e->d_name);
+		en->dir = S_ISDIR(st.st_mode);
+		en->size = st.st_size;
+		if (!en->dir && hash && file_sha256(dfd, e->d_name, &en->size, en->sha, err) < 0)
+			return -1;
+	}
+	qsort(*out, *n, sizeof(**out), cmp_entry);
+	return 0;
+}
+
+static char *canonical(const struct entry *es, size_t n)
+{
+	char *text = xstrdup(FORMAT "\n");
+	for (size_t i = 0; i < n; i++) {
+		char *next = es[i].dir ? xasprintf("%sdir %s\n", text, es[i].name)
+				       : xasprintf("%sfile %s %lld %s\n", text, es[i].sha,
+						   (long long)es[i].size, es[i].name);
+		free(text);
+		text = next;
+	}
+	return text;
+}
+
+static int mac(const uint8_t *key, const char *text, char out[SHA_HEX], struct vs_error *err)
+{
+	uint8_t digest[32];
+
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, VS_MIG_KEY_LEN, text, strlen(text), digest) <
+	    0)
+		return vs_error_set(err, EIO, "hmac-sha256");
+	hex(digest, sizeof(digest), out);
+	return 0;
+}
+
+int vs_mig_image_seal(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err)
+{
+	cleanup_free struct entry *es = NULL;
+	cleanup_free char *text = NULL;
+	cleanup_jgen struct vs_jgen *g = NULL;
+	char hm[SHA_HEX];
+	const char *json;
+	size_t n, len;
+
+	if (scan(dirfd, true, &es, &n, err) < 0)
+		return vs_error_prefix(err, "seal image");
+	text = canonical(es, n);
+	if (mac(key, text, hm, err) < 0)
+		return -1;
+	g = vs_jgen_new(true);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "format", FORMAT);
+	vs_jgen_key(g, "files");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < n; i++) {
+		if (es[i].dir)
+			continue;
+		vs_jgen_obj_open(g);
+		vs_jgen_kv_str(g, "name", es[i].name);
+		vs_jgen_kv_int(g, "size", es[i].size);
+		vs_jgen_kv_str(g, "sha256", es[i].sha);
+		vs_jgen_obj_close(g);
+	}
+	vs_jgen_arr_close(g);
+	vs_jgen_key(g, "dirs");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < n; i++)
+		if (es[i].dir)
+			vs_jgen_str(g, es[i].name);
+	vs_jgen_arr_close(g);
+	vs_jgen_kv_str(g, "hmac_sha256", hm);
+	vs_jgen_obj_close(g);
+	json = vs_jgen_text(g, &len);
+	return vs_atomic_write_at(dirfd, VS_MIG_DIGEST_FILE, json, len, 0600, err);
+}
+
+static bool is_hex64(const char *s)
+{
+	if (s == NULL || strlen(s) != 64)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+/* The digest file's entries, checked for shape and sorted. */
+static int read_digest(int dfd, struct entry **out, size_t *n, char hm[SHA_HEX],
+		       struct vs_error *err)
+{
+	cleanup_free char *text = NULL;
+	cleanup_json struct vs_json *root = NULL;
+	const struct vs_json *files, *dirs;
+	const char *fmt, *h;
+
+	*out = NULL;
+	*n = 0;
+	if (vs_read_file_at(dfd, VS_MIG_DIGEST_FILE, 16 << 20, &text, NULL, err) < 0)
+		return vs_error_kind(err, VS_EK_INVALID, "image digest: no %s (%s)",
+				     VS_MIG_DIGEST_FILE, strerror(err ? err->errnum : 0));
+	if (vs_json_parse(text, &root, err) < 0)
+		return vs_error_kind(err, VS_EK_INVALID, "image digest: %s is not JSON",
+				     VS_MIG_DIGEST_FILE);
+	fmt = vs_json_string(vs_json_get(root, "format"));
+	h = vs_json_string(vs_json_get(root, "hmac_sha256"));
+	files = vs_json_get(root, "files");
+	dirs = vs_json_get(root, "dirs");
+	if (fmt == NULL || strcmp(fmt, FORMAT) != 0 || !is_hex64(h) ||
+	    vs_json_array_len(files) + vs_json_array_len(dirs) > MAX_ENTRIES)
+		return vs_error_kind(err, VS_EK_INVALID, "image digest: malformed %s",
+				     VS_MIG_DIGEST_FILE);
+	strcpy(hm, h);
+	for (size_t i = 0; i < vs_json_array_len(files) + vs_json_array_len(dirs); i++) {
+		bool dir = i >= vs_json_array_len(files);
+		const struct vs_json *v = dir ? vs_json_array_at(dirs, i - vs_json_array_len(files))
+					      : vs_json_array_at(files, i);
+		const char *name = dir ? vs_json_string(v) : vs_json_string(vs_json_get(v, "name"));
+		const char *sha = dir ? NULL : vs_json_string(vs_json_get(v, "sha256"));
+		int64_t size = 0;
+		struct entry *en;
+		if (name == NULL || name[0] == '\0' || strlen(name) > NAME_MAX_LEN ||
+		    strchr(name, '/') != NULL || skipped(name) ||
+		    (!dir &&
+		     (!is_hex64(sha) || !vs_json_int64(vs_json_get(v, "size"), &size) || size < 0)))
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "image digest: malformed entry %zu", i);
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		en = &(*out)[(*n)++];
+		memset(en, 0, sizeof(*en));
+		strcpy(en->name, name);
+		en->dir = dir;
+		en->size = size;
+		if (!dir)
+			strcpy(en->sha, sha);
+	}
+	qsort(*out, *n, sizeof(**out), cmp_entry);
+	for (size_t i = 1; i < *n; i++)
+		if (strcmp((*out)[i - 1].name, (*out)[i].name) == 0)
+			return vs_error_kind(err, VS_EK_INVALID, "image digest: %s listed twice",
+					     (*out)[i].name);
+	return 0;
+}
+
+/* Compare the listed entries with the directory (both sorted). */
+static int compare(int dfd, const struct entry *want, size_t nw, const struct entry *have,
+		   size_t nh, struct vs_error *err)
+{
+	size_t i = 0, j = 0;
+
+	while (i < nw || j < nh) {
+		int c = i == nw ? 1 : j == nh ? -1 : strcmp(want[i].name, have[j].name);
+		if (c < 0)
+			return vs_error_kind(err, VS_EK_INVALID, "image digest: %s missing",
+					     want[i].name);
+		if (c > 0)
+			return vs_error_kind(err, VS_EK_INVALID, "image digest: extra file %s",
+					     have[j].name);
+		if (want[i].dir != have[j].dir || (!want[i].dir && want[i].size != have[j].size))
+			return vs_error_kind(err, VS_EK_INVALID, "image digest: %s changed",
+					     want[i].name);
+		if (!want[i].dir) {
+			char sha[SHA_HEX];
+			int64_t size;
+			if (file_sha256(dfd, want[i].name, &size, sha, err) < 0)
+				return -1;
+			if (size != want[i].size || strcmp(sha, want[i].sha) != 0)
+				return vs_error_kind(err, VS_EK_INVALID, "image digest: %s changed",
+						     want[i].name);
+		}
+		i++;
+		j++;
+	}
+	return 0;
+}
+
+int vs_mig_image_verify(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err)
+{
+	cleanup_free struct entry *want = NULL;
+	cleanup_free struct entry *have = NULL;
+	cleanup_free char *text = NULL;
+	char hm[SHA_HEX], got[SHA_HEX];
+	size_t nw, nh;
+
+	if (read_digest(dirfd, &want, &nw, hm, err) < 0)
+		return -1;
+	text = canonical(want, nw);
+	if (mac(key, text, got, err) < 0)
+		return -1;
+	if (gnutls_memcmp(got, hm, 64) != 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "image digest: bad signature (%s was changed, or sealed by "
+				     "another node's key)",
+				     VS_MIG_DIGEST_FILE);
+	/* Size and type first, without hashing: a cheap refusal of a changed
+	 * directory before reading gigabytes of pages. */
+	if (scan(dirfd, false, &have, &nh, err) < 0)
+		return -1;
+	return compare(dirfd, want, nw, have, nh, err);
+}
