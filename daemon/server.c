@@ -69,6 +69,11 @@ static const vsd_handler_fn handlers[VSD_R__COUNT] = {
     [VSD_R_POOL_PATCH] = vsd_h_pool_patch,
     [VSD_R_POOL_DELETE] = vsd_h_pool_delete,
     [VSD_R_CONTAINER_STATS] = vsd_h_container_stats,
+    [VSD_R_SNAPSHOT_LIST] = vsd_h_snapshot_list,
+    [VSD_R_SNAPSHOT_CREATE] = vsd_h_snapshot_create,
+    [VSD_R_SNAPSHOT_GET] = vsd_h_snapshot_get,
+    [VSD_R_SNAPSHOT_DELETE] = vsd_h_snapshot_delete,
+    [VSD_R_SNAPSHOT_RESTORE] = vsd_h_snapshot_restore,
     [VSD_R_METRICS] = vsd_h_metrics,
 };
 

@@ -327,6 +327,42 @@ teardown() { cr_teardown_test; }
 	[[ -f "$img/inventory.img" ]] || fail "restore removed $img"
 }
 
+@test "checkpoint carries its file system: a file deleted after it comes back, one made after it goes" {
+	ct_create_started fs1 || fail "start fs1"
+	local img=$VSD_TMP/images/fs1
+	mkdir -p "$VSD_TMP/images"
+	in_ct fs1 sh -c 'echo before >/root/kept; echo v1 >/root/changed; rm /bin/true' || fail "write"
+	run --separate-stderr vsctl checkpoint fs1 --dir "$img" --leave-running --json
+	assert_success
+	# The image holds the layer (not the template: busybox is not in it).
+	[[ -f "$img/layer/root/kept" ]] || fail "no layer copy in $img: $(ls "$img")"
+	[[ ! -e "$img/layer/bin/busybox" ]] || fail "the template was copied into the image"
+	# the whiteout of the deleted template file, a 0:0 char device
+	[[ "$(stat -c '%F %t:%T' "$img/layer/bin/true")" == "character special file 0:0" ]] ||
+		fail "whiteout lost: $(stat -c '%F %t:%T' "$img/layer/bin/true" 2>&1)"
+	assert_eq "$(stat -c %u "$img/layer/root/kept")" "$(stat -c %u "$(cr_upper fs1 /root/kept)")" "owner in the copy"
+	in_ct fs1 sh -c 'rm /root/kept; echo v2 >/root/changed; echo after >/root/new' || fail "change"
+	run vsctl stop fs1
+	assert_success
+	run --separate-stderr vsctl restore fs1 --dir "$img" --json
+	assert_success
+	assert_eq "$(cr_check_truth fs1)" running state
+	run in_ct fs1 cat /root/kept /root/changed
+	assert_eq "$(squash "$output")" "before v1" "files after restore"
+	run in_ct fs1 test -e /root/new
+	assert_failure
+	run in_ct fs1 test -e /bin/true
+	assert_failure
+	# A second restore of the same (old) checkpoint works again.
+	run vsctl stop fs1
+	assert_success
+	run --separate-stderr vsctl restore fs1 --dir "$img"
+	assert_success
+	run in_ct fs1 cat /root/kept
+	assert_eq "$output" before
+	[[ ! -e "$VSD_ROOT/containers/fs1/.upper.vsd-swap" ]] || fail "swap directory left"
+}
+
 @test "checkpoint and restore --dir refuse bad directories and change nothing" {
 	ct_create_started bad1 || fail "start bad1"
 	local pid
