@@ -113,8 +113,8 @@ static char *cdir_of(struct vsd *d, const char *name)
  * errno ENOENT in err when missing and not created. */
 static int open_snapdir(struct vsd *d, const char *name, bool create, struct vs_error *err)
 {
-	cleanup_close int cfd = openat(d->containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-								   O_CLOEXEC);
+	cleanup_close int cfd =
+	    openat(d->containers_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int fd;
 
 	if (cfd < 0)
@@ -172,8 +172,8 @@ static char **list_names(int sfd)
 /* The meta of one snapshot without its (large) config, for lists. */
 static void gen_entry(struct vs_jgen *g, const struct vs_json *meta, bool full)
 {
-	static const char *const brief[] = {"name", "created_at", "size_bytes", "with_memory",
-					    "state", NULL};
+	static const char *const brief[] = {"name",	   "created_at", "size_bytes",
+					    "with_memory", "state",	 NULL};
 
 	if (full) {
 		vs_jgen_value(g, meta);
@@ -231,8 +231,7 @@ int vsd_h_snapshot_get(struct vsd_call *c, struct vsd_reply *out, struct vs_erro
 	if (sfd < 0) {
 		if (err->kind == VS_EK_NOT_FOUND)
 			return -1;
-		return vs_error_kind(err, VS_EK_NOT_FOUND, "snapshot '%s' does not exist",
-				     snap);
+		return vs_error_kind(err, VS_EK_NOT_FOUND, "snapshot '%s' does not exist", snap);
 	}
 	if (read_meta(sfd, snap, &meta, err) < 0)
 		return -1;
@@ -318,8 +317,7 @@ static int copy_running(struct snap_job *j, const char *cdir, const char *dst,
 /* Everything a snapshot holds besides its copies: snapshot.json, then the
  * whole tree flushed. The one place a snapshot image is finished (where
  * image sealing belongs). */
-static int finish_snapshot(struct snap_job *j, int stagefd, const char *stage,
-			   struct vs_error *err)
+static int finish_snapshot(struct snap_job *j, int stagefd, const char *stage, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(true);
 	cleanup_free char *cfgtext = NULL;
@@ -380,8 +378,7 @@ static int snap_fill(struct snap_job *j, struct vsd_op_run *run, const char *cdi
 	return vs_fs_layer_copy(cdir, layer, link_dest, err);
 }
 
-static int snap_create_work(struct vsd_op_run *run, void *ctx, char **result,
-			    struct vs_error *err)
+static int snap_create_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
 {
 	struct snap_job *j = ctx;
 	cleanup_free char *cdir = cdir_of(j->d, j->name);
@@ -434,8 +431,7 @@ fail:
 
 /* ---- restore -------------------------------------------------------------- */
 
-static int snap_restore_work(struct vsd_op_run *run, void *ctx, char **result,
-			     struct vs_error *err)
+static int snap_restore_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
 {
 	struct snap_job *j = ctx;
 	const struct vs_rt_instance *inst = &j->d->inst;
@@ -531,8 +527,8 @@ static int snap_prepare(struct snap_job *j, bool restore, struct vs_error *err)
 	return j->with_memory ? vsd_criu_check(d->criu, err) : 0;
 }
 
-static int snap_start(struct vsd_call *c, struct snap_job *j, bool restore,
-		      struct vsd_reply *out, struct vs_error *err)
+static int snap_start(struct vsd_call *c, struct snap_job *j, bool restore, struct vsd_reply *out,
+		      struct vs_error *err)
 {
 	const char *kind = restore ? "snapshot-restore" : "snapshot-create";
 	uint64_t id;

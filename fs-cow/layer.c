@@ -95,9 +95,9 @@ static int run_rsync(const char *src, const char *dst, const char *link_dest, st
 	cleanup_free char *s = xasprintf("%s/", src);
 	cleanup_free char *t = xasprintf("%s/", dst);
 	cleanup_free char *ld = link_dest ? xasprintf("--link-dest=%s", link_dest) : NULL;
-	char *argv[] = {RSYNC,	   "-aHAX", "--numeric-ids", "--sparse", "--delete",
-			"--quiet", "--",    s,		     t,		 NULL,
-			NULL};
+	char *argv[] = {
+	    RSYNC, "-aHAX", "--numeric-ids", "--sparse", "--delete", "--quiet", "--", s, t,
+	    NULL,  NULL};
 	cleanup_close int out = memfd_create("rsync", MFD_CLOEXEC);
 	int status = 0, rc;
 	pid_t pid;
@@ -111,10 +111,10 @@ static int run_rsync(const char *src, const char *dst, const char *link_dest, st
 		return vs_error_set(err, errno, "memfd");
 	rc = vs_spawn(argv, environ, out, NULL, 0, &pid);
 	if (rc != 0)
-		return rc == ENOENT ? vs_error_kind(err, VS_EK_UNSUPPORTED,
-						    "copying a layer needs %s (install rsync)",
-						    RSYNC)
-				    : vs_error_set(err, rc, "start %s", RSYNC);
+		return rc == ENOENT
+			   ? vs_error_kind(err, VS_EK_UNSUPPORTED,
+					   "copying a layer needs %s (install rsync)", RSYNC)
+			   : vs_error_set(err, rc, "start %s", RSYNC);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return vs_error_set(err, errno, "wait for rsync");
@@ -128,8 +128,7 @@ static int run_rsync(const char *src, const char *dst, const char *link_dest, st
 			    WTERMSIG(status));
 }
 
-int vs_fs_layer_copy(const char *cdir, const char *dst, const char *link_dest,
-		     struct vs_error *err)
+int vs_fs_layer_copy(const char *cdir, const char *dst, const char *link_dest, struct vs_error *err)
 {
 	cleanup_free char *upper = vs_fs_upper_dir(cdir);
 	struct stat st;
@@ -180,7 +179,8 @@ static int open_base(const char *cdir, struct vs_error *err)
 static int reset_work(int basefd, struct vs_error *err)
 {
 	cleanup_dir DIR *d = NULL;
-	cleanup_close int wfd = openat(basefd, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int wfd =
+	    openat(basefd, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *e;
 
 	if (wfd < 0)
@@ -203,8 +203,9 @@ int vs_fs_layer_put_back(const char *cdir, const char *src, struct vs_error *err
 	struct stat st;
 
 	if (vs_fs_rootfs_mounted(cdir))
-		return vs_error_kind(err, VS_EK_CONFLICT,
-				     "the container's root is mounted; its layer cannot be replaced");
+		return vs_error_kind(
+		    err, VS_EK_CONFLICT,
+		    "the container's root is mounted; its layer cannot be replaced");
 	if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
 		return vs_error_kind(err, VS_EK_INVALID, "%s: no layer copy there", src);
 	if (vs_fs_disk_mount(cdir, err) < 0 || (basefd = open_base(cdir, err)) < 0)

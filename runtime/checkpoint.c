@@ -467,8 +467,8 @@ static int64_t log_offset_ms(const char *logpath, const char *what)
  * frozen window then includes. It ends when CRIU unfreezes (the time of
  * that line of its log) or, when it kills the tree, when it exits. */
 static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t init,
-		   const char *rundir, const struct ck_req *r, const struct cr_meta *m, int reply_fd,
-		   struct vs_rt_cr_result *res, struct vs_error *err)
+		   const char *rundir, const struct ck_req *r, const struct cr_meta *m,
+		   int reply_fd, struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	struct rt_argv a = {0};
 	const char *freezer = vs_cg_path(cg, "freezer");
@@ -576,8 +576,8 @@ static int precopy_layer(const struct rt_paths *paths, const struct ck_req *r, i
 	snprintf(line, sizeof(line), "layer copied in %lld ms; freezing",
 		 (long long)(vs_now_ms() - t0));
 	send_progress(reply_fd, line);
-	if (rundir_fd < 0 || vs_atomic_write_at(rundir_fd, SYNC_SCRIPT, script, strlen(script),
-						0700, err) < 0)
+	if (rundir_fd < 0 ||
+	    vs_atomic_write_at(rundir_fd, SYNC_SCRIPT, script, strlen(script), 0700, err) < 0)
 		return rundir_fd < 0 ? vs_error_set(err, errno, "open %s", paths->rundir) : -1;
 	if (setenv("VSD_LAYER_SRC", upper, 1) < 0 || setenv("VSD_LAYER_DST", dst, 1) < 0)
 		return vs_error_set(err, errno, "setenv");

@@ -41,12 +41,13 @@ static void test_create_body(void **state)
 
 	assert_int_equal(vsd_snap_parse_create("", 0, &snap, &mem, &err), 0);
 	assert_non_null(snap);
-	assert_true(strncmp(snap, "snap-", 5) == 0 && strlen(snap) == strlen("snap-20260101-120000"));
+	assert_true(strncmp(snap, "snap-", 5) == 0 &&
+		    strlen(snap) == strlen("snap-20260101-120000"));
 	assert_false(mem);
 	free(snap);
-	assert_int_equal(vsd_snap_parse_create("{\"name\":\"s1\",\"with_memory\":true}", 31, &snap,
-					       &mem, &err),
-			 0);
+	assert_int_equal(
+	    vsd_snap_parse_create("{\"name\":\"s1\",\"with_memory\":true}", 31, &snap, &mem, &err),
+	    0);
 	assert_string_equal(snap, "s1");
 	assert_true(mem);
 	free(snap);
@@ -149,8 +150,7 @@ static void test_schema_cases(void **state)
 
 	assert_true(run_folder("snapshot-request", "valid", parse_create, &failures) >= 4);
 	assert_true(run_folder("snapshot-request", "invalid", parse_create, &failures) >= 7);
-	assert_true(run_folder("snapshot-restore-request", "valid", parse_restore, &failures) >=
-		    3);
+	assert_true(run_folder("snapshot-restore-request", "valid", parse_restore, &failures) >= 3);
 	assert_true(run_folder("snapshot-restore-request", "invalid", parse_restore, &failures) >=
 		    3);
 	assert_int_equal(failures, 0);
