@@ -300,6 +300,8 @@ static int copy_running(struct snap_job *j, const char *cdir, const char *dst,
 	char line[96];
 	int r;
 
+	if (cg == NULL)
+		return vs_error_kind(err, VS_EK_INTERNAL, "no cgroup handle for '%s'", j->name);
 	vsd_op_progress_cb(run, "copying the layer (running)");
 	r = vs_fs_layer_copy(cdir, dst, link_dest, err);
 	if (r == 0 && (r = vs_cg_freeze(cg, err)) == 0) {
