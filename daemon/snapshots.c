@@ -367,6 +367,8 @@ static int snap_fill(struct snap_job *j, struct vsd_op_run *run, const char *cdi
 
 	if (j->with_memory) {
 		/* The checkpoint's own copy of the layer is the snapshot's. */
+		if (mkdir(image, 0700) < 0)
+			return vs_error_set(err, errno, "create %s", image);
 		if (vs_rt_checkpoint(&j->d->inst, &j->cfg, image, true, vsd_op_progress_cb, run,
 				     &res, err) < 0)
 			return -1;

@@ -224,7 +224,8 @@ change_state() {
 	wait "$cli" || true
 	# rsync, vsd's child, finishes or dies on its own; wait until no
 	# process writes there any more.
-	wait_for 60 bash -c "! pgrep -f 'rsync.*$VSD_ROOT/containers/kl1' >/dev/null" || fail "rsync still running"
+	# (anchored: the pattern must not match the shell that runs pgrep)
+	wait_for 60 bash -c "! pgrep -f '^/usr/bin/rsync .*$VSD_ROOT/containers/kl1' >/dev/null" || fail "rsync still running"
 	restart_vsd || fail "restart vsd"
 	[[ ! -e "$(snapdir kl1 .s1.creating)" ]] || fail ".s1.creating left after restart"
 	run vsctl snapshot list kl1 --json
