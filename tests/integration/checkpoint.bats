@@ -743,3 +743,43 @@ check_systemd_ok() {
 	assert_success
 	assert_eq "$(cr_check_truth sdg)" stopped
 }
+
+@test "systemd guest: checkpoint --leave-running, graceful stop, restore (the README tour)" {
+	deb12_template || skip "no Debian template: $(cat "$VSD_TMP/skip-reason" 2>/dev/null)"
+	run vsctl create sdt --template deb12
+	assert_success
+	run vsctl start sdt
+	assert_success
+	local deadline=$((SECONDS + 120)) state=""
+	while ((SECONDS < deadline)); do
+		state=$(sd_state sdt --wait) || true
+		[[ "$state" == *bus* || -z "$state" ]] || break
+		sleep 0.5
+	done
+	[[ "$state" == running || "$state" == degraded ]] || fail "boot: is-system-running: $state"
+	run in_ct sdt systemctl --failed --no-legend --plain
+	awk '{ print $1 }' <<<"$output" >"$VSD_TMP/sdt-failed-at-boot"
+	run in_ct sdt sh -c 'echo tour >/root/marker'
+	local img=$VSD_TMP/images/sdt
+	mkdir -p "$VSD_TMP/images"
+	run --separate-stderr vsctl checkpoint sdt --dir "$img" --leave-running --json
+	[[ "$status" == 0 ]] || fail "checkpoint: $stderr"
+	echo "checkpoint: frozen $(json_get frozen_ms <<<"$output") ms"
+	# After the checkpoint: a file the restore must take away again.
+	run in_ct sdt sh -c 'echo later >/root/later'
+	# A graceful stop: systemd removes its PrivateTmp directories, which
+	# the image refers to (this failed with "mnt-v2: Failed to open_tree
+	# .../var/tmp/systemd-private-...").
+	run vsctl stop sdt
+	assert_success
+	run --separate-stderr vsctl restore sdt --dir "$img" --json
+	[[ "$status" == 0 ]] || fail "restore: $stderr"
+	assert_eq "$(cr_check_truth sdt)" running "state after restore"
+	check_systemd_ok sdt "after restore"
+	run in_ct sdt cat /root/marker
+	assert_eq "$output" tour
+	run in_ct sdt test -e /root/later
+	assert_failure
+	run vsctl stop sdt
+	assert_success
+}
