@@ -52,6 +52,10 @@ cleanup() {
 	awk -v p="$tmp/" 'index($5, p) == 1 { print length($5) " " $5 }' /proc/self/mountinfo |
 		sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m"; done
 	rm -rf --one-file-system "$tmp"
+	# The instance's (empty) cgroup parent in every hierarchy.
+	for d in /sys/fs/cgroup/*/"$cg_parent" /sys/fs/cgroup/"$cg_parent"; do
+		[[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
 }
 trap cleanup EXIT
 
