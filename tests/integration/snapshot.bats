@@ -233,3 +233,29 @@ change_state() {
 	run vsctl snapshot create kl1 s1
 	assert_success
 }
+
+@test "a VPS with a disk quota: the snapshot lives outside the disk, restore puts the layer back inside it" {
+	ct_create_started dq1 --disk 64M || fail "start dq1"
+	write_state dq1 || fail "write"
+	run vsctl stop dq1
+	assert_success
+	run --separate-stderr vsctl snapshot create dq1 s1
+	assert_success
+	[[ -f "$(snapdir dq1 s1)/layer/root/a" ]] || fail "no copy of the disk's upper layer"
+	# not on the container's ext4: its own mount point is disk/
+	[[ "$(stat -c %d "$(snapdir dq1 s1)")" != "$(stat -c %d "$VSD_ROOT/containers/dq1/disk")" ]] ||
+		fail "the snapshot is on the container's disk"
+	run vsctl start dq1
+	assert_success
+	change_state dq1
+	run --separate-stderr vsctl snapshot restore dq1 s1 --stop
+	assert_success
+	[[ ! -e "$VSD_ROOT/containers/dq1/disk/.upper.vsd-swap" ]] || fail "swap directory left on the disk"
+	run vsctl start dq1
+	assert_success
+	check_state dq1
+	# df inside still shows the quota's disk
+	run in_ct dq1 df -P /
+	assert_success
+	assert_contains "$output" "/"
+}
