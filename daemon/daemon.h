@@ -412,6 +412,11 @@ int vsd_h_snapshot_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 int vsd_snap_parse_create(const char *body, size_t len, char **snap, bool *with_memory,
 			  struct vs_error *err);
 int vsd_snap_parse_restore(const char *body, size_t len, bool *stop, struct vs_error *err);
+/* For the status object (the lead's): emits the member
+ * "snapshots": {"count": N, "counted_against_disk_quota": false} into an
+ * open object. Never fails (no snapshot directory: count 0); takes no
+ * lock (a snapshot being made or deleted is not counted). */
+void vsd_snapshots_gen_summary(struct vsd *d, const char *name, struct vs_jgen *g);
 /* At start, per container: remove snapshots/.*.creating and .*.deleting
  * and an interrupted layer put-back (vs_fs_layer_recover). Logs, never
  * fails. */

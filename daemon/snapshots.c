@@ -219,6 +219,21 @@ int vsd_h_snapshot_list(struct vsd_call *c, struct vsd_reply *out, struct vs_err
 	return 0;
 }
 
+void vsd_snapshots_gen_summary(struct vsd *d, const char *name, struct vs_jgen *g)
+{
+	cleanup_close int sfd = open_snapdir(d, name, false, NULL);
+	cleanup_strv char **names = sfd >= 0 ? list_names(sfd) : NULL;
+	size_t n = 0;
+
+	while (names != NULL && names[n] != NULL)
+		n++;
+	vs_jgen_key(g, "snapshots");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_int(g, "count", (int64_t)n);
+	vs_jgen_kv_bool(g, "counted_against_disk_quota", false);
+	vs_jgen_obj_close(g);
+}
+
 int vsd_h_snapshot_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
