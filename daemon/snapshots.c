@@ -5,7 +5,8 @@
  *                    the container's config at that moment
  *     layer/         the upper layer copied (fs-cow/layer.c: rsync, ids,
  *                    xattrs, whiteouts, hard links, holes kept)
- *     image/         with_memory: a checkpoint (criu, --leave-running)
+ *     image/         with_memory instead of layer/: a checkpoint (criu,
+ *                    --leave-running) holding its own image/layer
  *
  * A snapshot is made in snapshots/.SNAP.creating and renamed into place
  * when complete; deletion renames to .SNAP.deleting first. vsd start
@@ -294,8 +295,11 @@ static char *newest_layer(int sfd, const char *snapdir)
 
 	for (size_t i = 0; names[i] != NULL; i++) {
 		cleanup_free char *meta = xasprintf("%s/" SNAP_META, names[i]);
+		cleanup_free char *layer = xasprintf("%s/layer", names[i]);
 		struct stat st;
-		if (fstatat(sfd, meta, &st, 0) == 0 &&
+		/* (a snapshot with memory keeps its layer inside image/) */
+		if (fstatat(sfd, layer, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+		    fstatat(sfd, meta, &st, 0) == 0 &&
 		    (best == NULL || st.st_mtim.tv_sec > bt.tv_sec ||
 		     (st.st_mtim.tv_sec == bt.tv_sec && st.st_mtim.tv_nsec > bt.tv_nsec))) {
 			best = names[i];
@@ -377,19 +381,16 @@ static int snap_fill(struct snap_job *j, struct vsd_op_run *run, const char *cdi
 {
 	cleanup_free char *layer = xasprintf("%s/layer", stage);
 	cleanup_free char *image = xasprintf("%s/image", stage);
-	cleanup_free char *inner = xasprintf("%s/" VS_RT_LAYER_DIR, image);
 	struct vs_rt_cr_result res = {0};
 
 	if (j->with_memory) {
-		/* The checkpoint's own copy of the layer is the snapshot's. */
+		/* The checkpoint's own copy of the layer (image/layer) is the
+		 * snapshot's; it stays inside the image, which is sealed with
+		 * it, and restoring the image puts it back. */
 		if (mkdir(image, 0700) < 0)
 			return vs_error_set(err, errno, "create %s", image);
-		if (vs_rt_checkpoint(&j->d->inst, &j->cfg, image, true, vsd_op_progress_cb, run,
-				     &res, err) < 0)
-			return -1;
-		if (rename(inner, layer) < 0)
-			return vs_error_set(err, errno, "move %s", inner);
-		return 0;
+		return vs_rt_checkpoint(&j->d->inst, &j->cfg, image, true, vsd_op_progress_cb, run,
+					&res, err);
 	}
 	if (j->state == VS_RT_RUNNING)
 		return copy_running(j, cdir, layer, link_dest, run, err);
@@ -467,12 +468,14 @@ static int snap_restore_work(struct vsd_op_run *run, void *ctx, char **result, s
 		if (vs_rt_stop(inst, &j->cfg, 30, false, err) < 0)
 			goto fail;
 	}
-	vsd_op_progress_cb(run, "putting the snapshot's layer back");
-	if (vs_fs_layer_put_back(cdir, layer, err) < 0)
-		goto fail;
 	if (j->with_memory) {
+		/* vs_rt_restore puts image/layer back first, then runs CRIU. */
 		vsd_views_check(j->d, j->name);
 		if (vs_rt_restore(inst, &j->cfg, image, vsd_op_progress_cb, run, NULL, err) < 0)
+			goto fail;
+	} else {
+		vsd_op_progress_cb(run, "putting the snapshot's layer back");
+		if (vs_fs_layer_put_back(cdir, layer, err) < 0)
 			goto fail;
 	}
 	vsd_log("container %s: snapshot %s restored in %lld ms", j->name, j->snap,

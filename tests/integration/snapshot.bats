@@ -142,7 +142,7 @@ change_state() {
 	assert_eq "$(json_get snapshot.with_memory <<<"$output")" true
 	assert_eq "$(ct_state mm1)" running "still running after the snapshot"
 	local at
-	at=$(cr_read_int "$(snapdir mm1 s1)/layer/root/cnt") || fail "no counter in the snapshot"
+	at=$(cr_read_int "$(snapdir mm1 s1)/image/layer/root/cnt") || fail "no counter in the snapshot"
 	change_state mm1
 	cr_wait_counter mm1 $((at + 20)) || fail "counter stopped"
 	run vsctl stop mm1
