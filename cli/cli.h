@@ -345,6 +345,11 @@ int vc_cmd_suspend(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 int vc_cmd_resume(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_checkpoint(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_restore(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* snapshot.c */
+int vc_cmd_snapshot_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_snapshot_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_snapshot_restore(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_snapshot_delete(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
 /* checkpoint.c, exposed for unit tests. */
 enum vc_cr_kind {

@@ -81,6 +81,18 @@ static const struct vc_cmd commands[] = {
     {NULL, "import", vc_cmd_import, "FILE [NAME] [--template-mismatch-ok]",
      "Create a container from a backup made by export.",
      "  --template-mismatch-ok  use a same-named template whose digest differs\n"},
+    {"snapshot", "create", vc_cmd_snapshot_create, "NAME [SNAP] [--with-memory] [--json]",
+     "Snapshot a container's own layer (stopped or running) as SNAP.",
+     "  --with-memory   running only: keep a checkpoint (memory) beside the copy\n"
+     "  --json          print the operation's result as JSON\n"
+     "Snapshots live outside the disk image: not counted against the disk quota.\n"},
+    {"snapshot", "list", vc_cmd_snapshot_list, "NAME [--json]", "List a container's snapshots.",
+     NULL},
+    {"snapshot", "restore", vc_cmd_snapshot_restore, "NAME SNAP [--stop] [--json]",
+     "Put a snapshot's layer back (with memory: the container runs again from it).",
+     "  --stop          stop a running container first (otherwise refused)\n"
+     "  --json          print the operation's result as JSON\n"},
+    {"snapshot", "delete", vc_cmd_snapshot_delete, "NAME SNAP", "Delete a snapshot.", NULL},
     {"template", "build", vc_cmd_template_build, "NAME --from busybox|debian[:SUITE]",
      "Build a template; progress is shown on stderr.",
      "  --from SOURCE   busybox, debian or debian:SUITE (required)\n"},

@@ -83,6 +83,11 @@ enum vsd_route_id {
 	VSD_R_POOL_PATCH,
 	VSD_R_POOL_DELETE,
 	VSD_R_CONTAINER_STATS,
+	VSD_R_SNAPSHOT_LIST,
+	VSD_R_SNAPSHOT_CREATE,
+	VSD_R_SNAPSHOT_GET,
+	VSD_R_SNAPSHOT_DELETE,
+	VSD_R_SNAPSHOT_RESTORE,
 	VSD_R_METRICS,
 	VSD_R_CONTAINER_EXPORT,
 	VSD_R_CONTAINER_IMPORT,
@@ -403,6 +408,27 @@ int vsd_h_container_suspend(struct vsd_call *c, struct vsd_reply *out, struct vs
 int vsd_h_container_resume(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_checkpoint(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_restore(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* snapshots.c: /v1/containers/{name}/snapshots[/{snap}[/restore]] */
+int vsd_h_snapshot_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_restore(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* Bodies (pure): create {"name"?, "with_memory"?} (no name: "snap-" and
+ * the UTC time), restore {"stop"?}. 0 or -1 (VS_EK_INVALID naming the
+ * field). *snap is malloc'd. */
+int vsd_snap_parse_create(const char *body, size_t len, char **snap, bool *with_memory,
+			  struct vs_error *err);
+int vsd_snap_parse_restore(const char *body, size_t len, bool *stop, struct vs_error *err);
+/* For the status object (the lead's): emits the member
+ * "snapshots": {"count": N, "counted_against_disk_quota": false} into an
+ * open object. Never fails (no snapshot directory: count 0); takes no
+ * lock (a snapshot being made or deleted is not counted). */
+void vsd_snapshots_gen_summary(struct vsd *d, const char *name, struct vs_jgen *g);
+/* At start, per container: remove snapshots/.*.creating and .*.deleting
+ * and an interrupted layer put-back (vs_fs_layer_recover). Logs, never
+ * fails. */
+void vsd_snapshots_recover(struct vsd *d, const char *name);
 int vsd_h_template_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_template_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_template_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);

@@ -121,6 +121,7 @@ static void recover_container(struct vsd *d, const char *name)
 	/* Mounted from create to destroy: after a host reboot, again here. */
 	if (vs_fs_disk_mount(cdir, &err) < 0)
 		vsd_log("recovery: container %s: %s", name, err.msg);
+	vsd_snapshots_recover(d, name);
 	/* A suspended container has no processes; its image waits for a
 	 * resume (the runtime's recovery leaves it alone too). */
 	if (st.state == VS_RT_SUSPENDED) {

@@ -44,6 +44,13 @@ const struct vsd_route vsd_routes[] = {
     {"PATCH", "/v1/pools/{name}", VSD_R_POOL_PATCH, VSD_BODY_JSON, false, P},
     {"DELETE", "/v1/pools/{name}", VSD_R_POOL_DELETE, VSD_BODY_NONE, false, P},
     {"GET", "/v1/containers/{name}/stats", VSD_R_CONTAINER_STATS, VSD_BODY_NONE, false, C},
+    {"GET", "/v1/containers/{name}/snapshots", VSD_R_SNAPSHOT_LIST, VSD_BODY_NONE, false, C},
+    {"POST", "/v1/containers/{name}/snapshots", VSD_R_SNAPSHOT_CREATE, VSD_BODY_JSON, false, C},
+    {"GET", "/v1/containers/{name}/snapshots/{snap}", VSD_R_SNAPSHOT_GET, VSD_BODY_NONE, false, C},
+    {"DELETE", "/v1/containers/{name}/snapshots/{snap}", VSD_R_SNAPSHOT_DELETE, VSD_BODY_NONE,
+     false, C},
+    {"POST", "/v1/containers/{name}/snapshots/{snap}/restore", VSD_R_SNAPSHOT_RESTORE,
+     VSD_BODY_JSON, false, C},
     {"GET", "/metrics", VSD_R_METRICS, VSD_BODY_NONE, false, NULL},
     {"GET", "/v1/containers/{name}/export", VSD_R_CONTAINER_EXPORT, VSD_BODY_NONE, false, C},
 };

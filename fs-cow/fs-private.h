@@ -50,10 +50,6 @@ void vs_fs_stage_release(struct vs_fs_stage *st);
  * dangling or non-regular /sbin/init is VS_EK_INVALID. 0 or -1. */
 int vs_fs_detect_init(int rootfd, struct vs_template_info *info, struct vs_error *err);
 
-/* Apparent size of the tree under dirfd (regular files and symlinks by
- * st_size, hard links counted once, directories by st_size). 0 or -1. */
-int vs_fs_tree_size(int dirfd, int64_t *bytes, struct vs_error *err);
-
 /* Detach (MNT_DETACH) every mount at or below the directory open as dirfd,
  * deepest first, in the caller's mount namespace. Only for directories
  * vsd owns (staging leftovers). 0 or -1. */

@@ -204,6 +204,54 @@ int vs_fs_disk_umount(const char *cdir, struct vs_error *err);
  * disk quota, else <cdir>/upper (malloc'd). For the I/O limits' devices. */
 char *vs_fs_layer_dir(const char *cdir);
 
+/* Layer copies (fs-cow/layer.c), for checkpoints and snapshots: a copy
+ * of the container's own upper layer only (never the template), made with
+ * rsync -aHAX --numeric-ids --sparse: ownership in the id range, xattrs
+ * (overlay's opaque/redirect marks), ACLs, hard links, holes and
+ * whiteouts survive. Not counted against the disk quota when dst lies
+ * outside the container's disk. */
+
+/* <cdir>/upper or <cdir>/disk/upper (malloc'd). */
+char *vs_fs_upper_dir(const char *cdir);
+
+/* The rsync program layer copies use (an absolute path). */
+const char *vs_fs_rsync_path(void);
+
+/* Make dst (created 0700 when missing) equal to the container's upper
+ * layer; a second call copies only what changed (and deletes what went).
+ * link_dest: an older immutable copy whose unchanged files are hard-linked
+ * instead of copied, or NULL. Without rsync: VS_EK_UNSUPPORTED. The
+ * result is synced to disk. On failure dst may hold part of a copy.
+ * 0 or -1. */
+int vs_fs_layer_copy(const char *cdir, const char *dst, const char *link_dest,
+		     struct vs_error *err);
+
+/* The text of a /bin/sh program for criu --action-script that, at
+ * post-dump (tasks dumped and still frozen), makes $VSD_LAYER_DST equal
+ * to $VSD_LAYER_SRC with the same rsync and does nothing at other
+ * actions; the caller writes it to an executable file and puts both
+ * paths in criu's environment. malloc'd. */
+char *vs_fs_layer_sync_script(void);
+
+/* Replace the container's upper layer by a copy of src (a directory made
+ * by vs_fs_layer_copy). The container must be stopped (its root not
+ * mounted: VS_EK_CONFLICT). The copy is made beside upper
+ * (<base>/.upper.vsd-swap, so with a disk quota it needs room for both),
+ * then exchanged with upper in one renameat2(RENAME_EXCHANGE), the old
+ * layer removed and work/ emptied. A crash leaves the old or the new layer
+ * complete (vs_fs_layer_recover removes the rest). On failure before the
+ * exchange the old layer is untouched. 0 or -1. */
+int vs_fs_layer_put_back(const char *cdir, const char *src, struct vs_error *err);
+
+/* At daemon start, per container: remove a swap directory a crash in
+ * vs_fs_layer_put_back left. 1 when something was removed, 0 when there
+ * was nothing, -1. */
+int vs_fs_layer_recover(const char *cdir, struct vs_error *err);
+
+/* Apparent size of the tree under dirfd (regular files and symlinks by
+ * st_size, hard links counted once, directories by st_size). 0 or -1. */
+int vs_fs_tree_size(int dirfd, int64_t *bytes, struct vs_error *err);
+
 /* True if the container at cdir has a disk image. */
 bool vs_fs_disk_present(const char *cdir);
 

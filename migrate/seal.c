@@ -87,7 +87,8 @@ static int secure_at(int dfd, int depth, struct vs_error *err)
 		return vs_error_set(err, errno, "secure image directory");
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    (depth == 0 && strcmp(e->d_name, VS_MIG_LAYER_SUBDIR) == 0))
 			continue;
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return vs_error_set(err, errno, "stat image file %s", e->d_name);

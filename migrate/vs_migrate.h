@@ -133,9 +133,16 @@ int vs_mig_image_check(int dirfd, const struct vs_mig_image_policy *pol, struct 
  * or is not a root-owned 0600 file of VS_MIG_KEY_LEN bytes. */
 int vs_mig_node_key(const char *root, uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err);
 
+/* A subdirectory of an image directory holding a copy of the container's
+ * own file system layer (checkpoints that carry their file system): its
+ * owners and modes are the guest's and stay as they are; the image
+ * directory's own root-only mode keeps host users out of it. */
+#define VS_MIG_LAYER_SUBDIR "layer"
+
 /* Make an image directory root-only: the directory root:root 0700, every
  * entry in it (recursively) root:root, files 0600 and directories 0700;
- * symlinks are left as they are. -1 with err on the first failure. */
+ * symlinks and a top-level VS_MIG_LAYER_SUBDIR are left as they are. -1
+ * with err on the first failure. */
 int vs_mig_image_secure(int dirfd, struct vs_error *err);
 
 /* Seal the image directory dirfd: write VS_MIG_DIGEST_FILE (atomically,

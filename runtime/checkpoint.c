@@ -43,6 +43,7 @@
 #include "runtime/rt-private.h"
 
 #define META_FILE   "vsd-image.json"
+#define SYNC_SCRIPT "layer-sync" /* in the monitor's run dir, see precopy_layer */
 #define MAX_CGDIRS  4096
 #define MAX_CGDEPTH 32
 
@@ -425,8 +426,8 @@ static int verify_then_kill(struct vs_cg *cg, const char *log, bool kill, struct
  * an image that cannot come back. The frozen window ends when vsd thaws
  * (leave_running, or a refused image) or kills. */
 static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t init,
-		   const struct ck_req *r, const struct cr_meta *m, int reply_fd,
-		   struct vs_rt_cr_result *res, struct vs_error *err)
+		   const char *rundir, const struct ck_req *r, const struct cr_meta *m,
+		   int reply_fd, struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	struct rt_argv a = {0};
 	struct rt_pins pins;
@@ -449,6 +450,8 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 	rt_argv_add(&a, "--external=mnt[/dev/console]:console");
 	rt_argv_add(&a, "--external=%s", m->console_tty);
 	rt_argv_add(&a, "--leave-running");
+	if (!r->own)
+		rt_argv_add(&a, "--action-script=%s/" SYNC_SCRIPT, rundir);
 	add_common(&a, m, false, NULL);
 	t_freeze = vs_now_ms();
 	if (vs_cg_freeze(cg, err) < 0) {
@@ -510,6 +513,37 @@ static void discard_image(const struct ck_req *r, const struct rt_paths *paths,
 	}
 }
 
+/* A checkpoint into an operator's directory carries the file system it
+ * was taken with: the container's upper layer is copied to DIR/layer
+ * while the container runs (the bulk), and criu's post-dump action script
+ * copies what changed since while the tasks are dumped and still frozen,
+ * so the copy is the layer at the moment of the dump (for suspend too:
+ * criu kills the tree only after post-dump). The own suspend image needs
+ * no copy: nothing can change the layer of a suspended container. */
+static int precopy_layer(const struct rt_paths *paths, const struct ck_req *r, int reply_fd,
+			 struct vs_error *err)
+{
+	cleanup_free char *dst = xasprintf("%s/" VS_RT_LAYER_DIR, r->dir);
+	cleanup_free char *upper = vs_fs_upper_dir(paths->cdir);
+	cleanup_free char *script = vs_fs_layer_sync_script();
+	cleanup_close int rundir_fd = open(paths->rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int64_t t0 = vs_now_ms();
+	char line[128];
+
+	send_progress(reply_fd, "copying the container's layer");
+	if (vs_fs_layer_copy(paths->cdir, dst, NULL, err) < 0)
+		return vs_error_prefix(err, "copy the layer");
+	snprintf(line, sizeof(line), "layer copied in %lld ms; freezing",
+		 (long long)(vs_now_ms() - t0));
+	send_progress(reply_fd, line);
+	if (rundir_fd < 0 ||
+	    vs_atomic_write_at(rundir_fd, SYNC_SCRIPT, script, strlen(script), 0700, err) < 0)
+		return rundir_fd < 0 ? vs_error_set(err, errno, "open %s", paths->rundir) : -1;
+	if (setenv("VSD_LAYER_SRC", upper, 1) < 0 || setenv("VSD_LAYER_DST", dst, 1) < 0)
+		return vs_error_set(err, errno, "setenv");
+	return 0;
+}
+
 int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 			  pid_t init, int console_master, int reply_fd, const char *request,
 			  char *done, size_t done_len, bool *tree_gone, struct vs_error *err)
@@ -547,7 +581,13 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 			   err) < 0 ||
 	    rt_meta_write(r.dir, &m, err) < 0)
 		goto out;
-	rc = do_dump(inst, cg, init, &r, &m, reply_fd, &res, err);
+	if (!r.own && precopy_layer(&paths, &r, reply_fd, err) < 0)
+		goto out;
+	rc = do_dump(inst, cg, init, paths.rundir, &r, &m, reply_fd, &res, err);
+	if (!r.own) {
+		unsetenv("VSD_LAYER_SRC");
+		unsetenv("VSD_LAYER_DST");
+	}
 	if (rc < 0)
 		goto out;
 	*tree_gone = !r.leave_running;

@@ -137,6 +137,24 @@ int vs_rt_start(const struct vs_rt_instance *inst, const struct vs_container_con
 	return spawn_monitor(inst, cfg, NULL, NULL, NULL, NULL, err);
 }
 
+/* The image's file system first (see VS_RT_LAYER_DIR); an image without
+ * a layer copy (made before vsd kept one) restores over the current
+ * layer as before. */
+static int put_back_layer(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			  const char *dir, vs_rt_progress_fn progress, void *ud,
+			  struct vs_error *err)
+{
+	cleanup_free char *layer = xasprintf("%s/" VS_RT_LAYER_DIR, dir);
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", inst->root, cfg->name);
+	struct stat st;
+
+	if (lstat(layer, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	if (progress != NULL)
+		progress(ud, "putting the checkpoint's layer back");
+	return vs_fs_layer_put_back(cdir, layer, err);
+}
+
 int vs_rt_restore(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		  const char *dir, vs_rt_progress_fn progress, void *ud,
 		  struct vs_rt_cr_result *res, struct vs_error *err)
@@ -156,6 +174,8 @@ int vs_rt_restore(const struct vs_rt_instance *inst, const struct vs_container_c
 	if (inst->criu_path == NULL)
 		return vs_error_kind(err, VS_EK_UNSUPPORTED,
 				     "checkpoint/restore needs criu (see scripts/install-criu.sh)");
+	if (dir != NULL && put_back_layer(inst, cfg, dir, progress, ud, err) < 0)
+		return -1;
 	if (spawn_monitor(inst, cfg, dir != NULL ? dir : own, progress, ud, &r, err) < 0)
 		return -1;
 	if (res != NULL)

@@ -100,7 +100,9 @@ int rt_image_lend(const struct vs_container_config *cfg, const char *dir, struct
 		return vs_error_set(err, errno, "open %s", dir);
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
-		if (strcmp(e->d_name, "..") == 0 ||
+		/* The layer copy keeps the guest's owners (and CRIU never
+		 * reads it). */
+		if (strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, VS_MIG_LAYER_SUBDIR) == 0 ||
 		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
 			continue;

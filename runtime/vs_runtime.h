@@ -33,6 +33,7 @@
 #include "cgroups/vs_cgroups.h"
 #include "lib/vs_config.h"
 #include "lib/vs_error.h"
+#include "migrate/vs_migrate.h"
 
 /* One vsd instance's places. Filled by the daemon at start. */
 struct vs_rt_instance {
@@ -159,6 +160,15 @@ int vs_rt_console_attach(const struct vs_rt_instance *inst, const char *name, in
  * and `restore` take an operator-given directory that vsd never removes.
  * Phases are separate steps (freeze, dump, kill or thaw; mount, restore,
  * adopt) so live migration can put a transfer between them. */
+/* An image directory written by `checkpoint` (not the own suspend image)
+ * also holds DIR/layer: the container's upper layer as it was at the
+ * dump (copied while running, the rest while frozen at criu's post-dump).
+ * vs_rt_restore from such a directory first puts that layer back
+ * (vs_fs_layer_put_back), so the disk is the checkpoint's again: a
+ * checkpoint is a snapshot with memory. A restore that fails after that
+ * leaves the container stopped with the checkpoint's layer. */
+#define VS_RT_LAYER_DIR VS_MIG_LAYER_SUBDIR
+
 struct vs_rt_cr_result {
 	int64_t frozen_ms;   /* checkpoint: container frozen (freeze .. thaw/kill) */
 	int64_t criu_ms;     /* time spent in the criu program */

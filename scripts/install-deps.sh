@@ -11,7 +11,8 @@ build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
 # already linked through libmicrohttpd).
 # The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.
 # e2fsprogs: mkfs.ext4, e2fsck and resize2fs for the per-container disk images.
-run_pkgs=(busybox-static debootstrap iproute2 e2fsprogs lxcfs)
+# rsync: copies of a container's own layer (checkpoints, snapshots; fs-cow/layer.c).
+run_pkgs=(busybox-static debootstrap iproute2 e2fsprogs lxcfs rsync)
 test_pkgs=(bats curl python3 python3-jsonschema python3-prometheus-client procps util-linux zstd tar qemu-system-x86
 	kmod)
 bench_pkgs=(crun lxc)
