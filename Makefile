@@ -89,6 +89,8 @@ bench: all
 	bench/limits.sh
 	bench/disk.sh
 	bench/reclaim.sh
+	bench/snapshot.sh
+	bench/export.sh
 
 # libFuzzer harnesses (clang): parsers of untrusted bytes.
 FUZZ_SECONDS ?= 60
