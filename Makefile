@@ -3,7 +3,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := libcap libseccomp libmnl yajl libmicrohttpd libarchive libcrypto gnutls
+PKGS    := libcap libseccomp libmnl yajl libmicrohttpd libarchive gnutls
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
            -Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
@@ -101,9 +101,9 @@ fuzz:
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRC) \
 	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_import.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
-	  $(shell pkg-config --libs libarchive yajl libcrypto) -o $(BUILD)/fuzz/fuzz_import
+	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_import
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_backup.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
-	  $(shell pkg-config --libs libarchive yajl libcrypto) -o $(BUILD)/fuzz/fuzz_backup
+	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_backup
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_image.c migrate/pbuf.c migrate/imgcheck.c $(LIB_SRC) \
 	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_image
 	@mkdir -p $(BUILD)/fuzz-corpus-image

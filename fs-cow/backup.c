@@ -20,7 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
+#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,12 +119,14 @@ int vs_fs_xattr_shift(const char *name, void *value, size_t size, int64_t delta)
 
 /* ---- template digest ------------------------------------------------------ */
 
-static void evp_freep(EVP_MD_CTX **c)
+/* SHA-256 through GnuTLS, the TLS library vsd already links (checkpoint
+ * image digests use it too). */
+static void hash_freep(gnutls_hash_hd_t *h)
 {
-	if (*c != NULL)
-		EVP_MD_CTX_free(*c);
+	if (*h != NULL)
+		gnutls_hash_deinit(*h, NULL);
 }
-#define cleanup_evp __attribute__((cleanup(evp_freep)))
+#define cleanup_hash __attribute__((cleanup(hash_freep)))
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -169,23 +171,23 @@ static void free_names(char **v, size_t n)
 	free(v);
 }
 
-static int hash_fd(EVP_MD_CTX *h, int fd, struct vs_error *err)
+static int hash_fd(gnutls_hash_hd_t h, int fd, struct vs_error *err)
 {
 	cleanup_free char *buf = xmalloc(1 << 16);
 	ssize_t n;
 
 	while ((n = vs_read_all(fd, buf, 1 << 16)) > 0)
-		EVP_DigestUpdate(h, buf, (size_t)n);
+		gnutls_hash(h, buf, (size_t)n);
 	return n < 0 ? vs_error_set(err, errno, "read") : 0;
 }
 
 /* One record per entry: path, type, mode, owner, then the content, the
  * link target or the device number. Times are left out: the same tree
  * built on two nodes differs only in them. */
-static int hash_entry(EVP_MD_CTX *h, int dirfd, const char *name, const char *path, int depth,
+static int hash_entry(gnutls_hash_hd_t h, int dirfd, const char *name, const char *path, int depth,
 		      struct vs_error *err);
 
-static int hash_dir(EVP_MD_CTX *h, int fd, const char *path, int depth, struct vs_error *err)
+static int hash_dir(gnutls_hash_hd_t h, int fd, const char *path, int depth, struct vs_error *err)
 {
 	char **names = NULL;
 	size_t n = 0;
@@ -203,7 +205,7 @@ static int hash_dir(EVP_MD_CTX *h, int fd, const char *path, int depth, struct v
 	return r;
 }
 
-static int hash_entry(EVP_MD_CTX *h, int dirfd, const char *name, const char *path, int depth,
+static int hash_entry(gnutls_hash_hd_t h, int dirfd, const char *name, const char *path, int depth,
 		      struct vs_error *err)
 {
 	cleanup_close int fd = -1;
@@ -213,17 +215,17 @@ static int hash_entry(EVP_MD_CTX *h, int dirfd, const char *name, const char *pa
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return vs_error_set(err, errno, "stat %s", path);
-	EVP_DigestUpdate(h, path, strlen(path) + 1);
+	gnutls_hash(h, path, strlen(path) + 1);
 	snprintf(rec, sizeof(rec), "%o %u %u %lld %u:%u\n", st.st_mode, st.st_uid, st.st_gid,
 		 S_ISREG(st.st_mode) ? (long long)st.st_size : 0LL,
 		 S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? major(st.st_rdev) : 0,
 		 S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? minor(st.st_rdev) : 0);
-	EVP_DigestUpdate(h, rec, strlen(rec));
+	gnutls_hash(h, rec, strlen(rec));
 	if (S_ISLNK(st.st_mode)) {
 		len = readlinkat(dirfd, name, target, sizeof(target));
 		if (len < 0)
 			return vs_error_set(err, errno, "readlink %s", path);
-		EVP_DigestUpdate(h, target, (size_t)len);
+		gnutls_hash(h, target, (size_t)len);
 		return 0;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
@@ -241,15 +243,16 @@ static int hash_entry(EVP_MD_CTX *h, int dirfd, const char *name, const char *pa
 
 int vs_fs_tree_digest(int rootfd, char out[VS_FS_DIGEST_LEN], struct vs_error *err)
 {
-	cleanup_evp EVP_MD_CTX *h = EVP_MD_CTX_new();
+	cleanup_hash gnutls_hash_hd_t h = NULL;
 	unsigned char md[32];
-	unsigned mdlen = 0;
 
-	if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1)
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		h = NULL;
 		return vs_error_kind(err, VS_EK_INTERNAL, "sha256 unavailable");
+	}
 	if (hash_dir(h, rootfd, "", 0, err) < 0)
 		return -1;
-	EVP_DigestFinal_ex(h, md, &mdlen);
+	gnutls_hash_output(h, md);
 	memcpy(out, "sha256:", 7);
 	for (unsigned k = 0; k < 32; k++)
 		snprintf(out + 7 + 2 * k, 3, "%02x", md[k]);

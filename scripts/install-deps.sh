@@ -6,10 +6,9 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
-	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev libssl-dev)
-# libssl-dev: SHA-256 of template trees (fs-cow/backup.c).
-# libgnutls28-dev: SHA-256 and HMAC for checkpoint image digests (GnuTLS is
-# already linked through libmicrohttpd).
+	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev)
+# libgnutls28-dev: SHA-256 and HMAC for checkpoint image digests and template
+# digests (GnuTLS is already linked through libmicrohttpd).
 # The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.
 # e2fsprogs: mkfs.ext4, e2fsck and resize2fs for the per-container disk images.
 # rsync: copies of a container's own layer (checkpoints, snapshots; fs-cow/layer.c).
