@@ -51,11 +51,48 @@ static const char bb_profile[] = "export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
 				 "export PS1='\\u@\\h:\\w\\$ '\n"
 				 "umask 022\n";
 
+/* busybox's free applet asks sysinfo(2), which knows nothing of cgroups
+ * and reports the host's RAM; the container's own figures are in its
+ * /proc/meminfo (lxcfs). This free reads that, with the applet's options
+ * (-b -k -m -g -h) and procps' columns. (Intercepting sysinfo with seccomp
+ * user notification would not survive a checkpoint/restore.) */
+static const char bb_free[] =
+    "#!/bin/sh\n"
+    "# vsd: free from /proc/meminfo (the container's own), not sysinfo(2).\n"
+    "unit=1024\n"
+    "for a in \"$@\"; do\n"
+    "\tcase \"$a\" in\n"
+    "\t-b) unit=1 ;; -k) unit=1024 ;; -m) unit=1048576 ;; -g) unit=1073741824 ;;\n"
+    "\t-h) unit=h ;;\n"
+    "\t*) echo \"usage: free [-b|-k|-m|-g|-h]\" >&2; exit 1 ;;\n"
+    "\tesac\n"
+    "done\n"
+    "exec awk -v unit=\"$unit\" '\n"
+    "function show(kb,  b, u, i) {\n"
+    "\tb = kb * 1024\n"
+    "\tif (unit != \"h\") return int(b / unit)\n"
+    "\tsplit(\"B K M G T\", u, \" \"); i = 1\n"
+    "\twhile (b >= 1024 && i < 5) { b /= 1024; i++ }\n"
+    "\treturn sprintf(i == 1 ? \"%d%s\" : \"%.1f%s\", b, u[i])\n"
+    "}\n"
+    "/^MemTotal:/ { t = $2 } /^MemFree:/ { f = $2 } /^MemAvailable:/ { a = $2 }\n"
+    "/^Buffers:/ { bu = $2 } /^Cached:/ { c = $2 } /^SReclaimable:/ { sr = $2 }\n"
+    "/^Shmem:/ { sh = $2 } /^SwapTotal:/ { st = $2 } /^SwapFree:/ { sf = $2 }\n"
+    "END {\n"
+    "\tbc = bu + c + sr; used = a != \"\" ? t - a : t - f - bc; if (used < 0) used = t - f\n"
+    "\tprintf \"%15s%12s%12s%12s%12s%12s\\n\", \"total\", \"used\", \"free\", \"shared\", "
+    "\"buff/cache\", \"available\"\n"
+    "\tprintf \"Mem:%11s%12s%12s%12s%12s%12s\\n\", show(t), show(used), show(f), show(sh), "
+    "show(bc), show(a)\n"
+    "\tprintf \"Swap:%10s%12s%12s\\n\", show(st), show(st - sf), show(sf)\n"
+    "}' /proc/meminfo\n";
+
 static const struct {
 	const char *path;
 	mode_t mode;
 	const char *text;
 } bb_files[] = {
+    {"usr/bin/free", 0755, bb_free},
     {"etc/inittab", 0644, bb_inittab},
     {"etc/init.d/rcS", 0755, bb_rcs},
     {"etc/profile", 0644, bb_profile},
@@ -193,6 +230,9 @@ int vs_fs_build_busybox(int rootfd, vs_fs_progress_fn progress, void *ud, struct
 	msg = xasprintf("busybox: %zu applet links", ap.links);
 	if (progress != NULL)
 		progress(ud, msg);
+	/* The free applet's link gives way to the script above. */
+	if (unlinkat(rootfd, "usr/bin/free", 0) < 0 && errno != ENOENT)
+		return vs_error_set(err, errno, "remove the free applet link");
 	for (size_t k = 0; k < VS_ARRAY_SIZE(bb_files); k++)
 		if (write_new(rootfd, bb_files[k].path, bb_files[k].mode, bb_files[k].text, err) <
 		    0)

@@ -6,10 +6,11 @@
 #
 # Uptime comes from the container's own time namespace (runtime/timens.c),
 # so busybox `uptime` (sysinfo(2)) and /proc/uptime are right natively. The
-# busybox guest's `free` uses sysinfo(2) too, whose RAM figures no view can
-# change (see docs/architecture.md, "In-container views"); what a Debian
-# guest runs is procps, which reads /proc/meminfo: the tests run the host's
-# procps inside the container for that.
+# busybox applet `free` uses sysinfo(2) too, whose RAM figures no view can
+# change (see docs/architecture.md, "In-container views"), so vsd's busybox
+# template carries a `free` that reads /proc/meminfo; what a Debian guest
+# runs is procps, which reads /proc/meminfo: the tests run the host's procps
+# inside the container for that.
 
 load helpers
 load cr-helpers
@@ -84,6 +85,15 @@ meminfo_kb() { in_ct "$1" grep "^$2:" /proc/meminfo | awk '{ print $2 }'; }
 	local sum
 	sum=$(awk '/^Mem:/ { gsub("K", ""); print $2 + $4 }' <<<"$output")
 	assert_eq "$sum" 131072 "top: used + free"
+	# The busybox template's free reads /proc/meminfo (the applet's
+	# sysinfo(2) would report the host's RAM).
+	run in_ct lim free -m
+	assert_success
+	assert_eq "$(awk '/^Mem:/ { print $2 }' <<<"$output")" 128 "busybox template: free -m total"
+	assert_eq "$(awk '/^Swap:/ { print $2 }' <<<"$output")" 0 "busybox template: free -m swap"
+	run in_ct lim free -h
+	assert_success
+	assert_contains "$output" "128.0M"
 }
 
 @test "swap: no host swap anywhere (SwapTotal 0, /proc/swaps only its header)" {
