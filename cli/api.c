@@ -2,9 +2,13 @@
  * vs_error messages (the daemon's own message, which names the field). */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/vs_util.h"
 
@@ -84,4 +88,38 @@ int vc_api(const struct vc_ctx *ctx, const char *method, const char *path, const
 		*raw = steal_ptr(&resp.body);
 	vc_http_response_free(&resp);
 	return status;
+}
+
+int vc_upload(const struct vc_ctx *ctx, const char *method, const char *path, const char *file,
+	      struct vs_json **op, struct vs_error *err)
+{
+	cleanup_conn struct vc_conn conn = {.fd = -1};
+	struct vc_http_request req = {
+	    .method = method,
+	    .path = path,
+	    .content_type = "application/octet-stream",
+	    .body_fd = -1,
+	};
+	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct vc_http_response resp;
+	struct stat st;
+	int r;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return vs_error_set(err, errno, "%s", file);
+	/* The body goes out with a Content-Length, so its size must be known. */
+	if (!S_ISREG(st.st_mode))
+		return vs_error_kind(err, VS_EK_INVALID, "%s: not a regular file", file);
+	req.body_fd = fd;
+	req.body_fd_len = st.st_size;
+	if (vc_conn_open(&conn, ctx->socket_path, err) < 0)
+		return -1;
+	if (vc_http_exchange(&conn, &req, &resp, err) < 0)
+		return vs_error_prefix(err, "%s %s", method, path);
+	if (resp.status < 200 || resp.status > 299)
+		r = vc_api_error(&resp, err);
+	else
+		r = vs_json_parse(resp.body, op, err);
+	vc_http_response_free(&resp);
+	return r;
 }

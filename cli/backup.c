@@ -78,40 +78,6 @@ int vc_cmd_export(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *er
 	return 0;
 }
 
-/* POST the archive as the body. 0 and *op (the operation), or -1. */
-static int upload(const struct vc_ctx *ctx, const char *path, const char *file, struct vs_json **op,
-		  struct vs_error *err)
-{
-	cleanup_conn struct vc_conn conn = {.fd = -1};
-	struct vc_http_request req = {
-	    .method = "POST",
-	    .path = path,
-	    .content_type = "application/octet-stream",
-	    .body_fd = -1,
-	};
-	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct vc_http_response resp;
-	struct stat st;
-	int r;
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return vs_error_set(err, errno, "%s", file);
-	if (!S_ISREG(st.st_mode))
-		return vs_error_kind(err, VS_EK_INVALID, "%s: not a regular file", file);
-	req.body_fd = fd;
-	req.body_fd_len = st.st_size;
-	if (vc_conn_open(&conn, ctx->socket_path, err) < 0)
-		return -1;
-	if (vc_http_exchange(&conn, &req, &resp, err) < 0)
-		return vs_error_prefix(err, "POST %s", path);
-	if (resp.status < 200 || resp.status > 299)
-		r = vc_api_error(&resp, err);
-	else
-		r = vs_json_parse(resp.body, op, err);
-	vc_http_response_free(&resp);
-	return r;
-}
-
 int vc_cmd_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	static const struct option opts[] = {
@@ -145,7 +111,7 @@ int vc_cmd_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *er
 		free(path);
 		path = p;
 	}
-	if (upload(ctx, path, argv[optind], &op, err) < 0)
+	if (vc_upload(ctx, "POST", path, argv[optind], &op, err) < 0)
 		return VC_ERR_FAIL;
 	return vc_follow_operation(ctx, op, NULL, err);
 }

@@ -194,6 +194,12 @@ enum vs_error_kind vc_api_error_kind(const char *code);
  * an API error object, else "HTTP STATUS REASON". Returns -1. */
 int vc_api_error(const struct vc_http_response *resp, struct vs_error *err);
 
+/* Send FILE (a regular file) as the body of METHOD path, streamed with its
+ * Content-Length (template archives, backups). 0 and *op (the 202's
+ * operation), or -1 with err (the API's message, or the file's problem). */
+int vc_upload(const struct vc_ctx *ctx, const char *method, const char *path, const char *file,
+	      struct vs_json **op, struct vs_error *err);
+
 /* "/v1/<collection>/<escaped name><suffix>" (suffix may be ""); malloc'd. */
 char *vc_api_path(const char *collection, const char *name, const char *suffix);
 

@@ -47,57 +47,11 @@ int vc_cmd_template_build(struct vc_ctx *ctx, int argc, char **argv, struct vs_e
 	return vc_follow_operation(ctx, op, NULL, err);
 }
 
-static int open_archive(const char *file, int64_t *size, struct vs_error *err)
-{
-	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct stat st;
-
-	if (fd < 0)
-		return vs_error_set(err, errno, "%s", file);
-	if (fstat(fd, &st) < 0)
-		return vs_error_set(err, errno, "%s", file);
-	/* The body goes out with a Content-Length, so its size must be known. */
-	if (!S_ISREG(st.st_mode))
-		return vs_error_kind(err, VS_EK_INVALID, "%s: not a regular file", file);
-	*size = st.st_size;
-	return steal_fd(&fd);
-}
-
-/* PUT the archive as the request body. 0 and *op (the operation), or -1. */
-static int upload(const struct vc_ctx *ctx, const char *name, const char *file, struct vs_json **op,
-		  struct vs_error *err)
-{
-	cleanup_conn struct vc_conn conn = {.fd = -1};
-	cleanup_free char *path = vc_api_path("templates", name, "/archive");
-	struct vc_http_request req = {
-	    .method = "PUT",
-	    .path = path,
-	    .content_type = "application/octet-stream",
-	    .body_fd = -1,
-	};
-	cleanup_close int fd = open_archive(file, &req.body_fd_len, err);
-	struct vc_http_response resp;
-	int r;
-
-	if (fd < 0)
-		return -1;
-	req.body_fd = fd;
-	if (vc_conn_open(&conn, ctx->socket_path, err) < 0)
-		return -1;
-	if (vc_http_exchange(&conn, &req, &resp, err) < 0)
-		return vs_error_prefix(err, "PUT %s", path);
-	if (resp.status < 200 || resp.status > 299)
-		r = vc_api_error(&resp, err);
-	else
-		r = vs_json_parse(resp.body, op, err);
-	vc_http_response_free(&resp);
-	return r;
-}
-
 int vc_cmd_template_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	cleanup_json struct vs_json *op = NULL;
+	cleanup_free char *path = NULL;
 	bool reset = true;
 	int c;
 
@@ -109,7 +63,8 @@ int vc_cmd_template_import(struct vc_ctx *ctx, int argc, char **argv, struct vs_
 	}
 	if (vc_positional(argc, optind, 2, 2, "template name and archive file", err) < 0)
 		return VC_ERR_USAGE;
-	if (upload(ctx, argv[optind], argv[optind + 1], &op, err) < 0)
+	path = vc_api_path("templates", argv[optind], "/archive");
+	if (vc_upload(ctx, "PUT", path, argv[optind + 1], &op, err) < 0)
 		return VC_ERR_FAIL;
 	return vc_follow_operation(ctx, op, NULL, err);
 }
