@@ -62,6 +62,58 @@ enum vs_limit_field {
 /* The JSON name of a field ("memory_high"). */
 const char *vs_limit_name(enum vs_limit_field f);
 
+
+/* Networking (netns/, vsd-container.json(5) "net"). A container has up to
+ * VS_NET_IFACES_MAX veth interfaces, eth0, eth1, ... inside. */
+#define VS_NET_IFACES_MAX      8
+#define VS_NET_ADDRS_MAX       16
+#define VS_NET_NAMESERVERS_MAX 3
+
+enum vs_net_model {
+	VS_NET_ROUTED,	/* venet-style: host routes + proxy ARP/NDP, no shared L2 */
+	VS_NET_BRIDGED, /* the node side joins a bridge */
+};
+const char *vs_net_model_name(enum vs_net_model m); /* "routed", "bridged" */
+
+struct vs_net_iface {
+	char name[VS_IFNAME_MAX + 1]; /* inside the container: "eth0" */
+	enum vs_net_model model;
+	/* bridged: the node's bridge ("" = vsd's own bridge, resolved by the
+	 * daemon at create, so config.json always names one). */
+	char bridge[VS_IFNAME_MAX + 1];
+	/* Node side of the veth pair and the ifb that shapes the container's
+	 * egress, fixed at create: "vs"/"vi" + the vsd instance's 4 hex id +
+	 * 6 hex of the container + the interface's index. */
+	char host_ifname[VS_IFNAME_MAX + 1];
+	char ifb_ifname[VS_IFNAME_MAX + 1];
+	uint8_t mac[6]; /* container side, fixed at create, locally administered */
+	/* Addresses: routed ones are /32 and /128; bridged ones carry the
+	 * LAN's prefix. */
+	size_t naddrs;
+	struct vs_ip addrs[VS_NET_ADDRS_MAX];
+	/* Default gateways inside (family 0: none). Routed interfaces need
+	 * none: their default routes go via 169.254.0.1 and fe80::1, the node
+	 * side's link-local addresses. */
+	struct vs_ip gateway4, gateway6;
+};
+
+/* Traffic shaping, applied on the node side of every interface of the
+ * container (each interface gets these rates). 0 means unlimited / the
+ * default burst. Rates in bits per second, bursts in bytes. egress is what
+ * the container sends, ingress what it receives. */
+struct vs_net_shaping {
+	int64_t egress_rate, egress_peak, egress_burst;
+	int64_t ingress_rate, ingress_peak, ingress_burst;
+};
+
+struct vs_net_config {
+	size_t nifaces;
+	struct vs_net_iface ifaces[VS_NET_IFACES_MAX];
+	size_t nnameservers;
+	struct vs_ip nameservers[VS_NET_NAMESERVERS_MAX];
+	struct vs_net_shaping shaping;
+};
+
 struct vs_container_config {
 	char name[VS_NAME_MAX + 1];
 	char template_name[VS_NAME_MAX + 1];
@@ -78,6 +130,7 @@ struct vs_container_config {
 	char pool[VS_NAME_MAX + 1];
 	/* false: idle reclaim never touches this container. */
 	bool idle_reclaim;
+	struct vs_net_config net;
 	char **init;	 /* argv of init inside the container; NULL-terminated */
 	int stop_signal; /* sent to init by `stop` */
 	int64_t created_at;
@@ -112,11 +165,54 @@ struct vs_config_update {
 	bool pool_set;		 /* pool named; pool "" when null */
 	char pool[VS_NAME_MAX + 1];
 	bool reclaim_set, idle_reclaim;
+	/* "net": {"add": [{"address": A, "interface": "eth0"?}], "remove":
+	 * [A], "shaping": {partial}, "nameservers": [A]|null,
+	 * "interfaces": [...]} (interfaces: the whole list, stopped only). */
+	size_t nadd;
+	struct vs_ip add[VS_NET_ADDRS_MAX];
+	char add_iface[VS_NET_ADDRS_MAX][VS_IFNAME_MAX + 1]; /* "" = pick */
+	size_t ndel;
+	struct vs_ip del[VS_NET_ADDRS_MAX];
+	bool shaping_set; /* shaping = base with the request's changes */
+	struct vs_net_shaping shaping;
+	bool nameservers_set;
+	size_t nnameservers;
+	struct vs_ip nameservers[VS_NET_NAMESERVERS_MAX];
+	bool ifaces_set; /* ifaces as requested (create-request form) */
+	size_t nifaces;
+	struct vs_net_iface ifaces[VS_NET_IFACES_MAX];
 };
 /* Parse an update body on top of the current limits base. 0 or -1 (err
  * names the field); follows config-schemas/update-request.json. */
 int vs_config_parse_update(const struct vs_json *body, const struct vs_limits *base,
 			   struct vs_config_update *u, struct vs_error *err);
+/* The same with the container's current shaping as the base of a partial
+ * "net.shaping" (vs_config_parse_update uses all-zero shaping). */
+int vs_config_parse_update_net(const struct vs_json *body, const struct vs_limits *base,
+			       const struct vs_net_shaping *shaping, struct vs_config_update *u,
+			       struct vs_error *err);
+
+/* The "net" member of a create request: interfaces as the user asked
+ * ({"model": "routed"|"bridged", "bridge"?, "addresses"?: [...], "mac"?,
+ * "gateway4"?, "gateway6"?}), "nameservers"?, "shaping"?. Names eth0..N
+ * are given in order; host_ifname, ifb_ifname and unnamed MACs stay
+ * empty/zero for the daemon to fill. Checks: each address valid, routed
+ * addresses host-sized (/32, /128; a bare address becomes one), bridged
+ * addresses carry a prefix (default /24 and /64), no address twice, a
+ * gateway inside one of the interface's networks. 0 or -1 naming the
+ * field ("net.interfaces[1].addresses[0]: ..."). */
+int vs_config_parse_net(const struct vs_json *obj, const char *path, struct vs_net_config *net,
+			struct vs_error *err);
+/* Parse a (partial) shaping object on top of *sh: "egress_rate" etc. as
+ * rate strings ("10mbit") or numbers (bit/s), bursts as sizes; null
+ * removes. A peak below its rate is an error. 0 or -1. */
+int vs_config_merge_shaping(const struct vs_json *obj, const char *path, struct vs_net_shaping *sh,
+			    struct vs_error *err);
+/* Emit the "net" object (config.json form, also used in status). */
+void vs_config_gen_net(struct vs_jgen *g, const struct vs_net_config *net);
+/* "02:ab:..." into buf (18 bytes); parse the same. */
+void vs_format_mac(const uint8_t mac[6], char *buf, size_t len);
+int vs_parse_mac(const char *s, const char *what, uint8_t mac[6], struct vs_error *err);
 
 /* Relations between fields that no single field shows: memory_min and
  * memory_high at most memory, memory_min at most memory_high. 0 or -1

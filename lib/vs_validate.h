@@ -54,4 +54,43 @@ int vs_parse_signal(const char *s, const char *what, int *sig, struct vs_error *
 /* Canonical name ("SIGRTMIN+3", "SIGTERM") into buf. */
 void vs_format_signal(int sig, char *buf, size_t len);
 
+/* IP addresses. An address with its prefix length; family 0 means "none".
+ * Bytes in network order (the first 4 for AF_INET). */
+struct vs_ip {
+	int family; /* 0, AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint8_t prefix; /* 0..32 or 0..128 */
+};
+/* Longest text of an address with its prefix ("ffff:...:ffff/128"). */
+#define VS_IP_STRLEN 64
+
+/* Parse "203.0.113.5", "203.0.113.5/24", "2001:db8::5", "2001:db8::5/64".
+ * Without a prefix: 32 or 128 when host_default, else an error ("needs a
+ * prefix"). Host bits are allowed (an interface address). Refuses the
+ * unspecified, loopback, multicast and link-local addresses and
+ * 255.255.255.255. 0 or -1 naming what. */
+int vs_parse_ip(const char *s, const char *what, bool host_default, struct vs_ip *ip,
+		struct vs_error *err);
+/* Parse a network "10.0.3.0/24" (host bits must be zero). 0 or -1. */
+int vs_parse_cidr(const char *s, const char *what, struct vs_ip *net, struct vs_error *err);
+/* "203.0.113.5/32" (with_prefix) or "203.0.113.5" into buf (VS_IP_STRLEN). */
+void vs_format_ip(const struct vs_ip *ip, bool with_prefix, char *buf, size_t len);
+/* Same family and same address bytes (prefix ignored). */
+bool vs_ip_equal(const struct vs_ip *a, const struct vs_ip *b);
+/* a lies inside the network net (net's prefix). */
+bool vs_ip_in_net(const struct vs_ip *a, const struct vs_ip *net);
+
+/* Rates in bits per second as tc writes them: "500kbit", "10mbit", "1gbit",
+ * "100bit", also "mbps"-style bytes ("1mbps" = 8 mbit) and plain numbers
+ * (bits per second); k/m/g are powers of 1000 as in tc. Result > 0 and at
+ * most 100 gbit. 0 or -1 naming what. */
+int vs_parse_rate(const char *s, const char *what, int64_t *bps, struct vs_error *err);
+/* Shortest exact rate string ("10mbit", "1500kbit", "123bit"). */
+void vs_format_rate(int64_t bps, char *buf, size_t len);
+
+/* Linux interface names: 1..15 characters (IFNAMSIZ - 1) of [A-Za-z0-9_.-],
+ * not "." or "..", no '/', ':' or whitespace. 0 or -1 naming what. */
+#define VS_IFNAME_MAX 15
+int vs_validate_ifname(const char *name, const char *what, struct vs_error *err);
+
 #endif

@@ -1,14 +1,167 @@
-/* vs_netns: network namespaces through libmnl (rtnetlink). Today: the
- * loopback of a fresh namespace. Next (its own issue): veth pairs created in
- * the host namespace and moved into the container (CRIU can restore only
- * those), bridges, routes, addresses, tc shaping. */
+/* vs_netns: container networking through libmnl (rtnetlink) and
+ * libnftables; no `ip`, `tc` or `nft` programs.
+ *
+ * The models (see vsd(8), "Networking"):
+ *   - routed (OpenVZ venet-style): a veth pair per interface, created in
+ *     the node's namespace with both ends there, the peer then moved into
+ *     the container and renamed (CRIU can restore only such a veth). The
+ *     node side carries 169.254.0.1/32 and fe80::1/64; inside, each
+ *     address is a /32 or /128 on ethN with default routes via those
+ *     (onlink). The node routes each address to the node side (host route,
+ *     scope link) and answers ARP/NDP for it on the uplink (proxy
+ *     neighbour entries; proxy_ndp on the uplink), so no layer 2 is shared
+ *     with other containers.
+ *   - bridged: the node side joins a bridge as an isolated port
+ *     (IFLA_BRPORT_ISOLATED), unless the bridge is a private network of the
+ *     node's configuration where its containers see each other.
+ * Each address also has an `unreachable` route of metric
+ * VS_NET_UNREACHABLE_METRIC on the node for as long as the container
+ * exists in a running or suspended state: while the veth is gone (frozen,
+ * suspended, being restored or migrated) nothing it owns is answered by
+ * anyone else and no packet for it leaves by a default route.
+ *
+ * Isolation: an nftables table of this vsd instance (family netdev) with
+ * one base chain per node-side veth at ingress: only the container's own
+ * MAC and addresses as sources (IPv4, ARP, IPv6, neighbour discovery), no
+ * router advertisements, no DHCP/DHCPv6 server answers. Shaping: TBF
+ * (rate, peak rate, burst) with fq_codel under it on the node side's
+ * egress (the container's ingress) and on an ifb that the node side's
+ * ingress is redirected to (the container's egress).
+ *
+ * All node-side names derive from the container's config (host_ifname,
+ * ifb_ifname), so teardown and reconciliation need nothing but configs:
+ * the whole network state of a container is its vs_net_config, which is
+ * what a migration hands to another node and re-applies there. */
 #ifndef VS_NETNS_H
 #define VS_NETNS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/vs_config.h"
 #include "lib/vs_error.h"
 
 /* Bring the loopback interface of the calling thread's network namespace up
  * (RTM_NEWLINK, IFF_UP) and wait for the kernel's ack. 0 or -1 with err. */
 int vs_net_loopback_up(struct vs_error *err);
+
+/* Node-side addresses of every routed interface (the container's
+ * gateways), and the metric of the standby unreachable routes. */
+#define VS_NET_GW4		  "169.254.0.1"
+#define VS_NET_GW6		  "fe80::1"
+#define VS_NET_UNREACHABLE_METRIC 4000
+
+/* Address pools handed out when a create names no address: per network
+ * ("routed", or a bridge name), IPv4 and/or IPv6. */
+#define VS_NET_POOLS_MAX 8
+struct vs_net_pool {
+	char network[VS_IFNAME_MAX + 1]; /* "routed" or a bridge name */
+	struct vs_ip net;		 /* 10.0.3.0/24, 2001:db8:1::/64 */
+	struct vs_ip gateway;		 /* bridged: the gateway given to containers */
+};
+
+/* The node's networking, from vsd's options; the same in the daemon and
+ * in every monitor (passed as monitor arguments). */
+struct vs_net_node {
+	char uplink[VS_IFNAME_MAX + 1]; /* --uplink: proxy ARP/NDP there; "" none */
+	char bridge[VS_IFNAME_MAX + 1]; /* vsd's own bridge (created when missing) */
+	/* 4 hex digits naming this vsd instance (from its --root): node-side
+	 * links are "vs" + id + 6 hex of the container + interface index
+	 * (13 characters), ifbs "vi" + the same; the firewall table is
+	 * "vsd_" + id. Reconciliation touches only names with this id. */
+	char id[5];
+	char fw_table[16];
+	size_t npools;
+	struct vs_net_pool pools[VS_NET_POOLS_MAX];
+	/* Bridges whose ports are not isolated: the node's private networks. */
+	size_t nprivate;
+	char private_bridges[VS_NET_POOLS_MAX][VS_IFNAME_MAX + 1];
+	/* --nat CIDR: masquerade these sources leaving by the uplink. */
+	size_t nnat;
+	struct vs_ip nat[VS_NET_POOLS_MAX];
+};
+
+/* Once per vsd start (after an upgrade or crash too; idempotent): create
+ * vsd's own bridge when missing and give it the gateway addresses of its
+ * pools, turn on forwarding (IPv4, IPv6) and proxy_ndp on the uplink,
+ * create this instance's nftables table with its NAT rules. An uplink that
+ * does not exist is an error naming it (VS_EK_INVALID). 0 or -1. */
+int vs_net_node_setup(const struct vs_net_node *node, struct vs_error *err);
+
+/* Check a container's interfaces against the node before create/set: a
+ * bridged interface's bridge exists (or is vsd's own); a routed interface
+ * needs nothing. VS_EK_INVALID naming the field. 0 or -1. */
+int vs_net_check(const struct vs_net_node *node, const struct vs_net_config *net,
+		 struct vs_error *err);
+
+/* Wire a starting container: for every interface create the veth pair in
+ * the node's namespace, move the peer into netns_fd (the container's
+ * network namespace) as ifname with its MAC; set up the node side (up,
+ * link-local gateway addresses, host routes, proxy entries, standby
+ * unreachable routes, bridge port, firewall chain, shaping) and the inside
+ * (addresses, up, default routes). On failure everything made is removed
+ * again. 0 or -1. */
+int vs_net_attach(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
+		  struct vs_error *err);
+
+/* After a CRIU restore, which recreated each veth pair with the node side
+ * named host_ifname (down, without addresses) and the inside as it was:
+ * set the node side up again as vs_net_attach does and announce the
+ * addresses (gratuitous ARP, unsolicited neighbour advertisements) on the
+ * uplink for routed interfaces, from inside netns_fd for bridged ones.
+ * 0 or -1. */
+int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
+		    struct vs_error *err);
+
+/* Remove what the node holds for the container: node-side links (if they
+ * still exist), ifbs, host routes, proxy entries, firewall chains; the
+ * standby unreachable routes too unless keep_standby (a suspended
+ * container keeps them). Idempotent, best effort: goes on after a failure
+ * and reports the first. 0 or -1. */
+int vs_net_detach(const struct vs_net_node *node, const struct vs_net_config *net,
+		  bool keep_standby, struct vs_error *err);
+
+/* Live address changes on a running container (netns_fd its namespace):
+ * add ip to interface iface (index into net->ifaces; the address already
+ * in net->ifaces[iface] or not, either works) inside and on the node
+ * (routes, proxy entries, firewall set), or remove it. 0 or -1; a failed
+ * add leaves nothing behind. */
+int vs_net_addr_add(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
+		    const struct vs_ip *ip, int netns_fd, struct vs_error *err);
+int vs_net_addr_del(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
+		    const struct vs_ip *ip, int netns_fd, struct vs_error *err);
+
+/* Apply net->shaping to every interface of a running container (replace
+ * or remove the qdiscs). 0 or -1. */
+int vs_net_shaping_apply(const struct vs_net_node *node, const struct vs_net_config *net,
+			 struct vs_error *err);
+
+/* Traffic counters of one interface, from the container's view: egress =
+ * what it sent (the node side's rx), ingress = what it received. drops
+ * count the shaper's and the firewall's drops where known. */
+struct vs_net_ifstats {
+	uint64_t egress_bytes, egress_packets, egress_drops;
+	uint64_t ingress_bytes, ingress_packets, ingress_drops;
+};
+/* Counters of net->ifaces[iface] (zero when its link is gone). 0 or -1. */
+int vs_net_stats(const struct vs_net_config *net, size_t iface, struct vs_net_ifstats *st,
+		 struct vs_error *err);
+
+/* After a vsd restart: remove node-side leftovers of containers that are
+ * not running. keep: configs of the containers that run or are suspended
+ * (their links, routes, proxy entries and chains stay; suspended ones
+ * keep only standby routes); everything else this instance made (links
+ * named "vs"/"vi" + its id, chains in its table, proxy entries and routes
+ * for addresses of stopped containers in `all`) goes. 0 or -1. */
+int vs_net_reconcile(const struct vs_net_node *node, const struct vs_net_config *const *running,
+		     size_t nrunning, const struct vs_net_config *const *stopped, size_t nstopped,
+		     struct vs_error *err);
+
+/* Write /etc/resolv.conf and /etc/hosts of the calling process's root (a
+ * container's setup child after pivot_root, as the container's root; it
+ * never runs on the host's files): nameservers, and hostname with the
+ * container's first addresses. Leaves a file alone that is a symlink
+ * (systemd-resolved's) or carries "# vsd: keep". 0 or -1. */
+int vs_net_write_dns(const struct vs_net_config *net, const char *hostname, struct vs_error *err);
 
 #endif

@@ -1,0 +1,44 @@
+/* netns/ internals: the firewall of a vsd instance through libnftables
+ * (netns/firewall.c). Only files in netns/ include this header.
+ *
+ * One table per instance, `netdev` family, named node->fw_table, holding
+ * one base chain per node-side veth ("ifc_" + host_ifname) hooked at that
+ * device's ingress, priority -500 (before anything else), policy drop for
+ * what it does not accept: the container's own source MAC and addresses
+ * (named sets per chain so addresses change without replacing rules), ARP
+ * whose sender is its own, IPv6 from its own addresses, its link-local
+ * address (fe80:: from its MAC, EUI-64) and :: (duplicate address
+ * detection), neighbour solicitations/advertisements whose target is its
+ * own; never router advertisements (ICMPv6 134), redirects (137), DHCP
+ * server (UDP source port 67) or DHCPv6 server (547) answers. A second
+ * table (`ip` family, node->fw_table + "_nat") holds masquerade rules for
+ * node->nat sources leaving by the uplink, when any. */
+#ifndef VS_FW_PRIVATE_H
+#define VS_FW_PRIVATE_H
+
+#include "lib/vs_config.h"
+#include "lib/vs_error.h"
+#include "netns/vs_netns.h"
+
+/* Create the instance's tables (idempotent; keeps existing chains) and
+ * replace the NAT table's rules with node->nat. 0 or -1. */
+int fw_node_setup(const struct vs_net_node *node, struct vs_error *err);
+
+/* Create (or replace) the chain of one interface: its host_ifname must
+ * exist (the hook binds to it). 0 or -1. */
+int fw_iface_add(const struct vs_net_node *node, const struct vs_net_iface *ifc,
+		 struct vs_error *err);
+/* Delete the chain and sets of one interface; absent is not an error. */
+int fw_iface_del(const struct vs_net_node *node, const char *host_ifname, struct vs_error *err);
+/* Add or remove one address in the interface's sets. 0 or -1. */
+int fw_iface_addr(const struct vs_net_node *node, const char *host_ifname, const struct vs_ip *ip,
+		  bool add, struct vs_error *err);
+/* Delete every interface chain of the table whose host_ifname is not in
+ * keep (nkeep names). 0 or -1. */
+int fw_reconcile(const struct vs_net_node *node, const char *const *keep, size_t nkeep,
+		 struct vs_error *err);
+/* Packets dropped by the chain of one interface so far (a counter on its
+ * final rule); 0 when it has none. */
+uint64_t fw_iface_drops(const struct vs_net_node *node, const char *host_ifname);
+
+#endif
