@@ -81,6 +81,14 @@ struct vs_net_node {
 	struct vs_ip nat[VS_NET_POOLS_MAX];
 };
 
+/* Fill id and fw_table from a hash of the instance's root (its low 16
+ * bits), and bridge ("vsbr" + id) when empty (netns/node-id.c). */
+void vs_net_node_set_id(struct vs_net_node *node, uint32_t hash);
+/* The node-side names of interface `index` of a container: host_ifname
+ * and ifb_ifname from the node id and 24 random bits. */
+void vs_net_iface_names(const struct vs_net_node *node, uint32_t rnd, size_t index,
+			struct vs_net_iface *ifc);
+
 /* Once per vsd start (after an upgrade or crash too; idempotent): create
  * vsd's own bridge when missing and give it the gateway addresses of its
  * pools, turn on forwarding (IPv4, IPv6) and proxy_ndp on the uplink,

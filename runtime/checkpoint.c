@@ -670,9 +670,24 @@ static void progress_line(int fd, const char *line)
 		vs_write_all(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-static int run_restore(const struct vs_rt_instance *inst, const struct rt_paths *paths,
-		       const char *dir, const struct cr_meta *m, const struct rt_console *con,
-		       pid_t *pid, struct vs_error *err)
+/* Restore: each interface's veth pair is made again by CRIU with the node
+ * side named as at start (and put into its bridge); vs_net_restored then
+ * sets that side up. */
+static void add_veths(struct rt_argv *a, const struct vs_container_config *cfg)
+{
+	for (size_t i = 0; i < cfg->net.nifaces; i++) {
+		const struct vs_net_iface *ifc = &cfg->net.ifaces[i];
+		if (ifc->model == VS_NET_BRIDGED)
+			rt_argv_add(a, "--external=veth[%s]:%s@%s", ifc->name, ifc->host_ifname,
+				    ifc->bridge);
+		else
+			rt_argv_add(a, "--external=veth[%s]:%s", ifc->name, ifc->host_ifname);
+	}
+}
+
+static int run_restore(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		       const struct rt_paths *paths, const char *dir, const struct cr_meta *m,
+		       const struct rt_console *con, pid_t *pid, struct vs_error *err)
 {
 	struct rt_argv a = {0};
 	cleanup_free char *log = xasprintf("%s/restore.log", dir);
@@ -702,6 +717,7 @@ static int run_restore(const struct vs_rt_instance *inst, const struct rt_paths 
 	rt_argv_add(&a, "--external=mnt[console]:%s", con->slave_path);
 	rt_argv_add(&a, "--inherit-fd=fd[3]:%s", m->console_tty); /* con->slave, see rt_criu_run */
 	add_common(&a, m, true, views);
+	add_veths(&a, cfg);
 	rc = rt_criu_run(inst->criu_path, &a, &con->slave, 1, log, 600, err);
 	rt_argv_free(&a);
 	if (rc < 0)
@@ -744,7 +760,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 		goto fail;
 	progress_line(progress_fd, "root mounted; restoring with criu");
 	t1 = vs_now_ms();
-	rc = run_restore(inst, &paths, dir, &m, &con, &pid, err);
+	rc = run_restore(inst, cfg, &paths, dir, &m, &con, &pid, err);
 	rt_image_secure(dir, NULL);
 	if (rc < 0)
 		goto fail;
@@ -768,6 +784,11 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 			fprintf(stderr, "vsd-monitor: %s: restored cgroups: %s\n", paths.rundir,
 				e.msg);
 	}
+	if (rt_net_attach(inst, cfg, pid, true, err) < 0) {
+		vs_error_prefix(err, "restore: network of the restored container (killed)");
+		vs_cg_kill_all(cg, NULL);
+		goto fail;
+	}
 	out->pid = pid;
 	out->pidfd = vs_pidfd_open(pid, 0);
 	if (out->pidfd < 0) {
@@ -790,6 +811,11 @@ fail:
 		close(con.slave);
 	vs_cg_free(cg);
 	rt_meta_free(&m);
-	rt_container_cleanup(inst, cfg, NULL);
+	{
+		cleanup_free char *own = xasprintf("%s/checkpoint", paths.cdir);
+		/* A failed resume leaves the container suspended: its
+		 * addresses keep their standby routes. */
+		rt_container_cleanup(inst, cfg, strcmp(dir, own) == 0, NULL);
+	}
 	return -1;
 }

@@ -37,6 +37,7 @@
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
+#include "lib/vs_validate.h"
 #include "netns/vs_netns.h"
 #include "runtime/rt-private.h"
 
@@ -127,6 +128,10 @@ int rt_child_main(struct rt_child_args *a)
 	if (become_root(cfg, &err) < 0)
 		child_fail(a->sync_fd, &err);
 	if (rt_setup_rootfs(cfg, hostroot, console, &views, &err) < 0)
+		child_fail(a->sync_fd, &err);
+	/* Inside the new root, as the container's root: its own files. */
+	if ((cfg->net.nifaces > 0 || cfg->net.nnameservers > 0) &&
+	    vs_net_write_dns(&cfg->net, cfg->hostname, &err) < 0)
 		child_fail(a->sync_fd, &err);
 	close(hostroot);
 	close(console);
@@ -360,7 +365,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	close(sv[1]);
 	sv[1] = -1;
 	vs_cg_join_close(&join);
-	if (prepare_child(pid, cfg, &paths, err) < 0)
+	if (prepare_child(pid, cfg, &paths, err) < 0 || rt_net_attach(inst, cfg, pid, false, err) < 0)
 		goto fail;
 	if (send(sv[0], MSG_GO, strlen(MSG_GO), MSG_NOSIGNAL) < 0) {
 		vs_error_set(err, errno, "start container setup");
@@ -391,12 +396,52 @@ fail:
 	if (con.slave >= 0)
 		close(con.slave);
 	vs_cg_free(cg);
-	rt_container_cleanup(inst, cfg, NULL);
+	rt_container_cleanup(inst, cfg, false, NULL);
 	return -1;
 }
 
+int rt_net_arg(struct vs_net_node *net, const char *opt, const char *val, struct vs_error *err)
+{
+	if (strcmp(opt, "--net-id") == 0) {
+		unsigned id;
+		if (strlen(val) != 4 || sscanf(val, "%4x", &id) != 1)
+			return vs_error_set(err, EINVAL, "--net-id: '%s' is not 4 hex digits", val);
+		vs_net_node_set_id(net, id);
+		return 1;
+	}
+	if (strcmp(opt, "--uplink") != 0 && strcmp(opt, "--private-bridge") != 0)
+		return 0;
+	if (vs_validate_ifname(val, opt, err) < 0)
+		return -1;
+	if (strcmp(opt, "--uplink") == 0)
+		snprintf(net->uplink, sizeof(net->uplink), "%s", val);
+	else if (net->nprivate < VS_NET_POOLS_MAX)
+		snprintf(net->private_bridges[net->nprivate++], VS_IFNAME_MAX + 1, "%s", val);
+	return 1;
+}
+
+int rt_net_attach(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		  pid_t pid, bool restored, struct vs_error *err)
+{
+	cleanup_close int fd = -1;
+	char path[64];
+
+	if (cfg->net.nifaces == 0)
+		return 0;
+	if (inst->net == NULL)
+		return vs_error_set(err, EINVAL, "network of '%s': no node network settings",
+				    cfg->name);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vs_error_set(err, errno, "open %s", path);
+	if (restored)
+		return vs_net_restored(inst->net, &cfg->net, fd, err);
+	return vs_net_attach(inst->net, &cfg->net, fd, err);
+}
+
 int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			 struct vs_error *err)
+			 bool suspended, struct vs_error *err)
 {
 	struct rt_paths paths;
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
@@ -410,6 +455,9 @@ int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_cont
 	if (vs_fs_rootfs_umount(paths.cdir, r < 0 ? NULL : err) < 0)
 		r = -1;
 	if (vs_cg_destroy(cg, r < 0 ? NULL : err) < 0)
+		r = -1;
+	if (cfg->net.nifaces > 0 && inst->net != NULL &&
+	    vs_net_detach(inst->net, &cfg->net, suspended, r < 0 ? NULL : err) < 0)
 		r = -1;
 	rt_console_destroy(paths.rundir);
 	vs_cg_free(cg);

@@ -70,6 +70,23 @@ static int read_ready(int fd, vs_rt_progress_fn progress, void *ud, struct vs_rt
 	return vs_error_set(err, EIO, "the container's monitor died during start");
 }
 
+/* The node's networking as monitor arguments (parsed by rt_net_arg). */
+static void rt_net_args(struct rt_argv *argv, const struct vs_net_node *net)
+{
+	if (net == NULL)
+		return;
+	rt_argv_add(argv, "--net-id");
+	rt_argv_add(argv, "%s", net->id);
+	if (net->uplink[0] != '\0') {
+		rt_argv_add(argv, "--uplink");
+		rt_argv_add(argv, "%s", net->uplink);
+	}
+	for (size_t i = 0; i < net->nprivate; i++) {
+		rt_argv_add(argv, "--private-bridge");
+		rt_argv_add(argv, "%s", net->private_bridges[i]);
+	}
+}
+
 /* Spawn a monitor for cfg (restore_dir: from an image) and wait for it. */
 static int spawn_monitor(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 			 const char *restore_dir, vs_rt_progress_fn progress, void *ud,
@@ -108,6 +125,7 @@ static int spawn_monitor(const struct vs_rt_instance *inst, const struct vs_cont
 		rt_argv_add(&argv, "--restore");
 		rt_argv_add(&argv, "%s", restore_dir);
 	}
+	rt_net_args(&argv, inst->net);
 	rc = rt_spawn_self(inst->self_exe_fd, argv.v, stdio, &wr, 1, true, err);
 	rt_argv_free(&argv);
 	if (rc < 0)
@@ -201,7 +219,7 @@ int vs_rt_discard_image(const struct vs_rt_instance *inst, const struct vs_conta
 	/* A failed resume cleans up after itself; make sure nothing of it
 	 * (cgroups, the root mount) is left before the disk is declared
 	 * usable again. */
-	if (rt_container_cleanup(inst, cfg, err) < 0)
+	if (rt_container_cleanup(inst, cfg, false, err) < 0)
 		return vs_error_prefix(err, "discard the image of '%s'", cfg->name);
 	/* The state goes first: a crash between the two leaves a stopped
 	 * container with a stale image directory (removed at the next
@@ -353,7 +371,7 @@ int vs_rt_recover(const struct vs_rt_instance *inst, const struct vs_container_c
 	if (st.state != VS_RT_STOPPED)
 		return 0; /* alive: nothing to recover */
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
-	if (rt_container_cleanup(inst, cfg, err) < 0)
+	if (rt_container_cleanup(inst, cfg, false, err) < 0)
 		return -1;
 	unlink(paths.sock);
 	if (rt_state_read(paths.cdir, &old, NULL) == 0 && strcmp(old.state, "stopped") != 0) {
@@ -364,6 +382,39 @@ int vs_rt_recover(const struct vs_rt_instance *inst, const struct vs_container_c
 			return -1;
 	}
 	return 0;
+}
+
+int vs_rt_netns_open(const struct vs_rt_instance *inst, const char *name, struct vs_error *err)
+{
+	struct vs_rt_status st, again;
+	cleanup_close int pidfd = -1;
+	char path[64];
+	int fd;
+
+	if (vs_rt_status(inst, name, &st, err) < 0)
+		return -1;
+	if (st.state != VS_RT_RUNNING)
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s, not running", name,
+				     vs_rt_state_name(st.state));
+	/* The pidfd pins the process; status again proves it is still init
+	 * (pid and start time); a live pidfd after the open proves the
+	 * /proc entry we opened was that process's. */
+	pidfd = vs_pidfd_open(st.init_pid, 0);
+	if (pidfd < 0)
+		return vs_error_set(err, errno, "pidfd of '%s' init", name);
+	if (vs_rt_status(inst, name, &again, err) < 0)
+		return -1;
+	if (again.state != VS_RT_RUNNING || again.init_pid != st.init_pid)
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' stopped meanwhile", name);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)st.init_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vs_error_set(err, errno, "open %s", path);
+	if (vs_pidfd_send_signal(pidfd, 0, NULL, 0) < 0) {
+		close(fd);
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' stopped meanwhile", name);
+	}
+	return fd;
 }
 
 int vs_rt_console_attach(const struct vs_rt_instance *inst, const char *name, int *master_fd,

@@ -46,6 +46,7 @@ struct client {
 
 struct monitor {
 	struct vs_rt_instance inst;
+	struct vs_net_node net; /* from --net-id, --uplink, --private-bridge */
 	struct vs_container_config cfg;
 	struct rt_paths paths;
 	struct rt_running run;
@@ -302,7 +303,9 @@ static bool on_init_exit(struct monitor *m)
 	int code, sig;
 	bool reboot = reap_init(m, &code, &sig);
 
-	if (rt_container_cleanup(&m->inst, &m->cfg, &err) < 0)
+	if (rt_container_cleanup(&m->inst, &m->cfg,
+				 m->final_state != NULL && strcmp(m->final_state, "suspended") == 0,
+				 &err) < 0)
 		logmsg("cleanup: %s", err.msg);
 	if (reboot && may_restart(m)) {
 		if (rt_container_start(&m->inst, &m->cfg, &m->run, &err) == 0) {
@@ -373,8 +376,14 @@ static int monitor_setup(struct monitor *m, int argc, char **argv, struct vs_err
 	if (argc < 6 || argc % 2 != 0)
 		return vs_error_set(err, EINVAL,
 				    "usage: vsd __monitor ROOT RUN_DIR CGROUP_PARENT NAME "
-				    "[--criu PATH] [--restore DIR]");
+				    "[--criu PATH] [--restore DIR] [--net-id ID] [--uplink IF] "
+				    "[--private-bridge BR]...");
 	for (int i = 6; i + 1 < argc; i += 2) {
+		int r = rt_net_arg(&m->net, argv[i], argv[i + 1], err);
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			continue;
 		if (strcmp(argv[i], "--criu") == 0)
 			m->inst.criu_path = argv[i + 1];
 		else if (strcmp(argv[i], "--restore") == 0)
@@ -382,6 +391,7 @@ static int monitor_setup(struct monitor *m, int argc, char **argv, struct vs_err
 		else
 			return vs_error_set(err, EINVAL, "__monitor: unknown option %s", argv[i]);
 	}
+	m->inst.net = &m->net;
 	m->inst.root = argv[2];
 	m->inst.run_dir = argv[3];
 	m->inst.cgroup_parent = argv[4];

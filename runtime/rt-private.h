@@ -110,10 +110,22 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 /* Privileged containers: only the usual device nodes (container.c). */
 int rt_restrict_devices(struct vs_cg *cg, struct vs_error *err);
 
-/* Undo mounts and cgroups of a container whose processes are gone (kills
- * leftovers first). Idempotent. */
+/* Undo mounts, cgroups and the node side of the network of a container
+ * whose processes are gone (kills leftovers first). suspended: it stays
+ * suspended, so its addresses keep their standby routes. Idempotent. */
 int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			 struct vs_error *err);
+			 bool suspended, struct vs_error *err);
+
+/* A monitor argument pair of the node's networking (--net-id ID,
+ * --uplink IF, --private-bridge B) into *net: 1 taken, 0 not one of
+ * them, -1 invalid (err). */
+int rt_net_arg(struct vs_net_node *net, const char *opt, const char *val, struct vs_error *err);
+
+/* Wire the network of the container whose init is pid (vs_net_attach on
+ * its namespace), or after a restore re-apply the node side
+ * (vs_net_restored). Nothing to do without interfaces. 0 or -1. */
+int rt_net_attach(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		  pid_t pid, bool restored, struct vs_error *err);
 
 /* Fork and exec the vsd binary (self_exe_fd, or /proc/self/exe when -1)
  * with argv; keep_fds[i] becomes fd 3+i in the child, stdin/stdout/stderr

@@ -34,6 +34,7 @@
 #include "lib/vs_config.h"
 #include "lib/vs_error.h"
 #include "migrate/vs_migrate.h"
+#include "netns/vs_netns.h"
 
 /* One vsd instance's places. Filled by the daemon at start. */
 struct vs_rt_instance {
@@ -43,6 +44,9 @@ struct vs_rt_instance {
 	struct vs_cg_host *cg;	   /* detected host cgroup layout */
 	int self_exe_fd;	   /* sealed memfd copy of the vsd binary, or -1 */
 	const char *criu_path;	   /* criu program for checkpoint/restore, or NULL */
+	/* The node's networking (vsd --uplink, ...); the monitor gets it as
+	 * arguments. Never NULL once the daemon or monitor has started. */
+	const struct vs_net_node *net;
 };
 
 enum vs_rt_state {
@@ -121,6 +125,12 @@ struct vs_cg *vs_rt_cg_open(const struct vs_rt_instance *inst,
  * 0 or -1 with err. */
 int vs_rt_move_pool(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		    struct vs_error *err);
+
+/* The network namespace of a running container's init, for live address
+ * changes (O_CLOEXEC fd; the pid is checked against state.json's start
+ * time while a pidfd holds it). VS_EK_CONFLICT when not running. fd or
+ * -1 with err. */
+int vs_rt_netns_open(const struct vs_rt_instance *inst, const char *name, struct vs_error *err);
 
 /* After a vsd restart or crash: for a container that is not running, undo
  * anything a dead monitor left (mounts, cgroups, stale state). 0 or -1. */
