@@ -48,6 +48,10 @@ void vsd_gen_status(struct vsd *d, struct vs_jgen *g, const struct vs_container_
 	if (cfg->pool[0] != '\0')
 		vs_jgen_kv_str(g, "pool", cfg->pool);
 	vs_jgen_kv_bool(g, "idle_reclaim", cfg->idle_reclaim);
+	if (cfg->net.nifaces > 0 || cfg->net.nnameservers > 0) {
+		vs_jgen_key(g, "net");
+		vs_config_gen_net(g, &cfg->net);
+	}
 	if (st->last_exit_code >= 0 || st->last_exit_signal > 0) {
 		vs_jgen_key(g, "last_exit");
 		vs_jgen_obj_open(g);
@@ -215,7 +219,8 @@ int vsd_container_create_locked(struct vsd *d, struct vs_container_config *cfg,
 		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' already exists",
 				     cfg->name);
 	if (vsd_pool_check(d, cfg->pool, "pool", err) < 0 ||
-	    vsd_check_node_limits(d, cfg->name, &cfg->limits, err) < 0)
+	    vsd_check_node_limits(d, cfg->name, &cfg->limits, err) < 0 ||
+	    vsd_net_prepare_create(d, cfg, err) < 0)
 		return -1;
 	if (take_template(d, cfg, err) < 0)
 		return -1;
@@ -344,6 +349,9 @@ static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs
 	}
 	if (rootfs_busy(d, &cfg, err) < 0)
 		return -1;
+	/* A suspended container's standby routes: its addresses are free
+	 * once config.json is gone. */
+	vsd_net_release(d, &cfg);
 	if (vs_fs_remove_tree(d->containers_fd, gone, err) < 0)
 		return vs_error_prefix(err, "destroy '%s': remove stale %s", name, gone);
 	if (renameat2(d->containers_fd, name, d->containers_fd, gone, RENAME_NOREPLACE) < 0)

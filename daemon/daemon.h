@@ -309,6 +309,11 @@ struct vsd {
 	 * node's RAM (vsd --memory-overcommit; 1.0: no overcommit). */
 	double mem_overcommit;
 	struct vs_rt_instance inst;
+	/* The node's networking (network.c); inst.net points here. */
+	struct vs_net_node net;
+	bool net_configured; /* any network option given */
+	size_t nnameservers; /* --nameserver: for containers that name none */
+	struct vs_ip nameservers[VS_NET_NAMESERVERS_MAX];
 	/* Serialises create, destroy and template create/import/remove, so
 	 * existence checks and id claims cannot race. GET handlers never take
 	 * it. Order: mutate before any per-container lock. */
@@ -327,6 +332,46 @@ struct vsd {
 	pid_t views_pid;
 	char views_error[VS_ERROR_MSG_MAX];
 };
+
+/* ---- network.c: the node's networking and address allocation -------- */
+
+/* vsd's network options (getopt values). */
+enum {
+	VSD_OPT_UPLINK = 0x100,
+	VSD_OPT_BRIDGE,
+	VSD_OPT_IP_POOL,
+	VSD_OPT_PRIVATE_BRIDGE,
+	VSD_OPT_NAT,
+	VSD_OPT_NAMESERVER,
+};
+/* Take one network option into d. 0 or -1 (err names the option). */
+int vsd_net_option(struct vsd *d, int opt, const char *arg, struct vs_error *err);
+/* At start, once d->root is known: the instance id and names, pool
+ * gateways, and (when any option was given) vs_net_node_setup. 0 or -1. */
+int vsd_net_init(struct vsd *d, struct vs_error *err);
+/* Under d->mutate, before a create writes config.json: complete
+ * cfg->net (node-side names, MACs, bridge, addresses from the pools,
+ * gateways, default nameservers) and check every address is free. 0 or
+ * -1 (VS_EK_CONFLICT for an address in use, naming its owner). */
+int vsd_net_prepare_create(struct vsd *d, struct vs_container_config *cfg, struct vs_error *err);
+/* Under d->mutate and the container's lock: new->net = old's with the
+ * update's net changes, checked. live: the container runs (replacing
+ * interfaces is refused then). 0 or -1. */
+int vsd_net_merge_update(struct vsd *d, const struct vs_container_config *old,
+			 struct vs_container_config *new, const struct vs_config_update *u,
+			 bool live, struct vs_error *err);
+/* Make a running container's addresses and shaping those of new (undone
+ * on failure); vsd_net_revert_live puts old's back. 0 or -1. */
+int vsd_net_apply_live(struct vsd *d, const struct vs_container_config *old,
+		       const struct vs_container_config *new, struct vs_error *err);
+void vsd_net_revert_live(struct vsd *d, const struct vs_container_config *old,
+			 const struct vs_container_config *new);
+/* Destroy: whatever the node still holds for cfg (standby routes of a
+ * suspended container) goes; failures are logged. */
+void vsd_net_release(struct vsd *d, const struct vs_container_config *cfg);
+/* After recovery at start: vs_net_reconcile with every container's
+ * config sorted into live (running, suspended) and stopped. 0 or -1. */
+int vsd_net_reconcile(struct vsd *d, struct vs_error *err);
 
 /* ---- locks.c: per-container locks ------------------------------------ */
 

@@ -197,10 +197,17 @@ static int change_live(struct vsd *d, const struct vs_container_config *old,
 	return 0;
 }
 
+static bool net_named(const struct vs_config_update *u)
+{
+	return u->nadd > 0 || u->ndel > 0 || u->shaping_set || u->nameservers_set || u->ifaces_set;
+}
+
 /* Called with d->mutate and the container's lock held. new is old with
- * the request's changes; both share old's init vector. */
+ * the request's limit changes (its net ones are merged here); both share
+ * old's init vector. */
 static int update_locked(struct vsd *d, const struct vs_container_config *old,
-			 const struct vs_container_config *new, struct vs_error *err)
+			 struct vs_container_config *new, const struct vs_config_update *u,
+			 struct vs_error *err)
 {
 	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, new->name);
 	cleanup_close int dfd = -1;
@@ -210,16 +217,30 @@ static int update_locked(struct vsd *d, const struct vs_container_config *old,
 	if (check_update(d, new, err) < 0 || vsd_container_status(d, new->name, &st, err) < 0)
 		return -1;
 	live = is_live(st.state);
+	/* The memory image holds the old addresses inside. */
+	if (st.state == VS_RT_SUSPENDED && net_named(u))
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' is suspended: resume it before changing its "
+				     "network",
+				     new->name);
+	if (vsd_net_merge_update(d, old, new, u, live, err) < 0)
+		return -1;
 	if (live && change_live(d, old, new, cdir, &moved, err) < 0)
 		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
+	if (live && vsd_net_apply_live(d, old, new, err) < 0) {
+		revert_live(d, old, moved);
+		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
+	}
 	if (!live && vs_fs_disk_resize(cdir, &old->limits, &new->limits, err) < 0)
 		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
 	dfd = openat(d->containers_fd, new->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0 || vsd_store_write_config(dfd, new, err) < 0) {
 		if (dfd < 0)
 			vs_error_set(err, errno, "open containers/%s", new->name);
-		if (live)
+		if (live) {
+			vsd_net_revert_live(d, old, new);
 			revert_live(d, old, moved);
+		}
 		if (old->limits.disk != new->limits.disk)
 			vsd_log("container %s: its disk is now %" PRId64 " bytes but the stored "
 				"limit still says %" PRId64,
@@ -248,7 +269,8 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (ret == 0) {
 		ret = vsd_store_load(c->d->containers_fd, name, &cfg, err);
 		if (ret == 0)
-			ret = vs_config_parse_update(body, &cfg.limits, &r, err);
+			ret = vs_config_parse_update_net(body, &cfg.limits, &cfg.net.shaping, &r,
+							 err);
 		if (ret == 0) {
 			new = cfg;
 			new.limits = r.limits;
@@ -256,7 +278,7 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 				strcpy(new.pool, r.pool);
 			if (r.reclaim_set)
 				new.idle_reclaim = r.idle_reclaim;
-			ret = update_locked(c->d, &cfg, &new, err);
+			ret = update_locked(c->d, &cfg, &new, &r, err);
 		}
 		vsd_names_unlock(c->d->names, name);
 	}

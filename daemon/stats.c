@@ -24,7 +24,56 @@ struct cusage {
 	struct vsd_oom_info oom;
 	bool has_disk; /* a disk quota: the four below are known */
 	int64_t disk_used, disk_total, inodes_used, inodes_total;
+	size_t nnet; /* interfaces with counters (running containers) */
+	struct {
+		char name[VS_IFNAME_MAX + 1];
+		struct vs_net_ifstats st;
+	} net[VS_NET_IFACES_MAX];
 };
+
+/* The six per-interface counters, for JSON and metrics alike. */
+static const struct {
+	const char *key, *metric, *help;
+	size_t offset; /* of a uint64_t in struct vs_net_ifstats */
+} net_counters[] = {
+    {"egress_bytes", "vsd_net_egress_bytes_total", "Bytes the container sent",
+     offsetof(struct vs_net_ifstats, egress_bytes)},
+    {"egress_packets", "vsd_net_egress_packets_total", "Packets the container sent",
+     offsetof(struct vs_net_ifstats, egress_packets)},
+    {"egress_drops", "vsd_net_egress_drops_total",
+     "Packets the container sent that the shaper or firewall dropped",
+     offsetof(struct vs_net_ifstats, egress_drops)},
+    {"ingress_bytes", "vsd_net_ingress_bytes_total", "Bytes the container received",
+     offsetof(struct vs_net_ifstats, ingress_bytes)},
+    {"ingress_packets", "vsd_net_ingress_packets_total", "Packets the container received",
+     offsetof(struct vs_net_ifstats, ingress_packets)},
+    {"ingress_drops", "vsd_net_ingress_drops_total",
+     "Packets for the container that the shaper dropped",
+     offsetof(struct vs_net_ifstats, ingress_drops)},
+};
+
+static uint64_t net_counter(const struct vs_net_ifstats *st, size_t k)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)st + net_counters[k].offset, sizeof(v));
+	return v;
+}
+
+/* Counters of a running container's interfaces. */
+static void net_of(const struct vs_container_config *cfg, struct cusage *u)
+{
+	for (size_t i = 0; u->running && i < cfg->net.nifaces; i++) {
+		struct vs_error e = {0};
+		if (vs_net_stats(&cfg->net, i, &u->net[u->nnet].st, &e) < 0) {
+			vsd_debug("container %s: counters of %s: %s", cfg->name,
+				  cfg->net.ifaces[i].name, e.msg);
+			continue;
+		}
+		snprintf(u->net[u->nnet].name, sizeof(u->net[0].name), "%s",
+			 cfg->net.ifaces[i].name);
+		u->nnet++;
+	}
+}
 
 /* The disk quota's use (a container with one; its disk stays mounted
  * while stopped too). Without a quota, or when it cannot be read, the
@@ -73,6 +122,7 @@ static int usage_of(struct vsd *d, const char *name, struct cusage *u, struct vs
 					     &u->usage_percent);
 	vsd_oom_get(d, name, &st, &u->oom);
 	disk_of(d, name, u);
+	net_of(&cfg, u);
 	return 0;
 }
 
@@ -147,6 +197,17 @@ static void gen_usage(struct vs_jgen *g, const struct cusage *u)
 	kv_opt(g, "last_at", u->oom.last_at > 0 ? u->oom.last_at : -1);
 	vs_jgen_kv_str(g, "last_command", u->oom.last_command[0] ? u->oom.last_command : NULL);
 	vs_jgen_obj_close(g);
+	vs_jgen_key(g, "net");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < u->nnet; i++) {
+		vs_jgen_obj_open(g);
+		vs_jgen_kv_str(g, "interface", u->net[i].name);
+		for (size_t k = 0; k < VS_ARRAY_SIZE(net_counters); k++)
+			vs_jgen_kv_int(g, net_counters[k].key,
+				       (int64_t)net_counter(&u->net[i].st, k));
+		vs_jgen_obj_close(g);
+	}
+	vs_jgen_arr_close(g);
 	vs_jgen_obj_close(g);
 }
 
@@ -262,6 +323,21 @@ static void emit_family(FILE *f, const struct family *fam, const struct cusage *
 	}
 }
 
+/* The per-interface counters, labelled by container and interface. */
+static void emit_net(FILE *f, const struct cusage *u, size_t n)
+{
+	for (size_t k = 0; k < VS_ARRAY_SIZE(net_counters); k++) {
+		header(f, net_counters[k].metric, "counter", net_counters[k].help);
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < u[i].nnet; j++) {
+				fprintf(f, "%s{container=\"", net_counters[k].metric);
+				label(f, u[i].name);
+				fprintf(f, "\",interface=\"%s\"} %" PRIu64 "\n", u[i].net[j].name,
+					net_counter(&u[i].net[j].st, k));
+			}
+	}
+}
+
 /* MemTotal and MemAvailable of /proc/meminfo in bytes (-1 unknown). */
 static void node_memory(int64_t *total, int64_t *avail)
 {
@@ -338,6 +414,7 @@ int vsd_h_metrics(struct vsd_call *c, struct vsd_reply *out, struct vs_error *er
 	emit_node(f, c->d, u, n);
 	for (size_t i = 0; i < VS_ARRAY_SIZE(families); i++)
 		emit_family(f, &families[i], u, n);
+	emit_net(f, u, n);
 	fclose(f);
 	for (size_t i = 0; i < n; i++)
 		free(u[i].name);

@@ -42,6 +42,7 @@ struct opts {
 	bool debug;
 	struct vsd_idle_cfg idle;
 	struct vs_fs_import_caps import_caps; /* 0: defaults */
+	struct vsd *d;			      /* network options go straight here */
 };
 
 static const char usage_text[] =
@@ -72,6 +73,15 @@ static const char usage_text[] =
     "                        container idle for 3 samples in a row is reclaimed from\n"
     "  --idle-threshold CPUS CPU use below which a container counts as idle\n"
     "                        (default 0.02, i.e. 2% of one CPU)\n"
+    "Networking (vsd(8), \"Networking\"):\n"
+    "  --uplink IF           answer ARP/NDP for routed containers' addresses on IF\n"
+    "  --bridge NAME         vsd's own bridge (default vsbr + instance id)\n"
+    "  --ip-pool NET=CIDR[@GW]  addresses handed out on network NET (routed,\n"
+    "                        bridged for vsd's own bridge, or a bridge name);\n"
+    "                        repeatable, IPv4 and IPv6\n"
+    "  --private-bridge NAME containers on bridge NAME see each other\n"
+    "  --nat CIDR            masquerade these sources leaving by the uplink\n"
+    "  --nameserver ADDR     nameserver of containers that name none\n"
     "  --debug               log every request\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n";
@@ -134,6 +144,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"idle-reclaim", required_argument, NULL, 'I'},
 	    {"idle-reclaim-interval", required_argument, NULL, 'N'},
 	    {"idle-threshold", required_argument, NULL, 'T'},
+	    {"uplink", required_argument, NULL, VSD_OPT_UPLINK},
+	    {"bridge", required_argument, NULL, VSD_OPT_BRIDGE},
+	    {"ip-pool", required_argument, NULL, VSD_OPT_IP_POOL},
+	    {"private-bridge", required_argument, NULL, VSD_OPT_PRIVATE_BRIDGE},
+	    {"nat", required_argument, NULL, VSD_OPT_NAT},
+	    {"nameserver", required_argument, NULL, VSD_OPT_NAMESERVER},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -216,6 +232,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'T':
 			if (parse_idle_opt(c, optarg, &o->idle) < 0)
 				return 2;
+			break;
+		case VSD_OPT_UPLINK:
+		case VSD_OPT_BRIDGE:
+		case VSD_OPT_IP_POOL:
+		case VSD_OPT_PRIVATE_BRIDGE:
+		case VSD_OPT_NAT:
+		case VSD_OPT_NAMESERVER:
+			if (vsd_net_option(o->d, c, optarg, &err) < 0) {
+				fprintf(stderr, "vsd: %s\n", err.msg);
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -496,8 +523,17 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	/* Before recovery: lxcfs survives vsd, so this normally finds the
 	 * running one; containers never depend on it to start. */
 	vsd_views_check(d, NULL);
+	if (vsd_net_init(d, err) < 0)
+		return -1;
 	if (vsd_pools_restore(d, err) < 0 || vsd_recover(d, err) < 0)
 		return vs_error_prefix(err, "recovery");
+	/* Node-side leftovers of containers that died while vsd was away;
+	 * what cannot be removed now is logged and tried at the next start. */
+	{
+		struct vs_error e = {0};
+		if (vsd_net_reconcile(d, &e) < 0)
+			vsd_log("network reconciliation: %s", e.msg);
+	}
 	if (vsd_sampler_start(d, &o->idle, err) < 0)
 		return -1;
 	lfd = make_socket(d->socket_path, err);
@@ -544,6 +580,7 @@ int vsd_main(int argc, char **argv)
 	struct vs_error err = {0};
 	int r, sig;
 
+	o.d = &d;
 	r = parse_args(argc, argv, &o);
 	if (r != 0)
 		return r == 1 ? 0 : 2;

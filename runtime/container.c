@@ -365,7 +365,8 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	close(sv[1]);
 	sv[1] = -1;
 	vs_cg_join_close(&join);
-	if (prepare_child(pid, cfg, &paths, err) < 0 || rt_net_attach(inst, cfg, pid, false, err) < 0)
+	if (prepare_child(pid, cfg, &paths, err) < 0 ||
+	    rt_net_attach(inst, cfg, pid, false, err) < 0)
 		goto fail;
 	if (send(sv[0], MSG_GO, strlen(MSG_GO), MSG_NOSIGNAL) < 0) {
 		vs_error_set(err, errno, "start container setup");
