@@ -85,6 +85,57 @@ static void gen_views(struct vsd *d, struct vs_jgen *g)
 	pthread_mutex_unlock(&d->views_lock);
 }
 
+static void gen_ip(struct vs_jgen *g, const struct vs_ip *ip, bool prefix)
+{
+	char s[VS_IP_STRLEN];
+
+	if (ip->family == 0) {
+		vs_jgen_null(g);
+		return;
+	}
+	vs_format_ip(ip, prefix, s, sizeof(s));
+	vs_jgen_str(g, s);
+}
+
+static void gen_network(struct vsd *d, struct vs_jgen *g)
+{
+	const struct vs_net_node *n = &d->net;
+
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "id", n->id);
+	vs_jgen_kv_str(g, "uplink", n->uplink[0] ? n->uplink : NULL);
+	vs_jgen_kv_str(g, "bridge", n->bridge);
+	vs_jgen_kv_str(g, "firewall_table", n->fw_table);
+	vs_jgen_key(g, "pools");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < n->npools; i++) {
+		vs_jgen_obj_open(g);
+		vs_jgen_kv_str(g, "network", n->pools[i].network);
+		vs_jgen_key(g, "cidr");
+		gen_ip(g, &n->pools[i].net, true);
+		vs_jgen_key(g, "gateway");
+		gen_ip(g, &n->pools[i].gateway, false);
+		vs_jgen_obj_close(g);
+	}
+	vs_jgen_arr_close(g);
+	vs_jgen_key(g, "private_bridges");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < n->nprivate; i++)
+		vs_jgen_str(g, n->private_bridges[i]);
+	vs_jgen_arr_close(g);
+	vs_jgen_key(g, "nat");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < n->nnat; i++)
+		gen_ip(g, &n->nat[i], true);
+	vs_jgen_arr_close(g);
+	vs_jgen_key(g, "nameservers");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < d->nnameservers; i++)
+		gen_ip(g, &d->nameservers[i], false);
+	vs_jgen_arr_close(g);
+	vs_jgen_obj_close(g);
+}
+
 int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
@@ -106,6 +157,8 @@ int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 	/* Read without re-checking: a GET must not start processes. */
 	vs_jgen_key(g, "views");
 	gen_views(d, g);
+	vs_jgen_key(g, "network");
+	gen_network(d, g);
 	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
 	return 0;
