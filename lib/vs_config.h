@@ -62,7 +62,6 @@ enum vs_limit_field {
 /* The JSON name of a field ("memory_high"). */
 const char *vs_limit_name(enum vs_limit_field f);
 
-
 /* Networking (netns/, vsd-container.json(5) "net"). A container has up to
  * VS_NET_IFACES_MAX veth interfaces, eth0, eth1, ... inside. */
 #define VS_NET_IFACES_MAX      8

@@ -250,9 +250,8 @@ static void test_format_rate(void **state)
 		int64_t bps;
 		const char *s;
 	} cases[] = {
-	    {10000000, "10mbit"}, {1500000, "1500kbit"}, {123, "123bit"},
-	    {1000, "1kbit"},	  {8000000000, "8gbit"}, {100000000000, "100gbit"},
-	    {1001, "1001bit"},
+	    {10000000, "10mbit"},  {1500000, "1500kbit"},     {123, "123bit"},	 {1000, "1kbit"},
+	    {8000000000, "8gbit"}, {100000000000, "100gbit"}, {1001, "1001bit"},
 	};
 	(void)state;
 	for (size_t i = 0; i < VS_ARRAY_SIZE(cases); i++) {
@@ -272,11 +271,20 @@ static void test_ifname(void **state)
 		const char *s;
 		bool ok;
 	} cases[] = {
-	    {"eth0", true},	    {"vsbr1a2b", true},		 {"br-lan.10", true},
-	    {"a_b", true},	    {"123456789012345", true},	 {"1234567890123456", false},
-	    {"", false},	    {".", false},		 {"..", false},
-	    {"eth0:1", false},	    {"a/b", false},		 {"a b", false},
-	    {"eth\t0", false},	    {"\xc3\xa9th0", false},
+	    {"eth0", true},
+	    {"vsbr1a2b", true},
+	    {"br-lan.10", true},
+	    {"a_b", true},
+	    {"123456789012345", true},
+	    {"1234567890123456", false},
+	    {"", false},
+	    {".", false},
+	    {"..", false},
+	    {"eth0:1", false},
+	    {"a/b", false},
+	    {"a b", false},
+	    {"eth\t0", false},
+	    {"\xc3\xa9th0", false},
 	};
 	(void)state;
 	for (size_t i = 0; i < VS_ARRAY_SIZE(cases); i++) {
@@ -295,9 +303,9 @@ static void test_ifname(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_ip),	cmocka_unit_test(test_exact_messages),
-	    cmocka_unit_test(test_parse_cidr),	cmocka_unit_test(test_ip_relations),
-	    cmocka_unit_test(test_parse_rate),	cmocka_unit_test(test_format_rate),
+	    cmocka_unit_test(test_parse_ip),   cmocka_unit_test(test_exact_messages),
+	    cmocka_unit_test(test_parse_cidr), cmocka_unit_test(test_ip_relations),
+	    cmocka_unit_test(test_parse_rate), cmocka_unit_test(test_format_rate),
 	    cmocka_unit_test(test_ifname),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
