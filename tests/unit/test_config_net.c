@@ -22,7 +22,7 @@
 	"\"bridged\", \"bridge\": \"vsbr1a2b\", \"host_ifname\": \"vs1a2b3c4d5e1\", "              \
 	"\"ifb_ifname\": \"vi1a2b3c4d5e1\", \"mac\": \"02:12:34:56:78:9b\", \"addresses\": "       \
 	"[\"10.0.3.5\", \"fd00:3::5\"], \"gateway4\": \"10.0.3.1\", \"gateway6\": \"fe80::1\"}], " \
-	"\"nameservers\": [\"10.0.3.1\", \"2001:db8::53\"], \"shaping\": {\"egress_rate\": "      \
+	"\"nameservers\": [\"10.0.3.1\", \"2001:db8::53\"], \"shaping\": {\"egress_rate\": "       \
 	"\"10mbit\", \"egress_peak\": 20000000, \"egress_burst\": \"256K\", \"ingress_rate\": "    \
 	"\"1mbps\"}}"
 
@@ -161,7 +161,8 @@ static void test_errors_name_the_field(void **state)
 	     "net.interfaces[0].gateway4: 'fd00::1' is not an IPv4 address"},
 	    {"{\"interfaces\": [{\"model\": \"bridged\", \"gateway6\": \"fd00::1\"}]}",
 	     "net.interfaces[0].gateway6: fd00::1 is outside the interface's IPv6 networks"},
-	    {"{\"interfaces\": [{\"addresses\": [\"203.0.113.5\"], \"gateway4\": \"203.0.113.1\"}]}",
+	    {"{\"interfaces\": [{\"addresses\": [\"203.0.113.5\"], \"gateway4\": "
+	     "\"203.0.113.1\"}]}",
 	     "net.interfaces[0].gateway4: a routed interface takes no gateway"},
 	    {"{\"interfaces\": [{\"model\": \"bridged\", \"addresses\": [\"10.0.3.0/24\"]}]}",
 	     "net.interfaces[0].addresses[0]: '10.0.3.0/24' is the network's own or broadcast"},
@@ -240,7 +241,8 @@ static void test_full_form_required(void **state)
 	    {"{\"name\": \"eth0\", \"model\": \"routed\", \"host_ifname\": \"vs0\", \"mac\": "
 	     "\"02:00:00:00:00:01\"}",
 	     "net.interfaces[0].ifb_ifname: required"},
-	    {"{\"name\": \"eth0\", \"model\": \"routed\", \"host_ifname\": \"vs0\", \"ifb_ifname\": "
+	    {"{\"name\": \"eth0\", \"model\": \"routed\", \"host_ifname\": \"vs0\", "
+	     "\"ifb_ifname\": "
 	     "\"vi0\"}",
 	     "net.interfaces[0].mac: required"},
 	    {"{\"name\": \"eth0\", \"model\": \"bridged\", \"host_ifname\": \"vs0\", "
@@ -265,15 +267,16 @@ static void test_full_form_required(void **state)
 	/* Two interfaces with one host name. */
 	{
 		cleanup_free char *text = config_text(
-		    "{\"interfaces\": [{\"name\": \"eth0\", \"model\": \"routed\", \"host_ifname\": "
+		    "{\"interfaces\": [{\"name\": \"eth0\", \"model\": \"routed\", "
+		    "\"host_ifname\": "
 		    "\"vs0\", \"ifb_ifname\": \"vi0\", \"mac\": \"02:00:00:00:00:01\"}, {\"name\": "
 		    "\"eth1\", \"model\": \"routed\", \"host_ifname\": \"vs0\", \"ifb_ifname\": "
 		    "\"vi1\", \"mac\": \"02:00:00:00:00:02\"}]}");
 		struct vs_container_config cfg;
 		struct vs_error err = {0};
 		assert_int_equal(vs_config_parse(text, &cfg, &err), -1);
-		assert_string_equal(err.msg,
-				    "net.interfaces[1].host_ifname: the same as net.interfaces[0]'s");
+		assert_string_equal(
+		    err.msg, "net.interfaces[1].host_ifname: the same as net.interfaces[0]'s");
 	}
 }
 
@@ -290,8 +293,10 @@ static int parse_update(const char *text, const struct vs_net_shaping *sh,
 
 static void test_update(void **state)
 {
-	struct vs_net_shaping base = {.egress_rate = 10000000, .egress_peak = 20000000,
-				      .ingress_rate = 1000000, .ingress_burst = 65536};
+	struct vs_net_shaping base = {.egress_rate = 10000000,
+				      .egress_peak = 20000000,
+				      .ingress_rate = 1000000,
+				      .ingress_burst = 65536};
 	struct vs_config_update u;
 	struct vs_error err = {0};
 
@@ -403,8 +408,8 @@ static void test_mac(void **state)
 	assert_string_equal(buf, "02:ab:cd:00:01:ff");
 	assert_int_equal(vs_parse_mac("00:16:3e:00:00:01", "--mac", mac, &err), 0);
 	assert_int_equal(vs_parse_mac("02-ab-cd-00-01-ff", "--mac", mac, &err), -1);
-	assert_string_equal(err.msg,
-			    "--mac: '02-ab-cd-00-01-ff' is not a MAC address like 02:00:5e:10:00:01");
+	assert_string_equal(
+	    err.msg, "--mac: '02-ab-cd-00-01-ff' is not a MAC address like 02:00:5e:10:00:01");
 	assert_int_equal(vs_parse_mac("02:ab:cd:00:01:fg", "--mac", mac, &err), -1);
 	assert_int_equal(vs_parse_mac("02:ab:cd:00:01:ff:", "--mac", mac, &err), -1);
 	assert_int_equal(vs_parse_mac("ff:ff:ff:ff:ff:ff", "--mac", mac, &err), -1);
@@ -415,10 +420,10 @@ static void test_mac(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_full_round_trip),	 cmocka_unit_test(test_no_net_no_member),
-	    cmocka_unit_test(test_create_form),		 cmocka_unit_test(test_errors_name_the_field),
+	    cmocka_unit_test(test_full_round_trip),    cmocka_unit_test(test_no_net_no_member),
+	    cmocka_unit_test(test_create_form),	       cmocka_unit_test(test_errors_name_the_field),
 	    cmocka_unit_test(test_full_form_required), cmocka_unit_test(test_update),
-	    cmocka_unit_test(test_update_errors),	 cmocka_unit_test(test_mac),
+	    cmocka_unit_test(test_update_errors),      cmocka_unit_test(test_mac),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
