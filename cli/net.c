@@ -137,8 +137,7 @@ static int opt_gateway(const char *arg, struct vc_net_args *a, struct vs_error *
 	return 1;
 }
 
-static int opt_simple(int c, const char *arg, bool set, struct vc_net_args *a,
-		      struct vs_error *err)
+static int opt_simple(int c, const char *arg, bool set, struct vc_net_args *a, struct vs_error *err)
 {
 	struct vs_error e = {0};
 	struct vs_ip ip;
@@ -162,9 +161,8 @@ static int opt_simple(int c, const char *arg, bool set, struct vc_net_args *a,
 		if (vs_parse_ip(arg, "--nameserver", true, &ip, &e) < 0)
 			return vc_usage(err, "%s", e.msg);
 		if (strchr(arg, '/') != NULL)
-			return vc_usage(err,
-					"--nameserver: '%s': expected an address without a prefix",
-					arg);
+			return vc_usage(
+			    err, "--nameserver: '%s': expected an address without a prefix", arg);
 		if (a->nnameservers == VS_NET_NAMESERVERS_MAX)
 			return vc_usage(err, "--nameserver: at most %d", VS_NET_NAMESERVERS_MAX);
 		a->nameservers[a->nnameservers++] = arg;

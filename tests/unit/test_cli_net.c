@@ -41,9 +41,9 @@ static char *body(const struct vc_net_args *a, bool set)
 static void test_create_body(void **state)
 {
 	static const char *const args[][2] = {
-	    {"ip", "203.0.113.5"},	   {"ip", "2001:db8::5"},	  {"net", "bridged:br0"},
-	    {"ip", "10.0.3.5/24"},	   {"gateway", "10.0.3.1"},	  {"mac", "02:00:00:00:00:01"},
-	    {"net", "bridged"},		   {"nameserver", "1.1.1.1"},	  {"egress-rate", "10mbit"},
+	    {"ip", "203.0.113.5"},     {"ip", "2001:db8::5"},	  {"net", "bridged:br0"},
+	    {"ip", "10.0.3.5/24"},     {"gateway", "10.0.3.1"},	  {"mac", "02:00:00:00:00:01"},
+	    {"net", "bridged"},	       {"nameserver", "1.1.1.1"}, {"egress-rate", "10mbit"},
 	    {"ingress-burst", "256K"}, {"ingress-rate", "1gbit"},
 	};
 	struct vc_net_args a = {0};
@@ -56,11 +56,12 @@ static void test_create_body(void **state)
 			fail_msg("--%s %s: %s", args[i][0], args[i][1], err.msg);
 	b = body(&a, false);
 	assert_string_equal(
-	    b, "{\"net\":{\"interfaces\":[{\"model\":\"routed\",\"addresses\":[\"203.0.113.5\","
-	       "\"2001:db8::5\"]},{\"model\":\"bridged\",\"bridge\":\"br0\",\"addresses\":[\"10.0."
-	       "3.5/24\"],\"mac\":\"02:00:00:00:00:01\",\"gateway4\":\"10.0.3.1\"},{\"model\":"
-	       "\"bridged\"}],\"nameservers\":[\"1.1.1.1\"],\"shaping\":{\"egress_rate\":\"10mbit\","
-	       "\"ingress_rate\":\"1gbit\",\"ingress_burst\":\"256K\"}}}");
+	    b,
+	    "{\"net\":{\"interfaces\":[{\"model\":\"routed\",\"addresses\":[\"203.0.113.5\","
+	    "\"2001:db8::5\"]},{\"model\":\"bridged\",\"bridge\":\"br0\",\"addresses\":[\"10.0."
+	    "3.5/24\"],\"mac\":\"02:00:00:00:00:01\",\"gateway4\":\"10.0.3.1\"},{\"model\":"
+	    "\"bridged\"}],\"nameservers\":[\"1.1.1.1\"],\"shaping\":{\"egress_rate\":\"10mbit\","
+	    "\"ingress_rate\":\"1gbit\",\"ingress_burst\":\"256K\"}}}");
 	/* No network flag: no member. */
 	memset(&a, 0, sizeof(a));
 	free(b);
