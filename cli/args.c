@@ -62,6 +62,32 @@ int vc_positional(int argc, int first, int min, int max, const char *what, struc
 	return 0;
 }
 
+int vc_parse_reading(struct vc_ctx *ctx, int argc, char **argv, bool want_name, const char *what,
+		     const char **name, struct vs_error *err)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c == 'j')
+			ctx->json = true;
+		else if (c == 'h')
+			return vc_cmd_help(ctx);
+		else
+			return VC_ERR_USAGE;
+	}
+	if (vc_positional(argc, optind, want_name, want_name, what, err) < 0)
+		return VC_ERR_USAGE;
+	if (want_name)
+		*name = argv[optind];
+	return 0;
+}
+
 int vc_cmd_help(const struct vc_ctx *ctx)
 {
 	const struct vc_cmd *c = ctx->cmd;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/vs_config.h"
 #include "lib/vs_error.h"
 #include "lib/vs_json.h"
 
@@ -228,6 +229,12 @@ int vc_getopt(int argc, char **argv, const char *shortopts, const struct option 
  * max (max < 0: any). 0, or VC_ERR_USAGE with err. */
 int vc_positional(int argc, int first, int min, int max, const char *what, struct vs_error *err);
 
+/* A reading command's arguments: [--json] [--help] and want_name (0 or
+ * 1) positional arguments, named what. 0 (ctx->json set by --json, *name
+ * the argument when wanted), VC_HELP_SHOWN after the help, VC_ERR_USAGE. */
+int vc_parse_reading(struct vc_ctx *ctx, int argc, char **argv, bool want_name, const char *what,
+		     const char **name, struct vs_error *err);
+
 /* Fill err and return VC_ERR_USAGE. */
 int vc_usage(struct vs_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -248,7 +255,10 @@ void vc_print_raw_json(const char *raw);
 /* Print an object as "key: value" lines; nested objects flatten to
  * "parent.key", arrays print their items joined by spaces (but an array of
  * strings of which one holds a space, such as messages, prints a "key:
- * item" line per item), null prints "-". Keys ending in "_at" print as
+ * item" line per item), an array of objects prints each item's members
+ * under "key.NAME." (NAME its "name" or "interface" member, else its
+ * index: "net.interfaces.eth0.addresses", "net.eth0.egress_bytes"), null
+ * prints "-". Keys ending in "_at" print as
  * local dates, and the size fields of limits as sizes ("512M"). */
 void vc_print_object(const struct vs_json *obj);
 
@@ -320,6 +330,67 @@ bool vc_limit_args_empty(const struct vc_limit_args *a);
 void vc_limit_warnings(const struct vs_json *status);
 /* Emit the "limits", "pool" and "idle_reclaim" members for what was given. */
 void vc_limit_gen(struct vs_jgen *g, const struct vc_limit_args *a);
+/* ---- net.c: the network flags of create and set ----------------------- */
+
+/* One interface as the flags describe it (values as given). */
+struct vc_net_iface_args {
+	const char *model;  /* "routed" or "bridged" */
+	const char *bridge; /* NULL: vsd's own bridge */
+	const char *addrs[VS_NET_ADDRS_MAX];
+	size_t naddrs;
+	const char *gw4, *gw6, *mac;
+};
+struct vc_net_args {
+	struct vc_net_iface_args ifaces[VS_NET_IFACES_MAX];
+	size_t nifaces;
+	bool ifaces_none; /* set --net none: no interfaces */
+	const char *nameservers[VS_NET_NAMESERVERS_MAX];
+	size_t nnameservers;
+	bool nameservers_none;		   /* set --nameserver none: the node's defaults */
+	const char *shaping[6];		   /* egress rate/peak/burst, ingress ...; "none" (set) */
+	const char *add[VS_NET_ADDRS_MAX]; /* set --ip-add ADDR[/P][@IFACE] */
+	size_t nadd;
+	const char *del[VS_NET_ADDRS_MAX]; /* set --ip-del ADDR */
+	size_t ndel;
+	bool any;
+};
+#define VC_NET_HELP                                                                                \
+	"  --net MODEL          start an interface (eth0, eth1, ...): routed, bridged or\n"        \
+	"                       bridged:BRIDGE (default bridge: vsd's own)\n"                      \
+	"  --ip ADDR[/PREFIX]   an address of the latest interface (repeatable); before any\n"     \
+	"                       --net it starts a routed one. Routed: single hosts; bridged:\n"    \
+	"                       default /24 and /64. --net without --ip: from the pools\n"         \
+	"  --gateway ADDR       bridged: the latest interface's IPv4 or IPv6 gateway\n"            \
+	"  --mac MAC            the latest interface's MAC (default: a stable one)\n"              \
+	"  --nameserver ADDR    a nameserver for resolv.conf (repeatable, at most 3)\n"            \
+	"  --egress-rate R      what the container sends: average rate, e.g. 10mbit, 500kbit\n"    \
+	"  --egress-peak R      the highest rate for a burst (at least --egress-rate)\n"           \
+	"  --egress-burst SIZE  bytes that may pass at once, e.g. 256K\n"                          \
+	"  --ingress-rate R     what the container receives (also -peak, -burst)\n"                \
+	"  --ingress-peak R\n"                                                                     \
+	"  --ingress-burst SIZE\n"
+#define VC_NET_SET_HELP                                                                            \
+	"  --ip-add ADDR[/PREFIX][@IFACE]  add an address, live (default: the first\n"             \
+	"                       interface of its kind; prefix: the interface's)\n"                 \
+	"  --ip-del ADDR        remove an address, live\n"                                         \
+	"  --net/--ip/--gateway/--mac  replace all interfaces (container stopped);\n"              \
+	"                       --net none removes them\n"                                         \
+	"  --nameserver ADDR|none, --egress-rate R|none, ... (as in create; none: default)\n"
+
+/* Append the flags' long options (set: also --ip-add, --ip-del); returns
+ * how many. */
+size_t vc_net_options(struct option *out, size_t max, bool set);
+/* Take option c if it is a network flag: 1; 0 if it is not; VC_ERR_USAGE
+ * with err naming the flag when its value is bad. set: "none" is a value,
+ * --ip-add/--ip-del exist. */
+int vc_net_opt(int c, const char *arg, bool set, struct vc_net_args *a, struct vs_error *err);
+/* Relations between the flags (set: --net/--ip not with --ip-add/--ip-del).
+ * 0 or VC_ERR_USAGE. */
+int vc_net_check(const struct vc_net_args *a, struct vs_error *err);
+/* Emit the "net" member of a create request / an update, if any flag. */
+void vc_net_gen_create(struct vs_jgen *g, const struct vc_net_args *a);
+void vc_net_gen_update(struct vs_jgen *g, const struct vc_net_args *a);
+
 int vc_cmd_start(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_stop(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_restart(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

@@ -32,6 +32,7 @@ struct create_args {
 	const char *name, *template_name, *hostname;
 	bool privileged;
 	struct vc_limit_args lim;
+	struct vc_net_args net;
 };
 
 static char *create_body(const struct create_args *a)
@@ -46,6 +47,7 @@ static char *create_body(const struct create_args *a)
 	if (a->privileged)
 		vs_jgen_kv_bool(g, "privileged", true);
 	vc_limit_gen(g, &a->lim);
+	vc_net_gen_create(g, &a->net);
 	vs_jgen_obj_close(g);
 	return vs_jgen_steal(g);
 }
@@ -59,13 +61,14 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 	    {"privileged", no_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	};
-	struct option opts[VS_ARRAY_SIZE(base) + 24];
+	struct option opts[VS_ARRAY_SIZE(base) + 40];
 	size_t n = VS_ARRAY_SIZE(base);
 	bool reset = true;
 	int c, r;
 
 	memcpy(opts, base, sizeof(base));
 	n += vc_limit_options(opts + n, VS_ARRAY_SIZE(opts) - n - 1);
+	n += vc_net_options(opts + n, VS_ARRAY_SIZE(opts) - n - 1, false);
 	opts[n] = (struct option){0};
 	while ((c = vc_getopt(argc, argv, "T:H:Ph", opts, &reset, err)) != -1) {
 		switch (c) {
@@ -82,6 +85,8 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 			return vc_cmd_help(ctx);
 		default:
 			r = vc_limit_opt(c, optarg, false, &a->lim, err);
+			if (r == 0)
+				r = vc_net_opt(c, optarg, false, &a->net, err);
 			if (r <= 0)
 				return VC_ERR_USAGE;
 		}
@@ -214,33 +219,6 @@ int vc_cmd_destroy(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 	return 0;
 }
 
-/* [--json] and no positional arguments, or exactly one with want_name. */
-static int parse_reading(struct vc_ctx *ctx, int argc, char **argv, bool want_name,
-			 const char **name, struct vs_error *err)
-{
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	bool reset = true;
-	int c;
-
-	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
-		if (c == 'j')
-			ctx->json = true;
-		else if (c == 'h')
-			return vc_cmd_help(ctx);
-		else
-			return VC_ERR_USAGE;
-	}
-	if (vc_positional(argc, optind, want_name, want_name, "container name", err) < 0)
-		return VC_ERR_USAGE;
-	if (want_name)
-		*name = argv[optind];
-	return 0;
-}
-
 static void list_row(struct vc_table *t, const struct vs_json *c)
 {
 	const char *cells[5];
@@ -266,7 +244,7 @@ int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *list;
 	struct vc_table *t;
-	int r = parse_reading(ctx, argc, argv, false, NULL, err);
+	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
@@ -292,7 +270,7 @@ int vc_cmd_status(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *er
 	cleanup_free char *raw = NULL, *path = NULL;
 	cleanup_json struct vs_json *root = NULL;
 	const char *name = NULL;
-	int r = parse_reading(ctx, argc, argv, true, &name, err);
+	int r = vc_parse_reading(ctx, argc, argv, true, "container name", &name, err);
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;

@@ -117,18 +117,21 @@ void vc_limit_warnings(const struct vs_json *status)
 			vs_json_string(vs_json_array_at(un, i)));
 }
 
-/* set NAME FLAGS...: one PATCH with every flag, applied all at once. */
+/* set NAME FLAGS...: one PATCH with every flag (limits and network),
+ * applied all at once. */
 int vc_cmd_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
-	struct option opts[VS_LIM_COUNT + 4];
+	struct option opts[VS_LIM_COUNT + 24];
 	size_t n = vc_limit_options(opts, VS_ARRAY_SIZE(opts) - 2);
 	struct vc_limit_args a = {0};
+	struct vc_net_args net = {0};
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	cleanup_json struct vs_json *status = NULL;
 	cleanup_free char *path = NULL, *raw = NULL;
 	bool reset = true;
 	int c, r;
 
+	n += vc_net_options(opts + n, VS_ARRAY_SIZE(opts) - n - 2, true);
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){0};
 	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
@@ -137,15 +140,20 @@ int vc_cmd_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 			return 0;
 		}
 		r = vc_limit_opt(c, optarg, true, &a, err);
+		if (r == 0)
+			r = vc_net_opt(c, optarg, true, &net, err);
 		if (r <= 0)
 			return VC_ERR_USAGE;
 	}
 	if (vc_positional(argc, optind, 1, 1, "container name", err) < 0)
 		return VC_ERR_USAGE;
-	if (vc_limit_args_empty(&a))
+	if (vc_limit_args_empty(&a) && !net.any)
 		return vc_usage(err, "nothing to set (see vsctl set --help)");
+	if (vc_net_check(&net, err) < 0)
+		return VC_ERR_USAGE;
 	vs_jgen_obj_open(g);
 	vc_limit_gen(g, &a);
+	vc_net_gen_update(g, &net);
 	vs_jgen_obj_close(g);
 	path = vc_api_path("containers", argv[optind], "");
 	if (vc_api(ctx, "PATCH", path, vs_jgen_text(g, NULL), &raw, &status, err) < 0)

@@ -19,16 +19,18 @@
 	"                     default of a container is 100, so 100% counts as 100 of them)\n"
 
 static const struct vc_cmd commands[] = {
-    {NULL, "create", vc_cmd_create, "NAME --template T [--hostname H] [--privileged] [LIMITS...]",
+    {NULL, "create", vc_cmd_create,
+     "NAME --template T [--hostname H] [--privileged] [LIMITS...] [NETWORK...]",
      "Create a container from template T (it is not started).",
      "  --template T         the template to use (required)\n"
      "  --hostname H         the container's hostname (default: NAME)\n"
      "  --privileged         no user namespace: container root is host root\n"
-     "Limits:\n" VC_LIMIT_HELP},
-    {NULL, "set", vc_cmd_set, "NAME LIMITS...",
+     "Limits:\n" VC_LIMIT_HELP "Network (none: loopback only):\n" VC_NET_HELP},
+    {NULL, "set", vc_cmd_set, "NAME LIMITS... NETWORK...",
      /* The summary is one line of the command list in `vsctl --help`. */
-     "Change limits, pool or idle reclaim, live if it runs: all or none; persisted.",
-     "  (a value of \"none\" removes that limit, e.g. --memory none)\n" VC_LIMIT_HELP},
+     "Change limits, pool, idle reclaim or network, live if it runs: all or none; persisted.",
+     "  (a value of \"none\" removes that limit, e.g. --memory none)\n" VC_LIMIT_HELP
+     "Network:\n" VC_NET_SET_HELP},
     {NULL, "start", vc_cmd_start, "NAME", "Start a container.", NULL},
     {NULL, "stop", vc_cmd_stop, "NAME [--timeout S] [--force]",
      "Stop a container: send its stop signal, kill it after the timeout.",

@@ -161,7 +161,34 @@ static bool has_sentences(const struct vs_json *arr)
 	return any;
 }
 
-static void print_members(const char *prefix, const struct vs_json *obj)
+/* The member naming an item of an array of objects ("name" of an
+ * interface, "interface" of its counters), or NULL. */
+static const char *item_key(const struct vs_json *item)
+{
+	if (vs_json_string(vs_json_get(item, "name")) != NULL)
+		return "name";
+	if (vs_json_string(vs_json_get(item, "interface")) != NULL)
+		return "interface";
+	return NULL;
+}
+
+static void print_members(const char *prefix, const struct vs_json *obj, const char *skip);
+
+/* An array of objects (interfaces): each item's members under
+ * "path.LABEL.", LABEL its name or its index. */
+static void print_items(const char *path, const struct vs_json *arr)
+{
+	for (size_t j = 0; j < vs_json_array_len(arr); j++) {
+		const struct vs_json *item = vs_json_array_at(arr, j);
+		const char *k = item_key(item);
+		cleanup_free char *p =
+		    k ? xasprintf("%s.%s", path, vs_json_string(vs_json_get(item, k)))
+		      : xasprintf("%s.%zu", path, j);
+		print_members(p, item, k);
+	}
+}
+
+static void print_members(const char *prefix, const struct vs_json *obj, const char *skip)
 {
 	for (size_t i = 0; i < vs_json_object_len(obj); i++) {
 		const char *key = vs_json_object_key(obj, i);
@@ -170,8 +197,15 @@ static void print_members(const char *prefix, const struct vs_json *obj)
 		    prefix[0] ? xasprintf("%s.%s", prefix, key) : xstrdup(key);
 		char buf[256];
 
+		if (skip != NULL && strcmp(key, skip) == 0)
+			continue;
 		if (vs_json_type(v) == VS_JSON_OBJECT) {
-			print_members(path, v);
+			print_members(path, v, NULL);
+			continue;
+		}
+		if (vs_json_type(v) == VS_JSON_ARRAY && vs_json_array_len(v) > 0 &&
+		    vs_json_type(vs_json_array_at(v, 0)) == VS_JSON_OBJECT) {
+			print_items(path, v);
 			continue;
 		}
 		if (vs_json_type(v) == VS_JSON_ARRAY && has_sentences(v)) {
@@ -196,5 +230,5 @@ static void print_members(const char *prefix, const struct vs_json *obj)
 
 void vc_print_object(const struct vs_json *obj)
 {
-	print_members("", obj);
+	print_members("", obj, NULL);
 }

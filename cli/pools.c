@@ -143,32 +143,16 @@ static void pool_row(struct vc_table *t, const struct vs_json *p)
 
 int vc_cmd_pool_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
 	static const char *const headers[] = {"NAME",	"MEMORY", "CPUS",
 					      "WEIGHT", "PIDS",	  "MEMBERS"};
 	cleanup_free char *raw = NULL;
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *list;
 	struct vc_table *t;
-	bool reset = true;
-	int c;
+	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
 
-	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
-		if (c == 'j') {
-			ctx->json = true;
-		} else if (c == 'h') {
-			vc_cmd_help(ctx);
-			return 0;
-		} else {
-			return VC_ERR_USAGE;
-		}
-	}
-	if (vc_positional(argc, optind, 0, 0, "", err) < 0)
-		return VC_ERR_USAGE;
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
 	if (vc_api(ctx, "GET", "/v1/pools", NULL, &raw, &root, err) < 0)
 		return VC_ERR_FAIL;
 	if (ctx->json) {

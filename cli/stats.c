@@ -13,27 +13,14 @@
 
 int vc_cmd_stats(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
 	cleanup_free char *raw = NULL, *path = NULL;
 	cleanup_json struct vs_json *root = NULL;
-	bool reset = true;
-	int c;
+	const char *name = NULL;
+	int r = vc_parse_reading(ctx, argc, argv, true, "container name", &name, err);
 
-	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
-		if (c == 'j')
-			ctx->json = true;
-		else if (c == 'h')
-			return vc_cmd_help(ctx) == VC_HELP_SHOWN ? 0 : VC_ERR_FAIL;
-		else
-			return VC_ERR_USAGE;
-	}
-	if (vc_positional(argc, optind, 1, 1, "container name", err) < 0)
-		return VC_ERR_USAGE;
-	path = vc_api_path("containers", argv[optind], "/stats");
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	path = vc_api_path("containers", name, "/stats");
 	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
 		return VC_ERR_FAIL;
 	if (ctx->json)

@@ -140,6 +140,7 @@ struct vs_container_config {
 int vs_config_parse(const char *text, struct vs_container_config *cfg, struct vs_error *err);
 
 /* Parse a create request body: {"name", "template", "hostname"?, "privileged"?,
+ * "net"? (vs_config_parse_net; null: none),
  * "limits": {"memory", "memory_swap", "cpus", "cpu_weight", "pids"}?}. Sizes
  * may be strings ("512M") or byte numbers; cpus a string ("1.5") or number.
  * Fills the user-controlled fields of cfg (hostname defaults to name); the
@@ -168,6 +169,8 @@ struct vs_config_update {
 	 * [A], "shaping": {partial}, "nameservers": [A]|null,
 	 * "interfaces": [...]} (interfaces: the whole list, stopped only). */
 	size_t nadd;
+	/* prefix 0: none was given; the daemon gives the interface's (/32 or
+	 * /128 routed, /24 or /64 bridged). */
 	struct vs_ip add[VS_NET_ADDRS_MAX];
 	char add_iface[VS_NET_ADDRS_MAX][VS_IFNAME_MAX + 1]; /* "" = pick */
 	size_t ndel;
@@ -204,10 +207,15 @@ int vs_config_parse_net(const struct vs_json *obj, const char *path, struct vs_n
 			struct vs_error *err);
 /* Parse a (partial) shaping object on top of *sh: "egress_rate" etc. as
  * rate strings ("10mbit") or numbers (bit/s), bursts as sizes; null
- * removes. A peak below its rate is an error. 0 or -1. */
+ * removes (a rate's null also removes its peak and burst). A peak below
+ * its rate, or a peak or burst without its rate, is an error. On failure
+ * *sh is unchanged. 0 or -1. */
 int vs_config_merge_shaping(const struct vs_json *obj, const char *path, struct vs_net_shaping *sh,
 			    struct vs_error *err);
-/* Emit the "net" object (config.json form, also used in status). */
+/* Emit the "net" object (config.json form, also used in status): the
+ * value only, the caller emits the key. vs_config_to_json emits "net" when
+ * there is an interface, a nameserver or some shaping. Rates are written
+ * as rate strings ("10mbit"), bursts as sizes ("256K"). */
 void vs_config_gen_net(struct vs_jgen *g, const struct vs_net_config *net);
 /* "02:ab:..." into buf (18 bytes); parse the same. */
 void vs_format_mac(const uint8_t mac[6], char *buf, size_t len);

@@ -1,5 +1,6 @@
 #include "lib/vs_validate.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int vs_validate_name(const char *name, const char *what, struct vs_error *err)
 {
@@ -332,6 +334,276 @@ int vs_parse_cpuset(const char *s, const char *what, char *canon, size_t len, st
 			return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is too long", what, s);
 		off += (size_t)n;
 		i = j;
+	}
+	return 0;
+}
+
+/* ---- IP addresses ------------------------------------------------------ */
+
+static size_t ip_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+/* Addresses no interface may carry, with the reason, or NULL. */
+static const char *ip_unusable(const struct vs_ip *ip)
+{
+	static const uint8_t zero[16];
+	const uint8_t *a = ip->addr;
+
+	if (ip->family == AF_INET) {
+		if (a[0] == 0)
+			return "the unspecified network (0.0.0.0/8)";
+		if (a[0] == 127)
+			return "a loopback address";
+		if (a[0] >= 224 && a[0] <= 239)
+			return "a multicast address";
+		if (a[0] == 169 && a[1] == 254)
+			return "a link-local address";
+		if (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
+			return "the broadcast address";
+		return NULL;
+	}
+	if (memcmp(a, zero, 16) == 0)
+		return "the unspecified address";
+	if (memcmp(a, zero, 15) == 0 && a[15] == 1)
+		return "the loopback address";
+	if (a[0] == 0xff)
+		return "a multicast address";
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return "a link-local address";
+	return NULL;
+}
+
+/* "ADDR" or "ADDR/PREFIX" into ip; *has_prefix says whether one was
+ * given (ip->prefix is the family's maximum when not). 0 or -1. */
+static int ip_text(const char *s, const char *what, struct vs_ip *ip, bool *has_prefix,
+		   struct vs_error *err)
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	const char *slash;
+	size_t alen;
+	int64_t prefix;
+
+	memset(ip, 0, sizeof(*ip));
+	if (s == NULL)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: expected an address", what);
+	slash = strchr(s, '/');
+	alen = slash ? (size_t)(slash - s) : strlen(s);
+	if (alen == 0 || alen >= sizeof(buf))
+		goto bad;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	/* inet_pton refuses leading zeros in IPv4 ("010.0.0.1" would read as
+	 * octal to some tools), spaces and trailing junk. */
+	if (inet_pton(AF_INET, buf, ip->addr) == 1)
+		ip->family = AF_INET;
+	else if (strchr(buf, ':') != NULL && inet_pton(AF_INET6, buf, ip->addr) == 1)
+		ip->family = AF_INET6;
+	else
+		goto bad;
+	ip->prefix = ip->family == AF_INET ? 32 : 128;
+	*has_prefix = slash != NULL;
+	if (slash == NULL)
+		return 0;
+	/* The prefix: decimal digits only, no sign, no leading zero. */
+	if (!isdigit((unsigned char)slash[1]) || (slash[1] == '0' && slash[2] != '\0') ||
+	    strlen(slash + 1) > 3 || strspn(slash + 1, "0123456789") != strlen(slash + 1))
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: '%s': expected a prefix length after '/'", what, s);
+	prefix = strtol(slash + 1, NULL, 10);
+	if (prefix > ip->prefix)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: '%s': prefix length %" PRId64 " is above %d", what, s,
+				     prefix, ip->prefix);
+	ip->prefix = (uint8_t)prefix;
+	return 0;
+bad:
+	return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is not an IPv4 or IPv6 address", what,
+			     s);
+}
+
+int vs_parse_ip(const char *s, const char *what, bool host_default, struct vs_ip *ip,
+		struct vs_error *err)
+{
+	struct vs_ip v;
+	const char *why;
+	bool has_prefix;
+
+	if (ip_text(s, what, &v, &has_prefix, err) < 0)
+		return -1;
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (v.family == AF_INET6 && memcmp(v.addr, v4mapped, 12) == 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: '%s' is an IPv4-mapped IPv6 address; write it as IPv4 "
+				     "(%u.%u.%u.%u)",
+				     what, s, v.addr[12], v.addr[13], v.addr[14], v.addr[15]);
+	if ((why = ip_unusable(&v)) != NULL)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is %s", what, s, why);
+	if (!has_prefix && !host_default)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' needs a prefix length (%s)",
+				     what, s, v.family == AF_INET ? "/24" : "/64");
+	if (has_prefix && v.prefix == 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: '%s': prefix length 0 is not an interface's network",
+				     what, s);
+	*ip = v;
+	return 0;
+}
+
+int vs_parse_cidr(const char *s, const char *what, struct vs_ip *net, struct vs_error *err)
+{
+	struct vs_ip v, base;
+	bool has_prefix;
+	char buf[VS_IP_STRLEN];
+
+	if (ip_text(s, what, &v, &has_prefix, err) < 0)
+		return -1;
+	if (!has_prefix)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: '%s' needs a prefix length (a network like %s)", what, s,
+				     v.family == AF_INET ? "10.0.3.0/24" : "fd00::/64");
+	base = v;
+	for (size_t i = 0; i < ip_len(v.family); i++) {
+		int keep = (int)v.prefix - (int)i * 8;
+		base.addr[i] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+	}
+	if (!vs_ip_equal(&v, &base)) {
+		vs_format_ip(&base, true, buf, sizeof(buf));
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: '%s' has host bits set (the network is %s)", what, s,
+				     buf);
+	}
+	*net = v;
+	return 0;
+}
+
+void vs_format_ip(const struct vs_ip *ip, bool with_prefix, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ip->family != AF_INET && ip->family != AF_INET6) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	inet_ntop(ip->family, ip->addr, a, sizeof(a));
+	if (with_prefix)
+		snprintf(buf, len, "%s/%u", a, ip->prefix);
+	else
+		snprintf(buf, len, "%s", a);
+}
+
+bool vs_ip_equal(const struct vs_ip *a, const struct vs_ip *b)
+{
+	return a->family != 0 && a->family == b->family &&
+	       memcmp(a->addr, b->addr, ip_len(a->family)) == 0;
+}
+
+bool vs_ip_in_net(const struct vs_ip *a, const struct vs_ip *net)
+{
+	size_t whole = net->prefix / 8;
+	int rest = net->prefix % 8;
+
+	if (a->family == 0 || a->family != net->family || net->prefix > ip_len(net->family) * 8)
+		return false;
+	if (memcmp(a->addr, net->addr, whole) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (a->addr[whole] & mask) == (net->addr[whole] & mask);
+}
+
+/* ---- rates --------------------------------------------------------------- */
+
+#define VS_RATE_MAX (INT64_C(100) * 1000 * 1000 * 1000)
+
+static const struct {
+	const char *unit;
+	int64_t mult; /* bits per second */
+} rate_units[] = {
+    {"bit", 1},
+    {"kbit", 1000},
+    {"mbit", 1000 * 1000},
+    {"gbit", 1000 * 1000 * 1000},
+    {"bps", 8},
+    {"kbps", 8 * 1000},
+    {"mbps", 8 * 1000 * 1000},
+    {"gbps", INT64_C(8) * 1000 * 1000 * 1000},
+};
+
+int vs_parse_rate(const char *s, const char *what, int64_t *bps, struct vs_error *err)
+{
+	int64_t whole, frac, mult = 0;
+	const char *p;
+
+	if (s == NULL || (p = parse_fixed(s, 3, &whole, &frac)) == NULL) {
+		if (s != NULL && strspn(s, "0123456789") > 15)
+			goto large;
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: expected a rate like \"10mbit\", got '%s'", what,
+				     s ? s : "(null)");
+	}
+	if (*p == '\0')
+		mult = 1;
+	for (size_t i = 0; i < sizeof(rate_units) / sizeof(rate_units[0]) && mult == 0; i++)
+		if (strcasecmp(p, rate_units[i].unit) == 0)
+			mult = rate_units[i].mult;
+	if (mult == 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: '%s': unknown unit (bit, kbit, mbit, gbit, bps, kbps, "
+				     "mbps, gbps)",
+				     what, s);
+	if (whole > VS_RATE_MAX / mult)
+		goto large;
+	if ((frac * mult) % 1000 != 0)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is not a whole number of bits",
+				     what, s);
+	*bps = whole * mult + frac * mult / 1000;
+	if (*bps > VS_RATE_MAX)
+		goto large;
+	if (*bps <= 0)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' must be greater than 0", what,
+				     s);
+	return 0;
+large:
+	return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is above 100gbit", what, s);
+}
+
+void vs_format_rate(int64_t bps, char *buf, size_t len)
+{
+	static const char *const units[] = {"bit", "kbit", "mbit", "gbit"};
+	int u = 0;
+
+	while (u < 3 && bps >= 1000 && bps % 1000 == 0) {
+		bps /= 1000;
+		u++;
+	}
+	snprintf(buf, len, "%" PRId64 "%s", bps, units[u]);
+}
+
+/* ---- interface names ------------------------------------------------------ */
+
+int vs_validate_ifname(const char *name, const char *what, struct vs_error *err)
+{
+	size_t len;
+
+	if (name == NULL || name[0] == '\0')
+		return vs_error_kind(err, VS_EK_INVALID, "%s: must not be empty", what);
+	len = strlen(name);
+	if (len > VS_IFNAME_MAX)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is longer than %d characters",
+				     what, name, VS_IFNAME_MAX);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is not an interface name", what,
+				     name);
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!isalnum((unsigned char)c) && c != '_' && c != '.' && c != '-')
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "%s: '%s' has a character outside [A-Za-z0-9_.-]",
+					     what, name);
 	}
 	return 0;
 }
