@@ -26,8 +26,8 @@ int vs_validate_ifname(const char *name, const char *what, struct vs_error *err)
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '.' || c == '-'))
 			return vs_error_kind(err, VS_EK_INVALID,
-					     "%s: '%s' has a character outside [A-Za-z0-9_.-]", what,
-					     name);
+					     "%s: '%s' has a character outside [A-Za-z0-9_.-]",
+					     what, name);
 	}
 	return 0;
 }

@@ -243,10 +243,11 @@ static void fw_script_chain(struct fw_buf *b, const char *t, const char *x, cons
 	fw_add(b, "add set netdev %s a4_%s { type ipv4_addr; }\n", t, x);
 	fw_add(b, "add set netdev %s a6_%s { typeof @nh,64,128; flags interval; }\n", t, x);
 	fw_add(b, "add counter netdev %s d_%s\n", t, x);
-	fw_add(b,
-	       "add chain netdev %s ifc_%s { type filter hook ingress device \"%s\" priority " FW_PRIO
-	       "; policy drop; }\n",
-	       t, x, x);
+	fw_add(
+	    b,
+	    "add chain netdev %s ifc_%s { type filter hook ingress device \"%s\" priority " FW_PRIO
+	    "; policy drop; }\n",
+	    t, x, x);
 #define R(...) (fw_add(b, "add rule netdev %s ifc_%s ", t, x), fw_add(b, __VA_ARGS__))
 	R("ether saddr != %s %s%s\" drop\n", mac, drop, x);
 	R("meta protocol arp arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether %s "
@@ -269,8 +270,8 @@ static void fw_script_chain(struct fw_buf *b, const char *t, const char *x, cons
 	R("meta protocol ip6 ip6 saddr :: icmpv6 type nd-neighbor-solicit @th,64,128 @a6_%s "
 	  "accept\n",
 	  x);
-	R("meta protocol ip6 ip6 saddr :: icmpv6 type { mld-listener-report, mld2-listener-report } "
-	  "accept\n");
+	R("meta protocol ip6 ip6 saddr :: "
+	  "icmpv6 type { mld-listener-report, mld2-listener-report } accept\n");
 	R("meta protocol ip6 @nh,64,128 @a6_%s accept\n", x);
 	R("%s%s\" drop\n", drop, x);
 #undef R
@@ -296,10 +297,11 @@ int fw_node_setup(const struct vs_net_node *node, struct vs_error *err)
 		if (vs_validate_ifname(node->uplink, "--uplink", err) < 0)
 			return -1;
 		fw_add(&b, "add table ip %s_nat\n", t);
-		fw_add(&b,
-		       "add chain ip %s_nat postrouting { type nat hook postrouting priority srcnat; "
-		       "policy accept; }\n",
-		       t);
+		fw_add(
+		    &b,
+		    "add chain ip %s_nat postrouting { type nat hook postrouting priority srcnat; "
+		    "policy accept; }\n",
+		    t);
 		for (size_t i = 0; i < node->nnat; i++) {
 			/* The table is family ip: IPv6 has no NAT here. */
 			if (node->nat[i].family != AF_INET)

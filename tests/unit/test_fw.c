@@ -38,7 +38,7 @@
 #include "lib/vs_util.h"
 #include "netns/fw-private.h"
 
-#define PORT 5555
+#define PORT	  5555
 #define FAIL(...) (fprintf(stderr, "test_fw: " __VA_ARGS__), fputc('\n', stderr), 1)
 
 static const uint8_t C_MAC[6] = {0x02, 0, 0, 0, 0, 0xc1};
@@ -52,11 +52,11 @@ static const uint8_t C_LL6[16] = {0xfe, 0x80, [15] = 0xc1};
 static const uint8_t ALLNODES6[16] = {0xff, 0x02, [15] = 1};
 
 struct env {
-	int nfd, cfd;	     /* the node's and the container's namespaces */
-	int pkt;	     /* AF_PACKET socket on eth0, in the container */
-	int cidx;	     /* eth0's index there */
-	uint8_t nmac[6];     /* vsT0's MAC */
-	int udp4, udp6;	     /* node side receivers on PORT */
+	int nfd, cfd;	 /* the node's and the container's namespaces */
+	int pkt;	 /* AF_PACKET socket on eth0, in the container */
+	int cidx;	 /* eth0's index there */
+	uint8_t nmac[6]; /* vsT0's MAC */
+	int udp4, udp6;	 /* node side receivers on PORT */
 	struct vs_net_node node;
 	struct vs_net_iface ifc;
 };
@@ -169,10 +169,10 @@ static size_t frame_arp(uint8_t *f, const struct env *e, const uint8_t *sha, con
 	size_t n = put_eth(f, e->nmac, C_MAC, ETH_P_ARP);
 	uint8_t *a = f + n;
 
-	a[0] = 0, a[1] = 1;    /* Ethernet */
-	a[2] = 8, a[3] = 0;    /* IPv4 */
-	a[4] = 6, a[5] = 4;    /* lengths */
-	a[6] = 0, a[7] = 2;    /* reply */
+	a[0] = 0, a[1] = 1; /* Ethernet */
+	a[2] = 8, a[3] = 0; /* IPv4 */
+	a[4] = 6, a[5] = 4; /* lengths */
+	a[6] = 0, a[7] = 2; /* reply */
 	memcpy(a + 8, sha, 6);
 	memcpy(a + 14, spa, 4);
 	memcpy(a + 18, e->nmac, 6);
@@ -503,8 +503,8 @@ static int ipv6_cases(struct env *e)
 /* fw_iface_addr moves what passes without touching the chain. */
 static int addr_cases(struct env *e)
 {
-	struct vs_ip ip4 = {.family = AF_INET, .prefix = 32}, ip6 = {.family = AF_INET6,
-								   .prefix = 128};
+	struct vs_ip ip4 = {.family = AF_INET, .prefix = 32},
+		     ip6 = {.family = AF_INET6, .prefix = 128};
 	struct vs_error err = {0};
 	uint8_t f[256];
 	size_t n;
@@ -707,10 +707,13 @@ static void in_child(int (*fn)(void))
 {
 	if (geteuid() != 0)
 		skip();
+	fflush(NULL);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
+	/* exit(), not _exit(): under ASan the leak check runs in the child,
+	 * where the firewall calls were made. */
 	if (pid == 0)
-		_exit(fn());
+		exit(fn());
 	int st = 0;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
@@ -746,6 +749,7 @@ int main(void)
 	    cmocka_unit_test(test_names),
 	};
 	if (geteuid() != 0)
-		fprintf(stderr, "test_fw: not root, the cases skip (they need unshare(CLONE_NEWNET))\n");
+		fprintf(stderr,
+			"test_fw: not root, the cases skip (they need unshare(CLONE_NEWNET))\n");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
