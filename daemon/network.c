@@ -452,11 +452,8 @@ static int pick_iface(const struct vs_net_config *net, const char *name, struct 
 		if (name[0] != '\0' ? strcmp(ifc->name, name) == 0 : ifc->model == VS_NET_ROUTED)
 			return (int)i;
 		for (size_t j = 0; name[0] == '\0' && j < ifc->naddrs; j++)
-			if (ifc->addrs[j].family == ip->family &&
-			    vs_ip_in_net(ip, &ifc->addrs[j])) {
-				ip->prefix = ifc->addrs[j].prefix;
+			if (ifc->addrs[j].family == ip->family && vs_ip_in_net(ip, &ifc->addrs[j]))
 				return (int)i;
-			}
 	}
 	if (name[0] != '\0')
 		return vs_error_kind(err, VS_EK_INVALID, "net.add[%zu].interface: no interface '%s'",
@@ -465,6 +462,24 @@ static int pick_iface(const struct vs_net_config *net, const char *name, struct 
 			     "net.add[%zu].address: %s fits no interface (name one with "
 			     "ADDR@IFACE)",
 			     k, s);
+}
+
+/* An added address's prefix: host-sized on a routed interface; on a
+ * bridged one the one given, else its LAN's, else /24 or /64. */
+static void fit_prefix(const struct vs_net_iface *ifc, struct vs_ip *ip)
+{
+	if (ifc->model == VS_NET_ROUTED) {
+		ip->prefix = ip->family == AF_INET ? 32 : 128;
+		return;
+	}
+	if (ip->prefix != 0)
+		return;
+	for (size_t j = 0; j < ifc->naddrs; j++)
+		if (ifc->addrs[j].family == ip->family && vs_ip_in_net(ip, &ifc->addrs[j])) {
+			ip->prefix = ifc->addrs[j].prefix;
+			return;
+		}
+	ip->prefix = ip->family == AF_INET ? 24 : 64;
 }
 
 int vsd_net_merge_update(struct vsd *d, const struct vs_container_config *old,
@@ -508,13 +523,15 @@ int vsd_net_merge_update(struct vsd *d, const struct vs_container_config *old,
 			return vs_error_kind(err, VS_EK_INVALID, "net.add[%zu]: interface %s has "
 					     "%d addresses already", k, net->ifaces[i].name,
 					     VS_NET_ADDRS_MAX);
-		if (net->ifaces[i].model == VS_NET_ROUTED)
-			ip.prefix = ip.family == AF_INET ? 32 : 128;
+		fit_prefix(&net->ifaces[i], &ip);
 		net->ifaces[i].addrs[net->ifaces[i].naddrs++] = ip;
 	}
 	if (u->shaping_set)
 		net->shaping = u->shaping;
-	if (u->nameservers_set) {
+	if (u->nameservers_set && u->nnameservers == 0) { /* null: the node's */
+		memcpy(net->nameservers, d->nameservers, sizeof(net->nameservers));
+		net->nnameservers = d->nnameservers;
+	} else if (u->nameservers_set) {
 		memcpy(net->nameservers, u->nameservers, sizeof(net->nameservers));
 		net->nnameservers = u->nnameservers;
 	}
