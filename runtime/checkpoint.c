@@ -416,6 +416,19 @@ static int verify_then_kill(struct vs_cg *cg, const char *log, bool kill, struct
 	return 0;
 }
 
+/* The container keeps running after a dump: its node sides up again as
+ * after a restore. A failure is logged (the monitor's log): the container
+ * then runs unreachable rather than not at all. */
+static void rt_net_wake(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			pid_t init)
+{
+	struct vs_error e = {0};
+
+	if (cfg->net.nifaces > 0 && rt_net_attach(inst, cfg, init, true, &e) < 0)
+		fprintf(stderr, "vsd-monitor: %s: network after the dump: %s\n", cfg->name,
+			e.msg);
+}
+
 /* Freeze, dump, check the image, then thaw (leave_running) or kill the
  * tree. vsd freezes the cgroup itself before CRIU starts: CRIU's own
  * freezing (--freeze-cgroup on a thawed cgroup) sleeps a fixed 100 ms
@@ -425,9 +438,10 @@ static int verify_then_kill(struct vs_cg *cg, const char *log, bool kill, struct
  * image has passed rt_dump_verify, so that a container is never killed for
  * an image that cannot come back. The frozen window ends when vsd thaws
  * (leave_running, or a refused image) or kills. */
-static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t init,
-		   const char *rundir, const struct ck_req *r, const struct cr_meta *m,
-		   int reply_fd, struct vs_rt_cr_result *res, struct vs_error *err)
+static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		   struct vs_cg *cg, pid_t init, const char *rundir, const struct ck_req *r,
+		   const struct cr_meta *m, int reply_fd, struct vs_rt_cr_result *res,
+		   struct vs_error *err)
 {
 	struct rt_argv a = {0};
 	struct rt_pins pins;
@@ -459,8 +473,19 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 		vs_cg_thaw(cg, NULL);
 		return vs_error_prefix(err, "freeze");
 	}
-	/* Frozen: no cgroup comes or goes until the dump is over. */
+	/* Frozen: no cgroup comes or goes until the dump is over. The node
+	 * sides go down too: CRIU unlocks the network when it lets go of the
+	 * (still frozen) tasks, and neither an ACK for data the image does not
+	 * hold nor the FIN of the kill may reach a peer; the standby routes
+	 * answer for the addresses meanwhile. */
 	rt_pin_cgroup_files(vs_cg_path(cg, "unified"), &pins);
+	if (cfg->net.nifaces > 0 && vs_net_quiesce(inst->net, &cfg->net, err) < 0) {
+		rt_pins_release(&pins);
+		rt_argv_free(&a);
+		rt_net_wake(inst, cfg, init);
+		vs_cg_thaw(cg, NULL);
+		return vs_error_prefix(err, "take the network down");
+	}
 	send_progress(reply_fd, "frozen; dumping with criu");
 	t_criu = vs_now_ms();
 	rc = rt_criu_run(criu, &a, NULL, 0, log, 600, err);
@@ -469,6 +494,8 @@ static int do_dump(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t in
 	rt_argv_free(&a);
 	if (rc == 0)
 		rc = verify_then_kill(cg, log, !r->leave_running, err);
+	if (rc < 0 || r->leave_running)
+		rt_net_wake(inst, cfg, init);
 	/* CRIU thaws what it froze, also when it fails; make sure. */
 	vs_cg_thaw(cg, NULL);
 	res->frozen_ms = vs_now_ms() - t_freeze;
@@ -583,7 +610,7 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 		goto out;
 	if (!r.own && precopy_layer(&paths, &r, reply_fd, err) < 0)
 		goto out;
-	rc = do_dump(inst, cg, init, paths.rundir, &r, &m, reply_fd, &res, err);
+	rc = do_dump(inst, cfg, cg, init, paths.rundir, &r, &m, reply_fd, &res, err);
 	if (!r.own) {
 		unsetenv("VSD_LAYER_SRC");
 		unsetenv("VSD_LAYER_DST");
