@@ -143,9 +143,11 @@ struct vs_net_ifstats {
 	uint64_t egress_bytes, egress_packets, egress_drops;
 	uint64_t ingress_bytes, ingress_packets, ingress_drops;
 };
-/* Counters of net->ifaces[iface] (zero when its link is gone). 0 or -1. */
-int vs_net_stats(const struct vs_net_config *net, size_t iface, struct vs_net_ifstats *st,
-		 struct vs_error *err);
+/* Counters of net->ifaces[iface] (zero when its link is gone): bytes and
+ * packets of the node-side link; drops of the qdiscs on it (ingress) and
+ * on the ifb (egress), plus the firewall chain's drops (egress). 0 or -1. */
+int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
+		 struct vs_net_ifstats *st, struct vs_error *err);
 
 /* After a vsd restart: remove node-side leftovers of containers that are
  * not running. keep: configs of the containers that run or are suspended
