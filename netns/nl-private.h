@@ -124,7 +124,7 @@ int vs_nl_tbf_set(struct vs_nl *nl, int ifindex, int64_t rate, int64_t peak, int
 /* Remove the root qdisc of ifindex if it is a TBF (back to the default). */
 int vs_nl_tbf_del(struct vs_nl *nl, int ifindex, struct vs_error *err);
 /* Redirect everything ifindex receives to the egress of ifb (ingress qdisc,
- * matchall filter, mirred action), or remove that (ifb 0). */
+ * u32 filter matching all, mirred action), or remove that (ifb 0). */
 int vs_nl_redirect(struct vs_nl *nl, int ifindex, int ifb, struct vs_error *err);
 /* Qdiscs of ifindex: root kind (or "") and the drops of all of them. */
 struct vs_nl_qdiscs {
