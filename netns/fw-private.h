@@ -6,13 +6,17 @@
  * device's ingress, priority -500 (before anything else), policy drop for
  * what it does not accept: the container's own source MAC and addresses
  * (named sets per chain so addresses change without replacing rules), ARP
- * whose sender is its own, IPv6 from its own addresses, its link-local
- * address (fe80:: from its MAC, EUI-64) and :: (duplicate address
- * detection), neighbour solicitations/advertisements whose target is its
- * own; never router advertisements (ICMPv6 134), redirects (137), DHCP
- * server (UDP source port 67) or DHCPv6 server (547) answers. A second
- * table (`ip` family, node->fw_table + "_nat") holds masquerade rules for
- * node->nat sources leaving by the uplink, when any. */
+ * whose sender is its own, IPv6 from its own addresses, from fe80::/64
+ * (with its own MAC only: stable-privacy link-locals are not derived from
+ * the MAC) and from :: (duplicate address detection: neighbour
+ * solicitations for its own targets, MLD reports); neighbour
+ * advertisements only for its own targets; never router advertisements
+ * (ICMPv6 134), redirects (137), DHCP server (UDP source port 67) or
+ * DHCPv6 server (547) answers. Every drop is counted in a named counter
+ * ("d_" + host_ifname). The exact rules are listed in firewall.c. A
+ * second table (`ip` family, node->fw_table + "_nat") holds masquerade
+ * rules for node->nat sources (IPv4 only) leaving by the uplink, and
+ * exists only while there are any. */
 #ifndef VS_FW_PRIVATE_H
 #define VS_FW_PRIVATE_H
 
