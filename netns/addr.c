@@ -12,8 +12,8 @@ int vs_nl_addr(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip, 
 	char buf[VS_NL_REQ_SIZE], s[VS_IP_STRLEN];
 	/* CREATE|REPLACE: adding an address that is already there succeeds
 	 * (the kernel answers EEXIST without REPLACE). */
-	struct nlmsghdr *nlh = vs_nl_msg(buf, add ? RTM_NEWADDR : RTM_DELADDR,
-					 add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	struct nlmsghdr *nlh =
+	    vs_nl_msg(buf, add ? RTM_NEWADDR : RTM_DELADDR, add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	size_t len = ip->family == AF_INET ? 4 : 16;
 	struct vs_error e = {0};

@@ -72,8 +72,8 @@ static int garp(int netns_fd, int ifindex, const uint8_t mac[6], const struct vs
 
 /* An unsolicited neighbour advertisement to all nodes (ff02::1) with the
  * override flag and the target's link-layer address. */
-static int unsolicited_na(int netns_fd, int ifindex, const uint8_t mac[6],
-			  const struct vs_ip *ip, struct vs_error *err)
+static int unsolicited_na(int netns_fd, int ifindex, const uint8_t mac[6], const struct vs_ip *ip,
+			  struct vs_error *err)
 {
 	cleanup_close int fd = sock_in(netns_fd, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6, err);
 	struct sockaddr_in6 to = {0};

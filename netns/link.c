@@ -77,7 +77,8 @@ static void link_read_info(const struct nlattr *info, struct vs_nl_link *l)
 {
 	const struct nlattr *a, *b;
 
-	mnl_attr_for_each_nested(a, info) {
+	mnl_attr_for_each_nested(a, info)
+	{
 		int t = mnl_attr_get_type(a);
 
 		if (t == IFLA_INFO_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
@@ -85,7 +86,8 @@ static void link_read_info(const struct nlattr *info, struct vs_nl_link *l)
 		/* A bridge port's flags come as the port's "slave data". */
 		if (t != IFLA_INFO_SLAVE_DATA || mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
 			continue;
-		mnl_attr_for_each_nested(b, a) {
+		mnl_attr_for_each_nested(b, a)
+		{
 			if (mnl_attr_get_type(b) == IFLA_BRPORT_ISOLATED &&
 			    mnl_attr_validate(b, MNL_TYPE_U8) == 0)
 				l->isolated = mnl_attr_get_u8(b) != 0;
@@ -126,8 +128,7 @@ static int link_query(struct vs_nl *nl, const char *name, struct vs_nl_link *out
 	return vs_nl_talk(nl, nlh, link_cb, out, "RTM_GETLINK", err);
 }
 
-int vs_nl_link_get(struct vs_nl *nl, const char *name, struct vs_nl_link *out,
-		   struct vs_error *err)
+int vs_nl_link_get(struct vs_nl *nl, const char *name, struct vs_nl_link *out, struct vs_error *err)
 {
 	struct vs_error e = {0};
 

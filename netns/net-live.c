@@ -64,8 +64,8 @@ int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *
 
 /* Inside: ip on interface n, with its default route (the first address of
  * a family brings the family's default route), or ip gone. */
-static int inside_addr(const struct vs_net_config *net, size_t n, const struct vs_ip *ip,
-		       bool add, int netns_fd, struct vs_error *err)
+static int inside_addr(const struct vs_net_config *net, size_t n, const struct vs_ip *ip, bool add,
+		       int netns_fd, struct vs_error *err)
 {
 	const struct vs_net_iface *ifc = &net->ifaces[n];
 	cleanup_nl struct vs_nl nl = {0};
@@ -100,33 +100,43 @@ static int addr_del(struct net_ctx *c, const struct vs_net_config *net, size_t n
 	return r;
 }
 
+/* The steps of an add: firewall set, node (routed: routes, proxy entries),
+ * inside. */
+static int addr_add(struct net_ctx *c, const struct vs_net_config *net, size_t n,
+		    const struct vs_ip *ip, int netns_fd, struct vs_error *err)
+{
+	const struct vs_net_iface *ifc = &net->ifaces[n];
+	int host;
+
+	if (ifc->model == VS_NET_ROUTED) {
+		if ((host = vs_nl_link_index(&c->nl, ifc->host_ifname, err)) <= 0)
+			return host == 0 ? vs_error_set(err, ENODEV, "no link %s", ifc->host_ifname)
+					 : -1;
+		if (net_node_addr(c, true, host, ip, false, err) < 0)
+			return -1;
+	}
+	if (fw_iface_addr(c->node, ifc->host_ifname, ip, true, err) < 0)
+		return -1;
+	return inside_addr(net, n, ip, true, netns_fd, err);
+}
+
 int vs_net_addr_add(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
 		    const struct vs_ip *ip, int netns_fd, struct vs_error *err)
 {
 	cleanup_ctx struct net_ctx c = {0};
-	const struct vs_net_iface *ifc;
 	struct vs_error ignored = {0};
 	char s[VS_IP_STRLEN];
-	int host = 0;
 
 	if (iface >= net->nifaces)
 		return vs_error_kind(err, VS_EK_INVALID, "add address: no interface %zu", iface);
-	ifc = &net->ifaces[iface];
 	if (net_ctx_open(&c, node, err) < 0)
 		return vs_error_prefix(err, "add address %s", vs_nl_ipstr(ip, s));
-	if (ifc->model == VS_NET_ROUTED &&
-	    (host = vs_nl_link_index(&c.nl, ifc->host_ifname, err)) <= 0) {
-		if (host == 0)
-			vs_error_set(err, ENODEV, "no link %s", ifc->host_ifname);
-	} else if (fw_iface_addr(node, ifc->host_ifname, ip, true, err) == 0 &&
-		   (ifc->model != VS_NET_ROUTED ||
-		    net_node_addr(&c, true, host, ip, false, err) == 0) &&
-		   inside_addr(net, iface, ip, true, netns_fd, err) == 0) {
+	if (addr_add(&c, net, iface, ip, netns_fd, err) == 0)
 		return 0;
-	}
 	/* A failed add leaves nothing behind. */
 	addr_del(&c, net, iface, ip, netns_fd, &ignored);
-	return vs_error_prefix(err, "add address %s to %s", vs_nl_ipstr(ip, s), ifc->name);
+	return vs_error_prefix(err, "add address %s to %s", vs_nl_ipstr(ip, s),
+			       net->ifaces[iface].name);
 }
 
 int vs_net_addr_del(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,

@@ -30,12 +30,12 @@ int net_node_addr(struct net_ctx *c, bool add, int host_idx, const struct vs_ip 
  * bridged: port of its bridge (isolated unless private), up. */
 int node_side(struct net_ctx *c, const struct vs_net_iface *ifc, struct vs_error *err);
 /* Apply sh to ifc's links (rate 0: remove). */
-int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh,
-		const struct vs_net_iface *ifc, struct vs_error *err);
+int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh, const struct vs_net_iface *ifc,
+		struct vs_error *err);
 /* Inside (nl in the container): the default route of family for interface
  * number n on link idx, when the interface has one. */
-int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, int idx,
-		   int family, struct vs_error *err);
+int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, int idx, int family,
+		   struct vs_error *err);
 /* The prefix length an address of ifc gets inside. */
 uint8_t inside_prefix(const struct vs_net_iface *ifc, const struct vs_ip *ip);
 

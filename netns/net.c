@@ -144,8 +144,8 @@ int node_side(struct net_ctx *c, const struct vs_net_iface *ifc, struct vs_error
 /* The shaping of one interface: a TBF on the node side's egress (what the
  * container receives) and one on the ifb its ingress is redirected to
  * (what it sends); rate 0 removes each. */
-int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh,
-		       const struct vs_net_iface *ifc, struct vs_error *err)
+int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh, const struct vs_net_iface *ifc,
+		struct vs_error *err)
 {
 	int host = vs_nl_link_index(&c->nl, ifc->host_ifname, err), ifb;
 
@@ -178,8 +178,8 @@ int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh,
  * interface has one: routed via the node side's link-local addresses,
  * bridged via its gateways. Interface n uses metric n (IPv6: 1024 + n) so
  * that each interface's default routes can coexist. */
-int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, int idx,
-			  int family, struct vs_error *err)
+int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, int idx, int family,
+		   struct vs_error *err)
 {
 	struct vs_ip gw = gw_ip(family);
 	struct vs_nl_route r = {.family = family,
@@ -240,8 +240,7 @@ static int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n,
 	for (int f = 0; f < 2; f++) {
 		int family = f == 0 ? AF_INET : AF_INET6;
 
-		if (has_family(ifc, family) &&
-		    inside_default(&nl, ifc, n, idx, family, err) < 0)
+		if (has_family(ifc, family) && inside_default(&nl, ifc, n, idx, family, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -294,8 +293,8 @@ static int detach_iface(struct net_ctx *c, const struct vs_net_iface *ifc, bool 
 	return r;
 }
 
-static int attach_iface(struct net_ctx *c, const struct vs_net_config *net, size_t n,
-			int netns_fd, struct vs_error *err)
+static int attach_iface(struct net_ctx *c, const struct vs_net_config *net, size_t n, int netns_fd,
+			struct vs_error *err)
 {
 	const struct vs_net_iface *ifc = &net->ifaces[n];
 

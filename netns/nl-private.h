@@ -143,7 +143,8 @@ int64_t vs_tbf_default_burst(int64_t rate);
 int vs_announce(int netns_fd, int ifindex, const uint8_t mac[6], const struct vs_ip *ip,
 		struct vs_error *err);
 
-/* "203.0.113.5" for messages (VS_IP_STRLEN). */
+/* vs_format_ip without the prefix into buf (VS_IP_STRLEN), returned, so
+ * that it fits in an argument list. */
 const char *vs_nl_ipstr(const struct vs_ip *ip, char *buf);
 
 #endif

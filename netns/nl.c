@@ -1,7 +1,6 @@
 /* The rtnetlink round trip shared by every netns/ object. */
 #include "netns/nl-private.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -113,7 +112,6 @@ int vs_nl_open_in(struct vs_nl *nl, int netns_fd, struct vs_error *err)
 
 const char *vs_nl_ipstr(const struct vs_ip *ip, char *buf)
 {
-	if (inet_ntop(ip->family, ip->addr, buf, VS_IP_STRLEN) == NULL)
-		snprintf(buf, VS_IP_STRLEN, "(address of family %d)", ip->family);
+	vs_format_ip(ip, false, buf, VS_IP_STRLEN);
 	return buf;
 }

@@ -142,9 +142,10 @@ int vs_net_check(const struct vs_net_node *node, const struct vs_net_config *net
 		if ((r = vs_nl_link_get(&nl, ifc->bridge, &l, err)) < 0)
 			return vs_error_prefix(err, "check network");
 		if (r == 0 || strcmp(l.kind, "bridge") != 0)
-			return vs_error_kind(err, VS_EK_INVALID,
-					     "net.interfaces[%zu].bridge: no bridge '%s' on this node",
-					     i, ifc->bridge);
+			return vs_error_kind(
+			    err, VS_EK_INVALID,
+			    "net.interfaces[%zu].bridge: no bridge '%s' on this node", i,
+			    ifc->bridge);
 	}
 	return 0;
 }
@@ -163,7 +164,8 @@ static bool kept_link(const struct leftovers *lo, const char *name)
 		for (size_t j = 0; j < lo->keep[i]->nifaces; j++) {
 			const struct vs_net_iface *ifc = &lo->keep[i]->ifaces[j];
 
-			if (strcmp(ifc->host_ifname, name) == 0 || strcmp(ifc->ifb_ifname, name) == 0)
+			if (strcmp(ifc->host_ifname, name) == 0 ||
+			    strcmp(ifc->ifb_ifname, name) == 0)
 				return true;
 		}
 	return false;
@@ -177,7 +179,7 @@ static void leftover_cb(const char *name, void *arg)
 	char prefix[3][8];
 
 	for (int i = 0; i < 3; i++)
-		snprintf(prefix[i], sizeof(prefix[i]), "v%c%s", "sip"[i], lo->node->id);
+		snprintf(prefix[i], sizeof(prefix[i]), "v%c%s", "sip"[i], lo -> node -> id);
 	for (int i = 0; i < 3; i++) {
 		if (strncmp(name, prefix[i], strlen(prefix[i])) != 0 ||
 		    strcmp(name, lo->node->bridge) == 0 || kept_link(lo, name))

@@ -237,7 +237,8 @@ static void qdisc_stats(const struct nlattr *st, struct vs_nl_qdiscs *q)
 {
 	const struct nlattr *a;
 
-	mnl_attr_for_each_nested(a, st) {
+	mnl_attr_for_each_nested(a, st)
+	{
 		struct gnet_stats_queue gq;
 
 		if (mnl_attr_get_type(a) != TCA_STATS_QUEUE ||
@@ -257,7 +258,8 @@ static int qdisc_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (tcm->tcm_ifindex != c->ifindex)
 		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(*tcm)) {
+	mnl_attr_for_each(a, nlh, sizeof(*tcm))
+	{
 		int t = mnl_attr_get_type(a);
 
 		if (t == TCA_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)

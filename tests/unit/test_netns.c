@@ -48,20 +48,20 @@ enum {
 };
 
 /* In a child: report the failed condition and fail the case. */
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			return E_CHECK;                                                   \
-		}                                                                         \
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
+			return E_CHECK;                                                            \
+		}                                                                                  \
 	} while (0)
-#define CALL(c)                                                                           \
-	do {                                                                              \
-		struct vs_error err_ = {0};                                               \
-		if ((c)(&err_) < 0) {                                                     \
-			fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #c, err_.msg); \
-			return E_CALL;                                                    \
-		}                                                                         \
+#define CALL(c)                                                                                    \
+	do {                                                                                       \
+		struct vs_error err_ = {0};                                                        \
+		if ((c)(&err_) < 0) {                                                              \
+			fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #c, err_.msg);      \
+			return E_CALL;                                                             \
+		}                                                                                  \
 	} while (0)
 
 /* lo's flags in the calling thread's namespace, or -1. */
@@ -141,7 +141,7 @@ static int run_child(int (*fn)(void))
 
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(fn());
+		exit(fn()); /* exit, not _exit: LeakSanitizer checks the child */
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
@@ -212,17 +212,17 @@ static bool shows(bool want, const char *needle, const char *cmd)
 	free(out);
 	return has == want;
 }
-#define HAS(needle, ...)                                                                  \
-	do {                                                                              \
-		char c_[512];                                                             \
-		snprintf(c_, sizeof(c_), __VA_ARGS__);                                    \
-		CHECK(shows(true, needle, c_));                                           \
+#define HAS(needle, ...)                                                                           \
+	do {                                                                                       \
+		char c_[512];                                                                      \
+		snprintf(c_, sizeof(c_), __VA_ARGS__);                                             \
+		CHECK(shows(true, needle, c_));                                                    \
 	} while (0)
-#define LACKS(needle, ...)                                                                \
-	do {                                                                              \
-		char c_[512];                                                             \
-		snprintf(c_, sizeof(c_), __VA_ARGS__);                                    \
-		CHECK(shows(false, needle, c_));                                          \
+#define LACKS(needle, ...)                                                                         \
+	do {                                                                                       \
+		char c_[512];                                                                      \
+		snprintf(c_, sizeof(c_), __VA_ARGS__);                                             \
+		CHECK(shows(false, needle, c_));                                                   \
 	} while (0)
 
 static void ip_parse(const char *s, struct vs_ip *ip)
@@ -395,6 +395,9 @@ static int check_attached(void)
 	HAS("master vsbr1a2b", "ip -d link show " HOST1);
 	HAS("isolated on", "ip -d link show " HOST1);
 	LACKS("10.0.3.5", "ip route");
+	/* The firewall's chain of each interface. */
+	HAS("chain ifc_" HOST0, "nft list table netdev vsd_1a2b");
+	HAS("chain ifc_" HOST1, "nft list table netdev vsd_1a2b");
 	/* Inside. */
 	HAS("link/ether 02:12:34:56:78:90", "%sip link show eth0", env.in);
 	HAS("link/ether 02:12:34:56:78:91", "%sip link show eth1", env.in);
@@ -417,6 +420,7 @@ static int check_detached(bool standby)
 	LACKS("proxy", "ip neigh show proxy");
 	LACKS("proxy", "ip -6 neigh show proxy");
 	LACKS("203.0.113.5 dev", "ip route");
+	LACKS("chain ifc_", "nft list table netdev vsd_1a2b");
 	if (standby) {
 		HAS("unreachable 203.0.113.5 proto static metric 4000", "ip route");
 		HAS("unreachable 2001:db8::5 dev lo proto static metric 4000", "ip -6 route");
@@ -478,8 +482,7 @@ static int child_private_bridge(void)
 	HAS("master lan0", "ip -d link show " HOST0);
 	HAS("isolated off", "ip -d link show " HOST0);
 	HAS("inet6 2001:db8:1::5/64", "%sip addr show dev eth0", env.in);
-	HAS("default via 2001:db8:1::1 dev eth0 proto static metric 1024", "%sip -6 route",
-	    env.in);
+	HAS("default via 2001:db8:1::1 dev eth0 proto static metric 1024", "%sip -6 route", env.in);
 	LACKS("default", "%sip -4 route", env.in);
 	LACKS("2001:db8:1::5", "ip -6 route");
 	return OK;
@@ -621,8 +624,9 @@ static int child_restored(void)
 	two_ifaces(&net);
 	net.shaping.ingress_rate = 1000000;
 	CHECK(attach(&net) == 0);
-	CHECK(system("ip link set " HOST0 " down && ip addr flush dev " HOST0 " && ip link set " HOST1
-		     " down nomaster && tc qdisc del dev " HOST0 " root") == 0);
+	CHECK(system("ip link set " HOST0 " down && ip addr flush dev " HOST0
+		     " && ip link set " HOST1 " down nomaster && tc qdisc del dev " HOST0
+		     " root") == 0);
 	LACKS("169.254.0.1", "ip addr show dev " HOST0);
 	if (vs_net_restored(&env.node, &net, env.ct, &err) < 0) {
 		fprintf(stderr, "vs_net_restored: %s\n", err.msg);
@@ -759,23 +763,29 @@ static int child_dns(void)
 	return OK;
 }
 
+/* _exit: in the chroot there is no /proc for LeakSanitizer to read. */
+static int child_dns_chrooted(void)
+{
+	_exit(child_dns());
+}
+
 static void test_write_dns(void **state)
 {
 	if (geteuid() != 0)
 		skip();
 	snprintf(dns_dir, sizeof(dns_dir), "/tmp/vs-dns-XXXXXX");
 	assert_non_null(mkdtemp(dns_dir));
-	int r = run_child(child_dns);
+	int r = run_child(child_dns_chrooted);
 	rmdir(dns_dir);
 	assert_int_equal(r, OK);
 }
 
-#define ROOT_CASE(name, fn)                                                               \
-	static void name(void **state)                                                    \
-	{                                                                                 \
-		if (geteuid() != 0)                                                       \
-			skip();                                                           \
-		assert_int_equal(run_child(fn), OK);                                      \
+#define ROOT_CASE(name, fn)                                                                        \
+	static void name(void **state)                                                             \
+	{                                                                                          \
+		if (geteuid() != 0)                                                                \
+			skip();                                                                    \
+		assert_int_equal(run_child(fn), OK);                                               \
 	}
 ROOT_CASE(test_attach_detach, child_attach_detach)
 ROOT_CASE(test_private_bridge, child_private_bridge)
@@ -789,11 +799,11 @@ ROOT_CASE(test_netns_error, child_netns_error)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_loopback_up),	   cmocka_unit_test(test_loopback_error),
-	    cmocka_unit_test(test_attach_detach),  cmocka_unit_test(test_private_bridge),
-	    cmocka_unit_test(test_attach_fails),   cmocka_unit_test(test_addr_live),
-	    cmocka_unit_test(test_shaping),	   cmocka_unit_test(test_restored),
-	    cmocka_unit_test(test_reconcile),	   cmocka_unit_test(test_netns_error),
+	    cmocka_unit_test(test_loopback_up),	  cmocka_unit_test(test_loopback_error),
+	    cmocka_unit_test(test_attach_detach), cmocka_unit_test(test_private_bridge),
+	    cmocka_unit_test(test_attach_fails),  cmocka_unit_test(test_addr_live),
+	    cmocka_unit_test(test_shaping),	  cmocka_unit_test(test_restored),
+	    cmocka_unit_test(test_reconcile),	  cmocka_unit_test(test_netns_error),
 	    cmocka_unit_test(test_write_dns),
 	};
 
