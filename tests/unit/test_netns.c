@@ -505,7 +505,15 @@ static int child_attach_fails(void)
 	CHECK(strstr(err.msg, "net.interfaces[1].bridge") != NULL);
 	CHECK(vs_net_attach(&env.node, &net, env.ct, &err) < 0);
 	CHECK(strstr(err.msg, "nosuchbr") != NULL);
-	return check_detached(false);
+	if ((r = check_detached(false)) != OK)
+		return r;
+	/* An uplink that does not exist. */
+	snprintf(env.node.uplink, sizeof(env.node.uplink), "nosuch0");
+	CHECK(vs_net_node_setup(&env.node, &err) < 0);
+	CHECK(err.kind == VS_EK_INVALID && strstr(err.msg, "--uplink") != NULL &&
+	      strstr(err.msg, "nosuch0") != NULL);
+	LACKS("vsbr1a2b", "ip link");
+	return OK;
 }
 
 static int child_addr_live(void)
