@@ -1,13 +1,18 @@
-/* netns/ internals: one rtnetlink socket and the request/ack round trip
- * every object file (link.c today; veth, bridge, addr, route next) builds
- * on. Only files in netns/ include this header. */
+/* netns/ internals: one rtnetlink socket, the request/ack round trip, and
+ * the object files built on it (link.c, addr.c, route.c, neigh.c, tc.c,
+ * announce.c). Only files in netns/ (and tests) include this header. Every
+ * function returns 0 (or what it says) or -1 with err. */
 #ifndef VS_NL_PRIVATE_H
 #define VS_NL_PRIVATE_H
 
 #include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/vs_error.h"
+#include "lib/vs_validate.h"
 
 /* Room for one request we build, and for one datagram the kernel sends
  * (dumps use up to 32 KiB per datagram when the buffer allows it). */
@@ -42,5 +47,104 @@ struct nlmsghdr *vs_nl_msg(char *buf, uint16_t type, uint16_t flags);
  * the kernel's answer, as "what: strerror". */
 int vs_nl_talk(struct vs_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const char *what,
 	       struct vs_error *err);
+
+/* Run fn(arg, err) with the calling thread in the network namespace
+ * netns_fd, then put the thread back into the namespace it was in (opened
+ * from /proc/thread-self/ns/net first), on every path. Returns fn's value,
+ * or -1 when a setns failed. Sockets fn opens stay in netns_fd. */
+int vs_in_netns(int netns_fd, int (*fn)(void *arg, struct vs_error *err), void *arg,
+		struct vs_error *err);
+/* vs_nl_open in the network namespace netns_fd (through vs_in_netns). */
+int vs_nl_open_in(struct vs_nl *nl, int netns_fd, struct vs_error *err);
+
+/* Links (link.c). */
+struct vs_nl_link {
+	int index;
+	unsigned int flags; /* IFF_* */
+	int master;	    /* 0: none */
+	char kind[16];	    /* IFLA_INFO_KIND, "" for none */
+	uint8_t mac[6];
+	bool isolated; /* bridge port flag (IFLA_INFO_SLAVE_DATA) */
+	struct rtnl_link_stats64 stats;
+};
+/* Look name up: 1 and *out filled, 0 when there is no such link, -1. */
+int vs_nl_link_get(struct vs_nl *nl, const char *name, struct vs_nl_link *out,
+		   struct vs_error *err);
+/* The link's index, 0 when absent, -1 on error. */
+int vs_nl_link_index(struct vs_nl *nl, const char *name, struct vs_error *err);
+/* Call fn with the name of every link (a dump). */
+int vs_nl_link_each(struct vs_nl *nl, void (*fn)(const char *name, void *arg), void *arg,
+		    struct vs_error *err);
+int vs_nl_link_set_up(struct vs_nl *nl, int ifindex, bool up, const char *what,
+		      struct vs_error *err);
+/* A veth pair, both ends here: host, and peer with the MAC mac. */
+int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, const uint8_t mac[6],
+		      struct vs_error *err);
+/* Move link ifindex into the namespace netns_fd and name it name there. */
+int vs_nl_link_move(struct vs_nl *nl, int ifindex, int netns_fd, const char *name,
+		    struct vs_error *err);
+/* A link of kind "bridge" or "ifb" named name. */
+int vs_nl_link_create(struct vs_nl *nl, const char *name, const char *kind, struct vs_error *err);
+int vs_nl_link_set_master(struct vs_nl *nl, int ifindex, int master, struct vs_error *err);
+/* Set the bridge port flag IFLA_BRPORT_ISOLATED of ifindex (a port). */
+int vs_nl_brport_isolated(struct vs_nl *nl, int ifindex, bool on, struct vs_error *err);
+/* Delete link name; absent is not an error. */
+int vs_nl_link_del(struct vs_nl *nl, const char *name, struct vs_error *err);
+
+/* Addresses (addr.c): ip with prefix length prefix on ifindex, add
+ * (replacing, so repeating it succeeds) or delete (absent is fine). */
+int vs_nl_addr(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip, uint8_t prefix,
+	       uint8_t scope, struct vs_error *err);
+
+/* Routes (route.c) in the main table. */
+struct vs_nl_route {
+	const struct vs_ip *dst; /* NULL: default route of family */
+	int family;
+	uint8_t dst_len;
+	uint8_t type;  /* RTN_UNICAST, RTN_UNREACHABLE */
+	uint8_t scope; /* RT_SCOPE_UNIVERSE, RT_SCOPE_LINK */
+	int oif;       /* 0: none */
+	const struct vs_ip *gw;
+	uint32_t metric; /* 0: the kernel's default */
+	bool onlink;
+};
+/* Add (replace) or delete (absent is fine) a route. */
+int vs_nl_route(struct vs_nl *nl, bool add, const struct vs_nl_route *r, struct vs_error *err);
+
+/* Proxy neighbour entry (proxy ARP / NDP) for ip on ifindex (neigh.c);
+ * delete: absent is fine. */
+int vs_nl_proxy(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip,
+		struct vs_error *err);
+
+/* tc (tc.c). TBF (rates in bit/s, burst in bytes, 0: the default burst)
+ * with fq_codel under it as the root qdisc of ifindex, created or
+ * changed. */
+int vs_nl_tbf_set(struct vs_nl *nl, int ifindex, int64_t rate, int64_t peak, int64_t burst,
+		  struct vs_error *err);
+/* Remove the root qdisc of ifindex if it is a TBF (back to the default). */
+int vs_nl_tbf_del(struct vs_nl *nl, int ifindex, struct vs_error *err);
+/* Redirect everything ifindex receives to the egress of ifb (ingress qdisc,
+ * u32 filter matching all, mirred action), or remove that (ifb 0). */
+int vs_nl_redirect(struct vs_nl *nl, int ifindex, int ifb, struct vs_error *err);
+/* Qdiscs of ifindex: root kind (or "") and the drops of all of them. */
+struct vs_nl_qdiscs {
+	char root_kind[16];
+	bool ingress;
+	uint64_t drops;
+};
+int vs_nl_qdiscs(struct vs_nl *nl, int ifindex, struct vs_nl_qdiscs *q, struct vs_error *err);
+/* The burst TBF gets when none is configured, for a rate in bit/s. */
+int64_t vs_tbf_default_burst(int64_t rate);
+
+/* Announcements (announce.c) of ip from the link ifindex with MAC mac, on a
+ * socket opened in netns_fd (-1: the calling thread's namespace):
+ * gratuitous ARP for IPv4, an unsolicited neighbour advertisement with the
+ * override flag for IPv6. */
+int vs_announce(int netns_fd, int ifindex, const uint8_t mac[6], const struct vs_ip *ip,
+		struct vs_error *err);
+
+/* vs_format_ip without the prefix into buf (VS_IP_STRLEN), returned, so
+ * that it fits in an argument list. */
+const char *vs_nl_ipstr(const struct vs_ip *ip, char *buf);
 
 #endif

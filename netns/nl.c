@@ -2,10 +2,14 @@
 #include "netns/nl-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/vs_util.h"
 
@@ -70,4 +74,44 @@ int vs_nl_talk(struct vs_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, 
 		if (r == MNL_CB_STOP)
 			return 0;
 	}
+}
+
+int vs_in_netns(int netns_fd, int (*fn)(void *arg, struct vs_error *err), void *arg,
+		struct vs_error *err)
+{
+	/* thread-self, not self: setns(CLONE_NEWNET) moves only the calling
+	 * thread, and the daemon has other threads in the node's namespace. */
+	cleanup_close int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (home < 0)
+		return vs_error_set(err, errno, "open /proc/thread-self/ns/net");
+	if (setns(netns_fd, CLONE_NEWNET) < 0)
+		return vs_error_set(err, errno, "enter the container's network namespace");
+	r = fn(arg, err);
+	if (setns(home, CLONE_NEWNET) < 0) {
+		/* Going back into a namespace we hold an fd of cannot fail for
+		 * a process that could enter the other one. If it ever does,
+		 * carrying on would make every later link, route and firewall
+		 * change of this thread act inside a container: stop instead. */
+		abort();
+	}
+	return r;
+}
+
+static int open_cb(void *arg, struct vs_error *err)
+{
+	return vs_nl_open(arg, err);
+}
+
+int vs_nl_open_in(struct vs_nl *nl, int netns_fd, struct vs_error *err)
+{
+	memset(nl, 0, sizeof(*nl));
+	return vs_in_netns(netns_fd, open_cb, nl, err);
+}
+
+const char *vs_nl_ipstr(const struct vs_ip *ip, char *buf)
+{
+	vs_format_ip(ip, false, buf, VS_IP_STRLEN);
+	return buf;
 }

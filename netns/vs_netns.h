@@ -107,8 +107,12 @@ int vs_net_check(const struct vs_net_node *node, const struct vs_net_config *net
  * network namespace) as ifname with its MAC; set up the node side (up,
  * link-local gateway addresses, host routes, proxy entries, standby
  * unreachable routes, bridge port, firewall chain, shaping) and the inside
- * (addresses, up, default routes). On failure everything made is removed
- * again. 0 or -1. */
+ * (addresses, up, default routes; interface n's default routes have
+ * metric n, IPv6 1024 + n, so several interfaces' coexist). Links left
+ * over with the interface's names are deleted first. Standby routes are
+ * made for routed addresses only: a bridged address lies in its LAN's
+ * prefix, where a /32 unreachable route would cut the node off from it.
+ * On failure everything made is removed again. 0 or -1. */
 int vs_net_attach(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
 		  struct vs_error *err);
 
@@ -116,8 +120,10 @@ int vs_net_attach(const struct vs_net_node *node, const struct vs_net_config *ne
  * named host_ifname (down, without addresses) and the inside as it was:
  * set the node side up again as vs_net_attach does and announce the
  * addresses (gratuitous ARP, unsolicited neighbour advertisements) on the
- * uplink for routed interfaces, from inside netns_fd for bridged ones.
- * 0 or -1. */
+ * uplink for routed interfaces (with the uplink's MAC; none without an
+ * uplink), from inside netns_fd for bridged ones (with the interface's
+ * MAC). Idempotent. 0 or -1; a failed announcement is reported after the
+ * interface's node side is set up. */
 int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
 		    struct vs_error *err);
 
@@ -158,9 +164,11 @@ struct vs_net_ifstats {
 	uint64_t egress_bytes, egress_packets, egress_drops;
 	uint64_t ingress_bytes, ingress_packets, ingress_drops;
 };
-/* Counters of net->ifaces[iface] (zero when its link is gone). 0 or -1. */
-int vs_net_stats(const struct vs_net_config *net, size_t iface, struct vs_net_ifstats *st,
-		 struct vs_error *err);
+/* Counters of net->ifaces[iface] (zero when its link is gone): bytes and
+ * packets of the node-side link; drops of the qdiscs on it (ingress) and
+ * on the ifb (egress), plus the firewall chain's drops (egress). 0 or -1. */
+int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
+		 struct vs_net_ifstats *st, struct vs_error *err);
 
 /* After a vsd restart: remove node-side leftovers of containers that are
  * not running. keep: configs of the containers that run or are suspended

@@ -1,0 +1,212 @@
+/* Changes to a container that is already wired: after a restore, live
+ * address and shaping changes, and its counters. */
+#include "netns/vs_netns.h"
+
+#include <errno.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "netns/fw-private.h"
+#include "netns/net-private.h"
+
+/* Announce the addresses of ifc after it came back: from the uplink (the
+ * node answers for routed addresses there), or from inside the container
+ * for bridged ones. */
+static int announce_iface(struct net_ctx *c, const struct vs_net_iface *ifc, int netns_fd,
+			  struct vs_error *err)
+{
+	cleanup_nl struct vs_nl in = {0};
+	struct vs_nl_link l;
+	const uint8_t *mac = ifc->mac;
+	int idx, r, ns = -1;
+
+	if (ifc->model == VS_NET_ROUTED) {
+		if ((r = net_uplink(c, err)) <= 0)
+			return r;
+		if (vs_nl_link_get(&c->nl, c->node->uplink, &l, err) <= 0)
+			return -1;
+		idx = l.index;
+		mac = l.mac;
+	} else {
+		if (vs_nl_open_in(&in, netns_fd, err) < 0)
+			return -1;
+		if ((idx = vs_nl_link_index(&in, ifc->name, err)) <= 0)
+			return idx == 0 ? vs_error_set(err, ENODEV, "no link %s", ifc->name) : -1;
+		ns = netns_fd;
+	}
+	for (size_t i = 0; i < ifc->naddrs; i++)
+		if (vs_announce(ns, idx, mac, &ifc->addrs[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
+		    struct vs_error *err)
+{
+	cleanup_ctx struct net_ctx c = {0};
+
+	if (net_ctx_open(&c, node, err) < 0)
+		return vs_error_prefix(err, "restore network");
+	for (size_t i = 0; i < net->nifaces; i++) {
+		const struct vs_net_iface *ifc = &net->ifaces[i];
+
+		/* The qdiscs, the redirect and the firewall hook died with the
+		 * old node side; the ifb may have lived on. */
+		if (node_side(&c, ifc, err) < 0 || fw_iface_add(node, ifc, err) < 0 ||
+		    shape_iface(&c, &net->shaping, ifc, err) < 0 ||
+		    announce_iface(&c, ifc, netns_fd, err) < 0)
+			return vs_error_prefix(err, "restore network: interface %s (%s)", ifc->name,
+					       ifc->host_ifname);
+	}
+	return 0;
+}
+
+/* Inside: ip on interface n, with its default route (the first address of
+ * a family brings the family's default route), or ip gone. */
+static int inside_addr(const struct vs_net_config *net, size_t n, const struct vs_ip *ip, bool add,
+		       int netns_fd, struct vs_error *err)
+{
+	const struct vs_net_iface *ifc = &net->ifaces[n];
+	cleanup_nl struct vs_nl nl = {0};
+	int idx;
+
+	if (vs_nl_open_in(&nl, netns_fd, err) < 0)
+		return -1;
+	if ((idx = vs_nl_link_index(&nl, ifc->name, err)) <= 0)
+		return idx == 0 && add ? vs_error_set(err, ENODEV, "no link %s", ifc->name) : idx;
+	if (vs_nl_addr(&nl, add, idx, ip, inside_prefix(ifc, ip), RT_SCOPE_UNIVERSE, err) < 0)
+		return -1;
+	return add ? inside_default(&nl, ifc, n, idx, ip->family, err) : 0;
+}
+
+/* Best effort removal of ip from interface n, inside and on the node. */
+static int addr_del(struct net_ctx *c, const struct vs_net_config *net, size_t n,
+		    const struct vs_ip *ip, int netns_fd, struct vs_error *err)
+{
+	const struct vs_net_iface *ifc = &net->ifaces[n];
+	struct vs_error e = {0};
+	int r = 0, host;
+
+	if (inside_addr(net, n, ip, false, netns_fd, err) < 0)
+		r = -1;
+	if (ifc->model == VS_NET_ROUTED) {
+		host = vs_nl_link_index(&c->nl, ifc->host_ifname, &e);
+		if (net_node_addr(c, false, host > 0 ? host : 0, ip, false, r < 0 ? &e : err) < 0)
+			r = -1;
+	}
+	if (fw_iface_addr(c->node, ifc->host_ifname, ip, false, r < 0 ? &e : err) < 0)
+		r = -1;
+	return r;
+}
+
+/* The steps of an add: firewall set, node (routed: routes, proxy entries),
+ * inside. */
+static int addr_add(struct net_ctx *c, const struct vs_net_config *net, size_t n,
+		    const struct vs_ip *ip, int netns_fd, struct vs_error *err)
+{
+	const struct vs_net_iface *ifc = &net->ifaces[n];
+	int host;
+
+	if (ifc->model == VS_NET_ROUTED) {
+		if ((host = vs_nl_link_index(&c->nl, ifc->host_ifname, err)) <= 0)
+			return host == 0 ? vs_error_set(err, ENODEV, "no link %s", ifc->host_ifname)
+					 : -1;
+		if (net_node_addr(c, true, host, ip, false, err) < 0)
+			return -1;
+	}
+	if (fw_iface_addr(c->node, ifc->host_ifname, ip, true, err) < 0)
+		return -1;
+	return inside_addr(net, n, ip, true, netns_fd, err);
+}
+
+int vs_net_addr_add(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
+		    const struct vs_ip *ip, int netns_fd, struct vs_error *err)
+{
+	cleanup_ctx struct net_ctx c = {0};
+	struct vs_error ignored = {0};
+	char s[VS_IP_STRLEN];
+
+	if (iface >= net->nifaces)
+		return vs_error_kind(err, VS_EK_INVALID, "add address: no interface %zu", iface);
+	if (net_ctx_open(&c, node, err) < 0)
+		return vs_error_prefix(err, "add address %s", vs_nl_ipstr(ip, s));
+	if (addr_add(&c, net, iface, ip, netns_fd, err) == 0)
+		return 0;
+	/* A failed add leaves nothing behind. */
+	addr_del(&c, net, iface, ip, netns_fd, &ignored);
+	return vs_error_prefix(err, "add address %s to %s", vs_nl_ipstr(ip, s),
+			       net->ifaces[iface].name);
+}
+
+int vs_net_addr_del(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
+		    const struct vs_ip *ip, int netns_fd, struct vs_error *err)
+{
+	cleanup_ctx struct net_ctx c = {0};
+	char s[VS_IP_STRLEN];
+
+	if (iface >= net->nifaces)
+		return vs_error_kind(err, VS_EK_INVALID, "remove address: no interface %zu", iface);
+	if (net_ctx_open(&c, node, err) < 0 || addr_del(&c, net, iface, ip, netns_fd, err) < 0)
+		return vs_error_prefix(err, "remove address %s from %s", vs_nl_ipstr(ip, s),
+				       net->ifaces[iface].name);
+	return 0;
+}
+
+int vs_net_shaping_apply(const struct vs_net_node *node, const struct vs_net_config *net,
+			 struct vs_error *err)
+{
+	cleanup_ctx struct net_ctx c = {0};
+
+	if (net_ctx_open(&c, node, err) < 0)
+		return vs_error_prefix(err, "apply shaping");
+	for (size_t i = 0; i < net->nifaces; i++)
+		if (shape_iface(&c, &net->shaping, &net->ifaces[i], err) < 0)
+			return vs_error_prefix(err, "apply shaping to %s", net->ifaces[i].name);
+	return 0;
+}
+
+/* Drops of the qdiscs on link name (0 when it or they are absent). */
+static int qdisc_drops(struct vs_nl *nl, const char *name, uint64_t *drops, struct vs_error *err)
+{
+	struct vs_nl_qdiscs q;
+	int idx = vs_nl_link_index(nl, name, err);
+
+	*drops = 0;
+	if (idx <= 0)
+		return idx;
+	if (vs_nl_qdiscs(nl, idx, &q, err) < 0)
+		return -1;
+	*drops = q.drops;
+	return 0;
+}
+
+int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
+		 struct vs_net_ifstats *st, struct vs_error *err)
+{
+	cleanup_nl struct vs_nl nl = {0};
+	const struct vs_net_iface *ifc;
+	struct vs_nl_link l;
+	uint64_t in_drops, out_drops;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if (iface >= net->nifaces)
+		return vs_error_kind(err, VS_EK_INVALID, "stats: no interface %zu", iface);
+	ifc = &net->ifaces[iface];
+	if (vs_nl_open(&nl, err) < 0 || (r = vs_nl_link_get(&nl, ifc->host_ifname, &l, err)) < 0)
+		return vs_error_prefix(err, "network stats of %s", ifc->name);
+	if (r == 0)
+		return 0;
+	if (qdisc_drops(&nl, ifc->host_ifname, &in_drops, err) < 0 ||
+	    qdisc_drops(&nl, ifc->ifb_ifname, &out_drops, err) < 0)
+		return vs_error_prefix(err, "network stats of %s", ifc->name);
+	/* The node side receives what the container sends. */
+	st->egress_bytes = l.stats.rx_bytes;
+	st->egress_packets = l.stats.rx_packets;
+	st->egress_drops = out_drops + fw_iface_drops(node, ifc->host_ifname);
+	st->ingress_bytes = l.stats.tx_bytes;
+	st->ingress_packets = l.stats.tx_packets;
+	st->ingress_drops = in_drops;
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* netns/ internals shared by the orchestration files (net.c, node.c):
+ * one rtnetlink socket in the node's namespace and what attach, restore,
+ * detach and the live changes do per interface. */
+#ifndef VS_NET_PRIVATE_H
+#define VS_NET_PRIVATE_H
+
+#include <sys/socket.h>
+
+#include "netns/nl-private.h"
+#include "netns/vs_netns.h"
+
+struct net_ctx {
+	const struct vs_net_node *node;
+	struct vs_nl nl; /* the node's (calling thread's) namespace */
+};
+
+/* Open ctx->nl here. 0 or -1. */
+int net_ctx_open(struct net_ctx *c, const struct vs_net_node *node, struct vs_error *err);
+void net_ctx_close(struct net_ctx *c);
+#define cleanup_ctx __attribute__((cleanup(net_ctx_close)))
+/* The uplink's index: 0 when the node has none, -1 when it is missing. */
+int net_uplink(struct net_ctx *c, struct vs_error *err);
+/* Node-side state of one routed address: host route to host_idx (when
+ * > 0), proxy entries on the uplink, the standby unreachable route (del:
+ * unless keep_standby). */
+int net_node_addr(struct net_ctx *c, bool add, int host_idx, const struct vs_ip *ip,
+		  bool keep_standby, struct vs_error *err);
+/* Set up the node side of ifc (its link exists): routed: up, gateway
+ * addresses, per address host route, standby route, proxy entries;
+ * bridged: port of its bridge (isolated unless private), up. */
+int node_side(struct net_ctx *c, const struct vs_net_iface *ifc, struct vs_error *err);
+/* Apply sh to ifc's links (rate 0: remove). */
+int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh, const struct vs_net_iface *ifc,
+		struct vs_error *err);
+/* Inside (nl in the container): the default route of family for interface
+ * number n on link idx, when the interface has one. */
+int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, int idx, int family,
+		   struct vs_error *err);
+/* The prefix length an address of ifc gets inside. */
+uint8_t inside_prefix(const struct vs_net_iface *ifc, const struct vs_ip *ip);
+
+/* The host prefix of ip's family: 32 or 128. */
+static inline uint8_t net_host_prefix(const struct vs_ip *ip)
+{
+	return ip->family == AF_INET ? 32 : 128;
+}
+
+#endif

@@ -1,0 +1,340 @@
+/* The network models at work: attach a starting container, set it up
+ * again after a restore, detach it, live address and shaping changes, and
+ * its counters. The node's own setup, checks and reconciliation are in
+ * node.c; the objects (links, addresses, routes, ...) in their own files. */
+#include "netns/vs_netns.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "netns/fw-private.h"
+#include "netns/net-private.h"
+
+int net_ctx_open(struct net_ctx *c, const struct vs_net_node *node, struct vs_error *err)
+{
+	c->node = node;
+	return vs_nl_open(&c->nl, err);
+}
+
+void net_ctx_close(struct net_ctx *c)
+{
+	vs_nl_close(&c->nl);
+}
+
+int net_uplink(struct net_ctx *c, struct vs_error *err)
+{
+	int idx;
+
+	if (c->node->uplink[0] == '\0')
+		return 0;
+	idx = vs_nl_link_index(&c->nl, c->node->uplink, err);
+	if (idx == 0)
+		return vs_error_kind(err, VS_EK_INVALID, "uplink %s does not exist",
+				     c->node->uplink);
+	return idx;
+}
+
+static struct vs_ip gw_ip(int family)
+{
+	struct vs_ip ip = {.family = family};
+
+	inet_pton(family, family == AF_INET ? VS_NET_GW4 : VS_NET_GW6, ip.addr);
+	ip.prefix = family == AF_INET ? 32 : 64;
+	return ip;
+}
+
+int net_node_addr(struct net_ctx *c, bool add, int host_idx, const struct vs_ip *ip,
+		  bool keep_standby, struct vs_error *err)
+{
+	struct vs_nl_route host = {.dst = ip,
+				   .family = ip->family,
+				   .dst_len = net_host_prefix(ip),
+				   .type = RTN_UNICAST,
+				   .scope = RT_SCOPE_LINK,
+				   .oif = host_idx};
+	struct vs_nl_route standby = {.dst = ip,
+				      .family = ip->family,
+				      .dst_len = net_host_prefix(ip),
+				      .type = RTN_UNREACHABLE,
+				      .scope = RT_SCOPE_UNIVERSE,
+				      .metric = VS_NET_UNREACHABLE_METRIC};
+	struct vs_error e = {0};
+	int uplink = net_uplink(c, add ? err : &e), r = 0;
+
+	if (uplink < 0 && add)
+		return -1;
+	if (add) {
+		if (host_idx > 0 && vs_nl_route(&c->nl, true, &host, err) < 0)
+			return -1;
+		if (vs_nl_route(&c->nl, true, &standby, err) < 0)
+			return -1;
+		return uplink > 0 ? vs_nl_proxy(&c->nl, true, uplink, ip, err) : 0;
+	}
+	/* Best effort: every step runs; the first failure is reported. */
+	if (uplink > 0 && vs_nl_proxy(&c->nl, false, uplink, ip, err) < 0)
+		r = -1;
+	if (host_idx > 0 && vs_nl_route(&c->nl, false, &host, r < 0 ? &e : err) < 0)
+		r = -1;
+	if (!keep_standby && vs_nl_route(&c->nl, false, &standby, r < 0 ? &e : err) < 0)
+		r = -1;
+	return r;
+}
+
+/* The node side of a routed interface: up, the gateway addresses, and per
+ * address its host route, standby route and proxy entries. */
+static int node_routed(struct net_ctx *c, const struct vs_net_iface *ifc, int idx,
+		       struct vs_error *err)
+{
+	struct vs_ip g4 = gw_ip(AF_INET), g6 = gw_ip(AF_INET6);
+
+	/* Up first: the kernel refuses routes through a link that is down. */
+	if (vs_nl_link_set_up(&c->nl, idx, true, "RTM_NEWLINK up", err) < 0 ||
+	    vs_nl_addr(&c->nl, true, idx, &g4, 32, RT_SCOPE_LINK, err) < 0 ||
+	    vs_nl_addr(&c->nl, true, idx, &g6, 64, RT_SCOPE_LINK, err) < 0)
+		return -1;
+	for (size_t i = 0; i < ifc->naddrs; i++)
+		if (net_node_addr(c, true, idx, &ifc->addrs[i], false, err) < 0)
+			return -1;
+	return 0;
+}
+
+static bool private_bridge(const struct vs_net_node *node, const char *bridge)
+{
+	for (size_t i = 0; i < node->nprivate; i++)
+		if (strcmp(node->private_bridges[i], bridge) == 0)
+			return true;
+	return false;
+}
+
+/* The node side of a bridged interface: a port of its bridge, isolated
+ * unless the bridge is one of the node's private networks. */
+static int node_bridged(struct net_ctx *c, const struct vs_net_iface *ifc, int idx,
+			struct vs_error *err)
+{
+	int br = vs_nl_link_index(&c->nl, ifc->bridge, err);
+
+	if (br < 0)
+		return -1;
+	if (br == 0)
+		return vs_error_kind(err, VS_EK_INVALID, "bridge %s does not exist", ifc->bridge);
+	if (vs_nl_link_set_master(&c->nl, idx, br, err) < 0 ||
+	    vs_nl_brport_isolated(&c->nl, idx, !private_bridge(c->node, ifc->bridge), err) < 0 ||
+	    vs_nl_link_set_up(&c->nl, idx, true, "RTM_NEWLINK up", err) < 0)
+		return -1;
+	return 0;
+}
+
+int node_side(struct net_ctx *c, const struct vs_net_iface *ifc, struct vs_error *err)
+{
+	int idx = vs_nl_link_index(&c->nl, ifc->host_ifname, err);
+
+	if (idx == 0)
+		vs_error_set(err, ENODEV, "no link %s", ifc->host_ifname);
+	if (idx <= 0)
+		return -1;
+	if (ifc->model == VS_NET_ROUTED)
+		return node_routed(c, ifc, idx, err);
+	return node_bridged(c, ifc, idx, err);
+}
+
+/* The shaping of one interface: a TBF on the node side's egress (what the
+ * container receives) and one on the ifb its ingress is redirected to
+ * (what it sends); rate 0 removes each. */
+int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh, const struct vs_net_iface *ifc,
+		struct vs_error *err)
+{
+	int host = vs_nl_link_index(&c->nl, ifc->host_ifname, err), ifb;
+
+	if (host == 0)
+		vs_error_set(err, ENODEV, "no link %s", ifc->host_ifname);
+	if (host <= 0)
+		return -1;
+	if (sh->ingress_rate > 0 ? vs_nl_tbf_set(&c->nl, host, sh->ingress_rate, sh->ingress_peak,
+						 sh->ingress_burst, err)
+				 : vs_nl_tbf_del(&c->nl, host, err))
+		return -1;
+	if (sh->egress_rate <= 0) {
+		if (vs_nl_redirect(&c->nl, host, 0, err) < 0)
+			return -1;
+		return vs_nl_link_del(&c->nl, ifc->ifb_ifname, err);
+	}
+	ifb = vs_nl_link_index(&c->nl, ifc->ifb_ifname, err);
+	if (ifb == 0 && vs_nl_link_create(&c->nl, ifc->ifb_ifname, "ifb", err) == 0)
+		ifb = vs_nl_link_index(&c->nl, ifc->ifb_ifname, err);
+	if (ifb <= 0)
+		return -1;
+	/* An ifb that is down drops what is redirected to it. */
+	if (vs_nl_link_set_up(&c->nl, ifb, true, "RTM_NEWLINK ifb up", err) < 0 ||
+	    vs_nl_tbf_set(&c->nl, ifb, sh->egress_rate, sh->egress_peak, sh->egress_burst, err) < 0)
+		return -1;
+	return vs_nl_redirect(&c->nl, host, ifb, err);
+}
+
+/* The default route of ip's family on the inside link idx, if the
+ * interface has one: routed via the node side's link-local addresses,
+ * bridged via its gateways. Interface n uses metric n (IPv6: 1024 + n) so
+ * that each interface's default routes can coexist. */
+int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, int idx, int family,
+		   struct vs_error *err)
+{
+	struct vs_ip gw = gw_ip(family);
+	struct vs_nl_route r = {.family = family,
+				.type = RTN_UNICAST,
+				.scope = RT_SCOPE_UNIVERSE,
+				.oif = idx,
+				.gw = &gw,
+				.metric = (uint32_t)n + (family == AF_INET6 ? 1024 : 0),
+				.onlink = ifc->model == VS_NET_ROUTED && family == AF_INET};
+
+	if (ifc->model == VS_NET_BRIDGED) {
+		const struct vs_ip *g = family == AF_INET ? &ifc->gateway4 : &ifc->gateway6;
+
+		if (g->family != family)
+			return 0;
+		gw = *g;
+	}
+	return vs_nl_route(nl, true, &r, err);
+}
+
+static bool has_family(const struct vs_net_iface *ifc, int family)
+{
+	for (size_t i = 0; i < ifc->naddrs; i++)
+		if (ifc->addrs[i].family == family)
+			return true;
+	return false;
+}
+
+/* Prefix of an address inside: routed ones are always host addresses. */
+uint8_t inside_prefix(const struct vs_net_iface *ifc, const struct vs_ip *ip)
+{
+	return ifc->model == VS_NET_ROUTED ? net_host_prefix(ip) : ip->prefix;
+}
+
+/* The inside of interface n: addresses, up, default routes. */
+static int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n,
+			struct vs_error *err)
+{
+	cleanup_nl struct vs_nl nl = {0};
+	int idx;
+
+	if (vs_nl_open_in(&nl, netns_fd, err) < 0)
+		return -1;
+	idx = vs_nl_link_index(&nl, ifc->name, err);
+	if (idx == 0)
+		vs_error_set(err, ENODEV, "no link %s in the container", ifc->name);
+	if (idx <= 0)
+		return -1;
+	for (size_t i = 0; i < ifc->naddrs; i++) {
+		const struct vs_ip *ip = &ifc->addrs[i];
+
+		if (vs_nl_addr(&nl, true, idx, ip, inside_prefix(ifc, ip), RT_SCOPE_UNIVERSE, err) <
+		    0)
+			return -1;
+	}
+	if (vs_nl_link_set_up(&nl, idx, true, "RTM_NEWLINK up (inside)", err) < 0)
+		return -1;
+	for (int f = 0; f < 2; f++) {
+		int family = f == 0 ? AF_INET : AF_INET6;
+
+		if (has_family(ifc, family) && inside_default(&nl, ifc, n, idx, family, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The veth pair: both ends made here (CRIU restores only such a pair),
+ * the peer under a temporary name, then moved into the container and
+ * renamed there. Leftovers with the interface's names go first: the names
+ * belong to this container. */
+static int make_pair(struct net_ctx *c, const struct vs_net_iface *ifc, int netns_fd,
+		     struct vs_error *err)
+{
+	char peer[VS_IFNAME_MAX + 1];
+	int idx;
+
+	snprintf(peer, sizeof(peer), "vp%s", ifc->host_ifname + (ifc->host_ifname[0] ? 2 : 0));
+	if (vs_nl_link_del(&c->nl, ifc->host_ifname, err) < 0 ||
+	    vs_nl_link_del(&c->nl, ifc->ifb_ifname, err) < 0 ||
+	    vs_nl_link_del(&c->nl, peer, err) < 0 ||
+	    vs_nl_veth_create(&c->nl, ifc->host_ifname, peer, ifc->mac, err) < 0)
+		return -1;
+	idx = vs_nl_link_index(&c->nl, peer, err);
+	if (idx == 0)
+		vs_error_set(err, ENODEV, "no link %s", peer);
+	if (idx <= 0)
+		return -1;
+	return vs_nl_link_move(&c->nl, idx, netns_fd, ifc->name, err);
+}
+
+/* Everything the node holds for one interface; best effort. */
+static int detach_iface(struct net_ctx *c, const struct vs_net_iface *ifc, bool keep_standby,
+			struct vs_error *err)
+{
+	struct vs_error e = {0};
+	int r = 0;
+
+	if (fw_iface_del(c->node, ifc->host_ifname, err) < 0)
+		r = -1;
+	/* The link takes its host routes, addresses, qdiscs and its peer in
+	 * the container with it. */
+	if (vs_nl_link_del(&c->nl, ifc->host_ifname, r < 0 ? &e : err) < 0)
+		r = -1;
+	if (vs_nl_link_del(&c->nl, ifc->ifb_ifname, r < 0 ? &e : err) < 0)
+		r = -1;
+	if (ifc->model != VS_NET_ROUTED)
+		return r;
+	for (size_t i = 0; i < ifc->naddrs; i++)
+		if (net_node_addr(c, false, 0, &ifc->addrs[i], keep_standby, r < 0 ? &e : err) < 0)
+			r = -1;
+	return r;
+}
+
+static int attach_iface(struct net_ctx *c, const struct vs_net_config *net, size_t n, int netns_fd,
+			struct vs_error *err)
+{
+	const struct vs_net_iface *ifc = &net->ifaces[n];
+
+	if (make_pair(c, ifc, netns_fd, err) < 0 || node_side(c, ifc, err) < 0 ||
+	    fw_iface_add(c->node, ifc, err) < 0 || shape_iface(c, &net->shaping, ifc, err) < 0 ||
+	    inside_setup(netns_fd, ifc, n, err) < 0)
+		return vs_error_prefix(err, "interface %s (%s)", ifc->name, ifc->host_ifname);
+	return 0;
+}
+
+int vs_net_attach(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
+		  struct vs_error *err)
+{
+	cleanup_ctx struct net_ctx c = {0};
+	struct vs_error ignored = {0};
+
+	if (net_ctx_open(&c, node, err) < 0)
+		return vs_error_prefix(err, "attach network");
+	for (size_t i = 0; i < net->nifaces; i++) {
+		if (attach_iface(&c, net, i, netns_fd, err) == 0)
+			continue;
+		/* All or nothing: undo this interface and those before it. */
+		for (size_t j = 0; j <= i; j++)
+			detach_iface(&c, &net->ifaces[j], false, &ignored);
+		return vs_error_prefix(err, "attach network");
+	}
+	return 0;
+}
+
+int vs_net_detach(const struct vs_net_node *node, const struct vs_net_config *net,
+		  bool keep_standby, struct vs_error *err)
+{
+	cleanup_ctx struct net_ctx c = {0};
+	struct vs_error e = {0};
+	int r = 0;
+
+	if (net_ctx_open(&c, node, err) < 0)
+		return vs_error_prefix(err, "detach network");
+	for (size_t i = 0; i < net->nifaces; i++)
+		if (detach_iface(&c, &net->ifaces[i], keep_standby, r < 0 ? &e : err) < 0)
+			r = -1;
+	return r < 0 ? vs_error_prefix(err, "detach network") : 0;
+}
