@@ -233,8 +233,8 @@ static int check_free(struct vsd *d, const struct used *u, const struct vs_net_c
 
 	vs_format_ip(ip, false, s, sizeof(s));
 	if (owner != NULL)
-		return vs_error_kind(err, VS_EK_CONFLICT, "%s: %s is already used by container '%s'",
-				     path, s, owner);
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "%s: %s is already used by container '%s'", path, s, owner);
 	for (size_t i = 0; i < d->net.npools; i++)
 		if (vs_ip_equal(&d->net.pools[i].gateway, ip))
 			return vs_error_kind(err, VS_EK_CONFLICT,
@@ -441,8 +441,8 @@ static int iface_of(const struct vs_net_config *net, const struct vs_ip *ip, siz
 
 /* Where an added address goes: the named interface, else the first
  * routed one, else the first bridged one whose network holds it. */
-static int pick_iface(const struct vs_net_config *net, const char *name, struct vs_ip *ip,
-		      size_t k, struct vs_error *err)
+static int pick_iface(const struct vs_net_config *net, const char *name, struct vs_ip *ip, size_t k,
+		      struct vs_error *err)
 {
 	char s[VS_IP_STRLEN];
 
@@ -456,8 +456,8 @@ static int pick_iface(const struct vs_net_config *net, const char *name, struct 
 				return (int)i;
 	}
 	if (name[0] != '\0')
-		return vs_error_kind(err, VS_EK_INVALID, "net.add[%zu].interface: no interface '%s'",
-				     k, name);
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "net.add[%zu].interface: no interface '%s'", k, name);
 	return vs_error_kind(err, VS_EK_INVALID,
 			     "net.add[%zu].address: %s fits no interface (name one with "
 			     "ADDR@IFACE)",
@@ -504,11 +504,14 @@ int vsd_net_merge_update(struct vsd *d, const struct vs_container_config *old,
 		char s[VS_IP_STRLEN];
 		if (i < 0) {
 			vs_format_ip(&u->del[k], false, s, sizeof(s));
-			return vs_error_kind(err, VS_EK_INVALID, "net.remove[%zu]: %s is not one of "
-					     "'%s' addresses", k, s, old->name);
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "net.remove[%zu]: %s is not one of "
+					     "'%s' addresses",
+					     k, s, old->name);
 		}
 		struct vs_net_iface *ifc = &net->ifaces[i];
-		memmove(&ifc->addrs[j], &ifc->addrs[j + 1], (ifc->naddrs - j - 1) * sizeof(ifc->addrs[0]));
+		memmove(&ifc->addrs[j], &ifc->addrs[j + 1],
+			(ifc->naddrs - j - 1) * sizeof(ifc->addrs[0]));
 		ifc->naddrs--;
 	}
 	for (size_t k = 0; k < u->nadd; k++) {
@@ -520,9 +523,10 @@ int vsd_net_merge_update(struct vsd *d, const struct vs_container_config *old,
 		if (iface_of(net, &ip, &j) >= 0)
 			continue; /* already there: adding it again changes nothing */
 		if (net->ifaces[i].naddrs >= VS_NET_ADDRS_MAX)
-			return vs_error_kind(err, VS_EK_INVALID, "net.add[%zu]: interface %s has "
-					     "%d addresses already", k, net->ifaces[i].name,
-					     VS_NET_ADDRS_MAX);
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "net.add[%zu]: interface %s has "
+					     "%d addresses already",
+					     k, net->ifaces[i].name, VS_NET_ADDRS_MAX);
 		fit_prefix(&net->ifaces[i], &ip);
 		net->ifaces[i].addrs[net->ifaces[i].naddrs++] = ip;
 	}
@@ -561,8 +565,8 @@ static int apply_addrs(struct vsd *d, const struct vs_net_config *from,
 			size_t k;
 			if (iface_of(to, &from->ifaces[i].addrs[j], &k) >= 0)
 				continue;
-			if (vs_net_addr_del(&d->net, from, i, &from->ifaces[i].addrs[j], nsfd, err) <
-			    0)
+			if (vs_net_addr_del(&d->net, from, i, &from->ifaces[i].addrs[j], nsfd,
+					    err) < 0)
 				return -1;
 		}
 	for (size_t i = 0; i < to->nifaces; i++)
@@ -582,8 +586,7 @@ int vsd_net_apply_live(struct vsd *d, const struct vs_container_config *old,
 	cleanup_close int nsfd = -1;
 	struct vs_error e = {0};
 
-	if (old->net.nifaces == 0 ||
-	    (memcmp(&old->net, &new->net, sizeof(old->net)) == 0))
+	if (old->net.nifaces == 0 || (memcmp(&old->net, &new->net, sizeof(old->net)) == 0))
 		return 0;
 	nsfd = vs_rt_netns_open(&d->inst, old->name, err);
 	if (nsfd < 0)

@@ -60,11 +60,11 @@ static uint64_t net_counter(const struct vs_net_ifstats *st, size_t k)
 }
 
 /* Counters of a running container's interfaces. */
-static void net_of(const struct vs_container_config *cfg, struct cusage *u)
+static void net_of(struct vsd *d, const struct vs_container_config *cfg, struct cusage *u)
 {
 	for (size_t i = 0; u->running && i < cfg->net.nifaces; i++) {
 		struct vs_error e = {0};
-		if (vs_net_stats(&cfg->net, i, &u->net[u->nnet].st, &e) < 0) {
+		if (vs_net_stats(&d->net, &cfg->net, i, &u->net[u->nnet].st, &e) < 0) {
 			vsd_debug("container %s: counters of %s: %s", cfg->name,
 				  cfg->net.ifaces[i].name, e.msg);
 			continue;
@@ -122,7 +122,7 @@ static int usage_of(struct vsd *d, const char *name, struct cusage *u, struct vs
 					     &u->usage_percent);
 	vsd_oom_get(d, name, &st, &u->oom);
 	disk_of(d, name, u);
-	net_of(&cfg, u);
+	net_of(d, &cfg, u);
 	return 0;
 }
 

@@ -210,3 +210,22 @@ int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net
 	st->ingress_drops = in_drops;
 	return 0;
 }
+
+int vs_net_quiesce(const struct vs_net_node *node, const struct vs_net_config *net,
+		   struct vs_error *err)
+{
+	cleanup_ctx struct net_ctx c = {0};
+
+	if (net_ctx_open(&c, node, err) < 0)
+		return vs_error_prefix(err, "quiesce network");
+	for (size_t i = 0; i < net->nifaces; i++) {
+		const char *host = net->ifaces[i].host_ifname;
+		int idx = vs_nl_link_index(&c.nl, host, err);
+		if (idx < 0)
+			return vs_error_prefix(err, "quiesce network: %s", host);
+		/* Gone already (a dead container): nothing can pass it. */
+		if (idx > 0 && vs_nl_link_set_up(&c.nl, idx, false, host, err) < 0)
+			return vs_error_prefix(err, "quiesce network");
+	}
+	return 0;
+}

@@ -425,8 +425,7 @@ static void rt_net_wake(const struct vs_rt_instance *inst, const struct vs_conta
 	struct vs_error e = {0};
 
 	if (cfg->net.nifaces > 0 && rt_net_attach(inst, cfg, init, true, &e) < 0)
-		fprintf(stderr, "vsd-monitor: %s: network after the dump: %s\n", cfg->name,
-			e.msg);
+		fprintf(stderr, "vsd-monitor: %s: network after the dump: %s\n", cfg->name, e.msg);
 }
 
 /* Freeze, dump, check the image, then thaw (leave_running) or kill the
