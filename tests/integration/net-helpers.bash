@@ -82,14 +82,20 @@ net_setup_file() {
 	vsd_setup_file "$@"
 }
 
-# net_kill_bg: kill what net_bg started (by pid, children first).
+# _net_kill_tree PID: PID and its descendants (a sink forks per connection).
+_net_kill_tree() {
+	local c
+	kill -STOP "$1" 2>/dev/null
+	for c in $(pgrep -P "$1"); do _net_kill_tree "$c"; done
+	kill -KILL "$1" 2>/dev/null
+}
+
+# net_kill_bg: kill what net_bg started, with its descendants.
 net_kill_bg() {
 	local pid
 	[[ -f "${NET_TMP:-}/pids" ]] || return 0
 	while read -r pid; do
-		[[ -n "$pid" ]] || continue
-		pkill -KILL -P "$pid" 2>/dev/null
-		kill -KILL "$pid" 2>/dev/null
+		[[ -n "$pid" ]] && _net_kill_tree "$pid"
 	done <"$NET_TMP/pids"
 	: >"$NET_TMP/pids"
 }
@@ -100,7 +106,7 @@ net_teardown_file() {
 	vsd_teardown_file
 	local ns
 	if [[ -n "${NET_TMP:-}" && -f "$NET_TMP/netns" ]]; then
-		for ns in $(cat "$NET_TMP/netns"); do
+		for ns in $(<"$NET_TMP/netns"); do
 			[[ "$ns" == vsdt-* ]] || continue
 			ip netns pids "$ns" 2>/dev/null | while read -r p; do kill -KILL "$p" 2>/dev/null; done
 			ip netns del "$ns" 2>/dev/null
