@@ -48,7 +48,7 @@ net_vsd_args() {
 net_make_namespaces() {
 	local id
 	id=$(rand_hex | cut -c1-6)
-	NET_TMP=$(mktemp -d /tmp/vsdt-net-XXXXXX)
+	NET_TMP=$(mktemp -d /tmp/vsdt-net-XXXXXX) && chmod 0755 "$NET_TMP" || return 1
 	export NET_TMP NODE="vsdt-n-$id" CLIENT="vsdt-c-$id"
 	: >"$NET_TMP/pids"
 	echo "$NODE $CLIENT" >"$NET_TMP/netns"
