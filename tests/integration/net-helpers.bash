@@ -215,14 +215,15 @@ assert_reach() {
 }
 assert_no_reach() {
 	local what=("$@")
-	local addr=${what[-1]} out
+	local addr=${what[-1]} out rc
 	unset 'what[-1]'
+	# (`|| rc=$?`: a failing assignment would end the test under errexit)
 	case ${what[0]} in
-	ct) out=$(in_ct "${what[1]}" ping -c 3 -W 1 -i 0.3 "$addr" 2>&1) ;;
-	node) out=$(in_node busybox ping -c 3 -W 1 -i 0.3 "$addr" 2>&1) ;;
-	client) out=$(in_client busybox ping -c 3 -W 1 -i 0.3 "$addr" 2>&1) ;;
+	ct) out=$(in_ct "${what[1]}" ping -c 3 -W 1 -i 0.3 "$addr" 2>&1) && rc=0 || rc=$? ;;
+	node) out=$(in_node busybox ping -c 3 -W 1 -i 0.3 "$addr" 2>&1) && rc=0 || rc=$? ;;
+	client) out=$(in_client busybox ping -c 3 -W 1 -i 0.3 "$addr" 2>&1) && rc=0 || rc=$? ;;
 	esac
-	[[ $? != 0 ]] || fail "${what[*]} still reaches $addr: $out"
+	((rc != 0)) || fail "${what[*]} still reaches $addr: $out"
 }
 
 # link_stat NS-PREFIX... -- IFACE KEY: a counter of IFACE (KEY rx.bytes,
