@@ -91,6 +91,7 @@ bench: all
 	bench/reclaim.sh
 	bench/snapshot.sh
 	bench/export.sh
+	bench/net.sh
 
 # libFuzzer harnesses (clang): parsers of untrusted bytes.
 FUZZ_SECONDS ?= 60

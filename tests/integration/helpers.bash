@@ -161,7 +161,9 @@ vsd_answers() { [[ "$(api_code GET /v1/node)" == 200 ]]; }
 # (with any extra options, after the words of $VSD_DAEMON_ARGS, which a
 # file sets before vsd_setup_file to give every start of its daemon the same
 # options) and wait until its socket answers. Fails (printing the log) if it
-# dies or times out.
+# dies or times out. $VSD_LAUNCH, when set, is a command prefix that must
+# exec vsd in place (keeping its pid), e.g. "nsenter --net=/run/netns/N" to
+# run it in a test's node network namespace (net-helpers.bash).
 vsd_start_daemon() {
 	[[ -x "$VSD_BIN" ]] || fail "vsd_start_daemon: $VSD_BIN missing (run make)" || return 1
 	mkdir -p "$VSD_ROOT" "$VSD_RUN" "$VSD_TMP/idmaps"
@@ -169,7 +171,7 @@ vsd_start_daemon() {
 	# The subshell makes the daemon nobody's child in this shell (no job
 	# notices, no zombie when a test kills it), as a service would run.
 	(
-		setsid "$VSD_BIN" --root "$VSD_ROOT" --run-dir "$VSD_RUN" --socket "$VSD_SOCKET" \
+		setsid ${VSD_LAUNCH:-} "$VSD_BIN" --root "$VSD_ROOT" --run-dir "$VSD_RUN" --socket "$VSD_SOCKET" \
 			--cgroup-parent "$VSD_CG_PARENT" --idmap-registry "$VSD_TMP/idmaps" \
 			${VSD_DAEMON_ARGS:-} "$@" \
 			</dev/null >>"$VSD_TMP/vsd.log" 2>&1 3>&- &
