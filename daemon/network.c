@@ -520,8 +520,14 @@ int vsd_net_merge_update(struct vsd *d, const struct vs_container_config *old,
 		int i = pick_iface(net, u->add_iface[k], &ip, k, err);
 		if (i < 0)
 			return -1;
-		if (iface_of(net, &ip, &j) >= 0)
-			continue; /* already there: adding it again changes nothing */
+		if (iface_of(net, &ip, &j) >= 0) {
+			char s[VS_IP_STRLEN];
+			vs_format_ip(&ip, false, s, sizeof(s));
+			return vs_error_kind(
+			    err, VS_EK_CONFLICT,
+			    "net.add[%zu].address: %s is already an address of '%s'", k, s,
+			    old->name);
+		}
 		if (net->ifaces[i].naddrs >= VS_NET_ADDRS_MAX)
 			return vs_error_kind(err, VS_EK_INVALID,
 					     "net.add[%zu]: interface %s has "

@@ -19,6 +19,9 @@
  *                  source (@nh,64,128) and the ND target (@th,64,128) are
  *                  looked up in; one set keeps the two in step.
  *   counter d_X    every drop of the chain counts here (fw_iface_drops)
+ *   chain   eg_X   base chain, hook ingress device "X", priority -510,
+ *                  policy accept: the container's egress rate (policing,
+ *                  fw_iface_police); only while it has one
  *
  * The rules of ifc_X, in order (first match wins):
  *   1 ether saddr != MAC                                   count, drop
@@ -64,7 +67,10 @@
 #include "lib/vs_validate.h"
 #include "netns/fw-private.h"
 
-#define FW_PRIO "-500"
+#define FW_PRIO	       "-500"
+#define FW_PRIO_POLICE "-510"
+/* The smallest policing bucket: a whole 64 KiB GSO packet with headers. */
+#define FW_GSO_BUCKET (128 * 1024)
 
 /* libnftables keeps process-wide state (its gmp allocator hooks, the
  * symbol tables it loads); one script at a time keeps us off its
@@ -224,6 +230,8 @@ static int fw_elem(const struct vs_ip *ip, const char **set, char buf[VS_IP_STRL
  * hook), then the batch flushes and deletes it. */
 static void fw_script_del(struct fw_buf *b, const char *t, const char *x)
 {
+	fw_add(b, "add chain netdev %s eg_%s\n", t, x);
+	fw_add(b, "delete chain netdev %s eg_%s\n", t, x);
 	fw_add(b, "add chain netdev %s ifc_%s\n", t, x);
 	fw_add(b, "flush chain netdev %s ifc_%s\n", t, x);
 	fw_add(b, "delete chain netdev %s ifc_%s\n", t, x);
@@ -348,6 +356,49 @@ int fw_iface_add(const struct vs_net_node *node, const struct vs_net_iface *ifc,
 	return 0;
 }
 
+/* Egress rate by policing, not an ifb: a tc redirect to an ifb hands the
+ * packet back with tc classification marked done, and the kernel then
+ * skips netfilter's ingress hook too, so the anti-spoofing chain would
+ * never see a shaped container's packets. The policing chain runs before
+ * it (priority -510) and drops what exceeds the rate (and the peak rate);
+ * TCP backs off to the rate. Its buckets hold a 64 KiB GSO packet, which
+ * the hook sees whole. */
+int fw_iface_police(const struct vs_net_node *node, const char *host_ifname, int64_t rate,
+		    int64_t peak, int64_t burst, struct vs_error *err)
+{
+	struct fw_buf b cleanup_fwbuf = {0};
+	const char *t = node->fw_table, *x = host_ifname;
+	const char *drop = "counter name \"d_";
+	int64_t pburst = peak / 8 / 1000;
+
+	if (fw_check_names(node, x, err) < 0)
+		return -1;
+	if (pburst < FW_GSO_BUCKET)
+		pburst = FW_GSO_BUCKET;
+	fw_add(&b, "add table netdev %s\n", t);
+	fw_add(&b, "add counter netdev %s d_%s\n", t, x);
+	fw_add(&b, "add chain netdev %s eg_%s\n", t, x);
+	fw_add(&b, "delete chain netdev %s eg_%s\n", t, x);
+	if (rate > 0) {
+		fw_add(&b,
+		       "add chain netdev %s eg_%s { type filter hook ingress device \"%s\" "
+		       "priority " FW_PRIO_POLICE "; policy accept; }\n",
+		       t, x, x);
+		fw_add(&b,
+		       "add rule netdev %s eg_%s limit rate over %" PRId64
+		       " bytes/second burst %" PRId64 " bytes %s%s\" drop\n",
+		       t, x, rate / 8, burst, drop, x);
+		if (peak > 0)
+			fw_add(&b,
+			       "add rule netdev %s eg_%s limit rate over %" PRId64
+			       " bytes/second burst %" PRId64 " bytes %s%s\" drop\n",
+			       t, x, peak / 8, pburst, drop, x);
+	}
+	if (fw_run(b.s, false, NULL, err) < 0)
+		return vs_error_prefix(err, "egress rate of %s", x);
+	return 0;
+}
+
 int fw_iface_del(const struct vs_net_node *node, const char *host_ifname, struct vs_error *err)
 {
 	struct fw_buf b cleanup_fwbuf = {0};
@@ -416,13 +467,13 @@ uint64_t fw_iface_drops(const struct vs_net_node *node, const char *host_ifname)
  * "a6_X", "d_X" -> "X"), or NULL. */
 static const char *fw_owner(const char *kind, const char *name)
 {
-	static const char *const chain_pfx[] = {"ifc_"}, *const set_pfx[] = {"a4_", "a6_"},
+	static const char *const chain_pfx[] = {"ifc_", "eg_"}, *const set_pfx[] = {"a4_", "a6_"},
 				 *const ctr_pfx[] = {"d_"};
 	const char *const *pfx = NULL;
 	size_t n = 0;
 
 	if (strcmp(kind, "chain") == 0)
-		pfx = chain_pfx, n = 1;
+		pfx = chain_pfx, n = 2;
 	else if (strcmp(kind, "set") == 0)
 		pfx = set_pfx, n = 2;
 	else if (strcmp(kind, "counter") == 0)

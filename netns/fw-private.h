@@ -32,7 +32,13 @@ int fw_node_setup(const struct vs_net_node *node, struct vs_error *err);
  * exist (the hook binds to it). 0 or -1. */
 int fw_iface_add(const struct vs_net_node *node, const struct vs_net_iface *ifc,
 		 struct vs_error *err);
-/* Delete the chain and sets of one interface; absent is not an error. */
+/* The container's egress rate on interface host_ifname: a policing chain
+ * before the anti-spoofing one dropping what exceeds rate (bits/s, burst
+ * bytes) and peak (bits/s, 0 none); rate 0 removes it. Drops count in the
+ * interface's counter. 0 or -1. */
+int fw_iface_police(const struct vs_net_node *node, const char *host_ifname, int64_t rate,
+		    int64_t peak, int64_t burst, struct vs_error *err);
+/* Delete the chains and sets of one interface; absent is not an error. */
 int fw_iface_del(const struct vs_net_node *node, const char *host_ifname, struct vs_error *err);
 /* Add or remove one address in the interface's sets. 0 or -1. */
 int fw_iface_addr(const struct vs_net_node *node, const char *host_ifname, const struct vs_ip *ip,

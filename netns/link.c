@@ -254,12 +254,11 @@ int vs_nl_link_set_master(struct vs_nl *nl, int ifindex, int master, struct vs_e
 	return vs_nl_talk(nl, nlh, NULL, NULL, "set master: RTM_NEWLINK", err);
 }
 
-int vs_nl_brport_isolated(struct vs_nl *nl, int ifindex, bool on, struct vs_error *err)
+/* One u8 attribute in IFLA_PROTINFO of an AF_BRIDGE RTM_SETLINK. */
+static int brport_set(struct vs_nl *nl, int ifindex, uint16_t attr, uint8_t v, const char *what,
+		      struct vs_error *err)
 {
 	char buf[VS_NL_REQ_SIZE];
-	/* RTM_SETLINK with AF_BRIDGE reaches the bridge's own setlink, which
-	 * takes the port flags from IFLA_PROTINFO (what `bridge link set`
-	 * sends). */
 	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_SETLINK, 0);
 	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	struct nlattr *nest;
@@ -267,9 +266,21 @@ int vs_nl_brport_isolated(struct vs_nl *nl, int ifindex, bool on, struct vs_erro
 	ifm->ifi_family = AF_BRIDGE;
 	ifm->ifi_index = ifindex;
 	nest = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
-	mnl_attr_put_u8(nlh, IFLA_BRPORT_ISOLATED, on ? 1 : 0);
+	mnl_attr_put_u8(nlh, attr, v);
 	mnl_attr_nest_end(nlh, nest);
-	return vs_nl_talk(nl, nlh, NULL, NULL, "set bridge port isolated: RTM_SETLINK", err);
+	return vs_nl_talk(nl, nlh, NULL, NULL, what, err);
+}
+
+int vs_nl_brport_state(struct vs_nl *nl, int ifindex, uint8_t state, struct vs_error *err)
+{
+	return brport_set(nl, ifindex, IFLA_BRPORT_STATE, state,
+			  "set bridge port state: RTM_SETLINK", err);
+}
+
+int vs_nl_brport_isolated(struct vs_nl *nl, int ifindex, bool on, struct vs_error *err)
+{
+	return brport_set(nl, ifindex, IFLA_BRPORT_ISOLATED, on ? 1 : 0,
+			  "set bridge port isolated: RTM_SETLINK", err);
 }
 
 int vs_nl_link_del(struct vs_nl *nl, const char *name, struct vs_error *err)

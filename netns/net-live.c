@@ -3,7 +3,9 @@
 #include "netns/vs_netns.h"
 
 #include <errno.h>
+#include <linux/if_bridge.h>
 #include <linux/rtnetlink.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -187,7 +189,7 @@ int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net
 	cleanup_nl struct vs_nl nl = {0};
 	const struct vs_net_iface *ifc;
 	struct vs_nl_link l;
-	uint64_t in_drops, out_drops;
+	uint64_t in_drops;
 	int r;
 
 	memset(st, 0, sizeof(*st));
@@ -198,16 +200,56 @@ int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net
 		return vs_error_prefix(err, "network stats of %s", ifc->name);
 	if (r == 0)
 		return 0;
-	if (qdisc_drops(&nl, ifc->host_ifname, &in_drops, err) < 0 ||
-	    qdisc_drops(&nl, ifc->ifb_ifname, &out_drops, err) < 0)
+	if (qdisc_drops(&nl, ifc->host_ifname, &in_drops, err) < 0)
 		return vs_error_prefix(err, "network stats of %s", ifc->name);
 	/* The node side receives what the container sends. */
 	st->egress_bytes = l.stats.rx_bytes;
 	st->egress_packets = l.stats.rx_packets;
-	st->egress_drops = out_drops + fw_iface_drops(node, ifc->host_ifname);
+	/* Policing and anti-spoofing drops share the chain's counter. */
+	st->egress_drops = fw_iface_drops(node, ifc->host_ifname);
 	st->ingress_bytes = l.stats.tx_bytes;
 	st->ingress_packets = l.stats.tx_packets;
 	st->ingress_drops = in_drops;
+	return 0;
+}
+
+/* Cut one interface off while its container is dumped, without touching
+ * its link or carrier (CRIU dumps the inside's routes with their flags,
+ * and restores none marked LINKDOWN): the firewall chain keeps only the
+ * MAC (no address: no IP leaves the container), routed addresses lose
+ * their host routes (the standby routes answer), a bridged port stops
+ * forwarding. */
+static int quiesce_iface(struct net_ctx *c, const struct vs_net_iface *ifc, int idx,
+			 struct vs_error *err)
+{
+	struct vs_net_iface mute = *ifc;
+
+	mute.naddrs = 0;
+	if (fw_iface_add(c->node, &mute, err) < 0)
+		return -1;
+	if (ifc->model == VS_NET_BRIDGED) {
+		struct vs_error e = {0};
+		/* A bridge running STP owns its port states: the muted chain
+		 * then has to do (inbound frames may still reach the
+		 * container). */
+		if (vs_nl_brport_state(&c->nl, idx, BR_STATE_DISABLED, &e) < 0)
+			fprintf(stderr, "vsd: quiesce %s: %s\n", ifc->host_ifname, e.msg);
+		return 0;
+	}
+	for (size_t i = 0; i < ifc->naddrs; i++) {
+		const struct vs_ip *ip = &ifc->addrs[i];
+		struct vs_nl_route host = {.dst = ip,
+					   .family = ip->family,
+					   .dst_len = net_host_prefix(ip),
+					   .type = RTN_UNICAST,
+					   .scope = RT_SCOPE_LINK,
+					   .oif = idx};
+		struct vs_error e = {0};
+		if (vs_nl_route(&c->nl, false, &host, &e) < 0 && e.errnum != ESRCH) {
+			*err = e;
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -224,8 +266,8 @@ int vs_net_quiesce(const struct vs_net_node *node, const struct vs_net_config *n
 		if (idx < 0)
 			return vs_error_prefix(err, "quiesce network: %s", host);
 		/* Gone already (a dead container): nothing can pass it. */
-		if (idx > 0 && vs_nl_link_set_up(&c.nl, idx, false, host, err) < 0)
-			return vs_error_prefix(err, "quiesce network");
+		if (idx > 0 && quiesce_iface(&c, &net->ifaces[i], idx, err) < 0)
+			return vs_error_prefix(err, "quiesce network: %s", host);
 	}
 	return 0;
 }

@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_bridge.h>
+#include <stdio.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,6 +112,17 @@ static bool private_bridge(const struct vs_net_node *node, const char *bridge)
 	return false;
 }
 
+/* Forwarding again after vs_net_quiesce (a new port forwards already; a
+ * bridge with STP decides itself, so a refusal there is no error). */
+static int set_forwarding(struct net_ctx *c, const struct vs_net_iface *ifc, int idx)
+{
+	struct vs_error e = {0};
+
+	if (vs_nl_brport_state(&c->nl, idx, BR_STATE_FORWARDING, &e) < 0)
+		fprintf(stderr, "vsd: bridge port %s: %s\n", ifc->host_ifname, e.msg);
+	return 0;
+}
+
 /* The node side of a bridged interface: a port of its bridge, isolated
  * unless the bridge is one of the node's private networks. */
 static int node_bridged(struct net_ctx *c, const struct vs_net_iface *ifc, int idx,
@@ -123,6 +136,7 @@ static int node_bridged(struct net_ctx *c, const struct vs_net_iface *ifc, int i
 		return vs_error_kind(err, VS_EK_INVALID, "bridge %s does not exist", ifc->bridge);
 	if (vs_nl_link_set_master(&c->nl, idx, br, err) < 0 ||
 	    vs_nl_brport_isolated(&c->nl, idx, !private_bridge(c->node, ifc->bridge), err) < 0 ||
+	    set_forwarding(c, ifc, idx) < 0 ||
 	    vs_nl_link_set_up(&c->nl, idx, true, "RTM_NEWLINK up", err) < 0)
 		return -1;
 	return 0;
@@ -142,12 +156,14 @@ int node_side(struct net_ctx *c, const struct vs_net_iface *ifc, struct vs_error
 }
 
 /* The shaping of one interface: a TBF on the node side's egress (what the
- * container receives) and one on the ifb its ingress is redirected to
- * (what it sends); rate 0 removes each. */
+ * container receives), and policing in the firewall for what it sends
+ * (fw_iface_police says why not an ifb); rate 0 removes each. */
 int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh, const struct vs_net_iface *ifc,
 		struct vs_error *err)
 {
-	int host = vs_nl_link_index(&c->nl, ifc->host_ifname, err), ifb;
+	int host = vs_nl_link_index(&c->nl, ifc->host_ifname, err);
+	int64_t burst =
+	    sh->egress_burst > 0 ? sh->egress_burst : vs_tbf_default_burst(sh->egress_rate);
 
 	if (host == 0)
 		vs_error_set(err, ENODEV, "no link %s", ifc->host_ifname);
@@ -157,21 +173,8 @@ int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh, const struct
 						 sh->ingress_burst, err)
 				 : vs_nl_tbf_del(&c->nl, host, err))
 		return -1;
-	if (sh->egress_rate <= 0) {
-		if (vs_nl_redirect(&c->nl, host, 0, err) < 0)
-			return -1;
-		return vs_nl_link_del(&c->nl, ifc->ifb_ifname, err);
-	}
-	ifb = vs_nl_link_index(&c->nl, ifc->ifb_ifname, err);
-	if (ifb == 0 && vs_nl_link_create(&c->nl, ifc->ifb_ifname, "ifb", err) == 0)
-		ifb = vs_nl_link_index(&c->nl, ifc->ifb_ifname, err);
-	if (ifb <= 0)
-		return -1;
-	/* An ifb that is down drops what is redirected to it. */
-	if (vs_nl_link_set_up(&c->nl, ifb, true, "RTM_NEWLINK ifb up", err) < 0 ||
-	    vs_nl_tbf_set(&c->nl, ifb, sh->egress_rate, sh->egress_peak, sh->egress_burst, err) < 0)
-		return -1;
-	return vs_nl_redirect(&c->nl, host, ifb, err);
+	return fw_iface_police(c->node, ifc->host_ifname, sh->egress_rate, sh->egress_peak, burst,
+			       err);
 }
 
 /* The default route of ip's family on the inside link idx, if the

@@ -87,6 +87,9 @@ int vs_nl_link_move(struct vs_nl *nl, int ifindex, int netns_fd, const char *nam
 int vs_nl_link_create(struct vs_nl *nl, const char *name, const char *kind, struct vs_error *err);
 int vs_nl_link_set_master(struct vs_nl *nl, int ifindex, int master, struct vs_error *err);
 /* Set the bridge port flag IFLA_BRPORT_ISOLATED of ifindex (a port). */
+/* A bridge port's STP state (BR_STATE_DISABLED, BR_STATE_FORWARDING),
+ * set by hand as on a bridge without STP. 0 or -1. */
+int vs_nl_brport_state(struct vs_nl *nl, int ifindex, uint8_t state, struct vs_error *err);
 int vs_nl_brport_isolated(struct vs_nl *nl, int ifindex, bool on, struct vs_error *err);
 /* Delete link name; absent is not an error. */
 int vs_nl_link_del(struct vs_nl *nl, const char *name, struct vs_error *err);

@@ -127,10 +127,11 @@ int vs_net_attach(const struct vs_net_node *node, const struct vs_net_config *ne
 int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
 		    struct vs_error *err);
 
-/* Before a dump: set every node side down, so nothing reaches the
- * container or leaves it until it is killed (its host routes go with the
- * links' carrier; the standby routes answer meanwhile). vs_net_restored
- * brings a container that keeps running back. 0 or -1. */
+/* Before a dump: cut every interface off (no IP leaves the container, its
+ * routed addresses lose their host routes so the standby routes answer,
+ * bridged ports stop forwarding), links and carrier untouched, until the
+ * container is killed; vs_net_restored brings one that keeps running
+ * back. 0 or -1. */
 int vs_net_quiesce(const struct vs_net_node *node, const struct vs_net_config *net,
 		   struct vs_error *err);
 

@@ -212,6 +212,16 @@ spoof_seen() {
 	assert_eq "$output" 0 "spoofed IPv4 packets at the client"
 	run spoof_seen sp1 2001:db8:ff::199 2001:db8:ff::2
 	assert_eq "$output" 0 "spoofed IPv6 packets at the client"
+	# The same with an egress rate: shaping must not route the container's
+	# packets around the anti-spoofing chain (an ifb redirect would).
+	vsctl set sp1 --egress-rate 100mbit
+	run spoof_seen sp1 192.0.2.74 192.0.2.2
+	((output >= 3)) || fail "shaped: only $output pings from 192.0.2.74 seen"
+	run spoof_seen sp1 192.0.2.99 192.0.2.2
+	assert_eq "$output" 0 "spoofed IPv4 packets at the client with an egress rate"
+	run spoof_seen sp1 2001:db8:ff::199 2001:db8:ff::2
+	assert_eq "$output" 0 "spoofed IPv6 packets at the client with an egress rate"
+	vsctl set sp1 --egress-rate none
 	in_ct sp1 ip addr del 192.0.2.99/32 dev eth0
 	in_ct sp1 ip -6 addr del 2001:db8:ff::199/128 dev eth0
 }
@@ -293,8 +303,8 @@ spoof_seen() {
 	vsctl set sh1 --egress-rate none --ingress-rate none
 	run tc -n "$NODE" qdisc show dev "$(ct_hostif sh1)"
 	assert_not_contains "$output" tbf
-	run tc -n "$NODE" qdisc show dev "$(ct_ifb sh1)"
-	assert_not_contains "$output" tbf
+	run ct_police sh1
+	assert_not_contains "$output" "limit rate"
 }
 
 @test "live --ip-add and --ip-del (IPv4, IPv6)" {
@@ -355,8 +365,8 @@ converse_finish() {
 	wait_for 10 ct_is_state su1 running
 	converse_finish
 	assert_reach client 192.0.2.95
-	run tc -n "$NODE" qdisc show dev "$(ct_ifb su1)"
-	assert_contains "$output" tbf
+	run ct_police su1
+	assert_contains "$output" "limit rate over"
 }
 
 @test "a TCP connection from the client survives checkpoint/restore" {
@@ -373,10 +383,11 @@ converse_finish() {
 @test "stop removes the node-side links, routes, proxy entries, qdiscs and chains; start brings them back with the same MAC" {
 	ensure_ct st1 --ip 192.0.2.105 --ip 2001:db8:ff::1a5 --egress-rate 50mbit --ingress-rate 50mbit
 	ensure_ct st2 --net bridged
-	local hif ifb mac bif
-	hif=$(ct_hostif st1) ifb=$(ct_ifb st1) mac=$(ct_mac st1) bif=$(ct_hostif st2)
+	local hif mac bif
+	hif=$(ct_hostif st1) mac=$(ct_mac st1) bif=$(ct_hostif st2)
 	node_has_link "$hif" || fail "no node-side link $hif"
-	node_has_link "$ifb" || fail "no ifb $ifb"
+	run ct_police st1
+	assert_contains "$output" "limit rate over"
 	run tc -n "$NODE" qdisc show dev "$hif"
 	assert_contains "$output" tbf
 	run node_routes_for 192.0.2.105
@@ -390,7 +401,8 @@ converse_finish() {
 	vsctl stop st1
 	vsctl stop st2
 	! node_has_link "$hif" || fail "$hif left after stop"
-	! node_has_link "$ifb" || fail "$ifb left after stop"
+	run node_fw
+	assert_not_contains "$output" "eg_$hif"
 	! node_has_link "$bif" || fail "$bif left after stop"
 	run node_routes_for 192.0.2.105
 	assert_eq "$output" "" "routes for a stopped container"
@@ -504,27 +516,29 @@ converse_finish() {
 @test "after a SIGKILL of vsd, leftovers of dead containers are reconciled and running ones kept" {
 	ensure_ct k1 --ip 192.0.2.100 --ip 2001:db8:ff::1a0
 	ensure_ct k2 --ip 192.0.2.101 --ingress-rate 20mbit --egress-rate 20mbit
-	local k1if k2if k2ifb id pid
-	k1if=$(ct_hostif k1) k2if=$(ct_hostif k2) k2ifb=$(ct_ifb k2)
+	local k1if k2if id pid
+	k1if=$(ct_hostif k1) k2if=$(ct_hostif k2)
 	id=${k1if:2:4}
-	node_has_link "$k2ifb" || fail "no ifb for k2"
+	run ct_police k2
+	assert_contains "$output" "limit rate over"
 	pid=$(ct_init_pid k2)
 	vsd_kill_daemon
 	# Behind vsd's back: k2 dies; an old link of this instance lies about.
 	kill -KILL "$pid"
 	wait_for 10 eval "! pid_alive $pid"
-	ip -n "$NODE" link add "vs${id}fffffe0" type veth peer name "vi${id}fffffe0"
+	ip -n "$NODE" link add "vs${id}fffffe0" type veth peer name "vp${id}fffffe0"
 	# (another instance's names are not ours to touch; no dummy links in
 	# every kernel: veth)
 	ip -n "$NODE" link add "vsfffffffffe0" type veth peer name "vsfffffffffe1"
 	vsd_start_daemon
 	wait_for 20 eval "! node_has_link vs${id}fffffe0"
 	wait_for 10 eval "! ct_is_state k2 running"
-	! node_has_link "vi${id}fffffe0" || fail "leftover ifb kept"
+	! node_has_link "vp${id}fffffe0" || fail "leftover peer kept"
 	node_has_link vsfffffffffe0 || fail "another instance's link removed"
 	ip -n "$NODE" link del vsfffffffffe0
 	! node_has_link "$k2if" || fail "k2's link kept"
-	! node_has_link "$k2ifb" || fail "k2's ifb kept"
+	run node_fw
+	assert_not_contains "$output" "$k2if"
 	run node_routes_for 192.0.2.101
 	assert_eq "$output" "" "routes of the dead k2"
 	run node_proxies
