@@ -8,7 +8,7 @@
 #   client-ct  a client namespace to a routed container through the node's
 #              uplink (proxy ARP), one veth hop more than ct-ct
 #   shaped     client-ct to a container with a 20gbit egress and ingress
-#              rate (TBF that does not bind: the cost of the qdiscs and ifb)
+#              rate (TBF and policing that do not bind: the cost of the qdisc and the policing chain)
 #   no-fw      client-ct after deleting vsd's anti-spoofing table in the node
 #              (last, as it leaves the containers unprotected): the cost of
 #              the rules is client-ct against this

@@ -531,7 +531,7 @@ static int iface_gateway(const struct vs_json *v, const char *path, int family,
 			     path, buf, family_name(family));
 }
 
-/* An interface name member (name, bridge, host_ifname, ifb_ifname). */
+/* An interface name member (name, bridge, host_ifname). */
 static int get_ifname(const struct vs_json *v, const char *path, char *buf, struct vs_error *err)
 {
 	if (get_string(v, path, buf, VS_IFNAME_MAX + 1, err) < 0)
@@ -554,8 +554,8 @@ static const struct vs_json *member(const struct vs_json *obj, const char *key, 
 static int parse_iface_ids(const struct vs_json *obj, const char *path, size_t idx, bool full,
 			   struct vs_net_iface *ifc, struct vs_error *err)
 {
-	static const char *const ifkeys[] = {"name", "host_ifname", "ifb_ifname"};
-	char *const ifbufs[] = {ifc->name, ifc->host_ifname, ifc->ifb_ifname};
+	static const char *const ifkeys[] = {"name", "host_ifname"};
+	char *const ifbufs[] = {ifc->name, ifc->host_ifname};
 	const struct vs_json *v;
 	const char *s;
 	char p[256];
@@ -597,9 +597,9 @@ static int parse_iface(const struct vs_json *obj, const char *path, size_t idx, 
 {
 	static const char *const create_keys[] = {"model",    "bridge",	  "addresses", "mac",
 						  "gateway4", "gateway6", NULL};
-	static const char *const full_keys[] = {"name",	      "model", "bridge",    "host_ifname",
-						"ifb_ifname", "mac",   "addresses", "gateway4",
-						"gateway6",   NULL};
+	static const char *const full_keys[] = {"name",	       "model",	   "bridge",
+						"host_ifname", "mac",	   "addresses",
+						"gateway4",    "gateway6", NULL};
 	const struct vs_json *v;
 	char p[256];
 
@@ -662,9 +662,6 @@ static int check_ifaces(const struct vs_net_iface *ifs, size_t n, const char *pa
 			    : ifs[i].host_ifname[0] != '\0' &&
 				    strcmp(ifs[i].host_ifname, ifs[j].host_ifname) == 0
 				? "host_ifname"
-			    : ifs[i].ifb_ifname[0] != '\0' &&
-				    strcmp(ifs[i].ifb_ifname, ifs[j].ifb_ifname) == 0
-				? "ifb_ifname"
 				: NULL;
 			if (dup != NULL)
 				return vs_error_kind(err, VS_EK_INVALID,
@@ -837,8 +834,6 @@ static void gen_iface(struct vs_jgen *g, const struct vs_net_iface *ifc)
 		vs_jgen_kv_str(g, "bridge", ifc->bridge);
 	if (ifc->host_ifname[0] != '\0')
 		vs_jgen_kv_str(g, "host_ifname", ifc->host_ifname);
-	if (ifc->ifb_ifname[0] != '\0')
-		vs_jgen_kv_str(g, "ifb_ifname", ifc->ifb_ifname);
 	if (!mac_is_zero(ifc->mac)) {
 		vs_format_mac(ifc->mac, buf, sizeof(buf));
 		vs_jgen_kv_str(g, "mac", buf);

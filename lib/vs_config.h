@@ -80,11 +80,10 @@ struct vs_net_iface {
 	/* bridged: the node's bridge ("" = vsd's own bridge, resolved by the
 	 * daemon at create, so config.json always names one). */
 	char bridge[VS_IFNAME_MAX + 1];
-	/* Node side of the veth pair and the ifb that shapes the container's
-	 * egress, fixed at create: "vs"/"vi" + the vsd instance's 4 hex id +
-	 * 6 hex of the container + the interface's index. */
+	/* Node side of the veth pair, fixed at create: "vs" + the vsd
+	 * instance's 4 hex id + 6 hex of the container + the interface's
+	 * index. */
 	char host_ifname[VS_IFNAME_MAX + 1];
-	char ifb_ifname[VS_IFNAME_MAX + 1];
 	uint8_t mac[6]; /* container side, fixed at create, locally administered */
 	/* Addresses: routed ones are /32 and /128; bridged ones carry the
 	 * LAN's prefix. */
@@ -197,7 +196,7 @@ int vs_config_parse_update_net(const struct vs_json *body, const struct vs_limit
 /* The "net" member of a create request: interfaces as the user asked
  * ({"model": "routed"|"bridged", "bridge"?, "addresses"?: [...], "mac"?,
  * "gateway4"?, "gateway6"?}), "nameservers"?, "shaping"?. Names eth0..N
- * are given in order; host_ifname, ifb_ifname and unnamed MACs stay
+ * are given in order; host_ifname and unnamed MACs stay
  * empty/zero for the daemon to fill. Checks: each address valid, routed
  * addresses host-sized (/32, /128; a bare address becomes one), bridged
  * addresses carry a prefix (default /24 and /64), no address twice, a

@@ -1,4 +1,4 @@
-/* Links (RTM_*LINK): lookups, veth pairs, bridges and their ports, ifbs,
+/* Links (RTM_*LINK): lookups, veth pairs, bridges and their ports,
  * moving a link into a container, up/down and deletion; and the loopback
  * of vs_net_loopback_up. */
 #include "netns/vs_netns.h"

@@ -53,8 +53,8 @@ int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *
 	for (size_t i = 0; i < net->nifaces; i++) {
 		const struct vs_net_iface *ifc = &net->ifaces[i];
 
-		/* The qdiscs, the redirect and the firewall hook died with the
-		 * old node side; the ifb may have lived on. */
+		/* The qdiscs died with the old node side; the firewall
+		 * chains are rebuilt for the new one. */
 		if (node_side(&c, ifc, err) < 0 || fw_iface_add(node, ifc, err) < 0 ||
 		    shape_iface(&c, &net->shaping, ifc, err) < 0 ||
 		    announce_iface(&c, ifc, netns_fd, err) < 0)

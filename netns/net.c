@@ -112,13 +112,15 @@ static bool private_bridge(const struct vs_net_node *node, const char *bridge)
 	return false;
 }
 
-/* Forwarding again after vs_net_quiesce (a new port forwards already; a
- * bridge with STP decides itself, so a refusal there is no error). */
+/* Forwarding again after vs_net_quiesce. A port without carrier yet (a
+ * new one: its peer comes up later) is refused with ENETDOWN and forwards
+ * by itself once it has one; a bridge with STP decides itself. Neither is
+ * an error. */
 static int set_forwarding(struct net_ctx *c, const struct vs_net_iface *ifc, int idx)
 {
 	struct vs_error e = {0};
 
-	if (vs_nl_brport_state(&c->nl, idx, BR_STATE_FORWARDING, &e) < 0)
+	if (vs_nl_brport_state(&c->nl, idx, BR_STATE_FORWARDING, &e) < 0 && e.errnum != ENETDOWN)
 		fprintf(stderr, "vsd: bridge port %s: %s\n", ifc->host_ifname, e.msg);
 	return 0;
 }
@@ -136,8 +138,8 @@ static int node_bridged(struct net_ctx *c, const struct vs_net_iface *ifc, int i
 		return vs_error_kind(err, VS_EK_INVALID, "bridge %s does not exist", ifc->bridge);
 	if (vs_nl_link_set_master(&c->nl, idx, br, err) < 0 ||
 	    vs_nl_brport_isolated(&c->nl, idx, !private_bridge(c->node, ifc->bridge), err) < 0 ||
-	    set_forwarding(c, ifc, idx) < 0 ||
-	    vs_nl_link_set_up(&c->nl, idx, true, "RTM_NEWLINK up", err) < 0)
+	    vs_nl_link_set_up(&c->nl, idx, true, "RTM_NEWLINK up", err) < 0 ||
+	    set_forwarding(c, ifc, idx) < 0)
 		return -1;
 	return 0;
 }
@@ -261,7 +263,6 @@ static int make_pair(struct net_ctx *c, const struct vs_net_iface *ifc, int netn
 
 	snprintf(peer, sizeof(peer), "vp%s", ifc->host_ifname + (ifc->host_ifname[0] ? 2 : 0));
 	if (vs_nl_link_del(&c->nl, ifc->host_ifname, err) < 0 ||
-	    vs_nl_link_del(&c->nl, ifc->ifb_ifname, err) < 0 ||
 	    vs_nl_link_del(&c->nl, peer, err) < 0 ||
 	    vs_nl_veth_create(&c->nl, ifc->host_ifname, peer, ifc->mac, err) < 0)
 		return -1;
@@ -285,8 +286,6 @@ static int detach_iface(struct net_ctx *c, const struct vs_net_iface *ifc, bool 
 	/* The link takes its host routes, addresses, qdiscs and its peer in
 	 * the container with it. */
 	if (vs_nl_link_del(&c->nl, ifc->host_ifname, r < 0 ? &e : err) < 0)
-		r = -1;
-	if (vs_nl_link_del(&c->nl, ifc->ifb_ifname, r < 0 ? &e : err) < 0)
 		r = -1;
 	if (ifc->model != VS_NET_ROUTED)
 		return r;

@@ -83,7 +83,7 @@ int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, cons
 /* Move link ifindex into the namespace netns_fd and name it name there. */
 int vs_nl_link_move(struct vs_nl *nl, int ifindex, int netns_fd, const char *name,
 		    struct vs_error *err);
-/* A link of kind "bridge" or "ifb" named name. */
+/* A link of kind kind ("bridge") named name. */
 int vs_nl_link_create(struct vs_nl *nl, const char *name, const char *kind, struct vs_error *err);
 int vs_nl_link_set_master(struct vs_nl *nl, int ifindex, int master, struct vs_error *err);
 /* Set the bridge port flag IFLA_BRPORT_ISOLATED of ifindex (a port). */
@@ -126,9 +126,6 @@ int vs_nl_tbf_set(struct vs_nl *nl, int ifindex, int64_t rate, int64_t peak, int
 		  struct vs_error *err);
 /* Remove the root qdisc of ifindex if it is a TBF (back to the default). */
 int vs_nl_tbf_del(struct vs_nl *nl, int ifindex, struct vs_error *err);
-/* Redirect everything ifindex receives to the egress of ifb (ingress qdisc,
- * u32 filter matching all, mirred action), or remove that (ifb 0). */
-int vs_nl_redirect(struct vs_nl *nl, int ifindex, int ifb, struct vs_error *err);
 /* Qdiscs of ifindex: root kind (or "") and the drops of all of them. */
 struct vs_nl_qdiscs {
 	char root_kind[16];

@@ -18,6 +18,4 @@ void vs_net_iface_names(const struct vs_net_node *node, uint32_t rnd, size_t ind
 {
 	snprintf(ifc->host_ifname, sizeof(ifc->host_ifname), "vs%s%06x%zu", node->id,
 		 (unsigned)(rnd & 0xffffff), index % 10);
-	snprintf(ifc->ifb_ifname, sizeof(ifc->ifb_ifname), "vi%s%06x%zu", node->id,
-		 (unsigned)(rnd & 0xffffff), index % 10);
 }

@@ -164,23 +164,23 @@ static bool kept_link(const struct leftovers *lo, const char *name)
 		for (size_t j = 0; j < lo->keep[i]->nifaces; j++) {
 			const struct vs_net_iface *ifc = &lo->keep[i]->ifaces[j];
 
-			if (strcmp(ifc->host_ifname, name) == 0 ||
-			    strcmp(ifc->ifb_ifname, name) == 0)
+			if (strcmp(ifc->host_ifname, name) == 0)
 				return true;
 		}
 	return false;
 }
 
-/* Collects this instance's links ("vs"/"vi"/"vp" + its id) of no kept
- * container; deleting them inside the dump would disturb it. */
+/* Collects this instance's links ("vs" + its id, and "vp" + its id: a
+ * peer left by a crash before the move) of no kept container; deleting
+ * them inside the dump would disturb it. */
 static void leftover_cb(const char *name, void *arg)
 {
 	struct leftovers *lo = arg;
-	char prefix[3][8];
+	char prefix[2][8];
 
-	for (int i = 0; i < 3; i++)
-		snprintf(prefix[i], sizeof(prefix[i]), "v%c%s", "sip"[i], lo -> node -> id);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 2; i++)
+		snprintf(prefix[i], sizeof(prefix[i]), "v%c%s", "sp"[i], lo -> node -> id);
+	for (int i = 0; i < 2; i++) {
 		if (strncmp(name, prefix[i], strlen(prefix[i])) != 0 ||
 		    strcmp(name, lo->node->bridge) == 0 || kept_link(lo, name))
 			continue;

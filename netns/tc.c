@@ -1,7 +1,7 @@
-/* Traffic control (RTM_*QDISC, RTM_NEWTFILTER): a TBF with fq_codel under
- * it as a link's root qdisc, and the redirect of everything a link
- * receives to an ifb (ingress qdisc, u32 match-all filter, mirred action), so
- * that a TBF on the ifb shapes the container's egress. */
+/* Traffic control (RTM_*QDISC): a TBF with fq_codel under it as a link's
+ * root qdisc (the container's ingress rate), and the qdiscs' drops. The
+ * container's egress rate is policed in the firewall (fw_iface_police
+ * says why not with an ifb here). */
 #include <errno.h>
 #include <linux/gen_stats.h>
 #include <linux/if_ether.h>
@@ -17,10 +17,9 @@
 #include "netns/nl-private.h"
 
 /* The TBF's handle (1:), its one class (1:1) and the fq_codel under it. */
-#define TBF_HANDLE     TC_H_MAKE(1U << 16, 0)
-#define TBF_CLASS      TC_H_MAKE(1U << 16, 1)
-#define FQ_HANDLE      TC_H_MAKE(0x10U << 16, 0)
-#define INGRESS_HANDLE TC_H_MAKE(TC_H_INGRESS, 0)
+#define TBF_HANDLE TC_H_MAKE(1U << 16, 0)
+#define TBF_CLASS  TC_H_MAKE(1U << 16, 1)
+#define FQ_HANDLE  TC_H_MAKE(0x10U << 16, 0)
 
 /* The smallest bucket: two full Ethernet frames. TBF drops a packet that is
  * larger than its bucket and not GSO (a GSO one it splits). */
@@ -166,66 +165,6 @@ int vs_nl_tbf_del(struct vs_nl *nl, int ifindex, struct vs_error *err)
 	if (strcmp(q.root_kind, "tbf") != 0)
 		return 0;
 	return qdisc_del(nl, ifindex, TC_H_ROOT, 0, err);
-}
-
-/* An action list of one mirred action: redirect to ifb's egress. */
-static void mirred_action(struct nlmsghdr *nlh, uint16_t type, int ifb)
-{
-	struct tc_mirred m = {0};
-	struct nlattr *acts, *act, *opts;
-
-	m.action = TC_ACT_STOLEN;
-	m.eaction = TCA_EGRESS_REDIR;
-	m.ifindex = (uint32_t)ifb;
-	acts = mnl_attr_nest_start(nlh, type);
-	act = mnl_attr_nest_start(nlh, 1); /* the first action of the list */
-	mnl_attr_put_strz(nlh, TCA_ACT_KIND, "mirred");
-	opts = mnl_attr_nest_start(nlh, TCA_ACT_OPTIONS);
-	mnl_attr_put(nlh, TCA_MIRRED_PARMS, sizeof(m), &m);
-	mnl_attr_nest_end(nlh, opts);
-	mnl_attr_nest_end(nlh, act);
-	mnl_attr_nest_end(nlh, acts);
-}
-
-int vs_nl_redirect(struct vs_nl *nl, int ifindex, int ifb, struct vs_error *err)
-{
-	char buf[VS_NL_REQ_SIZE];
-	struct nlmsghdr *nlh;
-	struct nlattr *opts;
-	struct tcmsg *tcm;
-	struct vs_nl_qdiscs q;
-	struct {
-		struct tc_u32_sel sel;
-		struct tc_u32_key key;
-	} sel = {.sel = {.flags = TC_U32_TERMINAL, .nkeys = 1}};
-
-	/* Start from no ingress qdisc (taking its filters with it): one
-	 * filter, whose target (the ifb's index) may have changed. */
-	if (vs_nl_qdiscs(nl, ifindex, &q, err) < 0)
-		return -1;
-	if (q.ingress && qdisc_del(nl, ifindex, TC_H_INGRESS, INGRESS_HANDLE, err) < 0)
-		return -1;
-	if (ifb == 0)
-		return 0;
-	nlh = qdisc_msg(buf, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex, TC_H_INGRESS,
-			INGRESS_HANDLE, "ingress");
-	if (vs_nl_talk(nl, nlh, NULL, NULL, "RTM_NEWQDISC ingress", err) < 0)
-		return vs_error_prefix(err, "redirect link %d", ifindex);
-	/* u32 with one all-zero key matches every packet, like matchall,
-	 * and exists in every kernel with tc filters (the development
-	 * machines' kernel has no CONFIG_NET_CLS_MATCHALL). */
-	nlh = qdisc_msg(buf, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, ifindex, INGRESS_HANDLE, 0,
-			"u32");
-	tcm = mnl_nlmsg_get_payload(nlh);
-	/* Priority 1, every protocol. */
-	tcm->tcm_info = TC_H_MAKE(1U << 16, htons(ETH_P_ALL));
-	opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);
-	mnl_attr_put(nlh, TCA_U32_SEL, sizeof(sel), &sel);
-	mirred_action(nlh, TCA_U32_ACT, ifb);
-	mnl_attr_nest_end(nlh, opts);
-	if (vs_nl_talk(nl, nlh, NULL, NULL, "RTM_NEWTFILTER u32 mirred", err) < 0)
-		return vs_error_prefix(err, "redirect link %d to %d", ifindex, ifb);
-	return 0;
 }
 
 struct qd_ctx {

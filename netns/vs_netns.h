@@ -25,11 +25,13 @@
  * MAC and addresses as sources (IPv4, ARP, IPv6, neighbour discovery), no
  * router advertisements, no DHCP/DHCPv6 server answers. Shaping: TBF
  * (rate, peak rate, burst) with fq_codel under it on the node side's
- * egress (the container's ingress) and on an ifb that the node side's
- * ingress is redirected to (the container's egress).
+ * egress (the container's ingress); the container's egress is policed (two
+ * token buckets: rate with burst, peak) by a chain before the
+ * anti-spoofing one, since a tc redirect to an ifb would take the packets
+ * past netfilter's ingress hook.
  *
- * All node-side names derive from the container's config (host_ifname,
- * ifb_ifname), so teardown and reconciliation need nothing but configs:
+ * All node-side names derive from the container's config (host_ifname),
+ * so teardown and reconciliation need nothing but configs:
  * the whole network state of a container is its vs_net_config, which is
  * what a migration hands to another node and re-applies there. */
 #ifndef VS_NETNS_H
@@ -67,7 +69,8 @@ struct vs_net_node {
 	char bridge[VS_IFNAME_MAX + 1]; /* vsd's own bridge (created when missing) */
 	/* 4 hex digits naming this vsd instance (from its --root): node-side
 	 * links are "vs" + id + 6 hex of the container + interface index
-	 * (13 characters), ifbs "vi" + the same; the firewall table is
+	 * (13 characters), their peers "vp" + the same while they are
+	 * created; the firewall table is
 	 * "vsd_" + id. Reconciliation touches only names with this id. */
 	char id[5];
 	char fw_table[16];
@@ -84,8 +87,8 @@ struct vs_net_node {
 /* Fill id and fw_table from a hash of the instance's root (its low 16
  * bits), and bridge ("vsbr" + id) when empty (netns/node-id.c). */
 void vs_net_node_set_id(struct vs_net_node *node, uint32_t hash);
-/* The node-side names of interface `index` of a container: host_ifname
- * and ifb_ifname from the node id and 24 random bits. */
+/* The node-side name of interface `index` of a container (host_ifname)
+ * from the node id and 24 random bits. */
 void vs_net_iface_names(const struct vs_net_node *node, uint32_t rnd, size_t index,
 			struct vs_net_iface *ifc);
 
@@ -136,7 +139,7 @@ int vs_net_quiesce(const struct vs_net_node *node, const struct vs_net_config *n
 		   struct vs_error *err);
 
 /* Remove what the node holds for the container: node-side links (if they
- * still exist), ifbs, host routes, proxy entries, firewall chains; the
+ * still exist), host routes, proxy entries, firewall chains; the
  * standby unreachable routes too unless keep_standby (a suspended
  * container keeps them). Idempotent, best effort: goes on after a failure
  * and reports the first. 0 or -1. */
@@ -167,7 +170,7 @@ struct vs_net_ifstats {
 };
 /* Counters of net->ifaces[iface] (zero when its link is gone): bytes and
  * packets of the node-side link; drops of the qdiscs on it (ingress) and
- * on the ifb (egress), plus the firewall chain's drops (egress). 0 or -1. */
+ * of the firewall chains, policing and anti-spoofing (egress). 0 or -1. */
 int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
 		 struct vs_net_ifstats *st, struct vs_error *err);
 

@@ -17,10 +17,10 @@
 
 #define FULL_NET                                                                                   \
 	"{\"interfaces\": [{\"name\": \"eth0\", \"model\": \"routed\", \"host_ifname\": "          \
-	"\"vs1a2b3c4d5e0\", \"ifb_ifname\": \"vi1a2b3c4d5e0\", \"mac\": \"02:12:34:56:78:9A\", "   \
+	"\"vs1a2b3c4d5e0\", \"mac\": \"02:12:34:56:78:9A\", "                                      \
 	"\"addresses\": [\"203.0.113.5\", \"2001:db8::5/128\"]}, {\"name\": \"eth1\", \"model\": " \
 	"\"bridged\", \"bridge\": \"vsbr1a2b\", \"host_ifname\": \"vs1a2b3c4d5e1\", "              \
-	"\"ifb_ifname\": \"vi1a2b3c4d5e1\", \"mac\": \"02:12:34:56:78:9b\", \"addresses\": "       \
+	"\"mac\": \"02:12:34:56:78:9b\", \"addresses\": "                                          \
 	"[\"10.0.3.5\", \"fd00:3::5\"], \"gateway4\": \"10.0.3.1\", \"gateway6\": \"fe80::1\"}], " \
 	"\"nameservers\": [\"10.0.3.1\", \"2001:db8::53\"], \"shaping\": {\"egress_rate\": "       \
 	"\"10mbit\", \"egress_peak\": 20000000, \"egress_burst\": \"256K\", \"ingress_rate\": "    \
@@ -229,27 +229,22 @@ static void test_full_form_required(void **state)
 		const char *iface;
 		const char *msg;
 	} cases[] = {
-	    {"{\"model\": \"routed\", \"host_ifname\": \"vs0\", \"ifb_ifname\": \"vi0\", \"mac\": "
+	    {"{\"model\": \"routed\", \"host_ifname\": \"vs0\", \"mac\": "
 	     "\"02:00:00:00:00:01\"}",
 	     "net.interfaces[0].name: required"},
-	    {"{\"name\": \"eth0\", \"host_ifname\": \"vs0\", \"ifb_ifname\": \"vi0\", \"mac\": "
+	    {"{\"name\": \"eth0\", \"host_ifname\": \"vs0\", \"mac\": "
 	     "\"02:00:00:00:00:01\"}",
 	     "net.interfaces[0].model: required"},
-	    {"{\"name\": \"eth0\", \"model\": \"routed\", \"ifb_ifname\": \"vi0\", \"mac\": "
+	    {"{\"name\": \"eth0\", \"model\": \"routed\", \"mac\": "
 	     "\"02:00:00:00:00:01\"}",
 	     "net.interfaces[0].host_ifname: required"},
-	    {"{\"name\": \"eth0\", \"model\": \"routed\", \"host_ifname\": \"vs0\", \"mac\": "
-	     "\"02:00:00:00:00:01\"}",
-	     "net.interfaces[0].ifb_ifname: required"},
-	    {"{\"name\": \"eth0\", \"model\": \"routed\", \"host_ifname\": \"vs0\", "
-	     "\"ifb_ifname\": "
-	     "\"vi0\"}",
+	    {"{\"name\": \"eth0\", \"model\": \"routed\", \"host_ifname\": \"vs0\"}",
 	     "net.interfaces[0].mac: required"},
 	    {"{\"name\": \"eth0\", \"model\": \"bridged\", \"host_ifname\": \"vs0\", "
-	     "\"ifb_ifname\": \"vi0\", \"mac\": \"02:00:00:00:00:01\"}",
+	     "\"mac\": \"02:00:00:00:00:01\"}",
 	     "net.interfaces[0].bridge: required"},
 	    {"{\"name\": \"eth0/1\", \"model\": \"routed\", \"host_ifname\": \"vs0\", "
-	     "\"ifb_ifname\": \"vi0\", \"mac\": \"02:00:00:00:00:01\"}",
+	     "\"mac\": \"02:00:00:00:00:01\"}",
 	     "net.interfaces[0].name: 'eth0/1' has a character outside"},
 	};
 	(void)state;
@@ -266,12 +261,12 @@ static void test_full_form_required(void **state)
 	}
 	/* Two interfaces with one host name. */
 	{
-		cleanup_free char *text = config_text(
-		    "{\"interfaces\": [{\"name\": \"eth0\", \"model\": \"routed\", "
-		    "\"host_ifname\": "
-		    "\"vs0\", \"ifb_ifname\": \"vi0\", \"mac\": \"02:00:00:00:00:01\"}, {\"name\": "
-		    "\"eth1\", \"model\": \"routed\", \"host_ifname\": \"vs0\", \"ifb_ifname\": "
-		    "\"vi1\", \"mac\": \"02:00:00:00:00:02\"}]}");
+		cleanup_free char *text =
+		    config_text("{\"interfaces\": [{\"name\": \"eth0\", \"model\": \"routed\", "
+				"\"host_ifname\": "
+				"\"vs0\", \"mac\": \"02:00:00:00:00:01\"}, {\"name\": "
+				"\"eth1\", \"model\": \"routed\", \"host_ifname\": \"vs0\", "
+				"\"mac\": \"02:00:00:00:00:02\"}]}");
 		struct vs_container_config cfg;
 		struct vs_error err = {0};
 		assert_int_equal(vs_config_parse(text, &cfg, &err), -1);

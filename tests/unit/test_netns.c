@@ -173,8 +173,8 @@ static struct {
 
 #define HOST0 "vs1a2b0000010"
 #define HOST1 "vs1a2b0000011"
-#define IFB0  "vi1a2b0000010"
-#define IFB1  "vi1a2b0000011"
+/* The egress policing chain of HOST0. */
+#define POLICE0 "nft list chain netdev vsd_1a2b eg_" HOST0
 
 /* Output of a shell command (run in the calling process's namespace). */
 static char *run(const char *fmt, ...)
@@ -281,7 +281,6 @@ static void iface(struct vs_net_iface *ifc, int n, enum vs_net_model model, cons
 	ifc->model = model;
 	snprintf(ifc->bridge, sizeof(ifc->bridge), "%s", bridge ? bridge : "");
 	snprintf(ifc->host_ifname, sizeof(ifc->host_ifname), "vs1a2b000001%d", n);
-	snprintf(ifc->ifb_ifname, sizeof(ifc->ifb_ifname), "vi1a2b000001%d", n);
 	memcpy(ifc->mac, mac, 6);
 	ifc->mac[5] = (uint8_t)(0x90 + n);
 }
@@ -587,13 +586,12 @@ static int child_shaping(void)
 	/* fq_codel under it where the kernel has it; otherwise TBF's own FIFO
 	 * (tc hides it; " lat " shows its limit is set). */
 	HAS(fq_codel ? "qdisc fq_codel 10: parent 1:1" : " lat ", "tc qdisc show dev " HOST0);
-	HAS("qdisc ingress ffff:", "tc qdisc show dev " HOST0);
-	HAS("match 00000000/00000000 at 0", "tc filter show dev " HOST0 " ingress");
-	HAS("Egress Redirect to device " IFB0, "tc filter show dev " HOST0 " ingress");
-	/* It sends through the ifb's. */
-	HAS("rate 10Mbit burst 256Kb peakrate 20Mbit", "tc qdisc show dev " IFB0);
-	HAS(fq_codel ? "qdisc fq_codel 10: parent 1:1" : " lat ", "tc qdisc show dev " IFB0);
-	HAS(",UP", "ip link show " IFB0);
+	/* What it sends is policed before the anti-spoofing chain (no ifb:
+	 * its redirect would skip that chain). */
+	LACKS("ingress", "tc qdisc show dev " HOST0);
+	HAS("limit rate over 1250000 bytes/second burst 256 kbytes", POLICE0);
+	HAS("limit rate over 2500000 bytes/second", POLICE0);
+	HAS("priority -510", POLICE0);
 	if ((r = udp_round_trip()) != OK)
 		return r;
 	CHECK(vs_net_stats(&env.node, &net, 0, &st, &err) == 0);
@@ -604,14 +602,14 @@ static int child_shaping(void)
 	net.shaping.egress_peak = 0;
 	CHECK(vs_net_shaping_apply(&env.node, &net, &err) == 0);
 	HAS("rate 50Gbit", "tc qdisc show dev " HOST0);
-	LACKS("peakrate", "tc qdisc show dev " IFB0);
+	LACKS("2500000 bytes/second", POLICE0);
 	/* Removed. */
 	memset(&net.shaping, 0, sizeof(net.shaping));
 	CHECK(vs_net_shaping_apply(&env.node, &net, &err) == 0);
 	CHECK(vs_net_shaping_apply(&env.node, &net, &err) == 0);
 	LACKS("tbf", "tc qdisc show dev " HOST0);
 	LACKS("ingress", "tc qdisc show dev " HOST0);
-	LACKS(IFB0, "ip link");
+	LACKS("limit rate", "nft list table netdev vsd_1a2b");
 	CHECK(vs_net_stats(&env.node, &net, 0, &st, &err) == 0);
 	CHECK(vs_net_detach(&env.node, &net, false, &err) == 0);
 	/* Gone: zeros, no error. */
@@ -666,7 +664,7 @@ static int child_reconcile(void)
 	iface(&stop1.ifaces[0], 1, VS_NET_ROUTED, NULL);
 	add_addr(&stop1.ifaces[0], "203.0.113.7");
 	CHECK(system("ip link add " HOST1 " type veth peer name vp1a2b0000011 && "
-		     "ip link add vi1a2bdead000 type ifb && ip link add other0 type bridge && "
+		     "ip link add other0 type bridge && "
 		     "ip route add unreachable 203.0.113.7 metric 4000 proto static && "
 		     "ip neigh add proxy 203.0.113.7 dev up0") == 0);
 	CHECK(vs_net_reconcile(&env.node, running, 1, stopped, 1, &err) == 0);
@@ -674,7 +672,6 @@ static int child_reconcile(void)
 	HAS("other0", "ip link");
 	LACKS(HOST1, "ip link");
 	LACKS("vp1a2b", "ip link");
-	LACKS("vi1a2bdead000", "ip link");
 	LACKS("203.0.113.7", "ip route");
 	LACKS("203.0.113.7", "ip neigh show proxy");
 	HAS("203.0.113.5 dev up0 proxy", "ip neigh show proxy");
