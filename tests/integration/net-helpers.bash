@@ -39,7 +39,7 @@ net_vsd_args() {
 	echo "--uplink $NET_UPLINK --bridge $NET_BRIDGE" \
 		"--ip-pool routed=192.0.2.64/26 --ip-pool routed=2001:db8:ff::100/120" \
 		"--ip-pool $NET_BRIDGE=10.77.0.0/24 --ip-pool $NET_BRIDGE=fd00:77::/64" \
-		"--private-bridge $NET_PRIV" \
+		"--private-bridge $NET_PRIV --nat 10.77.0.0/24" \
 		"--ip-pool $NET_PRIV=10.78.0.0/24@10.78.0.1 --ip-pool $NET_PRIV=fd00:78::/64@fd00:78::1"
 }
 

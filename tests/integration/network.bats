@@ -177,6 +177,22 @@ for a in json.load(sys.stdin):
 	assert_not_contains "$output" "$(ct_mac i2)"
 }
 
+@test "outbound NAT: a private range is masqueraded by the uplink, others are not" {
+	ensure_ct i1 --net bridged
+	ensure_ct p1 --net "bridged:$NET_PRIV" --ip 10.78.0.11/24 --ip fd00:78::11/64 --gateway 10.78.0.1
+	# The client has no route to 10.77.0.0/24: only masquerading (to the
+	# uplink's 192.0.2.1) gets an answer back to i1.
+	sniff_start nat in_client -- cl0 3 --src-ip 192.0.2.1 || return 1
+	assert_reach ct i1 192.0.2.2
+	local n
+	n=$(sniff_count nat) || return 1
+	((n >= 1)) || fail "no packet from the uplink's address at the client"
+	# 10.78.0.0/24 is not a --nat range: it stays unanswered.
+	assert_no_reach ct p1 192.0.2.2
+	run in_node nft list table ip "vsd_$(ct_hostif i1 | cut -c3-6)_nat"
+	assert_contains "$output" "ip saddr 10.77.0.0/24 oifname \"$NET_UPLINK\" masquerade"
+}
+
 @test "a container sees only its own interfaces" {
 	ensure_ct m1 --net routed --ip 192.0.2.72 --net "bridged:$NET_PRIV" --ip 10.78.0.21/24
 	assert_eq "$(ct_links m1)" "eth0 eth1 lo " "links in m1"
