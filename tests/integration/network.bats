@@ -315,6 +315,14 @@ spoof_seen() {
 	local eb ib
 	eb=$(json_get net.0.egress_bytes <<<"$output") ib=$(json_get net.0.ingress_bytes <<<"$output")
 	((eb > 4000000 && ib > 4000000)) || fail "stats: egress $eb ingress $ib bytes: $output"
+	# The same counters in the metrics endpoint, per container and interface.
+	run curl -sS --unix-socket "$VSD_SOCKET" http://vsd/metrics
+	assert_success
+	assert_contains "$output" 'vsd_net_egress_bytes_total{container="sh1",interface="eth0"}'
+	assert_contains "$output" 'vsd_net_ingress_drops_total{container="sh1",interface="eth0"}'
+	local mb
+	mb=$(grep '^vsd_net_ingress_bytes_total{container="sh1"' <<<"$output" | awk '{print $2}')
+	((mb >= ib)) || fail "metrics: ingress bytes $mb below the stats' $ib"
 	# Removing a rate removes its qdisc.
 	vsctl set sh1 --egress-rate none --ingress-rate none
 	run tc -n "$NODE" qdisc show dev "$(ct_hostif sh1)"
