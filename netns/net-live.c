@@ -237,13 +237,7 @@ static int quiesce_iface(struct net_ctx *c, const struct vs_net_iface *ifc, int 
 		return 0;
 	}
 	for (size_t i = 0; i < ifc->naddrs; i++) {
-		const struct vs_ip *ip = &ifc->addrs[i];
-		struct vs_nl_route host = {.dst = ip,
-					   .family = ip->family,
-					   .dst_len = net_host_prefix(ip),
-					   .type = RTN_UNICAST,
-					   .scope = RT_SCOPE_LINK,
-					   .oif = idx};
+		struct vs_nl_route host = net_host_route(&ifc->addrs[i], idx);
 		struct vs_error e = {0};
 		if (vs_nl_route(&c->nl, false, &host, &e) < 0 && e.errnum != ESRCH) {
 			*err = e;

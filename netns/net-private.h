@@ -20,6 +20,9 @@ void net_ctx_close(struct net_ctx *c);
 #define cleanup_ctx __attribute__((cleanup(net_ctx_close)))
 /* The uplink's index: 0 when the node has none, -1 when it is missing. */
 int net_uplink(struct net_ctx *c, struct vs_error *err);
+/* The node's host route of a routed address: ip/32 or /128, scope link,
+ * through link oif. */
+struct vs_nl_route net_host_route(const struct vs_ip *ip, int oif);
 /* Node-side state of one routed address: host route to host_idx (when
  * > 0), proxy entries on the uplink, the standby unreachable route (del:
  * unless keep_standby). */

@@ -49,15 +49,20 @@ static struct vs_ip gw_ip(int family)
 	return ip;
 }
 
+struct vs_nl_route net_host_route(const struct vs_ip *ip, int oif)
+{
+	return (struct vs_nl_route){.dst = ip,
+				    .family = ip->family,
+				    .dst_len = net_host_prefix(ip),
+				    .type = RTN_UNICAST,
+				    .scope = RT_SCOPE_LINK,
+				    .oif = oif};
+}
+
 int net_node_addr(struct net_ctx *c, bool add, int host_idx, const struct vs_ip *ip,
 		  bool keep_standby, struct vs_error *err)
 {
-	struct vs_nl_route host = {.dst = ip,
-				   .family = ip->family,
-				   .dst_len = net_host_prefix(ip),
-				   .type = RTN_UNICAST,
-				   .scope = RT_SCOPE_LINK,
-				   .oif = host_idx};
+	struct vs_nl_route host = net_host_route(ip, host_idx);
 	struct vs_nl_route standby = {.dst = ip,
 				      .family = ip->family,
 				      .dst_len = net_host_prefix(ip),
