@@ -225,10 +225,11 @@ static int update_locked(struct vsd *d, const struct vs_container_config *old,
 				     new->name);
 	if (vsd_net_merge_update(d, old, new, u, live, err) < 0)
 		return -1;
-	if (live && change_live(d, old, new, cdir, &moved, err) < 0)
+	/* The network first: it is undone completely, a disk resize is not. */
+	if (live && vsd_net_apply_live(d, old, new, err) < 0)
 		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
-	if (live && vsd_net_apply_live(d, old, new, err) < 0) {
-		revert_live(d, old, moved);
+	if (live && change_live(d, old, new, cdir, &moved, err) < 0) {
+		vsd_net_revert_live(d, old, new);
 		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
 	}
 	if (!live && vs_fs_disk_resize(cdir, &old->limits, &new->limits, err) < 0)

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -148,6 +150,7 @@ int vsd_net_init(struct vsd *d, struct vs_error *err)
 struct held {
 	struct vs_ip ip;
 	char owner[VS_NAME_MAX + 1];
+	bool gateway; /* a bridged interface's gateway, not an address */
 };
 
 /* Every address, MAC and node-side name of the containers other than
@@ -169,21 +172,30 @@ static void used_free(struct used *u)
 }
 #define cleanup_used __attribute__((cleanup(used_free)))
 
+static void used_add_ip(struct used *u, const struct vs_ip *ip, const char *owner, bool gateway)
+{
+	u->ips = xrealloc(u->ips, (u->nips + 1) * sizeof(*u->ips));
+	u->ips[u->nips].ip = *ip;
+	u->ips[u->nips].gateway = gateway;
+	snprintf(u->ips[u->nips].owner, sizeof(u->ips[0].owner), "%s", owner);
+	u->nips++;
+}
+
 static void used_add_cfg(struct used *u, const struct vs_container_config *cfg)
 {
 	for (size_t i = 0; i < cfg->net.nifaces; i++) {
 		const struct vs_net_iface *ifc = &cfg->net.ifaces[i];
+		if (ifc->gateway4.family != 0)
+			used_add_ip(u, &ifc->gateway4, cfg->name, true);
+		if (ifc->gateway6.family != 0)
+			used_add_ip(u, &ifc->gateway6, cfg->name, true);
 		u->macs = xrealloc(u->macs, (u->nmacs + 1) * sizeof(*u->macs));
 		u->ifnames = xrealloc(u->ifnames, (u->nmacs + 1) * sizeof(*u->ifnames));
 		memcpy(u->macs[u->nmacs], ifc->mac, 6);
 		memcpy(u->ifnames[u->nmacs], ifc->host_ifname, sizeof(u->ifnames[0]));
 		u->nmacs++;
-		for (size_t j = 0; j < ifc->naddrs; j++) {
-			u->ips = xrealloc(u->ips, (u->nips + 1) * sizeof(*u->ips));
-			u->ips[u->nips].ip = ifc->addrs[j];
-			snprintf(u->ips[u->nips].owner, sizeof(u->ips[0].owner), "%s", cfg->name);
-			u->nips++;
-		}
+		for (size_t j = 0; j < ifc->naddrs; j++)
+			used_add_ip(u, &ifc->addrs[j], cfg->name, false);
 	}
 }
 
@@ -212,12 +224,36 @@ static int used_load(struct vsd *d, const char *except, struct used *u, struct v
 	return 0;
 }
 
-static const char *used_owner(const struct used *u, const struct vs_ip *ip)
+static const struct held *used_owner(const struct used *u, const struct vs_ip *ip)
 {
 	for (size_t i = 0; i < u->nips; i++)
 		if (vs_ip_equal(&u->ips[i].ip, ip))
-			return u->ips[i].owner;
+			return &u->ips[i];
 	return NULL;
+}
+
+/* ip is an address of the node itself (any of its links). */
+static bool node_local(const struct vs_ip *ip)
+{
+	struct ifaddrs *all = NULL;
+	bool found = false;
+
+	if (getifaddrs(&all) < 0)
+		return false;
+	for (struct ifaddrs *a = all; a != NULL && !found; a = a->ifa_next) {
+		struct vs_ip x = {0};
+		if (a->ifa_addr == NULL || a->ifa_addr->sa_family != ip->family)
+			continue;
+		x.family = ip->family;
+		if (ip->family == AF_INET)
+			memcpy(x.addr, &((struct sockaddr_in *)(void *)a->ifa_addr)->sin_addr, 4);
+		else
+			memcpy(x.addr, &((struct sockaddr_in6 *)(void *)a->ifa_addr)->sin6_addr,
+			       16);
+		found = vs_ip_equal(&x, ip);
+	}
+	freeifaddrs(all);
+	return found;
 }
 
 /* ---- create ------------------------------------------------------------ */
@@ -228,13 +264,17 @@ static int check_free(struct vsd *d, const struct used *u, const struct vs_net_c
 		      const struct vs_ip *ip, const char *path, struct vs_error *err)
 {
 	char s[VS_IP_STRLEN];
-	const char *owner = used_owner(u, ip);
+	const struct held *h = used_owner(u, ip);
 	size_t seen = 0;
 
 	vs_format_ip(ip, false, s, sizeof(s));
-	if (owner != NULL)
-		return vs_error_kind(err, VS_EK_CONFLICT,
-				     "%s: %s is already used by container '%s'", path, s, owner);
+	if (h != NULL)
+		return vs_error_kind(err, VS_EK_CONFLICT, "%s: %s is already %s container '%s'",
+				     path, s, h->gateway ? "the gateway of" : "used by", h->owner);
+	/* A node's own address routed to a container would take it over. */
+	if (node_local(ip))
+		return vs_error_kind(err, VS_EK_CONFLICT, "%s: %s is an address of this node", path,
+				     s);
 	for (size_t i = 0; i < d->net.npools; i++)
 		if (vs_ip_equal(&d->net.pools[i].gateway, ip))
 			return vs_error_kind(err, VS_EK_CONFLICT,

@@ -324,11 +324,11 @@ static int get_rate(const struct vs_json *v, const char *path, int64_t *out, str
 {
 	if (vs_json_type(v) == VS_JSON_STRING)
 		return vs_parse_rate(vs_json_string(v), path, out, err);
-	if (vs_json_int64(v, out) && *out > 0 && *out <= VS_RATE_MAX_BPS)
+	if (vs_json_int64(v, out) && *out >= VS_RATE_MIN && *out <= VS_RATE_MAX_BPS)
 		return 0;
 	return vs_error_kind(err, VS_EK_INVALID,
 			     "%s: expected a rate like \"10mbit\" or a number of bits per second "
-			     "from 1 to 100000000000",
+			     "from 8000 to 100000000000",
 			     path);
 }
 

@@ -563,9 +563,10 @@ int vs_parse_rate(const char *s, const char *what, int64_t *bps, struct vs_error
 	*bps = whole * mult + frac * mult / 1000;
 	if (*bps > VS_RATE_MAX)
 		goto large;
-	if (*bps <= 0)
-		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' must be greater than 0", what,
-				     s);
+	/* Below a kilobyte per second no shaper keeps time (TBF's byte
+	 * clock and nft's limit both work in whole bytes per second). */
+	if (*bps < VS_RATE_MIN)
+		return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is below 8kbit", what, s);
 	return 0;
 large:
 	return vs_error_kind(err, VS_EK_INVALID, "%s: '%s' is above 100gbit", what, s);

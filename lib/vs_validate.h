@@ -82,8 +82,9 @@ bool vs_ip_in_net(const struct vs_ip *a, const struct vs_ip *net);
 
 /* Rates in bits per second as tc writes them: "500kbit", "10mbit", "1gbit",
  * "100bit", also "mbps"-style bytes ("1mbps" = 8 mbit) and plain numbers
- * (bits per second); k/m/g are powers of 1000 as in tc. Result > 0 and at
- * most 100 gbit. 0 or -1 naming what. */
+ * (bits per second); k/m/g are powers of 1000 as in tc. Result from
+ * VS_RATE_MIN (8 kbit) to 100 gbit. 0 or -1 naming what. */
+#define VS_RATE_MIN 8000
 int vs_parse_rate(const char *s, const char *what, int64_t *bps, struct vs_error *err);
 /* Shortest exact rate string ("10mbit", "1500kbit", "123bit"). */
 void vs_format_rate(int64_t bps, char *buf, size_t len);

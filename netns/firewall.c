@@ -13,7 +13,7 @@
  *                  policy drop
  *   set     a4_X   type ipv4_addr: the container's IPv4 addresses
  *   set     a6_X   typeof @nh,64,128, flags interval: its IPv6 addresses
- *                  and the range fe80::/64. nft 1.0.6 has no expression
+ *                  and its EUI-64 link-local address. nft 1.0.6 has no expression
  *                  for the target address of neighbour discovery messages,
  *                  so the set holds 128-bit integers that both the IPv6
  *                  source (@nh,64,128) and the ND target (@th,64,128) are
@@ -25,22 +25,26 @@
  *
  * The rules of ifc_X, in order (first match wins):
  *   1 ether saddr != MAC                                   count, drop
- *   2 ARP (Ethernet/IPv4) with sender MAC == MAC and sender IP in a4_X
+ *   2 neighbour solicitation/advertisement whose link-layer address
+ *     option is not MAC                                    count, drop
+ *   3 ARP (Ethernet/IPv4) with sender MAC == MAC and sender IP in a4_X
  *     or 0.0.0.0 (an ARP probe, RFC 5227)                       accept
- *   3 IPv4 UDP source port 67 (DHCP server answers)        count, drop
- *   4 IPv4 source in a4_X                                        accept
- *   5 IPv6 UDP source port 547 (DHCPv6 server answers)     count, drop
- *   6 ICMPv6 router advertisement (134), redirect (137)    count, drop
- *   7 IPv6 source fe80::1 (the routed gateway, the node's) count, drop
- *   8 neighbour advertisement whose target is not in a6_X  count, drop
- *   9 neighbour advertisement whose target is fe80::1      count, drop
- *  10 source :: (duplicate address detection): neighbour solicitation
+ *   4 IPv4 UDP source port 67 or destination port 68 (DHCP server
+ *     answers)                                             count, drop
+ *   5 IPv4 source in a4_X                                        accept
+ *   6 IPv6 UDP source port 547 or destination port 546 (DHCPv6 server
+ *     answers)                                             count, drop
+ *   7 ICMPv6 router advertisement (134), redirect (137)    count, drop
+ *   8 IPv6 source fe80::1 (the routed gateway, the node's) count, drop
+ *   9 neighbour advertisement whose target is not in a6_X  count, drop
+ *  10 neighbour advertisement whose target is fe80::1      count, drop
+ *  11 source :: (duplicate address detection): neighbour solicitation
  *     whose target is in a6_X, MLD (v1, v2) listener reports    accept
- *  11 IPv6 source in a6_X (own addresses, fe80::/64)             accept
- *  12 anything else (other ethertypes, VLAN tags too)      count, drop
- * The MAC rule comes first, so a link-local source passes only with the
- * container's own MAC: stable-privacy link-locals (RFC 7217) cannot be
- * derived from the MAC, so the whole fe80::/64 is allowed.
+ *  12 IPv6 source in a6_X (own addresses, its link-local)        accept
+ *  13 anything else (other ethertypes, VLAN tags too)      count, drop
+ * The only link-local source allowed is the EUI-64 one of the container's
+ * MAC, so it cannot answer for a neighbour's or the router's link-local
+ * address; vs_net_attach sets the inside link's addr_gen_mode to eui64.
  *
  * Deleted devices (measured on kernel 6.18 with nft 1.0.6, see
  * tests/unit/test_fw.c "device_gone"): deleting the hooked veth leaves
@@ -243,10 +247,23 @@ static void fw_script_del(struct fw_buf *b, const char *t, const char *x)
 	fw_add(b, "delete counter netdev %s d_%s\n", t, x);
 }
 
+/* The container's IPv6 link-local address (EUI-64 of its MAC, RFC 4291
+ * appendix A) as a 128-bit integer. */
+static void fw_eui64(const uint8_t m[6], char buf[35])
+{
+	uint8_t a[16] = {0xfe, 0x80};
+
+	a[8] = m[0] ^ 0x02, a[9] = m[1], a[10] = m[2], a[11] = 0xff;
+	a[12] = 0xfe, a[13] = m[3], a[14] = m[4], a[15] = m[5];
+	fw_hex128(a, buf);
+}
+
 /* The chain of interface X with the rules listed at the top of the file. */
-static void fw_script_chain(struct fw_buf *b, const char *t, const char *x, const char *mac)
+static void fw_script_chain(struct fw_buf *b, const char *t, const char *x, const char *mac,
+			    const uint8_t m[6])
 {
 	const char *drop = "counter name \"d_";
+	char ll[35];
 
 	fw_add(b, "add set netdev %s a4_%s { type ipv4_addr; }\n", t, x);
 	fw_add(b, "add set netdev %s a6_%s { typeof @nh,64,128; flags interval; }\n", t, x);
@@ -258,15 +275,24 @@ static void fw_script_chain(struct fw_buf *b, const char *t, const char *x, cons
 	    t, x, x);
 #define R(...) (fw_add(b, "add rule netdev %s ifc_%s ", t, x), fw_add(b, __VA_ARGS__))
 	R("ether saddr != %s %s%s\" drop\n", mac, drop, x);
+	/* The link-layer address option of a neighbour solicitation (type 1)
+	 * or advertisement (type 2), one 8-byte option, must be its own MAC:
+	 * ARP's sender check, for IPv6. */
+	R("meta protocol ip6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } "
+	  "@th,192,16 { 0x0101, 0x0201 } @th,208,48 != 0x%02x%02x%02x%02x%02x%02x %s%s\" drop\n",
+	  m[0], m[1], m[2], m[3], m[4], m[5], drop, x);
 	R("meta protocol arp arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether %s "
 	  "arp saddr ip @a4_%s accept\n",
 	  mac, x);
 	R("meta protocol arp arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether %s "
 	  "arp saddr ip 0.0.0.0 accept\n",
 	  mac);
+	/* DHCP server answers, by the server's port or the client's. */
 	R("meta protocol ip udp sport 67 %s%s\" drop\n", drop, x);
+	R("meta protocol ip udp dport 68 %s%s\" drop\n", drop, x);
 	R("meta protocol ip ip saddr @a4_%s accept\n", x);
 	R("meta protocol ip6 udp sport 547 %s%s\" drop\n", drop, x);
+	R("meta protocol ip6 udp dport 546 %s%s\" drop\n", drop, x);
 	R("meta protocol ip6 icmpv6 type { nd-router-advert, nd-redirect } %s%s\" drop\n", drop, x);
 	R("meta protocol ip6 ip6 saddr " VS_NET_GW6 " %s%s\" drop\n", drop, x);
 	R("meta protocol ip6 icmpv6 type nd-neighbor-advert @th,64,128 != @a6_%s %s%s\" drop\n", x,
@@ -283,10 +309,11 @@ static void fw_script_chain(struct fw_buf *b, const char *t, const char *x, cons
 	R("meta protocol ip6 @nh,64,128 @a6_%s accept\n", x);
 	R("%s%s\" drop\n", drop, x);
 #undef R
-	fw_add(b,
-	       "add element netdev %s a6_%s { 0xfe800000000000000000000000000000-"
-	       "0xfe80000000000000ffffffffffffffff }\n",
-	       t, x);
+	/* Its one link-local address: the EUI-64 one (vs_net_attach sets the
+	 * inside link's addr_gen_mode to eui64; a guest that changes it cuts
+	 * its own IPv6 off, and cannot take a neighbour's link-local). */
+	fw_eui64(m, ll);
+	fw_add(b, "add element netdev %s a6_%s { %s }\n", t, x, ll);
 }
 
 int fw_node_setup(const struct vs_net_node *node, struct vs_error *err)
@@ -345,7 +372,7 @@ int fw_iface_add(const struct vs_net_node *node, const struct vs_net_iface *ifc,
 	/* A leftover chain of the same name (a crash, a device that went
 	 * away) is replaced in the same batch. */
 	fw_script_del(&b, t, x);
-	fw_script_chain(&b, t, x, mac);
+	fw_script_chain(&b, t, x, mac, ifc->mac);
 	for (size_t i = 0; i < ifc->naddrs; i++) {
 		if (fw_elem(&ifc->addrs[i], &set, elem, err) < 0)
 			return vs_error_prefix(err, "firewall %s: address %zu", x, i);
@@ -373,6 +400,8 @@ int fw_iface_police(const struct vs_net_node *node, const char *host_ifname, int
 
 	if (fw_check_names(node, x, err) < 0)
 		return -1;
+	if (rate > 0 && rate < VS_RATE_MIN)
+		return vs_error_kind(err, VS_EK_INVALID, "egress rate of %s: below 8kbit", x);
 	if (pburst < FW_GSO_BUCKET)
 		pburst = FW_GSO_BUCKET;
 	fw_add(&b, "add table netdev %s\n", t);

@@ -207,6 +207,23 @@ int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, cons
 	return 0;
 }
 
+int vs_nl_link_eui64(struct vs_nl *nl, int ifindex, struct vs_error *err)
+{
+	char buf[VS_NL_REQ_SIZE];
+	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_NEWLINK, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlattr *spec, *in6;
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	in6 = mnl_attr_nest_start(nlh, AF_INET6);
+	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_EUI64);
+	mnl_attr_nest_end(nlh, in6);
+	mnl_attr_nest_end(nlh, spec);
+	return vs_nl_talk(nl, nlh, NULL, NULL, "set addr_gen_mode eui64: RTM_NEWLINK", err);
+}
+
 int vs_nl_link_move(struct vs_nl *nl, int ifindex, int netns_fd, const char *name,
 		    struct vs_error *err)
 {

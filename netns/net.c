@@ -238,6 +238,10 @@ static int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n,
 		vs_error_set(err, ENODEV, "no link %s in the container", ifc->name);
 	if (idx <= 0)
 		return -1;
+	/* The one link-local address the firewall lets out is the EUI-64 one
+	 * (a namespace may default to stable-privacy). */
+	if (vs_nl_link_eui64(&nl, idx, err) < 0)
+		return -1;
 	for (size_t i = 0; i < ifc->naddrs; i++) {
 		const struct vs_ip *ip = &ifc->addrs[i];
 
@@ -305,8 +309,9 @@ static int attach_iface(struct net_ctx *c, const struct vs_net_config *net, size
 {
 	const struct vs_net_iface *ifc = &net->ifaces[n];
 
-	if (make_pair(c, ifc, netns_fd, err) < 0 || node_side(c, ifc, err) < 0 ||
-	    fw_iface_add(c->node, ifc, err) < 0 || shape_iface(c, &net->shaping, ifc, err) < 0 ||
+	/* The firewall before the link comes up: nothing passes unfiltered. */
+	if (make_pair(c, ifc, netns_fd, err) < 0 || fw_iface_add(c->node, ifc, err) < 0 ||
+	    shape_iface(c, &net->shaping, ifc, err) < 0 || node_side(c, ifc, err) < 0 ||
 	    inside_setup(netns_fd, ifc, n, err) < 0)
 		return vs_error_prefix(err, "interface %s (%s)", ifc->name, ifc->host_ifname);
 	return 0;

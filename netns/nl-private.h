@@ -80,6 +80,8 @@ int vs_nl_link_set_up(struct vs_nl *nl, int ifindex, bool up, const char *what,
 /* A veth pair, both ends here: host, and peer with the MAC mac. */
 int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, const uint8_t mac[6],
 		      struct vs_error *err);
+/* IPv6 link-local address of link ifindex from its MAC (EUI-64). */
+int vs_nl_link_eui64(struct vs_nl *nl, int ifindex, struct vs_error *err);
 /* Move link ifindex into the namespace netns_fd and name it name there. */
 int vs_nl_link_move(struct vs_nl *nl, int ifindex, int netns_fd, const char *name,
 		    struct vs_error *err);

@@ -76,7 +76,8 @@ static struct nlmsghdr *qdisc_msg(char *buf, uint16_t type, uint16_t flags, int 
 static void tbf_opts(struct nlmsghdr *nlh, int64_t rate, int64_t peak, int64_t burst)
 {
 	struct tc_tbf_qopt q = {0};
-	int64_t rb = rate / 8, pb = peak / 8, pburst = 0;
+	/* The parsers refuse rates below 8 kbit; never divide by zero here. */
+	int64_t rb = rate / 8 > 0 ? rate / 8 : 1, pb = peak / 8, pburst = 0;
 	uint64_t limit;
 	struct nlattr *opts;
 

@@ -160,6 +160,27 @@ static void begin_stop(struct monitor *m, int timeout_s, bool force)
 	}
 }
 
+/* The configuration as vsd last wrote it: live changes (addresses,
+ * shaping, limits) land in config.json while the container runs, and what
+ * the monitor does next (a checkpoint, the cleanup, a restart after a
+ * reboot) must act on them, not on the copy read at start. A config that
+ * cannot be read keeps the old copy (logged). */
+static void reload_config(struct monitor *m)
+{
+	cleanup_free char *path = xasprintf("%s/config.json", m->paths.cdir), *text = NULL;
+	struct vs_container_config fresh = {0};
+	struct vs_error err = {0};
+
+	if (vs_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, &err) < 0 ||
+	    vs_config_parse(text, &fresh, &err) < 0 || strcmp(fresh.name, m->cfg.name) != 0) {
+		logmsg("keeping the configuration read at start: %s", err.msg);
+		vs_config_free(&fresh);
+		return;
+	}
+	vs_config_free(&m->cfg);
+	m->cfg = fresh;
+}
+
 static void handle_checkpoint(struct monitor *m, struct client *c, const char *req)
 {
 	struct vs_error err = {0};
@@ -167,6 +188,7 @@ static void handle_checkpoint(struct monitor *m, struct client *c, const char *r
 	bool gone = false;
 	int n;
 
+	reload_config(m);
 	if (rt_monitor_checkpoint(&m->inst, &m->cfg, m->run.pid, m->run.console, c->fd, req, done,
 				  sizeof(done), &gone, &err) < 0) {
 		n = snprintf(msg, sizeof(msg), "error %d %s", (int)err.kind, err.msg);
@@ -303,6 +325,7 @@ static bool on_init_exit(struct monitor *m)
 	int code, sig;
 	bool reboot = reap_init(m, &code, &sig);
 
+	reload_config(m);
 	if (rt_container_cleanup(&m->inst, &m->cfg,
 				 m->final_state != NULL && strcmp(m->final_state, "suspended") == 0,
 				 &err) < 0)

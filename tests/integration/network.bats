@@ -359,6 +359,22 @@ spoof_seen() {
 	assert_not_contains "$output" "2001:db8:ff::191 "
 	run ct_net la1 interfaces.0.addresses
 	assert_not_contains "$output" "192.0.2.91"
+	# The container's monitor acts on the changes too: a checkpoint that
+	# leaves it running takes its network down and up again, and must
+	# bring back the addresses it has now, not those it started with.
+	vsctl set la1 --ip-add 192.0.2.92
+	vsctl checkpoint la1 --dir "$NET_TMP/la1.img" --leave-running
+	assert_reach client 192.0.2.92
+	assert_reach client 192.0.2.90
+	run node_routes_for 192.0.2.91
+	assert_eq "$output" "" "node routes for a removed address after a checkpoint"
+	run node_proxies
+	assert_not_contains "$output" "192.0.2.91 "
+	vsctl stop la1
+	run node_proxies
+	assert_not_contains "$output" "192.0.2.92 "
+	run node_routes_for 192.0.2.92
+	assert_eq "$output" "" "node routes for a live-added address after stop"
 }
 
 # converse_start NAME ADDR: an echo server in NAME (busybox nc -e cat) and a

@@ -111,7 +111,7 @@ static void test_refusals(void **state)
 	     "--egress-rate: '10mb': unknown unit (bit, kbit, mbit, gbit, bps, kbps, mbps, gbps)"},
 	    {"egress-rate", "none", false, "--egress-rate: expected a rate"},
 	    {"ingress-burst", "1x", false, "--ingress-burst: expected a size"},
-	    {"ingress-peak", "0", false, "--ingress-peak: '0' must be greater than 0"},
+	    {"ingress-peak", "0", false, "--ingress-peak: '0' is below 8kbit"},
 	    {"net", "venet", false, "--net: expected routed, bridged or bridged:BRIDGE"},
 	    {"net", "none", false, "--net: expected routed"},
 	    {"net", "bridged:", false, "--net: must not be empty"},

@@ -48,7 +48,10 @@ static const uint8_t OTHER_IP4[4] = {10, 99, 0, 77};
 static const uint8_t C_IP6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 5};
 static const uint8_t N_IP6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
 static const uint8_t OTHER_IP6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x99};
-static const uint8_t C_LL6[16] = {0xfe, 0x80, [15] = 0xc1};
+/* The container's link-local: the EUI-64 of C_MAC. OTHER_LL6 is one that
+ * is not (a neighbour's, or a stable-privacy one). */
+static const uint8_t C_LL6[16] = {0xfe, 0x80, [11] = 0xff, [12] = 0xfe, [15] = 0xc1};
+static const uint8_t OTHER_LL6[16] = {0xfe, 0x80, [15] = 0xc1};
 static const uint8_t ALLNODES6[16] = {0xff, 0x02, [15] = 1};
 
 struct env {
@@ -161,6 +164,24 @@ static size_t frame_icmp6(uint8_t *f, const struct env *e, const uint8_t *sip, u
 		memcpy(icmp + 8, target, 16);
 	return frame_ip6(f, e->nmac, C_MAC, sip, type == 134 ? ALLNODES6 : N_IP6, IPPROTO_ICMPV6,
 			 24, 2);
+}
+
+/* A neighbour solicitation (135) or advertisement (136) for target with
+ * a link-layer address option (source: 1, target: 2) carrying mac. */
+static size_t frame_nd_opt(uint8_t *f, const struct env *e, const uint8_t *sip, uint8_t type,
+			   const uint8_t *target, const uint8_t *mac)
+{
+	uint8_t *icmp = f + 54;
+
+	memset(icmp, 0, 32);
+	icmp[0] = type;
+	if (type == 136)
+		icmp[4] = 0x20; /* override */
+	memcpy(icmp + 8, target, 16);
+	icmp[24] = type == 135 ? 1 : 2;
+	icmp[25] = 1; /* 8 bytes */
+	memcpy(icmp + 26, mac, 6);
+	return frame_ip6(f, e->nmac, C_MAC, sip, N_IP6, IPPROTO_ICMPV6, 32, 2);
 }
 
 /* ARP reply from sha/spa to the node. */
@@ -492,6 +513,18 @@ static int ipv6_cases(struct env *e)
 		return 1;
 	n = frame_icmp6(f, e, C_LL6, 135, N_IP6); /* resolving the gateway */
 	if (not_dropped(e, f, n, "ns-from-link-local"))
+		return 1;
+	n = frame_icmp6(f, e, OTHER_LL6, 135, N_IP6);
+	if (dropped(e, f, n, -1, "ns-from-foreign-link-local"))
+		return 1;
+	n = frame_nd_opt(f, e, C_IP6, 136, C_IP6, C_MAC);
+	if (not_dropped(e, f, n, "na-own-lladdr"))
+		return 1;
+	n = frame_nd_opt(f, e, C_IP6, 136, C_IP6, SPOOF_MAC);
+	if (dropped(e, f, n, -1, "na-foreign-lladdr"))
+		return 1;
+	n = frame_nd_opt(f, e, C_LL6, 135, N_IP6, SPOOF_MAC);
+	if (dropped(e, f, n, -1, "ns-foreign-lladdr"))
 		return 1;
 	n = frame_icmp6(f, e, in6addr_any.s6_addr, 135, C_IP6); /* DAD of its own */
 	if (not_dropped(e, f, n, "dad-own"))

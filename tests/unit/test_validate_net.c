@@ -200,18 +200,21 @@ static void test_parse_rate(void **state)
 	    {"10mbit", 10000000, NULL},
 	    {"10Mbit", 10000000, NULL},
 	    {"1gbit", 1000000000, NULL},
-	    {"100bit", 100, NULL},
+	    {"8000bit", 8000, NULL},
+	    {"8kbit", 8000, NULL},
+	    {"100bit", -1, "is below 8kbit"},
+	    {"7999", -1, "is below 8kbit"},
 	    {"1mbps", 8000000, NULL},
 	    {"1kbps", 8000, NULL},
-	    {"2bps", 16, NULL},
+	    {"2bps", -1, "is below 8kbit"},
 	    {"1gbps", 8000000000, NULL},
 	    {"1.5mbit", 1500000, NULL},
 	    {"12345", 12345, NULL},
 	    {"100gbit", 100000000000, NULL},
 	    {"12.5gbps", 100000000000, NULL},
-	    {"0", -1, "must be greater than 0"},
-	    {"0mbit", -1, "must be greater than 0"},
-	    {"0.000kbit", -1, "must be greater than 0"},
+	    {"0", -1, "is below 8kbit"},
+	    {"0mbit", -1, "is below 8kbit"},
+	    {"0.000kbit", -1, "is below 8kbit"},
 	    {"101gbit", -1, "is above 100gbit"},
 	    {"100000000001", -1, "is above 100gbit"},
 	    {"99999999999999999999999", -1, "is above 100gbit"},
@@ -250,8 +253,8 @@ static void test_format_rate(void **state)
 		int64_t bps;
 		const char *s;
 	} cases[] = {
-	    {10000000, "10mbit"},  {1500000, "1500kbit"},     {123, "123bit"},	 {1000, "1kbit"},
-	    {8000000000, "8gbit"}, {100000000000, "100gbit"}, {1001, "1001bit"},
+	    {10000000, "10mbit"},  {1500000, "1500kbit"},     {12345, "12345bit"}, {8000, "8kbit"},
+	    {8000000000, "8gbit"}, {100000000000, "100gbit"}, {8001, "8001bit"},
 	};
 	(void)state;
 	for (size_t i = 0; i < VS_ARRAY_SIZE(cases); i++) {
