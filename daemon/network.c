@@ -444,7 +444,7 @@ static int complete_net(struct vsd *d, const char *except, struct vs_net_config 
 		if (name_iface(d, &u, net, i, rnd, err) < 0)
 			return -1;
 		for (size_t j = 0; j < ifc->naddrs; j++) {
-			char path[64];
+			char path[96];
 			snprintf(path, sizeof(path), "net.interfaces[%zu].addresses[%zu]", i, j);
 			if (check_free(d, &u, net, &ifc->addrs[j], path, err) < 0)
 				return -1;

@@ -377,13 +377,15 @@ spoof_seen() {
 	assert_eq "$output" "" "node routes for a live-added address after stop"
 }
 
-# converse_start NAME ADDR: an echo server in NAME (busybox nc -e cat) and a
-# client conversation with it, after its first echo.
+# converse_start NAME ADDR [PEER]: an echo server in NAME (busybox nc -e
+# cat) and a conversation with it from PEER (in_client, or in_node), after
+# its first echo.
 converse_start() {
+	local peer=${3:-in_client}
 	in_ct "$1" sh -c 'setsid nc -l -p 7000 -e cat </dev/null >/dev/null 2>&1 &'
 	wait_for 10 eval "in_ct $1 netstat -ltn | grep -q ':7000 '" || return 1
 	rm -rf "$NET_TMP/conv" && mkdir "$NET_TMP/conv"
-	net_bg "$NET_TMP/conv.log" in_client "$PY" "$NET_TOOL" converse "$2" 7000 "$NET_TMP/conv" >/dev/null
+	net_bg "$NET_TMP/conv.log" "$peer" "$PY" "$NET_TOOL" converse "$2" 7000 "$NET_TMP/conv" >/dev/null
 	wait_for 15 test -e "$NET_TMP/conv/step1" || fail "no first echo: $(cat "$NET_TMP/conv.log" "$NET_TMP/conv/result" 2>&1)"
 }
 converse_finish() {
@@ -407,6 +409,23 @@ converse_finish() {
 	assert_reach client 192.0.2.95
 	run ct_police su1
 	assert_contains "$output" "limit rate over"
+}
+
+@test "bridged: a TCP connection from the node survives suspend/resume; the port is back in its bridge" {
+	ensure_ct sb1 --net bridged
+	local a
+	a=$(ct_ip sb1)
+	assert_reach node "$a"
+	converse_start sb1 "$a" in_node
+	vsctl suspend sb1
+	vsctl resume sb1
+	wait_for 10 ct_is_state sb1 running
+	converse_finish
+	run ip -n "$NODE" -j link show dev "$(ct_hostif sb1)"
+	assert_contains "$output" "\"master\":\"$NET_BRIDGE\""
+	run in_node bridge -d link show dev "$(ct_hostif sb1)"
+	assert_contains "$output" "isolated on"
+	assert_contains "$output" "state forwarding"
 }
 
 @test "a TCP connection from the client survives checkpoint/restore" {
