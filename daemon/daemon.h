@@ -369,8 +369,9 @@ void vsd_net_revert_live(struct vsd *d, const struct vs_container_config *old,
 /* Destroy: whatever the node still holds for cfg (standby routes of a
  * suspended container) goes; failures are logged. */
 void vsd_net_release(struct vsd *d, const struct vs_container_config *cfg);
-/* After recovery at start: vs_net_reconcile with every container's
- * config sorted into live (running, suspended) and stopped. 0 or -1. */
+/* After recovery at start: vs_net_reconcile with the configs of the
+ * running and suspended containers (skipped, and logged, while any
+ * container cannot be read). 0 or -1. */
 int vsd_net_reconcile(struct vsd *d, struct vs_error *err);
 
 /* ---- locks.c: per-container locks ------------------------------------ */

@@ -673,9 +673,10 @@ int vsd_net_reconcile(struct vsd *d, struct vs_error *err)
 {
 	cleanup_strv char **names = NULL;
 	struct vs_container_config *cfgs = NULL;
-	const struct vs_net_config **live = NULL, **dead = NULL;
-	size_t n = 0, nlive = 0, ndead = 0;
-	int r;
+	const struct vs_net_config **live = NULL;
+	size_t n = 0, nlive = 0;
+	bool unknown = false;
+	int r = 0;
 
 	if (vsd_store_list(d->containers_fd, &names, err) < 0)
 		return -1;
@@ -683,27 +684,27 @@ int vsd_net_reconcile(struct vsd *d, struct vs_error *err)
 		n++;
 	cfgs = xcalloc(n + 1, sizeof(*cfgs));
 	live = xcalloc(n + 1, sizeof(*live));
-	dead = xcalloc(n + 1, sizeof(*dead));
 	for (size_t i = 0; i < n; i++) {
 		struct vs_rt_status st;
 		struct vs_error e = {0};
 		if (vsd_store_load(d->containers_fd, names[i], &cfgs[i], &e) < 0 ||
 		    vsd_container_status(d, names[i], &st, &e) < 0) {
-			/* Unknown: leave whatever it has alone. */
 			vsd_log("network reconciliation: %s", e.msg);
-			live[nlive++] = &cfgs[i].net;
+			unknown = true;
 			continue;
 		}
-		if (st.state == VS_RT_STOPPED)
-			dead[ndead++] = &cfgs[i].net;
-		else
+		if (st.state != VS_RT_STOPPED)
 			live[nlive++] = &cfgs[i].net;
 	}
-	r = vs_net_reconcile(&d->net, live, nlive, dead, ndead, err);
+	/* A container that cannot be read may own links, routes and proxy
+	 * entries nobody else can name: then nothing is removed this time. */
+	if (unknown)
+		vsd_log("network reconciliation skipped: a container's state is unknown");
+	else
+		r = vs_net_reconcile(&d->net, live, nlive, err);
 	for (size_t i = 0; i < n; i++)
 		vs_config_free(&cfgs[i]);
 	free(cfgs);
 	free(live);
-	free(dead);
 	return r;
 }

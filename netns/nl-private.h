@@ -101,6 +101,18 @@ int vs_nl_link_del(struct vs_nl *nl, const char *name, struct vs_error *err);
 int vs_nl_addr(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip, uint8_t prefix,
 	       uint8_t scope, struct vs_error *err);
 
+/* The rtm_protocol of vsd's routes and the NDA_PROTOCOL of its proxy
+ * entries (unassigned in rtnetlink.h's list): what reconciliation looks
+ * for. One vsd instance manages the networking of a network namespace. */
+#define VS_RTPROT 86
+
+/* Every host-sized route (main table) and proxy entry marked VS_RTPROT:
+ * fn(ip, proxy, ifindex) with ifindex 0 for an unreachable route, -1 for
+ * another route, the link for a proxy entry. 0 or -1. */
+int vs_nl_vsd_each(struct vs_nl *nl,
+		   void (*fn)(const struct vs_ip *ip, bool proxy, int ifindex, void *arg),
+		   void *arg, struct vs_error *err);
+
 /* Routes (route.c) in the main table. */
 struct vs_nl_route {
 	const struct vs_ip *dst; /* NULL: default route of family */

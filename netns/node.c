@@ -205,34 +205,49 @@ static bool kept_addr(const struct vs_net_config *const *keep, size_t nkeep, con
 	return false;
 }
 
-/* Proxy entries and standby routes of stopped containers' addresses. */
-static int reconcile_addrs(struct net_ctx *c, const struct vs_net_config *const *running,
-			   size_t nrunning, const struct vs_net_config *const *stopped,
-			   size_t nstopped, struct vs_error *err)
+/* vsd's routes and proxy entries (marked VS_RTPROT) whose address no
+ * running or suspended container holds: leftovers of containers that
+ * stopped, or were destroyed, while vsd was away or failed to clean up. */
+struct orphans {
+	const struct vs_net_config *const *keep;
+	size_t nkeep;
+	struct vs_ip ip[256];
+	int proxy_if[256]; /* link of a proxy entry, 0: a route */
+	size_t n;
+};
+
+static void orphan_cb(const struct vs_ip *ip, bool proxy, int ifindex, void *arg)
 {
+	struct orphans *o = arg;
+
+	if (kept_addr(o->keep, o->nkeep, ip) || o->n >= VS_ARRAY_SIZE(o->ip))
+		return;
+	o->ip[o->n] = *ip;
+	o->proxy_if[o->n++] = proxy ? ifindex : 0;
+}
+
+static int reconcile_addrs(struct net_ctx *c, const struct vs_net_config *const *running,
+			   size_t nrunning, struct vs_error *err)
+{
+	struct orphans *o = xcalloc(1, sizeof(*o));
 	struct vs_error e = {0};
 	int r = 0;
 
-	for (size_t i = 0; i < nstopped; i++)
-		for (size_t j = 0; j < stopped[i]->nifaces; j++) {
-			const struct vs_net_iface *ifc = &stopped[i]->ifaces[j];
-
-			if (ifc->model != VS_NET_ROUTED)
-				continue;
-			for (size_t k = 0; k < ifc->naddrs; k++) {
-				if (kept_addr(running, nrunning, &ifc->addrs[k]))
-					continue;
-				if (net_node_addr(c, false, 0, &ifc->addrs[k], false,
-						  r < 0 ? &e : err) < 0)
-					r = -1;
-			}
-		}
+	o->keep = running, o->nkeep = nrunning;
+	if (vs_nl_vsd_each(&c->nl, orphan_cb, o, err) < 0)
+		r = -1;
+	for (size_t i = 0; i < o->n; i++) {
+		if (o->proxy_if[i] > 0
+			? vs_nl_proxy(&c->nl, false, o->proxy_if[i], &o->ip[i], r < 0 ? &e : err)
+			: net_node_addr(c, false, 0, &o->ip[i], false, r < 0 ? &e : err))
+			r = -1;
+	}
+	free(o);
 	return r;
 }
 
 int vs_net_reconcile(const struct vs_net_node *node, const struct vs_net_config *const *running,
-		     size_t nrunning, const struct vs_net_config *const *stopped, size_t nstopped,
-		     struct vs_error *err)
+		     size_t nrunning, struct vs_error *err)
 {
 	cleanup_ctx struct net_ctx c = {0};
 	struct leftovers lo = {node, running, nrunning, NULL, 0, 4096};
@@ -255,7 +270,7 @@ int vs_net_reconcile(const struct vs_net_node *node, const struct vs_net_config 
 			keep[nkeep++] = running[i]->ifaces[j].host_ifname;
 	if (fw_reconcile(node, keep, nkeep, r < 0 ? &e : err) < 0)
 		r = -1;
-	if (reconcile_addrs(&c, running, nrunning, stopped, nstopped, r < 0 ? &e : err) < 0)
+	if (reconcile_addrs(&c, running, nrunning, r < 0 ? &e : err) < 0)
 		r = -1;
 	return r < 0 ? vs_error_prefix(err, "reconcile network") : 0;
 }

@@ -15,7 +15,11 @@ static void route_fill(struct nlmsghdr *nlh, const struct vs_nl_route *r)
 	rtm->rtm_family = (unsigned char)r->family;
 	rtm->rtm_dst_len = r->dst ? r->dst_len : 0;
 	rtm->rtm_table = RT_TABLE_MAIN;
-	rtm->rtm_protocol = RTPROT_STATIC;
+	/* The node's routes to containers (host and standby routes: they
+	 * have a destination) are marked as vsd's, so reconciliation finds
+	 * those whose container is gone (vs_nl_vsd_each); default routes
+	 * inside a container are plain static ones. */
+	rtm->rtm_protocol = r->dst ? VS_RTPROT : RTPROT_STATIC;
 	rtm->rtm_scope = r->scope;
 	rtm->rtm_type = r->type;
 	if (r->onlink)

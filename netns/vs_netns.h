@@ -175,14 +175,14 @@ int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net
 		 struct vs_net_ifstats *st, struct vs_error *err);
 
 /* After a vsd restart: remove node-side leftovers of containers that are
- * not running. keep: configs of the containers that run or are suspended
- * (their links, routes, proxy entries and chains stay; suspended ones
- * keep only standby routes); everything else this instance made (links
- * named "vs"/"vi" + its id, chains in its table, proxy entries and routes
- * for addresses of stopped containers in `all`) goes. 0 or -1. */
+ * not running. running: configs of the containers that run or are
+ * suspended (their links, routes, proxy entries and chains stay;
+ * suspended ones have only standby routes). Everything else this instance
+ * made goes: links named "vs"/"vp" + its id, chains in its table, and
+ * routes and proxy entries marked as vsd's whose address no running
+ * container holds (also those of destroyed containers). 0 or -1. */
 int vs_net_reconcile(const struct vs_net_node *node, const struct vs_net_config *const *running,
-		     size_t nrunning, const struct vs_net_config *const *stopped, size_t nstopped,
-		     struct vs_error *err);
+		     size_t nrunning, struct vs_error *err);
 
 /* Write /etc/resolv.conf and /etc/hosts of the calling process's root (a
  * container's setup child after pivot_root, as the container's root; it

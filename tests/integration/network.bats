@@ -589,6 +589,11 @@ converse_finish() {
 	# (another instance's names are not ours to touch; no dummy links in
 	# every kernel: veth)
 	ip -n "$NODE" link add "vsfffffffffe0" type veth peer name "vsfffffffffe1"
+	# A destroyed container's entries (marked as vsd's: protocol 86) whose
+	# config is gone, and an operator's own proxy entry.
+	ip -n "$NODE" route add unreachable 192.0.2.123 metric 4000 proto 86
+	ip -n "$NODE" neigh add proxy 192.0.2.123 dev "$NET_UPLINK" protocol 86
+	ip -n "$NODE" neigh add proxy 192.0.2.124 dev "$NET_UPLINK"
 	vsd_start_daemon
 	wait_for 20 eval "! node_has_link vs${id}fffffe0"
 	wait_for 10 eval "! ct_is_state k2 running"
@@ -604,6 +609,11 @@ converse_finish() {
 	assert_not_contains "$output" "192.0.2.101"
 	assert_contains "$output" "192.0.2.100"
 	assert_contains "$output" "2001:db8:ff::1a0"
+	assert_not_contains "$output" "192.0.2.123 "
+	assert_contains "$output" "192.0.2.124 "
+	ip -n "$NODE" neigh del proxy 192.0.2.124 dev "$NET_UPLINK"
+	run node_routes_for 192.0.2.123
+	assert_eq "$output" "" "a destroyed container's standby route"
 	run node_fw
 	assert_not_contains "$output" "$k2if"
 	assert_contains "$output" "$k1if"
