@@ -56,8 +56,12 @@ int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *
 		/* The qdiscs died with the old node side; the firewall
 		 * chains are rebuilt for the new one, before it comes up:
 		 * the restored tasks already run. */
+		/* The image may predate a live change of the addresses: the
+		 * inside gets the configured ones again (added, never removed:
+		 * an address the config dropped passes no firewall). */
 		if (fw_iface_add(node, ifc, err) < 0 ||
 		    shape_iface(&c, &net->shaping, ifc, err) < 0 || node_side(&c, ifc, err) < 0 ||
+		    inside_setup(netns_fd, ifc, i, err) < 0 ||
 		    announce_iface(&c, ifc, netns_fd, err) < 0)
 			return vs_error_prefix(err, "restore network: interface %s (%s)", ifc->name,
 					       ifc->host_ifname);

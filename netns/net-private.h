@@ -39,6 +39,9 @@ int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh, const struct
  * number n on link idx, when the interface has one. */
 int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, int idx, int family,
 		   struct vs_error *err);
+/* Inside the container (netns_fd): interface n's addr_gen_mode, addresses,
+ * link up and default routes; every step may be repeated. 0 or -1. */
+int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n, struct vs_error *err);
 /* The prefix length an address of ifc gets inside. */
 uint8_t inside_prefix(const struct vs_net_iface *ifc, const struct vs_ip *ip);
 

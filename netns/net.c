@@ -225,8 +225,7 @@ uint8_t inside_prefix(const struct vs_net_iface *ifc, const struct vs_ip *ip)
 }
 
 /* The inside of interface n: addresses, up, default routes. */
-static int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n,
-			struct vs_error *err)
+int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n, struct vs_error *err)
 {
 	cleanup_nl struct vs_nl nl = {0};
 	int idx;

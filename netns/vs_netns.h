@@ -121,7 +121,10 @@ int vs_net_attach(const struct vs_net_node *node, const struct vs_net_config *ne
 
 /* After a CRIU restore, which recreated each veth pair with the node side
  * named host_ifname (down, without addresses) and the inside as it was:
- * set the node side up again as vs_net_attach does and announce the
+ * set the node side up again as vs_net_attach does (firewall first: the
+ * restored tasks run already), give the inside the configured addresses
+ * and default routes again (an image older than a live address change
+ * lacks them), and announce the
  * addresses (gratuitous ARP, unsolicited neighbour advertisements) on the
  * uplink for routed interfaces (with the uplink's MAC; none without an
  * uplink), from inside netns_fd for bridged ones (with the interface's
