@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon/events.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_config.h"
 #include "lib/vs_error.h"
@@ -91,6 +92,9 @@ enum vsd_route_id {
 	VSD_R_METRICS,
 	VSD_R_CONTAINER_EXPORT,
 	VSD_R_CONTAINER_IMPORT,
+	VSD_R_EVENTS,
+	VSD_R_OPERATION_LIST,
+	VSD_R_OPERATION_DELETE,
 	VSD_R__COUNT,
 };
 
@@ -217,6 +221,27 @@ int vsd_ops_json(struct vsd_ops *ops, uint64_t id, size_t since, int64_t now, ch
 bool vsd_ops_status(struct vsd_ops *ops, uint64_t id, enum vsd_op_status *st);
 /* Number of running operations whose kind starts with kind_prefix. */
 size_t vsd_ops_running(struct vsd_ops *ops, const char *kind_prefix);
+/* Told of every progress line (end false) and of the end (end true) of
+ * an operation: extra is the event's JSON members {"operation": {...},
+ * "line"?}. Called from the worker's thread, outside the registry lock. */
+typedef void (*vsd_ops_notify_fn)(void *ud, bool end, const char *kind, const char *target,
+				  const char *extra);
+void vsd_ops_set_notify(struct vsd_ops *ops, vsd_ops_notify_fn fn, void *ud);
+/* {"operations": [...]} oldest first, without progress lines (malloc'd). */
+char *vsd_ops_list_json(struct vsd_ops *ops, int64_t now);
+/* Wait until operation id has ended or timeout_ms passed. 0, or -1 with
+ * VS_EK_NOT_FOUND. */
+int vsd_ops_wait(struct vsd_ops *ops, uint64_t id, int timeout_ms, struct vs_error *err);
+/* Make a running operation cancellable: cancel(ud) is called (under the
+ * registry lock, so it must only signal) by vsd_ops_cancel; the worker then
+ * ends as it can. cancel NULL with why_not (static) says why it is not. */
+void vsd_ops_set_cancel(struct vsd_ops *ops, uint64_t id, void (*cancel)(void *ud), void *ud,
+			const char *why_not);
+/* Cancel: 0, or -1 with VS_EK_NOT_FOUND, or VS_EK_CONFLICT (ended, not
+ * cancellable: the message says why). */
+int vsd_ops_cancel(struct vsd_ops *ops, uint64_t id, struct vs_error *err);
+/* True once vsd_ops_cancel asked operation id to stop. */
+bool vsd_ops_cancelled(struct vsd_ops *ops, uint64_t id);
 
 /* Worker threads. The worker returns 0 (and may set *result_json to a JSON
  * document) or -1 with err; progress goes through vsd_op_progress_cb with
@@ -322,6 +347,7 @@ struct vsd {
 	struct vsd_ops *ops;
 	struct vsd_criu *criu;
 	struct vsd_sampler *sampler; /* NULL until started */
+	struct vsd_events *events;   /* GET /v1/events; NULL in unit tests */
 	/* Upgraded streams (exec, console) alive right now. */
 	pthread_mutex_t streams_lock;
 	struct vsd_stream *streams;
@@ -432,12 +458,19 @@ struct vsd_reply {
 	bool file_fd_set;
 	int file_fd;
 	uint64_t file_size;
+	/* GET /v1/events: the subscriber streamed as text/event-stream
+	 * (taken over by server.c). */
+	struct vsd_event_sub *events;
+	/* An ETag header for the body (quoted by server.c), or "". */
+	char etag[24];
 };
 
 typedef int (*vsd_handler_fn)(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 
 /* Query argument of the request, or NULL (server.c). */
 const char *vsd_call_query(const struct vsd_call *c, const char *key);
+/* Request header, or NULL (server.c). */
+const char *vsd_call_header(const struct vsd_call *c, const char *name);
 /* Set out to status + the generator's text. */
 void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g);
 
@@ -480,6 +513,28 @@ int vsd_h_template_create(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 int vsd_h_template_archive(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_template_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_operation_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* eventsapi.c: GET /v1/events, GET /v1/operations, DELETE
+ * /v1/operations/{id}. */
+int vsd_h_events(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_operation_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_operation_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* An operation id from a URL: 0, or -1 with VS_EK_NOT_FOUND. */
+int vsd_parse_op_id(const char *ids, uint64_t *id, struct vs_error *err);
+/* Publish an event (events.h) at the current time; nothing when the bus
+ * is not there (unit tests). extra: see vsd_events_publish. */
+void vsd_emit(struct vsd *d, enum vsd_event_type t, const char *container, const char *extra);
+/* Report a container's running state as the daemon now knows it: a
+ * container-started/-stopped event when it changed (vsd_events_state). */
+void vsd_emit_state(struct vsd *d, const char *container, bool running);
+/* Start the bus at start-up: ops notify hook included. */
+void vsd_events_init(struct vsd *d);
+/* The ETag of a stored file (config.json of a container, a pool's file)
+ * in dirfd: 16 hex digits of a 64-bit FNV-1a hash of its bytes into etag.
+ * 0, or -1 with err (VS_EK_NOT_FOUND when absent). */
+int vsd_etag_file(int dirfd, const char *path, char etag[24], struct vs_error *err);
+/* If-Match of the request against etag: 0 when absent, "*" or equal, else
+ * -1 with VS_EK_PRECONDITION. */
+int vsd_check_if_match(const struct vsd_call *c, const char *etag, struct vs_error *err);
 int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 /* Make sure this instance's lxcfs serves (vs_rt_views_ensure) before
  * container `name` (NULL: at startup) starts or is restored, and record
@@ -599,6 +654,9 @@ void vsd_gen_unenforced(struct vs_jgen *g, struct vsd *d, const struct vs_limits
 /* containers.c: unmount the disk of containers/DIRNAME (a container or
  * a staging name such as .NAME.destroying); fine without one. 0 or -1. */
 int vsd_container_unmount_disk(struct vsd *d, const char *dirname, struct vs_error *err);
+/* containers.c: the ETag of containers/NAME/config.json (vsd_etag_file);
+ * VS_EK_NOT_FOUND naming the container when it is absent. 0 or -1. */
+int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs_error *err);
 /* containers.c: the runtime status of a loaded container; on failure
  * err says why. 0 or -1. */
 int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *st,

@@ -37,6 +37,9 @@ const struct vsd_route vsd_routes[] = {
     {"DELETE", "/v1/templates/{name}", VSD_R_TEMPLATE_DELETE, VSD_BODY_NONE, false, T},
     {"PUT", "/v1/templates/{name}/archive", VSD_R_TEMPLATE_ARCHIVE, VSD_BODY_STREAM, false, T},
     {"GET", "/v1/operations/{id}", VSD_R_OPERATION_GET, VSD_BODY_NONE, false, NULL},
+    {"DELETE", "/v1/operations/{id}", VSD_R_OPERATION_DELETE, VSD_BODY_NONE, false, NULL},
+    {"GET", "/v1/operations", VSD_R_OPERATION_LIST, VSD_BODY_NONE, false, NULL},
+    {"GET", "/v1/events", VSD_R_EVENTS, VSD_BODY_NONE, false, NULL},
     {"GET", "/v1/node", VSD_R_NODE, VSD_BODY_NONE, false, NULL},
     {"GET", "/v1/pools", VSD_R_POOL_LIST, VSD_BODY_NONE, false, NULL},
     {"POST", "/v1/pools", VSD_R_POOL_CREATE, VSD_BODY_JSON, false, NULL},
@@ -172,6 +175,7 @@ static const struct {
     [VS_EK_INTERNAL] = {500, "internal"},   [VS_EK_INVALID] = {400, "invalid"},
     [VS_EK_NOT_FOUND] = {404, "not_found"}, [VS_EK_CONFLICT] = {409, "conflict"},
     [VS_EK_TOO_LARGE] = {413, "too_large"}, [VS_EK_UNSUPPORTED] = {501, "unsupported"},
+    [VS_EK_PRECONDITION] = {412, "precondition_failed"},
 };
 
 unsigned vsd_error_status(enum vs_error_kind kind)
