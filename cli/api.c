@@ -64,6 +64,7 @@ int vc_api(const struct vc_ctx *ctx, const char *method, const char *path, const
 	    .body = body,
 	    .body_len = body ? strlen(body) : 0,
 	    .body_fd = -1,
+	    .if_match = ctx->if_match,
 	};
 	int status;
 
