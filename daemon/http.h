@@ -148,9 +148,23 @@ enum vsd_match_result vsd_route_match(const struct vsd_route *table, size_t n, c
 				      size_t allow_len);
 void vsd_match_clear(struct vsd_match *m);
 
-/* Check the {name} parameters of a match with vs_validate_name. 0 or -1
- * (VS_EK_INVALID, the message names the parameter). */
+/* Check the {name} and {snap} parameters of a match with
+ * vs_validate_name. 0 or -1 (VS_EK_INVALID, the message names the
+ * parameter). */
 int vsd_match_validate(const struct vsd_match *m, struct vs_error *err);
+
+/* Names in URLs are exact. libmicrohttpd percent-decodes the path in place,
+ * so a "%00" would end the C string early and "/v1/containers/nul1%00x"
+ * would reach the routes as ".../nul1". The server's unescape step hands
+ * the decoded text (len bytes) to vsd_unescape_nul, which turns every NUL
+ * into VSD_DECODED_NUL (a control character, which no name and no path
+ * may hold) and returns len, so the whole path reaches the matcher and is
+ * refused there. */
+#define VSD_DECODED_NUL '\x01'
+size_t vsd_unescape_nul(char *s, size_t len);
+/* 0, or -1 (VS_EK_INVALID) when the decoded path holds a control
+ * character. */
+int vsd_path_check(const char *path, struct vs_error *err);
 
 /* HTTP status and api.md error code of an error kind. */
 unsigned vsd_error_status(enum vs_error_kind kind);

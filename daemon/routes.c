@@ -109,16 +109,39 @@ int vsd_match_validate(const struct vsd_match *m, struct vs_error *err)
 	const char *p = m->route->pattern;
 	size_t i = 0;
 
-	/* Only "{name}" placeholders are names; "{id}" is the handler's. */
+	/* "{name}" and "{snap}" placeholders are names; "{id}" is the
+	 * handler's. */
 	while ((p = strchr(p, '{')) != NULL && i < m->nparams) {
 		if (strncmp(p, "{name}", 6) == 0 &&
 		    vs_validate_name(m->params[i], m->route->what ? m->route->what : "name", err) <
 			0)
 			return -1;
+		if (strncmp(p, "{snap}", 6) == 0 &&
+		    vs_validate_name(m->params[i], "snapshot name", err) < 0)
+			return -1;
 		i++;
 		p++;
 	}
 	return 0;
+}
+
+int vsd_path_check(const char *path, struct vs_error *err)
+{
+	for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "request path: control character 0x%02x at offset %zu "
+					     "(a percent-encoded %%00 counts as one)",
+					     *p, (size_t)(p - (const unsigned char *)path));
+	return 0;
+}
+
+size_t vsd_unescape_nul(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\0')
+			s[i] = VSD_DECODED_NUL;
+	return len;
 }
 
 static const struct {

@@ -185,19 +185,57 @@ static int check_upgrade(struct MHD_Connection *conn, const char *version, struc
 	return 0;
 }
 
+static enum MHD_Result count_one(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	const char *name = ((const char **)cls)[0];
+
+	if (strcasecmp(key, name) == 0)
+		(*((size_t **)cls)[1])++;
+	return MHD_YES;
+}
+
+/* How many times the request holds header `name` (MHD's lookup only sees
+ * the first: two Content-Lengths that disagree are a smuggling attempt). */
+static size_t count_header(struct MHD_Connection *conn, const char *name)
+{
+	size_t n = 0;
+	const void *cls[2] = {name, &n};
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_one, cls);
+	return n;
+}
+
+/* The unescape step of libmicrohttpd (path and query arguments): its own
+ * %HH decoding, with decoded NULs kept visible (vsd_unescape_nul). */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	return vsd_unescape_nul(s, MHD_http_unescape(s));
+}
+
 /* First call: everything that can be refused before reading the body. */
 static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
 			     const char *method, const char *version)
 {
 	struct vs_error err = {0};
+	enum vsd_match_result m;
 	char allow[128];
 	uid_t uid;
 
 	if (!peer_allowed(conn, &uid))
 		return queue_error(conn, method, url, 403, "forbidden", NULL,
 				   "uid %d may not use this socket", (int)uid);
-	switch (vsd_route_match(r->srv->table, r->srv->ntable, method, url, &r->m, allow,
-				sizeof(allow))) {
+	if (count_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1)
+		return queue_error(conn, method, url, 400, "invalid", NULL,
+				   "Content-Length: given more than once");
+	m = vsd_route_match(r->srv->table, r->srv->ntable, method, url, &r->m, allow,
+			    sizeof(allow));
+	/* A path with a decoded %00 (or another control character) is 400
+	 * whatever it would match; when it matches, the parameter holding it
+	 * is named below. */
+	if (m != VSD_MATCH_OK && vsd_path_check(url, &err) < 0)
+		return queue_vs_error(conn, method, url, &err);
+	switch (m) {
 	case VSD_MATCH_NO_ROUTE:
 		return queue_error(conn, method, url, 404, "not_found", NULL,
 				   "no such resource: %s", url);
@@ -208,7 +246,7 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 	case VSD_MATCH_OK:
 		break;
 	}
-	if (vsd_match_validate(&r->m, &err) < 0 ||
+	if (vsd_match_validate(&r->m, &err) < 0 || vsd_path_check(url, &err) < 0 ||
 	    (r->m.route->upgrade && check_upgrade(conn, version, &err) < 0))
 		return queue_vs_error(conn, method, url, &err);
 	if (r->m.route->body == VSD_BODY_JSON &&
@@ -394,7 +432,8 @@ int vsd_server_start(struct vsd *d, int listen_fd, const struct vsd_route *table
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
 				  on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)VSD_CONN_TIMEOUT,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		free(s);
 		close(listen_fd);

@@ -158,6 +158,78 @@ PYEOF
 	[[ -n "$(json_get error.message <<<"$output")" ]] || fail "no message: $output"
 }
 
+# raw_request REQUEST-BYTES (a Python bytes literal's body): send it as is
+# over the socket and print the whole answer (status line first).
+raw_request() {
+	"$PY" - "$VSD_SOCKET" "$1" <<'PYEOF'
+import ast, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+s.sendall(ast.literal_eval("b'" + sys.argv[2] + "'"))
+data = b""
+while True:
+    try:
+        chunk = s.recv(65536)
+    except socket.timeout:
+        break
+    if not chunk:
+        break
+    data += chunk
+    if b"\r\n\r\n" in data and data.rstrip().endswith(b"}"):
+        break
+print(data.decode(errors="replace"))
+PYEOF
+}
+
+@test "names in URLs are exact: a %00 in a name is 400 naming the parameter, nothing deleted" {
+	run vsctl create nul1 --template busybox
+	assert_success
+	# libmicrohttpd decodes %00; matched as a C string this deleted nul1.
+	run curl -sS --path-as-is --unix-socket "$VSD_SOCKET" -X DELETE -w '\nHTTP %{http_code}\n' \
+		'http://vsd/v1/containers/nul1%00anything'
+	assert_contains "$output" "HTTP 400"
+	assert_contains "$output" '"invalid"'
+	assert_contains "$output" "container name"
+	assert_eq "$(api_code GET /v1/containers/nul1)" 200 "nul1 after the DELETE"
+	run curl -sS --path-as-is --unix-socket "$VSD_SOCKET" -w '\nHTTP %{http_code}\n' \
+		'http://vsd/v1/containers/bad1%00evil'
+	assert_contains "$output" "HTTP 400"
+	assert_contains "$output" "container name"
+	assert_not_contains "$output" '"state"'
+	run curl -sS --path-as-is --unix-socket "$VSD_SOCKET" -w '\nHTTP %{http_code}\n' \
+		'http://vsd/v1/containers/bad1/snapshots/s1%00x'
+	assert_contains "$output" "HTTP 400"
+	assert_contains "$output" "snapshot name"
+	# In a literal segment or an id: still 400, not a 404 that hides it.
+	run curl -sS --path-as-is --unix-socket "$VSD_SOCKET" -w '\nHTTP %{http_code}\n' \
+		'http://vsd/v1/contai%00ners'
+	assert_contains "$output" "HTTP 400"
+	run curl -sS --path-as-is --unix-socket "$VSD_SOCKET" -w '\nHTTP %{http_code}\n' \
+		'http://vsd/v1/operations/1%00'
+	assert_contains "$output" "HTTP 400"
+	# A percent-encoded valid name is that name.
+	assert_eq "$(curl -s --path-as-is --unix-socket "$VSD_SOCKET" -o /dev/null -w '%{http_code}' \
+		'http://vsd/v1/containers/nul%31')" 200 "GET nul%31"
+	run vsctl destroy nul1
+	assert_success
+}
+
+@test "duplicate Content-Length headers are 400, nothing created" {
+	local before body='{"name":"dupcl","template":"busybox"}'
+	before=$(snapshot)
+	# Same value twice, then two that disagree (request smuggling).
+	run raw_request "POST /v1/containers HTTP/1.1\\r\\nHost: vsd\\r\\nContent-Length: ${#body}\\r\\nContent-Length: ${#body}\\r\\n\\r\\n$body"
+	assert_success
+	assert_contains "$output" "HTTP/1.1 400"
+	assert_contains "$output" "Content-Length"
+	run raw_request "POST /v1/containers HTTP/1.1\\r\\nHost: vsd\\r\\nContent-Length: 2\\r\\nContent-Length: ${#body}\\r\\n\\r\\n$body"
+	assert_success
+	assert_contains "$output" "HTTP/1.1 400"
+	assert_eq "$(api_code GET /v1/containers/dupcl)" 404 "dupcl"
+	assert_eq "$(snapshot)" "$before"
+}
+
 @test "missing container: 404 and exit 1 for every operation" {
 	run api GET /v1/containers/ghost
 	assert_contains "$output" "HTTP 404"

@@ -181,6 +181,41 @@ static void test_routes_validate(void **state)
 	vsd_match_clear(&m);
 }
 
+/* Names in URLs are exact: a decoded %00 stays in the path (as
+ * VSD_DECODED_NUL), and the name holding it, or the path, is refused. */
+static void test_url_exact(void **state)
+{
+	char path[] = "/v1/containers/nul1\0anything";
+	size_t len = sizeof(path) - 1;
+	struct vs_error err = {0};
+	struct vsd_match m;
+	char allow[64];
+
+	(void)state;
+	assert_int_equal(vsd_unescape_nul(path, len), len);
+	assert_int_equal(strlen(path), len);
+	assert_int_equal(match("DELETE", path, &m, allow, sizeof(allow)), VSD_MATCH_OK);
+	assert_string_not_equal(m.params[0], "nul1");
+	assert_int_equal(vsd_match_validate(&m, &err), -1);
+	assert_int_equal(err.kind, VS_EK_INVALID);
+	assert_non_null(strstr(err.msg, "container name"));
+	vsd_match_clear(&m);
+	assert_int_equal(vsd_path_check(path, &err), -1);
+	assert_non_null(strstr(err.msg, "0x01"));
+
+	/* {snap} is a name too. */
+	assert_int_equal(
+	    match("GET", "/v1/containers/web1/snapshots/s\001x", &m, allow, sizeof(allow)),
+	    VSD_MATCH_OK);
+	assert_int_equal(vsd_match_validate(&m, &err), -1);
+	assert_non_null(strstr(err.msg, "snapshot name"));
+	vsd_match_clear(&m);
+
+	assert_int_equal(vsd_path_check("/v1/containers/web-1", NULL), 0);
+	assert_int_equal(vsd_path_check("/v1/contai\x7fners", &err), -1);
+	assert_int_equal(vsd_path_check("/v1/operations/1\n", &err), -1);
+}
+
 static void test_error_mapping(void **state)
 {
 	static const struct {
@@ -405,6 +440,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_routes_all),
 	    cmocka_unit_test(test_route_table),
+	    cmocka_unit_test(test_url_exact),
 	    cmocka_unit_test(test_routes_not_found),
 	    cmocka_unit_test(test_routes_bad_method),
 	    cmocka_unit_test(test_routes_validate),
