@@ -31,8 +31,8 @@ static const struct vc_cmd commands[] = {
      "Change limits, pool, idle reclaim or network, live if it runs: all or none; persisted.",
      "  (a value of \"none\" removes that limit, e.g. --memory none)\n"
      "  --if-match ETAG only if the stored config still has this ETag (from the\n"
-     "                  ETag header of GET /v1/containers/NAME); else nothing changes\n" VC_LIMIT_HELP
-     "Network:\n" VC_NET_SET_HELP},
+     "                  ETag header of GET /v1/containers/NAME); else nothing "
+     "changes\n" VC_LIMIT_HELP "Network:\n" VC_NET_SET_HELP},
     {NULL, "start", vc_cmd_start, "NAME", "Start a container.", NULL},
     {NULL, "stop", vc_cmd_stop, "NAME [--timeout S] [--force]",
      "Stop a container: send its stop signal, kill it after the timeout.",

@@ -84,8 +84,8 @@ int vc_follow_operation(const struct vc_ctx *ctx, const struct vs_json *first,
 /* operation list [--json]: every operation the daemon remembers. */
 int vc_cmd_operation_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
-	static const char *const headers[] = {"ID", "KIND", "TARGET", "STATUS", "CREATED",
-					      "FINISHED"};
+	static const char *const headers[] = {"ID",	"KIND",	   "TARGET",
+					      "STATUS", "CREATED", "FINISHED"};
 	cleanup_free char *raw = NULL;
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *list;

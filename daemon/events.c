@@ -58,8 +58,8 @@ struct vsd_events {
 struct vsd_event_sub {
 	struct vsd_events *ev;
 	uint32_t mask;
-	uint64_t next;	/* id of the next event to look at */
-	char *pending;	/* an event being copied out in pieces */
+	uint64_t next; /* id of the next event to look at */
+	char *pending; /* an event being copied out in pieces */
 	size_t off, len;
 };
 

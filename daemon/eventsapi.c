@@ -1,7 +1,6 @@
 /* The API of the event bus and of operations beyond GET one: GET
- * /v1/events (the subscriber is streamed by server.c), GET /v1/operations,
- * DELETE /v1/operations/{id}; the publish helpers the handlers call; and
- * ETags of stored configuration files. */
+ * /v1/events (a subscriber, streamed by the server as the client reads),
+ * GET /v1/operations, DELETE /v1/operations/{id}; and If-Match. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,38 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
-
-void vsd_emit(struct vsd *d, enum vsd_event_type t, const char *container, const char *extra)
-{
-	if (d->events != NULL)
-		vsd_events_publish(d->events, t, container, extra, (int64_t)time(NULL));
-}
-
-void vsd_emit_state(struct vsd *d, const char *container, bool running)
-{
-	if (d->events != NULL)
-		vsd_events_state(d->events, container, running, (int64_t)time(NULL));
-}
-
-/* Operations of a container ("container-suspend" ...) name it. */
-static void on_op(void *ud, bool end, const char *kind, const char *target, const char *extra)
-{
-	struct vsd *d = ud;
-	const char *container = strncmp(kind, "container-", 10) == 0 ? target : NULL;
-
-	vsd_emit(d, end ? VSD_EV_OPERATION_END : VSD_EV_OPERATION_PROGRESS, container, extra);
-}
-
-void vsd_events_init(struct vsd *d)
-{
-	/* Ids go on increasing over restarts: a client resuming with the
-	 * last id of an earlier run gets this run's events from its start. */
-	d->events = vsd_events_new((uint64_t)time(NULL) * 1000000u);
-	vsd_ops_set_notify(d->ops, on_op, d);
-}
 
 /* Last-Event-ID header, else ?last_event_id: 0 when absent. */
 static int last_event_id(struct vsd_call *c, uint64_t *id, struct vs_error *err)
@@ -62,6 +32,16 @@ static int last_event_id(struct vsd_call *c, uint64_t *id, struct vs_error *err)
 	return 0;
 }
 
+static ssize_t read_events(void *cls, char *buf, size_t max)
+{
+	return vsd_events_read(cls, buf, max, VSD_EVENTS_KEEPALIVE_MS);
+}
+
+static void done_events(void *cls)
+{
+	vsd_events_unsubscribe(cls);
+}
+
 int vsd_h_events(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	uint32_t mask;
@@ -73,7 +53,10 @@ int vsd_h_events(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err
 	    last_event_id(c, &last, err) < 0)
 		return -1;
 	out->status = 200;
-	out->events = vsd_events_subscribe(c->d->events, mask, last);
+	out->content_type = "text/event-stream";
+	out->reader = read_events;
+	out->reader_done = done_events;
+	out->reader_cls = vsd_events_subscribe(c->d->events, mask, last);
 	return 0;
 }
 
@@ -115,23 +98,6 @@ int vsd_h_operation_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_
 		return -1;
 	out->status = 202;
 	out->body = xasprintf("%s\n", text);
-	return 0;
-}
-
-int vsd_etag_file(int dirfd, const char *path, char etag[24], struct vs_error *err)
-{
-	cleanup_free char *text = NULL;
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t len;
-
-	/* Config files are small (the API body limit bounds them). */
-	if (vs_read_file_at(dirfd, path, 4 * VSD_BODY_MAX, &text, &len, err) < 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)text[i];
-		h *= 0x100000001b3ull;
-	}
-	snprintf(etag, 24, "%016" PRIx64, h);
 	return 0;
 }
 

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/ops.h"
 #include "lib/vs_util.h"
 
 #define OP_LINE_MAX 1024
@@ -379,12 +380,12 @@ static void gen_op_locked(struct vs_jgen *g, const struct vsd_op *op, size_t sin
 	vs_jgen_kv_bool(g, "cancellable", op->status == VSD_OP_RUNNING && op->cancel != NULL);
 	vs_jgen_kv_bool(g, "cancelled", op->cancelled);
 	if (progress) {
-	vs_jgen_key(g, "progress");
-	vs_jgen_arr_open(g);
-	for (size_t i = since; i < op->nprogress; i++)
-		vs_jgen_str(g, op->progress[i]);
-	vs_jgen_arr_close(g);
-	vs_jgen_kv_int(g, "progress_offset", (int64_t)since);
+		vs_jgen_key(g, "progress");
+		vs_jgen_arr_open(g);
+		for (size_t i = since; i < op->nprogress; i++)
+			vs_jgen_str(g, op->progress[i]);
+		vs_jgen_arr_close(g);
+		vs_jgen_kv_int(g, "progress_offset", (int64_t)since);
 	}
 	vs_jgen_key(g, "error");
 	if (op->status == VSD_OP_FAILURE)

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
@@ -102,12 +102,13 @@ static int check_free_locked(struct vsd *d, const char *name, struct vs_error *e
 	return 0;
 }
 
-int vsd_template_archive_precheck(struct vsd *d, const char *name, struct vs_error *err)
+int vsd_p_template_archive(const struct vsd_call *c, struct vs_error *err)
 {
+	struct vsd *d = c->d;
 	int r;
 
 	pthread_mutex_lock(&d->mutate);
-	r = check_free_locked(d, name, err);
+	r = check_free_locked(d, c->m->params[0], err);
 	pthread_mutex_unlock(&d->mutate);
 	return r;
 }
@@ -115,8 +116,8 @@ int vsd_template_archive_precheck(struct vsd *d, const char *name, struct vs_err
 struct tpl_job {
 	struct vsd *d;
 	char name[VS_NAME_MAX + 1];
-	char *from;	   /* build */
-	char *upload_name; /* import: file in d->templates_fd */
+	char *from;	    /* build */
+	char *upload_name;  /* import: file in d->templates_fd */
 	atomic_bool cancel; /* build: DELETE /v1/operations/{id} */
 };
 
@@ -170,8 +171,8 @@ static int build_work(struct vsd_op_run *run, void *ctx, char **result, struct v
 	struct tpl_job *j = ctx;
 
 	test_delay(j);
-	if (vs_fs_template_build_cancellable(j->d->root, j->name, j->from, vsd_op_progress_cb,
-					     run, &j->cancel, err) < 0)
+	if (vs_fs_template_build_cancellable(j->d->root, j->name, j->from, vsd_op_progress_cb, run,
+					     &j->cancel, err) < 0)
 		return vs_error_prefix(err, "build template '%s'", j->name);
 	vsd_log("template %s: built from %s", j->name, j->from);
 	*result = result_of(j->d, j->name);

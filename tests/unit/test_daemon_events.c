@@ -66,9 +66,9 @@ static void test_publish_and_read(void **state)
 
 	assert_null(next_record(sub));
 	assert_int_equal(vsd_events_publish(ev, VSD_EV_CONTAINER_CREATED, "c1", NULL, 77), 5000);
-	assert_int_equal(vsd_events_publish(ev, VSD_EV_CONTAINER_OOM, "c1",
-					    "{\"command\":\"x\",\"pid\":3}", 78),
-			 5001);
+	assert_int_equal(
+	    vsd_events_publish(ev, VSD_EV_CONTAINER_OOM, "c1", "{\"command\":\"x\",\"pid\":3}", 78),
+	    5001);
 	r1 = next_record(sub);
 	assert_string_equal(r1, "id: 5000\nevent: container-created\ndata: "
 				"{\"id\":5000,\"type\":\"container-created\",\"time\":77,"
@@ -97,9 +97,9 @@ static void test_filter_and_resume(void **state)
 	struct vsd_event_sub *only_end, *resume, *future;
 	cleanup_free char *a = NULL, *b = NULL, *c = NULL;
 
-	vsd_events_publish(ev, VSD_EV_CONTAINER_CREATED, "a", NULL, 1);	    /* 1 */
+	vsd_events_publish(ev, VSD_EV_CONTAINER_CREATED, "a", NULL, 1);	  /* 1 */
 	vsd_events_publish(ev, VSD_EV_OPERATION_PROGRESS, NULL, NULL, 1); /* 2 */
-	vsd_events_publish(ev, VSD_EV_OPERATION_END, NULL, NULL, 1);	    /* 3 */
+	vsd_events_publish(ev, VSD_EV_OPERATION_END, NULL, NULL, 1);	  /* 3 */
 	/* Resume after 1: 2 and 3; filtered: only 3. */
 	resume = vsd_events_subscribe(ev, ALL, 1);
 	only_end = vsd_events_subscribe(ev, 1u << VSD_EV_OPERATION_END, 1);
@@ -294,8 +294,8 @@ static void test_ops_hooks(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 90);
 	/* ...an ended one returns at once. */
-	vsd_ops_finish(ops, a, &(struct vs_error){.kind = VS_EK_CONFLICT, .msg = "cancelled"},
-		       NULL, 102);
+	vsd_ops_finish(ops, a, &(struct vs_error){.kind = VS_EK_CONFLICT, .msg = "cancelled"}, NULL,
+		       102);
 	assert_int_equal(n.end, 1);
 	assert_non_null(strstr(n.last, "\"status\":\"failure\""));
 	assert_int_equal(vsd_ops_wait(ops, a, 60000, &err), 0);
