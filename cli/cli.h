@@ -254,6 +254,16 @@ void vc_table_print(struct vc_table *t);
 /* Print the body exactly as received, ending with a newline. */
 void vc_print_raw_json(const char *raw);
 
+/* A "list [--json]" command: GET path, then print the answer as it came
+ * (--json) or a table of headers (ncols) with one row(t, item) per item of
+ * the answer's array `key`. 0, or an exit status with err. */
+/* GET path and print the answer: as it came with --json, else as an
+ * object. 0, or an exit status with err. */
+int vc_show(const struct vc_ctx *ctx, const char *path, struct vs_error *err);
+typedef void (*vc_row_fn)(struct vc_table *t, const struct vs_json *item);
+int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path, const char *key,
+		    const char *const *headers, size_t ncols, vc_row_fn row, struct vs_error *err);
+
 /* Print an object as "key: value" lines; nested objects flatten to
  * "parent.key", arrays print their items joined by spaces (but an array of
  * strings of which one holds a space, such as messages, prints a "key:

@@ -82,43 +82,29 @@ int vc_follow_operation(const struct vc_ctx *ctx, const struct vs_json *first,
 }
 
 /* operation list [--json]: every operation the daemon remembers. */
+static void operation_row(struct vc_table *t, const struct vs_json *op)
+{
+	char created[64], finished[64];
+	const char *cells[6];
+
+	vc_format_time(vs_json_get(op, "created_at"), true, created, sizeof(created));
+	vc_format_time(vs_json_get(op, "finished_at"), true, finished, sizeof(finished));
+	cells[0] = vs_json_string(vs_json_get(op, "id"));
+	cells[1] = vs_json_string(vs_json_get(op, "kind"));
+	cells[2] = vs_json_string(vs_json_get(op, "target"));
+	cells[3] = vs_json_string(vs_json_get(op, "status"));
+	cells[4] = created;
+	cells[5] = finished;
+	vc_table_add(t, cells);
+}
+
 int vc_cmd_operation_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	static const char *const headers[] = {"ID",	"KIND",	   "TARGET",
 					      "STATUS", "CREATED", "FINISHED"};
-	cleanup_free char *raw = NULL;
-	cleanup_json struct vs_json *root = NULL;
-	const struct vs_json *list;
-	struct vc_table *t;
-	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
 
-	if (r != 0)
-		return r == VC_HELP_SHOWN ? 0 : r;
-	if (vc_api(ctx, "GET", "/v1/operations", NULL, &raw, &root, err) < 0)
-		return VC_ERR_FAIL;
-	if (ctx->json) {
-		vc_print_raw_json(raw);
-		return 0;
-	}
-	list = vs_json_get(root, "operations");
-	t = vc_table_new(VS_ARRAY_SIZE(headers), headers);
-	for (size_t i = 0; i < vs_json_array_len(list); i++) {
-		const struct vs_json *op = vs_json_array_at(list, i);
-		char created[64], finished[64];
-		const char *cells[6];
-
-		vc_format_time(vs_json_get(op, "created_at"), true, created, sizeof(created));
-		vc_format_time(vs_json_get(op, "finished_at"), true, finished, sizeof(finished));
-		cells[0] = vs_json_string(vs_json_get(op, "id"));
-		cells[1] = vs_json_string(vs_json_get(op, "kind"));
-		cells[2] = vs_json_string(vs_json_get(op, "target"));
-		cells[3] = vs_json_string(vs_json_get(op, "status"));
-		cells[4] = created;
-		cells[5] = finished;
-		vc_table_add(t, cells);
-	}
-	vc_table_print(t);
-	return 0;
+	return vc_list_command(ctx, argc, argv, "/v1/operations", "operations", headers,
+			       VS_ARRAY_SIZE(headers), operation_row, err);
 }
 
 /* operation show ID [--wait S] [--json]: one operation, after waiting up
@@ -131,8 +117,7 @@ int vc_cmd_operation_show(struct vc_ctx *ctx, int argc, char **argv, struct vs_e
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	cleanup_free char *raw = NULL, *path = NULL, *q = NULL;
-	cleanup_json struct vs_json *root = NULL;
+	cleanup_free char *path = NULL, *q = NULL;
 	int64_t wait = 0;
 	bool reset = true;
 	int c;
@@ -151,13 +136,7 @@ int vc_cmd_operation_show(struct vc_ctx *ctx, int argc, char **argv, struct vs_e
 		return VC_ERR_USAGE;
 	q = xasprintf("?wait=%" PRId64, wait);
 	path = vc_api_path("operations", argv[optind], q);
-	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
-		return VC_ERR_FAIL;
-	if (ctx->json)
-		vc_print_raw_json(raw);
-	else
-		vc_print_object(root);
-	return 0;
+	return vc_show(ctx, path, err);
 }
 
 /* operation cancel ID: where the work allows it (a template build). */
