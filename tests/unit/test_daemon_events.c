@@ -1,18 +1,20 @@
 /* daemon: the event bus (daemon/events.c): the type filter, the ring and
  * its ids, resuming after an id, dropping a subscriber that falls behind,
  * keepalives, the reported-state table; and the operations registry's
- * long-poll, cancel and notify hooks (daemon/ops.c). */
+ * long-poll, cancel and notify hooks (daemon/ops.c); If-Match (eventsapi.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cmocka.h>
 
 #include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "lib/vs_util.h"
 
 #define ALL ((1u << VSD_EV__COUNT) - 1)
@@ -311,6 +313,44 @@ static void test_ops_hooks(void **state)
 	vsd_ops_free(ops);
 }
 
+static const char *if_match_value;
+static const char *fake_header(void *conn, const char *name)
+{
+	return strcasecmp(name, "If-Match") == 0 ? if_match_value : NULL;
+}
+
+static void test_if_match(void **state)
+{
+	struct vsd_call c = {.header = fake_header};
+	struct vs_error err = {0};
+	static const struct {
+		const char *value;
+		int want;
+	} cases[] = {
+	    {NULL, 0},
+	    {"*", 0},
+	    {"\"00112233aabbccdd\"", 0},
+	    {"00112233aabbccdd", 0},
+	    {"W/\"00112233aabbccdd\"", 0},
+	    {" \"00112233aabbccdd\"", 0},
+	    {"\"00112233aabbccde\"", -1},
+	    {"\"00112233aabbccdd0\"", -1},
+	    {"\"00112233aabbccd\"", -1},
+	    {"", -1},
+	    {"\"\"", -1},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if_match_value = cases[i].value;
+		assert_int_equal(vsd_check_if_match(&c, "00112233aabbccdd", &err), cases[i].want);
+		if (cases[i].want < 0) {
+			assert_int_equal(err.kind, VS_EK_PRECONDITION);
+			assert_int_equal(vsd_error_status(err.kind), 412);
+			assert_string_equal(vsd_error_code(err.kind), "precondition_failed");
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +361,7 @@ int main(void)
 	    cmocka_unit_test(test_keepalive_and_stop),
 	    cmocka_unit_test(test_state_reported_once),
 	    cmocka_unit_test(test_ops_hooks),
+	    cmocka_unit_test(test_if_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
