@@ -122,6 +122,7 @@ struct vc_http_request {
 	bool upgrade; /* Connection: Upgrade, Upgrade: vsd-stream */
 	bool sink;    /* a 2xx response body goes to sink_fd (see the parser) */
 	int sink_fd;
+	const char *if_match; /* an ETag (unquoted) for If-Match, or NULL */
 };
 
 /* The request head (request line and headers, ending in an empty line) as
@@ -179,6 +180,7 @@ struct vc_ctx {
 	const char *socket_path;
 	bool json; /* global --json */
 	const struct vc_cmd *cmd;
+	const char *if_match; /* vc_api sends it as If-Match (set --if-match) */
 };
 
 /* One JSON API call. body may be NULL. On a 2xx answer returns the HTTP
@@ -252,6 +254,16 @@ void vc_table_print(struct vc_table *t);
 /* Print the body exactly as received, ending with a newline. */
 void vc_print_raw_json(const char *raw);
 
+/* A "list [--json]" command: GET path, then print the answer as it came
+ * (--json) or a table of headers (ncols) with one row(t, item) per item of
+ * the answer's array `key`. 0, or an exit status with err. */
+/* GET path and print the answer: as it came with --json, else as an
+ * object. 0, or an exit status with err. */
+int vc_show(const struct vc_ctx *ctx, const char *path, struct vs_error *err);
+typedef void (*vc_row_fn)(struct vc_table *t, const struct vs_json *item);
+int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path, const char *key,
+		    const char *const *headers, size_t ncols, vc_row_fn row, struct vs_error *err);
+
 /* Print an object as "key: value" lines; nested objects flatten to
  * "parent.key", arrays print their items joined by spaces (but an array of
  * strings of which one holds a space, such as messages, prints a "key:
@@ -287,6 +299,11 @@ int vc_cmd_help(const struct vc_ctx *ctx);
 
 int vc_cmd_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* operation.c and monitor.c */
+int vc_cmd_operation_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_operation_show(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_operation_cancel(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_monitor(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
 /* ---- limits.c: the resource flags of create and set ------------------ */
 

@@ -240,46 +240,19 @@ static void list_row(struct vc_table *t, const struct vs_json *c)
 int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	static const char *const headers[] = {"NAME", "STATE", "TEMPLATE", "HOSTNAME", "PID"};
-	cleanup_free char *raw = NULL;
-	cleanup_json struct vs_json *root = NULL;
-	const struct vs_json *list;
-	struct vc_table *t;
-	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
 
-	if (r != 0)
-		return r == VC_HELP_SHOWN ? 0 : r;
-	if (vc_api(ctx, "GET", "/v1/containers", NULL, &raw, &root, err) < 0)
-		return VC_ERR_FAIL;
-	if (ctx->json) {
-		vc_print_raw_json(raw);
-		return 0;
-	}
-	list = vs_json_get(root, "containers");
-	if (vs_json_type(list) != VS_JSON_ARRAY)
-		return vs_error_kind(err, VS_EK_INTERNAL,
-				     "the daemon's answer has no \"containers\" array");
-	t = vc_table_new(VS_ARRAY_SIZE(headers), headers);
-	for (size_t i = 0; i < vs_json_array_len(list); i++)
-		list_row(t, vs_json_array_at(list, i));
-	vc_table_print(t);
-	return 0;
+	return vc_list_command(ctx, argc, argv, "/v1/containers", "containers", headers,
+			       VS_ARRAY_SIZE(headers), list_row, err);
 }
 
 int vc_cmd_status(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
-	cleanup_free char *raw = NULL, *path = NULL;
-	cleanup_json struct vs_json *root = NULL;
+	cleanup_free char *path = NULL;
 	const char *name = NULL;
 	int r = vc_parse_reading(ctx, argc, argv, true, "container name", &name, err);
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
 	path = vc_api_path("containers", name, "");
-	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
-		return VC_ERR_FAIL;
-	if (ctx->json)
-		vc_print_raw_json(raw);
-	else
-		vc_print_object(root);
-	return 0;
+	return vc_show(ctx, path, err);
 }

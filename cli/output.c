@@ -57,6 +57,48 @@ void vc_table_print(struct vc_table *t)
 	free(t);
 }
 
+int vc_show(const struct vc_ctx *ctx, const char *path, struct vs_error *err)
+{
+	cleanup_free char *raw = NULL;
+	cleanup_json struct vs_json *root = NULL;
+
+	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
+		return VC_ERR_FAIL;
+	if (ctx->json)
+		vc_print_raw_json(raw);
+	else
+		vc_print_object(root);
+	return 0;
+}
+
+int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path, const char *key,
+		    const char *const *headers, size_t ncols, vc_row_fn row, struct vs_error *err)
+{
+	cleanup_free char *raw = NULL;
+	cleanup_json struct vs_json *root = NULL;
+	const struct vs_json *list;
+	struct vc_table *t;
+	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
+		return VC_ERR_FAIL;
+	if (ctx->json) {
+		vc_print_raw_json(raw);
+		return 0;
+	}
+	list = vs_json_get(root, key);
+	if (vs_json_type(list) != VS_JSON_ARRAY)
+		return vs_error_kind(err, VS_EK_INTERNAL, "the daemon's answer has no \"%s\" array",
+				     key);
+	t = vc_table_new(ncols, headers);
+	for (size_t i = 0; i < vs_json_array_len(list); i++)
+		row(t, vs_json_array_at(list, i));
+	vc_table_print(t);
+	return 0;
+}
+
 void vc_print_raw_json(const char *raw)
 {
 	size_t n = strlen(raw);

@@ -145,29 +145,9 @@ int vc_cmd_pool_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error 
 {
 	static const char *const headers[] = {"NAME",	"MEMORY", "CPUS",
 					      "WEIGHT", "PIDS",	  "MEMBERS"};
-	cleanup_free char *raw = NULL;
-	cleanup_json struct vs_json *root = NULL;
-	const struct vs_json *list;
-	struct vc_table *t;
-	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
 
-	if (r != 0)
-		return r == VC_HELP_SHOWN ? 0 : r;
-	if (vc_api(ctx, "GET", "/v1/pools", NULL, &raw, &root, err) < 0)
-		return VC_ERR_FAIL;
-	if (ctx->json) {
-		vc_print_raw_json(raw);
-		return 0;
-	}
-	list = vs_json_get(root, "pools");
-	if (vs_json_type(list) != VS_JSON_ARRAY)
-		return vs_error_kind(err, VS_EK_INTERNAL,
-				     "the daemon's answer has no \"pools\" array");
-	t = vc_table_new(VS_ARRAY_SIZE(headers), headers);
-	for (size_t i = 0; i < vs_json_array_len(list); i++)
-		pool_row(t, vs_json_array_at(list, i));
-	vc_table_print(t);
-	return 0;
+	return vc_list_command(ctx, argc, argv, "/v1/pools", "pools", headers,
+			       VS_ARRAY_SIZE(headers), pool_row, err);
 }
 
 int vc_cmd_pool_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)

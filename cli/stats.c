@@ -13,21 +13,14 @@
 
 int vc_cmd_stats(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
-	cleanup_free char *raw = NULL, *path = NULL;
-	cleanup_json struct vs_json *root = NULL;
+	cleanup_free char *path = NULL;
 	const char *name = NULL;
 	int r = vc_parse_reading(ctx, argc, argv, true, "container name", &name, err);
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
 	path = vc_api_path("containers", name, "/stats");
-	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
-		return VC_ERR_FAIL;
-	if (ctx->json)
-		vc_print_raw_json(raw);
-	else
-		vc_print_object(root);
-	return 0;
+	return vc_show(ctx, path, err);
 }
 
 /* ---- top ---------------------------------------------------------------- */

@@ -89,29 +89,9 @@ static void template_row(struct vc_table *t, const struct vs_json *tp)
 int vc_cmd_template_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	static const char *const headers[] = {"NAME", "SOURCE", "INIT", "SIZE", "CREATED"};
-	cleanup_free char *raw = NULL;
-	cleanup_json struct vs_json *root = NULL;
-	const struct vs_json *list;
-	struct vc_table *t;
-	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
 
-	if (r != 0)
-		return r == VC_HELP_SHOWN ? 0 : r;
-	if (vc_api(ctx, "GET", "/v1/templates", NULL, &raw, &root, err) < 0)
-		return VC_ERR_FAIL;
-	if (ctx->json) {
-		vc_print_raw_json(raw);
-		return 0;
-	}
-	list = vs_json_get(root, "templates");
-	if (vs_json_type(list) != VS_JSON_ARRAY)
-		return vs_error_kind(err, VS_EK_INTERNAL,
-				     "the daemon's answer has no \"templates\" array");
-	t = vc_table_new(VS_ARRAY_SIZE(headers), headers);
-	for (size_t i = 0; i < vs_json_array_len(list); i++)
-		template_row(t, vs_json_array_at(list, i));
-	vc_table_print(t);
-	return 0;
+	return vc_list_command(ctx, argc, argv, "/v1/templates", "templates", headers,
+			       VS_ARRAY_SIZE(headers), template_row, err);
 }
 
 int vc_cmd_template_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)

@@ -1,0 +1,71 @@
+/* handlers.h: the request handlers of the REST API (containers.c,
+ * templates.c, exec.c, snapshots.c, checkpoint.c, pools.c, limits.c,
+ * stats.c, node.c, backup.c) and the route table that names them (api.c).
+ * Only api.c and the handlers' own files include it. */
+#ifndef VSD_HANDLERS_H
+#define VSD_HANDLERS_H
+
+#include "daemon/daemon.h"
+#include "daemon/http.h"
+
+int vsd_h_container_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_suspend(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_resume(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_checkpoint(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_restore(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_restore(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_archive(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_operation_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_patch(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_stats(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_metrics(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_export(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_import(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* eventsapi.c: GET /v1/events, GET /v1/operations, DELETE
+ * /v1/operations/{id}. */
+int vsd_h_events(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_operation_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_operation_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* eventsapi.c: an operation id from a URL: 0, or -1 with VS_EK_NOT_FOUND. */
+int vsd_parse_op_id(const char *ids, uint64_t *id, struct vs_error *err);
+/* eventsapi.c: If-Match of the request against etag: 0 when absent, "*"
+ * or equal (weak or strong), else -1 with VS_EK_PRECONDITION. */
+int vsd_check_if_match(const struct vsd_call *c, const char *etag, struct vs_error *err);
+/* containers.c: the ETag of containers/NAME/config.json (vsd_etag_file);
+ * VS_EK_NOT_FOUND naming the container when it is absent. 0 or -1. */
+int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs_error *err);
+
+/* templates.c: the pre-check of PUT /v1/templates/{name}/archive: refuse
+ * (409) when the template exists or is being made, so a large upload is
+ * not read for nothing. 0 or -1. */
+int vsd_p_template_archive(const struct vsd_call *c, struct vs_error *err);
+
+/* api.c: the API's route table (VSD_R__COUNT entries, one per route id),
+ * each route with its handler and pre-check. */
+extern const struct vsd_route vsd_routes[];
+extern const size_t vsd_nroutes;
+
+/* exec.c: at shutdown: wake every stream thread and keep them off the sockets. */
+void vsd_streams_stop(struct vsd *d);
+
+#endif
