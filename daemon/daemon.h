@@ -91,6 +91,7 @@ enum vsd_route_id {
 	VSD_R_METRICS,
 	VSD_R_CONTAINER_EXPORT,
 	VSD_R_CONTAINER_IMPORT,
+	VSD_R_OPENAPI,
 	VSD_R__COUNT,
 };
 
@@ -526,6 +527,11 @@ int vsd_pool_check(struct vsd *d, const char *pool, const char *field, struct vs
 int vsd_pools_restore(struct vsd *d, struct vs_error *err);
 int vsd_h_container_stats(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_metrics(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+
+/* openapi.c: the API's OpenAPI 3.1 document (docs/openapi.json) as built
+ * into the binary: static, NUL-terminated, *len bytes. */
+const char *vsd_openapi_json(size_t *len);
+int vsd_h_openapi(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 
 /* templates.c: before an archive upload is read: refuse (409) when the
  * template exists or is being made, so a large upload is not read for

@@ -53,6 +53,7 @@ const struct vsd_route vsd_routes[] = {
      VSD_BODY_JSON, false, C},
     {"GET", "/metrics", VSD_R_METRICS, VSD_BODY_NONE, false, NULL},
     {"GET", "/v1/containers/{name}/export", VSD_R_CONTAINER_EXPORT, VSD_BODY_NONE, false, C},
+    {"GET", "/v1/openapi.json", VSD_R_OPENAPI, VSD_BODY_NONE, false, NULL},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);
 

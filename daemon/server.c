@@ -77,6 +77,7 @@ static const vsd_handler_fn handlers[VSD_R__COUNT] = {
     [VSD_R_METRICS] = vsd_h_metrics,
     [VSD_R_CONTAINER_EXPORT] = vsd_h_container_export,
     [VSD_R_CONTAINER_IMPORT] = vsd_h_container_import,
+    [VSD_R_OPENAPI] = vsd_h_openapi,
 };
 
 const char *vsd_call_query(const struct vsd_call *c, const char *key)
