@@ -37,34 +37,52 @@ def ref(name):
     return {"$ref": "#/components/schemas/" + name}
 
 
-def rewrite(node, base):
-    """Point the schema's own "#/..." references at its place in the
-    document (a JSON Pointer from the document's root)."""
+def rewrite(node, fn):
+    """Apply fn to every "$ref" string under node."""
     if isinstance(node, dict):
-        out = {}
-        for k, v in node.items():
-            if k == "$ref" and isinstance(v, str) and v.startswith("#/"):
-                out[k] = base + v[1:]
-            else:
-                out[k] = rewrite(v, base)
-        return out
+        return {k: fn(v) if k == "$ref" and isinstance(v, str) else rewrite(v, fn)
+                for k, v in node.items()}
     if isinstance(node, list):
-        return [rewrite(v, base) for v in node]
+        return [rewrite(v, fn) for v in node]
     return node
 
 
+def pascal(name):
+    return "".join(w[:1].upper() + w[1:] for w in name.split("_"))
+
+
 def embedded_schemas():
-    out = {}
+    """The request schemas, each under components/schemas/<Name>, with
+    their $defs hoisted beside them (generators such as openapi-typescript
+    read only components/schemas): a definition that every schema defining
+    it agrees on is one component (Size, Limits...); one that differs
+    between schemas is one per schema (CreateRequestLimits...). Returns
+    the schemas and a map "Schema/$defs/x" -> component name."""
+    loaded, defs = {}, {}
     for fname, name in SCHEMAS.items():
         with open(os.path.join(ROOT, "config-schemas", fname + ".json")) as f:
             s = json.load(f)
         s.pop("$schema", None)
         s.pop("$id", None)
-        s = rewrite(s, "#/components/schemas/" + name)
         s["description"] = (s.get("description", "") +
                             " (config-schemas/%s.json)" % fname).strip()
-        out[name] = s
-    return out
+        loaded[name] = s
+        for d, body in s.get("$defs", {}).items():
+            defs.setdefault(d, {})[name] = body
+    hoisted = {}
+    for d, by_schema in defs.items():
+        bodies = [json.dumps(b, sort_keys=True) for b in by_schema.values()]
+        for name in by_schema:
+            hoisted[name + "/$defs/" + d] = (
+                pascal(d) if len(set(bodies)) == 1 else name + pascal(d))
+    out = {}
+    for name, s in loaded.items():
+        local = lambda r, n=name: "#/components/schemas/" + (
+            hoisted[n + r[1:]] if r.startswith("#/$defs/") else n + r[1:])
+        for d, body in s.pop("$defs", {}).items():
+            out[hoisted[name + "/$defs/" + d]] = rewrite(body, local)
+        out[name] = rewrite(s, local)
+    return out, hoisted
 
 
 def nullable(schema):
@@ -593,11 +611,11 @@ def document():
     paths.update(container_paths())
     paths.update(snapshot_paths())
     paths.update(other_paths())
-    schemas = embedded_schemas()
+    schemas, hoisted = embedded_schemas()
     schemas.update(OBJECTS)
     name_desc = ("A container, template or pool name: 1 to 64 of [a-z0-9-],"
                  " not starting with '-' (400 otherwise).")
-    return {
+    doc = {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {
@@ -651,6 +669,11 @@ def document():
             },
         },
     }
+    # This script's own references to a request schema's definitions
+    # ("CreateRequest/$defs/name") go to the hoisted components.
+    pre = "#/components/schemas/"
+    return rewrite(doc, lambda r: pre + hoisted[r[len(pre):]]
+                   if r[len(pre):] in hoisted else r)
 
 
 def main():
