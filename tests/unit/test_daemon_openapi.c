@@ -18,7 +18,7 @@
 #include "lib/vs_json.h"
 #include "lib/vs_util.h"
 
-static const char *const http_methods[] = {"get",  "put",     "post", "delete",
+static const char *const http_methods[] = {"get",   "put",     "post", "delete",
 					   "patch", "options", "head", "trace"};
 
 static struct vs_json *served_doc(void)
@@ -96,8 +96,7 @@ static void test_routes_in_document(void **state)
 		if (op == NULL)
 			fail_msg("route %s %s: the document has the path but not the method",
 				 r->method, r->pattern);
-		if (r->upgrade &&
-		    vs_json_get(vs_json_get(op, "responses"), "101") == NULL)
+		if (r->upgrade && vs_json_get(vs_json_get(op, "responses"), "101") == NULL)
 			fail_msg("upgrade route %s %s: no 101 response", r->method, r->pattern);
 	}
 }
