@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "cgroups/vs_cgroups.h"
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"

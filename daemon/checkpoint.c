@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"

@@ -1,17 +1,23 @@
-/* daemon.h: private interfaces shared by the files of daemon/ (vsd).
- * Nothing outside daemon/ (and its unit tests) includes this header.
+/* daemon.h: the daemon's core (the middle layer of daemon/): struct vsd,
+ * the node's networking, limits, pools, checkpoint requests, the CRIU
+ * probe, usage sampling and OOM records, and the container services the
+ * handlers share (create, status). Nothing outside daemon/ (and its unit
+ * tests) includes the daemon's headers.
  *
- * Layers inside the daemon, bottom up:
- *   routes.c   pure REST logic: route table and matching, error mapping,
- *              body accumulation, JSON helpers (no MHD, no disk)
- *   ops.c      operations registry (long work in worker threads)
- *   store.c    on-disk container registry and the machine-wide id-range
- *              registry (no runtime or fs-cow calls)
- *   locks.c    per-container locks
- *   containers.c templates.c exec.c   request handlers
- *   recover.c  startup recovery
- *   server.c   libmicrohttpd glue: request life cycle, responses, upgrades
- *   vsd.c      argument parsing, startup, signals, shutdown
+ * Layers inside the daemon, bottom up; a file includes only the headers of
+ * its own layer and those below (scripts/check-includes.py holds the list
+ * of which file is in which layer and refuses an include upwards):
+ *   log.h       log.c: the log
+ *   http.h      routes.c: route types and matching, error mapping, body
+ *               accumulation, JSON helpers, call and reply (no MHD, no disk)
+ *   ops.h       ops.c: operations registry (long work in worker threads)
+ *   store.h     store.c, locks.c: on-disk registries, per-container locks
+ *   daemon.h    network.c, sampler.c, oom.c, criu.c: the core (this file)
+ *   handlers.h  containers.c, templates.c, exec.c, ... : request handlers,
+ *               and api.c: the route table naming them
+ *   server.h    server.c (libmicrohttpd glue, dispatching only through the
+ *               route table it is given), recover.c, vsd.c (startup,
+ *               signals, shutdown)
  */
 #ifndef VSD_DAEMON_H
 #define VSD_DAEMON_H
@@ -22,6 +28,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon/http.h"
+#include "daemon/log.h"
+#include "daemon/ops.h"
+#include "daemon/store.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_config.h"
 #include "lib/vs_error.h"
@@ -32,257 +42,17 @@
 #define VSD_VERSION "0.1.0"
 #endif
 
-#define VSD_DEFAULT_ROOT      "/var/lib/vsd"
-#define VSD_DEFAULT_RUN_DIR   "/run/vsd"
-#define VSD_DEFAULT_REGISTRY  "/var/lib/vsd-idmaps"
-#define VSD_DEFAULT_CG_PARENT "vsd"
-
-/* Largest JSON request body (api.md: 413 too_large above it). */
-#define VSD_BODY_MAX (64 * 1024)
-/* Idle HTTP connections are closed after this many seconds. */
-#define VSD_CONN_TIMEOUT 120
-/* Finished operations stay visible this long (api.md: 10 minutes). */
-#define VSD_OP_KEEP_SECONDS 600
-/* Id ranges: first host id of range k is VSD_IDMAP_BASE + k * VS_IDMAP_SIZE. */
-#define VSD_IDMAP_BASE 1000000u
-
-/* ---- logging (stderr, one line per event) ---------------------------- */
-
-void vsd_log_set_debug(bool on);
-bool vsd_log_debug_enabled(void);
-/* "vsd: <message>" on stderr. */
-void vsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Same, only with --debug. */
-void vsd_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* ---- routes.c: pure REST logic ---------------------------------------- */
-
-enum vsd_route_id {
-	VSD_R_CONTAINER_LIST,
-	VSD_R_CONTAINER_CREATE,
-	VSD_R_CONTAINER_GET,
-	VSD_R_CONTAINER_DELETE,
-	VSD_R_CONTAINER_UPDATE,
-	VSD_R_CONTAINER_STATE,
-	VSD_R_CONTAINER_EXEC,
-	VSD_R_CONTAINER_CONSOLE,
-	VSD_R_CONTAINER_SUSPEND,
-	VSD_R_CONTAINER_RESUME,
-	VSD_R_CONTAINER_CHECKPOINT,
-	VSD_R_CONTAINER_RESTORE,
-	VSD_R_TEMPLATE_LIST,
-	VSD_R_TEMPLATE_GET,
-	VSD_R_TEMPLATE_CREATE,
-	VSD_R_TEMPLATE_ARCHIVE,
-	VSD_R_TEMPLATE_DELETE,
-	VSD_R_OPERATION_GET,
-	VSD_R_NODE,
-	VSD_R_POOL_LIST,
-	VSD_R_POOL_CREATE,
-	VSD_R_POOL_GET,
-	VSD_R_POOL_PATCH,
-	VSD_R_POOL_DELETE,
-	VSD_R_CONTAINER_STATS,
-	VSD_R_SNAPSHOT_LIST,
-	VSD_R_SNAPSHOT_CREATE,
-	VSD_R_SNAPSHOT_GET,
-	VSD_R_SNAPSHOT_DELETE,
-	VSD_R_SNAPSHOT_RESTORE,
-	VSD_R_METRICS,
-	VSD_R_CONTAINER_EXPORT,
-	VSD_R_CONTAINER_IMPORT,
-	VSD_R_OPENAPI,
-	VSD_R__COUNT,
-};
-
-enum vsd_body_kind {
-	VSD_BODY_NONE,	 /* any body is read and ignored */
-	VSD_BODY_JSON,	 /* buffered, at most VSD_BODY_MAX bytes */
-	VSD_BODY_STREAM, /* streamed to a file, any size */
-};
-
-struct vsd_route {
-	const char *method;
-	/* Literal segments and placeholders: "{name}" (validated with
-	 * vs_validate_name as `what`) or "{id}" (checked by the handler). */
-	const char *pattern;
-	enum vsd_route_id id;
-	enum vsd_body_kind body;
-	bool upgrade;	  /* needs Connection: Upgrade + Upgrade: vsd-stream */
-	const char *what; /* name of the {name} parameter in error messages */
-};
-
-#define VSD_PARAMS_MAX 2
-
-struct vsd_match {
-	const struct vsd_route *route;
-	char *params[VSD_PARAMS_MAX]; /* malloc'd, in pattern order */
-	size_t nparams;
-};
-
-enum vsd_match_result {
-	VSD_MATCH_OK,
-	VSD_MATCH_NO_ROUTE,   /* 404 */
-	VSD_MATCH_BAD_METHOD, /* 405: the path exists with other methods */
-};
-
-/* The API's route table (VSD_R__COUNT entries). */
-extern const struct vsd_route vsd_routes[];
-extern const size_t vsd_nroutes;
-
-/* Match method + path (already percent-decoded, no query string) against
- * table. On VSD_MATCH_OK fills *m (free with vsd_match_clear). On
- * VSD_MATCH_BAD_METHOD writes the allowed methods ("GET, DELETE") to allow.
- * Empty segments never match a placeholder. */
-enum vsd_match_result vsd_route_match(const struct vsd_route *table, size_t n, const char *method,
-				      const char *path, struct vsd_match *m, char *allow,
-				      size_t allow_len);
-void vsd_match_clear(struct vsd_match *m);
-
-/* Check the {name} parameters of a match with vs_validate_name. 0 or -1
- * (VS_EK_INVALID, the message names the parameter). */
-int vsd_match_validate(const struct vsd_match *m, struct vs_error *err);
-
-/* HTTP status and api.md error code of an error kind. */
-unsigned vsd_error_status(enum vs_error_kind kind);
-const char *vsd_error_code(enum vs_error_kind kind);
-/* {"error": {"code": code, "message": msg}} (malloc'd, ends in "\n"). */
-char *vsd_error_body(const char *code, const char *msg);
-/* Emit {"code": ..., "message": ...} of err into g. */
-void vsd_gen_error(struct vs_jgen *g, const struct vs_error *err);
-
-/* Copy of s safe to put into JSON: invalid UTF-8 bytes and control
- * characters other than tab become '?', at most max bytes kept. */
-char *vsd_sanitize(const char *s, size_t max);
-
-/* Request body accumulation with the size limit. */
-struct vsd_body {
-	char *buf; /* NUL-terminated when non-NULL */
-	size_t len, cap;
-	bool too_large; /* more than max bytes arrived; later data is dropped */
-};
-/* Append n bytes unless that makes the body larger than max; then set
- * too_large, free what was kept and drop everything from now on.
- * Returns false once the body is too large. */
-bool vsd_body_append(struct vsd_body *b, const char *data, size_t n, size_t max);
-void vsd_body_free(struct vsd_body *b);
-/* True if a Content-Length header value announces more than max bytes (a
- * malformed value counts as too large only if it is all digits and long). */
-bool vsd_content_length_exceeds(const char *value, size_t max);
-
-/* True if the comma-separated header value (e.g. of Connection) holds
- * token, compared case-insensitively. NULL holds nothing. */
-bool vsd_header_has_token(const char *value, const char *token);
-
-/* Parse a JSON request body of len bytes, NUL-terminated at body[len] (as
- * the server keeps bodies): NULL/empty counts as "{}" when allow_empty,
- * else an error; embedded NUL bytes and non-objects are refused. 0 or -1
- * (VS_EK_INVALID). */
-int vsd_parse_body(const char *body, size_t len, bool allow_empty, struct vs_json **out,
-		   struct vs_error *err);
-/* Every key of obj must be in the NULL-terminated allowed list; else -1
- * with VS_EK_INVALID "KEY: unknown field". */
-int vsd_check_fields(const struct vs_json *obj, const char *const *allowed, struct vs_error *err);
-/* An optional array of strings (field `what`) into a NULL-terminated vector
- * (*out NULL when v is NULL or JSON null). 0 or -1 (VS_EK_INVALID). */
-int vsd_json_strv(const struct vs_json *v, const char *what, char ***out, struct vs_error *err);
-
-/* ---- ops.c: operations registry ------------------------------------- */
-
-struct vsd_ops;
-enum vsd_op_status {
-	VSD_OP_RUNNING,
-	VSD_OP_SUCCESS,
-	VSD_OP_FAILURE,
-};
-
-struct vsd_ops *vsd_ops_new(void);
-/* Frees the registry; callers make sure no worker still runs. */
-void vsd_ops_free(struct vsd_ops *ops);
-/* Register a running operation at time now; returns its id (1, 2, ...).
- * Also forgets operations finished more than VSD_OP_KEEP_SECONDS ago. */
-uint64_t vsd_ops_add(struct vsd_ops *ops, const char *kind, const char *target, int64_t now);
-/* Append a progress line (sanitized, truncated to 1024 bytes). */
-void vsd_ops_progress(struct vsd_ops *ops, uint64_t id, const char *line);
-/* Mark finished at now: success when err is NULL (result_json, which may
- * be NULL, is taken over), else failure with err. */
-void vsd_ops_finish(struct vsd_ops *ops, uint64_t id, const struct vs_error *err, char *result_json,
-		    int64_t now);
-/* True while a running operation has this target and kind (kind NULL: any). */
-bool vsd_ops_busy(struct vsd_ops *ops, const char *kind, const char *target);
-/* The operation object of api.md with progress lines from index since.
- * Returns 0 and *out (malloc'd) or -1 with VS_EK_NOT_FOUND. */
-int vsd_ops_json(struct vsd_ops *ops, uint64_t id, size_t since, int64_t now, char **out,
-		 struct vs_error *err);
-/* Status of an operation, false if unknown (for tests and logs). */
-bool vsd_ops_status(struct vsd_ops *ops, uint64_t id, enum vsd_op_status *st);
-/* Number of running operations whose kind starts with kind_prefix. */
-size_t vsd_ops_running(struct vsd_ops *ops, const char *kind_prefix);
-
-/* Worker threads. The worker returns 0 (and may set *result_json to a JSON
- * document) or -1 with err; progress goes through vsd_op_progress_cb with
- * the run as user data. */
-struct vsd_op_run;
-typedef int (*vsd_op_fn)(struct vsd_op_run *run, void *ctx, char **result_json,
-			 struct vs_error *err);
-/* Start fn(ctx) for operation id in a detached thread; ctx_free(ctx) runs
- * when it is done. On failure (thread creation) the operation is marked
- * failed, ctx_free is called and -1 returned with err. */
-int vsd_ops_spawn(struct vsd_ops *ops, uint64_t id, vsd_op_fn fn, void *ctx,
-		  void (*ctx_free)(void *), struct vs_error *err);
-/* Answer a request that started operation id: 202 with the operation's
- * JSON. 0 or -1 with err. */
-struct vsd_reply;
-int vsd_ops_accepted(struct vsd_ops *ops, uint64_t id, struct vsd_reply *out, struct vs_error *err);
-/* A vs_fs_progress_fn: appends line to the run's operation. */
-void vsd_op_progress_cb(void *run, const char *line);
-uint64_t vsd_op_run_id(const struct vsd_op_run *run);
-
-/* ---- store.c: on-disk registries ------------------------------------ */
-
-/* Visible container names under containers_fd (hidden staging entries and
- * invalid names skipped), sorted. 0 or -1. */
-int vsd_store_list(int containers_fd, char ***names, struct vs_error *err);
-/* True if containers/NAME exists (any type). */
-bool vsd_store_exists(int containers_fd, const char *name);
-/* Load containers/NAME/config.json. VS_EK_NOT_FOUND "container 'NAME' does
- * not exist" when the container is absent. 0 or -1. */
-int vsd_store_load(int containers_fd, const char *name, struct vs_container_config *cfg,
-		   struct vs_error *err);
-/* Write config.json into the container directory dirfd atomically. */
-int vsd_store_write_config(int dirfd, const struct vs_container_config *cfg, struct vs_error *err);
-
-/* Machine-wide id-range registry: one file per claimed range in directory
- * `registry`, named by the decimal first host id, holding "ROOT NAME\n".
- * The claim is the O_EXCL create. Claim the first free range for
- * (root, name): 0 and *base, or -1 with err (VS_EK_CONFLICT when every
- * range is taken). */
-int vsd_idmap_claim(const char *registry, const char *root, const char *name, uint32_t *base,
-		    struct vs_error *err);
-/* Release the range at base if (and only if) it is claimed by (root, name).
- * A missing claim is fine. 0 or -1. */
-int vsd_idmap_release(const char *registry, uint32_t base, const char *root, const char *name,
-		      struct vs_error *err);
-/* Read the owner of a claim file: 0 with *root and *name malloc'd, or -1. */
-int vsd_idmap_owner(int regfd, const char *file, char **root, char **name, struct vs_error *err);
-/* keep(ud, name, base): true if root's container `name` still owns base. */
-typedef bool (*vsd_idmap_keep_fn)(void *ud, const char *name, uint32_t base);
-/* Release every claim of `root` for which keep() says false (stale claims:
- * crash between claim and create, or during destroy). Claims of other
- * roots are never touched. *released counts them. 0 or -1. */
-int vsd_idmap_gc(const char *registry, const char *root, vsd_idmap_keep_fn keep, void *ud,
-		 unsigned *released, struct vs_error *err);
-
-/* 32-bit FNV-1a (cgroup parent names of non-default roots). */
-uint32_t vsd_fnv1a(const char *s);
-/* The cgroup parent for a root (realpath): "vsd" for the default root,
- * else "vsd-" + 8 hex digits of its FNV-1a hash. malloc'd. */
-char *vsd_cgroup_parent_for(const char *root_realpath);
+/* cleanup attribute for a struct vs_template_info. */
+static inline void vsd_tinfo_freep(struct vs_template_info *t)
+{
+	vs_template_info_free(t);
+}
+#define cleanup_tinfo __attribute__((cleanup(vsd_tinfo_freep)))
 
 /* ---- the daemon ----------------------------------------------------- */
 
-struct vsd_names; /* per-container locks (locks.c) */
-struct vsd_stream;
+struct vsd_names;   /* per-container locks (locks.c) */
+struct vsd_stream;  /* an exec or console stream (exec.c) */
 struct vsd_criu;    /* the CRIU probe (criu.c) */
 struct vsd_sampler; /* usage samples, OOM events, idle reclaim (sampler.c) */
 
@@ -374,92 +144,6 @@ void vsd_net_release(struct vsd *d, const struct vs_container_config *cfg);
  * config sorted into live (running, suspended) and stopped. 0 or -1. */
 int vsd_net_reconcile(struct vsd *d, struct vs_error *err);
 
-/* ---- locks.c: per-container locks ------------------------------------ */
-
-/* A container is held by one request at a time. Requests (start, stop,
- * destroy, exec) wait for each other, because each takes at most seconds;
- * an operation (suspend, resume, checkpoint, restore) holds the container
- * from the request that starts it until its worker ends, and every other
- * request is refused with 409 meanwhile rather than left waiting. */
-struct vsd_names *vsd_names_new(void);
-void vsd_names_free(struct vsd_names *n);
-/* Hold container `name` for a request: wait while another request holds
- * it. `transition` ("starting", "stopping" or NULL) is what GET shows as
- * the state while held. 0, or -1 with VS_EK_CONFLICT (nothing held) when an
- * operation holds it (now or when the wait ends). */
-int vsd_names_lock(struct vsd_names *n, const char *name, const char *transition,
-		   struct vs_error *err);
-/* Hold container `name` for an operation of kind op_kind (a static
- * string): like vsd_names_lock; the operation's id is added with
- * vsd_names_set_op once it exists. 0, or -1 with VS_EK_CONFLICT. */
-int vsd_names_lock_op(struct vsd_names *n, const char *name, const char *op_kind,
-		      struct vs_error *err);
-void vsd_names_set_op(struct vsd_names *n, const char *name, uint64_t op_id);
-void vsd_names_set_transition(struct vsd_names *n, const char *name, const char *transition);
-void vsd_names_unlock(struct vsd_names *n, const char *name);
-/* What GET shows of a held container; all empty when it is not held. */
-struct vsd_hold_info {
-	const char *transition; /* static string or NULL */
-	const char *op_kind;	/* static string, NULL unless an operation holds it */
-	uint64_t op_id;		/* 0 until known */
-};
-/* Fill *info (never blocks on a holder). True if the container is held. */
-bool vsd_names_info(struct vsd_names *n, const char *name, struct vsd_hold_info *info);
-/* 0, or -1 with VS_EK_CONFLICT when an operation holds `name` (for
- * requests that do not take the lock, such as exec and console). */
-int vsd_names_check_op(struct vsd_names *n, const char *name, struct vs_error *err);
-
-/* ---- handlers ------------------------------------------------------- */
-
-/* What a handler sees of a request. */
-struct vsd_call {
-	struct vsd *d;
-	const struct vsd_match *m;
-	const char *body; /* NUL-terminated JSON body, or NULL */
-	size_t body_len;
-	char *upload_name; /* VSD_BODY_STREAM: file in templates_fd; steal to keep */
-	void *conn;	   /* MHD connection (for vsd_call_query) */
-};
-
-/* What a handler answers: a JSON body with a status, or (upgrade routes) a
- * stream to switch protocols to. */
-struct vsd_reply {
-	unsigned status;
-	char *body; /* malloc'd JSON text */
-	struct vsd_stream *stream;
-	const char *content_type; /* static; NULL: application/json */
-	/* A file answered as the body (taken over; file_fd_set says it is
-	 * there, since a zeroed reply has fd 0): an export. */
-	bool file_fd_set;
-	int file_fd;
-	uint64_t file_size;
-};
-
-typedef int (*vsd_handler_fn)(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-
-/* Query argument of the request, or NULL (server.c). */
-const char *vsd_call_query(const struct vsd_call *c, const char *key);
-/* Set out to status + the generator's text. */
-void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g);
-
-int vsd_h_container_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_suspend(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_resume(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_checkpoint(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_restore(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-/* snapshots.c: /v1/containers/{name}/snapshots[/{snap}[/restore]] */
-int vsd_h_snapshot_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_snapshot_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_snapshot_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_snapshot_restore(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_snapshot_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 /* Bodies (pure): create {"name"?, "with_memory"?} (no name: "snap-" and
  * the UTC time), restore {"stop"?}. 0 or -1 (VS_EK_INVALID naming the
  * field). *snap is malloc'd. */
@@ -475,23 +159,11 @@ void vsd_snapshots_gen_summary(struct vsd *d, const char *name, struct vs_jgen *
  * and an interrupted layer put-back (vs_fs_layer_recover). Logs, never
  * fails. */
 void vsd_snapshots_recover(struct vsd *d, const char *name);
-int vsd_h_template_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_template_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_template_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_template_archive(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_template_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_operation_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 /* Make sure this instance's lxcfs serves (vs_rt_views_ensure) before
  * container `name` (NULL: at startup) starts or is restored, and record
  * the outcome for GET /v1/node. A failure is logged as a warning, never
  * returned: the container then starts with the host's /proc files. */
 void vsd_views_check(struct vsd *d, const char *name);
-int vsd_h_pool_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_pool_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_pool_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_pool_patch(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_pool_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 
 /* ---- pools.c: resource pools ------------------------------------------ */
 
@@ -525,18 +197,7 @@ int vsd_pool_check(struct vsd *d, const char *pool, const char *field, struct vs
  * (cgroups do not survive a reboot). Failures of one pool are logged.
  * 0 or -1. */
 int vsd_pools_restore(struct vsd *d, struct vs_error *err);
-int vsd_h_container_stats(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_metrics(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 
-/* openapi.c: the API's OpenAPI 3.1 document (docs/openapi.json) as built
- * into the binary: static, NUL-terminated, *len bytes. */
-const char *vsd_openapi_json(size_t *len);
-int vsd_h_openapi(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-
-/* templates.c: before an archive upload is read: refuse (409) when the
- * template exists or is being made, so a large upload is not read for
- * nothing. 0 or -1. */
-int vsd_template_archive_precheck(struct vsd *d, const char *name, struct vs_error *err);
 /* templates.c: validate a "from" of a template build request. 0 or -1. */
 int vsd_template_check_from(const char *from, struct vs_error *err);
 
@@ -560,24 +221,6 @@ struct vsd_fill {
  * VS_EK_CONFLICT when the name exists. Nothing is left on failure. 0 or -1. */
 int vsd_container_create_locked(struct vsd *d, struct vs_container_config *cfg,
 				const struct vsd_fill *fill, struct vs_error *err);
-
-/* backup.c: GET /v1/containers/{name}/export and POST
- * /v1/containers/import. */
-int vsd_h_container_export(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_container_import(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-
-/* cleanup attribute for a struct vs_container_config (frees its vectors). */
-static inline void vsd_config_freep(struct vs_container_config *cfg)
-{
-	vs_config_free(cfg);
-}
-#define cleanup_config __attribute__((cleanup(vsd_config_freep)))
-
-static inline void vsd_tinfo_freep(struct vs_template_info *t)
-{
-	vs_template_info_free(t);
-}
-#define cleanup_tinfo __attribute__((cleanup(vsd_tinfo_freep)))
 
 /* containers.c: emit the status object of a container; hold (may be NULL)
  * is what vsd_names_info said about it. With d, the "oom" member
@@ -665,30 +308,6 @@ void vsd_criu_gen(struct vsd_criu *c, struct vs_jgen *g);
 /* 0 when checkpoint/restore can work, else -1 with VS_EK_UNSUPPORTED
  * saying why (waits for the probe like vsd_criu_gen). */
 int vsd_criu_check(struct vsd_criu *c, struct vs_error *err);
-
-/* exec.c: the MHD upgrade handler (cls is the struct vsd) and stream
- * cleanup for a stream that never got upgraded. */
-void vsd_stream_free(struct vsd_stream *s);
-/* Called by server.c with the raw socket after the 101 went out. Takes
- * over the stream (runs it in its own thread). `urh` is the MHD handle. */
-void vsd_stream_run(struct vsd *d, struct vsd_stream *s, int sock, void *urh);
-/* At shutdown: wake every stream thread and keep them off the sockets. */
-void vsd_streams_stop(struct vsd *d);
-
-/* ---- recover.c / server.c / vsd.c ----------------------------------- */
-
-/* Startup recovery (docs/architecture.md). Logs what it does; failures of
- * single containers are logged, not fatal. 0 or -1 (fatal). */
-int vsd_recover(struct vsd *d, struct vs_error *err);
-
-struct vsd_server;
-/* Serve the API on the listening unix socket fd (taken over). 0 or -1. */
-int vsd_server_start(struct vsd *d, int listen_fd, struct vsd_server **out, struct vs_error *err);
-/* Stop accepting, finish running requests, release everything. */
-void vsd_server_stop(struct vsd_server *s);
-
-/* The daemon's main (argv without the mode dispatch). Exit code. */
-int vsd_main(int argc, char **argv);
 
 /* ---- sampler.c, oom.c, stats.c: usage, OOM events, idle reclaim ----- */
 

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 
@@ -86,7 +86,7 @@ static void reap_later(struct vs_rt_exec *ex)
 	}
 }
 
-void vsd_stream_free(struct vsd_stream *s)
+static void vsd_stream_free(struct vsd_stream *s)
 {
 	if (s == NULL)
 		return;
@@ -230,7 +230,7 @@ static void *stream_thread(void *arg)
 	return NULL;
 }
 
-void vsd_stream_run(struct vsd *d, struct vsd_stream *s, int sock, void *urh)
+static void vsd_stream_run(struct vsd *d, struct vsd_stream *s, int sock, void *urh)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -400,6 +400,8 @@ int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	exec_body_free(&b);
 	out->status = 101;
 	out->stream = s;
+	out->stream_run = vsd_stream_run;
+	out->stream_free = vsd_stream_free;
 	return 0;
 }
 
@@ -442,5 +444,7 @@ int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs
 	vsd_log("container %s: console attached", name);
 	out->status = 101;
 	out->stream = s;
+	out->stream_run = vsd_stream_run;
+	out->stream_free = vsd_stream_free;
 	return 0;
 }

@@ -16,7 +16,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"

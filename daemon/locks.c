@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/store.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 

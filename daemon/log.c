@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/log.h"
 
 /* Set once at startup, before any thread exists. */
 static bool debug_enabled;

@@ -2,7 +2,7 @@
  * monitor and the exec helper) or the daemon. */
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/server.h"
 #include "runtime/vs_runtime.h"
 
 int main(int argc, char **argv)

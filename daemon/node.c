@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "cgroups/vs_cgroups.h"
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 

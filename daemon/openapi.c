@@ -4,7 +4,7 @@
  * the binary was built with. */
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "lib/vs_util.h"
 
 /* .incbin takes the file as it is; the Makefile makes this object depend

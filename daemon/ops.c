@@ -10,7 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/ops.h"
 #include "lib/vs_util.h"
 
 #define OP_LINE_MAX 1024

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/server.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_util.h"
 

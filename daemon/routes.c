@@ -1,4 +1,4 @@
-/* Pure REST logic of vsd: the route table and its matcher, the mapping of
+/* Pure REST logic of vsd: the route matcher, the mapping of
  * error kinds to HTTP, request body accumulation and small JSON helpers.
  * Nothing here touches a socket or the disk, so all of it is unit tested. */
 #include <errno.h>
@@ -8,54 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/daemon.h"
+#include "daemon/http.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
-
-#define C "container name"
-#define T "template name"
-#define P "pool name"
-
-const struct vsd_route vsd_routes[] = {
-    {"GET", "/v1/containers", VSD_R_CONTAINER_LIST, VSD_BODY_NONE, false, NULL},
-    {"POST", "/v1/containers/import", VSD_R_CONTAINER_IMPORT, VSD_BODY_STREAM, false, NULL},
-    {"POST", "/v1/containers", VSD_R_CONTAINER_CREATE, VSD_BODY_JSON, false, NULL},
-    {"GET", "/v1/containers/{name}", VSD_R_CONTAINER_GET, VSD_BODY_NONE, false, C},
-    {"DELETE", "/v1/containers/{name}", VSD_R_CONTAINER_DELETE, VSD_BODY_NONE, false, C},
-    {"PATCH", "/v1/containers/{name}", VSD_R_CONTAINER_UPDATE, VSD_BODY_JSON, false, C},
-    {"PUT", "/v1/containers/{name}/state", VSD_R_CONTAINER_STATE, VSD_BODY_JSON, false, C},
-    {"POST", "/v1/containers/{name}/exec", VSD_R_CONTAINER_EXEC, VSD_BODY_JSON, true, C},
-    {"POST", "/v1/containers/{name}/console", VSD_R_CONTAINER_CONSOLE, VSD_BODY_JSON, true, C},
-    {"POST", "/v1/containers/{name}/suspend", VSD_R_CONTAINER_SUSPEND, VSD_BODY_JSON, false, C},
-    {"POST", "/v1/containers/{name}/resume", VSD_R_CONTAINER_RESUME, VSD_BODY_JSON, false, C},
-    {"POST", "/v1/containers/{name}/checkpoint", VSD_R_CONTAINER_CHECKPOINT, VSD_BODY_JSON, false,
-     C},
-    {"POST", "/v1/containers/{name}/restore", VSD_R_CONTAINER_RESTORE, VSD_BODY_JSON, false, C},
-    {"GET", "/v1/templates", VSD_R_TEMPLATE_LIST, VSD_BODY_NONE, false, NULL},
-    {"POST", "/v1/templates", VSD_R_TEMPLATE_CREATE, VSD_BODY_JSON, false, NULL},
-    {"GET", "/v1/templates/{name}", VSD_R_TEMPLATE_GET, VSD_BODY_NONE, false, T},
-    {"DELETE", "/v1/templates/{name}", VSD_R_TEMPLATE_DELETE, VSD_BODY_NONE, false, T},
-    {"PUT", "/v1/templates/{name}/archive", VSD_R_TEMPLATE_ARCHIVE, VSD_BODY_STREAM, false, T},
-    {"GET", "/v1/operations/{id}", VSD_R_OPERATION_GET, VSD_BODY_NONE, false, NULL},
-    {"GET", "/v1/node", VSD_R_NODE, VSD_BODY_NONE, false, NULL},
-    {"GET", "/v1/pools", VSD_R_POOL_LIST, VSD_BODY_NONE, false, NULL},
-    {"POST", "/v1/pools", VSD_R_POOL_CREATE, VSD_BODY_JSON, false, NULL},
-    {"GET", "/v1/pools/{name}", VSD_R_POOL_GET, VSD_BODY_NONE, false, P},
-    {"PATCH", "/v1/pools/{name}", VSD_R_POOL_PATCH, VSD_BODY_JSON, false, P},
-    {"DELETE", "/v1/pools/{name}", VSD_R_POOL_DELETE, VSD_BODY_NONE, false, P},
-    {"GET", "/v1/containers/{name}/stats", VSD_R_CONTAINER_STATS, VSD_BODY_NONE, false, C},
-    {"GET", "/v1/containers/{name}/snapshots", VSD_R_SNAPSHOT_LIST, VSD_BODY_NONE, false, C},
-    {"POST", "/v1/containers/{name}/snapshots", VSD_R_SNAPSHOT_CREATE, VSD_BODY_JSON, false, C},
-    {"GET", "/v1/containers/{name}/snapshots/{snap}", VSD_R_SNAPSHOT_GET, VSD_BODY_NONE, false, C},
-    {"DELETE", "/v1/containers/{name}/snapshots/{snap}", VSD_R_SNAPSHOT_DELETE, VSD_BODY_NONE,
-     false, C},
-    {"POST", "/v1/containers/{name}/snapshots/{snap}/restore", VSD_R_SNAPSHOT_RESTORE,
-     VSD_BODY_JSON, false, C},
-    {"GET", "/metrics", VSD_R_METRICS, VSD_BODY_NONE, false, NULL},
-    {"GET", "/v1/containers/{name}/export", VSD_R_CONTAINER_EXPORT, VSD_BODY_NONE, false, C},
-    {"GET", "/v1/openapi.json", VSD_R_OPENAPI, VSD_BODY_NONE, false, NULL},
-};
-const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);
 
 /* Next '/'-separated segment of *p: start and length; advances *p past it.
  * Returns false at the end of the string. */
@@ -154,16 +109,39 @@ int vsd_match_validate(const struct vsd_match *m, struct vs_error *err)
 	const char *p = m->route->pattern;
 	size_t i = 0;
 
-	/* Only "{name}" placeholders are names; "{id}" is the handler's. */
+	/* "{name}" and "{snap}" placeholders are names; "{id}" is the
+	 * handler's. */
 	while ((p = strchr(p, '{')) != NULL && i < m->nparams) {
 		if (strncmp(p, "{name}", 6) == 0 &&
 		    vs_validate_name(m->params[i], m->route->what ? m->route->what : "name", err) <
 			0)
 			return -1;
+		if (strncmp(p, "{snap}", 6) == 0 &&
+		    vs_validate_name(m->params[i], "snapshot name", err) < 0)
+			return -1;
 		i++;
 		p++;
 	}
 	return 0;
+}
+
+int vsd_path_check(const char *path, struct vs_error *err)
+{
+	for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "request path: control character 0x%02x at offset %zu "
+					     "(a percent-encoded %%00 counts as one)",
+					     *p, (size_t)(p - (const unsigned char *)path));
+	return 0;
+}
+
+size_t vsd_unescape_nul(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\0')
+			s[i] = VSD_DECODED_NUL;
+	return len;
 }
 
 static const struct {
@@ -418,4 +396,18 @@ int vsd_json_strv(const struct vs_json *v, const char *what, char ***out, struct
 	}
 	*out = steal_ptr(&strv);
 	return 0;
+}
+
+const char *vsd_call_query(const struct vsd_call *c, const char *key)
+{
+	return c->query != NULL ? c->query(c->conn, key) : NULL;
+}
+
+void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g)
+{
+	size_t len;
+	const char *text = vs_jgen_text(g, &len);
+
+	out->status = status;
+	out->body = xasprintf("%.*s\n", (int)len, text ? text : "");
 }

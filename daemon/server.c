@@ -22,82 +22,41 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/server.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 
+/* What the access handler's cls points at. */
 struct vsd_server {
 	struct MHD_Daemon *mhd;
 	struct vsd *d;
 	int listen_fd;
+	const struct vsd_route *table;
+	size_t ntable;
 };
 
 struct vsd_req {
 	struct vsd *d;
+	struct vsd_server *srv;
 	struct vsd_match m;
 	struct vsd_body body;
 	int upload_fd;
 	char *upload_name; /* in d->templates_fd, unlinked when still owned */
 	uint64_t upload_bytes;
 	int upload_errno;
-	struct vsd_stream *stream; /* taken by the upgrade handler */
+	struct vsd_reply upgrade; /* its stream is taken by the upgrade handler */
 };
 
-static const vsd_handler_fn handlers[VSD_R__COUNT] = {
-    [VSD_R_CONTAINER_LIST] = vsd_h_container_list,
-    [VSD_R_CONTAINER_CREATE] = vsd_h_container_create,
-    [VSD_R_CONTAINER_GET] = vsd_h_container_get,
-    [VSD_R_CONTAINER_DELETE] = vsd_h_container_delete,
-    [VSD_R_CONTAINER_UPDATE] = vsd_h_container_update,
-    [VSD_R_CONTAINER_STATE] = vsd_h_container_state,
-    [VSD_R_CONTAINER_EXEC] = vsd_h_container_exec,
-    [VSD_R_CONTAINER_CONSOLE] = vsd_h_container_console,
-    [VSD_R_CONTAINER_SUSPEND] = vsd_h_container_suspend,
-    [VSD_R_CONTAINER_RESUME] = vsd_h_container_resume,
-    [VSD_R_CONTAINER_CHECKPOINT] = vsd_h_container_checkpoint,
-    [VSD_R_CONTAINER_RESTORE] = vsd_h_container_restore,
-    [VSD_R_TEMPLATE_LIST] = vsd_h_template_list,
-    [VSD_R_TEMPLATE_GET] = vsd_h_template_get,
-    [VSD_R_TEMPLATE_CREATE] = vsd_h_template_create,
-    [VSD_R_TEMPLATE_ARCHIVE] = vsd_h_template_archive,
-    [VSD_R_TEMPLATE_DELETE] = vsd_h_template_delete,
-    [VSD_R_OPERATION_GET] = vsd_h_operation_get,
-    [VSD_R_NODE] = vsd_h_node,
-    [VSD_R_POOL_LIST] = vsd_h_pool_list,
-    [VSD_R_POOL_CREATE] = vsd_h_pool_create,
-    [VSD_R_POOL_GET] = vsd_h_pool_get,
-    [VSD_R_POOL_PATCH] = vsd_h_pool_patch,
-    [VSD_R_POOL_DELETE] = vsd_h_pool_delete,
-    [VSD_R_CONTAINER_STATS] = vsd_h_container_stats,
-    [VSD_R_SNAPSHOT_LIST] = vsd_h_snapshot_list,
-    [VSD_R_SNAPSHOT_CREATE] = vsd_h_snapshot_create,
-    [VSD_R_SNAPSHOT_GET] = vsd_h_snapshot_get,
-    [VSD_R_SNAPSHOT_DELETE] = vsd_h_snapshot_delete,
-    [VSD_R_SNAPSHOT_RESTORE] = vsd_h_snapshot_restore,
-    [VSD_R_METRICS] = vsd_h_metrics,
-    [VSD_R_CONTAINER_EXPORT] = vsd_h_container_export,
-    [VSD_R_CONTAINER_IMPORT] = vsd_h_container_import,
-    [VSD_R_OPENAPI] = vsd_h_openapi,
-};
-
-const char *vsd_call_query(const struct vsd_call *c, const char *key)
+/* vsd_call's query: the argument of the request, or NULL. A bare "?force"
+ * is present with a NULL value: report it as "". */
+static const char *call_query(void *conn, const char *key)
 {
 	const char *value = NULL;
 
-	/* A bare "?force" is present with a NULL value: report it as "". */
-	if (MHD_lookup_connection_value_n(c->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &value,
+	if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &value,
 					  NULL) != MHD_YES)
 		return NULL;
 	return value != NULL ? value : "";
-}
-
-void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g)
-{
-	size_t len;
-	const char *text = vs_jgen_text(g, &len);
-
-	out->status = status;
-	out->body = xasprintf("%.*s\n", (int)len, text ? text : "");
 }
 
 /* Queue body (malloc'd, taken over; JSON unless content_type says) with
@@ -226,19 +185,57 @@ static int check_upgrade(struct MHD_Connection *conn, const char *version, struc
 	return 0;
 }
 
+static enum MHD_Result count_one(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	const char *name = ((const char **)cls)[0];
+
+	if (strcasecmp(key, name) == 0)
+		(*((size_t **)cls)[1])++;
+	return MHD_YES;
+}
+
+/* How many times the request holds header `name` (MHD's lookup only sees
+ * the first: two Content-Lengths that disagree are a smuggling attempt). */
+static size_t count_header(struct MHD_Connection *conn, const char *name)
+{
+	size_t n = 0;
+	const void *cls[2] = {name, &n};
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_one, cls);
+	return n;
+}
+
+/* The unescape step of libmicrohttpd (path and query arguments): its own
+ * %HH decoding, with decoded NULs kept visible (vsd_unescape_nul). */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	return vsd_unescape_nul(s, MHD_http_unescape(s));
+}
+
 /* First call: everything that can be refused before reading the body. */
 static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
 			     const char *method, const char *version)
 {
 	struct vs_error err = {0};
+	enum vsd_match_result m;
 	char allow[128];
 	uid_t uid;
 
 	if (!peer_allowed(conn, &uid))
 		return queue_error(conn, method, url, 403, "forbidden", NULL,
 				   "uid %d may not use this socket", (int)uid);
-	switch (
-	    vsd_route_match(vsd_routes, vsd_nroutes, method, url, &r->m, allow, sizeof(allow))) {
+	if (count_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1)
+		return queue_error(conn, method, url, 400, "invalid", NULL,
+				   "Content-Length: given more than once");
+	m = vsd_route_match(r->srv->table, r->srv->ntable, method, url, &r->m, allow,
+			    sizeof(allow));
+	/* A path with a decoded %00 (or another control character) is 400
+	 * whatever it would match; when it matches, the parameter holding it
+	 * is named below. */
+	if (m != VSD_MATCH_OK && vsd_path_check(url, &err) < 0)
+		return queue_vs_error(conn, method, url, &err);
+	switch (m) {
 	case VSD_MATCH_NO_ROUTE:
 		return queue_error(conn, method, url, 404, "not_found", NULL,
 				   "no such resource: %s", url);
@@ -249,7 +246,7 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 	case VSD_MATCH_OK:
 		break;
 	}
-	if (vsd_match_validate(&r->m, &err) < 0 ||
+	if (vsd_match_validate(&r->m, &err) < 0 || vsd_path_check(url, &err) < 0 ||
 	    (r->m.route->upgrade && check_upgrade(conn, version, &err) < 0))
 		return queue_vs_error(conn, method, url, &err);
 	if (r->m.route->body == VSD_BODY_JSON &&
@@ -257,10 +254,13 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length"), VSD_BODY_MAX))
 		return queue_error(conn, method, url, 413, "too_large", NULL,
 				   "request body larger than %d bytes", VSD_BODY_MAX);
-	if (r->m.route->id == VSD_R_TEMPLATE_ARCHIVE || r->m.route->id == VSD_R_CONTAINER_IMPORT) {
-		if (r->m.route->id == VSD_R_TEMPLATE_ARCHIVE &&
-		    vsd_template_archive_precheck(r->d, r->m.params[0], &err) < 0)
+	if (r->m.route->precheck != NULL) {
+		struct vsd_call call = {.d = r->d, .m = &r->m, .query = call_query, .conn = conn};
+
+		if (r->m.route->precheck(&call, &err) < 0)
 			return queue_vs_error(conn, method, url, &err);
+	}
+	if (r->m.route->body == VSD_BODY_STREAM) {
 		r->upload_fd = open_upload(r->d, &r->upload_name, &err);
 		if (r->upload_fd < 0)
 			return queue_vs_error(conn, method, url, &err);
@@ -288,7 +288,7 @@ static void consume(struct vsd_req *r, const char *data, size_t n)
 }
 
 static enum MHD_Result queue_upgrade(struct vsd_req *r, struct MHD_Connection *conn,
-				     struct vsd_stream *stream);
+				     struct vsd_reply *reply);
 
 /* Last call: run the handler and answer. */
 static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
@@ -301,6 +301,7 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 	    .m = &r->m,
 	    .body = r->body.buf,
 	    .body_len = r->body.len,
+	    .query = call_query,
 	    .conn = conn,
 	};
 
@@ -316,16 +317,16 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 		call.upload_name = steal_ptr(&r->upload_name);
 		call.body_len = (size_t)r->upload_bytes;
 	}
-	if (handlers[r->m.route->id](&call, &reply, &err) < 0) {
+	if (r->m.route->handler(&call, &reply, &err) < 0) {
 		r->upload_name = steal_ptr(&call.upload_name);
 		free(reply.body);
 		if (reply.stream != NULL)
-			vsd_stream_free(reply.stream);
+			reply.stream_free(reply.stream);
 		return queue_vs_error(conn, method, url, &err);
 	}
 	r->upload_name = steal_ptr(&call.upload_name);
 	if (reply.stream != NULL)
-		return queue_upgrade(r, conn, reply.stream);
+		return queue_upgrade(r, conn, &reply);
 	if (reply.file_fd_set)
 		return queue_file(conn, &reply);
 	vsd_debug("%s %s: %u", method, url, reply.status);
@@ -340,7 +341,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (r == NULL) {
 		r = xcalloc(1, sizeof(*r));
-		r->d = cls;
+		r->srv = cls;
+		r->d = r->srv->d;
 		r->upload_fd = -1;
 		*con_cls = r;
 		return begin(r, conn, url, method, version);
@@ -367,8 +369,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->upload_name != NULL && unlinkat(r->d->templates_fd, r->upload_name, 0) < 0)
 		vsd_log("remove %s/templates/%s: %s", r->d->root, r->upload_name, strerror(errno));
 	free(r->upload_name);
-	if (r->stream != NULL)
-		vsd_stream_free(r->stream);
+	if (r->upgrade.stream != NULL)
+		r->upgrade.stream_free(r->upgrade.stream);
 	free(r);
 }
 
@@ -379,23 +381,25 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
 			struct MHD_UpgradeResponseHandle *urh)
 {
 	struct vsd_req *r = con_cls;
-	struct vsd_stream *s = steal_ptr(&r->stream);
+	struct vsd_stream *s = steal_ptr(&r->upgrade.stream);
 
 	/* Clients send nothing after the request; extra_in is ignored. */
-	vsd_stream_run(r->d, s, sock, urh);
+	r->upgrade.stream_run(r->d, s, sock, urh);
 }
 
 static enum MHD_Result queue_upgrade(struct vsd_req *r, struct MHD_Connection *conn,
-				     struct vsd_stream *stream)
+				     struct vsd_reply *reply)
 {
 	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgraded, r->d);
 	enum MHD_Result ret;
 
+	free(reply->body);
 	if (resp == NULL) {
-		vsd_stream_free(stream);
+		reply->stream_free(reply->stream);
 		return MHD_NO;
 	}
-	r->stream = stream;
+	r->upgrade = *reply;
+	r->upgrade.body = NULL;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "vsd-stream");
 	ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
 	MHD_destroy_response(resp);
@@ -414,7 +418,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	vsd_debug("http: %s", buf);
 }
 
-int vsd_server_start(struct vsd *d, int listen_fd, struct vsd_server **out, struct vs_error *err)
+int vsd_server_start(struct vsd *d, int listen_fd, const struct vsd_route *table, size_t n,
+		     struct vsd_server **out, struct vs_error *err)
 {
 	struct vsd_server *s = xcalloc(1, sizeof(*s));
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
@@ -422,10 +427,13 @@ int vsd_server_start(struct vsd *d, int listen_fd, struct vsd_server **out, stru
 
 	s->d = d;
 	s->listen_fd = listen_fd;
-	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER,
+	s->table = table;
+	s->ntable = n;
+	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
 				  on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)VSD_CONN_TIMEOUT,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		free(s);
 		close(listen_fd);
@@ -435,17 +443,21 @@ int vsd_server_start(struct vsd *d, int listen_fd, struct vsd_server **out, stru
 	return 0;
 }
 
-void vsd_server_stop(struct vsd_server *s)
+void vsd_server_quiesce(struct vsd_server *s)
 {
 	MHD_socket fd;
 
 	if (s == NULL)
 		return;
-	/* Stop accepting first, then let running requests finish. */
 	fd = MHD_quiesce_daemon(s->mhd);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	vsd_streams_stop(s->d);
+}
+
+void vsd_server_stop(struct vsd_server *s)
+{
+	if (s == NULL)
+		return;
 	MHD_stop_daemon(s->mhd);
 	free(s);
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cgroups/vs_cgroups.h"
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_util.h"
 

@@ -11,7 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/store.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"

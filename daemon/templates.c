@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
@@ -101,12 +101,13 @@ static int check_free_locked(struct vsd *d, const char *name, struct vs_error *e
 	return 0;
 }
 
-int vsd_template_archive_precheck(struct vsd *d, const char *name, struct vs_error *err)
+int vsd_p_template_archive(const struct vsd_call *c, struct vs_error *err)
 {
+	struct vsd *d = c->d;
 	int r;
 
 	pthread_mutex_lock(&d->mutate);
-	r = check_free_locked(d, name, err);
+	r = check_free_locked(d, c->m->params[0], err);
 	pthread_mutex_unlock(&d->mutate);
 	return r;
 }

@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #include "cgroups/vs_cgroups.h"
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
+#include "daemon/server.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
@@ -539,7 +540,7 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	lfd = make_socket(d->socket_path, err);
 	if (lfd < 0)
 		return -1;
-	if (vsd_server_start(d, lfd, srv, err) < 0) {
+	if (vsd_server_start(d, lfd, vsd_routes, vsd_nroutes, srv, err) < 0) {
 		unlink(d->socket_path);
 		return -1;
 	}
@@ -598,6 +599,10 @@ int vsd_main(int argc, char **argv)
 		d.socket_path, d.root, d.cgroup_parent, vs_cg_host_describe(d.cg));
 	sig = wait_for_signal();
 	vsd_log("%s: shutting down, containers keep running", strsignal(sig));
+	/* Stop accepting, wake the streams (MHD waits for upgraded
+	 * connections), then let running requests finish. */
+	vsd_server_quiesce(srv);
+	vsd_streams_stop(&d);
 	vsd_server_stop(srv);
 	unlink(d.socket_path);
 	drain_cr_ops(d.ops);

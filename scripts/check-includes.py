@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Check the project's include graph: no cycles, and the layering of
 docs/architecture.md (lower layers never include upper ones; a module's
-private headers are used only inside its folder). Exit 1 on a violation."""
+private headers are used only inside its folder). Inside daemon/, every file
+belongs to one layer (DAEMON_LAYERS, the order of daemon/daemon.h's comment)
+and includes only daemon headers of its layer and those below, so two files
+that call each other across layers show up as a layer cycle. Exit 1 on a
+violation."""
 import os
 import re
 import sys
@@ -20,6 +24,18 @@ ALLOWED = {
     "tests": None,  # tests may include anything
     "bench": None,
 }
+# daemon/ layers, bottom up: the layer's header and the files in it.
+DAEMON_LAYERS = [
+    ("log.h", ["log.c"]),
+    ("http.h", ["routes.c"]),
+    ("ops.h", ["ops.c"]),
+    ("store.h", ["store.c", "locks.c"]),
+    ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c"]),
+    ("handlers.h", ["api.c", "backup.c", "checkpoint.c", "containers.c", "exec.c",
+                    "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
+                    "templates.c"]),
+    ("server.h", ["server.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
+]
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -29,6 +45,54 @@ def sources():
             for f in files:
                 if f.endswith((".c", ".h")):
                     yield os.path.relpath(os.path.join(dirpath, f), ROOT)
+
+
+def daemon_layers(graph):
+    """Layer of every daemon/ file; an include of a higher layer's header,
+    and any cycle in the graph of layers, is a problem."""
+    errors, layer = [], {}
+    for rank, (hdr, files) in enumerate(DAEMON_LAYERS):
+        layer["daemon/" + hdr] = rank
+        for f in files:
+            layer["daemon/" + f] = rank
+    edges = {}
+    for src, incs in graph.items():
+        if not src.startswith("daemon/"):
+            continue
+        if src not in layer:
+            errors.append(f"{src}: not in a daemon layer (add it to DAEMON_LAYERS)")
+            continue
+        for inc in incs:
+            if not inc.startswith("daemon/"):
+                continue
+            if inc not in layer:
+                errors.append(f"{src}: includes {inc}, which is not a layer header")
+                continue
+            a, b = layer[src], layer[inc]
+            if a != b:
+                edges.setdefault(a, set()).add(b)
+            if b > a:
+                errors.append(f"{src}: includes {inc} from a higher daemon layer "
+                              f"({DAEMON_LAYERS[a][0]} below {DAEMON_LAYERS[b][0]})")
+    # A cycle between layers (only possible through an upward include,
+    # but named here as the circle it makes).
+    state = {}
+
+    def visit(n, stack):
+        state[n] = 1
+        for m in sorted(edges.get(n, ())):
+            if state.get(m) == 1:
+                cyc = stack[stack.index(m):] + [m]
+                errors.append("daemon layer cycle: " +
+                              " -> ".join(DAEMON_LAYERS[i][0] for i in cyc))
+            elif state.get(m) is None:
+                visit(m, stack + [m])
+        state[n] = 2
+
+    for n in sorted(edges):
+        if state.get(n) is None:
+            visit(n, [n])
+    return errors
 
 
 def main():
@@ -45,6 +109,7 @@ def main():
                 errors.append(f"{src}: includes {inc} ({folder} may not use {target})")
             if (target != folder and "-private.h" in inc and allowed is not None):
                 errors.append(f"{src}: includes another module's private header {inc}")
+    errors += daemon_layers(graph)
     # Cycle detection over headers.
     state = {}
 

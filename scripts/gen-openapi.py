@@ -352,7 +352,8 @@ UPGRADE_H = [
 def op(op_id, summary, tag, responses, errors, params=None, req=None,
        desc=None):
     """An operation: responses plus the shared errors that can answer it.
-    Every route can be answered 403 (peer), 405 (other methods on the
+    Every route can be answered 400 (a malformed request: a NUL in the
+    path, duplicate Content-Length), 403 (peer), 405 (other methods on the
     path) and 500."""
     o = {"operationId": op_id, "summary": summary, "tags": [tag]}
     if desc:
@@ -362,7 +363,7 @@ def op(op_id, summary, tag, responses, errors, params=None, req=None,
     if req:
         o["requestBody"] = req
     resp = dict(responses)
-    codes = set(errors) | {"403", "405", "500"}
+    codes = set(errors) | {"400", "403", "405", "500"}
     if req and "application/json" in req["content"]:
         codes |= {"400", "413"}
     for status in sorted(codes):

@@ -24,7 +24,7 @@ die() {
 	exit 1
 }
 
-((EUID == 0)) || die "run me as root (sudo $0)"
+((EUID == 0)) || die "run me as root (a root shell, or: su -c $0)"
 
 # 1. Dependencies (only when something is missing) and the build.
 if ! scripts/install-deps.sh --check >/dev/null; then

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "lib/vs_json.h"
 #include "lib/vs_util.h"
 

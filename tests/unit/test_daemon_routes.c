@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "lib/vs_util.h"
 
 static enum vsd_match_result match(const char *method, const char *path, struct vsd_match *m,
@@ -179,6 +179,41 @@ static void test_routes_validate(void **state)
 			 VSD_MATCH_OK);
 	assert_int_equal(vsd_match_validate(&m, NULL), 0);
 	vsd_match_clear(&m);
+}
+
+/* Names in URLs are exact: a decoded %00 stays in the path (as
+ * VSD_DECODED_NUL), and the name holding it, or the path, is refused. */
+static void test_url_exact(void **state)
+{
+	char path[] = "/v1/containers/nul1\0anything";
+	size_t len = sizeof(path) - 1;
+	struct vs_error err = {0};
+	struct vsd_match m;
+	char allow[64];
+
+	(void)state;
+	assert_int_equal(vsd_unescape_nul(path, len), len);
+	assert_int_equal(strlen(path), len);
+	assert_int_equal(match("DELETE", path, &m, allow, sizeof(allow)), VSD_MATCH_OK);
+	assert_string_not_equal(m.params[0], "nul1");
+	assert_int_equal(vsd_match_validate(&m, &err), -1);
+	assert_int_equal(err.kind, VS_EK_INVALID);
+	assert_non_null(strstr(err.msg, "container name"));
+	vsd_match_clear(&m);
+	assert_int_equal(vsd_path_check(path, &err), -1);
+	assert_non_null(strstr(err.msg, "0x01"));
+
+	/* {snap} is a name too. */
+	assert_int_equal(
+	    match("GET", "/v1/containers/web1/snapshots/s\001x", &m, allow, sizeof(allow)),
+	    VSD_MATCH_OK);
+	assert_int_equal(vsd_match_validate(&m, &err), -1);
+	assert_non_null(strstr(err.msg, "snapshot name"));
+	vsd_match_clear(&m);
+
+	assert_int_equal(vsd_path_check("/v1/containers/web-1", NULL), 0);
+	assert_int_equal(vsd_path_check("/v1/contai\x7fners", &err), -1);
+	assert_int_equal(vsd_path_check("/v1/operations/1\n", &err), -1);
 }
 
 static void test_error_mapping(void **state)
@@ -367,10 +402,45 @@ static void test_check_fields_and_strv(void **state)
 	assert_null(v);
 }
 
+/* The server dispatches only through the table: every route has a
+ * handler, each route id is served by exactly one route, a pre-check is
+ * only where the body is streamed (refusing an upload before reading it),
+ * and the query callback of a call is what vsd_call_query uses. */
+static const char *fake_query(void *conn, const char *key)
+{
+	return strcmp(key, "force") == 0 ? (const char *)conn : NULL;
+}
+
+static void test_route_table(void **state)
+{
+	int seen[VSD_R__COUNT] = {0};
+	struct vsd_call c = {.query = fake_query, .conn = (void *)""};
+	struct vsd_call none = {0};
+
+	(void)state;
+	assert_int_equal(vsd_nroutes, VSD_R__COUNT);
+	for (size_t i = 0; i < vsd_nroutes; i++) {
+		const struct vsd_route *r = &vsd_routes[i];
+
+		assert_non_null(r->handler);
+		assert_true(r->id < VSD_R__COUNT);
+		seen[r->id]++;
+		if (r->precheck != NULL)
+			assert_int_equal(r->body, VSD_BODY_STREAM);
+	}
+	for (int id = 0; id < VSD_R__COUNT; id++)
+		assert_int_equal(seen[id], 1);
+	assert_string_equal(vsd_call_query(&c, "force"), "");
+	assert_null(vsd_call_query(&c, "since"));
+	assert_null(vsd_call_query(&none, "force"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_routes_all),
+	    cmocka_unit_test(test_route_table),
+	    cmocka_unit_test(test_url_exact),
 	    cmocka_unit_test(test_routes_not_found),
 	    cmocka_unit_test(test_routes_bad_method),
 	    cmocka_unit_test(test_routes_validate),

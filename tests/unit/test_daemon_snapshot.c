@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/handlers.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 

@@ -1,0 +1,63 @@
+/* handlers.h: the request handlers of the REST API (containers.c,
+ * templates.c, exec.c, snapshots.c, checkpoint.c, pools.c, limits.c,
+ * stats.c, node.c, backup.c, openapi.c) and the route table that names them (api.c).
+ * Only api.c and the handlers' own files include it. */
+#ifndef VSD_HANDLERS_H
+#define VSD_HANDLERS_H
+
+#include "daemon/daemon.h"
+#include "daemon/http.h"
+
+int vsd_h_container_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_suspend(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_resume(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_checkpoint(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_restore(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_restore(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_snapshot_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_archive(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_template_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_operation_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_patch(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_pool_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_stats(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_metrics(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_export(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_import(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+
+/* openapi.c: the API's OpenAPI 3.1 document (docs/openapi.json) as built
+ * into the binary: static, NUL-terminated, *len bytes. */
+const char *vsd_openapi_json(size_t *len);
+int vsd_h_openapi(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+
+/* templates.c: the pre-check of PUT /v1/templates/{name}/archive: refuse
+ * (409) when the template exists or is being made, so a large upload is
+ * not read for nothing. 0 or -1. */
+int vsd_p_template_archive(const struct vsd_call *c, struct vs_error *err);
+
+/* api.c: the API's route table (VSD_R__COUNT entries, one per route id),
+ * each route with its handler and pre-check. */
+extern const struct vsd_route vsd_routes[];
+extern const size_t vsd_nroutes;
+
+/* exec.c: at shutdown: wake every stream thread and keep them off the sockets. */
+void vsd_streams_stop(struct vsd *d);
+
+#endif

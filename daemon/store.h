@@ -1,0 +1,103 @@
+/* store.h: on-disk registries (store.c: containers, id ranges) and
+ * per-container locks (locks.c). No runtime or fs-cow calls. */
+#ifndef VSD_STORE_H
+#define VSD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/vs_config.h"
+#include "lib/vs_error.h"
+
+#define VSD_DEFAULT_ROOT      "/var/lib/vsd"
+#define VSD_DEFAULT_RUN_DIR   "/run/vsd"
+#define VSD_DEFAULT_REGISTRY  "/var/lib/vsd-idmaps"
+#define VSD_DEFAULT_CG_PARENT "vsd"
+/* Id ranges: first host id of range k is VSD_IDMAP_BASE + k * VS_IDMAP_SIZE. */
+#define VSD_IDMAP_BASE 1000000u
+
+/* ---- store.c: on-disk registries ------------------------------------ */
+
+/* Visible container names under containers_fd (hidden staging entries and
+ * invalid names skipped), sorted. 0 or -1. */
+int vsd_store_list(int containers_fd, char ***names, struct vs_error *err);
+/* True if containers/NAME exists (any type). */
+bool vsd_store_exists(int containers_fd, const char *name);
+/* Load containers/NAME/config.json. VS_EK_NOT_FOUND "container 'NAME' does
+ * not exist" when the container is absent. 0 or -1. */
+int vsd_store_load(int containers_fd, const char *name, struct vs_container_config *cfg,
+		   struct vs_error *err);
+/* Write config.json into the container directory dirfd atomically. */
+int vsd_store_write_config(int dirfd, const struct vs_container_config *cfg, struct vs_error *err);
+
+/* Machine-wide id-range registry: one file per claimed range in directory
+ * `registry`, named by the decimal first host id, holding "ROOT NAME\n".
+ * The claim is the O_EXCL create. Claim the first free range for
+ * (root, name): 0 and *base, or -1 with err (VS_EK_CONFLICT when every
+ * range is taken). */
+int vsd_idmap_claim(const char *registry, const char *root, const char *name, uint32_t *base,
+		    struct vs_error *err);
+/* Release the range at base if (and only if) it is claimed by (root, name).
+ * A missing claim is fine. 0 or -1. */
+int vsd_idmap_release(const char *registry, uint32_t base, const char *root, const char *name,
+		      struct vs_error *err);
+/* Read the owner of a claim file: 0 with *root and *name malloc'd, or -1. */
+int vsd_idmap_owner(int regfd, const char *file, char **root, char **name, struct vs_error *err);
+/* keep(ud, name, base): true if root's container `name` still owns base. */
+typedef bool (*vsd_idmap_keep_fn)(void *ud, const char *name, uint32_t base);
+/* Release every claim of `root` for which keep() says false (stale claims:
+ * crash between claim and create, or during destroy). Claims of other
+ * roots are never touched. *released counts them. 0 or -1. */
+int vsd_idmap_gc(const char *registry, const char *root, vsd_idmap_keep_fn keep, void *ud,
+		 unsigned *released, struct vs_error *err);
+
+/* 32-bit FNV-1a (cgroup parent names of non-default roots). */
+uint32_t vsd_fnv1a(const char *s);
+/* The cgroup parent for a root (realpath): "vsd" for the default root,
+ * else "vsd-" + 8 hex digits of its FNV-1a hash. malloc'd. */
+char *vsd_cgroup_parent_for(const char *root_realpath);
+
+struct vsd_names;
+/* ---- locks.c: per-container locks ------------------------------------ */
+
+/* A container is held by one request at a time. Requests (start, stop,
+ * destroy, exec) wait for each other, because each takes at most seconds;
+ * an operation (suspend, resume, checkpoint, restore) holds the container
+ * from the request that starts it until its worker ends, and every other
+ * request is refused with 409 meanwhile rather than left waiting. */
+struct vsd_names *vsd_names_new(void);
+void vsd_names_free(struct vsd_names *n);
+/* Hold container `name` for a request: wait while another request holds
+ * it. `transition` ("starting", "stopping" or NULL) is what GET shows as
+ * the state while held. 0, or -1 with VS_EK_CONFLICT (nothing held) when an
+ * operation holds it (now or when the wait ends). */
+int vsd_names_lock(struct vsd_names *n, const char *name, const char *transition,
+		   struct vs_error *err);
+/* Hold container `name` for an operation of kind op_kind (a static
+ * string): like vsd_names_lock; the operation's id is added with
+ * vsd_names_set_op once it exists. 0, or -1 with VS_EK_CONFLICT. */
+int vsd_names_lock_op(struct vsd_names *n, const char *name, const char *op_kind,
+		      struct vs_error *err);
+void vsd_names_set_op(struct vsd_names *n, const char *name, uint64_t op_id);
+void vsd_names_set_transition(struct vsd_names *n, const char *name, const char *transition);
+void vsd_names_unlock(struct vsd_names *n, const char *name);
+/* What GET shows of a held container; all empty when it is not held. */
+struct vsd_hold_info {
+	const char *transition; /* static string or NULL */
+	const char *op_kind;	/* static string, NULL unless an operation holds it */
+	uint64_t op_id;		/* 0 until known */
+};
+/* Fill *info (never blocks on a holder). True if the container is held. */
+bool vsd_names_info(struct vsd_names *n, const char *name, struct vsd_hold_info *info);
+/* 0, or -1 with VS_EK_CONFLICT when an operation holds `name` (for
+ * requests that do not take the lock, such as exec and console). */
+int vsd_names_check_op(struct vsd_names *n, const char *name, struct vs_error *err);
+
+/* cleanup attribute for a struct vs_container_config (frees its vectors). */
+static inline void vsd_config_freep(struct vs_container_config *cfg)
+{
+	vs_config_free(cfg);
+}
+#define cleanup_config __attribute__((cleanup(vsd_config_freep)))
+
+#endif
