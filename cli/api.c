@@ -20,7 +20,7 @@ enum vs_error_kind vc_api_error_kind(const char *code)
 	} map[] = {
 	    {"invalid", VS_EK_INVALID},		{"not_found", VS_EK_NOT_FOUND},
 	    {"conflict", VS_EK_CONFLICT},	{"too_large", VS_EK_TOO_LARGE},
-	    {"unsupported", VS_EK_UNSUPPORTED},
+	    {"unsupported", VS_EK_UNSUPPORTED}, {"precondition_failed", VS_EK_PRECONDITION},
 	};
 
 	for (size_t i = 0; code != NULL && i < VS_ARRAY_SIZE(map); i++)
@@ -64,6 +64,7 @@ int vc_api(const struct vc_ctx *ctx, const char *method, const char *path, const
 	    .body = body,
 	    .body_len = body ? strlen(body) : 0,
 	    .body_fd = -1,
+	    .if_match = ctx->if_match,
 	};
 	int status;
 

@@ -122,6 +122,7 @@ struct vc_http_request {
 	bool upgrade; /* Connection: Upgrade, Upgrade: vsd-stream */
 	bool sink;    /* a 2xx response body goes to sink_fd (see the parser) */
 	int sink_fd;
+	const char *if_match; /* an ETag (unquoted) for If-Match, or NULL */
 };
 
 /* The request head (request line and headers, ending in an empty line) as
@@ -179,6 +180,7 @@ struct vc_ctx {
 	const char *socket_path;
 	bool json; /* global --json */
 	const struct vc_cmd *cmd;
+	const char *if_match; /* vc_api sends it as If-Match (set --if-match) */
 };
 
 /* One JSON API call. body may be NULL. On a 2xx answer returns the HTTP
@@ -287,6 +289,11 @@ int vc_cmd_help(const struct vc_ctx *ctx);
 
 int vc_cmd_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* operation.c and monitor.c */
+int vc_cmd_operation_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_operation_show(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_operation_cancel(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_monitor(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
 /* ---- limits.c: the resource flags of create and set ------------------ */
 

@@ -122,7 +122,7 @@ void vc_limit_warnings(const struct vs_json *status)
 int vc_cmd_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	struct option opts[VS_LIM_COUNT + 24];
-	size_t n = vc_limit_options(opts, VS_ARRAY_SIZE(opts) - 2);
+	size_t n = vc_limit_options(opts, VS_ARRAY_SIZE(opts) - 3);
 	struct vc_limit_args a = {0};
 	struct vc_net_args net = {0};
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
@@ -131,13 +131,26 @@ int vc_cmd_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 	bool reset = true;
 	int c, r;
 
-	n += vc_net_options(opts + n, VS_ARRAY_SIZE(opts) - n - 2, true);
+	n += vc_net_options(opts + n, VS_ARRAY_SIZE(opts) - n - 3, true);
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	opts[n++] = (struct option){"if-match", required_argument, NULL, 'I'};
 	opts[n] = (struct option){0};
 	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
 		if (c == 'h') {
 			vc_cmd_help(ctx);
 			return 0;
+		}
+		if (c == 'I') {
+			/* GET's ETag header is quoted: take it with or without. */
+			size_t l = strlen(optarg);
+			if (l >= 2 && optarg[0] == '"' && optarg[l - 1] == '"') {
+				optarg[l - 1] = '\0';
+				optarg++;
+			}
+			if (optarg[0] == '\0' || strpbrk(optarg, "\"\r\n") != NULL)
+				return vc_usage(err, "--if-match: expected an ETag");
+			ctx->if_match = optarg;
+			continue;
 		}
 		r = vc_limit_opt(c, optarg, true, &a, err);
 		if (r == 0)

@@ -29,8 +29,10 @@ static const struct vc_cmd commands[] = {
     {NULL, "set", vc_cmd_set, "NAME LIMITS... NETWORK...",
      /* The summary is one line of the command list in `vsctl --help`. */
      "Change limits, pool, idle reclaim or network, live if it runs: all or none; persisted.",
-     "  (a value of \"none\" removes that limit, e.g. --memory none)\n" VC_LIMIT_HELP
-     "Network:\n" VC_NET_SET_HELP},
+     "  (a value of \"none\" removes that limit, e.g. --memory none)\n"
+     "  --if-match ETAG only if the stored config still has this ETag (from the\n"
+     "                  ETag header of GET /v1/containers/NAME); else nothing "
+     "changes\n" VC_LIMIT_HELP "Network:\n" VC_NET_SET_HELP},
     {NULL, "start", vc_cmd_start, "NAME", "Start a container.", NULL},
     {NULL, "stop", vc_cmd_stop, "NAME [--timeout S] [--force]",
      "Stop a container: send its stop signal, kill it after the timeout.",
@@ -117,6 +119,24 @@ static const struct vc_cmd commands[] = {
     {"pool", "remove", vc_cmd_pool_remove, "NAME", "Remove a pool that has no members.", NULL},
     {"node", "info", vc_cmd_node_info, "[--json]", "Show the daemon and node.",
      "  --json          print the API's JSON\n"},
+    {NULL, "monitor", vc_cmd_monitor, "[--type T[,T...]] [--json]",
+     "Print lifecycle events as they happen (until Ctrl-C).",
+     "  --type T,...    only these types (container-created, container-started,\n"
+     "                  container-stopped, container-destroyed, container-oom,\n"
+     "                  container-updated, container-suspended, container-resumed,\n"
+     "                  operation-progress, operation-end)\n"
+     "  --json          print each event's JSON data object\n"
+     "If the stream ends (vsd restarts), it reconnects and resumes after the last\n"
+     "event it printed; it gives up after 30 s without an answer.\n"},
+    {"operation", "list", vc_cmd_operation_list, "[--json]",
+     "List operations (running, and finished in the last 10 minutes).",
+     "  --json          print the API's JSON\n"},
+    {"operation", "show", vc_cmd_operation_show, "ID [--wait S] [--json]",
+     "Show an operation, after waiting up to S seconds for it to end.",
+     "  --wait S        wait until it ends, at most S seconds (0..60)\n"
+     "  --json          print the API's JSON\n"},
+    {"operation", "cancel", vc_cmd_operation_cancel, "ID",
+     "Cancel an operation where the work allows it (a template build).", NULL},
 };
 
 static void print_usage(FILE *f)

@@ -2,6 +2,7 @@
  * checkpoint, restore): poll it and print its progress as it comes. */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "lib/vs_util.h"
+#include "lib/vs_validate.h"
 
 #define POLL_INTERVAL_NS (200 * 1000 * 1000)
 
@@ -77,4 +79,98 @@ int vc_follow_operation(const struct vc_ctx *ctx, const struct vs_json *first,
 					     "operation %s has an unknown status", id);
 		nanosleep(&(struct timespec){.tv_nsec = POLL_INTERVAL_NS}, NULL);
 	}
+}
+
+/* operation list [--json]: every operation the daemon remembers. */
+int vc_cmd_operation_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	static const char *const headers[] = {"ID",	"KIND",	   "TARGET",
+					      "STATUS", "CREATED", "FINISHED"};
+	cleanup_free char *raw = NULL;
+	cleanup_json struct vs_json *root = NULL;
+	const struct vs_json *list;
+	struct vc_table *t;
+	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	if (vc_api(ctx, "GET", "/v1/operations", NULL, &raw, &root, err) < 0)
+		return VC_ERR_FAIL;
+	if (ctx->json) {
+		vc_print_raw_json(raw);
+		return 0;
+	}
+	list = vs_json_get(root, "operations");
+	t = vc_table_new(VS_ARRAY_SIZE(headers), headers);
+	for (size_t i = 0; i < vs_json_array_len(list); i++) {
+		const struct vs_json *op = vs_json_array_at(list, i);
+		char created[64], finished[64];
+		const char *cells[6];
+
+		vc_format_time(vs_json_get(op, "created_at"), true, created, sizeof(created));
+		vc_format_time(vs_json_get(op, "finished_at"), true, finished, sizeof(finished));
+		cells[0] = vs_json_string(vs_json_get(op, "id"));
+		cells[1] = vs_json_string(vs_json_get(op, "kind"));
+		cells[2] = vs_json_string(vs_json_get(op, "target"));
+		cells[3] = vs_json_string(vs_json_get(op, "status"));
+		cells[4] = created;
+		cells[5] = finished;
+		vc_table_add(t, cells);
+	}
+	vc_table_print(t);
+	return 0;
+}
+
+/* operation show ID [--wait S] [--json]: one operation, after waiting up
+ * to S seconds (at most 60) for it to end. */
+int vc_cmd_operation_show(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	cleanup_free char *raw = NULL, *path = NULL, *q = NULL;
+	cleanup_json struct vs_json *root = NULL;
+	int64_t wait = 0;
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c == 'j')
+			ctx->json = true;
+		else if (c == 'h')
+			return vc_cmd_help(ctx) == VC_HELP_SHOWN ? 0 : VC_ERR_USAGE;
+		else if (c == 'w' && vs_parse_int(optarg, "--wait", 0, 60, &wait, err) < 0)
+			return VC_ERR_USAGE;
+		else if (c != 'w')
+			return VC_ERR_USAGE;
+	}
+	if (vc_positional(argc, optind, 1, 1, "operation id", err) < 0)
+		return VC_ERR_USAGE;
+	q = xasprintf("?wait=%" PRId64, wait);
+	path = vc_api_path("operations", argv[optind], q);
+	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
+		return VC_ERR_FAIL;
+	if (ctx->json)
+		vc_print_raw_json(raw);
+	else
+		vc_print_object(root);
+	return 0;
+}
+
+/* operation cancel ID: where the work allows it (a template build). */
+int vc_cmd_operation_cancel(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	cleanup_free char *path = NULL;
+	const char *id;
+	int r = vc_parse_reading(ctx, argc, argv, true, "operation id", &id, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	path = vc_api_path("operations", id, "");
+	if (vc_api(ctx, "DELETE", path, NULL, NULL, NULL, err) < 0)
+		return VC_ERR_FAIL;
+	return 0;
 }

@@ -284,6 +284,7 @@ static int import_work(struct vsd_op_run *run, void *ctx, char **result, struct 
 	if (r < 0)
 		return -1;
 	vsd_log("container %s: imported (template %s)", cfg.name, cfg.template_name);
+	vsd_emit(j->d, VSD_EV_CONTAINER_CREATED, cfg.name, NULL);
 	if (vsd_gen_loaded(j->d, &cfg, g, err) == 0)
 		*result = vs_jgen_steal(g);
 	return 0;

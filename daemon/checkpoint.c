@@ -377,6 +377,29 @@ static char *result_of(struct cr_job *j, const struct vs_rt_cr_result *res)
 	return vs_jgen_steal(g);
 }
 
+/* The container's events after a successful operation (before its
+ * operation-end, which follows when the worker returns). */
+static void emit_done(struct cr_job *j)
+{
+	struct vsd_events *ev = j->d->events;
+
+	if (ev == NULL)
+		return;
+	if (j->discard) {
+		vsd_events_note(ev, j->name, false);
+	} else if (j->kind == VSD_CR_SUSPEND) {
+		vsd_events_note(ev, j->name, false);
+		vsd_emit(j->d, VSD_EV_CONTAINER_SUSPENDED, j->name, NULL);
+	} else if (j->kind == VSD_CR_RESUME) {
+		vsd_events_note(ev, j->name, true);
+		vsd_emit(j->d, VSD_EV_CONTAINER_RESUMED, j->name, NULL);
+	} else if (j->kind == VSD_CR_CHECKPOINT) {
+		vsd_emit_state(j->d, j->name, j->leave_running);
+	} else {
+		vsd_emit_state(j->d, j->name, true);
+	}
+}
+
 static int cr_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
 {
 	struct cr_job *j = ctx;
@@ -427,6 +450,7 @@ static int cr_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_e
 		    j->dir ? j->dir : "", (long long)res.frozen_ms, (long long)res.criu_ms,
 		    (long long)res.total_ms, (long long)res.image_bytes);
 	*result = result_of(j, &res);
+	emit_done(j);
 	/* Released before the operation reads "success", so a client that
 	 * follows it can act on the container at once. */
 	release(j);
@@ -529,6 +553,10 @@ static int cr_handle(struct vsd_call *c, enum vsd_cr_kind kind, struct vsd_reply
 		return -1;
 	}
 	id = vsd_ops_add(d->ops, kinds[kind].op_kind, name, (int64_t)time(NULL));
+	vsd_ops_set_cancel(d->ops, id, NULL, NULL,
+			   "a running checkpoint or restore cannot be cancelled: CRIU is "
+			   "freezing, dumping or rebuilding the container's processes, and "
+			   "stopping it half way would leave them neither here nor there");
 	vsd_names_set_op(d->names, name, id);
 	vsd_log("operation %llu: %s %s%s%s", (unsigned long long)id, kinds[kind].op_kind, name,
 		j->dir ? " " : "", j->dir ? j->dir : "");

@@ -142,10 +142,22 @@ int vsd_h_container_get(struct vsd_call *c, struct vsd_reply *out, struct vs_err
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 
 	if (vsd_store_load(c->d->containers_fd, c->m->params[0], &cfg, err) < 0 ||
-	    vsd_gen_loaded(c->d, &cfg, g, err) < 0)
+	    vsd_gen_loaded(c->d, &cfg, g, err) < 0 ||
+	    vsd_container_etag(c->d, c->m->params[0], out->etag, err) < 0)
 		return -1;
 	vsd_reply_json(out, 200, g);
 	return 0;
+}
+
+int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs_error *err)
+{
+	cleanup_free char *path = xasprintf("%s/config.json", name);
+
+	if (vsd_etag_file(d->containers_fd, path, etag, err) == 0)
+		return 0;
+	if (err->errnum == ENOENT)
+		return vs_error_kind(err, VS_EK_NOT_FOUND, "container '%s' does not exist", name);
+	return -1;
 }
 
 /* Build containers/.NAME.creating with the layer and config.json, then
@@ -262,6 +274,7 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (r < 0)
 		return -1;
 	vsd_log("container %s: created from template %s", cfg.name, cfg.template_name);
+	vsd_emit(c->d, VSD_EV_CONTAINER_CREATED, cfg.name, NULL);
 	if (vsd_container_status(c->d, cfg.name, &st, &e2) < 0) {
 		/* Created is created: report it stopped rather than fail. */
 		vsd_log("container %s: %s", cfg.name, e2.msg);
@@ -346,6 +359,7 @@ static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs
 					     vs_rt_state_name(st.state));
 		if (vs_rt_stop(&d->inst, &cfg, 0, true, err) < 0)
 			return vs_error_prefix(err, "destroy '%s': stop", name);
+		vsd_emit_state(d, name, false);
 	}
 	if (rootfs_busy(d, &cfg, err) < 0)
 		return -1;
@@ -384,13 +398,21 @@ int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	pthread_mutex_lock(&c->d->mutate);
 	r = vsd_names_lock(c->d->names, name, NULL, err);
 	if (r == 0) {
-		r = destroy_locked(c->d, name, force, err);
+		char etag[24];
+		r = vsd_container_etag(c->d, name, etag, err);
+		if (r == 0)
+			r = vsd_check_if_match(c, etag, err);
+		if (r == 0)
+			r = destroy_locked(c->d, name, force, err);
 		vsd_names_unlock(c->d->names, name);
 	}
 	pthread_mutex_unlock(&c->d->mutate);
 	if (r < 0)
 		return -1;
 	vsd_log("container %s: destroyed", name);
+	vsd_emit(c->d, VSD_EV_CONTAINER_DESTROYED, name, NULL);
+	if (c->d->events != NULL)
+		vsd_events_forget(c->d->events, name);
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "deleted", name);
 	vs_jgen_obj_close(g);
@@ -475,6 +497,7 @@ static int do_start(struct vsd *d, const struct vs_container_config *cfg, struct
 	if (vs_rt_start(&d->inst, cfg, err) < 0)
 		return -1; /* the runtime's message names the container */
 	vsd_log("container %s: started", cfg->name);
+	vsd_emit_state(d, cfg->name, true);
 	return 0;
 }
 
@@ -485,6 +508,7 @@ static int do_stop(struct vsd *d, const struct vs_container_config *cfg, const s
 	if (vs_rt_stop(&d->inst, cfg, (int)r->timeout, r->force, err) < 0)
 		return vs_error_prefix(err, "stop '%s'", cfg->name);
 	vsd_log("container %s: stopped", cfg->name);
+	vsd_emit_state(d, cfg->name, false);
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon/events.h"
 #include "daemon/http.h"
 #include "daemon/log.h"
 #include "daemon/ops.h"
@@ -93,6 +94,7 @@ struct vsd {
 	struct vsd_ops *ops;
 	struct vsd_criu *criu;
 	struct vsd_sampler *sampler; /* NULL until started */
+	struct vsd_events *events;   /* GET /v1/events; NULL in unit tests */
 	/* Upgraded streams (exec, console) alive right now. */
 	pthread_mutex_t streams_lock;
 	struct vsd_stream *streams;
@@ -409,5 +411,25 @@ void vsd_oom_load(struct vsd *d, const char *name, struct vsd_oom_rec *r);
 void vsd_oom_store(struct vsd *d, const char *name, const struct vsd_oom_rec *r);
 /* Fold a cgroup counter value in (returns true if the record changed). */
 bool vsd_oom_count(struct vsd_oom_rec *r, int64_t started_at, int64_t cg_kills);
+
+/* eventsapi.c: events and ETags. */
+/* Publish an event (events.h) at the current time; nothing when the bus
+ * is not there (unit tests). extra: see vsd_events_publish. */
+void vsd_emit(struct vsd *d, enum vsd_event_type t, const char *container, const char *extra);
+/* Report a container's running state as the daemon now knows it: a
+ * container-started/-stopped event when it changed (vsd_events_state). */
+void vsd_emit_state(struct vsd *d, const char *container, bool running);
+/* Start the bus at start-up: ops notify hook included. */
+void vsd_events_init(struct vsd *d);
+/* The ETag of a stored file (config.json of a container, a pool's file)
+ * in dirfd: 16 hex digits of a 64-bit FNV-1a hash of its bytes into etag.
+ * 0, or -1 with err (VS_EK_NOT_FOUND when absent). */
+int vsd_etag_file(int dirfd, const char *path, char etag[24], struct vs_error *err);
+/* If-Match of the request against etag: 0 when absent, "*" or equal, else
+ * -1 with VS_EK_PRECONDITION. */
+int vsd_check_if_match(const struct vsd_call *c, const char *etag, struct vs_error *err);
+/* containers.c: the ETag of containers/NAME/config.json (vsd_etag_file);
+ * VS_EK_NOT_FOUND naming the container when it is absent. 0 or -1. */
+int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs_error *err);
 
 #endif

@@ -53,6 +53,9 @@ enum vsd_route_id {
 	VSD_R_CONTAINER_EXPORT,
 	VSD_R_CONTAINER_IMPORT,
 	VSD_R_OPENAPI,
+	VSD_R_EVENTS,
+	VSD_R_OPERATION_LIST,
+	VSD_R_OPERATION_DELETE,
 	VSD_R__COUNT,
 };
 
@@ -64,6 +67,7 @@ enum vsd_body_kind {
 
 struct vsd;
 struct vsd_stream;
+struct vsd_event_sub;
 struct vsd_match;
 
 /* ---- requests and replies ------------------------------------------- */
@@ -78,6 +82,7 @@ struct vsd_call {
 	/* Query arguments, looked up by the server that made the call (the
 	 * HTTP layer below the handlers does not know libmicrohttpd). */
 	const char *(*query)(void *conn, const char *key);
+	const char *(*header)(void *conn, const char *name);
 	void *conn;
 };
 
@@ -99,6 +104,11 @@ struct vsd_reply {
 	bool file_fd_set;
 	int file_fd;
 	uint64_t file_size;
+	/* GET /v1/events: the subscriber streamed as text/event-stream
+	 * (taken over by server.c). */
+	struct vsd_event_sub *events;
+	/* An ETag header for the body (quoted by server.c), or "". */
+	char etag[24];
 };
 
 typedef int (*vsd_handler_fn)(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
@@ -110,6 +120,8 @@ typedef int (*vsd_precheck_fn)(const struct vsd_call *c, struct vs_error *err);
 /* Query argument of the request (through c->query), or NULL. A bare
  * "?force" is "". */
 const char *vsd_call_query(const struct vsd_call *c, const char *key);
+/* Request header (through c->header), or NULL. */
+const char *vsd_call_header(const struct vsd_call *c, const char *name);
 /* Set out to status + the generator's text. */
 void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g);
 

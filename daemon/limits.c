@@ -268,7 +268,14 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	pthread_mutex_lock(&c->d->mutate);
 	ret = vsd_names_lock(c->d->names, name, NULL, err);
 	if (ret == 0) {
-		ret = vsd_store_load(c->d->containers_fd, name, &cfg, err);
+		char etag[24];
+		/* Checked under the container's lock, so nothing can change the
+		 * stored config between the check and the update. */
+		ret = vsd_container_etag(c->d, name, etag, err);
+		if (ret == 0)
+			ret = vsd_check_if_match(c, etag, err);
+		if (ret == 0)
+			ret = vsd_store_load(c->d->containers_fd, name, &cfg, err);
 		if (ret == 0)
 			ret = vs_config_parse_update_net(body, &cfg.limits, &cfg.net.shaping, &r,
 							 err);
@@ -287,11 +294,13 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (ret < 0)
 		return -1;
 	vsd_log("container %s: limits updated", name);
+	vsd_emit(c->d, VSD_EV_CONTAINER_UPDATED, name, NULL);
 	if (vsd_store_load(c->d->containers_fd, name, &new, err) < 0)
 		return -1;
 	vs_config_free(&cfg);
 	cfg = new;
-	if (vsd_gen_loaded(c->d, &cfg, g, err) < 0)
+	if (vsd_gen_loaded(c->d, &cfg, g, err) < 0 ||
+	    vsd_container_etag(c->d, name, out->etag, err) < 0)
 		return -1;
 	vsd_reply_json(out, 200, g);
 	return 0;

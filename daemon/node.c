@@ -10,24 +10,28 @@
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 
+/* Longest ?wait of GET /v1/operations/{id} (seconds). */
+#define OP_WAIT_MAX 60
+
 int vsd_h_operation_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
-	const char *ids = c->m->params[0];
 	const char *since_s = vsd_call_query(c, "since");
+	const char *wait_s = vsd_call_query(c, "wait");
 	cleanup_free char *text = NULL;
-	int64_t id, since = 0;
-	struct vs_error e = {0};
+	int64_t since = 0, wait = 0;
+	uint64_t id;
 
-	/* Ids are what the daemon handed out: anything else names no
-	 * operation rather than being a malformed request. */
-	if (vs_parse_int(ids, "id", 1, INT64_MAX, &id, &e) < 0) {
-		cleanup_free char *clean = vsd_sanitize(ids, 64);
-		return vs_error_kind(err, VS_EK_NOT_FOUND, "operation '%s' does not exist", clean);
-	}
+	if (vsd_parse_op_id(c->m->params[0], &id, err) < 0)
+		return -1;
 	if (since_s != NULL && vs_parse_int(since_s, "since", 0, INT64_MAX, &since, err) < 0)
 		return -1;
-	if (vsd_ops_json(c->d->ops, (uint64_t)id, (size_t)since, (int64_t)time(NULL), &text, err) <
-	    0)
+	if (wait_s != NULL && vs_parse_int(wait_s, "wait", 0, OP_WAIT_MAX, &wait, err) < 0)
+		return -1;
+	/* Each connection has its own thread (server.c), so a long poll
+	 * waits here without holding up other requests. */
+	if (wait > 0 && vsd_ops_wait(c->d->ops, id, (int)wait * 1000, err) < 0)
+		return -1;
+	if (vsd_ops_json(c->d->ops, id, (size_t)since, (int64_t)time(NULL), &text, err) < 0)
 		return -1;
 	out->status = 200;
 	out->body = xasprintf("%s\n", text);

@@ -26,13 +26,22 @@ struct vsd_op {
 	size_t nprogress, cap;
 	struct vs_error err;
 	char *result_json;
-	int64_t finished_at;
+	int64_t created_at, finished_at;
+	/* Cancellation: cancel(cancel_ud) when set, else nocancel says why
+	 * not (static strings). */
+	void (*cancel)(void *ud);
+	void *cancel_ud;
+	const char *nocancel;
+	bool cancelled;
 };
 
 struct vsd_ops {
 	pthread_mutex_t lock;
+	pthread_cond_t ended; /* broadcast when any operation finishes */
 	struct vsd_op *list;
 	uint64_t next_id;
+	vsd_ops_notify_fn notify;
+	void *notify_ud;
 };
 
 struct vsd_op_run {
@@ -47,7 +56,13 @@ struct vsd_ops *vsd_ops_new(void)
 {
 	struct vsd_ops *ops = xcalloc(1, sizeof(*ops));
 
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&ops->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ops->ended, &ca);
+	pthread_condattr_destroy(&ca);
 	ops->next_id = 1;
 	return ops;
 }
@@ -72,6 +87,7 @@ void vsd_ops_free(struct vsd_ops *ops)
 		ops->list = op->next;
 		op_free(op);
 	}
+	pthread_cond_destroy(&ops->ended);
 	pthread_mutex_destroy(&ops->lock);
 	free(ops);
 }
@@ -108,6 +124,8 @@ uint64_t vsd_ops_add(struct vsd_ops *ops, const char *kind, const char *target, 
 	op->kind = xstrdup(kind);
 	op->target = xstrdup(target);
 	op->status = VSD_OP_RUNNING;
+	op->created_at = now;
+	op->nocancel = "this kind of operation cannot be cancelled";
 	pthread_mutex_lock(&ops->lock);
 	expire_locked(ops, now);
 	id = op->id = ops->next_id++;
@@ -117,9 +135,59 @@ uint64_t vsd_ops_add(struct vsd_ops *ops, const char *kind, const char *target, 
 	return id;
 }
 
+static const char *status_name(enum vsd_op_status s)
+{
+	return s == VSD_OP_RUNNING ? "running" : s == VSD_OP_SUCCESS ? "success" : "failure";
+}
+
+/* The event members of an operation (lock held): {"operation": {...}}
+ * plus "line" for progress. */
+static char *event_extra_locked(const struct vsd_op *op, const char *line)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	char id[32];
+
+	snprintf(id, sizeof(id), "%" PRIu64, op->id);
+	vs_jgen_obj_open(g);
+	vs_jgen_key(g, "operation");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "id", id);
+	vs_jgen_kv_str(g, "kind", op->kind);
+	vs_jgen_kv_str(g, "target", op->target);
+	vs_jgen_kv_str(g, "status", status_name(op->status));
+	if (op->status == VSD_OP_FAILURE) {
+		vs_jgen_key(g, "error");
+		vsd_gen_error(g, &op->err);
+	}
+	vs_jgen_obj_close(g);
+	if (line != NULL)
+		vs_jgen_kv_str(g, "line", line);
+	vs_jgen_obj_close(g);
+	return vs_jgen_steal(g);
+}
+
+/* Tell the notify hook (outside the lock: it may publish and wake). */
+static void notify(struct vsd_ops *ops, bool end, char *kind, char *target, char *extra)
+{
+	if (ops->notify != NULL && extra != NULL)
+		ops->notify(ops->notify_ud, end, kind, target, extra);
+	free(kind);
+	free(target);
+	free(extra);
+}
+
+void vsd_ops_set_notify(struct vsd_ops *ops, vsd_ops_notify_fn fn, void *ud)
+{
+	pthread_mutex_lock(&ops->lock);
+	ops->notify = fn;
+	ops->notify_ud = ud;
+	pthread_mutex_unlock(&ops->lock);
+}
+
 void vsd_ops_progress(struct vsd_ops *ops, uint64_t id, const char *line)
 {
 	cleanup_free char *clean = vsd_sanitize(line, OP_LINE_MAX);
+	char *kind = NULL, *target = NULL, *extra = NULL;
 	struct vsd_op *op;
 
 	pthread_mutex_lock(&ops->lock);
@@ -129,14 +197,21 @@ void vsd_ops_progress(struct vsd_ops *ops, uint64_t id, const char *line)
 			op->cap = op->cap ? op->cap * 2 : 16;
 			op->progress = xrealloc(op->progress, op->cap * sizeof(char *));
 		}
+		if (ops->notify != NULL) {
+			extra = event_extra_locked(op, clean);
+			kind = xstrdup(op->kind);
+			target = xstrdup(op->target);
+		}
 		op->progress[op->nprogress++] = steal_ptr(&clean);
 	}
 	pthread_mutex_unlock(&ops->lock);
+	notify(ops, false, kind, target, extra);
 }
 
 void vsd_ops_finish(struct vsd_ops *ops, uint64_t id, const struct vs_error *err, char *result_json,
 		    int64_t now)
 {
+	char *kind = NULL, *target = NULL, *extra = NULL;
 	struct vsd_op *op;
 
 	pthread_mutex_lock(&ops->lock);
@@ -148,9 +223,104 @@ void vsd_ops_finish(struct vsd_ops *ops, uint64_t id, const struct vs_error *err
 		else
 			op->result_json = steal_ptr(&result_json);
 		op->finished_at = now;
+		op->cancel = NULL;
+		if (ops->notify != NULL) {
+			extra = event_extra_locked(op, NULL);
+			kind = xstrdup(op->kind);
+			target = xstrdup(op->target);
+		}
+		pthread_cond_broadcast(&ops->ended);
 	}
 	pthread_mutex_unlock(&ops->lock);
 	free(result_json);
+	notify(ops, true, kind, target, extra);
+}
+
+void vsd_ops_set_cancel(struct vsd_ops *ops, uint64_t id, void (*cancel)(void *ud), void *ud,
+			const char *why_not)
+{
+	struct vsd_op *op;
+
+	pthread_mutex_lock(&ops->lock);
+	op = find_locked(ops, id);
+	if (op != NULL && op->status == VSD_OP_RUNNING) {
+		op->cancel = cancel;
+		op->cancel_ud = ud;
+		if (why_not != NULL)
+			op->nocancel = why_not;
+	}
+	pthread_mutex_unlock(&ops->lock);
+}
+
+int vsd_ops_cancel(struct vsd_ops *ops, uint64_t id, struct vs_error *err)
+{
+	struct vsd_op *op;
+	int r = 0;
+
+	pthread_mutex_lock(&ops->lock);
+	op = find_locked(ops, id);
+	if (op == NULL)
+		r = vs_error_kind(err, VS_EK_NOT_FOUND, "operation '%" PRIu64 "' does not exist",
+				  id);
+	else if (op->status != VSD_OP_RUNNING)
+		r = vs_error_kind(err, VS_EK_CONFLICT, "operation '%" PRIu64 "' has already ended",
+				  id);
+	else if (op->cancel == NULL)
+		r = vs_error_kind(err, VS_EK_CONFLICT, "operation '%" PRIu64 "' (%s): %s", id,
+				  op->kind, op->nocancel);
+	else if (op->cancelled)
+		r = vs_error_kind(err, VS_EK_CONFLICT,
+				  "operation '%" PRIu64 "' is being cancelled already", id);
+	else {
+		op->cancelled = true;
+		/* Called under the lock: the worker clears the hook (through
+		 * vsd_ops_finish) before its context goes away. */
+		op->cancel(op->cancel_ud);
+	}
+	pthread_mutex_unlock(&ops->lock);
+	return r;
+}
+
+bool vsd_ops_cancelled(struct vsd_ops *ops, uint64_t id)
+{
+	struct vsd_op *op;
+	bool c = false;
+
+	pthread_mutex_lock(&ops->lock);
+	op = find_locked(ops, id);
+	if (op != NULL)
+		c = op->cancelled;
+	pthread_mutex_unlock(&ops->lock);
+	return c;
+}
+
+int vsd_ops_wait(struct vsd_ops *ops, uint64_t id, int timeout_ms, struct vs_error *err)
+{
+	struct timespec until;
+	struct vsd_op *op;
+	int r = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&ops->lock);
+	for (;;) {
+		op = find_locked(ops, id);
+		if (op == NULL) {
+			r = vs_error_kind(err, VS_EK_NOT_FOUND,
+					  "operation '%" PRIu64 "' does not exist", id);
+			break;
+		}
+		if (op->status != VSD_OP_RUNNING ||
+		    pthread_cond_timedwait(&ops->ended, &ops->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&ops->lock);
+	return r;
 }
 
 bool vsd_ops_busy(struct vsd_ops *ops, const char *kind, const char *target)
@@ -189,13 +359,8 @@ size_t vsd_ops_running(struct vsd_ops *ops, const char *kind_prefix)
 	return n;
 }
 
-static const char *status_name(enum vsd_op_status s)
-{
-	return s == VSD_OP_RUNNING ? "running" : s == VSD_OP_SUCCESS ? "success" : "failure";
-}
-
 /* The operation object; called with the lock held. */
-static void gen_op_locked(struct vs_jgen *g, const struct vsd_op *op, size_t since)
+static void gen_op_locked(struct vs_jgen *g, const struct vsd_op *op, size_t since, bool progress)
 {
 	char id[32];
 	cleanup_json struct vs_json *result = NULL;
@@ -206,12 +371,22 @@ static void gen_op_locked(struct vs_jgen *g, const struct vsd_op *op, size_t sin
 	vs_jgen_kv_str(g, "kind", op->kind);
 	vs_jgen_kv_str(g, "target", op->target);
 	vs_jgen_kv_str(g, "status", status_name(op->status));
-	vs_jgen_key(g, "progress");
-	vs_jgen_arr_open(g);
-	for (size_t i = since; i < op->nprogress; i++)
-		vs_jgen_str(g, op->progress[i]);
-	vs_jgen_arr_close(g);
-	vs_jgen_kv_int(g, "progress_offset", (int64_t)since);
+	vs_jgen_kv_int(g, "created_at", op->created_at);
+	vs_jgen_key(g, "finished_at");
+	if (op->status != VSD_OP_RUNNING)
+		vs_jgen_int(g, op->finished_at);
+	else
+		vs_jgen_null(g);
+	vs_jgen_kv_bool(g, "cancellable", op->status == VSD_OP_RUNNING && op->cancel != NULL);
+	vs_jgen_kv_bool(g, "cancelled", op->cancelled);
+	if (progress) {
+		vs_jgen_key(g, "progress");
+		vs_jgen_arr_open(g);
+		for (size_t i = since; i < op->nprogress; i++)
+			vs_jgen_str(g, op->progress[i]);
+		vs_jgen_arr_close(g);
+		vs_jgen_kv_int(g, "progress_offset", (int64_t)since);
+	}
 	vs_jgen_key(g, "error");
 	if (op->status == VSD_OP_FAILURE)
 		vsd_gen_error(g, &op->err);
@@ -236,13 +411,39 @@ int vsd_ops_json(struct vsd_ops *ops, uint64_t id, size_t since, int64_t now, ch
 	expire_locked(ops, now);
 	op = find_locked(ops, id);
 	if (op != NULL)
-		gen_op_locked(g, op, since);
+		gen_op_locked(g, op, since, true);
 	pthread_mutex_unlock(&ops->lock);
 	if (op == NULL)
 		return vs_error_kind(err, VS_EK_NOT_FOUND, "operation '%" PRIu64 "' does not exist",
 				     id);
 	*out = vs_jgen_steal(g);
 	return 0;
+}
+
+char *vsd_ops_list_json(struct vsd_ops *ops, int64_t now)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	size_t n = 0, i = 0;
+	struct vsd_op **v;
+
+	pthread_mutex_lock(&ops->lock);
+	expire_locked(ops, now);
+	for (struct vsd_op *op = ops->list; op != NULL; op = op->next)
+		n++;
+	/* The list is newest first; the API lists oldest first. */
+	v = xcalloc(n + 1, sizeof(*v));
+	for (struct vsd_op *op = ops->list; op != NULL; op = op->next)
+		v[n - 1 - i++] = op;
+	vs_jgen_obj_open(g);
+	vs_jgen_key(g, "operations");
+	vs_jgen_arr_open(g);
+	for (i = 0; i < n; i++)
+		gen_op_locked(g, v[i], 0, false);
+	vs_jgen_arr_close(g);
+	vs_jgen_obj_close(g);
+	pthread_mutex_unlock(&ops->lock);
+	free(v);
+	return vs_jgen_steal(g);
 }
 
 void vsd_op_progress_cb(void *run, const char *line)

@@ -43,6 +43,27 @@ int vsd_ops_json(struct vsd_ops *ops, uint64_t id, size_t since, int64_t now, ch
 bool vsd_ops_status(struct vsd_ops *ops, uint64_t id, enum vsd_op_status *st);
 /* Number of running operations whose kind starts with kind_prefix. */
 size_t vsd_ops_running(struct vsd_ops *ops, const char *kind_prefix);
+/* Told of every progress line (end false) and of the end (end true) of
+ * an operation: extra is the event's JSON members {"operation": {...},
+ * "line"?}. Called from the worker's thread, outside the registry lock. */
+typedef void (*vsd_ops_notify_fn)(void *ud, bool end, const char *kind, const char *target,
+				  const char *extra);
+void vsd_ops_set_notify(struct vsd_ops *ops, vsd_ops_notify_fn fn, void *ud);
+/* {"operations": [...]} oldest first, without progress lines (malloc'd). */
+char *vsd_ops_list_json(struct vsd_ops *ops, int64_t now);
+/* Wait until operation id has ended or timeout_ms passed. 0, or -1 with
+ * VS_EK_NOT_FOUND. */
+int vsd_ops_wait(struct vsd_ops *ops, uint64_t id, int timeout_ms, struct vs_error *err);
+/* Make a running operation cancellable: cancel(ud) is called (under the
+ * registry lock, so it must only signal) by vsd_ops_cancel; the worker then
+ * ends as it can. cancel NULL with why_not (static) says why it is not. */
+void vsd_ops_set_cancel(struct vsd_ops *ops, uint64_t id, void (*cancel)(void *ud), void *ud,
+			const char *why_not);
+/* Cancel: 0, or -1 with VS_EK_NOT_FOUND, or VS_EK_CONFLICT (ended, not
+ * cancellable: the message says why). */
+int vsd_ops_cancel(struct vsd_ops *ops, uint64_t id, struct vs_error *err);
+/* True once vsd_ops_cancel asked operation id to stop. */
+bool vsd_ops_cancelled(struct vsd_ops *ops, uint64_t id);
 
 /* Worker threads. The worker returns 0 (and may set *result_json to a JSON
  * document) or -1 with err; progress goes through vsd_op_progress_cb with

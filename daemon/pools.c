@@ -435,13 +435,21 @@ int vsd_h_pool_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *
 	return 0;
 }
 
+static int pool_etag(int dfd, const char *name, char etag[24], struct vs_error *err)
+{
+	cleanup_free char *file = xasprintf("%s.json", name);
+
+	return vsd_etag_file(dfd, file, etag, err);
+}
+
 int vsd_h_pool_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	cleanup_close int dfd = pools_dir(c->d, err);
 	struct vsd_pool p;
 
-	if (dfd < 0 || pool_load(dfd, c->m->params[0], &p, err) < 0)
+	if (dfd < 0 || pool_load(dfd, c->m->params[0], &p, err) < 0 ||
+	    pool_etag(dfd, p.name, out->etag, err) < 0)
 		return -1;
 	gen_pool(c->d, g, &p);
 	vsd_reply_json(out, 200, g);
@@ -460,13 +468,16 @@ static int pool_write(struct vsd_call *c, bool patch, struct vsd_reply *out, str
 
 	if (dfd < 0 || vsd_parse_body(c->body, c->body_len, false, &body, err) < 0)
 		return -1;
-	if (patch && pool_load(dfd, c->m->params[0], &p, err) < 0)
+	if (patch && (pool_load(dfd, c->m->params[0], &p, err) < 0 ||
+		      pool_etag(dfd, p.name, out->etag, err) < 0 ||
+		      vsd_check_if_match(c, out->etag, err) < 0))
 		return -1;
 	if (vsd_pool_parse(body, patch, &p, err) < 0)
 		return -1;
 	if (!patch && pool_load(dfd, p.name, &(struct vsd_pool){0}, &e) == 0)
 		return vs_error_kind(err, VS_EK_CONFLICT, "pool '%s' already exists", p.name);
-	if (pool_apply(c->d, &p, err) < 0 || pool_store(dfd, &p, err) < 0)
+	if (pool_apply(c->d, &p, err) < 0 || pool_store(dfd, &p, err) < 0 ||
+	    pool_etag(dfd, p.name, out->etag, err) < 0)
 		return -1;
 	gen_pool(c->d, g, &p);
 	vsd_reply_json(out, patch ? 200 : 201, g);

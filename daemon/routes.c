@@ -148,9 +148,13 @@ static const struct {
 	unsigned status;
 	const char *code;
 } error_map[] = {
-    [VS_EK_INTERNAL] = {500, "internal"},   [VS_EK_INVALID] = {400, "invalid"},
-    [VS_EK_NOT_FOUND] = {404, "not_found"}, [VS_EK_CONFLICT] = {409, "conflict"},
-    [VS_EK_TOO_LARGE] = {413, "too_large"}, [VS_EK_UNSUPPORTED] = {501, "unsupported"},
+    [VS_EK_INTERNAL] = {500, "internal"},
+    [VS_EK_INVALID] = {400, "invalid"},
+    [VS_EK_NOT_FOUND] = {404, "not_found"},
+    [VS_EK_CONFLICT] = {409, "conflict"},
+    [VS_EK_TOO_LARGE] = {413, "too_large"},
+    [VS_EK_UNSUPPORTED] = {501, "unsupported"},
+    [VS_EK_PRECONDITION] = {412, "precondition_failed"},
 };
 
 unsigned vsd_error_status(enum vs_error_kind kind)
@@ -401,6 +405,11 @@ int vsd_json_strv(const struct vs_json *v, const char *what, char ***out, struct
 const char *vsd_call_query(const struct vsd_call *c, const char *key)
 {
 	return c->query != NULL ? c->query(c->conn, key) : NULL;
+}
+
+const char *vsd_call_header(const struct vsd_call *c, const char *name)
+{
+	return c->header != NULL ? c->header(c->conn, name) : NULL;
 }
 
 void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g)

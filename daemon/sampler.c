@@ -170,9 +170,16 @@ static void oom_seen(struct vsd_sampler *s, const struct vsd_oom_line *l)
 	snprintf(c->oom.info.last_command, sizeof(c->oom.info.last_command), "%s", l->command);
 	c->oom.info.last_at = kmsg_wall(l->ts_usec);
 	vsd_oom_store(s->d, c->name, &c->oom);
-	if (l->container[0] != '\0')
+	if (l->container[0] != '\0') {
+		cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 		vsd_log("container %s: OOM killed %s (pid %" PRId64 ")", c->name, l->command,
 			l->pid);
+		vs_jgen_obj_open(g);
+		vs_jgen_kv_str(g, "command", l->command);
+		vs_jgen_kv_int(g, "pid", l->pid);
+		vs_jgen_obj_close(g);
+		vsd_emit(s->d, VSD_EV_CONTAINER_OOM, c->name, vs_jgen_text(g, NULL));
+	}
 }
 
 /* Read the records the kernel logged since the last call (under lock). */
@@ -234,6 +241,8 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	struct cstate *c;
 	int64_t bytes = 0;
 	struct vsd_sample smp = {.t_ms = vs_now_ms()};
+	/* Taken before the look, so a start or stop meanwhile wins. */
+	uint64_t gen = s->d->events != NULL ? vsd_events_gen(s->d->events, name) : 0;
 
 	if (vsd_store_load(s->d->containers_fd, name, &cfg, &err) < 0 ||
 	    vsd_container_status(s->d, name, &st, &err) < 0) {
@@ -254,6 +263,8 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
+	if (s->d->events != NULL)
+		vsd_events_observe(s->d->events, name, true, gen, (int64_t)time(NULL));
 	smp.cpu_usec = cst.cpu_usage_usec;
 	smp.pgfault = cst.pgfault;
 	smp.memory = cst.memory_current;
@@ -297,6 +308,34 @@ static void sweep(struct vsd_sampler *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Containers that stop behind vsd's back (init exits, the monitor writes
+ * state.json): every second, the ones the event bus last reported running
+ * are looked at (a state.json read and a pid check each), and a stop is
+ * reported once (vsd_events_observe drops a look that raced the daemon's
+ * own start or stop). Called without the sampler lock. */
+static void watch_stops(struct vsd_sampler *s)
+{
+	cleanup_strv char **names = NULL;
+	cleanup_free uint64_t *gens = NULL;
+	size_t n;
+
+	if (s->d->events == NULL)
+		return;
+	n = vsd_events_watch_list(s->d->events, &names, &gens);
+	for (size_t i = 0; i < n; i++) {
+		struct vs_rt_status st;
+		struct vs_error err = {0};
+		if (vsd_container_status(s->d, names[i], &st, &err) < 0) {
+			if (err.kind == VS_EK_NOT_FOUND)
+				vsd_events_forget(s->d->events, names[i]);
+			continue;
+		}
+		if (st.state == VS_RT_STOPPED)
+			vsd_events_observe(s->d->events, names[i], false, gens[i],
+					   (int64_t)time(NULL));
+	}
+}
+
 static void *sampler_main(void *arg)
 {
 	struct vsd_sampler *s = arg;
@@ -306,6 +345,9 @@ static void *sampler_main(void *arg)
 	while (!s->stop) {
 		struct timespec ts;
 		drain_kmsg(s);
+		pthread_mutex_unlock(&s->lock);
+		watch_stops(s);
+		pthread_mutex_lock(&s->lock);
 		if (vs_now_ms() >= next) {
 			pthread_mutex_unlock(&s->lock);
 			sweep(s);

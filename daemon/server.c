@@ -59,10 +59,16 @@ static const char *call_query(void *conn, const char *key)
 	return value != NULL ? value : "";
 }
 
+static const char *call_header(void *conn, const char *name)
+{
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
 /* Queue body (malloc'd, taken over; JSON unless content_type says) with
  * status. */
-static enum MHD_Result queue_body(struct MHD_Connection *conn, unsigned status, char *body,
-				  const char *allow, const char *content_type)
+static enum MHD_Result queue_body_etag(struct MHD_Connection *conn, unsigned status, char *body,
+				       const char *allow, const char *content_type,
+				       const char *etag)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result r;
@@ -76,7 +82,51 @@ static enum MHD_Result queue_body(struct MHD_Connection *conn, unsigned status, 
 				content_type ? content_type : "application/json");
 	if (allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (etag != NULL && etag[0] != '\0') {
+		char quoted[32];
+		snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, quoted);
+	}
 	r = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result queue_body(struct MHD_Connection *conn, unsigned status, char *body,
+				  const char *allow, const char *content_type)
+{
+	return queue_body_etag(conn, status, body, allow, content_type, NULL);
+}
+
+/* MHD asks for more of the event stream from the connection's own thread
+ * (one per connection), so waiting here for the next event holds up no
+ * other request. Ending the stream (the bus stops, or this client fell
+ * VSD_EVENTS_LAG_MAX events behind) closes the connection. */
+static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	ssize_t n = vsd_events_read(cls, buf, max, VSD_EVENTS_KEEPALIVE_MS);
+
+	return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : n;
+}
+
+static void free_events(void *cls)
+{
+	vsd_events_unsubscribe(cls);
+}
+
+static enum MHD_Result queue_events(struct MHD_Connection *conn, struct vsd_event_sub *sub)
+{
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+	    MHD_SIZE_UNKNOWN, 4096, read_events, sub, free_events);
+	enum MHD_Result r;
+
+	if (resp == NULL) {
+		vsd_events_unsubscribe(sub);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	r = MHD_queue_response(conn, 200, resp);
 	MHD_destroy_response(resp);
 	return r;
 }
@@ -255,7 +305,11 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 		return queue_error(conn, method, url, 413, "too_large", NULL,
 				   "request body larger than %d bytes", VSD_BODY_MAX);
 	if (r->m.route->precheck != NULL) {
-		struct vsd_call call = {.d = r->d, .m = &r->m, .query = call_query, .conn = conn};
+		struct vsd_call call = {.d = r->d,
+					.m = &r->m,
+					.query = call_query,
+					.header = call_header,
+					.conn = conn};
 
 		if (r->m.route->precheck(&call, &err) < 0)
 			return queue_vs_error(conn, method, url, &err);
@@ -302,6 +356,7 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 	    .body = r->body.buf,
 	    .body_len = r->body.len,
 	    .query = call_query,
+	    .header = call_header,
 	    .conn = conn,
 	};
 
@@ -320,6 +375,7 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 	if (r->m.route->handler(&call, &reply, &err) < 0) {
 		r->upload_name = steal_ptr(&call.upload_name);
 		free(reply.body);
+		vsd_events_unsubscribe(reply.events);
 		if (reply.stream != NULL)
 			reply.stream_free(reply.stream);
 		return queue_vs_error(conn, method, url, &err);
@@ -329,8 +385,11 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 		return queue_upgrade(r, conn, &reply);
 	if (reply.file_fd_set)
 		return queue_file(conn, &reply);
+	if (reply.events != NULL)
+		return queue_events(conn, reply.events);
 	vsd_debug("%s %s: %u", method, url, reply.status);
-	return queue_body(conn, reply.status, reply.body, NULL, reply.content_type);
+	return queue_body_etag(conn, reply.status, reply.body, NULL, reply.content_type,
+			       reply.etag);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -458,6 +517,10 @@ void vsd_server_stop(struct vsd_server *s)
 {
 	if (s == NULL)
 		return;
+	/* Event streams wait in their connection threads: end them so that
+	 * MHD can join those threads. */
+	if (s->d->events != NULL)
+		vsd_events_stop(s->d->events);
 	MHD_stop_daemon(s->mhd);
 	free(s);
 }

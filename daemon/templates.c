@@ -4,6 +4,7 @@
  * start of an operation and "in use by a container" checks cannot race with
  * each other or with container creation. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,8 +116,9 @@ int vsd_p_template_archive(const struct vsd_call *c, struct vs_error *err)
 struct tpl_job {
 	struct vsd *d;
 	char name[VS_NAME_MAX + 1];
-	char *from;	   /* build */
-	char *upload_name; /* import: file in d->templates_fd */
+	char *from;	    /* build */
+	char *upload_name;  /* import: file in d->templates_fd */
+	atomic_bool cancel; /* build: DELETE /v1/operations/{id} */
 };
 
 static void job_free(void *p)
@@ -144,11 +146,33 @@ static char *result_of(struct vsd *d, const char *name)
 	return vs_jgen_steal(g);
 }
 
+/* Runs under the operations registry's lock: only raise the flag. */
+static void cancel_build(void *ud)
+{
+	struct tpl_job *j = ud;
+
+	atomic_store(&j->cancel, true);
+}
+
+/* Test hook: $VSD_TEST_BUILD_DELAY_MS holds a build back that long (or
+ * until it is cancelled), so that tests can long-poll and cancel a
+ * running build without a network mirror. */
+static void test_delay(struct tpl_job *j)
+{
+	const char *s = getenv("VSD_TEST_BUILD_DELAY_MS");
+	int64_t ms = s != NULL ? strtoll(s, NULL, 10) : 0;
+
+	for (; ms > 0 && !atomic_load(&j->cancel); ms -= 50)
+		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
+}
+
 static int build_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
 {
 	struct tpl_job *j = ctx;
 
-	if (vs_fs_template_build(j->d->root, j->name, j->from, vsd_op_progress_cb, run, err) < 0)
+	test_delay(j);
+	if (vs_fs_template_build_cancellable(j->d->root, j->name, j->from, vsd_op_progress_cb, run,
+					     &j->cancel, err) < 0)
 		return vs_error_prefix(err, "build template '%s'", j->name);
 	vsd_log("template %s: built from %s", j->name, j->from);
 	*result = result_of(j->d, j->name);
@@ -182,6 +206,13 @@ static int start_op(struct vsd_call *c, struct tpl_job *job, const char *kind, v
 		return -1;
 	}
 	id = vsd_ops_add(d->ops, kind, job->name, (int64_t)time(NULL));
+	/* The hook is dropped by vsd_ops_finish, before the job is freed. */
+	if (fn == build_work)
+		vsd_ops_set_cancel(d->ops, id, cancel_build, job, NULL);
+	else
+		vsd_ops_set_cancel(d->ops, id, NULL, NULL,
+				   "an archive import cannot be cancelled (it is unpacked and "
+				   "checked in one step)");
 	pthread_mutex_unlock(&d->mutate);
 	vsd_log("operation %llu: %s %s", (unsigned long long)id, kind, job->name);
 	if (vsd_ops_spawn(d->ops, id, fn, job, job_free, err) < 0)

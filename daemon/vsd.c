@@ -591,6 +591,7 @@ int vsd_main(int argc, char **argv)
 	pthread_mutex_init(&d.views_lock, NULL);
 	d.names = vsd_names_new();
 	d.ops = vsd_ops_new();
+	vsd_events_init(&d);
 	if (start(&d, &o, &srv, &err) < 0) {
 		vsd_log("%s", err.msg);
 		return 1;

@@ -271,6 +271,13 @@ static int parse_from(const char *from, enum source_kind *kind, char *suite, siz
 int vs_fs_template_build(const char *root, const char *name, const char *from,
 			 vs_fs_progress_fn progress, void *ud, struct vs_error *err)
 {
+	return vs_fs_template_build_cancellable(root, name, from, progress, ud, NULL, err);
+}
+
+int vs_fs_template_build_cancellable(const char *root, const char *name, const char *from,
+				     vs_fs_progress_fn progress, void *ud,
+				     const atomic_bool *cancel, struct vs_error *err)
+{
 	struct vs_fs_stage st;
 	enum source_kind kind;
 	char suite[64], source[128];
@@ -289,8 +296,10 @@ int vs_fs_template_build(const char *root, const char *name, const char *from,
 		rc = vs_fs_build_busybox(st.rootfsfd, progress, ud, err);
 	} else {
 		snprintf(source, sizeof(source), "debian:%s", suite);
-		rc = vs_fs_build_debian(&st, suite, mirror, progress, ud, err);
+		rc = vs_fs_build_debian(&st, suite, mirror, progress, ud, cancel, err);
 	}
+	if (rc == 0 && cancel != NULL && atomic_load(cancel))
+		rc = vs_error_kind(err, VS_EK_CONFLICT, "cancelled");
 	if (rc == 0)
 		rc = vs_fs_stage_commit(&st, source, err);
 	if (rc < 0) {

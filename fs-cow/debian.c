@@ -157,12 +157,16 @@ int vs_fs_debian_check(const char *suite, const char **mirror, struct vs_error *
 struct progress_ctx {
 	vs_fs_progress_fn fn;
 	void *ud;
+	const atomic_bool *cancel;
 };
 
+/* Failing here makes vs_fs_run kill debootstrap's process group. */
 static int progress_line(void *ud, const char *line, struct vs_error *err)
 {
 	struct progress_ctx *p = ud;
 
+	if (p->cancel != NULL && atomic_load(p->cancel))
+		return vs_error_kind(err, VS_EK_CONFLICT, "cancelled");
 	if (p->fn != NULL)
 		p->fn(p->ud, line);
 	return 0;
@@ -226,12 +230,13 @@ static char **debootstrap_env(void)
 }
 
 int vs_fs_build_debian(const struct vs_fs_stage *st, const char *suite, const char *mirror,
-		       vs_fs_progress_fn progress, void *ud, struct vs_error *err)
+		       vs_fs_progress_fn progress, void *ud, const atomic_bool *cancel,
+		       struct vs_error *err)
 {
 	const char *cache = getenv("VSD_DEBOOTSTRAP_CACHE");
 	cleanup_strv char **env = debootstrap_env();
 	cleanup_free char *cache_opt = NULL, *msg = NULL, *target = NULL;
-	struct progress_ctx pc = {progress, ud};
+	struct progress_ctx pc = {progress, ud, cancel};
 	char link[64], path[4096];
 	struct stat sb;
 	ssize_t n;

@@ -95,7 +95,8 @@ int vs_fs_run(char *const argv[], char *const envp[], vs_fs_line_fn on_line, voi
 /* Builders: fill the empty staging rootfs. 0 or -1. */
 int vs_fs_build_busybox(int rootfd, vs_fs_progress_fn progress, void *ud, struct vs_error *err);
 int vs_fs_build_debian(const struct vs_fs_stage *st, const char *suite, const char *mirror,
-		       vs_fs_progress_fn progress, void *ud, struct vs_error *err);
+		       vs_fs_progress_fn progress, void *ud, const atomic_bool *cancel,
+		       struct vs_error *err);
 
 /* Check a Debian suite name ([a-z]+, at most 32) and the mirror URL taken
  * from $VSD_DEBIAN_MIRROR (or the default) before anything is created.

@@ -21,6 +21,7 @@
 #ifndef VS_FS_H
 #define VS_FS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +62,13 @@ typedef void (*vs_fs_progress_fn)(void *ud, const char *line);
  * is called from the calling thread). On failure nothing is left. 0 or -1. */
 int vs_fs_template_build(const char *root, const char *name, const char *from,
 			 vs_fs_progress_fn progress, void *ud, struct vs_error *err);
+/* The same, stopped once *cancel (may be NULL) is true: debootstrap and
+ * what it started are killed at its next output line, a busybox build is
+ * dropped before it is committed. A cancelled build is VS_EK_CONFLICT
+ * "cancelled" and leaves nothing. */
+int vs_fs_template_build_cancellable(const char *root, const char *name, const char *from,
+				     vs_fs_progress_fn progress, void *ud,
+				     const atomic_bool *cancel, struct vs_error *err);
 
 /* Caps on what one archive import may unpack (template import; backup
  * import reuses them): total apparent size of its regular files and number

@@ -19,6 +19,7 @@ enum vs_error_kind {
 	VS_EK_CONFLICT,	    /* 409: exists, in use, wrong state */
 	VS_EK_TOO_LARGE,    /* 413 */
 	VS_EK_UNSUPPORTED,  /* 501 */
+	VS_EK_PRECONDITION, /* 412: If-Match does not match */
 };
 
 struct vs_error {

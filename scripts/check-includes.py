@@ -27,12 +27,13 @@ ALLOWED = {
 # daemon/ layers, bottom up: the layer's header and the files in it.
 DAEMON_LAYERS = [
     ("log.h", ["log.c"]),
+    ("events.h", ["events.c"]),
     ("http.h", ["routes.c"]),
     ("ops.h", ["ops.c"]),
     ("store.h", ["store.c", "locks.c"]),
     ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c"]),
     ("handlers.h", ["api.c", "backup.c", "checkpoint.c", "containers.c", "exec.c",
-                    "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
+                    "limits.c", "node.c", "openapi.c", "eventsapi.c", "pools.c", "snapshots.c", "stats.c",
                     "templates.c"]),
     ("server.h", ["server.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
 ]

@@ -113,6 +113,7 @@ OBJECTS = {
         "error": obj({
             "code": {"enum": ["invalid", "forbidden", "not_found", "conflict",
                               "too_large", "method_not_allowed",
+                              "precondition_failed",
                               "unsupported", "internal"]},
             "message": {"type": "string", "description":
                         "What failed, naming the field or object."},
@@ -166,6 +167,10 @@ OBJECTS = {
                           "snapshot-restore"]},
         "target": STR,
         "status": {"enum": ["running", "success", "failure"]},
+        "created_at": INT0,
+        "finished_at": dict(nullable(INT0), description="Null while running."),
+        "cancellable": dict(BOOL, description="DELETE would cancel it."),
+        "cancelled": BOOL,
         "progress": STRS,
         "progress_offset": INT0,
         "error": nullable(ref("ErrorDetail")),
@@ -174,8 +179,12 @@ OBJECTS = {
                        {"type": "null"}, ref("Template"),
                        ref("CheckpointResult"), ref("SnapshotCreateResult"),
                        ref("SnapshotRestoreResult"), ref("ContainerStatus")]},
-    }, desc="Long work (docs/api.md, \"Operations\"); kept 10 minutes "
-            "after it ends."),
+    }, required=["id", "kind", "target", "status", "created_at",
+                 "finished_at", "cancellable", "cancelled", "error", "result"],
+        desc="Long work (docs/api.md, \"Operations\"); kept 10 minutes "
+             "after it ends. The list leaves out progress."),
+    "OperationList": obj({"operations": {"type": "array",
+                                         "items": ref("Operation")}}),
     "CheckpointResult": obj({
         "frozen_ms": INT0, "criu_ms": INT0, "total_ms": INT0,
         "image_bytes": INT0, "dir": STR, "container": ref("ContainerStatus"),
@@ -302,6 +311,8 @@ ERRORS = {
             "The path exists with other methods (in the Allow header)."),
     "409": ("Conflict", "conflict",
             "Already exists, wrong state, in use, or busy with an operation."),
+    "412": ("PreconditionFailed", "precondition_failed",
+            "If-Match does not match the current ETag: someone changed it."),
     "413": ("TooLarge", "too_large", "Request body larger than 64 KiB."),
     "500": ("Internal", "internal", "Anything else (the message says what)."),
     "501": ("Unsupported", "unsupported",
@@ -340,6 +351,17 @@ def body(schema, desc=None, required=True):
 
 
 NAME_P = {"$ref": "#/components/parameters/name"}
+IF_MATCH = {"$ref": "#/components/parameters/if_match"}
+ETAG_H = {"ETag": {"$ref": "#/components/headers/ETag"}}
+
+
+def with_etag(responses):
+    """The responses, the success ones carrying an ETag header."""
+    out = {}
+    for k, v in responses.items():
+        out[k] = dict(v, headers=ETAG_H) if k.startswith("2") else v
+    return out
+
 SNAP_P = {"$ref": "#/components/parameters/snap"}
 UPGRADE_H = [
     {"name": "Connection", "in": "header", "required": True,
@@ -386,6 +408,7 @@ def bool_query(name, desc):
 def container_paths():
     C = "containers"
     status = json_resp("The container.", ref("ContainerStatus"))
+    tagged = with_etag(status)
     return {
         "/v1/containers": {
             "get": op("listContainers", "List containers, sorted by name", C,
@@ -414,16 +437,17 @@ def container_paths():
         },
         "/v1/containers/{name}": {
             "parameters": [NAME_P],
-            "get": op("getContainer", "A container's status", C, status,
+            "get": op("getContainer", "A container's status", C, tagged,
                       ["400", "404"]),
             "patch": op("updateContainer", "Change limits, pool, idle "
-                        "reclaim or network, live", C, status,
-                        ["400", "404", "409"],
+                        "reclaim or network, live", C, tagged,
+                        ["400", "404", "409", "412"], params=[IF_MATCH],
                         req=body(ref("UpdateRequest"))),
             "delete": op("deleteContainer", "Destroy a container", C,
                          json_resp("Destroyed.", ref("Deleted")),
-                         ["400", "404", "409"],
-                         params=[bool_query("force", "Stop a running or "
+                         ["400", "404", "409", "412"],
+                         params=[IF_MATCH,
+                                 bool_query("force", "Stop a running or "
                                             "suspended container first "
                                             "(SIGKILL).")]),
         },
@@ -531,10 +555,16 @@ def snapshot_paths():
     }
 
 
+EVENT_TYPES = ["container-created", "container-started", "container-stopped",
+               "container-destroyed", "container-oom", "container-updated",
+               "container-suspended", "container-resumed",
+               "operation-progress", "operation-end"]
+
+
 def other_paths():
     T = "templates"
     P = "pools"
-    pool = json_resp("The pool.", ref("Pool"))
+    pool = with_etag(json_resp("The pool.", ref("Pool")))
     return {
         "/v1/templates": {
             "get": op("listTemplates", "List templates", T,
@@ -562,6 +592,12 @@ def other_paths():
                                          "contentMediaType":
                                          "application/octet-stream"}}}}),
         },
+        "/v1/operations": {
+            "get": op("listOperations", "Operations running or ended in the "
+                      "last 10 minutes, oldest first", "operations",
+                      json_resp("The operations (without progress).",
+                                ref("OperationList")), []),
+        },
         "/v1/operations/{id}": {
             "parameters": [{"$ref": "#/components/parameters/id"}],
             "get": op("getOperation", "An operation's progress and result",
@@ -569,7 +605,42 @@ def other_paths():
                       json_resp("The operation.", ref("Operation")),
                       ["400", "404"],
                       params=[query("since", "Only progress lines from this "
-                                    "index on.", INT0)]),
+                                    "index on.", INT0),
+                              query("wait", "Long-poll: answer when the "
+                                    "operation ends or after this many "
+                                    "seconds.", {"type": "integer",
+                                                 "minimum": 0,
+                                                 "maximum": 60})]),
+            "delete": op("cancelOperation", "Cancel an operation where the "
+                         "work allows it", "operations",
+                         {"202": {"description": "Cancel requested: the "
+                                  "operation as it is; it ends soon after.",
+                                  "content": {"application/json": {
+                                      "schema": ref("Operation")}}}},
+                         ["404", "409"]),
+        },
+        "/v1/events": {
+            "get": op("streamEvents", "Lifecycle and operation events",
+                      "events", {"200": {
+                          "description": "Server-Sent Events "
+                          "(text/event-stream), one per event: `id`, "
+                          "`event` (the type) and `data` (JSON), with "
+                          "keepalive comments; the stream stays open.",
+                          "content": {"text/event-stream": {
+                              "schema": STR}}}},
+                      ["400", "501"],
+                      params=[query("type", "Comma-separated event types "
+                                    "to receive (default: all): "
+                                    + ", ".join(EVENT_TYPES) + "."),
+                              query("last_event_id", "Resume after this "
+                                    "event id (as the Last-Event-ID "
+                                    "header).", {"type": "string",
+                                                 "pattern": "^[0-9]+$"}),
+                              {"name": "Last-Event-ID", "in": "header",
+                               "required": False,
+                               "description": "Resume after this event id.",
+                               "schema": {"type": "string",
+                                          "pattern": "^[0-9]+$"}}]),
         },
         "/v1/node": {
             "get": op("getNode", "The node: version, cgroups, CRIU, views, "
@@ -580,14 +651,15 @@ def other_paths():
             "get": op("listPools", "List pools", P,
                       json_resp("Every pool.", ref("PoolList")), []),
             "post": op("createPool", "Define a pool", P,
-                       json_resp("The new pool.", ref("Pool"), "201"),
+                       with_etag(json_resp("The new pool.", ref("Pool"),
+                                           "201")),
                        ["400", "409"], req=body(dict(ref("PoolRequest")))),
         },
         "/v1/pools/{name}": {
             "parameters": [NAME_P],
             "get": op("getPool", "One pool", P, pool, ["400", "404"]),
             "patch": op("updatePool", "Change a pool", P, pool,
-                        ["400", "404", "409"],
+                        ["400", "404", "409", "412"], params=[IF_MATCH],
                         req=body(ref("PoolRequest"))),
             "delete": op("deletePool", "Remove a pool", P,
                          json_resp("Removed.", ref("Deleted")),
@@ -645,6 +717,7 @@ def document():
             ("stats", "Usage counters"),
             ("templates", "Root file systems containers start from"),
             ("operations", "Long work"),
+            ("events", "What happens, as it happens"),
             ("pools", "Shared limits for groups of containers"),
             ("node", "The node, its metrics and this contract"),
         ]],
@@ -655,7 +728,16 @@ def document():
                 "description": "Accepted: the work runs as an operation; "
                 "poll GET /v1/operations/{id}.", "content": {
                     "application/json": {"schema": ref("Operation")}}}),
+            "headers": {"ETag": {
+                "description": "The stored object's version (quoted); send "
+                "it back in If-Match to change it only if nobody else did.",
+                "schema": STR}},
             "parameters": {
+                "if_match": {"name": "If-Match", "in": "header",
+                             "required": False,
+                             "description": "Change only if the object's "
+                             "ETag is this (or `*`); else 412.",
+                             "schema": STR},
                 "name": {"name": "name", "in": "path", "required": True,
                          "description": name_desc,
                          "schema": ref("CreateRequest/$defs/name")},
