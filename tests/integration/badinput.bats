@@ -231,7 +231,7 @@ PYEOF
 	run raw_request "POST /v1/containers HTTP/1.1\\r\\nHost: vsd\\r\\nContent-Length: ${#body}\\r\\nContent-Length: ${#body}\\r\\n\\r\\n$body"
 	assert_success
 	assert_contains "$output" "HTTP/1.1 400"
-	assert_contains "$output" "Content-Length"
+	assert_contains "$output" "Content-Length: given more than once"
 	run raw_request "POST /v1/containers HTTP/1.1\\r\\nHost: vsd\\r\\nContent-Length: 2\\r\\nContent-Length: ${#body}\\r\\n\\r\\n$body"
 	assert_success
 	assert_contains "$output" "HTTP/1.1 400"
