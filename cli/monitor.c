@@ -78,11 +78,14 @@ static int read_head(struct vc_conn *c, char *buf, struct vs_error *err)
 	}
 	if (status != 200) {
 		struct vc_http_response resp = {.status = status};
-		/* The error body: whatever is pending and what follows. */
+		cleanup_free char *body = NULL;
+		/* The error body: whatever is pending and what follows up to
+		 * the close (HTTP/1.0). */
 		while (vc_conn_recv(c, err) > 0)
 			;
-		resp.body = c->pending;
-		resp.body_len = c->pending_len;
+		body = xstrndup(c->pending ? c->pending : "", c->pending_len);
+		resp.body = body;
+		resp.body_len = strlen(body);
 		vc_api_error(&resp, err);
 		err->errnum = status; /* 4xx: no point retrying */
 		return -1;

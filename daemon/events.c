@@ -319,6 +319,17 @@ static uint64_t oldest_locked(const struct vsd_events *ev)
 	return n > VSD_EVENTS_RING ? ev->next_id - VSD_EVENTS_RING : ev->first_id;
 }
 
+/* The oldest id a new subscriber may start from (lock held). */
+static uint64_t floor_locked(const struct vsd_events *ev)
+{
+	uint64_t lag = ev->next_id - VSD_EVENTS_LAG_MAX;
+	uint64_t oldest = oldest_locked(ev);
+
+	if (ev->next_id - ev->first_id <= VSD_EVENTS_LAG_MAX)
+		return oldest;
+	return lag > oldest ? lag : oldest;
+}
+
 struct vsd_event_sub *vsd_events_subscribe(struct vsd_events *ev, uint32_t mask, uint64_t last_id)
 {
 	struct vsd_event_sub *sub = xcalloc(1, sizeof(*sub));
@@ -326,11 +337,14 @@ struct vsd_event_sub *vsd_events_subscribe(struct vsd_events *ev, uint32_t mask,
 	sub->ev = ev;
 	sub->mask = mask;
 	pthread_mutex_lock(&ev->lock);
-	/* An id from the future (a client of another vsd) means "only new". */
+	/* An id from the future (a client of another vsd) means "only new".
+	 * One from too long ago starts as far back as a subscriber may lag
+	 * (it would be dropped at once otherwise, and reconnect forever); the
+	 * gap in the ids tells it what it missed. */
 	if (last_id == 0 || last_id >= ev->next_id)
 		sub->next = ev->next_id;
-	else if (last_id + 1 < oldest_locked(ev))
-		sub->next = oldest_locked(ev);
+	else if (last_id + 1 < floor_locked(ev))
+		sub->next = floor_locked(ev);
 	else
 		sub->next = last_id + 1;
 	ev->nsubs++;

@@ -88,8 +88,9 @@ uint64_t vsd_events_gen(struct vsd_events *ev, const char *container);
 size_t vsd_events_watch_list(struct vsd_events *ev, char ***names, uint64_t **gens);
 void vsd_events_forget(struct vsd_events *ev, const char *container);
 
-/* A subscriber for the types in mask, starting after last_id (0: only new
- * events; an id older than the ring starts at the ring's oldest event). */
+/* A subscriber for the types in mask, starting after last_id (0, or an id
+ * this bus has not given out yet: only new events; an id more than
+ * VSD_EVENTS_LAG_MAX events back starts that far back). */
 struct vsd_event_sub *vsd_events_subscribe(struct vsd_events *ev, uint32_t mask, uint64_t last_id);
 void vsd_events_unsubscribe(struct vsd_event_sub *sub);
 /* Copy the next text of the stream into buf (at most max bytes; an event
