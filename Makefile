@@ -20,7 +20,7 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: fuzz all clean install test unit unit-asan integration format check-format check-includes check bench deps vm-test
+.PHONY: fuzz all clean install test lint-openapi unit unit-asan integration format check-format check-includes check bench deps vm-test
 all: $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsd-helper
 
 # Core code goes into static archives so unit tests pull only what they use.
@@ -45,6 +45,9 @@ $(BUILD)/vsd-helper: $(BUILD)/o/daemon/helper-main.o $(BUILD)/o/libvsd.a
 	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 $(BUILD)/vsctl: $(BUILD)/o/cli/main.o $(BUILD)/o/libvsctl.a $(BUILD)/o/libvsd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The daemon embeds the OpenAPI document (.incbin, unseen by -MMD).
+$(BUILD)/o/daemon/openapi.o $(BUILD)/asan/daemon/openapi.o: docs/openapi.json
 
 $(BUILD)/o/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,7 +79,15 @@ unit-asan: $(UNIT_ABINS)
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t || f=1; done; exit $$f
 integration: all
 	bats --print-output-on-failure tests/integration
-test: unit unit-asan integration vm-test
+test: lint-openapi unit unit-asan integration vm-test
+
+# The contract: docs/openapi.json is what scripts/gen-openapi.py makes from
+# config-schemas/, and Redocly's linter (pinned, in .tools/) finds no error.
+REDOCLY := .tools/node_modules/.bin/redocly
+lint-openapi:
+	scripts/install-dev-tools.sh
+	scripts/gen-openapi.py --check
+	$(REDOCLY) lint --config redocly.yaml docs/openapi.json
 
 # Lane 3: the checks that need a pure cgroup v2 host, in qemu (TCG) on
 # Debian's cloud kernel booted with cgroup_no_v1=all (about 40 s).
@@ -148,6 +159,7 @@ install: all
 	sed -i 's|@SBINDIR@|$(PREFIX)/sbin|' $(DESTDIR)/lib/systemd/system/vsd.service
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/vsd/config-schemas
 	install -m 0644 config-schemas/*.json $(DESTDIR)$(PREFIX)/share/vsd/config-schemas/
+	install -D -m 0644 docs/openapi.json $(DESTDIR)$(PREFIX)/share/vsd/openapi.json
 
 clean:
 	rm -rf $(BUILD)

@@ -216,5 +216,10 @@ const struct vsd_route vsd_routes[] = {
      .handler = vsd_h_container_export,
      .body = VSD_BODY_NONE,
      .what = C},
+    {.method = "GET",
+     .pattern = "/v1/openapi.json",
+     .id = VSD_R_OPENAPI,
+     .handler = vsd_h_openapi,
+     .body = VSD_BODY_NONE},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);

@@ -1,6 +1,6 @@
 /* handlers.h: the request handlers of the REST API (containers.c,
  * templates.c, exec.c, snapshots.c, checkpoint.c, pools.c, limits.c,
- * stats.c, node.c, backup.c) and the route table that names them (api.c).
+ * stats.c, node.c, backup.c, openapi.c) and the route table that names them (api.c).
  * Only api.c and the handlers' own files include it. */
 #ifndef VSD_HANDLERS_H
 #define VSD_HANDLERS_H
@@ -54,6 +54,18 @@ int vsd_check_if_match(const struct vsd_call *c, const char *etag, struct vs_err
 /* containers.c: the ETag of containers/NAME/config.json (vsd_etag_file);
  * VS_EK_NOT_FOUND naming the container when it is absent. 0 or -1. */
 int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs_error *err);
+
+/* openapi.c: the API's OpenAPI 3.1 document (docs/openapi.json) as built
+ * into the binary: static, NUL-terminated, *len bytes. */
+const char *vsd_openapi_json(size_t *len);
+int vsd_h_openapi(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* eventsapi.c: GET /v1/events, GET /v1/operations, DELETE
+ * /v1/operations/{id}. */
+int vsd_h_events(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_operation_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_operation_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* An operation id from a URL: 0, or -1 with VS_EK_NOT_FOUND. */
+int vsd_parse_op_id(const char *ids, uint64_t *id, struct vs_error *err);
 
 /* templates.c: the pre-check of PUT /v1/templates/{name}/archive: refuse
  * (409) when the template exists or is being made, so a large upload is

@@ -33,7 +33,7 @@ DAEMON_LAYERS = [
     ("store.h", ["store.c", "locks.c"]),
     ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c"]),
     ("handlers.h", ["api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c", "exec.c",
-                    "limits.c", "node.c", "pools.c", "snapshots.c", "stats.c",
+                    "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
                     "templates.c"]),
     ("server.h", ["server.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
 ]

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The full test run: install missing dependencies, build, then `make test`
-# (unit tests, the same under ASan+UBSan, and the Bats integration suite).
+# (the OpenAPI lint, unit tests, the same under ASan+UBSan, and the Bats
+# integration suite).
 # Every lane runs even when an earlier one fails (make -k); the exit status
 # is make's. The last line sums up the cmocka and Bats results.
 # Run as root from anywhere.

@@ -1,0 +1,781 @@
+#!/usr/bin/env python3
+"""Write docs/openapi.json, vsd's REST contract (OpenAPI 3.1), from this
+script's description of the routes and the request schemas in
+config-schemas/ (embedded, not copied by hand: each schema goes into
+components/schemas with its $id and $schema dropped and its "#/$defs/..."
+references rewritten to point into the document, so one self-contained
+file can be served by the daemon and read by any tool).
+
+  scripts/gen-openapi.py          write docs/openapi.json
+  scripts/gen-openapi.py --check  exit 1 when docs/openapi.json is stale
+"""
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "docs", "openapi.json")
+
+# config-schemas/X.json -> components/schemas/<Name>
+SCHEMAS = {
+    "container-config": "ContainerConfig",
+    "create-request": "CreateRequest",
+    "update-request": "UpdateRequest",
+    "state-request": "StateRequest",
+    "exec-request": "ExecRequest",
+    "empty-request": "EmptyRequest",
+    "resume-request": "ResumeRequest",
+    "checkpoint-request": "CheckpointRequest",
+    "restore-request": "RestoreRequest",
+    "snapshot-request": "SnapshotRequest",
+    "snapshot-restore-request": "SnapshotRestoreRequest",
+    "template-request": "TemplateRequest",
+}
+
+
+def ref(name):
+    return {"$ref": "#/components/schemas/" + name}
+
+
+def rewrite(node, fn):
+    """Apply fn to every "$ref" string under node."""
+    if isinstance(node, dict):
+        return {k: fn(v) if k == "$ref" and isinstance(v, str) else rewrite(v, fn)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [rewrite(v, fn) for v in node]
+    return node
+
+
+def pascal(name):
+    return "".join(w[:1].upper() + w[1:] for w in name.split("_"))
+
+
+def embedded_schemas():
+    """The request schemas, each under components/schemas/<Name>, with
+    their $defs hoisted beside them (generators such as openapi-typescript
+    read only components/schemas): a definition that every schema defining
+    it agrees on is one component (Size, Limits...); one that differs
+    between schemas is one per schema (CreateRequestLimits...). Returns
+    the schemas and a map "Schema/$defs/x" -> component name."""
+    loaded, defs = {}, {}
+    for fname, name in SCHEMAS.items():
+        with open(os.path.join(ROOT, "config-schemas", fname + ".json")) as f:
+            s = json.load(f)
+        s.pop("$schema", None)
+        s.pop("$id", None)
+        s["description"] = (s.get("description", "") +
+                            " (config-schemas/%s.json)" % fname).strip()
+        loaded[name] = s
+        for d, body in s.get("$defs", {}).items():
+            defs.setdefault(d, {})[name] = body
+    hoisted = {}
+    for d, by_schema in defs.items():
+        bodies = [json.dumps(b, sort_keys=True) for b in by_schema.values()]
+        for name in by_schema:
+            hoisted[name + "/$defs/" + d] = (
+                pascal(d) if len(set(bodies)) == 1 else name + pascal(d))
+    out = {}
+    for name, s in loaded.items():
+        local = lambda r, n=name: "#/components/schemas/" + (
+            hoisted[n + r[1:]] if r.startswith("#/$defs/") else n + r[1:])
+        for d, body in s.pop("$defs", {}).items():
+            out[hoisted[name + "/$defs/" + d]] = rewrite(body, local)
+        out[name] = rewrite(s, local)
+    return out, hoisted
+
+
+def nullable(schema):
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+INT = {"type": "integer"}
+INT0 = {"type": "integer", "minimum": 0}
+NINT = nullable(INT0)
+STR = {"type": "string"}
+BOOL = {"type": "boolean"}
+STRS = {"type": "array", "items": STR}
+
+
+def obj(props, required=None, extra=False, desc=None):
+    o = {"type": "object", "properties": props,
+         "required": list(props) if required is None else required,
+         "additionalProperties": extra}
+    if desc:
+        o["description"] = desc
+    return o
+
+
+STATE = {"enum": ["stopped", "starting", "running", "stopping", "suspended"]}
+
+OBJECTS = {
+    "Error": obj({
+        "error": obj({
+            "code": {"enum": ["invalid", "forbidden", "not_found", "conflict",
+                              "too_large", "method_not_allowed",
+                              "precondition_failed",
+                              "unsupported", "internal"]},
+            "message": {"type": "string", "description":
+                        "What failed, naming the field or object."},
+        })}, desc="Every error answer (docs/api.md, \"Errors\")."),
+    "ErrorDetail": obj({"code": STR, "message": STR}),
+    "Deleted": obj({"deleted": {"type": "string",
+                                "description": "The name removed."}}),
+    "OomRecord": obj({
+        "kills": INT0,
+        "last_at": nullable(INT),
+        "last_command": nullable(STR),
+    }, desc="OOM kills by the container's memory limit since it was "
+            "created; the victim named from the kernel log when vsd saw it."),
+    "ContainerStatus": obj({
+        "name": STR,
+        "state": STATE,
+        "template": STR,
+        "hostname": STR,
+        "privileged": BOOL,
+        "init_pid": dict(INT0, description="Host pid of init; 0 unless running."),
+        "monitor_pid": INT0,
+        "started_at": dict(INT0, description="Unix seconds; 0 unless running."),
+        "created_at": INT0,
+        "idmap": ref("ContainerConfig/properties/idmap"),
+        "limits": ref("ContainerConfig/$defs/limits"),
+        "limits_unenforced": dict(STRS, description=
+                                  "Limits the node cannot enforce, one line each."),
+        "pool": STR,
+        "idle_reclaim": BOOL,
+        "net": ref("ContainerConfig/properties/net"),
+        "last_exit": obj({"code": INT, "signal": INT}),
+        "operation": obj({"id": STR, "kind": STR}, desc=
+                         "The operation holding the container, while one runs."),
+        "oom": ref("OomRecord"),
+    }, required=["name", "state", "template", "hostname", "privileged",
+                 "init_pid", "monitor_pid", "started_at", "created_at",
+                 "limits", "limits_unenforced", "idle_reclaim", "oom"],
+        desc="A container (docs/api.md, \"Status object\")."),
+    "ContainerUnreadable": obj({
+        "name": STR, "state": {"const": "unknown"}, "error": ref("ErrorDetail"),
+    }, desc="A container of GET /v1/containers whose config or state "
+            "cannot be read."),
+    "ContainerList": obj({"containers": {"type": "array", "items": {"anyOf": [
+        ref("ContainerStatus"), ref("ContainerUnreadable")]}}}),
+    "Operation": obj({
+        "id": dict(STR, pattern="^[1-9][0-9]*$"),
+        "kind": {"enum": ["template-build", "template-import",
+                          "container-suspend", "container-resume",
+                          "container-checkpoint", "container-restore",
+                          "container-import", "snapshot-create",
+                          "snapshot-restore"]},
+        "target": STR,
+        "status": {"enum": ["running", "success", "failure"]},
+        "created_at": INT0,
+        "finished_at": dict(nullable(INT0), description="Null while running."),
+        "cancellable": dict(BOOL, description="DELETE would cancel it."),
+        "cancelled": BOOL,
+        "progress": STRS,
+        "progress_offset": INT0,
+        "error": nullable(ref("ErrorDetail")),
+        "result": {"description": "On success: what the kind returns "
+                   "(null until then).", "anyOf": [
+                       {"type": "null"}, ref("Template"),
+                       ref("CheckpointResult"), ref("SnapshotCreateResult"),
+                       ref("SnapshotRestoreResult"), ref("ContainerStatus")]},
+    }, required=["id", "kind", "target", "status", "created_at",
+                 "finished_at", "cancellable", "cancelled", "error", "result"],
+        desc="Long work (docs/api.md, \"Operations\"); kept 10 minutes "
+             "after it ends. The list leaves out progress."),
+    "OperationList": obj({"operations": {"type": "array",
+                                         "items": ref("Operation")}}),
+    "CheckpointResult": obj({
+        "frozen_ms": INT0, "criu_ms": INT0, "total_ms": INT0,
+        "image_bytes": INT0, "dir": STR, "container": ref("ContainerStatus"),
+    }, required=["total_ms", "container"], extra=True,
+        desc="Result of suspend, resume, checkpoint and restore."),
+    "SnapshotSummary": obj({
+        "name": STR, "created_at": dict(STR, format="date-time"),
+        "size_bytes": INT0, "with_memory": BOOL, "state": STATE,
+    }),
+    "Snapshot": obj({
+        "name": STR, "container": STR,
+        "created_at": dict(STR, format="date-time"),
+        "size_bytes": INT0, "with_memory": BOOL, "state": STATE,
+        "config": ref("ContainerConfig"),
+    }, desc="A snapshot's snapshot.json."),
+    "SnapshotList": obj({
+        "container": STR,
+        "counted_against_disk_quota": {"const": False},
+        "note": STR,
+        "snapshots": {"type": "array", "items": ref("SnapshotSummary")},
+    }),
+    "SnapshotCreateResult": obj({"total_ms": INT0, "note": STR,
+                                 "snapshot": ref("SnapshotSummary")}),
+    "SnapshotRestoreResult": obj({"total_ms": INT0, "snapshot": STR,
+                                  "container": ref("ContainerStatus")}),
+    "Template": obj({
+        "name": STR, "source": STR, "init_system": STR, "init": STRS,
+        "stop_signal": STR, "created_at": INT0,
+        "size": dict(INT0, description="Bytes."),
+    }),
+    "TemplateList": obj({"templates": {"type": "array",
+                                       "items": ref("Template")}}),
+    "Stats": obj({
+        "name": STR, "state": STATE,
+        "cpu": obj({"usage_usec": NINT, "user_usec": NINT,
+                    "system_usec": NINT, "throttled_usec": NINT,
+                    "nr_throttled": NINT,
+                    "usage_percent": nullable({"type": "number", "minimum": 0})}),
+        "memory": obj({"current": NINT, "peak": NINT, "limit": NINT,
+                       "swap": NINT, "file": NINT, "anon": NINT,
+                       "pgfault": NINT, "reclaimed": INT0}),
+        "pids": obj({"current": NINT, "max": NINT}),
+        "io": obj({"read_bytes": NINT, "write_bytes": NINT,
+                   "read_ios": NINT, "write_ios": NINT}),
+        "disk": nullable(obj({"used": NINT, "total": NINT,
+                              "inodes_used": NINT, "inodes_total": NINT})),
+        "oom": ref("OomRecord"),
+        "net": {"type": "array", "items": obj({
+            "interface": STR,
+            "egress_bytes": INT0, "egress_packets": INT0, "egress_drops": INT0,
+            "ingress_bytes": INT0, "ingress_packets": INT0,
+            "ingress_drops": INT0})},
+    }, desc="Usage counters (docs/api.md, \"Statistics\"); null: the host "
+            "cannot tell."),
+    "Node": obj({
+        "version": STR, "root": STR, "run_dir": STR, "cgroup_parent": STR,
+        "cgroup_mode": {"enum": ["hybrid", "unified", "legacy"]},
+        "cgroups": STR, "kernel": STR,
+        "criu": obj({
+            "path": nullable(STR), "version": nullable(STR),
+            "available": BOOL,
+            "features": obj({"checkpoint": BOOL, "lazy_pages": BOOL,
+                             "mem_tracking": BOOL, "network_lock": BOOL}),
+            "network_lock_method": {"enum": ["nftables", "iptables", "none"]},
+            "messages": STRS}),
+        "views": obj({"active": BOOL, "provider": STR, "mount": STR,
+                      "pid": INT0, "error": nullable(STR)},
+                     required=["active", "provider", "mount"]),
+        "network": obj({
+            "id": STR, "uplink": nullable(STR), "bridge": STR,
+            "firewall_table": STR,
+            "pools": {"type": "array", "items": obj({
+                "network": STR, "cidr": nullable(STR),
+                "gateway": nullable(STR)})},
+            "private_bridges": STRS, "nat": STRS, "nameservers": STRS}),
+    }),
+    "PoolRequest": {
+        "type": "object", "additionalProperties": False,
+        "description": "A pool definition (vsctl(8), \"pool\"). POST needs "
+        "name; PATCH names the fields to change (null removes one) and "
+        "cannot rename.",
+        "properties": {
+            "name": ref("CreateRequest/$defs/name"),
+            "memory": {"anyOf": [
+                {"type": "string", "pattern": "^([1-9][0-9]?|100)%$"},
+                ref("CreateRequest/$defs/size"), {"type": "null"}]},
+            "cpus": {"anyOf": [
+                {"type": "string", "pattern": "^([1-9][0-9]?|100)%$"},
+                {"type": "string"}, {"type": "number", "exclusiveMinimum": 0},
+                {"type": "null"}]},
+            "weight": {"anyOf": [
+                {"type": "string", "pattern": "^([1-9][0-9]?|100)%$"},
+                {"type": "integer", "minimum": 1, "maximum": 100},
+                {"type": "null"}]},
+            "cpu_weight": nullable({"type": "integer", "minimum": 1,
+                                    "maximum": 10000}),
+            "io_weight": nullable({"type": "integer", "minimum": 1,
+                                   "maximum": 10000}),
+            "pids": nullable({"type": "integer", "minimum": 1,
+                              "maximum": 2147483647}),
+        }},
+    "Pool": obj({
+        "name": STR, "memory": STR, "cpus": STR, "weight": STR,
+        "cpu_weight": INT0, "io_weight": INT0, "pids": INT0,
+        "effective": obj({"memory": INT0, "cpus": nullable(STR),
+                          "cpu_weight": INT0, "io_weight": INT0,
+                          "pids": INT0}, desc=
+                         "What the percentages come to on this node."),
+        "members": dict(STRS, description="Containers in the pool."),
+    }, required=["name", "effective", "members"]),
+    "PoolList": obj({"pools": {"type": "array", "items": ref("Pool")}}),
+}
+
+# Error answers, shared by every operation.
+ERRORS = {
+    "400": ("Invalid", "invalid",
+            "Malformed JSON, wrong type, unknown field, bad name or value "
+            "(the message names the field)."),
+    "403": ("Forbidden", "forbidden",
+            "The peer's uid is neither 0 nor the daemon's."),
+    "404": ("NotFound", "not_found",
+            "No such container, template, pool, snapshot or operation."),
+    "405": ("MethodNotAllowed", "method_not_allowed",
+            "The path exists with other methods (in the Allow header)."),
+    "409": ("Conflict", "conflict",
+            "Already exists, wrong state, in use, or busy with an operation."),
+    "412": ("PreconditionFailed", "precondition_failed",
+            "If-Match does not match the current ETag: someone changed it."),
+    "413": ("TooLarge", "too_large", "Request body larger than 64 KiB."),
+    "500": ("Internal", "internal", "Anything else (the message says what)."),
+    "501": ("Unsupported", "unsupported",
+            "Checkpoint and restore without a usable CRIU."),
+}
+
+
+def error_responses():
+    out = {}
+    for status, (name, code, desc) in ERRORS.items():
+        r = {"description": desc, "content": {"application/json": {
+            "schema": ref("Error"),
+            "example": {"error": {"code": code, "message": desc}}}}}
+        if status == "405":
+            r["headers"] = {"Allow": {"description": "The methods the path "
+                                      "has, e.g. \"GET, DELETE\".",
+                                      "schema": STR}}
+        out[name] = r
+    return out
+
+
+def json_resp(desc, schema, status="200"):
+    return {status: {"description": desc, "content": {
+        "application/json": {"schema": schema}}}}
+
+
+ACCEPTED = {"202": {"$ref": "#/components/responses/Accepted"}}
+
+
+def body(schema, desc=None, required=True):
+    b = {"required": required,
+         "content": {"application/json": {"schema": schema}}}
+    if desc:
+        b["description"] = desc
+    return b
+
+
+NAME_P = {"$ref": "#/components/parameters/name"}
+IF_MATCH = {"$ref": "#/components/parameters/if_match"}
+ETAG_H = {"ETag": {"$ref": "#/components/headers/ETag"}}
+
+
+def with_etag(responses):
+    """The responses, the success ones carrying an ETag header."""
+    out = {}
+    for k, v in responses.items():
+        out[k] = dict(v, headers=ETAG_H) if k.startswith("2") else v
+    return out
+
+SNAP_P = {"$ref": "#/components/parameters/snap"}
+UPGRADE_H = [
+    {"name": "Connection", "in": "header", "required": True,
+     "schema": {"const": "Upgrade"}},
+    {"name": "Upgrade", "in": "header", "required": True,
+     "schema": {"const": "vsd-stream"}},
+]
+
+
+def op(op_id, summary, tag, responses, errors, params=None, req=None,
+       desc=None):
+    """An operation: responses plus the shared errors that can answer it.
+    Every route can be answered 400 (a malformed request: a NUL in the
+    path, duplicate Content-Length), 403 (peer), 405 (other methods on the
+    path) and 500."""
+    o = {"operationId": op_id, "summary": summary, "tags": [tag]}
+    if desc:
+        o["description"] = desc
+    if params:
+        o["parameters"] = params
+    if req:
+        o["requestBody"] = req
+    resp = dict(responses)
+    codes = set(errors) | {"400", "403", "405", "500"}
+    if req and "application/json" in req["content"]:
+        codes |= {"400", "413"}
+    for status in sorted(codes):
+        resp[status] = {"$ref": "#/components/responses/" + ERRORS[status][0]}
+    o["responses"] = dict(sorted(resp.items()))
+    return o
+
+
+def query(name, desc, schema=None):
+    return {"name": name, "in": "query", "required": False,
+            "description": desc, "schema": schema or STR}
+
+
+def bool_query(name, desc):
+    return query(name, desc + " `1`/`true` (or the bare name) yes, "
+                 "`0`/`false` no; other values are 400.",
+                 {"enum": ["", "0", "1", "true", "false"]})
+
+
+def container_paths():
+    C = "containers"
+    status = json_resp("The container.", ref("ContainerStatus"))
+    tagged = with_etag(status)
+    return {
+        "/v1/containers": {
+            "get": op("listContainers", "List containers, sorted by name", C,
+                      json_resp("Every container.", ref("ContainerList")), []),
+            "post": op("createContainer", "Create a container from a template",
+                       C, json_resp("The new container.",
+                                    ref("ContainerStatus"), "201"),
+                       ["400", "404", "409"], req=body(ref("CreateRequest"))),
+        },
+        "/v1/containers/import": {
+            "post": op("importContainer", "Import a backup (docs/api.md, "
+                       "\"Backups\")", "backups", ACCEPTED,
+                       ["400", "404", "409"],
+                       params=[query("name", "The new container's name "
+                                     "(default: the archive's).",
+                                     ref("CreateRequest/$defs/name")),
+                               bool_query("template_mismatch_ok", "Accept a "
+                                          "template of the same name with "
+                                          "another digest.")],
+                       req={"required": True, "content": {
+                           "application/zstd": {"schema": {
+                               "type": "string",
+                               "contentMediaType": "application/zstd"}}},
+                           "description": "A backup as GET .../export "
+                           "answers it (any size; streamed to disk)."}),
+        },
+        "/v1/containers/{name}": {
+            "parameters": [NAME_P],
+            "get": op("getContainer", "A container's status", C, tagged,
+                      ["400", "404"]),
+            "patch": op("updateContainer", "Change limits, pool, idle "
+                        "reclaim or network, live", C, tagged,
+                        ["400", "404", "409", "412"], params=[IF_MATCH],
+                        req=body(ref("UpdateRequest"))),
+            "delete": op("deleteContainer", "Destroy a container", C,
+                         json_resp("Destroyed.", ref("Deleted")),
+                         ["400", "404", "409", "412"],
+                         params=[IF_MATCH,
+                                 bool_query("force", "Stop a running or "
+                                            "suspended container first "
+                                            "(SIGKILL).")]),
+        },
+        "/v1/containers/{name}/state": {
+            "parameters": [NAME_P],
+            "put": op("setContainerState", "Start, stop or restart", C,
+                      status, ["400", "404", "409"],
+                      req=body(ref("StateRequest"))),
+        },
+        "/v1/containers/{name}/exec": {
+            "parameters": [NAME_P],
+            "post": stream_op("execContainer", "Run a command inside",
+                              ref("ExecRequest")),
+        },
+        "/v1/containers/{name}/console": {
+            "parameters": [NAME_P],
+            "post": stream_op("attachConsole", "Attach to the console",
+                              ref("EmptyRequest")),
+        },
+        "/v1/containers/{name}/suspend": cr_path(
+            "suspendContainer", "Checkpoint into the container's own image "
+            "and stop it", ref("EmptyRequest")),
+        "/v1/containers/{name}/resume": cr_path(
+            "resumeContainer", "Restore a suspended container (or discard "
+            "its image)", ref("ResumeRequest")),
+        "/v1/containers/{name}/checkpoint": cr_path(
+            "checkpointContainer", "Checkpoint into a directory",
+            ref("CheckpointRequest"), required=True),
+        "/v1/containers/{name}/restore": cr_path(
+            "restoreContainer", "Restore from a checkpoint directory",
+            ref("RestoreRequest"), required=True),
+        "/v1/containers/{name}/stats": {
+            "parameters": [NAME_P],
+            "get": op("getContainerStats", "Usage counters", "stats",
+                      json_resp("The counters.", ref("Stats")),
+                      ["400", "404"]),
+        },
+        "/v1/containers/{name}/export": {
+            "parameters": [NAME_P],
+            "get": op("exportContainer", "Export a backup", "backups",
+                      {"200": {"description": "The backup: a pax tar "
+                               "compressed with zstd.", "content": {
+                                   "application/zstd": {"schema": {
+                                       "type": "string",
+                                       "contentMediaType":
+                                       "application/zstd"}}}}},
+                      ["400", "404", "409"],
+                      params=[bool_query("with_template", "Include the "
+                                         "template's rootfs.")]),
+        },
+    }
+
+
+def stream_op(op_id, summary, schema):
+    return op(op_id, summary, "containers", {
+        "101": {"description": "Switching Protocols: the connection then "
+                "carries the stream protocol (docs/api.md, \"Stream "
+                "protocol\"): descriptors passed with SCM_RIGHTS, then "
+                "`exit N`. Unix socket only.",
+                "headers": {"Upgrade": {"description": "vsd-stream",
+                                        "schema": {"const": "vsd-stream"}},
+                            "Connection": {"schema": {"const": "Upgrade"}}}}},
+        ["400", "404", "409"], params=UPGRADE_H,
+        req=body(schema, required=False))
+
+
+def cr_path(op_id, summary, schema, required=False):
+    return {"parameters": [NAME_P],
+            "post": op(op_id, summary, "checkpoint", ACCEPTED,
+                       ["400", "404", "409", "501"],
+                       req=body(schema, required=required,
+                                desc=None if required else
+                                "Optional: an empty body is `{}`."))}
+
+
+def snapshot_paths():
+    S = "snapshots"
+    return {
+        "/v1/containers/{name}/snapshots": {
+            "parameters": [NAME_P],
+            "get": op("listSnapshots", "A container's snapshots", S,
+                      json_resp("The snapshots.", ref("SnapshotList")),
+                      ["400", "404"]),
+            "post": op("createSnapshot", "Snapshot the container's layer "
+                       "(and memory)", S, ACCEPTED,
+                       ["400", "404", "409", "501"],
+                       req=body(ref("SnapshotRequest"), required=False)),
+        },
+        "/v1/containers/{name}/snapshots/{snap}": {
+            "parameters": [NAME_P, SNAP_P],
+            "get": op("getSnapshot", "One snapshot", S,
+                      json_resp("Its snapshot.json.", ref("Snapshot")),
+                      ["400", "404"]),
+            "delete": op("deleteSnapshot", "Delete a snapshot", S,
+                         json_resp("Deleted.", ref("Deleted")),
+                         ["400", "404", "409"]),
+        },
+        "/v1/containers/{name}/snapshots/{snap}/restore": {
+            "parameters": [NAME_P, SNAP_P],
+            "post": op("restoreSnapshot", "Put a snapshot back", S, ACCEPTED,
+                       ["400", "404", "409", "501"],
+                       req=body(ref("SnapshotRestoreRequest"),
+                                required=False)),
+        },
+    }
+
+
+EVENT_TYPES = ["container-created", "container-started", "container-stopped",
+               "container-destroyed", "container-oom", "container-updated",
+               "container-suspended", "container-resumed",
+               "operation-progress", "operation-end"]
+
+
+def other_paths():
+    T = "templates"
+    P = "pools"
+    pool = with_etag(json_resp("The pool.", ref("Pool")))
+    return {
+        "/v1/templates": {
+            "get": op("listTemplates", "List templates", T,
+                      json_resp("Every template.", ref("TemplateList")), []),
+            "post": op("buildTemplate", "Build a template", T, ACCEPTED,
+                       ["400", "409"], req=body(ref("TemplateRequest"))),
+        },
+        "/v1/templates/{name}": {
+            "parameters": [NAME_P],
+            "get": op("getTemplate", "One template", T,
+                      json_resp("The template.", ref("Template")),
+                      ["400", "404"]),
+            "delete": op("deleteTemplate", "Delete a template", T,
+                         json_resp("Deleted.", ref("Deleted")),
+                         ["400", "404", "409"]),
+        },
+        "/v1/templates/{name}/archive": {
+            "parameters": [NAME_P],
+            "put": op("importTemplate", "Import a template from an archive",
+                      T, ACCEPTED, ["400", "409"], req={
+                          "required": True, "description": "tar, tar.gz, "
+                          "tar.xz or tar.zst, any size (streamed to disk).",
+                          "content": {"application/octet-stream": {
+                              "schema": {"type": "string",
+                                         "contentMediaType":
+                                         "application/octet-stream"}}}}),
+        },
+        "/v1/operations": {
+            "get": op("listOperations", "Operations running or ended in the "
+                      "last 10 minutes, oldest first", "operations",
+                      json_resp("The operations (without progress).",
+                                ref("OperationList")), []),
+        },
+        "/v1/operations/{id}": {
+            "parameters": [{"$ref": "#/components/parameters/id"}],
+            "get": op("getOperation", "An operation's progress and result",
+                      "operations",
+                      json_resp("The operation.", ref("Operation")),
+                      ["400", "404"],
+                      params=[query("since", "Only progress lines from this "
+                                    "index on.", INT0),
+                              query("wait", "Long-poll: answer when the "
+                                    "operation ends or after this many "
+                                    "seconds.", {"type": "integer",
+                                                 "minimum": 0,
+                                                 "maximum": 60})]),
+            "delete": op("cancelOperation", "Cancel an operation where the "
+                         "work allows it", "operations",
+                         {"202": {"description": "Cancel requested: the "
+                                  "operation as it is; it ends soon after.",
+                                  "content": {"application/json": {
+                                      "schema": ref("Operation")}}}},
+                         ["404", "409"]),
+        },
+        "/v1/events": {
+            "get": op("streamEvents", "Lifecycle and operation events",
+                      "events", {"200": {
+                          "description": "Server-Sent Events "
+                          "(text/event-stream), one per event: `id`, "
+                          "`event` (the type) and `data` (JSON), with "
+                          "keepalive comments; the stream stays open.",
+                          "content": {"text/event-stream": {
+                              "schema": STR}}}},
+                      ["400", "501"],
+                      params=[query("type", "Comma-separated event types "
+                                    "to receive (default: all): "
+                                    + ", ".join(EVENT_TYPES) + "."),
+                              query("last_event_id", "Resume after this "
+                                    "event id (as the Last-Event-ID "
+                                    "header).", {"type": "string",
+                                                 "pattern": "^[0-9]+$"}),
+                              {"name": "Last-Event-ID", "in": "header",
+                               "required": False,
+                               "description": "Resume after this event id.",
+                               "schema": {"type": "string",
+                                          "pattern": "^[0-9]+$"}}]),
+        },
+        "/v1/node": {
+            "get": op("getNode", "The node: version, cgroups, CRIU, views, "
+                      "network", "node", json_resp("The node.", ref("Node")),
+                      []),
+        },
+        "/v1/pools": {
+            "get": op("listPools", "List pools", P,
+                      json_resp("Every pool.", ref("PoolList")), []),
+            "post": op("createPool", "Define a pool", P,
+                       with_etag(json_resp("The new pool.", ref("Pool"),
+                                           "201")),
+                       ["400", "409"], req=body(dict(ref("PoolRequest")))),
+        },
+        "/v1/pools/{name}": {
+            "parameters": [NAME_P],
+            "get": op("getPool", "One pool", P, pool, ["400", "404"]),
+            "patch": op("updatePool", "Change a pool", P, pool,
+                        ["400", "404", "409", "412"], params=[IF_MATCH],
+                        req=body(ref("PoolRequest"))),
+            "delete": op("deletePool", "Remove a pool", P,
+                         json_resp("Removed.", ref("Deleted")),
+                         ["400", "404", "409"]),
+        },
+        "/metrics": {
+            "get": op("getMetrics", "Prometheus metrics", "node", {
+                "200": {"description": "The Prometheus text exposition "
+                        "format (docs/api.md, \"Metrics\").", "content": {
+                            "text/plain": {"schema": STR}}}}, []),
+        },
+        "/v1/openapi.json": {
+            "get": op("getOpenAPI", "This document", "node",
+                      json_resp("The OpenAPI document the daemon was built "
+                                "with.", {"type": "object"}), []),
+        },
+    }
+
+
+def document():
+    paths = {}
+    paths.update(container_paths())
+    paths.update(snapshot_paths())
+    paths.update(other_paths())
+    schemas, hoisted = embedded_schemas()
+    schemas.update(OBJECTS)
+    name_desc = ("A container, template or pool name: 1 to 64 of [a-z0-9-],"
+                 " not starting with '-' (400 otherwise).")
+    doc = {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "vsd REST API",
+            "version": "1",
+            "summary": "Containers (VPSes), templates, snapshots, backups, "
+                       "pools and the node, on one host.",
+            "description": "The contract of vsd's REST API: "
+                           "docs/api.md describes each route in prose; "
+                           "this document is generated by "
+                           "scripts/gen-openapi.py and is what the daemon "
+                           "serves at GET /v1/openapi.json.",
+            "license": {"name": "See the repository",
+                        "identifier": "LicenseRef-vsd"},
+        },
+        "servers": [{"url": "http://localhost",
+                     "description": "The daemon's unix socket "
+                     "(/run/vsd/vsd.sock by default; curl --unix-socket). "
+                     "The host name is not used."}],
+        "security": [],
+        "tags": [{"name": t, "description": d} for t, d in [
+            ("containers", "Containers and their lifecycle"),
+            ("checkpoint", "Suspend, resume, checkpoint and restore"),
+            ("snapshots", "Snapshots of a container's layer"),
+            ("backups", "Export and import"),
+            ("stats", "Usage counters"),
+            ("templates", "Root file systems containers start from"),
+            ("operations", "Long work"),
+            ("events", "What happens, as it happens"),
+            ("pools", "Shared limits for groups of containers"),
+            ("node", "The node, its metrics and this contract"),
+        ]],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": dict(error_responses(), Accepted={
+                "description": "Accepted: the work runs as an operation; "
+                "poll GET /v1/operations/{id}.", "content": {
+                    "application/json": {"schema": ref("Operation")}}}),
+            "headers": {"ETag": {
+                "description": "The stored object's version (quoted); send "
+                "it back in If-Match to change it only if nobody else did.",
+                "schema": STR}},
+            "parameters": {
+                "if_match": {"name": "If-Match", "in": "header",
+                             "required": False,
+                             "description": "Change only if the object's "
+                             "ETag is this (or `*`); else 412.",
+                             "schema": STR},
+                "name": {"name": "name", "in": "path", "required": True,
+                         "description": name_desc,
+                         "schema": ref("CreateRequest/$defs/name")},
+                "snap": {"name": "snap", "in": "path", "required": True,
+                         "description": "A snapshot name (the container "
+                         "name rules).",
+                         "schema": ref("CreateRequest/$defs/name")},
+                "id": {"name": "id", "in": "path", "required": True,
+                       "description": "An operation id; anything but a "
+                       "positive integer names none (404).",
+                       "schema": {"type": "string"}},
+            },
+        },
+    }
+    # This script's own references to a request schema's definitions
+    # ("CreateRequest/$defs/name") go to the hoisted components.
+    pre = "#/components/schemas/"
+    return rewrite(doc, lambda r: pre + hoisted[r[len(pre):]]
+                   if r[len(pre):] in hoisted else r)
+
+
+def main():
+    text = json.dumps(document(), indent=1, ensure_ascii=False) + "\n"
+    if sys.argv[1:] == ["--check"]:
+        try:
+            with open(OUT) as f:
+                cur = f.read()
+        except FileNotFoundError:
+            cur = ""
+        if cur != text:
+            print("docs/openapi.json is out of date: run scripts/gen-openapi.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    with open(OUT, "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+// The little of Node's API that client.ts uses, so tsc needs no @types/node.
+declare module "node:http" {
+	interface IncomingMessage {
+		statusCode?: number;
+		setEncoding(enc: string): void;
+		on(ev: "data", cb: (chunk: string) => void): void;
+		on(ev: "end", cb: () => void): void;
+	}
+	interface ClientRequest {
+		on(ev: "error", cb: (e: Error) => void): void;
+		write(data: string): void;
+		end(): void;
+	}
+	function request(opts: object, cb: (res: IncomingMessage) => void): ClientRequest;
+}
+declare const process: {
+	env: Record<string, string | undefined>;
+	argv: string[];
+	exit(code: number): never;
+};
+declare const Buffer: { byteLength(s: string): number };
+declare const console: { log(s: string): void; error(s: string): void };
