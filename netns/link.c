@@ -15,15 +15,25 @@
 
 #include "netns/nl-private.h"
 
+/* An RTM_NEWLINK request for the link ifindex in buf (VS_NL_REQ_SIZE):
+ * the caller sets flags in *ifm or adds attributes. */
+static struct nlmsghdr *link_msg(char *buf, int ifindex, struct ifinfomsg **ifm)
+{
+	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_NEWLINK, 0);
+
+	*ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(**ifm));
+	(*ifm)->ifi_family = AF_UNSPEC;
+	(*ifm)->ifi_index = ifindex;
+	return nlh;
+}
+
 int vs_nl_link_set_up(struct vs_nl *nl, int ifindex, bool up, const char *what,
 		      struct vs_error *err)
 {
 	char buf[VS_NL_REQ_SIZE];
-	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_NEWLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, ifindex, &ifm);
 
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
 	/* ifi_change masks which flags this request changes. */
 	ifm->ifi_change = IFF_UP;
 	ifm->ifi_flags = up ? IFF_UP : 0;
@@ -210,12 +220,10 @@ int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, cons
 int vs_nl_link_eui64(struct vs_nl *nl, int ifindex, struct vs_error *err)
 {
 	char buf[VS_NL_REQ_SIZE];
-	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_NEWLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, ifindex, &ifm);
 	struct nlattr *spec, *in6;
 
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
 	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
 	in6 = mnl_attr_nest_start(nlh, AF_INET6);
 	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_EUI64);
@@ -228,11 +236,9 @@ int vs_nl_link_move(struct vs_nl *nl, int ifindex, int netns_fd, const char *nam
 		    struct vs_error *err)
 {
 	char buf[VS_NL_REQ_SIZE];
-	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_NEWLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, ifindex, &ifm);
 
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
 	/* One request: the kernel moves the link first, then renames it in
 	 * the target namespace, so the name never has to be free here. */
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
@@ -262,11 +268,9 @@ int vs_nl_link_create(struct vs_nl *nl, const char *name, const char *kind, stru
 int vs_nl_link_set_master(struct vs_nl *nl, int ifindex, int master, struct vs_error *err)
 {
 	char buf[VS_NL_REQ_SIZE];
-	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_NEWLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, ifindex, &ifm);
 
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
 	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
 	return vs_nl_talk(nl, nlh, NULL, NULL, "set master: RTM_NEWLINK", err);
 }
