@@ -9,42 +9,12 @@
 # Run as root under the shared lock: flock /tmp/vsd-heavy.lock bench/disk.sh
 # Environment: N (default 50), DISK (default 1G).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-vsd_bin=$repo/build/vsd
-vsctl_bin=$repo/build/vsctl
 N=${N:-50}
 DISK=${DISK:-1G}
-[[ -x "$vsd_bin" && -x "$vsctl_bin" ]] || { echo "bench: build first (make)" >&2; exit 1; }
-
-tmp=$(mktemp -d /tmp/vsd-diskbench-XXXXXX)
-chmod 0755 "$tmp"
-export VSD_SOCKET=$tmp/run/vsd.sock
-cg_parent=vsd-diskbench-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
-vsd_pid=""
-vsctl() { "$vsctl_bin" "$@"; }
-
-cleanup() {
-	trap - EXIT
-	set +e
-	if [[ -n "$vsd_pid" ]]; then
-		for d in "$tmp"/root/containers/*/; do
-			[[ -d "$d" ]] && vsctl destroy --force "$(basename "$d")" >/dev/null 2>&1
-		done
-		kill "$vsd_pid" 2>/dev/null
-		wait "$vsd_pid" 2>/dev/null
-	fi
-	awk -v p="$tmp/" 'index($5, p) == 1 { print length($5) " " $5 }' /proc/self/mountinfo |
-		sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m"; done
-	rm -rf --one-file-system "$tmp"
-}
-trap cleanup EXIT
-
-mkdir -p "$tmp/root" "$tmp/run" "$tmp/idmaps"
-"$vsd_bin" --root "$tmp/root" --run-dir "$tmp/run" --cgroup-parent "$cg_parent" \
-	--idmap-registry "$tmp/idmaps" >"$tmp/vsd.log" 2>&1 &
-vsd_pid=$!
-for _ in $(seq 100); do [[ -S "$VSD_SOCKET" ]] && break; sleep 0.1; done
-vsctl template build busybox --from busybox >/dev/null 2>&1
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup diskbench
+bench_vsd_start
 
 kmem_kb() {
 	awk '/^(Slab|KernelStack|PageTables|Percpu):/ { s += $2 } END { print s }' /proc/meminfo

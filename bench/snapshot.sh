@@ -22,54 +22,22 @@
 # Run as root under the shared lock: flock /tmp/vsd-heavy.lock bench/snapshot.sh
 # Environment: DATA_MB, RUNS, VSD_CRIU (default /opt/vsd/criu/bin/criu).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-vsd_bin=$repo/build/vsd
-vsctl_bin=$repo/build/vsctl
 DATA_MB=${DATA_MB:-1024}
 RUNS=${RUNS:-3}
 criu=${VSD_CRIU:-/opt/vsd/criu/bin/criu}
 PY=/usr/bin/python3
-[[ -x "$vsd_bin" && -x "$vsctl_bin" ]] || { echo "bench: build first (make)" >&2; exit 1; }
-((EUID == 0)) || { echo "bench: run me as root" >&2; exit 1; }
-
-tmp=$(mktemp -d /tmp/vsd-snapbench-XXXXXX)
-chmod 0755 "$tmp"
-export VSD_SOCKET=$tmp/run/vsd.sock
-cg_parent=vsd-snapbench-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
-vsd_pid=""
-vsctl() { "$vsctl_bin" "$@"; }
-
-cleanup() {
-	trap - EXIT
-	set +e
-	if [[ -n "$vsd_pid" ]]; then
-		for d in "$tmp"/root/containers/*/; do
-			[[ -d "$d" ]] && vsctl destroy --force "$(basename "$d")" >/dev/null 2>&1
-		done
-		kill "$vsd_pid" 2>/dev/null
-		wait "$vsd_pid" 2>/dev/null
-	fi
-	awk -v p="$tmp/" 'index($5, p) == 1 { print length($5) " " $5 }' /proc/self/mountinfo |
-		sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m"; done
-	rm -rf --one-file-system "$tmp"
-	# The instance's (empty) cgroup parent in every hierarchy.
-	for d in /sys/fs/cgroup/*/"$cg_parent" /sys/fs/cgroup/"$cg_parent"; do
-		[[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup snapbench
 
 have_criu=0
 if [[ -x "$criu" ]] && "$criu" check >/dev/null 2>&1; then
 	have_criu=1
 fi
-mkdir -p "$tmp/root" "$tmp/run" "$tmp/idmaps" "$tmp/images"
-args=(--root "$tmp/root" --run-dir "$tmp/run" --cgroup-parent "$cg_parent" --idmap-registry "$tmp/idmaps")
+mkdir -p "$tmp/images"
+args=()
 ((have_criu)) && args+=(--criu "$criu")
-"$vsd_bin" "${args[@]}" >"$tmp/vsd.log" 2>&1 &
-vsd_pid=$!
-for _ in $(seq 100); do [[ -S "$VSD_SOCKET" ]] && break; sleep 0.1; done
-vsctl template build busybox --from busybox >/dev/null 2>&1
+bench_vsd_start "${args[@]}"
 
 ms_now() { date +%s%3N; }
 json() { "$PY" -c 'import json,sys; v=json.load(sys.stdin)
