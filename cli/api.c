@@ -18,9 +18,10 @@ enum vs_error_kind vc_api_error_kind(const char *code)
 		const char *code;
 		enum vs_error_kind kind;
 	} map[] = {
-	    {"invalid", VS_EK_INVALID},		{"not_found", VS_EK_NOT_FOUND},
-	    {"conflict", VS_EK_CONFLICT},	{"too_large", VS_EK_TOO_LARGE},
-	    {"unsupported", VS_EK_UNSUPPORTED}, {"precondition_failed", VS_EK_PRECONDITION},
+	    {"invalid", VS_EK_INVALID},		  {"not_found", VS_EK_NOT_FOUND},
+	    {"conflict", VS_EK_CONFLICT},	  {"too_large", VS_EK_TOO_LARGE},
+	    {"unsupported", VS_EK_UNSUPPORTED},	  {"precondition_failed", VS_EK_PRECONDITION},
+	    {"unauthorized", VS_EK_UNAUTHORIZED}, {"forbidden", VS_EK_FORBIDDEN},
 	};
 
 	for (size_t i = 0; code != NULL && i < VS_ARRAY_SIZE(map); i++)

@@ -59,13 +59,6 @@ int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs
  * into the binary: static, NUL-terminated, *len bytes. */
 const char *vsd_openapi_json(size_t *len);
 int vsd_h_openapi(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-/* eventsapi.c: GET /v1/events, GET /v1/operations, DELETE
- * /v1/operations/{id}. */
-int vsd_h_events(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_operation_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-int vsd_h_operation_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
-/* An operation id from a URL: 0, or -1 with VS_EK_NOT_FOUND. */
-int vsd_parse_op_id(const char *ids, uint64_t *id, struct vs_error *err);
 
 /* templates.c: the pre-check of PUT /v1/templates/{name}/archive: refuse
  * (409) when the template exists or is being made, so a large upload is

@@ -11,6 +11,7 @@
 
 #include "lib/vs_error.h"
 #include "lib/vs_json.h"
+#include "lib/vs_validate.h"
 
 /* Largest JSON request body (api.md: 413 too_large above it). */
 #define VSD_BODY_MAX (64 * 1024)
@@ -70,6 +71,42 @@ struct vsd;
 struct vsd_stream;
 struct vsd_match;
 
+/* ---- who makes a request (docs/api.md "Credentials") ------------------ */
+
+/* What a credential may do, and what a route needs. A route's zero value
+ * (VSD_SCOPE_BY_METHOD) needs read for GET and operate for the rest. */
+enum vsd_scope {
+	VSD_SCOPE_BY_METHOD = 0,
+	VSD_SCOPE_PUBLIC,  /* route: any TLS client, no credential (join) */
+	VSD_SCOPE_READ,	   /* sees, changes nothing */
+	VSD_SCOPE_OPERATE, /* lifecycle and plans of the containers it sees */
+	VSD_SCOPE_ADMIN,   /* the node, credentials, isolation-weakening settings */
+};
+
+enum vsd_cred_kind {
+	VSD_CRED_NONE,	/* no credential (a PUBLIC route) */
+	VSD_CRED_LOCAL, /* the unix socket: a peer uid allowed by SO_PEERCRED */
+	VSD_CRED_CERT,	/* a TLS client certificate in the trust store */
+	VSD_CRED_TOKEN, /* an API token (Authorization: Bearer) */
+};
+
+#define VSD_FP_HEX  64 /* SHA-256 fingerprint in lowercase hex */
+#define VSD_WHO_MAX 96
+
+struct vsd_identity {
+	enum vsd_cred_kind kind;
+	enum vsd_scope scope;
+	/* For the audit log and messages, never a secret: "uid:0",
+	 * "token:panel1", "cert:<name> <first 16 hex of fingerprint>". */
+	char name[VSD_WHO_MAX];
+	/* Owner-scoped credentials see and act on only this owner's
+	 * containers; "" = every owner. */
+	char owner[VS_NAME_MAX + 1];
+	/* The TLS client certificate's fingerprint, "" when there is none
+	 * (a join redeems it even before it is trusted). */
+	char cert_fp[VSD_FP_HEX + 1];
+};
+
 /* ---- requests and replies ------------------------------------------- */
 
 /* What a handler sees of a request. */
@@ -85,6 +122,8 @@ struct vsd_call {
 	/* Request headers, likewise. */
 	const char *(*header)(void *conn, const char *name);
 	void *conn;
+	/* Who asks (never NULL once the server dispatches). */
+	const struct vsd_identity *who;
 };
 
 /* What a handler answers: a JSON body with a status, or (upgrade routes) a
@@ -141,6 +180,7 @@ struct vsd_route {
 	bool upgrade;		  /* needs Connection: Upgrade + Upgrade: vsd-stream */
 	const char *what;	  /* name of the {name} parameter in error messages */
 	vsd_precheck_fn precheck; /* NULL, or refuses before the body is read */
+	enum vsd_scope scope;	  /* what the caller needs (0: by method) */
 };
 
 #define VSD_PARAMS_MAX 2

@@ -155,6 +155,8 @@ static const struct {
     [VS_EK_TOO_LARGE] = {413, "too_large"},
     [VS_EK_UNSUPPORTED] = {501, "unsupported"},
     [VS_EK_PRECONDITION] = {412, "precondition_failed"},
+    [VS_EK_UNAUTHORIZED] = {401, "unauthorized"},
+    [VS_EK_FORBIDDEN] = {403, "forbidden"},
 };
 
 unsigned vsd_error_status(enum vs_error_kind kind)

@@ -45,6 +45,7 @@ struct vsd_req {
 	uint64_t upload_bytes;
 	int upload_errno;
 	struct vsd_reply upgrade; /* its stream is taken by the upgrade handler */
+	struct vsd_identity who;  /* set by begin() */
 };
 
 /* vsd_call's query: the argument of the request, or NULL. A bare "?force"
@@ -292,6 +293,10 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 	if (!peer_allowed(conn, &uid))
 		return queue_error(conn, method, url, 403, "forbidden", NULL,
 				   "uid %d may not use this socket", (int)uid);
+	/* The unix socket's peers are the node's administrators. */
+	r->who.kind = VSD_CRED_LOCAL;
+	r->who.scope = VSD_SCOPE_ADMIN;
+	snprintf(r->who.name, sizeof(r->who.name), "uid:%d", (int)uid);
 	if (count_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1)
 		return queue_error(conn, method, url, 400, "invalid", NULL,
 				   "Content-Length: given more than once");
@@ -326,7 +331,8 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 					.m = &r->m,
 					.query = call_query,
 					.header = call_header,
-					.conn = conn};
+					.conn = conn,
+					.who = &r->who};
 
 		if (r->m.route->precheck(&call, &err) < 0)
 			return queue_vs_error(conn, method, url, &err);
@@ -375,6 +381,7 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 	    .query = call_query,
 	    .header = call_header,
 	    .conn = conn,
+	    .who = &r->who,
 	};
 
 	if (r->body.too_large)

@@ -20,6 +20,8 @@ enum vs_error_kind {
 	VS_EK_TOO_LARGE,    /* 413 */
 	VS_EK_UNSUPPORTED,  /* 501 */
 	VS_EK_PRECONDITION, /* 412: If-Match does not match */
+	VS_EK_UNAUTHORIZED, /* 401: no, a wrong, an expired or a revoked credential */
+	VS_EK_FORBIDDEN,    /* 403: a credential whose scope does not allow this */
 };
 
 struct vs_error {
