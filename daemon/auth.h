@@ -8,12 +8,28 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "daemon/http.h"
 #include "daemon/store.h"
 #include "lib/vs_error.h"
 
 struct vsd;
+
+/* ---- authn.c: who asks -------------------------------------------------- */
+
+/* Who makes a request. local: it came over the unix socket from uid (which
+ * SO_PEERCRED already allowed); else over TLS, with the fingerprint of the
+ * client's certificate in cert_fp ("" when it sent none). authorization:
+ * the Authorization header, or NULL. A Bearer token decides on either
+ * transport (so a panel on the node can confine itself to its token);
+ * without one, the unix socket's peer is a local administrator, a trusted
+ * certificate is an administrator, anything else is nobody (kind NONE,
+ * which only PUBLIC routes serve). 0, or -1 with VS_EK_UNAUTHORIZED (a
+ * token that is malformed, unknown, expired or revoked) or another kind
+ * (the store cannot be read). */
+int vsd_authenticate(struct vsd *d, bool local, uid_t uid, const char *cert_fp,
+		     const char *authorization, struct vsd_identity *who, struct vs_error *err);
 
 /* ---- tls.c: the node's certificate ----------------------------------- */
 

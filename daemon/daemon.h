@@ -13,7 +13,8 @@
  *               accumulation, JSON helpers, call and reply (no MHD, no disk)
  *   ops.h       ops.c: operations registry (long work in worker threads)
  *   store.h     store.c, locks.c: on-disk registries, per-container locks
- *   auth.h      tls.c, trust.c, tokens.c, audit.c: credentials, audit log
+ *   auth.h      authn.c, tls.c, trust.c, tokens.c, audit.c: credentials, audit
+ *               log
  *   daemon.h    network.c, sampler.c, oom.c, criu.c: the core (this file)
  *   handlers.h  containers.c, templates.c, exec.c, ... : request handlers,
  *               and api.c: the route table naming them

@@ -183,6 +183,12 @@ struct vsd_route {
 	enum vsd_scope scope;	  /* what the caller needs (0: by method) */
 };
 
+/* May who call route (method as requested)? 0, or -1 with
+ * VS_EK_UNAUTHORIZED (nobody, on a route that is not PUBLIC) or
+ * VS_EK_FORBIDDEN (a scope below the route's; the message names both). */
+int vsd_authorize(const struct vsd_identity *who, const struct vsd_route *route, const char *method,
+		  struct vs_error *err);
+
 #define VSD_PARAMS_MAX 2
 
 struct vsd_match {

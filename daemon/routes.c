@@ -422,3 +422,39 @@ void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g)
 	out->status = status;
 	out->body = xasprintf("%.*s\n", (int)len, text ? text : "");
 }
+
+static const char *scope_name(enum vsd_scope s)
+{
+	switch (s) {
+	case VSD_SCOPE_READ:
+		return "read";
+	case VSD_SCOPE_OPERATE:
+		return "operate";
+	case VSD_SCOPE_ADMIN:
+		return "admin";
+	default:
+		return "none";
+	}
+}
+
+int vsd_authorize(const struct vsd_identity *who, const struct vsd_route *route, const char *method,
+		  struct vs_error *err)
+{
+	enum vsd_scope need = route->scope;
+
+	if (need == VSD_SCOPE_BY_METHOD)
+		need = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0
+			   ? VSD_SCOPE_READ
+			   : VSD_SCOPE_OPERATE;
+	if (need == VSD_SCOPE_PUBLIC)
+		return 0;
+	if (who->kind == VSD_CRED_NONE)
+		return vs_error_kind(err, VS_EK_UNAUTHORIZED,
+				     "a credential is needed: a trusted client certificate or "
+				     "Authorization: Bearer with an API token");
+	if (who->scope < need)
+		return vs_error_kind(err, VS_EK_FORBIDDEN, "%s has scope %s; %s %s needs %s",
+				     who->name, scope_name(who->scope), method, route->pattern,
+				     scope_name(need));
+	return 0;
+}

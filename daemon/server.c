@@ -293,10 +293,12 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 	if (!peer_allowed(conn, &uid))
 		return queue_error(conn, method, url, 403, "forbidden", NULL,
 				   "uid %d may not use this socket", (int)uid);
-	/* The unix socket's peers are the node's administrators. */
-	r->who.kind = VSD_CRED_LOCAL;
-	r->who.scope = VSD_SCOPE_ADMIN;
-	snprintf(r->who.name, sizeof(r->who.name), "uid:%d", (int)uid);
+	if (vsd_authenticate(r->d, true, uid, "",
+			     MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+			     &r->who, &err) < 0) {
+		vsd_log("%s %s: refused (%s): %s", method, url, r->who.name, err.msg);
+		return queue_vs_error(conn, method, url, &err);
+	}
 	if (count_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1)
 		return queue_error(conn, method, url, 400, "invalid", NULL,
 				   "Content-Length: given more than once");
@@ -317,6 +319,10 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 				   allow);
 	case VSD_MATCH_OK:
 		break;
+	}
+	if (vsd_authorize(&r->who, r->m.route, method, &err) < 0) {
+		vsd_log("%s %s: refused (%s): %s", method, url, r->who.name, err.msg);
+		return queue_vs_error(conn, method, url, &err);
 	}
 	if (vsd_match_validate(&r->m, &err) < 0 || vsd_path_check(url, &err) < 0 ||
 	    (r->m.route->upgrade && check_upgrade(conn, version, &err) < 0))

@@ -31,7 +31,7 @@ DAEMON_LAYERS = [
     ("http.h", ["routes.c"]),
     ("ops.h", ["ops.c"]),
     ("store.h", ["store.c", "locks.c"]),
-    ("auth.h", ["tls.c", "trust.c", "tokens.c", "audit.c"]),
+    ("auth.h", ["authn.c", "tls.c", "trust.c", "tokens.c", "audit.c"]),
     ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c"]),
     ("handlers.h", ["api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c", "exec.c",
                     "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
