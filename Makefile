@@ -87,6 +87,7 @@ REDOCLY := .tools/node_modules/.bin/redocly
 lint-openapi:
 	scripts/install-dev-tools.sh
 	scripts/gen-openapi.py --check
+	scripts/check-api-doc.py
 	$(REDOCLY) lint --config redocly.yaml docs/openapi.json
 
 # Lane 3: the checks that need a pure cgroup v2 host, in qemu (TCG) on
@@ -103,6 +104,7 @@ bench: all
 	bench/snapshot.sh
 	bench/export.sh
 	bench/net.sh
+	bench/api.sh
 
 # libFuzzer harnesses (clang): parsers of untrusted bytes.
 FUZZ_SECONDS ?= 60

@@ -15,7 +15,8 @@ build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
 run_pkgs=(busybox-static debootstrap iproute2 e2fsprogs lxcfs rsync)
 test_pkgs=(bats curl python3 python3-jsonschema python3-prometheus-client procps util-linux zstd tar qemu-system-x86
 	kmod)
-bench_pkgs=(crun lxc iperf3)
+bench_pkgs=(crun lxc iperf3 libcurl4-gnutls-dev)
+# libcurl4-gnutls-dev: bench/api-load.c, the REST API load generator.
 
 usage() {
 	echo "usage: $0 [--check]" >&2
