@@ -215,7 +215,8 @@ int main(int argc, char **argv)
 	for (int c = 0; c < o.clients; c++) {
 		long share = o.count / o.clients + (c < o.count % o.clients);
 
-		w[c] = (struct worker){.o = &o, .index = c, .first = done, .n = share, .lat = all + done};
+		w[c] = (struct worker){
+		    .o = &o, .index = c, .first = done, .n = share, .lat = all + done};
 		done += share;
 		pthread_create(&t[c], NULL, work, &w[c]);
 	}

@@ -213,25 +213,13 @@ static int run(struct vc_ctx *ctx, const struct vc_cr_args *a, struct vs_error *
 {
 	cleanup_free char *path = vc_api_path("containers", a->name, kinds[a->kind].suffix);
 	cleanup_free char *body = vc_cr_body(a);
-	cleanup_json struct vs_json *op = NULL;
 	cleanup_json struct vs_json *final = NULL;
 	const struct vs_json *result;
 	char line[PATH_MAX + 256];
+	int r = vc_run_operation(ctx, path, body, &final, &result, err);
 
-	if (vc_api(ctx, "POST", path, body, NULL, &op, err) < 0)
-		return VC_ERR_FAIL;
-	if (vc_follow_operation(ctx, op, &final, err) < 0)
-		return VC_ERR_FAIL;
-	result = vs_json_get(final, "result");
-	if (ctx->json) {
-		cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
-		if (result != NULL)
-			vs_jgen_value(g, result);
-		else
-			vs_jgen_null(g);
-		vc_print_raw_json(vs_jgen_text(g, NULL));
-		return 0;
-	}
+	if (r != 0)
+		return r < 0 ? VC_ERR_FAIL : 0;
 	vc_cr_summary(a, result, line, sizeof(line));
 	printf("%s\n", line);
 	return 0;

@@ -217,6 +217,13 @@ char *vc_api_path(const char *collection, const char *name, const char *suffix);
 int vc_follow_operation(const struct vc_ctx *ctx, const struct vs_json *first,
 			struct vs_json **final, struct vs_error *err);
 
+/* POST body (may be NULL) to path, follow the operation it starts, and
+ * with the global --json print the operation's result. Returns 1 when it
+ * printed, 0 when the caller prints a summary from *result (which points
+ * into *final; caller frees *final), or VC_ERR_FAIL with err. */
+int vc_run_operation(const struct vc_ctx *ctx, const char *path, const char *body,
+		     struct vs_json **final, const struct vs_json **result, struct vs_error *err);
+
 /* ---- args.c --------------------------------------------------------- */
 
 /* getopt_long for a command's argv (argv[0] is the command word). Call

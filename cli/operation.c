@@ -153,3 +153,25 @@ int vc_cmd_operation_cancel(struct vc_ctx *ctx, int argc, char **argv, struct vs
 		return VC_ERR_FAIL;
 	return 0;
 }
+
+int vc_run_operation(const struct vc_ctx *ctx, const char *path, const char *body,
+		     struct vs_json **final, const struct vs_json **result, struct vs_error *err)
+{
+	cleanup_json struct vs_json *op = NULL;
+
+	*final = NULL;
+	*result = NULL;
+	if (vc_api(ctx, "POST", path, body, NULL, &op, err) < 0 ||
+	    vc_follow_operation(ctx, op, final, err) < 0)
+		return VC_ERR_FAIL;
+	*result = vs_json_get(*final, "result");
+	if (!ctx->json)
+		return 0;
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	if (*result != NULL)
+		vs_jgen_value(g, *result);
+	else
+		vs_jgen_null(g);
+	vc_print_raw_json(vs_jgen_text(g, NULL));
+	return 1;
+}

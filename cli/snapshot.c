@@ -66,24 +66,13 @@ static char *snap_path(const struct snap_args *a, const char *tail)
 static int run_op(struct vc_ctx *ctx, const char *path, const char *body, const char *what,
 		  struct vs_error *err)
 {
-	cleanup_json struct vs_json *op = NULL;
 	cleanup_json struct vs_json *final = NULL;
 	const struct vs_json *result;
 	int64_t ms = -1;
+	int r = vc_run_operation(ctx, path, body, &final, &result, err);
 
-	if (vc_api(ctx, "POST", path, body, NULL, &op, err) < 0 ||
-	    vc_follow_operation(ctx, op, &final, err) < 0)
-		return VC_ERR_FAIL;
-	result = vs_json_get(final, "result");
-	if (ctx->json) {
-		cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
-		if (result != NULL)
-			vs_jgen_value(g, result);
-		else
-			vs_jgen_null(g);
-		vc_print_raw_json(vs_jgen_text(g, NULL));
-		return 0;
-	}
+	if (r != 0)
+		return r < 0 ? VC_ERR_FAIL : 0;
 	vs_json_int64(vs_json_get(result, "total_ms"), &ms);
 	printf("%s in %lld ms\n", what, (long long)ms);
 	return 0;
