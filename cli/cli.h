@@ -428,6 +428,13 @@ int vc_cmd_exec(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 int vc_cmd_enter(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
+/* tokens.c: vsctl token create|list|revoke. */
+int vc_cmd_token_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_token_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_token_revoke(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* tokens.c: a lifetime ("3600", "90s", "30m", "12h", "7d") in seconds. 0 or
+ * -1 (VS_EK_INVALID naming --expires). */
+int vc_parse_lifetime(const char *s, int64_t *seconds, struct vs_error *err);
 int vc_cmd_pool_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_pool_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_pool_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

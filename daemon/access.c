@@ -91,8 +91,9 @@ int vsd_access_check(const struct vsd_call *c, struct vs_error *err)
 	if (c->who->owner[0] == '\0')
 		return 0;
 	if (node_route(route->id))
-		return vs_error_kind(err, VS_EK_FORBIDDEN, "%s is scoped to owner '%s'; %s %s is not",
-				     c->who->name, c->who->owner, route->method, route->pattern);
+		return vs_error_kind(err, VS_EK_FORBIDDEN,
+				     "%s is scoped to owner '%s'; %s %s is not", c->who->name,
+				     c->who->owner, route->method, route->pattern);
 	if (route->id == VSD_R_OPERATION_GET || route->id == VSD_R_OPERATION_DELETE)
 		return operation_visible(c, err);
 	if (!names_container(route) || c->m->nparams == 0)
@@ -132,7 +133,7 @@ int vsd_owner_for_create(const struct vsd_identity *who, struct vs_container_con
 		snprintf(cfg->owner, sizeof(cfg->owner), "%s", mine);
 	else if (strcmp(cfg->owner, mine) != 0)
 		return vs_error_kind(err, VS_EK_FORBIDDEN,
-				     "owner: %s may create only containers owned by '%s'", who->name,
-				     mine);
+				     "owner: %s may create only containers owned by '%s'",
+				     who->name, mine);
 	return 0;
 }

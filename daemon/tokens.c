@@ -21,11 +21,11 @@
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 
-#define TOKENS_FILE	 "tokens.json"
-#define TOKENS_FILE_MAX	 (1 << 20)
-#define HASH_LEN	 32
-#define SECRET_BYTES	 32
-#define TOKENS_MAX	 1024
+#define TOKENS_FILE	  "tokens.json"
+#define TOKENS_FILE_MAX	  (1 << 20)
+#define HASH_LEN	  32
+#define SECRET_BYTES	  32
+#define TOKENS_MAX	  1024
 #define TOKEN_EXPIRES_MAX (100LL * 365 * 24 * 3600)
 
 struct token {
@@ -307,8 +307,10 @@ int vsd_tokens_verify(struct vsd_tokens *t, const char *secret, int64_t now,
 	const struct token *hit = NULL;
 
 	if (strncmp(secret, VSD_TOKEN_PREFIX, sizeof(VSD_TOKEN_PREFIX) - 1) != 0 ||
-	    strlen(secret) != VSD_TOKEN_SECRET_LEN)
+	    strlen(secret) != VSD_TOKEN_SECRET_LEN) {
+		snprintf(who->name, sizeof(who->name), "malformed token");
 		return vs_error_kind(err, VS_EK_UNAUTHORIZED, "malformed API token");
+	}
 	if (sha256(secret, h, err) < 0)
 		return -1;
 	pthread_mutex_lock(&t->lock);
@@ -324,8 +326,10 @@ int vsd_tokens_verify(struct vsd_tokens *t, const char *secret, int64_t now,
 		snprintf(who->owner, sizeof(who->owner), "%s", hit->owner);
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (hit == NULL)
+	if (hit == NULL) {
+		snprintf(who->name, sizeof(who->name), "unknown token");
 		return vs_error_kind(err, VS_EK_UNAUTHORIZED, "unknown API token");
+	}
 	if (hit->expires_at != 0 && now >= hit->expires_at) {
 		who->kind = VSD_CRED_NONE;
 		who->scope = VSD_SCOPE_BY_METHOD;

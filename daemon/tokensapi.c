@@ -10,7 +10,10 @@ int vsd_h_token_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error 
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 
+	vs_jgen_obj_open(g);
+	vs_jgen_key(g, "tokens");
 	vsd_tokens_list(c->d->tokens, time(NULL), g);
+	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
 	return 0;
 }

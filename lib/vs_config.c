@@ -999,10 +999,9 @@ static int parse_common(const struct vs_json *root, struct vs_container_config *
 int vs_config_parse_create(const struct vs_json *body, struct vs_container_config *cfg,
 			   struct vs_error *err)
 {
-	static const char *const keys[] = {"name",	   "template", "hostname",
-					   "privileged",   "limits",   "pool",
-					   "idle_reclaim", "net",      "owner",
-					   NULL};
+	static const char *const keys[] = {"name",   "template", "hostname",	 "privileged",
+					   "limits", "pool",	 "idle_reclaim", "net",
+					   "owner",  NULL};
 	const struct vs_json *v;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -1059,7 +1058,7 @@ static int parse_init(const struct vs_json *v, struct vs_container_config *cfg,
 int vs_config_parse(const char *text, struct vs_container_config *cfg, struct vs_error *err)
 {
 	static const char *const keys[] = {
-	    "name",  "template", "hostname",	"privileged", "limits", "pool", "idle_reclaim",
+	    "name",  "template", "hostname",	"privileged", "limits", "pool",	 "idle_reclaim",
 	    "idmap", "init",	 "stop_signal", "created_at", "net",	"owner", NULL};
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *v;
