@@ -122,7 +122,8 @@ mkct() { api POST /v1/containers -d "{\"name\": \"$1\", \"template\": \"busybox\
 		assert_eq "$(tcode t-acme DELETE /v1/containers/$ct)" 404
 		assert_eq "$(tcode t-acme PATCH /v1/containers/$ct -d '{"idle_reclaim": false}')" 404
 		assert_eq "$(tcode t-acme PUT /v1/containers/$ct/state -d '{"action": "start"}')" 404
-		assert_eq "$(tcode t-acme POST /v1/containers/$ct/exec -d '{"argv": ["true"]}')" 404
+		assert_eq "$(tcode t-acme POST /v1/containers/$ct/exec -d '{"argv": ["true"]}' \
+			-H 'Connection: Upgrade' -H 'Upgrade: vsd-stream')" 404
 		assert_eq "$(tcode t-acme GET /v1/containers/$ct/stats)" 404
 	done
 	# A missing container answers the same.
