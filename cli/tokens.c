@@ -38,12 +38,9 @@ static int token_body(struct vc_ctx *ctx, int argc, char **argv, struct vs_jgen 
 		      struct vs_error *err)
 {
 	static const struct option opts[] = {
-	    {"scope", required_argument, NULL, 's'},
-	    {"owner", required_argument, NULL, 'o'},
-	    {"expires", required_argument, NULL, 'e'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"scope", required_argument, NULL, 's'},   {"owner", required_argument, NULL, 'o'},
+	    {"expires", required_argument, NULL, 'e'}, {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},	       {0},
 	};
 	bool reset = true;
 	int64_t secs;
@@ -123,8 +120,8 @@ static void token_row(struct vc_table *t, const struct vs_json *k)
 	vs_json_bool(vs_json_get(k, "expired"), &expired);
 	cells[0] = vs_json_string(vs_json_get(k, "name"));
 	cells[1] = vs_json_string(vs_json_get(k, "scope"));
-	cells[2] = vs_json_string(vs_json_get(k, "owner")) ? vs_json_string(vs_json_get(k, "owner"))
-							    : "-";
+	cells[2] =
+	    vs_json_string(vs_json_get(k, "owner")) ? vs_json_string(vs_json_get(k, "owner")) : "-";
 	cells[3] = exp;
 	cells[4] = expired ? "expired" : "valid";
 	vc_table_add(t, cells);
