@@ -66,7 +66,8 @@ static int teardown(void **state)
 static void mk(struct fixture *f, const char *name, enum vsd_scope scope, const char *owner,
 	       int64_t expires, char secret[VSD_TOKEN_SECRET_LEN + 1])
 {
-	struct vsd_token_spec spec = {.name = name, .scope = scope, .owner = owner, .expires = expires};
+	struct vsd_token_spec spec = {
+	    .name = name, .scope = scope, .owner = owner, .expires = expires};
 	struct vs_error err = {0};
 
 	assert_int_equal(vsd_tokens_create(f->t, &spec, 1000, secret, &err), 0);
@@ -170,9 +171,9 @@ static void test_bad_input(void **state)
 		assert_int_equal(err.kind, VS_EK_INVALID);
 	}
 	mk(f, "dup", VSD_SCOPE_READ, NULL, 0, s);
-	assert_int_equal(vsd_tokens_create(f->t, &(struct vsd_token_spec){.name = "dup",
-									     .scope = VSD_SCOPE_READ},
-					   1000, s, &err),
+	assert_int_equal(vsd_tokens_create(
+			     f->t, &(struct vsd_token_spec){.name = "dup", .scope = VSD_SCOPE_READ},
+			     1000, s, &err),
 			 -1);
 	assert_int_equal(err.kind, VS_EK_CONFLICT);
 	assert_int_equal(vsd_tokens_verify(f->t, "vsd_short", 1000, &who, &err), -1);
@@ -186,9 +187,9 @@ static const struct vsd_route *route(const char *method, const char *path)
 	char allow[64];
 
 	vsd_match_clear(&m);
-	assert_int_equal(vsd_route_match(vsd_routes, vsd_nroutes, method, path, &m, allow,
-					 sizeof(allow)),
-			 VSD_MATCH_OK);
+	assert_int_equal(
+	    vsd_route_match(vsd_routes, vsd_nroutes, method, path, &m, allow, sizeof(allow)),
+	    VSD_MATCH_OK);
 	return m.route;
 }
 
@@ -206,11 +207,16 @@ static void test_authorize(void **state)
 	assert_int_equal(vsd_authorize(&opr, route("POST", "/v1/containers"), "POST", &err), 0);
 	/* Admin routes: tokens, pools, templates, raw host paths. */
 	static const char *const admin[][2] = {
-	    {"GET", "/v1/tokens"},		{"POST", "/v1/tokens"},
-	    {"DELETE", "/v1/tokens/x"},		{"POST", "/v1/pools"},
-	    {"PATCH", "/v1/pools/p"},		{"DELETE", "/v1/pools/p"},
-	    {"POST", "/v1/templates"},		{"DELETE", "/v1/templates/t"},
-	    {"PUT", "/v1/templates/t/archive"}, {"POST", "/v1/containers/c/checkpoint"},
+	    {"GET", "/v1/tokens"},
+	    {"POST", "/v1/tokens"},
+	    {"DELETE", "/v1/tokens/x"},
+	    {"POST", "/v1/pools"},
+	    {"PATCH", "/v1/pools/p"},
+	    {"DELETE", "/v1/pools/p"},
+	    {"POST", "/v1/templates"},
+	    {"DELETE", "/v1/templates/t"},
+	    {"PUT", "/v1/templates/t/archive"},
+	    {"POST", "/v1/containers/c/checkpoint"},
 	    {"POST", "/v1/containers/c/restore"},
 	};
 	for (size_t i = 0; i < VS_ARRAY_SIZE(admin); i++) {
@@ -226,10 +232,10 @@ static void test_authorize(void **state)
 
 static void test_owner_rules(void **state)
 {
-	struct vsd_identity acme = {.kind = VSD_CRED_TOKEN, .scope = VSD_SCOPE_OPERATE,
-				    .name = "token:p", .owner = "acme"};
-	struct vsd_identity all = {.kind = VSD_CRED_TOKEN, .scope = VSD_SCOPE_OPERATE,
-				   .name = "token:q"};
+	struct vsd_identity acme = {
+	    .kind = VSD_CRED_TOKEN, .scope = VSD_SCOPE_OPERATE, .name = "token:p", .owner = "acme"};
+	struct vsd_identity all = {
+	    .kind = VSD_CRED_TOKEN, .scope = VSD_SCOPE_OPERATE, .name = "token:q"};
 	struct vsd_identity adm = {.kind = VSD_CRED_LOCAL, .scope = VSD_SCOPE_ADMIN};
 	struct vs_container_config cfg = {0};
 	struct vs_error err = {0};
