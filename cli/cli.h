@@ -263,6 +263,10 @@ int vc_show(const struct vc_ctx *ctx, const char *path, struct vs_error *err);
 typedef void (*vc_row_fn)(struct vc_table *t, const struct vs_json *item);
 int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path, const char *key,
 		    const char *const *headers, size_t ncols, vc_row_fn row, struct vs_error *err);
+/* `vsctl GROUP remove|revoke NAME`: DELETE /v1/COLLECTION/NAME (`what`
+ * names the argument in usage errors). 0, or an exit status with err. */
+int vc_delete_command(struct vc_ctx *ctx, int argc, char **argv, const char *collection,
+		      const char *what, struct vs_error *err);
 
 /* Print an object as "key: value" lines; nested objects flatten to
  * "parent.key", arrays print their items joined by spaces (but an array of

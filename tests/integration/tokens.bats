@@ -11,13 +11,7 @@ setup_file() {
 teardown_file() { vsd_teardown_file; }
 
 teardown() {
-	local pid
-	if [[ -f "$VSD_TMP/readers" ]]; then
-		while read -r pid; do
-			kill "$pid" 2>/dev/null || true
-		done <"$VSD_TMP/readers"
-		rm -f "$VSD_TMP/readers"
-	fi
+	vsd_stop_readers
 	vsd_teardown_test
 }
 
