@@ -436,6 +436,8 @@ int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 int vc_cmd_token_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_token_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_token_revoke(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* tokens.c: vsctl audit (GET /v1/audit). */
+int vc_cmd_audit(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 /* tokens.c: a lifetime ("3600", "90s", "30m", "12h", "7d") in seconds. 0 or
  * -1 (VS_EK_INVALID naming --expires). */
 int vc_parse_lifetime(const char *s, int64_t *seconds, struct vs_error *err);

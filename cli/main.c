@@ -128,6 +128,11 @@ static const struct vc_cmd commands[] = {
     {"token", "list", vc_cmd_token_list, "[--json]", "List API tokens (never their secrets).",
      "  --json          print the API's JSON\n"},
     {"token", "revoke", vc_cmd_token_revoke, "NAME", "Revoke an API token at once.", NULL},
+    {NULL, "audit", vc_cmd_audit, "[--since UNIX] [--limit N] [--json]",
+     "Show the audit log's newest records: who changed what, and refused credentials.",
+     "  --since UNIX    only records at or after this unix time\n"
+     "  --limit N       at most N records, the newest (default 100)\n"
+     "  --json          print the API's JSON\n"},
     {"node", "info", vc_cmd_node_info, "[--json]", "Show the daemon and node.",
      "  --json          print the API's JSON\n"},
     {NULL, "monitor", vc_cmd_monitor, "[--type T[,T...]] [--json]",

@@ -139,3 +139,56 @@ int vc_cmd_token_revoke(struct vc_ctx *ctx, int argc, char **argv, struct vs_err
 {
 	return vc_delete_command(ctx, argc, argv, "tokens", "token name", err);
 }
+
+static void audit_row(struct vc_table *t, const struct vs_json *r)
+{
+	char status[16] = "?";
+	const char *cells[6];
+	int64_t n;
+
+	if (vs_json_int64(vs_json_get(r, "status"), &n))
+		snprintf(status, sizeof(status), "%lld", (long long)n);
+	cells[0] = vs_json_string(vs_json_get(r, "time"));
+	cells[1] = vs_json_string(vs_json_get(r, "who"));
+	cells[2] = vs_json_string(vs_json_get(r, "method"));
+	cells[3] = vs_json_string(vs_json_get(r, "path"));
+	cells[4] = status;
+	cells[5] = vs_json_string(vs_json_get(r, "message"));
+	vc_table_add(t, cells);
+}
+
+int vc_cmd_audit(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	static const char *const headers[] = {"TIME", "WHO", "METHOD", "PATH", "STATUS", "RESULT"};
+	static const struct option opts[] = {
+	    {"since", required_argument, NULL, 's'},
+	    {"limit", required_argument, NULL, 'l'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	cleanup_free char *path = NULL;
+	const char *since = "0", *limit = "100";
+	bool reset = true;
+	int64_t n;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c == 's' && vs_parse_int(optarg, "--since", 0, INT64_MAX, &n, err) == 0)
+			since = optarg;
+		else if (c == 'l' && vs_parse_int(optarg, "--limit", 1, 10000, &n, err) == 0)
+			limit = optarg;
+		else if (c == 'j')
+			ctx->json = true;
+		else if (c == 'h')
+			return vc_cmd_help(ctx);
+		else
+			return VC_ERR_USAGE;
+	}
+	if (vc_positional(argc, optind, 0, 0, "", err) < 0)
+		return VC_ERR_USAGE;
+	path = xasprintf("/v1/audit?since=%s&limit=%s", since, limit);
+	/* The options are read: the list command sees none. */
+	return vc_list_command(ctx, 1, argv, path, "records", headers, VS_ARRAY_SIZE(headers),
+			       audit_row, err);
+}

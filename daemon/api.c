@@ -249,5 +249,11 @@ const struct vsd_route vsd_routes[] = {
      .body = VSD_BODY_NONE,
      .what = K,
      .scope = VSD_SCOPE_ADMIN},
+    {.method = "GET",
+     .pattern = "/v1/audit",
+     .id = VSD_R_AUDIT,
+     .handler = vsd_h_audit,
+     .body = VSD_BODY_NONE,
+     .scope = VSD_SCOPE_ADMIN},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);

@@ -105,6 +105,12 @@ void vsd_audit(struct vsd *d, const struct vsd_identity *who, const char *method
 /* The same into <root>/audit.log (what vsd_audit does with d's root). */
 void vsd_audit_to(const char *root, const struct vsd_identity *who, const char *method,
 		  const char *path, unsigned status, const char *message);
+/* GET /v1/audit: the records of <root>/audit.log with unix time >= since,
+ * the newest `limit` of them, oldest first, as a JSON array into g. Only
+ * the log's last 4 MiB are read (the file itself is complete); a line
+ * that is not JSON is skipped. 0 or -1 (the log cannot be read). */
+int vsd_audit_read(const char *root, int64_t since, size_t limit, struct vs_jgen *g,
+		   struct vs_error *err);
 /* The daemon's root directory (defined by the layer that owns struct vsd). */
 const char *vsd_auth_root(struct vsd *d);
 

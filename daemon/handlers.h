@@ -59,6 +59,8 @@ int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs
 int vsd_h_token_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_token_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_token_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* tokensapi.c: GET /v1/audit?since=UNIX&limit=N (admin). */
+int vsd_h_audit(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 
 /* access.c: what an owner-scoped credential may reach, checked by
  * server.c before any pre-check or handler: a route naming a container

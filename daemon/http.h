@@ -61,6 +61,7 @@ enum vsd_route_id {
 	VSD_R_TOKEN_LIST,
 	VSD_R_TOKEN_CREATE,
 	VSD_R_TOKEN_DELETE,
+	VSD_R_AUDIT,
 	VSD_R__COUNT,
 };
 

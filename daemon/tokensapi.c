@@ -1,5 +1,6 @@
-/* GET/POST /v1/tokens, DELETE /v1/tokens/{name} (docs/api.md
- * "Credentials"): the API tokens of tokens.c. Admin routes (api.c). */
+/* GET/POST /v1/tokens, DELETE /v1/tokens/{name} and GET /v1/audit
+ * (docs/api.md "Credentials"): the API tokens of tokens.c and the audit
+ * log of audit.c. Admin routes (api.c). */
 #include <string.h>
 #include <time.h>
 
@@ -92,6 +93,25 @@ int vsd_h_token_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_erro
 	g = vs_jgen_new(false);
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "deleted", c->m->params[0]);
+	vs_jgen_obj_close(g);
+	vsd_reply_json(out, 200, g);
+	return 0;
+}
+
+int vsd_h_audit(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	const char *since_s = vsd_call_query(c, "since");
+	const char *limit_s = vsd_call_query(c, "limit");
+	int64_t since = 0, limit = 100;
+
+	if ((since_s != NULL && vs_parse_int(since_s, "since", 0, INT64_MAX, &since, err) < 0) ||
+	    (limit_s != NULL && vs_parse_int(limit_s, "limit", 1, 10000, &limit, err) < 0))
+		return -1;
+	vs_jgen_obj_open(g);
+	vs_jgen_key(g, "records");
+	if (vsd_audit_read(c->d->root, since, (size_t)limit, g, err) < 0)
+		return -1;
 	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
 	return 0;

@@ -325,6 +325,14 @@ OBJECTS = {
                    "kept."},
     }, required=["name", "scope", "created_at", "secret"]),
     "TokenList": obj({"tokens": {"type": "array", "items": ref("Token")}}),
+    "AuditRecord": obj({
+        "time": STR, "unix": INT0, "who": STR, "owner": STR,
+        "method": STR, "path": STR, "status": INT0, "message": STR,
+    }, required=["time", "unix", "who", "method", "path", "status",
+                 "message"], desc="One line of <root>/audit.log: who did "
+        "what and the result; never a secret or a request body."),
+    "AuditList": obj({"records": {"type": "array",
+                                  "items": ref("AuditRecord")}}),
 }
 
 # Error answers, shared by every operation.
@@ -724,6 +732,18 @@ def other_paths():
             "delete": op("revokeToken", "Revoke an API token (admin)",
                          "tokens", json_resp("Revoked.", ref("Deleted")),
                          ["400", "404"]),
+        },
+        "/v1/audit": {
+            "get": op("getAudit", "The audit log's newest records (admin)",
+                      "tokens", json_resp("Records, oldest first.",
+                                          ref("AuditList")), [],
+                      params=[query("since", "Only records at or after this "
+                                    "unix time.", {"type": "string",
+                                                   "pattern": "^[0-9]+$"}),
+                              query("limit", "At most this many, the newest "
+                                    "(1-10000, default 100).",
+                                    {"type": "string",
+                                     "pattern": "^[0-9]+$"})]),
         },
         "/v1/openapi.json": {
             "get": op("getOpenAPI", "This document", "node",

@@ -237,3 +237,23 @@ PYEOF
 	run grep -c '"template"' "$log"
 	assert_eq "$output" 0
 }
+
+@test "GET /v1/audit and vsctl audit show the newest records to admins only" {
+	mktoken t-aud2 '"scope": "operate"'
+	tcode t-aud2 POST /v1/tokens -d '{"name": "nope"}' >/dev/null
+	run api GET '/v1/audit?limit=1'
+	assert_contains "$output" "HTTP 200"
+	assert_contains "$output" '"who":"token:t-aud2"'
+	assert_eq "$(head -n1 <<<"$output" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["records"]))')" 1
+	assert_eq "$(tcode t-aud2 GET /v1/audit)" 403
+	assert_eq "$(api_code GET '/v1/audit?limit=0')" 400
+	assert_eq "$(api_code GET '/v1/audit?since=x')" 400
+	run api GET "/v1/audit?since=$(($(date +%s) + 100))"
+	assert_contains "$output" '{"records":[]}'
+	run vsctl audit --limit 3
+	assert_success
+	assert_contains "$output" "token:t-aud2"
+	assert_contains "$output" "/v1/tokens"
+	run vsctl audit --limit many
+	assert_status 2
+}
