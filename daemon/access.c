@@ -34,9 +34,10 @@ bool vsd_op_visible(struct vsd *d, const struct vsd_identity *who, const char *k
 
 	if (who->owner[0] == '\0')
 		return true;
-	/* Operations on a container name it as their target; others (template
-	 * builds, imports not yet named) belong to the node. */
-	return kind != NULL && target != NULL && strncmp(kind, "container-", 10) == 0 &&
+	/* Operations on a container or its snapshots name it as their target;
+	 * others (template builds) belong to the node. */
+	return kind != NULL && target != NULL &&
+	       (strncmp(kind, "container-", 10) == 0 || strncmp(kind, "snapshot-", 9) == 0) &&
 	       container_visible(d, who, target, &err) == 1;
 }
 

@@ -48,11 +48,14 @@ void vsd_emit_state(struct vsd *d, const char *container, bool running)
 		vsd_events_state(d->events, container, running, (int64_t)time(NULL));
 }
 
-/* Operations of a container ("container-suspend" ...) name it. */
+/* Operations of a container ("container-suspend" ..., and its snapshots'
+ * "snapshot-create" ...) name it, so owner-scoped subscribers get them. */
 static void on_op(void *ud, bool end, const char *kind, const char *target, const char *extra)
 {
 	struct vsd *d = ud;
-	const char *container = strncmp(kind, "container-", 10) == 0 ? target : NULL;
+	const char *container =
+	    strncmp(kind, "container-", 10) == 0 || strncmp(kind, "snapshot-", 9) == 0 ? target
+										    : NULL;
 
 	vsd_emit(d, end ? VSD_EV_OPERATION_END : VSD_EV_OPERATION_PROGRESS, container, extra);
 }

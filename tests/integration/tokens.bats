@@ -170,6 +170,39 @@ mkct() { api POST /v1/containers -d "{\"name\": \"$1\", \"template\": \"busybox\
 	assert_eq "$output" 0
 }
 
+@test "an owner token sees only its containers' operations; an archive saying privileged needs admin" {
+	mkct op-mine '"owner": "opo"'
+	mkct op-theirs
+	mktoken t-opo '"scope": "operate", "owner": "opo"'
+	run tapi t-opo POST /v1/containers/op-mine/snapshots -d '{"name": "s1"}'
+	assert_contains "$output" "HTTP 202"
+	mine=$(head -n1 <<<"$output" | json_get id)
+	run api POST /v1/containers/op-theirs/snapshots -d '{"name": "s1"}'
+	theirs=$(head -n1 <<<"$output" | json_get id)
+	assert_eq "$(api GET "/v1/operations/$theirs?wait=30" | head -n1 | json_get status)" success
+	assert_eq "$(tapi t-opo GET "/v1/operations/$mine?wait=30" | head -n1 | json_get status)" success
+	assert_eq "$(tcode t-opo GET "/v1/operations/$theirs")" 404
+	assert_eq "$(tcode t-opo DELETE "/v1/operations/$theirs")" 404
+	run tapi t-opo GET /v1/operations
+	assert_contains "$output" "\"id\":\"$mine\""
+	assert_not_contains "$output" "\"id\":\"$theirs\""
+	# Import: the archive's config is a create request like any other.
+	mkct priv1 '"privileged": true'
+	curl -sS --unix-socket "$VSD_SOCKET" -o "$VSD_TMP/priv1.tar.zst" \
+		http://vsd/v1/containers/priv1/export
+	mktoken t-imp '"scope": "operate"'
+	run tapi t-imp POST '/v1/containers/import?name=priv2' \
+		-H 'Content-Type: application/octet-stream' --data-binary "@$VSD_TMP/priv1.tar.zst"
+	assert_contains "$output" "HTTP 202"
+	id=$(head -n1 <<<"$output" | json_get id)
+	run api GET "/v1/operations/$id?wait=60"
+	assert_contains "$output" '"status":"failure"'
+	assert_contains "$output" '"code":"forbidden"'
+	assert_contains "$output" "privileged"
+	[[ ! -e "$VSD_ROOT/containers/priv2" ]]
+	rm -f "$VSD_TMP/priv1.tar.zst"
+}
+
 @test "wrong, revoked and expired tokens are 401 and do nothing" {
 	mktoken t-gone '"scope": "admin"'
 	mktoken t-short '"scope": "admin", "expires": 1'
@@ -231,7 +264,7 @@ PYEOF
 		s=$(sed 's/^Authorization: Bearer //' "$t")
 		run grep -c "$s" "$log" "$VSD_TMP/vsd.log"
 		assert_not_contains "$output" ":1"
-		run grep -l "$s" /proc/[0-9]*/cmdline
+		run grep -ls "$s" /proc/[0-9]*/cmdline
 		assert_eq "$output" ""
 	done
 	run grep -c '"template"' "$log"
