@@ -55,7 +55,7 @@ static void on_op(void *ud, bool end, const char *kind, const char *target, cons
 	struct vsd *d = ud;
 	const char *container =
 	    strncmp(kind, "container-", 10) == 0 || strncmp(kind, "snapshot-", 9) == 0 ? target
-										    : NULL;
+										       : NULL;
 
 	vsd_emit(d, end ? VSD_EV_OPERATION_END : VSD_EV_OPERATION_PROGRESS, container, extra);
 }
