@@ -66,10 +66,18 @@ static int operation_visible(const struct vsd_call *c, struct vs_error *err)
 
 /* Routes an owner-scoped credential never uses: the node's pools, the
  * details of a template (listing them is enough to create), metrics of
- * every container. */
+ * every container, and (should one ever have admin scope) credentials,
+ * the audit log and templates. */
 static bool node_route(enum vsd_route_id id)
 {
 	switch (id) {
+	case VSD_R_TOKEN_LIST:
+	case VSD_R_TOKEN_CREATE:
+	case VSD_R_TOKEN_DELETE:
+	case VSD_R_AUDIT:
+	case VSD_R_TEMPLATE_CREATE:
+	case VSD_R_TEMPLATE_DELETE:
+	case VSD_R_TEMPLATE_ARCHIVE:
 	case VSD_R_POOL_LIST:
 	case VSD_R_POOL_GET:
 	case VSD_R_POOL_CREATE:

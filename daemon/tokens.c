@@ -226,6 +226,12 @@ static int check_spec(const struct vsd_token_spec *s, struct vs_error *err)
 		return -1;
 	if (s->scope < VSD_SCOPE_READ || s->scope > VSD_SCOPE_ADMIN)
 		return vs_error_kind(err, VS_EK_INVALID, "scope: expected read, operate or admin");
+	/* admin reaches the node (tokens, templates, privileged containers):
+	 * an owner could not confine it. */
+	if (s->scope == VSD_SCOPE_ADMIN && s->owner != NULL && s->owner[0] != '\0')
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "owner: an admin token cannot be owner-scoped (use operate "
+				     "or read)");
 	if (s->expires < 0 || s->expires > TOKEN_EXPIRES_MAX)
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "expires: expected seconds from now (0: never), at most %lld",

@@ -303,7 +303,9 @@ OBJECTS = {
         "name": ref("CreateRequest/$defs/name"),
         "scope": {"enum": ["read", "operate", "admin"],
                   "description": "Default operate."},
-        "owner": nullable(ref("CreateRequest/$defs/name")),
+        "owner": dict(nullable(ref("CreateRequest/$defs/name")),
+                      description="Confine the token to this owner's "
+                      "containers (not with scope admin: 400)."),
         "expires": {"type": "integer", "minimum": 0,
                     "maximum": 3153600000,
                     "description": "Lifetime in seconds; 0 or absent: "

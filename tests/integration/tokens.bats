@@ -69,6 +69,9 @@ mkct() { api POST /v1/containers -d "{\"name\": \"$1\", \"template\": \"busybox\
 	assert_contains "$output" "HTTP 400"
 	run api POST /v1/tokens -d '{"name": "../x"}'
 	assert_contains "$output" "HTTP 400"
+	run api POST /v1/tokens -d '{"name": "t-bad", "scope": "admin", "owner": "acme"}'
+	assert_contains "$output" "HTTP 400"
+	assert_contains "$output" "owner"
 	run api GET /v1/tokens
 	assert_not_contains "$output" "t-bad"
 }

@@ -163,6 +163,7 @@ static void test_bad_input(void **state)
 	    {.name = "ok", .scope = VSD_SCOPE_READ, .owner = "Bad Owner"},
 	    {.name = "ok", .scope = VSD_SCOPE_READ, .expires = -1},
 	    {.name = NULL, .scope = VSD_SCOPE_READ},
+	    {.name = "ok", .scope = VSD_SCOPE_ADMIN, .owner = "acme"},
 	};
 
 	for (size_t i = 0; i < VS_ARRAY_SIZE(bad); i++) {
