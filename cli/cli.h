@@ -270,6 +270,10 @@ int vc_show(const struct vc_ctx *ctx, const char *path, struct vs_error *err);
 typedef void (*vc_row_fn)(struct vc_table *t, const struct vs_json *item);
 int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path, const char *key,
 		    const char *const *headers, size_t ncols, vc_row_fn row, struct vs_error *err);
+/* `vsctl GROUP remove|revoke NAME`: DELETE /v1/COLLECTION/NAME (`what`
+ * names the argument in usage errors). 0, or an exit status with err. */
+int vc_delete_command(struct vc_ctx *ctx, int argc, char **argv, const char *collection,
+		      const char *what, struct vs_error *err);
 
 /* Print an object as "key: value" lines; nested objects flatten to
  * "parent.key", arrays print their items joined by spaces (but an array of
@@ -435,6 +439,15 @@ int vc_cmd_exec(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 int vc_cmd_enter(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
+/* tokens.c: vsctl token create|list|revoke. */
+int vc_cmd_token_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_token_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_token_revoke(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* tokens.c: vsctl audit (GET /v1/audit). */
+int vc_cmd_audit(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* tokens.c: a lifetime ("3600", "90s", "30m", "12h", "7d") in seconds. 0 or
+ * -1 (VS_EK_INVALID naming --expires). */
+int vc_parse_lifetime(const char *s, int64_t *seconds, struct vs_error *err);
 int vc_cmd_pool_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_pool_set(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_pool_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

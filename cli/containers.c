@@ -29,7 +29,7 @@ static int parse_name_only(struct vc_ctx *ctx, int argc, char **argv, const char
 }
 
 struct create_args {
-	const char *name, *template_name, *hostname;
+	const char *name, *template_name, *hostname, *owner;
 	bool privileged;
 	struct vc_limit_args lim;
 	struct vc_net_args net;
@@ -46,6 +46,8 @@ static char *create_body(const struct create_args *a)
 		vs_jgen_kv_str(g, "hostname", a->hostname);
 	if (a->privileged)
 		vs_jgen_kv_bool(g, "privileged", true);
+	if (a->owner != NULL)
+		vs_jgen_kv_str(g, "owner", a->owner);
 	vc_limit_gen(g, &a->lim);
 	vc_net_gen_create(g, &a->net);
 	vs_jgen_obj_close(g);
@@ -56,9 +58,8 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 			struct vs_error *err)
 {
 	static const struct option base[] = {
-	    {"template", required_argument, NULL, 'T'},
-	    {"hostname", required_argument, NULL, 'H'},
-	    {"privileged", no_argument, NULL, 'P'},
+	    {"template", required_argument, NULL, 'T'}, {"hostname", required_argument, NULL, 'H'},
+	    {"privileged", no_argument, NULL, 'P'},	{"owner", required_argument, NULL, 'O'},
 	    {"help", no_argument, NULL, 'h'},
 	};
 	struct option opts[VS_ARRAY_SIZE(base) + 40];
@@ -80,6 +81,9 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 			break;
 		case 'P':
 			a->privileged = true;
+			break;
+		case 'O':
+			a->owner = optarg;
 			break;
 		case 'h':
 			return vc_cmd_help(ctx);

@@ -20,11 +20,12 @@
 
 static const struct vc_cmd commands[] = {
     {NULL, "create", vc_cmd_create,
-     "NAME --template T [--hostname H] [--privileged] [LIMITS...] [NETWORK...]",
+     "NAME --template T [--hostname H] [--privileged] [--owner O] [LIMITS...] [NETWORK...]",
      "Create a container from template T (it is not started).",
      "  --template T         the template to use (required)\n"
      "  --hostname H         the container's hostname (default: NAME)\n"
      "  --privileged         no user namespace: container root is host root\n"
+     "  --owner O            the hosting account it belongs to (owner-scoped tokens)\n"
      "Limits:\n" VC_LIMIT_HELP "Network (none: loopback only):\n" VC_NET_HELP},
     {NULL, "set", vc_cmd_set, "NAME LIMITS... NETWORK...",
      /* The summary is one line of the command list in `vsctl --help`. */
@@ -117,6 +118,21 @@ static const struct vc_cmd commands[] = {
     {"pool", "list", vc_cmd_pool_list, "[--json]", "List pools, their limits and members.",
      "  --json          print the API's JSON\n"},
     {"pool", "remove", vc_cmd_pool_remove, "NAME", "Remove a pool that has no members.", NULL},
+    {"token", "create", vc_cmd_token_create,
+     "NAME [--scope read|operate|admin] [--owner OWNER] [--expires DURATION]",
+     "Create an API token and print its secret (shown this once).",
+     "  --scope S        read, operate (default) or admin\n"
+     "  --owner OWNER    the token sees and acts on only OWNER's containers\n"
+     "  --expires D      lifetime: seconds, or a number with s, m, h or d (default: never)\n"
+     "  --json           print the API's JSON (it holds the secret)\n"},
+    {"token", "list", vc_cmd_token_list, "[--json]", "List API tokens (never their secrets).",
+     "  --json          print the API's JSON\n"},
+    {"token", "revoke", vc_cmd_token_revoke, "NAME", "Revoke an API token at once.", NULL},
+    {NULL, "audit", vc_cmd_audit, "[--since UNIX] [--limit N] [--json]",
+     "Show the audit log's newest records: who changed what, and refused credentials.",
+     "  --since UNIX    only records at or after this unix time\n"
+     "  --limit N       at most N records, the newest (default 100)\n"
+     "  --json          print the API's JSON\n"},
     {"node", "info", vc_cmd_node_info, "[--json]", "Show the daemon and node.",
      "  --json          print the API's JSON\n"},
     {NULL, "monitor", vc_cmd_monitor, "[--type T[,T...]] [--json]",

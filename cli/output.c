@@ -274,3 +274,25 @@ void vc_print_object(const struct vs_json *obj)
 {
 	print_members("", obj, NULL);
 }
+
+int vc_delete_command(struct vc_ctx *ctx, int argc, char **argv, const char *collection,
+		      const char *what, struct vs_error *err)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	cleanup_free char *path = NULL;
+	bool reset = true;
+	int c;
+
+	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c != 'h')
+			return VC_ERR_USAGE;
+		vc_cmd_help(ctx);
+		return 0;
+	}
+	if (vc_positional(argc, optind, 1, 1, what, err) < 0)
+		return VC_ERR_USAGE;
+	path = vc_api_path(collection, argv[optind], "");
+	if (vc_api(ctx, "DELETE", path, NULL, NULL, NULL, err) < 0)
+		return VC_ERR_FAIL;
+	return 0;
+}

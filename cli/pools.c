@@ -152,21 +152,5 @@ int vc_cmd_pool_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error 
 
 int vc_cmd_pool_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	cleanup_free char *path = NULL;
-	bool reset = true;
-	int c;
-
-	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
-		if (c != 'h')
-			return VC_ERR_USAGE;
-		vc_cmd_help(ctx);
-		return 0;
-	}
-	if (vc_positional(argc, optind, 1, 1, "pool name", err) < 0)
-		return VC_ERR_USAGE;
-	path = vc_api_path("pools", argv[optind], "");
-	if (vc_api(ctx, "DELETE", path, NULL, NULL, NULL, err) < 0)
-		return VC_ERR_FAIL;
-	return 0;
+	return vc_delete_command(ctx, argc, argv, "pools", "pool name", err);
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "daemon/http.h"
@@ -53,11 +54,64 @@ int vsd_trust_lookup(struct vsd *d, const char *fp, char *name, size_t n, struct
 int vsd_token_authenticate(struct vsd *d, const char *authorization, struct vsd_identity *who,
 			   struct vs_error *err);
 
+/* The token store: <root>/auth/tokens.json (directory 0700, file 0600,
+ * replaced atomically), held in memory under a mutex and written on every
+ * change. Each token: a name (vs_validate_name), a scope, an optional
+ * owner, created_at and expires_at (Unix seconds; 0 = never) and the
+ * SHA-256 of its secret in hex. The secret itself is never stored. */
+struct vsd_tokens;
+
+/* The daemon's token store (defined by the layer that owns struct vsd). */
+struct vsd_tokens *vsd_auth_tokens(struct vsd *d);
+
+/* Open (create when missing) the store under root. 0 with *out, or -1. */
+int vsd_tokens_open(const char *root, struct vsd_tokens **out, struct vs_error *err);
+void vsd_tokens_free(struct vsd_tokens *t);
+
+#define VSD_TOKEN_PREFIX     "vsd_"
+#define VSD_TOKEN_SECRET_LEN (sizeof(VSD_TOKEN_PREFIX) - 1 + 64) /* prefix + 32 bytes hex */
+
+struct vsd_token_spec {
+	const char *name;
+	enum vsd_scope scope; /* READ, OPERATE or ADMIN */
+	const char *owner;    /* NULL or "": every owner */
+	int64_t expires;      /* seconds from now; 0 = never */
+};
+
+/* Make a token: a new random secret (gnutls_rnd, 32 bytes) written to
+ * secret, its hash stored. 0, or -1 with VS_EK_INVALID (a bad name, owner,
+ * scope or lifetime, named), VS_EK_CONFLICT (the name is taken) or an I/O
+ * error (nothing changed). */
+int vsd_tokens_create(struct vsd_tokens *t, const struct vsd_token_spec *spec, int64_t now,
+		      char secret[VSD_TOKEN_SECRET_LEN + 1], struct vs_error *err);
+/* Revoke (forget) token name. 0, or -1 with VS_EK_NOT_FOUND or an I/O
+ * error. */
+int vsd_tokens_revoke(struct vsd_tokens *t, const char *name, struct vs_error *err);
+/* A secret ("vsd_..." without "Bearer ") into *who, comparing hashes in
+ * constant time. 0, or -1 with VS_EK_UNAUTHORIZED ("unknown API token",
+ * "API token 'NAME' expired"). */
+int vsd_tokens_verify(struct vsd_tokens *t, const char *secret, int64_t now,
+		      struct vsd_identity *who, struct vs_error *err);
+/* Emit the tokens as a JSON array (name, scope, owner, created_at,
+ * expires_at, expired; never the hash). */
+void vsd_tokens_list(struct vsd_tokens *t, int64_t now, struct vs_jgen *g);
+
 /* ---- audit.c: who changed what ----------------------------------------- */
 
 /* Append one record (time, who, method, path, status, message) to the
  * audit log. Never fails the request; a write error is logged. */
 void vsd_audit(struct vsd *d, const struct vsd_identity *who, const char *method, const char *path,
 	       unsigned status, const char *message);
+/* The same into <root>/audit.log (what vsd_audit does with d's root). */
+void vsd_audit_to(const char *root, const struct vsd_identity *who, const char *method,
+		  const char *path, unsigned status, const char *message);
+/* GET /v1/audit: the records of <root>/audit.log with unix time >= since,
+ * the newest `limit` of them, oldest first, as a JSON array into g. Only
+ * the log's last 4 MiB are read (the file itself is complete); a line
+ * that is not JSON is skipped. 0 or -1 (the log cannot be read). */
+int vsd_audit_read(const char *root, int64_t since, size_t limit, struct vs_jgen *g,
+		   struct vs_error *err);
+/* The daemon's root directory (defined by the layer that owns struct vsd). */
+const char *vsd_auth_root(struct vsd *d);
 
 #endif

@@ -19,9 +19,11 @@ int vsd_authenticate(struct vsd *d, bool local, uid_t uid, const char *cert_fp,
 
 	memset(who, 0, sizeof(*who));
 	snprintf(who->cert_fp, sizeof(who->cert_fp), "%s", cert_fp != NULL ? cert_fp : "");
-	if (authorization != NULL && !is_bearer(authorization))
+	if (authorization != NULL && !is_bearer(authorization)) {
+		snprintf(who->name, sizeof(who->name), "non-Bearer credential");
 		return vs_error_kind(err, VS_EK_UNAUTHORIZED,
 				     "Authorization: only Bearer tokens are accepted");
+	}
 	if (is_bearer(authorization))
 		return vsd_token_authenticate(d, authorization, who, err);
 	if (local) {

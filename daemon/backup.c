@@ -151,6 +151,7 @@ struct import_job {
 	bool mismatch_ok;
 	char *upload_name; /* in d->templates_fd */
 	int fd;
+	struct vsd_identity who; /* who asked: the archive's config is theirs */
 };
 
 static void import_job_free(void *p)
@@ -270,6 +271,12 @@ static int import_work(struct vsd_op_run *run, void *ctx, char **result, struct 
 	r = vs_config_parse(info.config_json, &cfg, err);
 	if (r == 0 && j->name[0] != '\0')
 		snprintf(cfg.name, sizeof(cfg.name), "%s", j->name);
+	/* An archive's config is a create request like any other. */
+	if (r == 0 && (vsd_require_admin_for(&j->who, &cfg, err) < 0 ||
+		       vsd_owner_for_create(&j->who, &cfg, err) < 0)) {
+		vs_fs_backup_info_free(&info);
+		return vs_error_prefix(err, "import");
+	}
 	if (r < 0)
 		vs_error_prefix(err, "import: the backup's config.json");
 	if (r == 0) {
@@ -305,6 +312,7 @@ int vsd_h_container_import(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	j->fd = -1;
 	snprintf(j->name, sizeof(j->name), "%s", name ? name : "");
 	j->mismatch_ok = query_flag(c, "template_mismatch_ok");
+	j->who = *c->who;
 	j->upload_name = steal_ptr(&c->upload_name);
 	id = vsd_ops_add(c->d->ops, KIND_IMPORT, name ? name : "", (int64_t)time(NULL));
 	vsd_log("operation %llu: %s %s", (unsigned long long)id, KIND_IMPORT, name ? name : "");

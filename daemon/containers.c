@@ -37,6 +37,8 @@ void vsd_gen_status(struct vsd *d, struct vs_jgen *g, const struct vs_container_
 	vs_jgen_kv_str(g, "template", cfg->template_name);
 	vs_jgen_kv_str(g, "hostname", cfg->hostname);
 	vs_jgen_kv_bool(g, "privileged", cfg->privileged);
+	if (cfg->owner[0] != '\0')
+		vs_jgen_kv_str(g, "owner", cfg->owner);
 	vs_jgen_kv_int(g, "init_pid", live ? st->init_pid : 0);
 	vs_jgen_kv_int(g, "monitor_pid", live ? st->monitor_pid : 0);
 	vs_jgen_kv_int(g, "started_at", live ? st->started_at : 0);
@@ -99,15 +101,22 @@ int vsd_gen_loaded(struct vsd *d, const struct vs_container_config *cfg, struct 
 /* One entry of the list. A container that cannot be read is listed as
  * {"name", "state": "unknown", "error"} rather than hiding it or failing the
  * whole list; one that vanished meanwhile (destroyed) is skipped. */
-static void gen_list_entry(struct vsd *d, const char *name, struct vs_jgen *g)
+static void gen_list_entry(struct vsd *d, const char *name, const struct vsd_identity *who,
+			   const char *owner, struct vs_jgen *g)
 {
 	cleanup_config struct vs_container_config cfg = {0};
 	struct vs_error err = {0};
 
-	if (vsd_store_load(d->containers_fd, name, &cfg, &err) == 0 &&
-	    vsd_gen_loaded(d, &cfg, g, &err) == 0)
-		return;
-	if (err.kind == VS_EK_NOT_FOUND)
+	if (vsd_store_load(d->containers_fd, name, &cfg, &err) == 0) {
+		/* Only the credential's owner's containers (and ?owner=). */
+		if (!vsd_owner_visible(who, cfg.owner) ||
+		    (owner != NULL && strcmp(owner, cfg.owner) != 0))
+			return;
+		if (vsd_gen_loaded(d, &cfg, g, &err) == 0)
+			return;
+	}
+	/* An owner-scoped credential never sees what it cannot tell is its. */
+	if (err.kind == VS_EK_NOT_FOUND || who->owner[0] != '\0')
 		return;
 	vsd_log("container %s: %s", name, err.msg);
 	vs_jgen_obj_open(g);
@@ -123,13 +132,18 @@ int vsd_h_container_list(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	cleanup_strv char **names = NULL;
 
+	const char *owner = vsd_call_query(c, "owner");
+
+	/* ?owner= is "" for containers of no owner. */
+	if (owner != NULL && owner[0] != '\0' && vs_validate_name(owner, "owner", err) < 0)
+		return -1;
 	if (vsd_store_list(c->d->containers_fd, &names, err) < 0)
 		return -1;
 	vs_jgen_obj_open(g);
 	vs_jgen_key(g, "containers");
 	vs_jgen_arr_open(g);
 	for (size_t i = 0; names[i] != NULL; i++)
-		gen_list_entry(c->d, names[i], g);
+		gen_list_entry(c->d, names[i], c->who, owner, g);
 	vs_jgen_arr_close(g);
 	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
@@ -263,7 +277,9 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	int r;
 
 	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0 ||
-	    vs_config_parse_create(body, &cfg, err) < 0)
+	    vs_config_parse_create(body, &cfg, err) < 0 ||
+	    vsd_require_admin_for(c->who, &cfg, err) < 0 ||
+	    vsd_owner_for_create(c->who, &cfg, err) < 0)
 		return -1;
 	/* --default-disk: only when the request names no disk at all. */
 	if (c->d->default_disk > 0 && vs_json_get(vs_json_get(body, "limits"), "disk") == NULL)

@@ -56,6 +56,9 @@ void vsd_emit(struct vsd *d, enum vsd_event_type t, const char *container, const
 /* Report a container's running state as the daemon now knows it: a
  * container-started/-stopped event when it changed (vsd_events_state). */
 void vsd_emit_state(struct vsd *d, const char *container, bool running);
+/* Tell the bus every container's owner (at start, after recovery), so that
+ * owner-scoped subscribers get the events of their containers. */
+void vsd_emit_owners(struct vsd *d);
 /* The ETag of a stored file (config.json of a container, a pool's file)
  * in dirfd: 16 hex digits of a 64-bit FNV-1a hash of its bytes into etag.
  * 0, or -1 with err (errnum ENOENT when absent). */
@@ -124,6 +127,7 @@ struct vsd {
 	bool views_active;
 	pid_t views_pid;
 	char views_error[VS_ERROR_MSG_MAX];
+	struct vsd_tokens *tokens; /* API tokens (auth.h), opened at start */
 };
 
 /* ---- network.c: the node's networking and address allocation -------- */

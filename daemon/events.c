@@ -33,6 +33,12 @@ struct ring_ev {
 	enum vsd_event_type type;
 	char *text; /* the whole SSE record */
 	size_t len;
+	char *owner; /* of the container it is about; NULL: none */
+};
+
+/* A container's owner (vsd_events_set_owner). */
+struct owned {
+	char *name, *owner;
 };
 
 /* What the bus last said about a container's running state. */
@@ -53,12 +59,15 @@ struct vsd_events {
 	struct seen *seen;
 	size_t nseen;
 	uint64_t gen;
+	struct owned *owners;
+	size_t nowners;
 };
 
 struct vsd_event_sub {
 	struct vsd_events *ev;
 	uint32_t mask;
 	uint64_t next; /* id of the next event to look at */
+	char *owner;   /* only events of this owner's containers; NULL: all */
 	char *pending; /* an event being copied out in pieces */
 	size_t off, len;
 };
@@ -121,11 +130,18 @@ void vsd_events_free(struct vsd_events *ev)
 {
 	if (ev == NULL)
 		return;
-	for (size_t i = 0; i < VSD_EVENTS_RING; i++)
+	for (size_t i = 0; i < VSD_EVENTS_RING; i++) {
 		free(ev->ring[i].text);
+		free(ev->ring[i].owner);
+	}
 	for (size_t i = 0; i < ev->nseen; i++)
 		free(ev->seen[i].name);
 	free(ev->seen);
+	for (size_t i = 0; i < ev->nowners; i++) {
+		free(ev->owners[i].name);
+		free(ev->owners[i].owner);
+	}
+	free(ev->owners);
 	pthread_cond_destroy(&ev->cond);
 	pthread_mutex_destroy(&ev->lock);
 	free(ev);
@@ -173,6 +189,48 @@ static char *format_data(uint64_t id, enum vsd_event_type t, const char *contain
 	return xasprintf("%.*s,%.*s}", (int)len - 1, text, (int)ilen, inner);
 }
 
+static struct owned *owned_find(struct vsd_events *ev, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < ev->nowners; i++)
+		if (strcmp(ev->owners[i].name, name) == 0)
+			return &ev->owners[i];
+	return NULL;
+}
+
+/* A copy of container's owner, or NULL (lock held). */
+static char *owner_locked(struct vsd_events *ev, const char *container)
+{
+	struct owned *o = owned_find(ev, container);
+
+	return o != NULL ? xstrdup(o->owner) : NULL;
+}
+
+static void drop_owner_locked(struct vsd_events *ev, const char *container)
+{
+	struct owned *o = owned_find(ev, container);
+
+	if (o == NULL)
+		return;
+	free(o->name);
+	free(o->owner);
+	*o = ev->owners[--ev->nowners];
+}
+
+void vsd_events_set_owner(struct vsd_events *ev, const char *container, const char *owner)
+{
+	struct owned *o;
+
+	pthread_mutex_lock(&ev->lock);
+	drop_owner_locked(ev, container);
+	if (owner != NULL && owner[0] != '\0') {
+		ev->owners = xrealloc(ev->owners, (ev->nowners + 1) * sizeof(*ev->owners));
+		o = &ev->owners[ev->nowners++];
+		o->name = xstrdup(container);
+		o->owner = xstrdup(owner);
+	}
+	pthread_mutex_unlock(&ev->lock);
+}
+
 uint64_t vsd_events_publish(struct vsd_events *ev, enum vsd_event_type t, const char *container,
 			    const char *extra, int64_t now)
 {
@@ -189,6 +247,8 @@ uint64_t vsd_events_publish(struct vsd_events *ev, enum vsd_event_type t, const 
 	slot->type = t;
 	slot->text = xasprintf("id: %" PRIu64 "\nevent: %s\ndata: %s\n\n", id, type_names[t], data);
 	slot->len = strlen(slot->text);
+	free(slot->owner);
+	slot->owner = owner_locked(ev, container);
 	pthread_cond_broadcast(&ev->cond);
 	pthread_mutex_unlock(&ev->lock);
 	free(data);
@@ -308,6 +368,7 @@ void vsd_events_forget(struct vsd_events *ev, const char *container)
 		free(s->name);
 		*s = ev->seen[--ev->nseen];
 	}
+	drop_owner_locked(ev, container);
 	pthread_mutex_unlock(&ev->lock);
 }
 
@@ -352,6 +413,17 @@ struct vsd_event_sub *vsd_events_subscribe(struct vsd_events *ev, uint32_t mask,
 	return sub;
 }
 
+struct vsd_event_sub *vsd_events_subscribe_owner(struct vsd_events *ev, uint32_t mask,
+						 uint64_t last_id, const char *owner)
+{
+	struct vsd_event_sub *sub = vsd_events_subscribe(ev, mask, last_id);
+
+	/* Set before the first read, so no event slips through unfiltered. */
+	if (owner != NULL && owner[0] != '\0')
+		sub->owner = xstrdup(owner);
+	return sub;
+}
+
 void vsd_events_unsubscribe(struct vsd_event_sub *sub)
 {
 	if (sub == NULL)
@@ -360,6 +432,7 @@ void vsd_events_unsubscribe(struct vsd_event_sub *sub)
 	sub->ev->nsubs--;
 	pthread_mutex_unlock(&sub->ev->lock);
 	free(sub->pending);
+	free(sub->owner);
 	free(sub);
 }
 
@@ -374,6 +447,8 @@ static int next_locked(struct vsd_event_sub *sub)
 	for (; sub->next < ev->next_id; sub->next++) {
 		const struct ring_ev *e = &ev->ring[sub->next % VSD_EVENTS_RING];
 		if (!(sub->mask & (1u << e->type)))
+			continue;
+		if (sub->owner != NULL && (e->owner == NULL || strcmp(e->owner, sub->owner) != 0))
 			continue;
 		free(sub->pending);
 		sub->pending = xstrdup(e->text);

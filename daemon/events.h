@@ -63,6 +63,13 @@ void vsd_events_stop(struct vsd_events *ev);
 uint64_t vsd_events_publish(struct vsd_events *ev, enum vsd_event_type t, const char *container,
 			    const char *extra, int64_t now);
 
+/* The owner of each container (its config's "owner"), so that an
+ * owner-scoped subscriber gets only the events of its owner's containers:
+ * every event about a container carries the owner set here when it is
+ * published (events of no container carry none). NULL or "" clears it;
+ * vsd_events_forget drops it too. */
+void vsd_events_set_owner(struct vsd_events *ev, const char *container, const char *owner);
+
 /* The running/stopped state the bus last reported for each container, so
  * that each change is reported once whether the daemon made it (start,
  * stop) or a watcher noticed it (init exited behind vsd's back).
@@ -92,6 +99,10 @@ void vsd_events_forget(struct vsd_events *ev, const char *container);
  * this bus has not given out yet: only new events; an id more than
  * VSD_EVENTS_LAG_MAX events back starts that far back). */
 struct vsd_event_sub *vsd_events_subscribe(struct vsd_events *ev, uint32_t mask, uint64_t last_id);
+/* The same for an owner-scoped credential: only events about containers
+ * of owner (NULL or "": every event, as vsd_events_subscribe). */
+struct vsd_event_sub *vsd_events_subscribe_owner(struct vsd_events *ev, uint32_t mask,
+						 uint64_t last_id, const char *owner);
 void vsd_events_unsubscribe(struct vsd_event_sub *sub);
 /* Copy the next text of the stream into buf (at most max bytes; an event
  * is "id: N\nevent: T\ndata: {...}\n\n", a keepalive ": keepalive\n\n"),

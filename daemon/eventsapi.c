@@ -56,7 +56,36 @@ int vsd_h_events(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err
 	out->content_type = "text/event-stream";
 	out->reader = read_events;
 	out->reader_done = done_events;
-	out->reader_cls = vsd_events_subscribe(c->d->events, mask, last);
+	/* An owner-scoped credential hears only of its owner's containers. */
+	out->reader_cls = vsd_events_subscribe_owner(c->d->events, mask, last, c->who->owner);
+	return 0;
+}
+
+/* The list as an owner-scoped credential may see it: the operations of its
+ * own containers. */
+static int filter_ops(struct vsd_call *c, const char *text, struct vsd_reply *out,
+		      struct vs_error *err)
+{
+	cleanup_json struct vs_json *doc = NULL;
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	const struct vs_json *ops;
+
+	if (vs_json_parse(text, &doc, err) < 0)
+		return -1;
+	ops = vs_json_get(doc, "operations");
+	vs_jgen_obj_open(g);
+	vs_jgen_key(g, "operations");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; i < vs_json_array_len(ops); i++) {
+		const struct vs_json *op = vs_json_array_at(ops, i);
+
+		if (vsd_op_visible(c->d, c->who, vs_json_string(vs_json_get(op, "kind")),
+				   vs_json_string(vs_json_get(op, "target"))))
+			vs_jgen_value(g, op);
+	}
+	vs_jgen_arr_close(g);
+	vs_jgen_obj_close(g);
+	vsd_reply_json(out, 200, g);
 	return 0;
 }
 
@@ -64,6 +93,8 @@ int vsd_h_operation_list(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 {
 	cleanup_free char *text = vsd_ops_list_json(c->d->ops, (int64_t)time(NULL));
 
+	if (c->who->owner[0] != '\0')
+		return filter_ops(c, text, out, err);
 	out->status = 200;
 	out->body = xasprintf("%s\n", text);
 	return 0;

@@ -55,6 +55,34 @@ int vsd_check_if_match(const struct vsd_call *c, const char *etag, struct vs_err
  * VS_EK_NOT_FOUND naming the container when it is absent. 0 or -1. */
 int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs_error *err);
 
+/* tokensapi.c: GET/POST /v1/tokens, DELETE /v1/tokens/{name} (admin). */
+int vsd_h_token_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_token_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_token_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* tokensapi.c: GET /v1/audit?since=UNIX&limit=N (admin). */
+int vsd_h_audit(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+
+/* access.c: what an owner-scoped credential may reach, checked by
+ * server.c before any pre-check or handler: a route naming a container
+ * (another owner's answers 404 exactly like a missing one) or an operation
+ * (likewise), never the node's routes (pools, template details, metrics:
+ * 403). 0 for every credential without an owner. */
+int vsd_access_check(const struct vsd_call *c, struct vs_error *err);
+/* access.c: may who see operation kind/target (owner-scoped: only
+ * operations of its own containers)? */
+bool vsd_op_visible(struct vsd *d, const struct vsd_identity *who, const char *kind,
+		    const char *target);
+/* access.c: settings that weaken isolation (privileged) need admin scope on
+ * every path that writes a config (create, import, restore). 0, or -1 with
+ * VS_EK_FORBIDDEN naming the setting. */
+int vsd_require_admin_for(const struct vsd_identity *who, const struct vs_container_config *cfg,
+			  struct vs_error *err);
+/* access.c: the owner of a container an owner-scoped credential creates:
+ * cfg->owner set to who's when absent; another owner is -1 with
+ * VS_EK_FORBIDDEN. 0 for other credentials (cfg unchanged). */
+int vsd_owner_for_create(const struct vsd_identity *who, struct vs_container_config *cfg,
+			 struct vs_error *err);
+
 /* openapi.c: the API's OpenAPI 3.1 document (docs/openapi.json) as built
  * into the binary: static, NUL-terminated, *len bytes. */
 const char *vsd_openapi_json(size_t *len);

@@ -58,6 +58,10 @@ enum vsd_route_id {
 	VSD_R_OPERATION_LIST,
 	VSD_R_OPERATION_DELETE,
 	VSD_R_OPENAPI,
+	VSD_R_TOKEN_LIST,
+	VSD_R_TOKEN_CREATE,
+	VSD_R_TOKEN_DELETE,
+	VSD_R_AUDIT,
 	VSD_R__COUNT,
 };
 
@@ -188,6 +192,14 @@ struct vsd_route {
  * VS_EK_FORBIDDEN (a scope below the route's; the message names both). */
 int vsd_authorize(const struct vsd_identity *who, const struct vsd_route *route, const char *method,
 		  struct vs_error *err);
+/* May who see a container owned by owner ("" for none)? A credential
+ * without an owner sees all; an owner-scoped one only its owner's. */
+bool vsd_owner_visible(const struct vsd_identity *who, const char *owner);
+/* "read", "operate", "admin" (else "none"). */
+const char *vsd_scope_name(enum vsd_scope s);
+/* A credential's scope by name (read, operate, admin). 0 or -1 with
+ * VS_EK_INVALID naming `what`. */
+int vsd_scope_parse(const char *s, const char *what, enum vsd_scope *out, struct vs_error *err);
 
 #define VSD_PARAMS_MAX 2
 

@@ -286,7 +286,18 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 				strcpy(new.pool, r.pool);
 			if (r.reclaim_set)
 				new.idle_reclaim = r.idle_reclaim;
-			ret = update_locked(c->d, &cfg, &new, &r, err);
+			if (r.owner_set)
+				strcpy(new.owner, r.owner);
+			/* Who owns a container is the node's business, not its
+			 * owner's (an owner-scoped token could give it away). */
+			if (r.owner_set &&
+			    (c->who->scope < VSD_SCOPE_ADMIN || c->who->owner[0] != '\0'))
+				ret = vs_error_kind(err, VS_EK_FORBIDDEN,
+						    "owner: changing a container's owner needs "
+						    "admin scope (%s has %s)",
+						    c->who->name, vsd_scope_name(c->who->scope));
+			else
+				ret = update_locked(c->d, &cfg, &new, &r, err);
 		}
 		vsd_names_unlock(c->d->names, name);
 	}

@@ -423,7 +423,7 @@ void vsd_reply_json(struct vsd_reply *out, unsigned status, struct vs_jgen *g)
 	out->body = xasprintf("%.*s\n", (int)len, text ? text : "");
 }
 
-static const char *scope_name(enum vsd_scope s)
+const char *vsd_scope_name(enum vsd_scope s)
 {
 	switch (s) {
 	case VSD_SCOPE_READ:
@@ -435,6 +435,23 @@ static const char *scope_name(enum vsd_scope s)
 	default:
 		return "none";
 	}
+}
+
+bool vsd_owner_visible(const struct vsd_identity *who, const char *owner)
+{
+	return who->owner[0] == '\0' || (owner != NULL && strcmp(owner, who->owner) == 0);
+}
+
+int vsd_scope_parse(const char *s, const char *what, enum vsd_scope *out, struct vs_error *err)
+{
+	static const enum vsd_scope all[] = {VSD_SCOPE_READ, VSD_SCOPE_OPERATE, VSD_SCOPE_ADMIN};
+
+	for (size_t i = 0; s != NULL && i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(s, vsd_scope_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	return vs_error_kind(err, VS_EK_INVALID, "%s: expected read, operate or admin", what);
 }
 
 int vsd_authorize(const struct vsd_identity *who, const struct vsd_route *route, const char *method,
@@ -454,7 +471,7 @@ int vsd_authorize(const struct vsd_identity *who, const struct vsd_route *route,
 				     "Authorization: Bearer with an API token");
 	if (who->scope < need)
 		return vs_error_kind(err, VS_EK_FORBIDDEN, "%s has scope %s; %s %s needs %s",
-				     who->name, scope_name(who->scope), method, route->pattern,
-				     scope_name(need));
+				     who->name, vsd_scope_name(who->scope), method, route->pattern,
+				     vsd_scope_name(need));
 	return 0;
 }

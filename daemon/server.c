@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/handlers.h"
 #include "daemon/server.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
@@ -281,6 +282,28 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return vsd_unescape_nul(s, MHD_http_unescape(s));
 }
 
+static bool is_read(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* The audit log holds every request that may change something and every
+ * refused credential, whatever its method (docs/api.md "Audit log"). */
+static void audit(struct vsd_req *r, const char *method, const char *url, unsigned status,
+		  const char *msg)
+{
+	if (!is_read(method) || status == 401 || status == 403)
+		vsd_audit(r->d, &r->who, method, url, status, msg);
+}
+
+/* Answer err, audited. */
+static enum MHD_Result refuse(struct vsd_req *r, struct MHD_Connection *conn, const char *method,
+			      const char *url, const struct vs_error *err)
+{
+	audit(r, method, url, vsd_error_status(err->kind), err->msg);
+	return queue_vs_error(conn, method, url, err);
+}
+
 /* First call: everything that can be refused before reading the body. */
 static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
 			     const char *method, const char *version)
@@ -297,7 +320,7 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 			     MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
 			     &r->who, &err) < 0) {
 		vsd_log("%s %s: refused (%s): %s", method, url, r->who.name, err.msg);
-		return queue_vs_error(conn, method, url, &err);
+		return refuse(r, conn, method, url, &err);
 	}
 	if (count_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1)
 		return queue_error(conn, method, url, 400, "invalid", NULL,
@@ -322,11 +345,19 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 	}
 	if (vsd_authorize(&r->who, r->m.route, method, &err) < 0) {
 		vsd_log("%s %s: refused (%s): %s", method, url, r->who.name, err.msg);
-		return queue_vs_error(conn, method, url, &err);
+		return refuse(r, conn, method, url, &err);
 	}
 	if (vsd_match_validate(&r->m, &err) < 0 || vsd_path_check(url, &err) < 0 ||
 	    (r->m.route->upgrade && check_upgrade(conn, version, &err) < 0))
 		return queue_vs_error(conn, method, url, &err);
+	/* Before any handler or pre-check: an owner-scoped credential sees
+	 * only its owner's containers, on every route that names one. */
+	{
+		struct vsd_call call = {.d = r->d, .m = &r->m, .who = &r->who};
+
+		if (vsd_access_check(&call, &err) < 0)
+			return refuse(r, conn, method, url, &err);
+	}
 	if (r->m.route->body == VSD_BODY_JSON &&
 	    vsd_content_length_exceeds(
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length"), VSD_BODY_MAX))
@@ -341,7 +372,7 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 					.who = &r->who};
 
 		if (r->m.route->precheck(&call, &err) < 0)
-			return queue_vs_error(conn, method, url, &err);
+			return refuse(r, conn, method, url, &err);
 	}
 	if (r->m.route->body == VSD_BODY_STREAM) {
 		r->upload_fd = open_upload(r->d, &r->upload_name, &err);
@@ -407,9 +438,10 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 		free(reply.body);
 		if (reply.stream != NULL)
 			reply.stream_free(reply.stream);
-		return queue_vs_error(conn, method, url, &err);
+		return refuse(r, conn, method, url, &err);
 	}
 	r->upload_name = steal_ptr(&call.upload_name);
+	audit(r, method, url, reply.stream != NULL ? 101 : reply.status, "ok");
 	if (reply.stream != NULL)
 		return queue_upgrade(r, conn, &reply);
 	if (reply.file_fd_set)

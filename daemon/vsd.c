@@ -526,8 +526,11 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 	vsd_views_check(d, NULL);
 	if (vsd_net_init(d, err) < 0)
 		return -1;
+	if (vsd_tokens_open(d->root, &d->tokens, err) < 0)
+		return -1;
 	if (vsd_pools_restore(d, err) < 0 || vsd_recover(d, err) < 0)
 		return vs_error_prefix(err, "recovery");
+	vsd_emit_owners(d);
 	/* Node-side leftovers of containers that died while vsd was away;
 	 * what cannot be removed now is logged and tried at the next start. */
 	{
@@ -563,6 +566,16 @@ static void drain_cr_ops(struct vsd_ops *ops)
 	}
 	if (n > 0)
 		vsd_log("%zu checkpoint/restore operation(s) still running; exiting anyway", n);
+}
+
+struct vsd_tokens *vsd_auth_tokens(struct vsd *d)
+{
+	return d->tokens;
+}
+
+const char *vsd_auth_root(struct vsd *d)
+{
+	return d->root;
 }
 
 int vsd_main(int argc, char **argv)

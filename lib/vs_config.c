@@ -911,7 +911,7 @@ int vs_config_parse_update_net(const struct vs_json *body, const struct vs_limit
 			       const struct vs_net_shaping *shaping, struct vs_config_update *u,
 			       struct vs_error *err)
 {
-	static const char *const keys[] = {"limits", "pool", "idle_reclaim", "net", NULL};
+	static const char *const keys[] = {"limits", "pool", "idle_reclaim", "net", "owner", NULL};
 	const struct vs_json *v;
 
 	memset(u, 0, sizeof(*u));
@@ -924,7 +924,7 @@ int vs_config_parse_update_net(const struct vs_json *body, const struct vs_limit
 	if (vs_json_object_len(body) == 0)
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "(body): nothing to change (expected limits, pool, "
-				     "idle_reclaim or net)");
+				     "idle_reclaim, net or owner)");
 	if ((v = vs_json_get(body, "limits")) != NULL &&
 	    vs_config_merge_limits(v, "limits", &u->limits, &u->changed, err) < 0)
 		return -1;
@@ -933,6 +933,13 @@ int vs_config_parse_update_net(const struct vs_json *body, const struct vs_limit
 		if (vs_json_type(v) != VS_JSON_NULL &&
 		    (get_string(v, "pool", u->pool, sizeof(u->pool), err) < 0 ||
 		     vs_validate_name(u->pool, "pool", err) < 0))
+			return -1;
+	}
+	if ((v = vs_json_get(body, "owner")) != NULL) {
+		u->owner_set = true;
+		if (vs_json_type(v) != VS_JSON_NULL &&
+		    (get_string(v, "owner", u->owner, sizeof(u->owner), err) < 0 ||
+		     vs_validate_name(u->owner, "owner", err) < 0))
 			return -1;
 	}
 	if ((v = vs_json_get(body, "idle_reclaim")) != NULL) {
@@ -978,6 +985,10 @@ static int parse_common(const struct vs_json *root, struct vs_container_config *
 	    (get_string(v, "pool", cfg->pool, sizeof(cfg->pool), err) < 0 ||
 	     vs_validate_name(cfg->pool, "pool", err) < 0))
 		return -1;
+	if ((v = vs_json_get(root, "owner")) != NULL && vs_json_type(v) != VS_JSON_NULL &&
+	    (get_string(v, "owner", cfg->owner, sizeof(cfg->owner), err) < 0 ||
+	     vs_validate_name(cfg->owner, "owner", err) < 0))
+		return -1;
 	cfg->idle_reclaim = true;
 	if ((v = vs_json_get(root, "idle_reclaim")) != NULL &&
 	    get_bool(v, "idle_reclaim", &cfg->idle_reclaim, err) < 0)
@@ -988,9 +999,9 @@ static int parse_common(const struct vs_json *root, struct vs_container_config *
 int vs_config_parse_create(const struct vs_json *body, struct vs_container_config *cfg,
 			   struct vs_error *err)
 {
-	static const char *const keys[] = {"name",	   "template", "hostname",
-					   "privileged",   "limits",   "pool",
-					   "idle_reclaim", "net",      NULL};
+	static const char *const keys[] = {"name",   "template", "hostname",	 "privileged",
+					   "limits", "pool",	 "idle_reclaim", "net",
+					   "owner",  NULL};
 	const struct vs_json *v;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -1047,8 +1058,8 @@ static int parse_init(const struct vs_json *v, struct vs_container_config *cfg,
 int vs_config_parse(const char *text, struct vs_container_config *cfg, struct vs_error *err)
 {
 	static const char *const keys[] = {
-	    "name",  "template", "hostname",	"privileged", "limits", "pool", "idle_reclaim",
-	    "idmap", "init",	 "stop_signal", "created_at", "net",	NULL};
+	    "name",  "template", "hostname",	"privileged", "limits", "pool",	 "idle_reclaim",
+	    "idmap", "init",	 "stop_signal", "created_at", "net",	"owner", NULL};
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *v;
 	int64_t n;
@@ -1151,6 +1162,8 @@ char *vs_config_to_json(const struct vs_container_config *cfg)
 	vs_config_gen_limits(g, &cfg->limits);
 	if (cfg->pool[0] != '\0')
 		vs_jgen_kv_str(g, "pool", cfg->pool);
+	if (cfg->owner[0] != '\0')
+		vs_jgen_kv_str(g, "owner", cfg->owner);
 	vs_jgen_kv_bool(g, "idle_reclaim", cfg->idle_reclaim);
 	if (!net_empty(&cfg->net)) {
 		vs_jgen_key(g, "net");

@@ -126,6 +126,9 @@ struct vs_container_config {
 	struct vs_limits limits;
 	/* The resource pool the container belongs to ("" for none). */
 	char pool[VS_NAME_MAX + 1];
+	/* The hosting account it belongs to ("" for none): owner-scoped API
+	 * tokens see and act on only their owner's containers. */
+	char owner[VS_NAME_MAX + 1];
 	/* false: idle reclaim never touches this container. */
 	bool idle_reclaim;
 	struct vs_net_config net;
@@ -157,13 +160,16 @@ int vs_config_parse_limits(const struct vs_json *obj, const char *path, struct v
 int vs_config_merge_limits(const struct vs_json *obj, const char *path, struct vs_limits *limits,
 			   uint32_t *changed, struct vs_error *err);
 /* A live update (PATCH /v1/containers/{name}): {"limits": {...}?,
- * "pool": NAME|null?, "idle_reclaim": bool?}, at least one member. */
+ * "pool": NAME|null?, "idle_reclaim": bool?, "owner": NAME|null?}, at
+ * least one member. */
 struct vs_config_update {
 	struct vs_limits limits; /* base with the request's changes */
 	uint32_t changed;	 /* bits of enum vs_limit_field named */
 	bool pool_set;		 /* pool named; pool "" when null */
 	char pool[VS_NAME_MAX + 1];
 	bool reclaim_set, idle_reclaim;
+	bool owner_set; /* owner named; owner "" when null */
+	char owner[VS_NAME_MAX + 1];
 	/* "net": {"add": [{"address": A, "interface": "eth0"?}], "remove":
 	 * [A], "shaping": {partial}, "nameservers": [A]|null,
 	 * "interfaces": [...]} (interfaces: the whole list, stopped only). */

@@ -33,9 +33,9 @@ DAEMON_LAYERS = [
     ("store.h", ["store.c", "locks.c"]),
     ("auth.h", ["authn.c", "tls.c", "trust.c", "tokens.c", "audit.c"]),
     ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c"]),
-    ("handlers.h", ["api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c", "exec.c",
+    ("handlers.h", ["access.c", "api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c", "exec.c",
                     "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
-                    "templates.c"]),
+                    "templates.c", "tokensapi.c"]),
     ("server.h", ["server.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
 ]
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

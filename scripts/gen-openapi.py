@@ -111,7 +111,8 @@ STATE = {"enum": ["stopped", "starting", "running", "stopping", "suspended"]}
 OBJECTS = {
     "Error": obj({
         "error": obj({
-            "code": {"enum": ["invalid", "forbidden", "not_found", "conflict",
+            "code": {"enum": ["invalid", "unauthorized", "forbidden",
+                              "not_found", "conflict",
                               "too_large", "method_not_allowed",
                               "precondition_failed",
                               "unsupported", "internal"]},
@@ -142,6 +143,8 @@ OBJECTS = {
         "limits_unenforced": dict(STRS, description=
                                   "Limits the node cannot enforce, one line each."),
         "pool": STR,
+        "owner": dict(STR, description="The hosting account it belongs to "
+                      "(absent: none)."),
         "idle_reclaim": BOOL,
         "net": ref("ContainerConfig/properties/net"),
         "last_exit": obj({"code": INT, "signal": INT}),
@@ -296,6 +299,42 @@ OBJECTS = {
         "members": dict(STRS, description="Containers in the pool."),
     }, required=["name", "effective", "members"]),
     "PoolList": obj({"pools": {"type": "array", "items": ref("Pool")}}),
+    "TokenRequest": obj({
+        "name": ref("CreateRequest/$defs/name"),
+        "scope": {"enum": ["read", "operate", "admin"],
+                  "description": "Default operate."},
+        "owner": dict(nullable(ref("CreateRequest/$defs/name")),
+                      description="Confine the token to this owner's "
+                      "containers (not with scope admin: 400)."),
+        "expires": {"type": "integer", "minimum": 0,
+                    "maximum": 3153600000,
+                    "description": "Lifetime in seconds; 0 or absent: "
+                    "never expires."},
+    }, required=["name"], desc="A new API token (docs/api.md, "
+        "\"Credentials\")."),
+    "Token": obj({
+        "name": STR, "scope": {"enum": ["read", "operate", "admin"]},
+        "owner": STR, "created_at": INT0, "expires_at": INT0,
+        "expired": BOOL,
+    }, required=["name", "scope", "created_at", "expired"],
+        desc="An API token as listed: never its secret or hash."),
+    "TokenCreated": obj({
+        "name": STR, "scope": {"enum": ["read", "operate", "admin"]},
+        "owner": STR, "created_at": INT0, "expires_at": INT0,
+        "secret": {"type": "string", "pattern": "^vsd_[0-9a-f]{64}$",
+                   "description": "The secret, shown this once: send it as "
+                   "Authorization: Bearer SECRET. Only its SHA-256 is "
+                   "kept."},
+    }, required=["name", "scope", "created_at", "secret"]),
+    "TokenList": obj({"tokens": {"type": "array", "items": ref("Token")}}),
+    "AuditRecord": obj({
+        "time": STR, "unix": INT0, "who": STR, "owner": STR,
+        "method": STR, "path": STR, "status": INT0, "message": STR,
+    }, required=["time", "unix", "who", "method", "path", "status",
+                 "message"], desc="One line of <root>/audit.log: who did "
+        "what and the result; never a secret or a request body."),
+    "AuditList": obj({"records": {"type": "array",
+                                  "items": ref("AuditRecord")}}),
 }
 
 # Error answers, shared by every operation.
@@ -303,8 +342,13 @@ ERRORS = {
     "400": ("Invalid", "invalid",
             "Malformed JSON, wrong type, unknown field, bad name or value "
             "(the message names the field)."),
+    "401": ("Unauthorized", "unauthorized",
+            "No credential where one is needed, or a Bearer token that is "
+            "malformed, unknown, revoked or expired."),
     "403": ("Forbidden", "forbidden",
-            "The peer's uid is neither 0 nor the daemon's."),
+            "The peer's uid is neither 0 nor the daemon's, or the "
+            "credential's scope or owner does not allow this (the message "
+            "names what is missing)."),
     "404": ("NotFound", "not_found",
             "No such container, template, pool, snapshot or operation."),
     "405": ("MethodNotAllowed", "method_not_allowed",
@@ -385,7 +429,7 @@ def op(op_id, summary, tag, responses, errors, params=None, req=None,
     if req:
         o["requestBody"] = req
     resp = dict(responses)
-    codes = set(errors) | {"400", "403", "405", "500"}
+    codes = set(errors) | {"400", "401", "403", "405", "500"}
     if req and "application/json" in req["content"]:
         codes |= {"400", "413"}
     for status in sorted(codes):
@@ -412,7 +456,11 @@ def container_paths():
     return {
         "/v1/containers": {
             "get": op("listContainers", "List containers, sorted by name", C,
-                      json_resp("Every container.", ref("ContainerList")), []),
+                      json_resp("Every container.", ref("ContainerList")), [],
+                      params=[query("owner", "Only this owner's containers "
+                                    "(\"\": those of no owner). An "
+                                    "owner-scoped token sees only its "
+                                    "owner's anyway.")]),
             "post": op("createContainer", "Create a container from a template",
                        C, json_resp("The new container.",
                                     ref("ContainerStatus"), "201"),
@@ -671,6 +719,34 @@ def other_paths():
                         "format (docs/api.md, \"Metrics\").", "content": {
                             "text/plain": {"schema": STR}}}}, []),
         },
+        "/v1/tokens": {
+            "get": op("listTokens", "List API tokens (admin)", "tokens",
+                      json_resp("Every token, never a secret.",
+                                ref("TokenList")), []),
+            "post": op("createToken", "Create an API token (admin)",
+                       "tokens", json_resp("The token with its secret, "
+                                           "shown this once.",
+                                           ref("TokenCreated"), "201"),
+                       ["400", "409"], req=body(ref("TokenRequest"))),
+        },
+        "/v1/tokens/{name}": {
+            "parameters": [NAME_P],
+            "delete": op("revokeToken", "Revoke an API token (admin)",
+                         "tokens", json_resp("Revoked.", ref("Deleted")),
+                         ["400", "404"]),
+        },
+        "/v1/audit": {
+            "get": op("getAudit", "The audit log's newest records (admin)",
+                      "tokens", json_resp("Records, oldest first.",
+                                          ref("AuditList")), [],
+                      params=[query("since", "Only records at or after this "
+                                    "unix time.", {"type": "string",
+                                                   "pattern": "^[0-9]+$"}),
+                              query("limit", "At most this many, the newest "
+                                    "(1-10000, default 100).",
+                                    {"type": "string",
+                                     "pattern": "^[0-9]+$"})]),
+        },
         "/v1/openapi.json": {
             "get": op("getOpenAPI", "This document", "node",
                       json_resp("The OpenAPI document the daemon was built "
@@ -708,7 +784,9 @@ def document():
                      "description": "The daemon's unix socket "
                      "(/run/vsd/vsd.sock by default; curl --unix-socket). "
                      "The host name is not used."}],
-        "security": [],
+        # A Bearer token, or none: the unix socket's peers are the node's
+        # administrators (docs/api.md, "Credentials").
+        "security": [{"bearerAuth": []}, {}],
         "tags": [{"name": t, "description": d} for t, d in [
             ("containers", "Containers and their lifecycle"),
             ("checkpoint", "Suspend, resume, checkpoint and restore"),
@@ -720,6 +798,7 @@ def document():
             ("events", "What happens, as it happens"),
             ("pools", "Shared limits for groups of containers"),
             ("node", "The node, its metrics and this contract"),
+            ("tokens", "API tokens for panels"),
         ]],
         "paths": paths,
         "components": {
@@ -728,6 +807,11 @@ def document():
                 "description": "Accepted: the work runs as an operation; "
                 "poll GET /v1/operations/{id}.", "content": {
                     "application/json": {"schema": ref("Operation")}}}),
+            "securitySchemes": {"bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": "An API token (vsctl token create): "
+                "Authorization: Bearer vsd_... Its scope (read, operate, "
+                "admin) and owner decide what it may do."}},
             "headers": {"ETag": {
                 "description": "The stored object's version (quoted); send "
                 "it back in If-Match to change it only if nobody else did.",

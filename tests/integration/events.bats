@@ -12,13 +12,7 @@ teardown_file() { vsd_teardown_file; }
 # Background readers this test started (pids in $VSD_TMP/readers) go, even
 # when the test failed.
 teardown() {
-	local pid
-	if [[ -f "$VSD_TMP/readers" ]]; then
-		while read -r pid; do
-			kill "$pid" 2>/dev/null || true
-		done <"$VSD_TMP/readers"
-		rm -f "$VSD_TMP/readers"
-	fi
+	vsd_stop_readers
 	vsd_teardown_test
 }
 

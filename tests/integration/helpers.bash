@@ -393,6 +393,17 @@ vsd_teardown_file() {
 
 # Show the daemon log when a test failed (Bats prints the output of failed
 # tests only).
+# vsd_stop_readers: end the background readers (event streams) a test
+# started, whose pids it appended to $VSD_TMP/readers; also after a failure.
+vsd_stop_readers() {
+	local pid
+	[[ -f "${VSD_TMP:-}/readers" ]] || return 0
+	while read -r pid; do
+		kill "$pid" 2>/dev/null || true
+	done <"$VSD_TMP/readers"
+	rm -f "$VSD_TMP/readers"
+}
+
 vsd_teardown_test() {
 	if [[ -z "${BATS_TEST_COMPLETED:-}" && -n "${VSD_TMP:-}" && -f "$VSD_TMP/vsd.log" ]]; then
 		echo "--- last lines of vsd.log ---"
