@@ -457,15 +457,30 @@ static bool ws_relay_run(struct ws_relay *w)
 	return !w->gone;
 }
 
-/* Send what is queued (the exit message and the close frame), waiting at
- * most a few seconds for a peer that does not read. */
-static void ws_flush(struct ws_relay *w)
+/* Send what is queued (the exit message, the close frame) and, if
+ * closing, wait for the peer's close (RFC 6455 7.1.1: the server closes
+ * the connection after both), at most about two seconds for a peer that
+ * does neither. */
+static void ws_finish(struct ws_relay *w, bool closing)
 {
-	for (int i = 0; i < 50 && !w->gone && wslay_event_want_write(w->ctx); i++) {
-		struct pollfd p = {.fd = w->s->sock, .events = POLLOUT};
+	for (int i = 0; i < 20 && !w->gone; i++) {
+		struct pollfd p = {.fd = w->s->sock};
+		bool want_read = closing && wslay_event_want_read(w->ctx) &&
+				 !wslay_event_get_close_received(w->ctx);
+
+		if (want_read)
+			p.events |= POLLIN;
+		if (wslay_event_want_write(w->ctx))
+			p.events |= POLLOUT;
+		if (p.events == 0)
+			return;
 		if (poll(&p, 1, 100) < 0 && errno != EINTR)
 			return;
-		if (wslay_event_send(w->ctx) != 0)
+		if ((p.revents & (POLLIN | POLLHUP)) && wslay_event_recv(w->ctx) != 0)
+			return;
+		if ((p.revents & POLLOUT) && wslay_event_send(w->ctx) != 0)
+			return;
+		if (p.revents & (POLLERR | POLLNVAL))
 			return;
 	}
 }
@@ -497,7 +512,7 @@ static void ws_stream(struct vsd_stream *s)
 	}
 	wslay_event_config_set_max_recv_msg_length(w.ctx, WS_MSG_MAX);
 	if (!ws_relay_run(&w)) {
-		ws_flush(&w);
+		ws_finish(&w, true);
 		vsd_debug("container %s: websocket peer left", s->name);
 		ws_relay_free(&w);
 		stream_close(s, NULL); /* frees s: closes the fds, reaps later */
@@ -513,11 +528,14 @@ static void ws_stream(struct vsd_stream *s)
 			struct vs_ws_ctl c = vs_ws_ctl_exit(status);
 			cleanup_free char *t = vs_ws_ctl_format(&c);
 			vsd_debug("container %s: exec ended with %d", s->name, status);
+			/* Before the close is queued: wslay sends control
+			 * frames ahead of data, and nothing after a close. */
 			ws_queue(&w, WSLAY_TEXT_FRAME, t, strlen(t));
+			ws_finish(&w, false);
 		}
 	}
 	wslay_event_queue_close(w.ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
-	ws_flush(&w);
+	ws_finish(&w, true);
 	ws_relay_free(&w);
 	stream_close(s, NULL);
 }
