@@ -122,13 +122,13 @@ struct vc_http_request {
 	int body_fd; /* -1 when none */
 	int64_t body_fd_len;
 	bool upgrade; /* Connection: Upgrade, Upgrade: vsd-stream */
+	bool sink;    /* a 2xx response body goes to sink_fd (see the parser) */
+	int sink_fd;
+	const char *if_match; /* an ETag (unquoted) for If-Match, or NULL */
 	/* With upgrade: ask for a WebSocket instead (Upgrade: websocket,
 	 * version 13) with this Sec-WebSocket-Key and subprotocol (or NULL). */
 	const char *ws_key;
 	const char *ws_protocol;
-	bool sink;    /* a 2xx response body goes to sink_fd (see the parser) */
-	int sink_fd;
-	const char *if_match; /* an ETag (unquoted) for If-Match, or NULL */
 };
 
 /* The request head (request line and headers, ending in an empty line) as

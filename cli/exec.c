@@ -371,11 +371,11 @@ static int relay_run(struct relay *r, struct vs_error *err)
 struct ws_client {
 	struct vc_conn *conn;
 	wslay_event_context_ptr ctx;
-	bool readable;	 /* poll said the connection has bytes */
-	bool exec;	 /* an exec: the stream ends with an exit message */
-	bool tty;	 /* a terminal: resize messages on SIGWINCH */
-	bool in_eof;	 /* our stdin ended (or is not read: console detach) */
-	bool conn_eof;	 /* the daemon closed the connection */
+	bool readable; /* poll said the connection has bytes */
+	bool exec;     /* an exec: the stream ends with an exit message */
+	bool tty;      /* a terminal: resize messages on SIGWINCH */
+	bool in_eof;   /* our stdin ended (or is not read: console detach) */
+	bool conn_eof; /* the daemon closed the connection */
 	struct term *term;
 	struct vc_detach *detach; /* console input filter, or NULL */
 	bool detached;
@@ -417,8 +417,8 @@ static ssize_t wsc_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len
 	return (ssize_t)n;
 }
 
-static ssize_t wsc_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
-			   int flags, void *user)
+static ssize_t wsc_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+			   void *user)
 {
 	struct ws_client *w = user;
 	ssize_t n = vc_conn_send(w->conn, data, len, &w->err);
@@ -492,9 +492,20 @@ static void wsc_resize(struct ws_client *w)
 	struct winsize ws;
 
 	if (w->tty && local_winsize(&ws)) {
-		struct vs_ws_ctl c = {.type = VS_WS_CTL_RESIZE, .cols = ws.ws_col, .rows = ws.ws_row};
+		struct vs_ws_ctl c = {
+		    .type = VS_WS_CTL_RESIZE, .cols = ws.ws_col, .rows = ws.ws_row};
 		wsc_ctl(w, &c);
 	}
+}
+
+/* Our stdin ended (or was closed when vsctl started): the command's too. */
+static void wsc_stdin_end(struct ws_client *w)
+{
+	struct vs_ws_ctl c = {.type = VS_WS_CTL_EOF};
+
+	w->in_eof = true;
+	if (w->exec)
+		wsc_ctl(w, &c);
 }
 
 static void wsc_stdin(struct ws_client *w)
@@ -508,10 +519,7 @@ static void wsc_stdin(struct ws_client *w)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		struct vs_ws_ctl c = {.type = VS_WS_CTL_EOF};
-		w->in_eof = true;
-		if (w->exec)
-			wsc_ctl(w, &c);
+		wsc_stdin_end(w);
 		return;
 	}
 	if (w->detach != NULL) {
@@ -579,7 +587,7 @@ static int wsc_run(struct ws_client *w)
 		if (p[2].revents != 0)
 			wsc_signals(w);
 		if (p[1].revents & POLLNVAL) {
-			w->in_eof = true; /* vsctl was started with stdin closed */
+			wsc_stdin_end(w); /* vsctl was started with stdin closed */
 		} else if (p[1].revents != 0) {
 			wsc_stdin(w);
 		}
@@ -598,8 +606,7 @@ static int wsc_run(struct ws_client *w)
 
 /* POST path with body as a WebSocket handshake; 0 once the daemon
  * answered 101 with the right Sec-WebSocket-Accept, or -1 with err. */
-static int ws_handshake(struct vc_conn *c, const char *path, const char *body,
-			struct vs_error *err)
+static int ws_handshake(struct vc_conn *c, const char *path, const char *body, struct vs_error *err)
 {
 	char key[VS_WS_KEY_LEN + 1], accept[VS_WS_ACCEPT_LEN + 1];
 	struct vc_http_request req = {
@@ -913,8 +920,7 @@ int vc_cmd_enter(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err
 	return run_exec(ctx, &a, err);
 }
 
-static int ws_console(struct vc_conn *c, const char *path, const char *name,
-		      struct vs_error *err)
+static int ws_console(struct vc_conn *c, const char *path, const char *name, struct vs_error *err)
 {
 	struct vc_detach detach = {0};
 	bool detached = false;

@@ -417,20 +417,19 @@ char *vc_http_format_request(const struct vc_http_request *req)
 	else
 		up = xstrdup(req->upgrade ? "Connection: Upgrade\r\nUpgrade: vsd-stream\r\n"
 					  : "Connection: close\r\n");
-	return xasprintf("%s %s HTTP/1.1\r\n"
-			 "Host: vsd\r\n"
-			 "User-Agent: vsctl/" VSD_VERSION "\r\n"
-			 "Accept: application/json\r\n"
-			 "%s%s%s"
-			 "Content-Length: %" PRId64 "\r\n"
-			 "%s%s%s%s"
-			 "\r\n",
-			 req->method, req->path, has_body ? "Content-Type: " : "",
-			 has_body ? (req->content_type ? req->content_type : "application/json")
-				  : "",
-			 has_body ? "\r\n" : "", has_body ? len : 0,
-			 up, req->if_match ? "If-Match: \"" : "", req->if_match ? req->if_match : "",
-			 req->if_match ? "\"\r\n" : "");
+	return xasprintf(
+	    "%s %s HTTP/1.1\r\n"
+	    "Host: vsd\r\n"
+	    "User-Agent: vsctl/" VSD_VERSION "\r\n"
+	    "Accept: application/json\r\n"
+	    "%s%s%s"
+	    "Content-Length: %" PRId64 "\r\n"
+	    "%s%s%s%s"
+	    "\r\n",
+	    req->method, req->path, has_body ? "Content-Type: " : "",
+	    has_body ? (req->content_type ? req->content_type : "application/json") : "",
+	    has_body ? "\r\n" : "", has_body ? len : 0, up, req->if_match ? "If-Match: \"" : "",
+	    req->if_match ? req->if_match : "", req->if_match ? "\"\r\n" : "");
 }
 
 int vc_conn_open(struct vc_conn *c, const char *path, struct vs_error *err)

@@ -218,7 +218,7 @@ struct ws_relay {
 	int in;	    /* stdin pipe or pty master; -1 once closed */
 	int out[2]; /* stdout (or the master), stderr; -1 at EOF */
 	bool tty;
-	bool in_eof; /* close stdin once pending is written */
+	bool in_eof;   /* close stdin once pending is written */
 	char *pending; /* client data not yet written to in */
 	size_t pending_off, pending_len;
 	bool gone; /* the peer left, or the socket failed */
@@ -497,8 +497,9 @@ static void ws_relay_free(struct ws_relay *w)
  * SIGHUP, pipes EPIPE) and the exec is reaped off this thread. */
 static void ws_stream(struct vsd_stream *s)
 {
-	static const struct wslay_event_callbacks cb = {
-	    .recv_callback = ws_recv_cb, .send_callback = ws_send_cb, .on_msg_recv_callback = ws_on_msg};
+	static const struct wslay_event_callbacks cb = {.recv_callback = ws_recv_cb,
+							.send_callback = ws_send_cb,
+							.on_msg_recv_callback = ws_on_msg};
 	struct ws_relay w = {.s = s, .in = s->fds[0], .out = {s->fds[0], -1}};
 	struct vs_error err = {0};
 	int status;

@@ -258,7 +258,8 @@ static int check_upgrade(struct MHD_Connection *conn, const char *version, struc
 		return 0;
 	if (v == NULL || strcmp(v, "13") != 0)
 		return vs_error_kind(err, VS_EK_INVALID, "Sec-WebSocket-Version: expected 13");
-	if (!vs_ws_key_valid(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key")))
+	if (!vs_ws_key_valid(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key")))
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "Sec-WebSocket-Key: expected the base64 of 16 bytes");
 	return 0;

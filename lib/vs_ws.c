@@ -119,7 +119,8 @@ static int parse_obj(const struct vs_json *o, struct vs_ws_ctl *out, struct vs_e
 	}
 	if (strcmp(t, "signal") == 0) {
 		out->type = VS_WS_CTL_SIGNAL;
-		return check_keys(o, sig, err) < 0 || get_int(o, "signal", 1, 64, &out->signal, err) < 0
+		return check_keys(o, sig, err) < 0 ||
+			       get_int(o, "signal", 1, 64, &out->signal, err) < 0
 			   ? -1
 			   : 0;
 	}
@@ -129,7 +130,8 @@ static int parse_obj(const struct vs_json *o, struct vs_ws_ctl *out, struct vs_e
 	}
 	if (strcmp(t, "exit") == 0) {
 		out->type = VS_WS_CTL_EXIT;
-		return check_keys(o, ex, err) < 0 || get_int(o, "code", 0, 255, &out->code, err) < 0 ||
+		return check_keys(o, ex, err) < 0 ||
+			       get_int(o, "code", 0, 255, &out->code, err) < 0 ||
 			       get_int(o, "signal", 0, 64, &out->signal, err) < 0
 			   ? -1
 			   : 0;

@@ -33,6 +33,10 @@ ws_client() { "$PY" "$BATS_TEST_DIRNAME/ws-client.py" "$VSD_SOCKET" "$@"; }
 	run bash -c 'head -c 204800 /dev/zero | VSCTL_STREAM=websocket "$VSCTL_BIN" exec ws1 -- cat | wc -c'
 	assert_success
 	assert_eq "$(squash "$output")" 204800
+	# started with stdin closed: the command sees EOF at once
+	run bash -c 'VSCTL_STREAM=websocket timeout 20 "$VSCTL_BIN" exec ws1 -- cat 0<&-'
+	assert_success
+	assert_eq "$output" ""
 }
 
 @test "ws exec -t: a terminal whose size follows the resize message" {
