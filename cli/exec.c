@@ -363,6 +363,38 @@ static int relay_run(struct relay *r, struct vs_error *err)
 	return ret;
 }
 
+/* ---- the upgrade ------------------------------------------------------ */
+
+/* POST path with body and an upgrade (to a WebSocket with ws_key, else to
+ * vsd-stream); 0 with *resp (caller frees) once the daemon answered 101,
+ * or -1 with err (the API's error for a refusal). */
+static int upgrade(struct vc_conn *c, const char *path, const char *body, const char *ws_key,
+		   struct vc_http_response *resp, struct vs_error *err)
+{
+	struct vc_http_request req = {
+	    .method = "POST",
+	    .path = path,
+	    .body = body,
+	    .body_len = strlen(body),
+	    .body_fd = -1,
+	    .upgrade = true,
+	    .ws_key = ws_key,
+	    .ws_protocol = ws_key != NULL ? VS_WS_PROTOCOL : NULL,
+	};
+
+	if (vc_http_exchange(c, &req, resp, err) < 0)
+		return vs_error_prefix(err, "POST %s", path);
+	if (resp->status == 101)
+		return 0;
+	if (resp->status >= 200 && resp->status <= 299)
+		vs_error_kind(err, VS_EK_INTERNAL,
+			      "the daemon did not switch to the stream (HTTP %d)", resp->status);
+	else
+		vc_api_error(resp, err);
+	vc_http_response_free(resp);
+	return -1;
+}
+
 /* ---- the WebSocket stream (docs/api.md "WebSocket streams") ----------- */
 
 /* Input is read only while wslay's send queue is below this. */
@@ -609,31 +641,14 @@ static int wsc_run(struct ws_client *w)
 static int ws_handshake(struct vc_conn *c, const char *path, const char *body, struct vs_error *err)
 {
 	char key[VS_WS_KEY_LEN + 1], accept[VS_WS_ACCEPT_LEN + 1];
-	struct vc_http_request req = {
-	    .method = "POST",
-	    .path = path,
-	    .body = body,
-	    .body_len = strlen(body),
-	    .body_fd = -1,
-	    .upgrade = true,
-	    .ws_key = key,
-	    .ws_protocol = VS_WS_PROTOCOL,
-	};
 	struct vc_http_response resp;
 	int r = 0;
 
-	if (vs_ws_new_key(key, err) < 0 || vs_ws_accept(key, accept, err) < 0)
+	if (vs_ws_new_key(key, err) < 0 || vs_ws_accept(key, accept, err) < 0 ||
+	    upgrade(c, path, body, key, &resp, err) < 0)
 		return -1;
-	if (vc_http_exchange(c, &req, &resp, err) < 0)
-		return vs_error_prefix(err, "POST %s", path);
-	if (resp.status != 101)
-		r = resp.status >= 200 && resp.status <= 299
-			? vs_error_kind(err, VS_EK_INTERNAL,
-					"the daemon did not switch to the stream (HTTP %d)",
-					resp.status)
-			: vc_api_error(&resp, err);
-	else if (resp.upgrade == NULL || strcasecmp(resp.upgrade, "websocket") != 0 ||
-		 resp.ws_accept == NULL || strcmp(resp.ws_accept, accept) != 0)
+	if (resp.upgrade == NULL || strcasecmp(resp.upgrade, "websocket") != 0 ||
+	    resp.ws_accept == NULL || strcmp(resp.ws_accept, accept) != 0)
 		r = vs_error_kind(err, VS_EK_INTERNAL,
 				  "the daemon's WebSocket handshake did not match our key");
 	vc_http_response_free(&resp);
@@ -688,31 +703,12 @@ static int ws_stream(struct vc_conn *c, const char *path, const char *body, bool
 static int open_stream(const struct vc_ctx *ctx, const char *path, const char *body, size_t want,
 		       struct vc_conn *c, int *fds, struct vs_error *err)
 {
-	struct vc_http_request req = {
-	    .method = "POST",
-	    .path = path,
-	    .body = body,
-	    .body_len = strlen(body),
-	    .body_fd = -1,
-	    .upgrade = true,
-	};
 	struct vc_http_response resp;
 	char line[64];
 	int64_t n;
-	int status;
 
-	if (vc_http_exchange(c, &req, &resp, err) < 0)
-		return vs_error_prefix(err, "POST %s", path);
-	status = resp.status;
-	if (status != 101) {
-		if (status >= 200 && status <= 299)
-			vs_error_kind(err, VS_EK_INTERNAL,
-				      "the daemon did not switch to the stream (HTTP %d)", status);
-		else
-			vc_api_error(&resp, err);
-		vc_http_response_free(&resp);
+	if (upgrade(c, path, body, NULL, &resp, err) < 0)
 		return -1;
-	}
 	vc_http_response_free(&resp);
 	if (vc_conn_read_line(c, line, sizeof(line), err) < 0)
 		return -1;

@@ -331,8 +331,8 @@ static void ws_stdin(struct ws_relay *w, const uint8_t *msg, size_t len)
 					(const uint8_t *)"expected channel 0", 18);
 		return;
 	}
-	if (w->in < 0 || w->in_eof)
-		return; /* stdin is closed: data is dropped */
+	if (w->in < 0 || w->in_eof || len == 1)
+		return; /* stdin is closed: data is dropped; or no data */
 	if (w->pending_off == w->pending_len)
 		w->pending_off = w->pending_len = 0;
 	w->pending = xrealloc(w->pending, w->pending_len + len - 1);

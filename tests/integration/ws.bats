@@ -33,6 +33,11 @@ ws_client() { "$PY" "$BATS_TEST_DIRNAME/ws-client.py" "$VSD_SOCKET" "$@"; }
 	run bash -c 'head -c 204800 /dev/zero | VSCTL_STREAM=websocket "$VSCTL_BIN" exec ws1 -- cat | wc -c'
 	assert_success
 	assert_eq "$(squash "$output")" 204800
+	# 4 MB of output through a pipe that reads slowly at first
+	run bash -c 'VSCTL_STREAM=websocket "$VSCTL_BIN" exec ws1 -- head -c 4000000 /dev/zero |
+		{ sleep 1; wc -c; }'
+	assert_success
+	assert_eq "$(squash "$output")" 4000000
 	# started with stdin closed: the command sees EOF at once
 	run bash -c 'VSCTL_STREAM=websocket timeout 20 "$VSCTL_BIN" exec ws1 -- cat 0<&-'
 	assert_success
