@@ -45,12 +45,24 @@ ws_client() { "$PY" "$BATS_TEST_DIRNAME/ws-client.py" "$VSD_SOCKET" "$@"; }
 }
 
 @test "ws exec -t: a terminal whose size follows the resize message" {
-	# vsctl runs in the background of a non-interactive shell (stdin is
-	# /dev/null then), so its window size comes from stdout, the terminal.
-	run bash -c "timeout 30 script -qec 'stty rows 20 cols 70
-		VSCTL_STREAM=websocket $VSCTL_BIN exec -t ws1 -- sh -c \"stty size; sleep 2; stty size; tty\" & p=\$!
-		sleep 1; stty rows 33 cols 101; kill -WINCH \$p; wait \$p' /dev/null"
+	# Under script(1): vsctl in the background on the terminal (stdin from
+	# it, output to a file), resized once the command has shown the first
+	# size; the command waits for the change, so no timing is guessed.
+	local out="$BATS_TEST_TMPDIR/tty.out" sh="$BATS_TEST_TMPDIR/tty.sh"
+	cat >"$sh" <<-EOF
+		stty rows 20 cols 70
+		VSCTL_STREAM=websocket "$VSCTL_BIN" exec -t ws1 -- sh -c \
+			'stty size; while [ "\$(stty size)" = "20 70" ]; do sleep 0.1; done; stty size; tty' \
+			</dev/tty >"$out" 2>&1 &
+		p=\$!
+		until grep -q "20 70" "$out"; do sleep 0.1; done
+		stty rows 33 cols 101
+		kill -WINCH \$p
+		wait \$p
+	EOF
+	run timeout 30 script -qec "bash $sh" /dev/null
 	assert_success
+	run cat "$out"
 	assert_contains "$output" "20 70"
 	assert_contains "$output" "33 101"
 	assert_contains "$output" "/dev/pts/"
