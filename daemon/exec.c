@@ -457,16 +457,20 @@ static bool ws_relay_run(struct ws_relay *w)
 	return !w->gone;
 }
 
-/* Send what is queued (the exit message, the close frame) and, if
- * closing, wait for the peer's close (RFC 6455 7.1.1: the server closes
- * the connection after both), at most about two seconds for a peer that
- * does neither. */
+/* Send what is queued (the output's tail and the exit message, or the
+ * close frame) and, if closing, wait for the peer's close (RFC 6455 7.1.1:
+ * the server closes the connection after both). Gives up after two
+ * seconds in which the peer took nothing and sent nothing, or after
+ * 10000 rounds (a peer that keeps pinging and never closes). */
 static void ws_finish(struct ws_relay *w, bool closing)
 {
-	for (int i = 0; i < 20 && !w->gone; i++) {
+	int idle = 0;
+
+	for (int i = 0; i < 10000 && idle < 20 && !w->gone; i++) {
 		struct pollfd p = {.fd = w->s->sock};
 		bool want_read = closing && wslay_event_want_read(w->ctx) &&
 				 !wslay_event_get_close_received(w->ctx);
+		int n;
 
 		if (want_read)
 			p.events |= POLLIN;
@@ -474,8 +478,10 @@ static void ws_finish(struct ws_relay *w, bool closing)
 			p.events |= POLLOUT;
 		if (p.events == 0)
 			return;
-		if (poll(&p, 1, 100) < 0 && errno != EINTR)
+		n = poll(&p, 1, 100);
+		if (n < 0 && errno != EINTR)
 			return;
+		idle = n == 0 ? idle + 1 : 0;
 		if ((p.revents & (POLLIN | POLLHUP)) && wslay_event_recv(w->ctx) != 0)
 			return;
 		if ((p.revents & POLLOUT) && wslay_event_send(w->ctx) != 0)
