@@ -435,6 +435,7 @@ char *vc_http_format_request(const struct vc_http_request *req)
 int vc_conn_open(struct vc_conn *c, const char *path, struct vs_error *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *mode = getenv("VSCTL_STREAM");
 	cleanup_close int fd = -1;
 
 	memset(c, 0, sizeof(*c));
@@ -458,7 +459,6 @@ int vc_conn_open(struct vc_conn *c, const char *path, struct vs_error *err)
 	}
 	c->fd = steal_fd(&fd);
 	/* The unix socket passes descriptors; tests ask for the WebSocket. */
-	const char *mode = getenv("VSCTL_STREAM");
 	c->stream_ws = mode != NULL && strcmp(mode, "websocket") == 0;
 	return 0;
 }
