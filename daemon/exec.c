@@ -315,7 +315,9 @@ static void ws_control(struct ws_relay *w, const uint8_t *msg, size_t len)
 			ioctl(w->out[0], TIOCSWINSZ, &ws);
 		break;
 	case VS_WS_CTL_EOF:
-		w->in_eof = true;
+		/* The console's input is never closed: it is init's terminal. */
+		if (w->s->kind == STREAM_EXEC)
+			w->in_eof = true;
 		break;
 	case VS_WS_CTL_SIGNAL: /* not supported yet: see api.md */
 	case VS_WS_CTL_EXIT:   /* the server's own message */

@@ -6,9 +6,12 @@ python3-websockets' sans-I/O ClientConnection (RFC 6455), not ours: this
 proves the daemon speaks the protocol to a client it was not written with.
 Only the request line is ours, since exec takes its JSON body with a POST.
 
-usage: ws-client.py SOCKET PATH BODY [--stdin TEXT] [--ping] [--vanish]
+usage: ws-client.py SOCKET PATH BODY [--stdin TEXT] [--text MSG] [--close-after S]
+                    [--ping] [--vanish]
 Prints one JSON object: subprotocol, stdout, stderr, exit (the exit
 message or null), close_code, pong, text (every text message).
+--text: send MSG as a text (control) message once open.
+--close-after: send a close (1000) once stdout holds S.
 --vanish: drop the connection (no close frame) once output arrived.
 """
 import argparse
@@ -37,6 +40,8 @@ def main():
     ap.add_argument("path")
     ap.add_argument("body")
     ap.add_argument("--stdin")
+    ap.add_argument("--text")
+    ap.add_argument("--close-after")
     ap.add_argument("--ping", action="store_true")
     ap.add_argument("--vanish", action="store_true")
     a = ap.parse_args()
@@ -63,6 +68,8 @@ def main():
             out["subprotocol"] = conn.subprotocol
             if a.ping:
                 conn.send_ping(b"vsd")
+            if a.text is not None:
+                conn.send_text(a.text.encode())
             if a.stdin is not None:
                 conn.send_binary(b"\x00" + a.stdin.encode())
                 conn.send_text(json.dumps({"type": "eof"}).encode())
@@ -72,6 +79,9 @@ def main():
             if ev.opcode == Opcode.BINARY:
                 ch = "stdout" if ev.data[0] == 1 else "stderr" if ev.data[0] == 2 else "bad"
                 out[ch] = out.get(ch, "") + ev.data[1:].decode(errors="replace")
+                if a.close_after and a.close_after in out["stdout"] and \
+                        conn.state.name == "OPEN":
+                    conn.send_close(1000)
                 if a.vanish:
                     sock.close()
                     print(json.dumps(out))

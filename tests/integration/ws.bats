@@ -101,6 +101,20 @@ ws_client() { "$PY" "$BATS_TEST_DIRNAME/ws-client.py" "$VSD_SOCKET" "$@"; }
 	assert_success
 	assert_eq "$(json_get stdout <<<"$output")" from-python
 	assert_eq "$(json_get exit.code <<<"$output")" 0
+	# the console: data only, and a clean close from the client's side
+	run ws_client /v1/containers/ws1/console '{}' --stdin $'echo con-$((6*7))\r' --close-after con-42
+	assert_success
+	assert_contains "$(json_get stdout <<<"$output")" con-42
+	assert_eq "$(json_get close_code <<<"$output")" 1000 "console close code"
+}
+
+@test "ws: a malformed control message closes with 1007 and ends the command" {
+	run ws_client /v1/containers/ws1/exec '{"command":["sleep","4244"],"tty":true}' --text '{"type":"bogus"}'
+	assert_success
+	assert_eq "$(json_get close_code <<<"$output")" 1007 "close code"
+	assert_eq "$(json_get exit <<<"$output")" null "exit message"
+	wait_for 10 bash -c "! { $VSCTL_BIN exec ws1 -- ps | grep -v grep | grep -q 'sleep 4244'; }" ||
+		fail "sleep 4244 still runs after the stream was closed"
 }
 
 @test "ws handshake: a missing key or a wrong version is 400 JSON and runs nothing" {
