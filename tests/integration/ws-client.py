@@ -7,17 +7,19 @@ proves the daemon speaks the protocol to a client it was not written with.
 Only the request line is ours, since exec takes its JSON body with a POST.
 
 usage: ws-client.py SOCKET PATH BODY [--stdin TEXT] [--text MSG] [--close-after S]
-                    [--ping] [--vanish]
+                    [--stall SECONDS] [--ping] [--vanish]
 Prints one JSON object: subprotocol, stdout, stderr, exit (the exit
 message or null), close_code, pong, text (every text message).
 --text: send MSG as a text (control) message once open.
 --close-after: send a close (1000) once stdout holds S.
+--stall: once open, read nothing for that many seconds.
 --vanish: drop the connection (no close frame) once output arrived.
 """
 import argparse
 import json
 import socket
 import sys
+import time
 
 from websockets.client import ClientConnection
 from websockets.frames import Opcode
@@ -42,6 +44,7 @@ def main():
     ap.add_argument("--stdin")
     ap.add_argument("--text")
     ap.add_argument("--close-after")
+    ap.add_argument("--stall", type=float, default=0)
     ap.add_argument("--ping", action="store_true")
     ap.add_argument("--vanish", action="store_true")
     a = ap.parse_args()
@@ -68,6 +71,8 @@ def main():
             out["subprotocol"] = conn.subprotocol
             if a.ping:
                 conn.send_ping(b"vsd")
+            if a.stall:
+                time.sleep(a.stall)  # read nothing: the daemon must hold back
             if a.text is not None:
                 conn.send_text(a.text.encode())
             if a.stdin is not None:

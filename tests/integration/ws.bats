@@ -117,6 +117,24 @@ ws_client() { "$PY" "$BATS_TEST_DIRNAME/ws-client.py" "$VSD_SOCKET" "$@"; }
 		fail "sleep 4244 still runs after the stream was closed"
 }
 
+# rss_kb PID: resident memory in KiB.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+@test "ws back-pressure: a client that reads nothing does not make vsd buffer the output" {
+	local pid before during
+	pid=$(cat "$VSD_TMP/vsd.pid")
+	before=$(rss_kb "$pid")
+	# 200 MB of output to a client that stalls for 4 s, then leaves
+	ws_client /v1/containers/ws1/exec '{"command":["head","-c","200000000","/dev/zero"]}' \
+		--stall 4 --vanish >"$BATS_TEST_TMPDIR/stall.out" &
+	local client=$!
+	sleep 3
+	during=$(rss_kb "$pid")
+	wait "$client"
+	echo "vsd rss: ${before} KiB before, ${during} KiB while the client stalled"
+	((during - before < 32768)) || fail "vsd grew by $((during - before)) KiB"
+}
+
 @test "ws handshake: a missing key or a wrong version is 400 JSON and runs nothing" {
 	local body='{"command":["touch","/tmp/ws-ran"]}'
 	local -a base=(-sS --unix-socket "$VSD_SOCKET" -o "$VSD_TMP/ws-body" -w '%{http_code}'
