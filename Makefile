@@ -8,7 +8,8 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
            -Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
            -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+# libwslay (WebSocket framing) ships no pkg-config file.
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lpthread
 
 # Module sources: every .c in a module folder is part of the build.
 LIB_SRC  := $(wildcard lib/*.c)

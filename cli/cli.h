@@ -50,6 +50,8 @@ struct vc_http_response {
 	char *reason;	    /* reason phrase, possibly "" */
 	char *upgrade;	    /* value of the Upgrade header, or NULL */
 	char *content_type; /* value of Content-Type, or NULL */
+	char *ws_accept;    /* Sec-WebSocket-Accept, or NULL */
+	char *ws_protocol;  /* Sec-WebSocket-Protocol, or NULL */
 	char *body;	    /* NUL-terminated; body_len bytes (may hold NULs) */
 	size_t body_len;
 };
@@ -123,6 +125,10 @@ struct vc_http_request {
 	bool sink;    /* a 2xx response body goes to sink_fd (see the parser) */
 	int sink_fd;
 	const char *if_match; /* an ETag (unquoted) for If-Match, or NULL */
+	/* With upgrade: ask for a WebSocket instead (Upgrade: websocket,
+	 * version 13) with this Sec-WebSocket-Key and subprotocol (or NULL). */
+	const char *ws_key;
+	const char *ws_protocol;
 };
 
 /* The request head (request line and headers, ending in an empty line) as
@@ -142,6 +148,10 @@ struct vc_conn {
 	size_t pending_len, pending_cap;
 	int fds[VC_CONN_FDS_MAX];
 	size_t nfds;
+	/* exec, enter and console use a WebSocket stream instead of passing
+	 * descriptors (which only a unix socket can): set for remote
+	 * connections, and by VSCTL_STREAM=websocket (tests). */
+	bool stream_ws;
 };
 
 /* Connect to the unix socket at path. 0, or -1 with err saying
@@ -155,6 +165,11 @@ void vc_conn_close(struct vc_conn *c);
  * (received O_CLOEXEC). Returns the number of bytes read (0 at EOF) or -1
  * with err. More fds than VC_CONN_FDS_MAX in total fail (and are closed). */
 ssize_t vc_conn_recv(struct vc_conn *c, struct vs_error *err);
+
+/* One send of up to n bytes through the connection's transport, without
+ * waiting: returns the number of bytes sent, 0 when none could be sent
+ * now (poll for POLLOUT), or -1 with err. */
+ssize_t vc_conn_send(struct vc_conn *c, const void *buf, size_t n, struct vs_error *err);
 
 /* Remove the first line ("...\n") from pending into buf (without the
  * newline). Returns 1 if a line was there, 0 if not, -1 with err when the

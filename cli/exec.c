@@ -16,13 +16,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
+#include <wslay/wslay.h>
 
+#include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
+#include "lib/vs_ws.h"
 
 #define CTRL_A		 0x01
 #define GRACE_AFTER_EXIT 200 /* ms of silence after "exit N" before we stop */
@@ -358,12 +363,13 @@ static int relay_run(struct relay *r, struct vs_error *err)
 	return ret;
 }
 
-/* ---- the stream ------------------------------------------------------- */
+/* ---- the upgrade ------------------------------------------------------ */
 
-/* POST path with body and Upgrade: vsd-stream; expect 101, then the
- * "fds N" message carrying want descriptors into fds[]. */
-static int open_stream(const struct vc_ctx *ctx, const char *path, const char *body, size_t want,
-		       struct vc_conn *c, int *fds, struct vs_error *err)
+/* POST path with body and an upgrade (to a WebSocket with ws_key, else to
+ * vsd-stream); 0 with *resp (caller frees) once the daemon answered 101,
+ * or -1 with err (the API's error for a refusal). */
+static int upgrade(struct vc_conn *c, const char *path, const char *body, const char *ws_key,
+		   struct vc_http_response *resp, struct vs_error *err)
 {
 	struct vc_http_request req = {
 	    .method = "POST",
@@ -372,26 +378,337 @@ static int open_stream(const struct vc_ctx *ctx, const char *path, const char *b
 	    .body_len = strlen(body),
 	    .body_fd = -1,
 	    .upgrade = true,
+	    .ws_key = ws_key,
+	    .ws_protocol = ws_key != NULL ? VS_WS_PROTOCOL : NULL,
 	};
+
+	if (vc_http_exchange(c, &req, resp, err) < 0)
+		return vs_error_prefix(err, "POST %s", path);
+	if (resp->status == 101)
+		return 0;
+	if (resp->status >= 200 && resp->status <= 299)
+		vs_error_kind(err, VS_EK_INTERNAL,
+			      "the daemon did not switch to the stream (HTTP %d)", resp->status);
+	else
+		vc_api_error(resp, err);
+	vc_http_response_free(resp);
+	return -1;
+}
+
+/* ---- the WebSocket stream (docs/api.md "WebSocket streams") ----------- */
+
+/* Input is read only while wslay's send queue is below this. */
+#define WS_QUEUE_MAX (256 * 1024)
+
+struct ws_client {
+	struct vc_conn *conn;
+	wslay_event_context_ptr ctx;
+	bool readable; /* poll said the connection has bytes */
+	bool exec;     /* an exec: the stream ends with an exit message */
+	bool tty;      /* a terminal: resize messages on SIGWINCH */
+	bool in_eof;   /* our stdin ended (or is not read: console detach) */
+	bool conn_eof; /* the daemon closed the connection */
+	struct term *term;
+	struct vc_detach *detach; /* console input filter, or NULL */
+	bool detached;
+	bool exit_seen;
+	int exit_code;
+	int signo; /* terminating signal received, 0 if none */
+	struct vs_error err;
+	bool failed;
+};
+
+static ssize_t wsc_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+			   void *user)
+{
+	struct ws_client *w = user;
+	struct vc_conn *c = w->conn;
+	size_t n;
+
+	/* Bytes that came with the 101 wait in pending; then one receive
+	 * per readable poll, so a blocking socket never blocks here. */
+	if (c->pending_len == 0) {
+		ssize_t r;
+		if (!w->readable) {
+			wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+			return -1;
+		}
+		w->readable = false;
+		r = vc_conn_recv(c, &w->err);
+		if (r <= 0) {
+			w->conn_eof = r == 0;
+			w->failed = r < 0;
+			wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+			return -1;
+		}
+	}
+	n = c->pending_len < len ? c->pending_len : len;
+	memcpy(buf, c->pending, n);
+	c->pending_len -= n;
+	memmove(c->pending, c->pending + n, c->pending_len);
+	return (ssize_t)n;
+}
+
+static ssize_t wsc_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+			   void *user)
+{
+	struct ws_client *w = user;
+	ssize_t n = vc_conn_send(w->conn, data, len, &w->err);
+
+	if (n == 0)
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+	if (n < 0) {
+		w->failed = true;
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+	}
+	return n > 0 ? n : -1;
+}
+
+/* Masking keys (RFC 6455 5.3: unpredictable) from the kernel. */
+static int wsc_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
+{
+	if (getrandom(buf, len, 0) != (ssize_t)len) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return 0;
+}
+
+static void wsc_control(struct ws_client *w, const uint8_t *msg, size_t len)
+{
+	struct vs_error err = {0};
+	struct vs_ws_ctl c;
+
+	/* Unknown messages are left for later versions of the daemon. */
+	if (vs_ws_ctl_parse((const char *)msg, len, &c, &err) < 0 || c.type != VS_WS_CTL_EXIT)
+		return;
+	w->exit_seen = true;
+	w->exit_code = c.code;
+}
+
+static void wsc_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
+		       void *user)
+{
+	struct ws_client *w = user;
+	int fd;
+
+	if (a->opcode == WSLAY_TEXT_FRAME) {
+		wsc_control(w, a->msg, a->msg_length);
+		return;
+	}
+	if (a->opcode != WSLAY_BINARY_FRAME || a->msg_length == 0)
+		return;
+	fd = a->msg[0] == VS_WS_STDERR ? STDERR_FILENO : STDOUT_FILENO;
+	/* Our own stdio blocks: a slow terminal slows the stream down. */
+	if (vs_write_all(fd, a->msg + 1, a->msg_length - 1) < 0 && fd == STDOUT_FILENO)
+		w->in_eof = true;
+}
+
+static void wsc_queue(struct ws_client *w, uint8_t opcode, const void *data, size_t len)
+{
+	struct wslay_event_msg m = {.opcode = opcode, .msg = data, .msg_length = len};
+
+	/* Fails only once a close is under way: what is left is dropped. */
+	wslay_event_queue_msg(w->ctx, &m);
+}
+
+static void wsc_ctl(struct ws_client *w, const struct vs_ws_ctl *c)
+{
+	cleanup_free char *t = vs_ws_ctl_format(c);
+
+	wsc_queue(w, WSLAY_TEXT_FRAME, t, strlen(t));
+}
+
+static void wsc_resize(struct ws_client *w)
+{
+	struct winsize ws;
+
+	if (w->tty && local_winsize(&ws)) {
+		struct vs_ws_ctl c = {
+		    .type = VS_WS_CTL_RESIZE, .cols = ws.ws_col, .rows = ws.ws_row};
+		wsc_ctl(w, &c);
+	}
+}
+
+/* Our stdin ended (or was closed when vsctl started): the command's too. */
+static void wsc_stdin_end(struct ws_client *w)
+{
+	struct vs_ws_ctl c = {.type = VS_WS_CTL_EOF};
+
+	w->in_eof = true;
+	if (w->exec)
+		wsc_ctl(w, &c);
+}
+
+static void wsc_stdin(struct ws_client *w)
+{
+	uint8_t buf[1 + PIPE_BUF];
+	char tmp[PIPE_BUF / 2];
+	ssize_t n;
+
+	n = read(STDIN_FILENO, w->detach ? tmp : (char *)buf + 1,
+		 w->detach ? sizeof(tmp) : sizeof(buf) - 1);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		wsc_stdin_end(w);
+		return;
+	}
+	if (w->detach != NULL) {
+		n = vc_detach_filter(w->detach, tmp, (size_t)n, (char *)buf + 1);
+		if (n < 0) {
+			w->detached = w->in_eof = true;
+			wslay_event_queue_close(w->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+			return;
+		}
+	}
+	buf[0] = VS_WS_STDIN;
+	if (n > 0)
+		wsc_queue(w, WSLAY_BINARY_FRAME, buf, (size_t)n + 1);
+}
+
+static void wsc_signals(struct ws_client *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->term->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGWINCH)
+			wsc_resize(w);
+		else
+			w->signo = (int)si.ssi_signo;
+	}
+}
+
+/* Poll set: the connection, stdin, signals. */
+static nfds_t wsc_pollset(struct ws_client *w, struct pollfd *p)
+{
+	bool room = wslay_event_get_queued_msg_length(w->ctx) < WS_QUEUE_MAX;
+
+	p[0] = (struct pollfd){.fd = w->conn->fd};
+	if (wslay_event_want_read(w->ctx))
+		p[0].events |= POLLIN;
+	if (wslay_event_want_write(w->ctx))
+		p[0].events |= POLLOUT;
+	p[1] = (struct pollfd){.fd = -1};
+	if (!w->in_eof && room && !wslay_event_get_close_sent(w->ctx) &&
+	    !wslay_event_get_close_received(w->ctx))
+		p[1] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+	p[2] = (struct pollfd){.fd = w->term->sigfd, .events = POLLIN};
+	return 3;
+}
+
+static bool wsc_finished(struct ws_client *w)
+{
+	if (w->failed || w->conn_eof || w->signo != 0)
+		return true;
+	/* Both closes exchanged (or the daemon's close came and ours is out). */
+	return !wslay_event_want_read(w->ctx) && !wslay_event_want_write(w->ctx);
+}
+
+static int wsc_run(struct ws_client *w)
+{
+	struct pollfd p[3];
+
+	while (!wsc_finished(w)) {
+		nfds_t k = wsc_pollset(w, p);
+		if (poll(p, k, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return vs_error_set(&w->err, errno, "poll");
+		}
+		if (p[2].revents != 0)
+			wsc_signals(w);
+		if (p[1].revents & POLLNVAL) {
+			wsc_stdin_end(w); /* vsctl was started with stdin closed */
+		} else if (p[1].revents != 0) {
+			wsc_stdin(w);
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			w->readable = true;
+			/* wslay's recv fails once the peer is gone: the flags say why. */
+			if (wslay_event_recv(w->ctx) != 0 && !w->conn_eof && !w->failed)
+				return vs_error_kind(&w->err, VS_EK_INVALID,
+						     "the daemon's WebSocket stream is malformed");
+		}
+		if (wslay_event_want_write(w->ctx) && wslay_event_send(w->ctx) != 0 && !w->failed)
+			w->failed = true;
+	}
+	return w->failed ? -1 : 0;
+}
+
+/* POST path with body as a WebSocket handshake; 0 once the daemon
+ * answered 101 with the right Sec-WebSocket-Accept, or -1 with err. */
+static int ws_handshake(struct vc_conn *c, const char *path, const char *body, struct vs_error *err)
+{
+	char key[VS_WS_KEY_LEN + 1], accept[VS_WS_ACCEPT_LEN + 1];
+	struct vc_http_response resp;
+	int r = 0;
+
+	if (vs_ws_new_key(key, err) < 0 || vs_ws_accept(key, accept, err) < 0 ||
+	    upgrade(c, path, body, key, &resp, err) < 0)
+		return -1;
+	if (resp.upgrade == NULL || strcasecmp(resp.upgrade, "websocket") != 0 ||
+	    resp.ws_accept == NULL || strcmp(resp.ws_accept, accept) != 0)
+		r = vs_error_kind(err, VS_EK_INTERNAL,
+				  "the daemon's WebSocket handshake did not match our key");
+	vc_http_response_free(&resp);
+	return r;
+}
+
+/* The stream over a WebSocket: exec (tty or not) or the console. Returns
+ * the command's exit code (exec), 0 (console), 128+signal when a signal
+ * ended vsctl, or VC_ERR_FAIL with err. */
+static int ws_stream(struct vc_conn *c, const char *path, const char *body, bool exec, bool tty,
+		     struct vc_detach *detach, bool *detached, struct vs_error *err)
+{
+	static const struct wslay_event_callbacks cb = {.recv_callback = wsc_recv_cb,
+							.send_callback = wsc_send_cb,
+							.genmask_callback = wsc_genmask_cb,
+							.on_msg_recv_callback = wsc_on_msg};
+	cleanup_term struct term t = {.fd = -1, .sigfd = -1};
+	struct ws_client w = {.conn = c, .exec = exec, .tty = tty, .term = &t, .detach = detach};
+	int r;
+
+	if (ws_handshake(c, path, body, err) < 0)
+		return VC_ERR_FAIL;
+	if (term_setup(&t, tty, err) < 0)
+		return VC_ERR_FAIL;
+	if (wslay_event_context_client_init(&w.ctx, &cb, &w) != 0)
+		return vs_error_set(err, ENOMEM, "WebSocket context"), VC_ERR_FAIL;
+	wsc_resize(&w);
+	r = wsc_run(&w);
+	wslay_event_context_free(w.ctx);
+	term_restore(&t);
+	if (detached != NULL)
+		*detached = w.detached;
+	if (r < 0 || (w.failed && !w.exit_seen)) {
+		*err = w.err;
+		return VC_ERR_FAIL;
+	}
+	if (w.signo != 0)
+		return 128 + w.signo;
+	if (!exec)
+		return 0;
+	if (!w.exit_seen)
+		return vs_error_kind(err, VS_EK_INTERNAL,
+				     "the connection to vsd closed before the exit status"),
+		       VC_ERR_FAIL;
+	return w.exit_code;
+}
+
+/* ---- the stream ------------------------------------------------------- */
+
+/* POST path with body and Upgrade: vsd-stream; expect 101, then the
+ * "fds N" message carrying want descriptors into fds[]. */
+static int open_stream(const struct vc_ctx *ctx, const char *path, const char *body, size_t want,
+		       struct vc_conn *c, int *fds, struct vs_error *err)
+{
 	struct vc_http_response resp;
 	char line[64];
 	int64_t n;
-	int status;
 
-	if (vc_conn_open(c, ctx->socket_path, err) < 0)
+	if (upgrade(c, path, body, NULL, &resp, err) < 0)
 		return -1;
-	if (vc_http_exchange(c, &req, &resp, err) < 0)
-		return vs_error_prefix(err, "POST %s", path);
-	status = resp.status;
-	if (status != 101) {
-		if (status >= 200 && status <= 299)
-			vs_error_kind(err, VS_EK_INTERNAL,
-				      "the daemon did not switch to the stream (HTTP %d)", status);
-		else
-			vc_api_error(&resp, err);
-		vc_http_response_free(&resp);
-		return -1;
-	}
 	vc_http_response_free(&resp);
 	if (vc_conn_read_line(c, line, sizeof(line), err) < 0)
 		return -1;
@@ -471,6 +788,10 @@ static int run_exec(const struct vc_ctx *ctx, const struct exec_args *a, struct 
 	struct relay r = {.conn = &c, .want_exit = true, .master = -1};
 	int fds[3] = {-1, -1, -1};
 
+	if (vc_conn_open(&c, ctx->socket_path, err) < 0)
+		return VC_ERR_FAIL;
+	if (c.stream_ws)
+		return ws_stream(&c, path, body, true, a->tty, NULL, NULL, err);
 	if (open_stream(ctx, path, body, a->tty ? 1 : 3, &c, fds, err) < 0)
 		return VC_ERR_FAIL;
 	if (a->tty) {
@@ -595,6 +916,19 @@ int vc_cmd_enter(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err
 	return run_exec(ctx, &a, err);
 }
 
+static int ws_console(struct vc_conn *c, const char *path, const char *name, struct vs_error *err)
+{
+	struct vc_detach detach = {0};
+	bool detached = false;
+	int r;
+
+	fprintf(stderr, "Connected to the console of %s; detach with Ctrl-a q\n", name);
+	r = ws_stream(c, path, "{}", false, true, &detach, &detached, err);
+	if (r == 0 && detached)
+		fprintf(stderr, "\nDetached from the console of %s\n", name);
+	return r;
+}
+
 int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	cleanup_conn struct vc_conn c = {.fd = -1};
@@ -609,6 +943,10 @@ int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
 	path = vc_api_path("containers", name, "/console");
+	if (vc_conn_open(&c, ctx->socket_path, err) < 0)
+		return VC_ERR_FAIL;
+	if (c.stream_ws)
+		return ws_console(&c, path, name, err);
 	if (open_stream(ctx, path, "{}", 1, &c, &master, err) < 0)
 		return VC_ERR_FAIL;
 	fprintf(stderr, "Connected to the console of %s; detach with Ctrl-a q\n", name);

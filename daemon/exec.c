@@ -3,7 +3,9 @@
  * switched, so every failure is still a normal JSON error; after the 101
  * the stream runs in its own thread (never blocking MHD):
  *   "fds N\n" + N descriptors (SCM_RIGHTS), then for exec "exit N\n" when
- *   the command ends; for the console nothing, until the client closes. */
+ *   the command ends; for the console nothing, until the client closes.
+ * With 'Upgrade: websocket' the thread relays instead between the socket
+ * and the descriptors, in RFC 6455 frames made by libwslay. */
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -12,12 +14,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
+#include <wslay/wslay.h>
 
 #include "daemon/handlers.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
+#include "lib/vs_ws.h"
 
 enum stream_kind {
 	STREAM_EXEC,
@@ -35,6 +42,7 @@ struct vsd_stream {
 	int hold_fd; /* console: keeps the monitor from draining */
 	int sock;
 	struct MHD_UpgradeResponseHandle *urh;
+	bool ws; /* a WebSocket stream, not descriptor passing */
 };
 
 static struct vsd_stream *stream_new(enum stream_kind kind, const char *name)
@@ -196,6 +204,351 @@ static void stream_close(struct vsd_stream *s, const char *last_line)
 	vsd_stream_free(s);
 }
 
+/* ---- the WebSocket stream (docs/api.md "WebSocket streams") ----------- */
+
+/* Back-pressure: output is read only while wslay's send queue holds less
+ * than this, and the socket only while this much stdin waits to be
+ * written, so a slow side never makes the daemon buffer without bound. */
+#define WS_QUEUE_MAX (256 * 1024)
+#define WS_MSG_MAX   (1024 * 1024) /* largest message a client may send */
+
+struct ws_relay {
+	struct vsd_stream *s;
+	wslay_event_context_ptr ctx;
+	int in;	    /* stdin pipe or pty master; -1 once closed */
+	int out[2]; /* stdout (or the master), stderr; -1 at EOF */
+	bool tty;
+	bool in_eof;   /* close stdin once pending is written */
+	char *pending; /* client data not yet written to in */
+	size_t pending_off, pending_len;
+	bool gone; /* the peer left, or the socket failed */
+};
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+			  void *user)
+{
+	struct ws_relay *w = user;
+	ssize_t n;
+
+	if (w->pending_len - w->pending_off >= WS_QUEUE_MAX) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	do {
+		n = recv(w->s->sock, buf, len, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (n <= 0) {
+		w->gone = true;
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return n;
+}
+
+/* Under streams_lock, as every write of the fd path: after
+ * vsd_streams_stop the socket belongs to MHD. */
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+			  void *user)
+{
+	struct ws_relay *w = user;
+	ssize_t n = -1;
+	int e = EPIPE;
+
+	pthread_mutex_lock(&w->s->d->streams_lock);
+	if (!w->s->d->stopping) {
+		do {
+			n = send(w->s->sock, data, len, MSG_NOSIGNAL);
+		} while (n < 0 && errno == EINTR);
+		e = errno;
+	}
+	pthread_mutex_unlock(&w->s->d->streams_lock);
+	if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (n < 0) {
+		w->gone = true;
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return n;
+}
+
+static void ws_close_in(struct ws_relay *w)
+{
+	static const char eot = 0x04;
+
+	if (w->in < 0)
+		return;
+	if (w->tty) {
+		/* The master is also the output: type the EOF character once. */
+		if (write(w->in, &eot, 1) < 0)
+			vsd_debug("container %s: EOF to the tty: %s", w->s->name, strerror(errno));
+		w->in = -1;
+		return;
+	}
+	vs_closep(&w->s->fds[0]);
+	w->in = -1;
+}
+
+static void ws_control(struct ws_relay *w, const uint8_t *msg, size_t len)
+{
+	struct vs_error err = {0};
+	struct vs_ws_ctl c;
+	struct winsize ws = {0};
+
+	if (vs_ws_ctl_parse((const char *)msg, len, &c, &err) < 0) {
+		vsd_debug("container %s: websocket: %s", w->s->name, err.msg);
+		wslay_event_queue_close(w->ctx, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA,
+					(const uint8_t *)err.msg, strnlen(err.msg, 120));
+		return;
+	}
+	switch (c.type) {
+	case VS_WS_CTL_RESIZE:
+		ws.ws_row = (unsigned short)c.rows;
+		ws.ws_col = (unsigned short)c.cols;
+		if (w->tty && w->out[0] >= 0)
+			ioctl(w->out[0], TIOCSWINSZ, &ws);
+		break;
+	case VS_WS_CTL_EOF:
+		/* The console's input is never closed: it is init's terminal. */
+		if (w->s->kind == STREAM_EXEC)
+			w->in_eof = true;
+		break;
+	case VS_WS_CTL_SIGNAL: /* not supported yet: see api.md */
+	case VS_WS_CTL_EXIT:   /* the server's own message */
+		vsd_debug("container %s: websocket: message ignored", w->s->name);
+		break;
+	}
+}
+
+static void ws_stdin(struct ws_relay *w, const uint8_t *msg, size_t len)
+{
+	if (len == 0 || msg[0] != VS_WS_STDIN) {
+		wslay_event_queue_close(w->ctx, WSLAY_CODE_PROTOCOL_ERROR,
+					(const uint8_t *)"expected channel 0", 18);
+		return;
+	}
+	if (w->in < 0 || w->in_eof || len == 1)
+		return; /* stdin is closed: data is dropped; or no data */
+	if (w->pending_off == w->pending_len)
+		w->pending_off = w->pending_len = 0;
+	w->pending = xrealloc(w->pending, w->pending_len + len - 1);
+	memcpy(w->pending + w->pending_len, msg + 1, len - 1);
+	w->pending_len += len - 1;
+}
+
+static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
+		      void *user)
+{
+	struct ws_relay *w = user;
+
+	if (a->opcode == WSLAY_BINARY_FRAME)
+		ws_stdin(w, a->msg, a->msg_length);
+	else if (a->opcode == WSLAY_TEXT_FRAME)
+		ws_control(w, a->msg, a->msg_length);
+}
+
+static int ws_queue(struct ws_relay *w, uint8_t opcode, const void *data, size_t len)
+{
+	struct wslay_event_msg m = {.opcode = opcode, .msg = data, .msg_length = len};
+
+	return wslay_event_queue_msg(w->ctx, &m);
+}
+
+/* One read of an output descriptor into a binary message on channel ch. */
+static void ws_output(struct ws_relay *w, int i)
+{
+	uint8_t buf[1 + 16384];
+	ssize_t n;
+
+	do {
+		n = read(w->out[i], buf + 1, sizeof(buf) - 1);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	/* A pty master reports EIO once the last slave is closed: EOF. */
+	if (n <= 0) {
+		w->out[i] = -1;
+		return;
+	}
+	buf[0] = i == 0 ? VS_WS_STDOUT : VS_WS_STDERR;
+	if (ws_queue(w, WSLAY_BINARY_FRAME, buf, (size_t)n + 1) != 0)
+		w->gone = true;
+}
+
+static void ws_write_in(struct ws_relay *w)
+{
+	size_t n = w->pending_len - w->pending_off;
+	ssize_t r;
+
+	/* At most PIPE_BUF after POLLOUT, so the write never blocks (the
+	 * console's master is shared with the monitor: no O_NONBLOCK). */
+	r = write(w->in, w->pending + w->pending_off, n > PIPE_BUF ? PIPE_BUF : n);
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r < 0) {
+		w->pending_off = w->pending_len = 0;
+		w->in_eof = true; /* the command closed its stdin */
+		return;
+	}
+	w->pending_off += (size_t)r;
+}
+
+/* Poll set: the socket, then in (POLLOUT), then out[0], out[1]. */
+static nfds_t ws_pollset(struct ws_relay *w, struct pollfd *p)
+{
+	bool room = wslay_event_get_queued_msg_length(w->ctx) < WS_QUEUE_MAX;
+	bool closing = wslay_event_get_close_sent(w->ctx);
+	nfds_t k = 1;
+
+	p[0] = (struct pollfd){.fd = w->s->sock};
+	if (wslay_event_want_read(w->ctx) && w->pending_len - w->pending_off < WS_QUEUE_MAX)
+		p[0].events |= POLLIN;
+	if (wslay_event_want_write(w->ctx))
+		p[0].events |= POLLOUT;
+	p[1] = (struct pollfd){.fd = -1};
+	if (w->in >= 0 && w->pending_off < w->pending_len)
+		p[1] = (struct pollfd){.fd = w->in, .events = POLLOUT};
+	k++;
+	for (int i = 0; i < 2; i++) {
+		p[2 + i] = (struct pollfd){.fd = -1};
+		if (w->out[i] >= 0 && room && !closing)
+			p[2 + i] = (struct pollfd){.fd = w->out[i], .events = POLLIN};
+		k++;
+	}
+	return k;
+}
+
+/* Relay until the command's output ends (true) or the peer leaves or the
+ * stream fails (false). */
+static bool ws_relay_run(struct ws_relay *w)
+{
+	struct pollfd p[4];
+
+	while (!w->gone && (w->out[0] >= 0 || w->out[1] >= 0)) {
+		nfds_t k = ws_pollset(w, p);
+
+		if (p[0].events == 0 && !wslay_event_want_read(w->ctx))
+			return false; /* the peer closed and our close is out */
+		if (poll(p, k, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		if (p[0].revents & (POLLERR | POLLNVAL))
+			return false;
+		if ((p[0].revents & (POLLIN | POLLHUP)) && wslay_event_recv(w->ctx) != 0)
+			return false;
+		if (p[1].revents != 0)
+			ws_write_in(w);
+		if (w->in_eof && w->pending_off == w->pending_len)
+			ws_close_in(w);
+		for (int i = 0; i < 2; i++)
+			if (p[2 + i].revents != 0)
+				ws_output(w, i);
+		if (wslay_event_want_write(w->ctx) && wslay_event_send(w->ctx) != 0)
+			return false;
+		if (wslay_event_get_close_received(w->ctx))
+			return false;
+	}
+	return !w->gone;
+}
+
+/* Send what is queued (the output's tail and the exit message, or the
+ * close frame) and, if closing, wait for the peer's close (RFC 6455 7.1.1:
+ * the server closes the connection after both). Gives up after two
+ * seconds in which the peer took nothing and sent nothing, or after
+ * 10000 rounds (a peer that keeps pinging and never closes). */
+static void ws_finish(struct ws_relay *w, bool closing)
+{
+	int idle = 0;
+
+	for (int i = 0; i < 10000 && idle < 20 && !w->gone; i++) {
+		struct pollfd p = {.fd = w->s->sock};
+		bool want_read = closing && wslay_event_want_read(w->ctx) &&
+				 !wslay_event_get_close_received(w->ctx);
+		int n;
+
+		if (want_read)
+			p.events |= POLLIN;
+		if (wslay_event_want_write(w->ctx))
+			p.events |= POLLOUT;
+		if (p.events == 0)
+			return;
+		n = poll(&p, 1, 100);
+		if (n < 0 && errno != EINTR)
+			return;
+		idle = n == 0 ? idle + 1 : 0;
+		if ((p.revents & (POLLIN | POLLHUP)) && wslay_event_recv(w->ctx) != 0)
+			return;
+		if ((p.revents & POLLOUT) && wslay_event_send(w->ctx) != 0)
+			return;
+		if (p.revents & (POLLERR | POLLNVAL))
+			return;
+	}
+}
+
+static void ws_relay_free(struct ws_relay *w)
+{
+	wslay_event_context_free(w->ctx);
+	free(w->pending);
+}
+
+/* The stream thread's WebSocket side: relay, then for exec the exit
+ * message, then a close frame (1000). A peer that leaves early ends the
+ * command as with the fd path: its descriptors close (a tty's session gets
+ * SIGHUP, pipes EPIPE) and the exec is reaped off this thread. */
+static void ws_stream(struct vsd_stream *s)
+{
+	static const struct wslay_event_callbacks cb = {.recv_callback = ws_recv_cb,
+							.send_callback = ws_send_cb,
+							.on_msg_recv_callback = ws_on_msg};
+	struct ws_relay w = {.s = s, .in = s->fds[0], .out = {s->fds[0], -1}};
+	struct vs_error err = {0};
+	int status;
+
+	w.tty = s->nfds == 1;
+	if (!w.tty)
+		w.out[0] = s->fds[1], w.out[1] = s->fds[2];
+	if (wslay_event_context_server_init(&w.ctx, &cb, &w) != 0) {
+		stream_close(s, NULL);
+		return;
+	}
+	wslay_event_config_set_max_recv_msg_length(w.ctx, WS_MSG_MAX);
+	if (!ws_relay_run(&w)) {
+		ws_finish(&w, true);
+		vsd_debug("container %s: websocket peer left", s->name);
+		ws_relay_free(&w);
+		stream_close(s, NULL); /* frees s: closes the fds, reaps later */
+		return;
+	}
+	close_fds(s);
+	if (s->kind == STREAM_EXEC) {
+		int r = vs_rt_exec_wait(s->ex, &status, &err);
+		vs_rt_exec_free(steal_ptr(&s->ex));
+		if (r < 0) {
+			vsd_log("container %s: exec: %s", s->name, err.msg);
+		} else {
+			struct vs_ws_ctl c = vs_ws_ctl_exit(status);
+			cleanup_free char *t = vs_ws_ctl_format(&c);
+			vsd_debug("container %s: exec ended with %d", s->name, status);
+			/* Before the close is queued: wslay sends control
+			 * frames ahead of data, and nothing after a close. */
+			ws_queue(&w, WSLAY_TEXT_FRAME, t, strlen(t));
+			ws_finish(&w, false);
+		}
+	}
+	wslay_event_queue_close(w.ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+	ws_finish(&w, true);
+	ws_relay_free(&w);
+	stream_close(s, NULL);
+}
+
 static void *stream_thread(void *arg)
 {
 	struct vsd_stream *s = arg;
@@ -205,6 +558,10 @@ static void *stream_thread(void *arg)
 
 	/* MHD hands over a non-blocking socket; this thread wants blocking. */
 	flags = fcntl(s->sock, F_GETFL);
+	if (s->ws) {
+		ws_stream(s); /* keeps the socket non-blocking */
+		return NULL;
+	}
 	if (flags >= 0)
 		fcntl(s->sock, F_SETFL, flags & ~O_NONBLOCK);
 	if (!stream_send_fds(s)) {
@@ -341,6 +698,24 @@ static int load_running(struct vsd *d, const char *name, struct vs_container_con
 	return 0;
 }
 
+/* For a WebSocket upgrade (the server checked version and key), the
+ * accept value and subprotocol of the 101, and mark the stream. 0, or -1
+ * with err. */
+static int ws_reply(const struct vsd_call *c, struct vsd_stream *s, struct vsd_reply *out,
+		    struct vs_error *err)
+{
+	const char *u = vsd_call_header(c, "Upgrade");
+
+	if (u == NULL || strcasecmp(u, "websocket") != 0)
+		return 0;
+	if (vs_ws_accept(vsd_call_header(c, "Sec-WebSocket-Key"), out->ws_accept, err) < 0)
+		return -1;
+	if (vsd_header_has_token(vsd_call_header(c, "Sec-WebSocket-Protocol"), VS_WS_PROTOCOL))
+		out->ws_protocol = VS_WS_PROTOCOL;
+	s->ws = true;
+	return 0;
+}
+
 /* Start the command; called with the container's lock held. */
 static int exec_locked(struct vsd *d, const char *name, const struct exec_body *b,
 		       struct vsd_stream **out, struct vs_error *err)
@@ -398,6 +773,10 @@ int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	vsd_log("container %s: exec %s%s", name, b.argv ? b.argv[0] : "(login shell)",
 		b.tty ? " (tty)" : "");
 	exec_body_free(&b);
+	if (ws_reply(c, s, out, err) < 0) {
+		vsd_stream_free(s);
+		return -1;
+	}
 	out->status = 101;
 	out->stream = s;
 	out->stream_run = vsd_stream_run;
@@ -441,6 +820,10 @@ int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs
 	vsd_names_unlock(c->d->names, name);
 	if (r < 0)
 		return -1;
+	if (ws_reply(c, s, out, err) < 0) {
+		vsd_stream_free(s);
+		return -1;
+	}
 	vsd_log("container %s: console attached", name);
 	out->status = 101;
 	out->stream = s;

@@ -142,6 +142,11 @@ struct vsd_reply {
 	struct vsd_stream *stream;
 	void (*stream_run)(struct vsd *d, struct vsd_stream *s, int sock, void *urh);
 	void (*stream_free)(struct vsd_stream *s);
+	/* A WebSocket upgrade (docs/api.md "WebSocket streams"): the
+	 * Sec-WebSocket-Accept of the 101 ("" for vsd-stream) and the chosen
+	 * subprotocol (static, or NULL). */
+	char ws_accept[32];
+	const char *ws_protocol;
 	const char *content_type; /* static; NULL: application/json */
 	/* A file answered as the body (taken over; file_fd_set says it is
 	 * there, since a zeroed reply has fd 0): an export. */
@@ -181,7 +186,7 @@ struct vsd_route {
 	enum vsd_route_id id;
 	vsd_handler_fn handler; /* runs once the body is read */
 	enum vsd_body_kind body;
-	bool upgrade;		  /* needs Connection: Upgrade + Upgrade: vsd-stream */
+	bool upgrade;		  /* needs Connection: Upgrade + Upgrade: vsd-stream or websocket */
 	const char *what;	  /* name of the {name} parameter in error messages */
 	vsd_precheck_fn precheck; /* NULL, or refuses before the body is read */
 	enum vsd_scope scope;	  /* what the caller needs (0: by method) */

@@ -26,6 +26,7 @@
 #include "daemon/server.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
+#include "lib/vs_ws.h"
 
 /* What the access handler's cls points at. */
 struct vsd_server {
@@ -240,17 +241,28 @@ static int open_upload(struct vsd *d, char **name, struct vs_error *err)
 	return vs_error_set(err, EEXIST, "create an upload file in %s/templates", d->root);
 }
 
-/* Checks an upgrade route's request can switch to the stream protocol. */
+/* Checks an upgrade route's request can switch to the stream protocol:
+ * vsd-stream (descriptor passing) or a WebSocket handshake (RFC 6455 4.2.1;
+ * the handler computes the accept value). */
 static int check_upgrade(struct MHD_Connection *conn, const char *version, struct vs_error *err)
 {
 	const char *c = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection");
 	const char *u = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
+	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Version");
 
 	if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 || !vsd_header_has_token(c, "upgrade") ||
-	    u == NULL || strcasecmp(u, "vsd-stream") != 0)
+	    u == NULL || (strcasecmp(u, "vsd-stream") != 0 && strcasecmp(u, "websocket") != 0))
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "this request needs HTTP/1.1 with 'Connection: Upgrade' "
-				     "and 'Upgrade: vsd-stream'");
+				     "and 'Upgrade: vsd-stream' or 'Upgrade: websocket'");
+	if (strcasecmp(u, "websocket") != 0)
+		return 0;
+	if (v == NULL || strcmp(v, "13") != 0)
+		return vs_error_kind(err, VS_EK_INVALID, "Sec-WebSocket-Version: expected 13");
+	if (!vs_ws_key_valid(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key")))
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "Sec-WebSocket-Key: expected the base64 of 16 bytes");
 	return 0;
 }
 
@@ -520,7 +532,14 @@ static enum MHD_Result queue_upgrade(struct vsd_req *r, struct MHD_Connection *c
 	}
 	r->upgrade = *reply;
 	r->upgrade.body = NULL;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "vsd-stream");
+	if (reply->ws_accept[0] != '\0') {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+		MHD_add_response_header(resp, "Sec-WebSocket-Accept", reply->ws_accept);
+		if (reply->ws_protocol != NULL)
+			MHD_add_response_header(resp, "Sec-WebSocket-Protocol", reply->ws_protocol);
+	} else {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "vsd-stream");
+	}
 	ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
 	MHD_destroy_response(resp);
 	return ret;

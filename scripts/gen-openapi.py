@@ -411,7 +411,18 @@ UPGRADE_H = [
     {"name": "Connection", "in": "header", "required": True,
      "schema": {"const": "Upgrade"}},
     {"name": "Upgrade", "in": "header", "required": True,
-     "schema": {"const": "vsd-stream"}},
+     "description": "vsd-stream (descriptors, unix socket only) or websocket "
+     "(RFC 6455 frames, any transport)",
+     "schema": {"enum": ["vsd-stream", "websocket"]}},
+    {"name": "Sec-WebSocket-Version", "in": "header", "required": False,
+     "description": "With Upgrade: websocket: must be 13.",
+     "schema": {"const": "13"}},
+    {"name": "Sec-WebSocket-Key", "in": "header", "required": False,
+     "description": "With Upgrade: websocket: the base64 of 16 random "
+     "bytes.", "schema": {"type": "string"}},
+    {"name": "Sec-WebSocket-Protocol", "in": "header", "required": False,
+     "description": "With Upgrade: websocket: may offer vsd.exec.v1.",
+     "schema": {"type": "string"}},
 ]
 
 
@@ -551,13 +562,28 @@ def container_paths():
 
 def stream_op(op_id, summary, schema):
     return op(op_id, summary, "containers", {
-        "101": {"description": "Switching Protocols: the connection then "
-                "carries the stream protocol (docs/api.md, \"Stream "
-                "protocol\"): descriptors passed with SCM_RIGHTS, then "
-                "`exit N`. Unix socket only.",
-                "headers": {"Upgrade": {"description": "vsd-stream",
-                                        "schema": {"const": "vsd-stream"}},
-                            "Connection": {"schema": {"const": "Upgrade"}}}}},
+        "101": {"description": "Switching Protocols. With `Upgrade: "
+                "vsd-stream` the connection then carries the stream protocol "
+                "(docs/api.md, \"Stream protocol\"): descriptors passed with "
+                "SCM_RIGHTS, then `exit N` (unix socket only). With `Upgrade: "
+                "websocket` it carries RFC 6455 frames (docs/api.md, "
+                "\"WebSocket streams\"): binary messages whose first byte is "
+                "the channel (0 stdin, 1 stdout, 2 stderr), text messages of "
+                "JSON control (resize, eof; the server's "
+                "{\"type\":\"exit\",\"code\":N,\"signal\":N}), then a "
+                "close frame 1000.",
+                "headers": {"Upgrade": {"description": "as requested",
+                                        "schema": {"enum": ["vsd-stream",
+                                                            "websocket"]}},
+                            "Connection": {"schema": {"const": "Upgrade"}},
+                            "Sec-WebSocket-Accept": {
+                                "description": "websocket only: "
+                                "base64(SHA-1(key + RFC 6455 GUID))",
+                                "schema": {"type": "string"}},
+                            "Sec-WebSocket-Protocol": {
+                                "description": "websocket only: vsd.exec.v1 "
+                                "when the client offered it",
+                                "schema": {"const": "vsd.exec.v1"}}}}},
         ["400", "404", "409"], params=UPGRADE_H,
         req=body(schema, required=False))
 

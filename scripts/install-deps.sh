@@ -6,14 +6,15 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
-	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev libnftables-dev)
+	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev libnftables-dev libwslay-dev)
+# libwslay-dev: WebSocket (RFC 6455) framing of the exec and console streams.
 # libgnutls28-dev: SHA-256 and HMAC for checkpoint image digests and template
 # digests (GnuTLS is already linked through libmicrohttpd).
 # The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.
 # e2fsprogs: mkfs.ext4, e2fsck and resize2fs for the per-container disk images.
 # rsync: copies of a container's own layer (checkpoints, snapshots; fs-cow/layer.c).
 run_pkgs=(busybox-static debootstrap iproute2 e2fsprogs lxcfs rsync)
-test_pkgs=(bats curl python3 python3-jsonschema python3-prometheus-client procps util-linux zstd tar qemu-system-x86
+test_pkgs=(bats curl python3 python3-websockets python3-jsonschema python3-prometheus-client procps util-linux zstd tar qemu-system-x86
 	kmod)
 bench_pkgs=(crun lxc iperf3 libcurl4-gnutls-dev)
 # libcurl4-gnutls-dev: bench/api-load.c, the REST API load generator.
