@@ -118,8 +118,26 @@ int vsd_access_check(const struct vsd_call *c, struct vs_error *err)
 	return 0;
 }
 
-int vsd_require_admin_for(const struct vsd_identity *who, const struct vs_container_config *cfg,
-			  struct vs_error *err)
+/* Is bridge one the node declared for containers? "" is vsd's own. */
+static bool bridge_declared(const struct vs_net_node *node, const char *bridge)
+{
+	if (bridge[0] == '\0')
+		return true;
+	if (node == NULL)
+		return false;
+	if (strcmp(bridge, node->bridge) == 0)
+		return true;
+	for (size_t i = 0; i < node->npools; i++)
+		if (strcmp(bridge, node->pools[i].network) == 0)
+			return true;
+	for (size_t i = 0; i < node->nprivate; i++)
+		if (strcmp(bridge, node->private_bridges[i]) == 0)
+			return true;
+	return false;
+}
+
+int vsd_require_admin_for(const struct vsd_identity *who, const struct vs_net_node *node,
+			  const struct vs_container_config *cfg, struct vs_error *err)
 {
 	if (who->scope >= VSD_SCOPE_ADMIN)
 		return 0;
@@ -128,6 +146,17 @@ int vsd_require_admin_for(const struct vsd_identity *who, const struct vs_contai
 				     "privileged: a privileged container needs admin scope (%s has "
 				     "%s)",
 				     who->name, vsd_scope_name(who->scope));
+	for (size_t i = 0; i < cfg->net.nifaces; i++) {
+		const struct vs_net_iface *ifc = &cfg->net.ifaces[i];
+
+		if (ifc->model == VS_NET_BRIDGED && !bridge_declared(node, ifc->bridge))
+			return vs_error_kind(err, VS_EK_FORBIDDEN,
+					     "net.interfaces[%zu].bridge: '%s' is not a network "
+					     "of this node (vsd's bridge, an --ip-pool or a "
+					     "--private-bridge); another host bridge needs admin "
+					     "scope (%s has %s)",
+					     i, ifc->bridge, who->name, vsd_scope_name(who->scope));
+	}
 	return 0;
 }
 

@@ -272,7 +272,7 @@ static int import_work(struct vsd_op_run *run, void *ctx, char **result, struct 
 	if (r == 0 && j->name[0] != '\0')
 		snprintf(cfg.name, sizeof(cfg.name), "%s", j->name);
 	/* An archive's config is a create request like any other. */
-	if (r == 0 && (vsd_require_admin_for(&j->who, &cfg, err) < 0 ||
+	if (r == 0 && (vsd_require_admin_for(&j->who, &j->d->net, &cfg, err) < 0 ||
 		       vsd_owner_for_create(&j->who, &cfg, err) < 0)) {
 		vs_fs_backup_info_free(&info);
 		return vs_error_prefix(err, "import");

@@ -256,12 +256,31 @@ static void test_owner_rules(void **state)
 	assert_string_equal(cfg.owner, "zed");
 	/* Privileged needs admin. */
 	cfg.privileged = true;
-	assert_int_equal(vsd_require_admin_for(&all, &cfg, &err), -1);
+	assert_int_equal(vsd_require_admin_for(&all, NULL, &cfg, &err), -1);
 	assert_int_equal(err.kind, VS_EK_FORBIDDEN);
 	assert_non_null(strstr(err.msg, "privileged"));
-	assert_int_equal(vsd_require_admin_for(&adm, &cfg, &err), 0);
+	assert_int_equal(vsd_require_admin_for(&adm, NULL, &cfg, &err), 0);
 	cfg.privileged = false;
-	assert_int_equal(vsd_require_admin_for(&all, &cfg, &err), 0);
+	assert_int_equal(vsd_require_admin_for(&all, NULL, &cfg, &err), 0);
+	/* A host bridge the node did not declare needs admin; vsd's own, a
+	 * pool's and a private one do not. */
+	struct vs_net_node node = {.bridge = "vsbr1", .npools = 1, .nprivate = 1};
+	snprintf(node.pools[0].network, sizeof(node.pools[0].network), "lan0");
+	snprintf(node.private_bridges[0], sizeof(node.private_bridges[0]), "priv0");
+	cfg.net.nifaces = 1;
+	cfg.net.ifaces[0].model = VS_NET_BRIDGED;
+	const char *ok[] = {"", "vsbr1", "lan0", "priv0"};
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(cfg.net.ifaces[0].bridge, sizeof(cfg.net.ifaces[0].bridge), "%s", ok[i]);
+		assert_int_equal(vsd_require_admin_for(&all, &node, &cfg, &err), 0);
+	}
+	snprintf(cfg.net.ifaces[0].bridge, sizeof(cfg.net.ifaces[0].bridge), "mgmt0");
+	assert_int_equal(vsd_require_admin_for(&all, &node, &cfg, &err), -1);
+	assert_int_equal(err.kind, VS_EK_FORBIDDEN);
+	assert_non_null(strstr(err.msg, "mgmt0"));
+	assert_int_equal(vsd_require_admin_for(&adm, &node, &cfg, &err), 0);
+	cfg.net.ifaces[0].model = VS_NET_ROUTED;
+	assert_int_equal(vsd_require_admin_for(&all, &node, &cfg, &err), 0);
 }
 
 /* The events of an owner-scoped subscriber: only its owner's containers. */
