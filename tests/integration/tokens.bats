@@ -93,6 +93,12 @@ mkct() { api POST /v1/containers -d "{\"name\": \"$1\", \"template\": \"busybox\
 	assert_contains "$output" "HTTP 403"
 	assert_contains "$output" "privileged"
 	[[ ! -e "$VSD_ROOT/containers/op1" ]]
+	# A host bridge the node did not declare for containers.
+	run tapi t-op POST /v1/containers -d '{"name": "op1", "template": "busybox",
+		"net": {"interfaces": [{"model": "bridged", "bridge": "mgmt0"}]}}'
+	assert_contains "$output" "HTTP 403"
+	assert_contains "$output" "mgmt0"
+	[[ ! -e "$VSD_ROOT/containers/op1" ]]
 	assert_eq "$(tcode t-op POST /v1/tokens -d '{"name": "x"}')" 403
 	assert_eq "$(tcode t-op POST /v1/pools -d '{"name": "p1"}')" 403
 	assert_eq "$(tcode t-op DELETE /v1/templates/busybox)" 403
