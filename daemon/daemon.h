@@ -124,6 +124,8 @@ struct vsd {
 	bool views_active;
 	pid_t views_pid;
 	char views_error[VS_ERROR_MSG_MAX];
+	/* TLS identity and trust store (auth.h; vsd_auth() for that layer). */
+	struct vsd_auth auth;
 };
 
 /* ---- network.c: the node's networking and address allocation -------- */

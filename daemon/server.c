@@ -33,6 +33,7 @@ struct vsd_server {
 	int listen_fd;
 	const struct vsd_route *table;
 	size_t ntable;
+	bool tls; /* a --listen socket: clients authenticate by certificate or token */
 };
 
 struct vsd_req {
@@ -281,6 +282,22 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return vsd_unescape_nul(s, MHD_http_unescape(s));
 }
 
+/* Who makes the request: the unix socket's peer uid, or over TLS the
+ * fingerprint of the client's certificate; a Bearer token on either. */
+static int authenticate(struct vsd_req *r, struct MHD_Connection *conn, uid_t uid,
+			struct vs_error *err)
+{
+	const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	const union MHD_ConnectionInfo *ci;
+	char fp[VSD_FP_HEX + 1] = "";
+
+	if (!r->srv->tls)
+		return vsd_authenticate(r->d, true, uid, "", authz, &r->who, err);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	vsd_tls_peer_fingerprint(ci != NULL ? ci->tls_session : NULL, fp);
+	return vsd_authenticate(r->d, false, 0, fp, authz, &r->who, err);
+}
+
 /* First call: everything that can be refused before reading the body. */
 static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
 			     const char *method, const char *version)
@@ -288,14 +305,12 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 	struct vs_error err = {0};
 	enum vsd_match_result m;
 	char allow[128];
-	uid_t uid;
+	uid_t uid = 0;
 
-	if (!peer_allowed(conn, &uid))
+	if (!r->srv->tls && !peer_allowed(conn, &uid))
 		return queue_error(conn, method, url, 403, "forbidden", NULL,
 				   "uid %d may not use this socket", (int)uid);
-	if (vsd_authenticate(r->d, true, uid, "",
-			     MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
-			     &r->who, &err) < 0) {
+	if (authenticate(r, conn, uid, &err) < 0) {
 		vsd_log("%s %s: refused (%s): %s", method, url, r->who.name, err.msg);
 		return queue_vs_error(conn, method, url, &err);
 	}
@@ -526,6 +541,43 @@ int vsd_server_start(struct vsd *d, int listen_fd, const struct vsd_route *table
 		free(s);
 		close(listen_fd);
 		return vs_error_set(err, 0, "start the HTTP server (libmicrohttpd)");
+	}
+	*out = s;
+	return 0;
+}
+
+/* TLS 1.2 and 1.3 only, GnuTLS's default suites otherwise. */
+#define VSD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+int vsd_server_start_tls(struct vsd *d, int listen_fd, const struct vsd_route *table, size_t n,
+			 const struct vsd_listen_opts *o, struct vsd_server **out,
+			 struct vs_error *err)
+{
+	struct vsd_server *s = xcalloc(1, sizeof(*s));
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TLS;
+
+	s->d = d;
+	s->listen_fd = listen_fd;
+	s->table = table;
+	s->ntable = n;
+	s->tls = true;
+	/* MEM_TRUST makes MHD ask for a client certificate; nothing is
+	 * verified against it (the node's own certificate): the client's
+	 * fingerprint is looked up in the trust store instead. */
+	s->mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, o->key_pem, MHD_OPTION_HTTPS_MEM_TRUST, o->cert_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, VSD_TLS_PRIORITIES, MHD_OPTION_CONNECTION_TIMEOUT,
+	    o->timeout, MHD_OPTION_CONNECTION_LIMIT, o->max_conns,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)VSD_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+	if (s->mhd == NULL) {
+		free(s);
+		close(listen_fd);
+		return vs_error_set(err, 0, "start the HTTPS server (libmicrohttpd with GnuTLS)");
 	}
 	*out = s;
 	return 0;
