@@ -85,8 +85,8 @@ static int add_san(gnutls_x509_crt_t crt, const char *s)
 	if (inet_pton(AF_INET6, s, a) == 1)
 		return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, a, 16,
 							    GNUTLS_FSAN_APPEND);
-	return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, s,
-						    (unsigned)strlen(s), GNUTLS_FSAN_APPEND);
+	return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, s, (unsigned)strlen(s),
+						    GNUTLS_FSAN_APPEND);
 }
 
 static int fill_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *host,
@@ -196,9 +196,8 @@ static int load(struct vsd_tls *t, int dirfd, const char *cert, const char *key,
 	return 0;
 }
 
-int vsd_tls_open(int auth_dir_fd, const char *auth_dir, const char *cert_file,
-		 const char *key_file, char *const *listen, size_t nlisten, struct vsd_tls **out,
-		 struct vs_error *err)
+int vsd_tls_open(int auth_dir_fd, const char *auth_dir, const char *cert_file, const char *key_file,
+		 char *const *listen, size_t nlisten, struct vsd_tls **out, struct vs_error *err)
 {
 	struct vsd_tls *t = xcalloc(1, sizeof(*t));
 	struct vs_error e = {0};
@@ -273,7 +272,7 @@ void vsd_tls_peer_fingerprint(void *session, char out[VSD_FP_HEX + 1])
 	if (session == NULL)
 		return;
 	certs = gnutls_certificate_get_peers(session, &n);
-	if (certs == NULL || n == 0 || vsd_cert_fingerprint(certs[0].data, certs[0].size, out,
-							     NULL) < 0)
+	if (certs == NULL || n == 0 ||
+	    vsd_cert_fingerprint(certs[0].data, certs[0].size, out, NULL) < 0)
 		out[0] = '\0';
 }

@@ -439,6 +439,8 @@ int vsd_trust_gen(struct vsd_trust *t, bool tokens, struct vs_jgen *g, struct vs
 	pthread_mutex_unlock(&t->lock);
 	if (r < 0)
 		return -1;
+	if (tokens)
+		expire(&s, (int64_t)time(NULL)); /* listed as gone; dropped at the next write */
 	vs_jgen_arr_open(g);
 	for (size_t i = 0; i < (tokens ? s.ntokens : s.ncerts); i++)
 		gen_entry(g, tokens ? &s.tokens[i] : &s.certs[i], tokens, false);

@@ -113,7 +113,7 @@ OBJECTS = {
         "error": obj({
             "code": {"enum": ["invalid", "forbidden", "not_found", "conflict",
                               "too_large", "method_not_allowed",
-                              "precondition_failed",
+                              "precondition_failed", "unauthorized",
                               "unsupported", "internal"]},
             "message": {"type": "string", "description":
                         "What failed, naming the field or object."},
@@ -260,6 +260,9 @@ OBJECTS = {
                 "network": STR, "cidr": nullable(STR),
                 "gateway": nullable(STR)})},
             "private_bridges": STRS, "nat": STRS, "nameservers": STRS}),
+        "tls": obj({"fingerprint": nullable(STR), "listen": STRS},
+                   desc="The HTTPS listener: the SHA-256 of the node's "
+                   "certificate (null and no addresses without --listen)."),
     }),
     "PoolRequest": {
         "type": "object", "additionalProperties": False,
@@ -303,6 +306,9 @@ ERRORS = {
     "400": ("Invalid", "invalid",
             "Malformed JSON, wrong type, unknown field, bad name or value "
             "(the message names the field)."),
+    "401": ("Unauthorized", "unauthorized",
+            "No credential, or a wrong, expired or revoked one (over "
+            "HTTPS: a trusted client certificate or an API token)."),
     "403": ("Forbidden", "forbidden",
             "The peer's uid is neither 0 nor the daemon's."),
     "404": ("NotFound", "not_found",
@@ -317,6 +323,36 @@ ERRORS = {
     "500": ("Internal", "internal", "Anything else (the message says what)."),
     "501": ("Unsupported", "unsupported",
             "Checkpoint and restore without a usable CRIU."),
+}
+
+
+FP = {"type": "string", "pattern": "^[0-9a-f]{64}$",
+      "description": "SHA-256 of the certificate (DER), lowercase hex."}
+TRUST_OBJECTS = {
+    "TrustedCertificate": obj({"name": STR, "fingerprint": FP,
+                               "added_at": INT0}),
+    "TrustedCertificateList": {"type": "array",
+                               "items": ref("TrustedCertificate")},
+    "TrustAddRequest": obj({
+        "name": ref("CreateRequest/$defs/name"),
+        "certificate": dict(STR, description="The certificate, PEM."),
+        "fingerprint": dict(STR, description="Its SHA-256, hex (colons "
+                            "allowed)."),
+    }, required=["name"], desc="name and one of certificate and "
+                               "fingerprint."),
+    "TrustAdded": obj({"name": STR, "fingerprint": FP}),
+    "JoinTokenRequest": obj({
+        "name": ref("CreateRequest/$defs/name"),
+        "expires": {"type": "integer", "minimum": 1, "maximum": 31622400,
+                    "description": "Seconds it stays valid (default "
+                    "86400)."}}, required=["name"]),
+    "JoinTokenCreated": obj({
+        "name": STR, "expires_in": INT0,
+        "token": dict(STR, description="The secret, shown only here.")}),
+    "JoinToken": obj({"name": STR, "created_at": INT0,
+                      "expires_at": INT0}),
+    "JoinTokenList": {"type": "array", "items": ref("JoinToken")},
+    "JoinRequest": obj({"token": STR}, required=["token"]),
 }
 
 
@@ -679,13 +715,72 @@ def other_paths():
     }
 
 
+def trust_paths():
+    T = "trust"
+    admin = [{"bearerAuth": []}, {"mutualTLS": []}]
+    tokens = {
+        "get": op("listJoinTokens", "Join tokens not yet redeemed", T,
+                  json_resp("The tokens (never their secrets).",
+                            ref("JoinTokenList")), ["401"]),
+        "post": op("createJoinToken", "A one-time join token", T,
+                   json_resp("The token; its secret is shown only here.",
+                             ref("JoinTokenCreated"), "201"),
+                   ["401", "409"], req=body(ref("JoinTokenRequest"))),
+    }
+    out = {
+        "/v1/trust": {
+            "get": op("listTrust", "Trusted client certificates", T,
+                      json_resp("The certificates.",
+                                ref("TrustedCertificateList")), ["401"]),
+            "post": op("addTrust", "Trust a client certificate", T,
+                       json_resp("Trusted.", ref("TrustAdded"), "201"),
+                       ["401", "409"], req=body(ref("TrustAddRequest"))),
+        },
+        "/v1/trust/{fingerprint}": {
+            "parameters": [{"name": "fingerprint", "in": "path",
+                            "required": True, "schema": STR,
+                            "description": "SHA-256 of the certificate, "
+                            "hex."}],
+            "delete": op("removeTrust", "Stop trusting a certificate", T,
+                         {"204": {"description": "Removed."}},
+                         ["401", "404"]),
+        },
+        "/v1/trust/tokens": tokens,
+        "/v1/trust/tokens/{name}": {
+            "parameters": [NAME_P],
+            "delete": op("removeJoinToken", "Withdraw a join token", T,
+                         {"204": {"description": "Removed."}},
+                         ["401", "404"]),
+        },
+        "/v1/trust/join": {
+            "post": op("joinTrust", "Redeem a join token", T,
+                       json_resp("The certificate presented on this "
+                                 "connection is trusted.",
+                                 ref("TrustAdded"), "201"),
+                       ["401", "409"], req=body(ref("JoinRequest")),
+                       desc="Over HTTPS with a client certificate and no "
+                       "credential: the token (once only) makes that "
+                       "certificate trusted under the token's name. 400 "
+                       "without a client certificate."),
+        },
+    }
+    for path, item in out.items():
+        for method, o in item.items():
+            if method != "parameters":
+                o["security"] = ([{}] if path == "/v1/trust/join"
+                                 else admin)
+    return out
+
+
 def document():
     paths = {}
+    paths.update(trust_paths())
     paths.update(container_paths())
     paths.update(snapshot_paths())
     paths.update(other_paths())
     schemas, hoisted = embedded_schemas()
     schemas.update(OBJECTS)
+    schemas.update(TRUST_OBJECTS)
     name_desc = ("A container, template or pool name: 1 to 64 of [a-z0-9-],"
                  " not starting with '-' (400 otherwise).")
     doc = {
@@ -707,7 +802,12 @@ def document():
         "servers": [{"url": "http://localhost",
                      "description": "The daemon's unix socket "
                      "(/run/vsd/vsd.sock by default; curl --unix-socket). "
-                     "The host name is not used."}],
+                     "The host name is not used."},
+                    {"url": "https://{host}:{port}",
+                     "description": "vsd --listen ADDR:PORT (HTTPS; pin "
+                     "the certificate's SHA-256 from GET /v1/node).",
+                     "variables": {"host": {"default": "127.0.0.1"},
+                                   "port": {"default": "8443"}}}],
         "security": [],
         "tags": [{"name": t, "description": d} for t, d in [
             ("containers", "Containers and their lifecycle"),
@@ -720,6 +820,7 @@ def document():
             ("events", "What happens, as it happens"),
             ("pools", "Shared limits for groups of containers"),
             ("node", "The node, its metrics and this contract"),
+            ("trust", "Client certificates and join tokens (admin)"),
         ]],
         "paths": paths,
         "components": {
@@ -728,6 +829,14 @@ def document():
                 "description": "Accepted: the work runs as an operation; "
                 "poll GET /v1/operations/{id}.", "content": {
                     "application/json": {"schema": ref("Operation")}}}),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "An API token "
+                               "(Authorization: Bearer SECRET)."},
+                "mutualTLS": {"type": "mutualTLS", "description": "A "
+                              "client certificate whose SHA-256 is in the "
+                              "trust store (GET /v1/trust)."},
+            },
             "headers": {"ETag": {
                 "description": "The stored object's version (quoted); send "
                 "it back in If-Match to change it only if nobody else did.",
