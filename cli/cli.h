@@ -304,6 +304,15 @@ int vc_cmd_operation_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_e
 int vc_cmd_operation_show(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_operation_cancel(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_monitor(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* trust.c */
+int vc_cmd_trust_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_trust_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_trust_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_trust_token(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_trust_tokens(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* A duration: whole seconds, or with s, m, h or d ("30m", "7d"). 0, or -1
+ * with VS_EK_INVALID naming what. */
+int vc_parse_duration(const char *s, const char *what, int64_t *out, struct vs_error *err);
 
 /* ---- limits.c: the resource flags of create and set ------------------ */
 

@@ -21,8 +21,13 @@ static int gen_list(struct vsd_call *c, bool tokens, struct vsd_reply *out, stru
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	struct vsd_trust *t = store(c, err);
 
-	if (t == NULL || vsd_trust_gen(t, tokens, g, err) < 0)
+	if (t == NULL)
 		return -1;
+	vs_jgen_obj_open(g);
+	vs_jgen_key(g, tokens ? "tokens" : "certificates");
+	if (vsd_trust_gen(t, tokens, g, err) < 0)
+		return -1;
+	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
 	return 0;
 }

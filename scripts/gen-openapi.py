@@ -331,8 +331,8 @@ FP = {"type": "string", "pattern": "^[0-9a-f]{64}$",
 TRUST_OBJECTS = {
     "TrustedCertificate": obj({"name": STR, "fingerprint": FP,
                                "added_at": INT0}),
-    "TrustedCertificateList": {"type": "array",
-                               "items": ref("TrustedCertificate")},
+    "TrustedCertificateList": obj({"certificates": {
+        "type": "array", "items": ref("TrustedCertificate")}}),
     "TrustAddRequest": obj({
         "name": ref("CreateRequest/$defs/name"),
         "certificate": dict(STR, description="The certificate, PEM."),
@@ -351,7 +351,8 @@ TRUST_OBJECTS = {
         "token": dict(STR, description="The secret, shown only here.")}),
     "JoinToken": obj({"name": STR, "created_at": INT0,
                       "expires_at": INT0}),
-    "JoinTokenList": {"type": "array", "items": ref("JoinToken")},
+    "JoinTokenList": obj({"tokens": {"type": "array",
+                                     "items": ref("JoinToken")}}),
     "JoinRequest": obj({"token": STR}, required=["token"]),
 }
 

@@ -213,3 +213,30 @@ join_token() {
 	assert_status 2
 	[[ ! -e "$VSD_TMP/none" ]] || fail "a refused start made $VSD_TMP/none"
 }
+
+@test "vsctl trust token, add, list, remove; node info shows the fingerprint" {
+	local tok fp
+	# The secret alone on stdout (the rest goes to stderr).
+	tok=$(vsctl trust token desk --expires 10m 2>/dev/null)
+	[[ "$tok" =~ ^[0-9a-f]{64}$ ]] || fail "token: '$tok'"
+	run vsctl trust tokens
+	assert_contains "$output" desk
+	run vsctl trust token bad --expires soon
+	assert_status 2
+	assert_contains "$output" "--expires: expected a duration"
+	run vsctl trust add "Bad Name" "$VSD_TMP/other.crt"
+	assert_status 2
+	run vsctl trust add desk2 "$VSD_TMP/other.crt"
+	assert_success
+	fp=$(fp_of "$VSD_TMP/other.crt")
+	assert_contains "$output" "$fp"
+	run vsctl trust list
+	assert_contains "$output" "desk2"
+	assert_contains "$output" "$fp"
+	run vsctl trust remove "$fp"
+	assert_success
+	run vsctl trust list
+	assert_not_contains "$output" "$fp"
+	run vsctl node info
+	assert_contains "$output" "tls.fingerprint: $(served_fp)"
+}

@@ -237,9 +237,8 @@ static void test_damaged_store(void **state)
 	char name[VS_NAME_MAX + 1];
 	struct vs_error err = {0};
 
-	assert_int_equal(vs_atomic_write_at(f->fd, "trust.json", "{\"certificates\": 3}", 19, 0600,
-					    &err),
-			 0);
+	assert_int_equal(
+	    vs_atomic_write_at(f->fd, "trust.json", "{\"certificates\": 3}", 19, 0600, &err), 0);
 	assert_int_equal(vsd_trust_find(f->t, FP_A, name, sizeof(name), &err), -1);
 	assert_int_equal(vsd_trust_add(f->t, "x", FP_A, &err), -1);
 }
@@ -249,8 +248,8 @@ static void test_listen_parse(void **state)
 	struct sockaddr_storage ss;
 	struct vs_error err = {0};
 	socklen_t len;
-	const char *bad[] = {"", "8443", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
-			     "::1:8443", "[::1]", "[::1]:", "host:8443", "127.0.0.1:84x"};
+	const char *bad[] = {"",	 "8443",  "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
+			     "::1:8443", "[::1]", "[::1]:",    "host:8443",   "127.0.0.1:84x"};
 
 	assert_int_equal(vsd_listen_parse("127.0.0.1:8443", &ss, &len, &err), 0);
 	assert_int_equal(ss.ss_family, AF_INET);
