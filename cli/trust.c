@@ -111,9 +111,9 @@ int vc_parse_duration(const char *s, const char *what, int64_t *out, struct vs_e
 			num[n - 1] = '\0';
 		}
 	if (vs_parse_int(num, what, 1, INT64_MAX / 86400, out, NULL) < 0)
-		return vs_error_kind(err, VS_EK_INVALID,
-				     "%s: expected a duration such as 3600, 30m, 12h or 7d, got '%s'",
-				     what, s);
+		return vs_error_kind(
+		    err, VS_EK_INVALID,
+		    "%s: expected a duration such as 3600, 30m, 12h or 7d, got '%s'", what, s);
 	*out *= mult;
 	return 0;
 }

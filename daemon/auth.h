@@ -51,12 +51,6 @@ int vsd_cert_fingerprint(const void *der, size_t len, char out[VSD_FP_HEX + 1],
 /* The fingerprint of the first certificate in PEM text (NUL-terminated). 0,
  * or -1 with VS_EK_INVALID when it is not a PEM X.509 certificate. */
 int vsd_cert_pem_fingerprint(const char *pem, char out[VSD_FP_HEX + 1], struct vs_error *err);
-/* A new self-signed ECDSA P-256 certificate (one year short of ten, CN
- * and DNS SAN host, one IP or DNS SAN per entry of sans: "127.0.0.1",
- * "::1", "node.example") and its key, PEM, malloc'd. 0 or -1. */
-int vsd_cert_generate(const char *host, const char *const *sans, size_t nsans, char **cert_pem,
-		      char **key_pem, struct vs_error *err);
-
 /* The node's TLS identity: the certificate and key named by the operator
  * (cert_file and key_file both set), else those in auth_dir_fd
  * (<root>/auth) as node.crt and node.key, generated there (key 0600,

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "daemon/server.h"
+#include "lib/vs_cert.h"
 #include "lib/vs_io.h"
 #include "lib/vs_json.h"
 #include "lib/vs_util.h"
@@ -72,7 +73,7 @@ static void test_generate_and_fingerprint(void **state)
 	size_t len = sizeof(san);
 	unsigned critical;
 
-	assert_int_equal(vsd_cert_generate("host1", sans, 3, &cert, &key, &err), 0);
+	assert_int_equal(vs_cert_generate("host1", sans, 3, &cert, &key, &err), 0);
 	assert_non_null(strstr(cert, "BEGIN CERTIFICATE"));
 	assert_non_null(strstr(key, "PRIVATE KEY"));
 	assert_int_equal(vsd_cert_pem_fingerprint(cert, fp, &err), 0);
@@ -103,7 +104,7 @@ static void test_generate_and_fingerprint(void **state)
 	/* Two certificates, two fingerprints; garbage is 400. */
 	{
 		cleanup_free char *c2 = NULL, *k2 = NULL;
-		assert_int_equal(vsd_cert_generate("host1", sans, 0, &c2, &k2, &err), 0);
+		assert_int_equal(vs_cert_generate("host1", sans, 0, &c2, &k2, &err), 0);
 		assert_int_equal(vsd_cert_pem_fingerprint(c2, fp2, &err), 0);
 		assert_string_not_equal(fp, fp2);
 	}
