@@ -399,22 +399,24 @@ char *vc_http_format_request(const struct vc_http_request *req)
 	int64_t len = req->body_fd >= 0 ? req->body_fd_len : (int64_t)req->body_len;
 	bool has_body = req->body_fd >= 0 || req->body != NULL;
 
-	return xasprintf("%s %s HTTP/1.1\r\n"
-			 "Host: vsd\r\n"
-			 "User-Agent: vsctl/" VSD_VERSION "\r\n"
-			 "Accept: application/json\r\n"
-			 "%s%s%s"
-			 "Content-Length: %" PRId64 "\r\n"
-			 "%s%s%s%s"
-			 "\r\n",
-			 req->method, req->path, has_body ? "Content-Type: " : "",
-			 has_body ? (req->content_type ? req->content_type : "application/json")
-				  : "",
-			 has_body ? "\r\n" : "", has_body ? len : 0,
-			 req->upgrade ? "Connection: Upgrade\r\nUpgrade: vsd-stream\r\n"
-				      : "Connection: close\r\n",
-			 req->if_match ? "If-Match: \"" : "", req->if_match ? req->if_match : "",
-			 req->if_match ? "\"\r\n" : "");
+	return xasprintf(
+	    "%s %s HTTP/1.1\r\n"
+	    "Host: vsd\r\n"
+	    "User-Agent: vsctl/" VSD_VERSION "\r\n"
+	    "Accept: application/json\r\n"
+	    "%s%s%s"
+	    "Content-Length: %" PRId64 "\r\n"
+	    "%s%s%s%s"
+	    "%s%s%s"
+	    "\r\n",
+	    req->method, req->path, has_body ? "Content-Type: " : "",
+	    has_body ? (req->content_type ? req->content_type : "application/json") : "",
+	    has_body ? "\r\n" : "", has_body ? len : 0,
+	    req->upgrade ? "Connection: Upgrade\r\nUpgrade: vsd-stream\r\n"
+			 : "Connection: close\r\n",
+	    req->if_match ? "If-Match: \"" : "", req->if_match ? req->if_match : "",
+	    req->if_match ? "\"\r\n" : "", req->authorization ? "Authorization: " : "",
+	    req->authorization ? req->authorization : "", req->authorization ? "\r\n" : "");
 }
 
 int vc_conn_open(struct vc_conn *c, const char *path, struct vs_error *err)
@@ -447,6 +449,7 @@ int vc_conn_open(struct vc_conn *c, const char *path, struct vs_error *err)
 
 void vc_conn_close(struct vc_conn *c)
 {
+	vc_tls_close(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -472,8 +475,11 @@ ssize_t vc_conn_recv(struct vc_conn *c, struct vs_error *err)
 	}
 	/* Always recvmsg with room for descriptors: a plain read() that consumes
 	 * the bytes they are attached to would make the kernel discard them. */
-	n = vs_recv_fds(c->fd, c->pending + c->pending_len, c->pending_cap - c->pending_len, fds,
-			VS_FDPASS_MAX, &nfds);
+	if (c->tls != NULL)
+		n = vc_tls_recv(c, c->pending + c->pending_len, c->pending_cap - c->pending_len);
+	else
+		n = vs_recv_fds(c->fd, c->pending + c->pending_len, c->pending_cap - c->pending_len,
+				fds, VS_FDPASS_MAX, &nfds);
 	if (n < 0 && errno == EBADMSG)
 		return vs_error_kind(err, VS_EK_INVALID, "%s: the daemon sent too many descriptors",
 				     c->path);
@@ -532,7 +538,7 @@ int vc_conn_read_line(struct vc_conn *c, char *buf, size_t len, struct vs_error 
 static int send_all(struct vc_conn *c, const char *buf, size_t len, struct vs_error *err)
 {
 	while (len > 0) {
-		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		ssize_t n = c->tls ? vc_tls_send(c, buf, len) : send(c->fd, buf, len, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

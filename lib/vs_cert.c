@@ -99,7 +99,7 @@ static int fill_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const cha
 }
 
 int vs_cert_generate(const char *host, const char *const *sans, size_t nsans, char **cert_pem,
-		      char **key_pem, struct vs_error *err)
+		     char **key_pem, struct vs_error *err)
 {
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_x509_crt_t crt = NULL;
@@ -127,8 +127,6 @@ out:
 	if (key != NULL)
 		gnutls_x509_privkey_deinit(key);
 	if (r < 0)
-		return vs_error_set(err, 0, "generate a certificate: %s",
-				    gnutls_strerror(r));
+		return vs_error_set(err, 0, "generate a certificate: %s", gnutls_strerror(r));
 	return 0;
 }
-

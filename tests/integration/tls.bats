@@ -240,3 +240,82 @@ join_token() {
 	run vsctl node info
 	assert_contains "$output" "tls.fingerprint: $(served_fp)"
 }
+
+# ---- remote vsctl ---------------------------------------------------------
+
+# rvsctl ARGS...: vsctl with a private configuration (remotes, client
+# certificate) under $VSD_TMP/xdg.
+rvsctl() { XDG_CONFIG_HOME="$VSD_TMP/xdg" "$VSCTL_BIN" "$@"; }
+
+@test "vsctl remote add: refuses an unpinned fingerprint without a terminal, redeems a join token, drives REMOTE:NAME" {
+	local fp tokfile="$VSD_TMP/join.tok"
+	fp=$(served_fp)
+	vsctl trust token node1 --expires 10m >"$tokfile" 2>/dev/null
+	# No --accept-fingerprint and no terminal: refused, nothing stored.
+	run rvsctl remote add n1 "$TLS_URL" --join-token-file "$tokfile" </dev/null
+	assert_failure
+	assert_contains "$output" "--accept-fingerprint $fp"
+	[[ ! -e "$VSD_TMP/xdg/vsctl/remotes.json" ]] || fail "remotes.json written"
+	# A wrong fingerprint: refused.
+	run rvsctl remote add n1 "$TLS_URL" --join-token-file "$tokfile" \
+		--accept-fingerprint "$(printf '0%.0s' {1..64})"
+	assert_failure
+	assert_contains "$output" "not added"
+	run rvsctl remote add n1 "$TLS_URL" --join-token-file "$tokfile" --accept-fingerprint "$fp"
+	assert_success
+	assert_eq "$(stat -c %a "$VSD_TMP/xdg/vsctl/remotes.json")" 600
+	assert_eq "$(stat -c %a "$VSD_TMP/xdg/vsctl/client.key")" 600
+	assert_not_contains "$(cat "$VSD_TMP/xdg/vsctl/remotes.json")" "$(cat "$tokfile")"
+	run api GET /v1/trust
+	assert_contains "$output" "\"name\":\"node1\",\"fingerprint\":\"$(fp_of "$VSD_TMP/xdg/vsctl/client.crt")\""
+	# The token was used: adding again with it fails (401).
+	run rvsctl remote add n1b "$TLS_URL" --join-token-file "$tokfile" --accept-fingerprint "$fp"
+	assert_failure
+	assert_contains "$output" "unknown, already used or expired"
+	run rvsctl remote list
+	assert_contains "$output" "n1"
+	assert_contains "$output" "$fp"
+
+	# The lifecycle through REMOTE:NAME.
+	run rvsctl create n1:rc1 --template busybox
+	assert_success
+	run rvsctl start n1:rc1
+	assert_success
+	run rvsctl --remote n1 list
+	assert_contains "$output" rc1
+	assert_eq "$(ct_field rc1 state)" running
+	run rvsctl stop n1:rc1 --timeout 5
+	assert_success
+	run rvsctl destroy n1:rc1
+	assert_success
+	run api GET /v1/containers/rc1
+	assert_contains "$output" "HTTP 404"
+	run rvsctl list nosuch:x
+	assert_status 2
+	run rvsctl status nosuch:x
+	assert_status 2
+	assert_contains "$output" "unknown remote 'nosuch'"
+}
+
+@test "vsctl remote: default remote, and a changed server certificate is refused" {
+	run rvsctl remote default n1
+	assert_success
+	run rvsctl node info
+	assert_contains "$output" "tls.fingerprint: $(served_fp)"
+	run rvsctl remote default local
+	assert_success
+	# A new certificate on the node: vsctl refuses to talk to it.
+	vsd_stop_daemon
+	mv "$VSD_ROOT/auth/node.crt" "$VSD_ROOT/auth/node.crt.old"
+	mv "$VSD_ROOT/auth/node.key" "$VSD_ROOT/auth/node.key.old"
+	vsd_start_daemon
+	run rvsctl --remote n1 list
+	assert_failure
+	assert_contains "$output" "the server's certificate changed"
+	run rvsctl remote remove n1
+	assert_success
+	run rvsctl remote list
+	assert_not_contains "$output" n1
+	run rvsctl remote remove n1
+	assert_failure
+}
