@@ -80,8 +80,7 @@ static char *config_dir(struct vs_error *err)
 
 /* vsctl's client certificate: paths of client.crt and client.key in dir,
  * generated on first use (the key first, 0600). 0 or -1. */
-static int client_identity(const char *dir, char **cert_file, char **key_file,
-			   struct vs_error *err)
+static int client_identity(const char *dir, char **cert_file, char **key_file, struct vs_error *err)
 {
 	cleanup_free char *cert = NULL, *key = NULL;
 	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -91,7 +90,8 @@ static int client_identity(const char *dir, char **cert_file, char **key_file,
 	*key_file = xasprintf("%s/client.key", dir);
 	if (dfd < 0)
 		return vs_error_set(err, errno, "open %s", dir);
-	if (faccessat(dfd, "client.crt", R_OK, 0) == 0 && faccessat(dfd, "client.key", R_OK, 0) == 0)
+	if (faccessat(dfd, "client.crt", R_OK, 0) == 0 &&
+	    faccessat(dfd, "client.key", R_OK, 0) == 0)
 		return 0;
 	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
 		snprintf(host, sizeof(host), "vsctl");
@@ -134,8 +134,7 @@ static const struct vs_json *find_remote(const struct vs_json *cfg, const char *
 	return NULL;
 }
 
-static struct vc_remote *remote_from(const char *dir, const struct vs_json *r,
-				     struct vs_error *err)
+static struct vc_remote *remote_from(const char *dir, const struct vs_json *r, struct vs_error *err)
 {
 	struct vc_remote *rm = xcalloc(1, sizeof(*rm));
 	const char *f[4] = {"name", "host", "port", "fingerprint"};
@@ -261,7 +260,8 @@ static int save_remotes(const char *dir, struct vs_json *cfg, const struct vs_js
 	if (dfd < 0)
 		return vs_error_set(err, errno, "open %s", dir);
 	if (def == NULL)
-		def = old_def != NULL && (drop == NULL || strcmp(old_def, drop) != 0) ? old_def : NULL;
+		def = old_def != NULL && (drop == NULL || strcmp(old_def, drop) != 0) ? old_def
+										      : NULL;
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "default", def != NULL && strcmp(def, "local") != 0 ? def : NULL);
 	vs_jgen_key(g, "remotes");
@@ -348,8 +348,9 @@ static bool ask_tty(const char *url, const char *fp)
 
 	if (tty == NULL)
 		return false;
-	fprintf(tty, "%s presents the certificate\n  SHA-256 %s\n"
-		     "Compare it with `vsctl node info` on that node. Trust it? [y/N] ",
+	fprintf(tty,
+		"%s presents the certificate\n  SHA-256 %s\n"
+		"Compare it with `vsctl node info` on that node. Trust it? [y/N] ",
 		url, fp);
 	fflush(tty);
 	yes = fgets(line, sizeof(line), tty) != NULL && (line[0] == 'y' || line[0] == 'Y');
@@ -446,8 +447,9 @@ static int authenticate(struct vc_ctx *ctx, const char *join, struct vs_error *e
 			*err = e;
 			return VC_ERR_FAIL;
 		}
-		fprintf(stderr, "vsctl: warning: %s does not trust this machine yet; on the node: "
-				"vsctl trust add NAME CERTFILE with this machine's client.crt\n",
+		fprintf(stderr,
+			"vsctl: warning: %s does not trust this machine yet; on the node: "
+			"vsctl trust add NAME CERTFILE with this machine's client.crt\n",
 			ctx->remote->name);
 		return 0;
 	}
