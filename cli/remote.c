@@ -459,7 +459,8 @@ static int authenticate(struct vc_ctx *ctx, const char *join, struct vs_error *e
 	if (vc_api(ctx, "POST", "/v1/trust/join", vs_jgen_text(g, NULL), NULL, NULL, &e) < 0 &&
 	    e.kind != VS_EK_CONFLICT) {
 		*err = e;
-		return vs_error_prefix(err, "join") < 0 ? VC_ERR_FAIL : VC_ERR_FAIL;
+		vs_error_prefix(err, "join %s", ctx->remote->name);
+		return VC_ERR_FAIL;
 	}
 	return 0;
 }

@@ -34,10 +34,9 @@ int vc_cmd_trust_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error
 			       VS_ARRAY_SIZE(headers), cert_row, err);
 }
 
-/* Options: --help only (and --json when json). 0, VC_HELP_SHOWN or
- * VC_ERR_USAGE; then n positional arguments from optind. */
-static int plain_args(struct vc_ctx *ctx, int argc, char **argv, int n, const char *what,
-		      struct vs_error *err)
+/* trust add: --json, --help, NAME CERTFILE. 0, VC_HELP_SHOWN or
+ * VC_ERR_USAGE. */
+static int add_args(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {0}};
@@ -45,14 +44,11 @@ static int plain_args(struct vc_ctx *ctx, int argc, char **argv, int n, const ch
 	int c;
 
 	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
-		if (c == 'j')
-			ctx->json = true;
-		else if (c == 'h')
-			return vc_cmd_help(ctx);
-		else
-			return VC_ERR_USAGE;
+		if (c != 'j')
+			return c == 'h' ? vc_cmd_help(ctx) : VC_ERR_USAGE;
+		ctx->json = true;
 	}
-	return vc_positional(argc, optind, n, n, what, err) < 0 ? VC_ERR_USAGE : 0;
+	return vc_positional(argc, optind, 2, 2, "NAME and CERTFILE", err) < 0 ? VC_ERR_USAGE : 0;
 }
 
 int vc_cmd_trust_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
@@ -61,7 +57,7 @@ int vc_cmd_trust_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error 
 	cleanup_json struct vs_json *ans = NULL;
 	cleanup_free char *pem = NULL, *raw = NULL;
 	size_t len;
-	int r = plain_args(ctx, argc, argv, 2, "NAME and CERTFILE", err);
+	int r = add_args(ctx, argc, argv, err);
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
@@ -86,11 +82,12 @@ int vc_cmd_trust_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error 
 int vc_cmd_trust_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	cleanup_free char *esc = NULL, *path = NULL;
-	int r = plain_args(ctx, argc, argv, 1, "FINGERPRINT", err);
+	const char *fp = NULL;
+	int r = vc_parse_reading(ctx, argc, argv, true, "FINGERPRINT", &fp, err);
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
-	esc = vc_http_escape_segment(argv[optind]);
+	esc = vc_http_escape_segment(fp);
 	path = xasprintf("/v1/trust/%s", esc);
 	return vc_api(ctx, "DELETE", path, NULL, NULL, NULL, err) < 0 ? VC_ERR_FAIL : 0;
 }

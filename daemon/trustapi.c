@@ -97,16 +97,24 @@ int vsd_h_trust_add(struct vsd_call *c, struct vsd_reply *out, struct vs_error *
 	return 0;
 }
 
-int vsd_h_trust_remove(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+/* DELETE of a certificate or a join token: 204, logged. */
+static int remove_one(struct vsd_call *c, struct vsd_reply *out, const char *what,
+		      int (*rm)(struct vsd_trust *, const char *, struct vs_error *),
+		      struct vs_error *err)
 {
 	struct vsd_trust *t = store(c, err);
 
-	if (t == NULL || vsd_trust_remove(t, c->m->params[0], err) < 0)
+	if (t == NULL || rm(t, c->m->params[0], err) < 0)
 		return -1;
-	vsd_log("trust: certificate %s removed by %s", c->m->params[0], c->who->name);
+	vsd_log("trust: %s %s removed by %s", what, c->m->params[0], c->who->name);
 	out->status = 204;
 	out->body = xstrdup("");
 	return 0;
+}
+
+int vsd_h_trust_remove(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	return remove_one(c, out, "certificate", vsd_trust_remove, err);
 }
 
 int vsd_h_trust_token_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
@@ -142,14 +150,7 @@ int vsd_h_trust_token_create(struct vsd_call *c, struct vsd_reply *out, struct v
 
 int vsd_h_trust_token_remove(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
-	struct vsd_trust *t = store(c, err);
-
-	if (t == NULL || vsd_trust_token_remove(t, c->m->params[0], err) < 0)
-		return -1;
-	vsd_log("trust: join token %s removed by %s", c->m->params[0], c->who->name);
-	out->status = 204;
-	out->body = xstrdup("");
-	return 0;
+	return remove_one(c, out, "join token", vsd_trust_token_remove, err);
 }
 
 int vsd_h_trust_join(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
