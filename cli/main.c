@@ -280,6 +280,15 @@ static int dispatch(int argc, char **argv, struct vc_ctx *ctx, struct vs_error *
 		if (r != 0)
 			return r;
 	}
+	/* The streams pass descriptors over the unix socket; over HTTPS they
+	 * need WebSocket framing, not there yet. Refused, never run locally. */
+	if (ctx->remote != NULL && (ctx->cmd->fn == vc_cmd_exec || ctx->cmd->fn == vc_cmd_enter ||
+				    ctx->cmd->fn == vc_cmd_console)) {
+		vs_error_kind(err, VS_EK_UNSUPPORTED,
+			      "%s on a remote is not supported yet (only over the unix socket)",
+			      ctx->cmd->name);
+		return VC_ERR_FAIL;
+	}
 	/* The command sees argv[0] = its last word, as getopt expects. */
 	return ctx->cmd->fn(ctx, argc - words + 1, argv + words - 1, err);
 }
