@@ -198,6 +198,21 @@ join_token() {
 	assert_eq "$output" 401
 }
 
+@test "a request head trickled a byte at a time is cut after the listener's timeout" {
+	local out
+	# --listen-timeout 3: idle-only timeouts would never cut it (a byte
+	# every 0.5 s); the request-head deadline does.
+	out=$("$PY" "$BATS_TEST_DIRNAME/tls-trickle.py" "$TLS_PORT" 0.5 20)
+	echo "$out"
+	local cut
+	cut=$(echo "$out" | json_get cut_after)
+	[[ "$cut" != null ]] || fail "not cut within 20 s"
+	"$PY" -c "import sys; t = float(sys.argv[1]); sys.exit(not 2.5 <= t <= 6)" "$cut" ||
+		fail "cut after $cut s, expected about 3"
+	pid_alive "$(vsd_pid)" || fail "vsd died"
+	assert_eq "$(api_code GET /v1/node)" 200
+}
+
 @test "the certificate is kept over restarts; bad --listen values are refused" {
 	local before
 	before=$(served_fp)
