@@ -97,18 +97,22 @@ int vsd_h_trust_add(struct vsd_call *c, struct vsd_reply *out, struct vs_error *
 	return 0;
 }
 
-/* DELETE of a certificate or a join token: 204, logged. */
+/* DELETE of a certificate or a join token: 200 {"deleted": what was
+ * named} like the other deletes, logged. */
 static int remove_one(struct vsd_call *c, struct vsd_reply *out, const char *what,
 		      int (*rm)(struct vsd_trust *, const char *, struct vs_error *),
 		      struct vs_error *err)
 {
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	struct vsd_trust *t = store(c, err);
 
 	if (t == NULL || rm(t, c->m->params[0], err) < 0)
 		return -1;
 	vsd_log("trust: %s %s removed by %s", what, c->m->params[0], c->who->name);
-	out->status = 204;
-	out->body = xstrdup("");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "deleted", c->m->params[0]);
+	vs_jgen_obj_close(g);
+	vsd_reply_json(out, 200, g);
 	return 0;
 }
 

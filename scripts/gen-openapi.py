@@ -412,8 +412,9 @@ def op(op_id, summary, tag, responses, errors, params=None, req=None,
        desc=None):
     """An operation: responses plus the shared errors that can answer it.
     Every route can be answered 400 (a malformed request: a NUL in the
-    path, duplicate Content-Length), 403 (peer), 405 (other methods on the
-    path) and 500."""
+    path, duplicate Content-Length), 401 (over HTTPS, or with a bad token:
+    no valid credential), 403 (peer), 405 (other methods on the path) and
+    500."""
     o = {"operationId": op_id, "summary": summary, "tags": [tag]}
     if desc:
         o["description"] = desc
@@ -422,7 +423,7 @@ def op(op_id, summary, tag, responses, errors, params=None, req=None,
     if req:
         o["requestBody"] = req
     resp = dict(responses)
-    codes = set(errors) | {"400", "403", "405", "500"}
+    codes = set(errors) | {"400", "401", "403", "405", "500"}
     if req and "application/json" in req["content"]:
         codes |= {"400", "413"}
     for status in sorted(codes):
@@ -743,14 +744,14 @@ def trust_paths():
                             "description": "SHA-256 of the certificate, "
                             "hex."}],
             "delete": op("removeTrust", "Stop trusting a certificate", T,
-                         {"204": {"description": "Removed."}},
+                         json_resp("Removed.", ref("Deleted")),
                          ["401", "404"]),
         },
         "/v1/trust/tokens": tokens,
         "/v1/trust/tokens/{name}": {
             "parameters": [NAME_P],
             "delete": op("removeJoinToken", "Withdraw a join token", T,
-                         {"204": {"description": "Removed."}},
+                         json_resp("Removed.", ref("Deleted")),
                          ["401", "404"]),
         },
         "/v1/trust/join": {

@@ -162,7 +162,7 @@ join_token() {
 	assert_not_contains "$output" '"bad"'
 	assert_not_contains "$output" '"ops2"'
 	run api DELETE "/v1/trust/$fp"
-	assert_contains "$output" "HTTP 204"
+	assert_contains "$output" "HTTP 200"
 	run tls --cert "$VSD_TMP/other.crt" --key "$VSD_TMP/other.key" "$TLS_URL/v1/trust"
 	assert_contains "$output" "HTTP 401"
 	run api DELETE "/v1/trust/$fp"
@@ -211,6 +211,29 @@ join_token() {
 		fail "cut after $cut s, expected about 3"
 	pid_alive "$(vsd_pid)" || fail "vsd died"
 	assert_eq "$(api_code GET /v1/node)" 200
+}
+
+@test "trust answers, and 401 over HTTPS, conform to the OpenAPI document" {
+	local doc="$VSD_TMP/openapi.json" out="$VSD_TMP/answer" meta spec method pattern url
+	curl -sS --fail --unix-socket "$VSD_SOCKET" -o "$doc" http://vsd/v1/openapi.json
+	# METHOD|PATTERN|URL|BODY, over the unix socket unless the URL is https.
+	while IFS='|' read -r method pattern url spec; do
+		local via=(--unix-socket "$VSD_SOCKET")
+		[[ "$url" == https* ]] && via=(-k)
+		meta=$(curl -sS --max-time 20 "${via[@]}" -X "$method" -o "$out" \
+			-w '%{http_code} %{content_type}' ${spec:+-d "$spec"} "$url")
+		"$PY" "$BATS_TEST_DIRNAME/openapi-check.py" "$doc" "$method" "$pattern" \
+			"${meta%% *}" "${meta#* }" <"$out" ||
+			fail "$method $url (${meta%% *}): $(head -c 400 "$out")"
+	done <<CASES
+POST|/v1/trust/tokens|http://vsd/v1/trust/tokens|{"name":"oa","expires":60}
+GET|/v1/trust/tokens|http://vsd/v1/trust/tokens|
+DELETE|/v1/trust/tokens/{name}|http://vsd/v1/trust/tokens/oa|
+GET|/v1/trust|http://vsd/v1/trust|
+POST|/v1/trust|http://vsd/v1/trust|{"name":"oa2","fingerprint":"1234"}
+GET|/v1/node|$TLS_URL/v1/node|
+POST|/v1/trust/join|$TLS_URL/v1/trust/join|{"token":"nope"}
+CASES
 }
 
 @test "the certificate is kept over restarts; bad --listen values are refused" {
