@@ -67,9 +67,11 @@ int vc_api(const struct vc_ctx *ctx, const char *method, const char *path, const
 	    .body_fd = -1,
 	    .if_match = ctx->if_match,
 	};
+	cleanup_free char *authz = vc_ctx_authorization(ctx);
 	int status;
 
-	if (vc_conn_open(&c, ctx->socket_path, err) < 0)
+	req.authorization = authz;
+	if (vc_ctx_connect(ctx, &c, err) < 0)
 		return -1;
 	if (vc_http_exchange(&c, &req, &resp, err) < 0)
 		return vs_error_prefix(err, "%s %s", method, path);
@@ -103,6 +105,7 @@ int vc_upload(const struct vc_ctx *ctx, const char *method, const char *path, co
 	    .body_fd = -1,
 	};
 	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	cleanup_free char *authz = vc_ctx_authorization(ctx);
 	struct vc_http_response resp;
 	struct stat st;
 	int r;
@@ -114,7 +117,8 @@ int vc_upload(const struct vc_ctx *ctx, const char *method, const char *path, co
 		return vs_error_kind(err, VS_EK_INVALID, "%s: not a regular file", file);
 	req.body_fd = fd;
 	req.body_fd_len = st.st_size;
-	if (vc_conn_open(&conn, ctx->socket_path, err) < 0)
+	req.authorization = authz;
+	if (vc_ctx_connect(ctx, &conn, err) < 0)
 		return -1;
 	if (vc_http_exchange(&conn, &req, &resp, err) < 0)
 		return vs_error_prefix(err, "%s %s", method, path);

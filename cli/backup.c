@@ -25,7 +25,7 @@ static int download(const struct vc_ctx *ctx, const char *path, const char *file
 	req.sink_fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
 	if (req.sink_fd < 0)
 		return vs_error_set(err, errno, "%s", tmp);
-	if (vc_conn_open(&conn, ctx->socket_path, err) == 0) {
+	if (vc_ctx_connect(ctx, &conn, err) == 0) {
 		if (vc_http_exchange(&conn, &req, &resp, err) < 0) {
 			vs_error_prefix(err, "GET %s", path);
 		} else {

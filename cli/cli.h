@@ -129,6 +129,7 @@ struct vc_http_request {
 	 * version 13) with this Sec-WebSocket-Key and subprotocol (or NULL). */
 	const char *ws_key;
 	const char *ws_protocol;
+	const char *authorization; /* an Authorization header value, or NULL */
 };
 
 /* The request head (request line and headers, ending in an empty line) as
@@ -152,7 +153,33 @@ struct vc_conn {
 	 * descriptors (which only a unix socket can): set for remote
 	 * connections, and by VSCTL_STREAM=websocket (tests). */
 	bool stream_ws;
+	struct vc_tls *tls; /* a remote over HTTPS (tls.c); NULL: the unix socket */
+	/* Sent as Authorization with every request that names none (a
+	 * remote's API token: "Bearer ..."), or NULL. Freed on close. */
+	char *authorization;
 };
+
+/* ---- tls.c: vc_conn over TLS to a remote vsd ------------------------- */
+
+struct vc_tls;
+struct vc_tls_target {
+	const char *host, *port;
+	const char *cert_file, *key_file; /* vsctl's client certificate */
+	const char *pin;		  /* the server's fingerprint, or NULL */
+};
+/* Connect and handshake (TLS 1.2/1.3, presenting the client certificate);
+ * the server's fingerprint into got. With a pin that differs: -1 with
+ * VS_EK_FORBIDDEN naming both. 0, or -1 with err (c is closed by
+ * vc_conn_close either way). */
+int vc_conn_open_tls(struct vc_conn *c, const struct vc_tls_target *tg, char got[64 + 1],
+		     struct vs_error *err);
+/* Like send() and recv() on a TLS connection (-1 with errno). */
+ssize_t vc_tls_send(struct vc_conn *c, const void *buf, size_t len);
+ssize_t vc_tls_recv(struct vc_conn *c, void *buf, size_t len);
+void vc_tls_close(struct vc_conn *c);
+/* Does the TLS session hold decrypted bytes not yet received? (poll()
+ * cannot see them.) False for a unix connection. */
+bool vc_tls_pending(const struct vc_conn *c);
 
 /* Connect to the unix socket at path. 0, or -1 with err saying
  * "cannot connect to PATH: REASON (is vsd running?)". */
@@ -191,9 +218,12 @@ int vc_http_exchange(struct vc_conn *c, const struct vc_http_request *req,
 
 struct vc_cmd;
 
+struct vc_remote;
 struct vc_ctx {
 	const char *socket_path;
-	bool json; /* global --json */
+	const char *remote_name;  /* --remote NAME, or NULL */
+	struct vc_remote *remote; /* where API calls go (remote.c); NULL: the unix socket */
+	bool json;		  /* global --json */
 	const struct vc_cmd *cmd;
 	const char *if_match; /* vc_api sends it as If-Match (set --if-match) */
 };
@@ -220,6 +250,25 @@ int vc_upload(const struct vc_ctx *ctx, const char *method, const char *path, co
 
 /* "/v1/<collection>/<escaped name><suffix>" (suffix may be ""); malloc'd. */
 char *vc_api_path(const char *collection, const char *name, const char *suffix);
+
+/* ---- remote.c: remotes (other nodes over HTTPS) ---------------------- */
+
+/* Pick where the command goes, once, before it runs: --remote NAME, a
+ * REMOTE:NAME argument (rewritten to NAME in argv; "local:" is the unix
+ * socket), else the default remote, else the unix socket. 0,
+ * VC_ERR_USAGE (an unknown remote, two different ones) or VC_ERR_FAIL. */
+int vc_remote_resolve(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* Connect to where ctx goes: the unix socket, or the remote over TLS with
+ * its pinned fingerprint. 0, or -1 with err. */
+int vc_ctx_connect(const struct vc_ctx *ctx, struct vc_conn *c, struct vs_error *err);
+/* "Bearer TOKEN" when the remote has an API token (malloc'd), else NULL. */
+char *vc_ctx_authorization(const struct vc_ctx *ctx);
+/* Free what vc_remote_resolve loaded. */
+void vc_ctx_release(struct vc_ctx *ctx);
+int vc_cmd_remote_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_remote_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_remote_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_remote_default(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 
 /* ---- operation.c ---------------------------------------------------- */
 
@@ -330,6 +379,15 @@ int vc_cmd_operation_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_e
 int vc_cmd_operation_show(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_operation_cancel(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_monitor(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* trust.c */
+int vc_cmd_trust_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_trust_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_trust_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_trust_token(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_trust_tokens(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* A duration: whole seconds, or with s, m, h or d ("30m", "7d"). 0, or -1
+ * with VS_EK_INVALID naming what. */
+int vc_parse_duration(const char *s, const char *what, int64_t *out, struct vs_error *err);
 
 /* ---- limits.c: the resource flags of create and set ------------------ */
 

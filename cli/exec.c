@@ -611,11 +611,15 @@ static int wsc_run(struct ws_client *w)
 
 	while (!wsc_finished(w)) {
 		nfds_t k = wsc_pollset(w, p);
-		if (poll(p, k, -1) < 0) {
+		/* Bytes GnuTLS already decrypted do not wake poll(). */
+		bool buffered = vc_tls_pending(w->conn);
+		if (poll(p, k, buffered ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return vs_error_set(&w->err, errno, "poll");
 		}
+		if (buffered)
+			p[0].revents |= POLLIN;
 		if (p[2].revents != 0)
 			wsc_signals(w);
 		if (p[1].revents & POLLNVAL) {
@@ -788,7 +792,7 @@ static int run_exec(const struct vc_ctx *ctx, const struct exec_args *a, struct 
 	struct relay r = {.conn = &c, .want_exit = true, .master = -1};
 	int fds[3] = {-1, -1, -1};
 
-	if (vc_conn_open(&c, ctx->socket_path, err) < 0)
+	if (vc_ctx_connect(ctx, &c, err) < 0)
 		return VC_ERR_FAIL;
 	if (c.stream_ws)
 		return ws_stream(&c, path, body, true, a->tty, NULL, NULL, err);
@@ -943,7 +947,7 @@ int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
 	path = vc_api_path("containers", name, "/console");
-	if (vc_conn_open(&c, ctx->socket_path, err) < 0)
+	if (vc_ctx_connect(ctx, &c, err) < 0)
 		return VC_ERR_FAIL;
 	if (c.stream_ws)
 		return ws_console(&c, path, name, err);

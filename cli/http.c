@@ -425,11 +425,14 @@ char *vc_http_format_request(const struct vc_http_request *req)
 	    "%s%s%s"
 	    "Content-Length: %" PRId64 "\r\n"
 	    "%s%s%s%s"
+	    "%s%s%s"
 	    "\r\n",
 	    req->method, req->path, has_body ? "Content-Type: " : "",
 	    has_body ? (req->content_type ? req->content_type : "application/json") : "",
 	    has_body ? "\r\n" : "", has_body ? len : 0, up, req->if_match ? "If-Match: \"" : "",
-	    req->if_match ? req->if_match : "", req->if_match ? "\"\r\n" : "");
+	    req->if_match ? req->if_match : "", req->if_match ? "\"\r\n" : "",
+	    req->authorization ? "Authorization: " : "",
+	    req->authorization ? req->authorization : "", req->authorization ? "\r\n" : "");
 }
 
 int vc_conn_open(struct vc_conn *c, const char *path, struct vs_error *err)
@@ -465,6 +468,7 @@ int vc_conn_open(struct vc_conn *c, const char *path, struct vs_error *err)
 
 void vc_conn_close(struct vc_conn *c)
 {
+	vc_tls_close(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -476,6 +480,8 @@ void vc_conn_close(struct vc_conn *c)
 	c->pending_len = c->pending_cap = 0;
 	free(c->path);
 	c->path = NULL;
+	free(c->authorization);
+	c->authorization = NULL;
 }
 
 ssize_t vc_conn_recv(struct vc_conn *c, struct vs_error *err)
@@ -490,8 +496,11 @@ ssize_t vc_conn_recv(struct vc_conn *c, struct vs_error *err)
 	}
 	/* Always recvmsg with room for descriptors: a plain read() that consumes
 	 * the bytes they are attached to would make the kernel discard them. */
-	n = vs_recv_fds(c->fd, c->pending + c->pending_len, c->pending_cap - c->pending_len, fds,
-			VS_FDPASS_MAX, &nfds);
+	if (c->tls != NULL)
+		n = vc_tls_recv(c, c->pending + c->pending_len, c->pending_cap - c->pending_len);
+	else
+		n = vs_recv_fds(c->fd, c->pending + c->pending_len, c->pending_cap - c->pending_len,
+				fds, VS_FDPASS_MAX, &nfds);
 	if (n < 0 && errno == EBADMSG)
 		return vs_error_kind(err, VS_EK_INVALID, "%s: the daemon sent too many descriptors",
 				     c->path);
@@ -552,6 +561,10 @@ static ssize_t send_some(struct vc_conn *c, const void *buf, size_t len, int fla
 {
 	ssize_t n;
 
+	/* TLS records go out whole: a blocking send (short, the stream's
+	 * input), never "would block". */
+	if (c->tls != NULL)
+		return vc_tls_send(c, buf, len);
 	do {
 		n = send(c->fd, buf, len, MSG_NOSIGNAL | flags);
 	} while (n < 0 && errno == EINTR);
@@ -602,8 +615,12 @@ static int send_file_body(struct vc_conn *c, int fd, int64_t len, struct vs_erro
 
 static int send_request(struct vc_conn *c, const struct vc_http_request *req, struct vs_error *err)
 {
-	cleanup_free char *head = vc_http_format_request(req);
+	struct vc_http_request with_auth = *req;
+	cleanup_free char *head = NULL;
 
+	if (with_auth.authorization == NULL)
+		with_auth.authorization = c->authorization;
+	head = vc_http_format_request(&with_auth);
 	if (send_all(c, head, strlen(head), err) < 0)
 		return -1;
 	if (req->body_fd >= 0)

@@ -133,6 +133,32 @@ static const struct vc_cmd commands[] = {
      "  --since UNIX    only records at or after this unix time\n"
      "  --limit N       at most N records, the newest (default 100)\n"
      "  --json          print the API's JSON\n"},
+    {"remote", "add", vc_cmd_remote_add,
+     "NAME https://HOST:PORT [--join-token-file F | --token-file F] [--accept-fingerprint FP]",
+     "Add a remote node: pin its certificate, redeem a join token or keep an API token.",
+     "  --join-token-file F  a join token (vsctl trust token on the node) in F, or\n"
+     "                       - for stdin: the node then trusts this machine\n"
+     "                       (its certificate, made on first use)\n"
+     "  --token-file F       an API token in F (or - for stdin), sent as Bearer\n"
+     "  --accept-fingerprint FP  the SHA-256 the node's certificate must have\n"
+     "                       (vsctl node info there); without it, asked on the\n"
+     "                       terminal, refused without one\n"},
+    {"remote", "list", vc_cmd_remote_list, "", "List remotes (local is the unix socket).", NULL},
+    {"remote", "remove", vc_cmd_remote_remove, "NAME", "Forget a remote.", NULL},
+    {"remote", "default", vc_cmd_remote_default, "NAME",
+     "Send commands without REMOTE: to NAME (local: the unix socket).", NULL},
+    {"trust", "list", vc_cmd_trust_list, "[--json]",
+     "List trusted client certificates (name, SHA-256 fingerprint).", NULL},
+    {"trust", "add", vc_cmd_trust_add, "NAME CERTFILE",
+     "Trust the client certificate in CERTFILE (PEM) as NAME.", NULL},
+    {"trust", "remove", vc_cmd_trust_remove, "FINGERPRINT", "Stop trusting a client certificate.",
+     NULL},
+    {"trust", "token", vc_cmd_trust_token, "NAME [--expires DURATION]",
+     "Print a one-time join token: a remote redeems it to trust its certificate.",
+     "  --expires DURATION  how long it stays valid: seconds, or 30m, 12h, 7d\n"
+     "                      (default 1d)\n"},
+    {"trust", "tokens", vc_cmd_trust_tokens, "[--json]", "List join tokens not yet redeemed.",
+     NULL},
     {"node", "info", vc_cmd_node_info, "[--json]", "Show the daemon and node.",
      "  --json          print the API's JSON\n"},
     {NULL, "monitor", vc_cmd_monitor, "[--type T[,T...]] [--json]",
@@ -169,6 +195,8 @@ static void print_usage(FILE *f)
 	    f, "\nGlobal options:\n"
 	       "  --socket PATH   the daemon's socket (default $VSD_SOCKET, else " VC_DEFAULT_SOCKET
 	       ")\n"
+	       "  --remote NAME   send the command to remote NAME (vsctl remote list); a\n"
+	       "                  container may also be named REMOTE:NAME\n"
 	       "  --json          print the API's JSON (reading commands)\n"
 	       "  --help          this help; 'vsctl COMMAND --help' for a command\n"
 	       "  --version       print the version\n\n"
@@ -209,11 +237,9 @@ static bool is_group(const char *w)
 static int parse_global(int argc, char **argv, struct vc_ctx *ctx, struct vs_error *err)
 {
 	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {0},
+	    {"socket", required_argument, NULL, 's'}, {"remote", required_argument, NULL, 'r'},
+	    {"json", no_argument, NULL, 'j'},	      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {0},
 	};
 	bool reset = true;
 	int c;
@@ -223,6 +249,9 @@ static int parse_global(int argc, char **argv, struct vc_ctx *ctx, struct vs_err
 		switch (c) {
 		case 's':
 			ctx->socket_path = optarg;
+			break;
+		case 'r':
+			ctx->remote_name = optarg;
 			break;
 		case 'j':
 			ctx->json = true;
@@ -261,6 +290,12 @@ static int dispatch(int argc, char **argv, struct vc_ctx *ctx, struct vs_error *
 			return vc_usage(err, "'%s' needs a subcommand", argv[0]);
 		return vc_usage(err, "unknown command '%s'", argv[0]);
 	}
+	/* The remote commands manage remotes, they do not go to one. */
+	if (strcmp(ctx->cmd->group ? ctx->cmd->group : "", "remote") != 0) {
+		int r = vc_remote_resolve(ctx, argc - words + 1, argv + words - 1, err);
+		if (r != 0)
+			return r;
+	}
 	/* The command sees argv[0] = its last word, as getopt expects. */
 	return ctx->cmd->fn(ctx, argc - words + 1, argv + words - 1, err);
 }
@@ -288,6 +323,7 @@ int main(int argc, char **argv)
 	if (ensure_stdio() < 0)
 		return 1; /* nowhere to say why */
 	r = dispatch(argc, argv, &ctx, &err);
+	vc_ctx_release(&ctx);
 	fflush(stdout);
 	if (r == EXIT_NOW)
 		return 0;

@@ -101,7 +101,7 @@ static int follow(const struct vc_ctx *ctx, struct monitor *m, char *buf, struct
 	cleanup_free char *req = NULL, *q = NULL, *data = NULL;
 	uint64_t id = 0;
 
-	if (vc_conn_open(&c, ctx->socket_path, err) < 0)
+	if (vc_ctx_connect(ctx, &c, err) < 0)
 		return 0;
 	if (m->types != NULL) {
 		cleanup_free char *esc = vc_http_escape_segment(m->types);

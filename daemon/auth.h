@@ -32,11 +32,44 @@ struct vsd;
 int vsd_authenticate(struct vsd *d, bool local, uid_t uid, const char *cert_fp,
 		     const char *authorization, struct vsd_identity *who, struct vs_error *err);
 
+/* The credential state of a daemon. It is a member of struct vsd
+ * (daemon.h), which this layer cannot see: vsd_auth() hands it down. */
+struct vsd_tls;
+struct vsd_trust;
+struct vsd_auth {
+	struct vsd_tls *tls;	 /* NULL when vsd has no --listen */
+	struct vsd_trust *trust; /* the trust store; NULL before start */
+};
+/* d's credential state (defined in the daemon.h layer, authstate.c). */
+struct vsd_auth *vsd_auth(struct vsd *d);
+
 /* ---- tls.c: the node's certificate ----------------------------------- */
 
 /* The SHA-256 fingerprint of a DER certificate in lowercase hex. 0 or -1. */
 int vsd_cert_fingerprint(const void *der, size_t len, char out[VSD_FP_HEX + 1],
 			 struct vs_error *err);
+/* The fingerprint of the first certificate in PEM text (NUL-terminated). 0,
+ * or -1 with VS_EK_INVALID when it is not a PEM X.509 certificate. */
+int vsd_cert_pem_fingerprint(const char *pem, char out[VSD_FP_HEX + 1], struct vs_error *err);
+/* The node's TLS identity: the certificate and key named by the operator
+ * (cert_file and key_file both set), else those in auth_dir_fd
+ * (<root>/auth) as node.crt and node.key, generated there (key 0600,
+ * written atomically) on first start for listen (the --listen addresses,
+ * which become the SANs with the hostname). Keeps a copy of listen for
+ * GET /v1/node. 0 or -1. */
+int vsd_tls_open(int auth_dir_fd, const char *auth_dir, const char *cert_file, const char *key_file,
+		 char *const *listen, size_t nlisten, struct vsd_tls **out, struct vs_error *err);
+void vsd_tls_free(struct vsd_tls *t);
+/* PEM of the certificate and of the key (for libmicrohttpd), the
+ * certificate's fingerprint, the listen addresses. Valid while t lives. */
+const char *vsd_tls_cert_pem(const struct vsd_tls *t);
+const char *vsd_tls_key_pem(const struct vsd_tls *t);
+const char *vsd_tls_fingerprint(const struct vsd_tls *t);
+size_t vsd_tls_nlisten(const struct vsd_tls *t);
+const char *vsd_tls_listen(const struct vsd_tls *t, size_t i);
+/* The fingerprint of the certificate the client of a GnuTLS session (a
+ * gnutls_session_t) presented into out; "" when it presented none. */
+void vsd_tls_peer_fingerprint(void *session, char out[VSD_FP_HEX + 1]);
 
 /* ---- trust.c: client certificates, join tokens ------------------------ */
 
@@ -44,6 +77,43 @@ int vsd_cert_fingerprint(const void *der, size_t len, char out[VSD_FP_HEX + 1],
  * name in name (n bytes), 0 when not, -1 with err when the store cannot
  * be read. */
 int vsd_trust_lookup(struct vsd *d, const char *fp, char *name, size_t n, struct vs_error *err);
+
+/* The store itself, <root>/auth/trust.json (atomic writes, one mutex):
+ * {"certificates": [{"name", "fingerprint", "added_at"}], "tokens":
+ * [{"name", "sha256", "created_at", "expires_at"}]}. Join tokens are kept
+ * only as the SHA-256 of their secret. Names are vs_validate_name names. */
+#define VSD_JOIN_SECRET_HEX  64 /* 32 random bytes */
+#define VSD_JOIN_EXPIRES_MAX (366 * 86400)
+/* Open (create when absent) the store in auth_dir_fd; the fd is dup'd.
+ * 0 or -1 (a file that does not parse is an error, never emptied). */
+int vsd_trust_open(int auth_dir_fd, struct vsd_trust **out, struct vs_error *err);
+void vsd_trust_free(struct vsd_trust *t);
+/* Like vsd_trust_lookup on a store. */
+int vsd_trust_find(struct vsd_trust *t, const char *fp, char *name, size_t n, struct vs_error *err);
+/* Trust certificate fingerprint fp (64 hex digits, either case) as name.
+ * 0, or -1 with VS_EK_INVALID (a bad name or fingerprint) or
+ * VS_EK_CONFLICT (the name or the fingerprint is already there). */
+int vsd_trust_add(struct vsd_trust *t, const char *name, const char *fp, struct vs_error *err);
+/* Stop trusting fp. 0, or -1 with VS_EK_NOT_FOUND. */
+int vsd_trust_remove(struct vsd_trust *t, const char *fp, struct vs_error *err);
+/* A new join token name valid for expires seconds (1..VSD_JOIN_EXPIRES_MAX)
+ * from now: its secret (shown once, never stored) into secret. 0, or -1
+ * with VS_EK_INVALID or VS_EK_CONFLICT (a token or certificate of that
+ * name exists). */
+int vsd_trust_token_create(struct vsd_trust *t, const char *name, int64_t expires,
+			   char secret[VSD_JOIN_SECRET_HEX + 1], struct vs_error *err);
+/* Remove join token name. 0, or -1 with VS_EK_NOT_FOUND. */
+int vsd_trust_token_remove(struct vsd_trust *t, const char *name, struct vs_error *err);
+/* Redeem a join token: when secret is a stored, unexpired token, trust fp
+ * under the token's name (into name, n bytes) and delete the token, in
+ * one write. 0, or -1 with VS_EK_UNAUTHORIZED (unknown, used or expired:
+ * the message never holds the secret), VS_EK_INVALID (no fp) or
+ * VS_EK_CONFLICT (fp already trusted). Expired tokens are dropped. */
+int vsd_trust_join(struct vsd_trust *t, const char *secret, const char *fp, char *name, size_t n,
+		   struct vs_error *err);
+/* Emit the certificates (tokens: the join tokens, without secrets or
+ * hashes) as a JSON array into g. 0 or -1. */
+int vsd_trust_gen(struct vsd_trust *t, bool tokens, struct vs_jgen *g, struct vs_error *err);
 
 /* ---- tokens.c: API tokens --------------------------------------------- */
 

@@ -128,6 +128,8 @@ struct vsd {
 	pid_t views_pid;
 	char views_error[VS_ERROR_MSG_MAX];
 	struct vsd_tokens *tokens; /* API tokens (auth.h), opened at start */
+	/* TLS identity and trust store (auth.h; vsd_auth() for that layer). */
+	struct vsd_auth auth;
 };
 
 /* ---- network.c: the node's networking and address allocation -------- */

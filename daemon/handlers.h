@@ -32,6 +32,14 @@ int vsd_h_template_archive(struct vsd_call *c, struct vsd_reply *out, struct vs_
 int vsd_h_template_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_operation_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* trustapi.c: client certificates and join tokens (admin), the join (public) */
+int vsd_h_trust_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_trust_add(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_trust_remove(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_trust_token_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_trust_token_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_trust_token_remove(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_trust_join(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_pool_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_pool_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_pool_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);

@@ -140,6 +140,19 @@ static void gen_network(struct vsd *d, struct vs_jgen *g)
 	vs_jgen_obj_close(g);
 }
 
+/* The HTTPS listener: fingerprint null and no addresses without one. */
+static void gen_tls(const struct vsd_tls *t, struct vs_jgen *g)
+{
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "fingerprint", t ? vsd_tls_fingerprint(t) : NULL);
+	vs_jgen_key(g, "listen");
+	vs_jgen_arr_open(g);
+	for (size_t i = 0; t != NULL && i < vsd_tls_nlisten(t); i++)
+		vs_jgen_str(g, vsd_tls_listen(t, i));
+	vs_jgen_arr_close(g);
+	vs_jgen_obj_close(g);
+}
+
 int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
@@ -163,6 +176,8 @@ int vsd_h_node(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 	gen_views(d, g);
 	vs_jgen_key(g, "network");
 	gen_network(d, g);
+	vs_jgen_key(g, "tls");
+	gen_tls(d->auth.tls, g);
 	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
 	return 0;

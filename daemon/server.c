@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/handlers.h"
@@ -35,7 +37,134 @@ struct vsd_server {
 	int listen_fd;
 	const struct vsd_route *table;
 	size_t ntable;
+	bool tls; /* a --listen socket: clients authenticate by certificate or token */
+	struct deadline *deadline; /* TLS: the bound on reading a request head */
 };
+
+/* A TLS connection between requests (handshake, request head): MHD's own
+ * timeout is an idle one, which a client trickling a byte at a time never
+ * meets (slowloris); the reaper cuts such a connection once it has spent
+ * `seconds` without a whole request head. Running requests (long polls,
+ * event streams) and upgraded streams are not watched. */
+struct watch {
+	struct watch *next;
+	int fd;
+	int64_t since_ms; /* INT64_MAX: being handled, or already cut */
+};
+
+struct deadline {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct watch *watches;
+	int64_t limit_ms;
+	bool stop;
+	pthread_t reaper;
+};
+
+static void *reap(void *cls)
+{
+	struct deadline *dl = cls;
+
+	pthread_mutex_lock(&dl->lock);
+	while (!dl->stop) {
+		struct timespec ts;
+		int64_t now = vs_now_ms();
+
+		for (struct watch *w = dl->watches; w != NULL; w = w->next)
+			if (w->since_ms != INT64_MAX && now - w->since_ms > dl->limit_ms) {
+				/* MHD's thread sees EOF and closes it; the fd
+				 * stays open (and ours) until CLOSED below. */
+				shutdown(w->fd, SHUT_RDWR);
+				w->since_ms = INT64_MAX;
+				vsd_debug("https: a request head took over %lld ms: connection cut",
+					  (long long)dl->limit_ms);
+			}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&dl->wake, &dl->lock, &ts);
+	}
+	pthread_mutex_unlock(&dl->lock);
+	return NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct deadline *dl = ((struct vsd_server *)cls)->deadline;
+	const union MHD_ConnectionInfo *ci;
+	struct watch *w = *socket_context, **p;
+
+	pthread_mutex_lock(&dl->lock);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED &&
+	    (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL) {
+		w = xcalloc(1, sizeof(*w));
+		w->fd = ci->connect_fd;
+		w->since_ms = vs_now_ms();
+		w->next = dl->watches;
+		dl->watches = w;
+		*socket_context = w;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && w != NULL) {
+		for (p = &dl->watches; *p != NULL && *p != w; p = &(*p)->next)
+			;
+		if (*p != NULL)
+			*p = w->next;
+		free(w);
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&dl->lock);
+}
+
+/* A request head arrived (busy) or a request ended (the next head's time
+ * starts). */
+static void watch_busy(struct vsd_server *s, struct MHD_Connection *conn, bool busy)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct watch *w;
+
+	if (s->deadline == NULL ||
+	    (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)) == NULL ||
+	    (w = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&s->deadline->lock);
+	w->since_ms = busy ? INT64_MAX : vs_now_ms();
+	pthread_mutex_unlock(&s->deadline->lock);
+}
+
+static struct deadline *deadline_start(unsigned seconds)
+{
+	struct deadline *dl = xcalloc(1, sizeof(*dl));
+
+	pthread_mutex_init(&dl->lock, NULL);
+	pthread_cond_init(&dl->wake, NULL);
+	dl->limit_ms = (int64_t)seconds * 1000;
+	if (pthread_create(&dl->reaper, NULL, reap, dl) != 0) {
+		free(dl);
+		return NULL;
+	}
+	return dl;
+}
+
+/* After MHD stopped (every connection CLOSED). */
+static void deadline_stop(struct deadline *dl)
+{
+	if (dl == NULL)
+		return;
+	pthread_mutex_lock(&dl->lock);
+	dl->stop = true;
+	pthread_cond_signal(&dl->wake);
+	pthread_mutex_unlock(&dl->lock);
+	pthread_join(dl->reaper, NULL);
+	while (dl->watches != NULL) {
+		struct watch *w = dl->watches;
+		dl->watches = w->next;
+		free(w);
+	}
+	free(dl);
+}
 
 struct vsd_req {
 	struct vsd *d;
@@ -316,6 +445,22 @@ static enum MHD_Result refuse(struct vsd_req *r, struct MHD_Connection *conn, co
 	return queue_vs_error(conn, method, url, err);
 }
 
+/* Who makes the request: the unix socket's peer uid, or over TLS the
+ * fingerprint of the client's certificate; a Bearer token on either. */
+static int authenticate(struct vsd_req *r, struct MHD_Connection *conn, uid_t uid,
+			struct vs_error *err)
+{
+	const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	const union MHD_ConnectionInfo *ci;
+	char fp[VSD_FP_HEX + 1] = "";
+
+	if (!r->srv->tls)
+		return vsd_authenticate(r->d, true, uid, "", authz, &r->who, err);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	vsd_tls_peer_fingerprint(ci != NULL ? ci->tls_session : NULL, fp);
+	return vsd_authenticate(r->d, false, 0, fp, authz, &r->who, err);
+}
+
 /* First call: everything that can be refused before reading the body. */
 static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
 			     const char *method, const char *version)
@@ -323,14 +468,12 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 	struct vs_error err = {0};
 	enum vsd_match_result m;
 	char allow[128];
-	uid_t uid;
+	uid_t uid = 0;
 
-	if (!peer_allowed(conn, &uid))
+	if (!r->srv->tls && !peer_allowed(conn, &uid))
 		return queue_error(conn, method, url, 403, "forbidden", NULL,
 				   "uid %d may not use this socket", (int)uid);
-	if (vsd_authenticate(r->d, true, uid, "",
-			     MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
-			     &r->who, &err) < 0) {
+	if (authenticate(r, conn, uid, &err) < 0) {
 		vsd_log("%s %s: refused (%s): %s", method, url, r->who.name, err.msg);
 		return refuse(r, conn, method, url, &err);
 	}
@@ -477,6 +620,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->d = r->srv->d;
 		r->upload_fd = -1;
 		*con_cls = r;
+		watch_busy(r->srv, conn, true);
 		return begin(r, conn, url, method, version);
 	}
 	if (*upload_data_size > 0) {
@@ -495,6 +639,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	/* An upgraded connection is a stream now: never cut. */
+	if (r->upgrade.stream_run == NULL)
+		watch_busy(r->srv, conn, false);
 	vsd_match_clear(&r->m);
 	vsd_body_free(&r->body);
 	vs_closep(&r->upload_fd);
@@ -582,6 +729,51 @@ int vsd_server_start(struct vsd *d, int listen_fd, const struct vsd_route *table
 	return 0;
 }
 
+/* TLS 1.2 and 1.3 only, GnuTLS's default suites otherwise. */
+#define VSD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+int vsd_server_start_tls(struct vsd *d, int listen_fd, const struct vsd_route *table, size_t n,
+			 const struct vsd_listen_opts *o, struct vsd_server **out,
+			 struct vs_error *err)
+{
+	struct vsd_server *s = xcalloc(1, sizeof(*s));
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TLS;
+
+	s->d = d;
+	s->listen_fd = listen_fd;
+	s->table = table;
+	s->ntable = n;
+	s->tls = true;
+	s->deadline = deadline_start(o->timeout);
+	if (s->deadline == NULL) {
+		free(s);
+		close(listen_fd);
+		return vs_error_set(err, EAGAIN, "start the HTTPS request deadline thread");
+	}
+	/* MEM_TRUST makes MHD ask for a client certificate; nothing is
+	 * verified against it (the node's own certificate): the client's
+	 * fingerprint is looked up in the trust store instead. */
+	s->mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, o->key_pem, MHD_OPTION_HTTPS_MEM_TRUST, o->cert_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, VSD_TLS_PRIORITIES, MHD_OPTION_CONNECTION_TIMEOUT,
+	    o->timeout, MHD_OPTION_CONNECTION_LIMIT, o->max_conns,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)VSD_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+	    NULL, MHD_OPTION_END);
+	if (s->mhd == NULL) {
+		deadline_stop(s->deadline);
+		free(s);
+		close(listen_fd);
+		return vs_error_set(err, 0, "start the HTTPS server (libmicrohttpd with GnuTLS)");
+	}
+	*out = s;
+	return 0;
+}
+
 void vsd_server_quiesce(struct vsd_server *s)
 {
 	MHD_socket fd;
@@ -598,5 +790,6 @@ void vsd_server_stop(struct vsd_server *s)
 	if (s == NULL)
 		return;
 	MHD_stop_daemon(s->mhd);
+	deadline_stop(s->deadline);
 	free(s);
 }

@@ -44,6 +44,7 @@ struct opts {
 	struct vsd_idle_cfg idle;
 	struct vs_fs_import_caps import_caps; /* 0: defaults */
 	struct vsd *d;			      /* network options go straight here */
+	struct vsd_listen_cfg listen;	      /* --listen, --tls-*: listen.c */
 };
 
 static const char usage_text[] =
@@ -83,6 +84,14 @@ static const char usage_text[] =
     "  --private-bridge NAME containers on bridge NAME see each other\n"
     "  --nat CIDR            masquerade these sources leaving by the uplink\n"
     "  --nameserver ADDR     nameserver of containers that name none\n"
+    "HTTPS (vsd(8), \"HTTPS\"):\n"
+    "  --listen ADDR:PORT    serve the API over TLS on ADDR:PORT too (repeatable;\n"
+    "                        127.0.0.1:8443, [::1]:8443)\n"
+    "  --tls-cert FILE --tls-key FILE  the node's certificate and key (default:\n"
+    "                        generated in ROOT/auth on first start)\n"
+    "  --listen-timeout SECONDS  close HTTPS connections silent this long (30)\n"
+    "  --listen-max-conns N  HTTPS connections at once (256)\n"
+    "  --listen-max-per-ip N ... from one client address (32)\n"
     "  --debug               log every request\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n";
@@ -151,6 +160,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"private-bridge", required_argument, NULL, VSD_OPT_PRIVATE_BRIDGE},
 	    {"nat", required_argument, NULL, VSD_OPT_NAT},
 	    {"nameserver", required_argument, NULL, VSD_OPT_NAMESERVER},
+	    {"listen", required_argument, NULL, VSD_OPT_LISTEN},
+	    {"tls-cert", required_argument, NULL, VSD_OPT_TLS_CERT},
+	    {"tls-key", required_argument, NULL, VSD_OPT_TLS_KEY},
+	    {"listen-timeout", required_argument, NULL, VSD_OPT_LISTEN_TIMEOUT},
+	    {"listen-max-conns", required_argument, NULL, VSD_OPT_LISTEN_MAX_CONNS},
+	    {"listen-max-per-ip", required_argument, NULL, VSD_OPT_LISTEN_MAX_PER_IP},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -241,6 +256,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case VSD_OPT_NAT:
 		case VSD_OPT_NAMESERVER:
 			if (vsd_net_option(o->d, c, optarg, &err) < 0) {
+				fprintf(stderr, "vsd: %s\n", err.msg);
+				return 2;
+			}
+			break;
+		case VSD_OPT_LISTEN:
+		case VSD_OPT_TLS_CERT:
+		case VSD_OPT_TLS_KEY:
+		case VSD_OPT_LISTEN_TIMEOUT:
+		case VSD_OPT_LISTEN_MAX_CONNS:
+		case VSD_OPT_LISTEN_MAX_PER_IP:
+			if (vsd_listen_option(&o->listen, c, optarg, &err) < 0) {
 				fprintf(stderr, "vsd: %s\n", err.msg);
 				return 2;
 			}
@@ -492,7 +518,7 @@ static int wait_for_signal(void)
 }
 
 /* Everything up to serving. 0 or -1 with err. */
-static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, struct vs_error *err)
+static int start(struct vsd *d, struct opts *o, struct vsd_server **srv, struct vs_error *err)
 {
 	int lfd;
 
@@ -539,6 +565,9 @@ static int start(struct vsd *d, const struct opts *o, struct vsd_server **srv, s
 			vsd_log("network reconciliation: %s", e.msg);
 	}
 	if (vsd_sampler_start(d, &o->idle, err) < 0)
+		return -1;
+	/* Credentials before any request can come in. */
+	if (vsd_listen_start(d, &o->listen, err) < 0)
 		return -1;
 	lfd = make_socket(d->socket_path, err);
 	if (lfd < 0)
@@ -595,6 +624,7 @@ int vsd_main(int argc, char **argv)
 	int r, sig;
 
 	o.d = &d;
+	vsd_listen_init(&o.listen);
 	r = parse_args(argc, argv, &o);
 	if (r != 0)
 		return r == 1 ? 0 : 2;
@@ -616,11 +646,13 @@ int vsd_main(int argc, char **argv)
 	/* Stop accepting, wake the streams (MHD waits for upgraded
 	 * connections), then let running requests finish. */
 	vsd_server_quiesce(srv);
+	vsd_listen_quiesce(&o.listen);
 	vsd_streams_stop(&d);
 	/* Event streams wait in their connection threads: end them, so
 	 * that the server can join those threads. */
 	vsd_events_stop(d.events);
 	vsd_server_stop(srv);
+	vsd_listen_stop(&d, &o.listen);
 	unlink(d.socket_path);
 	drain_cr_ops(d.ops);
 	vsd_sampler_stop(d.sampler);

@@ -263,6 +263,9 @@ OBJECTS = {
                 "network": STR, "cidr": nullable(STR),
                 "gateway": nullable(STR)})},
             "private_bridges": STRS, "nat": STRS, "nameservers": STRS}),
+        "tls": obj({"fingerprint": nullable(STR), "listen": STRS},
+                   desc="The HTTPS listener: the SHA-256 of the node's "
+                   "certificate (null and no addresses without --listen)."),
     }),
     "PoolRequest": {
         "type": "object", "additionalProperties": False,
@@ -343,7 +346,8 @@ ERRORS = {
             "Malformed JSON, wrong type, unknown field, bad name or value "
             "(the message names the field)."),
     "401": ("Unauthorized", "unauthorized",
-            "No credential where one is needed, or a Bearer token that is "
+            "No credential where one is needed (over HTTPS: a trusted "
+            "client certificate or an API token), or a Bearer token that is "
             "malformed, unknown, revoked or expired."),
     "403": ("Forbidden", "forbidden",
             "The peer's uid is neither 0 nor the daemon's, or the "
@@ -361,6 +365,37 @@ ERRORS = {
     "500": ("Internal", "internal", "Anything else (the message says what)."),
     "501": ("Unsupported", "unsupported",
             "Checkpoint and restore without a usable CRIU."),
+}
+
+
+FP = {"type": "string", "pattern": "^[0-9a-f]{64}$",
+      "description": "SHA-256 of the certificate (DER), lowercase hex."}
+TRUST_OBJECTS = {
+    "TrustedCertificate": obj({"name": STR, "fingerprint": FP,
+                               "added_at": INT0}),
+    "TrustedCertificateList": obj({"certificates": {
+        "type": "array", "items": ref("TrustedCertificate")}}),
+    "TrustAddRequest": obj({
+        "name": ref("CreateRequest/$defs/name"),
+        "certificate": dict(STR, description="The certificate, PEM."),
+        "fingerprint": dict(STR, description="Its SHA-256, hex (colons "
+                            "allowed)."),
+    }, required=["name"], desc="name and one of certificate and "
+                               "fingerprint."),
+    "TrustAdded": obj({"name": STR, "fingerprint": FP}),
+    "JoinTokenRequest": obj({
+        "name": ref("CreateRequest/$defs/name"),
+        "expires": {"type": "integer", "minimum": 1, "maximum": 31622400,
+                    "description": "Seconds it stays valid (default "
+                    "86400)."}}, required=["name"]),
+    "JoinTokenCreated": obj({
+        "name": STR, "expires_in": INT0,
+        "token": dict(STR, description="The secret, shown only here.")}),
+    "JoinToken": obj({"name": STR, "created_at": INT0,
+                      "expires_at": INT0}),
+    "JoinTokenList": obj({"tokens": {"type": "array",
+                                     "items": ref("JoinToken")}}),
+    "JoinRequest": obj({"token": STR}, required=["token"]),
 }
 
 
@@ -430,8 +465,9 @@ def op(op_id, summary, tag, responses, errors, params=None, req=None,
        desc=None):
     """An operation: responses plus the shared errors that can answer it.
     Every route can be answered 400 (a malformed request: a NUL in the
-    path, duplicate Content-Length), 403 (peer), 405 (other methods on the
-    path) and 500."""
+    path, duplicate Content-Length), 401 (over HTTPS, or with a bad token:
+    no valid credential), 403 (peer), 405 (other methods on the path) and
+    500."""
     o = {"operationId": op_id, "summary": summary, "tags": [tag]}
     if desc:
         o["description"] = desc
@@ -781,13 +817,72 @@ def other_paths():
     }
 
 
+def trust_paths():
+    T = "trust"
+    admin = [{"bearerAuth": []}, {"mutualTLS": []}]
+    tokens = {
+        "get": op("listJoinTokens", "Join tokens not yet redeemed", T,
+                  json_resp("The tokens (never their secrets).",
+                            ref("JoinTokenList")), ["401"]),
+        "post": op("createJoinToken", "A one-time join token", T,
+                   json_resp("The token; its secret is shown only here.",
+                             ref("JoinTokenCreated"), "201"),
+                   ["401", "409"], req=body(ref("JoinTokenRequest"))),
+    }
+    out = {
+        "/v1/trust": {
+            "get": op("listTrust", "Trusted client certificates", T,
+                      json_resp("The certificates.",
+                                ref("TrustedCertificateList")), ["401"]),
+            "post": op("addTrust", "Trust a client certificate", T,
+                       json_resp("Trusted.", ref("TrustAdded"), "201"),
+                       ["401", "409"], req=body(ref("TrustAddRequest"))),
+        },
+        "/v1/trust/{fingerprint}": {
+            "parameters": [{"name": "fingerprint", "in": "path",
+                            "required": True, "schema": STR,
+                            "description": "SHA-256 of the certificate, "
+                            "hex."}],
+            "delete": op("removeTrust", "Stop trusting a certificate", T,
+                         json_resp("Removed.", ref("Deleted")),
+                         ["401", "404"]),
+        },
+        "/v1/trust/tokens": tokens,
+        "/v1/trust/tokens/{name}": {
+            "parameters": [NAME_P],
+            "delete": op("removeJoinToken", "Withdraw a join token", T,
+                         json_resp("Removed.", ref("Deleted")),
+                         ["401", "404"]),
+        },
+        "/v1/trust/join": {
+            "post": op("joinTrust", "Redeem a join token", T,
+                       json_resp("The certificate presented on this "
+                                 "connection is trusted.",
+                                 ref("TrustAdded"), "201"),
+                       ["401", "409"], req=body(ref("JoinRequest")),
+                       desc="Over HTTPS with a client certificate and no "
+                       "credential: the token (once only) makes that "
+                       "certificate trusted under the token's name. 400 "
+                       "without a client certificate."),
+        },
+    }
+    for path, item in out.items():
+        for method, o in item.items():
+            if method != "parameters":
+                o["security"] = ([{}] if path == "/v1/trust/join"
+                                 else admin)
+    return out
+
+
 def document():
     paths = {}
+    paths.update(trust_paths())
     paths.update(container_paths())
     paths.update(snapshot_paths())
     paths.update(other_paths())
     schemas, hoisted = embedded_schemas()
     schemas.update(OBJECTS)
+    schemas.update(TRUST_OBJECTS)
     name_desc = ("A container, template or pool name: 1 to 64 of [a-z0-9-],"
                  " not starting with '-' (400 otherwise).")
     doc = {
@@ -809,10 +904,16 @@ def document():
         "servers": [{"url": "http://localhost",
                      "description": "The daemon's unix socket "
                      "(/run/vsd/vsd.sock by default; curl --unix-socket). "
-                     "The host name is not used."}],
-        # A Bearer token, or none: the unix socket's peers are the node's
-        # administrators (docs/api.md, "Credentials").
-        "security": [{"bearerAuth": []}, {}],
+                     "The host name is not used."},
+                    {"url": "https://{host}:{port}",
+                     "description": "vsd --listen ADDR:PORT (HTTPS; pin "
+                     "the certificate's SHA-256 from GET /v1/node).",
+                     "variables": {"host": {"default": "127.0.0.1"},
+                                   "port": {"default": "8443"}}}],
+        # A Bearer token, a trusted client certificate (HTTPS), or
+        # none: the unix socket's peers are the node's administrators
+        # (docs/api.md, "Credentials").
+        "security": [{"bearerAuth": []}, {"mutualTLS": []}, {}],
         "tags": [{"name": t, "description": d} for t, d in [
             ("containers", "Containers and their lifecycle"),
             ("checkpoint", "Suspend, resume, checkpoint and restore"),
@@ -825,6 +926,7 @@ def document():
             ("pools", "Shared limits for groups of containers"),
             ("node", "The node, its metrics and this contract"),
             ("tokens", "API tokens for panels"),
+            ("trust", "Client certificates and join tokens (admin)"),
         ]],
         "paths": paths,
         "components": {
@@ -833,11 +935,16 @@ def document():
                 "description": "Accepted: the work runs as an operation; "
                 "poll GET /v1/operations/{id}.", "content": {
                     "application/json": {"schema": ref("Operation")}}}),
-            "securitySchemes": {"bearerAuth": {
-                "type": "http", "scheme": "bearer",
-                "description": "An API token (vsctl token create): "
-                "Authorization: Bearer vsd_... Its scope (read, operate, "
-                "admin) and owner decide what it may do."}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "An API token (vsctl token "
+                               "create): Authorization: Bearer vsd_... Its "
+                               "scope (read, operate, admin) and owner decide "
+                               "what it may do."},
+                "mutualTLS": {"type": "mutualTLS", "description": "A "
+                              "client certificate whose SHA-256 is in the "
+                              "trust store (GET /v1/trust); an administrator."},
+            },
             "headers": {"ETag": {
                 "description": "The stored object's version (quoted); send "
                 "it back in If-Match to change it only if nobody else did.",
