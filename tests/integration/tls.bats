@@ -322,10 +322,28 @@ rvsctl() { XDG_CONFIG_HOME="$VSD_TMP/xdg" "$VSCTL_BIN" "$@"; }
 	run rvsctl --remote n1 list
 	assert_contains "$output" rc1
 	assert_eq "$(ct_field rc1 state)" running
-	# Streams do not go over HTTPS yet: refused, never run on the local node.
-	run rvsctl exec n1:rc1 -- true
+	# exec over HTTPS (a WebSocket on the TLS connection): output, the
+	# exit status, stdin; run on the node, seen by its hostname.
+	run rvsctl exec n1:rc1 -- sh -c 'echo out; echo err >&2; hostname; exit 7'
+	assert_status 7
+	assert_contains "$output" "out"
+	assert_contains "$output" "err"
+	assert_contains "$output" "rc1"
+	out=$(head -c 300000 /dev/urandom | base64 -w0 | rvsctl exec n1:rc1 -- sh -c 'cat | wc -c')
+	assert_eq "$out" "$(head -c 300000 /dev/zero | base64 -w0 | wc -c)"
+	# An operate API token, on a remote of its own: exec works, the node's
+	# trust routes do not.
+	api POST /v1/tokens -d '{"name": "rt-op", "scope": "operate"}' | head -n -1 >"$VSD_TMP/rt.json"
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' \
+		"$VSD_TMP/rt.json" >"$VSD_TMP/rt.tok"
+	run rvsctl remote add n1tok "$TLS_URL" --token-file "$VSD_TMP/rt.tok" --accept-fingerprint "$fp"
+	assert_success
+	run rvsctl exec n1tok:rc1 -- echo via-token
+	assert_success
+	assert_contains "$output" "via-token"
+	run rvsctl --remote n1tok trust list
 	assert_failure
-	assert_contains "$output" "not supported yet"
+	assert_contains "$output" "admin"
 	run rvsctl stop n1:rc1 --timeout 5
 	assert_success
 	run rvsctl destroy n1:rc1
