@@ -410,6 +410,9 @@ void vc_net_gen_update(struct vs_jgen *g, const struct vc_net_args *a);
 
 int vc_cmd_start(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_stop(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* panel.c: lock and unlock (a panel's suspension, not the CRIU suspend). */
+int vc_cmd_lock(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_unlock(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_restart(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_destroy(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

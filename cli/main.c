@@ -43,6 +43,12 @@ static const struct vc_cmd commands[] = {
     {NULL, "destroy", vc_cmd_destroy, "NAME [--force]", "Delete a container and its own files.",
      "  --force         stop it first (SIGKILL) if it is running; needed to destroy\n"
      "                  a suspended container (its memory image is lost)\n"},
+    {NULL, "lock", vc_cmd_lock, "NAME [--reason TEXT]",
+     "Lock a container (a panel's suspension for non-payment; not `suspend`): stop it and "
+     "refuse every start, resume, restore, exec and console until it is unlocked.",
+     "  --reason TEXT   why (shown in status and in every refusal)\n"},
+    {NULL, "unlock", vc_cmd_unlock, "NAME [--start]", "Unlock a locked container.",
+     "  --start         start it once unlocked\n"},
     {NULL, "list", vc_cmd_list, "[--json]", "List containers.",
      "  --json          print the API's JSON\n"},
     {NULL, "status", vc_cmd_status, "NAME [--json]", "Show a container's status.",

@@ -221,5 +221,17 @@ const struct vsd_route vsd_routes[] = {
      .id = VSD_R_OPENAPI,
      .handler = vsd_h_openapi,
      .body = VSD_BODY_NONE},
+    {.method = "POST",
+     .pattern = "/v1/containers/{name}/lock",
+     .id = VSD_R_CONTAINER_LOCK,
+     .handler = vsd_h_container_lock,
+     .body = VSD_BODY_JSON,
+     .what = C},
+    {.method = "POST",
+     .pattern = "/v1/containers/{name}/unlock",
+     .id = VSD_R_CONTAINER_UNLOCK,
+     .handler = vsd_h_container_unlock,
+     .body = VSD_BODY_JSON,
+     .what = C},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);

@@ -48,6 +48,7 @@ void vsd_gen_status(struct vsd *d, struct vs_jgen *g, const struct vs_container_
 	if (cfg->pool[0] != '\0')
 		vs_jgen_kv_str(g, "pool", cfg->pool);
 	vs_jgen_kv_bool(g, "idle_reclaim", cfg->idle_reclaim);
+	vs_config_gen_locked(g, cfg);
 	if (cfg->net.nifaces > 0 || cfg->net.nnameservers > 0) {
 		vs_jgen_key(g, "net");
 		vs_config_gen_net(g, &cfg->net);
@@ -483,6 +484,8 @@ static int do_start(struct vsd *d, const struct vs_container_config *cfg, struct
 {
 	cleanup_tinfo struct vs_template_info t = {0};
 
+	if (vsd_check_unlocked(cfg, err) < 0)
+		return -1;
 	/* vs_rt_start wants the template present; a missing one is the
 	 * container's state problem, not a missing route. */
 	if (vs_fs_template_get(d->root, cfg->template_name, &t, err) < 0) {
@@ -568,4 +571,17 @@ int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 		return -1;
 	vsd_reply_json(out, 200, g);
 	return 0;
+}
+
+int vsd_container_start(struct vsd *d, const struct vs_container_config *cfg, struct vs_error *err)
+{
+	return do_start(d, cfg, err);
+}
+
+int vsd_container_stop(struct vsd *d, const struct vs_container_config *cfg, int timeout,
+		       struct vs_error *err)
+{
+	const struct state_req r = {.action = "stop", .timeout = timeout, .force = false};
+
+	return do_stop(d, cfg, &r, err);
 }

@@ -65,6 +65,25 @@ int vsd_h_openapi(struct vsd_call *c, struct vsd_reply *out, struct vs_error *er
  * not read for nothing. 0 or -1. */
 int vsd_p_template_archive(const struct vsd_call *c, struct vs_error *err);
 
+/* containers.c: start a stopped container (refused while it is locked,
+ * see vsd_check_unlocked) or stop a running one cleanly (init gets its
+ * stop signal, then SIGKILL after timeout seconds), logging and emitting
+ * the state change. With the container's lock held. 0 or -1. */
+int vsd_container_start(struct vsd *d, const struct vs_container_config *cfg, struct vs_error *err);
+int vsd_container_stop(struct vsd *d, const struct vs_container_config *cfg, int timeout,
+		       struct vs_error *err);
+
+/* panel.c: POST /v1/containers/{name}/lock and /unlock. */
+int vsd_h_container_lock(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_unlock(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* panel.c: 0 when cfg is not locked, else -1 with VS_EK_CONFLICT
+ * "container 'x' is locked: REASON" (every start, resume, restore, exec
+ * and console checks it). */
+int vsd_check_unlocked(const struct vs_container_config *cfg, struct vs_error *err);
+/* panel.c: write cfg as containers/NAME/config.json (atomically). 0 or -1. */
+int vsd_panel_store_config(struct vsd *d, const struct vs_container_config *cfg,
+			   struct vs_error *err);
+
 /* api.c: the API's route table (VSD_R__COUNT entries, one per route id),
  * each route with its handler and pre-check. */
 extern const struct vsd_route vsd_routes[];

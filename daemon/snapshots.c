@@ -546,6 +546,9 @@ static int snap_prepare(struct snap_job *j, bool restore, struct vs_error *err)
 				     "container '%s' is %s; a snapshot is restored only into a "
 				     "stopped (or, with --stop, running) container",
 				     j->name, now);
+	/* A snapshot with memory is restored running. */
+	if (j->with_memory && vsd_check_unlocked(&j->cfg, err) < 0)
+		return -1;
 	return j->with_memory ? vsd_criu_check(d->criu, err) : 0;
 }
 

@@ -30,6 +30,8 @@ SCHEMAS = {
     "snapshot-request": "SnapshotRequest",
     "snapshot-restore-request": "SnapshotRestoreRequest",
     "template-request": "TemplateRequest",
+    "lock-request": "LockRequest",
+    "unlock-request": "UnlockRequest",
 }
 
 
@@ -148,6 +150,7 @@ OBJECTS = {
         "operation": obj({"id": STR, "kind": STR}, desc=
                          "The operation holding the container, while one runs."),
         "oom": ref("OomRecord"),
+        "locked": ref("ContainerConfig/properties/locked/anyOf/0"),
     }, required=["name", "state", "template", "hostname", "privileged",
                  "init_pid", "monitor_pid", "started_at", "created_at",
                  "limits", "limits_unenforced", "idle_reclaim", "oom"],
@@ -479,6 +482,22 @@ def container_paths():
         "/v1/containers/{name}/restore": cr_path(
             "restoreContainer", "Restore from a checkpoint directory",
             ref("RestoreRequest"), required=True),
+        "/v1/containers/{name}/lock": {
+            "parameters": [NAME_P],
+            "post": op("lockContainer", "Lock (a panel's suspension for "
+                       "non-payment; not the CRIU suspend): stop it and "
+                       "refuse every start until unlocked", "panel", tagged,
+                       ["400", "404", "409"],
+                       req=body(ref("LockRequest"), required=False,
+                                desc="Optional: an empty body is `{}`.")),
+        },
+        "/v1/containers/{name}/unlock": {
+            "parameters": [NAME_P],
+            "post": op("unlockContainer", "Unlock (and start if asked)",
+                       "panel", tagged, ["400", "404", "409"],
+                       req=body(ref("UnlockRequest"), required=False,
+                                desc="Optional: an empty body is `{}`.")),
+        },
         "/v1/containers/{name}/stats": {
             "parameters": [NAME_P],
             "get": op("getContainerStats", "Usage counters", "stats",
@@ -712,6 +731,8 @@ def document():
         "tags": [{"name": t, "description": d} for t, d in [
             ("containers", "Containers and their lifecycle"),
             ("checkpoint", "Suspend, resume, checkpoint and restore"),
+            ("panel", "A hosting panel's provisioning cycle: lock and "
+             "unlock (not the CRIU suspend)"),
             ("snapshots", "Snapshots of a container's layer"),
             ("backups", "Export and import"),
             ("stats", "Usage counters"),
