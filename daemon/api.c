@@ -233,5 +233,17 @@ const struct vsd_route vsd_routes[] = {
      .handler = vsd_h_container_unlock,
      .body = VSD_BODY_JSON,
      .what = C},
+    {.method = "POST",
+     .pattern = "/v1/containers/{name}/password",
+     .id = VSD_R_CONTAINER_PASSWORD,
+     .handler = vsd_h_container_password,
+     .body = VSD_BODY_JSON,
+     .what = C},
+    {.method = "POST",
+     .pattern = "/v1/containers/{name}/ssh-keys",
+     .id = VSD_R_CONTAINER_SSH_KEYS,
+     .handler = vsd_h_container_ssh_keys,
+     .body = VSD_BODY_JSON,
+     .what = C},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);

@@ -254,24 +254,40 @@ int vsd_container_create_locked(struct vsd *d, struct vs_container_config *cfg,
 	return 0;
 }
 
+/* vsd_fill: the create's root password and keys, queued in the staging
+ * directory for the first start. */
+static int queue_creds(void *ud, const char *cdir, const struct vs_container_config *cfg,
+		       struct vs_error *err)
+{
+	cleanup_close int cfd = open(cdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (cfd < 0)
+		return vs_error_set(err, errno, "open %s", cdir);
+	return vsd_creds_queue_at(cfd, ud, err);
+}
+
 int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_config struct vs_container_config cfg = {0};
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	cleanup_json struct vs_json *body = NULL;
+	struct vsd_creds creds = {0};
+	const struct vsd_fill fill = {.fn = queue_creds, .ud = &creds};
 	struct vs_rt_status st;
 	struct vs_error e2 = {0};
 	int r;
 
 	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0 ||
-	    vs_config_parse_create(body, &cfg, err) < 0)
+	    vs_config_parse_create(body, &cfg, err) < 0 ||
+	    vsd_creds_parse(body, VSD_CREDS_CREATE, &creds, err) < 0)
 		return -1;
 	/* --default-disk: only when the request names no disk at all. */
 	if (c->d->default_disk > 0 && vs_json_get(vs_json_get(body, "limits"), "disk") == NULL)
 		cfg.limits.disk = c->d->default_disk;
 	pthread_mutex_lock(&c->d->mutate);
-	r = vsd_container_create_locked(c->d, &cfg, NULL, err);
+	r = vsd_container_create_locked(c->d, &cfg, vsd_creds_empty(&creds) ? NULL : &fill, err);
 	pthread_mutex_unlock(&c->d->mutate);
+	vsd_creds_free(&creds);
 	if (r < 0)
 		return -1;
 	vsd_log("container %s: created from template %s", cfg.name, cfg.template_name);
@@ -500,6 +516,7 @@ static int do_start(struct vsd *d, const struct vs_container_config *cfg, struct
 	if (vs_rt_start(&d->inst, cfg, err) < 0)
 		return -1; /* the runtime's message names the container */
 	vsd_log("container %s: started", cfg->name);
+	vsd_creds_apply_pending(d, cfg);
 	vsd_emit_state(d, cfg->name, true);
 	return 0;
 }

@@ -988,9 +988,10 @@ static int parse_common(const struct vs_json *root, struct vs_container_config *
 int vs_config_parse_create(const struct vs_json *body, struct vs_container_config *cfg,
 			   struct vs_error *err)
 {
-	static const char *const keys[] = {"name",	   "template", "hostname",
-					   "privileged",   "limits",   "pool",
-					   "idle_reclaim", "net",      NULL};
+	static const char *const keys[] = {"name", "template", "hostname", "privileged", "limits",
+					   "pool", "idle_reclaim", "net",
+					   /* the daemon's (daemon/creds.c) */
+					   "root_password", "root_password_hash", "ssh_keys", NULL};
 	const struct vs_json *v;
 
 	memset(cfg, 0, sizeof(*cfg));

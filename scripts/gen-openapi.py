@@ -32,6 +32,8 @@ SCHEMAS = {
     "template-request": "TemplateRequest",
     "lock-request": "LockRequest",
     "unlock-request": "UnlockRequest",
+    "password-request": "PasswordRequest",
+    "ssh-keys-request": "SshKeysRequest",
 }
 
 
@@ -155,6 +157,11 @@ OBJECTS = {
                  "init_pid", "monitor_pid", "started_at", "created_at",
                  "limits", "limits_unenforced", "idle_reclaim", "oom"],
         desc="A container (docs/api.md, \"Status object\")."),
+    "CredentialsResult": obj({
+        "user": STR,
+        "applied": dict(BOOL, description="true: written inside the running "
+                        "container; false: queued for its next start."),
+    }),
     "ContainerUnreadable": obj({
         "name": STR, "state": {"const": "unknown"}, "error": ref("ErrorDetail"),
     }, desc="A container of GET /v1/containers whose config or state "
@@ -498,6 +505,22 @@ def container_paths():
                        req=body(ref("UnlockRequest"), required=False,
                                 desc="Optional: an empty body is `{}`.")),
         },
+        "/v1/containers/{name}/password": {
+            "parameters": [NAME_P],
+            "post": op("setContainerPassword", "Set a user's password "
+                       "inside the container (now if it runs, else at its "
+                       "next start)", "panel",
+                       json_resp("Set, or queued.", ref("CredentialsResult")),
+                       ["400", "404", "409"], req=body(ref("PasswordRequest"))),
+        },
+        "/v1/containers/{name}/ssh-keys": {
+            "parameters": [NAME_P],
+            "post": op("setContainerSshKeys", "Add or replace a user's SSH "
+                       "keys inside the container (now if it runs, else at "
+                       "its next start)", "panel",
+                       json_resp("Set, or queued.", ref("CredentialsResult")),
+                       ["400", "404", "409"], req=body(ref("SshKeysRequest"))),
+        },
         "/v1/containers/{name}/stats": {
             "parameters": [NAME_P],
             "get": op("getContainerStats", "Usage counters", "stats",
@@ -732,7 +755,7 @@ def document():
             ("containers", "Containers and their lifecycle"),
             ("checkpoint", "Suspend, resume, checkpoint and restore"),
             ("panel", "A hosting panel's provisioning cycle: lock and "
-             "unlock (not the CRIU suspend)"),
+             "unlock (not the CRIU suspend), passwords and SSH keys"),
             ("snapshots", "Snapshots of a container's layer"),
             ("backups", "Export and import"),
             ("stats", "Usage counters"),

@@ -28,6 +28,17 @@ panel_api() {
 body_of() { sed '$d' <<<"$1"; }
 code_of() { tail -n 1 <<<"$1" | sed 's/^HTTP //'; }
 
+KEY1='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFBhbmVsVGVzdEtleU9uZU9uZU9uZU9uZU9uZU9u panel@one'
+KEY2='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFBhbmVsVGVzdEtleVR3b1R3b1R3b1R3b1R3b1R3 panel@two'
+
+# hash_ok HASH PASSWORD: the crypt(3) hash verifies the password.
+hash_ok() {
+	"$PY" -W ignore -c 'import crypt, sys; sys.exit(crypt.crypt(sys.argv[2], sys.argv[1]) != sys.argv[1])' "$1" "$2"
+}
+
+# root_hash NAME: root's hash in NAME's /etc/shadow, read inside.
+root_hash() { in_ct "$1" cat /etc/shadow | awk -F: '$1 == "root" { print $2 }'; }
+
 # status NAME FIELD: one field of GET /v1/containers/NAME.
 field() {
 	local out
@@ -35,11 +46,17 @@ field() {
 	body_of "$out" | json_get "$2"
 }
 
-@test "create a VPS with a plan and a hostname, and start it" {
+@test "create a VPS with a plan, a hostname, a root password and a key, and start it" {
 	run panel_api POST /v1/containers \
 		'{"name": "pn1", "template": "busybox", "hostname": "vps1.example",
-		  "limits": {"memory": "64M", "cpus": "0.5", "pids": 128}}'
+		  "limits": {"memory": "64M", "cpus": "0.5", "pids": 128},
+		  "root_password": "first Pass-1", "ssh_keys": ["'"$KEY1"'"]}'
 	assert_eq "$(code_of "$output")" 201 "create: $output"
+	# Queued for the first start: hashes and public keys only, 0600.
+	local q="$VSD_ROOT/containers/pn1/credentials.json"
+	[[ -f "$q" ]] || fail "nothing queued"
+	assert_eq "$(stat -c %a "$q")" 600 "queue mode"
+	grep -q 'first Pass-1' "$q" && fail "plain password on disk"
 	run panel_api PUT /v1/containers/pn1/state '{"action": "start"}'
 	assert_eq "$(code_of "$output")" 200 "start: $output"
 	wait_for 10 ct_is_state pn1 running || fail "not running"
@@ -47,6 +64,80 @@ field() {
 	assert_eq "$(field pn1 limits.pids)" 128 pids
 	run field pn1 locked
 	assert_failure
+	# Written inside at the start; the queue is gone.
+	[[ ! -e "$q" ]] || fail "queue left after start"
+	local h
+	h=$(root_hash pn1)
+	[[ "$h" == '$y$'* ]] || fail "root hash: $h"
+	hash_ok "$h" 'first Pass-1' || fail "hash does not verify"
+	run in_ct pn1 cat /root/.ssh/authorized_keys
+	assert_success
+	assert_eq "$output" "$KEY1" authorized_keys
+	run in_ct pn1 stat -c '%a %u' /root/.ssh /root/.ssh/authorized_keys
+	assert_eq "$(squash "$output")" "700 0 600 0" modes
+	grep -q 'first Pass-1' "$VSD_TMP/vsd.log" && fail "plain password in the log"
+	true
+}
+
+@test "reset the root password and add a key while it runs" {
+	run panel_api POST /v1/containers/pn1/password '{"password": "second Pass-2"}'
+	assert_eq "$(code_of "$output")" 200 "password: $output"
+	assert_eq "$(body_of "$output" | json_get applied)" true applied
+	hash_ok "$(root_hash pn1)" 'second Pass-2' || fail "new hash does not verify"
+	hash_ok "$(root_hash pn1)" 'first Pass-1' && fail "old password still works"
+	run panel_api POST /v1/containers/pn1/ssh-keys '{"keys": ["'"$KEY2"'", "'"$KEY1"'"]}'
+	assert_eq "$(code_of "$output")" 200 "keys: $output"
+	run in_ct pn1 cat /root/.ssh/authorized_keys
+	assert_eq "$output" "$KEY1"$'\n'"$KEY2" "added once each"
+	run panel_api POST /v1/containers/pn1/ssh-keys '{"keys": ["'"$KEY2"'"], "replace": true}'
+	assert_eq "$(code_of "$output")" 200 "replace: $output"
+	run in_ct pn1 cat /root/.ssh/authorized_keys
+	assert_eq "$output" "$KEY2" replaced
+	grep -q 'second Pass-2' "$VSD_TMP/vsd.log" && fail "plain password in the log"
+	true
+}
+
+@test "credentials: bad input and unknown users change nothing" {
+	local before
+	before=$(root_hash pn1)
+	run panel_api POST /v1/containers/pn1/password '{"user": "nosuch", "password": "x"}'
+	assert_eq "$(code_of "$output")" 404 "$output"
+	assert_contains "$output" "user 'nosuch' does not exist"
+	run panel_api POST /v1/containers/pn1/password '{"password_hash": "$6$a:0:0$b"}'
+	assert_eq "$(code_of "$output")" 400 "$output"
+	assert_contains "$output" password_hash
+	run panel_api POST /v1/containers/pn1/password '{}'
+	assert_eq "$(code_of "$output")" 400 "$output"
+	run panel_api POST /v1/containers/pn1/ssh-keys '{"keys": ["command=\"sh\" ssh-ed25519 AAAA"]}'
+	assert_eq "$(code_of "$output")" 400 "$output"
+	assert_contains "$output" "keys[0]"
+	run panel_api POST /v1/containers/pn1/ssh-keys '{"keys": ["ssh-ed25519 AAAA\nssh-rsa BBBB x"]}'
+	assert_eq "$(code_of "$output")" 400 "$output"
+	assert_eq "$(root_hash pn1)" "$before" "hash changed"
+}
+
+@test "credentials: a symlinked ~/.ssh or authorized_keys is refused, nothing written on the host" {
+	local canary="$VSD_TMP/canary"
+	echo canary >"$canary"
+	in_ct pn1 rm -rf /root/.ssh
+	in_ct pn1 ln -s /etc /root/.ssh
+	run panel_api POST /v1/containers/pn1/ssh-keys '{"keys": ["'"$KEY1"'"]}'
+	assert_eq "$(code_of "$output")" 409 "$output"
+	assert_contains "$output" "symlink"
+	[[ ! -e /etc/authorized_keys ]] || fail "host /etc/authorized_keys written"
+	run in_ct pn1 ls /etc/authorized_keys
+	assert_failure
+	# An absolute symlink to a host path as the file itself.
+	in_ct pn1 rm /root/.ssh
+	in_ct pn1 mkdir -m 700 /root/.ssh
+	in_ct pn1 ln -s "$canary" /root/.ssh/authorized_keys
+	run panel_api POST /v1/containers/pn1/ssh-keys '{"keys": ["'"$KEY1"'"]}'
+	assert_eq "$(code_of "$output")" 409 "$output"
+	assert_eq "$(cat "$canary")" canary "host file changed"
+	run panel_api POST /v1/containers/pn1/ssh-keys '{"keys": ["'"$KEY1"'"], "replace": true}'
+	assert_eq "$(code_of "$output")" 409 "$output"
+	assert_eq "$(cat "$canary")" canary "host file changed"
+	in_ct pn1 rm /root/.ssh/authorized_keys
 }
 
 @test "lock: the VPS stops, says why, and every start is refused" {
@@ -101,7 +192,10 @@ field() {
 	assert_eq "$(code_of "$output")" 409 "$output"
 }
 
-@test "unlock with start: running again, no lock left" {
+@test "unlock with start: running again, no lock left, a password set while stopped applied" {
+	run panel_api POST /v1/containers/pn1/password '{"password": "third Pass-3"}'
+	assert_eq "$(code_of "$output")" 200 "password: $output"
+	assert_eq "$(body_of "$output" | json_get applied)" false applied
 	run panel_api POST /v1/containers/pn1/unlock '{"start": true}'
 	assert_eq "$(code_of "$output")" 200 "unlock: $output"
 	wait_for 10 ct_is_state pn1 running || fail "not running"
@@ -111,6 +205,7 @@ field() {
 	run in_ct pn1 hostname
 	assert_success
 	assert_eq "$output" vps1.example
+	hash_ok "$(root_hash pn1)" 'third Pass-3' || fail "queued password not applied"
 }
 
 @test "vsctl lock and unlock" {
