@@ -34,7 +34,7 @@ DAEMON_LAYERS = [
     ("auth.h", ["authn.c", "tls.c", "trust.c", "tokens.c", "audit.c"]),
     ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c"]),
     ("handlers.h", ["api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c", "exec.c",
-                    "limits.c", "node.c", "openapi.c", "panel.c", "pools.c", "snapshots.c", "stats.c",
+                    "creds.c", "limits.c", "node.c", "openapi.c", "panel.c", "pools.c", "snapshots.c", "stats.c",
                     "templates.c"]),
     ("server.h", ["server.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
 ]
