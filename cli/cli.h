@@ -413,6 +413,10 @@ int vc_cmd_stop(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 /* panel.c: lock and unlock (a panel's suspension, not the CRIU suspend). */
 int vc_cmd_lock(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_unlock(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* panel.c: usage for billing; --since as unix seconds or a UTC date
+ * (0, or -1 with VS_EK_INVALID). */
+int vc_cmd_usage(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_parse_since(const char *s, int64_t *out, struct vs_error *err);
 int vc_cmd_restart(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_destroy(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

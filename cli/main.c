@@ -49,6 +49,11 @@ static const struct vc_cmd commands[] = {
      "  --reason TEXT   why (shown in status and in every refusal)\n"},
     {NULL, "unlock", vc_cmd_unlock, "NAME [--start]", "Unlock a locked container.",
      "  --start         start it once unlocked\n"},
+    {NULL, "usage", vc_cmd_usage, "NAME [--since DATE|SECONDS] [--json]",
+     "Show usage for billing since a time: CPU seconds, memory, disk, traffic.",
+     "  --since T       unix seconds or a UTC date (2026-12-01, 2026-12-01T13:00);\n"
+     "                  default: since the container was created\n"
+     "  --json          print the API's JSON\n"},
     {NULL, "list", vc_cmd_list, "[--json]", "List containers.",
      "  --json          print the API's JSON\n"},
     {NULL, "status", vc_cmd_status, "NAME [--json]", "Show a container's status.",

@@ -245,5 +245,11 @@ const struct vsd_route vsd_routes[] = {
      .handler = vsd_h_container_ssh_keys,
      .body = VSD_BODY_JSON,
      .what = C},
+    {.method = "GET",
+     .pattern = "/v1/containers/{name}/usage",
+     .id = VSD_R_CONTAINER_USAGE,
+     .handler = vsd_h_container_usage,
+     .body = VSD_BODY_NONE,
+     .what = C},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);

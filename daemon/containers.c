@@ -525,6 +525,8 @@ static int do_stop(struct vsd *d, const struct vs_container_config *cfg, const s
 		   struct vs_error *err)
 {
 	vsd_names_set_transition(d->names, cfg->name, "stopping");
+	/* The last reading of this run, before its cgroup goes. */
+	vsd_usage_record(d, cfg, VSD_USAGE_STOP, NULL, NULL);
 	if (vs_rt_stop(&d->inst, cfg, (int)r->timeout, r->force, err) < 0)
 		return vs_error_prefix(err, "stop '%s'", cfg->name);
 	vsd_log("container %s: stopped", cfg->name);

@@ -76,6 +76,9 @@ int vsd_container_stop(struct vsd *d, const struct vs_container_config *cfg, int
 /* panel.c: POST /v1/containers/{name}/lock and /unlock. */
 int vsd_h_container_lock(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_unlock(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* panel.c: GET /v1/containers/{name}/usage?since=UNIX_SECONDS (usage.c's
+ * ledger). */
+int vsd_h_container_usage(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 /* panel.c: 0 when cfg is not locked, else -1 with VS_EK_CONFLICT
  * "container 'x' is locked: REASON" (every start, resume, restore, exec
  * and console checks it). */

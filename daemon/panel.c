@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon/handlers.h"
+#include "fs-cow/vs_fs.h"
 #include "lib/vs_util.h"
 
 /* Seconds a lock waits for the container's init to stop cleanly before
@@ -180,4 +182,90 @@ int vsd_h_container_unlock(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	vsd_log("container %s: unlocked", name);
 	vsd_emit(c->d, VSD_EV_CONTAINER_UPDATED, name, NULL);
 	return reply_status(c, name, out, err);
+}
+
+/* ?since=UNIX_SECONDS: absent is -1 (since creation). */
+static int parse_since(const char *v, int64_t *since, struct vs_error *err)
+{
+	char *end;
+	long long n;
+
+	*since = -1;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "since: expected unix seconds (a non-negative integer)");
+	*since = n;
+	return 0;
+}
+
+static void kv_or_null(struct vs_jgen *g, const char *key, int64_t v)
+{
+	vs_jgen_key(g, key);
+	if (v >= 0)
+		vs_jgen_int(g, v);
+	else
+		vs_jgen_null(g);
+}
+
+static void gen_usage(struct vsd *d, struct vs_jgen *g, const struct vs_container_config *cfg,
+		      const struct vsd_ledger_counters *u, int64_t from, int64_t since,
+		      const struct vs_cg_stats *cst)
+{
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, cfg->name);
+	int64_t used = -1, total, iused = -1, itotal;
+	struct vs_error e = {0};
+
+	if (vs_fs_disk_usage(cdir, &used, &total, &iused, &itotal, &e) < 0)
+		used = iused = -1;
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "name", cfg->name);
+	kv_or_null(g, "since", since);
+	vs_jgen_kv_int(g, "from", from);
+	vs_jgen_kv_int(g, "to", (int64_t)time(NULL));
+	vs_jgen_key(g, "cpu_seconds");
+	vs_jgen_double(g, (double)u->cpu_usec / 1e6);
+	vs_jgen_key(g, "memory");
+	vs_jgen_obj_open(g);
+	kv_or_null(g, "current_bytes", cst->memory_current);
+	kv_or_null(g, "peak_bytes", cst->memory_peak);
+	vs_jgen_obj_close(g);
+	vs_jgen_key(g, "disk");
+	vs_jgen_obj_open(g);
+	kv_or_null(g, "used_bytes", used);
+	kv_or_null(g, "inodes_used", iused);
+	vs_jgen_obj_close(g);
+	vs_jgen_key(g, "net");
+	vs_jgen_obj_open(g);
+	for (size_t i = 0; i < u->nnet; i++) {
+		vs_jgen_key(g, u->net[i].name);
+		vs_jgen_obj_open(g);
+		vs_jgen_kv_int(g, "rx_bytes", u->net[i].rx_bytes);
+		vs_jgen_kv_int(g, "tx_bytes", u->net[i].tx_bytes);
+		vs_jgen_obj_close(g);
+	}
+	vs_jgen_obj_close(g);
+	vs_jgen_obj_close(g);
+}
+
+int vsd_h_container_usage(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_free struct vsd_ledger *l = xcalloc(1, sizeof(*l));
+	struct vsd_ledger_counters u;
+	struct vs_cg_stats cst;
+	int64_t since, from;
+
+	if (parse_since(vsd_call_query(c, "since"), &since, err) < 0 ||
+	    vsd_store_load(c->d->containers_fd, c->m->params[0], &cfg, err) < 0)
+		return -1;
+	vsd_usage_record(c->d, &cfg, VSD_USAGE_READ, l, &cst);
+	vsd_ledger_since(l, since >= 0 ? since : 0, cfg.created_at, &u, &from);
+	gen_usage(c->d, g, &cfg, &u, from, since, &cst);
+	vsd_reply_json(out, 200, g);
+	return 0;
 }

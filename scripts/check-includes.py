@@ -32,10 +32,11 @@ DAEMON_LAYERS = [
     ("ops.h", ["ops.c"]),
     ("store.h", ["store.c", "locks.c"]),
     ("auth.h", ["authn.c", "tls.c", "trust.c", "tokens.c", "audit.c"]),
-    ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c"]),
+    ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c", "usage.c"]),
     ("handlers.h", ["api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c", "exec.c",
-                    "creds.c", "limits.c", "node.c", "openapi.c", "panel.c", "pools.c", "snapshots.c", "stats.c",
-                    "templates.c"]),
+                    "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
+                    "templates.c",
+                    "creds.c", "panel.c"]),
     ("server.h", ["server.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
 ]
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -227,6 +227,29 @@ OBJECTS = {
     }),
     "TemplateList": obj({"templates": {"type": "array",
                                        "items": ref("Template")}}),
+    "Usage": obj({
+        "name": STR,
+        "since": dict(nullable(INT0), description="The since asked for (null: "
+                      "none, since creation)."),
+        "from": dict(INT0, description="Unix seconds the figures count from: "
+                     "the newest ledger sample at or before since (hourly, "
+                     "and at each stop), else the container's creation."),
+        "to": dict(INT0, description="Unix seconds of this answer."),
+        "cpu_seconds": {"type": "number", "minimum": 0, "description":
+                        "CPU time used from..to, over stops, starts and vsd "
+                        "restarts."},
+        "memory": obj({"current_bytes": nullable(INT0),
+                       "peak_bytes": nullable(INT0)}, desc="Now and the "
+                      "peak of the current run; null when stopped or "
+                      "unknown."),
+        "disk": obj({"used_bytes": nullable(INT0),
+                     "inodes_used": nullable(INT0)}, desc="Now, of its disk "
+                    "quota; null without one."),
+        "net": {"type": "object", "description": "Per interface inside the "
+                "container: bytes received and sent from..to.",
+                "additionalProperties": obj({"rx_bytes": INT0,
+                                             "tx_bytes": INT0})},
+    }, desc="Usage for billing (docs/api.md, \"Usage for billing\")."),
     "Stats": obj({
         "name": STR, "state": STATE,
         "cpu": obj({"usage_usec": NINT, "user_usec": NINT,
@@ -521,6 +544,15 @@ def container_paths():
                        json_resp("Set, or queued.", ref("CredentialsResult")),
                        ["400", "404", "409"], req=body(ref("SshKeysRequest"))),
         },
+        "/v1/containers/{name}/usage": {
+            "parameters": [NAME_P],
+            "get": op("getContainerUsage", "Usage for billing since a time",
+                      "panel", json_resp("The usage.", ref("Usage")),
+                      ["400", "404"],
+                      params=[query("since", "Unix seconds (default: since "
+                                    "creation).",
+                                    {"type": "string", "pattern": "^[0-9]+$"})]),
+        },
         "/v1/containers/{name}/stats": {
             "parameters": [NAME_P],
             "get": op("getContainerStats", "Usage counters", "stats",
@@ -755,7 +787,7 @@ def document():
             ("containers", "Containers and their lifecycle"),
             ("checkpoint", "Suspend, resume, checkpoint and restore"),
             ("panel", "A hosting panel's provisioning cycle: lock and "
-             "unlock (not the CRIU suspend), passwords and SSH keys"),
+             "unlock (not the CRIU suspend), passwords and SSH keys, usage"),
             ("snapshots", "Snapshots of a container's layer"),
             ("backups", "Export and import"),
             ("stats", "Usage counters"),

@@ -231,6 +231,64 @@ field() {
 	assert_eq "$(field pn1 state)" running
 }
 
+# cpu NAME [SINCE]: cpu_seconds of GET .../usage.
+cpu() {
+	local out
+	out=$(panel_api GET "/v1/containers/$1/usage${2:+?since=$2}") || return 1
+	body_of "$out" | json_get cpu_seconds
+}
+
+# burn NAME: about half a second of CPU inside.
+burn() { in_ct "$1" sh -c 'i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done'; }
+
+# gt A B, ge A B: A > B, A >= B as decimals.
+gt() { "$PY" -c 'import sys; sys.exit(not float(sys.argv[1]) > float(sys.argv[2]))' "$1" "$2"; }
+ge() { "$PY" -c 'import sys; sys.exit(not float(sys.argv[1]) >= float(sys.argv[2]))' "$1" "$2"; }
+
+@test "usage: CPU seconds grow, over stops, starts and vsd restarts" {
+	local c0 c1 c2 c3 out created
+	burn pn1
+	c0=$(cpu pn1)
+	gt "$c0" 0 || fail "cpu_seconds: $c0"
+	burn pn1
+	c1=$(cpu pn1)
+	gt "$c1" "$c0" || fail "did not grow: $c0 -> $c1"
+	out=$(panel_api GET /v1/containers/pn1/usage)
+	created=$(field pn1 created_at)
+	assert_eq "$(body_of "$out" | json_get from)" "$created" "from without since"
+	[[ "$(body_of "$out" | json_get memory.current_bytes)" =~ ^[0-9]+$ ]] || fail "memory: $out"
+	[[ "$(stat -c %a "$VSD_ROOT/containers/pn1/usage.json")" == 600 ]] || fail "ledger mode"
+	# A stop and a start: the new run's counters add to the old.
+	vsctl stop pn1
+	c2=$(cpu pn1)
+	ge "$c2" "$c1" || fail "lost at stop: $c1 -> $c2"
+	vsctl start pn1
+	burn pn1
+	vsd_stop_daemon TERM
+	vsd_start_daemon || fail "restart"
+	c3=$(cpu pn1)
+	gt "$c3" "$c2" || fail "lost over a restart: $c2 -> $c3"
+	# Since now: from the newest sample, less than the whole.
+	out=$(panel_api GET "/v1/containers/pn1/usage?since=$(date +%s)")
+	(($(body_of "$out" | json_get from) > created)) || fail "from: $out"
+	gt "$c3" "$(body_of "$out" | json_get cpu_seconds)" || fail "since now: $out"
+	run vsctl usage pn1 --since 2020-01-01 --json
+	assert_success
+	assert_eq "$(json_get from <<<"$output")" "$created" "since 2020"
+}
+
+@test "usage: a bad since is 400" {
+	run panel_api GET '/v1/containers/pn1/usage?since=yesterday'
+	assert_eq "$(code_of "$output")" 400 "$output"
+	assert_contains "$output" since
+	run panel_api GET '/v1/containers/pn1/usage?since=-5'
+	assert_eq "$(code_of "$output")" 400 "$output"
+	run vsctl usage pn1 --since soon
+	assert_status 2
+	run panel_api GET '/v1/containers/nosuch/usage'
+	assert_eq "$(code_of "$output")" 404 "$output"
+}
+
 @test "terminate" {
 	run panel_api DELETE '/v1/containers/pn1?force=1'
 	assert_eq "$(code_of "$output")" 200 "delete: $output"
