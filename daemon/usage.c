@@ -64,7 +64,8 @@ static int64_t max64(int64_t a, int64_t b)
 	return a > b ? a : b;
 }
 
-void vsd_ledger_observe(struct vsd_ledger *l, int64_t started_at, const struct vsd_ledger_counters *r)
+void vsd_ledger_observe(struct vsd_ledger *l, int64_t started_at,
+			const struct vsd_ledger_counters *r)
 {
 	if (l->run_started_at != started_at) {
 		/* A new run: the old one is finished, whatever it last showed. */
@@ -219,7 +220,8 @@ int vsd_ledger_parse(const char *text, struct vsd_ledger *l, struct vs_error *er
 	if (!vs_json_int64(vs_json_get(j, "written"), &l->written) ||
 	    !vs_json_int64(vs_json_get(j, "run_started_at"), &l->run_started_at) ||
 	    parse_counters(vs_json_get(j, "base"), &l->base) < 0 ||
-	    parse_counters(vs_json_get(j, "run"), &l->run) < 0 || vs_json_type(arr) != VS_JSON_ARRAY)
+	    parse_counters(vs_json_get(j, "run"), &l->run) < 0 ||
+	    vs_json_type(arr) != VS_JSON_ARRAY)
 		goto bad;
 	if (!vs_json_bool(vs_json_get(j, "trimmed"), &l->trimmed))
 		l->trimmed = false;
@@ -288,7 +290,8 @@ static void reading_of(struct vsd *d, const struct vs_container_config *cfg,
 }
 
 void vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int64_t started_at,
-		       const struct vs_cg_stats *cst, enum vsd_usage_when when, struct vsd_ledger *out)
+		       const struct vs_cg_stats *cst, enum vsd_usage_when when,
+		       struct vsd_ledger *out)
 {
 	cleanup_close int cfd =
 	    openat(d->containers_fd, cfg->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -316,8 +319,8 @@ void vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int
 	free(l);
 }
 
-void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg, enum vsd_usage_when when,
-		      struct vsd_ledger *out, struct vs_cg_stats *cst_out)
+void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg,
+		      enum vsd_usage_when when, struct vsd_ledger *out, struct vs_cg_stats *cst_out)
 {
 	struct vs_cg_stats cst;
 	struct vs_rt_status st;

@@ -71,7 +71,7 @@ static void test_since(void **state)
 	(void)state;
 	r = reading(1000000, 100, 100);
 	vsd_ledger_observe(l, 10, &r);
-	assert_true(vsd_ledger_sample(l, 100, false)); /* the first one */
+	assert_true(vsd_ledger_sample(l, 100, false));	/* the first one */
 	assert_false(vsd_ledger_sample(l, 200, false)); /* within the hour */
 	r = reading(4000000, 400, 500);
 	vsd_ledger_observe(l, 10, &r);
@@ -143,11 +143,12 @@ static void test_file_round_trip(void **state)
 	free(text);
 	assert_int_equal(vsd_ledger_parse("{\"base\": 1}", b, &err), -1);
 	assert_int_equal(err.kind, VS_EK_INVALID);
-	assert_int_equal(vsd_ledger_parse("{\"written\":1,\"run_started_at\":0,\"base\":{\"cpu_usec\":-5,"
-					  "\"net\":{}},\"run\":{\"cpu_usec\":0,\"net\":{}},"
-					  "\"samples\":[]}",
-					  b, &err),
-			 -1);
+	assert_int_equal(
+	    vsd_ledger_parse("{\"written\":1,\"run_started_at\":0,\"base\":{\"cpu_usec\":-5,"
+			     "\"net\":{}},\"run\":{\"cpu_usec\":0,\"net\":{}},"
+			     "\"samples\":[]}",
+			     b, &err),
+	    -1);
 	free(l);
 	free(b);
 }
