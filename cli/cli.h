@@ -417,6 +417,18 @@ int vc_cmd_unlock(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *er
  * (0, or -1 with VS_EK_INVALID). */
 int vc_cmd_usage(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_parse_since(const char *s, int64_t *out, struct vs_error *err);
+/* panel.c: passwd, ssh-key add, reinstall; and for create: a password
+ * from a file or stdin ("-"; typed without echo on a terminal), one
+ * trailing newline dropped (0 with *pw, or -1); public keys from a file,
+ * one per line, blank and # lines skipped (0 with *keys, or -1); and
+ * their create/reinstall members ("root_password", "ssh_keys"; NULL:
+ * absent). */
+int vc_cmd_passwd(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_ssh_key_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_reinstall(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_read_password(const char *path, char **pw, struct vs_error *err);
+int vc_read_keys(const char *path, char ***keys, struct vs_error *err);
+void vc_creds_gen(struct vs_jgen *g, const char *pw, char **keys);
 int vc_cmd_restart(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_destroy(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

@@ -251,5 +251,11 @@ const struct vsd_route vsd_routes[] = {
      .handler = vsd_h_container_usage,
      .body = VSD_BODY_NONE,
      .what = C},
+    {.method = "POST",
+     .pattern = "/v1/containers/{name}/reinstall",
+     .id = VSD_R_CONTAINER_REINSTALL,
+     .handler = vsd_h_container_reinstall,
+     .body = VSD_BODY_JSON,
+     .what = C},
 };
 const size_t vsd_nroutes = VS_ARRAY_SIZE(vsd_routes);

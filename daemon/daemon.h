@@ -178,6 +178,8 @@ int vsd_snap_parse_restore(const char *body, size_t len, bool *stop, struct vs_e
  * open object. Never fails (no snapshot directory: count 0); takes no
  * lock (a snapshot being made or deleted is not counted). */
 void vsd_snapshots_gen_summary(struct vsd *d, const char *name, struct vs_jgen *g);
+/* The number of snapshots of `name` (0 without a snapshot directory). */
+size_t vsd_snapshots_count(struct vsd *d, const char *name);
 /* At start, per container: remove snapshots/.*.creating and .*.deleting
  * and an interrupted layer put-back (vs_fs_layer_recover). Logs, never
  * fails. */

@@ -76,6 +76,8 @@ int vsd_container_stop(struct vsd *d, const struct vs_container_config *cfg, int
 /* panel.c: POST /v1/containers/{name}/lock and /unlock. */
 int vsd_h_container_lock(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_unlock(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* reinstall.c: POST /v1/containers/{name}/reinstall. */
+int vsd_h_container_reinstall(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 /* panel.c: GET /v1/containers/{name}/usage?since=UNIX_SECONDS (usage.c's
  * ledger). */
 int vsd_h_container_usage(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);

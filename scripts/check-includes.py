@@ -36,7 +36,7 @@ DAEMON_LAYERS = [
     ("handlers.h", ["api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c", "exec.c",
                     "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
                     "templates.c",
-                    "creds.c", "panel.c"]),
+                    "creds.c", "panel.c", "reinstall.c"]),
     ("server.h", ["server.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
 ]
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

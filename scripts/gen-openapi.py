@@ -34,6 +34,7 @@ SCHEMAS = {
     "unlock-request": "UnlockRequest",
     "password-request": "PasswordRequest",
     "ssh-keys-request": "SshKeysRequest",
+    "reinstall-request": "ReinstallRequest",
 }
 
 
@@ -544,6 +545,16 @@ def container_paths():
                        json_resp("Set, or queued.", ref("CredentialsResult")),
                        ["400", "404", "409"], req=body(ref("SshKeysRequest"))),
         },
+        "/v1/containers/{name}/reinstall": {
+            "parameters": [NAME_P],
+            "post": op("reinstallContainer", "A new root file system from "
+                       "the (or another) template, keeping name, limits, "
+                       "disk, networking, hostname; stopped and started "
+                       "again if it ran", "panel", tagged,
+                       ["400", "404", "409", "412"], params=[IF_MATCH],
+                       req=body(ref("ReinstallRequest"), required=False,
+                                desc="Optional: an empty body is `{}`.")),
+        },
         "/v1/containers/{name}/usage": {
             "parameters": [NAME_P],
             "get": op("getContainerUsage", "Usage for billing since a time",
@@ -787,7 +798,8 @@ def document():
             ("containers", "Containers and their lifecycle"),
             ("checkpoint", "Suspend, resume, checkpoint and restore"),
             ("panel", "A hosting panel's provisioning cycle: lock and "
-             "unlock (not the CRIU suspend), passwords and SSH keys, usage"),
+             "unlock (not the CRIU suspend), passwords and SSH keys, reinstall, "
+             "usage"),
             ("snapshots", "Snapshots of a container's layer"),
             ("backups", "Export and import"),
             ("stats", "Usage counters"),

@@ -231,6 +231,64 @@ field() {
 	assert_eq "$(field pn1 state)" running
 }
 
+@test "reinstall: a new root, the plan, hostname and state kept, new credentials" {
+	in_ct pn1 sh -c 'echo customer-data >/root/marker'
+	local before_cfg
+	before_cfg=$("$PY" -c 'import json,sys; c=json.load(open(sys.argv[1])); [c.pop(k, None) for k in ("template",)]; print(json.dumps(c, sort_keys=True))' \
+		"$VSD_ROOT/containers/pn1/config.json")
+	# Bad requests change nothing.
+	run panel_api POST /v1/containers/pn1/reinstall '{"template": "nosuch"}'
+	assert_eq "$(code_of "$output")" 404 "$output"
+	run panel_api POST /v1/containers/pn1/reinstall '{"hostname": "x"}'
+	assert_eq "$(code_of "$output")" 400 "$output"
+	run vsctl reinstall pn1 </dev/null
+	assert_status 2
+	assert_contains "$output" "--yes"
+	run in_ct pn1 cat /root/marker
+	assert_eq "$output" customer-data "marker after refused reinstalls"
+
+	run panel_api POST /v1/containers/pn1/reinstall \
+		'{"root_password": "fresh Pass-4", "ssh_keys": ["'"$KEY1"'"]}'
+	assert_eq "$(code_of "$output")" 200 "reinstall: $output"
+	wait_for 10 ct_is_state pn1 running || fail "not running again"
+	run in_ct pn1 cat /root/marker
+	assert_failure
+	assert_eq "$(field pn1 hostname)" vps1.example hostname
+	assert_eq "$(field pn1 limits.pids)" 200 "plan kept"
+	run in_ct pn1 hostname
+	assert_eq "$output" vps1.example
+	local after_cfg
+	after_cfg=$("$PY" -c 'import json,sys; c=json.load(open(sys.argv[1])); [c.pop(k, None) for k in ("template",)]; print(json.dumps(c, sort_keys=True))' \
+		"$VSD_ROOT/containers/pn1/config.json")
+	assert_eq "$after_cfg" "$before_cfg" "config (limits, idmap, net, hostname) changed"
+	hash_ok "$(root_hash pn1)" 'fresh Pass-4' || fail "new password not set"
+	run in_ct pn1 cat /root/.ssh/authorized_keys
+	assert_eq "$output" "$KEY1" "keys in the new root"
+	[[ ! -e "$VSD_ROOT/containers/pn1/.reinstall-empty" ]] || fail "leftover"
+}
+
+@test "vsctl passwd, ssh-key add and reinstall --yes read secrets from files, not argv" {
+	local pwf="$VSD_TMP/pw" kf="$VSD_TMP/keys"
+	printf 'file Pass-5\n' >"$pwf"
+	printf '# panel keys\n%s\n\n' "$KEY2" >"$kf"
+	run vsctl passwd pn1 --password-file "$pwf"
+	assert_success
+	hash_ok "$(root_hash pn1)" 'file Pass-5' || fail "passwd from file"
+	run vsctl passwd pn1 --password-file - <<<'stdin Pass-6'
+	assert_success
+	hash_ok "$(root_hash pn1)" 'stdin Pass-6' || fail "passwd from stdin"
+	run vsctl ssh-key add pn1 --file "$kf"
+	assert_success
+	run in_ct pn1 cat /root/.ssh/authorized_keys
+	assert_eq "$output" "$KEY1"$'\n'"$KEY2" "key added"
+	run vsctl ssh-key add pn1
+	assert_status 2
+	run vsctl reinstall pn1 --yes --root-password-file "$pwf"
+	assert_success
+	wait_for 10 ct_is_state pn1 running || fail "not running"
+	hash_ok "$(root_hash pn1)" 'file Pass-5' || fail "reinstall password"
+}
+
 # cpu NAME [SINCE]: cpu_seconds of GET .../usage.
 cpu() {
 	local out
