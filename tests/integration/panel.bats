@@ -347,6 +347,31 @@ ge() { "$PY" -c 'import sys; sys.exit(not float(sys.argv[1]) >= float(sys.argv[2
 	assert_eq "$(code_of "$output")" 404 "$output"
 }
 
+# conforms METHOD PATTERN PATH [BODY]: the answer of panel_api matches the
+# OpenAPI document's operation for PATTERN (status, type, schema).
+conforms() {
+	local method=$1 pattern=$2 path=$3 body=${4:-} out code
+	out=$(panel_api "$method" "$path" "$body") || fail "$method $path: curl failed"
+	code=$(code_of "$out")
+	body_of "$out" | "$PY" "$BATS_TEST_DIRNAME/openapi-check.py" "$VSD_REPO/docs/openapi.json" \
+		"$method" "$pattern" "$code" application/json ||
+		fail "$method $path ($code): does not conform: $out"
+}
+
+@test "the panel's answers conform to the OpenAPI document" {
+	conforms POST /v1/containers/{name}/lock /v1/containers/pn1/lock '{"reason": "check"}'
+	conforms GET /v1/containers/{name} /v1/containers/pn1
+	conforms POST /v1/containers/{name}/password /v1/containers/pn1/password '{"password": "x1"}'
+	conforms POST /v1/containers/{name}/unlock /v1/containers/pn1/unlock '{"start": true}'
+	conforms POST /v1/containers/{name}/ssh-keys /v1/containers/pn1/ssh-keys '{"keys": ["'"$KEY1"'"]}'
+	conforms POST /v1/containers/{name}/password /v1/containers/pn1/password '{"user": "nosuch", "password": "x"}'
+	conforms GET /v1/containers/{name}/usage '/v1/containers/pn1/usage?since=0'
+	conforms GET /v1/containers/{name}/usage '/v1/containers/pn1/usage?since=x'
+	conforms POST /v1/containers/{name}/reinstall /v1/containers/pn1/reinstall '{}'
+	conforms POST /v1/containers/{name}/reinstall /v1/containers/pn1/reinstall '{"template": "nosuch"}'
+	wait_for 10 ct_is_state pn1 running || fail "not running"
+}
+
 @test "terminate" {
 	run panel_api DELETE '/v1/containers/pn1?force=1'
 	assert_eq "$(code_of "$output")" 200 "delete: $output"
