@@ -287,6 +287,21 @@ field() {
 	assert_success
 	wait_for 10 ct_is_state pn1 running || fail "not running"
 	hash_ok "$(root_hash pn1)" 'file Pass-5' || fail "reinstall password"
+	# create with both, and an empty password file refused before anything.
+	: >"$VSD_TMP/empty"
+	run vsctl create pn2 --template busybox --root-password-file "$VSD_TMP/empty"
+	assert_failure
+	assert_contains "$output" "empty"
+	[[ ! -e "$VSD_ROOT/containers/pn2" ]] || fail "created anyway"
+	run vsctl create pn2 --template busybox --root-password-file - --ssh-key-file "$kf" <<<'create Pass-7'
+	assert_success
+	run vsctl start pn2
+	assert_success
+	hash_ok "$(root_hash pn2)" 'create Pass-7' || fail "create password"
+	run in_ct pn2 cat /root/.ssh/authorized_keys
+	assert_eq "$output" "$KEY2" "create key"
+	run vsctl destroy --force pn2
+	assert_success
 }
 
 # cpu NAME [SINCE]: cpu_seconds of GET .../usage.
