@@ -494,6 +494,25 @@ void vc_net_gen_update(struct vs_jgen *g, const struct vc_net_args *a);
 
 int vc_cmd_start(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_stop(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* panel.c: lock and unlock (a panel's suspension, not the CRIU suspend). */
+int vc_cmd_lock(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_unlock(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+/* panel.c: usage for billing; --since as unix seconds or a UTC date
+ * (0, or -1 with VS_EK_INVALID). */
+int vc_cmd_usage(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_parse_since(const char *s, int64_t *out, struct vs_error *err);
+/* panel.c: passwd, ssh-key add, reinstall; and for create: a password
+ * from a file or stdin ("-"; typed without echo on a terminal), one
+ * trailing newline dropped (0 with *pw, or -1); public keys from a file,
+ * one per line, blank and # lines skipped (0 with *keys, or -1); and
+ * their create/reinstall members ("root_password", "ssh_keys"; NULL:
+ * absent). */
+int vc_cmd_passwd(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_ssh_key_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_reinstall(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_read_password(const char *path, char **pw, struct vs_error *err);
+int vc_read_keys(const char *path, char ***keys, struct vs_error *err);
+void vc_creds_gen(struct vs_jgen *g, const char *pw, char **keys);
 int vc_cmd_restart(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_destroy(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

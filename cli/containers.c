@@ -33,6 +33,9 @@ struct create_args {
 	bool privileged;
 	struct vc_limit_args lim;
 	struct vc_net_args net;
+	/* --root-password-file, --ssh-key-file (cli/panel.c reads them) */
+	const char *pwfile, *keyfile;
+	char *pw, **keys;
 };
 
 static char *create_body(const struct create_args *a)
@@ -50,6 +53,7 @@ static char *create_body(const struct create_args *a)
 		vs_jgen_kv_str(g, "owner", a->owner);
 	vc_limit_gen(g, &a->lim);
 	vc_net_gen_create(g, &a->net);
+	vc_creds_gen(g, a->pw, a->keys);
 	vs_jgen_obj_close(g);
 	return vs_jgen_steal(g);
 }
@@ -58,8 +62,12 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 			struct vs_error *err)
 {
 	static const struct option base[] = {
-	    {"template", required_argument, NULL, 'T'}, {"hostname", required_argument, NULL, 'H'},
-	    {"privileged", no_argument, NULL, 'P'},	{"owner", required_argument, NULL, 'O'},
+	    {"template", required_argument, NULL, 'T'},
+	    {"hostname", required_argument, NULL, 'H'},
+	    {"privileged", no_argument, NULL, 'P'},
+	    {"owner", required_argument, NULL, 'O'},
+	    {"root-password-file", required_argument, NULL, 'W'},
+	    {"ssh-key-file", required_argument, NULL, 'K'},
 	    {"help", no_argument, NULL, 'h'},
 	};
 	struct option opts[VS_ARRAY_SIZE(base) + 40];
@@ -71,8 +79,14 @@ static int parse_create(struct vc_ctx *ctx, int argc, char **argv, struct create
 	n += vc_limit_options(opts + n, VS_ARRAY_SIZE(opts) - n - 1);
 	n += vc_net_options(opts + n, VS_ARRAY_SIZE(opts) - n - 1, false);
 	opts[n] = (struct option){0};
-	while ((c = vc_getopt(argc, argv, "T:H:Ph", opts, &reset, err)) != -1) {
+	while ((c = vc_getopt(argc, argv, "T:H:PW:K:h", opts, &reset, err)) != -1) {
 		switch (c) {
+		case 'W':
+			a->pwfile = optarg;
+			break;
+		case 'K':
+			a->keyfile = optarg;
+			break;
 		case 'T':
 			a->template_name = optarg;
 			break;
@@ -113,9 +127,21 @@ int vc_cmd_create(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *er
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
-	body = create_body(&a);
-	if (vc_api(ctx, "POST", "/v1/containers", body, NULL, &status, err) < 0)
-		return VC_ERR_FAIL;
+	if ((a.pwfile != NULL && vc_read_password(a.pwfile, &a.pw, err) < 0) ||
+	    (a.keyfile != NULL && vc_read_keys(a.keyfile, &a.keys, err) < 0))
+		r = VC_ERR_FAIL;
+	else
+		body = create_body(&a);
+	if (a.pw != NULL)
+		explicit_bzero(a.pw, strlen(a.pw));
+	free(a.pw);
+	vs_strv_free(a.keys);
+	if (r == 0 && vc_api(ctx, "POST", "/v1/containers", body, NULL, &status, err) < 0)
+		r = VC_ERR_FAIL;
+	if (body != NULL)
+		explicit_bzero(body, strlen(body));
+	if (r != 0)
+		return r;
 	name = vs_json_string(vs_json_get(status, "name"));
 	printf("%s\n", name ? name : a.name);
 	vc_limit_warnings(status);

@@ -20,12 +20,16 @@
 
 static const struct vc_cmd commands[] = {
     {NULL, "create", vc_cmd_create,
-     "NAME --template T [--hostname H] [--privileged] [--owner O] [LIMITS...] [NETWORK...]",
+     "NAME --template T [--hostname H] [--privileged] [--owner O] [--root-password-file F] "
+     "[--ssh-key-file F] [LIMITS...] [NETWORK...]",
      "Create a container from template T (it is not started).",
      "  --template T         the template to use (required)\n"
      "  --hostname H         the container's hostname (default: NAME)\n"
      "  --privileged         no user namespace: container root is host root\n"
      "  --owner O            the hosting account it belongs to (owner-scoped tokens)\n"
+     "  --root-password-file F  root's password, set inside at the first start (- for\n"
+     "                       stdin; never give it in argv)\n"
+     "  --ssh-key-file F     root's SSH public keys, one per line\n"
      "Limits:\n" VC_LIMIT_HELP "Network (none: loopback only):\n" VC_NET_HELP},
     {NULL, "set", vc_cmd_set, "NAME LIMITS... NETWORK...",
      /* The summary is one line of the command list in `vsctl --help`. */
@@ -44,6 +48,35 @@ static const struct vc_cmd commands[] = {
     {NULL, "destroy", vc_cmd_destroy, "NAME [--force]", "Delete a container and its own files.",
      "  --force         stop it first (SIGKILL) if it is running; needed to destroy\n"
      "                  a suspended container (its memory image is lost)\n"},
+    {NULL, "lock", vc_cmd_lock, "NAME [--reason TEXT]",
+     "Lock a container (a panel's suspension for non-payment; not `suspend`): stop it and "
+     "refuse every start, resume, restore, exec and console until it is unlocked.",
+     "  --reason TEXT   why (shown in status and in every refusal)\n"},
+    {NULL, "unlock", vc_cmd_unlock, "NAME [--start]", "Unlock a locked container.",
+     "  --start         start it once unlocked\n"},
+    {NULL, "passwd", vc_cmd_passwd, "NAME [--user U] [--password-file F|-]",
+     "Set a user's password inside a container (now, or at its next start).",
+     "  --user U              the user (default root); it must exist in the container\n"
+     "  --password-file F     read the password from F, or stdin for - (the default;\n"
+     "                        typed without echo on a terminal); never give it in argv\n"},
+    {"ssh-key", "add", vc_cmd_ssh_key_add, "NAME --file F [--user U] [--replace]",
+     "Add SSH public keys (one per line of F) to a user's authorized_keys inside.",
+     "  --file F        the keys (- for stdin; blank and # lines skipped)\n"
+     "  --user U        the user (default root)\n"
+     "  --replace       replace authorized_keys instead of adding\n"},
+    {NULL, "reinstall", vc_cmd_reinstall,
+     "NAME [--template T] [--root-password-file F|-] [--ssh-key-file F] [--yes]",
+     "Give a container a new, empty root from its (or another) template; keeps name, "
+     "limits, disk, addresses, hostname.",
+     "  --template T            another template (refused while it has snapshots)\n"
+     "  --root-password-file F  the new root password (- for stdin)\n"
+     "  --ssh-key-file F        root's SSH public keys, one per line\n"
+     "  --yes                   do not ask (needed without a terminal)\n"},
+    {NULL, "usage", vc_cmd_usage, "NAME [--since DATE|SECONDS] [--json]",
+     "Show usage for billing since a time: CPU seconds, memory, disk, traffic.",
+     "  --since T       unix seconds or a UTC date (2026-12-01, 2026-12-01T13:00);\n"
+     "                  default: since the container was created\n"
+     "  --json          print the API's JSON\n"},
     {NULL, "list", vc_cmd_list, "[--json]", "List containers.",
      "  --json          print the API's JSON\n"},
     {NULL, "status", vc_cmd_status, "NAME [--json]", "Show a container's status.",

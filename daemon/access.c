@@ -66,8 +66,9 @@ static int operation_visible(const struct vsd_call *c, struct vs_error *err)
 
 /* Routes an owner-scoped credential never uses: the node's pools, the
  * details of a template (listing them is enough to create), metrics of
- * every container, and (should one ever have admin scope) credentials,
- * the audit log and templates. */
+ * every container, (should one ever have admin scope) credentials, the
+ * audit log and templates, and the lock: a panel locks an account's VPS
+ * for non-payment, so the account's own token must not lift it. */
 static bool node_route(enum vsd_route_id id)
 {
 	switch (id) {
@@ -85,6 +86,8 @@ static bool node_route(enum vsd_route_id id)
 	case VSD_R_POOL_DELETE:
 	case VSD_R_TEMPLATE_GET:
 	case VSD_R_METRICS:
+	case VSD_R_CONTAINER_LOCK:
+	case VSD_R_CONTAINER_UNLOCK:
 		return true;
 	default:
 		return false;

@@ -512,7 +512,7 @@ static int prepare_locked(struct cr_job *j, const char *dir, struct vs_error *er
 	if (j->discard) /* needs neither the template nor criu */
 		return 0;
 	if ((j->kind == VSD_CR_RESUME || j->kind == VSD_CR_RESTORE) &&
-	    check_template(d, &j->cfg, err) < 0)
+	    (vsd_check_unlocked(&j->cfg, err) < 0 || check_template(d, &j->cfg, err) < 0))
 		return -1;
 	if (vsd_criu_check(d->criu, err) < 0)
 		return -1;

@@ -50,6 +50,7 @@ void vsd_gen_status(struct vsd *d, struct vs_jgen *g, const struct vs_container_
 	if (cfg->pool[0] != '\0')
 		vs_jgen_kv_str(g, "pool", cfg->pool);
 	vs_jgen_kv_bool(g, "idle_reclaim", cfg->idle_reclaim);
+	vs_config_gen_locked(g, cfg);
 	if (cfg->net.nifaces > 0 || cfg->net.nnameservers > 0) {
 		vs_jgen_key(g, "net");
 		vs_config_gen_net(g, &cfg->net);
@@ -267,11 +268,25 @@ int vsd_container_create_locked(struct vsd *d, struct vs_container_config *cfg,
 	return 0;
 }
 
+/* vsd_fill: the create's root password and keys, queued in the staging
+ * directory for the first start. */
+static int queue_creds(void *ud, const char *cdir, const struct vs_container_config *cfg,
+		       struct vs_error *err)
+{
+	cleanup_close int cfd = open(cdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (cfd < 0)
+		return vs_error_set(err, errno, "open %s", cdir);
+	return vsd_creds_queue_at(cfd, ud, err);
+}
+
 int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_config struct vs_container_config cfg = {0};
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	cleanup_json struct vs_json *body = NULL;
+	struct vsd_creds creds = {0};
+	const struct vsd_fill fill = {.fn = queue_creds, .ud = &creds};
 	struct vs_rt_status st;
 	struct vs_error e2 = {0};
 	int r;
@@ -279,14 +294,16 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0 ||
 	    vs_config_parse_create(body, &cfg, err) < 0 ||
 	    vsd_require_admin_for(c->who, &c->d->net, &cfg, err) < 0 ||
-	    vsd_owner_for_create(c->who, &cfg, err) < 0)
+	    vsd_owner_for_create(c->who, &cfg, err) < 0 ||
+	    vsd_creds_parse(body, VSD_CREDS_CREATE, &creds, err) < 0)
 		return -1;
 	/* --default-disk: only when the request names no disk at all. */
 	if (c->d->default_disk > 0 && vs_json_get(vs_json_get(body, "limits"), "disk") == NULL)
 		cfg.limits.disk = c->d->default_disk;
 	pthread_mutex_lock(&c->d->mutate);
-	r = vsd_container_create_locked(c->d, &cfg, NULL, err);
+	r = vsd_container_create_locked(c->d, &cfg, vsd_creds_empty(&creds) ? NULL : &fill, err);
 	pthread_mutex_unlock(&c->d->mutate);
+	vsd_creds_free(&creds);
 	if (r < 0)
 		return -1;
 	vsd_log("container %s: created from template %s", cfg.name, cfg.template_name);
@@ -499,6 +516,8 @@ static int do_start(struct vsd *d, const struct vs_container_config *cfg, struct
 {
 	cleanup_tinfo struct vs_template_info t = {0};
 
+	if (vsd_check_unlocked(cfg, err) < 0)
+		return -1;
 	/* vs_rt_start wants the template present; a missing one is the
 	 * container's state problem, not a missing route. */
 	if (vs_fs_template_get(d->root, cfg->template_name, &t, err) < 0) {
@@ -513,6 +532,7 @@ static int do_start(struct vsd *d, const struct vs_container_config *cfg, struct
 	if (vs_rt_start(&d->inst, cfg, err) < 0)
 		return -1; /* the runtime's message names the container */
 	vsd_log("container %s: started", cfg->name);
+	vsd_creds_apply_pending(d, cfg);
 	vsd_emit_state(d, cfg->name, true);
 	return 0;
 }
@@ -521,6 +541,8 @@ static int do_stop(struct vsd *d, const struct vs_container_config *cfg, const s
 		   struct vs_error *err)
 {
 	vsd_names_set_transition(d->names, cfg->name, "stopping");
+	/* The last reading of this run, before its cgroup goes. */
+	vsd_usage_record(d, cfg, VSD_USAGE_STOP, NULL, NULL);
 	if (vs_rt_stop(&d->inst, cfg, (int)r->timeout, r->force, err) < 0)
 		return vs_error_prefix(err, "stop '%s'", cfg->name);
 	vsd_log("container %s: stopped", cfg->name);
@@ -584,4 +606,17 @@ int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 		return -1;
 	vsd_reply_json(out, 200, g);
 	return 0;
+}
+
+int vsd_container_start(struct vsd *d, const struct vs_container_config *cfg, struct vs_error *err)
+{
+	return do_start(d, cfg, err);
+}
+
+int vsd_container_stop(struct vsd *d, const struct vs_container_config *cfg, int timeout,
+		       struct vs_error *err)
+{
+	const struct state_req r = {.action = "stop", .timeout = timeout, .force = false};
+
+	return do_stop(d, cfg, &r, err);
 }

@@ -184,6 +184,8 @@ int vsd_snap_parse_restore(const char *body, size_t len, bool *stop, struct vs_e
  * open object. Never fails (no snapshot directory: count 0); takes no
  * lock (a snapshot being made or deleted is not counted). */
 void vsd_snapshots_gen_summary(struct vsd *d, const char *name, struct vs_jgen *g);
+/* The number of snapshots of `name` (0 without a snapshot directory). */
+size_t vsd_snapshots_count(struct vsd *d, const char *name);
 /* At start, per container: remove snapshots/.*.creating and .*.deleting
  * and an interrupted layer put-back (vs_fs_layer_recover). Logs, never
  * fails. */
@@ -438,6 +440,70 @@ void vsd_oom_load(struct vsd *d, const char *name, struct vsd_oom_rec *r);
 void vsd_oom_store(struct vsd *d, const char *name, const struct vsd_oom_rec *r);
 /* Fold a cgroup counter value in (returns true if the record changed). */
 bool vsd_oom_count(struct vsd_oom_rec *r, int64_t started_at, int64_t cg_kills);
+
+/* ---- usage.c: the usage ledger for billing ---------------------------- */
+
+/* Samples kept: hourly for 35 days (more often with many stops). */
+#define VSD_LEDGER_SAMPLES_MAX 840
+#define VSD_LEDGER_NET_MAX     VS_NET_IFACES_MAX
+struct vsd_ledger_net {
+	char name[VS_IFNAME_MAX + 1]; /* inside the container: "eth0" */
+	int64_t rx_bytes, tx_bytes;   /* received and sent by the container */
+};
+struct vsd_ledger_counters {
+	int64_t cpu_usec;
+	size_t nnet;
+	struct vsd_ledger_net net[VSD_LEDGER_NET_MAX];
+};
+struct vsd_ledger_sample {
+	int64_t t;		      /* unix seconds */
+	struct vsd_ledger_counters c; /* the total then */
+};
+/* containers/NAME/usage.json. Large (keep it off thread stacks). */
+struct vsd_ledger {
+	int64_t written;		 /* unix seconds of the last write */
+	struct vsd_ledger_counters base; /* runs that ended */
+	int64_t run_started_at;		 /* the current (or last) run, 0 none */
+	struct vsd_ledger_counters run;	 /* its newest reading */
+	bool trimmed;			 /* older samples were dropped */
+	size_t nsamples;		 /* oldest first */
+	struct vsd_ledger_sample samples[VSD_LEDGER_SAMPLES_MAX];
+};
+/* Pure arithmetic (unit tested). Fold a reading of the run started at
+ * started_at in (a new start time ends the previous run into base;
+ * counters never go down within a run). */
+void vsd_ledger_observe(struct vsd_ledger *l, int64_t started_at,
+			const struct vsd_ledger_counters *reading);
+/* base + run. */
+void vsd_ledger_total(const struct vsd_ledger *l, struct vsd_ledger_counters *out);
+/* Append a sample of the total at now when forced or the newest is an
+ * hour old (dropping the oldest when full). True if one was added. */
+bool vsd_ledger_sample(struct vsd_ledger *l, int64_t now, bool force);
+/* Consumed since `since`: the total minus the newest sample at or before
+ * since; *from is that sample's time, or created_at when since precedes
+ * every sample (the oldest kept sample's when older ones were dropped). */
+void vsd_ledger_since(const struct vsd_ledger *l, int64_t since, int64_t created_at,
+		      struct vsd_ledger_counters *out, int64_t *from);
+/* usage.json text (malloc'd) and back (0, or -1 with VS_EK_INVALID). */
+char *vsd_ledger_gen(const struct vsd_ledger *l);
+int vsd_ledger_parse(const char *text, struct vsd_ledger *l, struct vs_error *err);
+enum vsd_usage_when {
+	VSD_USAGE_SAMPLER, /* persisted at most once a minute (or a new sample) */
+	VSD_USAGE_STOP,	   /* just before a stop: persisted, with a sample */
+	VSD_USAGE_READ,	   /* GET .../usage: persisted */
+};
+/* Bring cfg's ledger up to date with cst (a running container's cgroup
+ * reading of the run started at started_at, and its links' counters; NULL:
+ * no reading) and copy it to *out (may be NULL). Never fails: problems are
+ * logged and the ledger starts again when unreadable. */
+void vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int64_t started_at,
+		       const struct vs_cg_stats *cst, enum vsd_usage_when when,
+		       struct vsd_ledger *out);
+/* The same with the reading taken here (when the container runs); the
+ * cgroup's statistics go to *cst_out (may be NULL; all -1 when stopped). */
+void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg,
+		      enum vsd_usage_when when, struct vsd_ledger *out,
+		      struct vs_cg_stats *cst_out);
 
 /* ---- emit.c: events from where things happen -------------------------- */
 

@@ -690,7 +690,7 @@ static int load_running(struct vsd *d, const char *name, struct vs_container_con
 	struct vs_rt_status st;
 
 	if (vsd_store_load(d->containers_fd, name, cfg, err) < 0 ||
-	    vsd_container_status(d, name, &st, err) < 0)
+	    vsd_container_status(d, name, &st, err) < 0 || vsd_check_unlocked(cfg, err) < 0)
 		return -1;
 	if (st.state != VS_RT_RUNNING)
 		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is not running (%s)",

@@ -105,6 +105,74 @@ int vsd_h_openapi(struct vsd_call *c, struct vsd_reply *out, struct vs_error *er
  * not read for nothing. 0 or -1. */
 int vsd_p_template_archive(const struct vsd_call *c, struct vs_error *err);
 
+/* containers.c: start a stopped container (refused while it is locked,
+ * see vsd_check_unlocked) or stop a running one cleanly (init gets its
+ * stop signal, then SIGKILL after timeout seconds), logging and emitting
+ * the state change. With the container's lock held. 0 or -1. */
+int vsd_container_start(struct vsd *d, const struct vs_container_config *cfg, struct vs_error *err);
+int vsd_container_stop(struct vsd *d, const struct vs_container_config *cfg, int timeout,
+		       struct vs_error *err);
+
+/* panel.c: POST /v1/containers/{name}/lock and /unlock. */
+int vsd_h_container_lock(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_unlock(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* reinstall.c: POST /v1/containers/{name}/reinstall. */
+int vsd_h_container_reinstall(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* panel.c: GET /v1/containers/{name}/usage?since=UNIX_SECONDS (usage.c's
+ * ledger). */
+int vsd_h_container_usage(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* panel.c: 0 when cfg is not locked, else -1 with VS_EK_CONFLICT
+ * "container 'x' is locked: REASON" (every start, resume, restore, exec
+ * and console checks it). */
+int vsd_check_unlocked(const struct vs_container_config *cfg, struct vs_error *err);
+/* panel.c: write cfg as containers/NAME/config.json (atomically). 0 or -1. */
+int vsd_panel_store_config(struct vsd *d, const struct vs_container_config *cfg,
+			   struct vs_error *err);
+
+/* creds.c: root passwords and SSH keys (written inside the container by
+ * vs_rt_creds_apply; queued in containers/NAME/credentials.json while it
+ * is stopped and applied right after its next start). */
+#define VSD_CREDS_USER_MAX 32
+#define VSD_CREDS_KEY_MAX  8192
+#define VSD_CREDS_KEYS_MAX 32
+enum vsd_creds_kind {
+	VSD_CREDS_CREATE,   /* create body: root_password | root_password_hash, ssh_keys */
+	VSD_CREDS_PASSWORD, /* {"user"?, "password" | "password_hash"} */
+	VSD_CREDS_KEYS,	    /* {"user"?, "keys": [...], "replace"?} */
+};
+struct vsd_creds {
+	char user[VSD_CREDS_USER_MAX + 1];
+	char *hash;   /* crypt(3) hash or NULL (a plain password is hashed at once) */
+	char **keys;  /* NULL-terminated, or NULL */
+	bool replace; /* keys replace authorized_keys */
+};
+/* Parse (and for a plain password, hash) the members of obj for kind
+ * (unknown members are the caller's to refuse for CREATE). 0 with *c
+ * filled (free with vsd_creds_free), or -1 with VS_EK_INVALID naming the
+ * field and *c empty. */
+int vsd_creds_parse(const struct vs_json *obj, enum vsd_creds_kind kind, struct vsd_creds *c,
+		    struct vs_error *err);
+void vsd_creds_free(struct vsd_creds *c);
+bool vsd_creds_empty(const struct vsd_creds *c);
+/* Pure checks (0, or -1 with VS_EK_INVALID naming field): a user name, a
+ * crypt(3) hash (crypt's alphabet only: no ':' or newline), a public key
+ * line ("TYPE BASE64 [comment]"). */
+int vsd_creds_check_user(const char *u, const char *field, struct vs_error *err);
+int vsd_creds_check_hash(const char *h, const char *field, struct vs_error *err);
+int vsd_creds_check_key(const char *k, const char *field, struct vs_error *err);
+/* crypt(3) yescrypt hash of plain with a fresh salt: 0 with *hash
+ * (malloc'd), or -1. */
+int vsd_creds_hash(const char *plain, char **hash, struct vs_error *err);
+/* Queue c in the container directory cfd (credentials.json, 0600). 0 or -1. */
+int vsd_creds_queue_at(int cfd, const struct vsd_creds *c, struct vs_error *err);
+/* One queued entry back into *c. 0 or -1. */
+int vsd_creds_from_entry(const struct vs_json *e, struct vsd_creds *c, struct vs_error *err);
+/* After a start: apply and remove the queue (failures are logged; the
+ * queue goes either way, as a bad entry would fail at every start). */
+void vsd_creds_apply_pending(struct vsd *d, const struct vs_container_config *cfg);
+int vsd_h_container_password(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_container_ssh_keys(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+
 /* api.c: the API's route table (VSD_R__COUNT entries, one per route id),
  * each route with its handler and pre-check. */
 extern const struct vsd_route vsd_routes[];

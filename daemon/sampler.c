@@ -287,6 +287,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	else if (s->cfg.enabled && cfg.idle_reclaim)
 		bytes = vsd_idle_decide(&s->params, c->s, c->ns, cfg.limits.memory_min);
 	pthread_mutex_unlock(&s->lock);
+	vsd_usage_observe(s->d, &cfg, st.started_at, &cst, VSD_USAGE_SAMPLER, NULL);
 	if (bytes > 0)
 		reclaim(s, &cfg, cg, bytes);
 	vs_cg_free(cg);

@@ -220,7 +220,7 @@ int vsd_h_snapshot_list(struct vsd_call *c, struct vsd_reply *out, struct vs_err
 	return 0;
 }
 
-void vsd_snapshots_gen_summary(struct vsd *d, const char *name, struct vs_jgen *g)
+size_t vsd_snapshots_count(struct vsd *d, const char *name)
 {
 	cleanup_close int sfd = open_snapdir(d, name, false, NULL);
 	cleanup_strv char **names = sfd >= 0 ? list_names(sfd) : NULL;
@@ -228,6 +228,13 @@ void vsd_snapshots_gen_summary(struct vsd *d, const char *name, struct vs_jgen *
 
 	while (names != NULL && names[n] != NULL)
 		n++;
+	return n;
+}
+
+void vsd_snapshots_gen_summary(struct vsd *d, const char *name, struct vs_jgen *g)
+{
+	size_t n = vsd_snapshots_count(d, name);
+
 	vs_jgen_key(g, "snapshots");
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_int(g, "count", (int64_t)n);
@@ -546,6 +553,9 @@ static int snap_prepare(struct snap_job *j, bool restore, struct vs_error *err)
 				     "container '%s' is %s; a snapshot is restored only into a "
 				     "stopped (or, with --stop, running) container",
 				     j->name, now);
+	/* A snapshot with memory is restored running. */
+	if (j->with_memory && vsd_check_unlocked(&j->cfg, err) < 0)
+		return -1;
 	return j->with_memory ? vsd_criu_check(d->criu, err) : 0;
 }
 

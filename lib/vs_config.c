@@ -999,9 +999,10 @@ static int parse_common(const struct vs_json *root, struct vs_container_config *
 int vs_config_parse_create(const struct vs_json *body, struct vs_container_config *cfg,
 			   struct vs_error *err)
 {
-	static const char *const keys[] = {"name",   "template", "hostname",	 "privileged",
-					   "limits", "pool",	 "idle_reclaim", "net",
-					   "owner",  NULL};
+	static const char *const keys[] = {"name", "template", "hostname", "privileged", "limits",
+					   "pool", "idle_reclaim", "net", "owner",
+					   /* the daemon's (daemon/creds.c) */
+					   "root_password", "root_password_hash", "ssh_keys", NULL};
 	const struct vs_json *v;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -1055,11 +1056,39 @@ static int parse_init(const struct vs_json *v, struct vs_container_config *cfg,
 	return 0;
 }
 
+/* "locked": {"reason": S, "at": unix seconds > 0}. */
+static int parse_locked(const struct vs_json *v, struct vs_container_config *cfg,
+			struct vs_error *err)
+{
+	static const char *const keys[] = {"reason", "at", NULL};
+
+	if (vs_json_type(v) != VS_JSON_OBJECT)
+		return type_error("locked", "an object", v, err);
+	if (check_keys(v, "locked", keys, err) < 0 ||
+	    get_string(vs_json_get(v, "reason"), "locked.reason", cfg->locked_reason,
+		       sizeof(cfg->locked_reason), err) < 0 ||
+	    get_int(vs_json_get(v, "at"), "locked.at", 1, INT64_MAX, &cfg->locked_at, err) < 0)
+		return -1;
+	return 0;
+}
+
+void vs_config_gen_locked(struct vs_jgen *g, const struct vs_container_config *cfg)
+{
+	if (cfg->locked_at <= 0)
+		return;
+	vs_jgen_key(g, "locked");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "reason", cfg->locked_reason);
+	vs_jgen_kv_int(g, "at", cfg->locked_at);
+	vs_jgen_obj_close(g);
+}
+
 int vs_config_parse(const char *text, struct vs_container_config *cfg, struct vs_error *err)
 {
 	static const char *const keys[] = {
-	    "name",  "template", "hostname",	"privileged", "limits", "pool",	 "idle_reclaim",
-	    "idmap", "init",	 "stop_signal", "created_at", "net",	"owner", NULL};
+	    "name",	  "template",	  "hostname", "privileged", "limits",
+	    "pool",	  "idle_reclaim", "idmap",    "init",	    "stop_signal",
+	    "created_at", "net",	  "owner",    "locked",	    NULL};
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *v;
 	int64_t n;
@@ -1098,6 +1127,9 @@ int vs_config_parse(const char *text, struct vs_container_config *cfg, struct vs
 			goto fail;
 		cfg->created_at = n;
 	}
+	if ((v = vs_json_get(root, "locked")) != NULL && vs_json_type(v) != VS_JSON_NULL &&
+	    parse_locked(v, cfg, err) < 0)
+		goto fail;
 	return 0;
 fail:
 	vs_config_free(cfg);
@@ -1177,6 +1209,7 @@ char *vs_config_to_json(const struct vs_container_config *cfg)
 	vs_format_signal(cfg->stop_signal, sig, sizeof(sig));
 	vs_jgen_kv_str(g, "stop_signal", sig);
 	vs_jgen_kv_int(g, "created_at", cfg->created_at);
+	vs_config_gen_locked(g, cfg);
 	vs_jgen_obj_close(g);
 	return vs_jgen_steal(g);
 }

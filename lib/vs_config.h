@@ -112,6 +112,9 @@ struct vs_net_config {
 	struct vs_net_shaping shaping;
 };
 
+/* Longest reason of a lock (bytes). */
+#define VS_LOCK_REASON_MAX 256
+
 struct vs_container_config {
 	char name[VS_NAME_MAX + 1];
 	char template_name[VS_NAME_MAX + 1];
@@ -135,6 +138,11 @@ struct vs_container_config {
 	char **init;	 /* argv of init inside the container; NULL-terminated */
 	int stop_signal; /* sent to init by `stop` */
 	int64_t created_at;
+	/* Locked (a hosting panel's suspension for non-payment, not the CRIU
+	 * suspend): stopped and refused every start until unlocked. "locked":
+	 * {"reason", "at"} in config.json; locked_at 0: not locked. */
+	int64_t locked_at;
+	char locked_reason[VS_LOCK_REASON_MAX + 1];
 };
 
 /* Parse config.json text. Returns 0 or -1 (err names the field). On
@@ -237,6 +245,8 @@ char *vs_config_to_json(const struct vs_container_config *cfg);
 void vs_config_gen_limits(struct vs_jgen *g, const struct vs_limits *limits);
 /* Emit the "idmap" member (key and object); nothing for privileged. */
 void vs_config_gen_idmap(struct vs_jgen *g, const struct vs_container_config *cfg);
+/* The "locked": {"reason", "at"} member when cfg is locked; nothing else. */
+void vs_config_gen_locked(struct vs_jgen *g, const struct vs_container_config *cfg);
 
 void vs_config_free(struct vs_container_config *cfg);
 

@@ -67,8 +67,7 @@ static char **build_helper_argv(const struct vs_rt_instance *inst,
 	return argv;
 }
 
-/* First message of the helper: "ok" (+ pty master) or "error KIND MSG". */
-static int helper_verdict(int sock, int *master, struct vs_error *err)
+int rt_helper_verdict(int sock, int *master, struct vs_error *err)
 {
 	char buf[VS_ERROR_MSG_MAX + 32];
 	int fds[1], kind = 0, off = 0;
@@ -83,8 +82,10 @@ static int helper_verdict(int sock, int *master, struct vs_error *err)
 		return vs_error_set(err, n < 0 ? errno : EIO, "exec helper died");
 	buf[n] = '\0';
 	if (strcmp(buf, "ok") == 0) {
-		if (nfds == 1)
+		if (nfds == 1 && master != NULL)
 			*master = fds[0];
+		else if (nfds == 1)
+			close(fds[0]);
 		return 0;
 	}
 	for (size_t i = 0; i < nfds; i++)
@@ -123,7 +124,7 @@ int vs_rt_exec_start(const struct vs_rt_instance *inst, const struct vs_containe
 	if (pid < 0)
 		goto fail;
 	close(sv[1]), sv[1] = -1;
-	if (helper_verdict(sv[0], &master, err) < 0) {
+	if (rt_helper_verdict(sv[0], &master, err) < 0) {
 		int status;
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
@@ -211,21 +212,20 @@ static bool same_ns_differs(pid_t pid, const char *kind)
 	return strcmp(a, b) != 0;
 }
 
-/* Open a pidfd of the container's init, checked to still be init. */
-static int open_init(const struct helper_args *a, pid_t *pid, struct vs_error *err)
+int rt_open_init(const char *root, const char *name, pid_t *pid, struct vs_error *err)
 {
-	cleanup_free char *cdir = xasprintf("%s/containers/%s", a->root, a->name);
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", root, name);
 	cleanup_close int pidfd = -1;
 	struct rt_state st;
 
 	if (rt_state_read(cdir, &st, err) < 0)
 		return -1;
 	if (strcmp(st.state, "running") != 0 || st.init_pid <= 0)
-		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is not running", a->name);
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is not running", name);
 	pidfd = vs_pidfd_open(st.init_pid, 0);
 	/* The pidfd pins the process; the start time proves it is still init. */
 	if (pidfd < 0 || !rt_proc_matches(st.init_pid, st.init_start_time))
-		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is not running", a->name);
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is not running", name);
 	*pid = st.init_pid;
 	return steal_fd(&pidfd);
 }
@@ -362,7 +362,7 @@ static void __attribute__((noreturn)) run_command(const struct helper_args *a, i
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
-static int helper_fail(const struct vs_error *err)
+int rt_helper_fail(const struct vs_error *err)
 {
 	char buf[VS_ERROR_MSG_MAX + 32];
 	int n = snprintf(buf, sizeof(buf), "error %d %s", (int)err->kind, err->msg);
@@ -382,12 +382,12 @@ command_child(const struct helper_args *a, const struct vs_container_config *cfg
 
 	if (vs_cg_join_self(join) < 0) {
 		vs_error_set(&err, errno, "join the container's cgroups");
-		_exit(helper_fail(&err));
+		_exit(rt_helper_fail(&err));
 	}
 	vs_cg_join_close(join);
 	if (join_rest(cfg, pidfd, init, &err) < 0 ||
 	    (a->tty && (master = open_pty(a, &slave, &err)) < 0))
-		_exit(helper_fail(&err));
+		_exit(rt_helper_fail(&err));
 	close(pidfd);
 	if (vs_send_fds(3, "ok", 2, &master, master >= 0 ? 1 : 0) < 0)
 		_exit(126);
@@ -413,18 +413,19 @@ int vs_rt_exec_main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	fcntl(3, F_SETFD, FD_CLOEXEC);
 	if (parse_helper_args(argc, argv, &a, &err) < 0)
-		return helper_fail(&err);
+		return rt_helper_fail(&err);
 	cfgpath = xasprintf("%s/containers/%s/config.json", a.root, a.name);
 	if (vs_read_file_at(AT_FDCWD, cfgpath, 1 << 20, &text, NULL, &err) < 0 ||
 	    vs_config_parse(text, &cfg, &err) < 0)
-		return helper_fail(&err);
-	if ((pidfd = open_init(&a, &init, &err)) < 0 || open_join(&a, &join, &err) < 0)
-		return helper_fail(&err);
+		return rt_helper_fail(&err);
+	if ((pidfd = rt_open_init(a.root, a.name, &init, &err)) < 0 ||
+	    open_join(&a, &join, &err) < 0)
+		return rt_helper_fail(&err);
 	/* Only the pid namespace for now: it takes effect for the child we
 	 * create next, while we stay on the host side of everything else. */
 	if (setns(pidfd, CLONE_NEWPID) < 0) {
 		vs_error_set(&err, errno, "join the pid namespace of '%s'", a.name);
-		return helper_fail(&err);
+		return rt_helper_fail(&err);
 	}
 	if (join.v2_dir >= 0) {
 		ca.flags |= CLONE_INTO_CGROUP;
@@ -433,7 +434,7 @@ int vs_rt_exec_main(int argc, char **argv)
 	child = vs_clone3(&ca, sizeof(ca));
 	if (child < 0) {
 		vs_error_set(&err, errno, "clone3 of the command");
-		return helper_fail(&err);
+		return rt_helper_fail(&err);
 	}
 	if (child == 0)
 		command_child(&a, &cfg, pidfd, init, &join);

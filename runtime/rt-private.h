@@ -136,6 +136,17 @@ int rt_net_attach(const struct vs_rt_instance *inst, const struct vs_container_c
 pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep_fds,
 		    int nkeep, bool detach, struct vs_error *err);
 
+/* exec.c, shared with creds.c (helpers that enter a running container):
+ * a pidfd of the container's init, checked to still be init (pid + start
+ * time from state.json), or -1 with VS_EK_CONFLICT when it is not
+ * running; the helper's first message to vsd on fd 3: "ok" (+ an fd) or
+ * "error KIND MSG" (rt_helper_fail sends the latter and returns 1, the
+ * helper's exit code); rt_helper_verdict reads it on vsd's side (30 s at
+ * most): 0 (*fd set when one came), or -1 with the helper's error. */
+int rt_open_init(const char *root, const char *name, pid_t *pid, struct vs_error *err);
+int rt_helper_fail(const struct vs_error *err);
+int rt_helper_verdict(int sock, int *fd, struct vs_error *err);
+
 /* Start program argv[0] (absolute path) detached like the monitor (own
  * session, reparented away from us, so it outlives vsd), stdio as in
  * rt_spawn_self, no other descriptor. 0 or -1 with err. */

@@ -222,9 +222,28 @@ int vs_rt_restore(const struct vs_rt_instance *inst, const struct vs_container_c
 		  const char *dir, vs_rt_progress_fn progress, void *ud,
 		  struct vs_rt_cr_result *res, struct vs_error *err);
 
+/* Credentials inside a running container (runtime/creds.c): a helper
+ * joins the user and mount namespaces of its init as the container's root
+ * and, opening everything below the root it sees with openat2
+ * (RESOLVE_IN_ROOT, no symlinks), sets user's password hash in
+ * /etc/shadow and adds keys to (or with replace, replaces) ~/.ssh/
+ * authorized_keys, atomically and keeping modes and owners. The request
+ * reaches the helper on a pipe, never in argv. A symlinked target or
+ * ~/.ssh is refused. 0, or -1 with err: VS_EK_NOT_FOUND "user 'x' does
+ * not exist", VS_EK_CONFLICT when the container is not running. */
+struct vs_rt_creds {
+	const char *user;	   /* NULL: "root" */
+	const char *password_hash; /* a crypt(3) hash, or NULL: unchanged */
+	char **keys;		   /* NULL-terminated public key lines, or NULL */
+	bool replace;		   /* keys replace authorized_keys */
+};
+int vs_rt_creds_apply(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		      const struct vs_rt_creds *c, struct vs_error *err);
+
 /* Entry points of the re-executed modes, dispatched by daemon/main.c when
  * argv[1] is "__monitor" or "__exec". They return the process exit code. */
 int vs_rt_monitor_main(int argc, char **argv);
 int vs_rt_exec_main(int argc, char **argv);
+int vs_rt_creds_main(int argc, char **argv); /* argv[1] "__creds" */
 
 #endif

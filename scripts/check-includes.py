@@ -32,10 +32,10 @@ DAEMON_LAYERS = [
     ("ops.h", ["ops.c"]),
     ("store.h", ["store.c", "locks.c"]),
     ("auth.h", ["authn.c", "tls.c", "trust.c", "tokens.c", "audit.c"]),
-    ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c", "authstate.c"]),
+    ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c", "authstate.c", "usage.c"]),
     ("handlers.h", ["access.c", "api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c",
                     "exec.c", "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
-                    "templates.c", "tokensapi.c", "trustapi.c"]),
+                    "templates.c", "tokensapi.c", "trustapi.c", "creds.c", "panel.c", "reinstall.c"]),
     ("server.h", ["server.c", "listen.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
 ]
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -30,6 +30,11 @@ SCHEMAS = {
     "snapshot-request": "SnapshotRequest",
     "snapshot-restore-request": "SnapshotRestoreRequest",
     "template-request": "TemplateRequest",
+    "lock-request": "LockRequest",
+    "unlock-request": "UnlockRequest",
+    "password-request": "PasswordRequest",
+    "ssh-keys-request": "SshKeysRequest",
+    "reinstall-request": "ReinstallRequest",
 }
 
 
@@ -151,10 +156,16 @@ OBJECTS = {
         "operation": obj({"id": STR, "kind": STR}, desc=
                          "The operation holding the container, while one runs."),
         "oom": ref("OomRecord"),
+        "locked": ref("ContainerConfig/properties/locked/anyOf/0"),
     }, required=["name", "state", "template", "hostname", "privileged",
                  "init_pid", "monitor_pid", "started_at", "created_at",
                  "limits", "limits_unenforced", "idle_reclaim", "oom"],
         desc="A container (docs/api.md, \"Status object\")."),
+    "CredentialsResult": obj({
+        "user": STR,
+        "applied": dict(BOOL, description="true: written inside the running "
+                        "container; false: queued for its next start."),
+    }),
     "ContainerUnreadable": obj({
         "name": STR, "state": {"const": "unknown"}, "error": ref("ErrorDetail"),
     }, desc="A container of GET /v1/containers whose config or state "
@@ -220,6 +231,29 @@ OBJECTS = {
     }),
     "TemplateList": obj({"templates": {"type": "array",
                                        "items": ref("Template")}}),
+    "Usage": obj({
+        "name": STR,
+        "since": dict(nullable(INT0), description="The since asked for (null: "
+                      "none, since creation)."),
+        "from": dict(INT0, description="Unix seconds the figures count from: "
+                     "the newest ledger sample at or before since (hourly, "
+                     "and at each stop), else the container's creation."),
+        "to": dict(INT0, description="Unix seconds of this answer."),
+        "cpu_seconds": {"type": "number", "minimum": 0, "description":
+                        "CPU time used from..to, over stops, starts and vsd "
+                        "restarts."},
+        "memory": obj({"current_bytes": nullable(INT0),
+                       "peak_bytes": nullable(INT0)}, desc="Now and the "
+                      "peak of the current run; null when stopped or "
+                      "unknown."),
+        "disk": obj({"used_bytes": nullable(INT0),
+                     "inodes_used": nullable(INT0)}, desc="Now, of its disk "
+                    "quota; null without one."),
+        "net": {"type": "object", "description": "Per interface inside the "
+                "container: bytes received and sent from..to.",
+                "additionalProperties": obj({"rx_bytes": INT0,
+                                             "tx_bytes": INT0})},
+    }, desc="Usage for billing (docs/api.md, \"Usage for billing\")."),
     "Stats": obj({
         "name": STR, "state": STATE,
         "cpu": obj({"usage_usec": NINT, "user_usec": NINT,
@@ -574,6 +608,57 @@ def container_paths():
         "/v1/containers/{name}/restore": cr_path(
             "restoreContainer", "Restore from a checkpoint directory",
             ref("RestoreRequest"), required=True),
+        "/v1/containers/{name}/lock": {
+            "parameters": [NAME_P],
+            "post": op("lockContainer", "Lock (a panel's suspension for "
+                       "non-payment; not the CRIU suspend): stop it and "
+                       "refuse every start until unlocked", "panel", tagged,
+                       ["400", "404", "409"],
+                       req=body(ref("LockRequest"), required=False,
+                                desc="Optional: an empty body is `{}`.")),
+        },
+        "/v1/containers/{name}/unlock": {
+            "parameters": [NAME_P],
+            "post": op("unlockContainer", "Unlock (and start if asked)",
+                       "panel", tagged, ["400", "404", "409"],
+                       req=body(ref("UnlockRequest"), required=False,
+                                desc="Optional: an empty body is `{}`.")),
+        },
+        "/v1/containers/{name}/password": {
+            "parameters": [NAME_P],
+            "post": op("setContainerPassword", "Set a user's password "
+                       "inside the container (now if it runs, else at its "
+                       "next start)", "panel",
+                       json_resp("Set, or queued.", ref("CredentialsResult")),
+                       ["400", "404", "409"], req=body(ref("PasswordRequest"))),
+        },
+        "/v1/containers/{name}/ssh-keys": {
+            "parameters": [NAME_P],
+            "post": op("setContainerSshKeys", "Add or replace a user's SSH "
+                       "keys inside the container (now if it runs, else at "
+                       "its next start)", "panel",
+                       json_resp("Set, or queued.", ref("CredentialsResult")),
+                       ["400", "404", "409"], req=body(ref("SshKeysRequest"))),
+        },
+        "/v1/containers/{name}/reinstall": {
+            "parameters": [NAME_P],
+            "post": op("reinstallContainer", "A new root file system from "
+                       "the (or another) template, keeping name, limits, "
+                       "disk, networking, hostname; stopped and started "
+                       "again if it ran", "panel", tagged,
+                       ["400", "404", "409", "412"], params=[IF_MATCH],
+                       req=body(ref("ReinstallRequest"), required=False,
+                                desc="Optional: an empty body is `{}`.")),
+        },
+        "/v1/containers/{name}/usage": {
+            "parameters": [NAME_P],
+            "get": op("getContainerUsage", "Usage for billing since a time",
+                      "panel", json_resp("The usage.", ref("Usage")),
+                      ["400", "404"],
+                      params=[query("since", "Unix seconds (default: since "
+                                    "creation).",
+                                    {"type": "string", "pattern": "^[0-9]+$"})]),
+        },
         "/v1/containers/{name}/stats": {
             "parameters": [NAME_P],
             "get": op("getContainerStats", "Usage counters", "stats",
@@ -917,6 +1002,9 @@ def document():
         "tags": [{"name": t, "description": d} for t, d in [
             ("containers", "Containers and their lifecycle"),
             ("checkpoint", "Suspend, resume, checkpoint and restore"),
+            ("panel", "A hosting panel's provisioning cycle: lock and "
+             "unlock (not the CRIU suspend), passwords and SSH keys, reinstall, "
+             "usage"),
             ("snapshots", "Snapshots of a container's layer"),
             ("backups", "Export and import"),
             ("stats", "Usage counters"),

@@ -6,8 +6,11 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
-	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev libnftables-dev libwslay-dev)
+	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev libnftables-dev
+	libwslay-dev libcrypt-dev)
 # libwslay-dev: WebSocket (RFC 6455) framing of the exec and console streams.
+# libcrypt-dev (libxcrypt): crypt(3) hashes (yescrypt) of the root passwords a
+# hosting panel sets (daemon/creds.c).
 # libgnutls28-dev: SHA-256 and HMAC for checkpoint image digests and template
 # digests (GnuTLS is already linked through libmicrohttpd).
 # The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.
