@@ -127,7 +127,8 @@ struct vsd {
 	bool views_active;
 	pid_t views_pid;
 	char views_error[VS_ERROR_MSG_MAX];
-	struct vsd_tokens *tokens; /* API tokens (auth.h), opened at start */
+	struct vsd_tokens *tokens;   /* API tokens (auth.h), opened at start */
+	struct vsd_tickets *tickets; /* one-time stream tickets (auth.h) */
 };
 
 /* ---- network.c: the node's networking and address allocation -------- */
