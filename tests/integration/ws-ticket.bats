@@ -190,6 +190,33 @@ PYEOF
 	vsctl destroy --force tk-acme
 }
 
+@test "ticket: vsctl exec --ticket and console --ticket print the ticket; nothing runs until it is redeemed" {
+	run vsctl exec --ticket tk1 -- touch /tmp/vsctl-ticket
+	assert_success
+	TICKET=$output
+	keep_secret
+	[[ "$(t_url)" =~ ^/v1/streams/[0-9a-f]{32}$ ]] || fail "url: $(t_url)"
+	run in_ct tk1 ls /tmp/vsctl-ticket
+	assert_failure
+	run redeem
+	assert_success
+	assert_eq "$(json_get exit.code <<<"$output")" 0
+	run in_ct tk1 ls /tmp/vsctl-ticket
+	assert_success
+	run vsctl console --ticket tk1
+	assert_success
+	TICKET=$output
+	keep_secret
+	run redeem --stdin $'echo vc-$((6*7))\r' --close-after vc-42
+	assert_success
+	assert_contains "$(json_get stdout <<<"$output")" vc-42
+	run vsctl enter --ticket tk1
+	assert_status 2
+	run vsctl exec --ticket nosuch -- true
+	assert_status 1
+	assert_contains "$output" "container 'nosuch' does not exist"
+}
+
 @test "ticket: no secret in vsd's log or the audit log" {
 	[[ -s "$VSD_TMP/ticket-secrets" ]] || fail "no secrets were kept by the tests before"
 	local s n=0

@@ -46,8 +46,7 @@ static void make(struct vsd_tickets *t, const char *ct, const char *body, int64_
 	    .kind = VSD_TICKET_EXEC, .container = ct, .who = &acme, .body = body};
 	struct vs_error err = {0};
 
-	assert_int_equal(vsd_tickets_create(t, &spec, now, m->id, m->secret, &m->expires, &err),
-			 0);
+	assert_int_equal(vsd_tickets_create(t, &spec, now, m->id, m->secret, &m->expires, &err), 0);
 }
 
 static void test_redeem_once(void **state)
@@ -163,8 +162,9 @@ static void test_route_public(void **state)
 	vsd_match_clear(&m);
 	/* exec and console may answer a ticket; no other route may. */
 	for (size_t i = 0; i < vsd_nroutes; i++)
-		assert_int_equal(vsd_routes[i].ticket, vsd_routes[i].id == VSD_R_CONTAINER_EXEC ||
-							   vsd_routes[i].id == VSD_R_CONTAINER_CONSOLE);
+		assert_int_equal(vsd_routes[i].ticket,
+				 vsd_routes[i].id == VSD_R_CONTAINER_EXEC ||
+				     vsd_routes[i].id == VSD_R_CONTAINER_CONSOLE);
 }
 
 int main(void)
