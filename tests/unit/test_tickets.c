@@ -15,20 +15,7 @@
 
 #include "daemon/handlers.h"
 #include "lib/vs_util.h"
-
-/* Interposed over GnuTLS's: the secret must be compared through it. */
-static int memcmp_calls;
-int gnutls_memcmp(const void *s1, const void *s2, size_t n);
-int gnutls_memcmp(const void *s1, const void *s2, size_t n)
-{
-	const unsigned char *a = s1, *b = s2;
-	unsigned char diff = 0;
-
-	memcmp_calls++;
-	for (size_t i = 0; i < n; i++)
-		diff |= a[i] ^ b[i];
-	return diff != 0;
-}
+#include "tests/unit/test_memcmp.h"
 
 static const struct vsd_identity acme = {
     .kind = VSD_CRED_TOKEN, .scope = VSD_SCOPE_OPERATE, .name = "token:p1", .owner = "acme"};
