@@ -735,6 +735,7 @@ struct exec_args {
 	bool tty;
 	const char **env;
 	size_t nenv;
+	bool ticket; /* --ticket: print a stream ticket instead */
 };
 
 static char *exec_body(const struct exec_args *a)
@@ -769,6 +770,8 @@ static char *exec_body(const struct exec_args *a)
 		vs_jgen_kv_int(g, "rows", ws.ws_row);
 		vs_jgen_kv_int(g, "cols", ws.ws_col);
 	}
+	if (a->ticket)
+		vs_jgen_kv_bool(g, "ticket", true);
 	vs_jgen_obj_close(g);
 	return vs_jgen_steal(g);
 }
@@ -783,6 +786,19 @@ static int finish_exec(struct relay *r, struct vs_error *err)
 	return r->exit_code;
 }
 
+/* --ticket: ask for a one-time stream ticket (docs/api.md, "Browser
+ * terminals") and print the daemon's JSON as it is; nothing runs. */
+static int print_ticket(const struct vc_ctx *ctx, const char *path, const char *body,
+			struct vs_error *err)
+{
+	cleanup_free char *raw = NULL;
+
+	if (vc_api(ctx, "POST", path, body, &raw, NULL, err) < 0)
+		return VC_ERR_FAIL;
+	vc_print_raw_json(raw);
+	return 0;
+}
+
 static int run_exec(const struct vc_ctx *ctx, const struct exec_args *a, struct vs_error *err)
 {
 	cleanup_conn struct vc_conn c = {.fd = -1};
@@ -792,6 +808,8 @@ static int run_exec(const struct vc_ctx *ctx, const struct exec_args *a, struct 
 	struct relay r = {.conn = &c, .want_exit = true, .master = -1};
 	int fds[3] = {-1, -1, -1};
 
+	if (a->ticket)
+		return print_ticket(ctx, path, body, err);
 	if (vc_ctx_connect(ctx, &c, err) < 0)
 		return VC_ERR_FAIL;
 	if (c.stream_ws)
@@ -855,6 +873,8 @@ static int parse_exec(struct vc_ctx *ctx, int argc, char **argv, struct exec_arg
 			a->name = s;
 		} else if (strcmp(s, "-t") == 0 || strcmp(s, "--tty") == 0) {
 			a->tty = true;
+		} else if (strcmp(s, "--ticket") == 0) {
+			a->ticket = true;
 		} else if (strcmp(s, "-e") == 0 || strcmp(s, "--env") == 0) {
 			if (i + 1 >= argc)
 				return vc_usage(err, "option '%s' needs a value", s);
@@ -891,15 +911,23 @@ int vc_cmd_exec(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 	return run_exec(ctx, &a, err);
 }
 
-/* NAME and --help only. 0, VC_HELP_SHOWN or VC_ERR_USAGE. */
-static int parse_name(struct vc_ctx *ctx, int argc, char **argv, const char **name,
+/* NAME and --help, and --ticket when ticket is not NULL. 0,
+ * VC_HELP_SHOWN or VC_ERR_USAGE. */
+static int parse_name(struct vc_ctx *ctx, int argc, char **argv, const char **name, bool *ticket,
 		      struct vs_error *err)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'}, {"ticket", no_argument, NULL, 'T'}, {0}};
 	bool reset = true;
 	int c;
 
 	while ((c = vc_getopt(argc, argv, "h", opts, &reset, err)) != -1) {
+		if (c == 'T' && ticket != NULL) {
+			*ticket = true;
+			continue;
+		}
+		if (c == 'T')
+			return vc_usage(err, "unknown option '--ticket'");
 		if (c != 'h')
 			return VC_ERR_USAGE;
 		return vc_cmd_help(ctx);
@@ -913,7 +941,7 @@ static int parse_name(struct vc_ctx *ctx, int argc, char **argv, const char **na
 int vc_cmd_enter(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	struct exec_args a = {.tty = true};
-	int r = parse_name(ctx, argc, argv, &a.name, err);
+	int r = parse_name(ctx, argc, argv, &a.name, NULL, err);
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
@@ -941,12 +969,15 @@ int vc_cmd_console(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 	struct vc_detach detach = {0};
 	struct relay rl = {.conn = &c, .master = -1, .term = &t};
 	const char *name = NULL;
+	bool ticket = false;
 	int master = -1;
-	int r = parse_name(ctx, argc, argv, &name, err);
+	int r = parse_name(ctx, argc, argv, &name, &ticket, err);
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
 	path = vc_api_path("containers", name, "/console");
+	if (ticket)
+		return print_ticket(ctx, path, "{\"ticket\": true}", err);
 	if (vc_ctx_connect(ctx, &c, err) < 0)
 		return VC_ERR_FAIL;
 	if (c.stream_ws)

@@ -88,13 +88,15 @@ static const struct vc_cmd commands[] = {
      "Show all containers' usage in a table sorted by CPU, refreshed every S seconds.",
      "  --interval S    seconds between refreshes (0.2..3600, default 2)\n"
      "  --once          print one table and exit (CPU% from the daemon's last sample)\n"},
-    {NULL, "exec", vc_cmd_exec, "NAME [--tty|-t] [--env K=V]... -- CMD [ARG...]",
+    {NULL, "exec", vc_cmd_exec, "NAME [--tty|-t] [--env K=V]... [--ticket] -- CMD [ARG...]",
      "Run a command in a running container; exit with its status.",
      "  -t, --tty       run it on a terminal (the local one goes to raw mode)\n"
-     "  -e, --env K=V   set an environment variable (repeatable)\n"},
+     "  -e, --env K=V   set an environment variable (repeatable)\n"
+     "  --ticket        print a one-time stream ticket (JSON) for a browser instead\n"},
     {NULL, "enter", vc_cmd_enter, "NAME", "Open a login shell in a running container.", NULL},
-    {NULL, "console", vc_cmd_console, "NAME",
-     "Attach to a container's console; detach with Ctrl-a q.", NULL},
+    {NULL, "console", vc_cmd_console, "NAME [--ticket]",
+     "Attach to a container's console; detach with Ctrl-a q.",
+     "  --ticket        print a one-time stream ticket (JSON) for a browser instead\n"},
     {NULL, "suspend", vc_cmd_suspend, "NAME [--json]",
      "Checkpoint a running container to its own image and stop it.",
      "  --json          print the operation's result as JSON\n"},

@@ -166,6 +166,62 @@ int vsd_tokens_verify(struct vsd_tokens *t, const char *secret, int64_t now,
  * expires_at, expired; never the hash). */
 void vsd_tokens_list(struct vsd_tokens *t, int64_t now, struct vs_jgen *g);
 
+/* ---- tickets.c: one-time stream tickets (browser terminals) ---------- */
+
+/* A ticket is valid this long after it is made (docs/api.md "Browser
+ * terminals"), and at most this many are outstanding at once. */
+#define VSD_TICKET_TTL_MS      30000
+#define VSD_TICKETS_MAX	       1024
+#define VSD_TICKET_ID_LEN      32 /* 16 random bytes in hex */
+#define VSD_TICKET_SECRET_LEN  64 /* 32 random bytes in hex */
+#define VSD_TICKET_SUBPROTOCOL "vsd.ticket."
+
+enum vsd_ticket_kind {
+	VSD_TICKET_EXEC,
+	VSD_TICKET_CONSOLE,
+};
+
+/* What a ticket will start once redeemed. */
+struct vsd_ticket {
+	char id[VSD_TICKET_ID_LEN + 1];
+	enum vsd_ticket_kind kind;
+	char container[VS_NAME_MAX + 1];
+	struct vsd_identity who; /* the credential that made it */
+	char *body;		 /* the request's JSON, validated when made */
+	int64_t expires_ms;	 /* on vs_now_ms()'s clock */
+};
+
+struct vsd_ticket_spec {
+	enum vsd_ticket_kind kind;
+	const char *container;
+	const struct vsd_identity *who;
+	const char *body; /* NULL: "{}" */
+};
+
+/* The in-memory ticket store (thread-safe). vsd_tickets_new never fails. */
+struct vsd_tickets;
+struct vsd_tickets *vsd_tickets_new(int64_t ttl_ms, size_t max);
+void vsd_tickets_free(struct vsd_tickets *t);
+/* The daemon's ticket store (defined by the layer that owns struct vsd). */
+struct vsd_tickets *vsd_auth_tickets(struct vsd *d);
+/* Make a ticket valid until now_ms + ttl: its random id and secret
+ * (gnutls_rnd) into id and secret, its end into *expires_ms; only the secret's SHA-256 is kept.
+ * Expired tickets are dropped first. 0, or -1 with VS_EK_CONFLICT (max
+ * tickets outstanding) or an internal error (nothing kept). */
+int vsd_tickets_create(struct vsd_tickets *t, const struct vsd_ticket_spec *spec, int64_t now_ms,
+		       char id[VSD_TICKET_ID_LEN + 1], char secret[VSD_TICKET_SECRET_LEN + 1],
+		       int64_t *expires_ms, struct vs_error *err);
+/* Redeem ticket id with secret: on success the ticket leaves the store
+ * (single use) into *out (free with vsd_ticket_free). -1 with
+ * VS_EK_UNAUTHORIZED when the id is unknown (used, expired, never made),
+ * the ticket expired (it is dropped) or the secret is wrong (the ticket
+ * stays); the message never holds the secret. */
+int vsd_tickets_redeem(struct vsd_tickets *t, const char *id, const char *secret, int64_t now_ms,
+		       struct vsd_ticket **out, struct vs_error *err);
+void vsd_ticket_free(struct vsd_ticket *k);
+/* Tickets outstanding at now_ms (after dropping the expired). */
+size_t vsd_tickets_count(struct vsd_tickets *t, int64_t now_ms);
+
 /* ---- audit.c: who changed what ----------------------------------------- */
 
 /* Append one record (time, who, method, path, status, message) to the

@@ -130,6 +130,7 @@ struct vsd {
 	struct vsd_tokens *tokens; /* API tokens (auth.h), opened at start */
 	/* TLS identity and trust store (auth.h; vsd_auth() for that layer). */
 	struct vsd_auth auth;
+	struct vsd_tickets *tickets; /* one-time stream tickets (auth.h) */
 };
 
 /* ---- network.c: the node's networking and address allocation -------- */

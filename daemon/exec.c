@@ -653,7 +653,7 @@ static int get_dim(const struct vs_json *body, const char *key, int64_t def, int
 
 static int parse_exec_body(const struct vs_json *body, struct exec_body *b, struct vs_error *err)
 {
-	static const char *const keys[] = {"command", "tty", "env", "rows", "cols", NULL};
+	static const char *const keys[] = {"command", "tty", "env", "rows", "cols", "ticket", NULL};
 	const struct vs_json *v;
 
 	memset(b, 0, sizeof(*b));
@@ -750,29 +750,88 @@ static int exec_locked(struct vsd *d, const char *name, const struct exec_body *
 	return 0;
 }
 
-int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+/* The "ticket" member of an exec or console body, held against the
+ * request's headers (server.c lets a request without any Upgrade header
+ * through to here): a ticket is asked for without upgrading, and a request
+ * that does not upgrade must ask for one. 0 or -1 (VS_EK_INVALID). */
+static int want_ticket(const struct vsd_call *c, const struct vs_json *body, bool *ticket,
+		       struct vs_error *err)
 {
-	cleanup_json struct vs_json *body = NULL;
-	const char *name = c->m->params[0];
-	struct exec_body b = {0};
+	const struct vs_json *v = vs_json_get(body, "ticket");
+	bool upgrade = vsd_call_header(c, "Upgrade") != NULL;
+
+	*ticket = false;
+	if (v != NULL && vs_json_type(v) != VS_JSON_NULL && !vs_json_bool(v, ticket))
+		return vs_error_kind(err, VS_EK_INVALID, "ticket: expected true or false");
+	if (*ticket && upgrade)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "ticket: a ticket is asked for without 'Upgrade' headers (its "
+				     "stream is opened with GET /v1/streams/{id})");
+	if (!*ticket && !upgrade)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "this request needs HTTP/1.1 with 'Connection: Upgrade' "
+				     "and 'Upgrade: vsd-stream' or 'Upgrade: websocket' (or "
+				     "\"ticket\": true in its body)");
+	return 0;
+}
+
+/* 201 with a stream ticket for what the (validated) body asks: nothing
+ * runs until GET /v1/streams/{id} redeems it. The container must be
+ * running now, as for a stream; it is checked again then. */
+static int make_ticket(struct vsd_call *c, enum vsd_ticket_kind kind, const char *name,
+		       struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	cleanup_jgen struct vs_jgen *g = NULL;
+	const struct vsd_ticket_spec spec = {
+	    .kind = kind, .container = name, .who = c->who, .body = c->body};
+	char id[VSD_TICKET_ID_LEN + 1], secret[VSD_TICKET_SECRET_LEN + 1];
+	cleanup_free char *url = NULL;
+	int64_t now = vs_now_ms(), expires;
+	int r;
+
+	if (vsd_names_lock(c->d->names, name, NULL, err) < 0)
+		return -1;
+	r = load_running(c->d, name, &cfg, err);
+	vsd_names_unlock(c->d->names, name);
+	if (r < 0 ||
+	    vsd_tickets_create(vsd_auth_tickets(c->d), &spec, now, id, secret, &expires, err) < 0)
+		return -1;
+	vsd_log("container %s: %s ticket %s made by %s", name,
+		kind == VSD_TICKET_EXEC ? "exec" : "console", id, c->who->name);
+	url = xasprintf("/v1/streams/%s", id);
+	g = vs_jgen_new(false);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "id", id);
+	vs_jgen_kv_str(g, "url", url);
+	vs_jgen_kv_str(g, "secret", secret); /* shown this once */
+	vs_jgen_kv_int(g, "expires_at", (int64_t)time(NULL) + (expires - now + 999) / 1000);
+	vs_jgen_obj_close(g);
+	explicit_bzero(secret, sizeof(secret));
+	vsd_reply_json(out, 201, g);
+	return 0;
+}
+
+/* Start the command of b (taken over) in name, answering the 101. */
+static int start_exec(struct vsd_call *c, const char *name, struct exec_body *b,
+		      struct vsd_reply *out, struct vs_error *err)
+{
 	struct vsd_stream *s = NULL;
 	int r;
 
-	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
-	    parse_exec_body(body, &b, err) < 0 ||
-	    vsd_names_lock(c->d->names, name, NULL, err) < 0) {
-		exec_body_free(&b);
+	if (vsd_names_lock(c->d->names, name, NULL, err) < 0) {
+		exec_body_free(b);
 		return -1;
 	}
-	r = exec_locked(c->d, name, &b, &s, err);
+	r = exec_locked(c->d, name, b, &s, err);
 	vsd_names_unlock(c->d->names, name);
 	if (r < 0) {
-		exec_body_free(&b);
+		exec_body_free(b);
 		return -1;
 	}
-	vsd_log("container %s: exec %s%s", name, b.argv ? b.argv[0] : "(login shell)",
-		b.tty ? " (tty)" : "");
-	exec_body_free(&b);
+	vsd_log("container %s: exec %s%s", name, b->argv ? b->argv[0] : "(login shell)",
+		b->tty ? " (tty)" : "");
+	exec_body_free(b);
 	if (ws_reply(c, s, out, err) < 0) {
 		vsd_stream_free(s);
 		return -1;
@@ -782,6 +841,25 @@ int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	out->stream_run = vsd_stream_run;
 	out->stream_free = vsd_stream_free;
 	return 0;
+}
+
+int vsd_h_container_exec(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_json struct vs_json *body = NULL;
+	const char *name = c->m->params[0];
+	struct exec_body b = {0};
+	bool ticket;
+
+	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
+	    parse_exec_body(body, &b, err) < 0 || want_ticket(c, body, &ticket, err) < 0) {
+		exec_body_free(&b);
+		return -1;
+	}
+	if (ticket) {
+		exec_body_free(&b);
+		return make_ticket(c, VSD_TICKET_EXEC, name, out, err);
+	}
+	return start_exec(c, name, &b, out, err);
 }
 
 /* Attach to the console; called with the container's lock held. */
@@ -804,17 +882,14 @@ static int console_locked(struct vsd *d, const char *name, struct vsd_stream **o
 	return 0;
 }
 
-int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+/* Attach to name's console, answering the 101. */
+static int start_console(struct vsd_call *c, const char *name, struct vsd_reply *out,
+			 struct vs_error *err)
 {
-	static const char *const keys[] = {NULL};
-	cleanup_json struct vs_json *body = NULL;
-	const char *name = c->m->params[0];
 	struct vsd_stream *s = NULL;
 	int r;
 
-	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
-	    vsd_check_fields(body, keys, err) < 0 ||
-	    vsd_names_lock(c->d->names, name, NULL, err) < 0)
+	if (vsd_names_lock(c->d->names, name, NULL, err) < 0)
 		return -1;
 	r = console_locked(c->d, name, &s, err);
 	vsd_names_unlock(c->d->names, name);
@@ -830,4 +905,109 @@ int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs
 	out->stream_run = vsd_stream_run;
 	out->stream_free = vsd_stream_free;
 	return 0;
+}
+
+int vsd_h_container_console(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	static const char *const keys[] = {"ticket", NULL};
+	cleanup_json struct vs_json *body = NULL;
+	const char *name = c->m->params[0];
+	bool ticket;
+
+	if (vsd_parse_body(c->body, c->body_len, true, &body, err) < 0 ||
+	    vsd_check_fields(body, keys, err) < 0 || want_ticket(c, body, &ticket, err) < 0)
+		return -1;
+	if (ticket)
+		return make_ticket(c, VSD_TICKET_CONSOLE, name, out, err);
+	return start_console(c, name, out, err);
+}
+
+/* ---- GET /v1/streams/{id}: a redeemed ticket (browser terminals) ------ */
+
+/* The ticket's secret: ?secret=, or a subprotocol "vsd.ticket.SECRET"
+ * offered beside vsd.exec.v1 (so it stays out of the URL). NULL if none;
+ * else copied to buf. */
+static const char *ticket_secret(const struct vsd_call *c, char *buf, size_t n)
+{
+	const char *q = vsd_call_query(c, "secret");
+	const char *p = vsd_call_header(c, "Sec-WebSocket-Protocol");
+	const char *t;
+	size_t len;
+
+	if (q != NULL)
+		return q;
+	t = p != NULL ? strstr(p, VSD_TICKET_SUBPROTOCOL) : NULL;
+	if (t == NULL)
+		return NULL;
+	t += strlen(VSD_TICKET_SUBPROTOCOL);
+	len = strcspn(t, ", \t");
+	if (len >= n)
+		return NULL;
+	memcpy(buf, t, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Is the ticket's container still there for the credential that made it
+ * (its owner may have changed since)? 0, or -1 with VS_EK_NOT_FOUND as for
+ * a missing container. Called with the container's lock held. */
+static int ticket_owner_check(struct vsd *d, const struct vsd_ticket *k, struct vs_error *err)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+
+	if (vsd_store_load(d->containers_fd, k->container, &cfg, err) < 0)
+		return -1;
+	if (!vsd_owner_visible(&k->who, cfg.owner))
+		return vs_error_kind(err, VS_EK_NOT_FOUND, "container '%s' does not exist",
+				     k->container);
+	return 0;
+}
+
+static int start_ticket(struct vsd_call *c, const struct vsd_ticket *k, struct vsd_reply *out,
+			struct vs_error *err)
+{
+	cleanup_json struct vs_json *body = NULL;
+	struct exec_body b = {0};
+	int r;
+
+	if (vsd_names_lock(c->d->names, k->container, NULL, err) < 0)
+		return -1;
+	r = ticket_owner_check(c->d, k, err);
+	vsd_names_unlock(c->d->names, k->container);
+	if (r < 0)
+		return -1;
+	if (k->kind == VSD_TICKET_CONSOLE)
+		return start_console(c, k->container, out, err);
+	if (vsd_parse_body(k->body, strlen(k->body), true, &body, err) < 0 ||
+	    parse_exec_body(body, &b, err) < 0) {
+		exec_body_free(&b);
+		return -1;
+	}
+	return start_exec(c, k->container, &b, out, err);
+}
+
+int vsd_h_stream(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	const char *u = vsd_call_header(c, "Upgrade");
+	char buf[VSD_TICKET_SECRET_LEN + 1];
+	struct vsd_ticket *k = NULL;
+	const char *secret;
+	int r;
+
+	/* Before the ticket is spent: only a WebSocket can redeem it. */
+	if (u == NULL || strcasecmp(u, "websocket") != 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "GET /v1/streams/{id} needs 'Upgrade: websocket'");
+	secret = ticket_secret(c, buf, sizeof(buf));
+	r = vsd_tickets_redeem(vsd_auth_tickets(c->d), c->m->params[0], secret, vs_now_ms(), &k,
+			       err);
+	explicit_bzero(buf, sizeof(buf));
+	if (r < 0)
+		return -1;
+	r = start_ticket(c, k, out, err);
+	/* The stream runs as the credential that made the ticket. */
+	vsd_audit(c->d, &k->who, "GET", "/v1/streams/{id}",
+		  r < 0 ? vsd_error_status(err->kind) : 101, r < 0 ? err->msg : "ok");
+	vsd_ticket_free(k);
+	return r;
 }

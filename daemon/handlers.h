@@ -178,6 +178,11 @@ int vsd_h_container_ssh_keys(struct vsd_call *c, struct vsd_reply *out, struct v
 extern const struct vsd_route vsd_routes[];
 extern const size_t vsd_nroutes;
 
+/* exec.c: GET /v1/streams/{id}?secret=S (WebSocket upgrade, PUBLIC): redeem
+ * a stream ticket (POST .../exec or .../console with "ticket": true) and
+ * start what it holds, exactly as the POST WebSocket path would. */
+int vsd_h_stream(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+
 /* exec.c: at shutdown: wake every stream thread and keep them off the sockets. */
 void vsd_streams_stop(struct vsd *d);
 

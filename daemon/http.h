@@ -75,6 +75,7 @@ enum vsd_route_id {
 	VSD_R_CONTAINER_SSH_KEYS,
 	VSD_R_CONTAINER_USAGE,
 	VSD_R_CONTAINER_REINSTALL,
+	VSD_R_STREAM,
 	VSD_R__COUNT,
 };
 
@@ -203,6 +204,9 @@ struct vsd_route {
 	const char *what;	  /* name of the {name} parameter in error messages */
 	vsd_precheck_fn precheck; /* NULL, or refuses before the body is read */
 	enum vsd_scope scope;	  /* what the caller needs (0: by method) */
+	/* An upgrade route that without any Upgrade header may answer a
+	 * stream ticket instead (the handler decides: exec, console). */
+	bool ticket;
 };
 
 /* May who call route (method as requested)? 0, or -1 with

@@ -395,6 +395,14 @@ static int check_upgrade(struct MHD_Connection *conn, const char *version, struc
 	return 0;
 }
 
+/* A request for a stream ticket (exec, console): no Upgrade header at all;
+ * the handler refuses it unless the body asks for a ticket. */
+static bool ticket_request(const struct vsd_route *route, struct MHD_Connection *conn)
+{
+	return route->ticket &&
+	       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade") == NULL;
+}
+
 static enum MHD_Result count_one(void *cls, enum MHD_ValueKind kind, const char *key,
 				 const char *value)
 {
@@ -503,7 +511,8 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 		return refuse(r, conn, method, url, &err);
 	}
 	if (vsd_match_validate(&r->m, &err) < 0 || vsd_path_check(url, &err) < 0 ||
-	    (r->m.route->upgrade && check_upgrade(conn, version, &err) < 0))
+	    (r->m.route->upgrade && !ticket_request(r->m.route, conn) &&
+	     check_upgrade(conn, version, &err) < 0))
 		return queue_vs_error(conn, method, url, &err);
 	/* Before any handler or pre-check: an owner-scoped credential sees
 	 * only its owner's containers, on every route that names one. */

@@ -518,6 +518,25 @@ static int wait_for_signal(void)
 }
 
 /* Everything up to serving. 0 or -1 with err. */
+/* Test hook: $VSD_TEST_TICKET_TTL_MS shortens (or lengthens) the life of
+ * stream tickets, so a test can see one expire without waiting 30 s. */
+static int64_t ticket_ttl_ms(void)
+{
+	const char *s = getenv("VSD_TEST_TICKET_TTL_MS");
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return VSD_TICKET_TTL_MS;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || v < 1 || v > 3600 * 1000) {
+		vsd_log("VSD_TEST_TICKET_TTL_MS: expected 1 to 3600000; using %d",
+			VSD_TICKET_TTL_MS);
+		return VSD_TICKET_TTL_MS;
+	}
+	return v;
+}
+
 static int start(struct vsd *d, struct opts *o, struct vsd_server **srv, struct vs_error *err)
 {
 	int lfd;
@@ -554,6 +573,7 @@ static int start(struct vsd *d, struct opts *o, struct vsd_server **srv, struct 
 		return -1;
 	if (vsd_tokens_open(d->root, &d->tokens, err) < 0)
 		return -1;
+	d->tickets = vsd_tickets_new(ticket_ttl_ms(), VSD_TICKETS_MAX);
 	if (vsd_pools_restore(d, err) < 0 || vsd_recover(d, err) < 0)
 		return vs_error_prefix(err, "recovery");
 	vsd_emit_owners(d);
@@ -600,6 +620,11 @@ static void drain_cr_ops(struct vsd_ops *ops)
 struct vsd_tokens *vsd_auth_tokens(struct vsd *d)
 {
 	return d->tokens;
+}
+
+struct vsd_tickets *vsd_auth_tickets(struct vsd *d)
+{
+	return d->tickets;
 }
 
 const char *vsd_auth_root(struct vsd *d)

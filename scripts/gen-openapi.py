@@ -24,6 +24,7 @@ SCHEMAS = {
     "state-request": "StateRequest",
     "exec-request": "ExecRequest",
     "empty-request": "EmptyRequest",
+    "console-request": "ConsoleRequest",
     "resume-request": "ResumeRequest",
     "checkpoint-request": "CheckpointRequest",
     "restore-request": "RestoreRequest",
@@ -114,6 +115,17 @@ def obj(props, required=None, extra=False, desc=None):
 STATE = {"enum": ["stopped", "starting", "running", "stopping", "suspended"]}
 
 OBJECTS = {
+    "StreamTicket": obj({
+        "id": dict(STR, pattern="^[0-9a-f]{32}$"),
+        "url": dict(STR, description="Where to open the stream: GET with "
+                    "a WebSocket upgrade, /v1/streams/{id}."),
+        "secret": dict(STR, pattern="^[0-9a-f]{64}$", description="Shown "
+                       "this once: ?secret= or the subprotocol "
+                       "vsd.ticket.SECRET."),
+        "expires_at": dict(INT0, description="Unix seconds; unredeemed "
+                           "after this, the ticket is gone (401)."),
+    }, desc="A one-time stream ticket (docs/api.md, \"Browser "
+       "terminals\")."),
     "Error": obj({
         "error": obj({
             "code": {"enum": ["invalid", "unauthorized", "forbidden",
@@ -477,11 +489,13 @@ def with_etag(responses):
 
 SNAP_P = {"$ref": "#/components/parameters/snap"}
 UPGRADE_H = [
-    {"name": "Connection", "in": "header", "required": True,
+    {"name": "Connection", "in": "header", "required": False,
+     "description": "Upgrade (absent only when the body asks for a ticket)",
      "schema": {"const": "Upgrade"}},
-    {"name": "Upgrade", "in": "header", "required": True,
+    {"name": "Upgrade", "in": "header", "required": False,
      "description": "vsd-stream (descriptors, unix socket only) or websocket "
-     "(RFC 6455 frames, any transport)",
+     "(RFC 6455 frames, any transport); absent only with \"ticket\": true "
+     "in the body",
      "schema": {"enum": ["vsd-stream", "websocket"]}},
     {"name": "Sec-WebSocket-Version", "in": "header", "required": False,
      "description": "With Upgrade: websocket: must be 13.",
@@ -594,7 +608,7 @@ def container_paths():
         "/v1/containers/{name}/console": {
             "parameters": [NAME_P],
             "post": stream_op("attachConsole", "Attach to the console",
-                              ref("EmptyRequest")),
+                              ref("ConsoleRequest")),
         },
         "/v1/containers/{name}/suspend": cr_path(
             "suspendContainer", "Checkpoint into the container's own image "
@@ -681,32 +695,62 @@ def container_paths():
     }
 
 
+def stream_101(desc):
+    return {"101": {"description": desc, "headers": {
+        "Upgrade": {"description": "as requested",
+                    "schema": {"enum": ["vsd-stream", "websocket"]}},
+        "Connection": {"schema": {"const": "Upgrade"}},
+        "Sec-WebSocket-Accept": {
+            "description": "websocket only: base64(SHA-1(key + RFC 6455 GUID))",
+            "schema": {"type": "string"}},
+        "Sec-WebSocket-Protocol": {
+            "description": "websocket only: vsd.exec.v1 when the client "
+            "offered it", "schema": {"const": "vsd.exec.v1"}}}}}
+
+
+def stream_paths():
+    return {"/v1/streams/{id}": {"get": op(
+        "openStream", "Redeem a stream ticket: the exec or console it holds "
+        "as a WebSocket", "containers",
+        stream_101("Switching Protocols: the WebSocket stream the ticket "
+                   "holds, exactly as POST .../exec or .../console with "
+                   "`Upgrade: websocket` (docs/api.md, \"Browser "
+                   "terminals\")."),
+        ["400", "401", "404", "409"],
+        params=[{"name": "id", "in": "path", "required": True,
+                 "description": "The ticket's id.", "schema": STR},
+                query("secret", "The ticket's secret (or offer the "
+                      "subprotocol vsd.ticket.SECRET instead)."),
+                {"name": "Connection", "in": "header", "required": True,
+                 "schema": {"const": "Upgrade"}},
+                {"name": "Upgrade", "in": "header", "required": True,
+                 "schema": {"const": "websocket"}}] + UPGRADE_H[2:],
+        desc="The ticket's secret is the credential (a browser can set no "
+        "Authorization header): wrong, expired or used is 401 and starts "
+        "nothing. The stream runs as the credential that made the ticket; "
+        "an owner-scoped one must still own the container (else 404).")
+        | {"security": [{}]}}}
+
+
 def stream_op(op_id, summary, schema):
-    return op(op_id, summary, "containers", {
-        "101": {"description": "Switching Protocols. With `Upgrade: "
-                "vsd-stream` the connection then carries the stream protocol "
-                "(docs/api.md, \"Stream protocol\"): descriptors passed with "
-                "SCM_RIGHTS, then `exit N` (unix socket only). With `Upgrade: "
-                "websocket` it carries RFC 6455 frames (docs/api.md, "
-                "\"WebSocket streams\"): binary messages whose first byte is "
-                "the channel (0 stdin, 1 stdout, 2 stderr), text messages of "
-                "JSON control (resize, eof; the server's "
-                "{\"type\":\"exit\",\"code\":N,\"signal\":N}), then a "
-                "close frame 1000.",
-                "headers": {"Upgrade": {"description": "as requested",
-                                        "schema": {"enum": ["vsd-stream",
-                                                            "websocket"]}},
-                            "Connection": {"schema": {"const": "Upgrade"}},
-                            "Sec-WebSocket-Accept": {
-                                "description": "websocket only: "
-                                "base64(SHA-1(key + RFC 6455 GUID))",
-                                "schema": {"type": "string"}},
-                            "Sec-WebSocket-Protocol": {
-                                "description": "websocket only: vsd.exec.v1 "
-                                "when the client offered it",
-                                "schema": {"const": "vsd.exec.v1"}}}}},
-        ["400", "404", "409"], params=UPGRADE_H,
-        req=body(schema, required=False))
+    responses = stream_101(
+        "Switching Protocols. With `Upgrade: vsd-stream` the connection then "
+        "carries the stream protocol (docs/api.md, \"Stream protocol\"): "
+        "descriptors passed with SCM_RIGHTS, then `exit N` (unix socket "
+        "only). With `Upgrade: websocket` it carries RFC 6455 frames "
+        "(docs/api.md, \"WebSocket streams\"): binary messages whose first "
+        "byte is the channel (0 stdin, 1 stdout, 2 stderr), text messages "
+        "of JSON control (resize, eof; the server's "
+        "{\"type\":\"exit\",\"code\":N,\"signal\":N}), then a close "
+        "frame 1000.")
+    responses["201"] = {
+        "description": "Without Upgrade headers and with `\"ticket\": "
+        "true`: a one-time stream ticket (nothing runs until GET "
+        "/v1/streams/{id} redeems it; docs/api.md, \"Browser terminals\").",
+        "content": {"application/json": {"schema": ref("StreamTicket")}}}
+    return op(op_id, summary, "containers", responses,
+              ["400", "404", "409"], params=UPGRADE_H,
+              req=body(schema, required=False))
 
 
 def cr_path(op_id, summary, schema, required=False):
@@ -965,6 +1009,7 @@ def document():
     paths.update(container_paths())
     paths.update(snapshot_paths())
     paths.update(other_paths())
+    paths.update(stream_paths())
     schemas, hoisted = embedded_schemas()
     schemas.update(OBJECTS)
     schemas.update(TRUST_OBJECTS)

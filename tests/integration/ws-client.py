@@ -4,16 +4,21 @@
 The framing, masking, close handshake and Sec-WebSocket-Accept check are
 python3-websockets' sans-I/O ClientConnection (RFC 6455), not ours: this
 proves the daemon speaks the protocol to a client it was not written with.
-Only the request line is ours, since exec takes its JSON body with a POST.
+Only the request line is ours, since exec takes its JSON body with a POST;
+with --get the request is the library's own GET (a redeemed stream ticket,
+as a browser opens it).
 
 usage: ws-client.py SOCKET PATH BODY [--stdin TEXT] [--text MSG] [--close-after S]
-                    [--stall SECONDS] [--ping] [--vanish]
+                    [--stall SECONDS] [--ping] [--vanish] [--get]
+                    [--protocols P1,P2]
 Prints one JSON object: subprotocol, stdout, stderr, exit (the exit
 message or null), close_code, pong, text (every text message).
 --text: send MSG as a text (control) message once open.
 --close-after: send a close (1000) once stdout holds S.
 --stall: once open, read nothing for that many seconds.
 --vanish: drop the connection (no close frame) once output arrived.
+--get: send the handshake as the library makes it (GET PATH; BODY unused).
+--protocols: the subprotocols to offer (default vsd.exec.v1).
 """
 import argparse
 import json
@@ -26,9 +31,13 @@ from websockets.frames import Opcode
 from websockets.uri import parse_uri
 
 
-def handshake(sock, conn, path, body):
+def handshake(sock, conn, path, body, get):
     req = conn.connect()
     conn.send_request(req)
+    if get:
+        for chunk in conn.data_to_send():
+            sock.sendall(chunk)
+        return
     conn.data_to_send()  # the GET it would send; ours is a POST
     head = [f"POST {path} HTTP/1.1"]
     head += [f"{k}: {v}" for k, v in req.headers.raw_items()]
@@ -47,13 +56,16 @@ def main():
     ap.add_argument("--stall", type=float, default=0)
     ap.add_argument("--ping", action="store_true")
     ap.add_argument("--vanish", action="store_true")
+    ap.add_argument("--get", action="store_true")
+    ap.add_argument("--protocols", default="vsd.exec.v1")
     a = ap.parse_args()
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(30)
     sock.connect(a.socket)
-    conn = ClientConnection(parse_uri("ws://vsd" + a.path), subprotocols=["vsd.exec.v1"])
-    handshake(sock, conn, a.path, a.body.encode())
+    conn = ClientConnection(parse_uri("ws://vsd" + a.path),
+                            subprotocols=a.protocols.split(","))
+    handshake(sock, conn, a.path, a.body.encode(), a.get)
     out = {"stdout": "", "stderr": "", "exit": None, "close_code": None, "pong": False,
            "text": [], "subprotocol": None}
     opened = False

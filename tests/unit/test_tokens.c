@@ -16,21 +16,7 @@
 #include "daemon/handlers.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
-
-/* Interposed over GnuTLS's: counts the constant-time comparisons, so the
- * test can tell verification goes through them. */
-static int memcmp_calls;
-int gnutls_memcmp(const void *s1, const void *s2, size_t n);
-int gnutls_memcmp(const void *s1, const void *s2, size_t n)
-{
-	const unsigned char *a = s1, *b = s2;
-	unsigned char diff = 0;
-
-	memcmp_calls++;
-	for (size_t i = 0; i < n; i++)
-		diff |= a[i] ^ b[i];
-	return diff != 0;
-}
+#include "tests/unit/test_memcmp.h"
 
 struct fixture {
 	char root[64];
