@@ -197,6 +197,8 @@ ssize_t vc_conn_recv(struct vc_conn *c, struct vs_error *err);
  * waiting: returns the number of bytes sent, 0 when none could be sent
  * now (poll for POLLOUT), or -1 with err. */
 ssize_t vc_conn_send(struct vc_conn *c, const void *buf, size_t n, struct vs_error *err);
+/* Send all len bytes (blocking), over TLS for a remote. 0 or -1 with err. */
+int vc_conn_send_all(struct vc_conn *c, const char *buf, size_t len, struct vs_error *err);
 
 /* Remove the first line ("...\n") from pending into buf (without the
  * newline). Returns 1 if a line was there, 0 if not, -1 with err when the

@@ -571,7 +571,7 @@ static ssize_t send_some(struct vc_conn *c, const void *buf, size_t len, int fla
 	return n;
 }
 
-static int send_all(struct vc_conn *c, const char *buf, size_t len, struct vs_error *err)
+int vc_conn_send_all(struct vc_conn *c, const char *buf, size_t len, struct vs_error *err)
 {
 	while (len > 0) {
 		ssize_t n = send_some(c, buf, len, 0);
@@ -606,7 +606,7 @@ static int send_file_body(struct vc_conn *c, int fd, int64_t len, struct vs_erro
 		if (n == 0)
 			return vs_error_kind(err, VS_EK_INTERNAL,
 					     "the upload shrank while sending");
-		if (send_all(c, buf, (size_t)n, err) < 0)
+		if (vc_conn_send_all(c, buf, (size_t)n, err) < 0)
 			return -1;
 		len -= n;
 	}
@@ -621,12 +621,12 @@ static int send_request(struct vc_conn *c, const struct vc_http_request *req, st
 	if (with_auth.authorization == NULL)
 		with_auth.authorization = c->authorization;
 	head = vc_http_format_request(&with_auth);
-	if (send_all(c, head, strlen(head), err) < 0)
+	if (vc_conn_send_all(c, head, strlen(head), err) < 0)
 		return -1;
 	if (req->body_fd >= 0)
 		return send_file_body(c, req->body_fd, req->body_fd_len, err);
 	if (req->body != NULL)
-		return send_all(c, req->body, req->body_len, err);
+		return vc_conn_send_all(c, req->body, req->body_len, err);
 	return 0;
 }
 

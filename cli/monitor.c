@@ -98,7 +98,7 @@ static int read_head(struct vc_conn *c, char *buf, struct vs_error *err)
 static int follow(const struct vc_ctx *ctx, struct monitor *m, char *buf, struct vs_error *err)
 {
 	cleanup_conn struct vc_conn c = {.fd = -1};
-	cleanup_free char *req = NULL, *q = NULL, *data = NULL;
+	cleanup_free char *req = NULL, *q = NULL, *data = NULL, *last = NULL;
 	uint64_t id = 0;
 
 	if (vc_ctx_connect(ctx, &c, err) < 0)
@@ -108,14 +108,14 @@ static int follow(const struct vc_ctx *ctx, struct monitor *m, char *buf, struct
 		q = xasprintf("?type=%s", esc);
 	}
 	if (m->last_id != 0)
-		req = xasprintf("GET /v1/events%s HTTP/1.0\r\nHost: vsd\r\n"
-				"Accept: text/event-stream\r\nLast-Event-ID: %" PRIu64 "\r\n\r\n",
-				q ? q : "", m->last_id);
-	else
-		req = xasprintf("GET /v1/events%s HTTP/1.0\r\nHost: vsd\r\n"
-				"Accept: text/event-stream\r\n\r\n",
-				q ? q : "");
-	if (vs_write_all(c.fd, req, strlen(req)) < 0)
+		last = xasprintf("Last-Event-ID: %" PRIu64 "\r\n", m->last_id);
+	/* The remote's token, when it has one (the request is written here:
+	 * the answer is read as a stream, not by vc_http_exchange). */
+	req = xasprintf("GET /v1/events%s HTTP/1.0\r\nHost: vsd\r\n"
+			"Accept: text/event-stream\r\n%s%s%s%s\r\n",
+			q ? q : "", last ? last : "", c.authorization ? "Authorization: " : "",
+			c.authorization ? c.authorization : "", c.authorization ? "\r\n" : "");
+	if (vc_conn_send_all(&c, req, strlen(req), err) < 0)
 		return 0;
 	if (read_head(&c, buf, err) < 0)
 		return err->errnum >= 400 && err->errnum < 500 ? -1 : 0;

@@ -139,28 +139,89 @@ static bool bridge_declared(const struct vs_net_node *node, const char *bridge)
 	return false;
 }
 
-int vsd_require_admin_for(const struct vsd_identity *who, const struct vs_net_node *node,
-			  const struct vs_container_config *cfg, struct vs_error *err)
+static bool had_bridge(const struct vs_container_config *old, const char *bridge)
 {
-	if (who->scope >= VSD_SCOPE_ADMIN)
-		return 0;
-	if (cfg->privileged)
-		return vs_error_kind(err, VS_EK_FORBIDDEN,
-				     "privileged: a privileged container needs admin scope (%s has "
-				     "%s)",
-				     who->name, vsd_scope_name(who->scope));
-	for (size_t i = 0; i < cfg->net.nifaces; i++) {
-		const struct vs_net_iface *ifc = &cfg->net.ifaces[i];
+	for (size_t i = 0; old != NULL && i < old->net.nifaces; i++)
+		if (old->net.ifaces[i].model == VS_NET_BRIDGED &&
+		    strcmp(old->net.ifaces[i].bridge, bridge) == 0)
+			return true;
+	return false;
+}
 
-		if (ifc->model == VS_NET_BRIDGED && !bridge_declared(node, ifc->bridge))
+static bool had_address(const struct vs_container_config *old, const struct vs_ip *ip)
+{
+	for (size_t i = 0; old != NULL && i < old->net.nifaces; i++)
+		for (size_t j = 0; j < old->net.ifaces[i].naddrs; j++)
+			if (vs_ip_equal(&old->net.ifaces[i].addrs[j], ip))
+				return true;
+	return false;
+}
+
+/* Does one of the node's --ip-pool ranges of ifc's network hold ip? */
+static bool in_pool(const struct vs_net_node *node, const struct vs_net_iface *ifc,
+		    const struct vs_ip *ip)
+{
+	const char *network = ifc->model == VS_NET_ROUTED ? "routed" : ifc->bridge;
+
+	if (node == NULL)
+		return false;
+	if (network[0] == '\0')
+		network = node->bridge;
+	for (size_t k = 0; k < node->npools; k++)
+		if (strcmp(node->pools[k].network, network) == 0 &&
+		    vs_ip_in_net(ip, &node->pools[k].net))
+			return true;
+	return false;
+}
+
+/* The network settings of new that old did not have and only an admin may
+ * give: a host bridge the node did not declare, an address outside the
+ * node's pools (anything else could take over an address the node or its
+ * LAN uses: a resolver, the panel, another server). */
+static int check_net(const struct vsd_identity *who, const struct vs_net_node *node,
+		     const struct vs_container_config *old, const struct vs_container_config *new,
+		     struct vs_error *err)
+{
+	char ip[VS_IP_STRLEN];
+
+	for (size_t i = 0; i < new->net.nifaces; i++) {
+		const struct vs_net_iface *ifc = &new->net.ifaces[i];
+
+		if (ifc->model == VS_NET_BRIDGED && !bridge_declared(node, ifc->bridge) &&
+		    !had_bridge(old, ifc->bridge))
 			return vs_error_kind(err, VS_EK_FORBIDDEN,
 					     "net.interfaces[%zu].bridge: '%s' is not a network "
 					     "of this node (vsd's bridge, an --ip-pool or a "
 					     "--private-bridge); another host bridge needs admin "
 					     "scope (%s has %s)",
 					     i, ifc->bridge, who->name, vsd_scope_name(who->scope));
+		for (size_t j = 0; j < ifc->naddrs; j++) {
+			if (in_pool(node, ifc, &ifc->addrs[j]) || had_address(old, &ifc->addrs[j]))
+				continue;
+			vs_format_ip(&ifc->addrs[j], false, ip, sizeof(ip));
+			return vs_error_kind(
+			    err, VS_EK_FORBIDDEN,
+			    "net.interfaces[%zu]: address %s is outside the node's "
+			    "--ip-pool ranges for this network; only admin scope "
+			    "may give it (%s has %s)",
+			    i, ip, who->name, vsd_scope_name(who->scope));
+		}
 	}
 	return 0;
+}
+
+int vsd_require_admin_for(const struct vsd_identity *who, const struct vs_net_node *node,
+			  const struct vs_container_config *old,
+			  const struct vs_container_config *new, struct vs_error *err)
+{
+	if (who->scope >= VSD_SCOPE_ADMIN)
+		return 0;
+	if (new->privileged && (old == NULL || !old->privileged))
+		return vs_error_kind(err, VS_EK_FORBIDDEN,
+				     "privileged: a privileged container needs admin scope (%s has "
+				     "%s)",
+				     who->name, vsd_scope_name(who->scope));
+	return check_net(who, node, old, new, err);
 }
 
 int vsd_owner_for_create(const struct vsd_identity *who, struct vs_container_config *cfg,

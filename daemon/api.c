@@ -226,7 +226,10 @@ const struct vsd_route vsd_routes[] = {
      .id = VSD_R_CONTAINER_EXPORT,
      .handler = vsd_h_container_export,
      .body = VSD_BODY_NONE,
-     .what = C},
+     .what = C,
+     /* A GET, but it freezes a running container and hands out its
+      * whole disk (password hashes, host keys): not for read tokens. */
+     .scope = VSD_SCOPE_OPERATE},
     {.method = "GET",
      .pattern = "/v1/openapi.json",
      .id = VSD_R_OPENAPI,

@@ -20,6 +20,52 @@
 
 /* Longest message kept: enough for an error, short of a flood. */
 #define AUDIT_MSG_MAX 512
+/* The log is moved to audit.log.1 (replacing it) past this size. */
+#define AUDIT_ROTATE_BYTES (64 << 20)
+/* Records of requests without a valid credential (anyone on the network
+ * can make them) per second at most; the rest are counted and the count
+ * is recorded when the next second's first one is. */
+#define AUDIT_ANON_PER_SEC 20
+
+/* Under the log's lock: may a record of who be written now? *dropped gets
+ * how many credential-less records were left out before this one. */
+static bool anon_admit(const struct vsd_identity *who, time_t now, unsigned *dropped)
+{
+	static time_t second;
+	static unsigned used, skipped;
+
+	*dropped = 0;
+	if (who->kind != VSD_CRED_NONE)
+		return true;
+	if (now != second) {
+		second = now;
+		used = 0;
+		*dropped = skipped;
+		skipped = 0;
+	}
+	if (used >= AUDIT_ANON_PER_SEC) {
+		skipped++;
+		return false;
+	}
+	used++;
+	return true;
+}
+
+/* Open the log for appending, rotating it first when it grew too big. */
+static int open_log(const char *file)
+{
+	int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	cleanup_free char *old = NULL;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < AUDIT_ROTATE_BYTES)
+		return fd;
+	close(fd);
+	old = xasprintf("%s.1", file);
+	if (rename(file, old) < 0)
+		vsd_log("audit log %s: rotate: %s", file, strerror(errno));
+	return open(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
 
 void vsd_audit_to(const char *root, const struct vsd_identity *who, const char *method,
 		  const char *path, unsigned status, const char *message)
@@ -35,6 +81,7 @@ void vsd_audit_to(const char *root, const struct vsd_identity *who, const char *
 	struct tm tm;
 	time_t now = time(NULL);
 	const char *text;
+	unsigned dropped;
 	size_t len;
 
 	gmtime_r(&now, &tm);
@@ -51,9 +98,20 @@ void vsd_audit_to(const char *root, const struct vsd_identity *who, const char *
 	vs_jgen_kv_str(g, "message", m);
 	vs_jgen_obj_close(g);
 	text = vs_jgen_text(g, &len);
-	line = xasprintf("%.*s\n", (int)len, text);
 	pthread_mutex_lock(&lock);
-	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (!anon_admit(who, now, &dropped)) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	if (dropped > 0)
+		line = xasprintf("{\"time\":\"%s\",\"unix\":%lld,\"who\":\"anonymous\","
+				 "\"method\":\"-\",\"path\":\"-\",\"status\":401,"
+				 "\"message\":\"%u more refused requests without a credential "
+				 "not recorded (at most %d a second)\"}\n%.*s\n",
+				 when, (long long)now, dropped, AUDIT_ANON_PER_SEC, (int)len, text);
+	else
+		line = xasprintf("%.*s\n", (int)len, text);
+	fd = open_log(file);
 	if (fd < 0 || vs_write_all(fd, line, strlen(line)) < 0)
 		vsd_log("audit log %s: %s", file, strerror(errno));
 	pthread_mutex_unlock(&lock);

@@ -121,6 +121,12 @@ int vsd_h_container_export(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (vsd_names_lock(d->names, name, NULL, err) < 0)
 		return -1;
 	r = vsd_store_load(d->containers_fd, name, &cfg, err);
+	/* A locked VPS's disk stays with the node until the panel unlocks it:
+	 * an archive of it could be imported again, unlocked. */
+	if (r == 0 && cfg.locked_at != 0 && c->who->scope < VSD_SCOPE_ADMIN)
+		r = vs_error_kind(err, VS_EK_CONFLICT,
+				  "container '%s' is locked: %s (exporting it needs admin scope)",
+				  name, cfg.locked_reason);
 	if (r == 0) {
 		fd = openat(d->containers_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -272,7 +278,7 @@ static int import_work(struct vsd_op_run *run, void *ctx, char **result, struct 
 	if (r == 0 && j->name[0] != '\0')
 		snprintf(cfg.name, sizeof(cfg.name), "%s", j->name);
 	/* An archive's config is a create request like any other. */
-	if (r == 0 && (vsd_require_admin_for(&j->who, &j->d->net, &cfg, err) < 0 ||
+	if (r == 0 && (vsd_require_admin_for(&j->who, &j->d->net, NULL, &cfg, err) < 0 ||
 		       vsd_owner_for_create(&j->who, &cfg, err) < 0)) {
 		vs_fs_backup_info_free(&info);
 		return vs_error_prefix(err, "import");

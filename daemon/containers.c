@@ -293,7 +293,7 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 
 	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0 ||
 	    vs_config_parse_create(body, &cfg, err) < 0 ||
-	    vsd_require_admin_for(c->who, &c->d->net, &cfg, err) < 0 ||
+	    vsd_require_admin_for(c->who, &c->d->net, NULL, &cfg, err) < 0 ||
 	    vsd_owner_for_create(c->who, &cfg, err) < 0 ||
 	    vsd_creds_parse(body, VSD_CREDS_CREATE, &creds, err) < 0)
 		return -1;

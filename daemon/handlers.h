@@ -81,14 +81,18 @@ int vsd_access_check(const struct vsd_call *c, struct vs_error *err);
 bool vsd_op_visible(struct vsd *d, const struct vsd_identity *who, const char *kind,
 		    const char *target);
 /* access.c: settings that weaken isolation need admin scope on every path
- * that writes a config (create, import, restore): privileged, and an
- * interface on a bridge the node did not declare (vsd's own bridge, a
- * bridge with an --ip-pool or a --private-bridge; any other bridge of the
- * host, its management LAN say, is the operator's to hand out). node may
- * be NULL (no networking known: only vsd's own bridge is declared). 0, or
- * -1 with VS_EK_FORBIDDEN naming the setting. */
+ * that writes a config (create, import: old is NULL; PATCH: old is the
+ * stored config, new the merged one, and only what new adds is checked):
+ * privileged; an interface on a bridge the node did not declare (vsd's own
+ * bridge, a bridge with an --ip-pool or a --private-bridge; any other
+ * bridge of the host, its management LAN say, is the operator's to hand
+ * out); an address outside the node's --ip-pool ranges of its network.
+ * node may be NULL (no networking known: only vsd's own bridge is
+ * declared, no address is in a pool). 0, or -1 with VS_EK_FORBIDDEN
+ * naming the setting. */
 int vsd_require_admin_for(const struct vsd_identity *who, const struct vs_net_node *node,
-			  const struct vs_container_config *cfg, struct vs_error *err);
+			  const struct vs_container_config *old,
+			  const struct vs_container_config *new, struct vs_error *err);
 /* access.c: the owner of a container an owner-scoped credential creates:
  * cfg->owner set to who's when absent; another owner is -1 with
  * VS_EK_FORBIDDEN. 0 for other credentials (cfg unchanged). */

@@ -205,9 +205,9 @@ static bool net_named(const struct vs_config_update *u)
 /* Called with d->mutate and the container's lock held. new is old with
  * the request's limit changes (its net ones are merged here); both share
  * old's init vector. */
-static int update_locked(struct vsd *d, const struct vs_container_config *old,
-			 struct vs_container_config *new, const struct vs_config_update *u,
-			 struct vs_error *err)
+static int update_locked(struct vsd *d, const struct vsd_identity *who,
+			 const struct vs_container_config *old, struct vs_container_config *new,
+			 const struct vs_config_update *u, struct vs_error *err)
 {
 	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, new->name);
 	cleanup_close int dfd = -1;
@@ -223,7 +223,8 @@ static int update_locked(struct vsd *d, const struct vs_container_config *old,
 				     "container '%s' is suspended: resume it before changing its "
 				     "network",
 				     new->name);
-	if (vsd_net_merge_update(d, old, new, u, live, err) < 0)
+	if (vsd_net_merge_update(d, old, new, u, live, err) < 0 ||
+	    vsd_require_admin_for(who, &d->net, old, new, err) < 0)
 		return -1;
 	/* The network first: it is undone completely, a disk resize is not. */
 	if (live && vsd_net_apply_live(d, old, new, err) < 0)
@@ -297,7 +298,7 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 						    "admin scope (%s has %s)",
 						    c->who->name, vsd_scope_name(c->who->scope));
 			else
-				ret = update_locked(c->d, &cfg, &new, &r, err);
+				ret = update_locked(c->d, c->who, &cfg, &new, &r, err);
 		}
 		vsd_names_unlock(c->d->names, name);
 	}

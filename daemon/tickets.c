@@ -16,6 +16,9 @@
 #include "lib/vs_util.h"
 
 #define HASH_LEN 32
+/* Outstanding tickets one credential may hold: one tenant cannot use up
+ * the store for every other tenant's consoles. */
+#define TICKETS_PER_CREDENTIAL 32
 
 struct ticket_slot {
 	struct vsd_ticket t;
@@ -116,6 +119,17 @@ static struct ticket_slot *slot_new(const struct vsd_ticket_spec *spec, int64_t 
 	return s;
 }
 
+/* Tickets outstanding that who made (under the lock). */
+static size_t held_by(const struct vsd_tickets *t, const struct vsd_identity *who)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i]->t.who.name, who->name) == 0)
+			n++;
+	return n;
+}
+
 int vsd_tickets_create(struct vsd_tickets *t, const struct vsd_ticket_spec *spec, int64_t now_ms,
 		       char id[VSD_TICKET_ID_LEN + 1], char secret[VSD_TICKET_SECRET_LEN + 1],
 		       int64_t *expires_ms, struct vs_error *err)
@@ -130,6 +144,13 @@ int vsd_tickets_create(struct vsd_tickets *t, const struct vsd_ticket_spec *spec
 			      "too many stream tickets outstanding (%zu, each valid %lld ms): "
 			      "redeem or let some expire first",
 			      t->max, (long long)t->ttl_ms);
+		goto out;
+	}
+	if (held_by(t, spec->who) >= TICKETS_PER_CREDENTIAL) {
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "%s holds %d stream tickets already (each valid %lld ms): redeem or "
+			      "let some expire first",
+			      spec->who->name, TICKETS_PER_CREDENTIAL, (long long)t->ttl_ms);
 		goto out;
 	}
 	s = slot_new(spec, now_ms + t->ttl_ms);

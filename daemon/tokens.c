@@ -311,6 +311,7 @@ int vsd_tokens_verify(struct vsd_tokens *t, const char *secret, int64_t now,
 {
 	unsigned char h[HASH_LEN];
 	const struct token *hit = NULL;
+	int64_t expires_at = 0;
 
 	if (strncmp(secret, VSD_TOKEN_PREFIX, sizeof(VSD_TOKEN_PREFIX) - 1) != 0 ||
 	    strlen(secret) != VSD_TOKEN_SECRET_LEN) {
@@ -325,18 +326,20 @@ int vsd_tokens_verify(struct vsd_tokens *t, const char *secret, int64_t now,
 	for (size_t i = 0; i < t->n; i++)
 		if (gnutls_memcmp(h, t->v[i].hash, HASH_LEN) == 0)
 			hit = &t->v[i];
+	/* Copied under the lock: a create or revoke may move the entries. */
 	if (hit != NULL) {
 		who->kind = VSD_CRED_TOKEN;
 		who->scope = hit->scope;
 		snprintf(who->name, sizeof(who->name), "token:%s", hit->name);
 		snprintf(who->owner, sizeof(who->owner), "%s", hit->owner);
+		expires_at = hit->expires_at;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (hit == NULL) {
 		snprintf(who->name, sizeof(who->name), "unknown token");
 		return vs_error_kind(err, VS_EK_UNAUTHORIZED, "unknown API token");
 	}
-	if (hit->expires_at != 0 && now >= hit->expires_at) {
+	if (expires_at != 0 && now >= expires_at) {
 		who->kind = VSD_CRED_NONE;
 		who->scope = VSD_SCOPE_BY_METHOD;
 		return vs_error_kind(err, VS_EK_UNAUTHORIZED, "API token '%s' expired",

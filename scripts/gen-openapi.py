@@ -690,7 +690,10 @@ def container_paths():
                                        "application/zstd"}}}}},
                       ["400", "404", "409"],
                       params=[bool_query("with_template", "Include the "
-                                         "template's rootfs.")]),
+                                         "template's rootfs.")],
+                      desc="Needs operate scope (it freezes a running "
+                      "container and hands out its whole disk); a locked "
+                      "container only to admin (409 otherwise)."),
         },
     }
 

@@ -9,6 +9,10 @@ load helpers
 CHECK="$BATS_TEST_DIRNAME/openapi-check.py"
 
 setup_file() {
+	local port
+	port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	export OA_URL="https://127.0.0.1:$port"
+	export VSD_DAEMON_ARGS="--listen 127.0.0.1:$port"
 	vsd_setup_file || return 1
 	ct_create_started oa1 --memory 128M --pids 64 || return 1
 }
@@ -135,8 +139,8 @@ conforms() {
 	assert_eq "$LAST_CODE" 200
 }
 
-@test "openapi: a client typed by openapi-typescript drives create, start, status, stop, destroy" {
-	local dir="$VSD_TMP/client" tools="$VSD_REPO/.tools/node_modules/.bin"
+@test "openapi: a client typed by openapi-typescript drives create, start, status, exec, stop, destroy over HTTPS with a token" {
+	local dir="$VSD_TMP/client" tools="$VSD_REPO/.tools/node_modules/.bin" out fp
 	"$VSD_REPO/scripts/install-dev-tools.sh" >/dev/null || fail "install-dev-tools.sh failed"
 	served_doc
 	mkdir -p "$dir"
@@ -148,7 +152,21 @@ conforms() {
 	run "$tools/tsc" --strict --target es2022 --module nodenext --moduleResolution nodenext \
 		--skipLibCheck --outDir "$dir/out" "$dir/client.ts" "$dir/node-shim.d.ts"
 	assert_success
-	run node "$dir/out/client.js" oacl
+	# A panel's operate token, and the node's certificate to pin.
+	out=$(api POST /v1/tokens -d '{"name": "oa-client", "scope": "operate"}' | sed '$d')
+	(umask 077 && json_get secret <<<"$out" >"$dir/token")
+	fp=$(api GET /v1/node | sed '$d' | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["tls"]["fingerprint"])')
+	[[ ${#fp} == 64 ]] || fail "no fingerprint in GET /v1/node: $fp"
+	VSD_URL=$OA_URL VSD_TOKEN_FILE="$dir/token" VSD_FP=$fp \
+		NODE_EXTRA_CA_CERTS="$VSD_ROOT/auth/node.crt" \
+		run node --no-warnings --experimental-websocket "$dir/out/client.js" oacl
 	assert_success
-	assert_eq "$(squash "$output")" "created oacl stopped started running init_pid>0=true status running memory=67108864 stopped stopped destroyed oacl gone not_found"
+	assert_eq "$(squash "$output")" "created oacl stopped started running init_pid>0=true status running memory=67108864 exec stdout=hello-42 exit=3 stopped stopped destroyed oacl gone not_found"
+	# A wrong pin is refused before anything is believed.
+	VSD_URL=$OA_URL VSD_TOKEN_FILE="$dir/token" VSD_FP=$(printf '0%.0s' {1..64}) \
+		NODE_EXTRA_CA_CERTS="$VSD_ROOT/auth/node.crt" \
+		run node --no-warnings --experimental-websocket "$dir/out/client.js" oacl2
+	assert_failure
+	assert_contains "$output" "pinned"
+	[[ ! -e "$VSD_ROOT/containers/oacl2" ]] || fail "created through a connection whose pin failed"
 }

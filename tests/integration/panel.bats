@@ -181,6 +181,10 @@ field() {
 	run vsctl start pn1
 	assert_failure
 	assert_contains "$output" "is locked"
+	# Its disk stays on the node: an archive could come back unlocked.
+	run panel_api GET /v1/containers/pn1/export
+	assert_eq "$(code_of "$output")" 409 "export of a locked VPS: $output"
+	assert_contains "$output" "is locked"
 }
 
 @test "lock: bad bodies change nothing" {

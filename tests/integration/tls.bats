@@ -344,6 +344,20 @@ rvsctl() { XDG_CONFIG_HOME="$VSD_TMP/xdg" "$VSCTL_BIN" "$@"; }
 	run rvsctl --remote n1tok trust list
 	assert_failure
 	assert_contains "$output" "admin"
+	# vsctl monitor on a remote: the event stream over TLS, with the token
+	# (bounded by timeout: monitor reconnects until stopped).
+	timeout 20 "$VSCTL_BIN" --remote n1tok monitor --json >"$VSD_TMP/mon.out" 2>&1 &
+	local mon=$! i
+	for i in $(seq 20); do
+		api POST /v1/containers -d '{"name": "mon1", "template": "busybox"}' >/dev/null
+		api DELETE /v1/containers/mon1 >/dev/null
+		grep -q '"mon1"' "$VSD_TMP/mon.out" && break
+		sleep 0.5
+	done
+	kill "$mon" 2>/dev/null
+	wait "$mon" 2>/dev/null || true
+	grep -q 'container-created' "$VSD_TMP/mon.out" ||
+		fail "no event through the remote monitor: $(head -c 500 "$VSD_TMP/mon.out")"
 	run rvsctl stop n1:rc1 --timeout 5
 	assert_success
 	run rvsctl destroy n1:rc1

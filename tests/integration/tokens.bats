@@ -85,6 +85,10 @@ mkct() { api POST /v1/containers -d "{\"name\": \"$1\", \"template\": \"busybox\
 	[[ ! -e "$VSD_ROOT/containers/rd1" ]]
 	assert_eq "$(tcode t-read POST /v1/tokens -d '{"name": "x"}')" 403
 	assert_eq "$(tcode t-read GET /v1/tokens)" 403
+	# An export is a GET, but it freezes the VPS and hands out its disk.
+	api POST /v1/containers -d '{"name": "rd2", "template": "busybox"}' >/dev/null
+	assert_eq "$(tcode t-read GET /v1/containers/rd2/export)" 403
+	api DELETE /v1/containers/rd2 >/dev/null
 }
 
 @test "an operate token cannot create a privileged container, a token, or touch the node" {
@@ -98,6 +102,12 @@ mkct() { api POST /v1/containers -d "{\"name\": \"$1\", \"template\": \"busybox\
 		"net": {"interfaces": [{"model": "bridged", "bridge": "mgmt0"}]}}'
 	assert_contains "$output" "HTTP 403"
 	assert_contains "$output" "mgmt0"
+	[[ ! -e "$VSD_ROOT/containers/op1" ]]
+	# An address outside the node's pools (another server's, say).
+	run tapi t-op POST /v1/containers -d '{"name": "op1", "template": "busybox",
+		"net": {"interfaces": [{"model": "routed", "addresses": ["198.51.100.53"]}]}}'
+	assert_contains "$output" "HTTP 403"
+	assert_contains "$output" "198.51.100.53"
 	[[ ! -e "$VSD_ROOT/containers/op1" ]]
 	assert_eq "$(tcode t-op POST /v1/tokens -d '{"name": "x"}')" 403
 	assert_eq "$(tcode t-op POST /v1/pools -d '{"name": "p1"}')" 403

@@ -107,6 +107,31 @@ static void test_expiry(void **state)
 	vsd_tickets_free(t);
 }
 
+/* One credential holds at most 32; another still gets tickets. */
+static void test_per_credential(void **state)
+{
+	struct vsd_tickets *t = vsd_tickets_new(1000, 1024);
+	struct vsd_identity zed = acme;
+	struct vsd_ticket_spec spec = {.kind = VSD_TICKET_CONSOLE, .container = "c", .who = &acme};
+	struct vs_error err = {0};
+	struct made x;
+
+	(void)state;
+	snprintf(zed.name, sizeof(zed.name), "token:zed");
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(vsd_tickets_create(t, &spec, 10, x.id, x.secret, &x.expires, &err),
+				 0);
+	assert_int_equal(vsd_tickets_create(t, &spec, 10, x.id, x.secret, &x.expires, &err), -1);
+	assert_int_equal(err.kind, VS_EK_CONFLICT);
+	assert_non_null(strstr(err.msg, "holds 32 stream tickets"));
+	spec.who = &zed;
+	assert_int_equal(vsd_tickets_create(t, &spec, 10, x.id, x.secret, &x.expires, &err), 0);
+	/* Expired ones no longer count. */
+	spec.who = &acme;
+	assert_int_equal(vsd_tickets_create(t, &spec, 2000, x.id, x.secret, &x.expires, &err), 0);
+	vsd_tickets_free(t);
+}
+
 static void test_bounded(void **state)
 {
 	struct vsd_tickets *t = vsd_tickets_new(1000, 3);
@@ -157,9 +182,8 @@ static void test_route_public(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_redeem_once),
-	    cmocka_unit_test(test_expiry),
-	    cmocka_unit_test(test_bounded),
+	    cmocka_unit_test(test_redeem_once),	 cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_bounded),	 cmocka_unit_test(test_per_credential),
 	    cmocka_unit_test(test_route_public),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

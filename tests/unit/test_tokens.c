@@ -242,12 +242,12 @@ static void test_owner_rules(void **state)
 	assert_string_equal(cfg.owner, "zed");
 	/* Privileged needs admin. */
 	cfg.privileged = true;
-	assert_int_equal(vsd_require_admin_for(&all, NULL, &cfg, &err), -1);
+	assert_int_equal(vsd_require_admin_for(&all, NULL, NULL, &cfg, &err), -1);
 	assert_int_equal(err.kind, VS_EK_FORBIDDEN);
 	assert_non_null(strstr(err.msg, "privileged"));
-	assert_int_equal(vsd_require_admin_for(&adm, NULL, &cfg, &err), 0);
+	assert_int_equal(vsd_require_admin_for(&adm, NULL, NULL, &cfg, &err), 0);
 	cfg.privileged = false;
-	assert_int_equal(vsd_require_admin_for(&all, NULL, &cfg, &err), 0);
+	assert_int_equal(vsd_require_admin_for(&all, NULL, NULL, &cfg, &err), 0);
 	/* A host bridge the node did not declare needs admin; vsd's own, a
 	 * pool's and a private one do not. */
 	struct vs_net_node node = {.bridge = "vsbr1", .npools = 1, .nprivate = 1};
@@ -258,15 +258,38 @@ static void test_owner_rules(void **state)
 	const char *ok[] = {"", "vsbr1", "lan0", "priv0"};
 	for (size_t i = 0; i < 4; i++) {
 		snprintf(cfg.net.ifaces[0].bridge, sizeof(cfg.net.ifaces[0].bridge), "%s", ok[i]);
-		assert_int_equal(vsd_require_admin_for(&all, &node, &cfg, &err), 0);
+		assert_int_equal(vsd_require_admin_for(&all, &node, NULL, &cfg, &err), 0);
 	}
 	snprintf(cfg.net.ifaces[0].bridge, sizeof(cfg.net.ifaces[0].bridge), "mgmt0");
-	assert_int_equal(vsd_require_admin_for(&all, &node, &cfg, &err), -1);
+	assert_int_equal(vsd_require_admin_for(&all, &node, NULL, &cfg, &err), -1);
 	assert_int_equal(err.kind, VS_EK_FORBIDDEN);
 	assert_non_null(strstr(err.msg, "mgmt0"));
-	assert_int_equal(vsd_require_admin_for(&adm, &node, &cfg, &err), 0);
+	assert_int_equal(vsd_require_admin_for(&adm, &node, NULL, &cfg, &err), 0);
+	/* A PATCH keeps what the container had: only additions are checked. */
+	struct vs_container_config had = cfg;
+	assert_int_equal(vsd_require_admin_for(&all, &node, &had, &cfg, &err), 0);
 	cfg.net.ifaces[0].model = VS_NET_ROUTED;
-	assert_int_equal(vsd_require_admin_for(&all, &node, &cfg, &err), 0);
+	assert_int_equal(vsd_require_admin_for(&all, &node, NULL, &cfg, &err), 0);
+	/* Addresses: inside a pool of the interface's network, or admin. */
+	node.npools = 2;
+	snprintf(node.pools[1].network, sizeof(node.pools[1].network), "routed");
+	assert_int_equal(vs_parse_cidr("203.0.113.0/28", "t", &node.pools[1].net, &err), 0);
+	cfg.net.ifaces[0].naddrs = 1;
+	assert_int_equal(vs_parse_ip("203.0.113.5", "t", true, &cfg.net.ifaces[0].addrs[0], &err),
+			 0);
+	assert_int_equal(vsd_require_admin_for(&all, &node, NULL, &cfg, &err), 0);
+	assert_int_equal(vs_parse_ip("198.51.100.53", "t", true, &cfg.net.ifaces[0].addrs[0], &err),
+			 0);
+	assert_int_equal(vsd_require_admin_for(&all, &node, NULL, &cfg, &err), -1);
+	assert_int_equal(err.kind, VS_EK_FORBIDDEN);
+	assert_non_null(strstr(err.msg, "198.51.100.53"));
+	assert_int_equal(vsd_require_admin_for(&adm, &node, NULL, &cfg, &err), 0);
+	/* ... unless the container already had it (an admin gave it). */
+	had = cfg;
+	assert_int_equal(vsd_require_admin_for(&all, &node, &had, &cfg, &err), 0);
+	/* The same address in lan0's pool does not count for routed. */
+	assert_int_equal(vs_parse_cidr("198.51.100.0/24", "t", &node.pools[0].net, &err), 0);
+	assert_int_equal(vsd_require_admin_for(&all, &node, NULL, &cfg, &err), -1);
 }
 
 /* The events of an owner-scoped subscriber: only its owner's containers. */

@@ -1,5 +1,5 @@
 // The little of Node's API that client.ts uses, so tsc needs no @types/node.
-declare module "node:http" {
+declare module "node:https" {
 	interface IncomingMessage {
 		statusCode?: number;
 		setEncoding(enc: string): void;
@@ -11,7 +11,20 @@ declare module "node:http" {
 		write(data: string): void;
 		end(): void;
 	}
-	function request(opts: object, cb: (res: IncomingMessage) => void): ClientRequest;
+	function request(url: URL, opts: object, cb: (res: IncomingMessage) => void): ClientRequest;
+}
+declare module "node:fs" {
+	function readFileSync(path: string, enc: string): string;
+}
+declare class WebSocket {
+	constructor(url: string, protocols?: string[]);
+	binaryType: string;
+	onmessage: (ev: { data: ArrayBuffer | string }) => void;
+	onerror: () => void;
+	onclose: () => void;
+}
+declare class TextDecoder {
+	decode(b: Uint8Array): string;
 }
 declare const process: {
 	env: Record<string, string | undefined>;
@@ -20,3 +33,9 @@ declare const process: {
 };
 declare const Buffer: { byteLength(s: string): number };
 declare const console: { log(s: string): void; error(s: string): void };
+declare class URL {
+	constructor(path: string, base?: string);
+	protocol: string;
+	pathname: string;
+	toString(): string;
+}
