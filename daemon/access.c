@@ -28,11 +28,15 @@ static int container_visible(struct vsd *d, const struct vsd_identity *who, cons
 }
 
 bool vsd_op_visible(struct vsd *d, const struct vsd_identity *who, const char *kind,
-		    const char *target)
+		    const char *target, const char *owner)
 {
 	struct vs_error err = {0};
 
 	if (who->owner[0] == '\0')
+		return true;
+	/* Started by this owner's credential (an import before its
+	 * container exists, or one that failed). */
+	if (owner != NULL && strcmp(owner, who->owner) == 0)
 		return true;
 	/* Operations on a container or its snapshots name it as their target;
 	 * others (template builds) belong to the node. */
@@ -58,7 +62,8 @@ static int operation_visible(const struct vsd_call *c, struct vs_error *err)
 	if (op == NULL)
 		op = doc;
 	if (vsd_op_visible(c->d, c->who, vs_json_string(vs_json_get(op, "kind")),
-			   vs_json_string(vs_json_get(op, "target"))))
+			   vs_json_string(vs_json_get(op, "target")),
+			   vs_json_string(vs_json_get(op, "owner"))))
 		return 0;
 	return vs_error_kind(err, VS_EK_NOT_FOUND, "operation '%llu' does not exist",
 			     (unsigned long long)id);

@@ -321,6 +321,7 @@ int vsd_h_container_import(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	j->who = *c->who;
 	j->upload_name = steal_ptr(&c->upload_name);
 	id = vsd_ops_add(c->d->ops, KIND_IMPORT, name ? name : "", (int64_t)time(NULL));
+	vsd_ops_set_owner(c->d->ops, id, c->who->owner);
 	vsd_log("operation %llu: %s %s", (unsigned long long)id, KIND_IMPORT, name ? name : "");
 	if (vsd_ops_spawn(c->d->ops, id, import_work, j, import_job_free, err) < 0)
 		return -1;

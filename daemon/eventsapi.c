@@ -80,7 +80,8 @@ static int filter_ops(struct vsd_call *c, const char *text, struct vsd_reply *ou
 		const struct vs_json *op = vs_json_array_at(ops, i);
 
 		if (vsd_op_visible(c->d, c->who, vs_json_string(vs_json_get(op, "kind")),
-				   vs_json_string(vs_json_get(op, "target"))))
+				   vs_json_string(vs_json_get(op, "target")),
+				   vs_json_string(vs_json_get(op, "owner"))))
 			vs_jgen_value(g, op);
 	}
 	vs_jgen_arr_close(g);

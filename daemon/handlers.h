@@ -79,7 +79,7 @@ int vsd_access_check(const struct vsd_call *c, struct vs_error *err);
 /* access.c: may who see operation kind/target (owner-scoped: only
  * operations of its own containers)? */
 bool vsd_op_visible(struct vsd *d, const struct vsd_identity *who, const char *kind,
-		    const char *target);
+		    const char *target, const char *owner);
 /* access.c: settings that weaken isolation need admin scope on every path
  * that writes a config (create, import: old is NULL; PATCH: old is the
  * stored config, new the merged one, and only what new adds is checked):

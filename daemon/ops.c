@@ -21,6 +21,7 @@ struct vsd_op {
 	uint64_t id;
 	char *kind;
 	char *target;
+	char *owner; /* the owner-scoped credential that started it, or NULL */
 	enum vsd_op_status status;
 	char **progress;
 	size_t nprogress, cap;
@@ -74,6 +75,7 @@ static void op_free(struct vsd_op *op)
 	free(op->progress);
 	free(op->kind);
 	free(op->target);
+	free(op->owner);
 	free(op->result_json);
 	free(op);
 }
@@ -135,6 +137,15 @@ uint64_t vsd_ops_add(struct vsd_ops *ops, const char *kind, const char *target, 
 	return id;
 }
 
+void vsd_ops_set_owner(struct vsd_ops *ops, uint64_t id, const char *owner)
+{
+	pthread_mutex_lock(&ops->lock);
+	for (struct vsd_op *op = ops->list; op != NULL; op = op->next)
+		if (op->id == id && op->owner == NULL && owner[0] != '\0')
+			op->owner = xstrdup(owner);
+	pthread_mutex_unlock(&ops->lock);
+}
+
 static const char *status_name(enum vsd_op_status s)
 {
 	return s == VSD_OP_RUNNING ? "running" : s == VSD_OP_SUCCESS ? "success" : "failure";
@@ -154,6 +165,8 @@ static char *event_extra_locked(const struct vsd_op *op, const char *line)
 	vs_jgen_kv_str(g, "id", id);
 	vs_jgen_kv_str(g, "kind", op->kind);
 	vs_jgen_kv_str(g, "target", op->target);
+	if (op->owner != NULL)
+		vs_jgen_kv_str(g, "owner", op->owner);
 	vs_jgen_kv_str(g, "status", status_name(op->status));
 	if (op->status == VSD_OP_FAILURE) {
 		vs_jgen_key(g, "error");
@@ -370,6 +383,8 @@ static void gen_op_locked(struct vs_jgen *g, const struct vsd_op *op, size_t sin
 	vs_jgen_kv_str(g, "id", id);
 	vs_jgen_kv_str(g, "kind", op->kind);
 	vs_jgen_kv_str(g, "target", op->target);
+	if (op->owner != NULL)
+		vs_jgen_kv_str(g, "owner", op->owner);
 	vs_jgen_kv_str(g, "status", status_name(op->status));
 	vs_jgen_kv_int(g, "created_at", op->created_at);
 	vs_jgen_key(g, "finished_at");

@@ -27,6 +27,10 @@ void vsd_ops_free(struct vsd_ops *ops);
 /* Register a running operation at time now; returns its id (1, 2, ...).
  * Also forgets operations finished more than VSD_OP_KEEP_SECONDS ago. */
 uint64_t vsd_ops_add(struct vsd_ops *ops, const char *kind, const char *target, int64_t now);
+/* Record that an owner-scoped credential started operation id (its JSON
+ * then holds "owner"), so that credential may follow it even before its
+ * target exists (an import). "" records nothing. */
+void vsd_ops_set_owner(struct vsd_ops *ops, uint64_t id, const char *owner);
 /* Append a progress line (sanitized, truncated to 1024 bytes). */
 void vsd_ops_progress(struct vsd_ops *ops, uint64_t id, const char *line);
 /* Mark finished at now: success when err is NULL (result_json, which may

@@ -192,6 +192,8 @@ OBJECTS = {
                           "container-import", "snapshot-create",
                           "snapshot-restore"]},
         "target": STR,
+        "owner": dict(STR, description="The owner of the owner-scoped "
+                      "credential that started it (absent otherwise)."),
         "status": {"enum": ["running", "success", "failure"]},
         "created_at": INT0,
         "finished_at": dict(nullable(INT0), description="Null while running."),

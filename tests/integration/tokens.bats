@@ -219,6 +219,18 @@ mkct() { api POST /v1/containers -d "{\"name\": \"$1\", \"template\": \"busybox\
 	assert_contains "$output" '"code":"forbidden"'
 	assert_contains "$output" "privileged"
 	[[ ! -e "$VSD_ROOT/containers/priv2" ]]
+	# The owner token follows its own import, though the container it
+	# names never came to be (the operation records who started it).
+	run tapi t-opo POST '/v1/containers/import?name=priv3' \
+		-H 'Content-Type: application/octet-stream' --data-binary "@$VSD_TMP/priv1.tar.zst"
+	assert_contains "$output" "HTTP 202"
+	id=$(head -n1 <<<"$output" | json_get id)
+	run tapi t-opo GET "/v1/operations/$id?wait=60"
+	assert_contains "$output" "HTTP 200"
+	assert_contains "$output" '"status":"failure"'
+	assert_contains "$output" '"owner":"opo"'
+	assert_eq "$(tcode t-imp GET "/v1/operations/$id")" 200
+	[[ ! -e "$VSD_ROOT/containers/priv3" ]]
 	rm -f "$VSD_TMP/priv1.tar.zst"
 }
 
