@@ -183,17 +183,16 @@ int vc_remote_resolve(struct vc_ctx *ctx, int argc, char **argv, struct vs_error
 	const struct vs_json *r;
 	char ref[VS_NAME_MAX + 1];
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (argv[i][0] == '-' || !split_ref(argv[i], ref, sizeof(ref), &name))
-			continue;
+	/* REMOTE:NAME is the command's first word after its name ("vsctl
+	 * exec node2:web1 -- uptime"): only there, since option values hold
+	 * colons too (--net bridged:br0, --ip fd00::5). Written elsewhere it
+	 * stays, and the name check refuses it. */
+	if (argc > 1 && argv[1][0] != '-' && split_ref(argv[1], ref, sizeof(ref), &name)) {
 		if (want != NULL && strcmp(want, ref) != 0)
 			return vc_usage(err, "'%s' names remote %s, but the command goes to %s",
-					argv[i], ref, want);
+					argv[1], ref, want);
 		/* The command sees NAME alone. */
-		argv[i] = (char *)name;
-		free(owned);
+		argv[1] = (char *)name;
 		want = owned = xstrdup(ref);
 	}
 	if (want != NULL && strcmp(want, "local") == 0)
