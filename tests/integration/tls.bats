@@ -336,17 +336,17 @@ rvsctl() { XDG_CONFIG_HOME="$VSD_TMP/xdg" "$VSCTL_BIN" "$@"; }
 	api POST /v1/tokens -d '{"name": "rt-op", "scope": "operate"}' | head -n -1 >"$VSD_TMP/rt.json"
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' \
 		"$VSD_TMP/rt.json" >"$VSD_TMP/rt.tok"
-	run rvsctl remote add n1tok "$TLS_URL" --token-file "$VSD_TMP/rt.tok" --accept-fingerprint "$fp"
+	run rvsctl remote add tokrem "$TLS_URL" --token-file "$VSD_TMP/rt.tok" --accept-fingerprint "$fp"
 	assert_success
-	run rvsctl exec n1tok:rc1 -- echo via-token
+	run rvsctl exec tokrem:rc1 -- echo via-token
 	assert_success
 	assert_contains "$output" "via-token"
-	run rvsctl --remote n1tok trust list
+	run rvsctl --remote tokrem trust list
 	assert_failure
 	assert_contains "$output" "admin"
 	# vsctl monitor on a remote: the event stream over TLS, with the token
 	# (bounded by timeout: monitor reconnects until stopped).
-	timeout 20 "$VSCTL_BIN" --remote n1tok monitor --json >"$VSD_TMP/mon.out" 2>&1 &
+	timeout 20 "$VSCTL_BIN" --remote tokrem monitor --json >"$VSD_TMP/mon.out" 2>&1 &
 	local mon=$! i
 	for i in $(seq 20); do
 		api POST /v1/containers -d '{"name": "mon1", "template": "busybox"}' >/dev/null
