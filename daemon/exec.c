@@ -41,6 +41,7 @@ struct vsd_stream {
 	int nfds;
 	int hold_fd; /* console: keeps the monitor from draining */
 	int sock;
+	int tcp_fd; /* over TLS: the TCP socket (http.h, stream_run), else -1 */
 	struct MHD_UpgradeResponseHandle *urh;
 	bool ws; /* a WebSocket stream, not descriptor passing */
 };
@@ -54,6 +55,7 @@ static struct vsd_stream *stream_new(enum stream_kind kind, const char *name)
 	s->fds[0] = s->fds[1] = s->fds[2] = -1;
 	s->hold_fd = -1;
 	s->sock = -1;
+	s->tcp_fd = -1;
 	return s;
 }
 
@@ -493,6 +495,18 @@ static void ws_finish(struct ws_relay *w, bool closing)
 	}
 }
 
+/* Over TLS, end the TCP connection once the WebSocket is done (the close
+ * handshake is over, or the peer left or stopped answering): libmicrohttpd
+ * would keep it open, and a client waiting for the server's TCP close
+ * (RFC 6455 7.1.1; Node's WebSocket, browsers) would wait for ever. The
+ * socket is still the connection's: libmicrohttpd keeps it until the
+ * stream is given back (stream_close). */
+static void ws_end_tcp(struct vsd_stream *s)
+{
+	if (s->tcp_fd >= 0)
+		shutdown(s->tcp_fd, SHUT_RDWR);
+}
+
 static void ws_relay_free(struct ws_relay *w)
 {
 	wslay_event_context_free(w->ctx);
@@ -524,6 +538,7 @@ static void ws_stream(struct vsd_stream *s)
 		ws_finish(&w, true);
 		vsd_debug("container %s: websocket peer left", s->name);
 		ws_relay_free(&w);
+		ws_end_tcp(s);
 		stream_close(s, NULL); /* frees s: closes the fds, reaps later */
 		return;
 	}
@@ -546,6 +561,7 @@ static void ws_stream(struct vsd_stream *s)
 	wslay_event_queue_close(w.ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
 	ws_finish(&w, true);
 	ws_relay_free(&w);
+	ws_end_tcp(s);
 	stream_close(s, NULL);
 }
 
@@ -587,7 +603,7 @@ static void *stream_thread(void *arg)
 	return NULL;
 }
 
-static void vsd_stream_run(struct vsd *d, struct vsd_stream *s, int sock, void *urh)
+static void vsd_stream_run(struct vsd *d, struct vsd_stream *s, int sock, int tcp_fd, void *urh)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -599,6 +615,7 @@ static void vsd_stream_run(struct vsd *d, struct vsd_stream *s, int sock, void *
 	}
 	s->d = d;
 	s->sock = sock;
+	s->tcp_fd = tcp_fd;
 	s->urh = urh;
 	pthread_mutex_lock(&d->streams_lock);
 	s->next = d->streams;

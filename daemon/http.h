@@ -154,7 +154,13 @@ struct vsd_reply {
 	 * or frees it when the switch never happens. Set by the handler, so the
 	 * server names no stream module. */
 	struct vsd_stream *stream;
-	void (*stream_run)(struct vsd *d, struct vsd_stream *s, int sock, void *urh);
+	/* tcp_fd: over TLS, the connection's own TCP socket (sock is then
+	 * one end of libmicrohttpd's socketpair), else -1. libmicrohttpd
+	 * 0.9.75 does not close a TLS connection when the upgraded stream is
+	 * closed, so a WebSocket's end is the stream's to make: it shuts
+	 * tcp_fd down once the close handshake is over, before giving the
+	 * stream back. */
+	void (*stream_run)(struct vsd *d, struct vsd_stream *s, int sock, int tcp_fd, void *urh);
 	void (*stream_free)(struct vsd_stream *s);
 	/* A WebSocket upgrade (docs/api.md "WebSocket streams"): the
 	 * Sec-WebSocket-Accept of the 101 ("" for vsd-stream) and the chosen

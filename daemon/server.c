@@ -670,9 +670,11 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
 {
 	struct vsd_req *r = con_cls;
 	struct vsd_stream *s = steal_ptr(&r->upgrade.stream);
+	const union MHD_ConnectionInfo *ci =
+	    r->srv->tls ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
 
 	/* Clients send nothing after the request; extra_in is ignored. */
-	r->upgrade.stream_run(r->d, s, sock, urh);
+	r->upgrade.stream_run(r->d, s, sock, ci != NULL ? ci->connect_fd : -1, urh);
 }
 
 static enum MHD_Result queue_upgrade(struct vsd_req *r, struct MHD_Connection *conn,

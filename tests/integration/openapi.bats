@@ -159,13 +159,13 @@ conforms() {
 	[[ ${#fp} == 64 ]] || fail "no fingerprint in GET /v1/node: $fp"
 	VSD_URL=$OA_URL VSD_TOKEN_FILE="$dir/token" VSD_FP=$fp \
 		NODE_EXTRA_CA_CERTS="$VSD_ROOT/auth/node.crt" \
-		run node --no-warnings --experimental-websocket "$dir/out/client.js" oacl
+		run timeout 60 node --no-warnings --experimental-websocket "$dir/out/client.js" oacl
 	assert_success
 	assert_eq "$(squash "$output")" "created oacl stopped started running init_pid>0=true status running memory=67108864 exec stdout=hello-42 exit=3 stopped stopped destroyed oacl gone not_found"
 	# A wrong pin is refused before anything is believed.
 	VSD_URL=$OA_URL VSD_TOKEN_FILE="$dir/token" VSD_FP=$(printf '0%.0s' {1..64}) \
 		NODE_EXTRA_CA_CERTS="$VSD_ROOT/auth/node.crt" \
-		run node --no-warnings --experimental-websocket "$dir/out/client.js" oacl2
+		run timeout 60 node --no-warnings --experimental-websocket "$dir/out/client.js" oacl2
 	assert_failure
 	assert_contains "$output" "pinned"
 	[[ ! -e "$VSD_ROOT/containers/oacl2" ]] || fail "created through a connection whose pin failed"

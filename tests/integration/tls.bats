@@ -354,7 +354,7 @@ rvsctl() { XDG_CONFIG_HOME="$VSD_TMP/xdg" "$VSCTL_BIN" "$@"; }
 		grep -q '"mon1"' "$VSD_TMP/mon.out" && break
 		sleep 0.5
 	done
-	kill "$mon" 2>/dev/null
+	kill "$mon" 2>/dev/null || true
 	wait "$mon" 2>/dev/null || true
 	grep -q 'container-created' "$VSD_TMP/mon.out" ||
 		fail "no event through the remote monitor: $(head -c 500 "$VSD_TMP/mon.out")"
