@@ -221,8 +221,8 @@ struct ws_relay {
 	int out[2]; /* stdout (or the master), stderr; -1 at EOF */
 	bool tty;
 	bool in_eof;   /* close stdin once pending is written */
-	char *pending; /* client data not yet written to in */
-	size_t pending_off, pending_len;
+	char *pending; /* client data not yet written to in: [off, len) */
+	size_t pending_off, pending_len, pending_cap;
 	bool gone; /* the peer left, or the socket failed */
 };
 
@@ -328,6 +328,27 @@ static void ws_control(struct ws_relay *w, const uint8_t *msg, size_t len)
 	}
 }
 
+/* The consumed head is reclaimed once it is at least as long as what is
+ * left (so each byte moves O(1) times), and the socket is read only while
+ * less than WS_QUEUE_MAX waits: the buffer stays within twice
+ * WS_QUEUE_MAX + WS_MSG_MAX + one read, however much a client sends. */
+static void ws_pending_append(struct ws_relay *w, const uint8_t *data, size_t len)
+{
+	size_t live = w->pending_len - w->pending_off;
+
+	if (w->pending_off > 0 && w->pending_off >= live) {
+		memmove(w->pending, w->pending + w->pending_off, live);
+		w->pending_off = 0;
+		w->pending_len = live;
+	}
+	if (w->pending_len + len > w->pending_cap) {
+		w->pending_cap = w->pending_len + len;
+		w->pending = xrealloc(w->pending, w->pending_cap);
+	}
+	memcpy(w->pending + w->pending_len, data, len);
+	w->pending_len += len;
+}
+
 static void ws_stdin(struct ws_relay *w, const uint8_t *msg, size_t len)
 {
 	if (len == 0 || msg[0] != VS_WS_STDIN) {
@@ -337,11 +358,7 @@ static void ws_stdin(struct ws_relay *w, const uint8_t *msg, size_t len)
 	}
 	if (w->in < 0 || w->in_eof || len == 1)
 		return; /* stdin is closed: data is dropped; or no data */
-	if (w->pending_off == w->pending_len)
-		w->pending_off = w->pending_len = 0;
-	w->pending = xrealloc(w->pending, w->pending_len + len - 1);
-	memcpy(w->pending + w->pending_len, msg + 1, len - 1);
-	w->pending_len += len - 1;
+	ws_pending_append(w, msg + 1, len - 1);
 }
 
 static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
@@ -388,8 +405,9 @@ static void ws_write_in(struct ws_relay *w)
 	size_t n = w->pending_len - w->pending_off;
 	ssize_t r;
 
-	/* At most PIPE_BUF after POLLOUT, so the write never blocks (the
-	 * console's master is shared with the monitor: no O_NONBLOCK). */
+	/* The exec's input is non-blocking (ws_stream). The console's master
+	 * is shared with the monitor (no O_NONBLOCK): at most PIPE_BUF after
+	 * POLLOUT, which a terminal that reads its input takes at once. */
 	r = write(w->in, w->pending + w->pending_off, n > PIPE_BUF ? PIPE_BUF : n);
 	if (r < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
@@ -444,6 +462,11 @@ static bool ws_relay_run(struct ws_relay *w)
 		}
 		if (p[0].revents & (POLLERR | POLLNVAL))
 			return false;
+		/* poll reports a hang-up even while the socket is not read (the
+		 * stdin backlog is full): wslay_event_recv would return at once
+		 * and this loop spin. The peer can take no output either: gone. */
+		if ((p[0].revents & POLLHUP) && !(p[0].events & POLLIN))
+			return false;
 		if ((p[0].revents & (POLLIN | POLLHUP)) && wslay_event_recv(w->ctx) != 0)
 			return false;
 		if (p[1].revents != 0)
@@ -469,6 +492,12 @@ static bool ws_relay_run(struct ws_relay *w)
 static void ws_finish(struct ws_relay *w, bool closing)
 {
 	int idle = 0;
+
+	/* Nothing more is written to the command: drop the stdin backlog, so
+	 * that the socket is read to the peer's close, not held back (a
+	 * hang-up would then make poll return at once, every round). */
+	w->in = -1;
+	w->pending_off = w->pending_len = 0;
 
 	for (int i = 0; i < 10000 && idle < 20 && !w->gone; i++) {
 		struct pollfd p = {.fd = w->s->sock};
@@ -529,6 +558,15 @@ static void ws_stream(struct vsd_stream *s)
 	w.tty = s->nfds == 1;
 	if (!w.tty)
 		w.out[0] = s->fds[1], w.out[1] = s->fds[2];
+	/* Only vsd holds an exec's stdin pipe or pty master. A pty takes a
+	 * write only as far as its buffer has room and blocks for the rest
+	 * even after POLLOUT: blocked there, the relay would neither read the
+	 * output nor see the peer leave. */
+	if (s->kind == STREAM_EXEC) {
+		int fl = fcntl(w.in, F_GETFL);
+		if (fl >= 0)
+			fcntl(w.in, F_SETFL, fl | O_NONBLOCK);
+	}
 	if (wslay_event_context_server_init(&w.ctx, &cb, &w) != 0) {
 		stream_close(s, NULL);
 		return;

@@ -117,12 +117,15 @@ struct creds_req {
 
 /* Read a whole file opened below dirfd without following any symlink
  * (fd of a regular file only). 0 with *out (malloc'd, NUL-terminated);
- * ENOENT in err->errnum when absent. */
+ * ENOENT in err->errnum when absent. O_NONBLOCK: the tenant may have put
+ * a FIFO there, whose open would otherwise block until a writer comes
+ * (holding the container's lock until the helper's timeout); the check
+ * below then refuses it. For a regular file the flag does nothing. */
 static int read_below(int dirfd, const char *name, char **out, struct stat *st,
 		      struct vs_error *err)
 {
-	cleanup_close int fd =
-	    vs_openat2(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0, VS_RESOLVE_NOLINKS);
+	cleanup_close int fd = vs_openat2(
+	    dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0, VS_RESOLVE_NOLINKS);
 
 	if (fd < 0 && errno == ELOOP)
 		return vs_error_kind(err, VS_EK_CONFLICT, "%s is a symlink: refused", name);

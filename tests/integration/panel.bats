@@ -159,6 +159,23 @@ field() {
 	in_ct pn1 rm /root/.ssh/authorized_keys
 }
 
+@test "credentials: a FIFO at /etc/shadow is refused at once, the VPS stays usable" {
+	# Opened without O_NONBLOCK, the FIFO would hold the helper (and the
+	# container's lock) until its 30 s timeout.
+	in_ct pn1 sh -c 'cp -p /etc/shadow /etc/.shadow.keep && rm /etc/shadow && mkfifo -m 600 /etc/shadow'
+	local t0=$SECONDS out took
+	out=$(panel_api POST /v1/containers/pn1/password '{"password": "second Pass-2"}')
+	took=$((SECONDS - t0))
+	in_ct pn1 mv /etc/.shadow.keep /etc/shadow
+	echo "answered in ${took}s: $out"
+	assert_eq "$(code_of "$out")" 409 "$out"
+	assert_contains "$out" "shadow is not a regular file"
+	((took < 5)) || fail "the answer took ${took}s"
+	run panel_api POST /v1/containers/pn1/password '{"password": "second Pass-2"}'
+	assert_eq "$(code_of "$output")" 200 "password: $output"
+	hash_ok "$(root_hash pn1)" 'second Pass-2' || fail "password not set after the FIFO"
+}
+
 @test "lock: the VPS stops, says why, and every start is refused" {
 	run panel_api POST /v1/containers/pn1/lock '{"reason": "invoice 42 unpaid"}'
 	assert_eq "$(code_of "$output")" 200 "lock: $output"

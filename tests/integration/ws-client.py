@@ -10,7 +10,7 @@ as a browser opens it).
 
 usage: ws-client.py SOCKET PATH BODY [--stdin TEXT] [--text MSG] [--close-after S]
                     [--stall SECONDS] [--ping] [--vanish] [--get]
-                    [--protocols P1,P2]
+                    [--protocols P1,P2] [--stdin-size N] [--vanish-after SECONDS]
 Prints one JSON object: subprotocol, stdout, stderr, exit (the exit
 message or null), close_code, pong, text (every text message).
 --text: send MSG as a text (control) message once open.
@@ -19,6 +19,11 @@ message or null), close_code, pong, text (every text message).
 --vanish: drop the connection (no close frame) once output arrived.
 --get: send the handshake as the library makes it (GET PATH; BODY unused).
 --protocols: the subprotocols to offer (default vsd.exec.v1).
+--stdin-size: once open, send N bytes of "y\n" lines on channel 0 in 16 KiB
+  messages, without the eof message.
+--vanish-after: drop the connection (no close frame) that many seconds
+  after it opened, reading output meanwhile; what the daemon has not taken
+  by then is not sent, and "held_back" is true in the output.
 """
 import argparse
 import json
@@ -58,6 +63,8 @@ def main():
     ap.add_argument("--vanish", action="store_true")
     ap.add_argument("--get", action="store_true")
     ap.add_argument("--protocols", default="vsd.exec.v1")
+    ap.add_argument("--stdin-size", type=int, default=0)
+    ap.add_argument("--vanish-after", type=float)
     a = ap.parse_args()
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -69,8 +76,18 @@ def main():
     out = {"stdout": "", "stderr": "", "exit": None, "close_code": None, "pong": False,
            "text": [], "subprotocol": None}
     opened = False
+    deadline = None
     while True:
-        data = sock.recv(65536)
+        if deadline is not None:
+            sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            if deadline is None:
+                raise
+            sock.close()
+            print(json.dumps(out))
+            return 0
         if data:
             conn.receive_data(data)
         else:
@@ -90,6 +107,12 @@ def main():
             if a.stdin is not None:
                 conn.send_binary(b"\x00" + a.stdin.encode())
                 conn.send_text(json.dumps({"type": "eof"}).encode())
+            for off in range(0, a.stdin_size, 16384):
+                n = min(16384, a.stdin_size - off)
+                conn.send_binary(b"\x00" + (b"y\n" * 8192)[:n])
+            if a.vanish_after is not None:
+                deadline = time.monotonic() + a.vanish_after
+                sock.settimeout(a.vanish_after)
         for ev in conn.events_received():
             if not hasattr(ev, "opcode"):
                 continue  # the handshake response
@@ -112,7 +135,13 @@ def main():
                 out["pong"] = ev.data == b"vsd"
         for chunk in conn.data_to_send():
             if chunk:
-                sock.sendall(chunk)
+                try:
+                    sock.sendall(chunk)
+                except socket.timeout:
+                    if deadline is None:
+                        raise
+                    out["held_back"] = True  # the daemon stopped reading
+                    break
         if not data or conn.state.name == "CLOSED":
             break
     out["close_code"] = conn.close_code

@@ -135,6 +135,50 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 	((during - before < 32768)) || fail "vsd grew by $((during - before)) KiB"
 }
 
+@test "ws stdin: 64 MiB streamed to a command that reads it slowly keeps vsd's memory flat" {
+	local pid before peak r out="$BATS_TEST_TMPDIR/wc.out"
+	pid=$(cat "$VSD_TMP/vsd.pid")
+	before=$(rss_kb "$pid")
+	peak=$before
+	# About 10 MB/s, slower than the client sends: a backlog stays in vsd
+	# while the whole stream passes through it.
+	head -c 67108864 /dev/zero |
+		VSCTL_STREAM=websocket timeout 120 "$VSCTL_BIN" exec ws1 -- sh -c \
+			'for i in $(seq 64); do dd bs=65536 count=16 iflag=fullblock 2>/dev/null; sleep 0.1; done | wc -c' \
+			>"$out" &
+	local client=$!
+	while kill -0 "$client" 2>/dev/null; do
+		r=$(rss_kb "$pid")
+		((r > peak)) && peak=$r
+		sleep 0.2
+	done
+	wait "$client" || fail "vsctl exec failed"
+	echo "vsd rss: ${before} KiB before, ${peak} KiB at most while stdin streamed"
+	assert_eq "$(squash "$(cat "$out")")" 67108864 "bytes through"
+	((peak - before < 30720)) || fail "vsd grew by $((peak - before)) KiB"
+}
+
+# cpu_ticks PID: user + system time of the process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+@test "ws stdin: a client that leaves while its stdin is held back ends the stream, no spinning" {
+	# sleep reads nothing: the terminal's input fills, then vsd's stdin
+	# backlog (so it stops reading the socket), then the client leaves.
+	local pid t0 t1
+	pid=$(cat "$VSD_TMP/vsd.pid")
+	run ws_client /v1/containers/ws1/exec '{"command":["sleep","4246"],"tty":true}' \
+		--stdin-size 2000000 --vanish-after 2
+	assert_success
+	assert_eq "$(json_get held_back <<<"$output")" true "stdin held back"
+	t0=$(cpu_ticks "$pid")
+	sleep 3
+	t1=$(cpu_ticks "$pid")
+	echo "vsd used $((t1 - t0)) ticks in 3 s after the client left"
+	wait_for 10 bash -c "! { $VSCTL_BIN exec ws1 -- ps | grep -v grep | grep -q 'sleep 4246'; }" ||
+		fail "sleep 4246 still runs after the client left"
+	((t1 - t0 < $(getconf CLK_TCK))) || fail "vsd spun: $((t1 - t0)) ticks in 3 s"
+}
+
 @test "ws handshake: a missing key or a wrong version is 400 JSON and runs nothing" {
 	local body='{"command":["touch","/tmp/ws-ran"]}'
 	local -a base=(-sS --unix-socket "$VSD_SOCKET" -o "$VSD_TMP/ws-body" -w '%{http_code}'
