@@ -280,6 +280,29 @@ static int queue_creds(void *ud, const char *cdir, const struct vs_container_con
 	return vsd_creds_queue_at(cfd, ud, err);
 }
 
+/* A create request's "start": true (start it once made). */
+static int parse_start(const struct vs_json *body, bool *start, struct vs_error *err)
+{
+	const struct vs_json *v = vs_json_get(body, "start");
+
+	*start = false;
+	if (v != NULL && vs_json_type(v) != VS_JSON_NULL && !vs_json_bool(v, start))
+		return vs_error_kind(err, VS_EK_INVALID, "start: expected true or false");
+	return 0;
+}
+
+/* Start a container just created (its credentials are applied then). */
+static int start_created(struct vsd *d, const struct vs_container_config *cfg, struct vs_error *err)
+{
+	int r;
+
+	if (vsd_names_lock(d->names, cfg->name, NULL, err) < 0)
+		return -1;
+	r = vsd_container_start(d, cfg, err);
+	vsd_names_unlock(d->names, cfg->name);
+	return r;
+}
+
 int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_config struct vs_container_config cfg = {0};
@@ -288,11 +311,12 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	struct vsd_creds creds = {0};
 	const struct vsd_fill fill = {.fn = queue_creds, .ud = &creds};
 	struct vs_rt_status st;
-	struct vs_error e2 = {0};
+	struct vs_error e2 = {0}, start_err = {0};
+	bool start;
 	int r;
 
 	if (vsd_parse_body(c->body, c->body_len, false, &body, err) < 0 ||
-	    vs_config_parse_create(body, &cfg, err) < 0 ||
+	    vs_config_parse_create(body, &cfg, err) < 0 || parse_start(body, &start, err) < 0 ||
 	    vsd_require_admin_for(c->who, &c->d->net, NULL, &cfg, err) < 0 ||
 	    vsd_owner_for_create(c->who, &cfg, err) < 0 ||
 	    vsd_creds_parse(body, VSD_CREDS_CREATE, &creds, err) < 0)
@@ -308,6 +332,10 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 		return -1;
 	vsd_log("container %s: created from template %s", cfg.name, cfg.template_name);
 	vsd_emit(c->d, VSD_EV_CONTAINER_CREATED, cfg.name, NULL);
+	/* Created is created: a start that fails is reported beside the
+	 * status (start_error), the container stays, stopped. */
+	if (start && start_created(c->d, &cfg, &e2) < 0)
+		start_err = e2;
 	if (vsd_container_status(c->d, cfg.name, &st, &e2) < 0) {
 		/* Created is created: report it stopped rather than fail. */
 		vsd_log("container %s: %s", cfg.name, e2.msg);
@@ -315,7 +343,25 @@ int vsd_h_container_create(struct vsd_call *c, struct vsd_reply *out, struct vs_
 		st.state = VS_RT_STOPPED;
 		st.last_exit_code = -1;
 	}
-	vsd_gen_status(c->d, g, &cfg, &st, NULL);
+	if (start_err.msg[0] == '\0') {
+		vsd_gen_status(c->d, g, &cfg, &st, NULL);
+	} else {
+		/* The status object with one more member. */
+		cleanup_jgen struct vs_jgen *sg = vs_jgen_new(false);
+		cleanup_json struct vs_json *obj = NULL;
+
+		vsd_gen_status(c->d, sg, &cfg, &st, NULL);
+		if (vs_json_parse(vs_jgen_text(sg, NULL), &obj, err) < 0)
+			return -1;
+		vs_jgen_obj_open(g);
+		for (size_t i = 0; i < vs_json_object_len(obj); i++) {
+			vs_jgen_key(g, vs_json_object_key(obj, i));
+			vs_jgen_value(g, vs_json_object_value(obj, i));
+		}
+		vs_jgen_key(g, "start_error");
+		vsd_gen_error(g, &start_err);
+		vs_jgen_obj_close(g);
+	}
 	vsd_reply_json(out, 201, g);
 	return 0;
 }

@@ -1002,7 +1002,9 @@ int vs_config_parse_create(const struct vs_json *body, struct vs_container_confi
 	static const char *const keys[] = {"name", "template", "hostname", "privileged", "limits",
 					   "pool", "idle_reclaim", "net", "owner",
 					   /* the daemon's (daemon/creds.c) */
-					   "root_password", "root_password_hash", "ssh_keys", NULL};
+					   "root_password", "root_password_hash", "ssh_keys",
+					   /* the daemon's (containers.c): start once made */
+					   "start", NULL};
 	const struct vs_json *v;
 
 	memset(cfg, 0, sizeof(*cfg));

@@ -165,6 +165,10 @@ OBJECTS = {
         "idle_reclaim": BOOL,
         "net": ref("ContainerConfig/properties/net"),
         "last_exit": obj({"code": INT, "signal": INT}),
+        "start_error": dict(ref("ErrorDetail"), description="Only in the "
+                            "answer to a create with \"start\": true whose "
+                            "start failed (the container was made and is "
+                            "stopped)."),
         "operation": obj({"id": STR, "kind": STR}, desc=
                          "The operation holding the container, while one runs."),
         "oom": ref("OomRecord"),

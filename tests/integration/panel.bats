@@ -448,6 +448,25 @@ conforms() {
 	assert_eq "$(code_of "$output")" 200
 }
 
+@test "create and start in one call" {
+	run panel_api POST /v1/containers '{"name": "pn2", "template": "busybox", "start": "yes"}'
+	assert_eq "$(code_of "$output")" 400 "bad start: $output"
+	assert_contains "$output" "start"
+	[[ ! -e "$VSD_ROOT/containers/pn2" ]] || fail "made despite a bad request"
+	run panel_api POST /v1/containers \
+		'{"name": "pn2", "template": "busybox", "owner": "acme", "start": true,
+		  "limits": {"memory": "64M"}, "root_password": "one Call-2"}'
+	assert_eq "$(code_of "$output")" 201 "create: $output"
+	assert_eq "$(body_of "$output" | json_get state)" running state
+	run field pn2 start_error
+	assert_failure
+	local h
+	h=$(root_hash pn2)
+	hash_ok "$h" 'one Call-2' || fail "hash does not verify: $h"
+	run panel_api DELETE '/v1/containers/pn2?force=1'
+	assert_eq "$(code_of "$output")" 200 "delete: $output"
+}
+
 @test "terminate" {
 	run panel_api DELETE '/v1/containers/pn1?force=1'
 	assert_eq "$(code_of "$output")" 200 "delete: $output"
