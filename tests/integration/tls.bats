@@ -346,7 +346,8 @@ rvsctl() { XDG_CONFIG_HOME="$VSD_TMP/xdg" "$VSCTL_BIN" "$@"; }
 	assert_contains "$output" "admin"
 	# vsctl monitor on a remote: the event stream over TLS, with the token
 	# (bounded by timeout: monitor reconnects until stopped).
-	timeout 20 "$VSCTL_BIN" --remote tokrem monitor --json >"$VSD_TMP/mon.out" 2>&1 &
+	XDG_CONFIG_HOME="$VSD_TMP/xdg" timeout 20 "$VSCTL_BIN" --remote tokrem monitor --json \
+		>"$VSD_TMP/mon.out" 2>&1 &
 	local mon=$! i
 	for i in $(seq 20); do
 		api POST /v1/containers -d '{"name": "mon1", "template": "busybox"}' >/dev/null
