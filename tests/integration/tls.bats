@@ -357,7 +357,7 @@ rvsctl() { XDG_CONFIG_HOME="$VSD_TMP/xdg" "$VSCTL_BIN" "$@"; }
 	done
 	kill "$mon" 2>/dev/null || true
 	wait "$mon" 2>/dev/null || true
-	grep -q 'container-created' "$VSD_TMP/mon.out" ||
+	grep -q '"container":"mon1"' "$VSD_TMP/mon.out" ||
 		fail "no event through the remote monitor: $(head -c 500 "$VSD_TMP/mon.out")"
 	run rvsctl stop n1:rc1 --timeout 5
 	assert_success
