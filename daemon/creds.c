@@ -236,19 +236,19 @@ bool vsd_creds_empty(const struct vsd_creds *c)
 
 /* ---- the queue of a stopped container --------------------------------- */
 
+/* What the runtime's helper takes (it borrows c's strings). */
+static struct vs_rt_creds rt_creds(const struct vsd_creds *c)
+{
+	return (struct vs_rt_creds){
+	    .user = c->user, .password_hash = c->hash, .keys = c->keys, .replace = c->replace};
+}
+
+/* A queued entry: the helper's request form. */
 static void gen_entry(struct vs_jgen *g, const struct vsd_creds *c)
 {
-	vs_jgen_obj_open(g);
-	vs_jgen_kv_str(g, "user", c->user);
-	if (c->hash != NULL)
-		vs_jgen_kv_str(g, "password_hash", c->hash);
-	vs_jgen_key(g, "keys");
-	vs_jgen_arr_open(g);
-	for (size_t i = 0; c->keys != NULL && c->keys[i] != NULL; i++)
-		vs_jgen_str(g, c->keys[i]);
-	vs_jgen_arr_close(g);
-	vs_jgen_kv_bool(g, "replace", c->replace);
-	vs_jgen_obj_close(g);
+	const struct vs_rt_creds rc = rt_creds(c);
+
+	vs_rt_creds_gen(g, &rc);
 }
 
 /* The queue of cdir's container as JSON ({"pending": [...]}), or NULL
@@ -321,8 +321,7 @@ fail:
 static int apply_now(struct vsd *d, const struct vs_container_config *cfg,
 		     const struct vsd_creds *c, struct vs_error *err)
 {
-	const struct vs_rt_creds rc = {
-	    .user = c->user, .password_hash = c->hash, .keys = c->keys, .replace = c->replace};
+	const struct vs_rt_creds rc = rt_creds(c);
 
 	return vs_rt_creds_apply(&d->inst, cfg, &rc, err);
 }

@@ -43,10 +43,8 @@
 
 /* ---- vsd side ---------------------------------------------------------- */
 
-static char *request_json(const struct vs_rt_creds *c)
+void vs_rt_creds_gen(struct vs_jgen *g, const struct vs_rt_creds *c)
 {
-	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
-
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "user", c->user != NULL ? c->user : "root");
 	if (c->password_hash != NULL)
@@ -58,6 +56,13 @@ static char *request_json(const struct vs_rt_creds *c)
 	vs_jgen_arr_close(g);
 	vs_jgen_kv_bool(g, "replace", c->replace);
 	vs_jgen_obj_close(g);
+}
+
+static char *request_json(const struct vs_rt_creds *c)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+
+	vs_rt_creds_gen(g, c);
 	return vs_jgen_steal(g);
 }
 

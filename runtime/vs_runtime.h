@@ -239,6 +239,10 @@ struct vs_rt_creds {
 };
 int vs_rt_creds_apply(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		      const struct vs_rt_creds *c, struct vs_error *err);
+/* c as the JSON object the helper reads ({"user", "password_hash"?,
+ * "keys", "replace"}); the daemon's queue of a stopped container keeps
+ * entries in the same form. */
+void vs_rt_creds_gen(struct vs_jgen *g, const struct vs_rt_creds *c);
 
 /* Entry points of the re-executed modes, dispatched by daemon/main.c when
  * argv[1] is "__monitor" or "__exec". They return the process exit code. */
