@@ -465,6 +465,19 @@ static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs
 	return 0;
 }
 
+int vsd_container_lock_if_match(const struct vsd_call *c, const char *name, struct vs_error *err)
+{
+	char etag[24];
+
+	if (vsd_names_lock(c->d->names, name, NULL, err) < 0)
+		return -1;
+	if (vsd_container_etag(c->d, name, etag, err) < 0 || vsd_check_if_match(c, etag, err) < 0) {
+		vsd_names_unlock(c->d->names, name);
+		return -1;
+	}
+	return 0;
+}
+
 int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
@@ -475,14 +488,9 @@ int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	if (parse_force(vsd_call_query(c, "force"), &force, err) < 0)
 		return -1;
 	pthread_mutex_lock(&c->d->mutate);
-	r = vsd_names_lock(c->d->names, name, NULL, err);
+	r = vsd_container_lock_if_match(c, name, err);
 	if (r == 0) {
-		char etag[24];
-		r = vsd_container_etag(c->d, name, etag, err);
-		if (r == 0)
-			r = vsd_check_if_match(c, etag, err);
-		if (r == 0)
-			r = destroy_locked(c->d, name, force, err);
+		r = destroy_locked(c->d, name, force, err);
 		vsd_names_unlock(c->d->names, name);
 	}
 	pthread_mutex_unlock(&c->d->mutate);

@@ -62,6 +62,11 @@ int vsd_check_if_match(const struct vsd_call *c, const char *etag, struct vs_err
 /* containers.c: the ETag of containers/NAME/config.json (vsd_etag_file);
  * VS_EK_NOT_FOUND naming the container when it is absent. 0 or -1. */
 int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs_error *err);
+/* containers.c: take container name's lock (vsd_names_lock) and check the
+ * request's If-Match against its ETag under it, so nothing changes the
+ * stored config between the check and the change. 0 with the lock held
+ * (the caller unlocks), or -1 with err and no lock. */
+int vsd_container_lock_if_match(const struct vsd_call *c, const char *name, struct vs_error *err);
 
 /* tokensapi.c: GET/POST /v1/tokens, DELETE /v1/tokens/{name} (admin). */
 int vsd_h_token_list(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);

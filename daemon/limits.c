@@ -267,16 +267,9 @@ int vsd_h_container_update(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	/* mutate: the overcommit sum must not race a create or another
 	 * update; then the container itself. */
 	pthread_mutex_lock(&c->d->mutate);
-	ret = vsd_names_lock(c->d->names, name, NULL, err);
+	ret = vsd_container_lock_if_match(c, name, err);
 	if (ret == 0) {
-		char etag[24];
-		/* Checked under the container's lock, so nothing can change the
-		 * stored config between the check and the update. */
-		ret = vsd_container_etag(c->d, name, etag, err);
-		if (ret == 0)
-			ret = vsd_check_if_match(c, etag, err);
-		if (ret == 0)
-			ret = vsd_store_load(c->d->containers_fd, name, &cfg, err);
+		ret = vsd_store_load(c->d->containers_fd, name, &cfg, err);
 		if (ret == 0)
 			ret = vs_config_parse_update_net(body, &cfg.limits, &cfg.net.shaping, &r,
 							 err);

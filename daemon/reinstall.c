@@ -172,14 +172,9 @@ int vsd_h_container_reinstall(struct vsd_call *c, struct vsd_reply *out, struct 
 	if (parse_reinstall(c, &q, err) < 0)
 		return -1;
 	pthread_mutex_lock(&c->d->mutate);
-	r = vsd_names_lock(c->d->names, name, NULL, err);
+	r = vsd_container_lock_if_match(c, name, err);
 	if (r == 0) {
-		char etag[24];
-		r = vsd_container_etag(c->d, name, etag, err);
-		if (r == 0)
-			r = vsd_check_if_match(c, etag, err);
-		if (r == 0)
-			r = reinstall_locked(c->d, name, &q, err);
+		r = reinstall_locked(c->d, name, &q, err);
 		vsd_names_unlock(c->d->names, name);
 	}
 	pthread_mutex_unlock(&c->d->mutate);
