@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/vs_trace.h"
 #include "lib/vs_util.h"
 
 #define POOL_FLAGS                                                                                 \
@@ -354,12 +355,15 @@ int main(int argc, char **argv)
 
 	/* Writes to a daemon or a reader that went away fail with EPIPE and
 	 * are reported; the default action would kill us silently. */
+	vs_trace_init();
+	vs_trace_mark("vsctl.main");
 	signal(SIGPIPE, SIG_IGN);
 	if (ensure_stdio() < 0)
 		return 1; /* nowhere to say why */
 	r = dispatch(argc, argv, &ctx, &err);
 	vc_ctx_release(&ctx);
 	fflush(stdout);
+	vs_trace_mark("vsctl.reply");
 	if (r == EXIT_NOW)
 		return 0;
 	if (r == VC_ERR_USAGE) {

@@ -14,6 +14,7 @@
 
 #include "daemon/handlers.h"
 #include "fs-cow/vs_fs.h"
+#include "lib/vs_trace.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 
@@ -583,11 +584,14 @@ static int do_start(struct vsd *d, const struct vs_container_config *cfg, struct
 	}
 	vsd_names_set_transition(d->names, cfg->name, "starting");
 	vsd_views_check(d, cfg->name);
+	vs_trace_mark("start.checked");
 	if (vs_rt_start(&d->inst, cfg, err) < 0)
 		return -1; /* the runtime's message names the container */
+	vs_trace_mark("start.monitor-ready");
 	vsd_log("container %s: started", cfg->name);
 	vsd_creds_apply_pending(d, cfg);
 	vsd_emit_state(d, cfg->name, true);
+	vs_trace_mark("start.done");
 	return 0;
 }
 
@@ -595,12 +599,16 @@ static int do_stop(struct vsd *d, const struct vs_container_config *cfg, const s
 		   struct vs_error *err)
 {
 	vsd_names_set_transition(d->names, cfg->name, "stopping");
+	vs_trace_mark("stop.checked");
 	/* The last reading of this run, before its cgroup goes. */
 	vsd_usage_record(d, cfg, VSD_USAGE_STOP, NULL, NULL);
+	vs_trace_mark("stop.usage-recorded");
 	if (vs_rt_stop(&d->inst, cfg, (int)r->timeout, r->force, err) < 0)
 		return vs_error_prefix(err, "stop '%s'", cfg->name);
+	vs_trace_mark("stop.monitor-done");
 	vsd_log("container %s: stopped", cfg->name);
 	vsd_emit_state(d, cfg->name, false);
+	vs_trace_mark("stop.done");
 	return 0;
 }
 

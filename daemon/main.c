@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "daemon/server.h"
+#include "lib/vs_trace.h"
 #include "runtime/vs_runtime.h"
 
 int main(int argc, char **argv)
 {
+	vs_trace_init();
 	if (argc > 1 && strcmp(argv[1], "__monitor") == 0)
 		return vs_rt_monitor_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "__exec") == 0)

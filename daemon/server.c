@@ -26,6 +26,7 @@
 
 #include "daemon/handlers.h"
 #include "daemon/server.h"
+#include "lib/vs_trace.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "lib/vs_ws.h"
@@ -597,6 +598,7 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 		call.upload_name = steal_ptr(&r->upload_name);
 		call.body_len = (size_t)r->upload_bytes;
 	}
+	vs_trace_mark("api.handler");
 	if (r->m.route->handler(&call, &reply, &err) < 0) {
 		r->upload_name = steal_ptr(&call.upload_name);
 		free(reply.body);
@@ -605,6 +607,7 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 		return refuse(r, conn, method, url, &err);
 	}
 	r->upload_name = steal_ptr(&call.upload_name);
+	vs_trace_mark("api.handled");
 	audit(r, method, url, reply.stream != NULL ? 101 : reply.status, "ok");
 	if (reply.stream != NULL)
 		return queue_upgrade(r, conn, &reply);

@@ -2,6 +2,7 @@
  * again after a restore, detach it, live address and shaping changes, and
  * its counters. The node's own setup, checks and reconciliation are in
  * node.c; the objects (links, addresses, routes, ...) in their own files. */
+#include "lib/vs_trace.h"
 #include "netns/vs_netns.h"
 
 #include <arpa/inet.h>
@@ -309,11 +310,24 @@ static int attach_iface(struct net_ctx *c, const struct vs_net_config *net, size
 	const struct vs_net_iface *ifc = &net->ifaces[n];
 
 	/* The firewall before the link comes up: nothing passes unfiltered. */
-	if (make_pair(c, ifc, netns_fd, err) < 0 || fw_iface_add(c->node, ifc, err) < 0 ||
-	    shape_iface(c, &net->shaping, ifc, err) < 0 || node_side(c, ifc, err) < 0 ||
-	    inside_setup(netns_fd, ifc, n, err) < 0)
-		return vs_error_prefix(err, "interface %s (%s)", ifc->name, ifc->host_ifname);
+	if (make_pair(c, ifc, netns_fd, err) < 0)
+		goto fail;
+	vs_trace_mark("net.veth-pair");
+	if (fw_iface_add(c->node, ifc, err) < 0)
+		goto fail;
+	vs_trace_mark("net.firewall");
+	if (shape_iface(c, &net->shaping, ifc, err) < 0)
+		goto fail;
+	vs_trace_mark("net.shaping");
+	if (node_side(c, ifc, err) < 0)
+		goto fail;
+	vs_trace_mark("net.node-side");
+	if (inside_setup(netns_fd, ifc, n, err) < 0)
+		goto fail;
+	vs_trace_mark("net.inside");
 	return 0;
+fail:
+	return vs_error_prefix(err, "interface %s (%s)", ifc->name, ifc->host_ifname);
 }
 
 int vs_net_attach(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
@@ -324,6 +338,7 @@ int vs_net_attach(const struct vs_net_node *node, const struct vs_net_config *ne
 
 	if (net_ctx_open(&c, node, err) < 0)
 		return vs_error_prefix(err, "attach network");
+	vs_trace_mark("net.opened");
 	for (size_t i = 0; i < net->nifaces; i++) {
 		if (attach_iface(&c, net, i, netns_fd, err) == 0)
 			continue;

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "fs-cow/vs_fs.h"
+#include "lib/vs_trace.h"
 #include "lib/vs_fdpass.h"
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
@@ -97,6 +98,7 @@ int rt_child_main(struct rt_child_args *a)
 	n = recv(a->sync_fd, buf, sizeof(buf), 0);
 	if (n != (ssize_t)strlen(MSG_GO))
 		_exit(1); /* the monitor gave up */
+	vs_trace_mark("child.go");
 	if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0) {
 		vs_error_set(&err, errno, "unshare mount and cgroup namespaces");
 		child_fail(a->sync_fd, &err);
@@ -122,6 +124,7 @@ int rt_child_main(struct rt_child_args *a)
 	}
 	/* The lxcfs files too: its mount is under the run dir, and a bind
 	 * source must be a mount of this (new) namespace. */
+	vs_trace_mark("child.namespaces");
 	if (rt_views_open(a->views, own_time > 0, &views, &err) < 0)
 		child_fail(a->sync_fd, &err);
 	/* Files we create from here on (in /dev) must belong to container root. */
@@ -129,6 +132,7 @@ int rt_child_main(struct rt_child_args *a)
 		child_fail(a->sync_fd, &err);
 	if (rt_setup_rootfs(cfg, hostroot, console, &views, &err) < 0)
 		child_fail(a->sync_fd, &err);
+	vs_trace_mark("child.rootfs");
 	/* Inside the new root, as the container's root: its own files. */
 	if ((cfg->net.nifaces > 0 || cfg->net.nnameservers > 0) &&
 	    vs_net_write_dns(&cfg->net, cfg->hostname, &err) < 0)
@@ -150,8 +154,10 @@ int rt_child_main(struct rt_child_args *a)
 		vs_error_set(&err, errno, "make the console init's terminal");
 		child_fail(a->sync_fd, &err);
 	}
+	vs_trace_mark("child.console");
 	if (rt_caps_apply(&err) < 0 || rt_seccomp_apply(&err) < 0)
 		child_fail(a->sync_fd, &err);
+	vs_trace_mark("child.caps-seccomp");
 	rt_reset_signals();
 	exec_init(cfg, a->sync_fd, &err);
 	child_fail(a->sync_fd, &err);
@@ -325,6 +331,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 		free(views);
 		views = NULL;
 	}
+	vs_trace_mark("start.views-checked");
 	if ((cg = rt_cg_for_start(inst, cfg, &paths, err)) == NULL)
 		goto fail;
 	if (vs_cg_create(cg, cfg->privileged ? (uid_t)-1 : cfg->idmap_uid,
@@ -333,6 +340,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 		goto fail;
 	if (cfg->privileged && rt_restrict_devices(cg, err) < 0)
 		goto fail;
+	vs_trace_mark("start.cgroups");
 	if (rt_console_create(paths.rundir, cfg, &con, err) < 0)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -341,6 +349,7 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	}
 	if (vs_cg_join_open(cg, &join, err) < 0)
 		goto fail;
+	vs_trace_mark("start.console");
 	rt_time_zero_now(&zero);
 	pid = clone_init(cfg, &join, &pidfd, err);
 	if (pid < 0)
@@ -365,15 +374,20 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	close(sv[1]);
 	sv[1] = -1;
 	vs_cg_join_close(&join);
-	if (prepare_child(pid, cfg, &paths, err) < 0 ||
-	    rt_net_attach(inst, cfg, pid, false, err) < 0)
+	vs_trace_mark("start.clone");
+	if (prepare_child(pid, cfg, &paths, err) < 0)
 		goto fail;
+	vs_trace_mark("start.idmaps");
+	if (rt_net_attach(inst, cfg, pid, false, err) < 0)
+		goto fail;
+	vs_trace_mark("start.network");
 	if (send(sv[0], MSG_GO, strlen(MSG_GO), MSG_NOSIGNAL) < 0) {
 		vs_error_set(err, errno, "start container setup");
 		goto fail;
 	}
 	if (await_exec(sv[0], err) < 0)
 		goto fail;
+	vs_trace_mark("start.init-execd");
 	close(sv[0]);
 	close(con.slave);
 	vs_cg_free(cg);
@@ -455,8 +469,10 @@ int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_cont
 		r = -1;
 	if (vs_fs_rootfs_umount(paths.cdir, r < 0 ? NULL : err) < 0)
 		r = -1;
+	vs_trace_mark("stop.rootfs-unmounted");
 	if (vs_cg_destroy(cg, r < 0 ? NULL : err) < 0)
 		r = -1;
+	vs_trace_mark("stop.cgroups-removed");
 	if (cfg->net.nifaces > 0 && inst->net != NULL &&
 	    vs_net_detach(inst->net, &cfg->net, suspended, r < 0 ? NULL : err) < 0)
 		r = -1;

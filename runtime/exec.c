@@ -29,6 +29,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "lib/vs_trace.h"
 #include "lib/vs_fdpass.h"
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
@@ -120,6 +121,7 @@ int vs_rt_exec_start(const struct vs_rt_instance *inst, const struct vs_containe
 		}
 		stdio[0] = pin[0], stdio[1] = pout[1], stdio[2] = perr[1];
 	}
+	vs_trace_mark("exec.checked");
 	pid = rt_spawn_self(inst->self_exe_fd, argv, stdio, &sv[1], 1, false, err);
 	if (pid < 0)
 		goto fail;
@@ -350,6 +352,7 @@ static void __attribute__((noreturn)) run_command(const struct helper_args *a, i
 		fprintf(stderr, "vsd: %s\n", err.msg);
 		_exit(126);
 	}
+	vs_trace_mark("exec.caps-seccomp");
 	if (chdir(cwd) < 0 && chdir("/") < 0)
 		_exit(126);
 	rt_reset_signals();
@@ -389,6 +392,7 @@ command_child(const struct helper_args *a, const struct vs_container_config *cfg
 	    (a->tty && (master = open_pty(a, &slave, &err)) < 0))
 		_exit(rt_helper_fail(&err));
 	close(pidfd);
+	vs_trace_mark("exec.joined");
 	if (vs_send_fds(3, "ok", 2, &master, master >= 0 ? 1 : 0) < 0)
 		_exit(126);
 	if (master >= 0)
@@ -409,6 +413,7 @@ int vs_rt_exec_main(int argc, char **argv)
 	int status;
 	pid_t child, init = 0;
 
+	vs_trace_mark("exec.helper-exec");
 	/* Nothing in the container may ptrace us or open /proc/PID/exe. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	fcntl(3, F_SETFD, FD_CLOEXEC);
@@ -421,6 +426,7 @@ int vs_rt_exec_main(int argc, char **argv)
 	if ((pidfd = rt_open_init(a.root, a.name, &init, &err)) < 0 ||
 	    open_join(&a, &join, &err) < 0)
 		return rt_helper_fail(&err);
+	vs_trace_mark("exec.config-read");
 	/* Only the pid namespace for now: it takes effect for the child we
 	 * create next, while we stay on the host side of everything else. */
 	if (setns(pidfd, CLONE_NEWPID) < 0) {

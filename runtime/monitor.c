@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fs-cow/vs_fs.h"
+#include "lib/vs_trace.h"
 #include "lib/vs_fdpass.h"
 #include "migrate/vs_migrate.h"
 #include "lib/vs_io.h"
@@ -145,6 +146,7 @@ static void begin_stop(struct monitor *m, int timeout_s, bool force)
 {
 	int64_t deadline = vs_now_ms() + (int64_t)timeout_s * 1000;
 
+	vs_trace_mark("stop.monitor-asked");
 	if (force || timeout_s == 0) {
 		vs_pidfd_send_signal(m->run.pidfd, SIGKILL, NULL, 0);
 		m->deadline_ms = 0;
@@ -325,11 +327,13 @@ static bool on_init_exit(struct monitor *m)
 	int code, sig;
 	bool reboot = reap_init(m, &code, &sig);
 
+	vs_trace_mark("stop.init-reaped");
 	reload_config(m);
 	if (rt_container_cleanup(&m->inst, &m->cfg,
 				 m->final_state != NULL && strcmp(m->final_state, "suspended") == 0,
 				 &err) < 0)
 		logmsg("cleanup: %s", err.msg);
+	vs_trace_mark("stop.cleaned-up");
 	if (reboot && may_restart(m)) {
 		if (rt_container_start(&m->inst, &m->cfg, &m->run, &err) == 0) {
 			write_state(m, "running", code, sig);
@@ -473,10 +477,12 @@ int vs_rt_monitor_main(int argc, char **argv)
 	int ready = 3;
 	int len;
 
+	vs_trace_mark("monitor.exec");
 	signal(SIGPIPE, SIG_IGN);
 	fcntl(ready, F_SETFD, FD_CLOEXEC);
 	if (monitor_setup(&m, argc, argv, &err) < 0)
 		goto fail;
+	vs_trace_mark("monitor.setup");
 	rt_state_read(m.paths.cdir, &before, NULL);
 	write_state(&m, "starting", -1, 0);
 	if (bring_up(&m, m.restore_dir, &res, &err) < 0) {
@@ -486,6 +492,7 @@ int vs_rt_monitor_main(int argc, char **argv)
 		unlink(m.paths.sock);
 		goto fail;
 	}
+	vs_trace_mark("monitor.init-running");
 	write_state(&m, "running", -1, 0);
 	after_restore(&m, m.restore_dir);
 	len = snprintf(msg, sizeof(msg), "ok %d %lld %lld %lld %lld\n", (int)m.run.pid,
