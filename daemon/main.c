@@ -15,5 +15,7 @@ int main(int argc, char **argv)
 		return vs_rt_exec_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "__creds") == 0)
 		return vs_rt_creds_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "__zygote") == 0)
+		return vs_rt_zygote_main(argc, argv);
 	return vsd_main(argc, argv);
 }

@@ -278,7 +278,7 @@ static void reading_of(struct vsd *d, const struct vs_container_config *cfg,
 	for (size_t i = 0; i < cfg->net.nifaces && r->nnet < VSD_LEDGER_NET_MAX; i++) {
 		struct vs_net_ifstats st;
 		struct vs_error e = {0};
-		if (vs_net_stats(&d->net, &cfg->net, i, &st, &e) < 0)
+		if (vs_net_traffic(&cfg->net, i, &st, &e) < 0)
 			continue;
 		snprintf(r->net[r->nnet].name, sizeof(r->net[0].name), "%s",
 			 cfg->net.ifaces[i].name);

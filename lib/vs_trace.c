@@ -16,6 +16,12 @@ void vs_trace_init(void)
 	trace_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
+void vs_trace_reopen(void)
+{
+	trace_fd = -1;
+	vs_trace_init();
+}
+
 /* Decimal digits of v, at least min_digits of them, onto line at *n. */
 static void put_u(char *line, size_t *n, unsigned long long v, int min_digits)
 {

@@ -188,32 +188,53 @@ static int qdisc_drops(struct vs_nl *nl, const char *name, uint64_t *drops, stru
 	return 0;
 }
 
-int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
-		 struct vs_net_ifstats *st, struct vs_error *err)
+/* The link's counters into st; 1, 0 when the link is gone, or -1. */
+static int link_traffic(struct vs_nl *nl, const struct vs_net_config *net, size_t iface,
+			struct vs_net_ifstats *st, struct vs_error *err)
 {
-	cleanup_nl struct vs_nl nl = {0};
 	const struct vs_net_iface *ifc;
 	struct vs_nl_link l;
-	uint64_t in_drops;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	if (iface >= net->nifaces)
 		return vs_error_kind(err, VS_EK_INVALID, "stats: no interface %zu", iface);
 	ifc = &net->ifaces[iface];
-	if (vs_nl_open(&nl, err) < 0 || (r = vs_nl_link_get(&nl, ifc->host_ifname, &l, err)) < 0)
+	if (vs_nl_open(nl, err) < 0 || (r = vs_nl_link_get(nl, ifc->host_ifname, &l, err)) < 0)
 		return vs_error_prefix(err, "network stats of %s", ifc->name);
 	if (r == 0)
 		return 0;
-	if (qdisc_drops(&nl, ifc->host_ifname, &in_drops, err) < 0)
-		return vs_error_prefix(err, "network stats of %s", ifc->name);
 	/* The node side receives what the container sends. */
 	st->egress_bytes = l.stats.rx_bytes;
 	st->egress_packets = l.stats.rx_packets;
-	/* Policing and anti-spoofing drops share the chain's counter. */
-	st->egress_drops = fw_iface_drops(node, ifc->host_ifname);
 	st->ingress_bytes = l.stats.tx_bytes;
 	st->ingress_packets = l.stats.tx_packets;
+	return 1;
+}
+
+int vs_net_traffic(const struct vs_net_config *net, size_t iface, struct vs_net_ifstats *st,
+		   struct vs_error *err)
+{
+	cleanup_nl struct vs_nl nl = {0};
+
+	return link_traffic(&nl, net, iface, st, err) < 0 ? -1 : 0;
+}
+
+int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
+		 struct vs_net_ifstats *st, struct vs_error *err)
+{
+	cleanup_nl struct vs_nl nl = {0};
+	const struct vs_net_iface *ifc;
+	uint64_t in_drops;
+	int r = link_traffic(&nl, net, iface, st, err);
+
+	if (r <= 0)
+		return r;
+	ifc = &net->ifaces[iface];
+	if (qdisc_drops(&nl, ifc->host_ifname, &in_drops, err) < 0)
+		return vs_error_prefix(err, "network stats of %s", ifc->name);
+	/* Policing and anti-spoofing drops share the chain's counter. */
+	st->egress_drops = fw_iface_drops(node, ifc->host_ifname);
 	st->ingress_drops = in_drops;
 	return 0;
 }

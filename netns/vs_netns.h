@@ -176,6 +176,11 @@ struct vs_net_ifstats {
  * of the firewall chains, policing and anti-spoofing (egress). 0 or -1. */
 int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
 		 struct vs_net_ifstats *st, struct vs_error *err);
+/* Only the bytes and packets of vs_net_stats (drops 0): one netlink
+ * request, no qdisc or firewall listing (the usage ledger's reading,
+ * taken on every stop). 0 or -1. */
+int vs_net_traffic(const struct vs_net_config *net, size_t iface, struct vs_net_ifstats *st,
+		   struct vs_error *err);
 
 /* After a vsd restart: remove node-side leftovers of containers that are
  * not running. running: configs of the containers that run or are

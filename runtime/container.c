@@ -43,6 +43,7 @@
 #include "runtime/rt-private.h"
 
 #define MSG_GO	  "go"
+#define MSG_NET	  "net"
 #define MSG_ERROR "error: "
 
 static void child_fail(int sync_fd, const struct vs_error *err)
@@ -155,6 +156,12 @@ int rt_child_main(struct rt_child_args *a)
 		child_fail(a->sync_fd, &err);
 	}
 	vs_trace_mark("child.console");
+	/* The monitor attached the network meanwhile: init starts with its
+	 * interfaces there, as on a machine that boots. */
+	n = recv(a->sync_fd, buf, sizeof(buf), 0);
+	if (n != (ssize_t)strlen(MSG_NET))
+		_exit(1); /* the monitor gave up */
+	vs_trace_mark("child.network-ready");
 	if (rt_caps_apply(&err) < 0 || rt_seccomp_apply(&err) < 0)
 		child_fail(a->sync_fd, &err);
 	vs_trace_mark("child.caps-seccomp");
@@ -378,11 +385,20 @@ int rt_container_start(const struct vs_rt_instance *inst, const struct vs_contai
 	if (prepare_child(pid, cfg, &paths, err) < 0)
 		goto fail;
 	vs_trace_mark("start.idmaps");
+	/* The child sets up its mounts while we attach its network (both
+	 * take milliseconds; the machine has more than one core), and waits
+	 * for the second message before it executes init. */
+	if (send(sv[0], MSG_GO, strlen(MSG_GO), MSG_NOSIGNAL) < 0) {
+		vs_error_set(err, errno, "start container setup");
+		goto fail;
+	}
 	if (rt_net_attach(inst, cfg, pid, false, err) < 0)
 		goto fail;
 	vs_trace_mark("start.network");
-	if (send(sv[0], MSG_GO, strlen(MSG_GO), MSG_NOSIGNAL) < 0) {
-		vs_error_set(err, errno, "start container setup");
+	if (send(sv[0], MSG_NET, strlen(MSG_NET), MSG_NOSIGNAL) < 0) {
+		/* The child gave up meanwhile: its message says why. */
+		if (await_exec(sv[0], err) == 0)
+			vs_error_set(err, EPIPE, "container setup ended before init");
 		goto fail;
 	}
 	if (await_exec(sv[0], err) < 0)

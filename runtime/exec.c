@@ -36,8 +36,13 @@
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
 
+/* The helper reports the command's status as "exit N" on its socket
+ * (it may be the zygote's child, not ours); when we started it ourselves
+ * we reap it too. */
 struct vs_rt_exec {
 	pid_t helper;
+	int sock;
+	bool ours;
 };
 
 static char **build_helper_argv(const struct vs_rt_instance *inst,
@@ -105,6 +110,7 @@ int vs_rt_exec_start(const struct vs_rt_instance *inst, const struct vs_containe
 	int stdio[3] = {-1, -1, -1}, master = -1;
 	struct vs_rt_status st;
 	pid_t pid;
+	bool ours;
 
 	if (vs_rt_status(inst, cfg->name, &st, err) < 0)
 		return -1;
@@ -122,19 +128,26 @@ int vs_rt_exec_start(const struct vs_rt_instance *inst, const struct vs_containe
 		stdio[0] = pin[0], stdio[1] = pout[1], stdio[2] = perr[1];
 	}
 	vs_trace_mark("exec.checked");
-	pid = rt_spawn_self(inst->self_exe_fd, argv, stdio, &sv[1], 1, false, err);
-	if (pid < 0)
+	/* Forked by the zygote (no execve of the helper: milliseconds less
+	 * per exec), or started by us when the zygote cannot. */
+	pid = rt_zygote_spawn(inst->self_exe_fd, argv, stdio, &sv[1], 1, NULL);
+	ours = pid < 0;
+	if (ours &&
+	    (pid = rt_spawn_self(inst->self_exe_fd, argv, stdio, &sv[1], 1, false, err)) < 0)
 		goto fail;
 	close(sv[1]), sv[1] = -1;
 	if (rt_helper_verdict(sv[0], &master, err) < 0) {
 		int status;
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+		if (ours) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		}
 		goto fail;
 	}
-	close(sv[0]);
 	*out = xcalloc(1, sizeof(**out));
 	(*out)->helper = pid;
+	(*out)->sock = steal_fd(&sv[0]);
+	(*out)->ours = ours;
 	if (req->tty) {
 		fds[0] = master;
 		*nfds = 1;
@@ -156,17 +169,35 @@ fail:
 
 int vs_rt_exec_wait(struct vs_rt_exec *ex, int *status, struct vs_error *err)
 {
-	int st;
+	char msg[32];
+	ssize_t n;
+	int st, code = -1;
 
-	while (waitpid(ex->helper, &st, 0) < 0)
-		if (errno != EINTR)
-			return vs_error_set(err, errno, "wait for exec helper");
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	do
+		n = recv(ex->sock, msg, sizeof(msg) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		msg[n] = '\0';
+		if (sscanf(msg, "exit %d", &code) != 1 || code < 0 || code > 255)
+			code = -1;
+	}
+	if (ex->ours) {
+		while (waitpid(ex->helper, &st, 0) < 0)
+			if (errno != EINTR)
+				return vs_error_set(err, errno, "wait for exec helper");
+		if (code < 0)
+			code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	if (code < 0)
+		return vs_error_set(err, EIO, "the exec helper ended without the command's status");
+	*status = code;
 	return 0;
 }
 
 void vs_rt_exec_free(struct vs_rt_exec *ex)
 {
+	if (ex != NULL && ex->sock >= 0)
+		close(ex->sock);
 	free(ex);
 }
 
@@ -410,7 +441,8 @@ int vs_rt_exec_main(int argc, char **argv)
 	struct clone_args ca = {.exit_signal = SIGCHLD};
 	cleanup_free char *cfgpath = NULL, *text = NULL;
 	cleanup_close int pidfd = -1;
-	int status;
+	char msg[32];
+	int status, code, len;
 	pid_t child, init = 0;
 
 	vs_trace_mark("exec.helper-exec");
@@ -445,7 +477,6 @@ int vs_rt_exec_main(int argc, char **argv)
 	if (child == 0)
 		command_child(&a, &cfg, pidfd, init, &join);
 	vs_cg_join_close(&join);
-	close(3);
 	/* Our stdio (pipes to vsd) must not be held open past the command. */
 	for (int fd = 0; fd < 3; fd++)
 		close(fd);
@@ -454,5 +485,10 @@ int vs_rt_exec_main(int argc, char **argv)
 			return 126;
 	vs_config_free(&cfg);
 	free(a.env);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	/* vsd may not be our parent (the zygote forked us): the status goes
+	 * back on the socket as well. */
+	len = snprintf(msg, sizeof(msg), "exit %d", code);
+	send(3, msg, (size_t)len, MSG_NOSIGNAL);
+	return code;
 }

@@ -466,6 +466,20 @@ static void after_restore(struct monitor *m, const char *restore_dir)
 		vs_fs_remove_tree(cfd, "checkpoint", NULL);
 }
 
+/* Out of vsd's process tree, so that the monitor outlives the daemon:
+ * vsd waits for this first process, which leaves at once; the monitor
+ * goes on in a new session as a child of init (or the subreaper), not its
+ * leader, so no terminal it opens becomes its controlling one. */
+static void detach(void)
+{
+	pid_t pid;
+
+	setsid();
+	pid = fork();
+	if (pid != 0)
+		_exit(pid < 0 ? 1 : 0);
+}
+
 int vs_rt_monitor_main(int argc, char **argv)
 {
 	struct monitor m = {
@@ -478,6 +492,7 @@ int vs_rt_monitor_main(int argc, char **argv)
 	int len;
 
 	vs_trace_mark("monitor.exec");
+	detach();
 	signal(SIGPIPE, SIG_IGN);
 	fcntl(ready, F_SETFD, FD_CLOEXEC);
 	if (monitor_setup(&m, argc, argv, &err) < 0)

@@ -127,12 +127,13 @@ int rt_net_arg(struct vs_net_node *net, const char *opt, const char *val, struct
 int rt_net_attach(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		  pid_t pid, bool restored, struct vs_error *err);
 
-/* Fork and exec the vsd binary (self_exe_fd, or /proc/self/exe when -1)
- * with argv; keep_fds[i] becomes fd 3+i in the child, stdin/stdout/stderr
- * from stdio[3] (-1: /dev/null). Only async-signal-safe calls after fork.
- * With detach, the child double-forks and setsid()s so the final process
- * is not our child; the returned pid is then that of the intermediate,
- * already reaped. Returns pid or -1 with err. */
+/* Start the vsd binary (self_exe_fd, or /proc/self/exe when -1) with
+ * argv, the posix_spawn way (the child shares our memory until it
+ * executes); keep_fds[i] becomes fd 3+i in the child, stdin/stdout/stderr
+ * from stdio[3] (-1: /dev/null). With detach, the mode started leaves our
+ * process tree by itself (setsid and fork, as the monitor does first) and
+ * its first process exits: the returned pid is that one, already reaped.
+ * Returns pid or -1 with err. */
 pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep_fds,
 		    int nkeep, bool detach, struct vs_error *err);
 
@@ -146,6 +147,14 @@ pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], con
 int rt_open_init(const char *root, const char *name, pid_t *pid, struct vs_error *err);
 int rt_helper_fail(const struct vs_error *err);
 int rt_helper_verdict(int sock, int *fd, struct vs_error *err);
+
+/* Fork a monitor or an exec helper (argv[1] "__monitor" or "__exec") from
+ * the zygote (zygote.c), started from self_exe_fd on first use;
+ * descriptors as in rt_spawn_self (at most 5 kept). Returns the pid (the
+ * zygote's child, not ours to wait for) or -1 with err, and then the
+ * caller starts the mode the old way. */
+pid_t rt_zygote_spawn(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep,
+		      int nkeep, struct vs_error *err);
 
 /* Start program argv[0] (absolute path) detached like the monitor (own
  * session, reparented away from us, so it outlives vsd), stdio as in

@@ -248,6 +248,7 @@ void vs_rt_creds_gen(struct vs_jgen *g, const struct vs_rt_creds *c);
  * argv[1] is "__monitor" or "__exec". They return the process exit code. */
 int vs_rt_monitor_main(int argc, char **argv);
 int vs_rt_exec_main(int argc, char **argv);
-int vs_rt_creds_main(int argc, char **argv); /* argv[1] "__creds" */
+int vs_rt_creds_main(int argc, char **argv);  /* argv[1] "__creds" */
+int vs_rt_zygote_main(int argc, char **argv); /* argv[1] "__zygote" */
 
 #endif

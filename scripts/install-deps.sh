@@ -7,12 +7,14 @@ set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
 	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev libnftables-dev
-	libwslay-dev libcrypt-dev)
+	libwslay-dev libcrypt-dev nettle-dev)
 # libwslay-dev: WebSocket (RFC 6455) framing of the exec and console streams.
 # libcrypt-dev (libxcrypt): crypt(3) hashes (yescrypt) of the root passwords a
 # hosting panel sets (daemon/creds.c).
-# libgnutls28-dev: SHA-256 and HMAC for checkpoint image digests and template
-# digests (GnuTLS is already linked through libmicrohttpd).
+# libgnutls28-dev: TLS for the HTTPS API and remote vsctl, SHA-256 for
+# template digests (GnuTLS is already linked through libmicrohttpd).
+# nettle-dev: SHA-256 and HMAC of checkpoint image digests in the monitor
+# (vsd-helper), which loads no GnuTLS.
 # The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.
 # e2fsprogs: mkfs.ext4, e2fsck and resize2fs for the per-container disk images.
 # rsync: copies of a container's own layer (checkpoints, snapshots; fs-cow/layer.c).

@@ -1,0 +1,201 @@
+/* The zygote: one vsd-helper per daemon, started on first use with its
+ * libraries loaded and relocated, that forks each container's monitor and
+ * each exec helper on request. Either then costs a fork of a small
+ * single-threaded process instead of an execve of the helper (the dynamic
+ * loader and the libraries' initialisation: several milliseconds per
+ * start and per exec here), and a monitor's library pages stay shared
+ * with the zygote and the other monitors instead of being relocated into
+ * each one.
+ *
+ * Protocol over a SOCK_SEQPACKET pair (the zygote's fd 3): a request is
+ * the monitor's arguments, NUL-separated, with stdin, stdout, stderr and
+ * the descriptors to keep as SCM_RIGHTS; the answer is "ok PID" or
+ * "error ERRNO". The zygote leaves when the daemon's end closes (a vsd
+ * that exits or dies); monitors it forked have left its tree already
+ * (vs_rt_monitor_main detaches first) and live on. Anything that fails
+ * here makes the caller fall back to starting the helper the old way. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/vs_fdpass.h"
+#include "lib/vs_syscall.h"
+#include "lib/vs_trace.h"
+#include "lib/vs_util.h"
+#include "runtime/rt-private.h"
+
+#define ZYGOTE_REQ_MAX 16384
+#define ZYGOTE_ARGS_MAX 64
+#define ZYGOTE_FDS_MAX VS_FDPASS_MAX
+
+static pthread_mutex_t zygote_lock = PTHREAD_MUTEX_INITIALIZER;
+static int zygote_fd = -1;
+
+static int zygote_start(int self_exe_fd, struct vs_error *err)
+{
+	char *argv[] = {"vsd", "__zygote", NULL};
+	int sv[2];
+	int stdio[3] = {-1, -1, 2};
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return vs_error_set(err, errno, "zygote: socketpair");
+	/* Not detached: it is our child until we go, and the detach of a
+	 * vsd mode is the monitor's own; nobody waits for it (SIGCHLD of a
+	 * zygote that died is reaped by the daemon's handler, if any, or
+	 * stays a zombie until vsd exits). */
+	pid = rt_spawn_self(self_exe_fd, argv, stdio, &sv[1], 1, false, err);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	zygote_fd = sv[0];
+	return 0;
+}
+
+/* One request and its answer; -1 with errno when the zygote is gone. */
+static pid_t zygote_ask(const char *req, size_t len, const int *fds, size_t nfds)
+{
+	char ans[64];
+	ssize_t n;
+	long pid;
+	int e;
+
+	if (vs_send_fds(zygote_fd, req, len, fds, nfds) < 0)
+		return -1;
+	do
+		n = recv(zygote_fd, ans, sizeof(ans) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		errno = n == 0 ? EPIPE : errno;
+		return -1;
+	}
+	ans[n] = '\0';
+	if (sscanf(ans, "ok %ld", &pid) == 1 && pid > 0)
+		return (pid_t)pid;
+	errno = sscanf(ans, "error %d", &e) == 1 && e > 0 ? e : EIO;
+	return -1;
+}
+
+pid_t rt_zygote_spawn(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep,
+		      int nkeep, struct vs_error *err)
+{
+	char req[ZYGOTE_REQ_MAX];
+	int fds[ZYGOTE_FDS_MAX];
+	cleanup_close int nullfd = -1;
+	size_t len = 0;
+	pid_t pid = -1;
+
+	if (nkeep > ZYGOTE_FDS_MAX - 3 || vs_strv_len(argv) > ZYGOTE_ARGS_MAX)
+		return vs_error_set(err, E2BIG, "zygote: too many arguments or descriptors");
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		size_t n = strlen(argv[i]) + 1;
+		if (len + n > sizeof(req))
+			return vs_error_set(err, E2BIG, "zygote: arguments too long");
+		memcpy(req + len, argv[i], n);
+		len += n;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (stdio[i] < 0 && nullfd < 0 &&
+		    (nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			return vs_error_set(err, errno, "open /dev/null");
+		fds[i] = stdio[i] >= 0 ? stdio[i] : nullfd;
+	}
+	for (int i = 0; i < nkeep; i++)
+		fds[3 + i] = keep[i];
+	pthread_mutex_lock(&zygote_lock);
+	/* A zygote that went away (killed by hand, say) is replaced once. */
+	for (int attempt = 0; attempt < 2 && pid < 0; attempt++) {
+		if (zygote_fd < 0 && zygote_start(self_exe_fd, err) < 0)
+			break;
+		pid = zygote_ask(req, len, fds, (size_t)(3 + nkeep));
+		if (pid < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			close(zygote_fd);
+			zygote_fd = -1;
+			continue;
+		}
+		if (pid < 0)
+			vs_error_set(err, errno, "zygote: fork a monitor");
+		break;
+	}
+	pthread_mutex_unlock(&zygote_lock);
+	return pid;
+}
+
+/* ------------------------------------------------------------ the zygote */
+
+/* The forked child: its descriptors where the mode expects them, then
+ * the mode itself (a monitor or an exec helper). Nothing of the zygote's
+ * stays open. */
+static void __attribute__((noreturn)) become(char *req, size_t len, int *fds, size_t nfds)
+{
+	char *argv[ZYGOTE_ARGS_MAX + 1];
+	int argc = 0;
+	int high[ZYGOTE_FDS_MAX];
+
+	for (size_t off = 0; off < len && argc < ZYGOTE_ARGS_MAX; off += strlen(req + off) + 1)
+		argv[argc++] = req + off;
+	argv[argc] = NULL;
+	for (size_t i = 0; i < nfds; i++)
+		if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+			_exit(126);
+	for (size_t i = 0; i < nfds; i++)
+		if (dup2(high[i], (int)i) < 0)
+			_exit(126);
+	vs_close_range((unsigned int)nfds, ~0U, 0);
+	vs_trace_reopen();
+	signal(SIGCHLD, SIG_DFL);
+	if (argc > 1 && strcmp(argv[1], "__monitor") == 0)
+		exit(vs_rt_monitor_main(argc, argv));
+	if (argc > 1 && strcmp(argv[1], "__exec") == 0)
+		exit(vs_rt_exec_main(argc, argv));
+	_exit(126);
+}
+
+/* Serve requests until vsd's end closes. */
+int vs_rt_zygote_main(int argc, char **argv)
+{
+	struct sigaction sa = {.sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT};
+	static char req[ZYGOTE_REQ_MAX + 1];
+	int fds[ZYGOTE_FDS_MAX];
+
+	(void)argc, (void)argv;
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	/* The monitors' first processes exit at once (their detach): the
+	 * kernel reaps them. */
+	sigaction(SIGCHLD, &sa, NULL);
+	prctl(PR_SET_NAME, "vsd-zygote", 0, 0, 0);
+	for (;;) {
+		char ans[64];
+		size_t nfds = 0;
+		ssize_t n = vs_recv_fds(3, req, ZYGOTE_REQ_MAX, fds, ZYGOTE_FDS_MAX, &nfds);
+		pid_t pid;
+		int alen;
+
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EBADMSG))
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0)
+			req[n] = '\0';
+		pid = n > 0 && nfds >= 3 && req[n - 1] == '\0' ? fork() : (errno = EINVAL, -1);
+		if (pid == 0) {
+			close(3);
+			become(req, (size_t)n, fds, nfds);
+		}
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		alen = pid > 0 ? snprintf(ans, sizeof(ans), "ok %d", (int)pid)
+			       : snprintf(ans, sizeof(ans), "error %d", errno);
+		if (send(3, ans, (size_t)alen, MSG_NOSIGNAL) < 0)
+			return 0;
+	}
+}
