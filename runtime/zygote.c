@@ -31,9 +31,9 @@
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
 
-#define ZYGOTE_REQ_MAX 16384
+#define ZYGOTE_REQ_MAX	16384
 #define ZYGOTE_ARGS_MAX 64
-#define ZYGOTE_FDS_MAX VS_FDPASS_MAX
+#define ZYGOTE_FDS_MAX	VS_FDPASS_MAX
 
 static pthread_mutex_t zygote_lock = PTHREAD_MUTEX_INITIALIZER;
 static int zygote_fd = -1;
