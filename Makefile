@@ -98,6 +98,7 @@ vm-test: all
 
 bench: all
 	bench/run.sh
+	bench/lifecycle.sh
 	bench/cr.sh
 	bench/limits.sh
 	bench/disk.sh

@@ -309,16 +309,32 @@ void vs_cg_stats_init(struct vs_cg_stats *st)
 		f[i] = -1;
 }
 
-int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
+static int stats_begin(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
 {
-	bool v2;
-	const char *pids = stat_dir(cg, "pids", &v2);
-
 	vs_cg_stats_init(st);
 	if (!vs_cg_exists(cg->dirs[0], ".")) {
 		vs_error_kind(err, VS_EK_NOT_FOUND, "cgroup %s does not exist", cg->dirs[0]);
 		return vs_error_prefix(err, "stats of cgroup %s/%s", cg->parent, cg->name);
 	}
+	return 0;
+}
+
+int vs_cg_cpu_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
+{
+	if (stats_begin(cg, st, err) < 0)
+		return -1;
+	if (stats_cpu(cg, st, err) < 0)
+		return vs_error_prefix(err, "stats of cgroup %s/%s", cg->parent, cg->name);
+	return 0;
+}
+
+int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
+{
+	bool v2;
+	const char *pids = stat_dir(cg, "pids", &v2);
+
+	if (stats_begin(cg, st, err) < 0)
+		return -1;
 	if (stats_memory(cg, st, err) < 0 || stats_cpu(cg, st, err) < 0 ||
 	    stats_io(cg, st, err) < 0 ||
 	    stat_int(pids, "pids.current", &st->pids_current, err) < 0 ||

@@ -257,6 +257,9 @@ struct vs_cg_stats {
  * is -1. 0, or -1 with err (VS_EK_NOT_FOUND when the cgroup does not
  * exist). */
 int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err);
+/* Only the CPU fields of vs_cg_stats (the rest unknown): what a usage
+ * reading at stop needs, without the memory and I/O files. */
+int vs_cg_cpu_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err);
 
 /* Every field of st to -1 (unknown). */
 void vs_cg_stats_init(struct vs_cg_stats *st);

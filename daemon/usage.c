@@ -331,7 +331,9 @@ void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg,
 	vs_cg_stats_init(&cst);
 	if (vsd_container_status(d, cfg->name, &st, &e) == 0 && st.state == VS_RT_RUNNING &&
 	    (cg = vs_cg_open(d->cg, d->cgroup_parent, cfg->name)) != NULL)
-		have = vs_cg_stats(cg, &cst, &e) == 0 && cst.cpu_usage_usec >= 0;
+		have = (cst_out != NULL ? vs_cg_stats(cg, &cst, &e)
+					: vs_cg_cpu_stats(cg, &cst, &e)) == 0 &&
+		       cst.cpu_usage_usec >= 0;
 	vs_cg_free(cg);
 	vsd_usage_observe(d, cfg, have ? st.started_at : 0, have ? &cst : NULL, when, out);
 	if (cst_out != NULL)

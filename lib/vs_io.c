@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,8 +84,8 @@ int vs_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t 
 	return 0;
 }
 
-int vs_atomic_write_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-		       struct vs_error *err)
+static int replace_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+		      bool durable, struct vs_error *err)
 {
 	char tmp[NAME_MAX + 1];
 	cleanup_close int fd = -1;
@@ -94,7 +95,7 @@ int vs_atomic_write_at(int dirfd, const char *name, const void *data, size_t len
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return vs_error_set(err, errno, "create %s", tmp);
-	if (vs_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (vs_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		int e = errno;
 		unlinkat(dirfd, tmp, 0);
 		return vs_error_set(err, e, "write %s", tmp);
@@ -105,6 +106,8 @@ int vs_atomic_write_at(int dirfd, const char *name, const void *data, size_t len
 		return vs_error_set(err, e, "rename %s", name);
 	}
 	/* The rename is durable only once the directory entry is on disk. */
+	if (!durable)
+		return 0;
 	if (dirfd == AT_FDCWD) {
 		cleanup_close int d = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (d >= 0)
@@ -113,6 +116,18 @@ int vs_atomic_write_at(int dirfd, const char *name, const void *data, size_t len
 		fsync(dirfd);
 	}
 	return 0;
+}
+
+int vs_atomic_write_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+		       struct vs_error *err)
+{
+	return replace_at(dirfd, name, data, len, mode, true, err);
+}
+
+int vs_replace_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+		  struct vs_error *err)
+{
+	return replace_at(dirfd, name, data, len, mode, false, err);
 }
 
 int vs_write_string_at(int dirfd, const char *path, const char *s, struct vs_error *err)

@@ -27,6 +27,12 @@ int vs_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t 
  * name, fsync the directory. Returns 0 or -1 with err filled. */
 int vs_atomic_write_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 		       struct vs_error *err);
+/* The same without the two fsyncs: readers and a crash of the writer see
+ * the old or the new file, a power loss may leave either (or, on some
+ * file systems, an empty one). For state that dies with the machine's
+ * processes anyway (a running container's state.json). */
+int vs_replace_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+		  struct vs_error *err);
 
 /* Write a short string to an existing file (cgroup, /proc knobs): open
  * O_WRONLY, one write. Returns 0 or -1 with err filled naming the path. */

@@ -126,6 +126,7 @@ int rt_state_write(const char *cdir, const struct rt_state *st, struct vs_error 
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(true);
 	cleanup_close int dfd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct rt_state old;
 	const char *text;
 	size_t len;
 
@@ -147,7 +148,15 @@ int rt_state_write(const char *cdir, const struct rt_state *st, struct vs_error 
 	}
 	vs_jgen_obj_close(g);
 	text = vs_jgen_text(g, &len);
-	return vs_atomic_write_at(dfd, "state.json", text, len, 0644, err);
+	/* A suspended container's state must survive a power loss (its image
+	 * waits on disk), and so must the step out of it (the image is gone
+	 * after a resume). The others need no fsync (two per write, four
+	 * writes per start and stop): after a power loss no monitor is alive
+	 * and vsd goes by the live processes (pid and start time). */
+	if (strcmp(st->state, "suspended") == 0 ||
+	    (rt_state_read(cdir, &old, NULL) == 0 && strcmp(old.state, "suspended") == 0))
+		return vs_atomic_write_at(dfd, "state.json", text, len, 0644, err);
+	return vs_replace_at(dfd, "state.json", text, len, 0644, err);
 }
 
 int vs_rt_status(const struct vs_rt_instance *inst, const char *name, struct vs_rt_status *out,

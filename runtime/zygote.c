@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/vs_fdpass.h"
@@ -37,6 +38,7 @@
 
 static pthread_mutex_t zygote_lock = PTHREAD_MUTEX_INITIALIZER;
 static int zygote_fd = -1;
+static pid_t zygote_pid = -1;
 
 static int zygote_start(int self_exe_fd, struct vs_error *err)
 {
@@ -47,10 +49,8 @@ static int zygote_start(int self_exe_fd, struct vs_error *err)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return vs_error_set(err, errno, "zygote: socketpair");
-	/* Not detached: it is our child until we go, and the detach of a
-	 * vsd mode is the monitor's own; nobody waits for it (SIGCHLD of a
-	 * zygote that died is reaped by the daemon's handler, if any, or
-	 * stays a zombie until vsd exits). */
+	/* Not detached: it is our child until we go (a zygote that died is
+	 * reaped when it is replaced); the detach of a monitor is its own. */
 	pid = rt_spawn_self(self_exe_fd, argv, stdio, &sv[1], 1, false, err);
 	close(sv[1]);
 	if (pid < 0) {
@@ -58,6 +58,7 @@ static int zygote_start(int self_exe_fd, struct vs_error *err)
 		return -1;
 	}
 	zygote_fd = sv[0];
+	zygote_pid = pid;
 	return 0;
 }
 
@@ -118,8 +119,11 @@ pid_t rt_zygote_spawn(int self_exe_fd, char *const argv[], const int stdio[3], c
 			break;
 		pid = zygote_ask(req, len, fds, (size_t)(3 + nkeep));
 		if (pid < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* It is gone (its socket closed with it): reap it. */
 			close(zygote_fd);
 			zygote_fd = -1;
+			while (waitpid(zygote_pid, NULL, 0) < 0 && errno == EINTR)
+				;
 			continue;
 		}
 		if (pid < 0)

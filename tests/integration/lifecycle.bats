@@ -214,6 +214,41 @@ teardown() { vsd_teardown_test; }
 	assert_eq "$(ct_state lc1)" stopped
 }
 
+# zygote_pid: vsd's zygote (its live child named vsd-zygote), if any.
+zygote_pid() {
+	local p
+	for p in $(pgrep -P "$(vsd_pid)"); do
+		[[ "$(cat "/proc/$p/comm" 2>/dev/null)" == vsd-zygote ]] || continue
+		[[ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" != Z ]] || continue
+		echo "$p"
+		return 0
+	done
+	return 1
+}
+
+@test "exec and start go through vsd's zygote, which is replaced when it dies" {
+	local z1 z2 mon
+	z1=$(zygote_pid) || fail "no zygote under vsd after starts and execs"
+	# The monitor is not vsd's child: the zygote forked it, and it left.
+	mon=$(ct_field lc1 monitor_pid)
+	[[ "$(awk '{ print $4 }' "/proc/$mon/stat")" != "$(vsd_pid)" ]] || fail "monitor is vsd's child"
+	kill -KILL "$z1"
+	# The exit status comes back from a helper vsd is not the parent of.
+	run in_ct lc1 sh -c 'exit 5'
+	assert_status 5
+	z2=$(zygote_pid) || fail "no zygote after the old one was killed"
+	[[ "$z2" != "$z1" ]] || fail "zygote $z1 not replaced"
+	# The old one was reaped, not left a zombie.
+	[[ ! -e "/proc/$z1" ]] || fail "old zygote $z1 still in the process table"
+	# A monitor from the new zygote.
+	run vsctl restart lc1
+	assert_success
+	assert_eq "$(ct_state lc1)" running
+	run in_ct lc1 echo hello
+	assert_success
+	assert_eq "$output" hello
+}
+
 @test "destroy refuses a running container without --force" {
 	run vsctl start lc1
 	assert_success
