@@ -60,6 +60,9 @@ int rt_caps_apply(struct vs_error *err);
  * the kernel knows, minus those vsd drops from the bounding set. */
 uint64_t rt_caps_bound(void);
 int rt_seccomp_apply(struct vs_error *err);
+/* Compile the seccomp filter once, so that rt_seccomp_apply in this
+ * process and its forks only loads it (the zygote does this first). */
+int rt_seccomp_prepare(struct vs_error *err);
 
 /* The container child: builds the container's world and execs init.
  * Runs in the cloned process; never returns on success. */

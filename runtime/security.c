@@ -11,8 +11,14 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/capability.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
@@ -134,13 +140,20 @@ static int add_rules(scmp_filter_ctx ctx, struct vs_error *err)
 	return 0;
 }
 
-int rt_seccomp_apply(struct vs_error *err)
+/* The filter compiled once (rt_seccomp_prepare), or none. */
+static struct sock_fprog prepared;
+
+/* The filter in libseccomp's hands; NULL with err (and *rc) on failure. */
+static scmp_filter_ctx build_filter(int *rc, struct vs_error *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
 
-	if (ctx == NULL)
-		return vs_error_set(err, ENOMEM, "seccomp_init");
+	*rc = 0;
+	if (ctx == NULL) {
+		vs_error_set(err, ENOMEM, "seccomp_init");
+		return NULL;
+	}
 	/* The same rules for the 32-bit ABIs, so int 0x80 is no way around. */
 	if ((r = seccomp_arch_add(ctx, SCMP_ARCH_X86)) < 0 && r != -EEXIST)
 		goto fail;
@@ -153,13 +166,65 @@ int rt_seccomp_apply(struct vs_error *err)
 		goto fail;
 	if (add_rules(ctx, err) < 0) {
 		seccomp_release(ctx);
-		return -1;
+		return NULL;
 	}
-	if ((r = seccomp_load(ctx)) < 0)
-		goto fail;
-	seccomp_release(ctx);
-	return 0;
+	return ctx;
 fail:
 	seccomp_release(ctx);
-	return vs_error_set(err, -r, "load seccomp filter");
+	*rc = r;
+	vs_error_set(err, -r, "build seccomp filter");
+	return NULL;
+}
+
+int rt_seccomp_prepare(struct vs_error *err)
+{
+	cleanup_close int fd = memfd_create("vsd-seccomp", MFD_CLOEXEC);
+	scmp_filter_ctx ctx;
+	off_t size;
+	int r;
+
+	if (prepared.filter != NULL)
+		return 0;
+	if (fd < 0)
+		return vs_error_set(err, errno, "memfd for the seccomp filter");
+	if ((ctx = build_filter(&r, err)) == NULL)
+		return -1;
+	r = seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	if (r < 0)
+		return vs_error_set(err, -r, "export the seccomp filter");
+	size = lseek(fd, 0, SEEK_END);
+	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
+	    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return vs_error_set(err, EINVAL, "exported seccomp filter of %lld bytes",
+				    (long long)size);
+	prepared.filter = xmalloc((size_t)size);
+	if (pread(fd, prepared.filter, (size_t)size, 0) != size) {
+		free(prepared.filter);
+		prepared.filter = NULL;
+		return vs_error_set(err, EIO, "read back the seccomp filter");
+	}
+	prepared.len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+	return 0;
+}
+
+int rt_seccomp_apply(struct vs_error *err)
+{
+	scmp_filter_ctx ctx;
+	int r;
+
+	/* What seccomp_load would do with this filter (no flags, no
+	 * no_new_privs), without compiling it again. */
+	if (prepared.filter != NULL) {
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prepared) < 0)
+			return vs_error_set(err, errno, "load seccomp filter");
+		return 0;
+	}
+	if ((ctx = build_filter(&r, err)) == NULL)
+		return -1;
+	r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (r < 0)
+		return vs_error_set(err, -r, "load seccomp filter");
+	return 0;
 }

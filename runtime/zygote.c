@@ -177,6 +177,10 @@ int vs_rt_zygote_main(int argc, char **argv)
 	 * kernel reaps them. */
 	sigaction(SIGCHLD, &sa, NULL);
 	prctl(PR_SET_NAME, "vsd-zygote", 0, 0, 0);
+	/* Each container's init and each command would compile the same
+	 * filter (about a millisecond each); its forks inherit it compiled. A
+	 * failure here only means they compile it themselves. */
+	rt_seccomp_prepare(NULL);
 	for (;;) {
 		char ans[64];
 		size_t nfds = 0;
