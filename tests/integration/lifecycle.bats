@@ -228,6 +228,10 @@ zygote_pid() {
 
 @test "exec and start go through vsd's zygote, which is replaced when it dies" {
 	local z1 z2 mon
+	if [[ "$(ct_state lc1)" != running ]]; then
+		run vsctl start lc1
+		assert_success
+	fi
 	z1=$(zygote_pid) || fail "no zygote under vsd after starts and execs"
 	# The monitor is not vsd's child: the zygote forked it, and it left.
 	mon=$(ct_field lc1 monitor_pid)
