@@ -52,6 +52,16 @@ void fw_put_table(struct fw_batch *b, uint16_t type, uint16_t family, const char
 	nftnl_table_free(o);
 }
 
+static struct nftnl_rule *fw_rule(uint16_t family, const char *t, const char *chain)
+{
+	struct nftnl_rule *r = fw_nn(nftnl_rule_alloc());
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, t);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, family);
+	return r;
+}
+
 static struct nftnl_chain *fw_chain(uint16_t family, const char *t, const char *name)
 {
 	struct nftnl_chain *c = fw_nn(nftnl_chain_alloc());
@@ -75,10 +85,7 @@ void fw_put_chain(struct fw_batch *b, uint16_t type, uint16_t family, const char
 			   verb, name);
 	if (type == NFT_MSG_DELRULE) {
 		/* A DELRULE naming only table and chain deletes all its rules. */
-		struct nftnl_rule *r = fw_nn(nftnl_rule_alloc());
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, t);
-		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
-		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, family);
+		struct nftnl_rule *r = fw_rule(family, t, name);
 		nftnl_rule_nlmsg_build_payload(nlh, r);
 		nftnl_rule_free(r);
 	} else {
@@ -310,16 +317,6 @@ static void fw_match_l4_u16(struct nftnl_rule *r, uint8_t proto, uint32_t offset
 
 /* -------------------------------------------------------------- rules */
 
-static struct nftnl_rule *fw_rule(uint16_t family, const char *t, const char *chain)
-{
-	struct nftnl_rule *r = fw_nn(nftnl_rule_alloc());
-
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, t);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, family);
-	return r;
-}
-
 /* Append r (freed here) at the end of its chain. */
 static void fw_put_rule(struct fw_batch *b, struct nftnl_rule *r, int number)
 {
@@ -395,25 +392,32 @@ static void fw_rules_link(struct fw_batch *b, const struct fw_names *n, const ui
 	}
 }
 
-/* Rules 4-5: DHCP server answers (by the server's port or the client's),
- * then its own IPv4 sources. */
-static void fw_rules_ipv4(struct fw_batch *b, const struct fw_names *n)
+/* DHCP (or DHCPv6) server answers, by the server's port or the client's:
+ * counted drops (rules 4 and 6). */
+static void fw_rules_dhcp(struct fw_batch *b, const struct fw_names *n, uint16_t ethertype,
+			  uint16_t server, uint16_t client, int number)
 {
-	struct nftnl_rule *r;
-
 	for (int dport = 0; dport <= 1; dport++) {
-		r = fw_rule(NFPROTO_NETDEV, n->t, n->chain);
-		fw_match_proto(r, ETH_P_IP);
-		fw_match_l4_u16(r, IPPROTO_UDP, dport ? 2 : 0, dport ? 68 : 67);
+		struct nftnl_rule *r = fw_rule(NFPROTO_NETDEV, n->t, n->chain);
+		fw_match_proto(r, ethertype);
+		fw_match_l4_u16(r, IPPROTO_UDP, dport ? 2 : 0, dport ? client : server);
 		fw_expr_counted_drop(r, n->x);
-		fw_put_rule(b, r, 4);
+		fw_put_rule(b, r, number);
 	}
-	r = fw_rule(NFPROTO_NETDEV, n->t, n->chain);
-	fw_match_proto(r, ETH_P_IP);
-	fw_expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
-	fw_expr_lookup(r, n->a4, false);
+}
+
+/* The network header's source address (len bytes at offset) in set:
+ * accepted (rules 5 and 12). */
+static void fw_rule_own_source(struct fw_batch *b, const struct fw_names *n, uint16_t ethertype,
+			       uint32_t offset, uint32_t len, const char *set, int number)
+{
+	struct nftnl_rule *r = fw_rule(NFPROTO_NETDEV, n->t, n->chain);
+
+	fw_match_proto(r, ethertype);
+	fw_expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, len);
+	fw_expr_lookup(r, set, false);
 	fw_expr_verdict(r, NF_ACCEPT);
-	fw_put_rule(b, r, 5);
+	fw_put_rule(b, r, number);
 }
 
 /* Rules 6-8: DHCPv6 server answers, router advertisements and redirects,
@@ -422,13 +426,7 @@ static void fw_rules_ipv6_drops(struct fw_batch *b, const struct fw_names *n)
 {
 	struct nftnl_rule *r;
 
-	for (int dport = 0; dport <= 1; dport++) {
-		r = fw_rule(NFPROTO_NETDEV, n->t, n->chain);
-		fw_match_proto(r, ETH_P_IPV6);
-		fw_match_l4_u16(r, IPPROTO_UDP, dport ? 2 : 0, dport ? 546 : 547);
-		fw_expr_counted_drop(r, n->x);
-		fw_put_rule(b, r, 6);
-	}
+	fw_rules_dhcp(b, n, ETH_P_IPV6, 547, 546, 6);
 	for (int redirect = 0; redirect <= 1; redirect++) {
 		r = fw_rule(NFPROTO_NETDEV, n->t, n->chain);
 		fw_match_proto(r, ETH_P_IPV6);
@@ -477,12 +475,7 @@ static void fw_rules_ipv6_accepts(struct fw_batch *b, const struct fw_names *n)
 		fw_expr_verdict(r, NF_ACCEPT);
 		fw_put_rule(b, r, 11);
 	}
-	r = fw_rule(NFPROTO_NETDEV, n->t, n->chain);
-	fw_match_proto(r, ETH_P_IPV6);
-	fw_expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
-	fw_expr_lookup(r, n->a6, false);
-	fw_expr_verdict(r, NF_ACCEPT);
-	fw_put_rule(b, r, 12);
+	fw_rule_own_source(b, n, ETH_P_IPV6, 8, 16, n->a6, 12);
 }
 
 void fw_put_iface_rules(struct fw_batch *b, const char *t, const char *x, const uint8_t mac[6])
@@ -494,7 +487,8 @@ void fw_put_iface_rules(struct fw_batch *b, const char *t, const char *x, const 
 	snprintf(n.a4, sizeof(n.a4), "a4_%s", x);
 	snprintf(n.a6, sizeof(n.a6), "a6_%s", x);
 	fw_rules_link(b, &n, mac);
-	fw_rules_ipv4(b, &n);
+	fw_rules_dhcp(b, &n, ETH_P_IP, 67, 68, 4);
+	fw_rule_own_source(b, &n, ETH_P_IP, 12, 4, n.a4, 5);
 	fw_rules_ipv6_drops(b, &n);
 	fw_rules_ipv6_accepts(b, &n);
 	/* Rule 13: anything else, other ethertypes and VLAN tags too. */
