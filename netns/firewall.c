@@ -47,7 +47,9 @@
  *  13 anything else (other ethertypes, VLAN tags too)      count, drop
  * fw-rules.c writes these as nf_tables expressions, with the dependencies
  * nft would add spelled out, and nft's anonymous sets ({ a, b }) as one
- * rule per value (rule 2 is four rules; 4, 6, 7 and 10-11 two or three).
+ * rule per value: rule 2 is four rules (two message types by two option
+ * types), rule 7 two and the MLD part of rule 11 two; rules 3, 4, 6 and 11
+ * were two rules in nft's text already.
  * The only link-local source allowed is the EUI-64 one of the container's
  * MAC, so it cannot answer for a neighbour's or the router's link-local
  * address; vs_net_attach sets the inside link's addr_gen_mode to eui64.
