@@ -706,6 +706,48 @@ static int child_nat(void)
 	return 0;
 }
 
+/* fw_iface_police: a policing chain with one limit per rate before the
+ * anti-spoofing chain, gone again with rate 0 and with fw_iface_del. */
+static int child_police(void)
+{
+	struct vs_error err = {0};
+	uint8_t f[256];
+	struct env e;
+	size_t n;
+
+	if (env_init(&e) || fw_up(&e))
+		return 1;
+	if (fw_iface_police(&e.node, "vsT0", 8000000, 16000000, 65536, &err) < 0 ||
+	    fw_iface_police(&e.node, "vsT0", 8000000, 16000000, 65536, &err) < 0)
+		return FAIL("police: %s", err.msg);
+	cleanup_free char *l1 = nft_list("netdev", "vsd_t");
+	const char *m = strstr(l1, "\"limit\"");
+	int limits = 0;
+	for (; m; m = strstr(m + 1, "\"limit\""))
+		limits++;
+	if (!strstr(l1, "\"eg_vsT0\"") || limits != 2)
+		return FAIL("police: %d limits: %s", limits, l1);
+	/* Within the rate the anti-spoofing chain still decides. */
+	n = frame_udp4(f, &e, C_MAC, C_IP4, 40000, "policed");
+	if (pass(&e, f, n, e.udp4, "policed"))
+		return 1;
+	n = frame_udp4(f, &e, SPOOF_MAC, C_IP4, 40000, "policed-spoof");
+	if (dropped(&e, f, n, e.udp4, "policed-spoof"))
+		return 1;
+	if (fw_iface_police(&e.node, "vsT0", 0, 0, 0, &err) < 0)
+		return FAIL("police off: %s", err.msg);
+	cleanup_free char *l2 = nft_list("netdev", "vsd_t");
+	if (strstr(l2, "\"eg_vsT0\"") || objects_of(l2, "vsT0") != 4)
+		return FAIL("police off: %s", l2);
+	if (fw_iface_police(&e.node, "vsT0", 8000000, 0, 65536, &err) < 0 ||
+	    fw_iface_del(&e.node, "vsT0", &err) < 0)
+		return FAIL("police then del: %s", err.msg);
+	cleanup_free char *l3 = nft_list("netdev", "vsd_t");
+	if (strstr(l3, "\"eg_vsT0\"") || objects_of(l3, "vsT0") != 0)
+		return FAIL("police then del left objects: %s", l3);
+	return 0;
+}
+
 /* Names that could smuggle nft syntax are refused before any script. */
 static int child_names(void)
 {
@@ -951,6 +993,10 @@ static void test_names(void **state)
 {
 	in_child(child_names);
 }
+static void test_police(void **state)
+{
+	in_child(child_police);
+}
 static void test_scale(void **state)
 {
 	in_child(child_scale);
@@ -962,6 +1008,7 @@ int main(void)
 	    cmocka_unit_test(test_packets),   cmocka_unit_test(test_device_gone),
 	    cmocka_unit_test(test_reconcile), cmocka_unit_test(test_nat),
 	    cmocka_unit_test(test_names),     cmocka_unit_test(test_scale),
+	    cmocka_unit_test(test_police),
 	};
 	if (geteuid() != 0)
 		fprintf(stderr,
