@@ -299,6 +299,16 @@ static char *nft_list(const char *family, const char *table)
 	return out;
 }
 
+/* How many times needle occurs in listing. */
+static int occurrences(const char *listing, const char *needle)
+{
+	int n = 0;
+
+	for (const char *m = strstr(listing, needle); m; m = strstr(m + 1, needle))
+		n++;
+	return n;
+}
+
 /* How many of the objects of interface x (chain, sets, counter) the
  * listing holds. */
 static int objects_of(const char *listing, const char *x)
@@ -690,10 +700,7 @@ static int child_nat(void)
 		return FAIL("nat setup: %s", err.msg);
 	cleanup_free char *l1 = nft_list("ip", "vsd_t_nat");
 	/* Twice set up: each rule once. */
-	const char *m = strstr(l1, "\"masquerade\"");
-	int count = 0;
-	for (; m; m = strstr(m + 1, "\"masquerade\""))
-		count++;
+	int count = occurrences(l1, "\"masquerade\"");
 	if (count != 2 || !strstr(l1, "\"10.0.3.0\"") || !strstr(l1, "\"192.168.0.0\"") ||
 	    !strstr(l1, "\"vsT0\""))
 		return FAIL("nat rules (%d): %s", count, l1);
@@ -721,10 +728,7 @@ static int child_police(void)
 	    fw_iface_police(&e.node, "vsT0", 8000000, 16000000, 65536, &err) < 0)
 		return FAIL("police: %s", err.msg);
 	cleanup_free char *l1 = nft_list("netdev", "vsd_t");
-	const char *m = strstr(l1, "\"limit\"");
-	int limits = 0;
-	for (; m; m = strstr(m + 1, "\"limit\""))
-		limits++;
+	int limits = occurrences(l1, "\"limit\"");
 	if (!strstr(l1, "\"eg_vsT0\"") || limits != 2)
 		return FAIL("police: %d limits: %s", limits, l1);
 	/* Within the rate the anti-spoofing chain still decides. */
