@@ -3,7 +3,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := libcap libseccomp libmnl libnftables yajl libmicrohttpd libarchive gnutls nettle libxcrypt
+PKGS    := libcap libseccomp libmnl libnftnl yajl libmicrohttpd libarchive gnutls nettle libxcrypt
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
            -Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \

@@ -1,23 +1,26 @@
-/* The firewall of a vsd instance through libnftables (see fw-private.h for
- * the contract, vs_netns.h for where it sits).
+/* The firewall of a vsd instance through nf_tables netlink with libnftnl
+ * (see fw-private.h for the contract, vs_netns.h for where it sits).
  *
- * Every call builds one nft script and runs it with one
- * nft_run_cmd_from_buffer(), which libnftables sends as one netlink batch:
- * the kernel applies all of it or nothing. Names that go into a script are
- * checked first (interface names through vs_validate_ifname, the table name
- * here) and addresses and MACs are formatted from bytes, so no string that
- * reached us from outside can add a command or a statement.
+ * Every change is one netlink batch (fw-nl.c) that the kernel applies whole
+ * or not at all, holding exactly the messages the operation needs: nothing
+ * is fetched first, so a call on one interface costs the same whether the
+ * table holds one interface's objects or a thousand (libnftables, used
+ * before, fetched the table before every command). Reading a counter is one
+ * GETOBJ; fw_reconcile dumps the table's chains, sets and counters (no set
+ * elements, no rules). Names are still checked first (interface names
+ * through vs_validate_ifname, the table name here): they are attributes
+ * now, not script text, but the checks keep them to names vsd makes.
  *
  * Objects of one node-side veth X (all in the netdev table node->fw_table):
  *   chain   ifc_X  base chain, hook ingress device "X", priority -500,
  *                  policy drop
  *   set     a4_X   type ipv4_addr: the container's IPv4 addresses
- *   set     a6_X   typeof @nh,64,128, flags interval: its IPv6 addresses
- *                  and its EUI-64 link-local address. nft 1.0.6 has no expression
- *                  for the target address of neighbour discovery messages,
- *                  so the set holds 128-bit integers that both the IPv6
- *                  source (@nh,64,128) and the ND target (@th,64,128) are
- *                  looked up in; one set keeps the two in step.
+ *   set     a6_X   128-bit integers (nft: typeof @nh,64,128), flags
+ *                  interval, each address the interval [a, a + 1): its
+ *                  IPv6 addresses and its EUI-64 link-local address. Both
+ *                  the IPv6 source (@nh,64,128) and the target address of
+ *                  neighbour discovery messages (@th,64,128) are looked up
+ *                  in it; one set keeps the two in step.
  *   counter d_X    every drop of the chain counts here (fw_iface_drops)
  *   chain   eg_X   base chain, hook ingress device "X", priority -510,
  *                  policy accept: the container's egress rate (policing,
@@ -42,6 +45,11 @@
  *     whose target is in a6_X, MLD (v1, v2) listener reports    accept
  *  12 IPv6 source in a6_X (own addresses, its link-local)        accept
  *  13 anything else (other ethertypes, VLAN tags too)      count, drop
+ * fw-rules.c writes these as nf_tables expressions, with the dependencies
+ * nft would add spelled out, and nft's anonymous sets ({ a, b }) as one
+ * rule per value: rule 2 is four rules (two message types by two option
+ * types), rule 7 two and the MLD part of rule 11 two; rules 3, 4, 6 and 11
+ * were two rules in nft's text already.
  * The only link-local source allowed is the EUI-64 one of the container's
  * MAC, so it cannot answer for a neighbour's or the router's link-local
  * address; vs_net_attach sets the inside link's addr_gen_mode to eui64.
@@ -52,128 +60,38 @@
  * netdev hook is bound by name, so a new device of the same name is hooked
  * again by the old chain (older kernels delete the base chain with its
  * device). fw_iface_del and fw_iface_add therefore never assume either
- * state: each object is first declared with `add` (a no-op when it exists)
- * and then deleted in the same batch, which works whether the chain is
- * there or not, and fw_iface_add builds the new chain after that in the
- * same batch. */
+ * state: each object is first declared (NEWCHAIN, NEWSET, NEWOBJ without
+ * NLM_F_EXCL: a no-op when it exists), a chain's rules deleted (DELRULE
+ * naming only the chain), then the objects deleted, all in the same batch,
+ * which works whether they are there or not; fw_iface_add builds the new
+ * chain after that in the same batch. */
 #include <errno.h>
 #include <inttypes.h>
-#include <nftables/libnftables.h>
-#include <pthread.h>
-#include <stdarg.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/object.h>
+#include <libnftnl/set.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "lib/vs_json.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
+#include "netns/fw-nl.h"
 #include "netns/fw-private.h"
 
-#define FW_PRIO	       "-500"
-#define FW_PRIO_POLICE "-510"
+#define FW_PRIO	       (-500)
+#define FW_PRIO_POLICE (-510)
+/* nft's "srcnat" priority of a nat chain at postrouting. */
+#define FW_PRIO_SRCNAT 100
 /* The smallest policing bucket: a whole 64 KiB GSO packet with headers. */
 #define FW_GSO_BUCKET (128 * 1024)
 
-/* libnftables keeps process-wide state (its gmp allocator hooks, the
- * symbol tables it loads); one script at a time keeps us off its
- * thread-safety questions. Scripts are short. */
-static pthread_mutex_t fw_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* A growing nft script. */
-struct fw_buf {
-	char *s;
-	size_t len, cap;
-};
-
-static void fw_buf_free(struct fw_buf *b)
-{
-	free(b->s);
-	b->s = NULL;
-	b->len = b->cap = 0;
-}
-#define cleanup_fwbuf __attribute__((cleanup(fw_buf_free)))
-
-static void fw_add(struct fw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fw_add(struct fw_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (b->len + (size_t)n + 1 > b->cap) {
-		b->cap = (b->len + (size_t)n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-static void fw_ctx_freep(struct nft_ctx **ctx)
-{
-	if (*ctx)
-		nft_ctx_free(*ctx);
-}
-
-/* nft's error text is "Error: what\n<the command>\n<carets>\n" per error:
- * keep the first error and its command on one line. */
-static int fw_error(struct vs_error *err, const char *text)
-{
-	char line[2][512] = {"", ""};
-	int n = 0;
-
-	for (const char *p = text ? text : ""; *p && n < 2;) {
-		size_t l = strcspn(p, "\n");
-		snprintf(line[n++], sizeof(line[0]), "%.*s", (int)l, p);
-		p += l + (p[l] == '\n');
-	}
-	const char *what = strncmp(line[0], "Error: ", 7) == 0 ? line[0] + 7 : line[0];
-	return vs_error_set(err, 0, "nftables: %s%s%s", what[0] ? what : "the command failed",
-			    line[1][0] ? " in: " : "", line[1]);
-}
-
-/* Run one nft script (one netlink batch). out (may be NULL) receives
- * what nft printed (JSON when json). 0 or -1 with err. */
-static int fw_run(const char *script, bool json, char **out, struct vs_error *err)
-{
-	struct nft_ctx *ctx __attribute__((cleanup(fw_ctx_freep))) = NULL;
-	int r = 0;
-
-	pthread_mutex_lock(&fw_lock);
-	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!ctx) {
-		r = vs_error_set(err, ENOMEM, "nftables: nft_ctx_new");
-		goto out;
-	}
-	if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0) {
-		r = vs_error_set(err, ENOMEM, "nftables: output buffers");
-		goto out;
-	}
-	if (json)
-		nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
-	if (nft_run_cmd_from_buffer(ctx, script) != 0) {
-		r = fw_error(err, nft_ctx_get_error_buffer(ctx));
-		goto out;
-	}
-	if (out) {
-		const char *o = nft_ctx_get_output_buffer(ctx);
-		*out = xstrdup(o ? o : "");
-	}
-out:
-	/* The context (its netlink socket) goes before other threads may
-	 * start their own. */
-	nft_ctx_free(steal_pointer(&ctx));
-	pthread_mutex_unlock(&fw_lock);
-	return r;
-}
-
-/* The instance's table name goes into scripts unquoted: "vsd_" + hex id,
- * letters, digits and '_' only, starting with a letter. */
+/* The instance's table name: "vsd_" + hex id, letters, digits and '_'
+ * only, starting with a letter, with room for "_nat". */
 static int fw_check_table(const struct vs_net_node *node, struct vs_error *err)
 {
 	const char *t = node->fw_table;
@@ -191,9 +109,9 @@ static int fw_check_table(const struct vs_net_node *node, struct vs_error *err)
 	return 0;
 }
 
-/* Both checks every function needs before it writes a name into a script.
- * nft identifiers may hold [A-Za-z0-9_.-/] after a leading letter, so the
- * prefixed interface names ("ifc_" + name) are valid identifiers. */
+/* Both checks every function needs before it names objects: the prefixed
+ * names ("ifc_" + an interface name) then fit every buffer and are names
+ * nft itself could print and parse back. */
 static int fw_check_names(const struct vs_net_node *node, const char *host_ifname,
 			  struct vs_error *err)
 {
@@ -202,183 +120,163 @@ static int fw_check_names(const struct vs_net_node *node, const char *host_ifnam
 	return vs_validate_ifname(host_ifname, "firewall: host interface", err);
 }
 
-/* An IPv6 address as the 128-bit integer the a6 set holds. */
-static void fw_hex128(const uint8_t a[16], char buf[35])
-{
-	buf[0] = '0';
-	buf[1] = 'x';
-	for (int i = 0; i < 16; i++)
-		snprintf(buf + 2 + 2 * i, 3, "%02x", a[i]);
-}
-
-/* The element of ip in its set ("a4" or "a6"), or -1 for an address the
- * sets must not hold (link-local IPv6 overlaps the fe80::/64 range). */
-static int fw_elem(const struct vs_ip *ip, const char **set, char buf[VS_IP_STRLEN],
+/* The set ("a4_X" or "a6_X") and key of ip, or -1 for an address the sets
+ * must not hold: link-local IPv6 overlaps the fe80::/64 range, and the
+ * all-ones address has no interval end. */
+static int fw_elem(const struct vs_ip *ip, const char *x, char set[FW_WHAT_MAX], size_t *len,
 		   struct vs_error *err)
 {
+	static const uint8_t ones[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
 	if (ip->family == AF_INET) {
-		*set = "a4";
-		vs_format_ip(ip, false, buf, VS_IP_STRLEN);
+		snprintf(set, FW_WHAT_MAX, "a4_%s", x);
+		*len = 4;
 		return 0;
 	}
-	if (ip->family == AF_INET6 && !(ip->addr[0] == 0xfe && (ip->addr[1] & 0xc0) == 0x80)) {
-		*set = "a6";
-		fw_hex128(ip->addr, buf);
+	if (ip->family == AF_INET6 && !(ip->addr[0] == 0xfe && (ip->addr[1] & 0xc0) == 0x80) &&
+	    memcmp(ip->addr, ones, 16) != 0) {
+		snprintf(set, FW_WHAT_MAX, "a6_%s", x);
+		*len = 16;
 		return 0;
 	}
 	return vs_error_kind(err, VS_EK_INVALID, "firewall: not an address for an interface set");
 }
 
-/* Remove every object of interface X whether it exists or not: `add`
- * declares it (nothing happens when it exists; a base chain keeps its
- * hook), then the batch flushes and deletes it. */
-static void fw_script_del(struct fw_buf *b, const char *t, const char *x)
+/* Remove every object of interface X whether it exists or not: each is
+ * declared first (nothing happens when it exists; a base chain keeps its
+ * hook), a chain's rules are deleted (the sets and the counter they use
+ * cannot go while rules refer to them), then the objects. */
+static void fw_put_del(struct fw_batch *b, const char *t, const char *x)
 {
-	fw_add(b, "add chain netdev %s eg_%s\n", t, x);
-	fw_add(b, "delete chain netdev %s eg_%s\n", t, x);
-	fw_add(b, "add chain netdev %s ifc_%s\n", t, x);
-	fw_add(b, "flush chain netdev %s ifc_%s\n", t, x);
-	fw_add(b, "delete chain netdev %s ifc_%s\n", t, x);
-	fw_add(b, "add set netdev %s a4_%s { type ipv4_addr; }\n", t, x);
-	fw_add(b, "delete set netdev %s a4_%s\n", t, x);
-	fw_add(b, "add set netdev %s a6_%s { typeof @nh,64,128; flags interval; }\n", t, x);
-	fw_add(b, "delete set netdev %s a6_%s\n", t, x);
-	fw_add(b, "add counter netdev %s d_%s\n", t, x);
-	fw_add(b, "delete counter netdev %s d_%s\n", t, x);
+	char name[FW_WHAT_MAX];
+
+	for (int eg = 1; eg >= 0; eg--) {
+		snprintf(name, sizeof(name), "%s_%s", eg ? "eg" : "ifc", x);
+		fw_put_chain(b, NFT_MSG_NEWCHAIN, NFPROTO_NETDEV, t, name);
+		fw_put_chain(b, NFT_MSG_DELRULE, NFPROTO_NETDEV, t, name);
+		fw_put_chain(b, NFT_MSG_DELCHAIN, NFPROTO_NETDEV, t, name);
+	}
+	snprintf(name, sizeof(name), "a4_%s", x);
+	fw_put_set4(b, NFT_MSG_NEWSET, t, name);
+	fw_put_set4(b, NFT_MSG_DELSET, t, name);
+	snprintf(name, sizeof(name), "a6_%s", x);
+	fw_put_set6(b, NFT_MSG_NEWSET, t, name);
+	fw_put_set6(b, NFT_MSG_DELSET, t, name);
+	snprintf(name, sizeof(name), "d_%s", x);
+	fw_put_counter(b, NFT_MSG_NEWOBJ, t, name);
+	fw_put_counter(b, NFT_MSG_DELOBJ, t, name);
 }
 
-/* The container's IPv6 link-local address (EUI-64 of its MAC, RFC 4291
- * appendix A) as a 128-bit integer. */
-static void fw_eui64(const uint8_t m[6], char buf[35])
+/* The container's IPv6 link-local address: the EUI-64 of its MAC (RFC
+ * 4291 appendix A). */
+static void fw_eui64(const uint8_t m[6], uint8_t a[16])
 {
-	uint8_t a[16] = {0xfe, 0x80};
-
+	memset(a, 0, 16);
+	a[0] = 0xfe, a[1] = 0x80;
 	a[8] = m[0] ^ 0x02, a[9] = m[1], a[10] = m[2], a[11] = 0xff;
 	a[12] = 0xfe, a[13] = m[3], a[14] = m[4], a[15] = m[5];
-	fw_hex128(a, buf);
 }
 
-/* The chain of interface X with the rules listed at the top of the file. */
-static void fw_script_chain(struct fw_buf *b, const char *t, const char *x, const char *mac,
-			    const uint8_t m[6])
+/* The objects of interface X and the chain with the rules listed at the
+ * top of the file. */
+static void fw_put_iface(struct fw_batch *b, const char *t, const char *x, const uint8_t mac[6])
 {
-	const char *drop = "counter name \"d_";
-	char ll[35];
+	char name[FW_WHAT_MAX], chain[FW_WHAT_MAX];
+	uint8_t ll[16];
 
-	fw_add(b, "add set netdev %s a4_%s { type ipv4_addr; }\n", t, x);
-	fw_add(b, "add set netdev %s a6_%s { typeof @nh,64,128; flags interval; }\n", t, x);
-	fw_add(b, "add counter netdev %s d_%s\n", t, x);
-	fw_add(
-	    b,
-	    "add chain netdev %s ifc_%s { type filter hook ingress device \"%s\" priority " FW_PRIO
-	    "; policy drop; }\n",
-	    t, x, x);
-#define R(...) (fw_add(b, "add rule netdev %s ifc_%s ", t, x), fw_add(b, __VA_ARGS__))
-	R("ether saddr != %s %s%s\" drop\n", mac, drop, x);
-	/* The link-layer address option of a neighbour solicitation (type 1)
-	 * or advertisement (type 2), one 8-byte option, must be its own MAC:
-	 * ARP's sender check, for IPv6. */
-	R("meta protocol ip6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } "
-	  "@th,192,16 { 0x0101, 0x0201 } @th,208,48 != 0x%02x%02x%02x%02x%02x%02x %s%s\" drop\n",
-	  m[0], m[1], m[2], m[3], m[4], m[5], drop, x);
-	R("meta protocol arp arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether %s "
-	  "arp saddr ip @a4_%s accept\n",
-	  mac, x);
-	R("meta protocol arp arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether %s "
-	  "arp saddr ip 0.0.0.0 accept\n",
-	  mac);
-	/* DHCP server answers, by the server's port or the client's. */
-	R("meta protocol ip udp sport 67 %s%s\" drop\n", drop, x);
-	R("meta protocol ip udp dport 68 %s%s\" drop\n", drop, x);
-	R("meta protocol ip ip saddr @a4_%s accept\n", x);
-	R("meta protocol ip6 udp sport 547 %s%s\" drop\n", drop, x);
-	R("meta protocol ip6 udp dport 546 %s%s\" drop\n", drop, x);
-	R("meta protocol ip6 icmpv6 type { nd-router-advert, nd-redirect } %s%s\" drop\n", drop, x);
-	R("meta protocol ip6 ip6 saddr " VS_NET_GW6 " %s%s\" drop\n", drop, x);
-	R("meta protocol ip6 icmpv6 type nd-neighbor-advert @th,64,128 != @a6_%s %s%s\" drop\n", x,
-	  drop, x);
-	/* fe80::1 as a 128-bit integer: rule 9 of the list above. */
-	R("meta protocol ip6 icmpv6 type nd-neighbor-advert "
-	  "@th,64,128 0xfe800000000000000000000000000001 %s%s\" drop\n",
-	  drop, x);
-	R("meta protocol ip6 ip6 saddr :: icmpv6 type nd-neighbor-solicit @th,64,128 @a6_%s "
-	  "accept\n",
-	  x);
-	R("meta protocol ip6 ip6 saddr :: "
-	  "icmpv6 type { mld-listener-report, mld2-listener-report } accept\n");
-	R("meta protocol ip6 @nh,64,128 @a6_%s accept\n", x);
-	R("%s%s\" drop\n", drop, x);
-#undef R
+	snprintf(name, sizeof(name), "a4_%s", x);
+	fw_put_set4(b, NFT_MSG_NEWSET, t, name);
+	snprintf(name, sizeof(name), "a6_%s", x);
+	fw_put_set6(b, NFT_MSG_NEWSET, t, name);
+	snprintf(name, sizeof(name), "d_%s", x);
+	fw_put_counter(b, NFT_MSG_NEWOBJ, t, name);
+	snprintf(chain, sizeof(chain), "ifc_%s", x);
+	fw_put_base_chain(b, NFPROTO_NETDEV, t,
+			  &(struct fw_base_chain){.name = chain,
+						  .type = "filter",
+						  .dev = x,
+						  .hooknum = NF_NETDEV_INGRESS,
+						  .prio = FW_PRIO,
+						  .policy = NF_DROP});
+	fw_put_iface_rules(b, t, x, mac);
 	/* Its one link-local address: the EUI-64 one (vs_net_attach sets the
 	 * inside link's addr_gen_mode to eui64; a guest that changes it cuts
 	 * its own IPv6 off, and cannot take a neighbour's link-local). */
-	fw_eui64(m, ll);
-	fw_add(b, "add element netdev %s a6_%s { %s }\n", t, x, ll);
+	fw_eui64(mac, ll);
+	snprintf(name, sizeof(name), "a6_%s", x);
+	fw_put_elem(b, NFT_MSG_NEWSETELEM, t, name, ll, 16);
+}
+
+/* The NAT table, rebuilt from node->nat (the options may have changed
+ * since the last start); without NAT it goes away. */
+static int fw_put_nat(struct fw_batch *b, const struct vs_net_node *node, struct vs_error *err)
+{
+	char nat[sizeof(node->fw_table) + 4];
+
+	snprintf(nat, sizeof(nat), "%s_nat", node->fw_table);
+	fw_put_table(b, NFT_MSG_NEWTABLE, NFPROTO_IPV4, nat);
+	fw_put_table(b, NFT_MSG_DELTABLE, NFPROTO_IPV4, nat);
+	if (node->nnat == 0 || !node->uplink[0])
+		return 0;
+	if (vs_validate_ifname(node->uplink, "--uplink", err) < 0)
+		return -1;
+	fw_put_table(b, NFT_MSG_NEWTABLE, NFPROTO_IPV4, nat);
+	fw_put_base_chain(b, NFPROTO_IPV4, nat,
+			  &(struct fw_base_chain){.name = "postrouting",
+						  .type = "nat",
+						  .hooknum = NF_INET_POST_ROUTING,
+						  .prio = FW_PRIO_SRCNAT,
+						  .policy = NF_ACCEPT});
+	for (size_t i = 0; i < node->nnat; i++) {
+		/* The table is family ip: IPv6 has no NAT here. */
+		if (node->nat[i].family != AF_INET || node->nat[i].prefix > 32)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "--nat: only IPv4 networks are masqueraded");
+		fw_put_masq_rule(b, nat, "postrouting", node->nat[i].addr, node->nat[i].prefix,
+				 node->uplink);
+	}
+	return 0;
 }
 
 int fw_node_setup(const struct vs_net_node *node, struct vs_error *err)
 {
-	struct fw_buf b cleanup_fwbuf = {0};
-	const char *t = node->fw_table;
-	char cidr[VS_IP_STRLEN];
+	struct fw_batch b cleanup_fwbatch = {0};
 
 	if (fw_check_table(node, err) < 0)
 		return -1;
-	fw_add(&b, "add table netdev %s\n", t);
-	/* The NAT table is rebuilt from node->nat every time (the options may
-	 * have changed since the last start); without NAT it goes away. */
-	fw_add(&b, "add table ip %s_nat\ndelete table ip %s_nat\n", t, t);
-	if (node->nnat > 0 && node->uplink[0]) {
-		if (vs_validate_ifname(node->uplink, "--uplink", err) < 0)
-			return -1;
-		fw_add(&b, "add table ip %s_nat\n", t);
-		fw_add(
-		    &b,
-		    "add chain ip %s_nat postrouting { type nat hook postrouting priority srcnat; "
-		    "policy accept; }\n",
-		    t);
-		for (size_t i = 0; i < node->nnat; i++) {
-			/* The table is family ip: IPv6 has no NAT here. */
-			if (node->nat[i].family != AF_INET)
-				return vs_error_kind(err, VS_EK_INVALID,
-						     "--nat: only IPv4 networks are masqueraded");
-			vs_format_ip(&node->nat[i], true, cidr, sizeof(cidr));
-			fw_add(&b,
-			       "add rule ip %s_nat postrouting ip saddr %s oifname \"%s\" "
-			       "masquerade\n",
-			       t, cidr, node->uplink);
-		}
-	}
-	if (fw_run(b.s, false, NULL, err) < 0)
-		return vs_error_prefix(err, "firewall table %s", t);
+	fw_batch_init(&b);
+	fw_put_table(&b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, node->fw_table);
+	if (fw_put_nat(&b, node, err) < 0 || fw_batch_commit(&b, err) < 0)
+		return vs_error_prefix(err, "firewall table %s", node->fw_table);
 	return 0;
 }
 
 int fw_iface_add(const struct vs_net_node *node, const struct vs_net_iface *ifc,
 		 struct vs_error *err)
 {
-	struct fw_buf b cleanup_fwbuf = {0};
-	const char *t = node->fw_table, *x = ifc->host_ifname, *set;
-	char mac[18], elem[VS_IP_STRLEN];
+	const char *t = node->fw_table, *x = ifc->host_ifname;
+	struct fw_batch b cleanup_fwbatch = {0};
 	static const uint8_t zero[6];
+	char set[FW_WHAT_MAX];
+	size_t len;
 
 	if (fw_check_names(node, x, err) < 0)
 		return -1;
 	if (memcmp(ifc->mac, zero, 6) == 0 || (ifc->mac[0] & 1))
 		return vs_error_kind(err, VS_EK_INVALID, "firewall %s: no unicast MAC", x);
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", ifc->mac[0], ifc->mac[1],
-		 ifc->mac[2], ifc->mac[3], ifc->mac[4], ifc->mac[5]);
-	fw_add(&b, "add table netdev %s\n", t);
+	fw_batch_init(&b);
+	fw_put_table(&b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, t);
 	/* A leftover chain of the same name (a crash, a device that went
 	 * away) is replaced in the same batch. */
-	fw_script_del(&b, t, x);
-	fw_script_chain(&b, t, x, mac, ifc->mac);
+	fw_put_del(&b, t, x);
+	fw_put_iface(&b, t, x, ifc->mac);
 	for (size_t i = 0; i < ifc->naddrs; i++) {
-		if (fw_elem(&ifc->addrs[i], &set, elem, err) < 0)
+		if (fw_elem(&ifc->addrs[i], x, set, &len, err) < 0)
 			return vs_error_prefix(err, "firewall %s: address %zu", x, i);
-		fw_add(&b, "add element netdev %s %s_%s { %s }\n", t, set, x, elem);
+		fw_put_elem(&b, NFT_MSG_NEWSETELEM, t, set, ifc->addrs[i].addr, len);
 	}
-	if (fw_run(b.s, false, NULL, err) < 0)
+	if (fw_batch_commit(&b, err) < 0)
 		return vs_error_prefix(err, "firewall chain of %s", x);
 	return 0;
 }
@@ -393,10 +291,10 @@ int fw_iface_add(const struct vs_net_node *node, const struct vs_net_iface *ifc,
 int fw_iface_police(const struct vs_net_node *node, const char *host_ifname, int64_t rate,
 		    int64_t peak, int64_t burst, struct vs_error *err)
 {
-	struct fw_buf b cleanup_fwbuf = {0};
 	const char *t = node->fw_table, *x = host_ifname;
-	const char *drop = "counter name \"d_";
+	struct fw_batch b cleanup_fwbatch = {0};
 	int64_t pburst = peak / 8 / 1000;
+	char chain[FW_WHAT_MAX], ctr[FW_WHAT_MAX];
 
 	if (fw_check_names(node, x, err) < 0)
 		return -1;
@@ -404,39 +302,44 @@ int fw_iface_police(const struct vs_net_node *node, const char *host_ifname, int
 		return vs_error_kind(err, VS_EK_INVALID, "egress rate of %s: below 8kbit", x);
 	if (pburst < FW_GSO_BUCKET)
 		pburst = FW_GSO_BUCKET;
-	fw_add(&b, "add table netdev %s\n", t);
-	fw_add(&b, "add counter netdev %s d_%s\n", t, x);
-	fw_add(&b, "add chain netdev %s eg_%s\n", t, x);
-	fw_add(&b, "delete chain netdev %s eg_%s\n", t, x);
+	snprintf(chain, sizeof(chain), "eg_%s", x);
+	snprintf(ctr, sizeof(ctr), "d_%s", x);
+	fw_batch_init(&b);
+	fw_put_table(&b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, t);
+	fw_put_counter(&b, NFT_MSG_NEWOBJ, t, ctr);
+	fw_put_chain(&b, NFT_MSG_NEWCHAIN, NFPROTO_NETDEV, t, chain);
+	fw_put_chain(&b, NFT_MSG_DELRULE, NFPROTO_NETDEV, t, chain);
+	fw_put_chain(&b, NFT_MSG_DELCHAIN, NFPROTO_NETDEV, t, chain);
 	if (rate > 0) {
-		fw_add(&b,
-		       "add chain netdev %s eg_%s { type filter hook ingress device \"%s\" "
-		       "priority " FW_PRIO_POLICE "; policy accept; }\n",
-		       t, x, x);
-		fw_add(&b,
-		       "add rule netdev %s eg_%s limit rate over %" PRId64
-		       " bytes/second burst %" PRId64 " bytes %s%s\" drop\n",
-		       t, x, rate / 8, burst, drop, x);
+		fw_put_base_chain(&b, NFPROTO_NETDEV, t,
+				  &(struct fw_base_chain){.name = chain,
+							  .type = "filter",
+							  .dev = x,
+							  .hooknum = NF_NETDEV_INGRESS,
+							  .prio = FW_PRIO_POLICE,
+							  .policy = NF_ACCEPT});
+		/* The kernel's bucket is 32 bits of bytes. */
+		fw_put_police_rule(&b, t, x, (uint64_t)rate / 8,
+				   (uint32_t)(burst > UINT32_MAX ? UINT32_MAX : burst));
 		if (peak > 0)
-			fw_add(&b,
-			       "add rule netdev %s eg_%s limit rate over %" PRId64
-			       " bytes/second burst %" PRId64 " bytes %s%s\" drop\n",
-			       t, x, peak / 8, pburst, drop, x);
+			fw_put_police_rule(&b, t, x, (uint64_t)peak / 8,
+					   (uint32_t)(pburst > UINT32_MAX ? UINT32_MAX : pburst));
 	}
-	if (fw_run(b.s, false, NULL, err) < 0)
+	if (fw_batch_commit(&b, err) < 0)
 		return vs_error_prefix(err, "egress rate of %s", x);
 	return 0;
 }
 
 int fw_iface_del(const struct vs_net_node *node, const char *host_ifname, struct vs_error *err)
 {
-	struct fw_buf b cleanup_fwbuf = {0};
+	struct fw_batch b cleanup_fwbatch = {0};
 
 	if (fw_check_names(node, host_ifname, err) < 0)
 		return -1;
-	fw_add(&b, "add table netdev %s\n", node->fw_table);
-	fw_script_del(&b, node->fw_table, host_ifname);
-	if (fw_run(b.s, false, NULL, err) < 0)
+	fw_batch_init(&b);
+	fw_put_table(&b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, node->fw_table);
+	fw_put_del(&b, node->fw_table, host_ifname);
+	if (fw_batch_commit(&b, err) < 0)
 		return vs_error_prefix(err, "firewall chain of %s", host_ifname);
 	return 0;
 }
@@ -444,128 +347,206 @@ int fw_iface_del(const struct vs_net_node *node, const char *host_ifname, struct
 int fw_iface_addr(const struct vs_net_node *node, const char *host_ifname, const struct vs_ip *ip,
 		  bool add, struct vs_error *err)
 {
-	struct fw_buf b cleanup_fwbuf = {0};
-	const char *t = node->fw_table, *set;
-	char elem[VS_IP_STRLEN];
+	struct fw_batch b cleanup_fwbatch = {0};
+	char set[FW_WHAT_MAX];
+	size_t len;
 
-	if (fw_check_names(node, host_ifname, err) < 0 || fw_elem(ip, &set, elem, err) < 0)
+	if (fw_check_names(node, host_ifname, err) < 0 ||
+	    fw_elem(ip, host_ifname, set, &len, err) < 0)
 		return -1;
-	/* add is idempotent in nft; removal of an absent element is not,
-	 * so it is added first in the same batch. */
-	fw_add(&b, "add element netdev %s %s_%s { %s }\n", t, set, host_ifname, elem);
+	fw_batch_init(&b);
+	/* Adding is idempotent (NEWSETELEM without NLM_F_EXCL); removing an
+	 * absent element is not, so it is added first in the same batch. */
+	fw_put_elem(&b, NFT_MSG_NEWSETELEM, node->fw_table, set, ip->addr, len);
 	if (!add)
-		fw_add(&b, "delete element netdev %s %s_%s { %s }\n", t, set, host_ifname, elem);
-	if (fw_run(b.s, false, NULL, err) < 0)
+		fw_put_elem(&b, NFT_MSG_DELSETELEM, node->fw_table, set, ip->addr, len);
+	if (fw_batch_commit(&b, err) < 0)
 		return vs_error_prefix(err, "firewall set of %s", host_ifname);
 	return 0;
 }
 
-/* The objects of nft's JSON listing: {"nftables": [{"table": {...}},
- * {"chain": {...}}, ...]}. NULL when it is not that. */
-static const struct vs_json *fw_json_list(const struct vs_json *root)
+static int fw_counter_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct vs_json *l = root ? vs_json_get(root, "nftables") : NULL;
+	struct nftnl_obj *o = nftnl_obj_alloc();
 
-	return l && vs_json_type(l) == VS_JSON_ARRAY ? l : NULL;
+	if (!o)
+		abort();
+	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 && nftnl_obj_is_set(o, NFTNL_OBJ_CTR_PKTS))
+		*(uint64_t *)data = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
+	nftnl_obj_free(o);
+	return MNL_CB_OK;
 }
 
 uint64_t fw_iface_drops(const struct vs_net_node *node, const char *host_ifname)
 {
-	struct vs_json *root __attribute__((cleanup(vs_json_freep))) = NULL;
-	struct fw_buf b cleanup_fwbuf = {0};
+	struct nftnl_obj *o;
 	struct vs_error err = {0};
-	cleanup_free char *out = NULL;
-	const struct vs_json *l;
-	int64_t n;
+	char name[FW_WHAT_MAX];
+	struct nlmsghdr *nlh;
+	uint64_t packets = 0;
+	cleanup_free char *buf = NULL;
 
 	if (fw_check_names(node, host_ifname, &err) < 0)
 		return 0;
-	fw_add(&b, "list counter netdev %s d_%s\n", node->fw_table, host_ifname);
-	if (fw_run(b.s, true, &out, &err) < 0 || vs_json_parse(out, &root, &err) < 0 ||
-	    !(l = fw_json_list(root)))
+	snprintf(name, sizeof(name), "d_%s", host_ifname);
+	buf = xcalloc(1, FW_MSG_MAX);
+	if (!(o = nftnl_obj_alloc()))
+		abort();
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, node->fw_table);
+	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	/* One object by name: the kernel answers with it and the ack. */
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_NETDEV, NLM_F_ACK, 0);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	/* No counter (no chain yet, or gone) reads as no drops. */
+	if (fw_nl_query(nlh, fw_counter_cb, &packets, name, &err) < 0)
 		return 0;
-	for (size_t i = 0; i < vs_json_array_len(l); i++) {
-		const struct vs_json *c = vs_json_get(vs_json_array_at(l, i), "counter");
-		if (c && vs_json_int64(vs_json_get(c, "packets"), &n) && n >= 0)
-			return (uint64_t)n;
-	}
-	return 0;
+	return packets;
 }
 
-/* The interface an object of our table belongs to ("ifc_X", "a4_X",
- * "a6_X", "d_X" -> "X"), or NULL. */
-static const char *fw_owner(const char *kind, const char *name)
+/* ------------------------------------------------------ reconcile */
+
+/* The interfaces whose objects fw_reconcile removes, each once. */
+struct fw_stale {
+	const char *t;
+	const char *const *keep;
+	size_t nkeep;
+	char **names;
+	size_t n;
+};
+
+static void fw_stale_free(struct fw_stale *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->names[i]);
+	free(s->names);
+}
+
+/* The interface an object of our table belongs to ("ifc_X", "eg_X",
+ * "a4_X", "a6_X", "d_X" -> "X"), or NULL. */
+static const char *fw_owner(uint16_t kind, const char *name)
 {
 	static const char *const chain_pfx[] = {"ifc_", "eg_"}, *const set_pfx[] = {"a4_", "a6_"},
 				 *const ctr_pfx[] = {"d_"};
-	const char *const *pfx = NULL;
-	size_t n = 0;
+	const char *const *pfx = kind == NFT_MSG_GETCHAIN ? chain_pfx
+				 : kind == NFT_MSG_GETSET ? set_pfx
+							  : ctr_pfx;
+	size_t n = kind == NFT_MSG_GETOBJ ? 1 : 2;
 
-	if (strcmp(kind, "chain") == 0)
-		pfx = chain_pfx, n = 2;
-	else if (strcmp(kind, "set") == 0)
-		pfx = set_pfx, n = 2;
-	else if (strcmp(kind, "counter") == 0)
-		pfx = ctr_pfx, n = 1;
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(name, pfx[i], strlen(pfx[i])) == 0)
 			return name + strlen(pfx[i]);
 	return NULL;
 }
 
-static bool fw_kept(const char *x, const char *const *keep, size_t nkeep)
+static void fw_stale_note(struct fw_stale *s, uint16_t kind, const char *table, const char *name)
 {
-	for (size_t i = 0; i < nkeep; i++)
-		if (strcmp(keep[i], x) == 0)
-			return true;
-	return false;
+	struct vs_error ignored;
+	const char *x;
+
+	if (!table || !name || strcmp(table, s->t) != 0 || !(x = fw_owner(kind, name)))
+		return;
+	for (size_t i = 0; i < s->nkeep; i++)
+		if (strcmp(s->keep[i], x) == 0)
+			return;
+	/* A name we could not have made is left alone. */
+	if (vs_validate_ifname(x, "firewall object", &ignored) < 0)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], x) == 0)
+			return;
+	s->names = xrealloc(s->names, (s->n + 1) * sizeof(*s->names));
+	s->names[s->n++] = xstrdup(x);
+}
+
+static int fw_chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c)
+		abort();
+	if (nftnl_chain_nlmsg_parse(nlh, c) == 0)
+		fw_stale_note(data, NFT_MSG_GETCHAIN, nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE),
+			      nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+static int fw_set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		abort();
+	if (nftnl_set_nlmsg_parse(nlh, s) == 0)
+		fw_stale_note(data, NFT_MSG_GETSET, nftnl_set_get_str(s, NFTNL_SET_TABLE),
+			      nftnl_set_get_str(s, NFTNL_SET_NAME));
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int fw_obj_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc();
+
+	if (!o)
+		abort();
+	if (nftnl_obj_nlmsg_parse(nlh, o) == 0)
+		fw_stale_note(data, NFT_MSG_GETOBJ, nftnl_obj_get_str(o, NFTNL_OBJ_TABLE),
+			      nftnl_obj_get_str(o, NFTNL_OBJ_NAME));
+	nftnl_obj_free(o);
+	return MNL_CB_OK;
+}
+
+/* One dump of the table's chains, sets or objects (kind NFT_MSG_GET*).
+ * The kernel filters sets and objects by table (and answers ENOENT when
+ * there is none yet); it lists every netdev chain, which fw_stale_note
+ * filters. */
+static int fw_dump(struct fw_stale *s, uint16_t kind, mnl_cb_t cb, struct vs_error *err)
+{
+	cleanup_free char *buf = xcalloc(1, FW_MSG_MAX);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, kind, NFPROTO_NETDEV, NLM_F_DUMP, 0);
+
+	if (kind == NFT_MSG_GETSET) {
+		struct nftnl_set *o = nftnl_set_alloc();
+		if (!o)
+			abort();
+		nftnl_set_set_str(o, NFTNL_SET_TABLE, s->t);
+		nftnl_set_nlmsg_build_payload(nlh, o);
+		nftnl_set_free(o);
+	} else if (kind == NFT_MSG_GETOBJ) {
+		struct nftnl_obj *o = nftnl_obj_alloc();
+		if (!o)
+			abort();
+		nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, s->t);
+		nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+		nftnl_obj_nlmsg_build_payload(nlh, o);
+		nftnl_obj_free(o);
+	}
+	if (fw_nl_query(nlh, cb, s, "listing", err) < 0 && err->errnum != ENOENT)
+		return -1;
+	return 0;
 }
 
 int fw_reconcile(const struct vs_net_node *node, const char *const *keep, size_t nkeep,
 		 struct vs_error *err)
 {
-	struct vs_json *root __attribute__((cleanup(vs_json_freep))) = NULL;
-	struct fw_buf b cleanup_fwbuf = {0}, done cleanup_fwbuf = {0};
-	cleanup_free char *out = NULL;
-	const char *t = node->fw_table;
-	const struct vs_json *l;
-	char tag[VS_IFNAME_MAX + 3];
+	struct fw_stale s __attribute__((cleanup(fw_stale_free))) = {
+	    .t = node->fw_table, .keep = keep, .nkeep = nkeep};
+	struct fw_batch b cleanup_fwbatch = {0};
 
 	if (fw_check_table(node, err) < 0)
 		return -1;
-	/* The whole netdev family lists without an error when our table does
-	 * not exist yet; other tables in it are only read. */
-	if (fw_run("list ruleset netdev\n", true, &out, err) < 0 ||
-	    vs_json_parse(out, &root, err) < 0)
-		return vs_error_prefix(err, "firewall table %s", t);
-	if (!(l = fw_json_list(root)))
-		return vs_error_set(err, 0, "firewall table %s: unexpected listing", t);
-	fw_add(&done, "/");
-	for (size_t i = 0; i < vs_json_array_len(l); i++) {
-		const struct vs_json *it = vs_json_array_at(l, i), *o;
-		const char *kind = vs_json_object_len(it) == 1 ? vs_json_object_key(it, 0) : "";
-		const char *table, *name, *x;
-		struct vs_error ignored;
-
-		o = vs_json_object_len(it) == 1 ? vs_json_object_value(it, 0) : NULL;
-		table = o ? vs_json_string(vs_json_get(o, "table")) : NULL;
-		name = o ? vs_json_string(vs_json_get(o, "name")) : NULL;
-		if (!table || !name || strcmp(table, t) != 0 || !(x = fw_owner(kind, name)) ||
-		    fw_kept(x, keep, nkeep))
-			continue;
-		/* A name we could not have made is left alone rather than
-		 * written into a script. */
-		if (vs_validate_ifname(x, "firewall object", &ignored) < 0)
-			continue;
-		snprintf(tag, sizeof(tag), "/%s/", x);
-		if (strstr(done.s, tag))
-			continue;
-		fw_add(&done, "%s/", x);
-		fw_script_del(&b, t, x);
-	}
-	if (!b.s)
-		return 0;
-	if (fw_run(b.s, false, NULL, err) < 0)
-		return vs_error_prefix(err, "firewall table %s: removing stale chains", t);
+	if (fw_dump(&s, NFT_MSG_GETCHAIN, fw_chain_cb, err) < 0 ||
+	    fw_dump(&s, NFT_MSG_GETSET, fw_set_cb, err) < 0 ||
+	    fw_dump(&s, NFT_MSG_GETOBJ, fw_obj_cb, err) < 0)
+		return vs_error_prefix(err, "firewall table %s", node->fw_table);
+	fw_batch_init(&b);
+	for (size_t i = 0; i < s.n; i++)
+		fw_put_del(&b, node->fw_table, s.names[i]);
+	if (fw_batch_commit(&b, err) < 0)
+		return vs_error_prefix(err, "firewall table %s: removing stale chains",
+				       node->fw_table);
 	return 0;
 }

@@ -1,5 +1,7 @@
-/* netns/ internals: the firewall of a vsd instance through libnftables
- * (netns/firewall.c). Only files in netns/ include this header.
+/* netns/ internals: the firewall of a vsd instance, nf_tables netlink
+ * through libnftnl (netns/firewall.c; the batches in fw-nl.c, the rules in
+ * fw-rules.c). Only files in netns/ include this header. Every call opens
+ * its own netlink socket: calls from several threads need no lock.
  *
  * One table per instance, `netdev` family, named node->fw_table, holding
  * one base chain per node-side veth ("ifc_" + host_ifname) hooked at that

@@ -6,8 +6,11 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
-	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev libnftables-dev
+	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev libnftnl-dev
 	libwslay-dev libcrypt-dev nettle-dev)
+# libnftnl-dev: the firewall speaks nf_tables netlink itself (netns/fw-nl.c),
+# one batch per change with nothing fetched first; libnftables fetched the
+# whole table before every command, which grew with every container.
 # libwslay-dev: WebSocket (RFC 6455) framing of the exec and console streams.
 # libcrypt-dev (libxcrypt): crypt(3) hashes (yescrypt) of the root passwords a
 # hosting panel sets (daemon/creds.c).

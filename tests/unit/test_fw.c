@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
@@ -34,6 +35,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/netlink.h>
 
 #include "lib/vs_util.h"
 #include "netns/fw-private.h"
@@ -294,6 +297,16 @@ static char *nft_list(const char *family, const char *table)
 		pclose(p);
 	}
 	return out;
+}
+
+/* How many times needle occurs in listing. */
+static int occurrences(const char *listing, const char *needle)
+{
+	int n = 0;
+
+	for (const char *m = strstr(listing, needle); m; m = strstr(m + 1, needle))
+		n++;
+	return n;
 }
 
 /* How many of the objects of interface x (chain, sets, counter) the
@@ -687,10 +700,7 @@ static int child_nat(void)
 		return FAIL("nat setup: %s", err.msg);
 	cleanup_free char *l1 = nft_list("ip", "vsd_t_nat");
 	/* Twice set up: each rule once. */
-	const char *m = strstr(l1, "\"masquerade\"");
-	int count = 0;
-	for (; m; m = strstr(m + 1, "\"masquerade\""))
-		count++;
+	int count = occurrences(l1, "\"masquerade\"");
 	if (count != 2 || !strstr(l1, "\"10.0.3.0\"") || !strstr(l1, "\"192.168.0.0\"") ||
 	    !strstr(l1, "\"vsT0\""))
 		return FAIL("nat rules (%d): %s", count, l1);
@@ -700,6 +710,45 @@ static int child_nat(void)
 	cleanup_free char *l2 = nft_list("ip", "vsd_t_nat");
 	if (l2[0])
 		return FAIL("nat table left: %s", l2);
+	return 0;
+}
+
+/* fw_iface_police: a policing chain with one limit per rate before the
+ * anti-spoofing chain, gone again with rate 0 and with fw_iface_del. */
+static int child_police(void)
+{
+	struct vs_error err = {0};
+	uint8_t f[256];
+	struct env e;
+	size_t n;
+
+	if (env_init(&e) || fw_up(&e))
+		return 1;
+	if (fw_iface_police(&e.node, "vsT0", 8000000, 16000000, 65536, &err) < 0 ||
+	    fw_iface_police(&e.node, "vsT0", 8000000, 16000000, 65536, &err) < 0)
+		return FAIL("police: %s", err.msg);
+	cleanup_free char *l1 = nft_list("netdev", "vsd_t");
+	int limits = occurrences(l1, "\"limit\"");
+	if (!strstr(l1, "\"eg_vsT0\"") || limits != 2)
+		return FAIL("police: %d limits: %s", limits, l1);
+	/* Within the rate the anti-spoofing chain still decides. */
+	n = frame_udp4(f, &e, C_MAC, C_IP4, 40000, "policed");
+	if (pass(&e, f, n, e.udp4, "policed"))
+		return 1;
+	n = frame_udp4(f, &e, SPOOF_MAC, C_IP4, 40000, "policed-spoof");
+	if (dropped(&e, f, n, e.udp4, "policed-spoof"))
+		return 1;
+	if (fw_iface_police(&e.node, "vsT0", 0, 0, 0, &err) < 0)
+		return FAIL("police off: %s", err.msg);
+	cleanup_free char *l2 = nft_list("netdev", "vsd_t");
+	if (strstr(l2, "\"eg_vsT0\"") || objects_of(l2, "vsT0") != 4)
+		return FAIL("police off: %s", l2);
+	if (fw_iface_police(&e.node, "vsT0", 8000000, 0, 65536, &err) < 0 ||
+	    fw_iface_del(&e.node, "vsT0", &err) < 0)
+		return FAIL("police then del: %s", err.msg);
+	cleanup_free char *l3 = nft_list("netdev", "vsd_t");
+	if (strstr(l3, "\"eg_vsT0\"") || objects_of(l3, "vsT0") != 0)
+		return FAIL("police then del left objects: %s", l3);
 	return 0;
 }
 
@@ -731,6 +780,181 @@ static int child_names(void)
 	/* An nft error comes back as the message. */
 	if (fw_iface_addr(&node, "vsT0", &ip, true, &err) == 0 || !strstr(err.msg, "nftables"))
 		return FAIL("missing set not reported: '%s'", err.msg);
+	return 0;
+}
+
+/* ------------------------------------------------------------ scale */
+
+/* Netlink traffic of the calls under test, counted by interposing the
+ * socket calls: a definition here takes precedence over libc's for the
+ * test's own code, for libvsd.a and for libmnl (whose PLT resolves to the
+ * executable first). Only netlink sockets are counted; the counts are what
+ * the scale case compares, since a count cannot flake and a time can. */
+static unsigned long nl_sent_bytes, nl_recv_msgs;
+
+static bool is_netlink(int fd)
+{
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_NETLINK;
+}
+
+/* Netlink messages in a datagram of n bytes. */
+static void count_recv(int fd, const void *buf, ssize_t n)
+{
+	if (n <= 0 || !is_netlink(fd))
+		return;
+	for (const struct nlmsghdr *h = buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n))
+		nl_recv_msgs++;
+}
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *a,
+	       socklen_t alen)
+{
+	static ssize_t (*real)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	if (!real)
+		real = dlsym(RTLD_NEXT, "sendto");
+	ssize_t r = real(fd, buf, len, flags, a, alen);
+	if (r > 0 && is_netlink(fd))
+		nl_sent_bytes += (unsigned long)r;
+	return r;
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	static ssize_t (*real)(int, const struct msghdr *, int);
+	if (!real)
+		real = dlsym(RTLD_NEXT, "sendmsg");
+	ssize_t r = real(fd, m, flags);
+	if (r > 0 && is_netlink(fd))
+		nl_sent_bytes += (unsigned long)r;
+	return r;
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	static ssize_t (*real)(int, void *, size_t, int);
+	if (!real)
+		real = dlsym(RTLD_NEXT, "recv");
+	ssize_t r = real(fd, buf, len, flags);
+	if (!(flags & MSG_PEEK))
+		count_recv(fd, buf, r);
+	return r;
+}
+
+ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	static ssize_t (*real)(int, struct msghdr *, int);
+	if (!real)
+		real = dlsym(RTLD_NEXT, "recvmsg");
+	ssize_t r = real(fd, m, flags);
+	if (!(flags & MSG_PEEK) && r > 0 && m->msg_iovlen == 1)
+		count_recv(fd, m->msg_iov[0].iov_base, r);
+	return r;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* One interface's operations, timed (mean of reps) and counted (the last
+ * repetition's netlink traffic). */
+struct op_cost {
+	double ms[3];		/* add, drops, del */
+	unsigned long msgs[3];	/* netlink messages received */
+	unsigned long bytes[3]; /* netlink bytes sent */
+};
+
+static int measure_ops(struct env *e, int reps, struct op_cost *c)
+{
+	struct vs_error err = {0};
+
+	*c = (struct op_cost){0};
+	for (int i = 0; i < reps; i++) {
+		for (int op = 0; op < 3; op++) {
+			nl_sent_bytes = nl_recv_msgs = 0;
+			double t0 = now_ms();
+			int r = op == 0	  ? fw_iface_add(&e->node, &e->ifc, &err)
+				: op == 1 ? (fw_iface_drops(&e->node, "vsT0"), 0)
+					  : fw_iface_del(&e->node, "vsT0", &err);
+			c->ms[op] += (now_ms() - t0) / reps;
+			c->msgs[op] = nl_recv_msgs, c->bytes[op] = nl_sent_bytes;
+			if (r < 0)
+				return FAIL("scale: operation %d: %s", op, err.msg);
+		}
+	}
+	return 0;
+}
+
+/* n other interfaces' objects (a hooked chain with a rule, both sets, a
+ * counter), made by nft in one script so that making them is quick. */
+static int add_others(int n)
+{
+	char path[] = "/tmp/test_fw_scale.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (!f)
+		return FAIL("scale: script: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		fprintf(f, "add set netdev vsd_t a4_vsF%d { type ipv4_addr; }\n", i);
+		fprintf(f, "add set netdev vsd_t a6_vsF%d { typeof @nh,64,128; flags interval; }\n",
+			i);
+		fprintf(f, "add counter netdev vsd_t d_vsF%d\n", i);
+		fprintf(f,
+			"add chain netdev vsd_t ifc_vsF%d { type filter hook ingress device "
+			"\"vsF%d\" priority -500; policy drop; }\n",
+			i, i);
+		fprintf(f, "add rule netdev vsd_t ifc_vsF%d ip saddr @a4_vsF%d accept\n", i, i);
+		fprintf(f, "add rule netdev vsd_t ifc_vsF%d counter name \"d_vsF%d\" drop\n", i, i);
+	}
+	fclose(f);
+	int r = run("nft -f %s", path);
+	unlink(path);
+	return r;
+}
+
+/* An operation on one interface costs the same whatever else the table
+ * holds: the same netlink messages with VSD_FW_SCALE (500) other
+ * interfaces as with none. Times are printed, never asserted. */
+static int child_scale(void)
+{
+	const char *env = getenv("VSD_FW_SCALE");
+	const char *name[3] = {"fw_iface_add", "fw_iface_drops", "fw_iface_del"};
+	int n = env ? atoi(env) : 500;
+	struct op_cost c0, c1;
+	struct env e;
+
+	if (env_init(&e) || fw_up(&e))
+		return 1;
+	if (measure_ops(&e, 20, &c0) < 0 || add_others(n) < 0 || measure_ops(&e, 5, &c1) < 0)
+		return 1;
+	for (int op = 0; op < 3; op++)
+		fprintf(stderr,
+			"test_fw: %-14s %8.3f ms alone, %8.3f ms with %d others (x%.2f); "
+			"netlink messages received %lu / %lu, bytes sent %lu / %lu\n",
+			name[op], c0.ms[op], c1.ms[op], n, c1.ms[op] / c0.ms[op], c0.msgs[op],
+			c1.msgs[op], c0.bytes[op], c1.bytes[op]);
+	for (int op = 0; op < 3; op++)
+		if (c1.msgs[op] != c0.msgs[op] || c1.bytes[op] != c0.bytes[op])
+			return FAIL("scale: %s exchanges more netlink traffic with %d other "
+				    "interfaces' objects in the table",
+				    name[op], n);
+	/* The others were made by nft (as an older vsd made them): reconcile
+	 * removes them all in one batch, declaring each as nft did. */
+	struct vs_error err = {0};
+	double t0 = now_ms();
+	if (fw_reconcile(&e.node, NULL, 0, &err) < 0)
+		return FAIL("scale: reconcile: %s", err.msg);
+	fprintf(stderr, "test_fw: fw_reconcile of %d interfaces: %.1f ms\n", n, now_ms() - t0);
+	cleanup_free char *l = nft_list("netdev", "vsd_t");
+	if (strstr(l, "\"chain\"") || strstr(l, "\"set\"") || strstr(l, "\"counter\""))
+		return FAIL("scale: reconcile left objects");
 	return 0;
 }
 
@@ -773,13 +997,22 @@ static void test_names(void **state)
 {
 	in_child(child_names);
 }
+static void test_police(void **state)
+{
+	in_child(child_police);
+}
+static void test_scale(void **state)
+{
+	in_child(child_scale);
+}
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_packets),   cmocka_unit_test(test_device_gone),
 	    cmocka_unit_test(test_reconcile), cmocka_unit_test(test_nat),
-	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_names),     cmocka_unit_test(test_scale),
+	    cmocka_unit_test(test_police),
 	};
 	if (geteuid() != 0)
 		fprintf(stderr,
