@@ -80,7 +80,7 @@
 
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
-#include "netns/fw-nl.h"
+#include "netns/fwnl-private.h"
 #include "netns/fw-private.h"
 
 #define FW_PRIO	       (-500)

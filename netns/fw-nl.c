@@ -1,5 +1,5 @@
-/* nf_tables netlink for the firewall: batches and queries (fw-nl.h). */
-#include "netns/fw-nl.h"
+/* nf_tables netlink for the firewall: batches and queries (fwnl-private.h). */
+#include "netns/fwnl-private.h"
 
 #include <errno.h>
 #include <libnftnl/common.h>

@@ -1,11 +1,11 @@
 /* The firewall's nf_tables objects and rules as libnftnl messages
- * (fw-nl.h). The rules are those listed at the top of firewall.c, in the
+ * (fwnl-private.h). The rules are those listed at the top of firewall.c, in the
  * kernel's own terms: what nft's syntax implies is written out (meta
  * protocol before a network header match, meta l4proto before a transport
  * header match, meta iiftype before an Ethernet header match), and each
  * anonymous set of nft's text ({ a, b }) is one rule per value, which
  * matches the same packets with the same verdict. */
-#include "netns/fw-nl.h"
+#include "netns/fwnl-private.h"
 
 #include <arpa/inet.h>
 #include <linux/if_arp.h>

@@ -1,5 +1,5 @@
 /* vs_netns: container networking through libmnl (rtnetlink) and
- * libnftables; no `ip`, `tc` or `nft` programs.
+ * libnftnl; no `ip`, `tc` or `nft` programs.
  *
  * The models (see vsd(8), "Networking"):
  *   - routed (OpenVZ venet-style): a veth pair per interface, created in
