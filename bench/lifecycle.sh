@@ -70,17 +70,18 @@ vsctl create lc1 --template busybox --ip 192.0.2.81 --memory 256M --cpus 1 --pid
 # A first cycle warms the caches (and starts vsd's zygote).
 vsctl start lc1 >/dev/null && vsctl exec lc1 -- /bin/true && vsctl stop --force lc1 >/dev/null
 
-us() { echo "${EPOCHREALTIME/./}"; }
+# The clock is read without a subshell (a fork would land between one
+# vsctl and the next).
 echo "bench: $RUNS runs, alternating vsd and LXC" >&2
 for _ in $(seq "$RUNS"); do
 	: >"$trace"
-	t0=$(us)
-	vsctl start lc1 >/dev/null
-	t1=$(us)
-	vsctl exec lc1 -- /bin/true
-	t2=$(us)
-	vsctl stop --force lc1 >/dev/null
-	t3=$(us)
+	t0=${EPOCHREALTIME/./}
+	"$VSCTL_BIN" start lc1 >/dev/null
+	t1=${EPOCHREALTIME/./}
+	"$VSCTL_BIN" exec lc1 -- /bin/true
+	t2=${EPOCHREALTIME/./}
+	"$VSCTL_BIN" stop --force lc1 >/dev/null
+	t3=${EPOCHREALTIME/./}
 	echo "vsd.start $((t1 - t0))" >>"$series"
 	echo "vsd.exec $((t2 - t1))" >>"$series"
 	echo "vsd.stop $((t3 - t2))" >>"$series"
@@ -90,9 +91,9 @@ for _ in $(seq "$RUNS"); do
 		cat "$trace"
 	} >>"$cycles"
 	if ((have_lxc)); then
-		t0=$(us)
+		t0=${EPOCHREALTIME/./}
 		lxc_run >/dev/null 2>&1
-		t1=$(us)
+		t1=${EPOCHREALTIME/./}
 		echo "lxc.execute $((t1 - t0))" >>"$series"
 	fi
 	printf '.' >&2
