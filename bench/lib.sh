@@ -1,5 +1,6 @@
-# Shared by benchmarks that run a private vsd (disk.sh, snapshot.sh):
-# source it after `set -euo pipefail`, then call bench_vsd_start.
+# Shared by benchmarks that run a private vsd (disk.sh, snapshot.sh; run.sh
+# and lifecycle.sh take only bench_lxc_conf): source it after
+# `set -euo pipefail`, then call bench_vsd_start.
 #   bench_setup NAME   repo, binaries, a temp dir /tmp/vsd-NAME-XXXXXX
 #                      (tmp), VSD_SOCKET, a cgroup parent of its own, the
 #                      vsctl function and the EXIT trap that destroys what
@@ -32,6 +33,25 @@ bench_cleanup() {
 	for d in /sys/fs/cgroup/*/"$cg_parent" /sys/fs/cgroup/"$cg_parent"; do
 		[[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
+}
+
+# bench_lxc_conf FILE ROOTFS CGROUP: the LXC peer's configuration (as
+# bench/run.sh and bench/lifecycle.sh run it): privileged, no network, its
+# own init, ROOTFS used in place, cgroups under CGROUP (payload, monitor).
+bench_lxc_conf() {
+	cat >"$1" <<CONF
+lxc.rootfs.path = dir:$2
+lxc.uts.name = benchlxc
+lxc.net.0.type = empty
+lxc.mount.auto = proc:mixed sys:ro
+lxc.autodev = 1
+lxc.tty.max = 0
+lxc.pty.max = 16
+lxc.apparmor.profile = unconfined
+lxc.cgroup.dir.container = $3/payload
+lxc.cgroup.dir.monitor = $3/monitor
+lxc.log.level = ERROR
+CONF
 }
 
 bench_setup() {

@@ -19,6 +19,7 @@
 # Environment: RUNS (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh # bench_lxc_conf
 RUNS=${RUNS:-30}
 ((EUID == 0)) || { echo "bench: run me as root" >&2; exit 1; }
 # helpers.bash and net-helpers.bash are written for Bats: give them what
@@ -59,19 +60,7 @@ if command -v lxc-execute >/dev/null; then
 	[[ -e "$lxc_dir/rootfs/bin/true" || -L "$lxc_dir/rootfs/bin/true" ]] ||
 		ln -s busybox "$lxc_dir/rootfs/bin/true"
 	mkdir -p "$lxc_dir/lxcpath"
-	cat >"$lxc_dir/lxc.conf" <<CONF
-lxc.rootfs.path = dir:$lxc_dir/rootfs
-lxc.uts.name = benchlxc
-lxc.net.0.type = empty
-lxc.mount.auto = proc:mixed sys:ro
-lxc.autodev = 1
-lxc.tty.max = 0
-lxc.pty.max = 16
-lxc.apparmor.profile = unconfined
-lxc.cgroup.dir.container = $lxc_cg/payload
-lxc.cgroup.dir.monitor = $lxc_cg/monitor
-lxc.log.level = ERROR
-CONF
+	bench_lxc_conf "$lxc_dir/lxc.conf" "$lxc_dir/rootfs" "$lxc_cg"
 	lxc_run() { in_node lxc-execute -n benchlxc -P "$lxc_dir/lxcpath" -f "$lxc_dir/lxc.conf" -- /bin/true; }
 	if lxc_run >/dev/null 2>&1; then have_lxc=1; else echo "bench: lxc-execute does not work here; skipping LXC" >&2; fi
 fi
@@ -81,17 +70,18 @@ vsctl create lc1 --template busybox --ip 192.0.2.81 --memory 256M --cpus 1 --pid
 # A first cycle warms the caches (and starts vsd's zygote).
 vsctl start lc1 >/dev/null && vsctl exec lc1 -- /bin/true && vsctl stop --force lc1 >/dev/null
 
-us() { echo "${EPOCHREALTIME/./}"; }
+# The clock is read without a subshell (a fork would land between one
+# vsctl and the next).
 echo "bench: $RUNS runs, alternating vsd and LXC" >&2
 for _ in $(seq "$RUNS"); do
 	: >"$trace"
-	t0=$(us)
-	vsctl start lc1 >/dev/null
-	t1=$(us)
-	vsctl exec lc1 -- /bin/true
-	t2=$(us)
-	vsctl stop --force lc1 >/dev/null
-	t3=$(us)
+	t0=${EPOCHREALTIME/./}
+	"$VSCTL_BIN" start lc1 >/dev/null
+	t1=${EPOCHREALTIME/./}
+	"$VSCTL_BIN" exec lc1 -- /bin/true
+	t2=${EPOCHREALTIME/./}
+	"$VSCTL_BIN" stop --force lc1 >/dev/null
+	t3=${EPOCHREALTIME/./}
 	echo "vsd.start $((t1 - t0))" >>"$series"
 	echo "vsd.exec $((t2 - t1))" >>"$series"
 	echo "vsd.stop $((t3 - t2))" >>"$series"
@@ -101,9 +91,9 @@ for _ in $(seq "$RUNS"); do
 		cat "$trace"
 	} >>"$cycles"
 	if ((have_lxc)); then
-		t0=$(us)
+		t0=${EPOCHREALTIME/./}
 		lxc_run >/dev/null 2>&1
-		t1=$(us)
+		t1=${EPOCHREALTIME/./}
 		echo "lxc.execute $((t1 - t0))" >>"$series"
 	fi
 	printf '.' >&2

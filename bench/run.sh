@@ -22,6 +22,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$repo/bench/lib.sh" # bench_lxc_conf
 runs=${BENCH_RUNS:-20}
 big_mb=${BENCH_BIG_MB:-200}
 vsd_bin=$repo/build/vsd
@@ -178,19 +179,7 @@ cp -a "$tpl_rootfs" "$tmp/rootfs"
 
 if ((have_lxc)); then
 	mkdir -p "$tmp/lxcpath"
-	cat >"$tmp/lxc.conf" <<CONF
-lxc.rootfs.path = dir:$tmp/rootfs
-lxc.uts.name = benchlxc
-lxc.net.0.type = empty
-lxc.mount.auto = proc:mixed sys:ro
-lxc.autodev = 1
-lxc.tty.max = 0
-lxc.pty.max = 16
-lxc.apparmor.profile = unconfined
-lxc.cgroup.dir.container = $lxc_cg/payload
-lxc.cgroup.dir.monitor = $lxc_cg/monitor
-lxc.log.level = ERROR
-CONF
+	bench_lxc_conf "$tmp/lxc.conf" "$tmp/rootfs" "$lxc_cg"
 	lxc_run() { lxc-execute -n benchlxc -P "$tmp/lxcpath" -f "$tmp/lxc.conf" -- /bin/true; }
 	lxc_run >/dev/null 2>&1 || {
 		echo "bench: lxc-execute does not work here; skipping LXC" >&2

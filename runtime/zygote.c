@@ -40,13 +40,20 @@ static pthread_mutex_t zygote_lock = PTHREAD_MUTEX_INITIALIZER;
 static int zygote_fd = -1;
 static pid_t zygote_pid = -1;
 
+/* The zygote's command line, long enough to take that of any monitor or
+ * helper it forks (see set_cmdline). */
+#define ZYGOTE_CMDLINE_ROOM 4096
+
 static int zygote_start(int self_exe_fd, struct vs_error *err)
 {
-	char *argv[] = {"vsd", "__zygote", NULL};
+	char room[ZYGOTE_CMDLINE_ROOM];
+	char *argv[] = {"vsd", "__zygote", room, NULL};
 	int sv[2];
 	int stdio[3] = {-1, -1, 2};
 	pid_t pid;
 
+	memset(room, ' ', sizeof(room) - 1);
+	room[sizeof(room) - 1] = '\0';
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return vs_error_set(err, errno, "zygote: socketpair");
 	/* Not detached: it is our child until we go (a zygote that died is
@@ -136,6 +143,24 @@ pid_t rt_zygote_spawn(int self_exe_fd, char *const argv[], const int stdio[3], c
 
 /* ------------------------------------------------------------ the zygote */
 
+/* The zygote's own argument strings, one contiguous area. */
+static char *cmdline_area;
+static size_t cmdline_len;
+
+/* A forked child shows its own arguments in /proc/PID/cmdline (ps, and
+ * the tests' and benchmarks' cleanups, which find a vsd instance's
+ * monitors by the directories they name): they are written over the
+ * zygote's, NUL-separated, the rest zeroed. */
+static void set_cmdline(const char *req, size_t len, const char *comm)
+{
+	if (cmdline_area != NULL && cmdline_len > 1) {
+		size_t n = len < cmdline_len - 1 ? len : cmdline_len - 1;
+		memset(cmdline_area, 0, cmdline_len);
+		memcpy(cmdline_area, req, n);
+	}
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+}
+
 /* The forked child: its descriptors where the mode expects them, then
  * the mode itself (a monitor or an exec helper). Nothing of the zygote's
  * stays open. */
@@ -148,6 +173,8 @@ static void __attribute__((noreturn)) become(char *req, size_t len, int *fds, si
 	for (size_t off = 0; off < len && argc < ZYGOTE_ARGS_MAX; off += strlen(req + off) + 1)
 		argv[argc++] = req + off;
 	argv[argc] = NULL;
+	set_cmdline(req, len,
+		    argc > 1 && strcmp(argv[1], "__monitor") == 0 ? "vsd-monitor" : "vsd-exec");
 	for (size_t i = 0; i < nfds; i++)
 		if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
 			_exit(126);
@@ -171,7 +198,8 @@ int vs_rt_zygote_main(int argc, char **argv)
 	static char req[ZYGOTE_REQ_MAX + 1];
 	int fds[ZYGOTE_FDS_MAX];
 
-	(void)argc, (void)argv;
+	cmdline_area = argv[0];
+	cmdline_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
 	fcntl(3, F_SETFD, FD_CLOEXEC);
 	/* The monitors' first processes exit at once (their detach): the
 	 * kernel reaps them. */

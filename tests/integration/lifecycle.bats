@@ -227,8 +227,9 @@ zygote_pid() {
 }
 
 @test "exec and start go through vsd's zygote, which is replaced when it dies" {
-	local z1 z2 mon
-	if [[ "$(ct_state lc1)" != running ]]; then
+	local z1 z2 mon was
+	was=$(ct_state lc1)
+	if [[ "$was" != running ]]; then
 		run vsctl start lc1
 		assert_success
 	fi
@@ -251,6 +252,11 @@ zygote_pid() {
 	run in_ct lc1 echo hello
 	assert_success
 	assert_eq "$output" hello
+	# As the test before left it.
+	if [[ "$was" != running ]]; then
+		run vsctl stop --force lc1
+		assert_success
+	fi
 }
 
 @test "destroy refuses a running container without --force" {
