@@ -16,7 +16,8 @@
 #     (utime+stime from /proc/PID/stat; also the monitors' and lxcfs's), its
 #     RSS, threads and descriptors, and a restart (SIGKILL, start again):
 #     the time until it answers and until `vsctl list` shows all N running;
-#   - then stop and destroy rates.
+#   - then stop and destroy rates (of the first DENSITY_STOP_N, default 50:
+#     the rest go with the node's teardown).
 # Then the same N for LXC in the same run, inside the same node namespace:
 # `lxc-start -d` of privileged containers on a copy of the same busybox
 # rootfs (an overlay per container, like vsd's), each with a veth on a
@@ -332,15 +333,28 @@ restart_answer_ms=$(div $((c - b)) 1000 %.0f)
 restart_all_ms=$(div $((e - b)) 1000 %.0f)
 vsd_rss2=$(rss_kb "$vpid")
 
-# Stop and destroy.
+# Stop and destroy the first STOP_N (each costs more with more running);
+# the rest go with the node: vsd is killed and the teardown kills what runs
+# in its cgroups, unmounts and deletes the namespace with every link.
+stop_n=${DENSITY_STOP_N:-50}
+((stop_n <= started)) || stop_n=$started
 a=$(now_us)
-for i in $(seq "$started"); do vsctl stop --force "d$i" >/dev/null; progress "$i"; done
+for i in $(seq "$stop_n"); do vsctl stop --force "d$i" >/dev/null; done
 b=$(now_us)
-for i in $(seq "$created"); do vsctl destroy "d$i" >/dev/null; progress "$i"; done
+for i in $(seq "$stop_n"); do vsctl destroy "d$i" >/dev/null; done
 c=$(now_us)
-echo >&2
-stop_ms=$(div $((b - a)) $((started * 1000)))
-destroy_ms=$(div $((c - b)) $((created * 1000)))
+stop_ms=$(div $((b - a)) $((stop_n * 1000)))
+destroy_ms=$(div $((c - b)) $((stop_n * 1000)))
+# LXC's copy of the rootfs, before vsd's root goes.
+if ((want_lxc)); then
+	lower=$NET_TMP/lxc-rootfs
+	cp -a "$VSD_ROOT/templates/busybox/rootfs" "$lower"
+fi
+vsd_kill_daemon
+a=$(now_us)
+vsd_teardown_file
+b=$(now_us)
+teardown_s=$(div $((b - a)) 1000000)
 
 # ------------------------------------------------------------------ LXC
 
@@ -352,9 +366,7 @@ lxc_ran=0
 if ((have_lxc)); then
 	lxc_cg=vsd-density-$(rand_hex | cut -c1-8)-lxc
 	lxc_path=$NET_TMP/lxc
-	lower=$NET_TMP/lxc-rootfs
 	mkdir -p "$lxc_path" "$NET_TMP/lxc-ovl"
-	cp -a "$VSD_ROOT/templates/busybox/rootfs" "$lower"
 	in_node ip link add dlxbr0 type bridge
 	in_node ip addr add 10.96.0.1/16 dev dlxbr0
 	in_node ip link set dlxbr0 up
@@ -464,8 +476,8 @@ row "create+start per VPS (ms; LXC: lxc-start -d)" \
 	"$(awk -v a="$create_ms" -v b="$start_ms" 'BEGIN { printf "%.1f", a + b }')" "${lxc_start_ms:-}" \
 	"$(ratio "$(awk -v a="$create_ms" -v b="$start_ms" 'BEGIN { print a + b }')" "${lxc_start_ms:-0}")"
 row "start alone per VPS (ms)" "$start_ms" "${lxc_start_ms:-}" "$(ratio "$start_ms" "${lxc_start_ms:-0}")"
-row "stop --force per VPS (ms; LXC: lxc-stop -k)" "$stop_ms" "${lxc_stop_ms:-}" "$(ratio "$stop_ms" "${lxc_stop_ms:-0}")"
-row "destroy per VPS (ms)" "$destroy_ms" "" ""
+row "stop --force per VPS (ms; first $stop_n; LXC: all)" "$stop_ms" "${lxc_stop_ms:-}" "$(ratio "$stop_ms" "${lxc_stop_ms:-0}")"
+row "destroy per VPS (ms; first $stop_n)" "$destroy_ms" "" ""
 row "monitors' CPU over ${IDLE_S} s idle, all (ms)" "$idle_mon_ms" "${lxc_idle_mon_ms:-}" ""
 echo
 echo "the daemon with $started running:"
@@ -478,6 +490,8 @@ printf '  vsd RSS %s KiB (%s KiB after the restart), %s threads, %s descriptors\
 printf '  one ping from the node to each: %s of %s answered\n' "$reach_ok" "$(wc -l <"$NET_TMP/addrs")"
 printf '  IPv4 neighbour entries %s -> %s machine-wide (gc_thresh3 %s; table full %s times), %s in the node\n' \
 	"$arp0" "$arp1" "$(cat /proc/sys/net/ipv4/neigh/default/gc_thresh3)" $((full1 - full0)) "$node_neigh"
+printf '  the other %s killed with the node (SIGKILL, unmount, cgroups removed) in %s s\n' \
+	$((started - stop_n)) "$teardown_s"
 printf '  restart after SIGKILL: answers in %s ms, all %s listed running in %s ms\n' \
 	"$restart_answer_ms" "$started" "$restart_all_ms"
 if ((have_lxc && !lxc_ran)); then
