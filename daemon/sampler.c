@@ -16,7 +16,8 @@
  * bus reports it running), for a change on the bus, and for the next sweep.
  * A sweep reads each running container's counters; the usage ledger's
  * reading (which includes the network counters, the dearest part) is taken
- * once a minute, as often as the ledger persists it. */
+ * at most once a minute, as often as the ledger persists it, and only as
+ * long as readings take under 2% of the time (USAGE_SHARE). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -44,13 +45,16 @@
  * sampler (the ledger persists a sampler's reading at most once a minute,
  * so reading it more often would only cost). */
 #define USAGE_EVERY_MS 60000
-/* ... and at most this many readings per sweep, in turn (one read is not
- * due again for USAGE_EVERY_MS): a reading's network part costs in proportion to the number of
- * containers (the firewall's counters come through libnftables, which
- * fetches the whole table), so with a thousand containers reading every
- * one each minute would keep a CPU busy. With N containers each is read
- * every max(60 s, N / USAGE_PER_SWEEP sweeps). */
-#define USAGE_PER_SWEEP 8
+/* ... and only while readings have taken less than 1/USAGE_SHARE of the
+ * time (a token bucket of at most USAGE_BUCKET_MS, spent by each reading's
+ * measured duration). A reading's network part costs more with every
+ * container on the node (the firewall's drop counter comes through
+ * libnftables, which fetches the whole table and every set's elements), so
+ * at a thousand containers one reading takes seconds; the bucket keeps the
+ * sampler near idle then, and readings return to once a minute by
+ * themselves when they get cheaper. */
+#define USAGE_SHARE	50
+#define USAGE_BUCKET_MS 1000
 /* A watched container between states (starting, init gone and the
  * monitor still tearing down): looked at again after this many ms,
  * doubling up to the maximum. */
@@ -105,7 +109,8 @@ struct vsd_sampler {
 	size_t n;
 	int64_t total_bytes, total_count;
 	int kmsg_fd;
-	int usage_budget; /* usage readings left in this sweep */
+	/* The usage readings' token bucket (ms; sampler thread only). */
+	int64_t usage_tokens, usage_tokens_at;
 };
 
 void vsd_idle_params_default(const struct vsd_idle_cfg *cfg, struct vsd_idle_params *p)
@@ -335,8 +340,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 		c->created_at = cfg.created_at;
 	}
 	c->present = true;
-	if (smp.t_ms - c->usage_at >= USAGE_EVERY_MS && s->usage_budget > 0) {
-		s->usage_budget--;
+	if (smp.t_ms - c->usage_at >= USAGE_EVERY_MS && s->usage_tokens > 0) {
 		c->usage_at = smp.t_ms;
 		usage = true;
 	}
@@ -350,8 +354,11 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	else if (s->cfg.enabled && cfg.idle_reclaim)
 		bytes = vsd_idle_decide(&s->params, c->s, c->ns, cfg.limits.memory_min);
 	pthread_mutex_unlock(&s->lock);
-	if (usage)
+	if (usage) {
+		int64_t t0 = vs_now_ms();
 		vsd_usage_observe(s->d, &cfg, st.started_at, &cst, VSD_USAGE_SAMPLER, NULL);
+		s->usage_tokens -= vs_now_ms() - t0;
+	}
 	if (bytes > 0)
 		reclaim(s, &cfg, cg, bytes);
 	vs_cg_free(cg);
@@ -361,14 +368,17 @@ static void sweep(struct vsd_sampler *s)
 {
 	cleanup_strv char **names = NULL;
 	struct vs_error err = {0};
+	int64_t now;
 
 	if (vsd_store_list(s->d->containers_fd, &names, &err) < 0) {
 		vsd_log("sampler: %s", err.msg);
 		return;
 	}
-	pthread_mutex_lock(&s->lock);
-	s->usage_budget = USAGE_PER_SWEEP;
-	pthread_mutex_unlock(&s->lock);
+	now = vs_now_ms();
+	s->usage_tokens += (now - s->usage_tokens_at) / USAGE_SHARE;
+	if (s->usage_tokens > USAGE_BUCKET_MS)
+		s->usage_tokens = USAGE_BUCKET_MS;
+	s->usage_tokens_at = now;
 	for (size_t i = 0; names[i] != NULL; i++)
 		sample_one(s, names[i]);
 	pthread_mutex_lock(&s->lock);
@@ -643,6 +653,9 @@ int vsd_sampler_start(struct vsd *d, const struct vsd_idle_cfg *cfg, struct vs_e
 
 	s->d = d;
 	s->cfg = *cfg;
+	/* A full bucket at the start: the first sweep reads what it can. */
+	s->usage_tokens = USAGE_BUCKET_MS;
+	s->usage_tokens_at = vs_now_ms();
 	vsd_idle_params_default(cfg, &s->params);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->qlock, NULL);
