@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -494,8 +495,17 @@ static bool watch_look(struct vsd_sampler *s, struct watch *w)
 		watch_retry(w);
 		return true;
 	}
-	if (w->pidfd >= 0 && w->init_pid == st.init_pid)
+	if (w->pidfd >= 0 && w->init_pid == st.init_pid) {
+		struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
+		/* Exited but not yet reaped by its monitor (a zombie still
+		 * matches): the pidfd stays readable, so look again later
+		 * rather than spin on it. */
+		if (poll(&p, 1, 0) > 0) {
+			watch_disarm(s, w);
+			watch_retry(w);
+		}
 		return true;
+	}
 	/* A new init (a reboot inside), or the first look. */
 	watch_disarm(s, w);
 	w->pidfd = open_init(s, w->name, &st);
