@@ -107,6 +107,7 @@ bench: all
 	bench/export.sh
 	bench/net.sh
 	bench/api.sh
+	bench/density.sh
 
 # libFuzzer harnesses (clang): parsers of untrusted bytes.
 FUZZ_SECONDS ?= 60

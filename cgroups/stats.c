@@ -343,6 +343,17 @@ int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
 	return 0;
 }
 
+int vs_cg_oom_kills(struct vs_cg *cg, int64_t *kills, struct vs_error *err)
+{
+	bool v2;
+	const char *dir = stat_dir(cg, "memory", &v2);
+
+	*kills = -1;
+	if (stat_key(dir, v2 ? "memory.events" : "memory.oom_control", "oom_kill", kills, err) < 0)
+		return vs_error_prefix(err, "OOM kills of cgroup %s/%s", cg->parent, cg->name);
+	return 0;
+}
+
 /* ---- reclaim ------------------------------------------------------- */
 
 /* v1 has no memory.reclaim: lowering memory.limit_in_bytes below usage

@@ -261,6 +261,11 @@ int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err);
  * reading at stop needs, without the memory and I/O files. */
 int vs_cg_cpu_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err);
 
+/* Only the oom_kills of vs_cg_stats (one file, where vs_cg_stats reads a
+ * dozen): for a container list, which shows it for every container.
+ * 0 with *kills (-1 when the file is missing), or -1 with err. */
+int vs_cg_oom_kills(struct vs_cg *cg, int64_t *kills, struct vs_error *err);
+
 /* Every field of st to -1 (unknown). */
 void vs_cg_stats_init(struct vs_cg_stats *st);
 

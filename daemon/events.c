@@ -61,6 +61,11 @@ struct vsd_events {
 	uint64_t gen;
 	struct owned *owners;
 	size_t nowners;
+	/* The watcher, under its own lock, held while it is called, so that
+	 * removing it waits for a call in progress. */
+	pthread_mutex_t watch_lock;
+	void (*watch_fn)(void *arg, const char *container, bool running);
+	void *watch_arg;
 };
 
 struct vsd_event_sub {
@@ -116,6 +121,7 @@ struct vsd_events *vsd_events_new(uint64_t first_id)
 	pthread_condattr_t ca;
 
 	pthread_mutex_init(&ev->lock, NULL);
+	pthread_mutex_init(&ev->watch_lock, NULL);
 	/* Waits are relative, so the monotonic clock keeps them short when
 	 * the wall clock jumps. */
 	pthread_condattr_init(&ca);
@@ -144,6 +150,7 @@ void vsd_events_free(struct vsd_events *ev)
 	free(ev->owners);
 	pthread_cond_destroy(&ev->cond);
 	pthread_mutex_destroy(&ev->lock);
+	pthread_mutex_destroy(&ev->watch_lock);
 	free(ev);
 }
 
@@ -284,6 +291,24 @@ static bool set_seen_locked(struct vsd_events *ev, const char *container, bool r
 	return true;
 }
 
+void vsd_events_set_watcher(struct vsd_events *ev,
+			    void (*fn)(void *arg, const char *container, bool running), void *arg)
+{
+	pthread_mutex_lock(&ev->watch_lock);
+	ev->watch_fn = fn;
+	ev->watch_arg = arg;
+	pthread_mutex_unlock(&ev->watch_lock);
+}
+
+/* Tell the watcher, outside the bus's lock (it takes locks of its own). */
+static void tell_watcher(struct vsd_events *ev, const char *container, bool running)
+{
+	pthread_mutex_lock(&ev->watch_lock);
+	if (ev->watch_fn != NULL)
+		ev->watch_fn(ev->watch_arg, container, running);
+	pthread_mutex_unlock(&ev->watch_lock);
+}
+
 static void publish_state(struct vsd_events *ev, const char *container, bool running, int64_t now)
 {
 	vsd_events_publish(ev, running ? VSD_EV_CONTAINER_STARTED : VSD_EV_CONTAINER_STOPPED,
@@ -297,8 +322,10 @@ bool vsd_events_state(struct vsd_events *ev, const char *container, bool running
 	pthread_mutex_lock(&ev->lock);
 	changed = set_seen_locked(ev, container, running, &known);
 	pthread_mutex_unlock(&ev->lock);
-	if (changed)
+	if (changed) {
+		tell_watcher(ev, container, running);
 		publish_state(ev, container, running, now);
+	}
 	return changed;
 }
 
@@ -306,27 +333,34 @@ void vsd_events_note(struct vsd_events *ev, const char *container, bool running)
 {
 	bool known;
 
+	bool changed;
+
 	pthread_mutex_lock(&ev->lock);
-	set_seen_locked(ev, container, running, &known);
+	changed = set_seen_locked(ev, container, running, &known);
 	pthread_mutex_unlock(&ev->lock);
+	if (changed)
+		tell_watcher(ev, container, running);
 }
 
 bool vsd_events_observe(struct vsd_events *ev, const char *container, bool running, uint64_t gen,
 			int64_t now)
 {
 	struct seen *s;
-	bool known, changed = false;
+	bool known = false, changed = false;
 
 	pthread_mutex_lock(&ev->lock);
 	s = seen_find(ev, container);
 	/* Something reported since the observer looked: its look is stale. */
-	if (s == NULL || s->gen == gen) {
-		changed = set_seen_locked(ev, container, running, &known) && known;
-	}
+	if (s == NULL || s->gen == gen)
+		changed = set_seen_locked(ev, container, running, &known);
 	pthread_mutex_unlock(&ev->lock);
 	if (changed)
+		tell_watcher(ev, container, running);
+	/* A first registration is quiet: only a known container's change is
+	 * news. */
+	if (changed && known)
 		publish_state(ev, container, running, now);
-	return changed;
+	return changed && known;
 }
 
 size_t vsd_events_watch_list(struct vsd_events *ev, char ***names, uint64_t **gens)
@@ -370,6 +404,7 @@ void vsd_events_forget(struct vsd_events *ev, const char *container)
 	}
 	drop_owner_locked(ev, container);
 	pthread_mutex_unlock(&ev->lock);
+	tell_watcher(ev, container, false);
 }
 
 /* Oldest id still in the ring; called with the lock held. */

@@ -94,6 +94,15 @@ bool vsd_events_observe(struct vsd_events *ev, const char *container, bool runni
 uint64_t vsd_events_gen(struct vsd_events *ev, const char *container);
 size_t vsd_events_watch_list(struct vsd_events *ev, char ***names, uint64_t **gens);
 void vsd_events_forget(struct vsd_events *ev, const char *container);
+/* A watcher of those states (the sampler, which holds a pidfd of each
+ * running container's init instead of looking at them all every second):
+ * fn(arg, container, running) is called, outside the bus's lock, after
+ * every change of a container's state as the bus knows it (published,
+ * noted, observed, a quiet first registration) and after forget (running
+ * false). fn must not call back into the bus. One watcher; NULL removes
+ * it. */
+void vsd_events_set_watcher(struct vsd_events *ev,
+			    void (*fn)(void *arg, const char *container, bool running), void *arg);
 
 /* A subscriber for the types in mask, starting after last_id (0, or an id
  * this bus has not given out yet: only new events; an id more than

@@ -8,19 +8,33 @@
  * from only after a whole window of quiet intervals (low CPU and few page
  * faults), a step is a few percent of its usage, memory_min is never gone
  * below, and memory.high is never touched (LXD PR #13192 made containers
- * "terribly slow" by pressing memory.high). */
+ * "terribly slow" by pressing memory.high).
+ *
+ * At idle the thread sleeps in epoll_wait and costs nothing between
+ * sweeps: it wakes for the kernel log (/dev/kmsg is pollable), for an
+ * init that exits (a pidfd per running container, armed when the event
+ * bus reports it running), for a change on the bus, and for the next sweep.
+ * A sweep reads each running container's counters; the usage ledger's
+ * reading (which includes the network counters, the dearest part) is taken
+ * at most once a minute, as often as the ledger persists it, and only as
+ * long as readings take under 2% of the time (USAGE_SHARE). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cgroups/vs_cgroups.h"
 #include "daemon/daemon.h"
+#include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 
 /* Samples kept per container (the window plus one). */
@@ -28,6 +42,25 @@
 /* Intervals to leave a container alone after a reclaim found little. */
 #define BACKOFF_INTERVALS 6
 #define MIB		  (INT64_C(1) << 20)
+/* Milliseconds between two usage-ledger readings of one container by the
+ * sampler (the ledger persists a sampler's reading at most once a minute,
+ * so reading it more often would only cost). */
+#define USAGE_EVERY_MS 60000
+/* ... and only while readings have taken less than 1/USAGE_SHARE of the
+ * time (a token bucket of at most USAGE_BUCKET_MS, spent by each reading's
+ * measured duration). A reading's network part costs more with every
+ * container on the node (the firewall's drop counter comes through
+ * libnftables, which fetches the whole table and every set's elements), so
+ * at a thousand containers one reading takes seconds; the bucket keeps the
+ * sampler near idle then, and readings return to once a minute by
+ * themselves when they get cheaper. */
+#define USAGE_SHARE	50
+#define USAGE_BUCKET_MS 1000
+/* A watched container between states (starting, init gone and the
+ * monitor still tearing down): looked at again after this many ms,
+ * doubling up to the maximum. */
+#define RETRY_MIN_MS 50
+#define RETRY_MAX_MS 2000
 
 struct cstate {
 	char *name;
@@ -37,15 +70,39 @@ struct cstate {
 	int64_t reclaimed;
 	int backoff;
 	bool present;
+	int64_t usage_at; /* ms of the last usage-ledger reading */
 	struct vsd_oom_rec oom;
 	struct vsd_oom_line pending; /* last oom-kill line, for the Killed line */
+};
+
+/* A container the bus reports running, watched through its init's pidfd
+ * (sampler thread only). */
+struct watch {
+	char *name;
+	int pidfd; /* -1: none armed */
+	pid_t init_pid;
+	int64_t retry_at; /* ms; 0: none */
+	int64_t retry_step;
+	bool ready; /* look at it: init exited, or news from the bus */
+};
+
+/* A change the bus told us about, queued for the sampler thread. */
+struct change {
+	char *name;
+	bool running;
 };
 
 struct vsd_sampler {
 	struct vsd *d;
 	pthread_t thread;
+	int epfd;
+	int wakefd; /* eventfd: stop, or changes queued */
+	struct watch **w;
+	size_t nw;
+	pthread_mutex_t qlock; /* the queue */
+	struct change *q;
+	size_t nq;
 	pthread_mutex_t lock; /* everything below */
-	pthread_cond_t wake;
 	bool stop;
 	struct vsd_idle_cfg cfg;
 	struct vsd_idle_params params;
@@ -53,6 +110,8 @@ struct vsd_sampler {
 	size_t n;
 	int64_t total_bytes, total_count;
 	int kmsg_fd;
+	/* The usage readings' token bucket (ms; sampler thread only). */
+	int64_t usage_tokens, usage_tokens_at;
 };
 
 void vsd_idle_params_default(const struct vsd_idle_cfg *cfg, struct vsd_idle_params *p)
@@ -240,6 +299,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	struct vs_cg *cg;
 	struct cstate *c;
 	int64_t bytes = 0;
+	bool usage = false;
 	struct vsd_sample smp = {.t_ms = vs_now_ms()};
 	/* Taken before the look, so a start or stop meanwhile wins. */
 	uint64_t gen = s->d->events != NULL ? vsd_events_gen(s->d->events, name) : 0;
@@ -249,6 +309,10 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 		vsd_debug("sampler: container %s: %s", name, err.msg);
 		return;
 	}
+	/* The backstop of the pidfd watch: a stop it could not see (init and
+	 * monitor gone together, a pidfd that could not be opened). */
+	if (st.state == VS_RT_STOPPED && s->d->events != NULL)
+		vsd_events_observe(s->d->events, name, false, gen, (int64_t)time(NULL));
 	cg = vs_cg_open(s->d->cg, s->d->cgroup_parent, name);
 	if (cg == NULL)
 		return;
@@ -277,6 +341,10 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 		c->created_at = cfg.created_at;
 	}
 	c->present = true;
+	if (smp.t_ms - c->usage_at >= USAGE_EVERY_MS && s->usage_tokens > 0) {
+		c->usage_at = smp.t_ms;
+		usage = true;
+	}
 	push_sample(c, &smp);
 	if (!c->oom.loaded)
 		vsd_oom_load(s->d, name, &c->oom);
@@ -287,7 +355,11 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	else if (s->cfg.enabled && cfg.idle_reclaim)
 		bytes = vsd_idle_decide(&s->params, c->s, c->ns, cfg.limits.memory_min);
 	pthread_mutex_unlock(&s->lock);
-	vsd_usage_observe(s->d, &cfg, st.started_at, &cst, VSD_USAGE_SAMPLER, NULL);
+	if (usage) {
+		int64_t t0 = vs_now_ms();
+		vsd_usage_observe(s->d, &cfg, st.started_at, &cst, VSD_USAGE_SAMPLER, NULL);
+		s->usage_tokens -= vs_now_ms() - t0;
+	}
 	if (bytes > 0)
 		reclaim(s, &cfg, cg, bytes);
 	vs_cg_free(cg);
@@ -297,11 +369,17 @@ static void sweep(struct vsd_sampler *s)
 {
 	cleanup_strv char **names = NULL;
 	struct vs_error err = {0};
+	int64_t now;
 
 	if (vsd_store_list(s->d->containers_fd, &names, &err) < 0) {
 		vsd_log("sampler: %s", err.msg);
 		return;
 	}
+	now = vs_now_ms();
+	s->usage_tokens += (now - s->usage_tokens_at) / USAGE_SHARE;
+	if (s->usage_tokens > USAGE_BUCKET_MS)
+		s->usage_tokens = USAGE_BUCKET_MS;
+	s->usage_tokens_at = now;
 	for (size_t i = 0; names[i] != NULL; i++)
 		sample_one(s, names[i]);
 	pthread_mutex_lock(&s->lock);
@@ -309,32 +387,203 @@ static void sweep(struct vsd_sampler *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Containers that stop behind vsd's back (init exits, the monitor writes
- * state.json): every second, the ones the event bus last reported running
- * are looked at (a state.json read and a pid check each), and a stop is
- * reported once (vsd_events_observe drops a look that raced the daemon's
- * own start or stop). Called without the sampler lock. */
-static void watch_stops(struct vsd_sampler *s)
-{
-	cleanup_strv char **names = NULL;
-	cleanup_free uint64_t *gens = NULL;
-	size_t n;
+/* ---- stops behind vsd's back ------------------------------------------ */
 
-	if (s->d->events == NULL)
-		return;
-	n = vsd_events_watch_list(s->d->events, &names, &gens);
-	for (size_t i = 0; i < n; i++) {
-		struct vs_rt_status st;
-		struct vs_error err = {0};
-		if (vsd_container_status(s->d, names[i], &st, &err) < 0) {
-			if (err.kind == VS_EK_NOT_FOUND)
-				vsd_events_forget(s->d->events, names[i]);
+/* Containers that stop behind vsd's back (init exits, the monitor writes
+ * state.json): each one the bus reports running has its init's pidfd in
+ * the epoll set; when it becomes readable, or while the container is
+ * between states, it is looked at (a state.json read and a pid check), and
+ * a stop is reported once (vsd_events_observe drops a look that raced the
+ * daemon's own start or stop). Nothing is looked at while nothing
+ * happens. */
+
+/* The bus's watcher (any thread): queue the change, wake the sampler. */
+static void on_change(void *arg, const char *name, bool running)
+{
+	struct vsd_sampler *s = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->qlock);
+	s->q = xrealloc(s->q, (s->nq + 1) * sizeof(*s->q));
+	s->q[s->nq].name = xstrdup(name);
+	s->q[s->nq++].running = running;
+	pthread_mutex_unlock(&s->qlock);
+	if (write(s->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		vsd_log("sampler: wake: %s", strerror(errno));
+}
+
+static struct watch *watch_find(struct vsd_sampler *s, const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < s->nw; i++)
+		if (strcmp(s->w[i]->name, name) == 0) {
+			*idx = i;
+			return s->w[i];
+		}
+	return NULL;
+}
+
+static void watch_disarm(struct vsd_sampler *s, struct watch *w)
+{
+	if (w->pidfd >= 0)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+	vs_closep(&w->pidfd);
+	w->init_pid = 0;
+}
+
+static void watch_drop(struct vsd_sampler *s, size_t i)
+{
+	struct watch *w = s->w[i];
+
+	watch_disarm(s, w);
+	free(w->name);
+	free(w);
+	s->w[i] = s->w[--s->nw];
+}
+
+static void watch_retry(struct watch *w)
+{
+	w->retry_step = w->retry_step == 0		   ? RETRY_MIN_MS
+			: w->retry_step * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
+							   : w->retry_step * 2;
+	w->retry_at = vs_now_ms() + w->retry_step;
+}
+
+/* A pidfd on the init st names, checked to be that init: the pid is looked
+ * up again after the open, so a pid reused in between is not watched. */
+static int open_init(struct vsd_sampler *s, const char *name, const struct vs_rt_status *st)
+{
+	struct vs_rt_status again;
+	struct vs_error err = {0};
+	int fd = vs_pidfd_open(st->init_pid, 0);
+
+	if (fd < 0)
+		return -1;
+	if (vsd_container_status(s->d, name, &again, &err) < 0 || again.init_pid != st->init_pid) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Look at a watched container: report its stop, or (re)arm its init's
+ * pidfd, or look again soon. False when the watch is done with. */
+static bool watch_look(struct vsd_sampler *s, struct watch *w)
+{
+	struct vs_rt_status st;
+	struct vs_error err = {0};
+	struct epoll_event ev = {.events = EPOLLIN};
+	/* Taken before the look, so a start or stop meanwhile wins. */
+	uint64_t gen = vsd_events_gen(s->d->events, w->name);
+
+	w->ready = false;
+	w->retry_at = 0;
+	if (vsd_container_status(s->d, w->name, &st, &err) < 0) {
+		if (err.kind == VS_EK_NOT_FOUND) {
+			vsd_events_forget(s->d->events, w->name);
+			return false;
+		}
+		watch_retry(w);
+		return true;
+	}
+	if (st.state == VS_RT_STOPPED) {
+		vsd_events_observe(s->d->events, w->name, false, gen, (int64_t)time(NULL));
+		return false;
+	}
+	if (st.init_pid <= 0) {
+		/* Starting, or init gone and the monitor tearing down. */
+		watch_disarm(s, w);
+		watch_retry(w);
+		return true;
+	}
+	if (w->pidfd >= 0 && w->init_pid == st.init_pid) {
+		struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
+		/* Exited but not yet reaped by its monitor (a zombie still
+		 * matches): the pidfd stays readable, so look again later
+		 * rather than spin on it. */
+		if (poll(&p, 1, 0) > 0) {
+			watch_disarm(s, w);
+			watch_retry(w);
+		}
+		return true;
+	}
+	/* A new init (a reboot inside), or the first look. */
+	watch_disarm(s, w);
+	w->pidfd = open_init(s, w->name, &st);
+	if (w->pidfd < 0) {
+		watch_retry(w);
+		return true;
+	}
+	ev.data.ptr = w;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, w->pidfd, &ev) < 0) {
+		vsd_log("sampler: watch container %s: %s", w->name, strerror(errno));
+		vs_closep(&w->pidfd);
+		watch_retry(w);
+		return true;
+	}
+	w->init_pid = st.init_pid;
+	w->retry_step = 0;
+	return true;
+}
+
+/* Apply the bus's changes: a container reported running is watched (and
+ * looked at now), one reported stopped or forgotten is not. */
+static void apply_changes(struct vsd_sampler *s)
+{
+	struct change *q;
+	size_t nq, idx;
+
+	pthread_mutex_lock(&s->qlock);
+	q = s->q;
+	nq = s->nq;
+	s->q = NULL;
+	s->nq = 0;
+	pthread_mutex_unlock(&s->qlock);
+	for (size_t i = 0; i < nq; i++) {
+		struct watch *w = watch_find(s, q[i].name, &idx);
+		if (!q[i].running) {
+			if (w != NULL)
+				watch_drop(s, idx);
+		} else if (w == NULL) {
+			w = xcalloc(1, sizeof(*w));
+			w->name = xstrdup(q[i].name);
+			w->pidfd = -1;
+			w->ready = true;
+			s->w = xrealloc(s->w, (s->nw + 1) * sizeof(*s->w));
+			s->w[s->nw++] = w;
+		} else {
+			w->ready = true;
+		}
+		free(q[i].name);
+	}
+	free(q);
+}
+
+/* Look at the watches that are ready or due. */
+static void look_watches(struct vsd_sampler *s)
+{
+	int64_t now = vs_now_ms();
+
+	for (size_t i = 0; i < s->nw;) {
+		struct watch *w = s->w[i];
+		if ((w->ready || (w->retry_at > 0 && w->retry_at <= now)) && !watch_look(s, w)) {
+			watch_drop(s, i);
 			continue;
 		}
-		if (st.state == VS_RT_STOPPED)
-			vsd_events_observe(s->d->events, names[i], false, gens[i],
-					   (int64_t)time(NULL));
+		i++;
 	}
+}
+
+/* ms until the next sweep or retry (epoll_wait's timeout). */
+static int wait_ms(struct vsd_sampler *s, int64_t next)
+{
+	int64_t now = vs_now_ms(), until = next;
+
+	for (size_t i = 0; i < s->nw; i++)
+		if (s->w[i]->retry_at > 0 && s->w[i]->retry_at < until)
+			until = s->w[i]->retry_at;
+	if (until <= now)
+		return 0;
+	return until - now > INT_MAX ? INT_MAX : (int)(until - now);
 }
 
 static void *sampler_main(void *arg)
@@ -342,28 +591,69 @@ static void *sampler_main(void *arg)
 	struct vsd_sampler *s = arg;
 	int64_t next = vs_now_ms();
 
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
-		struct timespec ts;
-		drain_kmsg(s);
-		pthread_mutex_unlock(&s->lock);
-		watch_stops(s);
+	for (;;) {
+		struct epoll_event evs[64];
+		bool kmsg = false;
+		int n = epoll_wait(s->epfd, evs, 64, wait_ms(s, next));
+		/* Mark first, act after: acting may drop a watch that a later
+		 * entry of evs names. */
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == &s->wakefd) {
+				uint64_t v;
+				if (read(s->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					vsd_log("sampler: wake: %s", strerror(errno));
+			} else if (evs[i].data.ptr == &s->kmsg_fd) {
+				kmsg = true;
+			} else {
+				((struct watch *)evs[i].data.ptr)->ready = true;
+			}
+		}
 		pthread_mutex_lock(&s->lock);
-		if (vs_now_ms() >= next) {
+		if (s->stop) {
 			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		if (kmsg)
+			drain_kmsg(s);
+		pthread_mutex_unlock(&s->lock);
+		if (s->d->events != NULL) {
+			apply_changes(s);
+			look_watches(s);
+		}
+		if (vs_now_ms() >= next) {
 			sweep(s);
-			pthread_mutex_lock(&s->lock);
 			next += (int64_t)s->cfg.interval_s * 1000;
 			if (next < vs_now_ms())
 				next = vs_now_ms() + (int64_t)s->cfg.interval_s * 1000;
 		}
-		/* The kernel log is read every second, whatever the interval. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&s->wake, &s->lock, &ts);
 	}
-	pthread_mutex_unlock(&s->lock);
 	return NULL;
+}
+
+static void sampler_free(struct vsd_sampler *s)
+{
+	while (s->nw > 0)
+		watch_drop(s, s->nw - 1);
+	free(s->w);
+	for (size_t i = 0; i < s->nq; i++)
+		free(s->q[i].name);
+	free(s->q);
+	for (size_t i = 0; i < s->n; i++)
+		free(s->c[i].name);
+	free(s->c);
+	vs_closep(&s->kmsg_fd);
+	vs_closep(&s->wakefd);
+	vs_closep(&s->epfd);
+	pthread_mutex_destroy(&s->qlock);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static int epoll_add(int epfd, int fd, void *tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 int vsd_sampler_start(struct vsd *d, const struct vsd_idle_cfg *cfg, struct vs_error *err)
@@ -373,20 +663,37 @@ int vsd_sampler_start(struct vsd *d, const struct vsd_idle_cfg *cfg, struct vs_e
 
 	s->d = d;
 	s->cfg = *cfg;
+	/* A full bucket at the start: the first sweep reads what it can. */
+	s->usage_tokens = USAGE_BUCKET_MS;
+	s->usage_tokens_at = vs_now_ms();
 	vsd_idle_params_default(cfg, &s->params);
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->wake, NULL);
+	pthread_mutex_init(&s->qlock, NULL);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	/* From now on: what the kernel logged before is not this run's news. */
 	s->kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (s->epfd < 0 || s->wakefd < 0 || epoll_add(s->epfd, s->wakefd, &s->wakefd) < 0) {
+		r = errno;
+		sampler_free(s);
+		return vs_error_set(err, r, "sampler: epoll");
+	}
 	if (s->kmsg_fd < 0)
 		vsd_log("open /dev/kmsg: %s (OOM kills are counted but not named)",
 			strerror(errno));
 	else if (lseek(s->kmsg_fd, 0, SEEK_END) < 0)
 		vsd_log("seek /dev/kmsg: %s", strerror(errno));
+	/* The kernel log wakes us when it has news (it is pollable). */
+	if (s->kmsg_fd >= 0 && epoll_add(s->epfd, s->kmsg_fd, &s->kmsg_fd) < 0)
+		vsd_log("poll /dev/kmsg: %s (OOM kills are named at the next read)",
+			strerror(errno));
+	if (d->events != NULL)
+		vsd_events_set_watcher(d->events, on_change, s);
 	r = pthread_create(&s->thread, NULL, sampler_main, s);
 	if (r != 0) {
-		vs_closep(&s->kmsg_fd);
-		free(s);
+		if (d->events != NULL)
+			vsd_events_set_watcher(d->events, NULL, NULL);
+		sampler_free(s);
 		return vs_error_set(err, r, "start the sampler thread");
 	}
 	d->sampler = s;
@@ -395,20 +702,20 @@ int vsd_sampler_start(struct vsd *d, const struct vsd_idle_cfg *cfg, struct vs_e
 
 void vsd_sampler_stop(struct vsd_sampler *s)
 {
+	uint64_t one = 1;
+
 	if (s == NULL)
 		return;
+	/* Waits for a call of on_change in progress. */
+	if (s->d->events != NULL)
+		vsd_events_set_watcher(s->d->events, NULL, NULL);
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
-	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
+	if (write(s->wakefd, &one, sizeof(one)) < 0)
+		vsd_log("sampler: wake: %s", strerror(errno));
 	pthread_join(s->thread, NULL);
-	for (size_t i = 0; i < s->n; i++)
-		free(s->c[i].name);
-	free(s->c);
-	vs_closep(&s->kmsg_fd);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->wake);
-	free(s);
+	sampler_free(s);
 }
 
 /* ---- readers for the REST layer -------------------------------------- */
@@ -417,16 +724,16 @@ void vsd_oom_get(struct vsd *d, const char *name, const struct vs_rt_status *st,
 		 struct vsd_oom_info *out)
 {
 	struct vsd_sampler *s = d->sampler;
-	struct vs_cg_stats cst;
 	struct vsd_oom_rec local;
 	struct vs_error err = {0};
 	struct vs_cg *cg = NULL;
 	struct cstate *c;
+	int64_t kills = -1;
 
-	vs_cg_stats_init(&cst);
+	/* Only the counter: a list asks this of every container. */
 	if (st != NULL && st->state == VS_RT_RUNNING &&
 	    (cg = vs_cg_open(d->cg, d->cgroup_parent, name)) != NULL)
-		vs_cg_stats(cg, &cst, &err);
+		vs_cg_oom_kills(cg, &kills, &err);
 	vs_cg_free(cg);
 	if (s == NULL) {
 		vsd_oom_load(d, name, &local);
@@ -440,7 +747,7 @@ void vsd_oom_get(struct vsd *d, const char *name, const struct vs_rt_status *st,
 	if (!c->oom.loaded)
 		vsd_oom_load(d, name, &c->oom);
 	if (st != NULL && st->state == VS_RT_RUNNING &&
-	    vsd_oom_count(&c->oom, st->started_at, cst.oom_kills))
+	    vsd_oom_count(&c->oom, st->started_at, kills))
 		vsd_oom_store(d, name, &c->oom);
 	*out = c->oom.info;
 	pthread_mutex_unlock(&s->lock);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -537,10 +538,28 @@ static int64_t ticket_ttl_ms(void)
 	return v;
 }
 
+/* Descriptors: vsd holds one per running container (the sampler's pidfd
+ * of its init) besides its connections, so a thousand containers do not fit
+ * in the usual soft limit of 1024. The soft limit is raised to the hard
+ * one, as the service's LimitNOFILE=1048576 does for both; children
+ * (monitors, and so containers) inherit it, as they do under the service. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		vsd_log("raise the descriptor limit to %llu: %s", (unsigned long long)rl.rlim_max,
+			strerror(errno));
+}
+
 static int start(struct vsd *d, struct opts *o, struct vsd_server **srv, struct vs_error *err)
 {
 	int lfd;
 
+	raise_nofile();
 	if (setup_signals(err) < 0 || setup_dirs(d, o, err) < 0)
 		return -1;
 	d->socket_path = o->socket ? xstrdup(o->socket) : xasprintf("%s/vsd.sock", o->run_dir);

@@ -238,6 +238,36 @@ static void test_state_reported_once(void **state)
 	vsd_events_free(ev);
 }
 
+/* The watcher hears every change of the states the bus knows, quiet ones
+ * too, and forget; nothing that changes nothing. */
+static void record_change(void *arg, const char *container, bool running)
+{
+	char *log = arg;
+
+	snprintf(log + strlen(log), 256 - strlen(log), "%s%c ", container, running ? '+' : '-');
+}
+
+static void test_state_watcher(void **state)
+{
+	struct vsd_events *ev = vsd_events_new(1);
+	char log[256] = "";
+
+	vsd_events_set_watcher(ev, record_change, log);
+	assert_false(vsd_events_observe(ev, "w", true, vsd_events_gen(ev, "w"), 1));
+	assert_true(vsd_events_state(ev, "c", true, 1));
+	assert_false(vsd_events_state(ev, "c", true, 1));
+	assert_false(vsd_events_observe(ev, "c", true, vsd_events_gen(ev, "c"), 2));
+	assert_true(vsd_events_observe(ev, "c", false, vsd_events_gen(ev, "c"), 2));
+	vsd_events_note(ev, "w", false);
+	vsd_events_note(ev, "w", false);
+	vsd_events_forget(ev, "c");
+	assert_string_equal(log, "w+ c+ c- w- c- ");
+	vsd_events_set_watcher(ev, NULL, NULL);
+	assert_true(vsd_events_state(ev, "d", true, 3));
+	assert_string_equal(log, "w+ c+ c- w- c- ");
+	vsd_events_free(ev);
+}
+
 struct notes {
 	int progress, end;
 	char last[512];
@@ -360,6 +390,7 @@ int main(void)
 	    cmocka_unit_test(test_ring_wraps_and_slow_is_dropped),
 	    cmocka_unit_test(test_keepalive_and_stop),
 	    cmocka_unit_test(test_state_reported_once),
+	    cmocka_unit_test(test_state_watcher),
 	    cmocka_unit_test(test_ops_hooks),
 	    cmocka_unit_test(test_if_match),
 	};
