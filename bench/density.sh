@@ -41,14 +41,8 @@ want_lxc=${DENSITY_LXC:-1}
 ((EUID == 0)) || { echo "bench: run me as root" >&2; exit 1; }
 ((N >= 1 && N <= 4000)) || { echo "bench: DENSITY_N between 1 and 4000" >&2; exit 1; }
 
-# helpers.bash and net-helpers.bash are written for Bats: give them what
-# Bats would.
-bats_require_minimum_version() { :; }
-BATS_TEST_DIRNAME=$PWD/tests/integration
-BATS_TEST_COMPLETED=1
-. tests/integration/helpers.bash
-. tests/integration/net-helpers.bash
-[[ -x "$VSD_BIN" && -x "$VSCTL_BIN" ]] || { echo "bench: build first (make)" >&2; exit 1; }
+. bench/lib.sh # bench_median_p90
+. bench/bats-env.sh
 vsctl() { "$VSCTL_BIN" "$@"; }
 
 # ------------------------------------------------------------------ cleanup
@@ -138,16 +132,7 @@ cpu_ticks() {
 	echo "$s"
 }
 # stats FILE: "median p90" of the numbers in FILE (microseconds) in ms.
-stats() {
-	sort -n "$1" | awk '
-		{ v[NR] = $1 }
-		END {
-			if (NR == 0) { print "- -"; exit }
-			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			i = int(NR * 0.9 + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR
-			printf "%.1f %.1f\n", m / 1000, v[i] / 1000
-		}'
-}
+stats() { bench_median_p90 "$1" 1; }
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.1f}" 'BEGIN { if (b != 0) printf f, a / b; else print "-" }'; }
 running_count() { vsctl list --json | grep -o '"state": *"running"' | wc -l; }
 progress() { ((($1) % 100 == 0)) && printf ' %d' "$1" >&2; return 0; }

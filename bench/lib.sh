@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by benchmarks that run a private vsd (disk.sh, snapshot.sh; run.sh
 # and lifecycle.sh take only bench_lxc_conf): source it after
 # `set -euo pipefail`, then call bench_vsd_start.
@@ -33,6 +34,19 @@ bench_cleanup() {
 	for d in /sys/fs/cgroup/*/"$cg_parent" /sys/fs/cgroup/"$cg_parent"; do
 		[[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
+}
+
+# bench_median_p90 FILE DECIMALS: "median p90" of the numbers in FILE
+# (microseconds), in ms with DECIMALS decimals; "- -" when it is empty.
+bench_median_p90() {
+	sort -n "$1" | awk -v d="$2" '
+		{ v[NR] = $1 }
+		END {
+			if (NR == 0) { print "- -"; exit }
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			i = int(NR * 0.9 + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR
+			printf "%.*f %.*f\n", d, m / 1000, d, v[i] / 1000
+		}'
 }
 
 # bench_lxc_conf FILE ROOTFS CGROUP: the LXC peer's configuration (as

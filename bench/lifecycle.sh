@@ -22,14 +22,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh # bench_lxc_conf
 RUNS=${RUNS:-30}
 ((EUID == 0)) || { echo "bench: run me as root" >&2; exit 1; }
-# helpers.bash and net-helpers.bash are written for Bats: give them what
-# Bats would.
-bats_require_minimum_version() { :; }
-BATS_TEST_DIRNAME=$PWD/tests/integration
-BATS_TEST_COMPLETED=1
-. tests/integration/helpers.bash
-. tests/integration/net-helpers.bash
-[[ -x "$VSD_BIN" && -x "$VSCTL_BIN" ]] || { echo "bench: build first (make)" >&2; exit 1; }
+. bench/bats-env.sh
 
 trace=$(mktemp /tmp/vsd-lifecycle-trace-XXXXXX)
 cycles=$(mktemp /tmp/vsd-lifecycle-cycles-XXXXXX)
@@ -50,7 +43,7 @@ cleanup() {
 	net_teardown_file
 	rm -f "$trace" "$cycles" "$series"
 }
-net_setup_file
+net_setup_file "$@"
 trap cleanup EXIT
 
 have_lxc=0
@@ -82,10 +75,12 @@ for _ in $(seq "$RUNS"); do
 	t2=${EPOCHREALTIME/./}
 	"$VSCTL_BIN" stop --force lc1 >/dev/null
 	t3=${EPOCHREALTIME/./}
-	echo "vsd.start $((t1 - t0))" >>"$series"
-	echo "vsd.exec $((t2 - t1))" >>"$series"
-	echo "vsd.stop $((t3 - t2))" >>"$series"
-	echo "vsd.cycle $((t3 - t0))" >>"$series"
+	{
+		echo "vsd.start $((t1 - t0))"
+		echo "vsd.exec $((t2 - t1))"
+		echo "vsd.stop $((t3 - t2))"
+		echo "vsd.cycle $((t3 - t0))"
+	} >>"$series"
 	{
 		echo CYCLE
 		cat "$trace"

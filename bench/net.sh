@@ -24,14 +24,7 @@ SECS=${SECS:-5}
 COUNT=${COUNT:-200}
 command -v iperf3 >/dev/null || { echo "bench: iperf3 missing (scripts/install-deps.sh)" >&2; exit 1; }
 ((EUID == 0)) || { echo "bench: run me as root" >&2; exit 1; }
-# helpers.bash and net-helpers.bash are written for Bats: give them what
-# Bats would.
-bats_require_minimum_version() { :; }
-BATS_TEST_DIRNAME=$PWD/tests/integration
-BATS_TEST_COMPLETED=1
-. tests/integration/helpers.bash
-. tests/integration/net-helpers.bash
-[[ -x "$VSD_BIN" && -x "$VSCTL_BIN" ]] || { echo "bench: build first (make)" >&2; exit 1; }
+. bench/bats-env.sh
 
 net_setup_file
 trap net_teardown_file EXIT

@@ -22,7 +22,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$repo/bench/lib.sh" # bench_lxc_conf
+. "$repo/bench/lib.sh" # bench_lxc_conf, bench_median_p90
 runs=${BENCH_RUNS:-20}
 big_mb=${BENCH_BIG_MB:-200}
 vsd_bin=$repo/build/vsd
@@ -136,16 +136,7 @@ t_us() {
 record() { echo "$2" >>"$tmp/series.$1"; }
 
 # stats SERIES: "median p90" in ms with two decimals.
-stats() {
-	sort -n "$tmp/series.$1" | awk '
-		{ v[NR] = $1 }
-		END {
-			if (NR == 0) { print "- -"; exit }
-			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			i = int(NR * 0.9 + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR
-			printf "%.2f %.2f\n", m / 1000, v[i] / 1000
-		}'
-}
+stats() { bench_median_p90 "$tmp/series.$1" 2; }
 median_ms() { stats "$1" | cut -d' ' -f1; }
 
 # ------------------------------------------------------------------ setup
