@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,6 +67,10 @@ static int zygote_start(int self_exe_fd, struct vs_error *err)
 	}
 	zygote_fd = sv[0];
 	zygote_pid = pid;
+	/* A fork takes milliseconds; a zygote that does not answer in this
+	 * time (stopped, stuck) is replaced rather than waited for. */
+	setsockopt(zygote_fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){.tv_sec = 10},
+		   sizeof(struct timeval));
 	return 0;
 }
 
@@ -125,8 +130,11 @@ pid_t rt_zygote_spawn(int self_exe_fd, char *const argv[], const int stdio[3], c
 		if (zygote_fd < 0 && zygote_start(self_exe_fd, err) < 0)
 			break;
 		pid = zygote_ask(req, len, fds, (size_t)(3 + nkeep));
-		if (pid < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-			/* It is gone (its socket closed with it): reap it. */
+		if (pid < 0 && (errno == EPIPE || errno == ECONNRESET || errno == EAGAIN)) {
+			/* It is gone (its socket closed with it), or stuck (no
+			 * answer in time: ended here): reap it. */
+			if (errno == EAGAIN)
+				kill(zygote_pid, SIGKILL);
 			close(zygote_fd);
 			zygote_fd = -1;
 			while (waitpid(zygote_pid, NULL, 0) < 0 && errno == EINTR)

@@ -51,7 +51,8 @@ static void check_lines(const char *text, const char *const *steps, size_t nstep
 		const char *dot = strchr(p, '.');
 
 		assert_non_null(dot);
-		assert_int_equal(sscanf(p, "%lld.%lld %d %63s%n", &sec, &usec, &pid, step, &off), 4);
+		assert_int_equal(sscanf(p, "%lld.%lld %d %63s%n", &sec, &usec, &pid, step, &off),
+				 4);
 		assert_int_equal(strspn(dot + 1, "0123456789"), 6);
 		assert_int_equal(pid, (int)getpid());
 		assert_string_equal(step, steps[i]);
