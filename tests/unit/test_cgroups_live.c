@@ -340,8 +340,10 @@ static void test_weight_and_bad_input(void **state)
 	vs_cg_free(cg);
 }
 
-/* Stop until attached, then fill 32 MiB of page cache (an unlinked file in
- * /var/tmp, on disk), say so, and wait. */
+/* Stop until attached, then fill 32 MiB of clean page cache (an unlinked
+ * file in /var/tmp, on disk, written back before the parent is told: dirty
+ * pages cannot be reclaimed until writeback, which on a busy machine can
+ * lag far behind), say so, and wait. */
 static int do_cache(void *arg)
 {
 	int fd = *(int *)arg, f;
@@ -355,6 +357,8 @@ static int do_cache(void *arg)
 	for (int i = 0; i < 32; i++)
 		if (write(f, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
 			return 1;
+	if (fdatasync(f) < 0)
+		return 1;
 	if (write(fd, "x", 1) != 1)
 		return 1;
 	for (;;)
