@@ -22,11 +22,15 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 .SECONDEXPANSION:
 .SECONDARY:
 .PHONY: fuzz all clean install test lint-openapi unit unit-asan integration format check-format check-includes check bench deps vm-test
-all: $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsd-helper
+all: $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsctl-tls.so $(BUILD)/vsd-helper
 
 # Core code goes into static archives so unit tests pull only what they use.
 LIBVSD_SRC  := $(CORE_SRC) $(filter-out daemon/main.c daemon/helper-main.c,$(wildcard daemon/*.c))
-LIBVSCTL_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
+LIBVSCTL_SRC := $(filter-out cli/main.c $(VSCTL_TLS_SRC),$(wildcard cli/*.c))
+# vsctl's TLS for remotes: a module it loads on demand (cli/tls-module.h),
+# so local commands do not load GnuTLS. Position-independent objects of
+# their own; vsctl exports its symbols for the module (-rdynamic).
+VSCTL_TLS_SRC := cli/tls.c lib/vs_cert.c
 
 # The archives are rebuilt when the list of sources changes (a deleted file
 # must not linger as a stale member).
@@ -45,7 +49,9 @@ $(BUILD)/vsd: $(BUILD)/o/daemon/main.o $(BUILD)/o/libvsd.a
 $(BUILD)/vsd-helper: $(BUILD)/o/daemon/helper-main.o $(BUILD)/o/libvsd.a
 	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 $(BUILD)/vsctl: $(BUILD)/o/cli/main.o $(BUILD)/o/libvsctl.a $(BUILD)/o/libvsd.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -rdynamic -Wl,--as-needed -o $@ $^ $(LDLIBS)
+$(BUILD)/vsctl-tls.so: $(call obj,pic,$(VSCTL_TLS_SRC))
+	$(CC) $(LDFLAGS) -shared -Wl,--as-needed -o $@ $^ $(shell pkg-config --libs gnutls)
 
 # The daemon embeds the OpenAPI document (.incbin, unseen by -MMD).
 $(BUILD)/o/daemon/openapi.o $(BUILD)/asan/daemon/openapi.o: docs/openapi.json
@@ -53,6 +59,10 @@ $(BUILD)/o/daemon/openapi.o $(BUILD)/asan/daemon/openapi.o: docs/openapi.json
 $(BUILD)/o/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
 
 # Sanitizer objects live in their own tree so both builds coexist.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -159,6 +169,7 @@ install: all
 	install -D -m 0755 $(BUILD)/vsd $(DESTDIR)$(PREFIX)/sbin/vsd
 	install -D -m 0755 $(BUILD)/vsctl $(DESTDIR)$(PREFIX)/bin/vsctl
 	install -D -m 0755 $(BUILD)/vsd-helper $(DESTDIR)$(PREFIX)/libexec/vsd/vsd-helper
+	install -D -m 0644 $(BUILD)/vsctl-tls.so $(DESTDIR)$(PREFIX)/libexec/vsd/vsctl-tls.so
 	for m in man/*.[0-9]; do s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done
 	install -D -m 0644 scripts/vsd.service $(DESTDIR)/lib/systemd/system/vsd.service
 	sed -i 's|@SBINDIR@|$(PREFIX)/sbin|' $(DESTDIR)/lib/systemd/system/vsd.service

@@ -159,7 +159,7 @@ struct vc_conn {
 	char *authorization;
 };
 
-/* ---- tls.c: vc_conn over TLS to a remote vsd ------------------------- */
+/* ---- tls-load.c (tls.c in vsctl-tls.so): vc_conn over TLS to a remote vsd */
 
 struct vc_tls;
 struct vc_tls_target {
@@ -180,6 +180,9 @@ void vc_tls_close(struct vc_conn *c);
 /* Does the TLS session hold decrypted bytes not yet received? (poll()
  * cannot see them.) False for a unix connection. */
 bool vc_tls_pending(const struct vc_conn *c);
+/* A new client certificate for vsctl and its key, PEM, malloc'd
+ * (vs_cert_generate's, in the TLS module). 0 or -1. */
+int vc_tls_cert_generate(const char *host, char **cert_pem, char **key_pem, struct vs_error *err);
 
 /* Connect to the unix socket at path. 0, or -1 with err saying
  * "cannot connect to PATH: REASON (is vsd running?)". */

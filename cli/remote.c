@@ -95,7 +95,7 @@ static int client_identity(const char *dir, char **cert_file, char **key_file, s
 		return 0;
 	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
 		snprintf(host, sizeof(host), "vsctl");
-	if (vs_cert_generate(host, NULL, 0, &cert, &key, err) < 0)
+	if (vc_tls_cert_generate(host, &cert, &key, err) < 0)
 		return -1;
 	if (vs_atomic_write_at(dfd, "client.key", key, strlen(key), 0600, err) < 0 ||
 	    vs_atomic_write_at(dfd, "client.crt", cert, strlen(cert), 0644, err) < 0)

@@ -2,8 +2,9 @@
  * HTTPS with GnuTLS. vsctl always presents its client certificate (its
  * fingerprint is its identity on the node) and never checks the server
  * against a CA: the server's fingerprint is compared with the one pinned
- * when the remote was added. */
-#include "cli/cli.h"
+ * when the remote was added. Built into vsctl-tls.so, which vsctl loads
+ * only when it talks to a remote (tls-module.h). */
+#include "cli/tls-module.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -140,8 +141,8 @@ static int peer_fp(struct vc_tls *t, char out[VS_CERT_FP_HEX + 1], struct vs_err
 	return vs_cert_fingerprint(certs[0].data, certs[0].size, out, err);
 }
 
-int vc_conn_open_tls(struct vc_conn *c, const struct vc_tls_target *tg,
-		     char got[VS_CERT_FP_HEX + 1], struct vs_error *err)
+static int tls_open(struct vc_conn *c, const struct vc_tls_target *tg, char got[VS_CERT_FP_HEX + 1],
+		    struct vs_error *err)
 {
 	struct vc_tls *t = xcalloc(1, sizeof(*t));
 	int fd;
@@ -170,7 +171,7 @@ int vc_conn_open_tls(struct vc_conn *c, const struct vc_tls_target *tg,
 	return 0;
 }
 
-ssize_t vc_tls_send(struct vc_conn *c, const void *buf, size_t len)
+static ssize_t tls_send(struct vc_conn *c, const void *buf, size_t len)
 {
 	struct vc_tls *t = c->tls;
 	ssize_t n;
@@ -183,7 +184,7 @@ ssize_t vc_tls_send(struct vc_conn *c, const void *buf, size_t len)
 	return n < 0 ? -1 : n;
 }
 
-ssize_t vc_tls_recv(struct vc_conn *c, void *buf, size_t len)
+static ssize_t tls_recv(struct vc_conn *c, void *buf, size_t len)
 {
 	struct vc_tls *t = c->tls;
 	ssize_t n;
@@ -200,13 +201,29 @@ ssize_t vc_tls_recv(struct vc_conn *c, void *buf, size_t len)
 	return n < 0 ? -1 : n;
 }
 
-void vc_tls_close(struct vc_conn *c)
+static void tls_close(struct vc_conn *c)
 {
 	tls_free(c->tls);
 	c->tls = NULL;
 }
 
-bool vc_tls_pending(const struct vc_conn *c)
+static bool tls_pending(const struct vc_conn *c)
 {
 	return c->tls != NULL && gnutls_record_check_pending(c->tls->s) > 0;
 }
+
+/* vsctl's client certificate, made by `vsctl remote add`. */
+static int cert_generate(const char *host, char **cert_pem, char **key_pem, struct vs_error *err)
+{
+	return vs_cert_generate(host, NULL, 0, cert_pem, key_pem, err);
+}
+
+/* The only symbol the module exports (-fvisibility=hidden). */
+__attribute__((visibility("default"))) const struct vc_tls_module vc_tls_module_v1 = {
+    .open = tls_open,
+    .send = tls_send,
+    .recv = tls_recv,
+    .close = tls_close,
+    .pending = tls_pending,
+    .cert_generate = cert_generate,
+};

@@ -77,6 +77,32 @@ int64_t vs_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int vs_self_sibling(const char *name, char *out, size_t cap)
+{
+	static const char *const where[] = {"%s/%s", "%s/../libexec/vsd/%s"};
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	*slash = '\0';
+	for (size_t i = 0; i < VS_ARRAY_SIZE(where); i++) {
+		int len = snprintf(out, cap, where[i], self, name);
+
+		if (len > 0 && (size_t)len < cap && access(out, F_OK) == 0)
+			return 0;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
 void vs_freep(void *p)
 {
 	void **pp = (void **)p;

@@ -50,6 +50,12 @@ static inline void *steal_ptr(void *pp)
 /* Milliseconds of CLOCK_MONOTONIC: for deadlines and durations. */
 int64_t vs_now_ms(void);
 
+/* The path of name as installed with the running program: beside its
+ * binary (the build tree, or sbin/ and bin/), else in ../libexec/vsd/
+ * (make install). 0 with out filled, or -1 with errno ENOENT when neither
+ * exists (or the path does not fit in cap). */
+int vs_self_sibling(const char *name, char *out, size_t cap);
+
 /* NULL-terminated string vectors. */
 size_t vs_strv_len(char *const *v);
 void vs_strv_free(char **v);

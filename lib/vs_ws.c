@@ -1,11 +1,14 @@
 /* vs_ws: handshake values and control messages of the WebSocket streams.
- * SHA-1, base64 and the random key come from GnuTLS: nothing here is
- * hand-written crypto. */
+ * SHA-1 and base64 come from nettle, the random key from getrandom():
+ * nothing here is hand-written crypto, and vsctl does not load GnuTLS
+ * for a local exec. */
 #include "lib/vs_ws.h"
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
+#include <errno.h>
+#include <nettle/base64.h>
+#include <nettle/sha1.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "lib/vs_json.h"
 #include "lib/vs_util.h"
@@ -15,62 +18,55 @@ static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 bool vs_ws_key_valid(const char *key)
 {
-	gnutls_datum_t in, out = {0};
-	bool ok;
+	struct base64_decode_ctx ctx;
+	uint8_t raw[BASE64_DECODE_LENGTH(VS_WS_KEY_LEN)];
+	size_t n = sizeof(raw);
 
 	if (key == NULL || strlen(key) != VS_WS_KEY_LEN)
 		return false;
-	in.data = (unsigned char *)key;
-	in.size = VS_WS_KEY_LEN;
-	if (gnutls_base64_decode2(&in, &out) < 0)
+	base64_decode_init(&ctx);
+	if (!base64_decode_update(&ctx, &n, raw, VS_WS_KEY_LEN, key) || !base64_decode_final(&ctx))
 		return false;
-	ok = out.size == 16;
-	gnutls_free(out.data);
-	return ok;
+	return n == 16;
 }
 
-static int b64(const void *data, size_t n, char *out, size_t cap, struct vs_error *err)
+/* base64 of n bytes into out (NUL-terminated); out holds
+ * BASE64_ENCODE_RAW_LENGTH(n) + 1. */
+static void b64(const void *data, size_t n, char *out)
 {
-	gnutls_datum_t in = {.data = (unsigned char *)data, .size = (unsigned)n}, enc = {0};
-	int r = gnutls_base64_encode2(&in, &enc);
-
-	if (r < 0)
-		return vs_error_set(err, 0, "base64: %s", gnutls_strerror(r));
-	if (enc.size >= cap) {
-		gnutls_free(enc.data);
-		return vs_error_set(err, 0, "base64: %u bytes do not fit", enc.size);
-	}
-	memcpy(out, enc.data, enc.size);
-	out[enc.size] = '\0';
-	gnutls_free(enc.data);
-	return 0;
+	base64_encode_raw(out, n, data);
+	out[BASE64_ENCODE_RAW_LENGTH(n)] = '\0';
 }
 
 int vs_ws_accept(const char *key, char out[VS_WS_ACCEPT_LEN + 1], struct vs_error *err)
 {
-	char buf[VS_WS_KEY_LEN + sizeof(WS_GUID)];
-	unsigned char sha[20];
-	int r;
+	struct sha1_ctx ctx;
+	uint8_t sha[SHA1_DIGEST_SIZE];
 
+	_Static_assert(BASE64_ENCODE_RAW_LENGTH(SHA1_DIGEST_SIZE) == VS_WS_ACCEPT_LEN,
+		       "accept length");
 	if (!vs_ws_key_valid(key))
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "Sec-WebSocket-Key: expected the base64 of 16 bytes");
-	memcpy(buf, key, VS_WS_KEY_LEN);
-	memcpy(buf + VS_WS_KEY_LEN, WS_GUID, sizeof(WS_GUID) - 1);
-	r = gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, VS_WS_KEY_LEN + sizeof(WS_GUID) - 1, sha);
-	if (r < 0)
-		return vs_error_set(err, 0, "SHA-1: %s", gnutls_strerror(r));
-	return b64(sha, sizeof(sha), out, VS_WS_ACCEPT_LEN + 1, err);
+	sha1_init(&ctx);
+	sha1_update(&ctx, VS_WS_KEY_LEN, (const uint8_t *)key);
+	sha1_update(&ctx, sizeof(WS_GUID) - 1, (const uint8_t *)WS_GUID);
+	sha1_digest(&ctx, sizeof(sha), sha);
+	b64(sha, sizeof(sha), out);
+	return 0;
 }
 
 int vs_ws_new_key(char out[VS_WS_KEY_LEN + 1], struct vs_error *err)
 {
 	unsigned char raw[16];
-	int r = gnutls_rnd(GNUTLS_RND_NONCE, raw, sizeof(raw));
 
-	if (r < 0)
-		return vs_error_set(err, 0, "random key: %s", gnutls_strerror(r));
-	return b64(raw, sizeof(raw), out, VS_WS_KEY_LEN + 1, err);
+	_Static_assert(BASE64_ENCODE_RAW_LENGTH(sizeof(raw)) == VS_WS_KEY_LEN, "key length");
+	/* A nonce (RFC 6455: random, not secret); 16 bytes never block once
+	 * the pool is initialized, and never come short. */
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return vs_error_set(err, errno, "random key");
+	b64(raw, sizeof(raw), out);
+	return 0;
 }
 
 static int get_int(const struct vs_json *o, const char *key, int lo, int hi, int *out,

@@ -25,24 +25,12 @@ extern char **environ;
  * ../libexec/vsd/; else vsd itself, which knows the modes too. */
 static int open_helper(void)
 {
-	char self[4096], path[4200];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
+	char path[4200];
 	int fd;
 
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			snprintf(path, sizeof(path), "%s/vsd-helper", self);
-			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
-				return fd;
-			snprintf(path, sizeof(path), "%s/../libexec/vsd/vsd-helper", self);
-			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
-				return fd;
-		}
-	}
+	if (vs_self_sibling("vsd-helper", path, sizeof(path)) == 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+		return fd;
 	return open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 }
 

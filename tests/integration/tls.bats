@@ -394,3 +394,23 @@ rvsctl() { XDG_CONFIG_HOME="$VSD_TMP/xdg" "$VSCTL_BIN" "$@"; }
 	run rvsctl remote remove n1
 	assert_failure
 }
+
+@test "vsctl loads GnuTLS only to talk to a remote; without its TLS module a remote command says what is missing" {
+	# A local command maps no GnuTLS (about 3.5 ms of every vsctl run).
+	run ldd "$VSCTL_BIN"
+	assert_success
+	assert_not_contains "$output" libgnutls
+	[[ -f "$(dirname "$VSCTL_BIN")/vsctl-tls.so" ]] || fail "no vsctl-tls.so beside $VSCTL_BIN"
+	# vsctl alone, without the module beside it or in ../libexec/vsd/:
+	# local commands work, a remote one fails naming the module.
+	mkdir -p "$VSD_TMP/lone/bin"
+	cp "$VSCTL_BIN" "$VSD_TMP/lone/bin/vsctl"
+	run "$VSD_TMP/lone/bin/vsctl" list
+	assert_success
+	run env XDG_CONFIG_HOME="$VSD_TMP/xdg-lone" "$VSD_TMP/lone/bin/vsctl" remote add n9 "$TLS_URL" \
+		--accept-fingerprint "$(served_fp)"
+	assert_failure
+	assert_contains "$output" "vsctl-tls.so"
+	[[ ! -e "$VSD_TMP/xdg-lone/vsctl/remotes.json" ]] || fail "remotes.json written"
+	rm -rf "$VSD_TMP/lone" "$VSD_TMP/xdg-lone"
+}
