@@ -34,7 +34,7 @@ die() {
 
 release=$(basename "$(readlink -f "$kdir")")
 [[ -d $kdir/modules && -f $kdir/vmlinuz ]] || die "$kdir is not an unpacked kernel"
-for b in vsd vsctl vsd-helper; do
+for b in vsd vsctl vsd-helper vsctl-tls.so; do
 	[[ -x $repo/build/$b ]] || die "$repo/build/$b missing (run make)"
 done
 busybox=/bin/busybox
@@ -63,6 +63,7 @@ done < <("$busybox" --list-full)
 install -m 0755 "$repo/build/vsd" "$stage/usr/sbin/vsd"
 install -m 0755 "$repo/build/vsd-helper" "$stage/usr/sbin/vsd-helper"
 install -m 0755 "$repo/build/vsctl" "$stage/usr/bin/vsctl"
+install -D -m 0644 "$repo/build/vsctl-tls.so" "$stage/usr/libexec/vsd/vsctl-tls.so"
 # e2fsprogs at the absolute paths vsd runs them by (busybox's mke2fs applet
 # lacks the options vsd passes, and it has no resize2fs).
 e2progs=(mke2fs e2fsck resize2fs)

@@ -85,7 +85,8 @@ mkdir -p "$CACHE/image"
 # Everything the image is made of, as one digest.
 inputs_digest() {
 	{
-		sha256sum "$repo/build/vsd" "$repo/build/vsctl" "$repo/build/vsd-helper" /bin/busybox \
+		sha256sum "$repo/build/vsd" "$repo/build/vsctl" "$repo/build/vsd-helper" \
+			"$repo/build/vsctl-tls.so" /bin/busybox \
 			/usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs \
 			"$repo/tests/vm/mkimage.sh" "$repo"/tests/vm/guest/*
 		cat "$kdir/PACKAGE"
