@@ -85,20 +85,27 @@ static int exec_init(const struct vs_container_config *cfg, int sync_fd, struct 
 	return vs_error_set(err, errno, "exec %s", cfg->init[0]);
 }
 
+/* The monitor's next go-ahead, msg; anything else (its end closed, an
+ * error) means it gave up on this start. */
+static void await_msg(int sync_fd, const char *msg)
+{
+	char buf[16];
+	ssize_t n = recv(sync_fd, buf, sizeof(buf), 0);
+
+	if (n != (ssize_t)strlen(msg) || memcmp(buf, msg, (size_t)n) != 0)
+		_exit(1);
+}
+
 int rt_child_main(struct rt_child_args *a)
 {
 	const struct vs_container_config *cfg = a->cfg;
 	struct vs_error err = {0};
-	char buf[16];
 	cleanup_free char *rootfs = xasprintf("%s/rootfs", a->paths->cdir);
 	int slave, hostroot, console, own_time;
 	struct stat cst, sst;
 	struct rt_views views;
-	ssize_t n;
 
-	n = recv(a->sync_fd, buf, sizeof(buf), 0);
-	if (n != (ssize_t)strlen(MSG_GO))
-		_exit(1); /* the monitor gave up */
+	await_msg(a->sync_fd, MSG_GO);
 	vs_trace_mark("child.go");
 	if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0) {
 		vs_error_set(&err, errno, "unshare mount and cgroup namespaces");
@@ -158,9 +165,7 @@ int rt_child_main(struct rt_child_args *a)
 	vs_trace_mark("child.console");
 	/* The monitor attached the network meanwhile: init starts with its
 	 * interfaces there, as on a machine that boots. */
-	n = recv(a->sync_fd, buf, sizeof(buf), 0);
-	if (n != (ssize_t)strlen(MSG_NET))
-		_exit(1); /* the monitor gave up */
+	await_msg(a->sync_fd, MSG_NET);
 	vs_trace_mark("child.network-ready");
 	if (rt_caps_apply(&err) < 0 || rt_seccomp_apply(&err) < 0)
 		child_fail(a->sync_fd, &err);

@@ -229,7 +229,7 @@ int vs_rt_discard_image(const struct vs_rt_instance *inst, const struct vs_conta
 		struct rt_state s = {.state = "stopped",
 				     .last_exit_code = old.last_exit_code,
 				     .last_exit_signal = old.last_exit_signal};
-		if (rt_state_write(paths.cdir, &s, err) < 0)
+		if (rt_state_write(paths.cdir, &s, old.state, err) < 0)
 			return vs_error_prefix(err, "discard the image of '%s'", cfg->name);
 	}
 	cfd = open(paths.cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -378,7 +378,7 @@ int vs_rt_recover(const struct vs_rt_instance *inst, const struct vs_container_c
 		struct rt_state s = {.state = "stopped",
 				     .last_exit_code = old.last_exit_code,
 				     .last_exit_signal = old.last_exit_signal};
-		if (rt_state_write(paths.cdir, &s, err) < 0)
+		if (rt_state_write(paths.cdir, &s, old.state, err) < 0)
 			return -1;
 	}
 	return 0;

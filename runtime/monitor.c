@@ -63,6 +63,7 @@ struct monitor {
 	const char *final_state; /* state.json after init's exit: "stopped" or "suspended" */
 	bool exit_now;		 /* a dump took the container down: finish up */
 	const char *restore_dir; /* --restore: bring up from this image */
+	char last_state[16];	 /* what state.json said before our last write */
 };
 
 static void logmsg(const char *fmt, const char *a)
@@ -89,10 +90,11 @@ static int write_state(struct monitor *m, const char *state, int code, int sig)
 	}
 	if (strcmp(state, "stopped") == 0 || strcmp(state, "suspended") == 0)
 		st.monitor_pid = 0, st.monitor_start_time = 0;
-	if (rt_state_write(m->paths.cdir, &st, &err) < 0) {
+	if (rt_state_write(m->paths.cdir, &st, m->last_state, &err) < 0) {
 		logmsg("%s", err.msg);
 		return -1;
 	}
+	snprintf(m->last_state, sizeof(m->last_state), "%s", state);
 	return 0;
 }
 
@@ -499,11 +501,12 @@ int vs_rt_monitor_main(int argc, char **argv)
 		goto fail;
 	vs_trace_mark("monitor.setup");
 	rt_state_read(m.paths.cdir, &before, NULL);
+	snprintf(m.last_state, sizeof(m.last_state), "%s", before.state);
 	write_state(&m, "starting", -1, 0);
 	if (bring_up(&m, m.restore_dir, &res, &err) < 0) {
 		/* Leave the state as it was: "suspended" stays suspended. */
 		before.monitor_pid = 0, before.monitor_start_time = 0;
-		rt_state_write(m.paths.cdir, &before, NULL);
+		rt_state_write(m.paths.cdir, &before, m.last_state, NULL);
 		unlink(m.paths.sock);
 		goto fail;
 	}

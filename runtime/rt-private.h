@@ -43,7 +43,11 @@ struct rt_state {
 	int last_exit_signal;
 };
 int rt_state_read(const char *cdir, struct rt_state *st, struct vs_error *err);
-int rt_state_write(const char *cdir, const struct rt_state *st, struct vs_error *err);
+/* prev: the state st replaces (the caller's last write or read), or NULL
+ * to read it from the file: into or out of "suspended" the write is
+ * fsync'ed, the others are not. */
+int rt_state_write(const char *cdir, const struct rt_state *st, const char *prev,
+		   struct vs_error *err);
 
 /* Start time of a live pid (clock ticks since boot), 0 when gone. */
 uint64_t rt_proc_start_time(pid_t pid);
@@ -139,6 +143,14 @@ int rt_net_attach(const struct vs_rt_instance *inst, const struct vs_container_c
  * Returns pid or -1 with err. */
 pid_t rt_spawn_self(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep_fds,
 		    int nkeep, bool detach, struct vs_error *err);
+
+/* In a new child (after fork or vfork, before exec): src[i] becomes
+ * descriptor i for i < n (at most RT_PLACE_MAX); every copy is
+ * close-on-exec except the placed ones. Lifts them all above the target
+ * range first, so the moves cannot clobber one another. Async-signal-safe.
+ * 0, or -1 (the child should _exit). */
+#define RT_PLACE_MAX 16
+int rt_place_fds(const int *src, int n);
 
 /* exec.c, shared with creds.c (helpers that enter a running container):
  * a pidfd of the container's init, checked to still be init (pid + start

@@ -61,6 +61,21 @@ int vs_rt_self_exe(struct vs_error *err)
 	return steal_fd(&mfd);
 }
 
+int rt_place_fds(const int *src, int n)
+{
+	int high[RT_PLACE_MAX];
+
+	if (n > RT_PLACE_MAX)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if ((high[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0)
+			return -1;
+	for (int i = 0; i < n; i++)
+		if (dup2(high[i], i) < 0)
+			return -1;
+	return 0;
+}
+
 /* Child side of rt_spawn_self and rt_spawn_program: async-signal-safe
  * calls only. With program set, that file is executed instead of the vsd
  * binary, with SIGPIPE at its default. mask: the signal mask to execute
@@ -69,28 +84,22 @@ static void __attribute__((noreturn))
 spawn_child(int exe_fd, const char *program, char *const argv[], const int stdio[3],
 	    const int *keep, int nkeep, const sigset_t *mask)
 {
-	int high[3 + 8 + 1];
-	int nullfd = -1;
+	int src[3 + 8], nullfd = -1, exe = -1;
 
 	if (nkeep > 8)
 		_exit(126);
-	/* Lift everything we keep above the target range first, so the dup2s
-	 * below cannot clobber each other. */
 	for (int i = 0; i < 3; i++) {
-		int src = stdio[i];
-		if (src < 0) {
-			if (nullfd < 0)
-				nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-			src = nullfd;
-		}
-		high[i] = fcntl(src, F_DUPFD_CLOEXEC, 64);
+		if (stdio[i] < 0 && nullfd < 0)
+			nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		src[i] = stdio[i] < 0 ? nullfd : stdio[i];
 	}
 	for (int i = 0; i < nkeep; i++)
-		high[3 + i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 64);
-	high[3 + nkeep] = exe_fd >= 0 ? fcntl(exe_fd, F_DUPFD_CLOEXEC, 64) : -1;
-	for (int i = 0; i < 3 + nkeep; i++)
-		if (high[i] < 0 || dup2(high[i], i) < 0)
-			_exit(126);
+		src[3 + i] = keep[i];
+	/* The exe fd out of the way of the placed ones, open until exec. */
+	if (exe_fd >= 0 && (exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, 64)) < 0)
+		_exit(126);
+	if (rt_place_fds(src, 3 + nkeep) < 0)
+		_exit(126);
 	/* Everything else closes at exec (the exe fd must stay open until then). */
 	vs_close_range((unsigned int)(3 + nkeep), ~0U, CLOSE_RANGE_CLOEXEC);
 	if (program != NULL)
@@ -98,8 +107,8 @@ spawn_child(int exe_fd, const char *program, char *const argv[], const int stdio
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	if (program != NULL)
 		execve(program, argv, environ);
-	else if (high[3 + nkeep] >= 0)
-		syscall(SYS_execveat, high[3 + nkeep], "", argv, environ, AT_EMPTY_PATH);
+	else if (exe >= 0)
+		syscall(SYS_execveat, exe, "", argv, environ, AT_EMPTY_PATH);
 	else
 		execve("/proc/self/exe", argv, environ);
 	_exit(127);

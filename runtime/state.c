@@ -122,7 +122,8 @@ int rt_state_read(const char *cdir, struct rt_state *st, struct vs_error *err)
 	return 0;
 }
 
-int rt_state_write(const char *cdir, const struct rt_state *st, struct vs_error *err)
+int rt_state_write(const char *cdir, const struct rt_state *st, const char *prev,
+		   struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(true);
 	cleanup_close int dfd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -153,8 +154,9 @@ int rt_state_write(const char *cdir, const struct rt_state *st, struct vs_error 
 	 * after a resume). The others need no fsync (two per write, four
 	 * writes per start and stop): after a power loss no monitor is alive
 	 * and vsd goes by the live processes (pid and start time). */
-	if (strcmp(st->state, "suspended") == 0 ||
-	    (rt_state_read(cdir, &old, NULL) == 0 && strcmp(old.state, "suspended") == 0))
+	if (prev == NULL && rt_state_read(cdir, &old, NULL) == 0)
+		prev = old.state;
+	if (strcmp(st->state, "suspended") == 0 || (prev != NULL && strcmp(prev, "suspended") == 0))
 		return vs_atomic_write_at(dfd, "state.json", text, len, 0644, err);
 	return vs_replace_at(dfd, "state.json", text, len, 0644, err);
 }

@@ -176,19 +176,14 @@ static void __attribute__((noreturn)) become(char *req, size_t len, int *fds, si
 {
 	char *argv[ZYGOTE_ARGS_MAX + 1];
 	int argc = 0;
-	int high[ZYGOTE_FDS_MAX];
 
 	for (size_t off = 0; off < len && argc < ZYGOTE_ARGS_MAX; off += strlen(req + off) + 1)
 		argv[argc++] = req + off;
 	argv[argc] = NULL;
 	set_cmdline(req, len,
 		    argc > 1 && strcmp(argv[1], "__monitor") == 0 ? "vsd-monitor" : "vsd-exec");
-	for (size_t i = 0; i < nfds; i++)
-		if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
-			_exit(126);
-	for (size_t i = 0; i < nfds; i++)
-		if (dup2(high[i], (int)i) < 0)
-			_exit(126);
+	if (rt_place_fds(fds, (int)nfds) < 0)
+		_exit(126);
 	vs_close_range((unsigned int)nfds, ~0U, 0);
 	vs_trace_reopen();
 	signal(SIGCHLD, SIG_DFL);

@@ -64,7 +64,7 @@ static void test_state_round_trip(void **state)
 			      .last_exit_signal = 0};
 	struct rt_state out;
 
-	assert_int_equal(rt_state_write(f->cdir, &in, NULL), 0);
+	assert_int_equal(rt_state_write(f->cdir, &in, NULL, NULL), 0);
 	assert_int_equal(rt_state_read(f->cdir, &out, NULL), 0);
 	assert_string_equal(out.state, "running");
 	assert_int_equal(out.init_pid, 1234);
@@ -121,7 +121,7 @@ static void test_status_checks_processes(void **state)
 	s.init_pid = child;
 	s.init_start_time = rt_proc_start_time(child);
 	waitpid(child, &ws, 0);
-	assert_int_equal(rt_state_write(f->cdir, &s, NULL), 0);
+	assert_int_equal(rt_state_write(f->cdir, &s, NULL, NULL), 0);
 	assert_int_equal(vs_rt_status(&inst, "c1", &st, NULL), 0);
 	assert_int_equal(st.state, VS_RT_STOPPED);
 	assert_int_equal(st.init_pid, 0);
@@ -129,14 +129,14 @@ static void test_status_checks_processes(void **state)
 	/* A live process with the right start time is running. */
 	s.init_pid = getpid();
 	s.init_start_time = rt_proc_start_time(getpid());
-	assert_int_equal(rt_state_write(f->cdir, &s, NULL), 0);
+	assert_int_equal(rt_state_write(f->cdir, &s, NULL, NULL), 0);
 	assert_int_equal(vs_rt_status(&inst, "c1", &st, NULL), 0);
 	assert_int_equal(st.state, VS_RT_RUNNING);
 	assert_int_equal(st.init_pid, getpid());
 
 	strcpy(s.state, "suspended");
 	s.init_pid = 0;
-	assert_int_equal(rt_state_write(f->cdir, &s, NULL), 0);
+	assert_int_equal(rt_state_write(f->cdir, &s, NULL, NULL), 0);
 	assert_int_equal(vs_rt_status(&inst, "c1", &st, NULL), 0);
 	assert_int_equal(st.state, VS_RT_SUSPENDED);
 	assert_string_equal(vs_rt_state_name(st.state), "suspended");
