@@ -1,9 +1,13 @@
 #include "lib/vs_util.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,6 +105,36 @@ int vs_self_sibling(const char *name, char *out, size_t cap)
 	}
 	errno = ENOENT;
 	return -1;
+}
+
+/* The lowest address of the [stack] mapping, or 0. */
+static uintptr_t stack_low(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	uintptr_t lo = 0, hi;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "[stack]") != NULL &&
+		    sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2)
+			break;
+	fclose(f);
+	return lo;
+}
+
+__attribute__((noinline)) void vs_shed_idle_memory(void)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = stack_low();
+	/* Two pages of margin below this frame: our own locals and the
+	 * madvise call stay on live pages. */
+	uintptr_t top = ((uintptr_t)__builtin_frame_address(0) & ~(pg - 1)) - 2 * pg;
+
+	if (lo != 0 && top > lo)
+		madvise((void *)lo, top - lo, MADV_DONTNEED);
+	malloc_trim(0);
 }
 
 void vs_freep(void *p)

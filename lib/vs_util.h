@@ -56,6 +56,12 @@ int64_t vs_now_ms(void);
  * exists (or the path does not fit in cap). */
 int vs_self_sibling(const char *name, char *out, size_t cap);
 
+/* For a single-threaded process about to wait a long time (a container's
+ * monitor): give back the stack pages below the caller's frame, which its
+ * setup's deep calls dirtied and nothing will read again (they come back
+ * as zero pages if touched), and the heap's free pages. Best effort. */
+void vs_shed_idle_memory(void);
+
 /* NULL-terminated string vectors. */
 size_t vs_strv_len(char *const *v);
 void vs_strv_free(char **v);

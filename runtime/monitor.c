@@ -339,6 +339,7 @@ static bool on_init_exit(struct monitor *m)
 	if (reboot && may_restart(m)) {
 		if (rt_container_start(&m->inst, &m->cfg, &m->run, &err) == 0) {
 			write_state(m, "running", code, sig);
+			vs_shed_idle_memory();
 			return true;
 		}
 		logmsg("restart failed: %s", err.msg);
@@ -518,6 +519,7 @@ int vs_rt_monitor_main(int argc, char **argv)
 		       (long long)res.image_bytes);
 	vs_write_all(ready, msg, (size_t)len);
 	close(ready);
+	vs_shed_idle_memory();
 	loop(&m);
 	unlink(m.paths.sock);
 	close(m.listen_fd);
