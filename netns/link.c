@@ -1,5 +1,5 @@
 /* Links (RTM_*LINK): lookups, veth pairs, bridges and their ports,
- * moving a link into a container, up/down and deletion; and the loopback
+ * up/down and deletion; and the loopback
  * of vs_net_loopback_up. */
 #include "netns/vs_netns.h"
 
@@ -189,8 +189,8 @@ int vs_nl_link_each(struct vs_nl *nl, void (*fn)(const char *name, void *arg), v
 	return vs_nl_talk(nl, nlh, each_cb, &c, "list links: RTM_GETLINK", err);
 }
 
-int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, const uint8_t mac[6],
-		      struct vs_error *err)
+int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, int peer_netns,
+		      int ifindex, const uint8_t mac[6], struct vs_error *err)
 {
 	char buf[VS_NL_REQ_SIZE];
 	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
@@ -199,6 +199,7 @@ int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, cons
 	struct ifinfomsg *pifm;
 
 	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
@@ -207,8 +208,15 @@ int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, cons
 	peer_nest = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
 	pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
 	pifm->ifi_family = AF_UNSPEC;
+	/* veth_newlink takes the peer's index only when the first end has
+	 * one too. */
+	pifm->ifi_index = ifindex;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
 	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	/* The peer is registered in its namespace from the start: no
+	 * dev_change_net_namespace and its RCU grace periods. */
+	if (peer_netns >= 0)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_netns);
 	mnl_attr_nest_end(nlh, peer_nest);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, info);
@@ -230,22 +238,6 @@ int vs_nl_link_eui64(struct vs_nl *nl, int ifindex, struct vs_error *err)
 	mnl_attr_nest_end(nlh, in6);
 	mnl_attr_nest_end(nlh, spec);
 	return vs_nl_talk(nl, nlh, NULL, NULL, "set addr_gen_mode eui64: RTM_NEWLINK", err);
-}
-
-int vs_nl_link_move(struct vs_nl *nl, int ifindex, int netns_fd, const char *name,
-		    struct vs_error *err)
-{
-	char buf[VS_NL_REQ_SIZE];
-	struct ifinfomsg *ifm;
-	struct nlmsghdr *nlh = link_msg(buf, ifindex, &ifm);
-
-	/* One request: the kernel moves the link first, then renames it in
-	 * the target namespace, so the name never has to be free here. */
-	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	if (vs_nl_talk(nl, nlh, NULL, NULL, "RTM_NEWLINK netns", err) < 0)
-		return vs_error_prefix(err, "move link %d into the container as %s", ifindex, name);
-	return 0;
 }
 
 int vs_nl_link_create(struct vs_nl *nl, const char *name, const char *kind, struct vs_error *err)

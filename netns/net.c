@@ -260,30 +260,38 @@ int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n, struct 
 	return 0;
 }
 
-/* The veth pair: both ends made here (CRIU restores only such a pair),
- * the peer under a temporary name, then moved into the container and
- * renamed there. Leftovers with the interface's names go first: the names
- * belong to this container. A peer created directly in the container's
- * namespace would spare the move (about 20 ms of RCU grace periods in the
- * kernel), but CRIU 4.3 then fails to restore it: the kernel refuses its
- * request to re-create the link (EOPNOTSUPP, network.bats). */
+/* The tries at a free index for a pair (vs_net_veth_ifindex): the range
+ * holds 2^30 indexes, so more than one try is already rare. */
+#define PAIR_INDEX_TRIES 8
+
+/* The veth pair, the peer created directly in the container's namespace
+ * under its own name: moving it there would cost about 20 ms of RCU grace
+ * periods in the kernel (dev_change_net_namespace). Both ends get an index
+ * of vs_net_veth_ifindex, which CRIU can re-create at restore (a peer made
+ * in a fresh namespace would otherwise get index 2, which the node has).
+ * Leftovers with the interface's names go first: the names belong to this
+ * container (vp... is the temporary peer name of older versions). */
 static int make_pair(struct net_ctx *c, const struct vs_net_iface *ifc, int netns_fd,
 		     struct vs_error *err)
 {
 	char peer[VS_IFNAME_MAX + 1];
-	int idx;
 
 	snprintf(peer, sizeof(peer), "vp%s", ifc->host_ifname + (ifc->host_ifname[0] ? 2 : 0));
 	if (vs_nl_link_del(&c->nl, ifc->host_ifname, err) < 0 ||
-	    vs_nl_link_del(&c->nl, peer, err) < 0 ||
-	    vs_nl_veth_create(&c->nl, ifc->host_ifname, peer, ifc->mac, err) < 0)
+	    vs_nl_link_del(&c->nl, peer, err) < 0)
 		return -1;
-	idx = vs_nl_link_index(&c->nl, peer, err);
-	if (idx == 0)
-		vs_error_set(err, ENODEV, "no link %s", peer);
-	if (idx <= 0)
-		return -1;
-	return vs_nl_link_move(&c->nl, idx, netns_fd, ifc->name, err);
+	for (unsigned i = 0; i < PAIR_INDEX_TRIES; i++) {
+		int idx = vs_net_veth_ifindex(ifc->host_ifname, i);
+
+		*err = (struct vs_error){0};
+		if (vs_nl_veth_create(&c->nl, ifc->host_ifname, ifc->name, netns_fd, idx, ifc->mac,
+				      err) == 0)
+			return 0;
+		/* The names are free: EEXIST is the index. */
+		if (err->errnum != EEXIST)
+			return -1;
+	}
+	return vs_error_prefix(err, "no free interface index after %d tries", PAIR_INDEX_TRIES);
 }
 
 /* Everything the node holds for one interface; best effort. */

@@ -77,14 +77,13 @@ int vs_nl_link_each(struct vs_nl *nl, void (*fn)(const char *name, void *arg), v
 		    struct vs_error *err);
 int vs_nl_link_set_up(struct vs_nl *nl, int ifindex, bool up, const char *what,
 		      struct vs_error *err);
-/* A veth pair, both ends here: host, and peer with the MAC mac. */
-int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, const uint8_t mac[6],
-		      struct vs_error *err);
+/* A veth pair: host here, and peer with the MAC mac in the network
+ * namespace peer_netns (-1: here too), both ends with the index ifindex
+ * (0: the kernel's choice). A name or index already taken: EEXIST. */
+int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, int peer_netns,
+		      int ifindex, const uint8_t mac[6], struct vs_error *err);
 /* IPv6 link-local address of link ifindex from its MAC (EUI-64). */
 int vs_nl_link_eui64(struct vs_nl *nl, int ifindex, struct vs_error *err);
-/* Move link ifindex into the namespace netns_fd and name it name there. */
-int vs_nl_link_move(struct vs_nl *nl, int ifindex, int netns_fd, const char *name,
-		    struct vs_error *err);
 /* A link of kind kind ("bridge") named name. */
 int vs_nl_link_create(struct vs_nl *nl, const char *name, const char *kind, struct vs_error *err);
 int vs_nl_link_set_master(struct vs_nl *nl, int ifindex, int master, struct vs_error *err);

@@ -19,3 +19,12 @@ void vs_net_iface_names(const struct vs_net_node *node, uint32_t rnd, size_t ind
 	snprintf(ifc->host_ifname, sizeof(ifc->host_ifname), "vs%s%06x%zu", node->id,
 		 (unsigned)(rnd & 0xffffff), index % 10);
 }
+
+int vs_net_veth_ifindex(const char *host_ifname, unsigned attempt)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = host_ifname; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return (int)(VS_NET_IFINDEX_BASE + ((h + attempt) & (VS_NET_IFINDEX_BASE - 1)));
+}

@@ -91,6 +91,16 @@ void vs_net_node_set_id(struct vs_net_node *node, uint32_t hash);
  * from the node id and 24 random bits. */
 void vs_net_iface_names(const struct vs_net_node *node, uint32_t rnd, size_t index,
 			struct vs_net_iface *ifc);
+/* The interface index of both ends of the veth pair named host_ifname,
+ * try `attempt` (0, 1, ... when the last one was taken): in
+ * [VS_NET_IFINDEX_BASE, INT_MAX], from a hash of the name. Why: CRIU
+ * (4.3) re-creates the container's end through a socket in the node's
+ * namespace with the dumped index and without NLM_F_EXCL; the kernel looks
+ * the index up there first and, finding another link, answers EOPNOTSUPP
+ * (a veth has no changelink). The node allocates its own indexes upwards
+ * from 1, so it does not reach this range. */
+#define VS_NET_IFINDEX_BASE 0x40000000
+int vs_net_veth_ifindex(const char *host_ifname, unsigned attempt);
 
 /* Once per vsd start (after an upgrade or crash too; idempotent): create
  * vsd's own bridge when missing and give it the gateway addresses of its

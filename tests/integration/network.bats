@@ -428,15 +428,33 @@ converse_finish() {
 	assert_contains "$output" "state forwarding"
 }
 
+# ct_eth_line NAME: "INDEX MAC" of eth0 inside NAME.
+ct_eth_line() {
+	in_ct "$1" ip -o link show eth0 | awk '{ sub(/:$/, "", $1); for (i = 1; i < NF; i++) if ($i == "link/ether") print $1, $(i + 1) }'
+}
+
 @test "a TCP connection from the client survives checkpoint/restore" {
 	ensure_ct cr1 --ip 192.0.2.96
 	assert_reach client 192.0.2.96
+	# The peer is made in the container with an index CRIU can make again
+	# (netns/net.c make_pair): one of vsd's range (2^30 and up), the same
+	# as the node side's at start. A peer at index 2 fails the restore.
+	local before idx hidx
+	before=$(ct_eth_line cr1)
+	idx=${before%% *}
+	hidx=$(in_node cat "/sys/class/net/$(ct_hostif cr1)/ifindex")
+	((idx >= 1073741824)) || fail "eth0 has index $idx, not one of vsd's range"
+	assert_eq "$hidx" "$idx" "the node side's index"
+	assert_eq "${before#* }" "$(ct_mac cr1)" "eth0's MAC"
 	converse_start cr1 192.0.2.96
 	vsctl checkpoint cr1 --dir "$NET_TMP/cr1.img"
 	vsctl restore cr1 --dir "$NET_TMP/cr1.img"
 	wait_for 10 ct_is_state cr1 running
 	converse_finish
 	assert_reach client 192.0.2.96
+	assert_eq "$(ct_eth_line cr1)" "$before" "eth0's index and MAC after the restore"
+	run in_ct cr1 ip -o addr show dev eth0
+	assert_contains "$output" "192.0.2.96"
 }
 
 @test "stop removes the node-side links, routes, proxy entries, qdiscs and chains; start brings them back with the same MAC" {

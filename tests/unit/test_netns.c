@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -462,6 +463,64 @@ static int child_attach_detach(void)
 	return check_detached(false);
 }
 
+/* The index of the pair named host: both ends carry it (the inside's link
+ * ifname shows it first in `ip -o link`). */
+static bool pair_at(const char *host, const char *ifname, int want)
+{
+	char needle[64];
+	char *out = run("%sip -o link show %s", env.in, ifname);
+	bool ok;
+
+	snprintf(needle, sizeof(needle), "%d: %s@", want, ifname);
+	ok = (int)if_nametoindex(host) == want && out != NULL &&
+	     strncmp(out, needle, strlen(needle)) == 0;
+	if (!ok)
+		fprintf(stderr, "%s: index %u, inside: %s (want %d)\n", host, if_nametoindex(host),
+			out ? out : "", want);
+	free(out);
+	return ok;
+}
+
+/* Both ends of a pair at vs_net_veth_ifindex's index (what CRIU re-creates
+ * at restore), the next try's when a node link holds the first. */
+static int child_pair_index(void)
+{
+	struct vs_net_config net;
+	char cmd[128];
+	int taken, r;
+
+	if ((r = env_setup()) != OK)
+		return r;
+	CALL(node_setup);
+	taken = vs_net_veth_ifindex(HOST0, 0);
+	snprintf(cmd, sizeof(cmd), "ip link add blk0 index %d type veth peer name blk0p", taken);
+	CHECK(system(cmd) == 0);
+	CHECK((int)if_nametoindex("blk0") == taken);
+	two_ifaces(&net);
+	CHECK(attach(&net) == 0);
+	CHECK(pair_at(HOST0, "eth0", vs_net_veth_ifindex(HOST0, 1)));
+	CHECK(pair_at(HOST1, "eth1", vs_net_veth_ifindex(HOST1, 0)));
+	return udp_round_trip();
+}
+
+/* The range and the tries of vs_net_veth_ifindex. */
+static void test_veth_ifindex(void **state)
+{
+	int a = vs_net_veth_ifindex(HOST0, 0), b = vs_net_veth_ifindex(HOST1, 0);
+
+	assert_true(a >= VS_NET_IFINDEX_BASE && a <= INT_MAX);
+	assert_true(b >= VS_NET_IFINDEX_BASE && b <= INT_MAX);
+	assert_int_not_equal(a, b);
+	assert_int_equal(vs_net_veth_ifindex(HOST0, 0), a);
+	assert_int_equal(vs_net_veth_ifindex(HOST0, 1), a == INT_MAX ? VS_NET_IFINDEX_BASE : a + 1);
+	/* Every try stays in the range, wrapping at its end. */
+	for (unsigned i = 0; i < 4; i++) {
+		int x = vs_net_veth_ifindex(HOST0, (unsigned)(INT_MAX - a) + i);
+
+		assert_int_equal(x, i == 0 ? INT_MAX : VS_NET_IFINDEX_BASE + (int)i - 1);
+	}
+}
+
 /* A private network: its ports see each other (not isolated). */
 static int child_private_bridge(void)
 {
@@ -809,6 +868,7 @@ ROOT_CASE(test_shaping, child_shaping)
 ROOT_CASE(test_restored, child_restored)
 ROOT_CASE(test_reconcile, child_reconcile)
 ROOT_CASE(test_netns_error, child_netns_error)
+ROOT_CASE(test_pair_index, child_pair_index)
 
 int main(void)
 {
@@ -818,7 +878,8 @@ int main(void)
 	    cmocka_unit_test(test_attach_fails),  cmocka_unit_test(test_addr_live),
 	    cmocka_unit_test(test_shaping),	  cmocka_unit_test(test_restored),
 	    cmocka_unit_test(test_reconcile),	  cmocka_unit_test(test_netns_error),
-	    cmocka_unit_test(test_write_dns),
+	    cmocka_unit_test(test_write_dns),	  cmocka_unit_test(test_veth_ifindex),
+	    cmocka_unit_test(test_pair_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
