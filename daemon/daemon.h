@@ -114,6 +114,8 @@ struct vsd {
 	 * it. Order: mutate before any per-container lock. */
 	pthread_mutex_t mutate;
 	struct vsd_names *names;
+	/* Parsed configs (index.c); NULL in unit tests: read from disk. */
+	struct vsd_index *index;
 	struct vsd_ops *ops;
 	struct vsd_criu *criu;
 	struct vsd_sampler *sampler; /* NULL until started */
@@ -416,12 +418,19 @@ struct vsd_oom_info {
 };
 /* Bring the record of `name` up to date (new kernel log records; the
  * cgroup's oom_kill counter when st says it runs) and copy it to *out.
- * Never fails: what cannot be read is left as it was. */
-void vsd_oom_get(struct vsd *d, const char *name, const struct vs_rt_status *st,
+ * pool: the container's pool from its config ("" none), where its cgroup
+ * is looked for first. Never fails: what cannot be read is left as it
+ * was. */
+void vsd_oom_get(struct vsd *d, const char *name, const char *pool, const struct vs_rt_status *st,
 		 struct vsd_oom_info *out);
 /* Emit "oom": {"kills": N, "last_at": T|null, "last_command": S|null} into
  * the open object g, for status and stats. */
-void vsd_oom_gen(struct vsd *d, const char *name, const struct vs_rt_status *st, struct vs_jgen *g);
+void vsd_oom_gen(struct vsd *d, const struct vs_container_config *cfg,
+		 const struct vs_rt_status *st, struct vs_jgen *g);
+/* The running container's cgroup where its config's pool puts it (as the
+ * runtime made it: no look-up), or, when that holds no cgroup, wherever
+ * vs_cg_open finds it (a pool changed under a reader). NULL on a bad name. */
+struct vs_cg *vsd_cg_of(struct vsd *d, const char *name, const char *pool);
 /* Bytes idle reclaim took from `name` since vsd started (and, when
  * usage_percent is not NULL, CPU use in percent of one CPU since the last
  * sample against cur, or -1 when unknown). */

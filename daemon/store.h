@@ -15,6 +15,8 @@
 #define VSD_DEFAULT_CG_PARENT "vsd"
 /* Id ranges: first host id of range k is VSD_IDMAP_BASE + k * VS_IDMAP_SIZE. */
 #define VSD_IDMAP_BASE 1000000u
+/* A config.json younger than this is parsed again on each use (index.c). */
+#define VSD_INDEX_RACY_MS 1000
 
 /* ---- store.c: on-disk registries ------------------------------------ */
 
@@ -56,6 +58,28 @@ uint32_t vsd_fnv1a(const char *s);
 /* The cgroup parent for a root (realpath): "vsd" for the default root,
  * else "vsd-" + 8 hex digits of its FNV-1a hash. malloc'd. */
 char *vsd_cgroup_parent_for(const char *root_realpath);
+
+/* ---- index.c: parsed configs kept in memory ------------------------- */
+
+/* Each container's parsed config.json, so that listing N containers does
+ * not parse N files. An entry is served only while containers/NAME and its
+ * config.json are the same files (device, inode, size, mtime, ctime) as
+ * when it was parsed; a config younger than racy_ms is parsed on every use
+ * until it ages (timestamp granularity). Thread-safe. */
+struct vsd_index;
+struct vsd_index *vsd_index_new(int64_t racy_ms);
+void vsd_index_free(struct vsd_index *ix);
+/* vsd_store_load with its contract and errors, served from the index when
+ * the files are unchanged. ix NULL: vsd_store_load. 0 or -1. */
+int vsd_index_load(struct vsd_index *ix, int containers_fd, const char *name,
+		   struct vs_container_config *cfg, struct vs_error *err);
+/* Drop name's entry (a destroyed container). ix may be NULL. */
+void vsd_index_forget(struct vsd_index *ix, const char *name);
+/* Drop every entry not named in names (sorted by strcmp, as
+ * vsd_store_list gives them). ix may be NULL. */
+void vsd_index_retain(struct vsd_index *ix, char *const *names);
+/* Entries held, uses served from memory, parses done (tests, debugging). */
+void vsd_index_counts(struct vsd_index *ix, size_t *entries, uint64_t *hits, uint64_t *parses);
 
 struct vsd_names;
 /* ---- locks.c: per-container locks ------------------------------------ */
