@@ -30,7 +30,7 @@ DAEMON_LAYERS = [
     ("events.h", ["events.c"]),
     ("http.h", ["routes.c"]),
     ("ops.h", ["ops.c"]),
-    ("store.h", ["store.c", "locks.c"]),
+    ("store.h", ["store.c", "locks.c", "index.c"]),
     ("auth.h", ["authn.c", "tls.c", "trust.c", "tokens.c", "audit.c",
               "tickets.c"]),
     ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c", "authstate.c", "usage.c"]),
