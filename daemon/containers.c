@@ -93,7 +93,7 @@ int vsd_gen_loaded(struct vsd *d, const struct vs_container_config *cfg, struct 
 	struct vsd_hold_info hold;
 	struct vs_rt_status st;
 
-	if (vsd_container_status(d, cfg->name, &st, err) < 0)
+	if (vsd_container_status_kept(d, cfg->name, &st, err) < 0)
 		return -1;
 	vsd_names_info(d->names, cfg->name, &hold);
 	vsd_gen_status(d, g, cfg, &st, &hold);
@@ -150,6 +150,7 @@ int vsd_h_container_list(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	vs_jgen_obj_close(g);
 	/* Entries of containers gone without the daemon (removed by hand). */
 	vsd_index_retain(c->d->index, names);
+	vsd_status_cache_retain(c->d->status_cache, names);
 	vsd_reply_json(out, 200, g);
 	return 0;
 }
@@ -466,6 +467,7 @@ static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs
 			e2.msg);
 	remove_run_files(d, name);
 	vsd_index_forget(d->index, name);
+	vsd_status_cache_forget(d->status_cache, name);
 	return 0;
 }
 

@@ -116,6 +116,8 @@ struct vsd {
 	struct vsd_names *names;
 	/* Parsed configs (index.c); NULL in unit tests: read from disk. */
 	struct vsd_index *index;
+	/* Run states kept for listing (status.c); NULL: read every time. */
+	struct vsd_status_cache *status_cache;
 	struct vsd_ops *ops;
 	struct vsd_criu *criu;
 	struct vsd_sampler *sampler; /* NULL until started */
@@ -286,6 +288,27 @@ int vsd_container_unmount_disk(struct vsd *d, const char *dirname, struct vs_err
  * err says why. 0 or -1. */
 int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *st,
 			 struct vs_error *err);
+
+/* ---- status.c: run states kept for listing ---------------------------- */
+
+/* What vsd_container_status said of each container, served again while
+ * state.json is the same file (as the index pins config.json) and every
+ * process it shows alive is (a pidfd of each, polled). For reading
+ * (list, get, metrics); requests that act on the state read it afresh.
+ * racy_ms as for vsd_index_new. */
+struct vsd_status_cache;
+struct vsd_status_cache *vsd_status_cache_new(int64_t racy_ms);
+void vsd_status_cache_free(struct vsd_status_cache *sc);
+/* vsd_container_status, through d->status_cache when there is one. 0 or
+ * -1 with err, as vsd_container_status. */
+int vsd_container_status_kept(struct vsd *d, const char *name, struct vs_rt_status *st,
+			      struct vs_error *err);
+/* Drop name's entry; drop entries not in names (sorted). sc may be NULL. */
+void vsd_status_cache_forget(struct vsd_status_cache *sc, const char *name);
+void vsd_status_cache_retain(struct vsd_status_cache *sc, char *const *names);
+/* Entries held (each with up to two pidfds), uses served, reads done. */
+void vsd_status_cache_counts(struct vsd_status_cache *sc, size_t *entries, uint64_t *hits,
+			     uint64_t *reads);
 
 /* ---- checkpoint.c: suspend, resume, checkpoint, restore -------------- */
 

@@ -21,67 +21,60 @@
 #include "daemon/store.h"
 #include "lib/vs_util.h"
 
-struct file_key {
-	dev_t dir_dev;
-	ino_t dir_ino;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-};
+/* ---- pinned files ------------------------------------------------------ */
 
-struct entry {
-	char *name;
-	struct file_key key;
-	struct vs_container_config cfg;
-};
-
-struct vsd_index {
-	pthread_mutex_t lock;
-	int64_t racy_ms;
-	struct entry **v; /* sorted by name */
-	size_t n, cap;
-	uint64_t hits, parses;
-};
-
-struct vsd_index *vsd_index_new(int64_t racy_ms)
+int vsd_fkey_at(int dirfd, const char *path, int flags, struct vsd_fkey *k, mode_t *mode)
 {
-	struct vsd_index *ix = xcalloc(1, sizeof(*ix));
+	struct stat st;
 
-	pthread_mutex_init(&ix->lock, NULL);
-	ix->racy_ms = racy_ms;
-	return ix;
+	memset(k, 0, sizeof(*k));
+	if (fstatat(dirfd, path, &st, flags) < 0)
+		return -errno;
+	k->dev = st.st_dev;
+	k->ino = st.st_ino;
+	k->size = st.st_size;
+	k->mtime = st.st_mtim;
+	k->ctime = st.st_ctim;
+	*mode = st.st_mode;
+	return 0;
 }
 
-static void entry_free(struct entry *e)
+static bool same_time(struct timespec a, struct timespec b)
 {
-	if (e == NULL)
-		return;
-	vs_config_free(&e->cfg);
-	free(e->name);
-	free(e);
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
-void vsd_index_free(struct vsd_index *ix)
+bool vsd_fkey_same(const struct vsd_fkey *a, const struct vsd_fkey *b)
 {
-	if (ix == NULL)
-		return;
-	for (size_t i = 0; i < ix->n; i++)
-		entry_free(ix->v[i]);
-	free(ix->v);
-	pthread_mutex_destroy(&ix->lock);
-	free(ix);
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       same_time(a->mtime, b->mtime) && same_time(a->ctime, b->ctime);
 }
+
+static int64_t ts_ms(struct timespec t)
+{
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+bool vsd_fkey_settled(const struct vsd_fkey *k, int64_t racy_ms)
+{
+	struct timespec now;
+	int64_t newest = ts_ms(k->ctime) > ts_ms(k->mtime) ? ts_ms(k->ctime) : ts_ms(k->mtime);
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return ts_ms(now) - newest >= racy_ms;
+}
+
+/* ---- the name table ----------------------------------------------------- */
 
 /* The slot of name: its index if present (*found), else where it goes. */
-static size_t slot(const struct vsd_index *ix, const char *name, bool *found)
+static size_t slot(const struct vsd_ntab *t, const char *name, bool *found)
 {
-	size_t lo = 0, hi = ix->n;
+	size_t lo = 0, hi = t->n;
 
 	*found = false;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(ix->v[mid]->name, name);
+		int c = strcmp(t->v[mid].name, name);
 		if (c == 0) {
 			*found = true;
 			return mid;
@@ -94,60 +87,139 @@ static size_t slot(const struct vsd_index *ix, const char *name, bool *found)
 	return lo;
 }
 
-static void drop_at(struct vsd_index *ix, size_t i)
+static void drop_at(struct vsd_ntab *t, size_t i)
 {
-	entry_free(ix->v[i]);
-	memmove(&ix->v[i], &ix->v[i + 1], (ix->n - i - 1) * sizeof(ix->v[0]));
-	ix->n--;
+	t->free_val(t->v[i].val);
+	free(t->v[i].name);
+	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(t->v[0]));
+	t->n--;
+}
+
+void *vsd_ntab_get(const struct vsd_ntab *t, const char *name)
+{
+	bool found;
+	size_t i = slot(t, name, &found);
+
+	return found ? t->v[i].val : NULL;
+}
+
+void vsd_ntab_put(struct vsd_ntab *t, const char *name, void *val)
+{
+	bool found;
+	size_t i = slot(t, name, &found);
+
+	if (found) {
+		t->free_val(t->v[i].val);
+		t->v[i].val = val;
+		return;
+	}
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->v = xrealloc(t->v, t->cap * sizeof(t->v[0]));
+	}
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(t->v[0]));
+	t->v[i] = (struct vsd_nent){.name = xstrdup(name), .val = val};
+	t->n++;
+}
+
+void vsd_ntab_del(struct vsd_ntab *t, const char *name)
+{
+	bool found;
+	size_t i = slot(t, name, &found);
+
+	if (found)
+		drop_at(t, i);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void vsd_ntab_retain(struct vsd_ntab *t, char *const *names)
+{
+	size_t n = vs_strv_len(names);
+
+	for (size_t i = t->n; i-- > 0;) {
+		const char *key = t->v[i].name;
+		if (bsearch(&key, names, n, sizeof(names[0]), cmp_name) == NULL)
+			drop_at(t, i);
+	}
+}
+
+void vsd_ntab_clear(struct vsd_ntab *t)
+{
+	while (t->n > 0)
+		drop_at(t, t->n - 1);
+	free(t->v);
+	t->v = NULL;
+	t->cap = 0;
+}
+
+/* ---- the index ---------------------------------------------------------- */
+
+/* containers/NAME (not followed) and its config.json. */
+struct cfg_key {
+	struct vsd_fkey dir, file;
+};
+
+struct entry {
+	struct cfg_key key;
+	struct vs_container_config cfg;
+};
+
+struct vsd_index {
+	pthread_mutex_t lock;
+	int64_t racy_ms;
+	struct vsd_ntab tab; /* of struct entry */
+	uint64_t hits, parses;
+};
+
+static void entry_free(void *p)
+{
+	struct entry *e = p;
+
+	vs_config_free(&e->cfg);
+	free(e);
+}
+
+struct vsd_index *vsd_index_new(int64_t racy_ms)
+{
+	struct vsd_index *ix = xcalloc(1, sizeof(*ix));
+
+	pthread_mutex_init(&ix->lock, NULL);
+	ix->racy_ms = racy_ms;
+	ix->tab.free_val = entry_free;
+	return ix;
+}
+
+void vsd_index_free(struct vsd_index *ix)
+{
+	if (ix == NULL)
+		return;
+	vsd_ntab_clear(&ix->tab);
+	pthread_mutex_destroy(&ix->lock);
+	free(ix);
 }
 
 /* The key of containers/NAME and its config.json; false when either is
  * missing, the directory is not one (a symlink), or config.json is not a
  * regular file (a symlink's target could change under an unchanged link). */
-static bool stat_key(int containers_fd, const char *name, struct file_key *k)
+static bool stat_key(int containers_fd, const char *name, struct cfg_key *k)
 {
 	cleanup_free char *path = xasprintf("%s/config.json", name);
-	struct stat d, f;
+	mode_t dm, fm;
 
-	if (fstatat(containers_fd, name, &d, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(d.st_mode) ||
-	    fstatat(containers_fd, path, &f, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(f.st_mode))
-		return false;
-	memset(k, 0, sizeof(*k));
-	k->dir_dev = d.st_dev;
-	k->dir_ino = d.st_ino;
-	k->dev = f.st_dev;
-	k->ino = f.st_ino;
-	k->size = f.st_size;
-	k->mtime = f.st_mtim;
-	k->ctime = f.st_ctim;
-	return true;
+	return vsd_fkey_at(containers_fd, name, AT_SYMLINK_NOFOLLOW, &k->dir, &dm) == 0 &&
+	       S_ISDIR(dm) &&
+	       vsd_fkey_at(containers_fd, path, AT_SYMLINK_NOFOLLOW, &k->file, &fm) == 0 &&
+	       S_ISREG(fm);
 }
 
-static bool same_time(struct timespec a, struct timespec b)
+static bool same_key(const struct cfg_key *a, const struct cfg_key *b)
 {
-	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-static bool same_key(const struct file_key *a, const struct file_key *b)
-{
-	return a->dir_dev == b->dir_dev && a->dir_ino == b->dir_ino && a->dev == b->dev &&
-	       a->ino == b->ino && a->size == b->size && same_time(a->mtime, b->mtime) &&
-	       same_time(a->ctime, b->ctime);
-}
-
-static int64_t ts_ms(struct timespec t)
-{
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Old enough that a later change would show in the key (see the top). */
-static bool settled(const struct vsd_index *ix, const struct file_key *k)
-{
-	struct timespec now;
-	int64_t newest = ts_ms(k->ctime) > ts_ms(k->mtime) ? ts_ms(k->ctime) : ts_ms(k->mtime);
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return ts_ms(now) - newest >= ix->racy_ms;
+	return a->dir.dev == b->dir.dev && a->dir.ino == b->dir.ino &&
+	       vsd_fkey_same(&a->file, &b->file);
 }
 
 static void copy_config(struct vs_container_config *dst, const struct vs_container_config *src)
@@ -156,47 +228,21 @@ static void copy_config(struct vs_container_config *dst, const struct vs_contain
 	dst->init = src->init != NULL ? vs_strv_dup(src->init) : NULL;
 }
 
-/* Keep cfg (a copy) for name under key k, replacing an older entry. */
-static void store(struct vsd_index *ix, const char *name, const struct file_key *k,
-		  const struct vs_container_config *cfg)
-{
-	bool found;
-	size_t i = slot(ix, name, &found);
-	struct entry *e;
-
-	if (found) {
-		e = ix->v[i];
-		vs_config_free(&e->cfg);
-	} else {
-		if (ix->n == ix->cap) {
-			ix->cap = ix->cap ? ix->cap * 2 : 64;
-			ix->v = xrealloc(ix->v, ix->cap * sizeof(ix->v[0]));
-		}
-		memmove(&ix->v[i + 1], &ix->v[i], (ix->n - i) * sizeof(ix->v[0]));
-		e = xcalloc(1, sizeof(*e));
-		e->name = xstrdup(name);
-		ix->v[i] = e;
-		ix->n++;
-	}
-	e->key = *k;
-	copy_config(&e->cfg, cfg);
-}
-
-/* A copy of name's entry if its key is k. */
-static bool lookup(struct vsd_index *ix, const char *name, const struct file_key *k,
+/* A copy of name's entry if its key is k; an entry of another key goes. */
+static bool lookup(struct vsd_index *ix, const char *name, const struct cfg_key *k,
 		   struct vs_container_config *cfg)
 {
-	bool found, hit = false;
-	size_t i;
+	struct entry *e;
+	bool hit = false;
 
 	pthread_mutex_lock(&ix->lock);
-	i = slot(ix, name, &found);
-	if (found && same_key(&ix->v[i]->key, k)) {
-		copy_config(cfg, &ix->v[i]->cfg);
+	e = vsd_ntab_get(&ix->tab, name);
+	if (e != NULL && same_key(&e->key, k)) {
+		copy_config(cfg, &e->cfg);
 		ix->hits++;
 		hit = true;
-	} else if (found) {
-		drop_at(ix, i);
+	} else if (e != NULL) {
+		vsd_ntab_del(&ix->tab, name);
 	}
 	pthread_mutex_unlock(&ix->lock);
 	return hit;
@@ -205,8 +251,8 @@ static bool lookup(struct vsd_index *ix, const char *name, const struct file_key
 int vsd_index_load(struct vsd_index *ix, int containers_fd, const char *name,
 		   struct vs_container_config *cfg, struct vs_error *err)
 {
-	struct file_key before, after;
-	bool have = false;
+	struct cfg_key before, after;
+	bool have;
 
 	if (ix == NULL)
 		return vsd_store_load(containers_fd, name, cfg, err);
@@ -222,50 +268,38 @@ int vsd_index_load(struct vsd_index *ix, int containers_fd, const char *name,
 	ix->parses++;
 	/* Kept only when nothing changed while it was read. */
 	if (have && stat_key(containers_fd, name, &after) && same_key(&before, &after) &&
-	    settled(ix, &after))
-		store(ix, name, &after, cfg);
+	    vsd_fkey_settled(&after.file, ix->racy_ms)) {
+		struct entry *e = xcalloc(1, sizeof(*e));
+		e->key = after;
+		copy_config(&e->cfg, cfg);
+		vsd_ntab_put(&ix->tab, name, e);
+	}
 	pthread_mutex_unlock(&ix->lock);
 	return 0;
 }
 
 void vsd_index_forget(struct vsd_index *ix, const char *name)
 {
-	bool found;
-	size_t i;
-
 	if (ix == NULL)
 		return;
 	pthread_mutex_lock(&ix->lock);
-	i = slot(ix, name, &found);
-	if (found)
-		drop_at(ix, i);
+	vsd_ntab_del(&ix->tab, name);
 	pthread_mutex_unlock(&ix->lock);
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 void vsd_index_retain(struct vsd_index *ix, char *const *names)
 {
-	size_t n = vs_strv_len(names);
-
 	if (ix == NULL)
 		return;
 	pthread_mutex_lock(&ix->lock);
-	for (size_t i = ix->n; i-- > 0;) {
-		const char *key = ix->v[i]->name;
-		if (bsearch(&key, names, n, sizeof(names[0]), cmp_name) == NULL)
-			drop_at(ix, i);
-	}
+	vsd_ntab_retain(&ix->tab, names);
 	pthread_mutex_unlock(&ix->lock);
 }
 
 void vsd_index_counts(struct vsd_index *ix, size_t *entries, uint64_t *hits, uint64_t *parses)
 {
 	pthread_mutex_lock(&ix->lock);
-	*entries = ix->n;
+	*entries = ix->tab.n;
 	*hits = ix->hits;
 	*parses = ix->parses;
 	pthread_mutex_unlock(&ix->lock);

@@ -103,7 +103,7 @@ static int usage_of(struct vsd *d, const char *name, struct cusage *u, struct vs
 	memset(u, 0, sizeof(*u));
 	vs_cg_stats_init(&u->cg);
 	if (vsd_index_load(d->index, d->containers_fd, name, &cfg, err) < 0 ||
-	    vsd_container_status(d, name, &st, err) < 0)
+	    vsd_container_status_kept(d, name, &st, err) < 0)
 		return -1;
 	u->name = xstrdup(name);
 	u->state = vs_rt_state_name(st.state);

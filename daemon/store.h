@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "lib/vs_config.h"
 #include "lib/vs_error.h"
@@ -60,6 +62,43 @@ uint32_t vsd_fnv1a(const char *s);
 char *vsd_cgroup_parent_for(const char *root_realpath);
 
 /* ---- index.c: parsed configs kept in memory ------------------------- */
+
+/* A file pinned by identity: while these are equal it is the same file
+ * with the same content (written anew by rename: another inode; edited in
+ * place: another ctime, which no one can set back). */
+struct vsd_fkey {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+/* fstatat(dirfd, path, flags) into *k and *mode. 0, or -errno. */
+int vsd_fkey_at(int dirfd, const char *path, int flags, struct vsd_fkey *k, mode_t *mode);
+bool vsd_fkey_same(const struct vsd_fkey *a, const struct vsd_fkey *b);
+/* True when the file's mtime and ctime are at least racy_ms old: a change
+ * within one timestamp tick of the last, to the same size, would not show
+ * in the key (git's "racy clean"), so younger files are not kept. */
+bool vsd_fkey_settled(const struct vsd_fkey *k, int64_t racy_ms);
+
+/* Entries sorted by name, each value owned by the table (free_val frees
+ * it). Not locked: its owner locks. */
+struct vsd_ntab {
+	struct vsd_nent {
+		char *name;
+		void *val;
+	} * v;
+	size_t n, cap;
+	void (*free_val)(void *val);
+};
+/* name's value or NULL. */
+void *vsd_ntab_get(const struct vsd_ntab *t, const char *name);
+/* Set name's value (the old one freed). */
+void vsd_ntab_put(struct vsd_ntab *t, const char *name, void *val);
+/* Drop name (if there); drop every name not in names (sorted by strcmp, as
+ * vsd_store_list gives them); drop everything. */
+void vsd_ntab_del(struct vsd_ntab *t, const char *name);
+void vsd_ntab_retain(struct vsd_ntab *t, char *const *names);
+void vsd_ntab_clear(struct vsd_ntab *t);
 
 /* Each container's parsed config.json, so that listing N containers does
  * not parse N files. An entry is served only while containers/NAME and its

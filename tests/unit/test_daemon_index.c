@@ -18,30 +18,12 @@
 #include "daemon/daemon.h"
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
+#include "tests/unit/test_fs_helpers.h"
 
 struct fixture {
 	char dir[64];
 	int cfd; /* the containers directory */
 };
-
-static void rm_tree(const char *path)
-{
-	cleanup_dir DIR *d = opendir(path);
-	struct dirent *e;
-
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		cleanup_free char *p = NULL;
-		struct stat st;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		p = xasprintf("%s/%s", path, e->d_name);
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_tree(p);
-		else
-			unlink(p);
-	}
-	rmdir(path);
-}
 
 static int setup(void **state)
 {
@@ -62,7 +44,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	close(f->cfd);
-	rm_tree(f->dir);
+	rm_rf(f->dir);
 	free(f);
 	return 0;
 }
@@ -195,7 +177,7 @@ static void test_gone_with_container(void **state)
 	counts(ix, &n, &hits, &parses);
 	assert_int_equal(n, 1);
 	/* Removed behind the daemon's back: not found, as the store says. */
-	rm_tree(dir);
+	rm_rf(dir);
 	assert_int_equal(vsd_index_load(ix, f->cfd, "web1", &cfg, &err), -1);
 	assert_int_equal(vsd_store_load(f->cfd, "web1", &cfg, &want), -1);
 	assert_int_equal(err.kind, VS_EK_NOT_FOUND);
