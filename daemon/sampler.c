@@ -734,20 +734,34 @@ struct vs_cg *vsd_cg_of(struct vsd *d, const char *name, const char *pool)
 	return cg;
 }
 
+/* The cgroup's oom_kill counter, -1 when unknown: where the config's pool
+ * puts the cgroup, else (a pool changed under the reader) wherever
+ * vs_cg_open finds it. */
+static int64_t oom_counter(struct vsd *d, const char *name, const char *pool)
+{
+	struct vs_cg *cg = vs_cg_open_pool(d->cg, d->cgroup_parent, pool, name);
+	struct vs_error err = {0};
+	int64_t kills = -1;
+
+	if (cg != NULL)
+		vs_cg_oom_kills(cg, &kills, &err);
+	vs_cg_free(cg);
+	if (kills < 0 && (cg = vs_cg_open(d->cg, d->cgroup_parent, name)) != NULL) {
+		vs_cg_oom_kills(cg, &kills, &err);
+		vs_cg_free(cg);
+	}
+	return kills;
+}
+
 void vsd_oom_get(struct vsd *d, const char *name, const char *pool, const struct vs_rt_status *st,
 		 struct vsd_oom_info *out)
 {
 	struct vsd_sampler *s = d->sampler;
 	struct vsd_oom_rec local;
-	struct vs_error err = {0};
-	struct vs_cg *cg = NULL;
 	struct cstate *c;
-	int64_t kills = -1;
-
 	/* Only the counter: a list asks this of every container. */
-	if (st != NULL && st->state == VS_RT_RUNNING && (cg = vsd_cg_of(d, name, pool)) != NULL)
-		vs_cg_oom_kills(cg, &kills, &err);
-	vs_cg_free(cg);
+	int64_t kills = st != NULL && st->state == VS_RT_RUNNING ? oom_counter(d, name, pool) : -1;
+
 	if (s == NULL) {
 		vsd_oom_load(d, name, &local);
 		*out = local.info;

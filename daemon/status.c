@@ -25,11 +25,10 @@
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 
-/* containers/NAME (followed, as vs_rt_status reads through the path) and
- * its state.json, or its absence (never started). */
+/* containers/NAME/state.json, reached as vs_rt_status reaches it (through
+ * the path: a symlinked directory followed), or its absence, which
+ * vs_rt_status reads as stopped whether or not the directory is there. */
 struct skey {
-	dev_t dir_dev;
-	ino_t dir_ino;
 	bool absent;
 	struct vsd_fkey file;
 };
@@ -77,19 +76,14 @@ void vsd_status_cache_free(struct vsd_status_cache *sc)
 }
 
 /* The key of containers/NAME/state.json; false when it cannot be pinned
- * (the directory missing, state.json neither absent nor a regular file). */
+ * (state.json neither absent nor a regular file). */
 static bool state_key(int containers_fd, const char *name, struct skey *k)
 {
 	cleanup_free char *path = xasprintf("%s/state.json", name);
-	struct vsd_fkey dir;
 	mode_t mode;
 	int r;
 
 	memset(k, 0, sizeof(*k));
-	if (vsd_fkey_at(containers_fd, name, 0, &dir, &mode) < 0 || !S_ISDIR(mode))
-		return false;
-	k->dir_dev = dir.dev;
-	k->dir_ino = dir.ino;
 	r = vsd_fkey_at(containers_fd, path, AT_SYMLINK_NOFOLLOW, &k->file, &mode);
 	if (r < 0) {
 		k->absent = r == -ENOENT;
@@ -100,8 +94,7 @@ static bool state_key(int containers_fd, const char *name, struct skey *k)
 
 static bool same_key(const struct skey *a, const struct skey *b)
 {
-	return a->dir_dev == b->dir_dev && a->dir_ino == b->dir_ino && a->absent == b->absent &&
-	       vsd_fkey_same(&a->file, &b->file);
+	return a->absent == b->absent && vsd_fkey_same(&a->file, &b->file);
 }
 
 static bool settled(const struct vsd_status_cache *sc, const struct skey *k)
