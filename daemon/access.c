@@ -22,7 +22,7 @@ static int container_visible(struct vsd *d, const struct vsd_identity *who, cons
 {
 	cleanup_config struct vs_container_config cfg = {0};
 
-	if (vsd_store_load(d->containers_fd, name, &cfg, err) < 0)
+	if (vsd_index_load(d->index, d->containers_fd, name, &cfg, err) < 0)
 		return err->kind == VS_EK_NOT_FOUND ? 0 : -1;
 	return vsd_owner_visible(who, cfg.owner) ? 1 : 0;
 }

@@ -73,7 +73,7 @@ void vsd_gen_status(struct vsd *d, struct vs_jgen *g, const struct vs_container_
 		vs_jgen_obj_close(g);
 	}
 	if (d != NULL)
-		vsd_oom_gen(d, cfg->name, st, g);
+		vsd_oom_gen(d, cfg, st, g);
 	vs_jgen_obj_close(g);
 }
 
@@ -93,7 +93,7 @@ int vsd_gen_loaded(struct vsd *d, const struct vs_container_config *cfg, struct 
 	struct vsd_hold_info hold;
 	struct vs_rt_status st;
 
-	if (vsd_container_status(d, cfg->name, &st, err) < 0)
+	if (vsd_container_status_kept(d, cfg->name, &st, err) < 0)
 		return -1;
 	vsd_names_info(d->names, cfg->name, &hold);
 	vsd_gen_status(d, g, cfg, &st, &hold);
@@ -109,7 +109,7 @@ static void gen_list_entry(struct vsd *d, const char *name, const struct vsd_ide
 	cleanup_config struct vs_container_config cfg = {0};
 	struct vs_error err = {0};
 
-	if (vsd_store_load(d->containers_fd, name, &cfg, &err) == 0) {
+	if (vsd_index_load(d->index, d->containers_fd, name, &cfg, &err) == 0) {
 		/* Only the credential's owner's containers (and ?owner=). */
 		if (!vsd_owner_visible(who, cfg.owner) ||
 		    (owner != NULL && strcmp(owner, cfg.owner) != 0))
@@ -148,6 +148,9 @@ int vsd_h_container_list(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 		gen_list_entry(c->d, names[i], c->who, owner, g);
 	vs_jgen_arr_close(g);
 	vs_jgen_obj_close(g);
+	/* Entries of containers gone without the daemon (removed by hand). */
+	vsd_index_retain(c->d->index, names);
+	vsd_status_cache_retain(c->d->status_cache, names);
 	vsd_reply_json(out, 200, g);
 	return 0;
 }
@@ -157,7 +160,7 @@ int vsd_h_container_get(struct vsd_call *c, struct vsd_reply *out, struct vs_err
 	cleanup_config struct vs_container_config cfg = {0};
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 
-	if (vsd_store_load(c->d->containers_fd, c->m->params[0], &cfg, err) < 0 ||
+	if (vsd_index_load(c->d->index, c->d->containers_fd, c->m->params[0], &cfg, err) < 0 ||
 	    vsd_gen_loaded(c->d, &cfg, g, err) < 0 ||
 	    vsd_container_etag(c->d, c->m->params[0], out->etag, err) < 0)
 		return -1;
@@ -463,6 +466,8 @@ static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs
 		vsd_log("container %s: releasing id range %u failed: %s", name, cfg.idmap_uid,
 			e2.msg);
 	remove_run_files(d, name);
+	vsd_index_forget(d->index, name);
+	vsd_status_cache_forget(d->status_cache, name);
 	return 0;
 }
 
@@ -517,7 +522,7 @@ int vsd_template_user(struct vsd *d, const char *tpl, char **user, struct vs_err
 	for (size_t i = 0; names[i] != NULL; i++) {
 		cleanup_config struct vs_container_config cfg = {0};
 		struct vs_error e = {0};
-		if (vsd_store_load(d->containers_fd, names[i], &cfg, &e) < 0) {
+		if (vsd_index_load(d->index, d->containers_fd, names[i], &cfg, &e) < 0) {
 			if (e.kind == VS_EK_NOT_FOUND)
 				continue;
 			/* Unreadable config: its template is unknown, so refuse. */
@@ -663,7 +668,7 @@ int vsd_h_container_state(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 	vsd_names_unlock(c->d->names, name);
 	if (ret < 0)
 		return -1;
-	if (vsd_store_load(c->d->containers_fd, name, &cfg, err) < 0 ||
+	if (vsd_index_load(c->d->index, c->d->containers_fd, name, &cfg, err) < 0 ||
 	    vsd_gen_loaded(c->d, &cfg, g, err) < 0)
 		return -1;
 	vsd_reply_json(out, 200, g);

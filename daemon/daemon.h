@@ -114,6 +114,10 @@ struct vsd {
 	 * it. Order: mutate before any per-container lock. */
 	pthread_mutex_t mutate;
 	struct vsd_names *names;
+	/* Parsed configs (index.c); NULL in unit tests: read from disk. */
+	struct vsd_index *index;
+	/* Run states kept for listing (status.c); NULL: read every time. */
+	struct vsd_status_cache *status_cache;
 	struct vsd_ops *ops;
 	struct vsd_criu *criu;
 	struct vsd_sampler *sampler; /* NULL until started */
@@ -285,6 +289,27 @@ int vsd_container_unmount_disk(struct vsd *d, const char *dirname, struct vs_err
 int vsd_container_status(struct vsd *d, const char *name, struct vs_rt_status *st,
 			 struct vs_error *err);
 
+/* ---- status.c: run states kept for listing ---------------------------- */
+
+/* What vsd_container_status said of each container, served again while
+ * state.json is the same file (as the index pins config.json) and every
+ * process it shows alive is (a pidfd of each, polled). For reading
+ * (list, get, metrics); requests that act on the state read it afresh.
+ * racy_ms as for vsd_index_new. */
+struct vsd_status_cache;
+struct vsd_status_cache *vsd_status_cache_new(int64_t racy_ms);
+void vsd_status_cache_free(struct vsd_status_cache *sc);
+/* vsd_container_status, through d->status_cache when there is one. 0 or
+ * -1 with err, as vsd_container_status. */
+int vsd_container_status_kept(struct vsd *d, const char *name, struct vs_rt_status *st,
+			      struct vs_error *err);
+/* Drop name's entry; drop entries not in names (sorted). sc may be NULL. */
+void vsd_status_cache_forget(struct vsd_status_cache *sc, const char *name);
+void vsd_status_cache_retain(struct vsd_status_cache *sc, char *const *names);
+/* Entries held (each with up to two pidfds), uses served, reads done. */
+void vsd_status_cache_counts(struct vsd_status_cache *sc, size_t *entries, uint64_t *hits,
+			     uint64_t *reads);
+
 /* ---- checkpoint.c: suspend, resume, checkpoint, restore -------------- */
 
 enum vsd_cr_kind {
@@ -416,12 +441,19 @@ struct vsd_oom_info {
 };
 /* Bring the record of `name` up to date (new kernel log records; the
  * cgroup's oom_kill counter when st says it runs) and copy it to *out.
- * Never fails: what cannot be read is left as it was. */
-void vsd_oom_get(struct vsd *d, const char *name, const struct vs_rt_status *st,
+ * pool: the container's pool from its config ("" none), where its cgroup
+ * is looked for first. Never fails: what cannot be read is left as it
+ * was. */
+void vsd_oom_get(struct vsd *d, const char *name, const char *pool, const struct vs_rt_status *st,
 		 struct vsd_oom_info *out);
 /* Emit "oom": {"kills": N, "last_at": T|null, "last_command": S|null} into
  * the open object g, for status and stats. */
-void vsd_oom_gen(struct vsd *d, const char *name, const struct vs_rt_status *st, struct vs_jgen *g);
+void vsd_oom_gen(struct vsd *d, const struct vs_container_config *cfg,
+		 const struct vs_rt_status *st, struct vs_jgen *g);
+/* The running container's cgroup where its config's pool puts it (as the
+ * runtime made it: no look-up), or, when that holds no cgroup, wherever
+ * vs_cg_open finds it (a pool changed under a reader). NULL on a bad name. */
+struct vs_cg *vsd_cg_of(struct vsd *d, const char *name, const char *pool);
 /* Bytes idle reclaim took from `name` since vsd started (and, when
  * usage_percent is not NULL, CPU use in percent of one CPU since the last
  * sample against cur, or -1 when unknown). */

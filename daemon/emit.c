@@ -18,7 +18,7 @@ static void learn_owner(struct vsd *d, const char *container)
 	cleanup_config struct vs_container_config cfg = {0};
 	struct vs_error err = {0};
 
-	if (vsd_store_load(d->containers_fd, container, &cfg, &err) == 0)
+	if (vsd_index_load(d->index, d->containers_fd, container, &cfg, &err) == 0)
 		vsd_events_set_owner(d->events, container, cfg.owner);
 }
 

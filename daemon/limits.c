@@ -75,7 +75,7 @@ static int64_t memory_promised(struct vsd *d, const char *except)
 	for (size_t i = 0; names[i] != NULL; i++) {
 		cleanup_config struct vs_container_config cfg = {0};
 		if (strcmp(names[i], except) == 0 ||
-		    vsd_store_load(d->containers_fd, names[i], &cfg, &e) < 0)
+		    vsd_index_load(d->index, d->containers_fd, names[i], &cfg, &e) < 0)
 			continue;
 		sum += cfg.limits.memory;
 	}

@@ -211,7 +211,7 @@ static int used_load(struct vsd *d, const char *except, struct used *u, struct v
 		struct vs_error e = {0};
 		if (except != NULL && strcmp(names[i], except) == 0)
 			continue;
-		if (vsd_store_load(d->containers_fd, names[i], &cfg, &e) < 0) {
+		if (vsd_index_load(d->index, d->containers_fd, names[i], &cfg, &e) < 0) {
 			if (e.kind == VS_EK_NOT_FOUND)
 				continue; /* destroyed meanwhile */
 			/* An unreadable config may hold addresses: refuse
@@ -687,7 +687,7 @@ int vsd_net_reconcile(struct vsd *d, struct vs_error *err)
 	for (size_t i = 0; i < n; i++) {
 		struct vs_rt_status st;
 		struct vs_error e = {0};
-		if (vsd_store_load(d->containers_fd, names[i], &cfgs[i], &e) < 0 ||
+		if (vsd_index_load(d->index, d->containers_fd, names[i], &cfgs[i], &e) < 0 ||
 		    vsd_container_status(d, names[i], &st, &e) < 0) {
 			vsd_log("network reconciliation: %s", e.msg);
 			unknown = true;

@@ -298,7 +298,7 @@ static int pool_members(struct vsd *d, const char *pool, char ***out, struct vs_
 	for (size_t i = 0; names[i] != NULL; i++) {
 		cleanup_config struct vs_container_config cfg = {0};
 
-		if (vsd_store_load(d->containers_fd, names[i], &cfg, NULL) < 0 ||
+		if (vsd_index_load(d->index, d->containers_fd, names[i], &cfg, NULL) < 0 ||
 		    strcmp(cfg.pool, pool) != 0)
 			continue;
 		v = xrealloc(v, (n + 2) * sizeof(char *));

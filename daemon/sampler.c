@@ -304,7 +304,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	/* Taken before the look, so a start or stop meanwhile wins. */
 	uint64_t gen = s->d->events != NULL ? vsd_events_gen(s->d->events, name) : 0;
 
-	if (vsd_store_load(s->d->containers_fd, name, &cfg, &err) < 0 ||
+	if (vsd_index_load(s->d->index, s->d->containers_fd, name, &cfg, &err) < 0 ||
 	    vsd_container_status(s->d, name, &st, &err) < 0) {
 		vsd_debug("sampler: container %s: %s", name, err.msg);
 		return;
@@ -313,7 +313,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	 * monitor gone together, a pidfd that could not be opened). */
 	if (st.state == VS_RT_STOPPED && s->d->events != NULL)
 		vsd_events_observe(s->d->events, name, false, gen, (int64_t)time(NULL));
-	cg = vs_cg_open(s->d->cg, s->d->cgroup_parent, name);
+	cg = vsd_cg_of(s->d, name, cfg.pool);
 	if (cg == NULL)
 		return;
 	if (st.state != VS_RT_RUNNING || vs_cg_stats(cg, &cst, &err) < 0) {
@@ -720,21 +720,48 @@ void vsd_sampler_stop(struct vsd_sampler *s)
 
 /* ---- readers for the REST layer -------------------------------------- */
 
-void vsd_oom_get(struct vsd *d, const char *name, const struct vs_rt_status *st,
+struct vs_cg *vsd_cg_of(struct vsd *d, const char *name, const char *pool)
+{
+	struct vs_cg *cg = vs_cg_open_pool(d->cg, d->cgroup_parent, pool, name);
+	const char *dir;
+
+	/* One stat instead of vs_cg_open's look in every hierarchy (and its
+	 * listing of the parent when the name is not right below it). */
+	if (cg != NULL && ((dir = vs_cg_path(cg, "memory")) == NULL || access(dir, F_OK) < 0)) {
+		vs_cg_free(cg);
+		cg = vs_cg_open(d->cg, d->cgroup_parent, name);
+	}
+	return cg;
+}
+
+/* The cgroup's oom_kill counter, -1 when unknown: where the config's pool
+ * puts the cgroup, else (a pool changed under the reader) wherever
+ * vs_cg_open finds it. */
+static int64_t oom_counter(struct vsd *d, const char *name, const char *pool)
+{
+	struct vs_cg *cg = vs_cg_open_pool(d->cg, d->cgroup_parent, pool, name);
+	struct vs_error err = {0};
+	int64_t kills = -1;
+
+	if (cg != NULL)
+		vs_cg_oom_kills(cg, &kills, &err);
+	vs_cg_free(cg);
+	if (kills < 0 && (cg = vs_cg_open(d->cg, d->cgroup_parent, name)) != NULL) {
+		vs_cg_oom_kills(cg, &kills, &err);
+		vs_cg_free(cg);
+	}
+	return kills;
+}
+
+void vsd_oom_get(struct vsd *d, const char *name, const char *pool, const struct vs_rt_status *st,
 		 struct vsd_oom_info *out)
 {
 	struct vsd_sampler *s = d->sampler;
 	struct vsd_oom_rec local;
-	struct vs_error err = {0};
-	struct vs_cg *cg = NULL;
 	struct cstate *c;
-	int64_t kills = -1;
-
 	/* Only the counter: a list asks this of every container. */
-	if (st != NULL && st->state == VS_RT_RUNNING &&
-	    (cg = vs_cg_open(d->cg, d->cgroup_parent, name)) != NULL)
-		vs_cg_oom_kills(cg, &kills, &err);
-	vs_cg_free(cg);
+	int64_t kills = st != NULL && st->state == VS_RT_RUNNING ? oom_counter(d, name, pool) : -1;
+
 	if (s == NULL) {
 		vsd_oom_load(d, name, &local);
 		*out = local.info;
@@ -753,11 +780,12 @@ void vsd_oom_get(struct vsd *d, const char *name, const struct vs_rt_status *st,
 	pthread_mutex_unlock(&s->lock);
 }
 
-void vsd_oom_gen(struct vsd *d, const char *name, const struct vs_rt_status *st, struct vs_jgen *g)
+void vsd_oom_gen(struct vsd *d, const struct vs_container_config *cfg,
+		 const struct vs_rt_status *st, struct vs_jgen *g)
 {
 	struct vsd_oom_info oi;
 
-	vsd_oom_get(d, name, st, &oi);
+	vsd_oom_get(d, cfg->name, cfg->pool, st, &oi);
 	vs_jgen_key(g, "oom");
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_int(g, "kills", oi.kills);

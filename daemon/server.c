@@ -718,12 +718,19 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	vsd_debug("http: %s", buf);
 }
 
+/* poll(), not select(): the daemon holds descriptors per running container
+ * (pidfds of inits and monitors), so past about 500 running a connection's
+ * descriptor is above FD_SETSIZE, and a select()ing MHD drops it at once
+ * (the client sees its connection reset). */
+#define VSD_MHD_FLAGS                                                                              \
+	(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |          \
+	 MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_ERROR_LOG)
+
 int vsd_server_start(struct vsd *d, int listen_fd, const struct vsd_route *table, size_t n,
 		     struct vsd_server **out, struct vs_error *err)
 {
 	struct vsd_server *s = xcalloc(1, sizeof(*s));
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = VSD_MHD_FLAGS;
 
 	s->d = d;
 	s->listen_fd = listen_fd;
@@ -751,8 +758,7 @@ int vsd_server_start_tls(struct vsd *d, int listen_fd, const struct vsd_route *t
 			 struct vs_error *err)
 {
 	struct vsd_server *s = xcalloc(1, sizeof(*s));
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TLS;
+	unsigned flags = VSD_MHD_FLAGS | MHD_USE_TLS;
 
 	s->d = d;
 	s->listen_fd = listen_fd;

@@ -102,14 +102,14 @@ static int usage_of(struct vsd *d, const char *name, struct cusage *u, struct vs
 
 	memset(u, 0, sizeof(*u));
 	vs_cg_stats_init(&u->cg);
-	if (vsd_store_load(d->containers_fd, name, &cfg, err) < 0 ||
-	    vsd_container_status(d, name, &st, err) < 0)
+	if (vsd_index_load(d->index, d->containers_fd, name, &cfg, err) < 0 ||
+	    vsd_container_status_kept(d, name, &st, err) < 0)
 		return -1;
 	u->name = xstrdup(name);
 	u->state = vs_rt_state_name(st.state);
 	u->running = st.state == VS_RT_RUNNING;
 	u->limit = cfg.limits.memory > 0 ? cfg.limits.memory : -1;
-	if (u->running && (cg = vs_cg_open(d->cg, d->cgroup_parent, name)) != NULL) {
+	if (u->running && (cg = vsd_cg_of(d, name, cfg.pool)) != NULL) {
 		struct vs_error e = {0};
 		if (vs_cg_stats(cg, &u->cg, &e) < 0)
 			vsd_debug("container %s: %s", name, e.msg);
@@ -120,7 +120,7 @@ static int usage_of(struct vsd *d, const char *name, struct cusage *u, struct vs
 	cur = (struct vsd_sample){.t_ms = vs_now_ms(), .cpu_usec = u->cg.cpu_usage_usec};
 	u->reclaimed = vsd_sampler_container(d, name, u->cg.cpu_usage_usec >= 0 ? &cur : NULL,
 					     &u->usage_percent);
-	vsd_oom_get(d, name, &st, &u->oom);
+	vsd_oom_get(d, name, cfg.pool, &st, &u->oom);
 	disk_of(d, name, u);
 	net_of(d, &cfg, u);
 	return 0;

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "lib/vs_config.h"
 #include "lib/vs_error.h"
@@ -15,6 +17,8 @@
 #define VSD_DEFAULT_CG_PARENT "vsd"
 /* Id ranges: first host id of range k is VSD_IDMAP_BASE + k * VS_IDMAP_SIZE. */
 #define VSD_IDMAP_BASE 1000000u
+/* A config.json younger than this is parsed again on each use (index.c). */
+#define VSD_INDEX_RACY_MS 1000
 
 /* ---- store.c: on-disk registries ------------------------------------ */
 
@@ -56,6 +60,65 @@ uint32_t vsd_fnv1a(const char *s);
 /* The cgroup parent for a root (realpath): "vsd" for the default root,
  * else "vsd-" + 8 hex digits of its FNV-1a hash. malloc'd. */
 char *vsd_cgroup_parent_for(const char *root_realpath);
+
+/* ---- index.c: parsed configs kept in memory ------------------------- */
+
+/* A file pinned by identity: while these are equal it is the same file
+ * with the same content (written anew by rename: another inode; edited in
+ * place: another ctime, which no one can set back). */
+struct vsd_fkey {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+/* fstatat(dirfd, path, flags) into *k and *mode. 0, or -errno. */
+int vsd_fkey_at(int dirfd, const char *path, int flags, struct vsd_fkey *k, mode_t *mode);
+bool vsd_fkey_same(const struct vsd_fkey *a, const struct vsd_fkey *b);
+/* True when the file's mtime and ctime are at least racy_ms old: a change
+ * within one timestamp tick of the last, to the same size, would not show
+ * in the key (git's "racy clean"), so younger files are not kept. */
+bool vsd_fkey_settled(const struct vsd_fkey *k, int64_t racy_ms);
+
+/* Entries sorted by name, each value owned by the table (free_val frees
+ * it). Not locked: its owner locks. */
+struct vsd_ntab {
+	struct vsd_nent {
+		char *name;
+		void *val;
+	} * v;
+	size_t n, cap;
+	void (*free_val)(void *val);
+};
+/* name's value or NULL. */
+void *vsd_ntab_get(const struct vsd_ntab *t, const char *name);
+/* Set name's value (the old one freed). */
+void vsd_ntab_put(struct vsd_ntab *t, const char *name, void *val);
+/* Drop name (if there); drop every name not in names (sorted by strcmp, as
+ * vsd_store_list gives them); drop everything. */
+void vsd_ntab_del(struct vsd_ntab *t, const char *name);
+void vsd_ntab_retain(struct vsd_ntab *t, char *const *names);
+void vsd_ntab_clear(struct vsd_ntab *t);
+
+/* Each container's parsed config.json, so that listing N containers does
+ * not parse N files. An entry is served only while containers/NAME and its
+ * config.json are the same files (device, inode, size, mtime, ctime) as
+ * when it was parsed; a config younger than racy_ms is parsed on every use
+ * until it ages (timestamp granularity). Thread-safe. */
+struct vsd_index;
+struct vsd_index *vsd_index_new(int64_t racy_ms);
+void vsd_index_free(struct vsd_index *ix);
+/* vsd_store_load with its contract and errors, served from the index when
+ * the files are unchanged. ix NULL: vsd_store_load. 0 or -1. */
+int vsd_index_load(struct vsd_index *ix, int containers_fd, const char *name,
+		   struct vs_container_config *cfg, struct vs_error *err);
+/* Drop name's entry (a destroyed container). ix may be NULL. */
+void vsd_index_forget(struct vsd_index *ix, const char *name);
+/* Drop every entry not named in names (sorted by strcmp, as
+ * vsd_store_list gives them). ix may be NULL. */
+void vsd_index_retain(struct vsd_index *ix, char *const *names);
+/* Entries held, uses served from memory, parses done (tests, debugging). */
+void vsd_index_counts(struct vsd_index *ix, size_t *entries, uint64_t *hits, uint64_t *parses);
 
 struct vsd_names;
 /* ---- locks.c: per-container locks ------------------------------------ */

@@ -677,6 +677,8 @@ int vsd_main(int argc, char **argv)
 	pthread_mutex_init(&d.streams_lock, NULL);
 	pthread_mutex_init(&d.views_lock, NULL);
 	d.names = vsd_names_new();
+	d.index = vsd_index_new(VSD_INDEX_RACY_MS);
+	d.status_cache = vsd_status_cache_new(VSD_INDEX_RACY_MS);
 	d.ops = vsd_ops_new();
 	vsd_events_init(&d);
 	if (start(&d, &o, &srv, &err) < 0) {

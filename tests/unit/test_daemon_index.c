@@ -1,0 +1,293 @@
+/* daemon: the container index (daemon/index.c), parsed configs kept in
+ * memory: served only while the files are unchanged, refreshed after a
+ * change, gone with the container, and failing exactly as the store does. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/daemon.h"
+#include "lib/vs_io.h"
+#include "lib/vs_util.h"
+#include "tests/unit/test_fs_helpers.h"
+
+struct fixture {
+	char dir[64];
+	int cfd; /* the containers directory */
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vsd-test-index-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	f->cfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->cfd < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	close(f->cfd);
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+/* containers/NAME/config.json (atomically, as the daemon writes it). */
+static void write_config(int cfd, const char *name, const char *hostname)
+{
+	static char *const init[] = {"/sbin/init", NULL};
+	struct vs_container_config cfg = {0};
+	cleanup_close int dfd = -1;
+
+	mkdirat(cfd, name, 0700);
+	dfd = openat(cfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
+	strcpy(cfg.template_name, "busybox");
+	snprintf(cfg.hostname, sizeof(cfg.hostname), "%s", hostname);
+	cfg.idmap_uid = cfg.idmap_gid = 1000000;
+	cfg.idmap_size = VS_IDMAP_SIZE;
+	cfg.init = (char **)init;
+	cfg.stop_signal = 15;
+	cfg.created_at = 1234;
+	assert_int_equal(vsd_store_write_config(dfd, &cfg, NULL), 0);
+}
+
+static void counts(struct vsd_index *ix, size_t *entries, uint64_t *hits, uint64_t *parses)
+{
+	vsd_index_counts(ix, entries, hits, parses);
+}
+
+/* Load name through the index and check its hostname. */
+static void expect_host(struct vsd_index *ix, int cfd, const char *name, const char *host)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	struct vs_error err = {0};
+
+	assert_int_equal(vsd_index_load(ix, cfd, name, &cfg, &err), 0);
+	assert_string_equal(cfg.hostname, host);
+	assert_string_equal(cfg.template_name, "busybox");
+	assert_non_null(cfg.init);
+	assert_string_equal(cfg.init[0], "/sbin/init");
+}
+
+static void test_served_from_memory(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_index *ix = vsd_index_new(0);
+	size_t n;
+	uint64_t hits, parses;
+
+	write_config(f->cfd, "web1", "one");
+	expect_host(ix, f->cfd, "web1", "one");
+	expect_host(ix, f->cfd, "web1", "one");
+	expect_host(ix, f->cfd, "web1", "one");
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(n, 1);
+	assert_int_equal(parses, 1);
+	assert_int_equal(hits, 2);
+	vsd_index_free(ix);
+}
+
+static void test_refreshed_after_change(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_index *ix = vsd_index_new(0);
+	cleanup_free char *path = xasprintf("%s/web1/config.json", f->dir);
+	cleanup_free char *text = NULL;
+	char *p;
+	FILE *fp;
+	size_t n;
+	uint64_t hits, parses;
+
+	write_config(f->cfd, "web1", "one");
+	expect_host(ix, f->cfd, "web1", "one");
+	/* The daemon's way: a new file renamed over the old one. */
+	write_config(f->cfd, "web1", "two");
+	expect_host(ix, f->cfd, "web1", "two");
+	/* An operator's way: the same file rewritten in place, longer. */
+	assert_int_equal(vs_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, NULL), 0);
+	p = strstr(text, "\"two\"");
+	assert_non_null(p);
+	fp = fopen(path, "r+");
+	assert_non_null(fp);
+	fprintf(fp, "%.*s\"three\"%s", (int)(p - text), text, p + 5);
+	fclose(fp);
+	expect_host(ix, f->cfd, "web1", "three");
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(parses, 3);
+	assert_int_equal(hits, 0);
+	vsd_index_free(ix);
+}
+
+static void test_young_file_not_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_index *ix = vsd_index_new(60 * 1000);
+	size_t n;
+	uint64_t hits, parses;
+
+	/* Just written: a change within the same timestamp tick could go
+	 * unseen, so it is parsed every time. */
+	write_config(f->cfd, "web1", "one");
+	expect_host(ix, f->cfd, "web1", "one");
+	expect_host(ix, f->cfd, "web1", "one");
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(n, 0);
+	assert_int_equal(parses, 2);
+	assert_int_equal(hits, 0);
+	vsd_index_free(ix);
+}
+
+static void test_gone_with_container(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_index *ix = vsd_index_new(0);
+	cleanup_strv char **names = NULL;
+	struct vs_container_config cfg = {0};
+	struct vs_error err = {0}, want = {0};
+	cleanup_free char *dir = xasprintf("%s/web1", f->dir);
+	size_t n;
+	uint64_t hits, parses;
+
+	write_config(f->cfd, "web1", "one");
+	write_config(f->cfd, "web2", "two");
+	expect_host(ix, f->cfd, "web1", "one");
+	expect_host(ix, f->cfd, "web2", "two");
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(n, 2);
+	vsd_index_forget(ix, "web2");
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(n, 1);
+	/* Removed behind the daemon's back: not found, as the store says. */
+	rm_rf(dir);
+	assert_int_equal(vsd_index_load(ix, f->cfd, "web1", &cfg, &err), -1);
+	assert_int_equal(vsd_store_load(f->cfd, "web1", &cfg, &want), -1);
+	assert_int_equal(err.kind, VS_EK_NOT_FOUND);
+	assert_string_equal(err.msg, want.msg);
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(n, 0);
+	/* retain: what a listing no longer shows goes. */
+	write_config(f->cfd, "web3", "three");
+	write_config(f->cfd, "web4", "four");
+	expect_host(ix, f->cfd, "web3", "three");
+	expect_host(ix, f->cfd, "web4", "four");
+	names = vs_strv_dup((char *const[]){"web2", "web4", NULL});
+	vsd_index_retain(ix, names);
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(n, 1);
+	expect_host(ix, f->cfd, "web4", "four");
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(hits, 1);
+	vsd_index_free(ix);
+}
+
+/* index and store give the same answer for name. */
+static void same_error(struct vsd_index *ix, int cfd, const char *name)
+{
+	struct vs_container_config cfg = {0};
+	struct vs_error err = {0}, want = {0};
+
+	assert_int_equal(vsd_store_load(cfd, name, &cfg, &want), -1);
+	assert_int_equal(vsd_index_load(ix, cfd, name, &cfg, &err), -1);
+	assert_int_equal(err.kind, want.kind);
+	assert_int_equal(err.errnum, want.errnum);
+	assert_string_equal(err.msg, want.msg);
+}
+
+static void test_bad_files_same_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_index *ix = vsd_index_new(0);
+	cleanup_close int dfd = -1;
+	cleanup_free char *target = xasprintf("%s/moved", f->dir);
+	size_t n;
+	uint64_t hits, parses;
+
+	/* Not JSON, and valid JSON that is not a config. */
+	write_config(f->cfd, "web1", "one");
+	expect_host(ix, f->cfd, "web1", "one");
+	dfd = openat(f->cfd, "web1", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(vs_atomic_write_at(dfd, "config.json", "{nope", 5, 0600, NULL), 0);
+	same_error(ix, f->cfd, "web1");
+	assert_int_equal(vs_atomic_write_at(dfd, "config.json", "{\"name\": 3}", 11, 0600, NULL),
+			 0);
+	same_error(ix, f->cfd, "web1");
+	/* No config.json, and no directory at all. */
+	assert_int_equal(unlinkat(dfd, "config.json", 0), 0);
+	same_error(ix, f->cfd, "web1");
+	same_error(ix, f->cfd, "nosuch");
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(n, 0);
+	/* Fixed again: served. */
+	write_config(f->cfd, "web1", "back");
+	expect_host(ix, f->cfd, "web1", "back");
+	/* A known container's directory replaced by a symlink to it: the
+	 * store refuses it, so does the index (not its old entry). */
+	expect_host(ix, f->cfd, "web1", "back");
+	assert_int_equal(renameat(f->cfd, "web1", f->cfd, "moved"), 0);
+	assert_int_equal(symlinkat(target, f->cfd, "web1"), 0);
+	same_error(ix, f->cfd, "web1");
+	/* config.json a symlink: never kept (its target may change). */
+	assert_int_equal(unlinkat(f->cfd, "web1", 0), 0);
+	write_config(f->cfd, "web1", "x");
+	close(dfd);
+	dfd = openat(f->cfd, "web1", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(unlinkat(dfd, "config.json", 0), 0);
+	assert_int_equal(symlinkat("../moved/config.json", dfd, "config.json"), 0);
+	counts(ix, &n, &hits, &parses);
+	{
+		struct vs_container_config cfg = {0};
+		struct vs_error err = {0}, want = {0};
+		int a = vsd_store_load(f->cfd, "web1", &cfg, &want);
+		vs_config_free(&cfg);
+		assert_int_equal(vsd_index_load(ix, f->cfd, "web1", &cfg, &err), a);
+		assert_string_equal(err.msg, want.msg);
+		vs_config_free(&cfg);
+	}
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(n, 0);
+	vsd_index_free(ix);
+}
+
+static void test_no_index_is_the_store(void **state)
+{
+	struct fixture *f = *state;
+
+	write_config(f->cfd, "web1", "one");
+	expect_host(NULL, f->cfd, "web1", "one");
+	same_error(NULL, f->cfd, "nosuch");
+	vsd_index_forget(NULL, "web1");
+	vsd_index_retain(NULL, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_served_from_memory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refreshed_after_change, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_young_file_not_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gone_with_container, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_files_same_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_index_is_the_store, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
