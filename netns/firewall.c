@@ -405,6 +405,59 @@ uint64_t fw_iface_drops(const struct vs_net_node *node, const char *host_ifname)
 	return packets;
 }
 
+struct fw_drops_ctx {
+	const char *t;
+	void (*fn)(const char *host_ifname, uint64_t packets, void *arg);
+	void *arg;
+};
+
+static int fw_drops_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct fw_drops_ctx *c = data;
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	const char *name, *t;
+
+	if (!o)
+		abort();
+	/* The kernel filters the dump by table and type; checked again, as
+	 * a counter of another table must not count here. */
+	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 && nftnl_obj_is_set(o, NFTNL_OBJ_CTR_PKTS) &&
+	    (t = nftnl_obj_get_str(o, NFTNL_OBJ_TABLE)) != NULL && strcmp(t, c->t) == 0 &&
+	    (name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME)) != NULL && strncmp(name, "d_", 2) == 0)
+		c->fn(name + 2, nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS), c->arg);
+	nftnl_obj_free(o);
+	return MNL_CB_OK;
+}
+
+int fw_drops_each(const struct vs_net_node *node,
+		  void (*fn)(const char *host_ifname, uint64_t packets, void *arg), void *arg,
+		  struct vs_error *err)
+{
+	struct fw_drops_ctx c = {node->fw_table, fn, arg};
+	cleanup_free char *buf = NULL;
+	struct vs_error e = {0};
+	struct nftnl_obj *o;
+	struct nlmsghdr *nlh;
+
+	if (fw_check_table(node, err) < 0)
+		return -1;
+	buf = xcalloc(1, FW_MSG_MAX);
+	if (!(o = nftnl_obj_alloc()))
+		abort();
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, node->fw_table);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_NETDEV, NLM_F_DUMP, 0);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	if (fw_nl_query(nlh, fw_drops_cb, &c, "list counters", &e) == 0)
+		return 0;
+	/* No table yet: no counters, as fw_iface_drops reads a missing one. */
+	if (e.errnum == ENOENT)
+		return 0;
+	*err = e;
+	return -1;
+}
+
 /* ------------------------------------------------------ reconcile */
 
 /* The interfaces whose objects fw_reconcile removes, each once. */

@@ -52,5 +52,10 @@ int fw_reconcile(const struct vs_net_node *node, const char *const *keep, size_t
 /* Packets dropped by the chain of one interface so far (a counter on its
  * final rule); 0 when it has none. */
 uint64_t fw_iface_drops(const struct vs_net_node *node, const char *host_ifname);
+/* Every interface's drop counter of the table in one dump: fn sees the
+ * host_ifname of each and its packets. 0 (no table: none seen) or -1. */
+int fw_drops_each(const struct vs_net_node *node,
+		  void (*fn)(const char *host_ifname, uint64_t packets, void *arg), void *arg,
+		  struct vs_error *err);
 
 #endif

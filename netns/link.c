@@ -189,6 +189,38 @@ int vs_nl_link_each(struct vs_nl *nl, void (*fn)(const char *name, void *arg), v
 	return vs_nl_talk(nl, nlh, each_cb, &c, "list links: RTM_GETLINK", err);
 }
 
+struct dump_ctx {
+	void (*fn)(const char *name, const struct vs_nl_link *l, void *arg);
+	void *arg;
+};
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *c = data;
+	const struct nlattr *tb[IFLA_MAX + 1] = {0};
+	struct vs_nl_link l = {0};
+
+	if (mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_cb, tb) < 0 ||
+	    link_cb(nlh, &l) < 0)
+		return MNL_CB_ERROR;
+	if (tb[IFLA_IFNAME])
+		c->fn(mnl_attr_get_str(tb[IFLA_IFNAME]), &l, c->arg);
+	return MNL_CB_OK;
+}
+
+int vs_nl_link_dump(struct vs_nl *nl,
+		    void (*fn)(const char *name, const struct vs_nl_link *l, void *arg), void *arg,
+		    struct vs_error *err)
+{
+	char buf[VS_NL_REQ_SIZE];
+	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_GETLINK, NLM_F_DUMP);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct dump_ctx c = {fn, arg};
+
+	ifm->ifi_family = AF_UNSPEC;
+	return vs_nl_talk(nl, nlh, dump_cb, &c, "dump links: RTM_GETLINK", err);
+}
+
 int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, int peer_netns,
 		      int ifindex, const uint8_t mac[6], struct vs_error *err)
 {

@@ -75,6 +75,12 @@ int vs_nl_link_index(struct vs_nl *nl, const char *name, struct vs_error *err);
 /* Call fn with the name of every link (a dump). */
 int vs_nl_link_each(struct vs_nl *nl, void (*fn)(const char *name, void *arg), void *arg,
 		    struct vs_error *err);
+/* Every link of the namespace in one RTM_GETLINK dump: fn sees each one's
+ * name and what vs_nl_link_get reads of it (index, flags, stats64, ...).
+ * 0 or -1. */
+int vs_nl_link_dump(struct vs_nl *nl,
+		    void (*fn)(const char *name, const struct vs_nl_link *l, void *arg), void *arg,
+		    struct vs_error *err);
 int vs_nl_link_set_up(struct vs_nl *nl, int ifindex, bool up, const char *what,
 		      struct vs_error *err);
 /* A veth pair: host here, and peer with the MAC mac in the network
@@ -146,6 +152,10 @@ struct vs_nl_qdiscs {
 	uint64_t drops;
 };
 int vs_nl_qdiscs(struct vs_nl *nl, int ifindex, struct vs_nl_qdiscs *q, struct vs_error *err);
+/* Every qdisc of the namespace in one RTM_GETQDISC dump: fn sees each
+ * one's link index and drops. 0 or -1. */
+int vs_nl_qdisc_dump(struct vs_nl *nl, void (*fn)(int ifindex, uint64_t drops, void *arg),
+		     void *arg, struct vs_error *err);
 /* The burst TBF gets when none is configured, for a rate in bit/s. */
 int64_t vs_tbf_default_burst(int64_t rate);
 

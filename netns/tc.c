@@ -173,9 +173,11 @@ struct qd_ctx {
 	struct vs_nl_qdiscs *q;
 };
 
-static void qdisc_stats(const struct nlattr *st, struct vs_nl_qdiscs *q)
+/* The drops of one qdisc: its TCA_STATS2's queue statistics. */
+static uint64_t qdisc_stats(const struct nlattr *st)
 {
 	const struct nlattr *a;
+	uint64_t drops = 0;
 
 	mnl_attr_for_each_nested(a, st)
 	{
@@ -185,8 +187,9 @@ static void qdisc_stats(const struct nlattr *st, struct vs_nl_qdiscs *q)
 		    mnl_attr_get_payload_len(a) < sizeof(gq))
 			continue;
 		memcpy(&gq, mnl_attr_get_payload(a), sizeof(gq));
-		q->drops += gq.drops;
+		drops += gq.drops;
 	}
+	return drops;
 }
 
 static int qdisc_cb(const struct nlmsghdr *nlh, void *data)
@@ -205,7 +208,7 @@ static int qdisc_cb(const struct nlmsghdr *nlh, void *data)
 		if (t == TCA_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 			kind = mnl_attr_get_str(a);
 		if (t == TCA_STATS2 && mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
-			qdisc_stats(a, c->q);
+			c->q->drops += qdisc_stats(a);
 	}
 	if (tcm->tcm_parent == TC_H_ROOT)
 		snprintf(c->q->root_kind, sizeof(c->q->root_kind), "%s", kind);
@@ -223,5 +226,39 @@ int vs_nl_qdiscs(struct vs_nl *nl, int ifindex, struct vs_nl_qdiscs *q, struct v
 	memset(q, 0, sizeof(*q));
 	if (vs_nl_talk(nl, nlh, qdisc_cb, &c, "RTM_GETQDISC", err) < 0)
 		return vs_error_prefix(err, "list the qdiscs of link %d", ifindex);
+	return 0;
+}
+
+struct qdump_ctx {
+	void (*fn)(int ifindex, uint64_t drops, void *arg);
+	void *arg;
+};
+
+static int qdump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct qdump_ctx *c = data;
+	const struct tcmsg *tcm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	uint64_t drops = 0;
+
+	mnl_attr_for_each(a, nlh, sizeof(*tcm))
+	{
+		if (mnl_attr_get_type(a) == TCA_STATS2 &&
+		    mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+			drops += qdisc_stats(a);
+	}
+	c->fn(tcm->tcm_ifindex, drops, c->arg);
+	return MNL_CB_OK;
+}
+
+int vs_nl_qdisc_dump(struct vs_nl *nl, void (*fn)(int ifindex, uint64_t drops, void *arg),
+		     void *arg, struct vs_error *err)
+{
+	char buf[VS_NL_REQ_SIZE];
+	struct nlmsghdr *nlh = qdisc_msg(buf, RTM_GETQDISC, NLM_F_DUMP, 0, 0, 0, NULL);
+	struct qdump_ctx c = {fn, arg};
+
+	if (vs_nl_talk(nl, nlh, qdump_cb, &c, "RTM_GETQDISC", err) < 0)
+		return vs_error_prefix(err, "list the qdiscs");
 	return 0;
 }

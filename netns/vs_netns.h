@@ -186,6 +186,26 @@ struct vs_net_ifstats {
  * of the firewall chains, policing and anti-spoofing (egress). 0 or -1. */
 int vs_net_stats(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,
 		 struct vs_net_ifstats *st, struct vs_error *err);
+/* The counters of every interface of the node at one moment, for a scrape
+ * of all containers: one rtnetlink socket with one RTM_GETLINK dump (all
+ * links with their stats64) and one RTM_GETQDISC dump, and one dump of the
+ * firewall's drop counters, where vs_net_stats makes three requests per
+ * interface. The table holds copies (nothing points into the kernel's
+ * state) and is read with vs_net_stats_of; free it with
+ * vs_net_stats_all_free. 0 with *out, or -1 with err. */
+struct vs_net_stats_table;
+int vs_net_stats_all(const struct vs_net_node *node, struct vs_net_stats_table **out,
+		     struct vs_error *err);
+/* What vs_net_stats says of net->ifaces[iface], from the table: matched by
+ * the node-side name, then its link index for the qdiscs. 1, or 0 with
+ * zeros when the table has no such link (gone); -1 with err for a bad
+ * iface. */
+int vs_net_stats_of(const struct vs_net_stats_table *t, const struct vs_net_config *net,
+		    size_t iface, struct vs_net_ifstats *st, struct vs_error *err);
+/* Accepts NULL; the p form for cleanup_net_stats. */
+void vs_net_stats_all_free(struct vs_net_stats_table *t);
+void vs_net_stats_all_freep(struct vs_net_stats_table **t);
+#define cleanup_net_stats __attribute__((cleanup(vs_net_stats_all_freep)))
 /* Only the bytes and packets of vs_net_stats (drops 0): one netlink
  * request, no qdisc or firewall listing (the usage ledger's reading,
  * taken on every stop). 0 or -1. */

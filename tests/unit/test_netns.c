@@ -656,6 +656,14 @@ static int child_shaping(void)
 	CHECK(vs_net_stats(&env.node, &net, 0, &st, &err) == 0);
 	CHECK(st.egress_packets >= 1 && st.ingress_packets >= 1);
 	CHECK(st.egress_bytes >= 32 && st.ingress_bytes >= 32);
+	/* The scrape's table (three dumps) says the same of the interface. */
+	{
+		cleanup_net_stats struct vs_net_stats_table *tab = NULL;
+		struct vs_net_ifstats all;
+		CHECK(vs_net_stats_all(&env.node, &tab, &err) == 0);
+		CHECK(vs_net_stats_of(tab, &net, 0, &all, &err) == 1);
+		CHECK(memcmp(&all, &st, sizeof(st)) == 0);
+	}
 	/* Changed live; above 32 bits of bytes per second (TCA_TBF_RATE64). */
 	net.shaping.ingress_rate = 50000000000LL;
 	net.shaping.egress_peak = 0;
@@ -673,6 +681,11 @@ static int child_shaping(void)
 	CHECK(vs_net_detach(&env.node, &net, false, &err) == 0);
 	/* Gone: zeros, no error. */
 	CHECK(vs_net_stats(&env.node, &net, 0, &st, &err) == 0 && st.egress_packets == 0);
+	{
+		cleanup_net_stats struct vs_net_stats_table *tab = NULL;
+		CHECK(vs_net_stats_all(&env.node, &tab, &err) == 0);
+		CHECK(vs_net_stats_of(tab, &net, 0, &st, &err) == 0 && st.egress_packets == 0);
+	}
 	return OK;
 }
 
