@@ -5,10 +5,13 @@
 #include "cgroups/cg-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/vs_util.h"
 
@@ -131,39 +134,74 @@ void vs_cg_parse_blkio(const char *text, int64_t *read, int64_t *write)
 
 /* ---- readers ------------------------------------------------------- */
 
-/* Contents of dir/file, or NULL when dir is NULL or the file is missing
- * (controller absent, older kernel). -1 for any other failure. */
-static int read_opt(const char *dir, const char *file, char **out, struct vs_error *err)
-{
-	struct vs_error e = {0};
+/* The text of one statistics file. Most fit in small; a larger one (many
+ * block devices) is read again whole into big. */
+struct stat_text {
+	char small[4096];
+	char *big;
+	const char *s; /* NULL: dir is NULL or the file is missing */
+};
 
-	*out = NULL;
-	if (dir == NULL || vs_cg_read(dir, file, out, &e) == 0)
+static void stat_text_free(struct stat_text *t)
+{
+	free(t->big);
+}
+#define cleanup_stat_text __attribute__((cleanup(stat_text_free)))
+
+/* dir/file into t, with one open and one read: these files are seq_files,
+ * whose read fills the buffer until it is full or the text ends, so a
+ * read that leaves room came to the end (no second read for EOF, no
+ * allocation). t->s NULL when dir is NULL or the file is missing
+ * (controller absent, older kernel). 0, or -1 for any other failure. */
+static int read_opt(const char *dir, const char *file, struct stat_text *t, struct vs_error *err)
+{
+	char path[PATH_MAX];
+	cleanup_close int fd = -1;
+	ssize_t n;
+
+	t->s = NULL;
+	if (dir == NULL)
 		return 0;
-	if (e.errnum == ENOENT)
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
+		return vs_error_set(err, ENAMETOOLONG, "%s/%s: path too long", dir, file);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return errno == ENOENT ? 0 : vs_error_set(err, errno, "open %s", path);
+	do
+		n = read(fd, t->small, sizeof(t->small) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return vs_error_set(err, errno, "read %s", path);
+	if ((size_t)n == sizeof(t->small) - 1) {
+		if (vs_cg_read(dir, file, &t->big, err) < 0)
+			return -1;
+		t->s = t->big;
 		return 0;
-	if (err != NULL)
-		*err = e;
-	return -1;
+	}
+	/* Trailing newlines and spaces go, as vs_cg_read cuts them. */
+	while (n > 0 && (t->small[n - 1] == '\n' || t->small[n - 1] == ' '))
+		n--;
+	t->small[n] = '\0';
+	t->s = t->small;
+	return 0;
 }
 
 /* One integer statistic: -1 when missing (or "max"). */
 static int stat_int(const char *dir, const char *file, int64_t *out, struct vs_error *err)
 {
-	cleanup_free char *text = NULL;
+	cleanup_stat_text struct stat_text t = {0};
 	char *end;
 
 	*out = -1;
-	if (read_opt(dir, file, &text, err) < 0)
+	if (read_opt(dir, file, &t, err) < 0)
 		return -1;
-	if (text == NULL || strcmp(text, "max") == 0)
+	if (t.s == NULL || strcmp(t.s, "max") == 0)
 		return 0;
 	errno = 0;
-	*out = strtoll(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0') {
+	*out = strtoll(t.s, &end, 10);
+	if (errno != 0 || end == t.s || *end != '\0') {
 		*out = -1;
 		return vs_error_set(err, EINVAL, "%s/%s: unexpected content '%.40s'", dir, file,
-				    text);
+				    t.s);
 	}
 	return 0;
 }
@@ -171,13 +209,13 @@ static int stat_int(const char *dir, const char *file, int64_t *out, struct vs_e
 static int stat_key(const char *dir, const char *file, const char *key, int64_t *out,
 		    struct vs_error *err)
 {
-	cleanup_free char *text = NULL;
+	cleanup_stat_text struct stat_text t = {0};
 
 	*out = -1;
-	if (read_opt(dir, file, &text, err) < 0)
+	if (read_opt(dir, file, &t, err) < 0)
 		return -1;
-	if (text != NULL)
-		key_or_unknown(text, key, out);
+	if (t.s != NULL)
+		key_or_unknown(t.s, key, out);
 	return 0;
 }
 
@@ -185,7 +223,7 @@ static int stats_memory(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_erro
 {
 	bool v2;
 	const char *dir = stat_dir(cg, "memory", &v2);
-	cleanup_free char *text = NULL;
+	cleanup_stat_text struct stat_text text = {0};
 	int64_t memsw = -1;
 
 	if (stat_int(dir, v2 ? "memory.current" : "memory.usage_in_bytes", &st->memory_current,
@@ -197,8 +235,8 @@ static int stats_memory(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_erro
 		return -1;
 	if (st->memory_max >= V1_UNLIMITED)
 		st->memory_max = -1;
-	if (text != NULL)
-		vs_cg_parse_memory_stat(text, v2, st);
+	if (text.s != NULL)
+		vs_cg_parse_memory_stat(text.s, v2, st);
 	if (v2)
 		return stat_int(dir, "memory.swap.current", &st->memory_swap, err) < 0 ||
 			       stat_key(dir, "memory.events", "oom_kill", &st->oom_kills, err) < 0
@@ -209,8 +247,8 @@ static int stats_memory(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_erro
 		return -1;
 	if (memsw >= 0 && st->memory_current >= 0)
 		st->memory_swap = memsw > st->memory_current ? memsw - st->memory_current : 0;
-	else if (text != NULL)
-		key_or_unknown(text, "total_swap", &st->memory_swap);
+	else if (text.s != NULL)
+		key_or_unknown(text.s, "total_swap", &st->memory_swap);
 	return stat_key(dir, "memory.oom_control", "oom_kill", &st->oom_kills, err);
 }
 
@@ -224,7 +262,7 @@ static int stats_cpu(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *
 {
 	bool v2, cv2;
 	const char *acct = stat_dir(cg, "cpuacct", &v2), *cpu = stat_dir(cg, "cpu", &cv2);
-	cleanup_free char *text = NULL;
+	cleanup_stat_text struct stat_text text = {0};
 
 	if (acct != NULL && !v2) {
 		if (stat_int(acct, "cpuacct.usage", &st->cpu_usage_usec, err) < 0 ||
@@ -237,36 +275,38 @@ static int stats_cpu(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *
 		ns_to_usec(&st->cpu_system_usec);
 		if (read_opt(cpu != NULL && !cv2 ? cpu : NULL, "cpu.stat", &text, err) < 0)
 			return -1;
-		if (text != NULL)
-			vs_cg_parse_cpu_stat(text, false, st);
+		if (text.s != NULL)
+			vs_cg_parse_cpu_stat(text.s, false, st);
 		return 0;
 	}
 	/* cpu.stat is a core cgroup2 file, there even without the controller. */
 	if (read_opt(cg->host->unified >= 0 ? cg->dirs[cg->host->unified] : NULL, "cpu.stat", &text,
 		     err) < 0)
 		return -1;
-	if (text != NULL)
-		vs_cg_parse_cpu_stat(text, true, st);
+	if (text.s != NULL)
+		vs_cg_parse_cpu_stat(text.s, true, st);
 	return 0;
 }
 
-/* The larger sums of file and file_recursive (see stats_io). */
+/* The sums of file_recursive, or of file when that lists no device (see
+ * stats_io). */
 static int blkio_sum(const char *dir, const char *file, int64_t *read, int64_t *write,
 		     struct vs_error *err)
 {
-	static const char *const suffix[] = {"", "_recursive"};
+	static const char *const suffix[] = {"_recursive", ""};
+	char name[64];
 
 	for (size_t i = 0; i < VS_ARRAY_SIZE(suffix); i++) {
-		cleanup_free char *name = xasprintf("%s%s", file, suffix[i]);
-		cleanup_free char *text = NULL;
-		int64_t r, w;
-		if (read_opt(dir, name, &text, err) < 0)
+		cleanup_stat_text struct stat_text t = {0};
+		snprintf(name, sizeof(name), "%s%s", file, suffix[i]);
+		if (read_opt(dir, name, &t, err) < 0)
 			return -1;
-		if (text == NULL)
+		if (t.s == NULL)
 			continue;
-		vs_cg_parse_blkio(text, &r, &w);
-		*read = r > *read ? r : *read;
-		*write = w > *write ? w : *write;
+		vs_cg_parse_blkio(t.s, read, write);
+		/* A device line ("MAJ:MIN Read N"), not only "Total N". */
+		if (strchr(t.s, ':') != NULL)
+			return 0;
 	}
 	return 0;
 }
@@ -275,20 +315,22 @@ static int stats_io(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *e
 {
 	bool v2;
 	const char *dir = stat_dir(cg, "io", &v2);
-	cleanup_free char *bytes = NULL;
+	cleanup_stat_text struct stat_text bytes = {0};
 
 	if (dir != NULL && v2) {
 		if (read_opt(dir, "io.stat", &bytes, err) < 0)
 			return -1;
-		if (bytes != NULL)
-			vs_cg_parse_io_stat(bytes, st);
+		if (bytes.s != NULL)
+			vs_cg_parse_io_stat(bytes.s, st);
 		return 0;
 	}
 	/* v1: the throttle files count every I/O (the CFQ/BFQ ones only what
-	 * went through that scheduler). The _recursive ones would include the
-	 * container's own sub-cgroups, but this kernel leaves them empty, and
-	 * the guest sees no blkio hierarchy to make sub-cgroups in: the larger
-	 * of the two sums is the container's. */
+	 * went through that scheduler). The _recursive ones add the
+	 * container's own sub-cgroups (its cgroup is delegated), so they are
+	 * never below the plain ones when they list devices at all; some
+	 * kernels leave them empty, and then the plain ones are read. These
+	 * files are among the dearest of a scrape, and where the _recursive
+	 * ones are filled (6.18 here) this reads one of each pair, not both. */
 	dir = stat_dir(cg, "blkio", &v2);
 	if (dir == NULL)
 		return 0;

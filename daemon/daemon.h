@@ -446,6 +446,11 @@ struct vsd_oom_info {
  * was. */
 void vsd_oom_get(struct vsd *d, const char *name, const char *pool, const struct vs_rt_status *st,
 		 struct vsd_oom_info *out);
+/* vsd_oom_get with the cgroup's oom_kill counter already read (kills, -1
+ * unknown), for a caller that read it with the rest of the cgroup's
+ * statistics (GET /metrics): the file is not read twice. */
+void vsd_oom_get_counted(struct vsd *d, const char *name, const struct vs_rt_status *st,
+			 int64_t kills, struct vsd_oom_info *out);
 /* Emit "oom": {"kills": N, "last_at": T|null, "last_command": S|null} into
  * the open object g, for status and stats. */
 void vsd_oom_gen(struct vsd *d, const struct vs_container_config *cfg,

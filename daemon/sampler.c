@@ -756,11 +756,18 @@ static int64_t oom_counter(struct vsd *d, const char *name, const char *pool)
 void vsd_oom_get(struct vsd *d, const char *name, const char *pool, const struct vs_rt_status *st,
 		 struct vsd_oom_info *out)
 {
+	/* Only the counter: a list asks this of every container. */
+	int64_t kills = st != NULL && st->state == VS_RT_RUNNING ? oom_counter(d, name, pool) : -1;
+
+	vsd_oom_get_counted(d, name, st, kills, out);
+}
+
+void vsd_oom_get_counted(struct vsd *d, const char *name, const struct vs_rt_status *st,
+			 int64_t kills, struct vsd_oom_info *out)
+{
 	struct vsd_sampler *s = d->sampler;
 	struct vsd_oom_rec local;
 	struct cstate *c;
-	/* Only the counter: a list asks this of every container. */
-	int64_t kills = st != NULL && st->state == VS_RT_RUNNING ? oom_counter(d, name, pool) : -1;
 
 	if (s == NULL) {
 		vsd_oom_load(d, name, &local);

@@ -126,7 +126,10 @@ static int usage_of(struct vsd *d, const struct vs_net_stats_table *tab, const c
 	cur = (struct vsd_sample){.t_ms = vs_now_ms(), .cpu_usec = u->cg.cpu_usage_usec};
 	u->reclaimed = vsd_sampler_container(d, name, u->cg.cpu_usage_usec >= 0 ? &cur : NULL,
 					     &u->usage_percent);
-	vsd_oom_get(d, name, cfg.pool, &st, &u->oom);
+	if (u->running && u->cg.oom_kills >= 0)
+		vsd_oom_get_counted(d, name, &st, u->cg.oom_kills, &u->oom);
+	else
+		vsd_oom_get(d, name, cfg.pool, &st, &u->oom);
 	disk_of(d, name, u);
 	net_of(d, tab, &cfg, u);
 	return 0;
