@@ -160,35 +160,6 @@ int vs_nl_link_index(struct vs_nl *nl, const char *name, struct vs_error *err)
 	return r <= 0 ? r : l.index;
 }
 
-struct each_ctx {
-	void (*fn)(const char *name, void *arg);
-	void *arg;
-};
-
-static int each_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct each_ctx *c = data;
-	const struct nlattr *tb[IFLA_MAX + 1] = {0};
-
-	if (mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_cb, tb) < 0)
-		return MNL_CB_ERROR;
-	if (tb[IFLA_IFNAME])
-		c->fn(mnl_attr_get_str(tb[IFLA_IFNAME]), c->arg);
-	return MNL_CB_OK;
-}
-
-int vs_nl_link_each(struct vs_nl *nl, void (*fn)(const char *name, void *arg), void *arg,
-		    struct vs_error *err)
-{
-	char buf[VS_NL_REQ_SIZE];
-	struct nlmsghdr *nlh = vs_nl_msg(buf, RTM_GETLINK, NLM_F_DUMP);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	struct each_ctx c = {fn, arg};
-
-	ifm->ifi_family = AF_UNSPEC;
-	return vs_nl_talk(nl, nlh, each_cb, &c, "list links: RTM_GETLINK", err);
-}
-
 struct dump_ctx {
 	void (*fn)(const char *name, const struct vs_nl_link *l, void *arg);
 	void *arg;
@@ -218,7 +189,27 @@ int vs_nl_link_dump(struct vs_nl *nl,
 	struct dump_ctx c = {fn, arg};
 
 	ifm->ifi_family = AF_UNSPEC;
-	return vs_nl_talk(nl, nlh, dump_cb, &c, "dump links: RTM_GETLINK", err);
+	return vs_nl_talk(nl, nlh, dump_cb, &c, "list links: RTM_GETLINK", err);
+}
+
+struct each_ctx {
+	void (*fn)(const char *name, void *arg);
+	void *arg;
+};
+
+static void each_name(const char *name, const struct vs_nl_link *l, void *arg)
+{
+	struct each_ctx *c = arg;
+
+	c->fn(name, c->arg);
+}
+
+int vs_nl_link_each(struct vs_nl *nl, void (*fn)(const char *name, void *arg), void *arg,
+		    struct vs_error *err)
+{
+	struct each_ctx c = {fn, arg};
+
+	return vs_nl_link_dump(nl, each_name, &c, err);
 }
 
 int vs_nl_veth_create(struct vs_nl *nl, const char *host, const char *peer, int peer_netns,

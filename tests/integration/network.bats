@@ -312,7 +312,7 @@ spoof_seen() {
 	# Stats show the traffic per direction.
 	run vsctl stats sh1 --json
 	assert_success
-	local eb ib
+	local eb ib stats=$output
 	eb=$(json_get net.0.egress_bytes <<<"$output") ib=$(json_get net.0.ingress_bytes <<<"$output")
 	((eb > 4000000 && ib > 4000000)) || fail "stats: egress $eb ingress $ib bytes: $output"
 	# The same counters in the metrics endpoint, per container and interface.
@@ -323,6 +323,15 @@ spoof_seen() {
 	local mb
 	mb=$(grep '^vsd_net_ingress_bytes_total{container="sh1"' <<<"$output" | awk '{print $2}')
 	((mb >= ib)) || fail "metrics: ingress bytes $mb below the stats' $ib"
+	# Drops too: the metrics read every interface's in one dump per kind
+	# (links, qdiscs, firewall counters), the stats per interface. The
+	# policer dropped what sh1 sent above its rate.
+	local ed md iq mq
+	ed=$(json_get net.0.egress_drops <<<"$stats") iq=$(json_get net.0.ingress_drops <<<"$stats")
+	md=$(grep '^vsd_net_egress_drops_total{container="sh1"' <<<"$output" | awk '{print $2}')
+	mq=$(grep '^vsd_net_ingress_drops_total{container="sh1"' <<<"$output" | awk '{print $2}')
+	((ed > 0 && md >= ed)) || fail "metrics: egress drops $md, the stats' $ed"
+	((mq >= iq)) || fail "metrics: ingress drops $mq below the stats' $iq"
 	# Removing a rate removes its qdisc.
 	vsctl set sh1 --egress-rate none --ingress-rate none
 	run tc -n "$NODE" qdisc show dev "$(ct_hostif sh1)"
