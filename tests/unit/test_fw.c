@@ -582,12 +582,52 @@ static int addr_cases(struct env *e)
 	return pass(e, f, n, e->udp4, "still4");
 }
 
+/* What fw_drops_each saw: how many counters, and vsT0's. */
+struct seen_drops {
+	size_t n;
+	bool t0;
+	uint64_t t0_packets;
+};
+
+static void on_drops(const char *host_ifname, uint64_t packets, void *arg)
+{
+	struct seen_drops *s = arg;
+
+	s->n++;
+	if (strcmp(host_ifname, "vsT0") == 0)
+		s->t0 = true, s->t0_packets = packets;
+}
+
+/* The dump of every counter says what the GET of one says, and holds
+ * want counters (the table's own only), vsT0's among them when t0. */
+static int drops_dump_agrees(const struct env *e, size_t want, bool t0)
+{
+	struct seen_drops s = {0};
+	struct vs_error err = {0};
+	uint64_t one;
+
+	if (fw_drops_each(&e->node, on_drops, &s, &err) < 0)
+		return FAIL("fw_drops_each: %s", err.msg);
+	one = fw_iface_drops(&e->node, "vsT0");
+	if (s.t0 != t0 || s.t0_packets != one || s.n != want)
+		return FAIL("fw_drops_each: %zu counters (expected %zu), vsT0 %s with %llu, "
+			    "fw_iface_drops %llu",
+			    s.n, want, s.t0 ? "seen" : "not seen", (unsigned long long)s.t0_packets,
+			    (unsigned long long)one);
+	return 0;
+}
+
 static int child_packets(void)
 {
 	struct env e;
 
-	if (env_init(&e) || control(&e) || fw_up(&e) || ipv4_cases(&e) || ipv6_cases(&e) ||
-	    addr_cases(&e))
+	/* No table yet: no counters, no error. */
+	if (env_init(&e) || drops_dump_agrees(&e, 0, false) || control(&e) || fw_up(&e) ||
+	    ipv4_cases(&e) || ipv6_cases(&e) || addr_cases(&e))
+		return 1;
+	if (fw_iface_drops(&e.node, "vsT0") == 0)
+		return FAIL("no drops counted after the drop cases");
+	if (drops_dump_agrees(&e, 1, true))
 		return 1;
 	fprintf(stderr, "test_fw: %llu drops counted\n",
 		(unsigned long long)fw_iface_drops(&e.node, "vsT0"));
@@ -933,6 +973,10 @@ static int child_scale(void)
 	if (env_init(&e) || fw_up(&e))
 		return 1;
 	if (measure_ops(&e, 20, &c0) < 0 || add_others(n) < 0 || measure_ops(&e, 5, &c1) < 0)
+		return 1;
+	/* One dump sees every interface's counter: the others' (measure_ops
+	 * deleted vsT0's objects last). */
+	if (drops_dump_agrees(&e, (size_t)n, false))
 		return 1;
 	for (int op = 0; op < 3; op++)
 		fprintf(stderr,
