@@ -4,12 +4,18 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cgroups/vs_cgroups.h"
 #include "daemon/daemon.h"
+#include "lib/vs_util.h"
 
 #define MIB (INT64_C(1) << 20)
 
@@ -201,13 +207,134 @@ static void test_oom_count(void **state)
 	assert_false(vsd_oom_count(&r, 200, -1));
 }
 
+/* ---- vs_cg_stats on a fake v1 host (plain files in a temporary tree) -- */
+
+static void put(const char *root, const char *ctrl, const char *file, const char *text)
+{
+	cleanup_free char *p = xasprintf("%s/%s/vsd-t/c1/%s", root, ctrl, file);
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The temporary tree, made before the case and removed after it even
+ * when an assertion fails. */
+static char stats_root[] = "/tmp/test_stats.XXXXXX";
+
+static int tree_setup(void **state)
+{
+	return mkdtemp(stats_root) == NULL ? -1 : 0;
+}
+
+static int tree_teardown(void **state)
+{
+	cleanup_free char *cmd = xasprintf("rm -rf '%s'", stats_root);
+
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* memory.stat past the 4 KiB a stat file is read into at once: the keys
+ * read come last, after 500 lines the kernel may add. */
+static char *big_memory_stat(void)
+{
+	size_t cap = 1 << 14, len = 0;
+	char *t = xmalloc(cap);
+
+	for (int i = 0; i < 500; i++)
+		len += (size_t)snprintf(t + len, cap - len, "extra_%d 0\n", i);
+	snprintf(t + len, cap - len, "total_cache 100\ntotal_rss 200\ntotal_pgfault 300\n");
+	assert_true(strlen(t) > 4096);
+	return t;
+}
+
+static void test_stats_files(void **state)
+{
+	static const char *const ctrls[] = {"cpu", "cpuacct", "memory", "blkio", "pids"};
+	const char *root = stats_root;
+	cleanup_free char *mountinfo = NULL, *mem = big_memory_stat();
+	struct vs_cg_host *h = NULL;
+	struct vs_error err = {0};
+	struct vs_cg_stats st;
+	struct vs_cg *cg;
+
+	mountinfo = xasprintf("31 23 0:28 / %s rw - tmpfs tmpfs rw\n"
+			      "32 31 0:29 / %s/cpu rw - cgroup cgroup rw,cpu\n"
+			      "33 31 0:30 / %s/cpuacct rw - cgroup cgroup rw,cpuacct\n"
+			      "35 31 0:32 / %s/memory rw - cgroup cgroup rw,memory\n"
+			      "38 31 0:35 / %s/blkio rw - cgroup cgroup rw,blkio\n"
+			      "39 31 0:36 / %s/pids rw - cgroup cgroup rw,pids\n",
+			      root, root, root, root, root, root);
+	for (size_t i = 0; i < VS_ARRAY_SIZE(ctrls); i++) {
+		cleanup_free char *d = xasprintf("%s/%s/vsd-t/c1", root, ctrls[i]);
+		cleanup_free char *cmd = xasprintf("mkdir -p '%s'", d);
+		assert_int_equal(system(cmd), 0);
+	}
+	put(root, "memory", "memory.usage_in_bytes", "4096\n");
+	put(root, "memory", "memory.limit_in_bytes", "268435456\n");
+	put(root, "memory", "memory.max_usage_in_bytes", "8192\n");
+	put(root, "memory", "memory.stat", mem);
+	put(root, "memory", "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+	put(root, "cpuacct", "cpuacct.usage", "5000000\n");
+	put(root, "cpuacct", "cpuacct.usage_user", "3000000\n");
+	put(root, "cpuacct", "cpuacct.usage_sys", "2000000\n");
+	put(root, "cpu", "cpu.stat", "nr_periods 4\nnr_throttled 1\nthrottled_time 7000\n");
+	/* Bytes: the _recursive file lists no device, the plain one counts;
+	 * operations: the _recursive one counts (sub-cgroups included). */
+	put(root, "blkio", "blkio.throttle.io_service_bytes_recursive", "Total 0\n");
+	put(root, "blkio", "blkio.throttle.io_service_bytes",
+	    "8:0 Read 10\n8:0 Write 20\nTotal 30\n");
+	put(root, "blkio", "blkio.throttle.io_serviced_recursive",
+	    "8:0 Read 3\n8:0 Write 4\nTotal 7\n");
+	put(root, "blkio", "blkio.throttle.io_serviced", "8:0 Read 1\n8:0 Write 1\nTotal 2\n");
+	put(root, "pids", "pids.current", "3\n");
+	put(root, "pids", "pids.max", "max\n");
+	if (vs_cg_host_parse(root, mountinfo, &h, &err) < 0)
+		fail_msg("host: %s", err.msg);
+	cg = vs_cg_open(h, "vsd-t", "c1");
+	assert_non_null(cg);
+	if (vs_cg_stats(cg, &st, &err) < 0)
+		fail_msg("stats: %s", err.msg);
+	assert_int_equal(st.memory_current, 4096);
+	assert_int_equal(st.memory_max, 268435456);
+	assert_int_equal(st.memory_peak, 8192);
+	assert_int_equal(st.memory_file, 100);
+	assert_int_equal(st.memory_anon, 200);
+	assert_int_equal(st.pgfault, 300);
+	assert_int_equal(st.memory_swap, -1); /* no memsw file, no total_swap */
+	assert_int_equal(st.oom_kills, 2);
+	assert_int_equal(st.cpu_usage_usec, 5000);
+	assert_int_equal(st.cpu_user_usec, 3000);
+	assert_int_equal(st.cpu_system_usec, 2000);
+	assert_int_equal(st.cpu_nr_throttled, 1);
+	assert_int_equal(st.cpu_throttled_usec, 7);
+	assert_int_equal(st.io_read_bytes, 10);
+	assert_int_equal(st.io_write_bytes, 20);
+	assert_int_equal(st.io_read_ios, 3);
+	assert_int_equal(st.io_write_ios, 4);
+	assert_int_equal(st.pids_current, 3);
+	assert_int_equal(st.pids_max, -1);
+	/* A file that is not a number names itself. */
+	put(root, "pids", "pids.current", "three\n");
+	assert_int_equal(vs_cg_stats(cg, &st, &err), -1);
+	assert_non_null(strstr(err.msg, "pids.current: unexpected content 'three'"));
+	vs_cg_free(cg);
+	vs_cg_host_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_memory_stat), cmocka_unit_test(test_parse_key),
-	    cmocka_unit_test(test_cpu_stat),	cmocka_unit_test(test_io_stat),
-	    cmocka_unit_test(test_blkio),	cmocka_unit_test(test_idle_decide),
-	    cmocka_unit_test(test_kmsg),	cmocka_unit_test(test_oom_count),
+	    cmocka_unit_test(test_memory_stat),
+	    cmocka_unit_test(test_parse_key),
+	    cmocka_unit_test(test_cpu_stat),
+	    cmocka_unit_test(test_io_stat),
+	    cmocka_unit_test(test_blkio),
+	    cmocka_unit_test(test_idle_decide),
+	    cmocka_unit_test(test_kmsg),
+	    cmocka_unit_test(test_oom_count),
+	    cmocka_unit_test_setup_teardown(test_stats_files, tree_setup, tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
