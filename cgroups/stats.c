@@ -132,6 +132,32 @@ void vs_cg_parse_blkio(const char *text, int64_t *read, int64_t *write)
 	}
 }
 
+bool vs_cg_parse_cpuacct_all(const char *text, int64_t *user, int64_t *sys)
+{
+	static const char head[] = "cpu user system\n";
+	int64_t u = 0, y = 0;
+	const char *l;
+
+	if (strncmp(text, head, sizeof(head) - 1) != 0)
+		return false;
+	/* "CPU USER SYSTEM" per possible CPU. */
+	for (l = text + sizeof(head) - 1; *l != '\0';) {
+		const char *nl = strchr(l, '\n');
+		unsigned cpu;
+		long long a, b;
+		int n = 0;
+		if (sscanf(l, "%u %lld %lld%n", &cpu, &a, &b, &n) != 3 || a < 0 || b < 0 ||
+		    (l[n] != '\n' && l[n] != '\0'))
+			return false;
+		u += a;
+		y += b;
+		l = nl ? nl + 1 : l + strlen(l);
+	}
+	*user = u;
+	*sys = y;
+	return true;
+}
+
 /* ---- readers ------------------------------------------------------- */
 
 /* The text of one statistics file. Most fit in small; a larger one (many
@@ -258,6 +284,26 @@ static void ns_to_usec(int64_t *v)
 		*v /= 1000;
 }
 
+/* v1 user and system time (ns): both from cpuacct.usage_all, which the
+ * kernel fills per CPU from the same counters as cpuacct.usage_user and
+ * usage_sys (one file read, not two); from those two where it is missing
+ * (before Linux 4.7). cpuacct.usage itself is not their sum on current
+ * kernels (it is exact, they are tick-based), so it is still read. */
+static int cpuacct_user_sys(const char *acct, struct vs_cg_stats *st, struct vs_error *err)
+{
+	cleanup_stat_text struct stat_text all = {0};
+
+	if (read_opt(acct, "cpuacct.usage_all", &all, err) < 0)
+		return -1;
+	if (all.s != NULL &&
+	    vs_cg_parse_cpuacct_all(all.s, &st->cpu_user_usec, &st->cpu_system_usec))
+		return 0;
+	return stat_int(acct, "cpuacct.usage_user", &st->cpu_user_usec, err) < 0 ||
+		       stat_int(acct, "cpuacct.usage_sys", &st->cpu_system_usec, err) < 0
+		   ? -1
+		   : 0;
+}
+
 static int stats_cpu(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
 {
 	bool v2, cv2;
@@ -266,8 +312,7 @@ static int stats_cpu(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *
 
 	if (acct != NULL && !v2) {
 		if (stat_int(acct, "cpuacct.usage", &st->cpu_usage_usec, err) < 0 ||
-		    stat_int(acct, "cpuacct.usage_user", &st->cpu_user_usec, err) < 0 ||
-		    stat_int(acct, "cpuacct.usage_sys", &st->cpu_system_usec, err) < 0)
+		    cpuacct_user_sys(acct, st, err) < 0)
 			return -1;
 		/* cpuacct counts nanoseconds. */
 		ns_to_usec(&st->cpu_usage_usec);

@@ -286,6 +286,10 @@ void vs_cg_parse_io_stat(const char *text, struct vs_cg_stats *st);
 /* v1 blkio.throttle.io_service_bytes_recursive or io_serviced_recursive:
  * the Read and Write lines summed over devices (the Total line skipped). */
 void vs_cg_parse_blkio(const char *text, int64_t *read, int64_t *write);
+/* v1 cpuacct.usage_all ("cpu user system" and a line per CPU): the user
+ * and system columns summed (ns). false (outputs untouched) when the text
+ * is not that table. */
+bool vs_cg_parse_cpuacct_all(const char *text, int64_t *user, int64_t *sys);
 
 /* Reclaim up to `bytes` of the container's memory now (idle reclaim):
  * memory.reclaim on cgroup v2; on v1 by lowering memory.limit_in_bytes

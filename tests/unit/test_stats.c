@@ -95,6 +95,24 @@ static void test_io_stat(void **state)
 	assert_int_equal(st.io_write_ios, 0);
 }
 
+static void test_cpuacct_all(void **state)
+{
+	int64_t u = -1, y = -1;
+
+	assert_true(vs_cg_parse_cpuacct_all("cpu user system\n0 10 20\n1 30 40\n", &u, &y));
+	assert_int_equal(u, 40);
+	assert_int_equal(y, 60);
+	/* The header only (no CPU line) is no table; nor is another text. */
+	u = y = -1;
+	assert_false(vs_cg_parse_cpuacct_all("cpu user system", &u, &y));
+	assert_false(vs_cg_parse_cpuacct_all("0 10 20\n", &u, &y));
+	assert_false(vs_cg_parse_cpuacct_all("cpu user system\n0 10\n", &u, &y));
+	assert_false(vs_cg_parse_cpuacct_all("cpu user system\n0 10 20 30\n", &u, &y));
+	assert_false(vs_cg_parse_cpuacct_all("cpu user system\n0 -1 20\n", &u, &y));
+	assert_int_equal(u, -1);
+	assert_int_equal(y, -1);
+}
+
 static void test_blkio(void **state)
 {
 	int64_t r = -1, w = -1;
@@ -277,8 +295,12 @@ static void test_stats_files(void **state)
 	put(root, "memory", "memory.stat", mem);
 	put(root, "memory", "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
 	put(root, "cpuacct", "cpuacct.usage", "5000000\n");
-	put(root, "cpuacct", "cpuacct.usage_user", "3000000\n");
-	put(root, "cpuacct", "cpuacct.usage_sys", "2000000\n");
+	/* User and system time from usage_all: the two files it replaces
+	 * would fail the call if read. */
+	put(root, "cpuacct", "cpuacct.usage_all",
+	    "cpu user system\n0 1000000 500000\n1 2000000 1500000\n");
+	put(root, "cpuacct", "cpuacct.usage_user", "bad\n");
+	put(root, "cpuacct", "cpuacct.usage_sys", "bad\n");
 	put(root, "cpu", "cpu.stat", "nr_periods 4\nnr_throttled 1\nthrottled_time 7000\n");
 	/* Bytes: the _recursive file lists no device, the plain one counts;
 	 * operations: the _recursive one counts (sub-cgroups included). */
@@ -315,6 +337,17 @@ static void test_stats_files(void **state)
 	assert_int_equal(st.io_write_ios, 4);
 	assert_int_equal(st.pids_current, 3);
 	assert_int_equal(st.pids_max, -1);
+	/* Without usage_all (before Linux 4.7), the two files. */
+	{
+		cleanup_free char *p = xasprintf("%s/cpuacct/vsd-t/c1/cpuacct.usage_all", root);
+		assert_int_equal(unlink(p), 0);
+	}
+	put(root, "cpuacct", "cpuacct.usage_user", "6000000\n");
+	put(root, "cpuacct", "cpuacct.usage_sys", "1000000\n");
+	if (vs_cg_stats(cg, &st, &err) < 0)
+		fail_msg("stats: %s", err.msg);
+	assert_int_equal(st.cpu_user_usec, 6000);
+	assert_int_equal(st.cpu_system_usec, 1000);
 	/* A file that is not a number names itself. */
 	put(root, "pids", "pids.current", "three\n");
 	assert_int_equal(vs_cg_stats(cg, &st, &err), -1);
@@ -334,6 +367,7 @@ int main(void)
 	    cmocka_unit_test(test_idle_decide),
 	    cmocka_unit_test(test_kmsg),
 	    cmocka_unit_test(test_oom_count),
+	    cmocka_unit_test(test_cpuacct_all),
 	    cmocka_unit_test_setup_teardown(test_stats_files, tree_setup, tree_teardown),
 	};
 
