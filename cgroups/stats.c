@@ -441,6 +441,45 @@ int vs_cg_oom_kills(struct vs_cg *cg, int64_t *kills, struct vs_error *err)
 	return 0;
 }
 
+int vs_cg_oom_open(struct vs_cg *cg, struct vs_error *err)
+{
+	bool v2;
+	const char *dir = stat_dir(cg, "memory", &v2);
+	cleanup_free char *path = NULL;
+	int fd;
+
+	if (dir == NULL)
+		return vs_error_set(err, ENOENT, "no memory controller for cgroup %s/%s",
+				    cg->parent, cg->name);
+	path = xasprintf("%s/%s", dir, v2 ? "memory.events" : "memory.oom_control");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return vs_error_set(err, errno, "open %s", path);
+	return fd;
+}
+
+int vs_cg_oom_kills_fd(int fd, int64_t *kills, struct vs_error *err)
+{
+	/* memory.events (8 short lines) and memory.oom_control (3) fit. */
+	char buf[1024];
+	ssize_t n;
+
+	*kills = -1;
+	do {
+		/* A cgroup file is a seq_file: reading at 0 makes it anew. */
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return vs_error_set(err, errno, "read the OOM kill counter");
+	if ((size_t)n == sizeof(buf) - 1)
+		return vs_error_kind(err, VS_EK_TOO_LARGE,
+				     "the OOM kill counter's file is larger "
+				     "than expected");
+	buf[n] = '\0';
+	key_or_unknown(buf, "oom_kill", kills);
+	return 0;
+}
+
 /* ---- reclaim ------------------------------------------------------- */
 
 /* v1 has no memory.reclaim: lowering memory.limit_in_bytes below usage

@@ -265,6 +265,16 @@ int vs_cg_cpu_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *e
  * dozen): for a container list, which shows it for every container.
  * 0 with *kills (-1 when the file is missing), or -1 with err. */
 int vs_cg_oom_kills(struct vs_cg *cg, int64_t *kills, struct vs_error *err);
+/* The same counter through a descriptor kept open: vs_cg_oom_open returns
+ * one on the file vs_cg_oom_kills reads (O_CLOEXEC), or -1 with err
+ * (ENOENT when the cgroup or the controller is not there). The descriptor
+ * stays on that very cgroup, even once it is removed and made again under
+ * the same name: its holder must know the cgroup is still the one it
+ * wants. vs_cg_oom_kills_fd reads it again from the start (one pread):
+ * 0 with *kills (-1 when the file has no oom_kill line), or -1 with err
+ * (ENODEV once the cgroup is gone). */
+int vs_cg_oom_open(struct vs_cg *cg, struct vs_error *err);
+int vs_cg_oom_kills_fd(int fd, int64_t *kills, struct vs_error *err);
 
 /* Every field of st to -1 (unknown). */
 void vs_cg_stats_init(struct vs_cg_stats *st);

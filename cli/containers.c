@@ -249,18 +249,16 @@ int vc_cmd_destroy(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 	return 0;
 }
 
-static void list_row(struct vc_table *t, const struct vs_json *c)
+static void list_row(struct vc_table *t, const struct vs_json_cell *c)
 {
 	const char *cells[5];
 	char pid[32];
 	int64_t n;
 
-	cells[0] = vs_json_string(vs_json_get(c, "name"));
-	cells[1] = vs_json_string(vs_json_get(c, "state"));
-	cells[2] = vs_json_string(vs_json_get(c, "template"));
-	cells[3] = vs_json_string(vs_json_get(c, "hostname"));
+	for (size_t i = 0; i < 4; i++)
+		cells[i] = c[i].type == VS_JSON_STRING ? c[i].text : NULL;
 	cells[4] = NULL;
-	if (vs_json_int64(vs_json_get(c, "init_pid"), &n) && n > 0) {
+	if (vs_json_cell_int64(&c[4], &n) && n > 0) {
 		snprintf(pid, sizeof(pid), "%" PRId64, n);
 		cells[4] = pid;
 	}
@@ -270,9 +268,10 @@ static void list_row(struct vc_table *t, const struct vs_json *c)
 int vc_cmd_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	static const char *const headers[] = {"NAME", "STATE", "TEMPLATE", "HOSTNAME", "PID"};
+	static const char *const fields[] = {"name", "state", "template", "hostname", "init_pid"};
 
-	return vc_list_command(ctx, argc, argv, "/v1/containers", "containers", headers,
-			       VS_ARRAY_SIZE(headers), list_row, err);
+	return vc_list_flat(ctx, argc, argv, "/v1/containers", "containers", headers, fields,
+			    VS_ARRAY_SIZE(headers), list_row, err);
 }
 
 int vc_cmd_status(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)

@@ -11,7 +11,7 @@
 #include "lib/vs_validate.h"
 
 struct vc_table {
-	size_t ncols, nrows;
+	size_t ncols, nrows, cap;
 	char **cells; /* (nrows + 1) * ncols, row 0 the headers */
 };
 
@@ -26,10 +26,21 @@ struct vc_table *vc_table_new(size_t ncols, const char *const *headers)
 
 void vc_table_add(struct vc_table *t, const char *const *cells)
 {
-	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
+	if (t->nrows == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->cells = xrealloc(t->cells, t->cap * t->ncols * sizeof(char *));
+	}
 	for (size_t i = 0; i < t->ncols; i++)
 		t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i] ? cells[i] : "-");
 	t->nrows++;
+}
+
+void vc_table_free(struct vc_table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
 }
 
 void vc_table_print(struct vc_table *t)
@@ -51,10 +62,7 @@ void vc_table_print(struct vc_table *t)
 				printf("%-*s  ", (int)width[i], s);
 		}
 	}
-	for (size_t i = 0; i < t->nrows * t->ncols; i++)
-		free(t->cells[i]);
-	free(t->cells);
-	free(t);
+	vc_table_free(t);
 }
 
 int vc_show(const struct vc_ctx *ctx, const char *path, struct vs_error *err)
@@ -71,6 +79,19 @@ int vc_show(const struct vc_ctx *ctx, const char *path, struct vs_error *err)
 	return 0;
 }
 
+/* GET path: the body as it came (never NULL), checked as JSON when not
+ * empty, as vc_api checks what it parses. */
+static int get_checked(const struct vc_ctx *ctx, const char *path, char **raw, struct vs_error *err)
+{
+	if (vc_api(ctx, "GET", path, NULL, raw, NULL, err) < 0)
+		return -1;
+	if (*raw == NULL)
+		*raw = xstrdup("");
+	if ((*raw)[0] != '\0' && vs_json_scan_rows(*raw, NULL, NULL, 0, NULL, NULL, err) < 0)
+		return vs_error_prefix(err, "GET %s: the daemon's answer", path);
+	return 0;
+}
+
 int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path, const char *key,
 		    const char *const *headers, size_t ncols, vc_row_fn row, struct vs_error *err)
 {
@@ -82,12 +103,15 @@ int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path,
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
-	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
-		return VC_ERR_FAIL;
+	/* --json prints the text: it is only checked, not made a tree. */
 	if (ctx->json) {
+		if (get_checked(ctx, path, &raw, err) < 0)
+			return VC_ERR_FAIL;
 		vc_print_raw_json(raw);
 		return 0;
 	}
+	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
+		return VC_ERR_FAIL;
 	list = vs_json_get(root, key);
 	if (vs_json_type(list) != VS_JSON_ARRAY)
 		return vs_error_kind(err, VS_EK_INTERNAL, "the daemon's answer has no \"%s\" array",
@@ -96,6 +120,53 @@ int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path,
 	for (size_t i = 0; i < vs_json_array_len(list); i++)
 		row(t, vs_json_array_at(list, i));
 	vc_table_print(t);
+	return 0;
+}
+
+struct flat {
+	struct vc_table *t;
+	vc_cells_fn row;
+};
+
+static void flat_row(void *arg, const struct vs_json_cell *cells)
+{
+	struct flat *f = arg;
+
+	f->row(f->t, cells);
+}
+
+int vc_list_flat(struct vc_ctx *ctx, int argc, char **argv, const char *path, const char *key,
+		 const char *const *headers, const char *const *fields, size_t ncols,
+		 vc_cells_fn row, struct vs_error *err)
+{
+	cleanup_free char *raw = NULL;
+	struct flat f = {.row = row};
+	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	if (ctx->json) {
+		if (get_checked(ctx, path, &raw, err) < 0)
+			return VC_ERR_FAIL;
+		vc_print_raw_json(raw);
+		return 0;
+	}
+	if (vc_api(ctx, "GET", path, NULL, &raw, NULL, err) < 0)
+		return VC_ERR_FAIL;
+	f.t = vc_table_new(ncols, headers);
+	r = raw != NULL && raw[0] != '\0'
+		? vs_json_scan_rows(raw, key, fields, ncols, flat_row, &f, err)
+		: 0;
+	if (r < 0) {
+		vc_table_free(f.t);
+		return vs_error_prefix(err, "GET %s: the daemon's answer", path);
+	}
+	if (r == 0) {
+		vc_table_free(f.t);
+		return vs_error_kind(err, VS_EK_INTERNAL, "the daemon's answer has no \"%s\" array",
+				     key);
+	}
+	vc_table_print(f.t);
 	return 0;
 }
 

@@ -154,17 +154,30 @@ int64_t vsd_idle_decide(const struct vsd_idle_params *p, const struct vsd_sample
 
 /* ---- per-container state (under s->lock) ---------------------------- */
 
+/* s->c is kept sorted by name (prune keeps the order): a list asks for
+ * every container, which a linear search made quadratic. */
 static struct cstate *find(struct vsd_sampler *s, const char *name, bool add)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->c[i].name, name) == 0)
-			return &s->c[i];
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->c[mid].name, name);
+		if (c == 0)
+			return &s->c[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	if (!add)
 		return NULL;
 	s->c = xrealloc(s->c, (s->n + 1) * sizeof(*s->c));
-	memset(&s->c[s->n], 0, sizeof(*s->c));
-	s->c[s->n].name = xstrdup(name);
-	return &s->c[s->n++];
+	memmove(&s->c[lo + 1], &s->c[lo], (s->n - lo) * sizeof(*s->c));
+	memset(&s->c[lo], 0, sizeof(*s->c));
+	s->c[lo].name = xstrdup(name);
+	s->n++;
+	return &s->c[lo];
 }
 
 static void push_sample(struct cstate *c, const struct vsd_sample *smp)
@@ -734,16 +747,28 @@ struct vs_cg *vsd_cg_of(struct vsd *d, const char *name, const char *pool)
 	return cg;
 }
 
-/* The cgroup's oom_kill counter, -1 when unknown: where the config's pool
- * puts the cgroup, else (a pool changed under the reader) wherever
+/* The cgroup's OOM kill counter of a running container, -1 when unknown:
+ * through the descriptor the status cache keeps for this run, else by path
+ * where the config's pool puts the cgroup (then the descriptor is offered
+ * to the cache), else (a pool changed under the reader) wherever
  * vs_cg_open finds it. */
-static int64_t oom_counter(struct vsd *d, const char *name, const char *pool)
+static int64_t oom_counter(struct vsd *d, const char *name, const char *pool,
+			   const struct vs_rt_status *st)
 {
-	struct vs_cg *cg = vs_cg_open_pool(d->cg, d->cgroup_parent, pool, name);
+	struct vs_cg *cg;
 	struct vs_error err = {0};
 	int64_t kills = -1;
+	int fd;
 
-	if (cg != NULL)
+	if (vsd_status_cache_oom(d->status_cache, name, pool, st, &kills))
+		return kills;
+	cg = vs_cg_open_pool(d->cg, d->cgroup_parent, pool, name);
+	fd = cg != NULL && d->status_cache != NULL ? vs_cg_oom_open(cg, &err) : -1;
+	if (fd >= 0 && vs_cg_oom_kills_fd(fd, &kills, &err) == 0 && kills >= 0)
+		vsd_status_cache_keep_oom(d->status_cache, name, pool, st, fd); /* takes fd */
+	else if (fd >= 0)
+		close(fd);
+	else if (cg != NULL)
 		vs_cg_oom_kills(cg, &kills, &err);
 	vs_cg_free(cg);
 	if (kills < 0 && (cg = vs_cg_open(d->cg, d->cgroup_parent, name)) != NULL) {
@@ -757,7 +782,8 @@ void vsd_oom_get(struct vsd *d, const char *name, const char *pool, const struct
 		 struct vsd_oom_info *out)
 {
 	/* Only the counter: a list asks this of every container. */
-	int64_t kills = st != NULL && st->state == VS_RT_RUNNING ? oom_counter(d, name, pool) : -1;
+	int64_t kills =
+	    st != NULL && st->state == VS_RT_RUNNING ? oom_counter(d, name, pool, st) : -1;
 
 	vsd_oom_get_counted(d, name, st, kills, out);
 }

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroups/vs_cgroups.h"
 #include "daemon/daemon.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
@@ -37,6 +38,8 @@ struct sentry {
 	struct skey key;
 	struct vs_rt_status st;
 	int fds[2]; /* pidfds of init and monitor, -1 when not alive */
+	int oom_fd; /* the run's OOM kill counter, -1 until kept */
+	char *oom_pool;
 };
 
 struct vsd_status_cache {
@@ -53,6 +56,9 @@ static void sentry_free(void *p)
 	for (size_t i = 0; i < 2; i++)
 		if (e->fds[i] >= 0)
 			close(e->fds[i]);
+	if (e->oom_fd >= 0)
+		close(e->oom_fd);
+	free(e->oom_pool);
 	free(e);
 }
 
@@ -153,6 +159,7 @@ static void store(struct vsd_status_cache *sc, const char *name, const struct sk
 	e->st = *st;
 	e->fds[0] = fds[0];
 	e->fds[1] = fds[1];
+	e->oom_fd = -1;
 	fds[0] = fds[1] = -1;
 	pthread_mutex_lock(&sc->lock);
 	vsd_ntab_put(&sc->tab, name, e);
@@ -223,6 +230,60 @@ void vsd_status_cache_retain(struct vsd_status_cache *sc, char *const *names)
 	pthread_mutex_lock(&sc->lock);
 	vsd_ntab_retain(&sc->tab, names);
 	pthread_mutex_unlock(&sc->lock);
+}
+
+/* name's entry when it pins the run st describes; under sc->lock. */
+static struct sentry *run_entry(struct vsd_status_cache *sc, const char *name,
+				const struct vs_rt_status *st)
+{
+	struct sentry *e = vsd_ntab_get(&sc->tab, name);
+
+	return e != NULL && st->state == VS_RT_RUNNING && same_status(&e->st, st) ? e : NULL;
+}
+
+bool vsd_status_cache_oom(struct vsd_status_cache *sc, const char *name, const char *pool,
+			  const struct vs_rt_status *st, int64_t *kills)
+{
+	struct vs_error err = {0};
+	struct sentry *e;
+	bool got = false;
+
+	if (sc == NULL)
+		return false;
+	pthread_mutex_lock(&sc->lock);
+	e = run_entry(sc, name, st);
+	if (e != NULL && e->oom_fd >= 0 && strcmp(e->oom_pool, pool) == 0) {
+		got = vs_cg_oom_kills_fd(e->oom_fd, kills, &err) == 0;
+		if (!got) {
+			close(e->oom_fd);
+			e->oom_fd = -1;
+		}
+	}
+	pthread_mutex_unlock(&sc->lock);
+	return got;
+}
+
+void vsd_status_cache_keep_oom(struct vsd_status_cache *sc, const char *name, const char *pool,
+			       const struct vs_rt_status *st, int fd)
+{
+	struct sentry *e;
+
+	if (sc == NULL) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&sc->lock);
+	e = run_entry(sc, name, st);
+	/* The poll comes after the open (the caller opened fd first). */
+	if (e != NULL && e->oom_fd < 0 && still_alive(e)) {
+		e->oom_fd = fd;
+		free(e->oom_pool);
+		e->oom_pool = xstrdup(pool);
+		fd = -1;
+	}
+	pthread_mutex_unlock(&sc->lock);
+	if (fd >= 0)
+		close(fd);
 }
 
 void vsd_status_cache_counts(struct vsd_status_cache *sc, size_t *entries, uint64_t *hits,

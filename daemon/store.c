@@ -61,8 +61,12 @@ int vsd_store_list(int containers_fd, char ***names, struct vs_error *err)
 		struct stat st;
 		if (e->d_name[0] == '.' || vs_validate_name(e->d_name, "name", NULL) < 0)
 			continue;
-		if (fstatat(containers_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode))
+		/* The entry's type saves a stat per container where the file
+		 * system gives it (a symlink is DT_LNK: not listed, as before). */
+		if (e->d_type != DT_DIR &&
+		    (e->d_type != DT_UNKNOWN ||
+		     fstatat(containers_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		     !S_ISDIR(st.st_mode)))
 			continue;
 		if (n + 1 >= cap) {
 			cap = cap ? cap * 2 : 16;

@@ -49,6 +49,26 @@ bool vs_json_double(const struct vs_json *v, double *out);
 /* The number's original text (for exact decimal parsing), or NULL. */
 const char *vs_json_number_text(const struct vs_json *v);
 
+/* Rows of a list without a tree (lib/vs_json_scan.c). text is checked as
+ * vs_json_parse checks it. For each element of the array that is the root
+ * object's member `key`, in order, fn gets one cell per name in fields: the
+ * element's top-level member of that name (type and, for a scalar, its
+ * text: a string's value, a number's text, "true"/"false"), or type
+ * VS_JSON_NULL with text NULL when absent or when the element is not an
+ * object. Cells are valid during the call only. Returns 1 when the array
+ * was there, 0 when the root has no such array member (fn not called), -1
+ * with err (VS_EK_INVALID) when text is malformed; fn may have been called
+ * for earlier rows before a malformation is found. */
+struct vs_json_cell {
+	enum vs_json_type type;
+	const char *text;
+};
+typedef void (*vs_json_row_fn)(void *arg, const struct vs_json_cell *cells);
+int vs_json_scan_rows(const char *text, const char *key, const char *const *fields, size_t nfields,
+		      vs_json_row_fn fn, void *arg, struct vs_error *err);
+/* A cell's value as vs_json_int64 reads a number: integral and fitting. */
+bool vs_json_cell_int64(const struct vs_json_cell *c, int64_t *out);
+
 /* Generator. All calls abort on allocation failure only. */
 struct vs_jgen;
 struct vs_jgen *vs_jgen_new(bool pretty);

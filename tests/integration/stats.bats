@@ -126,6 +126,10 @@ print("ok")
 }
 
 oom_kills() { [[ "$(stats_field oomc oom.kills)" == "$1" ]]; }
+list_oom_kills() {
+	vsctl list --json | "$PY" -c 'import json, sys
+print([c["oom"]["kills"] for c in json.load(sys.stdin)["containers"] if c["name"] == sys.argv[1]][0])' "$1"
+}
 
 @test "OOM kill: recorded with count, time and command; init, monitor and vsd survive" {
 	ct_create_started oomc --memory 32M
@@ -133,8 +137,16 @@ oom_kills() { [[ "$(stats_field oomc oom.kills)" == "$1" ]]; }
 	init=$(ct_init_pid oomc)
 	monitor=$(ct_field oomc monitor_pid)
 	in_ct oomc sh -c 'sleep 1000 & exit 0'
+	# A list reads the counter through a descriptor vsd keeps once the
+	# run's state has settled (1 s): the kill must show in the next list.
+	sleep 1.2
+	assert_eq "$(list_oom_kills oomc)" 0 "list oom.kills before"
+	assert_eq "$(list_oom_kills oomc)" 0 "list oom.kills before (kept)"
+	ls -l "/proc/$(vsd_pid)/fd" | grep -Eq 'oomc/memory\.(oom_control|events)$' ||
+		fail "vsd keeps no descriptor on the OOM counter: $(ls -l "/proc/$(vsd_pid)/fd")"
 	run in_ct oomc dd if=/dev/zero of=/dev/null bs=100M count=1
 	assert_eq "$status" 137 "dd killed by SIGKILL"
+	assert_eq "$(list_oom_kills oomc)" 1 "list oom.kills right after the kill"
 	# The kernel log is read every second.
 	wait_for 10 oom_kills 1 || fail "oom.kills: $(vsctl stats oomc --json)"
 	wait_for 5 eval '[[ "$(stats_field oomc oom.last_command)" == dd ]]' ||

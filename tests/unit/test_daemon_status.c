@@ -250,6 +250,116 @@ static void test_young_state_not_kept(void **state)
 	assert_int_equal(hits(f), 0);
 }
 
+/* A stand-in for a cgroup's memory.oom_control: a file read again from
+ * its start each time, rewritten in place like a counter that moves. */
+static int counter_file(struct fixture *f, const char *text)
+{
+	cleanup_free char *path = xasprintf("%s/oom_control", f->dir);
+	cleanup_close int w = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd;
+
+	assert_true(w >= 0);
+	assert_int_equal(vs_write_all(w, text, strlen(text)), 0);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static int64_t oom_read(struct fixture *f, const char *pool, const struct vs_rt_status *st)
+{
+	int64_t kills = -2;
+
+	if (!vsd_status_cache_oom(f->d.status_cache, "web1", pool, st, &kills))
+		return -2;
+	return kills;
+}
+
+static void test_oom_counter_kept_with_the_run(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *path = xasprintf("%s/oom_control", f->dir);
+	struct vs_rt_status st, other;
+
+	f->kids[0] = spawn_sleeper();
+	f->kids[1] = spawn_sleeper();
+	write_state(f, "web1", "running", f->kids[0], f->kids[1], -1);
+	st = kept(f, "web1");
+	assert_int_equal(oom_read(f, "", &st), -2); /* nothing kept yet */
+	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st,
+				  counter_file(f, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"));
+	assert_int_equal(oom_read(f, "", &st), 0);
+	/* Read each time: a kill shows at once. */
+	{
+		cleanup_close int w = open(path, O_WRONLY | O_CLOEXEC);
+		const char *t = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+		assert_true(w >= 0);
+		assert_int_equal(pwrite(w, t, strlen(t), 0), (ssize_t)strlen(t));
+	}
+	assert_int_equal(oom_read(f, "", &st), 2);
+	/* Another pool is another cgroup; another run is another cgroup. */
+	assert_int_equal(oom_read(f, "gold", &st), -2);
+	other = st;
+	other.init_pid++;
+	assert_int_equal(oom_read(f, "", &other), -2);
+	other = st;
+	other.started_at++;
+	assert_int_equal(oom_read(f, "", &other), -2);
+	/* A second descriptor is not taken over the first (and is closed). */
+	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "gold", &st,
+				  counter_file(f, "oom_kill 9\n"));
+	assert_int_equal(oom_read(f, "gold", &st), -2);
+	/* init dies: the entry goes, and with it the descriptor. */
+	kill(f->kids[0], SIGKILL);
+	waitid(P_PID, (id_t)f->kids[0], NULL, WEXITED | WNOWAIT);
+	st = kept(f, "web1");
+	assert_int_equal(st.state, VS_RT_STOPPING);
+	assert_int_equal(oom_read(f, "", &st), -2);
+}
+
+static void test_oom_counter_not_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct vs_rt_status st;
+
+	/* A stopped container has no cgroup to count in. */
+	write_state(f, "web1", "stopped", 0, 0, 3);
+	st = kept(f, "web1");
+	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st,
+				  counter_file(f, "oom_kill 1\n"));
+	assert_int_equal(oom_read(f, "", &st), -2);
+	/* Opened after init died (the path may name the next run's cgroup). */
+	f->kids[0] = spawn_sleeper();
+	f->kids[1] = spawn_sleeper();
+	write_state(f, "web1", "running", f->kids[0], f->kids[1], -1);
+	st = kept(f, "web1");
+	kill(f->kids[0], SIGKILL);
+	waitid(P_PID, (id_t)f->kids[0], NULL, WEXITED | WNOWAIT);
+	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st,
+				  counter_file(f, "oom_kill 1\n"));
+	assert_int_equal(oom_read(f, "", &st), -2);
+}
+
+static void test_oom_counter_dropped_when_unreadable(void **state)
+{
+	struct fixture *f = *state;
+	struct vs_rt_status st;
+	int dirfd;
+
+	f->kids[0] = spawn_sleeper();
+	f->kids[1] = spawn_sleeper();
+	write_state(f, "web1", "running", f->kids[0], f->kids[1], -1);
+	st = kept(f, "web1");
+	/* A read that fails (here EISDIR; ENODEV for a removed cgroup). */
+	dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dirfd >= 0);
+	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st, dirfd);
+	assert_int_equal(oom_read(f, "", &st), -2);
+	/* Dropped: a new one can be kept. */
+	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st,
+				  counter_file(f, "oom_kill 4\n"));
+	assert_int_equal(oom_read(f, "", &st), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +367,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rewrite_refreshes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forget_and_retain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_young_state_not_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oom_counter_kept_with_the_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oom_counter_not_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oom_counter_dropped_when_unreadable, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
