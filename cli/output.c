@@ -92,6 +92,28 @@ static int get_checked(const struct vc_ctx *ctx, const char *path, char **raw, s
 	return 0;
 }
 
+/* A list command's options; with --json, the answer's text printed as it
+ * came (only checked, not made a tree). *done when nothing is left to do,
+ * with the command's result. */
+static int list_begin(struct vc_ctx *ctx, int argc, char **argv, const char *path, bool *done,
+		      struct vs_error *err)
+{
+	cleanup_free char *raw = NULL;
+	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
+
+	*done = true;
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	if (ctx->json) {
+		if (get_checked(ctx, path, &raw, err) < 0)
+			return VC_ERR_FAIL;
+		vc_print_raw_json(raw);
+		return 0;
+	}
+	*done = false;
+	return 0;
+}
+
 int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path, const char *key,
 		    const char *const *headers, size_t ncols, vc_row_fn row, struct vs_error *err)
 {
@@ -99,17 +121,11 @@ int vc_list_command(struct vc_ctx *ctx, int argc, char **argv, const char *path,
 	cleanup_json struct vs_json *root = NULL;
 	const struct vs_json *list;
 	struct vc_table *t;
-	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
+	bool done;
+	int r = list_begin(ctx, argc, argv, path, &done, err);
 
-	if (r != 0)
-		return r == VC_HELP_SHOWN ? 0 : r;
-	/* --json prints the text: it is only checked, not made a tree. */
-	if (ctx->json) {
-		if (get_checked(ctx, path, &raw, err) < 0)
-			return VC_ERR_FAIL;
-		vc_print_raw_json(raw);
-		return 0;
-	}
+	if (done)
+		return r;
 	if (vc_api(ctx, "GET", path, NULL, &raw, &root, err) < 0)
 		return VC_ERR_FAIL;
 	list = vs_json_get(root, key);
@@ -141,16 +157,11 @@ int vc_list_flat(struct vc_ctx *ctx, int argc, char **argv, const char *path, co
 {
 	cleanup_free char *raw = NULL;
 	struct flat f = {.row = row};
-	int r = vc_parse_reading(ctx, argc, argv, false, "", NULL, err);
+	bool done;
+	int r = list_begin(ctx, argc, argv, path, &done, err);
 
-	if (r != 0)
-		return r == VC_HELP_SHOWN ? 0 : r;
-	if (ctx->json) {
-		if (get_checked(ctx, path, &raw, err) < 0)
-			return VC_ERR_FAIL;
-		vc_print_raw_json(raw);
-		return 0;
-	}
+	if (done)
+		return r;
 	if (vc_api(ctx, "GET", path, NULL, &raw, NULL, err) < 0)
 		return VC_ERR_FAIL;
 	f.t = vc_table_new(ncols, headers);
