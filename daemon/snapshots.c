@@ -329,10 +329,10 @@ static int copy_running(struct snap_job *j, const char *cdir, const char *dst,
 	if (cg == NULL)
 		return vs_error_kind(err, VS_EK_INTERNAL, "no cgroup handle for '%s'", j->name);
 	vsd_op_progress_cb(run, "copying the layer (running)");
-	r = vs_fs_layer_copy(cdir, dst, link_dest, err);
+	r = vs_fs_layer_copy(cdir, dst, link_dest, true, err);
 	if (r == 0 && (r = vs_cg_freeze(cg, err)) == 0) {
 		t0 = vs_now_ms();
-		r = vs_fs_layer_copy(cdir, dst, link_dest, err);
+		r = vs_fs_layer_copy(cdir, dst, link_dest, false, err);
 		vs_cg_thaw(cg, NULL);
 		snprintf(line, sizeof(line), "second pass while frozen: %lld ms",
 			 (long long)(vs_now_ms() - t0));
@@ -402,7 +402,7 @@ static int snap_fill(struct snap_job *j, struct vsd_op_run *run, const char *cdi
 	if (j->state == VS_RT_RUNNING)
 		return copy_running(j, cdir, layer, link_dest, run, err);
 	vsd_op_progress_cb(run, "copying the layer");
-	return vs_fs_layer_copy(cdir, layer, link_dest, err);
+	return vs_fs_layer_copy(cdir, layer, link_dest, false, err);
 }
 
 static int snap_create_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)

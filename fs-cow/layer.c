@@ -88,9 +88,14 @@ static void last_line(int fd, char *out, size_t len)
 	memcpy(out, start, strlen(start) + 1);
 }
 
+/* rsync's exit code for a copy from which source files vanished. */
+#define RSYNC_VANISHED 24
+
 /* rsync src/ into dst/ so that dst equals src (--delete); link_dest: a
- * previous immutable copy to hard-link unchanged files from, or NULL. */
-static int run_rsync(const char *src, const char *dst, const char *link_dest, struct vs_error *err)
+ * previous immutable copy to hard-link unchanged files from, or NULL;
+ * live: vanished source files are no error. */
+static int run_rsync(const char *src, const char *dst, const char *link_dest, bool live,
+		     struct vs_error *err)
 {
 	cleanup_free char *s = xasprintf("%s/", src);
 	cleanup_free char *t = xasprintf("%s/", dst);
@@ -118,7 +123,8 @@ static int run_rsync(const char *src, const char *dst, const char *link_dest, st
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return vs_error_set(err, errno, "wait for rsync");
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (WIFEXITED(status) &&
+	    (WEXITSTATUS(status) == 0 || (live && WEXITSTATUS(status) == RSYNC_VANISHED)))
 		return 0;
 	last_line(out, msg, sizeof(msg));
 	if (WIFEXITED(status))
@@ -128,7 +134,8 @@ static int run_rsync(const char *src, const char *dst, const char *link_dest, st
 			    WTERMSIG(status));
 }
 
-int vs_fs_layer_copy(const char *cdir, const char *dst, const char *link_dest, struct vs_error *err)
+int vs_fs_layer_copy(const char *cdir, const char *dst, const char *link_dest, bool live,
+		     struct vs_error *err)
 {
 	cleanup_free char *upper = vs_fs_upper_dir(cdir);
 	struct stat st;
@@ -137,7 +144,7 @@ int vs_fs_layer_copy(const char *cdir, const char *dst, const char *link_dest, s
 		return vs_error_set(err, errno ? errno : ENOTDIR, "layer %s", upper);
 	if (mkdir(dst, 0700) < 0 && errno != EEXIST)
 		return vs_error_set(err, errno, "create %s", dst);
-	if (run_rsync(upper, dst, link_dest, err) < 0)
+	if (run_rsync(upper, dst, link_dest, live, err) < 0)
 		return -1;
 	return sync_tree(dst, err);
 }
@@ -222,7 +229,7 @@ int vs_fs_layer_put_back(const char *cdir, const char *src, struct vs_error *err
 		return -1;
 	if (mkdirat(basefd, SWAP_DIR, 0700) < 0)
 		return vs_error_set(err, errno, "create %s/%s", cdir, SWAP_DIR);
-	if (run_rsync(src, swap, NULL, err) < 0 || sync_tree(swap, err) < 0) {
+	if (run_rsync(src, swap, NULL, false, err) < 0 || sync_tree(swap, err) < 0) {
 		vs_fs_remove_tree(basefd, SWAP_DIR, NULL);
 		return vs_error_prefix(err, "put the layer back");
 	}

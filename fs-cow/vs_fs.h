@@ -228,10 +228,11 @@ const char *vs_fs_rsync_path(void);
 /* Make dst (created 0700 when missing) equal to the container's upper
  * layer; a second call copies only what changed (and deletes what went).
  * link_dest: an older immutable copy whose unchanged files are hard-linked
- * instead of copied, or NULL. Without rsync: VS_EK_UNSUPPORTED. The
- * result is synced to disk. On failure dst may hold part of a copy.
- * 0 or -1. */
-int vs_fs_layer_copy(const char *cdir, const char *dst, const char *link_dest,
+ * instead of copied, or NULL. live: the container runs and a pass while
+ * it is frozen follows, so files that vanish during this one are no error
+ * (rsync's code 24). Without rsync: VS_EK_UNSUPPORTED. The result is
+ * synced to disk. On failure dst may hold part of a copy. 0 or -1. */
+int vs_fs_layer_copy(const char *cdir, const char *dst, const char *link_dest, bool live,
 		     struct vs_error *err);
 
 /* The text of a /bin/sh program for criu --action-script that, at

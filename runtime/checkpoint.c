@@ -557,7 +557,7 @@ static int precopy_layer(const struct rt_paths *paths, const struct ck_req *r, i
 	char line[128];
 
 	send_progress(reply_fd, "copying the container's layer");
-	if (vs_fs_layer_copy(paths->cdir, dst, NULL, err) < 0)
+	if (vs_fs_layer_copy(paths->cdir, dst, NULL, true, err) < 0)
 		return vs_error_prefix(err, "copy the layer");
 	snprintf(line, sizeof(line), "layer copied in %lld ms; freezing",
 		 (long long)(vs_now_ms() - t0));

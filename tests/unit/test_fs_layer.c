@@ -116,13 +116,13 @@ static void test_copy_keeps_everything(void **state)
 	if (!usable())
 		skip();
 	make_layer(f->upper);
-	if (vs_fs_layer_copy(f->cdir, f->copy, NULL, &err) < 0)
+	if (vs_fs_layer_copy(f->cdir, f->copy, NULL, false, &err) < 0)
 		fail_msg("copy: %s", err.msg);
 	check_layer(f->copy);
 	/* A second pass follows a change and a deletion. */
 	assert_int_equal(write_text(pathf("%s/file", f->upper), "two, longer"), 0);
 	assert_int_equal(unlink(pathf("%s/whiteout", f->upper)), 0);
-	if (vs_fs_layer_copy(f->cdir, f->copy, NULL, &err) < 0)
+	if (vs_fs_layer_copy(f->cdir, f->copy, NULL, false, &err) < 0)
 		fail_msg("second copy: %s", err.msg);
 	assert_string_equal(read_text(pathf("%s/file", f->copy)), "two, longer");
 	assert_int_equal(access(pathf("%s/whiteout", f->copy), F_OK), -1);
@@ -138,7 +138,7 @@ static void test_put_back_and_recover(void **state)
 		skip();
 	make_layer(f->upper);
 	assert_int_equal(chown(f->upper, UID, UID), 0);
-	if (vs_fs_layer_copy(f->cdir, f->copy, NULL, &err) < 0)
+	if (vs_fs_layer_copy(f->cdir, f->copy, NULL, false, &err) < 0)
 		fail_msg("copy: %s", err.msg);
 	assert_int_equal(write_text(pathf("%s/later", f->upper), "later"), 0);
 	assert_int_equal(unlink(pathf("%s/file", f->upper)), 0);
