@@ -36,6 +36,10 @@ SCHEMAS = {
     "password-request": "PasswordRequest",
     "ssh-keys-request": "SshKeysRequest",
     "reinstall-request": "ReinstallRequest",
+    "migrate-request": "MigrateRequest",
+    "migration-reserve-request": "MigrationReserveRequest",
+    "migration-sync-request": "MigrationSyncRequest",
+    "migration-commit-request": "MigrationCommitRequest",
 }
 
 
@@ -194,7 +198,7 @@ OBJECTS = {
                           "container-suspend", "container-resume",
                           "container-checkpoint", "container-restore",
                           "container-import", "snapshot-create",
-                          "snapshot-restore"]},
+                          "snapshot-restore", "container-migrate"]},
         "target": STR,
         "owner": dict(STR, description="The owner of the owner-scoped "
                       "credential that started it (absent otherwise)."),
@@ -210,7 +214,8 @@ OBJECTS = {
                    "(null until then).", "anyOf": [
                        {"type": "null"}, ref("Template"),
                        ref("CheckpointResult"), ref("SnapshotCreateResult"),
-                       ref("SnapshotRestoreResult"), ref("ContainerStatus")]},
+                       ref("SnapshotRestoreResult"), ref("ContainerStatus"),
+                       ref("MigrateResult")]},
     }, required=["id", "kind", "target", "status", "created_at",
                  "finished_at", "cancellable", "cancelled", "error", "result"],
         desc="Long work (docs/api.md, \"Operations\"); kept 10 minutes "
@@ -406,7 +411,8 @@ ERRORS = {
             "credential's scope or owner does not allow this (the message "
             "names what is missing)."),
     "404": ("NotFound", "not_found",
-            "No such container, template, pool, snapshot or operation."),
+            "No such container, template, pool, snapshot, operation or "
+            "migration."),
     "405": ("MethodNotAllowed", "method_not_allowed",
             "The path exists with other methods (in the Allow header)."),
     "409": ("Conflict", "conflict",
@@ -416,7 +422,8 @@ ERRORS = {
     "413": ("TooLarge", "too_large", "Request body larger than 64 KiB."),
     "500": ("Internal", "internal", "Anything else (the message says what)."),
     "501": ("Unsupported", "unsupported",
-            "Checkpoint and restore without a usable CRIU."),
+            "Checkpoint, restore or live migration without a usable CRIU; "
+            "post-copy migration (not available yet)."),
 }
 
 
@@ -448,6 +455,62 @@ TRUST_OBJECTS = {
     "JoinTokenList": obj({"tokens": {"type": "array",
                                      "items": ref("JoinToken")}}),
     "JoinRequest": obj({"token": STR}, required=["token"]),
+}
+
+
+MIG_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$",
+          "description": "The migration's id, chosen by the source."}
+MIG_STATE = {"enum": ["reserved", "copying", "dumped", "committing", "done",
+                      "failed", "aborted"]}
+BLOCKERS = dict(STRS, description="Every reason the move cannot happen, "
+                "one line each (empty when ok).")
+MIGRATION_OBJECTS = {
+    "MigrateResult": obj({
+        "id": MIG_ID,
+        "mode": {"enum": ["live", "precopy", "stop", "offline"],
+                 "description": "The mode that ran (auto resolved)."},
+        "target": dict(STR, description="The target's URL."),
+        "frozen_ms": dict(INT0, description="From the freeze (stop mode: "
+                          "the stop) to the target's confirmation that it "
+                          "runs there; 0 for offline."),
+        "total_ms": dict(INT0, description="The whole operation."),
+        "bytes": dict(INT0, description="Bytes sent to the target (layer "
+                      "rounds and memory image)."),
+        "rounds": dict(INT0, description="Pre-copy rounds of the layer "
+                       "before the freeze."),
+    }, desc="Result of a container-migrate operation (docs/api.md, "
+            "\"Migration between nodes\"): the container now lives on the "
+            "target and is gone from this node."),
+    "MigrateCheck": obj({
+        "container": STR,
+        "mode": {"enum": ["live", "precopy", "stop", "offline"],
+                 "description": "The mode a move would use."},
+        "target": dict(STR, description="The target's URL."),
+        "ok": dict(BOOL, description="true: nothing blocks the move."),
+        "blockers": BLOCKERS,
+    }, desc="The answer to a migrate request with \"check\": true: the "
+            "target's reservation check, nothing made."),
+    "MigrationReserved": obj({
+        "id": MIG_ID,
+        "idmap_base": dict(INT0, description="The first host uid and gid "
+                           "of the container's id range on the target (the "
+                           "source's when free there, else another; the "
+                           "layer is shifted into it as it arrives)."),
+    }, desc="A reservation made: containers/.NAME.incoming staged."),
+    "MigrationCheck": obj({"ok": BOOL, "blockers": BLOCKERS},
+                          desc="A reservation check: nothing made."),
+    "Migration": obj({
+        "id": MIG_ID,
+        "name": dict(STR, description="The container's name."),
+        "state": MIG_STATE,
+        "mode": {"enum": ["live", "stop", "offline"]},
+        "error": dict(STR, description="Why it failed (failed only)."),
+        "container": dict(ref("ContainerStatus"), description="In the "
+                          "answer to a commit: the container on the "
+                          "target."),
+    }, required=["id", "name", "state", "mode"],
+        desc="A migration as the target records it (docs/migration.md); "
+             "kept 7 days."),
 }
 
 
@@ -1012,6 +1075,98 @@ def trust_paths():
     return out
 
 
+MIG_H = {"$ref": "#/components/parameters/vsd_migration"}
+MIG_ID_P = {"name": "id", "in": "path", "required": True,
+            "description": "The migration's id (32 lowercase hex digits); "
+            "one this node never saw is 404.", "schema": STR}
+
+
+def migration_paths():
+    """The operator's migrate route (on the source) and the node-to-node
+    routes the source calls on the target (docs/migration.md)."""
+    M = "migration"
+    peer = ("Node to node (docs/migration.md): the source calls it on the "
+            "target over HTTPS with its node certificate, which the target "
+            "trusts (admin). Needs the header Vsd-Migration: 1 (400 "
+            "without it or with another version). ")
+    record = json_resp("The migration.", ref("Migration"))
+    migrate = op(
+        "migrateContainer", "Move a container to another node (admin)", M,
+        dict(ACCEPTED) | json_resp("With \"check\": true: what would block "
+                                   "the move; nothing moves.",
+                                   ref("MigrateCheck")),
+        ["400", "404", "409", "501"], req=body(ref("MigrateRequest")),
+        desc="202: an operation of kind container-migrate whose progress "
+        "names the phase (reservation, pre-copy rounds, stop-and-copy, "
+        "commit) and whose result is a MigrateResult. 409: busy, "
+        "suspended, running with mode offline, or this node has no TLS "
+        "identity; 501: no usable CRIU for a live move, or postcopy. "
+        "docs/api.md, \"Migration between nodes\".")
+    sync_101 = {"101": {
+        "description": "Switching Protocols: the connection then carries "
+        "rsync's own protocol between the source's rsync and the target's "
+        "`rsync --server` (inside the TLS session).", "headers": {
+            "Upgrade": {"schema": {"const": "vsd-stream"}},
+            "Connection": {"schema": {"const": "Upgrade"}}}}}
+    return {
+        "/v1/containers/{name}/migrate": {"parameters": [NAME_P],
+                                          "post": migrate},
+        "/v1/migrations": {
+            "parameters": [MIG_H],
+            "post": op("reserveMigration", "Reserve an incoming container "
+                       "(target side)", M,
+                       json_resp("Reserved and staged.",
+                                 ref("MigrationReserved"), "201")
+                       | json_resp("With \"check\": true: every blocker; "
+                                   "nothing made.", ref("MigrationCheck")),
+                       ["400", "404", "409", "501"],
+                       req=body(ref("MigrationReserveRequest")),
+                       desc=peer + "The first blocker is the error: 409 "
+                       "for a name or an address taken, 404 for a template "
+                       "digest missing here, 400/409 for limits this node "
+                       "cannot give, 501 for no usable CRIU (live)."),
+        },
+        "/v1/migrations/{id}": {
+            "parameters": [MIG_ID_P, MIG_H],
+            "get": op("getMigration", "A migration's record (target side)",
+                      M, record, ["400", "404"], desc=peer),
+            "delete": op("abortMigration", "Abort a reservation (target "
+                         "side): the staged container is removed", M,
+                         json_resp("Aborted: the record, state aborted.",
+                                   ref("Migration")),
+                         ["400", "404", "409"],
+                         desc=peer + "409 once it is committing or done."),
+        },
+        "/v1/migrations/{id}/sync": {
+            "parameters": [MIG_ID_P, MIG_H],
+            "post": op("syncMigration", "Receive the layer or the image with "
+                       "rsync (target side)", M, sync_101,
+                       ["400", "404", "409"],
+                       params=[{"name": "Connection", "in": "header",
+                                "required": True,
+                                "schema": {"const": "Upgrade"}},
+                               {"name": "Upgrade", "in": "header",
+                                "required": True,
+                                "schema": {"const": "vsd-stream"}}],
+                       req=body(ref("MigrationSyncRequest")),
+                       desc=peer + "The arguments must be rsync's server "
+                       "mode, receiving only (400 otherwise); the "
+                       "destination is the staged part."),
+        },
+        "/v1/migrations/{id}/commit": {
+            "parameters": [MIG_ID_P, MIG_H],
+            "post": op("commitMigration", "The commit point (target side): "
+                       "restore, start or keep the staged container", M,
+                       json_resp("Done: the container is this node's.",
+                                 ref("Migration")),
+                       ["400", "404", "409", "501"],
+                       req=body(ref("MigrationCommitRequest")),
+                       desc=peer + "On an error the reservation is gone "
+                       "(failed) and the source keeps its copy."),
+        },
+    }
+
+
 def document():
     paths = {}
     paths.update(trust_paths())
@@ -1019,9 +1174,17 @@ def document():
     paths.update(snapshot_paths())
     paths.update(other_paths())
     paths.update(stream_paths())
+    paths.update(migration_paths())
     schemas, hoisted = embedded_schemas()
     schemas.update(OBJECTS)
     schemas.update(TRUST_OBJECTS)
+    schemas.update(MIGRATION_OBJECTS)
+    # The reservation carries the container's config.json: its schema file
+    # can only say "an object" (each file stands alone), the document can
+    # name the real one.
+    schemas["MigrationReserveRequest"]["properties"]["config"] = dict(
+        ref("ContainerConfig"), description=schemas[
+            "MigrationReserveRequest"]["properties"]["config"]["description"])
     name_desc = ("A container, template or pool name: 1 to 64 of [a-z0-9-],"
                  " not starting with '-' (400 otherwise).")
     doc = {
@@ -1069,6 +1232,9 @@ def document():
             ("node", "The node, its metrics and this contract"),
             ("tokens", "API tokens for panels"),
             ("trust", "Client certificates and join tokens (admin)"),
+            ("migration", "Moving containers between nodes: the operator's "
+             "request to the source, and the source's requests to the "
+             "target (docs/migration.md)"),
         ]],
         "paths": paths,
         "components": {
@@ -1104,6 +1270,12 @@ def document():
                          "description": "A snapshot name (the container "
                          "name rules).",
                          "schema": ref("CreateRequest/$defs/name")},
+                "vsd_migration": {
+                    "name": "Vsd-Migration", "in": "header",
+                    "required": True, "description": "The node-to-node "
+                    "migration protocol's version (docs/migration.md). "
+                    "Missing or another version: 400, naming the version "
+                    "this node speaks.", "schema": {"const": "1"}},
                 "id": {"name": "id", "in": "path", "required": True,
                        "description": "An operation id; anything but a "
                        "positive integer names none (404).",
