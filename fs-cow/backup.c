@@ -138,7 +138,8 @@ int vs_fs_xattr_shift(const char *name, void *value, size_t size, int64_t delta)
 int vs_fs_xattr_remap(const char *name, void *value, size_t size, uint32_t from, uint32_t to,
 		      uint32_t count)
 {
-	struct id_change c = {.delta = (int64_t)to - from, .ranged = true, .from = from, .count = count};
+	struct id_change c = {
+	    .delta = (int64_t)to - from, .ranged = true, .from = from, .count = count};
 
 	return xattr_change(name, value, size, &c);
 }

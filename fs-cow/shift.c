@@ -108,7 +108,8 @@ static int apply(const struct shifter *s, int fd, const struct statx *stx, const
 	if (S_ISLNK(stx->stx_mode))
 		return 0;
 	for (size_t k = 0; k < N_XATTRS; k++)
-		if (x->len[k] >= 0 && setxattr(proc, id_xattrs[k], x->val[k], (size_t)x->len[k], 0) < 0)
+		if (x->len[k] >= 0 &&
+		    setxattr(proc, id_xattrs[k], x->val[k], (size_t)x->len[k], 0) < 0)
 			return vs_error_set(err, errno, "layer %s: write %s", shown, id_xattrs[k]);
 	if ((stx->stx_mode & (S_ISUID | S_ISGID)) && chmod(proc, stx->stx_mode & 07777) < 0)
 		return vs_error_set(err, errno, "layer %s: restore mode %04o", shown,
@@ -127,7 +128,8 @@ static int shift_inode(int dirfd, const char *name, const char *path, void *ud,
 	int rc;
 
 	display(path, shown, sizeof(shown));
-	if (fd < 0 || statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+	if (fd < 0 ||
+	    statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
 		return vs_error_set(err, errno, "layer %s: open", shown);
 	/* A file bind-mounted over a layer file (the walk checks directories). */
 	if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
@@ -163,8 +165,7 @@ static int pass(int dirfd, struct shifter *s, struct vs_error *err)
 	return r < 0 ? -1 : 0;
 }
 
-int vs_fs_layer_shift(int dirfd, uint32_t from, uint32_t to, uint32_t count,
-		      struct vs_error *err)
+int vs_fs_layer_shift(int dirfd, uint32_t from, uint32_t to, uint32_t count, struct vs_error *err)
 {
 	struct shifter s = {.from = from, .to = to, .count = count};
 

@@ -270,8 +270,7 @@ int vs_fs_layer_put_back(const char *cdir, const char *src, struct vs_error *err
  * meant for a layer nobody runs (a migration's staged copy), to be
  * discarded then. count 0 or a range past 2^32-1 is VS_EK_INVALID.
  * 0 or -1. */
-int vs_fs_layer_shift(int dirfd, uint32_t from, uint32_t to, uint32_t count,
-		      struct vs_error *err);
+int vs_fs_layer_shift(int dirfd, uint32_t from, uint32_t to, uint32_t count, struct vs_error *err);
 
 /* At daemon start, per container: remove a swap directory a crash in
  * vs_fs_layer_put_back left. 1 when something was removed, 0 when there

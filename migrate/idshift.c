@@ -49,7 +49,10 @@ struct schema {
 	const struct rule *rules;
 	size_t n;
 };
-#define SCHEMA(r) {r, VS_ARRAY_SIZE(r)}
+#define SCHEMA(r)                                                                                  \
+	{                                                                                          \
+		r, VS_ARRAY_SIZE(r)                                                                \
+	}
 
 /* images/cgroup.proto: cgroup_perms {mode 1, uid 2, gid 3} in
  * cgroup_prop_entry.perms (3) and cgroup_dir_entry.dir_perms (4);
@@ -332,8 +335,9 @@ static int collect(int dirfd, uint32_t from, uint32_t to, uint32_t count, struct
 		nuserns += userns;
 	}
 	if (nuserns == 0)
-		return vs_error_kind(err, VS_EK_INVALID, "image: no userns-*.img (not the image "
-							 "of a container in a user namespace)");
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "image: no userns-*.img (not the image "
+				     "of a container in a user namespace)");
 	return 0;
 }
 
@@ -352,8 +356,8 @@ int vs_mig_image_shift_ids(int dirfd, uint32_t from, uint32_t to, uint32_t count
 		return -1;
 	}
 	for (size_t i = 0; i < n && rc == 0; i++)
-		if (p[i].changed &&
-		    vs_atomic_write_at(dirfd, p[i].name, p[i].out.p, p[i].out.len, p[i].mode, err) < 0)
+		if (p[i].changed && vs_atomic_write_at(dirfd, p[i].name, p[i].out.p, p[i].out.len,
+						       p[i].mode, err) < 0)
 			rc = vs_error_prefix(err, "image %s", p[i].name);
 	pending_free(p, n);
 	return rc;

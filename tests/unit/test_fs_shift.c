@@ -185,7 +185,8 @@ static void check_shifted(const char *top, int lfd)
 	n = getxattr(pathf("%s/d", top), "system.posix_acl_default", buf, sizeof(buf));
 	assert_int_equal(n, 52);
 	assert_int_equal(acl_id(buf, 1), TO + 20);
-	assert_int_equal(getxattr(pathf("%s/d", top), "trusted.overlay.opaque", buf, sizeof(buf)), 1);
+	assert_int_equal(getxattr(pathf("%s/d", top), "trusted.overlay.opaque", buf, sizeof(buf)),
+			 1);
 	assert_int_equal(buf[0], 'y');
 	n = getxattr(pathf("%s/cap", top), "security.capability", buf, sizeof(buf));
 	assert_int_equal(n, 24);
@@ -247,8 +248,8 @@ static void test_outside_refused(void **state)
 	own(lfd, "sub/bad\n", FROM + 1, 5, 0);
 	assert_int_equal(vs_fs_layer_shift(lfd, FROM, TO, N, &err), -1);
 	assert_int_equal(err.kind, VS_EK_INVALID);
-	assert_string_equal(err.msg,
-			    "layer /sub/bad?: owner 100001:5 is outside the id range 100000-165535");
+	assert_string_equal(
+	    err.msg, "layer /sub/bad?: owner 100001:5 is outside the id range 100000-165535");
 	expect(lfd, "a", FROM, FROM, 04755);
 	expect(lfd, ".", FROM, FROM, 0755);
 	/* an ACL entry outside the range */
