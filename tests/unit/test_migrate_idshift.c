@@ -21,7 +21,7 @@
 #include "lib/vs_util.h"
 #include "migrate/mig-private.h"
 #include "migrate/vs_migrate.h"
-#include "runtime/rt-private.h"
+#include "test_migrate_helpers.h"
 
 #define DATA "tests/unit/data/criu-image/good"
 #define FROM 1000000u
@@ -288,28 +288,9 @@ static int diff(int dfd, const char *name)
 	return r;
 }
 
-static const char *const keys[] = {
-    "tty@/dev/tty",	   "urandom@/dev/urandom",
-    "random@/dev/random",  "full@/dev/full",
-    "zero@/dev/zero",	   "null@/dev/null",
-    "null@/proc/kallsyms", "null@/proc/timer_list",
-    "null@/proc/keys",	   "lxcfs@/proc/swaps",
-    "lxcfs@/proc/stat",	   "lxcfs@/proc/meminfo",
-    "lxcfs@/proc/loadavg", "lxcfs@/proc/diskstats",
-    "lxcfs@/proc/cpuinfo", "lxcfs@/sys/devices/system/cpu/online",
-};
-
 static int check(int dfd, uint32_t first, struct vs_error *err)
 {
-	struct vs_mig_image_policy pol = {
-	    .uid_first = first,
-	    .gid_first = first,
-	    .id_count = N,
-	    .cap_bound = rt_caps_bound(),
-	    .seccomp = true,
-	    .ext_keys = keys,
-	    .n_ext_keys = VS_ARRAY_SIZE(keys),
-	};
+	struct vs_mig_image_policy pol = test_mig_policy(first);
 
 	return vs_mig_image_check(dfd, &pol, err);
 }
