@@ -137,8 +137,8 @@ fuzz:
 	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_import
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_backup.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
 	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_backup
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_image.c migrate/pbuf.c migrate/imgcheck.c $(LIB_SRC) \
-	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_image
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_image.c migrate/pbuf.c migrate/imgcheck.c migrate/idshift.c \
+	  $(LIB_SRC) $(shell pkg-config --libs yajl gnutls nettle) -o $(BUILD)/fuzz/fuzz_image
 	@mkdir -p $(BUILD)/fuzz-corpus-image
 	@(cd tests/unit/data/criu-image/good && cat inventory.img && printf VSDF && \
 	  cat ids-1.img && printf VSDF && cat core-1.img && printf VSDF && \

@@ -3,7 +3,9 @@
  * backup or another node. The input is split at the marker "VSDF" into up
  * to five parts, used as inventory.img, ids-1.img, core-1.img,
  * userns-1.img and mountpoints-1.img (a missing part is empty); the
- * checker must only ever accept or refuse, never read out of bounds.
+ * checker must only ever accept or refuse, never read out of bounds. Each
+ * part is also shifted to another id range as a userns, cgroup and netdev
+ * image (migrate/idshift.c).
  *
  * Built by `make fuzz`; seed it with the real images of the unit tests:
  *   build/fuzz/fuzz_image build/fuzz-corpus-image -max_total_time=60
@@ -58,6 +60,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)vs_mig_image_check_files(files, 5, &pol, &err);
 	pol.privileged = true;
 	(void)vs_mig_image_check_files(files, 5, &pol, &err);
+	/* The id range shift re-encodes the images it rewrites: each part as
+	 * each kind of image it reads. */
+	static const char *const shifted[] = {"userns-1.img", "cgroup.img", "netdev-1.img"};
+	for (size_t i = 0; i < 5; i++)
+		for (size_t k = 0; k < 3; k++) {
+			struct vs_mig_pbw out;
+			if (vs_mig_image_shift_file(shifted[k], files[i].data, files[i].len,
+						    1000000, 2000000, 65536, &out, &err) == 0)
+				vs_mig_pbw_free(&out);
+		}
 	for (size_t i = 0; i < 5; i++)
 		free((void *)files[i].data);
 	return 0;
