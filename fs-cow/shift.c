@@ -65,17 +65,46 @@ static void display(const char *path, char *buf, size_t len)
 	vs_fs_printable(path, buf, len);
 }
 
-/* Read and remap (in memory) the id xattrs of the inode at proc. */
+/* Whether the names listed (NUL-separated) hold `name`. */
+static bool listed(const char *names, ssize_t len, const char *name)
+{
+	for (const char *p = names; p < names + len; p += strlen(p) + 1)
+		if (strcmp(p, name) == 0)
+			return true;
+	return false;
+}
+
+/* Read and remap (in memory) the id xattrs of the inode at proc. One
+ * listxattr first: most inodes have none, and three failing getxattr
+ * calls through /proc cost more than the chown itself. */
 static int xattrs_remap(const struct shifter *s, const char *proc, const char *shown,
 			struct xvals *x, struct vs_error *err)
 {
+	cleanup_free char *names = NULL;
+	ssize_t nlen = listxattr(proc, NULL, 0);
+
+	for (size_t k = 0; k < N_XATTRS; k++)
+		x->len[k] = -1;
+	if (nlen < 0 && errno == EOPNOTSUPP)
+		return 0;
+	if (nlen < 0)
+		return vs_error_set(err, errno, "layer %s: list xattrs", shown);
+	if (nlen == 0)
+		return 0;
+	names = xmalloc((size_t)nlen + 1);
+	nlen = listxattr(proc, names, (size_t)nlen);
+	if (nlen < 0) /* ERANGE: one was added meanwhile; nobody runs in a layer we shift */
+		return vs_error_set(err, errno, "layer %s: list xattrs", shown);
 	for (size_t k = 0; k < N_XATTRS; k++) {
-		cleanup_free void *buf = xmalloc(XATTR_MAX);
-		ssize_t n = getxattr(proc, id_xattrs[k], buf, XATTR_MAX);
+		cleanup_free void *buf = NULL;
+		ssize_t n;
 		int r;
 
-		x->len[k] = -1;
-		if (n < 0 && (errno == ENODATA || errno == EOPNOTSUPP))
+		if (!listed(names, nlen, id_xattrs[k]))
+			continue;
+		buf = xmalloc(XATTR_MAX);
+		n = getxattr(proc, id_xattrs[k], buf, XATTR_MAX);
+		if (n < 0 && errno == ENODATA)
 			continue;
 		if (n < 0)
 			return vs_error_set(err, errno, "layer %s: read %s", shown, id_xattrs[k]);
