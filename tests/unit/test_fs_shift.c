@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -198,18 +199,36 @@ static void check_shifted(const char *top, int lfd)
 	expect(lfd, "cap", TO, TO, 0755);
 }
 
+/* Each tree test gets a fresh directory; the teardown detaches what the
+ * mount test mounted and removes the directory, also after a failed
+ * assert. */
+static char tmp_dir[64];
+
+static int tree_setup(void **state)
+{
+	(void)state;
+	strcpy(tmp_dir, "/tmp/vsd-fs-test-XXXXXX");
+	return mkdtemp(tmp_dir) == NULL ? -1 : 0;
+}
+
+static int tree_teardown(void **state)
+{
+	(void)state;
+	umount2(pathf("%s/layer/m", tmp_dir), MNT_DETACH);
+	umount2(pathf("%s/layer/f", tmp_dir), MNT_DETACH);
+	rm_rf(tmp_dir);
+	return 0;
+}
+
 static void test_shift_tree(void **state)
 {
-	cleanup_free char *dir = make_tmpdir();
+	const char *dir = tmp_dir;
 	struct vs_error err = {0};
 	int lfd;
 
 	(void)state;
-	if (geteuid() != 0) {
-		rm_rf(dir);
+	if (geteuid() != 0)
 		skip();
-	}
-	assert_non_null(dir);
 	assert_int_equal(mkdir(pathf("%s/layer", dir), 0755), 0);
 	put(AT_FDCWD, pathf("%s/host", dir));
 	lfd = open(pathf("%s/layer", dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -222,22 +241,19 @@ static void test_shift_tree(void **state)
 	expect(lfd, "su", FROM, FROM, 04755);
 	expect(lfd, "d/f", FROM + 5, FROM + 6, 0644);
 	close(lfd);
-	rm_rf(dir);
 }
 
 /* One owner outside the range: refused, naming it, and nothing changed. */
 static void test_outside_refused(void **state)
 {
-	cleanup_free char *dir = make_tmpdir();
+	const char *dir = tmp_dir;
 	struct vs_error err = {0};
 	uint8_t acl[64];
 	int lfd;
 
 	(void)state;
-	if (geteuid() != 0) {
-		rm_rf(dir);
+	if (geteuid() != 0)
 		skip();
-	}
 	lfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	own(lfd, ".", FROM, FROM, 0755);
 	put(lfd, "a");
@@ -261,7 +277,45 @@ static void test_outside_refused(void **state)
 				     "range 100000-165535");
 	expect(lfd, "sub", FROM, FROM, 0755);
 	close(lfd);
-	rm_rf(dir);
+}
+
+/* A mount inside the layer (a directory, then a file bind-mounted over a
+ * layer file) is never entered or changed: refused naming it, nothing
+ * changed. */
+
+static void test_mount_refused(void **state)
+{
+	struct vs_error err = {0};
+	int lfd;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(mkdir(pathf("%s/layer", tmp_dir), 0755), 0);
+	assert_int_equal(mkdir(pathf("%s/host", tmp_dir), 0755), 0);
+	put(AT_FDCWD, pathf("%s/host/secret", tmp_dir));
+	lfd = open(pathf("%s/layer", tmp_dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(lfd >= 0);
+	own(lfd, ".", FROM, FROM, 0);
+	assert_int_equal(mkdirat(lfd, "m", 0755), 0);
+	own(lfd, "m", FROM, FROM, 0);
+	assert_int_equal(
+	    mount(pathf("%s/host", tmp_dir), pathf("%s/layer/m", tmp_dir), NULL, MS_BIND, NULL), 0);
+	assert_int_equal(vs_fs_layer_shift(lfd, FROM, TO, N, &err), -1);
+	assert_int_equal(err.errnum, EBUSY);
+	assert_non_null(strstr(err.msg, "mount point ./m"));
+	expect(lfd, ".", FROM, FROM, 0);
+	assert_int_equal(umount2(pathf("%s/layer/m", tmp_dir), MNT_DETACH), 0);
+	put(lfd, "f");
+	own(lfd, "f", FROM, FROM, 0);
+	assert_int_equal(mount(pathf("%s/host/secret", tmp_dir), pathf("%s/layer/f", tmp_dir), NULL,
+			       MS_BIND, NULL),
+			 0);
+	assert_int_equal(vs_fs_layer_shift(lfd, FROM, TO, N, &err), -1);
+	assert_string_equal(err.msg, "layer /f: refusing a mount point: Device or resource busy");
+	expect(AT_FDCWD, pathf("%s/host/secret", tmp_dir), 0, 0, 0);
+	expect(lfd, ".", FROM, FROM, 0);
+	close(lfd);
 }
 
 int main(void)
@@ -269,8 +323,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_xattr_remap),
 	    cmocka_unit_test(test_bad_range),
-	    cmocka_unit_test(test_shift_tree),
-	    cmocka_unit_test(test_outside_refused),
+	    cmocka_unit_test_setup_teardown(test_shift_tree, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_outside_refused, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_mount_refused, tree_setup, tree_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
