@@ -16,6 +16,7 @@
 
 #include "migrate/mig-private.h"
 #include "migrate/vs_migrate.h"
+#include "tests/unit/test_migrate_helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,27 +24,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const names[] = {"inventory.img", "ids-1.img", "core-1.img",
 					    "userns-1.img", "mountpoints-1.img"};
+	struct vs_mig_img_file files[5];
 	/* The policy of the seed image (tests/unit/data/criu-image/good), so
 	 * that mutations of it get past the first checks. */
-	static const char *const keys[] = {
-	    "tty@/dev/tty",	   "urandom@/dev/urandom",
-	    "random@/dev/random",  "full@/dev/full",
-	    "zero@/dev/zero",	   "null@/dev/null",
-	    "null@/proc/kallsyms", "null@/proc/timer_list",
-	    "null@/proc/keys",	   "lxcfs@/proc/swaps",
-	    "lxcfs@/proc/stat",	   "lxcfs@/proc/meminfo",
-	    "lxcfs@/proc/loadavg", "lxcfs@/proc/diskstats",
-	    "lxcfs@/proc/cpuinfo", "lxcfs@/sys/devices/system/cpu/online",
-	};
-	struct vs_mig_img_file files[5];
 	struct vs_mig_image_policy pol = {
 	    .uid_first = 1000000,
 	    .gid_first = 1000000,
 	    .id_count = 65536,
 	    .cap_bound = 0x120bdfcffffULL, /* rt_caps_bound() on this kernel */
 	    .seccomp = true,
-	    .ext_keys = keys,
-	    .n_ext_keys = sizeof(keys) / sizeof(keys[0]),
+	    .ext_keys = test_mig_keys,
+	    .n_ext_keys = sizeof(test_mig_keys) / sizeof(test_mig_keys[0]),
 	};
 	struct vs_error err = {0};
 	const uint8_t *p = data, *end = data + size;
