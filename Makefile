@@ -21,7 +21,7 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: fuzz all clean install test lint-openapi unit unit-asan integration format check-format check-includes check bench deps vm-test
+.PHONY: fuzz all clean install test test-tools lint-openapi unit unit-asan integration format check-format check-includes check bench deps vm-test
 all: $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsctl-tls.so $(BUILD)/vsd-helper
 
 # Core code goes into static archives so unit tests pull only what they use.
@@ -88,7 +88,13 @@ unit: $(UNIT_BINS)
 unit-asan: $(UNIT_ABINS)
 	@f=0; for t in $(UNIT_ABINS); do echo "== $$t (asan+ubsan)"; \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t || f=1; done; exit $$f
-integration: all
+# Programs only the integration tests run (never installed).
+TEST_TOOLS := $(BUILD)/tests/vsd-test-idshift
+$(BUILD)/tests/%: $(BUILD)/o/tests/tools/%.o $(BUILD)/o/libvsd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
+test-tools: $(TEST_TOOLS)
+integration: all $(TEST_TOOLS)
 	bats --print-output-on-failure tests/integration
 test: lint-openapi unit unit-asan integration vm-test
 
@@ -131,8 +137,8 @@ fuzz:
 	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_import
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_backup.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
 	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_backup
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_image.c migrate/pbuf.c migrate/imgcheck.c $(LIB_SRC) \
-	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_image
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_image.c migrate/pbuf.c migrate/imgcheck.c migrate/idshift.c \
+	  $(LIB_SRC) $(shell pkg-config --libs yajl gnutls nettle) -o $(BUILD)/fuzz/fuzz_image
 	@mkdir -p $(BUILD)/fuzz-corpus-image
 	@(cd tests/unit/data/criu-image/good && cat inventory.img && printf VSDF && \
 	  cat ids-1.img && printf VSDF && cat core-1.img && printf VSDF && \

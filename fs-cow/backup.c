@@ -67,13 +67,23 @@ bool vs_fs_layer_xattr_kept(const char *name)
 	return false;
 }
 
-static int shift_id(unsigned char *p, int64_t delta)
+/* How one id inside an xattr value changes: by a delta (an archive's
+ * container ids to host ids and back), or from one range to another. */
+struct id_change {
+	int64_t delta;
+	bool ranged; /* the id must lie in [from, from + count) */
+	uint32_t from, count;
+};
+
+static int change_id(unsigned char *p, const struct id_change *c)
 {
 	uint32_t v;
 	int64_t n;
 
 	memcpy(&v, p, 4);
-	n = (int64_t)v + delta;
+	if (c->ranged && (v < c->from || v - c->from >= c->count))
+		return -2;
+	n = (int64_t)v + c->delta;
 	if (n < 0 || n > (int64_t)UINT32_MAX - 1)
 		return -1;
 	v = (uint32_t)n;
@@ -81,7 +91,7 @@ static int shift_id(unsigned char *p, int64_t delta)
 	return 0;
 }
 
-int vs_fs_xattr_shift(const char *name, void *value, size_t size, int64_t delta)
+static int xattr_change(const char *name, void *value, size_t size, const struct id_change *c)
 {
 	unsigned char *p = value;
 
@@ -97,9 +107,10 @@ int vs_fs_xattr_shift(const char *name, void *value, size_t size, int64_t delta)
 			return -1;
 		for (size_t off = 4; off < size; off += 8) {
 			uint16_t tag;
+			int r;
 			memcpy(&tag, p + off, 2);
-			if ((tag == 2 || tag == 8) && shift_id(p + off + 4, delta) < 0)
-				return -1;
+			if ((tag == 2 || tag == 8) && (r = change_id(p + off + 4, c)) < 0)
+				return r;
 		}
 		return 0;
 	}
@@ -111,10 +122,26 @@ int vs_fs_xattr_shift(const char *name, void *value, size_t size, int64_t delta)
 			return -1;
 		memcpy(&magic, p, 4);
 		if ((magic & 0xff000000u) == 0x03000000u)
-			return size == 24 ? shift_id(p + 20, delta) : -1;
+			return size == 24 ? change_id(p + 20, c) : -1;
 		return 0;
 	}
 	return 0;
+}
+
+int vs_fs_xattr_shift(const char *name, void *value, size_t size, int64_t delta)
+{
+	struct id_change c = {.delta = delta};
+
+	return xattr_change(name, value, size, &c);
+}
+
+int vs_fs_xattr_remap(const char *name, void *value, size_t size, uint32_t from, uint32_t to,
+		      uint32_t count)
+{
+	struct id_change c = {
+	    .delta = (int64_t)to - from, .ranged = true, .from = from, .count = count};
+
+	return xattr_change(name, value, size, &c);
 }
 
 /* ---- template digest ------------------------------------------------------ */

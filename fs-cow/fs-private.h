@@ -140,6 +140,12 @@ bool vs_fs_layer_xattr_kept(const char *name);
  * left alone. Ids must stay within 0..2^32-2. 0, or -1 when the value is
  * malformed or an id would leave the range. */
 int vs_fs_xattr_shift(const char *name, void *value, size_t size, int64_t delta);
+/* The same for a move between id ranges: every id must lie in [from,
+ * from + count) and becomes id - from + to. 0; -1 when the value is
+ * malformed or an id would leave 0..2^32-2; -2 when an id lies outside
+ * the range (the value is then partly changed: work on a copy). */
+int vs_fs_xattr_remap(const char *name, void *value, size_t size, uint32_t from, uint32_t to,
+		      uint32_t count);
 /* True if all size bytes of buf are zero. */
 bool vs_fs_all_zero(const void *buf, size_t size);
 
@@ -160,6 +166,17 @@ struct vs_fs_walk_ops {
 };
 int vs_fs_walk(int dirfd, const char *name, const struct vs_fs_walk_ops *ops, void *ud,
 	       struct vs_error *err);
+
+/* A set of inode numbers of one file system (open addressing; inode 0 is
+ * the empty marker, so never add it): hard links met more than once in a
+ * walk. Zero-initialise; free with vs_fs_inoset_free. */
+struct vs_fs_inoset {
+	ino_t *seen;
+	size_t n, cap; /* cap is 0 or a power of two */
+};
+/* Add ino; true if it was there already. */
+bool vs_fs_inoset_add(struct vs_fs_inoset *s, ino_t ino);
+void vs_fs_inoset_free(struct vs_fs_inoset *s);
 
 /* Copy s into a message-safe form (control bytes and non-ASCII as '?',
  * at most 200 bytes) for error messages naming attacker-chosen paths. */

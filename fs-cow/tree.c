@@ -279,35 +279,39 @@ int vs_fs_walk(int dirfd, const char *name, const struct vs_fs_walk_ops *ops, vo
 	return ops->dir(dirfd, name, name, ud, err);
 }
 
-/* Inodes with more than one link already counted (open addressing). */
-struct size_acc {
-	int64_t bytes;
-	ino_t *seen;
-	size_t n, cap; /* cap is 0 or a power of two */
-};
+void vs_fs_inoset_free(struct vs_fs_inoset *s)
+{
+	free(s->seen);
+	memset(s, 0, sizeof(*s));
+}
 
-static bool seen_before(struct size_acc *a, ino_t ino)
+bool vs_fs_inoset_add(struct vs_fs_inoset *s, ino_t ino)
 {
 	size_t k;
 
-	if (2 * (a->n + 1) > a->cap) {
-		struct size_acc b = {.cap = a->cap ? a->cap * 2 : 256};
+	if (2 * (s->n + 1) > s->cap) {
+		struct vs_fs_inoset b = {.cap = s->cap ? s->cap * 2 : 256};
 		b.seen = xcalloc(b.cap, sizeof(ino_t));
-		for (k = 0; k < a->cap; k++)
-			if (a->seen[k] != 0)
-				seen_before(&b, a->seen[k]);
-		free(a->seen);
-		a->seen = b.seen;
-		a->cap = b.cap;
+		for (k = 0; k < s->cap; k++)
+			if (s->seen[k] != 0)
+				vs_fs_inoset_add(&b, s->seen[k]);
+		free(s->seen);
+		s->seen = b.seen;
+		s->cap = b.cap;
 	}
-	for (k = (size_t)ino * 0x9E3779B97F4A7C15ULL & (a->cap - 1); a->seen[k] != 0;
-	     k = (k + 1) & (a->cap - 1))
-		if (a->seen[k] == ino)
+	for (k = (size_t)ino * 0x9E3779B97F4A7C15ULL & (s->cap - 1); s->seen[k] != 0;
+	     k = (k + 1) & (s->cap - 1))
+		if (s->seen[k] == ino)
 			return true;
-	a->seen[k] = ino;
-	a->n++;
+	s->seen[k] = ino;
+	s->n++;
 	return false;
 }
+
+struct size_acc {
+	int64_t bytes;
+	struct vs_fs_inoset links; /* inodes with more than one link already counted */
+};
 
 static int size_entry(int dirfd, const char *name, const char *path, void *ud, struct vs_error *err)
 {
@@ -318,7 +322,8 @@ static int size_entry(int dirfd, const char *name, const char *path, void *ud, s
 		return vs_error_set(err, errno, "stat %s", path);
 	/* Inode 0 is not a real inode number anywhere we walk; keep it as the
 	 * table's empty marker. */
-	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && st.st_ino != 0 && seen_before(a, st.st_ino))
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && st.st_ino != 0 &&
+	    vs_fs_inoset_add(&a->links, st.st_ino))
 		return 0;
 	a->bytes += st.st_size;
 	return 0;
@@ -330,7 +335,7 @@ int vs_fs_tree_size(int dirfd, int64_t *bytes, struct vs_error *err)
 	struct size_acc a = {0};
 	int r = vs_fs_walk(dirfd, ".", &ops, &a, err);
 
-	free(a.seen);
+	vs_fs_inoset_free(&a.links);
 	if (r != 0)
 		return r > 0 ? vs_error_set(err, ENOENT, "measure tree") : -1;
 	*bytes = a.bytes;

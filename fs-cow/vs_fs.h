@@ -252,6 +252,26 @@ char *vs_fs_layer_sync_script(void);
  * exchange the old layer is untouched. 0 or -1. */
 int vs_fs_layer_put_back(const char *cdir, const char *src, struct vs_error *err);
 
+/* Move a container's own layer to another id range (a migration to a node
+ * where its range is taken): every inode under dirfd (the layer's upper/
+ * directory, itself included) owned by a uid and gid in [from, from +
+ * count) gets id - from + to, and so do the ids in its POSIX ACLs and its
+ * v3 file capability (the root id). Setuid/setgid bits and capabilities,
+ * which the kernel drops on chown, are put back. Symlinks are never
+ * followed and no mount is entered (EBUSY naming it); each hard-linked
+ * inode is shifted once. Overlay whiteouts (char 0:0, made by the mounter:
+ * host root) and trusted.overlay.* xattrs are left as they are.
+ *
+ * A first pass checks the whole tree and changes nothing: an owner, ACL
+ * entry or capability root outside the range is VS_EK_INVALID naming the
+ * file ("layer PATH: owner 0:0 is outside the id range 100000-165535"),
+ * as is a malformed ACL or capability. A failure during the second pass
+ * (I/O, a tree changed under it) leaves the tree partly shifted: it is
+ * meant for a layer nobody runs (a migration's staged copy), to be
+ * discarded then. count 0 or a range past 2^32-1 is VS_EK_INVALID.
+ * 0 or -1. */
+int vs_fs_layer_shift(int dirfd, uint32_t from, uint32_t to, uint32_t count, struct vs_error *err);
+
 /* At daemon start, per container: remove a swap directory a crash in
  * vs_fs_layer_put_back left. 1 when something was removed, 0 when there
  * was nothing, -1. */

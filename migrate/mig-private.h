@@ -102,6 +102,27 @@ int vs_mig_img_open(const uint8_t *buf, size_t len, struct vs_mig_pb *entries, u
  * length runs past the end. */
 int vs_mig_img_next(struct vs_mig_pb *entries, struct vs_mig_pb *msg);
 
+/* A growing output buffer for re-encoded messages (free with
+ * vs_mig_pbw_free; zero-initialise). Allocation failure aborts. */
+struct vs_mig_pbw {
+	uint8_t *p;
+	size_t len, cap;
+};
+void vs_mig_pbw_bytes(struct vs_mig_pbw *w, const void *b, size_t n);
+/* Append v as a minimal varint (what protobuf-c writes, so an unchanged
+ * value re-encodes to the same bytes). */
+void vs_mig_pbw_varint(struct vs_mig_pbw *w, uint64_t v);
+void vs_mig_pbw_free(struct vs_mig_pbw *w);
+
+/* Shift the ids of the images in memory: the rules of
+ * vs_mig_image_shift_ids (vs_migrate.h) over one file's bytes. *out gets
+ * the new bytes (free with vs_mig_pbw_free; equal to data when nothing
+ * changed). 0, or -1 with err naming the file ("image NAME: ..."); a file
+ * vsd does not shift is copied. For the unit tests and the fuzzer. */
+int vs_mig_image_shift_file(const char *name, const uint8_t *data, size_t len, uint32_t from,
+			    uint32_t to, uint32_t count, struct vs_mig_pbw *out,
+			    struct vs_error *err);
+
 /* Check the images in memory: the same rules as vs_mig_image_check (see
  * vs_migrate.h), over files already read (name, bytes). For the unit tests
  * and the fuzzer. */

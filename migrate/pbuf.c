@@ -2,9 +2,12 @@
  * handful of CRIU image fields vsd checks before a restore. It reads
  * untrusted bytes (an image may come from a backup or another node), so
  * every length is checked against the end of the buffer, varints are
- * limited to 10 bytes, and nothing is allocated. */
+ * limited to 10 bytes, and the reader allocates nothing. The writer below
+ * re-encodes the few messages vsd changes (vs_mig_image_shift_ids). */
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/vs_util.h"
 #include "migrate/mig-private.h"
 
 static int pb_varint(struct vs_mig_pb *pb, uint64_t *out)
@@ -131,4 +134,38 @@ int vs_mig_img_next(struct vs_mig_pb *entries, struct vs_mig_pb *msg)
 	msg->end = entries->p + n;
 	entries->p += n;
 	return 1;
+}
+
+/* ---- the writer: just enough to re-encode a message ---- */
+
+void vs_mig_pbw_bytes(struct vs_mig_pbw *w, const void *b, size_t n)
+{
+	if (w->len + n > w->cap) {
+		w->cap = (w->len + n) * 2 + 64;
+		w->p = xrealloc(w->p, w->cap);
+	}
+	if (n > 0)
+		memcpy(w->p + w->len, b, n);
+	w->len += n;
+}
+
+void vs_mig_pbw_varint(struct vs_mig_pbw *w, uint64_t v)
+{
+	uint8_t b[10];
+	size_t n = 0;
+
+	do {
+		b[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v != 0)
+			b[n] |= 0x80;
+		n++;
+	} while (v != 0);
+	vs_mig_pbw_bytes(w, b, n);
+}
+
+void vs_mig_pbw_free(struct vs_mig_pbw *w)
+{
+	free(w->p);
+	memset(w, 0, sizeof(*w));
 }

@@ -120,6 +120,31 @@ struct vs_mig_image_policy {
  * file and what is wrong. Image files are read with a size cap (16 MiB). */
 int vs_mig_image_check(int dirfd, const struct vs_mig_image_policy *pol, struct vs_error *err);
 
+/* Move a CRIU image of an unprivileged container to another id range (a
+ * migration to a node where its range [from, from + count) is taken; the
+ * same range applies to uids and gids). CRIU stores the ids of the tasks,
+ * files, ghost files, memfds, ttys, SysV IPC, unix socket files, mount
+ * options and tmpfs contents relative to the container's user namespace;
+ * what it stores as host ids is rewritten here:
+ *  - userns-*.img: the uid_map and gid_map extents, whose lower_first must
+ *    lie in the range with the whole extent;
+ *  - cgroup.img: the owners of the cgroup directories and files CRIU
+ *    recreates with --manage-cgroups (the container's delegated cgroups);
+ *    ids outside the range (host root's) stay;
+ *  - netdev-*.img: the owner and group of tun/tap devices, as cgroup.img.
+ * Every other field, and every other file, is kept byte for byte (unknown
+ * fields included), so shifting there and back gives the same files.
+ * Each changed file is replaced atomically, keeping its mode. The image's
+ * seal (VS_MIG_DIGEST_FILE) no longer matches: seal it again.
+ *
+ * All files are read and re-encoded before the first is written, so a
+ * malformed image, a missing userns-*.img or a map extent outside the
+ * range changes nothing (VS_EK_INVALID, "image FILE: WHAT"); an I/O error
+ * while writing may leave some files shifted. count 0 or a range past
+ * 2^32-1 is VS_EK_INVALID. 0 or -1. */
+int vs_mig_image_shift_ids(int dirfd, uint32_t from, uint32_t to, uint32_t count,
+			   struct vs_error *err);
+
 /* The digest file every image directory vsd writes carries (format in
  * docs/checkpoint-images.md): the SHA-256 and size of every regular file,
  * and an HMAC-SHA256 over that list under the node key. */

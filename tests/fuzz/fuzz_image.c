@@ -3,7 +3,9 @@
  * backup or another node. The input is split at the marker "VSDF" into up
  * to five parts, used as inventory.img, ids-1.img, core-1.img,
  * userns-1.img and mountpoints-1.img (a missing part is empty); the
- * checker must only ever accept or refuse, never read out of bounds.
+ * checker must only ever accept or refuse, never read out of bounds. Each
+ * part is also shifted to another id range as a userns, cgroup and netdev
+ * image (migrate/idshift.c).
  *
  * Built by `make fuzz`; seed it with the real images of the unit tests:
  *   build/fuzz/fuzz_image build/fuzz-corpus-image -max_total_time=60
@@ -14,6 +16,7 @@
 
 #include "migrate/mig-private.h"
 #include "migrate/vs_migrate.h"
+#include "tests/unit/test_migrate_helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,27 +24,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const names[] = {"inventory.img", "ids-1.img", "core-1.img",
 					    "userns-1.img", "mountpoints-1.img"};
+	struct vs_mig_img_file files[5];
 	/* The policy of the seed image (tests/unit/data/criu-image/good), so
 	 * that mutations of it get past the first checks. */
-	static const char *const keys[] = {
-	    "tty@/dev/tty",	   "urandom@/dev/urandom",
-	    "random@/dev/random",  "full@/dev/full",
-	    "zero@/dev/zero",	   "null@/dev/null",
-	    "null@/proc/kallsyms", "null@/proc/timer_list",
-	    "null@/proc/keys",	   "lxcfs@/proc/swaps",
-	    "lxcfs@/proc/stat",	   "lxcfs@/proc/meminfo",
-	    "lxcfs@/proc/loadavg", "lxcfs@/proc/diskstats",
-	    "lxcfs@/proc/cpuinfo", "lxcfs@/sys/devices/system/cpu/online",
-	};
-	struct vs_mig_img_file files[5];
 	struct vs_mig_image_policy pol = {
 	    .uid_first = 1000000,
 	    .gid_first = 1000000,
 	    .id_count = 65536,
 	    .cap_bound = 0x120bdfcffffULL, /* rt_caps_bound() on this kernel */
 	    .seccomp = true,
-	    .ext_keys = keys,
-	    .n_ext_keys = sizeof(keys) / sizeof(keys[0]),
+	    .ext_keys = test_mig_keys,
+	    .n_ext_keys = sizeof(test_mig_keys) / sizeof(test_mig_keys[0]),
 	};
 	struct vs_error err = {0};
 	const uint8_t *p = data, *end = data + size;
@@ -58,6 +51,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)vs_mig_image_check_files(files, 5, &pol, &err);
 	pol.privileged = true;
 	(void)vs_mig_image_check_files(files, 5, &pol, &err);
+	/* The id range shift re-encodes the images it rewrites: each part as
+	 * each kind of image it reads. */
+	static const char *const shifted[] = {"userns-1.img", "cgroup.img", "netdev-1.img"};
+	for (size_t i = 0; i < 5; i++)
+		for (size_t k = 0; k < 3; k++) {
+			struct vs_mig_pbw out;
+			if (vs_mig_image_shift_file(shifted[k], files[i].data, files[i].len,
+						    1000000, 2000000, 65536, &out, &err) == 0)
+				vs_mig_pbw_free(&out);
+		}
 	for (size_t i = 0; i < 5; i++)
 		free((void *)files[i].data);
 	return 0;

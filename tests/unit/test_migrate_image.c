@@ -23,31 +23,14 @@
 #include "migrate/mig-private.h"
 #include "migrate/vs_migrate.h"
 #include "runtime/rt-private.h"
+#include "test_migrate_helpers.h"
 
 #define DATA "tests/unit/data/criu-image"
 
-static const char *const keys[] = {
-    "tty@/dev/tty",	   "urandom@/dev/urandom",
-    "random@/dev/random",  "full@/dev/full",
-    "zero@/dev/zero",	   "null@/dev/null",
-    "null@/proc/kallsyms", "null@/proc/timer_list",
-    "null@/proc/keys",	   "lxcfs@/proc/swaps",
-    "lxcfs@/proc/stat",	   "lxcfs@/proc/meminfo",
-    "lxcfs@/proc/loadavg", "lxcfs@/proc/diskstats",
-    "lxcfs@/proc/cpuinfo", "lxcfs@/sys/devices/system/cpu/online",
-};
-
+/* The good image's own policy (id range 1000000). */
 static struct vs_mig_image_policy policy(void)
 {
-	return (struct vs_mig_image_policy){
-	    .uid_first = 1000000,
-	    .gid_first = 1000000,
-	    .id_count = 65536,
-	    .cap_bound = rt_caps_bound(),
-	    .seccomp = true,
-	    .ext_keys = keys,
-	    .n_ext_keys = VS_ARRAY_SIZE(keys),
-	};
+	return test_mig_policy(1000000);
 }
 
 static int check_dir(const char *which, const struct vs_mig_image_policy *pol, struct vs_error *err)
