@@ -437,6 +437,75 @@ converse_finish() {
 	assert_contains "$output" "state forwarding"
 }
 
+# neigh_mac PREFIX... -- ADDR DEV: the MAC of the neighbour entry of ADDR
+# on DEV ("" when none).
+neigh_mac() {
+	local pre=()
+	while [[ "$1" != -- ]]; do
+		pre+=("$1")
+		shift
+	done
+	"${pre[@]}" ip -j neigh show "$2" dev "$3" | json_get 0.lladdr 2>/dev/null || true
+}
+
+@test "routed: a resumed container's addresses are announced on the uplink; the client's neighbour cache learns at once" {
+	ensure_ct an1 --ip 192.0.2.97 --ip 2001:db8:ff::1a7
+	assert_reach client 192.0.2.97
+	assert_reach client 2001:db8:ff::1a7
+	local upmac n
+	upmac=$(ip -n "$NODE" -j link show dev "$NET_UPLINK" | json_get 0.address)
+	vsctl suspend an1
+	# Stale entries with a wrong MAC, as a client has after a move: only
+	# an announcement corrects them before the client sends again
+	# (Linux updates an existing entry from a gratuitous ARP and from an
+	# unsolicited advertisement with the override flag).
+	in_client ip neigh replace 192.0.2.97 lladdr 02:00:5e:00:99:97 dev cl0 nud stale
+	in_client ip -6 neigh replace 2001:db8:ff::1a7 lladdr 02:00:5e:00:99:97 dev cl0 nud stale
+	sniff_start garp in_client -- cl0 6 --arp-target 192.0.2.97 --src-mac "$upmac"
+	vsctl resume an1
+	n=$(sniff_count garp)
+	((n >= 2)) || fail "$n gratuitous ARP for 192.0.2.97 from $upmac, expected two"
+	assert_eq "$(neigh_mac in_client -- 192.0.2.97 cl0)" "$upmac" "the client's ARP entry"
+	assert_eq "$(neigh_mac in_client -- 2001:db8:ff::1a7 cl0)" "$upmac" \
+		"the client's neighbour entry (the advertisement's checksum, hop limit and flags were accepted)"
+	assert_reach client 192.0.2.97
+}
+
+@test "bridged: a resumed container's addresses are announced through its own port with its MAC" {
+	ensure_ct ab1 --net bridged
+	local a mac n
+	a=$(ct_ip ab1)
+	mac=$(ct_mac ab1)
+	assert_reach node "$a"
+	vsctl suspend ab1
+	in_node ip neigh replace "$a" lladdr 02:00:5e:00:99:98 dev "$NET_BRIDGE" nud stale
+	sniff_start gbr in_node -- "$NET_BRIDGE" 6 --arp-target "$a" --src-mac "$mac"
+	vsctl resume ab1
+	n=$(sniff_count gbr)
+	((n >= 2)) || fail "$n gratuitous ARP for $a from $mac on $NET_BRIDGE, expected two"
+	assert_eq "$(neigh_mac in_node -- "$a" "$NET_BRIDGE")" "$mac" "the node's ARP entry"
+	# The bridge learnt the container's MAC on its port.
+	run in_node bridge fdb show br "$NET_BRIDGE" dev "$(ct_hostif ab1)"
+	assert_contains "$output" "$mac"
+}
+
+@test "suspend: no FIN or RST of the dumped container reaches the client; after resume the conversation goes on" {
+	ensure_ct qs1 --ip 192.0.2.98
+	assert_reach client 192.0.2.98
+	converse_start qs1 192.0.2.98
+	# From the freeze to the kill the node side passes nothing of the
+	# container's: the kill closes its socket (FIN), and nothing may tell
+	# the client (the image holds the connection open).
+	sniff_start finrst in_client -- cl0 8 --src-ip 192.0.2.98 --tcp-flags FR
+	vsctl suspend qs1
+	local n
+	n=$(sniff_count finrst)
+	assert_eq "$n" 0 "FIN/RST segments from 192.0.2.98 seen by the client while it was suspended"
+	vsctl resume qs1
+	wait_for 10 ct_is_state qs1 running
+	converse_finish
+}
+
 # ct_eth_line NAME: "INDEX MAC" of eth0 inside NAME.
 ct_eth_line() {
 	in_ct "$1" ip -o link show eth0 | awk '{ sub(/:$/, "", $1); for (i = 1; i < NF; i++) if ($i == "link/ether") print $1, $(i + 1) }'
