@@ -17,6 +17,11 @@ python inside a test namespace (ip netns exec, nsenter --net):
       wait for DIR/go, check a second line comes back; write "ok" or the
       error to DIR/result (the connection must survive what the test does
       between step1 and go).
+  chat HOST PORT DIR
+      connect to an echo server and, every 50 ms, send a numbered line and
+      check it comes back, over that one connection, until DIR/stop
+      exists; touch DIR/step1 after the first answer; write "ok ANSWERS
+      LONGEST-GAP-MS" or the error to DIR/result.
 """
 import ipaddress
 import os
@@ -171,8 +176,33 @@ def converse(args):
         f.write(result + "\n")
 
 
+def chat(args):
+    host, port, d = args[0], int(args[1]), args[2]
+    n = 0
+    gap = 0.0
+    try:
+        c = socket.create_connection((host, port), timeout=10)
+        c.settimeout(60)
+        last = time.monotonic()
+        while not os.path.exists(os.path.join(d, "stop")):
+            n += 1
+            expect_echo(c, b"%d\n" % n)
+            now = time.monotonic()
+            gap = max(gap, now - last)
+            last = now
+            if n == 1:
+                touch(os.path.join(d, "step1"))
+            time.sleep(0.05)
+        c.close()
+        result = "ok %d %d" % (n, gap * 1000)
+    except Exception as e:  # the test reads the reason
+        result = "error after %d answers: %s: %s" % (n, type(e).__name__, e)
+    with open(os.path.join(d, "result"), "w") as f:
+        f.write(result + "\n")
+
+
 def main():
-    cmds = {"sniff": sniff, "sink": sink, "source": source, "converse": converse}
+    cmds = {"sniff": sniff, "sink": sink, "source": source, "converse": converse, "chat": chat}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[sys.argv[1]](sys.argv[2:])
