@@ -437,16 +437,9 @@ converse_finish() {
 	assert_contains "$output" "state forwarding"
 }
 
-# neigh_mac PREFIX... -- ADDR DEV: the MAC of the neighbour entry of ADDR
-# on DEV ("" when none).
-neigh_mac() {
-	local pre=()
-	while [[ "$1" != -- ]]; do
-		pre+=("$1")
-		shift
-	done
-	"${pre[@]}" ip -j neigh show "$2" dev "$3" | json_get 0.lladdr 2>/dev/null || true
-}
+# neigh_mac WHERE ADDR DEV: the MAC of the neighbour entry of ADDR on DEV
+# (WHERE in_client or in_node; "" when none).
+neigh_mac() { "$1" ip -j neigh show "$2" dev "$3" | json_get 0.lladdr 2>/dev/null || true; }
 
 @test "routed: a resumed container's addresses are announced on the uplink; the client's neighbour cache learns at once" {
 	ensure_ct an1 --ip 192.0.2.97 --ip 2001:db8:ff::1a7
@@ -465,8 +458,8 @@ neigh_mac() {
 	vsctl resume an1
 	n=$(sniff_count garp)
 	((n >= 2)) || fail "$n gratuitous ARP for 192.0.2.97 from $upmac, expected two"
-	assert_eq "$(neigh_mac in_client -- 192.0.2.97 cl0)" "$upmac" "the client's ARP entry"
-	assert_eq "$(neigh_mac in_client -- 2001:db8:ff::1a7 cl0)" "$upmac" \
+	assert_eq "$(neigh_mac in_client 192.0.2.97 cl0)" "$upmac" "the client's ARP entry"
+	assert_eq "$(neigh_mac in_client 2001:db8:ff::1a7 cl0)" "$upmac" \
 		"the client's neighbour entry (the advertisement's checksum, hop limit and flags were accepted)"
 	assert_reach client 192.0.2.97
 }
@@ -483,7 +476,7 @@ neigh_mac() {
 	vsctl resume ab1
 	n=$(sniff_count gbr)
 	((n >= 2)) || fail "$n gratuitous ARP for $a from $mac on $NET_BRIDGE, expected two"
-	assert_eq "$(neigh_mac in_node -- "$a" "$NET_BRIDGE")" "$mac" "the node's ARP entry"
+	assert_eq "$(neigh_mac in_node "$a" "$NET_BRIDGE")" "$mac" "the node's ARP entry"
 	# The bridge learnt the container's MAC on its port.
 	run in_node bridge fdb show br "$NET_BRIDGE" dev "$(ct_hostif ab1)"
 	assert_contains "$output" "$mac"

@@ -39,6 +39,8 @@ static void test_arp_frame(void **state)
 static void test_na_frame(void **state)
 {
 	static const uint8_t ip6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 5};
+	/* (one row per field, as the RFCs draw them) */
+	/* clang-format off */
 	static const uint8_t want[VS_ANNOUNCE_NA_LEN] = {
 	    /* IPv6: version 6, payload 32, next header ICMPv6, hop limit 255 */
 	    0x60, 0, 0, 0, 0, 32, 58, 255,
@@ -53,6 +55,8 @@ static void test_na_frame(void **state)
 	    /* option 2 (target link-layer address), length 1 (8 bytes) */
 	    2, 1, 0x02, 0x00, 0x5e, 0x00, 0x53, 0x01,
 	};
+	/* clang-format on */
+
 	uint8_t got[VS_ANNOUNCE_NA_LEN];
 
 	memset(got, 0xaa, sizeof(got));
