@@ -134,6 +134,10 @@ chat_finish() {
 	# B answers for the address now, A no longer does.
 	assert_contains "$(ip -n "$CL_NS_B" neigh show proxy)" "192.0.2.72"
 	assert_not_contains "$(ip -n "$CL_NS_A" neigh show proxy)" "192.0.2.72"
+	# The client's ARP entry names B's uplink now.
+	assert_eq "$(ip -n "$CLIENT" -j neigh show 192.0.2.72 dev cl0 | json_get 0.lladdr)" \
+		"$(ip -n "$CL_NS_B" -j link show dev "$NET_UPLINK" | json_get 0.address)" \
+		"the client's ARP entry for 192.0.2.72"
 	assert_reach client 192.0.2.72
 }
 
@@ -164,7 +168,7 @@ check_blocked() {
 	local a b
 	a=$(cl_listing A) b=$(cl_listing B)
 	run migrate "$1" --check
-	assert_failure
+	assert_failure 1
 	assert_contains "$output" "$2"
 	assert_eq "$(cl_listing A)" "$a" "node A's containers/ after the check"
 	assert_eq "$(cl_listing B)" "$b" "node B's containers/ after the check"
@@ -204,11 +208,16 @@ check_blocked() {
 	local b
 	b=$(cl_listing B)
 	run migrate ut1
-	assert_failure
-	assert_contains "$output" "vsctl: "
+	assert_failure 1
+	[[ "$output" =~ vsctl:\ .*([Tt]rust|[Cc]ertificate|401|[Uu]nauthori) ]] ||
+		fail "the error does not say the target refused this node: $output"
 	assert_eq "$(cl_state A ut1)" running "ut1 on A"
 	assert_eq "$(on A ct_init_pid ut1)" "$pid" "ut1's init on A (not restarted)"
 	assert_eq "$(cl_listing B)" "$b" "node B's containers/"
 	assert_reach client 192.0.2.79
-	# (teardown trusts A again)
+	# Trusted again, the same move works (what failed was the trust).
+	cluster_trust
+	migrate ut1 >/dev/null
+	assert_moved ut1 running
+	assert_reach client 192.0.2.79
 }
