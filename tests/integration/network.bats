@@ -10,10 +10,19 @@
 
 load helpers
 load net-helpers
+load cr-helpers
 
 setup_file() { net_setup_file; }
 teardown_file() { net_teardown_file; }
-teardown() { net_teardown_test; }
+teardown() {
+	# A test that gave the daemon a failing criu puts the real one back.
+	if [[ -f "$VSD_TMP/criu-current" ]]; then
+		rm -f "$VSD_TMP/criu-current"
+		vsd_stop_daemon TERM
+		vsd_start_daemon
+	fi
+	net_teardown_test
+}
 
 # ensure_ct NAME CREATE-ARGS...: NAME created and running (made once per file).
 ensure_ct() {
@@ -497,6 +506,25 @@ neigh_mac() { "$1" ip -j neigh show "$2" dev "$3" | json_get 0.lladdr 2>/dev/nul
 	vsctl resume qs1
 	wait_for 10 ct_is_state qs1 running
 	converse_finish
+}
+
+@test "a dump the container survives gives its network back: checkpoint --leave-running, and a dump that fails" {
+	ensure_ct lr1 --ip 192.0.2.100
+	assert_reach client 192.0.2.100
+	converse_start lr1 192.0.2.100
+	vsctl checkpoint lr1 --dir "$NET_TMP/lr1.img" --leave-running
+	assert_eq "$(ct_state lr1)" running "lr1 after checkpoint --leave-running"
+	converse_finish
+	assert_reach client 192.0.2.100
+	# A dump that fails after CRIU let go of the (frozen) tasks.
+	cr_restart_daemon "$(cr_wrapper dump-late)"
+	converse_start lr1 192.0.2.100
+	run vsctl suspend lr1
+	assert_failure 1
+	assert_contains "$output" "injected dump failure"
+	assert_eq "$(ct_state lr1)" running "lr1 after a failed suspend"
+	converse_finish
+	assert_reach client 192.0.2.100
 }
 
 # ct_eth_line NAME: "INDEX MAC" of eth0 inside NAME.
