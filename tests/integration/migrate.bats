@@ -154,9 +154,9 @@ chat_finish() {
 @test "stop mode: a running container is stopped, moved and runs on B" {
 	ct_on A mv4 --ip 192.0.2.74
 	on A in_ct mv4 sh -c 'echo kept >/root/mark'
-	run migrate mv4 --mode stop --json
-	assert_success
-	assert_eq "$(json_get mode <<<"$output")" stop "the migration's mode"
+	local out
+	out=$(migrate mv4 --mode stop --json)
+	assert_eq "$(json_get mode <<<"$out")" stop "the migration's mode"
 	assert_moved mv4 running
 	assert_eq "$(on B in_ct mv4 cat /root/mark)" kept "a file of its layer"
 	assert_reach client 192.0.2.74
