@@ -509,22 +509,22 @@ neigh_mac() { "$1" ip -j neigh show "$2" dev "$3" | json_get 0.lladdr 2>/dev/nul
 }
 
 @test "a dump the container survives gives its network back: checkpoint --leave-running, and a dump that fails" {
-	ensure_ct lr1 --ip 192.0.2.100
-	assert_reach client 192.0.2.100
-	converse_start lr1 192.0.2.100
+	ensure_ct lr1 --ip 192.0.2.102
+	assert_reach client 192.0.2.102
+	converse_start lr1 192.0.2.102
 	vsctl checkpoint lr1 --dir "$NET_TMP/lr1.img" --leave-running
 	assert_eq "$(ct_state lr1)" running "lr1 after checkpoint --leave-running"
 	converse_finish
-	assert_reach client 192.0.2.100
+	assert_reach client 192.0.2.102
 	# A dump that fails after CRIU let go of the (frozen) tasks.
 	cr_restart_daemon "$(cr_wrapper dump-late)"
-	converse_start lr1 192.0.2.100
+	converse_start lr1 192.0.2.102
 	run vsctl suspend lr1
 	assert_failure 1
 	assert_contains "$output" "injected dump failure"
 	assert_eq "$(ct_state lr1)" running "lr1 after a failed suspend"
 	converse_finish
-	assert_reach client 192.0.2.100
+	assert_reach client 192.0.2.102
 }
 
 # ct_eth_line NAME: "INDEX MAC" of eth0 inside NAME.
