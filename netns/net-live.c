@@ -12,37 +12,6 @@
 #include "netns/fw-private.h"
 #include "netns/net-private.h"
 
-/* Announce the addresses of ifc after it came back: from the uplink (the
- * node answers for routed addresses there), or from inside the container
- * for bridged ones. */
-static int announce_iface(struct net_ctx *c, const struct vs_net_iface *ifc, int netns_fd,
-			  struct vs_error *err)
-{
-	cleanup_nl struct vs_nl in = {0};
-	struct vs_nl_link l;
-	const uint8_t *mac = ifc->mac;
-	int idx, r, ns = -1;
-
-	if (ifc->model == VS_NET_ROUTED) {
-		if ((r = net_uplink(c, err)) <= 0)
-			return r;
-		if (vs_nl_link_get(&c->nl, c->node->uplink, &l, err) <= 0)
-			return -1;
-		idx = l.index;
-		mac = l.mac;
-	} else {
-		if (vs_nl_open_in(&in, netns_fd, err) < 0)
-			return -1;
-		if ((idx = vs_nl_link_index(&in, ifc->name, err)) <= 0)
-			return idx == 0 ? vs_error_set(err, ENODEV, "no link %s", ifc->name) : -1;
-		ns = netns_fd;
-	}
-	for (size_t i = 0; i < ifc->naddrs; i++)
-		if (vs_announce(ns, idx, mac, &ifc->addrs[i], err) < 0)
-			return -1;
-	return 0;
-}
-
 int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
 		    struct vs_error *err)
 {
@@ -61,8 +30,7 @@ int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *
 		 * an address the config dropped passes no firewall). */
 		if (fw_iface_add(node, ifc, err) < 0 ||
 		    shape_iface(&c, &net->shaping, ifc, err) < 0 || node_side(&c, ifc, err) < 0 ||
-		    inside_setup(netns_fd, ifc, i, err) < 0 ||
-		    announce_iface(&c, ifc, netns_fd, err) < 0)
+		    inside_setup(netns_fd, ifc, i, err) < 0)
 			return vs_error_prefix(err, "restore network: interface %s (%s)", ifc->name,
 					       ifc->host_ifname);
 	}

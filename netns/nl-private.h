@@ -160,11 +160,26 @@ int vs_nl_qdisc_dump(struct vs_nl *nl, void (*fn)(int ifindex, uint64_t drops, v
 int64_t vs_tbf_default_burst(int64_t rate);
 
 /* Announcements (announce.c) of ip from the link ifindex with MAC mac, on a
- * socket opened in netns_fd (-1: the calling thread's namespace):
+ * packet socket opened in netns_fd (-1: the calling thread's namespace):
  * gratuitous ARP for IPv4, an unsolicited neighbour advertisement with the
- * override flag for IPv6. */
+ * override flag for IPv6, one copy. 0 or -1 with err naming the address. */
 int vs_announce(int netns_fd, int ifindex, const uint8_t mac[6], const struct vs_ip *ip,
 		struct vs_error *err);
+/* The frames behind the Ethernet header. An ARP request (28 bytes):
+ * sender hardware address mac, sender and target protocol address ip4. */
+#define VS_ANNOUNCE_ARP_LEN 28
+void vs_announce_arp_build(uint8_t out[VS_ANNOUNCE_ARP_LEN], const uint8_t mac[6],
+			   const uint8_t ip4[4]);
+/* An IPv6 packet (72 bytes): header from ip6 to ff02::1, hop limit 255,
+ * and an ICMPv6 neighbour advertisement (override) of target ip6 with the
+ * target link-layer address option mac, its checksum filled in. */
+#define VS_ANNOUNCE_NA_LEN 72
+void vs_announce_na_build(uint8_t out[VS_ANNOUNCE_NA_LEN], const uint8_t mac[6],
+			  const uint8_t ip6[16]);
+/* The ICMPv6 checksum of an IPv6 packet of len bytes without extension
+ * headers (its checksum field zero), over the pseudo-header and the
+ * message; a packet with its checksum filled in sums to 0. */
+uint16_t vs_icmp6_checksum(const uint8_t *pkt, size_t len);
 
 /* vs_format_ip without the prefix into buf (VS_IP_STRLEN), returned, so
  * that it fits in an argument list. */

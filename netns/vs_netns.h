@@ -134,13 +134,25 @@ int vs_net_attach(const struct vs_net_node *node, const struct vs_net_config *ne
  * set the node side up again as vs_net_attach does (firewall first: the
  * restored tasks run already), give the inside the configured addresses
  * and default routes again (an image older than a live address change
- * lacks them), and announce the
- * addresses (gratuitous ARP, unsolicited neighbour advertisements) on the
- * uplink for routed interfaces (with the uplink's MAC; none without an
- * uplink), from inside netns_fd for bridged ones (with the interface's
- * MAC). Idempotent. 0 or -1; a failed announcement is reported after the
- * interface's node side is set up. */
+ * lacks them). Announcing the addresses is vs_net_announce's (the
+ * caller's, once the container runs). Idempotent. 0 or -1. */
 int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
+		    struct vs_error *err);
+
+/* Tell the LAN where the container's addresses are now (activation after
+ * a restore or a move; after a start it does no harm): from the calling
+ * thread's namespace (the node's), one gratuitous ARP per IPv4 address
+ * and one unsolicited neighbour advertisement (override, to ff02::1, hop
+ * limit 255) per IPv6 address. Routed interfaces: on the uplink, with the
+ * uplink's MAC (the node answers for them there; nothing without an
+ * uplink). Bridged: on the interface inside the container (netns_fd, its
+ * network namespace), with its configured MAC, so that the frames enter
+ * the bridge through the container's port and the bridge and the LAN
+ * learn that port (an isolated port keeps them from the other
+ * containers). One copy per call: the runtime calls it twice, 100 ms
+ * apart. Best effort: goes on after a failure and reports the first.
+ * 0 or -1. */
+int vs_net_announce(const struct vs_net_node *node, const struct vs_net_config *net, int netns_fd,
 		    struct vs_error *err);
 
 /* Before a dump: cut every interface off (no IP leaves the container, its

@@ -456,24 +456,44 @@ int rt_net_arg(struct vs_net_node *net, const char *opt, const char *val, struct
 	return 1;
 }
 
+/* The network namespace of pid: the descriptor, or -1 with err. */
+static int open_netns(pid_t pid, struct vs_error *err)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 ? fd : vs_error_set(err, errno, "open %s", path);
+}
+
 int rt_net_attach(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		  pid_t pid, bool restored, struct vs_error *err)
 {
 	cleanup_close int fd = -1;
-	char path[64];
 
 	if (cfg->net.nifaces == 0)
 		return 0;
 	if (inst->net == NULL)
 		return vs_error_set(err, EINVAL, "network of '%s': no node network settings",
 				    cfg->name);
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return vs_error_set(err, errno, "open %s", path);
+	if ((fd = open_netns(pid, err)) < 0)
+		return -1;
 	if (restored)
 		return vs_net_restored(inst->net, &cfg->net, fd, err);
 	return vs_net_attach(inst->net, &cfg->net, fd, err);
+}
+
+void rt_net_announce(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		     pid_t pid)
+{
+	struct vs_error e = {0};
+	cleanup_close int fd = -1;
+
+	if (cfg->net.nifaces == 0 || inst->net == NULL)
+		return;
+	if ((fd = open_netns(pid, &e)) < 0 || vs_net_announce(inst->net, &cfg->net, fd, &e) < 0)
+		fprintf(stderr, "vsd-monitor: %s: %s\n", cfg->name, e.msg);
 }
 
 int rt_container_cleanup(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,

@@ -63,6 +63,7 @@ struct monitor {
 	const char *final_state; /* state.json after init's exit: "stopped" or "suspended" */
 	bool exit_now;		 /* a dump took the container down: finish up */
 	const char *restore_dir; /* --restore: bring up from this image */
+	int64_t announce_ms;	 /* when to announce the addresses again; 0 never */
 	char last_state[16];	 /* what state.json said before our last write */
 };
 
@@ -71,6 +72,16 @@ static void logmsg(const char *fmt, const char *a)
 	fprintf(stderr, "vsd-monitor[%d]: ", (int)getpid());
 	fprintf(stderr, fmt, a);
 	fputc('\n', stderr);
+}
+
+/* The container came up (start, restore, restart): tell the LAN where its
+ * addresses are, once now and once more from the loop 100 ms later (a
+ * single frame may be lost, and a switch may still be learning the port);
+ * waiting here would lengthen every start and restore. */
+static void announce(struct monitor *m, bool first)
+{
+	rt_net_announce(&m->inst, &m->cfg, m->run.pid);
+	m->announce_ms = first ? vs_now_ms() + 100 : 0;
 }
 
 static int write_state(struct monitor *m, const char *state, int code, int sig)
@@ -339,6 +350,7 @@ static bool on_init_exit(struct monitor *m)
 	if (reboot && may_restart(m)) {
 		if (rt_container_start(&m->inst, &m->cfg, &m->run, &err) == 0) {
 			write_state(m, "running", code, sig);
+			announce(m, true);
 			vs_shed_idle_memory();
 			return true;
 		}
@@ -372,6 +384,11 @@ static void loop(struct monitor *m)
 			    (int)(m->deadline_ms > vs_now_ms() ? m->deadline_ms - vs_now_ms() : 0);
 		if (!want_console && !console_attached(m))
 			timeout = timeout < 0 || timeout > 500 ? 500 : timeout;
+		if (m->announce_ms > 0) {
+			int64_t left = m->announce_ms - vs_now_ms();
+			left = left < 0 ? 0 : left;
+			timeout = timeout < 0 || timeout > left ? (int)left : timeout;
+		}
 		if (poll(p, n, timeout) < 0 && errno != EINTR)
 			return;
 		if (p[0].revents) {
@@ -379,6 +396,8 @@ static void loop(struct monitor *m)
 				return;
 			continue;
 		}
+		if (m->announce_ms > 0 && vs_now_ms() >= m->announce_ms)
+			announce(m, false);
 		if (m->deadline_ms > 0 && vs_now_ms() >= m->deadline_ms) {
 			vs_pidfd_send_signal(m->run.pidfd, SIGKILL, NULL, 0);
 			m->deadline_ms = 0;
@@ -513,6 +532,7 @@ int vs_rt_monitor_main(int argc, char **argv)
 	}
 	vs_trace_mark("monitor.init-running");
 	write_state(&m, "running", -1, 0);
+	announce(&m, true);
 	after_restore(&m, m.restore_dir);
 	len = snprintf(msg, sizeof(msg), "ok %d %lld %lld %lld %lld\n", (int)m.run.pid,
 		       (long long)res.frozen_ms, (long long)res.criu_ms, (long long)res.total_ms,

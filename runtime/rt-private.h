@@ -133,6 +133,11 @@ int rt_net_arg(struct vs_net_node *net, const char *opt, const char *val, struct
  * (vs_net_restored). Nothing to do without interfaces. 0 or -1. */
 int rt_net_attach(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		  pid_t pid, bool restored, struct vs_error *err);
+/* Announce the addresses of the running container whose init is pid
+ * (vs_net_announce, one copy). A failure is only logged (the monitor's
+ * log): the container runs, and the LAN learns on its own later. */
+void rt_net_announce(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		     pid_t pid);
 
 /* Start the vsd binary (self_exe_fd, or /proc/self/exe when -1) with
  * argv, the posix_spawn way (the child shares our memory until it

@@ -3,9 +3,11 @@
 python inside a test namespace (ip netns exec, nsenter --net):
 
   sniff IFACE SECONDS READY [--src-ip IP] [--src-mac MAC] [--arp-target IP]
+        [--tcp-flags FR]
       count the frames RECEIVED on IFACE (not the ones it sends) that match
       every given filter, for SECONDS; touch READY once the socket listens;
-      print the count.
+      print the count. --tcp-flags: TCP segments with any of the flags
+      given (F FIN, S SYN, R RST, P PSH, A ACK).
   sink PORT READY [--family 4|6]
       accept TCP connections and discard what they send, forever.
   source HOST PORT
@@ -15,6 +17,11 @@ python inside a test namespace (ip netns exec, nsenter --net):
       wait for DIR/go, check a second line comes back; write "ok" or the
       error to DIR/result (the connection must survive what the test does
       between step1 and go).
+  chat HOST PORT DIR
+      connect to an echo server and, every 50 ms, send a numbered line and
+      check it comes back, over that one connection, until DIR/stop
+      exists; touch DIR/step1 after the first answer; write "ok ANSWERS
+      LONGEST-GAP-MS" or the error to DIR/result.
 """
 import ipaddress
 import os
@@ -31,7 +38,22 @@ def touch(path):
         pass
 
 
-def frame_matches(f, src_ip, src_mac, arp_target):
+TCP_FLAGS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
+
+
+def tcp_flags(f):
+    """The flags byte of a TCP segment in frame f, or None."""
+    etype = int.from_bytes(f[12:14], "big")
+    if etype == 0x0800 and len(f) >= 34 and f[23] == 6:
+        tcp = 14 + (f[14] & 0x0F) * 4
+    elif etype == 0x86DD and len(f) >= 54 and f[20] == 6:
+        tcp = 54
+    else:
+        return None
+    return f[tcp + 13] if len(f) > tcp + 13 else None
+
+
+def frame_matches(f, src_ip, src_mac, arp_target, flags=None):
     if len(f) < 14:
         return False
     etype = int.from_bytes(f[12:14], "big")
@@ -50,12 +72,16 @@ def frame_matches(f, src_ip, src_mac, arp_target):
         return False
     if arp_target is not None and arp_tgt != arp_target:
         return False
+    if flags is not None:
+        got = tcp_flags(f)
+        if got is None or not got & flags:
+            return False
     return True
 
 
 def sniff(args):
     iface, seconds, ready = args[0], float(args[1]), args[2]
-    src_ip = src_mac = arp_target = None
+    src_ip = src_mac = arp_target = flags = None
     opts = args[3:]
     for i in range(0, len(opts), 2):
         k, v = opts[i], opts[i + 1]
@@ -65,6 +91,8 @@ def sniff(args):
             src_mac = bytes.fromhex(v.replace(":", ""))
         elif k == "--arp-target":
             arp_target = ipaddress.ip_address(v).packed
+        elif k == "--tcp-flags":
+            flags = sum(TCP_FLAGS[c] for c in v)
         else:
             sys.exit("sniff: unknown option " + k)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
@@ -83,7 +111,7 @@ def sniff(args):
             break
         if addr[2] == PACKET_OUTGOING:
             continue
-        if frame_matches(f, src_ip, src_mac, arp_target):
+        if frame_matches(f, src_ip, src_mac, arp_target, flags):
             count += 1
     print(count)
 
@@ -148,8 +176,33 @@ def converse(args):
         f.write(result + "\n")
 
 
+def chat(args):
+    host, port, d = args[0], int(args[1]), args[2]
+    n = 0
+    gap = 0.0
+    try:
+        c = socket.create_connection((host, port), timeout=10)
+        c.settimeout(60)
+        last = time.monotonic()
+        while not os.path.exists(os.path.join(d, "stop")):
+            n += 1
+            expect_echo(c, b"%d\n" % n)
+            now = time.monotonic()
+            gap = max(gap, now - last)
+            last = now
+            if n == 1:
+                touch(os.path.join(d, "step1"))
+            time.sleep(0.05)
+        c.close()
+        result = "ok %d %d" % (n, gap * 1000)
+    except Exception as e:  # the test reads the reason
+        result = "error after %d answers: %s: %s" % (n, type(e).__name__, e)
+    with open(os.path.join(d, "result"), "w") as f:
+        f.write(result + "\n")
+
+
 def main():
-    cmds = {"sniff": sniff, "sink": sink, "source": source, "converse": converse}
+    cmds = {"sniff": sniff, "sink": sink, "source": source, "converse": converse, "chat": chat}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[sys.argv[1]](sys.argv[2:])

@@ -10,10 +10,19 @@
 
 load helpers
 load net-helpers
+load cr-helpers
 
 setup_file() { net_setup_file; }
 teardown_file() { net_teardown_file; }
-teardown() { net_teardown_test; }
+teardown() {
+	# A test that gave the daemon a failing criu puts the real one back.
+	if [[ -f "$VSD_TMP/criu-current" ]]; then
+		rm -f "$VSD_TMP/criu-current"
+		vsd_stop_daemon TERM
+		vsd_start_daemon
+	fi
+	net_teardown_test
+}
 
 # ensure_ct NAME CREATE-ARGS...: NAME created and running (made once per file).
 ensure_ct() {
@@ -435,6 +444,87 @@ converse_finish() {
 	run in_node bridge -d link show dev "$(ct_hostif sb1)"
 	assert_contains "$output" "isolated on"
 	assert_contains "$output" "state forwarding"
+}
+
+# neigh_mac WHERE ADDR DEV: the MAC of the neighbour entry of ADDR on DEV
+# (WHERE in_client or in_node; "" when none).
+neigh_mac() { "$1" ip -j neigh show "$2" dev "$3" | json_get 0.lladdr 2>/dev/null || true; }
+
+@test "routed: a resumed container's addresses are announced on the uplink; the client's neighbour cache learns at once" {
+	ensure_ct an1 --ip 192.0.2.97 --ip 2001:db8:ff::1a7
+	assert_reach client 192.0.2.97
+	assert_reach client 2001:db8:ff::1a7
+	local upmac n
+	upmac=$(ip -n "$NODE" -j link show dev "$NET_UPLINK" | json_get 0.address)
+	vsctl suspend an1
+	# Stale entries with a wrong MAC, as a client has after a move: only
+	# an announcement corrects them before the client sends again
+	# (Linux updates an existing entry from a gratuitous ARP and from an
+	# unsolicited advertisement with the override flag).
+	in_client ip neigh replace 192.0.2.97 lladdr 02:00:5e:00:99:97 dev cl0 nud stale
+	in_client ip -6 neigh replace 2001:db8:ff::1a7 lladdr 02:00:5e:00:99:97 dev cl0 nud stale
+	sniff_start garp in_client -- cl0 6 --arp-target 192.0.2.97 --src-mac "$upmac"
+	vsctl resume an1
+	n=$(sniff_count garp)
+	((n >= 2)) || fail "$n gratuitous ARP for 192.0.2.97 from $upmac, expected two"
+	assert_eq "$(neigh_mac in_client 192.0.2.97 cl0)" "$upmac" "the client's ARP entry"
+	assert_eq "$(neigh_mac in_client 2001:db8:ff::1a7 cl0)" "$upmac" \
+		"the client's neighbour entry (the advertisement's checksum, hop limit and flags were accepted)"
+	assert_reach client 192.0.2.97
+}
+
+@test "bridged: a resumed container's addresses are announced through its own port with its MAC" {
+	ensure_ct ab1 --net bridged
+	local a mac n
+	a=$(ct_ip ab1)
+	mac=$(ct_mac ab1)
+	assert_reach node "$a"
+	vsctl suspend ab1
+	in_node ip neigh replace "$a" lladdr 02:00:5e:00:99:98 dev "$NET_BRIDGE" nud stale
+	sniff_start gbr in_node -- "$NET_BRIDGE" 6 --arp-target "$a" --src-mac "$mac"
+	vsctl resume ab1
+	n=$(sniff_count gbr)
+	((n >= 2)) || fail "$n gratuitous ARP for $a from $mac on $NET_BRIDGE, expected two"
+	assert_eq "$(neigh_mac in_node "$a" "$NET_BRIDGE")" "$mac" "the node's ARP entry"
+	# The bridge learnt the container's MAC on its port.
+	run in_node bridge fdb show br "$NET_BRIDGE" dev "$(ct_hostif ab1)"
+	assert_contains "$output" "$mac"
+}
+
+@test "suspend: no FIN or RST of the dumped container reaches the client; after resume the conversation goes on" {
+	ensure_ct qs1 --ip 192.0.2.98
+	assert_reach client 192.0.2.98
+	converse_start qs1 192.0.2.98
+	# From the freeze to the kill the node side passes nothing of the
+	# container's: the kill closes its socket (FIN), and nothing may tell
+	# the client (the image holds the connection open).
+	sniff_start finrst in_client -- cl0 8 --src-ip 192.0.2.98 --tcp-flags FR
+	vsctl suspend qs1
+	local n
+	n=$(sniff_count finrst)
+	assert_eq "$n" 0 "FIN/RST segments from 192.0.2.98 seen by the client while it was suspended"
+	vsctl resume qs1
+	wait_for 10 ct_is_state qs1 running
+	converse_finish
+}
+
+@test "a dump the container survives gives its network back: checkpoint --leave-running, and a dump that fails" {
+	ensure_ct lr1 --ip 192.0.2.102
+	assert_reach client 192.0.2.102
+	converse_start lr1 192.0.2.102
+	vsctl checkpoint lr1 --dir "$NET_TMP/lr1.img" --leave-running
+	assert_eq "$(ct_state lr1)" running "lr1 after checkpoint --leave-running"
+	converse_finish
+	assert_reach client 192.0.2.102
+	# A dump that fails after CRIU let go of the (frozen) tasks.
+	cr_restart_daemon "$(cr_wrapper dump-late)"
+	converse_start lr1 192.0.2.102
+	run vsctl suspend lr1
+	assert_failure 1
+	assert_contains "$output" "injected dump failure"
+	assert_eq "$(ct_state lr1)" running "lr1 after a failed suspend"
+	converse_finish
+	assert_reach client 192.0.2.102
 }
 
 # ct_eth_line NAME: "INDEX MAC" of eth0 inside NAME.

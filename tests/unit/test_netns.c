@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -716,6 +718,89 @@ static int child_restored(void)
 	return udp_round_trip();
 }
 
+/* A packet socket that sees every frame arriving at link name, with a
+ * short receive timeout; -1 on failure. */
+static int sniffer(const char *name)
+{
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+
+	sll.sll_ifindex = (int)if_nametoindex(name);
+	if (fd < 0 || sll.sll_ifindex == 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -1;
+	return fd;
+}
+
+/* Read frames from fd until one is dst, src, type and payload (or the
+ * socket stays silent): true when it came. */
+static bool frame_seen(int fd, const uint8_t dst[6], const uint8_t src[6], uint16_t type,
+		       const uint8_t *payload, size_t len)
+{
+	uint8_t f[2048];
+	ssize_t n;
+
+	while ((n = recv(fd, f, sizeof(f), 0)) >= 0)
+		if ((size_t)n >= 14 + len && memcmp(f, dst, 6) == 0 && memcmp(f + 6, src, 6) == 0 &&
+		    (f[12] << 8 | f[13]) == type && memcmp(f + 14, payload, len) == 0)
+			return true;
+	return false;
+}
+
+/* vs_net_announce puts the frames on the wire: the routed addresses from
+ * the uplink with the uplink's MAC (seen at its peer), the bridged one from
+ * inside the container with its own MAC, entering the bridge through its
+ * port (seen on the bridge). */
+static int child_announce(void)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t all_nodes[6] = {0x33, 0x33, 0, 0, 0, 1};
+	struct vs_net_config net;
+	struct vs_error err = {0};
+	struct ifreq ifr = {0};
+	uint8_t up_mac[6], arp[VS_ANNOUNCE_ARP_LEN], na[VS_ANNOUNCE_NA_LEN];
+	int r, up, br, fd;
+
+	if ((r = env_setup()) != OK)
+		return r;
+	CALL(node_setup);
+	two_ifaces(&net);
+	CHECK(attach(&net) == 0);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "up0");
+	CHECK(fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0);
+	close(fd);
+	memcpy(up_mac, ifr.ifr_hwaddr.sa_data, 6);
+	CHECK((up = sniffer("up0p")) >= 0 && (br = sniffer("vsbr1a2b")) >= 0);
+	if (vs_net_announce(&env.node, &net, env.ct, &err) < 0) {
+		fprintf(stderr, "vs_net_announce: %s\n", err.msg);
+		return E_CALL;
+	}
+	vs_announce_arp_build(arp, up_mac, net.ifaces[0].addrs[0].addr);
+	CHECK(frame_seen(up, bcast, up_mac, ETH_P_ARP, arp, sizeof(arp)));
+	vs_announce_na_build(na, up_mac, net.ifaces[0].addrs[1].addr);
+	CHECK(frame_seen(up, all_nodes, up_mac, ETH_P_IPV6, na, sizeof(na)));
+	vs_announce_arp_build(arp, net.ifaces[1].mac, net.ifaces[1].addrs[0].addr);
+	CHECK(frame_seen(br, bcast, net.ifaces[1].mac, ETH_P_ARP, arp, sizeof(arp)));
+	/* Without an uplink the routed addresses have nobody to tell; the
+	 * bridged one is still announced. */
+	env.node.uplink[0] = '\0';
+	CHECK(vs_net_announce(&env.node, &net, env.ct, &err) == 0);
+	CHECK(frame_seen(br, bcast, net.ifaces[1].mac, ETH_P_ARP, arp, sizeof(arp)));
+	/* A link gone inside: an error naming the interface. */
+	{
+		char cmd[160];
+		snprintf(cmd, sizeof(cmd), "%sip link del eth1", env.in);
+		CHECK(system(cmd) == 0);
+	}
+	CHECK(vs_net_announce(&env.node, &net, env.ct, &err) < 0);
+	CHECK(strstr(err.msg, "eth1") != NULL);
+	close(up);
+	close(br);
+	return OK;
+}
+
 /* Leftovers of a dead vsd: links of containers that are not running go,
  * those of running ones stay; proxy entries and standby routes of stopped
  * containers go. */
@@ -879,6 +964,7 @@ ROOT_CASE(test_attach_fails, child_attach_fails)
 ROOT_CASE(test_addr_live, child_addr_live)
 ROOT_CASE(test_shaping, child_shaping)
 ROOT_CASE(test_restored, child_restored)
+ROOT_CASE(test_announce, child_announce)
 ROOT_CASE(test_reconcile, child_reconcile)
 ROOT_CASE(test_netns_error, child_netns_error)
 ROOT_CASE(test_pair_index, child_pair_index)
@@ -890,9 +976,9 @@ int main(void)
 	    cmocka_unit_test(test_attach_detach), cmocka_unit_test(test_private_bridge),
 	    cmocka_unit_test(test_attach_fails),  cmocka_unit_test(test_addr_live),
 	    cmocka_unit_test(test_shaping),	  cmocka_unit_test(test_restored),
-	    cmocka_unit_test(test_reconcile),	  cmocka_unit_test(test_netns_error),
-	    cmocka_unit_test(test_write_dns),	  cmocka_unit_test(test_veth_ifindex),
-	    cmocka_unit_test(test_pair_index),
+	    cmocka_unit_test(test_announce),	  cmocka_unit_test(test_reconcile),
+	    cmocka_unit_test(test_netns_error),	  cmocka_unit_test(test_write_dns),
+	    cmocka_unit_test(test_veth_ifindex),  cmocka_unit_test(test_pair_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

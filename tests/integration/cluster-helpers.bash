@@ -1,0 +1,216 @@
+# A cluster of two vsd nodes on one machine (issue 10, item 6; load after
+# helpers and net-helpers): no test packet leaves the machine.
+#
+# cluster_setup_file makes four network namespaces of its own:
+#   lan    ($CL_LAN, "vsdt-l-<hex>"): the test LAN, a bridge lan0 and
+#          nothing else (no address, no route);
+#   node A ($CL_NS_A, "vsdt-a-<hex>") and node B ($CL_NS_B, "vsdt-b-<hex>"):
+#          one vsd each, with its own root, run dir, socket, id-map
+#          registry (separate machines), cgroup parent, bridge and uplink;
+#   client ($CLIENT, "vsdt-c-<hex>"): a machine on the LAN.
+#
+#   A: up0 192.0.2.11/24 2001:db8:ff::11/64 --+
+#   B: up0 192.0.2.12/24 2001:db8:ff::12/64 --+-- lan0 (in lan)
+#   client: cl0 192.0.2.2/24 2001:db8:ff::2/64 --+
+#
+# No namespace has a route beyond its connected /24 and /64. Routed
+# containers take addresses of 192.0.2.64/26 and 2001:db8:ff::100/120 (the
+# same pools on both nodes, as on one LAN; the tests name their
+# addresses): the client reaches them on-link through the proxy ARP / NDP
+# entries of the node that runs them.
+#
+# Each vsd listens HTTPS on its LAN address (port 8443) and trusts the
+# other's node certificate (vsctl trust add). vsctl has a private
+# configuration ($CL_XDG) with a remote per node, nodea and nodeb, added
+# from the client namespace (the LAN addresses are not reachable from the
+# machine's own namespace), with a join token so that this vsctl is
+# trusted too. vsctl then runs in the machine's namespace against a node's
+# unix socket (--socket "$CL_A_SOCKET") and only resolves a remote's URL
+# and fingerprint from $CL_XDG; the daemons reach each other in the LAN.
+#
+# The per-node state of helpers.bash (VSD_TMP, VSD_ROOT, VSD_RUN,
+# VSD_SOCKET, VSD_CG_PARENT) is kept as CL_A_* and CL_B_*; cluster_use A|B
+# makes a node's current, so vsd_teardown_file, in_ct, ct_json ... work on
+# it. net-helpers' NET_TMP is the cluster's temp dir: net_bg, sniff_start,
+# in_client and net_teardown_file (the namespaces) work as in a network test.
+
+CL_PORT=8443
+CL_POOLS="--ip-pool routed=192.0.2.64/26 --ip-pool routed=2001:db8:ff::100/120"
+declare -gA CL_ADDR4=([A]=192.0.2.11 [B]=192.0.2.12)
+declare -gA CL_ADDR6=([A]=2001:db8:ff::11 [B]=2001:db8:ff::12)
+
+# cluster_use A|B: make node A's (B's) vsd the current one of helpers.bash.
+cluster_use() {
+	local n=$1 v
+	for v in TMP ROOT RUN SOCKET CG_PARENT; do
+		eval "export VSD_$v=\${CL_${n}_$v:-}"
+	done
+	export VSD_LAUNCH="nsenter --net=/run/netns/$(cl_ns "$n")"
+	VSD_DAEMON_ARGS="--uplink $NET_UPLINK $CL_POOLS --listen ${CL_ADDR4[$n]}:$CL_PORT"
+	export VSD_DAEMON_ARGS
+}
+
+# _cluster_save A|B: the current helpers.bash state as node A's (B's).
+_cluster_save() {
+	local n=$1 v
+	for v in TMP ROOT RUN SOCKET CG_PARENT; do
+		eval "export CL_${n}_$v=\${VSD_$v:-}"
+	done
+}
+
+cl_ns() { if [[ "$1" == A ]]; then echo "$CL_NS_A"; else echo "$CL_NS_B"; fi; }
+cl_sock() { if [[ "$1" == A ]]; then echo "$CL_A_SOCKET"; else echo "$CL_B_SOCKET"; fi; }
+cl_root() { if [[ "$1" == A ]]; then echo "$CL_A_ROOT"; else echo "$CL_B_ROOT"; fi; }
+cl_url() { echo "https://${CL_ADDR4[$1]}:$CL_PORT"; }
+
+# on A|B CMD...: CMD (a helper such as in_ct, ct_json, ct_state, or
+# vsctl) against node A's (B's) daemon; cvsctl: vsctl with the cluster's
+# remotes (the source of a migration is named with --socket).
+on() {
+	local n=$1
+	shift
+	(
+		cluster_use "$n"
+		"$@"
+	)
+}
+cvsctl() { XDG_CONFIG_HOME="$CL_XDG" "$VSCTL_BIN" "$@"; }
+# in_cl_client CMD...: CMD in the client namespace with the cluster's vsctl
+# configuration.
+in_cl_client() { XDG_CONFIG_HOME="$CL_XDG" nsenter --net="/run/netns/$CLIENT" "$@"; }
+
+# _cluster_namespaces: the LAN with its bridge, the two node namespaces and
+# the client, joined to the bridge by veth pairs.
+_cluster_namespaces() {
+	local id n
+	id=$(rand_hex | cut -c1-6)
+	NET_TMP=$(mktemp -d /tmp/vsdt-cl-XXXXXX) && chmod 0755 "$NET_TMP" || return 1
+	export NET_TMP CL_XDG="$NET_TMP/xdg" CL_LAN="vsdt-l-$id" CL_NS_A="vsdt-a-$id"
+	export CL_NS_B="vsdt-b-$id" CLIENT="vsdt-c-$id" NODE="vsdt-a-$id"
+	: >"$NET_TMP/pids"
+	# Recorded before they exist: net_teardown_file deletes what is listed.
+	echo "$CL_LAN $CL_NS_A $CL_NS_B $CLIENT" >"$NET_TMP/netns"
+	for n in "$CL_LAN" "$CL_NS_A" "$CL_NS_B" "$CLIENT"; do
+		ip netns add "$n" && ip -n "$n" link set lo up || return 1
+	done
+	ip -n "$CL_LAN" link add lan0 type bridge && ip -n "$CL_LAN" link set lan0 up || return 1
+	_cluster_port "$CL_NS_A" "$NET_UPLINK" lana 192.0.2.11/24 2001:db8:ff::11/64 &&
+		_cluster_port "$CL_NS_B" "$NET_UPLINK" lanb 192.0.2.12/24 2001:db8:ff::12/64 &&
+		_cluster_port "$CLIENT" cl0 lanc 192.0.2.2/24 2001:db8:ff::2/64 || return 1
+	for n in "$CL_LAN" "$CL_NS_A" "$CL_NS_B" "$CLIENT"; do
+		[[ -z "$(ip -n "$n" route show default)$(ip -n "$n" -6 route show default)" ]] ||
+			fail "namespace $n has a default route" || return 1
+	done
+}
+
+# _cluster_port NS IF LANPORT ADDR4 ADDR6: IF in NS, its peer LANPORT a
+# port of lan0.
+_cluster_port() {
+	ip -n "$1" link add "$2" type veth peer name "$3" netns "$CL_LAN" &&
+		ip -n "$1" addr add "$4" dev "$2" &&
+		ip -n "$1" addr add "$5" dev "$2" nodad &&
+		ip -n "$1" link set "$2" up &&
+		ip -n "$CL_LAN" link set "$3" master lan0 &&
+		ip -n "$CL_LAN" link set "$3" up
+}
+
+# _cluster_node A|B: that node's vsd (helpers' vsd_setup_file in its
+# namespace, with the busybox template). Its state is saved even when the
+# start failed, so that the teardown finds what was made.
+_cluster_node() {
+	local rc=0
+	cluster_use "$1"
+	vsd_setup_file || rc=1
+	_cluster_save "$1"
+	return $rc
+}
+
+# node_fp A|B: the SHA-256 fingerprint of the node's certificate.
+node_fp() { api_on "$1" GET /v1/node | head -n 1 | json_get tls.fingerprint; }
+api_on() { on "$1" api "${@:2}"; }
+
+# cluster_trust: each node trusts the other's node certificate (again,
+# after a test took it away); idempotent.
+cluster_trust() {
+	local n o fp
+	for n in A B; do
+		if [[ $n == A ]]; then o=B; else o=A; fi
+		fp=$(openssl x509 -in "$(cl_root "$o")/auth/node.crt" -outform DER | sha256sum | cut -d' ' -f1)
+		on "$n" vsctl trust list | grep -q "$fp" && continue
+		on "$n" vsctl trust add "node$(tr 'AB' 'ab' <<<"$o")" "$(cl_root "$o")/auth/node.crt" >/dev/null ||
+			return 1
+	done
+}
+
+# _cluster_remotes: remotes nodea and nodeb in $CL_XDG, each with its
+# fingerprint pinned and this vsctl's certificate trusted by a join token.
+_cluster_remotes() {
+	local n tok
+	mkdir -p "$CL_XDG" && chmod 0700 "$CL_XDG" || return 1
+	for n in A B; do
+		tok="$NET_TMP/join-$n.tok"
+		on "$n" vsctl trust token "ops$(tr 'AB' 'ab' <<<"$n")" --expires 10m >"$tok" || return 1
+		in_cl_client "$VSCTL_BIN" remote add "node$(tr 'AB' 'ab' <<<"$n")" "$(cl_url "$n")" \
+			--join-token-file "$tok" --accept-fingerprint "$(node_fp "$n")" >/dev/null || return 1
+		rm -f "$tok"
+	done
+}
+
+# cluster_setup_file: namespaces, both nodes, trust, remotes.
+cluster_setup_file() {
+	_cluster_namespaces || return 1
+	_cluster_node A || return 1
+	_cluster_node B || return 1
+	cluster_trust || return 1
+	_cluster_remotes
+}
+
+# cluster_teardown_file: everything, even after a failure anywhere in the
+# setup: background processes, both nodes (containers, daemons, lxcfs,
+# cgroups, mounts, files), then the namespaces (with every link in them)
+# and the temp dir.
+cluster_teardown_file() {
+	set +e
+	net_kill_bg
+	cluster_use A
+	vsd_teardown_file
+	cluster_use B
+	vsd_teardown_file
+	net_teardown_file
+	return 0
+}
+
+# cluster_teardown_test: the test's background processes and containers on
+# both nodes go; the nodes trust each other again (a test may have taken it
+# away). Shows both daemons' logs after a failure.
+cluster_teardown_test() {
+	local n d
+	net_kill_bg
+	for n in A B; do
+		if [[ -z "${BATS_TEST_COMPLETED:-}" ]]; then
+			echo "--- node $n: last lines of vsd.log ---"
+			tail -n 30 "$(cl_root "$n")/../vsd.log" 2>/dev/null
+		fi
+		for d in "$(cl_root "$n")"/containers/*/; do
+			[[ -d "$d" ]] || continue
+			timeout 30 "$VSCTL_BIN" --socket "$(cl_sock "$n")" destroy --force "$(basename "$d")" \
+				>/dev/null 2>&1
+		done
+	done
+	cluster_trust >/dev/null 2>&1
+	return 0
+}
+
+# ---------------------------------------------------------- container data
+
+# cl_list A|B: the names of the node's containers, one per line, sorted.
+cl_list() {
+	"$VSCTL_BIN" --socket "$(cl_sock "$1")" list --json |
+		"$PY" -c 'import json, sys; [print(c["name"]) for c in sorted(json.load(sys.stdin)["containers"], key=lambda c: c["name"])]'
+}
+# cl_listing A|B: every entry under the node's containers/ (hidden staging
+# directories too): what "changes nothing" compares.
+cl_listing() { ls -A "$(cl_root "$1")/containers" 2>/dev/null | sort; }
+cl_has() { cl_list "$1" | grep -qx "$2"; }
+cl_state() { on "$1" ct_state "$2"; }
+cl_is() { [[ "$(cl_state "$1" "$2" 2>/dev/null)" == "$3" ]]; }

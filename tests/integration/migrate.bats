@@ -1,0 +1,223 @@
+#!/usr/bin/env bats
+# Migration between nodes (issue 10; the protocol in docs/migration.md) on
+# a cluster of two vsd nodes, A and B, and a client on one test LAN
+# (cluster-helpers.bash draws it). Every test moves containers from A to
+# B with `vsctl --socket A migrate NAME --to nodeb`; vsctl resolves the
+# remote nodeb from the cluster's own configuration. Each test's
+# containers are destroyed on both nodes after it, and the nodes trust
+# each other again.
+
+load helpers
+load net-helpers
+load cluster-helpers
+
+setup_file() { cluster_setup_file; }
+teardown_file() { cluster_teardown_file; }
+teardown() { cluster_teardown_test; }
+
+# ct_on A|B NAME CREATE-ARGS...: a routed busybox container NAME created
+# and started on the node.
+ct_on() { on "$1" ct_create_started "${@:2}"; }
+
+# migrate NAME ARGS...: move NAME from A to B (the operation's output on
+# stdout).
+migrate() { cvsctl --socket "$CL_A_SOCKET" migrate "$1" --to nodeb "${@:2}"; }
+
+# assert_moved NAME STATE: NAME is on B in STATE and gone from A (its
+# directory too, and no staging leftovers on B).
+assert_moved() {
+	cl_has B "$1" || fail "$1 is not on node B: $(cl_list B | tr '\n' ' ')" || return 1
+	assert_eq "$(cl_state B "$1")" "$2" "state of $1 on B" || return 1
+	! cl_has A "$1" || fail "$1 is still on node A" || return 1
+	assert_eq "$(cl_listing A | grep -c "$1" || true)" 0 "entries of $1 under A's containers/" || return 1
+	assert_eq "$(cl_listing B | grep -c "\.$1\." || true)" 0 "staging entries of $1 under B's containers/"
+}
+
+# chat_start NODE NAME ADDR: an echo server in NAME on NODE (busybox nc -e
+# cat) and a request/answer loop with it from the client every 50 ms over
+# one connection (net-tool.py chat), after its first answer.
+chat_start() {
+	on "$1" in_ct "$2" sh -c 'setsid nc -l -p 7000 -e cat </dev/null >/dev/null 2>&1 &'
+	wait_for 10 eval "on $1 in_ct $2 netstat -ltn | grep -q ':7000 '" || return 1
+	rm -rf "$NET_TMP/chat" && mkdir "$NET_TMP/chat"
+	net_bg "$NET_TMP/chat.log" in_client "$PY" "$NET_TOOL" chat "$3" 7000 "$NET_TMP/chat" >/dev/null
+	wait_for 15 test -e "$NET_TMP/chat/step1" ||
+		fail "no first answer: $(cat "$NET_TMP/chat.log" "$NET_TMP/chat/result" 2>&1)"
+}
+# chat_finish: stop the loop; prints its result ("ok ANSWERS GAP-MS").
+chat_finish() {
+	touch "$NET_TMP/chat/stop"
+	wait_for 70 test -e "$NET_TMP/chat/result" || return 1
+	cat "$NET_TMP/chat/result"
+}
+
+@test "the rig: two nodes on one LAN reach each other's API with their node certificates; a routed container on A answers the client" {
+	local n o
+	for n in A B; do
+		on "$n" vsctl node info >/dev/null || fail "node $n does not answer"
+		# vsd runs in its node's namespace.
+		assert_eq "$(readlink "/proc/$(on "$n" vsd_pid)/ns/net")" \
+			"$(ip netns exec "$(cl_ns "$n")" readlink /proc/self/ns/net)" "vsd's namespace on $n"
+	done
+	# Each daemon's own certificate is trusted by the other, through the LAN.
+	for n in A B; do
+		if [[ $n == A ]]; then o=B; else o=A; fi
+		run ip netns exec "$(cl_ns "$n")" curl -sS -k --max-time 10 -o /dev/null -w '%{http_code}' \
+			--cert "$(cl_root "$n")/auth/node.crt" --key "$(cl_root "$n")/auth/node.key" \
+			"$(cl_url "$o")/v1/containers"
+		assert_eq "$output" 200 "node $n's certificate at node $o"
+		# And nothing else is.
+		run ip netns exec "$(cl_ns "$n")" curl -sS -k --max-time 10 -o /dev/null -w '%{http_code}' \
+			"$(cl_url "$o")/v1/containers"
+		assert_eq "$output" 401 "node $o without a certificate"
+	done
+	# The operator's remotes, over HTTPS from the client.
+	run in_cl_client "$VSCTL_BIN" --remote nodeb node info
+	assert_success
+	assert_contains "$output" "tls.fingerprint: $(node_fp B)"
+	run in_cl_client "$VSCTL_BIN" --remote nodea node info
+	assert_success
+	assert_contains "$output" "tls.fingerprint: $(node_fp A)"
+	# The machine's own namespace has no way to the LAN.
+	run curl -sk --max-time 2 "$(cl_url B)/v1/node"
+	assert_failure
+	ct_on A rig1 --ip 192.0.2.70 --ip 2001:db8:ff::170
+	assert_reach client 192.0.2.70
+	assert_reach client 2001:db8:ff::170
+	# Through A: its proxy entries answer, B's do not.
+	assert_contains "$(ip -n "$CL_NS_A" neigh show proxy)" "192.0.2.70"
+	assert_not_contains "$(ip -n "$CL_NS_B" neigh show proxy)" "192.0.2.70"
+}
+
+@test "live: a VPS holding 20 MB of tmpfs and a counter moves to B and keeps counting" {
+	local sum before after out
+	ct_on A mv1 --ip 192.0.2.71
+	# 20 MB in a tmpfs of its own, and a counter on its disk every 0.1 s.
+	on A in_ct mv1 sh -c 'mkdir -p /run/mem && mount -t tmpfs -o size=40m tmpfs /run/mem &&
+		dd if=/dev/urandom of=/run/mem/blob bs=1M count=20 2>/dev/null'
+	sum=$(on A in_ct mv1 md5sum /run/mem/blob | cut -d' ' -f1)
+	on A in_ct mv1 sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+	wait_for 5 on A in_ct mv1 test -s /var/count
+	sleep 0.5
+	before=$(on A in_ct mv1 cat /var/count)
+	out=$(migrate mv1 --json)
+	assert_eq "$(json_get mode <<<"$out")" live "the migration's mode"
+	local k
+	for k in frozen_ms total_ms bytes rounds container; do
+		json_get "$k" <<<"$out" >/dev/null || fail "no $k in the result: $out"
+	done
+	# At least the tmpfs's 20 MB went over the wire.
+	(($(json_get bytes <<<"$out") >= 20 * 1024 * 1024)) || fail "bytes: $out"
+	assert_moved mv1 running
+	sleep 0.5
+	after=$(on B in_ct mv1 cat /var/count)
+	((after > before)) || fail "the counter went from $before to $after"
+	assert_eq "$(on B in_ct mv1 md5sum /run/mem/blob | cut -d' ' -f1)" "$sum" "the tmpfs file's checksum on B"
+	sleep 0.5
+	(($(on B in_ct mv1 cat /var/count) > after)) || fail "the counter stopped on B at $after"
+	echo "# live move of 20 MB: $out" >&3
+}
+
+@test "live: a client on the LAN keeps its TCP conversation with the VPS during the move" {
+	local res
+	ct_on A mv2 --ip 192.0.2.72
+	assert_reach client 192.0.2.72
+	chat_start A mv2 192.0.2.72
+	sleep 0.5
+	migrate mv2
+	assert_moved mv2 running
+	# The conversation goes on with B for a while.
+	sleep 1
+	res=$(chat_finish)
+	[[ "$res" == ok\ * ]] || fail "the client's conversation: $res"
+	echo "# conversation across the move: $res (answers, longest gap in ms)" >&3
+	# B answers for the address now, A no longer does.
+	assert_contains "$(ip -n "$CL_NS_B" neigh show proxy)" "192.0.2.72"
+	assert_not_contains "$(ip -n "$CL_NS_A" neigh show proxy)" "192.0.2.72"
+	# The client's ARP entry names B's uplink now.
+	assert_eq "$(ip -n "$CLIENT" -j neigh show 192.0.2.72 dev cl0 | json_get 0.lladdr)" \
+		"$(ip -n "$CL_NS_B" -j link show dev "$NET_UPLINK" | json_get 0.address)" \
+		"the client's ARP entry for 192.0.2.72"
+	assert_reach client 192.0.2.72
+}
+
+@test "offline: a stopped container moves and starts on B" {
+	on A vsctl create mv3 --template busybox --ip 192.0.2.73 >/dev/null
+	run migrate mv3 --mode offline
+	assert_success
+	assert_moved mv3 stopped
+	on B vsctl start mv3
+	wait_for 10 cl_is B mv3 running
+	assert_reach client 192.0.2.73
+}
+
+@test "stop mode: a running container is stopped, moved and runs on B" {
+	ct_on A mv4 --ip 192.0.2.74
+	on A in_ct mv4 sh -c 'echo kept >/root/mark'
+	local out
+	out=$(migrate mv4 --mode stop --json)
+	assert_eq "$(json_get mode <<<"$out")" stop "the migration's mode"
+	assert_moved mv4 running
+	assert_eq "$(on B in_ct mv4 cat /root/mark)" kept "a file of its layer"
+	assert_reach client 192.0.2.74
+}
+
+# check_blocked NAME WORDS: `migrate NAME --check` fails, its output holds
+# WORDS, and neither node changed.
+check_blocked() {
+	local a b
+	a=$(cl_listing A) b=$(cl_listing B)
+	run migrate "$1" --check
+	assert_failure 1
+	assert_contains "$output" "$2"
+	assert_eq "$(cl_listing A)" "$a" "node A's containers/ after the check"
+	assert_eq "$(cl_listing B)" "$b" "node B's containers/ after the check"
+	assert_eq "$(cl_state A "$1")" running "$1 on A after the check"
+}
+
+@test "--check prints what blocks the move (template, name, address) and changes nothing on either node" {
+	# A template node B lacks.
+	on A vsctl template build bbonly --from busybox >/dev/null 2>&1
+	ct_on A ck1 --template bbonly --ip 192.0.2.75
+	check_blocked ck1 "template 'bbonly'"
+	# The name taken on B.
+	ct_on A ck2 --ip 192.0.2.76
+	on B vsctl create ck2 --template busybox --ip 192.0.2.86 >/dev/null
+	check_blocked ck2 "container 'ck2' already exists"
+	# The address taken on B (by a stopped container: it holds it).
+	ct_on A ck3 --ip 192.0.2.77
+	on B vsctl create other3 --template busybox --ip 192.0.2.77 >/dev/null
+	check_blocked ck3 "192.0.2.77"
+	# A free move passes the check and still changes nothing.
+	ct_on A ck4 --ip 192.0.2.78
+	local a b
+	a=$(cl_listing A) b=$(cl_listing B)
+	run migrate ck4 --check
+	assert_success
+	assert_eq "$(cl_listing A)$(cl_listing B)" "$a$b" "the nodes after a passing check"
+	assert_eq "$(cl_state A ck4)" running
+	on A vsctl template remove bbonly >/dev/null 2>&1 || true
+}
+
+@test "an untrusted source is refused cleanly: the container still runs on A, nothing is left on B" {
+	local pid fp
+	ct_on A ut1 --ip 192.0.2.79
+	pid=$(on A ct_init_pid ut1)
+	fp=$(openssl x509 -in "$CL_A_ROOT/auth/node.crt" -outform DER | sha256sum | cut -d' ' -f1)
+	on B vsctl trust remove "$fp" >/dev/null
+	local b
+	b=$(cl_listing B)
+	run migrate ut1
+	assert_failure 1
+	[[ "$output" =~ vsctl:\ .*([Tt]rust|[Cc]ertificate|401|[Uu]nauthori) ]] ||
+		fail "the error does not say the target refused this node: $output"
+	assert_eq "$(cl_state A ut1)" running "ut1 on A"
+	assert_eq "$(on A ct_init_pid ut1)" "$pid" "ut1's init on A (not restarted)"
+	assert_eq "$(cl_listing B)" "$b" "node B's containers/"
+	assert_reach client 192.0.2.79
+	# Trusted again, the same move works (what failed was the trust).
+	cluster_trust
+	migrate ut1 >/dev/null
+	assert_moved ut1 running
+	assert_reach client 192.0.2.79
+}
