@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <string.h>
 #include <unistd.h>
 
 int vs_spawn(char *const argv[], char *const envp[], int outfd, const int *keep, int nkeep,
@@ -51,4 +52,24 @@ int vs_spawn(char *const argv[], char *const envp[], int outfd, const int *keep,
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return rc;
+}
+
+void vs_spawn_last_line(int fd, char *out, size_t len)
+{
+	char buf[4096];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *end, *start;
+
+	out[0] = '\0';
+	if (n <= 0 || len == 0)
+		return;
+	buf[n] = '\0';
+	end = buf + n;
+	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	start = strrchr(buf, '\n');
+	start = start != NULL ? start + 1 : buf;
+	if (strlen(start) >= len)
+		start[len - 1] = '\0';
+	memcpy(out, start, strlen(start) + 1);
 }
