@@ -22,6 +22,10 @@
  * *pid, or an errno value (EINVAL for a bad keep list). */
 int vs_spawn(char *const argv[], char *const envp[], int outfd, const int *keep, int nkeep,
 	     pid_t *pid);
+/* Like vs_spawn without kept descriptors, with stdin on infd, stdout on
+ * outfd and stderr on errfd (each above 2; the same socket may be both
+ * stdin and stdout). 0 with *pid, or an errno value. */
+int vs_spawn_io(char *const argv[], char *const envp[], int infd, int outfd, int errfd, pid_t *pid);
 
 /* The last non-empty line a program wrote to fd (a memfd given as its
  * outfd: its error message) into out (len bytes, truncated, NUL-terminated;

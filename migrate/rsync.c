@@ -75,6 +75,10 @@ static int check_option(const char *a, struct vs_error *err)
 	if (strncmp(a, "--", 2) == 0) {
 		if (strncmp(a, "--bwlimit=", 10) == 0)
 			return bwlimit_ok(a) ? 0 : refuse(err, a, "not a rate");
+		if (strncmp(a, "--timeout=", 10) == 0)
+			return a[10] != '\0' && strspn(a + 10, "0123456789") == strlen(a + 10)
+				   ? 0
+				   : refuse(err, a, "not a number of seconds");
 		for (size_t i = 0; i < VS_ARRAY_SIZE(server_long); i++)
 			if (strcmp(a, server_long[i]) == 0)
 				return 0;

@@ -170,7 +170,8 @@ int vs_mig_image_verify(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_
  * ["rsync", "--server", options..., ".", destination] where each option is
  * a short cluster of letters a receiving server gets (after 'e': the
  * capability string) or one of a few long options (--numeric-ids,
- * --delete*, --sparse, --partial, --inplace, --stats, --bwlimit=RATE):
+ * --delete*, --sparse, --partial, --inplace, --stats, --bwlimit=RATE,
+ * --timeout=SECONDS):
  * never --sender, a second --server, or anything naming a file or program
  * of this node. 0 with *argv_out (NULL-terminated, free with vs_strv_free):
  * VS_RSYNC_PATH, "--server", the checked options, ".", dest_dir. -1 with
