@@ -3,17 +3,24 @@
  *   test-peer request URL FINGERPRINT CERT KEY METHOD PATH
  *	one vsd_peer_request; prints "STATUS" and the body, or "error: ..."
  *	(exit 1)
+ *   test-peer upgrade URL FINGERPRINT CERT KEY PATH BODY
+ *	one vsd_peer_upgrade; prints "101", or "error: ..." (exit 1)
  *   test-peer rsync SRC DST
- *	vsd_peer_rsync_push of SRC to a TLS server started here on
- *	127.0.0.1, which checks the upgrade's arguments with
- *	vs_mig_rsync_server_argv and runs vsd_peer_rsync_serve into DST the
- *	way a vsd target does: behind a relay that, like libmicrohttpd
- *	0.9.75, never passes the end of the upgraded stream on to TLS. Prints
- *	the stats; exit 1 with "error: ..." on either side's failure.
+ *	vsd_peer_rsync_push of SRC to an HTTPS server started here on
+ *	127.0.0.1 with libmicrohttpd as vsd starts it, which checks the
+ *	upgrade's arguments with vs_mig_rsync_server_argv and runs
+ *	vsd_peer_rsync_serve into DST from the upgraded stream, as a vsd
+ *	target's sync handler does. Prints the stats; exit 1 with
+ *	"error: ..." on either side's failure.
+ *   test-peer rsync-direct SRC DST
+ *	the same with the target's TLS served by GnuTLS directly (full
+ *	buffers, the stream's end not passed on either), for what the
+ *	transport costs without libmicrohttpd 0.9.75's 4-byte relay.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -35,7 +42,8 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: test-peer request URL FP CERT KEY METHOD PATH\n"
-			"       test-peer rsync SRC DST\n");
+			"       test-peer upgrade URL FP CERT KEY PATH BODY\n"
+			"       test-peer rsync|rsync-direct SRC DST\n");
 	return 2;
 }
 
@@ -68,24 +76,204 @@ static int do_request(char **argv)
 	return 0;
 }
 
-/* ---- the target side of the rsync mode ----------------------------------- */
+static int do_upgrade(char **argv)
+{
+	cleanup_free char *cert = slurp(argv[3]), *key = slurp(argv[4]);
+	struct vsd_peer_id id = {.url = argv[1], .fingerprint = argv[2], .cert_pem = cert,
+				 .key_pem = key, .timeout_ms = 10000};
+	struct vs_error err = {0};
+	struct vsd_peer *p = NULL;
+	int r = vsd_peer_open(&id, &p, &err);
+
+	if (r == 0)
+		r = vsd_peer_upgrade(p, argv[5], argv[6], &err);
+	vsd_peer_close(p);
+	if (r < 0) {
+		printf("error: %s (kind %d)\n", err.msg, (int)err.kind);
+		return 1;
+	}
+	printf("101\n");
+	return 0;
+}
+
+/* ---- the target side of the rsync mode: libmicrohttpd as vsd runs it ---- */
 
 struct target {
-	int listen_fd;
 	const char *dst;
 	char *cert, *key;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
 	int rc;
 	char msg[VS_ERROR_MSG_MAX];
 };
+
+struct request {
+	char *body;
+	size_t len;
+	char **argv; /* checked rsync command */
+};
+
+struct stream {
+	struct target *t;
+	char **argv;
+	int sock, tcp_fd;
+	struct MHD_UpgradeResponseHandle *urh;
+};
+
+static void finish(struct target *t, int rc, const char *msg)
+{
+	pthread_mutex_lock(&t->lock);
+	t->rc = rc;
+	snprintf(t->msg, sizeof(t->msg), "%s", msg);
+	t->done = true;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* What the lead's sync handler's stream_run does, in a thread of its own
+ * (libmicrohttpd relays the TLS side from the connection's thread once
+ * the upgrade callback returned). */
+static void *stream_main(void *arg)
+{
+	struct stream *st = arg;
+	struct vs_error err = {0};
+	int rc = vsd_peer_rsync_serve(st->sock, st->tcp_fd, st->argv, &err);
+
+	if (st->tcp_fd >= 0)
+		shutdown(st->tcp_fd, SHUT_RDWR);
+	MHD_upgrade_action(st->urh, MHD_UPGRADE_ACTION_CLOSE);
+	finish(st->t, rc, err.msg);
+	vs_strv_free(st->argv);
+	free(st);
+	return NULL;
+}
+
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
+			const char *extra_in, size_t extra_in_size, MHD_socket sock,
+			struct MHD_UpgradeResponseHandle *urh)
+{
+	struct request *r = con_cls;
+	struct stream *st = xcalloc(1, sizeof(*st));
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	pthread_t th;
+
+	st->t = cls;
+	st->argv = steal_ptr(&r->argv);
+	st->sock = sock;
+	st->tcp_fd = ci != NULL ? ci->connect_fd : -1;
+	st->urh = urh;
+	pthread_create(&th, NULL, stream_main, st);
+	pthread_detach(th);
+}
+
+/* The body's {"part", "args"} checked as a target checks it. */
+static int check_body(struct target *t, const char *body, char ***argv, struct vs_error *err)
+{
+	cleanup_json struct vs_json *j = NULL;
+	const struct vs_json *args;
+	const char *list[64];
+	size_t n;
+
+	if (vs_json_parse(body, &j, err) < 0)
+		return -1;
+	args = vs_json_get(j, "args");
+	n = vs_json_array_len(args);
+	if (strcmp(vs_json_string(vs_json_get(j, "part")) ?: "", "layer") != 0 || n == 0 ||
+	    n > 64)
+		return vs_error_kind(err, VS_EK_INVALID, "body: %s", body);
+	for (size_t i = 0; i < n; i++)
+		if ((list[i] = vs_json_string(vs_json_array_at(args, i))) == NULL)
+			return vs_error_kind(err, VS_EK_INVALID, "args[%zu] is not a string", i);
+	return vs_mig_rsync_server_argv(list, n, t->dst, argv, err);
+}
+
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned status,
+			      struct MHD_Response *resp)
+{
+	enum MHD_Result r = MHD_queue_response(c, status, resp);
+
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *c, const char *msg)
+{
+	cleanup_free char *text = xasprintf("{\"error\":{\"message\":\"%s\"}}", msg);
+
+	return answer(c, 400,
+		      MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY));
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *data,
+				  size_t *size, void **con_cls)
+{
+	struct target *t = cls;
+	struct request *r = *con_cls;
+	struct vs_error err = {0};
+	struct MHD_Response *up;
+
+	if (r == NULL) {
+		*con_cls = xcalloc(1, sizeof(*r));
+		return MHD_YES;
+	}
+	if (*size > 0) {
+		r->body = xrealloc(r->body, r->len + *size + 1);
+		memcpy(r->body + r->len, data, *size);
+		r->len += *size;
+		r->body[r->len] = '\0';
+		*size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Vsd-Migration") ?: "", "1"))
+		return refuse(c, "no Vsd-Migration: 1");
+	if (check_body(t, r->body ?: "", &r->argv, &err) < 0) {
+		finish(t, -1, err.msg);
+		return refuse(c, err.msg);
+	}
+	up = MHD_create_response_for_upgrade(on_upgraded, t);
+	MHD_add_response_header(up, MHD_HTTP_HEADER_UPGRADE, "vsd-stream");
+	return answer(c, MHD_HTTP_SWITCHING_PROTOCOLS, up);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request *r = *con_cls;
+
+	if (r != NULL) {
+		vs_strv_free(r->argv);
+		free(r->body);
+		free(r);
+	}
+	*con_cls = NULL;
+}
+
+/* As vsd_server_start_tls starts it (daemon/server.c). */
+static struct MHD_Daemon *start_target(struct target *t, int listen_fd)
+{
+	return MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+		MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TLS,
+	    0, NULL, NULL, on_request, t, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_HTTPS_MEM_CERT, t->cert, MHD_OPTION_HTTPS_MEM_KEY, t->key,
+	    MHD_OPTION_HTTPS_MEM_TRUST, t->cert, MHD_OPTION_HTTPS_PRIORITIES, VS_TLS_PRIORITIES,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_END);
+}
+
+/* ---- the target side of rsync-direct: a plain GnuTLS server ---------------- */
 
 struct pipe_relay {
 	gnutls_session_t s;
 	int tcp, sock;
 };
 
-/* libmicrohttpd's part after a 101 over TLS, as 0.9.75 does it: bytes
+/* What libmicrohttpd does after a 101 over TLS, with full buffers: bytes
  * both ways; the peer's end shuts the socketpair down; the socketpair's
- * end is never passed on. */
+ * end is never passed on (as in 0.9.75). */
 static void *mhd_like_relay(void *arg)
 {
 	struct pipe_relay *r = arg;
@@ -130,18 +318,14 @@ static void *mhd_like_relay(void *arg)
 	return NULL;
 }
 
-/* The request's head and JSON body; the body's args checked. */
-static int read_upgrade(gnutls_session_t s, const char *dst, char ***argv, struct vs_error *err)
+/* The request's head and body (Content-Length), the body checked. */
+static int read_upgrade(struct target *t, gnutls_session_t s, char ***argv, struct vs_error *err)
 {
 	char buf[65536];
 	size_t len = 0;
-	char *end = NULL, *cl;
-	cleanup_json struct vs_json *j = NULL;
-	const struct vs_json *args;
-	const char *list[64];
-	size_t n;
+	char *end = NULL, *cl = NULL;
 
-	while (end == NULL || len < (size_t)(end + 4 - buf) + strtoul(cl + 15, NULL, 10)) {
+	while (end == NULL || len < (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10)) {
 		ssize_t r = gnutls_record_recv(s, buf + len, sizeof(buf) - 1 - len);
 
 		if (r <= 0)
@@ -154,20 +338,10 @@ static int read_upgrade(gnutls_session_t s, const char *dst, char ***argv, struc
 				    strstr(buf, "Upgrade: vsd-stream\r\n") == NULL))
 			return vs_error_set(err, 0, "request without the expected headers");
 	}
-	if (vs_json_parse(end + 4, &j, err) < 0)
-		return -1;
-	args = vs_json_get(j, "args");
-	n = vs_json_array_len(args);
-	if (strcmp(vs_json_string(vs_json_get(j, "part")) ?: "", "layer") != 0 || n == 0 ||
-	    n > 64)
-		return vs_error_set(err, 0, "body: %s", end + 4);
-	for (size_t i = 0; i < n; i++)
-		if ((list[i] = vs_json_string(vs_json_array_at(args, i))) == NULL)
-			return vs_error_set(err, 0, "args[%zu] is not a string", i);
-	return vs_mig_rsync_server_argv(list, n, dst, argv, err);
+	return check_body(t, end + 4, argv, err);
 }
 
-static int serve_one(struct target *t, int fd, struct vs_error *err)
+static int direct_serve(struct target *t, int fd, struct vs_error *err)
 {
 	gnutls_certificate_credentials_t cred;
 	gnutls_session_t s;
@@ -191,35 +365,40 @@ static int serve_one(struct target *t, int fd, struct vs_error *err)
 		r = gnutls_handshake(s);
 	while (r < 0 && gnutls_error_is_fatal(r) == 0);
 	if (r < 0)
-		return vs_error_set(err, 0, "server handshake: %s", gnutls_strerror(r));
-	if (read_upgrade(s, t->dst, &argv, err) < 0)
-		return -1;
-	gnutls_record_send(s, ok, sizeof(ok) - 1);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return vs_error_set(err, errno, "socketpair");
-	pr = (struct pipe_relay){.s = s, .tcp = fd, .sock = sv[0]};
-	pthread_create(&th, NULL, mhd_like_relay, &pr);
-	r = vsd_peer_rsync_serve(sv[1], fd, argv, err);
-	/* What a stream_run does after: give the stream back, end TCP. */
-	shutdown(fd, SHUT_RDWR);
-	pthread_join(th, NULL);
-	close(sv[0]);
-	close(sv[1]);
+		r = vs_error_set(err, 0, "server handshake: %s", gnutls_strerror(r));
+	else if ((r = read_upgrade(t, s, &argv, err)) == 0 &&
+		 socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		r = vs_error_set(err, errno, "socketpair");
+	if (r == 0) {
+		gnutls_record_send(s, ok, sizeof(ok) - 1);
+		pr = (struct pipe_relay){.s = s, .tcp = fd, .sock = sv[0]};
+		pthread_create(&th, NULL, mhd_like_relay, &pr);
+		r = vsd_peer_rsync_serve(sv[1], fd, argv, err);
+		shutdown(fd, SHUT_RDWR);
+		pthread_join(th, NULL);
+		close(sv[0]);
+		close(sv[1]);
+	}
 	gnutls_deinit(s);
 	gnutls_certificate_free_credentials(cred);
 	return r;
 }
 
-static void *target_main(void *arg)
-{
-	struct target *t = arg;
-	struct vs_error err = {0};
-	int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+struct direct {
+	struct target *t;
+	int listen_fd;
+};
 
-	t->rc = fd < 0 ? vs_error_set(&err, errno, "accept") : serve_one(t, fd, &err);
-	snprintf(t->msg, sizeof(t->msg), "%s", err.msg);
+static void *direct_main(void *arg)
+{
+	struct direct *dt = arg;
+	struct vs_error err = {0};
+	int fd = accept4(dt->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int rc = fd < 0 ? vs_error_set(&err, errno, "accept") : direct_serve(dt->t, fd, &err);
+
 	if (fd >= 0)
 		close(fd);
+	finish(dt->t, rc, err.msg);
 	return NULL;
 }
 
@@ -229,22 +408,25 @@ static int listen_local(int *port)
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0 ||
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
 		return -1;
 	*port = ntohs(a.sin_port);
 	return fd;
 }
 
-static int do_rsync(char **argv)
+static int do_rsync(char **argv, bool mhd)
 {
-	struct target t = {.dst = argv[2]};
+	struct target t = {.dst = argv[2], .lock = PTHREAD_MUTEX_INITIALIZER,
+			   .cond = PTHREAD_COND_INITIALIZER};
 	cleanup_free char *ccert = NULL, *ckey = NULL, *url = NULL;
 	char fp[VS_CERT_FP_HEX + 1];
 	struct vs_mig_rsync_stats st = {0};
 	struct vs_error err = {0};
+	struct MHD_Daemon *d = NULL;
+	struct direct dt = {.t = &t};
 	pthread_t th;
-	int port = 0, r;
+	int port = 0, fd, r;
 
 	if (vs_cert_generate("target", NULL, 0, &t.cert, &t.key, &err) < 0 ||
 	    vs_cert_generate("source", NULL, 0, &ccert, &ckey, &err) < 0 ||
@@ -252,17 +434,29 @@ static int do_rsync(char **argv)
 		printf("error: %s\n", err.msg);
 		return 1;
 	}
-	t.listen_fd = listen_local(&port);
-	if (t.listen_fd < 0) {
-		printf("error: listen: %s\n", strerror(errno));
+	fd = listen_local(&port);
+	dt.listen_fd = fd;
+	if (fd >= 0 && mhd)
+		d = start_target(&t, fd);
+	else if (fd >= 0 && pthread_create(&th, NULL, direct_main, &dt) == 0)
+		pthread_detach(th);
+	else
+		fd = -1;
+	if (fd < 0 || (mhd && d == NULL)) {
+		printf("error: cannot start the target\n");
 		return 1;
 	}
 	url = xasprintf("https://127.0.0.1:%d", port);
-	pthread_create(&th, NULL, target_main, &t);
 	struct vsd_peer_id id = {.url = url, .fingerprint = fp, .cert_pem = ccert,
 				 .key_pem = ckey, .timeout_ms = 20000};
 	r = vsd_peer_rsync_push(&id, "/v1/migrations/test/sync", "layer", argv[1], NULL, &st, &err);
-	pthread_join(th, NULL);
+	pthread_mutex_lock(&t.lock);
+	while (!t.done)
+		pthread_cond_wait(&t.cond, &t.lock);
+	pthread_mutex_unlock(&t.lock);
+	if (d != NULL)
+		MHD_stop_daemon(d);
+	close(fd);
 	free(t.cert);
 	free(t.key);
 	if (r < 0)
@@ -281,7 +475,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 8 && strcmp(argv[1], "request") == 0)
 		return do_request(argv + 1);
+	if (argc == 8 && strcmp(argv[1], "upgrade") == 0)
+		return do_upgrade(argv + 1);
 	if (argc == 4 && strcmp(argv[1], "rsync") == 0)
-		return do_rsync(argv + 1);
+		return do_rsync(argv + 1, true);
+	if (argc == 4 && strcmp(argv[1], "rsync-direct") == 0)
+		return do_rsync(argv + 1, false);
 	return usage();
 }

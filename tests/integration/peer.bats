@@ -5,8 +5,10 @@
 # namespace the file creates; node A is the identity test-peer presents (a
 # node certificate as vsd makes one), its requests made from inside that
 # namespace. The rsync case runs rsync's protocol over TLS between
-# vsd_peer_rsync_push and vsd_peer_rsync_serve, the target behind a relay
-# that ends streams the way libmicrohttpd 0.9.75 does (it does not).
+# vsd_peer_rsync_push and vsd_peer_rsync_serve, the target behind
+# libmicrohttpd started as vsd starts it (rsync), or behind a plain GnuTLS
+# relay that, like libmicrohttpd 0.9.75, passes no end of the stream on
+# (rsync-direct: the bigger layer, at full speed).
 
 load helpers
 
@@ -102,10 +104,24 @@ peer_req() {
 	assert_contains "$output" "peer fingerprint '1234': expected 64 hexadecimal digits"
 }
 
+@test "an upgrade the target refuses: its status and message as the error" {
+	run ip netns exec "$PEER_NS" "$PEER_BIN" upgrade "$PEER_URL" "$B_FP" "$VSD_TMP/a.crt" \
+		"$VSD_TMP/a.key" /v1/containers/nope/exec '{"command":["true"]}'
+	assert_failure
+	assert_contains "$output" "error: $PEER_URL: 404: "
+	assert_contains "$output" "nope"
+	assert_contains "$output" "(kind 2)" # VS_EK_NOT_FOUND
+	run ip netns exec "$PEER_NS" "$PEER_BIN" upgrade "$PEER_URL" "$B_FP" "$VSD_TMP/stranger.crt" \
+		"$VSD_TMP/stranger.key" /v1/containers/nope/exec '{"command":["true"]}'
+	assert_failure
+	assert_contains "$output" "error: $PEER_URL: 401: "
+}
+
 # A layer as overlayfs leaves it: ids of a container's range, hard links,
-# an opaque directory, an ACL, a sparse file, a whiteout.
+# an opaque directory, an ACL, a sparse file, a whiteout. make_layer DIR
+# [MIB]: MIB (default 16) is the sparse file's length.
 make_layer() {
-	local s=$1
+	local s=$1 mib=${2:-16}
 	mkdir -p "$s/etc" "$s/opaque/inner" "$s/var"
 	echo "one" >"$s/etc/a"
 	ln "$s/etc/a" "$s/etc/a-link"
@@ -116,11 +132,11 @@ make_layer() {
 	setfattr -n trusted.overlay.opaque -v y "$s/opaque"
 	setfattr -n user.note -v hello "$s/etc/a"
 	setfacl -m u:100007:rw "$s/etc/shadow"
-	dd if=/dev/urandom of="$s/var/sparse" bs=4k count=1 seek=4096 2>/dev/null
-	truncate -s 16M "$s/var/sparse"
+	dd if=/dev/urandom of="$s/var/sparse" bs=4k count=1 seek=$((mib * 128)) 2>/dev/null
+	truncate -s "${mib}M" "$s/var/sparse"
 	mknod "$s/etc/gone" c 0 0
 	ln -s ../etc/a "$s/var/sym"
-	dd if=/dev/urandom of="$s/var/blob" bs=1M count=2 2>/dev/null
+	dd if=/dev/urandom of="$s/var/blob" bs=64k count=$((mib * 2)) 2>/dev/null
 }
 
 # Everything that must survive: names, types, modes, owners, sizes, links,
@@ -141,7 +157,7 @@ layer_facts() {
 @test "rsync over TLS: a layer arrives identical; a second round moves nothing" {
 	make_layer "$VSD_TMP/src"
 	mkdir -p "$VSD_TMP/dst"
-	run "$PEER_BIN" rsync "$VSD_TMP/src" "$VSD_TMP/dst"
+	run "$PEER_BIN" rsync-direct "$VSD_TMP/src" "$VSD_TMP/dst"
 	assert_success
 	# 4 regular files: a (its links are links), shadow, sparse, blob.
 	[[ "$output" =~ files\ 4$ ]] || fail "stats: $output"
@@ -152,14 +168,28 @@ layer_facts() {
 	assert_eq "$(getfattr --only-values -n trusted.overlay.opaque "$VSD_TMP/dst/opaque")" y
 	# Still sparse: 16 MiB long, a few KiB on disk.
 	(($(du -k "$VSD_TMP/dst/var/sparse" | cut -f1) < 1024)) || fail "sparse file filled"
-	run "$PEER_BIN" rsync "$VSD_TMP/src" "$VSD_TMP/dst"
+	run "$PEER_BIN" rsync-direct "$VSD_TMP/src" "$VSD_TMP/dst"
 	assert_success
 	[[ "$output" =~ files\ 0$ ]] || fail "second round: $output"
 	# What went is deleted there too.
 	rm "$VSD_TMP/src/var/blob" "$VSD_TMP/src/etc/gone"
-	run "$PEER_BIN" rsync "$VSD_TMP/src" "$VSD_TMP/dst"
+	run "$PEER_BIN" rsync-direct "$VSD_TMP/src" "$VSD_TMP/dst"
 	assert_success
 	assert_eq "$(layer_facts "$VSD_TMP/dst")" "$(layer_facts "$VSD_TMP/src")"
+}
+
+@test "rsync behind libmicrohttpd as vsd runs it: both ends see the stream end, five times" {
+	# A small layer: libmicrohttpd 0.9.75 relays an upgraded TLS stream 4
+	# bytes at a time (docs/migration.md, "Transport").
+	make_layer "$VSD_TMP/src" 1
+	local i
+	for i in 1 2 3 4 5; do
+		rm -rf "$VSD_TMP/dst" && mkdir -p "$VSD_TMP/dst"
+		run timeout 60 "$PEER_BIN" rsync "$VSD_TMP/src" "$VSD_TMP/dst"
+		assert_success
+		[[ "$output" =~ files\ 4$ ]] || fail "round $i: $output"
+		assert_eq "$(layer_facts "$VSD_TMP/dst")" "$(layer_facts "$VSD_TMP/src")"
+	done
 }
 
 @test "rsync over TLS: a source that cannot be read fails with rsync's status and line" {
