@@ -15,7 +15,8 @@
  *   store.h     store.c, locks.c: on-disk registries, per-container locks
  *   auth.h      authn.c, tls.c, trust.c, tokens.c, audit.c: credentials, audit
  *               log
- *   daemon.h    network.c, sampler.c, oom.c, criu.c: the core (this file)
+ *   daemon.h    network.c, sampler.c, oom.c, criu.c, peer.c: the core (this
+ *               file)
  *   handlers.h  containers.c, templates.c, exec.c, ... : request handlers,
  *               and api.c: the route table naming them
  *   server.h    server.c (libmicrohttpd glue, dispatching only through the

@@ -57,8 +57,8 @@ static int parse_url(const char *url, char **host, char **port, struct vs_error 
 	size_t plen;
 
 	if (url == NULL || strncmp(url, "https://", 8) != 0)
-		return vs_error_kind(err, VS_EK_INVALID, "peer URL '%s': expected https://HOST:PORT",
-				     url ? url : "");
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "peer URL '%s': expected https://HOST:PORT", url ? url : "");
 	h = url + 8;
 	if (*h == '[') {
 		end = strchr(h, ']');
@@ -135,8 +135,9 @@ int vsd_peer_open(const struct vsd_peer_id *id, struct vsd_peer **out, struct vs
 	if (parse_url(id->url, &host, &port, err) < 0 || check_pin(id->fingerprint, pin, err) < 0)
 		return -1;
 	if (id->cert_pem == NULL || id->key_pem == NULL)
-		return vs_error_kind(err, VS_EK_INVALID, "%s: this node has no certificate "
-							 "(vsd needs --listen or --tls-cert)",
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: this node has no certificate "
+				     "(vsd needs --listen or --tls-cert)",
 				     id->url);
 	p = xcalloc(1, sizeof(*p));
 	p->fd = -1;
@@ -155,9 +156,10 @@ int vsd_peer_open(const struct vsd_peer_id *id, struct vsd_peer **out, struct vs
 	p->s = vs_tls_client_session(p->tls);
 	p->broken = false;
 	if (strcmp(pin, got) != 0)
-		return vs_error_kind(err, VS_EK_FORBIDDEN,
-				     "fingerprint mismatch: expected %s, the node at %s presented %s",
-				     pin, p->url, got);
+		return vs_error_kind(
+		    err, VS_EK_FORBIDDEN,
+		    "fingerprint mismatch: expected %s, the node at %s presented %s", pin, p->url,
+		    got);
 	*out = steal_ptr(&p);
 	return 0;
 }
@@ -310,9 +312,10 @@ static int read_body(struct vsd_peer *p, struct answer *a, int64_t n, struct vs_
 			return -1;
 		if (r == 0) {
 			p->broken = true;
-			return n < 0 ? 0
-				     : vs_error_set(err, 0, "%s: the connection closed in the answer",
-						    p->url);
+			return n < 0
+				   ? 0
+				   : vs_error_set(err, 0, "%s: the connection closed in the answer",
+						  p->url);
 		}
 		if (a->len + (size_t)r > VSD_PEER_BODY_MAX)
 			return malformed(p, "body over 4 MiB", err);
@@ -366,7 +369,8 @@ static int read_chunked(struct vsd_peer *p, struct answer *a, struct vs_error *e
 			return malformed(p, "body over 4 MiB", err);
 		if (n == 0)
 			break;
-		if (read_body(p, a, (int64_t)n, err) < 0 || read_line(p, line, sizeof(line), err) < 0)
+		if (read_body(p, a, (int64_t)n, err) < 0 ||
+		    read_line(p, line, sizeof(line), err) < 0)
 			return -1;
 		if (line[0] != '\0')
 			return malformed(p, "no CRLF after a chunk", err);
@@ -378,8 +382,8 @@ static int read_chunked(struct vsd_peer *p, struct answer *a, struct vs_error *e
 	return 0;
 }
 
-static int send_request(struct vsd_peer *p, const char *method, const char *path,
-			const char *body, bool upgrade, struct vs_error *err)
+static int send_request(struct vsd_peer *p, const char *method, const char *path, const char *body,
+			bool upgrade, struct vs_error *err)
 {
 	cleanup_free char *head = NULL;
 	size_t blen = body != NULL ? strlen(body) : 0;
@@ -676,7 +680,8 @@ static int relay_loop(struct relay *r, struct vs_error *err)
 		if (n < 0 && errno != EINTR)
 			return vs_error_set(err, errno, "relay: poll");
 		if (n == 0 && wait > 0)
-			return vs_error_set(err, 0, "%s: the stream's end did not come within %d ms",
+			return vs_error_set(err, 0,
+					    "%s: the stream's end did not come within %d ms",
 					    r->p->url, wait);
 		if (n < 0)
 			continue;
@@ -748,8 +753,7 @@ static int rsync_status(int status, int outfd, struct vs_error *err)
 /* The command line __fdcat writes first (one JSON array and '\n') as the
  * upgrade's body; only that line is taken from fd, what follows is
  * rsync's protocol. */
-static int read_command(int fd, int timeout_ms, const char *part, char **body,
-			struct vs_error *err)
+static int read_command(int fd, int timeout_ms, const char *part, char **body, struct vs_error *err)
 {
 	cleanup_free char *buf = xmalloc(CMD_MAX + 1);
 	cleanup_json struct vs_json *j = NULL;
@@ -913,8 +917,7 @@ static int outq(int fd)
 static void serve_end(int sock, int tcp_fd)
 {
 	int64_t deadline = vs_now_ms() + VSD_PEER_TIMEOUT_MS;
-	struct pollfd pf[2] = {{.fd = sock, .events = POLLIN},
-			       {.fd = tcp_fd, .events = POLLRDHUP}};
+	struct pollfd pf[2] = {{.fd = sock, .events = POLLIN}, {.fd = tcp_fd, .events = POLLRDHUP}};
 	char buf[4096];
 
 	shutdown(sock, SHUT_WR);

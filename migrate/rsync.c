@@ -33,9 +33,9 @@
 #define SERVER_CAPS ".iLsfxCIvu"
 
 static const char *const server_long[] = {
-    "--numeric-ids",  "--delete",	 "--delete-before", "--delete-during",
-    "--delete-after", "--delete-delay", "--sparse",	    "--partial",
-    "--inplace",      "--stats",	 "--no-inc-recursive",
+    "--numeric-ids",  "--delete",	"--delete-before",    "--delete-during",
+    "--delete-after", "--delete-delay", "--sparse",	      "--partial",
+    "--inplace",      "--stats",	"--no-inc-recursive",
 };
 
 static int refuse(struct vs_error *err, const char *arg, const char *why)
@@ -96,9 +96,10 @@ int vs_mig_rsync_server_argv(const char *const *args, size_t n, const char *dest
 	size_t i, k = 0;
 
 	if (n < 4 || args[0] == NULL || strcmp(args[0], "rsync") != 0)
-		return vs_error_kind(err, VS_EK_INVALID,
-				     "rsync arguments: expected [\"rsync\", \"--server\", options..., "
-				     "\".\", destination]");
+		return vs_error_kind(
+		    err, VS_EK_INVALID,
+		    "rsync arguments: expected [\"rsync\", \"--server\", options..., "
+		    "\".\", destination]");
 	if (strcmp(args[1], "--server") != 0)
 		return refuse(err, args[1], "expected --server");
 	argv = xcalloc(n + 2, sizeof(*argv));
@@ -112,8 +113,9 @@ int vs_mig_rsync_server_argv(const char *const *args, size_t n, const char *dest
 		argv[k++] = xstrdup(args[i]);
 	}
 	if (i == n)
-		return vs_error_kind(err, VS_EK_INVALID, "rsync arguments: no \".\" before the "
-							 "destination");
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "rsync arguments: no \".\" before the "
+				     "destination");
 	if (n - i != 2)
 		return refuse(err, n - i > 2 ? args[i + 2] : ".",
 			      "expected exactly one destination after \".\"");

@@ -63,8 +63,11 @@ static char *slurp(const char *path)
 static int do_request(char **argv)
 {
 	cleanup_free char *cert = slurp(argv[3]), *key = slurp(argv[4]), *resp = NULL;
-	struct vsd_peer_id id = {.url = argv[1], .fingerprint = argv[2], .cert_pem = cert,
-				 .key_pem = key, .timeout_ms = 10000};
+	struct vsd_peer_id id = {.url = argv[1],
+				 .fingerprint = argv[2],
+				 .cert_pem = cert,
+				 .key_pem = key,
+				 .timeout_ms = 10000};
 	struct vs_error err = {0};
 	unsigned status = 0;
 
@@ -79,8 +82,11 @@ static int do_request(char **argv)
 static int do_upgrade(char **argv)
 {
 	cleanup_free char *cert = slurp(argv[3]), *key = slurp(argv[4]);
-	struct vsd_peer_id id = {.url = argv[1], .fingerprint = argv[2], .cert_pem = cert,
-				 .key_pem = key, .timeout_ms = 10000};
+	struct vsd_peer_id id = {.url = argv[1],
+				 .fingerprint = argv[2],
+				 .cert_pem = cert,
+				 .key_pem = key,
+				 .timeout_ms = 10000};
 	struct vs_error err = {0};
 	struct vsd_peer *p = NULL;
 	int r = vsd_peer_open(&id, &p, &err);
@@ -149,8 +155,8 @@ static void *stream_main(void *arg)
 	return NULL;
 }
 
-static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
-			const char *extra_in, size_t extra_in_size, MHD_socket sock,
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+			size_t extra_in_size, MHD_socket sock,
 			struct MHD_UpgradeResponseHandle *urh)
 {
 	struct request *r = con_cls;
@@ -180,8 +186,7 @@ static int check_body(struct target *t, const char *body, char ***argv, struct v
 		return -1;
 	args = vs_json_get(j, "args");
 	n = vs_json_array_len(args);
-	if (strcmp(vs_json_string(vs_json_get(j, "part")) ?: "", "layer") != 0 || n == 0 ||
-	    n > 64)
+	if (strcmp(vs_json_string(vs_json_get(j, "part")) ?: "", "layer") != 0 || n == 0 || n > 64)
 		return vs_error_kind(err, VS_EK_INVALID, "body: %s", body);
 	for (size_t i = 0; i < n; i++)
 		if ((list[i] = vs_json_string(vs_json_array_at(args, i))) == NULL)
@@ -189,8 +194,7 @@ static int check_body(struct target *t, const char *body, char ***argv, struct v
 	return vs_mig_rsync_server_argv(list, n, t->dst, argv, err);
 }
 
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned status,
-			      struct MHD_Response *resp)
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
 {
 	enum MHD_Result r = MHD_queue_response(c, status, resp);
 
@@ -417,8 +421,8 @@ static int listen_local(int *port)
 
 static int do_rsync(char **argv, bool mhd)
 {
-	struct target t = {.dst = argv[2], .lock = PTHREAD_MUTEX_INITIALIZER,
-			   .cond = PTHREAD_COND_INITIALIZER};
+	struct target t = {
+	    .dst = argv[2], .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	cleanup_free char *ccert = NULL, *ckey = NULL, *url = NULL;
 	char fp[VS_CERT_FP_HEX + 1];
 	struct vs_mig_rsync_stats st = {0};
@@ -447,8 +451,8 @@ static int do_rsync(char **argv, bool mhd)
 		return 1;
 	}
 	url = xasprintf("https://127.0.0.1:%d", port);
-	struct vsd_peer_id id = {.url = url, .fingerprint = fp, .cert_pem = ccert,
-				 .key_pem = ckey, .timeout_ms = 20000};
+	struct vsd_peer_id id = {
+	    .url = url, .fingerprint = fp, .cert_pem = ccert, .key_pem = ckey, .timeout_ms = 20000};
 	r = vsd_peer_rsync_push(&id, "/v1/migrations/test/sync", "layer", argv[1], NULL, &st, &err);
 	pthread_mutex_lock(&t.lock);
 	while (!t.done)

@@ -41,10 +41,17 @@ static void assert_refused(const char *const *args, const char *named)
 /* What rsync 3.x sends for vsd_peer_rsync_push's options. */
 static void test_push_command_accepted(void **state)
 {
-	const char *args[] = {"rsync",	       "--server",  "-lHogDtpAXrSe.iLsfxCIvu",
-			      "--timeout=30",  "--delete",  "--stats",
-			      "--numeric-ids", "--bwlimit=1000", ".",
-			      ".",	       NULL};
+	const char *args[] = {"rsync",
+			      "--server",
+			      "-lHogDtpAXrSe.iLsfxCIvu",
+			      "--timeout=30",
+			      "--delete",
+			      "--stats",
+			      "--numeric-ids",
+			      "--bwlimit=1000",
+			      ".",
+			      ".",
+			      NULL};
 	struct vs_error err = {0};
 	char **argv;
 
@@ -62,10 +69,17 @@ static void test_push_command_accepted(void **state)
 
 static void test_other_receiver_options(void **state)
 {
-	const char *args[] = {"rsync",	   "--server",	       "-vlogDtprze.iLsfxCIvu",
-			      "--partial", "--inplace",	       "--delete-after",
-			      "--sparse",  "--bwlimit=1.5m", ".",
-			      "x",	   NULL};
+	const char *args[] = {"rsync",
+			      "--server",
+			      "-vlogDtprze.iLsfxCIvu",
+			      "--partial",
+			      "--inplace",
+			      "--delete-after",
+			      "--sparse",
+			      "--bwlimit=1.5m",
+			      ".",
+			      "x",
+			      NULL};
 	struct vs_error err = {0};
 	char **argv;
 
@@ -76,8 +90,9 @@ static void test_other_receiver_options(void **state)
 
 static void test_sender_and_server_twice(void **state)
 {
-	assert_refused((const char *[]){"rsync", "--server", "--sender", "-logDtpr", ".", "x", NULL},
-		       "--sender");
+	assert_refused(
+	    (const char *[]){"rsync", "--server", "--sender", "-logDtpr", ".", "x", NULL},
+	    "--sender");
 	assert_refused(
 	    (const char *[]){"rsync", "--server", "--server", "-logDtpr", ".", "x", NULL},
 	    "--server given twice");
@@ -86,15 +101,33 @@ static void test_sender_and_server_twice(void **state)
 static void test_files_and_programs_refused(void **state)
 {
 	static const char *const bad[] = {
-	    "--rsync-path=/tmp/x", "--temp-dir=/tmp",	   "--log-file=/etc/passwd",
-	    "--files-from=/x",	   "--config=/x",	   "--daemon",
-	    "--remote-option=x",   "--backup-dir=/x",	   "--compare-dest=/x",
-	    "--link-dest=/",	   "--copy-dest=/",	   "--include-from=/x",
-	    "--exclude-from=/x",   "--filter=merge /x",	   "--partial-dir=/x",
-	    "--bwlimit=1; rm",	   "--timeout=",	   "--timeout=1x",
-	    "-M--log-file=/x",	   "-logDtps",		   "-logb",
-	    "-K",		   "-L",		   "-",
-	    "-logDtpe.iLsfxCIvu/", "--secluded-args",	   "--protect-args",
+	    "--rsync-path=/tmp/x",
+	    "--temp-dir=/tmp",
+	    "--log-file=/etc/passwd",
+	    "--files-from=/x",
+	    "--config=/x",
+	    "--daemon",
+	    "--remote-option=x",
+	    "--backup-dir=/x",
+	    "--compare-dest=/x",
+	    "--link-dest=/",
+	    "--copy-dest=/",
+	    "--include-from=/x",
+	    "--exclude-from=/x",
+	    "--filter=merge /x",
+	    "--partial-dir=/x",
+	    "--bwlimit=1; rm",
+	    "--timeout=",
+	    "--timeout=1x",
+	    "-M--log-file=/x",
+	    "-logDtps",
+	    "-logb",
+	    "-K",
+	    "-L",
+	    "-",
+	    "-logDtpe.iLsfxCIvu/",
+	    "--secluded-args",
+	    "--protect-args",
 	};
 
 	for (size_t i = 0; i < VS_ARRAY_SIZE(bad); i++)
