@@ -187,6 +187,17 @@ static int send_all(struct vsd_peer *p, const char *buf, size_t len, struct vs_e
 	return 0;
 }
 
+/* Up to cap of the bytes read ahead (p->ahead_len > 0). */
+static ssize_t take_ahead(struct vsd_peer *p, char *buf, size_t cap)
+{
+	size_t n = p->ahead_len < cap ? p->ahead_len : cap;
+
+	memcpy(buf, p->ahead, n);
+	memmove(p->ahead, p->ahead + n, p->ahead_len - n);
+	p->ahead_len -= n;
+	return (ssize_t)n;
+}
+
 /* Up to cap bytes: those read ahead first. 0 at the end of the stream (a
  * close without close_notify counts: the framing says whether the answer
  * was whole). */
@@ -194,13 +205,8 @@ static ssize_t recv_some(struct vsd_peer *p, char *buf, size_t cap, struct vs_er
 {
 	ssize_t n;
 
-	if (p->ahead_len > 0) {
-		n = (ssize_t)(p->ahead_len < cap ? p->ahead_len : cap);
-		memcpy(buf, p->ahead, (size_t)n);
-		memmove(p->ahead, p->ahead + n, p->ahead_len - (size_t)n);
-		p->ahead_len -= (size_t)n;
-		return n;
-	}
+	if (p->ahead_len > 0)
+		return take_ahead(p, buf, cap);
 	n = gnutls_record_recv(p->s, buf, cap);
 	if (n == GNUTLS_E_PREMATURE_TERMINATION)
 		return 0;
@@ -212,7 +218,8 @@ static void push_back(struct vsd_peer *p, const char *data, size_t len)
 	char *a = xmalloc(p->ahead_len + len + 1);
 
 	memcpy(a, data, len);
-	memcpy(a + len, p->ahead, p->ahead_len);
+	if (p->ahead_len > 0)
+		memcpy(a + len, p->ahead, p->ahead_len);
 	free(p->ahead);
 	p->ahead = a;
 	p->ahead_len += len;
@@ -578,13 +585,8 @@ static ssize_t relay_recv(struct vsd_peer *p, char *buf, size_t cap)
 {
 	ssize_t n;
 
-	if (p->ahead_len > 0) {
-		n = (ssize_t)(p->ahead_len < cap ? p->ahead_len : cap);
-		memcpy(buf, p->ahead, (size_t)n);
-		memmove(p->ahead, p->ahead + n, p->ahead_len - (size_t)n);
-		p->ahead_len -= (size_t)n;
-		return n;
-	}
+	if (p->ahead_len > 0)
+		return take_ahead(p, buf, cap);
 	n = gnutls_record_recv(p->s, buf, cap);
 	/* libmicrohttpd (and a peer that dies) may end the TCP connection
 	 * without close_notify: for a relayed stream that is its end. */

@@ -38,6 +38,7 @@
 #include "lib/vs_tls.h"
 #include "lib/vs_util.h"
 #include "migrate/vs_migrate.h"
+#include "tests/unit/test_tls_server.h"
 
 static int usage(void)
 {
@@ -352,22 +353,11 @@ static int direct_serve(struct target *t, int fd, struct vs_error *err)
 	cleanup_strv char **argv = NULL;
 	struct pipe_relay pr;
 	pthread_t th;
-	gnutls_datum_t c = {(unsigned char *)t->cert, (unsigned)strlen(t->cert)};
-	gnutls_datum_t k = {(unsigned char *)t->key, (unsigned)strlen(t->key)};
 	int sv[2], r;
 	static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
 				 "Upgrade: vsd-stream\r\n\r\n";
 
-	gnutls_certificate_allocate_credentials(&cred);
-	gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
-	gnutls_init(&s, GNUTLS_SERVER);
-	gnutls_priority_set_direct(s, VS_TLS_PRIORITIES, NULL);
-	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
-	gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
-	gnutls_transport_set_int(s, fd);
-	do
-		r = gnutls_handshake(s);
-	while (r < 0 && gnutls_error_is_fatal(r) == 0);
+	r = test_tls_accept(fd, t->cert, t->key, &cred, &s);
 	if (r < 0)
 		r = vs_error_set(err, 0, "server handshake: %s", gnutls_strerror(r));
 	else if ((r = read_upgrade(t, s, &argv, err)) == 0 &&
