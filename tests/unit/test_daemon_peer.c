@@ -139,8 +139,11 @@ static void fake_start(const char *answer, bool stream)
 
 static struct vsd_peer_id peer_id(void)
 {
-	return (struct vsd_peer_id){.url = fk->url, .fingerprint = fk->fp, .cert_pem = fk->ccert,
-				    .key_pem = fk->ckey, .timeout_ms = 5000};
+	return (struct vsd_peer_id){.url = fk->url,
+				    .fingerprint = fk->fp,
+				    .cert_pem = fk->ccert,
+				    .key_pem = fk->ckey,
+				    .timeout_ms = 5000};
 }
 
 /* One request to the fake; 0 or -1 as vsd_peer_request. */
@@ -197,9 +200,9 @@ static void test_continue_chunked_close(void **state)
 	assert_string_equal(resp, "hello world");
 	free(resp);
 	/* Neither length nor chunks: the close ends the body. */
-	assert_int_equal(ask("HTTP/1.0 404 Not Found\r\n\r\n{\"error\":{}}", "GET", NULL, &status,
-			     &resp, &err),
-			 0);
+	assert_int_equal(
+	    ask("HTTP/1.0 404 Not Found\r\n\r\n{\"error\":{}}", "GET", NULL, &status, &resp, &err),
+	    0);
 	assert_int_equal(status, 404);
 	assert_string_equal(resp, "{\"error\":{}}");
 	free(resp);
@@ -289,8 +292,8 @@ static void test_pin_and_url(void **state)
 {
 	struct vsd_peer_id id = peer_id();
 	static const char *const bad_urls[] = {"http://127.0.0.1:1", "https://127.0.0.1",
-					       "https://[::1]", "https://[::1]x:1",
-					       "https://h:123456", "https://h:1/v1"};
+					       "https://[::1]",	     "https://[::1]x:1",
+					       "https://h:123456",   "https://h:1/v1"};
 	struct vs_error err = {0};
 	struct vsd_peer *p = NULL;
 	char wrong[VS_CERT_FP_HEX + 1], want[512];
@@ -324,9 +327,12 @@ static void test_pin_and_url(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_length_and_headers), cmocka_unit_test(test_continue_chunked_close),
-	    cmocka_unit_test(test_bad_answers),	       cmocka_unit_test(test_upgrade_and_relay),
-	    cmocka_unit_test(test_upgrade_refused),    cmocka_unit_test(test_pin_and_url),
+	    cmocka_unit_test(test_length_and_headers),
+	    cmocka_unit_test(test_continue_chunked_close),
+	    cmocka_unit_test(test_bad_answers),
+	    cmocka_unit_test(test_upgrade_and_relay),
+	    cmocka_unit_test(test_upgrade_refused),
+	    cmocka_unit_test(test_pin_and_url),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
