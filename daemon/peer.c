@@ -890,8 +890,8 @@ int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const ch
 		kill(-pid, SIGTERM); /* its remote shell is in its group */
 	if (wait_child(pid, &status, rc < 0 ? NULL : err) < 0)
 		return -1;
-	if (rc < 0)
-		return vs_error_prefix(err, "rsync %s to %s", src_dir, id->url);
+	if (rc < 0) /* the transport's errors name the URL */
+		return vs_error_prefix(err, "rsync %s", src_dir);
 	if (rsync_status(status, out, err) < 0)
 		return vs_error_prefix(err, "rsync %s to %s", src_dir, id->url);
 	if (st != NULL)

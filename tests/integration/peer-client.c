@@ -12,6 +12,9 @@
  *	vsd_peer_rsync_serve into DST from the upgraded stream, as a vsd
  *	target's sync handler does. Prints the stats; exit 1 with
  *	"error: ..." on either side's failure.
+ *   test-peer rsync-refused SRC DST
+ *	as rsync, with a target that refuses the upgrade (it wants another
+ *	part): the source's error and no rsync left behind
  *   test-peer rsync-direct SRC DST
  *	the same with the target's TLS served by GnuTLS directly (full
  *	buffers, the stream's end not passed on either), for what the
@@ -44,7 +47,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: test-peer request URL FP CERT KEY METHOD PATH\n"
 			"       test-peer upgrade URL FP CERT KEY PATH BODY\n"
-			"       test-peer rsync|rsync-direct SRC DST\n");
+			"       test-peer rsync|rsync-refused|rsync-direct SRC DST\n");
 	return 2;
 }
 
@@ -107,6 +110,7 @@ static int do_upgrade(char **argv)
 
 struct target {
 	const char *dst;
+	const char *part; /* the part it expects: "layer" (rsync-refused: "image") */
 	char *cert, *key;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -187,7 +191,7 @@ static int check_body(struct target *t, const char *body, char ***argv, struct v
 		return -1;
 	args = vs_json_get(j, "args");
 	n = vs_json_array_len(args);
-	if (strcmp(vs_json_string(vs_json_get(j, "part")) ?: "", "layer") != 0 || n == 0 || n > 64)
+	if (strcmp(vs_json_string(vs_json_get(j, "part")) ?: "", t->part) != 0 || n == 0 || n > 64)
 		return vs_error_kind(err, VS_EK_INVALID, "body: %s", body);
 	for (size_t i = 0; i < n; i++)
 		if ((list[i] = vs_json_string(vs_json_array_at(args, i))) == NULL)
@@ -205,10 +209,19 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, struct 
 
 static enum MHD_Result refuse(struct MHD_Connection *c, const char *msg)
 {
-	cleanup_free char *text = xasprintf("{\"error\":{\"message\":\"%s\"}}", msg);
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	size_t len;
+	const char *text;
 
+	vs_jgen_obj_open(g);
+	vs_jgen_key(g, "error");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "message", msg);
+	vs_jgen_obj_close(g);
+	vs_jgen_obj_close(g);
+	text = vs_jgen_text(g, &len);
 	return answer(c, 400,
-		      MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY));
+		      MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY));
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -409,10 +422,12 @@ static int listen_local(int *port)
 	return fd;
 }
 
-static int do_rsync(char **argv, bool mhd)
+static int do_rsync(char **argv, bool mhd, const char *part)
 {
-	struct target t = {
-	    .dst = argv[2], .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	struct target t = {.dst = argv[2],
+			   .part = part,
+			   .lock = PTHREAD_MUTEX_INITIALIZER,
+			   .cond = PTHREAD_COND_INITIALIZER};
 	cleanup_free char *ccert = NULL, *ckey = NULL, *url = NULL;
 	char fp[VS_CERT_FP_HEX + 1];
 	struct vs_mig_rsync_stats st = {0};
@@ -472,8 +487,10 @@ int main(int argc, char **argv)
 	if (argc == 8 && strcmp(argv[1], "upgrade") == 0)
 		return do_upgrade(argv + 1);
 	if (argc == 4 && strcmp(argv[1], "rsync") == 0)
-		return do_rsync(argv + 1, true);
+		return do_rsync(argv + 1, true, "layer");
+	if (argc == 4 && strcmp(argv[1], "rsync-refused") == 0)
+		return do_rsync(argv + 1, true, "image");
 	if (argc == 4 && strcmp(argv[1], "rsync-direct") == 0)
-		return do_rsync(argv + 1, false);
+		return do_rsync(argv + 1, false, "layer");
 	return usage();
 }

@@ -192,6 +192,17 @@ layer_facts() {
 	done
 }
 
+@test "rsync to a target that refuses the upgrade: its message, nothing copied, no rsync left" {
+	make_layer "$VSD_TMP/src" 1
+	mkdir -p "$VSD_TMP/dst"
+	run timeout 60 "$PEER_BIN" rsync-refused "$VSD_TMP/src" "$VSD_TMP/dst"
+	assert_failure
+	assert_contains "$output" "error: source: rsync $VSD_TMP/src: https://127.0.0.1:"
+	assert_contains "$output" ": 400: body: {\"part\":\"layer\",\"args\":[\"rsync\",\"--server\""
+	assert_eq "$(ls -A "$VSD_TMP/dst")" ""
+	[[ -z "$(pgrep -f "__fdcat vsd rsync --server" || true)" ]] || fail "a remote shell was left"
+}
+
 @test "rsync over TLS: a source that cannot be read fails with rsync's status and line" {
 	mkdir -p "$VSD_TMP/dst"
 	run "$PEER_BIN" rsync "$VSD_TMP/no-such-dir" "$VSD_TMP/dst"
