@@ -561,6 +561,15 @@ static int step_out(struct relay *r, short fd_ev, short net_ev, struct vs_error 
 		n = gnutls_record_send(r->p->s, h->buf + h->off, h->len - h->off);
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 			return 0;
+		/* After a TCP end without close_notify GnuTLS only says the
+		 * session is invalid. */
+		if (n < 0 && r->in.eof) {
+			r->p->broken = true;
+			return vs_error_set(err, 0,
+					    "%s: the peer ended the stream while %zu bytes "
+					    "were still to be sent",
+					    r->p->url, h->len - h->off);
+		}
 		if (n < 0)
 			return io_error(r->p, n, err);
 		r->sent += (uint64_t)n;
@@ -855,6 +864,18 @@ static int push_stats(int outfd, struct vs_mig_rsync_stats *st)
 	return vs_mig_rsync_stats_parse(buf, st);
 }
 
+/* A transport error, with rsync's own end when it says more. */
+static int push_failed(struct vs_error *err, const char *src_dir, int status, int out)
+{
+	struct vs_error rs = {0};
+	char msg[VS_ERROR_MSG_MAX];
+
+	if (WIFSIGNALED(status) || rsync_status(status, out, &rs) == 0)
+		return vs_error_prefix(err, "rsync %s", src_dir);
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	return vs_error_set(err, 0, "rsync %s: %s (%s)", src_dir, msg, rs.msg);
+}
+
 int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const char *part,
 			const char *src_dir, const char *bwlimit, struct vs_mig_rsync_stats *st,
 			struct vs_error *err)
@@ -891,7 +912,7 @@ int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const ch
 	if (wait_child(pid, &status, rc < 0 ? NULL : err) < 0)
 		return -1;
 	if (rc < 0) /* the transport's errors name the URL */
-		return vs_error_prefix(err, "rsync %s", src_dir);
+		return push_failed(err, src_dir, status, out);
 	if (rsync_status(status, out, err) < 0)
 		return vs_error_prefix(err, "rsync %s to %s", src_dir, id->url);
 	if (st != NULL)
@@ -919,16 +940,23 @@ static int outq(int fd)
 static void serve_end(int sock, int tcp_fd)
 {
 	int64_t deadline = vs_now_ms() + VSD_PEER_TIMEOUT_MS;
-	struct pollfd pf[2] = {{.fd = sock, .events = POLLIN}, {.fd = tcp_fd, .events = POLLRDHUP}};
+	struct pollfd pf[2] = {{.fd = sock, .events = POLLRDHUP},
+			       {.fd = tcp_fd, .events = POLLRDHUP}};
 	char buf[4096];
 
 	shutdown(sock, SHUT_WR);
 	for (int calm = 0; calm < 3 && vs_now_ms() < deadline;) {
+		/* The source (or the relay) already ended: nothing more can be
+		 * passed on, and queues that nobody takes never empty. */
+		if (poll(pf, tcp_fd >= 0 ? 2 : 1, 0) > 0 &&
+		    ((pf[0].revents | pf[1].revents) & (POLLRDHUP | POLLHUP | POLLERR)))
+			return;
 		calm = outq(sock) == 0 && outq(tcp_fd) == 0 ? calm + 1 : 0;
 		usleep(10000);
 	}
 	if (tcp_fd >= 0)
 		shutdown(tcp_fd, SHUT_WR);
+	pf[0].events = POLLIN;
 	while (vs_now_ms() < deadline) {
 		int n = poll(pf, tcp_fd >= 0 ? 2 : 1, (int)(deadline - vs_now_ms()));
 

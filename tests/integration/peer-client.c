@@ -19,6 +19,9 @@
  *	the same with the target's TLS served by GnuTLS directly (full
  *	buffers, the stream's end not passed on either), for what the
  *	transport costs without libmicrohttpd 0.9.75's 4-byte relay.
+ *   test-peer rsync-cut SRC DST
+ *	as rsync-direct, the target's TCP connection cut after 256 KiB came
+ *	in: both sides must fail, neither hang
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +50,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: test-peer request URL FP CERT KEY METHOD PATH\n"
 			"       test-peer upgrade URL FP CERT KEY PATH BODY\n"
-			"       test-peer rsync|rsync-refused|rsync-direct SRC DST\n");
+			"       test-peer rsync|rsync-refused|rsync-direct|rsync-cut SRC DST\n");
 	return 2;
 }
 
@@ -111,6 +114,7 @@ static int do_upgrade(char **argv)
 struct target {
 	const char *dst;
 	const char *part; /* the part it expects: "layer" (rsync-refused: "image") */
+	size_t cut_after; /* rsync-cut */
 	char *cert, *key;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -287,6 +291,8 @@ static struct MHD_Daemon *start_target(struct target *t, int listen_fd)
 struct pipe_relay {
 	gnutls_session_t s;
 	int tcp, sock;
+	size_t cut_after; /* rsync-cut: end TCP after this many bytes in; 0: never */
+	size_t in;
 };
 
 /* What libmicrohttpd does after a 101 over TLS, with full buffers: bytes
@@ -316,6 +322,11 @@ static void *mhd_like_relay(void *arg)
 				break;
 			if (vs_write_all(r->sock, buf, (size_t)n) < 0)
 				break;
+			r->in += (size_t)n;
+			if (r->cut_after > 0 && r->in >= r->cut_after) {
+				shutdown(r->tcp, SHUT_RDWR); /* the link is cut */
+				break;
+			}
 		}
 		if (pf[1].revents) {
 			n = read(r->sock, buf, sizeof(buf));
@@ -378,7 +389,8 @@ static int direct_serve(struct target *t, int fd, struct vs_error *err)
 		r = vs_error_set(err, errno, "socketpair");
 	if (r == 0) {
 		gnutls_record_send(s, ok, sizeof(ok) - 1);
-		pr = (struct pipe_relay){.s = s, .tcp = fd, .sock = sv[0]};
+		pr = (struct pipe_relay){
+		    .s = s, .tcp = fd, .sock = sv[0], .cut_after = t->cut_after};
 		pthread_create(&th, NULL, mhd_like_relay, &pr);
 		r = vsd_peer_rsync_serve(sv[1], fd, argv, err);
 		shutdown(fd, SHUT_RDWR);
@@ -422,10 +434,11 @@ static int listen_local(int *port)
 	return fd;
 }
 
-static int do_rsync(char **argv, bool mhd, const char *part)
+static int do_rsync(char **argv, bool mhd, const char *part, size_t cut_after)
 {
 	struct target t = {.dst = argv[2],
 			   .part = part,
+			   .cut_after = cut_after,
 			   .lock = PTHREAD_MUTEX_INITIALIZER,
 			   .cond = PTHREAD_COND_INITIALIZER};
 	cleanup_free char *ccert = NULL, *ckey = NULL, *url = NULL;
@@ -487,10 +500,12 @@ int main(int argc, char **argv)
 	if (argc == 8 && strcmp(argv[1], "upgrade") == 0)
 		return do_upgrade(argv + 1);
 	if (argc == 4 && strcmp(argv[1], "rsync") == 0)
-		return do_rsync(argv + 1, true, "layer");
+		return do_rsync(argv + 1, true, "layer", 0);
 	if (argc == 4 && strcmp(argv[1], "rsync-refused") == 0)
-		return do_rsync(argv + 1, true, "image");
+		return do_rsync(argv + 1, true, "image", 0);
 	if (argc == 4 && strcmp(argv[1], "rsync-direct") == 0)
-		return do_rsync(argv + 1, false, "layer");
+		return do_rsync(argv + 1, false, "layer", 0);
+	if (argc == 4 && strcmp(argv[1], "rsync-cut") == 0)
+		return do_rsync(argv + 1, false, "layer", 256 * 1024);
 	return usage();
 }

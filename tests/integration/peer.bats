@@ -203,6 +203,18 @@ layer_facts() {
 	[[ -z "$(pgrep -f "__fdcat vsd rsync --server" || true)" ]] || fail "a remote shell was left"
 }
 
+@test "rsync over TLS, the link cut mid-stream: both sides fail at once, nothing left running" {
+	make_layer "$VSD_TMP/src" 1
+	mkdir -p "$VSD_TMP/dst"
+	local t0=$SECONDS
+	run timeout 60 "$PEER_BIN" rsync-cut "$VSD_TMP/src" "$VSD_TMP/dst"
+	assert_failure
+	assert_contains "$output" "error: source: rsync $VSD_TMP/src"
+	assert_contains "$output" "error: target: rsync exited with"
+	((SECONDS - t0 < 15)) || fail "took $((SECONDS - t0)) s"
+	[[ -z "$(pgrep -f "__fdcat vsd rsync --server" || true)" ]] || fail "a remote shell was left"
+}
+
 @test "rsync over TLS: a source that cannot be read fails with rsync's status and line" {
 	mkdir -p "$VSD_TMP/dst"
 	run "$PEER_BIN" rsync "$VSD_TMP/no-such-dir" "$VSD_TMP/dst"
