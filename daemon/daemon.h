@@ -586,9 +586,15 @@ struct vsd_peer_id {
 	const char *fingerprint; /* 64 hex (either case): the target's certificate */
 	const char *cert_pem, *key_pem;
 	int timeout_ms; /* connect, handshake and each read or write; 0: 30000 */
+	/* Optional: called from vsd_peer_relay (and so from a push) with the
+	 * bytes moved so far, at most every VSD_PEER_PROGRESS_MS and once at
+	 * the end, for an operation's progress. */
+	void (*progress)(void *arg, uint64_t sent, uint64_t received);
+	void *progress_arg;
 };
-#define VSD_PEER_TIMEOUT_MS 30000
-#define VSD_PEER_BODY_MAX   (4u << 20)
+#define VSD_PEER_PROGRESS_MS 250
+#define VSD_PEER_TIMEOUT_MS  30000
+#define VSD_PEER_BODY_MAX    (4u << 20)
 
 /* One TLS connection to a peer; HTTP/1.1 requests in turn on it. */
 struct vsd_peer;
@@ -628,7 +634,8 @@ int vsd_peer_upgrade(struct vsd_peer *p, const char *path, const char *body, str
  * SHUT_WR); the peer's end (close_notify, or its TCP close without one)
  * becomes shutdown(fd, SHUT_WR). After fd's end the peer has timeout_ms of
  * silence to end its side. Bytes written to and read from the peer go to
- * *sent and *received (either may be NULL). 0, or -1 with err (a TLS or
+ * *sent and *received (either may be NULL) and, as they move, to the
+ * id's progress hook. 0, or -1 with err (a TLS or
  * socket error, or that timeout). */
 int vsd_peer_relay(struct vsd_peer *p, int fd, uint64_t *sent, uint64_t *received,
 		   struct vs_error *err);

@@ -42,6 +42,8 @@ struct vsd_peer {
 	char *url;  /* for messages */
 	char *host; /* the Host header: host:port as in the URL */
 	int timeout_ms;
+	void (*progress)(void *arg, uint64_t sent, uint64_t received);
+	void *progress_arg;
 	bool broken; /* no close_notify on close */
 	/* Bytes read past an answer's end: after a 101, the stream's first. */
 	char *ahead;
@@ -144,6 +146,8 @@ int vsd_peer_open(const struct vsd_peer_id *id, struct vsd_peer **out, struct vs
 	p->url = xstrdup(id->url);
 	p->host = xstrndup(id->url + 8, strcspn(id->url + 8, "/"));
 	p->timeout_ms = id->timeout_ms > 0 ? id->timeout_ms : VSD_PEER_TIMEOUT_MS;
+	p->progress = id->progress;
+	p->progress_arg = id->progress_arg;
 	p->broken = true; /* until the handshake is done */
 	if (vs_tls_client_new(id->cert_pem, id->key_pem, &p->tls, err) < 0)
 		return vs_error_prefix(err, "%s", p->url);
@@ -537,7 +541,18 @@ struct relay {
 	struct half out; /* fd -> peer */
 	struct half in;	 /* peer -> fd */
 	uint64_t sent, received;
+	int64_t reported_ms;
 };
+
+static void report(struct relay *r, bool last)
+{
+	int64_t now = vs_now_ms();
+
+	if (r->p->progress == NULL || (!last && now - r->reported_ms < VSD_PEER_PROGRESS_MS))
+		return;
+	r->reported_ms = now;
+	r->p->progress(r->p->progress_arg, r->sent, r->received);
+}
 
 /* fd -> peer: read when empty, send what is buffered, then close_notify.
  * A send that would block is called again with the same bytes, as GnuTLS
@@ -702,7 +717,9 @@ static int relay_loop(struct relay *r, struct vs_error *err)
 		b = a < 0 ? 0 : step_in(r, pf[0].revents, pf[1].revents, err);
 		if (a < 0 || b < 0)
 			return -1;
+		report(r, false);
 	}
+	report(r, true);
 	return 0;
 }
 
@@ -714,6 +731,7 @@ int vsd_peer_relay(struct vsd_peer *p, int fd, uint64_t *sent, uint64_t *receive
 
 	r->p = p;
 	r->fd = fd;
+	r->reported_ms = vs_now_ms();
 	if (p->broken) {
 		free(r);
 		return vs_error_set(err, 0, "%s: the connection is no longer usable", p->url);

@@ -236,9 +236,24 @@ static void test_bad_answers(void **state)
 	assert_answer_error(NULL, "the connection closed before the answer");
 }
 
+struct seen {
+	int calls;
+	uint64_t sent, received;
+};
+
+static void on_progress(void *arg, uint64_t sent, uint64_t received)
+{
+	struct seen *s = arg;
+
+	s->calls++;
+	s->sent = sent;
+	s->received = received;
+}
+
 static void test_upgrade_and_relay(void **state)
 {
 	struct vsd_peer_id id = peer_id();
+	struct seen seen = {0};
 	struct vs_error err = {0};
 	struct vsd_peer *p = NULL;
 	uint64_t sent = 0, received = 0;
@@ -248,6 +263,8 @@ static void test_upgrade_and_relay(void **state)
 
 	/* The stream's first bytes come in the 101's packet. */
 	fake_start("HTTP/1.1 101 Switching Protocols\r\nUpgrade: vsd-stream\r\n\r\nabc", true);
+	id.progress = on_progress;
+	id.progress_arg = &seen;
 	assert_int_equal(vsd_peer_open(&id, &p, &err), 0);
 	assert_int_equal(vsd_peer_upgrade(p, "/v1/migrations/x/sync", "{\"part\":\"layer\"}", &err),
 			 0);
@@ -264,6 +281,10 @@ static void test_upgrade_and_relay(void **state)
 	assert_string_equal(fk->got, "xyz");
 	assert_int_equal(sent, 3);
 	assert_int_equal(received, 3);
+	/* At least the report at the end, with the totals. */
+	assert_true(seen.calls >= 1);
+	assert_int_equal(seen.sent, 3);
+	assert_int_equal(seen.received, 3);
 	assert_non_null(strstr(fk->req, "\r\nConnection: Upgrade\r\nUpgrade: vsd-stream\r\n"));
 	close(sv[0]);
 	close(sv[1]);
