@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # The node-to-node transport of migrations (issue 10, docs/migration.md):
 # daemon/peer.c driven by build/test-peer (tests/integration/peer-client.c).
-# Node B is this file's vsd, listening on the loopback of a network
-# namespace the file creates; node A is the identity test-peer presents (a
-# node certificate as vsd makes one), its requests made from inside that
-# namespace. The rsync case runs rsync's protocol over TLS between
+# Two vsd instances listen on the loopback of a network namespace the file
+# creates: node B (this file's vsd, the target) and node A, whose node
+# certificate test-peer presents, its requests made from inside that
+# namespace. The rsync cases run rsync's protocol over TLS between
 # vsd_peer_rsync_push and vsd_peer_rsync_serve, the target behind
 # libmicrohttpd started as vsd starts it (rsync), or behind a plain GnuTLS
 # relay that, like libmicrohttpd 0.9.75, passes no end of the stream on
@@ -25,14 +25,17 @@ setup_file() {
 	export VSD_LAUNCH="nsenter --net=/run/netns/$PEER_NS"
 	export VSD_DAEMON_ARGS="--listen 127.0.0.1:$PEER_PORT"
 	vsd_setup_file --no-busybox || return 1
-	echo "$PEER_NS" >"$VSD_TMP/peer-netns"
-	# Node A's identity, as vsd generates its node.crt (ECDSA P-256).
-	local c
-	for c in a stranger; do
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-keyout "$VSD_TMP/$c.key" -out "$VSD_TMP/$c.crt" -days 2 -subj "/CN=node-$c" \
-			2>/dev/null || return 1
-	done
+	# Node A: a second vsd, its own root, run dir and cgroup parent; its
+	# node certificate is the identity the source presents.
+	mkdir -p "$VSD_TMP/node-a" && chmod 0755 "$VSD_TMP/node-a" || return 1
+	echo "vsd-bats-$(rand_hex)" >"$VSD_TMP/node-a/cgroup-parent"
+	node_a vsd_start_daemon || return 1
+	cp "$VSD_TMP/node-a/root/auth/node.crt" "$VSD_TMP/a.crt" &&
+		cp "$VSD_TMP/node-a/root/auth/node.key" "$VSD_TMP/a.key" || return 1
+	# And a stranger nobody trusts.
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$VSD_TMP/stranger.key" -out "$VSD_TMP/stranger.crt" -days 2 \
+		-subj "/CN=stranger" 2>/dev/null || return 1
 	local pem
 	pem=$("$PY" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$VSD_TMP/a.crt")
 	[[ "$(api_code POST /v1/trust -d "{\"name\":\"node-a\",\"certificate\":$pem}")" == 201 ]] ||
@@ -42,7 +45,17 @@ setup_file() {
 	export B_FP
 }
 
+# node_a CMD...: CMD (a helper) with this file's instance variables
+# pointing at node A.
+node_a() {
+	local a="$VSD_TMP/node-a"
+	VSD_TMP="$a" VSD_ROOT="$a/root" VSD_RUN="$a/run" VSD_SOCKET="$a/run/vsd.sock" \
+		VSD_CG_PARENT="$(cat "$a/cgroup-parent")" VSD_DAEMON_ARGS="--listen 127.0.0.1:8444" \
+		"$@"
+}
+
 teardown_file() {
+	[[ -d "${VSD_TMP:-}/node-a" ]] && node_a vsd_teardown_file
 	vsd_teardown_file
 	local ns=${PEER_NS:-}
 	[[ "$ns" == vsdt-p-* ]] && ip netns del "$ns" 2>/dev/null
@@ -62,6 +75,9 @@ peer_req() {
 }
 
 @test "a trusted node's request: 200 with B's node document" {
+	# Node A is a vsd of its own, listening beside B.
+	assert_contains "$(node_a api GET /v1/node)" '"listen":["127.0.0.1:8444"]'
+
 	run peer_req a GET /v1/node
 	assert_success
 	assert_eq "$(echo "$output" | head -1)" 200
