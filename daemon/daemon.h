@@ -635,8 +635,8 @@ int vsd_peer_upgrade(struct vsd_peer *p, const char *path, const char *body, str
  * becomes shutdown(fd, SHUT_WR). After fd's end the peer has timeout_ms of
  * silence to end its side. Bytes written to and read from the peer go to
  * *sent and *received (either may be NULL) and, as they move, to the
- * id's progress hook. 0, or -1 with err (a TLS or
- * socket error, or that timeout). */
+ * id's progress hook. 0, or -1 with err (a TLS or socket error, the peer
+ * ending while bytes were still to be sent, or that timeout). */
 int vsd_peer_relay(struct vsd_peer *p, int fd, uint64_t *sent, uint64_t *received,
 		   struct vs_error *err);
 
@@ -657,8 +657,9 @@ int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const ch
  * shut for writing, and once libmicrohttpd has taken and sent every byte
  * rsync wrote (sock's and tcp_fd's send queues empty), tcp_fd (-1 when
  * not over TLS) is shut for writing, since libmicrohttpd 0.9.75 passes no
- * end of the upgraded stream on to the TLS connection. Then waits (at
- * most VSD_PEER_TIMEOUT_MS) for the source to end its side. The caller
+ * end of the upgraded stream on to the TLS connection (no waiting when the
+ * source or the relay already ended: a cut link). Then waits (at most
+ * VSD_PEER_TIMEOUT_MS) for the source to end its side. The caller
  * still gives the stream back and shuts tcp_fd down. 0 when rsync exited
  * 0, else -1 ("rsync exited with N: LAST LINE"). */
 int vsd_peer_rsync_serve(int sock, int tcp_fd, char *const argv[], struct vs_error *err);
