@@ -30,7 +30,7 @@ LIBVSCTL_SRC := $(filter-out cli/main.c $(VSCTL_TLS_SRC),$(wildcard cli/*.c))
 # vsctl's TLS for remotes: a module it loads on demand (cli/tls-module.h),
 # so local commands do not load GnuTLS. Position-independent objects of
 # their own; vsctl exports its symbols for the module (-rdynamic).
-VSCTL_TLS_SRC := cli/tls.c lib/vs_cert.c
+VSCTL_TLS_SRC := cli/tls.c lib/vs_cert.c lib/vs_tls.c
 
 # The archives are rebuilt when the list of sources changes (a deleted file
 # must not linger as a stale member).
@@ -52,6 +52,10 @@ $(BUILD)/vsctl: $(BUILD)/o/cli/main.o $(BUILD)/o/libvsctl.a $(BUILD)/o/libvsd.a
 	$(CC) $(LDFLAGS) -rdynamic -Wl,--as-needed -o $@ $^ $(LDLIBS)
 $(BUILD)/vsctl-tls.so: $(call obj,pic,$(VSCTL_TLS_SRC))
 	$(CC) $(LDFLAGS) -shared -Wl,--as-needed -o $@ $^ $(shell pkg-config --libs gnutls)
+
+# A test-only client of daemon/peer.c (tests/integration/peer.bats builds it).
+$(BUILD)/test-peer: $(BUILD)/o/tests/integration/peer-client.o $(BUILD)/o/libvsd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The daemon embeds the OpenAPI document (.incbin, unseen by -MMD).
 $(BUILD)/o/daemon/openapi.o $(BUILD)/asan/daemon/openapi.o: docs/openapi.json

@@ -15,7 +15,8 @@
  *   store.h     store.c, locks.c: on-disk registries, per-container locks
  *   auth.h      authn.c, tls.c, trust.c, tokens.c, audit.c: credentials, audit
  *               log
- *   daemon.h    network.c, sampler.c, oom.c, criu.c: the core (this file)
+ *   daemon.h    network.c, sampler.c, oom.c, criu.c, peer.c: the core (this
+ *               file)
  *   handlers.h  containers.c, templates.c, exec.c, ... : request handlers,
  *               and api.c: the route table naming them
  *   server.h    server.c (libmicrohttpd glue, dispatching only through the
@@ -573,5 +574,94 @@ void vsd_emit_state(struct vsd *d, const char *container, bool running);
  * in dirfd: 16 hex digits of a 64-bit FNV-1a hash of its bytes into etag.
  * 0, or -1 with err (errnum ENOENT when absent). */
 int vsd_etag_file(int dirfd, const char *path, char etag[24], struct vs_error *err);
+
+/* ---- peer.c: this node as a TLS client of another (migrations) ----------- */
+
+/* Who to reach and as whom (docs/migration.md): the target's HTTPS API,
+ * pinned by its certificate's fingerprint, with this node's certificate
+ * (vsd_tls_cert_pem/vsd_tls_key_pem of vsd_auth(d)->tls) as the client
+ * certificate the target must trust. */
+struct vsd_peer_id {
+	const char *url;	 /* "https://host:port", IPv6 "https://[::1]:8443" */
+	const char *fingerprint; /* 64 hex (either case): the target's certificate */
+	const char *cert_pem, *key_pem;
+	int timeout_ms; /* connect, handshake and each read or write; 0: 30000 */
+	/* Optional: called from vsd_peer_relay (and so from a push) with the
+	 * bytes moved so far, at most every VSD_PEER_PROGRESS_MS and once at
+	 * the end, for an operation's progress. */
+	void (*progress)(void *arg, uint64_t sent, uint64_t received);
+	void *progress_arg;
+};
+#define VSD_PEER_PROGRESS_MS 250
+#define VSD_PEER_TIMEOUT_MS  30000
+#define VSD_PEER_BODY_MAX    (4u << 20)
+
+/* One TLS connection to a peer; HTTP/1.1 requests in turn on it. */
+struct vsd_peer;
+struct vs_mig_rsync_stats; /* migrate/vs_migrate.h */
+
+/* Connect, handshake and check the pin. 0 with *out, or -1 with err:
+ * "cannot connect to URL: Connection refused" (or "timed out after N
+ * ms"), "TLS handshake with URL: ...", VS_EK_INVALID for a URL that is not
+ * https://host:port or a fingerprint that is not 64 hex, VS_EK_FORBIDDEN
+ * "fingerprint mismatch: expected X, the node at URL presented Y". */
+int vsd_peer_open(const struct vsd_peer_id *id, struct vsd_peer **out, struct vs_error *err);
+/* Close (close_notify when the session is still usable); NULL is fine. */
+void vsd_peer_close(struct vsd_peer *p);
+
+/* One request: Host, "Vsd-Migration: 1" and, with a body (JSON text),
+ * Content-Type: application/json and Content-Length. Reads the whole
+ * answer (Content-Length, chunked, or up to the close; at most
+ * VSD_PEER_BODY_MAX). 0 with *status and *resp (malloc'd, NUL-terminated,
+ * "" when empty) whatever the status, or -1 when no answer came (err:
+ * "URL: timed out after N ms", "URL: the connection closed before the
+ * answer", "URL: malformed answer: ...", a TLS error). */
+int vsd_peer_call(struct vsd_peer *p, const char *method, const char *path, const char *body,
+		  unsigned *status, char **resp, struct vs_error *err);
+/* vsd_peer_open + vsd_peer_call + vsd_peer_close. */
+int vsd_peer_request(const struct vsd_peer_id *id, const char *method, const char *path,
+		     const char *body, unsigned *status, char **resp, struct vs_error *err);
+
+/* POST path with body (JSON) as an upgrade (Connection: Upgrade, Upgrade:
+ * vsd-stream). 0 on 101: the connection is a raw byte stream from now on
+ * (use vsd_peer_relay, then vsd_peer_close). -1 otherwise, with err
+ * holding the answer's error message ("URL: 401: ...") and a kind from its
+ * status (401 VS_EK_UNAUTHORIZED, 404, 409, 400, 501, ...). */
+int vsd_peer_upgrade(struct vsd_peer *p, const char *path, const char *body, struct vs_error *err);
+
+/* Relay between fd (a stream socket) and the upgraded connection until
+ * both directions ended: EOF on fd sends close_notify (gnutls_bye
+ * SHUT_WR); the peer's end (close_notify, or its TCP close without one)
+ * becomes shutdown(fd, SHUT_WR). After fd's end the peer has timeout_ms of
+ * silence to end its side. Bytes written to and read from the peer go to
+ * *sent and *received (either may be NULL) and, as they move, to the
+ * id's progress hook. 0, or -1 with err (a TLS or socket error, the peer
+ * ending while bytes were still to be sent, or that timeout). */
+int vsd_peer_relay(struct vsd_peer *p, int fd, uint64_t *sent, uint64_t *received,
+		   struct vs_error *err);
+
+/* The source's rsync of src_dir into the target's part: POST path (e.g.
+ * "/v1/migrations/ID/sync") upgraded with {"part": part, "args": [...]}
+ * where args is what rsync -aHAX --numeric-ids --sparse --delete --stats
+ * [--bwlimit=bwlimit] --timeout=T -e "vsd-helper __fdcat" SRC/ vsd:. asked
+ * its remote shell to run; the stream then carries rsync's own protocol.
+ * 0 with *st (may be NULL) from rsync's --stats, or -1: the upgrade's error,
+ * a transport error, or "rsync exited with N: LAST LINE". */
+int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const char *part,
+			const char *src_dir, const char *bwlimit, struct vs_mig_rsync_stats *st,
+			struct vs_error *err);
+
+/* The target's side, from an upgrade's stream_run (http.h): run argv
+ * (vs_mig_rsync_server_argv) with stdin and stdout on sock, stderr kept
+ * for the error; then end the stream so that the source sees it: sock is
+ * shut for writing, and once libmicrohttpd has taken and sent every byte
+ * rsync wrote (sock's and tcp_fd's send queues empty), tcp_fd (-1 when
+ * not over TLS) is shut for writing, since libmicrohttpd 0.9.75 passes no
+ * end of the upgraded stream on to the TLS connection (no waiting when the
+ * source or the relay already ended: a cut link). Then waits (at most
+ * VSD_PEER_TIMEOUT_MS) for the source to end its side. The caller
+ * still gives the stream back and shuts tcp_fd down. 0 when rsync exited
+ * 0, else -1 ("rsync exited with N: LAST LINE"). */
+int vsd_peer_rsync_serve(int sock, int tcp_fd, char *const argv[], struct vs_error *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/vs_trace.h"
+#include "migrate/vs_migrate.h"
 #include "runtime/vs_runtime.h"
 
 int main(int argc, char **argv)
@@ -21,6 +22,8 @@ int main(int argc, char **argv)
 		return vs_rt_creds_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "__zygote") == 0)
 		return vs_rt_zygote_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "__fdcat") == 0)
+		return vs_mig_fdcat_main(argc, argv);
 	fprintf(stderr, "vsd-helper: internal program of vsd(8), not to be run by hand\n");
 	return 2;
 }

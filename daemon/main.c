@@ -4,6 +4,7 @@
 
 #include "daemon/server.h"
 #include "lib/vs_trace.h"
+#include "migrate/vs_migrate.h"
 #include "runtime/vs_runtime.h"
 
 int main(int argc, char **argv)
@@ -17,5 +18,7 @@ int main(int argc, char **argv)
 		return vs_rt_creds_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "__zygote") == 0)
 		return vs_rt_zygote_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "__fdcat") == 0)
+		return vs_mig_fdcat_main(argc, argv);
 	return vsd_main(argc, argv);
 }

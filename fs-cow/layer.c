@@ -39,7 +39,7 @@
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 
-#define RSYNC	 "/usr/bin/rsync"
+#define RSYNC	 VS_RSYNC_PATH
 #define SWAP_DIR ".upper.vsd-swap"
 
 extern char **environ;
@@ -65,27 +65,6 @@ char *vs_fs_upper_dir(const char *cdir)
 const char *vs_fs_rsync_path(void)
 {
 	return RSYNC;
-}
-
-/* The last line rsync printed (its error), from the memfd it wrote to. */
-static void last_line(int fd, char *out, size_t len)
-{
-	char buf[4096];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	char *end, *start;
-
-	out[0] = '\0';
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	end = buf + n;
-	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	start = strrchr(buf, '\n');
-	start = start != NULL ? start + 1 : buf;
-	if (strlen(start) >= len)
-		start[len - 1] = '\0';
-	memcpy(out, start, strlen(start) + 1);
 }
 
 /* rsync's exit code for a copy from which source files vanished. */
@@ -126,7 +105,7 @@ static int run_rsync(const char *src, const char *dst, const char *link_dest, bo
 	if (WIFEXITED(status) &&
 	    (WEXITSTATUS(status) == 0 || (live && WEXITSTATUS(status) == RSYNC_VANISHED)))
 		return 0;
-	last_line(out, msg, sizeof(msg));
+	vs_spawn_last_line(out, msg, sizeof(msg));
 	if (WIFEXITED(status))
 		return vs_error_set(err, 0, "copy %s to %s: rsync exited with %d%s%s", src, dst,
 				    WEXITSTATUS(status), msg[0] ? ": " : "", msg);

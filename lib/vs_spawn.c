@@ -4,10 +4,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <string.h>
 #include <unistd.h>
 
-int vs_spawn(char *const argv[], char *const envp[], int outfd, const int *keep, int nkeep,
-	     pid_t *pid)
+static int spawn(char *const argv[], char *const envp[], int infd, int outfd, int errfd,
+		 const int *keep, int nkeep, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -24,10 +25,13 @@ int vs_spawn(char *const argv[], char *const envp[], int outfd, const int *keep,
 	sigfillset(&all);
 	sigemptyset(&none);
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (infd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, infd, STDIN_FILENO);
+	else
+		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	if (outfd >= 0) {
 		posix_spawn_file_actions_adddup2(&fa, outfd, STDOUT_FILENO);
-		posix_spawn_file_actions_adddup2(&fa, outfd, STDERR_FILENO);
+		posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
 	} else {
 		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
 		posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
@@ -51,4 +55,37 @@ int vs_spawn(char *const argv[], char *const envp[], int outfd, const int *keep,
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return rc;
+}
+
+int vs_spawn(char *const argv[], char *const envp[], int outfd, const int *keep, int nkeep,
+	     pid_t *pid)
+{
+	return spawn(argv, envp, -1, outfd, outfd, keep, nkeep, pid);
+}
+
+int vs_spawn_io(char *const argv[], char *const envp[], int infd, int outfd, int errfd, pid_t *pid)
+{
+	if (infd < 3 || outfd < 3 || errfd < 3)
+		return EINVAL;
+	return spawn(argv, envp, infd, outfd, errfd, NULL, 0, pid);
+}
+
+void vs_spawn_last_line(int fd, char *out, size_t len)
+{
+	char buf[4096];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *end, *start;
+
+	out[0] = '\0';
+	if (n <= 0 || len == 0)
+		return;
+	buf[n] = '\0';
+	end = buf + n;
+	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	start = strrchr(buf, '\n');
+	start = start != NULL ? start + 1 : buf;
+	if (strlen(start) >= len)
+		start[len - 1] = '\0';
+	memcpy(out, start, strlen(start) + 1);
 }

@@ -10,6 +10,7 @@
 #define VS_MIGRATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/vs_error.h"
@@ -186,5 +187,40 @@ int vs_mig_image_seal(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_er
  * file: "image digest: FILE changed", "... FILE missing", "... extra file
  * FILE", "... no vsd-digest.json", "... bad signature". */
 int vs_mig_image_verify(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err);
+
+/* ---- rsync over a migration's stream (migrate/rsync.c) ------------------ */
+
+/* The target's side of POST /v1/migrations/{id}/sync: args (n strings) are
+ * what the source's rsync asked its remote shell to run. Accepted only as
+ * ["rsync", "--server", options..., ".", destination] where each option is
+ * a short cluster of letters a receiving server gets (after 'e': the
+ * capability string) or one of a few long options (--numeric-ids,
+ * --delete*, --sparse, --partial, --inplace, --stats, --bwlimit=RATE,
+ * --timeout=SECONDS):
+ * never --sender, a second --server, or anything naming a file or program
+ * of this node. 0 with *argv_out (NULL-terminated, free with vs_strv_free):
+ * VS_RSYNC_PATH, "--server", the checked options, ".", dest_dir. -1 with
+ * VS_EK_INVALID naming the refused argument; nothing allocated. */
+int vs_mig_rsync_server_argv(const char *const *args, size_t n, const char *dest_dir,
+			     char ***argv_out, struct vs_error *err);
+
+/* What rsync --stats printed: bytes on the wire each way and the regular
+ * files it transferred. */
+struct vs_mig_rsync_stats {
+	uint64_t bytes_sent;
+	uint64_t bytes_received;
+	uint64_t files_transferred;
+};
+/* Read --stats output (text, NUL-terminated; numbers may hold thousands
+ * separators). Fields not found stay 0. Returns how many of the three
+ * lines were found. */
+int vs_mig_rsync_stats_parse(const char *text, struct vs_mig_rsync_stats *st);
+
+/* vsd-helper __fdcat HOST COMMAND...: rsync's remote shell (-e). Writes
+ * COMMAND as one line of JSON array to fd 3 (a socket to the daemon),
+ * then relays stdin -> fd 3 and fd 3 -> stdout; stdin's end half-closes
+ * fd 3, fd 3's end (the target is done) ends the program. Returns its exit
+ * status: 0, 2 (bad usage) or 255 (an I/O error, as ssh). */
+int vs_mig_fdcat_main(int argc, char **argv);
 
 #endif

@@ -34,7 +34,7 @@ DAEMON_LAYERS = [
     ("auth.h", ["authn.c", "tls.c", "trust.c", "tokens.c", "audit.c",
               "tickets.c"]),
     ("daemon.h", ["network.c", "sampler.c", "oom.c", "criu.c", "emit.c", "authstate.c", "usage.c",
-                  "status.c"]),
+                  "status.c", "peer.c"]),
     ("handlers.h", ["access.c", "api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c",
                     "exec.c", "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
                     "templates.c", "tokensapi.c", "trustapi.c", "creds.c", "panel.c", "reinstall.c"]),

@@ -23,9 +23,11 @@ build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
 # rsync: copies of a container's own layer (checkpoints, snapshots; fs-cow/layer.c).
 run_pkgs=(busybox-static debootstrap iproute2 e2fsprogs lxcfs rsync)
 test_pkgs=(bats curl python3 python3-websockets python3-jsonschema python3-prometheus-client procps util-linux zstd tar qemu-system-x86
-	kmod openssl)
+	kmod openssl attr acl)
 # openssl: tls.bats makes client certificates with `openssl req` (vsd and
 # vsctl themselves use GnuTLS).
+# attr, acl: peer.bats gives a layer xattrs (setfattr) and ACLs (setfacl) and
+# compares them after an rsync over TLS.
 bench_pkgs=(crun lxc iperf3 libcurl4-gnutls-dev)
 # libcurl4-gnutls-dev: bench/api-load.c, the REST API load generator.
 

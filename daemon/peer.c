@@ -1,0 +1,1005 @@
+/* This node as a TLS client of another node's HTTPS API (daemon.h,
+ * "peer.c"; docs/migration.md): requests of the migration protocol, the
+ * upgrade of a connection to a raw stream, and the relay of a local socket
+ * over it. The session itself is lib/vs_tls.c's (shared with vsctl); the
+ * target is pinned by fingerprint, never checked against a CA. */
+#include "daemon/daemon.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <limits.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/vs_io.h"
+#include "lib/vs_json.h"
+#include "lib/vs_spawn.h"
+#include "lib/vs_tls.h"
+#include "lib/vs_util.h"
+#include "migrate/vs_migrate.h"
+
+extern char **environ;
+
+#define HEAD_MAX  (64 * 1024)
+#define RELAY_BUF (64 * 1024)
+
+struct vsd_peer {
+	int fd;
+	struct vs_tls_client *tls;
+	gnutls_session_t s;
+	char *url;  /* for messages */
+	char *host; /* the Host header: host:port as in the URL */
+	int timeout_ms;
+	void (*progress)(void *arg, uint64_t sent, uint64_t received);
+	void *progress_arg;
+	bool broken; /* no close_notify on close */
+	/* Bytes read past an answer's end: after a 101, the stream's first. */
+	char *ahead;
+	size_t ahead_len;
+};
+
+/* ---- connection -------------------------------------------------------- */
+
+/* "https://HOST:PORT[/]" into host (brackets removed) and port. */
+static int parse_url(const char *url, char **host, char **port, struct vs_error *err)
+{
+	const char *h, *end, *colon;
+	size_t plen;
+
+	if (url == NULL || strncmp(url, "https://", 8) != 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "peer URL '%s': expected https://HOST:PORT", url ? url : "");
+	h = url + 8;
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (end == NULL || end[1] != ':')
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "peer URL '%s': expected https://[ADDRESS]:PORT", url);
+		*host = xstrndup(h + 1, (size_t)(end - h - 1));
+		colon = end + 1;
+	} else {
+		colon = strchr(h, ':');
+		if (colon == NULL || colon == h)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "peer URL '%s': expected https://HOST:PORT", url);
+		*host = xstrndup(h, (size_t)(colon - h));
+	}
+	plen = strspn(colon + 1, "0123456789");
+	if (plen == 0 || plen > 5 || (colon[1 + plen] != '\0' && strcmp(colon + 1 + plen, "/"))) {
+		free(*host);
+		*host = NULL;
+		return vs_error_kind(err, VS_EK_INVALID, "peer URL '%s': expected a port after ':'",
+				     url);
+	}
+	*port = xstrndup(colon + 1, plen);
+	return 0;
+}
+
+static int check_pin(const char *fp, char out[VS_CERT_FP_HEX + 1], struct vs_error *err)
+{
+	if (fp == NULL || strlen(fp) != VS_CERT_FP_HEX ||
+	    strspn(fp, "0123456789abcdefABCDEF") != VS_CERT_FP_HEX)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "peer fingerprint '%s': expected 64 hexadecimal digits",
+				     fp ? fp : "");
+	for (size_t i = 0; i <= VS_CERT_FP_HEX; i++)
+		out[i] = (char)tolower((unsigned char)fp[i]);
+	return 0;
+}
+
+/* Reads and writes of the blocking socket end after timeout_ms. */
+static void set_timeouts(int fd, int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+void vsd_peer_close(struct vsd_peer *p)
+{
+	if (p == NULL)
+		return;
+	if (p->s != NULL && !p->broken)
+		gnutls_bye(p->s, GNUTLS_SHUT_WR);
+	vs_tls_client_free(p->tls);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->url);
+	free(p->host);
+	free(p->ahead);
+	free(p);
+}
+
+static void peer_freep(struct vsd_peer **p)
+{
+	vsd_peer_close(*p);
+}
+
+int vsd_peer_open(const struct vsd_peer_id *id, struct vsd_peer **out, struct vs_error *err)
+{
+	__attribute__((cleanup(peer_freep))) struct vsd_peer *p = NULL;
+	cleanup_free char *host = NULL, *port = NULL;
+	char pin[VS_CERT_FP_HEX + 1], got[VS_CERT_FP_HEX + 1];
+
+	if (parse_url(id->url, &host, &port, err) < 0 || check_pin(id->fingerprint, pin, err) < 0)
+		return -1;
+	if (id->cert_pem == NULL || id->key_pem == NULL)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "%s: this node has no certificate "
+				     "(vsd needs --listen or --tls-cert)",
+				     id->url);
+	p = xcalloc(1, sizeof(*p));
+	p->fd = -1;
+	p->url = xstrdup(id->url);
+	p->host = xstrndup(id->url + 8, strcspn(id->url + 8, "/"));
+	p->timeout_ms = id->timeout_ms > 0 ? id->timeout_ms : VSD_PEER_TIMEOUT_MS;
+	p->progress = id->progress;
+	p->progress_arg = id->progress_arg;
+	p->broken = true; /* until the handshake is done */
+	if (vs_tls_client_new(id->cert_pem, id->key_pem, &p->tls, err) < 0)
+		return vs_error_prefix(err, "%s", p->url);
+	p->fd = vs_tcp_connect(host, port, p->timeout_ms, err);
+	if (p->fd < 0)
+		return vs_error_prefix(err, "%s", p->url);
+	set_timeouts(p->fd, p->timeout_ms);
+	if (vs_tls_client_handshake(p->tls, p->fd, p->url, p->timeout_ms, got, err) < 0)
+		return -1;
+	p->s = vs_tls_client_session(p->tls);
+	p->broken = false;
+	if (strcmp(pin, got) != 0)
+		return vs_error_kind(
+		    err, VS_EK_FORBIDDEN,
+		    "fingerprint mismatch: expected %s, the node at %s presented %s", pin, p->url,
+		    got);
+	*out = steal_ptr(&p);
+	return 0;
+}
+
+/* ---- HTTP/1.1 on the session ------------------------------------------ */
+
+static int io_error(struct vsd_peer *p, ssize_t r, struct vs_error *err)
+{
+	p->broken = true;
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+		return vs_error_set(err, 0, "%s: timed out after %d ms", p->url, p->timeout_ms);
+	return vs_error_set(err, 0, "%s: %s", p->url, gnutls_strerror((int)r));
+}
+
+static int send_all(struct vsd_peer *p, const char *buf, size_t len, struct vs_error *err)
+{
+	while (len > 0) {
+		ssize_t n = gnutls_record_send(p->s, buf, len);
+
+		if (n < 0)
+			return io_error(p, n, err);
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Up to cap of the bytes read ahead (p->ahead_len > 0). */
+static ssize_t take_ahead(struct vsd_peer *p, char *buf, size_t cap)
+{
+	size_t n = p->ahead_len < cap ? p->ahead_len : cap;
+
+	memcpy(buf, p->ahead, n);
+	memmove(p->ahead, p->ahead + n, p->ahead_len - n);
+	p->ahead_len -= n;
+	return (ssize_t)n;
+}
+
+/* Up to cap bytes: those read ahead first. 0 at the end of the stream (a
+ * close without close_notify counts: the framing says whether the answer
+ * was whole). */
+static ssize_t recv_some(struct vsd_peer *p, char *buf, size_t cap, struct vs_error *err)
+{
+	ssize_t n;
+
+	if (p->ahead_len > 0)
+		return take_ahead(p, buf, cap);
+	n = gnutls_record_recv(p->s, buf, cap);
+	if (n == GNUTLS_E_PREMATURE_TERMINATION)
+		return 0;
+	return n < 0 ? io_error(p, n, err) : n;
+}
+
+static void push_back(struct vsd_peer *p, const char *data, size_t len)
+{
+	char *a = xmalloc(p->ahead_len + len + 1);
+
+	memcpy(a, data, len);
+	if (p->ahead_len > 0)
+		memcpy(a + len, p->ahead, p->ahead_len);
+	free(p->ahead);
+	p->ahead = a;
+	p->ahead_len += len;
+}
+
+struct answer {
+	unsigned status;
+	int64_t length; /* Content-Length, -1 when none */
+	bool chunked;
+	char *body;
+	size_t len;
+};
+
+static int malformed(struct vsd_peer *p, const char *what, struct vs_error *err)
+{
+	p->broken = true;
+	return vs_error_kind(err, VS_EK_INTERNAL, "%s: malformed answer: %s", p->url, what);
+}
+
+static const char *header_value(char *line, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return NULL;
+	line += n + 1;
+	while (*line == ' ' || *line == '\t')
+		line++;
+	return line;
+}
+
+/* The status line and headers of head (NUL-terminated, CRLF lines). */
+static int parse_head(struct vsd_peer *p, char *head, struct answer *a, struct vs_error *err)
+{
+	char *save = NULL, *line = strtok_r(head, "\r\n", &save);
+	unsigned st;
+
+	a->length = -1;
+	if (line == NULL || sscanf(line, "HTTP/1.%*1[01] %3u", &st) != 1 || st < 100 || st > 599)
+		return malformed(p, "status line", err);
+	a->status = st;
+	while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+		const char *v;
+		char *end;
+
+		if ((v = header_value(line, "Content-Length")) != NULL) {
+			errno = 0;
+			a->length = strtoll(v, &end, 10);
+			if (errno != 0 || end == v || *end != '\0' || a->length < 0)
+				return malformed(p, "Content-Length", err);
+		} else if ((v = header_value(line, "Transfer-Encoding")) != NULL) {
+			a->chunked = strcasecmp(v, "chunked") == 0;
+		}
+	}
+	return 0;
+}
+
+static int read_head(struct vsd_peer *p, struct answer *a, struct vs_error *err)
+{
+	cleanup_free char *buf = xmalloc(HEAD_MAX + 1);
+	size_t len = 0;
+	char *end;
+
+	for (;;) {
+		ssize_t n = recv_some(p, buf + len, HEAD_MAX - len, err);
+
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			p->broken = true;
+			return vs_error_set(err, 0, "%s: the connection closed before the answer",
+					    p->url);
+		}
+		len += (size_t)n;
+		buf[len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+		if (end != NULL)
+			break;
+		if (len == HEAD_MAX)
+			return malformed(p, "header over 64 KiB", err);
+	}
+	push_back(p, end + 4, len - (size_t)(end + 4 - buf));
+	end[2] = '\0';
+	return parse_head(p, buf, a, err);
+}
+
+/* Exactly n more bytes (or, with n < 0, up to the close) onto a->body. */
+static int read_body(struct vsd_peer *p, struct answer *a, int64_t n, struct vs_error *err)
+{
+	char buf[16384];
+
+	while (n != 0) {
+		size_t want = n < 0 || n > (int64_t)sizeof(buf) ? sizeof(buf) : (size_t)n;
+		ssize_t r = recv_some(p, buf, want, err);
+
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			p->broken = true;
+			return n < 0
+				   ? 0
+				   : vs_error_set(err, 0, "%s: the connection closed in the answer",
+						  p->url);
+		}
+		if (a->len + (size_t)r > VSD_PEER_BODY_MAX)
+			return malformed(p, "body over 4 MiB", err);
+		a->body = xrealloc(a->body, a->len + (size_t)r + 1);
+		memcpy(a->body + a->len, buf, (size_t)r);
+		a->len += (size_t)r;
+		if (n > 0)
+			n -= r;
+	}
+	return 0;
+}
+
+/* One CRLF-terminated line (chunk sizes, trailers) into line. */
+static int read_line(struct vsd_peer *p, char *line, size_t cap, struct vs_error *err)
+{
+	size_t len = 0;
+
+	for (;;) {
+		char c;
+		ssize_t r = recv_some(p, &c, 1, err);
+
+		if (r <= 0)
+			return r < 0 ? -1 : malformed(p, "cut in chunked framing", err);
+		if (c == '\n')
+			break;
+		if (len + 1 >= cap)
+			return malformed(p, "chunk line too long", err);
+		line[len++] = c;
+	}
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	line[len] = '\0';
+	return 0;
+}
+
+static int read_chunked(struct vsd_peer *p, struct answer *a, struct vs_error *err)
+{
+	char line[256];
+
+	for (;;) {
+		char *end;
+		unsigned long long n;
+
+		if (read_line(p, line, sizeof(line), err) < 0)
+			return -1;
+		errno = 0;
+		n = strtoull(line, &end, 16);
+		if (errno != 0 || end == line || (*end != '\0' && *end != ';'))
+			return malformed(p, "chunk size", err);
+		if (n > VSD_PEER_BODY_MAX)
+			return malformed(p, "body over 4 MiB", err);
+		if (n == 0)
+			break;
+		if (read_body(p, a, (int64_t)n, err) < 0 ||
+		    read_line(p, line, sizeof(line), err) < 0)
+			return -1;
+		if (line[0] != '\0')
+			return malformed(p, "no CRLF after a chunk", err);
+	}
+	do /* trailers up to the empty line */
+		if (read_line(p, line, sizeof(line), err) < 0)
+			return -1;
+	while (line[0] != '\0');
+	return 0;
+}
+
+static int send_request(struct vsd_peer *p, const char *method, const char *path, const char *body,
+			bool upgrade, struct vs_error *err)
+{
+	cleanup_free char *head = NULL;
+	size_t blen = body != NULL ? strlen(body) : 0;
+
+	if (body != NULL)
+		head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nVsd-Migration: 1\r\n%s"
+				 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+				 method, path, p->host,
+				 upgrade ? "Connection: Upgrade\r\nUpgrade: vsd-stream\r\n" : "",
+				 blen);
+	else
+		head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nVsd-Migration: 1\r\n%s\r\n", method,
+				 path, p->host,
+				 upgrade ? "Connection: Upgrade\r\nUpgrade: vsd-stream\r\n" : "");
+	if (send_all(p, head, strlen(head), err) < 0)
+		return -1;
+	return blen > 0 ? send_all(p, body, blen, err) : 0;
+}
+
+static int read_answer_body(struct vsd_peer *p, const char *method, struct answer *a,
+			    struct vs_error *err)
+{
+	if (strcmp(method, "HEAD") == 0 || a->status == 204 || a->status == 304)
+		return 0;
+	if (a->chunked)
+		return read_chunked(p, a, err);
+	if (a->length >= 0)
+		return a->length > VSD_PEER_BODY_MAX ? malformed(p, "body over 4 MiB", err)
+						     : read_body(p, a, a->length, err);
+	return read_body(p, a, -1, err);
+}
+
+int vsd_peer_call(struct vsd_peer *p, const char *method, const char *path, const char *body,
+		  unsigned *status, char **resp, struct vs_error *err)
+{
+	struct answer a = {0};
+
+	if (p->broken)
+		return vs_error_set(err, 0, "%s: the connection is no longer usable", p->url);
+	if (send_request(p, method, path, body, false, err) < 0)
+		return -1;
+	/* 1xx answers other than 101 (100 Continue) come before the real one. */
+	do {
+		free(a.body);
+		a = (struct answer){0};
+		if (read_head(p, &a, err) < 0)
+			return -1;
+	} while (a.status >= 100 && a.status < 200 && a.status != 101);
+	if (read_answer_body(p, method, &a, err) < 0) {
+		free(a.body);
+		return -1;
+	}
+	if (a.body == NULL)
+		a.body = xstrdup("");
+	a.body[a.len] = '\0';
+	*status = a.status;
+	*resp = a.body;
+	return 0;
+}
+
+int vsd_peer_request(const struct vsd_peer_id *id, const char *method, const char *path,
+		     const char *body, unsigned *status, char **resp, struct vs_error *err)
+{
+	struct vsd_peer *p = NULL;
+	int r;
+
+	if (vsd_peer_open(id, &p, err) < 0)
+		return -1;
+	r = vsd_peer_call(p, method, path, body, status, resp, err);
+	vsd_peer_close(p);
+	return r;
+}
+
+static enum vs_error_kind kind_of(unsigned status)
+{
+	switch (status) {
+	case 400:
+		return VS_EK_INVALID;
+	case 401:
+		return VS_EK_UNAUTHORIZED;
+	case 403:
+		return VS_EK_FORBIDDEN;
+	case 404:
+		return VS_EK_NOT_FOUND;
+	case 409:
+		return VS_EK_CONFLICT;
+	case 412:
+		return VS_EK_PRECONDITION;
+	case 413:
+		return VS_EK_TOO_LARGE;
+	case 501:
+		return VS_EK_UNSUPPORTED;
+	default:
+		return VS_EK_INTERNAL;
+	}
+}
+
+/* An answer's {"error": {"message": ...}} as the error. */
+static int answer_error(struct vsd_peer *p, unsigned status, const char *body, struct vs_error *err)
+{
+	cleanup_json struct vs_json *j = NULL;
+	const char *msg = NULL;
+
+	if (vs_json_parse(body, &j, NULL) == 0)
+		msg = vs_json_string(vs_json_get(vs_json_get(j, "error"), "message"));
+	return vs_error_kind(err, kind_of(status), "%s: %u: %s", p->url, status,
+			     msg != NULL ? msg : "(no error message)");
+}
+
+int vsd_peer_upgrade(struct vsd_peer *p, const char *path, const char *body, struct vs_error *err)
+{
+	struct answer a = {0};
+	int r;
+
+	if (p->broken)
+		return vs_error_set(err, 0, "%s: the connection is no longer usable", p->url);
+	if (send_request(p, "POST", path, body, true, err) < 0 || read_head(p, &a, err) < 0)
+		return -1;
+	if (a.status == 101)
+		return 0; /* what came after the head is the stream's (p->ahead) */
+	r = read_answer_body(p, "POST", &a, err);
+	if (r == 0) {
+		if (a.body == NULL)
+			a.body = xstrdup("");
+		a.body[a.len] = '\0';
+		r = answer_error(p, a.status, a.body, err);
+	}
+	free(a.body);
+	return r;
+}
+
+/* ---- the relay ---------------------------------------------------------- */
+
+struct half {
+	char buf[RELAY_BUF];
+	size_t off, len;
+	bool eof;  /* nothing more comes from this direction's source */
+	bool done; /* and its end was passed on */
+};
+
+struct relay {
+	struct vsd_peer *p;
+	int fd;
+	struct half out; /* fd -> peer */
+	struct half in;	 /* peer -> fd */
+	uint64_t sent, received;
+	int64_t reported_ms;
+};
+
+static void report(struct relay *r, bool last)
+{
+	int64_t now = vs_now_ms();
+
+	if (r->p->progress == NULL || (!last && now - r->reported_ms < VSD_PEER_PROGRESS_MS))
+		return;
+	r->reported_ms = now;
+	r->p->progress(r->p->progress_arg, r->sent, r->received);
+}
+
+/* fd -> peer: read when empty, send what is buffered, then close_notify.
+ * A send that would block is called again with the same bytes, as GnuTLS
+ * requires. 1: progress, 0: none, -1: error. */
+static int step_out(struct relay *r, short fd_ev, short net_ev, struct vs_error *err)
+{
+	struct half *h = &r->out;
+	ssize_t n;
+
+	if (h->len == 0 && !h->eof && (fd_ev & (POLLIN | POLLHUP | POLLERR))) {
+		n = read(r->fd, h->buf, sizeof(h->buf));
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return vs_error_set(err, errno, "relay: read");
+		if (n == 0)
+			h->eof = true;
+		h->off = 0;
+		h->len = n > 0 ? (size_t)n : 0;
+		return n >= 0;
+	}
+	if (h->len > 0 && (net_ev & POLLOUT)) {
+		n = gnutls_record_send(r->p->s, h->buf + h->off, h->len - h->off);
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return 0;
+		/* After a TCP end without close_notify GnuTLS only says the
+		 * session is invalid. */
+		if (n < 0 && r->in.eof) {
+			r->p->broken = true;
+			return vs_error_set(err, 0,
+					    "%s: the peer ended the stream while %zu bytes "
+					    "were still to be sent",
+					    r->p->url, h->len - h->off);
+		}
+		if (n < 0)
+			return io_error(r->p, n, err);
+		r->sent += (uint64_t)n;
+		h->off += (size_t)n;
+		if (h->off == h->len)
+			h->off = h->len = 0;
+		return 1;
+	}
+	if (h->eof && h->len == 0 && !h->done && (net_ev & POLLOUT)) {
+		n = gnutls_bye(r->p->s, GNUTLS_SHUT_WR);
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return 0;
+		/* A peer that already closed its TCP side cannot be told. */
+		h->done = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* The peer's next bytes: those read ahead with the 101 first. */
+static ssize_t relay_recv(struct vsd_peer *p, char *buf, size_t cap)
+{
+	ssize_t n;
+
+	if (p->ahead_len > 0)
+		return take_ahead(p, buf, cap);
+	n = gnutls_record_recv(p->s, buf, cap);
+	/* libmicrohttpd (and a peer that dies) may end the TCP connection
+	 * without close_notify: for a relayed stream that is its end. */
+	return n == GNUTLS_E_PREMATURE_TERMINATION ? 0 : n;
+}
+
+static bool in_ready(const struct relay *r)
+{
+	return r->in.len == 0 && !r->in.eof &&
+	       (r->p->ahead_len > 0 || gnutls_record_check_pending(r->p->s) > 0);
+}
+
+/* peer -> fd: receive when empty, write what is buffered, then shut fd for
+ * writing. */
+static int step_in(struct relay *r, short fd_ev, short net_ev, struct vs_error *err)
+{
+	struct half *h = &r->in;
+	ssize_t n;
+
+	if (h->len == 0 && !h->eof && ((net_ev & (POLLIN | POLLHUP | POLLERR)) || in_ready(r))) {
+		n = relay_recv(r->p, h->buf, sizeof(h->buf));
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return 0;
+		if (n < 0)
+			return io_error(r->p, n, err);
+		h->eof = n == 0;
+		r->received += (uint64_t)n;
+		h->off = 0;
+		h->len = (size_t)n;
+		return 1;
+	}
+	if (h->len > 0 && (fd_ev & POLLOUT)) {
+		n = send(r->fd, h->buf + h->off, h->len - h->off, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return vs_error_set(err, errno, "relay: write");
+		if (n > 0) {
+			h->off += (size_t)n;
+			if (h->off == h->len)
+				h->off = h->len = 0;
+		}
+		return n > 0;
+	}
+	return 0;
+}
+
+/* The peer's end, once its last bytes are written, is fd's: done here
+ * rather than in step_in, which runs only when poll reports an event. */
+static void pass_end(struct relay *r)
+{
+	if (r->in.eof && r->in.len == 0 && !r->in.done) {
+		shutdown(r->fd, SHUT_WR);
+		r->in.done = true;
+	}
+}
+
+static void relay_events(const struct relay *r, struct pollfd pf[2])
+{
+	pf[0] = (struct pollfd){.fd = r->fd};
+	pf[1] = (struct pollfd){.fd = r->p->fd};
+	if (r->out.len == 0 && !r->out.eof)
+		pf[0].events |= POLLIN;
+	if (r->in.len > 0)
+		pf[0].events |= POLLOUT;
+	if (r->in.len == 0 && !r->in.eof)
+		pf[1].events |= POLLIN;
+	if (r->out.len > 0 || (r->out.eof && !r->out.done))
+		pf[1].events |= POLLOUT;
+}
+
+static int set_nonblock(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+/* Until both directions are done. Blocking sends would deadlock two
+ * relays whose buffers are full both ways, so both sockets are
+ * non-blocking and each direction keeps its own buffer. */
+static int relay_loop(struct relay *r, struct vs_error *err)
+{
+	for (pass_end(r); !(r->out.done && r->in.done); pass_end(r)) {
+		struct pollfd pf[2];
+		/* After our end the peer has timeout_ms of silence to end its
+		 * own; before it, rsync's own --timeout watches the stream. */
+		int wait = in_ready(r) ? 0 : r->out.done ? r->p->timeout_ms : -1;
+		int n, a, b;
+
+		relay_events(r, pf);
+		n = poll(pf, 2, wait);
+		if (n < 0 && errno != EINTR)
+			return vs_error_set(err, errno, "relay: poll");
+		if (n == 0 && wait > 0)
+			return vs_error_set(err, 0,
+					    "%s: the stream's end did not come within %d ms",
+					    r->p->url, wait);
+		if (n < 0)
+			continue;
+		if ((pf[0].revents | pf[1].revents) & POLLNVAL)
+			return vs_error_set(err, EBADF, "relay");
+		a = step_out(r, pf[0].revents, pf[1].revents, err);
+		b = a < 0 ? 0 : step_in(r, pf[0].revents, pf[1].revents, err);
+		if (a < 0 || b < 0)
+			return -1;
+		report(r, false);
+	}
+	report(r, true);
+	return 0;
+}
+
+int vsd_peer_relay(struct vsd_peer *p, int fd, uint64_t *sent, uint64_t *received,
+		   struct vs_error *err)
+{
+	struct relay *r = xcalloc(1, sizeof(*r));
+	int rc;
+
+	r->p = p;
+	r->fd = fd;
+	r->reported_ms = vs_now_ms();
+	if (p->broken) {
+		free(r);
+		return vs_error_set(err, 0, "%s: the connection is no longer usable", p->url);
+	}
+	if (set_nonblock(fd, true) < 0 || set_nonblock(p->fd, true) < 0) {
+		free(r);
+		return vs_error_set(err, errno, "relay: O_NONBLOCK");
+	}
+	rc = relay_loop(r, err);
+	/* The session carried a stream to its end (or failed): no request
+	 * follows and no second close_notify. */
+	p->broken = true;
+	set_nonblock(fd, false);
+	if (sent != NULL)
+		*sent = r->sent;
+	if (received != NULL)
+		*received = r->received;
+	free(r);
+	return rc;
+}
+
+/* ---- rsync over the stream ---------------------------------------------- */
+
+#define CMD_MAX (64 * 1024)
+
+static int wait_child(pid_t pid, int *status, struct vs_error *err)
+{
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR)
+			return vs_error_set(err, errno, "wait for rsync");
+	return 0;
+}
+
+/* rsync's end as an error ("rsync exited with N: LAST LINE"), or 0. */
+static int rsync_status(int status, int outfd, struct vs_error *err)
+{
+	char msg[512];
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	vs_spawn_last_line(outfd, msg, sizeof(msg));
+	if (WIFEXITED(status))
+		return vs_error_set(err, 0, "rsync exited with %d%s%s", WEXITSTATUS(status),
+				    msg[0] ? ": " : "", msg);
+	return vs_error_set(err, 0, "rsync killed by signal %d", WTERMSIG(status));
+}
+
+/* The command line __fdcat writes first (one JSON array and '\n') as the
+ * upgrade's body; only that line is taken from fd, what follows is
+ * rsync's protocol. */
+static int read_command(int fd, int timeout_ms, const char *part, char **body, struct vs_error *err)
+{
+	cleanup_free char *buf = xmalloc(CMD_MAX + 1);
+	cleanup_json struct vs_json *j = NULL;
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	struct pollfd pf = {.fd = fd, .events = POLLIN};
+	char *nl = NULL;
+	ssize_t n = 0;
+
+	while (nl == NULL) {
+		int r = poll(&pf, 1, timeout_ms);
+
+		if (r == 0)
+			return vs_error_set(err, 0, "rsync did not start its remote shell");
+		n = r < 0 ? -1 : recv(fd, buf, CMD_MAX, MSG_PEEK);
+		if (n < 0 && errno != EINTR)
+			return vs_error_set(err, errno, "read rsync's remote command");
+		if (n == 0)
+			return vs_error_set(err, 0, "rsync ended before its remote shell started");
+		if (n >= CMD_MAX)
+			return vs_error_set(err, 0, "rsync's remote command is over 64 KiB");
+		buf[n > 0 ? n : 0] = '\0';
+		nl = strchr(buf, '\n');
+	}
+	n = nl - buf + 1;
+	if (vs_read_all(fd, buf, (size_t)n) != n)
+		return vs_error_set(err, errno, "read rsync's remote command");
+	*nl = '\0';
+	if (vs_json_parse(buf, &j, err) < 0 || vs_json_type(j) != VS_JSON_ARRAY)
+		return vs_error_set(err, 0, "rsync's remote command is not a JSON array");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "part", part);
+	vs_jgen_key(g, "args");
+	vs_jgen_value(g, j);
+	vs_jgen_obj_close(g);
+	*body = vs_jgen_steal(g);
+	return 0;
+}
+
+struct push {
+	const struct vsd_peer_id *id;
+	const char *path, *part;
+	int fd; /* our end of rsync's remote shell */
+	int timeout_ms;
+	uint64_t sent, received;
+};
+
+/* The upgrade and the relay, once rsync runs. */
+static int push_stream(struct push *ps, struct vs_error *err)
+{
+	cleanup_free char *body = NULL;
+	struct vsd_peer *p = NULL;
+	int r;
+
+	if (read_command(ps->fd, ps->timeout_ms, ps->part, &body, err) < 0 ||
+	    vsd_peer_open(ps->id, &p, err) < 0)
+		return -1;
+	r = vsd_peer_upgrade(p, ps->path, body, err);
+	if (r == 0)
+		r = vsd_peer_relay(p, ps->fd, &ps->sent, &ps->received, err);
+	vsd_peer_close(p);
+	return r;
+}
+
+static char **push_argv(const char *helper, const char *src_dir, const char *bwlimit,
+			int timeout_ms)
+{
+	char **v = xcalloc(16, sizeof(*v));
+	size_t k = 0;
+
+	v[k++] = xstrdup(VS_RSYNC_PATH);
+	v[k++] = xstrdup("-aHAX");
+	v[k++] = xstrdup("--numeric-ids");
+	v[k++] = xstrdup("--sparse");
+	v[k++] = xstrdup("--delete");
+	v[k++] = xstrdup("--stats");
+	if (bwlimit != NULL)
+		v[k++] = xasprintf("--bwlimit=%s", bwlimit);
+	/* rsync's own I/O timeout (and its keep-alives) watch the stream:
+	 * the relay waits without one. */
+	v[k++] = xasprintf("--timeout=%d", (timeout_ms + 999) / 1000);
+	v[k++] = xstrdup("-e");
+	v[k++] = xasprintf("%s __fdcat", helper);
+	v[k++] = xstrdup("--");
+	v[k++] = xasprintf("%s/", src_dir);
+	v[k++] = xstrdup("vsd:.");
+	return v;
+}
+
+static int push_stats(int outfd, struct vs_mig_rsync_stats *st)
+{
+	char buf[8192];
+	off_t size = lseek(outfd, 0, SEEK_END);
+	off_t at = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+	ssize_t n = pread(outfd, buf, sizeof(buf) - 1, at);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return vs_mig_rsync_stats_parse(buf, st);
+}
+
+/* A transport error, with rsync's own end when it says more. */
+static int push_failed(struct vs_error *err, const char *src_dir, int status, int out)
+{
+	struct vs_error rs = {0};
+	char msg[VS_ERROR_MSG_MAX];
+
+	if (WIFSIGNALED(status) || rsync_status(status, out, &rs) == 0)
+		return vs_error_prefix(err, "rsync %s", src_dir);
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	return vs_error_set(err, 0, "rsync %s: %s (%s)", src_dir, msg, rs.msg);
+}
+
+int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const char *part,
+			const char *src_dir, const char *bwlimit, struct vs_mig_rsync_stats *st,
+			struct vs_error *err)
+{
+	struct push ps = {.id = id, .path = path, .part = part, .fd = -1};
+	cleanup_close int out = memfd_create("rsync", MFD_CLOEXEC);
+	cleanup_strv char **argv = NULL;
+	char helper[PATH_MAX];
+	int sv[2], rc, status = 0;
+	pid_t pid;
+
+	ps.timeout_ms = id->timeout_ms > 0 ? id->timeout_ms : VSD_PEER_TIMEOUT_MS;
+	if (vs_self_sibling("vsd-helper", helper, sizeof(helper)) < 0)
+		return vs_error_set(err, errno, "vsd-helper (rsync's remote shell)");
+	/* rsync splits -e at spaces. */
+	if (strchr(helper, ' ') != NULL)
+		return vs_error_set(err, 0, "%s: a path with a space cannot be rsync's -e", helper);
+	if (bwlimit != NULL && (bwlimit[0] == '\0' || strchr(bwlimit, ' ') != NULL))
+		return vs_error_kind(err, VS_EK_INVALID, "bandwidth '%s': not a rate", bwlimit);
+	if (out < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return vs_error_set(err, errno, "rsync: memfd or socketpair");
+	argv = push_argv(helper, src_dir, bwlimit, ps.timeout_ms);
+	rc = vs_spawn(argv, environ, out, &sv[1], 1, &pid);
+	close(sv[1]);
+	ps.fd = sv[0];
+	if (rc != 0) {
+		close(ps.fd);
+		return vs_error_set(err, rc, "start %s", VS_RSYNC_PATH);
+	}
+	rc = push_stream(&ps, err);
+	close(ps.fd);
+	if (rc < 0)
+		kill(-pid, SIGTERM); /* its remote shell is in its group */
+	if (wait_child(pid, &status, rc < 0 ? NULL : err) < 0)
+		return -1;
+	if (rc < 0) /* the transport's errors name the URL */
+		return push_failed(err, src_dir, status, out);
+	if (rsync_status(status, out, err) < 0)
+		return vs_error_prefix(err, "rsync %s to %s", src_dir, id->url);
+	if (st != NULL)
+		push_stats(out, st);
+	return 0;
+}
+
+/* SIOCOUTQ: bytes a socket has not had taken (a unix socket: not read by
+ * the other end; TCP: not yet acknowledged). */
+static int outq(int fd)
+{
+	int n = 0;
+
+	return fd >= 0 && ioctl(fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
+/* After the target's rsync exited: see docs/migration.md "The end of a
+ * stream". rsync's last bytes are in sock; libmicrohttpd moves them to
+ * TLS but never passes an end on. Once sock's queue and tcp_fd's are
+ * empty three times 10 ms apart (libmicrohttpd reads and sends in one
+ * step, so an empty sock with bytes between the two is not seen three
+ * times), the TCP connection is shut for writing: the source reads that
+ * as the stream's end. Then the source's own end (its close_notify, its
+ * TCP close) is awaited, so the caller gives the stream back after it. */
+static void serve_end(int sock, int tcp_fd)
+{
+	int64_t deadline = vs_now_ms() + VSD_PEER_TIMEOUT_MS;
+	struct pollfd pf[2] = {{.fd = sock, .events = POLLRDHUP},
+			       {.fd = tcp_fd, .events = POLLRDHUP}};
+	char buf[4096];
+
+	shutdown(sock, SHUT_WR);
+	for (int calm = 0; calm < 3 && vs_now_ms() < deadline;) {
+		/* The source (or the relay) already ended: nothing more can be
+		 * passed on, and queues that nobody takes never empty. */
+		if (poll(pf, tcp_fd >= 0 ? 2 : 1, 0) > 0 &&
+		    ((pf[0].revents | pf[1].revents) & (POLLRDHUP | POLLHUP | POLLERR)))
+			return;
+		calm = outq(sock) == 0 && outq(tcp_fd) == 0 ? calm + 1 : 0;
+		usleep(10000);
+	}
+	if (tcp_fd >= 0)
+		shutdown(tcp_fd, SHUT_WR);
+	pf[0].events = POLLIN;
+	while (vs_now_ms() < deadline) {
+		int n = poll(pf, tcp_fd >= 0 ? 2 : 1, (int)(deadline - vs_now_ms()));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (pf[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			return;
+		if (pf[0].revents && read(sock, buf, sizeof(buf)) <= 0)
+			return;
+	}
+}
+
+int vsd_peer_rsync_serve(int sock, int tcp_fd, char *const argv[], struct vs_error *err)
+{
+	cleanup_close int errfd = memfd_create("rsync", MFD_CLOEXEC);
+	int rc, status = 0;
+	pid_t pid;
+
+	if (errfd < 0)
+		return vs_error_set(err, errno, "memfd");
+	rc = vs_spawn_io(argv, environ, sock, sock, errfd, &pid);
+	if (rc != 0)
+		return vs_error_set(err, rc, "start %s", argv[0]);
+	if (wait_child(pid, &status, err) < 0)
+		return -1;
+	serve_end(sock, tcp_fd);
+	return rsync_status(status, errfd, err);
+}
