@@ -123,6 +123,31 @@ void vs_cg_free(struct vs_cg *cg)
 	free(cg);
 }
 
+char **vs_cg_criu_roots(struct vs_cg *cg)
+{
+	const struct vs_cg_host *h = cg->host;
+	char **out = xcalloc(h->n + 1, sizeof(*out));
+	const char *urel = NULL;
+	size_t k = 0;
+
+	if (h->unified >= 0 && cg->dirs[h->unified] != NULL) {
+		urel = cg->dirs[h->unified] + strlen(h->hier[h->unified].mount);
+		out[k++] = xstrdup(urel);
+	}
+	for (size_t j = 0; j < h->n; j++) {
+		const char *opts = h->hier[j].options ? h->hier[j].options : h->hier[j].name;
+		const char *rel;
+
+		if ((int)j == h->unified || cg->dirs[j] == NULL)
+			continue;
+		rel = cg->dirs[j] + strlen(h->hier[j].mount);
+		if (urel != NULL && strcmp(rel, urel) == 0)
+			continue;
+		out[k++] = xasprintf("%.*s:%s", (int)strcspn(opts, ","), opts, rel);
+	}
+	return out;
+}
+
 const char *vs_cg_path(struct vs_cg *cg, const char *hierarchy)
 {
 	const struct vs_cg_host *h = cg->host;

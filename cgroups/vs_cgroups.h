@@ -345,5 +345,13 @@ const char *const *vs_cg_v1_controllers(const struct vs_cg_host *h);
  * it carries ("cpuacct", "name=systemd"; on a unified host "memory" gives
  * the cgroup2 path when the root offers memory). Owned by cg. */
 const char *vs_cg_path(struct vs_cg *cg, const char *hierarchy);
+/* The values of `criu restore --cgroup-root` that put a restored tree into
+ * this cgroup, wherever it was dumped: its path below the cgroup2 mount
+ * (the default for every controller), then "CONTROLLER:PATH" for each v1
+ * hierarchy where the path differs (pools without a level there).
+ * CRIU rewrites the dumped paths below the tasks' cgroup-namespace root,
+ * so the guest's own sub-cgroups keep their place. NULL-terminated,
+ * malloc'd (vs_strv_free). */
+char **vs_cg_criu_roots(struct vs_cg *cg);
 
 #endif

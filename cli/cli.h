@@ -270,6 +270,11 @@ int vc_ctx_connect(const struct vc_ctx *ctx, struct vc_conn *c, struct vs_error 
 char *vc_ctx_authorization(const struct vc_ctx *ctx);
 /* Free what vc_remote_resolve loaded. */
 void vc_ctx_release(struct vc_ctx *ctx);
+/* The URL ("https://HOST:PORT") and pinned fingerprint of remote name,
+ * malloc'd, for a daemon that is to talk to it (migrate --to). 0 or -1
+ * (VS_EK_INVALID for an unknown remote). */
+int vc_remote_target(const char *name, char **url, char **fp, struct vs_error *err);
+int vc_cmd_migrate(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_remote_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_remote_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_remote_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

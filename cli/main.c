@@ -98,6 +98,18 @@ static const struct vc_cmd commands[] = {
     {NULL, "console", vc_cmd_console, "NAME [--ticket]",
      "Attach to a container's console; detach with Ctrl-a q.",
      "  --ticket        print a one-time stream ticket (JSON) for a browser instead\n"},
+    {NULL, "migrate", vc_cmd_migrate,
+     "NAME --to REMOTE [--mode auto|live|precopy|stop|offline] [--bandwidth RATE] [--check] "
+     "[--json]",
+     "Move a container to another node (a remote), running or not.",
+     "  --to REMOTE      the node it goes to (vsctl remote add); the two nodes\n"
+     "                   must trust each other's node certificate\n"
+     "  --mode M         auto (default: live when running, else offline), live\n"
+     "                   (= precopy: disk rounds while it runs, then a short\n"
+     "                   freeze), stop (stop, move, start), offline (stopped)\n"
+     "  --bandwidth RATE cap the copy at RATE bytes per second (50M)\n"
+     "  --check          only ask the target what would block the move\n"
+     "  --json           print the operation's result as JSON\n"},
     {NULL, "suspend", vc_cmd_suspend, "NAME [--json]",
      "Checkpoint a running container to its own image and stop it.",
      "  --json          print the operation's result as JSON\n"},

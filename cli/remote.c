@@ -215,6 +215,31 @@ int vc_remote_resolve(struct vc_ctx *ctx, int argc, char **argv, struct vs_error
 	return ctx->remote != NULL ? 0 : VC_ERR_FAIL;
 }
 
+int vc_remote_target(const char *name, char **url, char **fp, struct vs_error *err)
+{
+	cleanup_json struct vs_json *cfg = NULL;
+	cleanup_free char *dir = NULL;
+	const struct vs_json *r;
+	const char *host, *port, *f;
+
+	if (strcmp(name, "local") == 0)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "--to local: a migration goes to another node (a remote)");
+	dir = config_dir_at(false, err);
+	if (dir == NULL || load_remotes(dir, &cfg, err) < 0 || (r = find_remote(cfg, name)) == NULL)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "unknown remote '%s' (see vsctl remote list)", name);
+	host = vs_json_string(vs_json_get(r, "host"));
+	port = vs_json_string(vs_json_get(r, "port"));
+	f = vs_json_string(vs_json_get(r, "fingerprint"));
+	if (host == NULL || port == NULL || f == NULL)
+		return vs_error_kind(err, VS_EK_INVALID, REMOTES_FILE ": remote '%s' is incomplete",
+				     name);
+	*url = xasprintf(strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
+	*fp = xstrdup(f);
+	return 0;
+}
+
 int vc_ctx_connect(const struct vc_ctx *ctx, struct vc_conn *c, struct vs_error *err)
 {
 	const struct vc_remote *r = ctx->remote;

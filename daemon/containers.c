@@ -179,10 +179,8 @@ int vsd_container_etag(struct vsd *d, const char *name, char etag[24], struct vs
 	return -1;
 }
 
-/* Build containers/.NAME.creating with the layer and config.json, then
- * rename it into place. On failure nothing is left. */
-static int stage_container(struct vsd *d, const struct vs_container_config *cfg,
-			   const struct vsd_fill *fill, struct vs_error *err)
+int vsd_container_stage(struct vsd *d, const struct vs_container_config *cfg,
+			const struct vsd_fill *fill, const char *dirname, struct vs_error *err)
 {
 	cleanup_free char *staging = xasprintf(".%s.creating", cfg->name);
 	cleanup_free char *path = xasprintf("%s/containers/%s", d->root, staging);
@@ -209,9 +207,8 @@ static int stage_container(struct vsd *d, const struct vs_container_config *cfg,
 	}
 	if (vsd_store_write_config(dfd, cfg, err) < 0)
 		goto fail;
-	if (renameat2(d->containers_fd, staging, d->containers_fd, cfg->name, RENAME_NOREPLACE) <
-	    0) {
-		vs_error_set(err, errno, "rename %s to %s", staging, cfg->name);
+	if (renameat2(d->containers_fd, staging, d->containers_fd, dirname, RENAME_NOREPLACE) < 0) {
+		vs_error_set(err, errno, "rename %s to %s", staging, dirname);
 		goto fail;
 	}
 	fsync(d->containers_fd);
@@ -262,7 +259,7 @@ int vsd_container_create_locked(struct vsd *d, struct vs_container_config *cfg,
 		cfg->idmap_uid = cfg->idmap_gid = base;
 		cfg->idmap_size = VS_IDMAP_SIZE;
 	}
-	if (stage_container(d, cfg, fill, err) < 0) {
+	if (vsd_container_stage(d, cfg, fill, cfg->name, err) < 0) {
 		if (!cfg->privileged &&
 		    vsd_idmap_release(d->idmap_registry, base, d->root, cfg->name, &e2) < 0)
 			vsd_log("create %s: releasing id range %u failed: %s", cfg->name, base,
@@ -418,8 +415,7 @@ int vsd_container_unmount_disk(struct vsd *d, const char *dirname, struct vs_err
 	return vs_fs_disk_umount(cdir, err);
 }
 
-/* Called with d->mutate and the container's lock held. */
-static int destroy_locked(struct vsd *d, const char *name, bool force, struct vs_error *err)
+int vsd_container_destroy_locked(struct vsd *d, const char *name, bool force, struct vs_error *err)
 {
 	cleanup_config struct vs_container_config cfg = {0};
 	cleanup_free char *gone = xasprintf(".%s.destroying", name);
@@ -496,7 +492,7 @@ int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	pthread_mutex_lock(&c->d->mutate);
 	r = vsd_container_lock_if_match(c, name, err);
 	if (r == 0) {
-		r = destroy_locked(c->d, name, force, err);
+		r = vsd_container_destroy_locked(c->d, name, force, err);
 		vsd_names_unlock(c->d->names, name);
 	}
 	pthread_mutex_unlock(&c->d->mutate);

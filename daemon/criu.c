@@ -153,3 +153,11 @@ int vsd_criu_check(struct vsd_criu *c, struct vs_error *err)
 				     "checkpoint/restore is unavailable: %s", k.available_msg);
 	return 0;
 }
+
+void vsd_criu_version(struct vsd_criu *c, char *out, size_t len)
+{
+	struct vs_mig_caps k;
+
+	wait_caps(c, &k);
+	snprintf(out, len, "%s", k.available ? k.version : "");
+}

@@ -251,6 +251,15 @@ struct vsd_fill {
 		  struct vs_error *err);
 	void *ud;
 };
+/* Destroy container name (force: even running or suspended). Called with
+ * d->mutate and the container's lock held. 0 or -1. */
+int vsd_container_destroy_locked(struct vsd *d, const char *name, bool force, struct vs_error *err);
+/* Build containers/.NAME.creating for cfg as it is (its disk when it has
+ * a quota, the empty layer owned by its id range, config.json, and fill),
+ * then rename it to containers/DIRNAME. Nothing is left on failure. 0 or
+ * -1. */
+int vsd_container_stage(struct vsd *d, const struct vs_container_config *cfg,
+			const struct vsd_fill *fill, const char *dirname, struct vs_error *err);
 /* Create container cfg (name, template, limits, pool set; the rest filled
  * here: init from the template, a new id range, created_at) with its
  * layer staged under containers/.NAME.creating and renamed into place;
@@ -381,6 +390,8 @@ void vsd_criu_gen(struct vsd_criu *c, struct vs_jgen *g);
 /* 0 when checkpoint/restore can work, else -1 with VS_EK_UNSUPPORTED
  * saying why (waits for the probe like vsd_criu_gen). */
 int vsd_criu_check(struct vsd_criu *c, struct vs_error *err);
+/* The usable CRIU's version ("4.3"), "" when none is usable. */
+void vsd_criu_version(struct vsd_criu *c, char *out, size_t len);
 
 /* ---- sampler.c, oom.c, stats.c: usage, OOM events, idle reclaim ----- */
 

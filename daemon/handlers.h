@@ -182,6 +182,78 @@ void vsd_creds_apply_pending(struct vsd *d, const struct vs_container_config *cf
 int vsd_h_container_password(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 int vsd_h_container_ssh_keys(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 
+/* ---- migration between nodes (docs/migration.md) --------------------- */
+
+#define VSD_MIG_VERSION 1
+#define VSD_MIG_HEADER	"Vsd-Migration"
+#define VSD_MIG_ID_LEN	32
+
+enum vsd_mig_state {
+	VSD_MIG_RESERVED,   /* target: staged; source: reserved there */
+	VSD_MIG_COPYING,    /* source: layer rounds while it runs */
+	VSD_MIG_DUMPED,	    /* source: suspended with its image for the move */
+	VSD_MIG_COMMITTING, /* commit asked (source) or restoring (target) */
+	VSD_MIG_DONE,	    /* the target runs it: the source's copy is gone */
+	VSD_MIG_FAILED,
+	VSD_MIG_ABORTED,
+};
+
+/* migrate.c: one migration as either node recorded it
+ * (ROOT/migrations/ID.json). */
+struct vsd_mig_record {
+	char id[VSD_MIG_ID_LEN + 1];
+	char name[VS_NAME_MAX + 1];
+	bool source; /* this node is the source */
+	enum vsd_mig_state state;
+	char mode[16];		 /* live, stop, offline */
+	char peer_url[512];	 /* source: the target's URL */
+	char peer_fp[65];	 /* source: its pinned fingerprint */
+	uint32_t idmap_base;	 /* target: the id range the container got */
+	uint32_t src_idmap_base; /* target: the one it had on the source */
+	bool was_running;	 /* source: running when the move began */
+	char error[VS_ERROR_MSG_MAX];
+	int64_t updated_at;
+};
+const char *vsd_mig_state_name(enum vsd_mig_state s);
+bool vsd_mig_id_valid(const char *id);
+int vsd_mig_id_new(char out[VSD_MIG_ID_LEN + 1], struct vs_error *err);
+/* The request's Vsd-Migration header is this node's version: 0, or -1
+ * (VS_EK_INVALID naming both versions). */
+int vsd_mig_check_version(const struct vsd_call *c, struct vs_error *err);
+/* Write r (its updated_at set now) atomically. 0 or -1. */
+int vsd_mig_record_save(struct vsd *d, struct vsd_mig_record *r, struct vs_error *err);
+/* 0, or -1 with VS_EK_NOT_FOUND for an id never recorded here. */
+int vsd_mig_record_load(struct vsd *d, const char *id, struct vsd_mig_record *r,
+			struct vs_error *err);
+/* fn for every record (finished ones older than 7 days are removed). */
+typedef void (*vsd_mig_record_fn)(struct vsd *d, const struct vsd_mig_record *r, void *ud);
+int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs_error *err);
+/* {"id", "name", "state", "mode", "error"?} */
+void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r);
+
+/* stats.c: MemTotal and MemAvailable of /proc/meminfo in bytes (-1 unknown). */
+void vsd_node_memory(int64_t *total, int64_t *avail);
+
+/* migrate-in.c: the target's requests. */
+int vsd_h_migration_reserve(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_migration_get(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_migration_sync(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_migration_sync_input(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* The sync-input route's sink: rsync's input for the stream the request's
+ * Vsd-Stream header names. */
+int vsd_mig_sync_sink(const struct vsd_call *c, int *fd, struct vs_error *err);
+int vsd_h_migration_commit(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+int vsd_h_migration_abort(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* At start, before serving: finish what a crash left on the target side
+ * (a reservation whose source is gone stays until it aborts or commits; a
+ * commit in progress is decided from what runs). */
+void vsd_mig_recover_incoming(struct vsd *d);
+
+/* migrate-out.c: POST /v1/containers/{name}/migrate (the source's
+ * operation), and at start the source's open migrations. */
+int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+void vsd_mig_recover_outgoing(struct vsd *d);
+
 /* api.c: the API's route table (VSD_R__COUNT entries, one per route id),
  * each route with its handler and pre-check. */
 extern const struct vsd_route vsd_routes[];

@@ -76,6 +76,13 @@ enum vsd_route_id {
 	VSD_R_CONTAINER_USAGE,
 	VSD_R_CONTAINER_REINSTALL,
 	VSD_R_STREAM,
+	VSD_R_CONTAINER_MIGRATE,
+	VSD_R_MIGRATION_RESERVE,
+	VSD_R_MIGRATION_GET,
+	VSD_R_MIGRATION_ABORT,
+	VSD_R_MIGRATION_SYNC,
+	VSD_R_MIGRATION_SYNC_INPUT,
+	VSD_R_MIGRATION_COMMIT,
 	VSD_R__COUNT,
 };
 
@@ -83,6 +90,7 @@ enum vsd_body_kind {
 	VSD_BODY_NONE,	 /* any body is read and ignored */
 	VSD_BODY_JSON,	 /* buffered, at most VSD_BODY_MAX bytes */
 	VSD_BODY_STREAM, /* streamed to a file, any size */
+	VSD_BODY_SINK,	 /* written as it arrives into the route's sink (a program's input) */
 };
 
 struct vsd;
@@ -174,9 +182,9 @@ struct vsd_reply {
 	int file_fd;
 	uint64_t file_size;
 	/* A body of unknown length made as the client takes it (GET
-	 * /v1/events): read(cls, buf, max) returns bytes (> 0; it may wait)
-	 * or -1 to end; done(cls) frees cls. The server owns cls once the
-	 * handler succeeded; on failure the handler frees it. */
+	 * /v1/events): read(cls, buf, max) returns bytes (> 0; it may wait),
+	 * 0 at its end or -1 to cut the connection; done(cls) frees cls. The server owns cls once
+	 * the handler succeeded; on failure the handler frees it. */
 	ssize_t (*reader)(void *cls, char *buf, size_t max);
 	void (*reader_done)(void *cls);
 	void *reader_cls;
@@ -209,7 +217,11 @@ struct vsd_route {
 	bool upgrade;		  /* needs Connection: Upgrade + Upgrade: vsd-stream or websocket */
 	const char *what;	  /* name of the {name} parameter in error messages */
 	vsd_precheck_fn precheck; /* NULL, or refuses before the body is read */
-	enum vsd_scope scope;	  /* what the caller needs (0: by method) */
+	/* VSD_BODY_SINK: where the body goes, asked before it is read: 0 with
+	 * *fd (taken over; closed when the body ended, before the handler
+	 * runs), or -1 with err. */
+	int (*sink)(const struct vsd_call *c, int *fd, struct vs_error *err);
+	enum vsd_scope scope; /* what the caller needs (0: by method) */
 	/* An upgrade route that without any Upgrade header may answer a
 	 * stream ticket instead (the handler decides: exec, console). */
 	bool ticket;

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -362,20 +364,30 @@ static int read_line(struct vsd_peer *p, char *line, size_t cap, struct vs_error
 	return 0;
 }
 
+/* A chunk's size line. */
+static int read_chunk_size(struct vsd_peer *p, unsigned long long *n, struct vs_error *err)
+{
+	char line[256];
+	char *end;
+
+	if (read_line(p, line, sizeof(line), err) < 0)
+		return -1;
+	errno = 0;
+	*n = strtoull(line, &end, 16);
+	if (errno != 0 || end == line || (*end != '\0' && *end != ';'))
+		return malformed(p, "chunk size", err);
+	return 0;
+}
+
 static int read_chunked(struct vsd_peer *p, struct answer *a, struct vs_error *err)
 {
 	char line[256];
 
 	for (;;) {
-		char *end;
 		unsigned long long n;
 
-		if (read_line(p, line, sizeof(line), err) < 0)
+		if (read_chunk_size(p, &n, err) < 0)
 			return -1;
-		errno = 0;
-		n = strtoull(line, &end, 16);
-		if (errno != 0 || end == line || (*end != '\0' && *end != ';'))
-			return malformed(p, "chunk size", err);
 		if (n > VSD_PEER_BODY_MAX)
 			return malformed(p, "body over 4 MiB", err);
 		if (n == 0)
@@ -782,7 +794,8 @@ static int rsync_status(int status, int outfd, struct vs_error *err)
 /* The command line __fdcat writes first (one JSON array and '\n') as the
  * upgrade's body; only that line is taken from fd, what follows is
  * rsync's protocol. */
-static int read_command(int fd, int timeout_ms, const char *part, char **body, struct vs_error *err)
+static int read_command(int fd, int timeout_ms, const char *part, const char *token, char **body,
+			struct vs_error *err)
 {
 	cleanup_free char *buf = xmalloc(CMD_MAX + 1);
 	cleanup_json struct vs_json *j = NULL;
@@ -816,6 +829,7 @@ static int read_command(int fd, int timeout_ms, const char *part, char **body, s
 	vs_jgen_kv_str(g, "part", part);
 	vs_jgen_key(g, "args");
 	vs_jgen_value(g, j);
+	vs_jgen_kv_str(g, "stream", token);
 	vs_jgen_obj_close(g);
 	*body = vs_jgen_steal(g);
 	return 0;
@@ -829,20 +843,189 @@ struct push {
 	uint64_t sent, received;
 };
 
-/* The upgrade and the relay, once rsync runs. */
+/* ---- rsync's stream as two plain requests --------------------------------
+ *
+ * libmicrohttpd 0.9.75 relays an upgraded TLS connection 4 bytes at a time
+ * (docs/migration.md, "Transport"), so the two directions of rsync's
+ * protocol travel as two ordinary requests on two connections: the answer
+ * to POST PATH streams the target rsync's output, the chunked body of POST
+ * PATH-input (naming the same stream) carries its input. */
+
+struct uplink {
+	struct vsd_peer *p;
+	int fd;
+	uint64_t sent;
+	struct vs_error err;
+	int rc;
+};
+
+/* fd -> the input request's chunked body, then its answer. */
+static void *upload(void *arg)
+{
+	struct uplink *u = arg;
+	char buf[RELAY_BUF + 32];
+	struct answer a = {0};
+
+	u->rc = -1;
+	for (;;) {
+		ssize_t n = read(u->fd, buf + 16, RELAY_BUF);
+		int h;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		h = snprintf(buf, 16, "%zx\r\n", (size_t)n);
+		memmove(buf + h, buf + 16, (size_t)n);
+		memcpy(buf + h + n, "\r\n", 2);
+		if (send_all(u->p, buf, (size_t)h + (size_t)n + 2, &u->err) < 0)
+			return NULL;
+		u->sent += (uint64_t)n;
+	}
+	if (send_all(u->p, "0\r\n\r\n", 5, &u->err) < 0 || read_head(u->p, &a, &u->err) < 0 ||
+	    read_answer_body(u->p, "POST", &a, &u->err) < 0) {
+		free(a.body);
+		return NULL;
+	}
+	if (a.status != 200) {
+		if (a.body == NULL)
+			a.body = xstrdup("");
+		a.body[a.len] = '\0';
+		answer_error(u->p, a.status, a.body, &u->err);
+	} else {
+		u->rc = 0;
+	}
+	free(a.body);
+	return NULL;
+}
+
+/* n bytes of the answer's body to fd. */
+static int pass_bytes(struct vsd_peer *p, int fd, uint64_t n, uint64_t *got, struct vs_error *err)
+{
+	char buf[RELAY_BUF];
+
+	while (n > 0) {
+		ssize_t r = recv_some(p, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf), err);
+
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return vs_error_set(err, 0, "%s: the stream was cut", p->url);
+		if (vs_write_all(fd, buf, (size_t)r) < 0)
+			return vs_error_set(err, errno, "pass rsync's stream on");
+		n -= (uint64_t)r;
+		*got += (uint64_t)r;
+		if (p->progress != NULL)
+			p->progress(p->progress_arg, 0, *got);
+	}
+	return 0;
+}
+
+/* The output answer's chunked body to fd, then fd's end. */
+static int download(struct vsd_peer *p, const struct answer *a, int fd, uint64_t *got,
+		    struct vs_error *err)
+{
+	char line[256];
+
+	if (!a->chunked)
+		return malformed(p, "the stream is not chunked", err);
+	for (;;) {
+		unsigned long long n;
+
+		if (read_chunk_size(p, &n, err) < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (pass_bytes(p, fd, n, got, err) < 0 || read_line(p, line, sizeof(line), err) < 0)
+			return -1;
+		if (line[0] != '\0')
+			return malformed(p, "no CRLF after a chunk", err);
+	}
+	shutdown(fd, SHUT_WR);
+	return 0;
+}
+
+/* The output request; its answer's head (a 200 streams, else the error). */
+static int open_output(struct push *ps, const char *body, struct vsd_peer **out, struct answer *a,
+		       struct vs_error *err)
+{
+	struct vsd_peer *p = NULL;
+
+	if (vsd_peer_open(ps->id, &p, err) < 0)
+		return -1;
+	*out = p;
+	if (send_request(p, "POST", ps->path, body, false, err) < 0)
+		return -1;
+	do {
+		free(a->body);
+		*a = (struct answer){0};
+		if (read_head(p, a, err) < 0)
+			return -1;
+	} while (a->status >= 100 && a->status < 200);
+	if (a->status == 200)
+		return 0;
+	if (read_answer_body(p, "POST", a, err) == 0) {
+		if (a->body == NULL)
+			a->body = xstrdup("");
+		a->body[a->len] = '\0';
+		answer_error(p, a->status, a->body, err);
+	}
+	return -1;
+}
+
+static int open_input(struct push *ps, const char *token, struct vsd_peer **out,
+		      struct vs_error *err)
+{
+	cleanup_free char *head = NULL;
+	struct vsd_peer *p = NULL;
+
+	if (vsd_peer_open(ps->id, &p, err) < 0)
+		return -1;
+	*out = p;
+	head = xasprintf("POST %s-input HTTP/1.1\r\nHost: %s\r\nVsd-Migration: 1\r\n"
+			 "Vsd-Stream: %s\r\nContent-Type: application/octet-stream\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n",
+			 ps->path, p->host, token);
+	return send_all(p, head, strlen(head), err);
+}
+
+/* Once rsync runs: its command, the two requests, the two directions. */
 static int push_stream(struct push *ps, struct vs_error *err)
 {
 	cleanup_free char *body = NULL;
-	struct vsd_peer *p = NULL;
-	int r;
+	struct vsd_peer *outp = NULL;
+	struct uplink up = {.fd = ps->fd, .rc = -1};
+	struct answer a = {0};
+	char token[33];
+	uint8_t raw[16];
+	pthread_t t;
+	int r = -1;
 
-	if (read_command(ps->fd, ps->timeout_ms, ps->part, &body, err) < 0 ||
-	    vsd_peer_open(ps->id, &p, err) < 0)
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return vs_error_set(err, errno, "getrandom");
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(token + 2 * i, 3, "%02x", raw[i]);
+	if (read_command(ps->fd, ps->timeout_ms, ps->part, token, &body, err) < 0)
 		return -1;
-	r = vsd_peer_upgrade(p, ps->path, body, err);
-	if (r == 0)
-		r = vsd_peer_relay(p, ps->fd, &ps->sent, &ps->received, err);
-	vsd_peer_close(p);
+	if (open_output(ps, body, &outp, &a, err) < 0 || open_input(ps, token, &up.p, err) < 0)
+		goto out;
+	if (pthread_create(&t, NULL, upload, &up) != 0) {
+		vs_error_set(err, errno, "a thread for rsync's input");
+		goto out;
+	}
+	r = download(outp, &a, ps->fd, &ps->received, err);
+	if (r < 0)
+		shutdown(ps->fd, SHUT_RDWR); /* the upload sees its end */
+	pthread_join(t, NULL);
+	ps->sent = up.sent;
+	if (r == 0 && up.rc < 0) {
+		*err = up.err;
+		r = -1;
+	}
+out:
+	free(a.body);
+	vsd_peer_close(outp);
+	vsd_peer_close(up.p);
 	return r;
 }
 

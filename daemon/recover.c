@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/handlers.h"
 #include "daemon/server.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_util.h"
@@ -149,6 +150,9 @@ int vsd_recover(struct vsd *d, struct vs_error *err)
 		vsd_log("recovery: templates: %s", e.msg);
 	remove_container_leftovers(d);
 	remove_uploads(d);
+	/* Before the id-range claims are collected: a staged incoming
+	 * container holds one until its migration is decided. */
+	vsd_mig_recover_incoming(d);
 	if (vsd_idmap_gc(d->idmap_registry, d->root, claim_in_use, d, &released, &e) < 0)
 		vsd_log("recovery: id ranges: %s", e.msg);
 	else if (released > 0)

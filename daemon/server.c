@@ -246,6 +246,8 @@ static ssize_t read_streamed(void *cls, uint64_t pos, char *buf, size_t max)
 	struct streamed *s = cls;
 	ssize_t n = s->read(s->cls, buf, max);
 
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
 	return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : n;
 }
 
@@ -471,6 +473,24 @@ static int authenticate(struct vsd_req *r, struct MHD_Connection *conn, uid_t ui
 }
 
 /* First call: everything that can be refused before reading the body. */
+/* Before the body is read: the route's pre-check, then (a sink route)
+ * where the body goes. */
+static int prepare_body(struct vsd_req *r, struct MHD_Connection *conn, struct vs_error *err)
+{
+	struct vsd_call call = {.d = r->d,
+				.m = &r->m,
+				.query = call_query,
+				.header = call_header,
+				.conn = conn,
+				.who = &r->who};
+
+	if (r->m.route->precheck != NULL && r->m.route->precheck(&call, err) < 0)
+		return -1;
+	if (r->m.route->body == VSD_BODY_SINK)
+		return r->m.route->sink(&call, &r->upload_fd, err);
+	return 0;
+}
+
 static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
 			     const char *method, const char *version)
 {
@@ -528,17 +548,8 @@ static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, con
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length"), VSD_BODY_MAX))
 		return queue_error(conn, method, url, 413, "too_large", NULL,
 				   "request body larger than %d bytes", VSD_BODY_MAX);
-	if (r->m.route->precheck != NULL) {
-		struct vsd_call call = {.d = r->d,
-					.m = &r->m,
-					.query = call_query,
-					.header = call_header,
-					.conn = conn,
-					.who = &r->who};
-
-		if (r->m.route->precheck(&call, &err) < 0)
-			return refuse(r, conn, method, url, &err);
-	}
+	if (prepare_body(r, conn, &err) < 0)
+		return refuse(r, conn, method, url, &err);
 	if (r->m.route->body == VSD_BODY_STREAM) {
 		r->upload_fd = open_upload(r->d, &r->upload_name, &err);
 		if (r->upload_fd < 0)
@@ -558,6 +569,7 @@ static void consume(struct vsd_req *r, const char *data, size_t n)
 		vsd_body_append(&r->body, data, n, VSD_BODY_MAX);
 		break;
 	case VSD_BODY_STREAM:
+	case VSD_BODY_SINK:
 		/* Written as it arrives: uploads are not held in memory. */
 		if (r->upload_errno == 0 && vs_write_all(r->upload_fd, data, n) < 0)
 			r->upload_errno = errno;
@@ -596,6 +608,14 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 					   r->upload_name, strerror(r->upload_errno));
 		vs_closep(&r->upload_fd);
 		call.upload_name = steal_ptr(&r->upload_name);
+		call.body_len = (size_t)r->upload_bytes;
+	}
+	if (r->m.route->body == VSD_BODY_SINK) {
+		/* The end of the body is the end of the program's input. */
+		vs_closep(&r->upload_fd);
+		if (r->upload_errno != 0)
+			return queue_error(conn, method, url, 500, "internal", NULL,
+					   "pass the body on: %s", strerror(r->upload_errno));
 		call.body_len = (size_t)r->upload_bytes;
 	}
 	vs_trace_mark("api.handler");

@@ -347,8 +347,7 @@ static void emit_net(FILE *f, const struct cusage *u, size_t n)
 	}
 }
 
-/* MemTotal and MemAvailable of /proc/meminfo in bytes (-1 unknown). */
-static void node_memory(int64_t *total, int64_t *avail)
+void vsd_node_memory(int64_t *total, int64_t *avail)
 {
 	cleanup_file FILE *f = fopen("/proc/meminfo", "re");
 	char line[256];
@@ -377,7 +376,7 @@ static void emit_node(FILE *f, struct vsd *d, const struct cusage *u, size_t n)
 			k += strcmp(u[i].state, states[s]) == 0;
 		fprintf(f, "vsd_containers{state=\"%s\"} %zu\n", states[s], k);
 	}
-	node_memory(&total, &avail);
+	vsd_node_memory(&total, &avail);
 	header(f, "vsd_node_memory_total_bytes", "gauge", "Memory of the node");
 	fprintf(f, "vsd_node_memory_total_bytes %" PRId64 "\n", total);
 	header(f, "vsd_node_memory_available_bytes", "gauge", "Memory available for new work");

@@ -131,6 +131,30 @@ static int open_registry(const char *registry, struct vs_error *err)
 	return fd;
 }
 
+/* Claim range b: 0, 1 when another holds it, or -1. */
+static int claim_one(int dfd, const char *registry, uint64_t b, const char *owner,
+		     struct vs_error *err)
+{
+	cleanup_close int fd = -1;
+	char file[16];
+
+	snprintf(file, sizeof(file), "%" PRIu64, b);
+	/* The O_EXCL create is the claim: atomic against every other vsd
+	 * instance sharing the registry. */
+	fd = openat(dfd, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == EEXIST)
+		return 1;
+	if (fd < 0)
+		return vs_error_set(err, errno, "claim id range %s in %s", file, registry);
+	if (vs_write_all(fd, owner, strlen(owner)) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		unlinkat(dfd, file, 0);
+		return vs_error_set(err, e, "write id-range claim %s/%s", registry, file);
+	}
+	fsync(dfd);
+	return 0;
+}
+
 int vsd_idmap_claim(const char *registry, const char *root, const char *name, uint32_t *base,
 		    struct vs_error *err)
 {
@@ -140,27 +164,34 @@ int vsd_idmap_claim(const char *registry, const char *root, const char *name, ui
 	if (dfd < 0)
 		return -1;
 	for (uint64_t b = VSD_IDMAP_BASE; b <= IDMAP_LAST_OK; b += VS_IDMAP_SIZE) {
-		cleanup_close int fd = -1;
-		char file[16];
-
-		snprintf(file, sizeof(file), "%" PRIu64, b);
-		/* The O_EXCL create is the claim: atomic against every other vsd
-		 * instance sharing the registry. */
-		fd = openat(dfd, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd < 0 && errno == EEXIST)
-			continue;
-		if (fd < 0)
-			return vs_error_set(err, errno, "claim id range %s in %s", file, registry);
-		if (vs_write_all(fd, owner, strlen(owner)) < 0 || fsync(fd) < 0) {
-			int e = errno;
-			unlinkat(dfd, file, 0);
-			return vs_error_set(err, e, "write id-range claim %s/%s", registry, file);
+		int r = claim_one(dfd, registry, b, owner, err);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			*base = (uint32_t)b;
+			return 0;
 		}
-		fsync(dfd);
-		*base = (uint32_t)b;
-		return 0;
 	}
 	return vs_error_kind(err, VS_EK_CONFLICT, "no free id range left in %s", registry);
+}
+
+int vsd_idmap_claim_at(const char *registry, const char *root, const char *name, uint32_t base,
+		       struct vs_error *err)
+{
+	cleanup_close int dfd = open_registry(registry, err);
+	cleanup_free char *owner = xasprintf("%s %s\n", root, name);
+	int r;
+
+	if (dfd < 0)
+		return -1;
+	if (base < VSD_IDMAP_BASE || base > IDMAP_LAST_OK ||
+	    (base - VSD_IDMAP_BASE) % VS_IDMAP_SIZE)
+		return vs_error_kind(err, VS_EK_INVALID, "id range %u is not a range start", base);
+	r = claim_one(dfd, registry, base, owner, err);
+	if (r > 0)
+		return vs_error_kind(err, VS_EK_CONFLICT, "id range %u is taken in %s", base,
+				     registry);
+	return r;
 }
 
 int vsd_idmap_owner(int regfd, const char *file, char **root, char **name, struct vs_error *err)

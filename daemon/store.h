@@ -41,6 +41,10 @@ int vsd_store_write_config(int dirfd, const struct vs_container_config *cfg, str
  * range is taken). */
 int vsd_idmap_claim(const char *registry, const char *root, const char *name, uint32_t *base,
 		    struct vs_error *err);
+/* Claim the range starting at base (a container moving in keeps its
+ * range when it can): 0, or -1 (VS_EK_CONFLICT when it is taken). */
+int vsd_idmap_claim_at(const char *registry, const char *root, const char *name, uint32_t base,
+		       struct vs_error *err);
 /* Release the range at base if (and only if) it is claimed by (root, name).
  * A missing claim is fine. 0 or -1. */
 int vsd_idmap_release(const char *registry, uint32_t base, const char *root, const char *name,

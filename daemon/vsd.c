@@ -608,6 +608,9 @@ static int start(struct vsd *d, struct opts *o, struct vsd_server **srv, struct 
 	/* Credentials before any request can come in. */
 	if (vsd_listen_start(d, &o->listen, err) < 0)
 		return -1;
+	/* With the node's certificate loaded: ask the targets of migrations
+	 * this node was the source of how they ended. */
+	vsd_mig_recover_outgoing(d);
 	lfd = make_socket(d->socket_path, err);
 	if (lfd < 0)
 		return -1;

@@ -712,9 +712,11 @@ static void add_veths(struct rt_argv *a, const struct vs_container_config *cfg)
 }
 
 static int run_restore(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-		       const struct rt_paths *paths, const char *dir, const struct cr_meta *m,
-		       const struct rt_console *con, pid_t *pid, struct vs_error *err)
+		       struct vs_cg *cg, const struct rt_paths *paths, const char *dir,
+		       const struct cr_meta *m, const struct rt_console *con, pid_t *pid,
+		       struct vs_error *err)
 {
+	cleanup_strv char **roots = vs_cg_criu_roots(cg);
 	struct rt_argv a = {0};
 	cleanup_free char *log = xasprintf("%s/restore.log", dir);
 	cleanup_free char *pidfile = xasprintf("%s/init.pid", paths->rundir);
@@ -744,6 +746,10 @@ static int run_restore(const struct vs_rt_instance *inst, const struct vs_contai
 	rt_argv_add(&a, "--inherit-fd=fd[3]:%s", m->console_tty); /* con->slave, see rt_criu_run */
 	add_common(&a, m, true, views);
 	add_veths(&a, cfg);
+	/* Into this node's cgroup for it, wherever the image was dumped
+	 * (another node's cgroup parent, or another pool). */
+	for (size_t i = 0; roots[i] != NULL; i++)
+		rt_argv_add(&a, "--cgroup-root=%s", roots[i]);
 	rc = rt_criu_run(inst->criu_path, &a, &con->slave, 1, log, 600, err);
 	rt_argv_free(&a);
 	if (rc < 0)
@@ -786,7 +792,7 @@ int rt_container_restore(const struct vs_rt_instance *inst, const struct vs_cont
 		goto fail;
 	progress_line(progress_fd, "root mounted; restoring with criu");
 	t1 = vs_now_ms();
-	rc = run_restore(inst, cfg, &paths, dir, &m, &con, &pid, err);
+	rc = run_restore(inst, cfg, cg, &paths, dir, &m, &con, &pid, err);
 	rt_image_secure(dir, NULL);
 	if (rc < 0)
 		goto fail;

@@ -37,7 +37,8 @@ DAEMON_LAYERS = [
                   "status.c", "peer.c"]),
     ("handlers.h", ["access.c", "api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c",
                     "exec.c", "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
-                    "templates.c", "tokensapi.c", "trustapi.c", "creds.c", "panel.c", "reinstall.c"]),
+                    "templates.c", "tokensapi.c", "trustapi.c", "creds.c", "panel.c", "reinstall.c",
+                    "migrate.c", "migrate-in.c", "migrate-out.c"]),
     ("server.h", ["server.c", "listen.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
 ]
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -1102,12 +1102,14 @@ def migration_paths():
         "suspended, running with mode offline, or this node has no TLS "
         "identity; 501: no usable CRIU for a live move, or postcopy. "
         "docs/api.md, \"Migration between nodes\".")
-    sync_101 = {"101": {
-        "description": "Switching Protocols: the connection then carries "
-        "rsync's own protocol between the source's rsync and the target's "
-        "`rsync --server` (inside the TLS session).", "headers": {
-            "Upgrade": {"schema": {"const": "vsd-stream"}},
-            "Connection": {"schema": {"const": "Upgrade"}}}}}
+    sync_out = {"200": {
+        "description": "rsync's output as it comes (chunked), until the "
+        "target's `rsync --server` ends; its input is the body of "
+        "POST .../sync-input naming the same stream.",
+        "content": {"application/octet-stream": {"schema": {
+            "type": "string", "format": "binary"}}}}}
+    sync_in = json_resp("The stream's input ended (rsync's input closed).",
+                        obj({"bytes": INT0}))
     return {
         "/v1/containers/{name}/migrate": {"parameters": [NAME_P],
                                           "post": migrate},
@@ -1140,18 +1142,29 @@ def migration_paths():
         "/v1/migrations/{id}/sync": {
             "parameters": [MIG_ID_P, MIG_H],
             "post": op("syncMigration", "Receive the layer or the image with "
-                       "rsync (target side)", M, sync_101,
+                       "rsync (target side): its output", M, sync_out,
                        ["400", "404", "409"],
-                       params=[{"name": "Connection", "in": "header",
-                                "required": True,
-                                "schema": {"const": "Upgrade"}},
-                               {"name": "Upgrade", "in": "header",
-                                "required": True,
-                                "schema": {"const": "vsd-stream"}}],
                        req=body(ref("MigrationSyncRequest")),
                        desc=peer + "The arguments must be rsync's server "
                        "mode, receiving only (400 otherwise); the "
-                       "destination is the staged part."),
+                       "destination is the staged part. rsync's protocol "
+                       "runs over this answer and the sync-input body, two "
+                       "plain requests (docs/migration.md, \"Transport\")."),
+        },
+        "/v1/migrations/{id}/sync-input": {
+            "parameters": [MIG_ID_P, MIG_H],
+            "post": op("syncMigrationInput", "rsync's input for a stream "
+                       "(target side)", M, sync_in, ["400", "404"],
+                       params=[{"name": "Vsd-Stream", "in": "header",
+                                "required": True,
+                                "schema": {"type": "string",
+                                           "pattern": "^[0-9a-f]{32}$"}}],
+                       req={"required": True, "content": {
+                           "application/octet-stream": {"schema": {
+                               "type": "string", "format": "binary"}}}},
+                       desc=peer + "The chunked body is passed to the "
+                       "stream's rsync as it arrives; its end is rsync's "
+                       "end of input. 404 for a stream that is not open."),
         },
         "/v1/migrations/{id}/commit": {
             "parameters": [MIG_ID_P, MIG_H],

@@ -1,0 +1,157 @@
+/* vsctl migrate NAME --to REMOTE: ask the node that holds NAME (the local
+ * daemon, or --remote) to move it to REMOTE, a node vsctl knows
+ * (vsctl remote add). vsctl only names the target: its URL and the pinned
+ * fingerprint go to the source daemon, which talks to the target itself
+ * with its own node certificate (docs/migration.md). */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/vs_util.h"
+
+struct mig_args {
+	const char *name;
+	const char *to;
+	const char *mode;
+	const char *bandwidth;
+	bool check;
+};
+
+static const struct option opts[] = {
+    {"to", required_argument, NULL, 't'},
+    {"mode", required_argument, NULL, 'm'},
+    {"bandwidth", required_argument, NULL, 'b'},
+    {"check", no_argument, NULL, 'c'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
+static int parse(struct vc_ctx *ctx, int argc, char **argv, struct mig_args *a,
+		 struct vs_error *err)
+{
+	bool reset = true;
+	int c, r;
+
+	memset(a, 0, sizeof(*a));
+	while ((c = vc_getopt(argc, argv, "t:m:b:cjh", opts, &reset, err)) != -1) {
+		switch (c) {
+		case 't':
+			a->to = optarg;
+			break;
+		case 'm':
+			a->mode = optarg;
+			break;
+		case 'b':
+			a->bandwidth = optarg;
+			break;
+		case 'c':
+			a->check = true;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			return vc_cmd_help(ctx);
+		default:
+			return VC_ERR_USAGE;
+		}
+	}
+	r = vc_positional(argc, optind, 1, 1, "container name", err);
+	if (r < 0)
+		return r;
+	a->name = argv[optind];
+	if (a->to == NULL)
+		return vc_usage(err, "--to REMOTE is required (see vsctl remote list)");
+	return 0;
+}
+
+static char *body_of(const struct mig_args *a, const char *url, const char *fp)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+
+	vs_jgen_obj_open(g);
+	vs_jgen_key(g, "target");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "url", url);
+	vs_jgen_kv_str(g, "fingerprint", fp);
+	vs_jgen_obj_close(g);
+	if (a->mode != NULL)
+		vs_jgen_kv_str(g, "mode", a->mode);
+	if (a->bandwidth != NULL)
+		vs_jgen_kv_str(g, "bandwidth", a->bandwidth);
+	if (a->check)
+		vs_jgen_kv_bool(g, "check", true);
+	vs_jgen_obj_close(g);
+	return vs_jgen_steal(g);
+}
+
+/* --check: what the target says, one blocker per line; exit 1 when any. */
+static int print_check(const struct vc_ctx *ctx, const struct mig_args *a, const char *raw,
+		       const struct vs_json *obj, struct vs_error *err)
+{
+	const struct vs_json *list = vs_json_get(obj, "blockers");
+	bool ok = false;
+
+	vs_json_bool(vs_json_get(obj, "ok"), &ok);
+	if (ctx->json)
+		vc_print_raw_json(raw);
+	else if (ok)
+		printf("%s can move to %s\n", a->name, a->to);
+	else
+		for (size_t i = 0; i < vs_json_array_len(list); i++)
+			printf("blocked: %s\n", vs_json_string(vs_json_array_at(list, i)));
+	if (ok)
+		return 0;
+	vs_error_kind(err, VS_EK_CONFLICT, "%s cannot move to %s", a->name, a->to);
+	return VC_ERR_FAIL;
+}
+
+static void summary(const struct mig_args *a, const struct vs_json *result)
+{
+	const char *mode = vs_json_string(vs_json_get(result, "mode"));
+	int64_t frozen = -1, total = -1, bytes = 0, rounds = 0;
+	char size[32];
+
+	vs_json_int64(vs_json_get(result, "frozen_ms"), &frozen);
+	vs_json_int64(vs_json_get(result, "total_ms"), &total);
+	vs_json_int64(vs_json_get(result, "bytes"), &bytes);
+	vs_json_int64(vs_json_get(result, "rounds"), &rounds);
+	vc_format_size_short(bytes, size, sizeof(size));
+	printf("migrated %s to %s (%s): frozen %lld ms, total %lld ms, %s sent in %lld rounds\n",
+	       a->name, a->to, mode ? mode : "?", (long long)frozen, (long long)total, size,
+	       (long long)rounds);
+}
+
+int vc_cmd_migrate(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	struct mig_args a;
+	cleanup_free char *url = NULL;
+	cleanup_free char *fp = NULL;
+	cleanup_free char *body = NULL;
+	cleanup_free char *path = NULL;
+	cleanup_free char *raw = NULL;
+	cleanup_json struct vs_json *obj = NULL;
+	cleanup_json struct vs_json *final = NULL;
+	const struct vs_json *result;
+	int r = parse(ctx, argc, argv, &a, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	if (vc_remote_target(a.to, &url, &fp, err) < 0)
+		return VC_ERR_USAGE;
+	body = body_of(&a, url, fp);
+	path = vc_api_path("containers", a.name, "/migrate");
+	if (a.check) {
+		if (vc_api(ctx, "POST", path, body, &raw, &obj, err) < 0)
+			return VC_ERR_FAIL;
+		return print_check(ctx, &a, raw, obj, err);
+	}
+	r = vc_run_operation(ctx, path, body, &final, &result, err);
+	if (r != 0)
+		return r < 0 ? VC_ERR_FAIL : 0;
+	summary(&a, result);
+	return 0;
+}

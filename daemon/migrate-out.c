@@ -1,0 +1,831 @@
+/* The source's side of a migration (docs/migration.md): one operation that
+ * reserves on the target, copies the layer in rounds while the container
+ * runs, stops it (a CRIU dump into its own suspend image, or a graceful
+ * stop), copies the rest, asks the target to commit, and only when the
+ * target says it runs there drops its own copy. Until then the container
+ * runs here, or is suspended here with its image: whatever fails before
+ * the commit point gives it back as it was. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/auth.h"
+#include "daemon/handlers.h"
+#include "fs-cow/vs_fs.h"
+#include "lib/vs_json.h"
+#include "lib/vs_util.h"
+#include "migrate/vs_migrate.h"
+
+#define ROUNDS_MAX	  5
+#define ROUND_SMALL	  (1024 * 1024) /* a round that sent less: stop copying */
+#define COMMIT_TIMEOUT_MS (10 * 60 * 1000)
+#define CONFIRM_WAIT_MS	  (120 * 1000) /* asking the target after a lost answer */
+#define STOP_TIMEOUT	  30
+
+struct out_job {
+	struct vsd *d;
+	char name[VS_NAME_MAX + 1];
+	struct vs_container_config cfg;
+	struct vsd_peer_id peer;
+	char *url, *fp, *cert, *key;
+	char mode[16];
+	char bwlimit[32];
+	bool was_running;
+	bool locked;
+	struct vsd_mig_record rec;
+	struct vsd_op_run *run;
+	/* What the result reports. */
+	int64_t t0, frozen_ms, bytes;
+	int rounds;
+	char *arrived; /* the target's commit answer */
+};
+
+static void release(struct out_job *j)
+{
+	if (!j->locked)
+		return;
+	j->locked = false;
+	vsd_names_unlock(j->d->names, j->name);
+}
+
+static void job_free(void *p)
+{
+	struct out_job *j = p;
+
+	release(j);
+	vs_config_free(&j->cfg);
+	free(j->url);
+	free(j->fp);
+	free(j->cert);
+	free(j->key);
+	free(j->arrived);
+	free(j);
+}
+
+static void progress(struct out_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(struct out_job *j, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (j->run != NULL)
+		vsd_op_progress_cb(j->run, line);
+}
+
+/* The target's error message from an answer that was not success. */
+static int answer_error(unsigned status, const char *body, const char *what, struct vs_error *err)
+{
+	cleanup_json struct vs_json *obj = NULL;
+	const char *msg = NULL;
+	struct vs_error e2 = {0};
+	enum vs_error_kind kind = status == 404			   ? VS_EK_NOT_FOUND
+				  : status == 409		   ? VS_EK_CONFLICT
+				  : status == 400		   ? VS_EK_INVALID
+				  : status == 501		   ? VS_EK_UNSUPPORTED
+				  : status == 401 || status == 403 ? VS_EK_CONFLICT
+								   : VS_EK_INTERNAL;
+
+	if (body != NULL && vs_json_parse(body, &obj, &e2) == 0)
+		msg = vs_json_string(vs_json_get(vs_json_get(obj, "error"), "message"));
+	if (status == 401)
+		return vs_error_kind(err, kind,
+				     "%s: the target does not trust this node (add this node's "
+				     "certificate to its trust store: vsctl trust add)",
+				     what);
+	return vs_error_kind(err, kind, "%s: the target answered %u: %s", what, status,
+			     msg != NULL ? msg : "(no message)");
+}
+
+/* One request to the target; any answer but want is an error. */
+static int call(struct out_job *j, const char *method, const char *path, const char *body,
+		unsigned want, char **resp, struct vs_error *err)
+{
+	cleanup_free char *text = NULL;
+	unsigned status = 0;
+
+	if (vsd_peer_request(&j->peer, method, path, body, &status, &text, err) < 0)
+		return -1;
+	if (status != want)
+		return answer_error(status, text, method, err);
+	if (resp != NULL)
+		*resp = steal_ptr(&text);
+	return 0;
+}
+
+static int save(struct out_job *j, enum vsd_mig_state s)
+{
+	struct vs_error e = {0};
+
+	j->rec.state = s;
+	if (vsd_mig_record_save(j->d, &j->rec, &e) < 0) {
+		vsd_log("migration %s: %s", j->rec.id, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- reservation -------------------------------------------------------- */
+
+static int64_t layer_bytes(struct out_job *j)
+{
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", j->d->root, j->name);
+	cleanup_free char *upper = vs_fs_upper_dir(cdir);
+	cleanup_close int fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct vs_error e = {0};
+	int64_t bytes = 0;
+
+	if (fd < 0 || vs_fs_tree_size(fd, &bytes, &e) < 0)
+		return 0;
+	return bytes;
+}
+
+static int64_t memory_used(struct out_job *j)
+{
+	struct vs_cg *cg = vs_cg_open_pool(j->d->cg, j->d->cgroup_parent, j->cfg.pool, j->name);
+	struct vs_cg_stats st;
+	struct vs_error e = {0};
+	int64_t used = 0;
+
+	if (cg != NULL && vs_cg_stats(cg, &st, &e) == 0 && st.memory_current > 0)
+		used = st.memory_current;
+	vs_cg_free(cg);
+	return used;
+}
+
+/* The reservation request's body (also --check's). */
+static char *reserve_body(struct out_job *j, bool check, struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_json struct vs_json *cfg = NULL;
+	cleanup_free char *cfg_text = vs_config_to_json(&j->cfg);
+	char digest[VS_FS_DIGEST_LEN], ver[VS_MIG_VERSION_MAX];
+	struct utsname u;
+	int64_t mem = j->was_running ? memory_used(j) : 0;
+
+	if (vs_fs_template_digest(j->d->root, j->cfg.template_name, digest, err) < 0)
+		return NULL;
+	if (vs_json_parse(cfg_text, &cfg, err) < 0)
+		return NULL;
+	vsd_criu_version(j->d->criu, ver, sizeof(ver));
+	uname(&u);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "id", j->rec.id);
+	vs_jgen_kv_str(g, "mode", j->mode);
+	vs_jgen_kv_bool(g, "check", check);
+	vs_jgen_key(g, "config");
+	vs_jgen_value(g, cfg);
+	vs_jgen_key(g, "template");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "name", j->cfg.template_name);
+	vs_jgen_kv_str(g, "digest", digest);
+	vs_jgen_obj_close(g);
+	vs_jgen_key(g, "criu");
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "version", ver);
+	vs_jgen_obj_close(g);
+	vs_jgen_kv_str(g, "kernel", u.release);
+	vs_jgen_kv_int(g, "need_bytes", layer_bytes(j) + mem);
+	vs_jgen_kv_int(g, "memory_used", mem);
+	vs_jgen_obj_close(g);
+	return vs_jgen_steal(g);
+}
+
+/* ---- copying -------------------------------------------------------------- */
+
+static int push(struct out_job *j, const char *part, const char *src, int64_t *sent,
+		struct vs_error *err)
+{
+	cleanup_free char *path = xasprintf("/v1/migrations/%s/sync", j->rec.id);
+	struct vs_mig_rsync_stats st = {0};
+
+	if (vsd_peer_rsync_push(&j->peer, path, part, src, j->bwlimit[0] ? j->bwlimit : NULL, &st,
+				err) < 0)
+		return vs_error_prefix(err, "copy the %s to the target", part);
+	*sent = (int64_t)st.bytes_sent;
+	j->bytes += (int64_t)st.bytes_sent;
+	return 0;
+}
+
+static char *upper_of(struct out_job *j)
+{
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", j->d->root, j->name);
+
+	return vs_fs_upper_dir(cdir);
+}
+
+/* Rounds while it runs: stop when a round sent little, sent more than the
+ * one before (the guest writes faster than the link), or after
+ * ROUNDS_MAX. */
+static int precopy(struct out_job *j, struct vs_error *err)
+{
+	cleanup_free char *upper = upper_of(j);
+	int64_t prev = -1, sent = 0;
+
+	for (int i = 1; i <= ROUNDS_MAX; i++) {
+		if (push(j, "layer", upper, &sent, err) < 0)
+			return -1;
+		j->rounds++;
+		progress(j, "pre-copy round %d: %lld bytes of the layer sent", i, (long long)sent);
+		if (!j->was_running || sent < ROUND_SMALL || (prev >= 0 && sent >= prev))
+			break;
+		prev = sent;
+	}
+	return 0;
+}
+
+/* Freeze and dump (live) or stop (stop mode), then the rest. */
+static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *err)
+{
+	cleanup_free char *upper = upper_of(j);
+	cleanup_free char *image = xasprintf("%s/containers/%s/checkpoint", j->d->root, j->name);
+	struct vs_rt_cr_result res = {0};
+	int64_t sent = 0;
+
+	*t_frozen = vs_now_ms();
+	if (strcmp(j->mode, "live") == 0) {
+		progress(j, "stop-and-copy: freezing and dumping");
+		if (vs_rt_checkpoint(&j->d->inst, &j->cfg, NULL, false, vsd_op_progress_cb, j->run,
+				     &res, err) < 0)
+			return vs_error_prefix(err, "dump '%s'", j->name);
+		if (j->d->events != NULL)
+			vsd_events_note(j->d->events, j->name, false);
+		save(j, VSD_MIG_DUMPED);
+	} else if (strcmp(j->mode, "stop") == 0) {
+		progress(j, "stopping the container");
+		if (vsd_container_stop(j->d, &j->cfg, STOP_TIMEOUT, err) < 0)
+			return vs_error_prefix(err, "stop '%s'", j->name);
+		save(j, VSD_MIG_DUMPED);
+	}
+	if (push(j, "layer", upper, &sent, err) < 0)
+		return -1;
+	j->rounds++;
+	progress(j, "final layer round: %lld bytes", (long long)sent);
+	if (strcmp(j->mode, "live") != 0)
+		return 0;
+	if (push(j, "image", image, &sent, err) < 0)
+		return -1;
+	progress(j, "memory image sent: %lld bytes", (long long)sent);
+	return 0;
+}
+
+/* ---- the commit, and what follows either way ----------------------------- */
+
+/* The target's word on the migration: DONE, FAILED (failed, aborted, or
+ * never heard of), or COMMITTING while it still works; -1 when it cannot
+ * be reached. */
+static int ask_target(struct out_job *j, enum vsd_mig_state *st, struct vs_error *err)
+{
+	cleanup_free char *path = xasprintf("/v1/migrations/%s", j->rec.id);
+	cleanup_free char *text = NULL;
+	cleanup_json struct vs_json *obj = NULL;
+	unsigned status = 0;
+	const char *s;
+
+	if (vsd_peer_request(&j->peer, "GET", path, NULL, &status, &text, err) < 0)
+		return -1;
+	if (status == 404) {
+		*st = VSD_MIG_FAILED;
+		return 0;
+	}
+	if (status != 200 || vs_json_parse(text, &obj, err) < 0)
+		return answer_error(status, text, "GET", err);
+	s = vs_json_string(vs_json_get(obj, "state"));
+	*st = s != NULL && strcmp(s, "done") == 0	  ? VSD_MIG_DONE
+	      : s != NULL && strcmp(s, "committing") == 0 ? VSD_MIG_COMMITTING
+	      : s != NULL && strcmp(s, "reserved") == 0	  ? VSD_MIG_RESERVED
+							  : VSD_MIG_FAILED;
+	return 0;
+}
+
+/* After a commit whose answer was lost: ask until the target knows. 1
+ * done, 0 failed there, -1 still unknown (err says why). */
+static int confirm(struct out_job *j, struct vs_error *err)
+{
+	int64_t until = vs_now_ms() + CONFIRM_WAIT_MS;
+	enum vsd_mig_state st = VSD_MIG_COMMITTING;
+
+	while (vs_now_ms() < until) {
+		struct vs_error e = {0};
+		if (ask_target(j, &st, &e) == 0 && st != VSD_MIG_COMMITTING)
+			return st == VSD_MIG_DONE ? 1 : 0;
+		if (e.msg[0] != '\0')
+			*err = e;
+		usleep(2000 * 1000);
+	}
+	return -1;
+}
+
+static char *commit_body(struct out_job *j)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_bool(g, "running", strcmp(j->mode, "live") == 0);
+	vs_jgen_kv_bool(g, "start", strcmp(j->mode, "stop") == 0);
+	vs_jgen_obj_close(g);
+	return vs_jgen_steal(g);
+}
+
+/* 1 committed, 0 refused (the container may come back here), -1 in doubt. */
+static int commit(struct out_job *j, struct vs_error *err)
+{
+	cleanup_free char *path = xasprintf("/v1/migrations/%s/commit", j->rec.id);
+	cleanup_free char *body = commit_body(j);
+	cleanup_free char *text = NULL;
+	unsigned status = 0;
+	struct vs_error lost = {0};
+	int r;
+
+	save(j, VSD_MIG_COMMITTING);
+	progress(j, "commit: the target restores the container");
+	j->peer.timeout_ms = COMMIT_TIMEOUT_MS;
+	r = vsd_peer_request(&j->peer, "POST", path, body, &status, &text, &lost);
+	j->peer.timeout_ms = 0;
+	if (r == 0 && status == 200) {
+		j->arrived = steal_ptr(&text);
+		return 1;
+	}
+	if (r == 0) {
+		answer_error(status, text, "commit", err);
+		return 0;
+	}
+	progress(j, "the commit's answer was lost (%s); asking the target", lost.msg);
+	r = confirm(j, err);
+	if (r < 0)
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "the target did not confirm the commit (%s): '%s' stays suspended "
+			      "here until it answers (vsd asks again at its next start)",
+			      lost.msg, j->name);
+	else if (r == 0)
+		vs_error_kind(err, VS_EK_CONFLICT, "the target could not restore '%s': %s", j->name,
+			      lost.msg);
+	return r;
+}
+
+/* The move is over: the copy here goes (with d->mutate; the operation
+ * holds the name). */
+static void drop_local(struct out_job *j)
+{
+	struct vs_error e = {0};
+	int r;
+
+	pthread_mutex_lock(&j->d->mutate);
+	r = vsd_container_destroy_locked(j->d, j->name, true, &e);
+	pthread_mutex_unlock(&j->d->mutate);
+	if (r < 0) {
+		vsd_log("migration %s: '%s' runs on the target, but removing it here failed: %s",
+			j->rec.id, j->name, e.msg);
+		return;
+	}
+	vsd_emit(j->d, VSD_EV_CONTAINER_DESTROYED, j->name, NULL);
+	if (j->d->events != NULL)
+		vsd_events_forget(j->d->events, j->name);
+}
+
+/* The target forgets the reservation (best effort: a target that cannot
+ * be reached aborts it when it restarts). */
+static void abort_target(struct out_job *j)
+{
+	cleanup_free char *path = xasprintf("/v1/migrations/%s", j->rec.id);
+	struct vs_error e = {0};
+
+	if (call(j, "DELETE", path, NULL, 200, NULL, &e) < 0)
+		vsd_log("migration %s: abort on the target: %s", j->rec.id, e.msg);
+}
+
+/* Before the commit point: the target forgets it, the container comes
+ * back here as it was. */
+static void roll_back(struct out_job *j, const struct vs_error *why)
+{
+	struct vs_rt_status st;
+	struct vs_error e = {0};
+
+	abort_target(j);
+	if (vsd_container_status(j->d, j->name, &st, &e) == 0 && j->was_running) {
+		if (st.state == VS_RT_SUSPENDED &&
+		    vs_rt_restore(&j->d->inst, &j->cfg, NULL, NULL, NULL, NULL, &e) == 0)
+			vsd_emit_state(j->d, j->name, true);
+		else if (st.state == VS_RT_STOPPED && vsd_container_start(j->d, &j->cfg, &e) == 0)
+			vsd_emit_state(j->d, j->name, true);
+		if (e.msg[0] != '\0')
+			vsd_log("migration %s: bringing '%s' back here failed: %s", j->rec.id,
+				j->name, e.msg);
+	}
+	snprintf(j->rec.error, sizeof(j->rec.error), "%s", why->msg);
+	save(j, VSD_MIG_FAILED);
+}
+
+static char *result_of(struct out_job *j)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_json struct vs_json *arrived = NULL;
+	struct vs_error e = {0};
+
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "id", j->rec.id);
+	vs_jgen_kv_str(g, "mode", j->mode);
+	vs_jgen_kv_str(g, "target", j->url);
+	vs_jgen_kv_int(g, "frozen_ms", j->frozen_ms);
+	vs_jgen_kv_int(g, "total_ms", vs_now_ms() - j->t0);
+	vs_jgen_kv_int(g, "bytes", j->bytes);
+	vs_jgen_kv_int(g, "rounds", j->rounds);
+	/* The container as the target runs it (null when unknown). */
+	vs_jgen_key(g, "container");
+	if (j->arrived != NULL && vs_json_parse(j->arrived, &arrived, &e) == 0 &&
+	    vs_json_get(arrived, "container") != NULL)
+		vs_jgen_value(g, vs_json_get(arrived, "container"));
+	else
+		vs_jgen_null(g);
+	vs_jgen_obj_close(g);
+	return vs_jgen_steal(g);
+}
+
+static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
+{
+	struct out_job *j = ctx;
+	cleanup_free char *body = NULL;
+	int64_t t_frozen = 0;
+	bool body_ok = false;
+	int r;
+
+	j->run = run;
+	j->t0 = vs_now_ms();
+	progress(j, "reservation on %s", j->url);
+	body = reserve_body(j, false, err);
+	/* Recorded first: a source that dies now aborts the target's
+	 * reservation when it comes back. */
+	if (body != NULL && save(j, VSD_MIG_RESERVED) < 0)
+		vs_error_kind(err, VS_EK_INTERNAL, "cannot record the migration in %s", j->d->root);
+	else if (body != NULL && call(j, "POST", "/v1/migrations", body, 201, NULL, err) < 0)
+		abort_target(j); /* in case only the answer was lost */
+	else if (body != NULL)
+		body_ok = true;
+	if (!body_ok) {
+		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
+		save(j, VSD_MIG_FAILED);
+		release(j);
+		return vs_error_prefix(err, "migrate '%s'", j->name);
+	}
+	save(j, VSD_MIG_COPYING);
+	if (precopy(j, err) < 0 || stop_and_copy(j, &t_frozen, err) < 0) {
+		roll_back(j, err);
+		release(j);
+		return vs_error_prefix(err, "migrate '%s' (it stays here)", j->name);
+	}
+	r = commit(j, err);
+	if (r == 0)
+		roll_back(j, err);
+	if (r <= 0) {
+		release(j);
+		return vs_error_prefix(err, "migrate '%s'%s", j->name,
+				       r == 0 ? " (it stays here)" : "");
+	}
+	j->frozen_ms = j->was_running ? vs_now_ms() - t_frozen : 0;
+	save(j, VSD_MIG_DONE);
+	drop_local(j);
+	vsd_log("migration %s: '%s' moved to %s (%s, frozen %lld ms, %lld bytes, %d rounds)",
+		j->rec.id, j->name, j->url, j->mode, (long long)j->frozen_ms, (long long)j->bytes,
+		j->rounds);
+	*result = result_of(j);
+	release(j);
+	return 0;
+}
+
+/* ---- the request ---------------------------------------------------------- */
+
+struct out_req {
+	char *url, *fp;
+	char mode[16];
+	bool check;
+	char bwlimit[32];
+};
+
+static void out_req_free(struct out_req *r)
+{
+	free(r->url);
+	free(r->fp);
+}
+
+static int parse_target(const struct vs_json *t, struct out_req *r, struct vs_error *err)
+{
+	const char *url = vs_json_string(vs_json_get(t, "url"));
+	const char *fp = vs_json_string(vs_json_get(t, "fingerprint"));
+
+	if (t == NULL || vs_json_type(t) != VS_JSON_OBJECT)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "target: expected {\"url\", \"fingerprint\"}");
+	if (url == NULL || strncmp(url, "https://", 8) != 0 || strlen(url) > 400)
+		return vs_error_kind(err, VS_EK_INVALID, "target.url: expected https://HOST:PORT");
+	if (fp == NULL || strlen(fp) != 64 || strspn(fp, "0123456789abcdef") != 64)
+		return vs_error_kind(err, VS_EK_INVALID,
+				     "target.fingerprint: expected 64 lowercase hex digits");
+	r->url = xstrdup(url);
+	r->fp = xstrdup(fp);
+	return 0;
+}
+
+static int parse_mode(const char *m, struct out_req *r, struct vs_error *err)
+{
+	static const char *const modes[] = {"auto", "live", "precopy", "stop", "offline", NULL};
+
+	if (m == NULL)
+		m = "auto";
+	if (strcmp(m, "postcopy") == 0)
+		return vs_error_kind(err, VS_EK_UNSUPPORTED,
+				     "mode: postcopy (CRIU lazy pages) is not available in this "
+				     "version; use precopy or stop");
+	for (size_t i = 0; modes[i] != NULL; i++)
+		if (strcmp(m, modes[i]) == 0) {
+			snprintf(r->mode, sizeof(r->mode), "%s",
+				 strcmp(m, "precopy") == 0 ? "live" : m);
+			return 0;
+		}
+	return vs_error_kind(err, VS_EK_INVALID,
+			     "mode: expected auto, live, precopy, postcopy, stop or offline");
+}
+
+static int parse_migrate(const struct vsd_call *c, struct out_req *r, struct vs_error *err)
+{
+	static const char *const fields[] = {"target", "mode", "check", "bandwidth", NULL};
+	cleanup_json struct vs_json *obj = NULL;
+	const struct vs_json *v;
+	const char *bw;
+
+	memset(r, 0, sizeof(*r));
+	if (vsd_parse_body(c->body, c->body_len, false, &obj, err) < 0 ||
+	    vsd_check_fields(obj, fields, err) < 0 ||
+	    parse_target(vs_json_get(obj, "target"), r, err) < 0)
+		return -1;
+	if (parse_mode(vs_json_string(vs_json_get(obj, "mode")), r, err) < 0)
+		return -1;
+	v = vs_json_get(obj, "check");
+	if (v != NULL && !vs_json_bool(v, &r->check))
+		return vs_error_kind(err, VS_EK_INVALID, "check: expected true or false");
+	bw = vs_json_string(vs_json_get(obj, "bandwidth"));
+	if (bw != NULL) {
+		int64_t bytes;
+		if (vs_parse_size(bw, "bandwidth", &bytes, err) < 0)
+			return -1;
+		if (bytes < 1024)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "bandwidth: expected a rate of at least 1K (bytes per "
+					     "second, e.g. 50M)");
+		/* rsync's --bwlimit is in KiB per second. */
+		snprintf(r->bwlimit, sizeof(r->bwlimit), "%lld", (long long)(bytes / 1024));
+	}
+	return 0;
+}
+
+/* The mode this container moves in, from its state. */
+static int pick_mode(struct out_job *j, const struct vs_rt_status *st, struct vs_error *err)
+{
+	struct vs_error e = {0};
+
+	if (st->state == VS_RT_SUSPENDED)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' is suspended: resume it first, or discard "
+				     "its image",
+				     j->name);
+	if (st->state != VS_RT_RUNNING && st->state != VS_RT_STOPPED)
+		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s", j->name,
+				     vs_rt_state_name(st->state));
+	j->was_running = st->state == VS_RT_RUNNING;
+	if (!j->was_running) {
+		snprintf(j->mode, sizeof(j->mode), "offline");
+		return 0;
+	}
+	if (strcmp(j->mode, "offline") == 0)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' is running: use --mode live or --mode stop",
+				     j->name);
+	if (strcmp(j->mode, "stop") == 0)
+		return 0;
+	if (vsd_criu_check(j->d->criu, &e) < 0)
+		return vs_error_kind(err, e.kind,
+				     "%s (a restart migration needs none: --mode stop)", e.msg);
+	snprintf(j->mode, sizeof(j->mode), "live");
+	return 0;
+}
+
+/* Everything before the 202, with the name held. */
+static int prepare(struct out_job *j, const struct out_req *r, struct vs_error *err)
+{
+	struct vsd_auth *a = vsd_auth(j->d);
+	struct vs_rt_status st;
+
+	if (a->tls == NULL)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "this node has no TLS identity (vsd --listen): the target "
+				     "knows a source by its node certificate");
+	if (vsd_store_load(j->d->containers_fd, j->name, &j->cfg, err) < 0 ||
+	    vsd_container_status(j->d, j->name, &st, err) < 0 ||
+	    vsd_check_unlocked(&j->cfg, err) < 0)
+		return -1;
+	snprintf(j->mode, sizeof(j->mode), "%s", r->mode);
+	if (pick_mode(j, &st, err) < 0 || vsd_mig_id_new(j->rec.id, err) < 0)
+		return -1;
+	j->url = xstrdup(r->url);
+	j->fp = xstrdup(r->fp);
+	j->cert = xstrdup(vsd_tls_cert_pem(a->tls));
+	j->key = xstrdup(vsd_tls_key_pem(a->tls));
+	j->peer = (struct vsd_peer_id){
+	    .url = j->url, .fingerprint = j->fp, .cert_pem = j->cert, .key_pem = j->key};
+	snprintf(j->bwlimit, sizeof(j->bwlimit), "%s", r->bwlimit);
+	snprintf(j->rec.name, sizeof(j->rec.name), "%s", j->name);
+	snprintf(j->rec.mode, sizeof(j->rec.mode), "%s", j->mode);
+	snprintf(j->rec.peer_url, sizeof(j->rec.peer_url), "%s", j->url);
+	snprintf(j->rec.peer_fp, sizeof(j->rec.peer_fp), "%s", j->fp);
+	j->rec.source = true;
+	j->rec.was_running = j->was_running;
+	return 0;
+}
+
+/* --check: the target's reservation, made nothing. */
+static int check_only(struct out_job *j, struct vsd_reply *out, struct vs_error *err)
+{
+	cleanup_free char *body = reserve_body(j, true, err);
+	cleanup_free char *text = NULL;
+	cleanup_json struct vs_json *obj = NULL;
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+
+	if (body == NULL || call(j, "POST", "/v1/migrations", body, 200, &text, err) < 0 ||
+	    vs_json_parse(text, &obj, err) < 0)
+		return vs_error_prefix(err, "check the move of '%s'", j->name);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "container", j->name);
+	vs_jgen_kv_str(g, "mode", j->mode);
+	vs_jgen_kv_str(g, "target", j->url);
+	vs_jgen_key(g, "ok");
+	vs_jgen_value(g, vs_json_get(obj, "ok"));
+	vs_jgen_key(g, "blockers");
+	vs_jgen_value(g, vs_json_get(obj, "blockers"));
+	vs_jgen_obj_close(g);
+	vsd_reply_json(out, 200, g);
+	return 0;
+}
+
+int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
+{
+	struct vsd *d = c->d;
+	const char *name = c->m->params[0];
+	struct out_req req;
+	struct out_job *j;
+	uint64_t id;
+	int r;
+
+	if (parse_migrate(c, &req, err) < 0) {
+		out_req_free(&req);
+		return -1;
+	}
+	if (vsd_names_lock_op(d->names, name, "container-migrate", err) < 0) {
+		out_req_free(&req);
+		return -1;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	j->locked = true;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	r = prepare(j, &req, err);
+	if (r == 0 && req.check) {
+		r = check_only(j, out, err);
+		out_req_free(&req);
+		job_free(j);
+		return r;
+	}
+	out_req_free(&req);
+	if (r < 0) {
+		job_free(j);
+		return -1;
+	}
+	id = vsd_ops_add(d->ops, "container-migrate", name, (int64_t)time(NULL));
+	vsd_ops_set_cancel(d->ops, id, NULL, NULL,
+			   "a migration cannot be cancelled: it ends by itself with the "
+			   "container in exactly one place");
+	vsd_names_set_op(d->names, name, id);
+	vsd_log("operation %llu: migrate %s to %s (%s)", (unsigned long long)id, name, j->url,
+		j->mode);
+	if (vsd_ops_spawn(d->ops, id, migrate_work, j, job_free, err) < 0)
+		return -1;
+	return vsd_ops_accepted(d->ops, id, out, err);
+}
+
+/* ---- after a crash ------------------------------------------------------ */
+
+/* What the source does with a migration it finds open: 1 settled, 0 in
+ * doubt (the target cannot be asked, or still restores). */
+static int settle(struct out_job *j)
+{
+	enum vsd_mig_state st = VSD_MIG_FAILED;
+	struct vs_error e = {0};
+	struct vs_error why = {0};
+
+	if (vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0) {
+		vsd_log("migration %s: '%s' is not here any more: %s", j->rec.id, j->name, e.msg);
+		save(j, VSD_MIG_DONE);
+		return 1;
+	}
+	/* Before the commit was asked the target cannot run it: roll back.
+	 * After, only the target knows. */
+	if (j->rec.state == VSD_MIG_COMMITTING &&
+	    (j->peer.cert_pem == NULL || ask_target(j, &st, &e) < 0 || st == VSD_MIG_COMMITTING)) {
+		vsd_log("migration %s: the target %s cannot say yet whether '%s' runs there (%s); "
+			"it stays suspended here, held, and vsd asks again",
+			j->rec.id, j->rec.peer_url, j->name,
+			e.msg[0] ? e.msg : "it is still restoring");
+		return 0;
+	}
+	if (st == VSD_MIG_DONE) {
+		save(j, VSD_MIG_DONE);
+		drop_local(j);
+		vsd_log("migration %s: '%s' runs on %s; removed here", j->rec.id, j->name,
+			j->rec.peer_url);
+		return 1;
+	}
+	vs_error_kind(&why, VS_EK_CONFLICT, "this node restarted during the move");
+	roll_back(j, &why);
+	vsd_log("migration %s: '%s' stays here (%s)", j->rec.id, j->name, why.msg);
+	return 1;
+}
+
+static struct out_job *open_job(struct vsd *d, const struct vsd_mig_record *r)
+{
+	struct vsd_auth *a = vsd_auth(d);
+	struct out_job *j = xcalloc(1, sizeof(*j));
+
+	j->d = d;
+	j->rec = *r;
+	snprintf(j->name, sizeof(j->name), "%s", r->name);
+	snprintf(j->mode, sizeof(j->mode), "%s", r->mode);
+	j->was_running = r->was_running;
+	j->url = xstrdup(r->peer_url);
+	j->fp = xstrdup(r->peer_fp);
+	if (a->tls != NULL) {
+		j->cert = xstrdup(vsd_tls_cert_pem(a->tls));
+		j->key = xstrdup(vsd_tls_key_pem(a->tls));
+	}
+	j->peer = (struct vsd_peer_id){
+	    .url = j->url, .fingerprint = j->fp, .cert_pem = j->cert, .key_pem = j->key};
+	return j;
+}
+
+#define RETRY_SECONDS 15
+
+/* An in-doubt migration: its container stays held (no resume, destroy or
+ * start can make a second copy) while vsd asks the target again. */
+static void *retry_thread(void *p)
+{
+	struct out_job *j = p;
+
+	do {
+		sleep(RETRY_SECONDS);
+		vs_config_free(&j->cfg);
+	} while (settle(j) == 0);
+	job_free(j);
+	return NULL;
+}
+
+static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
+{
+	struct out_job *j;
+	struct vs_error e = {0};
+	pthread_t t;
+
+	(void)ud;
+	if (!r->source || r->state == VSD_MIG_DONE || r->state == VSD_MIG_FAILED ||
+	    r->state == VSD_MIG_ABORTED)
+		return;
+	j = open_job(d, r);
+	if (vsd_names_lock(d->names, j->name, "migrate-out", &e) < 0) {
+		vsd_log("migration %s: %s", r->id, e.msg);
+		job_free(j);
+		return;
+	}
+	j->locked = true;
+	if (settle(j) == 1) {
+		job_free(j);
+		return;
+	}
+	if (pthread_create(&t, NULL, retry_thread, j) != 0) {
+		vsd_log("migration %s: no thread to ask the target again", r->id);
+		job_free(j);
+		return;
+	}
+	pthread_detach(t);
+}
+
+void vsd_mig_recover_outgoing(struct vsd *d)
+{
+	struct vs_error e = {0};
+
+	if (vsd_mig_record_each(d, recover_one, NULL, &e) < 0)
+		vsd_log("migrations: %s", e.msg);
+}

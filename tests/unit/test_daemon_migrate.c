@@ -1,0 +1,202 @@
+/* daemon: what both ends of a migration record (daemon/migrate.c): ids, the
+ * protocol version header, and records that survive a round trip, are
+ * listed, and age out only once finished. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/handlers.h"
+#include "lib/vs_io.h"
+#include "lib/vs_util.h"
+#include "tests/unit/test_fs_helpers.h"
+
+struct fixture {
+	char dir[64];
+	struct vsd d;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vsd-test-mig.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->d.root = f->dir;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+static void test_ids(void **state)
+{
+	char id[VSD_MIG_ID_LEN + 1], other[VSD_MIG_ID_LEN + 1];
+	struct vs_error err = {0};
+
+	(void)state;
+	assert_int_equal(vsd_mig_id_new(id, &err), 0);
+	assert_int_equal(vsd_mig_id_new(other, &err), 0);
+	assert_true(vsd_mig_id_valid(id));
+	assert_string_not_equal(id, other);
+	assert_false(vsd_mig_id_valid(""));
+	assert_false(vsd_mig_id_valid("0123456789abcdef0123456789ABCDEF"));
+	assert_false(vsd_mig_id_valid("0123456789abcdef0123456789abcde"));
+	assert_false(vsd_mig_id_valid("../../../../etc/passwd0123456789a"));
+}
+
+static const char *hdr_value;
+
+static const char *fake_header(void *conn, const char *name)
+{
+	(void)conn;
+	return strcmp(name, VSD_MIG_HEADER) == 0 ? hdr_value : NULL;
+}
+
+static void test_version(void **state)
+{
+	struct vsd_call c = {.header = fake_header};
+	struct vs_error err = {0};
+
+	(void)state;
+	hdr_value = "1";
+	assert_int_equal(vsd_mig_check_version(&c, &err), 0);
+	hdr_value = NULL;
+	assert_int_equal(vsd_mig_check_version(&c, &err), -1);
+	assert_non_null(strstr(err.msg, "missing the Vsd-Migration header"));
+	hdr_value = "2";
+	assert_int_equal(vsd_mig_check_version(&c, &err), -1);
+	assert_int_equal(err.kind, VS_EK_INVALID);
+	assert_non_null(strstr(err.msg, "version 2 is not supported by this node (it speaks 1)"));
+	hdr_value = "1x";
+	assert_int_equal(vsd_mig_check_version(&c, &err), -1);
+}
+
+static void count(struct vsd *d, const struct vsd_mig_record *r, void *ud)
+{
+	(void)d;
+	(void)r;
+	(*(int *)ud)++;
+}
+
+/* Replace a record's text (as a crash or an editor could). */
+static void put(const struct fixture *f, const char *id, const char *text)
+{
+	char dir[128], file[64];
+	struct vs_error err = {0};
+	int dfd;
+
+	snprintf(dir, sizeof(dir), "%s/migrations", f->dir);
+	snprintf(file, sizeof(file), "%s.json", id);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(vs_atomic_write_at(dfd, file, text, strlen(text), 0600, &err), 0);
+	close(dfd);
+}
+
+static void test_records(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_mig_record r = {0}, back;
+	struct vs_error err = {0};
+	struct stat st;
+	char path[128];
+	int n = 0;
+
+	assert_int_equal(vsd_mig_id_new(r.id, &err), 0);
+	snprintf(r.name, sizeof(r.name), "web1");
+	snprintf(r.mode, sizeof(r.mode), "live");
+	snprintf(r.peer_url, sizeof(r.peer_url), "https://10.0.0.2:8443");
+	memset(r.peer_fp, 'a', 64);
+	r.source = true;
+	r.was_running = true;
+	r.state = VSD_MIG_COMMITTING;
+	r.idmap_base = 1065536;
+	r.src_idmap_base = 1000000;
+	assert_int_equal(vsd_mig_record_save(&f->d, &r, &err), 0);
+	snprintf(path, sizeof(path), "%s/migrations/%s.json", f->dir, r.id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	assert_int_equal(vsd_mig_record_load(&f->d, r.id, &back, &err), 0);
+	assert_string_equal(back.name, "web1");
+	assert_string_equal(back.mode, "live");
+	assert_string_equal(back.peer_url, "https://10.0.0.2:8443");
+	assert_string_equal(back.peer_fp, r.peer_fp);
+	assert_true(back.source);
+	assert_true(back.was_running);
+	assert_int_equal(back.state, VSD_MIG_COMMITTING);
+	assert_int_equal(back.idmap_base, 1065536);
+	assert_int_equal(back.src_idmap_base, 1000000);
+	assert_string_equal(vsd_mig_state_name(back.state), "committing");
+
+	/* Unknown and malformed ids are "not found", never a path. */
+	assert_int_equal(
+	    vsd_mig_record_load(&f->d, "0123456789abcdef0123456789abcdef", &back, &err), -1);
+	assert_int_equal(err.kind, VS_EK_NOT_FOUND);
+	assert_int_equal(vsd_mig_record_load(&f->d, "../config", &back, &err), -1);
+	assert_int_equal(err.kind, VS_EK_NOT_FOUND);
+
+	/* A damaged record is refused, not taken for an empty one. */
+	snprintf(path, sizeof(path), "%s/migrations/%s.json", f->dir, r.id);
+	put(f, r.id, "{\"id\": 5}");
+	assert_int_equal(vsd_mig_record_load(&f->d, r.id, &back, &err), -1);
+	assert_int_equal(err.kind, VS_EK_INTERNAL);
+
+	/* Listed while open; an old finished one is removed, an old open one
+	 * never. */
+	r.state = VSD_MIG_DONE;
+	assert_int_equal(vsd_mig_record_save(&f->d, &r, &err), 0);
+	assert_int_equal(vsd_mig_record_each(&f->d, count, &n, &err), 0);
+	assert_int_equal(n, 1);
+	{
+		char text[512];
+		int len = snprintf(text, sizeof(text),
+				   "{\"id\":\"%s\",\"name\":\"web1\",\"role\":\"source\",\"state\":"
+				   "\"done\",\"updated_at\":1000}",
+				   r.id);
+		assert_true(len > 0);
+		put(f, r.id, text);
+	}
+	n = 0;
+	assert_int_equal(vsd_mig_record_each(&f->d, count, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(stat(path, &st), -1);
+	{
+		char text[512];
+		int len = snprintf(text, sizeof(text),
+				   "{\"id\":\"%s\",\"name\":\"web1\",\"role\":\"source\",\"state\":"
+				   "\"committing\",\"updated_at\":1000}",
+				   r.id);
+		assert_true(len > 0);
+		put(f, r.id, text);
+	}
+	n = 0;
+	assert_int_equal(vsd_mig_record_each(&f->d, count, &n, &err), 0);
+	assert_int_equal(n, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_version),
+	    cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
