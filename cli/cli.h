@@ -275,6 +275,7 @@ void vc_ctx_release(struct vc_ctx *ctx);
  * (VS_EK_INVALID for an unknown remote). */
 int vc_remote_target(const char *name, char **url, char **fp, struct vs_error *err);
 int vc_cmd_migrate(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
+int vc_cmd_node_evacuate(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_remote_add(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_remote_list(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);
 int vc_cmd_remote_remove(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err);

@@ -207,6 +207,13 @@ static const struct vc_cmd commands[] = {
      "                      (default 1d)\n"},
     {"trust", "tokens", vc_cmd_trust_tokens, "[--json]", "List join tokens not yet redeemed.",
      NULL},
+    {"node", "evacuate", vc_cmd_node_evacuate,
+     "--to REMOTE [--parallel N] [--mode M] [--bandwidth RATE]",
+     "Move every container of this node to REMOTE (maintenance); each as vsctl migrate.",
+     "  --to REMOTE      the node they go to (vsctl remote add)\n"
+     "  --parallel N     moves at once (default 1, at most 16)\n"
+     "  --mode M         as vsctl migrate (default auto: live when running)\n"
+     "  --bandwidth RATE cap each move's copy at RATE bytes per second\n"},
     {"node", "info", vc_cmd_node_info, "[--json]", "Show the daemon and node.",
      "  --json          print the API's JSON\n"},
     {NULL, "monitor", vc_cmd_monitor, "[--type T[,T...]] [--json]",

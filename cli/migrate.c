@@ -155,3 +155,142 @@ int vc_cmd_migrate(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 	summary(&a, result);
 	return 0;
 }
+
+/* ---- node evacuate: every container off this node ------------------------ */
+
+#define EVACUATE_PARALLEL_MAX 16
+
+struct evac {
+	char *name;
+	struct vs_json *op; /* the 202's operation while it runs */
+	struct vs_error err;
+	bool failed;
+};
+
+static const struct option evac_opts[] = {
+    {"to", required_argument, NULL, 't'},   {"parallel", required_argument, NULL, 'p'},
+    {"mode", required_argument, NULL, 'm'}, {"bandwidth", required_argument, NULL, 'b'},
+    {"help", no_argument, NULL, 'h'},	    {0},
+};
+
+static int parse_evacuate(struct vc_ctx *ctx, int argc, char **argv, struct mig_args *a,
+			  long *parallel, struct vs_error *err)
+{
+	bool reset = true;
+	char *end;
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	*parallel = 1;
+	while ((c = vc_getopt(argc, argv, "t:p:m:b:h", evac_opts, &reset, err)) != -1) {
+		switch (c) {
+		case 't':
+			a->to = optarg;
+			break;
+		case 'p':
+			*parallel = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || *parallel < 1 ||
+			    *parallel > EVACUATE_PARALLEL_MAX)
+				return vc_usage(err, "--parallel: expected 1 to %d",
+						EVACUATE_PARALLEL_MAX);
+			break;
+		case 'm':
+			a->mode = optarg;
+			break;
+		case 'b':
+			a->bandwidth = optarg;
+			break;
+		case 'h':
+			return vc_cmd_help(ctx);
+		default:
+			return VC_ERR_USAGE;
+		}
+	}
+	if (vc_positional(argc, optind, 0, 0, "", err) < 0)
+		return VC_ERR_USAGE;
+	if (a->to == NULL)
+		return vc_usage(err, "--to REMOTE is required (see vsctl remote list)");
+	return 0;
+}
+
+/* The names of every container on the node. */
+static int list_names(const struct vc_ctx *ctx, struct evac **out, size_t *n, struct vs_error *err)
+{
+	cleanup_json struct vs_json *list = NULL;
+	const struct vs_json *arr;
+
+	if (vc_api(ctx, "GET", "/v1/containers", NULL, NULL, &list, err) < 0)
+		return -1;
+	arr = vs_json_get(list, "containers");
+	*n = 0;
+	*out = xcalloc(vs_json_array_len(arr) + 1, sizeof(**out));
+	for (size_t i = 0; i < vs_json_array_len(arr); i++) {
+		const char *name = vs_json_string(vs_json_get(vs_json_array_at(arr, i), "name"));
+		if (name != NULL)
+			(*out)[(*n)++].name = xstrdup(name);
+	}
+	return 0;
+}
+
+/* Start one move; a refusal is that container's failure, not the run's. */
+static void evac_start(const struct vc_ctx *ctx, struct evac *e, const struct mig_args *a,
+		       const char *url, const char *fp)
+{
+	cleanup_free char *body = body_of(a, url, fp);
+	cleanup_free char *path = vc_api_path("containers", e->name, "/migrate");
+
+	if (vc_api(ctx, "POST", path, body, NULL, &e->op, &e->err) < 0)
+		e->failed = true;
+}
+
+static void evac_finish(const struct vc_ctx *ctx, struct evac *e, const struct mig_args *a)
+{
+	cleanup_json struct vs_json *final = NULL;
+	struct mig_args one = *a;
+
+	if (!e->failed && vc_follow_operation(ctx, e->op, &final, &e->err) < 0)
+		e->failed = true;
+	vs_json_freep(&e->op);
+	if (e->failed) {
+		printf("failed %s: %s\n", e->name, e->err.msg);
+		return;
+	}
+	one.name = e->name;
+	summary(&one, vs_json_get(final, "result"));
+}
+
+int vc_cmd_node_evacuate(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
+{
+	struct mig_args a;
+	cleanup_free char *url = NULL;
+	cleanup_free char *fp = NULL;
+	struct evac *all = NULL;
+	size_t n = 0, failed = 0;
+	long parallel;
+	int r = parse_evacuate(ctx, argc, argv, &a, &parallel, err);
+
+	if (r != 0)
+		return r == VC_HELP_SHOWN ? 0 : r;
+	if (vc_remote_target(a.to, &url, &fp, err) < 0)
+		return VC_ERR_USAGE;
+	if (list_names(ctx, &all, &n, err) < 0)
+		return VC_ERR_FAIL;
+	/* Batches of `parallel` moves: all started, then followed. */
+	for (size_t i = 0; i < n; i += (size_t)parallel) {
+		size_t end = i + (size_t)parallel < n ? i + (size_t)parallel : n;
+		for (size_t k = i; k < end; k++)
+			evac_start(ctx, &all[k], &a, url, fp);
+		for (size_t k = i; k < end; k++) {
+			evac_finish(ctx, &all[k], &a);
+			failed += all[k].failed;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		free(all[k].name);
+	free(all);
+	if (failed == 0)
+		return 0;
+	vs_error_kind(err, VS_EK_CONFLICT, "%zu of %zu containers did not move (they stay here)",
+		      failed, n);
+	return VC_ERR_FAIL;
+}

@@ -221,3 +221,27 @@ check_blocked() {
 	assert_moved ut1 running
 	assert_reach client 192.0.2.79
 }
+
+@test "node evacuate: every container of A moves to B, two at a time, each in its state" {
+	ct_on A ev1 --ip 192.0.2.91
+	ct_on A ev2 --ip 192.0.2.92
+	on A vsctl create ev3 --template busybox --ip 192.0.2.93 >/dev/null
+	on A in_ct ev1 sh -c 'echo one >/root/mark'
+	run cvsctl --socket "$CL_A_SOCKET" node evacuate --to nodeb --parallel 2
+	assert_success
+	assert_contains "$output" "migrated ev1 to nodeb (live)"
+	assert_contains "$output" "migrated ev3 to nodeb (offline)"
+	assert_eq "$(cl_list A | wc -l)" 0 "containers left on A"
+	assert_moved ev1 running
+	assert_moved ev2 running
+	assert_moved ev3 stopped
+	assert_eq "$(on B in_ct ev1 cat /root/mark)" one "ev1's layer on B"
+	assert_reach client 192.0.2.92
+	# Nothing left to move: a no-op that succeeds.
+	run cvsctl --socket "$CL_A_SOCKET" node evacuate --to nodeb
+	assert_success
+	# An unknown remote is a usage error naming it, before anything moves.
+	run cvsctl --socket "$CL_A_SOCKET" node evacuate --to nosuch
+	assert_failure 2
+	assert_contains "$output" "unknown remote 'nosuch'"
+}
