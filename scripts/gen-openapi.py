@@ -476,8 +476,11 @@ MIGRATION_OBJECTS = {
         "total_ms": dict(INT0, description="The whole operation."),
         "bytes": dict(INT0, description="Bytes sent to the target (layer "
                       "rounds and memory image)."),
-        "rounds": dict(INT0, description="Pre-copy rounds of the layer "
-                       "before the freeze."),
+        "rounds": dict(INT0, description="Rounds of the layer, the last "
+                       "one (after the freeze or stop) included."),
+        "container": dict(nullable(ref("ContainerStatus")),
+                          description="The container as the target runs it "
+                          "(null when the target did not say)."),
     }, desc="Result of a container-migrate operation (docs/api.md, "
             "\"Migration between nodes\"): the container now lives on the "
             "target and is gone from this node."),
