@@ -646,8 +646,8 @@ int vsd_peer_request(const struct vsd_peer_id *id, const char *method, const cha
  * -1 with err: the sync's refusal ("URL: 409: MESSAGE", the kind from the
  * status), "URL: the stream was cut" (its end before the last chunk), the
  * input's refusal, a TLS or socket error ("URL: timed out after N ms"). */
-int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const char *part,
-			  int fd, uint64_t *sent, uint64_t *received, struct vs_error *err);
+int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const char *part, int fd,
+			  uint64_t *sent, uint64_t *received, struct vs_error *err);
 
 /* The source's rsync of src_dir into the target's part (path e.g.
  * "/v1/migrations/ID/sync"): rsync -aHAX --numeric-ids --sparse --delete

@@ -31,7 +31,7 @@
 
 extern char **environ;
 
-#define HEAD_MAX  (64 * 1024)
+#define HEAD_MAX   (64 * 1024)
 #define STREAM_BUF (64 * 1024)
 
 struct vsd_peer {
@@ -771,8 +771,8 @@ static int run_stream(struct push *ps, struct vsd_peer *outp, const struct answe
 	return r;
 }
 
-int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const char *part,
-			  int fd, uint64_t *sent, uint64_t *received, struct vs_error *err)
+int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const char *part, int fd,
+			  uint64_t *sent, uint64_t *received, struct vs_error *err)
 {
 	struct push ps = {.id = id, .path = path, .part = part, .fd = fd};
 	cleanup_free char *body = NULL;
