@@ -44,6 +44,7 @@ struct vsd_peer {
 	void (*progress)(void *arg, uint64_t sent, uint64_t received);
 	void *progress_arg;
 	bool broken; /* no close_notify on close */
+	bool eof;    /* the peer ended the connection */
 	/* Bytes read past a head: the first of its body. */
 	char *ahead;
 	size_t ahead_len;
@@ -212,7 +213,8 @@ static ssize_t recv_some(struct vsd_peer *p, char *buf, size_t cap, struct vs_er
 		return take_ahead(p, buf, cap);
 	n = gnutls_record_recv(p->s, buf, cap);
 	if (n == GNUTLS_E_PREMATURE_TERMINATION)
-		return 0;
+		n = 0;
+	p->eof = n == 0;
 	return n < 0 ? io_error(p, n, err) : n;
 }
 
@@ -667,12 +669,8 @@ static int pass_bytes(struct push *ps, const struct uplink *up, struct vsd_peer 
 	while (n > 0) {
 		ssize_t r = recv_some(p, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf), err);
 
-		if (r < 0)
+		if (r <= 0) /* 0: p->eof, which download() names */
 			return -1;
-		if (r == 0) {
-			p->broken = true;
-			return vs_error_set(err, 0, "%s: the stream was cut", p->url);
-		}
 		if (vs_write_all(ps->fd, buf, (size_t)r) < 0)
 			return vs_error_set(err, errno, "pass rsync's stream on");
 		n -= (uint64_t)r;
@@ -693,17 +691,25 @@ static int download(struct push *ps, const struct uplink *up, struct vsd_peer *p
 	for (;;) {
 		unsigned long long n;
 
-		if (read_chunk_size(p, &n, err) < 0)
-			return -1;
+		if (read_chunk_size(p, &n, err) < 0 ||
+		    (n > 0 && pass_bytes(ps, up, p, n, err) < 0) ||
+		    (n > 0 && read_line(p, line, sizeof(line), err) < 0))
+			goto failed;
 		if (n == 0)
 			break;
-		if (pass_bytes(ps, up, p, n, err) < 0 || read_line(p, line, sizeof(line), err) < 0)
-			return -1;
 		if (line[0] != '\0')
 			return malformed(p, "no CRLF after a chunk", err);
 	}
 	shutdown(ps->fd, SHUT_WR);
 	return 0;
+failed:
+	/* The connection's end before the last chunk: the target, or the
+	 * link, cut the stream. */
+	if (p->eof) {
+		p->broken = true;
+		return vs_error_set(err, 0, "%s: the stream was cut", p->url);
+	}
+	return -1;
 }
 
 /* The output request; its answer's head (a 200 streams, else the error). */

@@ -447,9 +447,14 @@ static void test_stream_cut(void **state)
 	if (strstr(r.err.msg, fk->url) == NULL || strstr(r.err.msg, "the stream was cut") == NULL)
 		fail_msg("%s", r.err.msg);
 	assert_int_equal(r.received, 7);
-	/* Before any chunk's end, and a stream that is not chunked. */
+	/* Between chunks, before any, and a stream that is not chunked. */
+	stream_run(STREAM_OK "3\r\nabc\r\n", "in", ok, NULL, &r);
+	assert_int_equal(r.rc, -1);
+	assert_string_equal(r.out, "abc");
+	assert_non_null(strstr(r.err.msg, "the stream was cut"));
 	stream_run(STREAM_OK, "in", ok, NULL, &r);
 	assert_int_equal(r.rc, -1);
+	assert_non_null(strstr(r.err.msg, "the stream was cut"));
 	assert_non_null(strstr(r.err.msg, fk->url));
 	stream_run("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", "in", ok, NULL, &r);
 	assert_int_equal(r.rc, -1);
