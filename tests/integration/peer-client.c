@@ -11,7 +11,8 @@
  *	vs_mig_rsync_server_argv, runs rsync --server into DST and streams
  *	its output; POST .../sync-input (Vsd-Stream) writes its chunked body
  *	into that rsync's input. Prints the stats (and, with TEST_PEER_TIME
- *	set, the push's milliseconds on stderr); exit 1 with "error: ..." on either side's failure.
+ *	set, the push's milliseconds on stderr); exit 1 with "error: ..."
+ *	on either side's failure.
  *   test-peer rsync-refused SRC DST
  *	as rsync, with a target that refuses the sync (it wants another
  *	part): the source's error and no rsync left behind
