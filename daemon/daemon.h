@@ -597,9 +597,9 @@ struct vsd_peer_id {
 	const char *fingerprint; /* 64 hex (either case): the target's certificate */
 	const char *cert_pem, *key_pem;
 	int timeout_ms; /* connect, handshake and each read or write; 0: 30000 */
-	/* Optional: called from vsd_peer_relay (and so from a push) with the
-	 * bytes moved so far, at most every VSD_PEER_PROGRESS_MS and once at
-	 * the end, for an operation's progress. */
+	/* Optional: called from vsd_peer_rsync_stream (and so from a push)
+	 * with the bytes moved so far, at most every VSD_PEER_PROGRESS_MS and
+	 * once at the end, for an operation's progress. */
 	void (*progress)(void *arg, uint64_t sent, uint64_t received);
 	void *progress_arg;
 };
@@ -633,46 +633,31 @@ int vsd_peer_call(struct vsd_peer *p, const char *method, const char *path, cons
 int vsd_peer_request(const struct vsd_peer_id *id, const char *method, const char *path,
 		     const char *body, unsigned *status, char **resp, struct vs_error *err);
 
-/* POST path with body (JSON) as an upgrade (Connection: Upgrade, Upgrade:
- * vsd-stream). 0 on 101: the connection is a raw byte stream from now on
- * (use vsd_peer_relay, then vsd_peer_close). -1 otherwise, with err
- * holding the answer's error message ("URL: 401: ...") and a kind from its
- * status (401 VS_EK_UNAUTHORIZED, 404, 409, 400, 501, ...). */
-int vsd_peer_upgrade(struct vsd_peer *p, const char *path, const char *body, struct vs_error *err);
+/* The transport of one rsync run (docs/migration.md, "Transport"). fd is
+ * the source rsync's remote shell (the other end of vsd-helper __fdcat):
+ * its first line, the remote command as a JSON array, becomes POST path
+ * {"part": part, "args": [...], "stream": TOKEN} (TOKEN: 32 random hex),
+ * whose 200 answer streams the target rsync's output (chunked) into fd,
+ * then shutdown(fd, SHUT_WR); POST path-input with "Vsd-Stream: TOKEN"
+ * carries what fd gives, to its end, as a chunked body (a thread of its
+ * own). Each request has its own connection. Bytes each way go to *sent
+ * and *received (either may be NULL) and to id's progress hook (from the
+ * calling thread). 0 once both ended and the input was answered 200, or
+ * -1 with err: the sync's refusal ("URL: 409: MESSAGE", the kind from the
+ * status), "URL: the stream was cut" (its end before the last chunk), the
+ * input's refusal, a TLS or socket error ("URL: timed out after N ms"). */
+int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const char *part, int fd,
+			  uint64_t *sent, uint64_t *received, struct vs_error *err);
 
-/* Relay between fd (a stream socket) and the upgraded connection until
- * both directions ended: EOF on fd sends close_notify (gnutls_bye
- * SHUT_WR); the peer's end (close_notify, or its TCP close without one)
- * becomes shutdown(fd, SHUT_WR). After fd's end the peer has timeout_ms of
- * silence to end its side. Bytes written to and read from the peer go to
- * *sent and *received (either may be NULL) and, as they move, to the
- * id's progress hook. 0, or -1 with err (a TLS or socket error, the peer
- * ending while bytes were still to be sent, or that timeout). */
-int vsd_peer_relay(struct vsd_peer *p, int fd, uint64_t *sent, uint64_t *received,
-		   struct vs_error *err);
-
-/* The source's rsync of src_dir into the target's part: POST path (e.g.
- * "/v1/migrations/ID/sync") upgraded with {"part": part, "args": [...]}
- * where args is what rsync -aHAX --numeric-ids --sparse --delete --stats
- * [--bwlimit=bwlimit] --timeout=T -e "vsd-helper __fdcat" SRC/ vsd:. asked
- * its remote shell to run; the stream then carries rsync's own protocol.
- * 0 with *st (may be NULL) from rsync's --stats, or -1: the upgrade's error,
- * a transport error, or "rsync exited with N: LAST LINE". */
+/* The source's rsync of src_dir into the target's part (path e.g.
+ * "/v1/migrations/ID/sync"): rsync -aHAX --numeric-ids --sparse --delete
+ * --stats [--bwlimit=bwlimit] --timeout=T -e "vsd-helper __fdcat" SRC/
+ * vsd:. with its remote shell carried by vsd_peer_rsync_stream. 0 with
+ * *st (may be NULL) from rsync's --stats, or -1: the sync's refusal or a
+ * transport error ("rsync SRC: ERROR (RSYNC'S LINE)", rsync stopped), or
+ * "rsync SRC to URL: rsync exited with N: LAST LINE". */
 int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const char *part,
 			const char *src_dir, const char *bwlimit, struct vs_mig_rsync_stats *st,
 			struct vs_error *err);
-
-/* The target's side, from an upgrade's stream_run (http.h): run argv
- * (vs_mig_rsync_server_argv) with stdin and stdout on sock, stderr kept
- * for the error; then end the stream so that the source sees it: sock is
- * shut for writing, and once libmicrohttpd has taken and sent every byte
- * rsync wrote (sock's and tcp_fd's send queues empty), tcp_fd (-1 when
- * not over TLS) is shut for writing, since libmicrohttpd 0.9.75 passes no
- * end of the upgraded stream on to the TLS connection (no waiting when the
- * source or the relay already ended: a cut link). Then waits (at most
- * VSD_PEER_TIMEOUT_MS) for the source to end its side. The caller
- * still gives the stream back and shuts tcp_fd down. 0 when rsync exited
- * 0, else -1 ("rsync exited with N: LAST LINE"). */
-int vsd_peer_rsync_serve(int sock, int tcp_fd, char *const argv[], struct vs_error *err);
 
 #endif

@@ -1,13 +1,12 @@
 /* This node as a TLS client of another node's HTTPS API (daemon.h,
- * "peer.c"; docs/migration.md): requests of the migration protocol, the
- * upgrade of a connection to a raw stream, and the relay of a local socket
- * over it. The session itself is lib/vs_tls.c's (shared with vsctl); the
- * target is pinned by fingerprint, never checked against a CA. */
+ * "peer.c"; docs/migration.md): requests of the migration protocol, and
+ * rsync's stream as two plain streamed requests. The session itself is
+ * lib/vs_tls.c's (shared with vsctl); the target is pinned by
+ * fingerprint, never checked against a CA. */
 #include "daemon/daemon.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,8 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <limits.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -34,8 +31,8 @@
 
 extern char **environ;
 
-#define HEAD_MAX  (64 * 1024)
-#define RELAY_BUF (64 * 1024)
+#define HEAD_MAX   (64 * 1024)
+#define STREAM_BUF (64 * 1024)
 
 struct vsd_peer {
 	int fd;
@@ -47,7 +44,8 @@ struct vsd_peer {
 	void (*progress)(void *arg, uint64_t sent, uint64_t received);
 	void *progress_arg;
 	bool broken; /* no close_notify on close */
-	/* Bytes read past an answer's end: after a 101, the stream's first. */
+	bool eof;    /* the peer ended the connection */
+	/* Bytes read past a head: the first of its body. */
 	char *ahead;
 	size_t ahead_len;
 };
@@ -215,7 +213,8 @@ static ssize_t recv_some(struct vsd_peer *p, char *buf, size_t cap, struct vs_er
 		return take_ahead(p, buf, cap);
 	n = gnutls_record_recv(p->s, buf, cap);
 	if (n == GNUTLS_E_PREMATURE_TERMINATION)
-		return 0;
+		n = 0;
+	p->eof = n == 0;
 	return n < 0 ? io_error(p, n, err) : n;
 }
 
@@ -406,21 +405,18 @@ static int read_chunked(struct vsd_peer *p, struct answer *a, struct vs_error *e
 }
 
 static int send_request(struct vsd_peer *p, const char *method, const char *path, const char *body,
-			bool upgrade, struct vs_error *err)
+			struct vs_error *err)
 {
 	cleanup_free char *head = NULL;
 	size_t blen = body != NULL ? strlen(body) : 0;
 
 	if (body != NULL)
-		head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nVsd-Migration: 1\r\n%s"
+		head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nVsd-Migration: 1\r\n"
 				 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-				 method, path, p->host,
-				 upgrade ? "Connection: Upgrade\r\nUpgrade: vsd-stream\r\n" : "",
-				 blen);
+				 method, path, p->host, blen);
 	else
-		head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nVsd-Migration: 1\r\n%s\r\n", method,
-				 path, p->host,
-				 upgrade ? "Connection: Upgrade\r\nUpgrade: vsd-stream\r\n" : "");
+		head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nVsd-Migration: 1\r\n\r\n", method,
+				 path, p->host);
 	if (send_all(p, head, strlen(head), err) < 0)
 		return -1;
 	return blen > 0 ? send_all(p, body, blen, err) : 0;
@@ -446,15 +442,15 @@ int vsd_peer_call(struct vsd_peer *p, const char *method, const char *path, cons
 
 	if (p->broken)
 		return vs_error_set(err, 0, "%s: the connection is no longer usable", p->url);
-	if (send_request(p, method, path, body, false, err) < 0)
+	if (send_request(p, method, path, body, err) < 0)
 		return -1;
-	/* 1xx answers other than 101 (100 Continue) come before the real one. */
+	/* 1xx answers (100 Continue) come before the real one. */
 	do {
 		free(a.body);
 		a = (struct answer){0};
 		if (read_head(p, &a, err) < 0)
 			return -1;
-	} while (a.status >= 100 && a.status < 200 && a.status != 101);
+	} while (a.status >= 100 && a.status < 200);
 	if (read_answer_body(p, method, &a, err) < 0) {
 		free(a.body);
 		return -1;
@@ -516,255 +512,6 @@ static int answer_error(struct vsd_peer *p, unsigned status, const char *body, s
 			     msg != NULL ? msg : "(no error message)");
 }
 
-int vsd_peer_upgrade(struct vsd_peer *p, const char *path, const char *body, struct vs_error *err)
-{
-	struct answer a = {0};
-	int r;
-
-	if (p->broken)
-		return vs_error_set(err, 0, "%s: the connection is no longer usable", p->url);
-	if (send_request(p, "POST", path, body, true, err) < 0 || read_head(p, &a, err) < 0)
-		return -1;
-	if (a.status == 101)
-		return 0; /* what came after the head is the stream's (p->ahead) */
-	r = read_answer_body(p, "POST", &a, err);
-	if (r == 0) {
-		if (a.body == NULL)
-			a.body = xstrdup("");
-		a.body[a.len] = '\0';
-		r = answer_error(p, a.status, a.body, err);
-	}
-	free(a.body);
-	return r;
-}
-
-/* ---- the relay ---------------------------------------------------------- */
-
-struct half {
-	char buf[RELAY_BUF];
-	size_t off, len;
-	bool eof;  /* nothing more comes from this direction's source */
-	bool done; /* and its end was passed on */
-};
-
-struct relay {
-	struct vsd_peer *p;
-	int fd;
-	struct half out; /* fd -> peer */
-	struct half in;	 /* peer -> fd */
-	uint64_t sent, received;
-	int64_t reported_ms;
-};
-
-static void report(struct relay *r, bool last)
-{
-	int64_t now = vs_now_ms();
-
-	if (r->p->progress == NULL || (!last && now - r->reported_ms < VSD_PEER_PROGRESS_MS))
-		return;
-	r->reported_ms = now;
-	r->p->progress(r->p->progress_arg, r->sent, r->received);
-}
-
-/* fd -> peer: read when empty, send what is buffered, then close_notify.
- * A send that would block is called again with the same bytes, as GnuTLS
- * requires. 1: progress, 0: none, -1: error. */
-static int step_out(struct relay *r, short fd_ev, short net_ev, struct vs_error *err)
-{
-	struct half *h = &r->out;
-	ssize_t n;
-
-	if (h->len == 0 && !h->eof && (fd_ev & (POLLIN | POLLHUP | POLLERR))) {
-		n = read(r->fd, h->buf, sizeof(h->buf));
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return vs_error_set(err, errno, "relay: read");
-		if (n == 0)
-			h->eof = true;
-		h->off = 0;
-		h->len = n > 0 ? (size_t)n : 0;
-		return n >= 0;
-	}
-	if (h->len > 0 && (net_ev & POLLOUT)) {
-		n = gnutls_record_send(r->p->s, h->buf + h->off, h->len - h->off);
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-			return 0;
-		/* After a TCP end without close_notify GnuTLS only says the
-		 * session is invalid. */
-		if (n < 0 && r->in.eof) {
-			r->p->broken = true;
-			return vs_error_set(err, 0,
-					    "%s: the peer ended the stream while %zu bytes "
-					    "were still to be sent",
-					    r->p->url, h->len - h->off);
-		}
-		if (n < 0)
-			return io_error(r->p, n, err);
-		r->sent += (uint64_t)n;
-		h->off += (size_t)n;
-		if (h->off == h->len)
-			h->off = h->len = 0;
-		return 1;
-	}
-	if (h->eof && h->len == 0 && !h->done && (net_ev & POLLOUT)) {
-		n = gnutls_bye(r->p->s, GNUTLS_SHUT_WR);
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-			return 0;
-		/* A peer that already closed its TCP side cannot be told. */
-		h->done = true;
-		return 1;
-	}
-	return 0;
-}
-
-/* The peer's next bytes: those read ahead with the 101 first. */
-static ssize_t relay_recv(struct vsd_peer *p, char *buf, size_t cap)
-{
-	ssize_t n;
-
-	if (p->ahead_len > 0)
-		return take_ahead(p, buf, cap);
-	n = gnutls_record_recv(p->s, buf, cap);
-	/* libmicrohttpd (and a peer that dies) may end the TCP connection
-	 * without close_notify: for a relayed stream that is its end. */
-	return n == GNUTLS_E_PREMATURE_TERMINATION ? 0 : n;
-}
-
-static bool in_ready(const struct relay *r)
-{
-	return r->in.len == 0 && !r->in.eof &&
-	       (r->p->ahead_len > 0 || gnutls_record_check_pending(r->p->s) > 0);
-}
-
-/* peer -> fd: receive when empty, write what is buffered, then shut fd for
- * writing. */
-static int step_in(struct relay *r, short fd_ev, short net_ev, struct vs_error *err)
-{
-	struct half *h = &r->in;
-	ssize_t n;
-
-	if (h->len == 0 && !h->eof && ((net_ev & (POLLIN | POLLHUP | POLLERR)) || in_ready(r))) {
-		n = relay_recv(r->p, h->buf, sizeof(h->buf));
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-			return 0;
-		if (n < 0)
-			return io_error(r->p, n, err);
-		h->eof = n == 0;
-		r->received += (uint64_t)n;
-		h->off = 0;
-		h->len = (size_t)n;
-		return 1;
-	}
-	if (h->len > 0 && (fd_ev & POLLOUT)) {
-		n = send(r->fd, h->buf + h->off, h->len - h->off, MSG_NOSIGNAL);
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return vs_error_set(err, errno, "relay: write");
-		if (n > 0) {
-			h->off += (size_t)n;
-			if (h->off == h->len)
-				h->off = h->len = 0;
-		}
-		return n > 0;
-	}
-	return 0;
-}
-
-/* The peer's end, once its last bytes are written, is fd's: done here
- * rather than in step_in, which runs only when poll reports an event. */
-static void pass_end(struct relay *r)
-{
-	if (r->in.eof && r->in.len == 0 && !r->in.done) {
-		shutdown(r->fd, SHUT_WR);
-		r->in.done = true;
-	}
-}
-
-static void relay_events(const struct relay *r, struct pollfd pf[2])
-{
-	pf[0] = (struct pollfd){.fd = r->fd};
-	pf[1] = (struct pollfd){.fd = r->p->fd};
-	if (r->out.len == 0 && !r->out.eof)
-		pf[0].events |= POLLIN;
-	if (r->in.len > 0)
-		pf[0].events |= POLLOUT;
-	if (r->in.len == 0 && !r->in.eof)
-		pf[1].events |= POLLIN;
-	if (r->out.len > 0 || (r->out.eof && !r->out.done))
-		pf[1].events |= POLLOUT;
-}
-
-static int set_nonblock(int fd, bool on)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0)
-		return -1;
-	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
-}
-
-/* Until both directions are done. Blocking sends would deadlock two
- * relays whose buffers are full both ways, so both sockets are
- * non-blocking and each direction keeps its own buffer. */
-static int relay_loop(struct relay *r, struct vs_error *err)
-{
-	for (pass_end(r); !(r->out.done && r->in.done); pass_end(r)) {
-		struct pollfd pf[2];
-		/* After our end the peer has timeout_ms of silence to end its
-		 * own; before it, rsync's own --timeout watches the stream. */
-		int wait = in_ready(r) ? 0 : r->out.done ? r->p->timeout_ms : -1;
-		int n, a, b;
-
-		relay_events(r, pf);
-		n = poll(pf, 2, wait);
-		if (n < 0 && errno != EINTR)
-			return vs_error_set(err, errno, "relay: poll");
-		if (n == 0 && wait > 0)
-			return vs_error_set(err, 0,
-					    "%s: the stream's end did not come within %d ms",
-					    r->p->url, wait);
-		if (n < 0)
-			continue;
-		if ((pf[0].revents | pf[1].revents) & POLLNVAL)
-			return vs_error_set(err, EBADF, "relay");
-		a = step_out(r, pf[0].revents, pf[1].revents, err);
-		b = a < 0 ? 0 : step_in(r, pf[0].revents, pf[1].revents, err);
-		if (a < 0 || b < 0)
-			return -1;
-		report(r, false);
-	}
-	report(r, true);
-	return 0;
-}
-
-int vsd_peer_relay(struct vsd_peer *p, int fd, uint64_t *sent, uint64_t *received,
-		   struct vs_error *err)
-{
-	struct relay *r = xcalloc(1, sizeof(*r));
-	int rc;
-
-	r->p = p;
-	r->fd = fd;
-	r->reported_ms = vs_now_ms();
-	if (p->broken) {
-		free(r);
-		return vs_error_set(err, 0, "%s: the connection is no longer usable", p->url);
-	}
-	if (set_nonblock(fd, true) < 0 || set_nonblock(p->fd, true) < 0) {
-		free(r);
-		return vs_error_set(err, errno, "relay: O_NONBLOCK");
-	}
-	rc = relay_loop(r, err);
-	/* The session carried a stream to its end (or failed): no request
-	 * follows and no second close_notify. */
-	p->broken = true;
-	set_nonblock(fd, false);
-	if (sent != NULL)
-		*sent = r->sent;
-	if (received != NULL)
-		*received = r->received;
-	free(r);
-	return rc;
-}
-
 /* ---- rsync over the stream ---------------------------------------------- */
 
 #define CMD_MAX (64 * 1024)
@@ -792,7 +539,7 @@ static int rsync_status(int status, int outfd, struct vs_error *err)
 }
 
 /* The command line __fdcat writes first (one JSON array and '\n') as the
- * upgrade's body; only that line is taken from fd, what follows is
+ * sync request's body; only that line is taken from fd, what follows is
  * rsync's protocol. */
 static int read_command(int fd, int timeout_ms, const char *part, const char *token, char **body,
 			struct vs_error *err)
@@ -835,14 +582,6 @@ static int read_command(int fd, int timeout_ms, const char *part, const char *to
 	return 0;
 }
 
-struct push {
-	const struct vsd_peer_id *id;
-	const char *path, *part;
-	int fd; /* our end of rsync's remote shell */
-	int timeout_ms;
-	uint64_t sent, received;
-};
-
 /* ---- rsync's stream as two plain requests --------------------------------
  *
  * libmicrohttpd 0.9.75 relays an upgraded TLS connection 4 bytes at a time
@@ -851,10 +590,19 @@ struct push {
  * to POST PATH streams the target rsync's output, the chunked body of POST
  * PATH-input (naming the same stream) carries its input. */
 
+struct push {
+	const struct vsd_peer_id *id;
+	const char *path, *part;
+	int fd; /* our end of rsync's remote shell */
+	int timeout_ms;
+	uint64_t received;
+	int64_t reported_ms;
+};
+
 struct uplink {
 	struct vsd_peer *p;
 	int fd;
-	uint64_t sent;
+	uint64_t sent; /* atomic: the download's progress reads it */
 	struct vs_error err;
 	int rc;
 };
@@ -863,12 +611,12 @@ struct uplink {
 static void *upload(void *arg)
 {
 	struct uplink *u = arg;
-	char buf[RELAY_BUF + 32];
+	char buf[STREAM_BUF + 32];
 	struct answer a = {0};
 
 	u->rc = -1;
 	for (;;) {
-		ssize_t n = read(u->fd, buf + 16, RELAY_BUF);
+		ssize_t n = read(u->fd, buf + 16, STREAM_BUF);
 		int h;
 
 		if (n < 0 && errno == EINTR)
@@ -880,7 +628,7 @@ static void *upload(void *arg)
 		memcpy(buf + h + n, "\r\n", 2);
 		if (send_all(u->p, buf, (size_t)h + (size_t)n + 2, &u->err) < 0)
 			return NULL;
-		u->sent += (uint64_t)n;
+		__atomic_add_fetch(&u->sent, (uint64_t)n, __ATOMIC_RELAXED);
 	}
 	if (send_all(u->p, "0\r\n\r\n", 5, &u->err) < 0 || read_head(u->p, &a, &u->err) < 0 ||
 	    read_answer_body(u->p, "POST", &a, &u->err) < 0) {
@@ -899,31 +647,42 @@ static void *upload(void *arg)
 	return NULL;
 }
 
-/* n bytes of the answer's body to fd. */
-static int pass_bytes(struct vsd_peer *p, int fd, uint64_t n, uint64_t *got, struct vs_error *err)
+/* The id's progress hook, from the caller's thread only (the download's):
+ * at most every VSD_PEER_PROGRESS_MS, and once at the end. */
+static void report(struct push *ps, const struct uplink *up, bool last)
 {
-	char buf[RELAY_BUF];
+	int64_t now = vs_now_ms();
+
+	if (ps->id->progress == NULL || (!last && now - ps->reported_ms < VSD_PEER_PROGRESS_MS))
+		return;
+	ps->reported_ms = now;
+	ps->id->progress(ps->id->progress_arg, __atomic_load_n(&up->sent, __ATOMIC_RELAXED),
+			 ps->received);
+}
+
+/* n bytes of the answer's body to fd. */
+static int pass_bytes(struct push *ps, const struct uplink *up, struct vsd_peer *p, uint64_t n,
+		      struct vs_error *err)
+{
+	char buf[STREAM_BUF];
 
 	while (n > 0) {
 		ssize_t r = recv_some(p, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf), err);
 
-		if (r < 0)
+		if (r <= 0) /* 0: p->eof, which download() names */
 			return -1;
-		if (r == 0)
-			return vs_error_set(err, 0, "%s: the stream was cut", p->url);
-		if (vs_write_all(fd, buf, (size_t)r) < 0)
+		if (vs_write_all(ps->fd, buf, (size_t)r) < 0)
 			return vs_error_set(err, errno, "pass rsync's stream on");
 		n -= (uint64_t)r;
-		*got += (uint64_t)r;
-		if (p->progress != NULL)
-			p->progress(p->progress_arg, 0, *got);
+		ps->received += (uint64_t)r;
+		report(ps, up, false);
 	}
 	return 0;
 }
 
 /* The output answer's chunked body to fd, then fd's end. */
-static int download(struct vsd_peer *p, const struct answer *a, int fd, uint64_t *got,
-		    struct vs_error *err)
+static int download(struct push *ps, const struct uplink *up, struct vsd_peer *p,
+		    const struct answer *a, struct vs_error *err)
 {
 	char line[256];
 
@@ -932,17 +691,25 @@ static int download(struct vsd_peer *p, const struct answer *a, int fd, uint64_t
 	for (;;) {
 		unsigned long long n;
 
-		if (read_chunk_size(p, &n, err) < 0)
-			return -1;
+		if (read_chunk_size(p, &n, err) < 0 ||
+		    (n > 0 && pass_bytes(ps, up, p, n, err) < 0) ||
+		    (n > 0 && read_line(p, line, sizeof(line), err) < 0))
+			goto failed;
 		if (n == 0)
 			break;
-		if (pass_bytes(p, fd, n, got, err) < 0 || read_line(p, line, sizeof(line), err) < 0)
-			return -1;
 		if (line[0] != '\0')
 			return malformed(p, "no CRLF after a chunk", err);
 	}
-	shutdown(fd, SHUT_WR);
+	shutdown(ps->fd, SHUT_WR);
 	return 0;
+failed:
+	/* The connection's end before the last chunk: the target, or the
+	 * link, cut the stream. */
+	if (p->eof) {
+		p->broken = true;
+		return vs_error_set(err, 0, "%s: the stream was cut", p->url);
+	}
+	return -1;
 }
 
 /* The output request; its answer's head (a 200 streams, else the error). */
@@ -954,7 +721,7 @@ static int open_output(struct push *ps, const char *body, struct vsd_peer **out,
 	if (vsd_peer_open(ps->id, &p, err) < 0)
 		return -1;
 	*out = p;
-	if (send_request(p, "POST", ps->path, body, false, err) < 0)
+	if (send_request(p, "POST", ps->path, body, err) < 0)
 		return -1;
 	do {
 		free(a->body);
@@ -989,40 +756,53 @@ static int open_input(struct push *ps, const char *token, struct vsd_peer **out,
 	return send_all(p, head, strlen(head), err);
 }
 
-/* Once rsync runs: its command, the two requests, the two directions. */
-static int push_stream(struct push *ps, struct vs_error *err)
+/* The two directions, once both requests are open. */
+static int run_stream(struct push *ps, struct vsd_peer *outp, const struct answer *a,
+		      struct uplink *up, struct vs_error *err)
 {
+	pthread_t t;
+	int r;
+
+	if (pthread_create(&t, NULL, upload, up) != 0)
+		return vs_error_set(err, errno, "a thread for rsync's input");
+	r = download(ps, up, outp, a, err);
+	if (r < 0)
+		shutdown(ps->fd, SHUT_RDWR); /* the upload sees its end */
+	pthread_join(t, NULL);
+	report(ps, up, true);
+	if (r == 0 && up->rc < 0) {
+		*err = up->err;
+		r = -1;
+	}
+	return r;
+}
+
+int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const char *part, int fd,
+			  uint64_t *sent, uint64_t *received, struct vs_error *err)
+{
+	struct push ps = {.id = id, .path = path, .part = part, .fd = fd};
 	cleanup_free char *body = NULL;
 	struct vsd_peer *outp = NULL;
-	struct uplink up = {.fd = ps->fd, .rc = -1};
+	struct uplink up = {.fd = fd, .rc = -1};
 	struct answer a = {0};
 	char token[33];
 	uint8_t raw[16];
-	pthread_t t;
 	int r = -1;
 
+	ps.timeout_ms = id->timeout_ms > 0 ? id->timeout_ms : VSD_PEER_TIMEOUT_MS;
+	ps.reported_ms = vs_now_ms();
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		return vs_error_set(err, errno, "getrandom");
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(token + 2 * i, 3, "%02x", raw[i]);
-	if (read_command(ps->fd, ps->timeout_ms, ps->part, token, &body, err) < 0)
+	if (read_command(fd, ps.timeout_ms, part, token, &body, err) < 0)
 		return -1;
-	if (open_output(ps, body, &outp, &a, err) < 0 || open_input(ps, token, &up.p, err) < 0)
-		goto out;
-	if (pthread_create(&t, NULL, upload, &up) != 0) {
-		vs_error_set(err, errno, "a thread for rsync's input");
-		goto out;
-	}
-	r = download(outp, &a, ps->fd, &ps->received, err);
-	if (r < 0)
-		shutdown(ps->fd, SHUT_RDWR); /* the upload sees its end */
-	pthread_join(t, NULL);
-	ps->sent = up.sent;
-	if (r == 0 && up.rc < 0) {
-		*err = up.err;
-		r = -1;
-	}
-out:
+	if (open_output(&ps, body, &outp, &a, err) == 0 && open_input(&ps, token, &up.p, err) == 0)
+		r = run_stream(&ps, outp, &a, &up, err);
+	if (sent != NULL)
+		*sent = up.sent;
+	if (received != NULL)
+		*received = ps.received;
 	free(a.body);
 	vsd_peer_close(outp);
 	vsd_peer_close(up.p);
@@ -1043,8 +823,8 @@ static char **push_argv(const char *helper, const char *src_dir, const char *bwl
 	v[k++] = xstrdup("--stats");
 	if (bwlimit != NULL)
 		v[k++] = xasprintf("--bwlimit=%s", bwlimit);
-	/* rsync's own I/O timeout (and its keep-alives) watch the stream:
-	 * the relay waits without one. */
+	/* rsync's own I/O timeout watches the stream; its keep-alives keep
+	 * a quiet but live stream under the sockets' timeout (the same). */
 	v[k++] = xasprintf("--timeout=%d", (timeout_ms + 999) / 1000);
 	v[k++] = xstrdup("-e");
 	v[k++] = xasprintf("%s __fdcat", helper);
@@ -1081,14 +861,13 @@ int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const ch
 			const char *src_dir, const char *bwlimit, struct vs_mig_rsync_stats *st,
 			struct vs_error *err)
 {
-	struct push ps = {.id = id, .path = path, .part = part, .fd = -1};
 	cleanup_close int out = memfd_create("rsync", MFD_CLOEXEC);
 	cleanup_strv char **argv = NULL;
 	char helper[PATH_MAX];
-	int sv[2], rc, status = 0;
+	int sv[2], rc, status = 0, timeout_ms;
 	pid_t pid;
 
-	ps.timeout_ms = id->timeout_ms > 0 ? id->timeout_ms : VSD_PEER_TIMEOUT_MS;
+	timeout_ms = id->timeout_ms > 0 ? id->timeout_ms : VSD_PEER_TIMEOUT_MS;
 	if (vs_self_sibling("vsd-helper", helper, sizeof(helper)) < 0)
 		return vs_error_set(err, errno, "vsd-helper (rsync's remote shell)");
 	/* rsync splits -e at spaces. */
@@ -1098,16 +877,15 @@ int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const ch
 		return vs_error_kind(err, VS_EK_INVALID, "bandwidth '%s': not a rate", bwlimit);
 	if (out < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return vs_error_set(err, errno, "rsync: memfd or socketpair");
-	argv = push_argv(helper, src_dir, bwlimit, ps.timeout_ms);
+	argv = push_argv(helper, src_dir, bwlimit, timeout_ms);
 	rc = vs_spawn(argv, environ, out, &sv[1], 1, &pid);
 	close(sv[1]);
-	ps.fd = sv[0];
 	if (rc != 0) {
-		close(ps.fd);
+		close(sv[0]);
 		return vs_error_set(err, rc, "start %s", VS_RSYNC_PATH);
 	}
-	rc = push_stream(&ps, err);
-	close(ps.fd);
+	rc = vsd_peer_rsync_stream(id, path, part, sv[0], NULL, NULL, err);
+	close(sv[0]);
 	if (rc < 0)
 		kill(-pid, SIGTERM); /* its remote shell is in its group */
 	if (wait_child(pid, &status, rc < 0 ? NULL : err) < 0)
@@ -1119,70 +897,4 @@ int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const ch
 	if (st != NULL)
 		push_stats(out, st);
 	return 0;
-}
-
-/* SIOCOUTQ: bytes a socket has not had taken (a unix socket: not read by
- * the other end; TCP: not yet acknowledged). */
-static int outq(int fd)
-{
-	int n = 0;
-
-	return fd >= 0 && ioctl(fd, SIOCOUTQ, &n) == 0 ? n : 0;
-}
-
-/* After the target's rsync exited: see docs/migration.md "The end of a
- * stream". rsync's last bytes are in sock; libmicrohttpd moves them to
- * TLS but never passes an end on. Once sock's queue and tcp_fd's are
- * empty three times 10 ms apart (libmicrohttpd reads and sends in one
- * step, so an empty sock with bytes between the two is not seen three
- * times), the TCP connection is shut for writing: the source reads that
- * as the stream's end. Then the source's own end (its close_notify, its
- * TCP close) is awaited, so the caller gives the stream back after it. */
-static void serve_end(int sock, int tcp_fd)
-{
-	int64_t deadline = vs_now_ms() + VSD_PEER_TIMEOUT_MS;
-	struct pollfd pf[2] = {{.fd = sock, .events = POLLRDHUP},
-			       {.fd = tcp_fd, .events = POLLRDHUP}};
-	char buf[4096];
-
-	shutdown(sock, SHUT_WR);
-	for (int calm = 0; calm < 3 && vs_now_ms() < deadline;) {
-		/* The source (or the relay) already ended: nothing more can be
-		 * passed on, and queues that nobody takes never empty. */
-		if (poll(pf, tcp_fd >= 0 ? 2 : 1, 0) > 0 &&
-		    ((pf[0].revents | pf[1].revents) & (POLLRDHUP | POLLHUP | POLLERR)))
-			return;
-		calm = outq(sock) == 0 && outq(tcp_fd) == 0 ? calm + 1 : 0;
-		usleep(10000);
-	}
-	if (tcp_fd >= 0)
-		shutdown(tcp_fd, SHUT_WR);
-	pf[0].events = POLLIN;
-	while (vs_now_ms() < deadline) {
-		int n = poll(pf, tcp_fd >= 0 ? 2 : 1, (int)(deadline - vs_now_ms()));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (pf[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			return;
-		if (pf[0].revents && read(sock, buf, sizeof(buf)) <= 0)
-			return;
-	}
-}
-
-int vsd_peer_rsync_serve(int sock, int tcp_fd, char *const argv[], struct vs_error *err)
-{
-	cleanup_close int errfd = memfd_create("rsync", MFD_CLOEXEC);
-	int rc, status = 0;
-	pid_t pid;
-
-	if (errfd < 0)
-		return vs_error_set(err, errno, "memfd");
-	rc = vs_spawn_io(argv, environ, sock, sock, errfd, &pid);
-	if (rc != 0)
-		return vs_error_set(err, rc, "start %s", argv[0]);
-	if (wait_child(pid, &status, err) < 0)
-		return -1;
-	serve_end(sock, tcp_fd);
-	return rsync_status(status, errfd, err);
 }

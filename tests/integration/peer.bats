@@ -4,11 +4,11 @@
 # Two vsd instances listen on the loopback of a network namespace the file
 # creates: node B (this file's vsd, the target) and node A, whose node
 # certificate test-peer presents, its requests made from inside that
-# namespace. The rsync cases run rsync's protocol over TLS between
-# vsd_peer_rsync_push and vsd_peer_rsync_serve, the target behind
-# libmicrohttpd started as vsd starts it (rsync), or behind a plain GnuTLS
-# relay that, like libmicrohttpd 0.9.75, passes no end of the stream on
-# (rsync-direct: the bigger layer, at full speed).
+# namespace. The rsync cases run vsd_peer_rsync_push against a target
+# that test-peer starts on 127.0.0.1: libmicrohttpd as vsd starts it,
+# serving the two requests (sync, sync-input) as daemon/migrate-in.c does.
+# A push through a real target vsd (a reserved migration) is
+# migrate.bats'.
 
 load helpers
 
@@ -120,17 +120,26 @@ peer_req() {
 	assert_contains "$output" "peer fingerprint '1234': expected 64 hexadecimal digits"
 }
 
-@test "an upgrade the target refuses: its status and message as the error" {
-	run ip netns exec "$PEER_NS" "$PEER_BIN" upgrade "$PEER_URL" "$B_FP" "$VSD_TMP/a.crt" \
-		"$VSD_TMP/a.key" /v1/containers/nope/exec '{"command":["true"]}'
-	assert_failure
-	assert_contains "$output" "error: $PEER_URL: 404: "
-	assert_contains "$output" "nope"
-	assert_contains "$output" "(kind 2)" # VS_EK_NOT_FOUND
-	run ip netns exec "$PEER_NS" "$PEER_BIN" upgrade "$PEER_URL" "$B_FP" "$VSD_TMP/stranger.crt" \
-		"$VSD_TMP/stranger.key" /v1/containers/nope/exec '{"command":["true"]}'
-	assert_failure
-	assert_contains "$output" "error: $PEER_URL: 401: "
+@test "a sync the target refuses: its status and message; an input naming no stream: 400" {
+	local id body
+	id=$(rand_hex)$(rand_hex)$(rand_hex)$(rand_hex) # 32 hex: a well-formed id
+	body='{"part":"layer","args":["rsync","--server","."],"stream":"'$id'"}'
+	run ip netns exec "$PEER_NS" "$PEER_BIN" request "$PEER_URL" "$B_FP" "$VSD_TMP/a.crt" \
+		"$VSD_TMP/a.key" POST "/v1/migrations/$id/sync" "$body"
+	assert_success
+	assert_eq "$(echo "$output" | head -1)" 404
+	assert_contains "$output" "$id"
+	# The input route checks its Vsd-Stream header before any body.
+	run ip netns exec "$PEER_NS" "$PEER_BIN" request "$PEER_URL" "$B_FP" "$VSD_TMP/a.crt" \
+		"$VSD_TMP/a.key" POST "/v1/migrations/$id/sync-input" '{}'
+	assert_success
+	assert_eq "$(echo "$output" | head -1)" 400
+	assert_contains "$output" "the Vsd-Stream header must name a stream"
+	# Neither from a stranger.
+	run ip netns exec "$PEER_NS" "$PEER_BIN" request "$PEER_URL" "$B_FP" \
+		"$VSD_TMP/stranger.crt" "$VSD_TMP/stranger.key" POST "/v1/migrations/$id/sync" "$body"
+	assert_success
+	assert_eq "$(echo "$output" | head -1)" 401
 }
 
 # A layer as overlayfs leaves it: ids of a container's range, hard links,
@@ -173,7 +182,7 @@ layer_facts() {
 @test "rsync over TLS: a layer arrives identical; a second round moves nothing" {
 	make_layer "$VSD_TMP/src"
 	mkdir -p "$VSD_TMP/dst"
-	run "$PEER_BIN" rsync-direct "$VSD_TMP/src" "$VSD_TMP/dst"
+	run timeout 60 "$PEER_BIN" rsync "$VSD_TMP/src" "$VSD_TMP/dst"
 	assert_success
 	# 4 regular files: a (its links are links), shadow, sparse, blob.
 	[[ "$output" =~ files\ 4$ ]] || fail "stats: $output"
@@ -184,19 +193,17 @@ layer_facts() {
 	assert_eq "$(getfattr --only-values -n trusted.overlay.opaque "$VSD_TMP/dst/opaque")" y
 	# Still sparse: 16 MiB long, a few KiB on disk.
 	(($(du -k "$VSD_TMP/dst/var/sparse" | cut -f1) < 1024)) || fail "sparse file filled"
-	run "$PEER_BIN" rsync-direct "$VSD_TMP/src" "$VSD_TMP/dst"
+	run timeout 60 "$PEER_BIN" rsync "$VSD_TMP/src" "$VSD_TMP/dst"
 	assert_success
 	[[ "$output" =~ files\ 0$ ]] || fail "second round: $output"
 	# What went is deleted there too.
 	rm "$VSD_TMP/src/var/blob" "$VSD_TMP/src/etc/gone"
-	run "$PEER_BIN" rsync-direct "$VSD_TMP/src" "$VSD_TMP/dst"
+	run timeout 60 "$PEER_BIN" rsync "$VSD_TMP/src" "$VSD_TMP/dst"
 	assert_success
 	assert_eq "$(layer_facts "$VSD_TMP/dst")" "$(layer_facts "$VSD_TMP/src")"
 }
 
-@test "rsync behind libmicrohttpd as vsd runs it: both ends see the stream end, five times" {
-	# A small layer: libmicrohttpd 0.9.75 relays an upgraded TLS stream 4
-	# bytes at a time (docs/migration.md, "Transport").
+@test "rsync over the two requests, five times: both ends see the stream end" {
 	make_layer "$VSD_TMP/src" 1
 	local i
 	for i in 1 2 3 4 5; do
@@ -208,7 +215,7 @@ layer_facts() {
 	done
 }
 
-@test "rsync to a target that refuses the upgrade: its message, nothing copied, no rsync left" {
+@test "rsync to a target that refuses the sync: its message, nothing copied, no rsync left" {
 	make_layer "$VSD_TMP/src" 1
 	mkdir -p "$VSD_TMP/dst"
 	run timeout 60 "$PEER_BIN" rsync-refused "$VSD_TMP/src" "$VSD_TMP/dst"
@@ -226,6 +233,7 @@ layer_facts() {
 	run timeout 60 "$PEER_BIN" rsync-cut "$VSD_TMP/src" "$VSD_TMP/dst"
 	assert_failure
 	assert_contains "$output" "error: source: rsync $VSD_TMP/src"
+	assert_contains "$output" "the stream was cut"
 	assert_contains "$output" "error: target: rsync exited with"
 	((SECONDS - t0 < 15)) || fail "took $((SECONDS - t0)) s"
 	[[ -z "$(pgrep -f "__fdcat vsd rsync --server" || true)" ]] || fail "a remote shell was left"

@@ -1,5 +1,5 @@
-/* A GnuTLS server session for tests that play a node (test_daemon_peer.c,
- * tests/integration/peer-client.c): the certificate and key in PEM, TLS 1.2
+/* A GnuTLS server session for tests that play a node (test_daemon_peer.c):
+ * the certificate and key in PEM, TLS 1.2
  * and 1.3 as vsd, a client certificate required (not verified). */
 #ifndef TEST_TLS_SERVER_H
 #define TEST_TLS_SERVER_H
