@@ -472,7 +472,6 @@ static int authenticate(struct vsd_req *r, struct MHD_Connection *conn, uid_t ui
 	return vsd_authenticate(r->d, false, 0, fp, authz, &r->who, err);
 }
 
-/* First call: everything that can be refused before reading the body. */
 /* Before the body is read: the route's pre-check, then (a sink route)
  * where the body goes. */
 static int prepare_body(struct vsd_req *r, struct MHD_Connection *conn, struct vs_error *err)
@@ -491,6 +490,7 @@ static int prepare_body(struct vsd_req *r, struct MHD_Connection *conn, struct v
 	return 0;
 }
 
+/* First call: everything that can be refused before reading the body. */
 static enum MHD_Result begin(struct vsd_req *r, struct MHD_Connection *conn, const char *url,
 			     const char *method, const char *version)
 {
