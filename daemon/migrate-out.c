@@ -43,7 +43,9 @@ struct out_job {
 	/* What the result reports. */
 	int64_t t0, frozen_ms, bytes;
 	int rounds;
-	char *arrived; /* the target's commit answer */
+	char *arrived;	  /* the target's commit answer */
+	const char *part; /* what a push is sending */
+	int64_t reported_ms;
 };
 
 static void release(struct out_job *j)
@@ -201,12 +203,31 @@ static char *reserve_body(struct out_job *j, bool check, struct vs_error *err)
 
 /* ---- copying -------------------------------------------------------------- */
 
+#define BYTES_REPORT_MS 2000
+
+/* A long copy shows in the operation's progress every few seconds. */
+static void on_bytes(void *arg, uint64_t sent, uint64_t received)
+{
+	struct out_job *j = arg;
+	int64_t now = vs_now_ms();
+
+	(void)received;
+	if (now - j->reported_ms < BYTES_REPORT_MS)
+		return;
+	j->reported_ms = now;
+	progress(j, "sending the %s: %llu bytes so far", j->part, (unsigned long long)sent);
+}
+
 static int push(struct out_job *j, const char *part, const char *src, int64_t *sent,
 		struct vs_error *err)
 {
 	cleanup_free char *path = xasprintf("/v1/migrations/%s/sync", j->rec.id);
 	struct vs_mig_rsync_stats st = {0};
 
+	j->part = part;
+	j->reported_ms = vs_now_ms();
+	j->peer.progress = on_bytes;
+	j->peer.progress_arg = j;
 	if (vsd_peer_rsync_push(&j->peer, path, part, src, j->bwlimit[0] ? j->bwlimit : NULL, &st,
 				err) < 0)
 		return vs_error_prefix(err, "copy the %s to the target", part);
