@@ -245,3 +245,30 @@ check_blocked() {
 	assert_failure 2
 	assert_contains "$output" "unknown remote 'nosuch'"
 }
+
+@test "live: a container whose id range is taken on B moves into another one (layer and image shifted)" {
+	# B's first container takes the range A's first one has.
+	on B vsctl create holder --template busybox --ip 192.0.2.95 >/dev/null
+	ct_on A sh1 --ip 192.0.2.94
+	local base_a
+	base_a=$(cvsctl --socket "$CL_A_SOCKET" status sh1 --json | json_get idmap.uid)
+	assert_eq "$(cvsctl --socket "$CL_B_SOCKET" status holder --json | json_get idmap.uid)" \
+		"$base_a" "the range B's holder took"
+	on A in_ct sh1 sh -c 'mkdir -p /home/u && echo mine >/home/u/file && chown -R 1000:1000 /home/u'
+	on A in_ct sh1 sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+	wait_for 5 on A in_ct sh1 test -s /var/count
+	run migrate sh1
+	assert_success
+	assert_moved sh1 running
+	local base_b
+	base_b=$(cvsctl --socket "$CL_B_SOCKET" status sh1 --json | json_get idmap.uid)
+	[[ "$base_b" != "$base_a" ]] || fail "sh1 kept range $base_a on B, which holder has"
+	# Inside, owners are as they were; outside, in B's new range.
+	assert_eq "$(on B in_ct sh1 stat -c %u:%g /home/u/file)" "1000:1000" "the owner inside"
+	assert_eq "$(on B in_ct sh1 stat -c %u /var/count)" 0 "root's file inside"
+	local before
+	before=$(on B in_ct sh1 cat /var/count)
+	sleep 0.5
+	(($(on B in_ct sh1 cat /var/count) > before)) || fail "the counter stopped on B"
+	on B in_ct sh1 sh -c 'echo again >>/home/u/file'
+}
