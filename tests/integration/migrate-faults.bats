@@ -97,11 +97,12 @@ mig_state() { json_get state <"$(cl_root "$1")/migrations/$2.json"; }
 mig_id() { basename "$(ls -t "$CL_A_ROOT"/migrations/*.json | head -n 1)" .json; }
 
 @test "the target's vsd killed during the image's copy: the migrate fails naming the target, the VPS runs on A; B restarted has nothing of it" {
-	local pid
+	local pid id
 	ct_counting fa1 192.0.2.81
 	fill_tmpfs fa1 100
 	mig_bg fa1 --bandwidth 8M
 	wait_for 40 mid_image fa1 10 || fail "the image's copy did not start: $(mig_out)"
+	id=$(mig_id)
 	pid=$(on B vsd_pid)
 	node_kill B
 	! pid_alive "$pid" || fail "B's vsd $pid survived SIGKILL"
@@ -111,7 +112,9 @@ mig_id() { basename "$(ls -t "$CL_A_ROOT"/migrations/*.json | head -n 1)" .json;
 	assert_contains "$(mig_out)" "stays here"
 	assert_one_copy fa1
 	assert_reach client 192.0.2.81
+	assert_eq "$(mig_state A "$id")" failed "the migration's record on A"
 	node_restart B
+	assert_eq "$(mig_state B "$id")" aborted "the migration's record on B after its restart"
 	assert_b_clean fa1
 	assert_one_copy fa1
 }
@@ -135,6 +138,41 @@ mig_id() { basename "$(ls -t "$CL_A_ROOT"/migrations/*.json | head -n 1)" .json;
 	assert_eq "$(mig_state B "$id")" aborted "the migration's record on B"
 	assert_b_clean fc1
 	assert_reach client 192.0.2.83
+}
+
+# mig_in NODE ID STATE: the node's record of the migration is in STATE.
+mig_in() { [[ "$(mig_state "$1" "$2" 2>/dev/null)" == "$3" ]]; }
+
+# The commit point is the target's restore: killed while it restores, the
+# target decides at its restart from what runs, and the source, whose
+# commit answer is lost, asks it until it knows (docs/migration.md).
+@test "the target's vsd killed during the commit: after its restart exactly one copy runs, on one node, and the other is clean" {
+	local id on off c i
+	ct_counting fk1 192.0.2.88
+	fill_tmpfs fk1 30
+	mig_bg fk1
+	wait_for 30 eval '[[ -n "$(ls "$CL_A_ROOT"/migrations/ 2>/dev/null)" ]]'
+	id=$(mig_id)
+	# Polled closely: the restore takes about a second.
+	for ((i = 0; i < 4000; i++)); do
+		grep -qs '"committing"' "$CL_B_ROOT/migrations/$id.json" && break
+		sleep 0.01
+	done
+	mig_in B "$id" committing || fail "no commit on B: $(mig_out)"
+	node_kill B
+	sleep 1
+	node_restart B
+	wait_for 50 test -s "$NET_TMP/mig.rc" || fail "the migrate did not end: $(mig_out)"
+	if [[ "$(mig_rc)" == 0 ]]; then on=B off=A; else on=A off=B; fi
+	assert_eq "$(cl_state "$on" fk1)" running "fk1 on $on (migrate: $(mig_out))"
+	! cl_has "$off" fk1 || fail "fk1 is on both nodes"
+	assert_eq "$(cl_listing "$off" | grep -c fk1 || true)" 0 "entries of fk1 under $off's containers/"
+	c=$(on "$on" in_ct fk1 cat /var/count)
+	sleep 0.5
+	(($(on "$on" in_ct fk1 cat /var/count) > c)) || fail "fk1's counter stopped at $c on $on"
+	assert_reach client 192.0.2.88
+	echo "# the target killed at its commit: fk1 runs on $on; B: $(grep -h "$id: .* after a restart" \
+		"$CL_B_TMP/vsd.log")" >&3
 }
 
 # cut_link SECONDS: node B's LAN link down for SECONDS, then up again.
