@@ -214,3 +214,19 @@ cl_listing() { ls -A "$(cl_root "$1")/containers" 2>/dev/null | sort; }
 cl_has() { cl_list "$1" | grep -qx "$2"; }
 cl_state() { on "$1" ct_state "$2"; }
 cl_is() { [[ "$(cl_state "$1" "$2" 2>/dev/null)" == "$3" ]]; }
+
+# ------------------------------------------------------- node daemons
+
+# node_kill A|B: SIGKILL of the node's vsd by its pid, as a crash would
+# (its containers keep running).
+node_kill() { on "$1" vsd_kill_daemon; }
+# node_restart A|B [VSD-OPTION...]: the node's vsd stopped (if it runs) and
+# started again with its usual options and any extra ones.
+node_restart() {
+	local n=$1
+	shift
+	on "$n" vsd_stop_daemon && on "$n" vsd_start_daemon "$@"
+}
+# node_up A|B: the node's vsd started unless it runs (after a test that
+# killed it failed before its restart).
+node_up() { pid_alive "$(on "$1" vsd_pid)" || on "$1" vsd_start_daemon; }
