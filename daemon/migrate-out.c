@@ -384,7 +384,7 @@ static int commit(struct out_job *j, struct vs_error *err)
 	if (r < 0)
 		vs_error_kind(err, VS_EK_CONFLICT,
 			      "the target did not confirm the commit (%s): '%s' stays suspended "
-			      "here until it answers (vsd asks again at its next start)",
+			      "and held here until it answers (vsd keeps asking it)",
 			      lost.msg, j->name);
 	else if (r == 0)
 		vs_error_kind(err, VS_EK_CONFLICT, "the target could not restore '%s': %s", j->name,
@@ -470,6 +470,8 @@ static char *result_of(struct out_job *j)
 	return vs_jgen_steal(g);
 }
 
+static void keep_asking(struct out_job *j);
+
 static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
 {
 	struct out_job *j = ctx;
@@ -505,6 +507,8 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 	r = commit(j, err);
 	if (r == 0)
 		roll_back(j, err);
+	if (r < 0)
+		keep_asking(j);
 	if (r <= 0) {
 		release(j);
 		return vs_error_prefix(err, "migrate '%s'%s", j->name,
@@ -812,6 +816,28 @@ static void *retry_thread(void *p)
 	} while (settle(j) == 0);
 	job_free(j);
 	return NULL;
+}
+
+/* A commit in doubt at the end of the operation: the container stays
+ * held (its lock passes to a thread that asks the target until it knows),
+ * never released to a resume that could make a second copy. */
+static void keep_asking(struct out_job *j)
+{
+	struct out_job *k = open_job(j->d, &j->rec);
+	pthread_t t;
+
+	k->locked = j->locked;
+	if (pthread_create(&t, NULL, retry_thread, k) != 0) {
+		vsd_log("migration %s: no thread to ask the target again; '%s' stays held until "
+			"vsd's next start",
+			j->rec.id, j->name);
+		k->locked = false;
+		job_free(k);
+		j->locked = false; /* the lock is left held */
+		return;
+	}
+	j->locked = false; /* the thread holds it now */
+	pthread_detach(t);
 }
 
 static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
