@@ -28,7 +28,7 @@ teardown() {
 # with a counter on its disk every 0.1 s (/var/count).
 ct_counting() {
 	on A ct_create_started "$1" --ip "$2" "${@:3}" || return 1
-	on A in_ct "$1" sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+	on A in_ct "$1" sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count.new; mv /var/count.new /var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
 	wait_for 5 on A in_ct "$1" test -s /var/count
 }
 

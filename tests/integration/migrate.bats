@@ -92,11 +92,12 @@ chat_finish() {
 @test "live: a VPS holding 20 MB of tmpfs and a counter moves to B and keeps counting" {
 	local sum before after out
 	ct_on A mv1 --ip 192.0.2.71
-	# 20 MB in a tmpfs of its own, and a counter on its disk every 0.1 s.
+	# 20 MB in a tmpfs of its own, and a counter on its disk every 0.1 s
+	# (written aside and renamed: a read never sees it half written).
 	on A in_ct mv1 sh -c 'mkdir -p /run/mem && mount -t tmpfs -o size=40m tmpfs /run/mem &&
 		dd if=/dev/urandom of=/run/mem/blob bs=1M count=20 2>/dev/null'
 	sum=$(on A in_ct mv1 md5sum /run/mem/blob | cut -d' ' -f1)
-	on A in_ct mv1 sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+	on A in_ct mv1 sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count.new; mv /var/count.new /var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
 	wait_for 5 on A in_ct mv1 test -s /var/count
 	sleep 0.5
 	before=$(on A in_ct mv1 cat /var/count)
@@ -255,7 +256,7 @@ check_blocked() {
 	assert_eq "$(cvsctl --socket "$CL_B_SOCKET" status holder --json | json_get idmap.uid)" \
 		"$base_a" "the range B's holder took"
 	on A in_ct sh1 sh -c 'mkdir -p /home/u && echo mine >/home/u/file && chown -R 1000:1000 /home/u'
-	on A in_ct sh1 sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+	on A in_ct sh1 sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count.new; mv /var/count.new /var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
 	wait_for 5 on A in_ct sh1 test -s /var/count
 	run migrate sh1
 	assert_success
