@@ -616,6 +616,9 @@ struct vs_mig_rsync_stats; /* migrate/vs_migrate.h */
  * ms"), "TLS handshake with URL: ...", VS_EK_INVALID for a URL that is not
  * https://host:port or a fingerprint that is not 64 hex, VS_EK_FORBIDDEN
  * "fingerprint mismatch: expected X, the node at URL presented Y". */
+/* The error kind an HTTP status of another node's answer stands for (the
+ * API's own mapping turned around; INTERNAL for what it does not name). */
+enum vs_error_kind vsd_peer_status_kind(unsigned status);
 int vsd_peer_open(const struct vsd_peer_id *id, struct vsd_peer **out, struct vs_error *err);
 /* Close (close_notify when the session is still usable); NULL is fine. */
 void vsd_peer_close(struct vsd_peer *p);

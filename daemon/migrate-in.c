@@ -393,15 +393,17 @@ static void drop_staging(struct vsd *d, struct vsd_mig_record *rec, enum vsd_mig
 	struct vs_error e = {0};
 	struct stat st;
 
-	if (fstatat(d->containers_fd, dir, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		; /* committed and removed, or never staged */
-	else if (vsd_container_unmount_disk(d, dir, &e) < 0 ||
-		 vs_fs_remove_tree(d->containers_fd, dir, &e) < 0)
-		vsd_log("migration %s: removing %s failed: %s", rec->id, dir, e.msg);
-	else if (rec->idmap_base != 0 &&
-		 vsd_idmap_release(d->idmap_registry, rec->idmap_base, d->root, rec->name, &e) < 0)
-		vsd_log("migration %s: releasing id range %u failed: %s", rec->id, rec->idmap_base,
-			e.msg);
+	/* Absent: committed and removed, or never staged; only the record changes. */
+	if (fstatat(d->containers_fd, dir, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (vsd_container_unmount_disk(d, dir, &e) < 0 ||
+		    vs_fs_remove_tree(d->containers_fd, dir, &e) < 0)
+			vsd_log("migration %s: removing %s failed: %s", rec->id, dir, e.msg);
+		else if (rec->idmap_base != 0 &&
+			 vsd_idmap_release(d->idmap_registry, rec->idmap_base, d->root, rec->name,
+					   &e) < 0)
+			vsd_log("migration %s: releasing id range %u failed: %s", rec->id,
+				rec->idmap_base, e.msg);
+	}
 	rec->state = state;
 	snprintf(rec->error, sizeof(rec->error), "%s", why);
 	if (vsd_mig_record_save(d, rec, &e) < 0)

@@ -89,12 +89,10 @@ static int answer_error(unsigned status, const char *body, const char *what, str
 	cleanup_json struct vs_json *obj = NULL;
 	const char *msg = NULL;
 	struct vs_error e2 = {0};
-	enum vs_error_kind kind = status == 404			   ? VS_EK_NOT_FOUND
-				  : status == 409		   ? VS_EK_CONFLICT
-				  : status == 400		   ? VS_EK_INVALID
-				  : status == 501		   ? VS_EK_UNSUPPORTED
-				  : status == 401 || status == 403 ? VS_EK_CONFLICT
-								   : VS_EK_INTERNAL;
+	/* The target refusing this node is a conflict between the two
+	 * nodes, not a refusal of the operator who asked here. */
+	enum vs_error_kind kind =
+	    status == 401 || status == 403 ? VS_EK_CONFLICT : vsd_peer_status_kind(status);
 
 	if (body != NULL && vs_json_parse(body, &obj, &e2) == 0)
 		msg = vs_json_string(vs_json_get(vs_json_get(obj, "error"), "message"));

@@ -476,7 +476,7 @@ int vsd_peer_request(const struct vsd_peer_id *id, const char *method, const cha
 	return r;
 }
 
-static enum vs_error_kind kind_of(unsigned status)
+enum vs_error_kind vsd_peer_status_kind(unsigned status)
 {
 	switch (status) {
 	case 400:
@@ -508,7 +508,7 @@ static int answer_error(struct vsd_peer *p, unsigned status, const char *body, s
 
 	if (vs_json_parse(body, &j, NULL) == 0)
 		msg = vs_json_string(vs_json_get(vs_json_get(j, "error"), "message"));
-	return vs_error_kind(err, kind_of(status), "%s: %u: %s", p->url, status,
+	return vs_error_kind(err, vsd_peer_status_kind(status), "%s: %u: %s", p->url, status,
 			     msg != NULL ? msg : "(no error message)");
 }
 
