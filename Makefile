@@ -26,11 +26,12 @@ all: $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsctl-tls.so $(BUILD)/vsd-helper
 
 # Core code goes into static archives so unit tests pull only what they use.
 LIBVSD_SRC  := $(CORE_SRC) $(filter-out daemon/main.c daemon/helper-main.c,$(wildcard daemon/*.c))
-LIBVSCTL_SRC := $(filter-out cli/main.c $(VSCTL_TLS_SRC),$(wildcard cli/*.c))
 # vsctl's TLS for remotes: a module it loads on demand (cli/tls-module.h),
 # so local commands do not load GnuTLS. Position-independent objects of
-# their own; vsctl exports its symbols for the module (-rdynamic).
+# their own; vsctl exports its symbols for the module (-rdynamic). Defined
+# before the archive's list, which filters it out (:= expands at once).
 VSCTL_TLS_SRC := cli/tls.c lib/vs_cert.c lib/vs_tls.c
+LIBVSCTL_SRC := $(filter-out cli/main.c $(VSCTL_TLS_SRC),$(wildcard cli/*.c))
 
 # The archives are rebuilt when the list of sources changes (a deleted file
 # must not linger as a stale member).
@@ -129,33 +130,36 @@ bench: all
 	bench/api.sh
 	bench/density.sh
 
-# libFuzzer harnesses (clang): parsers of untrusted bytes.
+# libFuzzer harnesses (clang): parsers of untrusted bytes. Each links the
+# project's whole library list: lib/ needs GnuTLS and nettle, and a shorter
+# list per harness broke each time lib/ grew a dependency.
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. \
 	$(shell pkg-config --cflags yajl libarchive 2>/dev/null)
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRC) \
-	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_config
+	  $(LDLIBS) -o $(BUILD)/fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_import.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
-	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_import
+	  $(LDLIBS) -o $(BUILD)/fuzz/fuzz_import
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_backup.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
-	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_backup
+	  $(LDLIBS) -o $(BUILD)/fuzz/fuzz_backup
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_image.c migrate/pbuf.c migrate/imgcheck.c migrate/idshift.c \
-	  $(LIB_SRC) $(shell pkg-config --libs yajl gnutls nettle) -o $(BUILD)/fuzz/fuzz_image
-	@mkdir -p $(BUILD)/fuzz-corpus-image
+	  $(LIB_SRC) $(LDLIBS) -o $(BUILD)/fuzz/fuzz_image
+	@mkdir -p $(BUILD)/fuzz/corpus-image
 	@(cd tests/unit/data/criu-image/good && cat inventory.img && printf VSDF && \
 	  cat ids-1.img && printf VSDF && cat core-1.img && printf VSDF && \
 	  cat userns-15.img && printf VSDF && cat mountpoints-14.img) \
-	  >$(BUILD)/fuzz-corpus-image/seed-good
+	  >$(BUILD)/fuzz/corpus-image/seed-good
 	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) tests/fuzz/fuzz_api.c \
 	  $(filter-out daemon/main.c daemon/helper-main.c,$(wildcard daemon/*.c)) $(CORE_SRC) \
 	  $(LDLIBS) -o $(BUILD)/fuzz/fuzz_api
-	@# Each archive harness runs FUZZ_SECONDS from its committed seed corpus
+	@# Each harness runs FUZZ_SECONDS from its committed seed corpus, if any
 	@# (copied, so new inputs stay in build/); libFuzzer prints coverage
 	@# ("cov:" edges, "ft:" features) as it goes and at the end.
-	@for h in import backup; do \
-	  mkdir -p $(BUILD)/fuzz/corpus-$$h && cp -n tests/fuzz/corpus/$$h/* $(BUILD)/fuzz/corpus-$$h/; \
+	@for h in config import backup image api; do \
+	  mkdir -p $(BUILD)/fuzz/corpus-$$h; \
+	  if [ -d tests/fuzz/corpus/$$h ]; then cp -n tests/fuzz/corpus/$$h/* $(BUILD)/fuzz/corpus-$$h/; fi; \
 	  echo "== fuzz_$$h ($(FUZZ_SECONDS) s)"; \
 	  $(BUILD)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    $(BUILD)/fuzz/corpus-$$h 2>&1 | grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|stat::|ERROR|SUMMARY' || exit 1; \
