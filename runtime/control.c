@@ -155,9 +155,10 @@ int vs_rt_start(const struct vs_rt_instance *inst, const struct vs_container_con
 	return spawn_monitor(inst, cfg, NULL, NULL, NULL, NULL, err);
 }
 
-/* The image's file system first (see VS_RT_LAYER_DIR); an image without
- * a layer copy (made before vsd kept one) restores over the current
- * layer as before. */
+/* The image's file system first (see VS_RT_LAYER_DIR), once its seal
+ * holds (the monitor checks the whole image again before CRIU runs); an
+ * image without a layer copy (made before vsd kept one) restores over the
+ * current layer as before. */
 static int put_back_layer(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 			  const char *dir, vs_rt_progress_fn progress, void *ud,
 			  struct vs_error *err)
@@ -168,6 +169,8 @@ static int put_back_layer(const struct vs_rt_instance *inst, const struct vs_con
 
 	if (lstat(layer, &st) < 0 || !S_ISDIR(st.st_mode))
 		return 0;
+	if (rt_image_verify_sealed(inst, dir, err) < 0)
+		return -1;
 	if (progress != NULL)
 		progress(ud, "putting the checkpoint's layer back");
 	return vs_fs_layer_put_back(cdir, layer, err);

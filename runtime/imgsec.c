@@ -59,11 +59,20 @@ int rt_image_seal(const struct vs_rt_instance *inst, const char *dir, struct vs_
 	return 0;
 }
 
+/* The image's files are the ones this node sealed (vs_mig_image_seal). */
+static int verify_seal(const struct vs_rt_instance *inst, int dfd, struct vs_error *err)
+{
+	uint8_t key[VS_MIG_KEY_LEN];
+
+	if (vs_mig_node_key(inst->root, key, err) < 0)
+		return -1;
+	return vs_mig_image_verify(dfd, key, err);
+}
+
 int rt_image_admit(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		   const char *dir, const struct cr_meta *m, struct vs_error *err)
 {
 	cleanup_close int dfd = open_dir(dir, err);
-	uint8_t key[VS_MIG_KEY_LEN];
 	const char *keys[RT_MAX_EXT];
 	struct vs_mig_image_policy pol = {
 	    .privileged = cfg->privileged,
@@ -78,9 +87,16 @@ int rt_image_admit(const struct vs_rt_instance *inst, const struct vs_container_
 
 	for (size_t i = 0; i < m->nkeys; i++)
 		keys[i] = m->keys[i];
-	if (dfd < 0 || vs_mig_node_key(inst->root, key, err) < 0)
-		return -1;
-	if (vs_mig_image_verify(dfd, key, err) < 0 || vs_mig_image_check(dfd, &pol, err) < 0)
+	if (dfd < 0 || verify_seal(inst, dfd, err) < 0 || vs_mig_image_check(dfd, &pol, err) < 0)
+		return vs_error_prefix(err, "refusing to restore %s", dir);
+	return 0;
+}
+
+int rt_image_verify_sealed(const struct vs_rt_instance *inst, const char *dir, struct vs_error *err)
+{
+	cleanup_close int dfd = open_dir(dir, err);
+
+	if (dfd < 0 || verify_seal(inst, dfd, err) < 0)
 		return vs_error_prefix(err, "refusing to restore %s", dir);
 	return 0;
 }

@@ -292,6 +292,10 @@ int rt_image_seal(const struct vs_rt_instance *inst, const char *dir, struct vs_
  * the external mount keys of m. 0, or -1 with err naming what is wrong. */
 int rt_image_admit(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		   const char *dir, const struct cr_meta *m, struct vs_error *err);
+/* Only the digest under the node key: before anything is taken from dir
+ * (its layer put back), so a foreign or altered image changes nothing. */
+int rt_image_verify_sealed(const struct vs_rt_instance *inst, const char *dir,
+			   struct vs_error *err);
 /* For the length of a CRIU restore: the restored tasks read some image
  * files themselves, as the container's root (its host uid), after they
  * entered its user namespace; give dir to that uid (files 0600; only

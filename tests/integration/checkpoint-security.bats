@@ -144,6 +144,31 @@ tamper_and_resume() {
 	assert_success
 }
 
+@test "restore --dir of an altered image: refused before its layer is put back, the disk unchanged" {
+	ct_create_started lay1 || fail "start lay1"
+	local img=$VSD_TMP/images/lay1 page
+	mkdir -p "$VSD_TMP/images"
+	in_ct lay1 sh -c 'echo old >/root/file' || fail "write"
+	run --separate-stderr vsctl checkpoint lay1 --dir "$img" --leave-running
+	assert_success
+	in_ct lay1 sh -c 'echo new >/root/file; sync' || fail "rewrite"
+	run vsctl stop lay1
+	assert_success
+	page=$(cd "$img" && ls pages-*.img | head -n 1)
+	"$PY" "$TAMPER" flip "$img" "$page"
+	run --separate-stderr vsctl restore lay1 --dir "$img"
+	assert_failure 1
+	assert_contains "$stderr" "image digest: $page changed"
+	assert_eq "$(ct_state lay1)" stopped
+	# The layer is the container's own, as it was when it stopped.
+	assert_eq "$(cat "$(cr_upper lay1 /root/file)")" new "the layer's file"
+	"$PY" "$TAMPER" flip "$img" "$page"
+	run --separate-stderr vsctl restore lay1 --dir "$img"
+	assert_success
+	run in_ct lay1 cat /root/file
+	assert_eq "$output" old "the checkpoint's file after a good restore"
+}
+
 @test "tasks moved into the host's user namespace (ids-*.img): refused, nothing runs" {
 	tamper_and_resume tus1 userns
 	assert_failure 1
