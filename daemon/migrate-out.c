@@ -135,14 +135,20 @@ static int save(struct out_job *j, enum vsd_mig_state s)
 
 /* ---- reservation -------------------------------------------------------- */
 
+/* What the layer holds, for the target's space check: its disk quota's
+ * usage when it has one (a statfs), else a walk of the upper tree. */
 static int64_t layer_bytes(struct out_job *j)
 {
 	cleanup_free char *cdir = xasprintf("%s/containers/%s", j->d->root, j->name);
-	cleanup_free char *upper = vs_fs_upper_dir(cdir);
-	cleanup_close int fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free char *upper = NULL;
+	cleanup_close int fd = -1;
 	struct vs_error e = {0};
-	int64_t bytes = 0;
+	int64_t bytes = 0, total, iused, itotal;
 
+	if (vs_fs_disk_usage(cdir, &bytes, &total, &iused, &itotal, &e) == 0)
+		return bytes;
+	upper = vs_fs_upper_dir(cdir);
+	fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || vs_fs_tree_size(fd, &bytes, &e) < 0)
 		return 0;
 	return bytes;

@@ -273,3 +273,23 @@ check_blocked() {
 	(($(on B in_ct sh1 cat /var/count) > before)) || fail "the counter stopped on B"
 	on B in_ct sh1 sh -c 'echo again >>/home/u/file'
 }
+
+@test "live: a VPS with a disk quota moves with its quota, its files and its limits" {
+	ct_on A dq1 --ip 192.0.2.96 --disk 64M --memory 256M
+	on A in_ct dq1 sh -c 'dd if=/dev/urandom of=/root/data bs=1M count=8 2>/dev/null; sync'
+	local sum total_a
+	sum=$(on A in_ct dq1 md5sum /root/data | cut -d' ' -f1)
+	total_a=$(on A in_ct dq1 df -P / | awk 'NR == 2 { print $2 }')
+	run migrate dq1
+	assert_success
+	assert_moved dq1 running
+	# The same quota inside (ext4 of the same size), and enforced.
+	assert_eq "$(on B in_ct dq1 df -P / | awk 'NR == 2 { print $2 }')" "$total_a" "df total (K) on B"
+	assert_eq "$(stat -c %s "$(cl_root B)/containers/dq1/disk.img")" $((64 * 1024 * 1024)) "B's disk image"
+	assert_eq "$(on B in_ct dq1 md5sum /root/data | cut -d' ' -f1)" "$sum" "the file's checksum on B"
+	run on B in_ct dq1 dd if=/dev/zero of=/root/big bs=1M count=100
+	assert_failure
+	assert_contains "$output" "No space left on device"
+	assert_eq "$(cvsctl --socket "$CL_B_SOCKET" status dq1 --json | json_get limits.memory)" \
+		$((256 * 1024 * 1024)) "the memory limit on B"
+}
