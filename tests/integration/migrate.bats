@@ -293,3 +293,25 @@ check_blocked() {
 	assert_eq "$(cvsctl --socket "$CL_B_SOCKET" status dq1 --json | json_get limits.memory)" \
 		$((256 * 1024 * 1024)) "the memory limit on B"
 }
+
+@test "live: the owner, the shaping and the uptime inside go with the VPS" {
+	ct_on A ow1 --ip 192.0.2.97 --owner acme --ingress-rate 20mbit --egress-rate 10mbit
+	sleep 2
+	local up_a hif
+	up_a=$(on A in_ct ow1 cut -d. -f1 /proc/uptime)
+	((up_a >= 2)) || fail "uptime inside on A: $up_a"
+	run migrate ow1
+	assert_success
+	assert_moved ow1 running
+	assert_eq "$(cvsctl --socket "$CL_B_SOCKET" status ow1 --json | json_get owner)" acme "the owner on B"
+	# What it receives is shaped on B's side of its link; what it sends is policed there.
+	hif=$(on B ct_hostif ow1)
+	run tc -n "$CL_NS_B" qdisc show dev "$hif"
+	assert_contains "$output" tbf
+	assert_contains "$output" "rate 20Mbit"
+	run ip netns exec "$CL_NS_B" nft list ruleset
+	assert_contains "$(grep -A8 "chain eg_$hif " <<<"$output")" "limit rate"
+	# Its uptime counts on from A's, not from the restore.
+	(($(on B in_ct ow1 cut -d. -f1 /proc/uptime) >= up_a)) ||
+		fail "uptime inside on B: $(on B in_ct ow1 cat /proc/uptime), on A it was $up_a"
+}
