@@ -19,10 +19,6 @@ teardown() { cluster_teardown_test; }
 # and started on the node.
 ct_on() { on "$1" ct_create_started "${@:2}"; }
 
-# migrate NAME ARGS...: move NAME from A to B (the operation's output on
-# stdout).
-migrate() { cvsctl --socket "$CL_A_SOCKET" migrate "$1" --to nodeb "${@:2}"; }
-
 # assert_moved NAME STATE: NAME is on B in STATE and gone from A (its
 # directory too, and no staging leftovers on B).
 assert_moved() {
