@@ -245,7 +245,7 @@ static bool task_dead(struct vs_mig_pb tc)
 /* core_entry.thread_core (5): creds (10), seccomp_mode (11). A zombie
  * (core_entry.tc (3) in TASK_DEAD) has no thread: CRIU dumps only its exit
  * code, and restores it as a child that exits at once; a shell caught
- * between its child's exit and its wait() leaves one in every image. */
+ * between its child's exit and its wait() leaves one in the image. */
 static int check_core(struct ctx *c, const struct vs_mig_img_file *f)
 {
 	struct vs_mig_pb m, tc;

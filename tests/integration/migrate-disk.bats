@@ -76,16 +76,18 @@ write_mb() { on A in_ct "$1" dd if=/dev/urandom of="$2" bs=1M count="$3" 2>/dev/
 	# 16 MB before the move: it fits, and its first round takes 2 s.
 	write_mb df2 /root/base 16
 	sum=$(on A in_ct df2 md5sum /root/base | cut -d' ' -f1)
-	# A writer of the guest's own (an exec session would hold off the
-	# dump), waiting for its signal.
-	on A in_ct df2 sh -c "setsid sh -c 'while [ ! -e /root/go ]; do sleep 0.05; done
+	# A writer of the guest's own, started by a connection from the client
+	# (a container being moved takes no exec).
+	on A in_ct df2 sh -c "setsid sh -c 'nc -l -p 7001 </dev/null >/dev/null
 		dd if=/dev/urandom of=/root/fill bs=1M count=$((free + 8)) 2>/dev/null; touch /root/filled' \
 		</dev/null >/dev/null 2>&1 &"
+	wait_for 10 eval "on A in_ct df2 netstat -ltn | grep -q ':7001 '"
 	mig_bg df2 --bandwidth 8M
 	# Once the reservation passed, the guest writes more than B has.
 	wait_for 20 test -d "$CL_B_ROOT/containers/.df2.incoming" ||
 		fail "no reservation on B: $(mig_out)"
-	on A in_ct df2 touch /root/go
+	in_client "$PY" -c 'import socket, sys; socket.create_connection((sys.argv[1], 7001), timeout=5).close()' \
+		192.0.2.97
 	id=$(mig_id)
 	wait_for 90 test -s "$NET_TMP/mig.rc" || fail "the migrate did not end: $(mig_out)"
 	assert_eq "$(mig_rc)" 1 "vsctl migrate's status ($(mig_out))"

@@ -45,8 +45,13 @@ setup() {
 		skip "$(cat "$NET_TMP/skip-reason")"
 	fi
 }
+# After a failure, the errors of a failed dump's CRIU log too (kept next to
+# the container as last-checkpoint.log).
 teardown() {
-	if [[ -z "${BATS_TEST_COMPLETED:-}" ]]; then mkdir -p /tmp/sysd-debug; cp "$CL_A_ROOT"/containers/*/last-checkpoint.log /tmp/sysd-debug/a-ck.log 2>/dev/null; cp "$CL_B_ROOT"/containers/*/last-checkpoint.log /tmp/sysd-debug/b-ck.log 2>/dev/null; cp "$CL_A_ROOT"/../vsd.log /tmp/sysd-debug/a.log; cp "$CL_B_ROOT"/../vsd.log /tmp/sysd-debug/b.log; fi
+	if [[ -z "${BATS_TEST_COMPLETED:-}" ]]; then
+		grep -hs "Error" "$CL_A_ROOT"/containers/*/last-checkpoint.log \
+			"$CL_B_ROOT"/containers/*/last-checkpoint.log || true
+	fi
 	cluster_teardown_test
 }
 
