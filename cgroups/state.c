@@ -1,8 +1,11 @@
 /* Freezing, killing and emptiness of a container's cgroup tree. */
 #include "cgroups/cg-private.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +15,8 @@
 
 /* Most pids signalled per kill round: each holds a pidfd for the round. */
 #define KILL_BATCH 512
+/* Freezes tried for a tree with no vfork in flight (vs_cg_freeze_settled). */
+#define VFORK_TRIES 20
 
 /* The container's directory in one v1 hierarchy, NULL without v1. Every v1
  * hierarchy holds every task; pids, freezer and systemd's are preferred as
@@ -95,6 +100,86 @@ int vs_cg_freeze(struct vs_cg *cg, struct vs_error *err)
 	/* Half frozen is the worst state to leave a container in. */
 	(void)set_frozen(cg, false, NULL);
 	return vs_error_prefix(err, "freeze cgroup %s/%s", cg->parent, cg->name);
+}
+
+/* Where a thread waits for its vfork child to exec or exit: the wait is
+ * inlined into kernel_clone (5.10 on), _do_fork before. */
+bool vs_cg_wchan_is_vfork(const char *wchan)
+{
+	static const char *const names[] = {"kernel_clone", "_do_fork", "do_fork",
+					    "wait_for_vfork_done"};
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(names); i++)
+		if (strcmp(wchan, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A thread of pid waiting for a vfork child: its tid, else 0. */
+static pid_t vfork_waiter(pid_t pid)
+{
+	char path[64];
+	cleanup_dir DIR *d = NULL;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char wchan[64] = "";
+		cleanup_close int fd = -1;
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/wchan", (int)pid, e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -1 : read(fd, wchan, sizeof(wchan) - 1);
+		wchan[n > 0 ? n : 0] = '\0';
+		if (vs_cg_wchan_is_vfork(wchan))
+			return (pid_t)atoi(e->d_name);
+	}
+	return 0;
+}
+
+/* The first task of the frozen tree caught waiting for a vfork child, or
+ * 0 (also when the tree cannot be listed: CRIU then says what it finds). */
+static pid_t frozen_in_vfork(struct vs_cg *cg)
+{
+	const char *dir = v1_freezer(cg);
+	cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+
+	if (dir == NULL && cg->host->unified >= 0)
+		dir = cg->dirs[cg->host->unified];
+	if (dir == NULL || vs_cg_tree_pids(dir, &pids, &n, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		pid_t t = vfork_waiter(pids[i]);
+		if (t != 0)
+			return t;
+	}
+	return 0;
+}
+
+int vs_cg_freeze_settled(struct vs_cg *cg, struct vs_error *err)
+{
+	pid_t t = 0;
+
+	for (int i = 0; i < VFORK_TRIES; i++) {
+		if (vs_cg_freeze(cg, err) < 0)
+			return -1;
+		t = frozen_in_vfork(cg);
+		if (t == 0)
+			return i;
+		/* The child execs or exits within microseconds once it runs. */
+		if (vs_cg_thaw(cg, err) < 0)
+			return -1;
+		usleep(1000 * (useconds_t)(i + 1));
+	}
+	return vs_error_set(err, EBUSY,
+			    "task %d keeps waiting for a vfork child (tried %d times): the "
+			    "tree cannot be checkpointed now",
+			    (int)t, VFORK_TRIES);
 }
 
 int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err)

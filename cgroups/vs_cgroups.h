@@ -199,6 +199,20 @@ int vs_cg_unified_fd(struct vs_cg *cg);
  * is undone). */
 int vs_cg_freeze(struct vs_cg *cg, struct vs_error *err);
 int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err);
+/* Freeze for a checkpoint: as vs_cg_freeze, but never leaving a task
+ * frozen while it waits for a vfork child (dash, Debian's /bin/sh, vforks
+ * every command it runs). CRIU seizes both and the parent, in an
+ * uninterruptible wait for a child CRIU holds stopped, never stops: the
+ * dump fails after CRIU's 10 s timeout ("Unseizable non-zombie N found,
+ * state D") with the container frozen all along. Such a freeze is thawed
+ * and tried again after 1, 2, ... ms, up to 20 times. Frozen: how many
+ * times it was tried again (0, 1, ...), or -1:
+ * vs_cg_freeze's errors, or EBUSY naming the task that kept waiting (the
+ * cgroup then thawed). */
+int vs_cg_freeze_settled(struct vs_cg *cg, struct vs_error *err);
+/* True when wchan (/proc/TID/wchan) is where the kernel parks a thread
+ * that waits for its vfork child. */
+bool vs_cg_wchan_is_vfork(const char *wchan);
 
 /* SIGKILL every task in the cgroup and its descendants (cgroup.kill on
  * cgroup2 when the kernel has it, else by listing cgroup.procs

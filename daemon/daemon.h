@@ -658,7 +658,9 @@ int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const 
  * vsd:. with its remote shell carried by vsd_peer_rsync_stream. 0 with
  * *st (may be NULL) from rsync's --stats, or -1: the sync's refusal or a
  * transport error ("rsync SRC: ERROR (RSYNC'S LINE)", rsync stopped), or
- * "rsync SRC to URL: rsync exited with N: LAST LINE". */
+ * "rsync SRC to URL: rsync exited with N: LAST LINE"; in that last case
+ * *st is filled too (its exit_status N), so that a caller copying a tree
+ * that changes under it may take VS_RSYNC_VANISHED for a round done. */
 int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const char *part,
 			const char *src_dir, const char *bwlimit, struct vs_mig_rsync_stats *st,
 			struct vs_error *err);

@@ -475,7 +475,7 @@ static void sess_free(struct sync_sess *ss)
 static ssize_t sess_read(void *cls, char *buf, size_t max)
 {
 	struct sync_sess *ss = cls;
-	char line[256];
+	char text[4096], line[256];
 	ssize_t n;
 	int status = 0;
 
@@ -487,7 +487,11 @@ static ssize_t sess_read(void *cls, char *buf, size_t max)
 	if (waitpid(ss->pid, &status, 0) == ss->pid) {
 		ss->pid = 0;
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			vs_spawn_last_line(ss->err_fd, line, sizeof(line));
+			/* The receiver's own complaint ("No space left on
+			 * device"), not its "error in file IO" that follows. */
+			n = pread(ss->err_fd, text, sizeof(text) - 1, 0);
+			text[n > 0 ? n : 0] = '\0';
+			vs_mig_rsync_cause(text, line, sizeof(line));
 			vsd_log("migration %s: rsync ended with status %d: %s", ss->id,
 				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
 				line);

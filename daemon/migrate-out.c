@@ -222,19 +222,29 @@ static void on_bytes(void *arg, uint64_t sent, uint64_t received)
 	progress(j, "sending the %s: %llu bytes so far", j->part, (unsigned long long)sent);
 }
 
-static int push(struct out_job *j, const char *part, const char *src, int64_t *sent,
+/* One rsync round of part. running: the container runs meanwhile, so its
+ * files may go between rsync's listing and their turn (a guest's temp
+ * files, systemd's and journald's renames): rsync's "vanished" status is
+ * then a round done, whose gaps the final round, with the container
+ * stopped, fills. */
+static int push(struct out_job *j, const char *part, const char *src, bool running, int64_t *sent,
 		struct vs_error *err)
 {
 	cleanup_free char *path = xasprintf("/v1/migrations/%s/sync", j->rec.id);
-	struct vs_mig_rsync_stats st = {0};
+	struct vs_mig_rsync_stats st = {.exit_status = -1};
 
 	j->part = part;
 	j->reported_ms = vs_now_ms();
 	j->peer.progress = on_bytes;
 	j->peer.progress_arg = j;
 	if (vsd_peer_rsync_push(&j->peer, path, part, src, j->bwlimit[0] ? j->bwlimit : NULL, &st,
-				err) < 0)
-		return vs_error_prefix(err, "copy the %s to the target", part);
+				err) < 0) {
+		if (!running || st.exit_status != VS_RSYNC_VANISHED)
+			return vs_error_prefix(err, "copy the %s to the target", part);
+		vsd_log("migration %s: files of the running container went during a round (%s)",
+			j->rec.id, err->msg);
+		*err = (struct vs_error){0};
+	}
 	*sent = (int64_t)st.bytes_sent;
 	j->bytes += (int64_t)st.bytes_sent;
 	return 0;
@@ -256,7 +266,7 @@ static int precopy(struct out_job *j, struct vs_error *err)
 	int64_t prev = -1, sent = 0;
 
 	for (int i = 1; i <= ROUNDS_MAX; i++) {
-		if (push(j, "layer", upper, &sent, err) < 0)
+		if (push(j, "layer", upper, j->was_running, &sent, err) < 0)
 			return -1;
 		j->rounds++;
 		progress(j, "pre-copy round %d: %lld bytes of the layer sent", i, (long long)sent);
@@ -290,13 +300,13 @@ static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *
 			return vs_error_prefix(err, "stop '%s'", j->name);
 		save(j, VSD_MIG_DUMPED);
 	}
-	if (push(j, "layer", upper, &sent, err) < 0)
+	if (push(j, "layer", upper, false, &sent, err) < 0)
 		return -1;
 	j->rounds++;
 	progress(j, "final layer round: %lld bytes", (long long)sent);
 	if (strcmp(j->mode, "live") != 0)
 		return 0;
-	if (push(j, "image", image, &sent, err) < 0)
+	if (push(j, "image", image, false, &sent, err) < 0)
 		return -1;
 	progress(j, "memory image sent: %lld bytes", (long long)sent);
 	return 0;

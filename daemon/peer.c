@@ -524,14 +524,18 @@ static int wait_child(pid_t pid, int *status, struct vs_error *err)
 	return 0;
 }
 
-/* rsync's end as an error ("rsync exited with N: LAST LINE"), or 0. */
+/* rsync's end as an error ("rsync exited with N: LINE", the line that
+ * says why: vs_mig_rsync_cause), or 0. */
 static int rsync_status(int status, int outfd, struct vs_error *err)
 {
-	char msg[512];
+	char text[4096], msg[512];
+	ssize_t n;
 
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	vs_spawn_last_line(outfd, msg, sizeof(msg));
+	n = pread(outfd, text, sizeof(text) - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	vs_mig_rsync_cause(text, msg, sizeof(msg));
 	if (WIFEXITED(status))
 		return vs_error_set(err, 0, "rsync exited with %d%s%s", WEXITSTATUS(status),
 				    msg[0] ? ": " : "", msg);
@@ -892,9 +896,11 @@ int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const ch
 		return -1;
 	if (rc < 0) /* the transport's errors name the URL */
 		return push_failed(err, src_dir, status, out);
+	if (st != NULL) {
+		push_stats(out, st);
+		st->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	}
 	if (rsync_status(status, out, err) < 0)
 		return vs_error_prefix(err, "rsync %s to %s", src_dir, id->url);
-	if (st != NULL)
-		push_stats(out, st);
 	return 0;
 }

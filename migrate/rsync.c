@@ -230,3 +230,41 @@ int vs_mig_rsync_stats_parse(const char *text, struct vs_mig_rsync_stats *st)
 	       stats_field(text, "Total bytes received:", &st->bytes_received) +
 	       stats_field(text, "Number of regular files transferred:", &st->files_transferred);
 }
+
+/* The receiver's (or its generator's) own complaint says what went wrong
+ * on the target ("rsync: [receiver] write failed on ...: No space left on
+ * device (28)"); the lines after it are the sender's echo of the broken
+ * pipe. */
+void vs_mig_rsync_cause(const char *text, char *out, size_t len)
+{
+	const char *line = NULL, *last = NULL;
+	size_t n = 0;
+
+	if (len == 0)
+		return;
+	for (const char *p = text; *p != '\0';) {
+		size_t l = strcspn(p, "\r\n");
+
+		if (l > 0 && line == NULL && strncmp(p, "rsync: [", 8) == 0 &&
+		    (strncmp(p + 8, "receiver]", 9) == 0 ||
+		     strncmp(p + 8, "generator]", 10) == 0)) {
+			line = p;
+			n = l;
+		}
+		if (l > 0 && line == NULL) {
+			last = p;
+			n = l;
+		}
+		p += l;
+		p += strspn(p, "\r\n");
+	}
+	if (line == NULL)
+		line = last;
+	if (line == NULL) {
+		out[0] = '\0';
+		return;
+	}
+	n = n < len - 1 ? n : len - 1;
+	memcpy(out, line, n);
+	out[n] = '\0';
+}

@@ -205,16 +205,26 @@ int vs_mig_rsync_server_argv(const char *const *args, size_t n, const char *dest
 			     char ***argv_out, struct vs_error *err);
 
 /* What rsync --stats printed: bytes on the wire each way and the regular
- * files it transferred. */
+ * files it transferred; and how rsync ended (its exit status, -1 when a
+ * signal ended it). */
 struct vs_mig_rsync_stats {
 	uint64_t bytes_sent;
 	uint64_t bytes_received;
 	uint64_t files_transferred;
+	int exit_status;
 };
+/* rsync's exit status when files it listed were gone before it sent them
+ * (a warning: everything else was sent). */
+#define VS_RSYNC_VANISHED 24
 /* Read --stats output (text, NUL-terminated; numbers may hold thousands
  * separators). Fields not found stay 0. Returns how many of the three
  * lines were found. */
 int vs_mig_rsync_stats_parse(const char *text, struct vs_mig_rsync_stats *st);
+/* The line of rsync's output (text, NUL-terminated) that says why it
+ * failed, into out (len bytes, truncated, NUL-terminated): the first
+ * complaint of the receiving side ("rsync: [receiver] ...", "rsync:
+ * [generator] ..."), else the last non-empty line; "" for no line. */
+void vs_mig_rsync_cause(const char *text, char *out, size_t len);
 
 /* vsd-helper __fdcat HOST COMMAND...: rsync's remote shell (-e). Writes
  * COMMAND as one line of JSON array to fd 3 (a socket to the daemon),

@@ -467,10 +467,18 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 		rt_argv_add(&a, "--action-script=%s/" SYNC_SCRIPT, rundir);
 	add_common(&a, m, false, NULL);
 	t_freeze = vs_now_ms();
-	if (vs_cg_freeze(cg, err) < 0) {
+	rc = vs_cg_freeze_settled(cg, err);
+	if (rc < 0) {
 		rt_argv_free(&a);
 		vs_cg_thaw(cg, NULL);
 		return vs_error_prefix(err, "freeze");
+	}
+	if (rc > 0) {
+		char line[96];
+
+		snprintf(line, sizeof(line),
+			 "frozen again %d times (a task waited for a vfork child)", rc);
+		send_progress(reply_fd, line);
 	}
 	/* Frozen: no cgroup comes or goes until the dump is over. The node
 	 * sides go down too: CRIU unlocks the network when it lets go of the

@@ -881,3 +881,46 @@ sd_cg_not_root() {
 	run vsctl stop sdt
 	assert_success
 }
+
+# sd_booted NAME: systemd in NAME answers running or degraded within
+# 120 s (retried until its bus answers, then --wait); the units failed at
+# boot in $VSD_TMP/NAME-failed-at-boot.
+sd_booted() {
+	local deadline=$((SECONDS + 120)) state=""
+	while ((SECONDS < deadline)); do
+		state=$(sd_state "$1" --wait) || true
+		[[ "$state" == *bus* || -z "$state" ]] || break
+		sleep 0.5
+	done
+	[[ "$state" == running || "$state" == degraded ]] || fail "boot: is-system-running: $state" ||
+		return 1
+	in_ct "$1" systemctl --failed --no-legend --plain | awk '{ print $1 }' >"$VSD_TMP/$1-failed-at-boot"
+}
+
+# dash (Debian's /bin/sh) vforks each command: a freeze can catch a shell
+# waiting for its vfork child, which CRIU cannot stop ("Unseizable
+# non-zombie N found, state D" after a 10 s freeze). The freeze is tried
+# again until no task waits so (vs_cg_freeze_settled).
+@test "systemd guest: a shell running commands all the time (dash vforks each) suspends and resumes, five times" {
+	deb12_template || skip "no Debian template: $(cat "$VSD_TMP/skip-reason" 2>/dev/null)"
+	run vsctl create sdv --template deb12
+	assert_success
+	run vsctl start sdv
+	assert_success
+	sd_booted sdv
+	in_ct sdv sh -c 'setsid sh -c "while :; do /bin/true; done" </dev/null >/dev/null 2>&1 &'
+	local round again=0 frozen
+	for round in 1 2 3 4 5; do
+		run --separate-stderr vsctl suspend sdv --json
+		[[ "$status" == 0 ]] || fail "suspend #$round: $stderr"
+		frozen=$(json_get frozen_ms <<<"$output")
+		((frozen < 8000)) || fail "suspend #$round froze it for $frozen ms"
+		[[ "$stderr" != *"frozen again"* ]] || again=$((again + 1))
+		run --separate-stderr vsctl resume sdv
+		[[ "$status" == 0 ]] || fail "resume #$round: $stderr"
+		check_systemd_ok sdv "after resume #$round"
+	done
+	echo "# suspends whose freeze caught a vfork and was tried again: $again of 5" >&3
+	run vsctl stop sdv
+	assert_success
+}

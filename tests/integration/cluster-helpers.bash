@@ -230,3 +230,63 @@ node_restart() {
 # node_up A|B: the node's vsd started unless it runs (after a test that
 # killed it failed before its restart).
 node_up() { pid_alive "$(on "$1" vsd_pid)" || on "$1" vsd_start_daemon; }
+
+# ------------------------------------------- moves from A to B, and faults
+
+# ct_counting NAME IP [CREATE-ARGS...]: a routed busybox container on A
+# with a counter on its disk every 0.1 s (/var/count).
+ct_counting() {
+	on A ct_create_started "$1" --ip "$2" "${@:3}" || return 1
+	on A in_ct "$1" sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count.new; mv /var/count.new /var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+	wait_for 5 on A in_ct "$1" test -s /var/count
+}
+
+# migrate NAME ARGS...: move NAME from A to B (vsctl's output).
+migrate() { cvsctl --socket "$CL_A_SOCKET" migrate "$1" --to nodeb "${@:2}"; }
+
+# mig_bg NAME ARGS...: the migration in the background; its output in
+# $NET_TMP/mig.out, its status in $NET_TMP/mig.rc once it ended.
+mig_bg() {
+	rm -f "$NET_TMP/mig.rc" "$NET_TMP/mig.out"
+	(
+		# Not under the test's errexit: the status is what is wanted.
+		set +eE
+		trap - ERR
+		migrate "$@" >"$NET_TMP/mig.out" 2>&1
+		echo $? >"$NET_TMP/mig.rc"
+	) </dev/null 3>&- &
+	echo $! >>"$NET_TMP/pids"
+}
+mig_rc() { cat "$NET_TMP/mig.rc"; }
+mig_out() { cat "$NET_TMP/mig.out"; }
+
+# assert_one_copy NAME: NAME runs on A and its counter still counts; B has
+# no container NAME (its directory is looked at, so that this holds while
+# B's vsd is down too).
+assert_one_copy() {
+	local c
+	assert_eq "$(cl_state A "$1")" running "$1 on A" || return 1
+	[[ ! -e "$CL_B_ROOT/containers/$1" ]] || fail "$1 is on node B too" || return 1
+	if pid_alive "$(on B vsd_pid)"; then
+		! cl_has B "$1" || fail "$1 is listed on node B" || return 1
+	fi
+	c=$(on A in_ct "$1" cat /var/count)
+	sleep 0.5
+	(($(on A in_ct "$1" cat /var/count) > c)) || fail "$1's counter stopped at $c on A"
+}
+# assert_b_clean NAME: nothing of NAME on B: no container, no staging, no
+# id range claimed.
+assert_b_clean() {
+	local f
+	! cl_has B "$1" || fail "$1 is on B" || return 1
+	assert_eq "$(cl_listing B | grep -c "$1" || true)" 0 "entries of $1 under B's containers/" ||
+		return 1
+	f=$(grep -lw -- "$1" "$CL_B_TMP"/idmaps/* 2>/dev/null || true)
+	[[ -z "$f" ]] || fail "B's registry still claims a range for $1: $f ($(cat "$f"))"
+}
+
+# mig_state NODE ID: the migration's state in the node's record.
+mig_state() { json_get state <"$(cl_root "$1")/migrations/$2.json"; }
+# mig_id: the id of the only migration A has recorded in this test (the
+# newest record).
+mig_id() { basename "$(ls -t "$CL_A_ROOT"/migrations/*.json | head -n 1)" .json; }

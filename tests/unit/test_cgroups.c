@@ -295,6 +295,20 @@ static void test_unenforced(void **state)
 	vs_cg_host_free(h);
 }
 
+/* The kernel's names for the wait of a vfork parent, and others not. */
+static void test_wchan_vfork(void **state)
+{
+	(void)state;
+	assert_true(vs_cg_wchan_is_vfork("kernel_clone"));
+	assert_true(vs_cg_wchan_is_vfork("_do_fork"));
+	assert_true(vs_cg_wchan_is_vfork("wait_for_vfork_done"));
+	assert_false(vs_cg_wchan_is_vfork("do_wait"));
+	assert_false(vs_cg_wchan_is_vfork("__refrigerator"));
+	assert_false(vs_cg_wchan_is_vfork("kernel_clone2"));
+	assert_false(vs_cg_wchan_is_vfork(""));
+	assert_false(vs_cg_wchan_is_vfork("0"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +320,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_open_rejects_paths),
 	    cmocka_unit_test(test_unenforced),
+	    cmocka_unit_test(test_wchan_vfork),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

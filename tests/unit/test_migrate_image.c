@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,91 @@ static void test_policy_mismatch_refused(void **state)
 	pol = policy();
 	pol.cap_bound &= ~(UINT64_C(1) << 21); /* CAP_SYS_ADMIN */
 	expect_refused("good", &pol, "beyond the container's bounding set");
+}
+
+/* A core image of one entry: core_entry {mtype 1 (x86_64); tc {task_state,
+ * exit_code}}, and a thread_core when with_thread (as CRIU 4.3 writes a
+ * zombie: fields 1 and 3 only, task_state 2). */
+static void core_img(struct vs_mig_pbw *img, uint32_t task_state, bool with_thread)
+{
+	struct vs_mig_pbw e = {0}, tc = {0};
+	uint32_t magics[2] = {VS_MIG_IMG_COMMON_MAGIC, 0x55105940u}, n;
+
+	vs_mig_pbw_varint(&tc, 1 << 3);
+	vs_mig_pbw_varint(&tc, task_state);
+	vs_mig_pbw_varint(&tc, 2 << 3);
+	vs_mig_pbw_varint(&tc, 768);
+	vs_mig_pbw_varint(&e, 1 << 3);
+	vs_mig_pbw_varint(&e, 1);
+	vs_mig_pbw_varint(&e, 3 << 3 | 2);
+	vs_mig_pbw_varint(&e, tc.len);
+	vs_mig_pbw_bytes(&e, tc.p, tc.len);
+	if (with_thread) { /* a thread_core with no creds */
+		vs_mig_pbw_varint(&e, 5 << 3 | 2);
+		vs_mig_pbw_varint(&e, 0);
+	}
+	n = (uint32_t)e.len;
+	vs_mig_pbw_bytes(img, magics, sizeof(magics));
+	vs_mig_pbw_bytes(img, &n, 4);
+	vs_mig_pbw_bytes(img, e.p, e.len);
+	vs_mig_pbw_free(&e);
+	vs_mig_pbw_free(&tc);
+}
+
+/* The good image's files, and core-999.img as given (its last entry). */
+static int check_with_core(const struct vs_mig_pbw *core, struct vs_error *err)
+{
+	struct vs_mig_image_policy pol = policy();
+	struct vs_mig_img_file files[64];
+	char *names[64];
+	size_t n = 0;
+	struct dirent *e;
+	DIR *d = opendir(DATA "/good");
+	int dfd, rc;
+
+	assert_non_null(d);
+	dfd = dirfd(d);
+	while ((e = readdir(d)) != NULL && n < 63) {
+		char *data = NULL;
+		size_t len = 0;
+
+		if (e->d_name[0] == '.' ||
+		    vs_read_file_at(dfd, e->d_name, 1 << 24, &data, &len, NULL) < 0)
+			continue;
+		names[n] = xstrdup(e->d_name);
+		files[n] = (struct vs_mig_img_file){names[n], (const uint8_t *)data, len};
+		n++;
+	}
+	closedir(d);
+	files[n++] = (struct vs_mig_img_file){"core-999.img", core->p, core->len};
+	rc = vs_mig_image_check_files(files, n, &pol, err);
+	for (size_t i = 0; i + 1 < n; i++) {
+		free(names[i]);
+		free((void *)files[i].data);
+	}
+	return rc;
+}
+
+/* A zombie (a shell's child that exited, not yet waited for) has no
+ * thread: it passes; a live task without one does not. */
+static void test_zombie_core(void **state)
+{
+	struct vs_mig_pbw img = {0};
+	struct vs_error err = {0};
+
+	core_img(&img, 2, false);
+	if (check_with_core(&img, &err) != 0)
+		fail_msg("a zombie's core refused: %s", err.msg);
+	vs_mig_pbw_free(&img);
+	core_img(&img, 1, false);
+	assert_int_equal(check_with_core(&img, &err), -1);
+	assert_non_null(strstr(err.msg, "core-999.img: malformed (no thread_core)"));
+	vs_mig_pbw_free(&img);
+	/* Dead with a thread_core: its creds are still checked. */
+	core_img(&img, 2, true);
+	assert_int_equal(check_with_core(&img, &err), -1);
+	assert_non_null(strstr(err.msg, "no creds"));
+	vs_mig_pbw_free(&img);
 }
 
 static void test_pb_reader_bounds(void **state)
@@ -263,6 +349,7 @@ int main(void)
 	    cmocka_unit_test(test_good_image_passes),
 	    cmocka_unit_test(test_tampered_refused),
 	    cmocka_unit_test(test_policy_mismatch_refused),
+	    cmocka_unit_test(test_zombie_core),
 	    cmocka_unit_test(test_pb_reader_bounds),
 	    cmocka_unit_test(test_img_entries_bounds),
 	    cmocka_unit_test_setup_teardown(test_digest_seal_verify, digest_setup, digest_teardown),

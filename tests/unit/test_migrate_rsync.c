@@ -166,6 +166,32 @@ static void test_stats(void **state)
 	assert_int_equal(st.bytes_sent, 0);
 }
 
+static void test_cause(void **state)
+{
+	static const char full[] =
+	    "rsync: [receiver] write failed on \"/r/.x.incoming/upper/f\": No space left on "
+	    "device (28)\n"
+	    "rsync error: error in file IO (code 11) at receiver.c(657) [receiver=3.5.0]\n"
+	    "rsync: [sender] write error: Broken pipe (32)\n";
+	char out[128];
+
+	(void)state;
+	vs_mig_rsync_cause(full, out, sizeof(out));
+	assert_string_equal(out, "rsync: [receiver] write failed on \"/r/.x.incoming/upper/f\": "
+				 "No space left on device (28)");
+	/* No receiver's line: the last one. */
+	vs_mig_rsync_cause("a\r\nrsync: [sender] write error: Broken pipe (32)\n\n", out,
+			   sizeof(out));
+	assert_string_equal(out, "rsync: [sender] write error: Broken pipe (32)");
+	vs_mig_rsync_cause("rsync: [generator] failed to set times\nlater\n", out, sizeof(out));
+	assert_string_equal(out, "rsync: [generator] failed to set times");
+	/* Truncated to the buffer; nothing for nothing. */
+	vs_mig_rsync_cause("rsync: [receiver] abcdefgh\n", out, 12);
+	assert_string_equal(out, "rsync: [rec");
+	vs_mig_rsync_cause("\n\n", out, sizeof(out));
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +201,7 @@ int main(void)
 	    cmocka_unit_test(test_files_and_programs_refused),
 	    cmocka_unit_test(test_shape),
 	    cmocka_unit_test(test_stats),
+	    cmocka_unit_test(test_cause),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
