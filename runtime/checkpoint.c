@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "fs-cow/vs_fs.h"
+#include "lib/vs_devices.h"
 #include "lib/vs_io.h"
 #include "lib/vs_json.h"
 #include "lib/vs_syscall.h"
@@ -46,9 +47,6 @@
 #define SYNC_SCRIPT "layer-sync" /* in the monitor's run dir, see precopy_layer */
 #define MAX_CGDIRS  4096
 #define MAX_CGDEPTH 32
-
-static const char *const host_devices[] = {"null",    "zero", "full", "random",
-					   "urandom", "tty",  NULL};
 
 void rt_meta_free(struct cr_meta *m)
 {
@@ -128,12 +126,11 @@ static int rebuild_cgdirs(struct vs_cg *cg, const struct vs_container_config *cf
 	return 0;
 }
 
+/* The devices mounts.c binds from the host (lib/vs_devices.h): the only
+ * names a key may give, so restore binds nothing else from /dev. */
 static bool is_host_device(const char *name)
 {
-	for (size_t i = 0; host_devices[i] != NULL; i++)
-		if (strcmp(name, host_devices[i]) == 0)
-			return true;
-	return false;
+	return vs_device_host(name) != NULL;
 }
 
 #define VIEW_KEY "lxcfs"
