@@ -3,7 +3,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := libcap libseccomp libmnl libnftnl yajl libmicrohttpd libarchive gnutls nettle libxcrypt
+PKGS    := libcap libseccomp libmnl libnftnl yajl libmicrohttpd libarchive gnutls nettle libxcrypt mount
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
            -Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
@@ -132,17 +132,17 @@ bench: all
 # libFuzzer harnesses (clang): parsers of untrusted bytes.
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. \
-	$(shell pkg-config --cflags yajl libarchive 2>/dev/null)
+	$(shell pkg-config --cflags yajl libarchive mount 2>/dev/null)
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRC) \
-	  $(shell pkg-config --libs yajl) -o $(BUILD)/fuzz/fuzz_config
+	  $(shell pkg-config --libs yajl mount) -o $(BUILD)/fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_import.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
-	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_import
+	  $(shell pkg-config --libs libarchive yajl gnutls mount) -o $(BUILD)/fuzz/fuzz_import
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_backup.c $(wildcard fs-cow/*.c) $(LIB_SRC) \
-	  $(shell pkg-config --libs libarchive yajl gnutls) -o $(BUILD)/fuzz/fuzz_backup
+	  $(shell pkg-config --libs libarchive yajl gnutls mount) -o $(BUILD)/fuzz/fuzz_backup
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_image.c migrate/pbuf.c migrate/imgcheck.c migrate/idshift.c \
-	  $(LIB_SRC) $(shell pkg-config --libs yajl gnutls nettle) -o $(BUILD)/fuzz/fuzz_image
+	  $(LIB_SRC) $(shell pkg-config --libs yajl gnutls nettle mount) -o $(BUILD)/fuzz/fuzz_image
 	@mkdir -p $(BUILD)/fuzz-corpus-image
 	@(cd tests/unit/data/criu-image/good && cat inventory.img && printf VSDF && \
 	  cat ids-1.img && printf VSDF && cat core-1.img && printf VSDF && \
