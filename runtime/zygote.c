@@ -10,10 +10,11 @@
  * Protocol over a SOCK_SEQPACKET pair (the zygote's fd 3): a request is
  * the monitor's arguments, NUL-separated, with stdin, stdout, stderr and
  * the descriptors to keep as SCM_RIGHTS; the answer is "ok PID" or an
- * error (vs_error_encode's form). The zygote leaves when the daemon's end closes (a vsd
- * that exits or dies); monitors it forked have left its tree already
- * (vs_rt_monitor_main detaches first) and live on. Anything that fails
- * here makes the caller fall back to starting the helper the old way. */
+ * error (vs_error_encode's form). The zygote leaves when the daemon's end
+ * closes (a vsd that exits or dies); monitors it forked have left its tree
+ * already (vs_rt_monitor_main detaches first) and live on. Anything that
+ * fails here makes the caller fall back to starting the helper the old
+ * way. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
