@@ -2,12 +2,15 @@
  * of it: the cgroup v1 rules, the cgroup v2 BPF device program (run here
  * by a small interpreter of the few instructions it uses), the names
  * restore may bind from the host, and the nodes an import may carry. */
+#include <errno.h>
 #include <linux/bpf.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -135,13 +138,38 @@ static void test_bpf_program(void **state)
 	assert_int_equal(run_program(p, n, BPF_DEVCG_DEV_BLOCK, rw, 8, 0), 0);	 /* sda */
 }
 
+/* The kernel's verifier takes the program (root only; nothing attached). */
+static void test_bpf_verifier(void **state)
+{
+	struct bpf_insn p[64];
+	size_t n = vs_cg_devices_program(p, VS_ARRAY_SIZE(p));
+	union bpf_attr load = {0};
+	char log[16384] = "";
+	int fd;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	load.insns = (uint64_t)(uintptr_t)p;
+	load.insn_cnt = (uint32_t)n;
+	load.license = (uint64_t)(uintptr_t) "GPL";
+	load.log_buf = (uint64_t)(uintptr_t)log;
+	load.log_size = sizeof(log);
+	load.log_level = 1;
+	fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+	if (fd < 0)
+		fail_msg("BPF_PROG_LOAD: %s\n%s", strerror(errno), log);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_v1_rules),
-	    cmocka_unit_test(test_host_binds),
-	    cmocka_unit_test(test_fixed),
-	    cmocka_unit_test(test_bpf_program),
+	    cmocka_unit_test(test_v1_rules),	 cmocka_unit_test(test_host_binds),
+	    cmocka_unit_test(test_fixed),	 cmocka_unit_test(test_bpf_program),
+	    cmocka_unit_test(test_bpf_verifier),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
