@@ -3,7 +3,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := libcap libseccomp libmnl libnftnl yajl libmicrohttpd libarchive gnutls nettle libxcrypt
+PKGS    := libcap libseccomp libmnl libnftnl yajl libmicrohttpd libarchive gnutls nettle libxcrypt mount
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
            -Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
@@ -135,7 +135,7 @@ bench: all
 # list per harness broke each time lib/ grew a dependency.
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. \
-	$(shell pkg-config --cflags yajl libarchive 2>/dev/null)
+	$(shell pkg-config --cflags yajl libarchive mount 2>/dev/null)
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRC) \

@@ -165,4 +165,10 @@ int vs_cg_walk(const char *dir, vs_cg_visit_fn fn, void *data, struct vs_error *
  * (xrealloc'd, *n updated). 0 or -1 with err. Missing dir: nothing added. */
 int vs_cg_tree_pids(const char *dir, pid_t **pids, size_t *n, struct vs_error *err);
 
+/* devices.c: the cgroup v2 device program (BPF_PROG_TYPE_CGROUP_DEVICE)
+ * allowing exactly the devices of lib/vs_devices.h, into p (room for max
+ * instructions). Returns the number of instructions. */
+struct bpf_insn;
+size_t vs_cg_devices_program(struct bpf_insn *p, size_t max);
+
 #endif

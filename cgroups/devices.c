@@ -2,7 +2,8 @@
  * cannot open a host device node anyway (mknod is refused in a user
  * namespace and the bind-mounted nodes are the harmless ones); a privileged
  * container's root could mknod /dev/sda. So everything but the nodes vsd
- * gives every container and ptys is denied: through the v1 devices
+ * gives every container and ptys (lib/vs_devices.h, the one list) is
+ * denied: through the v1 devices
  * controller where there is one, else (cgroup v2) with a BPF program of
  * type CGROUP_DEVICE attached to the container's cgroup. */
 #include <errno.h>
@@ -14,25 +15,8 @@
 
 #include "cgroups/cg-private.h"
 #include "cgroups/vs_cgroups.h"
+#include "lib/vs_devices.h"
 #include "lib/vs_util.h"
-
-static const char *const allowed[] = {
-    "c 1:3 rwm",   /* null */
-    "c 1:5 rwm",   /* zero */
-    "c 1:7 rwm",   /* full */
-    "c 1:8 rwm",   /* random */
-    "c 1:9 rwm",   /* urandom */
-    "c 5:0 rwm",   /* tty */
-    "c 5:1 rwm",   /* console */
-    "c 5:2 rwm",   /* ptmx */
-    "c 136:* rwm", /* pty slaves */
-    NULL,
-};
-
-/* The same list for the BPF program: char devices (major, minor; -1 any). */
-static const struct {
-	int major, minor;
-} allowed_char[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {136, -1}};
 
 #define INSN(c, d, s_, o, i)                                                                       \
 	((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i)})
@@ -40,7 +24,7 @@ static const struct {
 /* r1 = struct bpf_cgroup_dev_ctx *. Allow (r0 = 1) a listed char device,
  * deny (r0 = 0) everything else. Each rule is a run of compares that jump
  * past the rule's "return 1" on mismatch. */
-static size_t build_program(struct bpf_insn *p, size_t max)
+size_t vs_cg_devices_program(struct bpf_insn *p, size_t max)
 {
 	size_t n = 0;
 
@@ -48,15 +32,15 @@ static size_t build_program(struct bpf_insn *p, size_t max)
 	p[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff);    /* device type */
 	p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_3, BPF_REG_1, 4, 0); /* major */
 	p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_4, BPF_REG_1, 8, 0); /* minor */
-	for (size_t i = 0; i < VS_ARRAY_SIZE(allowed_char) && n + 6 < max; i++) {
-		bool any = allowed_char[i].minor < 0;
+	for (size_t i = 0; i < vs_devices_count && n + 6 < max; i++) {
+		const struct vs_device *d = &vs_devices[i];
+		bool any = d->minor == VS_DEVICE_ANY_MINOR;
 		short skip = any ? 3 : 4; /* to the next rule */
-		p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, skip--, BPF_DEVCG_DEV_CHAR);
-		p[n++] =
-		    INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, skip--, allowed_char[i].major);
+		int type = d->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK;
+		p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, skip--, type);
+		p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, skip--, (int)d->major);
 		if (!any)
-			p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, skip--,
-				      allowed_char[i].minor);
+			p[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, skip--, d->minor);
 		p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
 		p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 	}
@@ -68,7 +52,7 @@ static size_t build_program(struct bpf_insn *p, size_t max)
 static int attach_bpf(const char *dir, struct vs_error *err)
 {
 	struct bpf_insn prog[64];
-	size_t n = build_program(prog, VS_ARRAY_SIZE(prog));
+	size_t n = vs_cg_devices_program(prog, VS_ARRAY_SIZE(prog));
 	union bpf_attr load = {0}, attach = {0};
 	char log[16384] = "";
 	cleanup_close int pfd = -1, cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -118,9 +102,12 @@ int vs_cg_restrict_devices(struct vs_cg *cg, struct vs_error *err)
 	if (i >= 0 && !cg->host->hier[i].v2) {
 		if (vs_cg_write(cg->dirs[i], "devices.deny", "a", err) < 0)
 			return -1;
-		for (size_t k = 0; allowed[k] != NULL; k++)
-			if (vs_cg_write(cg->dirs[i], "devices.allow", allowed[k], err) < 0)
+		for (size_t k = 0; k < vs_devices_count; k++) {
+			char rule[64];
+			vs_device_rule(&vs_devices[k], rule, sizeof(rule));
+			if (vs_cg_write(cg->dirs[i], "devices.allow", rule, err) < 0)
 				return -1;
+		}
 		return 0;
 	}
 	if (cg->host->unified >= 0 && cg->host->mode == VS_CG_UNIFIED)

@@ -1,6 +1,7 @@
 /* Host layout: which cgroup hierarchies are mounted under the cgroup mount
  * point, found from mountinfo (not by probing directories, which anyone
- * with write access to the tmpfs at /sys/fs/cgroup could fake). */
+ * with write access to the tmpfs at /sys/fs/cgroup could fake), read by
+ * lib/vs_mountinfo (libmount). */
 #include "cgroups/cg-private.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "lib/vs_io.h"
+#include "lib/vs_mountinfo.h"
 #include "lib/vs_util.h"
 
 /* v1 mount options that select a controller. Anything else in the super
@@ -64,55 +66,13 @@ static void host_freep(struct vs_cg_host **h)
 	*h = NULL;
 }
 
-/* Mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r != '\0'; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
-/* The fields of one mountinfo line that matter here. Points into the line. */
+/* The fields of one mount that matter here. */
 struct mi_entry {
-	char *dev;
-	char *mountpoint;
-	char *fstype;
-	char *superopts;
+	const char *dev; /* "0:31": a hierarchy bind-mounted twice has one */
+	const char *mountpoint;
+	const char *fstype;
+	const char *superopts;
 };
-
-/* "36 25 0:31 / /sys/fs/cgroup/cpu rw,nosuid - cgroup cgroup rw,cpu":
- * six fixed fields, optional fields up to "-", then fstype, source, super
- * options. Returns 0 or -1 on a malformed line. */
-static int mi_split(char *line, struct mi_entry *e)
-{
-	char *save = NULL, *f[6], *tok;
-	int i;
-
-	for (i = 0; i < 6; i++)
-		if ((f[i] = strtok_r(i == 0 ? line : NULL, " ", &save)) == NULL)
-			return -1;
-	while ((tok = strtok_r(NULL, " ", &save)) != NULL && strcmp(tok, "-") != 0)
-		;
-	if (tok == NULL)
-		return -1;
-	e->dev = f[2];
-	e->mountpoint = f[4];
-	if ((e->fstype = strtok_r(NULL, " ", &save)) == NULL ||
-	    strtok_r(NULL, " ", &save) == NULL ||
-	    (e->superopts = strtok_r(NULL, " ", &save)) == NULL)
-		return -1;
-	unescape(e->mountpoint);
-	return 0;
-}
 
 /* Split v1 super options into the controllers they select. */
 static char **v1_split(const char *superopts)
@@ -290,15 +250,26 @@ static char *normalize_mnt(const char *mnt)
 	return m;
 }
 
+static int mi_visit(const struct vs_mount *m, void *ud, struct vs_error *err)
+{
+	char dev[32];
+	const struct mi_entry e = {.dev = dev,
+				   .mountpoint = m->target,
+				   .fstype = m->fstype,
+				   .superopts = m->super_options};
+
+	snprintf(dev, sizeof(dev), "%u:%u", m->major, m->minor);
+	mi_add(ud, &e);
+	return 0;
+}
+
 int vs_cg_host_parse(const char *mnt, const char *mountinfo, struct vs_cg_host **out,
 		     struct vs_error *err)
 {
-	cleanup_free char *text = xstrdup(mountinfo);
 	cleanup_free char *m = NULL;
 	struct vs_cg_host *h __attribute__((cleanup(host_freep))) = NULL;
 	struct mi_state st = {0};
-	unsigned lineno = 0;
-	int r = 0;
+	int r;
 
 	if (mnt == NULL || mnt[0] != '/')
 		return vs_error_kind(err, VS_EK_INVALID, "cgroup mount point '%s': not absolute",
@@ -306,22 +277,7 @@ int vs_cg_host_parse(const char *mnt, const char *mountinfo, struct vs_cg_host *
 	m = normalize_mnt(mnt);
 	st.mnt = m;
 	st.mnt_len = strlen(m);
-	/* Lines are cut by hand (not strtok_r) so line numbers stay right. */
-	for (char *line = text, *nl; line != NULL && *line != '\0'; line = nl) {
-		struct mi_entry e;
-
-		lineno++;
-		if ((nl = strchr(line, '\n')) != NULL)
-			*nl++ = '\0';
-		if (*line == '\0')
-			continue;
-		if (mi_split(line, &e) < 0) {
-			r = vs_error_kind(err, VS_EK_INVALID, "mountinfo line %u: malformed",
-					  lineno);
-			break;
-		}
-		mi_add(&st, &e);
-	}
+	r = vs_mountinfo_parse(mountinfo, strlen(mountinfo), mi_visit, &st, err);
 	h = xcalloc(1, sizeof(*h));
 	h->mnt = steal_ptr(&m);
 	if (r == 0)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "fs-cow/fs-private.h"
+#include "lib/vs_devices.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 
@@ -77,13 +78,6 @@ static int too_large(struct extract *x, struct vs_error *err)
 			     "'%s'",
 			     (long long)x->caps.max_bytes, x->shown);
 }
-
-/* The harmless character devices a rootfs may carry (Linux numbers). */
-static const struct {
-	unsigned maj, min;
-} allowed_chr[] = {
-    {1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2},
-};
 
 static void archive_freep(struct archive **a)
 {
@@ -505,8 +499,8 @@ static int make_node(struct extract *x, struct archive_entry *e, int pfd, const 
 		snprintf(what, sizeof(what), "block device %u:%u refused", maj, min);
 		return bad(x, err, what);
 	}
-	for (size_t k = 0; type == AE_IFCHR && k < VS_ARRAY_SIZE(allowed_chr); k++)
-		ok |= allowed_chr[k].maj == maj && allowed_chr[k].min == min;
+	/* The nodes every container gets (lib/vs_devices.h), pty slaves not. */
+	ok |= type == AE_IFCHR && vs_device_fixed('c', maj, min) != NULL;
 	/* overlayfs' whiteout: a 0:0 character device marks a deleted file. */
 	ok |= x->opts->layer && type == AE_IFCHR && maj == 0 && min == 0;
 	if (!ok) {

@@ -22,6 +22,7 @@
 
 #include "fs-cow/fs-private.h"
 #include "lib/vs_io.h"
+#include "lib/vs_mountinfo.h"
 #include "lib/vs_util.h"
 
 struct level {
@@ -342,23 +343,6 @@ int vs_fs_tree_size(int dirfd, int64_t *bytes, struct vs_error *err)
 	return 0;
 }
 
-/* Undo the octal escapes (\040 for a space, ...) of /proc/self/mountinfo. */
-static void unescape_mountinfo(char *s)
-{
-	char *o = s;
-
-	for (; *s != '\0'; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
 static int cmp_longer_first(const void *a, const void *b)
 {
 	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
@@ -366,30 +350,26 @@ static int cmp_longer_first(const void *a, const void *b)
 	return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
-/* Mount points at or below base, from mountinfo text (5th field). */
-static char **mounts_under(char *info, const char *base, size_t *n)
-{
-	size_t blen = strlen(base), cap = 0;
-	char **v = NULL, *save = NULL;
+/* Mount points at or below base, collected from mountinfo. */
+struct under {
+	const char *base;
+	size_t blen, n, cap;
+	char **v;
+};
 
-	*n = 0;
-	for (char *line = strtok_r(info, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f = line, *end;
-		for (int k = 0; k < 4 && f != NULL; k++)
-			f = strchr(f, ' ') ? strchr(f, ' ') + 1 : NULL;
-		if (f == NULL || (end = strchr(f, ' ')) == NULL)
-			continue;
-		*end = '\0';
-		unescape_mountinfo(f);
-		if (strncmp(f, base, blen) != 0 || (f[blen] != '\0' && f[blen] != '/'))
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 8;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[(*n)++] = xstrdup(f);
+static int collect_under(const struct vs_mount *m, void *ud, struct vs_error *err)
+{
+	struct under *u = ud;
+	const char *f = m->target;
+
+	if (strncmp(f, u->base, u->blen) != 0 || (f[u->blen] != '\0' && f[u->blen] != '/'))
+		return 0;
+	if (u->n == u->cap) {
+		u->cap = u->cap ? u->cap * 2 : 8;
+		u->v = xrealloc(u->v, u->cap * sizeof(*u->v));
 	}
-	return v;
+	u->v[u->n++] = xstrdup(f);
+	return 0;
 }
 
 /* Mount points at or below the directory open as fd, in our namespace, or
@@ -397,8 +377,7 @@ static char **mounts_under(char *info, const char *base, size_t *n)
 static char **mounts_below_fd(int fd, size_t *n, struct vs_error *err)
 {
 	char link[64], base[PATH_MAX];
-	cleanup_free char *info = NULL;
-	char **v;
+	struct under u = {.base = base};
 	ssize_t len;
 
 	/* The kernel's name for the directory is what mountinfo shows. */
@@ -409,10 +388,15 @@ static char **mounts_below_fd(int fd, size_t *n, struct vs_error *err)
 		return NULL;
 	}
 	base[len] = '\0';
-	if (vs_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 64 << 20, &info, NULL, err) < 0)
+	u.blen = (size_t)len;
+	if (vs_mountinfo_read("/proc/self/mountinfo", 64 << 20, collect_under, &u, err) < 0) {
+		for (size_t k = 0; k < u.n; k++)
+			free(u.v[k]);
+		free(u.v);
 		return NULL;
-	v = mounts_under(info, base, n);
-	return v != NULL ? v : xcalloc(1, sizeof(*v));
+	}
+	*n = u.n;
+	return u.v != NULL ? u.v : xcalloc(1, sizeof(*u.v));
 }
 
 static int rm_file(int dirfd, const char *name, const char *path, void *ud, struct vs_error *err)

@@ -97,8 +97,8 @@ struct vs_fs_import_caps vs_fs_import_caps_get(void);
  * message naming the member, leaving nothing behind: absolute paths and ".."
  * components, members reached through a symlink, hard links whose target is
  * not an already extracted regular file inside, device nodes other than
- * null/zero/full/random/urandom/tty/console/ptmx (char 1:3,1:5,1:7,1:8,1:9,
- * 5:0,5:1,5:2), block devices, owners outside 0..65535, a non-directory
+ * the fixed ones every container gets (lib/vs_devices.h: null, zero, full,
+ * random, urandom, tty, console, ptmx), block devices, owners outside 0..65535, a non-directory
  * replacing a directory, /proc, /sys or /dev not a directory (created when
  * missing), no /sbin/init, an empty or unreadable archive, and (with
  * VS_EK_TOO_LARGE) an archive whose members exceed vs_fs_import_caps_get():

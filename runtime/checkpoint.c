@@ -35,8 +35,10 @@
 #include <unistd.h>
 
 #include "fs-cow/vs_fs.h"
+#include "lib/vs_devices.h"
 #include "lib/vs_io.h"
 #include "lib/vs_json.h"
+#include "lib/vs_mountinfo.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 #include "migrate/vs_migrate.h"
@@ -46,9 +48,6 @@
 #define SYNC_SCRIPT "layer-sync" /* in the monitor's run dir, see precopy_layer */
 #define MAX_CGDIRS  4096
 #define MAX_CGDEPTH 32
-
-static const char *const host_devices[] = {"null",    "zero", "full", "random",
-					   "urandom", "tty",  NULL};
 
 void rt_meta_free(struct cr_meta *m)
 {
@@ -128,12 +127,11 @@ static int rebuild_cgdirs(struct vs_cg *cg, const struct vs_container_config *cf
 	return 0;
 }
 
+/* The devices mounts.c binds from the host (lib/vs_devices.h): the only
+ * names a key may give, so restore binds nothing else from /dev. */
 static bool is_host_device(const char *name)
 {
-	for (size_t i = 0; host_devices[i] != NULL; i++)
-		if (strcmp(name, host_devices[i]) == 0)
-			return true;
-	return false;
+	return vs_device_host(name) != NULL;
 }
 
 #define VIEW_KEY "lxcfs"
@@ -147,35 +145,36 @@ static bool known_external(const char *dev, const char *mnt)
 	return is_host_device(dev);
 }
 
-/* External mounts of a running container, from its init's mountinfo:
- * devtmpfs binds (host device nodes) and lxcfs view binds. (The console
- * is added by the caller.) */
+static int add_external(const struct vs_mount *mnt, void *ud, struct vs_error *err)
+{
+	struct cr_meta *m = ud;
+	const char *dev = NULL;
+
+	if (strcmp(mnt->fstype, "devtmpfs") == 0 && mnt->root[0] == '/' &&
+	    is_host_device(mnt->root + 1))
+		dev = mnt->root + 1;
+	else if (strcmp(mnt->fstype, "fuse.lxcfs") == 0 && known_external(VIEW_KEY, mnt->target))
+		dev = VIEW_KEY;
+	if (dev == NULL)
+		return 0;
+	if (m->nkeys == RT_MAX_EXT)
+		return vs_error_set(err, E2BIG, "too many external mounts");
+	if (snprintf(m->keys[m->nkeys], sizeof(m->keys[0]), "%s@%s", dev, mnt->target) >=
+	    (int)sizeof(m->keys[0]))
+		return vs_error_set(err, ENAMETOOLONG, "external mount %s: path too long",
+				    mnt->target);
+	m->nkeys++;
+	return 0;
+}
+
+/* External mounts of a running container, from its init's mountinfo (the
+ * kernel's text; nothing in it is opened): devtmpfs binds (host device
+ * nodes) and lxcfs view binds. (The console is added by the caller.) */
 static int collect_externals(pid_t init, struct cr_meta *m, struct vs_error *err)
 {
 	cleanup_free char *path = xasprintf("/proc/%d/mountinfo", (int)init);
-	cleanup_free char *text = NULL;
-	char *save = NULL;
 
-	if (vs_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
-		return -1;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char root[256], mnt[256], fstype[64];
-		const char *dash = strstr(line, " - ");
-		if (dash == NULL || sscanf(line, "%*s %*s %*s %255s %255s", root, mnt) != 2 ||
-		    sscanf(dash + 3, "%63s", fstype) != 1)
-			continue;
-		const char *dev = NULL;
-		if (strcmp(fstype, "devtmpfs") == 0 && root[0] == '/' && is_host_device(root + 1))
-			dev = root + 1;
-		else if (strcmp(fstype, "fuse.lxcfs") == 0 && known_external(VIEW_KEY, mnt))
-			dev = VIEW_KEY;
-		if (dev == NULL)
-			continue;
-		if (m->nkeys == RT_MAX_EXT)
-			return vs_error_set(err, E2BIG, "too many external mounts");
-		snprintf(m->keys[m->nkeys++], sizeof(m->keys[0]), "%s@%s", dev, mnt);
-	}
-	return 0;
+	return vs_mountinfo_read(path, 1 << 20, add_external, m, err) < 0 ? -1 : 0;
 }
 
 static int console_tty_id(const char *rundir, int master, char *out, size_t len,

@@ -42,17 +42,12 @@
 #include "netns/vs_netns.h"
 #include "runtime/rt-private.h"
 
-#define MSG_GO	  "go"
-#define MSG_NET	  "net"
-#define MSG_ERROR "error: "
+#define MSG_GO	"go"
+#define MSG_NET "net"
 
 static void child_fail(int sync_fd, const struct vs_error *err)
 {
-	char buf[VS_ERROR_MSG_MAX + 16];
-	int n = snprintf(buf, sizeof(buf), MSG_ERROR "%s", err->msg);
-	if (n > 0)
-		send(sync_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
-		     MSG_NOSIGNAL);
+	vs_error_send(sync_fd, err);
 	_exit(1);
 }
 
@@ -193,7 +188,7 @@ static int write_maps(pid_t pid, const struct vs_container_config *cfg, struct v
  * an error message. */
 static int await_exec(int sync_fd, struct vs_error *err)
 {
-	char buf[VS_ERROR_MSG_MAX + 16];
+	char buf[VS_ERROR_WIRE_MAX];
 	struct pollfd p = {.fd = sync_fd, .events = POLLIN};
 	ssize_t n;
 
@@ -205,8 +200,8 @@ static int await_exec(int sync_fd, struct vs_error *err)
 	if (n == 0)
 		return 0;
 	buf[n] = '\0';
-	if (strncmp(buf, MSG_ERROR, strlen(MSG_ERROR)) == 0)
-		return vs_error_set(err, 0, "%s", buf + strlen(MSG_ERROR));
+	if (vs_error_decode(buf, err) < 0)
+		return -1;
 	return vs_error_set(err, EPROTO, "unexpected message from container setup");
 }
 

@@ -21,13 +21,12 @@
 #include "runtime/rt-private.h"
 
 /* Read the monitor's readiness report: "progress ..." lines, then "ok PID
- * [FROZEN CRIU TOTAL BYTES]" or "error KIND MESSAGE". */
+ * [FROZEN CRIU TOTAL BYTES]" or an error (vs_error_encode's form). */
 static int read_ready(int fd, vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
 		      struct vs_error *err)
 {
-	char buf[VS_ERROR_MSG_MAX + 64];
+	char buf[VS_ERROR_WIRE_MAX + 64];
 	size_t used = 0;
-	int kind = 0, off = 0;
 
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -60,13 +59,8 @@ static int read_ready(int fd, vs_rt_progress_fn progress, void *ud, struct vs_rt
 			*res = (struct vs_rt_cr_result){f, c, t, b};
 		return 0;
 	}
-	if (sscanf(buf, "error %d %n", &kind, &off) == 1 && off > 0) {
-		char *nl = strchr(buf + off, '\n');
-		if (nl != NULL)
-			*nl = '\0';
-		vs_error_kind(err, (enum vs_error_kind)kind, "%s", buf + off);
+	if (vs_error_decode(buf, err) < 0)
 		return -1;
-	}
 	return vs_error_set(err, EIO, "the container's monitor died during start");
 }
 
@@ -250,7 +244,7 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 	struct vs_rt_status st;
 	cleanup_close int fd = -1;
 	cleanup_free char *req = NULL;
-	char msg[VS_ERROR_MSG_MAX + 64];
+	char msg[VS_ERROR_WIRE_MAX + 64];
 
 	if (vs_rt_status(inst, cfg->name, &st, err) < 0)
 		return -1;
@@ -274,7 +268,6 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 		return vs_error_set(err, errno, "ask the monitor to checkpoint '%s'", cfg->name);
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int kind = 0, off = 0;
 		long long f, c, t, b;
 		ssize_t n;
 		if (poll(&p, 1, 900000) <= 0)
@@ -292,8 +285,7 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 			if (res != NULL)
 				*res = (struct vs_rt_cr_result){f, c, t, b};
 			return 0;
-		} else if (sscanf(msg, "error %d %n", &kind, &off) == 1 && off > 0) {
-			vs_error_kind(err, (enum vs_error_kind)kind, "%s", msg + off);
+		} else if (vs_error_decode(msg, err) < 0) {
 			return -1;
 		} else {
 			return vs_error_set(err, EPROTO, "unexpected answer from the monitor");

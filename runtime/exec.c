@@ -75,8 +75,8 @@ static char **build_helper_argv(const struct vs_rt_instance *inst,
 
 int rt_helper_verdict(int sock, int *master, struct vs_error *err)
 {
-	char buf[VS_ERROR_MSG_MAX + 32];
-	int fds[1], kind = 0, off = 0;
+	char buf[VS_ERROR_WIRE_MAX];
+	int fds[1];
 	size_t nfds = 0;
 	struct pollfd p = {.fd = sock, .events = POLLIN};
 	ssize_t n;
@@ -96,8 +96,8 @@ int rt_helper_verdict(int sock, int *master, struct vs_error *err)
 	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
-	if (sscanf(buf, "error %d %n", &kind, &off) == 1 && off > 0)
-		return vs_error_kind(err, (enum vs_error_kind)kind, "%s", buf + off);
+	if (vs_error_decode(buf, err) < 0)
+		return -1;
 	return vs_error_set(err, EPROTO, "exec helper: unexpected answer");
 }
 
@@ -398,9 +398,7 @@ static void __attribute__((noreturn)) run_command(const struct helper_args *a, i
 
 int rt_helper_fail(const struct vs_error *err)
 {
-	char buf[VS_ERROR_MSG_MAX + 32];
-	int n = snprintf(buf, sizeof(buf), "error %d %s", (int)err->kind, err->msg);
-	send(3, buf, n > 0 && (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, MSG_NOSIGNAL);
+	vs_error_send(3, err);
 	return 1;
 }
 

@@ -9,6 +9,8 @@
  *                           monitor stops draining the console until that
  *                           connection closes
  *   "status"             -> "running PID"
+ * and a failure (a checkpoint that failed, an unknown request) in the one
+ * error form of vs_error_send.
  * The monitor enforces the stop timeout itself, so a vsd that dies in the
  * middle of a stop still gets the container stopped. */
 #include <errno.h>
@@ -199,16 +201,13 @@ static void reload_config(struct monitor *m)
 static void handle_checkpoint(struct monitor *m, struct client *c, const char *req)
 {
 	struct vs_error err = {0};
-	char done[128], msg[VS_ERROR_MSG_MAX + 32];
+	char done[128];
 	bool gone = false;
-	int n;
 
 	reload_config(m);
 	if (rt_monitor_checkpoint(&m->inst, &m->cfg, m->run.pid, m->run.console, c->fd, req, done,
 				  sizeof(done), &gone, &err) < 0) {
-		n = snprintf(msg, sizeof(msg), "error %d %s", (int)err.kind, err.msg);
-		send(c->fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
-		     MSG_NOSIGNAL);
+		vs_error_send(c->fd, &err);
 		return;
 	}
 	if (!gone) {
@@ -251,7 +250,9 @@ static void handle_message(struct monitor *m, size_t i)
 		int len = snprintf(buf, sizeof(buf), "running %d", (int)m->run.pid);
 		send(c->fd, buf, (size_t)len, MSG_NOSIGNAL);
 	} else {
-		send(c->fd, "error: unknown request", 22, MSG_NOSIGNAL);
+		struct vs_error e;
+		vs_error_kind(&e, VS_EK_INVALID, "unknown request");
+		vs_error_send(c->fd, &e);
 	}
 }
 
@@ -509,7 +510,7 @@ int vs_rt_monitor_main(int argc, char **argv)
 	struct vs_error err = {0};
 	struct vs_rt_cr_result res = {0};
 	struct rt_state before = {0};
-	char msg[VS_ERROR_MSG_MAX + 32];
+	char msg[VS_ERROR_WIRE_MAX + 1];
 	int ready = 3;
 	int len;
 
@@ -547,7 +548,8 @@ int vs_rt_monitor_main(int argc, char **argv)
 	vs_cg_host_free(m.inst.cg);
 	return 0;
 fail:
-	len = snprintf(msg, sizeof(msg), "error %d %s\n", (int)err.kind, err.msg);
+	len = vs_error_encode(&err, msg, sizeof(msg) - 1);
+	msg[len++] = '\n';
 	vs_write_all(ready, msg, (size_t)len);
 	return 1;
 }

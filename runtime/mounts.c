@@ -22,6 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "lib/vs_devices.h"
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
@@ -109,32 +110,23 @@ static int bind_fd(int src_fd, int target_fd, bool recursive, unsigned int attr_
 	return bind_fd_get(src_fd, target_fd, recursive, attr_set, what, NULL, err);
 }
 
-struct devnode {
-	const char *name;
-	unsigned int major, minor;
-};
-
-static const struct devnode devnodes[] = {
-    {"null", 1, 3},   {"zero", 1, 5},	 {"full", 1, 7},
-    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
-};
-
 /* Open the host's /dev/NAME and check it really is that device. */
-static int open_host_dev(const char *name, unsigned int maj, unsigned int min, struct vs_error *err)
+static int open_host_dev(const struct vs_device *d, struct vs_error *err)
 {
 	char path[64];
 	struct stat st;
 	cleanup_close int fd = -1;
 
-	snprintf(path, sizeof(path), "/dev/%s", name);
+	snprintf(path, sizeof(path), "/dev/%s", d->name);
 	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return vs_error_set(err, errno, "open host %s", path);
 	if (fstat(fd, &st) < 0)
 		return vs_error_set(err, errno, "stat host %s", path);
-	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != maj || minor(st.st_rdev) != min)
-		return vs_error_set(err, EINVAL, "host %s is not char device %u:%u", path, maj,
-				    min);
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != d->major ||
+	    (int)minor(st.st_rdev) != d->minor)
+		return vs_error_set(err, EINVAL, "host %s is not char device %u:%d", path, d->major,
+				    d->minor);
 	return steal_fd(&fd);
 }
 
@@ -160,11 +152,12 @@ static int setup_dev_nodes(int devfd, struct vs_error *err)
 	    {"ptmx", "pts/ptmx"},
 	};
 
-	for (size_t i = 0; i < VS_ARRAY_SIZE(devnodes); i++) {
-		const struct devnode *d = &devnodes[i];
-		cleanup_close int src = open_host_dev(d->name, d->major, d->minor, err);
-		cleanup_close int dst = -1;
-		if (src < 0)
+	for (size_t i = 0; i < vs_devices_count; i++) {
+		const struct vs_device *d = &vs_devices[i];
+		cleanup_close int src = -1, dst = -1;
+		if (!d->host_bind)
+			continue;
+		if ((src = open_host_dev(d, err)) < 0)
 			return -1;
 		dst = make_target_file(devfd, d->name, err);
 		if (dst < 0 || bind_fd(src, dst, false, 0, d->name, err) < 0)
@@ -225,7 +218,7 @@ static const char *const readonly_proc[] = {"sys", "bus", "fs", "irq", NULL};
 static int mask_proc(int procfd, struct vs_error *err)
 {
 	static const char *const ro_tmpfs[] = {"size=0", "mode=555", NULL};
-	cleanup_close int null = open_host_dev("null", 1, 3, err);
+	cleanup_close int null = open_host_dev(vs_device_host("null"), err);
 
 	if (null < 0)
 		return -1;

@@ -161,7 +161,7 @@ int rt_place_fds(const int *src, int n);
  * a pidfd of the container's init, checked to still be init (pid + start
  * time from state.json), or -1 with VS_EK_CONFLICT when it is not
  * running; the helper's first message to vsd on fd 3: "ok" (+ an fd) or
- * "error KIND MSG" (rt_helper_fail sends the latter and returns 1, the
+ * an error (vs_error_send; rt_helper_fail sends it and returns 1, the
  * helper's exit code); rt_helper_verdict reads it on vsd's side (30 s at
  * most): 0 (*fd set when one came), or -1 with the helper's error. */
 int rt_open_init(const char *root, const char *name, pid_t *pid, struct vs_error *err);

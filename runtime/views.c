@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lib/vs_io.h"
+#include "lib/vs_mountinfo.h"
 #include "lib/vs_util.h"
 #include "runtime/rt-private.h"
 
@@ -56,24 +57,17 @@ char *vs_rt_views_dir(const char *run_dir)
 	return xasprintf("%s/lxcfs", run_dir);
 }
 
+static int is_lxcfs_at(const struct vs_mount *m, void *ud, struct vs_error *err)
+{
+	return strcmp(m->target, ud) == 0 && strcmp(m->fstype, "fuse.lxcfs") == 0;
+}
+
 /* True when mountinfo has a fuse.lxcfs mount exactly at mnt: the only kind
  * of mount we ever replace or detach there. */
 static bool lxcfs_mounted(const char *mnt)
 {
-	cleanup_free char *text = NULL;
-	char *save = NULL;
-
-	if (vs_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &text, NULL, NULL) < 0)
-		return false;
-	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char point[PATH_MAX], fstype[64];
-		const char *dash = strstr(l, " - ");
-		if (dash != NULL && sscanf(l, "%*s %*s %*s %*s %4095s", point) == 1 &&
-		    sscanf(dash + 3, "%63s", fstype) == 1 && strcmp(point, mnt) == 0 &&
-		    strcmp(fstype, "fuse.lxcfs") == 0)
-			return true;
-	}
-	return false;
+	return vs_mountinfo_read("/proc/self/mountinfo", 16 << 20, is_lxcfs_at, (void *)mnt,
+				 NULL) == 1;
 }
 
 bool rt_views_ready(const char *mnt)

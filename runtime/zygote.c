@@ -9,11 +9,12 @@
  *
  * Protocol over a SOCK_SEQPACKET pair (the zygote's fd 3): a request is
  * the monitor's arguments, NUL-separated, with stdin, stdout, stderr and
- * the descriptors to keep as SCM_RIGHTS; the answer is "ok PID" or
- * "error ERRNO". The zygote leaves when the daemon's end closes (a vsd
- * that exits or dies); monitors it forked have left its tree already
- * (vs_rt_monitor_main detaches first) and live on. Anything that fails
- * here makes the caller fall back to starting the helper the old way. */
+ * the descriptors to keep as SCM_RIGHTS; the answer is "ok PID" or an
+ * error (vs_error_encode's form). The zygote leaves when the daemon's end
+ * closes (a vsd that exits or dies); monitors it forked have left its tree
+ * already (vs_rt_monitor_main detaches first) and live on. Anything that
+ * fails here makes the caller fall back to starting the helper the old
+ * way. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -74,13 +75,15 @@ static int zygote_start(int self_exe_fd, struct vs_error *err)
 	return 0;
 }
 
-/* One request and its answer; -1 with errno when the zygote is gone. */
-static pid_t zygote_ask(const char *req, size_t len, const int *fds, size_t nfds)
+/* One request and its answer: the pid, or -1 with *answered false and
+ * errno when the zygote is gone or stuck, or with *answered true and err
+ * when it answered with an error. */
+static pid_t zygote_ask(const char *req, size_t len, const int *fds, size_t nfds, bool *answered,
+			struct vs_error *err)
 {
-	char ans[64];
+	char ans[VS_ERROR_WIRE_MAX];
 	ssize_t n;
 	long pid;
-	int e;
 
 	if (vs_send_fds(zygote_fd, req, len, fds, nfds) < 0)
 		return -1;
@@ -92,10 +95,12 @@ static pid_t zygote_ask(const char *req, size_t len, const int *fds, size_t nfds
 		return -1;
 	}
 	ans[n] = '\0';
+	*answered = true;
 	if (sscanf(ans, "ok %ld", &pid) == 1 && pid > 0)
 		return (pid_t)pid;
-	errno = sscanf(ans, "error %d", &e) == 1 && e > 0 ? e : EIO;
-	return -1;
+	if (vs_error_decode(ans, err) == 0)
+		vs_error_set(err, EPROTO, "unexpected answer '%.32s'", ans);
+	return vs_error_prefix(err, "zygote");
 }
 
 pid_t rt_zygote_spawn(int self_exe_fd, char *const argv[], const int stdio[3], const int *keep,
@@ -129,8 +134,10 @@ pid_t rt_zygote_spawn(int self_exe_fd, char *const argv[], const int stdio[3], c
 	for (int attempt = 0; attempt < 2 && pid < 0; attempt++) {
 		if (zygote_fd < 0 && zygote_start(self_exe_fd, err) < 0)
 			break;
-		pid = zygote_ask(req, len, fds, (size_t)(3 + nkeep));
-		if (pid < 0 && (errno == EPIPE || errno == ECONNRESET || errno == EAGAIN)) {
+		bool answered = false;
+		pid = zygote_ask(req, len, fds, (size_t)(3 + nkeep), &answered, err);
+		if (pid < 0 && !answered &&
+		    (errno == EPIPE || errno == ECONNRESET || errno == EAGAIN)) {
 			/* It is gone (its socket closed with it), or stuck (no
 			 * answer in time: ended here): reap it. */
 			if (errno == EAGAIN)
@@ -141,8 +148,8 @@ pid_t rt_zygote_spawn(int self_exe_fd, char *const argv[], const int stdio[3], c
 				;
 			continue;
 		}
-		if (pid < 0)
-			vs_error_set(err, errno, "zygote: fork a monitor");
+		if (pid < 0 && !answered)
+			vs_error_set(err, errno, "zygote: ask for a monitor");
 		break;
 	}
 	pthread_mutex_unlock(&zygote_lock);
@@ -213,10 +220,12 @@ int vs_rt_zygote_main(int argc, char **argv)
 	 * failure here only means they compile it themselves. */
 	rt_seccomp_prepare(NULL);
 	for (;;) {
-		char ans[64];
+		char ans[VS_ERROR_WIRE_MAX];
+		struct vs_error e = {0};
 		size_t nfds = 0;
 		ssize_t n = vs_recv_fds(3, req, ZYGOTE_REQ_MAX, fds, ZYGOTE_FDS_MAX, &nfds);
 		pid_t pid;
+		bool valid;
 		int alen;
 
 		if (n == 0 || (n < 0 && errno != EINTR && errno != EBADMSG))
@@ -225,15 +234,20 @@ int vs_rt_zygote_main(int argc, char **argv)
 			continue;
 		if (n > 0)
 			req[n] = '\0';
-		pid = n > 0 && nfds >= 3 && req[n - 1] == '\0' ? fork() : (errno = EINVAL, -1);
+		valid = n > 0 && nfds >= 3 && req[n - 1] == '\0';
+		pid = valid ? fork() : (errno = EINVAL, -1);
+		if (pid < 0)
+			vs_error_set(&e, errno, valid ? "fork" : "malformed request");
 		if (pid == 0) {
 			close(3);
 			become(req, (size_t)n, fds, nfds);
 		}
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
-		alen = pid > 0 ? snprintf(ans, sizeof(ans), "ok %d", (int)pid)
-			       : snprintf(ans, sizeof(ans), "error %d", errno);
+		if (pid > 0)
+			alen = snprintf(ans, sizeof(ans), "ok %d", (int)pid);
+		else
+			alen = vs_error_encode(&e, ans, sizeof(ans));
 		if (send(3, ans, (size_t)alen, MSG_NOSIGNAL) < 0)
 			return 0;
 	}

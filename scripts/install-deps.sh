@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
 	libmicrohttpd-dev libarchive-dev libcmocka-dev clang-format libgnutls28-dev libnftnl-dev
-	libwslay-dev libcrypt-dev nettle-dev)
+	libwslay-dev libcrypt-dev nettle-dev libmount-dev)
 # libnftnl-dev: the firewall speaks nf_tables netlink itself (netns/fw-nl.c),
 # one batch per change with nothing fetched first; libnftables fetched the
 # whole table before every command, which grew with every container.
@@ -16,6 +16,8 @@ build_pkgs=(gcc make pkg-config libcap-dev libseccomp-dev libmnl-dev libyajl-dev
 # hosting panel sets (daemon/creds.c).
 # libgnutls28-dev: TLS for the HTTPS API and remote vsctl, SHA-256 for
 # template digests (GnuTLS is already linked through libmicrohttpd).
+# libmount-dev (util-linux): the one parser of /proc/PID/mountinfo
+# (lib/vs_mountinfo.c).
 # nettle-dev: SHA-256 and HMAC of checkpoint image digests in the monitor
 # (vsd-helper), which loads no GnuTLS.
 # The daemon writes id maps itself as root, so uidmap (newuidmap) is not needed.

@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 
+#include "fs-cow/fs-private.h"
 #include "fs-cow/vs_fs.h"
 #include "tests/unit/test_fs_helpers.h"
 
@@ -229,6 +230,48 @@ static void test_mount_idmapped(void **state)
 		fail_msg("remove layer: %s", err.msg);
 }
 
+/* In a mount namespace of its own (nothing of it outlives the child): a
+ * tmpfs on a directory whose name mountinfo escapes (space, tab,
+ * backslash) stops vs_fs_remove_tree, and vs_fs_unmount_under finds it. */
+static int escaped_mount_child(const char *cdir)
+{
+	const char *dir = pathf("%s/a b", cdir), *mnt = pathf("%s/a b/m\tn\\o", cdir);
+	struct vs_error err = {0};
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mkdir(dir, 0755) < 0 || mkdir(mnt, 0755) < 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, "size=64k") < 0)
+		return 10;
+	if (vs_fs_remove_tree(AT_FDCWD, dir, &err) != -1 || err.errnum != EBUSY ||
+	    strstr(err.msg, "m\tn\\o is a mount point") == NULL)
+		return 11;
+	if (vs_fs_unmount_under(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), &err) < 0)
+		return 12;
+	if (vs_fs_remove_tree(AT_FDCWD, dir, &err) < 0)
+		return 13;
+	return 0;
+}
+
+static void test_escaped_mount_point(void **state)
+{
+	struct fx *f = *state;
+	pid_t pid;
+	int status = 0;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(escaped_mount_child(f->cdir));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_false(exists(pathf("%s/a b", f->cdir)));
+}
+
 /* Privileged containers: no id map, template ids as they are. */
 static void test_mount_privileged(void **state)
 {
@@ -276,6 +319,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mount_idmapped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mount_privileged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mount_failure_leaves_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_escaped_mount_point, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
