@@ -310,6 +310,7 @@ check_blocked() {
 	# Its uptime counts on from A's, not from the restore.
 	(($(on B in_ct ow1 cut -d. -f1 /proc/uptime) >= up_a)) ||
 		fail "uptime inside on B: $(on B in_ct ow1 cat /proc/uptime), on A it was $up_a"
+}
 
 # rsync exits 24 when files it listed are gone by their turn ("some files
 # vanished"): a running guest does that all the time (temp files, renames;
