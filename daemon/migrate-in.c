@@ -668,17 +668,16 @@ static int start_page_server(struct vsd_call *c, const struct vsd_mig_record *re
 	struct sync_sess *ss;
 
 	if (strcmp(rec->mode, "live") != 0)
-		return vs_error_kind(err, VS_EK_CONFLICT,
-				     "part: pages are sent only in a live migration (this one is %s)",
-				     rec->mode);
+		return vs_error_kind(
+		    err, VS_EK_CONFLICT,
+		    "part: pages are sent only in a live migration (this one is %s)", rec->mode);
 	if (args == NULL || vs_json_type(args) != VS_JSON_ARRAY)
 		return vs_error_kind(err, VS_EK_INVALID, "args: expected [] for the pages part");
 	if (vsd_criu_check(c->d->criu, err) < 0)
 		return -1;
 	dest = part_dir(c->d, rec, "pages", err);
-	if (dest == NULL ||
-	    vs_mig_page_server_argv(c->d->inst.criu_path, vs_json_array_len(args), dest, &argv,
-				    err) < 0)
+	if (dest == NULL || vs_mig_page_server_argv(c->d->inst.criu_path, vs_json_array_len(args),
+						    dest, &argv, err) < 0)
 		return -1;
 	ss = sess_start_socket(rec->id, token, argv, err);
 	if (ss == NULL)
@@ -834,8 +833,8 @@ static int take_pages(const char *img, int img_fd, struct vs_error *err)
 	if (vs_mig_image_take_pages(img_fd, pfd, &moved, err) < 0)
 		return -1;
 	if (moved == 0)
-		return vs_error_kind(err, VS_EK_INVALID,
-				     "the page server received no pages (%s)", dir);
+		return vs_error_kind(err, VS_EK_INVALID, "the page server received no pages (%s)",
+				     dir);
 	return 0;
 }
 

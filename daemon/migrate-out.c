@@ -271,11 +271,13 @@ static int precopy(struct out_job *j, struct vs_error *err)
 static int dump(struct out_job *j, struct vs_error *err)
 {
 	struct vs_rt_cr_result res = {0};
+	/* --bandwidth holds for the pages too (KiB/s, as rsync's). */
+	uint64_t rate = j->bwlimit[0] ? strtoull(j->bwlimit, NULL, 10) * 1024 : 0;
 
 	if (j->target_pages) {
 		progress(j, "stop-and-copy: freezing and dumping; memory pages go to the "
 			    "target's page server");
-		if (vsd_mig_dump_pages(j->d, &j->cfg, &j->peer, j->rec.id, j->run,
+		if (vsd_mig_dump_pages(j->d, &j->cfg, &j->peer, j->rec.id, rate, j->run,
 				       &j->pages_bytes, err) < 0)
 			return vs_error_prefix(err, "dump '%s'", j->name);
 		j->bytes += j->pages_bytes;
@@ -465,7 +467,7 @@ static void roll_back(struct out_job *j, const struct vs_error *why)
 		    vs_rt_release_held(&j->d->inst, &j->cfg, &e) == 0)
 			vsd_emit_state(j->d, j->name, true);
 		else if (st.state == VS_RT_SUSPENDED &&
-		    vs_rt_restore(&j->d->inst, &j->cfg, NULL, NULL, NULL, NULL, &e) == 0)
+			 vs_rt_restore(&j->d->inst, &j->cfg, NULL, NULL, NULL, NULL, &e) == 0)
 			vsd_emit_state(j->d, j->name, true);
 		else if (st.state == VS_RT_STOPPED && vsd_container_start(j->d, &j->cfg, &e) == 0)
 			vsd_emit_state(j->d, j->name, true);

@@ -20,6 +20,7 @@ struct pages_run {
 	struct vsd_peer_id id; /* a copy without the progress hook */
 	char path[128];
 	int fd;
+	uint64_t rate;
 	uint64_t sent;
 	struct vs_error err;
 	int rc;
@@ -29,15 +30,16 @@ static void *pages_thread(void *p)
 {
 	struct pages_run *pr = p;
 
-	pr->rc = vsd_peer_pages_stream(&pr->id, pr->path, pr->fd, &pr->sent, NULL, &pr->err);
+	pr->rc =
+	    vsd_peer_pages_stream(&pr->id, pr->path, pr->fd, pr->rate, &pr->sent, NULL, &pr->err);
 	return NULL;
 }
 
 int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
-		       const struct vsd_peer_id *peer, const char *mig_id, struct vsd_op_run *run,
-		       int64_t *pages_bytes, struct vs_error *err)
+		       const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
+		       struct vsd_op_run *run, int64_t *pages_bytes, struct vs_error *err)
 {
-	struct pages_run pr = {.id = *peer, .fd = -1, .rc = -1};
+	struct pages_run pr = {.id = *peer, .fd = -1, .rate = rate, .rc = -1};
 	struct vs_rt_cr_result res = {0};
 	pthread_t t;
 	int sv[2], rc;

@@ -602,10 +602,23 @@ struct push {
 struct uplink {
 	struct vsd_peer *p;
 	int fd;
+	uint64_t rate; /* bytes a second, 0: no limit (rsync limits its own) */
 	uint64_t sent; /* atomic: the download's progress reads it */
 	struct vs_error err;
 	int rc;
 };
+
+/* Sleep until what was sent fits the rate since t0. */
+static void pace(const struct uplink *u, int64_t t0)
+{
+	int64_t due;
+
+	if (u->rate == 0)
+		return;
+	due = t0 + (int64_t)(u->sent * 1000 / u->rate);
+	while (vs_now_ms() < due)
+		usleep((useconds_t)((due - vs_now_ms()) * 1000));
+}
 
 /* fd -> the input request's chunked body, then its answer. */
 static void *upload(void *arg)
@@ -613,11 +626,15 @@ static void *upload(void *arg)
 	struct uplink *u = arg;
 	char buf[STREAM_BUF + 32];
 	struct answer a = {0};
+	int64_t t0 = vs_now_ms();
 
 	u->rc = -1;
 	for (;;) {
-		ssize_t n = read(u->fd, buf + 16, STREAM_BUF);
+		ssize_t n;
 		int h;
+
+		pace(u, t0);
+		n = read(u->fd, buf + 16, STREAM_BUF);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -789,11 +806,11 @@ static int new_token(char token[33], struct vs_error *err)
 }
 
 /* The two requests around fd once the sync's body is known. */
-static int stream_fd(struct push *ps, const char *body, const char *token, uint64_t *sent,
-		     uint64_t *received, struct vs_error *err)
+static int stream_fd(struct push *ps, const char *body, const char *token, uint64_t rate,
+		     uint64_t *sent, uint64_t *received, struct vs_error *err)
 {
 	struct vsd_peer *outp = NULL;
-	struct uplink up = {.fd = ps->fd, .rc = -1};
+	struct uplink up = {.fd = ps->fd, .rate = rate, .rc = -1};
 	struct answer a = {0};
 	int r = -1;
 
@@ -821,11 +838,11 @@ int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const 
 	if (new_token(token, err) < 0 ||
 	    read_command(fd, ps.timeout_ms, part, token, &body, err) < 0)
 		return -1;
-	return stream_fd(&ps, body, token, sent, received, err);
+	return stream_fd(&ps, body, token, 0, sent, received, err);
 }
 
-int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, int fd, uint64_t *sent,
-			  uint64_t *received, struct vs_error *err)
+int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, int fd, uint64_t rate,
+			  uint64_t *sent, uint64_t *received, struct vs_error *err)
 {
 	struct push ps = {.id = id, .path = path, .part = "pages", .fd = fd};
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
@@ -844,7 +861,7 @@ int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, int fd
 	vs_jgen_kv_str(g, "stream", token);
 	vs_jgen_obj_close(g);
 	body = vs_jgen_steal(g);
-	return stream_fd(&ps, body, token, sent, received, err);
+	return stream_fd(&ps, body, token, rate, sent, received, err);
 }
 
 static char **push_argv(const char *helper, const char *src_dir, const char *bwlimit,

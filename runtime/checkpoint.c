@@ -662,8 +662,9 @@ out:
 	return rc;
 }
 
-int rt_monitor_release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			    pid_t init, bool kill, struct vs_error *err)
+int rt_monitor_release_held(const struct vs_rt_instance *inst,
+			    const struct vs_container_config *cfg, pid_t init, bool kill,
+			    struct vs_error *err)
 {
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
 	cleanup_free char *cdir = xasprintf("%s/containers/%s", inst->root, cfg->name);

@@ -307,10 +307,9 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 	return ask_checkpoint(inst, cfg, dir, leave_running ? 1 : 0, -1, progress, ud, res, err);
 }
 
-int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst,
-			   const struct vs_container_config *cfg, int ps_fd,
-			   vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
-			   struct vs_error *err)
+int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			   int ps_fd, vs_rt_progress_fn progress, void *ud,
+			   struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	if (ps_fd < 0)
 		return vs_error_kind(err, VS_EK_INVALID, "no page server socket");

@@ -62,7 +62,7 @@ struct monitor {
 	int64_t restart_window_start;
 	const char *final_state; /* state.json after init's exit: "stopped" or "suspended" */
 	bool exit_now;		 /* a dump took the container down: finish up */
-	bool held; /* dumped to a page server, frozen: vs_rt_checkpoint_pages */
+	bool held;		 /* dumped to a page server, frozen: vs_rt_checkpoint_pages */
 	const char *restore_dir; /* --restore: bring up from this image */
 	int64_t announce_ms;	 /* when to announce the addresses again; 0 never */
 	char last_state[16];	 /* what state.json said before our last write */
@@ -241,7 +241,8 @@ static void handle_release(struct monitor *m, struct client *c, int kill)
 {
 	struct vs_error err = {0};
 
-	if (m->held && rt_monitor_release_held(&m->inst, &m->cfg, m->run.pid, kill != 0, &err) < 0) {
+	if (m->held &&
+	    rt_monitor_release_held(&m->inst, &m->cfg, m->run.pid, kill != 0, &err) < 0) {
 		send_error(c->fd, &err);
 		return;
 	}
@@ -273,7 +274,8 @@ static void handle_message(struct monitor *m, size_t i)
 	if (sscanf(buf, "stop %d %d", &timeout, &force) == 2) {
 		c->kind = CL_STOP;
 		/* A held tree is frozen: only a kill ends it. */
-		if (m->held && rt_monitor_release_held(&m->inst, &m->cfg, m->run.pid, true, NULL) == 0)
+		if (m->held &&
+		    rt_monitor_release_held(&m->inst, &m->cfg, m->run.pid, true, NULL) == 0)
 			m->held = false;
 		begin_stop(m, timeout < 0 ? 0 : timeout, force != 0);
 	} else if (sscanf(buf, "release-held %d", &kill) == 1) {

@@ -206,10 +206,9 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
  * state still "running"; a stop (vs_rt_stop, destroy) kills it while
  * frozen, vs_rt_release_held thaws it. On failure it is thawed and runs as
  * before. Errors as vs_rt_checkpoint. 0 or -1. */
-int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst,
-			   const struct vs_container_config *cfg, int ps_fd,
-			   vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
-			   struct vs_error *err);
+int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			   int ps_fd, vs_rt_progress_fn progress, void *ud,
+			   struct vs_rt_cr_result *res, struct vs_error *err);
 
 /* A held container (see vs_rt_checkpoint_pages) runs again: node sides
  * up, thawed, its partial image removed. 0 also when it is not held; -1
