@@ -44,7 +44,8 @@ struct out_job {
 	struct vsd_op_run *run;
 	/* What the result reports. */
 	int64_t t0, frozen_ms, bytes, pages_bytes;
-	const char *pages_via; /* "page-server", "image" or "none" */
+	int64_t dump_ms, commit_ms; /* parts of frozen_ms: the dump, the commit */
+	const char *pages_via;	    /* "page-server", "image" or "none" */
 	int rounds;
 	char *arrived;	  /* the target's commit answer */
 	const char *part; /* what a push is sending */
@@ -308,6 +309,7 @@ static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *
 	if (strcmp(j->mode, "live") == 0) {
 		if (dump(j, err) < 0)
 			return -1;
+		j->dump_ms = vs_now_ms() - *t_frozen;
 		save(j, VSD_MIG_DUMPED);
 	} else if (strcmp(j->mode, "stop") == 0) {
 		progress(j, "stopping the container");
@@ -495,6 +497,8 @@ static char *result_of(struct out_job *j)
 	vs_jgen_kv_int(g, "rounds", j->rounds);
 	vs_jgen_kv_str(g, "pages", j->pages_via != NULL ? j->pages_via : "none");
 	vs_jgen_kv_int(g, "pages_bytes", j->pages_bytes);
+	vs_jgen_kv_int(g, "dump_ms", j->dump_ms);
+	vs_jgen_kv_int(g, "commit_ms", j->commit_ms);
 	/* The container as the target runs it (null when unknown). */
 	vs_jgen_key(g, "container");
 	if (j->arrived != NULL && vs_json_parse(j->arrived, &arrived, &e) == 0 &&
@@ -565,7 +569,9 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 		release(j);
 		return vs_error_prefix(err, "migrate '%s' (it stays here)", j->name);
 	}
+	j->commit_ms = vs_now_ms();
 	r = commit(j, err);
+	j->commit_ms = vs_now_ms() - j->commit_ms;
 	if (r == 0)
 		roll_back(j, err);
 	if (r < 0)
