@@ -9,6 +9,12 @@
  *                           monitor stops draining the console until that
  *                           connection closes
  *   "status"             -> "running PID"
+ *   "checkpoint MODE\nCRIU\nDIR" -> "progress ..." lines, then "done ..."
+ *                           or "error KIND MSG" (checkpoint.c); MODE 2
+ *                           comes with a page server's socket (SCM_RIGHTS)
+ *                           and leaves the tree held: frozen, alive
+ *   "release-held KILL"  -> "ok": thaw a held tree (KILL 0) or kill it
+ *                           (1); a "stop" kills a held tree first
  * The monitor enforces the stop timeout itself, so a vsd that dies in the
  * middle of a stop still gets the container stopped. */
 #include <errno.h>
