@@ -24,18 +24,9 @@ static void test_argv_fixed(void **state)
 {
 	struct vs_error err = {0};
 	char **argv = NULL;
-	const char *want[] = {"/opt/vsd/criu/bin/criu",
-			      "page-server",
-			      "-D",
-			      DIR_,
-			      "-W",
-			      DIR_,
-			      "-o",
-			      VS_MIG_PAGE_SERVER_LOG,
-			      "-v2",
-			      "--ps-socket",
-			      "0",
-			      NULL};
+	const char *want[] = {
+	    "/opt/vsd/criu/bin/criu", "page-server", "-D",	    DIR_, "-W", DIR_, "-o",
+	    VS_MIG_PAGE_SERVER_LOG,   "-v2",	     "--ps-socket", "0",  NULL};
 	size_t i;
 
 	(void)state;
@@ -70,10 +61,18 @@ static void test_names(void **state)
 {
 	static const char *const good[] = {"pagemap-1.img", "pagemap-12345.img", "pages-65537.img",
 					   "pagemap-shmem-4242.img", NULL};
-	static const char *const bad[] = {"pagemap-.img", "pages-1.img.tmp", "pages-1",
-					  "core-1.img", "pages-x.img", "../pages-1.img",
-					  "pagemap-1.img/", "pages-1.imgx", "pagemap-shmem-.img",
-					  "pages-123456789012345678901.img", "", NULL};
+	static const char *const bad[] = {"pagemap-.img",
+					  "pages-1.img.tmp",
+					  "pages-1",
+					  "core-1.img",
+					  "pages-x.img",
+					  "../pages-1.img",
+					  "pagemap-1.img/",
+					  "pages-1.imgx",
+					  "pagemap-shmem-.img",
+					  "pages-123456789012345678901.img",
+					  "",
+					  NULL};
 
 	(void)state;
 	for (size_t i = 0; good[i] != NULL; i++)
@@ -211,8 +210,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_take_refuses_other_files, dirs_setup,
 					    dirs_teardown),
 	    cmocka_unit_test_setup_teardown(test_take_refuses_symlink, dirs_setup, dirs_teardown),
-	    cmocka_unit_test_setup_teardown(test_take_refuses_collision, dirs_setup,
-					    dirs_teardown),
+	    cmocka_unit_test_setup_teardown(test_take_refuses_collision, dirs_setup, dirs_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
