@@ -94,7 +94,11 @@ unit-asan: $(UNIT_ABINS)
 	@f=0; for t in $(UNIT_ABINS); do echo "== $$t (asan+ubsan)"; \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t || f=1; done; exit $$f
 # Programs only the integration tests run (never installed).
-TEST_TOOLS := $(BUILD)/tests/vsd-test-idshift
+TEST_TOOLS := $(BUILD)/tests/vsd-test-idshift $(BUILD)/tests/vsd-test-memsum
+# Static, on its own: it runs inside busybox guests (no libc there).
+$(BUILD)/tests/vsd-test-memsum: tests/tools/vsd-test-memsum.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -static -o $@ $<
 $(BUILD)/tests/%: $(BUILD)/o/tests/tools/%.o $(BUILD)/o/libvsd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)

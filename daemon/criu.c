@@ -154,6 +154,20 @@ int vsd_criu_check(struct vsd_criu *c, struct vs_error *err)
 	return 0;
 }
 
+int vsd_criu_check_tracking(struct vsd_criu *c, struct vs_error *err)
+{
+	struct vs_mig_caps k;
+
+	if (vsd_criu_check(c, err) < 0)
+		return -1;
+	wait_caps(c, &k);
+	if (!k.mem_tracking)
+		return vs_error_kind(err, VS_EK_UNSUPPORTED,
+				     "this node's kernel does not track dirty memory (%s)",
+				     k.mem_tracking_msg);
+	return 0;
+}
+
 void vsd_criu_version(struct vsd_criu *c, char *out, size_t len)
 {
 	struct vs_mig_caps k;

@@ -390,6 +390,9 @@ void vsd_criu_gen(struct vsd_criu *c, struct vs_jgen *g);
 /* 0 when checkpoint/restore can work, else -1 with VS_EK_UNSUPPORTED
  * saying why (waits for the probe like vsd_criu_gen). */
 int vsd_criu_check(struct vsd_criu *c, struct vs_error *err);
+/* 0 when CRIU can also track dirty memory here (soft-dirty: criu
+ * pre-dump --track-mem), else -1 with VS_EK_UNSUPPORTED saying why. */
+int vsd_criu_check_tracking(struct vsd_criu *c, struct vs_error *err);
 /* The usable CRIU's version ("4.3"), "" when none is usable. */
 void vsd_criu_version(struct vsd_criu *c, char *out, size_t len);
 
@@ -650,6 +653,19 @@ int vsd_peer_request(const struct vsd_peer_id *id, const char *method, const cha
  * status), "URL: the stream was cut" (its end before the last chunk), the
  * input's refusal, a TLS or socket error ("URL: timed out after N ms"). */
 int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const char *part, int fd,
+			  uint64_t *sent, uint64_t *received, struct vs_error *err);
+
+/* A live dump's pages to the target's page server (docs/migration.md,
+ * "Pages"): fd is our end of the socket whose other end the dumping criu
+ * holds (--ps-socket); the sync at path (".../sync") with {"part":
+ * "pages", "args": [], "stream"} and its -input, as for rsync. Returns
+ * when the page server has ended its answer and fd's input has ended
+ * (criu closed its end): 0, or -1 with err (the sync's refusal, or "URL:
+ * the stream was cut": fd is then shut down both ways, so criu's next
+ * write fails and the dump with it). rate: at most that many bytes a
+ * second to the target (0: no limit). *sent / *received (may be NULL): the
+ * bytes each way. Thread-safe; id->progress is called from this thread. */
+int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, int fd, uint64_t rate,
 			  uint64_t *sent, uint64_t *received, struct vs_error *err);
 
 /* The source's rsync of src_dir into the target's part (path e.g.

@@ -253,6 +253,16 @@ void vsd_mig_recover_incoming(struct vsd *d);
  * operation), and at start the source's open migrations. */
 int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 void vsd_mig_recover_outgoing(struct vsd *d);
+/* The source's live dump with its pages sent, while criu dumps, to the
+ * target's page server (daemon/migrate-pages.c; the sync part "pages" of
+ * migration mig_id at peer). On success the container is held (see
+ * vs_rt_checkpoint_pages) and its image without pages is in
+ * containers/NAME/checkpoint; *pages_bytes is what went on the wire
+ * (at most rate bytes a second, 0: no limit). On failure it runs as
+ * before the dump. 0 or -1. */
+int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
+		       const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
+		       struct vsd_op_run *run, int64_t *pages_bytes, struct vs_error *err);
 
 /* api.c: the API's route table (VSD_R__COUNT entries, one per route id),
  * each route with its handler and pre-check. */

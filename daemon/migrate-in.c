@@ -29,6 +29,7 @@
 #include "migrate/vs_migrate.h"
 
 #define IMAGE_SUBDIR "incoming-image"
+#define PAGES_SUBDIR "incoming-pages" /* the page server's, see migrate/pages.c */
 #define BLOCKERS_MAX 16
 
 /* ---- the reservation ---------------------------------------------------- */
@@ -352,6 +353,12 @@ int vsd_h_migration_reserve(struct vsd_call *c, struct vsd_reply *out, struct vs
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "id", r.id);
 	vs_jgen_kv_int(g, "idmap_base", base);
+	/* The parts this node's sync takes besides layer and image: a source
+	 * sends a live dump's pages to a page server only when named here. */
+	vs_jgen_key(g, "parts");
+	vs_jgen_arr_open(g);
+	vs_jgen_str(g, "pages");
+	vs_jgen_arr_close(g);
 	vs_jgen_obj_close(g);
 	vs_config_free(&r.cfg);
 	vsd_reply_json(out, 201, g);
@@ -452,6 +459,7 @@ struct sync_sess {
 	int out_fd; /* rsync's stdout: the answer's body */
 	int err_fd; /* its stderr (a memfd): the last line on failure */
 	pid_t pid;
+	const char *what; /* the program, for the log */
 };
 
 static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -492,7 +500,7 @@ static ssize_t sess_read(void *cls, char *buf, size_t max)
 			n = pread(ss->err_fd, text, sizeof(text) - 1, 0);
 			text[n > 0 ? n : 0] = '\0';
 			vs_mig_rsync_cause(text, line, sizeof(line));
-			vsd_log("migration %s: rsync ended with status %d: %s", ss->id,
+			vsd_log("migration %s: %s ended with status %d: %s", ss->id, ss->what,
 				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
 				line);
 		}
@@ -514,18 +522,35 @@ static void sess_done(void *cls)
 	sess_free(ss);
 }
 
-/* Start rsync on pipes and register its stream. */
-static struct sync_sess *sess_start(const char *id, const char *token, char *const argv[],
-				    struct vs_error *err)
+static struct sync_sess *sess_new(const char *id, const char *token)
 {
 	struct sync_sess *ss = xcalloc(1, sizeof(*ss));
-	int in[2] = {-1, -1}, out[2] = {-1, -1};
-	int rc;
 
 	ss->in_fd = ss->out_fd = -1;
 	snprintf(ss->id, sizeof(ss->id), "%s", id);
 	snprintf(ss->token, sizeof(ss->token), "%s", token);
-	ss->err_fd = memfd_create("rsync", MFD_CLOEXEC);
+	ss->what = "rsync";
+	ss->err_fd = memfd_create("sync", MFD_CLOEXEC);
+	return ss;
+}
+
+static struct sync_sess *sess_register(struct sync_sess *ss)
+{
+	pthread_mutex_lock(&sessions_lock);
+	ss->next = sessions;
+	sessions = ss;
+	pthread_mutex_unlock(&sessions_lock);
+	return ss;
+}
+
+/* Start rsync on pipes and register its stream. */
+static struct sync_sess *sess_start(const char *id, const char *token, char *const argv[],
+				    struct vs_error *err)
+{
+	struct sync_sess *ss = sess_new(id, token);
+	int in[2] = {-1, -1}, out[2] = {-1, -1};
+	int rc;
+
 	if (ss->err_fd < 0 || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
 		vs_error_set(err, errno, "rsync's pipes");
 		goto fail;
@@ -539,11 +564,7 @@ static struct sync_sess *sess_start(const char *id, const char *token, char *con
 	}
 	ss->in_fd = steal_fd(&in[1]);
 	ss->out_fd = steal_fd(&out[0]);
-	pthread_mutex_lock(&sessions_lock);
-	ss->next = sessions;
-	sessions = ss;
-	pthread_mutex_unlock(&sessions_lock);
-	return ss;
+	return sess_register(ss);
 fail:
 	vs_closep(&in[0]);
 	vs_closep(&in[1]);
@@ -551,6 +572,34 @@ fail:
 	vs_closep(&out[1]);
 	sess_free(ss);
 	return NULL;
+}
+
+/* The page server on one socket (criu's --ps-socket needs a socket, both
+ * ways on one descriptor): our end is both the answer's source and, dup'ed,
+ * the input's sink, whose end server.c passes on as a half-close. */
+static struct sync_sess *sess_start_socket(const char *id, const char *token, char *const argv[],
+					   struct vs_error *err)
+{
+	struct sync_sess *ss = sess_new(id, token);
+	int sv[2] = {-1, -1};
+	int rc;
+
+	if (ss->err_fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		vs_error_set(err, errno, "the page server's socket");
+		sess_free(ss);
+		return NULL;
+	}
+	ss->what = "criu page-server";
+	rc = vs_spawn_io(argv, environ, sv[1], sv[1], ss->err_fd, &ss->pid);
+	vs_closep(&sv[1]);
+	ss->in_fd = rc == 0 ? fcntl(sv[0], F_DUPFD_CLOEXEC, 3) : -1;
+	ss->out_fd = steal_fd(&sv[0]);
+	if (rc != 0 || ss->in_fd < 0) {
+		vs_error_set(err, rc != 0 ? rc : errno, "start %s", argv[0]);
+		sess_free(ss);
+		return NULL;
+	}
+	return sess_register(ss);
 }
 
 /* The staged directory a part goes to (made when missing). */
@@ -562,12 +611,13 @@ static char *part_dir(struct vsd *d, const struct vsd_mig_record *rec, const cha
 
 	if (strcmp(part, "layer") == 0)
 		return vs_fs_upper_dir(cdir);
-	if (strcmp(part, "image") != 0) {
+	if (strcmp(part, "image") != 0 && strcmp(part, "pages") != 0) {
 		cleanup_free char *clean = vsd_sanitize(part, 32);
-		vs_error_kind(err, VS_EK_INVALID, "part: expected layer or image, got '%s'", clean);
+		vs_error_kind(err, VS_EK_INVALID, "part: expected layer, image or pages, got '%s'",
+			      clean);
 		return NULL;
 	}
-	img = xasprintf("%s/" IMAGE_SUBDIR, cdir);
+	img = xasprintf("%s/%s", cdir, strcmp(part, "image") == 0 ? IMAGE_SUBDIR : PAGES_SUBDIR);
 	if (mkdir(img, 0700) < 0 && errno != EEXIST) {
 		vs_error_set(err, errno, "create %s", img);
 		free(img);
@@ -602,6 +652,44 @@ static bool token_valid(const char *t)
 	return t != NULL && vsd_mig_id_valid(t);
 }
 
+static void stream_reply(struct vsd_reply *out, struct sync_sess *ss)
+{
+	out->status = 200;
+	out->content_type = "application/octet-stream";
+	out->reader = sess_read;
+	out->reader_done = sess_done;
+	out->reader_cls = ss;
+}
+
+/* Part "pages": a criu page-server into the staged pages directory, its
+ * protocol on the stream (a live move only: the others dump nothing). */
+static int start_page_server(struct vsd_call *c, const struct vsd_mig_record *rec,
+			     const struct vs_json *args, const char *token, struct vsd_reply *out,
+			     struct vs_error *err)
+{
+	cleanup_strv char **argv = NULL;
+	cleanup_free char *dest = NULL;
+	struct sync_sess *ss;
+
+	if (strcmp(rec->mode, "live") != 0)
+		return vs_error_kind(
+		    err, VS_EK_CONFLICT,
+		    "part: pages are sent only in a live migration (this one is %s)", rec->mode);
+	if (args == NULL || vs_json_type(args) != VS_JSON_ARRAY)
+		return vs_error_kind(err, VS_EK_INVALID, "args: expected [] for the pages part");
+	if (vsd_criu_check(c->d->criu, err) < 0)
+		return -1;
+	dest = part_dir(c->d, rec, "pages", err);
+	if (dest == NULL || vs_mig_page_server_argv(c->d->inst.criu_path, vs_json_array_len(args),
+						    dest, &argv, err) < 0)
+		return -1;
+	ss = sess_start_socket(rec->id, token, argv, err);
+	if (ss == NULL)
+		return -1;
+	stream_reply(out, ss);
+	return 0;
+}
+
 int vsd_h_migration_sync(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	static const char *const fields[] = {"part", "args", "stream", NULL};
@@ -628,6 +716,8 @@ int vsd_h_migration_sync(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	if (!token_valid(token))
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "stream: expected 32 lowercase hex digits");
+	if (strcmp(part, "pages") == 0)
+		return start_page_server(c, &rec, vs_json_get(obj, "args"), token, out, err);
 	dest = part_dir(c->d, &rec, part, err);
 	if (dest == NULL || parse_args(vs_json_get(obj, "args"), &args, &n, err) < 0 ||
 	    vs_mig_rsync_server_argv((const char *const *)args, n, dest, &argv, err) < 0)
@@ -635,11 +725,7 @@ int vsd_h_migration_sync(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	ss = sess_start(rec.id, token, argv, err);
 	if (ss == NULL)
 		return -1;
-	out->status = 200;
-	out->content_type = "application/octet-stream";
-	out->reader = sess_read;
-	out->reader_done = sess_done;
-	out->reader_cls = ss;
+	stream_reply(out, ss);
 	return 0;
 }
 
@@ -735,6 +821,27 @@ static int shift_ids(struct vsd *d, const struct vsd_mig_record *rec, bool image
 	return 0;
 }
 
+/* Pages that came through the page server join the image (next to it in
+ * PAGES_SUBDIR) before it is checked and sealed like any image. An image
+ * sent whole by rsync has no such directory. */
+static int take_pages(const char *img, int img_fd, struct vs_error *err)
+{
+	cleanup_free char *dir = xasprintf("%s/../" PAGES_SUBDIR, img);
+	cleanup_close int pfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	size_t moved = 0;
+
+	if (pfd < 0 && errno == ENOENT)
+		return 0;
+	if (pfd < 0)
+		return vs_error_set(err, errno, "open %s", dir);
+	if (vs_mig_image_take_pages(img_fd, pfd, &moved, err) < 0)
+		return -1;
+	if (moved == 0)
+		return vs_error_kind(err, VS_EK_INVALID, "the page server received no pages (%s)",
+				     dir);
+	return 0;
+}
+
 /* The image as this node's own: root-only and sealed with its key (the
  * source's seal is under the source's key). */
 static int adopt_image(struct vsd *d, const char *img, struct vs_error *err)
@@ -745,7 +852,7 @@ static int adopt_image(struct vsd *d, const char *img, struct vs_error *err)
 
 	if (fd < 0)
 		return vs_error_set(err, errno, "open %s (no image arrived)", img);
-	if (vs_mig_node_key(d->root, key, err) < 0)
+	if (take_pages(img, fd, err) < 0 || vs_mig_node_key(d->root, key, err) < 0)
 		return -1;
 	r = vs_mig_image_secure(fd, err) < 0 ? -1 : vs_mig_image_seal(fd, key, err);
 	memset(key, 0, sizeof(key));
@@ -765,8 +872,10 @@ static int bring_up(struct vsd *d, const struct vs_container_config *cfg,
 		if (vs_rt_restore(&d->inst, cfg, img, NULL, NULL, NULL, err) < 0)
 			return -1;
 		cfd = openat(d->containers_fd, cfg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cfd >= 0)
+		if (cfd >= 0) {
 			vs_fs_remove_tree(cfd, IMAGE_SUBDIR, err);
+			vs_fs_remove_tree(cfd, PAGES_SUBDIR, NULL);
+		}
 		return 0;
 	}
 	if (cr->start)

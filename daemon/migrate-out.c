@@ -38,10 +38,14 @@ struct out_job {
 	char bwlimit[32];
 	bool was_running;
 	bool locked;
+	bool precopy;	   /* asked for precopy (it runs live, see pick_mode) */
+	bool target_pages; /* the target's sync takes the "pages" part */
 	struct vsd_mig_record rec;
 	struct vsd_op_run *run;
 	/* What the result reports. */
-	int64_t t0, frozen_ms, bytes;
+	int64_t t0, frozen_ms, bytes, pages_bytes;
+	int64_t dump_ms, commit_ms; /* parts of frozen_ms: the dump, the commit */
+	const char *pages_via;	    /* "page-server", "image" or "none" */
 	int rounds;
 	char *arrived;	  /* the target's commit answer */
 	const char *part; /* what a push is sending */
@@ -277,22 +281,51 @@ static int precopy(struct out_job *j, struct vs_error *err)
 	return 0;
 }
 
+/* The live dump: its pages to the target's page server while criu dumps
+ * (the container is then held frozen here, see migrate-pages.c), or, to a
+ * target that takes no pages part, the whole image into the suspend image
+ * (the container is then suspended here). */
+static int dump(struct out_job *j, struct vs_error *err)
+{
+	struct vs_rt_cr_result res = {0};
+	/* --bandwidth holds for the pages too (KiB/s, as rsync's). */
+	uint64_t rate = j->bwlimit[0] ? strtoull(j->bwlimit, NULL, 10) * 1024 : 0;
+
+	if (j->target_pages) {
+		progress(j, "stop-and-copy: freezing and dumping; memory pages go to the "
+			    "target's page server");
+		if (vsd_mig_dump_pages(j->d, &j->cfg, &j->peer, j->rec.id, rate, j->run,
+				       &j->pages_bytes, err) < 0)
+			return vs_error_prefix(err, "dump '%s'", j->name);
+		j->bytes += j->pages_bytes;
+		j->pages_via = "page-server";
+		progress(j, "memory pages sent to the target's page server: %lld bytes",
+			 (long long)j->pages_bytes);
+		return 0;
+	}
+	progress(j, "stop-and-copy: freezing and dumping (the target takes no pages part: "
+		    "an older vsd; memory pages go with the image)");
+	if (vs_rt_checkpoint(&j->d->inst, &j->cfg, NULL, false, vsd_op_progress_cb, j->run, &res,
+			     err) < 0)
+		return vs_error_prefix(err, "dump '%s'", j->name);
+	if (j->d->events != NULL)
+		vsd_events_note(j->d->events, j->name, false);
+	j->pages_via = "image";
+	return 0;
+}
+
 /* Freeze and dump (live) or stop (stop mode), then the rest. */
 static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *err)
 {
 	cleanup_free char *upper = upper_of(j);
 	cleanup_free char *image = xasprintf("%s/containers/%s/checkpoint", j->d->root, j->name);
-	struct vs_rt_cr_result res = {0};
 	int64_t sent = 0;
 
 	*t_frozen = vs_now_ms();
 	if (strcmp(j->mode, "live") == 0) {
-		progress(j, "stop-and-copy: freezing and dumping");
-		if (vs_rt_checkpoint(&j->d->inst, &j->cfg, NULL, false, vsd_op_progress_cb, j->run,
-				     &res, err) < 0)
-			return vs_error_prefix(err, "dump '%s'", j->name);
-		if (j->d->events != NULL)
-			vsd_events_note(j->d->events, j->name, false);
+		if (dump(j, err) < 0)
+			return -1;
+		j->dump_ms = vs_now_ms() - *t_frozen;
 		save(j, VSD_MIG_DUMPED);
 	} else if (strcmp(j->mode, "stop") == 0) {
 		progress(j, "stopping the container");
@@ -446,8 +479,13 @@ static void roll_back(struct out_job *j, const struct vs_error *why)
 
 	abort_target(j);
 	if (vsd_container_status(j->d, j->name, &st, &e) == 0 && j->was_running) {
-		if (st.state == VS_RT_SUSPENDED &&
-		    vs_rt_restore(&j->d->inst, &j->cfg, NULL, NULL, NULL, NULL, &e) == 0)
+		/* Held after a dump to the target's page server (or never
+		 * dumped: then nothing is held and this does nothing). */
+		if (st.state == VS_RT_RUNNING && strcmp(j->mode, "live") == 0 &&
+		    vs_rt_release_held(&j->d->inst, &j->cfg, &e) == 0)
+			vsd_emit_state(j->d, j->name, true);
+		else if (st.state == VS_RT_SUSPENDED &&
+			 vs_rt_restore(&j->d->inst, &j->cfg, NULL, NULL, NULL, NULL, &e) == 0)
 			vsd_emit_state(j->d, j->name, true);
 		else if (st.state == VS_RT_STOPPED && vsd_container_start(j->d, &j->cfg, &e) == 0)
 			vsd_emit_state(j->d, j->name, true);
@@ -473,6 +511,10 @@ static char *result_of(struct out_job *j)
 	vs_jgen_kv_int(g, "total_ms", vs_now_ms() - j->t0);
 	vs_jgen_kv_int(g, "bytes", j->bytes);
 	vs_jgen_kv_int(g, "rounds", j->rounds);
+	vs_jgen_kv_str(g, "pages", j->pages_via != NULL ? j->pages_via : "none");
+	vs_jgen_kv_int(g, "pages_bytes", j->pages_bytes);
+	vs_jgen_kv_int(g, "dump_ms", j->dump_ms);
+	vs_jgen_kv_int(g, "commit_ms", j->commit_ms);
 	/* The container as the target runs it (null when unknown). */
 	vs_jgen_key(g, "container");
 	if (j->arrived != NULL && vs_json_parse(j->arrived, &arrived, &e) == 0 &&
@@ -486,10 +528,30 @@ static char *result_of(struct out_job *j)
 
 static void keep_asking(struct out_job *j);
 
+/* Whether the reservation's answer lists the "pages" part: a target of
+ * an older vsd does not, and gets the pages with the image. */
+static bool takes_pages(const char *answer)
+{
+	cleanup_json struct vs_json *obj = NULL;
+	const struct vs_json *parts;
+	struct vs_error e = {0};
+
+	if (answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
+		return false;
+	parts = vs_json_get(obj, "parts");
+	for (size_t i = 0; i < vs_json_array_len(parts); i++) {
+		const char *p = vs_json_string(vs_json_array_at(parts, i));
+		if (p != NULL && strcmp(p, "pages") == 0)
+			return true;
+	}
+	return false;
+}
+
 static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
 {
 	struct out_job *j = ctx;
 	cleanup_free char *body = NULL;
+	cleanup_free char *answer = NULL;
 	int64_t t_frozen = 0;
 	bool body_ok = false;
 	int r;
@@ -502,10 +564,12 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 	 * reservation when it comes back. */
 	if (body != NULL && save(j, VSD_MIG_RESERVED) < 0)
 		vs_error_kind(err, VS_EK_INTERNAL, "cannot record the migration in %s", j->d->root);
-	else if (body != NULL && call(j, "POST", "/v1/migrations", body, 201, NULL, err) < 0)
+	else if (body != NULL && call(j, "POST", "/v1/migrations", body, 201, &answer, err) < 0)
 		abort_target(j); /* in case only the answer was lost */
 	else if (body != NULL)
 		body_ok = true;
+	if (body_ok)
+		j->target_pages = takes_pages(answer);
 	if (!body_ok) {
 		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
 		save(j, VSD_MIG_FAILED);
@@ -513,12 +577,17 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 		return vs_error_prefix(err, "migrate '%s'", j->name);
 	}
 	save(j, VSD_MIG_COPYING);
+	if (j->precopy)
+		progress(j, "precopy: memory pre-copy rounds are not done in this version; the "
+			    "pages go to the target while it is dumped, as in live");
 	if (precopy(j, err) < 0 || stop_and_copy(j, &t_frozen, err) < 0) {
 		roll_back(j, err);
 		release(j);
 		return vs_error_prefix(err, "migrate '%s' (it stays here)", j->name);
 	}
+	j->commit_ms = vs_now_ms();
 	r = commit(j, err);
+	j->commit_ms = vs_now_ms() - j->commit_ms;
 	if (r == 0)
 		roll_back(j, err);
 	if (r < 0)
@@ -584,8 +653,7 @@ static int parse_mode(const char *m, struct out_req *r, struct vs_error *err)
 				     "version; use precopy or stop");
 	for (size_t i = 0; modes[i] != NULL; i++)
 		if (strcmp(m, modes[i]) == 0) {
-			snprintf(r->mode, sizeof(r->mode), "%s",
-				 strcmp(m, "precopy") == 0 ? "live" : m);
+			snprintf(r->mode, sizeof(r->mode), "%s", m);
 			return 0;
 		}
 	return vs_error_kind(err, VS_EK_INVALID,
@@ -651,6 +719,14 @@ static int pick_mode(struct out_job *j, const struct vs_rt_status *st, struct vs
 	if (vsd_criu_check(j->d->criu, &e) < 0)
 		return vs_error_kind(err, e.kind,
 				     "%s (a restart migration needs none: --mode stop)", e.msg);
+	/* Memory rounds need the kernel's dirty-page tracking; without it
+	 * precopy is refused rather than quietly run as live. */
+	j->precopy = strcmp(j->mode, "precopy") == 0;
+	if (j->precopy && vsd_criu_check_tracking(j->d->criu, &e) < 0)
+		return vs_error_kind(err, VS_EK_UNSUPPORTED,
+				     "mode: precopy needs memory pre-copy rounds: %s; use --mode "
+				     "live (its pages go to the target while it is dumped)",
+				     e.msg);
 	snprintf(j->mode, sizeof(j->mode), "live");
 	return 0;
 }

@@ -606,10 +606,23 @@ struct push {
 struct uplink {
 	struct vsd_peer *p;
 	int fd;
+	uint64_t rate; /* bytes a second, 0: no limit (rsync limits its own) */
 	uint64_t sent; /* atomic: the download's progress reads it */
 	struct vs_error err;
 	int rc;
 };
+
+/* Sleep until what was sent fits the rate since t0. */
+static void pace(const struct uplink *u, int64_t t0)
+{
+	int64_t due;
+
+	if (u->rate == 0)
+		return;
+	due = t0 + (int64_t)(u->sent * 1000 / u->rate);
+	while (vs_now_ms() < due)
+		usleep((useconds_t)((due - vs_now_ms()) * 1000));
+}
 
 /* fd -> the input request's chunked body, then its answer. */
 static void *upload(void *arg)
@@ -617,11 +630,15 @@ static void *upload(void *arg)
 	struct uplink *u = arg;
 	char buf[STREAM_BUF + 32];
 	struct answer a = {0};
+	int64_t t0 = vs_now_ms();
 
 	u->rc = -1;
 	for (;;) {
-		ssize_t n = read(u->fd, buf + 16, STREAM_BUF);
+		ssize_t n;
 		int h;
+
+		pace(u, t0);
+		n = read(u->fd, buf + 16, STREAM_BUF);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -781,36 +798,74 @@ static int run_stream(struct push *ps, struct vsd_peer *outp, const struct answe
 	return r;
 }
 
+static int new_token(char token[33], struct vs_error *err)
+{
+	uint8_t raw[16];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return vs_error_set(err, errno, "getrandom");
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(token + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+/* The two requests around fd once the sync's body is known. */
+static int stream_fd(struct push *ps, const char *body, const char *token, uint64_t rate,
+		     uint64_t *sent, uint64_t *received, struct vs_error *err)
+{
+	struct vsd_peer *outp = NULL;
+	struct uplink up = {.fd = ps->fd, .rate = rate, .rc = -1};
+	struct answer a = {0};
+	int r = -1;
+
+	if (open_output(ps, body, &outp, &a, err) == 0 && open_input(ps, token, &up.p, err) == 0)
+		r = run_stream(ps, outp, &a, &up, err);
+	if (sent != NULL)
+		*sent = up.sent;
+	if (received != NULL)
+		*received = ps->received;
+	free(a.body);
+	vsd_peer_close(outp);
+	vsd_peer_close(up.p);
+	return r;
+}
+
 int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const char *part, int fd,
 			  uint64_t *sent, uint64_t *received, struct vs_error *err)
 {
 	struct push ps = {.id = id, .path = path, .part = part, .fd = fd};
 	cleanup_free char *body = NULL;
-	struct vsd_peer *outp = NULL;
-	struct uplink up = {.fd = fd, .rc = -1};
-	struct answer a = {0};
 	char token[33];
-	uint8_t raw[16];
-	int r = -1;
 
 	ps.timeout_ms = id->timeout_ms > 0 ? id->timeout_ms : VSD_PEER_TIMEOUT_MS;
 	ps.reported_ms = vs_now_ms();
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return vs_error_set(err, errno, "getrandom");
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(token + 2 * i, 3, "%02x", raw[i]);
-	if (read_command(fd, ps.timeout_ms, part, token, &body, err) < 0)
+	if (new_token(token, err) < 0 ||
+	    read_command(fd, ps.timeout_ms, part, token, &body, err) < 0)
 		return -1;
-	if (open_output(&ps, body, &outp, &a, err) == 0 && open_input(&ps, token, &up.p, err) == 0)
-		r = run_stream(&ps, outp, &a, &up, err);
-	if (sent != NULL)
-		*sent = up.sent;
-	if (received != NULL)
-		*received = ps.received;
-	free(a.body);
-	vsd_peer_close(outp);
-	vsd_peer_close(up.p);
-	return r;
+	return stream_fd(&ps, body, token, 0, sent, received, err);
+}
+
+int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, int fd, uint64_t rate,
+			  uint64_t *sent, uint64_t *received, struct vs_error *err)
+{
+	struct push ps = {.id = id, .path = path, .part = "pages", .fd = fd};
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_free char *body = NULL;
+	char token[33];
+
+	ps.timeout_ms = id->timeout_ms > 0 ? id->timeout_ms : VSD_PEER_TIMEOUT_MS;
+	ps.reported_ms = vs_now_ms();
+	if (new_token(token, err) < 0)
+		return -1;
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "part", "pages");
+	vs_jgen_key(g, "args");
+	vs_jgen_arr_open(g);
+	vs_jgen_arr_close(g);
+	vs_jgen_kv_str(g, "stream", token);
+	vs_jgen_obj_close(g);
+	body = vs_jgen_steal(g);
+	return stream_fd(&ps, body, token, rate, sent, received, err);
 }
 
 static char **push_argv(const char *helper, const char *src_dir, const char *bwlimit,

@@ -472,6 +472,17 @@ static int authenticate(struct vsd_req *r, struct MHD_Connection *conn, uid_t ui
 	return vsd_authenticate(r->d, false, 0, fp, authz, &r->who, err);
 }
 
+/* A sink's descriptor may be one end of a socket that the program also
+ * writes its output to (the page server's, daemon/migrate-in.c): closing
+ * our copy would not end its input while the output's copy lives, a
+ * half-close does. On a pipe or a file the shutdown fails harmlessly. */
+static void sink_end(int *fd)
+{
+	if (*fd >= 0)
+		shutdown(*fd, SHUT_WR);
+	vs_closep(fd);
+}
+
 /* Before the body is read: the route's pre-check, then (a sink route)
  * where the body goes. */
 static int prepare_body(struct vsd_req *r, struct MHD_Connection *conn, struct vs_error *err)
@@ -612,7 +623,7 @@ static enum MHD_Result finish(struct vsd_req *r, struct MHD_Connection *conn, co
 	}
 	if (r->m.route->body == VSD_BODY_SINK) {
 		/* The end of the body is the end of the program's input. */
-		vs_closep(&r->upload_fd);
+		sink_end(&r->upload_fd);
 		if (r->upload_errno != 0)
 			return queue_error(conn, method, url, 500, "internal", NULL,
 					   "pass the body on: %s", strerror(r->upload_errno));
@@ -676,7 +687,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		watch_busy(r->srv, conn, false);
 	vsd_match_clear(&r->m);
 	vsd_body_free(&r->body);
-	vs_closep(&r->upload_fd);
+	sink_end(&r->upload_fd); /* a cut input ends the program's input too */
 	if (r->upload_name != NULL && unlinkat(r->d->templates_fd, r->upload_name, 0) < 0)
 		vsd_log("remove %s/templates/%s: %s", r->d->root, r->upload_name, strerror(errno));
 	free(r->upload_name);

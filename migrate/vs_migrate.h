@@ -233,4 +233,30 @@ void vs_mig_rsync_cause(const char *text, char *out, size_t len);
  * status: 0, 2 (bad usage) or 255 (an I/O error, as ssh). */
 int vs_mig_fdcat_main(int argc, char **argv);
 
+/* ---- pages through a CRIU page server (migrate/pages.c) ------------------ */
+
+/* The page server's log, in the directory it writes (kept for the
+ * operator; never part of the image). */
+#define VS_MIG_PAGE_SERVER_LOG "page-server.log"
+
+/* The target's side of POST /v1/migrations/{id}/sync with part "pages":
+ * the source may ask for nothing (nargs must be 0); the command is fixed:
+ * criu page-server -D dir -W dir -o page-server.log --ps-socket 0 (the
+ * stream's socket on its stdin). 0 with *argv_out (free with
+ * vs_strv_free); -1 with VS_EK_INVALID (arguments given) or
+ * VS_EK_UNSUPPORTED (criu NULL), *argv_out NULL. */
+int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, char ***argv_out,
+			    struct vs_error *err);
+
+/* Whether name is one a page server writes: pagemap-N.img,
+ * pagemap-shmem-N.img or pages-N.img (N decimal). */
+bool vs_mig_page_file_name(const char *name);
+
+/* Move the page server's files from pages_fd into the image at img_fd
+ * before the image is checked and sealed. Every entry but the log must be
+ * a regular file with a page file's name that the image does not hold
+ * yet; else -1 with VS_EK_INVALID naming it and nothing moved. *moved
+ * counts the files moved (also on a later failure). 0 or -1. */
+int vs_mig_image_take_pages(int img_fd, int pages_fd, size_t *moved, struct vs_error *err);
+
 #endif

@@ -361,12 +361,17 @@ static void add_common(struct rt_argv *a, const struct cr_meta *m, bool restore,
 
 struct ck_req {
 	bool leave_running;
+	bool hold; /* pages to ps_fd's page server; the tree stays frozen */
+	int ps_fd; /* -1: pages into the image */
 	bool own;
 	char criu[1024]; /* the daemon's criu now, not the one the monitor started with */
 	char dir[4200];
 };
 
-/* "checkpoint LEAVE_RUNNING\nCRIU\nDIR" (DIR "-": the suspend image). */
+/* "checkpoint MODE\nCRIU\nDIR" (DIR "-": the suspend image). MODE 0
+ * stops the tree, 1 leaves it running, 2 (the suspend image only, with a
+ * page server's socket passed along) holds it frozen: see
+ * vs_rt_checkpoint_pages. */
 static int parse_request(const char *req, const char *cdir, struct ck_req *r, struct vs_error *err)
 {
 	int leave = 0, off = 0;
@@ -381,8 +386,11 @@ static int parse_request(const char *req, const char *cdir, struct ck_req *r, st
 	memcpy(r->criu, criu, (size_t)(nl - criu));
 	r->criu[nl - criu] = '\0';
 	dir = nl + 1;
-	r->leave_running = leave != 0;
+	r->leave_running = leave == 1;
+	r->hold = leave == 2;
 	r->own = strcmp(dir, "-") == 0;
+	if (r->hold != (r->ps_fd >= 0) || (r->hold && !r->own))
+		return vs_error_set(err, EPROTO, "bad checkpoint request (page server)");
 	if (r->own)
 		snprintf(r->dir, sizeof(r->dir), "%s/checkpoint", cdir);
 	else if (dir[0] != '/' || strlen(dir) >= sizeof(r->dir))
@@ -462,6 +470,11 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	rt_argv_add(&a, "--external=mnt[/dev/console]:console");
 	rt_argv_add(&a, "--external=%s", m->console_tty);
 	rt_argv_add(&a, "--leave-running");
+	if (r->ps_fd >= 0) {
+		/* keep[] lands on fd 3 in criu (rt_criu_run). */
+		rt_argv_add(&a, "--page-server");
+		rt_argv_add(&a, "--ps-socket=3");
+	}
 	if (!r->own)
 		rt_argv_add(&a, "--action-script=%s/" SYNC_SCRIPT, rundir);
 	add_common(&a, m, false, NULL);
@@ -494,12 +507,19 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	}
 	send_progress(reply_fd, "frozen; dumping with criu");
 	t_criu = vs_now_ms();
-	rc = rt_criu_run(criu, &a, NULL, 0, log, 600, err);
+	rc = rt_criu_run(criu, &a, r->ps_fd >= 0 ? &r->ps_fd : NULL, r->ps_fd >= 0 ? 1 : 0, log,
+			 600, err);
 	res->criu_ms = vs_now_ms() - t_criu;
 	rt_pins_release(&pins);
 	rt_argv_free(&a);
 	if (rc == 0)
-		rc = verify_then_kill(cg, log, !r->leave_running, err);
+		rc = verify_then_kill(cg, log, !r->leave_running && !r->hold, err);
+	if (rc == 0 && r->hold) {
+		/* Still frozen (criu found the cgroup frozen and left it so),
+		 * node sides down: rt_monitor_release_held ends it. */
+		res->frozen_ms = vs_now_ms() - t_freeze;
+		return 0;
+	}
 	if (rc < 0 || r->leave_running)
 		rt_net_wake(inst, cfg, init);
 	/* CRIU thaws what it froze, also when it fails; make sure. */
@@ -579,10 +599,11 @@ static int precopy_layer(const struct rt_paths *paths, const struct ck_req *r, i
 
 int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 			  pid_t init, int console_master, int reply_fd, const char *request,
-			  char *done, size_t done_len, bool *tree_gone, struct vs_error *err)
+			  int ps_fd, char *done, size_t done_len, bool *tree_gone, bool *held,
+			  struct vs_error *err)
 {
 	struct rt_paths paths;
-	struct ck_req r = {0};
+	struct ck_req r = {.ps_fd = ps_fd};
 	struct cr_meta m = {0};
 	struct vs_rt_cr_result res = {0};
 	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
@@ -590,6 +611,7 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	int rc = -1;
 
 	*tree_gone = false;
+	*held = false;
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
 	if (parse_request(request, paths.cdir, &r, err) < 0 || check_no_sessions(cg, init, err) < 0)
 		goto out;
@@ -623,7 +645,8 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	}
 	if (rc < 0)
 		goto out;
-	*tree_gone = !r.leave_running;
+	*tree_gone = !r.leave_running && !r.hold;
+	*held = r.hold;
 	/* The image holds the container's memory: root-only, and sealed so a
 	 * restore can tell it was not changed. A dump whose image cannot be
 	 * sealed is a failed dump (the image is discarded below). */
@@ -634,10 +657,41 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	snprintf(done, done_len, "done %lld %lld %lld %lld", (long long)res.frozen_ms,
 		 (long long)res.criu_ms, (long long)res.total_ms, (long long)res.image_bytes);
 out:
+	if (rc < 0 && *held) {
+		/* Sealing failed after a held dump: the container runs on. */
+		rt_monitor_release_held(inst, cfg, init, false, NULL);
+		*held = false;
+	}
 	if (rc < 0)
 		discard_image(&r, &paths, err);
 	vs_cg_free(cg);
 	rt_meta_free(&m);
+	return rc;
+}
+
+int rt_monitor_release_held(const struct vs_rt_instance *inst,
+			    const struct vs_container_config *cfg, pid_t init, bool kill,
+			    struct vs_error *err)
+{
+	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", inst->root, cfg->name);
+	cleanup_close int cfd = -1;
+	int rc;
+
+	if (kill) {
+		/* Killed while frozen and with its node sides still down: no
+		 * task runs an instruction, and no FIN or ACK leaves, past the
+		 * image the target now runs. */
+		rc = vs_cg_kill_all(cg, err);
+	} else {
+		rt_net_wake(inst, cfg, init);
+		rc = vs_cg_thaw(cg, err);
+	}
+	vs_cg_free(cg);
+	/* The image without its pages is of no use here. */
+	cfd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cfd >= 0)
+		vs_fs_remove_tree(cfd, "checkpoint", NULL);
 	return rc;
 }
 

@@ -236,9 +236,11 @@ int vs_rt_discard_image(const struct vs_rt_instance *inst, const struct vs_conta
 	return 0;
 }
 
-int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-		     const char *dir, bool leave_running, vs_rt_progress_fn progress, void *ud,
-		     struct vs_rt_cr_result *res, struct vs_error *err)
+/* The checkpoint request (MODE as in rt_monitor_checkpoint), with ps_fd
+ * passed along when >= 0, and the monitor's answer. */
+static int ask_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			  const char *dir, int mode, int ps_fd, vs_rt_progress_fn progress,
+			  void *ud, struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	struct rt_paths paths;
 	struct vs_rt_status st;
@@ -262,9 +264,9 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 		return vs_error_kind(err, VS_EK_INVALID, "paths with newlines are not supported");
 	/* The daemon's criu, which may be newer than the one this container's
 	 * monitor was started with. */
-	req = xasprintf("checkpoint %d\n%s\n%s", leave_running ? 1 : 0, inst->criu_path,
-			dir != NULL ? dir : "-");
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
+	req = xasprintf("checkpoint %d\n%s\n%s", mode, inst->criu_path, dir != NULL ? dir : "-");
+	if ((ps_fd >= 0 ? vs_send_fds(fd, req, strlen(req), &ps_fd, 1)
+			: send(fd, req, strlen(req), MSG_NOSIGNAL)) < 0)
 		return vs_error_set(err, errno, "ask the monitor to checkpoint '%s'", cfg->name);
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -291,6 +293,50 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 			return vs_error_set(err, EPROTO, "unexpected answer from the monitor");
 		}
 	}
+}
+
+int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		     const char *dir, bool leave_running, vs_rt_progress_fn progress, void *ud,
+		     struct vs_rt_cr_result *res, struct vs_error *err)
+{
+	return ask_checkpoint(inst, cfg, dir, leave_running ? 1 : 0, -1, progress, ud, res, err);
+}
+
+int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			   int ps_fd, vs_rt_progress_fn progress, void *ud,
+			   struct vs_rt_cr_result *res, struct vs_error *err)
+{
+	if (ps_fd < 0)
+		return vs_error_kind(err, VS_EK_INVALID, "no page server socket");
+	return ask_checkpoint(inst, cfg, NULL, 2, ps_fd, progress, ud, res, err);
+}
+
+int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		       struct vs_error *err)
+{
+	struct rt_paths paths;
+	cleanup_close int fd = -1;
+	char msg[VS_ERROR_MSG_MAX + 64];
+	struct pollfd p;
+	ssize_t n;
+
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	fd = rt_monitor_connect(paths.sock, err);
+	if (fd < 0)
+		return vs_error_prefix(err, "resume '%s' after its dump", cfg->name);
+	if (send(fd, "release-held 0", 14, MSG_NOSIGNAL) < 0)
+		return vs_error_set(err, errno, "ask the monitor of '%s' to thaw it", cfg->name);
+	p = (struct pollfd){.fd = fd, .events = POLLIN};
+	n = poll(&p, 1, 60000) > 0 ? recv(fd, msg, sizeof(msg) - 1, 0) : -1;
+	if (n <= 0)
+		return vs_error_set(err, EIO, "no answer from the monitor of '%s' to thaw it",
+				    cfg->name);
+	msg[n] = '\0';
+	if (vs_error_decode(msg, err) < 0)
+		return -1;
+	if (strcmp(msg, "ok") == 0)
+		return 0;
+	return vs_error_set(err, EPROTO, "unexpected answer from the monitor");
 }
 
 /* Monitor gone but init alive (someone killed the monitor): stop it

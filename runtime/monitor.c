@@ -9,6 +9,12 @@
  *                           monitor stops draining the console until that
  *                           connection closes
  *   "status"             -> "running PID"
+ *   "checkpoint MODE\nCRIU\nDIR" -> "progress ..." lines, then "done ..."
+ *                           (checkpoint.c); MODE 2 comes with a page
+ *                           server's socket (SCM_RIGHTS) and leaves the
+ *                           tree held: frozen, alive
+ *   "release-held KILL"  -> "ok": thaw a held tree (KILL 0) or kill it
+ *                           (1); a "stop" kills a held tree first
  * and a failure (a checkpoint that failed, an unknown request) in the one
  * error form of vs_error_send.
  * The monitor enforces the stop timeout itself, so a vsd that dies in the
@@ -64,6 +70,7 @@ struct monitor {
 	int64_t restart_window_start;
 	const char *final_state; /* state.json after init's exit: "stopped" or "suspended" */
 	bool exit_now;		 /* a dump took the container down: finish up */
+	bool held;		 /* dumped to a page server, frozen: vs_rt_checkpoint_pages */
 	const char *restore_dir; /* --restore: bring up from this image */
 	int64_t announce_ms;	 /* when to announce the addresses again; 0 never */
 	char last_state[16];	 /* what state.json said before our last write */
@@ -198,15 +205,20 @@ static void reload_config(struct monitor *m)
 	m->cfg = fresh;
 }
 
-static void handle_checkpoint(struct monitor *m, struct client *c, const char *req)
+static void handle_checkpoint(struct monitor *m, struct client *c, const char *req, int ps_fd)
 {
 	struct vs_error err = {0};
 	char done[128];
 	bool gone = false;
 
 	reload_config(m);
-	if (rt_monitor_checkpoint(&m->inst, &m->cfg, m->run.pid, m->run.console, c->fd, req, done,
-				  sizeof(done), &gone, &err) < 0) {
+	if (m->held) {
+		vs_error_kind(&err, VS_EK_CONFLICT, "the container is held after a dump");
+		vs_error_send(c->fd, &err);
+		return;
+	}
+	if (rt_monitor_checkpoint(&m->inst, &m->cfg, m->run.pid, m->run.console, c->fd, req, ps_fd,
+				  done, sizeof(done), &gone, &m->held, &err) < 0) {
 		vs_error_send(c->fd, &err);
 		return;
 	}
@@ -223,29 +235,59 @@ static void handle_checkpoint(struct monitor *m, struct client *c, const char *r
 	m->exit_now = true;
 }
 
+/* "release-held KILL": end the hold of a dump whose pages went to a page
+ * server; "ok" also when nothing is held (a retry after a lost answer). */
+static void handle_release(struct monitor *m, struct client *c, int kill)
+{
+	struct vs_error err = {0};
+
+	if (m->held &&
+	    rt_monitor_release_held(&m->inst, &m->cfg, m->run.pid, kill != 0, &err) < 0) {
+		vs_error_send(c->fd, &err);
+		return;
+	}
+	m->held = false;
+	send(c->fd, "ok", 2, MSG_NOSIGNAL);
+}
+
 static void handle_message(struct monitor *m, size_t i)
 {
 	struct client *c = &m->clients[i];
 	char buf[4400];
-	ssize_t n = recv(c->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-	int timeout = 0, force = 0;
+	int fd = -1;
+	size_t nfds = 0;
+	/* One descriptor may come along: a page server's socket. */
+	ssize_t n = vs_recv_fds(c->fd, buf, sizeof(buf) - 1, &fd, 1, &nfds);
+	int timeout = 0, force = 0, kill = 0;
 
+	if (nfds == 0)
+		fd = -1;
 	if (n <= 0) {
+		vs_closep(&fd);
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			client_drop(m, i);
 		return;
 	}
 	buf[n] = '\0';
+	if (strncmp(buf, "checkpoint ", 11) != 0 && fd >= 0)
+		vs_closep(&fd);
 	if (sscanf(buf, "stop %d %d", &timeout, &force) == 2) {
 		c->kind = CL_STOP;
+		/* A held tree is frozen: only a kill ends it. */
+		if (m->held &&
+		    rt_monitor_release_held(&m->inst, &m->cfg, m->run.pid, true, NULL) == 0)
+			m->held = false;
 		begin_stop(m, timeout < 0 ? 0 : timeout, force != 0);
+	} else if (sscanf(buf, "release-held %d", &kill) == 1) {
+		handle_release(m, c, kill);
 	} else if (strcmp(buf, "console") == 0) {
 		if (vs_send_fds(c->fd, "console", 7, &m->run.console, 1) < 0)
 			client_drop(m, i);
 		else
 			c->kind = CL_CONSOLE;
 	} else if (strncmp(buf, "checkpoint ", 11) == 0) {
-		handle_checkpoint(m, c, buf);
+		handle_checkpoint(m, c, buf, fd);
+		vs_closep(&fd);
 	} else if (strcmp(buf, "status") == 0) {
 		int len = snprintf(buf, sizeof(buf), "running %d", (int)m->run.pid);
 		send(c->fd, buf, (size_t)len, MSG_NOSIGNAL);

@@ -258,13 +258,24 @@ int rt_dump_verify(const char *logpath, struct vs_error *err);
 int rt_cg_give_subtree(const char *unified_dir, uid_t uid, gid_t gid, struct vs_error *err);
 
 /* Monitor side of checkpoint (checkpoint.c): request is "checkpoint
- * LEAVE_RUNNING DIR|-". Sends "progress ..." lines on reply_fd; on success
- * fills done with "done FROZEN_MS CRIU_MS TOTAL_MS BYTES" and tree_gone
- * when CRIU killed the container after the dump. On failure the container
- * runs on as before. 0 or -1. */
+ * MODE\nCRIU\nDIR|-" (MODE 0 stop, 1 leave running, 2 hold: ps_fd is
+ * the page server's socket, else -1). Sends "progress ..." lines on
+ * reply_fd; on success fills done with "done FROZEN_MS CRIU_MS TOTAL_MS
+ * BYTES", tree_gone when the container was killed after the dump, held
+ * when it stays frozen with its node sides down (the pages went to the
+ * page server; rt_monitor_release_held ends that). On failure the
+ * container runs on as before. 0 or -1. */
 int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 			  pid_t init, int console_master, int reply_fd, const char *request,
-			  char *done, size_t done_len, bool *tree_gone, struct vs_error *err);
+			  int ps_fd, char *done, size_t done_len, bool *tree_gone, bool *held,
+			  struct vs_error *err);
+/* A held container (see above): kill its tasks while frozen (the move
+ * succeeded; the monitor then sees init go), or bring its node sides up
+ * and thaw it (the move failed: it runs on as before the dump). The own
+ * image, which has no pages, is removed either way. 0 or -1. */
+int rt_monitor_release_held(const struct vs_rt_instance *inst,
+			    const struct vs_container_config *cfg, pid_t init, bool kill,
+			    struct vs_error *err);
 
 /* vsd-image.json, beside CRIU's images: what vsd must tell CRIU on restore
  * (checkpoint.c). */

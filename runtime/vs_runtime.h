@@ -197,6 +197,25 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 		     const char *dir, bool leave_running, vs_rt_progress_fn progress, void *ud,
 		     struct vs_rt_cr_result *res, struct vs_error *err);
 
+/* The live migration's dump (docs/migration.md, "Pages"): into the own
+ * suspend image, but the memory pages go, while criu dumps, to the page
+ * server at the other end of ps_fd (a connected socket, passed to the
+ * monitor; the caller keeps and closes its copy). On success the
+ * container is *held*: its tasks are alive and frozen, its node sides
+ * down, its image (without pages) in containers/NAME/checkpoint, its
+ * state still "running"; a stop (vs_rt_stop, destroy) kills it while
+ * frozen, vs_rt_release_held thaws it. On failure it is thawed and runs as
+ * before. Errors as vs_rt_checkpoint. 0 or -1. */
+int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			   int ps_fd, vs_rt_progress_fn progress, void *ud,
+			   struct vs_rt_cr_result *res, struct vs_error *err);
+
+/* A held container (see vs_rt_checkpoint_pages) runs again: node sides
+ * up, thawed, its partial image removed. 0 also when it is not held; -1
+ * when its monitor cannot be asked. */
+int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		       struct vs_error *err);
+
 /* What an operator can do with a suspended container, for every error
  * that refuses one: format arguments are the name twice. Callers append
  * their own last option (" or destroy it with force", ...). */

@@ -478,6 +478,20 @@ MIGRATION_OBJECTS = {
                       "rounds and memory image)."),
         "rounds": dict(INT0, description="Rounds of the layer, the last "
                        "one (after the freeze or stop) included."),
+        "pages": {"enum": ["page-server", "image", "none"],
+                  "description": "How the memory pages went (live): "
+                  "page-server: to the target's CRIU page server while "
+                  "the container was dumped, never written on this node; "
+                  "image: with the memory image (a target of an older "
+                  "vsd); none: stop and offline."},
+        "pages_bytes": dict(INT0, description="Bytes of the page server's "
+                            "stream (included in bytes); 0 unless pages is "
+                            "page-server."),
+        "dump_ms": dict(INT0, description="Part of frozen_ms: the dump "
+                        "(with the pages' transfer when they go to the page "
+                        "server)."),
+        "commit_ms": dict(INT0, description="Part of frozen_ms: the commit "
+                          "(the target checks, seals and restores)."),
         "container": dict(nullable(ref("ContainerStatus")),
                           description="The container as the target runs it "
                           "(null when the target did not say)."),
@@ -499,6 +513,11 @@ MIGRATION_OBJECTS = {
                            "of the container's id range on the target (the "
                            "source's when free there, else another; the "
                            "layer is shifted into it as it arrives)."),
+        "parts": dict(STRS, description="The sync parts this node takes "
+                      "besides layer and image: [\"pages\"] (a CRIU page "
+                      "server for a live dump's pages); absent from an "
+                      "older vsd, whose source then sends the pages with "
+                      "the image."),
     }, desc="A reservation made: containers/.NAME.incoming staged."),
     "MigrationCheck": obj({"ok": BOOL, "blockers": BLOCKERS},
                           desc="A reservation check: nothing made."),
@@ -1145,14 +1164,19 @@ def migration_paths():
         "/v1/migrations/{id}/sync": {
             "parameters": [MIG_ID_P, MIG_H],
             "post": op("syncMigration", "Receive the layer or the image with "
-                       "rsync (target side): its output", M, sync_out,
-                       ["400", "404", "409"],
+                       "rsync, or a live dump's pages with a CRIU page "
+                       "server (target side): its output", M, sync_out,
+                       ["400", "404", "409", "501"],
                        req=body(ref("MigrationSyncRequest")),
                        desc=peer + "The arguments must be rsync's server "
                        "mode, receiving only (400 otherwise); the "
-                       "destination is the staged part. rsync's protocol "
-                       "runs over this answer and the sync-input body, two "
-                       "plain requests (docs/migration.md, \"Transport\")."),
+                       "destination is the staged part. Part pages takes "
+                       "no arguments: the target runs its own `criu "
+                       "page-server` on the stream's socket (409 outside a "
+                       "live migration, 501 without a usable CRIU). The "
+                       "program's protocol runs over this answer and the "
+                       "sync-input body, two plain requests "
+                       "(docs/migration.md, \"Transport\", \"Pages\")."),
         },
         "/v1/migrations/{id}/sync-input": {
             "parameters": [MIG_ID_P, MIG_H],

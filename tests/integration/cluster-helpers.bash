@@ -290,3 +290,62 @@ mig_state() { json_get state <"$(cl_root "$1")/migrations/$2.json"; }
 # mig_id: the id of the only migration A has recorded in this test (the
 # newest record).
 mig_id() { basename "$(ls -t "$CL_A_ROOT"/migrations/*.json | head -n 1)" .json; }
+
+# ------------------------------------------------------- guest memory
+
+MEMSUM_BIN="$VSD_REPO/build/tests/vsd-test-memsum"
+# memsum_start NODE NAME MB: MB of pseudo-random anonymous memory held in
+# container NAME by vsd-test-memsum (make test-tools), its checksum in
+# /root/memsum once filled.
+memsum_start() {
+	[[ -x "$MEMSUM_BIN" ]] || fail "$MEMSUM_BIN missing: make test-tools" || return 1
+	on "$1" in_ct "$2" sh -c 'cat >/memsum && chmod 0755 /memsum' <"$MEMSUM_BIN" || return 1
+	on "$1" in_ct "$2" sh -c "rm -f /root/memsum; setsid /memsum $3 /root/memsum </dev/null >/dev/null 2>&1 &"
+	wait_for 30 on "$1" in_ct "$2" test -s /root/memsum
+}
+# memsum_now NODE NAME: the checksum computed afresh over the memory as it
+# is now (SIGUSR1 to vsd-test-memsum; the file replaced when done).
+memsum_now() {
+	on "$1" in_ct "$2" sh -c 'rm -f /root/memsum && kill -USR1 $(pidof memsum)' || return 1
+	wait_for 30 on "$1" in_ct "$2" test -s /root/memsum || return 1
+	on "$1" in_ct "$2" cat /root/memsum
+}
+# page_watch_start NODE NAME: record every CRIU page file (pages-*.img,
+# pagemap-*.img) seen under the node's containers/NAME, every 20 ms, into
+# $NET_TMP/pagefiles, until page_watch_stop.
+page_watch_start() {
+	local dir
+	dir="$(cl_root "$1")/containers/$2"
+	: >"$NET_TMP/pagefiles"
+	rm -f "$NET_TMP/pagewatch.stop"
+	(
+		while [[ ! -e "$NET_TMP/pagewatch.stop" ]]; do
+			find "$dir" -maxdepth 2 \( -name 'pages-*.img' -o -name 'pagemap-*.img' \) \
+				2>/dev/null >>"$NET_TMP/pagefiles"
+			sleep 0.02
+		done
+	) </dev/null 3>&- &
+	echo $! >>"$NET_TMP/pids"
+}
+page_watch_stop() {
+	touch "$NET_TMP/pagewatch.stop"
+	sleep 0.1
+	sort -u "$NET_TMP/pagefiles"
+}
+
+# ------------------------------------------------ a client's conversation
+
+# chat_connect ADDR: a request/answer loop from the client with ADDR:7000
+# every 50 ms over one connection (net-tool.py chat), after its first
+# answer; chat_finish stops it and prints its result ("ok ANSWERS GAP-MS").
+chat_connect() {
+	rm -rf "$NET_TMP/chat" && mkdir "$NET_TMP/chat"
+	net_bg "$NET_TMP/chat.log" in_client "$PY" "$NET_TOOL" chat "$1" 7000 "$NET_TMP/chat" >/dev/null
+	wait_for 15 test -e "$NET_TMP/chat/step1" ||
+		fail "no first answer: $(cat "$NET_TMP/chat.log" "$NET_TMP/chat/result" 2>&1)"
+}
+chat_finish() {
+	touch "$NET_TMP/chat/stop"
+	wait_for 70 test -e "$NET_TMP/chat/result" || return 1
+	cat "$NET_TMP/chat/result"
+}

@@ -62,6 +62,33 @@ mid_image() { (($(staged_mb "$1" incoming-image) >= $2)); }
 	assert_one_copy fa1
 }
 
+@test "the target's vsd killed while A dumps into its page server: the dump fails, the VPS is thawed and runs on A with its memory intact; B restarted has nothing of it" {
+	local pid id sum
+	ct_counting fa9 192.0.2.89
+	memsum_start A fa9 100
+	sum=$(on A in_ct fa9 cat /root/memsum)
+	# 20 MB/s on the wire: the 100 MB of pages take about 5 s.
+	mig_bg fa9 --bandwidth 20M
+	wait_for 60 eval '(($(staged_mb fa9 incoming-pages) >= 10))' ||
+		fail "the pages did not start: $(mig_out)"
+	id=$(mig_id)
+	pid=$(on B vsd_pid)
+	node_kill B
+	! pid_alive "$pid" || fail "B's vsd $pid survived SIGKILL"
+	wait_for 60 test -s "$NET_TMP/mig.rc" || fail "the migrate did not end: $(mig_out)"
+	assert_eq "$(mig_rc)" 1 "vsctl migrate's status ($(mig_out))"
+	assert_contains "$(mig_out)" "$(cl_url B)"
+	assert_contains "$(mig_out)" "stays here"
+	assert_one_copy fa9
+	assert_reach client 192.0.2.89
+	assert_eq "$(memsum_now A fa9)" "$sum" "the memory's checksum on A after the failed dump"
+	assert_eq "$(mig_state A "$id")" failed "the migration's record on A"
+	node_restart B
+	assert_eq "$(mig_state B "$id")" aborted "the migration's record on B after its restart"
+	assert_b_clean fa9
+	assert_one_copy fa9
+}
+
 @test "the source's vsd killed during the copy: restarted with its options, it rolls back; one copy runs on A, B's reservation is gone" {
 	local id
 	ct_counting fc1 192.0.2.83

@@ -190,19 +190,9 @@ assert_only_on() {
 	assert_eq "$(cl_listing "$n" | grep -c "\.$2\." || true)" 0 "staging entries of $2 on $n"
 }
 
-# chat_start NODE NAME ADDR / chat_finish: as in migrate.bats, against the
+# chat_start NODE NAME ADDR: chat_connect (cluster-helpers.bash) to the
 # guest's socket-activated echo service.
-chat_start() {
-	rm -rf "$NET_TMP/chat" && mkdir "$NET_TMP/chat"
-	net_bg "$NET_TMP/chat.log" in_client "$PY" "$NET_TOOL" chat "$3" 7000 "$NET_TMP/chat" >/dev/null
-	wait_for 15 test -e "$NET_TMP/chat/step1" ||
-		fail "no first answer: $(cat "$NET_TMP/chat.log" "$NET_TMP/chat/result" 2>&1)"
-}
-chat_finish() {
-	touch "$NET_TMP/chat/stop"
-	wait_for 70 test -e "$NET_TMP/chat/result" || return 1
-	cat "$NET_TMP/chat/result"
-}
+chat_start() { chat_connect "$3"; }
 
 # check_moved NODE NAME BEFORE T-BEFORE FROZEN-MS WHEN: after a live move to
 # NODE, against the facts (sd_facts) read before it at T-BEFORE (ms); the

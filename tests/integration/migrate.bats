@@ -30,21 +30,11 @@ assert_moved() {
 }
 
 # chat_start NODE NAME ADDR: an echo server in NAME on NODE (busybox nc -e
-# cat) and a request/answer loop with it from the client every 50 ms over
-# one connection (net-tool.py chat), after its first answer.
+# cat) and chat_connect (cluster-helpers.bash) to it.
 chat_start() {
 	on "$1" in_ct "$2" sh -c 'setsid nc -l -p 7000 -e cat </dev/null >/dev/null 2>&1 &'
 	wait_for 10 eval "on $1 in_ct $2 netstat -ltn | grep -q ':7000 '" || return 1
-	rm -rf "$NET_TMP/chat" && mkdir "$NET_TMP/chat"
-	net_bg "$NET_TMP/chat.log" in_client "$PY" "$NET_TOOL" chat "$3" 7000 "$NET_TMP/chat" >/dev/null
-	wait_for 15 test -e "$NET_TMP/chat/step1" ||
-		fail "no first answer: $(cat "$NET_TMP/chat.log" "$NET_TMP/chat/result" 2>&1)"
-}
-# chat_finish: stop the loop; prints its result ("ok ANSWERS GAP-MS").
-chat_finish() {
-	touch "$NET_TMP/chat/stop"
-	wait_for 70 test -e "$NET_TMP/chat/result" || return 1
-	cat "$NET_TMP/chat/result"
+	chat_connect "$3"
 }
 
 @test "the rig: two nodes on one LAN reach each other's API with their node certificates; a routed container on A answers the client" {
@@ -113,6 +103,40 @@ chat_finish() {
 	sleep 0.5
 	(($(on B in_ct mv1 cat /var/count) > after)) || fail "the counter stopped on B at $after"
 	echo "# live move of 20 MB: $out" >&3
+}
+
+@test "live: 100 MB of anonymous memory go through B's page server while A dumps: no page file on A, the memory and a tmpfs file intact on B" {
+	local out sum tsum files
+	ct_on A mv6 --ip 192.0.2.96
+	on A in_ct mv6 sh -c 'mkdir -p /run/mem && mount -t tmpfs -o size=20m tmpfs /run/mem &&
+		dd if=/dev/urandom of=/run/mem/blob bs=1M count=5 2>/dev/null'
+	tsum=$(on A in_ct mv6 md5sum /run/mem/blob | cut -d' ' -f1)
+	memsum_start A mv6 100
+	sum=$(on A in_ct mv6 cat /root/memsum)
+	page_watch_start A mv6
+	out=$(migrate mv6 --json)
+	files=$(page_watch_stop)
+	assert_eq "$files" "" "CRIU page files written under A's containers/mv6 during the move"
+	assert_eq "$(json_get pages <<<"$out")" page-server "how the pages went ($out)"
+	(($(json_get pages_bytes <<<"$out") >= 100 * 1024 * 1024)) || fail "pages_bytes: $out"
+	assert_moved mv6 running
+	assert_eq "$(memsum_now B mv6)" "$sum" "the memory's checksum on B"
+	assert_eq "$(on B in_ct mv6 md5sum /run/mem/blob | cut -d' ' -f1)" "$tsum" "the tmpfs file's checksum on B"
+	echo "# live move of 100 MB of anonymous memory: frozen $(json_get frozen_ms <<<"$out") ms (dump $(json_get dump_ms <<<"$out"), commit $(json_get commit_ms <<<"$out")), total $(json_get total_ms <<<"$out") ms, $(json_get bytes <<<"$out") bytes" >&3
+}
+
+@test "precopy without dirty-page tracking (this kernel): refused before anything moves, naming live" {
+	if on A "$VSCTL_BIN" node info --json | grep -q '"mem_tracking": *true'; then
+		skip "this kernel tracks dirty pages"
+	fi
+	ct_on A mv7 --ip 192.0.2.97
+	run migrate mv7 --mode precopy
+	assert_failure
+	assert_contains "$output" "precopy"
+	assert_contains "$output" "--mode live"
+	assert_eq "$(cl_state A mv7)" running "mv7 on A"
+	! cl_has B mv7 || fail "mv7 is on B"
+	assert_eq "$(cl_listing B | grep -c mv7 || true)" 0 "entries of mv7 under B's containers/"
 }
 
 @test "live: a client on the LAN keeps its TCP conversation with the VPS during the move" {
