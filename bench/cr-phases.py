@@ -29,13 +29,13 @@ DUMP = [
 
 RESTORE = [
     ("init: kerndat probes (no cache: /run is not tmpfs)", r"^CRIU run id|^Version:"),
-    ("read images, prepare", r"^Restoring processes|^mnt: Reading mountpoint images"),
-    ("network lock", r"^Running network-lock scripts|^net: Lock network"),
-    ("namespaces: net (ip restore, iptables)", r"^Restoring netns|^net: Restoring netns|^Restoring IPC namespace|^Restoring UTS"),
-    ("mount tree, tmpfs contents (tar each)", r"^mnt: Restoring mount tree|^Mount root|^mnt: Start with"),
-    ("tasks: fork, files, memory", r"^Forking task|^Restore sigacts|Restoring children"),
-    ("restorer: final switch", r"^Restore finished successfully|Running post-restore scripts"),
-    ("network unlock", r"^Running network-unlock scripts|^net: Unlock network"),
+    ("read images, prepare", r"^Reading image tree"),
+    ("fork the root task", r"^Running pre-restore scripts"),
+    ("net namespace (ip, iptables-restore...)", r"^Running setup-namespaces scripts"),
+    ("mount tree, tmpfs contents (tar each)", r"mnt: Restoring mount namespace"),
+    ("tasks: files, memory, sockets", r"^Running post-setup-namespaces scripts"),
+    ("network unlock (iptables-restore)", r"^Running network-unlock scripts"),
+    ("resume", r"^Run late stage hook|^Running pre-resume scripts"),
 ]
 
 

@@ -112,12 +112,12 @@ wait_file() {
 	done
 }
 
-# mig_json FROM TO NAME MODE: the migration's JSON result on stdout; on a
-# refusal, the daemon's message on stderr and status 1.
+# mig_json FROM TO NAME MODE: the migration's JSON result on stdout; its
+# progress and any error in $data/err.
 mig_json() {
 	local to=nodeb
 	[[ $2 == A ]] && to=nodea
-	cvsctl --socket "$(cl_sock "$1")" migrate "$3" --to "$to" --mode "$4" --json
+	cvsctl --socket "$(cl_sock "$1")" migrate "$3" --to "$to" --mode "$4" --json 2>"$data/err"
 }
 
 # ct_mem_disk NODE NAME: "MEMORY DISK" bytes: rss + shmem of the
@@ -147,10 +147,10 @@ busybox_run() {
 	on A in_ct "$name" sh -c "setsid /cr-memhog $mb /root/ready </dev/null >/dev/null 2>&1 &"
 	wait_file "$(cl_root A)/containers/$name/upper/root/ready" 60
 	md=$(ct_mem_disk A "$name")
-	if ! out=$(mig_json A B "$name" "$mode" 2>"$data/err"); then
+	if ! out=$(mig_json A B "$name" "$mode"); then
 		on A vsctl destroy --force "$name" >/dev/null
-		if grep -q "mode" "$data/err"; then
-			sed 's/^vsctl: //' "$data/err" >"$data/skip-$mode"
+		if grep -q "^vsctl: .*mode" "$data/err"; then
+			grep "^vsctl: " "$data/err" | sed 's/^vsctl: //' >"$data/skip-$mode"
 			return 2
 		fi
 		die "migrate $name ($mode): $(cat "$data/err")"
@@ -164,7 +164,7 @@ offline_run() {
 	local name="off$1" out
 	on A vsctl create "$name" --template busybox --ip 192.0.2.80 >/dev/null || die "create $name"
 	cp "$NET_TMP/cr-memhog" "$(cl_root A)/containers/$name/upper/cr-memhog" 2>/dev/null || true
-	out=$(mig_json A B "$name" offline) || die "migrate $name (offline)"
+	out=$(mig_json A B "$name" offline) || die "migrate $name (offline): $(tail -n 3 "$data/err")"
 	record "$data/offline-0" 0 "$(du -sb "$(cl_root B)/containers/$name/upper" | cut -f1)" "$out"
 	on B vsctl destroy --force "$name" >/dev/null
 }
@@ -192,7 +192,7 @@ systemd_case() {
 	for i in $(seq "$reps"); do
 		echo "bench: systemd live run $i/$reps ($from -> $to)" >&2
 		md=$(ct_mem_disk "$from" sd1)
-		out=$(mig_json "$from" "$to" sd1 live) || die "migrate sd1 $from -> $to"
+		out=$(mig_json "$from" "$to" sd1 live) || die "migrate sd1 $from -> $to: $(tail -n 3 "$data/err")"
 		record "$data/systemd-live" $md "$out"
 		if [[ $from == A ]]; then from=B to=A; else from=A to=B; fi
 	done
@@ -200,7 +200,8 @@ systemd_case() {
 }
 
 # floor_run MB I: the bare tree dumped on A's side, sent over the LAN,
-# restored; appends "frozen total bytes mem 0 -".
+# restored; appends "frozen total bytes mem 0 - dump_ms transfer_ms
+# restore_ms".
 floor_run() {
 	local mb=$1 img=$NET_TMP/floor/a rcv=$NET_TMP/floor/b/r$2 t0 t1 t2 t3 fz fr sent
 	rm -rf "$img" "$NET_TMP/floor/root/ready" && mkdir "$img"
@@ -226,7 +227,8 @@ floor_run() {
 	t3=$(date +%s%N)
 	floor_pid=$(cat "$rcv/pid")
 	echo "$(((${fz/-/0} + ${fr/-/0}) / 1000 + (t3 - t1) / 1000000)) $(((t3 - t0) / 1000000)) $sent" \
-		"$((mb << 20)) 0 -" >>"$data/floor-$mb"
+		"$((mb << 20)) 0 - $(((t1 - t0) / 1000000)) $(((t2 - t1) / 1000000)) $(((t3 - t2) / 1000000))" \
+		>>"$data/floor-$mb"
 	kill -KILL "$floor_pid"
 	floor_pid=""
 	rm -rf "$rcv"
@@ -335,6 +337,11 @@ if ! has busybox && has floor; then
 	done
 fi
 echo
+for mb in $sizes; do
+	[[ -s "$data/floor-$mb" ]] || continue
+	printf 'floor %s MB, medians: criu dump %s ms, rsync %s ms, criu restore %s ms\n' "$mb" \
+		"$(col "$data/floor-$mb" 7)" "$(col "$data/floor-$mb" 8)" "$(col "$data/floor-$mb" 9)"
+done
 for mode in $modes; do
 	[[ -e "$data/skip-$mode" ]] && echo "$mode: skipped: $(cat "$data/skip-$mode")"
 done
