@@ -155,6 +155,7 @@ busybox_run() {
 		fi
 		die "migrate $name ($mode): $(cat "$data/err")"
 	fi
+	# shellcheck disable=SC2086 # md is "MEMORY DISK"
 	record "$data/$mode-$mb" $md "$out"
 	on B vsctl destroy --force "$name" >/dev/null
 }
@@ -193,6 +194,7 @@ systemd_case() {
 		echo "bench: systemd live run $i/$reps ($from -> $to)" >&2
 		md=$(ct_mem_disk "$from" sd1)
 		out=$(mig_json "$from" "$to" sd1 live) || die "migrate sd1 $from -> $to: $(tail -n 3 "$data/err")"
+		# shellcheck disable=SC2086
 		record "$data/systemd-live" $md "$out"
 		if [[ $from == A ]]; then from=B to=A; else from=A to=B; fi
 	done
@@ -296,11 +298,11 @@ col() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "-" && b != "-") printf "%.2f", a / b; else print "-" }'; }
 MB=1048576
-fmt='%-9s %-8s | %9s %9s %8s | %8s %8s %6s | %7s %8s %8s | %6s %6s\n'
+fmt='%-10s %-8s | %8s %8s %6s | %7s %7s %6s %6s | %8s %9s %8s | %6s %6s\n'
 
 # row CASE SIZE FILE [FLOOR-FILE]
 row() {
-	local f=$3 fl=${4:-} vf vt vb mem disk wire fz ft
+	local f=$3 fl=${4:-} vf vt vb mem disk wire fz ft fw
 	[[ -s "$f" ]] || return 0
 	vf=$(col "$f" 1) vt=$(col "$f" 2) vb=$(col "$f" 3 $MB)
 	mem=$(col "$f" 4 $MB) disk=$(col "$f" 5 $MB)
@@ -309,7 +311,8 @@ row() {
 	if [[ -n "$fl" && -s "$fl" ]]; then
 		fz=$(col "$fl" 1) ft=$(col "$fl" 2) fw=$(col "$fl" 3 $MB)
 	fi
-	printf "$fmt" "$1" "$2" "$vf" "$vt" "$(col "$f" 6)" "$vb" "$mem" "$disk" "$fz" "$ft" "$fw" \
+	# shellcheck disable=SC2059 # one format for the header and the rows
+	printf "$fmt" "$1" "$2" "$vf" "$vt" "$(col "$f" 6)" "$vb" "$mem" "$disk" "$wire" "$fz" "$ft" "$fw" \
 		"$(ratio "$vf" "$fz")" "$(ratio "$vt" "$ft")"
 }
 
@@ -318,9 +321,12 @@ echo "Migration A -> B over a test LAN (veth + bridge, HTTPS between the nodes)"
 echo "kernel $(uname -r), criu $("$criu" --version 2>/dev/null | awk '/Version/ { print $2 }'), $(nproc) CPUs;" \
 	"medians of $reps runs; ms and MB"
 echo
-printf "$fmt" case mode "frozen" "total" rounds "wire" "memory" "disk" "floor fz" "floor tot" \
+# shellcheck disable=SC2059
+printf "$fmt" case mode "frozen" "total" rounds "wire" "memory" "disk" "wire/" "floor fz" "floor tot" \
 	"floor MB" "fz x" "tot x"
-printf '%s\n' "-------------------------------------------------------------------------------------------------------------------"
+# shellcheck disable=SC2059
+printf "$fmt" "" "" "" "" "" "" "" "" "mem+dk" "" "" "" "" ""
+printf '%s\n' "------------------------------------------------------------------------------------------------------------------------"
 for mb in $sizes; do
 	for mode in $modes; do
 		[[ "$mode" == live ]] && fl=$data/floor-$mb || fl=""
