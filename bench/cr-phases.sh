@@ -13,6 +13,24 @@ criu=${VSD_CRIU:-/opt/vsd/criu/bin/criu}
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench: RUNS: expected a positive number, got '$runs'" >&2; exit 1; }
 . "$(dirname "$0")/lib.sh"
 bench_setup crphases
+# bench_cleanup, after whatever vsd's destroy left: the container's tasks,
+# its monitor and this instance's lxcfs (which outlives vsd on purpose).
+crp_cleanup() {
+	local pid
+	set +e
+	[[ -n "$vsd_pid" ]] && vsctl destroy --force c1 >/dev/null 2>&1
+	for pid in $(cat /sys/fs/cgroup/*/"$cg_parent"/c1/cgroup.procs 2>/dev/null | sort -u) \
+		$(pgrep -f "__monitor $tmp/") $(cat "$tmp/run/lxcfs.pid" 2>/dev/null); do
+		grep -qF "$tmp/" "/proc/$pid/cmdline" 2>/dev/null ||
+			grep -qs "$cg_parent" "/proc/$pid/cgroup" || continue
+		kill -KILL "$pid" 2>/dev/null
+	done
+	sleep 0.2
+	bench_cleanup
+}
+trap crp_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 mkdir -p "$tmp/root" "$tmp/logs"
 # Images on memory, as in bench/cr.sh; 0755: the mapped root must reach
 # its layers.
