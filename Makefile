@@ -125,6 +125,8 @@ bench: all
 	bench/run.sh
 	bench/lifecycle.sh
 	bench/cr.sh
+	bench/cr-phases.sh
+	bench/migrate.sh
 	bench/limits.sh
 	bench/disk.sh
 	bench/reclaim.sh
