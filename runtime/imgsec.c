@@ -196,6 +196,29 @@ static int verify_task(const struct vs_container_config *cfg, pid_t pid, struct 
 	return 0;
 }
 
+/* Has pid exited (gone, or a zombie) since it was listed? A restored
+ * guest runs at once, and its short-lived children (a shell's commands,
+ * a service's helpers) exit between the listing and the reads of their
+ * status, namespace and maps; what is dead needs no check and a zombie
+ * can do nothing. */
+static bool task_ended(pid_t pid)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/stat", (int)pid);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char text[1024];
+	const char *p;
+	ssize_t n;
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH;
+	n = read(fd, text, sizeof(text) - 1);
+	if (n < 0)
+		return errno == ESRCH;
+	text[n] = '\0';
+	p = strrchr(text, ')');
+	return p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 int rt_restored_verify(const struct vs_container_config *cfg, pid_t init, const char *cgdir,
 		       struct vs_error *err)
 {
@@ -213,9 +236,7 @@ int rt_restored_verify(const struct vs_container_config *cfg, pid_t init, const 
 	for (char *p = strtok_r(procs, "\n", &save); p != NULL; p = strtok_r(NULL, "\n", &save)) {
 		pid_t pid = (pid_t)atoi(p);
 		struct vs_error e2 = {0};
-		/* A task may exit between the listing and the check. */
-		if (pid > 0 && pid != init && verify_task(cfg, pid, &e2) < 0 &&
-		    e2.errnum != ENOENT && e2.errnum != ESRCH) {
+		if (pid > 0 && pid != init && verify_task(cfg, pid, &e2) < 0 && !task_ended(pid)) {
 			if (err != NULL)
 				*err = e2;
 			return -1;
