@@ -280,6 +280,16 @@ int vs_nl_link_create(struct vs_nl *nl, const char *name, const char *kind, stru
 	return 0;
 }
 
+int vs_nl_link_set_mac(struct vs_nl *nl, int ifindex, const uint8_t mac[6], struct vs_error *err)
+{
+	char buf[VS_NL_REQ_SIZE];
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, ifindex, &ifm);
+
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	return vs_nl_talk(nl, nlh, NULL, NULL, "set address: RTM_NEWLINK", err);
+}
+
 int vs_nl_link_set_master(struct vs_nl *nl, int ifindex, int master, struct vs_error *err)
 {
 	char buf[VS_NL_REQ_SIZE];

@@ -93,6 +93,9 @@ int vs_nl_link_eui64(struct vs_nl *nl, int ifindex, struct vs_error *err);
 /* A link of kind kind ("bridge") named name. */
 int vs_nl_link_create(struct vs_nl *nl, const char *name, const char *kind, struct vs_error *err);
 int vs_nl_link_set_master(struct vs_nl *nl, int ifindex, int master, struct vs_error *err);
+/* A link's own MAC address (a bridge with one set keeps it: it no longer
+ * takes the lowest of its ports' as they come and go). */
+int vs_nl_link_set_mac(struct vs_nl *nl, int ifindex, const uint8_t mac[6], struct vs_error *err);
 /* Set the bridge port flag IFLA_BRPORT_ISOLATED of ifindex (a port). */
 /* A bridge port's STP state (BR_STATE_DISABLED, BR_STATE_FORWARDING),
  * set by hand as on a bridge without STP. 0 or -1. */

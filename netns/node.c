@@ -81,16 +81,45 @@ static struct vs_ip pool_gateway(const struct vs_net_pool *p)
 	return gw;
 }
 
-/* vsd's own bridge: made when missing, up, with its pools' gateways. */
+/* A locally administered unicast MAC of the node's bridge, the same for
+ * the same instance and bridge name (FNV-1a over both, two seeds). */
+static void bridge_mac(const struct vs_net_node *node, uint8_t mac[6])
+{
+	uint32_t h[2] = {2166136261u, 2166136261u ^ 0x5bd1e995u};
+
+	for (int k = 0; k < 2; k++) {
+		for (const char *p = node->id; *p; p++)
+			h[k] = (h[k] ^ (uint8_t)*p) * 16777619u;
+		h[k] = (h[k] ^ '/') * 16777619u;
+		for (const char *p = node->bridge; *p; p++)
+			h[k] = (h[k] ^ (uint8_t)*p) * 16777619u;
+	}
+	mac[0] = 0x02;
+	mac[1] = (uint8_t)(h[0] >> 24), mac[2] = (uint8_t)(h[0] >> 16);
+	mac[3] = (uint8_t)(h[0] >> 8), mac[4] = (uint8_t)h[0], mac[5] = (uint8_t)h[1];
+}
+
+/* vsd's own bridge: made when missing, with a MAC of its own, up, with
+ * its pools' gateways. Without a MAC set, a Linux bridge takes the lowest
+ * of its ports' addresses, so every container that comes or goes could
+ * change the gateway's MAC under the others and make the kernel flush the
+ * node's neighbour entries on the bridge (CI met an announced address's
+ * entry gone that way). A bridge the operator made is left as it is. */
 static int own_bridge(struct net_ctx *c, struct vs_error *err)
 {
 	const struct vs_net_node *node = c->node;
 	struct vs_nl_link l;
+	uint8_t mac[6];
 	int r = vs_nl_link_get(&c->nl, node->bridge, &l, err);
 
-	if (r == 0 && (vs_nl_link_create(&c->nl, node->bridge, "bridge", err) < 0 ||
-		       (r = vs_nl_link_get(&c->nl, node->bridge, &l, err)) == 0))
-		return vs_error_set(err, ENODEV, "bridge %s vanished", node->bridge);
+	if (r == 0) {
+		bridge_mac(node, mac);
+		if (vs_nl_link_create(&c->nl, node->bridge, "bridge", err) < 0 ||
+		    (r = vs_nl_link_get(&c->nl, node->bridge, &l, err)) == 0)
+			return vs_error_set(err, ENODEV, "bridge %s vanished", node->bridge);
+		if (r > 0 && vs_nl_link_set_mac(&c->nl, l.index, mac, err) < 0)
+			return vs_error_prefix(err, "bridge %s", node->bridge);
+	}
 	if (r < 0)
 		return -1;
 	if (strcmp(l.kind, "bridge") != 0)
