@@ -103,9 +103,20 @@ static int mask_dir(int *mask, int target_fd, const char *what, struct vs_error 
 	cleanup_close int tree = -1;
 
 	if (*mask < 0) {
-		*mask = make_fs("tmpfs", ro_tmpfs, MOUNT_ATTR_RDONLY, what, err);
-		if (*mask < 0)
+		/* The first one is attached here, and later ones are clones
+		 * of it once attached: Debian 12's kernel (6.1) refuses to
+		 * clone a detached mount (EINVAL); 6.18 allows it. */
+		int m = make_fs("tmpfs", ro_tmpfs, MOUNT_ATTR_RDONLY, what, err);
+
+		if (m < 0)
 			return -1;
+		if (vs_move_mount(m, "", target_fd, "", MOVE_EMPTY) < 0) {
+			vs_error_set(err, errno, "mask %s", what);
+			close(m);
+			return -1;
+		}
+		*mask = m;
+		return 0;
 	}
 	tree = vs_open_tree(*mask, "", OPEN_TREE_CLONE | AT_EMPTY_PATH);
 	if (tree < 0)
