@@ -16,14 +16,14 @@ TS = re.compile(r"^\((\d+)\.(\d+)\) (.*)")
 DUMP = [
     ("init: kerndat probes (no cache: /run is not tmpfs)", r"^CRIU run id|^Version:"),
     ("freeze check, seize the tasks", r"^Dumping processes \(pid"),
-    ("network lock (iptables-restore)", r"^Running network-lock scripts"),
+    ("network lock (iptables or nftables)", r"^Running network-lock scripts"),
     ("collect namespaces, mount tree", r"^id_map:"),
     ("tasks: parasite, memory, pages, fds", r"^Dumping task \(pid"),
     ("mounts: tmpfs contents (tar+gzip each)", r"^mnt: Dumping mountpoints"),
     ("pstree, time/uts/ipc namespaces", r"^Dumping file-locks"),
     ("net namespace (ip, iptables-save...)", r"^Dump NET namespace"),
     ("cgroups, images", r"^Namespaces dump complete"),
-    ("network unlock (iptables-restore)", r"^Running network-unlock scripts"),
+    ("network unlock (iptables or nftables)", r"^Running network-unlock scripts"),
     ("unfreeze, stats", r"^Unfreezing tasks"),
 ]
 
@@ -34,7 +34,7 @@ RESTORE = [
     ("net namespace (ip, iptables-restore...)", r"^Running setup-namespaces scripts"),
     ("mount tree, tmpfs contents (tar each)", r"mnt: Restoring mount namespace"),
     ("tasks: files, memory, sockets", r"^Running post-setup-namespaces scripts"),
-    ("network unlock (iptables-restore)", r"^Running network-unlock scripts"),
+    ("network unlock (iptables or nftables)", r"^Running network-unlock scripts"),
     ("resume", r"^Run late stage hook|^Running pre-resume scripts"),
 ]
 

@@ -410,8 +410,9 @@ static int cr_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_e
 	if (j->discard) {
 		r = vs_rt_discard_image(inst, &j->cfg, err);
 	} else if (j->kind == VSD_CR_SUSPEND || j->kind == VSD_CR_CHECKPOINT) {
-		r = vs_rt_checkpoint(inst, &j->cfg, j->dir, j->leave_running, vsd_op_progress_cb,
-				     run, &res, err);
+		r = vs_rt_checkpoint(inst, &j->cfg, j->dir, j->leave_running,
+				     vsd_criu_netlock(j->d->criu), vsd_op_progress_cb, run, &res,
+				     err);
 	} else {
 		/* The restored container's views are binds into lxcfs. */
 		vsd_views_check(j->d, j->name);

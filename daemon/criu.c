@@ -175,3 +175,13 @@ void vsd_criu_version(struct vsd_criu *c, char *out, size_t len)
 	wait_caps(c, &k);
 	snprintf(out, len, "%s", k.available ? k.version : "");
 }
+
+const char *vsd_criu_netlock(struct vsd_criu *c)
+{
+	struct vs_mig_caps k;
+
+	wait_caps(c, &k);
+	return k.available && k.network_lock == VS_MIG_NETLOCK_NFTABLES
+		   ? vs_mig_netlock_name(k.network_lock)
+		   : NULL;
+}

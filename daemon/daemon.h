@@ -395,6 +395,12 @@ int vsd_criu_check(struct vsd_criu *c, struct vs_error *err);
 int vsd_criu_check_tracking(struct vsd_criu *c, struct vs_error *err);
 /* The usable CRIU's version ("4.3"), "" when none is usable. */
 void vsd_criu_version(struct vsd_criu *c, char *out, size_t len);
+/* The network lock this node's dumps ask CRIU for: "nftables" when its
+ * CRIU can lock with nf_tables (no iptables-restore run at the lock and
+ * the unlock), else NULL (CRIU's default, iptables). An image records its
+ * method and CRIU restores with it, so a migration's target must say it
+ * can (docs/migration.md). */
+const char *vsd_criu_netlock(struct vsd_criu *c);
 
 /* ---- sampler.c, oom.c, stats.c: usage, OOM events, idle reclaim ----- */
 

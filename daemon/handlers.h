@@ -259,10 +259,11 @@ void vsd_mig_recover_outgoing(struct vsd *d);
  * vs_rt_checkpoint_pages) and its image without pages is in
  * containers/NAME/checkpoint; *pages_bytes is what went on the wire
  * (at most rate bytes a second, 0: no limit). On failure it runs as
- * before the dump. 0 or -1. */
+ * before the dump. netlock as vs_rt_checkpoint's. 0 or -1. */
 int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
 		       const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
-		       struct vsd_op_run *run, int64_t *pages_bytes, struct vs_error *err);
+		       const char *netlock, struct vsd_op_run *run, int64_t *pages_bytes,
+		       struct vs_error *err);
 
 /* api.c: the API's route table (VSD_R__COUNT entries, one per route id),
  * each route with its handler and pre-check. */

@@ -359,6 +359,9 @@ int vsd_h_migration_reserve(struct vsd_call *c, struct vsd_reply *out, struct vs
 	vs_jgen_arr_open(g);
 	vs_jgen_str(g, "pages");
 	vs_jgen_arr_close(g);
+	/* A dump may lock the network with nf_tables only when this node's
+	 * CRIU can restore (and unlock) such an image. */
+	vs_jgen_kv_str(g, "network_lock", vsd_criu_netlock(d->criu));
 	vs_jgen_obj_close(g);
 	vs_config_free(&r.cfg);
 	vsd_reply_json(out, 201, g);

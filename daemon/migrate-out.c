@@ -38,8 +38,9 @@ struct out_job {
 	char bwlimit[32];
 	bool was_running;
 	bool locked;
-	bool precopy;	   /* asked for precopy (it runs live, see pick_mode) */
-	bool target_pages; /* the target's sync takes the "pages" part */
+	bool precopy;	     /* asked for precopy (it runs live, see pick_mode) */
+	bool target_pages;   /* the target's sync takes the "pages" part */
+	const char *netlock; /* the dump's network lock both nodes' CRIU can use; NULL: default */
 	struct vsd_mig_record rec;
 	struct vsd_op_run *run;
 	/* What the result reports. */
@@ -294,7 +295,7 @@ static int dump(struct out_job *j, struct vs_error *err)
 	if (j->target_pages) {
 		progress(j, "stop-and-copy: freezing and dumping; memory pages go to the "
 			    "target's page server");
-		if (vsd_mig_dump_pages(j->d, &j->cfg, &j->peer, j->rec.id, rate, j->run,
+		if (vsd_mig_dump_pages(j->d, &j->cfg, &j->peer, j->rec.id, rate, j->netlock, j->run,
 				       &j->pages_bytes, err) < 0)
 			return vs_error_prefix(err, "dump '%s'", j->name);
 		j->bytes += j->pages_bytes;
@@ -305,8 +306,8 @@ static int dump(struct out_job *j, struct vs_error *err)
 	}
 	progress(j, "stop-and-copy: freezing and dumping (the target takes no pages part: "
 		    "an older vsd; memory pages go with the image)");
-	if (vs_rt_checkpoint(&j->d->inst, &j->cfg, NULL, false, vsd_op_progress_cb, j->run, &res,
-			     err) < 0)
+	if (vs_rt_checkpoint(&j->d->inst, &j->cfg, NULL, false, j->netlock, vsd_op_progress_cb,
+			     j->run, &res, err) < 0)
 		return vs_error_prefix(err, "dump '%s'", j->name);
 	if (j->d->events != NULL)
 		vsd_events_note(j->d->events, j->name, false);
@@ -515,6 +516,10 @@ static char *result_of(struct out_job *j)
 	vs_jgen_kv_int(g, "pages_bytes", j->pages_bytes);
 	vs_jgen_kv_int(g, "dump_ms", j->dump_ms);
 	vs_jgen_kv_int(g, "commit_ms", j->commit_ms);
+	vs_jgen_kv_str(g, "network_lock",
+		       j->pages_via == NULL || strcmp(j->pages_via, "none") == 0 ? NULL
+		       : j->netlock != NULL					 ? j->netlock
+										 : "iptables");
 	/* The container as the target runs it (null when unknown). */
 	vs_jgen_key(g, "container");
 	if (j->arrived != NULL && vs_json_parse(j->arrived, &arrived, &e) == 0 &&
@@ -528,23 +533,30 @@ static char *result_of(struct out_job *j)
 
 static void keep_asking(struct out_job *j);
 
-/* Whether the reservation's answer lists the "pages" part: a target of
- * an older vsd does not, and gets the pages with the image. */
-static bool takes_pages(const char *answer)
+/* What the reservation's answer says the target takes: the "pages" part
+ * (a target of an older vsd does not list it, and gets the pages with the
+ * image), and the network lock its CRIU restores ("network_lock"; absent
+ * from an older vsd: CRIU's default, iptables, for both). */
+static void target_takes(struct out_job *j, const char *answer)
 {
 	cleanup_json struct vs_json *obj = NULL;
 	const struct vs_json *parts;
+	const char *lock, *mine = vsd_criu_netlock(j->d->criu);
 	struct vs_error e = {0};
 
+	j->target_pages = false;
+	j->netlock = NULL;
 	if (answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
-		return false;
+		return;
 	parts = vs_json_get(obj, "parts");
 	for (size_t i = 0; i < vs_json_array_len(parts); i++) {
 		const char *p = vs_json_string(vs_json_array_at(parts, i));
 		if (p != NULL && strcmp(p, "pages") == 0)
-			return true;
+			j->target_pages = true;
 	}
-	return false;
+	lock = vs_json_string(vs_json_get(obj, "network_lock"));
+	if (mine != NULL && lock != NULL && strcmp(lock, mine) == 0)
+		j->netlock = mine;
 }
 
 static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
@@ -569,7 +581,7 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 	else if (body != NULL)
 		body_ok = true;
 	if (body_ok)
-		j->target_pages = takes_pages(answer);
+		target_takes(j, answer);
 	if (!body_ok) {
 		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
 		save(j, VSD_MIG_FAILED);

@@ -37,7 +37,8 @@ static void *pages_thread(void *p)
 
 int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
 		       const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
-		       struct vsd_op_run *run, int64_t *pages_bytes, struct vs_error *err)
+		       const char *netlock, struct vsd_op_run *run, int64_t *pages_bytes,
+		       struct vs_error *err)
 {
 	struct pages_run pr = {.id = *peer, .fd = -1, .rate = rate, .rc = -1};
 	struct vs_rt_cr_result res = {0};
@@ -55,7 +56,8 @@ int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
 		close(sv[1]);
 		return vs_error_set(err, EAGAIN, "a thread for the pages' stream");
 	}
-	rc = vs_rt_checkpoint_pages(&d->inst, cfg, sv[1], vsd_op_progress_cb, run, &res, err);
+	rc = vs_rt_checkpoint_pages(&d->inst, cfg, sv[1], netlock, vsd_op_progress_cb, run, &res,
+				    err);
 	/* Our copy closed, the monitor's gone with criu: the stream's input
 	 * ends, the target's page server ends its answer, the thread ends. */
 	close(sv[1]);

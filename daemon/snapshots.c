@@ -396,8 +396,9 @@ static int snap_fill(struct snap_job *j, struct vsd_op_run *run, const char *cdi
 		 * it, and restoring the image puts it back. */
 		if (mkdir(image, 0700) < 0)
 			return vs_error_set(err, errno, "create %s", image);
-		return vs_rt_checkpoint(&j->d->inst, &j->cfg, image, true, vsd_op_progress_cb, run,
-					&res, err);
+		return vs_rt_checkpoint(&j->d->inst, &j->cfg, image, true,
+					vsd_criu_netlock(j->d->criu), vsd_op_progress_cb, run, &res,
+					err);
 	}
 	if (j->state == VS_RT_RUNNING)
 		return copy_running(j, cdir, layer, link_dest, run, err);

@@ -364,20 +364,29 @@ struct ck_req {
 	bool hold; /* pages to ps_fd's page server; the tree stays frozen */
 	int ps_fd; /* -1: pages into the image */
 	bool own;
-	char criu[1024]; /* the daemon's criu now, not the one the monitor started with */
+	char netlock[16]; /* criu --network-lock METHOD; "" for criu's default */
+	char criu[1024];  /* the daemon's criu now, not the one the monitor started with */
 	char dir[4200];
 };
 
-/* "checkpoint MODE\nCRIU\nDIR" (DIR "-": the suspend image). MODE 0
- * stops the tree, 1 leaves it running, 2 (the suspend image only, with a
- * page server's socket passed along) holds it frozen: see
- * vs_rt_checkpoint_pages. */
+/* "checkpoint MODE[ NETLOCK]\nCRIU\nDIR" (DIR "-": the suspend image).
+ * MODE 0 stops the tree, 1 leaves it running, 2 (the suspend image only,
+ * with a page server's socket passed along) holds it frozen: see
+ * vs_rt_checkpoint_pages. NETLOCK: "nftables" or "iptables". */
 static int parse_request(const char *req, const char *cdir, struct ck_req *r, struct vs_error *err)
 {
 	int leave = 0, off = 0;
 	const char *criu, *dir, *nl;
 
-	if (sscanf(req, "checkpoint %d%n", &leave, &off) != 1 || req[off] != '\n')
+	if (sscanf(req, "checkpoint %d%n", &leave, &off) != 1)
+		return vs_error_set(err, EPROTO, "bad checkpoint request");
+	if (strncmp(req + off, " nftables\n", 10) == 0 ||
+	    strncmp(req + off, " iptables\n", 10) == 0) {
+		memcpy(r->netlock, req + off + 1, 8);
+		r->netlock[8] = '\0';
+		off += 9;
+	}
+	if (req[off] != '\n')
 		return vs_error_set(err, EPROTO, "bad checkpoint request");
 	criu = req + off + 1;
 	nl = strchr(criu, '\n');
@@ -470,6 +479,8 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	rt_argv_add(&a, "--external=mnt[/dev/console]:console");
 	rt_argv_add(&a, "--external=%s", m->console_tty);
 	rt_argv_add(&a, "--leave-running");
+	if (r->netlock[0])
+		rt_argv_add(&a, "--network-lock=%s", r->netlock);
 	if (r->ps_fd >= 0) {
 		/* keep[] lands on fd 3 in criu (rt_criu_run). */
 		rt_argv_add(&a, "--page-server");

@@ -236,11 +236,13 @@ int vs_rt_discard_image(const struct vs_rt_instance *inst, const struct vs_conta
 	return 0;
 }
 
-/* The checkpoint request (MODE as in rt_monitor_checkpoint), with ps_fd
- * passed along when >= 0, and the monitor's answer. */
+/* The checkpoint request (MODE as in rt_monitor_checkpoint, then the
+ * network lock's method when one is asked for), with ps_fd passed along
+ * when >= 0, and the monitor's answer. */
 static int ask_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			  const char *dir, int mode, int ps_fd, vs_rt_progress_fn progress,
-			  void *ud, struct vs_rt_cr_result *res, struct vs_error *err)
+			  const char *dir, int mode, int ps_fd, const char *netlock,
+			  vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
+			  struct vs_error *err)
 {
 	struct rt_paths paths;
 	struct vs_rt_status st;
@@ -264,7 +266,11 @@ static int ask_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 		return vs_error_kind(err, VS_EK_INVALID, "paths with newlines are not supported");
 	/* The daemon's criu, which may be newer than the one this container's
 	 * monitor was started with. */
-	req = xasprintf("checkpoint %d\n%s\n%s", mode, inst->criu_path, dir != NULL ? dir : "-");
+	if (netlock != NULL && strcmp(netlock, "nftables") != 0 && strcmp(netlock, "iptables") != 0)
+		return vs_error_kind(err, VS_EK_INVALID, "unknown network lock method '%s'",
+				     netlock);
+	req = xasprintf("checkpoint %d%s%s\n%s\n%s", mode, netlock ? " " : "",
+			netlock ? netlock : "", inst->criu_path, dir != NULL ? dir : "-");
 	if ((ps_fd >= 0 ? vs_send_fds(fd, req, strlen(req), &ps_fd, 1)
 			: send(fd, req, strlen(req), MSG_NOSIGNAL)) < 0)
 		return vs_error_set(err, errno, "ask the monitor to checkpoint '%s'", cfg->name);
@@ -296,19 +302,21 @@ static int ask_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 }
 
 int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-		     const char *dir, bool leave_running, vs_rt_progress_fn progress, void *ud,
-		     struct vs_rt_cr_result *res, struct vs_error *err)
+		     const char *dir, bool leave_running, const char *netlock,
+		     vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
+		     struct vs_error *err)
 {
-	return ask_checkpoint(inst, cfg, dir, leave_running ? 1 : 0, -1, progress, ud, res, err);
+	return ask_checkpoint(inst, cfg, dir, leave_running ? 1 : 0, -1, netlock, progress, ud, res,
+			      err);
 }
 
 int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			   int ps_fd, vs_rt_progress_fn progress, void *ud,
+			   int ps_fd, const char *netlock, vs_rt_progress_fn progress, void *ud,
 			   struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	if (ps_fd < 0)
 		return vs_error_kind(err, VS_EK_INVALID, "no page server socket");
-	return ask_checkpoint(inst, cfg, NULL, 2, ps_fd, progress, ud, res, err);
+	return ask_checkpoint(inst, cfg, NULL, 2, ps_fd, netlock, progress, ud, res, err);
 }
 
 int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,

@@ -191,11 +191,14 @@ typedef void (*vs_rt_progress_fn)(void *ud, const char *line);
  * leave_running: thaw it afterwards; otherwise it is stopped once the
  * image is complete (state "suspended" when dir is NULL, else "stopped").
  * On failure the container is thawed and running exactly as before, and a
- * partial image is removed. VS_EK_CONFLICT when not running,
+ * partial image is removed. netlock: CRIU's `--network-lock` method
+ * ("nftables", "iptables"), NULL for CRIU's default; the image records it
+ * and a restore uses it. VS_EK_CONFLICT when not running,
  * VS_EK_UNSUPPORTED without a usable criu. 0 or -1. */
 int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-		     const char *dir, bool leave_running, vs_rt_progress_fn progress, void *ud,
-		     struct vs_rt_cr_result *res, struct vs_error *err);
+		     const char *dir, bool leave_running, const char *netlock,
+		     vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
+		     struct vs_error *err);
 
 /* The live migration's dump (docs/migration.md, "Pages"): into the own
  * suspend image, but the memory pages go, while criu dumps, to the page
@@ -207,7 +210,7 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
  * frozen, vs_rt_release_held thaws it. On failure it is thawed and runs as
  * before. Errors as vs_rt_checkpoint. 0 or -1. */
 int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			   int ps_fd, vs_rt_progress_fn progress, void *ud,
+			   int ps_fd, const char *netlock, vs_rt_progress_fn progress, void *ud,
 			   struct vs_rt_cr_result *res, struct vs_error *err);
 
 /* A held container (see vs_rt_checkpoint_pages) runs again: node sides

@@ -492,6 +492,12 @@ MIGRATION_OBJECTS = {
                         "server)."),
         "commit_ms": dict(INT0, description="Part of frozen_ms: the commit "
                           "(the target checks, seals and restores)."),
+        "network_lock": nullable(dict(STR, enum=["nftables", "iptables"],
+                                 description="How CRIU kept the container's "
+                                 "network quiet while it was dumped and "
+                                 "restored (live): nftables when both nodes' "
+                                 "CRIU can, else iptables; null for stop and "
+                                 "offline.")),
         "container": dict(nullable(ref("ContainerStatus")),
                           description="The container as the target runs it "
                           "(null when the target did not say)."),
@@ -518,6 +524,13 @@ MIGRATION_OBJECTS = {
                       "server for a live dump's pages); absent from an "
                       "older vsd, whose source then sends the pages with "
                       "the image."),
+        "network_lock": nullable(dict(STR, enum=["nftables", "iptables"],
+                                 description="The network lock (CRIU "
+                                 "--network-lock) this node's CRIU restores "
+                                 "besides iptables: a source whose CRIU has "
+                                 "it too dumps with it (no iptables-restore "
+                                 "at the lock and unlock). null, or absent "
+                                 "from an older vsd: iptables.")),
     }, desc="A reservation made: containers/.NAME.incoming staged."),
     "MigrationCheck": obj({"ok": BOOL, "blockers": BLOCKERS},
                           desc="A reservation check: nothing made."),

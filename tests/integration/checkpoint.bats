@@ -332,6 +332,27 @@ teardown() { cr_teardown_test; }
 	[[ -f "$img/inventory.img" ]] || fail "restore removed $img"
 }
 
+@test "the network lock: criu dumps with --network-lock=nftables where the node's CRIU can; the image restores" {
+	local method img=$VSD_TMP/images/nl1 calls=$VSD_TMP/criu-calls.log
+	method=$(vsctl node info --json | json_get criu.network_lock_method)
+	[[ "$method" == nftables ]] || skip "this node's CRIU locks with $method"
+	cr_restart_daemon "$(cr_wrapper record)"
+	ct_create_started nl1 || fail "start nl1"
+	mkdir -p "$VSD_TMP/images"
+	run --separate-stderr vsctl checkpoint nl1 --dir "$img" --leave-running
+	assert_success
+	grep "^dump " "$calls" | grep -q -- "--network-lock=nftables" ||
+		fail "criu dump was not asked for the nftables lock: $(grep "^dump " "$calls")"
+	run vsctl stop nl1
+	assert_success
+	# CRIU restores with the method the image records: nothing to pass.
+	run --separate-stderr vsctl restore nl1 --dir "$img"
+	assert_success
+	assert_eq "$(cr_check_truth nl1)" running state
+	run in_ct nl1 echo exec-ok
+	assert_eq "$output" exec-ok "exec in nl1"
+}
+
 @test "checkpoint carries its file system: a file deleted after it comes back, one made after it goes" {
 	ct_create_started fs1 || fail "start fs1"
 	local img=$VSD_TMP/images/fs1

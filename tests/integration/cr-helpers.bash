@@ -55,6 +55,8 @@ cr_restart_daemon() {
 #   restore-early  `restore` fails at once
 #   restore-late   `restore` runs for real (the tree is restored and runs
 #                  detached), then fails
+#   record         every call runs for real; its arguments are appended, one
+#                  call per line, to $VSD_TMP/criu-calls.log
 # A failing wrapper appends an "Error (criu-wrapper): injected ..." line to
 # the log named by -o in the -D directory, as criu would.
 cr_wrapper() {
@@ -82,6 +84,7 @@ injected() {
 	[[ -n "$log" ]] && echo "(00.000000) Error (criu-wrapper): injected $cmd failure ($mode)" >>"$log"
 	exit 1
 }
+[[ "$mode" == record ]] && printf '%s\n' "$*" >>"$(dirname "$0")/criu-calls.log"
 case "$mode:$cmd" in
 dump-early:dump | restore-early:restore) injected ;;
 dump-late:dump)
@@ -284,6 +287,6 @@ cr_teardown_test() {
 		timeout 60 "$VSCTL_BIN" destroy --force "$(basename "$d")" >/dev/null 2>&1 ||
 			echo "teardown: destroy $(basename "$d") failed" >&2
 	done
-	rm -rf "$VSD_TMP"/images
+	rm -rf "$VSD_TMP"/images "$VSD_TMP"/criu-calls.log
 	return 0
 }

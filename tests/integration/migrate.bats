@@ -119,6 +119,9 @@ chat_start() {
 	assert_eq "$files" "" "CRIU page files written under A's containers/mv6 during the move"
 	assert_eq "$(json_get pages <<<"$out")" page-server "how the pages went ($out)"
 	(($(json_get pages_bytes <<<"$out") >= 100 * 1024 * 1024)) || fail "pages_bytes: $out"
+	# Both nodes' CRIU is the same: the dump locks as their probe says.
+	assert_eq "$(json_get network_lock <<<"$out")" \
+		"$(on A vsctl node info --json | json_get criu.network_lock_method)" "the dump's network lock"
 	assert_moved mv6 running
 	assert_eq "$(memsum_now B mv6)" "$sum" "the memory's checksum on B"
 	assert_eq "$(on B in_ct mv6 md5sum /run/mem/blob | cut -d' ' -f1)" "$tsum" "the tmpfs file's checksum on B"
