@@ -49,8 +49,19 @@ $(BUILD)/vsd: $(BUILD)/o/daemon/main.o $(BUILD)/o/libvsd.a
 # The monitor and exec helper: only the libraries the runtime uses.
 $(BUILD)/vsd-helper: $(BUILD)/o/daemon/helper-main.o $(BUILD)/o/libvsd.a
 	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
+# yajl and nettle go into vsctl itself where their static archives are
+# installed: two libraries fewer for the dynamic loader at each of the
+# three vsctl processes of a start, exec and stop (bench/lifecycle.sh).
+# Not exported (--exclude-libs): the TLS module's GnuTLS keeps its own
+# libnettle.
+VSCTL_STATIC := $(foreach l,yajl_s nettle,$(if $(filter /%,$(shell $(CC) -print-file-name=lib$(l).a)),$(l)))
+vsctl_comma := ,
+vsctl_space := $() $()
+VSCTL_STATIC_LDFLAGS := $(if $(VSCTL_STATIC),\
+  -Wl$(vsctl_comma)--exclude-libs$(vsctl_comma)$(subst $(vsctl_space),:,$(VSCTL_STATIC:%=lib%.a)) \
+  -Wl$(vsctl_comma)-Bstatic $(VSCTL_STATIC:%=-l%) -Wl$(vsctl_comma)-Bdynamic)
 $(BUILD)/vsctl: $(BUILD)/o/cli/main.o $(BUILD)/o/libvsctl.a $(BUILD)/o/libvsd.a
-	$(CC) $(LDFLAGS) -rdynamic -Wl,--as-needed -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -rdynamic -Wl,--as-needed -o $@ $^ $(VSCTL_STATIC_LDFLAGS) $(LDLIBS)
 $(BUILD)/vsctl-tls.so: $(call obj,pic,$(VSCTL_TLS_SRC))
 	$(CC) $(LDFLAGS) -shared -Wl,--as-needed -o $@ $^ $(shell pkg-config --libs gnutls)
 

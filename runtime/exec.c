@@ -272,7 +272,7 @@ static int open_join(const struct helper_args *a, struct vs_cg_join *j, struct v
 	struct vs_cg *cg;
 	int r;
 
-	if (vs_cg_host_detect("/sys/fs/cgroup", &h, err) < 0)
+	if (rt_cg_host_take(&h, err) < 0)
 		return -1;
 	cg = vs_cg_open(h, a->cgroup_parent, a->name);
 	r = vs_cg_join_open(cg, j, err);

@@ -490,7 +490,7 @@ static int monitor_setup(struct monitor *m, int argc, char **argv, struct vs_err
 	m->inst.self_exe_fd = -1;
 	if (vs_validate_name(argv[5], "container name", err) < 0)
 		return -1;
-	if (vs_cg_host_detect("/sys/fs/cgroup", &cg, err) < 0)
+	if (rt_cg_host_take(&cg, err) < 0)
 		return -1;
 	m->inst.cg = cg;
 	cfgpath = xasprintf("%s/containers/%s/config.json", argv[2], argv[5]);

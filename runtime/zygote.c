@@ -158,6 +158,19 @@ pid_t rt_zygote_spawn(int self_exe_fd, char *const argv[], const int stdio[3], c
 
 /* ------------------------------------------------------------ the zygote */
 
+/* The cgroup layout detected at the zygote's start (NULL: none, or in
+ * anything but the zygote's forks once taken). */
+static struct vs_cg_host *zygote_cg;
+
+int rt_cg_host_take(struct vs_cg_host **out, struct vs_error *err)
+{
+	if (zygote_cg != NULL) {
+		*out = steal_ptr(&zygote_cg);
+		return 0;
+	}
+	return vs_cg_host_detect("/sys/fs/cgroup", out, err);
+}
+
 /* The zygote's own argument strings, one contiguous area. */
 static char *cmdline_area;
 static size_t cmdline_len;
@@ -219,6 +232,10 @@ int vs_rt_zygote_main(int argc, char **argv)
 	 * filter (about a millisecond each); its forks inherit it compiled. A
 	 * failure here only means they compile it themselves. */
 	rt_seccomp_prepare(NULL);
+	/* Likewise the cgroup layout (rt_cg_host_take); on failure each fork
+	 * detects it, and reports the error, itself. */
+	if (vs_cg_host_detect("/sys/fs/cgroup", &zygote_cg, NULL) < 0)
+		zygote_cg = NULL;
 	for (;;) {
 		char ans[VS_ERROR_WIRE_MAX];
 		struct vs_error e = {0};
