@@ -131,6 +131,9 @@ cpu_ticks() {
 	done
 	echo "$s"
 }
+# cpu_ns PID: CPU time of every thread of PID in nanoseconds (schedstat:
+# exact, where the clock ticks of /proc/PID/stat come in 10 ms steps).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
 # stats FILE: "median p90" of the numbers in FILE (microseconds) in ms.
 stats() { bench_median_p90 "$1" 1; }
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.1f}" 'BEGIN { if (b != 0) printf f, a / b; else print "-" }'; }
@@ -229,7 +232,11 @@ for c in d if isinstance(d, list) else d.get("containers", []):
 ' >"$NET_TMP/addrs"
 # "entries TABLE_FULLS": the table's size (the same on every CPU's line)
 # and how often it was full (per CPU: summed).
-arp_entries() { awk 'NR == 2 { e = strtonum("0x" $1) } NR > 1 { f += strtonum("0x" $13) } END { print e, f }' /proc/net/stat/arp_cache; }
+# (hex by hand: mawk, Debian's default awk, has no strtonum)
+arp_entries() {
+	awk 'function hex(s,  i, n) { n = 0; s = tolower(s); for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return n }
+	     NR == 2 { e = hex($1) } NR > 1 { f += hex($13) } END { print e, f }' /proc/net/stat/arp_cache
+}
 read -r arp0 full0 < <(arp_entries)
 # shellcheck disable=SC2016 # expanded by the inner sh
 # (xargs fails when any ping did: count the answers, not its status)
@@ -272,15 +279,15 @@ if [[ -n "${DENSITY_PERF:-}" ]]; then
 	perf record -q -g -p "$vpid" -o "$DENSITY_PERF/idle.data" -- sleep 10 >/dev/null 2>&1 || true
 fi
 lxcfs_pid=$(cat "$VSD_RUN/lxcfs.pid" 2>/dev/null || true)
-c0=$(cpu_ticks "$vpid")
+c0=$(cpu_ns "$vpid")
 m0=$(cpu_ticks "${mons[@]}")
 l0=$(cpu_ticks ${lxcfs_pid:+"$lxcfs_pid"})
 sleep "$IDLE_S"
-c1=$(cpu_ticks "$vpid")
+c1=$(cpu_ns "$vpid")
 m1=$(cpu_ticks "${mons[@]}")
 l1=$(cpu_ticks ${lxcfs_pid:+"$lxcfs_pid"})
 hz=$(getconf CLK_TCK)
-idle_ms=$(div $(((c1 - c0) * 1000)) "$hz" %.0f)
+idle_ms=$(div $((c1 - c0)) 1000000 %.0f)
 idle_mon_ms=$(div $(((m1 - m0) * 1000)) "$hz" %.0f)
 idle_lxcfs_ms=$(div $(((l1 - l0) * 1000)) "$hz" %.0f)
 
