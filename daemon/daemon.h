@@ -575,8 +575,11 @@ void vsd_usage_reading(const struct vs_container_config *cfg, const struct vs_cg
 /* Bring cfg's ledger up to date with r (a reading of the run started at
  * started_at, from vsd_usage_reading; NULL: no reading) and copy it to
  * *out (may be NULL). Never fails: problems are logged and the ledger
- * starts again when unreadable. */
-void vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int64_t started_at,
+ * starts again when unreadable. True when the ledger on disk now holds r
+ * (written, or it held it already); false when r is not persisted yet (a
+ * sampler's reading within a minute of the last write, or a failed
+ * write). */
+bool vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int64_t started_at,
 		       const struct vsd_ledger_counters *r, enum vsd_usage_when when,
 		       struct vsd_ledger *out);
 /* The same with the reading taken here (when the container runs); the

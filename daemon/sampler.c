@@ -331,9 +331,11 @@ static void usage_reading(struct vsd_sampler *s, const struct vs_container_confi
 	same =
 	    c->usage_run == started_at && c->usage_hash == h && now - c->usage_sent < USAGE_SAME_MS;
 	pthread_mutex_unlock(&s->lock);
-	if (same)
+	/* Remembered only once the ledger on disk holds it: a reading
+	 * not written yet (within a minute of the last write) is given
+	 * again next time, even if unchanged by then. */
+	if (same || !vsd_usage_observe(s->d, cfg, started_at, &r, VSD_USAGE_SAMPLER, NULL))
 		return;
-	vsd_usage_observe(s->d, cfg, started_at, &r, VSD_USAGE_SAMPLER, NULL);
 	pthread_mutex_lock(&s->lock);
 	c = find(s, cfg->name, true);
 	c->usage_run = started_at;
