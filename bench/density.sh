@@ -11,11 +11,15 @@
 #     /proc/PID/smaps_rollup) over N; the daemon's RSS;
 #   - the start rate: create alone, start alone and create+start per VPS
 #     (wall time of N sequential vsctl calls over N);
-#   - the daemon at scale, while the N run: `vsctl list` and `GET /metrics`
-#     latency (median and p90 of 20), vsd's CPU at idle over IDLE_S seconds
-#     (utime+stime from /proc/PID/stat; also the monitors' and lxcfs's), its
-#     RSS, threads and descriptors, and a restart (SIGKILL, start again):
-#     the time until it answers and until `vsctl list` shows all N running;
+#   - what the kernel's share is made of: the growth of each meminfo field
+#     and of the largest slab caches, per VPS (for LXC too);
+#   - the daemon at scale, while the N run: `vsctl list` (and the same
+#     GET through curl, the daemon's part) and `GET /metrics` latency
+#     (median and p90 of 20), vsd's CPU at idle over IDLE_S seconds
+#     (schedstat of its threads; the monitors' and lxcfs's from
+#     /proc/PID/stat), its RSS, threads and descriptors, and a restart
+#     (SIGKILL, start again): the time until it answers and until `vsctl
+#     list` shows all N running;
 #   - then stop and destroy rates (of the first DENSITY_STOP_N, default 50:
 #     the rest go with the node's teardown).
 # Then the same N for LXC in the same run, inside the same node namespace:
@@ -131,6 +135,10 @@ cpu_ticks() {
 	done
 	echo "$s"
 }
+# cpu_ns PID: CPU time of every thread of PID in nanoseconds (schedstat:
+# exact, where the clock ticks of /proc/PID/stat come in 10 ms steps).
+# (%.0f: mawk's %d stops at 2^31)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # stats FILE: "median p90" of the numbers in FILE (microseconds) in ms.
 stats() { bench_median_p90 "$1" 1; }
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.1f}" 'BEGIN { if (b != 0) printf f, a / b; else print "-" }'; }
@@ -166,11 +174,27 @@ limits_line+=", kernel.pid_max $(cat /proc/sys/kernel/pid_max)"
 limits_line+=", kernel.keys.root_maxkeys $(cat /proc/sys/kernel/keys/root_maxkeys)"
 limits_line+=", vsd RLIMIT_NOFILE $(awk '/^Max open files/ { print $4 }' "/proc/$vpid/limits")"
 
+# kparts FILE: what the kernel's share is made of, "key KiB" a line: the
+# meminfo fields (mem:) and every slab cache (slab:, its slabs' pages;
+# caches of one object size may be merged under one name by SLUB).
+kparts() {
+	{
+		awk '/^(Slab|SUnreclaim|KernelStack|PageTables|AnonPages|Shmem|Percpu|VmallocUsed):/ {
+			sub(":", "", $1); print "mem:" $1, $2 }' /proc/meminfo
+		awk 'NR > 2 { print "slab:" $1, $15 * $6 * 4 }' /proc/slabinfo
+	} >"$1"
+}
+# kdelta BEFORE AFTER N: "key KiB-per-VPS" of every part that grew.
+kdelta() {
+	awk -v n="$3" 'NR == FNR { b[$1] = $2; next }
+		{ d = ($2 - b[$1]) / n; if (d > 0) printf "%s %.1f\n", $1, d }' "$1" "$2"
+}
 # ------------------------------------------------------------------ vsd
 
 sync
 sleep 2
 read -r k0 u0 < <(meminfo_kb)
+kparts "$NET_TMP/k.vsd0"
 fail_at=""
 t0=$(now_us)
 for i in $(seq "$N"); do
@@ -205,6 +229,8 @@ create_ms=$(div $((t1 - t0)) $((created * 1000)))
 start_ms=$(div $((t2 - t1)) $((started * 1000)))
 sleep "$SETTLE_S"
 read -r k1 u1 < <(meminfo_kb)
+kparts "$NET_TMP/k.vsd1"
+kdelta "$NET_TMP/k.vsd0" "$NET_TMP/k.vsd1" "$started" >"$NET_TMP/kd.vsd"
 mapfile -t mons < <(pids_matching __monitor "$VSD_TMP/")
 mon_pss=$(pss_kb "${mons[@]}")
 vsd_rss=$(rss_kb "$vpid")
@@ -215,31 +241,9 @@ vsd_u=$(div $((u1 - u0)) "$started" %.0f)
 vsd_mon=$(div "$mon_pss" "$started" %.0f)
 echo "bench: vsd raw: kernel+anon $k0 -> $k1 KiB, used $u0 -> $u1 KiB, ${#mons[@]} monitors Pss $mon_pss KiB" >&2
 
-# Reach: one ping from the node to every VPS (50 at a time). The
-# neighbour table is machine-wide (net.ipv4.neigh.default.gc_thresh3 exists
-# only in the machine's own namespace), and a routed VPS that talks takes
-# two entries: the node's for its address, its own for its gateway.
-{ vsctl list --json || echo '[]'; } | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-for c in d if isinstance(d, list) else d.get("containers", []):
-    for i in c.get("net", {}).get("interfaces", []):
-        for a in i.get("addresses", [])[:1]:
-            print(a.split("/")[0])
-' >"$NET_TMP/addrs"
-# "entries TABLE_FULLS": the table's size (the same on every CPU's line)
-# and how often it was full (per CPU: summed).
-arp_entries() { awk 'NR == 2 { e = strtonum("0x" $1) } NR > 1 { f += strtonum("0x" $13) } END { print e, f }' /proc/net/stat/arp_cache; }
-read -r arp0 full0 < <(arp_entries)
-# shellcheck disable=SC2016 # expanded by the inner sh
-# (xargs fails when any ping did: count the answers, not its status)
-reach_ok=$({ xargs -P 50 -n 1 sh -c 'ip netns exec "$0" busybox ping -c 1 -W 1 "$1" >/dev/null 2>&1 && echo ok' \
-	"$NODE" <"$NET_TMP/addrs" || true; } | wc -l)
-read -r arp1 full1 < <(arp_entries)
-node_neigh=$(in_node ip -4 neigh show | wc -l) || node_neigh=-
-
 # The daemon at scale.
 : >"$NET_TMP/list.us"
+: >"$NET_TMP/list-api.us"
 : >"$NET_TMP/metrics.us"
 # 20 of each, or fewer (at least 1) when they take over LAT_BUDGET_S; a
 # metrics scrape that does not answer in METRICS_MAX_S ends the loop.
@@ -252,6 +256,10 @@ for k in $(seq 20); do
 	vsctl list >/dev/null || echo "bench: vsctl list failed" >&2
 	b=$(now_us)
 	echo $((b - a)) >>"$NET_TMP/list.us"
+	# The same list without the client: the daemon's part (curl's own
+	# clock, from connect to the last byte: not curl's start) and the bytes.
+	curl -s --unix-socket "$VSD_SOCKET" -o "$NET_TMP/list.json" -w '%{time_total}\n' \
+		http://vsd/v1/containers | awk '{ printf "%.0f\n", $1 * 1000000 }' >>"$NET_TMP/list-api.us" || true
 	a=$(now_us)
 	if ! curl -s --max-time "$METRICS_MAX_S" --unix-socket "$VSD_SOCKET" -o "$NET_TMP/metrics.txt" \
 		http://vsd/metrics; then
@@ -272,17 +280,45 @@ if [[ -n "${DENSITY_PERF:-}" ]]; then
 	perf record -q -g -p "$vpid" -o "$DENSITY_PERF/idle.data" -- sleep 10 >/dev/null 2>&1 || true
 fi
 lxcfs_pid=$(cat "$VSD_RUN/lxcfs.pid" 2>/dev/null || true)
-c0=$(cpu_ticks "$vpid")
+c0=$(cpu_ns "$vpid")
 m0=$(cpu_ticks "${mons[@]}")
 l0=$(cpu_ticks ${lxcfs_pid:+"$lxcfs_pid"})
 sleep "$IDLE_S"
-c1=$(cpu_ticks "$vpid")
+c1=$(cpu_ns "$vpid")
 m1=$(cpu_ticks "${mons[@]}")
 l1=$(cpu_ticks ${lxcfs_pid:+"$lxcfs_pid"})
 hz=$(getconf CLK_TCK)
-idle_ms=$(div $(((c1 - c0) * 1000)) "$hz" %.0f)
+idle_ms=$(div $((c1 - c0)) 1000000 %.0f)
 idle_mon_ms=$(div $(((m1 - m0) * 1000)) "$hz" %.0f)
 idle_lxcfs_ms=$(div $(((l1 - l0) * 1000)) "$hz" %.0f)
+
+# Reach: one ping from the node to every VPS (50 at a time), after the
+# idle measurement (the usage ledger records the traffic it makes). The
+# neighbour table is machine-wide (net.ipv4.neigh.default.gc_thresh3 exists
+# only in the machine's own namespace), and a routed VPS that talks takes
+# two entries: the node's for its address, its own for its gateway.
+{ vsctl list --json || echo '[]'; } | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for c in d if isinstance(d, list) else d.get("containers", []):
+    for i in c.get("net", {}).get("interfaces", []):
+        for a in i.get("addresses", [])[:1]:
+            print(a.split("/")[0])
+' >"$NET_TMP/addrs"
+# "entries TABLE_FULLS": the table's size (the same on every CPU's line)
+# and how often it was full (per CPU: summed).
+# (hex by hand: mawk, Debian's default awk, has no strtonum)
+arp_entries() {
+	awk 'function hex(s,  i, n) { n = 0; s = tolower(s); for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return n }
+	     NR == 2 { e = hex($1) } NR > 1 { f += hex($13) } END { print e, f }' /proc/net/stat/arp_cache
+}
+read -r arp0 full0 < <(arp_entries)
+# shellcheck disable=SC2016 # expanded by the inner sh
+# (xargs fails when any ping did: count the answers, not its status)
+reach_ok=$({ xargs -P 50 -n 1 sh -c 'ip netns exec "$0" busybox ping -c 1 -W 1 "$1" >/dev/null 2>&1 && echo ok' \
+	"$NODE" <"$NET_TMP/addrs" || true; } | wc -l)
+read -r arp1 full1 < <(arp_entries)
+node_neigh=$(in_node ip -4 neigh show | wc -l) || node_neigh=-
 
 # Crash recovery: SIGKILL, start again (a new pid), until it answers and
 # until the list shows every container running.
@@ -392,6 +428,7 @@ CONF
 	sync
 	sleep 2
 	read -r lk0 lu0 < <(meminfo_kb)
+	kparts "$NET_TMP/k.lxc0"
 	lxc_fail=""
 	lxc_started=0
 	t0=$(now_us)
@@ -412,6 +449,8 @@ CONF
 		lxc_start_ms=$(div $((t1 - t0)) $((lxc_started * 1000)))
 		sleep "$SETTLE_S"
 		read -r lk1 lu1 < <(meminfo_kb)
+		kparts "$NET_TMP/k.lxc1"
+		kdelta "$NET_TMP/k.lxc0" "$NET_TMP/k.lxc1" "$lxc_started" >"$NET_TMP/kd.lxc"
 		mapfile -t lmons < <(pids_matching "[lxc monitor]" "$lxc_path")
 		lmon_pss=$(pss_kb "${lmons[@]}")
 		lm0=$(cpu_ticks "${lmons[@]}")
@@ -438,6 +477,7 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 read -r list_med list_p90 < <(stats "$NET_TMP/list.us")
+read -r lapi_med lapi_p90 < <(stats "$NET_TMP/list-api.us")
 read -r met_med met_p90 < <(stats "$NET_TMP/metrics.us")
 mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 echo
@@ -460,9 +500,24 @@ row "start alone per VPS (ms)" "$start_ms" "${lxc_start_ms:-}" "$(ratio "$start_
 row "stop --force per VPS (ms; first $stop_n; LXC: all)" "$stop_ms" "${lxc_stop_ms:-}" "$(ratio "$stop_ms" "${lxc_stop_ms:-0}")"
 row "destroy per VPS (ms; first $stop_n)" "$destroy_ms" "" ""
 row "monitors' CPU over ${IDLE_S} s idle, all (ms)" "$idle_mon_ms" "${lxc_idle_mon_ms:-}" ""
+# The kernel's share by part: the meminfo fields, then the slab caches
+# that grew most for either.
+echo
+echo "the kernel's share per VPS, by part (KiB; meminfo fields, then the largest slab caches):"
+touch "$NET_TMP/kd.lxc"
+{
+	for f in Slab SUnreclaim KernelStack PageTables AnonPages Shmem Percpu VmallocUsed; do echo "mem:$f"; done
+	awk '$1 ~ /^slab:/' "$NET_TMP/kd.vsd" "$NET_TMP/kd.lxc" | sort -k2 -rn | awk '!seen[$1]++ { print $1 }' | head -n 14
+} | while read -r key; do
+	v=$(awk -v k="$key" '$1 == k { print $2 }' "$NET_TMP/kd.vsd")
+	l=$(awk -v k="$key" '$1 == k { print $2 }' "$NET_TMP/kd.lxc")
+	printf '  %-50s %10s %10s\n' "${key#*:}" "${v:-0}" "$( ((have_lxc && lxc_ran)) && echo "${l:-0}" || echo -)"
+done
 echo
 echo "the daemon with $started running:"
 printf '  vsctl list          median %s ms, p90 %s ms (%s runs)\n' "$list_med" "$list_p90" "$(wc -l <"$NET_TMP/list.us")"
+printf '  GET /v1/containers  median %s ms, p90 %s ms (curl'"'"'s time_total: the daemon and transfer; %s KiB)\n' \
+	"$lapi_med" "$lapi_p90" $(($(stat -c %s "$NET_TMP/list.json" 2>/dev/null || echo 0) / 1024))
 printf '  GET /metrics        median %s ms, p90 %s ms (%s runs, %s lines)%s\n' "$met_med" "$met_p90" \
 	"$(wc -l <"$NET_TMP/metrics.us")" "$metrics_lines" "${metrics_failed:+; then $metrics_failed}"
 printf '  idle CPU over %s s: vsd %s ms, lxcfs %s ms\n' "$IDLE_S" "$idle_ms" "$idle_lxcfs_ms"

@@ -430,6 +430,38 @@ int vs_cg_stats(struct vs_cg *cg, struct vs_cg_stats *st, struct vs_error *err)
 	return 0;
 }
 
+int vs_cg_sample(struct vs_cg *cg, int64_t faults_from, struct vs_cg_stats *st,
+		 struct vs_error *err)
+{
+	bool v2, mv2;
+	const char *acct = stat_dir(cg, "cpuacct", &v2), *mem = stat_dir(cg, "memory", &mv2);
+	cleanup_stat_text struct stat_text text = {0}, mstat = {0};
+	int r;
+
+	/* No existence check (vs_cg_stats's access()): a cgroup that is gone
+	 * reads as missing files, all -1. */
+	vs_cg_stats_init(st);
+	if (acct != NULL && !v2) {
+		r = stat_int(acct, "cpuacct.usage", &st->cpu_usage_usec, err);
+		ns_to_usec(&st->cpu_usage_usec);
+	} else {
+		r = read_opt(cg->host->unified >= 0 ? cg->dirs[cg->host->unified] : NULL,
+			     "cpu.stat", &text, err);
+		if (r == 0 && text.s != NULL)
+			key_or_unknown(text.s, "usage_usec", &st->cpu_usage_usec);
+	}
+	if (r < 0 || stat_int(mem, mv2 ? "memory.current" : "memory.usage_in_bytes",
+			      &st->memory_current, err) < 0)
+		return vs_error_prefix(err, "sample of cgroup %s/%s", cg->parent, cg->name);
+	if (faults_from < 0 || st->memory_current < faults_from)
+		return 0;
+	if (read_opt(mem, "memory.stat", &mstat, err) < 0)
+		return vs_error_prefix(err, "sample of cgroup %s/%s", cg->parent, cg->name);
+	if (mstat.s != NULL)
+		vs_cg_parse_memory_stat(mstat.s, mv2, st);
+	return 0;
+}
+
 int vs_cg_oom_kills(struct vs_cg *cg, int64_t *kills, struct vs_error *err)
 {
 	bool v2;

@@ -144,8 +144,10 @@ int vsd_h_container_list(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	vs_jgen_obj_open(g);
 	vs_jgen_key(g, "containers");
 	vs_jgen_arr_open(g);
+	vsd_oom_batch(c->d, true);
 	for (size_t i = 0; names[i] != NULL; i++)
 		gen_list_entry(c->d, names[i], c->who, owner, g);
+	vsd_oom_batch(c->d, false);
 	vs_jgen_arr_close(g);
 	vs_jgen_obj_close(g);
 	/* Entries of containers gone without the daemon (removed by hand). */

@@ -441,6 +441,10 @@ void vsd_idle_params_default(const struct vsd_idle_cfg *cfg, struct vsd_idle_par
  * or the step would be below step_min. */
 int64_t vsd_idle_decide(const struct vsd_idle_params *p, const struct vsd_sample *s, size_t n,
 			int64_t memory_min);
+/* The smallest usage (bytes) at which vsd_idle_decide can return a step
+ * for a container of memory_min: below it, its page faults need not be
+ * read. */
+int64_t vsd_idle_worth(const struct vsd_idle_params *p, int64_t memory_min);
 
 /* One OOM kill read from the kernel log. */
 struct vsd_oom_line {
@@ -466,6 +470,10 @@ int vsd_oom_parse_kmsg(const char *rec, size_t len, const char *parent, struct v
 int vsd_sampler_start(struct vsd *d, const struct vsd_idle_cfg *cfg, struct vs_error *err);
 /* Stop and join the thread, free everything. NULL is fine. */
 void vsd_sampler_stop(struct vsd_sampler *s);
+/* Around a request that reads many containers' OOM records (a list):
+ * begin reads the kernel log's news once, and until end the reads on this
+ * thread do not read it again each. */
+void vsd_oom_batch(struct vsd *d, bool begin);
 
 /* The container's OOM record (persisted in containers/NAME/oom.json).
  * kills counts every OOM kill since the container was created, over
@@ -566,12 +574,19 @@ enum vsd_usage_when {
 	VSD_USAGE_STOP,	   /* just before a stop: persisted, with a sample */
 	VSD_USAGE_READ,	   /* GET .../usage: persisted */
 };
-/* Bring cfg's ledger up to date with cst (a running container's cgroup
- * reading of the run started at started_at, and its links' counters; NULL:
- * no reading) and copy it to *out (may be NULL). Never fails: problems are
- * logged and the ledger starts again when unreadable. */
-void vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int64_t started_at,
-		       const struct vs_cg_stats *cst, enum vsd_usage_when when,
+/* What the kernel counts for a running container now: cst's CPU time and
+ * the node-side counters of cfg's links (one netlink request each). */
+void vsd_usage_reading(const struct vs_container_config *cfg, const struct vs_cg_stats *cst,
+		       struct vsd_ledger_counters *r);
+/* Bring cfg's ledger up to date with r (a reading of the run started at
+ * started_at, from vsd_usage_reading; NULL: no reading) and copy it to
+ * *out (may be NULL). Never fails: problems are logged and the ledger
+ * starts again when unreadable. True when the ledger on disk now holds r
+ * (written, or it held it already); false when r is not persisted yet (a
+ * sampler's reading within a minute of the last write, or a failed
+ * write). */
+bool vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int64_t started_at,
+		       const struct vsd_ledger_counters *r, enum vsd_usage_when when,
 		       struct vsd_ledger *out);
 /* The same with the reading taken here (when the container runs); the
  * cgroup's statistics go to *cst_out (may be NULL; all -1 when stopped). */

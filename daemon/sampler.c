@@ -56,6 +56,12 @@
  * themselves when they get cheaper. */
 #define USAGE_SHARE	50
 #define USAGE_BUCKET_MS 1000
+/* A reading equal to the last one the ledger was given (an idle container:
+ * no CPU time, no traffic) changes nothing in it, and is given again only
+ * after this long (ms; the ledger's hourly sample). Without it, 1,000 idle
+ * containers made 1,000 rewrites of usage.json a minute, each with two
+ * fsyncs, to store the same numbers. */
+#define USAGE_SAME_MS (3600 * 1000)
 /* A watched container between states (starting, init gone and the
  * monitor still tearing down): looked at again after this many ms,
  * doubling up to the maximum. */
@@ -71,6 +77,11 @@ struct cstate {
 	int backoff;
 	bool present;
 	int64_t usage_at; /* ms of the last usage-ledger reading */
+	/* The last reading given to the ledger: its run, a hash of it, and
+	 * when (ms). An unchanged reading is not given again for an hour. */
+	int64_t usage_run;
+	uint64_t usage_hash;
+	int64_t usage_sent;
 	struct vsd_oom_rec oom;
 	struct vsd_oom_line pending; /* last oom-kill line, for the Killed line */
 };
@@ -122,6 +133,17 @@ void vsd_idle_params_default(const struct vsd_idle_cfg *cfg, struct vsd_idle_par
 	p->step_percent = 5;
 	p->step_max = 64 * MIB;
 	p->step_min = 1 * MIB;
+}
+
+int64_t vsd_idle_worth(const struct vsd_idle_params *p, int64_t memory_min)
+{
+	/* vsd_idle_decide's step is usage / 100 * step_percent. */
+	int64_t by_step = p->step_percent > 0
+			      ? (p->step_min + p->step_percent - 1) / p->step_percent * 100
+			      : INT64_MAX;
+	int64_t by_room = (memory_min > 0 ? memory_min : 0) + p->step_min;
+
+	return by_step > by_room ? by_step : by_room;
 }
 
 int64_t vsd_idle_decide(const struct vsd_idle_params *p, const struct vsd_sample *s, size_t n,
@@ -276,6 +298,52 @@ static void drain_kmsg(struct vsd_sampler *s)
 
 /* ---- one sweep ------------------------------------------------------- */
 
+static int64_t oom_counter(struct vsd *d, const char *name, const char *pool,
+			   const struct vs_rt_status *st);
+
+/* FNV-1a of a reading (the struct is zeroed before it is filled, so its
+ * bytes are a function of its values). */
+static uint64_t reading_hash(const struct vsd_ledger_counters *r)
+{
+	const unsigned char *b = (const unsigned char *)r;
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (size_t i = 0; i < sizeof(*r); i++)
+		h = (h ^ b[i]) * UINT64_C(1099511628211);
+	return h;
+}
+
+/* Give the ledger a reading of name's run started_at, unless it is the
+ * one given last (within USAGE_SAME_MS). */
+static void usage_reading(struct vsd_sampler *s, const struct vs_container_config *cfg,
+			  int64_t started_at, const struct vs_cg_stats *cst)
+{
+	struct vsd_ledger_counters r;
+	int64_t now = vs_now_ms();
+	uint64_t h;
+	struct cstate *c;
+	bool same;
+
+	vsd_usage_reading(cfg, cst, &r);
+	h = reading_hash(&r);
+	pthread_mutex_lock(&s->lock);
+	c = find(s, cfg->name, true);
+	same =
+	    c->usage_run == started_at && c->usage_hash == h && now - c->usage_sent < USAGE_SAME_MS;
+	pthread_mutex_unlock(&s->lock);
+	/* Remembered only once the ledger on disk holds it: a reading
+	 * not written yet (within a minute of the last write) is given
+	 * again next time, even if unchanged by then. */
+	if (same || !vsd_usage_observe(s->d, cfg, started_at, &r, VSD_USAGE_SAMPLER, NULL))
+		return;
+	pthread_mutex_lock(&s->lock);
+	c = find(s, cfg->name, true);
+	c->usage_run = started_at;
+	c->usage_hash = h;
+	c->usage_sent = now;
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void reclaim(struct vsd_sampler *s, const struct vs_container_config *cfg, struct vs_cg *cg,
 		    int64_t bytes)
 {
@@ -311,14 +379,16 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	struct vs_error err = {0};
 	struct vs_cg *cg;
 	struct cstate *c;
-	int64_t bytes = 0;
+	int64_t bytes = 0, kills, faults_from = -1;
 	bool usage = false;
 	struct vsd_sample smp = {.t_ms = vs_now_ms()};
 	/* Taken before the look, so a start or stop meanwhile wins. */
 	uint64_t gen = s->d->events != NULL ? vsd_events_gen(s->d->events, name) : 0;
 
+	/* The kept status: one poll of the pidfds the status cache holds,
+	 * instead of state.json and /proc for each container. */
 	if (vsd_index_load(s->d->index, s->d->containers_fd, name, &cfg, &err) < 0 ||
-	    vsd_container_status(s->d, name, &st, &err) < 0) {
+	    vsd_container_status_kept(s->d, name, &st, &err) < 0) {
 		vsd_debug("sampler: container %s: %s", name, err.msg);
 		return;
 	}
@@ -329,7 +399,11 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	cg = vsd_cg_of(s->d, name, cfg.pool);
 	if (cg == NULL)
 		return;
-	if (st.state != VS_RT_RUNNING || vs_cg_stats(cg, &cst, &err) < 0) {
+	/* memory.stat (page faults, for the idle detector) only where a
+	 * reclaim could take a step: a small container never gets one. */
+	if (s->cfg.enabled && cfg.idle_reclaim)
+		faults_from = vsd_idle_worth(&s->params, cfg.limits.memory_min);
+	if (st.state != VS_RT_RUNNING || vs_cg_sample(cg, faults_from, &cst, &err) < 0) {
 		if (st.state == VS_RT_RUNNING)
 			vsd_debug("sampler: container %s: %s", name, err.msg);
 		vs_cg_free(cg);
@@ -342,6 +416,8 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	}
 	if (s->d->events != NULL)
 		vsd_events_observe(s->d->events, name, true, gen, (int64_t)time(NULL));
+	/* Through the descriptor the status cache keeps for this run. */
+	kills = oom_counter(s->d, name, cfg.pool, &st);
 	smp.cpu_usec = cst.cpu_usage_usec;
 	smp.pgfault = cst.pgfault;
 	smp.memory = cst.memory_current;
@@ -361,7 +437,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	push_sample(c, &smp);
 	if (!c->oom.loaded)
 		vsd_oom_load(s->d, name, &c->oom);
-	if (vsd_oom_count(&c->oom, st.started_at, cst.oom_kills))
+	if (vsd_oom_count(&c->oom, st.started_at, kills))
 		vsd_oom_store(s->d, name, &c->oom);
 	if (c->backoff > 0)
 		c->backoff--;
@@ -370,7 +446,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	pthread_mutex_unlock(&s->lock);
 	if (usage) {
 		int64_t t0 = vs_now_ms();
-		vsd_usage_observe(s->d, &cfg, st.started_at, &cst, VSD_USAGE_SAMPLER, NULL);
+		usage_reading(s, &cfg, st.started_at, &cst);
 		s->usage_tokens -= vs_now_ms() - t0;
 	}
 	if (bytes > 0)
@@ -788,6 +864,23 @@ void vsd_oom_get(struct vsd *d, const char *name, const char *pool, const struct
 	vsd_oom_get_counted(d, name, st, kills, out);
 }
 
+/* Set on a request's thread while it reads many containers' OOM records
+ * (a list): the kernel log was read once for all of them. */
+static __thread bool oom_drained;
+
+void vsd_oom_batch(struct vsd *d, bool begin)
+{
+	struct vsd_sampler *s = d->sampler;
+
+	oom_drained = false;
+	if (!begin || s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	drain_kmsg(s);
+	pthread_mutex_unlock(&s->lock);
+	oom_drained = true;
+}
+
 void vsd_oom_get_counted(struct vsd *d, const char *name, const struct vs_rt_status *st,
 			 int64_t kills, struct vsd_oom_info *out)
 {
@@ -801,7 +894,8 @@ void vsd_oom_get_counted(struct vsd *d, const char *name, const struct vs_rt_sta
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
-	drain_kmsg(s);
+	if (!oom_drained)
+		drain_kmsg(s);
 	c = find(s, name, true);
 	c->present = true;
 	if (!c->oom.loaded)

@@ -414,6 +414,7 @@ int vsd_h_metrics(struct vsd_call *c, struct vsd_reply *out, struct vs_error *er
 	if (vs_net_stats_all(&c->d->net, &tab, &ne) < 0)
 		vsd_debug("metrics: %s", ne.msg);
 	u = xcalloc(vs_strv_len(names) + 1, sizeof(*u));
+	vsd_oom_batch(c->d, true);
 	for (size_t i = 0; names[i] != NULL; i++) {
 		struct vs_error e = {0};
 		/* One container that cannot be read (or vanished) is left out. */
@@ -422,6 +423,7 @@ int vsd_h_metrics(struct vsd_call *c, struct vsd_reply *out, struct vs_error *er
 		else
 			free(u[n].name);
 	}
+	vsd_oom_batch(c->d, false);
 	f = open_memstream(&text, &len);
 	if (f == NULL)
 		abort(); /* allocation failure aborts, as xmalloc does */

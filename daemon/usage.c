@@ -258,20 +258,22 @@ static void ledger_load(int cfd, const char *name, struct vsd_ledger *l)
 		vsd_log("container %s: %s (started again)", name, e.msg);
 }
 
-static void ledger_store(int cfd, const char *name, struct vsd_ledger *l)
+static bool ledger_store(int cfd, const char *name, struct vsd_ledger *l)
 {
 	cleanup_free char *text = NULL;
 	struct vs_error e = {0};
 
 	l->written = (int64_t)time(NULL);
 	text = vsd_ledger_gen(l);
-	if (vs_atomic_write_at(cfd, LEDGER_FILE, text, strlen(text), 0600, &e) < 0)
+	if (vs_atomic_write_at(cfd, LEDGER_FILE, text, strlen(text), 0600, &e) < 0) {
 		vsd_log("container %s: usage ledger: %s", name, e.msg);
+		return false;
+	}
+	return true;
 }
 
-/* What the kernel counts for a running container now. */
-static void reading_of(struct vsd *d, const struct vs_container_config *cfg,
-		       const struct vs_cg_stats *cst, struct vsd_ledger_counters *r)
+void vsd_usage_reading(const struct vs_container_config *cfg, const struct vs_cg_stats *cst,
+		       struct vsd_ledger_counters *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->cpu_usec = cst->cpu_usage_usec > 0 ? cst->cpu_usage_usec : 0;
@@ -289,40 +291,50 @@ static void reading_of(struct vsd *d, const struct vs_container_config *cfg,
 	}
 }
 
-void vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int64_t started_at,
-		       const struct vs_cg_stats *cst, enum vsd_usage_when when,
+bool vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int64_t started_at,
+		       const struct vsd_ledger_counters *r, enum vsd_usage_when when,
 		       struct vsd_ledger *out)
 {
 	cleanup_close int cfd =
 	    openat(d->containers_fd, cfg->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct vsd_ledger_counters r;
 	struct vsd_ledger *l = xcalloc(1, sizeof(*l));
 	int64_t now = (int64_t)time(NULL);
-	bool dirty;
+	bool dirty, changed = false, held = true;
 
 	if (cfd < 0) {
 		free(l);
-		return;
+		return false;
 	}
 	pthread_mutex_lock(&ledger_lock);
 	ledger_load(cfd, cfg->name, l);
-	if (cst != NULL && started_at > 0) {
-		reading_of(d, cfg, cst, &r);
-		vsd_ledger_observe(l, started_at, &r);
+	if (r != NULL && started_at > 0) {
+		/* The counters are zeroed before they are filled: memcmp is
+		 * exact. */
+		struct vsd_ledger_counters run = l->run;
+		int64_t run_at = l->run_started_at;
+		vsd_ledger_observe(l, started_at, r);
+		changed = run_at != l->run_started_at || memcmp(&run, &l->run, sizeof(run)) != 0;
 	}
 	dirty = vsd_ledger_sample(l, now, when == VSD_USAGE_STOP);
-	if (dirty || when != VSD_USAGE_SAMPLER || now - l->written >= PERSIST_EVERY)
-		ledger_store(cfd, cfg->name, l);
+	/* A sampler's reading that changes nothing is not written (an idle
+	 * container's ledger stays as it is); one that does is written at
+	 * most once a minute. */
+	if (dirty || when != VSD_USAGE_SAMPLER || (changed && now - l->written >= PERSIST_EVERY))
+		held = ledger_store(cfd, cfg->name, l);
+	else if (changed)
+		held = false;
 	pthread_mutex_unlock(&ledger_lock);
 	if (out != NULL)
 		memcpy(out, l, sizeof(*l));
 	free(l);
+	return held;
 }
 
 void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg,
 		      enum vsd_usage_when when, struct vsd_ledger *out, struct vs_cg_stats *cst_out)
 {
 	struct vs_cg_stats cst;
+	struct vsd_ledger_counters r;
 	struct vs_rt_status st;
 	struct vs_error e = {0};
 	struct vs_cg *cg = NULL;
@@ -335,7 +347,9 @@ void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg,
 					: vs_cg_cpu_stats(cg, &cst, &e)) == 0 &&
 		       cst.cpu_usage_usec >= 0;
 	vs_cg_free(cg);
-	vsd_usage_observe(d, cfg, have ? st.started_at : 0, have ? &cst : NULL, when, out);
+	if (have)
+		vsd_usage_reading(cfg, &cst, &r);
+	vsd_usage_observe(d, cfg, have ? st.started_at : 0, have ? &r : NULL, when, out);
 	if (cst_out != NULL)
 		*cst_out = cst;
 }

@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/handlers.h"
 #include "lib/vs_util.h"
@@ -153,6 +156,52 @@ static void test_file_round_trip(void **state)
 	free(b);
 }
 
+static ino_t ledger_ino(int dfd)
+{
+	struct stat st;
+
+	assert_int_equal(fstatat(dfd, "c1/usage.json", &st, 0), 0);
+	return st.st_ino;
+}
+
+/* The sampler's readings: written when they change (at most once a
+ * minute), not when they do not; true only once the file holds them. */
+static void test_observe_writes_changes(void **state)
+{
+	char dir[] = "/tmp/vsd-usage-XXXXXX";
+	struct vsd d = {.containers_fd = -1};
+	struct vs_container_config cfg = {0};
+	struct vsd_ledger *l = xcalloc(1, sizeof(*l));
+	struct vsd_ledger_counters r;
+	cleanup_free char *rm = NULL;
+	ino_t ino;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	rm = xasprintf("rm -rf '%s'", dir);
+	d.containers_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(d.containers_fd >= 0);
+	assert_int_equal(mkdirat(d.containers_fd, "c1", 0700), 0);
+	snprintf(cfg.name, sizeof(cfg.name), "c1");
+	r = reading(100, 10, 20);
+	assert_true(vsd_usage_observe(&d, &cfg, 1000, &r, VSD_USAGE_SAMPLER, NULL));
+	ino = ledger_ino(d.containers_fd);
+	/* The same reading again: held already, the file left alone. */
+	assert_true(vsd_usage_observe(&d, &cfg, 1000, &r, VSD_USAGE_SAMPLER, NULL));
+	assert_int_equal(ledger_ino(d.containers_fd), ino);
+	/* A new one within the minute: not written yet, so not held. */
+	r = reading(200, 10, 20);
+	assert_false(vsd_usage_observe(&d, &cfg, 1000, &r, VSD_USAGE_SAMPLER, NULL));
+	assert_int_equal(ledger_ino(d.containers_fd), ino);
+	/* A read writes it. */
+	assert_true(vsd_usage_observe(&d, &cfg, 1000, &r, VSD_USAGE_READ, l));
+	assert_true(ledger_ino(d.containers_fd) != ino);
+	assert_int_equal(l->run.cpu_usec, 200);
+	close(d.containers_fd);
+	free(l);
+	assert_int_equal(system(rm), 0);
+}
+
 static void test_creds_checks(void **state)
 {
 	struct vs_error err = {0};
@@ -186,7 +235,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_runs_add_up),	    cmocka_unit_test(test_since),
 	    cmocka_unit_test(test_samples_bounded), cmocka_unit_test(test_file_round_trip),
-	    cmocka_unit_test(test_creds_checks),
+	    cmocka_unit_test(test_creds_checks),    cmocka_unit_test(test_observe_writes_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,6 +175,15 @@ static void test_idle_decide(void **state)
 	samples(s, 4, 1000, 0, 100 * MIB);
 	s[3].cpu_usec = 0; /* a restarted container */
 	assert_int_equal(vsd_idle_decide(&p, s, 4, 0), 0);
+	/* Below vsd_idle_worth no step is ever taken (so the sampler need not
+	 * read the page faults); at it, one is. */
+	for (int64_t min = 0; min <= 64 * MIB; min += 16 * MIB) {
+		int64_t w = vsd_idle_worth(&p, min);
+		samples(s, 4, 0, 0, w - 4096);
+		assert_int_equal(vsd_idle_decide(&p, s, 4, min), 0);
+		samples(s, 4, 0, 0, w);
+		assert_true(vsd_idle_decide(&p, s, 4, min) >= p.step_min);
+	}
 }
 
 static void test_kmsg(void **state)
@@ -348,6 +357,23 @@ static void test_stats_files(void **state)
 		fail_msg("stats: %s", err.msg);
 	assert_int_equal(st.cpu_user_usec, 6000);
 	assert_int_equal(st.cpu_system_usec, 1000);
+	/* The sampler's reading: CPU and usage, memory.stat only from
+	 * faults_from bytes of usage, nothing else. */
+	assert_int_equal(vs_cg_sample(cg, -1, &st, &err), 0);
+	assert_int_equal(st.cpu_usage_usec, 5000);
+	assert_int_equal(st.memory_current, 4096);
+	assert_int_equal(st.pgfault, -1);
+	assert_int_equal(st.memory_max, -1);
+	assert_int_equal(st.oom_kills, -1);
+	assert_int_equal(st.pids_current, -1);
+	assert_int_equal(vs_cg_sample(cg, 4097, &st, &err), 0);
+	assert_int_equal(st.pgfault, -1);
+	assert_int_equal(vs_cg_sample(cg, 4096, &st, &err), 0);
+	assert_int_equal(st.pgfault, 300);
+	put(root, "memory", "memory.usage_in_bytes", "lots\n");
+	assert_int_equal(vs_cg_sample(cg, -1, &st, &err), -1);
+	assert_non_null(strstr(err.msg, "memory.usage_in_bytes: unexpected content 'lots'"));
+	put(root, "memory", "memory.usage_in_bytes", "4096\n");
 	/* A file that is not a number names itself. */
 	put(root, "pids", "pids.current", "three\n");
 	assert_int_equal(vs_cg_stats(cg, &st, &err), -1);
