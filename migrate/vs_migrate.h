@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/vs_error.h"
 
@@ -253,10 +254,58 @@ int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, cha
 bool vs_mig_page_file_name(const char *name);
 
 /* Move the page server's files from pages_fd into the image at img_fd
- * before the image is checked and sealed. Every entry but the log must be
- * a regular file with a page file's name that the image does not hold
- * yet; else -1 with VS_EK_INVALID naming it and nothing moved. *moved
- * counts the files moved (also on a later failure). 0 or -1. */
+ * before the image is checked and sealed. Every entry but the logs must be
+ * a regular file with a page file's name, or (pre-copy rounds) a round's
+ * directory of such files or a parent link, all in the layout described
+ * below ("pre-copy rounds"), that the image does not hold yet; else -1
+ * with VS_EK_INVALID naming it and nothing moved. Round directories move
+ * whole (their relative links stay right). *moved counts the page files
+ * moved, those in rounds too (also on a later failure). 0 or -1. */
 int vs_mig_image_take_pages(int img_fd, int pages_fd, size_t *moved, struct vs_error *err);
+
+/* ---- memory pre-copy rounds: the image's layout (migrate/pages.c) ------- */
+
+/* An image with pre-copy rounds (docs/migration.md, "Memory pre-copy
+ * rounds"): the final dump at the image's top, each earlier round's pages
+ * in a subdirectory named by its number, 1..N, and CRIU's chain of
+ * `parent` links between them:
+ *
+ *   IMAGE/parent -> N        IMAGE/k/parent -> ../k-1 (k > 1)
+ *
+ * Nothing else: no other symlink anywhere, no subdirectory in a round, and
+ * only page files (and logs) in a round. The target's page servers write
+ * the same layout under its pages directory, and the seal and the move of
+ * the pages into the image check it, so no link leads out of the image. */
+#define VS_MIG_ROUNDS_MAX  16
+#define VS_MIG_PARENT_LINK "parent"
+
+/* A round's directory name ("1".."16", decimal, no sign or leading zero):
+ * its number, else 0. */
+unsigned vs_mig_round_number(const char *name);
+
+/* Whether target is what the parent link at level (0: the image's top, k:
+ * round k) of an image with nrounds rounds must say: "NROUNDS" at the top,
+ * "../K-1" in round K > 1; no other link (round 1, or a top without
+ * rounds) is ever right. */
+bool vs_mig_parent_link_ok(unsigned level, unsigned nrounds, const char *target);
+
+/* What one image directory holds of the layout: round[k] for a directory
+ * k, link[k] for a parent link at level k (0: the top) with its target. */
+struct vs_mig_layout {
+	bool round[VS_MIG_ROUNDS_MAX + 1];
+	bool link[VS_MIG_ROUNDS_MAX + 1];
+	char target[VS_MIG_ROUNDS_MAX + 1][16];
+};
+
+/* Record a parent link read at level (readlinkat's n bytes of buf; a
+ * longer one than target holds is recorded as wrong). */
+void vs_mig_layout_link(struct vs_mig_layout *l, unsigned level, const char *buf, ssize_t n);
+
+/* Check the layout: rounds 1..N without a gap, and exactly the parent
+ * links the chain needs, each saying what vs_mig_parent_link_ok wants.
+ * what names the directory in the error. 0 with *nrounds = N, or -1 with
+ * VS_EK_INVALID naming the missing round or the wrong link. */
+int vs_mig_layout_check(const struct vs_mig_layout *l, const char *what, unsigned *nrounds,
+			struct vs_error *err);
 
 #endif
