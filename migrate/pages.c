@@ -19,8 +19,8 @@
 
 #include "lib/vs_util.h"
 
-int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, char ***argv_out,
-			    struct vs_error *err)
+int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, const char *prev,
+			    char ***argv_out, struct vs_error *err)
 {
 	char **v;
 	size_t k = 0;
@@ -32,7 +32,7 @@ int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, cha
 				     "its own criu page-server)");
 	if (criu == NULL)
 		return vs_error_kind(err, VS_EK_UNSUPPORTED, "this node has no usable CRIU");
-	v = xcalloc(12, sizeof(*v));
+	v = xcalloc(14, sizeof(*v));
 	v[k++] = xstrdup(criu);
 	v[k++] = xstrdup("page-server");
 	v[k++] = xstrdup("-D");
@@ -42,6 +42,10 @@ int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, cha
 	v[k++] = xstrdup("-o");
 	v[k++] = xstrdup(VS_MIG_PAGE_SERVER_LOG);
 	v[k++] = xstrdup("-v2");
+	if (prev != NULL) {
+		v[k++] = xstrdup("--prev-images-dir");
+		v[k++] = xstrdup(prev);
+	}
 	/* The stream's socket is the program's stdin (and stdout). */
 	v[k++] = xstrdup("--ps-socket");
 	v[k++] = xstrdup("0");

@@ -243,11 +243,15 @@ int vs_mig_fdcat_main(int argc, char **argv);
 /* The target's side of POST /v1/migrations/{id}/sync with part "pages":
  * the source may ask for nothing (nargs must be 0); the command is fixed:
  * criu page-server -D dir -W dir -o page-server.log --ps-socket 0 (the
- * stream's socket on its stdin). 0 with *argv_out (free with
+ * stream's socket on its stdin), with --prev-images-dir prev when prev is
+ * not NULL (a later pre-copy round, or the final dump after rounds: the
+ * target's own choice, see "pre-copy rounds" below; CRIU makes dir's
+ * parent link from it and tells the dumping side which pages the parent
+ * holds). 0 with *argv_out (free with
  * vs_strv_free); -1 with VS_EK_INVALID (arguments given) or
  * VS_EK_UNSUPPORTED (criu NULL), *argv_out NULL. */
-int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, char ***argv_out,
-			    struct vs_error *err);
+int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, const char *prev,
+			    char ***argv_out, struct vs_error *err);
 
 /* Whether name is one a page server writes: pagemap-N.img,
  * pagemap-shmem-N.img or pages-N.img (N decimal). */
@@ -262,6 +266,31 @@ bool vs_mig_page_file_name(const char *name);
  * whole (their relative links stay right). *moved counts the page files
  * moved, those in rounds too (also on a later failure). 0 or -1. */
 int vs_mig_image_take_pages(int img_fd, int pages_fd, size_t *moved, struct vs_error *err);
+
+/* ---- memory pre-copy rounds: when to stop (migrate/precopy.c) ----------- */
+
+/* The stopping rule of the memory rounds, as P.Haul's and Incus's: after
+ * each round, stop when it sent few pages (the final dump's frozen window
+ * then carries about that much), when it did not shrink against the round
+ * before (the guest dirties memory as fast as the link carries it: more
+ * rounds would not help), or at the round limit. */
+#define VS_MIG_PRECOPY_ROUNDS	 8
+#define VS_MIG_PRECOPY_FEW_PAGES 1024 /* 4 MiB of 4 KiB pages */
+enum vs_mig_precopy_next {
+	VS_MIG_PRECOPY_AGAIN,
+	VS_MIG_PRECOPY_FEW,
+	VS_MIG_PRECOPY_GREW,
+	VS_MIG_PRECOPY_LIMIT
+};
+/* pages[0..n-1]: what each round so far sent. AGAIN for no round yet. */
+enum vs_mig_precopy_next vs_mig_precopy_next(const uint64_t *pages, size_t n);
+/* Why the rounds stopped, for the progress ("few pages left", ...). */
+const char *vs_mig_precopy_reason(enum vs_mig_precopy_next r);
+
+/* The pages a dump or pre-dump wrote (pages_written plus shpages_written
+ * of CRIU's stats-dump image, buf of len bytes). 0, or -1 for anything
+ * that is not a stats image with pages_written. */
+int vs_mig_dump_stats_pages(const uint8_t *buf, size_t len, uint64_t *pages);
 
 /* ---- memory pre-copy rounds: the image's layout (migrate/pages.c) ------- */
 

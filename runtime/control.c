@@ -236,11 +236,12 @@ int vs_rt_discard_image(const struct vs_rt_instance *inst, const struct vs_conta
 	return 0;
 }
 
-/* The checkpoint request (MODE as in rt_monitor_checkpoint), with ps_fd
- * passed along when >= 0, and the monitor's answer. */
+/* The checkpoint request (MODE and ROUNDS as in rt_monitor_checkpoint),
+ * with ps_fd passed along when >= 0, and the monitor's answer. */
 static int ask_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			  const char *dir, int mode, int ps_fd, vs_rt_progress_fn progress,
-			  void *ud, struct vs_rt_cr_result *res, struct vs_error *err)
+			  const char *dir, int mode, unsigned rounds, int ps_fd,
+			  vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
+			  struct vs_error *err)
 {
 	struct rt_paths paths;
 	struct vs_rt_status st;
@@ -264,7 +265,9 @@ static int ask_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 		return vs_error_kind(err, VS_EK_INVALID, "paths with newlines are not supported");
 	/* The daemon's criu, which may be newer than the one this container's
 	 * monitor was started with. */
-	req = xasprintf("checkpoint %d\n%s\n%s", mode, inst->criu_path, dir != NULL ? dir : "-");
+	req = rounds > 0 ? xasprintf("checkpoint %d %u\n%s\n-", mode, rounds, inst->criu_path)
+			 : xasprintf("checkpoint %d\n%s\n%s", mode, inst->criu_path,
+				     dir != NULL ? dir : "-");
 	if ((ps_fd >= 0 ? vs_send_fds(fd, req, strlen(req), &ps_fd, 1)
 			: send(fd, req, strlen(req), MSG_NOSIGNAL)) < 0)
 		return vs_error_set(err, errno, "ask the monitor to checkpoint '%s'", cfg->name);
@@ -299,16 +302,33 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 		     const char *dir, bool leave_running, vs_rt_progress_fn progress, void *ud,
 		     struct vs_rt_cr_result *res, struct vs_error *err)
 {
-	return ask_checkpoint(inst, cfg, dir, leave_running ? 1 : 0, -1, progress, ud, res, err);
+	return ask_checkpoint(inst, cfg, dir, leave_running ? 1 : 0, 0, -1, progress, ud, res, err);
 }
 
 int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			   int ps_fd, vs_rt_progress_fn progress, void *ud,
+			   int ps_fd, unsigned rounds, vs_rt_progress_fn progress, void *ud,
 			   struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	if (ps_fd < 0)
 		return vs_error_kind(err, VS_EK_INVALID, "no page server socket");
-	return ask_checkpoint(inst, cfg, NULL, 2, ps_fd, progress, ud, res, err);
+	return ask_checkpoint(inst, cfg, NULL, 2, rounds, ps_fd, progress, ud, res, err);
+}
+
+int vs_rt_predump_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			unsigned round, int ps_fd, vs_rt_progress_fn progress, void *ud,
+			struct vs_rt_cr_result *res, struct vs_error *err)
+{
+	if (ps_fd < 0 || round == 0 || round > VS_MIG_ROUNDS_MAX)
+		return vs_error_kind(err, VS_EK_INVALID, "pre-copy round %u: bad request", round);
+	return ask_checkpoint(inst, cfg, NULL, 3, round, ps_fd, progress, ud, res, err);
+}
+
+void vs_rt_drop_rounds(const struct vs_rt_instance *inst, const struct vs_container_config *cfg)
+{
+	struct rt_paths paths;
+
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	rt_drop_rounds(paths.cdir);
 }
 
 int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,

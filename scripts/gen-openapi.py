@@ -514,8 +514,9 @@ MIGRATION_OBJECTS = {
                            "source's when free there, else another; the "
                            "layer is shifted into it as it arrives)."),
         "parts": dict(STRS, description="The sync parts this node takes "
-                      "besides layer and image: [\"pages\"] (a CRIU page "
-                      "server for a live dump's pages); absent from an "
+                      "besides layer and image: [\"pages\", \"round\"] (a "
+                      "CRIU page server for a live dump's pages, and for "
+                      "the memory pre-copy rounds before it); absent from an "
                       "older vsd, whose source then sends the pages with "
                       "the image."),
     }, desc="A reservation made: containers/.NAME.incoming staged."),
@@ -1173,7 +1174,10 @@ def migration_paths():
                        "destination is the staged part. Part pages takes "
                        "no arguments: the target runs its own `criu "
                        "page-server` on the stream's socket (409 outside a "
-                       "live migration, 501 without a usable CRIU). The "
+                       "live migration, 501 without a usable CRIU); so does "
+                       "part round, a memory pre-copy round's page server "
+                       "into the next round's directory, numbered by the "
+                       "target (409 past 16 rounds). The "
                        "program's protocol runs over this answer and the "
                        "sync-input body, two plain requests "
                        "(docs/migration.md, \"Transport\", \"Pages\")."),

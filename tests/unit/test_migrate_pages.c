@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/vs_util.h"
+#include "migrate/mig-private.h"
 #include "migrate/vs_migrate.h"
 
 #define DIR_ "/var/lib/vsd/containers/.web.incoming/incoming-pages"
@@ -30,8 +31,8 @@ static void test_argv_fixed(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(vs_mig_page_server_argv("/opt/vsd/criu/bin/criu", 0, DIR_, &argv, &err),
-			 0);
+	assert_int_equal(
+	    vs_mig_page_server_argv("/opt/vsd/criu/bin/criu", 0, DIR_, NULL, &argv, &err), 0);
 	for (i = 0; want[i] != NULL; i++) {
 		assert_non_null(argv[i]);
 		assert_string_equal(argv[i], want[i]);
@@ -47,12 +48,12 @@ static void test_argv_args_refused(void **state)
 	char **argv = (char **)1;
 
 	(void)state;
-	assert_int_equal(vs_mig_page_server_argv("/usr/sbin/criu", 1, DIR_, &argv, &err), -1);
+	assert_int_equal(vs_mig_page_server_argv("/usr/sbin/criu", 1, DIR_, "1", &argv, &err), -1);
 	assert_null(argv);
 	assert_int_equal(err.kind, VS_EK_INVALID);
 	assert_non_null(strstr(err.msg, "args"));
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(vs_mig_page_server_argv(NULL, 0, DIR_, &argv, &err), -1);
+	assert_int_equal(vs_mig_page_server_argv(NULL, 0, DIR_, NULL, &argv, &err), -1);
 	assert_null(argv);
 	assert_int_equal(err.kind, VS_EK_UNSUPPORTED);
 }
@@ -405,6 +406,101 @@ static void test_take_refuses_round_layouts(void **state)
 	assert_false(exists(d->img, "1/pages-1.img"));
 }
 
+/* A later round's page server names the round before, which CRIU makes
+ * the directory's parent link from. */
+static void test_argv_prev(void **state)
+{
+	struct vs_error err = {0};
+	char **argv = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(
+	    vs_mig_page_server_argv("/usr/sbin/criu", 0, DIR_ "/3", "../2", &argv, &err), 0);
+	while (argv[n] != NULL)
+		n++;
+	assert_int_equal(n, 13);
+	assert_string_equal(argv[9], "--prev-images-dir");
+	assert_string_equal(argv[10], "../2");
+	assert_string_equal(argv[12], "0");
+	vs_strv_free(argv);
+}
+
+static void test_stopping_rule(void **state)
+{
+	static const uint64_t shrinking[] = {25600, 6000, 2500, 1500, 1100, 1050, 1030, 1025};
+	static const uint64_t few[] = {25600, 800};
+	static const uint64_t grew[] = {25600, 6000, 6000};
+	static const uint64_t small[] = {300};
+
+	(void)state;
+	assert_int_equal(vs_mig_precopy_next(NULL, 0), VS_MIG_PRECOPY_AGAIN);
+	assert_int_equal(vs_mig_precopy_next(shrinking, 1), VS_MIG_PRECOPY_AGAIN);
+	assert_int_equal(vs_mig_precopy_next(shrinking, 2), VS_MIG_PRECOPY_AGAIN);
+	assert_int_equal(vs_mig_precopy_next(shrinking, 7), VS_MIG_PRECOPY_AGAIN);
+	assert_int_equal(vs_mig_precopy_next(shrinking, 8), VS_MIG_PRECOPY_LIMIT);
+	assert_int_equal(vs_mig_precopy_next(few, 2), VS_MIG_PRECOPY_FEW);
+	assert_int_equal(vs_mig_precopy_next(grew, 3), VS_MIG_PRECOPY_GREW);
+	assert_int_equal(vs_mig_precopy_next(small, 1), VS_MIG_PRECOPY_FEW);
+	/* Few pages wins over a round that grew from fewer still. */
+	{
+		static const uint64_t tiny[] = {10, 20};
+		assert_int_equal(vs_mig_precopy_next(tiny, 2), VS_MIG_PRECOPY_FEW);
+	}
+	assert_true(VS_MIG_PRECOPY_ROUNDS < VS_MIG_ROUNDS_MAX);
+	assert_string_equal(vs_mig_precopy_reason(VS_MIG_PRECOPY_GREW), "the round did not shrink");
+}
+
+static void put_u32(struct vs_mig_pbw *w, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	vs_mig_pbw_bytes(w, b, 4);
+}
+
+/* A stats-dump image: service magic, stats magic, one stats_entry whose
+ * dump (field 1) holds the counters given as (field, value) pairs. */
+static void stats_image(struct vs_mig_pbw *img, const uint64_t *fv, size_t n, uint32_t magic)
+{
+	struct vs_mig_pbw dump = {0}, entry = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		vs_mig_pbw_varint(&dump, fv[2 * i] << 3);
+		vs_mig_pbw_varint(&dump, fv[2 * i + 1]);
+	}
+	vs_mig_pbw_varint(&entry, (1 << 3) | 2);
+	vs_mig_pbw_varint(&entry, dump.len);
+	vs_mig_pbw_bytes(&entry, dump.p, dump.len);
+	put_u32(img, 0x55105940u);
+	put_u32(img, magic);
+	put_u32(img, (uint32_t)entry.len);
+	vs_mig_pbw_bytes(img, entry.p, entry.len);
+	vs_mig_pbw_free(&dump);
+	vs_mig_pbw_free(&entry);
+}
+
+static void test_stats_pages(void **state)
+{
+	static const uint64_t both[] = {1, 12, 5, 30000, 6, 4000, 7, 26000, 14, 16};
+	static const uint64_t none[] = {1, 12, 5, 30000};
+	struct vs_mig_pbw img = {0};
+	uint64_t pages = 9;
+
+	(void)state;
+	stats_image(&img, both, 5, 0x57093306u);
+	assert_int_equal(vs_mig_dump_stats_pages(img.p, img.len, &pages), 0);
+	assert_int_equal(pages, 26016);
+	/* Cut short anywhere: refused, never read past the end. */
+	for (size_t len = 0; len < img.len; len++)
+		assert_int_equal(vs_mig_dump_stats_pages(img.p, len, &pages), -1);
+	vs_mig_pbw_free(&img);
+	stats_image(&img, none, 2, 0x57093306u);
+	assert_int_equal(vs_mig_dump_stats_pages(img.p, img.len, &pages), -1);
+	vs_mig_pbw_free(&img);
+	stats_image(&img, both, 5, 0x12345678u); /* another image's magic */
+	assert_int_equal(vs_mig_dump_stats_pages(img.p, img.len, &pages), -1);
+	vs_mig_pbw_free(&img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +512,9 @@ int main(void)
 					    dirs_teardown),
 	    cmocka_unit_test_setup_teardown(test_take_refuses_symlink, dirs_setup, dirs_teardown),
 	    cmocka_unit_test_setup_teardown(test_take_refuses_collision, dirs_setup, dirs_teardown),
+	    cmocka_unit_test(test_argv_prev),
+	    cmocka_unit_test(test_stopping_rule),
+	    cmocka_unit_test(test_stats_pages),
 	    cmocka_unit_test(test_round_names),
 	    cmocka_unit_test(test_parent_link_rule),
 	    cmocka_unit_test(test_layout_check),
