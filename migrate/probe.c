@@ -127,6 +127,14 @@ static int probe_base(const char *criu, struct vs_mig_caps *caps, struct vs_erro
 	return 0;
 }
 
+const char *vs_mig_netlock_arg(void)
+{
+	if (vs_mig_in_path(VS_MIG_PATH, "iptables-restore") &&
+	    vs_mig_in_path(VS_MIG_PATH, "ip6tables-restore"))
+		return NULL;
+	return "--network-lock=nftables";
+}
+
 static int probe_network_lock(const char *criu, struct vs_mig_caps *caps, struct vs_error *err)
 {
 	char why[VS_MIG_MSG_MAX];

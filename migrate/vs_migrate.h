@@ -59,6 +59,12 @@ struct vs_mig_caps {
  * NULL. Returns a static string (never to be freed); does not run CRIU, so
  * the binary found may still fail vs_mig_probe(). Cannot fail otherwise. */
 const char *vs_mig_default_criu(void);
+/* The --network-lock option a dump or restore with --tcp-established
+ * needs here: NULL (CRIU's default, iptables) where iptables-restore and
+ * ip6tables-restore are both in CRIU's PATH, else "--network-lock=nftables"
+ * (a host with nftables only, such as the qemu lane's guest: CRIU's default
+ * would fail the dump when it locks the network). */
+const char *vs_mig_netlock_arg(void);
 
 /* Ask the CRIU at criu_path (absolute; NULL means vs_mig_default_criu())
  * what it can do here: `criu --version`, `criu check`, and `criu check

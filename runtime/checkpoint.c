@@ -348,6 +348,8 @@ static void add_common(struct rt_argv *a, const struct cr_meta *m, bool restore,
 {
 	rt_argv_add(a, "-v4");
 	rt_argv_add(a, "--tcp-established");
+	if (vs_mig_netlock_arg() != NULL)
+		rt_argv_add(a, "%s", vs_mig_netlock_arg());
 	rt_argv_add(a, "--file-locks");
 	rt_argv_add(a, "--manage-cgroups");
 	for (size_t i = 0; i < m->nkeys; i++) {
