@@ -129,7 +129,7 @@ lint-openapi:
 
 # Lane 3: the checks that need a pure cgroup v2 host, in qemu (TCG) on
 # Debian's cloud kernel booted with cgroup_no_v1=all (about 40 s).
-vm-test: all
+vm-test: all $(BUILD)/tests/vsd-test-memsum
 	tests/vm/run.sh
 
 bench: all

@@ -678,16 +678,17 @@ int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const 
 
 /* A live dump's pages to the target's page server (docs/migration.md,
  * "Pages"): fd is our end of the socket whose other end the dumping criu
- * holds (--ps-socket); the sync at path (".../sync") with {"part":
- * "pages", "args": [], "stream"} and its -input, as for rsync. Returns
+ * holds (--ps-socket); the sync at path (".../sync") with {"part": part
+ * ("pages", or "round" for a memory pre-copy round), "args": [],
+ * "stream"} and its -input, as for rsync. Returns
  * when the page server has ended its answer and fd's input has ended
  * (criu closed its end): 0, or -1 with err (the sync's refusal, or "URL:
  * the stream was cut": fd is then shut down both ways, so criu's next
  * write fails and the dump with it). rate: at most that many bytes a
  * second to the target (0: no limit). *sent / *received (may be NULL): the
  * bytes each way. Thread-safe; id->progress is called from this thread. */
-int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, int fd, uint64_t rate,
-			  uint64_t *sent, uint64_t *received, struct vs_error *err);
+int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, const char *part, int fd,
+			  uint64_t rate, uint64_t *sent, uint64_t *received, struct vs_error *err);
 
 /* The source's rsync of src_dir into the target's part (path e.g.
  * "/v1/migrations/ID/sync"): rsync -aHAX --numeric-ids --sparse --delete

@@ -255,15 +255,34 @@ int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs
 void vsd_mig_recover_outgoing(struct vsd *d);
 /* The source's live dump with its pages sent, while criu dumps, to the
  * target's page server (daemon/migrate-pages.c; the sync part "pages" of
- * migration mig_id at peer). On success the container is held (see
- * vs_rt_checkpoint_pages) and its image without pages is in
- * containers/NAME/checkpoint; *pages_bytes is what went on the wire
- * (at most rate bytes a second, 0: no limit). On failure it runs as
- * before the dump. netlock as vs_rt_checkpoint's. 0 or -1. */
+ * migration mig_id at peer); after `rounds` memory pre-copy rounds
+ * (vsd_mig_precopy_memory) only the pages dirtied since the last. On success the container is held
+ * (see vs_rt_checkpoint_pages) and its image without pages is in containers/NAME/checkpoint;
+ * *pages_bytes is what went on the wire (at most rate bytes a second, 0: no limit). On failure it
+ * runs as before the dump. netlock as vs_rt_checkpoint's. 0 or -1. */
 int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
 		       const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
-		       const char *netlock, struct vsd_op_run *run, int64_t *pages_bytes,
-		       struct vs_error *err);
+		       unsigned rounds, const char *netlock, struct vsd_op_run *run,
+		       int64_t *pages_bytes, struct vs_error *err);
+
+/* Memory pre-copy rounds (docs/migration.md, "Memory pre-copy rounds"):
+ * vs_rt_predump_pages rounds, each streamed to the target's page server
+ * (sync part "round"), while the container runs, until
+ * vs_mig_precopy_next says stop; the operation's progress gets a line per
+ * round. out: each round's pages and the bytes sent. Then the final
+ * vsd_mig_dump_pages with rounds = out->n. On failure the container runs
+ * as before, its rounds' files are gone, and the target's staging is the
+ * caller's to abort. 0 or -1. */
+#define VSD_MIG_PAGE_SIZE 4096
+struct vsd_mig_rounds {
+	uint64_t pages[VS_MIG_PRECOPY_ROUNDS];
+	unsigned n;
+	int64_t bytes;
+};
+int vsd_mig_precopy_memory(struct vsd *d, const struct vs_container_config *cfg,
+			   const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
+			   struct vsd_op_run *run, struct vsd_mig_rounds *out,
+			   struct vs_error *err);
 
 /* api.c: the API's route table (VSD_R__COUNT entries, one per route id),
  * each route with its handler and pre-check. */

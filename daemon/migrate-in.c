@@ -358,6 +358,7 @@ int vsd_h_migration_reserve(struct vsd_call *c, struct vsd_reply *out, struct vs
 	vs_jgen_key(g, "parts");
 	vs_jgen_arr_open(g);
 	vs_jgen_str(g, "pages");
+	vs_jgen_str(g, "round");
 	vs_jgen_arr_close(g);
 	/* A dump may lock the network with nf_tables only when this node's
 	 * CRIU can restore (and unlock) such an image. */
@@ -616,8 +617,8 @@ static char *part_dir(struct vsd *d, const struct vsd_mig_record *rec, const cha
 		return vs_fs_upper_dir(cdir);
 	if (strcmp(part, "image") != 0 && strcmp(part, "pages") != 0) {
 		cleanup_free char *clean = vsd_sanitize(part, 32);
-		vs_error_kind(err, VS_EK_INVALID, "part: expected layer, image or pages, got '%s'",
-			      clean);
+		vs_error_kind(err, VS_EK_INVALID,
+			      "part: expected layer, image, pages or round, got '%s'", clean);
 		return NULL;
 	}
 	img = xasprintf("%s/%s", cdir, strcmp(part, "image") == 0 ? IMAGE_SUBDIR : PAGES_SUBDIR);
@@ -664,15 +665,60 @@ static void stream_reply(struct vsd_reply *out, struct sync_sess *ss)
 	out->reader_cls = ss;
 }
 
-/* Part "pages": a criu page-server into the staged pages directory, its
- * protocol on the stream (a live move only: the others dump nothing). */
+/* Where a page server writes (docs/migration.md, "Memory pre-copy
+ * rounds"): part "round" into the next round's directory pages/K, claimed
+ * by its mkdir, so K is this node's own count of the rounds that came
+ * (never a number from the source), after ../K-1; part "pages" (the final
+ * dump) into pages itself, after the last round N when there were rounds.
+ * prev (a buffer of 16) gets what --prev-images-dir names, "" for none. */
+static char *page_server_dir(const char *pages, bool round, char prev[16], struct vs_error *err)
+{
+	cleanup_close int pfd = open(pages, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	unsigned k = 1;
+	char name[8];
+
+	prev[0] = '\0';
+	if (pfd < 0) {
+		vs_error_set(err, errno, "open %s", pages);
+		return NULL;
+	}
+	for (; k <= VS_MIG_ROUNDS_MAX; k++) {
+		snprintf(name, sizeof(name), "%u", k);
+		if (round ? mkdirat(pfd, name, 0700) == 0
+			  : faccessat(pfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			break;
+		if (round && errno != EEXIST) {
+			vs_error_set(err, errno, "create %s/%s", pages, name);
+			return NULL;
+		}
+	}
+	if (round && k > VS_MIG_ROUNDS_MAX) {
+		vs_error_kind(err, VS_EK_CONFLICT, "part: at most %d memory pre-copy rounds",
+			      VS_MIG_ROUNDS_MAX);
+		return NULL;
+	}
+	if (!round) {
+		if (k > 1)
+			snprintf(prev, 16, "%u", k - 1);
+		return xstrdup(pages);
+	}
+	if (k > 1)
+		snprintf(prev, 16, "../%u", k - 1);
+	return xasprintf("%s/%u", pages, k);
+}
+
+/* Parts "pages" and "round": a criu page-server into the staged pages
+ * directory, its protocol on the stream (a live move only: the others
+ * dump nothing). */
 static int start_page_server(struct vsd_call *c, const struct vsd_mig_record *rec,
-			     const struct vs_json *args, const char *token, struct vsd_reply *out,
-			     struct vs_error *err)
+			     const struct vs_json *args, const char *token, bool round,
+			     struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_strv char **argv = NULL;
+	cleanup_free char *pages = NULL;
 	cleanup_free char *dest = NULL;
 	struct sync_sess *ss;
+	char prev[16];
 
 	if (strcmp(rec->mode, "live") != 0)
 		return vs_error_kind(
@@ -682,9 +728,10 @@ static int start_page_server(struct vsd_call *c, const struct vsd_mig_record *re
 		return vs_error_kind(err, VS_EK_INVALID, "args: expected [] for the pages part");
 	if (vsd_criu_check(c->d->criu, err) < 0)
 		return -1;
-	dest = part_dir(c->d, rec, "pages", err);
+	pages = part_dir(c->d, rec, "pages", err);
+	dest = pages != NULL ? page_server_dir(pages, round, prev, err) : NULL;
 	if (dest == NULL || vs_mig_page_server_argv(c->d->inst.criu_path, vs_json_array_len(args),
-						    dest, &argv, err) < 0)
+						    dest, prev[0] ? prev : NULL, &argv, err) < 0)
 		return -1;
 	ss = sess_start_socket(rec->id, token, argv, err);
 	if (ss == NULL)
@@ -719,8 +766,9 @@ int vsd_h_migration_sync(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	if (!token_valid(token))
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "stream: expected 32 lowercase hex digits");
-	if (strcmp(part, "pages") == 0)
-		return start_page_server(c, &rec, vs_json_get(obj, "args"), token, out, err);
+	if (strcmp(part, "pages") == 0 || strcmp(part, "round") == 0)
+		return start_page_server(c, &rec, vs_json_get(obj, "args"), token,
+					 strcmp(part, "round") == 0, out, err);
 	dest = part_dir(c->d, &rec, part, err);
 	if (dest == NULL || parse_args(vs_json_get(obj, "args"), &args, &n, err) < 0 ||
 	    vs_mig_rsync_server_argv((const char *const *)args, n, dest, &argv, err) < 0)

@@ -38,8 +38,10 @@ struct out_job {
 	char bwlimit[32];
 	bool was_running;
 	bool locked;
-	bool precopy;	     /* asked for precopy (it runs live, see pick_mode) */
-	bool target_pages;   /* the target's sync takes the "pages" part */
+	bool precopy;		   /* asked for precopy (it runs live, see pick_mode) */
+	bool target_pages;	   /* the target's sync takes the "pages" part */
+	bool target_rounds;	   /* ... and the "round" part (memory pre-copy) */
+	struct vsd_mig_rounds mem; /* the memory pre-copy rounds made */
 	const char *netlock; /* the dump's network lock both nodes' CRIU can use; NULL: default */
 	struct vsd_mig_record rec;
 	struct vsd_op_run *run;
@@ -282,6 +284,26 @@ static int precopy(struct out_job *j, struct vs_error *err)
 	return 0;
 }
 
+/* Memory rounds while it runs (precopy), after the layer's: the final
+ * dump then sends only what the guest dirtied since the last. */
+/* --bandwidth holds for the pages too (KiB/s, as rsync's). */
+static uint64_t pages_rate(const struct out_job *j)
+{
+	return j->bwlimit[0] ? strtoull(j->bwlimit, NULL, 10) * 1024 : 0;
+}
+
+static int precopy_memory(struct out_job *j, struct vs_error *err)
+{
+	if (!j->precopy)
+		return 0;
+	progress(j, "memory pre-copy rounds while the container runs");
+	if (vsd_mig_precopy_memory(j->d, &j->cfg, &j->peer, j->rec.id, pages_rate(j), j->run,
+				   &j->mem, err) < 0)
+		return -1;
+	j->bytes += j->mem.bytes;
+	return 0;
+}
+
 /* The live dump: its pages to the target's page server while criu dumps
  * (the container is then held frozen here, see migrate-pages.c), or, to a
  * target that takes no pages part, the whole image into the suspend image
@@ -289,14 +311,13 @@ static int precopy(struct out_job *j, struct vs_error *err)
 static int dump(struct out_job *j, struct vs_error *err)
 {
 	struct vs_rt_cr_result res = {0};
-	/* --bandwidth holds for the pages too (KiB/s, as rsync's). */
-	uint64_t rate = j->bwlimit[0] ? strtoull(j->bwlimit, NULL, 10) * 1024 : 0;
+	uint64_t rate = pages_rate(j);
 
 	if (j->target_pages) {
 		progress(j, "stop-and-copy: freezing and dumping; memory pages go to the "
 			    "target's page server");
-		if (vsd_mig_dump_pages(j->d, &j->cfg, &j->peer, j->rec.id, rate, j->netlock, j->run,
-				       &j->pages_bytes, err) < 0)
+		if (vsd_mig_dump_pages(j->d, &j->cfg, &j->peer, j->rec.id, rate, j->mem.n,
+				       j->netlock, j->run, &j->pages_bytes, err) < 0)
 			return vs_error_prefix(err, "dump '%s'", j->name);
 		j->bytes += j->pages_bytes;
 		j->pages_via = "page-server";
@@ -514,6 +535,13 @@ static char *result_of(struct out_job *j)
 	vs_jgen_kv_int(g, "rounds", j->rounds);
 	vs_jgen_kv_str(g, "pages", j->pages_via != NULL ? j->pages_via : "none");
 	vs_jgen_kv_int(g, "pages_bytes", j->pages_bytes);
+	/* The memory pre-copy rounds: each round's pages, and their bytes. */
+	vs_jgen_key(g, "memory_rounds");
+	vs_jgen_arr_open(g);
+	for (unsigned i = 0; i < j->mem.n; i++)
+		vs_jgen_int(g, (int64_t)j->mem.pages[i]);
+	vs_jgen_arr_close(g);
+	vs_jgen_kv_int(g, "memory_rounds_bytes", j->mem.bytes);
 	vs_jgen_kv_int(g, "dump_ms", j->dump_ms);
 	vs_jgen_kv_int(g, "commit_ms", j->commit_ms);
 	vs_jgen_kv_str(g, "network_lock",
@@ -533,30 +561,40 @@ static char *result_of(struct out_job *j)
 
 static void keep_asking(struct out_job *j);
 
-/* What the reservation's answer says the target takes: the "pages" part
- * (a target of an older vsd does not list it, and gets the pages with the
- * image), and the network lock its CRIU restores ("network_lock"; absent
- * from an older vsd: CRIU's default, iptables, for both). */
-static void target_takes(struct out_job *j, const char *answer)
+/* Whether the reservation's answer lists part ("pages", "round"): a
+ * target of an older vsd does not, and gets the pages with the image (or
+ * no memory rounds). */
+static bool takes_part(const char *answer, const char *part)
 {
 	cleanup_json struct vs_json *obj = NULL;
 	const struct vs_json *parts;
-	const char *lock, *mine = vsd_criu_netlock(j->d->criu);
 	struct vs_error e = {0};
 
-	j->target_pages = false;
-	j->netlock = NULL;
 	if (answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
-		return;
+		return false;
 	parts = vs_json_get(obj, "parts");
 	for (size_t i = 0; i < vs_json_array_len(parts); i++) {
 		const char *p = vs_json_string(vs_json_array_at(parts, i));
-		if (p != NULL && strcmp(p, "pages") == 0)
-			j->target_pages = true;
+		if (p != NULL && strcmp(p, part) == 0)
+			return true;
 	}
+	return false;
+}
+
+/* The network lock for the dump: this node's (vsd_criu_netlock) when the
+ * reservation's answer says the target's CRIU restores it too
+ * ("network_lock"; absent from an older vsd), else NULL: CRIU's default,
+ * iptables, which both can. */
+static const char *target_netlock(struct out_job *j, const char *answer)
+{
+	cleanup_json struct vs_json *obj = NULL;
+	const char *lock, *mine = vsd_criu_netlock(j->d->criu);
+	struct vs_error e = {0};
+
+	if (mine == NULL || answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
+		return NULL;
 	lock = vs_json_string(vs_json_get(obj, "network_lock"));
-	if (mine != NULL && lock != NULL && strcmp(lock, mine) == 0)
-		j->netlock = mine;
+	return lock != NULL && strcmp(lock, mine) == 0 ? mine : NULL;
 }
 
 static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
@@ -580,8 +618,11 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 		abort_target(j); /* in case only the answer was lost */
 	else if (body != NULL)
 		body_ok = true;
-	if (body_ok)
-		target_takes(j, answer);
+	if (body_ok) {
+		j->target_pages = takes_part(answer, "pages");
+		j->target_rounds = j->target_pages && takes_part(answer, "round");
+		j->netlock = target_netlock(j, answer);
+	}
 	if (!body_ok) {
 		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
 		save(j, VSD_MIG_FAILED);
@@ -589,10 +630,13 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 		return vs_error_prefix(err, "migrate '%s'", j->name);
 	}
 	save(j, VSD_MIG_COPYING);
-	if (j->precopy)
-		progress(j, "precopy: memory pre-copy rounds are not done in this version; the "
+	if (j->precopy && !j->target_rounds) {
+		progress(j, "precopy: the target takes no memory rounds (an older vsd): its "
 			    "pages go to the target while it is dumped, as in live");
-	if (precopy(j, err) < 0 || stop_and_copy(j, &t_frozen, err) < 0) {
+		j->precopy = false;
+	}
+	if (precopy(j, err) < 0 || precopy_memory(j, err) < 0 ||
+	    stop_and_copy(j, &t_frozen, err) < 0) {
 		roll_back(j, err);
 		release(j);
 		return vs_error_prefix(err, "migrate '%s' (it stays here)", j->name);
@@ -732,7 +776,9 @@ static int pick_mode(struct out_job *j, const struct vs_rt_status *st, struct vs
 		return vs_error_kind(err, e.kind,
 				     "%s (a restart migration needs none: --mode stop)", e.msg);
 	/* Memory rounds need the kernel's dirty-page tracking; without it
-	 * precopy is refused rather than quietly run as live. */
+	 * precopy is refused rather than quietly run as live. It moves as a
+	 * live migration with memory rounds before the dump (the target's
+	 * record says live: it only sees the "round" parts). */
 	j->precopy = strcmp(j->mode, "precopy") == 0;
 	if (j->precopy && vsd_criu_check_tracking(j->d->criu, &e) < 0)
 		return vs_error_kind(err, VS_EK_UNSUPPORTED,

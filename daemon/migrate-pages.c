@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 struct pages_run {
 	struct vsd_peer_id id; /* a copy without the progress hook */
 	char path[128];
+	const char *part;
 	int fd;
 	uint64_t rate;
 	uint64_t sent;
@@ -30,23 +32,32 @@ static void *pages_thread(void *p)
 {
 	struct pages_run *pr = p;
 
-	pr->rc =
-	    vsd_peer_pages_stream(&pr->id, pr->path, pr->fd, pr->rate, &pr->sent, NULL, &pr->err);
+	pr->rc = vsd_peer_pages_stream(&pr->id, pr->path, pr->part, pr->fd, pr->rate, &pr->sent,
+				       NULL, &pr->err);
 	return NULL;
 }
 
-int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
-		       const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
-		       const char *netlock, struct vsd_op_run *run, int64_t *pages_bytes,
-		       struct vs_error *err)
+/* What the monitor is asked for: pre-copy round `round` (> 0), else the
+ * final dump after `rounds` rounds. */
+struct pages_ask {
+	unsigned round, rounds;
+	const char *netlock; /* the final dump's network lock (NULL: CRIU's default) */
+};
+
+/* A socket pair, one end streamed to the target's page server (part
+ * "round" or "pages"), the other passed to the monitor for criu. */
+static int run_pages(struct vsd *d, const struct vs_container_config *cfg,
+		     const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
+		     struct vsd_op_run *run, struct pages_ask ask, int64_t *pages_bytes,
+		     struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	struct pages_run pr = {.id = *peer, .fd = -1, .rate = rate, .rc = -1};
-	struct vs_rt_cr_result res = {0};
 	pthread_t t;
 	int sv[2], rc;
 
 	*pages_bytes = 0;
 	pr.id.progress = NULL; /* the operation's progress is this thread's */
+	pr.part = ask.round > 0 ? "round" : "pages";
 	snprintf(pr.path, sizeof(pr.path), "/v1/migrations/%s/sync", mig_id);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return vs_error_set(err, errno, "the page server's socket");
@@ -56,8 +67,10 @@ int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
 		close(sv[1]);
 		return vs_error_set(err, EAGAIN, "a thread for the pages' stream");
 	}
-	rc = vs_rt_checkpoint_pages(&d->inst, cfg, sv[1], netlock, vsd_op_progress_cb, run, &res,
-				    err);
+	rc = ask.round > 0 ? vs_rt_predump_pages(&d->inst, cfg, ask.round, sv[1],
+						 vsd_op_progress_cb, run, res, err)
+			   : vs_rt_checkpoint_pages(&d->inst, cfg, sv[1], ask.rounds, ask.netlock,
+						    vsd_op_progress_cb, run, res, err);
 	/* Our copy closed, the monitor's gone with criu: the stream's input
 	 * ends, the target's page server ends its answer, the thread ends. */
 	close(sv[1]);
@@ -78,6 +91,49 @@ int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
 	if (pr.rc < 0) {
 		*err = pr.err;
 		return vs_error_prefix(err, "send the memory pages to the target's page server");
+	}
+	return 0;
+}
+
+int vsd_mig_dump_pages(struct vsd *d, const struct vs_container_config *cfg,
+		       const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
+		       unsigned rounds, const char *netlock, struct vsd_op_run *run,
+		       int64_t *pages_bytes, struct vs_error *err)
+{
+	struct vs_rt_cr_result res = {0};
+
+	return run_pages(d, cfg, peer, mig_id, rate, run, (struct pages_ask){0, rounds, netlock},
+			 pages_bytes, &res, err);
+}
+
+int vsd_mig_precopy_memory(struct vsd *d, const struct vs_container_config *cfg,
+			   const struct vsd_peer_id *peer, const char *mig_id, uint64_t rate,
+			   struct vsd_op_run *run, struct vsd_mig_rounds *out, struct vs_error *err)
+{
+	enum vs_mig_precopy_next next = VS_MIG_PRECOPY_AGAIN;
+
+	memset(out, 0, sizeof(*out));
+	while (next == VS_MIG_PRECOPY_AGAIN) {
+		struct vs_rt_cr_result res = {0};
+		int64_t bytes = 0;
+		unsigned k = out->n + 1;
+		char line[160];
+
+		if (run_pages(d, cfg, peer, mig_id, rate, run, (struct pages_ask){k, 0, NULL},
+			      &bytes, &res, err) < 0) {
+			vs_rt_drop_rounds(&d->inst, cfg);
+			return vs_error_prefix(err, "memory pre-copy round %u", k);
+		}
+		/* The round's stats-dump counts its pages (res.image_bytes). */
+		out->pages[out->n++] = (uint64_t)res.image_bytes / VSD_MIG_PAGE_SIZE;
+		out->bytes += bytes;
+		next = vs_mig_precopy_next(out->pages, out->n);
+		snprintf(line, sizeof(line),
+			 "memory pre-copy round %u: %llu pages, %lld bytes sent%s%s", k,
+			 (unsigned long long)out->pages[out->n - 1], (long long)bytes,
+			 next == VS_MIG_PRECOPY_AGAIN ? "" : "; stopping: ",
+			 next == VS_MIG_PRECOPY_AGAIN ? "" : vs_mig_precopy_reason(next));
+		vsd_op_progress_cb(run, line);
 	}
 	return 0;
 }

@@ -845,10 +845,10 @@ int vsd_peer_rsync_stream(const struct vsd_peer_id *id, const char *path, const 
 	return stream_fd(&ps, body, token, 0, sent, received, err);
 }
 
-int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, int fd, uint64_t rate,
-			  uint64_t *sent, uint64_t *received, struct vs_error *err)
+int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, const char *part, int fd,
+			  uint64_t rate, uint64_t *sent, uint64_t *received, struct vs_error *err)
 {
-	struct push ps = {.id = id, .path = path, .part = "pages", .fd = fd};
+	struct push ps = {.id = id, .path = path, .part = part, .fd = fd};
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	cleanup_free char *body = NULL;
 	char token[33];
@@ -858,7 +858,7 @@ int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, int fd
 	if (new_token(token, err) < 0)
 		return -1;
 	vs_jgen_obj_open(g);
-	vs_jgen_kv_str(g, "part", "pages");
+	vs_jgen_kv_str(g, "part", part);
 	vs_jgen_key(g, "args");
 	vs_jgen_arr_open(g);
 	vs_jgen_arr_close(g);

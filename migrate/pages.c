@@ -19,8 +19,8 @@
 
 #include "lib/vs_util.h"
 
-int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, char ***argv_out,
-			    struct vs_error *err)
+int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, const char *prev,
+			    char ***argv_out, struct vs_error *err)
 {
 	char **v;
 	size_t k = 0;
@@ -32,7 +32,7 @@ int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, cha
 				     "its own criu page-server)");
 	if (criu == NULL)
 		return vs_error_kind(err, VS_EK_UNSUPPORTED, "this node has no usable CRIU");
-	v = xcalloc(12, sizeof(*v));
+	v = xcalloc(14, sizeof(*v));
 	v[k++] = xstrdup(criu);
 	v[k++] = xstrdup("page-server");
 	v[k++] = xstrdup("-D");
@@ -42,6 +42,10 @@ int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, cha
 	v[k++] = xstrdup("-o");
 	v[k++] = xstrdup(VS_MIG_PAGE_SERVER_LOG);
 	v[k++] = xstrdup("-v2");
+	if (prev != NULL) {
+		v[k++] = xstrdup("--prev-images-dir");
+		v[k++] = xstrdup(prev);
+	}
 	/* The stream's socket is the program's stdin (and stdout). */
 	v[k++] = xstrdup("--ps-socket");
 	v[k++] = xstrdup("0");
@@ -66,60 +70,179 @@ bool vs_mig_page_file_name(const char *name)
 	       numbered(name, "pages-");
 }
 
-/* One pass to check, one to move: a refused directory moves nothing. */
-static int check_pages(int pages_fd, int img_fd, size_t *n, struct vs_error *err)
+/* ---- the rounds' layout ---- */
+
+unsigned vs_mig_round_number(const char *name)
 {
-	cleanup_dir DIR *d = fdopendir(dup(pages_fd));
+	unsigned v = 0;
+
+	if (name[0] < '1' || name[0] > '9' || strlen(name) > 2)
+		return 0;
+	for (const char *p = name; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	return v <= VS_MIG_ROUNDS_MAX ? v : 0;
+}
+
+bool vs_mig_parent_link_ok(unsigned level, unsigned nrounds, const char *target)
+{
+	char want[16];
+
+	if (nrounds == 0 || nrounds > VS_MIG_ROUNDS_MAX || level > nrounds || level == 1)
+		return false;
+	if (level == 0)
+		snprintf(want, sizeof(want), "%u", nrounds);
+	else
+		snprintf(want, sizeof(want), "../%u", level - 1);
+	return strcmp(target, want) == 0;
+}
+
+void vs_mig_layout_link(struct vs_mig_layout *l, unsigned level, const char *buf, ssize_t n)
+{
+	if (level > VS_MIG_ROUNDS_MAX)
+		return;
+	l->link[level] = true;
+	if (n < 0 || (size_t)n >= sizeof(l->target[level]) || memchr(buf, '\0', (size_t)n) != NULL)
+		strcpy(l->target[level], "?"); /* never right */
+	else {
+		memcpy(l->target[level], buf, (size_t)n);
+		l->target[level][n] = '\0';
+	}
+}
+
+int vs_mig_layout_check(const struct vs_mig_layout *l, const char *what, unsigned *nrounds,
+			struct vs_error *err)
+{
+	unsigned n = 0;
+
+	*nrounds = 0;
+	for (unsigned k = 1; k <= VS_MIG_ROUNDS_MAX; k++)
+		if (l->round[k])
+			n = k;
+	for (unsigned k = 1; k < n; k++)
+		if (!l->round[k])
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "%s: round %u is missing (rounds up to %u)", what, k,
+					     n);
+	for (unsigned k = 0; k <= n; k++) {
+		bool need = n > 0 && k != 1;
+		if (l->link[k] && !need)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "%s: unexpected " VS_MIG_PARENT_LINK " link%s%.0u",
+					     what, k == 0 ? " (no rounds)" : " in round ", k);
+		if (!need)
+			continue;
+		if (!l->link[k])
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "%s: no " VS_MIG_PARENT_LINK " link %s%.0u", what,
+					     k == 0 ? "at the top" : "in round ", k);
+		if (!vs_mig_parent_link_ok(k, n, l->target[k]))
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "%s: the " VS_MIG_PARENT_LINK
+					     " link %s%.0u points to '%s', not the previous round",
+					     what, k == 0 ? "at the top" : "in round ", k,
+					     l->target[k]);
+	}
+	*nrounds = n;
+	return 0;
+}
+
+/* What moves: the page files, the rounds' directories and the top's
+ * parent link; the page server's log stays. */
+static bool moves(const char *name)
+{
+	return vs_mig_page_file_name(name) || vs_mig_round_number(name) > 0 ||
+	       strcmp(name, VS_MIG_PARENT_LINK) == 0;
+}
+
+/* One level of the pages directory (0: its top, k: round k): page files,
+ * a parent link, and at the top the rounds' directories; counted into
+ * files[level]. The image must not hold what the top moves. */
+static int check_level(int dfd, unsigned level, int img_fd, struct vs_mig_layout *l,
+		       size_t files[VS_MIG_ROUNDS_MAX + 1], struct vs_error *err)
+{
+	cleanup_dir DIR *d = fdopendir(dup(dfd));
 	struct dirent *e;
 	struct stat st;
 
 	if (d == NULL)
 		return vs_error_set(err, errno, "read the pages directory");
-	rewinddir(d); /* a dup shares the offset with pages_fd */
-	*n = 0;
+	rewinddir(d); /* a dup shares the offset with dfd */
 	while ((e = readdir(d)) != NULL) {
+		unsigned k = level == 0 ? vs_mig_round_number(e->d_name) : 0;
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
 		    strcmp(e->d_name, VS_MIG_PAGE_SERVER_LOG) == 0)
 			continue;
-		if (!vs_mig_page_file_name(e->d_name))
+		if (!vs_mig_page_file_name(e->d_name) && k == 0 &&
+		    strcmp(e->d_name, VS_MIG_PARENT_LINK) != 0)
 			return vs_error_kind(err, VS_EK_INVALID,
 					     "pages: unexpected file '%.64s' from the page server",
 					     e->d_name);
-		if (fstatat(pages_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return vs_error_set(err, errno, "pages: %s", e->d_name);
-		if (!S_ISREG(st.st_mode))
-			return vs_error_kind(err, VS_EK_INVALID, "pages: %s is not a regular file",
-					     e->d_name);
-		if (fstatat(img_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		if (strcmp(e->d_name, VS_MIG_PARENT_LINK) == 0) {
+			char buf[64];
+			if (!S_ISLNK(st.st_mode))
+				return vs_error_kind(err, VS_EK_INVALID,
+						     "pages: %s is not a symlink", e->d_name);
+			vs_mig_layout_link(l, level, buf,
+					   readlinkat(dfd, e->d_name, buf, sizeof(buf)));
+		} else if (k > 0) {
+			cleanup_close int sub =
+			    openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (!S_ISDIR(st.st_mode) || sub < 0)
+				return vs_error_kind(err, VS_EK_INVALID,
+						     "pages: round %s is not a directory",
+						     e->d_name);
+			l->round[k] = true;
+			if (check_level(sub, k, -1, l, files, err) < 0)
+				return -1;
+		} else if (!S_ISREG(st.st_mode)) {
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "pages: %.0u%s%.64s is not a regular file", level,
+					     level > 0 ? "/" : "", e->d_name);
+		} else {
+			files[level]++;
+		}
+		if (img_fd >= 0 && fstatat(img_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			return vs_error_kind(err, VS_EK_INVALID,
 					     "pages: %s came both with the image and from the "
 					     "page server",
 					     e->d_name);
-		(*n)++;
 	}
 	return 0;
 }
 
 int vs_mig_image_take_pages(int img_fd, int pages_fd, size_t *moved, struct vs_error *err)
 {
+	struct vs_mig_layout l = {0};
+	size_t files[VS_MIG_ROUNDS_MAX + 1] = {0};
 	cleanup_dir DIR *d = NULL;
 	struct dirent *e;
-	size_t n = 0;
+	unsigned n;
 
 	*moved = 0;
-	if (check_pages(pages_fd, img_fd, &n, err) < 0)
+	/* One pass to check, one to move: a refused directory moves nothing. */
+	if (check_level(pages_fd, 0, img_fd, &l, files, err) < 0 ||
+	    vs_mig_layout_check(&l, "pages", &n, err) < 0)
 		return -1;
 	d = fdopendir(dup(pages_fd));
 	if (d == NULL)
 		return vs_error_set(err, errno, "read the pages directory");
 	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
-		if (!vs_mig_page_file_name(e->d_name))
+		unsigned k = vs_mig_round_number(e->d_name);
+		if (!moves(e->d_name))
 			continue;
 		/* RENAME_NOREPLACE: nothing may have come since the check. */
 		if (renameat2(pages_fd, e->d_name, img_fd, e->d_name, RENAME_NOREPLACE) < 0)
 			return vs_error_set(err, errno, "pages: move %s into the image", e->d_name);
-		(*moved)++;
+		if (k > 0)
+			*moved += files[k];
+		else if (vs_mig_page_file_name(e->d_name))
+			(*moved)++;
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/vs_error.h"
 
@@ -242,21 +243,98 @@ int vs_mig_fdcat_main(int argc, char **argv);
 /* The target's side of POST /v1/migrations/{id}/sync with part "pages":
  * the source may ask for nothing (nargs must be 0); the command is fixed:
  * criu page-server -D dir -W dir -o page-server.log --ps-socket 0 (the
- * stream's socket on its stdin). 0 with *argv_out (free with
+ * stream's socket on its stdin), with --prev-images-dir prev when prev is
+ * not NULL (a later pre-copy round, or the final dump after rounds: the
+ * target's own choice, see "pre-copy rounds" below; CRIU makes dir's
+ * parent link from it and tells the dumping side which pages the parent
+ * holds). 0 with *argv_out (free with
  * vs_strv_free); -1 with VS_EK_INVALID (arguments given) or
  * VS_EK_UNSUPPORTED (criu NULL), *argv_out NULL. */
-int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, char ***argv_out,
-			    struct vs_error *err);
+int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, const char *prev,
+			    char ***argv_out, struct vs_error *err);
 
 /* Whether name is one a page server writes: pagemap-N.img,
  * pagemap-shmem-N.img or pages-N.img (N decimal). */
 bool vs_mig_page_file_name(const char *name);
 
 /* Move the page server's files from pages_fd into the image at img_fd
- * before the image is checked and sealed. Every entry but the log must be
- * a regular file with a page file's name that the image does not hold
- * yet; else -1 with VS_EK_INVALID naming it and nothing moved. *moved
- * counts the files moved (also on a later failure). 0 or -1. */
+ * before the image is checked and sealed. Every entry but the logs must be
+ * a regular file with a page file's name, or (pre-copy rounds) a round's
+ * directory of such files or a parent link, all in the layout described
+ * below ("pre-copy rounds"), that the image does not hold yet; else -1
+ * with VS_EK_INVALID naming it and nothing moved. Round directories move
+ * whole (their relative links stay right). *moved counts the page files
+ * moved, those in rounds too (also on a later failure). 0 or -1. */
 int vs_mig_image_take_pages(int img_fd, int pages_fd, size_t *moved, struct vs_error *err);
+
+/* ---- memory pre-copy rounds: when to stop (migrate/precopy.c) ----------- */
+
+/* The stopping rule of the memory rounds, as P.Haul's and Incus's: after
+ * each round, stop when it sent few pages (the final dump's frozen window
+ * then carries about that much), when it did not shrink against the round
+ * before (the guest dirties memory as fast as the link carries it: more
+ * rounds would not help), or at the round limit. */
+#define VS_MIG_PRECOPY_ROUNDS	 8
+#define VS_MIG_PRECOPY_FEW_PAGES 1024 /* 4 MiB of 4 KiB pages */
+enum vs_mig_precopy_next {
+	VS_MIG_PRECOPY_AGAIN,
+	VS_MIG_PRECOPY_FEW,
+	VS_MIG_PRECOPY_GREW,
+	VS_MIG_PRECOPY_LIMIT
+};
+/* pages[0..n-1]: what each round so far sent. AGAIN for no round yet. */
+enum vs_mig_precopy_next vs_mig_precopy_next(const uint64_t *pages, size_t n);
+/* Why the rounds stopped, for the progress ("few pages left", ...). */
+const char *vs_mig_precopy_reason(enum vs_mig_precopy_next r);
+
+/* The pages a dump or pre-dump wrote (pages_written plus shpages_written
+ * of CRIU's stats-dump image, buf of len bytes). 0, or -1 for anything
+ * that is not a stats image with pages_written. */
+int vs_mig_dump_stats_pages(const uint8_t *buf, size_t len, uint64_t *pages);
+
+/* ---- memory pre-copy rounds: the image's layout (migrate/pages.c) ------- */
+
+/* An image with pre-copy rounds (docs/migration.md, "Memory pre-copy
+ * rounds"): the final dump at the image's top, each earlier round's pages
+ * in a subdirectory named by its number, 1..N, and CRIU's chain of
+ * `parent` links between them:
+ *
+ *   IMAGE/parent -> N        IMAGE/k/parent -> ../k-1 (k > 1)
+ *
+ * Nothing else: no other symlink anywhere, no subdirectory in a round, and
+ * only page files (and logs) in a round. The target's page servers write
+ * the same layout under its pages directory, and the seal and the move of
+ * the pages into the image check it, so no link leads out of the image. */
+#define VS_MIG_ROUNDS_MAX  16
+#define VS_MIG_PARENT_LINK "parent"
+
+/* A round's directory name ("1".."16", decimal, no sign or leading zero):
+ * its number, else 0. */
+unsigned vs_mig_round_number(const char *name);
+
+/* Whether target is what the parent link at level (0: the image's top, k:
+ * round k) of an image with nrounds rounds must say: "NROUNDS" at the top,
+ * "../K-1" in round K > 1; no other link (round 1, or a top without
+ * rounds) is ever right. */
+bool vs_mig_parent_link_ok(unsigned level, unsigned nrounds, const char *target);
+
+/* What one image directory holds of the layout: round[k] for a directory
+ * k, link[k] for a parent link at level k (0: the top) with its target. */
+struct vs_mig_layout {
+	bool round[VS_MIG_ROUNDS_MAX + 1];
+	bool link[VS_MIG_ROUNDS_MAX + 1];
+	char target[VS_MIG_ROUNDS_MAX + 1][16];
+};
+
+/* Record a parent link read at level (readlinkat's n bytes of buf; a
+ * longer one than target holds is recorded as wrong). */
+void vs_mig_layout_link(struct vs_mig_layout *l, unsigned level, const char *buf, ssize_t n);
+
+/* Check the layout: rounds 1..N without a gap, and exactly the parent
+ * links the chain needs, each saying what vs_mig_parent_link_ok wants.
+ * what names the directory in the error. 0 with *nrounds = N, or -1 with
+ * VS_EK_INVALID naming the missing round or the wrong link. */
+int vs_mig_layout_check(const struct vs_mig_layout *l, const char *what, unsigned *nrounds,
+			struct vs_error *err);
 
 #endif

@@ -361,32 +361,40 @@ static void add_common(struct rt_argv *a, const struct cr_meta *m, bool restore,
 
 struct ck_req {
 	bool leave_running;
-	bool hold; /* pages to ps_fd's page server; the tree stays frozen */
-	int ps_fd; /* -1: pages into the image */
+	bool hold;	 /* pages to ps_fd's page server; the tree stays frozen */
+	bool predump;	 /* a memory pre-copy round to ps_fd's page server */
+	unsigned rounds; /* predump: this round's number; hold: the rounds before */
+	int ps_fd;	 /* -1: pages into the image */
 	bool own;
 	char netlock[16]; /* criu --network-lock METHOD; "" for criu's default */
 	char criu[1024];  /* the daemon's criu now, not the one the monitor started with */
 	char dir[4200];
 };
 
-/* "checkpoint MODE[ NETLOCK]\nCRIU\nDIR" (DIR "-": the suspend image).
- * MODE 0 stops the tree, 1 leaves it running, 2 (the suspend image only,
- * with a page server's socket passed along) holds it frozen: see
- * vs_rt_checkpoint_pages. NETLOCK: "nftables" or "iptables". */
+/* "checkpoint MODE[ ROUNDS][ NETLOCK]\nCRIU\nDIR" (DIR "-": the suspend
+ * image). MODE 0 stops the tree, 1 leaves it running, 2 (the suspend image
+ * only, with a page server's socket passed along) holds it frozen: see
+ * vs_rt_checkpoint_pages; ROUNDS: the memory pre-copy rounds before it.
+ * MODE 3 (with the socket, DIR "-") is pre-copy round ROUNDS: see
+ * vs_rt_predump_pages. NETLOCK: "nftables" or "iptables", CRIU's
+ * --network-lock for a dump. */
 static int parse_request(const char *req, const char *cdir, struct ck_req *r, struct vs_error *err)
 {
-	int leave = 0, off = 0;
+	int leave = 0, off = 0, off2 = 0;
 	const char *criu, *dir, *nl;
 
 	if (sscanf(req, "checkpoint %d%n", &leave, &off) != 1)
 		return vs_error_set(err, EPROTO, "bad checkpoint request");
+	if (req[off] == ' ' && sscanf(req + off, " %u%n", &r->rounds, &off2) == 1)
+		off += off2;
 	if (strncmp(req + off, " nftables\n", 10) == 0 ||
 	    strncmp(req + off, " iptables\n", 10) == 0) {
 		memcpy(r->netlock, req + off + 1, 8);
 		r->netlock[8] = '\0';
 		off += 9;
 	}
-	if (req[off] != '\n')
+	if (req[off] != '\n' || r->rounds > VS_MIG_ROUNDS_MAX ||
+	    (r->rounds > 0 && leave != 2 && leave != 3) || (leave == 3 && r->rounds == 0))
 		return vs_error_set(err, EPROTO, "bad checkpoint request");
 	criu = req + off + 1;
 	nl = strchr(criu, '\n');
@@ -397,8 +405,9 @@ static int parse_request(const char *req, const char *cdir, struct ck_req *r, st
 	dir = nl + 1;
 	r->leave_running = leave == 1;
 	r->hold = leave == 2;
+	r->predump = leave == 3;
 	r->own = strcmp(dir, "-") == 0;
-	if (r->hold != (r->ps_fd >= 0) || (r->hold && !r->own))
+	if ((r->hold || r->predump) != (r->ps_fd >= 0) || ((r->hold || r->predump) && !r->own))
 		return vs_error_set(err, EPROTO, "bad checkpoint request (page server)");
 	if (r->own)
 		snprintf(r->dir, sizeof(r->dir), "%s/checkpoint", cdir);
@@ -486,6 +495,11 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 		rt_argv_add(&a, "--page-server");
 		rt_argv_add(&a, "--ps-socket=3");
 	}
+	if (r->rounds > 0) {
+		/* Only what was dirtied since the last round: relative to -D. */
+		rt_argv_add(&a, "--track-mem");
+		rt_argv_add(&a, "--prev-images-dir=../" VS_RT_ROUNDS_DIR "/%u", r->rounds);
+	}
 	if (!r->own)
 		rt_argv_add(&a, "--action-script=%s/" SYNC_SCRIPT, rundir);
 	add_common(&a, m, false, NULL);
@@ -546,6 +560,8 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 static void discard_image(const struct ck_req *r, const struct rt_paths *paths,
 			  struct vs_error *err)
 {
+	if (r->hold)
+		rt_drop_rounds(paths->cdir);
 	cleanup_close int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_dir DIR *d = NULL;
 	cleanup_free char *kept = xasprintf("%s/last-checkpoint.log", paths->cdir);
@@ -608,6 +624,70 @@ static int precopy_layer(const struct rt_paths *paths, const struct ck_req *r, i
 	return 0;
 }
 
+/* A memory pre-copy round: `criu pre-dump --track-mem` into
+ * containers/NAME/precopy/K (round 1 starts the directory afresh), its
+ * pages to the page server at r->ps_fd. CRIU freezes the cgroup itself
+ * (not vsd, as for a dump): it thaws it as soon as the dirty pages are
+ * drained into pipes, and sends them while the container runs. The
+ * round's CRIU files (inventory, stats-dump) stay here for the next
+ * round's and the final dump's --prev-images-dir. done: "done FROZEN
+ * CRIU TOTAL BYTES", BYTES the pages sent. */
+static int predump_round(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t init,
+			 const struct rt_paths *paths, const struct ck_req *r,
+			 const struct cr_meta *m, char *done, size_t done_len, struct vs_error *err)
+{
+	cleanup_free char *top = xasprintf("%s/" VS_RT_ROUNDS_DIR, paths->cdir);
+	cleanup_free char *dir = xasprintf("%s/%u", top, r->rounds);
+	cleanup_free char *log = xasprintf("%s/predump.log", dir);
+	cleanup_free char *stats = NULL;
+	cleanup_close int cfd = open(paths->cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *freezer = vs_cg_path(cg, "freezer");
+	struct rt_argv a = {0};
+	int64_t t0 = vs_now_ms();
+	uint64_t pages = 0;
+	size_t len = 0;
+	int rc;
+
+	if (cfd < 0 || (r->rounds == 1 && vs_fs_remove_tree(cfd, VS_RT_ROUNDS_DIR, err) < 0) ||
+	    (r->rounds == 1 && mkdir(top, 0700) < 0) || mkdir(dir, 0700) < 0)
+		return vs_error_set(err, errno, "prepare %s", dir);
+	rt_argv_add(&a, "pre-dump");
+	rt_argv_add(&a, "-t");
+	rt_argv_add(&a, "%d", (int)init);
+	rt_argv_add(&a, "-D");
+	rt_argv_add(&a, "%s", dir);
+	rt_argv_add(&a, "-o");
+	rt_argv_add(&a, "predump.log");
+	rt_argv_add(&a, "--freeze-cgroup=%s",
+		    freezer != NULL ? freezer : vs_cg_path(cg, "unified"));
+	rt_argv_add(&a, "--track-mem");
+	rt_argv_add(&a, "--page-server");
+	rt_argv_add(&a, "--ps-socket=3");
+	if (r->rounds > 1)
+		rt_argv_add(&a, "--prev-images-dir=../%u", r->rounds - 1);
+	rt_argv_add(&a, "--external=mnt[/dev/console]:console");
+	rt_argv_add(&a, "--external=%s", m->console_tty);
+	add_common(&a, m, false, NULL);
+	rc = rt_criu_run(r->criu[0] ? r->criu : inst->criu_path, &a, &r->ps_fd, 1, log, 600, err);
+	rt_argv_free(&a);
+	/* CRIU thaws what it froze, also when it fails; make sure. */
+	vs_cg_thaw(cg, NULL);
+	if (rc < 0)
+		return vs_error_prefix(err, "pre-copy round %u", r->rounds);
+	{
+		cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || vs_read_file_at(dfd, "stats-dump", 1 << 20, &stats, &len, err) < 0 ||
+		    vs_mig_dump_stats_pages((const uint8_t *)stats, len, &pages) < 0)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "pre-copy round %u: no page count in %s/stats-dump",
+					     r->rounds, dir);
+	}
+	snprintf(done, done_len, "done 0 %lld %lld %llu", (long long)(vs_now_ms() - t0),
+		 (long long)(vs_now_ms() - t0),
+		 (unsigned long long)pages * (unsigned long long)sysconf(_SC_PAGESIZE));
+	return 0;
+}
+
 int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 			  pid_t init, int console_master, int reply_fd, const char *request,
 			  int ps_fd, char *done, size_t done_len, bool *tree_gone, bool *held,
@@ -626,6 +706,18 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
 	if (parse_request(request, paths.cdir, &r, err) < 0 || check_no_sessions(cg, init, err) < 0)
 		goto out;
+	if (r.predump) {
+		rc = collect_externals(init, &m, err) < 0 ||
+			     console_tty_id(paths.rundir, console_master, m.console_tty,
+					    sizeof(m.console_tty), err) < 0
+			 ? -1
+			 : predump_round(inst, cg, init, &paths, &r, &m, done, done_len, err);
+		if (rc < 0)
+			rt_drop_rounds(paths.cdir);
+		vs_cg_free(cg);
+		rt_meta_free(&m);
+		return rc;
+	}
 	if (r.own) {
 		cleanup_close int cfd = open(paths.cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cfd < 0 || vs_fs_remove_tree(cfd, "checkpoint", err) < 0 ||
@@ -658,6 +750,16 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 		goto out;
 	*tree_gone = !r.leave_running && !r.hold;
 	*held = r.hold;
+	/* CRIU's link to the last round (../precopy/N) is this node's: the
+	 * target makes its own (docs/migration.md, "Memory pre-copy rounds"),
+	 * and the seal takes no link out of the image. */
+	if (r.rounds > 0) {
+		cleanup_free char *link = xasprintf("%s/" VS_MIG_PARENT_LINK, r.dir);
+		if (unlink(link) < 0 && errno != ENOENT) {
+			rc = vs_error_set(err, errno, "remove %s", link);
+			goto out;
+		}
+	}
 	/* The image holds the container's memory: root-only, and sealed so a
 	 * restore can tell it was not changed. A dump whose image cannot be
 	 * sealed is a failed dump (the image is discarded below). */
@@ -703,7 +805,16 @@ int rt_monitor_release_held(const struct vs_rt_instance *inst,
 	cfd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cfd >= 0)
 		vs_fs_remove_tree(cfd, "checkpoint", NULL);
+	rt_drop_rounds(cdir);
 	return rc;
+}
+
+void rt_drop_rounds(const char *cdir)
+{
+	cleanup_close int cfd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (cfd >= 0)
+		vs_fs_remove_tree(cfd, VS_RT_ROUNDS_DIR, NULL);
 }
 
 /* ---- restore ---- */

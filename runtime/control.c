@@ -236,13 +236,13 @@ int vs_rt_discard_image(const struct vs_rt_instance *inst, const struct vs_conta
 	return 0;
 }
 
-/* The checkpoint request (MODE as in rt_monitor_checkpoint, then the
- * network lock's method when one is asked for), with ps_fd passed along
- * when >= 0, and the monitor's answer. */
+/* The checkpoint request (MODE and ROUNDS as in rt_monitor_checkpoint,
+ * then the network lock's method when one is asked for), with ps_fd
+ * passed along when >= 0, and the monitor's answer. */
 static int ask_checkpoint(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			  const char *dir, int mode, int ps_fd, const char *netlock,
-			  vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
-			  struct vs_error *err)
+			  const char *dir, int mode, unsigned rounds, int ps_fd,
+			  const char *netlock, vs_rt_progress_fn progress, void *ud,
+			  struct vs_rt_cr_result *res, struct vs_error *err)
 {
 	struct rt_paths paths;
 	struct vs_rt_status st;
@@ -269,8 +269,12 @@ static int ask_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	if (netlock != NULL && strcmp(netlock, "nftables") != 0 && strcmp(netlock, "iptables") != 0)
 		return vs_error_kind(err, VS_EK_INVALID, "unknown network lock method '%s'",
 				     netlock);
-	req = xasprintf("checkpoint %d%s%s\n%s\n%s", mode, netlock ? " " : "",
-			netlock ? netlock : "", inst->criu_path, dir != NULL ? dir : "-");
+	if (rounds > 0)
+		req = xasprintf("checkpoint %d %u%s%s\n%s\n-", mode, rounds, netlock ? " " : "",
+				netlock ? netlock : "", inst->criu_path);
+	else
+		req = xasprintf("checkpoint %d%s%s\n%s\n%s", mode, netlock ? " " : "",
+				netlock ? netlock : "", inst->criu_path, dir != NULL ? dir : "-");
 	if ((ps_fd >= 0 ? vs_send_fds(fd, req, strlen(req), &ps_fd, 1)
 			: send(fd, req, strlen(req), MSG_NOSIGNAL)) < 0)
 		return vs_error_set(err, errno, "ask the monitor to checkpoint '%s'", cfg->name);
@@ -306,17 +310,35 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
 		     vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
 		     struct vs_error *err)
 {
-	return ask_checkpoint(inst, cfg, dir, leave_running ? 1 : 0, -1, netlock, progress, ud, res,
-			      err);
+	return ask_checkpoint(inst, cfg, dir, leave_running ? 1 : 0, 0, -1, netlock, progress, ud,
+			      res, err);
 }
 
 int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			   int ps_fd, const char *netlock, vs_rt_progress_fn progress, void *ud,
-			   struct vs_rt_cr_result *res, struct vs_error *err)
+			   int ps_fd, unsigned rounds, const char *netlock,
+			   vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
+			   struct vs_error *err)
 {
 	if (ps_fd < 0)
 		return vs_error_kind(err, VS_EK_INVALID, "no page server socket");
-	return ask_checkpoint(inst, cfg, NULL, 2, ps_fd, netlock, progress, ud, res, err);
+	return ask_checkpoint(inst, cfg, NULL, 2, rounds, ps_fd, netlock, progress, ud, res, err);
+}
+
+int vs_rt_predump_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			unsigned round, int ps_fd, vs_rt_progress_fn progress, void *ud,
+			struct vs_rt_cr_result *res, struct vs_error *err)
+{
+	if (ps_fd < 0 || round == 0 || round > VS_MIG_ROUNDS_MAX)
+		return vs_error_kind(err, VS_EK_INVALID, "pre-copy round %u: bad request", round);
+	return ask_checkpoint(inst, cfg, NULL, 3, round, ps_fd, NULL, progress, ud, res, err);
+}
+
+void vs_rt_drop_rounds(const struct vs_rt_instance *inst, const struct vs_container_config *cfg)
+{
+	struct rt_paths paths;
+
+	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
+	rt_drop_rounds(paths.cdir);
 }
 
 int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,

@@ -101,19 +101,18 @@ int rt_image_verify_sealed(const struct vs_rt_instance *inst, const char *dir, s
 	return 0;
 }
 
-int rt_image_lend(const struct vs_container_config *cfg, const char *dir, struct vs_error *err)
+/* Lend the entries of one level: the image's top (round 0), or a memory
+ * pre-copy round's directory, whose pages CRIU's restored tasks read
+ * through the parent links as they read the top's. */
+static int lend_at(const struct vs_container_config *cfg, int dfd, unsigned round,
+		   struct vs_error *err)
 {
-	cleanup_close int dfd = open_dir(dir, err);
-	cleanup_dir DIR *d = NULL;
+	cleanup_dir DIR *d = fdopendir(dup(dfd));
 	struct dirent *e;
 
-	if (dfd < 0)
-		return -1;
-	if (cfg->privileged)
-		return 0;
-	d = fdopendir(dup(dfd));
 	if (d == NULL)
-		return vs_error_set(err, errno, "open %s", dir);
+		return vs_error_set(err, errno, "open the image");
+	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 		/* The layer copy keeps the guest's owners (and CRIU never
@@ -128,9 +127,28 @@ int rt_image_lend(const struct vs_container_config *cfg, const char *dir, struct
 		if (fchownat(dfd, e->d_name, cfg->idmap_uid, cfg->idmap_gid, AT_SYMLINK_NOFOLLOW) <
 			0 ||
 		    fchmodat(dfd, e->d_name, mode, 0) < 0)
-			return vs_error_set(err, errno, "lend %s/%s to the container", dir,
-					    e->d_name);
+			return vs_error_set(err, errno, "lend %s to the container", e->d_name);
+		if (round == 0 && S_ISDIR(st.st_mode) && vs_mig_round_number(e->d_name) > 0) {
+			cleanup_close int sub =
+			    openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0 || lend_at(cfg, sub, vs_mig_round_number(e->d_name), err) < 0)
+				return sub < 0 ? vs_error_set(err, errno, "open %s", e->d_name)
+					       : -1;
+		}
 	}
+	return 0;
+}
+
+int rt_image_lend(const struct vs_container_config *cfg, const char *dir, struct vs_error *err)
+{
+	cleanup_close int dfd = open_dir(dir, err);
+
+	if (dfd < 0)
+		return -1;
+	if (cfg->privileged)
+		return 0;
+	if (lend_at(cfg, dfd, 0, err) < 0)
+		return vs_error_prefix(err, "lend %s", dir);
 	return 0;
 }
 

@@ -282,6 +282,8 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
  * succeeded; the monitor then sees init go), or bring its node sides up
  * and thaw it (the move failed: it runs on as before the dump). The own
  * image, which has no pages, is removed either way. 0 or -1. */
+/* Remove cdir's pre-copy rounds (VS_RT_ROUNDS_DIR), if any. */
+void rt_drop_rounds(const char *cdir);
 int rt_monitor_release_held(const struct vs_rt_instance *inst,
 			    const struct vs_container_config *cfg, pid_t init, bool kill,
 			    struct vs_error *err);

@@ -178,6 +178,9 @@ int vs_rt_console_attach(const struct vs_rt_instance *inst, const char *name, in
  * checkpoint is a snapshot with memory. A restore that fails after that
  * leaves the container stopped with the checkpoint's layer. */
 #define VS_RT_LAYER_DIR VS_MIG_LAYER_SUBDIR
+/* containers/NAME/VS_RT_ROUNDS_DIR/K: memory pre-copy round K's CRIU
+ * files on the source (vs_rt_predump_pages). */
+#define VS_RT_ROUNDS_DIR "precopy"
 
 struct vs_rt_cr_result {
 	int64_t frozen_ms;   /* checkpoint: container frozen (freeze .. thaw/kill) */
@@ -210,8 +213,29 @@ int vs_rt_checkpoint(const struct vs_rt_instance *inst, const struct vs_containe
  * frozen, vs_rt_release_held thaws it. On failure it is thawed and runs as
  * before. Errors as vs_rt_checkpoint. 0 or -1. */
 int vs_rt_checkpoint_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-			   int ps_fd, const char *netlock, vs_rt_progress_fn progress, void *ud,
-			   struct vs_rt_cr_result *res, struct vs_error *err);
+			   int ps_fd, unsigned rounds, const char *netlock,
+			   vs_rt_progress_fn progress, void *ud, struct vs_rt_cr_result *res,
+			   struct vs_error *err);
+
+/* Memory pre-copy round `round` (1, 2, ...; at most VS_MIG_ROUNDS_MAX) of
+ * a running container: `criu pre-dump --track-mem` (the kernel's
+ * soft-dirty tracking) sends the pages dirtied since the round before
+ * (round 1: all) to the page server at the other end of ps_fd, as
+ * vs_rt_checkpoint_pages does, while the container runs on (frozen only
+ * while CRIU drains the pages into pipes). Its CRIU files stay in
+ * containers/NAME/VS_RT_ROUNDS_DIR/ROUND for the next round and for the
+ * final vs_rt_checkpoint_pages with rounds = the last round's number
+ * (which adds --track-mem --prev-images-dir, so its frozen window carries
+ * only what was dirtied since). res->image_bytes: the bytes of pages the
+ * round sent. On failure the container runs as before and the rounds'
+ * files are gone. 0 or -1. */
+int vs_rt_predump_pages(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			unsigned round, int ps_fd, vs_rt_progress_fn progress, void *ud,
+			struct vs_rt_cr_result *res, struct vs_error *err);
+
+/* Remove a container's pre-copy rounds (VS_RT_ROUNDS_DIR), when a move
+ * that made them gives up before its final dump. */
+void vs_rt_drop_rounds(const struct vs_rt_instance *inst, const struct vs_container_config *cfg);
 
 /* A held container (see vs_rt_checkpoint_pages) runs again: node sides
  * up, thawed, its partial image removed. 0 also when it is not held; -1

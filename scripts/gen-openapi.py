@@ -487,6 +487,11 @@ MIGRATION_OBJECTS = {
         "pages_bytes": dict(INT0, description="Bytes of the page server's "
                             "stream (included in bytes); 0 unless pages is "
                             "page-server."),
+        "memory_rounds": {"type": "array", "items": INT0,
+                          "description": "precopy: the pages each memory "
+                          "pre-copy round sent, in order ([] otherwise)."},
+        "memory_rounds_bytes": dict(INT0, description="Bytes of the memory "
+                                    "rounds' streams (included in bytes)."),
         "dump_ms": dict(INT0, description="Part of frozen_ms: the dump "
                         "(with the pages' transfer when they go to the page "
                         "server)."),
@@ -520,8 +525,9 @@ MIGRATION_OBJECTS = {
                            "source's when free there, else another; the "
                            "layer is shifted into it as it arrives)."),
         "parts": dict(STRS, description="The sync parts this node takes "
-                      "besides layer and image: [\"pages\"] (a CRIU page "
-                      "server for a live dump's pages); absent from an "
+                      "besides layer and image: [\"pages\", \"round\"] (a "
+                      "CRIU page server for a live dump's pages, and for "
+                      "the memory pre-copy rounds before it); absent from an "
                       "older vsd, whose source then sends the pages with "
                       "the image."),
         "network_lock": nullable(dict(STR, enum=["nftables", "iptables"],
@@ -1186,7 +1192,10 @@ def migration_paths():
                        "destination is the staged part. Part pages takes "
                        "no arguments: the target runs its own `criu "
                        "page-server` on the stream's socket (409 outside a "
-                       "live migration, 501 without a usable CRIU). The "
+                       "live migration, 501 without a usable CRIU); so does "
+                       "part round, a memory pre-copy round's page server "
+                       "into the next round's directory, numbered by the "
+                       "target (409 past 16 rounds). The "
                        "program's protocol runs over this answer and the "
                        "sync-input body, two plain requests "
                        "(docs/migration.md, \"Transport\", \"Pages\")."),

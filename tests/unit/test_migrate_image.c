@@ -317,6 +317,92 @@ static void test_digest_seal_verify(void **state)
 	close(dfd);
 }
 
+static void relink(int dfd, const char *name, const char *target)
+{
+	unlinkat(dfd, name, 0);
+	assert_int_equal(symlinkat(target, dfd, name), 0);
+}
+
+/* An image with two pre-copy rounds: the rounds' pages and the parent
+ * links are sealed; a link that leads anywhere but the previous round
+ * inside the image is refused, by the seal and by the verification. */
+static void test_digest_rounds(void **state)
+{
+	uint8_t key[VS_MIG_KEY_LEN];
+	int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct vs_error err = {0};
+	int r1, r2;
+
+	memset(key, 7, sizeof(key));
+	put(dfd, "core-1.img", "core");
+	put(dfd, "pages-3.img", "final pages");
+	assert_int_equal(mkdirat(dfd, "1", 0700), 0);
+	assert_int_equal(mkdirat(dfd, "2", 0700), 0);
+	r1 = openat(dfd, "1", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r2 = openat(dfd, "2", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	put(r1, "pages-1.img", "round one");
+	put(r1, "page-server.log", "not sealed");
+	put(r2, "pages-2.img", "round two");
+	relink(r2, "parent", "../1");
+	relink(dfd, "parent", "2");
+	if (vs_mig_image_seal(dfd, key, &err) != 0)
+		fail_msg("seal refused: %s", err.msg);
+	expect_verify(dfd, key, NULL);
+	/* A round's pages are covered like the top's. */
+	put(r1, "pages-1.img", "round 0ne");
+	expect_verify(dfd, key, "1/pages-1.img changed");
+	put(r1, "pages-1.img", "round one");
+	expect_verify(dfd, key, NULL);
+	put(r2, "core-1.img", "x");
+	expect_verify(dfd, key, "2/core-1.img in a round is not a page file");
+	unlinkat(r2, "core-1.img", 0);
+	put(r2, "pages-9.img", "x");
+	expect_verify(dfd, key, "extra file 2/pages-9.img");
+	unlinkat(r2, "pages-9.img", 0);
+	/* Crafted parent links: out of the image, absolute, the wrong round,
+	 * a second link. */
+	relink(r2, "parent", "../../../etc");
+	expect_verify(dfd, key, "in round 2 points to '../../../etc'");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(vs_mig_image_seal(dfd, key, &err), -1);
+	assert_non_null(strstr(err.msg, "points to '../../../etc'"));
+	relink(r2, "parent", "/etc");
+	expect_verify(dfd, key, "points to '/etc'");
+	relink(r2, "parent", "../1");
+	relink(dfd, "parent", "1");
+	expect_verify(dfd, key, "at the top points to '1'");
+	relink(dfd, "parent", "2");
+	expect_verify(dfd, key, NULL);
+	relink(r1, "parent", "../0");
+	expect_verify(dfd, key, "unexpected parent link in round 1");
+	unlinkat(r1, "parent", 0);
+	relink(dfd, "pagemap-1.img", "2/pages-2.img");
+	expect_verify(dfd, key, "pagemap-1.img is neither a file nor a directory");
+	unlinkat(dfd, "pagemap-1.img", 0);
+	/* A round removed: the top's link dangles and the chain is short. */
+	assert_int_equal(renameat(dfd, "2", dfd, "3"), 0);
+	expect_verify(dfd, key, "round 2 is missing");
+	assert_int_equal(renameat(dfd, "3", dfd, "2"), 0);
+	expect_verify(dfd, key, NULL);
+	/* The digest edited to name another link target: signature. */
+	{
+		char *text = NULL;
+		size_t len;
+		char *p;
+		assert_int_equal(
+		    vs_read_file_at(dfd, VS_MIG_DIGEST_FILE, 1 << 20, &text, &len, NULL), 0);
+		p = strstr(text, "\"../1\"");
+		assert_non_null(p);
+		p[4] = '2';
+		put(dfd, VS_MIG_DIGEST_FILE, text);
+		free(text);
+		expect_verify(dfd, key, "bad signature");
+	}
+	close(r1);
+	close(r2);
+	close(dfd);
+}
+
 static void test_secure_and_node_key(void **state)
 {
 	int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -353,6 +439,7 @@ int main(void)
 	    cmocka_unit_test(test_pb_reader_bounds),
 	    cmocka_unit_test(test_img_entries_bounds),
 	    cmocka_unit_test_setup_teardown(test_digest_seal_verify, digest_setup, digest_teardown),
+	    cmocka_unit_test_setup_teardown(test_digest_rounds, digest_setup, digest_teardown),
 	    cmocka_unit_test_setup_teardown(test_secure_and_node_key, digest_setup,
 					    digest_teardown),
 	};

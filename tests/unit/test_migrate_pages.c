@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/vs_util.h"
+#include "migrate/mig-private.h"
 #include "migrate/vs_migrate.h"
 
 #define DIR_ "/var/lib/vsd/containers/.web.incoming/incoming-pages"
@@ -30,8 +31,8 @@ static void test_argv_fixed(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(vs_mig_page_server_argv("/opt/vsd/criu/bin/criu", 0, DIR_, &argv, &err),
-			 0);
+	assert_int_equal(
+	    vs_mig_page_server_argv("/opt/vsd/criu/bin/criu", 0, DIR_, NULL, &argv, &err), 0);
 	for (i = 0; want[i] != NULL; i++) {
 		assert_non_null(argv[i]);
 		assert_string_equal(argv[i], want[i]);
@@ -47,12 +48,12 @@ static void test_argv_args_refused(void **state)
 	char **argv = (char **)1;
 
 	(void)state;
-	assert_int_equal(vs_mig_page_server_argv("/usr/sbin/criu", 1, DIR_, &argv, &err), -1);
+	assert_int_equal(vs_mig_page_server_argv("/usr/sbin/criu", 1, DIR_, "1", &argv, &err), -1);
 	assert_null(argv);
 	assert_int_equal(err.kind, VS_EK_INVALID);
 	assert_non_null(strstr(err.msg, "args"));
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(vs_mig_page_server_argv(NULL, 0, DIR_, &argv, &err), -1);
+	assert_int_equal(vs_mig_page_server_argv(NULL, 0, DIR_, NULL, &argv, &err), -1);
 	assert_null(argv);
 	assert_int_equal(err.kind, VS_EK_UNSUPPORTED);
 }
@@ -157,8 +158,8 @@ static void test_take_moves_pages(void **state)
 	assert_false(exists(d->pages, "pages-65537.img"));
 }
 
-/* A refused directory moves nothing. */
-static void assert_refused_unmoved(struct dirs *d, const char *named)
+/* The move refused with an error naming named, and nothing counted. */
+static void take_refused(struct dirs *d, const char *named)
 {
 	struct vs_error err = {0};
 	size_t moved = 9;
@@ -168,6 +169,12 @@ static void assert_refused_unmoved(struct dirs *d, const char *named)
 	assert_int_equal(err.kind, VS_EK_INVALID);
 	if (strstr(err.msg, named) == NULL)
 		fail_msg("error '%s' does not name '%s'", err.msg, named);
+}
+
+/* A refused directory moves nothing. */
+static void assert_refused_unmoved(struct dirs *d, const char *named)
+{
+	take_refused(d, named);
 	assert_true(exists(d->pages, "pages-1.img"));
 	assert_false(exists(d->img, "pages-1.img") && !exists(d->pages, "pages-1.img"));
 }
@@ -200,6 +207,300 @@ static void test_take_refuses_collision(void **state)
 	assert_refused_unmoved(d, "pagemap-2.img");
 }
 
+/* ---- pre-copy rounds ---- */
+
+static void test_round_names(void **state)
+{
+	(void)state;
+	assert_int_equal(vs_mig_round_number("1"), 1);
+	assert_int_equal(vs_mig_round_number("9"), 9);
+	assert_int_equal(vs_mig_round_number("16"), VS_MIG_ROUNDS_MAX);
+	assert_int_equal(vs_mig_round_number("17"), 0);
+	assert_int_equal(vs_mig_round_number("0"), 0);
+	assert_int_equal(vs_mig_round_number("01"), 0);
+	assert_int_equal(vs_mig_round_number("+1"), 0);
+	assert_int_equal(vs_mig_round_number("1a"), 0);
+	assert_int_equal(vs_mig_round_number("100"), 0);
+	assert_int_equal(vs_mig_round_number(""), 0);
+	assert_int_equal(vs_mig_round_number("layer"), 0);
+}
+
+static void test_parent_link_rule(void **state)
+{
+	(void)state;
+	/* The top names the last round; round K names K-1; round 1 none. */
+	assert_true(vs_mig_parent_link_ok(0, 3, "3"));
+	assert_true(vs_mig_parent_link_ok(3, 3, "../2"));
+	assert_true(vs_mig_parent_link_ok(2, 3, "../1"));
+	assert_false(vs_mig_parent_link_ok(1, 3, "../0"));
+	assert_false(vs_mig_parent_link_ok(0, 3, "2"));
+	assert_false(vs_mig_parent_link_ok(0, 3, "./3"));
+	assert_false(vs_mig_parent_link_ok(0, 3, "3/"));
+	assert_false(vs_mig_parent_link_ok(0, 3, "/3"));
+	assert_false(vs_mig_parent_link_ok(3, 3, "../1"));
+	assert_false(vs_mig_parent_link_ok(3, 3, "../../2"));
+	assert_false(vs_mig_parent_link_ok(2, 3, "/etc"));
+	assert_false(vs_mig_parent_link_ok(4, 3, "../3"));
+	assert_false(vs_mig_parent_link_ok(0, 0, "0"));
+	assert_false(vs_mig_parent_link_ok(0, 0, ""));
+}
+
+static void expect_layout(const struct vs_mig_layout *l, unsigned want, const char *needle)
+{
+	struct vs_error err = {0};
+	unsigned n = 99;
+	int rc = vs_mig_layout_check(l, "image", &n, &err);
+
+	if (needle == NULL) {
+		if (rc != 0)
+			fail_msg("layout refused: %s", err.msg);
+		assert_int_equal(n, want);
+		return;
+	}
+	assert_int_equal(rc, -1);
+	assert_int_equal(n, 0);
+	assert_int_equal(err.kind, VS_EK_INVALID);
+	if (strstr(err.msg, needle) == NULL)
+		fail_msg("'%s' not in '%s'", needle, err.msg);
+}
+
+static void set_link(struct vs_mig_layout *l, unsigned level, const char *target)
+{
+	vs_mig_layout_link(l, level, target, (ssize_t)strlen(target));
+}
+
+static void test_layout_check(void **state)
+{
+	struct vs_mig_layout l = {0};
+
+	(void)state;
+	expect_layout(&l, 0, NULL); /* no rounds, no links: a plain image */
+	set_link(&l, 0, "1");
+	expect_layout(&l, 0, "unexpected parent link (no rounds)");
+	l.round[1] = l.round[2] = true;
+	expect_layout(&l, 0, "at the top points to '1'");
+	set_link(&l, 0, "2");
+	expect_layout(&l, 0, "no parent link in round 2");
+	set_link(&l, 2, "../1");
+	expect_layout(&l, 2, NULL);
+	set_link(&l, 1, "../0");
+	expect_layout(&l, 0, "unexpected parent link in round 1");
+	l.link[1] = false;
+	set_link(&l, 2, "../../../etc");
+	expect_layout(&l, 0, "in round 2 points to '../../../etc'");
+	set_link(&l, 2, "../1");
+	l.round[4] = true;
+	expect_layout(&l, 0, "round 3 is missing");
+	l.round[4] = false;
+	/* A target longer than any right one is recorded as wrong. */
+	vs_mig_layout_link(&l, 0, "2/../../../../../../../../x", 27);
+	expect_layout(&l, 0, "points to '?'");
+	vs_mig_layout_link(&l, 0, "2\0x", 3);
+	expect_layout(&l, 0, "points to '?'");
+	l.link[0] = false;
+	expect_layout(&l, 0, "no parent link at the top");
+}
+
+static int opendirat(int dfd, const char *name)
+{
+	int fd;
+
+	assert_int_equal(mkdirat(dfd, name, 0700), 0);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* What the target's page servers write for two rounds and the final dump. */
+static void two_rounds(struct dirs *d)
+{
+	int r1 = opendirat(d->pages, "1"), r2 = opendirat(d->pages, "2");
+
+	mkfile(r1, "pagemap-1.img", "map1");
+	mkfile(r1, "pages-1.img", "pages1");
+	mkfile(r1, VS_MIG_PAGE_SERVER_LOG, "log");
+	mkfile(r2, "pagemap-1.img", "map2");
+	mkfile(r2, "pages-2.img", "pages2");
+	assert_int_equal(symlinkat("../1", r2, VS_MIG_PARENT_LINK), 0);
+	mkfile(d->pages, "pagemap-1.img", "map");
+	mkfile(d->pages, "pages-3.img", "pages");
+	assert_int_equal(symlinkat("2", d->pages, VS_MIG_PARENT_LINK), 0);
+	close(r1);
+	close(r2);
+}
+
+static void test_take_moves_rounds(void **state)
+{
+	struct dirs *d = *state;
+	struct vs_error err = {0};
+	size_t moved = 0;
+	char buf[16];
+	ssize_t n;
+
+	two_rounds(d);
+	if (vs_mig_image_take_pages(d->img, d->pages, &moved, &err) != 0)
+		fail_msg("refused: %s", err.msg);
+	assert_int_equal(moved, 6);
+	assert_true(exists(d->img, "1/pages-1.img"));
+	assert_true(exists(d->img, "1/" VS_MIG_PAGE_SERVER_LOG));
+	assert_true(exists(d->img, "2/pages-2.img"));
+	assert_true(exists(d->img, "pages-3.img"));
+	n = readlinkat(d->img, VS_MIG_PARENT_LINK, buf, sizeof(buf));
+	assert_int_equal(n, 1);
+	n = readlinkat(d->img, "2/" VS_MIG_PARENT_LINK, buf, sizeof(buf));
+	assert_int_equal(n, 4);
+	assert_memory_equal(buf, "../1", 4);
+	/* The chain resolves inside the image after the move. */
+	assert_true(exists(d->img, "parent/parent/pages-1.img"));
+	assert_false(exists(d->pages, "1"));
+}
+
+static void assert_rounds_unmoved(struct dirs *d, const char *named)
+{
+	take_refused(d, named);
+	assert_true(exists(d->pages, "pages-3.img"));
+	assert_false(exists(d->img, "pages-3.img"));
+	assert_false(exists(d->img, "1"));
+}
+
+/* A parent link that leads out of the pages (and so out of the image). */
+static void test_take_refuses_crafted_parent(void **state)
+{
+	struct dirs *d = *state;
+
+	two_rounds(d);
+	assert_int_equal(unlinkat(d->pages, "2/" VS_MIG_PARENT_LINK, 0), 0);
+	assert_int_equal(symlinkat("../../../../etc", d->pages, "2/" VS_MIG_PARENT_LINK), 0);
+	assert_rounds_unmoved(d, "points to '../../../../etc'");
+	assert_int_equal(unlinkat(d->pages, "2/" VS_MIG_PARENT_LINK, 0), 0);
+	assert_int_equal(symlinkat("/etc", d->pages, "2/" VS_MIG_PARENT_LINK), 0);
+	assert_rounds_unmoved(d, "points to '/etc'");
+}
+
+static void test_take_refuses_round_layouts(void **state)
+{
+	struct dirs *d = *state;
+	int r;
+
+	two_rounds(d);
+	/* A subdirectory in a round. */
+	assert_int_equal(mkdirat(d->pages, "1/sub", 0700), 0);
+	assert_rounds_unmoved(d, "'sub'");
+	assert_int_equal(unlinkat(d->pages, "1/sub", AT_REMOVEDIR), 0);
+	/* A parent link that is a directory. */
+	assert_int_equal(unlinkat(d->pages, VS_MIG_PARENT_LINK, 0), 0);
+	assert_int_equal(mkdirat(d->pages, VS_MIG_PARENT_LINK, 0700), 0);
+	assert_rounds_unmoved(d, "parent is not a symlink");
+	assert_int_equal(unlinkat(d->pages, VS_MIG_PARENT_LINK, AT_REMOVEDIR), 0);
+	assert_int_equal(symlinkat("2", d->pages, VS_MIG_PARENT_LINK), 0);
+	/* A gap. */
+	r = opendirat(d->pages, "4");
+	close(r);
+	assert_rounds_unmoved(d, "round 3 is missing");
+	assert_int_equal(unlinkat(d->pages, "4", AT_REMOVEDIR), 0);
+	/* A round the image already holds. */
+	r = opendirat(d->img, "1");
+	close(r);
+	take_refused(d, "1 came both");
+	assert_true(exists(d->pages, "1/pages-1.img"));
+	assert_false(exists(d->img, "1/pages-1.img"));
+}
+
+/* A later round's page server names the round before, which CRIU makes
+ * the directory's parent link from. */
+static void test_argv_prev(void **state)
+{
+	struct vs_error err = {0};
+	char **argv = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(
+	    vs_mig_page_server_argv("/usr/sbin/criu", 0, DIR_ "/3", "../2", &argv, &err), 0);
+	while (argv[n] != NULL)
+		n++;
+	assert_int_equal(n, 13);
+	assert_string_equal(argv[9], "--prev-images-dir");
+	assert_string_equal(argv[10], "../2");
+	assert_string_equal(argv[12], "0");
+	vs_strv_free(argv);
+}
+
+static void test_stopping_rule(void **state)
+{
+	static const uint64_t shrinking[] = {25600, 6000, 2500, 1500, 1100, 1050, 1030, 1025};
+	static const uint64_t few[] = {25600, 800};
+	static const uint64_t grew[] = {25600, 6000, 6000};
+	static const uint64_t small[] = {300};
+
+	(void)state;
+	assert_int_equal(vs_mig_precopy_next(NULL, 0), VS_MIG_PRECOPY_AGAIN);
+	assert_int_equal(vs_mig_precopy_next(shrinking, 1), VS_MIG_PRECOPY_AGAIN);
+	assert_int_equal(vs_mig_precopy_next(shrinking, 2), VS_MIG_PRECOPY_AGAIN);
+	assert_int_equal(vs_mig_precopy_next(shrinking, 7), VS_MIG_PRECOPY_AGAIN);
+	assert_int_equal(vs_mig_precopy_next(shrinking, 8), VS_MIG_PRECOPY_LIMIT);
+	assert_int_equal(vs_mig_precopy_next(few, 2), VS_MIG_PRECOPY_FEW);
+	assert_int_equal(vs_mig_precopy_next(grew, 3), VS_MIG_PRECOPY_GREW);
+	assert_int_equal(vs_mig_precopy_next(small, 1), VS_MIG_PRECOPY_FEW);
+	/* Few pages wins over a round that grew from fewer still. */
+	{
+		static const uint64_t tiny[] = {10, 20};
+		assert_int_equal(vs_mig_precopy_next(tiny, 2), VS_MIG_PRECOPY_FEW);
+	}
+	assert_true(VS_MIG_PRECOPY_ROUNDS < VS_MIG_ROUNDS_MAX);
+	assert_string_equal(vs_mig_precopy_reason(VS_MIG_PRECOPY_GREW), "the round did not shrink");
+}
+
+static void put_u32(struct vs_mig_pbw *w, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	vs_mig_pbw_bytes(w, b, 4);
+}
+
+/* A stats-dump image: service magic, stats magic, one stats_entry whose
+ * dump (field 1) holds the counters given as (field, value) pairs. */
+static void stats_image(struct vs_mig_pbw *img, const uint64_t *fv, size_t n, uint32_t magic)
+{
+	struct vs_mig_pbw dump = {0}, entry = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		vs_mig_pbw_varint(&dump, fv[2 * i] << 3);
+		vs_mig_pbw_varint(&dump, fv[2 * i + 1]);
+	}
+	vs_mig_pbw_varint(&entry, (1 << 3) | 2);
+	vs_mig_pbw_varint(&entry, dump.len);
+	vs_mig_pbw_bytes(&entry, dump.p, dump.len);
+	put_u32(img, 0x55105940u);
+	put_u32(img, magic);
+	put_u32(img, (uint32_t)entry.len);
+	vs_mig_pbw_bytes(img, entry.p, entry.len);
+	vs_mig_pbw_free(&dump);
+	vs_mig_pbw_free(&entry);
+}
+
+static void test_stats_pages(void **state)
+{
+	static const uint64_t both[] = {1, 12, 5, 30000, 6, 4000, 7, 26000, 14, 16};
+	static const uint64_t none[] = {1, 12, 5, 30000};
+	struct vs_mig_pbw img = {0};
+	uint64_t pages = 9;
+
+	(void)state;
+	stats_image(&img, both, 5, 0x57093306u);
+	assert_int_equal(vs_mig_dump_stats_pages(img.p, img.len, &pages), 0);
+	assert_int_equal(pages, 26016);
+	/* Cut short anywhere: refused, never read past the end. */
+	for (size_t len = 0; len < img.len; len++)
+		assert_int_equal(vs_mig_dump_stats_pages(img.p, len, &pages), -1);
+	vs_mig_pbw_free(&img);
+	stats_image(&img, none, 2, 0x57093306u);
+	assert_int_equal(vs_mig_dump_stats_pages(img.p, img.len, &pages), -1);
+	vs_mig_pbw_free(&img);
+	stats_image(&img, both, 5, 0x12345678u); /* another image's magic */
+	assert_int_equal(vs_mig_dump_stats_pages(img.p, img.len, &pages), -1);
+	vs_mig_pbw_free(&img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +512,17 @@ int main(void)
 					    dirs_teardown),
 	    cmocka_unit_test_setup_teardown(test_take_refuses_symlink, dirs_setup, dirs_teardown),
 	    cmocka_unit_test_setup_teardown(test_take_refuses_collision, dirs_setup, dirs_teardown),
+	    cmocka_unit_test(test_argv_prev),
+	    cmocka_unit_test(test_stopping_rule),
+	    cmocka_unit_test(test_stats_pages),
+	    cmocka_unit_test(test_round_names),
+	    cmocka_unit_test(test_parent_link_rule),
+	    cmocka_unit_test(test_layout_check),
+	    cmocka_unit_test_setup_teardown(test_take_moves_rounds, dirs_setup, dirs_teardown),
+	    cmocka_unit_test_setup_teardown(test_take_refuses_crafted_parent, dirs_setup,
+					    dirs_teardown),
+	    cmocka_unit_test_setup_teardown(test_take_refuses_round_layouts, dirs_setup,
+					    dirs_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

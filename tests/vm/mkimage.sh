@@ -15,7 +15,10 @@
 #   /lib*/...                       their shared libraries and loader, copied
 #                                   from the host at the paths ldd names
 #   /lib/modules/<release>          the cloud kernel's modules + modules.dep
-#   /vsd-vm/                        tests/vm/guest/*: init.sh, checks.sh
+#   /vsd-vm/                        tests/vm/guest/*: init.sh, checks.sh,
+#                                   migrate.sh; memsum (build/tests/vsd-test-memsum)
+#   /opt/vsd/criu, /usr/bin/rsync,  CRIU's private prefix, rsync, ip and GNU
+#     /usr/sbin/ip, /usr/bin/tar    tar with their libraries: the migration checks
 #   /dev/console, /dev/null         for the kernel's first open of the console
 # plus some empty room for /var/lib/vsd (templates, containers' upper layers).
 # The image is written next to OUT and renamed over it at the end, so a VM
@@ -34,8 +37,8 @@ die() {
 
 release=$(basename "$(readlink -f "$kdir")")
 [[ -d $kdir/modules && -f $kdir/vmlinuz ]] || die "$kdir is not an unpacked kernel"
-for b in vsd vsctl vsd-helper vsctl-tls.so; do
-	[[ -x $repo/build/$b ]] || die "$repo/build/$b missing (run make)"
+for b in vsd vsctl vsd-helper vsctl-tls.so tests/vsd-test-memsum; do
+	[[ -x $repo/build/$b ]] || die "$repo/build/$b missing (run make all test-tools)"
 done
 busybox=/bin/busybox
 file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
@@ -93,11 +96,35 @@ for b in "$repo"/build/{vsd,vsctl,vsd-helper} "${e2progs[@]/#//usr/sbin/}"; do
 	done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$out_ldd")
 done
 
+# The two-node migration checks (guest/migrate.sh): CRIU's private prefix
+# (scripts/install-criu.sh: a self-contained tree whose bin/criu finds its
+# own libraries), rsync (the layer's and image's copies) and iproute2's ip
+# (network namespaces, veth, the LAN bridge), with their libraries.
+criu_prefix=/opt/vsd/criu
+[[ -x $criu_prefix/bin/criu ]] || die "$criu_prefix/bin/criu missing (run scripts/install-criu.sh)"
+mkdir -p "$stage/opt/vsd"
+cp -a "$criu_prefix" "$stage/opt/vsd/"
+# GNU tar too: CRIU runs `tar` (its options are GNU's, busybox's applet
+# lacks them) for the contents of a container's tmpfs mounts.
+extra=(/usr/bin/rsync /usr/sbin/ip /usr/bin/tar)
+for b in "${extra[@]}"; do
+	[[ -x $b ]] || die "$b missing (install rsync, iproute2 and tar)"
+	install -D -m 0755 "$b" "$stage$b"
+done
+for b in "${extra[@]}"; do
+	out_ldd=$(ldd "$b") || die "ldd $b failed"
+	while read -r lib; do
+		copy_lib "$lib"
+	done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$out_ldd")
+done
+
 mkdir -p "$stage/lib/modules"
 cp -a "$kdir/modules" "$stage/lib/modules/$release"
 
 cp "$repo"/tests/vm/guest/* "$stage/vsd-vm/"
 chmod 0755 "$stage"/vsd-vm/*.sh
+# A static helper the migration checks run inside a container.
+install -m 0755 "$repo/build/tests/vsd-test-memsum" "$stage/vsd-vm/memsum"
 
 cat >"$stage/etc/inittab" <<'EOF'
 # tests/vm: run the checks once, then init.sh powers the machine off.
@@ -117,6 +144,10 @@ chroot "$stage" /usr/bin/vsctl --version >/dev/null || die "vsctl does not start
 e2out=$(chroot "$stage" /usr/sbin/resize2fs 2>&1 || true)
 grep -q '^Usage' <<<"$e2out" || die "resize2fs does not start inside the staged root: $e2out"
 chroot "$stage" /usr/sbin/mkfs.ext4 -V >/dev/null 2>&1 || die "mkfs.ext4 does not start inside the staged root"
+chroot "$stage" /opt/vsd/criu/bin/criu --version >/dev/null || die "criu does not start inside the staged root"
+chroot "$stage" /usr/bin/rsync --version >/dev/null || die "rsync does not start inside the staged root"
+chroot "$stage" /usr/sbin/ip -V >/dev/null || die "ip does not start inside the staged root"
+chroot "$stage" /usr/bin/tar --version >/dev/null || die "tar does not start inside the staged root"
 
 # Room for the daemon's state: templates (busybox: ~2 MB), the containers'
 # upper layers, logs. The file is sparse; only what is written takes space.

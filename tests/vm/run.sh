@@ -86,13 +86,14 @@ mkdir -p "$CACHE/image"
 inputs_digest() {
 	{
 		sha256sum "$repo/build/vsd" "$repo/build/vsctl" "$repo/build/vsd-helper" \
-			"$repo/build/vsctl-tls.so" /bin/busybox \
+			"$repo/build/vsctl-tls.so" "$repo/build/tests/vsd-test-memsum" /bin/busybox \
 			/usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs \
+			/usr/bin/rsync /usr/sbin/ip /usr/bin/tar /opt/vsd/criu/bin/criu /opt/vsd/criu/INSTALLED \
 			"$repo/tests/vm/mkimage.sh" "$repo"/tests/vm/guest/*
 		cat "$kdir/PACKAGE"
 		# The libraries by path, size and time: an apt upgrade changes them.
 		ldd "$repo/build/vsd" "$repo/build/vsctl" "$repo/build/vsd-helper" \
-			/usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs |
+			/usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs /usr/bin/rsync /usr/sbin/ip /usr/bin/tar |
 			awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*[^:]$/ { print $1 }' |
 			sort -u | xargs stat -L -c '%n %s %Y'
 	} | sha256sum | cut -d' ' -f1

@@ -697,4 +697,8 @@ else
 fi
 
 kill -TERM "$vsd_pid" 2>/dev/null
+
+# ------------------------------------- two nodes: a precopy live migration
+. /vsd-vm/migrate.sh
+
 finish
