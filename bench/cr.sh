@@ -26,6 +26,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$repo/bench/lib.sh" # wait_file
 runs=${CR_BENCH_RUNS:-5}
 sizes=${CR_BENCH_SIZES:-"0 100 500"}
 criu=${VSD_CRIU:-/opt/vsd/criu/bin/criu}
@@ -152,15 +153,6 @@ json_field() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]
 # protobuf stats_entry { dump_stats_entry dump = 1 } after two magics and a
 # size), or "- -" when there is none.
 criu_stats() { "$PY" "$repo/bench/criu-stats.py" "$1"; }
-
-# wait_file PATH SECONDS
-wait_file() {
-	local n=0
-	until [[ -e "$1" ]]; do
-		((n++ < $2 * 20)) || die "timed out waiting for $1"
-		sleep 0.05
-	done
-}
 
 # ---------------------------------------------------------------- the setup
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared by benchmarks that run a private vsd (disk.sh, snapshot.sh; run.sh
-# and lifecycle.sh take only bench_lxc_conf): source it after
-# `set -euo pipefail`, then call bench_vsd_start.
+# and lifecycle.sh take only bench_lxc_conf, cr.sh and migrate.sh only
+# wait_file): source it after `set -euo pipefail`, then call
+# bench_vsd_start.
 #   bench_setup NAME   repo, binaries, a temp dir /tmp/vsd-NAME-XXXXXX
 #                      (tmp), VSD_SOCKET, a cgroup parent of its own, the
 #                      vsctl function and the EXIT trap that destroys what
@@ -38,6 +39,15 @@ bench_cleanup() {
 
 # bench_median_p90 FILE DECIMALS: "median p90" of the numbers in FILE
 # (microseconds), in ms with DECIMALS decimals; "- -" when it is empty.
+# wait_file PATH SECONDS: until PATH exists; the caller's die after SECONDS
+wait_file() {
+	local n=0
+	until [[ -e "$1" ]]; do
+		((n++ < $2 * 20)) || die "timed out waiting for $1"
+		sleep 0.05
+	done
+}
+
 bench_median_p90() {
 	sort -n "$1" | awk -v d="$2" '
 		{ v[NR] = $1 }

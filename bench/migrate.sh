@@ -79,6 +79,7 @@ if has floor; then
 	command -v rsync >/dev/null || die "rsync missing (scripts/install-deps.sh)"
 fi
 
+. bench/lib.sh # wait_file
 . bench/bats-env.sh
 . tests/integration/cluster-helpers.bash
 
@@ -102,15 +103,6 @@ cp "$NET_TMP/cr-memhog" "$NET_TMP/floor/root/cr-memhog"
 : >"$data/notes"
 
 # ---------------------------------------------------------------- helpers
-
-# wait_file PATH SECONDS
-wait_file() {
-	local n=0
-	until [[ -e "$1" ]]; do
-		((n++ < $2 * 20)) || die "timed out waiting for $1"
-		sleep 0.05
-	done
-}
 
 # mig_json FROM TO NAME MODE: the migration's JSON result on stdout; its
 # progress and any error in $data/err.
