@@ -561,18 +561,8 @@ static char *result_of(struct out_job *j)
 
 static void keep_asking(struct out_job *j);
 
-/* Whether the reservation's answer lists part ("pages", "round"): a
- * target of an older vsd does not, and gets the pages with the image (or
- * no memory rounds). */
-static bool takes_part(const char *answer, const char *part)
+static bool lists(const struct vs_json *parts, const char *part)
 {
-	cleanup_json struct vs_json *obj = NULL;
-	const struct vs_json *parts;
-	struct vs_error e = {0};
-
-	if (answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
-		return false;
-	parts = vs_json_get(obj, "parts");
 	for (size_t i = 0; i < vs_json_array_len(parts); i++) {
 		const char *p = vs_json_string(vs_json_array_at(parts, i));
 		if (p != NULL && strcmp(p, part) == 0)
@@ -581,20 +571,27 @@ static bool takes_part(const char *answer, const char *part)
 	return false;
 }
 
-/* The network lock for the dump: this node's (vsd_criu_netlock) when the
- * reservation's answer says the target's CRIU restores it too
- * ("network_lock"; absent from an older vsd), else NULL: CRIU's default,
+/* What the reservation's answer says the target takes. Its "parts": a
+ * target of an older vsd lists no "pages" and gets the pages with the
+ * image, nor "round" (no memory rounds). Its "network_lock" (absent from an
+ * older vsd): the dump locks with this node's method (vsd_criu_netlock)
+ * only when the target's CRIU restores that too, else with CRIU's default,
  * iptables, which both can. */
-static const char *target_netlock(struct out_job *j, const char *answer)
+static void target_takes(struct out_job *j, const char *answer)
 {
 	cleanup_json struct vs_json *obj = NULL;
 	const char *lock, *mine = vsd_criu_netlock(j->d->criu);
 	struct vs_error e = {0};
 
-	if (mine == NULL || answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
-		return NULL;
+	j->target_pages = j->target_rounds = false;
+	j->netlock = NULL;
+	if (answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
+		return;
+	j->target_pages = lists(vs_json_get(obj, "parts"), "pages");
+	j->target_rounds = j->target_pages && lists(vs_json_get(obj, "parts"), "round");
 	lock = vs_json_string(vs_json_get(obj, "network_lock"));
-	return lock != NULL && strcmp(lock, mine) == 0 ? mine : NULL;
+	if (mine != NULL && lock != NULL && strcmp(lock, mine) == 0)
+		j->netlock = mine;
 }
 
 static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
@@ -618,11 +615,8 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 		abort_target(j); /* in case only the answer was lost */
 	else if (body != NULL)
 		body_ok = true;
-	if (body_ok) {
-		j->target_pages = takes_part(answer, "pages");
-		j->target_rounds = j->target_pages && takes_part(answer, "round");
-		j->netlock = target_netlock(j, answer);
-	}
+	if (body_ok)
+		target_takes(j, answer);
 	if (!body_ok) {
 		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
 		save(j, VSD_MIG_FAILED);
