@@ -295,8 +295,9 @@ idle_lxcfs_ms=$(div $(((l1 - l0) * 1000)) "$hz" %.0f)
 # Reach: one ping from the node to every VPS (50 at a time), after the
 # idle measurement (the usage ledger records the traffic it makes). The
 # neighbour table is machine-wide (net.ipv4.neigh.default.gc_thresh3 exists
-# only in the machine's own namespace), and a routed VPS that talks takes
-# two entries: the node's for its address, its own for its gateway.
+# only in the machine's own namespace); vsd makes a routed VPS's two
+# entries (the node's for its address, its own for its gateway)
+# permanent, which the limit does not count.
 { vsctl list --json || echo '[]'; } | python3 -c '
 import json, sys
 d = json.load(sys.stdin)

@@ -1,6 +1,7 @@
-/* Proxy neighbour entries (RTM_NEWNEIGH / RTM_DELNEIGH with NTF_PROXY):
- * the node answers ARP and neighbour solicitations for a routed
- * container's addresses on the uplink. */
+/* Neighbour entries (RTM_NEWNEIGH / RTM_DELNEIGH): proxy entries
+ * (NTF_PROXY), with which the node answers ARP and neighbour solicitations
+ * for a routed container's addresses on the uplink, and the permanent
+ * entries of a routed link's two ends. */
 #include <errno.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -9,8 +10,10 @@
 
 #include "netns/nl-private.h"
 
-int vs_nl_proxy(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip,
-		struct vs_error *err)
+/* One neighbour request: a proxy entry (lladdr NULL, NTF_PROXY) or a
+ * permanent entry for ip at lladdr. */
+static int neigh_req(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip,
+		     const uint8_t *lladdr, uint8_t flags, struct vs_error *err)
 {
 	char buf[VS_NL_REQ_SIZE], s[VS_IP_STRLEN];
 	struct nlmsghdr *nlh = vs_nl_msg(buf, add ? RTM_NEWNEIGH : RTM_DELNEIGH,
@@ -20,9 +23,11 @@ int vs_nl_proxy(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip,
 
 	nd->ndm_family = (unsigned char)ip->family;
 	nd->ndm_ifindex = ifindex;
-	nd->ndm_flags = NTF_PROXY;
+	nd->ndm_flags = flags;
 	nd->ndm_state = NUD_PERMANENT;
 	mnl_attr_put(nlh, NDA_DST, ip->family == AF_INET ? 4 : 16, ip->addr);
+	if (add && lladdr != NULL)
+		mnl_attr_put(nlh, NDA_LLADDR, 6, lladdr);
 	if (add)
 		mnl_attr_put_u8(nlh, NDA_PROTOCOL, VS_RTPROT);
 	if (vs_nl_talk(nl, nlh, NULL, NULL, add ? "RTM_NEWNEIGH" : "RTM_DELNEIGH", &e) == 0)
@@ -30,8 +35,21 @@ int vs_nl_proxy(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip,
 	if (!add && (e.errnum == ENOENT || e.errnum == ENODEV))
 		return 0;
 	*err = e;
-	return vs_error_prefix(err, "%s proxy entry %s on link %d", add ? "add" : "delete",
-			       vs_nl_ipstr(ip, s), ifindex);
+	return vs_error_prefix(err, "%s %s entry %s on link %d", add ? "add" : "delete",
+			       flags & NTF_PROXY ? "proxy" : "neighbour", vs_nl_ipstr(ip, s),
+			       ifindex);
+}
+
+int vs_nl_proxy(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip,
+		struct vs_error *err)
+{
+	return neigh_req(nl, add, ifindex, ip, NULL, NTF_PROXY, err);
+}
+
+int vs_nl_neigh_static(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip,
+		       const uint8_t mac[6], bool router, struct vs_error *err)
+{
+	return neigh_req(nl, add, ifindex, ip, mac, router ? NTF_ROUTER : 0, err);
 }
 
 /* One route or proxy entry of a dump: its destination and where. */

@@ -16,6 +16,7 @@ int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *
 		    struct vs_error *err)
 {
 	cleanup_ctx struct net_ctx c = {0};
+	uint8_t host_mac[6];
 
 	if (net_ctx_open(&c, node, err) < 0)
 		return vs_error_prefix(err, "restore network");
@@ -27,10 +28,13 @@ int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *
 		 * the restored tasks already run. */
 		/* The image may predate a live change of the addresses: the
 		 * inside gets the configured ones again (added, never removed:
-		 * an address the config dropped passes no firewall). */
+		 * an address the config dropped passes no firewall). CRIU
+		 * made a new node side, with a MAC of its own: the inside's
+		 * gateway entry is replaced with it. */
 		if (fw_iface_add(node, ifc, err) < 0 ||
-		    shape_iface(&c, &net->shaping, ifc, err) < 0 || node_side(&c, ifc, err) < 0 ||
-		    inside_setup(netns_fd, ifc, i, err) < 0)
+		    shape_iface(&c, &net->shaping, ifc, err) < 0 ||
+		    node_side(&c, ifc, host_mac, err) < 0 ||
+		    inside_setup(netns_fd, ifc, i, host_mac, err) < 0)
 			return vs_error_prefix(err, "restore network: interface %s (%s)", ifc->name,
 					       ifc->host_ifname);
 	}
@@ -40,7 +44,7 @@ int vs_net_restored(const struct vs_net_node *node, const struct vs_net_config *
 /* Inside: ip on interface n, with its default route (the first address of
  * a family brings the family's default route), or ip gone. */
 static int inside_addr(const struct vs_net_config *net, size_t n, const struct vs_ip *ip, bool add,
-		       int netns_fd, struct vs_error *err)
+		       const uint8_t *gw_mac, int netns_fd, struct vs_error *err)
 {
 	const struct vs_net_iface *ifc = &net->ifaces[n];
 	cleanup_nl struct vs_nl nl = {0};
@@ -52,7 +56,7 @@ static int inside_addr(const struct vs_net_config *net, size_t n, const struct v
 		return idx == 0 && add ? vs_error_set(err, ENODEV, "no link %s", ifc->name) : idx;
 	if (vs_nl_addr(&nl, add, idx, ip, inside_prefix(ifc, ip), RT_SCOPE_UNIVERSE, err) < 0)
 		return -1;
-	return add ? inside_default(&nl, ifc, n, idx, ip->family, err) : 0;
+	return add ? inside_default(&nl, ifc, n, idx, ip->family, gw_mac, err) : 0;
 }
 
 /* Best effort removal of ip from interface n, inside and on the node. */
@@ -63,11 +67,12 @@ static int addr_del(struct net_ctx *c, const struct vs_net_config *net, size_t n
 	struct vs_error e = {0};
 	int r = 0, host;
 
-	if (inside_addr(net, n, ip, false, netns_fd, err) < 0)
+	if (inside_addr(net, n, ip, false, NULL, netns_fd, err) < 0)
 		r = -1;
 	if (ifc->model == VS_NET_ROUTED) {
 		host = vs_nl_link_index(&c->nl, ifc->host_ifname, &e);
-		if (net_node_addr(c, false, host > 0 ? host : 0, ip, false, r < 0 ? &e : err) < 0)
+		if (net_node_addr(c, false, host > 0 ? host : 0, NULL, ip, false,
+				  r < 0 ? &e : err) < 0)
 			r = -1;
 	}
 	if (fw_iface_addr(c->node, ifc->host_ifname, ip, false, r < 0 ? &e : err) < 0)
@@ -75,24 +80,26 @@ static int addr_del(struct net_ctx *c, const struct vs_net_config *net, size_t n
 	return r;
 }
 
-/* The steps of an add: firewall set, node (routed: routes, proxy entries),
- * inside. */
+/* The steps of an add: node (routed: routes, the neighbour entry, proxy
+ * entries), firewall set, inside. */
 static int addr_add(struct net_ctx *c, const struct vs_net_config *net, size_t n,
 		    const struct vs_ip *ip, int netns_fd, struct vs_error *err)
 {
 	const struct vs_net_iface *ifc = &net->ifaces[n];
-	int host;
+	struct vs_nl_link host = {0};
+	int r;
 
 	if (ifc->model == VS_NET_ROUTED) {
-		if ((host = vs_nl_link_index(&c->nl, ifc->host_ifname, err)) <= 0)
-			return host == 0 ? vs_error_set(err, ENODEV, "no link %s", ifc->host_ifname)
-					 : -1;
-		if (net_node_addr(c, true, host, ip, false, err) < 0)
+		if ((r = vs_nl_link_get(&c->nl, ifc->host_ifname, &host, err)) <= 0)
+			return r == 0 ? vs_error_set(err, ENODEV, "no link %s", ifc->host_ifname)
+				      : -1;
+		if (net_node_addr(c, true, host.index, ifc->mac, ip, false, err) < 0)
 			return -1;
 	}
 	if (fw_iface_addr(c->node, ifc->host_ifname, ip, true, err) < 0)
 		return -1;
-	return inside_addr(net, n, ip, true, netns_fd, err);
+	return inside_addr(net, n, ip, true, ifc->model == VS_NET_ROUTED ? host.mac : NULL,
+			   netns_fd, err);
 }
 
 int vs_net_addr_add(const struct vs_net_node *node, const struct vs_net_config *net, size_t iface,

@@ -24,24 +24,30 @@ int net_uplink(struct net_ctx *c, struct vs_error *err);
  * through link oif. */
 struct vs_nl_route net_host_route(const struct vs_ip *ip, int oif);
 /* Node-side state of one routed address: host route to host_idx (when
- * > 0), proxy entries on the uplink, the standby unreachable route (del:
- * unless keep_standby). */
-int net_node_addr(struct net_ctx *c, bool add, int host_idx, const struct vs_ip *ip,
-		  bool keep_standby, struct vs_error *err);
+ * > 0) with a permanent neighbour entry at peer_mac (the container's end;
+ * NULL: none), proxy entries on the uplink, the standby unreachable route
+ * (del: unless keep_standby). */
+int net_node_addr(struct net_ctx *c, bool add, int host_idx, const uint8_t *peer_mac,
+		  const struct vs_ip *ip, bool keep_standby, struct vs_error *err);
 /* Set up the node side of ifc (its link exists): routed: up, gateway
  * addresses, per address host route, standby route, proxy entries;
- * bridged: port of its bridge (isolated unless private), up. */
-int node_side(struct net_ctx *c, const struct vs_net_iface *ifc, struct vs_error *err);
+ * bridged: port of its bridge (isolated unless private), up. host_mac
+ * gets the node side's MAC. */
+int node_side(struct net_ctx *c, const struct vs_net_iface *ifc, uint8_t host_mac[6],
+	      struct vs_error *err);
 /* Apply sh to ifc's links (rate 0: remove). */
 int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh, const struct vs_net_iface *ifc,
 		struct vs_error *err);
 /* Inside (nl in the container): the default route of family for interface
- * number n on link idx, when the interface has one. */
+ * number n on link idx, when the interface has one; routed, with the
+ * gateway's permanent neighbour entry at gw_mac (NULL: none). */
 int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, int idx, int family,
-		   struct vs_error *err);
+		   const uint8_t *gw_mac, struct vs_error *err);
 /* Inside the container (netns_fd): interface n's addr_gen_mode, addresses,
- * link up and default routes; every step may be repeated. 0 or -1. */
-int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n, struct vs_error *err);
+ * link up and default routes (gw_mac: the node side's MAC, as for
+ * inside_default); every step may be repeated. 0 or -1. */
+int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n, const uint8_t *gw_mac,
+		 struct vs_error *err);
 /* The prefix length an address of ifc gets inside. */
 uint8_t inside_prefix(const struct vs_net_iface *ifc, const struct vs_ip *ip);
 

@@ -60,8 +60,8 @@ struct vs_nl_route net_host_route(const struct vs_ip *ip, int oif)
 				    .oif = oif};
 }
 
-int net_node_addr(struct net_ctx *c, bool add, int host_idx, const struct vs_ip *ip,
-		  bool keep_standby, struct vs_error *err)
+int net_node_addr(struct net_ctx *c, bool add, int host_idx, const uint8_t *peer_mac,
+		  const struct vs_ip *ip, bool keep_standby, struct vs_error *err)
 {
 	struct vs_nl_route host = net_host_route(ip, host_idx);
 	struct vs_nl_route standby = {.dst = ip,
@@ -76,7 +76,10 @@ int net_node_addr(struct net_ctx *c, bool add, int host_idx, const struct vs_ip 
 	if (uplink < 0 && add)
 		return -1;
 	if (add) {
-		if (host_idx > 0 && vs_nl_route(&c->nl, true, &host, err) < 0)
+		if (host_idx > 0 &&
+		    (vs_nl_route(&c->nl, true, &host, err) < 0 ||
+		     (peer_mac != NULL &&
+		      vs_nl_neigh_static(&c->nl, true, host_idx, ip, peer_mac, false, err) < 0)))
 			return -1;
 		if (vs_nl_route(&c->nl, true, &standby, err) < 0)
 			return -1;
@@ -84,6 +87,9 @@ int net_node_addr(struct net_ctx *c, bool add, int host_idx, const struct vs_ip 
 	}
 	/* Best effort: every step runs; the first failure is reported. */
 	if (uplink > 0 && vs_nl_proxy(&c->nl, false, uplink, ip, err) < 0)
+		r = -1;
+	if (host_idx > 0 &&
+	    vs_nl_neigh_static(&c->nl, false, host_idx, ip, NULL, false, r < 0 ? &e : err) < 0)
 		r = -1;
 	if (host_idx > 0 && vs_nl_route(&c->nl, false, &host, r < 0 ? &e : err) < 0)
 		r = -1;
@@ -93,7 +99,8 @@ int net_node_addr(struct net_ctx *c, bool add, int host_idx, const struct vs_ip 
 }
 
 /* The node side of a routed interface: up, the gateway addresses, and per
- * address its host route, standby route and proxy entries. */
+ * address its host route, permanent neighbour entry, standby route and
+ * proxy entries. */
 static int node_routed(struct net_ctx *c, const struct vs_net_iface *ifc, int idx,
 		       struct vs_error *err)
 {
@@ -105,7 +112,7 @@ static int node_routed(struct net_ctx *c, const struct vs_net_iface *ifc, int id
 	    vs_nl_addr(&c->nl, true, idx, &g6, 64, RT_SCOPE_LINK, err) < 0)
 		return -1;
 	for (size_t i = 0; i < ifc->naddrs; i++)
-		if (net_node_addr(c, true, idx, &ifc->addrs[i], false, err) < 0)
+		if (net_node_addr(c, true, idx, ifc->mac, &ifc->addrs[i], false, err) < 0)
 			return -1;
 	return 0;
 }
@@ -150,17 +157,20 @@ static int node_bridged(struct net_ctx *c, const struct vs_net_iface *ifc, int i
 	return 0;
 }
 
-int node_side(struct net_ctx *c, const struct vs_net_iface *ifc, struct vs_error *err)
+int node_side(struct net_ctx *c, const struct vs_net_iface *ifc, uint8_t host_mac[6],
+	      struct vs_error *err)
 {
-	int idx = vs_nl_link_index(&c->nl, ifc->host_ifname, err);
+	struct vs_nl_link l;
+	int r = vs_nl_link_get(&c->nl, ifc->host_ifname, &l, err);
 
-	if (idx == 0)
+	if (r == 0)
 		vs_error_set(err, ENODEV, "no link %s", ifc->host_ifname);
-	if (idx <= 0)
+	if (r <= 0)
 		return -1;
+	memcpy(host_mac, l.mac, 6);
 	if (ifc->model == VS_NET_ROUTED)
-		return node_routed(c, ifc, idx, err);
-	return node_bridged(c, ifc, idx, err);
+		return node_routed(c, ifc, l.index, err);
+	return node_bridged(c, ifc, l.index, err);
 }
 
 /* The shaping of one interface: a TBF on the node side's egress (what the
@@ -188,9 +198,13 @@ int shape_iface(struct net_ctx *c, const struct vs_net_shaping *sh, const struct
 /* The default route of ip's family on the inside link idx, if the
  * interface has one: routed via the node side's link-local addresses,
  * bridged via its gateways. Interface n uses metric n (IPv6: 1024 + n) so
- * that each interface's default routes can coexist. */
+ * that each interface's default routes can coexist. A routed interface's
+ * gateway gets a permanent neighbour entry at the node side's MAC
+ * (gw_mac, when known): the container never resolves it, and a node of
+ * 1,000 VPSes that talk does not fill the machine's neighbour table (its
+ * limit, gc_thresh3, counts every namespace's resolved entries). */
 int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, int idx, int family,
-		   struct vs_error *err)
+		   const uint8_t *gw_mac, struct vs_error *err)
 {
 	struct vs_ip gw = gw_ip(family);
 	struct vs_nl_route r = {.family = family,
@@ -207,6 +221,9 @@ int inside_default(struct vs_nl *nl, const struct vs_net_iface *ifc, size_t n, i
 		if (g->family != family)
 			return 0;
 		gw = *g;
+	} else if (gw_mac != NULL &&
+		   vs_nl_neigh_static(nl, true, idx, &gw, gw_mac, true, err) < 0) {
+		return -1;
 	}
 	return vs_nl_route(nl, true, &r, err);
 }
@@ -226,7 +243,8 @@ uint8_t inside_prefix(const struct vs_net_iface *ifc, const struct vs_ip *ip)
 }
 
 /* The inside of interface n: addresses, up, default routes. */
-int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n, struct vs_error *err)
+int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n, const uint8_t *gw_mac,
+		 struct vs_error *err)
 {
 	cleanup_nl struct vs_nl nl = {0};
 	int idx;
@@ -254,7 +272,8 @@ int inside_setup(int netns_fd, const struct vs_net_iface *ifc, size_t n, struct 
 	for (int f = 0; f < 2; f++) {
 		int family = f == 0 ? AF_INET : AF_INET6;
 
-		if (has_family(ifc, family) && inside_default(&nl, ifc, n, idx, family, err) < 0)
+		if (has_family(ifc, family) &&
+		    inside_default(&nl, ifc, n, idx, family, gw_mac, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -310,7 +329,8 @@ static int detach_iface(struct net_ctx *c, const struct vs_net_iface *ifc, bool 
 	if (ifc->model != VS_NET_ROUTED)
 		return r;
 	for (size_t i = 0; i < ifc->naddrs; i++)
-		if (net_node_addr(c, false, 0, &ifc->addrs[i], keep_standby, r < 0 ? &e : err) < 0)
+		if (net_node_addr(c, false, 0, NULL, &ifc->addrs[i], keep_standby,
+				  r < 0 ? &e : err) < 0)
 			r = -1;
 	return r;
 }
@@ -319,6 +339,7 @@ static int attach_iface(struct net_ctx *c, const struct vs_net_config *net, size
 			struct vs_error *err)
 {
 	const struct vs_net_iface *ifc = &net->ifaces[n];
+	uint8_t host_mac[6];
 
 	/* The firewall before the link comes up: nothing passes unfiltered. */
 	if (make_pair(c, ifc, netns_fd, err) < 0)
@@ -333,10 +354,10 @@ static int attach_iface(struct net_ctx *c, const struct vs_net_config *net, size
 	    shape_iface(c, &net->shaping, ifc, err) < 0)
 		goto fail;
 	vs_trace_mark("net.shaping");
-	if (node_side(c, ifc, err) < 0)
+	if (node_side(c, ifc, host_mac, err) < 0)
 		goto fail;
 	vs_trace_mark("net.node-side");
-	if (inside_setup(netns_fd, ifc, n, err) < 0)
+	if (inside_setup(netns_fd, ifc, n, host_mac, err) < 0)
 		goto fail;
 	vs_trace_mark("net.inside");
 	return 0;

@@ -140,6 +140,13 @@ int vs_nl_route(struct vs_nl *nl, bool add, const struct vs_nl_route *r, struct 
  * delete: absent is fine. */
 int vs_nl_proxy(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip,
 		struct vs_error *err);
+/* A permanent neighbour entry: ip is at mac on ifindex (router: the
+ * entry of a gateway, NTF_ROUTER), added or replaced; delete: absent is
+ * fine. The kernel neither resolves nor ages it, and does not count it
+ * against the neighbour table's limit (gc_thresh3), which is one for the
+ * whole machine. */
+int vs_nl_neigh_static(struct vs_nl *nl, bool add, int ifindex, const struct vs_ip *ip,
+		       const uint8_t mac[6], bool router, struct vs_error *err);
 
 /* tc (tc.c). TBF (rates in bit/s, burst in bytes, 0: the default burst)
  * with fq_codel under it as the root qdisc of ifindex, created or

@@ -268,7 +268,7 @@ static int reconcile_addrs(struct net_ctx *c, const struct vs_net_config *const 
 	for (size_t i = 0; i < o->n; i++) {
 		if (o->proxy_if[i] > 0
 			? vs_nl_proxy(&c->nl, false, o->proxy_if[i], &o->ip[i], r < 0 ? &e : err)
-			: net_node_addr(c, false, 0, &o->ip[i], false, r < 0 ? &e : err))
+			: net_node_addr(c, false, 0, NULL, &o->ip[i], false, r < 0 ? &e : err))
 			r = -1;
 	}
 	free(o);

@@ -102,6 +102,7 @@ rate_bps() {
 	assert_contains "$output" "dev $hif"
 	run node_routes_for 2001:db8:ff::170
 	assert_contains "$output" "dev $hif"
+	assert_static_neigh r1
 }
 
 @test "routed: the client reaches a container on-link through proxy ARP and proxy NDP" {
@@ -446,6 +447,28 @@ converse_finish() {
 	assert_contains "$output" "state forwarding"
 }
 
+# assert_static_neigh NAME: both ends of NAME's routed link hold permanent
+# neighbour entries (which the machine-wide table's limit, gc_thresh3,
+# does not count): the node's for each address at the container's MAC,
+# the container's for its gateways at the node side's MAC.
+assert_static_neigh() {
+	local hif mac hmac a line gws=169.254.0.1
+	hif=$(ct_hostif "$1") mac=$(ct_mac "$1")
+	hmac=$(in_node cat "/sys/class/net/$hif/address")
+	for a in $(ct_net "$1" interfaces.0.addresses | tr -d '[]",' | sed 's|/[0-9]*||g'); do
+		line=$(in_node ip neigh show "$a" dev "$hif")
+		assert_contains "$line" "lladdr $mac"
+		assert_contains "$line" PERMANENT
+		[[ $a != *:* ]] || gws="169.254.0.1 fe80::1"
+	done
+	for a in $gws; do
+		line=$(in_ct "$1" ip neigh show "$a" dev eth0)
+		assert_contains "$line" "lladdr $hmac"
+		assert_contains "$line" PERMANENT
+	done
+	[[ $gws != *fe80* ]] || assert_contains "$(in_ct "$1" ip neigh show fe80::1 dev eth0)" router
+}
+
 # neigh_mac WHERE ADDR DEV: the MAC of the neighbour entry of ADDR on DEV
 # (WHERE in_client or in_node; "" when none).
 neigh_mac() { "$1" ip -j neigh show "$2" dev "$3" | json_get 0.lladdr 2>/dev/null || true; }
@@ -561,6 +584,9 @@ ct_eth_line() {
 	converse_finish
 	assert_reach client 192.0.2.96
 	assert_eq "$(ct_eth_line cr1)" "$before" "eth0's index and MAC after the restore"
+	# CRIU made a new node side (a MAC of its own): the gateway's entry
+	# inside follows it.
+	assert_static_neigh cr1
 	run in_ct cr1 ip -o addr show dev eth0
 	assert_contains "$output" "192.0.2.96"
 }

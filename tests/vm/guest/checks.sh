@@ -698,6 +698,9 @@ fi
 
 kill -TERM "$vsd_pid" 2>/dev/null
 
+# ------------------------------------- routed VPSes and the neighbour table
+. /vsd-vm/neigh.sh
+
 # ------------------------------------- two nodes: a precopy live migration
 . /vsd-vm/migrate.sh
 
