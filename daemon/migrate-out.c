@@ -515,6 +515,10 @@ static void roll_back(struct out_job *j, const struct vs_error *why)
 			vsd_log("migration %s: bringing '%s' back here failed: %s", j->rec.id,
 				j->name, e.msg);
 	}
+	/* Memory pre-copy rounds a source left when it died mid-move (its
+	 * final dump would have reused them; nothing else does). */
+	if (j->cfg.name[0] != '\0')
+		vs_rt_drop_rounds(&j->d->inst, &j->cfg);
 	snprintf(j->rec.error, sizeof(j->rec.error), "%s", why->msg);
 	save(j, VSD_MIG_FAILED);
 }
