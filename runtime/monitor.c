@@ -40,6 +40,7 @@
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
+#include "migrate/mig-monitor.h"
 #include "runtime/rt-private.h"
 
 #define MAX_CLIENTS	32

@@ -34,7 +34,7 @@
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "migrate/vs_migrate.h"
-#include "runtime/rt-private.h"
+#include "migrate/mig-monitor.h"
 
 #define PIN_MAX_DEPTH 32
 /* Past this many, the rest are looked up (stat) but not held. */

@@ -42,6 +42,7 @@
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 #include "migrate/vs_migrate.h"
+#include "migrate/mig-monitor.h"
 #include "runtime/rt-private.h"
 
 #define META_FILE   "vsd-image.json"
