@@ -30,20 +30,41 @@ struct vs_mig_result {
 /* Free r->out and reset *r. Safe on a zeroed result. */
 void vs_mig_result_free(struct vs_mig_result *r);
 
-/* Run argv (argv[0] an absolute path) with envp, stdin on /dev/null, stdout
- * and stderr into one pipe, in a process group of its own, with default
- * signal dispositions and an empty signal mask. Collects up to
- * VS_MIG_OUTPUT_MAX bytes of output. After timeout_ms the whole process
- * group is killed (SIGKILL), reaped, and r->timed_out set.
+/* How to run a program (run.c). */
+struct vs_mig_run_opts {
+	/* The environment: NULL for CRIU's (PATH=VS_MIG_PATH, LC_ALL=C, then
+	 * env_extra's "NAME=VALUE" strings, if any). */
+	char *const *envp;
+	char *const *env_extra;
+	const int *keep; /* keep[i] becomes descriptor 3+i (--inherit-fd, --ps-socket) */
+	int nkeep;	 /* at most VS_SPAWN_KEEP_MAX */
+	int timeout_ms;
+	bool discard_output; /* stdout and stderr on /dev/null, r->out empty */
+};
+
+/* The one runner. Run argv (argv[0] an absolute path) with o's environment
+ * and kept descriptors (every other descriptor closed), stdin on /dev/null,
+ * stdout and stderr into one pipe (or /dev/null), in a process group of its
+ * own, with default signal dispositions and an empty signal mask. Collects
+ * up to VS_MIG_OUTPUT_MAX bytes of output. After o->timeout_ms the whole
+ * process group is killed (SIGKILL), reaped, and r->timed_out set.
  *
  * Returns 0 with *r filled (free with vs_mig_result_free) once the program
  * ran and was reaped, whatever its exit status. Returns -2 when the program
- * could not be started (missing, not executable, not an executable format:
- * posix_spawn's errno in err), and -1 for a relative argv[0]
- * (VS_EK_INVALID) or a failure of pipe/poll/wait (errno in err); *r is
- * zeroed on both. */
-int vs_mig_run(char *const argv[], char *const envp[], int timeout_ms, struct vs_mig_result *r,
+ * could not be started (missing, not executable, not an executable format,
+ * a bad keep list: posix_spawn's errno in err), and -1 for a relative
+ * argv[0] (VS_EK_INVALID) or a failure of pipe/poll/wait (errno in err); *r
+ * is zeroed on both. */
+int vs_mig_run(char *const argv[], const struct vs_mig_run_opts *o, struct vs_mig_result *r,
 	       struct vs_error *err);
+
+/* `CRIU ARGS...` through vs_mig_run (output dropped: CRIU logs to
+ * logpath, its -o). 0 when it exited with 0; else -1 with err:
+ * VS_EK_UNSUPPORTED when criu is NULL or cannot be executed, ETIMEDOUT
+ * after o->timeout_ms, otherwise "criu ARGS[0] failed: REASONS (log:
+ * LOGPATH)" with the error lines of the log. */
+int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
+		    const char *logpath, struct vs_error *err);
 
 /* Find "Version: X" in `criu --version` output and copy X (digits, letters,
  * '.', '-', '~', '+'; at most len - 1 characters) into ver. Returns 0, or -1

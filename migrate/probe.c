@@ -11,10 +11,6 @@
 #include "migrate/mig-private.h"
 #include "migrate/vs_migrate.h"
 
-/* A fixed environment: CRIU's helpers come from VS_MIG_PATH, and C-locale
- * messages are what the parser reads. */
-static char *const criu_env[] = {"PATH=" VS_MIG_PATH, "LC_ALL=C", NULL};
-
 /* snprintf into a message field; truncation is fine (vsnprintf, unlike
  * snprintf, is not second-guessed by -Wformat-truncation). */
 __attribute__((format(printf, 3, 4))) static void msgf(char *dst, size_t len, const char *fmt, ...)
@@ -63,7 +59,10 @@ static int criu_ok(const char *criu, const char *a1, const char *a2, const char 
 {
 	char *argv[] = {(char *)criu, (char *)a1, (char *)a2, (char *)a3, NULL};
 	struct vs_error e = {0};
-	int rc = vs_mig_run(argv, criu_env, VS_MIG_PROBE_TIMEOUT_MS, r, &e);
+	/* CRIU's environment (PATH=VS_MIG_PATH, C-locale messages: what the
+	 * parser reads), its output kept for the parser. */
+	int rc = vs_mig_run(argv, &(struct vs_mig_run_opts){.timeout_ms = VS_MIG_PROBE_TIMEOUT_MS},
+			    r, &e);
 
 	if (rc == -2) {
 		msgf(why, len, "%s", e.msg);

@@ -231,17 +231,12 @@ void rt_views_close(struct rt_views *v);
  * (errnum ECONNREFUSED/ENOENT when no monitor listens). */
 int rt_monitor_connect(const char *sock_path, struct vs_error *err);
 
-/* argv building for criu. */
+/* Building an argv (the monitor's, criu's); spawn.c. */
 struct rt_argv {
 	char **v;
 	size_t n, cap;
 };
 void rt_argv_add(struct rt_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rt_argv_free(struct rt_argv *a);
-
-/* Run `criu ARGS...`; keep[i] is descriptor 3+i in criu (for --inherit-fd).
- * On failure err holds criu's own error lines from logpath. 0 or -1. */
-int rt_criu_run(const char *criu, struct rt_argv *args, const int *keep, int nkeep,
-		const char *logpath, int timeout_s, struct vs_error *err);
 
 #endif
