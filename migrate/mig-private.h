@@ -66,6 +66,37 @@ int vs_mig_run(char *const argv[], const struct vs_mig_run_opts *o, struct vs_mi
 int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
 		    const char *logpath, struct vs_error *err);
 
+/* ---- CRIU's text: the one reader of its logs and output (criulog.c) ---- */
+
+/* A log is read whole up to this size (a -v4 dump log of a systemd guest
+ * runs to tens of MiB). */
+#define VS_MIG_LOG_MAX (256 << 20)
+/* How many of a failed run's error lines its error message carries. */
+#define VS_MIG_LOG_REASONS 4
+
+enum vs_mig_log_kind {
+	VS_MIG_LOG_ERROR, /* CRIU's "Error (file:line): " */
+	VS_MIG_LOG_WARN,  /* CRIU's "Warn  (file:line): " */
+	VS_MIG_LOG_OTHER, /* anything else: pr_msg, a helper program's words */
+	VS_MIG_LOG_SKIP,  /* blank, or noise this host prints on every run */
+};
+/* What one line (n bytes, without its newline) of CRIU's output or log is;
+ * *text and *tlen (unless SKIP) what a person should read of it: without
+ * the timestamp, pid and "Error (file:line): " prefixes. */
+enum vs_mig_log_kind vs_mig_log_line(const char *line, size_t n, const char **text, size_t *tlen);
+/* Append up to max lines of kind from text (NUL-terminated; the first max,
+ * or with last the last max) to msg (len bytes, NUL-terminated), joined
+ * with "; ", control characters as '?', truncated silently. Returns how
+ * many were appended. */
+int vs_mig_log_gather(const char *text, enum vs_mig_log_kind kind, int max, bool last, char *msg,
+		      size_t len);
+/* Read a CRIU log file whole (up to VS_MIG_LOG_MAX). 0 with *text (free
+ * it), or -1 with err. */
+int vs_mig_log_read(const char *path, char **text, struct vs_error *err);
+/* A failed run's reason: the last VS_MIG_LOG_REASONS error lines of the
+ * log at path, into msg ("" when it has none or cannot be read). */
+void vs_mig_log_errors(const char *path, char *msg, size_t len);
+
 /* Find "Version: X" in `criu --version` output and copy X (digits, letters,
  * '.', '-', '~', '+'; at most len - 1 characters) into ver. Returns 0, or -1
  * (ver = "") when there is no such line or X is empty or malformed. */

@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_spawn.h"
 #include "lib/vs_util.h"
@@ -182,32 +181,6 @@ int vs_mig_run(char *const argv[], const struct vs_mig_run_opts *o, struct vs_mi
 	return 0;
 }
 
-/* The last few "Error" lines of a criu log, joined, as the message. */
-static void log_errors(const char *logpath, char *out, size_t len)
-{
-	cleanup_free char *text = NULL;
-	char *lines[4] = {0};
-	size_t k = 0;
-
-	out[0] = '\0';
-	if (vs_read_file_at(AT_FDCWD, logpath, 64 << 20, &text, NULL, NULL) < 0)
-		return;
-	for (char *p = strtok(text, "\n"); p != NULL; p = strtok(NULL, "\n")) {
-		/* CRIU's own errors only: helper programs (ip) print "Error:"
-		 * lines that are harmless on restore. */
-		if (strstr(p, "Error (") == NULL || strstr(p, "RLIMIT_NOFILE") != NULL)
-			continue;
-		lines[k % 4] = p;
-		k++;
-	}
-	for (size_t i = k > 4 ? k - 4 : 0; i < k; i++) {
-		const char *l = lines[i % 4];
-		const char *msg = strstr(l, "): ");
-		size_t used = strlen(out);
-		snprintf(out + used, len - used, "%s%s", used ? "; " : "", msg ? msg + 3 : l);
-	}
-}
-
 int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
 		    const char *logpath, struct vs_error *err)
 {
@@ -247,7 +220,7 @@ int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_ru
 		return 0;
 	{
 		char msg[VS_ERROR_MSG_MAX - 64];
-		log_errors(logpath, msg, sizeof(msg));
+		vs_mig_log_errors(logpath, msg, sizeof(msg));
 		return vs_error_set(err, 0, "criu %s failed%s%s (log: %s)", args[0],
 				    msg[0] ? ": " : "", msg, logpath);
 	}

@@ -676,6 +676,68 @@ static void test_probe_real_criu(void **state)
 	assert_true(caps.version[0] >= '4' && caps.version[0] <= '9');
 }
 
+/* The log reader: one line's kind and text, the first or last few of a
+ * kind, a log file's errors. */
+static void test_log_lines(void **state)
+{
+	static const struct {
+		const char *line;
+		enum vs_mig_log_kind kind;
+		const char *text;
+	} cases[] = {
+	    {"(00.074161)      1: Error (criu/mount.c:48): mnt: BUG", VS_MIG_LOG_ERROR, "mnt: BUG"},
+	    {"(00.158950) pie: 128: Error (criu/pie/restorer.c:9): rst: no", VS_MIG_LOG_ERROR,
+	     "rst: no"},
+	    {"Error (criu/cr-check.c:1130): Failed to fill kerndat", VS_MIG_LOG_ERROR,
+	     "Failed to fill kerndat"},
+	    {"Warn  (criu/cr-check.c:824): Dirty tracking is OFF.", VS_MIG_LOG_WARN,
+	     "Dirty tracking is OFF."},
+	    /* A helper program's own words are not CRIU's errors. */
+	    {"(00.2) Error: Nexthop has invalid gateway.", VS_MIG_LOG_OTHER,
+	     "Error: Nexthop has invalid gateway."},
+	    {"(00.074160)      1: mnt: Cleaning mount namespace", VS_MIG_LOG_OTHER,
+	     "mnt: Cleaning mount namespace"},
+	    {"Error (criu/util.c:1532): rlimit: Can't setup RLIMIT_NOFILE", VS_MIG_LOG_SKIP, NULL},
+	    {"(00.1)   \t ", VS_MIG_LOG_SKIP, NULL},
+	};
+	static const char log[] = "(00.1) 1: Error (a.c:1): one\n"
+				  "(00.2) 1: Warn  (a.c:2): careful\n"
+				  "(00.3) 1: Error (a.c:3): two\n"
+				  "(00.4) pie: 9: Error (b.c:4): three\n"
+				  "no newline at the end: Error (x)";
+	cleanup_free char *missing = xasprintf("%s/criu.log", tmpdir);
+	char msg[64] = "";
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(cases); i++) {
+		const char *t = NULL;
+		size_t tlen = 0;
+		enum vs_mig_log_kind k =
+		    vs_mig_log_line(cases[i].line, strlen(cases[i].line), &t, &tlen);
+
+		assert_int_equal(k, cases[i].kind);
+		if (cases[i].text != NULL) {
+			assert_int_equal(tlen, strlen(cases[i].text));
+			assert_memory_equal(t, cases[i].text, tlen);
+		}
+	}
+	assert_int_equal(vs_mig_log_gather(log, VS_MIG_LOG_ERROR, 2, false, msg, sizeof(msg)), 2);
+	assert_string_equal(msg, "one; two");
+	msg[0] = '\0';
+	assert_int_equal(vs_mig_log_gather(log, VS_MIG_LOG_ERROR, 2, true, msg, sizeof(msg)), 2);
+	assert_string_equal(msg, "two; three");
+	msg[0] = '\0';
+	assert_int_equal(vs_mig_log_gather(log, VS_MIG_LOG_ERROR, 9, true, msg, sizeof(msg)), 3);
+	assert_string_equal(msg, "one; two; three");
+	msg[0] = '\0';
+	assert_int_equal(vs_mig_log_gather(log, VS_MIG_LOG_WARN, 4, true, msg, sizeof(msg)), 1);
+	assert_string_equal(msg, "careful");
+	/* No log (CRIU failed before it opened one): no reason, no error. */
+	unlink(missing);
+	strcpy(msg, "junk");
+	vs_mig_log_errors(missing, msg, sizeof(msg));
+	assert_string_equal(msg, "");
+}
+
 /* vs_mig_dumplog_unrestorable: the lines of criu/fsnotify.c at -v4. */
 static void test_dumplog_watches(void **state)
 {
@@ -707,6 +769,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_dumplog_watches),
+	    cmocka_unit_test(test_log_lines),
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test(test_version_bad),
 	    cmocka_unit_test(test_check_ok),
