@@ -51,6 +51,13 @@ const char *vs_mig_netlock_name(enum vs_mig_netlock m)
 	return "none";
 }
 
+const char *vs_mig_dump_netlock(const struct vs_mig_caps *caps)
+{
+	return caps->available && caps->network_lock == VS_MIG_NETLOCK_NFTABLES
+		   ? vs_mig_netlock_name(caps->network_lock)
+		   : NULL;
+}
+
 /* Run `criu ARGS...` and tell whether it succeeded. Returns 1 (success), 0
  * (failed, could not start or timed out: why has the reason), or -1 when the
  * probe itself failed (err filled). */

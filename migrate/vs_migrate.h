@@ -79,6 +79,11 @@ int vs_mig_probe(const char *criu_path, struct vs_mig_caps *caps, struct vs_erro
  * for VS_MIG_NETLOCK_NONE and unknown values. Static string. */
 const char *vs_mig_netlock_name(enum vs_mig_netlock m);
 
+/* The `--network-lock` a dump on this node asks for, from its probe's
+ * caps: "nftables" when CRIU can lock that way here (no helper program),
+ * else NULL for CRIU's default (iptables). Static string. */
+const char *vs_mig_dump_netlock(const struct vs_mig_caps *caps);
+
 /* Scan the text of a finished `criu dump` log (-v4) for inotify/fanotify
  * watches that CRIU could only save as a bare file handle, without a path
  * that leads to the watched inode (see migrate/dumplog.c): such an image
@@ -188,6 +193,11 @@ int vs_mig_image_seal(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_er
  * file: "image digest: FILE changed", "... FILE missing", "... extra file
  * FILE", "... no vsd-digest.json", "... bad signature". */
 int vs_mig_image_verify(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err);
+
+/* Does the directory dirfd hold a CRIU image (its inventory.img, a regular
+ * file)? Only a first look before a restore is accepted: the image is
+ * verified and checked later. */
+bool vs_mig_image_present(int dirfd);
 
 /* ---- rsync over a migration's stream (migrate/rsync.c) ------------------ */
 

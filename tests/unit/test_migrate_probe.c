@@ -34,7 +34,8 @@ static int setup(void **state)
 	return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
-static const char *const tmpfiles[] = {"criu", "plain", "iptables-restore", "subdir", "criu.log"};
+static const char *const tmpfiles[] = {"criu",	 "plain",    "iptables-restore",
+				       "subdir", "criu.log", "inventory.img"};
 
 static int teardown(void **state)
 {
@@ -500,6 +501,32 @@ static void test_criu_run(void **state)
 	assert_int_equal(err.errnum, ETIMEDOUT);
 }
 
+/* The dump's network lock from the caps; an image directory's first look. */
+static void test_netlock_and_image_present(void **state)
+{
+	struct vs_mig_caps k = {.available = true, .network_lock = VS_MIG_NETLOCK_NFTABLES};
+	cleanup_free char *inv = xasprintf("%s/inventory.img", tmpdir);
+	cleanup_close int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_string_equal(vs_mig_dump_netlock(&k), "nftables");
+	k.network_lock = VS_MIG_NETLOCK_IPTABLES;
+	assert_null(vs_mig_dump_netlock(&k));
+	k.network_lock = VS_MIG_NETLOCK_NFTABLES;
+	k.available = false;
+	assert_null(vs_mig_dump_netlock(&k));
+
+	assert_true(dfd >= 0);
+	assert_false(vs_mig_image_present(dfd));
+	assert_int_equal(symlink("/etc/passwd", inv), 0); /* not followed */
+	assert_false(vs_mig_image_present(dfd));
+	assert_int_equal(unlink(inv), 0);
+	assert_int_equal(mkdir(inv, 0700), 0);
+	assert_false(vs_mig_image_present(dfd));
+	assert_int_equal(rmdir(inv), 0);
+	write_file("inventory.img", "", 0600);
+	assert_true(vs_mig_image_present(dfd));
+}
+
 /* --- the whole probe, against stand-ins --------------------------------- */
 
 /* A fake criu: prints `version`, then answers `check` and the three
@@ -788,6 +815,7 @@ int main(void)
 	    cmocka_unit_test(test_run_bad_program),
 	    cmocka_unit_test(test_run_keep_and_env),
 	    cmocka_unit_test(test_criu_run),
+	    cmocka_unit_test(test_netlock_and_image_present),
 	    cmocka_unit_test(test_probe_criu43_here),
 	    cmocka_unit_test(test_probe_check_fails),
 	    cmocka_unit_test(test_probe_no_nftables),
