@@ -6,11 +6,11 @@
  *    the key's device name (checked against a fixed list, never a path
  *    from the image) says which host node to bind again;
  *  - the in-container views (lxcfs files bound over /proc and /sys files,
- *    see views.c) are FUSE mounts, which CRIU cannot dump: they are
+ *    see runtime/views.c) are FUSE mounts, which CRIU cannot dump: they are
  *    external mounts keyed "lxcfs@<mount point>", the mount point checked
  *    against the fixed list of view files; restore binds the same file of
  *    this instance's lxcfs again;
- *  - the console (see console.c) is an external tty plus the external bind
+ *  - the console (runtime/console.c) is an external tty plus the external bind
  *    mount on /dev/console; restore hands CRIU the slave of a fresh console
  *    pty in its place (--inherit-fd) and the monitor keeps its master.
  * The id-mapped template is mounted on the host and was detached from the

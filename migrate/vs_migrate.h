@@ -1,5 +1,6 @@
-/* vs_migrate: checkpoint/restore with CRIU, and (next issues) the node-to-node
- * live migration protocol built on it.
+/* vs_migrate: checkpoint/restore with CRIU, and the node-to-node live
+ * migration built on it. All CRIU work is in migrate/ (the monitor's side of
+ * it behind mig-monitor.h; docs/architecture.md).
  *
  * CRIU is an external program run with an explicit argv and environment
  * (never through a shell). The version vsd relies on (4.3, see
@@ -86,7 +87,7 @@ const char *vs_mig_dump_netlock(const struct vs_mig_caps *caps);
 
 /* Scan the text of a finished `criu dump` log (-v4) for inotify/fanotify
  * watches that CRIU could only save as a bare file handle, without a path
- * that leads to the watched inode (see migrate/dumplog.c): such an image
+ * that leads to the watched inode (see migrate/criulog.c): such an image
  * cannot be restored on a rebuilt root. Returns how many there are (0: none
  * found) and, when there are any, a one-line description in msg (len > 0).
  * Pure; cannot fail. */
