@@ -22,6 +22,7 @@
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
+#include "migrate/vs_migrate.h"
 
 static const struct {
 	const char *op_kind, *verb, *infinitive;
@@ -289,14 +290,13 @@ static int check_restore_dir(struct vsd *d, const char *dir, char **real, struct
 	cleanup_close int pfd = -1;
 	cleanup_close int fd = -1;
 	const char *base;
-	struct stat st;
 
 	if (resolve_dir(d, dir, &path, &pfd, &base, err) < 0)
 		return -1;
 	fd = open_last(pfd, base, path, VS_EK_INVALID, err);
 	if (fd < 0)
 		return -1;
-	if (fstatat(fd, "inventory.img", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+	if (!vs_mig_image_present(fd))
 		return vs_error_kind(err, VS_EK_INVALID,
 				     "dir: %s holds no checkpoint image (no inventory.img)", path);
 	*real = steal_ptr(&path);

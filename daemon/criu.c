@@ -181,7 +181,5 @@ const char *vsd_criu_netlock(struct vsd_criu *c)
 	struct vs_mig_caps k;
 
 	wait_caps(c, &k);
-	return k.available && k.network_lock == VS_MIG_NETLOCK_NFTABLES
-		   ? vs_mig_netlock_name(k.network_lock)
-		   : NULL;
+	return vs_mig_dump_netlock(&k);
 }

@@ -3,7 +3,7 @@
  * Every container's /dev holds the same few harmless character devices.
  * Four places need that list and read it here: the mount setup
  * (runtime/mounts.c binds the host's nodes into the container's /dev),
- * checkpoint/restore (runtime/checkpoint.c declares those binds to CRIU as
+ * checkpoint/restore (migrate/checkpoint.c declares those binds to CRIU as
  * external mounts and, on restore, binds only nodes named here), the
  * cgroup device rules (cgroups/devices.c: v1 devices.allow and the v2 BPF
  * device program) and template import (fs-cow/import.c: the only device

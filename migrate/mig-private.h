@@ -30,20 +30,72 @@ struct vs_mig_result {
 /* Free r->out and reset *r. Safe on a zeroed result. */
 void vs_mig_result_free(struct vs_mig_result *r);
 
-/* Run argv (argv[0] an absolute path) with envp, stdin on /dev/null, stdout
- * and stderr into one pipe, in a process group of its own, with default
- * signal dispositions and an empty signal mask. Collects up to
- * VS_MIG_OUTPUT_MAX bytes of output. After timeout_ms the whole process
- * group is killed (SIGKILL), reaped, and r->timed_out set.
+/* How to run a program (run.c). */
+struct vs_mig_run_opts {
+	/* The environment: NULL for CRIU's (PATH=VS_MIG_PATH, LC_ALL=C, then
+	 * env_extra's "NAME=VALUE" strings, if any). */
+	char *const *envp;
+	char *const *env_extra;
+	const int *keep; /* keep[i] becomes descriptor 3+i (--inherit-fd, --ps-socket) */
+	int nkeep;	 /* at most VS_SPAWN_KEEP_MAX */
+	int timeout_ms;
+	bool discard_output; /* stdout and stderr on /dev/null, r->out empty */
+};
+
+/* The one runner. Run argv (argv[0] an absolute path) with o's environment
+ * and kept descriptors (every other descriptor closed), stdin on /dev/null,
+ * stdout and stderr into one pipe (or /dev/null), in a process group of its
+ * own, with default signal dispositions and an empty signal mask. Collects
+ * up to VS_MIG_OUTPUT_MAX bytes of output. After o->timeout_ms the whole
+ * process group is killed (SIGKILL), reaped, and r->timed_out set.
  *
  * Returns 0 with *r filled (free with vs_mig_result_free) once the program
  * ran and was reaped, whatever its exit status. Returns -2 when the program
- * could not be started (missing, not executable, not an executable format:
- * posix_spawn's errno in err), and -1 for a relative argv[0]
- * (VS_EK_INVALID) or a failure of pipe/poll/wait (errno in err); *r is
- * zeroed on both. */
-int vs_mig_run(char *const argv[], char *const envp[], int timeout_ms, struct vs_mig_result *r,
+ * could not be started (missing, not executable, not an executable format,
+ * a bad keep list: posix_spawn's errno in err), and -1 for a relative
+ * argv[0] (VS_EK_INVALID) or a failure of pipe/poll/wait (errno in err); *r
+ * is zeroed on both. */
+int vs_mig_run(char *const argv[], const struct vs_mig_run_opts *o, struct vs_mig_result *r,
 	       struct vs_error *err);
+
+/* `CRIU ARGS...` through vs_mig_run (output dropped: CRIU logs to
+ * logpath, its -o). 0 when it exited with 0; else -1 with err:
+ * VS_EK_UNSUPPORTED when criu is NULL or cannot be executed, ETIMEDOUT
+ * after o->timeout_ms, otherwise "criu ARGS[0] failed: REASONS (log:
+ * LOGPATH)" with the error lines of the log. */
+int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
+		    const char *logpath, struct vs_error *err);
+
+/* ---- CRIU's text: the one reader of its logs and output (criulog.c) ---- */
+
+/* A log is read whole up to this size (a -v4 dump log of a systemd guest
+ * runs to tens of MiB). */
+#define VS_MIG_LOG_MAX (256 << 20)
+/* How many of a failed run's error lines its error message carries. */
+#define VS_MIG_LOG_REASONS 4
+
+enum vs_mig_log_kind {
+	VS_MIG_LOG_ERROR, /* CRIU's "Error (file:line): " */
+	VS_MIG_LOG_WARN,  /* CRIU's "Warn  (file:line): " */
+	VS_MIG_LOG_OTHER, /* anything else: pr_msg, a helper program's words */
+	VS_MIG_LOG_SKIP,  /* blank, or noise this host prints on every run */
+};
+/* What one line (n bytes, without its newline) of CRIU's output or log is;
+ * *text and *tlen (unless SKIP) what a person should read of it: without
+ * the timestamp, pid and "Error (file:line): " prefixes. */
+enum vs_mig_log_kind vs_mig_log_line(const char *line, size_t n, const char **text, size_t *tlen);
+/* Append up to max lines of kind from text (NUL-terminated; the first max,
+ * or with last the last max) to msg (len bytes, NUL-terminated), joined
+ * with "; ", control characters as '?', truncated silently. Returns how
+ * many were appended. */
+int vs_mig_log_gather(const char *text, enum vs_mig_log_kind kind, int max, bool last, char *msg,
+		      size_t len);
+/* Read a CRIU log file whole (up to VS_MIG_LOG_MAX). 0 with *text (free
+ * it), or -1 with err. */
+int vs_mig_log_read(const char *path, char **text, struct vs_error *err);
+/* A failed run's reason: the last VS_MIG_LOG_REASONS error lines of the
+ * log at path, into msg ("" when it has none or cannot be read). */
+void vs_mig_log_errors(const char *path, char *msg, size_t len);
 
 /* Find "Version: X" in `criu --version` output and copy X (digits, letters,
  * '.', '-', '~', '+'; at most len - 1 characters) into ver. Returns 0, or -1

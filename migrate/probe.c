@@ -11,10 +11,6 @@
 #include "migrate/mig-private.h"
 #include "migrate/vs_migrate.h"
 
-/* A fixed environment: CRIU's helpers come from VS_MIG_PATH, and C-locale
- * messages are what the parser reads. */
-static char *const criu_env[] = {"PATH=" VS_MIG_PATH, "LC_ALL=C", NULL};
-
 /* snprintf into a message field; truncation is fine (vsnprintf, unlike
  * snprintf, is not second-guessed by -Wformat-truncation). */
 __attribute__((format(printf, 3, 4))) static void msgf(char *dst, size_t len, const char *fmt, ...)
@@ -55,6 +51,13 @@ const char *vs_mig_netlock_name(enum vs_mig_netlock m)
 	return "none";
 }
 
+const char *vs_mig_dump_netlock(const struct vs_mig_caps *caps)
+{
+	return caps->available && caps->network_lock == VS_MIG_NETLOCK_NFTABLES
+		   ? vs_mig_netlock_name(caps->network_lock)
+		   : NULL;
+}
+
 /* Run `criu ARGS...` and tell whether it succeeded. Returns 1 (success), 0
  * (failed, could not start or timed out: why has the reason), or -1 when the
  * probe itself failed (err filled). */
@@ -63,7 +66,10 @@ static int criu_ok(const char *criu, const char *a1, const char *a2, const char 
 {
 	char *argv[] = {(char *)criu, (char *)a1, (char *)a2, (char *)a3, NULL};
 	struct vs_error e = {0};
-	int rc = vs_mig_run(argv, criu_env, VS_MIG_PROBE_TIMEOUT_MS, r, &e);
+	/* CRIU's environment (PATH=VS_MIG_PATH, C-locale messages: what the
+	 * parser reads), its output kept for the parser. */
+	int rc = vs_mig_run(argv, &(struct vs_mig_run_opts){.timeout_ms = VS_MIG_PROBE_TIMEOUT_MS},
+			    r, &e);
 
 	if (rc == -2) {
 		msgf(why, len, "%s", e.msg);

@@ -1,5 +1,9 @@
-/* Running CRIU: one program, explicit argv and environment, output captured,
- * bounded in time.
+/* Running CRIU: the one runner every CRIU run goes through (the probe's
+ * `criu --version` and `criu check`, and in the monitor dump, pre-dump and
+ * restore): explicit argv and environment, the caller's descriptors on 3,
+ * 4, ... and no other (close_range in the child), output captured or
+ * dropped, bounded in time; a failed CRIU run's error is the error lines of
+ * its log.
  *
  * The daemon is multi-threaded, so the program is started with posix_spawn
  * (glibc's clone(CLONE_VM|CLONE_VFORK) + execve: no code of ours runs in the
@@ -73,7 +77,7 @@ static int drain(int fd, struct outbuf *o)
  * error (errno set). */
 static int collect(int rd, int pidfd, long long deadline, struct outbuf *o)
 {
-	bool eof = false;
+	bool eof = rd < 0; /* no pipe: only the exit is waited for */
 
 	for (;;) {
 		struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN},
@@ -115,25 +119,45 @@ static int reap(pid_t pid, int *status)
 	return 0;
 }
 
-int vs_mig_run(char *const argv[], char *const envp[], int timeout_ms, struct vs_mig_result *r,
+/* The environment every CRIU run gets: a fixed PATH (CRIU's helpers,
+ * iptables-restore, ip and action scripts, are looked up there, never in
+ * the daemon's or the monitor's PATH, so what the probe found is what a
+ * dump uses), C-locale messages (what the log parser reads), and the
+ * caller's extra variables (an action script's). */
+static char **criu_env(char *const *extra)
+{
+	size_t n = 2 + (extra != NULL ? vs_strv_len(extra) : 0);
+	char **env = xcalloc(n + 1, sizeof(char *));
+
+	env[0] = xstrdup("PATH=" VS_MIG_PATH);
+	env[1] = xstrdup("LC_ALL=C");
+	for (size_t i = 2; i < n; i++)
+		env[i] = xstrdup(extra[i - 2]);
+	return env;
+}
+
+int vs_mig_run(char *const argv[], const struct vs_mig_run_opts *o, struct vs_mig_result *r,
 	       struct vs_error *err)
 {
 	cleanup_close int rd = -1, wr = -1, pidfd = -1;
-	__attribute__((cleanup(outbuf_freep))) struct outbuf o = {0};
+	cleanup_strv char **env = o->envp == NULL ? criu_env(o->env_extra) : NULL;
+	__attribute__((cleanup(outbuf_freep))) struct outbuf ob = {0};
 	int p[2], rc, done, saved, status;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
 	if (argv == NULL || argv[0] == NULL || argv[0][0] != '/')
 		return vs_error_kind(err, VS_EK_INVALID, "program path must be absolute");
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return vs_error_set(err, errno, "pipe");
-	rd = p[0];
-	wr = p[1];
-	/* Only our end: the child's must block when the pipe is full. */
-	if (fcntl(rd, F_SETFL, O_NONBLOCK) < 0)
-		return vs_error_set(err, errno, "fcntl O_NONBLOCK");
-	rc = vs_spawn(argv, envp, wr, NULL, 0, &pid);
+	if (!o->discard_output) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return vs_error_set(err, errno, "pipe");
+		rd = p[0];
+		wr = p[1];
+		/* Only our end: the child's must block when the pipe is full. */
+		if (fcntl(rd, F_SETFL, O_NONBLOCK) < 0)
+			return vs_error_set(err, errno, "fcntl O_NONBLOCK");
+	}
+	rc = vs_spawn(argv, env != NULL ? env : o->envp, wr, o->keep, o->nkeep, &pid);
 	if (rc != 0) {
 		vs_error_set(err, rc, "start %s", argv[0]);
 		return -2;
@@ -141,7 +165,7 @@ int vs_mig_run(char *const argv[], char *const envp[], int timeout_ms, struct vs
 	vs_closep(&wr);
 	/* pid is our unreaped child: it cannot be recycled under the pidfd. */
 	pidfd = vs_pidfd_open(pid, 0);
-	done = pidfd < 0 ? -1 : collect(rd, pidfd, vs_now_ms() + timeout_ms, &o);
+	done = pidfd < 0 ? -1 : collect(rd, pidfd, vs_now_ms() + o->timeout_ms, &ob);
 	saved = errno;
 	if (done <= 0)
 		kill(-pid, SIGKILL); /* its group: pid is the leader, not yet reaped */
@@ -151,8 +175,53 @@ int vs_mig_run(char *const argv[], char *const envp[], int timeout_ms, struct vs
 		return vs_error_set(err, saved, "collect the output of %s", argv[0]);
 	r->status = status;
 	r->timed_out = done == 0;
-	r->out = o.buf != NULL ? steal_ptr(&o.buf) : xmalloc(1);
-	r->len = o.len;
+	r->out = ob.buf != NULL ? steal_ptr(&ob.buf) : xmalloc(1);
+	r->len = ob.len;
 	r->out[r->len] = '\0';
 	return 0;
+}
+
+int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
+		    const char *logpath, struct vs_error *err)
+{
+	cleanup_free char **argv = NULL;
+	struct vs_mig_run_opts opts = *o;
+	struct vs_mig_result r = {0};
+	size_t n = vs_strv_len(args);
+	bool timed_out;
+	int rc, status;
+
+	if (criu == NULL)
+		return vs_error_kind(err, VS_EK_UNSUPPORTED,
+				     "checkpoint/restore needs criu (see scripts/install-criu.sh)");
+	argv = xcalloc(n + 2, sizeof(char *));
+	argv[0] = (char *)criu;
+	memcpy(argv + 1, args, n * sizeof(char *));
+	/* CRIU writes what matters to its log (-o): its output is dropped
+	 * unread, as it always was. */
+	opts.discard_output = true;
+	rc = vs_mig_run(argv, &opts, &r, err);
+	status = r.status;
+	timed_out = r.timed_out;
+	vs_mig_result_free(&r); /* no output: only the status is used */
+	if (rc == -2) {
+		if (err != NULL &&
+		    (err->errnum == ENOENT || err->errnum == EACCES || err->errnum == ENOEXEC))
+			return vs_error_kind(err, VS_EK_UNSUPPORTED, "cannot run %s: %s", criu,
+					     strerror(err->errnum));
+		return -1;
+	}
+	if (rc < 0)
+		return -1;
+	if (timed_out)
+		return vs_error_set(err, ETIMEDOUT, "criu did not finish in %d s",
+				    o->timeout_ms / 1000);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	{
+		char msg[VS_ERROR_MSG_MAX - 64];
+		vs_mig_log_errors(logpath, msg, sizeof(msg));
+		return vs_error_set(err, 0, "criu %s failed%s%s (log: %s)", args[0],
+				    msg[0] ? ": " : "", msg, logpath);
+	}
 }

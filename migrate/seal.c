@@ -515,3 +515,11 @@ int vs_mig_image_verify(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_
 		return -1;
 	return compare(dirfd, want, nw, have, nh, err);
 }
+
+bool vs_mig_image_present(int dirfd)
+{
+	struct stat st;
+
+	return fstatat(dirfd, "inventory.img", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}

@@ -1,5 +1,6 @@
-/* vs_migrate: checkpoint/restore with CRIU, and (next issues) the node-to-node
- * live migration protocol built on it.
+/* vs_migrate: checkpoint/restore with CRIU, and the node-to-node live
+ * migration built on it. All CRIU work is in migrate/ (the monitor's side of
+ * it behind mig-monitor.h; docs/architecture.md).
  *
  * CRIU is an external program run with an explicit argv and environment
  * (never through a shell). The version vsd relies on (4.3, see
@@ -79,9 +80,14 @@ int vs_mig_probe(const char *criu_path, struct vs_mig_caps *caps, struct vs_erro
  * for VS_MIG_NETLOCK_NONE and unknown values. Static string. */
 const char *vs_mig_netlock_name(enum vs_mig_netlock m);
 
+/* The `--network-lock` a dump on this node asks for, from its probe's
+ * caps: "nftables" when CRIU can lock that way here (no helper program),
+ * else NULL for CRIU's default (iptables). Static string. */
+const char *vs_mig_dump_netlock(const struct vs_mig_caps *caps);
+
 /* Scan the text of a finished `criu dump` log (-v4) for inotify/fanotify
  * watches that CRIU could only save as a bare file handle, without a path
- * that leads to the watched inode (see migrate/dumplog.c): such an image
+ * that leads to the watched inode (see migrate/criulog.c): such an image
  * cannot be restored on a rebuilt root. Returns how many there are (0: none
  * found) and, when there are any, a one-line description in msg (len > 0).
  * Pure; cannot fail. */
@@ -188,6 +194,11 @@ int vs_mig_image_seal(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_er
  * file: "image digest: FILE changed", "... FILE missing", "... extra file
  * FILE", "... no vsd-digest.json", "... bad signature". */
 int vs_mig_image_verify(int dirfd, const uint8_t key[VS_MIG_KEY_LEN], struct vs_error *err);
+
+/* Does the directory dirfd hold a CRIU image (its inventory.img, a regular
+ * file)? Only a first look before a restore is accepted: the image is
+ * verified and checked later. */
+bool vs_mig_image_present(int dirfd);
 
 /* ---- rsync over a migration's stream (migrate/rsync.c) ------------------ */
 

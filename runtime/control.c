@@ -18,6 +18,7 @@
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
+#include "migrate/mig-monitor.h"
 #include "runtime/rt-private.h"
 
 /* Read the monitor's readiness report: "progress ..." lines, then "ok PID

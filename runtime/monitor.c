@@ -10,7 +10,7 @@
  *                           connection closes
  *   "status"             -> "running PID"
  *   "checkpoint MODE\nCRIU\nDIR" -> "progress ..." lines, then "done ..."
- *                           (checkpoint.c); MODE 2 comes with a page
+ *                           (migrate/checkpoint.c); MODE 2 comes with a page
  *                           server's socket (SCM_RIGHTS) and leaves the
  *                           tree held: frozen, alive
  *   "release-held KILL"  -> "ok": thaw a held tree (KILL 0) or kill it
@@ -40,6 +40,7 @@
 #include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
+#include "migrate/mig-monitor.h"
 #include "runtime/rt-private.h"
 
 #define MAX_CLIENTS	32

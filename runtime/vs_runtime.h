@@ -163,7 +163,7 @@ void vs_rt_exec_free(struct vs_rt_exec *ex);
 int vs_rt_console_attach(const struct vs_rt_instance *inst, const char *name, int *master_fd,
 			 int *hold_fd, struct vs_error *err);
 
-/* Checkpoint / restore with CRIU (see runtime/checkpoint.c).
+/* Checkpoint / restore with CRIU (see migrate/checkpoint.c).
  *
  * The image of `suspend` lives in root/containers/NAME/checkpoint/ and is
  * removed with the container or after a successful resume; `checkpoint`

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,8 @@ static int setup(void **state)
 	return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
-static const char *const tmpfiles[] = {"criu", "plain", "iptables-restore", "subdir"};
+static const char *const tmpfiles[] = {"criu",	 "plain",    "iptables-restore",
+				       "subdir", "criu.log", "inventory.img"};
 
 static int teardown(void **state)
 {
@@ -259,7 +261,10 @@ static void test_run_output_and_status(void **state)
 	struct vs_mig_result r = {0};
 	struct vs_error err = {0};
 
-	assert_int_equal(vs_mig_run(argv, sh_env, 5000, &r, &err), 0);
+	assert_int_equal(vs_mig_run(argv,
+				    &(struct vs_mig_run_opts){.envp = sh_env, .timeout_ms = 5000},
+				    &r, &err),
+			 0);
 	assert_false(r.timed_out);
 	assert_true(WIFEXITED(r.status));
 	assert_int_equal(WEXITSTATUS(r.status), 3);
@@ -288,8 +293,10 @@ static void test_run_env_and_signals(void **state)
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	sigaction(SIGPIPE, &ign, &oldpipe);
-	rc_env = vs_mig_run(env, sh_env, 5000, &r, &err);
-	rc_sig = vs_mig_run(sig, sh_env, 5000, &rs, &err);
+	rc_env = vs_mig_run(env, &(struct vs_mig_run_opts){.envp = sh_env, .timeout_ms = 5000}, &r,
+			    &err);
+	rc_sig = vs_mig_run(sig, &(struct vs_mig_run_opts){.envp = sh_env, .timeout_ms = 5000}, &rs,
+			    &err);
 	sigaction(SIGPIPE, &oldpipe, NULL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	assert_int_equal(rc_env, 0);
@@ -340,7 +347,10 @@ static void test_run_timeout_kills_group(void **state)
 	long long t0 = mono_ms(), dt;
 	pid_t child;
 
-	assert_int_equal(vs_mig_run(argv, sh_env, 300, &r, &err), 0);
+	assert_int_equal(vs_mig_run(argv,
+				    &(struct vs_mig_run_opts){.envp = sh_env, .timeout_ms = 300},
+				    &r, &err),
+			 0);
 	dt = mono_ms() - t0;
 	assert_true(r.timed_out);
 	assert_true(dt >= 300 && dt < 5000);
@@ -362,7 +372,10 @@ static void test_run_output_capped(void **state)
 	struct vs_mig_result r = {0};
 	struct vs_error err = {0};
 
-	assert_int_equal(vs_mig_run(argv, sh_env, 5000, &r, &err), 0);
+	assert_int_equal(vs_mig_run(argv,
+				    &(struct vs_mig_run_opts){.envp = sh_env, .timeout_ms = 5000},
+				    &r, &err),
+			 0);
 	assert_false(r.timed_out);
 	assert_int_equal(WEXITSTATUS(r.status), 0);
 	assert_int_equal(r.len, VS_MIG_OUTPUT_MAX);
@@ -378,14 +391,140 @@ static void test_run_bad_program(void **state)
 	struct vs_mig_result r = {.len = 7};
 	struct vs_error err = {0};
 
-	assert_int_equal(vs_mig_run(missing, sh_env, 1000, &r, &err), -2);
+	assert_int_equal(vs_mig_run(missing,
+				    &(struct vs_mig_run_opts){.envp = sh_env, .timeout_ms = 1000},
+				    &r, &err),
+			 -2);
 	assert_int_equal(err.errnum, ENOENT);
 	assert_non_null(strstr(err.msg, "/nonexistent/criu"));
 	assert_null(r.out);
 	assert_int_equal(r.len, 0);
 	vs_error_clear(&err);
-	assert_int_equal(vs_mig_run(relative, sh_env, 1000, &r, &err), -1);
+	assert_int_equal(vs_mig_run(relative,
+				    &(struct vs_mig_run_opts){.envp = sh_env, .timeout_ms = 1000},
+				    &r, &err),
+			 -1);
 	assert_int_equal(err.kind, VS_EK_INVALID);
+}
+
+static void test_run_keep_and_env(void **state)
+{
+	/* keep[0] lands on 3; a descriptor we did not keep, even one without
+	 * O_CLOEXEC, is closed; with no envp the program gets CRIU's
+	 * environment and the caller's extra variables, nothing of ours. */
+	int p[2];
+	int stray = fcntl(STDERR_FILENO, F_DUPFD, 10); /* no O_CLOEXEC */
+	cleanup_free char *script =
+	    xasprintf("echo kept >&3; if [ -e /dev/fd/%d ]; then echo leaked; fi", stray);
+	char *argv[] = {"/bin/sh", "-c", script, NULL};
+	char *env[] = {"/usr/bin/env", NULL};
+	char *const extra[] = {"VSD_LAYER_SRC=/a", NULL};
+	struct vs_mig_result r = {0};
+	struct vs_error err = {0};
+	char buf[16] = "";
+
+	assert_true(stray >= 10);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(
+	    vs_mig_run(argv,
+		       &(struct vs_mig_run_opts){
+			   .env_extra = extra, .keep = &p[1], .nkeep = 1, .timeout_ms = 5000},
+		       &r, &err),
+	    0);
+	close(p[1]);
+	close(stray);
+	assert_int_equal(read(p[0], buf, sizeof(buf) - 1), 5);
+	close(p[0]);
+	assert_string_equal(buf, "kept\n");
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_string_equal(r.out, "");
+	vs_mig_result_free(&r);
+	assert_int_equal(
+	    vs_mig_run(env, &(struct vs_mig_run_opts){.env_extra = extra, .timeout_ms = 5000}, &r,
+		       &err),
+	    0);
+	assert_string_equal(r.out, "PATH=" VS_MIG_PATH "\nLC_ALL=C\nVSD_LAYER_SRC=/a\n");
+	vs_mig_result_free(&r);
+	/* Output dropped: nothing collected, the status still there. */
+	{
+		char *quiet[] = {"/bin/sh", "-c", "echo out; exit 4", NULL};
+		assert_int_equal(vs_mig_run(quiet,
+					    &(struct vs_mig_run_opts){.envp = sh_env,
+								      .timeout_ms = 5000,
+								      .discard_output = true},
+					    &r, &err),
+				 0);
+		assert_int_equal(r.len, 0);
+		assert_string_equal(r.out, "");
+		assert_int_equal(WEXITSTATUS(r.status), 4);
+		vs_mig_result_free(&r);
+	}
+}
+
+/* vs_mig_criu_run: a failed run's error is its log's error lines. */
+static void test_criu_run(void **state)
+{
+	cleanup_free char *criu = xasprintf("%s/criu", tmpdir);
+	cleanup_free char *log = xasprintf("%s/criu.log", tmpdir);
+	char *const dump[] = {"dump", "-o", log, NULL};
+	const struct vs_mig_run_opts o = {.timeout_ms = 5000};
+	struct vs_error err = {0};
+
+	/* criu writes its log (-o) and fails: the last error lines, CRIU's
+	 * own ("Error (file:line): "), the restorer's ("pie: PID: ") too; a
+	 * helper's "Error:" line and the RLIMIT noise are not reasons. */
+	write_file("criu",
+		   "#!/bin/sh\n"
+		   "printf '%s\\n' '(00.000100)      1: Error (criu/util.c:1): rlimit: Can'\\''t "
+		   "setup RLIMIT_NOFILE' '(00.000200)      1: Error (criu/mount.c:2): mnt: first' "
+		   "'Error: Nexthop has invalid gateway.' '(00.000300) pie: 7: Error "
+		   "(criu/pie/restorer.c:3): second' > \"$3\"\nexit 1\n",
+		   0755);
+	assert_int_equal(vs_mig_criu_run(criu, dump, &o, log, &err), -1);
+	assert_non_null(strstr(err.msg, "criu dump failed: mnt: first; second (log: "));
+	assert_null(strstr(err.msg, "RLIMIT"));
+	assert_null(strstr(err.msg, "Nexthop"));
+	/* Success, a missing program, none configured, too slow. */
+	write_file("criu", "#!/bin/sh\nexit 0\n", 0755);
+	assert_int_equal(vs_mig_criu_run(criu, dump, &o, log, &err), 0);
+	vs_error_clear(&err);
+	assert_int_equal(vs_mig_criu_run("/nonexistent/criu", dump, &o, log, &err), -1);
+	assert_int_equal(err.kind, VS_EK_UNSUPPORTED);
+	vs_error_clear(&err);
+	assert_int_equal(vs_mig_criu_run(NULL, dump, &o, log, &err), -1);
+	assert_int_equal(err.kind, VS_EK_UNSUPPORTED);
+	vs_error_clear(&err);
+	write_file("criu", "#!/bin/sh\nexec sleep 30\n", 0755);
+	assert_int_equal(
+	    vs_mig_criu_run(criu, dump, &(struct vs_mig_run_opts){.timeout_ms = 200}, log, &err),
+	    -1);
+	assert_int_equal(err.errnum, ETIMEDOUT);
+}
+
+/* The dump's network lock from the caps; an image directory's first look. */
+static void test_netlock_and_image_present(void **state)
+{
+	struct vs_mig_caps k = {.available = true, .network_lock = VS_MIG_NETLOCK_NFTABLES};
+	cleanup_free char *inv = xasprintf("%s/inventory.img", tmpdir);
+	cleanup_close int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_string_equal(vs_mig_dump_netlock(&k), "nftables");
+	k.network_lock = VS_MIG_NETLOCK_IPTABLES;
+	assert_null(vs_mig_dump_netlock(&k));
+	k.network_lock = VS_MIG_NETLOCK_NFTABLES;
+	k.available = false;
+	assert_null(vs_mig_dump_netlock(&k));
+
+	assert_true(dfd >= 0);
+	assert_false(vs_mig_image_present(dfd));
+	assert_int_equal(symlink("/etc/passwd", inv), 0); /* not followed */
+	assert_false(vs_mig_image_present(dfd));
+	assert_int_equal(unlink(inv), 0);
+	assert_int_equal(mkdir(inv, 0700), 0);
+	assert_false(vs_mig_image_present(dfd));
+	assert_int_equal(rmdir(inv), 0);
+	write_file("inventory.img", "", 0600);
+	assert_true(vs_mig_image_present(dfd));
 }
 
 /* --- the whole probe, against stand-ins --------------------------------- */
@@ -564,6 +703,68 @@ static void test_probe_real_criu(void **state)
 	assert_true(caps.version[0] >= '4' && caps.version[0] <= '9');
 }
 
+/* The log reader: one line's kind and text, the first or last few of a
+ * kind, a log file's errors. */
+static void test_log_lines(void **state)
+{
+	static const struct {
+		const char *line;
+		enum vs_mig_log_kind kind;
+		const char *text;
+	} cases[] = {
+	    {"(00.074161)      1: Error (criu/mount.c:48): mnt: BUG", VS_MIG_LOG_ERROR, "mnt: BUG"},
+	    {"(00.158950) pie: 128: Error (criu/pie/restorer.c:9): rst: no", VS_MIG_LOG_ERROR,
+	     "rst: no"},
+	    {"Error (criu/cr-check.c:1130): Failed to fill kerndat", VS_MIG_LOG_ERROR,
+	     "Failed to fill kerndat"},
+	    {"Warn  (criu/cr-check.c:824): Dirty tracking is OFF.", VS_MIG_LOG_WARN,
+	     "Dirty tracking is OFF."},
+	    /* A helper program's own words are not CRIU's errors. */
+	    {"(00.2) Error: Nexthop has invalid gateway.", VS_MIG_LOG_OTHER,
+	     "Error: Nexthop has invalid gateway."},
+	    {"(00.074160)      1: mnt: Cleaning mount namespace", VS_MIG_LOG_OTHER,
+	     "mnt: Cleaning mount namespace"},
+	    {"Error (criu/util.c:1532): rlimit: Can't setup RLIMIT_NOFILE", VS_MIG_LOG_SKIP, NULL},
+	    {"(00.1)   \t ", VS_MIG_LOG_SKIP, NULL},
+	};
+	static const char log[] = "(00.1) 1: Error (a.c:1): one\n"
+				  "(00.2) 1: Warn  (a.c:2): careful\n"
+				  "(00.3) 1: Error (a.c:3): two\n"
+				  "(00.4) pie: 9: Error (b.c:4): three\n"
+				  "no newline at the end: Error (x)";
+	cleanup_free char *missing = xasprintf("%s/criu.log", tmpdir);
+	char msg[64] = "";
+
+	for (size_t i = 0; i < VS_ARRAY_SIZE(cases); i++) {
+		const char *t = NULL;
+		size_t tlen = 0;
+		enum vs_mig_log_kind k =
+		    vs_mig_log_line(cases[i].line, strlen(cases[i].line), &t, &tlen);
+
+		assert_int_equal(k, cases[i].kind);
+		if (cases[i].text != NULL) {
+			assert_int_equal(tlen, strlen(cases[i].text));
+			assert_memory_equal(t, cases[i].text, tlen);
+		}
+	}
+	assert_int_equal(vs_mig_log_gather(log, VS_MIG_LOG_ERROR, 2, false, msg, sizeof(msg)), 2);
+	assert_string_equal(msg, "one; two");
+	msg[0] = '\0';
+	assert_int_equal(vs_mig_log_gather(log, VS_MIG_LOG_ERROR, 2, true, msg, sizeof(msg)), 2);
+	assert_string_equal(msg, "two; three");
+	msg[0] = '\0';
+	assert_int_equal(vs_mig_log_gather(log, VS_MIG_LOG_ERROR, 9, true, msg, sizeof(msg)), 3);
+	assert_string_equal(msg, "one; two; three");
+	msg[0] = '\0';
+	assert_int_equal(vs_mig_log_gather(log, VS_MIG_LOG_WARN, 4, true, msg, sizeof(msg)), 1);
+	assert_string_equal(msg, "careful");
+	/* No log (CRIU failed before it opened one): no reason, no error. */
+	unlink(missing);
+	strcpy(msg, "junk");
+	vs_mig_log_errors(missing, msg, sizeof(msg));
+	assert_string_equal(msg, "");
+}
+
 /* vs_mig_dumplog_unrestorable: the lines of criu/fsnotify.c at -v4. */
 static void test_dumplog_watches(void **state)
 {
@@ -595,6 +796,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_dumplog_watches),
+	    cmocka_unit_test(test_log_lines),
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test(test_version_bad),
 	    cmocka_unit_test(test_check_ok),
@@ -611,6 +813,9 @@ int main(void)
 	    cmocka_unit_test(test_run_timeout_kills_group),
 	    cmocka_unit_test(test_run_output_capped),
 	    cmocka_unit_test(test_run_bad_program),
+	    cmocka_unit_test(test_run_keep_and_env),
+	    cmocka_unit_test(test_criu_run),
+	    cmocka_unit_test(test_netlock_and_image_present),
 	    cmocka_unit_test(test_probe_criu43_here),
 	    cmocka_unit_test(test_probe_check_fails),
 	    cmocka_unit_test(test_probe_no_nftables),

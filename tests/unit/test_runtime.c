@@ -19,6 +19,7 @@
 
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
+#include "migrate/mig-monitor.h"
 #include "runtime/rt-private.h"
 
 struct fx {

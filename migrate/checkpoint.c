@@ -6,11 +6,11 @@
  *    the key's device name (checked against a fixed list, never a path
  *    from the image) says which host node to bind again;
  *  - the in-container views (lxcfs files bound over /proc and /sys files,
- *    see views.c) are FUSE mounts, which CRIU cannot dump: they are
+ *    see runtime/views.c) are FUSE mounts, which CRIU cannot dump: they are
  *    external mounts keyed "lxcfs@<mount point>", the mount point checked
  *    against the fixed list of view files; restore binds the same file of
  *    this instance's lxcfs again;
- *  - the console (see console.c) is an external tty plus the external bind
+ *  - the console (runtime/console.c) is an external tty plus the external bind
  *    mount on /dev/console; restore hands CRIU the slave of a fresh console
  *    pty in its place (--inherit-fd) and the monitor keeps its master.
  * The id-mapped template is mounted on the host and was detached from the
@@ -42,12 +42,16 @@
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 #include "migrate/vs_migrate.h"
+#include "migrate/mig-monitor.h"
+#include "migrate/mig-private.h"
 #include "runtime/rt-private.h"
 
 #define META_FILE   "vsd-image.json"
 #define SYNC_SCRIPT "layer-sync" /* in the monitor's run dir, see precopy_layer */
 #define MAX_CGDIRS  4096
 #define MAX_CGDEPTH 32
+/* A dump, pre-dump or restore of a whole container. */
+#define CRIU_TIMEOUT_MS (600 * 1000)
 
 void rt_meta_free(struct cr_meta *m)
 {
@@ -369,6 +373,7 @@ struct ck_req {
 	char netlock[16]; /* criu --network-lock METHOD; "" for criu's default */
 	char criu[1024];  /* the daemon's criu now, not the one the monitor started with */
 	char dir[4200];
+	char *layer_env[3]; /* VSD_LAYER_SRC=, VSD_LAYER_DST= for the layer-sync script */
 };
 
 /* "checkpoint MODE[ ROUNDS][ NETLOCK]\nCRIU\nDIR" (DIR "-": the suspend
@@ -491,7 +496,7 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	if (r->netlock[0])
 		rt_argv_add(&a, "--network-lock=%s", r->netlock);
 	if (r->ps_fd >= 0) {
-		/* keep[] lands on fd 3 in criu (rt_criu_run). */
+		/* keep[] lands on fd 3 in criu (vs_mig_run). */
 		rt_argv_add(&a, "--page-server");
 		rt_argv_add(&a, "--ps-socket=3");
 	}
@@ -532,8 +537,12 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	}
 	send_progress(reply_fd, "frozen; dumping with criu");
 	t_criu = vs_now_ms();
-	rc = rt_criu_run(criu, &a, r->ps_fd >= 0 ? &r->ps_fd : NULL, r->ps_fd >= 0 ? 1 : 0, log,
-			 600, err);
+	rc = vs_mig_criu_run(criu, a.v,
+			     &(struct vs_mig_run_opts){.env_extra = r->layer_env,
+						       .keep = r->ps_fd >= 0 ? &r->ps_fd : NULL,
+						       .nkeep = r->ps_fd >= 0 ? 1 : 0,
+						       .timeout_ms = CRIU_TIMEOUT_MS},
+			     log, err);
 	res->criu_ms = vs_now_ms() - t_criu;
 	rt_pins_release(&pins);
 	rt_argv_free(&a);
@@ -600,7 +609,7 @@ static void discard_image(const struct ck_req *r, const struct rt_paths *paths,
  * so the copy is the layer at the moment of the dump (for suspend too:
  * criu kills the tree only after post-dump). The own suspend image needs
  * no copy: nothing can change the layer of a suspended container. */
-static int precopy_layer(const struct rt_paths *paths, const struct ck_req *r, int reply_fd,
+static int precopy_layer(const struct rt_paths *paths, struct ck_req *r, int reply_fd,
 			 struct vs_error *err)
 {
 	cleanup_free char *dst = xasprintf("%s/" VS_RT_LAYER_DIR, r->dir);
@@ -619,8 +628,8 @@ static int precopy_layer(const struct rt_paths *paths, const struct ck_req *r, i
 	if (rundir_fd < 0 ||
 	    vs_atomic_write_at(rundir_fd, SYNC_SCRIPT, script, strlen(script), 0700, err) < 0)
 		return rundir_fd < 0 ? vs_error_set(err, errno, "open %s", paths->rundir) : -1;
-	if (setenv("VSD_LAYER_SRC", upper, 1) < 0 || setenv("VSD_LAYER_DST", dst, 1) < 0)
-		return vs_error_set(err, errno, "setenv");
+	r->layer_env[0] = xasprintf("VSD_LAYER_SRC=%s", upper);
+	r->layer_env[1] = xasprintf("VSD_LAYER_DST=%s", dst);
 	return 0;
 }
 
@@ -668,7 +677,10 @@ static int predump_round(const struct vs_rt_instance *inst, struct vs_cg *cg, pi
 	rt_argv_add(&a, "--external=mnt[/dev/console]:console");
 	rt_argv_add(&a, "--external=%s", m->console_tty);
 	add_common(&a, m, false, NULL);
-	rc = rt_criu_run(r->criu[0] ? r->criu : inst->criu_path, &a, &r->ps_fd, 1, log, 600, err);
+	rc = vs_mig_criu_run(
+	    r->criu[0] ? r->criu : inst->criu_path, a.v,
+	    &(struct vs_mig_run_opts){.keep = &r->ps_fd, .nkeep = 1, .timeout_ms = CRIU_TIMEOUT_MS},
+	    log, err);
 	rt_argv_free(&a);
 	/* CRIU thaws what it froze, also when it fails; make sure. */
 	vs_cg_thaw(cg, NULL);
@@ -742,10 +754,6 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 	if (!r.own && precopy_layer(&paths, &r, reply_fd, err) < 0)
 		goto out;
 	rc = do_dump(inst, cfg, cg, init, paths.rundir, &r, &m, reply_fd, &res, err);
-	if (!r.own) {
-		unsetenv("VSD_LAYER_SRC");
-		unsetenv("VSD_LAYER_DST");
-	}
 	if (rc < 0)
 		goto out;
 	*tree_gone = !r.leave_running && !r.hold;
@@ -777,6 +785,8 @@ out:
 	}
 	if (rc < 0)
 		discard_image(&r, &paths, err);
+	free(r.layer_env[0]);
+	free(r.layer_env[1]);
 	vs_cg_free(cg);
 	rt_meta_free(&m);
 	return rc;
@@ -926,14 +936,17 @@ static int run_restore(const struct vs_rt_instance *inst, const struct vs_contai
 	rt_argv_add(&a, "--restore-sibling");
 	rt_argv_add(&a, "--pidfile=%s", pidfile);
 	rt_argv_add(&a, "--external=mnt[console]:%s", con->slave_path);
-	rt_argv_add(&a, "--inherit-fd=fd[3]:%s", m->console_tty); /* con->slave, see rt_criu_run */
+	rt_argv_add(&a, "--inherit-fd=fd[3]:%s", m->console_tty); /* con->slave, see vs_mig_run */
 	add_common(&a, m, true, views);
 	add_veths(&a, cfg);
 	/* Into this node's cgroup for it, wherever the image was dumped
 	 * (another node's cgroup parent, or another pool). */
 	for (size_t i = 0; roots[i] != NULL; i++)
 		rt_argv_add(&a, "--cgroup-root=%s", roots[i]);
-	rc = rt_criu_run(inst->criu_path, &a, &con->slave, 1, log, 600, err);
+	rc = vs_mig_criu_run(inst->criu_path, a.v,
+			     &(struct vs_mig_run_opts){
+				 .keep = &con->slave, .nkeep = 1, .timeout_ms = CRIU_TIMEOUT_MS},
+			     log, err);
 	rt_argv_free(&a);
 	if (rc < 0)
 		return -1;

@@ -29,6 +29,7 @@
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "migrate/vs_migrate.h"
+#include "migrate/mig-monitor.h"
 #include "runtime/rt-private.h"
 
 static int open_dir(const char *dir, struct vs_error *err)

@@ -34,7 +34,8 @@
 #include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "migrate/vs_migrate.h"
-#include "runtime/rt-private.h"
+#include "migrate/mig-monitor.h"
+#include "migrate/mig-private.h"
 
 #define PIN_MAX_DEPTH 32
 /* Past this many, the rest are looked up (stat) but not held. */
@@ -128,8 +129,8 @@ int rt_dump_verify(const char *logpath, struct vs_error *err)
 	cleanup_free char *text = NULL;
 	char msg[600];
 
-	if (vs_read_file_at(AT_FDCWD, logpath, 256 << 20, &text, NULL, err) < 0)
-		return vs_error_prefix(err, "read criu's dump log to check the image");
+	if (vs_mig_log_read(logpath, &text, err) < 0)
+		return vs_error_prefix(err, "check the image");
 	if (vs_mig_dumplog_unrestorable(text, msg, sizeof(msg)) == 0)
 		return 0;
 	return vs_error_kind(err, VS_EK_CONFLICT,
