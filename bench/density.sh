@@ -196,6 +196,13 @@ sleep 2
 read -r k0 u0 < <(meminfo_kb)
 kparts "$NET_TMP/k.vsd0"
 fail_at=""
+# DENSITY_PERF=DIR (development): a profile of vsd during the creates too.
+perf_pid=""
+if [[ -n "${DENSITY_PERF:-}" ]]; then
+	mkdir -p "$DENSITY_PERF"
+	perf record -q -g -p "$vpid" -o "$DENSITY_PERF/create.data" >/dev/null 2>&1 &
+	perf_pid=$!
+fi
 t0=$(now_us)
 for i in $(seq "$N"); do
 	if ! vsctl create "d$i" --template busybox --memory 256M --cpus 1 --pids 256 \
@@ -206,6 +213,10 @@ for i in $(seq "$N"); do
 	progress "$i"
 done
 t1=$(now_us)
+if [[ -n "$perf_pid" ]]; then
+	kill -INT "$perf_pid"
+	wait "$perf_pid" || true
+fi
 created=$N
 [[ -z "$fail_at" ]] || created=$((i - 1))
 echo " created $created" >&2
