@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -163,9 +164,19 @@ struct cfg_key {
 	struct vsd_fkey dir, file;
 };
 
+/* A config is about 5 KB, mostly the room for eight interfaces of which a
+ * container has one or two: an entry keeps the bytes before the first
+ * unused interface and those after the last one (the unused ones are
+ * zeros in a parsed config), about 1.6 KB for one interface. */
+#define CFG_IFACES offsetof(struct vs_container_config, net.ifaces)
+#define CFG_AFTER  offsetof(struct vs_container_config, net.nnameservers)
+#define CFG_TAIL   (sizeof(struct vs_container_config) - CFG_AFTER)
+#define CFG_INIT   offsetof(struct vs_container_config, init)
+
 struct entry {
 	struct cfg_key key;
-	struct vs_container_config cfg;
+	size_t head;	       /* bytes up to the first unused interface */
+	unsigned char bytes[]; /* head bytes, then CFG_TAIL bytes; init is copied */
 };
 
 struct vsd_index {
@@ -176,11 +187,37 @@ struct vsd_index {
 	struct vsd_claims *claims;
 };
 
+/* The entry's config, as it was kept (init not copied: still the entry's). */
+static void unpack(const struct entry *e, struct vs_container_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	memcpy(cfg, e->bytes, e->head);
+	memcpy((unsigned char *)cfg + CFG_AFTER, e->bytes + e->head, CFG_TAIL);
+}
+
+static struct entry *pack(const struct cfg_key *k, const struct vs_container_config *cfg)
+{
+	size_t head = CFG_IFACES + cfg->net.nifaces * sizeof(cfg->net.ifaces[0]);
+	struct entry *e = xmalloc(sizeof(*e) + head + CFG_TAIL);
+	/* The kept copy owns an init vector of its own. */
+	char **init = cfg->init != NULL ? vs_strv_dup(cfg->init) : NULL;
+
+	_Static_assert(CFG_INIT >= CFG_AFTER, "init is in the kept tail");
+	e->key = *k;
+	e->head = head;
+	memcpy(e->bytes, cfg, head);
+	memcpy(e->bytes + head, (const unsigned char *)cfg + CFG_AFTER, CFG_TAIL);
+	memcpy(e->bytes + head + (CFG_INIT - CFG_AFTER), &init, sizeof(init));
+	return e;
+}
+
 static void entry_free(void *p)
 {
 	struct entry *e = p;
+	struct vs_container_config cfg;
 
-	vs_config_free(&e->cfg);
+	unpack(e, &cfg);
+	vs_config_free(&cfg);
 	free(e);
 }
 
@@ -225,12 +262,6 @@ static bool same_key(const struct cfg_key *a, const struct cfg_key *b)
 	       vsd_fkey_same(&a->file, &b->file);
 }
 
-static void copy_config(struct vs_container_config *dst, const struct vs_container_config *src)
-{
-	*dst = *src;
-	dst->init = src->init != NULL ? vs_strv_dup(src->init) : NULL;
-}
-
 /* A copy of name's entry if its key is k; an entry of another key goes. */
 static bool lookup(struct vsd_index *ix, const char *name, const struct cfg_key *k,
 		   struct vs_container_config *cfg)
@@ -241,7 +272,8 @@ static bool lookup(struct vsd_index *ix, const char *name, const struct cfg_key 
 	pthread_mutex_lock(&ix->lock);
 	e = vsd_ntab_get(&ix->tab, name);
 	if (e != NULL && same_key(&e->key, k)) {
-		copy_config(cfg, &e->cfg);
+		unpack(e, cfg);
+		cfg->init = cfg->init != NULL ? vs_strv_dup(cfg->init) : NULL;
 		ix->hits++;
 		hit = true;
 	} else if (e != NULL) {
@@ -272,10 +304,7 @@ int vsd_index_load(struct vsd_index *ix, int containers_fd, const char *name,
 	/* Kept only when nothing changed while it was read. */
 	if (have && stat_key(containers_fd, name, &after) && same_key(&before, &after) &&
 	    vsd_fkey_settled(&after.file, ix->racy_ms)) {
-		struct entry *e = xcalloc(1, sizeof(*e));
-		e->key = after;
-		copy_config(&e->cfg, cfg);
-		vsd_ntab_put(&ix->tab, name, e);
+		vsd_ntab_put(&ix->tab, name, pack(&after, cfg));
 	}
 	pthread_mutex_unlock(&ix->lock);
 	return 0;

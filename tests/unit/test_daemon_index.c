@@ -286,6 +286,54 @@ static void test_no_index_is_the_store(void **state)
 	vsd_index_retain(NULL, NULL);
 }
 
+/* An entry keeps only the interfaces in use: what it serves is, byte for
+ * byte in JSON, what the store reads (two interfaces, nameservers, limits,
+ * a lock reason after the interfaces). */
+static void test_kept_config_whole(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_index *ix = vsd_index_new(0);
+	struct vs_container_config cfg = {0};
+	struct vs_error err = {0};
+	cleanup_free char *want = NULL;
+	uint64_t hits, parses;
+	size_t n;
+
+	cfg.limits.memory = 256 << 20;
+	cfg.limits.pids = 64;
+	cfg.net.nifaces = 2;
+	for (size_t i = 0; i < 2; i++) {
+		struct vs_net_iface *ifc = &cfg.net.ifaces[i];
+		snprintf(ifc->name, sizeof(ifc->name), "eth%zu", i);
+		snprintf(ifc->host_ifname, sizeof(ifc->host_ifname), "vsx%zu", i);
+		memcpy(ifc->mac, (uint8_t[6]){0x02, 0, 0, 0, 1, (uint8_t)i}, 6);
+		assert_int_equal(
+		    vs_parse_ip(i ? "10.64.0.8" : "10.64.0.7", "a", true, &ifc->addrs[0], NULL), 0);
+		ifc->naddrs = 1;
+	}
+	cfg.net.nnameservers = 1;
+	assert_int_equal(vs_parse_ip("10.0.0.53", "ns", true, &cfg.net.nameservers[0], NULL), 0);
+	cfg.locked_at = 99;
+	strcpy(cfg.locked_reason, "unpaid");
+	write_cfg(f->cfd, "full", "full", &cfg);
+	{
+		cleanup_config struct vs_container_config disk = {0};
+		assert_int_equal(vsd_store_load(f->cfd, "full", &disk, &err), 0);
+		want = vs_config_to_json(&disk);
+	}
+	for (int k = 0; k < 3; k++) {
+		cleanup_config struct vs_container_config got = {0};
+		cleanup_free char *text = NULL;
+		assert_int_equal(vsd_index_load(ix, f->cfd, "full", &got, &err), 0);
+		text = vs_config_to_json(&got);
+		assert_string_equal(text, want);
+	}
+	counts(ix, &n, &hits, &parses);
+	assert_int_equal(parses, 1);
+	assert_int_equal(hits, 2);
+	vsd_index_free(ix);
+}
+
 /* ---- the claims table ---------------------------------------------------- */
 
 /* containers/NAME with memory (MiB) and one interface: routed with addr,
@@ -477,6 +525,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_gone_with_container, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_files_same_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_index_is_the_store, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kept_config_whole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_read_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_follow_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_shared_gateway, setup, teardown),
