@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "lib/vs_trace.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 
@@ -619,8 +620,10 @@ int vsd_net_reconcile(struct vsd *d, struct vs_error *err)
 	for (size_t i = 0; i < n; i++) {
 		struct vs_rt_status st;
 		struct vs_error e = {0};
+		/* At start the cache is empty, so this reads afresh, and
+		 * keeps what the first list after a restart is served from. */
 		if (vsd_index_load(d->index, d->containers_fd, names[i], &cfgs[i], &e) < 0 ||
-		    vsd_container_status(d, names[i], &st, &e) < 0) {
+		    vsd_container_status_kept(d, names[i], &st, &e) < 0) {
 			vsd_log("network reconciliation: %s", e.msg);
 			unknown = true;
 			continue;
@@ -630,10 +633,12 @@ int vsd_net_reconcile(struct vsd *d, struct vs_error *err)
 	}
 	/* A container that cannot be read may own links, routes and proxy
 	 * entries nobody else can name: then nothing is removed this time. */
+	vs_trace_mark("reconcile.states");
 	if (unknown)
 		vsd_log("network reconciliation skipped: a container's state is unknown");
 	else
 		r = vs_net_reconcile(&d->net, live, nlive, err);
+	vs_trace_mark("reconcile.done");
 	for (size_t i = 0; i < n; i++)
 		vs_config_free(&cfgs[i]);
 	free(cfgs);
