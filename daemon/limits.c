@@ -63,22 +63,17 @@ static int check_cpuset(const struct vsd_node *n, const char *cpuset, struct vs_
 }
 
 /* Memory promised to the other containers (their limits), for the
- * overcommit check. Containers without a memory limit promise nothing. */
+ * overcommit check. Containers without a memory limit promise nothing, nor
+ * do those whose config cannot be read. */
 static int64_t memory_promised(struct vsd *d, const char *except)
 {
-	cleanup_strv char **names = NULL;
-	int64_t sum = 0;
+	struct vsd_claims *tmp, *cl = vsd_index_claims(d->index, &tmp);
 	struct vs_error e = {0};
+	int64_t sum = 0;
 
-	if (vsd_store_list(d->containers_fd, &names, &e) < 0)
-		return 0;
-	for (size_t i = 0; names[i] != NULL; i++) {
-		cleanup_config struct vs_container_config cfg = {0};
-		if (strcmp(names[i], except) == 0 ||
-		    vsd_index_load(d->index, d->containers_fd, names[i], &cfg, &e) < 0)
-			continue;
-		sum += cfg.limits.memory;
-	}
+	if (vsd_claims_sync(cl, d->index, d->containers_fd, &e) == 0)
+		sum = vsd_claims_memory(cl, except);
+	vsd_claims_free(tmp);
 	return sum;
 }
 
@@ -248,6 +243,11 @@ static int update_locked(struct vsd *d, const struct vsd_identity *who,
 				"limit still says %" PRId64,
 				new->name, new->limits.disk, old->limits.disk);
 		return vs_error_prefix(err, "update '%s' (nothing changed)", new->name);
+	}
+	/* Rewritten in place: the one change a claims sync cannot see. */
+	if (d->index != NULL) {
+		struct vsd_claims *tmp;
+		vsd_claims_put(vsd_index_claims(d->index, &tmp), new);
 	}
 	return 0;
 }

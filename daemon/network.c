@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "lib/vs_trace.h"
 #include "lib/vs_util.h"
 #include "lib/vs_validate.h"
 
@@ -147,113 +147,50 @@ int vsd_net_init(struct vsd *d, struct vs_error *err)
 
 /* ---- what containers hold ------------------------------------------- */
 
-struct held {
-	struct vs_ip ip;
-	char owner[VS_NAME_MAX + 1];
-	bool gateway; /* a bridged interface's gateway, not an address */
-};
-
 /* Every address, MAC and node-side name of the containers other than
- * `except`. The config files are the allocation record: a create writes
- * config.json (atomically) before anything else can see the address. */
+ * `except`: the index's claims table (store.h), brought up to date from
+ * the containers directory. The config files are the allocation record: a
+ * create writes config.json (atomically) before anything else can see the
+ * address, and the next sync reads it. */
 struct used {
-	struct held *ips;
-	size_t nips;
-	uint8_t (*macs)[6];
-	char (*ifnames)[VS_IFNAME_MAX + 1];
-	size_t nmacs;
+	struct vsd_claims *cl, *tmp;
+	const char *except;
 };
 
 static void used_free(struct used *u)
 {
-	free(u->ips);
-	free(u->macs);
-	free(u->ifnames);
+	vsd_claims_free(u->tmp);
 }
 #define cleanup_used __attribute__((cleanup(used_free)))
 
-static void used_add_ip(struct used *u, const struct vs_ip *ip, const char *owner, bool gateway)
-{
-	u->ips = xrealloc(u->ips, (u->nips + 1) * sizeof(*u->ips));
-	u->ips[u->nips].ip = *ip;
-	u->ips[u->nips].gateway = gateway;
-	snprintf(u->ips[u->nips].owner, sizeof(u->ips[0].owner), "%s", owner);
-	u->nips++;
-}
-
-static void used_add_cfg(struct used *u, const struct vs_container_config *cfg)
-{
-	for (size_t i = 0; i < cfg->net.nifaces; i++) {
-		const struct vs_net_iface *ifc = &cfg->net.ifaces[i];
-		if (ifc->gateway4.family != 0)
-			used_add_ip(u, &ifc->gateway4, cfg->name, true);
-		if (ifc->gateway6.family != 0)
-			used_add_ip(u, &ifc->gateway6, cfg->name, true);
-		u->macs = xrealloc(u->macs, (u->nmacs + 1) * sizeof(*u->macs));
-		u->ifnames = xrealloc(u->ifnames, (u->nmacs + 1) * sizeof(*u->ifnames));
-		memcpy(u->macs[u->nmacs], ifc->mac, 6);
-		memcpy(u->ifnames[u->nmacs], ifc->host_ifname, sizeof(u->ifnames[0]));
-		u->nmacs++;
-		for (size_t j = 0; j < ifc->naddrs; j++)
-			used_add_ip(u, &ifc->addrs[j], cfg->name, false);
-	}
-}
-
 static int used_load(struct vsd *d, const char *except, struct used *u, struct vs_error *err)
 {
-	cleanup_strv char **names = NULL;
-
-	memset(u, 0, sizeof(*u));
-	if (vsd_store_list(d->containers_fd, &names, err) < 0)
+	u->cl = vsd_index_claims(d->index, &u->tmp);
+	u->except = except;
+	if (vsd_claims_sync(u->cl, d->index, d->containers_fd, err) < 0)
 		return -1;
-	for (size_t i = 0; names[i] != NULL; i++) {
-		cleanup_config struct vs_container_config cfg = {0};
-		struct vs_error e = {0};
-		if (except != NULL && strcmp(names[i], except) == 0)
-			continue;
-		if (vsd_index_load(d->index, d->containers_fd, names[i], &cfg, &e) < 0) {
-			if (e.kind == VS_EK_NOT_FOUND)
-				continue; /* destroyed meanwhile */
-			/* An unreadable config may hold addresses: refuse
-			 * rather than hand them out twice. */
-			*err = e;
-			return vs_error_prefix(err, "addresses in use");
-		}
-		used_add_cfg(u, &cfg);
-	}
+	/* An unreadable config may hold addresses: refuse rather than hand
+	 * them out twice. */
+	if (vsd_claims_readable(u->cl, except, err) < 0)
+		return vs_error_prefix(err, "addresses in use");
 	return 0;
 }
 
-static const struct held *used_owner(const struct used *u, const struct vs_ip *ip)
-{
-	for (size_t i = 0; i < u->nips; i++)
-		if (vs_ip_equal(&u->ips[i].ip, ip))
-			return &u->ips[i];
-	return NULL;
-}
-
-/* ip is an address of the node itself (any of its links). */
+/* ip is an address of the node itself (any of its links): one route
+ * lookup, where listing the node's addresses grew with every container's
+ * veth. A lookup that fails counts as not local, as a failed listing did. */
 static bool node_local(const struct vs_ip *ip)
 {
-	struct ifaddrs *all = NULL;
-	bool found = false;
+	struct vs_error e = {0};
+	char s[VS_IP_STRLEN];
+	bool local;
 
-	if (getifaddrs(&all) < 0)
+	if (vs_net_ip_local(ip, &local, &e) < 0) {
+		vs_format_ip(ip, false, s, sizeof(s));
+		vsd_log("is %s an address of this node: %s", s, e.msg);
 		return false;
-	for (struct ifaddrs *a = all; a != NULL && !found; a = a->ifa_next) {
-		struct vs_ip x = {0};
-		if (a->ifa_addr == NULL || a->ifa_addr->sa_family != ip->family)
-			continue;
-		x.family = ip->family;
-		if (ip->family == AF_INET)
-			memcpy(x.addr, &((struct sockaddr_in *)(void *)a->ifa_addr)->sin_addr, 4);
-		else
-			memcpy(x.addr, &((struct sockaddr_in6 *)(void *)a->ifa_addr)->sin6_addr,
-			       16);
-		found = vs_ip_equal(&x, ip);
 	}
-	freeifaddrs(all);
-	return found;
+	return local;
 }
 
 /* ---- create ------------------------------------------------------------ */
@@ -263,14 +200,14 @@ static bool node_local(const struct vs_ip *ip)
 static int check_free(struct vsd *d, const struct used *u, const struct vs_net_config *net,
 		      const struct vs_ip *ip, const char *path, struct vs_error *err)
 {
-	char s[VS_IP_STRLEN];
-	const struct held *h = used_owner(u, ip);
+	char s[VS_IP_STRLEN], owner[VS_NAME_MAX + 1];
+	bool gateway;
 	size_t seen = 0;
 
 	vs_format_ip(ip, false, s, sizeof(s));
-	if (h != NULL)
+	if (vsd_claims_ip(u->cl, ip, u->except, owner, &gateway))
 		return vs_error_kind(err, VS_EK_CONFLICT, "%s: %s is already %s container '%s'",
-				     path, s, h->gateway ? "the gateway of" : "used by", h->owner);
+				     path, s, gateway ? "the gateway of" : "used by", owner);
 	/* A node's own address routed to a container would take it over. */
 	if (node_local(ip))
 		return vs_error_kind(err, VS_EK_CONFLICT, "%s: %s is an address of this node", path,
@@ -370,9 +307,8 @@ static void default_gateways(struct vsd *d, struct vs_net_iface *ifc)
 static bool mac_used(const struct used *u, const struct vs_net_config *net, size_t upto,
 		     const uint8_t mac[6])
 {
-	for (size_t i = 0; i < u->nmacs; i++)
-		if (memcmp(u->macs[i], mac, 6) == 0)
-			return true;
+	if (vsd_claims_mac(u->cl, mac, u->except))
+		return true;
 	for (size_t i = 0; i < upto; i++)
 		if (memcmp(net->ifaces[i].mac, mac, 6) == 0)
 			return true;
@@ -381,10 +317,7 @@ static bool mac_used(const struct used *u, const struct vs_net_config *net, size
 
 static bool ifname_used(const struct used *u, const char *name)
 {
-	for (size_t i = 0; i < u->nmacs; i++)
-		if (strcmp(u->ifnames[i], name) == 0)
-			return true;
-	return false;
+	return vsd_claims_ifname(u->cl, name, u->except);
 }
 
 /* Node-side names and a MAC for interface i (a MAC the user gave is kept
@@ -687,8 +620,10 @@ int vsd_net_reconcile(struct vsd *d, struct vs_error *err)
 	for (size_t i = 0; i < n; i++) {
 		struct vs_rt_status st;
 		struct vs_error e = {0};
+		/* At start the cache is empty, so this reads afresh, and
+		 * keeps what the first list after a restart is served from. */
 		if (vsd_index_load(d->index, d->containers_fd, names[i], &cfgs[i], &e) < 0 ||
-		    vsd_container_status(d, names[i], &st, &e) < 0) {
+		    vsd_container_status_kept(d, names[i], &st, &e) < 0) {
 			vsd_log("network reconciliation: %s", e.msg);
 			unknown = true;
 			continue;
@@ -698,10 +633,12 @@ int vsd_net_reconcile(struct vsd *d, struct vs_error *err)
 	}
 	/* A container that cannot be read may own links, routes and proxy
 	 * entries nobody else can name: then nothing is removed this time. */
+	vs_trace_mark("reconcile.states");
 	if (unknown)
 		vsd_log("network reconciliation skipped: a container's state is unknown");
 	else
 		r = vs_net_reconcile(&d->net, live, nlive, err);
+	vs_trace_mark("reconcile.done");
 	for (size_t i = 0; i < n; i++)
 		vs_config_free(&cfgs[i]);
 	free(cfgs);

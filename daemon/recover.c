@@ -25,6 +25,7 @@
 #include "daemon/handlers.h"
 #include "daemon/server.h"
 #include "fs-cow/vs_fs.h"
+#include "lib/vs_trace.h"
 #include "lib/vs_util.h"
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -102,7 +103,7 @@ static bool claim_in_use(void *ud, const char *name, uint32_t base)
 		/* Keep ranges whose files could not be removed above. */
 		return vsd_store_exists(d->containers_fd, creating) ||
 		       vsd_store_exists(d->containers_fd, destroying);
-	if (vsd_store_load(d->containers_fd, name, &cfg, &err) < 0)
+	if (vsd_index_load(d->index, d->containers_fd, name, &cfg, &err) < 0)
 		return true; /* cannot tell: keep */
 	return !cfg.privileged && cfg.idmap_uid == base;
 }
@@ -114,7 +115,9 @@ static void recover_container(struct vsd *d, const char *name)
 	struct vs_rt_status st;
 	struct vs_error err = {0};
 
-	if (vsd_store_load(d->containers_fd, name, &cfg, &err) < 0 ||
+	/* Through the index: the id-range check above read it, and the
+	 * network's reconciliation and the first list read it again. */
+	if (vsd_index_load(d->index, d->containers_fd, name, &cfg, &err) < 0 ||
 	    vsd_container_status(d, name, &st, &err) < 0) {
 		vsd_log("recovery: container %s: %s", name, err.msg);
 		return;
@@ -146,6 +149,7 @@ int vsd_recover(struct vsd *d, struct vs_error *err)
 	struct vs_error e = {0};
 	unsigned released = 0;
 
+	vs_trace_mark("recover.begin");
 	if (vs_fs_recover(d->root, &e) < 0)
 		vsd_log("recovery: templates: %s", e.msg);
 	remove_container_leftovers(d);
@@ -157,9 +161,11 @@ int vsd_recover(struct vsd *d, struct vs_error *err)
 		vsd_log("recovery: id ranges: %s", e.msg);
 	else if (released > 0)
 		vsd_log("recovery: released %u stale id range claim(s)", released);
+	vs_trace_mark("recover.idmaps");
 	if (vsd_store_list(d->containers_fd, &names, err) < 0)
 		return -1;
 	for (size_t i = 0; names[i] != NULL; i++)
 		recover_container(d, names[i]);
+	vs_trace_mark("recover.containers");
 	return 0;
 }

@@ -25,6 +25,9 @@
 /* Visible container names under containers_fd (hidden staging entries and
  * invalid names skipped), sorted. 0 or -1. */
 int vsd_store_list(int containers_fd, char ***names, struct vs_error *err);
+/* The same, with each directory's inode number (from its directory entry:
+ * no stat where the file system gives the type) in *inos[i] (malloc'd). */
+int vsd_store_list_ino(int containers_fd, char ***names, ino_t **inos, struct vs_error *err);
 /* True if containers/NAME exists (any type). */
 bool vsd_store_exists(int containers_fd, const char *name);
 /* Load containers/NAME/config.json. VS_EK_NOT_FOUND "container 'NAME' does
@@ -123,6 +126,52 @@ void vsd_index_forget(struct vsd_index *ix, const char *name);
 void vsd_index_retain(struct vsd_index *ix, char *const *names);
 /* Entries held, uses served from memory, parses done (tests, debugging). */
 void vsd_index_counts(struct vsd_index *ix, size_t *entries, uint64_t *hits, uint64_t *parses);
+
+/* What the containers claim of the node: the memory their limits promise
+ * (the overcommit check) and the addresses, MACs and node-side link names
+ * their interfaces hold (a create's and an update's allocation), kept so
+ * that a create reads O(1) configs whatever the number of containers.
+ *
+ * vsd_claims_sync brings the table up to date with the containers
+ * directory: one readdir, with each directory's inode from its entry; an
+ * entry whose name is gone is dropped, and a new name, a directory of
+ * another inode (destroyed and made again) or a config unreadable last
+ * time is read (through ix). So every create, destroy, migration, import
+ * or crash recovery is seen at the next sync, and the first sync after a
+ * start reads every config. What a sync cannot see is a config.json
+ * rewritten in place: whoever rewrites one with other limits or
+ * interfaces (a live update) calls vsd_claims_put with what it wrote;
+ * lock, unlock and reinstall change neither. A config edited by hand
+ * while vsd runs is seen by reads at once but by these checks only after a
+ * restart. Callers hold d->mutate from the sync to the last check, so
+ * checks and the write they allow are one step; each call also takes the
+ * table's own lock. */
+struct vsd_claims;
+struct vsd_claims *vsd_claims_new(void);
+void vsd_claims_free(struct vsd_claims *cl);
+/* ix's table, or (ix NULL, as in unit tests) a new one in *tmp that the
+ * caller frees with vsd_claims_free. */
+struct vsd_claims *vsd_index_claims(struct vsd_index *ix, struct vsd_claims **tmp);
+int vsd_claims_sync(struct vsd_claims *cl, struct vsd_index *ix, int containers_fd,
+		    struct vs_error *err);
+/* cfg->name's config.json was rewritten in place with cfg. */
+void vsd_claims_put(struct vsd_claims *cl, const struct vs_container_config *cfg);
+/* The memory limits of every container but except (NULL: none); a
+ * config that cannot be read promises nothing. */
+int64_t vsd_claims_memory(struct vsd_claims *cl, const char *except);
+/* 0, or -1 with the error of a config (not except's) that cannot be read:
+ * what it holds is unknown. */
+int vsd_claims_readable(struct vsd_claims *cl, const char *except, struct vs_error *err);
+/* A container other than except holds ip (the prefix aside): true, with its
+ * name in owner and whether ip is one of its bridged gateways. */
+bool vsd_claims_ip(struct vsd_claims *cl, const struct vs_ip *ip, const char *except,
+		   char owner[VS_NAME_MAX + 1], bool *gateway);
+/* A container other than except has an interface with this MAC, or with
+ * this node-side link name. */
+bool vsd_claims_mac(struct vsd_claims *cl, const uint8_t mac[6], const char *except);
+bool vsd_claims_ifname(struct vsd_claims *cl, const char *ifname, const char *except);
+/* Entries, addresses held and configs read so far (tests). */
+void vsd_claims_counts(struct vsd_claims *cl, size_t *entries, size_t *ips, uint64_t *reads);
 
 struct vsd_names;
 /* ---- locks.c: per-container locks ------------------------------------ */

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "netns/nl-private.h"
+#include "netns/vs_netns.h"
 
 static void route_fill(struct nlmsghdr *nlh, const struct vs_nl_route *r)
 {
@@ -64,4 +65,40 @@ int vs_nl_route(struct vs_nl *nl, bool add, const struct vs_nl_route *r, struct 
 	*err = e;
 	return vs_error_prefix(err, "%s route %s", add ? "add" : "delete",
 			       route_name(r, name, sizeof(name)));
+}
+
+static int local_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type == RTM_NEWROUTE)
+		*(bool *)data = rtm->rtm_type == RTN_LOCAL;
+	return MNL_CB_OK;
+}
+
+int vs_net_ip_local(const struct vs_ip *ip, bool *local, struct vs_error *err)
+{
+	cleanup_nl struct vs_nl nl = {0};
+	char buf[VS_NL_REQ_SIZE];
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	struct vs_error e = {0};
+	size_t len = ip->family == AF_INET ? 4 : 16;
+
+	*local = false;
+	if (vs_nl_open(&nl, err) < 0)
+		return -1;
+	nlh = vs_nl_msg(buf, RTM_GETROUTE, 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)ip->family;
+	rtm->rtm_dst_len = (unsigned char)(len * 8);
+	mnl_attr_put(nlh, RTA_DST, len, ip->addr);
+	if (vs_nl_talk(&nl, nlh, local_cb, local, "route lookup: RTM_GETROUTE", &e) == 0)
+		return 0;
+	/* No route to it at all: not local either. */
+	if (e.errnum == ENETUNREACH || e.errnum == EHOSTUNREACH)
+		return 0;
+	if (err != NULL)
+		*err = e;
+	return -1;
 }

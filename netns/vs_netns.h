@@ -109,6 +109,12 @@ int vs_net_veth_ifindex(const char *host_ifname, unsigned attempt);
  * does not exist is an error naming it (VS_EK_INVALID). 0 or -1. */
 int vs_net_node_setup(const struct vs_net_node *node, struct vs_error *err);
 
+/* Is ip an address of the calling thread's network namespace? One route
+ * lookup (RTM_GETROUTE, as `ip route get`): true when it resolves to a
+ * local route, whatever the number of links (an address dump grows with
+ * every veth). 0 or -1. */
+int vs_net_ip_local(const struct vs_ip *ip, bool *local, struct vs_error *err);
+
 /* Check a container's interfaces against the node before create/set: a
  * bridged interface's bridge exists (or is vsd's own); a routed interface
  * needs nothing. VS_EK_INVALID naming the field. 0 or -1. */

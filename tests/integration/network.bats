@@ -144,6 +144,24 @@ for a in json.load(sys.stdin):
 	assert_reach client "$a4"
 }
 
+@test "routed: concurrent creates from the pools get distinct addresses, MACs and links" {
+	local i out
+	for i in 1 2 3 4 5 6; do
+		vsctl create "cc$i" --template busybox --net routed >/dev/null 2>"$BATS_TEST_TMPDIR/cc$i.err" &
+	done
+	wait
+	out=$(vsctl list --json | "$PY" -c '
+import json, sys
+rows = [c for c in json.load(sys.stdin)["containers"] if c["name"].startswith("cc")]
+ifs = [i for c in rows for i in c["net"]["interfaces"]]
+addrs = [a for i in ifs for a in i["addresses"]]
+print(len(rows), len(addrs), len(set(addrs)), len(set(i["mac"] for i in ifs)),
+      len(set(i["host_ifname"] for i in ifs)))
+')
+	for i in 1 2 3 4 5 6; do vsctl destroy "cc$i" >/dev/null 2>&1 || true; done
+	assert_eq "$out" "6 12 12 6 6" "containers, addresses, distinct addresses, MACs, links"
+}
+
 @test "bridged, private network: two containers reach each other and the node (IPv4, IPv6)" {
 	ensure_ct p1 --net "bridged:$NET_PRIV" --ip 10.78.0.11/24 --ip fd00:78::11/64 --gateway 10.78.0.1
 	ensure_ct p2 --net "bridged:$NET_PRIV" --ip 10.78.0.12/24 --ip fd00:78::12/64 --gateway 10.78.0.1
@@ -663,6 +681,7 @@ ct_eth_line() {
 		"--ip 192.0.2.120/33|--ip|33"
 		"--ip 2001:db8:ff::zz|--ip|2001:db8:ff::zz"
 		"--ip 192.0.2.70|192.0.2.70|r1"
+		"--ip 192.0.2.1|192.0.2.1|an address of this node"
 		"--net bridged:nosuchbr0|nosuchbr0|"
 		"--net bridged:averyveryverylongbridgename|averyveryverylongbridgename|"
 		"--ip 192.0.2.121 --egress-rate 10mb|--egress-rate|unit"

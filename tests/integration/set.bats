@@ -205,8 +205,27 @@ stored() { json_get "$2" <"$VSD_ROOT/containers/$1/config.json"; }
 	vsd_start_daemon --memory-overcommit 1.5
 	run vsctl create oc2 --template busybox --memory "$((half + 4096))"
 	assert_success
-	vsctl destroy oc1 >/dev/null
+	# The promised sum is kept in memory (daemon/index.c's claims): it
+	# counts what was there at the start, follows a live update and a
+	# destroy, and a killed daemon rebuilds it.
+	run vsctl create oc3 --template busybox --memory "$((half + 4096))"
+	assert_failure
+	assert_contains "$output" "overcommit"
+	vsctl set oc1 --memory 64M >/dev/null
+	run vsctl create oc3 --template busybox --memory "$((half + 4096))"
+	assert_success
+	vsctl destroy oc3 >/dev/null
+	vsctl set oc1 --memory "$((half + 4096))" >/dev/null
+	vsd_kill_daemon
+	vsd_start_daemon --memory-overcommit 1.5
+	run vsctl create oc3 --template busybox --memory "$((half + 4096))"
+	assert_failure
+	assert_contains "$output" "overcommit"
 	vsctl destroy oc2 >/dev/null
+	run vsctl create oc3 --template busybox --memory "$((half + 4096))"
+	assert_success
+	vsctl destroy oc1 >/dev/null
+	vsctl destroy oc3 >/dev/null
 }
 
 # cpuset_of NAME: the CPUs of NAME's cpuset cgroup.

@@ -129,6 +129,34 @@ static void test_claim_skips_foreign_files(void **state)
 	assert_int_equal(vsd_idmap_claim("/nonexistent/vsd-registry", ROOT_A, "x", &a, &err), -1);
 }
 
+/* A claim starts where the last one ended (not at the first range, past
+ * every claim), and still takes the first free range after a release. */
+static void test_claim_resumes(void **state)
+{
+	struct fixture *f = *state;
+	struct vs_error err = {0};
+	cleanup_free char *p = NULL;
+	uint32_t b[4];
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vsd_idmap_claim(f->registry, ROOT_A, "w", &b[i], &err), 0);
+	assert_int_equal(b[2], 1000000 + 2 * 65536);
+	assert_int_equal(vsd_idmap_release(f->registry, b[1], ROOT_A, "w", &err), 0);
+	assert_int_equal(vsd_idmap_claim(f->registry, ROOT_A, "w", &b[3], &err), 0);
+	assert_int_equal(b[3], b[1]);
+	assert_int_equal(vsd_idmap_claim(f->registry, ROOT_A, "w", &b[3], &err), 0);
+	assert_int_equal(b[3], 1000000 + 3 * 65536);
+	/* Emptied behind its back (or another registry at this path): the
+	 * range below the hint is not claimed, so it starts over. */
+	for (int i = 0; i < 4; i++) {
+		free(p);
+		p = xasprintf("%s/%u", f->registry, 1000000 + i * 65536);
+		unlink(p);
+	}
+	assert_int_equal(vsd_idmap_claim(f->registry, ROOT_A, "w", &b[0], &err), 0);
+	assert_int_equal(b[0], 1000000);
+}
+
 static const char *const live[] = {"web1", "db", NULL};
 
 /* The fake "containers that exist": web1 with range 1000000, db any. */
@@ -267,6 +295,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_claim_distinct_and_release, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_skips_foreign_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_resumes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gc_stale_claims, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_owner_parse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_list_and_load, setup, teardown),
