@@ -154,18 +154,34 @@ int vsd_criu_check(struct vsd_criu *c, struct vs_error *err)
 	return 0;
 }
 
+/* The caps once CRIU is usable: 0, or -1 with vsd_criu_check's error. */
+static int usable_caps(struct vsd_criu *c, struct vs_mig_caps *k, struct vs_error *err)
+{
+	if (vsd_criu_check(c, err) < 0)
+		return -1;
+	wait_caps(c, k);
+	return 0;
+}
+
 int vsd_criu_check_tracking(struct vsd_criu *c, struct vs_error *err)
 {
 	struct vs_mig_caps k;
 
-	if (vsd_criu_check(c, err) < 0)
+	if (usable_caps(c, &k, err) < 0)
 		return -1;
-	wait_caps(c, &k);
-	if (!k.mem_tracking)
-		return vs_error_kind(err, VS_EK_UNSUPPORTED,
-				     "this node's kernel does not track dirty memory (%s)",
-				     k.mem_tracking_msg);
-	return 0;
+	return k.mem_tracking ? 0
+			      : vs_error_kind(err, VS_EK_UNSUPPORTED,
+					      "this node's kernel does not track dirty memory (%s)",
+					      k.mem_tracking_msg);
+}
+
+int vsd_criu_check_lazy(struct vsd_criu *c, struct vs_error *err)
+{
+	struct vs_mig_caps k;
+
+	if (usable_caps(c, &k, err) < 0)
+		return -1;
+	return k.lazy_pages ? 0 : vs_error_kind(err, VS_EK_UNSUPPORTED, "%s", k.lazy_pages_msg);
 }
 
 void vsd_criu_version(struct vsd_criu *c, char *out, size_t len)

@@ -393,6 +393,10 @@ int vsd_criu_check(struct vsd_criu *c, struct vs_error *err);
 /* 0 when CRIU can also track dirty memory here (soft-dirty: criu
  * pre-dump --track-mem), else -1 with VS_EK_UNSUPPORTED saying why. */
 int vsd_criu_check_tracking(struct vsd_criu *c, struct vs_error *err);
+/* Like vsd_criu_check, and VS_EK_UNSUPPORTED with the probe's reason when
+ * this node cannot restore lazily (CRIU lazy pages, userfaultfd in the
+ * container's user namespace). */
+int vsd_criu_check_lazy(struct vsd_criu *c, struct vs_error *err);
 /* The usable CRIU's version ("4.3"), "" when none is usable. */
 void vsd_criu_version(struct vsd_criu *c, char *out, size_t len);
 /* The network lock this node's dumps ask CRIU for: "nftables" when its

@@ -1,12 +1,14 @@
 /* What the installed CRIU can do on this kernel: `criu check` and the
  * optional features migration is built on (lazy pages for post-copy, soft-
  * dirty tracking for iterative pre-copy, a network lock). */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/vs_io.h"
 #include "lib/vs_util.h"
 #include "migrate/mig-private.h"
 #include "migrate/vs_migrate.h"
@@ -158,6 +160,30 @@ static int probe_network_lock(const char *criu, struct vs_mig_caps *caps, struct
 	return 0;
 }
 
+bool vs_mig_uffd_userns(const char *path, char *why, size_t len)
+{
+	cleanup_free char *text = NULL;
+	struct vs_error e = {0};
+
+	if (vs_read_file_at(AT_FDCWD, path, 64, &text, NULL, &e) < 0) {
+		msgf(why, len,
+		     "cannot read %s (%s): a restored container's tasks may not be allowed to "
+		     "open userfaultfd",
+		     path, e.msg);
+		return false;
+	}
+	text[strcspn(text, "\n")] = '\0';
+	if (strcmp(text, "1") == 0)
+		return true;
+	msgf(why, len,
+	     "vm.unprivileged_userfaultfd is %.16s: a restored container's tasks run in its "
+	     "user namespace, where CRIU's userfaultfd(2) fails with EPERM unless the "
+	     "sysctl is 1 (\"To use --lazy-pages, run with CAP_SYS_PTRACE in the root user "
+	     "namespace or set 'sysctl -w vm.unprivileged_userfaultfd=1'\")",
+	     text);
+	return false;
+}
+
 static int probe_features(const char *criu, struct vs_mig_caps *caps, struct vs_error *err)
 {
 	char why[VS_MIG_MSG_MAX];
@@ -168,6 +194,10 @@ static int probe_features(const char *criu, struct vs_mig_caps *caps, struct vs_
 	rc = feature(criu, "uffd-noncoop", why, sizeof(why), err);
 	if (rc < 0)
 		return -1;
+	/* As root it passes where the restored tasks, in the container's
+	 * user namespace, would still be refused their userfaultfd. */
+	if (rc == 1 && !vs_mig_uffd_userns(VS_MIG_UFFD_SYSCTL, why, sizeof(why)))
+		rc = 0;
 	caps->lazy_pages = rc == 1;
 	if (!caps->lazy_pages)
 		msgf(caps->lazy_pages_msg, sizeof(caps->lazy_pages_msg),

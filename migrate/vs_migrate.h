@@ -76,6 +76,20 @@ const char *vs_mig_default_criu(void);
  * itself could not run (no pipe or process: errno in err). */
 int vs_mig_probe(const char *criu_path, struct vs_mig_caps *caps, struct vs_error *err);
 
+/* The sysctl that lets a task without CAP_SYS_PTRACE in the initial user
+ * namespace call userfaultfd(2). */
+#define VS_MIG_UFFD_SYSCTL "/proc/sys/vm/unprivileged_userfaultfd"
+
+/* Whether the tasks CRIU restores in a container's user namespace can open
+ * a userfaultfd, which `criu restore --lazy-pages` has them do (CRIU 4.3
+ * calls userfaultfd(2) in each restored task, criu/uffd.c uffd_open; it
+ * never uses /dev/userfaultfd): only when the sysctl at path (normally
+ * VS_MIG_UFFD_SYSCTL) reads 1, since capable(CAP_SYS_PTRACE) is asked of
+ * the initial user namespace. `criu check --feature uffd-noncoop`, run as
+ * root, cannot tell. Returns true, or false with why filled (the sysctl,
+ * its value or why it could not be read, and what is lost). */
+bool vs_mig_uffd_userns(const char *path, char *why, size_t len);
+
 /* The `--network-lock` argument for m ("iptables", "nftables"), or "none"
  * for VS_MIG_NETLOCK_NONE and unknown values. Static string. */
 const char *vs_mig_netlock_name(enum vs_mig_netlock m);

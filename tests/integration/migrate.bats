@@ -142,6 +142,29 @@ chat_start() {
 	assert_eq "$(cl_listing B | grep -c mv7 || true)" 0 "entries of mv7 under B's containers/"
 }
 
+@test "postcopy: refused (501) before anything moves; on this host for vm.unprivileged_userfaultfd=0, named" {
+	ct_on A mv8 --ip 192.0.2.98
+	run migrate mv8 --mode postcopy
+	assert_failure
+	assert_contains "$output" "postcopy"
+	assert_contains "$output" "--mode live, precopy or stop"
+	# The restored tasks run in the container's user namespace: userfaultfd
+	# needs the sysctl (criu check, run as root, cannot tell).
+	if [[ $(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null) != 1 ]]; then
+		assert_contains "$output" "vm.unprivileged_userfaultfd"
+		on A "$VSCTL_BIN" node info --json | grep -q '"lazy_pages": *false' ||
+			fail "node info says lazy_pages true"
+	fi
+	assert_eq "$(cl_state A mv8)" running "mv8 on A"
+	! cl_has B mv8 || fail "mv8 is on B"
+	assert_eq "$(cl_listing B | grep -c mv8 || true)" 0 "entries of mv8 under B's containers/"
+	# The API's status.
+	run api_on A POST /v1/containers/mv8/migrate -H 'Content-Type: application/json' \
+		-d "{\"target\": {\"url\": \"https://${CL_ADDR4[B]}:$CL_PORT\", \"fingerprint\": \"$(node_fp B)\"}, \"mode\": \"postcopy\"}"
+	assert_contains "$output" "HTTP 501"
+	assert_eq "$(cl_state A mv8)" running "mv8 on A after the API's refusal"
+}
+
 @test "live: a client on the LAN keeps its TCP conversation with the VPS during the move" {
 	local res
 	ct_on A mv2 --ip 192.0.2.72

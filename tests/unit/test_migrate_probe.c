@@ -34,8 +34,8 @@ static int setup(void **state)
 	return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
-static const char *const tmpfiles[] = {"criu",	 "plain",    "iptables-restore",
-				       "subdir", "criu.log", "inventory.img"};
+static const char *const tmpfiles[] = {
+    "criu", "plain", "iptables-restore", "subdir", "criu.log", "inventory.img", "uffd"};
 
 static int teardown(void **state)
 {
@@ -562,18 +562,57 @@ static void test_probe_criu43_here(void **state)
 			"1 'Warn  (criu/cr-check.c:824): Dirty tracking is OFF. Memory snapshot "
 			"will not work.'",
 			"0 'network_lock_nftables is supported'");
+	char why[VS_MIG_MSG_MAX];
+	bool userns = vs_mig_uffd_userns(VS_MIG_UFFD_SYSCTL, why, sizeof(why));
+
 	assert_int_equal(vs_mig_probe(criu, &caps, &err), 0);
 	assert_true(caps.available);
 	assert_string_equal(caps.available_msg, "");
 	assert_string_equal(caps.version, "4.3");
-	assert_true(caps.lazy_pages);
-	assert_string_equal(caps.lazy_pages_msg, "");
+	/* uffd-noncoop passes as root; lazy pages also need the sysctl that
+	 * lets the restored tasks (in the container's user namespace) open a
+	 * userfaultfd: 0 on this host. */
+	assert_int_equal(caps.lazy_pages, userns);
+	if (userns) {
+		assert_string_equal(caps.lazy_pages_msg, "");
+	} else {
+		assert_non_null(strstr(caps.lazy_pages_msg, "post-copy"));
+		assert_non_null(strstr(caps.lazy_pages_msg, "vm.unprivileged_userfaultfd"));
+	}
 	assert_false(caps.mem_tracking);
 	assert_non_null(strstr(caps.mem_tracking_msg, "pre-copy"));
 	assert_non_null(strstr(caps.mem_tracking_msg, "Dirty tracking is OFF"));
 	assert_int_equal(caps.network_lock, VS_MIG_NETLOCK_NFTABLES);
 	assert_string_equal(vs_mig_netlock_name(caps.network_lock), "nftables");
 	assert_string_equal(caps.network_lock_msg, "");
+}
+
+/* vs_mig_uffd_userns: the sysctl's file as the kernel writes it. */
+static void test_uffd_userns(void **state)
+{
+	cleanup_free char *path = xasprintf("%s/uffd", tmpdir);
+	cleanup_free char *gone = xasprintf("%s/nonexistent", tmpdir);
+	char why[VS_MIG_MSG_MAX];
+
+	write_file("uffd", "1\n", 0644);
+	why[0] = '\0';
+	assert_true(vs_mig_uffd_userns(path, why, sizeof(why)));
+	assert_string_equal(why, "");
+	write_file("uffd", "0\n", 0644);
+	assert_false(vs_mig_uffd_userns(path, why, sizeof(why)));
+	assert_non_null(strstr(why, "vm.unprivileged_userfaultfd is 0:"));
+	assert_non_null(strstr(why, "user namespace"));
+	assert_non_null(strstr(why, "sysctl -w vm.unprivileged_userfaultfd=1"));
+	/* Anything but 1 is not 1 (a future value, a stray byte). */
+	write_file("uffd", "10\n", 0644);
+	assert_false(vs_mig_uffd_userns(path, why, sizeof(why)));
+	assert_non_null(strstr(why, "is 10:"));
+	write_file("uffd", "", 0644);
+	assert_false(vs_mig_uffd_userns(path, why, sizeof(why)));
+	/* A kernel without the sysctl (before 5.2): unknown, so refused. */
+	assert_false(vs_mig_uffd_userns(gone, why, sizeof(why)));
+	assert_non_null(strstr(why, "cannot read"));
+	assert_non_null(strstr(why, gone));
 }
 
 static void test_probe_check_fails(void **state)
@@ -698,6 +737,8 @@ static void test_probe_real_criu(void **state)
 		      vs_mig_netlock_name(caps.network_lock));
 	if (!caps.mem_tracking)
 		print_message("  %s\n", caps.mem_tracking_msg);
+	if (!caps.lazy_pages)
+		print_message("  %s\n", caps.lazy_pages_msg);
 	assert_true(caps.available);
 	assert_string_equal(caps.available_msg, "");
 	assert_true(caps.version[0] >= '4' && caps.version[0] <= '9');
@@ -816,6 +857,7 @@ int main(void)
 	    cmocka_unit_test(test_run_keep_and_env),
 	    cmocka_unit_test(test_criu_run),
 	    cmocka_unit_test(test_netlock_and_image_present),
+	    cmocka_unit_test(test_uffd_userns),
 	    cmocka_unit_test(test_probe_criu43_here),
 	    cmocka_unit_test(test_probe_check_fails),
 	    cmocka_unit_test(test_probe_no_nftables),
