@@ -314,6 +314,10 @@ void vsd_index_forget(struct vsd_index *ix, const char *name)
 {
 	if (ix == NULL)
 		return;
+	/* Its claims too (before the index's lock: the claims' lock always
+	 * comes first): a new directory of the same name may get the freed
+	 * inode, and would then pass a sync as the old one. */
+	vsd_claims_forget(ix->claims, name);
 	pthread_mutex_lock(&ix->lock);
 	vsd_ntab_del(&ix->tab, name);
 	pthread_mutex_unlock(&ix->lock);
@@ -516,6 +520,13 @@ static void drop_claim(struct vsd_claims *cl, const char *name)
 		return;
 	unclaim(cl, c);
 	vsd_ntab_del(&cl->tab, name);
+}
+
+void vsd_claims_forget(struct vsd_claims *cl, const char *name)
+{
+	pthread_mutex_lock(&cl->lock);
+	drop_claim(cl, name);
+	pthread_mutex_unlock(&cl->lock);
 }
 
 /* (Re)read name's config (directory inode ino) into its entry. */

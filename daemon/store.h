@@ -154,6 +154,9 @@ void vsd_claims_free(struct vsd_claims *cl);
 struct vsd_claims *vsd_index_claims(struct vsd_index *ix, struct vsd_claims **tmp);
 int vsd_claims_sync(struct vsd_claims *cl, struct vsd_index *ix, int containers_fd,
 		    struct vs_error *err);
+/* name is gone (vsd_index_forget calls it): its claims go now, not at the
+ * next sync. */
+void vsd_claims_forget(struct vsd_claims *cl, const char *name);
 /* cfg->name's config.json was rewritten in place with cfg. */
 void vsd_claims_put(struct vsd_claims *cl, const struct vs_container_config *cfg);
 /* The memory limits of every container but except (NULL: none); a

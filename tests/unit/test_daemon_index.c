@@ -468,6 +468,31 @@ static void test_claims_follow_changes(void **state)
 	vsd_index_free(ix);
 }
 
+/* A destroy forgets the claims at once: a container made again under the
+ * name whose directory got the freed inode would otherwise pass a sync as
+ * the old one (here: the same directory, its config rewritten). */
+static void test_claims_forget(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_index *ix = vsd_index_new(0);
+	struct vsd_claims *tmp, *cl = vsd_index_claims(ix, &tmp);
+	bool gw;
+
+	write_claim(f->cfd, "a", 256, "vsa", 1, "10.64.0.2", NULL);
+	write_claim(f->cfd, "b", 512, "vsb", 2, "10.64.0.3", NULL);
+	sync_ok(cl, ix, f->cfd);
+	vsd_index_forget(ix, "a");
+	assert_int_equal(vsd_claims_memory(cl, NULL), 512 << 20);
+	assert_string_equal(holder(cl, "10.64.0.2", NULL, &gw), "");
+	write_claim(f->cfd, "a", 64, "vsa2", 4, "10.64.0.9", NULL);
+	sync_ok(cl, ix, f->cfd);
+	assert_int_equal(vsd_claims_memory(cl, NULL), 576 << 20);
+	assert_string_equal(holder(cl, "10.64.0.2", NULL, &gw), "");
+	assert_string_equal(holder(cl, "10.64.0.9", NULL, &gw), "a");
+	assert_false(vsd_claims_ifname(cl, "vsa", NULL));
+	vsd_index_free(ix);
+}
+
 static void test_claims_shared_gateway(void **state)
 {
 	struct fixture *f = *state;
@@ -528,6 +553,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_kept_config_whole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_read_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_follow_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claims_forget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_shared_gateway, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_unreadable, setup, teardown),
 	};
