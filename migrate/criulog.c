@@ -100,7 +100,8 @@ enum vs_mig_log_kind vs_mig_log_line(const char *line, size_t n, const char **te
 }
 
 /* Append text to msg (capacity len) after "; " when msg is not empty,
- * replacing control characters. Truncates silently. */
+ * a tab as a space and other control characters as '?'. Truncates
+ * silently. */
 static void append(char *msg, size_t len, const char *text, size_t tlen)
 {
 	size_t used = strlen(msg);
@@ -112,7 +113,7 @@ static void append(char *msg, size_t len, const char *text, size_t tlen)
 	for (size_t i = 0; i < tlen && used + 1 < len; i++) {
 		unsigned char c = (unsigned char)text[i];
 
-		msg[used++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+		msg[used++] = c == '\t' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char)c;
 	}
 	msg[used] = '\0';
 }

@@ -86,7 +86,8 @@ enum vs_mig_log_kind {
 enum vs_mig_log_kind vs_mig_log_line(const char *line, size_t n, const char **text, size_t *tlen);
 /* Append up to max lines of kind from text (NUL-terminated; the first max,
  * or with last the last max) to msg (len bytes, NUL-terminated), joined
- * with "; ", control characters as '?', truncated silently. Returns how
+ * with "; ", a tab as a space and other control characters as '?',
+ * truncated silently. Returns how
  * many were appended. */
 int vs_mig_log_gather(const char *text, enum vs_mig_log_kind kind, int max, bool last, char *msg,
 		      size_t len);

@@ -74,7 +74,9 @@ static int drain(int fd, struct outbuf *o)
 
 /* Collect output until the child has exited (pidfd readable) or the
  * deadline passes. Returns 1 when the child exited, 0 on timeout, -1 on
- * error (errno set). */
+ * error (errno set). Without a pidfd (none was left to open) the end of
+ * the output stands for the exit, and the caller's wait has no deadline,
+ * as before pidfds: the run is not killed for want of a descriptor. */
 static int collect(int rd, int pidfd, long long deadline, struct outbuf *o)
 {
 	bool eof = rd < 0; /* no pipe: only the exit is waited for */
@@ -85,6 +87,8 @@ static int collect(int rd, int pidfd, long long deadline, struct outbuf *o)
 		long long left = deadline - vs_now_ms();
 		int n;
 
+		if (eof && pidfd < 0)
+			return 1;
 		if (left <= 0)
 			return 0;
 		n = poll(p, 2, (int)(left > 60000 ? 60000 : left));
@@ -165,7 +169,7 @@ int vs_mig_run(char *const argv[], const struct vs_mig_run_opts *o, struct vs_mi
 	vs_closep(&wr);
 	/* pid is our unreaped child: it cannot be recycled under the pidfd. */
 	pidfd = vs_pidfd_open(pid, 0);
-	done = pidfd < 0 ? -1 : collect(rd, pidfd, vs_now_ms() + o->timeout_ms, &ob);
+	done = collect(rd, pidfd, vs_now_ms() + o->timeout_ms, &ob);
 	saved = errno;
 	if (done <= 0)
 		kill(-pid, SIGKILL); /* its group: pid is the leader, not yet reaped */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -272,6 +273,38 @@ static void test_run_output_and_status(void **state)
 	assert_int_equal(r.len, 8);
 	vs_mig_result_free(&r);
 	assert_null(r.out);
+}
+
+/* A process without a descriptor left for the pidfd (EMFILE; the output
+ * dropped, so no pipe is needed): the run is not killed for it, and its
+ * status comes as usual. */
+static void test_run_without_pidfd(void **state)
+{
+	char *argv[] = {"/bin/sh", "-c", "exit 4", NULL};
+	struct vs_mig_result r = {0};
+	struct vs_error err = {0};
+	struct rlimit old, low;
+	int fds[64], n = 0, rc;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 64 && (fds[n] = dup(0)) >= 0)
+		n++;
+	rc = vs_mig_run(
+	    argv,
+	    &(struct vs_mig_run_opts){.envp = sh_env, .timeout_ms = 5000, .discard_output = true},
+	    &r, &err);
+	while (n > 0)
+		close(fds[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (rc != 0)
+		fail_msg("%s", err.msg);
+	assert_false(r.timed_out);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 4);
+	vs_mig_result_free(&r);
 }
 
 static void test_run_env_and_signals(void **state)
@@ -799,6 +832,12 @@ static void test_log_lines(void **state)
 	msg[0] = '\0';
 	assert_int_equal(vs_mig_log_gather(log, VS_MIG_LOG_WARN, 4, true, msg, sizeof(msg)), 1);
 	assert_string_equal(msg, "careful");
+	/* A tab reads as a space, another control character as '?'. */
+	msg[0] = '\0';
+	assert_int_equal(vs_mig_log_gather("(00.1) Error (a.c:1): x\ty\001z\n", VS_MIG_LOG_ERROR, 1,
+					   false, msg, sizeof(msg)),
+			 1);
+	assert_string_equal(msg, "x y?z");
 	/* No log (CRIU failed before it opened one): no reason, no error. */
 	unlink(missing);
 	strcpy(msg, "junk");
@@ -854,6 +893,7 @@ int main(void)
 	    cmocka_unit_test(test_run_timeout_kills_group),
 	    cmocka_unit_test(test_run_output_capped),
 	    cmocka_unit_test(test_run_bad_program),
+	    cmocka_unit_test(test_run_without_pidfd),
 	    cmocka_unit_test(test_run_keep_and_env),
 	    cmocka_unit_test(test_criu_run),
 	    cmocka_unit_test(test_netlock_and_image_present),
