@@ -529,19 +529,23 @@ void vsd_claims_forget(struct vsd_claims *cl, const char *name)
 	pthread_mutex_unlock(&cl->lock);
 }
 
-/* (Re)read name's config (directory inode ino) into its entry. */
+/* (Re)read name's config (directory inode ino) into its entry. A
+ * migration's staging (".NAME.incoming") is read from its directory, not
+ * through the index (it is no container yet); one whose config cannot be
+ * read (being staged, or left by a crash) claims nothing. */
 static void read_claim(struct vsd_claims *cl, struct vsd_index *ix, int containers_fd,
 		       const char *name, ino_t ino)
 {
 	cleanup_config struct vs_container_config cfg = {0};
 	struct vs_error e = {0};
 	struct claim *c;
-
+	bool staging = name[0] == '.';
 	int r;
 
 	cl->reads++;
-	r = vsd_index_load(ix, containers_fd, name, &cfg, &e);
-	if (r < 0 && e.kind == VS_EK_NOT_FOUND) {
+	r = staging ? vsd_store_load(containers_fd, name, &cfg, &e)
+		    : vsd_index_load(ix, containers_fd, name, &cfg, &e);
+	if (r < 0 && (staging || e.kind == VS_EK_NOT_FOUND)) {
 		drop_claim(cl, name); /* destroyed meanwhile */
 		return;
 	}
@@ -569,7 +573,7 @@ int vsd_claims_sync(struct vsd_claims *cl, struct vsd_index *ix, int containers_
 	cleanup_strv char **names = NULL;
 	cleanup_free ino_t *inos = NULL;
 
-	if (vsd_store_list_ino(containers_fd, &names, &inos, err) < 0)
+	if (vsd_store_list_claimable(containers_fd, &names, &inos, err) < 0)
 		return -1;
 	pthread_mutex_lock(&cl->lock);
 	/* Gone: both lists are sorted by strcmp. */
@@ -603,16 +607,34 @@ void vsd_claims_put(struct vsd_claims *cl, const struct vs_container_config *cfg
 	pthread_mutex_unlock(&cl->lock);
 }
 
+/* The claims of owner are except's own: its config's, or those of its
+ * staging when it arrives by migration (a move tried again). */
+static bool excepted(const char *owner, const char *except)
+{
+	size_t n;
+
+	if (except == NULL)
+		return false;
+	if (strcmp(owner, except) == 0)
+		return true;
+	n = strlen(except);
+	return owner[0] == '.' && strncmp(owner + 1, except, n) == 0 &&
+	       strcmp(owner + 1 + n, ".incoming") == 0;
+}
+
 int64_t vsd_claims_memory(struct vsd_claims *cl, const char *except)
 {
-	struct claim *c;
 	int64_t sum;
 
 	pthread_mutex_lock(&cl->lock);
 	sum = cl->memory;
-	c = except != NULL ? vsd_ntab_get(&cl->tab, except) : NULL;
-	if (c != NULL)
-		sum -= c->memory;
+	if (except != NULL) {
+		cleanup_free char *staging = xasprintf(".%s.incoming", except);
+		const struct claim *own = vsd_ntab_get(&cl->tab, except);
+		const struct claim *arriving = vsd_ntab_get(&cl->tab, staging);
+
+		sum -= (own != NULL ? own->memory : 0) + (arriving != NULL ? arriving->memory : 0);
+	}
 	pthread_mutex_unlock(&cl->lock);
 	return sum;
 }
@@ -624,7 +646,7 @@ int vsd_claims_readable(struct vsd_claims *cl, const char *except, struct vs_err
 	pthread_mutex_lock(&cl->lock);
 	for (size_t i = 0; cl->nbad > 0 && i < cl->tab.n; i++) {
 		const struct claim *c = cl->tab.v[i].val;
-		if (c->bad != NULL && (except == NULL || strcmp(c->name, except) != 0)) {
+		if (c->bad != NULL && !excepted(c->name, except)) {
 			*err = *c->bad;
 			r = -1;
 			break;
@@ -645,7 +667,7 @@ bool vsd_claims_ip(struct vsd_claims *cl, const struct vs_ip *ip, const char *ex
 	for (size_t i = ip_find(cl, &key, false); i < cl->nips && ip_cmp(&cl->ips[i].ip, &key) == 0;
 	     i++) {
 		const struct claim_ip *h = &cl->ips[i];
-		if (except != NULL && strcmp(h->owner, except) == 0)
+		if (excepted(h->owner, except))
 			continue;
 		snprintf(owner, VS_NAME_MAX + 1, "%s", h->owner);
 		*gateway = h->gateway;
@@ -667,7 +689,7 @@ static bool link_claimed(struct vsd_claims *cl, const uint8_t *mac, const char *
 		const struct claim_link *l = &cl->links[i];
 		found = (mac != NULL ? memcmp(l->mac, mac, sizeof(l->mac)) == 0
 				     : strcmp(l->ifname, ifname) == 0) &&
-			(except == NULL || strcmp(l->owner, except) != 0);
+			!excepted(l->owner, except);
 	}
 	pthread_mutex_unlock(&cl->lock);
 	return found;

@@ -52,7 +52,24 @@ static int cmp_listed(const void *a, const void *b)
 	return strcmp(((const struct listed *)a)->name, ((const struct listed *)b)->name);
 }
 
-int vsd_store_list_ino(int containers_fd, char ***names, ino_t **inos, struct vs_error *err)
+/* ".NAME.incoming", NAME a valid container name: a migration's staging. */
+static bool incoming_name(const char *n)
+{
+	size_t len = strlen(n);
+	char name[VS_NAME_MAX + 1];
+
+	if (n[0] != '.' || len <= 10 || len - 10 > VS_NAME_MAX ||
+	    strcmp(n + len - 9, ".incoming") != 0)
+		return false;
+	memcpy(name, n + 1, len - 10);
+	name[len - 10] = '\0';
+	return vs_validate_name(name, "name", NULL) == 0;
+}
+
+/* The containers' directories, and with incoming the migrations'
+ * stagings too, sorted by strcmp. */
+static int list_dirs(int containers_fd, bool incoming, char ***names, ino_t **inos,
+		     struct vs_error *err)
 {
 	cleanup_dir DIR *d = open_dir_at(containers_fd, err);
 	cleanup_free struct listed *v = NULL;
@@ -66,7 +83,8 @@ int vsd_store_list_ino(int containers_fd, char ***names, ino_t **inos, struct vs
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 		ino_t ino = e->d_ino;
-		if (e->d_name[0] == '.' || vs_validate_name(e->d_name, "name", NULL) < 0)
+		if (e->d_name[0] == '.' ? !incoming || !incoming_name(e->d_name)
+					: vs_validate_name(e->d_name, "name", NULL) < 0)
 			continue;
 		/* The entry's type saves a stat per container where the file
 		 * system gives it (a symlink is DT_LNK: not listed, as before). */
@@ -102,6 +120,16 @@ int vsd_store_list_ino(int containers_fd, char ***names, ino_t **inos, struct vs
 	}
 	*names = out;
 	return 0;
+}
+
+int vsd_store_list_ino(int containers_fd, char ***names, ino_t **inos, struct vs_error *err)
+{
+	return list_dirs(containers_fd, false, names, inos, err);
+}
+
+int vsd_store_list_claimable(int containers_fd, char ***names, ino_t **inos, struct vs_error *err)
+{
+	return list_dirs(containers_fd, true, names, inos, err);
 }
 
 int vsd_store_list(int containers_fd, char ***names, struct vs_error *err)

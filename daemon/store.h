@@ -28,6 +28,9 @@ int vsd_store_list(int containers_fd, char ***names, struct vs_error *err);
 /* The same, with each directory's inode number (from its directory entry:
  * no stat where the file system gives the type) in *inos[i] (malloc'd). */
 int vsd_store_list_ino(int containers_fd, char ***names, ino_t **inos, struct vs_error *err);
+/* The same with the stagings of incoming migrations (".NAME.incoming")
+ * too: what holds addresses, links and memory on this node. */
+int vsd_store_list_claimable(int containers_fd, char ***names, ino_t **inos, struct vs_error *err);
 /* True if containers/NAME exists (any type). */
 bool vsd_store_exists(int containers_fd, const char *name);
 /* Load containers/NAME/config.json. VS_EK_NOT_FOUND "container 'NAME' does
@@ -136,7 +139,10 @@ void vsd_index_counts(struct vsd_index *ix, size_t *entries, uint64_t *hits, uin
  * directory: one readdir, with each directory's inode from its entry; an
  * entry whose name is gone is dropped, and a new name, a directory of
  * another inode (destroyed and made again) or a config unreadable last
- * time is read (through ix). So every create, destroy, migration, import
+ * time is read (through ix). An incoming migration's staging
+ * (".NAME.incoming") claims what its staged config holds from its
+ * reservation to its commit, under that entry's name; the checks' except
+ * NAME covers it too. So every create, destroy, migration, import
  * or crash recovery is seen at the next sync, and the first sync after a
  * start reads every config. What a sync cannot see is a config.json
  * rewritten in place: whoever rewrites one with other limits or

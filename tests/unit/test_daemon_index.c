@@ -515,6 +515,43 @@ static void test_claims_shared_gateway(void **state)
 	vsd_claims_free(tmp);
 }
 
+/* An incoming migration's staging claims what its config holds from the
+ * reservation to the commit (a create meanwhile cannot take its address,
+ * MAC or link name, and its memory counts), except for the arriving name
+ * itself; a staging without a readable config claims nothing and blocks
+ * nothing; other hidden entries are not read. */
+static void test_claims_staging(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_index *ix = vsd_index_new(0);
+	struct vsd_claims *tmp, *cl = vsd_index_claims(ix, &tmp);
+	struct vs_error err = {0};
+	bool gw;
+
+	write_claim(f->cfd, "a", 256, "vsa", 1, "10.64.0.2", NULL);
+	write_claim(f->cfd, "web", 512, "vsw", 5, "10.64.0.5", NULL);
+	assert_int_equal(renameat(f->cfd, "web", f->cfd, ".web.incoming"), 0);
+	write_claim(f->cfd, "tmp", 64, "vst", 6, "10.64.0.6", NULL);
+	assert_int_equal(renameat(f->cfd, "tmp", f->cfd, ".tmp.creating"), 0);
+	assert_int_equal(mkdirat(f->cfd, ".half.incoming", 0700), 0);
+	sync_ok(cl, ix, f->cfd);
+	assert_string_equal(holder(cl, "10.64.0.5", NULL, &gw), ".web.incoming");
+	assert_string_equal(holder(cl, "10.64.0.5", "web", &gw), "");
+	assert_string_equal(holder(cl, "10.64.0.6", NULL, &gw), "");
+	assert_int_equal(vsd_claims_memory(cl, NULL), (256 + 512) << 20);
+	assert_int_equal(vsd_claims_memory(cl, "web"), 256 << 20);
+	assert_true(vsd_claims_mac(cl, (uint8_t[6]){0x02, 0, 0, 0, 0, 5}, NULL));
+	assert_false(vsd_claims_mac(cl, (uint8_t[6]){0x02, 0, 0, 0, 0, 5}, "web"));
+	assert_true(vsd_claims_ifname(cl, "vsw", "a"));
+	assert_int_equal(vsd_claims_readable(cl, NULL, &err), 0);
+	/* The commit renames it into place: the same claims, now web's. */
+	assert_int_equal(renameat(f->cfd, ".web.incoming", f->cfd, "web"), 0);
+	sync_ok(cl, ix, f->cfd);
+	assert_string_equal(holder(cl, "10.64.0.5", NULL, &gw), "web");
+	assert_int_equal(vsd_claims_memory(cl, NULL), (256 + 512) << 20);
+	vsd_index_free(ix);
+}
+
 static void test_claims_unreadable(void **state)
 {
 	struct fixture *f = *state;
@@ -554,6 +591,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_claims_read_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_follow_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_forget, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claims_staging, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_shared_gateway, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_unreadable, setup, teardown),
 	};
