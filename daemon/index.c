@@ -611,15 +611,8 @@ void vsd_claims_put(struct vsd_claims *cl, const struct vs_container_config *cfg
  * staging when it arrives by migration (a move tried again). */
 static bool excepted(const char *owner, const char *except)
 {
-	size_t n;
-
-	if (except == NULL)
-		return false;
-	if (strcmp(owner, except) == 0)
-		return true;
-	n = strlen(except);
-	return owner[0] == '.' && strncmp(owner + 1, except, n) == 0 &&
-	       strcmp(owner + 1 + n, ".incoming") == 0;
+	return except != NULL &&
+	       (strcmp(owner, except) == 0 || vsd_store_is_incoming(owner, except));
 }
 
 int64_t vsd_claims_memory(struct vsd_claims *cl, const char *except)
@@ -629,7 +622,7 @@ int64_t vsd_claims_memory(struct vsd_claims *cl, const char *except)
 	pthread_mutex_lock(&cl->lock);
 	sum = cl->memory;
 	if (except != NULL) {
-		cleanup_free char *staging = xasprintf(".%s.incoming", except);
+		cleanup_free char *staging = vsd_store_incoming(except);
 		const struct claim *own = vsd_ntab_get(&cl->tab, except);
 		const struct claim *arriving = vsd_ntab_get(&cl->tab, staging);
 

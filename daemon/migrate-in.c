@@ -134,7 +134,7 @@ static int parse_reserve(const struct vsd_call *c, struct in_req *r, struct vs_e
 /* The name: neither a container nor another migration's staging. */
 static void check_name(struct vsd *d, const struct in_req *r, struct blockers *b)
 {
-	cleanup_free char *incoming = xasprintf(".%s.incoming", r->cfg.name);
+	cleanup_free char *incoming = vsd_store_incoming(r->cfg.name);
 	struct vs_error e = {0};
 	struct stat st;
 
@@ -282,15 +282,10 @@ static int claim_range(struct vsd *d, struct vs_container_config *cfg, struct vs
 	return 0;
 }
 
-static char *incoming_dir(const char *name)
-{
-	return xasprintf(".%s.incoming", name);
-}
-
 static int reserve_locked(struct vsd *d, struct in_req *r, uint32_t *base, struct vs_error *err)
 {
 	struct vsd_mig_record rec = {0};
-	cleanup_free char *dir = incoming_dir(r->cfg.name);
+	cleanup_free char *dir = vsd_store_incoming(r->cfg.name);
 	uint32_t src_base = r->cfg.idmap_uid;
 	struct vs_error e2 = {0};
 
@@ -400,7 +395,7 @@ int vsd_h_migration_get(struct vsd_call *c, struct vsd_reply *out, struct vs_err
 static void drop_staging(struct vsd *d, struct vsd_mig_record *rec, enum vsd_mig_state state,
 			 const char *why)
 {
-	cleanup_free char *dir = incoming_dir(rec->name);
+	cleanup_free char *dir = vsd_store_incoming(rec->name);
 	struct vs_error e = {0};
 	struct stat st;
 
@@ -610,7 +605,8 @@ static struct sync_sess *sess_start_socket(const char *id, const char *token, ch
 static char *part_dir(struct vsd *d, const struct vsd_mig_record *rec, const char *part,
 		      struct vs_error *err)
 {
-	cleanup_free char *cdir = xasprintf("%s/containers/.%s.incoming", d->root, rec->name);
+	cleanup_free char *staging = vsd_store_incoming(rec->name);
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, staging);
 	char *img;
 
 	if (strcmp(part, "layer") == 0)
@@ -848,7 +844,8 @@ static int parse_commit(const struct vsd_call *c, struct commit_req *r, struct v
 static int shift_ids(struct vsd *d, const struct vsd_mig_record *rec, bool image,
 		     struct vs_error *err)
 {
-	cleanup_free char *cdir = xasprintf("%s/containers/.%s.incoming", d->root, rec->name);
+	cleanup_free char *staging = vsd_store_incoming(rec->name);
+	cleanup_free char *cdir = xasprintf("%s/containers/%s", d->root, staging);
 	cleanup_free char *upper = vs_fs_upper_dir(cdir);
 	cleanup_free char *img = xasprintf("%s/" IMAGE_SUBDIR, cdir);
 	cleanup_close int ufd = -1;
@@ -939,7 +936,7 @@ static int bring_up(struct vsd *d, const struct vs_container_config *cfg,
 static int commit_locked(struct vsd *d, struct vsd_mig_record *rec, const struct commit_req *cr,
 			 struct vs_error *err)
 {
-	cleanup_free char *dir = incoming_dir(rec->name);
+	cleanup_free char *dir = vsd_store_incoming(rec->name);
 	cleanup_config struct vs_container_config cfg = {0};
 	struct vs_error e2 = {0};
 

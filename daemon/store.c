@@ -52,18 +52,28 @@ static int cmp_listed(const void *a, const void *b)
 	return strcmp(((const struct listed *)a)->name, ((const struct listed *)b)->name);
 }
 
-/* ".NAME.incoming", NAME a valid container name: a migration's staging. */
-static bool incoming_name(const char *n)
-{
-	size_t len = strlen(n);
-	char name[VS_NAME_MAX + 1];
+#define INCOMING_SUFFIX ".incoming"
 
-	if (n[0] != '.' || len <= 10 || len - 10 > VS_NAME_MAX ||
-	    strcmp(n + len - 9, ".incoming") != 0)
+char *vsd_store_incoming(const char *name)
+{
+	return xasprintf(".%s" INCOMING_SUFFIX, name);
+}
+
+bool vsd_store_is_incoming(const char *entry, const char *name)
+{
+	size_t len = strlen(entry), slen = strlen(INCOMING_SUFFIX), n;
+	char found[VS_NAME_MAX + 1];
+
+	if (entry[0] != '.' || len <= slen + 1 || strcmp(entry + len - slen, INCOMING_SUFFIX) != 0)
 		return false;
-	memcpy(name, n + 1, len - 10);
-	name[len - 10] = '\0';
-	return vs_validate_name(name, "name", NULL) == 0;
+	n = len - slen - 1;
+	if (name != NULL)
+		return strlen(name) == n && strncmp(entry + 1, name, n) == 0;
+	if (n > VS_NAME_MAX)
+		return false;
+	memcpy(found, entry + 1, n);
+	found[n] = '\0';
+	return vs_validate_name(found, "name", NULL) == 0;
 }
 
 /* The containers' directories, and with incoming the migrations'
@@ -83,7 +93,7 @@ static int list_dirs(int containers_fd, bool incoming, char ***names, ino_t **in
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 		ino_t ino = e->d_ino;
-		if (e->d_name[0] == '.' ? !incoming || !incoming_name(e->d_name)
+		if (e->d_name[0] == '.' ? !incoming || !vsd_store_is_incoming(e->d_name, NULL)
 					: vs_validate_name(e->d_name, "name", NULL) < 0)
 			continue;
 		/* The entry's type saves a stat per container where the file

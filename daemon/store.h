@@ -28,6 +28,11 @@ int vsd_store_list(int containers_fd, char ***names, struct vs_error *err);
 /* The same, with each directory's inode number (from its directory entry:
  * no stat where the file system gives the type) in *inos[i] (malloc'd). */
 int vsd_store_list_ino(int containers_fd, char ***names, ino_t **inos, struct vs_error *err);
+/* The staging directory of an incoming migration of name, ".NAME.incoming"
+ * (malloc'd), and whether entry is one: of name, or (name NULL) of any
+ * valid name. */
+char *vsd_store_incoming(const char *name);
+bool vsd_store_is_incoming(const char *entry, const char *name);
 /* The same with the stagings of incoming migrations (".NAME.incoming")
  * too: what holds addresses, links and memory on this node. */
 int vsd_store_list_claimable(int containers_fd, char ***names, ino_t **inos, struct vs_error *err);

@@ -290,6 +290,23 @@ static void test_cgroup_parent(void **state)
 	assert_int_equal(strtoul(other + 4, NULL, 16), vsd_fnv1a("/tmp/x"));
 }
 
+/* The one spelling of an incoming migration's staging. */
+static void test_incoming_name(void **state)
+{
+	cleanup_free char *s = vsd_store_incoming("web");
+
+	assert_string_equal(s, ".web.incoming");
+	assert_true(vsd_store_is_incoming(s, NULL));
+	assert_true(vsd_store_is_incoming(s, "web"));
+	assert_false(vsd_store_is_incoming(s, "we"));
+	assert_false(vsd_store_is_incoming(s, "webb"));
+	assert_false(vsd_store_is_incoming("web", NULL));
+	assert_false(vsd_store_is_incoming(".incoming", NULL));
+	assert_false(vsd_store_is_incoming("..incoming", NULL));
+	assert_false(vsd_store_is_incoming(".we/b.incoming", NULL));
+	assert_false(vsd_store_is_incoming(".web.creating", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +317,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_owner_parse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_list_and_load, setup, teardown),
 	    cmocka_unit_test(test_cgroup_parent),
+	    cmocka_unit_test(test_incoming_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
