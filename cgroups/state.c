@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/vs_syscall.h"
@@ -15,8 +17,11 @@
 
 /* Most pids signalled per kill round: each holds a pidfd for the round. */
 #define KILL_BATCH 512
-/* Freezes tried for a tree with no vfork in flight (vs_cg_freeze_settled). */
-#define VFORK_TRIES 20
+/* How long vs_cg_freeze_settled tries to freeze a tree with no vfork in
+ * flight, and how long it lets one caught vfork run on before it tries
+ * again. */
+#define VFORK_BUDGET_MS 3000
+#define VFORK_WAIT_MS	100
 
 /* The container's directory in one v1 hierarchy, NULL without v1. Every v1
  * hierarchy holds every task; pids, freezer and systemd's are preferred as
@@ -115,8 +120,53 @@ bool vs_cg_wchan_is_vfork(const char *wchan)
 	return false;
 }
 
-/* A thread of pid waiting for a vfork child: its tid, else 0. */
-static pid_t vfork_waiter(pid_t pid)
+/* A thread caught in a vfork that has not ended: tid waits, child (its
+ * vfork child) still runs in tid's memory, before its exec. */
+struct vfork_wait {
+	pid_t pid, tid, child;
+};
+
+/* Contents of /proc/PATH (at most size - 1 bytes, NUL-terminated, the
+ * trailing newline dropped); "" when it cannot be read. */
+static void read_proc(const char *path, char *buf, size_t size)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* A child of thread tid (of pid) that shares its memory: the vfork child
+ * that has neither exec'd nor exited (kcmp KCMP_VM, as CRIU compares
+ * address spaces), or 0. A thread frozen in its vfork wait after the child
+ * exec'd is no trouble: it returns as soon as it is thawed. When the
+ * children cannot be told (no /proc/.../children or kcmp), the wait is
+ * taken as unfinished, as before these checks: -1. */
+static pid_t vfork_child(pid_t pid, pid_t tid)
+{
+	char path[80], kids[4096];
+	char *save = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tid);
+	if (access(path, R_OK) < 0)
+		return -1;
+	read_proc(path, kids, sizeof(kids));
+	for (char *k = strtok_r(kids, " ", &save); k != NULL; k = strtok_r(NULL, " ", &save)) {
+		pid_t c = (pid_t)atoi(k);
+		long same = c > 0 ? syscall(SYS_kcmp, pid, c, KCMP_VM, 0, 0) : 1;
+
+		if (same == 0)
+			return c;
+		if (same < 0 && errno != ESRCH)
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether a thread of pid waits for a vfork child that has not exec'd:
+ * fills *w. */
+static bool vfork_pending(pid_t pid, struct vfork_wait *w)
 {
 	char path[64];
 	cleanup_dir DIR *d = NULL;
@@ -125,25 +175,25 @@ static pid_t vfork_waiter(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	d = opendir(path);
 	while (d != NULL && (e = readdir(d)) != NULL) {
-		char wchan[64] = "";
-		cleanup_close int fd = -1;
-		ssize_t n;
+		char wchan[64];
+		pid_t tid = (pid_t)atoi(e->d_name), child;
 
-		if (e->d_name[0] == '.')
+		if (tid <= 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/wchan", (int)pid, e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = fd < 0 ? -1 : read(fd, wchan, sizeof(wchan) - 1);
-		wchan[n > 0 ? n : 0] = '\0';
-		if (vs_cg_wchan_is_vfork(wchan))
-			return (pid_t)atoi(e->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", (int)pid, (int)tid);
+		read_proc(path, wchan, sizeof(wchan));
+		if (!vs_cg_wchan_is_vfork(wchan) || (child = vfork_child(pid, tid)) == 0)
+			continue;
+		*w = (struct vfork_wait){.pid = pid, .tid = tid, .child = child};
+		return true;
 	}
-	return 0;
+	return false;
 }
 
-/* The first task of the frozen tree caught waiting for a vfork child, or
- * 0 (also when the tree cannot be listed: CRIU then says what it finds). */
-static pid_t frozen_in_vfork(struct vs_cg *cg)
+/* The first task of the frozen tree caught in an unfinished vfork, or
+ * false (also when the tree cannot be listed: CRIU then says what it
+ * finds). */
+static bool frozen_in_vfork(struct vs_cg *cg, struct vfork_wait *w)
 {
 	const char *dir = v1_freezer(cg);
 	cleanup_free pid_t *pids = NULL;
@@ -152,34 +202,72 @@ static pid_t frozen_in_vfork(struct vs_cg *cg)
 	if (dir == NULL && cg->host->unified >= 0)
 		dir = cg->dirs[cg->host->unified];
 	if (dir == NULL || vs_cg_tree_pids(dir, &pids, &n, NULL) < 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		pid_t t = vfork_waiter(pids[i]);
-		if (t != 0)
-			return t;
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (vfork_pending(pids[i], w))
+			return true;
+	return false;
+}
+
+/* Thawed, until the caught vfork has ended (the child exec'd or exited)
+ * or VFORK_WAIT_MS passed: the next freeze then falls on the parent's
+ * wait for its (now exec'd) child, not on the same vfork. Polling a
+ * fixed delay instead failed on a loaded machine, where the thawed child
+ * had not run yet when the tree was frozen again. */
+static void wait_vfork_done(const struct vfork_wait *w)
+{
+	int64_t deadline = vs_now_ms() + VFORK_WAIT_MS;
+	struct vfork_wait again;
+
+	while (vs_now_ms() < deadline) {
+		usleep(100);
+		if (!vfork_pending(w->pid, &again) || again.tid != w->tid ||
+		    again.child != w->child)
+			return;
 	}
-	return 0;
+}
+
+/* "N (comm)" for the error: the container's own name for the task. */
+static void task_name(pid_t pid, char *buf, size_t size)
+{
+	char path[64], comm[32];
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	read_proc(path, comm, sizeof(comm));
+	for (char *c = comm; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	snprintf(buf, size, "%d (%s)", (int)pid, comm[0] ? comm : "?");
 }
 
 int vs_cg_freeze_settled(struct vs_cg *cg, struct vs_error *err)
 {
-	pid_t t = 0;
+	int64_t t0 = vs_now_ms();
+	struct vfork_wait w = {0};
+	char waiter[64], child[64];
+	int tries = 0;
 
-	for (int i = 0; i < VFORK_TRIES; i++) {
+	for (;;) {
 		if (vs_cg_freeze(cg, err) < 0)
 			return -1;
-		t = frozen_in_vfork(cg);
-		if (t == 0)
-			return i;
-		/* The child execs or exits within microseconds once it runs. */
+		if (!frozen_in_vfork(cg, &w))
+			return tries;
 		if (vs_cg_thaw(cg, err) < 0)
 			return -1;
-		usleep(1000 * (useconds_t)(i + 1));
+		tries++;
+		if (vs_now_ms() - t0 >= VFORK_BUDGET_MS)
+			break;
+		wait_vfork_done(&w);
 	}
+	task_name(w.tid, waiter, sizeof(waiter));
+	if (w.child > 0)
+		task_name(w.child, child, sizeof(child));
+	else
+		snprintf(child, sizeof(child), "(not known)");
 	return vs_error_set(err, EBUSY,
-			    "task %d keeps waiting for a vfork child (tried %d times): the "
-			    "tree cannot be checkpointed now",
-			    (int)t, VFORK_TRIES);
+			    "task %s keeps waiting for its vfork child %s (frozen %d times in "
+			    "%lld ms): the tree cannot be checkpointed now",
+			    waiter, child, tries, (long long)(vs_now_ms() - t0));
 }
 
 int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err)

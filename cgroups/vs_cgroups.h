@@ -204,11 +204,12 @@ int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err);
  * every command it runs). CRIU seizes both and the parent, in an
  * uninterruptible wait for a child CRIU holds stopped, never stops: the
  * dump fails after CRIU's 10 s timeout ("Unseizable non-zombie N found,
- * state D") with the container frozen all along. Such a freeze is thawed
- * and tried again after 1, 2, ... ms, up to 20 times. Frozen: how many
- * times it was tried again (0, 1, ...), or -1:
- * vs_cg_freeze's errors, or EBUSY naming the task that kept waiting (the
- * cgroup then thawed). */
+ * state D") with the container frozen all along. A vfork counts while the
+ * child still runs in its parent's memory (before its exec); such a
+ * freeze is thawed, the vfork let run to its end (up to 100 ms), and the
+ * freeze tried again, for up to 3 s. Frozen: how many times it was tried
+ * again (0, 1, ...), or -1: vs_cg_freeze's errors, or EBUSY naming the
+ * task that kept waiting and its child (the cgroup then thawed). */
 int vs_cg_freeze_settled(struct vs_cg *cg, struct vs_error *err);
 /* True when wchan (/proc/TID/wchan) is where the kernel parks a thread
  * that waits for its vfork child. */
