@@ -11,7 +11,12 @@
  * through vs_validate_ifname, the table name here): they are attributes
  * now, not script text, but the checks keep them to names vsd makes.
  *
- * Objects of one node-side veth X (all in the netdev table node->fw_table):
+ * Objects of one node-side veth X, all in its own netdev table
+ * node->fw_table + "_" + X ("vsd_ab12_vsab12c0"): the kernel validates a
+ * table's whole rule set at every commit that adds rules to it, so in one
+ * shared table (as before) adding the thousandth interface's chain cost
+ * about eight times the first's (test_fw's scale case, 10 rules a chain);
+ * in its own table it costs the same whatever else the node holds.
  *   chain   ifc_X  base chain, hook ingress device "X", priority -500,
  *                  policy drop
  *   set     a4_X   type ipv4_addr: the container's IPv4 addresses
@@ -60,17 +65,24 @@
  * netdev hook is bound by name, so a new device of the same name is hooked
  * again by the old chain (older kernels delete the base chain with its
  * device). fw_iface_del and fw_iface_add therefore never assume either
- * state: each object is first declared (NEWCHAIN, NEWSET, NEWOBJ without
- * NLM_F_EXCL: a no-op when it exists), a chain's rules deleted (DELRULE
- * naming only the chain), then the objects deleted, all in the same batch,
- * which works whether they are there or not; fw_iface_add builds the new
- * chain after that in the same batch. */
+ * state: the interface's table is declared (NEWTABLE without NLM_F_EXCL:
+ * a no-op when it exists) and deleted with all it holds in the same batch,
+ * which works whether it is there or not; fw_iface_add builds the table
+ * anew after that in the same batch.
+ *
+ * An older vsd kept every interface's objects in the instance's table
+ * node->fw_table itself: fw_iface_add and fw_iface_del remove X's there
+ * too (each object declared, a chain's rules deleted, then the objects),
+ * and fw_reconcile removes those of interfaces no longer kept, so a node
+ * upgraded with its containers running keeps their chains until each is
+ * rebuilt. */
 #include <errno.h>
 #include <inttypes.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/object.h>
 #include <libnftnl/set.h>
+#include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
@@ -120,6 +132,13 @@ static int fw_check_names(const struct vs_net_node *node, const char *host_ifnam
 	return vs_validate_ifname(host_ifname, "firewall: host interface", err);
 }
 
+/* The table of interface X: node->fw_table + "_" + X. */
+#define FW_TABLE_MAX 48
+static void fw_iface_table(const struct vs_net_node *node, const char *x, char t[FW_TABLE_MAX])
+{
+	snprintf(t, FW_TABLE_MAX, "%s_%s", node->fw_table, x);
+}
+
 /* The set ("a4_X" or "a6_X") and key of ip, or -1 for an address the sets
  * must not hold: link-local IPv6 overlaps the fe80::/64 range, and the
  * all-ones address has no interval end. */
@@ -143,11 +162,12 @@ static int fw_elem(const struct vs_ip *ip, const char *x, char set[FW_WHAT_MAX],
 	return vs_error_kind(err, VS_EK_INVALID, "firewall: not an address for an interface set");
 }
 
-/* Remove every object of interface X whether it exists or not: each is
- * declared first (nothing happens when it exists; a base chain keeps its
- * hook), a chain's rules are deleted (the sets and the counter they use
- * cannot go while rules refer to them), then the objects. */
-static void fw_put_del(struct fw_batch *b, const char *t, const char *x)
+/* Remove every object an older vsd made for interface X in table t
+ * whether it exists or not: each is declared first (nothing happens when
+ * it exists; a base chain keeps its hook), a chain's rules are deleted (the
+ * sets and the counter they use cannot go while rules refer to them), then
+ * the objects. */
+static void fw_put_del_legacy(struct fw_batch *b, const char *t, const char *x)
 {
 	char name[FW_WHAT_MAX];
 
@@ -166,6 +186,19 @@ static void fw_put_del(struct fw_batch *b, const char *t, const char *x)
 	snprintf(name, sizeof(name), "d_%s", x);
 	fw_put_counter(b, NFT_MSG_NEWOBJ, t, name);
 	fw_put_counter(b, NFT_MSG_DELOBJ, t, name);
+}
+
+/* Remove interface X's table and an older vsd's objects of X, whether
+ * they exist or not. */
+static void fw_put_del(struct fw_batch *b, const struct vs_net_node *node, const char *x)
+{
+	char t[FW_TABLE_MAX];
+
+	fw_put_table(b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, node->fw_table);
+	fw_put_del_legacy(b, node->fw_table, x);
+	fw_iface_table(node, x, t);
+	fw_put_table(b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, t);
+	fw_put_table(b, NFT_MSG_DELTABLE, NFPROTO_NETDEV, t);
 }
 
 /* The container's IPv6 link-local address: the EUI-64 of its MAC (RFC
@@ -255,21 +288,22 @@ int fw_node_setup(const struct vs_net_node *node, struct vs_error *err)
 int fw_iface_add(const struct vs_net_node *node, const struct vs_net_iface *ifc,
 		 struct vs_error *err)
 {
-	const char *t = node->fw_table, *x = ifc->host_ifname;
+	const char *x = ifc->host_ifname;
 	struct fw_batch b cleanup_fwbatch = {0};
 	static const uint8_t zero[6];
-	char set[FW_WHAT_MAX];
+	char set[FW_WHAT_MAX], t[FW_TABLE_MAX];
 	size_t len;
 
 	if (fw_check_names(node, x, err) < 0)
 		return -1;
 	if (memcmp(ifc->mac, zero, 6) == 0 || (ifc->mac[0] & 1))
 		return vs_error_kind(err, VS_EK_INVALID, "firewall %s: no unicast MAC", x);
+	fw_iface_table(node, x, t);
 	fw_batch_init(&b);
-	fw_put_table(&b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, t);
-	/* A leftover chain of the same name (a crash, a device that went
+	/* A leftover table of the same name (a crash, a device that went
 	 * away) is replaced in the same batch. */
-	fw_put_del(&b, t, x);
+	fw_put_del(&b, node, x);
+	fw_put_table(&b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, t);
 	fw_put_iface(&b, t, x, ifc->mac);
 	for (size_t i = 0; i < ifc->naddrs; i++) {
 		if (fw_elem(&ifc->addrs[i], x, set, &len, err) < 0)
@@ -291,13 +325,14 @@ int fw_iface_add(const struct vs_net_node *node, const struct vs_net_iface *ifc,
 int fw_iface_police(const struct vs_net_node *node, const char *host_ifname, int64_t rate,
 		    int64_t peak, int64_t burst, struct vs_error *err)
 {
-	const char *t = node->fw_table, *x = host_ifname;
+	const char *x = host_ifname;
 	struct fw_batch b cleanup_fwbatch = {0};
 	int64_t pburst = peak / 8 / 1000;
-	char chain[FW_WHAT_MAX], ctr[FW_WHAT_MAX];
+	char chain[FW_WHAT_MAX], ctr[FW_WHAT_MAX], t[FW_TABLE_MAX];
 
 	if (fw_check_names(node, x, err) < 0)
 		return -1;
+	fw_iface_table(node, x, t);
 	if (rate > 0 && rate < VS_RATE_MIN)
 		return vs_error_kind(err, VS_EK_INVALID, "egress rate of %s: below 8kbit", x);
 	if (pburst < FW_GSO_BUCKET)
@@ -337,8 +372,7 @@ int fw_iface_del(const struct vs_net_node *node, const char *host_ifname, struct
 	if (fw_check_names(node, host_ifname, err) < 0)
 		return -1;
 	fw_batch_init(&b);
-	fw_put_table(&b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, node->fw_table);
-	fw_put_del(&b, node->fw_table, host_ifname);
+	fw_put_del(&b, node, host_ifname);
 	if (fw_batch_commit(&b, err) < 0)
 		return vs_error_prefix(err, "firewall chain of %s", host_ifname);
 	return 0;
@@ -348,18 +382,19 @@ int fw_iface_addr(const struct vs_net_node *node, const char *host_ifname, const
 		  bool add, struct vs_error *err)
 {
 	struct fw_batch b cleanup_fwbatch = {0};
-	char set[FW_WHAT_MAX];
+	char set[FW_WHAT_MAX], t[FW_TABLE_MAX];
 	size_t len;
 
 	if (fw_check_names(node, host_ifname, err) < 0 ||
 	    fw_elem(ip, host_ifname, set, &len, err) < 0)
 		return -1;
+	fw_iface_table(node, host_ifname, t);
 	fw_batch_init(&b);
 	/* Adding is idempotent (NEWSETELEM without NLM_F_EXCL); removing an
 	 * absent element is not, so it is added first in the same batch. */
-	fw_put_elem(&b, NFT_MSG_NEWSETELEM, node->fw_table, set, ip->addr, len);
+	fw_put_elem(&b, NFT_MSG_NEWSETELEM, t, set, ip->addr, len);
 	if (!add)
-		fw_put_elem(&b, NFT_MSG_DELSETELEM, node->fw_table, set, ip->addr, len);
+		fw_put_elem(&b, NFT_MSG_DELSETELEM, t, set, ip->addr, len);
 	if (fw_batch_commit(&b, err) < 0)
 		return vs_error_prefix(err, "firewall set of %s", host_ifname);
 	return 0;
@@ -381,7 +416,7 @@ uint64_t fw_iface_drops(const struct vs_net_node *node, const char *host_ifname)
 {
 	struct nftnl_obj *o;
 	struct vs_error err = {0};
-	char name[FW_WHAT_MAX];
+	char name[FW_WHAT_MAX], t[FW_TABLE_MAX];
 	struct nlmsghdr *nlh;
 	uint64_t packets = 0;
 	cleanup_free char *buf = NULL;
@@ -389,10 +424,11 @@ uint64_t fw_iface_drops(const struct vs_net_node *node, const char *host_ifname)
 	if (fw_check_names(node, host_ifname, &err) < 0)
 		return 0;
 	snprintf(name, sizeof(name), "d_%s", host_ifname);
+	fw_iface_table(node, host_ifname, t);
 	buf = xcalloc(1, FW_MSG_MAX);
 	if (!(o = nftnl_obj_alloc()))
 		abort();
-	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, node->fw_table);
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, t);
 	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
 	/* One object by name: the kernel answers with it and the ack. */
@@ -406,10 +442,22 @@ uint64_t fw_iface_drops(const struct vs_net_node *node, const char *host_ifname)
 }
 
 struct fw_drops_ctx {
-	const char *t;
+	const struct vs_net_node *node;
 	void (*fn)(const char *host_ifname, uint64_t packets, void *arg);
 	void *arg;
 };
+
+/* Whether counter "d_X" of table t is interface X's: in X's own table,
+ * or in the instance's (an older vsd's). */
+static bool fw_drops_ours(const struct vs_net_node *node, const char *t, const char *name)
+{
+	char own[FW_TABLE_MAX];
+
+	if (strncmp(name, "d_", 2) != 0)
+		return false;
+	fw_iface_table(node, name + 2, own);
+	return strcmp(t, own) == 0 || strcmp(t, node->fw_table) == 0;
+}
 
 static int fw_drops_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -419,11 +467,12 @@ static int fw_drops_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!o)
 		abort();
-	/* The kernel filters the dump by table and type; checked again, as
-	 * a counter of another table must not count here. */
+	/* The dump holds every netdev counter of the namespace: only ours
+	 * count here. */
 	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 && nftnl_obj_is_set(o, NFTNL_OBJ_CTR_PKTS) &&
-	    (t = nftnl_obj_get_str(o, NFTNL_OBJ_TABLE)) != NULL && strcmp(t, c->t) == 0 &&
-	    (name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME)) != NULL && strncmp(name, "d_", 2) == 0)
+	    (t = nftnl_obj_get_str(o, NFTNL_OBJ_TABLE)) != NULL &&
+	    (name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME)) != NULL &&
+	    fw_drops_ours(c->node, t, name))
 		c->fn(name + 2, nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS), c->arg);
 	nftnl_obj_free(o);
 	return MNL_CB_OK;
@@ -433,7 +482,7 @@ int fw_drops_each(const struct vs_net_node *node,
 		  void (*fn)(const char *host_ifname, uint64_t packets, void *arg), void *arg,
 		  struct vs_error *err)
 {
-	struct fw_drops_ctx c = {node->fw_table, fn, arg};
+	struct fw_drops_ctx c = {node, fn, arg};
 	cleanup_free char *buf = NULL;
 	struct vs_error e = {0};
 	struct nftnl_obj *o;
@@ -444,7 +493,7 @@ int fw_drops_each(const struct vs_net_node *node,
 	buf = xcalloc(1, FW_MSG_MAX);
 	if (!(o = nftnl_obj_alloc()))
 		abort();
-	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, node->fw_table);
+	/* No table named: the counters of every table, in one dump. */
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_NETDEV, NLM_F_DUMP, 0);
 	nftnl_obj_nlmsg_build_payload(nlh, o);
@@ -460,13 +509,17 @@ int fw_drops_each(const struct vs_net_node *node,
 
 /* ------------------------------------------------------ reconcile */
 
-/* The interfaces whose objects fw_reconcile removes, each once. */
+/* The interfaces whose objects fw_reconcile removes, each once: names
+ * from the instance's table (an older vsd's objects), tables the
+ * interfaces' own. */
 struct fw_stale {
 	const char *t;
 	const char *const *keep;
 	size_t nkeep;
 	char **names;
 	size_t n;
+	char **tables;
+	size_t ntables;
 };
 
 static void fw_stale_free(struct fw_stale *s)
@@ -474,6 +527,18 @@ static void fw_stale_free(struct fw_stale *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->names[i]);
 	free(s->names);
+	for (size_t i = 0; i < s->ntables; i++)
+		free(s->tables[i]);
+	free(s->tables);
+}
+
+/* Whether interface x is one fw_reconcile keeps. */
+static bool fw_kept(const struct fw_stale *s, const char *x)
+{
+	for (size_t i = 0; i < s->nkeep; i++)
+		if (strcmp(s->keep[i], x) == 0)
+			return true;
+	return false;
 }
 
 /* The interface an object of our table belongs to ("ifc_X", "eg_X",
@@ -498,11 +563,9 @@ static void fw_stale_note(struct fw_stale *s, uint16_t kind, const char *table, 
 	struct vs_error ignored;
 	const char *x;
 
-	if (!table || !name || strcmp(table, s->t) != 0 || !(x = fw_owner(kind, name)))
+	if (!table || !name || strcmp(table, s->t) != 0 || !(x = fw_owner(kind, name)) ||
+	    fw_kept(s, x))
 		return;
-	for (size_t i = 0; i < s->nkeep; i++)
-		if (strcmp(s->keep[i], x) == 0)
-			return;
 	/* A name we could not have made is left alone. */
 	if (vs_validate_ifname(x, "firewall object", &ignored) < 0)
 		return;
@@ -511,6 +574,28 @@ static void fw_stale_note(struct fw_stale *s, uint16_t kind, const char *table, 
 			return;
 	s->names = xrealloc(s->names, (s->n + 1) * sizeof(*s->names));
 	s->names[s->n++] = xstrdup(x);
+}
+
+/* A netdev table "T_X" (T the instance's) of an interface X not kept. */
+static int fw_table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct fw_stale *s = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+	size_t plen = strlen(s->t);
+	struct vs_error ignored;
+	const char *name;
+
+	if (!t)
+		abort();
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0 &&
+	    (name = nftnl_table_get_str(t, NFTNL_TABLE_NAME)) != NULL &&
+	    strncmp(name, s->t, plen) == 0 && name[plen] == '_' && !fw_kept(s, name + plen + 1) &&
+	    vs_validate_ifname(name + plen + 1, "firewall table", &ignored) == 0) {
+		s->tables = xrealloc(s->tables, (s->ntables + 1) * sizeof(*s->tables));
+		s->tables[s->ntables++] = xstrdup(name);
+	}
+	nftnl_table_free(t);
+	return MNL_CB_OK;
 }
 
 static int fw_chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -552,10 +637,10 @@ static int fw_obj_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* One dump of the table's chains, sets or objects (kind NFT_MSG_GET*).
- * The kernel filters sets and objects by table (and answers ENOENT when
- * there is none yet); it lists every netdev chain, which fw_stale_note
- * filters. */
+/* One dump of the netdev tables, or of the instance's table's chains,
+ * sets or objects (kind NFT_MSG_GET*). The kernel filters sets and objects
+ * by table (and answers ENOENT when there is none yet); it lists every
+ * netdev table and chain, which the callbacks filter. */
 static int fw_dump(struct fw_stale *s, uint16_t kind, mnl_cb_t cb, struct vs_error *err)
 {
 	cleanup_free char *buf = xcalloc(1, FW_MSG_MAX);
@@ -591,13 +676,16 @@ int fw_reconcile(const struct vs_net_node *node, const char *const *keep, size_t
 
 	if (fw_check_table(node, err) < 0)
 		return -1;
-	if (fw_dump(&s, NFT_MSG_GETCHAIN, fw_chain_cb, err) < 0 ||
+	if (fw_dump(&s, NFT_MSG_GETTABLE, fw_table_cb, err) < 0 ||
+	    fw_dump(&s, NFT_MSG_GETCHAIN, fw_chain_cb, err) < 0 ||
 	    fw_dump(&s, NFT_MSG_GETSET, fw_set_cb, err) < 0 ||
 	    fw_dump(&s, NFT_MSG_GETOBJ, fw_obj_cb, err) < 0)
 		return vs_error_prefix(err, "firewall table %s", node->fw_table);
 	fw_batch_init(&b);
 	for (size_t i = 0; i < s.n; i++)
-		fw_put_del(&b, node->fw_table, s.names[i]);
+		fw_put_del_legacy(&b, node->fw_table, s.names[i]);
+	for (size_t i = 0; i < s.ntables; i++)
+		fw_put_table(&b, NFT_MSG_DELTABLE, NFPROTO_NETDEV, s.tables[i]);
 	if (fw_batch_commit(&b, err) < 0)
 		return vs_error_prefix(err, "firewall table %s: removing stale chains",
 				       node->fw_table);

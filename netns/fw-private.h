@@ -3,8 +3,10 @@
  * fw-rules.c). Only files in netns/ include this header. Every call opens
  * its own netlink socket: calls from several threads need no lock.
  *
- * One table per instance, `netdev` family, named node->fw_table, holding
- * one base chain per node-side veth ("ifc_" + host_ifname) hooked at that
+ * One table per node-side veth, `netdev` family, named node->fw_table +
+ * "_" + host_ifname (an interface's objects in a table of its own: the
+ * kernel validates a whole table at each commit adding rules to it),
+ * holding the interface's base chain ("ifc_" + host_ifname) hooked at that
  * device's ingress, priority -500 (before anything else), policy drop for
  * what it does not accept: the container's own source MAC and addresses
  * (named sets per chain so addresses change without replacing rules), ARP
@@ -15,10 +17,11 @@
  * advertisements only for its own targets; never router advertisements
  * (ICMPv6 134), redirects (137), DHCP server (UDP source port 67) or
  * DHCPv6 server (547) answers. Every drop is counted in a named counter
- * ("d_" + host_ifname). The exact rules are listed in firewall.c. A
- * second table (`ip` family, node->fw_table + "_nat") holds masquerade
- * rules for node->nat sources (IPv4 only) leaving by the uplink, and
- * exists only while there are any. */
+ * ("d_" + host_ifname). The exact rules are listed in firewall.c. The
+ * netdev table node->fw_table itself is kept empty: an older vsd held every
+ * interface's objects there, and they are removed. An `ip` family table,
+ * node->fw_table + "_nat", holds masquerade rules for node->nat sources
+ * (IPv4 only) leaving by the uplink, and exists only while there are any. */
 #ifndef VS_FW_PRIVATE_H
 #define VS_FW_PRIVATE_H
 

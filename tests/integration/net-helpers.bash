@@ -193,7 +193,12 @@ ct_ip() {
 # ct_hostif NAME [IFACE]: the node-side link of an interface.
 ct_hostif() { ct_net "$1" "interfaces.${2:-0}.host_ifname"; }
 # ct_police NAME: the egress policing chain of NAME's eth0 ("" when none).
-ct_police() { in_node nft list chain netdev "vsd_$(ct_hostif "$1" | cut -c3-6)" "eg_$(ct_hostif "$1")" 2>/dev/null || true; }
+# The interface's objects sit in its own table: vsd_NODEID_HOSTIF.
+ct_police() {
+	local x
+	x=$(ct_hostif "$1")
+	in_node nft list chain netdev "vsd_$(cut -c3-6 <<<"$x")_$x" "eg_$x" 2>/dev/null || true
+}
 ct_mac() { ct_net "$1" "interfaces.${2:-0}.mac"; }
 
 # ct_reaches NAME ADDR: one ping from inside NAME answered (busybox ping).

@@ -290,6 +290,8 @@ static char *nft_list(const char *family, const char *table)
 	FILE *p;
 
 	snprintf(cmd, sizeof(cmd), "nft -j list table %s %s 2>/dev/null", family, table);
+	if (table == NULL)
+		snprintf(cmd, sizeof(cmd), "nft -j list ruleset %s 2>/dev/null", family);
 	if ((p = popen(cmd, "r"))) {
 		size_t r;
 		while (len < (1 << 16) - 1 && (r = fread(out + len, 1, (1 << 16) - 1 - len, p)) > 0)
@@ -648,7 +650,7 @@ static int child_device_gone(void)
 		return 1;
 	if (run("ip link del vsT0") < 0)
 		return 1;
-	l1 = nft_list("netdev", "vsd_t");
+	l1 = nft_list("netdev", NULL);
 	int left = objects_of(l1, "vsT0");
 	if (make_veth(&e) < 0)
 		return FAIL("veth again");
@@ -676,21 +678,36 @@ static int child_device_gone(void)
 	if (run("ip link del vsT0") < 0 || fw_iface_del(&e.node, "vsT0", &err) < 0 ||
 	    fw_iface_del(&e.node, "vsT0", &err) < 0)
 		return FAIL("fw_iface_del without its device: %s", err.msg);
-	l2 = nft_list("netdev", "vsd_t");
+	l2 = nft_list("netdev", NULL);
 	if (objects_of(l2, "vsT0") != 0 || !strstr(l2, "\"vsd_t\""))
 		return FAIL("objects left after fw_iface_del: %s", l2);
 	/* And with the device present. */
 	if (make_veth(&e) < 0 || fw_iface_add(&e.node, &e.ifc, &err) < 0 ||
 	    fw_iface_del(&e.node, "vsT0", &err) < 0)
 		return FAIL("add/del with the device: %s", err.msg);
-	l3 = nft_list("netdev", "vsd_t");
+	l3 = nft_list("netdev", NULL);
 	if (objects_of(l3, "vsT0") != 0)
 		return FAIL("objects left after fw_iface_del: %s", l3);
 	return 0;
 }
 
-/* fw_reconcile keeps exactly the named interfaces; fw_node_setup keeps
- * chains and rebuilds NAT. */
+/* The objects an older vsd made for interface x in the instance's table. */
+static int add_legacy(const char *x)
+{
+	return run("nft 'add set netdev vsd_t a4_%s { type ipv4_addr; }; "
+		   "add set netdev vsd_t a6_%s { typeof @nh,64,128; flags interval; }; "
+		   "add counter netdev vsd_t d_%s; "
+		   "add chain netdev vsd_t ifc_%s { type filter hook ingress device \"%s\" "
+		   "priority -500; policy drop; }; "
+		   "add rule netdev vsd_t ifc_%s ip saddr @a4_%s accept; "
+		   "add rule netdev vsd_t ifc_%s counter name \"d_%s\" drop'",
+		   x, x, x, x, x, x, x, x, x);
+}
+
+/* fw_reconcile keeps exactly the named interfaces, each in its own table
+ * and an older vsd's objects in the instance's table; fw_iface_add moves
+ * an interface off the latter; fw_node_setup keeps chains and rebuilds
+ * NAT. */
 static int child_reconcile(void)
 {
 	struct vs_error err = {0};
@@ -708,20 +725,33 @@ static int child_reconcile(void)
 	/* node setup again (a vsd restart) keeps both chains. */
 	if (fw_node_setup(&e.node, &err) < 0)
 		return FAIL("setup again: %s", err.msg);
-	cleanup_free char *l0 = nft_list("netdev", "vsd_t");
-	if (objects_of(l0, "vsT0") != 4 || objects_of(l0, "vsT1") != 4)
+	cleanup_free char *l0 = nft_list("netdev", "vsd_t_vsT0");
+	cleanup_free char *l0b = nft_list("netdev", "vsd_t_vsT1");
+	if (objects_of(l0, "vsT0") != 4 || objects_of(l0b, "vsT1") != 4)
 		return FAIL("fw_node_setup lost chains: %s", l0);
+	if (add_legacy("vsT0") < 0 || add_legacy("vsT1") < 0)
+		return 1;
 	const char *keep[] = {"vsT1", "vsX9"};
 	if (fw_reconcile(&e.node, keep, 2, &err) < 0)
 		return FAIL("reconcile: %s", err.msg);
 	cleanup_free char *l1 = nft_list("netdev", "vsd_t");
-	if (objects_of(l1, "vsT0") != 0 || objects_of(l1, "vsT1") != 4)
-		return FAIL("reconcile kept the wrong ones: %s", l1);
+	cleanup_free char *l1a = nft_list("netdev", "vsd_t_vsT0");
+	cleanup_free char *l1b = nft_list("netdev", "vsd_t_vsT1");
+	if (objects_of(l1, "vsT0") != 0 || objects_of(l1, "vsT1") != 4 || l1a[0] ||
+	    objects_of(l1b, "vsT1") != 4)
+		return FAIL("reconcile kept the wrong ones: %s / %s", l1, l1b);
+	/* Rebuilding a kept interface drops an older vsd's objects of it. */
+	if (fw_iface_add(&e.node, &second, &err) < 0)
+		return FAIL("rebuild: %s", err.msg);
+	cleanup_free char *l2 = nft_list("netdev", "vsd_t");
+	cleanup_free char *l2b = nft_list("netdev", "vsd_t_vsT1");
+	if (objects_of(l2, "vsT1") != 0 || objects_of(l2b, "vsT1") != 4)
+		return FAIL("rebuild kept the old objects: %s", l2);
 	if (fw_reconcile(&e.node, NULL, 0, &err) < 0)
 		return FAIL("reconcile all: %s", err.msg);
-	cleanup_free char *l2 = nft_list("netdev", "vsd_t");
-	if (objects_of(l2, "vsT1") != 0 || strstr(l2, "\"chain\""))
-		return FAIL("reconcile left chains: %s", l2);
+	cleanup_free char *l3 = nft_list("netdev", NULL);
+	if (objects_of(l3, "vsT1") != 0 || strstr(l3, "\"chain\""))
+		return FAIL("reconcile left chains: %s", l3);
 	return 0;
 }
 
@@ -767,7 +797,7 @@ static int child_police(void)
 	if (fw_iface_police(&e.node, "vsT0", 8000000, 16000000, 65536, &err) < 0 ||
 	    fw_iface_police(&e.node, "vsT0", 8000000, 16000000, 65536, &err) < 0)
 		return FAIL("police: %s", err.msg);
-	cleanup_free char *l1 = nft_list("netdev", "vsd_t");
+	cleanup_free char *l1 = nft_list("netdev", NULL);
 	int limits = occurrences(l1, "\"limit\"");
 	if (!strstr(l1, "\"eg_vsT0\"") || limits != 2)
 		return FAIL("police: %d limits: %s", limits, l1);
@@ -780,13 +810,13 @@ static int child_police(void)
 		return 1;
 	if (fw_iface_police(&e.node, "vsT0", 0, 0, 0, &err) < 0)
 		return FAIL("police off: %s", err.msg);
-	cleanup_free char *l2 = nft_list("netdev", "vsd_t");
+	cleanup_free char *l2 = nft_list("netdev", NULL);
 	if (strstr(l2, "\"eg_vsT0\"") || objects_of(l2, "vsT0") != 4)
 		return FAIL("police off: %s", l2);
 	if (fw_iface_police(&e.node, "vsT0", 8000000, 0, 65536, &err) < 0 ||
 	    fw_iface_del(&e.node, "vsT0", &err) < 0)
 		return FAIL("police then del: %s", err.msg);
-	cleanup_free char *l3 = nft_list("netdev", "vsd_t");
+	cleanup_free char *l3 = nft_list("netdev", NULL);
 	if (strstr(l3, "\"eg_vsT0\"") || objects_of(l3, "vsT0") != 0)
 		return FAIL("police then del left objects: %s", l3);
 	return 0;
@@ -931,8 +961,9 @@ static int measure_ops(struct env *e, int reps, struct op_cost *c)
 	return 0;
 }
 
-/* n other interfaces' objects (a hooked chain with a rule, both sets, a
- * counter), made by nft in one script so that making them is quick. */
+/* n other interfaces' tables (a hooked chain with 12 rules, both sets, a
+ * counter: about what vsd makes), made by nft in one script so that
+ * making them is quick. */
 static int add_others(int n)
 {
 	char path[] = "/tmp/test_fw_scale.XXXXXX";
@@ -942,16 +973,26 @@ static int add_others(int n)
 	if (!f)
 		return FAIL("scale: script: %s", strerror(errno));
 	for (int i = 0; i < n; i++) {
-		fprintf(f, "add set netdev vsd_t a4_vsF%d { type ipv4_addr; }\n", i);
-		fprintf(f, "add set netdev vsd_t a6_vsF%d { typeof @nh,64,128; flags interval; }\n",
-			i);
-		fprintf(f, "add counter netdev vsd_t d_vsF%d\n", i);
+		fprintf(f, "add table netdev vsd_t_vsF%d\n", i);
+		fprintf(f, "add set netdev vsd_t_vsF%d a4_vsF%d { type ipv4_addr; }\n", i, i);
 		fprintf(f,
-			"add chain netdev vsd_t ifc_vsF%d { type filter hook ingress device "
-			"\"vsF%d\" priority -500; policy drop; }\n",
+			"add set netdev vsd_t_vsF%d a6_vsF%d { typeof @nh,64,128; flags "
+			"interval; }\n",
 			i, i);
-		fprintf(f, "add rule netdev vsd_t ifc_vsF%d ip saddr @a4_vsF%d accept\n", i, i);
-		fprintf(f, "add rule netdev vsd_t ifc_vsF%d counter name \"d_vsF%d\" drop\n", i, i);
+		fprintf(f, "add counter netdev vsd_t_vsF%d d_vsF%d\n", i, i);
+		fprintf(f,
+			"add chain netdev vsd_t_vsF%d ifc_vsF%d { type filter hook ingress device "
+			"\"vsF%d\" priority -500; policy drop; }\n",
+			i, i, i);
+		for (int k = 0; k < 10; k++)
+			fprintf(f,
+				"add rule netdev vsd_t_vsF%d ifc_vsF%d meta protocol ip udp sport "
+				"%d counter name \"d_vsF%d\" drop\n",
+				i, i, 60 + k, i);
+		fprintf(f, "add rule netdev vsd_t_vsF%d ifc_vsF%d ip saddr @a4_vsF%d accept\n", i,
+			i, i);
+		fprintf(f, "add rule netdev vsd_t_vsF%d ifc_vsF%d counter name \"d_vsF%d\" drop\n",
+			i, i, i);
 	}
 	fclose(f);
 	int r = run("nft -f %s", path);
@@ -989,14 +1030,14 @@ static int child_scale(void)
 			return FAIL("scale: %s exchanges more netlink traffic with %d other "
 				    "interfaces' objects in the table",
 				    name[op], n);
-	/* The others were made by nft (as an older vsd made them): reconcile
-	 * removes them all in one batch, declaring each as nft did. */
+	/* The others' tables were made by nft: reconcile removes them all in
+	 * one batch. */
 	struct vs_error err = {0};
 	double t0 = now_ms();
 	if (fw_reconcile(&e.node, NULL, 0, &err) < 0)
 		return FAIL("scale: reconcile: %s", err.msg);
 	fprintf(stderr, "test_fw: fw_reconcile of %d interfaces: %.1f ms\n", n, now_ms() - t0);
-	cleanup_free char *l = nft_list("netdev", "vsd_t");
+	cleanup_free char *l = nft_list("netdev", NULL);
 	if (strstr(l, "\"chain\"") || strstr(l, "\"set\"") || strstr(l, "\"counter\""))
 		return FAIL("scale: reconcile left objects");
 	return 0;

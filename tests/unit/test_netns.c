@@ -177,7 +177,7 @@ static struct {
 #define HOST0 "vs1a2b0000010"
 #define HOST1 "vs1a2b0000011"
 /* The egress policing chain of HOST0. */
-#define POLICE0 "nft list chain netdev vsd_1a2b eg_" HOST0
+#define POLICE0 "nft list chain netdev vsd_1a2b_" HOST0 " eg_" HOST0
 
 /* Output of a shell command (run in the calling process's namespace). */
 static char *run(const char *fmt, ...)
@@ -398,8 +398,8 @@ static int check_attached(void)
 	HAS("isolated on", "ip -d link show " HOST1);
 	LACKS("10.0.3.5", "ip route");
 	/* The firewall's chain of each interface. */
-	HAS("chain ifc_" HOST0, "nft list table netdev vsd_1a2b");
-	HAS("chain ifc_" HOST1, "nft list table netdev vsd_1a2b");
+	HAS("chain ifc_" HOST0, "nft list table netdev vsd_1a2b_" HOST0);
+	HAS("chain ifc_" HOST1, "nft list table netdev vsd_1a2b_" HOST1);
 	/* Inside. */
 	HAS("link/ether 02:12:34:56:78:90", "%sip link show eth0", env.in);
 	HAS("link/ether 02:12:34:56:78:91", "%sip link show eth1", env.in);
@@ -422,7 +422,7 @@ static int check_detached(bool standby)
 	LACKS("proxy", "ip neigh show proxy");
 	LACKS("proxy", "ip -6 neigh show proxy");
 	LACKS("203.0.113.5 dev", "ip route");
-	LACKS("chain ifc_", "nft list table netdev vsd_1a2b");
+	LACKS("chain ifc_", "nft list ruleset netdev");
 	if (standby) {
 		HAS("unreachable 203.0.113.5 proto 86 metric 4000", "ip route");
 		HAS("unreachable 2001:db8::5 dev lo proto 86 metric 4000", "ip -6 route");
@@ -678,7 +678,7 @@ static int child_shaping(void)
 	CHECK(vs_net_shaping_apply(&env.node, &net, &err) == 0);
 	LACKS("tbf", "tc qdisc show dev " HOST0);
 	LACKS("ingress", "tc qdisc show dev " HOST0);
-	LACKS("limit rate", "nft list table netdev vsd_1a2b");
+	LACKS("limit rate", "nft list ruleset netdev");
 	CHECK(vs_net_stats(&env.node, &net, 0, &st, &err) == 0);
 	CHECK(vs_net_detach(&env.node, &net, false, &err) == 0);
 	/* Gone: zeros, no error. */
