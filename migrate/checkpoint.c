@@ -635,10 +635,17 @@ static int precopy_layer(const struct rt_paths *paths, struct ck_req *r, int rep
 
 /* A memory pre-copy round: `criu pre-dump --track-mem` into
  * containers/NAME/precopy/K (round 1 starts the directory afresh), its
- * pages to the page server at r->ps_fd. CRIU freezes the cgroup itself
- * (not vsd, as for a dump): it thaws it as soon as the dirty pages are
- * drained into pipes, and sends them while the container runs. The
- * round's CRIU files (inventory, stats-dump) stay here for the next
+ * pages to the page server at r->ps_fd. CRIU stops the tasks itself, one
+ * by one with ptrace from init down (no --freeze-cgroup), lets them go as
+ * soon as the dirty pages are drained into pipes, and sends them while
+ * the container runs. Not the freezer: a freeze can catch a shell in its
+ * vfork (dash vforks every command) with the child not yet exec'd, and
+ * CRIU then waits for the parent, which waits for the child CRIU holds,
+ * until its timeout (10 s frozen, the round and the move failed); vsd
+ * cannot settle the freeze first as it does for a dump, since CRIU would
+ * then keep the tree frozen for the whole round. Stopped by ptrace, a
+ * parent in its vfork stops once the child (not yet seized) has exec'd.
+ * The round's CRIU files (inventory, stats-dump) stay here for the next
  * round's and the final dump's --prev-images-dir. done: "done FROZEN
  * CRIU TOTAL BYTES", BYTES the pages sent. */
 static int predump_round(const struct vs_rt_instance *inst, struct vs_cg *cg, pid_t init,
@@ -650,7 +657,6 @@ static int predump_round(const struct vs_rt_instance *inst, struct vs_cg *cg, pi
 	cleanup_free char *log = xasprintf("%s/predump.log", dir);
 	cleanup_free char *stats = NULL;
 	cleanup_close int cfd = open(paths->cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	const char *freezer = vs_cg_path(cg, "freezer");
 	struct rt_argv a = {0};
 	int64_t t0 = vs_now_ms();
 	uint64_t pages = 0;
@@ -667,8 +673,6 @@ static int predump_round(const struct vs_rt_instance *inst, struct vs_cg *cg, pi
 	rt_argv_add(&a, "%s", dir);
 	rt_argv_add(&a, "-o");
 	rt_argv_add(&a, "predump.log");
-	rt_argv_add(&a, "--freeze-cgroup=%s",
-		    freezer != NULL ? freezer : vs_cg_path(cg, "unified"));
 	rt_argv_add(&a, "--track-mem");
 	rt_argv_add(&a, "--page-server");
 	rt_argv_add(&a, "--ps-socket=3");
@@ -682,8 +686,6 @@ static int predump_round(const struct vs_rt_instance *inst, struct vs_cg *cg, pi
 	    &(struct vs_mig_run_opts){.keep = &r->ps_fd, .nkeep = 1, .timeout_ms = CRIU_TIMEOUT_MS},
 	    log, err);
 	rt_argv_free(&a);
-	/* CRIU thaws what it froze, also when it fails; make sure. */
-	vs_cg_thaw(cg, NULL);
 	if (rc < 0)
 		return vs_error_prefix(err, "pre-copy round %u", r->rounds);
 	{

@@ -4,6 +4,10 @@
  * computed afresh over the memory. The migration tests compare the two
  * across a move: the memory that arrived is the memory that left.
  *
+ * vsd-test-memsum vfork PROGRAM: run PROGRAM through vfork and exec, one
+ * after the other for ever, as dash runs every command: a checkpoint must
+ * cope with a task caught waiting for its vfork child.
+ *
  * Built static (make test-tools): it runs in a busybox guest, which has
  * no libc. Only the standard library and raw syscalls, so no project code. */
 #define _GNU_SOURCE
@@ -14,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,8 +54,20 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int sig;
 
+	if (argc == 3 && strcmp(argv[1], "vfork") == 0) {
+		for (;;) {
+			pid_t c = vfork();
+
+			if (c == 0) {
+				execv(argv[2], argv + 2);
+				_exit(127);
+			}
+			if (c < 0 || waitpid(c, NULL, 0) < 0)
+				usleep(1000);
+		}
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: vsd-test-memsum MB FILE\n");
+		fprintf(stderr, "usage: vsd-test-memsum MB FILE | vfork PROGRAM\n");
 		return 2;
 	}
 	words = (strtoul(argv[1], NULL, 10) << 20) / sizeof(uint64_t);
