@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
 
@@ -138,23 +138,25 @@ static void read_proc(const char *path, char *buf, size_t size)
 }
 
 /* A child of thread tid (of pid) that shares its memory: the vfork child
- * that has neither exec'd nor exited (kcmp KCMP_VM, as CRIU compares
- * address spaces), or 0. A thread frozen in its vfork wait after the child
- * exec'd is no trouble: it returns as soon as it is thawed. When the
- * children cannot be told (no /proc/.../children or kcmp), the wait is
- * taken as unfinished, as before these checks: -1. */
+ * that has neither exec'd nor exited (kcmp KCMP_VM against the waiting
+ * thread, as CRIU compares address spaces), or 0. A thread frozen in its
+ * vfork wait after the child exec'd is no trouble: it returns as soon as
+ * it is thawed. When the children cannot be told (no /proc/.../children,
+ * a list too long to read whole, or kcmp refused), the wait is taken as
+ * unfinished, as before these checks: -1. */
 static pid_t vfork_child(pid_t pid, pid_t tid)
 {
-	char path[80], kids[4096];
-	char *save = NULL;
+	cleanup_free char *kids = NULL;
+	char path[80], *save = NULL;
+	size_t len = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tid);
-	if (access(path, R_OK) < 0)
+	/* Oldest first: the vfork child, the newest, comes last. */
+	if (vs_read_file_at(AT_FDCWD, path, 1 << 20, &kids, &len, NULL) < 0)
 		return -1;
-	read_proc(path, kids, sizeof(kids));
-	for (char *k = strtok_r(kids, " ", &save); k != NULL; k = strtok_r(NULL, " ", &save)) {
+	for (char *k = strtok_r(kids, " \n", &save); k != NULL; k = strtok_r(NULL, " \n", &save)) {
 		pid_t c = (pid_t)atoi(k);
-		long same = c > 0 ? syscall(SYS_kcmp, pid, c, KCMP_VM, 0, 0) : 1;
+		int same = c > 0 ? vs_kcmp(tid, c, KCMP_VM, 0, 0) : 1;
 
 		if (same == 0)
 			return c;
@@ -234,13 +236,14 @@ static void task_name(pid_t pid, char *buf, size_t size)
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	read_proc(path, comm, sizeof(comm));
+	/* The container's own bytes: printable ASCII only. */
 	for (char *c = comm; *c; c++)
-		if (*c < 0x20 || *c == 0x7f)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
 			*c = '?';
 	snprintf(buf, size, "%d (%s)", (int)pid, comm[0] ? comm : "?");
 }
 
-int vs_cg_freeze_settled(struct vs_cg *cg, struct vs_error *err)
+int vs_cg_freeze_settled(struct vs_cg *cg, int64_t *frozen_at, struct vs_error *err)
 {
 	int64_t t0 = vs_now_ms();
 	struct vfork_wait w = {0};
@@ -248,6 +251,8 @@ int vs_cg_freeze_settled(struct vs_cg *cg, struct vs_error *err)
 	int tries = 0;
 
 	for (;;) {
+		if (frozen_at != NULL)
+			*frozen_at = vs_now_ms();
 		if (vs_cg_freeze(cg, err) < 0)
 			return -1;
 		if (!frozen_in_vfork(cg, &w))

@@ -208,9 +208,11 @@ int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err);
  * child still runs in its parent's memory (before its exec); such a
  * freeze is thawed, the vfork let run to its end (up to 100 ms), and the
  * freeze tried again, for up to 3 s. Frozen: how many times it was tried
- * again (0, 1, ...), or -1: vs_cg_freeze's errors, or EBUSY naming the
- * task that kept waiting and its child (the cgroup then thawed). */
-int vs_cg_freeze_settled(struct vs_cg *cg, struct vs_error *err);
+ * again (0, 1, ...) with *frozen_at (when not NULL) the vs_now_ms() at
+ * which the freeze that held began, or -1: vs_cg_freeze's errors, or
+ * EBUSY naming the task that kept waiting and its child (the cgroup then
+ * thawed). */
+int vs_cg_freeze_settled(struct vs_cg *cg, int64_t *frozen_at, struct vs_error *err);
 /* True when wchan (/proc/TID/wchan) is where the kernel parks a thread
  * that waits for its vfork child. */
 bool vs_cg_wchan_is_vfork(const char *wchan);

@@ -62,3 +62,8 @@ int vs_pivot_root(const char *new_root, const char *put_old)
 {
 	return (int)syscall(SYS_pivot_root, new_root, put_old);
 }
+
+int vs_kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx2)
+{
+	return (int)syscall(SYS_kcmp, pid1, pid2, type, idx1, idx2);
+}

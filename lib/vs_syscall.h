@@ -42,5 +42,8 @@ int vs_fsconfig(int fd, unsigned int cmd, const char *key, const void *value, in
 int vs_fsmount(int fd, unsigned int flags, unsigned int attr_flags);
 int vs_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int vs_pivot_root(const char *new_root, const char *put_old);
+/* kcmp(2): 0 when pid1's and pid2's resource of type (KCMP_VM, ...) is
+ * the same, 1 or 2 for an order, -1 and errno. */
+int vs_kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx2);
 
 #endif

@@ -508,8 +508,8 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	if (!r->own)
 		rt_argv_add(&a, "--action-script=%s/" SYNC_SCRIPT, rundir);
 	add_common(&a, m, false, NULL);
-	t_freeze = vs_now_ms();
-	rc = vs_cg_freeze_settled(cg, err);
+	/* Frozen time counts from the freeze that held, not the retries'. */
+	rc = vs_cg_freeze_settled(cg, &t_freeze, err);
 	if (rc < 0) {
 		rt_argv_free(&a);
 		vs_cg_thaw(cg, NULL);

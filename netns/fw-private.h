@@ -48,9 +48,13 @@ int fw_iface_del(const struct vs_net_node *node, const char *host_ifname, struct
 /* Add or remove one address in the interface's sets. 0 or -1. */
 int fw_iface_addr(const struct vs_net_node *node, const char *host_ifname, const struct vs_ip *ip,
 		  bool add, struct vs_error *err);
-/* Delete every interface chain of the table whose host_ifname is not in
- * keep (nkeep names). 0 or -1. */
-int fw_reconcile(const struct vs_net_node *node, const char *const *keep, size_t nkeep,
+/* Delete every interface table (and an older vsd's objects in the
+ * instance's table) whose host_ifname is not in keep (nkeep names). When
+ * old (an array of nkeep, or NULL) is given, old[i] says whether keep[i]
+ * still has an older vsd's objects: its chain is to be rebuilt
+ * (fw_iface_add, then its policing), since the other calls use only the
+ * interface's own table. 0 or -1. */
+int fw_reconcile(const struct vs_net_node *node, const char *const *keep, size_t nkeep, bool *old,
 		 struct vs_error *err);
 /* Packets dropped by the chain of one interface so far (a counter on its
  * final rule); 0 when it has none. */

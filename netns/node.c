@@ -281,6 +281,7 @@ int vs_net_reconcile(const struct vs_net_node *node, const struct vs_net_config 
 	cleanup_ctx struct net_ctx c = {0};
 	struct leftovers lo = {node, running, nrunning, NULL, 0, 4096};
 	cleanup_free const char **keep = xcalloc(nrunning * VS_NET_IFACES_MAX + 1, sizeof(*keep));
+	cleanup_free bool *old = NULL;
 	size_t nkeep = 0;
 	struct vs_error e = {0};
 	int r = 0;
@@ -297,8 +298,18 @@ int vs_net_reconcile(const struct vs_net_node *node, const struct vs_net_config 
 	for (size_t i = 0; i < nrunning; i++)
 		for (size_t j = 0; j < running[i]->nifaces; j++)
 			keep[nkeep++] = running[i]->ifaces[j].host_ifname;
-	if (fw_reconcile(node, keep, nkeep, r < 0 ? &e : err) < 0)
+	old = xcalloc(nkeep + 1, sizeof(*old));
+	if (fw_reconcile(node, keep, nkeep, old, r < 0 ? &e : err) < 0)
 		r = -1;
+	/* A running container's chain an older vsd made in the instance's
+	 * table is rebuilt in its own, where live changes look for it. */
+	for (size_t i = 0, k = 0; i < nrunning; i++)
+		for (size_t j = 0; j < running[i]->nifaces; j++, k++)
+			if (old[k] &&
+			    (fw_iface_add(node, &running[i]->ifaces[j], r < 0 ? &e : err) < 0 ||
+			     shape_iface(&c, &running[i]->shaping, &running[i]->ifaces[j],
+					 r < 0 ? &e : err) < 0))
+				r = -1;
 	if (reconcile_addrs(&c, running, nrunning, r < 0 ? &e : err) < 0)
 		r = -1;
 	return r < 0 ? vs_error_prefix(err, "reconcile network") : 0;

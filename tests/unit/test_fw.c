@@ -732,7 +732,8 @@ static int child_reconcile(void)
 	if (add_legacy("vsT0") < 0 || add_legacy("vsT1") < 0)
 		return 1;
 	const char *keep[] = {"vsT1", "vsX9"};
-	if (fw_reconcile(&e.node, keep, 2, &err) < 0)
+	bool old[2] = {false, false};
+	if (fw_reconcile(&e.node, keep, 2, old, &err) < 0)
 		return FAIL("reconcile: %s", err.msg);
 	cleanup_free char *l1 = nft_list("netdev", "vsd_t");
 	cleanup_free char *l1a = nft_list("netdev", "vsd_t_vsT0");
@@ -740,6 +741,9 @@ static int child_reconcile(void)
 	if (objects_of(l1, "vsT0") != 0 || objects_of(l1, "vsT1") != 4 || l1a[0] ||
 	    objects_of(l1b, "vsT1") != 4)
 		return FAIL("reconcile kept the wrong ones: %s / %s", l1, l1b);
+	if (!old[0] || old[1])
+		return FAIL("reconcile: older objects of vsT1 %s, of vsX9 %s",
+			    old[0] ? "seen" : "missed", old[1] ? "seen" : "none");
 	/* Rebuilding a kept interface drops an older vsd's objects of it. */
 	if (fw_iface_add(&e.node, &second, &err) < 0)
 		return FAIL("rebuild: %s", err.msg);
@@ -747,7 +751,7 @@ static int child_reconcile(void)
 	cleanup_free char *l2b = nft_list("netdev", "vsd_t_vsT1");
 	if (objects_of(l2, "vsT1") != 0 || objects_of(l2b, "vsT1") != 4)
 		return FAIL("rebuild kept the old objects: %s", l2);
-	if (fw_reconcile(&e.node, NULL, 0, &err) < 0)
+	if (fw_reconcile(&e.node, NULL, 0, NULL, &err) < 0)
 		return FAIL("reconcile all: %s", err.msg);
 	cleanup_free char *l3 = nft_list("netdev", NULL);
 	if (objects_of(l3, "vsT1") != 0 || strstr(l3, "\"chain\""))
@@ -1034,7 +1038,7 @@ static int child_scale(void)
 	 * one batch. */
 	struct vs_error err = {0};
 	double t0 = now_ms();
-	if (fw_reconcile(&e.node, NULL, 0, &err) < 0)
+	if (fw_reconcile(&e.node, NULL, 0, NULL, &err) < 0)
 		return FAIL("scale: reconcile: %s", err.msg);
 	fprintf(stderr, "test_fw: fw_reconcile of %d interfaces: %.1f ms\n", n, now_ms() - t0);
 	cleanup_free char *l = nft_list("netdev", NULL);

@@ -826,11 +826,20 @@ static int child_reconcile(void)
 		     "ip neigh add proxy 203.0.113.7 dev up0 protocol 86 && "
 		     "ip route add unreachable 203.0.113.8 metric 4000 proto static && "
 		     "ip neigh add proxy 203.0.113.8 dev up0") == 0);
+	/* run1's chain as an older vsd made it: in the instance's table. */
+	CHECK(system("nft 'delete table netdev vsd_1a2b_" HOST0 "; add table netdev vsd_1a2b; "
+		     "add set netdev vsd_1a2b a4_" HOST0 " { type ipv4_addr; }; "
+		     "add chain netdev vsd_1a2b ifc_" HOST0 " { type filter hook ingress device "
+		     "\"" HOST0 "\" priority -500; policy drop; }; "
+		     "add rule netdev vsd_1a2b ifc_" HOST0 " ip saddr @a4_" HOST0 " accept'") == 0);
 	/* stop1 is stopped: only run1 is passed as running. Entries marked as
 	 * vsd's for an address no running container has go (also when no
 	 * config names them: a destroyed container's); the operator's stay. */
 	(void)stopped;
 	CHECK(vs_net_reconcile(&env.node, running, 1, &err) == 0);
+	/* The older chain of a running container is rebuilt in its own table. */
+	HAS("chain ifc_" HOST0, "nft list table netdev vsd_1a2b_" HOST0);
+	LACKS("ifc_", "nft list table netdev vsd_1a2b");
 	HAS(HOST0, "ip link");
 	HAS("other0", "ip link");
 	LACKS(HOST1, "ip link");

@@ -124,6 +124,10 @@ mig_checks() {
 	# CRIU cannot seize (the pre-copy rounds must not freeze; the final
 	# dump's freeze must wait until no vfork is pending).
 	on_a exec "$MCT" -- sh -c 'cp /memsum /vforker && setsid /vforker vfork /bin/true </dev/null >/dev/null 2>&1 &'
+	if ! wait_for 30 on_a exec "$MCT" -- sh -c 'pidof vforker >/dev/null'; then
+		fail "$MCT: a task vforking all the time runs on A" "$(on_a exec "$MCT" -- ps 2>&1)"
+		return
+	fi
 	if ! wait_for 120 on_a exec "$MCT" -- test -s /root/memsum; then
 		fail "$MCT: 48 MB of memory filled on A" "$(on_a exec "$MCT" -- ps 2>&1)"
 		return
@@ -150,6 +154,11 @@ mig_checks() {
 		fail "$MCT: gone from A (exactly one copy)" "$(on_a list 2>&1)"
 	else
 		pass "$MCT: gone from A (exactly one copy)"
+	fi
+	if on_b exec "$MCT" -- sh -c 'pidof vforker >/dev/null'; then
+		pass "$MCT: the task vforking all the time moved with it"
+	else
+		fail "$MCT: the task vforking all the time moved with it" "$(on_b exec "$MCT" -- ps 2>&1)"
 	fi
 	if counter_past "${before:-0}" && wait_for 30 counter_past "$(mig_counter)"; then
 		pass "$MCT: its counter goes on on B (was ${before:-?} before the move, $(mig_counter) now)"
