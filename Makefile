@@ -53,7 +53,9 @@ $(BUILD)/vsd-helper: $(BUILD)/o/daemon/helper-main.o $(BUILD)/o/libvsd.a
 # installed: two libraries fewer for the dynamic loader at each of the
 # three vsctl processes of a start, exec and stop (bench/lifecycle.sh).
 # Not exported (--exclude-libs): the TLS module's GnuTLS keeps its own
-# libnettle.
+# libnettle. libwslay is not needed at its start either: cli/wslay-load.c
+# loads it for the first WebSocket stream (remotes), and --as-needed
+# drops -lwslay from vsctl's link; its only library is then libc.
 VSCTL_STATIC := $(foreach l,yajl_s nettle,$(if $(filter /%,$(shell $(CC) -print-file-name=lib$(l).a)),$(l)))
 vsctl_comma := ,
 vsctl_space := $() $()

@@ -64,15 +64,22 @@ vsctl create lc1 --template busybox --ip 192.0.2.81 --memory 256M --cpus 1 --pid
 vsctl start lc1 >/dev/null && vsctl exec lc1 -- /bin/true && vsctl stop --force lc1 >/dev/null
 
 # The clock is read without a subshell (a fork would land between one
-# vsctl and the next).
+# vsctl and the next). shell_mark (a builtin echo, no fork) marks the
+# moment the shell is about to fork the next vsctl: it splits the time
+# between one vsctl's answer and the next one's main() into the end of
+# the first (its exit, the shell's wait) and the start of the second
+# (fork, exec, dynamic loading).
+shell_mark() { echo "${EPOCHREALTIME} $$ shell.fork" >>"$trace"; }
 echo "bench: $RUNS runs, alternating vsd and LXC" >&2
 for _ in $(seq "$RUNS"); do
 	: >"$trace"
 	t0=${EPOCHREALTIME/./}
 	"$VSCTL_BIN" start lc1 >/dev/null
 	t1=${EPOCHREALTIME/./}
+	shell_mark
 	"$VSCTL_BIN" exec lc1 -- /bin/true
 	t2=${EPOCHREALTIME/./}
+	shell_mark
 	"$VSCTL_BIN" stop --force lc1 >/dev/null
 	t3=${EPOCHREALTIME/./}
 	{
@@ -132,9 +139,10 @@ for line in open(sys.argv[2]):
     series.setdefault(k, []).append(int(v) / 1000)
 
 print("where the time goes: each step's median over %d runs (ms), charged to the" % len(cycles))
-print("step that ends the interval; vsctl.main = from the previous vsctl's answer")
-print("to the next vsctl's main() (its process start and dynamic loading; two per")
-print("run), vsctl.reply = from the daemon's answer to vsctl's end")
+print("step that ends the interval; shell.fork = from a vsctl's end to the shell")
+print("forking the next (its exit, the shell's wait), vsctl.main = from there to")
+print("the next vsctl's main() (fork, exec, dynamic loading; two of each per run),")
+print("vsctl.reply = from the daemon's answer to vsctl's end")
 total = 0.0
 for k in order:
     m = med(vals[k])

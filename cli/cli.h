@@ -184,6 +184,11 @@ bool vc_tls_pending(const struct vc_conn *c);
  * (vs_cert_generate's, in the TLS module). 0 or -1. */
 int vc_tls_cert_generate(const char *host, char **cert_pem, char **key_pem, struct vs_error *err);
 
+/* ---- wslay-load.c: libwslay, loaded for the first WebSocket stream */
+
+/* Load it (once). 0, or -1 with err naming the library and the reason. */
+int vc_wslay_load(struct vs_error *err);
+
 /* Connect to the unix socket at path. 0, or -1 with err saying
  * "cannot connect to PATH: REASON (is vsd running?)". */
 int vc_conn_open(struct vc_conn *c, const char *path, struct vs_error *err);

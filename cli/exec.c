@@ -673,7 +673,7 @@ static int ws_stream(struct vc_conn *c, const char *path, const char *body, bool
 	struct ws_client w = {.conn = c, .exec = exec, .tty = tty, .term = &t, .detach = detach};
 	int r;
 
-	if (ws_handshake(c, path, body, err) < 0)
+	if (vc_wslay_load(err) < 0 || ws_handshake(c, path, body, err) < 0)
 		return VC_ERR_FAIL;
 	if (term_setup(&t, tty, err) < 0)
 		return VC_ERR_FAIL;

@@ -524,7 +524,9 @@ struct vsd_oom_rec {
 };
 void vsd_oom_load(struct vsd *d, const char *name, struct vsd_oom_rec *r);
 void vsd_oom_store(struct vsd *d, const char *name, const struct vsd_oom_rec *r);
-/* Fold a cgroup counter value in (returns true if the record changed). */
+/* Fold a cgroup counter value in: true when it counted kills (the record
+ * is then to be written); a new start alone resets the counter's base and
+ * returns false. */
 bool vsd_oom_count(struct vsd_oom_rec *r, int64_t started_at, int64_t cg_kills);
 
 /* ---- usage.c: the usage ledger for billing ---------------------------- */
@@ -592,8 +594,14 @@ void vsd_usage_reading(const struct vs_container_config *cfg, const struct vs_cg
 bool vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int64_t started_at,
 		       const struct vsd_ledger_counters *r, enum vsd_usage_when when,
 		       struct vsd_ledger *out);
-/* The same with the reading taken here (when the container runs); the
- * cgroup's statistics go to *cst_out (may be NULL; all -1 when stopped). */
+/* The reading of a running container, taken now (its CPU time, and
+ * *started_at): true, or false when it is not running or its cgroup
+ * cannot be read. The cgroup's statistics go to *cst_out (may be NULL:
+ * then only the CPU counter is read; all -1 when stopped). */
+bool vsd_usage_take(struct vsd *d, const struct vs_container_config *cfg,
+		    struct vsd_ledger_counters *r, int64_t *started_at,
+		    struct vs_cg_stats *cst_out);
+/* vsd_usage_take, then vsd_usage_observe with what it took. */
 void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg,
 		      enum vsd_usage_when when, struct vsd_ledger *out,
 		      struct vs_cg_stats *cst_out);

@@ -165,23 +165,22 @@ void vsd_oom_store(struct vsd *d, const char *name, const struct vsd_oom_rec *r)
 
 bool vsd_oom_count(struct vsd_oom_rec *r, int64_t started_at, int64_t cg_kills)
 {
-	bool changed = false;
-
 	if (cg_kills < 0)
 		return false;
-	/* A new start is a new cgroup whose counter began at 0. */
+	/* A new start is a new cgroup whose counter began at 0. Not a change
+	 * to write by itself: a record of an earlier start, read back, is
+	 * reset here the same way (this spares every start's answer two
+	 * fsyncs). */
 	if (started_at != r->started_at) {
 		r->started_at = started_at;
 		r->cg_kills = 0;
-		changed = true;
 	}
 	/* Also a new cgroup: restarted within the same second. */
 	if (cg_kills < r->cg_kills)
 		r->cg_kills = 0;
-	if (cg_kills > r->cg_kills) {
-		r->info.kills += cg_kills - r->cg_kills;
-		r->cg_kills = cg_kills;
-		changed = true;
-	}
-	return changed;
+	if (cg_kills == r->cg_kills)
+		return false;
+	r->info.kills += cg_kills - r->cg_kills;
+	r->cg_kills = cg_kills;
+	return true;
 }

@@ -330,11 +330,10 @@ bool vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int
 	return held;
 }
 
-void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg,
-		      enum vsd_usage_when when, struct vsd_ledger *out, struct vs_cg_stats *cst_out)
+bool vsd_usage_take(struct vsd *d, const struct vs_container_config *cfg,
+		    struct vsd_ledger_counters *r, int64_t *started_at, struct vs_cg_stats *cst_out)
 {
 	struct vs_cg_stats cst;
-	struct vsd_ledger_counters r;
 	struct vs_rt_status st;
 	struct vs_error e = {0};
 	struct vs_cg *cg = NULL;
@@ -347,9 +346,21 @@ void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg,
 					: vs_cg_cpu_stats(cg, &cst, &e)) == 0 &&
 		       cst.cpu_usage_usec >= 0;
 	vs_cg_free(cg);
-	if (have)
-		vsd_usage_reading(cfg, &cst, &r);
-	vsd_usage_observe(d, cfg, have ? st.started_at : 0, have ? &r : NULL, when, out);
+	if (have) {
+		vsd_usage_reading(cfg, &cst, r);
+		*started_at = st.started_at;
+	}
 	if (cst_out != NULL)
 		*cst_out = cst;
+	return have;
+}
+
+void vsd_usage_record(struct vsd *d, const struct vs_container_config *cfg,
+		      enum vsd_usage_when when, struct vsd_ledger *out, struct vs_cg_stats *cst_out)
+{
+	struct vsd_ledger_counters r;
+	int64_t started_at = 0;
+	bool have = vsd_usage_take(d, cfg, &r, &started_at, cst_out);
+
+	vsd_usage_observe(d, cfg, have ? started_at : 0, have ? &r : NULL, when, out);
 }

@@ -223,9 +223,17 @@ static void test_oom_count(void **state)
 	assert_false(vsd_oom_count(&r, 100, 1));
 	assert_true(vsd_oom_count(&r, 100, 3));
 	assert_int_equal(r.info.kills, 3);
-	/* Restarted: a new cgroup counting from 0. */
-	assert_true(vsd_oom_count(&r, 200, 0));
+	/* Restarted: a new cgroup counting from 0. Nothing to write yet: the
+	 * base is reset in memory, as a record read back would be. */
+	assert_false(vsd_oom_count(&r, 200, 0));
 	assert_int_equal(r.info.kills, 3);
+	assert_int_equal(r.started_at, 200);
+	assert_int_equal(r.cg_kills, 0);
+	/* The stored record (of the start at 100, 3 counted) read back after
+	 * a daemon restart counts the new cgroup's kills from 0. */
+	struct vsd_oom_rec back = {.info = {.kills = 3}, .started_at = 100, .cg_kills = 3};
+	assert_true(vsd_oom_count(&back, 200, 2));
+	assert_int_equal(back.info.kills, 5);
 	assert_true(vsd_oom_count(&r, 200, 2));
 	assert_int_equal(r.info.kills, 5);
 	/* Restarted within the same second. */
