@@ -229,6 +229,47 @@ static void on_bytes(void *arg, uint64_t sent, uint64_t received)
 	progress(j, "sending the %s: %llu bytes so far", j->part, (unsigned long long)sent);
 }
 
+#define ASK_CAUSE_TIMEOUT_MS 5000
+
+/* The target's line for a failed part (its record's sync_error, see
+ * migrate-in.c), when it names this part: the cause (its disk full, ...)
+ * that the stream's break hides from this node's rsync. Asked briefly: a
+ * target that cannot be reached has nothing to add. buf gets "" else. */
+static void target_cause(struct out_job *j, const char *part, char *buf, size_t len)
+{
+	cleanup_free char *path = xasprintf("/v1/migrations/%s", j->rec.id);
+	cleanup_free char *text = NULL;
+	struct vs_error e = {0};
+	unsigned status = 0;
+	int r;
+
+	buf[0] = '\0';
+	j->peer.timeout_ms = ASK_CAUSE_TIMEOUT_MS;
+	r = vsd_peer_request(&j->peer, "GET", path, NULL, &status, &text, &e);
+	j->peer.timeout_ms = 0;
+	if (r == 0 && status == 200)
+		vsd_mig_sync_cause(text, part, buf, len);
+}
+
+/* A part's failure with the target's own word first when it has one:
+ * "target URL: rsync ended with status 11: rsync: [receiver] write failed
+ * ...: No space left on device (28); here: rsync ...: Broken pipe". */
+static void name_target_cause(struct out_job *j, const char *part, struct vs_error *err)
+{
+	char cause[VSD_MIG_SYNC_ERROR_MAX];
+	char here[VS_ERROR_MSG_MAX];
+	int errnum;
+
+	target_cause(j, part, cause, sizeof(cause));
+	if (cause[0] == '\0')
+		return;
+	snprintf(here, sizeof(here), "%s", err->msg);
+	/* Kind and errno stay (the message already holds its strerror). */
+	errnum = err->errnum;
+	vs_error_kind(err, err->kind, "target %s: %s; here: %s", j->url, cause, here);
+	err->errnum = errnum;
+}
+
 /* One rsync round of part. running: the container runs meanwhile, so its
  * files may go between rsync's listing and their turn (a guest's temp
  * files, systemd's and journald's renames): rsync's "vanished" status is
@@ -246,8 +287,10 @@ static int push(struct out_job *j, const char *part, const char *src, bool runni
 	j->peer.progress_arg = j;
 	if (vsd_peer_rsync_push(&j->peer, path, part, src, j->bwlimit[0] ? j->bwlimit : NULL, &st,
 				err) < 0) {
-		if (!running || st.exit_status != VS_RSYNC_VANISHED)
+		if (!running || st.exit_status != VS_RSYNC_VANISHED) {
+			name_target_cause(j, part, err);
 			return vs_error_prefix(err, "copy the %s to the target", part);
+		}
 		vsd_log("migration %s: files of the running container went during a round (%s)",
 			j->rec.id, err->msg);
 		*err = (struct vs_error){0};
