@@ -535,9 +535,47 @@ static void abort_target(struct out_job *j)
 		vsd_log("migration %s: abort on the target: %s", j->rec.id, e.msg);
 }
 
+/* The container was dumped here (held, or suspended by an older
+ * target's move) before the move failed. */
+static bool dumped(const struct out_job *j)
+{
+	return j->rec.state == VSD_MIG_DUMPED || j->rec.state == VSD_MIG_COMMITTING;
+}
+
+/* A held container whose monitor died cannot be thawed into a supervised
+ * one (docs/migration.md, "Exactly one copy"): it is killed, still
+ * frozen, and left stopped here; why says so, and so does the
+ * container-stopped event. Never two copies: the target's was aborted. */
+static void kill_held(struct out_job *j, struct vs_error *why)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	char reason[VS_ERROR_MSG_MAX];
+	struct vs_error e = {0};
+
+	snprintf(reason, sizeof(reason),
+		 "its monitor died while it was held for migration %s, so its frozen tasks were "
+		 "killed",
+		 j->rec.id);
+	if (vs_rt_kill_held(&j->d->inst, &j->cfg, &e) < 0) {
+		vsd_log("migration %s: '%s' %s: %s", j->rec.id, j->name, reason, e.msg);
+		vs_error_prefix(why, "'%s' could not be thawed (%s; that failed: %s)", j->name,
+				reason, e.msg);
+		return;
+	}
+	vsd_log("migration %s: '%s': %s; it is stopped here", j->rec.id, j->name, reason);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "reason", reason);
+	vs_jgen_obj_close(g);
+	if (j->d->events != NULL)
+		vsd_events_note(j->d->events, j->name, false);
+	vsd_emit(j->d, VSD_EV_CONTAINER_STOPPED, j->name, vs_jgen_text(g, NULL));
+	vs_error_prefix(why, "'%s' could not be thawed: %s; it is stopped here (start it again)",
+			j->name, reason);
+}
+
 /* Before the commit point: the target forgets it, the container comes
- * back here as it was. */
-static void roll_back(struct out_job *j, const struct vs_error *why)
+ * back here as it was (why gets what could not be). */
+static void roll_back(struct out_job *j, struct vs_error *why)
 {
 	struct vs_rt_status st;
 	struct vs_error e = {0};
@@ -547,7 +585,10 @@ static void roll_back(struct out_job *j, const struct vs_error *why)
 		/* Held after a dump to the target's page server (or never
 		 * dumped: then nothing is held and this does nothing). */
 		if (st.state == VS_RT_RUNNING && strcmp(j->mode, "live") == 0 &&
-		    vs_rt_release_held(&j->d->inst, &j->cfg, &e) == 0)
+		    !st.monitor_alive && dumped(j))
+			kill_held(j, why);
+		else if (st.state == VS_RT_RUNNING && strcmp(j->mode, "live") == 0 &&
+			 vs_rt_release_held(&j->d->inst, &j->cfg, &e) == 0)
 			vsd_emit_state(j->d, j->name, true);
 		else if (st.state == VS_RT_SUSPENDED &&
 			 vs_rt_restore(&j->d->inst, &j->cfg, NULL, NULL, NULL, NULL, &e) == 0)
