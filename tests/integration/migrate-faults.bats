@@ -229,6 +229,25 @@ assert_a_clean() {
 	assert_reach client 192.0.2.91
 }
 
+@test "A's monitor of the held VPS and A's vsd killed: A restarted rolls back, kills the held tasks and leaves the VPS stopped; B's reservation is gone" {
+	local init link id
+	ct_counting fh3 192.0.2.92
+	fill_tmpfs fh3 40
+	read -r init link < <(held_mid_image fh3) || fail "no move under way"
+	id=$(mig_id)
+	kill_monitor fh3
+	node_kill A
+	wait_for 20 test -s "$NET_TMP/mig.rc" || fail "vsctl did not notice its daemon's death"
+	[[ ! -e "$CL_B_ROOT/containers/fh3" ]] || fail "fh3 is on B"
+	node_restart A
+	assert_eq "$(mig_state A "$id")" failed "the migration's record on A after its restart"
+	assert_contains "$(json_get error <"$CL_A_ROOT/migrations/$id.json")" "its monitor died while it was held"
+	assert_eq "$(cl_state A fh3)" stopped "fh3 on A after its restart"
+	assert_a_clean fh3 "$init" "$link"
+	assert_eq "$(mig_state B "$id")" aborted "the migration's record on B"
+	assert_b_clean fh3
+}
+
 # cut_link SECONDS: node B's LAN link down for SECONDS, then up again.
 cut_link() {
 	ip -n "$CL_NS_B" link set "$NET_UPLINK" down || return 1
