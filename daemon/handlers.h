@@ -184,9 +184,10 @@ int vsd_h_container_ssh_keys(struct vsd_call *c, struct vsd_reply *out, struct v
 
 /* ---- migration between nodes (docs/migration.md) --------------------- */
 
-#define VSD_MIG_VERSION 1
-#define VSD_MIG_HEADER	"Vsd-Migration"
-#define VSD_MIG_ID_LEN	32
+#define VSD_MIG_VERSION	       1
+#define VSD_MIG_HEADER	       "Vsd-Migration"
+#define VSD_MIG_ID_LEN	       32
+#define VSD_MIG_SYNC_ERROR_MAX 512
 
 enum vsd_mig_state {
 	VSD_MIG_RESERVED,   /* target: staged; source: reserved there */
@@ -212,6 +213,10 @@ struct vsd_mig_record {
 	uint32_t src_idmap_base; /* target: the one it had on the source */
 	bool was_running;	 /* source: running when the move began */
 	char error[VS_ERROR_MSG_MAX];
+	/* target: the last sync part that failed here, "PART: PROGRAM ended
+	 * with status N: LINE" (LINE sanitised), for the source to name the
+	 * cause its broken stream hides; "" none. */
+	char sync_error[VSD_MIG_SYNC_ERROR_MAX];
 	int64_t updated_at;
 };
 const char *vsd_mig_state_name(enum vsd_mig_state s);
@@ -228,8 +233,13 @@ int vsd_mig_record_load(struct vsd *d, const char *id, struct vsd_mig_record *r,
 /* fn for every record (finished ones older than 7 days are removed). */
 typedef void (*vsd_mig_record_fn)(struct vsd *d, const struct vsd_mig_record *r, void *ud);
 int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs_error *err);
-/* {"id", "name", "state", "mode", "error"?} */
+/* {"id", "name", "state", "mode", "error"?, "sync_error"?} */
 void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r);
+/* The source's reading of a target's GET /v1/migrations/{id} answer: its
+ * sync_error's LINE when it names part ("PART: ..."), sanitised (control
+ * characters and bad UTF-8 as '?') and bounded, into buf; "" otherwise
+ * (no such key, another part, an answer that is not JSON). */
+void vsd_mig_sync_cause(const char *answer, const char *part, char *buf, size_t len);
 
 /* stats.c: MemTotal and MemAvailable of /proc/meminfo in bytes (-1 unknown). */
 void vsd_node_memory(int64_t *total, int64_t *avail);

@@ -452,7 +452,9 @@ int vsd_h_migration_abort(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 
 struct sync_sess {
 	struct sync_sess *next;
+	struct vsd *d;
 	char id[VSD_MIG_ID_LEN + 1];
+	char part[16]; /* layer, image, pages, round: named in the record */
 	char token[VSD_MIG_ID_LEN + 1];
 	int in_fd;  /* rsync's stdin, until the input request takes it */
 	int out_fd; /* rsync's stdout: the answer's body */
@@ -478,11 +480,38 @@ static void sess_free(struct sync_sess *ss)
 	free(ss);
 }
 
+/* A part that failed here goes into the migration's record, where the
+ * source's GET finds it: the source's own rsync sees only the stream
+ * break (docs/migration.md, "Transport"). The line is rsync's text about
+ * files the source sent: sanitised and bounded. rsync's "vanished"
+ * status is a round done (the source's rule), not a failure. Written
+ * before the answer ends, so a source whose stream ended sees it. */
+static void record_failure(const struct sync_sess *ss, int status, const char *line)
+{
+	cleanup_free char *clean = vsd_sanitize(line, 400);
+	struct vsd_mig_record rec;
+	struct vs_error e = {0};
+
+	if (status == VS_RSYNC_VANISHED)
+		return;
+	/* d->mutate: an abort's load and save of the record must not
+	 * interleave with this one. */
+	pthread_mutex_lock(&ss->d->mutate);
+	if (vsd_mig_record_load(ss->d, ss->id, &rec, &e) == 0 && rec.state == VSD_MIG_RESERVED) {
+		snprintf(rec.sync_error, sizeof(rec.sync_error), "%s: %s ended with status %d: %s",
+			 ss->part, ss->what, status, clean);
+		vsd_mig_record_save(ss->d, &rec, &e);
+	}
+	pthread_mutex_unlock(&ss->d->mutate);
+	if (e.msg[0] != '\0')
+		vsd_log("migration %s: recording the failed %s: %s", ss->id, ss->part, e.msg);
+}
+
 /* The answer's body: rsync's output until it ends; then its status. */
 static ssize_t sess_read(void *cls, char *buf, size_t max)
 {
 	struct sync_sess *ss = cls;
-	char text[4096], line[256];
+	char text[4096], line[512];
 	ssize_t n;
 	int status = 0;
 
@@ -494,14 +523,15 @@ static ssize_t sess_read(void *cls, char *buf, size_t max)
 	if (waitpid(ss->pid, &status, 0) == ss->pid) {
 		ss->pid = 0;
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 			/* The receiver's own complaint ("No space left on
 			 * device"), not its "error in file IO" that follows. */
 			n = pread(ss->err_fd, text, sizeof(text) - 1, 0);
 			text[n > 0 ? n : 0] = '\0';
 			vs_mig_rsync_cause(text, line, sizeof(line));
-			vsd_log("migration %s: %s ended with status %d: %s", ss->id, ss->what,
-				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+			vsd_log("migration %s: %s ended with status %d: %s", ss->id, ss->what, code,
 				line);
+			record_failure(ss, code, line);
 		}
 	}
 	return 0;
@@ -521,12 +551,15 @@ static void sess_done(void *cls)
 	sess_free(ss);
 }
 
-static struct sync_sess *sess_new(const char *id, const char *token)
+static struct sync_sess *sess_new(struct vsd *d, const char *id, const char *part,
+				  const char *token)
 {
 	struct sync_sess *ss = xcalloc(1, sizeof(*ss));
 
+	ss->d = d;
 	ss->in_fd = ss->out_fd = -1;
 	snprintf(ss->id, sizeof(ss->id), "%s", id);
+	snprintf(ss->part, sizeof(ss->part), "%s", part);
 	snprintf(ss->token, sizeof(ss->token), "%s", token);
 	ss->what = "rsync";
 	ss->err_fd = memfd_create("sync", MFD_CLOEXEC);
@@ -543,10 +576,10 @@ static struct sync_sess *sess_register(struct sync_sess *ss)
 }
 
 /* Start rsync on pipes and register its stream. */
-static struct sync_sess *sess_start(const char *id, const char *token, char *const argv[],
-				    struct vs_error *err)
+static struct sync_sess *sess_start(struct vsd *d, const char *id, const char *part,
+				    const char *token, char *const argv[], struct vs_error *err)
 {
-	struct sync_sess *ss = sess_new(id, token);
+	struct sync_sess *ss = sess_new(d, id, part, token);
 	int in[2] = {-1, -1}, out[2] = {-1, -1};
 	int rc;
 
@@ -576,10 +609,11 @@ fail:
 /* The page server on one socket (criu's --ps-socket needs a socket, both
  * ways on one descriptor): our end is both the answer's source and, dup'ed,
  * the input's sink, whose end server.c passes on as a half-close. */
-static struct sync_sess *sess_start_socket(const char *id, const char *token, char *const argv[],
+static struct sync_sess *sess_start_socket(struct vsd *d, const char *id, const char *part,
+					   const char *token, char *const argv[],
 					   struct vs_error *err)
 {
-	struct sync_sess *ss = sess_new(id, token);
+	struct sync_sess *ss = sess_new(d, id, part, token);
 	int sv[2] = {-1, -1};
 	int rc;
 
@@ -729,7 +763,7 @@ static int start_page_server(struct vsd_call *c, const struct vsd_mig_record *re
 	if (dest == NULL || vs_mig_page_server_argv(c->d->inst.criu_path, vs_json_array_len(args),
 						    dest, prev[0] ? prev : NULL, &argv, err) < 0)
 		return -1;
-	ss = sess_start_socket(rec->id, token, argv, err);
+	ss = sess_start_socket(c->d, rec->id, round ? "round" : "pages", token, argv, err);
 	if (ss == NULL)
 		return -1;
 	stream_reply(out, ss);
@@ -769,7 +803,7 @@ int vsd_h_migration_sync(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	if (dest == NULL || parse_args(vs_json_get(obj, "args"), &args, &n, err) < 0 ||
 	    vs_mig_rsync_server_argv((const char *const *)args, n, dest, &argv, err) < 0)
 		return -1;
-	ss = sess_start(rec.id, token, argv, err);
+	ss = sess_start(c->d, rec.id, part, token, argv, err);
 	if (ss == NULL)
 		return -1;
 	stream_reply(out, ss);

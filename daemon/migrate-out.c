@@ -229,6 +229,47 @@ static void on_bytes(void *arg, uint64_t sent, uint64_t received)
 	progress(j, "sending the %s: %llu bytes so far", j->part, (unsigned long long)sent);
 }
 
+#define ASK_CAUSE_TIMEOUT_MS 5000
+
+/* The target's line for a failed part (its record's sync_error, see
+ * migrate-in.c), when it names this part: the cause (its disk full, ...)
+ * that the stream's break hides from this node's rsync. Asked briefly: a
+ * target that cannot be reached has nothing to add. buf gets "" else. */
+static void target_cause(struct out_job *j, const char *part, char *buf, size_t len)
+{
+	cleanup_free char *path = xasprintf("/v1/migrations/%s", j->rec.id);
+	cleanup_free char *text = NULL;
+	struct vs_error e = {0};
+	unsigned status = 0;
+	int r;
+
+	buf[0] = '\0';
+	j->peer.timeout_ms = ASK_CAUSE_TIMEOUT_MS;
+	r = vsd_peer_request(&j->peer, "GET", path, NULL, &status, &text, &e);
+	j->peer.timeout_ms = 0;
+	if (r == 0 && status == 200)
+		vsd_mig_sync_cause(text, part, buf, len);
+}
+
+/* A part's failure with the target's own word first when it has one:
+ * "target URL: rsync ended with status 11: rsync: [receiver] write failed
+ * ...: No space left on device (28); here: rsync ...: Broken pipe". */
+static void name_target_cause(struct out_job *j, const char *part, struct vs_error *err)
+{
+	char cause[VSD_MIG_SYNC_ERROR_MAX];
+	char here[VS_ERROR_MSG_MAX];
+	int errnum;
+
+	target_cause(j, part, cause, sizeof(cause));
+	if (cause[0] == '\0')
+		return;
+	snprintf(here, sizeof(here), "%s", err->msg);
+	/* Kind and errno stay (the message already holds its strerror). */
+	errnum = err->errnum;
+	vs_error_kind(err, err->kind, "target %s: %s; here: %s", j->url, cause, here);
+	err->errnum = errnum;
+}
+
 /* One rsync round of part. running: the container runs meanwhile, so its
  * files may go between rsync's listing and their turn (a guest's temp
  * files, systemd's and journald's renames): rsync's "vanished" status is
@@ -246,8 +287,10 @@ static int push(struct out_job *j, const char *part, const char *src, bool runni
 	j->peer.progress_arg = j;
 	if (vsd_peer_rsync_push(&j->peer, path, part, src, j->bwlimit[0] ? j->bwlimit : NULL, &st,
 				err) < 0) {
-		if (!running || st.exit_status != VS_RSYNC_VANISHED)
+		if (!running || st.exit_status != VS_RSYNC_VANISHED) {
+			name_target_cause(j, part, err);
 			return vs_error_prefix(err, "copy the %s to the target", part);
+		}
 		vsd_log("migration %s: files of the running container went during a round (%s)",
 			j->rec.id, err->msg);
 		*err = (struct vs_error){0};
@@ -492,9 +535,47 @@ static void abort_target(struct out_job *j)
 		vsd_log("migration %s: abort on the target: %s", j->rec.id, e.msg);
 }
 
+/* The container was dumped here (held, or suspended by an older
+ * target's move) before the move failed. */
+static bool dumped(const struct out_job *j)
+{
+	return j->rec.state == VSD_MIG_DUMPED || j->rec.state == VSD_MIG_COMMITTING;
+}
+
+/* A held container whose monitor died cannot be thawed into a supervised
+ * one (docs/migration.md, "Exactly one copy"): it is killed, still
+ * frozen, and left stopped here; why says so, and so does the
+ * container-stopped event. Never two copies: the target's was aborted. */
+static void kill_held(struct out_job *j, struct vs_error *why)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	char reason[VS_ERROR_MSG_MAX];
+	struct vs_error e = {0};
+
+	snprintf(reason, sizeof(reason),
+		 "its monitor died while it was held for migration %s, so its frozen tasks were "
+		 "killed",
+		 j->rec.id);
+	if (vs_rt_kill_held(&j->d->inst, &j->cfg, &e) < 0) {
+		vsd_log("migration %s: '%s' %s: %s", j->rec.id, j->name, reason, e.msg);
+		vs_error_prefix(why, "'%s' could not be thawed (%s; that failed: %s)", j->name,
+				reason, e.msg);
+		return;
+	}
+	vsd_log("migration %s: '%s': %s; it is stopped here", j->rec.id, j->name, reason);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "reason", reason);
+	vs_jgen_obj_close(g);
+	if (j->d->events != NULL)
+		vsd_events_note(j->d->events, j->name, false);
+	vsd_emit(j->d, VSD_EV_CONTAINER_STOPPED, j->name, vs_jgen_text(g, NULL));
+	vs_error_prefix(why, "'%s' could not be thawed: %s; it is stopped here (start it again)",
+			j->name, reason);
+}
+
 /* Before the commit point: the target forgets it, the container comes
- * back here as it was. */
-static void roll_back(struct out_job *j, const struct vs_error *why)
+ * back here as it was (why gets what could not be). */
+static void roll_back(struct out_job *j, struct vs_error *why)
 {
 	struct vs_rt_status st;
 	struct vs_error e = {0};
@@ -504,7 +585,10 @@ static void roll_back(struct out_job *j, const struct vs_error *why)
 		/* Held after a dump to the target's page server (or never
 		 * dumped: then nothing is held and this does nothing). */
 		if (st.state == VS_RT_RUNNING && strcmp(j->mode, "live") == 0 &&
-		    vs_rt_release_held(&j->d->inst, &j->cfg, &e) == 0)
+		    !st.monitor_alive && dumped(j))
+			kill_held(j, why);
+		else if (st.state == VS_RT_RUNNING && strcmp(j->mode, "live") == 0 &&
+			 vs_rt_release_held(&j->d->inst, &j->cfg, &e) == 0)
 			vsd_emit_state(j->d, j->name, true);
 		else if (st.state == VS_RT_SUSPENDED &&
 			 vs_rt_restore(&j->d->inst, &j->cfg, NULL, NULL, NULL, NULL, &e) == 0)

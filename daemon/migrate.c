@@ -135,6 +135,7 @@ int vsd_mig_record_save(struct vsd *d, struct vsd_mig_record *r, struct vs_error
 	vs_jgen_kv_int(g, "src_idmap_base", r->src_idmap_base);
 	vs_jgen_kv_bool(g, "was_running", r->was_running);
 	vs_jgen_kv_str(g, "error", r->error);
+	vs_jgen_kv_str(g, "sync_error", r->sync_error);
 	vs_jgen_kv_int(g, "updated_at", r->updated_at);
 	vs_jgen_obj_close(g);
 	text = vs_jgen_text(g, &len);
@@ -166,6 +167,7 @@ static int record_parse(const char *text, struct vsd_mig_record *r, struct vs_er
 	copy_str(obj, "peer_url", r->peer_url, sizeof(r->peer_url));
 	copy_str(obj, "peer_fingerprint", r->peer_fp, sizeof(r->peer_fp));
 	copy_str(obj, "error", r->error, sizeof(r->error));
+	copy_str(obj, "sync_error", r->sync_error, sizeof(r->sync_error));
 	state = vs_json_string(vs_json_get(obj, "state"));
 	role = vs_json_string(vs_json_get(obj, "role"));
 	if (!vsd_mig_id_valid(r->id) || state == NULL || state_parse(state, &r->state) < 0 ||
@@ -257,5 +259,28 @@ void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r)
 	vs_jgen_kv_str(g, "mode", r->mode);
 	if (r->error[0] != '\0')
 		vs_jgen_kv_str(g, "error", r->error);
+	if (r->sync_error[0] != '\0')
+		vs_jgen_kv_str(g, "sync_error", r->sync_error);
 	vs_jgen_obj_close(g);
+}
+
+void vsd_mig_sync_cause(const char *answer, const char *part, char *buf, size_t len)
+{
+	cleanup_json struct vs_json *obj = NULL;
+	cleanup_free char *clean = NULL;
+	struct vs_error e = {0};
+	const char *line;
+	size_t n = strlen(part);
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
+		return;
+	line = vs_json_string(vs_json_get(obj, "sync_error"));
+	if (line == NULL || strncmp(line, part, n) != 0 || strncmp(line + n, ": ", 2) != 0)
+		return;
+	/* A remote's text: bounded, no control characters. */
+	clean = vsd_sanitize(line + n + 2, VSD_MIG_SYNC_ERROR_MAX - 1);
+	snprintf(buf, len, "%s", clean);
 }

@@ -370,6 +370,18 @@ int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_contai
 	return vs_error_set(err, EPROTO, "unexpected answer from the monitor");
 }
 
+/* Every task of the container killed through its cgroup, which also
+ * thaws a v1 freezer: a frozen task (a tree held after a dump, whose
+ * monitor died) keeps a pending SIGKILL until thawed. Best effort: the
+ * caller waits for init and reports what is left. */
+static void kill_cgroup(const struct vs_rt_instance *inst, const struct vs_container_config *cfg)
+{
+	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
+
+	vs_cg_kill_all(cg, NULL);
+	vs_cg_free(cg);
+}
+
 /* Monitor gone but init alive (someone killed the monitor): stop it
  * ourselves, by pidfd so a recycled pid cannot be hit. */
 static int stop_orphan(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
@@ -387,7 +399,35 @@ static int stop_orphan(const struct vs_rt_instance *inst, const struct vs_contai
 			return vs_rt_recover(inst, cfg, err);
 	}
 	vs_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	kill_cgroup(inst, cfg);
 	poll(&p, 1, 10000);
+	return vs_rt_recover(inst, cfg, err);
+}
+
+int vs_rt_kill_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		    struct vs_error *err)
+{
+	struct vs_rt_status st;
+	cleanup_close int pidfd = -1;
+	struct pollfd p;
+
+	if (vs_rt_status(inst, cfg->name, &st, err) < 0)
+		return -1;
+	if (st.monitor_alive)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' has its monitor: it can be thawed", cfg->name);
+	if (st.init_pid > 0) {
+		pidfd = vs_pidfd_open(st.init_pid, 0);
+		/* Killed while frozen and with its node sides still down, as
+		 * the monitor would (the image without pages, and any
+		 * pre-copy rounds, go too). */
+		if (rt_monitor_release_held(inst, cfg, st.init_pid, true, err) < 0)
+			return vs_error_prefix(err, "kill the held tasks of '%s'", cfg->name);
+		p = (struct pollfd){.fd = pidfd, .events = POLLIN};
+		if (pidfd >= 0 && poll(&p, 1, 10000) <= 0)
+			return vs_error_set(err, ETIMEDOUT, "the init of '%s' outlived its kill",
+					    cfg->name);
+	}
 	return vs_rt_recover(inst, cfg, err);
 }
 

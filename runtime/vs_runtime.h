@@ -243,6 +243,17 @@ void vs_rt_drop_rounds(const struct vs_rt_instance *inst, const struct vs_contai
 int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		       struct vs_error *err);
 
+/* A held container whose monitor died (docs/migration.md, "Exactly one
+ * copy"): nothing can thaw it into a supervised container again (the
+ * monitor was its init's parent and its console's keeper), so its tasks
+ * are killed while still frozen, its partial image and rounds removed,
+ * and it is cleaned up as a stopped container (cgroup, mounts, node
+ * sides; state.json "stopped"). 0 also when nothing is left to kill; -1
+ * with VS_EK_CONFLICT when its monitor is alive (vs_rt_release_held is
+ * the way then), or the kill's or the clean-up's error. */
+int vs_rt_kill_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		    struct vs_error *err);
+
 /* What an operator can do with a suspended container, for every error
  * that refuses one: format arguments are the name twice. Callers append
  * their own last option (" or destroy it with force", ...). */

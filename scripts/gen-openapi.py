@@ -546,6 +546,12 @@ MIGRATION_OBJECTS = {
         "state": MIG_STATE,
         "mode": {"enum": ["live", "stop", "offline"]},
         "error": dict(STR, description="Why it failed (failed only)."),
+        "sync_error": dict(STR, description="The last sync part that "
+                           "failed on this node: \"PART: PROGRAM ended "
+                           "with status N: LINE\" (its own complaint, "
+                           "such as a full disk; control characters "
+                           "replaced, at most 511 bytes): what a source "
+                           "whose stream broke names in its error."),
         "container": dict(ref("ContainerStatus"), description="In the "
                           "answer to a commit: the container on the "
                           "target."),

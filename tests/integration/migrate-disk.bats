@@ -7,8 +7,10 @@
 #   the error naming the space; nothing changes on either node.
 # - A container that fits at the reservation but grows past B's free space
 #   during the copy (the guest writes after the reservation passed): the
-#   move fails cleanly, exactly one copy runs, on A, B has nothing of it
-#   (no staging, no id range) and its space back, and once the guest frees
+#   move fails cleanly, its error on A names B's full disk (B's rsync's
+#   line, relayed by B's migration record), exactly one copy runs, on A,
+#   B has nothing of it (no staging, no id range) and its space back, and
+#   once the guest frees
 #   the space the same move works.
 
 load helpers
@@ -98,9 +100,14 @@ write_mb() { on A in_ct "$1" dd if=/dev/urandom of="$2" bs=1M count="$3" 2>/dev/
 	assert_contains "$(mig_out)" "stays here"
 	assert_contains "$(mig_out)" "copy the layer to the target"
 	# The target's rsync said why (its stderr stays there: the source's
-	# rsync sees only the broken stream).
+	# rsync sees only the broken stream) ...
 	grep -q "migration $id: rsync ended with status 11: .*No space left on device" "$CL_B_TMP/vsd.log" ||
 		fail "B's log does not say the disk was full: $(grep "$id" "$CL_B_TMP/vsd.log")"
+	# ... and recorded it, where A asked for it: A's error names the cause.
+	assert_contains "$(json_get sync_error <"$CL_B_ROOT/migrations/$id.json")" \
+		"layer: rsync ended with status 11: "
+	assert_contains "$(mig_out)" "target $(cl_url B): rsync ended with status 11: rsync: [receiver] write failed on "
+	assert_contains "$(mig_out)" "No space left on device (28); here: "
 	echo "# the error: $(tail -n 1 "$NET_TMP/mig.out")" >&3
 	assert_one_copy df2
 	[[ ! -e "$CL_A_ROOT/containers/df2/precopy" ]] || fail "pre-copy rounds are left on A"

@@ -39,19 +39,26 @@ staged_mb() {
 # mid_image NAME MB: the image's copy to B is under way (MB of it there).
 mid_image() { (($(staged_mb "$1" incoming-image) >= $2)); }
 
+# b_killed_move_fails SECONDS: B's vsd SIGKILLed mid-move; the migrate then
+# fails within SECONDS, naming B.
+b_killed_move_fails() {
+	local pid
+	pid=$(on B vsd_pid)
+	node_kill B
+	! pid_alive "$pid" || fail "B's vsd $pid survived SIGKILL" || return 1
+	wait_for "$1" test -s "$NET_TMP/mig.rc" || fail "the migrate did not end: $(mig_out)" || return 1
+	assert_eq "$(mig_rc)" 1 "vsctl migrate's status ($(mig_out))" || return 1
+	assert_contains "$(mig_out)" "$(cl_url B)"
+}
+
 @test "the target's vsd killed during the image's copy: the migrate fails naming the target, the VPS runs on A; B restarted has nothing of it" {
-	local pid id
+	local id
 	ct_counting fa1 192.0.2.81
 	fill_tmpfs fa1 100
 	mig_bg fa1 --bandwidth 8M
 	wait_for 40 mid_image fa1 10 || fail "the image's copy did not start: $(mig_out)"
 	id=$(mig_id)
-	pid=$(on B vsd_pid)
-	node_kill B
-	! pid_alive "$pid" || fail "B's vsd $pid survived SIGKILL"
-	wait_for 50 test -s "$NET_TMP/mig.rc" || fail "the migrate did not end: $(mig_out)"
-	assert_eq "$(mig_rc)" 1 "vsctl migrate's status ($(mig_out))"
-	assert_contains "$(mig_out)" "$(cl_url B)"
+	b_killed_move_fails 50
 	assert_contains "$(mig_out)" "stays here"
 	assert_one_copy fa1
 	assert_reach client 192.0.2.81
@@ -63,7 +70,7 @@ mid_image() { (($(staged_mb "$1" incoming-image) >= $2)); }
 }
 
 @test "the target's vsd killed while A dumps into its page server: the dump fails, the VPS is thawed and runs on A with its memory intact; B restarted has nothing of it" {
-	local pid id sum
+	local id sum
 	ct_counting fa9 192.0.2.89
 	memsum_start A fa9 100
 	sum=$(on A in_ct fa9 cat /root/memsum)
@@ -72,12 +79,7 @@ mid_image() { (($(staged_mb "$1" incoming-image) >= $2)); }
 	wait_for 60 eval '(($(staged_mb fa9 incoming-pages) >= 10))' ||
 		fail "the pages did not start: $(mig_out)"
 	id=$(mig_id)
-	pid=$(on B vsd_pid)
-	node_kill B
-	! pid_alive "$pid" || fail "B's vsd $pid survived SIGKILL"
-	wait_for 60 test -s "$NET_TMP/mig.rc" || fail "the migrate did not end: $(mig_out)"
-	assert_eq "$(mig_rc)" 1 "vsctl migrate's status ($(mig_out))"
-	assert_contains "$(mig_out)" "$(cl_url B)"
+	b_killed_move_fails 60
 	assert_contains "$(mig_out)" "stays here"
 	assert_one_copy fa9
 	assert_reach client 192.0.2.89
@@ -143,6 +145,107 @@ mig_in() { [[ "$(mig_state "$1" "$2" 2>/dev/null)" == "$3" ]]; }
 	assert_reach client 192.0.2.88
 	echo "# the target killed at its commit: fk1 runs on $on; B: $(grep -h "$id: .* after a restart" \
 		"$CL_B_TMP/vsd.log")" >&3
+}
+
+# From the dump to the commit's answer the VPS is held on A: frozen, its
+# node sides down, its tasks alive, kept by its monitor
+# (docs/migration.md, "Exactly one copy"). These kill that monitor there.
+
+# held_mid_image NAME: NAME's move under way with its image going to B
+# (so it is held on A); prints its init's pid and host link on A.
+held_mid_image() {
+	local init link
+	init=$(on A ct_init_pid "$1") && link=$(on A ct_hostif "$1") || return 1
+	mig_bg "$1" --bandwidth 8M
+	wait_for 40 mid_image "$1" 5 || fail "the image's copy did not start: $(mig_out)" || return 1
+	echo "$init $link"
+}
+# kill_monitor NAME: SIGKILL of NAME's monitor on A, by its pid.
+kill_monitor() {
+	local pid
+	pid=$(json_get monitor_pid <"$CL_A_ROOT/containers/$1/state.json") || return 1
+	pid_alive "$pid" || fail "no monitor of $1 on A ($pid)" || return 1
+	kill -KILL "$pid"
+	wait_for 5 eval '! pid_alive '"$pid"
+}
+# assert_a_clean NAME INIT LINK: nothing of NAME's tasks on A (its old init
+# gone, not left frozen), no cgroup, no mount and no host link of it.
+assert_a_clean() {
+	local d
+	! pid_alive "$2" || fail "$1's init $2 is still on A ($(grep State: "/proc/$2/status"))" || return 1
+	for d in /sys/fs/cgroup/*/"$CL_A_CG_PARENT"/"$1" /sys/fs/cgroup/"$CL_A_CG_PARENT"/"$1"; do
+		[[ ! -d "$d" ]] || fail "$1's cgroup $d is left on A ($(cat "$d/cgroup.procs" 2>/dev/null))" || return 1
+	done
+	! grep -qF "$CL_A_ROOT/containers/$1/" /proc/self/mountinfo ||
+		fail "mounts of $1 are left on A: $(grep -F "$CL_A_ROOT/containers/$1/" /proc/self/mountinfo)" || return 1
+	! ip -n "$CL_NS_A" link show dev "$3" >/dev/null 2>&1 || fail "$1's host link $3 is left on A"
+}
+
+@test "A's monitor of the held VPS killed, then the target commits: one copy runs, on B; A has no task, cgroup, mount or link of it" {
+	local init link c
+	ct_counting fh1 192.0.2.90
+	fill_tmpfs fh1 40
+	read -r init link < <(held_mid_image fh1) || fail "no move under way"
+	kill_monitor fh1
+	wait_for 60 test -s "$NET_TMP/mig.rc" || fail "the migrate did not end: $(mig_out)"
+	assert_eq "$(mig_rc)" 0 "vsctl migrate's status ($(mig_out))"
+	assert_eq "$(cl_state B fh1)" running "fh1 on B"
+	! cl_has A fh1 || fail "fh1 is still on A: $(cl_state A fh1)"
+	assert_eq "$(cl_listing A | grep -c fh1 || true)" 0 "entries of fh1 under A's containers/"
+	assert_a_clean fh1 "$init" "$link"
+	c=$(on B in_ct fh1 cat /var/count)
+	sleep 0.5
+	(($(on B in_ct fh1 cat /var/count) > c)) || fail "fh1's counter stopped at $c on B"
+	assert_reach client 192.0.2.90
+}
+
+@test "A's monitor of the held VPS killed, then the target fails: the VPS is killed on A and stopped there (said by the error, its state and an event), nowhere else; it starts again" {
+	local init link id
+	ct_counting fh2 192.0.2.91
+	fill_tmpfs fh2 40
+	net_bg "$NET_TMP/mon" "$VSCTL_BIN" --socket "$CL_A_SOCKET" monitor --json \
+		--type container-stopped >/dev/null
+	read -r init link < <(held_mid_image fh2) || fail "no move under way"
+	id=$(mig_id)
+	kill_monitor fh2
+	b_killed_move_fails 60
+	assert_contains "$(mig_out)" "its monitor died while it was held"
+	assert_contains "$(mig_out)" "stopped here"
+	echo "# the error: $(tail -n 1 "$NET_TMP/mig.out")" >&3
+	assert_eq "$(cl_state A fh2)" stopped "fh2 on A"
+	assert_a_clean fh2 "$init" "$link"
+	assert_eq "$(mig_state A "$id")" failed "the migration's record on A"
+	assert_contains "$(json_get error <"$CL_A_ROOT/migrations/$id.json")" "its monitor died while it was held"
+	wait_for 5 grep -q '"fh2".*its monitor died' "$NET_TMP/mon" ||
+		fail "no container-stopped event of fh2 naming why: $(cat "$NET_TMP/mon")"
+	node_restart B
+	assert_eq "$(mig_state B "$id")" aborted "the migration's record on B after its restart"
+	assert_b_clean fh2
+	[[ ! -e "$CL_B_ROOT/containers/fh2" ]] || fail "fh2 is on B"
+	# What was killed was cleaned up: it starts again, here only.
+	on A vsctl start fh2
+	on A in_ct fh2 sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+	assert_one_copy fh2
+	assert_reach client 192.0.2.91
+}
+
+@test "A's monitor of the held VPS and A's vsd killed: A restarted rolls back, kills the held tasks and leaves the VPS stopped; B's reservation is gone" {
+	local init link id
+	ct_counting fh3 192.0.2.92
+	fill_tmpfs fh3 40
+	read -r init link < <(held_mid_image fh3) || fail "no move under way"
+	id=$(mig_id)
+	kill_monitor fh3
+	node_kill A
+	wait_for 20 test -s "$NET_TMP/mig.rc" || fail "vsctl did not notice its daemon's death"
+	[[ ! -e "$CL_B_ROOT/containers/fh3" ]] || fail "fh3 is on B"
+	node_restart A
+	assert_eq "$(mig_state A "$id")" failed "the migration's record on A after its restart"
+	assert_contains "$(json_get error <"$CL_A_ROOT/migrations/$id.json")" "its monitor died while it was held"
+	assert_eq "$(cl_state A fh3)" stopped "fh3 on A after its restart"
+	assert_a_clean fh3 "$init" "$link"
+	assert_eq "$(mig_state B "$id")" aborted "the migration's record on B"
+	assert_b_clean fh3
 }
 
 # cut_link SECONDS: node B's LAN link down for SECONDS, then up again.

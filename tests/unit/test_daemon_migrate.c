@@ -191,12 +191,70 @@ static void test_records(void **state)
 	assert_int_equal(n, 1);
 }
 
+/* The target's failed part survives in its record and its GET answer;
+ * the source takes the line only for the part it sent, sanitised. */
+static void test_sync_error(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_mig_record r = {0}, back;
+	struct vs_error err = {0};
+	struct vs_jgen *g;
+	const char *text;
+	size_t len;
+	char buf[VSD_MIG_SYNC_ERROR_MAX];
+	char big[2048];
+
+	assert_int_equal(vsd_mig_id_new(r.id, &err), 0);
+	snprintf(r.name, sizeof(r.name), "web1");
+	snprintf(r.mode, sizeof(r.mode), "live");
+	r.state = VSD_MIG_RESERVED;
+	assert_int_equal(vsd_mig_record_save(&f->d, &r, &err), 0);
+	g = vs_jgen_new(false);
+	vsd_mig_gen_record(g, &r);
+	assert_null(strstr(vs_jgen_text(g, &len), "sync_error"));
+	vs_jgen_free(g);
+
+	snprintf(r.sync_error, sizeof(r.sync_error),
+		 "layer: rsync ended with status 11: rsync: [receiver] write failed on "
+		 "\"/x/fill\": No space left on device (28)");
+	assert_int_equal(vsd_mig_record_save(&f->d, &r, &err), 0);
+	assert_int_equal(vsd_mig_record_load(&f->d, r.id, &back, &err), 0);
+	assert_string_equal(back.sync_error, r.sync_error);
+	g = vs_jgen_new(false);
+	vsd_mig_gen_record(g, &back);
+	text = vs_jgen_text(g, &len);
+	vsd_mig_sync_cause(text, "layer", buf, sizeof(buf));
+	assert_string_equal(buf, "rsync ended with status 11: rsync: [receiver] write failed on "
+				 "\"/x/fill\": No space left on device (28)");
+	/* Another part's failure is not this one's cause. */
+	vsd_mig_sync_cause(text, "image", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	vsd_mig_sync_cause(text, "lay", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	vs_jgen_free(g);
+
+	/* A remote's text: control characters replaced, bounded. */
+	vsd_mig_sync_cause("{\"sync_error\": \"layer: a\\u001b[2Jb\\nc\"}", "layer", buf,
+			   sizeof(buf));
+	assert_string_equal(buf, "a?[2Jb?c");
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "{\"sync_error\": \"layer: ", strlen("{\"sync_error\": \"layer: "));
+	memcpy(big + sizeof(big) - 3, "\"}", 3);
+	vsd_mig_sync_cause(big, "layer", buf, sizeof(buf));
+	assert_int_equal(strlen(buf), VSD_MIG_SYNC_ERROR_MAX - 1);
+	vsd_mig_sync_cause("not json", "layer", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	vsd_mig_sync_cause("{\"sync_error\": 5}", "layer", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sync_error, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
