@@ -290,8 +290,9 @@ char *vsd_error_body(const char *code, const char *msg);
 /* Emit {"code": ..., "message": ...} of err into g. */
 void vsd_gen_error(struct vs_jgen *g, const struct vs_error *err);
 
-/* Copy of s safe to put into JSON: invalid UTF-8 bytes and control
- * characters other than tab become '?', at most max bytes kept. */
+/* Copy of s safe to put into JSON and onto a terminal: invalid UTF-8
+ * bytes and control characters other than tab (C0, DEL, and C1 as one
+ * '?' each) become '?', at most max bytes kept. */
 char *vsd_sanitize(const char *s, size_t max);
 
 /* Request body accumulation with the size limit. */

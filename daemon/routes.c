@@ -243,6 +243,13 @@ char *vsd_sanitize(const char *s, size_t max)
 			i++;
 			continue;
 		}
+		/* C1 controls (U+0080..U+009F, CSI among them) act on terminals
+		 * like their 7-bit escapes. */
+		if (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f) {
+			out[o++] = '?';
+			i += 2;
+			continue;
+		}
 		memcpy(out + o, p, n);
 		o += n;
 		i += n;

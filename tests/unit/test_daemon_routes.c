@@ -259,6 +259,9 @@ static void test_sanitize(void **state)
 	cleanup_free char *d = vsd_sanitize("\xed\xa0\x80", 100); /* surrogate */
 	cleanup_free char *e = vsd_sanitize("abcdef", 3);
 	cleanup_free char *f = vsd_sanitize("\xf0\x9f\x98\x80", 100); /* U+1F600 */
+	cleanup_free char *g = vsd_sanitize("a\xc2\x9b"
+					    "31mb\xc2\xa0",
+					    100); /* CSI, NBSP */
 
 	assert_string_equal(a, "h\xc3\xa9llo\t?");
 	assert_string_equal(b, "?");
@@ -266,6 +269,7 @@ static void test_sanitize(void **state)
 	assert_string_equal(d, "???");
 	assert_string_equal(e, "abc");
 	assert_string_equal(f, "\xf0\x9f\x98\x80");
+	assert_string_equal(g, "a?31mb\xc2\xa0");
 }
 
 static void test_body_limit(void **state)
