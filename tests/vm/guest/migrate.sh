@@ -232,6 +232,13 @@ mig_postcopy_checks() {
 	else
 		fail "$MCT: the result says postcopy, lazy pages > 0" "$out"
 	fi
+	# B's lazy-pages is done: its socket and the image it read are gone.
+	if wait_for 30 sh -c "! test -e '$MB_ROOT/containers/$MCT/incoming-image' && ! test -e '$MB_RUN/containers/$MCT/lazy-pages/lazy-pages.socket'"; then
+		pass "$MCT: B keeps neither the image nor lazy-pages' socket after the pull"
+	else
+		fail "$MCT: B keeps neither the image nor lazy-pages' socket after the pull" \
+			"$(ls -la "$MB_ROOT/containers/$MCT" "$MB_RUN/containers/$MCT/lazy-pages" 2>&1)"
+	fi
 	mig_outcome "$before" "$sum"
 }
 
