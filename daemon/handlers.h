@@ -294,6 +294,25 @@ int vsd_mig_precopy_memory(struct vsd *d, const struct vs_container_config *cfg,
 			   struct vsd_op_run *run, struct vsd_mig_rounds *out,
 			   struct vs_error *err);
 
+/* Post-copy (docs/migration.md, "Post-copy"), daemon/migrate-pages.c: the
+ * container's `criu dump --lazy-pages` (vs_rt_checkpoint_lazy); on success
+ * it is held and its image, without the lazy pages, is in
+ * containers/NAME/checkpoint, and *fd is this end of the socket its CRIU
+ * serves the lazy pages on (the caller's to stream or close: closing it
+ * before the target resumed ends CRIU's serving); *lazy_pages: the pages
+ * its page maps left lazy. 0 or -1 (it runs on). */
+int vsd_mig_dump_lazy(struct vsd *d, const struct vs_container_config *cfg, const char *netlock,
+		      struct vsd_op_run *run, int *fd, uint64_t *lazy_pages, struct vs_error *err);
+/* The lazy pages' stream: fd (taken) bridged to the target's sync part
+ * "lazy" (its criu lazy-pages asks, the dump answers) by a thread. NULL on
+ * failure (fd closed). vsd_mig_lazy_end waits for the stream's end (the
+ * target's lazy-pages took every page and exited), or first cuts it (cut):
+ * *bytes the bytes sent; 0, or -1 when the stream failed. */
+struct vsd_mig_lazy;
+struct vsd_mig_lazy *vsd_mig_lazy_start(const struct vsd_peer_id *peer, const char *mig_id,
+					uint64_t rate, int fd, struct vs_error *err);
+int vsd_mig_lazy_end(struct vsd_mig_lazy *l, bool cut, int64_t *bytes, struct vs_error *err);
+
 /* api.c: the API's route table (VSD_R__COUNT entries, one per route id),
  * each route with its handler and pre-check. */
 extern const struct vsd_route vsd_routes[];

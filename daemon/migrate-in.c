@@ -22,6 +22,7 @@
 
 #include "daemon/handlers.h"
 #include "fs-cow/vs_fs.h"
+#include "lib/vs_io.h"
 #include "lib/vs_json.h"
 #include "lib/vs_spawn.h"
 #include "lib/vs_util.h"
@@ -354,6 +355,9 @@ int vsd_h_migration_reserve(struct vsd_call *c, struct vsd_reply *out, struct vs
 	vs_jgen_arr_open(g);
 	vs_jgen_str(g, "pages");
 	vs_jgen_str(g, "round");
+	/* Post-copy only where this node can restore lazily. */
+	if (vsd_criu_check_lazy(d->criu, NULL) == 0)
+		vs_jgen_str(g, "lazy");
 	vs_jgen_arr_close(g);
 	/* A dump may lock the network with nf_tables only when this node's
 	 * CRIU can restore (and unlock) such an image. */
@@ -460,8 +464,13 @@ struct sync_sess {
 	int out_fd; /* rsync's stdout: the answer's body */
 	int err_fd; /* its stderr (a memfd): the last line on failure */
 	pid_t pid;
-	const char *what; /* the program, for the log */
+	const char *what;	    /* the program, for the log */
+	bool lazy;		    /* criu lazy-pages: see lazy_wait_ready */
+	char name[VS_NAME_MAX + 1]; /* lazy: the container it serves */
 };
+
+static void lazy_failed(struct sync_sess *ss);
+static void lazy_done(struct sync_sess *ss);
 
 static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sync_sess *sessions;
@@ -532,7 +541,11 @@ static ssize_t sess_read(void *cls, char *buf, size_t max)
 			vsd_log("migration %s: %s ended with status %d: %s", ss->id, ss->what, code,
 				line);
 			record_failure(ss, code, line);
+			if (ss->lazy)
+				lazy_failed(ss);
 		}
+		if (ss->lazy)
+			lazy_done(ss);
 	}
 	return 0;
 }
@@ -648,7 +661,7 @@ static char *part_dir(struct vsd *d, const struct vsd_mig_record *rec, const cha
 	if (strcmp(part, "image") != 0 && strcmp(part, "pages") != 0) {
 		cleanup_free char *clean = vsd_sanitize(part, 32);
 		vs_error_kind(err, VS_EK_INVALID,
-			      "part: expected layer, image, pages or round, got '%s'", clean);
+			      "part: expected layer, image, pages, round or lazy, got '%s'", clean);
 		return NULL;
 	}
 	img = xasprintf("%s/%s", cdir, strcmp(part, "image") == 0 ? IMAGE_SUBDIR : PAGES_SUBDIR);
@@ -770,6 +783,152 @@ static int start_page_server(struct vsd_call *c, const struct vsd_mig_record *re
 	return 0;
 }
 
+/* ---- post-copy: the target's lazy-pages daemon ---------------------------- *
+ *
+ * Part "lazy" (docs/migration.md, "Post-copy"): `criu lazy-pages` on the
+ * stream, reading the staged image (which arrived whole but for the lazy
+ * pages), listening for the restore in a directory of this node's run dir
+ * (never in the image, which is sealed and attacker-written), asking the
+ * source's `dump --lazy-pages` for pages as the restored tasks fault on
+ * them, then for the rest. Like the page server it runs through vs_spawn_io
+ * with the stream's socket as stdin and stdout, not the one runner: its
+ * output is the stream, read as the sync's answer while it runs. */
+
+static char *lazy_dir(struct vsd *d, const char *name)
+{
+	return xasprintf("%s/containers/%s/" VS_MIG_LAZY_DIR, d->run_dir, name);
+}
+
+static int start_lazy_pages(struct vsd_call *c, const struct vsd_mig_record *rec,
+			    const struct vs_json *args, const char *token, struct vsd_reply *out,
+			    struct vs_error *err)
+{
+	cleanup_strv char **argv = NULL;
+	cleanup_free char *img = NULL;
+	cleanup_free char *work = lazy_dir(c->d, rec->name);
+	cleanup_free char *sock = xasprintf("%s/" VS_MIG_LAZY_SOCKET, work);
+	struct sync_sess *ss;
+
+	if (strcmp(rec->mode, "live") != 0)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "part: post-copy is a live migration's (this one is %s)",
+				     rec->mode);
+	if (args == NULL || vs_json_type(args) != VS_JSON_ARRAY)
+		return vs_error_kind(err, VS_EK_INVALID, "args: expected [] for the lazy part");
+	if (vsd_criu_check_lazy(c->d->criu, err) < 0)
+		return vs_error_prefix(err, "part: lazy");
+	img = part_dir(c->d, rec, "image", err);
+	if (img == NULL || vs_mkdir_p(work, 0700, err) < 0)
+		return -1;
+	/* A socket left by an earlier try would make the restore lazy
+	 * without a daemon behind it. */
+	if (unlink(sock) < 0 && errno != ENOENT)
+		return vs_error_set(err, errno, "remove %s", sock);
+	if (vs_mig_lazy_pages_argv(c->d->inst.criu_path, vs_json_array_len(args), img, work, &argv,
+				   err) < 0)
+		return -1;
+	ss = sess_start_socket(c->d, rec->id, "lazy", token, argv, err);
+	if (ss == NULL)
+		return -1;
+	ss->what = "criu lazy-pages";
+	ss->lazy = true;
+	snprintf(ss->name, sizeof(ss->name), "%s", rec->name);
+	stream_reply(out, ss);
+	return 0;
+}
+
+/* The lazy-pages daemon failed. Before the restore that fails the commit
+ * (the source thaws its copy). After it, the restored tasks' registrations
+ * went with it, and a page never copied in would read as zeros (the
+ * kernel's rule once a userfaultfd closes): the container is killed
+ * rather than left running on corrupt memory. */
+static void lazy_failed(struct sync_sess *ss)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	struct vs_rt_status st;
+	struct vs_error e = {0};
+
+	pthread_mutex_lock(&ss->d->mutate);
+	if (vsd_store_load(ss->d->containers_fd, ss->name, &cfg, &e) == 0 &&
+	    vsd_container_status(ss->d, ss->name, &st, &e) == 0 && st.state == VS_RT_RUNNING) {
+		vsd_log("migration %s: '%s' loses its memory source: stopped (killed)", ss->id,
+			ss->name);
+		if (vsd_container_stop(ss->d, &cfg, 0, &e) < 0)
+			vsd_log("migration %s: stopping '%s': %s", ss->id, ss->name, e.msg);
+	}
+	pthread_mutex_unlock(&ss->d->mutate);
+}
+
+/* The lazy-pages daemon is gone: the image it read the page maps from
+ * (kept after the restore for it) goes too. */
+static void lazy_done(struct sync_sess *ss)
+{
+	cleanup_close int cfd = -1;
+
+	pthread_mutex_lock(&ss->d->mutate);
+	cfd =
+	    openat(ss->d->containers_fd, ss->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd >= 0)
+		vs_fs_remove_tree(cfd, IMAGE_SUBDIR, NULL);
+	pthread_mutex_unlock(&ss->d->mutate);
+}
+
+/* A post-copy commit that failed: its lazy-pages daemon (waiting for a
+ * restore that will not come) goes. */
+static void lazy_stop(const char *id)
+{
+	pthread_mutex_lock(&sessions_lock);
+	for (struct sync_sess *ss = sessions; ss != NULL; ss = ss->next)
+		if (ss->lazy && strcmp(ss->id, id) == 0 && ss->pid > 0)
+			kill(-ss->pid, SIGKILL);
+	pthread_mutex_unlock(&sessions_lock);
+}
+
+/* Before a post-copy restore: wait until the migration's lazy-pages
+ * daemon listens (its NUL byte on --status-fd, its stderr), at most
+ * timeout_ms (the source's sync request may come after its commit). 0
+ * ready, -1 none came, it ended first, or it took too long. */
+static int lazy_wait_ready(const char *id, int timeout_ms, struct vs_error *err)
+{
+	int64_t until = vs_now_ms() + timeout_ms;
+	bool seen = false;
+
+	do {
+		int state = 0; /* 0 none, 1 ready, 2 waiting, 3 ended */
+		char buf[4096];
+
+		pthread_mutex_lock(&sessions_lock);
+		for (struct sync_sess *ss = sessions; ss != NULL; ss = ss->next) {
+			ssize_t n;
+			if (!ss->lazy || strcmp(ss->id, id) != 0)
+				continue;
+			siginfo_t si = {0};
+			n = pread(ss->err_fd, buf, sizeof(buf), 0);
+			/* WNOWAIT: sess_read reaps it and logs its status. */
+			state = n > 0 && memchr(buf, '\0', (size_t)n) != NULL ? 1
+				: ss->pid <= 0 ||
+					waitid(P_PID, (id_t)ss->pid, &si,
+					       WEXITED | WNOHANG | WNOWAIT) < 0 ||
+					si.si_pid != 0
+				    ? 3
+				    : 2;
+		}
+		pthread_mutex_unlock(&sessions_lock);
+		if (state == 1)
+			return 0;
+		if (state == 3)
+			return vs_error_kind(err, VS_EK_CONFLICT,
+					     "criu lazy-pages ended before the restore");
+		seen |= state == 2;
+		usleep(20000);
+	} while (vs_now_ms() < until);
+	if (!seen)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "no lazy part (criu lazy-pages) came for migration %s", id);
+	return vs_error_set(err, ETIMEDOUT, "criu lazy-pages did not get ready in %d s",
+			    timeout_ms / 1000);
+}
+
 int vsd_h_migration_sync(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err)
 {
 	static const char *const fields[] = {"part", "args", "stream", NULL};
@@ -799,6 +958,8 @@ int vsd_h_migration_sync(struct vsd_call *c, struct vsd_reply *out, struct vs_er
 	if (strcmp(part, "pages") == 0 || strcmp(part, "round") == 0)
 		return start_page_server(c, &rec, vs_json_get(obj, "args"), token,
 					 strcmp(part, "round") == 0, out, err);
+	if (strcmp(part, "lazy") == 0)
+		return start_lazy_pages(c, &rec, vs_json_get(obj, "args"), token, out, err);
 	dest = part_dir(c->d, &rec, part, err);
 	if (dest == NULL || parse_args(vs_json_get(obj, "args"), &args, &n, err) < 0 ||
 	    vs_mig_rsync_server_argv((const char *const *)args, n, dest, &argv, err) < 0)
@@ -851,12 +1012,12 @@ int vsd_h_migration_sync_input(struct vsd_call *c, struct vsd_reply *out, struct
 /* ---- the commit ------------------------------------------------------------ */
 
 struct commit_req {
-	bool running, start;
+	bool running, start, lazy;
 };
 
 static int parse_commit(const struct vsd_call *c, struct commit_req *r, struct vs_error *err)
 {
-	static const char *const fields[] = {"running", "start", NULL};
+	static const char *const fields[] = {"running", "start", "lazy", NULL};
 	cleanup_json struct vs_json *obj = NULL;
 	const struct vs_json *v;
 
@@ -870,6 +1031,11 @@ static int parse_commit(const struct vsd_call *c, struct commit_req *r, struct v
 	v = vs_json_get(obj, "start");
 	if (v != NULL && !vs_json_bool(v, &r->start))
 		return vs_error_kind(err, VS_EK_INVALID, "start: expected true or false");
+	v = vs_json_get(obj, "lazy");
+	if (v != NULL && !vs_json_bool(v, &r->lazy))
+		return vs_error_kind(err, VS_EK_INVALID, "lazy: expected true or false");
+	if (r->lazy && !r->running)
+		return vs_error_kind(err, VS_EK_INVALID, "lazy: only with running");
 	return 0;
 }
 
@@ -948,16 +1114,29 @@ static int bring_up(struct vsd *d, const struct vs_container_config *cfg,
 	cleanup_close int cfd = -1;
 
 	if (cr->running) {
+		cleanup_free char *lazy = lazy_dir(d, cfg->name);
+		cleanup_free char *sock = xasprintf("%s/" VS_MIG_LAZY_SOCKET, lazy);
+		int rc;
+
 		if (adopt_image(d, img, err) < 0)
 			return -1;
 		vsd_views_check(d, cfg->name);
-		if (vs_rt_restore(&d->inst, cfg, img, NULL, NULL, NULL, err) < 0)
+		/* Post-copy: lazy-pages' socket in its directory makes the
+		 * restore lazy (migrate/checkpoint.c); once restored, the
+		 * socket has served (a later restore is a plain one). */
+		if (!cr->lazy)
+			unlink(sock);
+		rc = vs_rt_restore(&d->inst, cfg, img, NULL, NULL, NULL, err);
+		unlink(sock);
+		if (rc < 0)
 			return -1;
 		cfd = openat(d->containers_fd, cfg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cfd >= 0) {
+		/* Post-copy: lazy-pages reads the image's page maps as it
+		 * takes the restored tasks' userfaultfds; lazy_done removes it. */
+		if (cfd >= 0 && !cr->lazy)
 			vs_fs_remove_tree(cfd, IMAGE_SUBDIR, err);
+		if (cfd >= 0)
 			vs_fs_remove_tree(cfd, PAGES_SUBDIR, NULL);
-		}
 		return 0;
 	}
 	if (cr->start)
@@ -974,6 +1153,10 @@ static int commit_locked(struct vsd *d, struct vsd_mig_record *rec, const struct
 	cleanup_config struct vs_container_config cfg = {0};
 	struct vs_error e2 = {0};
 
+	if (cr->lazy && lazy_wait_ready(rec->id, 60000, err) < 0) {
+		drop_staging(d, rec, VSD_MIG_FAILED, err->msg);
+		return -1;
+	}
 	rec->state = VSD_MIG_COMMITTING;
 	if (vsd_mig_record_save(d, rec, err) < 0)
 		return -1;
@@ -1046,6 +1229,8 @@ int vsd_h_migration_commit(struct vsd_call *c, struct vsd_reply *out, struct vs_
 	rc = vsd_names_lock(d->names, rec.name, "migrate-in", err);
 	if (rc == 0) {
 		rc = commit_locked(d, &rec, &cr, err);
+		if (rc < 0 && cr.lazy)
+			lazy_stop(rec.id);
 		vsd_names_unlock(d->names, rec.name);
 	}
 	pthread_mutex_unlock(&d->mutate);

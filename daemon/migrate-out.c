@@ -41,6 +41,12 @@ struct out_job {
 	bool precopy;		   /* asked for precopy (it runs live, see pick_mode) */
 	bool target_pages;	   /* the target's sync takes the "pages" part */
 	bool target_rounds;	   /* ... and the "round" part (memory pre-copy) */
+	bool postcopy;		   /* asked for postcopy (it runs as live with lazy pages) */
+	bool target_lazy;	   /* the target's sync takes the "lazy" part */
+	int lazy_fd;		   /* post-copy: the dump's socket until it streams */
+	struct vsd_mig_lazy *lazy; /* post-copy: the lazy pages' stream */
+	uint64_t lazy_pages;	   /* post-copy: the pages the dump left lazy */
+	int64_t lazy_bytes;	   /* ... and the bytes of their stream */
 	struct vsd_mig_rounds mem; /* the memory pre-copy rounds made */
 	const char *netlock; /* the dump's network lock both nodes' CRIU can use; NULL: default */
 	struct vsd_mig_record rec;
@@ -68,6 +74,9 @@ static void job_free(void *p)
 	struct out_job *j = p;
 
 	release(j);
+	vsd_mig_lazy_end(j->lazy, true, NULL, NULL);
+	if (j->lazy_fd >= 0)
+		close(j->lazy_fd);
 	vs_config_free(&j->cfg);
 	free(j->url);
 	free(j->fp);
@@ -379,6 +388,71 @@ static int dump(struct out_job *j, struct vs_error *err)
 	return 0;
 }
 
+/* Post-copy's dump (docs/migration.md, "Post-copy"): all but the lazy
+ * pages into the image, which goes by rsync as live's; the container is
+ * held as live's, its CRIU serving the lazy pages on j->lazy_fd. */
+static int dump_lazy(struct out_job *j, struct vs_error *err)
+{
+	progress(j, "stop-and-copy: freezing and dumping; anonymous memory stays here as lazy "
+		    "pages (post-copy)");
+	if (vsd_mig_dump_lazy(j->d, &j->cfg, j->netlock, j->run, &j->lazy_fd, &j->lazy_pages, err) <
+	    0)
+		return vs_error_prefix(err, "dump '%s'", j->name);
+	j->pages_via = "lazy";
+	progress(j, "dumped; %llu pages left lazy", (unsigned long long)j->lazy_pages);
+	return 0;
+}
+
+/* Post-copy, after the image went: the target's criu lazy-pages gets its
+ * stream (its commit waits for it to listen). */
+static int start_lazy(struct out_job *j, struct vs_error *err)
+{
+	int fd = j->lazy_fd;
+
+	j->lazy_fd = -1;
+	j->lazy = vsd_mig_lazy_start(&j->peer, j->rec.id, pages_rate(j), fd, err);
+	if (j->lazy == NULL)
+		return vs_error_prefix(err, "the lazy pages' stream");
+	progress(j, "post-copy: the target's criu lazy-pages is to take the memory on demand");
+	return 0;
+}
+
+/* Post-copy before the target resumed it: the lazy stream (or the dump's
+ * socket) goes, so the dump's CRIU stops serving and lets the tasks go
+ * for the thaw. */
+static void cut_lazy(struct out_job *j)
+{
+	vsd_mig_lazy_end(j->lazy, true, NULL, NULL);
+	j->lazy = NULL;
+	if (j->lazy_fd >= 0)
+		close(j->lazy_fd);
+	j->lazy_fd = -1;
+}
+
+/* Post-copy after the target resumed it: the last page goes, then the
+ * held tree is killed (vs_rt_end_held), never thawed. */
+static int finish_lazy(struct out_job *j, struct vs_error *err)
+{
+	struct vs_error e = {0};
+	int64_t sent = 0;
+
+	progress(j, "resumed on the target; its memory follows (post-copy)");
+	if (vsd_mig_lazy_end(j->lazy, false, &sent, &e) < 0)
+		vsd_log("migration %s: the lazy pages' stream: %s", j->rec.id, e.msg);
+	j->lazy = NULL;
+	j->lazy_bytes = sent;
+	j->pages_bytes = sent;
+	j->bytes += sent;
+	if (vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0)
+		return vs_error_prefix(err,
+				       "'%s' runs on the target, but its memory's transfer failed "
+				       "(%s); the copy here stays frozen",
+				       j->name, e.msg[0] ? e.msg : "the dump's CRIU");
+	progress(j, "post-copy: %llu lazy pages sent (%lld bytes)",
+		 (unsigned long long)j->lazy_pages, (long long)sent);
+	return 0;
+}
+
 /* Freeze and dump (live) or stop (stop mode), then the rest. */
 static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *err)
 {
@@ -388,7 +462,7 @@ static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *
 
 	*t_frozen = vs_now_ms();
 	if (strcmp(j->mode, "live") == 0) {
-		if (dump(j, err) < 0)
+		if ((j->postcopy ? dump_lazy(j, err) : dump(j, err)) < 0)
 			return -1;
 		j->dump_ms = vs_now_ms() - *t_frozen;
 		save(j, VSD_MIG_DUMPED);
@@ -407,7 +481,7 @@ static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *
 	if (push(j, "image", image, false, &sent, err) < 0)
 		return -1;
 	progress(j, "memory image sent: %lld bytes", (long long)sent);
-	return 0;
+	return j->postcopy ? start_lazy(j, err) : 0;
 }
 
 /* ---- the commit, and what follows either way ----------------------------- */
@@ -464,6 +538,8 @@ static char *commit_body(struct out_job *j)
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_bool(g, "running", strcmp(j->mode, "live") == 0);
 	vs_jgen_kv_bool(g, "start", strcmp(j->mode, "stop") == 0);
+	if (j->postcopy)
+		vs_jgen_kv_bool(g, "lazy", true);
 	vs_jgen_obj_close(g);
 	return vs_jgen_steal(g);
 }
@@ -580,6 +656,7 @@ static void roll_back(struct out_job *j, struct vs_error *why)
 	struct vs_rt_status st;
 	struct vs_error e = {0};
 
+	cut_lazy(j);
 	abort_target(j);
 	if (vsd_container_status(j->d, j->name, &st, &e) == 0 && j->was_running) {
 		/* Held after a dump to the target's page server (or never
@@ -615,7 +692,7 @@ static char *result_of(struct out_job *j)
 
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "id", j->rec.id);
-	vs_jgen_kv_str(g, "mode", j->mode);
+	vs_jgen_kv_str(g, "mode", j->postcopy ? "postcopy" : j->mode);
 	vs_jgen_kv_str(g, "target", j->url);
 	vs_jgen_kv_int(g, "frozen_ms", j->frozen_ms);
 	vs_jgen_kv_int(g, "total_ms", vs_now_ms() - j->t0);
@@ -630,6 +707,10 @@ static char *result_of(struct out_job *j)
 		vs_jgen_int(g, (int64_t)j->mem.pages[i]);
 	vs_jgen_arr_close(g);
 	vs_jgen_kv_int(g, "memory_rounds_bytes", j->mem.bytes);
+	/* Post-copy: the pages the target pulled after it resumed the
+	 * container (frozen_ms ends there; total_ms at the last page). */
+	vs_jgen_kv_int(g, "lazy_pages", (int64_t)j->lazy_pages);
+	vs_jgen_kv_int(g, "lazy_bytes", j->lazy_bytes);
 	vs_jgen_kv_int(g, "dump_ms", j->dump_ms);
 	vs_jgen_kv_int(g, "commit_ms", j->commit_ms);
 	vs_jgen_kv_str(g, "network_lock",
@@ -671,12 +752,13 @@ static void target_takes(struct out_job *j, const char *answer)
 	const char *lock, *mine = vsd_criu_netlock(j->d->criu);
 	struct vs_error e = {0};
 
-	j->target_pages = j->target_rounds = false;
+	j->target_pages = j->target_rounds = j->target_lazy = false;
 	j->netlock = NULL;
 	if (answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
 		return;
 	j->target_pages = lists(vs_json_get(obj, "parts"), "pages");
 	j->target_rounds = j->target_pages && lists(vs_json_get(obj, "parts"), "round");
+	j->target_lazy = lists(vs_json_get(obj, "parts"), "lazy");
 	lock = vs_json_string(vs_json_get(obj, "network_lock"));
 	if (mine != NULL && lock != NULL && strcmp(lock, mine) == 0)
 		j->netlock = mine;
@@ -717,6 +799,15 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 			    "pages go to the target while it is dumped, as in live");
 		j->precopy = false;
 	}
+	if (j->postcopy && !j->target_lazy) {
+		vs_error_kind(err, VS_EK_UNSUPPORTED,
+			      "the target cannot restore lazily (its reservation lists no lazy "
+			      "part: an older vsd, or its probe says no lazy pages, see its node "
+			      "info); use --mode live, precopy or stop");
+		roll_back(j, err);
+		release(j);
+		return vs_error_prefix(err, "migrate '%s' (it stays here)", j->name);
+	}
 	if (precopy(j, err) < 0 || precopy_memory(j, err) < 0 ||
 	    stop_and_copy(j, &t_frozen, err) < 0) {
 		roll_back(j, err);
@@ -726,6 +817,12 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 	j->commit_ms = vs_now_ms();
 	r = commit(j, err);
 	j->commit_ms = vs_now_ms() - j->commit_ms;
+	if (r < 0 && j->lazy != NULL) {
+		/* In doubt: a target that resumed it pulls its memory on, one
+		 * that did not ends the stream; then ask as for live. */
+		vsd_mig_lazy_end(j->lazy, false, NULL, NULL);
+		j->lazy = NULL;
+	}
 	if (r == 0)
 		roll_back(j, err);
 	if (r < 0)
@@ -737,6 +834,11 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 	}
 	j->frozen_ms = j->was_running ? vs_now_ms() - t_frozen : 0;
 	save(j, VSD_MIG_DONE);
+	if (j->postcopy && finish_lazy(j, err) < 0) {
+		vsd_log("migration %s: %s", j->rec.id, err->msg);
+		release(j);
+		return -1;
+	}
 	drop_local(j);
 	vsd_log("migration %s: '%s' moved to %s (%s, frozen %lld ms, %lld bytes, %d rounds)",
 		j->rec.id, j->name, j->url, j->mode, (long long)j->frozen_ms, (long long)j->bytes,
@@ -828,8 +930,9 @@ static int parse_migrate(const struct vsd_call *c, struct out_req *r, struct vs_
 }
 
 /* Post-copy (CRIU lazy pages: the target resumes the container before its
- * memory arrived) is not built yet (docs/migration.md, "Post-copy"); where
- * this node could not even restore lazily, the reason is the probe's. */
+ * memory arrived, docs/migration.md "Post-copy") only where this node's
+ * probe says lazy pages work (the target's reservation says so for its
+ * side); else refused with the probe's reason. 0 or -1. */
 static int refuse_postcopy(struct out_job *j, struct vs_error *err)
 {
 	struct vs_error e = {0};
@@ -839,9 +942,7 @@ static int refuse_postcopy(struct out_job *j, struct vs_error *err)
 				     "mode: postcopy is not possible on this node: %s; use --mode "
 				     "live, precopy or stop",
 				     e.msg);
-	return vs_error_kind(err, VS_EK_UNSUPPORTED,
-			     "mode: postcopy (CRIU lazy pages) is not available in this version; "
-			     "use --mode live, precopy or stop");
+	return 0;
 }
 
 /* The mode this container moves in, from its state. */
@@ -857,9 +958,12 @@ static int pick_mode(struct out_job *j, const struct vs_rt_status *st, struct vs
 	if (st->state != VS_RT_RUNNING && st->state != VS_RT_STOPPED)
 		return vs_error_kind(err, VS_EK_CONFLICT, "container '%s' is %s", j->name,
 				     vs_rt_state_name(st->state));
-	if (strcmp(j->mode, "postcopy") == 0)
-		return refuse_postcopy(j, err);
 	j->was_running = st->state == VS_RT_RUNNING;
+	if (!j->was_running && strcmp(j->mode, "postcopy") == 0)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' is stopped: postcopy moves a running one "
+				     "(a stopped one moves with --mode auto)",
+				     j->name);
 	if (!j->was_running) {
 		snprintf(j->mode, sizeof(j->mode), "offline");
 		return 0;
@@ -878,6 +982,9 @@ static int pick_mode(struct out_job *j, const struct vs_rt_status *st, struct vs
 	 * live migration with memory rounds before the dump (the target's
 	 * record says live: it only sees the "round" parts). */
 	j->precopy = strcmp(j->mode, "precopy") == 0;
+	j->postcopy = strcmp(j->mode, "postcopy") == 0;
+	if (j->postcopy && refuse_postcopy(j, err) < 0)
+		return -1;
 	if (j->precopy && vsd_criu_check_tracking(j->d->criu, &e) < 0)
 		return vs_error_kind(err, VS_EK_UNSUPPORTED,
 				     "mode: precopy needs memory pre-copy rounds: %s; use --mode "
@@ -933,7 +1040,7 @@ static int check_only(struct out_job *j, struct vsd_reply *out, struct vs_error 
 		return vs_error_prefix(err, "check the move of '%s'", j->name);
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "container", j->name);
-	vs_jgen_kv_str(g, "mode", j->mode);
+	vs_jgen_kv_str(g, "mode", j->postcopy ? "postcopy" : j->mode);
 	vs_jgen_kv_str(g, "target", j->url);
 	vs_jgen_key(g, "ok");
 	vs_jgen_value(g, vs_json_get(obj, "ok"));
@@ -963,6 +1070,7 @@ int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->d = d;
+	j->lazy_fd = -1;
 	j->locked = true;
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	r = prepare(j, &req, err);
@@ -1033,6 +1141,7 @@ static struct out_job *open_job(struct vsd *d, const struct vsd_mig_record *r)
 	struct out_job *j = xcalloc(1, sizeof(*j));
 
 	j->d = d;
+	j->lazy_fd = -1;
 	j->rec = *r;
 	snprintf(j->name, sizeof(j->name), "%s", r->name);
 	snprintf(j->mode, sizeof(j->mode), "%s", r->mode);

@@ -8,14 +8,17 @@
  * its memory and on the target, so a move that fails before the commit
  * point thaws it (vs_rt_release_held) rather than restoring an image. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon/handlers.h"
 #include "lib/vs_util.h"
+#include "migrate/vs_migrate.h"
 
 struct pages_run {
 	struct vsd_peer_id id; /* a copy without the progress hook */
@@ -136,4 +139,76 @@ int vsd_mig_precopy_memory(struct vsd *d, const struct vs_container_config *cfg,
 		vsd_op_progress_cb(run, line);
 	}
 	return 0;
+}
+
+/* ---- post-copy (docs/migration.md, "Post-copy") -------------------------- */
+
+int vsd_mig_dump_lazy(struct vsd *d, const struct vs_container_config *cfg, const char *netlock,
+		      struct vsd_op_run *run, int *fd, uint64_t *lazy_pages, struct vs_error *err)
+{
+	struct vs_rt_cr_result res = {0};
+	cleanup_free char *img = xasprintf("%s/containers/%s/checkpoint", d->root, cfg->name);
+	cleanup_close int ifd = -1;
+	struct vs_error e = {0};
+	int sv[2], rc;
+
+	*fd = -1;
+	*lazy_pages = 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return vs_error_set(err, errno, "the lazy pages' socket");
+	rc = vs_rt_checkpoint_lazy(&d->inst, cfg, sv[1], netlock, vsd_op_progress_cb, run, &res,
+				   err);
+	close(sv[1]);
+	if (rc < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	*fd = sv[0];
+	/* The count is for the result; an image it cannot read is the
+	 * target's to refuse. */
+	ifd = open(img, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ifd < 0 || vs_mig_image_lazy_pages(ifd, lazy_pages, &e) < 0)
+		vsd_log("lazy pages of '%s': %s", cfg->name, ifd < 0 ? strerror(errno) : e.msg);
+	return 0;
+}
+
+struct vsd_mig_lazy {
+	struct pages_run pr;
+	pthread_t t;
+};
+
+struct vsd_mig_lazy *vsd_mig_lazy_start(const struct vsd_peer_id *peer, const char *mig_id,
+					uint64_t rate, int fd, struct vs_error *err)
+{
+	struct vsd_mig_lazy *l = xcalloc(1, sizeof(*l));
+
+	l->pr = (struct pages_run){.id = *peer, .fd = fd, .rate = rate, .rc = -1, .part = "lazy"};
+	l->pr.id.progress = NULL;
+	snprintf(l->pr.path, sizeof(l->pr.path), "/v1/migrations/%s/sync", mig_id);
+	if (pthread_create(&l->t, NULL, pages_thread, &l->pr) != 0) {
+		close(fd);
+		free(l);
+		vs_error_set(err, EAGAIN, "a thread for the lazy pages' stream");
+		return NULL;
+	}
+	return l;
+}
+
+int vsd_mig_lazy_end(struct vsd_mig_lazy *l, bool cut, int64_t *bytes, struct vs_error *err)
+{
+	int rc;
+
+	if (l == NULL)
+		return 0;
+	if (cut)
+		shutdown(l->pr.fd, SHUT_RDWR);
+	pthread_join(l->t, NULL);
+	close(l->pr.fd);
+	if (bytes != NULL)
+		*bytes = (int64_t)l->pr.sent;
+	rc = l->pr.rc;
+	if (rc < 0 && err != NULL)
+		*err = l->pr.err;
+	free(l);
+	return rc < 0 ? -1 : 0;
 }

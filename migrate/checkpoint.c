@@ -47,7 +47,9 @@
 #include "runtime/rt-private.h"
 
 #define META_FILE   "vsd-image.json"
-#define SYNC_SCRIPT "layer-sync" /* in the monitor's run dir, see precopy_layer */
+#define SYNC_SCRIPT "layer-sync"  /* in the monitor's run dir, see precopy_layer */
+#define LAZY_SCRIPT "lazy-dumped" /* in the monitor's run dir, see lazy_dump */
+#define LAZY_FLAG   "lazy-dumped.flag"
 #define MAX_CGDIRS  4096
 #define MAX_CGDEPTH 32
 /* A dump, pre-dump or restore of a whole container. */
@@ -367,6 +369,7 @@ struct ck_req {
 	bool leave_running;
 	bool hold;	 /* pages to ps_fd's page server; the tree stays frozen */
 	bool predump;	 /* a memory pre-copy round to ps_fd's page server */
+	bool lazy;	 /* hold, post-copy: criu dump --lazy-pages serves ps_fd */
 	unsigned rounds; /* predump: this round's number; hold: the rounds before */
 	int ps_fd;	 /* -1: pages into the image */
 	bool own;
@@ -381,7 +384,9 @@ struct ck_req {
  * only, with a page server's socket passed along) holds it frozen: see
  * vs_rt_checkpoint_pages; ROUNDS: the memory pre-copy rounds before it.
  * MODE 3 (with the socket, DIR "-") is pre-copy round ROUNDS: see
- * vs_rt_predump_pages. NETLOCK: "nftables" or "iptables", CRIU's
+ * vs_rt_predump_pages. MODE 4 (with the socket, DIR "-", no rounds) holds
+ * it as 2 after a `dump --lazy-pages` that serves its pages on the socket
+ * (post-copy): see lazy_dump. NETLOCK: "nftables" or "iptables", CRIU's
  * --network-lock for a dump. */
 static int parse_request(const char *req, const char *cdir, struct ck_req *r, struct vs_error *err)
 {
@@ -399,7 +404,8 @@ static int parse_request(const char *req, const char *cdir, struct ck_req *r, st
 		off += 9;
 	}
 	if (req[off] != '\n' || r->rounds > VS_MIG_ROUNDS_MAX ||
-	    (r->rounds > 0 && leave != 2 && leave != 3) || (leave == 3 && r->rounds == 0))
+	    (r->rounds > 0 && leave != 2 && leave != 3) || (leave == 3 && r->rounds == 0) ||
+	    leave < 0 || leave > 4)
 		return vs_error_set(err, EPROTO, "bad checkpoint request");
 	criu = req + off + 1;
 	nl = strchr(criu, '\n');
@@ -409,7 +415,8 @@ static int parse_request(const char *req, const char *cdir, struct ck_req *r, st
 	r->criu[nl - criu] = '\0';
 	dir = nl + 1;
 	r->leave_running = leave == 1;
-	r->hold = leave == 2;
+	r->hold = leave == 2 || leave == 4;
+	r->lazy = leave == 4;
 	r->predump = leave == 3;
 	r->own = strcmp(dir, "-") == 0;
 	if ((r->hold || r->predump) != (r->ps_fd >= 0) || ((r->hold || r->predump) && !r->own))
@@ -458,6 +465,72 @@ static void rt_net_wake(const struct vs_rt_instance *inst, const struct vs_conta
 		fprintf(stderr, "vsd-monitor: %s: network after the dump: %s\n", cfg->name, e.msg);
 }
 
+/* Post-copy: the `dump --lazy-pages` running in the background. One per
+ * monitor: its container is held until it ends. */
+static struct {
+	struct vs_mig_bg bg;
+	/* Its socket while the checkpoint request runs (borrowed, never a
+	 * copy: the stream's end on the daemon's side comes only when every
+	 * descriptor of this end is closed); shut down, it ends the serving. */
+	int sk;
+} lazy_run = {.bg = {.pid = -1, .errfd = -1}, .sk = -1};
+
+#define LAZY_FLAG_ENV "VSD_DUMPED="
+
+/* End the lazy dump. Before the target resumed (!all): its socket shut
+ * down (during the request; later the daemon cuts its end), CRIU's page
+ * server sees the end, lets the tasks go (still frozen: the cgroup) and
+ * exits. After (all): wait until CRIU exits, which it does when the target
+ * took every page (or its stream ended). 0, or -1 when it failed or did
+ * not end in time (then the tree stays held). */
+static int lazy_end(bool all, struct vs_error *err)
+{
+	if (lazy_run.bg.pid <= 0)
+		return 0;
+	if (!all && lazy_run.sk >= 0)
+		shutdown(lazy_run.sk, SHUT_RDWR);
+	if (vs_mig_criu_finish(&lazy_run.bg, all ? CRIU_TIMEOUT_MS : 60000, err) < 0)
+		return vs_error_prefix(err, "the post-copy dump");
+	return 0;
+}
+
+/* Post-copy's dump (docs/migration.md, "Post-copy"): CRIU writes the image
+ * without the lazy pages, runs the post-dump action script (which makes
+ * RUNDIR/LAZY_FLAG: the image is complete, the tree dumped), then serves
+ * the lazy pages on the socket until the target took the last one, and
+ * only then exits. So it runs in the background and the dump counts as
+ * done at the flag; rt_monitor_release_held waits for its end. */
+static int lazy_dump(const char *criu, char *const args[], struct vs_mig_run_opts *o,
+		     const char *log, const char *rundir, struct vs_error *err)
+{
+	cleanup_free char *flag = xasprintf("%s/" LAZY_FLAG, rundir);
+	cleanup_close int dfd = open(rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	static const char script[] = "#!/bin/sh\n"
+				     "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0\n"
+				     ": >\"$VSD_DUMPED\"\n";
+	char *env[2] = {NULL, NULL};
+	int rc;
+
+	if (lazy_run.bg.pid > 0)
+		return vs_error_kind(err, VS_EK_CONFLICT, "a post-copy dump still runs");
+	unlink(flag);
+	if (dfd < 0 || vs_atomic_write_at(dfd, LAZY_SCRIPT, script, strlen(script), 0700, err) < 0)
+		return dfd < 0 ? vs_error_set(err, errno, "open %s", rundir) : -1;
+	env[0] = xasprintf(LAZY_FLAG_ENV "%s", flag);
+	o->env_extra = env;
+	lazy_run.sk = o->keep[0];
+	rc = vs_mig_criu_start(criu, args, o, log, &lazy_run.bg, err);
+	free(env[0]);
+	if (rc < 0)
+		return -1;
+	rc = vs_mig_criu_wait_flag(&lazy_run.bg, flag, CRIU_TIMEOUT_MS, err);
+	unlink(flag);
+	if (rc == 1)
+		return 0;
+	lazy_end(false, NULL);
+	return -1;
+}
+
 /* Freeze, dump, check the image, then thaw (leave_running) or kill the
  * tree. vsd freezes the cgroup itself before CRIU starts: CRIU's own
  * freezing (--freeze-cgroup on a thawed cgroup) sleeps a fixed 100 ms
@@ -495,7 +568,13 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	rt_argv_add(&a, "--leave-running");
 	if (r->netlock[0])
 		rt_argv_add(&a, "--network-lock=%s", r->netlock);
-	if (r->ps_fd >= 0) {
+	if (r->lazy) {
+		/* The pages of private anonymous memory stay here, served on
+		 * fd 3 once the dump is done (see lazy_dump). */
+		rt_argv_add(&a, "--lazy-pages");
+		rt_argv_add(&a, "--ps-socket=3");
+		rt_argv_add(&a, "--action-script=%s/" LAZY_SCRIPT, rundir);
+	} else if (r->ps_fd >= 0) {
 		/* keep[] lands on fd 3 in criu (vs_mig_run). */
 		rt_argv_add(&a, "--page-server");
 		rt_argv_add(&a, "--ps-socket=3");
@@ -537,17 +616,21 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	}
 	send_progress(reply_fd, "frozen; dumping with criu");
 	t_criu = vs_now_ms();
-	rc = vs_mig_criu_run(criu, a.v,
-			     &(struct vs_mig_run_opts){.env_extra = r->layer_env,
-						       .keep = r->ps_fd >= 0 ? &r->ps_fd : NULL,
-						       .nkeep = r->ps_fd >= 0 ? 1 : 0,
-						       .timeout_ms = CRIU_TIMEOUT_MS},
-			     log, err);
+	{
+		struct vs_mig_run_opts o = {.env_extra = r->layer_env,
+					    .keep = r->ps_fd >= 0 ? &r->ps_fd : NULL,
+					    .nkeep = r->ps_fd >= 0 ? 1 : 0,
+					    .timeout_ms = CRIU_TIMEOUT_MS};
+		rc = r->lazy ? lazy_dump(criu, a.v, &o, log, rundir, err)
+			     : vs_mig_criu_run(criu, a.v, &o, log, err);
+	}
 	res->criu_ms = vs_now_ms() - t_criu;
 	rt_pins_release(&pins);
 	rt_argv_free(&a);
 	if (rc == 0)
 		rc = verify_then_kill(cg, log, !r->leave_running && !r->hold, err);
+	if (rc < 0 && r->lazy)
+		lazy_end(false, NULL);
 	if (rc == 0 && r->hold) {
 		/* Still frozen (criu found the cgroup frozen and left it so),
 		 * node sides down: rt_monitor_release_held ends it. */
@@ -787,6 +870,7 @@ out:
 	}
 	if (rc < 0)
 		discard_image(&r, &paths, err);
+	lazy_run.sk = -1; /* the request's socket, closed by the caller */
 	free(r.layer_env[0]);
 	free(r.layer_env[1]);
 	vs_cg_free(cg);
@@ -798,11 +882,16 @@ int rt_monitor_release_held(const struct vs_rt_instance *inst,
 			    const struct vs_container_config *cfg, pid_t init, bool kill,
 			    struct vs_error *err)
 {
-	struct vs_cg *cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
+	struct vs_cg *cg = NULL;
 	cleanup_free char *cdir = xasprintf("%s/containers/%s", inst->root, cfg->name);
 	cleanup_close int cfd = -1;
 	int rc;
 
+	/* Post-copy: never killed before its last page went (the target runs
+	 * it and pulls from it), nor thawed while CRIU holds its tasks. */
+	if (lazy_end(kill, err) < 0)
+		return -1;
+	cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
 	if (kill) {
 		/* Killed while frozen and with its node sides still down: no
 		 * task runs an instruction, and no FIN or ACK leaves, past the
@@ -913,7 +1002,14 @@ static int run_restore(const struct vs_rt_instance *inst, const struct vs_contai
 {
 	cleanup_strv char **roots = vs_cg_criu_roots(cg);
 	struct rt_argv a = {0};
-	cleanup_free char *log = xasprintf("%s/restore.log", dir);
+	cleanup_free char *lazy = xasprintf("%s/" VS_MIG_LAZY_DIR, paths->rundir);
+	cleanup_free char *sock = xasprintf("%s/" VS_MIG_LAZY_SOCKET, lazy);
+	struct stat st;
+	/* Post-copy: the target's daemon started `criu lazy-pages` in this
+	 * host directory (never the image's: attacker-written) for this
+	 * restore; its socket there is the sign. */
+	bool is_lazy = lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode);
+	cleanup_free char *log = xasprintf("%s/restore.log", is_lazy ? lazy : dir);
 	cleanup_free char *pidfile = xasprintf("%s/init.pid", paths->rundir);
 	cleanup_free char *text = NULL;
 	cleanup_free char *views = vs_rt_views_dir(inst->run_dir);
@@ -937,6 +1033,12 @@ static int run_restore(const struct vs_rt_instance *inst, const struct vs_contai
 	rt_argv_add(&a, "--restore-detached");
 	rt_argv_add(&a, "--restore-sibling");
 	rt_argv_add(&a, "--pidfile=%s", pidfile);
+	if (is_lazy) {
+		/* Its log and the socket it meets lazy-pages at live there. */
+		rt_argv_add(&a, "--lazy-pages");
+		rt_argv_add(&a, "-W");
+		rt_argv_add(&a, "%s", lazy);
+	}
 	rt_argv_add(&a, "--external=mnt[console]:%s", con->slave_path);
 	rt_argv_add(&a, "--inherit-fd=fd[3]:%s", m->console_tty); /* con->slave, see vs_mig_run */
 	add_common(&a, m, true, views);

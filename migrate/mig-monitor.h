@@ -55,12 +55,15 @@ int rt_monitor_checkpoint(const struct vs_rt_instance *inst, const struct vs_con
 /* A held container (see above): kill its tasks while frozen (the move
  * succeeded; the monitor then sees init go), or bring its node sides up
  * and thaw it (the move failed: it runs on as before the dump). The own
- * image, which has no pages, is removed either way. 0 or -1. */
-/* Remove cdir's pre-copy rounds (VS_RT_ROUNDS_DIR), if any. */
-void rt_drop_rounds(const char *cdir);
+ * image, which has no pages, is removed either way. After a post-copy
+ * dump (MODE 4) a kill first waits until that CRIU served the last page
+ * and exited 0 (else -1: still held, never thawed), and a thaw first ends
+ * its serving. 0 or -1. */
 int rt_monitor_release_held(const struct vs_rt_instance *inst,
 			    const struct vs_container_config *cfg, pid_t init, bool kill,
 			    struct vs_error *err);
+/* Remove cdir's pre-copy rounds (VS_RT_ROUNDS_DIR), if any. */
+void rt_drop_rounds(const char *cdir);
 
 /* vsd-image.json, beside CRIU's images: what vsd must tell CRIU on restore
  * (checkpoint.c). */

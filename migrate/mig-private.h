@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/vs_error.h"
 
@@ -65,6 +66,27 @@ int vs_mig_run(char *const argv[], const struct vs_mig_run_opts *o, struct vs_mi
  * LOGPATH)" with the error lines of the log. */
 int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
 		    const char *logpath, struct vs_error *err);
+
+/* vs_mig_criu_run in the background (a `dump --lazy-pages`, which exits
+ * only when the target pulled its last page): a child of the caller (a
+ * fork, so only for the single-threaded monitor) runs it and exits 0 or 1,
+ * its error on a pipe. */
+struct vs_mig_bg {
+	pid_t pid; /* the child; <= 0: none */
+	int errfd; /* its error message's pipe */
+};
+/* Start it; o->keep's descriptors reach CRIU as with vs_mig_criu_run. 0 or
+ * -1. */
+int vs_mig_criu_start(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
+		      const char *logpath, struct vs_mig_bg *bg, struct vs_error *err);
+/* Wait until the file flag exists (an action script made it) or the run
+ * ended: 1 the flag, 0 the run ended (bg reaped; err has its error, or
+ * "ended before FLAG" when it exited 0), -1 nothing after timeout_ms. */
+int vs_mig_criu_wait_flag(struct vs_mig_bg *bg, const char *flag, int timeout_ms,
+			  struct vs_error *err);
+/* Wait for the run's end (bg reaped): 0 when CRIU exited 0, -1 with its
+ * error; -1 with ETIMEDOUT after timeout_ms, the child left running. */
+int vs_mig_criu_finish(struct vs_mig_bg *bg, int timeout_ms, struct vs_error *err);
 
 /* ---- CRIU's text: the one reader of its logs and output (criulog.c) ---- */
 

@@ -17,31 +17,55 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/vs_io.h"
 #include "lib/vs_util.h"
+#include "migrate/mig-private.h"
+
+/* The fixed head of a target-side CRIU command on a stream: CRIU ACTION
+ * -D dir -W work -o log VERBOSITY, in a vector with room for `more`
+ * further arguments (*k: how many are set). NULL with err when the source
+ * gave arguments (part names the sync part) or there is no CRIU. */
+static char **stream_argv(const char *criu, size_t nargs, const char *part, const char *action,
+			  const char *const head[4], const char *verbosity, size_t more, size_t *k,
+			  struct vs_error *err)
+{
+	char **v;
+
+	if (nargs != 0) {
+		vs_error_kind(err, VS_EK_INVALID,
+			      "args: the %s part takes no arguments (the target runs its own criu "
+			      "%s)",
+			      part, action);
+		return NULL;
+	}
+	if (criu == NULL) {
+		vs_error_kind(err, VS_EK_UNSUPPORTED, "this node has no usable CRIU");
+		return NULL;
+	}
+	v = xcalloc(9 + more + 1, sizeof(*v));
+	*k = 0;
+	v[(*k)++] = xstrdup(criu);
+	v[(*k)++] = xstrdup(action);
+	v[(*k)++] = xstrdup("-D");
+	v[(*k)++] = xstrdup(head[0]);
+	v[(*k)++] = xstrdup("-W");
+	v[(*k)++] = xstrdup(head[1]);
+	v[(*k)++] = xstrdup("-o");
+	v[(*k)++] = xstrdup(head[2]);
+	v[(*k)++] = xstrdup(verbosity);
+	return v;
+}
 
 int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, const char *prev,
 			    char ***argv_out, struct vs_error *err)
 {
-	char **v;
+	const char *const head[4] = {dir, dir, VS_MIG_PAGE_SERVER_LOG, NULL};
 	size_t k = 0;
+	char **v = stream_argv(criu, nargs, "pages", "page-server", head, "-v2", 4, &k, err);
 
-	*argv_out = NULL;
-	if (nargs != 0)
-		return vs_error_kind(err, VS_EK_INVALID,
-				     "args: the pages part takes no arguments (the target runs "
-				     "its own criu page-server)");
-	if (criu == NULL)
-		return vs_error_kind(err, VS_EK_UNSUPPORTED, "this node has no usable CRIU");
-	v = xcalloc(14, sizeof(*v));
-	v[k++] = xstrdup(criu);
-	v[k++] = xstrdup("page-server");
-	v[k++] = xstrdup("-D");
-	v[k++] = xstrdup(dir);
-	v[k++] = xstrdup("-W");
-	v[k++] = xstrdup(dir);
-	v[k++] = xstrdup("-o");
-	v[k++] = xstrdup(VS_MIG_PAGE_SERVER_LOG);
-	v[k++] = xstrdup("-v2");
+	*argv_out = v;
+	if (v == NULL)
+		return -1;
 	if (prev != NULL) {
 		v[k++] = xstrdup("--prev-images-dir");
 		v[k++] = xstrdup(prev);
@@ -49,7 +73,22 @@ int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, con
 	/* The stream's socket is the program's stdin (and stdout). */
 	v[k++] = xstrdup("--ps-socket");
 	v[k++] = xstrdup("0");
+	return 0;
+}
+
+int vs_mig_lazy_pages_argv(const char *criu, size_t nargs, const char *img, const char *work,
+			   char ***argv_out, struct vs_error *err)
+{
+	static const char *const tail[] = {"--page-server", "--ps-socket", "0", "--status-fd", "2"};
+	const char *const head[4] = {img, work, VS_MIG_LAZY_LOG, NULL};
+	size_t k = 0, n = sizeof(tail) / sizeof(tail[0]);
+	char **v = stream_argv(criu, nargs, "lazy", "lazy-pages", head, "-v4", n, &k, err);
+
 	*argv_out = v;
+	if (v == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		v[k++] = xstrdup(tail[i]);
 	return 0;
 }
 
@@ -68,6 +107,75 @@ bool vs_mig_page_file_name(const char *name)
 {
 	return numbered(name, "pagemap-") || numbered(name, "pagemap-shmem-") ||
 	       numbered(name, "pages-");
+}
+
+/* ---- post-copy: the pages a lazy dump left behind ---- */
+
+/* images/magic.h PAGEMAP_MAGIC; criu/include/pagemap.h PE_LAZY. */
+#define PAGEMAP_MAGIC 0x56084025u
+#define PE_LAZY	      (1u << 1)
+
+/* pagemap_head, then pagemap_entry {vaddr = 1, compat_nr_pages = 2,
+ * in_parent = 3, flags = 4, nr_pages = 5} (images/pagemap.proto). */
+int vs_mig_pagemap_lazy(const uint8_t *buf, size_t len, uint64_t *pages)
+{
+	struct vs_mig_pb entries, msg;
+	struct vs_mig_pb_field f;
+	uint32_t magic;
+	bool head = true;
+	int r;
+
+	*pages = 0;
+	if (vs_mig_img_open(buf, len, &entries, &magic) < 0 || magic != PAGEMAP_MAGIC)
+		return -1;
+	while ((r = vs_mig_img_next(&entries, &msg)) == 1) {
+		uint64_t compat = 0, nr = 0, flags = 0;
+		bool has_nr = false;
+
+		if (head) {
+			head = false;
+			continue;
+		}
+		while ((r = vs_mig_pb_next(&msg, &f)) > 0) {
+			if (f.wt != 0)
+				continue;
+			if (f.num == 2)
+				compat = f.v;
+			else if (f.num == 4)
+				flags = f.v;
+			else if (f.num == 5)
+				nr = f.v, has_nr = true;
+		}
+		if (r < 0)
+			return -1;
+		if (flags & PE_LAZY)
+			*pages += has_nr ? nr : compat;
+	}
+	return r < 0 || head ? -1 : 0;
+}
+
+int vs_mig_image_lazy_pages(int img_fd, uint64_t *pages, struct vs_error *err)
+{
+	cleanup_dir DIR *d = fdopendir(fcntl(img_fd, F_DUPFD_CLOEXEC, 3));
+	struct dirent *e;
+
+	*pages = 0;
+	if (d == NULL)
+		return vs_error_set(err, errno, "read the image");
+	while ((e = readdir(d)) != NULL) {
+		cleanup_free char *text = NULL;
+		size_t len = 0;
+		uint64_t n = 0;
+
+		if (!numbered(e->d_name, "pagemap-"))
+			continue;
+		if (vs_read_file_at(img_fd, e->d_name, 64 << 20, &text, &len, err) < 0)
+			return -1;
+		if (vs_mig_pagemap_lazy((const uint8_t *)text, len, &n) < 0)
+			return vs_error_kind(err, VS_EK_INVALID, "%s: not a page map", e->d_name);
+		*pages += n;
+	}
+	return 0;
 }
 
 /* ---- the rounds' layout ---- */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/vs_io.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_spawn.h"
 #include "lib/vs_util.h"
@@ -228,4 +229,100 @@ int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_ru
 		return vs_error_set(err, 0, "criu %s failed%s%s (log: %s)", args[0],
 				    msg[0] ? ": " : "", msg, logpath);
 	}
+}
+
+/* ---- in the background --------------------------------------------------- */
+
+int vs_mig_criu_start(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
+		      const char *logpath, struct vs_mig_bg *bg, struct vs_error *err)
+{
+	int p[2];
+	pid_t pid;
+
+	bg->pid = -1;
+	bg->errfd = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return vs_error_set(err, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return vs_error_set(err, errno, "fork");
+	}
+	if (pid == 0) {
+		struct vs_error e = {0};
+		int rc = vs_mig_criu_run(criu, args, o, logpath, &e);
+
+		if (rc < 0)
+			vs_write_all(p[1], e.msg, strlen(e.msg));
+		_exit(rc < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	bg->pid = pid;
+	bg->errfd = p[0];
+	return 0;
+}
+
+/* The child has exited (status): 0, or -1 with what it wrote. */
+static int bg_outcome(struct vs_mig_bg *bg, int status, struct vs_error *err)
+{
+	char msg[VS_ERROR_MSG_MAX];
+	ssize_t n = read(bg->errfd, msg, sizeof(msg) - 1);
+
+	vs_closep(&bg->errfd);
+	bg->pid = -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	msg[n > 0 ? n : 0] = '\0';
+	return vs_error_set(err, 0, "%s", msg[0] ? msg : "criu ended abnormally");
+}
+
+/* 1 exited (reaped, *status), 0 still running, -1 error. */
+static int bg_reaped(struct vs_mig_bg *bg, int *status)
+{
+	pid_t r;
+
+	do
+		r = waitpid(bg->pid, status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	return r == bg->pid ? 1 : r == 0 ? 0 : -1;
+}
+
+int vs_mig_criu_wait_flag(struct vs_mig_bg *bg, const char *flag, int timeout_ms,
+			  struct vs_error *err)
+{
+	long long until = vs_now_ms() + timeout_ms;
+	int status = 0, r;
+
+	while (vs_now_ms() < until) {
+		if (access(flag, F_OK) == 0)
+			return 1;
+		r = bg_reaped(bg, &status);
+		if (r < 0)
+			return vs_error_set(err, errno, "wait for criu");
+		if (r == 1) {
+			if (bg_outcome(bg, status, err) == 0)
+				vs_error_set(err, EPROTO, "criu ended before %s", flag);
+			return 0;
+		}
+		usleep(5000);
+	}
+	return vs_error_set(err, ETIMEDOUT, "criu did not get to %s in %d s", flag,
+			    timeout_ms / 1000);
+}
+
+int vs_mig_criu_finish(struct vs_mig_bg *bg, int timeout_ms, struct vs_error *err)
+{
+	long long until = vs_now_ms() + timeout_ms;
+	int status = 0, r;
+
+	if (bg->pid <= 0)
+		return 0;
+	while ((r = bg_reaped(bg, &status)) == 0 && vs_now_ms() < until)
+		usleep(20000);
+	if (r < 0)
+		return vs_error_set(err, errno, "wait for criu");
+	if (r == 0)
+		return vs_error_set(err, ETIMEDOUT, "criu did not end in %d s", timeout_ms / 1000);
+	return bg_outcome(bg, status, err);
 }

@@ -278,6 +278,30 @@ int vs_mig_fdcat_main(int argc, char **argv);
 int vs_mig_page_server_argv(const char *criu, size_t nargs, const char *dir, const char *prev,
 			    char ***argv_out, struct vs_error *err);
 
+/* Post-copy (docs/migration.md, "Post-copy"): the target's side of POST
+ * /v1/migrations/{id}/sync with part "lazy". nargs must be 0; the command
+ * is fixed: criu lazy-pages -D img -W work -o lazy-pages.log --page-server
+ * --ps-socket 0 --status-fd 2 (the stream's socket on its stdin and
+ * stdout; it asks the source's `dump --lazy-pages` for the pages the
+ * restored tasks fault on, then for the rest; its readiness, a NUL byte
+ * once its unix socket in work listens for `restore --lazy-pages`, on its
+ * stderr). work must lie outside the image (the socket is no image file).
+ * 0 with *argv_out, or -1 as vs_mig_page_server_argv. */
+#define VS_MIG_LAZY_LOG "lazy-pages.log"
+/* The work directory of a post-copy restore: RUN/containers/NAME/lazy-pages,
+ * made by the target's daemon, where lazy-pages listens on its socket. */
+#define VS_MIG_LAZY_DIR	   "lazy-pages"
+#define VS_MIG_LAZY_SOCKET "lazy-pages.socket"
+int vs_mig_lazy_pages_argv(const char *criu, size_t nargs, const char *img, const char *work,
+			   char ***argv_out, struct vs_error *err);
+
+/* The pages a page map image (pagemap-N.img, buf of len bytes) marks lazy
+ * (left on the source by `dump --lazy-pages`). 0, or -1 for anything that
+ * is not a page map. */
+int vs_mig_pagemap_lazy(const uint8_t *buf, size_t len, uint64_t *pages);
+/* The sum over the image's pagemap-N.img at img_fd. 0 or -1. */
+int vs_mig_image_lazy_pages(int img_fd, uint64_t *pages, struct vs_error *err);
+
 /* Whether name is one a page server writes: pagemap-N.img,
  * pagemap-shmem-N.img or pages-N.img (N decimal). */
 bool vs_mig_page_file_name(const char *name);
@@ -316,6 +340,9 @@ const char *vs_mig_precopy_reason(enum vs_mig_precopy_next r);
  * of CRIU's stats-dump image, buf of len bytes). 0, or -1 for anything
  * that is not a stats image with pages_written. */
 int vs_mig_dump_stats_pages(const uint8_t *buf, size_t len, uint64_t *pages);
+/* The pages a `dump --lazy-pages` left lazy (pages_lazy of its stats-dump,
+ * written when the last of them went). 0, or -1 as above. */
+int vs_mig_dump_stats_lazy(const uint8_t *buf, size_t len, uint64_t *pages);
 
 /* ---- memory pre-copy rounds: the image's layout (migrate/pages.c) ------- */
 

@@ -342,32 +342,56 @@ void vs_rt_drop_rounds(const struct vs_rt_instance *inst, const struct vs_contai
 	rt_drop_rounds(paths.cdir);
 }
 
-int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
-		       struct vs_error *err)
+/* "release-held KILL", answered "ok" within timeout_ms. */
+static int release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			bool kill, int timeout_ms, struct vs_error *err)
 {
 	struct rt_paths paths;
 	cleanup_close int fd = -1;
 	char msg[VS_ERROR_MSG_MAX + 64];
+	const char *what = kill ? "end" : "thaw";
 	struct pollfd p;
 	ssize_t n;
 
 	rt_paths_init(&paths, inst->root, inst->run_dir, cfg);
 	fd = rt_monitor_connect(paths.sock, err);
 	if (fd < 0)
-		return vs_error_prefix(err, "resume '%s' after its dump", cfg->name);
-	if (send(fd, "release-held 0", 14, MSG_NOSIGNAL) < 0)
-		return vs_error_set(err, errno, "ask the monitor of '%s' to thaw it", cfg->name);
+		return vs_error_prefix(err, "%s '%s' after its dump", what, cfg->name);
+	if (send(fd, kill ? "release-held 1" : "release-held 0", 14, MSG_NOSIGNAL) < 0)
+		return vs_error_set(err, errno, "ask the monitor of '%s' to %s it", cfg->name,
+				    what);
 	p = (struct pollfd){.fd = fd, .events = POLLIN};
-	n = poll(&p, 1, 60000) > 0 ? recv(fd, msg, sizeof(msg) - 1, 0) : -1;
+	n = poll(&p, 1, timeout_ms) > 0 ? recv(fd, msg, sizeof(msg) - 1, 0) : -1;
 	if (n <= 0)
-		return vs_error_set(err, EIO, "no answer from the monitor of '%s' to thaw it",
-				    cfg->name);
+		return vs_error_set(err, EIO, "no answer from the monitor of '%s' to %s it",
+				    cfg->name, what);
 	msg[n] = '\0';
 	if (vs_error_decode(msg, err) < 0)
 		return -1;
 	if (strcmp(msg, "ok") == 0)
 		return 0;
 	return vs_error_set(err, EPROTO, "unexpected answer from the monitor");
+}
+
+int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		       struct vs_error *err)
+{
+	return release_held(inst, cfg, false, 90000, err);
+}
+
+int vs_rt_end_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		   struct vs_error *err)
+{
+	return release_held(inst, cfg, true, 15 * 60 * 1000, err);
+}
+
+int vs_rt_checkpoint_lazy(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			  int ps_fd, const char *netlock, vs_rt_progress_fn progress, void *ud,
+			  struct vs_rt_cr_result *res, struct vs_error *err)
+{
+	if (ps_fd < 0)
+		return vs_error_kind(err, VS_EK_INVALID, "no page server socket");
+	return ask_checkpoint(inst, cfg, NULL, 4, 0, ps_fd, netlock, progress, ud, res, err);
 }
 
 /* Every task of the container killed through its cgroup, which also

@@ -253,6 +253,21 @@ int vs_rt_release_held(const struct vs_rt_instance *inst, const struct vs_contai
  * the way then), or the kill's or the clean-up's error. */
 int vs_rt_kill_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		    struct vs_error *err);
+/* Post-copy (docs/migration.md, "Post-copy"): a `criu dump --lazy-pages`
+ * of a running container, held as vs_rt_checkpoint_pages holds it; the
+ * image (without the lazy pages) is complete when this returns, while
+ * CRIU serves the lazy pages on the socket at the other end of ps_fd
+ * until the target took them all. vs_rt_end_held ends the hold (the
+ * target resumed it), vs_rt_release_held (before that) thaws it. 0 or
+ * -1 (then it runs as before). */
+int vs_rt_checkpoint_lazy(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+			  int ps_fd, const char *netlock, vs_rt_progress_fn progress, void *ud,
+			  struct vs_rt_cr_result *res, struct vs_error *err);
+/* A held container's end once the target runs it: after a post-copy dump
+ * only when CRIU served its last page and exited 0 (waits up to 15 min);
+ * then its tasks are killed, still frozen. -1 when CRIU failed: it stays held, never thawed. */
+int vs_rt_end_held(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
+		   struct vs_error *err);
 
 /* What an operator can do with a suspended container, for every error
  * that refuses one: format arguments are the name twice. Callers append

@@ -58,6 +58,49 @@ static void test_argv_args_refused(void **state)
 	assert_int_equal(err.kind, VS_EK_UNSUPPORTED);
 }
 
+/* Post-copy's lazy-pages daemon: a fixed command, its work directory (the
+ * unix socket restore meets it at) apart from the image; arguments from
+ * the source refused. */
+static void test_lazy_argv(void **state)
+{
+	struct vs_error err = {0};
+	char **argv = NULL;
+	const char *want[] = {"/opt/vsd/criu/bin/criu",
+			      "lazy-pages",
+			      "-D",
+			      DIR_ "/img",
+			      "-W",
+			      "/run/vsd/containers/c1/lazy-pages",
+			      "-o",
+			      VS_MIG_LAZY_LOG,
+			      "-v4",
+			      "--page-server",
+			      "--ps-socket",
+			      "0",
+			      "--status-fd",
+			      "2",
+			      NULL};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(vs_mig_lazy_pages_argv("/opt/vsd/criu/bin/criu", 0, DIR_ "/img",
+						"/run/vsd/containers/c1/lazy-pages", &argv, &err),
+			 0);
+	for (i = 0; want[i] != NULL; i++) {
+		assert_non_null(argv[i]);
+		assert_string_equal(argv[i], want[i]);
+	}
+	assert_null(argv[i]);
+	vs_strv_free(argv);
+	argv = (char **)1;
+	assert_int_equal(vs_mig_lazy_pages_argv("/usr/sbin/criu", 2, DIR_, "/w", &argv, &err), -1);
+	assert_null(argv);
+	assert_int_equal(err.kind, VS_EK_INVALID);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(vs_mig_lazy_pages_argv(NULL, 0, DIR_, "/w", &argv, &err), -1);
+	assert_int_equal(err.kind, VS_EK_UNSUPPORTED);
+}
+
 static void test_names(void **state)
 {
 	static const char *const good[] = {"pagemap-1.img", "pagemap-12345.img", "pages-65537.img",
@@ -501,12 +544,57 @@ static void test_stats_pages(void **state)
 	vs_mig_pbw_free(&img);
 }
 
+/* A lazy dump's page map: a head, then entries; only those flagged lazy
+ * (PE_LAZY, 2) count, by nr_pages (5) where given, else compat_nr_pages. */
+static void pagemap_entry(struct vs_mig_pbw *img, const uint64_t *fv, size_t n)
+{
+	struct vs_mig_pbw e = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		vs_mig_pbw_varint(&e, fv[2 * i] << 3);
+		vs_mig_pbw_varint(&e, fv[2 * i + 1]);
+	}
+	put_u32(img, (uint32_t)e.len);
+	vs_mig_pbw_bytes(img, e.p, e.len);
+	vs_mig_pbw_free(&e);
+}
+
+static void test_pagemap_lazy(void **state)
+{
+	static const uint64_t head[] = {1, 1};
+	static const uint64_t lazy[] = {1, 0x7f0000000000, 2, 12288, 4, 2, 5, 12288};
+	static const uint64_t present[] = {1, 0x7f1000000000, 2, 40, 4, 4};
+	static const uint64_t compat[] = {1, 0x7f2000000000, 2, 9, 4, 2 | 4};
+	struct vs_mig_pbw img = {0};
+	uint64_t pages = 1;
+
+	(void)state;
+	put_u32(&img, 0x54564319u);
+	put_u32(&img, 0x56084025u);
+	pagemap_entry(&img, head, 1);
+	pagemap_entry(&img, lazy, 4);
+	pagemap_entry(&img, present, 3);
+	pagemap_entry(&img, compat, 3);
+	assert_int_equal(vs_mig_pagemap_lazy(img.p, img.len, &pages), 0);
+	assert_int_equal(pages, 12297);
+	/* Cut short anywhere: refused, never read past the end. */
+	for (size_t len = 0; len < 12; len++)
+		assert_int_equal(vs_mig_pagemap_lazy(img.p, len, &pages), -1);
+	for (size_t len = 13; len < img.len; len++)
+		assert_true(vs_mig_pagemap_lazy(img.p, len, &pages) < 0 || pages <= 12297);
+	img.p[7] ^= 0xff; /* another image's magic */
+	assert_int_equal(vs_mig_pagemap_lazy(img.p, img.len, &pages), -1);
+	vs_mig_pbw_free(&img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_argv_fixed),
 	    cmocka_unit_test(test_argv_args_refused),
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_lazy_argv),
+	    cmocka_unit_test(test_pagemap_lazy),
 	    cmocka_unit_test_setup_teardown(test_take_moves_pages, dirs_setup, dirs_teardown),
 	    cmocka_unit_test_setup_teardown(test_take_refuses_other_files, dirs_setup,
 					    dirs_teardown),

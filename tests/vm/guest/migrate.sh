@@ -17,6 +17,15 @@
 # goes on from where it was, and the result reports two rounds or more.
 # Before that: the CRIU probe says no lazy pages (post-copy) with this
 # kernel's vm.unprivileged_userfaultfd=0, and names the sysctl.
+#
+# Then post-copy (mig_postcopy_checks): this VM, its own machine, sets
+# vm.unprivileged_userfaultfd=1 once the precopy case is over (so that case
+# runs as it always did) and restarts both daemons, whose CRIU probe then
+# says lazy_pages: true; a second busybox VPS holding 48 MB and a counter
+# moves with --mode postcopy: it runs on B before its memory arrived, B's
+# criu lazy-pages pulls it from A's dump. Checked: the move succeeds, the
+# result says postcopy with lazy pages > 0, it runs on B and is gone from
+# A, its counter goes on, its memory's checksum on B is A's.
 
 MA_ROOT=/var/lib/vsd-a MB_ROOT=/var/lib/vsd-b
 MA_RUN=/run/vsd-a MB_RUN=/run/vsd-b
@@ -68,6 +77,78 @@ mig_counter_a() { on_a exec "$MCT" -- cat /root/counter 2>/dev/null; }
 counter_past() { [ "$(mig_counter)" -gt "$1" ] 2>/dev/null; }
 memsum_file() { on_b exec "$MCT" -- test -s /root/memsum; }
 
+# mig_start_vps NAME: a busybox VPS on A holding 48 MB of
+# pseudo-random memory (its checksum in /root/memsum) and a counter, and a
+# task running /bin/true through vfork all the time, as dash does: a
+# freeze often catches it waiting for a child not yet exec'd, which CRIU
+# cannot seize (pre-copy rounds stop the tasks by ptrace; a dump's freeze
+# waits until no vfork is pending).
+mig_start_vps() {
+	VSD_SOCKET=$MA_SOCK vsctl create "$1" --template bb --memory 256M </dev/null >/dev/null &&
+		VSD_SOCKET=$MA_SOCK vsctl start "$1" </dev/null >/dev/null &&
+		VSD_SOCKET=$MA_SOCK timeout 60 vsctl exec "$1" -- sh -c 'cat >/memsum && chmod 0755 /memsum' </vsd-vm/memsum &&
+		on_a exec "$1" -- sh -c 'rm -f /root/memsum; setsid /memsum 48 /root/memsum </dev/null >/dev/null 2>&1 &' &&
+		on_a exec "$1" -- sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/root/counter; usleep 20000; done" </dev/null >/dev/null 2>&1 &' &&
+		on_a exec "$1" -- sh -c 'cp /memsum /vforker && setsid /vforker vfork /bin/true </dev/null >/dev/null 2>&1 &' &&
+		wait_for 30 on_a exec "$1" -- sh -c 'pidof vforker >/dev/null' &&
+		wait_for 120 on_a exec "$1" -- test -s /root/memsum
+}
+
+# mig_move MODE LOGSUFFIX FIGURES: $MCT made on A (mig_start_vps), its
+# memory's checksum in $sum and its counter in $before, then moved to B
+# with --mode MODE ($out: the result, FIGURES a grep pattern of what of it
+# to print). 1 (reported) when a step failed.
+mig_move() {
+	if ! mig_start_vps "$MCT"; then
+		fail "$MCT: created on A, 48 MB of memory filled, counting" \
+			"$(on_a exec "$MCT" -- ps 2>&1)" "$(tail -n 5 "$MA_LOG$2")"
+		return 1
+	fi
+	pass "$MCT: created on A, 48 MB of memory filled, counting"
+	sum=$(on_a exec "$MCT" -- cat /root/memsum)
+	before=$(mig_counter_a)
+	out=$(XDG_CONFIG_HOME="$MXDG" VSD_SOCKET=$MA_SOCK timeout 360 vsctl migrate "$MCT" --to nodeb --mode "$1" --json </dev/null 2>&1)
+	st=$?
+	echo "# $1 move: $(echo "$out" | tr -d '\n' | grep -o "$3" | tr '\n' ' ')"
+	if [ "$st" != 0 ]; then
+		fail "$MCT: vsctl migrate --mode $1 A -> B" "status $st: $out" \
+			"$(tail -n 20 "$MA_LOG$2")" "$(tail -n 20 "$MB_LOG$2")" \
+			"$(tail -n 15 "$MB_RUN/containers/$MCT/lazy-pages/lazy-pages.log" 2>/dev/null)"
+		return 1
+	fi
+	pass "$MCT: vsctl migrate --mode $1 A -> B"
+}
+
+# mig_outcome BEFORE SUM: after a move of $MCT, it runs on B and not on
+# A, its counter went past BEFORE and goes on, its memory's checksum is
+# SUM (A's); then it goes.
+mig_outcome() {
+	check_eq "$MCT: runs on B" "$(on_b status "$MCT" --json 2>&1 | grep -o '"state": *"[a-z]*"' | head -n1 | grep -o '[a-z]*"$' | tr -d '"')" running
+	if on_a status "$MCT" >/dev/null 2>&1; then
+		fail "$MCT: gone from A (exactly one copy)" "$(on_a list 2>&1)"
+	else
+		pass "$MCT: gone from A (exactly one copy)"
+	fi
+	if on_b exec "$MCT" -- sh -c 'pidof vforker >/dev/null'; then
+		pass "$MCT: the task vforking all the time moved with it"
+	else
+		fail "$MCT: the task vforking all the time moved with it" "$(on_b exec "$MCT" -- ps 2>&1)"
+	fi
+	if counter_past "${1:-0}" && wait_for 30 counter_past "$(mig_counter)"; then
+		pass "$MCT: its counter goes on on B (was ${1:-?} before the move, $(mig_counter) now)"
+	else
+		fail "$MCT: its counter goes on on B" "before ${1:-?}, now $(mig_counter)"
+	fi
+	on_b exec "$MCT" -- sh -c 'rm -f /root/memsum && kill -USR1 $(pidof memsum)'
+	if wait_for 120 memsum_file; then
+		check_eq "$MCT: its memory's checksum on B is the one on A" \
+			"$(on_b exec "$MCT" -- cat /root/memsum)" "$2"
+	else
+		fail "$MCT: its memory's checksum on B is the one on A" "no checksum came"
+	fi
+	on_b destroy --force "$MCT" >/dev/null 2>&1
+}
+
 mig_checks() {
 	if ! mig_net; then
 		fail "two nodes: the LAN and the nodes' namespaces" "$("$IP" netns list 2>&1)"
@@ -111,74 +192,76 @@ mig_checks() {
 		env XDG_CONFIG_HOME="$MXDG" nsenter --net=/run/netns/vma \
 		vsctl remote add nodeb https://192.0.2.12:8443 --accept-fingerprint "$fp"
 
-	check "$MCT: create and start on A" sh -c "VSD_SOCKET=$MA_SOCK vsctl create $MCT --template bb --memory 256M </dev/null >/dev/null && VSD_SOCKET=$MA_SOCK vsctl start $MCT </dev/null >/dev/null"
-	# (not on_a: its stdin is /dev/null)
-	if ! VSD_SOCKET=$MA_SOCK timeout 60 vsctl exec "$MCT" -- sh -c 'cat >/memsum && chmod 0755 /memsum' </vsd-vm/memsum; then
-		fail "$MCT: vsd-test-memsum copied into it"
-		return
-	fi
-	on_a exec "$MCT" -- sh -c 'rm -f /root/memsum; setsid /memsum 48 /root/memsum </dev/null >/dev/null 2>&1 &'
-	on_a exec "$MCT" -- sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/root/counter; usleep 20000; done" </dev/null >/dev/null 2>&1 &'
-	# A task running /bin/true through vfork all the time, as dash does:
-	# a freeze often catches it waiting for a child not yet exec'd, which
-	# CRIU cannot seize (the pre-copy rounds must not freeze; the final
-	# dump's freeze must wait until no vfork is pending).
-	on_a exec "$MCT" -- sh -c 'cp /memsum /vforker && setsid /vforker vfork /bin/true </dev/null >/dev/null 2>&1 &'
-	if ! wait_for 30 on_a exec "$MCT" -- sh -c 'pidof vforker >/dev/null'; then
-		fail "$MCT: a task vforking all the time runs on A" "$(on_a exec "$MCT" -- ps 2>&1)"
-		return
-	fi
-	if ! wait_for 120 on_a exec "$MCT" -- test -s /root/memsum; then
-		fail "$MCT: 48 MB of memory filled on A" "$(on_a exec "$MCT" -- ps 2>&1)"
-		return
-	fi
-	sum=$(on_a exec "$MCT" -- cat /root/memsum)
-	before=$(mig_counter_a)
-	out=$(XDG_CONFIG_HOME="$MXDG" VSD_SOCKET=$MA_SOCK timeout 360 vsctl migrate "$MCT" --to nodeb --mode precopy --json </dev/null 2>&1)
-	st=$?
-	echo "# precopy move: $(echo "$out" | tr -d '\n' | grep -o '"frozen_ms": *[0-9]*\|"total_ms": *[0-9]*\|"memory_rounds": *\[[0-9, ]*\]\|"bytes": *[0-9]*' | tr '\n' ' ')"
-	if [ "$st" != 0 ]; then
-		fail "$MCT: vsctl migrate --mode precopy A -> B" "status $st: $out" \
-			"$(tail -n 20 "$MA_LOG")" "$(tail -n 20 "$MB_LOG")"
-		return
-	fi
-	pass "$MCT: vsctl migrate --mode precopy A -> B"
+	mig_move precopy "" '"frozen_ms": *[0-9]*\|"total_ms": *[0-9]*\|"memory_rounds": *\[[0-9, ]*\]\|"bytes": *[0-9]*' || return
 	rounds=$(echo "$out" | tr -d '\n' | grep -o '"memory_rounds": *\[[0-9, ]*\]' | grep -o '[0-9][0-9]*' | wc -l)
 	if [ "${rounds:-0}" -ge 2 ]; then
 		pass "$MCT: $rounds memory pre-copy rounds reported"
 	else
 		fail "$MCT: 2 or more memory pre-copy rounds reported" "$out"
 	fi
-	check_eq "$MCT: runs on B" "$(on_b status "$MCT" --json 2>&1 | grep -o '"state": *"[a-z]*"' | head -n1 | grep -o '[a-z]*"$' | tr -d '"')" running
-	if on_a status "$MCT" >/dev/null 2>&1; then
-		fail "$MCT: gone from A (exactly one copy)" "$(on_a list 2>&1)"
-	else
-		pass "$MCT: gone from A (exactly one copy)"
+	mig_outcome "$before" "$sum"
+}
+
+# mig_stop ROOT SOCK: that node's vsd ends (its containers run on).
+mig_stop() {
+	_pids=
+	for _p in $(pidof vsd); do
+		tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q -- "--root $1 " && kill -TERM "$_p" && _pids="$_pids $_p"
+	done
+	# (a zombie's cmdline is empty)
+	for _p in $_pids; do
+		wait_for 30 sh -c "! tr '\\0' ' ' </proc/$_p/cmdline 2>/dev/null | grep -q -- '--root $1 '"
+	done
+	rm -f "$2"
+}
+
+mig_postcopy_checks() {
+	MCT=mig2
+	# Set once, before both daemons start again (their probe reads it).
+	if ! echo 1 >/proc/sys/vm/unprivileged_userfaultfd; then
+		fail "post-copy: vm.unprivileged_userfaultfd=1 in this VM"
+		return
 	fi
-	if on_b exec "$MCT" -- sh -c 'pidof vforker >/dev/null'; then
-		pass "$MCT: the task vforking all the time moved with it"
-	else
-		fail "$MCT: the task vforking all the time moved with it" "$(on_b exec "$MCT" -- ps 2>&1)"
+	mig_stop "$MA_ROOT" "$MA_SOCK"
+	mig_stop "$MB_ROOT" "$MB_SOCK"
+	if ! mig_node vma "$MA_ROOT" "$MA_RUN" "$MA_SOCK" vsd-a 192.0.2.11 "$MA_LOG.2" ||
+		! mig_node vmb "$MB_ROOT" "$MB_RUN" "$MB_SOCK" vsd-b 192.0.2.12 "$MB_LOG.2"; then
+		fail "post-copy: both daemons back with the sysctl at 1" "$(tail -n 5 "$MA_LOG.2" "$MB_LOG.2")"
+		return
 	fi
-	if counter_past "${before:-0}" && wait_for 30 counter_past "$(mig_counter)"; then
-		pass "$MCT: its counter goes on on B (was ${before:-?} before the move, $(mig_counter) now)"
+	if on_a node info --json | grep -q '"lazy_pages": *true' &&
+		on_b node info --json | grep -q '"lazy_pages": *true'; then
+		pass "post-copy: both nodes' probes say lazy_pages with vm.unprivileged_userfaultfd=1"
 	else
-		fail "$MCT: its counter goes on on B" "before ${before:-?}, now $(mig_counter)"
+		fail "post-copy: both nodes' probes say lazy_pages with vm.unprivileged_userfaultfd=1" \
+			"$(on_a node info --json 2>&1 | grep -A12 '"criu"')"
+		return
 	fi
-	on_b exec "$MCT" -- sh -c 'rm -f /root/memsum && kill -USR1 $(pidof memsum)'
-	if wait_for 120 memsum_file; then
-		check_eq "$MCT: its memory's checksum on B is the one on A" \
-			"$(on_b exec "$MCT" -- cat /root/memsum)" "$sum"
+	mig_move postcopy .2 '"frozen_ms": *[0-9]*\|"total_ms": *[0-9]*\|"lazy_pages": *[0-9]*\|"lazy_bytes": *[0-9]*\|"bytes": *[0-9]*' || return
+	lp=$(echo "$out" | tr -d '\n' | grep -o '"lazy_pages": *[0-9]*' | grep -o '[0-9]*$')
+	if echo "$out" | grep -q '"mode": *"postcopy"' && [ "${lp:-0}" -gt 0 ]; then
+		pass "$MCT: the result says postcopy, $lp lazy pages"
 	else
-		fail "$MCT: its memory's checksum on B is the one on A" "no checksum came"
+		fail "$MCT: the result says postcopy, lazy pages > 0" "$out"
 	fi
-	on_b destroy --force "$MCT" >/dev/null 2>&1
+	# B's lazy-pages is done: its socket and the image it read are gone.
+	if wait_for 30 sh -c "! test -e '$MB_ROOT/containers/$MCT/incoming-image' && ! test -e '$MB_RUN/containers/$MCT/lazy-pages/lazy-pages.socket'"; then
+		pass "$MCT: B keeps neither the image nor lazy-pages' socket after the pull"
+	else
+		fail "$MCT: B keeps neither the image nor lazy-pages' socket after the pull" \
+			"$(ls -la "$MB_ROOT/containers/$MCT" "$MB_RUN/containers/$MCT/lazy-pages" 2>&1)"
+	fi
+	mig_outcome "$before" "$sum"
 }
 
 mig_checks
+mig_postcopy_checks
+echo 0 >/proc/sys/vm/unprivileged_userfaultfd
 # The nodes' daemons go; the namespaces go with the machine.
 for _s in "$MA_SOCK" "$MB_SOCK"; do
-	VSD_SOCKET=$_s timeout 60 vsctl destroy --force "$MCT" </dev/null >/dev/null 2>&1
+	for _c in mig1 mig2; do
+		VSD_SOCKET=$_s timeout 60 vsctl destroy --force "$_c" </dev/null >/dev/null 2>&1
+	done
 done
 for _p in $(pidof vsd); do
 	tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q -- "--root /var/lib/vsd-[ab] " && kill -TERM "$_p"
