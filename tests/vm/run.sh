@@ -169,7 +169,10 @@ cp "$tmp/serial.txt" "$CACHE/last-serial.log"
 
 plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$tmp/serial.txt" | tail -n1)
 nok=$(grep -cE '^ok [0-9]+' "$tmp/serial.txt")
-nnot=$(grep -cE '^not ok [0-9]+' "$tmp/serial.txt")
+# "not ok N - ... # TODO ...": a known bug's check (checks.sh's known),
+# shown and counted apart, not a failure.
+ntodo=$(grep -cE '^not ok [0-9]+ .*# TODO ' "$tmp/serial.txt")
+nnot=$(($(grep -cE '^not ok [0-9]+' "$tmp/serial.txt") - ntodo))
 bail=$(grep -c '^Bail out!' "$tmp/serial.txt")
 done_mark=$(grep -c '^# vsd-vm: done' "$tmp/serial.txt")
 
@@ -185,8 +188,8 @@ fi
 if [[ -z $plan ]]; then
 	why+=("the guest printed no TAP plan")
 	failed=1
-elif ((nok + nnot != plan)); then
-	why+=("planned $plan checks, saw $((nok + nnot))")
+elif ((nok + nnot + ntodo != plan)); then
+	why+=("planned $plan checks, saw $((nok + nnot + ntodo))")
 	failed=1
 fi
 ((nnot == 0)) || failed=1
@@ -206,5 +209,10 @@ if ((failed)); then
 	grep -vE '^(ok |not ok |1\.\.|# )' "$tmp/serial.txt" | tail -n 25 | sed 's/^/  | /'
 	log "full serial log: $CACHE/last-serial.log"
 fi
-log "$nok passed, $nnot failed${plan:+ of $plan}; VM ${elapsed} s, total $((SECONDS - start)) s"
+todo_note=
+if ((ntodo > 0)); then
+	grep -E '^not ok [0-9]+ .*# TODO ' "$tmp/serial.txt" | sed 's/^/vm: known bug: /'
+	todo_note=", $ntodo known bug(s) (TODO)"
+fi
+log "$nok passed, $nnot failed${plan:+ of $plan}$todo_note; VM ${elapsed} s, total $((SECONDS - start)) s"
 exit "$failed"

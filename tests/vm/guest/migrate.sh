@@ -119,9 +119,11 @@ mig_move() {
 	pass "$MCT: vsctl migrate --mode $1 A -> B"
 }
 
-# mig_outcome BEFORE SUM: after a move of $MCT, it runs on B and not on
-# A, its counter went past BEFORE and goes on, its memory's checksum is
-# SUM (A's); then it goes.
+# mig_outcome BEFORE SUM [LOGSUFFIX [KNOWN]]: after a move of $MCT, it
+# runs on B and not on A, its counter went past BEFORE and goes on, its
+# memory's checksum is SUM (A's); then it goes. KNOWN (post-copy): a
+# counter that stops is the known bug of docs/migration.md ("Post-copy",
+# "Known bug"), reported as TAP TODO with the VPS's processes.
 mig_outcome() {
 	check_eq "$MCT: runs on B" "$(on_b status "$MCT" --json 2>&1 | grep -o '"state": *"[a-z]*"' | head -n1 | grep -o '[a-z]*"$' | tr -d '"')" running
 	if on_a status "$MCT" >/dev/null 2>&1; then
@@ -137,7 +139,14 @@ mig_outcome() {
 	if counter_past "${1:-0}" && wait_for 30 counter_past "$(mig_counter)"; then
 		pass "$MCT: its counter goes on on B (was ${1:-?} before the move, $(mig_counter) now)"
 	else
-		fail "$MCT: its counter goes on on B" "before ${1:-?}, now $(mig_counter)"
+		_procs=$(on_b exec "$MCT" -- sh -c 'for p in /proc/[0-9]*; do echo "${p#/proc/} $(cat $p/comm) $(grep ^State $p/status) $(cat $p/wchan) $(cat $p/syscall)"; done' 2>&1)
+		_blog=$(tail -n 30 "$MB_LOG${3:-}" 2>/dev/null)
+		_lazy=$(tail -n 20 "$MB_RUN/containers/$MCT/lazy-pages/lazy-pages.log" 2>/dev/null)
+		if [ -n "${4:-}" ]; then
+			known "$MCT: its counter goes on on B" "$4" "before ${1:-?}, now $(mig_counter)" "$_procs" "$_blog" "$_lazy"
+		else
+			fail "$MCT: its counter goes on on B" "before ${1:-?}, now $(mig_counter)" "$_procs" "$_blog" "$_lazy"
+		fi
 	fi
 	on_b exec "$MCT" -- sh -c 'rm -f /root/memsum && kill -USR1 $(pidof memsum)'
 	if wait_for 120 memsum_file; then
@@ -251,7 +260,7 @@ mig_postcopy_checks() {
 		fail "$MCT: B keeps neither the image nor lazy-pages' socket after the pull" \
 			"$(ls -la "$MB_ROOT/containers/$MCT" "$MB_RUN/containers/$MCT/lazy-pages" 2>&1)"
 	fi
-	mig_outcome "$before" "$sum"
+	mig_outcome "$before" "$sum" .2 "post-copy: a shell loop in the VPS can stop in wait4 after the pull (docs/migration.md, Known bug)"
 }
 
 mig_checks
