@@ -266,6 +266,10 @@ _vsd_cgroup_roots() {
 	done
 }
 
+# SIGKILL every task in our cgroups, then thaw every frozen one of them: a
+# frozen task keeps its SIGKILL pending until thawed (a test that stopped a
+# move while the container was held frozen, or that failed before it was
+# thawed, leaves such tasks behind).
 _vsd_kill_cgroup_tasks() {
 	local parent=$1 root f pid
 	for root in $(_vsd_cgroup_roots "$parent"); do
@@ -274,6 +278,14 @@ _vsd_kill_cgroup_tasks() {
 				[[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null
 			done <"$f"
 		done < <(find "$root" -name cgroup.procs 2>/dev/null)
+	done
+	for root in $(_vsd_cgroup_roots "$parent"); do
+		while read -r f; do
+			echo THAWED >"$f" 2>/dev/null
+		done < <(find "$root" -name freezer.state 2>/dev/null)
+		while read -r f; do
+			echo 0 >"$f" 2>/dev/null
+		done < <(find "$root" -name cgroup.freeze 2>/dev/null)
 	done
 }
 
