@@ -131,7 +131,7 @@ struct vfork_wait {
 static void read_proc(const char *path, char *buf, size_t size)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+	ssize_t n = fd < 0 ? -1 : vs_read_all(fd, buf, size - 1);
 
 	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';

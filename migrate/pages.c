@@ -81,7 +81,7 @@ int vs_mig_lazy_pages_argv(const char *criu, size_t nargs, const char *img, cons
 {
 	static const char *const tail[] = {"--page-server", "--ps-socket", "0", "--status-fd", "2"};
 	const char *const head[4] = {img, work, VS_MIG_LAZY_LOG, NULL};
-	size_t k = 0, n = sizeof(tail) / sizeof(tail[0]);
+	size_t k = 0, n = VS_ARRAY_SIZE(tail);
 	char **v = stream_argv(criu, nargs, "lazy", "lazy-pages", head, "-v4", n, &k, err);
 
 	*argv_out = v;
