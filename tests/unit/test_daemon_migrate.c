@@ -248,6 +248,74 @@ static void test_sync_error(void **state)
 	assert_string_equal(buf, "");
 }
 
+/* A post-copy pull's word survives the record's round trip and shows in
+ * the GET answer only when set; the source reads the target's answer
+ * into what it may do with its frozen copy (docs/migration.md, "A failed
+ * pull"): bring it back only when the target's copy is known gone. */
+static void test_pull(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_mig_record r = {0}, back;
+	struct vs_error err = {0};
+	struct vs_jgen *g;
+	size_t len;
+
+	assert_int_equal(vsd_mig_id_new(r.id, &err), 0);
+	snprintf(r.name, sizeof(r.name), "web1");
+	snprintf(r.mode, sizeof(r.mode), "live");
+	r.state = VSD_MIG_DONE;
+	g = vs_jgen_new(false);
+	vsd_mig_gen_record(g, &r);
+	assert_null(strstr(vs_jgen_text(g, &len), "pull"));
+	vs_jgen_free(g);
+	snprintf(r.pull, sizeof(r.pull), "lost");
+	assert_int_equal(vsd_mig_record_save(&f->d, &r, &err), 0);
+	assert_int_equal(vsd_mig_record_load(&f->d, r.id, &back, &err), 0);
+	assert_string_equal(back.pull, "lost");
+	g = vs_jgen_new(false);
+	vsd_mig_gen_record(g, &back);
+	assert_int_equal(vsd_mig_pull_word(200, vs_jgen_text(g, &len)), VSD_MIG_PULL_GONE);
+	vs_jgen_free(g);
+
+	assert_int_equal(vsd_mig_pull_word(404, NULL), VSD_MIG_PULL_GONE);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"failed\"}"), VSD_MIG_PULL_GONE);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"aborted\"}"), VSD_MIG_PULL_GONE);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"done\", \"pull\": \"pulled\"}"),
+			 VSD_MIG_PULL_PULLED);
+	/* Its copy may run: a pull it has not seen fail, an older target
+	 * that keeps no pull word, a restore still under way. */
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"done\", \"pull\": \"pulling\"}"),
+			 VSD_MIG_PULL_RUNNING);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"done\"}"), VSD_MIG_PULL_RUNNING);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"committing\"}"),
+			 VSD_MIG_PULL_RUNNING);
+	/* No usable answer is no word at all. */
+	assert_int_equal(vsd_mig_pull_word(200, "not json"), VSD_MIG_PULL_UNKNOWN);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"pull\": \"lost\"}"), VSD_MIG_PULL_UNKNOWN);
+	assert_int_equal(vsd_mig_pull_word(500, "{\"state\": \"failed\"}"), VSD_MIG_PULL_UNKNOWN);
+	assert_int_equal(vsd_mig_pull_word(401, NULL), VSD_MIG_PULL_UNKNOWN);
+}
+
+/* Optional booleans of a request body: absent leaves the default, a
+ * non-boolean is refused naming the key. */
+static void test_opt_bool(void **state)
+{
+	struct vs_json *obj = NULL;
+	struct vs_error err = {0};
+	bool b = false;
+
+	(void)state;
+	assert_int_equal(vs_json_parse("{\"recover\": true, \"force\": \"yes\"}", &obj, &err), 0);
+	assert_int_equal(vsd_mig_opt_bool(obj, "recover", &b, &err), 0);
+	assert_true(b);
+	b = false;
+	assert_int_equal(vsd_mig_opt_bool(obj, "check", &b, &err), 0);
+	assert_false(b);
+	assert_int_equal(vsd_mig_opt_bool(obj, "force", &b, &err), -1);
+	assert_string_equal(err.msg, "force: expected true or false");
+	vs_json_free(obj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +323,8 @@ int main(void)
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sync_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pull, setup, teardown),
+	    cmocka_unit_test(test_opt_bool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
