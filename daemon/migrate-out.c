@@ -38,11 +38,9 @@ struct out_job {
 	char bwlimit[32];
 	bool was_running;
 	bool locked;
-	bool check;			    /* --check: blockers are listed, not errors */
-	char src_blocker[VS_ERROR_MSG_MAX]; /* --check: this node's own ("" none) */
-	bool precopy;			    /* asked for precopy (it runs live, see pick_mode) */
-	bool target_pages;		    /* the target's sync takes the "pages" part */
-	bool target_rounds;		    /* ... and the "round" part (memory pre-copy) */
+	bool precopy;		   /* asked for precopy (it runs live, see pick_mode) */
+	bool target_pages;	   /* the target's sync takes the "pages" part */
+	bool target_rounds;	   /* ... and the "round" part (memory pre-copy) */
 	bool postcopy;		   /* asked for postcopy (it runs as live with lazy pages) */
 	bool target_lazy;	   /* the target's sync takes the "lazy" part */
 	int lazy_fd;		   /* post-copy: the dump's socket until it streams */
@@ -1049,11 +1047,9 @@ static void *pull_thread(void *p)
 		}
 		r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e);
 		vsd_names_unlock(j->d->names, j->name);
-		if (r >= 0)
-			vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
-		else
-			vsd_log("migration %s: %s", j->rec.id, e.msg);
-		if (r != 0)
+		vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
+		/* A thaw that failed is tried again too: the copy is frozen. */
+		if (r == 1)
 			break;
 	}
 	job_free(j);

@@ -314,12 +314,17 @@ mig_pull_fault() {
 		else
 			fail "$MCT: A's vsd, restarted during the pull, settles it: the VPS runs on A again" \
 				"$(tail -n 20 "$MA_LOG.3")" "$(tail -n 20 "$MB_LOG.2")"
+			# A copy left frozen would hang every exec below.
+			on_a destroy --force "$MCT" >/dev/null 2>&1
+			return
 		fi
 	elif [ "$_st" != 0 ] && echo "$_out" | grep -q 'runs here again as it was at its freeze'; then
 		pass "$MCT: the pull failed ($2) and the move says the VPS runs on A again"
 	else
 		fail "$MCT: the pull failed ($2) and the move says the VPS runs on A again" "status $_st: $_out" \
 			"$(tail -n 20 "$MA_LOG.2")" "$(tail -n 20 "$MB_LOG.2")"
+		on_a destroy --force "$MCT" >/dev/null 2>&1
+		return
 	fi
 	check_eq "$MCT: runs on A" "$(on_a status "$MCT" --json 2>&1 | grep -o '"state": *"[a-z]*"' | head -n1 | grep -o '[a-z]*"$' | tr -d '"')" running
 	if wait_for 30 sh -c "! VSD_SOCKET=$MB_SOCK vsctl status $MCT >/dev/null 2>&1 && ! test -e $MB_ROOT/containers/$MCT && ! test -e $MB_ROOT/containers/.$MCT.incoming"; then
