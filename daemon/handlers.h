@@ -240,6 +240,11 @@ enum vsd_mig_pull_word {
 	VSD_MIG_PULL_RUNNING,
 };
 enum vsd_mig_pull_word vsd_mig_pull_word(unsigned status, const char *answer);
+/* --check --mode postcopy: what the target's GET /v1/node answer
+ * (NODE_INFO) says of lazy pages. 0 it can restore lazily; 1 it cannot,
+ * or does not say (buf gets the blocker, with the target's own reason,
+ * sanitised). */
+int vsd_mig_lazy_blocker(const char *node_info, char *buf, size_t len);
 /* obj's KEY, when present, a boolean into *out; else 400 naming KEY. */
 int vsd_mig_opt_bool(const struct vs_json *obj, const char *key, bool *out, struct vs_error *err);
 bool vsd_mig_id_valid(const char *id);

@@ -38,9 +38,11 @@ struct out_job {
 	char bwlimit[32];
 	bool was_running;
 	bool locked;
-	bool precopy;		   /* asked for precopy (it runs live, see pick_mode) */
-	bool target_pages;	   /* the target's sync takes the "pages" part */
-	bool target_rounds;	   /* ... and the "round" part (memory pre-copy) */
+	bool check;			    /* --check: blockers are listed, not errors */
+	char src_blocker[VS_ERROR_MSG_MAX]; /* --check: this node's own ("" none) */
+	bool precopy;			    /* asked for precopy (it runs live, see pick_mode) */
+	bool target_pages;		    /* the target's sync takes the "pages" part */
+	bool target_rounds;		    /* ... and the "round" part (memory pre-copy) */
 	bool postcopy;		   /* asked for postcopy (it runs as live with lazy pages) */
 	bool target_lazy;	   /* the target's sync takes the "lazy" part */
 	int lazy_fd;		   /* post-copy: the dump's socket until it streams */
@@ -1322,8 +1324,14 @@ static int pick_mode(struct out_job *j, const struct vs_rt_status *st, struct vs
 	 * record says live: it only sees the "round" parts). */
 	j->precopy = strcmp(j->mode, "precopy") == 0;
 	j->postcopy = strcmp(j->mode, "postcopy") == 0;
-	if (j->postcopy && refuse_postcopy(j, err) < 0)
-		return -1;
+	if (j->postcopy && refuse_postcopy(j, err) < 0) {
+		if (!j->check)
+			return -1;
+		/* --check lists it with the target's blockers. */
+		snprintf(j->src_blocker, sizeof(j->src_blocker), "this node (the source): %.900s",
+			 err->msg);
+		memset(err, 0, sizeof(*err));
+	}
 	if (j->precopy && vsd_criu_check_tracking(j->d->criu, &e) < 0)
 		return vs_error_kind(err, VS_EK_UNSUPPORTED,
 				     "mode: precopy needs memory pre-copy rounds: %s; use --mode "
@@ -1366,25 +1374,44 @@ static int prepare(struct out_job *j, const struct out_req *r, struct vs_error *
 	return 0;
 }
 
-/* --check: the target's reservation, made nothing. */
+/* --check: the target's reservation, made nothing; with postcopy also
+ * this node's own probe and what the target's node info says of lazy
+ * pages (its reservation knows no post-copy), each a blocker. */
 static int check_only(struct out_job *j, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_free char *body = reserve_body(j, true, err);
 	cleanup_free char *text = NULL;
+	cleanup_free char *info = NULL;
 	cleanup_json struct vs_json *obj = NULL;
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	const struct vs_json *list;
+	char lazy[VS_ERROR_MSG_MAX] = "";
+	bool ok = false;
 
 	if (body == NULL || call(j, "POST", "/v1/migrations", body, 200, &text, err) < 0 ||
 	    vs_json_parse(text, &obj, err) < 0)
 		return vs_error_prefix(err, "check the move of '%s'", j->name);
+	if (j->postcopy && call(j, "GET", "/v1/node", NULL, 200, &info, err) < 0)
+		return vs_error_prefix(err, "check the move of '%s': the target's node info",
+				       j->name);
+	if (j->postcopy)
+		vsd_mig_lazy_blocker(info, lazy, sizeof(lazy));
+	vs_json_bool(vs_json_get(obj, "ok"), &ok);
+	list = vs_json_get(obj, "blockers");
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "container", j->name);
 	vs_jgen_kv_str(g, "mode", j->postcopy ? "postcopy" : j->mode);
 	vs_jgen_kv_str(g, "target", j->url);
-	vs_jgen_key(g, "ok");
-	vs_jgen_value(g, vs_json_get(obj, "ok"));
+	vs_jgen_kv_bool(g, "ok", ok && j->src_blocker[0] == '\0' && lazy[0] == '\0');
 	vs_jgen_key(g, "blockers");
-	vs_jgen_value(g, vs_json_get(obj, "blockers"));
+	vs_jgen_arr_open(g);
+	if (j->src_blocker[0] != '\0')
+		vs_jgen_str(g, j->src_blocker);
+	for (size_t i = 0; i < vs_json_array_len(list); i++)
+		vs_jgen_value(g, vs_json_array_at(list, i));
+	if (lazy[0] != '\0')
+		vs_jgen_str(g, lazy);
+	vs_jgen_arr_close(g);
 	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
 	return 0;
@@ -1413,6 +1440,7 @@ int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs
 	j->d = d;
 	j->lazy_fd = -1;
 	j->locked = true;
+	j->check = req.check;
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	r = prepare(j, &req, err);
 	if (r == 0 && req.check) {

@@ -284,6 +284,41 @@ enum vsd_mig_pull_word vsd_mig_pull_word(unsigned status, const char *answer)
 	return VSD_MIG_PULL_RUNNING;
 }
 
+int vsd_mig_lazy_blocker(const char *node_info, char *buf, size_t len)
+{
+	cleanup_json struct vs_json *obj = NULL;
+	cleanup_free char *clean = NULL;
+	struct vs_error e = {0};
+	const struct vs_json *criu, *msgs, *have;
+	const char *why = NULL;
+	bool lazy = false;
+
+	if (node_info == NULL || vs_json_parse(node_info, &obj, &e) < 0) {
+		snprintf(buf, len, "the target's node info could not be read");
+		return 1;
+	}
+	criu = vs_json_get(obj, "criu");
+	have = vs_json_get(vs_json_get(criu, "features"), "lazy_pages");
+	if (have == NULL || !vs_json_bool(have, &lazy)) {
+		snprintf(buf, len,
+			 "the target does not say it can restore lazily (post-copy): an older vsd");
+		return 1;
+	}
+	if (lazy)
+		return 0;
+	msgs = vs_json_get(criu, "messages");
+	for (size_t i = 0; i < vs_json_array_len(msgs); i++) {
+		const char *m = vs_json_string(vs_json_array_at(msgs, i));
+		if (m != NULL && (why == NULL || strncmp(m, "no lazy pages", 13) == 0))
+			why = m;
+		if (why != NULL && strncmp(why, "no lazy pages", 13) == 0)
+			break;
+	}
+	clean = vsd_sanitize(why != NULL ? why : "criu.features.lazy_pages is false", 400);
+	snprintf(buf, len, "the target cannot restore lazily (post-copy): %s", clean);
+	return 1;
+}
+
 void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r)
 {
 	vs_jgen_obj_open(g);

@@ -156,6 +156,14 @@ chat_start() {
 	assert_contains "$output" "vm.unprivileged_userfaultfd"
 	on A "$VSCTL_BIN" node info --json | grep -q '"lazy_pages": *false' ||
 		fail "node info says lazy_pages true"
+	# --check lists this node's refusal and the target's (its node
+	# info), each with the reason, instead of failing on the first.
+	run migrate mv8 --mode postcopy --check
+	assert_failure
+	assert_contains "$output" "blocked: this node (the source): "
+	assert_contains "$output" "blocked: the target cannot restore lazily (post-copy): "
+	[[ $(grep -c 'vm.unprivileged_userfaultfd' <<<"$output") -ge 2 ]] ||
+		fail "both blockers name the sysctl: $output"
 	# No failed pull to recover from: refused, nothing changes.
 	run cvsctl --socket "$CL_A_SOCKET" migrate mv8 --recover
 	assert_failure

@@ -296,6 +296,44 @@ static void test_pull(void **state)
 	assert_int_equal(vsd_mig_pull_word(401, NULL), VSD_MIG_PULL_UNKNOWN);
 }
 
+/* --check --mode postcopy: the target's node info, read into a blocker
+ * with its own reason (sanitised), or none. */
+static void test_lazy_blocker(void **state)
+{
+	char buf[512];
+
+	(void)state;
+	assert_int_equal(vsd_mig_lazy_blocker("{\"criu\": {\"features\": {\"lazy_pages\": true}}}",
+					      buf, sizeof(buf)),
+			 0);
+	assert_int_equal(vsd_mig_lazy_blocker(
+			     "{\"criu\": {\"features\": {\"lazy_pages\": false}, \"messages\": "
+			     "[\"no memory tracking: x\", \"no lazy pages (post-copy migration): "
+			     "vm.unprivileged_userfaultfd is 0\\u001b\"]}}",
+			     buf, sizeof(buf)),
+			 1);
+	assert_string_equal(buf, "the target cannot restore lazily (post-copy): no lazy pages "
+				 "(post-copy migration): vm.unprivileged_userfaultfd is 0?");
+	/* CRIU unusable there: its one message is the reason. */
+	assert_int_equal(vsd_mig_lazy_blocker("{\"criu\": {\"features\": {\"lazy_pages\": "
+					      "false}, \"messages\": [\"criu not found\"]}}",
+					      buf, sizeof(buf)),
+			 1);
+	assert_string_equal(buf, "the target cannot restore lazily (post-copy): criu not found");
+	assert_int_equal(vsd_mig_lazy_blocker("{\"criu\": {\"features\": {\"lazy_pages\": "
+					      "false}}}",
+					      buf, sizeof(buf)),
+			 1);
+	assert_string_equal(buf, "the target cannot restore lazily (post-copy): "
+				 "criu.features.lazy_pages is false");
+	/* An older vsd says nothing of it; an answer that is no JSON. */
+	assert_int_equal(vsd_mig_lazy_blocker("{\"criu\": {\"features\": {}}}", buf, sizeof(buf)),
+			 1);
+	assert_non_null(strstr(buf, "an older vsd"));
+	assert_int_equal(vsd_mig_lazy_blocker("<html>", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "the target's node info could not be read");
+}
+
 /* Optional booleans of a request body: absent leaves the default, a
  * non-boolean is refused naming the key. */
 static void test_opt_bool(void **state)
@@ -325,6 +363,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sync_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pull, setup, teardown),
 	    cmocka_unit_test(test_opt_bool),
+	    cmocka_unit_test(test_lazy_blocker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

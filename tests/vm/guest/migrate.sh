@@ -201,6 +201,23 @@ mig_checks() {
 		env XDG_CONFIG_HOME="$MXDG" nsenter --net=/run/netns/vma \
 		vsctl remote add nodeb https://192.0.2.12:8443 --accept-fingerprint "$fp"
 
+	# --check --mode postcopy with the sysctl at 0 on both nodes: this
+	# node's refusal and the target's (from its node info), each with
+	# its reason, and nothing moves.
+	if on_a create mig0 --template bb >/dev/null && on_a start mig0 >/dev/null; then
+		_chk=$(XDG_CONFIG_HOME="$MXDG" VSD_SOCKET=$MA_SOCK timeout 60 vsctl migrate mig0 --to nodeb --mode postcopy --check </dev/null 2>&1)
+		_st=$?
+		if [ "$_st" = 1 ] && echo "$_chk" | grep -q '^blocked: this node (the source): .*vm.unprivileged_userfaultfd' &&
+			echo "$_chk" | grep -q '^blocked: the target cannot restore lazily (post-copy): .*vm.unprivileged_userfaultfd' &&
+			! on_b status mig0 >/dev/null 2>&1; then
+			pass "--check --mode postcopy lists both nodes' lazy-pages refusal with its reason"
+		else
+			fail "--check --mode postcopy lists both nodes' lazy-pages refusal with its reason" "status $_st: $_chk"
+		fi
+	else
+		fail "--check --mode postcopy: mig0 made on A" "$(tail -n 5 "$MA_LOG")"
+	fi
+	on_a destroy --force mig0 >/dev/null 2>&1
 	mig_move precopy "" '"frozen_ms": *[0-9]*\|"total_ms": *[0-9]*\|"memory_rounds": *\[[0-9, ]*\]\|"bytes": *[0-9]*' || return
 	rounds=$(echo "$out" | tr -d '\n' | grep -o '"memory_rounds": *\[[0-9, ]*\]' | grep -o '[0-9][0-9]*' | wc -l)
 	if [ "${rounds:-0}" -ge 2 ]; then
