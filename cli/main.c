@@ -99,8 +99,8 @@ static const struct vc_cmd commands[] = {
      "Attach to a container's console; detach with Ctrl-a q.",
      "  --ticket        print a one-time stream ticket (JSON) for a browser instead\n"},
     {NULL, "migrate", vc_cmd_migrate,
-     "NAME --to REMOTE [--mode auto|live|precopy|stop|offline] [--bandwidth RATE] [--check] "
-     "[--json]",
+     "NAME --to REMOTE [--mode auto|live|precopy|postcopy|stop|offline] [--bandwidth RATE] "
+     "[--check] [--json] | NAME --recover [--force]",
      "Move a container to another node (a remote), running or not.",
      "  --to REMOTE      the node it goes to (vsctl remote add); the two nodes\n"
      "                   must trust each other's node certificate\n"
@@ -109,6 +109,10 @@ static const struct vc_cmd commands[] = {
      "                   freeze), stop (stop, move, start), offline (stopped)\n"
      "  --bandwidth RATE cap the copy at RATE bytes per second (50M)\n"
      "  --check          only ask the target what would block the move\n"
+     "  --recover        after a post-copy pull failed: run the frozen copy here\n"
+     "                   again (as at its freeze), once the target says its copy\n"
+     "                   is gone; --force when the target cannot be asked and is\n"
+     "                   known to be down for good\n"
      "  --json           print the operation's result as JSON\n"},
     {NULL, "suspend", vc_cmd_suspend, "NAME [--json]",
      "Checkpoint a running container to its own image and stop it.",

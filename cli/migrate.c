@@ -17,6 +17,7 @@ struct mig_args {
 	const char *mode;
 	const char *bandwidth;
 	bool check;
+	bool recover, force;
 };
 
 static const struct option opts[] = {
@@ -24,6 +25,8 @@ static const struct option opts[] = {
     {"mode", required_argument, NULL, 'm'},
     {"bandwidth", required_argument, NULL, 'b'},
     {"check", no_argument, NULL, 'c'},
+    {"recover", no_argument, NULL, 'r'},
+    {"force", no_argument, NULL, 'f'},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {0},
@@ -36,7 +39,7 @@ static int parse(struct vc_ctx *ctx, int argc, char **argv, struct mig_args *a,
 	int c, r;
 
 	memset(a, 0, sizeof(*a));
-	while ((c = vc_getopt(argc, argv, "t:m:b:cjh", opts, &reset, err)) != -1) {
+	while ((c = vc_getopt(argc, argv, "t:m:b:crfjh", opts, &reset, err)) != -1) {
 		switch (c) {
 		case 't':
 			a->to = optarg;
@@ -49,6 +52,12 @@ static int parse(struct vc_ctx *ctx, int argc, char **argv, struct mig_args *a,
 			break;
 		case 'c':
 			a->check = true;
+			break;
+		case 'r':
+			a->recover = true;
+			break;
+		case 'f':
+			a->force = true;
 			break;
 		case 'j':
 			ctx->json = true;
@@ -63,7 +72,12 @@ static int parse(struct vc_ctx *ctx, int argc, char **argv, struct mig_args *a,
 	if (r < 0)
 		return r;
 	a->name = argv[optind];
-	if (a->to == NULL)
+	if (a->force && !a->recover)
+		return vc_usage(err, "--force goes with --recover");
+	if (a->recover && (a->to != NULL || a->check || a->mode != NULL || a->bandwidth != NULL))
+		return vc_usage(err, "--recover takes no --to, --mode, --bandwidth or --check (the "
+				     "migration's record names its target)");
+	if (a->to == NULL && !a->recover)
 		return vc_usage(err, "--to REMOTE is required (see vsctl remote list)");
 	return 0;
 }
@@ -125,6 +139,32 @@ static void summary(const struct mig_args *a, const struct vs_json *result)
 	       (long long)rounds);
 }
 
+/* --recover [--force]: a failed post-copy pull's frozen copy runs here
+ * again once the target's is known gone (docs/migration.md). */
+static int recover(struct vc_ctx *ctx, const struct mig_args *a, struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	cleanup_free char *path = vc_api_path("containers", a->name, "/migrate");
+	cleanup_free char *raw = NULL;
+	cleanup_json struct vs_json *obj = NULL;
+	const char *msg;
+
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_bool(g, "recover", true);
+	if (a->force)
+		vs_jgen_kv_bool(g, "force", true);
+	vs_jgen_obj_close(g);
+	if (vc_api(ctx, "POST", path, vs_jgen_text(g, NULL), &raw, &obj, err) < 0)
+		return VC_ERR_FAIL;
+	if (ctx->json) {
+		vc_print_raw_json(raw);
+		return 0;
+	}
+	msg = vs_json_string(vs_json_get(obj, "message"));
+	printf("%s\n", msg != NULL ? msg : "recovered");
+	return 0;
+}
+
 int vc_cmd_migrate(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *err)
 {
 	struct mig_args a;
@@ -140,6 +180,8 @@ int vc_cmd_migrate(struct vc_ctx *ctx, int argc, char **argv, struct vs_error *e
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
+	if (a.recover)
+		return recover(ctx, &a, err);
 	if (vc_remote_target(a.to, &url, &fp, err) < 0)
 		return VC_ERR_USAGE;
 	body = body_of(&a, url, fp);
@@ -271,6 +313,8 @@ int vc_cmd_node_evacuate(struct vc_ctx *ctx, int argc, char **argv, struct vs_er
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
+	if (a.recover)
+		return recover(ctx, &a, err);
 	if (vc_remote_target(a.to, &url, &fp, err) < 0)
 		return VC_ERR_USAGE;
 	if (list_names(ctx, &all, &n, err) < 0)

@@ -217,9 +217,36 @@ struct vsd_mig_record {
 	 * with status N: LINE" (LINE sanitised), for the source to name the
 	 * cause its broken stream hides; "" none. */
 	char sync_error[VSD_MIG_SYNC_ERROR_MAX];
+	/* Post-copy after the target's resume (docs/migration.md, "A failed
+	 * pull"): "" not post-copy or not resumed yet; "pulling"; "pulled";
+	 * target: "lost" (its copy killed, or never resumed, for a pull that
+	 * failed); source: "failed" (the pull failed, the copy here frozen
+	 * until the target's is known gone), "recovered" (thawed here). */
+	char pull[12];
 	int64_t updated_at;
 };
 const char *vsd_mig_state_name(enum vsd_mig_state s);
+/* A post-copy pull, as the target's GET /v1/migrations/{id} (STATUS,
+ * ANSWER) tells the source (docs/migration.md, "A failed pull"): GONE
+ * (404: never heard of it; failed or aborted; done with "pull": "lost":
+ * its copy killed and removed), PULLED (done, "pulled": every page went,
+ * its copy is whole), RUNNING (anything else that parses: it may still
+ * run it, e.g. a pull it has not seen fail, or a target that keeps no
+ * pull word), UNKNOWN (another status, or no usable answer). */
+enum vsd_mig_pull_word {
+	VSD_MIG_PULL_UNKNOWN,
+	VSD_MIG_PULL_GONE,
+	VSD_MIG_PULL_PULLED,
+	VSD_MIG_PULL_RUNNING,
+};
+enum vsd_mig_pull_word vsd_mig_pull_word(unsigned status, const char *answer);
+/* --check --mode postcopy: what the target's GET /v1/node answer
+ * (NODE_INFO) says of lazy pages. 0 it can restore lazily; 1 it cannot,
+ * or does not say (buf gets the blocker, with the target's own reason,
+ * sanitised). */
+int vsd_mig_lazy_blocker(const char *node_info, char *buf, size_t len);
+/* obj's KEY, when present, a boolean into *out; else 400 naming KEY. */
+int vsd_mig_opt_bool(const struct vs_json *obj, const char *key, bool *out, struct vs_error *err);
 bool vsd_mig_id_valid(const char *id);
 int vsd_mig_id_new(char out[VSD_MIG_ID_LEN + 1], struct vs_error *err);
 /* The request's Vsd-Migration header is this node's version: 0, or -1

@@ -444,6 +444,42 @@ int vsd_h_migration_abort(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 	return 0;
 }
 
+/* A post-copy pull that failed after the resume (docs/migration.md, "A
+ * failed pull"): the container is killed here (a page never copied in
+ * would read as zeros) and the record says "lost", which tells the source
+ * it may bring its frozen copy back. With d->mutate. 0, or -1 when it
+ * still runs here (then the record keeps "pulling"). */
+static int pull_lost(struct vsd *d, struct vsd_mig_record *rec, const char *why)
+{
+	cleanup_config struct vs_container_config cfg = {0};
+	struct vs_rt_status st;
+	struct vs_error e = {0};
+
+	/* Removed, not only stopped: the source keeps the whole copy (as
+	 * at its freeze) and brings it back; one left here would be a
+	 * second copy, with a later disk, to start by mistake. */
+	if (vsd_store_load(d->containers_fd, rec->name, &cfg, &e) == 0 &&
+	    vsd_container_status(d, rec->name, &st, &e) == 0) {
+		vsd_log("migration %s: '%s' loses its memory source (%s): killed and removed",
+			rec->id, rec->name, why);
+		if (vsd_container_destroy_locked(d, rec->name, true, &e) < 0) {
+			vsd_log("migration %s: removing '%s': %s", rec->id, rec->name, e.msg);
+			return -1;
+		}
+		vsd_emit(d, VSD_EV_CONTAINER_DESTROYED, rec->name, NULL);
+		if (d->events != NULL)
+			vsd_events_forget(d->events, rec->name);
+	}
+	snprintf(rec->pull, sizeof(rec->pull), "lost");
+	snprintf(rec->error, sizeof(rec->error),
+		 "the post-copy pull failed (%s): '%s' was killed and removed here, its memory "
+		 "incomplete",
+		 why, rec->name);
+	if (vsd_mig_record_save(d, rec, &e) < 0)
+		vsd_log("migration %s: %s", rec->id, e.msg);
+	return 0;
+}
+
 /* ---- rsync into the staged container ------------------------------------ *
  *
  * rsync's protocol runs over two plain requests (docs/migration.md,
@@ -470,7 +506,7 @@ struct sync_sess {
 };
 
 static void lazy_failed(struct sync_sess *ss);
-static void lazy_done(struct sync_sess *ss);
+static void lazy_done(struct sync_sess *ss, bool ok);
 
 static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sync_sess *sessions;
@@ -484,6 +520,14 @@ static void sess_free(struct sync_sess *ss)
 	if (ss->pid > 0) {
 		kill(-ss->pid, SIGKILL);
 		waitpid(ss->pid, &status, 0);
+		/* A lazy-pages whose stream went before its end (the source's
+		 * connection closed or timed out): the pull failed. */
+		if (ss->lazy) {
+			vsd_log("migration %s: criu lazy-pages stopped: its stream was cut",
+				ss->id);
+			lazy_failed(ss);
+			lazy_done(ss, false);
+		}
 	}
 	vs_closep(&ss->err_fd);
 	free(ss);
@@ -545,7 +589,7 @@ static ssize_t sess_read(void *cls, char *buf, size_t max)
 				lazy_failed(ss);
 		}
 		if (ss->lazy)
-			lazy_done(ss);
+			lazy_done(ss, WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
 	return 0;
 }
@@ -845,12 +889,17 @@ static int start_lazy_pages(struct vsd_call *c, const struct vsd_mig_record *rec
 static void lazy_failed(struct sync_sess *ss)
 {
 	cleanup_config struct vs_container_config cfg = {0};
+	struct vsd_mig_record rec;
 	struct vs_rt_status st;
 	struct vs_error e = {0};
 
 	pthread_mutex_lock(&ss->d->mutate);
-	if (vsd_store_load(ss->d->containers_fd, ss->name, &cfg, &e) == 0 &&
-	    vsd_container_status(ss->d, ss->name, &st, &e) == 0 && st.state == VS_RT_RUNNING) {
+	if (vsd_mig_record_load(ss->d, ss->id, &rec, &e) == 0 && rec.state == VSD_MIG_DONE) {
+		if (strcmp(rec.pull, "pulling") == 0)
+			pull_lost(ss->d, &rec, "criu lazy-pages failed");
+	} else if (vsd_store_load(ss->d->containers_fd, ss->name, &cfg, &e) == 0 &&
+		   vsd_container_status(ss->d, ss->name, &st, &e) == 0 &&
+		   st.state == VS_RT_RUNNING) {
 		vsd_log("migration %s: '%s' loses its memory source: stopped (killed)", ss->id,
 			ss->name);
 		if (vsd_container_stop(ss->d, &cfg, 0, &e) < 0)
@@ -860,16 +909,25 @@ static void lazy_failed(struct sync_sess *ss)
 }
 
 /* The lazy-pages daemon is gone: the image it read the page maps from
- * (kept after the restore for it) goes too. */
-static void lazy_done(struct sync_sess *ss)
+ * (kept after the restore for it) goes too. ok: it took every page, which
+ * the record says before the stream's end reaches the source. */
+static void lazy_done(struct sync_sess *ss, bool ok)
 {
 	cleanup_close int cfd = -1;
+	struct vsd_mig_record rec;
+	struct vs_error e = {0};
 
 	pthread_mutex_lock(&ss->d->mutate);
 	cfd =
 	    openat(ss->d->containers_fd, ss->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (cfd >= 0)
 		vs_fs_remove_tree(cfd, IMAGE_SUBDIR, NULL);
+	if (ok && vsd_mig_record_load(ss->d, ss->id, &rec, &e) == 0 &&
+	    strcmp(rec.pull, "pulling") == 0) {
+		snprintf(rec.pull, sizeof(rec.pull), "pulled");
+		if (vsd_mig_record_save(ss->d, &rec, &e) < 0)
+			vsd_log("migration %s: %s", ss->id, e.msg);
+	}
 	pthread_mutex_unlock(&ss->d->mutate);
 }
 
@@ -1019,21 +1077,15 @@ static int parse_commit(const struct vsd_call *c, struct commit_req *r, struct v
 {
 	static const char *const fields[] = {"running", "start", "lazy", NULL};
 	cleanup_json struct vs_json *obj = NULL;
-	const struct vs_json *v;
 
 	memset(r, 0, sizeof(*r));
 	if (vsd_parse_body(c->body, c->body_len, true, &obj, err) < 0 ||
 	    vsd_check_fields(obj, fields, err) < 0)
 		return -1;
-	v = vs_json_get(obj, "running");
-	if (v != NULL && !vs_json_bool(v, &r->running))
-		return vs_error_kind(err, VS_EK_INVALID, "running: expected true or false");
-	v = vs_json_get(obj, "start");
-	if (v != NULL && !vs_json_bool(v, &r->start))
-		return vs_error_kind(err, VS_EK_INVALID, "start: expected true or false");
-	v = vs_json_get(obj, "lazy");
-	if (v != NULL && !vs_json_bool(v, &r->lazy))
-		return vs_error_kind(err, VS_EK_INVALID, "lazy: expected true or false");
+	if (vsd_mig_opt_bool(obj, "running", &r->running, err) < 0 ||
+	    vsd_mig_opt_bool(obj, "start", &r->start, err) < 0 ||
+	    vsd_mig_opt_bool(obj, "lazy", &r->lazy, err) < 0)
+		return -1;
 	if (r->lazy && !r->running)
 		return vs_error_kind(err, VS_EK_INVALID, "lazy: only with running");
 	return 0;
@@ -1158,6 +1210,8 @@ static int commit_locked(struct vsd *d, struct vsd_mig_record *rec, const struct
 		return -1;
 	}
 	rec->state = VSD_MIG_COMMITTING;
+	if (cr->lazy)
+		snprintf(rec->pull, sizeof(rec->pull), "pulling");
 	if (vsd_mig_record_save(d, rec, err) < 0)
 		return -1;
 	if (shift_ids(d, rec, cr->running, err) < 0) {
@@ -1261,6 +1315,15 @@ static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 		 * sees "aborted" and keeps (or resumes) its container. */
 		drop_staging(d, &rec, VSD_MIG_ABORTED, "the target restarted during the transfer");
 		vsd_log("migration %s: aborted (this node restarted during the transfer)", rec.id);
+		return;
+	}
+	/* Post-copy: this node's lazy-pages went with its daemon, so a
+	 * restored copy would read pages never copied in as zeros. */
+	if ((rec.state == VSD_MIG_DONE || rec.state == VSD_MIG_COMMITTING) &&
+	    strcmp(rec.pull, "pulling") == 0) {
+		rec.state = VSD_MIG_DONE;
+		pull_lost(d, &rec, "this node restarted during the pull");
+		vsd_log("migration %s: the pull of '%s' was lost in a restart", rec.id, rec.name);
 		return;
 	}
 	if (rec.state != VSD_MIG_COMMITTING)

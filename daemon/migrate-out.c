@@ -38,9 +38,11 @@ struct out_job {
 	char bwlimit[32];
 	bool was_running;
 	bool locked;
-	bool precopy;		   /* asked for precopy (it runs live, see pick_mode) */
-	bool target_pages;	   /* the target's sync takes the "pages" part */
-	bool target_rounds;	   /* ... and the "round" part (memory pre-copy) */
+	bool check;			    /* --check: blockers are listed, not errors */
+	char src_blocker[VS_ERROR_MSG_MAX]; /* --check: this node's own ("" none) */
+	bool precopy;			    /* asked for precopy (it runs live, see pick_mode) */
+	bool target_pages;		    /* the target's sync takes the "pages" part */
+	bool target_rounds;		    /* ... and the "round" part (memory pre-copy) */
 	bool postcopy;		   /* asked for postcopy (it runs as live with lazy pages) */
 	bool target_lazy;	   /* the target's sync takes the "lazy" part */
 	int lazy_fd;		   /* post-copy: the dump's socket until it streams */
@@ -429,11 +431,13 @@ static void cut_lazy(struct out_job *j)
 	j->lazy_fd = -1;
 }
 
+static enum vsd_mig_pull_word target_pull(struct out_job *j, struct vs_error *err);
+
 /* Post-copy after the target resumed it: the last page goes, then the
  * held tree is killed (vs_rt_end_held), never thawed. */
 static int finish_lazy(struct out_job *j, struct vs_error *err)
 {
-	struct vs_error e = {0};
+	struct vs_error e = {0}, e2 = {0};
 	int64_t sent = 0;
 
 	progress(j, "resumed on the target; its memory follows (post-copy)");
@@ -443,6 +447,18 @@ static int finish_lazy(struct out_job *j, struct vs_error *err)
 	j->lazy_bytes = sent;
 	j->pages_bytes = sent;
 	j->bytes += sent;
+	/* The frozen copy here is killed only once the target says it took
+	 * every page (its record's "pulled", written before its stream
+	 * ends): a stream that merely ended (its lazy-pages killed) is a
+	 * failed pull, whatever this node's CRIU made of it. */
+	if (target_pull(j, &e2) != VSD_MIG_PULL_PULLED)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "'%s' was resumed on the target, but its memory's transfer "
+				     "did not complete (%s)",
+				     j->name,
+				     e.msg[0]	 ? e.msg
+				     : e2.msg[0] ? e2.msg
+						 : "the target does not say it took every page");
 	if (vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0)
 		return vs_error_prefix(err,
 				       "'%s' runs on the target, but its memory's transfer failed "
@@ -618,6 +634,20 @@ static bool dumped(const struct out_job *j)
 	return j->rec.state == VSD_MIG_DUMPED || j->rec.state == VSD_MIG_COMMITTING;
 }
 
+/* The container's event (stopped: running no more; else running again
+ * here), with the reason why. */
+static void emit_reason(struct out_job *j, enum vsd_event_type t, const char *reason)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "reason", reason);
+	vs_jgen_obj_close(g);
+	if (j->d->events != NULL)
+		vsd_events_note(j->d->events, j->name, t != VSD_EV_CONTAINER_STOPPED);
+	vsd_emit(j->d, t, j->name, vs_jgen_text(g, NULL));
+}
+
 /* A held container whose monitor died cannot be thawed into a supervised
  * one (docs/migration.md, "Exactly one copy"): it is killed, still
  * frozen, and left stopped here; why says so, and so does the
@@ -639,12 +669,7 @@ static void kill_held(struct out_job *j, struct vs_error *why)
 		return;
 	}
 	vsd_log("migration %s: '%s': %s; it is stopped here", j->rec.id, j->name, reason);
-	vs_jgen_obj_open(g);
-	vs_jgen_kv_str(g, "reason", reason);
-	vs_jgen_obj_close(g);
-	if (j->d->events != NULL)
-		vsd_events_note(j->d->events, j->name, false);
-	vsd_emit(j->d, VSD_EV_CONTAINER_STOPPED, j->name, vs_jgen_text(g, NULL));
+	emit_reason(j, VSD_EV_CONTAINER_STOPPED, reason);
 	vs_error_prefix(why, "'%s' could not be thawed: %s; it is stopped here (start it again)",
 			j->name, reason);
 }
@@ -729,6 +754,7 @@ static char *result_of(struct out_job *j)
 }
 
 static void keep_asking(struct out_job *j);
+static int pull_failed(struct out_job *j, struct vs_error *err);
 
 static bool lists(const struct vs_json *parts, const char *part)
 {
@@ -833,18 +859,318 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 				       r == 0 ? " (it stays here)" : "");
 	}
 	j->frozen_ms = j->was_running ? vs_now_ms() - t_frozen : 0;
+	if (j->postcopy)
+		snprintf(j->rec.pull, sizeof(j->rec.pull), "pulling");
 	save(j, VSD_MIG_DONE);
 	if (j->postcopy && finish_lazy(j, err) < 0) {
 		vsd_log("migration %s: %s", j->rec.id, err->msg);
-		release(j);
-		return -1;
+		if (pull_failed(j, err) <= 0) {
+			release(j);
+			return vs_error_prefix(err, "migrate '%s'", j->name);
+		}
+	} else {
+		if (j->postcopy) {
+			snprintf(j->rec.pull, sizeof(j->rec.pull), "pulled");
+			save(j, VSD_MIG_DONE);
+		}
+		drop_local(j);
 	}
-	drop_local(j);
 	vsd_log("migration %s: '%s' moved to %s (%s, frozen %lld ms, %lld bytes, %d rounds)",
 		j->rec.id, j->name, j->url, j->mode, (long long)j->frozen_ms, (long long)j->bytes,
 		j->rounds);
 	*result = result_of(j);
 	release(j);
+	return 0;
+}
+
+/* ---- a failed post-copy pull (docs/migration.md, "A failed pull") -------- */
+
+#define PULL_WAIT_MS	 (150 * 1000) /* the target's connections idle out in 120 s */
+#define PULL_ASK_EVERY_S 3
+#define PULL_RETRY_S	 15
+
+/* What the target says of its copy (vsd_mig_pull_word); UNKNOWN when it
+ * cannot be asked (err says why). */
+static enum vsd_mig_pull_word target_pull(struct out_job *j, struct vs_error *err)
+{
+	cleanup_free char *path = xasprintf("/v1/migrations/%s", j->rec.id);
+	cleanup_free char *text = NULL;
+	unsigned status = 0;
+	int r;
+
+	j->peer.timeout_ms = ASK_CAUSE_TIMEOUT_MS * 2;
+	r = vsd_peer_request(&j->peer, "GET", path, NULL, &status, &text, err);
+	j->peer.timeout_ms = 0;
+	if (r < 0)
+		return VSD_MIG_PULL_UNKNOWN;
+	if (status != 200 && status != 404) {
+		answer_error(status, text, "GET", err);
+		return VSD_MIG_PULL_UNKNOWN;
+	}
+	return vsd_mig_pull_word(status, text);
+}
+
+/* The target's copy is gone: the frozen copy here runs again, as it was
+ * at the freeze (memory and disk); msg says so, as do the record and a
+ * container-resumed event. 0, or -1 when the thaw failed (err). */
+static int pull_recover(struct out_job *j, const char *how, char *msg, size_t len,
+			struct vs_error *err)
+{
+	struct vs_rt_status st;
+	struct vs_error e = {0};
+
+	/* A held tree whose monitor died cannot be thawed into a supervised
+	 * container: killed, still frozen, and stopped here (kill_held). */
+	if (vsd_container_status(j->d, j->name, &st, &e) == 0 && st.state == VS_RT_RUNNING &&
+	    !st.monitor_alive) {
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "the post-copy pull of migration %s failed and %s", j->rec.id, how);
+		kill_held(j, err);
+		snprintf(msg, len, "%s", err->msg);
+		snprintf(j->rec.pull, sizeof(j->rec.pull), "recovered");
+		snprintf(j->rec.error, sizeof(j->rec.error), "%s", msg);
+		save(j, VSD_MIG_FAILED);
+		return 0;
+	}
+	if (vs_rt_release_held(&j->d->inst, &j->cfg, &e) < 0) {
+		vs_error_kind(err, VS_EK_INTERNAL,
+			      "the post-copy pull of '%s' failed and %s, but its frozen copy here "
+			      "could not be thawed: %s",
+			      j->name, how, e.msg);
+		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
+		save(j, VSD_MIG_DONE);
+		return -1;
+	}
+	snprintf(msg, len,
+		 "the post-copy pull of migration %s failed and %.600s: '%s' runs here again as it "
+		 "was at its freeze (what it did on the target since is lost)",
+		 j->rec.id, how, j->name);
+	emit_reason(j, VSD_EV_CONTAINER_RESUMED, msg);
+	snprintf(j->rec.pull, sizeof(j->rec.pull), "recovered");
+	snprintf(j->rec.error, sizeof(j->rec.error), "%s", msg);
+	save(j, VSD_MIG_FAILED);
+	vsd_log("migration %s: %s", j->rec.id, msg);
+	return 0;
+}
+
+/* One look at a failed pull. 1 settled here (RECOVERED, or the target's
+ * copy is whole and the frozen one here went: msg says which), 0 not
+ * yet (err says why), -1 the thaw failed. force: the operator says the
+ * target's copy is gone although the target cannot be asked. */
+static int pull_settle(struct out_job *j, bool force, bool *recovered, char *msg, size_t len,
+		       struct vs_error *err)
+{
+	struct vs_error e = {0};
+	enum vsd_mig_pull_word w = target_pull(j, &e);
+	char how[VS_ERROR_MSG_MAX];
+
+	*recovered = false;
+	if (w == VSD_MIG_PULL_PULLED) {
+		/* The target runs a whole copy, so the frozen one here goes.
+		 * Its dump's CRIU may have ended with an error after the last
+		 * page (the stream's end): the first ask reaps it, the second
+		 * kills the tree all the same. */
+		if (vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0 &&
+		    vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0)
+			return vs_error_prefix(err, "end the frozen copy of '%s'", j->name);
+		snprintf(j->rec.pull, sizeof(j->rec.pull), "pulled");
+		save(j, VSD_MIG_DONE);
+		drop_local(j);
+		snprintf(msg, len,
+			 "'%s' runs on the target (it took every page); the frozen copy "
+			 "here was removed",
+			 j->name);
+		return 1;
+	}
+	if (w == VSD_MIG_PULL_GONE || (w == VSD_MIG_PULL_UNKNOWN && force)) {
+		if (w == VSD_MIG_PULL_GONE)
+			snprintf(how, sizeof(how),
+				 "the target's copy is gone (the target says so)");
+		else
+			snprintf(how, sizeof(how),
+				 "the operator said the target's copy is gone (--force; the "
+				 "target could not be asked: %.400s)",
+				 e.msg);
+		*recovered = true;
+		return pull_recover(j, how, msg, len, err) < 0 ? -1 : 1;
+	}
+	if (w == VSD_MIG_PULL_UNKNOWN)
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "the target cannot be asked whether its copy of '%s' is gone (%s); "
+			      "the copy here stays frozen (vsctl migrate %s --recover --force "
+			      "once that node is known to be down for good)",
+			      j->name, e.msg, j->name);
+	else
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "the target may still run '%s' (its record does not say its copy "
+			      "was killed); the copy here stays frozen",
+			      j->name);
+	return 0;
+}
+
+static struct out_job *open_job(struct vsd *d, const struct vsd_mig_record *r);
+
+/* Asks the target again, the name taken for each look only (so that
+ * vsctl migrate --recover can act meanwhile), until the pull is settled.
+ * A pull this node was in when it stopped ("pulling") failed with it. */
+static void *pull_thread(void *p)
+{
+	struct out_job *j = p;
+	bool first = true;
+
+	for (;;) {
+		struct vs_error e = {0};
+		struct vsd_mig_record rec;
+		char msg[VS_ERROR_MSG_MAX];
+		bool recovered;
+		int r;
+
+		if (!first)
+			sleep(PULL_RETRY_S);
+		first = false;
+		if (vsd_names_lock(j->d->names, j->name, "migrate-out", &e) < 0)
+			continue;
+		vs_config_free(&j->cfg);
+		if (vsd_mig_record_load(j->d, j->rec.id, &rec, &e) < 0 ||
+		    rec.state != VSD_MIG_DONE ||
+		    (strcmp(rec.pull, "failed") != 0 && strcmp(rec.pull, "pulling") != 0) ||
+		    vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0) {
+			vsd_names_unlock(j->d->names, j->name);
+			break;
+		}
+		j->rec = rec;
+		/* The lazy stream lived in this daemon: the pull ended with
+		 * it, and only the target knows whether every page went. */
+		if (strcmp(rec.pull, "pulling") == 0) {
+			snprintf(j->rec.pull, sizeof(j->rec.pull), "failed");
+			snprintf(j->rec.error, sizeof(j->rec.error),
+				 "this node restarted during the post-copy pull");
+			save(j, VSD_MIG_DONE);
+		}
+		r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e);
+		vsd_names_unlock(j->d->names, j->name);
+		vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
+		/* A thaw that failed is tried again too: the copy is frozen. */
+		if (r == 1)
+			break;
+	}
+	job_free(j);
+	return NULL;
+}
+
+static void pull_later(struct out_job *j)
+{
+	struct out_job *k = open_job(j->d, &j->rec);
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, pull_thread, k) != 0) {
+		vsd_log("migration %s: no thread to ask the target again; '%s' stays frozen "
+			"until vsctl migrate --recover or vsd's next start",
+			j->rec.id, j->name);
+		job_free(k);
+		return;
+	}
+	pthread_detach(t);
+}
+
+/* The pull failed after the target resumed the container (finish_lazy's
+ * err): the copy here is frozen and whole as of the freeze. It runs again
+ * only once the target's is known gone: asked for up to PULL_WAIT_MS,
+ * then by a thread. 1 the target's copy was whole after all (moved), 0
+ * recovered here (err says so), -1 undecided or the thaw failed (err). */
+static int pull_failed(struct out_job *j, struct vs_error *err)
+{
+	int64_t until = vs_now_ms() + PULL_WAIT_MS;
+	char msg[VS_ERROR_MSG_MAX];
+	struct vs_error e = {0};
+	bool recovered = false;
+	int r;
+
+	snprintf(j->rec.pull, sizeof(j->rec.pull), "failed");
+	snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
+	save(j, VSD_MIG_DONE);
+	progress(j, "the post-copy pull failed (%s); asking the target whether its copy is gone",
+		 err->msg);
+	while ((r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e)) == 0 &&
+	       vs_now_ms() < until) {
+		memset(&e, 0, sizeof(e));
+		sleep(PULL_ASK_EVERY_S);
+	}
+	if (r == 1 && !recovered) {
+		progress(j, "%s", msg);
+		return 1;
+	}
+	if (r == 1) {
+		vs_error_kind(err, VS_EK_CONFLICT, "%s", msg);
+		return 0;
+	}
+	if (r == 0)
+		pull_later(j);
+	*err = e;
+	return -1;
+}
+
+/* vsctl migrate NAME --recover [--force]: a failed pull's frozen copy
+ * runs here again, only when the target says its copy is gone (or, with
+ * force, cannot be asked). */
+struct pull_find {
+	const char *name;
+	struct vsd_mig_record rec;
+	bool found;
+};
+
+static void find_pull(struct vsd *d, const struct vsd_mig_record *r, void *ud)
+{
+	struct pull_find *f = ud;
+
+	(void)d;
+	if (r->source && r->state == VSD_MIG_DONE && strcmp(r->name, f->name) == 0 &&
+	    (strcmp(r->pull, "failed") == 0 || strcmp(r->pull, "pulling") == 0) &&
+	    (!f->found || r->updated_at >= f->rec.updated_at)) {
+		f->rec = *r;
+		f->found = true;
+	}
+}
+
+static int recover_pull(struct vsd *d, const char *name, bool force, struct vsd_reply *out,
+			struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	struct pull_find f = {.name = name};
+	char msg[VS_ERROR_MSG_MAX];
+	struct out_job *j;
+	bool recovered = false;
+	int r;
+
+	if (vsd_mig_record_each(d, find_pull, &f, err) < 0)
+		return -1;
+	if (!f.found)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' has no failed post-copy pull to recover from "
+				     "(--recover is for a move whose pull failed after the target "
+				     "resumed it)",
+				     name);
+	if (strcmp(f.rec.pull, "pulling") == 0)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "the post-copy pull of '%s' (migration %s) is still running",
+				     name, f.rec.id);
+	if (vsd_names_lock_op(d->names, name, "container-migrate", err) < 0)
+		return -1;
+	j = open_job(d, &f.rec);
+	j->locked = true;
+	r = vsd_store_load(d->containers_fd, name, &j->cfg, err);
+	if (r == 0)
+		r = pull_settle(j, force, &recovered, msg, sizeof(msg), err);
+	job_free(j);
+	if (r <= 0)
+		return r < 0 ? -1 : vs_error_prefix(err, "recover '%s'", name);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "container", name);
+	vs_jgen_kv_str(g, "migration", f.rec.id);
+	vs_jgen_kv_str(g, "outcome", recovered ? "recovered" : "moved");
+	vs_jgen_kv_str(g, "message", msg);
+	vs_jgen_obj_close(g);
+	vsd_reply_json(out, 200, g);
 	return 0;
 }
 
@@ -854,6 +1180,7 @@ struct out_req {
 	char *url, *fp;
 	char mode[16];
 	bool check;
+	bool recover, force; /* --recover [--force]: a failed pull's copy here */
 	char bwlimit[32];
 };
 
@@ -899,15 +1226,29 @@ static int parse_mode(const char *m, struct out_req *r, struct vs_error *err)
 
 static int parse_migrate(const struct vsd_call *c, struct out_req *r, struct vs_error *err)
 {
-	static const char *const fields[] = {"target", "mode", "check", "bandwidth", NULL};
+	static const char *const fields[] = {"target",	"mode",	 "check", "bandwidth",
+					     "recover", "force", NULL};
 	cleanup_json struct vs_json *obj = NULL;
 	const struct vs_json *v;
 	const char *bw;
 
 	memset(r, 0, sizeof(*r));
 	if (vsd_parse_body(c->body, c->body_len, false, &obj, err) < 0 ||
-	    vsd_check_fields(obj, fields, err) < 0 ||
-	    parse_target(vs_json_get(obj, "target"), r, err) < 0)
+	    vsd_check_fields(obj, fields, err) < 0)
+		return -1;
+	if (vsd_mig_opt_bool(obj, "recover", &r->recover, err) < 0 ||
+	    vsd_mig_opt_bool(obj, "force", &r->force, err) < 0)
+		return -1;
+	if (r->force && !r->recover)
+		return vs_error_kind(err, VS_EK_INVALID, "force: only with recover");
+	if (r->recover) {
+		if (vs_json_get(obj, "target") != NULL || vs_json_get(obj, "check") != NULL)
+			return vs_error_kind(err, VS_EK_INVALID,
+					     "recover: takes no target or check (the migration's "
+					     "record names its target)");
+		return 0;
+	}
+	if (parse_target(vs_json_get(obj, "target"), r, err) < 0)
 		return -1;
 	if (parse_mode(vs_json_string(vs_json_get(obj, "mode")), r, err) < 0)
 		return -1;
@@ -983,8 +1324,14 @@ static int pick_mode(struct out_job *j, const struct vs_rt_status *st, struct vs
 	 * record says live: it only sees the "round" parts). */
 	j->precopy = strcmp(j->mode, "precopy") == 0;
 	j->postcopy = strcmp(j->mode, "postcopy") == 0;
-	if (j->postcopy && refuse_postcopy(j, err) < 0)
-		return -1;
+	if (j->postcopy && refuse_postcopy(j, err) < 0) {
+		if (!j->check)
+			return -1;
+		/* --check lists it with the target's blockers. */
+		snprintf(j->src_blocker, sizeof(j->src_blocker), "this node (the source): %.900s",
+			 err->msg);
+		memset(err, 0, sizeof(*err));
+	}
 	if (j->precopy && vsd_criu_check_tracking(j->d->criu, &e) < 0)
 		return vs_error_kind(err, VS_EK_UNSUPPORTED,
 				     "mode: precopy needs memory pre-copy rounds: %s; use --mode "
@@ -1027,25 +1374,44 @@ static int prepare(struct out_job *j, const struct out_req *r, struct vs_error *
 	return 0;
 }
 
-/* --check: the target's reservation, made nothing. */
+/* --check: the target's reservation, made nothing; with postcopy also
+ * this node's own probe and what the target's node info says of lazy
+ * pages (its reservation knows no post-copy), each a blocker. */
 static int check_only(struct out_job *j, struct vsd_reply *out, struct vs_error *err)
 {
 	cleanup_free char *body = reserve_body(j, true, err);
 	cleanup_free char *text = NULL;
+	cleanup_free char *info = NULL;
 	cleanup_json struct vs_json *obj = NULL;
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	const struct vs_json *list;
+	char lazy[VS_ERROR_MSG_MAX] = "";
+	bool ok = false;
 
 	if (body == NULL || call(j, "POST", "/v1/migrations", body, 200, &text, err) < 0 ||
 	    vs_json_parse(text, &obj, err) < 0)
 		return vs_error_prefix(err, "check the move of '%s'", j->name);
+	if (j->postcopy && call(j, "GET", "/v1/node", NULL, 200, &info, err) < 0)
+		return vs_error_prefix(err, "check the move of '%s': the target's node info",
+				       j->name);
+	if (j->postcopy)
+		vsd_mig_lazy_blocker(info, lazy, sizeof(lazy));
+	vs_json_bool(vs_json_get(obj, "ok"), &ok);
+	list = vs_json_get(obj, "blockers");
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "container", j->name);
 	vs_jgen_kv_str(g, "mode", j->postcopy ? "postcopy" : j->mode);
 	vs_jgen_kv_str(g, "target", j->url);
-	vs_jgen_key(g, "ok");
-	vs_jgen_value(g, vs_json_get(obj, "ok"));
+	vs_jgen_kv_bool(g, "ok", ok && j->src_blocker[0] == '\0' && lazy[0] == '\0');
 	vs_jgen_key(g, "blockers");
-	vs_jgen_value(g, vs_json_get(obj, "blockers"));
+	vs_jgen_arr_open(g);
+	if (j->src_blocker[0] != '\0')
+		vs_jgen_str(g, j->src_blocker);
+	for (size_t i = 0; i < vs_json_array_len(list); i++)
+		vs_jgen_value(g, vs_json_array_at(list, i));
+	if (lazy[0] != '\0')
+		vs_jgen_str(g, lazy);
+	vs_jgen_arr_close(g);
 	vs_jgen_obj_close(g);
 	vsd_reply_json(out, 200, g);
 	return 0;
@@ -1064,6 +1430,8 @@ int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs
 		out_req_free(&req);
 		return -1;
 	}
+	if (req.recover)
+		return recover_pull(d, name, req.force, out, err);
 	if (vsd_names_lock_op(d->names, name, "container-migrate", err) < 0) {
 		out_req_free(&req);
 		return -1;
@@ -1072,6 +1440,7 @@ int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs
 	j->d = d;
 	j->lazy_fd = -1;
 	j->locked = true;
+	j->check = req.check;
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	r = prepare(j, &req, err);
 	if (r == 0 && req.check) {
@@ -1202,6 +1571,15 @@ static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 	pthread_t t;
 
 	(void)ud;
+	/* A post-copy pull this node was in when it stopped, or one that
+	 * failed and waits for the target's word: a thread settles it. */
+	if (r->source && r->state == VSD_MIG_DONE &&
+	    (strcmp(r->pull, "pulling") == 0 || strcmp(r->pull, "failed") == 0)) {
+		j = open_job(d, r);
+		pull_later(j);
+		job_free(j);
+		return;
+	}
 	if (!r->source || r->state == VSD_MIG_DONE || r->state == VSD_MIG_FAILED ||
 	    r->state == VSD_MIG_ABORTED)
 		return;

@@ -136,6 +136,7 @@ int vsd_mig_record_save(struct vsd *d, struct vsd_mig_record *r, struct vs_error
 	vs_jgen_kv_bool(g, "was_running", r->was_running);
 	vs_jgen_kv_str(g, "error", r->error);
 	vs_jgen_kv_str(g, "sync_error", r->sync_error);
+	vs_jgen_kv_str(g, "pull", r->pull);
 	vs_jgen_kv_int(g, "updated_at", r->updated_at);
 	vs_jgen_obj_close(g);
 	text = vs_jgen_text(g, &len);
@@ -168,6 +169,7 @@ static int record_parse(const char *text, struct vsd_mig_record *r, struct vs_er
 	copy_str(obj, "peer_fingerprint", r->peer_fp, sizeof(r->peer_fp));
 	copy_str(obj, "error", r->error, sizeof(r->error));
 	copy_str(obj, "sync_error", r->sync_error, sizeof(r->sync_error));
+	copy_str(obj, "pull", r->pull, sizeof(r->pull));
 	state = vs_json_string(vs_json_get(obj, "state"));
 	role = vs_json_string(vs_json_get(obj, "role"));
 	if (!vsd_mig_id_valid(r->id) || state == NULL || state_parse(state, &r->state) < 0 ||
@@ -250,6 +252,73 @@ int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs
 	return 0;
 }
 
+int vsd_mig_opt_bool(const struct vs_json *obj, const char *key, bool *out, struct vs_error *err)
+{
+	const struct vs_json *v = vs_json_get(obj, key);
+
+	if (v != NULL && !vs_json_bool(v, out))
+		return vs_error_kind(err, VS_EK_INVALID, "%s: expected true or false", key);
+	return 0;
+}
+
+enum vsd_mig_pull_word vsd_mig_pull_word(unsigned status, const char *answer)
+{
+	cleanup_json struct vs_json *obj = NULL;
+	struct vs_error e = {0};
+	const char *st, *pull;
+
+	if (status == 404)
+		return VSD_MIG_PULL_GONE;
+	if (status != 200 || answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
+		return VSD_MIG_PULL_UNKNOWN;
+	st = vs_json_string(vs_json_get(obj, "state"));
+	pull = vs_json_string(vs_json_get(obj, "pull"));
+	if (st == NULL)
+		return VSD_MIG_PULL_UNKNOWN;
+	if (strcmp(st, "failed") == 0 || strcmp(st, "aborted") == 0)
+		return VSD_MIG_PULL_GONE;
+	if (strcmp(st, "done") == 0 && pull != NULL && strcmp(pull, "lost") == 0)
+		return VSD_MIG_PULL_GONE;
+	if (strcmp(st, "done") == 0 && pull != NULL && strcmp(pull, "pulled") == 0)
+		return VSD_MIG_PULL_PULLED;
+	return VSD_MIG_PULL_RUNNING;
+}
+
+int vsd_mig_lazy_blocker(const char *node_info, char *buf, size_t len)
+{
+	cleanup_json struct vs_json *obj = NULL;
+	cleanup_free char *clean = NULL;
+	struct vs_error e = {0};
+	const struct vs_json *criu, *msgs, *have;
+	const char *why = NULL;
+	bool lazy = false;
+
+	if (node_info == NULL || vs_json_parse(node_info, &obj, &e) < 0) {
+		snprintf(buf, len, "the target's node info could not be read");
+		return 1;
+	}
+	criu = vs_json_get(obj, "criu");
+	have = vs_json_get(vs_json_get(criu, "features"), "lazy_pages");
+	if (have == NULL || !vs_json_bool(have, &lazy)) {
+		snprintf(buf, len,
+			 "the target does not say it can restore lazily (post-copy): an older vsd");
+		return 1;
+	}
+	if (lazy)
+		return 0;
+	msgs = vs_json_get(criu, "messages");
+	for (size_t i = 0; i < vs_json_array_len(msgs); i++) {
+		const char *m = vs_json_string(vs_json_array_at(msgs, i));
+		if (m != NULL && (why == NULL || strncmp(m, "no lazy pages", 13) == 0))
+			why = m;
+		if (why != NULL && strncmp(why, "no lazy pages", 13) == 0)
+			break;
+	}
+	clean = vsd_sanitize(why != NULL ? why : "criu.features.lazy_pages is false", 400);
+	snprintf(buf, len, "the target cannot restore lazily (post-copy): %s", clean);
+	return 1;
+}
+
 void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r)
 {
 	vs_jgen_obj_open(g);
@@ -261,6 +330,8 @@ void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r)
 		vs_jgen_kv_str(g, "error", r->error);
 	if (r->sync_error[0] != '\0')
 		vs_jgen_kv_str(g, "sync_error", r->sync_error);
+	if (r->pull[0] != '\0')
+		vs_jgen_kv_str(g, "pull", r->pull);
 	vs_jgen_obj_close(g);
 }
 

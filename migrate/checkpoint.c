@@ -888,8 +888,11 @@ int rt_monitor_release_held(const struct vs_rt_instance *inst,
 	int rc;
 
 	/* Post-copy: never killed before its last page went (the target runs
-	 * it and pulls from it), nor thawed while CRIU holds its tasks. */
-	if (lazy_end(kill, err) < 0)
+	 * it and pulls from it), nor thawed while CRIU holds its tasks. A
+	 * CRIU that ended with an error (its stream cut: a failed pull, or a
+	 * daemon restarted) holds nothing: the thaw goes on (docs/migration.md,
+	 * "A failed pull"); one still running after the wait does not. */
+	if (lazy_end(kill, err) < 0 && (kill || lazy_run.bg.pid > 0))
 		return -1;
 	cg = vs_cg_open(inst->cg, inst->cgroup_parent, cfg->name);
 	if (kill) {

@@ -156,6 +156,18 @@ chat_start() {
 	assert_contains "$output" "vm.unprivileged_userfaultfd"
 	on A "$VSCTL_BIN" node info --json | grep -q '"lazy_pages": *false' ||
 		fail "node info says lazy_pages true"
+	# --check lists this node's refusal and the target's (its node
+	# info), each with the reason, instead of failing on the first.
+	run migrate mv8 --mode postcopy --check
+	assert_failure
+	assert_contains "$output" "blocked: this node (the source): "
+	assert_contains "$output" "blocked: the target cannot restore lazily (post-copy): "
+	[[ $(grep -c 'vm.unprivileged_userfaultfd' <<<"$output") -ge 2 ]] ||
+		fail "both blockers name the sysctl: $output"
+	# No failed pull to recover from: refused, nothing changes.
+	run cvsctl --socket "$CL_A_SOCKET" migrate mv8 --recover
+	assert_failure
+	assert_contains "$output" "has no failed post-copy pull"
 	assert_eq "$(cl_state A mv8)" running "mv8 on A"
 	! cl_has B mv8 || fail "mv8 is on B"
 	assert_eq "$(cl_listing B | grep -c mv8 || true)" 0 "entries of mv8 under B's containers/"

@@ -248,6 +248,112 @@ static void test_sync_error(void **state)
 	assert_string_equal(buf, "");
 }
 
+/* A post-copy pull's word survives the record's round trip and shows in
+ * the GET answer only when set; the source reads the target's answer
+ * into what it may do with its frozen copy (docs/migration.md, "A failed
+ * pull"): bring it back only when the target's copy is known gone. */
+static void test_pull(void **state)
+{
+	struct fixture *f = *state;
+	struct vsd_mig_record r = {0}, back;
+	struct vs_error err = {0};
+	struct vs_jgen *g;
+	size_t len;
+
+	assert_int_equal(vsd_mig_id_new(r.id, &err), 0);
+	snprintf(r.name, sizeof(r.name), "web1");
+	snprintf(r.mode, sizeof(r.mode), "live");
+	r.state = VSD_MIG_DONE;
+	g = vs_jgen_new(false);
+	vsd_mig_gen_record(g, &r);
+	assert_null(strstr(vs_jgen_text(g, &len), "pull"));
+	vs_jgen_free(g);
+	snprintf(r.pull, sizeof(r.pull), "lost");
+	assert_int_equal(vsd_mig_record_save(&f->d, &r, &err), 0);
+	assert_int_equal(vsd_mig_record_load(&f->d, r.id, &back, &err), 0);
+	assert_string_equal(back.pull, "lost");
+	g = vs_jgen_new(false);
+	vsd_mig_gen_record(g, &back);
+	assert_int_equal(vsd_mig_pull_word(200, vs_jgen_text(g, &len)), VSD_MIG_PULL_GONE);
+	vs_jgen_free(g);
+
+	assert_int_equal(vsd_mig_pull_word(404, NULL), VSD_MIG_PULL_GONE);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"failed\"}"), VSD_MIG_PULL_GONE);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"aborted\"}"), VSD_MIG_PULL_GONE);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"done\", \"pull\": \"pulled\"}"),
+			 VSD_MIG_PULL_PULLED);
+	/* Its copy may run: a pull it has not seen fail, an older target
+	 * that keeps no pull word, a restore still under way. */
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"done\", \"pull\": \"pulling\"}"),
+			 VSD_MIG_PULL_RUNNING);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"done\"}"), VSD_MIG_PULL_RUNNING);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"committing\"}"),
+			 VSD_MIG_PULL_RUNNING);
+	/* No usable answer is no word at all. */
+	assert_int_equal(vsd_mig_pull_word(200, "not json"), VSD_MIG_PULL_UNKNOWN);
+	assert_int_equal(vsd_mig_pull_word(200, "{\"pull\": \"lost\"}"), VSD_MIG_PULL_UNKNOWN);
+	assert_int_equal(vsd_mig_pull_word(500, "{\"state\": \"failed\"}"), VSD_MIG_PULL_UNKNOWN);
+	assert_int_equal(vsd_mig_pull_word(401, NULL), VSD_MIG_PULL_UNKNOWN);
+}
+
+/* --check --mode postcopy: the target's node info, read into a blocker
+ * with its own reason (sanitised), or none. */
+static void test_lazy_blocker(void **state)
+{
+	char buf[512];
+
+	(void)state;
+	assert_int_equal(vsd_mig_lazy_blocker("{\"criu\": {\"features\": {\"lazy_pages\": true}}}",
+					      buf, sizeof(buf)),
+			 0);
+	assert_int_equal(vsd_mig_lazy_blocker(
+			     "{\"criu\": {\"features\": {\"lazy_pages\": false}, \"messages\": "
+			     "[\"no memory tracking: x\", \"no lazy pages (post-copy migration): "
+			     "vm.unprivileged_userfaultfd is 0\\u001b\"]}}",
+			     buf, sizeof(buf)),
+			 1);
+	assert_string_equal(buf, "the target cannot restore lazily (post-copy): no lazy pages "
+				 "(post-copy migration): vm.unprivileged_userfaultfd is 0?");
+	/* CRIU unusable there: its one message is the reason. */
+	assert_int_equal(vsd_mig_lazy_blocker("{\"criu\": {\"features\": {\"lazy_pages\": "
+					      "false}, \"messages\": [\"criu not found\"]}}",
+					      buf, sizeof(buf)),
+			 1);
+	assert_string_equal(buf, "the target cannot restore lazily (post-copy): criu not found");
+	assert_int_equal(vsd_mig_lazy_blocker("{\"criu\": {\"features\": {\"lazy_pages\": "
+					      "false}}}",
+					      buf, sizeof(buf)),
+			 1);
+	assert_string_equal(buf, "the target cannot restore lazily (post-copy): "
+				 "criu.features.lazy_pages is false");
+	/* An older vsd says nothing of it; an answer that is no JSON. */
+	assert_int_equal(vsd_mig_lazy_blocker("{\"criu\": {\"features\": {}}}", buf, sizeof(buf)),
+			 1);
+	assert_non_null(strstr(buf, "an older vsd"));
+	assert_int_equal(vsd_mig_lazy_blocker("<html>", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "the target's node info could not be read");
+}
+
+/* Optional booleans of a request body: absent leaves the default, a
+ * non-boolean is refused naming the key. */
+static void test_opt_bool(void **state)
+{
+	struct vs_json *obj = NULL;
+	struct vs_error err = {0};
+	bool b = false;
+
+	(void)state;
+	assert_int_equal(vs_json_parse("{\"recover\": true, \"force\": \"yes\"}", &obj, &err), 0);
+	assert_int_equal(vsd_mig_opt_bool(obj, "recover", &b, &err), 0);
+	assert_true(b);
+	b = false;
+	assert_int_equal(vsd_mig_opt_bool(obj, "check", &b, &err), 0);
+	assert_false(b);
+	assert_int_equal(vsd_mig_opt_bool(obj, "force", &b, &err), -1);
+	assert_string_equal(err.msg, "force: expected true or false");
+	vs_json_free(obj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +361,9 @@ int main(void)
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sync_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pull, setup, teardown),
+	    cmocka_unit_test(test_opt_bool),
+	    cmocka_unit_test(test_lazy_blocker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,6 +201,23 @@ mig_checks() {
 		env XDG_CONFIG_HOME="$MXDG" nsenter --net=/run/netns/vma \
 		vsctl remote add nodeb https://192.0.2.12:8443 --accept-fingerprint "$fp"
 
+	# --check --mode postcopy with the sysctl at 0 on both nodes: this
+	# node's refusal and the target's (from its node info), each with
+	# its reason, and nothing moves.
+	if on_a create mig0 --template bb >/dev/null && on_a start mig0 >/dev/null; then
+		_chk=$(XDG_CONFIG_HOME="$MXDG" VSD_SOCKET=$MA_SOCK timeout 60 vsctl migrate mig0 --to nodeb --mode postcopy --check </dev/null 2>&1)
+		_st=$?
+		if [ "$_st" = 1 ] && echo "$_chk" | grep -q '^blocked: this node (the source): .*vm.unprivileged_userfaultfd' &&
+			echo "$_chk" | grep -q '^blocked: the target cannot restore lazily (post-copy): .*vm.unprivileged_userfaultfd' &&
+			! on_b status mig0 >/dev/null 2>&1; then
+			pass "--check --mode postcopy lists both nodes' lazy-pages refusal with its reason"
+		else
+			fail "--check --mode postcopy lists both nodes' lazy-pages refusal with its reason" "status $_st: $_chk"
+		fi
+	else
+		fail "--check --mode postcopy: mig0 made on A" "$(tail -n 5 "$MA_LOG")"
+	fi
+	on_a destroy --force mig0 >/dev/null 2>&1
 	mig_move precopy "" '"frozen_ms": *[0-9]*\|"total_ms": *[0-9]*\|"memory_rounds": *\[[0-9, ]*\]\|"bytes": *[0-9]*' || return
 	rounds=$(echo "$out" | tr -d '\n' | grep -o '"memory_rounds": *\[[0-9, ]*\]' | grep -o '[0-9][0-9]*' | wc -l)
 	if [ "${rounds:-0}" -ge 2 ]; then
@@ -263,12 +280,105 @@ mig_postcopy_checks() {
 	mig_outcome "$before" "$sum" .2 "post-copy: a shell loop in the VPS can stop in wait4 after the pull (docs/migration.md, Known bug)"
 }
 
+# A failed pull (docs/migration.md, "A failed pull"). mig_pull_fault NAME
+# FAULT: NAME made on A moves with --mode postcopy in the background, its
+# lazy pages paced to 2 MB/s so that the pull of its 48 MB lasts; once B
+# runs it (resumed, pulling), FAULT: "cut" (A's LAN port down 35 s, longer
+# than a node's stream timeout, then up), "lazy" (B's criu lazy-pages
+# SIGKILLed) or "restart" (A's vsd SIGKILLed and started again: the lazy
+# stream lived in it, so the pull fails with it). Then B kills and removes its copy and A thaws its frozen one:
+# a rollback to the freeze. Checked (outcomes only): the move fails saying
+# so, the VPS runs on A and is gone from B, its counter goes on on A, its
+# memory's checksum is the one it had, A's record says "recovered".
+mig_pull_fault() {
+	MCT=$1
+	if ! mig_start_vps "$MCT"; then
+		fail "$MCT: created on A, 48 MB of memory filled, counting" "$(tail -n 5 "$MA_LOG.2")"
+		return
+	fi
+	sum=$(on_a exec "$MCT" -- cat /root/memsum)
+	XDG_CONFIG_HOME="$MXDG" VSD_SOCKET=$MA_SOCK timeout 400 vsctl migrate "$MCT" --to nodeb \
+		--mode postcopy --bandwidth 2M --json </dev/null >"/tmp/$MCT.out" 2>&1 &
+	_mp=$!
+	if ! wait_for 180 sh -c "VSD_SOCKET=$MB_SOCK vsctl status $MCT --json 2>/dev/null | grep -q '\"state\": *\"running\"'"; then
+		wait "$_mp"
+		fail "$MCT: resumed on B, pulling" "$(cat "/tmp/$MCT.out")" "$(tail -n 20 "$MB_LOG.2")"
+		return
+	fi
+	case $2 in
+	cut) "$IP" -n vmlan link set lana down && sleep 35 && "$IP" -n vmlan link set lana up ;;
+	lazy)
+		for _p in $(pidof criu); do
+			tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q 'lazy-pages -D' && kill -KILL "$_p"
+		done
+		;;
+	restart)
+		for _p in $(pidof vsd); do
+			tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q -- "--root $MA_ROOT " && kill -KILL "$_p"
+		done
+		rm -f "$MA_SOCK"
+		mig_node vma "$MA_ROOT" "$MA_RUN" "$MA_SOCK" vsd-a 192.0.2.11 "$MA_LOG.3"
+		;;
+	esac
+	wait "$_mp"
+	_st=$?
+	_out=$(cat "/tmp/$MCT.out")
+	echo "# $2: $(echo "$_out" | tr -d '\n' | tail -c 600)"
+	if [ "$2" = restart ]; then
+		# The operation went with the daemon; the restarted one settles.
+		if wait_for 240 grep -q "runs here again as it was at its freeze" "$MA_LOG.3"; then
+			pass "$MCT: A's vsd, restarted during the pull, settles it: the VPS runs on A again"
+		else
+			fail "$MCT: A's vsd, restarted during the pull, settles it: the VPS runs on A again" \
+				"$(tail -n 20 "$MA_LOG.3")" "$(tail -n 20 "$MB_LOG.2")"
+			# A copy left frozen would hang every exec below.
+			on_a destroy --force "$MCT" >/dev/null 2>&1
+			return
+		fi
+	elif [ "$_st" != 0 ] && echo "$_out" | grep -q 'runs here again as it was at its freeze'; then
+		pass "$MCT: the pull failed ($2) and the move says the VPS runs on A again"
+	else
+		fail "$MCT: the pull failed ($2) and the move says the VPS runs on A again" "status $_st: $_out" \
+			"$(tail -n 20 "$MA_LOG.2")" "$(tail -n 20 "$MB_LOG.2")"
+		on_a destroy --force "$MCT" >/dev/null 2>&1
+		return
+	fi
+	check_eq "$MCT: runs on A" "$(on_a status "$MCT" --json 2>&1 | grep -o '"state": *"[a-z]*"' | head -n1 | grep -o '[a-z]*"$' | tr -d '"')" running
+	if wait_for 30 sh -c "! VSD_SOCKET=$MB_SOCK vsctl status $MCT >/dev/null 2>&1 && ! test -e $MB_ROOT/containers/$MCT && ! test -e $MB_ROOT/containers/.$MCT.incoming"; then
+		pass "$MCT: gone from B, nothing left there (exactly one copy)"
+	else
+		fail "$MCT: gone from B, nothing left there (exactly one copy)" "$(on_b list 2>&1; ls -a "$MB_ROOT/containers")"
+	fi
+	_c=$(mig_counter_a)
+	if wait_for 30 sh -c "[ \"\$(VSD_SOCKET=$MA_SOCK vsctl exec $MCT -- cat /root/counter </dev/null)\" -gt ${_c:-0} ]"; then
+		pass "$MCT: its counter goes on on A (was ${_c:-?})"
+	else
+		fail "$MCT: its counter goes on on A" "was ${_c:-?}, now $(mig_counter_a)"
+	fi
+	on_a exec "$MCT" -- sh -c 'rm -f /root/memsum && kill -USR1 $(pidof memsum)'
+	if wait_for 120 on_a exec "$MCT" -- test -s /root/memsum; then
+		check_eq "$MCT: its memory's checksum on A is the one before the move" \
+			"$(on_a exec "$MCT" -- cat /root/memsum)" "$sum"
+	else
+		fail "$MCT: its memory's checksum on A is the one before the move" "no checksum came"
+	fi
+	if grep -l '"pull": *"recovered"' "$MA_ROOT"/migrations/*.json 2>/dev/null | xargs -r grep -l "\"name\": *\"$MCT\"" | grep -q .; then
+		pass "$MCT: A's migration record says the pull failed and it was recovered"
+	else
+		fail "$MCT: A's migration record says the pull failed and it was recovered" "$(grep -h '"pull"' "$MA_ROOT"/migrations/*.json)"
+	fi
+	on_a destroy --force "$MCT" >/dev/null 2>&1
+}
+
 mig_checks
 mig_postcopy_checks
+mig_pull_fault mig3 cut
+mig_pull_fault mig4 lazy
+mig_pull_fault mig5 restart
 echo 0 >/proc/sys/vm/unprivileged_userfaultfd
 # The nodes' daemons go; the namespaces go with the machine.
 for _s in "$MA_SOCK" "$MB_SOCK"; do
-	for _c in mig1 mig2; do
+	for _c in mig1 mig2 mig3 mig4 mig5; do
 		VSD_SOCKET=$_s timeout 60 vsctl destroy --force "$_c" </dev/null >/dev/null 2>&1
 	done
 done
