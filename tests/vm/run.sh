@@ -17,10 +17,13 @@
 # none failed; 1 otherwise (a failed check, a bail-out, a crash, or no
 # report within the timeout); 2 on bad usage.
 #
-# usage: tests/vm/run.sh [--timeout SECONDS] [--rebuild] [--log FILE]
+# usage: tests/vm/run.sh [--timeout SECONDS] [--rebuild] [--log FILE] [--stress MODE:MOVES]
 #   --timeout S  kill the VM after S seconds (default $VSD_VM_TIMEOUT or 600)
 #   --rebuild    rebuild the image even when its inputs did not change
 #   --log FILE   also copy the full serial log to FILE
+#   --stress M:N instead of the lane, N migrations of one VPS between two
+#                nodes, A -> B -> A ..., mode M: postcopy, precopy or
+#                precopy-toggle (guest/stress.sh; default $VSD_VM_STRESS)
 # The serial log of the last run is kept in $VSD_VM_CACHE/last-serial.log.
 set -uo pipefail
 
@@ -29,6 +32,7 @@ CACHE=${VSD_VM_CACHE:-/var/cache/vsd-vm}
 timeout_s=${VSD_VM_TIMEOUT:-600}
 rebuild=0
 keep_log=""
+stress=${VSD_VM_STRESS:-}
 
 usage() { sed -n 's/^# \{0,1\}//; /^usage:/,/^The serial/p' "${BASH_SOURCE[0]}" >&2; }
 while (($#)); do
@@ -42,6 +46,14 @@ while (($#)); do
 		shift
 		;;
 	--rebuild) rebuild=1 ;;
+	--stress)
+		[[ ${2:-} =~ ^(postcopy|precopy|precopy-toggle)(:[1-9][0-9]*)?$ ]] || {
+			usage
+			exit 2
+		}
+		stress=$2
+		shift
+		;;
 	--log)
 		[[ -n ${2:-} ]] || {
 			usage
@@ -134,6 +146,8 @@ serial=$tmp/serial.log
 # the TAP lines are not interleaved with them; panic=-1 with -no-reboot ends
 # qemu at once if PID 1 dies instead of waiting for the timeout.
 append="console=ttyS0 root=/dev/nvme0n1 rootfstype=ext4 rw cgroup_no_v1=all panic=-1 quiet"
+# The guest's checks.sh runs guest/stress.sh instead of the lane.
+[[ -z $stress ]] || append+=" vsd.stress=$stress"
 # KVM does not work on the development machines (a boot hangs): TCG, with
 # one host thread per virtual CPU. -nodefaults: no NIC (no option ROM
 # needed), no VGA, no monitor; the serial console goes to a file. qemu puts

@@ -46,15 +46,6 @@ fail() {
 	shift
 	[ $# -eq 0 ] || diag "$@"
 }
-# known DESC WHY [DETAIL...]: a failed check of a known, documented bug
-# (TAP's TODO directive): reported with its details, not counted as a
-# failure; run.sh says how many there were.
-known() {
-	n=$((n + 1))
-	echo "not ok $n - $1 # TODO $2"
-	shift 2
-	[ $# -eq 0 ] || diag "$@"
-}
 # check DESC CMD...: ok when CMD succeeds; its output is shown otherwise.
 check() {
 	_desc=$1
@@ -154,6 +145,15 @@ finish() {
 	echo "1..$n"
 	exit $((nfail > 0))
 }
+
+# A repeated-migration stress run instead of the lane (run.sh's --stress,
+# on the kernel command line): see stress.sh.
+case " $(cat /proc/cmdline) " in
+*" vsd.stress="*)
+	. /vsd-vm/stress.sh
+	finish
+	;;
+esac
 
 # ---------------------------------------------------------- the machine
 
