@@ -876,8 +876,8 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 		drop_local(j);
 	}
 	vsd_log("migration %s: '%s' moved to %s (%s, frozen %lld ms, %lld bytes, %d rounds)",
-		j->rec.id, j->name, j->url, j->mode, (long long)j->frozen_ms, (long long)j->bytes,
-		j->rounds);
+		j->rec.id, j->name, j->url, j->postcopy ? "postcopy" : j->mode,
+		(long long)j->frozen_ms, (long long)j->bytes, j->rounds);
 	*result = result_of(j);
 	release(j);
 	return 0;
