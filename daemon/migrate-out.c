@@ -1468,6 +1468,31 @@ int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs
 
 /* ---- after a crash ------------------------------------------------------ */
 
+/* A post-copy move whose commit the target says is done, found before the
+ * source knew it (its answer lost, or this node died before it saved
+ * "pulling"): the pull may have failed since (the target then wrote done
+ * and lost), so "done" alone is no proof. Settled by the target's pull
+ * word: pulled, the copy here goes; gone, it runs here again; otherwise it
+ * stays frozen as a failed pull that a thread asks about. 1. */
+static int settle_pull(struct out_job *j)
+{
+	char msg[VS_ERROR_MSG_MAX];
+	struct vs_error e = {0};
+	bool recovered;
+	int r;
+
+	snprintf(j->rec.pull, sizeof(j->rec.pull), "failed");
+	snprintf(j->rec.error, sizeof(j->rec.error),
+		 "the post-copy pull's end was not seen here (the commit's answer was lost, or "
+		 "this node restarted)");
+	save(j, VSD_MIG_DONE);
+	r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e);
+	vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
+	if (r != 1)
+		pull_later(j);
+	return 1;
+}
+
 /* What the source does with a migration it finds open: 1 settled, 0 in
  * doubt (the target cannot be asked, or still restores). */
 static int settle(struct out_job *j)
@@ -1491,6 +1516,8 @@ static int settle(struct out_job *j)
 			e.msg[0] ? e.msg : "it is still restoring");
 		return 0;
 	}
+	if (st == VSD_MIG_DONE && strcmp(j->rec.mode, "postcopy") == 0)
+		return settle_pull(j);
 	if (st == VSD_MIG_DONE) {
 		save(j, VSD_MIG_DONE);
 		drop_local(j);
