@@ -141,6 +141,19 @@ void vsd_names_set_op(struct vsd_names *n, const char *name, uint64_t op_id)
 	pthread_mutex_unlock(&n->lock);
 }
 
+void vsd_names_set_kind(struct vsd_names *n, const char *name, const char *op_kind)
+{
+	struct name_entry *e;
+
+	pthread_mutex_lock(&n->lock);
+	e = find_locked(n, name);
+	if (e != NULL && e->held && e->op_kind != NULL) {
+		e->op_kind = op_kind;
+		e->op_id = 0;
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
 void vsd_names_set_transition(struct vsd_names *n, const char *name, const char *transition)
 {
 	struct name_entry *e;

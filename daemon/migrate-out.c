@@ -1010,14 +1010,34 @@ static int pull_settle(struct out_job *j, bool force, bool *recovered, char *msg
 
 static struct out_job *open_job(struct vsd *d, const struct vsd_mig_record *r);
 
-/* Asks the target again, the name taken for each look only (so that
- * vsctl migrate --recover can act meanwhile), until the pull is settled.
- * A pull this node was in when it stopped ("pulling") failed with it. */
+/* A failed pull's container is held, from the pull's failure to its
+ * settlement, by a thread of this kind: every other request on it is
+ * refused (409), so nothing but the settlement can thaw, start, restart
+ * or move the frozen copy while the target's may still run. The looks of
+ * these threads and --recover's run one at a time under pull_mu;
+ * --recover acts on a container such a thread holds and wakes it. */
+static const char PULL_KIND[] = "post-copy pull settlement (vsctl migrate NAME --recover)";
+static pthread_mutex_t pull_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pull_cv = PTHREAD_COND_INITIALIZER;
+
+static void pull_wait(int seconds)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += seconds;
+	pthread_cond_timedwait(&pull_cv, &pull_mu, &ts);
+}
+
+/* Asks the target again, the name held throughout (waking for --recover),
+ * until the pull is settled. A pull this node was in when it stopped
+ * ("pulling") failed with it. */
 static void *pull_thread(void *p)
 {
 	struct out_job *j = p;
 	bool first = true;
 
+	pthread_mutex_lock(&pull_mu);
 	for (;;) {
 		struct vs_error e = {0};
 		struct vsd_mig_record rec;
@@ -1026,18 +1046,17 @@ static void *pull_thread(void *p)
 		int r;
 
 		if (!first)
-			sleep(PULL_RETRY_S);
+			pull_wait(PULL_RETRY_S);
 		first = false;
-		if (vsd_names_lock(j->d->names, j->name, "migrate-out", &e) < 0)
+		if (!j->locked && vsd_names_lock_op(j->d->names, j->name, PULL_KIND, &e) < 0)
 			continue;
+		j->locked = true;
 		vs_config_free(&j->cfg);
 		if (vsd_mig_record_load(j->d, j->rec.id, &rec, &e) < 0 ||
 		    rec.state != VSD_MIG_DONE ||
 		    (strcmp(rec.pull, "failed") != 0 && strcmp(rec.pull, "pulling") != 0) ||
-		    vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0) {
-			vsd_names_unlock(j->d->names, j->name);
+		    vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0)
 			break;
-		}
 		j->rec = rec;
 		/* The lazy stream lived in this daemon: the pull ended with
 		 * it, and only the target knows whether every page went. */
@@ -1048,21 +1067,26 @@ static void *pull_thread(void *p)
 			save(j, VSD_MIG_DONE);
 		}
 		r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e);
-		vsd_names_unlock(j->d->names, j->name);
 		vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
 		/* A thaw that failed is tried again too: the copy is frozen. */
 		if (r == 1)
 			break;
 	}
-	job_free(j);
+	job_free(j); /* the name goes free under pull_mu (recover_held) */
+	pthread_mutex_unlock(&pull_mu);
 	return NULL;
 }
 
+/* A thread settles j's failed pull; a name j holds passes to it. */
 static void pull_later(struct out_job *j)
 {
 	struct out_job *k = open_job(j->d, &j->rec);
 	pthread_t t;
 
+	if (j->locked)
+		vsd_names_set_kind(j->d->names, j->name, PULL_KIND);
+	k->locked = j->locked;
+	j->locked = false;
 	if (pthread_create(&t, NULL, pull_thread, k) != 0) {
 		vsd_log("migration %s: no thread to ask the target again; '%s' stays frozen "
 			"until vsctl migrate --recover or vsd's next start",
@@ -1132,13 +1156,42 @@ static void find_pull(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 	}
 }
 
+/* With pull_mu: one look at rec's pull for --recover, the name taken (or
+ * held by its pull thread), the record read again under it. */
+static int recover_held(struct vsd *d, const struct vsd_mig_record *rec, bool force,
+			bool *recovered, char *msg, size_t len, struct vs_error *err)
+{
+	struct vsd_hold_info info;
+	bool by_thread = vsd_names_info(d->names, rec->name, &info) && info.op_kind == PULL_KIND;
+	struct out_job *j;
+	int r;
+
+	if (!by_thread && vsd_names_lock_op(d->names, rec->name, "container-migrate", err) < 0)
+		return -1;
+	j = open_job(d, rec);
+	j->locked = !by_thread;
+	r = vsd_mig_record_load(d, rec->id, &j->rec, err);
+	if (r == 0 && (j->rec.state != VSD_MIG_DONE || strcmp(j->rec.pull, "failed") != 0))
+		r = vs_error_kind(err, VS_EK_CONFLICT,
+				  "the post-copy pull of '%s' (migration %s) is %s, not failed: "
+				  "nothing to recover",
+				  rec->name, rec->id,
+				  strcmp(j->rec.pull, "pulling") == 0 ? "still running"
+								      : "settled already");
+	if (r == 0)
+		r = vsd_store_load(d->containers_fd, rec->name, &j->cfg, err);
+	if (r == 0)
+		r = pull_settle(j, force, recovered, msg, len, err);
+	job_free(j);
+	return r;
+}
+
 static int recover_pull(struct vsd *d, const char *name, bool force, struct vsd_reply *out,
 			struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	struct pull_find f = {.name = name};
 	char msg[VS_ERROR_MSG_MAX];
-	struct out_job *j;
 	bool recovered = false;
 	int r;
 
@@ -1150,18 +1203,10 @@ static int recover_pull(struct vsd *d, const char *name, bool force, struct vsd_
 				     "(--recover is for a move whose pull failed after the target "
 				     "resumed it)",
 				     name);
-	if (strcmp(f.rec.pull, "pulling") == 0)
-		return vs_error_kind(err, VS_EK_CONFLICT,
-				     "the post-copy pull of '%s' (migration %s) is still running",
-				     name, f.rec.id);
-	if (vsd_names_lock_op(d->names, name, "container-migrate", err) < 0)
-		return -1;
-	j = open_job(d, &f.rec);
-	j->locked = true;
-	r = vsd_store_load(d->containers_fd, name, &j->cfg, err);
-	if (r == 0)
-		r = pull_settle(j, force, &recovered, msg, sizeof(msg), err);
-	job_free(j);
+	pthread_mutex_lock(&pull_mu);
+	r = recover_held(d, &f.rec, force, &recovered, msg, sizeof(msg), err);
+	pthread_cond_broadcast(&pull_cv); /* its thread looks again, and ends */
+	pthread_mutex_unlock(&pull_mu);
 	if (r <= 0)
 		return r < 0 ? -1 : vs_error_prefix(err, "recover '%s'", name);
 	vs_jgen_obj_open(g);

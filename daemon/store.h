@@ -209,6 +209,9 @@ int vsd_names_lock(struct vsd_names *n, const char *name, const char *transition
 int vsd_names_lock_op(struct vsd_names *n, const char *name, const char *op_kind,
 		      struct vs_error *err);
 void vsd_names_set_op(struct vsd_names *n, const char *name, uint64_t op_id);
+/* An operation's hold passes to a holder of another kind (a static
+ * string), with no operation id. */
+void vsd_names_set_kind(struct vsd_names *n, const char *name, const char *op_kind);
 void vsd_names_set_transition(struct vsd_names *n, const char *name, const char *transition);
 void vsd_names_unlock(struct vsd_names *n, const char *name);
 /* What GET shows of a held container; all empty when it is not held. */

@@ -344,6 +344,36 @@ static void test_locks_operation_refuses_others(void **state)
 	vsd_names_free(n);
 }
 
+/* A finished operation's hold passed to another kind (a failed post-copy
+ * pull's settlement): every request is still refused, naming the new kind. */
+static void test_locks_kind_passes_on(void **state)
+{
+	static const char kind[] = "post-copy pull settlement (vsctl migrate NAME --recover)";
+	struct vsd_names *n = vsd_names_new();
+	struct vsd_hold_info info;
+	struct vs_error err = {0};
+
+	(void)state;
+	vsd_names_set_kind(n, "web1", kind); /* not held: nothing */
+	assert_false(vsd_names_info(n, "web1", &info));
+	assert_int_equal(vsd_names_lock_op(n, "web1", "container-migrate", &err), 0);
+	vsd_names_set_op(n, "web1", 9);
+	vsd_names_set_kind(n, "web1", kind);
+	assert_true(vsd_names_info(n, "web1", &info));
+	assert_ptr_equal(info.op_kind, kind);
+	assert_int_equal(info.op_id, 0);
+	assert_int_equal(vsd_names_lock(n, "web1", "starting", &err), -1);
+	assert_int_equal(err.kind, VS_EK_CONFLICT);
+	assert_non_null(strstr(err.msg, "vsctl migrate NAME --recover"));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(vsd_names_lock_op(n, "web1", "container-resume", &err), -1);
+	assert_int_equal(vsd_names_check_op(n, "web1", NULL), -1);
+	vsd_names_unlock(n, "web1");
+	assert_int_equal(vsd_names_lock(n, "web1", NULL, NULL), 0);
+	vsd_names_unlock(n, "web1");
+	vsd_names_free(n);
+}
+
 struct waiter {
 	struct vsd_names *n;
 	int result;
@@ -403,6 +433,7 @@ int main(void)
 	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_schema_cases),
 	    cmocka_unit_test(test_locks_operation_refuses_others),
+	    cmocka_unit_test(test_locks_kind_passes_on),
 	    cmocka_unit_test(test_locks_waiter_sees_operation),
 	};
 
