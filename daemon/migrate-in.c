@@ -452,14 +452,19 @@ int vsd_h_migration_abort(struct vsd_call *c, struct vsd_reply *out, struct vs_e
 static int pull_lost(struct vsd *d, struct vsd_mig_record *rec, const char *why)
 {
 	cleanup_config struct vs_container_config cfg = {0};
-	struct vs_rt_status st;
 	struct vs_error e = {0};
 
 	/* Removed, not only stopped: the source keeps the whole copy (as
 	 * at its freeze) and brings it back; one left here would be a
-	 * second copy, with a later disk, to start by mistake. */
-	if (vsd_store_load(d->containers_fd, rec->name, &cfg, &e) == 0 &&
-	    vsd_container_status(d, rec->name, &st, &e) == 0) {
+	 * second copy, with a later disk, to start by mistake. "lost" only
+	 * once it is gone: removed now, or not in the store at all. */
+	if (vsd_store_load(d->containers_fd, rec->name, &cfg, &e) < 0 &&
+	    e.kind != VS_EK_NOT_FOUND) {
+		vsd_log("migration %s: '%s' may still run here (%s); the record stays pulling",
+			rec->id, rec->name, e.msg);
+		return -1;
+	}
+	if (e.kind != VS_EK_NOT_FOUND) {
 		vsd_log("migration %s: '%s' loses its memory source (%s): killed and removed",
 			rec->id, rec->name, why);
 		if (vsd_container_destroy_locked(d, rec->name, true, &e) < 0) {
