@@ -396,8 +396,8 @@ int vsd_h_migration_get(struct vsd_call *c, struct vsd_reply *out, struct vs_err
 
 /* Remove the staged container and its id range; the record says why.
  * With d->mutate held. */
-static void drop_staging(struct vsd *d, struct vsd_mig_record *rec, enum vsd_mig_state state,
-			 const char *why)
+/* The staging (.NAME.incoming, its disk's mount, its id range) goes. */
+static void remove_staging(struct vsd *d, const struct vsd_mig_record *rec)
 {
 	cleanup_free char *dir = vsd_store_incoming(rec->name);
 	struct vs_error e = {0};
@@ -414,6 +414,14 @@ static void drop_staging(struct vsd *d, struct vsd_mig_record *rec, enum vsd_mig
 			vsd_log("migration %s: releasing id range %u failed: %s", rec->id,
 				rec->idmap_base, e.msg);
 	}
+}
+
+static void drop_staging(struct vsd *d, struct vsd_mig_record *rec, enum vsd_mig_state state,
+			 const char *why)
+{
+	struct vs_error e = {0};
+
+	remove_staging(d, rec);
 	rec->state = state;
 	snprintf(rec->error, sizeof(rec->error), "%s", why);
 	if (vsd_mig_record_save(d, rec, &e) < 0)
@@ -1327,8 +1335,11 @@ static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 	if ((rec.state == VSD_MIG_DONE || rec.state == VSD_MIG_COMMITTING) &&
 	    strcmp(rec.pull, "pulling") == 0) {
 		rec.state = VSD_MIG_DONE;
-		pull_lost(d, &rec, "this node restarted during the pull");
-		vsd_log("migration %s: the pull of '%s' was lost in a restart", rec.id, rec.name);
+		/* A restore that had not committed left its staging too. */
+		remove_staging(d, &rec);
+		if (pull_lost(d, &rec, "this node restarted during the pull") == 0)
+			vsd_log("migration %s: the pull of '%s' was lost in a restart", rec.id,
+				rec.name);
 		return;
 	}
 	if (rec.state != VSD_MIG_COMMITTING)
