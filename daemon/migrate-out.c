@@ -1128,8 +1128,8 @@ static int pull_failed(struct out_job *j, struct vs_error *err)
 		vs_error_kind(err, VS_EK_CONFLICT, "%s", msg);
 		return 0;
 	}
-	if (r == 0)
-		pull_later(j);
+	/* Undecided, or a thaw or kill that failed: the thread tries again. */
+	pull_later(j);
 	*err = e;
 	return -1;
 }
