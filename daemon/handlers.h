@@ -228,11 +228,12 @@ struct vsd_mig_record {
 const char *vsd_mig_state_name(enum vsd_mig_state s);
 /* A post-copy pull, as the target's GET /v1/migrations/{id} (STATUS,
  * ANSWER) tells the source (docs/migration.md, "A failed pull"): GONE
- * (404: never heard of it; failed or aborted; done with "pull": "lost":
- * its copy killed and removed), PULLED (done, "pulled": every page went,
+ * (failed or aborted; done with "pull": "lost": its copy killed and
+ * removed), PULLED (done, "pulled": every page went,
  * its copy is whole), RUNNING (anything else that parses: it may still
  * run it, e.g. a pull it has not seen fail, or a target that keeps no
- * pull word), UNKNOWN (another status, or no usable answer). */
+ * pull word), UNKNOWN (another status, 404 included: after the commit a
+ * target without the record proves nothing; or no usable answer). */
 enum vsd_mig_pull_word {
 	VSD_MIG_PULL_UNKNOWN,
 	VSD_MIG_PULL_GONE,
@@ -257,7 +258,10 @@ int vsd_mig_record_save(struct vsd *d, struct vsd_mig_record *r, struct vs_error
 /* 0, or -1 with VS_EK_NOT_FOUND for an id never recorded here. */
 int vsd_mig_record_load(struct vsd *d, const char *id, struct vsd_mig_record *r,
 			struct vs_error *err);
-/* fn for every record (finished ones older than 7 days are removed). */
+/* A finished record older than 7 days (NOW, seconds), its pull not
+ * "pulling" or "failed": vsd_mig_record_each removes it. */
+bool vsd_mig_record_stale(const struct vsd_mig_record *r, int64_t now);
+/* fn for every record (stale ones are removed). */
 typedef void (*vsd_mig_record_fn)(struct vsd *d, const struct vsd_mig_record *r, void *ud);
 int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs_error *err);
 /* {"id", "name", "state", "mode", "error"?, "sync_error"?} */

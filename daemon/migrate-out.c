@@ -903,7 +903,14 @@ static enum vsd_mig_pull_word target_pull(struct out_job *j, struct vs_error *er
 	j->peer.timeout_ms = 0;
 	if (r < 0)
 		return VSD_MIG_PULL_UNKNOWN;
-	if (status != 200 && status != 404) {
+	if (status == 404) {
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "the target has no record of migration %s although it took its "
+			      "commit",
+			      j->rec.id);
+		return VSD_MIG_PULL_UNKNOWN;
+	}
+	if (status != 200) {
 		answer_error(status, text, "GET", err);
 		return VSD_MIG_PULL_UNKNOWN;
 	}

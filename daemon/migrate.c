@@ -196,6 +196,9 @@ int vsd_mig_record_load(struct vsd *d, const char *id, struct vsd_mig_record *r,
 	if (!vsd_mig_id_valid(id))
 		return vs_error_kind(err, VS_EK_NOT_FOUND, "no migration with that id");
 	dfd = open_rec_dir(d);
+	if (dfd < 0 && errno != ENOENT)
+		return vs_error_kind(err, VS_EK_INTERNAL, "open %s/" REC_DIR ": %s", d->root,
+				     strerror(errno));
 	snprintf(file, sizeof(file), "%s.json", id);
 	if (dfd < 0 || vs_read_file_at(dfd, file, REC_MAX, &text, NULL, err) < 0) {
 		if (dfd < 0 || err->errnum == ENOENT)
@@ -208,12 +211,14 @@ int vsd_mig_record_load(struct vsd *d, const char *id, struct vsd_mig_record *r,
 	return 0;
 }
 
-/* Old finished records go; open ones are never removed here. */
-static bool stale(const struct vsd_mig_record *r, int64_t now)
+bool vsd_mig_record_stale(const struct vsd_mig_record *r, int64_t now)
 {
 	bool finished =
 	    r->state == VSD_MIG_DONE || r->state == VSD_MIG_FAILED || r->state == VSD_MIG_ABORTED;
-	return finished && now - r->updated_at > REC_KEEP_DAYS * 86400;
+	/* A pull not settled: its record is the only word on which copy may
+	 * run (the target's 404 would read as "gone"). */
+	bool unsettled = strcmp(r->pull, "pulling") == 0 || strcmp(r->pull, "failed") == 0;
+	return finished && !unsettled && now - r->updated_at > REC_KEEP_DAYS * 86400;
 }
 
 int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs_error *err)
@@ -243,7 +248,7 @@ int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs
 			vsd_log("migration %s: %s", id, e2.msg);
 			continue;
 		}
-		if (stale(&r, now)) {
+		if (vsd_mig_record_stale(&r, now)) {
 			unlinkat(dfd, e->d_name, 0);
 			continue;
 		}
@@ -267,8 +272,8 @@ enum vsd_mig_pull_word vsd_mig_pull_word(unsigned status, const char *answer)
 	struct vs_error e = {0};
 	const char *st, *pull;
 
-	if (status == 404)
-		return VSD_MIG_PULL_GONE;
+	/* The commit happened: a target without the record lost it (or
+	 * another node answers at its address), which proves nothing. */
 	if (status != 200 || answer == NULL || vs_json_parse(answer, &obj, &e) < 0)
 		return VSD_MIG_PULL_UNKNOWN;
 	st = vs_json_string(vs_json_get(obj, "state"));

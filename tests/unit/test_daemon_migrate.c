@@ -277,7 +277,7 @@ static void test_pull(void **state)
 	assert_int_equal(vsd_mig_pull_word(200, vs_jgen_text(g, &len)), VSD_MIG_PULL_GONE);
 	vs_jgen_free(g);
 
-	assert_int_equal(vsd_mig_pull_word(404, NULL), VSD_MIG_PULL_GONE);
+	assert_int_equal(vsd_mig_pull_word(404, NULL), VSD_MIG_PULL_UNKNOWN);
 	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"failed\"}"), VSD_MIG_PULL_GONE);
 	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"aborted\"}"), VSD_MIG_PULL_GONE);
 	assert_int_equal(vsd_mig_pull_word(200, "{\"state\": \"done\", \"pull\": \"pulled\"}"),
@@ -354,6 +354,31 @@ static void test_opt_bool(void **state)
 	vs_json_free(obj);
 }
 
+/* Old finished records go, except those whose pull is not settled. */
+static void test_stale(void **state)
+{
+	struct vsd_mig_record r = {0};
+	int64_t now = 100 * 86400;
+
+	(void)state;
+	r.state = VSD_MIG_DONE;
+	r.updated_at = now - 8 * 86400;
+	assert_true(vsd_mig_record_stale(&r, now));
+	r.updated_at = now - 6 * 86400;
+	assert_false(vsd_mig_record_stale(&r, now));
+	r.updated_at = now - 30 * 86400;
+	snprintf(r.pull, sizeof(r.pull), "failed");
+	assert_false(vsd_mig_record_stale(&r, now));
+	snprintf(r.pull, sizeof(r.pull), "pulling");
+	assert_false(vsd_mig_record_stale(&r, now));
+	snprintf(r.pull, sizeof(r.pull), "recovered");
+	assert_true(vsd_mig_record_stale(&r, now));
+	snprintf(r.pull, sizeof(r.pull), "lost");
+	assert_true(vsd_mig_record_stale(&r, now));
+	r.state = VSD_MIG_COMMITTING;
+	assert_false(vsd_mig_record_stale(&r, now));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +388,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sync_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pull, setup, teardown),
 	    cmocka_unit_test(test_opt_bool),
+	    cmocka_unit_test(test_stale),
 	    cmocka_unit_test(test_lazy_blocker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
