@@ -654,7 +654,6 @@ static void emit_reason(struct out_job *j, enum vsd_event_type t, const char *re
  * container-stopped event. Never two copies: the target's was aborted. */
 static void kill_held(struct out_job *j, struct vs_error *why)
 {
-	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	char reason[VS_ERROR_MSG_MAX];
 	struct vs_error e = {0};
 
@@ -1294,10 +1293,14 @@ static int parse_migrate(const struct vsd_call *c, struct out_req *r, struct vs_
 	if (r->force && !r->recover)
 		return vs_error_kind(err, VS_EK_INVALID, "force: only with recover");
 	if (r->recover) {
-		if (vs_json_get(obj, "target") != NULL || vs_json_get(obj, "check") != NULL)
-			return vs_error_kind(err, VS_EK_INVALID,
-					     "recover: takes no target or check (the migration's "
-					     "record names its target)");
+		static const char *const not_with[] = {"target", "check", "mode", "bandwidth",
+						       NULL};
+		for (size_t i = 0; not_with[i] != NULL; i++)
+			if (vs_json_get(obj, not_with[i]) != NULL)
+				return vs_error_kind(err, VS_EK_INVALID,
+						     "%s: not with recover (it settles the "
+						     "migration its record names, to its target)",
+						     not_with[i]);
 		return 0;
 	}
 	if (parse_target(vs_json_get(obj, "target"), r, err) < 0)

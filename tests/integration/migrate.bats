@@ -168,6 +168,13 @@ chat_start() {
 	run cvsctl --socket "$CL_A_SOCKET" migrate mv8 --recover
 	assert_failure
 	assert_contains "$output" "has no failed post-copy pull"
+	# The API's recover refuses the fields the CLI refuses, naming each.
+	for f in mode:live bandwidth:50M; do
+		run api_on A POST /v1/containers/mv8/migrate -H 'Content-Type: application/json' \
+			-d "{\"recover\": true, \"${f%%:*}\": \"${f#*:}\"}"
+		assert_contains "$output" "HTTP 400"
+		assert_contains "$output" "${f%%:*}: not with recover"
+	done
 	assert_eq "$(cl_state A mv8)" running "mv8 on A"
 	! cl_has B mv8 || fail "mv8 is on B"
 	assert_eq "$(cl_listing B | grep -c mv8 || true)" 0 "entries of mv8 under B's containers/"
