@@ -206,7 +206,7 @@ struct vsd_mig_record {
 	char name[VS_NAME_MAX + 1];
 	bool source; /* this node is the source */
 	enum vsd_mig_state state;
-	char mode[16];		 /* live, stop, offline */
+	char mode[16];		 /* live, postcopy (source), stop, offline */
 	char peer_url[512];	 /* source: the target's URL */
 	char peer_fp[65];	 /* source: its pinned fingerprint */
 	uint32_t idmap_base;	 /* target: the id range the container got */

@@ -1421,7 +1421,10 @@ static int prepare(struct out_job *j, const struct out_req *r, struct vs_error *
 	    .url = j->url, .fingerprint = j->fp, .cert_pem = j->cert, .key_pem = j->key};
 	snprintf(j->bwlimit, sizeof(j->bwlimit), "%s", r->bwlimit);
 	snprintf(j->rec.name, sizeof(j->rec.name), "%s", j->name);
-	snprintf(j->rec.mode, sizeof(j->rec.mode), "%s", j->mode);
+	/* The job moves a post-copy container as "live" with j->postcopy;
+	 * its record says postcopy, so a job made again from it (a restart,
+	 * a commit in doubt) settles by the target's pull word. */
+	snprintf(j->rec.mode, sizeof(j->rec.mode), "%s", j->postcopy ? "postcopy" : j->mode);
 	snprintf(j->rec.peer_url, sizeof(j->rec.peer_url), "%s", j->url);
 	snprintf(j->rec.peer_fp, sizeof(j->rec.peer_fp), "%s", j->fp);
 	j->rec.source = true;
@@ -1571,7 +1574,7 @@ static int settle(struct out_job *j)
 			e.msg[0] ? e.msg : "it is still restoring");
 		return 0;
 	}
-	if (st == VSD_MIG_DONE && strcmp(j->rec.mode, "postcopy") == 0)
+	if (st == VSD_MIG_DONE && j->postcopy)
 		return settle_pull(j);
 	if (st == VSD_MIG_DONE) {
 		save(j, VSD_MIG_DONE);
@@ -1595,7 +1598,8 @@ static struct out_job *open_job(struct vsd *d, const struct vsd_mig_record *r)
 	j->lazy_fd = -1;
 	j->rec = *r;
 	snprintf(j->name, sizeof(j->name), "%s", r->name);
-	snprintf(j->mode, sizeof(j->mode), "%s", r->mode);
+	j->postcopy = strcmp(r->mode, "postcopy") == 0;
+	snprintf(j->mode, sizeof(j->mode), "%s", j->postcopy ? "live" : r->mode);
 	j->was_running = r->was_running;
 	j->url = xstrdup(r->peer_url);
 	j->fp = xstrdup(r->peer_fp);
