@@ -17,6 +17,7 @@
 
 #include "daemon/auth.h"
 #include "daemon/handlers.h"
+#include "daemon/migrate-out.h"
 #include "fs-cow/vs_fs.h"
 #include "lib/vs_json.h"
 #include "lib/vs_util.h"
@@ -28,41 +29,6 @@
 #define CONFIRM_WAIT_MS	  (120 * 1000) /* asking the target after a lost answer */
 #define STOP_TIMEOUT	  30
 
-struct out_job {
-	struct vsd *d;
-	char name[VS_NAME_MAX + 1];
-	struct vs_container_config cfg;
-	struct vsd_peer_id peer;
-	char *url, *fp, *cert, *key;
-	char mode[16];
-	char bwlimit[32];
-	bool was_running;
-	bool locked;
-	bool check;			    /* --check: blockers are listed, not errors */
-	char src_blocker[VS_ERROR_MSG_MAX]; /* --check: this node's own ("" none) */
-	bool precopy;			    /* asked for precopy (it runs live, see pick_mode) */
-	bool target_pages;		    /* the target's sync takes the "pages" part */
-	bool target_rounds;		    /* ... and the "round" part (memory pre-copy) */
-	bool postcopy;		   /* asked for postcopy (it runs as live with lazy pages) */
-	bool target_lazy;	   /* the target's sync takes the "lazy" part */
-	int lazy_fd;		   /* post-copy: the dump's socket until it streams */
-	struct vsd_mig_lazy *lazy; /* post-copy: the lazy pages' stream */
-	uint64_t lazy_pages;	   /* post-copy: the pages the dump left lazy */
-	int64_t lazy_bytes;	   /* ... and the bytes of their stream */
-	struct vsd_mig_rounds mem; /* the memory pre-copy rounds made */
-	const char *netlock; /* the dump's network lock both nodes' CRIU can use; NULL: default */
-	struct vsd_mig_record rec;
-	struct vsd_op_run *run;
-	/* What the result reports. */
-	int64_t t0, frozen_ms, bytes, pages_bytes;
-	int64_t dump_ms, commit_ms; /* parts of frozen_ms: the dump, the commit */
-	const char *pages_via;	    /* "page-server", "image" or "none" */
-	int rounds;
-	char *arrived;	  /* the target's commit answer */
-	const char *part; /* what a push is sending */
-	int64_t reported_ms;
-};
-
 static void release(struct out_job *j)
 {
 	if (!j->locked)
@@ -71,7 +37,7 @@ static void release(struct out_job *j)
 	vsd_names_unlock(j->d->names, j->name);
 }
 
-static void job_free(void *p)
+void out_job_free(void *p)
 {
 	struct out_job *j = p;
 
@@ -88,8 +54,7 @@ static void job_free(void *p)
 	free(j);
 }
 
-static void progress(struct out_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(struct out_job *j, const char *fmt, ...)
+void out_progress(struct out_job *j, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -102,7 +67,7 @@ static void progress(struct out_job *j, const char *fmt, ...)
 }
 
 /* The target's error message from an answer that was not success. */
-static int answer_error(unsigned status, const char *body, const char *what, struct vs_error *err)
+int out_answer_error(unsigned status, const char *body, const char *what, struct vs_error *err)
 {
 	cleanup_json struct vs_json *obj = NULL;
 	const char *msg = NULL;
@@ -133,13 +98,13 @@ static int call(struct out_job *j, const char *method, const char *path, const c
 	if (vsd_peer_request(&j->peer, method, path, body, &status, &text, err) < 0)
 		return -1;
 	if (status != want)
-		return answer_error(status, text, method, err);
+		return out_answer_error(status, text, method, err);
 	if (resp != NULL)
 		*resp = steal_ptr(&text);
 	return 0;
 }
 
-static int save(struct out_job *j, enum vsd_mig_state s)
+int out_save(struct out_job *j, enum vsd_mig_state s)
 {
 	struct vs_error e = {0};
 
@@ -237,10 +202,8 @@ static void on_bytes(void *arg, uint64_t sent, uint64_t received)
 	if (now - j->reported_ms < BYTES_REPORT_MS)
 		return;
 	j->reported_ms = now;
-	progress(j, "sending the %s: %llu bytes so far", j->part, (unsigned long long)sent);
+	out_progress(j, "sending the %s: %llu bytes so far", j->part, (unsigned long long)sent);
 }
-
-#define ASK_CAUSE_TIMEOUT_MS 5000
 
 /* The target's line for a failed part (its record's sync_error, see
  * migrate-in.c), when it names this part: the cause (its disk full, ...)
@@ -330,7 +293,8 @@ static int precopy(struct out_job *j, struct vs_error *err)
 		if (push(j, "layer", upper, j->was_running, &sent, err) < 0)
 			return -1;
 		j->rounds++;
-		progress(j, "pre-copy round %d: %lld bytes of the layer sent", i, (long long)sent);
+		out_progress(j, "pre-copy round %d: %lld bytes of the layer sent", i,
+			     (long long)sent);
 		if (!j->was_running || sent < ROUND_SMALL || (prev >= 0 && sent >= prev))
 			break;
 		prev = sent;
@@ -350,7 +314,7 @@ static int precopy_memory(struct out_job *j, struct vs_error *err)
 {
 	if (!j->precopy)
 		return 0;
-	progress(j, "memory pre-copy rounds while the container runs");
+	out_progress(j, "memory pre-copy rounds while the container runs");
 	if (vsd_mig_precopy_memory(j->d, &j->cfg, &j->peer, j->rec.id, pages_rate(j), j->run,
 				   &j->mem, err) < 0)
 		return -1;
@@ -368,19 +332,19 @@ static int dump(struct out_job *j, struct vs_error *err)
 	uint64_t rate = pages_rate(j);
 
 	if (j->target_pages) {
-		progress(j, "stop-and-copy: freezing and dumping; memory pages go to the "
-			    "target's page server");
+		out_progress(j, "stop-and-copy: freezing and dumping; memory pages go to the "
+				"target's page server");
 		if (vsd_mig_dump_pages(j->d, &j->cfg, &j->peer, j->rec.id, rate, j->mem.n,
 				       j->netlock, j->run, &j->pages_bytes, err) < 0)
 			return vs_error_prefix(err, "dump '%s'", j->name);
 		j->bytes += j->pages_bytes;
 		j->pages_via = "page-server";
-		progress(j, "memory pages sent to the target's page server: %lld bytes",
-			 (long long)j->pages_bytes);
+		out_progress(j, "memory pages sent to the target's page server: %lld bytes",
+			     (long long)j->pages_bytes);
 		return 0;
 	}
-	progress(j, "stop-and-copy: freezing and dumping (the target takes no pages part: "
-		    "an older vsd; memory pages go with the image)");
+	out_progress(j, "stop-and-copy: freezing and dumping (the target takes no pages part: "
+			"an older vsd; memory pages go with the image)");
 	if (vs_rt_checkpoint(&j->d->inst, &j->cfg, NULL, false, j->netlock, vsd_op_progress_cb,
 			     j->run, &res, err) < 0)
 		return vs_error_prefix(err, "dump '%s'", j->name);
@@ -395,13 +359,13 @@ static int dump(struct out_job *j, struct vs_error *err)
  * held as live's, its CRIU serving the lazy pages on j->lazy_fd. */
 static int dump_lazy(struct out_job *j, struct vs_error *err)
 {
-	progress(j, "stop-and-copy: freezing and dumping; anonymous memory stays here as lazy "
-		    "pages (post-copy)");
+	out_progress(j, "stop-and-copy: freezing and dumping; anonymous memory stays here as lazy "
+			"pages (post-copy)");
 	if (vsd_mig_dump_lazy(j->d, &j->cfg, j->netlock, j->run, &j->lazy_fd, &j->lazy_pages, err) <
 	    0)
 		return vs_error_prefix(err, "dump '%s'", j->name);
 	j->pages_via = "lazy";
-	progress(j, "dumped; %llu pages left lazy", (unsigned long long)j->lazy_pages);
+	out_progress(j, "dumped; %llu pages left lazy", (unsigned long long)j->lazy_pages);
 	return 0;
 }
 
@@ -415,7 +379,7 @@ static int start_lazy(struct out_job *j, struct vs_error *err)
 	j->lazy = vsd_mig_lazy_start(&j->peer, j->rec.id, pages_rate(j), fd, err);
 	if (j->lazy == NULL)
 		return vs_error_prefix(err, "the lazy pages' stream");
-	progress(j, "post-copy: the target's criu lazy-pages is to take the memory on demand");
+	out_progress(j, "post-copy: the target's criu lazy-pages is to take the memory on demand");
 	return 0;
 }
 
@@ -431,8 +395,6 @@ static void cut_lazy(struct out_job *j)
 	j->lazy_fd = -1;
 }
 
-static enum vsd_mig_pull_word target_pull(struct out_job *j, struct vs_error *err);
-
 /* Post-copy after the target resumed it: the last page goes, then the
  * held tree is killed (vs_rt_end_held), never thawed. */
 static int finish_lazy(struct out_job *j, struct vs_error *err)
@@ -440,7 +402,7 @@ static int finish_lazy(struct out_job *j, struct vs_error *err)
 	struct vs_error e = {0}, e2 = {0};
 	int64_t sent = 0;
 
-	progress(j, "resumed on the target; its memory follows (post-copy)");
+	out_progress(j, "resumed on the target; its memory follows (post-copy)");
 	if (vsd_mig_lazy_end(j->lazy, false, &sent, &e) < 0)
 		vsd_log("migration %s: the lazy pages' stream: %s", j->rec.id, e.msg);
 	j->lazy = NULL;
@@ -451,7 +413,7 @@ static int finish_lazy(struct out_job *j, struct vs_error *err)
 	 * every page (its record's "pulled", written before its stream
 	 * ends): a stream that merely ended (its lazy-pages killed) is a
 	 * failed pull, whatever this node's CRIU made of it. */
-	if (target_pull(j, &e2) != VSD_MIG_PULL_PULLED)
+	if (out_target_pull(j, &e2) != VSD_MIG_PULL_PULLED)
 		return vs_error_kind(err, VS_EK_CONFLICT,
 				     "'%s' was resumed on the target, but its memory's transfer "
 				     "did not complete (%s)",
@@ -464,8 +426,8 @@ static int finish_lazy(struct out_job *j, struct vs_error *err)
 				       "'%s' runs on the target, but its memory's transfer failed "
 				       "(%s); the copy here stays frozen",
 				       j->name, e.msg[0] ? e.msg : "the dump's CRIU");
-	progress(j, "post-copy: %llu lazy pages sent (%lld bytes)",
-		 (unsigned long long)j->lazy_pages, (long long)sent);
+	out_progress(j, "post-copy: %llu lazy pages sent (%lld bytes)",
+		     (unsigned long long)j->lazy_pages, (long long)sent);
 	return 0;
 }
 
@@ -481,22 +443,22 @@ static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *
 		if ((j->postcopy ? dump_lazy(j, err) : dump(j, err)) < 0)
 			return -1;
 		j->dump_ms = vs_now_ms() - *t_frozen;
-		save(j, VSD_MIG_DUMPED);
+		out_save(j, VSD_MIG_DUMPED);
 	} else if (strcmp(j->mode, "stop") == 0) {
-		progress(j, "stopping the container");
+		out_progress(j, "stopping the container");
 		if (vsd_container_stop(j->d, &j->cfg, STOP_TIMEOUT, err) < 0)
 			return vs_error_prefix(err, "stop '%s'", j->name);
-		save(j, VSD_MIG_DUMPED);
+		out_save(j, VSD_MIG_DUMPED);
 	}
 	if (push(j, "layer", upper, false, &sent, err) < 0)
 		return -1;
 	j->rounds++;
-	progress(j, "final layer round: %lld bytes", (long long)sent);
+	out_progress(j, "final layer round: %lld bytes", (long long)sent);
 	if (strcmp(j->mode, "live") != 0)
 		return 0;
 	if (push(j, "image", image, false, &sent, err) < 0)
 		return -1;
-	progress(j, "memory image sent: %lld bytes", (long long)sent);
+	out_progress(j, "memory image sent: %lld bytes", (long long)sent);
 	return j->postcopy ? start_lazy(j, err) : 0;
 }
 
@@ -520,7 +482,7 @@ static int ask_target(struct out_job *j, enum vsd_mig_state *st, struct vs_error
 		return 0;
 	}
 	if (status != 200 || vs_json_parse(text, &obj, err) < 0)
-		return answer_error(status, text, "GET", err);
+		return out_answer_error(status, text, "GET", err);
 	s = vs_json_string(vs_json_get(obj, "state"));
 	*st = s != NULL && strcmp(s, "done") == 0	  ? VSD_MIG_DONE
 	      : s != NULL && strcmp(s, "committing") == 0 ? VSD_MIG_COMMITTING
@@ -570,8 +532,8 @@ static int commit(struct out_job *j, struct vs_error *err)
 	struct vs_error lost = {0};
 	int r;
 
-	save(j, VSD_MIG_COMMITTING);
-	progress(j, "commit: the target restores the container");
+	out_save(j, VSD_MIG_COMMITTING);
+	out_progress(j, "commit: the target restores the container");
 	j->peer.timeout_ms = COMMIT_TIMEOUT_MS;
 	r = vsd_peer_request(&j->peer, "POST", path, body, &status, &text, &lost);
 	j->peer.timeout_ms = 0;
@@ -580,10 +542,10 @@ static int commit(struct out_job *j, struct vs_error *err)
 		return 1;
 	}
 	if (r == 0) {
-		answer_error(status, text, "commit", err);
+		out_answer_error(status, text, "commit", err);
 		return 0;
 	}
-	progress(j, "the commit's answer was lost (%s); asking the target", lost.msg);
+	out_progress(j, "the commit's answer was lost (%s); asking the target", lost.msg);
 	r = confirm(j, err);
 	if (r < 0)
 		vs_error_kind(err, VS_EK_CONFLICT,
@@ -598,7 +560,7 @@ static int commit(struct out_job *j, struct vs_error *err)
 
 /* The move is over: the copy here goes (with d->mutate; the operation
  * holds the name). */
-static void drop_local(struct out_job *j)
+void out_drop_local(struct out_job *j)
 {
 	struct vs_error e = {0};
 	int r;
@@ -636,7 +598,7 @@ static bool dumped(const struct out_job *j)
 
 /* The container's event (stopped: running no more; else running again
  * here), with the reason why. */
-static void emit_reason(struct out_job *j, enum vsd_event_type t, const char *reason)
+void out_emit_reason(struct out_job *j, enum vsd_event_type t, const char *reason)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 
@@ -652,7 +614,7 @@ static void emit_reason(struct out_job *j, enum vsd_event_type t, const char *re
  * one (docs/migration.md, "Exactly one copy"): it is killed, still
  * frozen, and left stopped here; why says so, and so does the
  * container-stopped event. Never two copies: the target's was aborted. */
-static void kill_held(struct out_job *j, struct vs_error *why)
+void out_kill_held(struct out_job *j, struct vs_error *why)
 {
 	char reason[VS_ERROR_MSG_MAX];
 	struct vs_error e = {0};
@@ -668,7 +630,7 @@ static void kill_held(struct out_job *j, struct vs_error *why)
 		return;
 	}
 	vsd_log("migration %s: '%s': %s; it is stopped here", j->rec.id, j->name, reason);
-	emit_reason(j, VSD_EV_CONTAINER_STOPPED, reason);
+	out_emit_reason(j, VSD_EV_CONTAINER_STOPPED, reason);
 	vs_error_prefix(why, "'%s' could not be thawed: %s; it is stopped here (start it again)",
 			j->name, reason);
 }
@@ -687,7 +649,7 @@ static void roll_back(struct out_job *j, struct vs_error *why)
 		 * dumped: then nothing is held and this does nothing). */
 		if (st.state == VS_RT_RUNNING && strcmp(j->mode, "live") == 0 &&
 		    !st.monitor_alive && dumped(j))
-			kill_held(j, why);
+			out_kill_held(j, why);
 		else if (st.state == VS_RT_RUNNING && strcmp(j->mode, "live") == 0 &&
 			 vs_rt_release_held(&j->d->inst, &j->cfg, &e) == 0)
 			vsd_emit_state(j->d, j->name, true);
@@ -705,7 +667,7 @@ static void roll_back(struct out_job *j, struct vs_error *why)
 	if (j->cfg.name[0] != '\0')
 		vs_rt_drop_rounds(&j->d->inst, &j->cfg);
 	snprintf(j->rec.error, sizeof(j->rec.error), "%s", why->msg);
-	save(j, VSD_MIG_FAILED);
+	out_save(j, VSD_MIG_FAILED);
 }
 
 static char *result_of(struct out_job *j)
@@ -753,7 +715,6 @@ static char *result_of(struct out_job *j)
 }
 
 static void keep_asking(struct out_job *j);
-static int pull_failed(struct out_job *j, struct vs_error *err);
 
 static bool lists(const struct vs_json *parts, const char *part)
 {
@@ -800,11 +761,11 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 
 	j->run = run;
 	j->t0 = vs_now_ms();
-	progress(j, "reservation on %s", j->url);
+	out_progress(j, "reservation on %s", j->url);
 	body = reserve_body(j, false, err);
 	/* Recorded first: a source that dies now aborts the target's
 	 * reservation when it comes back. */
-	if (body != NULL && save(j, VSD_MIG_RESERVED) < 0)
+	if (body != NULL && out_save(j, VSD_MIG_RESERVED) < 0)
 		vs_error_kind(err, VS_EK_INTERNAL, "cannot record the migration in %s", j->d->root);
 	else if (body != NULL && call(j, "POST", "/v1/migrations", body, 201, &answer, err) < 0)
 		abort_target(j); /* in case only the answer was lost */
@@ -814,14 +775,14 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 		target_takes(j, answer);
 	if (!body_ok) {
 		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
-		save(j, VSD_MIG_FAILED);
+		out_save(j, VSD_MIG_FAILED);
 		release(j);
 		return vs_error_prefix(err, "migrate '%s'", j->name);
 	}
-	save(j, VSD_MIG_COPYING);
+	out_save(j, VSD_MIG_COPYING);
 	if (j->precopy && !j->target_rounds) {
-		progress(j, "precopy: the target takes no memory rounds (an older vsd): its "
-			    "pages go to the target while it is dumped, as in live");
+		out_progress(j, "precopy: the target takes no memory rounds (an older vsd): its "
+				"pages go to the target while it is dumped, as in live");
 		j->precopy = false;
 	}
 	if (j->postcopy && !j->target_lazy) {
@@ -860,368 +821,25 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 	j->frozen_ms = j->was_running ? vs_now_ms() - t_frozen : 0;
 	if (j->postcopy)
 		snprintf(j->rec.pull, sizeof(j->rec.pull), "pulling");
-	save(j, VSD_MIG_DONE);
+	out_save(j, VSD_MIG_DONE);
 	if (j->postcopy && finish_lazy(j, err) < 0) {
 		vsd_log("migration %s: %s", j->rec.id, err->msg);
-		if (pull_failed(j, err) <= 0) {
+		if (out_pull_failed(j, err) <= 0) {
 			release(j);
 			return vs_error_prefix(err, "migrate '%s'", j->name);
 		}
 	} else {
 		if (j->postcopy) {
 			snprintf(j->rec.pull, sizeof(j->rec.pull), "pulled");
-			save(j, VSD_MIG_DONE);
+			out_save(j, VSD_MIG_DONE);
 		}
-		drop_local(j);
+		out_drop_local(j);
 	}
 	vsd_log("migration %s: '%s' moved to %s (%s, frozen %lld ms, %lld bytes, %d rounds)",
 		j->rec.id, j->name, j->url, j->postcopy ? "postcopy" : j->mode,
 		(long long)j->frozen_ms, (long long)j->bytes, j->rounds);
 	*result = result_of(j);
 	release(j);
-	return 0;
-}
-
-/* ---- a failed post-copy pull (docs/migration.md, "A failed pull") -------- */
-
-#define PULL_WAIT_MS	 (150 * 1000) /* the target's connections idle out in 120 s */
-#define PULL_ASK_EVERY_S 3
-#define PULL_RETRY_S	 15
-
-/* What the target says of its copy (vsd_mig_pull_word); UNKNOWN when it
- * cannot be asked (err says why). */
-static enum vsd_mig_pull_word target_pull(struct out_job *j, struct vs_error *err)
-{
-	cleanup_free char *path = xasprintf("/v1/migrations/%s", j->rec.id);
-	cleanup_free char *text = NULL;
-	unsigned status = 0;
-	int r;
-
-	j->peer.timeout_ms = ASK_CAUSE_TIMEOUT_MS * 2;
-	r = vsd_peer_request(&j->peer, "GET", path, NULL, &status, &text, err);
-	j->peer.timeout_ms = 0;
-	if (r < 0)
-		return VSD_MIG_PULL_UNKNOWN;
-	if (status == 404) {
-		vs_error_kind(err, VS_EK_CONFLICT,
-			      "the target has no record of migration %s although it took its "
-			      "commit",
-			      j->rec.id);
-		return VSD_MIG_PULL_UNKNOWN;
-	}
-	if (status != 200) {
-		answer_error(status, text, "GET", err);
-		return VSD_MIG_PULL_UNKNOWN;
-	}
-	return vsd_mig_pull_word(status, text);
-}
-
-/* The target's copy is gone: the frozen copy here runs again, as it was
- * at the freeze (memory and disk); msg says so, as do the record and a
- * container-resumed event. 0, or -1 when the thaw failed (err). */
-static int pull_recover(struct out_job *j, const char *how, char *msg, size_t len,
-			struct vs_error *err)
-{
-	struct vs_rt_status st;
-	struct vs_error e = {0};
-
-	/* A held tree whose monitor died cannot be thawed into a supervised
-	 * container: killed, still frozen, and stopped here (kill_held). */
-	if (vsd_container_status(j->d, j->name, &st, &e) == 0 && st.state == VS_RT_RUNNING &&
-	    !st.monitor_alive) {
-		vs_error_kind(err, VS_EK_CONFLICT,
-			      "the post-copy pull of migration %s failed and %s", j->rec.id, how);
-		kill_held(j, err);
-		snprintf(msg, len, "%s", err->msg);
-		snprintf(j->rec.pull, sizeof(j->rec.pull), "recovered");
-		snprintf(j->rec.error, sizeof(j->rec.error), "%s", msg);
-		save(j, VSD_MIG_FAILED);
-		return 0;
-	}
-	if (vs_rt_release_held(&j->d->inst, &j->cfg, &e) < 0) {
-		vs_error_kind(err, VS_EK_INTERNAL,
-			      "the post-copy pull of '%s' failed and %s, but its frozen copy here "
-			      "could not be thawed: %s",
-			      j->name, how, e.msg);
-		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
-		save(j, VSD_MIG_DONE);
-		return -1;
-	}
-	snprintf(msg, len,
-		 "the post-copy pull of migration %s failed and %.600s: '%s' runs here again as it "
-		 "was at its freeze (what it did on the target since is lost)",
-		 j->rec.id, how, j->name);
-	emit_reason(j, VSD_EV_CONTAINER_RESUMED, msg);
-	snprintf(j->rec.pull, sizeof(j->rec.pull), "recovered");
-	snprintf(j->rec.error, sizeof(j->rec.error), "%s", msg);
-	save(j, VSD_MIG_FAILED);
-	vsd_log("migration %s: %s", j->rec.id, msg);
-	return 0;
-}
-
-/* One look at a failed pull. 1 settled here (RECOVERED, or the target's
- * copy is whole and the frozen one here went: msg says which), 0 not
- * yet (err says why), -1 the thaw failed. force: the operator says the
- * target's copy is gone although the target cannot be asked. */
-static int pull_settle(struct out_job *j, bool force, bool *recovered, char *msg, size_t len,
-		       struct vs_error *err)
-{
-	struct vs_error e = {0};
-	enum vsd_mig_pull_word w = target_pull(j, &e);
-	char how[VS_ERROR_MSG_MAX];
-
-	*recovered = false;
-	if (w == VSD_MIG_PULL_PULLED) {
-		/* The target runs a whole copy, so the frozen one here goes.
-		 * Its dump's CRIU may have ended with an error after the last
-		 * page (the stream's end): the first ask reaps it, the second
-		 * kills the tree all the same. */
-		if (vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0 &&
-		    vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0)
-			return vs_error_prefix(err, "end the frozen copy of '%s'", j->name);
-		snprintf(j->rec.pull, sizeof(j->rec.pull), "pulled");
-		save(j, VSD_MIG_DONE);
-		drop_local(j);
-		snprintf(msg, len,
-			 "'%s' runs on the target (it took every page); the frozen copy "
-			 "here was removed",
-			 j->name);
-		return 1;
-	}
-	if (w == VSD_MIG_PULL_GONE || (w == VSD_MIG_PULL_UNKNOWN && force)) {
-		if (w == VSD_MIG_PULL_GONE)
-			snprintf(how, sizeof(how),
-				 "the target's copy is gone (the target says so)");
-		else
-			snprintf(how, sizeof(how),
-				 "the operator said the target's copy is gone (--force; the "
-				 "target could not be asked: %.400s)",
-				 e.msg);
-		*recovered = true;
-		return pull_recover(j, how, msg, len, err) < 0 ? -1 : 1;
-	}
-	if (w == VSD_MIG_PULL_UNKNOWN)
-		vs_error_kind(err, VS_EK_CONFLICT,
-			      "the target cannot be asked whether its copy of '%s' is gone (%s); "
-			      "the copy here stays frozen (vsctl migrate %s --recover --force "
-			      "once that node is known to be down for good)",
-			      j->name, e.msg, j->name);
-	else
-		vs_error_kind(err, VS_EK_CONFLICT,
-			      "the target may still run '%s' (its record does not say its copy "
-			      "was killed); the copy here stays frozen",
-			      j->name);
-	return 0;
-}
-
-static struct out_job *open_job(struct vsd *d, const struct vsd_mig_record *r);
-
-/* A failed pull's container is held, from the pull's failure to its
- * settlement, by a thread of this kind: every other request on it is
- * refused (409), so nothing but the settlement can thaw, start, restart
- * or move the frozen copy while the target's may still run. The looks of
- * these threads and --recover's run one at a time under pull_mu;
- * --recover acts on a container such a thread holds and wakes it. */
-static const char PULL_KIND[] = "post-copy pull settlement (vsctl migrate NAME --recover)";
-static pthread_mutex_t pull_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pull_cv = PTHREAD_COND_INITIALIZER;
-
-static void pull_wait(int seconds)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += seconds;
-	pthread_cond_timedwait(&pull_cv, &pull_mu, &ts);
-}
-
-/* Asks the target again, the name held throughout (waking for --recover),
- * until the pull is settled. A pull this node was in when it stopped
- * ("pulling") failed with it. */
-static void *pull_thread(void *p)
-{
-	struct out_job *j = p;
-	bool first = true;
-
-	pthread_mutex_lock(&pull_mu);
-	for (;;) {
-		struct vs_error e = {0};
-		struct vsd_mig_record rec;
-		char msg[VS_ERROR_MSG_MAX];
-		bool recovered;
-		int r;
-
-		if (!first)
-			pull_wait(PULL_RETRY_S);
-		first = false;
-		if (!j->locked && vsd_names_lock_op(j->d->names, j->name, PULL_KIND, &e) < 0)
-			continue;
-		j->locked = true;
-		vs_config_free(&j->cfg);
-		if (vsd_mig_record_load(j->d, j->rec.id, &rec, &e) < 0 ||
-		    rec.state != VSD_MIG_DONE ||
-		    (strcmp(rec.pull, "failed") != 0 && strcmp(rec.pull, "pulling") != 0) ||
-		    vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0)
-			break;
-		j->rec = rec;
-		/* The lazy stream lived in this daemon: the pull ended with
-		 * it, and only the target knows whether every page went. */
-		if (strcmp(rec.pull, "pulling") == 0) {
-			snprintf(j->rec.pull, sizeof(j->rec.pull), "failed");
-			snprintf(j->rec.error, sizeof(j->rec.error),
-				 "this node restarted during the post-copy pull");
-			save(j, VSD_MIG_DONE);
-		}
-		r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e);
-		vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
-		/* A thaw that failed is tried again too: the copy is frozen. */
-		if (r == 1)
-			break;
-	}
-	job_free(j); /* the name goes free under pull_mu (recover_held) */
-	pthread_mutex_unlock(&pull_mu);
-	return NULL;
-}
-
-/* A thread settles j's failed pull; a name j holds passes to it. */
-static void pull_later(struct out_job *j)
-{
-	struct out_job *k = open_job(j->d, &j->rec);
-	pthread_t t;
-
-	if (j->locked)
-		vsd_names_set_kind(j->d->names, j->name, PULL_KIND);
-	k->locked = j->locked;
-	j->locked = false;
-	if (pthread_create(&t, NULL, pull_thread, k) != 0) {
-		vsd_log("migration %s: no thread to ask the target again; '%s' stays frozen "
-			"until vsctl migrate --recover or vsd's next start",
-			j->rec.id, j->name);
-		job_free(k);
-		return;
-	}
-	pthread_detach(t);
-}
-
-/* The pull failed after the target resumed the container (finish_lazy's
- * err): the copy here is frozen and whole as of the freeze. It runs again
- * only once the target's is known gone: asked for up to PULL_WAIT_MS,
- * then by a thread. 1 the target's copy was whole after all (moved), 0
- * recovered here (err says so), -1 undecided or the thaw failed (err). */
-static int pull_failed(struct out_job *j, struct vs_error *err)
-{
-	int64_t until = vs_now_ms() + PULL_WAIT_MS;
-	char msg[VS_ERROR_MSG_MAX];
-	struct vs_error e = {0};
-	bool recovered = false;
-	int r;
-
-	snprintf(j->rec.pull, sizeof(j->rec.pull), "failed");
-	snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
-	save(j, VSD_MIG_DONE);
-	progress(j, "the post-copy pull failed (%s); asking the target whether its copy is gone",
-		 err->msg);
-	while ((r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e)) == 0 &&
-	       vs_now_ms() < until) {
-		memset(&e, 0, sizeof(e));
-		sleep(PULL_ASK_EVERY_S);
-	}
-	if (r == 1 && !recovered) {
-		progress(j, "%s", msg);
-		return 1;
-	}
-	if (r == 1) {
-		vs_error_kind(err, VS_EK_CONFLICT, "%s", msg);
-		return 0;
-	}
-	/* Undecided, or a thaw or kill that failed: the thread tries again. */
-	pull_later(j);
-	*err = e;
-	return -1;
-}
-
-/* vsctl migrate NAME --recover [--force]: a failed pull's frozen copy
- * runs here again, only when the target says its copy is gone (or, with
- * force, cannot be asked). */
-struct pull_find {
-	const char *name;
-	struct vsd_mig_record rec;
-	bool found;
-};
-
-static void find_pull(struct vsd *d, const struct vsd_mig_record *r, void *ud)
-{
-	struct pull_find *f = ud;
-
-	(void)d;
-	if (r->source && r->state == VSD_MIG_DONE && strcmp(r->name, f->name) == 0 &&
-	    (strcmp(r->pull, "failed") == 0 || strcmp(r->pull, "pulling") == 0) &&
-	    (!f->found || r->updated_at >= f->rec.updated_at)) {
-		f->rec = *r;
-		f->found = true;
-	}
-}
-
-/* With pull_mu: one look at rec's pull for --recover, the name taken (or
- * held by its pull thread), the record read again under it. */
-static int recover_held(struct vsd *d, const struct vsd_mig_record *rec, bool force,
-			bool *recovered, char *msg, size_t len, struct vs_error *err)
-{
-	struct vsd_hold_info info;
-	bool by_thread = vsd_names_info(d->names, rec->name, &info) && info.op_kind == PULL_KIND;
-	struct out_job *j;
-	int r;
-
-	if (!by_thread && vsd_names_lock_op(d->names, rec->name, "container-migrate", err) < 0)
-		return -1;
-	j = open_job(d, rec);
-	j->locked = !by_thread;
-	r = vsd_mig_record_load(d, rec->id, &j->rec, err);
-	if (r == 0 && (j->rec.state != VSD_MIG_DONE || strcmp(j->rec.pull, "failed") != 0))
-		r = vs_error_kind(err, VS_EK_CONFLICT,
-				  "the post-copy pull of '%s' (migration %s) is %s, not failed: "
-				  "nothing to recover",
-				  rec->name, rec->id,
-				  strcmp(j->rec.pull, "pulling") == 0 ? "still running"
-								      : "settled already");
-	if (r == 0)
-		r = vsd_store_load(d->containers_fd, rec->name, &j->cfg, err);
-	if (r == 0)
-		r = pull_settle(j, force, recovered, msg, len, err);
-	job_free(j);
-	return r;
-}
-
-static int recover_pull(struct vsd *d, const char *name, bool force, struct vsd_reply *out,
-			struct vs_error *err)
-{
-	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
-	struct pull_find f = {.name = name};
-	char msg[VS_ERROR_MSG_MAX];
-	bool recovered = false;
-	int r;
-
-	if (vsd_mig_record_each(d, find_pull, &f, err) < 0)
-		return -1;
-	if (!f.found)
-		return vs_error_kind(err, VS_EK_CONFLICT,
-				     "container '%s' has no failed post-copy pull to recover from "
-				     "(--recover is for a move whose pull failed after the target "
-				     "resumed it)",
-				     name);
-	pthread_mutex_lock(&pull_mu);
-	r = recover_held(d, &f.rec, force, &recovered, msg, sizeof(msg), err);
-	pthread_cond_broadcast(&pull_cv); /* its thread looks again, and ends */
-	pthread_mutex_unlock(&pull_mu);
-	if (r <= 0)
-		return r < 0 ? -1 : vs_error_prefix(err, "recover '%s'", name);
-	vs_jgen_obj_open(g);
-	vs_jgen_kv_str(g, "container", name);
-	vs_jgen_kv_str(g, "migration", f.rec.id);
-	vs_jgen_kv_str(g, "outcome", recovered ? "recovered" : "moved");
-	vs_jgen_kv_str(g, "message", msg);
-	vs_jgen_obj_close(g);
-	vsd_reply_json(out, 200, g);
 	return 0;
 }
 
@@ -1489,7 +1107,7 @@ int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs
 		return -1;
 	}
 	if (req.recover)
-		return recover_pull(d, name, req.force, out, err);
+		return out_recover_pull(d, name, req.force, out, err);
 	if (vsd_names_lock_op(d->names, name, "container-migrate", err) < 0) {
 		out_req_free(&req);
 		return -1;
@@ -1504,12 +1122,12 @@ int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs
 	if (r == 0 && req.check) {
 		r = check_only(j, out, err);
 		out_req_free(&req);
-		job_free(j);
+		out_job_free(j);
 		return r;
 	}
 	out_req_free(&req);
 	if (r < 0) {
-		job_free(j);
+		out_job_free(j);
 		return -1;
 	}
 	id = vsd_ops_add(d->ops, "container-migrate", name, (int64_t)time(NULL));
@@ -1519,37 +1137,12 @@ int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs
 	vsd_names_set_op(d->names, name, id);
 	vsd_log("operation %llu: migrate %s to %s (%s)", (unsigned long long)id, name, j->url,
 		j->mode);
-	if (vsd_ops_spawn(d->ops, id, migrate_work, j, job_free, err) < 0)
+	if (vsd_ops_spawn(d->ops, id, migrate_work, j, out_job_free, err) < 0)
 		return -1;
 	return vsd_ops_accepted(d->ops, id, out, err);
 }
 
 /* ---- after a crash ------------------------------------------------------ */
-
-/* A post-copy move whose commit the target says is done, found before the
- * source knew it (its answer lost, or this node died before it saved
- * "pulling"): the pull may have failed since (the target then wrote done
- * and lost), so "done" alone is no proof. Settled by the target's pull
- * word: pulled, the copy here goes; gone, it runs here again; otherwise it
- * stays frozen as a failed pull that a thread asks about. 1. */
-static int settle_pull(struct out_job *j)
-{
-	char msg[VS_ERROR_MSG_MAX];
-	struct vs_error e = {0};
-	bool recovered;
-	int r;
-
-	snprintf(j->rec.pull, sizeof(j->rec.pull), "failed");
-	snprintf(j->rec.error, sizeof(j->rec.error),
-		 "the post-copy pull's end was not seen here (the commit's answer was lost, or "
-		 "this node restarted)");
-	save(j, VSD_MIG_DONE);
-	r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e);
-	vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
-	if (r != 1)
-		pull_later(j);
-	return 1;
-}
 
 /* What the source does with a migration it finds open: 1 settled, 0 in
  * doubt (the target cannot be asked, or still restores). */
@@ -1561,7 +1154,7 @@ static int settle(struct out_job *j)
 
 	if (vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0) {
 		vsd_log("migration %s: '%s' is not here any more: %s", j->rec.id, j->name, e.msg);
-		save(j, VSD_MIG_DONE);
+		out_save(j, VSD_MIG_DONE);
 		return 1;
 	}
 	/* Before the commit was asked the target cannot run it: roll back.
@@ -1575,10 +1168,10 @@ static int settle(struct out_job *j)
 		return 0;
 	}
 	if (st == VSD_MIG_DONE && j->postcopy)
-		return settle_pull(j);
+		return out_settle_pull(j);
 	if (st == VSD_MIG_DONE) {
-		save(j, VSD_MIG_DONE);
-		drop_local(j);
+		out_save(j, VSD_MIG_DONE);
+		out_drop_local(j);
 		vsd_log("migration %s: '%s' runs on %s; removed here", j->rec.id, j->name,
 			j->rec.peer_url);
 		return 1;
@@ -1589,7 +1182,7 @@ static int settle(struct out_job *j)
 	return 1;
 }
 
-static struct out_job *open_job(struct vsd *d, const struct vsd_mig_record *r)
+struct out_job *out_open_job(struct vsd *d, const struct vsd_mig_record *r)
 {
 	struct vsd_auth *a = vsd_auth(d);
 	struct out_job *j = xcalloc(1, sizeof(*j));
@@ -1624,7 +1217,7 @@ static void *retry_thread(void *p)
 		sleep(RETRY_SECONDS);
 		vs_config_free(&j->cfg);
 	} while (settle(j) == 0);
-	job_free(j);
+	out_job_free(j);
 	return NULL;
 }
 
@@ -1633,7 +1226,7 @@ static void *retry_thread(void *p)
  * never released to a resume that could make a second copy. */
 static void keep_asking(struct out_job *j)
 {
-	struct out_job *k = open_job(j->d, &j->rec);
+	struct out_job *k = out_open_job(j->d, &j->rec);
 	pthread_t t;
 
 	k->locked = j->locked;
@@ -1642,7 +1235,7 @@ static void keep_asking(struct out_job *j)
 			"vsd's next start",
 			j->rec.id, j->name);
 		k->locked = false;
-		job_free(k);
+		out_job_free(k);
 		j->locked = false; /* the lock is left held */
 		return;
 	}
@@ -1661,28 +1254,28 @@ static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 	 * failed and waits for the target's word: a thread settles it. */
 	if (r->source && r->state == VSD_MIG_DONE &&
 	    (strcmp(r->pull, "pulling") == 0 || strcmp(r->pull, "failed") == 0)) {
-		j = open_job(d, r);
-		pull_later(j);
-		job_free(j);
+		j = out_open_job(d, r);
+		out_pull_later(j);
+		out_job_free(j);
 		return;
 	}
 	if (!r->source || r->state == VSD_MIG_DONE || r->state == VSD_MIG_FAILED ||
 	    r->state == VSD_MIG_ABORTED)
 		return;
-	j = open_job(d, r);
+	j = out_open_job(d, r);
 	if (vsd_names_lock(d->names, j->name, "migrate-out", &e) < 0) {
 		vsd_log("migration %s: %s", r->id, e.msg);
-		job_free(j);
+		out_job_free(j);
 		return;
 	}
 	j->locked = true;
 	if (settle(j) == 1) {
-		job_free(j);
+		out_job_free(j);
 		return;
 	}
 	if (pthread_create(&t, NULL, retry_thread, j) != 0) {
 		vsd_log("migration %s: no thread to ask the target again", r->id);
-		job_free(j);
+		out_job_free(j);
 		return;
 	}
 	pthread_detach(t);

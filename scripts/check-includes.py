@@ -47,7 +47,8 @@ DAEMON_LAYERS = [
     ("handlers.h", ["access.c", "api.c", "backup.c", "checkpoint.c", "containers.c", "eventsapi.c",
                     "exec.c", "limits.c", "node.c", "openapi.c", "pools.c", "snapshots.c", "stats.c",
                     "templates.c", "tokensapi.c", "trustapi.c", "creds.c", "panel.c", "reinstall.c",
-                    "migrate.c", "migrate-in.c", "migrate-out.c", "migrate-pages.c"]),
+                    "migrate.c", "migrate-in.c", "migrate-out.c", "migrate-pull.c",
+                    "migrate-out.h", "migrate-pages.c"]),
     ("server.h", ["server.c", "listen.c", "recover.c", "vsd.c", "main.c", "helper-main.c"]),
 ]
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -1,0 +1,380 @@
+/* A failed post-copy pull (docs/migration.md, "A failed pull"): the target
+ * resumed the container and then lost the source's lazy pages, so the copy
+ * here stays frozen, held by a thread, until the target says whether its
+ * copy took every page (the one here goes) or is gone (the one here runs
+ * again), or the operator says so (vsctl migrate NAME --recover --force). */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/handlers.h"
+#include "daemon/migrate-out.h"
+#include "lib/vs_json.h"
+#include "lib/vs_util.h"
+
+#define PULL_WAIT_MS	 (150 * 1000) /* the target's connections idle out in 120 s */
+#define PULL_ASK_EVERY_S 3
+#define PULL_RETRY_S	 15
+
+/* What the target says of its copy (vsd_mig_pull_word); UNKNOWN when it
+ * cannot be asked (err says why). */
+enum vsd_mig_pull_word out_target_pull(struct out_job *j, struct vs_error *err)
+{
+	cleanup_free char *path = xasprintf("/v1/migrations/%s", j->rec.id);
+	cleanup_free char *text = NULL;
+	unsigned status = 0;
+	int r;
+
+	j->peer.timeout_ms = ASK_CAUSE_TIMEOUT_MS * 2;
+	r = vsd_peer_request(&j->peer, "GET", path, NULL, &status, &text, err);
+	j->peer.timeout_ms = 0;
+	if (r < 0)
+		return VSD_MIG_PULL_UNKNOWN;
+	if (status == 404) {
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "the target has no record of migration %s although it took its "
+			      "commit",
+			      j->rec.id);
+		return VSD_MIG_PULL_UNKNOWN;
+	}
+	if (status != 200) {
+		out_answer_error(status, text, "GET", err);
+		return VSD_MIG_PULL_UNKNOWN;
+	}
+	return vsd_mig_pull_word(status, text);
+}
+
+/* The target's copy is gone: the frozen copy here runs again, as it was
+ * at the freeze (memory and disk); msg says so, as do the record and a
+ * container-resumed event. 0, or -1 when the thaw failed (err). */
+static int pull_recover(struct out_job *j, const char *how, char *msg, size_t len,
+			struct vs_error *err)
+{
+	struct vs_rt_status st;
+	struct vs_error e = {0};
+
+	/* A held tree whose monitor died cannot be thawed into a supervised
+	 * container: killed, still frozen, and stopped here (out_kill_held). */
+	if (vsd_container_status(j->d, j->name, &st, &e) == 0 && st.state == VS_RT_RUNNING &&
+	    !st.monitor_alive) {
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "the post-copy pull of migration %s failed and %s", j->rec.id, how);
+		out_kill_held(j, err);
+		snprintf(msg, len, "%s", err->msg);
+		snprintf(j->rec.pull, sizeof(j->rec.pull), "recovered");
+		snprintf(j->rec.error, sizeof(j->rec.error), "%s", msg);
+		out_save(j, VSD_MIG_FAILED);
+		return 0;
+	}
+	if (vs_rt_release_held(&j->d->inst, &j->cfg, &e) < 0) {
+		vs_error_kind(err, VS_EK_INTERNAL,
+			      "the post-copy pull of '%s' failed and %s, but its frozen copy here "
+			      "could not be thawed: %s",
+			      j->name, how, e.msg);
+		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
+		out_save(j, VSD_MIG_DONE);
+		return -1;
+	}
+	snprintf(msg, len,
+		 "the post-copy pull of migration %s failed and %.600s: '%s' runs here again as it "
+		 "was at its freeze (what it did on the target since is lost)",
+		 j->rec.id, how, j->name);
+	out_emit_reason(j, VSD_EV_CONTAINER_RESUMED, msg);
+	snprintf(j->rec.pull, sizeof(j->rec.pull), "recovered");
+	snprintf(j->rec.error, sizeof(j->rec.error), "%s", msg);
+	out_save(j, VSD_MIG_FAILED);
+	vsd_log("migration %s: %s", j->rec.id, msg);
+	return 0;
+}
+
+/* One look at a failed pull. 1 settled here (RECOVERED, or the target's
+ * copy is whole and the frozen one here went: msg says which), 0 not
+ * yet (err says why), -1 the thaw failed. force: the operator says the
+ * target's copy is gone although the target cannot be asked. */
+static int pull_settle(struct out_job *j, bool force, bool *recovered, char *msg, size_t len,
+		       struct vs_error *err)
+{
+	struct vs_error e = {0};
+	enum vsd_mig_pull_word w = out_target_pull(j, &e);
+	char how[VS_ERROR_MSG_MAX];
+
+	*recovered = false;
+	if (w == VSD_MIG_PULL_PULLED) {
+		/* The target runs a whole copy, so the frozen one here goes.
+		 * Its dump's CRIU may have ended with an error after the last
+		 * page (the stream's end): the first ask reaps it, the second
+		 * kills the tree all the same. */
+		if (vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0 &&
+		    vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0)
+			return vs_error_prefix(err, "end the frozen copy of '%s'", j->name);
+		snprintf(j->rec.pull, sizeof(j->rec.pull), "pulled");
+		out_save(j, VSD_MIG_DONE);
+		out_drop_local(j);
+		snprintf(msg, len,
+			 "'%s' runs on the target (it took every page); the frozen copy "
+			 "here was removed",
+			 j->name);
+		return 1;
+	}
+	if (w == VSD_MIG_PULL_GONE || (w == VSD_MIG_PULL_UNKNOWN && force)) {
+		if (w == VSD_MIG_PULL_GONE)
+			snprintf(how, sizeof(how),
+				 "the target's copy is gone (the target says so)");
+		else
+			snprintf(how, sizeof(how),
+				 "the operator said the target's copy is gone (--force; the "
+				 "target could not be asked: %.400s)",
+				 e.msg);
+		*recovered = true;
+		return pull_recover(j, how, msg, len, err) < 0 ? -1 : 1;
+	}
+	if (w == VSD_MIG_PULL_UNKNOWN)
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "the target cannot be asked whether its copy of '%s' is gone (%s); "
+			      "the copy here stays frozen (vsctl migrate %s --recover --force "
+			      "once that node is known to be down for good)",
+			      j->name, e.msg, j->name);
+	else
+		vs_error_kind(err, VS_EK_CONFLICT,
+			      "the target may still run '%s' (its record does not say its copy "
+			      "was killed); the copy here stays frozen",
+			      j->name);
+	return 0;
+}
+
+/* A failed pull's container is held, from the pull's failure to its
+ * settlement, by a thread of this kind: every other request on it is
+ * refused (409), so nothing but the settlement can thaw, start, restart
+ * or move the frozen copy while the target's may still run. The looks of
+ * these threads and --recover's run one at a time under pull_mu;
+ * --recover acts on a container such a thread holds and wakes it. */
+static const char PULL_KIND[] = "post-copy pull settlement (vsctl migrate NAME --recover)";
+static pthread_mutex_t pull_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pull_cv = PTHREAD_COND_INITIALIZER;
+
+static void pull_wait(int seconds)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += seconds;
+	pthread_cond_timedwait(&pull_cv, &pull_mu, &ts);
+}
+
+/* Asks the target again, the name held throughout (waking for --recover),
+ * until the pull is settled. A pull this node was in when it stopped
+ * ("pulling") failed with it. */
+static void *pull_thread(void *p)
+{
+	struct out_job *j = p;
+	bool first = true;
+
+	pthread_mutex_lock(&pull_mu);
+	for (;;) {
+		struct vs_error e = {0};
+		struct vsd_mig_record rec;
+		char msg[VS_ERROR_MSG_MAX];
+		bool recovered;
+		int r;
+
+		if (!first)
+			pull_wait(PULL_RETRY_S);
+		first = false;
+		if (!j->locked && vsd_names_lock_op(j->d->names, j->name, PULL_KIND, &e) < 0)
+			continue;
+		j->locked = true;
+		vs_config_free(&j->cfg);
+		if (vsd_mig_record_load(j->d, j->rec.id, &rec, &e) < 0 ||
+		    rec.state != VSD_MIG_DONE ||
+		    (strcmp(rec.pull, "failed") != 0 && strcmp(rec.pull, "pulling") != 0) ||
+		    vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0)
+			break;
+		j->rec = rec;
+		/* The lazy stream lived in this daemon: the pull ended with
+		 * it, and only the target knows whether every page went. */
+		if (strcmp(rec.pull, "pulling") == 0) {
+			snprintf(j->rec.pull, sizeof(j->rec.pull), "failed");
+			snprintf(j->rec.error, sizeof(j->rec.error),
+				 "this node restarted during the post-copy pull");
+			out_save(j, VSD_MIG_DONE);
+		}
+		r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e);
+		vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
+		/* A thaw that failed is tried again too: the copy is frozen. */
+		if (r == 1)
+			break;
+	}
+	out_job_free(j); /* the name goes free under pull_mu (recover_held) */
+	pthread_mutex_unlock(&pull_mu);
+	return NULL;
+}
+
+/* A thread settles j's failed pull; a name j holds passes to it. */
+void out_pull_later(struct out_job *j)
+{
+	struct out_job *k = out_open_job(j->d, &j->rec);
+	pthread_t t;
+
+	if (j->locked)
+		vsd_names_set_kind(j->d->names, j->name, PULL_KIND);
+	k->locked = j->locked;
+	j->locked = false;
+	if (pthread_create(&t, NULL, pull_thread, k) != 0) {
+		vsd_log("migration %s: no thread to ask the target again; '%s' stays frozen "
+			"until vsctl migrate --recover or vsd's next start",
+			j->rec.id, j->name);
+		out_job_free(k);
+		return;
+	}
+	pthread_detach(t);
+}
+
+/* The pull failed after the target resumed the container (finish_lazy's
+ * err): the copy here is frozen and whole as of the freeze. It runs again
+ * only once the target's is known gone: asked for up to PULL_WAIT_MS,
+ * then by a thread. 1 the target's copy was whole after all (moved), 0
+ * recovered here (err says so), -1 undecided or the thaw failed (err). */
+int out_pull_failed(struct out_job *j, struct vs_error *err)
+{
+	int64_t until = vs_now_ms() + PULL_WAIT_MS;
+	char msg[VS_ERROR_MSG_MAX];
+	struct vs_error e = {0};
+	bool recovered = false;
+	int r;
+
+	snprintf(j->rec.pull, sizeof(j->rec.pull), "failed");
+	snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
+	out_save(j, VSD_MIG_DONE);
+	out_progress(j,
+		     "the post-copy pull failed (%s); asking the target whether its copy is gone",
+		     err->msg);
+	while ((r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e)) == 0 &&
+	       vs_now_ms() < until) {
+		memset(&e, 0, sizeof(e));
+		sleep(PULL_ASK_EVERY_S);
+	}
+	if (r == 1 && !recovered) {
+		out_progress(j, "%s", msg);
+		return 1;
+	}
+	if (r == 1) {
+		vs_error_kind(err, VS_EK_CONFLICT, "%s", msg);
+		return 0;
+	}
+	/* Undecided, or a thaw or kill that failed: the thread tries again. */
+	out_pull_later(j);
+	*err = e;
+	return -1;
+}
+
+/* vsctl migrate NAME --recover [--force]: a failed pull's frozen copy
+ * runs here again, only when the target says its copy is gone (or, with
+ * force, cannot be asked). */
+struct pull_find {
+	const char *name;
+	struct vsd_mig_record rec;
+	bool found;
+};
+
+static void find_pull(struct vsd *d, const struct vsd_mig_record *r, void *ud)
+{
+	struct pull_find *f = ud;
+
+	(void)d;
+	if (r->source && r->state == VSD_MIG_DONE && strcmp(r->name, f->name) == 0 &&
+	    (strcmp(r->pull, "failed") == 0 || strcmp(r->pull, "pulling") == 0) &&
+	    (!f->found || r->updated_at >= f->rec.updated_at)) {
+		f->rec = *r;
+		f->found = true;
+	}
+}
+
+/* With pull_mu: one look at rec's pull for --recover, the name taken (or
+ * held by its pull thread), the record read again under it. */
+static int recover_held(struct vsd *d, const struct vsd_mig_record *rec, bool force,
+			bool *recovered, char *msg, size_t len, struct vs_error *err)
+{
+	struct vsd_hold_info info;
+	bool by_thread = vsd_names_info(d->names, rec->name, &info) && info.op_kind == PULL_KIND;
+	struct out_job *j;
+	int r;
+
+	if (!by_thread && vsd_names_lock_op(d->names, rec->name, "container-migrate", err) < 0)
+		return -1;
+	j = out_open_job(d, rec);
+	j->locked = !by_thread;
+	r = vsd_mig_record_load(d, rec->id, &j->rec, err);
+	if (r == 0 && (j->rec.state != VSD_MIG_DONE || strcmp(j->rec.pull, "failed") != 0))
+		r = vs_error_kind(err, VS_EK_CONFLICT,
+				  "the post-copy pull of '%s' (migration %s) is %s, not failed: "
+				  "nothing to recover",
+				  rec->name, rec->id,
+				  strcmp(j->rec.pull, "pulling") == 0 ? "still running"
+								      : "settled already");
+	if (r == 0)
+		r = vsd_store_load(d->containers_fd, rec->name, &j->cfg, err);
+	if (r == 0)
+		r = pull_settle(j, force, recovered, msg, len, err);
+	out_job_free(j);
+	return r;
+}
+
+int out_recover_pull(struct vsd *d, const char *name, bool force, struct vsd_reply *out,
+		     struct vs_error *err)
+{
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	struct pull_find f = {.name = name};
+	char msg[VS_ERROR_MSG_MAX];
+	bool recovered = false;
+	int r;
+
+	if (vsd_mig_record_each(d, find_pull, &f, err) < 0)
+		return -1;
+	if (!f.found)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' has no failed post-copy pull to recover from "
+				     "(--recover is for a move whose pull failed after the target "
+				     "resumed it)",
+				     name);
+	pthread_mutex_lock(&pull_mu);
+	r = recover_held(d, &f.rec, force, &recovered, msg, sizeof(msg), err);
+	pthread_cond_broadcast(&pull_cv); /* its thread looks again, and ends */
+	pthread_mutex_unlock(&pull_mu);
+	if (r <= 0)
+		return r < 0 ? -1 : vs_error_prefix(err, "recover '%s'", name);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "container", name);
+	vs_jgen_kv_str(g, "migration", f.rec.id);
+	vs_jgen_kv_str(g, "outcome", recovered ? "recovered" : "moved");
+	vs_jgen_kv_str(g, "message", msg);
+	vs_jgen_obj_close(g);
+	vsd_reply_json(out, 200, g);
+	return 0;
+}
+
+/* A post-copy move whose commit the target says is done, found before the
+ * source knew it (its answer lost, or this node died before it saved
+ * "pulling"): the pull may have failed since (the target then wrote done
+ * and lost), so "done" alone is no proof. Settled by the target's pull
+ * word: pulled, the copy here goes; gone, it runs here again; otherwise it
+ * stays frozen as a failed pull that a thread asks about. 1. */
+int out_settle_pull(struct out_job *j)
+{
+	char msg[VS_ERROR_MSG_MAX];
+	struct vs_error e = {0};
+	bool recovered;
+	int r;
+
+	snprintf(j->rec.pull, sizeof(j->rec.pull), "failed");
+	snprintf(j->rec.error, sizeof(j->rec.error),
+		 "the post-copy pull's end was not seen here (the commit's answer was lost, or "
+		 "this node restarted)");
+	out_save(j, VSD_MIG_DONE);
+	r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e);
+	vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
+	if (r != 1)
+		out_pull_later(j);
+	return 1;
+}
