@@ -140,27 +140,26 @@ static void summary(const struct mig_args *a, const struct vs_json *result)
 }
 
 /* --recover [--force]: a failed post-copy pull's frozen copy runs here
- * again once the target's is known gone (docs/migration.md). */
+ * again once the target's is known gone (docs/migration.md); an operation
+ * whose result's message is printed, whose error is the refusal. */
 static int recover(struct vc_ctx *ctx, const struct mig_args *a, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	cleanup_free char *path = vc_api_path("containers", a->name, "/migrate");
-	cleanup_free char *raw = NULL;
-	cleanup_json struct vs_json *obj = NULL;
+	cleanup_json struct vs_json *final = NULL;
+	const struct vs_json *result;
 	const char *msg;
+	int r;
 
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_bool(g, "recover", true);
 	if (a->force)
 		vs_jgen_kv_bool(g, "force", true);
 	vs_jgen_obj_close(g);
-	if (vc_api(ctx, "POST", path, vs_jgen_text(g, NULL), &raw, &obj, err) < 0)
-		return VC_ERR_FAIL;
-	if (ctx->json) {
-		vc_print_raw_json(raw);
-		return 0;
-	}
-	msg = vs_json_string(vs_json_get(obj, "message"));
+	r = vc_run_operation(ctx, path, vs_jgen_text(g, NULL), &final, &result, err);
+	if (r != 0)
+		return r < 0 ? VC_ERR_FAIL : 0;
+	msg = vs_json_string(vs_json_get(result, "message"));
 	printf("%s\n", msg != NULL ? msg : "recovered");
 	return 0;
 }
@@ -313,8 +312,6 @@ int vc_cmd_node_evacuate(struct vc_ctx *ctx, int argc, char **argv, struct vs_er
 
 	if (r != 0)
 		return r == VC_HELP_SHOWN ? 0 : r;
-	if (a.recover)
-		return recover(ctx, &a, err);
 	if (vc_remote_target(a.to, &url, &fp, err) < 0)
 		return VC_ERR_USAGE;
 	if (list_names(ctx, &all, &n, err) < 0)

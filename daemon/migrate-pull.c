@@ -5,6 +5,7 @@
  * again), or the operator says so (vsctl migrate NAME --recover --force). */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -153,6 +154,8 @@ static int pull_settle(struct out_job *j, bool force, bool *recovered, char *msg
 static const char PULL_KIND[] = "post-copy pull settlement (vsctl migrate NAME --recover)";
 static pthread_mutex_t pull_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pull_cv = PTHREAD_COND_INITIALIZER;
+/* The operation of vsctl migrate NAME --recover [--force]. */
+static const char RECOVER_KIND[] = "container-migrate-recover";
 
 static void pull_wait(int seconds)
 {
@@ -291,20 +294,44 @@ static void find_pull(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 	}
 }
 
-/* With pull_mu: one look at rec's pull for --recover, the name taken (or
- * held by its pull thread), the record read again under it. */
-static int recover_held(struct vsd *d, const struct vsd_mig_record *rec, bool force,
-			bool *recovered, char *msg, size_t len, struct vs_error *err)
+/* --recover as an operation: what its worker needs. */
+struct recover_job {
+	struct vsd *d;
+	struct vsd_mig_record rec; /* the failed pull's record, as found */
+	bool force;
+	bool locked; /* the request took the name (no pull thread held it) */
+};
+
+static void recover_job_free(void *p)
 {
+	struct recover_job *rj = p;
+
+	if (rj->locked)
+		vsd_names_unlock(rj->d->names, rj->rec.name);
+	free(rj);
+}
+
+/* With pull_mu: one look at rec's pull for --recover, the name taken (by
+ * the request, or held by its pull thread), the record read again under
+ * it. 1 settled (msg), 0 not yet (err), -1 failed (err). */
+static int recover_held(struct recover_job *rj, bool *recovered, char *msg, size_t len,
+			struct vs_error *err)
+{
+	struct vsd *d = rj->d;
+	const struct vsd_mig_record *rec = &rj->rec;
 	struct vsd_hold_info info;
 	bool by_thread = vsd_names_info(d->names, rec->name, &info) && info.op_kind == PULL_KIND;
 	struct out_job *j;
 	int r;
 
-	if (!by_thread && vsd_names_lock_op(d->names, rec->name, "container-migrate", err) < 0)
-		return -1;
+	/* A thread that settled it between the request and now let the name
+	 * go: it is taken here, and the record read again says it is over. */
+	if (!rj->locked && !by_thread) {
+		if (vsd_names_lock_op(d->names, rec->name, RECOVER_KIND, err) < 0)
+			return -1;
+		rj->locked = true;
+	}
 	j = out_open_job(d, rec);
-	j->locked = !by_thread;
 	r = vsd_mig_record_load(d, rec->id, &j->rec, err);
 	if (r == 0 && (j->rec.state != VSD_MIG_DONE || strcmp(j->rec.pull, "failed") != 0))
 		r = vs_error_kind(err, VS_EK_CONFLICT,
@@ -316,19 +343,43 @@ static int recover_held(struct vsd *d, const struct vsd_mig_record *rec, bool fo
 	if (r == 0)
 		r = vsd_store_load(d->containers_fd, rec->name, &j->cfg, err);
 	if (r == 0)
-		r = pull_settle(j, force, recovered, msg, len, err);
-	out_job_free(j);
+		r = pull_settle(j, rj->force, recovered, msg, len, err);
+	out_job_free(j); /* j->locked is false: the name stays with its holder */
 	return r;
+}
+
+static int recover_work(struct vsd_op_run *run, void *ctx, char **result, struct vs_error *err)
+{
+	struct recover_job *rj = ctx;
+	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
+	char msg[VS_ERROR_MSG_MAX];
+	bool recovered = false;
+	int r;
+
+	vsd_op_progress_cb(run, "asking the target whether its copy is gone");
+	pthread_mutex_lock(&pull_mu);
+	r = recover_held(rj, &recovered, msg, sizeof(msg), err);
+	pthread_cond_broadcast(&pull_cv); /* its thread looks again, and ends */
+	pthread_mutex_unlock(&pull_mu);
+	if (r <= 0)
+		return r < 0 ? -1 : vs_error_prefix(err, "recover '%s'", rj->rec.name);
+	vs_jgen_obj_open(g);
+	vs_jgen_kv_str(g, "container", rj->rec.name);
+	vs_jgen_kv_str(g, "migration", rj->rec.id);
+	vs_jgen_kv_str(g, "outcome", recovered ? "recovered" : "moved");
+	vs_jgen_kv_str(g, "message", msg);
+	vs_jgen_obj_close(g);
+	*result = vs_jgen_steal(g);
+	return 0;
 }
 
 int out_recover_pull(struct vsd *d, const char *name, bool force, struct vsd_reply *out,
 		     struct vs_error *err)
 {
-	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);
 	struct pull_find f = {.name = name};
-	char msg[VS_ERROR_MSG_MAX];
-	bool recovered = false;
-	int r;
+	struct vsd_hold_info info;
+	struct recover_job *rj;
+	uint64_t id;
 
 	if (vsd_mig_record_each(d, find_pull, &f, err) < 0)
 		return -1;
@@ -338,20 +389,33 @@ int out_recover_pull(struct vsd *d, const char *name, bool force, struct vsd_rep
 				     "(--recover is for a move whose pull failed after the target "
 				     "resumed it)",
 				     name);
-	pthread_mutex_lock(&pull_mu);
-	r = recover_held(d, &f.rec, force, &recovered, msg, sizeof(msg), err);
-	pthread_cond_broadcast(&pull_cv); /* its thread looks again, and ends */
-	pthread_mutex_unlock(&pull_mu);
-	if (r <= 0)
-		return r < 0 ? -1 : vs_error_prefix(err, "recover '%s'", name);
-	vs_jgen_obj_open(g);
-	vs_jgen_kv_str(g, "container", name);
-	vs_jgen_kv_str(g, "migration", f.rec.id);
-	vs_jgen_kv_str(g, "outcome", recovered ? "recovered" : "moved");
-	vs_jgen_kv_str(g, "message", msg);
-	vs_jgen_obj_close(g);
-	vsd_reply_json(out, 200, g);
-	return 0;
+	if (vsd_ops_busy(d->ops, RECOVER_KIND, name))
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "a recover of '%s' is running already (vsctl operation list)",
+				     name);
+	rj = xcalloc(1, sizeof(*rj));
+	rj->d = d;
+	rj->rec = f.rec;
+	rj->force = force;
+	/* The pull thread holds the name (the usual case): the operation acts
+	 * for it. Else the operation takes it, as a migration does. */
+	if (!(vsd_names_info(d->names, name, &info) && info.op_kind == PULL_KIND)) {
+		if (vsd_names_lock_op(d->names, name, RECOVER_KIND, err) < 0) {
+			free(rj);
+			return -1;
+		}
+		rj->locked = true;
+	}
+	id = vsd_ops_add(d->ops, RECOVER_KIND, name, (int64_t)time(NULL));
+	vsd_ops_set_cancel(d->ops, id, NULL, NULL,
+			   "a recover cannot be cancelled: it ends after one look at the target");
+	if (rj->locked)
+		vsd_names_set_op(d->names, name, id);
+	vsd_log("operation %llu: recover %s's failed post-copy pull (migration %s%s)",
+		(unsigned long long)id, name, f.rec.id, force ? ", --force" : "");
+	if (vsd_ops_spawn(d->ops, id, recover_work, rj, recover_job_free, err) < 0)
+		return -1;
+	return vsd_ops_accepted(d->ops, id, out, err);
 }
 
 /* A post-copy move whose commit the target says is done, found before the

@@ -198,7 +198,8 @@ OBJECTS = {
                           "container-suspend", "container-resume",
                           "container-checkpoint", "container-restore",
                           "container-import", "snapshot-create",
-                          "snapshot-restore", "container-migrate"]},
+                          "snapshot-restore", "container-migrate",
+                          "container-migrate-recover"]},
         "target": STR,
         "owner": dict(STR, description="The owner of the owner-scoped "
                       "credential that started it (absent otherwise)."),
@@ -215,7 +216,7 @@ OBJECTS = {
                        {"type": "null"}, ref("Template"),
                        ref("CheckpointResult"), ref("SnapshotCreateResult"),
                        ref("SnapshotRestoreResult"), ref("ContainerStatus"),
-                       ref("MigrateResult")]},
+                       ref("MigrateResult"), ref("MigrateRecoverResult")]},
     }, required=["id", "kind", "target", "status", "created_at",
                  "finished_at", "cancellable", "cancelled", "error", "result"],
         desc="Long work (docs/api.md, \"Operations\"); kept 10 minutes "
@@ -509,6 +510,19 @@ MIGRATION_OBJECTS = {
     }, desc="Result of a container-migrate operation (docs/api.md, "
             "\"Migration between nodes\"): the container now lives on the "
             "target and is gone from this node."),
+    "MigrateRecoverResult": obj({
+        "container": STR,
+        "migration": MIG_ID,
+        "outcome": {"enum": ["recovered", "moved"],
+                    "description": "recovered: the frozen copy runs here "
+                    "again as it was at its freeze (or, its monitor lost, was "
+                    "killed and is stopped here: the message says so); moved: "
+                    "the target took every page after all, and the frozen "
+                    "copy here was removed."},
+        "message": STR,
+    }, desc="Result of a container-migrate-recover operation (\"recover\": "
+            "true; docs/api.md, \"Migration between nodes\"): a failed "
+            "post-copy pull settled."),
     "MigrateCheck": obj({
         "container": STR,
         "mode": {"enum": ["live", "precopy", "stop", "offline"],
@@ -1148,6 +1162,10 @@ def migration_paths():
         "commit) and whose result is a MigrateResult. 409: busy, "
         "suspended, running with mode offline, or this node has no TLS "
         "identity; 501: no usable CRIU for a live move, or postcopy. "
+        "With \"recover\": true, 202: an operation of kind "
+        "container-migrate-recover (one look at the target) whose result "
+        "is a MigrateRecoverResult and whose error is a refusal; 409 at "
+        "once when the container has no failed post-copy pull. "
         "docs/api.md, \"Migration between nodes\".")
     sync_out = {"200": {
         "description": "rsync's output as it comes (chunked), until the "

@@ -22,6 +22,7 @@ teardown() {
 		vsd_start_daemon
 	fi
 	vsctl destroy ph1 --force >/dev/null 2>&1 || true
+	vsctl destroy ph2 --force >/dev/null 2>&1 || true
 	vsd_teardown_test
 }
 
@@ -44,10 +45,30 @@ JSON
 		assert_failure
 		assert_contains "$output" "post-copy pull settlement (vsctl migrate NAME --recover)"
 	done
-	# --recover looks at once: the target cannot be asked, so it refuses.
+	# --recover is an operation (one look at the target): the target
+	# cannot be asked, so the operation fails with that refusal.
 	run vsctl migrate ph1 --recover
 	assert_failure
 	assert_contains "$output" "the target cannot be asked"
+	run api POST /v1/containers/ph1/migrate -H 'Content-Type: application/json' \
+		-d '{"recover": true}'
+	assert_contains "$output" "HTTP 202"
+	assert_contains "$output" '"kind":"container-migrate-recover"'
+	local id
+	id=$(head -n -1 <<<"$output" | json_get id)
+	run api GET "/v1/operations/$id?wait=30"
+	assert_contains "$output" '"status":"failure"'
+	assert_contains "$output" "the target cannot be asked"
+	# A container with no failed pull is refused at once (409), no
+	# operation made.
+	vsctl create ph2 --template busybox
+	run api POST /v1/containers/ph2/migrate -H 'Content-Type: application/json' \
+		-d '{"recover": true}'
+	vsctl destroy ph2 --force >/dev/null
+	assert_contains "$output" "HTTP 409"
+	assert_contains "$output" "has no failed post-copy pull"
+	run api GET /v1/operations
+	assert_not_contains "$output" '"target":"ph2"'
 	assert_eq "$(ct_state ph1)" stopped "ph1 after the refusals"
 	[[ -d "$VSD_ROOT/containers/ph1" ]] || fail "ph1 was removed"
 	grep -q '"pull": *"failed"' "$VSD_ROOT/migrations/$REC_ID.json" || fail "the record changed"
