@@ -275,6 +275,25 @@ int vs_cg_freeze_settled(struct vs_cg *cg, int64_t *frozen_at, struct vs_error *
 			    waiter, child, tries, (long long)(vs_now_ms() - t0));
 }
 
+int vs_cg_frozen(struct vs_cg *cg, struct vs_error *err)
+{
+	const char *dir = v1_freezer(cg);
+	cleanup_free char *state = NULL;
+	int64_t frozen;
+
+	if (dir != NULL) {
+		if (vs_cg_read(dir, "freezer.state", &state, err) < 0)
+			return -1;
+		return strcmp(state, "FROZEN") == 0;
+	}
+	if (cg->host->unified < 0)
+		return vs_error_kind(err, VS_EK_UNSUPPORTED, "no freezer on this host");
+	if (vs_cg_read_key(cg->dirs[cg->host->unified], "cgroup.events", "frozen", &frozen, err) <
+	    0)
+		return -1;
+	return frozen == 1;
+}
+
 int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err)
 {
 	if (set_frozen(cg, false, err) < 0)

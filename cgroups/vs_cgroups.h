@@ -199,6 +199,10 @@ int vs_cg_unified_fd(struct vs_cg *cg);
  * is undone). */
 int vs_cg_freeze(struct vs_cg *cg, struct vs_error *err);
 int vs_cg_thaw(struct vs_cg *cg, struct vs_error *err);
+/* Whether every task is frozen now (freezer.state FROZEN on a v1 freezer,
+ * else cgroup.events "frozen 1"): 1 yes, 0 no (thawed, or still
+ * freezing), -1 when it cannot be read (err). */
+int vs_cg_frozen(struct vs_cg *cg, struct vs_error *err);
 /* Freeze for a checkpoint: as vs_cg_freeze, but never leaving a task
  * frozen while it waits for a vfork child (dash, Debian's /bin/sh, vforks
  * every command it runs). CRIU seizes both and the parent, in an

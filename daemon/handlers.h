@@ -241,6 +241,24 @@ enum vsd_mig_pull_word {
 	VSD_MIG_PULL_RUNNING,
 };
 enum vsd_mig_pull_word vsd_mig_pull_word(unsigned status, const char *answer);
+/* True for a source's pull word not settled yet: "pulling", "failed" (the
+ * frozen copy waits for the target's word) or "removing" (the target took
+ * every page, the ended copy here is still to be removed). Such a record
+ * is never pruned and a thread holds its container until it is settled. */
+bool vsd_mig_pull_unsettled(const char *pull);
+/* What a failed pull's copy here is, from its status and its cgroup's
+ * freezer (FROZEN: 1 frozen, 0 not, -1 unknown): FROZEN held as at the
+ * freeze (unknown counts so: the monitor's thaw does nothing to a tree
+ * that runs); ORPHAN running but its monitor gone (it can only be
+ * killed); RUNNING not frozen (not held: it ran on); NONE not running
+ * (stopped or suspended: nothing here holds its memory of the freeze). */
+enum vsd_mig_held {
+	VSD_MIG_HELD_FROZEN,
+	VSD_MIG_HELD_ORPHAN,
+	VSD_MIG_HELD_RUNNING,
+	VSD_MIG_HELD_NONE,
+};
+enum vsd_mig_held vsd_mig_held_state(enum vs_rt_state state, bool monitor_alive, int frozen);
 /* --check --mode postcopy: what the target's GET /v1/node answer
  * (NODE_INFO) says of lazy pages. 0 it can restore lazily; 1 it cannot,
  * or does not say (buf gets the blocker, with the target's own reason,

@@ -75,8 +75,16 @@ static void put_locked(struct vsd_names *n, struct name_entry *e)
 	}
 }
 
+const char vsd_names_pull_kind[] = "post-copy pull settlement";
+
 static int busy_error(const struct name_entry *e, struct vs_error *err)
 {
+	if (e->op_kind == vsd_names_pull_kind)
+		return vs_error_kind(err, VS_EK_CONFLICT,
+				     "container '%s' is held until its failed post-copy pull is "
+				     "settled (the target's copy may still run): vsctl migrate %s "
+				     "--recover [--force]",
+				     e->name, e->name);
 	if (e->op_id == 0)
 		return vs_error_kind(err, VS_EK_CONFLICT,
 				     "container '%s' is busy: a %s operation is starting", e->name,

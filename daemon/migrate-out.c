@@ -560,22 +560,22 @@ static int commit(struct out_job *j, struct vs_error *err)
 
 /* The move is over: the copy here goes (with d->mutate; the operation
  * holds the name). */
-void out_drop_local(struct out_job *j)
+int out_drop_local(struct out_job *j, struct vs_error *err)
 {
-	struct vs_error e = {0};
 	int r;
 
 	pthread_mutex_lock(&j->d->mutate);
-	r = vsd_container_destroy_locked(j->d, j->name, true, &e);
+	r = vsd_container_destroy_locked(j->d, j->name, true, err);
 	pthread_mutex_unlock(&j->d->mutate);
 	if (r < 0) {
 		vsd_log("migration %s: '%s' runs on the target, but removing it here failed: %s",
-			j->rec.id, j->name, e.msg);
-		return;
+			j->rec.id, j->name, err->msg);
+		return -1;
 	}
 	vsd_emit(j->d, VSD_EV_CONTAINER_DESTROYED, j->name, NULL);
 	if (j->d->events != NULL)
 		vsd_events_forget(j->d->events, j->name);
+	return 0;
 }
 
 /* The target forgets the reservation (best effort: a target that cannot
@@ -614,7 +614,7 @@ void out_emit_reason(struct out_job *j, enum vsd_event_type t, const char *reaso
  * one (docs/migration.md, "Exactly one copy"): it is killed, still
  * frozen, and left stopped here; why says so, and so does the
  * container-stopped event. Never two copies: the target's was aborted. */
-void out_kill_held(struct out_job *j, struct vs_error *why)
+int out_kill_held(struct out_job *j, struct vs_error *why)
 {
 	char reason[VS_ERROR_MSG_MAX];
 	struct vs_error e = {0};
@@ -625,14 +625,17 @@ void out_kill_held(struct out_job *j, struct vs_error *why)
 		 j->rec.id);
 	if (vs_rt_kill_held(&j->d->inst, &j->cfg, &e) < 0) {
 		vsd_log("migration %s: '%s' %s: %s", j->rec.id, j->name, reason, e.msg);
-		vs_error_prefix(why, "'%s' could not be thawed (%s; that failed: %s)", j->name,
-				reason, e.msg);
-		return;
+		vs_error_prefix(why,
+				"'%s' could not be thawed (its monitor died while it was held for "
+				"migration %s), and killing its frozen tasks failed: %s",
+				j->name, j->rec.id, e.msg);
+		return -1;
 	}
 	vsd_log("migration %s: '%s': %s; it is stopped here", j->rec.id, j->name, reason);
 	out_emit_reason(j, VSD_EV_CONTAINER_STOPPED, reason);
 	vs_error_prefix(why, "'%s' could not be thawed: %s; it is stopped here (start it again)",
 			j->name, reason);
+	return 0;
 }
 
 /* Before the commit point: the target forgets it, the container comes
@@ -699,6 +702,8 @@ static char *result_of(struct out_job *j)
 	vs_jgen_kv_int(g, "lazy_bytes", j->lazy_bytes);
 	vs_jgen_kv_int(g, "dump_ms", j->dump_ms);
 	vs_jgen_kv_int(g, "commit_ms", j->commit_ms);
+	/* Moved, but something here was left undone (null otherwise). */
+	vs_jgen_kv_str(g, "warning", j->warning[0] != '\0' ? j->warning : NULL);
 	vs_jgen_kv_str(g, "network_lock",
 		       j->pages_via == NULL || strcmp(j->pages_via, "none") == 0 ? NULL
 		       : j->netlock != NULL					 ? j->netlock
@@ -828,12 +833,21 @@ static int migrate_work(struct vsd_op_run *run, void *ctx, char **result, struct
 			release(j);
 			return vs_error_prefix(err, "migrate '%s'", j->name);
 		}
-	} else {
-		if (j->postcopy) {
-			snprintf(j->rec.pull, sizeof(j->rec.pull), "pulled");
-			out_save(j, VSD_MIG_DONE);
+	} else if (j->postcopy) {
+		char msg[VS_ERROR_MSG_MAX];
+		struct vs_error e = {0};
+
+		/* Moved; a copy here that could not be removed is the result's
+		 * warning, and a thread holding its name tries again. */
+		if (out_pull_drop(j, msg, sizeof(msg), &e) == 0) {
+			snprintf(j->warning, sizeof(j->warning), "%s", e.msg);
+			out_progress(j, "%s", e.msg);
+			out_pull_later(j);
 		}
-		out_drop_local(j);
+	} else {
+		struct vs_error e = {0};
+
+		out_drop_local(j, &e);
 	}
 	vsd_log("migration %s: '%s' moved to %s (%s, frozen %lld ms, %lld bytes, %d rounds)",
 		j->rec.id, j->name, j->url, j->postcopy ? "postcopy" : j->mode,
@@ -1171,7 +1185,7 @@ static int settle(struct out_job *j)
 		return out_settle_pull(j);
 	if (st == VSD_MIG_DONE) {
 		out_save(j, VSD_MIG_DONE);
-		out_drop_local(j);
+		out_drop_local(j, &e);
 		vsd_log("migration %s: '%s' runs on %s; removed here", j->rec.id, j->name,
 			j->rec.peer_url);
 		return 1;
@@ -1252,8 +1266,7 @@ static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 	(void)ud;
 	/* A post-copy pull this node was in when it stopped, or one that
 	 * failed and waits for the target's word: a thread settles it. */
-	if (r->source && r->state == VSD_MIG_DONE &&
-	    (strcmp(r->pull, "pulling") == 0 || strcmp(r->pull, "failed") == 0)) {
+	if (r->source && r->state == VSD_MIG_DONE && vsd_mig_pull_unsettled(r->pull)) {
 		j = out_open_job(d, r);
 		out_pull_later(j);
 		out_job_free(j);

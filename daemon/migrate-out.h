@@ -46,6 +46,7 @@ struct out_job {
 	char *arrived;	  /* the target's commit answer */
 	const char *part; /* what a push is sending */
 	int64_t reported_ms;
+	char warning[VS_ERROR_MSG_MAX]; /* moved, but the copy here stays (result) */
 };
 
 /* ---- migrate-out.c -------------------------------------------------------- */
@@ -59,13 +60,14 @@ void out_progress(struct out_job *j, const char *fmt, ...) __attribute__((format
 int out_answer_error(unsigned status, const char *body, const char *what, struct vs_error *err);
 /* j's record in state s, written atomically: 0, or -1 (logged). */
 int out_save(struct out_job *j, enum vsd_mig_state s);
-/* The move is over: the copy here is destroyed (a failure is logged). */
-void out_drop_local(struct out_job *j);
+/* The move is over: the copy here is destroyed. 0, or -1 (logged, err). */
+int out_drop_local(struct out_job *j, struct vs_error *err);
 /* The container-stopped (t) or -resumed event, with its reason. */
 void out_emit_reason(struct out_job *j, enum vsd_event_type t, const char *reason);
 /* A held container whose monitor died is killed, still frozen; why gets
- * what happened prefixed. */
-void out_kill_held(struct out_job *j, struct vs_error *why);
+ * what happened prefixed. 0 killed (stopped here), -1 the kill failed
+ * (why says so; it may still be frozen). */
+int out_kill_held(struct out_job *j, struct vs_error *why);
 /* A job for record r (its peer, mode, name), holding nothing. */
 struct out_job *out_open_job(struct vsd *d, const struct vsd_mig_record *r);
 
@@ -78,6 +80,11 @@ enum vsd_mig_pull_word out_target_pull(struct out_job *j, struct vs_error *err);
  * copy was whole (moved), 0 recovered here (err says so), -1 undecided or
  * the thaw failed (err; a thread goes on asking). */
 int out_pull_failed(struct out_job *j, struct vs_error *err);
+/* After the target's "pulled": the ended copy here is removed, the record
+ * says "pulled" and msg what happened: 1. A removal that fails leaves the
+ * record "removing" (its error says so and how it goes), err the same: 0;
+ * a thread (out_pull_later) or vsd's next start tries again. */
+int out_pull_drop(struct out_job *j, char *msg, size_t len, struct vs_error *err);
 /* A thread settles j's failed pull; a name j holds passes to it. */
 void out_pull_later(struct out_job *j);
 /* vsctl migrate NAME --recover [--force]: 0 with out's 202 for an

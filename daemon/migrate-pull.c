@@ -47,29 +47,54 @@ enum vsd_mig_pull_word out_target_pull(struct out_job *j, struct vs_error *err)
 	return vsd_mig_pull_word(status, text);
 }
 
+/* What the copy here is now (vsd_mig_held_state); a status that cannot be
+ * read counts as held (the monitor's thaw is then what is tried). */
+static enum vsd_mig_held held_now(struct out_job *j, struct vs_rt_status *st)
+{
+	struct vs_error e = {0};
+	struct vs_cg *cg;
+	int frozen = -1;
+
+	if (vsd_container_status(j->d, j->name, st, &e) < 0) {
+		vsd_log("migration %s: the state of '%s': %s", j->rec.id, j->name, e.msg);
+		*st = (struct vs_rt_status){.state = VS_RT_RUNNING, .monitor_alive = true};
+		return VSD_MIG_HELD_FROZEN;
+	}
+	if (st->state == VS_RT_RUNNING && st->monitor_alive) {
+		cg = vs_cg_open_pool(j->d->cg, j->d->cgroup_parent, j->cfg.pool, j->name);
+		frozen = cg != NULL ? vs_cg_frozen(cg, &e) : -1;
+		vs_cg_free(cg);
+		if (frozen < 0)
+			vsd_log("migration %s: whether '%s' is frozen: %s", j->rec.id, j->name,
+				e.msg[0] ? e.msg : "no cgroup");
+	}
+	return vsd_mig_held_state(st->state, st->monitor_alive, frozen);
+}
+
 /* The target's copy is gone: the frozen copy here runs again, as it was
  * at the freeze (memory and disk); msg says so, as do the record and a
- * container-resumed event. 0, or -1 when the thaw failed (err). */
+ * container-resumed event. A copy that was not held frozen is not said to
+ * be thawed: msg says what it is (stopped, or running on). 0, or -1 when
+ * the thaw or kill failed (err; the record stays a failed pull, and the
+ * next look tries again). */
 static int pull_recover(struct out_job *j, const char *how, char *msg, size_t len,
 			struct vs_error *err)
 {
 	struct vs_rt_status st;
 	struct vs_error e = {0};
+	enum vsd_mig_held h = held_now(j, &st);
 
-	/* A held tree whose monitor died cannot be thawed into a supervised
-	 * container: killed, still frozen, and stopped here (out_kill_held). */
-	if (vsd_container_status(j->d, j->name, &st, &e) == 0 && st.state == VS_RT_RUNNING &&
-	    !st.monitor_alive) {
-		vs_error_kind(err, VS_EK_CONFLICT,
-			      "the post-copy pull of migration %s failed and %s", j->rec.id, how);
-		out_kill_held(j, err);
-		snprintf(msg, len, "%s", err->msg);
-		snprintf(j->rec.pull, sizeof(j->rec.pull), "recovered");
-		snprintf(j->rec.error, sizeof(j->rec.error), "%s", msg);
-		out_save(j, VSD_MIG_FAILED);
-		return 0;
+	vs_error_kind(err, VS_EK_CONFLICT, "the post-copy pull of migration %s failed and %s",
+		      j->rec.id, how);
+	if (h == VSD_MIG_HELD_ORPHAN && out_kill_held(j, err) < 0) {
+		/* A held tree whose monitor died cannot be thawed into a
+		 * supervised container, and its kill failed: still frozen. */
+		snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
+		out_save(j, VSD_MIG_DONE);
+		return -1;
 	}
-	if (vs_rt_release_held(&j->d->inst, &j->cfg, &e) < 0) {
+	if ((h == VSD_MIG_HELD_FROZEN || h == VSD_MIG_HELD_RUNNING) &&
+	    vs_rt_release_held(&j->d->inst, &j->cfg, &e) < 0) {
 		vs_error_kind(err, VS_EK_INTERNAL,
 			      "the post-copy pull of '%s' failed and %s, but its frozen copy here "
 			      "could not be thawed: %s",
@@ -78,11 +103,30 @@ static int pull_recover(struct out_job *j, const char *how, char *msg, size_t le
 		out_save(j, VSD_MIG_DONE);
 		return -1;
 	}
-	snprintf(msg, len,
-		 "the post-copy pull of migration %s failed and %.600s: '%s' runs here again as it "
-		 "was at its freeze (what it did on the target since is lost)",
-		 j->rec.id, how, j->name);
-	out_emit_reason(j, VSD_EV_CONTAINER_RESUMED, msg);
+	if (h == VSD_MIG_HELD_ORPHAN)
+		snprintf(msg, len, "%s", err->msg);
+	else if (h == VSD_MIG_HELD_NONE)
+		snprintf(
+		    msg, len,
+		    "the post-copy pull of migration %s failed and %.600s, but '%s' was not "
+		    "held frozen here: it is %s (its memory as at the freeze is lost; start it "
+		    "again)",
+		    j->rec.id, how, j->name, vs_rt_state_name(st.state));
+	else if (h == VSD_MIG_HELD_RUNNING)
+		snprintf(
+		    msg, len,
+		    "the post-copy pull of migration %s failed and %.600s, but '%s' was not "
+		    "frozen here: it runs on as it is, not from its freeze (what it did on the "
+		    "target since is lost)",
+		    j->rec.id, how, j->name);
+	else
+		snprintf(
+		    msg, len,
+		    "the post-copy pull of migration %s failed and %.600s: '%s' runs here again "
+		    "as it was at its freeze (what it did on the target since is lost)",
+		    j->rec.id, how, j->name);
+	if (h == VSD_MIG_HELD_FROZEN)
+		out_emit_reason(j, VSD_EV_CONTAINER_RESUMED, msg);
 	snprintf(j->rec.pull, sizeof(j->rec.pull), "recovered");
 	snprintf(j->rec.error, sizeof(j->rec.error), "%s", msg);
 	out_save(j, VSD_MIG_FAILED);
@@ -90,35 +134,74 @@ static int pull_recover(struct out_job *j, const char *how, char *msg, size_t le
 	return 0;
 }
 
-/* One look at a failed pull. 1 settled here (RECOVERED, or the target's
- * copy is whole and the frozen one here went: msg says which), 0 not
- * yet (err says why), -1 the thaw failed. force: the operator says the
- * target's copy is gone although the target cannot be asked. */
-static int pull_settle(struct out_job *j, bool force, bool *recovered, char *msg, size_t len,
-		       struct vs_error *err)
+/* The target runs a whole copy: the one here is ended (killed, still
+ * frozen), whatever holds it. 0 or -1 (err). */
+static int end_copy(struct out_job *j, struct vs_error *err)
+{
+	struct vs_rt_status st;
+	enum vsd_mig_held h = held_now(j, &st);
+
+	if (h == VSD_MIG_HELD_NONE)
+		return 0;
+	if (h == VSD_MIG_HELD_ORPHAN)
+		return vs_rt_kill_held(&j->d->inst, &j->cfg, err) < 0
+			   ? vs_error_prefix(err, "end the frozen copy of '%s'", j->name)
+			   : 0;
+	/* Its dump's CRIU may have ended with an error after the last page
+	 * (the stream's end): the first ask reaps it, the second kills the
+	 * tree all the same. */
+	if (vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0 &&
+	    vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0)
+		return vs_error_prefix(err, "end the frozen copy of '%s'", j->name);
+	return 0;
+}
+
+int out_pull_drop(struct out_job *j, char *msg, size_t len, struct vs_error *err)
 {
 	struct vs_error e = {0};
-	enum vsd_mig_pull_word w = out_target_pull(j, &e);
-	char how[VS_ERROR_MSG_MAX];
 
-	*recovered = false;
-	if (w == VSD_MIG_PULL_PULLED) {
-		/* The target runs a whole copy, so the frozen one here goes.
-		 * Its dump's CRIU may have ended with an error after the last
-		 * page (the stream's end): the first ask reaps it, the second
-		 * kills the tree all the same. */
-		if (vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0 &&
-		    vs_rt_end_held(&j->d->inst, &j->cfg, err) < 0)
-			return vs_error_prefix(err, "end the frozen copy of '%s'", j->name);
+	/* Written first: a node that dies now removes it at its start. */
+	snprintf(j->rec.pull, sizeof(j->rec.pull), "removing");
+	out_save(j, VSD_MIG_DONE);
+	if (out_drop_local(j, &e) == 0) {
 		snprintf(j->rec.pull, sizeof(j->rec.pull), "pulled");
 		out_save(j, VSD_MIG_DONE);
-		out_drop_local(j);
 		snprintf(msg, len,
 			 "'%s' runs on the target (it took every page); the frozen copy "
 			 "here was removed",
 			 j->name);
 		return 1;
 	}
+	vs_error_kind(err, VS_EK_INTERNAL,
+		      "'%s' runs on the target (it took every page), but its ended copy here "
+		      "could not be removed: %.500s; vsd keeps '%s' held and tries again every "
+		      "%d s and at its start (vsctl migrate %s --recover tries at once)",
+		      j->name, e.msg, j->name, PULL_RETRY_S, j->name);
+	snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
+	out_save(j, VSD_MIG_DONE);
+	return 0;
+}
+
+/* One look at a failed pull. 1 settled here (RECOVERED, or the target's
+ * copy is whole and the frozen one here went: msg says which), 0 not
+ * yet (err says why: the target's word, or a removal that failed), -1
+ * the thaw, kill or end failed. force: the operator says the target's
+ * copy is gone although the target cannot be asked. */
+static int pull_settle(struct out_job *j, bool force, bool *recovered, char *msg, size_t len,
+		       struct vs_error *err)
+{
+	struct vs_error e = {0};
+	enum vsd_mig_pull_word w;
+	char how[VS_ERROR_MSG_MAX];
+
+	*recovered = false;
+	/* The target's word was "pulled" and the copy here was ended before
+	 * that was written: only its removal is left. */
+	if (strcmp(j->rec.pull, "removing") == 0)
+		return out_pull_drop(j, msg, len, err);
+	w = out_target_pull(j, &e);
+	if (w == VSD_MIG_PULL_PULLED)
+		return end_copy(j, err) < 0 ? -1 : out_pull_drop(j, msg, len, err);
 	if (w == VSD_MIG_PULL_GONE || (w == VSD_MIG_PULL_UNKNOWN && force)) {
 		if (w == VSD_MIG_PULL_GONE)
 			snprintf(how, sizeof(how),
@@ -151,7 +234,6 @@ static int pull_settle(struct out_job *j, bool force, bool *recovered, char *msg
  * or move the frozen copy while the target's may still run. The looks of
  * these threads and --recover's run one at a time under pull_mu;
  * --recover acts on a container such a thread holds and wakes it. */
-static const char PULL_KIND[] = "post-copy pull settlement (vsctl migrate NAME --recover)";
 static pthread_mutex_t pull_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pull_cv = PTHREAD_COND_INITIALIZER;
 /* The operation of vsctl migrate NAME --recover [--force]. */
@@ -185,13 +267,13 @@ static void *pull_thread(void *p)
 		if (!first)
 			pull_wait(PULL_RETRY_S);
 		first = false;
-		if (!j->locked && vsd_names_lock_op(j->d->names, j->name, PULL_KIND, &e) < 0)
+		if (!j->locked &&
+		    vsd_names_lock_op(j->d->names, j->name, vsd_names_pull_kind, &e) < 0)
 			continue;
 		j->locked = true;
 		vs_config_free(&j->cfg);
 		if (vsd_mig_record_load(j->d, j->rec.id, &rec, &e) < 0 ||
-		    rec.state != VSD_MIG_DONE ||
-		    (strcmp(rec.pull, "failed") != 0 && strcmp(rec.pull, "pulling") != 0) ||
+		    rec.state != VSD_MIG_DONE || !vsd_mig_pull_unsettled(rec.pull) ||
 		    vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0)
 			break;
 		j->rec = rec;
@@ -221,7 +303,7 @@ void out_pull_later(struct out_job *j)
 	pthread_t t;
 
 	if (j->locked)
-		vsd_names_set_kind(j->d->names, j->name, PULL_KIND);
+		vsd_names_set_kind(j->d->names, j->name, vsd_names_pull_kind);
 	k->locked = j->locked;
 	j->locked = false;
 	if (pthread_create(&t, NULL, pull_thread, k) != 0) {
@@ -287,8 +369,7 @@ static void find_pull(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 
 	(void)d;
 	if (r->source && r->state == VSD_MIG_DONE && strcmp(r->name, f->name) == 0 &&
-	    (strcmp(r->pull, "failed") == 0 || strcmp(r->pull, "pulling") == 0) &&
-	    (!f->found || r->updated_at >= f->rec.updated_at)) {
+	    vsd_mig_pull_unsettled(r->pull) && (!f->found || r->updated_at >= f->rec.updated_at)) {
 		f->rec = *r;
 		f->found = true;
 	}
@@ -320,7 +401,8 @@ static int recover_held(struct recover_job *rj, bool *recovered, char *msg, size
 	struct vsd *d = rj->d;
 	const struct vsd_mig_record *rec = &rj->rec;
 	struct vsd_hold_info info;
-	bool by_thread = vsd_names_info(d->names, rec->name, &info) && info.op_kind == PULL_KIND;
+	bool by_thread =
+	    vsd_names_info(d->names, rec->name, &info) && info.op_kind == vsd_names_pull_kind;
 	struct out_job *j;
 	int r;
 
@@ -333,7 +415,8 @@ static int recover_held(struct recover_job *rj, bool *recovered, char *msg, size
 	}
 	j = out_open_job(d, rec);
 	r = vsd_mig_record_load(d, rec->id, &j->rec, err);
-	if (r == 0 && (j->rec.state != VSD_MIG_DONE || strcmp(j->rec.pull, "failed") != 0))
+	if (r == 0 && (j->rec.state != VSD_MIG_DONE || (strcmp(j->rec.pull, "failed") != 0 &&
+							strcmp(j->rec.pull, "removing") != 0)))
 		r = vs_error_kind(err, VS_EK_CONFLICT,
 				  "the post-copy pull of '%s' (migration %s) is %s, not failed: "
 				  "nothing to recover",
@@ -399,7 +482,7 @@ int out_recover_pull(struct vsd *d, const char *name, bool force, struct vsd_rep
 	rj->force = force;
 	/* The pull thread holds the name (the usual case): the operation acts
 	 * for it. Else the operation takes it, as a migration does. */
-	if (!(vsd_names_info(d->names, name, &info) && info.op_kind == PULL_KIND)) {
+	if (!(vsd_names_info(d->names, name, &info) && info.op_kind == vsd_names_pull_kind)) {
 		if (vsd_names_lock_op(d->names, name, RECOVER_KIND, err) < 0) {
 			free(rj);
 			return -1;

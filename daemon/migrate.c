@@ -211,14 +211,31 @@ int vsd_mig_record_load(struct vsd *d, const char *id, struct vsd_mig_record *r,
 	return 0;
 }
 
+bool vsd_mig_pull_unsettled(const char *pull)
+{
+	return strcmp(pull, "pulling") == 0 || strcmp(pull, "failed") == 0 ||
+	       strcmp(pull, "removing") == 0;
+}
+
+enum vsd_mig_held vsd_mig_held_state(enum vs_rt_state state, bool monitor_alive, int frozen)
+{
+	if (state != VS_RT_RUNNING)
+		return VSD_MIG_HELD_NONE;
+	if (!monitor_alive)
+		return VSD_MIG_HELD_ORPHAN;
+	/* Cannot tell: the monitor's thaw is what a held tree needs, and
+	 * does nothing to one that runs. */
+	return frozen == 0 ? VSD_MIG_HELD_RUNNING : VSD_MIG_HELD_FROZEN;
+}
+
 bool vsd_mig_record_stale(const struct vsd_mig_record *r, int64_t now)
 {
 	bool finished =
 	    r->state == VSD_MIG_DONE || r->state == VSD_MIG_FAILED || r->state == VSD_MIG_ABORTED;
 	/* A pull not settled: its record is the only word on which copy may
 	 * run (the target's 404 would read as "gone"). */
-	bool unsettled = strcmp(r->pull, "pulling") == 0 || strcmp(r->pull, "failed") == 0;
-	return finished && !unsettled && now - r->updated_at > REC_KEEP_DAYS * 86400;
+	return finished && !vsd_mig_pull_unsettled(r->pull) &&
+	       now - r->updated_at > REC_KEEP_DAYS * 86400;
 }
 
 int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs_error *err)

@@ -212,6 +212,10 @@ void vsd_names_set_op(struct vsd_names *n, const char *name, uint64_t op_id);
 /* An operation's hold passes to a holder of another kind (a static
  * string), with no operation id. */
 void vsd_names_set_kind(struct vsd_names *n, const char *name, const char *op_kind);
+/* The holder kind of a failed post-copy pull's settlement (migrate-pull.c):
+ * a request on a name held so is refused naming the way out (vsctl
+ * migrate NAME --recover [--force]), not "an operation is starting". */
+extern const char vsd_names_pull_kind[];
 void vsd_names_set_transition(struct vsd_names *n, const char *name, const char *transition);
 void vsd_names_unlock(struct vsd_names *n, const char *name);
 /* What GET shows of a held container; all empty when it is not held. */

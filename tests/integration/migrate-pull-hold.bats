@@ -43,7 +43,8 @@ JSON
 	for op in start restart destroy; do
 		run vsctl "$op" ph1
 		assert_failure
-		assert_contains "$output" "post-copy pull settlement (vsctl migrate NAME --recover)"
+		assert_contains "$output" "container 'ph1' is held until its failed post-copy pull is settled"
+		assert_contains "$output" "vsctl migrate ph1 --recover [--force]"
 	done
 	# --recover is an operation (one look at the target): the target
 	# cannot be asked, so the operation fails with that refusal.

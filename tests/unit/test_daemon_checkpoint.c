@@ -345,10 +345,11 @@ static void test_locks_operation_refuses_others(void **state)
 }
 
 /* A finished operation's hold passed to another kind (a failed post-copy
- * pull's settlement): every request is still refused, naming the new kind. */
+ * pull's settlement): every request is still refused, naming the way out;
+ * other kinds keep the plain busy text. */
 static void test_locks_kind_passes_on(void **state)
 {
-	static const char kind[] = "post-copy pull settlement (vsctl migrate NAME --recover)";
+	const char *kind = vsd_names_pull_kind;
 	struct vsd_names *n = vsd_names_new();
 	struct vsd_hold_info info;
 	struct vs_error err = {0};
@@ -357,6 +358,10 @@ static void test_locks_kind_passes_on(void **state)
 	vsd_names_set_kind(n, "web1", kind); /* not held: nothing */
 	assert_false(vsd_names_info(n, "web1", &info));
 	assert_int_equal(vsd_names_lock_op(n, "web1", "container-migrate", &err), 0);
+	assert_int_equal(vsd_names_lock(n, "web1", "starting", &err), -1);
+	assert_non_null(
+	    strstr(err.msg, "'web1' is busy: a container-migrate operation is starting"));
+	memset(&err, 0, sizeof(err));
 	vsd_names_set_op(n, "web1", 9);
 	vsd_names_set_kind(n, "web1", kind);
 	assert_true(vsd_names_info(n, "web1", &info));
@@ -364,9 +369,13 @@ static void test_locks_kind_passes_on(void **state)
 	assert_int_equal(info.op_id, 0);
 	assert_int_equal(vsd_names_lock(n, "web1", "starting", &err), -1);
 	assert_int_equal(err.kind, VS_EK_CONFLICT);
-	assert_non_null(strstr(err.msg, "vsctl migrate NAME --recover"));
+	assert_string_equal(err.msg,
+			    "container 'web1' is held until its failed post-copy pull is settled "
+			    "(the target's copy may still run): vsctl migrate web1 --recover "
+			    "[--force]");
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(vsd_names_lock_op(n, "web1", "container-resume", &err), -1);
+	assert_non_null(strstr(err.msg, "held until its failed post-copy pull is settled"));
 	assert_int_equal(vsd_names_check_op(n, "web1", NULL), -1);
 	vsd_names_unlock(n, "web1");
 	assert_int_equal(vsd_names_lock(n, "web1", NULL, NULL), 0);

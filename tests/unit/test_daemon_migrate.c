@@ -371,12 +371,48 @@ static void test_stale(void **state)
 	assert_false(vsd_mig_record_stale(&r, now));
 	snprintf(r.pull, sizeof(r.pull), "pulling");
 	assert_false(vsd_mig_record_stale(&r, now));
+	snprintf(r.pull, sizeof(r.pull), "removing");
+	assert_false(vsd_mig_record_stale(&r, now));
+	snprintf(r.pull, sizeof(r.pull), "pulled");
+	assert_true(vsd_mig_record_stale(&r, now));
 	snprintf(r.pull, sizeof(r.pull), "recovered");
 	assert_true(vsd_mig_record_stale(&r, now));
 	snprintf(r.pull, sizeof(r.pull), "lost");
 	assert_true(vsd_mig_record_stale(&r, now));
 	r.state = VSD_MIG_COMMITTING;
 	assert_false(vsd_mig_record_stale(&r, now));
+}
+
+/* A pull is settled once the copy here was recovered or removed; until
+ * then its thread holds the container. */
+static void test_pull_unsettled(void **state)
+{
+	(void)state;
+	assert_true(vsd_mig_pull_unsettled("pulling"));
+	assert_true(vsd_mig_pull_unsettled("failed"));
+	assert_true(vsd_mig_pull_unsettled("removing"));
+	assert_false(vsd_mig_pull_unsettled("pulled"));
+	assert_false(vsd_mig_pull_unsettled("recovered"));
+	assert_false(vsd_mig_pull_unsettled("lost"));
+	assert_false(vsd_mig_pull_unsettled(""));
+}
+
+/* A failed pull's copy is said to be thawed from its freeze only when it
+ * was held frozen; otherwise what it is decides what is done. */
+static void test_held_state(void **state)
+{
+	(void)state;
+	assert_int_equal(vsd_mig_held_state(VS_RT_RUNNING, true, 1), VSD_MIG_HELD_FROZEN);
+	/* Cannot tell: the monitor's thaw, harmless on a tree that runs. */
+	assert_int_equal(vsd_mig_held_state(VS_RT_RUNNING, true, -1), VSD_MIG_HELD_FROZEN);
+	assert_int_equal(vsd_mig_held_state(VS_RT_RUNNING, true, 0), VSD_MIG_HELD_RUNNING);
+	/* Its monitor gone: only a kill, whatever the freezer says. */
+	assert_int_equal(vsd_mig_held_state(VS_RT_RUNNING, false, 1), VSD_MIG_HELD_ORPHAN);
+	assert_int_equal(vsd_mig_held_state(VS_RT_RUNNING, false, 0), VSD_MIG_HELD_ORPHAN);
+	/* Not running (a node restarted since): nothing holds its memory. */
+	assert_int_equal(vsd_mig_held_state(VS_RT_STOPPED, false, -1), VSD_MIG_HELD_NONE);
+	assert_int_equal(vsd_mig_held_state(VS_RT_SUSPENDED, false, -1), VSD_MIG_HELD_NONE);
+	assert_int_equal(vsd_mig_held_state(VS_RT_STOPPING, true, 1), VSD_MIG_HELD_NONE);
 }
 
 int main(void)
@@ -389,6 +425,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pull, setup, teardown),
 	    cmocka_unit_test(test_opt_bool),
 	    cmocka_unit_test(test_stale),
+	    cmocka_unit_test(test_pull_unsettled),
+	    cmocka_unit_test(test_held_state),
 	    cmocka_unit_test(test_lazy_blocker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
