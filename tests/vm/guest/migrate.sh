@@ -307,11 +307,15 @@ mig_postcopy_checks() {
 # a rollback to the freeze. Checked (outcomes only): the move fails saying
 # so, the VPS runs on A and is gone from B, its counter goes on on A, its
 # memory's checksum is the one it had, A's record says "recovered".
-mig_pull_fault() {
+# mig_pulling NAME: NAME made on A ($sum: its memory's checksum) moves with
+# --mode postcopy in the background ($_mp, its output in /tmp/NAME.out),
+# its lazy pages paced to 2 MB/s; 0 once B runs it (resumed, pulling), 1
+# (reported) when it does not come to that.
+mig_pulling() {
 	MCT=$1
 	if ! mig_start_vps "$MCT"; then
 		fail "$MCT: created on A, 48 MB of memory filled, counting" "$(tail -n 5 "$MA_LOG.2")"
-		return
+		return 1
 	fi
 	sum=$(on_a exec "$MCT" -- cat /root/memsum)
 	XDG_CONFIG_HOME="$MXDG" VSD_SOCKET=$MA_SOCK timeout 400 vsctl migrate "$MCT" --to nodeb \
@@ -320,8 +324,12 @@ mig_pull_fault() {
 	if ! wait_for 180 sh -c "VSD_SOCKET=$MB_SOCK vsctl status $MCT --json 2>/dev/null | grep -q '\"state\": *\"running\"'"; then
 		wait "$_mp"
 		fail "$MCT: resumed on B, pulling" "$(cat "/tmp/$MCT.out")" "$(tail -n 20 "$MB_LOG.2")"
-		return
+		return 1
 	fi
+}
+
+mig_pull_fault() {
+	mig_pulling "$1" || return
 	case $2 in
 	cut) "$IP" -n vmlan link set lana down && sleep 35 && "$IP" -n vmlan link set lana up ;;
 	lazy)
@@ -360,6 +368,14 @@ mig_pull_fault() {
 		on_a destroy --force "$MCT" >/dev/null 2>&1
 		return
 	fi
+	mig_back_on_a
+	on_a destroy --force "$MCT" >/dev/null 2>&1
+}
+
+# mig_back_on_a: after a failed pull, $MCT runs on A and is gone from B,
+# its counter goes on on A, its memory's checksum is $sum (before the
+# move), and A's record says "recovered".
+mig_back_on_a() {
 	check_eq "$MCT: runs on A" "$(on_a status "$MCT" --json 2>&1 | grep -o '"state": *"[a-z]*"' | head -n1 | grep -o '[a-z]*"$' | tr -d '"')" running
 	if wait_for 30 sh -c "! VSD_SOCKET=$MB_SOCK vsctl status $MCT >/dev/null 2>&1 && ! test -e $MB_ROOT/containers/$MCT && ! test -e $MB_ROOT/containers/.$MCT.incoming"; then
 		pass "$MCT: gone from B, nothing left there (exactly one copy)"
@@ -384,6 +400,57 @@ mig_pull_fault() {
 	else
 		fail "$MCT: A's migration record says the pull failed and it was recovered" "$(grep -h '"pull"' "$MA_ROOT"/migrations/*.json)"
 	fi
+}
+
+# The operator's way out (docs/migration.md, "A failed pull", rule 5):
+# mig6 moves as above and, once B runs it, A's LAN port goes down and
+# stays down, so A cannot ask B about its copy: the move fails (after its
+# stream's 30 s timeout and 150 s of asking) saying the copy on A stays
+# frozen; then, the link still down, vsctl migrate --recover is refused
+# naming that the target cannot be asked, and --recover --force brings
+# the VPS back on A as at its freeze. The link comes back: B has no copy
+# and its record says lost (its stream idled out after 120 s). About 4
+# minutes of the lane, most of it the move's own wait.
+mig_recover_force() {
+	mig_pulling mig6 || return
+	"$IP" -n vmlan link set lana down
+	wait "$_mp"
+	_st=$?
+	_out=$(cat "/tmp/$MCT.out")
+	echo "# link down for good: $(echo "$_out" | tr -d '\n' | tail -c 400)"
+	if [ "$_st" != 0 ] && echo "$_out" | grep -q 'stays frozen'; then
+		pass "$MCT: the link cut for good, the move fails and the copy on A stays frozen"
+	else
+		fail "$MCT: the link cut for good, the move fails and the copy on A stays frozen" \
+			"status $_st: $_out" "$(tail -n 20 "$MA_LOG.3")"
+	fi
+	_out=$(on_a migrate "$MCT" --recover 2>&1)
+	_st=$?
+	if [ "$_st" != 0 ] && echo "$_out" | grep -q 'the target cannot be asked'; then
+		pass "$MCT: vsctl migrate --recover is refused: the target cannot be asked"
+	else
+		fail "$MCT: vsctl migrate --recover is refused: the target cannot be asked" "status $_st: $_out"
+	fi
+	_out=$(on_a migrate "$MCT" --recover --force 2>&1)
+	_st=$?
+	echo "# --recover --force: $_out"
+	if [ "$_st" = 0 ] && echo "$_out" | grep -q 'runs here again as it was at its freeze'; then
+		pass "$MCT: vsctl migrate --recover --force: the VPS runs on A again from its freeze"
+	else
+		fail "$MCT: vsctl migrate --recover --force: the VPS runs on A again from its freeze" \
+			"status $_st: $_out" "$(tail -n 20 "$MA_LOG.3")"
+		# A copy left frozen would hang every exec below.
+		"$IP" -n vmlan link set lana up
+		on_a destroy --force "$MCT" >/dev/null 2>&1
+		return
+	fi
+	"$IP" -n vmlan link set lana up
+	mig_back_on_a
+	if wait_for 30 sh -c "grep -l '\"pull\": *\"lost\"' $MB_ROOT/migrations/*.json 2>/dev/null | xargs -r grep -l '\"name\": *\"$MCT\"' | grep -q ."; then
+		pass "$MCT: B's migration record says its copy was lost"
+	else
+		fail "$MCT: B's migration record says its copy was lost" "$(grep -h '"pull"' "$MB_ROOT"/migrations/*.json)"
+	fi
 	on_a destroy --force "$MCT" >/dev/null 2>&1
 }
 
@@ -394,10 +461,11 @@ mig_postcopy_checks
 mig_pull_fault mig3 cut
 mig_pull_fault mig4 lazy
 mig_pull_fault mig5 restart
+mig_recover_force
 echo 0 >/proc/sys/vm/unprivileged_userfaultfd
 # The nodes' daemons go; the namespaces go with the machine.
 for _s in "$MA_SOCK" "$MB_SOCK"; do
-	for _c in mig1 mig2 mig3 mig4 mig5; do
+	for _c in mig1 mig2 mig3 mig4 mig5 mig6; do
 		VSD_SOCKET=$_s timeout 60 vsctl destroy --force "$_c" </dev/null >/dev/null 2>&1
 	done
 done
