@@ -577,7 +577,7 @@ static void record_failure(const struct sync_sess *ss, int status, const char *l
 static ssize_t sess_read(void *cls, char *buf, size_t max)
 {
 	struct sync_sess *ss = cls;
-	char text[4096], line[512];
+	char text[4096], line[512], msgs[2048];
 	ssize_t n;
 	int status = 0;
 
@@ -595,8 +595,10 @@ static ssize_t sess_read(void *cls, char *buf, size_t max)
 			n = pread(ss->err_fd, text, sizeof(text) - 1, 0);
 			text[n > 0 ? n : 0] = '\0';
 			vs_mig_rsync_cause(text, line, sizeof(line));
+			/* The log has its first lines (which files, why). */
+			vs_mig_rsync_messages(text, msgs, sizeof(msgs));
 			vsd_log("migration %s: %s ended with status %d: %s", ss->id, ss->what, code,
-				line);
+				msgs[0] != '\0' ? msgs : line);
 			record_failure(ss, code, line);
 			if (ss->lazy)
 				lazy_failed(ss);
