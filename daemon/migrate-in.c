@@ -573,11 +573,31 @@ static void record_failure(const struct sync_sess *ss, int status, const char *l
 		vsd_log("migration %s: recording the failed %s: %s", ss->id, ss->part, e.msg);
 }
 
+/* A part whose rsync succeeded here after a failure (a round run while
+ * the container ran: the source went on) drops that failure from the
+ * record: it no longer says why anything failed. */
+static void record_success(const struct sync_sess *ss)
+{
+	size_t n = strlen(ss->part);
+	struct vsd_mig_record rec;
+	struct vs_error e = {0};
+
+	pthread_mutex_lock(&ss->d->mutate);
+	if (vsd_mig_record_load(ss->d, ss->id, &rec, &e) == 0 && rec.state == VSD_MIG_RESERVED &&
+	    strncmp(rec.sync_error, ss->part, n) == 0 && rec.sync_error[n] == ':') {
+		rec.sync_error[0] = '\0';
+		vsd_mig_record_save(ss->d, &rec, &e);
+	}
+	pthread_mutex_unlock(&ss->d->mutate);
+	if (e.msg[0] != '\0')
+		vsd_log("migration %s: recording the %s done: %s", ss->id, ss->part, e.msg);
+}
+
 /* The answer's body: rsync's output until it ends; then its status. */
 static ssize_t sess_read(void *cls, char *buf, size_t max)
 {
 	struct sync_sess *ss = cls;
-	char text[4096], line[512];
+	char text[4096], line[512], msgs[2048];
 	ssize_t n;
 	int status = 0;
 
@@ -595,11 +615,22 @@ static ssize_t sess_read(void *cls, char *buf, size_t max)
 			n = pread(ss->err_fd, text, sizeof(text) - 1, 0);
 			text[n > 0 ? n : 0] = '\0';
 			vs_mig_rsync_cause(text, line, sizeof(line));
+			/* The log has its first lines (which files, why). */
+			vs_mig_rsync_messages(text, msgs, sizeof(msgs));
+			/* Nothing here when rsync's protocol still ran: its
+			 * messages went to the source, which logs them. */
+			if (msgs[0] == '\0')
+				snprintf(msgs, sizeof(msgs), "%s",
+					 line[0] != '\0'
+					     ? line
+					     : "(no message here; see the source's log)");
 			vsd_log("migration %s: %s ended with status %d: %s", ss->id, ss->what, code,
-				line);
+				msgs);
 			record_failure(ss, code, line);
 			if (ss->lazy)
 				lazy_failed(ss);
+		} else if (!ss->lazy && strcmp(ss->what, "rsync") == 0) {
+			record_success(ss);
 		}
 		if (ss->lazy)
 			lazy_done(ss, WIFEXITED(status) && WEXITSTATUS(status) == 0);

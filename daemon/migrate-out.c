@@ -246,9 +246,11 @@ static void name_target_cause(struct out_job *j, const char *part, struct vs_err
 
 /* One rsync round of part. running: the container runs meanwhile, so its
  * files may go between rsync's listing and their turn (a guest's temp
- * files, systemd's and journald's renames): rsync's "vanished" status is
- * then a round done, whose gaps the final round, with the container
- * stopped, fills. */
+ * files, systemd's and journald's renames: "vanished", 24) or shrink while
+ * rsync reads them (`echo $i >f` truncates f, then writes: "read errors
+ * mapping", 23): either status is then a round done, whose gaps the final
+ * round, with the container stopped, fills. That round compares every
+ * file again (size and time, --delete) and must end with status 0. */
 static int push(struct out_job *j, const char *part, const char *src, bool running, int64_t *sent,
 		struct vs_error *err)
 {
@@ -261,11 +263,13 @@ static int push(struct out_job *j, const char *part, const char *src, bool runni
 	j->peer.progress_arg = j;
 	if (vsd_peer_rsync_push(&j->peer, path, part, src, j->bwlimit[0] ? j->bwlimit : NULL, &st,
 				err) < 0) {
-		if (!running || st.exit_status != VS_RSYNC_VANISHED) {
+		if (!running ||
+		    (st.exit_status != VS_RSYNC_VANISHED && st.exit_status != VS_RSYNC_PARTIAL)) {
 			name_target_cause(j, part, err);
 			return vs_error_prefix(err, "copy the %s to the target", part);
 		}
-		vsd_log("migration %s: files of the running container went during a round (%s)",
+		vsd_log("migration %s: files of the running container changed during a round, "
+			"left to the final round (%s)",
 			j->rec.id, err->msg);
 		*err = (struct vs_error){0};
 	}

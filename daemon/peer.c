@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "daemon/log.h"
 #include "lib/vs_io.h"
 #include "lib/vs_json.h"
 #include "lib/vs_spawn.h"
@@ -524,17 +525,42 @@ static int wait_child(pid_t pid, int *status, struct vs_error *err)
 	return 0;
 }
 
+/* The first len - 1 bytes rsync wrote (its messages come before its
+ * --stats), NUL-terminated. */
+static void rsync_head(int outfd, char *text, size_t len)
+{
+	ssize_t n = pread(outfd, text, len - 1, 0);
+
+	text[n > 0 ? n : 0] = '\0';
+}
+
+/* A failed rsync's messages (which files, and why) into the log, bounded:
+ * the error keeps only the cause. */
+static void log_messages(const char *src_dir, const char *url, int status, int outfd)
+{
+	char text[4096], msgs[2048];
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	rsync_head(outfd, text, sizeof(text));
+	vs_mig_rsync_messages(text, msgs, sizeof(msgs));
+	if (WIFEXITED(status))
+		vsd_log("rsync %s to %s ended with status %d: %s", src_dir, url,
+			WEXITSTATUS(status), msgs[0] ? msgs : "(no message)");
+	else
+		vsd_log("rsync %s to %s killed by signal %d: %s", src_dir, url, WTERMSIG(status),
+			msgs[0] ? msgs : "(no message)");
+}
+
 /* rsync's end as an error ("rsync exited with N: LINE", the line that
  * says why: vs_mig_rsync_cause), or 0. */
 static int rsync_status(int status, int outfd, struct vs_error *err)
 {
-	char text[4096], msg[512];
-	ssize_t n;
+	char text[4096], msg[640];
 
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	n = pread(outfd, text, sizeof(text) - 1, 0);
-	text[n > 0 ? n : 0] = '\0';
+	rsync_head(outfd, text, sizeof(text));
 	vs_mig_rsync_cause(text, msg, sizeof(msg));
 	if (WIFEXITED(status))
 		return vs_error_set(err, 0, "rsync exited with %d%s%s", WEXITSTATUS(status),
@@ -949,6 +975,7 @@ int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const ch
 		kill(-pid, SIGTERM); /* its remote shell is in its group */
 	if (wait_child(pid, &status, rc < 0 ? NULL : err) < 0)
 		return -1;
+	log_messages(src_dir, id->url, status, out);
 	if (rc < 0) /* the transport's errors name the URL */
 		return push_failed(err, src_dir, status, out);
 	if (st != NULL) {

@@ -231,40 +231,116 @@ int vs_mig_rsync_stats_parse(const char *text, struct vs_mig_rsync_stats *st)
 	       stats_field(text, "Number of regular files transferred:", &st->files_transferred);
 }
 
+/* The beginnings of the lines rsync writes about files and its end (not
+ * its --stats): "rsync: [sender] read errors mapping ...", "rsync error:
+ * ... (code 23)", "file has vanished: ...", "IO error encountered --
+ * skipping file deletion", "WARNING: F failed verification ...". */
+static const char *const message_start[] = {
+    "rsync: ", "rsync error: ",	       "rsync warning: ", "file has vanished: ", "WARNING: ",
+    "ERROR: ", "IO error encountered", "cannot delete ",  "could not make way ", "skipping ",
+};
+
+static bool is_message(const char *p, size_t l)
+{
+	for (size_t i = 0; i < VS_ARRAY_SIZE(message_start); i++) {
+		size_t n = strlen(message_start[i]);
+
+		if (l >= n && strncmp(p, message_start[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A receiving side's own complaint ("rsync: [receiver] ...", "rsync:
+ * [generator] ...", as its messages reach the sender or its own stderr). */
+static bool is_receiving(const char *p, size_t l)
+{
+	return l > 8 && strncmp(p, "rsync: [", 8) == 0 &&
+	       (strncmp(p + 8, "receiver]", 9) == 0 || strncmp(p + 8, "generator]", 10) == 0);
+}
+
+/* A complaint about a file or the stream ("rsync: ..."), not rsync's
+ * closing "rsync error: ... (code N)". */
+static bool is_complaint(const char *p, size_t l)
+{
+	return l > 7 && strncmp(p, "rsync: ", 7) == 0;
+}
+
+/* Append line (l bytes) to out (len, holding *at bytes), after "; " when
+ * not the first; truncated to what fits. */
+static void append_line(char *out, size_t len, size_t *at, const char *line, size_t l)
+{
+	int n = snprintf(out + *at, len - *at, "%s%.*s", *at > 0 ? "; " : "", (int)l, line);
+
+	*at += n < 0 ? 0 : (size_t)n < len - *at ? (size_t)n : len - *at - 1;
+}
+
+/* Up to max lines of text for which pick says yes, joined into out. The
+ * number of lines taken (a line the same as the last one taken is
+ * skipped). */
+static unsigned pick_lines(const char *text, bool (*pick)(const char *, size_t), unsigned max,
+			   char *out, size_t len)
+{
+	const char *prev = NULL;
+	size_t at = 0, prev_l = 0;
+	unsigned taken = 0;
+
+	out[0] = '\0';
+	for (const char *p = text; *p != '\0' && taken < max;) {
+		size_t l = strcspn(p, "\r\n");
+
+		/* A line the same as the one before (rsync's redo of a file
+		 * says it again) is said once. */
+		if (l > 0 && pick(p, l) && !(l == prev_l && memcmp(p, prev, l) == 0)) {
+			append_line(out, len, &at, p, l);
+			taken++;
+			prev = p;
+			prev_l = l;
+		}
+		p += l;
+		p += strspn(p, "\r\n");
+	}
+	return taken;
+}
+
 /* The receiver's (or its generator's) own complaint says what went wrong
  * on the target ("rsync: [receiver] write failed on ...: No space left on
  * device (28)"); the lines after it are the sender's echo of the broken
- * pipe. */
+ * pipe. Without one, the sender's own ("rsync: [sender] read errors
+ * mapping "F": No data available (61)"), which names the file; else the
+ * last line. */
 void vs_mig_rsync_cause(const char *text, char *out, size_t len)
 {
-	const char *line = NULL, *last = NULL;
+	const char *last = NULL;
 	size_t n = 0;
 
 	if (len == 0)
 		return;
+	if (pick_lines(text, is_receiving, VS_RSYNC_CAUSE_LINES, out, len) > 0 ||
+	    pick_lines(text, is_complaint, VS_RSYNC_CAUSE_LINES, out, len) > 0)
+		return;
 	for (const char *p = text; *p != '\0';) {
 		size_t l = strcspn(p, "\r\n");
 
-		if (l > 0 && line == NULL && strncmp(p, "rsync: [", 8) == 0 &&
-		    (strncmp(p + 8, "receiver]", 9) == 0 ||
-		     strncmp(p + 8, "generator]", 10) == 0)) {
-			line = p;
-			n = l;
-		}
-		if (l > 0 && line == NULL) {
+		if (l > 0) {
 			last = p;
 			n = l;
 		}
 		p += l;
 		p += strspn(p, "\r\n");
 	}
-	if (line == NULL)
-		line = last;
-	if (line == NULL) {
+	if (last == NULL) {
 		out[0] = '\0';
 		return;
 	}
 	n = n < len - 1 ? n : len - 1;
-	memcpy(out, line, n);
+	memcpy(out, last, n);
 	out[n] = '\0';
+}
+
+unsigned vs_mig_rsync_messages(const char *text, char *out, size_t len)
+{
+	if (len == 0)
+		return 0;
+	return pick_lines(text, is_message, VS_RSYNC_LOG_LINES, out, len);
 }

@@ -246,11 +246,24 @@ struct vs_mig_rsync_stats {
  * separators). Fields not found stay 0. Returns how many of the three
  * lines were found. */
 int vs_mig_rsync_stats_parse(const char *text, struct vs_mig_rsync_stats *st);
-/* The line of rsync's output (text, NUL-terminated) that says why it
- * failed, into out (len bytes, truncated, NUL-terminated): the first
- * complaint of the receiving side ("rsync: [receiver] ...", "rsync:
- * [generator] ..."), else the last non-empty line; "" for no line. */
+/* rsync's exit status when some files or attributes were not transferred
+ * ("partial transfer due to error": a file that shrank while it was read,
+ * one it could not open or whose times it could not set). */
+#define VS_RSYNC_PARTIAL 23
+/* The lines of rsync's output (text, NUL-terminated) that say why it
+ * failed, joined by "; " into out (len bytes, truncated, NUL-terminated):
+ * the first VS_RSYNC_CAUSE_LINES complaints of the receiving side ("rsync:
+ * [receiver] ...", "rsync: [generator] ..."), else the first of any side
+ * ("rsync: [sender] read errors mapping "FILE": ..."), else the last
+ * non-empty line; "" for no line. */
+#define VS_RSYNC_CAUSE_LINES 3
 void vs_mig_rsync_cause(const char *text, char *out, size_t len);
+/* For the log: the first VS_RSYNC_LOG_LINES of rsync's messages in text
+ * (about files, and its closing "rsync error: ..."; not its --stats),
+ * joined by "; " into out (len bytes, truncated, NUL-terminated). Returns
+ * how many lines it took. */
+#define VS_RSYNC_LOG_LINES 10
+unsigned vs_mig_rsync_messages(const char *text, char *out, size_t len);
 
 /* vsd-helper __fdcat HOST COMMAND...: rsync's remote shell (-e). Writes
  * COMMAND as one line of JSON array to fd 3 (a socket to the daemon),

@@ -192,6 +192,73 @@ static void test_cause(void **state)
 	assert_string_equal(out, "");
 }
 
+/* A guest that rewrites a file while the sender reads it (the stress
+ * lane's `echo $i >/root/counter`): the sender's own line names the file,
+ * not the closing "(code 23)"; the same line twice (rsync's redo) once. */
+static void test_cause_sender(void **state)
+{
+	static const char sender[] =
+	    "rsync: [sender] read errors mapping \"/r/c/upper/root/counter\": No data "
+	    "available (61)\n"
+	    "rsync: [sender] read errors mapping \"/r/c/upper/root/counter\": No data "
+	    "available (61)\n"
+	    "rsync: [sender] read errors mapping \"/r/c/upper/tmp/x\": No data available (61)\n"
+	    "rsync error: some files/attrs were not transferred (see previous errors) (code 23) "
+	    "at main.c(1394) [sender=3.5.0]\n"
+	    "\nNumber of files: 5 (reg: 3, dir: 2)\nTotal bytes sent: 3,146,737\n";
+	char out[512];
+
+	(void)state;
+	vs_mig_rsync_cause(sender, out, sizeof(out));
+	assert_string_equal(out, "rsync: [sender] read errors mapping \"/r/c/upper/root/counter\": "
+				 "No data available (61); rsync: [sender] read errors mapping "
+				 "\"/r/c/upper/tmp/x\": No data available (61)");
+	/* At most VS_RSYNC_CAUSE_LINES lines, receiving sides first. */
+	vs_mig_rsync_cause("rsync: [sender] s\nrsync: [generator] failed to set times on \"a\"\n"
+			   "rsync: [receiver] b\nrsync: [receiver] c\nrsync: [receiver] d\n",
+			   out, sizeof(out));
+	assert_string_equal(out, "rsync: [generator] failed to set times on \"a\"; rsync: "
+				 "[receiver] b; rsync: [receiver] c");
+	/* Only the closing line: that one. */
+	vs_mig_rsync_cause("rsync error: some files/attrs were not transferred (code 23)\n", out,
+			   sizeof(out));
+	assert_string_equal(out, "rsync error: some files/attrs were not transferred (code 23)");
+	/* Cut to the buffer, joined lines included. */
+	vs_mig_rsync_cause("rsync: [receiver] abc\nrsync: [receiver] def\n", out, 24);
+	assert_string_equal(out, "rsync: [receiver] abc; ");
+}
+
+/* The log's lines: rsync's messages, not its --stats, bounded. */
+static void test_messages(void **state)
+{
+	static const char text[] =
+	    "rsync: [sender] read errors mapping \"/u/f\": No data available (61)\n"
+	    "file has vanished: \"/u/tmp/a\"\n"
+	    "IO error encountered -- skipping file deletion\n"
+	    "WARNING: f failed verification -- update discarded (will try again).\n"
+	    "\nNumber of files: 5 (reg: 3, dir: 2)\n"
+	    "Total bytes sent: 3,146,737\n\n"
+	    "sent 3,146,737 bytes  received 85 bytes\n"
+	    "rsync error: some files/attrs were not transferred (code 23)\n";
+	char out[1024], many[VS_RSYNC_LOG_LINES * 4 + 64] = "";
+
+	(void)state;
+	assert_int_equal(vs_mig_rsync_messages(text, out, sizeof(out)), 5);
+	assert_string_equal(out, "rsync: [sender] read errors mapping \"/u/f\": No data available "
+				 "(61); file has vanished: \"/u/tmp/a\"; IO error encountered -- "
+				 "skipping file deletion; WARNING: f failed verification -- update "
+				 "discarded (will try again).; rsync error: some files/attrs were "
+				 "not transferred (code 23)");
+	assert_int_equal(vs_mig_rsync_messages("Number of files: 1\n\n", out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	/* At most VS_RSYNC_LOG_LINES of them. */
+	for (int i = 0; i < VS_RSYNC_LOG_LINES + 3; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "ERROR: %c\n", 'a' + i);
+	assert_int_equal(vs_mig_rsync_messages(many, out, sizeof(out)), VS_RSYNC_LOG_LINES);
+	assert_null(strstr(out, "ERROR: k"));
+	assert_non_null(strstr(out, "; ERROR: j"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +269,8 @@ int main(void)
 	    cmocka_unit_test(test_shape),
 	    cmocka_unit_test(test_stats),
 	    cmocka_unit_test(test_cause),
+	    cmocka_unit_test(test_cause_sender),
+	    cmocka_unit_test(test_messages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

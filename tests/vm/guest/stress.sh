@@ -14,6 +14,13 @@
 # with what the guest's root namespace sees of the loop and its children
 # (stress_diag). Before the moves, stress_race counts the empty reads.
 #
+# Besides, stress_churn makes the guest change its disk as a real one does
+# during a move (the layer's rsync rounds run meanwhile): a file rewritten
+# in place (truncated, then written: rsync reads it short, status 23),
+# files created, hard-linked, renamed and removed, FIFOs, files of mode
+# 000, directories made and removed. A move that fails before the commit
+# is tried once more and counted; its error is printed.
+#
 # MODE postcopy: vm.unprivileged_userfaultfd=1 before both daemons start,
 #   --mode postcopy moves.
 # MODE precopy-toggle: the sysctl set to 1 before both daemons start and
@@ -164,6 +171,24 @@ stress_race() {
 	echo "# stress: empty reads of /root/counter before any move: $_e of 100 by vsctl exec cat, $_d of 2000 direct"
 }
 
+# stress_churn SOCK: the disk churn above, in the VPS on SOCK's node, its
+# own loop every 20 ms (started before the moves: a VPS being moved takes
+# no exec; it moves with the VPS).
+stress_churn() {
+	on_n "$1" exec "$MCT" -- sh -c 'setsid sh -c "i=0; mkdir -p /var/log/churn /root/churn
+		cd /root/churn || exit 1
+		while :; do
+			i=\$((i + 1)) j=\$((i - 1))
+			echo \$i >/var/log/churn/log
+			dd if=/dev/zero of=/var/log/churn/big bs=64k count=16 2>/dev/null
+			echo \$i >a.\$i && ln a.\$i l.\$i && mv a.\$i b; rm -f l.\$j
+			mkfifo f.\$i; rm -f f.\$j
+			: >m.\$i && chmod 000 m.\$i; rm -f m.\$j
+			mkdir d.\$i; rmdir d.\$j 2>/dev/null
+			usleep 20000
+		done" </dev/null >/dev/null 2>&1 &'
+}
+
 stress_run() {
 	echo "# stress: mode $stress_mode, $stress_moves moves, counter watched ${STRESS_WATCH} s after each"
 	case "$stress_mode" in
@@ -202,6 +227,8 @@ stress_run() {
 		return
 	fi
 	stress_race "$MA_SOCK"
+	stress_churn "$MA_SOCK"
+	retried=0
 	from=$MA_SOCK fromx=$MXDG to=nodeb tosock=$MB_SOCK torun=$MB_RUN tocg=vsd-b
 	moves=0 t0=$(date +%s)
 	while [ "$moves" -lt "$stress_moves" ]; do
@@ -211,6 +238,7 @@ stress_run() {
 		if [ "$st" != 0 ] && on_n "$from" status "$MCT" >/dev/null 2>&1; then
 			# A move that failed before the commit leaves it running here:
 			# once more (not what this run looks for).
+			retried=$((retried + 1))
 			echo "# stress: move $((moves + 1)) failed, the VPS stays; again: $(echo "$out" | tail -n 1)"
 			out=$(XDG_CONFIG_HOME="$fromx" VSD_SOCKET=$from timeout 360 vsctl migrate "$MCT" --to "$to" --mode "$mode" --json </dev/null 2>&1)
 			st=$?
@@ -234,7 +262,12 @@ stress_run() {
 			from=$MA_SOCK fromx=$MXDG to=nodeb tosock=$MB_SOCK torun=$MB_RUN tocg=vsd-b
 		fi
 	done
-	echo "# stress: $moves moves in $(($(date +%s) - t0)) s, $nfail stopped"
+	echo "# stress: $moves moves in $(($(date +%s) - t0)) s, $nfail stopped, $retried failed before the commit and tried again"
+	_left=$(cat "$MA_LOG" "$MB_LOG" | grep 'left to the final round')
+	echo "# stress: rounds left to the final round: $(echo "$_left" | grep -c 'exited with 2[34]') (rsync's status 23: $(echo "$_left" | grep -c 'exited with 23'), 24: $(echo "$_left" | grep -c 'exited with 24'))"
+	# rsync's messages of failed runs, those other than "vanished" first.
+	cat "$MA_LOG" "$MB_LOG" | grep 'rsync.* ended with status' | grep -v 'status 24' | cut -c1-400 | head -n 8 | sed 's/^/# stress: /'
+	cat "$MA_LOG" "$MB_LOG" | grep 'rsync.* ended with status 24' | cut -c1-300 | head -n 2 | sed 's/^/# stress: /'
 }
 
 stress_run
