@@ -18,7 +18,7 @@
 # report within the timeout); 2 on bad usage.
 #
 # usage: tests/vm/run.sh [--timeout SECONDS] [--rebuild] [--log FILE] [--stress MODE:MOVES]
-#   --timeout S  kill the VM after S seconds (default $VSD_VM_TIMEOUT or 600)
+#   --timeout S  kill the VM after S seconds (default $VSD_VM_TIMEOUT or 1200)
 #   --rebuild    rebuild the image even when its inputs did not change
 #   --log FILE   also copy the full serial log to FILE
 #   --stress M:N instead of the lane, N migrations of one VPS between two
@@ -29,7 +29,7 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${VSD_VM_CACHE:-/var/cache/vsd-vm}
-timeout_s=${VSD_VM_TIMEOUT:-600}
+timeout_s=${VSD_VM_TIMEOUT:-1200}
 rebuild=0
 keep_log=""
 stress=${VSD_VM_STRESS:-}
