@@ -15,10 +15,12 @@
  * init that exits (a pidfd per running container, armed when the event
  * bus reports it running), for a change on the bus, and for the next sweep.
  * A sweep reads each running container's counters through descriptors the
- * status cache keeps with its run (one pread each, no path walk). The usage
- * ledger's reading (which includes the network counters, the dearest part)
- * is taken at most once a minute, as often as the ledger persists it, and
- * only as long as readings take under 2% of the time (USAGE_SHARE). */
+ * status cache keeps with its run (one pread each, no path walk), and
+ * of a container whose CPU time has not moved since the last sweep only
+ * that counter. The usage ledger's reading (which includes the network
+ * counters, the dearest part) is taken at most once a minute, as often as
+ * the ledger persists it, and only as long as readings take under 2% of the
+ * time (USAGE_SHARE). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -72,6 +74,7 @@
 struct cstate {
 	char *name;
 	int64_t created_at;	      /* a new container of the same name starts afresh */
+	int64_t run;		      /* started_at of the run the newest sample is of */
 	struct vsd_sample s[HISTORY]; /* oldest first */
 	size_t ns;
 	int64_t reclaimed;
@@ -383,7 +386,8 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	struct vs_cg *cg;
 	struct cstate *c;
 	int64_t bytes = 0, kills, faults_from = -1;
-	bool usage = false, sampled;
+	bool usage = false, sampled, still;
+	struct vsd_sample last;
 	struct vsd_sample smp = {.t_ms = vs_now_ms()};
 	/* Taken before the look, so a start or stop meanwhile wins. */
 	uint64_t gen = s->d->events != NULL ? vsd_events_gen(s->d->events, name) : 0;
@@ -407,8 +411,26 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	 * keeps for this run (one pread each); the cgroup by path only for
 	 * what they cannot give (memory.stat, a reclaim, a first look). */
 	vs_cg_stats_init(&cst);
-	if (st.state == VS_RT_RUNNING) {
+	if (st.state == VS_RT_RUNNING)
 		cst.cpu_usage_usec = kept_counter(s->d, name, cfg.pool, &st, VS_CG_CPU_USEC);
+	/* A cgroup whose CPU time has not moved since the last sweep of this
+	 * run has run nothing since: nothing in it allocated, faulted or was
+	 * killed for memory. Its memory is not read again while it is below
+	 * where a reclaim could take a step (a reclaim, or the kernel's own,
+	 * only shrinks it), nor its OOM counter (the kernel log still names
+	 * a kill as it happens). Most containers on a dense node are such. */
+	pthread_mutex_lock(&s->lock);
+	c = find(s, name, false);
+	still = c != NULL && c->ns > 0 && c->created_at == cfg.created_at &&
+		c->run == st.started_at && cst.cpu_usage_usec >= 0 &&
+		c->s[c->ns - 1].cpu_usec == cst.cpu_usage_usec;
+	if (still)
+		last = c->s[c->ns - 1];
+	pthread_mutex_unlock(&s->lock);
+	if (still && last.memory >= 0 && (faults_from < 0 || last.memory < faults_from)) {
+		cst.memory_current = last.memory;
+		cst.pgfault = last.pgfault;
+	} else if (st.state == VS_RT_RUNNING) {
 		cst.memory_current = kept_counter(s->d, name, cfg.pool, &st, VS_CG_MEMORY_BYTES);
 	}
 	sampled = cst.cpu_usage_usec >= 0 && cst.memory_current >= 0 &&
@@ -431,7 +453,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	if (s->d->events != NULL)
 		vsd_events_observe(s->d->events, name, true, gen, (int64_t)time(NULL));
 	/* Through the descriptor the status cache keeps for this run. */
-	kills = oom_counter(s->d, name, cfg.pool, &st);
+	kills = still ? -1 : oom_counter(s->d, name, cfg.pool, &st);
 	smp.cpu_usec = cst.cpu_usage_usec;
 	smp.pgfault = cst.pgfault;
 	smp.memory = cst.memory_current;
@@ -444,6 +466,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 		c->created_at = cfg.created_at;
 	}
 	c->present = true;
+	c->run = st.started_at;
 	if (smp.t_ms - c->usage_at >= USAGE_EVERY_MS && s->usage_tokens > 0) {
 		c->usage_at = smp.t_ms;
 		usage = true;
