@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,18 +185,12 @@ int64_t vsd_idle_decide(const struct vsd_idle_params *p, const struct vsd_sample
  * every container, which a linear search made quadratic. */
 static struct cstate *find(struct vsd_sampler *s, const char *name, bool add)
 {
-	size_t lo = 0, hi = s->n;
+	bool found;
+	size_t lo =
+	    vs_sorted_find(s->c, s->n, sizeof(*s->c), offsetof(struct cstate, name), name, &found);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->c[mid].name, name);
-		if (c == 0)
-			return &s->c[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	if (found)
+		return &s->c[lo];
 	if (!add)
 		return NULL;
 	s->c = xrealloc(s->c, (s->n + 1) * sizeof(*s->c));
