@@ -33,15 +33,37 @@
 # mounts, temp dirs) is removed on exit, also after a failure or Ctrl-C.
 #
 # Run as root under the heavy lock: flock /tmp/vsd-heavy.lock bench/density.sh
-# Environment: DENSITY_N (default 1000), IDLE_S (default 30), SETTLE_S
-# (seconds to let the started containers settle before measuring memory,
-# default 10), DENSITY_LXC=0 to skip LXC.
+# Environment: DENSITY_N (default 1000), IDLE_S (default 30; the first
+# idle window, right after the latency runs), SETTLE_S (seconds to let the
+# started containers settle before measuring memory, default 10),
+# DENSITY_LXC=0 to skip LXC, and for the daemon at idle:
+#   IDLE_SETTLED_S (default 60): the settled idle window, taken once every
+#     running container's usage ledger holds a reading of its current run
+#     (containers/NAME/usage.json's run_started_at is state.json's
+#     started_at: the first readings, one write each, are spread over
+#     minutes by the sampler's token bucket) and at most LEDGER_QUIET_MAX
+#     (default N/50) were rewritten in the last LEDGER_QUIET_S (default 70);
+#     the time waited is printed, and how many were rewritten during each
+#     window; 0 skips it. SETTLED_MAX_S (default 1200) bounds the wait.
+#   DENSITY_IDLE_ONLY=1: only create, start, the memory figures and the
+#     idle windows (no latency, ping, restart, stop/destroy or LXC parts).
+#   DENSITY_ALT_BIN="PATH...": after the settled window, restart the daemon
+#     on the same containers with each of these vsd binaries, then with the
+#     one under test, DENSITY_ALT_ROUNDS times (default 1), and take a
+#     settled window with each (ALT_SETTLE_S, default 20, after all are
+#     listed running).
+#   DENSITY_PERF=DIR: profiles of vsd (creates, list and metrics, and
+#     PERF_IDLE_S seconds, default 30, of the settled idle) into DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${DENSITY_N:-1000}
 IDLE_S=${IDLE_S:-30}
 SETTLE_S=${SETTLE_S:-10}
 want_lxc=${DENSITY_LXC:-1}
+IDLE_SETTLED_S=${IDLE_SETTLED_S:-60}
+SETTLED_MAX_S=${SETTLED_MAX_S:-1200}
+idle_only=${DENSITY_IDLE_ONLY:-0}
+((idle_only)) && want_lxc=0
 ((EUID == 0)) || { echo "bench: run me as root" >&2; exit 1; }
 ((N >= 1 && N <= 4000)) || { echo "bench: DENSITY_N between 1 and 4000" >&2; exit 1; }
 
@@ -146,6 +168,45 @@ stats() { bench_median_p90 "$1" 1; }
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.1f}" 'BEGIN { if (b != 0) printf f, a / b; else print "-" }'; }
 running_count() { vsctl list --json | grep -o '"state": *"running"' | wc -l; }
 progress() { ((($1) % 100 == 0)) && printf ' %d' "$1" >&2; return 0; }
+
+# restart_daemon BIN: SIGKILL vsd, start BIN on the same root (a new pid in
+# $vpid); times until it answers, until all are listed running and until
+# GET /v1/node answers, in restart_{answer,all,node}_ms.
+restart_daemon() {
+	local bin=$1 a b c e f
+	local -a launch dargs
+	a=$(now_us)
+	vsd_kill_daemon
+	read -ra launch <<<"$VSD_LAUNCH"
+	read -ra dargs <<<"$VSD_DAEMON_ARGS"
+	(
+		setsid "${launch[@]}" "$bin" --root "$VSD_ROOT" --run-dir "$VSD_RUN" --socket "$VSD_SOCKET" \
+			--cgroup-parent "$VSD_CG_PARENT" --idmap-registry "$VSD_TMP/idmaps" \
+			"${dargs[@]}" </dev/null >>"$VSD_TMP/vsd.log" 2>&1 &
+		echo $! >"$VSD_TMP/vsd.pid"
+	)
+	vpid=$(vsd_pid)
+	b=$(now_us)
+	until [[ "$(api_code GET /v1/templates)" == 200 ]]; do
+		pid_alive "$vpid" || { echo "bench: vsd died at restart:" >&2; tail -n 20 "$VSD_TMP/vsd.log" >&2; exit 1; }
+		(($(now_us) - b < 600000000)) || { echo "bench: vsd did not answer in 600 s" >&2; exit 1; }
+		sleep 0.02
+	done
+	c=$(now_us)
+	until (($(running_count) >= started)); do
+		(($(now_us) - b < 600000000)) || { echo "bench: not all running after 600 s" >&2; break; }
+		sleep 0.02
+	done
+	e=$(now_us)
+	until vsd_answers; do
+		(($(now_us) - b < 600000000)) || { echo "bench: GET /v1/node did not answer in 600 s" >&2; break; }
+		sleep 0.02
+	done
+	f=$(now_us)
+	restart_answer_ms=$(div $((c - b)) 1000 %.0f)
+	restart_all_ms=$(div $((e - b)) 1000 %.0f)
+	restart_node_ms=$(div $((f - b)) 1000 %.0f)
+}
 
 # ------------------------------------------------------------------ the node
 
@@ -264,7 +325,9 @@ echo "bench: vsd raw: kernel+anon $k0 -> $k1 KiB, used $u0 -> $u1 KiB, ${#mons[@
 METRICS_MAX_S=${METRICS_MAX_S:-180}
 metrics_failed=""
 lat_end=$(($(now_us) + ${LAT_BUDGET_S:-120} * 1000000))
-for k in $(seq 20); do
+lat_n=20
+((idle_only)) && lat_n=0
+for k in $(seq "$lat_n"); do
 	((k == 1 || $(now_us) < lat_end)) || break
 	a=$(now_us)
 	vsctl list >/dev/null || echo "bench: vsctl list failed" >&2
@@ -283,15 +346,14 @@ for k in $(seq 20); do
 	b=$(now_us)
 	echo $((b - a)) >>"$NET_TMP/metrics.us"
 done
-metrics_lines=$(wc -l <"$NET_TMP/metrics.txt" 2>/dev/null || echo 0)
-# DENSITY_PERF=DIR (development): profiles of vsd serving list and metrics,
-# and at idle, into DIR.
-if [[ -n "${DENSITY_PERF:-}" ]]; then
+metrics_lines=$({ wc -l <"$NET_TMP/metrics.txt"; } 2>/dev/null || echo 0)
+# DENSITY_PERF=DIR (development): profiles of vsd serving list and metrics
+# (and at settled idle, below) into DIR.
+if [[ -n "${DENSITY_PERF:-}" ]] && ((!idle_only)); then
 	mkdir -p "$DENSITY_PERF"
 	perf record -q -g -p "$vpid" -o "$DENSITY_PERF/busy.data" -- sh -c \
 		"for i in 1 2 3; do $VSCTL_BIN list >/dev/null; curl -s --unix-socket $VSD_SOCKET -o /dev/null http://vsd/metrics; done" \
 		>/dev/null 2>&1 || true
-	perf record -q -g -p "$vpid" -o "$DENSITY_PERF/idle.data" -- sleep 10 >/dev/null 2>&1 || true
 fi
 lxcfs_pid=$(cat "$VSD_RUN/lxcfs.pid" 2>/dev/null || true)
 c0=$(cpu_ns "$vpid")
@@ -305,6 +367,107 @@ hz=$(getconf CLK_TCK)
 idle_ms=$(div $((c1 - c0)) 1000000 %.0f)
 idle_mon_ms=$(div $(((m1 - m0) * 1000)) "$hz" %.0f)
 idle_lxcfs_ms=$(div $(((l1 - l0) * 1000)) "$hz" %.0f)
+
+# The settled idle window. The first window above still holds each new
+# run's first usage-ledger reading (a write of usage.json with two fsyncs),
+# which the sampler's token bucket spreads over minutes; a daemon at idle is
+# measured once every running container's ledger holds a reading of its
+# current run: usage.json's run_started_at is state.json's started_at.
+# ledger_pending: how many running containers' ledgers have none yet.
+ledger_pending() {
+	python3 - "$VSD_ROOT/containers" <<'PY'
+import json, os, sys
+root, n = sys.argv[1], 0
+for name in os.listdir(root):
+    try:
+        with open(os.path.join(root, name, "state.json")) as f:
+            st = json.load(f)
+    except (OSError, ValueError):
+        continue
+    if st.get("state") != "running":
+        continue
+    try:
+        with open(os.path.join(root, name, "usage.json")) as f:
+            at = json.load(f).get("run_started_at")
+    except (OSError, ValueError):
+        at = None
+    n += at != st.get("started_at")
+print(n)
+PY
+}
+# thread_ns PID: "TID NS" of each of its threads (schedstat).
+thread_ns() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "${t##*/} $(awk '{ print $1 }' "$t/schedstat" 2>/dev/null || echo 0)"
+	done
+}
+# settled_window PID SECONDS LABEL: vsd's CPU over the window (ms), the
+# busiest threads and how many usage.json files were rewritten in it, into
+# settled.LABEL; echoes the ms.
+settled_window() {
+	local pid=$1 secs=$2 label=$3 a b w
+	touch "$NET_TMP/window.mark"
+	thread_ns "$pid" >"$NET_TMP/thr0"
+	a=$(cpu_ns "$pid")
+	sleep "$secs"
+	b=$(cpu_ns "$pid")
+	thread_ns "$pid" >"$NET_TMP/thr1"
+	w=$(find "$VSD_ROOT/containers" -mindepth 2 -maxdepth 2 -name usage.json -newer "$NET_TMP/window.mark" | wc -l)
+	{
+		awk 'NR == FNR { t[$1] = $2; next } { d = $2 - t[$1]; if (d > 0) printf "%s %.1f\n", $1, d / 1e6 }' \
+			"$NET_TMP/thr0" "$NET_TMP/thr1" | sort -k2 -rn | head -n 3 |
+			awk '{ printf "%stid %s %s ms", (NR > 1 ? ", " : ""), $1, $2 }'
+		echo "; usage.json rewritten: $w"
+	} >"$NET_TMP/settled.$label"
+	div $((b - a)) 1000000 %.0f
+}
+settled_ms="" settled_wait_s="" settled_pending=""
+restart_answer_ms=- restart_all_ms=- restart_node_ms=- vsd_rss2=- vsd_anon2=-
+declare -a alt_rows=()
+if ((IDLE_SETTLED_S > 0)); then
+	a=$(now_us)
+	# ... and few were rewritten in the last LEDGER_QUIET_S: a reading
+	# is taken again a minute after the first, which the boot had often
+	# changed since, and a container's kernel sends router solicitations
+	# (backing off from 4 s to an hour) and MLD reports for a while: traffic
+	# the ledger bills, written once a minute at most.
+	quiet_s=${LEDGER_QUIET_S:-70}
+	quiet_max=${LEDGER_QUIET_MAX:-$((started / 50))}
+	while :; do
+		settled_pending=$(ledger_pending)
+		if ((settled_pending == 0)); then
+			recent=$(find "$VSD_ROOT/containers" -mindepth 2 -maxdepth 2 -name usage.json \
+				-newermt "-$quiet_s seconds" | wc -l)
+			((recent <= quiet_max)) && break
+		fi
+		(($(now_us) - a < SETTLED_MAX_S * 1000000)) || break
+		sleep 5
+	done
+	b=$(now_us)
+	settled_wait_s=$(div $((b - a)) 1000000 %.0f)
+	echo "bench: ledgers settled after ${settled_wait_s} s ($settled_pending pending)" >&2
+	settled_ms=$(settled_window "$vpid" "$IDLE_SETTLED_S" main)
+	if [[ -n "${DENSITY_PERF:-}" ]]; then
+		mkdir -p "$DENSITY_PERF"
+		perf record -q --call-graph dwarf -p "$vpid" -o "$DENSITY_PERF/idle.data" -- sleep "${PERF_IDLE_S:-30}" \
+			>/dev/null 2>&1 || true
+	fi
+	# The same containers served by another build, then this one again.
+	if [[ -n "${DENSITY_ALT_BIN:-}" ]]; then
+		for r in $(seq "${DENSITY_ALT_ROUNDS:-1}"); do
+			# shellcheck disable=SC2086 # a list of paths
+			for bin in $DENSITY_ALT_BIN "$VSD_BIN"; do
+				restart_daemon "$bin"
+				sleep "${ALT_SETTLE_S:-20}"
+				tag=alt$r-$([[ "$bin" == "$VSD_BIN" ]] && echo this || echo other)
+				ms=$(settled_window "$vpid" "$IDLE_SETTLED_S" "$tag")
+				alt_rows+=("round $r, $([[ "$bin" == "$VSD_BIN" ]] && echo "this build " || echo "$bin"): $ms ms ($(cat "$NET_TMP/settled.$tag"))")
+				echo "bench: ${alt_rows[-1]}" >&2
+			done
+		done
+	fi
+fi
 
 # Reach: one ping from the node to every VPS (50 at a time), after the
 # idle measurement (the usage ledger records the traffic it makes). The
@@ -328,9 +491,11 @@ arp_entries() {
 	     NR == 2 { e = hex($1) } NR > 1 { f += hex($13) } END { print e, f }' /proc/net/stat/arp_cache
 }
 read -r arp0 full0 < <(arp_entries)
-# shellcheck disable=SC2016 # expanded by the inner sh
+reach_ok=-
+((idle_only)) && : >"$NET_TMP/addrs"
 # (xargs fails when any ping did: count the answers, not its status)
-reach_ok=$({ xargs -P 50 -n 1 sh -c 'ip netns exec "$0" busybox ping -c 1 -W 1 "$1" >/dev/null 2>&1 && echo ok' \
+# shellcheck disable=SC2016 # expanded by the inner sh
+((idle_only)) || reach_ok=$({ xargs -P 50 -n 1 sh -c 'ip netns exec "$0" busybox ping -c 1 -W 1 "$1" >/dev/null 2>&1 && echo ok' \
 	"$NODE" <"$NET_TMP/addrs" || true; } | wc -l)
 read -r arp1 full1 < <(arp_entries)
 node_neigh=$(in_node ip -4 neigh show | wc -l) || node_neigh=-
@@ -340,44 +505,17 @@ node_neigh=$(in_node ip -4 neigh show | wc -l) || node_neigh=-
 # container running, and until GET /v1/node answers: that one waits for
 # the CRIU probe (a handful of `criu check` runs started with the daemon,
 # about 0.6 s on an idle machine), so it is not the daemon's recovery.
-a=$(now_us)
-vsd_kill_daemon
-read -ra launch <<<"$VSD_LAUNCH"
-read -ra dargs <<<"$VSD_DAEMON_ARGS"
-(
-	setsid "${launch[@]}" "$VSD_BIN" --root "$VSD_ROOT" --run-dir "$VSD_RUN" --socket "$VSD_SOCKET" \
-		--cgroup-parent "$VSD_CG_PARENT" --idmap-registry "$VSD_TMP/idmaps" \
-		"${dargs[@]}" </dev/null >>"$VSD_TMP/vsd.log" 2>&1 &
-	echo $! >"$VSD_TMP/vsd.pid"
-)
-vpid=$(vsd_pid)
-b=$(now_us)
-until [[ "$(api_code GET /v1/templates)" == 200 ]]; do
-	pid_alive "$vpid" || { echo "bench: vsd died at restart:" >&2; tail -n 20 "$VSD_TMP/vsd.log" >&2; exit 1; }
-	(($(now_us) - b < 600000000)) || { echo "bench: vsd did not answer in 600 s" >&2; exit 1; }
-	sleep 0.02
-done
-c=$(now_us)
-until (($(running_count) >= started)); do
-	(($(now_us) - b < 600000000)) || { echo "bench: not all running after 600 s" >&2; break; }
-	sleep 0.02
-done
-e=$(now_us)
-until vsd_answers; do
-	(($(now_us) - b < 600000000)) || { echo "bench: GET /v1/node did not answer in 600 s" >&2; break; }
-	sleep 0.02
-done
-f=$(now_us)
-restart_answer_ms=$(div $((c - b)) 1000 %.0f)
-restart_all_ms=$(div $((e - b)) 1000 %.0f)
-restart_node_ms=$(div $((f - b)) 1000 %.0f)
-vsd_rss2=$(rss_kb "$vpid")
-vsd_anon2=$(anon_kb "$vpid")
+if ((!idle_only)); then
+	restart_daemon "$VSD_BIN"
+	vsd_rss2=$(rss_kb "$vpid")
+	vsd_anon2=$(anon_kb "$vpid")
+fi
 
 # Stop and destroy the first STOP_N (each costs more with more running);
 # the rest go with the node: vsd is killed and the teardown kills what runs
 # in its cgroups, unmounts and deletes the namespace with every link.
 stop_n=${DENSITY_STOP_N:-50}
+((idle_only)) && stop_n=0
 ((stop_n <= started)) || stop_n=$started
 a=$(now_us)
 for i in $(seq "$stop_n"); do vsctl stop --force "d$i" >/dev/null || true; done
@@ -386,6 +524,7 @@ for i in $(seq "$stop_n"); do vsctl destroy "d$i" >/dev/null || true; done
 c=$(now_us)
 stop_ms=$(div $((b - a)) $((stop_n * 1000)))
 destroy_ms=$(div $((c - b)) $((stop_n * 1000)))
+((stop_n > 0)) || stop_ms=- destroy_ms=-
 # LXC's copy of the rootfs, before vsd's root goes.
 if ((want_lxc)); then
 	lower=$NET_TMP/lxc-rootfs
@@ -545,7 +684,13 @@ printf '  GET /v1/containers  median %s ms, p90 %s ms (curl'"'"'s time_total: th
 	"$lapi_med" "$lapi_p90" $(($(stat -c %s "$NET_TMP/list.json" 2>/dev/null || echo 0) / 1024))
 printf '  GET /metrics        median %s ms, p90 %s ms (%s runs, %s lines)%s\n' "$met_med" "$met_p90" \
 	"$(wc -l <"$NET_TMP/metrics.us")" "$metrics_lines" "${metrics_failed:+; then $metrics_failed}"
-printf '  idle CPU over %s s: vsd %s ms, lxcfs %s ms\n' "$IDLE_S" "$idle_ms" "$idle_lxcfs_ms"
+printf '  idle CPU over %s s, first window (after the latency runs; first ledger readings pending): vsd %s ms, lxcfs %s ms\n' \
+	"$IDLE_S" "$idle_ms" "$idle_lxcfs_ms"
+if [[ -n "$settled_ms" ]]; then
+	printf '  idle CPU over %s s, settled (every ledger holds its run, at most %s written in the last %s s, after waiting %s s; %s pending): vsd %s ms (%s)\n' \
+		"$IDLE_SETTLED_S" "$quiet_max" "$quiet_s" "$settled_wait_s" "$settled_pending" "$settled_ms" "$(cat "$NET_TMP/settled.main")"
+fi
+for r in "${alt_rows[@]}"; do printf '  idle CPU over %s s, settled, %s\n' "$IDLE_SETTLED_S" "$r"; done
 printf '  vsd RSS %s KiB, of it anonymous (heap, arenas, stacks) %s KiB; after the restart and a list %s / %s KiB; %s threads, %s descriptors\n' \
 	"$vsd_rss" "$vsd_anon" "$vsd_rss2" "$vsd_anon2" "$vsd_thr" "$vsd_fds"
 printf '  one ping from the node to each: %s of %s answered\n' "$reach_ok" "$(wc -l <"$NET_TMP/addrs")"

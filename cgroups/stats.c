@@ -473,42 +473,88 @@ int vs_cg_oom_kills(struct vs_cg *cg, int64_t *kills, struct vs_error *err)
 	return 0;
 }
 
-int vs_cg_oom_open(struct vs_cg *cg, struct vs_error *err)
+/* The directory and file of counter which in cg; false when the host
+ * lacks its controller. */
+static bool counter_file(struct vs_cg *cg, enum vs_cg_counter which, const char **dir,
+			 const char **file)
 {
 	bool v2;
-	const char *dir = stat_dir(cg, "memory", &v2);
+
+	switch (which) {
+	case VS_CG_OOM_KILLS:
+		*dir = stat_dir(cg, "memory", &v2);
+		*file = v2 ? "memory.events" : "memory.oom_control";
+		break;
+	case VS_CG_CPU_USEC:
+		/* As vs_cg_sample: cpuacct on v1, the unified cpu.stat else. */
+		*dir = stat_dir(cg, "cpuacct", &v2);
+		*file = "cpuacct.usage";
+		if (*dir == NULL || v2) {
+			*dir = cg->host->unified >= 0 ? cg->dirs[cg->host->unified] : NULL;
+			*file = "cpu.stat";
+		}
+		break;
+	case VS_CG_MEMORY_BYTES:
+		*dir = stat_dir(cg, "memory", &v2);
+		*file = v2 ? "memory.current" : "memory.usage_in_bytes";
+		break;
+	default:
+		*dir = NULL;
+	}
+	return *dir != NULL;
+}
+
+int vs_cg_counter_open(struct vs_cg *cg, enum vs_cg_counter which, struct vs_error *err)
+{
+	const char *dir, *file;
 	cleanup_free char *path = NULL;
 	int fd;
 
-	if (dir == NULL)
-		return vs_error_set(err, ENOENT, "no memory controller for cgroup %s/%s",
-				    cg->parent, cg->name);
-	path = xasprintf("%s/%s", dir, v2 ? "memory.events" : "memory.oom_control");
+	if (!counter_file(cg, which, &dir, &file))
+		return vs_error_set(err, ENOENT, "no controller for counter %d of cgroup %s/%s",
+				    (int)which, cg->parent, cg->name);
+	path = xasprintf("%s/%s", dir, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return vs_error_set(err, errno, "open %s", path);
 	return fd;
 }
 
-int vs_cg_oom_kills_fd(int fd, int64_t *kills, struct vs_error *err)
+int vs_cg_counter_read(int fd, enum vs_cg_counter which, int64_t *v, struct vs_error *err)
 {
-	/* memory.events (8 short lines) and memory.oom_control (3) fit. */
-	char buf[1024];
+	/* memory.events (8 short lines), memory.oom_control (3), cpu.stat
+	 * (at most a dozen) and the one-number files fit. */
+	char buf[1024], *end;
 	ssize_t n;
 
-	*kills = -1;
+	*v = -1;
 	do {
 		/* A cgroup file is a seq_file: reading at 0 makes it anew. */
 		n = pread(fd, buf, sizeof(buf) - 1, 0);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return vs_error_set(err, errno, "read the OOM kill counter");
+		return vs_error_set(err, errno, "read cgroup counter %d", (int)which);
 	if ((size_t)n == sizeof(buf) - 1)
 		return vs_error_kind(err, VS_EK_TOO_LARGE,
-				     "the OOM kill counter's file is larger "
-				     "than expected");
+				     "cgroup counter %d: the file is larger than expected",
+				     (int)which);
 	buf[n] = '\0';
-	key_or_unknown(buf, "oom_kill", kills);
+	if (which == VS_CG_OOM_KILLS) {
+		key_or_unknown(buf, "oom_kill", v);
+		return 0;
+	}
+	/* v2's cpu.stat has keys; cpuacct.usage and the memory files are one
+	 * number (cpuacct.usage in nanoseconds). */
+	if (which == VS_CG_CPU_USEC && vs_cg_parse_key(buf, "usage_usec", v))
+		return 0;
+	errno = 0;
+	*v = strtoll(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') || *v < 0) {
+		*v = -1;
+		return 0;
+	}
+	if (which == VS_CG_CPU_USEC)
+		ns_to_usec(v);
 	return 0;
 }
 

@@ -296,16 +296,21 @@ int vs_cg_sample(struct vs_cg *cg, int64_t faults_from, struct vs_cg_stats *st,
  * dozen): for a container list, which shows it for every container.
  * 0 with *kills (-1 when the file is missing), or -1 with err. */
 int vs_cg_oom_kills(struct vs_cg *cg, int64_t *kills, struct vs_error *err);
-/* The same counter through a descriptor kept open: vs_cg_oom_open returns
- * one on the file vs_cg_oom_kills reads (O_CLOEXEC), or -1 with err
- * (ENOENT when the cgroup or the controller is not there). The descriptor
- * stays on that very cgroup, even once it is removed and made again under
- * the same name: its holder must know the cgroup is still the one it
- * wants. vs_cg_oom_kills_fd reads it again from the start (one pread):
- * 0 with *kills (-1 when the file has no oom_kill line), or -1 with err
- * (ENODEV once the cgroup is gone). */
-int vs_cg_oom_open(struct vs_cg *cg, struct vs_error *err);
-int vs_cg_oom_kills_fd(int fd, int64_t *kills, struct vs_error *err);
+/* One counter through a descriptor kept open, so that reading it again is
+ * one pread instead of a path walk, an open, a read and a close: the OOM
+ * kill counter (memory.events or memory.oom_control), the CPU time
+ * (cpuacct.usage on v1, cpu.stat's usage_usec on v2; in microseconds) and
+ * the memory in use (memory.usage_in_bytes or memory.current; bytes).
+ * vs_cg_counter_open returns a descriptor on the file (O_CLOEXEC), or -1
+ * with err (ENOENT when the cgroup or the controller is not there). The
+ * descriptor stays on that very cgroup, even once it is removed and made
+ * again under the same name: its holder must know the cgroup is still the
+ * one it wants. vs_cg_counter_read reads it again from the start: 0 with
+ * *v (-1 when the text does not hold the counter), or -1 with err (ENODEV
+ * once the cgroup is gone). */
+enum vs_cg_counter { VS_CG_OOM_KILLS, VS_CG_CPU_USEC, VS_CG_MEMORY_BYTES, VS_CG_COUNTERS };
+int vs_cg_counter_open(struct vs_cg *cg, enum vs_cg_counter which, struct vs_error *err);
+int vs_cg_counter_read(int fd, enum vs_cg_counter which, int64_t *v, struct vs_error *err);
 
 /* Every field of st to -1 (unknown). */
 void vs_cg_stats_init(struct vs_cg_stats *st);

@@ -316,21 +316,25 @@ int vsd_container_status_kept(struct vsd *d, const char *name, struct vs_rt_stat
 /* Drop name's entry; drop entries not in names (sorted). sc may be NULL. */
 void vsd_status_cache_forget(struct vsd_status_cache *sc, const char *name);
 void vsd_status_cache_retain(struct vsd_status_cache *sc, char *const *names);
-/* The OOM kill counter of a running container's cgroup, through a
- * descriptor kept with its entry: a list asks it of every running
- * container, and an open and read by path costs a walk of the cgroup tree.
- * vsd_status_cache_oom: true with *kills when name's entry pins the very
- * run st describes and holds the counter of that run's cgroup in `pool`
- * (the descriptor is dropped when the read fails: the cgroup is gone).
- * vsd_status_cache_keep_oom takes fd, opened on that cgroup's counter by
- * path, and keeps it only when the entry pins st's run, in the running
- * state, and its processes are alive after fd was opened: a run's cgroup
- * outlives its init, so the path then named that run's cgroup. A pool move
- * is a new cgroup under another pool: the pool is part of the key. */
-bool vsd_status_cache_oom(struct vsd_status_cache *sc, const char *name, const char *pool,
-			  const struct vs_rt_status *st, int64_t *kills);
-void vsd_status_cache_keep_oom(struct vsd_status_cache *sc, const char *name, const char *pool,
-			       const struct vs_rt_status *st, int fd);
+/* Counters of a running container's cgroup (enum vs_cg_counter: the OOM
+ * kills, the CPU time, the memory in use), through descriptors kept with
+ * its entry: a list asks the OOM counter of every running container and
+ * the sampler the other two every sweep, and an open and read by path
+ * costs a walk of the cgroup tree. vsd_status_cache_counter: true with *v
+ * when name's entry pins the very run st describes and holds that counter
+ * of that run's cgroup in `pool` (the descriptor is dropped when the read
+ * fails: the cgroup is gone). vsd_status_cache_keep takes fd, opened on
+ * that cgroup's counter by path, and keeps it only when the entry pins
+ * st's run, in the running state, and its processes are alive after fd was
+ * opened: a run's cgroup outlives its init, so the path then named that
+ * run's cgroup. A pool move is a new cgroup under another pool: the pool
+ * is part of the key (a keep in another pool drops what was kept). At
+ * most VS_CG_COUNTERS descriptors per entry; which is an enum
+ * vs_cg_counter. */
+bool vsd_status_cache_counter(struct vsd_status_cache *sc, const char *name, const char *pool,
+			      const struct vs_rt_status *st, int which, int64_t *v);
+void vsd_status_cache_keep(struct vsd_status_cache *sc, const char *name, const char *pool,
+			   const struct vs_rt_status *st, int which, int fd);
 /* Entries held (each with up to two pidfds), uses served, reads done. */
 void vsd_status_cache_counts(struct vsd_status_cache *sc, size_t *entries, uint64_t *hits,
 			     uint64_t *reads);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -262,12 +263,21 @@ uint64_t vsd_events_publish(struct vsd_events *ev, enum vsd_event_type t, const 
 	return id;
 }
 
+/* ev->seen is kept sorted by name: the sampler looks up every running
+ * container twice a sweep, which a linear search made quadratic. The
+ * index of name, or where it would go (*found false). */
+static size_t seen_at(const struct vsd_events *ev, const char *name, bool *found)
+{
+	return vs_sorted_find(ev->seen, ev->nseen, sizeof(*ev->seen), offsetof(struct seen, name),
+			      name, found);
+}
+
 static struct seen *seen_find(struct vsd_events *ev, const char *name)
 {
-	for (size_t i = 0; i < ev->nseen; i++)
-		if (strcmp(ev->seen[i].name, name) == 0)
-			return &ev->seen[i];
-	return NULL;
+	bool found;
+	size_t i = seen_at(ev, name, &found);
+
+	return found ? &ev->seen[i] : NULL;
 }
 
 /* Set a container's reported state (lock held); true if it changed or
@@ -275,12 +285,16 @@ static struct seen *seen_find(struct vsd_events *ev, const char *name)
 static bool set_seen_locked(struct vsd_events *ev, const char *container, bool running,
 			    bool *was_known)
 {
-	struct seen *s = seen_find(ev, container);
+	bool found;
+	size_t i = seen_at(ev, container, &found);
+	struct seen *s = found ? &ev->seen[i] : NULL;
 
 	*was_known = s != NULL;
 	if (s == NULL) {
 		ev->seen = xrealloc(ev->seen, (ev->nseen + 1) * sizeof(*ev->seen));
-		s = &ev->seen[ev->nseen++];
+		memmove(&ev->seen[i + 1], &ev->seen[i], (ev->nseen - i) * sizeof(*ev->seen));
+		ev->nseen++;
+		s = &ev->seen[i];
 		s->name = xstrdup(container);
 		s->running = !running;
 	}
@@ -394,13 +408,15 @@ uint64_t vsd_events_gen(struct vsd_events *ev, const char *container)
 
 void vsd_events_forget(struct vsd_events *ev, const char *container)
 {
-	struct seen *s;
+	bool found;
+	size_t i;
 
 	pthread_mutex_lock(&ev->lock);
-	s = seen_find(ev, container);
-	if (s != NULL) {
-		free(s->name);
-		*s = ev->seen[--ev->nseen];
+	i = seen_at(ev, container, &found);
+	if (found) {
+		free(ev->seen[i].name);
+		memmove(&ev->seen[i], &ev->seen[i + 1], (ev->nseen - i - 1) * sizeof(*ev->seen));
+		ev->nseen--;
 	}
 	drop_owner_locked(ev, container);
 	pthread_mutex_unlock(&ev->lock);

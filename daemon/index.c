@@ -70,22 +70,8 @@ bool vsd_fkey_settled(const struct vsd_fkey *k, int64_t racy_ms)
 /* The slot of name: its index if present (*found), else where it goes. */
 static size_t slot(const struct vsd_ntab *t, const char *name, bool *found)
 {
-	size_t lo = 0, hi = t->n;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(t->v[mid].name, name);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return vs_sorted_find(t->v, t->n, sizeof(*t->v), offsetof(struct vsd_nent, name), name,
+			      found);
 }
 
 static void drop_at(struct vsd_ntab *t, size_t i)

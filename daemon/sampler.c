@@ -14,16 +14,20 @@
  * sweeps: it wakes for the kernel log (/dev/kmsg is pollable), for an
  * init that exits (a pidfd per running container, armed when the event
  * bus reports it running), for a change on the bus, and for the next sweep.
- * A sweep reads each running container's counters; the usage ledger's
- * reading (which includes the network counters, the dearest part) is taken
- * at most once a minute, as often as the ledger persists it, and only as
- * long as readings take under 2% of the time (USAGE_SHARE). */
+ * A sweep reads each running container's counters through descriptors the
+ * status cache keeps with its run (one pread each, no path walk), and
+ * of a container whose CPU time has not moved since the last sweep only
+ * that counter. The usage ledger's reading (which includes the network
+ * counters, the dearest part) is taken at most once a minute, as often as
+ * the ledger persists it, and only as long as readings take under 2% of the
+ * time (USAGE_SHARE). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +75,7 @@
 struct cstate {
 	char *name;
 	int64_t created_at;	      /* a new container of the same name starts afresh */
+	int64_t run;		      /* started_at of the run the newest sample is of */
 	struct vsd_sample s[HISTORY]; /* oldest first */
 	size_t ns;
 	int64_t reclaimed;
@@ -180,18 +185,12 @@ int64_t vsd_idle_decide(const struct vsd_idle_params *p, const struct vsd_sample
  * every container, which a linear search made quadratic. */
 static struct cstate *find(struct vsd_sampler *s, const char *name, bool add)
 {
-	size_t lo = 0, hi = s->n;
+	bool found;
+	size_t lo =
+	    vs_sorted_find(s->c, s->n, sizeof(*s->c), offsetof(struct cstate, name), name, &found);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->c[mid].name, name);
-		if (c == 0)
-			return &s->c[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	if (found)
+		return &s->c[lo];
 	if (!add)
 		return NULL;
 	s->c = xrealloc(s->c, (s->n + 1) * sizeof(*s->c));
@@ -298,6 +297,8 @@ static void drain_kmsg(struct vsd_sampler *s)
 
 /* ---- one sweep ------------------------------------------------------- */
 
+static int64_t kept_counter(struct vsd *d, const char *name, const char *pool,
+			    const struct vs_rt_status *st, enum vs_cg_counter which);
 static int64_t oom_counter(struct vsd *d, const char *name, const char *pool,
 			   const struct vs_rt_status *st);
 
@@ -380,7 +381,8 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	struct vs_cg *cg;
 	struct cstate *c;
 	int64_t bytes = 0, kills, faults_from = -1;
-	bool usage = false;
+	bool usage = false, sampled, still;
+	struct vsd_sample last;
 	struct vsd_sample smp = {.t_ms = vs_now_ms()};
 	/* Taken before the look, so a start or stop meanwhile wins. */
 	uint64_t gen = s->d->events != NULL ? vsd_events_gen(s->d->events, name) : 0;
@@ -396,14 +398,43 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	 * monitor gone together, a pidfd that could not be opened). */
 	if (st.state == VS_RT_STOPPED && s->d->events != NULL)
 		vsd_events_observe(s->d->events, name, false, gen, (int64_t)time(NULL));
-	cg = vsd_cg_of(s->d, name, cfg.pool);
-	if (cg == NULL)
-		return;
 	/* memory.stat (page faults, for the idle detector) only where a
 	 * reclaim could take a step: a small container never gets one. */
 	if (s->cfg.enabled && cfg.idle_reclaim)
 		faults_from = vsd_idle_worth(&s->params, cfg.limits.memory_min);
-	if (st.state != VS_RT_RUNNING || vs_cg_sample(cg, faults_from, &cst, &err) < 0) {
+	/* The CPU time and memory through the descriptors the status cache
+	 * keeps for this run (one pread each); the cgroup by path only for
+	 * what they cannot give (memory.stat, a reclaim, a first look). */
+	vs_cg_stats_init(&cst);
+	if (st.state == VS_RT_RUNNING)
+		cst.cpu_usage_usec = kept_counter(s->d, name, cfg.pool, &st, VS_CG_CPU_USEC);
+	/* A cgroup whose CPU time has not moved since the last sweep of this
+	 * run has run nothing since: nothing in it allocated, faulted or was
+	 * killed for memory. Its memory is not read again while it is below
+	 * where a reclaim could take a step (a reclaim, or the kernel's own,
+	 * only shrinks it), nor its OOM counter (the kernel log still names
+	 * a kill as it happens). Most containers on a dense node are such. */
+	pthread_mutex_lock(&s->lock);
+	c = find(s, name, false);
+	still = c != NULL && c->ns > 0 && c->created_at == cfg.created_at &&
+		c->run == st.started_at && cst.cpu_usage_usec >= 0 &&
+		c->s[c->ns - 1].cpu_usec == cst.cpu_usage_usec;
+	if (still)
+		last = c->s[c->ns - 1];
+	pthread_mutex_unlock(&s->lock);
+	if (still && last.memory >= 0 && (faults_from < 0 || last.memory < faults_from)) {
+		cst.memory_current = last.memory;
+		cst.pgfault = last.pgfault;
+	} else if (st.state == VS_RT_RUNNING) {
+		cst.memory_current = kept_counter(s->d, name, cfg.pool, &st, VS_CG_MEMORY_BYTES);
+	}
+	sampled = cst.cpu_usage_usec >= 0 && cst.memory_current >= 0 &&
+		  (faults_from < 0 || cst.memory_current < faults_from);
+	cg = sampled ? NULL : vsd_cg_of(s->d, name, cfg.pool);
+	if (!sampled && cg == NULL)
+		return;
+	if (st.state != VS_RT_RUNNING ||
+	    (!sampled && vs_cg_sample(cg, faults_from, &cst, &err) < 0)) {
 		if (st.state == VS_RT_RUNNING)
 			vsd_debug("sampler: container %s: %s", name, err.msg);
 		vs_cg_free(cg);
@@ -417,7 +448,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	if (s->d->events != NULL)
 		vsd_events_observe(s->d->events, name, true, gen, (int64_t)time(NULL));
 	/* Through the descriptor the status cache keeps for this run. */
-	kills = oom_counter(s->d, name, cfg.pool, &st);
+	kills = still ? -1 : oom_counter(s->d, name, cfg.pool, &st);
 	smp.cpu_usec = cst.cpu_usage_usec;
 	smp.pgfault = cst.pgfault;
 	smp.memory = cst.memory_current;
@@ -430,6 +461,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 		c->created_at = cfg.created_at;
 	}
 	c->present = true;
+	c->run = st.started_at;
 	if (smp.t_ms - c->usage_at >= USAGE_EVERY_MS && s->usage_tokens > 0) {
 		c->usage_at = smp.t_ms;
 		usage = true;
@@ -449,7 +481,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 		usage_reading(s, &cfg, st.started_at, &cst);
 		s->usage_tokens -= vs_now_ms() - t0;
 	}
-	if (bytes > 0)
+	if (bytes > 0 && (cg != NULL || (cg = vsd_cg_of(s->d, name, cfg.pool)) != NULL))
 		reclaim(s, &cfg, cg, bytes);
 	vs_cg_free(cg);
 }
@@ -823,30 +855,48 @@ struct vs_cg *vsd_cg_of(struct vsd *d, const char *name, const char *pool)
 	return cg;
 }
 
+/* A counter of a running container's cgroup, -1 when unknown: through
+ * the descriptor the status cache keeps for this run, else opened where
+ * the config's pool puts the cgroup (and the descriptor offered to the
+ * cache). */
+static int64_t kept_counter(struct vsd *d, const char *name, const char *pool,
+			    const struct vs_rt_status *st, enum vs_cg_counter which)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	int64_t v = -1;
+	int fd;
+
+	if (vsd_status_cache_counter(d->status_cache, name, pool, st, which, &v))
+		return v;
+	if (d->status_cache == NULL ||
+	    (cg = vs_cg_open_pool(d->cg, d->cgroup_parent, pool, name)) == NULL)
+		return -1;
+	fd = vs_cg_counter_open(cg, which, &err);
+	vs_cg_free(cg);
+	if (fd >= 0 && vs_cg_counter_read(fd, which, &v, &err) == 0 && v >= 0)
+		vsd_status_cache_keep(d->status_cache, name, pool, st, which, fd); /* takes fd */
+	else if (fd >= 0)
+		close(fd);
+	return v;
+}
+
 /* The cgroup's OOM kill counter of a running container, -1 when unknown:
- * through the descriptor the status cache keeps for this run, else by path
- * where the config's pool puts the cgroup (then the descriptor is offered
- * to the cache), else (a pool changed under the reader) wherever
- * vs_cg_open finds it. */
+ * kept (above), else by path where the config's pool puts the cgroup,
+ * else (a pool changed under the reader) wherever vs_cg_open finds it. */
 static int64_t oom_counter(struct vsd *d, const char *name, const char *pool,
 			   const struct vs_rt_status *st)
 {
 	struct vs_cg *cg;
 	struct vs_error err = {0};
-	int64_t kills = -1;
-	int fd;
+	int64_t kills = kept_counter(d, name, pool, st, VS_CG_OOM_KILLS);
 
-	if (vsd_status_cache_oom(d->status_cache, name, pool, st, &kills))
+	if (kills >= 0)
 		return kills;
-	cg = vs_cg_open_pool(d->cg, d->cgroup_parent, pool, name);
-	fd = cg != NULL && d->status_cache != NULL ? vs_cg_oom_open(cg, &err) : -1;
-	if (fd >= 0 && vs_cg_oom_kills_fd(fd, &kills, &err) == 0 && kills >= 0)
-		vsd_status_cache_keep_oom(d->status_cache, name, pool, st, fd); /* takes fd */
-	else if (fd >= 0)
-		close(fd);
-	else if (cg != NULL)
+	if ((cg = vs_cg_open_pool(d->cg, d->cgroup_parent, pool, name)) != NULL) {
 		vs_cg_oom_kills(cg, &kills, &err);
-	vs_cg_free(cg);
+		vs_cg_free(cg);
+	}
 	if (kills < 0 && (cg = vs_cg_open(d->cg, d->cgroup_parent, name)) != NULL) {
 		vs_cg_oom_kills(cg, &kills, &err);
 		vs_cg_free(cg);

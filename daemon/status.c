@@ -12,7 +12,13 @@
  * the status shows alive are each held by a pidfd, which becomes readable
  * when the process exits: one poll() replaces the /proc reads. A pidfd is
  * opened after a first status and kept only if a second status, read
- * after it, says the same (so the pid was not reused in between). */
+ * after it, says the same (so the pid was not reused in between).
+ *
+ * An entry of a running container also keeps descriptors on its cgroup's
+ * counters (the OOM kills a list shows, the CPU time and memory the
+ * sampler reads every sweep), each read again with one pread: opening
+ * them by path for every container, every sweep and every list was most
+ * of the daemon's work at idle. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,9 +43,9 @@ struct skey {
 struct sentry {
 	struct skey key;
 	struct vs_rt_status st;
-	int fds[2]; /* pidfds of init and monitor, -1 when not alive */
-	int oom_fd; /* the run's OOM kill counter, -1 until kept */
-	char *oom_pool;
+	int fds[2];		    /* pidfds of init and monitor, -1 when not alive */
+	int cg_fds[VS_CG_COUNTERS]; /* the run's cgroup counters, -1 until kept */
+	char *cg_pool;		    /* the pool of the cgroup they are on */
 };
 
 struct vsd_status_cache {
@@ -49,6 +55,14 @@ struct vsd_status_cache {
 	uint64_t hits, reads;
 };
 
+static void drop_counters(struct sentry *e)
+{
+	for (size_t i = 0; i < VS_CG_COUNTERS; i++)
+		vs_closep(&e->cg_fds[i]);
+	free(e->cg_pool);
+	e->cg_pool = NULL;
+}
+
 static void sentry_free(void *p)
 {
 	struct sentry *e = p;
@@ -56,9 +70,7 @@ static void sentry_free(void *p)
 	for (size_t i = 0; i < 2; i++)
 		if (e->fds[i] >= 0)
 			close(e->fds[i]);
-	if (e->oom_fd >= 0)
-		close(e->oom_fd);
-	free(e->oom_pool);
+	drop_counters(e);
 	free(e);
 }
 
@@ -159,7 +171,8 @@ static void store(struct vsd_status_cache *sc, const char *name, const struct sk
 	e->st = *st;
 	e->fds[0] = fds[0];
 	e->fds[1] = fds[1];
-	e->oom_fd = -1;
+	for (size_t i = 0; i < VS_CG_COUNTERS; i++)
+		e->cg_fds[i] = -1;
 	fds[0] = fds[1] = -1;
 	pthread_mutex_lock(&sc->lock);
 	vsd_ntab_put(&sc->tab, name, e);
@@ -241,45 +254,48 @@ static struct sentry *run_entry(struct vsd_status_cache *sc, const char *name,
 	return e != NULL && st->state == VS_RT_RUNNING && same_status(&e->st, st) ? e : NULL;
 }
 
-bool vsd_status_cache_oom(struct vsd_status_cache *sc, const char *name, const char *pool,
-			  const struct vs_rt_status *st, int64_t *kills)
+bool vsd_status_cache_counter(struct vsd_status_cache *sc, const char *name, const char *pool,
+			      const struct vs_rt_status *st, int which, int64_t *v)
 {
 	struct vs_error err = {0};
 	struct sentry *e;
 	bool got = false;
 
-	if (sc == NULL)
+	if (sc == NULL || which < 0 || which >= VS_CG_COUNTERS)
 		return false;
 	pthread_mutex_lock(&sc->lock);
 	e = run_entry(sc, name, st);
-	if (e != NULL && e->oom_fd >= 0 && strcmp(e->oom_pool, pool) == 0) {
-		got = vs_cg_oom_kills_fd(e->oom_fd, kills, &err) == 0;
-		if (!got) {
-			close(e->oom_fd);
-			e->oom_fd = -1;
-		}
+	if (e != NULL && e->cg_fds[which] >= 0 && strcmp(e->cg_pool, pool) == 0) {
+		got = vs_cg_counter_read(e->cg_fds[which], which, v, &err) == 0;
+		if (!got)
+			vs_closep(&e->cg_fds[which]);
 	}
 	pthread_mutex_unlock(&sc->lock);
 	return got;
 }
 
-void vsd_status_cache_keep_oom(struct vsd_status_cache *sc, const char *name, const char *pool,
-			       const struct vs_rt_status *st, int fd)
+void vsd_status_cache_keep(struct vsd_status_cache *sc, const char *name, const char *pool,
+			   const struct vs_rt_status *st, int which, int fd)
 {
 	struct sentry *e;
 
-	if (sc == NULL) {
+	if (sc == NULL || which < 0 || which >= VS_CG_COUNTERS) {
 		close(fd);
 		return;
 	}
 	pthread_mutex_lock(&sc->lock);
 	e = run_entry(sc, name, st);
 	/* The poll comes after the open (the caller opened fd first). */
-	if (e != NULL && e->oom_fd < 0 && still_alive(e)) {
-		e->oom_fd = fd;
-		free(e->oom_pool);
-		e->oom_pool = xstrdup(pool);
-		fd = -1;
+	if (e != NULL && still_alive(e)) {
+		/* Another pool is another cgroup: what was kept is not it. */
+		if (e->cg_pool != NULL && strcmp(e->cg_pool, pool) != 0)
+			drop_counters(e);
+		if (e->cg_fds[which] < 0) {
+			e->cg_fds[which] = fd;
+			if (e->cg_pool == NULL)
+				e->cg_pool = xstrdup(pool);
+			fd = -1;
+		}
 	}
 	pthread_mutex_unlock(&sc->lock);
 	if (fd >= 0)

@@ -144,6 +144,28 @@ void vs_freep(void *p)
 	*pp = NULL;
 }
 
+size_t vs_sorted_find(const void *base, size_t n, size_t sz, size_t off, const char *name,
+		      bool *found)
+{
+	size_t lo = 0, hi = n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *at = *(char *const *)((const char *)base + mid * sz + off);
+		int c = strcmp(at, name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 void vs_closep(int *fd)
 {
 	if (*fd >= 0) {

@@ -5,6 +5,7 @@
 #define VS_UTIL_H
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,11 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Cleanup functions: accept NULL / -1, idempotent. */
 void vs_freep(void *p);
 void vs_closep(int *fd);
+/* Binary search of name in base[0..n), elements of size sz sorted by
+ * strcmp of the char * at offset off in each: its index, or where it
+ * would be inserted (*found false). */
+size_t vs_sorted_find(const void *base, size_t n, size_t sz, size_t off, const char *name,
+		      bool *found);
 void vs_closedirp(DIR **d);
 void vs_fclosep(FILE **f);
 void vs_strvfreep(char ***v);

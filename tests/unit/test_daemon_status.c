@@ -250,11 +250,12 @@ static void test_young_state_not_kept(void **state)
 	assert_int_equal(hits(f), 0);
 }
 
-/* A stand-in for a cgroup's memory.oom_control: a file read again from
- * its start each time, rewritten in place like a counter that moves. */
-static int counter_file(struct fixture *f, const char *text)
+/* A stand-in for a cgroup's counter file (memory.oom_control, ...): a
+ * file read again from its start each time, rewritten in place like a
+ * counter that moves. */
+static int named_file(struct fixture *f, const char *name, const char *text)
 {
-	cleanup_free char *path = xasprintf("%s/oom_control", f->dir);
+	cleanup_free char *path = xasprintf("%s/%s", f->dir, name);
 	cleanup_close int w = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int fd;
 
@@ -265,11 +266,16 @@ static int counter_file(struct fixture *f, const char *text)
 	return fd;
 }
 
+static int counter_file(struct fixture *f, const char *text)
+{
+	return named_file(f, "oom_control", text);
+}
+
 static int64_t oom_read(struct fixture *f, const char *pool, const struct vs_rt_status *st)
 {
 	int64_t kills = -2;
 
-	if (!vsd_status_cache_oom(f->d.status_cache, "web1", pool, st, &kills))
+	if (!vsd_status_cache_counter(f->d.status_cache, "web1", pool, st, VS_CG_OOM_KILLS, &kills))
 		return -2;
 	return kills;
 }
@@ -285,8 +291,8 @@ static void test_oom_counter_kept_with_the_run(void **state)
 	write_state(f, "web1", "running", f->kids[0], f->kids[1], -1);
 	st = kept(f, "web1");
 	assert_int_equal(oom_read(f, "", &st), -2); /* nothing kept yet */
-	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st,
-				  counter_file(f, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"));
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_OOM_KILLS,
+			      counter_file(f, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"));
 	assert_int_equal(oom_read(f, "", &st), 0);
 	/* Read each time: a kill shows at once. */
 	{
@@ -304,16 +310,64 @@ static void test_oom_counter_kept_with_the_run(void **state)
 	other = st;
 	other.started_at++;
 	assert_int_equal(oom_read(f, "", &other), -2);
-	/* A second descriptor is not taken over the first (and is closed). */
-	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "gold", &st,
-				  counter_file(f, "oom_kill 9\n"));
-	assert_int_equal(oom_read(f, "gold", &st), -2);
+	/* A keep in another pool (the cgroup moved) replaces what was kept. */
+	vsd_status_cache_keep(f->d.status_cache, "web1", "gold", &st, VS_CG_OOM_KILLS,
+			      counter_file(f, "oom_kill 9\n"));
+	assert_int_equal(oom_read(f, "gold", &st), 9);
+	assert_int_equal(oom_read(f, "", &st), -2);
 	/* init dies: the entry goes, and with it the descriptor. */
 	kill(f->kids[0], SIGKILL);
 	waitid(P_PID, (id_t)f->kids[0], NULL, WEXITED | WNOWAIT);
 	st = kept(f, "web1");
 	assert_int_equal(st.state, VS_RT_STOPPING);
 	assert_int_equal(oom_read(f, "", &st), -2);
+}
+
+static int64_t counter_read(struct fixture *f, const struct vs_rt_status *st, int which)
+{
+	int64_t v = -2;
+
+	if (!vsd_status_cache_counter(f->d.status_cache, "web1", "", st, which, &v))
+		return -2;
+	return v;
+}
+
+static void test_sampler_counters_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct vs_rt_status st;
+
+	f->kids[0] = spawn_sleeper();
+	f->kids[1] = spawn_sleeper();
+	write_state(f, "web1", "running", f->kids[0], f->kids[1], -1);
+	st = kept(f, "web1");
+	/* Each counter has its own slot, and is parsed as its file reads:
+	 * v1's cpuacct.usage in nanoseconds, v2's cpu.stat in microseconds. */
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_CPU_USEC,
+			      named_file(f, "cpuacct.usage", "7000123\n"));
+	assert_int_equal(counter_read(f, &st, VS_CG_CPU_USEC), 7000);
+	assert_int_equal(counter_read(f, &st, VS_CG_MEMORY_BYTES), -2);
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_MEMORY_BYTES,
+			      named_file(f, "memory.current", "4096\n"));
+	assert_int_equal(counter_read(f, &st, VS_CG_MEMORY_BYTES), 4096);
+	assert_int_equal(counter_read(f, &st, VS_CG_CPU_USEC), 7000);
+	/* A second descriptor for a slot is not taken over the first. */
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_CPU_USEC,
+			      named_file(f, "cpu.stat", "usage_usec 55\nuser_usec 50\n"));
+	assert_int_equal(counter_read(f, &st, VS_CG_CPU_USEC), 7000);
+	/* Text that is not the counter reads as unknown. */
+	vsd_status_cache_forget(f->d.status_cache, "web1");
+	st = kept(f, "web1");
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_CPU_USEC,
+			      named_file(f, "cpu.stat", "usage_usec 55\nuser_usec 50\n"));
+	assert_int_equal(counter_read(f, &st, VS_CG_CPU_USEC), 55);
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_MEMORY_BYTES,
+			      named_file(f, "memory.current", "max\n"));
+	assert_int_equal(counter_read(f, &st, VS_CG_MEMORY_BYTES), -1);
+	/* No slot past the last. */
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_COUNTERS,
+			      named_file(f, "x", "1\n"));
+	assert_int_equal(counter_read(f, &st, VS_CG_COUNTERS), -2);
 }
 
 static void test_oom_counter_not_kept(void **state)
@@ -324,8 +378,8 @@ static void test_oom_counter_not_kept(void **state)
 	/* A stopped container has no cgroup to count in. */
 	write_state(f, "web1", "stopped", 0, 0, 3);
 	st = kept(f, "web1");
-	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st,
-				  counter_file(f, "oom_kill 1\n"));
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_OOM_KILLS,
+			      counter_file(f, "oom_kill 1\n"));
 	assert_int_equal(oom_read(f, "", &st), -2);
 	/* Opened after init died (the path may name the next run's cgroup). */
 	f->kids[0] = spawn_sleeper();
@@ -334,8 +388,8 @@ static void test_oom_counter_not_kept(void **state)
 	st = kept(f, "web1");
 	kill(f->kids[0], SIGKILL);
 	waitid(P_PID, (id_t)f->kids[0], NULL, WEXITED | WNOWAIT);
-	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st,
-				  counter_file(f, "oom_kill 1\n"));
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_OOM_KILLS,
+			      counter_file(f, "oom_kill 1\n"));
 	assert_int_equal(oom_read(f, "", &st), -2);
 }
 
@@ -352,11 +406,11 @@ static void test_oom_counter_dropped_when_unreadable(void **state)
 	/* A read that fails (here EISDIR; ENODEV for a removed cgroup). */
 	dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(dirfd >= 0);
-	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st, dirfd);
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_OOM_KILLS, dirfd);
 	assert_int_equal(oom_read(f, "", &st), -2);
 	/* Dropped: a new one can be kept. */
-	vsd_status_cache_keep_oom(f->d.status_cache, "web1", "", &st,
-				  counter_file(f, "oom_kill 4\n"));
+	vsd_status_cache_keep(f->d.status_cache, "web1", "", &st, VS_CG_OOM_KILLS,
+			      counter_file(f, "oom_kill 4\n"));
 	assert_int_equal(oom_read(f, "", &st), 4);
 }
 
@@ -369,6 +423,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_young_state_not_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oom_counter_kept_with_the_run, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oom_counter_not_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sampler_counters_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oom_counter_dropped_when_unreadable, setup,
 					    teardown),
 	};

@@ -1,5 +1,6 @@
 /* Statistics: the cgroup file parsers (memory.stat, cpu.stat, io.stat,
  * blkio), the idle detector and the kernel log OOM parser (pure, no root). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -382,6 +383,40 @@ static void test_stats_files(void **state)
 	assert_int_equal(vs_cg_sample(cg, -1, &st, &err), -1);
 	assert_non_null(strstr(err.msg, "memory.usage_in_bytes: unexpected content 'lots'"));
 	put(root, "memory", "memory.usage_in_bytes", "4096\n");
+	/* The same counters through descriptors kept open (the sampler's and
+	 * a list's): read again from the start each time. */
+	{
+		const int64_t want[VS_CG_COUNTERS] = {2, 5000, 4096};
+		int fds[VS_CG_COUNTERS];
+		int64_t v;
+
+		for (int i = 0; i < VS_CG_COUNTERS; i++) {
+			fds[i] = vs_cg_counter_open(cg, i, &err);
+			assert_true(fds[i] >= 0);
+			assert_int_equal(vs_cg_counter_read(fds[i], i, &v, &err), 0);
+			assert_int_equal(v, want[i]);
+		}
+		put(root, "memory", "memory.usage_in_bytes", "8192\n");
+		put(root, "cpuacct", "cpuacct.usage", "9000000\n");
+		assert_int_equal(
+		    vs_cg_counter_read(fds[VS_CG_MEMORY_BYTES], VS_CG_MEMORY_BYTES, &v, &err), 0);
+		assert_int_equal(v, 8192);
+		assert_int_equal(vs_cg_counter_read(fds[VS_CG_CPU_USEC], VS_CG_CPU_USEC, &v, &err),
+				 0);
+		assert_int_equal(v, 9000);
+		/* Not a number: unknown, not an error. */
+		put(root, "memory", "memory.usage_in_bytes", "lots\n");
+		assert_int_equal(
+		    vs_cg_counter_read(fds[VS_CG_MEMORY_BYTES], VS_CG_MEMORY_BYTES, &v, &err), 0);
+		assert_int_equal(v, -1);
+		for (int i = 0; i < VS_CG_COUNTERS; i++)
+			close(fds[i]);
+		put(root, "memory", "memory.usage_in_bytes", "4096\n");
+		put(root, "cpuacct", "cpuacct.usage", "5000000\n");
+		/* A controller the host lacks: ENOENT. */
+		assert_int_equal(vs_cg_counter_open(cg, VS_CG_COUNTERS, &err), -1);
+		assert_int_equal(err.errnum, ENOENT);
+	}
 	/* A file that is not a number names itself. */
 	put(root, "pids", "pids.current", "three\n");
 	assert_int_equal(vs_cg_stats(cg, &st, &err), -1);

@@ -110,6 +110,30 @@ static void test_self_sibling(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+static void test_sorted_find(void **state)
+{
+	struct item {
+		int pad;
+		const char *name;
+	} v[] = {{0, "a"}, {0, "c"}, {0, "e"}};
+	/* name, elements searched, index wanted, found wanted */
+	const struct {
+		const char *name;
+		size_t n, at;
+		bool found;
+	} cases[] = {{"c", 3, 1, true},	 {"a", 3, 0, true},  {"e", 3, 2, true},
+		     {"d", 3, 2, false}, {"z", 3, 3, false}, {"a", 0, 0, false}};
+	bool found;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(vs_sorted_find(v, cases[i].n, sizeof(v[0]),
+						offsetof(struct item, name), cases[i].name, &found),
+				 cases[i].at);
+		assert_int_equal(found, cases[i].found);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +142,7 @@ int main(void)
 	    cmocka_unit_test(test_shed_heap),
 #endif
 	    cmocka_unit_test(test_self_sibling),
+	    cmocka_unit_test(test_sorted_find),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
