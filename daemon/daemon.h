@@ -714,9 +714,12 @@ int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, const 
  * transport error ("rsync SRC: ERROR (RSYNC'S LINE)", rsync stopped), or
  * "rsync SRC to URL: rsync exited with N: LAST LINE"; in that last case
  * *st is filled too (its exit_status N), so that a caller copying a tree
- * that changes under it may take VS_RSYNC_VANISHED for a round done. */
+ * that changes under it may take VS_RSYNC_VANISHED for a round done.
+ * recheck: NULL, or a file of rsync include rules (vs_fs_changed_since):
+ * then only those files go, each compared whole (-I: not skipped on
+ * equal size and modification time), and nothing is deleted. */
 int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const char *part,
-			const char *src_dir, const char *bwlimit, struct vs_mig_rsync_stats *st,
-			struct vs_error *err);
+			const char *src_dir, const char *bwlimit, const char *recheck,
+			struct vs_mig_rsync_stats *st, struct vs_error *err);
 
 #endif

@@ -19,6 +19,7 @@
 #include "daemon/handlers.h"
 #include "daemon/migrate-out.h"
 #include "fs-cow/vs_fs.h"
+#include "lib/vs_io.h"
 #include "lib/vs_json.h"
 #include "lib/vs_util.h"
 #include "migrate/vs_migrate.h"
@@ -251,8 +252,8 @@ static void name_target_cause(struct out_job *j, const char *part, struct vs_err
  * mapping", 23): either status is then a round done, whose gaps the final
  * round, with the container stopped, fills. That round compares every
  * file again (size and time, --delete) and must end with status 0. */
-static int push(struct out_job *j, const char *part, const char *src, bool running, int64_t *sent,
-		struct vs_error *err)
+static int push(struct out_job *j, const char *part, const char *src, bool running,
+		const char *recheck, int64_t *sent, struct vs_error *err)
 {
 	cleanup_free char *path = xasprintf("/v1/migrations/%s/sync", j->rec.id);
 	struct vs_mig_rsync_stats st = {.exit_status = -1};
@@ -261,8 +262,8 @@ static int push(struct out_job *j, const char *part, const char *src, bool runni
 	j->reported_ms = vs_now_ms();
 	j->peer.progress = on_bytes;
 	j->peer.progress_arg = j;
-	if (vsd_peer_rsync_push(&j->peer, path, part, src, j->bwlimit[0] ? j->bwlimit : NULL, &st,
-				err) < 0) {
+	if (vsd_peer_rsync_push(&j->peer, path, part, src, j->bwlimit[0] ? j->bwlimit : NULL,
+				recheck, &st, err) < 0) {
 		if (!running ||
 		    (st.exit_status != VS_RSYNC_VANISHED && st.exit_status != VS_RSYNC_PARTIAL)) {
 			name_target_cause(j, part, err);
@@ -293,8 +294,12 @@ static int precopy(struct out_job *j, struct vs_error *err)
 	cleanup_free char *upper = upper_of(j);
 	int64_t prev = -1, sent = 0;
 
+	if (j->was_running) {
+		clock_gettime(CLOCK_REALTIME, &j->layer_since);
+		j->layer_since.tv_sec -= 1; /* the file system's clock is coarse */
+	}
 	for (int i = 1; i <= ROUNDS_MAX; i++) {
-		if (push(j, "layer", upper, j->was_running, &sent, err) < 0)
+		if (push(j, "layer", upper, j->was_running, NULL, &sent, err) < 0)
 			return -1;
 		j->rounds++;
 		out_progress(j, "pre-copy round %d: %lld bytes of the layer sent", i,
@@ -436,12 +441,89 @@ static int finish_lazy(struct out_job *j, struct vs_error *err)
 }
 
 /* Freeze and dump (live) or stop (stop mode), then the rest. */
+/* Files changed during the move that the final round compares whole, at
+ * most (rsync matches each file against every rule: a longer list would
+ * cost frozen time); past it the result warns instead. */
+#define RECHECK_MAX 2000
+
+/* The final round skips a file whose size and modification time match the
+ * target's copy. A file a running round read, which the guest then
+ * rewrote to the same size within one tick of the file system's coarse
+ * clock (or whose time it set back), would stay stale there: the files
+ * changed since the first running round, by their change time (which no
+ * guest sets), go once more, compared whole (docs/migration.md, "The
+ * final round's second pass"). */
+static int recheck(struct out_job *j, const char *upper, struct vs_error *err)
+{
+	cleanup_free char *list = NULL;
+	cleanup_free char *file = NULL;
+	cleanup_close int fd = -1, out = -1;
+	int64_t sent = 0;
+	size_t len, n;
+	int r;
+
+	if (j->layer_since.tv_sec == 0)
+		return 0;
+	fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return vs_error_set(err, errno, "open %s", upper);
+	r = vs_fs_changed_since(fd, &j->layer_since, RECHECK_MAX, &list, &len, &n, err);
+	if (r < 0)
+		return vs_error_prefix(err, "list the files changed during the move");
+	if (r > 0) {
+		snprintf(j->warning, sizeof(j->warning),
+			 "%zu files changed during the move, more than the %d the final round "
+			 "compares whole: the others were compared by size and modification "
+			 "time only",
+			 n, RECHECK_MAX);
+		out_progress(j, "%s", j->warning);
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	file = xasprintf("%s/migrations/%s.recheck", j->d->root, j->rec.id);
+	out = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0 || vs_write_all(out, list, len) < 0) {
+		r = vs_error_set(err, errno, "write %s", file);
+		unlink(file);
+		return r;
+	}
+	r = push(j, "layer", upper, false, file, &sent, err);
+	unlink(file);
+	if (r == 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+			 "final layer round, second pass: %zu files changed during the move "
+			 "compared whole, %lld bytes",
+			 n, (long long)sent);
+		vsd_log("migration %s: %s", j->rec.id, msg);
+		out_progress(j, "%s", msg);
+	}
+	return r;
+}
+
+/* Test hook: $VSD_TEST_MIG_FREEZE_DELAY_MS holds a move that long after
+ * its running rounds, before the freeze (logged), so that a test can
+ * change the guest's files between the two (migrate-rsync.bats). */
+static void test_freeze_delay(struct out_job *j)
+{
+	const char *s = getenv("VSD_TEST_MIG_FREEZE_DELAY_MS");
+	int64_t ms = s != NULL ? strtoll(s, NULL, 10) : 0;
+
+	if (ms <= 0 || !j->was_running)
+		return;
+	vsd_log("migration %s: test hook: %lld ms before the freeze", j->rec.id, (long long)ms);
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L}, NULL);
+}
+
 static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *err)
 {
 	cleanup_free char *upper = upper_of(j);
 	cleanup_free char *image = xasprintf("%s/containers/%s/checkpoint", j->d->root, j->name);
 	int64_t sent = 0;
 
+	test_freeze_delay(j);
 	*t_frozen = vs_now_ms();
 	if (strcmp(j->mode, "live") == 0) {
 		if ((j->postcopy ? dump_lazy(j, err) : dump(j, err)) < 0)
@@ -454,13 +536,13 @@ static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *
 			return vs_error_prefix(err, "stop '%s'", j->name);
 		out_save(j, VSD_MIG_DUMPED);
 	}
-	if (push(j, "layer", upper, false, &sent, err) < 0)
+	if (push(j, "layer", upper, false, NULL, &sent, err) < 0 || recheck(j, upper, err) < 0)
 		return -1;
 	j->rounds++;
 	out_progress(j, "final layer round: %lld bytes", (long long)sent);
 	if (strcmp(j->mode, "live") != 0)
 		return 0;
-	if (push(j, "image", image, false, &sent, err) < 0)
+	if (push(j, "image", image, false, NULL, &sent, err) < 0)
 		return -1;
 	out_progress(j, "memory image sent: %lld bytes", (long long)sent);
 	return j->postcopy ? start_lazy(j, err) : 0;

@@ -43,8 +43,9 @@ struct out_job {
 	int64_t dump_ms, commit_ms; /* parts of frozen_ms: the dump, the commit */
 	const char *pages_via;	    /* "page-server", "image" or "none" */
 	int rounds;
-	char *arrived;	  /* the target's commit answer */
-	const char *part; /* what a push is sending */
+	struct timespec layer_since; /* a second before the first running round (0: none) */
+	char *arrived;		     /* the target's commit answer */
+	const char *part;	     /* what a push is sending */
 	int64_t reported_ms;
 	char warning[VS_ERROR_MSG_MAX]; /* moved, but the copy here stays (result) */
 };

@@ -895,16 +895,27 @@ int vsd_peer_pages_stream(const struct vsd_peer_id *id, const char *path, const 
 }
 
 static char **push_argv(const char *helper, const char *src_dir, const char *bwlimit,
-			int timeout_ms)
+			const char *recheck, int timeout_ms)
 {
-	char **v = xcalloc(16, sizeof(*v));
+	char **v = xcalloc(24, sizeof(*v));
 	size_t k = 0;
 
 	v[k++] = xstrdup(VS_RSYNC_PATH);
 	v[k++] = xstrdup("-aHAX");
 	v[k++] = xstrdup("--numeric-ids");
 	v[k++] = xstrdup("--sparse");
-	v[k++] = xstrdup("--delete");
+	if (recheck == NULL) {
+		v[k++] = xstrdup("--delete");
+	} else {
+		/* The listed files, every directory walked to reach them,
+		 * nothing else; the rules stay with this rsync (the receiving
+		 * server is given -I only). */
+		v[k++] = xstrdup("-I");
+		v[k++] = xstrdup("--from0");
+		v[k++] = xasprintf("--include-from=%s", recheck);
+		v[k++] = xstrdup("--include=*/");
+		v[k++] = xstrdup("--exclude=*");
+	}
 	v[k++] = xstrdup("--stats");
 	if (bwlimit != NULL)
 		v[k++] = xasprintf("--bwlimit=%s", bwlimit);
@@ -943,8 +954,8 @@ static int push_failed(struct vs_error *err, const char *src_dir, int status, in
 }
 
 int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const char *part,
-			const char *src_dir, const char *bwlimit, struct vs_mig_rsync_stats *st,
-			struct vs_error *err)
+			const char *src_dir, const char *bwlimit, const char *recheck,
+			struct vs_mig_rsync_stats *st, struct vs_error *err)
 {
 	cleanup_close int out = memfd_create("rsync", MFD_CLOEXEC);
 	cleanup_strv char **argv = NULL;
@@ -962,7 +973,7 @@ int vsd_peer_rsync_push(const struct vsd_peer_id *id, const char *path, const ch
 		return vs_error_kind(err, VS_EK_INVALID, "bandwidth '%s': not a rate", bwlimit);
 	if (out < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return vs_error_set(err, errno, "rsync: memfd or socketpair");
-	argv = push_argv(helper, src_dir, bwlimit, timeout_ms);
+	argv = push_argv(helper, src_dir, bwlimit, recheck, timeout_ms);
 	rc = vs_spawn(argv, environ, out, &sv[1], 1, &pid);
 	close(sv[1]);
 	if (rc != 0) {

@@ -343,6 +343,78 @@ int vs_fs_tree_size(int dirfd, int64_t *bytes, struct vs_error *err)
 	return 0;
 }
 
+struct changed_acc {
+	struct timespec since;
+	size_t max, count;
+	char *buf;
+	size_t len, cap;
+};
+
+static void changed_put(struct changed_acc *a, char c)
+{
+	if (a->len == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 4096;
+		a->buf = xrealloc(a->buf, a->cap);
+	}
+	a->buf[a->len++] = c;
+}
+
+static int changed_entry(int dirfd, const char *name, const char *path, void *ud,
+			 struct vs_error *err)
+{
+	struct changed_acc *a = ud;
+	bool wild = strpbrk(path, "*?[") != NULL;
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return vs_error_set(err, errno, "stat %s", path);
+	if (st.st_ctim.tv_sec < a->since.tv_sec ||
+	    (st.st_ctim.tv_sec == a->since.tv_sec && st.st_ctim.tv_nsec < a->since.tv_nsec))
+		return 0;
+	if (++a->count > a->max)
+		return 0; /* counted, not listed: the caller is told */
+	/* path is "./..." from vs_fs_walk(dirfd, "."): the rule is "/...",
+	 * anchored at the transfer's top. rsync reads a backslash as an
+	 * escape only in a pattern with a wildcard character. */
+	for (const char *p = path + 1; *p != '\0'; p++) {
+		if (wild && strchr("*?[\\", *p) != NULL)
+			changed_put(a, '\\');
+		changed_put(a, *p);
+	}
+	changed_put(a, '\0');
+	return 0;
+}
+
+static int changed_dir(int dirfd, const char *name, const char *path, void *ud,
+		       struct vs_error *err)
+{
+	(void)dirfd, (void)name, (void)path, (void)ud, (void)err;
+	return 0;
+}
+
+int vs_fs_changed_since(int dirfd, const struct timespec *since, size_t max, char **list,
+			size_t *len, size_t *count, struct vs_error *err)
+{
+	static const struct vs_fs_walk_ops ops = {.file = changed_entry, .dir = changed_dir};
+	struct changed_acc a = {.since = *since, .max = max};
+	int r = vs_fs_walk(dirfd, ".", &ops, &a, err);
+
+	*list = NULL;
+	*len = 0;
+	*count = a.count;
+	if (r != 0 || a.count > max) {
+		free(a.buf);
+		if (r < 0)
+			return -1;
+		if (a.count > max)
+			return 1;
+		return vs_error_set(err, ENOENT, "list changed files");
+	}
+	*list = a.buf;
+	*len = a.len;
+	return 0;
+}
+
 static int cmp_longer_first(const void *a, const void *b)
 {
 	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);

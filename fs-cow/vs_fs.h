@@ -281,6 +281,18 @@ int vs_fs_layer_recover(const char *cdir, struct vs_error *err);
  * st_size, hard links counted once, directories by st_size). 0 or -1. */
 int vs_fs_tree_size(int dirfd, int64_t *bytes, struct vs_error *err);
 
+/* The files under dirfd (not directories: regular files, symlinks, FIFOs,
+ * sockets, devices) whose change time is at or after since, as rsync
+ * include rules (--from0): "/PATH" from the tree's top, each ended by a
+ * NUL, with rsync's wildcard characters escaped in a path that has one.
+ * The change time is the kernel's (no guest sets it), and the names of a
+ * hard-linked file share it, so a hard-link group is wholly in or out.
+ * *list (malloc'd, *len bytes, *count rules; NULL and 0 for none). At
+ * most max rules: 1 when more files changed than that (*list NULL,
+ * *count all of them), 0, or -1. */
+int vs_fs_changed_since(int dirfd, const struct timespec *since, size_t max, char **list,
+			size_t *len, size_t *count, struct vs_error *err);
+
 /* True if the container at cdir has a disk image. */
 bool vs_fs_disk_present(const char *cdir);
 

@@ -504,11 +504,13 @@ MIGRATION_OBJECTS = {
                                  "restored (live): nftables when both nodes' "
                                  "CRIU can, else iptables; null for stop and "
                                  "offline.")),
-        "warning": nullable(dict(STR, description="Moved, but something "
-                           "here was left undone: a post-copy move's ended "
-                           "copy that could not be removed (vsd keeps its "
-                           "name held and tries again; docs/migration.md, "
-                           "\"A failed pull\"). Null otherwise.")),
+        "warning": nullable(dict(STR, description="Moved, with a caveat: "
+                           "a post-copy move's ended copy that could not be "
+                           "removed (vsd keeps its name held and tries "
+                           "again; docs/migration.md, \"A failed pull\"), "
+                           "or more files changed during the move than the "
+                           "final round compares whole (\"The final "
+                           "round's second pass\"). Null otherwise.")),
         "container": dict(nullable(ref("ContainerStatus")),
                           description="The container as the target runs it "
                           "(null when the target did not say)."),

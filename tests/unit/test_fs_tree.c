@@ -210,6 +210,62 @@ static void test_walk_counts(void **state)
 	assert_int_equal(vs_fs_walk(f->rootfd, "nope", &ops, &n, &err), 1);
 }
 
+static bool listed(const char *list, size_t len, const char *want)
+{
+	for (size_t at = 0; at < len; at += strlen(list + at) + 1)
+		if (strcmp(list + at, want) == 0)
+			return true;
+	return false;
+}
+
+/* The files changed since a time, as rsync include rules: only those, by
+ * their change time (a hard link's other name too: one inode), anchored,
+ * wildcard characters escaped only where rsync reads escapes; past max,
+ * counted and not listed. */
+static void test_changed_since(void **state)
+{
+	struct fx *f = *state;
+	struct vs_error err = {0};
+	struct timespec since;
+	struct stat st;
+	size_t len, n, at, rules = 0;
+	char *list = NULL;
+
+	assert_int_equal(write_text(pathf("%s/old", f->root), "1"), 0);
+	assert_int_equal(write_text(pathf("%s/old2", f->root), "2"), 0);
+	assert_int_equal(mkdir(pathf("%s/d", f->root), 0755), 0);
+	assert_int_equal(stat(pathf("%s/d", f->root), &st), 0);
+	since = st.st_ctim;
+	since.tv_nsec++; /* after everything above */
+	/* More than a tick of the file system's coarse clock. */
+	nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
+	assert_int_equal(write_text(pathf("%s/d/new", f->root), "3"), 0);
+	assert_int_equal(symlink("new", pathf("%s/d/ln", f->root)), 0);
+	assert_int_equal(write_text(pathf("%s/d/w*[x]", f->root), "4"), 0);
+	assert_int_equal(write_text(pathf("%s/d/b\\s", f->root), "5"), 0);
+	assert_int_equal(link(pathf("%s/old2", f->root), pathf("%s/d/l2", f->root)), 0);
+
+	assert_int_equal(vs_fs_changed_since(f->rootfd, &since, 100, &list, &len, &n, &err), 0);
+	for (at = 0; at < len; at += strlen(list + at) + 1)
+		rules++;
+	assert_int_equal(n, 6);
+	assert_int_equal(rules, 6);
+	assert_true(listed(list, len, "/d/new"));
+	assert_true(listed(list, len, "/d/ln"));
+	assert_true(listed(list, len, "/d/w\\*\\[x]"));
+	assert_true(listed(list, len, "/d/b\\s"));
+	assert_true(listed(list, len, "/d/l2"));
+	assert_true(listed(list, len, "/old2")); /* the same inode as d/l2 */
+	assert_false(listed(list, len, "/old"));
+	assert_false(listed(list, len, "/d"));
+	free(list);
+
+	list = (char *)"x";
+	assert_int_equal(vs_fs_changed_since(f->rootfd, &since, 5, &list, &len, &n, &err), 1);
+	assert_null(list);
+	assert_int_equal(n, 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +273,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_remove_deep_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuses_to_cross_mounts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_walk_counts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_since, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
