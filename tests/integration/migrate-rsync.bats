@@ -24,16 +24,17 @@ teardown() { cluster_teardown_test; }
 @test "a file the guest truncates while a running round sends the layer: the move completes, A's log names the file rsync read short" {
 	local log="$CL_A_ROOT/../vsd.log" from id pid
 	ct_counting rs1 192.0.2.110
-	# Sent in name order: /root/aaa (16 MB at 4 MB/s: about 4 s) before
-	# /root/zzz, which the running round lists at 4 MB and finds empty.
-	on A in_ct rs1 sh -c 'head -c 16777216 /dev/urandom >/root/aaa && head -c 4194304 /dev/urandom >/root/zzz'
+	# 16 MB at 4 MB/s: the running round reads /root/zzz for about 4 s.
+	on A in_ct rs1 sh -c 'head -c 16777216 /dev/urandom >/root/zzz'
 	from=$(($(wc -l <"$log") + 1))
 	mig_bg rs1 --bandwidth 4M
-	# aaa is arriving on B (rsync's temporary file): the round listed zzz
-	# and has not reached it. Truncated as the guest would (`: >F`),
-	# through its root (a container being moved takes no exec).
-	wait_for 60 sh -c "find '$CL_B_ROOT/containers' -name '.aaa.*' | grep -q ." ||
-		fail "/root/aaa never arrived on B: $(mig_out)"
+	# zzz is arriving on B (rsync's temporary file): A's rsync has it
+	# open and is reading it. Truncated then, as the guest would (`: >F`),
+	# through its root (a container being moved takes no exec): rsync's
+	# next read of it comes back short. (A file truncated before rsync
+	# opens it is sent at its new size, no error.)
+	wait_for 60 sh -c "find '$CL_B_ROOT/containers' -name '.zzz.*' | grep -q ." ||
+		fail "/root/zzz never arrived on B: $(mig_out)"
 	pid=$(on A ct_init_pid rs1)
 	: >"/proc/$pid/root/root/zzz"
 	wait_for 120 test -e "$NET_TMP/mig.rc" || fail "the move did not end"

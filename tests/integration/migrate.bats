@@ -397,7 +397,7 @@ check_blocked() {
 	run migrate vn1 --bandwidth 2M
 	assert_success
 	assert_moved vn1 running
-	grep -q "files of the running container went during a round" "$CL_A_TMP/vsd.log" ||
+	grep -q "files of the running container changed during a round, left to the final round" "$CL_A_TMP/vsd.log" ||
 		fail "no round met vanished files: the test did not test that"
 	# The loop goes on on B.
 	local a b
