@@ -458,12 +458,13 @@ static int recheck(struct out_job *j, const char *upper, struct vs_error *err)
 	cleanup_free char *list = NULL;
 	cleanup_free char *file = NULL;
 	cleanup_close int fd = -1, out = -1;
-	int64_t sent = 0;
+	int64_t sent = 0, t_list, t0;
 	size_t len, n;
 	int r;
 
 	if (j->layer_since.tv_sec == 0)
 		return 0;
+	t_list = vs_now_ms();
 	fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return vs_error_set(err, errno, "open %s", upper);
@@ -488,6 +489,7 @@ static int recheck(struct out_job *j, const char *upper, struct vs_error *err)
 		unlink(file);
 		return r;
 	}
+	t0 = vs_now_ms();
 	r = push(j, "layer", upper, false, file, &sent, err);
 	unlink(file);
 	if (r == 0) {
@@ -495,8 +497,9 @@ static int recheck(struct out_job *j, const char *upper, struct vs_error *err)
 
 		snprintf(msg, sizeof(msg),
 			 "final layer round, second pass: %zu files changed during the move "
-			 "compared whole, %lld bytes",
-			 n, (long long)sent);
+			 "compared whole, %lld bytes in %lld ms (listed in %lld ms)",
+			 n, (long long)sent, (long long)(vs_now_ms() - t0),
+			 (long long)(t0 - t_list));
 		vsd_log("migration %s: %s", j->rec.id, msg);
 		out_progress(j, "%s", msg);
 	}
