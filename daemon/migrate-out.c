@@ -440,7 +440,6 @@ static int finish_lazy(struct out_job *j, struct vs_error *err)
 	return 0;
 }
 
-/* Freeze and dump (live) or stop (stop mode), then the rest. */
 /* Files changed during the move that the final round compares whole, at
  * most (rsync matches each file against every rule: a longer list would
  * cost frozen time); past it the result warns instead. */
@@ -520,6 +519,7 @@ static void test_freeze_delay(struct out_job *j)
 	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L}, NULL);
 }
 
+/* Freeze and dump (live) or stop (stop mode), then the rest. */
 static int stop_and_copy(struct out_job *j, int64_t *t_frozen, struct vs_error *err)
 {
 	cleanup_free char *upper = upper_of(j);
