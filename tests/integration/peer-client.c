@@ -378,7 +378,8 @@ static int do_rsync(char **argv, const char *part, size_t cut_after)
 	struct vsd_peer_id id = {
 	    .url = url, .fingerprint = fp, .cert_pem = ccert, .key_pem = ckey, .timeout_ms = 20000};
 	t0 = vs_now_ms();
-	r = vsd_peer_rsync_push(&id, "/v1/migrations/test/sync", "layer", argv[1], NULL, &st, &err);
+	r = vsd_peer_rsync_push(&id, "/v1/migrations/test/sync", "layer", argv[1], NULL, NULL, &st,
+				&err);
 	t0 = vs_now_ms() - t0;
 	pthread_mutex_lock(&t.lock);
 	while (!t.done)
