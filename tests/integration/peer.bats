@@ -244,6 +244,8 @@ layer_facts() {
 	run "$PEER_BIN" rsync "$VSD_TMP/no-such-dir" "$VSD_TMP/dst"
 	assert_failure
 	assert_contains "$output" "error: source: rsync $VSD_TMP/no-such-dir to https://127.0.0.1:"
-	assert_contains "$output" "rsync exited with 23: rsync error: some files/attrs were not transferred"
+	# The cause is rsync's own line naming the file (vs_mig_rsync_cause),
+	# not its closing "some files/attrs were not transferred".
+	assert_contains "$output" "rsync exited with 23: rsync: [sender] change_dir \"$VSD_TMP/no-such-dir\" failed: No such file or directory"
 	assert_eq "$(ls -A "$VSD_TMP/dst")" ""
 }
