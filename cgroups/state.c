@@ -137,37 +137,47 @@ static void read_proc(const char *path, char *buf, size_t size)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-/* A child of thread tid (of pid) that shares its memory: the vfork child
- * that has neither exec'd nor exited (kcmp KCMP_VM against the waiting
- * thread, as CRIU compares address spaces), or 0. A thread frozen in its
- * vfork wait after the child exec'd is no trouble: it returns as soon as
- * it is thawed. When the children cannot be told (no /proc/.../children,
- * a list too long to read whole, or kcmp refused), the wait is taken as
- * unfinished, as before these checks: -1. */
-static pid_t vfork_child(pid_t pid, pid_t tid)
+/* A child process of thread tid (of pid) that shares its memory (kcmp
+ * KCMP_VM, as CRIU compares address spaces): a vfork child that has
+ * neither exec'd nor exited, its parent waiting for it in the kernel.
+ * 1 with *child set, 0 when there is none, -1 when the children cannot be
+ * told (no /proc/.../children, a list too long to read whole, or kcmp
+ * refused).
+ *
+ * The parent's wait channel is not what decides: a thaw wakes every task
+ * of the tree, the vfork parent too, which finds its child not done and
+ * sleeps again; runnable meanwhile, /proc shows it no wait channel ("0"),
+ * and a freeze that follows the thaw closely (a retry) could take it for
+ * a parent whose vfork had ended: CRIU then waited on it for its timeout
+ * ("Unseizable non-zombie N found, state D"). A child sharing the
+ * parent's memory is there, asleep or not. */
+static int shared_vm_child(pid_t pid, pid_t tid, pid_t *child)
 {
 	cleanup_free char *kids = NULL;
 	char path[80], *save = NULL;
 	size_t len = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tid);
-	/* Oldest first: the vfork child, the newest, comes last. */
 	if (vs_read_file_at(AT_FDCWD, path, 1 << 20, &kids, &len, NULL) < 0)
 		return -1;
+	/* Oldest first: a vfork child, the newest, comes last. */
 	for (char *k = strtok_r(kids, " \n", &save); k != NULL; k = strtok_r(NULL, " \n", &save)) {
 		pid_t c = (pid_t)atoi(k);
 		int same = c > 0 ? vs_kcmp(tid, c, KCMP_VM, 0, 0) : 1;
 
-		if (same == 0)
-			return c;
+		if (same == 0) {
+			*child = c;
+			return 1;
+		}
 		if (same < 0 && errno != ESRCH)
 			return -1;
 	}
 	return 0;
 }
 
-/* Whether a thread of pid waits for a vfork child that has not exec'd:
- * fills *w. */
+/* Whether a thread of pid has a vfork child that has not exec'd: fills
+ * *w. Where the children cannot be told, a thread whose wait channel is
+ * the vfork wait counts (child -1), as before these checks. */
 static bool vfork_pending(pid_t pid, struct vfork_wait *w)
 {
 	char path[64];
@@ -178,13 +188,19 @@ static bool vfork_pending(pid_t pid, struct vfork_wait *w)
 	d = opendir(path);
 	while (d != NULL && (e = readdir(d)) != NULL) {
 		char wchan[64];
-		pid_t tid = (pid_t)atoi(e->d_name), child;
+		pid_t tid = (pid_t)atoi(e->d_name), child = -1;
+		int r;
 
 		if (tid <= 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", (int)pid, (int)tid);
-		read_proc(path, wchan, sizeof(wchan));
-		if (!vs_cg_wchan_is_vfork(wchan) || (child = vfork_child(pid, tid)) == 0)
+		r = shared_vm_child(pid, tid, &child);
+		if (r < 0) {
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", (int)pid, (int)tid);
+			read_proc(path, wchan, sizeof(wchan));
+			r = vs_cg_wchan_is_vfork(wchan);
+			child = -1;
+		}
+		if (r == 0)
 			continue;
 		*w = (struct vfork_wait){.pid = pid, .tid = tid, .child = child};
 		return true;
@@ -269,10 +285,11 @@ int vs_cg_freeze_settled(struct vs_cg *cg, int64_t *frozen_at, struct vs_error *
 		task_name(w.child, child, sizeof(child));
 	else
 		snprintf(child, sizeof(child), "(not known)");
-	return vs_error_set(err, EBUSY,
-			    "task %s keeps waiting for its vfork child %s (frozen %d times in "
-			    "%lld ms): the tree cannot be checkpointed now",
-			    waiter, child, tries, (long long)(vs_now_ms() - t0));
+	return vs_error_set(
+	    err, EBUSY,
+	    "task %s keeps a child sharing its memory, %s (a vfork child not yet "
+	    "exec'd; frozen %d times in %lld ms): the tree cannot be checkpointed now",
+	    waiter, child, tries, (long long)(vs_now_ms() - t0));
 }
 
 int vs_cg_frozen(struct vs_cg *cg, struct vs_error *err)

@@ -209,16 +209,20 @@ int vs_cg_frozen(struct vs_cg *cg, struct vs_error *err);
  * uninterruptible wait for a child CRIU holds stopped, never stops: the
  * dump fails after CRIU's 10 s timeout ("Unseizable non-zombie N found,
  * state D") with the container frozen all along. A vfork counts while the
- * child still runs in its parent's memory (before its exec); such a
+ * child still runs in its parent's memory (before its exec): a child
+ * process sharing its parent's memory (kcmp), whatever the parent's wait
+ * channel shows (a retry's thaw leaves it runnable for a moment); such a
  * freeze is thawed, the vfork let run to its end (up to 100 ms), and the
- * freeze tried again, for up to 3 s. Frozen: how many times it was tried
- * again (0, 1, ...) with *frozen_at (when not NULL) the vs_now_ms() at
- * which the freeze that held began, or -1: vs_cg_freeze's errors, or
- * EBUSY naming the task that kept waiting and its child (the cgroup then
- * thawed). */
+ * freeze tried again, for up to 3 s. A child made with CLONE_VM but no
+ * vfork, which CRIU cannot dump either, keeps it from settling. Frozen:
+ * how many times it was tried again (0, 1, ...) with *frozen_at (when not
+ * NULL) the vs_now_ms() at which the freeze that held began, or -1:
+ * vs_cg_freeze's errors, or EBUSY naming the task and its child (the
+ * cgroup then thawed). */
 int vs_cg_freeze_settled(struct vs_cg *cg, int64_t *frozen_at, struct vs_error *err);
 /* True when wchan (/proc/TID/wchan) is where the kernel parks a thread
- * that waits for its vfork child. */
+ * that waits for its vfork child (what vs_cg_freeze_settled falls back on
+ * where a thread's children cannot be listed). */
 bool vs_cg_wchan_is_vfork(const char *wchan);
 
 /* SIGKILL every task in the cgroup and its descendants (cgroup.kill on

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1093,6 +1094,70 @@ static void test_freeze_settled_vfork(void **state)
 	vs_cg_free(cg);
 }
 
+static int do_nap_forever(void *arg)
+{
+	const struct timespec s = {1, 0};
+
+	(void)arg;
+	for (;;)
+		syscall(SYS_nanosleep, &s, NULL);
+	return 0;
+}
+
+/* A process that shares its memory with a child (clone CLONE_VM, no
+ * vfork) and sleeps in pause(): its wait channel is not the vfork wait. */
+static int do_shared_vm(void *arg)
+{
+	static char stack[64 * 1024];
+
+	(void)arg;
+	raise(SIGSTOP);
+	if (clone(do_nap_forever, stack + sizeof(stack), CLONE_VM | SIGCHLD, NULL) < 0)
+		return 1;
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* vs_cg_freeze_settled tells a child that runs in its parent's memory by
+ * the memory (kcmp), not by the parent's wait channel: a parent caught
+ * runnable right after a retry's thaw shows none. Here the parent sleeps
+ * in pause() beside a CLONE_VM child that never execs: the freeze never
+ * settles, the error names both, and the tree is left thawed. */
+static void test_freeze_settled_shared_vm(void **state)
+{
+	struct vs_cg *cg;
+	struct vs_error err = {0};
+	char path[64];
+	int status, rc;
+	pid_t pid;
+
+	if (L.skip)
+		skip();
+	cg = create_cg("sharedvm", (uid_t)-1, (gid_t)-1);
+	pid = spawn_child(do_shared_vm, NULL);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	if (vs_cg_attach(cg, pid, &err) < 0)
+		fail_msg("attach: %s", err.msg);
+	kill(pid, SIGCONT);
+	snprintf(path, sizeof(path), "%d/task/%d/children", (int)pid, (int)pid);
+	for (int i = 0; i < 500 && readf("/proc", path)[0] == '\0'; i++)
+		usleep(2000);
+	assert_true(readf("/proc", path)[0] != '\0');
+	rc = vs_cg_freeze_settled(cg, NULL, &err);
+	status = vs_cg_frozen(cg, NULL);
+	vs_cg_kill_all(cg, NULL);
+	reap(pid);
+	if (rc != -1)
+		fail_msg("settled (%d) with a child sharing its parent's memory", rc);
+	assert_int_equal(err.errnum, EBUSY);
+	assert_non_null(strstr(err.msg, "sharing its memory"));
+	assert_int_equal(status, 0);
+	for (int i = 0; i < 100 && vs_cg_destroy(cg, NULL) < 0; i++)
+		usleep(10 * 1000);
+	vs_cg_free(cg);
+}
+
 /* A pool level: members are found by vs_cg_open, the pool's limits land
  * in its own cgroup, and it cannot go while it has members. */
 static void test_pool(void **state)
@@ -1279,6 +1344,7 @@ int main(void)
 	    cmocka_unit_test(test_auto_cpuset),
 	    cmocka_unit_test(test_io_devices),
 	    cmocka_unit_test(test_freeze_settled_vfork),
+	    cmocka_unit_test(test_freeze_settled_shared_vm),
 	    cmocka_unit_test(test_pool),
 	    cmocka_unit_test(test_move_pool),
 	    cmocka_unit_test(test_stats_and_reclaim),

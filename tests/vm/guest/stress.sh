@@ -189,6 +189,49 @@ stress_churn() {
 		done" </dev/null >/dev/null 2>&1 &'
 }
 
+# stress_dwatch_start: sample, every 0.3 s until stress_dwatch_stop, the
+# guest's tasks in state D (a dump that fails names one: "Unseizable
+# non-zombie N found, state D") with their wchan, stack and children, and
+# their children's state, into /tmp/stress-dstate (the last 400 lines are
+# kept).
+stress_dwatch_start() {
+	: >/tmp/stress-dstate
+	touch /tmp/stress-dwatch
+	(
+		while [ -e /tmp/stress-dwatch ]; do
+			_u=$(cut -d' ' -f1 /proc/uptime)
+			for _p in /proc/[0-9]*; do
+				grep -qE '^State:[[:space:]]*D' "$_p/status" 2>/dev/null || continue
+				echo "$_u D ${_p#/proc/} $(cat "$_p/comm" 2>/dev/null) ppid $(sed -n 's/^PPid:[[:space:]]*//p' "$_p/status" 2>/dev/null) wchan $(cat "$_p/wchan" 2>/dev/null) stack $(cat "$_p/stack" 2>/dev/null | tr '\n' '|')"
+				for _c in $(cat "$_p"/task/*/children 2>/dev/null); do
+					echo "$_u   child $_c $(cat /proc/$_c/comm 2>/dev/null) $(grep -E '^(State|TracerPid):' /proc/$_c/status 2>/dev/null | tr '\n' ' ') wchan $(cat /proc/$_c/wchan 2>/dev/null) stack $(cat /proc/$_c/stack 2>/dev/null | tr '\n' '|')"
+				done
+			done >>/tmp/stress-dstate
+			sleep 0.3
+		done
+	) &
+	dwatch_pid=$!
+}
+
+# stress_dwatch_stop: the sampler ends.
+stress_dwatch_stop() {
+	rm -f /tmp/stress-dwatch
+	wait "$dwatch_pid" 2>/dev/null
+}
+
+# stress_dump_diag OUT: for a move that failed with a task CRIU could
+# not seize, the dump log's lines naming it and what the sampler saw.
+stress_dump_diag() {
+	_pid=$(echo "$1" | grep -o 'Unseizable non-zombie [0-9]*' | head -n1 | grep -o '[0-9]*$')
+	[ -n "$_pid" ] || return 0
+	echo "# stress: the dump log's lines on task $_pid:"
+	_log=$(echo "$1" | grep -o '(log: [^)]*)' | head -n1 | sed 's/^(log: //; s/)$//')
+	grep -E "[^0-9]$_pid[^0-9]|freez|Freez|thaw|Timeout" "$_log" 2>/dev/null |
+		head -n 60 | sed 's/^/# stress:   /'
+	echo "# stress: tasks in state D while the move ran (last 80 samples):"
+	tail -n 80 /tmp/stress-dstate | sed 's/^/# stress:   /'
+}
+
 stress_run() {
 	echo "# stress: mode $stress_mode, $stress_moves moves, counter watched ${STRESS_WATCH} s after each"
 	case "$stress_mode" in
@@ -233,19 +276,24 @@ stress_run() {
 	moves=0 t0=$(date +%s)
 	while [ "$moves" -lt "$stress_moves" ]; do
 		before=$(counter_on "$from")
+		stress_dwatch_start
 		out=$(XDG_CONFIG_HOME="$fromx" VSD_SOCKET=$from timeout 360 vsctl migrate "$MCT" --to "$to" --mode "$mode" --json </dev/null 2>&1)
 		st=$?
+		stress_dwatch_stop
 		if [ "$st" != 0 ] && on_n "$from" status "$MCT" >/dev/null 2>&1; then
 			# A move that failed before the commit leaves it running here:
 			# once more (not what this run looks for).
 			retried=$((retried + 1))
 			echo "# stress: move $((moves + 1)) failed, the VPS stays; again: $(echo "$out" | tail -n 1)"
+			stress_dump_diag "$out"
+			stress_dwatch_start
 			out=$(XDG_CONFIG_HOME="$fromx" VSD_SOCKET=$from timeout 360 vsctl migrate "$MCT" --to "$to" --mode "$mode" --json </dev/null 2>&1)
 			st=$?
+			stress_dwatch_stop
 		fi
 		moves=$((moves + 1))
 		if [ "$st" != 0 ]; then
-			fail "stress: move $moves ($mode, to $to)" "status $st: $out" "$(tail -n 20 "$MA_LOG")" "$(tail -n 20 "$MB_LOG")"
+			fail "stress: move $moves ($mode, to $to)" "status $st: $out" "$(tail -n 20 "$MA_LOG")" "$(tail -n 20 "$MB_LOG")" "$(stress_dump_diag "$out")"
 			return
 		fi
 		if stress_watch "$tosock" "${before:-0}"; then
