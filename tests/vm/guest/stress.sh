@@ -271,7 +271,7 @@ stress_run() {
 	fi
 	stress_race "$MA_SOCK"
 	stress_churn "$MA_SOCK"
-	retried=0
+	retried=0 refroze=0
 	from=$MA_SOCK fromx=$MXDG to=nodeb tosock=$MB_SOCK torun=$MB_RUN tocg=vsd-b
 	moves=0 t0=$(date +%s)
 	while [ "$moves" -lt "$stress_moves" ]; do
@@ -292,6 +292,7 @@ stress_run() {
 			stress_dwatch_stop
 		fi
 		moves=$((moves + 1))
+		! echo "$out" | grep -q 'frozen again' || refroze=$((refroze + 1))
 		if [ "$st" != 0 ]; then
 			fail "stress: move $moves ($mode, to $to)" "status $st: $out" "$(tail -n 20 "$MA_LOG")" "$(tail -n 20 "$MB_LOG")" "$(stress_dump_diag "$out")"
 			return
@@ -310,7 +311,7 @@ stress_run() {
 			from=$MA_SOCK fromx=$MXDG to=nodeb tosock=$MB_SOCK torun=$MB_RUN tocg=vsd-b
 		fi
 	done
-	echo "# stress: $moves moves in $(($(date +%s) - t0)) s, $nfail stopped, $retried failed before the commit and tried again"
+	echo "# stress: $moves moves in $(($(date +%s) - t0)) s, $nfail stopped, $retried failed before the commit and tried again, $refroze froze again for a vfork"
 	_left=$(cat "$MA_LOG" "$MB_LOG" | grep 'left to the final round')
 	echo "# stress: rounds left to the final round: $(echo "$_left" | grep -c 'exited with 2[34]') (rsync's status 23: $(echo "$_left" | grep -c 'exited with 23'), 24: $(echo "$_left" | grep -c 'exited with 24'))"
 	# rsync's messages of failed runs, those other than "vanished" first.
