@@ -161,7 +161,8 @@ field() {
 
 @test "credentials: a FIFO at /etc/shadow is refused at once, the VPS stays usable" {
 	# Opened without O_NONBLOCK, the FIFO would hold the helper (and the
-	# container's lock) until its 30 s timeout.
+	# container's lock) until its 30 s timeout, whose error is another
+	# one: the answer's text tells the two apart, not its time.
 	in_ct pn1 sh -c 'cp -p /etc/shadow /etc/.shadow.keep && rm /etc/shadow && mkfifo -m 600 /etc/shadow'
 	local t0=$SECONDS out took
 	out=$(panel_api POST /v1/containers/pn1/password '{"password": "second Pass-2"}')
@@ -170,7 +171,6 @@ field() {
 	echo "answered in ${took}s: $out"
 	assert_eq "$(code_of "$out")" 409 "$out"
 	assert_contains "$out" "shadow is not a regular file"
-	((took < 5)) || fail "the answer took ${took}s"
 	run panel_api POST /v1/containers/pn1/password '{"password": "second Pass-2"}'
 	assert_eq "$(code_of "$output")" 200 "password: $output"
 	hash_ok "$(root_hash pn1)" 'second Pass-2' || fail "password not set after the FIFO"
