@@ -221,7 +221,10 @@ struct vsd_mig_record {
 	 * pull"): "" not post-copy or not resumed yet; "pulling"; "pulled";
 	 * target: "lost" (its copy killed, or never resumed, for a pull that
 	 * failed); source: "failed" (the pull failed, the copy here frozen
-	 * until the target's is known gone), "recovered" (thawed here). */
+	 * until the target's is known gone), "recovered" (thawed here).
+	 * Source, every mode after the commit ("A copy left behind"):
+	 * "removing" (the copy here still to be removed), "removed" (gone;
+	 * post-copy says "pulled"). */
 	char pull[12];
 	int64_t updated_at;
 };
@@ -242,8 +245,8 @@ enum vsd_mig_pull_word {
 };
 enum vsd_mig_pull_word vsd_mig_pull_word(unsigned status, const char *answer);
 /* True for a source's pull word not settled yet: "pulling", "failed" (the
- * frozen copy waits for the target's word) or "removing" (the target took
- * every page, the ended copy here is still to be removed). Such a record
+ * frozen copy waits for the target's word) or "removing" (the target runs
+ * it, the copy here is still to be removed: any mode). Such a record
  * is never pruned and a thread holds its container until it is settled. */
 bool vsd_mig_pull_unsettled(const char *pull);
 /* What a failed pull's copy here is, from its status and its cgroup's
@@ -312,6 +315,12 @@ void vsd_mig_recover_incoming(struct vsd *d);
  * operation), and at start the source's open migrations. */
 int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 void vsd_mig_recover_outgoing(struct vsd *d);
+/* destroy --force of a container whose copy here is held after its move
+ * because its removal failed (docs/migration.md, "A copy left behind"):
+ * the removal tried now, acting for the thread that holds it. 1 removed
+ * (the container-destroyed event sent), 0 not such a copy (destroy as
+ * usual), -1 the removal failed again (err; it stays held). */
+int vsd_mig_destroy_moved(struct vsd *d, const char *name, struct vs_error *err);
 /* The source's live dump with its pages sent, while criu dumps, to the
  * target's page server (daemon/migrate-pages.c; the sync part "pages" of
  * migration mig_id at peer); after `rounds` memory pre-copy rounds

@@ -392,6 +392,7 @@ static void test_pull_unsettled(void **state)
 	assert_true(vsd_mig_pull_unsettled("failed"));
 	assert_true(vsd_mig_pull_unsettled("removing"));
 	assert_false(vsd_mig_pull_unsettled("pulled"));
+	assert_false(vsd_mig_pull_unsettled("removed"));
 	assert_false(vsd_mig_pull_unsettled("recovered"));
 	assert_false(vsd_mig_pull_unsettled("lost"));
 	assert_false(vsd_mig_pull_unsettled(""));
