@@ -282,7 +282,14 @@ int vsd_mig_record_load(struct vsd *d, const char *id, struct vsd_mig_record *r,
 /* A finished record older than 7 days (NOW, seconds), its pull not
  * "pulling" or "failed": vsd_mig_record_each removes it. */
 bool vsd_mig_record_stale(const struct vsd_mig_record *r, int64_t now);
-/* fn for every record (stale ones are removed). */
+/* The final round's second pass lists its files in ROOT/migrations/ID
+ * VSD_MIG_LIST_EXT (migrate-out.c's recheck) for the length of that pass. */
+#define VSD_MIG_LIST_EXT ".recheck"
+/* Removes every ID.recheck list under ROOT/migrations (a final round's
+ * second pass removes its own; one left was a source's killed in it):
+ * for vsd's start, before any move runs. The number removed, or -1. */
+int vsd_mig_sweep_lists(struct vsd *d, struct vs_error *err);
+/* fn for every record (stale ones are removed, with any ID.recheck). */
 typedef void (*vsd_mig_record_fn)(struct vsd *d, const struct vsd_mig_record *r, void *ud);
 int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs_error *err);
 /* {"id", "name", "state", "mode", "error"?, "sync_error"?} */

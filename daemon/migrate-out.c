@@ -481,7 +481,7 @@ static int recheck(struct out_job *j, const char *upper, struct vs_error *err)
 	}
 	if (n == 0)
 		return 0;
-	file = xasprintf("%s/migrations/%s.recheck", j->d->root, j->rec.id);
+	file = xasprintf("%s/migrations/%s" VSD_MIG_LIST_EXT, j->d->root, j->rec.id);
 	out = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0 || vs_write_all(out, list, len) < 0) {
 		r = vs_error_set(err, errno, "write %s", file);
@@ -1415,7 +1415,12 @@ static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 void vsd_mig_recover_outgoing(struct vsd *d)
 {
 	struct vs_error e = {0};
+	int n = vsd_mig_sweep_lists(d, &e);
 
+	if (n < 0)
+		vsd_log("migrations: %s", e.msg);
+	else if (n > 0)
+		vsd_log("migrations: removed %d second-pass list(s) left by a move cut short", n);
 	if (vsd_mig_record_each(d, recover_one, NULL, &e) < 0)
 		vsd_log("migrations: %s", e.msg);
 }
