@@ -294,6 +294,13 @@ typedef void (*vsd_mig_record_fn)(struct vsd *d, const struct vsd_mig_record *r,
 int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs_error *err);
 /* {"id", "name", "state", "mode", "error"?, "sync_error"?} */
 void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r);
+/* The target's sync_error for a part of migration ID whose WHAT (rsync)
+ * ended with STATUS: "PART: WHAT ended with status N: LINE", LINE (rsync's
+ * cause, vs_mig_rsync_cause) sanitised and bounded; "" or NULL (a push's
+ * receiver prints nothing: rsync's protocol carries its messages to the
+ * source) says so and where to look instead. */
+void vsd_mig_sync_error_format(char *buf, size_t len, const char *id, const char *part,
+			       const char *what, int status, const char *line);
 /* The source's reading of a target's GET /v1/migrations/{id} answer: its
  * sync_error's LINE when it names part ("PART: ..."), sanitised (control
  * characters and bad UTF-8 as '?') and bounded, into buf; "" otherwise

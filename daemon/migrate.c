@@ -398,6 +398,20 @@ void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r)
 	vs_jgen_obj_close(g);
 }
 
+void vsd_mig_sync_error_format(char *buf, size_t len, const char *id, const char *part,
+			       const char *what, int status, const char *line)
+{
+	cleanup_free char *clean = vsd_sanitize(line != NULL ? line : "", 400);
+
+	if (clean[0] != '\0')
+		snprintf(buf, len, "%s: %s ended with status %d: %s", part, what, status, clean);
+	else
+		snprintf(buf, len,
+			 "%s: %s ended with status %d: it printed nothing here (its messages went "
+			 "to the source over the stream: see the source's log for migration %s)",
+			 part, what, status, id);
+}
+
 void vsd_mig_sync_cause(const char *answer, const char *part, char *buf, size_t len)
 {
 	cleanup_json struct vs_json *obj = NULL;

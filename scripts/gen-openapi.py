@@ -572,8 +572,10 @@ MIGRATION_OBJECTS = {
                            "failed on this node: \"PART: PROGRAM ended "
                            "with status N: LINE\" (its own complaint, "
                            "such as a full disk; control characters "
-                           "replaced, at most 511 bytes): what a source "
-                           "whose stream broke names in its error."),
+                           "replaced, at most 511 bytes; where its "
+                           "program printed nothing here, where to look): "
+                           "what a source whose stream broke names in its "
+                           "error."),
         "container": dict(ref("ContainerStatus"), description="In the "
                           "answer to a commit: the container on the "
                           "target."),

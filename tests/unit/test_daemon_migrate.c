@@ -297,6 +297,21 @@ static void test_sync_error(void **state)
 	assert_string_equal(buf, "");
 	vsd_mig_sync_cause("{\"sync_error\": 5}", "layer", buf, sizeof(buf));
 	assert_string_equal(buf, "");
+	/* The target's text: rsync's line, or where to look when it had none
+	 * (a push's receiver prints nothing). */
+	vsd_mig_sync_error_format(buf, sizeof(buf), r.id, "layer", "rsync", 11,
+				  "write failed\n(28)");
+	assert_string_equal(buf, "layer: rsync ended with status 11: write failed?(28)");
+	vsd_mig_sync_error_format(buf, sizeof(buf), r.id, "layer", "rsync", 12, "");
+	assert_non_null(strstr(buf, "layer: rsync ended with status 12: it printed nothing here"));
+	assert_non_null(strstr(buf, "see the source's log for migration "));
+	assert_non_null(strstr(buf, r.id));
+	snprintf(r.sync_error, sizeof(r.sync_error), "%s", buf);
+	g = vs_jgen_new(false);
+	vsd_mig_gen_record(g, &r);
+	vsd_mig_sync_cause(vs_jgen_text(g, &len), "layer", buf, sizeof(buf));
+	vs_jgen_free(g);
+	assert_non_null(strstr(buf, "rsync ended with status 12: it printed nothing here"));
 }
 
 /* A post-copy pull's word survives the record's round trip and shows in
