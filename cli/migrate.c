@@ -126,6 +126,7 @@ static int print_check(const struct vc_ctx *ctx, const struct mig_args *a, const
 static void summary(const struct mig_args *a, const struct vs_json *result)
 {
 	const char *mode = vs_json_string(vs_json_get(result, "mode"));
+	const char *warning = vs_json_string(vs_json_get(result, "warning"));
 	int64_t frozen = -1, total = -1, bytes = 0, rounds = 0;
 	char size[32];
 
@@ -136,7 +137,10 @@ static void summary(const struct mig_args *a, const struct vs_json *result)
 	vc_format_size_short(bytes, size, sizeof(size));
 	printf("migrated %s to %s (%s): frozen %lld ms, total %lld ms, %s sent in %lld rounds\n",
 	       a->name, a->to, mode ? mode : "?", (long long)frozen, (long long)total, size,
-	       (long long)rounds);
+	       (long long)
+		   rounds); /* Moved, but something here was left undone (a copy not removed). */
+	if (warning != NULL)
+		fprintf(stderr, "vsctl: warning: %s\n", warning);
 }
 
 /* --recover [--force]: a failed post-copy pull's frozen copy runs here

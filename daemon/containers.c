@@ -492,19 +492,26 @@ int vsd_h_container_delete(struct vsd_call *c, struct vsd_reply *out, struct vs_
 
 	if (parse_force(vsd_call_query(c, "force"), &force, err) < 0)
 		return -1;
-	pthread_mutex_lock(&c->d->mutate);
-	r = vsd_container_lock_if_match(c, name, err);
-	if (r == 0) {
-		r = vsd_container_destroy_locked(c->d, name, force, err);
-		vsd_names_unlock(c->d->names, name);
-	}
-	pthread_mutex_unlock(&c->d->mutate);
+	/* A moved container's copy that vsd holds until it can remove it:
+	 * force removes it now (the only thing the hold waits for). */
+	r = force ? vsd_mig_destroy_moved(c->d, name, err) : 0;
 	if (r < 0)
 		return -1;
+	if (r == 0) {
+		pthread_mutex_lock(&c->d->mutate);
+		r = vsd_container_lock_if_match(c, name, err);
+		if (r == 0) {
+			r = vsd_container_destroy_locked(c->d, name, force, err);
+			vsd_names_unlock(c->d->names, name);
+		}
+		pthread_mutex_unlock(&c->d->mutate);
+		if (r < 0)
+			return -1;
+		vsd_emit(c->d, VSD_EV_CONTAINER_DESTROYED, name, NULL);
+		if (c->d->events != NULL)
+			vsd_events_forget(c->d->events, name);
+	}
 	vsd_log("container %s: destroyed", name);
-	vsd_emit(c->d, VSD_EV_CONTAINER_DESTROYED, name, NULL);
-	if (c->d->events != NULL)
-		vsd_events_forget(c->d->events, name);
 	vs_jgen_obj_open(g);
 	vs_jgen_kv_str(g, "deleted", name);
 	vs_jgen_obj_close(g);

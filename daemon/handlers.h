@@ -221,7 +221,10 @@ struct vsd_mig_record {
 	 * pull"): "" not post-copy or not resumed yet; "pulling"; "pulled";
 	 * target: "lost" (its copy killed, or never resumed, for a pull that
 	 * failed); source: "failed" (the pull failed, the copy here frozen
-	 * until the target's is known gone), "recovered" (thawed here). */
+	 * until the target's is known gone), "recovered" (thawed here).
+	 * Source, every mode after the commit ("A copy left behind"):
+	 * "removing" (the copy here still to be removed), "removed" (gone;
+	 * post-copy says "pulled"). */
 	char pull[12];
 	int64_t updated_at;
 };
@@ -242,8 +245,8 @@ enum vsd_mig_pull_word {
 };
 enum vsd_mig_pull_word vsd_mig_pull_word(unsigned status, const char *answer);
 /* True for a source's pull word not settled yet: "pulling", "failed" (the
- * frozen copy waits for the target's word) or "removing" (the target took
- * every page, the ended copy here is still to be removed). Such a record
+ * frozen copy waits for the target's word) or "removing" (the target runs
+ * it, the copy here is still to be removed: any mode). Such a record
  * is never pruned and a thread holds its container until it is settled. */
 bool vsd_mig_pull_unsettled(const char *pull);
 /* What a failed pull's copy here is, from its status and its cgroup's
@@ -279,11 +282,25 @@ int vsd_mig_record_load(struct vsd *d, const char *id, struct vsd_mig_record *r,
 /* A finished record older than 7 days (NOW, seconds), its pull not
  * "pulling" or "failed": vsd_mig_record_each removes it. */
 bool vsd_mig_record_stale(const struct vsd_mig_record *r, int64_t now);
-/* fn for every record (stale ones are removed). */
+/* The final round's second pass lists its files in ROOT/migrations/ID
+ * VSD_MIG_LIST_EXT (migrate-out.c's recheck) for the length of that pass. */
+#define VSD_MIG_LIST_EXT ".recheck"
+/* Removes every ID.recheck list under ROOT/migrations (a final round's
+ * second pass removes its own; one left was a source's killed in it):
+ * for vsd's start, before any move runs. The number removed, or -1. */
+int vsd_mig_sweep_lists(struct vsd *d, struct vs_error *err);
+/* fn for every record (stale ones are removed, with any ID.recheck). */
 typedef void (*vsd_mig_record_fn)(struct vsd *d, const struct vsd_mig_record *r, void *ud);
 int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs_error *err);
 /* {"id", "name", "state", "mode", "error"?, "sync_error"?} */
 void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r);
+/* The target's sync_error for a part of migration ID whose WHAT (rsync)
+ * ended with STATUS: "PART: WHAT ended with status N: LINE", LINE (rsync's
+ * cause, vs_mig_rsync_cause) sanitised and bounded; "" or NULL (a push's
+ * receiver prints nothing: rsync's protocol carries its messages to the
+ * source) says so and where to look instead. */
+void vsd_mig_sync_error_format(char *buf, size_t len, const char *id, const char *part,
+			       const char *what, int status, const char *line);
 /* The source's reading of a target's GET /v1/migrations/{id} answer: its
  * sync_error's LINE when it names part ("PART: ..."), sanitised (control
  * characters and bad UTF-8 as '?') and bounded, into buf; "" otherwise
@@ -312,6 +329,12 @@ void vsd_mig_recover_incoming(struct vsd *d);
  * operation), and at start the source's open migrations. */
 int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
 void vsd_mig_recover_outgoing(struct vsd *d);
+/* destroy --force of a container whose copy here is held after its move
+ * because its removal failed (docs/migration.md, "A copy left behind"):
+ * the removal tried now, acting for the thread that holds it. 1 removed
+ * (the container-destroyed event sent), 0 not such a copy (destroy as
+ * usual), -1 the removal failed again (err; it stays held). */
+int vsd_mig_destroy_moved(struct vsd *d, const char *name, struct vs_error *err);
 /* The source's live dump with its pages sent, while criu dumps, to the
  * target's page server (daemon/migrate-pages.c; the sync part "pages" of
  * migration mig_id at peer); after `rounds` memory pre-copy rounds

@@ -22,6 +22,7 @@ struct name_entry {
 	const char *transition;
 	const char *op_kind; /* non-NULL while an operation holds it */
 	uint64_t op_id;
+	char note[VS_ERROR_MSG_MAX]; /* the holder's own refusal ("" the usual one) */
 };
 
 struct vsd_names {
@@ -79,6 +80,8 @@ const char vsd_names_pull_kind[] = "post-copy pull settlement";
 
 static int busy_error(const struct name_entry *e, struct vs_error *err)
 {
+	if (e->note[0] != '\0')
+		return vs_error_kind(err, VS_EK_CONFLICT, "%s", e->note);
 	if (e->op_kind == vsd_names_pull_kind)
 		return vs_error_kind(err, VS_EK_CONFLICT,
 				     "container '%s' is held until its failed post-copy pull is "
@@ -122,6 +125,7 @@ static int hold(struct vsd_names *n, const char *name, const char *transition, c
 	e->transition = transition;
 	e->op_kind = op_kind;
 	e->op_id = 0;
+	e->note[0] = '\0';
 	pthread_mutex_unlock(&n->lock);
 	return 0;
 }
@@ -155,10 +159,23 @@ void vsd_names_set_kind(struct vsd_names *n, const char *name, const char *op_ki
 
 	pthread_mutex_lock(&n->lock);
 	e = find_locked(n, name);
-	if (e != NULL && e->held && e->op_kind != NULL) {
+	if (e != NULL && e->held) {
 		e->op_kind = op_kind;
 		e->op_id = 0;
 	}
+	/* Requests waiting on a request's hold are refused from now. */
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+}
+
+void vsd_names_set_note(struct vsd_names *n, const char *name, const char *note)
+{
+	struct name_entry *e;
+
+	pthread_mutex_lock(&n->lock);
+	e = find_locked(n, name);
+	if (e != NULL && e->held)
+		snprintf(e->note, sizeof(e->note), "%s", note != NULL ? note : "");
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -184,6 +201,7 @@ void vsd_names_unlock(struct vsd_names *n, const char *name)
 		e->transition = NULL;
 		e->op_kind = NULL;
 		e->op_id = 0;
+		e->note[0] = '\0';
 		put_locked(n, e);
 	}
 	pthread_cond_broadcast(&n->cond);

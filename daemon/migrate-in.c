@@ -554,7 +554,6 @@ static void sess_free(struct sync_sess *ss)
  * before the answer ends, so a source whose stream ended sees it. */
 static void record_failure(const struct sync_sess *ss, int status, const char *line)
 {
-	cleanup_free char *clean = vsd_sanitize(line, 400);
 	struct vsd_mig_record rec;
 	struct vs_error e = {0};
 
@@ -564,8 +563,8 @@ static void record_failure(const struct sync_sess *ss, int status, const char *l
 	 * interleave with this one. */
 	pthread_mutex_lock(&ss->d->mutate);
 	if (vsd_mig_record_load(ss->d, ss->id, &rec, &e) == 0 && rec.state == VSD_MIG_RESERVED) {
-		snprintf(rec.sync_error, sizeof(rec.sync_error), "%s: %s ended with status %d: %s",
-			 ss->part, ss->what, status, clean);
+		vsd_mig_sync_error_format(rec.sync_error, sizeof(rec.sync_error), ss->id, ss->part,
+					  ss->what, status, line);
 		vsd_mig_record_save(ss->d, &rec, &e);
 	}
 	pthread_mutex_unlock(&ss->d->mutate);

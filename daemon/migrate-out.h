@@ -81,8 +81,9 @@ enum vsd_mig_pull_word out_target_pull(struct out_job *j, struct vs_error *err);
  * copy was whole (moved), 0 recovered here (err says so), -1 undecided or
  * the thaw failed (err; a thread goes on asking). */
 int out_pull_failed(struct out_job *j, struct vs_error *err);
-/* After the target's "pulled": the ended copy here is removed, the record
- * says "pulled" and msg what happened: 1. A removal that fails leaves the
+/* After the target's "pulled" (post-copy) or "done" (any other mode): the
+ * copy here is removed, the record says "pulled" ("removed") and msg what
+ * happened: 1. A removal that fails leaves the
  * record "removing" (its error says so and how it goes), err the same: 0;
  * a thread (out_pull_later) or vsd's next start tries again. */
 int out_pull_drop(struct out_job *j, char *msg, size_t len, struct vs_error *err);

@@ -2,7 +2,9 @@
  * resumed the container and then lost the source's lazy pages, so the copy
  * here stays frozen, held by a thread, until the target says whether its
  * copy took every page (the one here goes) or is gone (the one here runs
- * again), or the operator says so (vsctl migrate NAME --recover --force). */
+ * again), or the operator says so (vsctl migrate NAME --recover --force).
+ * The same thread holds a moved container's copy (any mode) whose removal
+ * after the commit failed, and tries it again ("A copy left behind"). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,22 +166,45 @@ int out_pull_drop(struct out_job *j, char *msg, size_t len, struct vs_error *err
 	snprintf(j->rec.pull, sizeof(j->rec.pull), "removing");
 	out_save(j, VSD_MIG_DONE);
 	if (out_drop_local(j, &e) == 0) {
-		snprintf(j->rec.pull, sizeof(j->rec.pull), "pulled");
+		snprintf(j->rec.pull, sizeof(j->rec.pull), j->postcopy ? "pulled" : "removed");
 		out_save(j, VSD_MIG_DONE);
-		snprintf(msg, len,
-			 "'%s' runs on the target (it took every page); the frozen copy "
-			 "here was removed",
-			 j->name);
+		if (j->postcopy)
+			snprintf(msg, len,
+				 "'%s' runs on the target (it took every page); the frozen copy "
+				 "here was removed",
+				 j->name);
+		else
+			snprintf(msg, len, "'%s' runs on %.400s; its copy here was removed",
+				 j->name, j->rec.peer_url);
 		return 1;
 	}
 	vs_error_kind(err, VS_EK_INTERNAL,
-		      "'%s' runs on the target (it took every page), but its ended copy here "
-		      "could not be removed: %.500s; vsd keeps '%s' held and tries again every "
-		      "%d s and at its start (vsctl migrate %s --recover tries at once)",
-		      j->name, e.msg, j->name, PULL_RETRY_S, j->name);
+		      "'%s' runs on %.400s since migration %s%s, but its %scopy here could not "
+		      "be removed: %.400s; vsd keeps '%s' held and tries again every %d s and at "
+		      "its start (vsctl migrate %s --recover tries at once, vsctl destroy %s "
+		      "--force removes it by hand)",
+		      j->name, j->rec.peer_url, j->rec.id,
+		      j->postcopy ? " (it took every page)" : "", j->postcopy ? "ended " : "",
+		      e.msg, j->name, PULL_RETRY_S, j->name, j->name);
 	snprintf(j->rec.error, sizeof(j->rec.error), "%s", err->msg);
 	out_save(j, VSD_MIG_DONE);
 	return 0;
+}
+
+/* What a request on j's held name is told: a copy whose removal is left
+ * names where the container runs and the ways out; a failed pull gets the
+ * usual refusal (vsd_names_pull_kind's). */
+static void hold_say(struct out_job *j)
+{
+	char note[VS_ERROR_MSG_MAX] = "";
+
+	if (strcmp(j->rec.pull, "removing") == 0)
+		snprintf(note, sizeof(note),
+			 "container '%s' runs on %.400s since migration %s; its copy here is "
+			 "being removed and stays held until then (vsd tries again every %d s; "
+			 "vsctl destroy %s --force removes it now)",
+			 j->name, j->rec.peer_url, j->rec.id, PULL_RETRY_S, j->name);
+	vsd_names_set_note(j->d->names, j->name, note);
 }
 
 /* One look at a failed pull. 1 settled here (RECOVERED, or the target's
@@ -272,9 +297,12 @@ static void *pull_thread(void *p)
 			continue;
 		j->locked = true;
 		vs_config_free(&j->cfg);
+		/* A copy left to remove needs no configuration (one gone
+		 * already counts as removed). */
 		if (vsd_mig_record_load(j->d, j->rec.id, &rec, &e) < 0 ||
 		    rec.state != VSD_MIG_DONE || !vsd_mig_pull_unsettled(rec.pull) ||
-		    vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0)
+		    (strcmp(rec.pull, "removing") != 0 &&
+		     vsd_store_load(j->d->containers_fd, j->name, &j->cfg, &e) < 0))
 			break;
 		j->rec = rec;
 		/* The lazy stream lived in this daemon: the pull ended with
@@ -285,11 +313,13 @@ static void *pull_thread(void *p)
 				 "this node restarted during the post-copy pull");
 			out_save(j, VSD_MIG_DONE);
 		}
+		hold_say(j);
 		r = pull_settle(j, false, &recovered, msg, sizeof(msg), &e);
 		vsd_log("migration %s: %s", j->rec.id, r == 1 ? msg : e.msg);
 		/* A thaw that failed is tried again too: the copy is frozen. */
 		if (r == 1)
 			break;
+		hold_say(j);
 	}
 	out_job_free(j); /* the name goes free under pull_mu (recover_held) */
 	pthread_mutex_unlock(&pull_mu);
@@ -302,13 +332,15 @@ void out_pull_later(struct out_job *j)
 	struct out_job *k = out_open_job(j->d, &j->rec);
 	pthread_t t;
 
-	if (j->locked)
+	if (j->locked) {
 		vsd_names_set_kind(j->d->names, j->name, vsd_names_pull_kind);
+		hold_say(j);
+	}
 	k->locked = j->locked;
 	j->locked = false;
 	if (pthread_create(&t, NULL, pull_thread, k) != 0) {
-		vsd_log("migration %s: no thread to ask the target again; '%s' stays frozen "
-			"until vsctl migrate --recover or vsd's next start",
+		vsd_log("migration %s: no thread to settle it; '%s' stays held until vsctl "
+			"migrate --recover or vsd's next start",
 			j->rec.id, j->name);
 		out_job_free(k);
 		return;
@@ -423,7 +455,7 @@ static int recover_held(struct recover_job *rj, bool *recovered, char *msg, size
 				  rec->name, rec->id,
 				  strcmp(j->rec.pull, "pulling") == 0 ? "still running"
 								      : "settled already");
-	if (r == 0)
+	if (r == 0 && strcmp(j->rec.pull, "removing") != 0)
 		r = vsd_store_load(d->containers_fd, rec->name, &j->cfg, err);
 	if (r == 0)
 		r = pull_settle(j, rj->force, recovered, msg, len, err);
@@ -499,6 +531,36 @@ int out_recover_pull(struct vsd *d, const char *name, bool force, struct vsd_rep
 	if (vsd_ops_spawn(d->ops, id, recover_work, rj, recover_job_free, err) < 0)
 		return -1;
 	return vsd_ops_accepted(d->ops, id, out, err);
+}
+
+int vsd_mig_destroy_moved(struct vsd *d, const char *name, struct vs_error *err)
+{
+	struct pull_find f = {.name = name};
+	struct recover_job rj = {.d = d};
+	struct vsd_hold_info info;
+	char msg[VS_ERROR_MSG_MAX];
+	bool recovered = false;
+	int r;
+
+	if (!(vsd_names_info(d->names, name, &info) && info.op_kind == vsd_names_pull_kind))
+		return 0;
+	if (vsd_mig_record_each(d, find_pull, &f, err) < 0)
+		return -1;
+	/* A failed pull's frozen copy is no copy left behind: refused as
+	 * any request on it is. */
+	if (!f.found || strcmp(f.rec.pull, "removing") != 0)
+		return 0;
+	rj.rec = f.rec;
+	pthread_mutex_lock(&pull_mu);
+	r = recover_held(&rj, &recovered, msg, sizeof(msg), err);
+	pthread_cond_broadcast(&pull_cv); /* its thread looks again, and ends */
+	pthread_mutex_unlock(&pull_mu);
+	if (rj.locked)
+		vsd_names_unlock(d->names, name);
+	if (r <= 0)
+		return vs_error_prefix(err, "destroy '%s'", name);
+	vsd_log("migration %s: destroy --force: %s", f.rec.id, msg);
+	return 1;
 }
 
 /* A post-copy move whose commit the target says is done, found before the

@@ -238,19 +238,30 @@ bool vsd_mig_record_stale(const struct vsd_mig_record *r, int64_t now)
 	       now - r->updated_at > REC_KEEP_DAYS * 86400;
 }
 
+/* The records' directory, as an fd and a stream over it: 1, 0 when it
+ * does not exist (yet), -1 (err). */
+static int read_rec_dir(struct vsd *d, int *dfd, DIR **dir, struct vs_error *err)
+{
+	*dfd = open_rec_dir(d);
+	if (*dfd < 0)
+		return errno == ENOENT ? 0 : vs_error_set(err, errno, "open %s/" REC_DIR, d->root);
+	*dir = fdopendir(dup(*dfd));
+	if (*dir == NULL)
+		return vs_error_set(err, errno, "read %s/" REC_DIR, d->root);
+	return 1;
+}
+
 int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs_error *err)
 {
 	cleanup_close int dfd = -1;
 	cleanup_dir DIR *dir = NULL;
 	struct dirent *e;
 	int64_t now = (int64_t)time(NULL);
+	int rc;
 
-	dfd = open_rec_dir(d);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : vs_error_set(err, errno, "open %s/" REC_DIR, d->root);
-	dir = fdopendir(dup(dfd));
-	if (dir == NULL)
-		return vs_error_set(err, errno, "read %s/" REC_DIR, d->root);
+	rc = read_rec_dir(d, &dfd, &dir, err);
+	if (rc <= 0)
+		return rc;
 	while ((e = readdir(dir)) != NULL) {
 		struct vsd_mig_record r;
 		struct vs_error e2 = {0};
@@ -266,12 +277,42 @@ int vsd_mig_record_each(struct vsd *d, vsd_mig_record_fn fn, void *ud, struct vs
 			continue;
 		}
 		if (vsd_mig_record_stale(&r, now)) {
+			char list[VSD_MIG_ID_LEN + sizeof(VSD_MIG_LIST_EXT)];
+
+			/* A list its second pass left (its source killed in
+			 * it) goes with it. */
+			snprintf(list, sizeof(list), "%s" VSD_MIG_LIST_EXT, id);
+			unlinkat(dfd, list, 0);
 			unlinkat(dfd, e->d_name, 0);
 			continue;
 		}
 		fn(d, &r, ud);
 	}
 	return 0;
+}
+
+int vsd_mig_sweep_lists(struct vsd *d, struct vs_error *err)
+{
+	cleanup_close int dfd = -1;
+	cleanup_dir DIR *dir = NULL;
+	struct dirent *e;
+	int n = 0, rc;
+
+	rc = read_rec_dir(d, &dfd, &dir, err);
+	if (rc <= 0)
+		return rc;
+	while ((e = readdir(dir)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (len != VSD_MIG_ID_LEN + strlen(VSD_MIG_LIST_EXT) ||
+		    strcmp(e->d_name + VSD_MIG_ID_LEN, VSD_MIG_LIST_EXT) != 0)
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) == 0)
+			n++;
+		else
+			vsd_log("migrations: remove %s: %s", e->d_name, strerror(errno));
+	}
+	return n;
 }
 
 int vsd_mig_opt_bool(const struct vs_json *obj, const char *key, bool *out, struct vs_error *err)
@@ -355,6 +396,20 @@ void vsd_mig_gen_record(struct vs_jgen *g, const struct vsd_mig_record *r)
 	if (r->pull[0] != '\0')
 		vs_jgen_kv_str(g, "pull", r->pull);
 	vs_jgen_obj_close(g);
+}
+
+void vsd_mig_sync_error_format(char *buf, size_t len, const char *id, const char *part,
+			       const char *what, int status, const char *line)
+{
+	cleanup_free char *clean = vsd_sanitize(line != NULL ? line : "", 400);
+
+	if (clean[0] != '\0')
+		snprintf(buf, len, "%s: %s ended with status %d: %s", part, what, status, clean);
+	else
+		snprintf(buf, len,
+			 "%s: %s ended with status %d: it printed nothing here (its messages went "
+			 "to the source over the stream: see the source's log for migration %s)",
+			 part, what, status, id);
 }
 
 void vsd_mig_sync_cause(const char *answer, const char *part, char *buf, size_t len)

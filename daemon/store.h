@@ -209,12 +209,18 @@ int vsd_names_lock(struct vsd_names *n, const char *name, const char *transition
 int vsd_names_lock_op(struct vsd_names *n, const char *name, const char *op_kind,
 		      struct vs_error *err);
 void vsd_names_set_op(struct vsd_names *n, const char *name, uint64_t op_id);
-/* An operation's hold passes to a holder of another kind (a static
- * string), with no operation id. */
+/* An operation's (or a request's) hold passes to a holder of another
+ * kind (a static string), with no operation id; requests waiting on it are
+ * refused from then on. */
 void vsd_names_set_kind(struct vsd_names *n, const char *name, const char *op_kind);
-/* The holder kind of a failed post-copy pull's settlement (migrate-pull.c):
- * a request on a name held so is refused naming the way out (vsctl
- * migrate NAME --recover [--force]), not "an operation is starting". */
+/* The refusal (409) every other request on held `name` gets, in the
+ * holder's words, until it lets go ("" or NULL: the usual one). */
+void vsd_names_set_note(struct vsd_names *n, const char *name, const char *note);
+/* The holder kind of a migration's settlement on its source after the
+ * commit (migrate-pull.c: a failed post-copy pull, or a moved copy whose
+ * removal failed): a request on a name held so is refused naming the way
+ * out (vsctl migrate NAME --recover [--force], or the holder's note), not
+ * "an operation is starting". */
 extern const char vsd_names_pull_kind[];
 void vsd_names_set_transition(struct vsd_names *n, const char *name, const char *transition);
 void vsd_names_unlock(struct vsd_names *n, const char *name);

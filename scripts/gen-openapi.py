@@ -505,9 +505,10 @@ MIGRATION_OBJECTS = {
                                  "CRIU can, else iptables; null for stop and "
                                  "offline.")),
         "warning": nullable(dict(STR, description="Moved, with a caveat: "
-                           "a post-copy move's ended copy that could not be "
-                           "removed (vsd keeps its name held and tries "
-                           "again; docs/migration.md, \"A failed pull\"), "
+                           "the copy here that could not be removed after "
+                           "the commit, in any mode (vsd keeps its name "
+                           "held and tries again; docs/migration.md, \"A "
+                           "copy left behind\"), "
                            "or more files changed during the move than the "
                            "final round compares whole (\"The final "
                            "round's second pass\"). Null otherwise.")),
@@ -571,8 +572,10 @@ MIGRATION_OBJECTS = {
                            "failed on this node: \"PART: PROGRAM ended "
                            "with status N: LINE\" (its own complaint, "
                            "such as a full disk; control characters "
-                           "replaced, at most 511 bytes): what a source "
-                           "whose stream broke names in its error."),
+                           "replaced, at most 511 bytes; where its "
+                           "program printed nothing here, where to look): "
+                           "what a source whose stream broke names in its "
+                           "error."),
         "container": dict(ref("ContainerStatus"), description="In the "
                           "answer to a commit: the container on the "
                           "target."),

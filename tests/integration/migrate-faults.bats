@@ -19,6 +19,10 @@ teardown() {
 		rm -f "$NET_TMP/b-options"
 		node_restart B
 	fi
+	if [[ -e "$NET_TMP/a-options" ]]; then
+		rm -f "$NET_TMP/a-options" "$NET_TMP/drop-block"
+		node_restart A
+	fi
 	node_up A
 	node_up B
 	cluster_teardown_test
@@ -253,6 +257,65 @@ cut_link() {
 	ip -n "$CL_NS_B" link set "$NET_UPLINK" down || return 1
 	sleep "$1"
 	ip -n "$CL_NS_B" link set "$NET_UPLINK" up
+}
+
+# a_held NAME ID: every request on NAME's copy on A is refused (409) with
+# the words of its hold: it runs on B since migration ID, its copy here is
+# being removed; the copy is still there, stopped.
+a_held() {
+	local op
+	for op in start restart destroy "migrate $1 --to nodeb" "exec $1 -- true"; do
+		if [[ "$op" == *" "* ]]; then
+			run cvsctl --socket "$CL_A_SOCKET" $op
+		else
+			run on A vsctl "$op" "$1"
+		fi
+		assert_failure || return 1
+		assert_contains "$output" "container '$1' runs on $(cl_url B) since migration $2; its copy here is being removed" ||
+			return 1
+	done
+	assert_eq "$(cl_state A "$1")" stopped "$1's copy on A" || return 1
+	assert_eq "$(json_get pull <"$CL_A_ROOT/migrations/$2.json")" removing "the pull word of A's record"
+}
+
+# A copy left behind (docs/migration.md): the removal of A's copy after
+# B's commit fails (VSD_TEST_MIG_DROP_BLOCK: while its file exists, A's
+# removal fails after the copy's stop). Before, the failure was only
+# logged: the stopped copy stayed here, free for a start, a second copy.
+@test "A's copy cannot be removed after the commit: the move succeeds with a warning, B runs it; A holds the copy (409 naming B and the migration) across a SIGKILL and restart, and removes it once it can" {
+	local id c block="$NET_TMP/drop-block"
+	touch "$block" "$NET_TMP/a-options"
+	VSD_TEST_MIG_DROP_BLOCK=$block node_restart A
+	ct_counting fd1 192.0.2.93
+	run migrate fd1
+	assert_success
+	assert_contains "$output" "migrated fd1 to nodeb"
+	assert_contains "$output" "vsctl: warning: 'fd1' runs on $(cl_url B) since migration"
+	assert_contains "$output" "its copy here could not be removed: test hook: $block exists"
+	id=$(mig_id)
+	assert_eq "$(mig_state A "$id")" done "the migration's record on A"
+	assert_eq "$(cl_state B fd1)" running "fd1 on B"
+	c=$(on B in_ct fd1 cat /var/count)
+	sleep 0.5
+	(($(on B in_ct fd1 cat /var/count) > c)) || fail "fd1's counter stopped at $c on B"
+	a_held fd1 "$id"
+	# The hold is the record's: it survives A's crash.
+	node_kill A
+	VSD_TEST_MIG_DROP_BLOCK=$block on A vsd_start_daemon
+	a_held fd1 "$id"
+	# Once the removal can work, the holding thread's next try (every
+	# 15 s) removes the copy and lets the name go.
+	rm -f "$block"
+	wait_for 40 eval '[[ ! -e "$CL_A_ROOT/containers/fd1" ]]' ||
+		fail "fd1's copy is still on A: $(grep "$id" "$CL_A_ROOT/../vsd.log" | tail -n 3)"
+	wait_for 10 eval '[[ "$(json_get pull <"$CL_A_ROOT/migrations/$id.json")" == removed ]]' ||
+		fail "A's record: $(cat "$CL_A_ROOT/migrations/$id.json")"
+	assert_eq "$(cl_listing A | grep -c fd1 || true)" 0 "entries of fd1 under A's containers/"
+	run on A vsctl start fd1
+	assert_failure
+	assert_contains "$output" "container 'fd1' does not exist"
+	assert_eq "$(cl_state B fd1)" running "fd1 on B after A's removal"
+	assert_reach client 192.0.2.93
 }
 
 # The copy's streams are TCP connections watched by rsync's --timeout (30 s,

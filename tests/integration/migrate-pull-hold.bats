@@ -13,6 +13,18 @@ teardown_file() { vsd_teardown_file; }
 
 REC_ID=0123456789abcdef0123456789abcdef
 
+# source_record NAME MODE PULL: a source's record of a committed move of
+# NAME (done) to a target nobody listens at, its pull word PULL.
+source_record() {
+	mkdir -p "$VSD_ROOT/migrations"
+	cat >"$VSD_ROOT/migrations/$REC_ID.json" <<JSON
+{"id": "$REC_ID", "name": "$1", "role": "source", "state": "done", "mode": "$2",
+ "peer_url": "https://127.0.0.1:1", "peer_fingerprint": "$(printf '%064d' 0)",
+ "idmap_base": 0, "src_idmap_base": 0, "was_running": true, "error": "test",
+ "sync_error": "", "pull": "$3", "updated_at": $(date +%s)}
+JSON
+}
+
 # The record goes with the daemon down (its thread holds the name until
 # it does), then the container.
 teardown() {
@@ -21,21 +33,17 @@ teardown() {
 		rm -f "$VSD_ROOT/migrations/$REC_ID.json"
 		vsd_start_daemon
 	fi
+	rm -f "$VSD_TMP/drop-block"
 	vsctl destroy ph1 --force >/dev/null 2>&1 || true
 	vsctl destroy ph2 --force >/dev/null 2>&1 || true
+	vsctl destroy ph3 --force >/dev/null 2>&1 || true
 	vsd_teardown_test
 }
 
 @test "a failed pull's container: start, restart and destroy are refused (409, naming --recover) until it is settled" {
 	vsctl create ph1 --template busybox
 	vsd_stop_daemon
-	mkdir -p "$VSD_ROOT/migrations"
-	cat >"$VSD_ROOT/migrations/$REC_ID.json" <<JSON
-{"id": "$REC_ID", "name": "ph1", "role": "source", "state": "done", "mode": "postcopy",
- "peer_url": "https://127.0.0.1:1", "peer_fingerprint": "$(printf '%064d' 0)",
- "idmap_base": 0, "src_idmap_base": 0, "was_running": true, "error": "test",
- "sync_error": "", "pull": "failed", "updated_at": $(date +%s)}
-JSON
+	source_record ph1 postcopy failed
 	vsd_start_daemon
 	wait_for 10 grep -q "migration $REC_ID: the target cannot be asked" "$VSD_TMP/vsd.log" ||
 		fail "the pull thread did not look: $(grep "$REC_ID" "$VSD_TMP/vsd.log")"
@@ -73,4 +81,40 @@ JSON
 	assert_eq "$(ct_state ph1)" stopped "ph1 after the refusals"
 	[[ -d "$VSD_ROOT/containers/ph1" ]] || fail "ph1 was removed"
 	grep -q '"pull": *"failed"' "$VSD_ROOT/migrations/$REC_ID.json" || fail "the record changed"
+}
+
+# A copy left behind (docs/migration.md): a move's record says its copy
+# here is still to be removed ("removing", any mode). vsd holds the name
+# from its start, its removal failing while $VSD_TEST_MIG_DROP_BLOCK's file
+# exists; destroy --force is the operator's way to remove it by hand.
+@test "a moved container's copy left to remove: held from vsd's start (409 naming the target and the migration); destroy --force removes it once it can" {
+	local block="$VSD_TMP/drop-block" out
+	vsctl create ph3 --template busybox
+	vsd_stop_daemon
+	source_record ph3 live removing
+	touch "$block"
+	VSD_TEST_MIG_DROP_BLOCK=$block vsd_start_daemon
+	wait_for 10 grep -q "migration $REC_ID: 'ph3' runs on https://127.0.0.1:1 since migration $REC_ID, but its copy here could not be removed" "$VSD_TMP/vsd.log" ||
+		fail "the removal was not tried: $(grep "$REC_ID" "$VSD_TMP/vsd.log")"
+	out="container 'ph3' runs on https://127.0.0.1:1 since migration $REC_ID; its copy here is being removed"
+	for op in start destroy; do
+		run vsctl "$op" ph3
+		assert_failure
+		assert_contains "$output" "$out"
+	done
+	# Forced while the removal still fails: its error, and still held.
+	run vsctl destroy ph3 --force
+	assert_failure
+	assert_contains "$output" "could not be removed: test hook: $block exists"
+	run vsctl start ph3
+	assert_contains "$output" "$out"
+	[[ -d "$VSD_ROOT/containers/ph3" ]] || fail "ph3 was removed"
+	rm -f "$block"
+	vsctl destroy ph3 --force
+	[[ ! -e "$VSD_ROOT/containers/ph3" ]] || fail "ph3 is still there"
+	grep -q '"pull": *"removed"' "$VSD_ROOT/migrations/$REC_ID.json" ||
+		fail "the record: $(cat "$VSD_ROOT/migrations/$REC_ID.json")"
+	# The holding thread lets the name go: it is free for a new container.
+	wait_for 10 eval 'vsctl create ph3 --template busybox >/dev/null 2>&1' ||
+		fail "the name ph3 stays held: $(vsctl create ph3 --template busybox 2>&1)"
 }

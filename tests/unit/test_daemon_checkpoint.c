@@ -300,6 +300,45 @@ static void test_schema_cases(void **state)
 
 /* ---- locks ---------------------------------------------------------- */
 
+/* A hold taken by a request (vsd's start settling a migration) passes to
+ * a settlement thread's kind: from then on requests are refused (not left
+ * waiting), in the holder's words while it has a note, and a new holder
+ * starts with none. */
+static void test_locks_kind_and_note(void **state)
+{
+	struct vsd_names *n = vsd_names_new();
+	struct vsd_hold_info info;
+	struct vs_error err = {0};
+
+	(void)state;
+	assert_int_equal(vsd_names_lock(n, "web1", "migrate-out", &err), 0);
+	vsd_names_set_kind(n, "web1", vsd_names_pull_kind);
+	assert_true(vsd_names_info(n, "web1", &info));
+	assert_ptr_equal(info.op_kind, vsd_names_pull_kind);
+	assert_int_equal(vsd_names_lock(n, "web1", "starting", &err), -1);
+	assert_int_equal(err.kind, VS_EK_CONFLICT);
+	assert_non_null(strstr(err.msg, "--recover [--force]"));
+	vsd_names_set_note(n, "web1", "container 'web1' runs on B since migration X");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(vsd_names_check_op(n, "web1", &err), -1);
+	assert_string_equal(err.msg, "container 'web1' runs on B since migration X");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(vsd_names_lock_op(n, "web1", "container-migrate", &err), -1);
+	assert_string_equal(err.msg, "container 'web1' runs on B since migration X");
+	vsd_names_set_note(n, "web1", NULL);
+	assert_int_equal(vsd_names_check_op(n, "web1", &err), -1);
+	assert_non_null(strstr(err.msg, "--recover [--force]"));
+	vsd_names_set_note(n, "web1", "held");
+	vsd_names_unlock(n, "web1");
+	/* The note went with its holder; one on a name not held is dropped. */
+	vsd_names_set_note(n, "web1", "not held");
+	assert_int_equal(vsd_names_lock_op(n, "web1", "container-suspend", &err), 0);
+	assert_int_equal(vsd_names_lock(n, "web1", NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "'web1' is busy"));
+	vsd_names_unlock(n, "web1");
+	vsd_names_free(n);
+}
+
 static void test_locks_operation_refuses_others(void **state)
 {
 	struct vsd_names *n = vsd_names_new();
@@ -442,6 +481,7 @@ int main(void)
 	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_schema_cases),
 	    cmocka_unit_test(test_locks_operation_refuses_others),
+	    cmocka_unit_test(test_locks_kind_and_note),
 	    cmocka_unit_test(test_locks_kind_passes_on),
 	    cmocka_unit_test(test_locks_waiter_sees_operation),
 	};

@@ -95,6 +95,27 @@ static void count(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 }
 
 /* Replace a record's text (as a crash or an editor could). */
+/* ID.recheck under the fixture's migrations/ (made), and whether it is
+ * there. */
+static void touch_list(const struct fixture *f, const char *id)
+{
+	char path[160];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/migrations/%s" VSD_MIG_LIST_EXT, f->dir, id);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static bool has_list(const struct fixture *f, const char *id)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/migrations/%s" VSD_MIG_LIST_EXT, f->dir, id);
+	return access(path, F_OK) == 0;
+}
+
 static void put(const struct fixture *f, const char *id, const char *text)
 {
 	char dir[128], file[64];
@@ -173,10 +194,13 @@ static void test_records(void **state)
 		assert_true(len > 0);
 		put(f, r.id, text);
 	}
+	/* Its second pass's list, left by a source killed in it, goes too. */
+	touch_list(f, r.id);
 	n = 0;
 	assert_int_equal(vsd_mig_record_each(&f->d, count, &n, &err), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(stat(path, &st), -1);
+	assert_false(has_list(f, r.id));
 	{
 		char text[512];
 		int len = snprintf(text, sizeof(text),
@@ -189,6 +213,33 @@ static void test_records(void **state)
 	n = 0;
 	assert_int_equal(vsd_mig_record_each(&f->d, count, &n, &err), 0);
 	assert_int_equal(n, 1);
+}
+
+/* At vsd's start every second-pass list goes (no move runs yet), with a
+ * record or without; records and other names stay. */
+static void test_sweep_lists(void **state)
+{
+	struct fixture *f = *state;
+	const char *a = "0123456789abcdef0123456789abcdef", *b = "fedcba9876543210fedcba9876543210";
+	char path[160];
+	struct vs_error err = {0};
+	struct stat st;
+
+	assert_int_equal(vsd_mig_sweep_lists(&f->d, &err), 0); /* no directory yet */
+	snprintf(path, sizeof(path), "%s/migrations", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	put(f, a, "{}");
+	touch_list(f, a);
+	touch_list(f, b);
+	snprintf(path, sizeof(path), "%s/migrations/notes.recheck", f->dir);
+	close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	assert_int_equal(vsd_mig_sweep_lists(&f->d, &err), 2);
+	assert_false(has_list(f, a));
+	assert_false(has_list(f, b));
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/migrations/%s.json", f->dir, a);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(vsd_mig_sweep_lists(&f->d, &err), 0);
 }
 
 /* The target's failed part survives in its record and its GET answer;
@@ -246,6 +297,21 @@ static void test_sync_error(void **state)
 	assert_string_equal(buf, "");
 	vsd_mig_sync_cause("{\"sync_error\": 5}", "layer", buf, sizeof(buf));
 	assert_string_equal(buf, "");
+	/* The target's text: rsync's line, or where to look when it had none
+	 * (a push's receiver prints nothing). */
+	vsd_mig_sync_error_format(buf, sizeof(buf), r.id, "layer", "rsync", 11,
+				  "write failed\n(28)");
+	assert_string_equal(buf, "layer: rsync ended with status 11: write failed?(28)");
+	vsd_mig_sync_error_format(buf, sizeof(buf), r.id, "layer", "rsync", 12, "");
+	assert_non_null(strstr(buf, "layer: rsync ended with status 12: it printed nothing here"));
+	assert_non_null(strstr(buf, "see the source's log for migration "));
+	assert_non_null(strstr(buf, r.id));
+	snprintf(r.sync_error, sizeof(r.sync_error), "%s", buf);
+	g = vs_jgen_new(false);
+	vsd_mig_gen_record(g, &r);
+	vsd_mig_sync_cause(vs_jgen_text(g, &len), "layer", buf, sizeof(buf));
+	vs_jgen_free(g);
+	assert_non_null(strstr(buf, "rsync ended with status 12: it printed nothing here"));
 }
 
 /* A post-copy pull's word survives the record's round trip and shows in
@@ -392,6 +458,7 @@ static void test_pull_unsettled(void **state)
 	assert_true(vsd_mig_pull_unsettled("failed"));
 	assert_true(vsd_mig_pull_unsettled("removing"));
 	assert_false(vsd_mig_pull_unsettled("pulled"));
+	assert_false(vsd_mig_pull_unsettled("removed"));
 	assert_false(vsd_mig_pull_unsettled("recovered"));
 	assert_false(vsd_mig_pull_unsettled("lost"));
 	assert_false(vsd_mig_pull_unsettled(""));
@@ -421,6 +488,7 @@ int main(void)
 	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_lists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sync_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pull, setup, teardown),
 	    cmocka_unit_test(test_opt_bool),
