@@ -155,11 +155,10 @@ static int open_auth_dir(struct vsd *d, int *fd, struct vs_error *err)
 	return 0;
 }
 
-int vsd_listen_start(struct vsd *d, struct vsd_listen_cfg *c, struct vs_error *err)
+int vsd_listen_load(struct vsd *d, struct vsd_listen_cfg *c, struct vs_error *err)
 {
 	cleanup_free char *dir = xasprintf("%s/auth", d->root);
 	cleanup_close int dfd = -1;
-	struct vsd_listen_opts o = c->lim;
 
 	if ((c->cert_file == NULL) != (c->key_file == NULL))
 		return vs_error_kind(err, VS_EK_INVALID, "--tls-cert and --tls-key go together");
@@ -170,6 +169,15 @@ int vsd_listen_start(struct vsd *d, struct vsd_listen_cfg *c, struct vs_error *e
 	if (vsd_tls_open(dfd, dir, c->cert_file, c->key_file, c->listen, c->nlisten, &d->auth.tls,
 			 err) < 0)
 		return vs_error_prefix(err, "TLS");
+	return 0;
+}
+
+int vsd_listen_start(struct vsd *d, struct vsd_listen_cfg *c, struct vs_error *err)
+{
+	struct vsd_listen_opts o = c->lim;
+
+	if (c->nlisten == 0)
+		return 0;
 	o.cert_pem = vsd_tls_cert_pem(d->auth.tls);
 	o.key_pem = vsd_tls_key_pem(d->auth.tls);
 	for (size_t i = 0; i < c->nlisten; i++) {

@@ -1382,10 +1382,16 @@ static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 	pthread_t t;
 
 	(void)ud;
-	/* A post-copy pull this node was in when it stopped, or one that
-	 * failed and waits for the target's word: a thread settles it. */
+	/* A post-copy pull this node was in when it stopped, one that failed
+	 * and waits for the target's word, or a moved copy still to remove: a
+	 * thread settles it. Its hold is taken here, before vsd serves any
+	 * request (the thread may first wait behind others' looks). */
 	if (r->source && r->state == VSD_MIG_DONE && vsd_mig_pull_unsettled(r->pull)) {
 		j = out_open_job(d, r);
+		if (vsd_names_lock_op(d->names, j->name, vsd_names_pull_kind, &e) == 0)
+			j->locked = true;
+		else
+			vsd_log("migration %s: %s", r->id, e.msg);
 		out_pull_later(j);
 		out_job_free(j);
 		return;

@@ -64,8 +64,11 @@ int vsd_listen_option(struct vsd_listen_cfg *c, int opt, const char *arg, struct
 int vsd_listen_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
 		     struct vs_error *err);
 /* Open <root>/auth (0700), the trust store and, when c has --listen
- * addresses, the node's certificate and one HTTPS server per address.
- * 0 or -1. */
+ * addresses, the node's certificate (what vsd's own calls to other nodes
+ * present). 0 or -1. */
+int vsd_listen_load(struct vsd *d, struct vsd_listen_cfg *c, struct vs_error *err);
+/* After vsd_listen_load: one HTTPS server per --listen address, serving
+ * from now. 0 or -1. */
 int vsd_listen_start(struct vsd *d, struct vsd_listen_cfg *c, struct vs_error *err);
 /* vsd_server_quiesce, vsd_server_stop of every HTTPS server. */
 void vsd_listen_quiesce(struct vsd_listen_cfg *c);

@@ -606,11 +606,16 @@ static int start(struct vsd *d, struct opts *o, struct vsd_server **srv, struct 
 	if (vsd_sampler_start(d, &o->idle, err) < 0)
 		return -1;
 	/* Credentials before any request can come in. */
-	if (vsd_listen_start(d, &o->listen, err) < 0)
+	if (vsd_listen_load(d, &o->listen, err) < 0)
 		return -1;
 	/* With the node's certificate loaded: ask the targets of migrations
-	 * this node was the source of how they ended. */
+	 * this node was the source of how they ended. Before either server
+	 * serves: this takes back the holds on copies a move left here
+	 * (docs/migration.md, "A copy left behind"), which no request may
+	 * act on in between. */
 	vsd_mig_recover_outgoing(d);
+	if (vsd_listen_start(d, &o->listen, err) < 0)
+		return -1;
 	lfd = make_socket(d->socket_path, err);
 	if (lfd < 0)
 		return -1;
