@@ -609,17 +609,21 @@ static int gate_open(const char *rundir, struct freeze_gate *g, struct vs_error 
 	return 0;
 }
 
-/* Answer the script; on "failed" wait for CRIU's end (it aborts). */
-static void gate_answer(struct freeze_gate *g, struct vs_mig_bg *bg, bool frozen)
+/* Answer the script; on "failed" wait for CRIU's end (it aborts). 0, or
+ * -1 when the answer could not be written (CRIU killed). */
+static int gate_answer(struct freeze_gate *g, struct vs_mig_bg *bg, bool frozen,
+		       struct vs_error *err)
 {
 	const char *a = frozen ? "frozen\n" : "failed\n";
 
 	if (vs_write_all(g->answer, a, strlen(a)) < 0) {
+		vs_error_set(err, errno, "answer criu's pre-dump script");
 		vs_mig_criu_abort(bg);
-		return;
+		return -1;
 	}
 	if (!frozen && vs_mig_criu_finish(bg, 10000, NULL) < 0)
 		vs_mig_criu_abort(bg);
+	return 0;
 }
 
 /* Start CRIU, freeze at its pre-dump script (freeze_gate), dump, check the
@@ -720,7 +724,7 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	/* Frozen time counts from the freeze that held, not the retries'. */
 	rc = vs_cg_freeze_settled(cg, &t_freeze, err);
 	if (rc < 0) {
-		gate_answer(&g, &bg, false);
+		gate_answer(&g, &bg, false, NULL);
 		gate_close(&g);
 		vs_cg_thaw(cg, NULL);
 		return vs_error_prefix(err, "freeze");
@@ -739,7 +743,7 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	 * answer for the addresses meanwhile. */
 	rt_pin_cgroup_files(vs_cg_path(cg, "unified"), &pins);
 	if (cfg->net.nifaces > 0 && vs_net_quiesce(inst->net, &cfg->net, err) < 0) {
-		gate_answer(&g, &bg, false);
+		gate_answer(&g, &bg, false, NULL);
 		gate_close(&g);
 		rt_pins_release(&pins);
 		rt_net_wake(inst, cfg, init);
@@ -747,12 +751,14 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 		return vs_error_prefix(err, "take the network down");
 	}
 	t_criu = vs_now_ms();
-	gate_answer(&g, &bg, true);
-	send_progress(reply_fd, "frozen; dumping with criu");
-	if (r->lazy)
-		rc = lazy_wait(&bg, r->ps_fd, rundir, err);
-	else if ((rc = vs_mig_criu_finish(&bg, CRIU_TIMEOUT_MS, err)) < 0)
-		vs_mig_criu_abort(&bg);
+	rc = gate_answer(&g, &bg, true, err); /* -1: CRIU killed, a failed dump */
+	if (rc == 0) {
+		send_progress(reply_fd, "frozen; dumping with criu");
+		if (r->lazy)
+			rc = lazy_wait(&bg, r->ps_fd, rundir, err);
+		else if ((rc = vs_mig_criu_finish(&bg, CRIU_TIMEOUT_MS, err)) < 0)
+			vs_mig_criu_abort(&bg);
+	}
 	gate_close(&g);
 	res->criu_ms = vs_now_ms() - t_criu;
 	rt_pins_release(&pins);
