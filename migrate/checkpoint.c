@@ -710,6 +710,7 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 					    .keep = r->ps_fd >= 0 ? &r->ps_fd : NULL,
 					    .nkeep = r->ps_fd >= 0 ? 1 : 0,
 					    .timeout_ms = CRIU_TIMEOUT_MS};
+		t_criu = vs_now_ms(); /* criu_ms: CRIU's whole run */
 		rc = vs_mig_criu_start(criu, a.v, &o, log, &bg, err);
 	}
 	rt_argv_free(&a);
@@ -750,7 +751,6 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 		vs_cg_thaw(cg, NULL);
 		return vs_error_prefix(err, "take the network down");
 	}
-	t_criu = vs_now_ms();
 	rc = gate_answer(&g, &bg, true, err); /* -1: CRIU killed, a failed dump */
 	if (rc == 0) {
 		send_progress(reply_fd, "frozen; dumping with criu");
