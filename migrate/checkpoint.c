@@ -626,6 +626,15 @@ static int gate_answer(struct freeze_gate *g, struct vs_mig_bg *bg, bool frozen,
 	return 0;
 }
 
+/* Test hook: with $VSD_TEST_DUMP_FREEZE_FAIL in the monitor's environment
+ * (the daemon's), a dump's freeze that held counts as failed, so that the
+ * tests see the failed freeze's path with CRIU waiting at its pre-dump
+ * script (tests/integration/checkpoint.bats). */
+static int injected_freeze_failure(struct vs_error *err)
+{
+	return vs_error_set(err, EIO, "injected freeze failure (VSD_TEST_DUMP_FREEZE_FAIL)");
+}
+
 /* Start CRIU, freeze at its pre-dump script (freeze_gate), dump, check the
  * image, then thaw (leave_running) or kill the tree. vsd freezes the
  * cgroup itself: CRIU's own freezing (--freeze-cgroup on a thawed cgroup)
@@ -724,6 +733,8 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	}
 	/* Frozen time counts from the freeze that held, not the retries'. */
 	rc = vs_cg_freeze_settled(cg, &t_freeze, err);
+	if (rc >= 0 && getenv("VSD_TEST_DUMP_FREEZE_FAIL") != NULL)
+		rc = injected_freeze_failure(err);
 	if (rc < 0) {
 		gate_answer(&g, &bg, false, NULL);
 		gate_close(&g);

@@ -651,6 +651,26 @@ EOF
 	assert_eq "$(cr_check_truth pd2)" suspended
 }
 
+@test "injected: the freeze at criu's pre-dump script fails -> the freeze's error, criu aborted, still running as before, thawed" {
+	# A wrapper (passing through) as the daemon's criu: teardown then
+	# restarts the daemon without the hook even when this test fails.
+	VSD_TEST_DUMP_FREEZE_FAIL=1 cr_restart_daemon "$(pd_wrapper state)"
+	cr_counting_ct pd3 || fail "start pd3"
+	local pid
+	pid=$(ct_init_pid pd3)
+	run --separate-stderr vsctl suspend pd3
+	assert_failure 1
+	assert_contains "$stderr" "freeze: injected freeze failure"
+	check_running_as_before pd3 "$pid"
+	# criu was told: its log says its pre-dump script failed
+	run grep -c "Pre dump script failed" "$VSD_ROOT/containers/pd3/last-checkpoint.log"
+	[[ "$output" =~ ^[1-9] ]] || fail "criu's log (last-checkpoint.log) does not say its pre-dump script failed: $output"
+	cr_restart_daemon "$CR_CRIU"
+	run --separate-stderr vsctl suspend pd3
+	assert_success
+	assert_eq "$(cr_check_truth pd3)" suspended
+}
+
 # check_failed_resume NAME DIGEST [FROZEN]: after a failed resume. With
 # FROZEN, the counter must not have moved at all (criu failed before
 # restoring anything); without, a restored tree may have run for a moment
