@@ -653,7 +653,7 @@ EOF
 
 @test "injected: the freeze at criu's pre-dump script fails -> the freeze's error, criu aborted, still running as before, thawed" {
 	# A wrapper (passing through) as the daemon's criu: teardown then
-	# restarts the daemon without the hook even when this test fails.
+	# restarts the daemon without the hook.
 	VSD_TEST_DUMP_FREEZE_FAIL=1 cr_restart_daemon "$(pd_wrapper state)"
 	cr_counting_ct pd3 || fail "start pd3"
 	local pid
@@ -665,10 +665,8 @@ EOF
 	# criu was told: its log says its pre-dump script failed
 	run grep -c "Pre dump script failed" "$VSD_ROOT/containers/pd3/last-checkpoint.log"
 	[[ "$output" =~ ^[1-9] ]] || fail "criu's log (last-checkpoint.log) does not say its pre-dump script failed: $output"
-	cr_restart_daemon "$CR_CRIU"
-	run --separate-stderr vsctl suspend pd3
-	assert_success
-	assert_eq "$(cr_check_truth pd3)" suspended
+	# (pd3's monitor keeps the daemon's environment of its start, the hook
+	# with it: no later suspend of pd3 here.)
 }
 
 # check_failed_resume NAME DIGEST [FROZEN]: after a failed resume. With
