@@ -15,7 +15,11 @@ TS = re.compile(r"^\((\d+)\.(\d+)\) (.*)")
 
 DUMP = [
     ("init: kerndat probes (no cache: /run is not tmpfs)", r"^CRIU run id|^Version:"),
-    ("freeze check, seize the tasks", r"^Dumping processes \(pid"),
+    # vsd freezes the VPS from CRIU's pre-dump action script (its
+    # freeze-at-pre-dump), which runs between these two lines; before that
+    # change (a build older than 2026-12-07) the phase is empty.
+    ("pre-dump script: vsd freezes, node sides down", r"^Dumping processes \(pid"),
+    ("freeze check, seize the tasks", r"^irmap: Searching"),
     ("network lock (iptables or nftables)", r"^Running network-lock scripts"),
     ("collect namespaces, mount tree", r"^id_map:"),
     ("tasks: parasite, memory, pages, fds", r"^Dumping task \(pid"),
@@ -82,6 +86,16 @@ def substeps(lines):
     return tar, net
 
 
+def frozen_part(lines):
+    """Seconds of the run from vsd's freeze on: from the pre-dump script's
+    line when vsd's freeze-at-pre-dump script ran, else the whole run."""
+    end = lines[-1][0] if lines else 0.0
+    for i in range(len(lines) - 1):
+        if lines[i][1].startswith("Running pre-dump scripts") and "freeze-at-pre-dump" in lines[i + 1][1]:
+            return end - lines[i][0]
+    return end
+
+
 def main():
     kind, logs = sys.argv[1], sys.argv[2:]
     table = DUMP if kind == "dump" else RESTORE
@@ -92,6 +106,10 @@ def main():
         subs = [substeps(parse(p)) for p in logs]
         print("%-52s %8.1f" % ("  of which tmpfs archives (mounts)", 1000 * statistics.median(s[0] for s in subs)))
         print("%-52s %8.1f" % ("  of which ip/iptables programs (net ns)", 1000 * statistics.median(s[1] for s in subs)))
+        # Frozen part of CRIU's run: from the freeze on where vsd freezes at
+        # the pre-dump script, the whole run where it froze before CRIU.
+        frozen = [frozen_part(parse(p)) for p in logs]
+        print("%-52s %8.1f" % ("criu's time while the VPS is frozen", 1000 * statistics.median(frozen)))
 
 
 main()

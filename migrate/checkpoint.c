@@ -50,8 +50,15 @@
 #define SYNC_SCRIPT "layer-sync"  /* in the monitor's run dir, see precopy_layer */
 #define LAZY_SCRIPT "lazy-dumped" /* in the monitor's run dir, see lazy_dump */
 #define LAZY_FLAG   "lazy-dumped.flag"
-#define MAX_CGDIRS  4096
-#define MAX_CGDEPTH 32
+/* In the monitor's run dir, see freeze_gate. */
+#define GATE_SCRIPT "freeze-at-pre-dump"
+#define GATE_ASK    "freeze-ask"
+#define GATE_ANSWER "freeze-answer"
+/* How long CRIU may take from its start to its pre-dump action script
+ * (start-up and kernel probes take well under a second). */
+#define GATE_WAIT_MS (60 * 1000)
+#define MAX_CGDIRS   4096
+#define MAX_CGDEPTH  32
 /* A dump, pre-dump or restore of a whole container. */
 #define CRIU_TIMEOUT_MS (600 * 1000)
 
@@ -473,7 +480,7 @@ static struct {
 	 * copy: the stream's end on the daemon's side comes only when every
 	 * descriptor of this end is closed); shut down, it ends the serving. */
 	int sk;
-} lazy_run = {.bg = {.pid = -1, .errfd = -1}, .sk = -1};
+} lazy_run = {.bg = VS_MIG_BG_NONE, .sk = -1};
 
 #define LAZY_FLAG_ENV "VSD_DUMPED="
 
@@ -499,30 +506,39 @@ static int lazy_end(bool all, struct vs_error *err)
  * RUNDIR/LAZY_FLAG: the image is complete, the tree dumped), then serves
  * the lazy pages on the socket until the target took the last one, and
  * only then exits. So it runs in the background and the dump counts as
- * done at the flag; rt_monitor_release_held waits for its end. */
-static int lazy_dump(const char *criu, char *const args[], struct vs_mig_run_opts *o,
-		     const char *log, const char *rundir, struct vs_error *err)
+ * done at the flag; rt_monitor_release_held waits for its end.
+ * lazy_prepare writes the script and returns its environment variable
+ * (the caller frees it); lazy_wait takes over the started run. */
+static char *lazy_prepare(const char *rundir, struct vs_error *err)
 {
 	cleanup_free char *flag = xasprintf("%s/" LAZY_FLAG, rundir);
 	cleanup_close int dfd = open(rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	static const char script[] = "#!/bin/sh\n"
 				     "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0\n"
 				     ": >\"$VSD_DUMPED\"\n";
-	char *env[2] = {NULL, NULL};
+
+	if (lazy_run.bg.pid > 0) {
+		vs_error_kind(err, VS_EK_CONFLICT, "a post-copy dump still runs");
+		return NULL;
+	}
+	unlink(flag);
+	if (dfd < 0 ||
+	    vs_atomic_write_at(dfd, LAZY_SCRIPT, script, strlen(script), 0700, err) < 0) {
+		if (dfd < 0)
+			vs_error_set(err, errno, "open %s", rundir);
+		return NULL;
+	}
+	return xasprintf(LAZY_FLAG_ENV "%s", flag);
+}
+
+static int lazy_wait(struct vs_mig_bg *bg, int sk, const char *rundir, struct vs_error *err)
+{
+	cleanup_free char *flag = xasprintf("%s/" LAZY_FLAG, rundir);
 	int rc;
 
-	if (lazy_run.bg.pid > 0)
-		return vs_error_kind(err, VS_EK_CONFLICT, "a post-copy dump still runs");
-	unlink(flag);
-	if (dfd < 0 || vs_atomic_write_at(dfd, LAZY_SCRIPT, script, strlen(script), 0700, err) < 0)
-		return dfd < 0 ? vs_error_set(err, errno, "open %s", rundir) : -1;
-	env[0] = xasprintf(LAZY_FLAG_ENV "%s", flag);
-	o->env_extra = env;
-	lazy_run.sk = o->keep[0];
-	rc = vs_mig_criu_start(criu, args, o, log, &lazy_run.bg, err);
-	free(env[0]);
-	if (rc < 0)
-		return -1;
+	lazy_run.bg = *bg;
+	*bg = (struct vs_mig_bg)VS_MIG_BG_NONE;
+	lazy_run.sk = sk;
 	rc = vs_mig_criu_wait_flag(&lazy_run.bg, flag, CRIU_TIMEOUT_MS, err);
 	unlink(flag);
 	if (rc == 1)
@@ -531,15 +547,105 @@ static int lazy_dump(const char *criu, char *const args[], struct vs_mig_run_opt
 	return -1;
 }
 
-/* Freeze, dump, check the image, then thaw (leave_running) or kill the
- * tree. vsd freezes the cgroup itself before CRIU starts: CRIU's own
- * freezing (--freeze-cgroup on a thawed cgroup) sleeps a fixed 100 ms
- * before its first check, longer than the ~40 ms CRIU needs to start,
- * which the frozen window then includes. CRIU always runs with
- * --leave-running: vsd, not CRIU, kills the tree, and only once the
- * image has passed rt_dump_verify, so that a container is never killed for
- * an image that cannot come back. The frozen window ends when vsd thaws
- * (leave_running, or a refused image) or kills. */
+/* The freeze happens inside CRIU's run, at its pre-dump action script
+ * (cr_dump_tasks runs it after CRIU's start-up and kernel probes and
+ * before it seizes a task), so that start-up is not frozen time. The
+ * script says it is there on the FIFO RUNDIR/GATE_ASK and waits for the
+ * monitor's answer on RUNDIR/GATE_ANSWER: "frozen" (exit 0, CRIU goes on
+ * and finds the cgroup frozen) or anything else (exit 1: CRIU aborts with
+ * "Pre dump script failed"). The monitor holds the answer FIFO open for
+ * reading and writing, so the script's open never blocks, an answer
+ * written first waits in the pipe, and the monitor's death is an end of
+ * file (the script fails). Every other action passes. */
+struct freeze_gate {
+	int ask, answer;
+	char *env[2]; /* VSD_FREEZE_ASK=, VSD_FREEZE_ANSWER= */
+	char *ask_path, *answer_path;
+};
+
+static void gate_close(struct freeze_gate *g)
+{
+	vs_closep(&g->ask);
+	vs_closep(&g->answer);
+	for (size_t i = 0; i < 2; i++)
+		free(g->env[i]);
+	if (g->ask_path != NULL)
+		unlink(g->ask_path);
+	if (g->answer_path != NULL)
+		unlink(g->answer_path);
+	free(g->ask_path);
+	free(g->answer_path);
+	memset(g, 0, sizeof(*g));
+	g->ask = g->answer = -1;
+}
+
+static int gate_open(const char *rundir, struct freeze_gate *g, struct vs_error *err)
+{
+	static const char script[] = "#!/bin/sh\n"
+				     "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
+				     "echo pre-dump >\"$VSD_FREEZE_ASK\" || exit 1\n"
+				     "read -r answer <\"$VSD_FREEZE_ANSWER\" || exit 1\n"
+				     "[ \"$answer\" = frozen ]\n";
+	cleanup_close int dfd = open(rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	memset(g, 0, sizeof(*g));
+	g->ask = g->answer = -1;
+	g->ask_path = xasprintf("%s/" GATE_ASK, rundir);
+	g->answer_path = xasprintf("%s/" GATE_ANSWER, rundir);
+	if (dfd < 0)
+		return vs_error_set(err, errno, "open %s", rundir);
+	if (vs_atomic_write_at(dfd, GATE_SCRIPT, script, strlen(script), 0700, err) < 0)
+		return -1;
+	unlink(g->ask_path);
+	unlink(g->answer_path);
+	if (mkfifo(g->ask_path, 0600) < 0 || mkfifo(g->answer_path, 0600) < 0)
+		return vs_error_set(err, errno, "mkfifo in %s", rundir);
+	g->ask = open(g->ask_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	g->answer = open(g->answer_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (g->ask < 0 || g->answer < 0)
+		return vs_error_set(err, errno, "open the FIFOs in %s", rundir);
+	g->env[0] = xasprintf("VSD_FREEZE_ASK=%s", g->ask_path);
+	g->env[1] = xasprintf("VSD_FREEZE_ANSWER=%s", g->answer_path);
+	return 0;
+}
+
+/* Answer the script; on "failed" wait for CRIU's end (it aborts). 0, or
+ * -1 when the answer could not be written (CRIU killed). */
+static int gate_answer(struct freeze_gate *g, struct vs_mig_bg *bg, bool frozen,
+		       struct vs_error *err)
+{
+	const char *a = frozen ? "frozen\n" : "failed\n";
+
+	if (vs_write_all(g->answer, a, strlen(a)) < 0) {
+		vs_error_set(err, errno, "answer criu's pre-dump script");
+		vs_mig_criu_abort(bg);
+		return -1;
+	}
+	if (!frozen && vs_mig_criu_finish(bg, 10000, NULL) < 0)
+		vs_mig_criu_abort(bg);
+	return 0;
+}
+
+/* Test hook: with $VSD_TEST_DUMP_FREEZE_FAIL in the monitor's environment
+ * (the daemon's), a dump's freeze that held counts as failed, so that the
+ * tests see the failed freeze's path with CRIU waiting at its pre-dump
+ * script (tests/integration/checkpoint.bats). */
+static int injected_freeze_failure(struct vs_error *err)
+{
+	return vs_error_set(err, EIO, "injected freeze failure (VSD_TEST_DUMP_FREEZE_FAIL)");
+}
+
+/* Start CRIU, freeze at its pre-dump script (freeze_gate), dump, check the
+ * image, then thaw (leave_running) or kill the tree. vsd freezes the
+ * cgroup itself: CRIU's own freezing (--freeze-cgroup on a thawed cgroup)
+ * sleeps a fixed 100 ms before its first check, and vs_cg_freeze_settled
+ * never leaves a task frozen in a vfork. CRIU's start-up and kernel probes
+ * (tens of ms) run before its pre-dump script, while the container runs
+ * on; nothing of the container is touched before the freeze. CRIU always
+ * runs with --leave-running: vsd, not CRIU, kills the tree, and only once
+ * the image has passed rt_dump_verify, so that a container is never killed
+ * for an image that cannot come back. The frozen window ends when vsd
+ * thaws (leave_running, or a refused image) or kills. */
 static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_config *cfg,
 		   struct vs_cg *cg, pid_t init, const char *rundir, const struct ck_req *r,
 		   const struct cr_meta *m, int reply_fd, struct vs_rt_cr_result *res,
@@ -547,14 +653,22 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 {
 	struct rt_argv a = {0};
 	struct rt_pins pins;
+	struct freeze_gate g = {.ask = -1, .answer = -1};
+	struct vs_mig_bg bg = VS_MIG_BG_NONE;
 	const char *freezer = vs_cg_path(cg, "freezer");
 	const char *criu = r->criu[0] ? r->criu : inst->criu_path;
 	cleanup_free char *log = xasprintf("%s/dump.log", r->dir);
+	cleanup_free char *lazy_env = NULL;
+	char *env[6] = {NULL};
+	size_t nenv = 0;
 	int64_t t_freeze, t_criu;
 	int rc;
 
 	if (freezer == NULL)
 		freezer = vs_cg_path(cg, "unified");
+	if (criu == NULL || criu[0] == '\0')
+		return vs_error_kind(err, VS_EK_UNSUPPORTED,
+				     "checkpoint/restore needs criu (see scripts/install-criu.sh)");
 	rt_argv_add(&a, "dump");
 	rt_argv_add(&a, "-t");
 	rt_argv_add(&a, "%d", (int)init);
@@ -570,7 +684,7 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 		rt_argv_add(&a, "--network-lock=%s", r->netlock);
 	if (r->lazy) {
 		/* The pages of private anonymous memory stay here, served on
-		 * fd 3 once the dump is done (see lazy_dump). */
+		 * fd 3 once the dump is done (see lazy_prepare). */
 		rt_argv_add(&a, "--lazy-pages");
 		rt_argv_add(&a, "--ps-socket=3");
 		rt_argv_add(&a, "--action-script=%s/" LAZY_SCRIPT, rundir);
@@ -586,11 +700,44 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	}
 	if (!r->own)
 		rt_argv_add(&a, "--action-script=%s/" SYNC_SCRIPT, rundir);
+	rt_argv_add(&a, "--action-script=%s/" GATE_SCRIPT, rundir);
 	add_common(&a, m, false, NULL);
+	if ((r->lazy && (lazy_env = lazy_prepare(rundir, err)) == NULL) ||
+	    gate_open(rundir, &g, err) < 0) {
+		gate_close(&g);
+		rt_argv_free(&a);
+		return -1;
+	}
+	for (size_t i = 0; r->layer_env[i] != NULL; i++)
+		env[nenv++] = r->layer_env[i];
+	env[nenv++] = g.env[0];
+	env[nenv++] = g.env[1];
+	if (lazy_env != NULL)
+		env[nenv++] = lazy_env;
+	{
+		struct vs_mig_run_opts o = {.env_extra = env,
+					    .keep = r->ps_fd >= 0 ? &r->ps_fd : NULL,
+					    .nkeep = r->ps_fd >= 0 ? 1 : 0,
+					    .timeout_ms = CRIU_TIMEOUT_MS};
+		t_criu = vs_now_ms(); /* criu_ms: CRIU's whole run */
+		rc = vs_mig_criu_start(criu, a.v, &o, log, &bg, err);
+	}
+	rt_argv_free(&a);
+	/* Until its pre-dump script: CRIU dying on the way (a bad option, a
+	 * failed probe) is its error, and nothing was frozen or taken down. */
+	if (rc == 0 &&
+	    (rc = vs_mig_criu_wait_fd(&bg, g.ask, "its pre-dump script", GATE_WAIT_MS, err)) != 1) {
+		vs_mig_criu_abort(&bg); /* timed out: killed (ended: nothing) */
+		gate_close(&g);
+		return -1;
+	}
 	/* Frozen time counts from the freeze that held, not the retries'. */
 	rc = vs_cg_freeze_settled(cg, &t_freeze, err);
+	if (rc >= 0 && getenv("VSD_TEST_DUMP_FREEZE_FAIL") != NULL)
+		rc = injected_freeze_failure(err);
 	if (rc < 0) {
-		rt_argv_free(&a);
+		gate_answer(&g, &bg, false, NULL);
+		gate_close(&g);
 		vs_cg_thaw(cg, NULL);
 		return vs_error_prefix(err, "freeze");
 	}
@@ -608,25 +755,24 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	 * answer for the addresses meanwhile. */
 	rt_pin_cgroup_files(vs_cg_path(cg, "unified"), &pins);
 	if (cfg->net.nifaces > 0 && vs_net_quiesce(inst->net, &cfg->net, err) < 0) {
+		gate_answer(&g, &bg, false, NULL);
+		gate_close(&g);
 		rt_pins_release(&pins);
-		rt_argv_free(&a);
 		rt_net_wake(inst, cfg, init);
 		vs_cg_thaw(cg, NULL);
 		return vs_error_prefix(err, "take the network down");
 	}
-	send_progress(reply_fd, "frozen; dumping with criu");
-	t_criu = vs_now_ms();
-	{
-		struct vs_mig_run_opts o = {.env_extra = r->layer_env,
-					    .keep = r->ps_fd >= 0 ? &r->ps_fd : NULL,
-					    .nkeep = r->ps_fd >= 0 ? 1 : 0,
-					    .timeout_ms = CRIU_TIMEOUT_MS};
-		rc = r->lazy ? lazy_dump(criu, a.v, &o, log, rundir, err)
-			     : vs_mig_criu_run(criu, a.v, &o, log, err);
+	rc = gate_answer(&g, &bg, true, err); /* -1: CRIU killed, a failed dump */
+	if (rc == 0) {
+		send_progress(reply_fd, "frozen; dumping with criu");
+		if (r->lazy)
+			rc = lazy_wait(&bg, r->ps_fd, rundir, err);
+		else if ((rc = vs_mig_criu_finish(&bg, CRIU_TIMEOUT_MS, err)) < 0)
+			vs_mig_criu_abort(&bg);
 	}
+	gate_close(&g);
 	res->criu_ms = vs_now_ms() - t_criu;
 	rt_pins_release(&pins);
-	rt_argv_free(&a);
 	if (rc == 0)
 		rc = verify_then_kill(cg, log, !r->leave_running && !r->hold, err);
 	if (rc < 0 && r->lazy)

@@ -41,6 +41,9 @@ struct vs_mig_run_opts {
 	int nkeep;	 /* at most VS_SPAWN_KEEP_MAX */
 	int timeout_ms;
 	bool discard_output; /* stdout and stderr on /dev/null, r->out empty */
+	/* A descriptor that, once readable, ends the run as the timeout does
+	 * (NULL: none; its hang-up does not end it). */
+	const int *cancel;
 };
 
 /* The one runner. Run argv (argv[0] an absolute path) with o's environment
@@ -72,9 +75,14 @@ int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_ru
  * fork, so only for the single-threaded monitor) runs it and exits 0 or 1,
  * its error on a pipe. */
 struct vs_mig_bg {
-	pid_t pid; /* the child; <= 0: none */
-	int errfd; /* its error message's pipe */
+	pid_t pid;    /* the child; <= 0: none */
+	int errfd;    /* its error message's pipe (hangs up when the child exits) */
+	int cancelfd; /* a byte written here kills CRIU's process group */
 };
+#define VS_MIG_BG_NONE                                                                             \
+	{                                                                                          \
+		.pid = -1, .errfd = -1, .cancelfd = -1                                             \
+	}
 /* Start it; o->keep's descriptors reach CRIU as with vs_mig_criu_run. 0 or
  * -1. */
 int vs_mig_criu_start(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
@@ -84,9 +92,16 @@ int vs_mig_criu_start(const char *criu, char *const args[], const struct vs_mig_
  * "ended before FLAG" when it exited 0), -1 nothing after timeout_ms. */
 int vs_mig_criu_wait_flag(struct vs_mig_bg *bg, const char *flag, int timeout_ms,
 			  struct vs_error *err);
+/* Wait until fd is readable or hangs up (an action script wrote to a FIFO)
+ * or the run ended: as vs_mig_criu_wait_flag, without polling a file. */
+int vs_mig_criu_wait_fd(struct vs_mig_bg *bg, int fd, const char *what, int timeout_ms,
+			struct vs_error *err);
 /* Wait for the run's end (bg reaped): 0 when CRIU exited 0, -1 with its
  * error; -1 with ETIMEDOUT after timeout_ms, the child left running. */
 int vs_mig_criu_finish(struct vs_mig_bg *bg, int timeout_ms, struct vs_error *err);
+/* Kill CRIU's process group now and reap the run (a run that was cancelled
+ * ends with "did not finish"). No-op without a run. */
+void vs_mig_criu_abort(struct vs_mig_bg *bg);
 
 /* ---- CRIU's text: the one reader of its logs and output (criulog.c) ---- */
 

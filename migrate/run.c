@@ -74,17 +74,19 @@ static int drain(int fd, struct outbuf *o)
 }
 
 /* Collect output until the child has exited (pidfd readable) or the
- * deadline passes. Returns 1 when the child exited, 0 on timeout, -1 on
+ * deadline passes (or cancel, when >= 0, becomes readable). Returns 1 when
+ * the child exited, 0 on timeout or cancel, -1 on
  * error (errno set). Without a pidfd (none was left to open) the end of
  * the output stands for the exit, and the caller's wait has no deadline,
  * as before pidfds: the run is not killed for want of a descriptor. */
-static int collect(int rd, int pidfd, long long deadline, struct outbuf *o)
+static int collect(int rd, int pidfd, int cancel, long long deadline, struct outbuf *o)
 {
 	bool eof = rd < 0; /* no pipe: only the exit is waited for */
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN},
-				      {.fd = eof ? -1 : rd, .events = POLLIN}};
+		struct pollfd p[3] = {{.fd = pidfd, .events = POLLIN},
+				      {.fd = eof ? -1 : rd, .events = POLLIN},
+				      {.fd = cancel, .events = POLLIN}};
 		long long left = deadline - vs_now_ms();
 		int n;
 
@@ -92,11 +94,15 @@ static int collect(int rd, int pidfd, long long deadline, struct outbuf *o)
 			return 1;
 		if (left <= 0)
 			return 0;
-		n = poll(p, 2, (int)(left > 60000 ? 60000 : left));
+		n = poll(p, 3, (int)(left > 60000 ? 60000 : left));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -1;
+		if (p[2].revents & POLLIN)
+			return 0; /* cancelled: as a timeout */
+		if (p[2].revents & (POLLHUP | POLLERR | POLLNVAL))
+			cancel = -1; /* no one can cancel any more */
 		if (!eof && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			int d = drain(rd, o);
 
@@ -170,7 +176,8 @@ int vs_mig_run(char *const argv[], const struct vs_mig_run_opts *o, struct vs_mi
 	vs_closep(&wr);
 	/* pid is our unreaped child: it cannot be recycled under the pidfd. */
 	pidfd = vs_pidfd_open(pid, 0);
-	done = collect(rd, pidfd, vs_now_ms() + o->timeout_ms, &ob);
+	done = collect(rd, pidfd, o->cancel != NULL ? *o->cancel : -1, vs_now_ms() + o->timeout_ms,
+		       &ob);
 	saved = errno;
 	if (done <= 0)
 		kill(-pid, SIGKILL); /* its group: pid is the leader, not yet reaped */
@@ -236,30 +243,45 @@ int vs_mig_criu_run(const char *criu, char *const args[], const struct vs_mig_ru
 int vs_mig_criu_start(const char *criu, char *const args[], const struct vs_mig_run_opts *o,
 		      const char *logpath, struct vs_mig_bg *bg, struct vs_error *err)
 {
-	int p[2];
+	int p[2], c[2];
 	pid_t pid;
 
 	bg->pid = -1;
 	bg->errfd = -1;
+	bg->cancelfd = -1;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return vs_error_set(err, errno, "pipe");
+	if (pipe2(c, O_CLOEXEC) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return vs_error_set(err, errno, "pipe");
+	}
 	pid = fork();
 	if (pid < 0) {
 		close(p[0]);
 		close(p[1]);
+		close(c[0]);
+		close(c[1]);
 		return vs_error_set(err, errno, "fork");
 	}
 	if (pid == 0) {
 		struct vs_error e = {0};
-		int rc = vs_mig_criu_run(criu, args, o, logpath, &e);
+		struct vs_mig_run_opts opts = *o;
+		int rc;
 
+		close(p[0]);
+		close(c[1]);
+		opts.cancel = &c[0];
+		rc = vs_mig_criu_run(criu, args, &opts, logpath, &e);
 		if (rc < 0)
 			vs_write_all(p[1], e.msg, strlen(e.msg));
 		_exit(rc < 0 ? 1 : 0);
 	}
 	close(p[1]);
+	close(c[0]);
 	bg->pid = pid;
 	bg->errfd = p[0];
+	bg->cancelfd = c[1];
 	return 0;
 }
 
@@ -270,6 +292,7 @@ static int bg_outcome(struct vs_mig_bg *bg, int status, struct vs_error *err)
 	ssize_t n = read(bg->errfd, msg, sizeof(msg) - 1);
 
 	vs_closep(&bg->errfd);
+	vs_closep(&bg->cancelfd);
 	bg->pid = -1;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
@@ -288,23 +311,32 @@ static int bg_reaped(struct vs_mig_bg *bg, int *status)
 	return r == bg->pid ? 1 : r == 0 ? 0 : -1;
 }
 
+/* Is the run still going: 1 yes, 0 it ended (bg reaped; err has its
+ * error, or "criu ended before WHAT" when it exited 0), -1 error. */
+static int bg_running(struct vs_mig_bg *bg, const char *what, struct vs_error *err)
+{
+	int status = 0, r = bg_reaped(bg, &status);
+
+	if (r < 0)
+		return vs_error_set(err, errno, "wait for criu");
+	if (r == 0)
+		return 1;
+	if (bg_outcome(bg, status, err) == 0)
+		vs_error_set(err, EPROTO, "criu ended before %s", what);
+	return 0;
+}
+
 int vs_mig_criu_wait_flag(struct vs_mig_bg *bg, const char *flag, int timeout_ms,
 			  struct vs_error *err)
 {
 	long long until = vs_now_ms() + timeout_ms;
-	int status = 0, r;
+	int r;
 
 	while (vs_now_ms() < until) {
 		if (access(flag, F_OK) == 0)
 			return 1;
-		r = bg_reaped(bg, &status);
-		if (r < 0)
-			return vs_error_set(err, errno, "wait for criu");
-		if (r == 1) {
-			if (bg_outcome(bg, status, err) == 0)
-				vs_error_set(err, EPROTO, "criu ended before %s", flag);
-			return 0;
-		}
+		if ((r = bg_running(bg, flag, err)) <= 0)
+			return r;
 		usleep(5000);
 	}
 	return vs_error_set(err, ETIMEDOUT, "criu did not get to %s in %d s", flag,
@@ -318,11 +350,55 @@ int vs_mig_criu_finish(struct vs_mig_bg *bg, int timeout_ms, struct vs_error *er
 
 	if (bg->pid <= 0)
 		return 0;
-	while ((r = bg_reaped(bg, &status)) == 0 && vs_now_ms() < until)
-		usleep(20000);
+	/* The error pipe hangs up at the child's exit: no sleep between
+	 * checks adds to a frozen window. */
+	while ((r = bg_reaped(bg, &status)) == 0 && vs_now_ms() < until) {
+		long long left = until - vs_now_ms();
+		struct pollfd p = {.fd = bg->errfd, .events = POLLIN};
+
+		if (left > 0 && poll(&p, 1, (int)(left > 1000 ? 1000 : left)) > 0 &&
+		    (p.revents & POLLIN))
+			usleep(1000); /* an error message, the exit follows */
+	}
 	if (r < 0)
 		return vs_error_set(err, errno, "wait for criu");
 	if (r == 0)
 		return vs_error_set(err, ETIMEDOUT, "criu did not end in %d s", timeout_ms / 1000);
 	return bg_outcome(bg, status, err);
+}
+
+int vs_mig_criu_wait_fd(struct vs_mig_bg *bg, int fd, const char *what, int timeout_ms,
+			struct vs_error *err)
+{
+	long long until = vs_now_ms() + timeout_ms;
+	int r;
+
+	for (;;) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = bg->errfd, .events = 0}};
+		long long left = until - vs_now_ms();
+		int n;
+
+		if ((r = bg_running(bg, what, err)) <= 0)
+			return r;
+		if (left <= 0)
+			break;
+		n = poll(p, 2, (int)(left > 1000 ? 1000 : left));
+		if (n < 0 && errno != EINTR)
+			return vs_error_set(err, errno, "wait for criu");
+		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP)))
+			return 1;
+		if (n > 0 && p[1].revents != 0)
+			usleep(1000); /* the child's exit; reaped next time round */
+	}
+	return vs_error_set(err, ETIMEDOUT, "criu did not get to %s in %d s", what,
+			    timeout_ms / 1000);
+}
+
+void vs_mig_criu_abort(struct vs_mig_bg *bg)
+{
+	if (bg->pid <= 0)
+		return;
+	if (bg->cancelfd >= 0)
+		(void)!write(bg->cancelfd, "x", 1);
+	vs_mig_criu_finish(bg, 60000, NULL);
 }

@@ -586,6 +586,89 @@ check_running_as_before() {
 	assert_eq "$(cr_check_truth sw1)" suspended
 }
 
+# pd_wrapper MODE: a criu for the freeze-at-pre-dump cases (everything
+# but `dump` goes to the real criu):
+#   state   `dump` appends the state of its --freeze-cgroup (freezer.state,
+#           or cgroup.events' frozen line) at its start to
+#           $VSD_TMP/freeze-at-exec, then runs the real criu
+#   exit0   `dump` exits 0 at once: it never reaches its pre-dump script
+pd_wrapper() {
+	local path="$VSD_TMP/criu-pd-$1"
+	cat >"$path" <<EOF
+#!/bin/bash
+real='$CR_CRIU'
+mode='$1'
+out='$VSD_TMP/freeze-at-exec'
+EOF
+	cat >>"$path" <<'EOF'
+[[ "${1:-}" == dump ]] || exec "$real" "$@"
+[[ "$mode" == exit0 ]] && exit 0
+for a in "$@"; do
+	case "$a" in --freeze-cgroup=*) fz=${a#*=} ;; esac
+done
+if [[ -f "$fz/freezer.state" ]]; then
+	cat "$fz/freezer.state" >>"$out"
+else
+	grep '^frozen ' "$fz/cgroup.events" >>"$out"
+fi
+exec "$real" "$@"
+EOF
+	chmod 0755 "$path"
+	echo "$path"
+}
+
+@test "the freeze comes at criu's pre-dump script: criu starts while the container still runs, and the dump works" {
+	rm -f "$VSD_TMP/freeze-at-exec"
+	cr_restart_daemon "$(pd_wrapper state)"
+	cr_counting_ct pd1 || fail "start pd1"
+	run --separate-stderr vsctl suspend pd1
+	assert_success
+	assert_eq "$(cr_check_truth pd1)" suspended
+	run cat "$VSD_TMP/freeze-at-exec"
+	[[ "$output" == THAWED || "$output" == "frozen 0" ]] ||
+		fail "the cgroup was already frozen when criu started: '$output'"
+	# the freeze still held for the dump: the image resumes and counts on
+	local frozen
+	frozen=$(cr_counter pd1)
+	run --separate-stderr vsctl resume pd1
+	assert_success
+	cr_check_counter_continues pd1 "$frozen"
+}
+
+@test "injected: criu ends with 0 before its pre-dump script -> clear error, still running as before, not frozen" {
+	cr_restart_daemon "$(pd_wrapper exit0)"
+	cr_counting_ct pd2 || fail "start pd2"
+	local pid
+	pid=$(ct_init_pid pd2)
+	run --separate-stderr vsctl suspend pd2
+	assert_failure 1
+	assert_contains "$stderr" "criu ended before its pre-dump script"
+	check_running_as_before pd2 "$pid"
+	# and the next one, with the real criu, is not hindered
+	cr_restart_daemon "$CR_CRIU"
+	run --separate-stderr vsctl suspend pd2
+	assert_success
+	assert_eq "$(cr_check_truth pd2)" suspended
+}
+
+@test "injected: the freeze at criu's pre-dump script fails -> the freeze's error, criu aborted, still running as before, thawed" {
+	# A wrapper (passing through) as the daemon's criu: teardown then
+	# restarts the daemon without the hook.
+	VSD_TEST_DUMP_FREEZE_FAIL=1 cr_restart_daemon "$(pd_wrapper state)"
+	cr_counting_ct pd3 || fail "start pd3"
+	local pid
+	pid=$(ct_init_pid pd3)
+	run --separate-stderr vsctl suspend pd3
+	assert_failure 1
+	assert_contains "$stderr" "freeze: injected freeze failure"
+	check_running_as_before pd3 "$pid"
+	# criu was told: its log says its pre-dump script failed
+	run grep -c "Pre dump script failed" "$VSD_ROOT/containers/pd3/last-checkpoint.log"
+	[[ "$output" =~ ^[1-9] ]] || fail "criu's log (last-checkpoint.log) does not say its pre-dump script failed: $output"
+	# (pd3's monitor keeps the daemon's environment of its start, the hook
+	# with it: no later suspend of pd3 here.)
+}
+
 # check_failed_resume NAME DIGEST [FROZEN]: after a failed resume. With
 # FROZEN, the counter must not have moved at all (criu failed before
 # restoring anything); without, a restored tree may have run for a moment

@@ -36,7 +36,7 @@ static int setup(void **state)
 }
 
 static const char *const tmpfiles[] = {
-    "criu", "plain", "iptables-restore", "subdir", "criu.log", "inventory.img", "uffd"};
+    "criu", "plain", "iptables-restore", "subdir", "criu.log", "inventory.img", "uffd", "fifo"};
 
 static int teardown(void **state)
 {
@@ -534,6 +534,92 @@ static void test_criu_run(void **state)
 	assert_int_equal(err.errnum, ETIMEDOUT);
 }
 
+/* A FIFO's reading end afresh: one whose writer came and went hangs up. */
+static int reopen_fifo(int fd, const char *path)
+{
+	close(fd);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* CRIU in the background, met at an action script's FIFO (the dump's
+ * freeze at pre-dump): the FIFO written, the run ended first (its error,
+ * or "ended before" when it exited 0), nothing within the wait, and a
+ * cancel that kills CRIU's whole process group at once. */
+static void test_criu_background(void **state)
+{
+	cleanup_free char *criu = xasprintf("%s/criu", tmpdir);
+	cleanup_free char *log = xasprintf("%s/criu.log", tmpdir);
+	cleanup_free char *fifo = xasprintf("%s/fifo", tmpdir);
+	cleanup_free char *env0 = xasprintf("VSD_FIFO=%s", fifo);
+	char *extra[] = {env0, NULL};
+	char *const dump[] = {"dump", "-o", log, NULL};
+	const struct vs_mig_run_opts o = {.env_extra = extra, .timeout_ms = 30000};
+	struct vs_mig_bg bg = VS_MIG_BG_NONE;
+	struct vs_error err = {0};
+	cleanup_close int fd = -1;
+	char buf[32] = "";
+	long long t0;
+	pid_t sleeper;
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(fd >= 0);
+	/* At the script: then cancelled, the sleep it became killed. */
+	write_file("criu", "#!/bin/sh\necho $$ >\"$VSD_FIFO\"\nexec sleep 30\n", 0755);
+	assert_int_equal(vs_mig_criu_start(criu, dump, &o, log, &bg, &err), 0);
+	assert_int_equal(vs_mig_criu_wait_fd(&bg, fd, "the script", 10000, &err), 1);
+	for (int i = 0; i < 100 && read(fd, buf, sizeof(buf) - 1) <= 0; i++)
+		usleep(10000);
+	sleeper = (pid_t)atoi(buf);
+	assert_true(sleeper > 1);
+	t0 = mono_ms();
+	vs_mig_criu_abort(&bg);
+	assert_true(mono_ms() - t0 < 10000);
+	assert_int_equal(bg.pid, -1);
+	assert_int_equal(bg.cancelfd, -1);
+	for (int i = 0; i < 100 && alive(sleeper); i++)
+		usleep(10000);
+	if (alive(sleeper))
+		kill(sleeper, SIGKILL); /* ours: do not leak it when failing */
+	assert_false(alive(sleeper));
+	/* Ended first, failing: its error. */
+	write_file("criu",
+		   "#!/bin/sh\necho '(00.1) Error (criu/x.c:1): bad option' >\"$3\"\nexit 1\n",
+		   0755);
+	fd = reopen_fifo(fd, fifo);
+	assert_int_equal(vs_mig_criu_start(criu, dump, &o, log, &bg, &err), 0);
+	assert_int_equal(vs_mig_criu_wait_fd(&bg, fd, "the script", 10000, &err), 0);
+	assert_non_null(strstr(err.msg, "criu dump failed: bad option"));
+	assert_int_equal(bg.pid, -1);
+	vs_error_clear(&err);
+	/* Ended first, with 0. */
+	write_file("criu", "#!/bin/sh\nexit 0\n", 0755);
+	fd = reopen_fifo(fd, fifo);
+	assert_int_equal(vs_mig_criu_start(criu, dump, &o, log, &bg, &err), 0);
+	assert_int_equal(vs_mig_criu_wait_fd(&bg, fd, "the script", 10000, &err), 0);
+	assert_non_null(strstr(err.msg, "criu ended before the script"));
+	vs_error_clear(&err);
+	/* Never there: the wait ends, the run goes on until cancelled. */
+	write_file("criu", "#!/bin/sh\nexec sleep 30\n", 0755);
+	fd = reopen_fifo(fd, fifo);
+	assert_int_equal(vs_mig_criu_start(criu, dump, &o, log, &bg, &err), 0);
+	assert_int_equal(vs_mig_criu_wait_fd(&bg, fd, "the script", 200, &err), -1);
+	assert_int_equal(err.errnum, ETIMEDOUT);
+	assert_true(bg.pid > 0);
+	vs_error_clear(&err);
+	vs_mig_criu_abort(&bg);
+	assert_int_equal(bg.pid, -1);
+	/* At the script, then a good end: finish says 0. */
+	write_file("criu", "#!/bin/sh\necho x >\"$VSD_FIFO\"\nexit 0\n", 0755);
+	fd = reopen_fifo(fd, fifo);
+	assert_int_equal(vs_mig_criu_start(criu, dump, &o, log, &bg, &err), 0);
+	assert_int_equal(vs_mig_criu_wait_fd(&bg, fd, "the script", 10000, &err), 1);
+	assert_int_equal(vs_mig_criu_finish(&bg, 10000, &err), 0);
+	assert_int_equal(bg.pid, -1);
+}
+
 /* The dump's network lock from the caps; an image directory's first look. */
 static void test_netlock_and_image_present(void **state)
 {
@@ -900,6 +986,7 @@ int main(void)
 	    cmocka_unit_test(test_uffd_userns),
 	    cmocka_unit_test(test_probe_criu43_here),
 	    cmocka_unit_test(test_probe_check_fails),
+	    cmocka_unit_test(test_criu_background),
 	    cmocka_unit_test(test_probe_no_nftables),
 	    cmocka_unit_test(test_probe_broken_binary),
 	    cmocka_unit_test(test_probe_relative_path),
