@@ -228,7 +228,10 @@ assert_a_clean() {
 	[[ ! -e "$CL_B_ROOT/containers/fh2" ]] || fail "fh2 is on B"
 	# What was killed was cleaned up: it starts again, here only.
 	on A vsctl start fh2
-	on A in_ct fh2 sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+	# Written as ct_counting writes it (a new file renamed over): a read
+	# never finds it empty.
+	on A in_ct fh2 sh -c 'setsid sh -c "i=0; while :; do i=\$((i + 1)); echo \$i >/var/count.new; mv /var/count.new /var/count; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+	wait_for 5 on A in_ct fh2 test -s /var/count
 	assert_one_copy fh2
 	assert_reach client 192.0.2.91
 }
