@@ -66,16 +66,26 @@ TPL() { echo "$VSD_ROOT/templates/busybox/rootfs"; }
 		"character special file 0:0" "whiteout"
 }
 
-# _create_ms TEMPLATE NAME: time of one create, in ms.
-_create_ms() {
-	local tpl=$1 name=$2 t0 t1
+# Bytes vsd and the children it reaped read and wrote through system calls
+# (rchar + wchar of /proc/PID/io: a reaped child's counts are added to its
+# parent's).
+_vsd_io() {
+	awk '$1 == "rchar:" || $1 == "wchar:" { n += $2 } END { print n }' "/proc/$(vsd_pid)/io"
+}
+
+# _create_io TEMPLATE NAME: "BYTES MS", vsd's I/O during one create and
+# its wall time (for the log only).
+_create_io() {
+	local tpl=$1 name=$2 t0 t1 b0 b1
+	b0=$(_vsd_io)
 	t0=$(now_ms)
 	"$VSCTL_BIN" create "$name" --template "$tpl" >/dev/null || return 1
 	t1=$(now_ms)
-	echo $((t1 - t0))
+	b1=$(_vsd_io)
+	echo "$((b1 - b0)) $((t1 - t0))"
 }
 
-@test "create time does not grow with template size (200 MB template)" {
+@test "create does not read or copy the template (200 MB template)" {
 	local stage="$BATS_TEST_TMPDIR/big"
 	mkdir -p "$stage"
 	cp -a "$(TPL)/." "$stage/"
@@ -96,17 +106,17 @@ _create_ms() {
 	du=$(du -sm "$VSD_ROOT/templates/big/rootfs" | cut -f1)
 	((du >= 200)) || fail "big template is only ${du} MB"
 
-	local small=() large=() s l
+	# Not timed (figures: bench/): a create that copied or read the
+	# template would move its 200 MB through vsd's system calls.
+	local r bytes ms
 	for i in 1 2 3 4 5; do
-		s=$(_create_ms busybox "cs$i") || fail "create cs$i"
-		l=$(_create_ms big "cl$i") || fail "create cl$i"
-		small+=("$s")
-		large+=("$l")
+		r=$(_create_io busybox "cs$i") || fail "create cs$i"
+		echo "create cs$i (busybox): I/O ${r% *} bytes, ${r#* } ms"
+		r=$(_create_io big "cl$i") || fail "create cl$i"
+		bytes=${r% *} ms=${r#* }
+		echo "create cl$i (200 MB template): I/O $bytes bytes, $ms ms"
+		((bytes < 8 << 20)) || fail "create cl$i on the 200 MB template read or wrote $bytes bytes"
 	done
-	s=$(printf '%s\n' "${small[@]}" | sort -n | sed -n 3p)
-	l=$(printf '%s\n' "${large[@]}" | sort -n | sed -n 3p)
-	echo "create median: small template ${s} ms, 200 MB template ${l} ms (figures: bench/)"
-	((l <= 3 * s + 500)) || fail "create on a 200 MB template took ${l} ms vs ${s} ms"
 	# Nothing of the template was copied into the layer.
 	local up
 	up=$(du -sm "$VSD_ROOT/containers/cl1" | cut -f1)
