@@ -41,6 +41,7 @@
 #include "lib/vs_mountinfo.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
+#include "lib/vs_validate.h"
 #include "migrate/vs_migrate.h"
 #include "migrate/mig-monitor.h"
 #include "migrate/mig-private.h"
@@ -635,6 +636,29 @@ static int injected_freeze_failure(struct vs_error *err)
 	return vs_error_set(err, EIO, "injected freeze failure (VSD_TEST_DUMP_FREEZE_FAIL)");
 }
 
+/* How long CRIU may take to its pre-dump script: GATE_WAIT_MS, or (test
+ * hook) $VSD_TEST_GATE_WAIT_MS milliseconds from the monitor's
+ * environment, so that the tests see a CRIU that never gets there killed
+ * without waiting a minute. */
+static int gate_wait_ms(void)
+{
+	const char *s = getenv("VSD_TEST_GATE_WAIT_MS");
+	int64_t v;
+
+	if (s != NULL && vs_parse_int(s, "VSD_TEST_GATE_WAIT_MS", 1, GATE_WAIT_MS, &v, NULL) == 0)
+		return (int)v;
+	return GATE_WAIT_MS;
+}
+
+/* Test hook: with $VSD_TEST_DUMP_NET_FAIL in the monitor's environment,
+ * taking the node sides down at the freeze counts as failed once it has
+ * been done, so that the tests see the failure's path give the network
+ * back (tests/integration/network.bats). */
+static int injected_net_failure(struct vs_error *err)
+{
+	return vs_error_set(err, EIO, "injected failure (VSD_TEST_DUMP_NET_FAIL)");
+}
+
 /* Start CRIU, freeze at its pre-dump script (freeze_gate), dump, check the
  * image, then thaw (leave_running) or kill the tree. vsd freezes the
  * cgroup itself: CRIU's own freezing (--freeze-cgroup on a thawed cgroup)
@@ -725,8 +749,8 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	rt_argv_free(&a);
 	/* Until its pre-dump script: CRIU dying on the way (a bad option, a
 	 * failed probe) is its error, and nothing was frozen or taken down. */
-	if (rc == 0 &&
-	    (rc = vs_mig_criu_wait_fd(&bg, g.ask, "its pre-dump script", GATE_WAIT_MS, err)) != 1) {
+	if (rc == 0 && (rc = vs_mig_criu_wait_fd(&bg, g.ask, "its pre-dump script", gate_wait_ms(),
+						 err)) != 1) {
 		vs_mig_criu_abort(&bg); /* timed out: killed (ended: nothing) */
 		gate_close(&g);
 		return -1;
@@ -754,7 +778,9 @@ static int do_dump(const struct vs_rt_instance *inst, const struct vs_container_
 	 * hold nor the FIN of the kill may reach a peer; the standby routes
 	 * answer for the addresses meanwhile. */
 	rt_pin_cgroup_files(vs_cg_path(cg, "unified"), &pins);
-	if (cfg->net.nifaces > 0 && vs_net_quiesce(inst->net, &cfg->net, err) < 0) {
+	if (cfg->net.nifaces > 0 &&
+	    (vs_net_quiesce(inst->net, &cfg->net, err) < 0 ||
+	     (getenv("VSD_TEST_DUMP_NET_FAIL") != NULL && injected_net_failure(err) < 0))) {
 		gate_answer(&g, &bg, false, NULL);
 		gate_close(&g);
 		rt_pins_release(&pins);

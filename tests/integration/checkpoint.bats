@@ -592,6 +592,9 @@ check_running_as_before() {
 #           or cgroup.events' frozen line) at its start to
 #           $VSD_TMP/freeze-at-exec, then runs the real criu
 #   exit0   `dump` exits 0 at once: it never reaches its pre-dump script
+#   hang    `dump` starts a child that sleeps (its pid in
+#           $VSD_TMP/criu-hang.pid) and waits for it: it never gets to its
+#           pre-dump script
 pd_wrapper() {
 	local path="$VSD_TMP/criu-pd-$1"
 	cat >"$path" <<EOF
@@ -603,6 +606,12 @@ EOF
 	cat >>"$path" <<'EOF'
 [[ "${1:-}" == dump ]] || exec "$real" "$@"
 [[ "$mode" == exit0 ]] && exit 0
+if [[ "$mode" == hang ]]; then
+	sleep 600 &
+	echo $! >"${out%/*}/criu-hang.pid"
+	wait
+	exit 1
+fi
 for a in "$@"; do
 	case "$a" in --freeze-cgroup=*) fz=${a#*=} ;; esac
 done
@@ -667,6 +676,27 @@ EOF
 	[[ "$output" =~ ^[1-9] ]] || fail "criu's log (last-checkpoint.log) does not say its pre-dump script failed: $output"
 	# (pd3's monitor keeps the daemon's environment of its start, the hook
 	# with it: no later suspend of pd3 here.)
+}
+
+@test "injected: criu never gets to its pre-dump script -> killed with its children after the wait, still running as before" {
+	# The wait (60 s) shortened by the test hook; the container is
+	# started by the daemon given it (its monitor keeps that environment).
+	VSD_TEST_GATE_WAIT_MS=2000 cr_restart_daemon "$(pd_wrapper hang)"
+	cr_counting_ct pd4 || fail "start pd4"
+	local pid hang
+	pid=$(ct_init_pid pd4)
+	rm -f "$VSD_TMP/criu-hang.pid"
+	run --separate-stderr vsctl suspend pd4
+	assert_failure 1
+	assert_contains "$stderr" "criu did not get to its pre-dump script in 2 s"
+	check_running_as_before pd4 "$pid"
+	# CRIU's process group went with it: its child is gone too.
+	hang=$(cat "$VSD_TMP/criu-hang.pid") || fail "the wrapper did not run"
+	[[ "$hang" =~ ^[0-9]+$ ]] || fail "bad pid file: $hang"
+	wait_for 5 bash -c "! kill -0 $hang 2>/dev/null" || {
+		kill "$hang" 2>/dev/null
+		fail "criu's child $hang still runs after the failed suspend"
+	}
 }
 
 # check_failed_resume NAME DIGEST [FROZEN]: after a failed resume. With

@@ -577,6 +577,25 @@ neigh_mac() { "$1" ip -j neigh show "$2" dev "$3" | json_get 0.lladdr 2>/dev/nul
 	assert_reach client 192.0.2.102
 }
 
+@test "a failure after the node side went down at a dump's freeze gives the network back" {
+	# VSD_TEST_DUMP_NET_FAIL: the monitor takes the node side down at the
+	# freeze, then counts that step as failed. A container started by the
+	# daemon given the hook (its monitor keeps that environment); the
+	# teardown restarts the daemon without it.
+	VSD_TEST_DUMP_NET_FAIL=1 cr_restart_daemon "$CR_CRIU"
+	ensure_ct nq1 --ip 192.0.2.104
+	assert_reach client 192.0.2.104
+	converse_start nq1 192.0.2.104
+	run vsctl suspend nq1
+	assert_failure 1
+	assert_contains "$output" "take the network down: injected failure (VSD_TEST_DUMP_NET_FAIL)"
+	assert_eq "$(ct_state nq1)" running "nq1 after a failed suspend"
+	# Thawed, and its node side up again: the conversation goes on, and
+	# the client reaches it.
+	converse_finish
+	assert_reach client 192.0.2.104
+}
+
 # ct_eth_line NAME: "INDEX MAC" of eth0 inside NAME.
 ct_eth_line() {
 	in_ct "$1" ip -o link show eth0 | awk '{ sub(/:$/, "", $1); for (i = 1; i < NF; i++) if ($i == "link/ether") print $1, $(i + 1) }'
