@@ -273,14 +273,17 @@ static bool ledger_store(int cfd, const char *name, struct vsd_ledger *l)
 }
 
 void vsd_usage_reading(const struct vs_container_config *cfg, const struct vs_cg_stats *cst,
-		       struct vsd_ledger_counters *r)
+		       const struct vs_net_stats_table *links, struct vsd_ledger_counters *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->cpu_usec = cst->cpu_usage_usec > 0 ? cst->cpu_usage_usec : 0;
 	for (size_t i = 0; i < cfg->net.nifaces && r->nnet < VSD_LEDGER_NET_MAX; i++) {
 		struct vs_net_ifstats st;
 		struct vs_error e = {0};
-		if (vs_net_traffic(&cfg->net, i, &st, &e) < 0)
+		/* Either way a link that is gone reads as zeros (the ledger
+		 * keeps the largest reading of a run). */
+		if ((links != NULL ? vs_net_stats_of(links, &cfg->net, i, &st, &e)
+				   : vs_net_traffic(&cfg->net, i, &st, &e)) < 0)
 			continue;
 		snprintf(r->net[r->nnet].name, sizeof(r->net[0].name), "%s",
 			 cfg->net.ifaces[i].name);
@@ -347,7 +350,7 @@ bool vsd_usage_take(struct vsd *d, const struct vs_container_config *cfg,
 		       cst.cpu_usage_usec >= 0;
 	vs_cg_free(cg);
 	if (have) {
-		vsd_usage_reading(cfg, &cst, r);
+		vsd_usage_reading(cfg, &cst, NULL, r);
 		*started_at = st.started_at;
 	}
 	if (cst_out != NULL)
