@@ -50,9 +50,10 @@
 /* Intervals to leave a container alone after a reclaim found little. */
 #define BACKOFF_INTERVALS 6
 #define MIB		  (INT64_C(1) << 20)
-/* Milliseconds between two usage-ledger readings of one container by the
- * sampler (the ledger persists a sampler's reading at most once a minute,
- * so reading it more often would only cost). */
+/* Milliseconds between two usage rounds, in which the sampler reads every
+ * container's usage-ledger counters (the ledger persists a sampler's
+ * reading at most once a minute, so reading it more often would only
+ * cost). */
 #define USAGE_EVERY_MS 60000
 /* ... and only while readings have taken less than 1/USAGE_SHARE of the
  * time (a token bucket of at most USAGE_BUCKET_MS, spent by each reading's
@@ -137,9 +138,12 @@ struct vsd_sampler {
 	int kmsg_fd;
 	/* The usage readings' token bucket (ms; sampler thread only). */
 	int64_t usage_tokens, usage_tokens_at;
-	/* Sampler thread only: the next usage round (ms), and the sweep's
-	 * link dump for its readings (made at the first one). */
-	int64_t usage_next;
+	/* Sampler thread only: usage rounds (ms: when the open one began, when
+	 * the next one is due; open until every container was read, which
+	 * the token bucket may spread over sweeps), and the sweep's link dump
+	 * for its readings (made at the first one). */
+	int64_t round_at, usage_next;
+	bool round_open, round_missed;
 	struct vs_net_stats_table *links;
 	bool links_tried;
 	/* Quiet sweeps: the parent cgroup's CPU time (-1 until opened), the
@@ -409,9 +413,9 @@ static void reclaim(struct vsd_sampler *s, const struct vs_container_config *cfg
 		  got);
 }
 
-/* Sample one container (round: a usage round, when every container's
- * ledger gets a reading). False when it runs and could not be sampled: the
- * next sweep must look again. */
+/* Sample one container (round: a usage round is open, in which every
+ * container's ledger gets a reading). False when it runs and could not be
+ * sampled: the next sweep must look again. */
 static bool sample_one(struct vsd_sampler *s, const char *name, bool round)
 {
 	cleanup_config struct vs_container_config cfg = {0};
@@ -502,9 +506,16 @@ static bool sample_one(struct vsd_sampler *s, const char *name, bool round)
 	}
 	c->present = true;
 	c->run = st.started_at;
-	if ((round || smp.t_ms - c->usage_at >= USAGE_EVERY_MS) && s->usage_tokens > 0) {
-		c->usage_at = smp.t_ms;
-		usage = true;
+	/* Readings only in rounds, so that all of them (and the ledger's
+	 * once-a-minute writes) fall in the same sweep: the sweeps between
+	 * can then be quiet. */
+	if (round && c->usage_at < s->round_at) {
+		if (s->usage_tokens > 0) {
+			c->usage_at = smp.t_ms;
+			usage = true;
+		} else {
+			s->round_missed = true;
+		}
 	}
 	push_sample(c, &smp);
 	c->sampled = true;
@@ -610,7 +621,14 @@ static void sweep(struct vsd_sampler *s)
 	if (s->usage_tokens > USAGE_BUCKET_MS)
 		s->usage_tokens = USAGE_BUCKET_MS;
 	s->usage_tokens_at = now;
-	round = now >= s->usage_next;
+	/* A round every USAGE_EVERY_MS (on the sweeps' grid: due half an
+	 * interval early, so every sixth sweep at the default 10 s). */
+	if (!s->round_open && now >= s->usage_next) {
+		s->round_open = true;
+		s->round_at = now;
+		s->usage_next = now + USAGE_EVERY_MS - (int64_t)s->cfg.interval_s * 500;
+	}
+	round = s->round_open;
 	/* Taken before any look: whatever happens after it shows next time. */
 	sweep_mark(s, &mark);
 	if (vsd_sweep_quiet(&s->full_mark, s->full_ok, &mark, round)) {
@@ -618,8 +636,6 @@ static void sweep(struct vsd_sampler *s)
 		s->full_ok = quiet_sweep(s, now);
 		return;
 	}
-	if (round)
-		s->usage_next = now + USAGE_EVERY_MS;
 	if (vsd_store_list(s->d->containers_fd, &names, &err) < 0) {
 		vsd_log("sampler: %s", err.msg);
 		s->full_ok = false;
@@ -631,9 +647,12 @@ static void sweep(struct vsd_sampler *s)
 	for (size_t i = 0; i < s->n; i++)
 		s->c[i].sampled = false;
 	pthread_mutex_unlock(&s->lock);
+	s->round_missed = false;
 	for (size_t i = 0; names[i] != NULL; i++)
 		ok = sample_one(s, names[i], round) && ok;
 	s->full_ok = ok;
+	if (round && !s->round_missed)
+		s->round_open = false;
 	vs_net_stats_all_free(s->links);
 	s->links = NULL;
 	s->links_tried = false;

@@ -27,6 +27,10 @@
 /* Seconds between two samples, and between two writes by the sampler. */
 #define SAMPLE_EVERY  3600
 #define PERSIST_EVERY 60
+/* The sampler reads every container in a round once a minute by its own
+ * clock; `written` is in whole seconds, so two rounds 60.0 s apart may
+ * show 59: a second of slack, or the change waits a round more. */
+#define PERSIST_SLACK 1
 
 /* One lock for every ledger file: readings come from the sampler thread
  * and from request threads, and each is a read-modify-write. */
@@ -322,7 +326,8 @@ bool vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int
 	/* A sampler's reading that changes nothing is not written (an idle
 	 * container's ledger stays as it is); one that does is written at
 	 * most once a minute. */
-	if (dirty || when != VSD_USAGE_SAMPLER || (changed && now - l->written >= PERSIST_EVERY))
+	if (dirty || when != VSD_USAGE_SAMPLER ||
+	    (changed && now - l->written >= PERSIST_EVERY - PERSIST_SLACK))
 		held = ledger_store(cfd, cfg->name, l);
 	else if (changed)
 		held = false;
