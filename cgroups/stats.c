@@ -504,7 +504,10 @@ static bool counter_file(struct vs_cg *cg, enum vs_cg_counter which, const char 
 	return *dir != NULL;
 }
 
-int vs_cg_counter_open(struct vs_cg *cg, enum vs_cg_counter which, struct vs_error *err)
+/* The counter's file in the container's cgroup, or (parent) in the
+ * instance's parent cgroup in the same hierarchy. */
+static int counter_open(struct vs_cg *cg, enum vs_cg_counter which, bool parent,
+			struct vs_error *err)
 {
 	const char *dir, *file;
 	cleanup_free char *path = NULL;
@@ -513,11 +516,25 @@ int vs_cg_counter_open(struct vs_cg *cg, enum vs_cg_counter which, struct vs_err
 	if (!counter_file(cg, which, &dir, &file))
 		return vs_error_set(err, ENOENT, "no controller for counter %d of cgroup %s/%s",
 				    (int)which, cg->parent, cg->name);
+	/* dir is dirs[i] of one hierarchy i: the parent's is parent_dirs[i]. */
+	for (size_t i = 0; parent && i < cg->host->n; i++)
+		if (cg->dirs[i] == dir)
+			dir = cg->parent_dirs[i];
 	path = xasprintf("%s/%s", dir, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return vs_error_set(err, errno, "open %s", path);
 	return fd;
+}
+
+int vs_cg_counter_open(struct vs_cg *cg, enum vs_cg_counter which, struct vs_error *err)
+{
+	return counter_open(cg, which, false, err);
+}
+
+int vs_cg_parent_counter_open(struct vs_cg *cg, enum vs_cg_counter which, struct vs_error *err)
+{
+	return counter_open(cg, which, true, err);
 }
 
 int vs_cg_counter_read(int fd, enum vs_cg_counter which, int64_t *v, struct vs_error *err)

@@ -315,6 +315,11 @@ int vs_cg_oom_kills(struct vs_cg *cg, int64_t *kills, struct vs_error *err);
 enum vs_cg_counter { VS_CG_OOM_KILLS, VS_CG_CPU_USEC, VS_CG_MEMORY_BYTES, VS_CG_COUNTERS };
 int vs_cg_counter_open(struct vs_cg *cg, enum vs_cg_counter which, struct vs_error *err);
 int vs_cg_counter_read(int fd, enum vs_cg_counter which, int64_t *v, struct vs_error *err);
+/* vs_cg_counter_open of the instance's parent cgroup (<hierarchy>/<parent>,
+ * in the hierarchy where cg's counter is): its CPU time counts every
+ * container and pool below it (cpuacct and cgroup2's cpu.stat are
+ * hierarchical), so one read tells whether any container ran at all. */
+int vs_cg_parent_counter_open(struct vs_cg *cg, enum vs_cg_counter which, struct vs_error *err);
 
 /* Every field of st to -1 (unknown). */
 void vs_cg_stats_init(struct vs_cg_stats *st);

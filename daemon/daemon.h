@@ -454,6 +454,25 @@ int64_t vsd_idle_decide(const struct vsd_idle_params *p, const struct vsd_sample
  * read. */
 int64_t vsd_idle_worth(const struct vsd_idle_params *p, int64_t memory_min);
 
+/* What the sampler notes at the start of a sweep: the instance parent
+ * cgroup's CPU time (every container's and pool's, -1 unknown), the id
+ * the bus gives its next event, and how many state changes the bus has
+ * told the sampler of. */
+struct vsd_sweep_mark {
+	int64_t parent_cpu_usec;
+	uint64_t events_last;
+	uint64_t changes;
+};
+/* True when a sweep may skip every container (pure, so unit tested): not
+ * a usage round, the last full sweep (marked last) sampled every running
+ * container (last_ok), and nothing moved since it was marked: no CPU time
+ * anywhere under the parent (so no container ran, allocated, faulted or
+ * was OOM-killed), no event published (no create, destroy or config
+ * change), no start or stop. Each container's sample is then its last
+ * one again. */
+bool vsd_sweep_quiet(const struct vsd_sweep_mark *last, bool last_ok,
+		     const struct vsd_sweep_mark *now, bool usage_round);
+
 /* One OOM kill read from the kernel log. */
 struct vsd_oom_line {
 	char container[256]; /* the name under this instance's cgroup parent */
@@ -585,9 +604,10 @@ enum vsd_usage_when {
 	VSD_USAGE_READ,	   /* GET .../usage: persisted */
 };
 /* What the kernel counts for a running container now: cst's CPU time and
- * the node-side counters of cfg's links (one netlink request each). */
+ * the node-side counters of cfg's links: from links (vs_net_links_all, one
+ * dump for many readings) when not NULL, else one netlink request each. */
 void vsd_usage_reading(const struct vs_container_config *cfg, const struct vs_cg_stats *cst,
-		       struct vsd_ledger_counters *r);
+		       const struct vs_net_stats_table *links, struct vsd_ledger_counters *r);
 /* Bring cfg's ledger up to date with r (a reading of the run started at
  * started_at, from vsd_usage_reading; NULL: no reading) and copy it to
  * *out (may be NULL). Never fails: problems are logged and the ledger

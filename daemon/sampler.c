@@ -17,10 +17,13 @@
  * A sweep reads each running container's counters through descriptors the
  * status cache keeps with its run (one pread each, no path walk), and
  * of a container whose CPU time has not moved since the last sweep only
- * that counter. The usage ledger's reading (which includes the network
- * counters, the dearest part) is taken at most once a minute, as often as
- * the ledger persists it, and only as long as readings take under 2% of the
- * time (USAGE_SHARE). */
+ * that counter. A sweep in which nothing moved at all (the instance
+ * parent cgroup's CPU time, one pread, and the bus: vsd_sweep_quiet)
+ * looks at no container: each one's last sample is taken again. The
+ * usage ledger's readings (which include the network counters) are taken
+ * in a round once a minute, as often as the ledger persists them, with
+ * one link dump for all containers, and only as long as readings take
+ * under 2% of the time (USAGE_SHARE). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -40,15 +43,17 @@
 #include "daemon/daemon.h"
 #include "lib/vs_syscall.h"
 #include "lib/vs_util.h"
+#include "netns/vs_netns.h"
 
 /* Samples kept per container (the window plus one). */
 #define HISTORY 8
 /* Intervals to leave a container alone after a reclaim found little. */
 #define BACKOFF_INTERVALS 6
 #define MIB		  (INT64_C(1) << 20)
-/* Milliseconds between two usage-ledger readings of one container by the
- * sampler (the ledger persists a sampler's reading at most once a minute,
- * so reading it more often would only cost). */
+/* Milliseconds between two usage rounds, in which the sampler reads every
+ * container's usage-ledger counters (the ledger persists a sampler's
+ * reading at most once a minute, so reading it more often would only
+ * cost). */
 #define USAGE_EVERY_MS 60000
 /* ... and only while readings have taken less than 1/USAGE_SHARE of the
  * time (a token bucket of at most USAGE_BUCKET_MS, spent by each reading's
@@ -89,6 +94,11 @@ struct cstate {
 	int64_t usage_sent;
 	struct vsd_oom_rec oom;
 	struct vsd_oom_line pending; /* last oom-kill line, for the Killed line */
+	/* The last full sweep pushed a sample of this run, and from the
+	 * config it read: the usage from which a reclaim could take a step
+	 * (-1: no reclaim for it), so a quiet sweep knows it need not look. */
+	bool sampled;
+	int64_t faults_from;
 };
 
 /* A container the bus reports running, watched through its init's pidfd
@@ -128,6 +138,22 @@ struct vsd_sampler {
 	int kmsg_fd;
 	/* The usage readings' token bucket (ms; sampler thread only). */
 	int64_t usage_tokens, usage_tokens_at;
+	/* Sampler thread only: usage rounds (ms: when the open one began, when
+	 * the next one is due; open until every container was read, which
+	 * the token bucket may spread over sweeps), and the sweep's link dump
+	 * for its readings (made at the first one). */
+	int64_t round_at, usage_next;
+	bool round_open, round_missed;
+	struct vs_net_stats_table *links;
+	bool links_tried;
+	/* Quiet sweeps: the parent cgroup's CPU time (-1 until opened), the
+	 * mark of the last full sweep and whether it sampled every running
+	 * container (sampler thread only); the bus's changes (qlock). */
+	int parent_fd;
+	struct vsd_sweep_mark full_mark;
+	bool full_ok;
+	uint64_t changes;
+	uint64_t sweeps_quiet, sweeps_full;
 };
 
 void vsd_idle_params_default(const struct vsd_idle_cfg *cfg, struct vsd_idle_params *p)
@@ -149,6 +175,14 @@ int64_t vsd_idle_worth(const struct vsd_idle_params *p, int64_t memory_min)
 	int64_t by_room = (memory_min > 0 ? memory_min : 0) + p->step_min;
 
 	return by_step > by_room ? by_step : by_room;
+}
+
+bool vsd_sweep_quiet(const struct vsd_sweep_mark *last, bool last_ok,
+		     const struct vsd_sweep_mark *now, bool usage_round)
+{
+	return last_ok && !usage_round && now->parent_cpu_usec >= 0 &&
+	       now->parent_cpu_usec == last->parent_cpu_usec &&
+	       now->events_last == last->events_last && now->changes == last->changes;
 }
 
 int64_t vsd_idle_decide(const struct vsd_idle_params *p, const struct vsd_sample *s, size_t n,
@@ -325,7 +359,14 @@ static void usage_reading(struct vsd_sampler *s, const struct vs_container_confi
 	struct cstate *c;
 	bool same;
 
-	vsd_usage_reading(cfg, cst, &r);
+	/* One link dump serves every reading of this sweep. */
+	if (!s->links_tried) {
+		struct vs_error err = {0};
+		s->links_tried = true;
+		if (vs_net_links_all(&s->links, &err) < 0)
+			vsd_debug("sampler: %s (one request per link instead)", err.msg);
+	}
+	vsd_usage_reading(cfg, cst, s->links, &r);
 	h = reading_hash(&r);
 	pthread_mutex_lock(&s->lock);
 	c = find(s, cfg->name, true);
@@ -372,7 +413,10 @@ static void reclaim(struct vsd_sampler *s, const struct vs_container_config *cfg
 		  got);
 }
 
-static void sample_one(struct vsd_sampler *s, const char *name)
+/* Sample one container (round: a usage round is open, in which every
+ * container's ledger gets a reading). False when it runs and could not be
+ * sampled: the next sweep must look again. */
+static bool sample_one(struct vsd_sampler *s, const char *name, bool round)
 {
 	cleanup_config struct vs_container_config cfg = {0};
 	struct vs_cg_stats cst;
@@ -392,7 +436,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	if (vsd_index_load(s->d->index, s->d->containers_fd, name, &cfg, &err) < 0 ||
 	    vsd_container_status_kept(s->d, name, &st, &err) < 0) {
 		vsd_debug("sampler: container %s: %s", name, err.msg);
-		return;
+		return true; /* gone, or not a container: nothing to look at again */
 	}
 	/* The backstop of the pidfd watch: a stop it could not see (init and
 	 * monitor gone together, a pidfd that could not be opened). */
@@ -432,7 +476,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 		  (faults_from < 0 || cst.memory_current < faults_from);
 	cg = sampled ? NULL : vsd_cg_of(s->d, name, cfg.pool);
 	if (!sampled && cg == NULL)
-		return;
+		return st.state != VS_RT_RUNNING;
 	if (st.state != VS_RT_RUNNING ||
 	    (!sampled && vs_cg_sample(cg, faults_from, &cst, &err) < 0)) {
 		if (st.state == VS_RT_RUNNING)
@@ -443,7 +487,7 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 		c->present = true;
 		c->ns = 0;
 		pthread_mutex_unlock(&s->lock);
-		return;
+		return st.state != VS_RT_RUNNING;
 	}
 	if (s->d->events != NULL)
 		vsd_events_observe(s->d->events, name, true, gen, (int64_t)time(NULL));
@@ -462,11 +506,20 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	}
 	c->present = true;
 	c->run = st.started_at;
-	if (smp.t_ms - c->usage_at >= USAGE_EVERY_MS && s->usage_tokens > 0) {
-		c->usage_at = smp.t_ms;
-		usage = true;
+	/* Readings only in rounds, so that all of them (and the ledger's
+	 * once-a-minute writes) fall in the same sweep: the sweeps between
+	 * can then be quiet. */
+	if (round && c->usage_at < s->round_at) {
+		if (s->usage_tokens > 0) {
+			c->usage_at = smp.t_ms;
+			usage = true;
+		} else {
+			s->round_missed = true;
+		}
 	}
 	push_sample(c, &smp);
+	c->sampled = true;
+	c->faults_from = faults_from;
 	if (!c->oom.loaded)
 		vsd_oom_load(s->d, name, &c->oom);
 	if (vsd_oom_count(&c->oom, st.started_at, kills))
@@ -484,28 +537,130 @@ static void sample_one(struct vsd_sampler *s, const char *name)
 	if (bytes > 0 && (cg != NULL || (cg = vsd_cg_of(s->d, name, cfg.pool)) != NULL))
 		reclaim(s, &cfg, cg, bytes);
 	vs_cg_free(cg);
+	return true;
+}
+
+/* The instance parent cgroup's CPU time (µs; -1 unknown): every container
+ * and pool is below it. Kept open; dropped when a read fails (the parent
+ * removed and made again), opened again at the next sweep. */
+static int64_t parent_cpu(struct vsd_sampler *s)
+{
+	struct vs_error err = {0};
+	int64_t v = -1;
+
+	if (s->parent_fd < 0 && s->d->cg != NULL) {
+		/* Any container name: only the parent's directories are used. */
+		struct vs_cg *cg = vs_cg_open_pool(s->d->cg, s->d->cgroup_parent, "", "instance");
+		if (cg != NULL)
+			s->parent_fd = vs_cg_parent_counter_open(cg, VS_CG_CPU_USEC, &err);
+		vs_cg_free(cg);
+	}
+	if (s->parent_fd >= 0 && vs_cg_counter_read(s->parent_fd, VS_CG_CPU_USEC, &v, &err) < 0)
+		vs_closep(&s->parent_fd);
+	return v;
+}
+
+static void sweep_mark(struct vsd_sampler *s, struct vsd_sweep_mark *m)
+{
+	pthread_mutex_lock(&s->qlock);
+	m->changes = s->changes;
+	pthread_mutex_unlock(&s->qlock);
+	m->events_last = s->d->events != NULL ? vsd_events_last_id(s->d->events) : 0;
+	m->parent_cpu_usec = parent_cpu(s);
+}
+
+/* Nothing moved since the last full sweep: each container's last sample
+ * again, as a full sweep would have read it (the same CPU time; memory
+ * and faults kept as sample_one keeps them for a container whose CPU
+ * time has not moved), and the idle decisions advance. A container at a
+ * size where a reclaim could take a step is looked at as before (its
+ * memory read), so reclaim sees what it always saw. */
+static bool quiet_sweep(struct vsd_sampler *s, int64_t now)
+{
+	cleanup_strv char **look = NULL;
+	size_t nlook = 0;
+	bool ok = true;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n; i++) {
+		struct cstate *c = &s->c[i];
+		struct vsd_sample smp;
+		if (!c->sampled || c->ns == 0)
+			continue;
+		smp = c->s[c->ns - 1];
+		if (s->cfg.enabled && c->faults_from >= 0 &&
+		    (smp.memory < 0 || smp.memory >= c->faults_from)) {
+			look = xrealloc(look, (nlook + 2) * sizeof(*look));
+			look[nlook++] = xstrdup(c->name);
+			look[nlook] = NULL;
+			continue;
+		}
+		/* Below the step size vsd_idle_decide returns 0 (unit tested):
+		 * only the backoff counts down, as in sample_one. */
+		smp.t_ms = now;
+		push_sample(c, &smp);
+		if (c->backoff > 0)
+			c->backoff--;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < nlook; i++)
+		ok = sample_one(s, look[i], false) && ok;
+	return ok;
 }
 
 static void sweep(struct vsd_sampler *s)
 {
 	cleanup_strv char **names = NULL;
 	struct vs_error err = {0};
+	struct vsd_sweep_mark mark;
 	int64_t now;
+	bool round, ok = true;
 
-	if (vsd_store_list(s->d->containers_fd, &names, &err) < 0) {
-		vsd_log("sampler: %s", err.msg);
-		return;
-	}
 	now = vs_now_ms();
 	s->usage_tokens += (now - s->usage_tokens_at) / USAGE_SHARE;
 	if (s->usage_tokens > USAGE_BUCKET_MS)
 		s->usage_tokens = USAGE_BUCKET_MS;
 	s->usage_tokens_at = now;
+	/* A round every USAGE_EVERY_MS (on the sweeps' grid: due half an
+	 * interval early, so every sixth sweep at the default 10 s). */
+	if (!s->round_open && now >= s->usage_next) {
+		s->round_open = true;
+		s->round_at = now;
+		s->usage_next = now + USAGE_EVERY_MS - (int64_t)s->cfg.interval_s * 500;
+	}
+	round = s->round_open;
+	/* Taken before any look: whatever happens after it shows next time. */
+	sweep_mark(s, &mark);
+	if (vsd_sweep_quiet(&s->full_mark, s->full_ok, &mark, round)) {
+		s->sweeps_quiet++;
+		s->full_ok = quiet_sweep(s, now);
+		return;
+	}
+	if (vsd_store_list(s->d->containers_fd, &names, &err) < 0) {
+		vsd_log("sampler: %s", err.msg);
+		s->full_ok = false;
+		return;
+	}
+	s->sweeps_full++;
+	s->full_mark = mark;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n; i++)
+		s->c[i].sampled = false;
+	pthread_mutex_unlock(&s->lock);
+	s->round_missed = false;
 	for (size_t i = 0; names[i] != NULL; i++)
-		sample_one(s, names[i]);
+		ok = sample_one(s, names[i], round) && ok;
+	s->full_ok = ok;
+	if (round && !s->round_missed)
+		s->round_open = false;
+	vs_net_stats_all_free(s->links);
+	s->links = NULL;
+	s->links_tried = false;
 	pthread_mutex_lock(&s->lock);
 	prune(s);
 	pthread_mutex_unlock(&s->lock);
+	vsd_debug("sampler: %" PRIu64 " full and %" PRIu64 " quiet sweeps", s->sweeps_full,
+		  s->sweeps_quiet);
 }
 
 /* ---- stops behind vsd's back ------------------------------------------ */
@@ -525,6 +680,7 @@ static void on_change(void *arg, const char *name, bool running)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&s->qlock);
+	s->changes++;
 	s->q = xrealloc(s->q, (s->nq + 1) * sizeof(*s->q));
 	s->q[s->nq].name = xstrdup(name);
 	s->q[s->nq++].running = running;
@@ -763,6 +919,8 @@ static void sampler_free(struct vsd_sampler *s)
 		free(s->c[i].name);
 	free(s->c);
 	vs_closep(&s->kmsg_fd);
+	vs_closep(&s->parent_fd);
+	vs_net_stats_all_free(s->links);
 	vs_closep(&s->wakefd);
 	vs_closep(&s->epfd);
 	pthread_mutex_destroy(&s->qlock);
@@ -784,6 +942,7 @@ int vsd_sampler_start(struct vsd *d, const struct vsd_idle_cfg *cfg, struct vs_e
 
 	s->d = d;
 	s->cfg = *cfg;
+	s->parent_fd = -1;
 	/* A full bucket at the start: the first sweep reads what it can. */
 	s->usage_tokens = USAGE_BUCKET_MS;
 	s->usage_tokens_at = vs_now_ms();

@@ -27,6 +27,10 @@
 /* Seconds between two samples, and between two writes by the sampler. */
 #define SAMPLE_EVERY  3600
 #define PERSIST_EVERY 60
+/* The sampler reads every container in a round once a minute by its own
+ * clock; `written` is in whole seconds, so two rounds 60.0 s apart may
+ * show 59: a second of slack, or the change waits a round more. */
+#define PERSIST_SLACK 1
 
 /* One lock for every ledger file: readings come from the sampler thread
  * and from request threads, and each is a read-modify-write. */
@@ -273,14 +277,17 @@ static bool ledger_store(int cfd, const char *name, struct vsd_ledger *l)
 }
 
 void vsd_usage_reading(const struct vs_container_config *cfg, const struct vs_cg_stats *cst,
-		       struct vsd_ledger_counters *r)
+		       const struct vs_net_stats_table *links, struct vsd_ledger_counters *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->cpu_usec = cst->cpu_usage_usec > 0 ? cst->cpu_usage_usec : 0;
 	for (size_t i = 0; i < cfg->net.nifaces && r->nnet < VSD_LEDGER_NET_MAX; i++) {
 		struct vs_net_ifstats st;
 		struct vs_error e = {0};
-		if (vs_net_traffic(&cfg->net, i, &st, &e) < 0)
+		/* Either way a link that is gone reads as zeros (the ledger
+		 * keeps the largest reading of a run). */
+		if ((links != NULL ? vs_net_stats_of(links, &cfg->net, i, &st, &e)
+				   : vs_net_traffic(&cfg->net, i, &st, &e)) < 0)
 			continue;
 		snprintf(r->net[r->nnet].name, sizeof(r->net[0].name), "%s",
 			 cfg->net.ifaces[i].name);
@@ -319,7 +326,8 @@ bool vsd_usage_observe(struct vsd *d, const struct vs_container_config *cfg, int
 	/* A sampler's reading that changes nothing is not written (an idle
 	 * container's ledger stays as it is); one that does is written at
 	 * most once a minute. */
-	if (dirty || when != VSD_USAGE_SAMPLER || (changed && now - l->written >= PERSIST_EVERY))
+	if (dirty || when != VSD_USAGE_SAMPLER ||
+	    (changed && now - l->written >= PERSIST_EVERY - PERSIST_SLACK))
 		held = ledger_store(cfd, cfg->name, l);
 	else if (changed)
 		held = false;
@@ -347,7 +355,7 @@ bool vsd_usage_take(struct vsd *d, const struct vs_container_config *cfg,
 		       cst.cpu_usage_usec >= 0;
 	vs_cg_free(cg);
 	if (have) {
-		vsd_usage_reading(cfg, &cst, r);
+		vsd_usage_reading(cfg, &cst, NULL, r);
 		*started_at = st.started_at;
 	}
 	if (cst_out != NULL)

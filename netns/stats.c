@@ -174,6 +174,19 @@ int vs_net_stats_all(const struct vs_net_node *node, struct vs_net_stats_table *
 	return 0;
 }
 
+int vs_net_links_all(struct vs_net_stats_table **out, struct vs_error *err)
+{
+	cleanup_net_stats struct vs_net_stats_table *t = xcalloc(1, sizeof(*t));
+	cleanup_nl struct vs_nl nl = {0};
+
+	*out = NULL;
+	if (vs_nl_open(&nl, err) < 0 || vs_nl_link_dump(&nl, on_link, t, err) < 0)
+		return vs_error_prefix(err, "network traffic");
+	net_stats_sort(t);
+	*out = steal_ptr(&t);
+	return 0;
+}
+
 void vs_net_stats_all_free(struct vs_net_stats_table *t)
 {
 	if (t == NULL)

@@ -220,6 +220,11 @@ int vs_net_stats_all(const struct vs_net_node *node, struct vs_net_stats_table *
  * iface. */
 int vs_net_stats_of(const struct vs_net_stats_table *t, const struct vs_net_config *net,
 		    size_t iface, struct vs_net_ifstats *st, struct vs_error *err);
+/* Only the links' part of vs_net_stats_all (one link dump, no qdisc or
+ * firewall listing): what vs_net_traffic says of every interface at once
+ * (the usage ledger's readings of all containers in one request). Read
+ * with vs_net_stats_of (drops 0). 0 with *out, or -1 with err. */
+int vs_net_links_all(struct vs_net_stats_table **out, struct vs_error *err);
 /* Accepts NULL; the p form for cleanup_net_stats. */
 void vs_net_stats_all_free(struct vs_net_stats_table *t);
 void vs_net_stats_all_freep(struct vs_net_stats_table **t);

@@ -17,6 +17,7 @@
 
 #include "daemon/handlers.h"
 #include "lib/vs_util.h"
+#include "netns/stats-private.h"
 
 static struct vsd_ledger_counters reading(int64_t cpu, int64_t rx, int64_t tx)
 {
@@ -202,6 +203,39 @@ static void test_observe_writes_changes(void **state)
 	assert_int_equal(system(rm), 0);
 }
 
+/* The sampler's readings come from one link dump for every container:
+ * the same figures as one request per link (the node side receives what
+ * the container sends), a link gone reads as zeros. Traffic needs no CPU
+ * time of the container's own (a pinged container is billed). */
+static void test_reading_from_dump(void **state)
+{
+	cleanup_net_stats struct vs_net_stats_table *t = xcalloc(1, sizeof(*t));
+	struct vs_container_config *cfg = xcalloc(1, sizeof(*cfg));
+	struct vsd_ledger_counters r;
+	struct vs_cg_stats cst;
+
+	vs_cg_stats_init(&cst);
+	cst.cpu_usage_usec = 0;
+	cfg->net.nifaces = 2;
+	strcpy(cfg->net.ifaces[0].name, "eth0");
+	strcpy(cfg->net.ifaces[0].host_ifname, "vs1a2b_7");
+	strcpy(cfg->net.ifaces[1].name, "eth1");
+	strcpy(cfg->net.ifaces[1].host_ifname, "vs1a2b_8");
+	net_stats_add_link(t, "vs9f9f_7", 42, 900, 90, 900, 90);
+	net_stats_add_link(t, "vs1a2b_7", 40, 100, 10, 200, 20);
+	net_stats_sort(t);
+	vsd_usage_reading(cfg, &cst, t, &r);
+	assert_int_equal(r.cpu_usec, 0);
+	assert_int_equal(r.nnet, 2);
+	assert_string_equal(r.net[0].name, "eth0");
+	assert_int_equal(r.net[0].rx_bytes, 200);
+	assert_int_equal(r.net[0].tx_bytes, 100);
+	assert_string_equal(r.net[1].name, "eth1");
+	assert_int_equal(r.net[1].rx_bytes, 0);
+	assert_int_equal(r.net[1].tx_bytes, 0);
+	free(cfg);
+}
+
 static void test_creds_checks(void **state)
 {
 	struct vs_error err = {0};
@@ -233,9 +267,13 @@ static void test_creds_checks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_runs_add_up),	    cmocka_unit_test(test_since),
-	    cmocka_unit_test(test_samples_bounded), cmocka_unit_test(test_file_round_trip),
-	    cmocka_unit_test(test_creds_checks),    cmocka_unit_test(test_observe_writes_changes),
+	    cmocka_unit_test(test_runs_add_up),
+	    cmocka_unit_test(test_since),
+	    cmocka_unit_test(test_samples_bounded),
+	    cmocka_unit_test(test_file_round_trip),
+	    cmocka_unit_test(test_creds_checks),
+	    cmocka_unit_test(test_reading_from_dump),
+	    cmocka_unit_test(test_observe_writes_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -187,6 +187,41 @@ static void test_idle_decide(void **state)
 	}
 }
 
+/* When the sampler may skip every container: only when nothing it could
+ * learn from them moved since its last full sweep. */
+static void test_sweep_quiet(void **state)
+{
+	const struct vsd_sweep_mark last = {
+	    .parent_cpu_usec = 5000, .events_last = 7, .changes = 3};
+	struct vsd_sweep_mark now = last;
+
+	assert_true(vsd_sweep_quiet(&last, true, &now, false));
+	/* The last full sweep missed a running container: look again. */
+	assert_false(vsd_sweep_quiet(&last, false, &now, false));
+	/* The usage round reads every container's ledger counters (traffic
+	 * needs no CPU of the container's own). */
+	assert_false(vsd_sweep_quiet(&last, true, &now, true));
+	/* Any CPU time anywhere under the parent. */
+	now.parent_cpu_usec = 5001;
+	assert_false(vsd_sweep_quiet(&last, true, &now, false));
+	/* The parent's counter unknown (not there yet, a read failed). */
+	now.parent_cpu_usec = -1;
+	assert_false(vsd_sweep_quiet(&last, true, &now, false));
+	{
+		const struct vsd_sweep_mark unknown = {.parent_cpu_usec = -1};
+		assert_false(vsd_sweep_quiet(&unknown, true, &now, false));
+	}
+	/* An event published (create, destroy, a config update, an OOM). */
+	now = last;
+	now.events_last = 8;
+	assert_false(vsd_sweep_quiet(&last, true, &now, false));
+	/* A start or stop the bus told the sampler of (also one behind vsd's
+	 * back, seen through the init's pidfd). */
+	now = last;
+	now.changes = 4;
+	assert_false(vsd_sweep_quiet(&last, true, &now, false));
+}
+
 static void test_kmsg(void **state)
 {
 	struct vsd_oom_line l;
@@ -413,6 +448,25 @@ static void test_stats_files(void **state)
 			close(fds[i]);
 		put(root, "memory", "memory.usage_in_bytes", "4096\n");
 		put(root, "cpuacct", "cpuacct.usage", "5000000\n");
+		/* The instance parent's CPU time (the sampler's "did anything
+		 * run" read): the parent's own file, not the container's. */
+		{
+			cleanup_free char *pp = xasprintf("%s/cpuacct/vsd-t/cpuacct.usage", root);
+			FILE *f = fopen(pp, "w");
+			int pfd;
+
+			assert_non_null(f);
+			fputs("7000000\n", f);
+			fclose(f);
+			pfd = vs_cg_parent_counter_open(cg, VS_CG_CPU_USEC, &err);
+			assert_true(pfd >= 0);
+			assert_int_equal(vs_cg_counter_read(pfd, VS_CG_CPU_USEC, &v, &err), 0);
+			assert_int_equal(v, 7000);
+			close(pfd);
+			unlink(pp);
+			assert_int_equal(vs_cg_parent_counter_open(cg, VS_CG_CPU_USEC, &err), -1);
+			assert_int_equal(err.errnum, ENOENT);
+		}
 		/* A controller the host lacks: ENOENT. */
 		assert_int_equal(vs_cg_counter_open(cg, VS_CG_COUNTERS, &err), -1);
 		assert_int_equal(err.errnum, ENOENT);
@@ -434,6 +488,7 @@ int main(void)
 	    cmocka_unit_test(test_io_stat),
 	    cmocka_unit_test(test_blkio),
 	    cmocka_unit_test(test_idle_decide),
+	    cmocka_unit_test(test_sweep_quiet),
 	    cmocka_unit_test(test_kmsg),
 	    cmocka_unit_test(test_oom_count),
 	    cmocka_unit_test(test_cpuacct_all),
