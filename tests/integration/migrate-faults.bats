@@ -294,40 +294,69 @@ a_held() {
 # B's commit fails (VSD_TEST_MIG_DROP_BLOCK: while its file exists, A's
 # removal fails after the copy's stop). Before, the failure was only
 # logged: the stopped copy stayed here, free for a start, a second copy.
-@test "A's copy cannot be removed after the commit: the move succeeds with a warning, B runs it; A holds the copy (409 naming B and the migration) across a SIGKILL and restart, and removes it once it can" {
-	local id c block="$NET_TMP/drop-block"
-	touch "$block" "$NET_TMP/a-options"
-	VSD_TEST_MIG_DROP_BLOCK=$block node_restart A
-	ct_counting fd1 192.0.2.93
-	run migrate fd1
-	assert_success
-	assert_contains "$output" "migrated fd1 to nodeb"
-	assert_contains "$output" "vsctl: warning: 'fd1' runs on $(cl_url B) since migration"
-	assert_contains "$output" "its copy here could not be removed: test hook: $block exists"
+
+# left_behind NAME B-STATE MIGRATE-ARGS...: A's vsd restarted with the
+# hook, NAME (made by the caller on A) moved to B: the move succeeds with
+# the warning, B has NAME in B-STATE, A holds its copy (a_held); prints the
+# migration's id. left_gone NAME ID: the hook's file removed, the holding
+# thread's next try (every 15 s) removes A's copy and lets the name go.
+left_behind() {
+	local id
+	touch "$NET_TMP/drop-block" "$NET_TMP/a-options"
+	VSD_TEST_MIG_DROP_BLOCK="$NET_TMP/drop-block" node_restart A || return 1
+	run migrate "$1" "${@:3}"
+	assert_success || return 1
+	assert_contains "$output" "migrated $1 to nodeb" || return 1
+	assert_contains "$output" "vsctl: warning: '$1' runs on $(cl_url B) since migration" || return 1
+	assert_contains "$output" "its copy here could not be removed: test hook: $NET_TMP/drop-block exists" ||
+		return 1
 	id=$(mig_id)
-	assert_eq "$(mig_state A "$id")" done "the migration's record on A"
-	assert_eq "$(cl_state B fd1)" running "fd1 on B"
+	assert_eq "$(mig_state A "$id")" done "the migration's record on A" || return 1
+	assert_eq "$(cl_state B "$1")" "$2" "$1 on B" || return 1
+	a_held "$1" "$id" || return 1
+	echo "$id"
+}
+a_gone() { [[ ! -e "$CL_A_ROOT/containers/$1" ]]; }
+a_pull_is() { [[ "$(json_get pull <"$CL_A_ROOT/migrations/$1.json")" == "$2" ]]; }
+left_gone() {
+	rm -f "$NET_TMP/drop-block"
+	wait_for 40 a_gone "$1" ||
+		fail "$1's copy is still on A: $(grep "$2" "$CL_A_ROOT/../vsd.log" | tail -n 3)" || return 1
+	wait_for 10 a_pull_is "$2" removed ||
+		fail "A's record: $(cat "$CL_A_ROOT/migrations/$2.json")" || return 1
+	assert_eq "$(cl_listing A | grep -c "$1" || true)" 0 "entries of $1 under A's containers/" || return 1
+	run on A vsctl start "$1"
+	assert_failure || return 1
+	assert_contains "$output" "container '$1' does not exist"
+}
+
+@test "A's copy cannot be removed after the commit: the move succeeds with a warning, B runs it; A holds the copy (409 naming B and the migration) across a SIGKILL and restart, and removes it once it can" {
+	local id c
+	ct_counting fd1 192.0.2.93
+	id=$(left_behind fd1 running) || fail "the move or A's hold"
 	c=$(on B in_ct fd1 cat /var/count)
 	sleep 0.5
 	(($(on B in_ct fd1 cat /var/count) > c)) || fail "fd1's counter stopped at $c on B"
-	a_held fd1 "$id"
 	# The hold is the record's: it survives A's crash.
 	node_kill A
-	VSD_TEST_MIG_DROP_BLOCK=$block on A vsd_start_daemon
+	VSD_TEST_MIG_DROP_BLOCK="$NET_TMP/drop-block" on A vsd_start_daemon
 	a_held fd1 "$id"
-	# Once the removal can work, the holding thread's next try (every
-	# 15 s) removes the copy and lets the name go.
-	rm -f "$block"
-	wait_for 40 eval '[[ ! -e "$CL_A_ROOT/containers/fd1" ]]' ||
-		fail "fd1's copy is still on A: $(grep "$id" "$CL_A_ROOT/../vsd.log" | tail -n 3)"
-	wait_for 10 eval '[[ "$(json_get pull <"$CL_A_ROOT/migrations/$id.json")" == removed ]]' ||
-		fail "A's record: $(cat "$CL_A_ROOT/migrations/$id.json")"
-	assert_eq "$(cl_listing A | grep -c fd1 || true)" 0 "entries of fd1 under A's containers/"
-	run on A vsctl start fd1
-	assert_failure
-	assert_contains "$output" "container 'fd1' does not exist"
+	left_gone fd1 "$id"
 	assert_eq "$(cl_state B fd1)" running "fd1 on B after A's removal"
 	assert_reach client 192.0.2.93
+}
+
+@test "A's copy cannot be removed after a stop-mode move of a running VPS and after an offline move of a stopped one: each succeeds with the warning, B runs (has) it, A holds its copy (409) and removes it once it can" {
+	local id
+	ct_counting fd2 192.0.2.95
+	id=$(left_behind fd2 running --mode stop) || fail "the stop-mode move or A's hold"
+	left_gone fd2 "$id"
+	assert_eq "$(cl_state B fd2)" running "fd2 on B after A's removal"
+	assert_reach client 192.0.2.95
+	on A vsctl create fd3 --template busybox >/dev/null
+	id=$(left_behind fd3 stopped) || fail "the offline move or A's hold"
+	left_gone fd3 "$id"
+	assert_eq "$(cl_state B fd3)" stopped "fd3 on B after A's removal"
 }
 
 # The copy's streams are TCP connections watched by rsync's --timeout (30 s,
