@@ -144,8 +144,9 @@ static void summary(const struct mig_args *a, const struct vs_json *result)
 }
 
 /* --recover [--force]: a failed post-copy pull's frozen copy runs here
- * again once the target's is known gone (docs/migration.md); an operation
- * whose result's message is printed, whose error is the refusal. */
+ * again once the target's is known gone, or a moved copy left here is
+ * removed (docs/migration.md); an operation whose result's message is
+ * printed, whose error is the refusal. */
 static int recover(struct vc_ctx *ctx, const struct mig_args *a, struct vs_error *err)
 {
 	cleanup_jgen struct vs_jgen *g = vs_jgen_new(false);

@@ -328,6 +328,9 @@ void vsd_mig_recover_incoming(struct vsd *d);
 /* migrate-out.c: POST /v1/containers/{name}/migrate (the source's
  * operation), and at start the source's open migrations. */
 int vsd_h_container_migrate(struct vsd_call *c, struct vsd_reply *out, struct vs_error *err);
+/* At start, before serving: takes the hold of every open migration's
+ * container (no network), then hands each to a thread that asks its
+ * target and settles it; returns without waiting for any target. */
 void vsd_mig_recover_outgoing(struct vsd *d);
 /* destroy --force of a container whose copy here is held after its move
  * because its removal failed (docs/migration.md, "A copy left behind"):

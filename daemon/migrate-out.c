@@ -1338,19 +1338,45 @@ struct out_job *out_open_job(struct vsd *d, const struct vsd_mig_record *r)
 }
 
 #define RETRY_SECONDS 15
+/* The holder kind of a move in doubt's name: requests on it are refused
+ * (409, doubt_say's note), never left waiting behind the hold. */
+static const char DOUBT_KIND[] = "container-migrate";
 
-/* An in-doubt migration: its container stays held (no resume, destroy or
- * start can make a second copy) while vsd asks the target again. */
+/* What a request on the name of a move in doubt is told. */
+static void doubt_say(struct out_job *j)
+{
+	char note[VS_ERROR_MSG_MAX];
+
+	snprintf(note, sizeof(note),
+		 "container '%s' is held until migration %s to %.400s is settled (the target "
+		 "may run it: vsd asks the target whether the move committed, again every %d s)",
+		 j->name, j->rec.id, j->rec.peer_url, RETRY_SECONDS);
+	vsd_names_set_note(j->d->names, j->name, note);
+}
+
+/* An open migration settled by a thread, the container held throughout
+ * (no resume, destroy or start can make a second copy): asked at once,
+ * then again every RETRY_SECONDS while in doubt. */
+static void *settle_thread(void *p)
+{
+	struct out_job *j = p;
+
+	while (settle(j) == 0) {
+		sleep(RETRY_SECONDS);
+		vs_config_free(&j->cfg);
+	}
+	out_job_free(j);
+	return NULL;
+}
+
+/* The same after a first ask that left it in doubt. */
 static void *retry_thread(void *p)
 {
 	struct out_job *j = p;
 
-	do {
-		sleep(RETRY_SECONDS);
-		vs_config_free(&j->cfg);
-	} while (settle(j) == 0);
-	out_job_free(j);
-	return NULL;
+	sleep(RETRY_SECONDS);
+	vs_config_free(&j->cfg);
+	return settle_thread(j);
 }
 
 /* A commit in doubt at the end of the operation: the container stays
@@ -1362,6 +1388,9 @@ static void keep_asking(struct out_job *j)
 	pthread_t t;
 
 	k->locked = j->locked;
+	/* Its operation ends now: the hold says what it waits for. */
+	if (k->locked)
+		doubt_say(k);
 	if (pthread_create(&t, NULL, retry_thread, k) != 0) {
 		vsd_log("migration %s: no thread to ask the target again; '%s' stays held until "
 			"vsd's next start",
@@ -1375,51 +1404,83 @@ static void keep_asking(struct out_job *j)
 	pthread_detach(t);
 }
 
+/* The open migrations found at vsd's start, each with its name held:
+ * asked about only once every hold is taken. */
+struct recover_walk {
+	struct out_job **jobs;
+	size_t n;
+};
+
+static void walk_add(struct recover_walk *w, struct out_job *j)
+{
+	w->jobs = xrealloc(w->jobs, (w->n + 1) * sizeof(*w->jobs));
+	w->jobs[w->n++] = j;
+}
+
+/* Takes the hold of one record's container, no network: a post-copy pull
+ * this node was in when it stopped, one that failed and waits for the
+ * target's word, or a moved copy still to remove (its pull thread's
+ * kind), or a move not finished (in doubt, or to roll back). A hold that
+ * cannot be taken is logged; the pull thread then tries to take it. */
 static void recover_one(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 {
+	struct recover_walk *w = ud;
 	struct out_job *j;
 	struct vs_error e = {0};
-	pthread_t t;
 
-	(void)ud;
-	/* A post-copy pull this node was in when it stopped, one that failed
-	 * and waits for the target's word, or a moved copy still to remove: a
-	 * thread settles it. Its hold is taken here, before vsd serves any
-	 * request (the thread may first wait behind others' looks). */
 	if (r->source && r->state == VSD_MIG_DONE && vsd_mig_pull_unsettled(r->pull)) {
 		j = out_open_job(d, r);
 		if (vsd_names_lock_op(d->names, j->name, vsd_names_pull_kind, &e) == 0)
 			j->locked = true;
 		else
 			vsd_log("migration %s: %s", r->id, e.msg);
-		out_pull_later(j);
-		out_job_free(j);
+		walk_add(w, j);
 		return;
 	}
 	if (!r->source || r->state == VSD_MIG_DONE || r->state == VSD_MIG_FAILED ||
 	    r->state == VSD_MIG_ABORTED)
 		return;
 	j = out_open_job(d, r);
-	if (vsd_names_lock(d->names, j->name, "migrate-out", &e) < 0) {
+	if (vsd_names_lock_op(d->names, j->name, DOUBT_KIND, &e) < 0) {
 		vsd_log("migration %s: %s", r->id, e.msg);
 		out_job_free(j);
 		return;
 	}
 	j->locked = true;
-	if (settle(j) == 1) {
+	doubt_say(j);
+	walk_add(w, j);
+}
+
+/* The asking, for one held record: a thread, so that no record's target
+ * (which may not answer for its whole timeout) delays vsd's serving or
+ * another record. */
+static void recover_ask(struct out_job *j)
+{
+	pthread_t t;
+
+	if (j->rec.state == VSD_MIG_DONE) {
+		out_pull_later(j);
 		out_job_free(j);
 		return;
 	}
-	if (pthread_create(&t, NULL, retry_thread, j) != 0) {
-		vsd_log("migration %s: no thread to ask the target again", r->id);
-		out_job_free(j);
+	if (pthread_create(&t, NULL, settle_thread, j) == 0) {
+		pthread_detach(t);
 		return;
 	}
-	pthread_detach(t);
+	/* Settled here then; in doubt it stays held (the lock is left
+	 * held) until vsd's next start. */
+	if (settle(j) == 0) {
+		vsd_log("migration %s: no thread to ask the target again; '%s' stays held until "
+			"vsd's next start",
+			j->rec.id, j->name);
+		j->locked = false;
+	}
+	out_job_free(j);
 }
 
 void vsd_mig_recover_outgoing(struct vsd *d)
 {
+	struct recover_walk w = {0};
 	struct vs_error e = {0};
 	int n = vsd_mig_sweep_lists(d, &e);
 
@@ -1427,6 +1488,11 @@ void vsd_mig_recover_outgoing(struct vsd *d)
 		vsd_log("migrations: %s", e.msg);
 	else if (n > 0)
 		vsd_log("migrations: removed %d second-pass list(s) left by a move cut short", n);
-	if (vsd_mig_record_each(d, recover_one, NULL, &e) < 0)
+	/* Every hold first, then the questions: a record late in the walk
+	 * is held before any target is asked. */
+	if (vsd_mig_record_each(d, recover_one, &w, &e) < 0)
 		vsd_log("migrations: %s", e.msg);
+	for (size_t i = 0; i < w.n; i++)
+		recover_ask(w.jobs[i]);
+	free(w.jobs);
 }

@@ -90,10 +90,11 @@ int out_pull_drop(struct out_job *j, char *msg, size_t len, struct vs_error *err
 /* A thread settles j's failed pull; a name j holds passes to it. */
 void out_pull_later(struct out_job *j);
 /* vsctl migrate NAME --recover [--force]: 0 with out's 202 for an
- * operation of kind container-migrate-recover (one look at the target;
- * its result {container, migration, outcome, message}, its error a
- * refusal), or -1 at once with err (409: no failed pull for name, a
- * recover running already, or the name busy otherwise). */
+ * operation of kind container-migrate-recover (one look at the target, or
+ * for a moved copy left here one try of its removal; its result
+ * {container, migration, outcome, message}, its error a refusal), or -1
+ * at once with err (409: no failed pull and no copy left to remove for
+ * name, a recover running already, or the name busy otherwise). */
 int out_recover_pull(struct vsd *d, const char *name, bool force, struct vsd_reply *out,
 		     struct vs_error *err);
 /* A post-copy move whose commit the target says is done, found open after

@@ -388,11 +388,14 @@ int out_pull_failed(struct out_job *j, struct vs_error *err)
 
 /* vsctl migrate NAME --recover [--force]: a failed pull's frozen copy
  * runs here again, only when the target says its copy is gone (or, with
- * force, cannot be asked). */
+ * force, cannot be asked); a moved copy (any mode) left to remove is
+ * tried again. */
 struct pull_find {
 	const char *name;
 	struct vsd_mig_record rec;
 	bool found;
+	struct vsd_mig_record newest; /* NAME's newest move from here, any state */
+	bool any;
 };
 
 static void find_pull(struct vsd *d, const struct vsd_mig_record *r, void *ud)
@@ -400,11 +403,31 @@ static void find_pull(struct vsd *d, const struct vsd_mig_record *r, void *ud)
 	struct pull_find *f = ud;
 
 	(void)d;
-	if (r->source && r->state == VSD_MIG_DONE && strcmp(r->name, f->name) == 0 &&
-	    vsd_mig_pull_unsettled(r->pull) && (!f->found || r->updated_at >= f->rec.updated_at)) {
+	if (!r->source || strcmp(r->name, f->name) != 0)
+		return;
+	if (!f->any || r->updated_at >= f->newest.updated_at) {
+		f->newest = *r;
+		f->any = true;
+	}
+	if (r->state == VSD_MIG_DONE && vsd_mig_pull_unsettled(r->pull) &&
+	    (!f->found || r->updated_at >= f->rec.updated_at)) {
 		f->rec = *r;
 		f->found = true;
 	}
+}
+
+/* What --recover acts on, for its refusals. */
+#define RECOVER_ACTS_ON                                                                            \
+	"--recover acts on a move whose post-copy pull failed after the target resumed the "       \
+	"container, or on a copy a move of any mode left here because its removal failed"
+
+/* A record's settlement in words: "done (pull word 'removed')". */
+static void rec_words(const struct vsd_mig_record *r, char *buf, size_t len)
+{
+	if (r->pull[0] != '\0')
+		snprintf(buf, len, "%s (pull word '%s')", vsd_mig_state_name(r->state), r->pull);
+	else
+		snprintf(buf, len, "%s", vsd_mig_state_name(r->state));
 }
 
 /* --recover as an operation: what its worker needs. */
@@ -448,13 +471,17 @@ static int recover_held(struct recover_job *rj, bool *recovered, char *msg, size
 	j = out_open_job(d, rec);
 	r = vsd_mig_record_load(d, rec->id, &j->rec, err);
 	if (r == 0 && (j->rec.state != VSD_MIG_DONE || (strcmp(j->rec.pull, "failed") != 0 &&
-							strcmp(j->rec.pull, "removing") != 0)))
-		r = vs_error_kind(err, VS_EK_CONFLICT,
-				  "the post-copy pull of '%s' (migration %s) is %s, not failed: "
-				  "nothing to recover",
-				  rec->name, rec->id,
-				  strcmp(j->rec.pull, "pulling") == 0 ? "still running"
-								      : "settled already");
+							strcmp(j->rec.pull, "removing") != 0))) {
+		char words[128];
+
+		rec_words(&j->rec, words, sizeof(words));
+		r = vs_error_kind(
+		    err, VS_EK_CONFLICT,
+		    "nothing to recover for '%s': migration %s is %s, %s (" RECOVER_ACTS_ON ")",
+		    rec->name, rec->id, words,
+		    strcmp(j->rec.pull, "pulling") == 0 ? "its post-copy pull still runs"
+							: "settled already");
+	}
 	if (r == 0 && strcmp(j->rec.pull, "removing") != 0)
 		r = vsd_store_load(d->containers_fd, rec->name, &j->cfg, err);
 	if (r == 0)
@@ -471,7 +498,9 @@ static int recover_work(struct vsd_op_run *run, void *ctx, char **result, struct
 	bool recovered = false;
 	int r;
 
-	vsd_op_progress_cb(run, "asking the target whether its copy is gone");
+	vsd_op_progress_cb(run, strcmp(rj->rec.pull, "removing") == 0
+				    ? "removing the copy the move left here"
+				    : "asking the target whether its copy is gone");
 	pthread_mutex_lock(&pull_mu);
 	r = recover_held(rj, &recovered, msg, sizeof(msg), err);
 	pthread_cond_broadcast(&pull_cv); /* its thread looks again, and ends */
@@ -494,16 +523,30 @@ int out_recover_pull(struct vsd *d, const char *name, bool force, struct vsd_rep
 	struct pull_find f = {.name = name};
 	struct vsd_hold_info info;
 	struct recover_job *rj;
+	char found[VS_ERROR_MSG_MAX / 2];
+	bool removing;
 	uint64_t id;
 
 	if (vsd_mig_record_each(d, find_pull, &f, err) < 0)
 		return -1;
-	if (!f.found)
-		return vs_error_kind(err, VS_EK_CONFLICT,
-				     "container '%s' has no failed post-copy pull to recover from "
-				     "(--recover is for a move whose pull failed after the target "
-				     "resumed it)",
-				     name);
+	if (!f.found) {
+		if (f.any) {
+			char words[128];
+
+			rec_words(&f.newest, words, sizeof(words));
+			snprintf(found, sizeof(found),
+				 "its newest move from here, migration %s, is %s", f.newest.id,
+				 words);
+		} else {
+			snprintf(found, sizeof(found), "no move of it from here is recorded");
+		}
+		return vs_error_kind(
+		    err, VS_EK_CONFLICT,
+		    "container '%s' has no failed post-copy pull and no copy left to "
+		    "remove: %s (" RECOVER_ACTS_ON ")",
+		    name, found);
+	}
+	removing = strcmp(f.rec.pull, "removing") == 0;
 	if (vsd_ops_busy(d->ops, RECOVER_KIND, name))
 		return vs_error_kind(err, VS_EK_CONFLICT,
 				     "a recover of '%s' is running already (vsctl operation list)",
@@ -523,11 +566,13 @@ int out_recover_pull(struct vsd *d, const char *name, bool force, struct vsd_rep
 	}
 	id = vsd_ops_add(d->ops, RECOVER_KIND, name, (int64_t)time(NULL));
 	vsd_ops_set_cancel(d->ops, id, NULL, NULL,
-			   "a recover cannot be cancelled: it ends after one look at the target");
+			   "a recover cannot be cancelled: it ends after one look at the target "
+			   "or one try of the removal");
 	if (rj->locked)
 		vsd_names_set_op(d->names, name, id);
-	vsd_log("operation %llu: recover %s's failed post-copy pull (migration %s%s)",
-		(unsigned long long)id, name, f.rec.id, force ? ", --force" : "");
+	vsd_log("operation %llu: recover %s's %s (migration %s%s)", (unsigned long long)id, name,
+		removing ? "copy left to remove" : "failed post-copy pull", f.rec.id,
+		force ? ", --force" : "");
 	if (vsd_ops_spawn(d->ops, id, recover_work, rj, recover_job_free, err) < 0)
 		return -1;
 	return vsd_ops_accepted(d->ops, id, out, err);

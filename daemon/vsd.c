@@ -608,11 +608,11 @@ static int start(struct vsd *d, struct opts *o, struct vsd_server **srv, struct 
 	/* Credentials before any request can come in. */
 	if (vsd_listen_load(d, &o->listen, err) < 0)
 		return -1;
-	/* With the node's certificate loaded: ask the targets of migrations
-	 * this node was the source of how they ended. Before either server
-	 * serves: this takes back the holds on copies a move left here
-	 * (docs/migration.md, "A copy left behind"), which no request may
-	 * act on in between. */
+	/* With the node's certificate loaded: hold the containers of the
+	 * migrations this node was the source of that are not settled, before
+	 * either server serves (docs/migration.md, "A copy left behind": no
+	 * request may act on them in between). Their targets are asked by
+	 * threads, so a target that does not answer delays nothing else. */
 	vsd_mig_recover_outgoing(d);
 	if (vsd_listen_start(d, &o->listen, err) < 0)
 		return -1;

@@ -526,7 +526,8 @@ MIGRATION_OBJECTS = {
                     "again as it was at its freeze (or, its monitor lost, was "
                     "killed and is stopped here: the message says so); moved: "
                     "the target took every page after all, and the frozen "
-                    "copy here was removed."},
+                    "copy here was removed, or a copy a move left here "
+                    "(its removal had failed) was removed now."},
         "message": STR,
     }, desc="Result of a container-migrate-recover operation (\"recover\": "
             "true; docs/api.md, \"Migration between nodes\"): a failed "
@@ -1173,9 +1174,11 @@ def migration_paths():
         "suspended, running with mode offline, or this node has no TLS "
         "identity; 501: no usable CRIU for a live move, or postcopy. "
         "With \"recover\": true, 202: an operation of kind "
-        "container-migrate-recover (one look at the target) whose result "
-        "is a MigrateRecoverResult and whose error is a refusal; 409 at "
-        "once when the container has no failed post-copy pull. "
+        "container-migrate-recover (one look at the target, or one try "
+        "of the removal of a copy a move left here) whose result is a "
+        "MigrateRecoverResult and whose error is a refusal; 409 at once "
+        "when the container has neither a failed post-copy pull nor a "
+        "copy left to remove. "
         "docs/api.md, \"Migration between nodes\".")
     sync_out = {"200": {
         "description": "rsync's output as it comes (chunked), until the "

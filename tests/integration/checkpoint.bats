@@ -519,33 +519,38 @@ check_running_as_before() {
 # daemon's criu: so these containers are started by a daemon that was given
 # the failing wrapper.
 
+# suspend_refused CRIU NAME WORDS [VAR=VALUE]: the daemon restarted with
+# CRIU (and VAR in its environment), NAME a counting VPS started under it;
+# its suspend fails with WORDS in the error and it runs on as before. Its
+# init's pid is left in SR_PID.
+suspend_refused() {
+	(
+		[[ -z "${4:-}" ]] || export "$4"
+		cr_restart_daemon "$1"
+	) || return 1
+	cr_counting_ct "$2" || fail "start $2" || return 1
+	SR_PID=$(ct_init_pid "$2")
+	run --separate-stderr vsctl suspend "$2"
+	assert_failure 1 || return 1
+	assert_contains "$stderr" "vsctl: " || return 1
+	assert_contains "$stderr" "$3" || return 1
+	check_running_as_before "$2" "$SR_PID"
+}
+
 @test "injected: criu dump fails at once -> still running as before, no image, clear error" {
-	cr_restart_daemon "$(cr_wrapper dump-early)"
-	cr_counting_ct fd1 || fail "start fd1"
-	local pid
-	pid=$(ct_init_pid fd1)
-	run --separate-stderr vsctl suspend fd1
-	assert_failure 1
-	assert_contains "$stderr" "vsctl: "
+	suspend_refused "$(cr_wrapper dump-early)" fd1 "injected dump failure"
 	assert_contains "$stderr" "criu dump failed"
-	assert_contains "$stderr" "injected dump failure"
-	check_running_as_before fd1 "$pid"
 	# twice: a failed suspend leaves nothing that changes the next one
 	run --separate-stderr vsctl suspend fd1
 	assert_failure 1
 	assert_contains "$stderr" "injected dump failure"
-	check_running_as_before fd1 "$pid"
+	check_running_as_before fd1 "$SR_PID"
 }
 
 @test "injected: criu dump fails after writing a whole image -> still running as before, image removed" {
-	cr_restart_daemon "$(cr_wrapper dump-late)"
-	cr_counting_ct fd2 || fail "start fd2"
 	local pid
-	pid=$(ct_init_pid fd2)
-	run --separate-stderr vsctl suspend fd2
-	assert_failure 1
-	assert_contains "$stderr" "injected dump failure"
-	check_running_as_before fd2 "$pid"
+	suspend_refused "$(cr_wrapper dump-late)" fd2 "injected dump failure"
+	pid=$SR_PID
 	# checkpoint --dir: no image is left in the directory it made, only
 	# criu's log, which the error message points at
 	mkdir -p "$VSD_TMP/images"
@@ -645,14 +650,7 @@ EOF
 }
 
 @test "injected: criu ends with 0 before its pre-dump script -> clear error, still running as before, not frozen" {
-	cr_restart_daemon "$(pd_wrapper exit0)"
-	cr_counting_ct pd2 || fail "start pd2"
-	local pid
-	pid=$(ct_init_pid pd2)
-	run --separate-stderr vsctl suspend pd2
-	assert_failure 1
-	assert_contains "$stderr" "criu ended before its pre-dump script"
-	check_running_as_before pd2 "$pid"
+	suspend_refused "$(pd_wrapper exit0)" pd2 "criu ended before its pre-dump script"
 	# and the next one, with the real criu, is not hindered
 	cr_restart_daemon "$CR_CRIU"
 	run --separate-stderr vsctl suspend pd2
@@ -663,14 +661,8 @@ EOF
 @test "injected: the freeze at criu's pre-dump script fails -> the freeze's error, criu aborted, still running as before, thawed" {
 	# A wrapper (passing through) as the daemon's criu: teardown then
 	# restarts the daemon without the hook.
-	VSD_TEST_DUMP_FREEZE_FAIL=1 cr_restart_daemon "$(pd_wrapper state)"
-	cr_counting_ct pd3 || fail "start pd3"
-	local pid
-	pid=$(ct_init_pid pd3)
-	run --separate-stderr vsctl suspend pd3
-	assert_failure 1
-	assert_contains "$stderr" "freeze: injected freeze failure"
-	check_running_as_before pd3 "$pid"
+	suspend_refused "$(pd_wrapper state)" pd3 "freeze: injected freeze failure" \
+		VSD_TEST_DUMP_FREEZE_FAIL=1
 	# criu was told: its log says its pre-dump script failed
 	run grep -c "Pre dump script failed" "$VSD_ROOT/containers/pd3/last-checkpoint.log"
 	[[ "$output" =~ ^[1-9] ]] || fail "criu's log (last-checkpoint.log) does not say its pre-dump script failed: $output"

@@ -14,6 +14,15 @@ load cluster-helpers
 setup_file() { cluster_setup_file; }
 teardown_file() { cluster_teardown_file; }
 teardown() {
+	# First the test's background processes (a listener at B's address
+	# would keep B's vsd from starting again).
+	net_kill_bg
+	# A record a test wrote goes with A's vsd down (its thread holds the
+	# name until it settles).
+	if [[ -s "$NET_TMP/a-record" ]]; then
+		on A vsd_stop_daemon
+		rm -f "$(cat "$NET_TMP/a-record")" "$NET_TMP/a-record"
+	fi
 	# A test that changed a daemon's options or killed it gets it back.
 	if [[ -e "$NET_TMP/b-options" ]]; then
 		rm -f "$NET_TMP/b-options"
@@ -285,40 +294,69 @@ a_held() {
 # B's commit fails (VSD_TEST_MIG_DROP_BLOCK: while its file exists, A's
 # removal fails after the copy's stop). Before, the failure was only
 # logged: the stopped copy stayed here, free for a start, a second copy.
-@test "A's copy cannot be removed after the commit: the move succeeds with a warning, B runs it; A holds the copy (409 naming B and the migration) across a SIGKILL and restart, and removes it once it can" {
-	local id c block="$NET_TMP/drop-block"
-	touch "$block" "$NET_TMP/a-options"
-	VSD_TEST_MIG_DROP_BLOCK=$block node_restart A
-	ct_counting fd1 192.0.2.93
-	run migrate fd1
-	assert_success
-	assert_contains "$output" "migrated fd1 to nodeb"
-	assert_contains "$output" "vsctl: warning: 'fd1' runs on $(cl_url B) since migration"
-	assert_contains "$output" "its copy here could not be removed: test hook: $block exists"
+
+# left_behind NAME B-STATE MIGRATE-ARGS...: A's vsd restarted with the
+# hook, NAME (made by the caller on A) moved to B: the move succeeds with
+# the warning, B has NAME in B-STATE, A holds its copy (a_held); prints the
+# migration's id. left_gone NAME ID: the hook's file removed, the holding
+# thread's next try (every 15 s) removes A's copy and lets the name go.
+left_behind() {
+	local id
+	touch "$NET_TMP/drop-block" "$NET_TMP/a-options"
+	VSD_TEST_MIG_DROP_BLOCK="$NET_TMP/drop-block" node_restart A || return 1
+	run migrate "$1" "${@:3}"
+	assert_success || return 1
+	assert_contains "$output" "migrated $1 to nodeb" || return 1
+	assert_contains "$output" "vsctl: warning: '$1' runs on $(cl_url B) since migration" || return 1
+	assert_contains "$output" "its copy here could not be removed: test hook: $NET_TMP/drop-block exists" ||
+		return 1
 	id=$(mig_id)
-	assert_eq "$(mig_state A "$id")" done "the migration's record on A"
-	assert_eq "$(cl_state B fd1)" running "fd1 on B"
+	assert_eq "$(mig_state A "$id")" done "the migration's record on A" || return 1
+	assert_eq "$(cl_state B "$1")" "$2" "$1 on B" || return 1
+	a_held "$1" "$id" || return 1
+	echo "$id"
+}
+a_gone() { [[ ! -e "$CL_A_ROOT/containers/$1" ]]; }
+a_pull_is() { [[ "$(json_get pull <"$CL_A_ROOT/migrations/$1.json")" == "$2" ]]; }
+left_gone() {
+	rm -f "$NET_TMP/drop-block"
+	wait_for 40 a_gone "$1" ||
+		fail "$1's copy is still on A: $(grep "$2" "$CL_A_ROOT/../vsd.log" | tail -n 3)" || return 1
+	wait_for 10 a_pull_is "$2" removed ||
+		fail "A's record: $(cat "$CL_A_ROOT/migrations/$2.json")" || return 1
+	assert_eq "$(cl_listing A | grep -c "$1" || true)" 0 "entries of $1 under A's containers/" || return 1
+	run on A vsctl start "$1"
+	assert_failure || return 1
+	assert_contains "$output" "container '$1' does not exist"
+}
+
+@test "A's copy cannot be removed after the commit: the move succeeds with a warning, B runs it; A holds the copy (409 naming B and the migration) across a SIGKILL and restart, and removes it once it can" {
+	local id c
+	ct_counting fd1 192.0.2.93
+	id=$(left_behind fd1 running) || fail "the move or A's hold"
 	c=$(on B in_ct fd1 cat /var/count)
 	sleep 0.5
 	(($(on B in_ct fd1 cat /var/count) > c)) || fail "fd1's counter stopped at $c on B"
-	a_held fd1 "$id"
 	# The hold is the record's: it survives A's crash.
 	node_kill A
-	VSD_TEST_MIG_DROP_BLOCK=$block on A vsd_start_daemon
+	VSD_TEST_MIG_DROP_BLOCK="$NET_TMP/drop-block" on A vsd_start_daemon
 	a_held fd1 "$id"
-	# Once the removal can work, the holding thread's next try (every
-	# 15 s) removes the copy and lets the name go.
-	rm -f "$block"
-	wait_for 40 eval '[[ ! -e "$CL_A_ROOT/containers/fd1" ]]' ||
-		fail "fd1's copy is still on A: $(grep "$id" "$CL_A_ROOT/../vsd.log" | tail -n 3)"
-	wait_for 10 eval '[[ "$(json_get pull <"$CL_A_ROOT/migrations/$id.json")" == removed ]]' ||
-		fail "A's record: $(cat "$CL_A_ROOT/migrations/$id.json")"
-	assert_eq "$(cl_listing A | grep -c fd1 || true)" 0 "entries of fd1 under A's containers/"
-	run on A vsctl start fd1
-	assert_failure
-	assert_contains "$output" "container 'fd1' does not exist"
+	left_gone fd1 "$id"
 	assert_eq "$(cl_state B fd1)" running "fd1 on B after A's removal"
 	assert_reach client 192.0.2.93
+}
+
+@test "A's copy cannot be removed after a stop-mode move of a running VPS and after an offline move of a stopped one: each succeeds with the warning, B runs (has) it, A holds its copy (409) and removes it once it can" {
+	local id
+	ct_counting fd2 192.0.2.95
+	id=$(left_behind fd2 running --mode stop) || fail "the stop-mode move or A's hold"
+	left_gone fd2 "$id"
+	assert_eq "$(cl_state B fd2)" running "fd2 on B after A's removal"
+	assert_reach client 192.0.2.95
+	on A vsctl create fd3 --template busybox >/dev/null
+	id=$(left_behind fd3 stopped) || fail "the offline move or A's hold"
+	left_gone fd3 "$id"
+	assert_eq "$(cl_state B fd3)" stopped "fd3 on B after A's removal"
 }
 
 # The copy's streams are TCP connections watched by rsync's --timeout (30 s,
@@ -406,3 +444,81 @@ refused() {
 	refused ff1 "limits.memory"
 }
 
+
+# silent_b: node B's vsd stopped and, at its address, a listener that
+# takes connections and never answers (a target that hangs): prints its
+# pid. $NET_TMP/silent/accepted once a connection came, closed once the
+# first one ended.
+silent_b() {
+	on B vsd_stop_daemon || return 1
+	rm -rf "$NET_TMP/silent" && mkdir "$NET_TMP/silent" || return 1
+	net_bg "$NET_TMP/silent.log" nsenter --net="/run/netns/$CL_NS_B" "$PY" -c '
+import socket, sys
+d = sys.argv[1]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[2], int(sys.argv[3])))
+s.listen(16)
+open(d + "/listening", "w").close()
+c, _ = s.accept()
+open(d + "/accepted", "w").close()
+while c.recv(4096):
+    pass
+open(d + "/closed", "w").close()
+while True:
+    s.accept()
+' "$NET_TMP/silent" "${CL_ADDR4[B]}" "$CL_PORT" || return 1
+	wait_for 10 test -e "$NET_TMP/silent/listening"
+}
+
+# A source restarted with a move in doubt (its record "committing": the
+# commit's answer never came) asks the target how it ended. Before, it
+# asked before serving anything, so a target that does not answer kept
+# the source's socket and HTTPS shut for the ask's 30 s timeout (and two
+# nodes restarted together waited on each other). Now every such
+# container is held first, the daemon serves, and a thread asks.
+@test "A restarted with a stop-mode move in doubt towards a target that does not answer: A serves at once, the VPS is held (409 naming the move) while A asks; B back, A rolls back and the VPS runs on A" {
+	local id=0123456789abcdef0123456789abcd10 pid fp rec out
+	on A vsctl create fq1 --template busybox --ip 192.0.2.94 >/dev/null
+	pid=$(silent_b) || fail "no silent listener at B's address"
+	fp=$(openssl x509 -in "$CL_B_ROOT/auth/node.crt" -outform DER | sha256sum | cut -d' ' -f1)
+	# What a stop-mode move leaves on A when A dies after asking B to
+	# commit: the VPS stopped here, the record committing.
+	on A vsd_stop_daemon
+	rec="$CL_A_ROOT/migrations/$id.json"
+	echo "$rec" >"$NET_TMP/a-record"
+	mkdir -p "$CL_A_ROOT/migrations"
+	cat >"$rec" <<JSON
+{"id": "$id", "name": "fq1", "role": "source", "state": "committing", "mode": "stop",
+ "peer_url": "$(cl_url B)", "peer_fingerprint": "$fp", "idmap_base": 0,
+ "src_idmap_base": 0, "was_running": true, "error": "", "sync_error": "", "pull": "",
+ "updated_at": $(date +%s)}
+JSON
+	# vsd_start_daemon waits (up to 20 s) for the socket to answer.
+	on A vsd_start_daemon
+	wait_for 20 test -e "$NET_TMP/silent/accepted" || fail "A did not ask B: $(grep "$id" "$CL_A_TMP/vsd.log")"
+	run on A vsctl list
+	assert_success
+	assert_contains "$output" fq1
+	run on A vsctl start fq1
+	assert_failure
+	assert_contains "$output" "container 'fq1' is held until migration $id to $(cl_url B) is settled"
+	run on A vsctl destroy fq1
+	assert_failure
+	assert_contains "$output" "is held until migration $id"
+	# All of that while A's first ask still waits on B's listener.
+	[[ ! -e "$NET_TMP/silent/closed" ]] || fail "A's first ask of B ended before A answered"
+	assert_eq "$(mig_state A "$id")" committing "A's record while B does not answer"
+	assert_eq "$(cl_state A fq1)" stopped "fq1 on A while in doubt"
+	# B back (it has no record of the move): A's next ask learns it
+	# failed there, and A rolls back, starting fq1 here.
+	kill "$pid" && wait_for 5 eval '! pid_alive '"$pid"
+	on B vsd_start_daemon
+	wait_for 40 mig_in A "$id" failed ||
+		fail "A's record: $(cat "$rec"); log: $(grep "$id" "$CL_A_TMP/vsd.log")"
+	grep -q "migration $id: 'fq1' stays here (this node restarted during the move)" "$CL_A_TMP/vsd.log" ||
+		fail "A's log: $(grep "$id" "$CL_A_TMP/vsd.log")"
+	wait_for 10 cl_is A fq1 running || fail "fq1 on A after the roll back: $(cl_state A fq1)"
+	assert_b_clean fq1
+	rm -f "$NET_TMP/a-record"
+}

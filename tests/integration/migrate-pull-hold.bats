@@ -75,7 +75,7 @@ teardown() {
 		-d '{"recover": true}'
 	vsctl destroy ph2 --force >/dev/null
 	assert_contains "$output" "HTTP 409"
-	assert_contains "$output" "has no failed post-copy pull"
+	assert_contains "$output" "container 'ph2' has no failed post-copy pull and no copy left to remove: no move of it from here is recorded (--recover acts on a move whose post-copy pull failed after the target resumed the container, or on a copy a move of any mode left here"
 	run api GET /v1/operations
 	assert_not_contains "$output" '"target":"ph2"'
 	assert_eq "$(ct_state ph1)" stopped "ph1 after the refusals"
@@ -106,6 +106,11 @@ teardown() {
 	run vsctl destroy ph3 --force
 	assert_failure
 	assert_contains "$output" "could not be removed: test hook: $block exists"
+	# --recover acts on such a copy of any mode too: one try of the
+	# removal, its failure the operation's error.
+	run vsctl migrate ph3 --recover
+	assert_failure
+	assert_contains "$output" "recover 'ph3': 'ph3' runs on https://127.0.0.1:1 since migration $REC_ID, but its copy here could not be removed: test hook: $block exists"
 	run vsctl start ph3
 	assert_contains "$output" "$out"
 	[[ -d "$VSD_ROOT/containers/ph3" ]] || fail "ph3 was removed"
@@ -117,4 +122,8 @@ teardown() {
 	# The holding thread lets the name go: it is free for a new container.
 	wait_for 10 eval 'vsctl create ph3 --template busybox >/dev/null 2>&1' ||
 		fail "the name ph3 stays held: $(vsctl create ph3 --template busybox 2>&1)"
+	# --recover on it now: refused, naming the settled move it found.
+	run vsctl migrate ph3 --recover
+	assert_failure
+	assert_contains "$output" "container 'ph3' has no failed post-copy pull and no copy left to remove: its newest move from here, migration $REC_ID, is done (pull word 'removed')"
 }
