@@ -26,7 +26,19 @@ setup_file() {
 	cr_restart_daemon "$CR_CRIU" || return 1
 }
 teardown_file() { vsd_teardown_file; }
-teardown() { cr_teardown_test; }
+teardown() {
+	# The hang wrapper's sleeping child, should a failed test leave it
+	# (that pid only while it is still that sleep).
+	local hang
+	if [[ -f "$VSD_TMP/criu-hang.pid" ]]; then
+		hang=$(cat "$VSD_TMP/criu-hang.pid")
+		if [[ "$hang" =~ ^[0-9]+$ && "$(tr '\0' ' ' <"/proc/$hang/cmdline" 2>/dev/null)" == "sleep 600 " ]]; then
+			kill "$hang" 2>/dev/null || true
+		fi
+		rm -f "$VSD_TMP/criu-hang.pid"
+	fi
+	cr_teardown_test
+}
 
 @test "node info --json: a criu object, available, with the configured path" {
 	run vsctl node info --json
@@ -684,6 +696,7 @@ EOF
 		kill "$hang" 2>/dev/null
 		fail "criu's child $hang still runs after the failed suspend"
 	}
+	rm -f "$VSD_TMP/criu-hang.pid"
 }
 
 # check_failed_resume NAME DIGEST [FROZEN]: after a failed resume. With
